@@ -1,0 +1,85 @@
+//! The audit log: who changed what, when, with the object before and after.
+
+use chrono::{DateTime, Utc};
+
+use crate::ids::AuditId;
+
+/// The kind of object an audit entry is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TargetKind {
+    Organization,
+    Member,
+    Department,
+    Token,
+    Installation,
+    Session,
+}
+
+impl TargetKind {
+    pub const ALL: [TargetKind; 6] = [
+        TargetKind::Organization,
+        TargetKind::Member,
+        TargetKind::Department,
+        TargetKind::Token,
+        TargetKind::Installation,
+        TargetKind::Session,
+    ];
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TargetKind::Organization => "organization",
+            TargetKind::Member => "member",
+            TargetKind::Department => "department",
+            TargetKind::Token => "token",
+            TargetKind::Installation => "installation",
+            TargetKind::Session => "session",
+        }
+    }
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == raw)
+    }
+}
+
+/// What happened to the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Created,
+    Updated,
+    Deleted,
+    /// A credential was revoked or an app uninstalled.
+    Revoked,
+    /// A secret (password, client secret) was replaced.
+    SecretChanged,
+    LoggedIn,
+    LoggedOut,
+}
+
+impl Action {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Action::Created => "created",
+            Action::Updated => "updated",
+            Action::Deleted => "deleted",
+            Action::Revoked => "revoked",
+            Action::SecretChanged => "secret_changed",
+            Action::LoggedIn => "logged_in",
+            Action::LoggedOut => "logged_out",
+        }
+    }
+}
+
+/// One stored audit entry. Snapshots are JSON so that the log outlives schema changes of the objects.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub id: AuditId,
+    pub at: DateTime<Utc>,
+    pub actor_kind: String,
+    pub actor_id: Option<String>,
+    pub actor_name: String,
+    /// `<target>.<action>`, e.g. `member.updated`.
+    pub action: String,
+    pub target_kind: String,
+    pub target_id: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+    pub request_id: Option<String>,
+}

@@ -1,0 +1,157 @@
+//! Credentials and who acts: API tokens, third-party apps and their installations, and the authenticated
+//! principal every request runs as.
+
+use chrono::{DateTime, Utc};
+
+use crate::ids::{ClientAppId, InstallationId, MemberId, OrgId, TokenId};
+use crate::rate::RateLimit;
+use crate::scope::ScopeSet;
+use crate::values::Name;
+
+/// What a bearer token was issued as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    /// Created by a person or the CLI; lives until it expires or is revoked.
+    Personal,
+    /// Issued to an installed third-party app by the OAuth2 client-credentials grant; short-lived.
+    AppAccess,
+}
+
+impl TokenKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Personal => "personal",
+            TokenKind::AppAccess => "app_access",
+        }
+    }
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "personal" => Some(TokenKind::Personal),
+            "app_access" => Some(TokenKind::AppAccess),
+            _ => None,
+        }
+    }
+}
+
+/// A token's metadata. The secret itself is never stored; its SHA-256 is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: TokenId,
+    pub org_id: OrgId,
+    pub kind: TokenKind,
+    pub name: Name,
+    /// The member a personal token acts for; `None` for organization tokens made by the CLI and for app tokens.
+    pub member_id: Option<MemberId>,
+    /// The installation an app access token was issued to.
+    pub installation_id: Option<InstallationId>,
+    pub scopes: ScopeSet,
+    /// Overrides the platform default when set.
+    pub rate_limit: Option<RateLimit>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl ApiToken {
+    /// Whether the token may be used at `now`.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|expires_at| now < expires_at)
+    }
+}
+
+/// A registered third-party application. Registration is global; access is per installation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthClient {
+    pub id: ClientAppId,
+    /// The public OAuth2 `client_id`.
+    pub client_id: String,
+    pub name: Name,
+    /// The organization that registered the app.
+    pub owner_org_id: OrgId,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A third-party application installed in one organization with the scopes that organization granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installation {
+    pub id: InstallationId,
+    pub org_id: OrgId,
+    pub client_app_id: ClientAppId,
+    pub client_id: String,
+    pub app_name: Name,
+    pub scopes: ScopeSet,
+    pub rate_limit: Option<RateLimit>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Who performed an action, as the audit log records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A person, through a login session.
+    Member { id: MemberId, name: String },
+    /// A personal or organization API token, possibly on behalf of a member.
+    Token {
+        id: TokenId,
+        name: String,
+        member_id: Option<MemberId>,
+    },
+    /// An installed third-party app.
+    App {
+        installation_id: InstallationId,
+        name: String,
+    },
+    /// The platform itself: the CLI, the demo seeding, migrations.
+    System,
+}
+
+impl Actor {
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            Actor::Member { .. } => "member",
+            Actor::Token { .. } => "token",
+            Actor::App { .. } => "app",
+            Actor::System => "system",
+        }
+    }
+    pub fn id(&self) -> Option<String> {
+        match self {
+            Actor::Member { id, .. } => Some(id.to_string()),
+            Actor::Token { id, .. } => Some(id.to_string()),
+            Actor::App {
+                installation_id, ..
+            } => Some(installation_id.to_string()),
+            Actor::System => None,
+        }
+    }
+    pub fn name(&self) -> &str {
+        match self {
+            Actor::Member { name, .. } | Actor::Token { name, .. } | Actor::App { name, .. } => {
+                name
+            }
+            Actor::System => "system",
+        }
+    }
+    /// The member behind the action, if any.
+    pub fn member_id(&self) -> Option<MemberId> {
+        match self {
+            Actor::Member { id, .. } => Some(*id),
+            Actor::Token { member_id, .. } => *member_id,
+            Actor::App { .. } | Actor::System => None,
+        }
+    }
+}
+
+/// The identity a request that authenticated runs as. Its organization is the tenant for every call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub org_id: OrgId,
+    pub actor: Actor,
+    pub scopes: ScopeSet,
+    /// The credential's own limit, or `None` for the platform default.
+    pub rate_limit: Option<RateLimit>,
+    /// What rate limits are counted against: one bucket per token, per app installation, or per member's
+    /// sessions, so that minting new tokens does not reset an app's budget.
+    pub rate_key: uuid::Uuid,
+}

@@ -1,0 +1,91 @@
+//! Typed identifiers. One type per kind, so a member id can never be passed where a department id is meant.
+//!
+//! Ids are UUID v7: they sort by creation time, which gives keyset pagination a stable order for free.
+//! Their text form (hyphenated lowercase UUID) is what the API shows; clients must treat it as opaque.
+
+use std::fmt;
+use std::str::FromStr;
+
+use uuid::Uuid;
+
+/// The text was not an id of this kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a valid id")]
+pub struct ParseIdError;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A fresh id; `Uuid::now_v7` orders ids by creation time.
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+            pub const fn as_uuid(&self) -> &Uuid {
+                &self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0.hyphenated(), f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ParseIdError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                // Only the canonical hyphenated form is accepted, so one id has one spelling.
+                if s.len() != 36 {
+                    return Err(ParseIdError);
+                }
+                Uuid::parse_str(s).map(Self).map_err(|_| ParseIdError)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// An organization (tenant).
+    OrgId
+);
+id_type!(
+    /// A member of an organization.
+    MemberId
+);
+id_type!(
+    /// A department in an organization's tree.
+    DepartmentId
+);
+id_type!(
+    /// A personal API token or an OAuth access token.
+    TokenId
+);
+id_type!(
+    /// A registered third-party ("ISV") application.
+    ClientAppId
+);
+id_type!(
+    /// The installation of a third-party application in one organization.
+    InstallationId
+);
+id_type!(
+    /// A human login session.
+    SessionId
+);
+id_type!(
+    /// One entry of the audit log.
+    AuditId
+);

@@ -1,0 +1,34 @@
+//! Tenon's domain model: the vocabulary every other crate speaks.
+//!
+//! This crate owns ids, scopes, roles, validated values (names, e-mail addresses, time zones, rate limits),
+//! the shapes of directory objects (organizations, members, departments) and of credentials, and the
+//! validation error type. It never performs I/O, never awaits, never reads the clock (callers pass "now"),
+//! and its types are not API shapes: the server crate maps them to JSON.
+
+pub mod audit;
+pub mod credentials;
+pub mod directory;
+pub mod ids;
+pub mod page;
+pub mod rate;
+pub mod role;
+pub mod scope;
+pub mod validation;
+pub mod values;
+
+pub use audit::{Action, AuditEntry, TargetKind};
+pub use credentials::{Actor, ApiToken, Installation, OAuthClient, Principal, TokenKind};
+pub use directory::{
+    Department, DepartmentPatch, Member, MemberPatch, MemberStatus, NewDepartment, NewMember,
+    Organization, OrganizationPatch,
+};
+pub use ids::{
+    AuditId, ClientAppId, DepartmentId, InstallationId, MemberId, OrgId, ParseIdError, SessionId,
+    TokenId,
+};
+pub use page::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, Page, PageRequest};
+pub use rate::RateLimit;
+pub use role::Role;
+pub use scope::{Scope, ScopeSet};
+pub use validation::{Checker, FieldError, Invalid};
+pub use values::{Email, Locale, Mobile, Name, OptionalText, Password, TimeZone};

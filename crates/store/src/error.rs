@@ -1,0 +1,85 @@
+//! The store's errors, in its own words. Driver errors are converted here, once.
+
+use tenon_model::Invalid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The object does not exist in this organization (or at all: the two are not distinguished).
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    /// The change conflicts with existing data (a duplicate e-mail, a department that still has members…).
+    #[error("{reason}")]
+    Conflict {
+        field: Option<&'static str>,
+        reason: String,
+    },
+    /// The input refers to things that do not exist or breaks a rule only the data can check.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A stored value no longer parses: a bug or a hand edit, never user input.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+}
+
+impl StoreError {
+    pub(crate) fn connect(error: sqlx::Error) -> Self {
+        StoreError::Connect(error)
+    }
+
+    pub(crate) fn not_found(what: &'static str) -> Self {
+        StoreError::NotFound { what }
+    }
+
+    pub(crate) fn conflict(field: Option<&'static str>, reason: impl Into<String>) -> Self {
+        StoreError::Conflict {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// Whether the database was unreachable or timed out, as opposed to refusing the statement.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Connect(_)
+                | StoreError::Database(
+                    sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+                )
+        )
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        StoreError::Database(error)
+    }
+}
+
+/// If `error` is a unique-constraint violation, the constraint's name (PostgreSQL) or the columns it names
+/// (SQLite: `UNIQUE constraint failed: members.organization_id, members.email`).
+pub(crate) fn unique_violation(error: &sqlx::Error) -> Option<String> {
+    let sqlx::Error::Database(db) = error else {
+        return None;
+    };
+    if !matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation) {
+        return None;
+    }
+    Some(
+        db.constraint()
+            .map(str::to_owned)
+            .unwrap_or_else(|| db.message().to_owned()),
+    )
+}
+
+/// Whether `error` is a foreign-key violation.
+pub(crate) fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if matches!(db.kind(), sqlx::error::ErrorKind::ForeignKeyViolation))
+}

@@ -1,0 +1,365 @@
+//! The only place that turns text into SQL and runs it.
+//!
+//! Every statement is a [`Sql`]: text with `$1`, `$2`, … placeholders (both SQLite and PostgreSQL read
+//! that form) and the values to bind to them. Values are always bound, never spliced into the text. Text
+//! comes from `&'static str` literals in this crate, or from a statement builder that quotes identifiers
+//! ([`Sql::built`]); nothing a user typed becomes SQL text.
+//!
+//! The backends differ in value encodings, which this module hides: timestamps are `TIMESTAMPTZ` on
+//! PostgreSQL and fixed-width RFC 3339 text (`2026-11-25T13:19:43.123456Z`, so text order is time order) on
+//! SQLite; ids are `UUID` on PostgreSQL and 16-byte `BLOB` on SQLite.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
+use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqlitePool, SqliteRow};
+use sqlx::{Arguments, AssertSqlSafe, FromRow, Postgres, Sqlite, Transaction};
+use uuid::Uuid;
+
+/// Which SQL dialect a statement is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A value to bind. `None` binds SQL NULL of the right type.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Arg {
+    Uuid(Option<Uuid>),
+    Text(Option<String>),
+    Int(Option<i64>),
+    Bool(Option<bool>),
+    Time(Option<DateTime<Utc>>),
+    Json(Option<serde_json::Value>),
+    Bytes(Option<Vec<u8>>),
+}
+
+/// A statement and its bound values.
+#[derive(Debug, Clone)]
+pub(crate) struct Sql {
+    text: Cow<'static, str>,
+    args: Vec<Arg>,
+}
+
+impl Sql {
+    /// A statement written in this crate. The same text must be valid on both backends.
+    pub(crate) fn new(text: &'static str) -> Self {
+        Sql {
+            text: Cow::Borrowed(text),
+            args: Vec::new(),
+        }
+    }
+
+    /// A statement produced by the builder for `backend`: identifiers quoted, values bound.
+    #[allow(dead_code)] // Used by run-time tables; kept here so that all SQL text enters through this module.
+    pub(crate) fn built<S: sea_query::QueryStatementWriter>(
+        statement: &S,
+        backend: Backend,
+    ) -> Self {
+        let (text, values) = match backend {
+            Backend::Sqlite => statement.build(sea_query::SqliteQueryBuilder),
+            Backend::Postgres => statement.build(sea_query::PostgresQueryBuilder),
+        };
+        let args = values.into_iter().map(Arg::from_sea).collect();
+        Sql {
+            text: Cow::Owned(text),
+            args,
+        }
+    }
+
+    #[must_use]
+    pub(crate) fn bind(mut self, value: impl Into<Arg>) -> Self {
+        self.args.push(value.into());
+        self
+    }
+
+    fn pg_args(&self) -> Result<PgArguments, sqlx::Error> {
+        let mut args = PgArguments::default();
+        for arg in &self.args {
+            let added = match arg.clone() {
+                Arg::Uuid(v) => args.add(v),
+                Arg::Text(v) => args.add(v),
+                Arg::Int(v) => args.add(v),
+                Arg::Bool(v) => args.add(v),
+                Arg::Time(v) => args.add(v),
+                Arg::Json(v) => args.add(v.map(sqlx::types::Json)),
+                Arg::Bytes(v) => args.add(v),
+            };
+            added.map_err(sqlx::Error::Encode)?;
+        }
+        Ok(args)
+    }
+
+    fn sqlite_args(&self) -> Result<SqliteArguments, sqlx::Error> {
+        let mut args = SqliteArguments::default();
+        for arg in &self.args {
+            let added = match arg.clone() {
+                Arg::Uuid(v) => args.add(v),
+                Arg::Text(v) => args.add(v),
+                Arg::Int(v) => args.add(v),
+                Arg::Bool(v) => args.add(v),
+                Arg::Time(v) => args.add(v.map(|t| sqlite_time_text(&t))),
+                Arg::Json(v) => args.add(v.map(|j| j.to_string())),
+                Arg::Bytes(v) => args.add(v),
+            };
+            added.map_err(sqlx::Error::Encode)?;
+        }
+        Ok(args)
+    }
+}
+
+/// The one text form of an instant on SQLite: UTC, microseconds, `Z`; fixed width so text order is time order.
+pub(crate) fn sqlite_time_text(time: &DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+impl Arg {
+    fn from_sea(value: sea_query::Value) -> Arg {
+        use sea_query::Value as V;
+        match value {
+            V::Bool(v) => Arg::Bool(v),
+            V::TinyInt(v) => Arg::Int(v.map(i64::from)),
+            V::SmallInt(v) => Arg::Int(v.map(i64::from)),
+            V::Int(v) => Arg::Int(v.map(i64::from)),
+            V::BigInt(v) => Arg::Int(v),
+            V::TinyUnsigned(v) => Arg::Int(v.map(i64::from)),
+            V::SmallUnsigned(v) => Arg::Int(v.map(i64::from)),
+            V::Unsigned(v) => Arg::Int(v.map(i64::from)),
+            V::BigUnsigned(v) => Arg::Int(v.map(|n| i64::try_from(n).unwrap_or(i64::MAX))),
+            V::String(v) => Arg::Text(v),
+            V::Char(v) => Arg::Text(v.map(String::from)),
+            V::Bytes(v) => Arg::Bytes(v),
+            V::Uuid(v) => Arg::Uuid(v),
+            V::ChronoDateTimeUtc(v) => Arg::Time(v),
+            V::Json(v) => Arg::Json(v.map(|json| *json)),
+            // The builder is only fed the kinds above; anything else is bound as its SQL text form,
+            // which is still a bound value, never spliced.
+            other => Arg::Text(Some(format!("{other:?}"))),
+        }
+    }
+}
+
+macro_rules! arg_from {
+    ($variant:ident: $($ty:ty => $conv:expr),* $(,)?) => {$(
+        impl From<$ty> for Arg {
+            fn from(value: $ty) -> Self { Arg::$variant(Some(($conv)(value))) }
+        }
+        impl From<Option<$ty>> for Arg {
+            fn from(value: Option<$ty>) -> Self { Arg::$variant(value.map($conv)) }
+        }
+    )*};
+}
+
+arg_from!(Uuid: Uuid => |v| v);
+arg_from!(Text: String => |v| v, &str => |v: &str| v.to_owned());
+arg_from!(Int: i64 => |v| v, i32 => i64::from, u32 => i64::from);
+arg_from!(Bool: bool => |v| v);
+arg_from!(Time: DateTime<Utc> => |v| v);
+arg_from!(Json: serde_json::Value => |v| v);
+arg_from!(Bytes: Vec<u8> => |v| v, &[u8] => |v: &[u8]| v.to_vec());
+
+macro_rules! arg_from_id {
+    ($($id:ty),* $(,)?) => {$(
+        impl From<$id> for Arg {
+            fn from(value: $id) -> Self { Arg::Uuid(Some(*value.as_uuid())) }
+        }
+        impl From<Option<$id>> for Arg {
+            fn from(value: Option<$id>) -> Self { Arg::Uuid(value.map(|id| *id.as_uuid())) }
+        }
+    )*};
+}
+
+arg_from_id!(
+    tenon_model::OrgId,
+    tenon_model::MemberId,
+    tenon_model::DepartmentId,
+    tenon_model::TokenId,
+    tenon_model::ClientAppId,
+    tenon_model::InstallationId,
+    tenon_model::SessionId,
+    tenon_model::AuditId,
+);
+
+/// A row type both backends can decode (derive `sqlx::FromRow` and use types both drivers know).
+pub(crate) trait FromAnyRow:
+    for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin
+{
+}
+
+impl<T> FromAnyRow for T where
+    T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin
+{
+}
+
+/// A connection of either backend, borrowed from a pool or a transaction.
+pub(crate) enum Conn<'c> {
+    Postgres(&'c mut PgConnection),
+    Sqlite(&'c mut SqliteConnection),
+}
+
+impl Conn<'_> {
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            Conn::Postgres(_) => Backend::Postgres,
+            Conn::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Runs a statement and returns the number of rows it changed.
+    pub(crate) async fn execute(&mut self, sql: Sql) -> Result<u64, sqlx::Error> {
+        match self {
+            Conn::Postgres(conn) => {
+                let args = sql.pg_args()?;
+                let done = sqlx::query_with(AssertSqlSafe(sql.text), args)
+                    .execute(&mut **conn)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+            Conn::Sqlite(conn) => {
+                let args = sql.sqlite_args()?;
+                let done = sqlx::query_with(AssertSqlSafe(sql.text), args)
+                    .execute(&mut **conn)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+        }
+    }
+
+    /// Runs several statements separated by `;` with no bound values (DDL, pragmas).
+    #[allow(dead_code)] // Used by run-time tables.
+    pub(crate) async fn execute_script(&mut self, text: String) -> Result<(), sqlx::Error> {
+        use sqlx::Executor;
+        match self {
+            Conn::Postgres(conn) => conn.execute(AssertSqlSafe(text)).await.map(drop),
+            Conn::Sqlite(conn) => conn.execute(AssertSqlSafe(text)).await.map(drop),
+        }
+    }
+
+    pub(crate) async fn fetch_all<T: FromAnyRow>(
+        &mut self,
+        sql: Sql,
+    ) -> Result<Vec<T>, sqlx::Error> {
+        match self {
+            Conn::Postgres(conn) => {
+                let args = sql.pg_args()?;
+                sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql.text), args)
+                    .fetch_all(&mut **conn)
+                    .await
+            }
+            Conn::Sqlite(conn) => {
+                let args = sql.sqlite_args()?;
+                sqlx::query_as_with::<Sqlite, T, _>(AssertSqlSafe(sql.text), args)
+                    .fetch_all(&mut **conn)
+                    .await
+            }
+        }
+    }
+
+    pub(crate) async fn fetch_optional<T: FromAnyRow>(
+        &mut self,
+        sql: Sql,
+    ) -> Result<Option<T>, sqlx::Error> {
+        match self {
+            Conn::Postgres(conn) => {
+                let args = sql.pg_args()?;
+                sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql.text), args)
+                    .fetch_optional(&mut **conn)
+                    .await
+            }
+            Conn::Sqlite(conn) => {
+                let args = sql.sqlite_args()?;
+                sqlx::query_as_with::<Sqlite, T, _>(AssertSqlSafe(sql.text), args)
+                    .fetch_optional(&mut **conn)
+                    .await
+            }
+        }
+    }
+
+    pub(crate) async fn fetch_one<T: FromAnyRow>(&mut self, sql: Sql) -> Result<T, sqlx::Error> {
+        self.fetch_optional(sql)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)
+    }
+}
+
+/// A pool of either backend. SQLite gets two pools: many readers, and one writer, because SQLite admits one
+/// writer at a time and queueing writers in the pool is cheaper than letting them collide on the file lock.
+#[derive(Clone)]
+pub(crate) enum Pools {
+    Postgres(PgPool),
+    Sqlite { read: SqlitePool, write: SqlitePool },
+}
+
+/// A connection taken from a pool for reads outside a transaction.
+pub(crate) enum PooledConn {
+    Postgres(sqlx::pool::PoolConnection<Postgres>),
+    Sqlite(sqlx::pool::PoolConnection<Sqlite>),
+}
+
+impl PooledConn {
+    pub(crate) fn conn(&mut self) -> Conn<'_> {
+        match self {
+            PooledConn::Postgres(conn) => Conn::Postgres(&mut **conn),
+            PooledConn::Sqlite(conn) => Conn::Sqlite(&mut **conn),
+        }
+    }
+}
+
+/// A write transaction. Dropping it without [`Tx::commit`] rolls back.
+pub(crate) enum Tx {
+    Postgres(Transaction<'static, Postgres>),
+    Sqlite(Transaction<'static, Sqlite>),
+}
+
+impl Tx {
+    pub(crate) fn conn(&mut self) -> Conn<'_> {
+        match self {
+            Tx::Postgres(tx) => Conn::Postgres(&mut **tx),
+            Tx::Sqlite(tx) => Conn::Sqlite(&mut **tx),
+        }
+    }
+
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Postgres(tx) => tx.commit().await,
+            Tx::Sqlite(tx) => tx.commit().await,
+        }
+    }
+}
+
+impl Pools {
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            Pools::Postgres(_) => Backend::Postgres,
+            Pools::Sqlite { .. } => Backend::Sqlite,
+        }
+    }
+
+    pub(crate) async fn read(&self) -> Result<PooledConn, sqlx::Error> {
+        Ok(match self {
+            Pools::Postgres(pool) => PooledConn::Postgres(pool.acquire().await?),
+            Pools::Sqlite { read, .. } => PooledConn::Sqlite(read.acquire().await?),
+        })
+    }
+
+    /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so a
+    /// transaction that reads before it writes cannot fail half-way when another process (the CLI) writes.
+    pub(crate) async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Pools::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Pools::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+        })
+    }
+
+    pub(crate) async fn close(&self) {
+        match self {
+            Pools::Postgres(pool) => pool.close().await,
+            Pools::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+        }
+    }
+}

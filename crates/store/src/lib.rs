@@ -1,0 +1,262 @@
+//! Tenon's storage: one API over SQLite and PostgreSQL.
+//!
+//! This crate owns every SQL statement of the platform (see [`exec`] for how they run), the migrations of
+//! the platform's own tables, and the rule that tenant data is reached only through a [`Tenant`] handle,
+//! which carries the organization id into every query. There is no function that reads or writes a tenant
+//! row without one, and the schema backs that up: tenant tables have the organization in their primary
+//! key and every reference between tenant rows is a composite foreign key that includes it.
+//!
+//! Every change that touches several rows runs in one transaction, together with its audit entry.
+//! Callers never see a driver type; errors arrive as [`StoreError`].
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use tenon_model::{Actor, OrgId};
+
+mod audit;
+mod clock;
+mod credentials;
+mod directory;
+mod error;
+mod exec;
+mod organizations;
+mod rows;
+mod sessions;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+pub use audit::AuditFilter;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use credentials::{
+    AuthenticatedToken, ClientRegistration, NewInstallation, NewToken, OAuthClientSecretCheck,
+    TokenMember,
+};
+pub use directory::MemberFilter;
+pub use error::StoreError;
+pub use exec::Backend;
+pub use organizations::NewOrganization;
+pub use sessions::{LoginCandidate, LoginThrottle, SessionLookup};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// How long to wait for a locked SQLite database before giving up with "busy".
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Readers on SQLite: WAL lets them run beside the single writer.
+const SQLITE_READ_CONNECTIONS: u32 = 4;
+/// PostgreSQL connections per Tenon node.
+const POSTGRES_CONNECTIONS: u32 = 16;
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseConfig {
+    /// An SQLite database file (created if missing), e.g. `./tenon-data/tenon.db`.
+    Sqlite { path: PathBuf },
+    /// A PostgreSQL URL, e.g. `postgres://tenon@db.internal/tenon`.
+    Postgres { url: String },
+}
+
+impl DatabaseConfig {
+    /// `--database` wins; otherwise SQLite in `data_dir`.
+    pub fn from_options(database: Option<&str>, data_dir: &Path) -> Result<Self> {
+        match database {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(DatabaseConfig::Postgres {
+                    url: url.to_owned(),
+                })
+            }
+            Some(url) if url.starts_with("sqlite:") => {
+                let path = url
+                    .trim_start_matches("sqlite://")
+                    .trim_start_matches("sqlite:");
+                Ok(DatabaseConfig::Sqlite {
+                    path: PathBuf::from(path),
+                })
+            }
+            Some(other) => Err(StoreError::Config(format!(
+                "unsupported database URL \"{}\": use postgres://… or sqlite:PATH",
+                redact_url(other)
+            ))),
+            None => Ok(DatabaseConfig::Sqlite {
+                path: data_dir.join("tenon.db"),
+            }),
+        }
+    }
+
+    /// The configuration without any password, for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            DatabaseConfig::Sqlite { path } => format!("sqlite:{}", path.display()),
+            DatabaseConfig::Postgres { url } => redact_url(url),
+        }
+    }
+}
+
+fn redact_url(url: &str) -> String {
+    // postgres://user:secret@host/db -> postgres://user:***@host/db
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The store: pools, the clock, and every query of the platform.
+#[derive(Clone)]
+pub struct Store {
+    pools: exec::Pools,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the database (creating an SQLite file and its folder if needed). Does not migrate.
+    pub async fn connect(config: &DatabaseConfig, clock: Arc<dyn Clock>) -> Result<Store> {
+        let pools = match config {
+            DatabaseConfig::Sqlite { path } => {
+                if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|error| {
+                        StoreError::Config(format!(
+                            "cannot create data folder {}: {error}",
+                            dir.display()
+                        ))
+                    })?;
+                }
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    // FULL: a commit that returned is on disk, also across a power cut, not just a crash.
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .pragma("temp_store", "memory");
+                let write = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(options.clone())
+                    .await
+                    .map_err(StoreError::connect)?;
+                let read = SqlitePoolOptions::new()
+                    .max_connections(SQLITE_READ_CONNECTIONS)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(options.read_only(true))
+                    .await
+                    .map_err(StoreError::connect)?;
+                exec::Pools::Sqlite { read, write }
+            }
+            DatabaseConfig::Postgres { url } => {
+                let options = PgConnectOptions::from_str(url).map_err(StoreError::connect)?;
+                let pool = PgPoolOptions::new()
+                    .max_connections(POSTGRES_CONNECTIONS)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(options)
+                    .await
+                    .map_err(StoreError::connect)?;
+                exec::Pools::Postgres(pool)
+            }
+        };
+        Ok(Store { pools, clock })
+    }
+
+    /// Applies pending migrations of the platform's tables. Safe to run from several nodes at once: on
+    /// PostgreSQL the migrator holds an advisory lock, on SQLite the single writer serializes.
+    pub async fn migrate(&self) -> Result<()> {
+        match &self.pools {
+            exec::Pools::Postgres(pool) => {
+                sqlx::migrate!("./migrations/postgres").run(pool).await?
+            }
+            exec::Pools::Sqlite { write, .. } => {
+                sqlx::migrate!("./migrations/sqlite").run(write).await?
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks that the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<()> {
+        let mut pooled = self.pools.read().await?;
+        let _: (i64,) = pooled.conn().fetch_one(exec::Sql::new("SELECT 1")).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pools.close().await;
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.pools.backend()
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// The handle for one organization's data. Every tenant query goes through it.
+    pub fn tenant(&self, org_id: OrgId) -> Tenant<'_> {
+        Tenant {
+            store: self,
+            org_id,
+        }
+    }
+}
+
+/// Access to one organization's data. The organization id it carries is bound into every statement.
+#[derive(Clone, Copy)]
+pub struct Tenant<'s> {
+    store: &'s Store,
+    org_id: OrgId,
+}
+
+impl std::fmt::Debug for Tenant<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenant")
+            .field("org_id", &self.org_id)
+            .finish()
+    }
+}
+
+impl Tenant<'_> {
+    pub fn org_id(&self) -> OrgId {
+        self.org_id
+    }
+}
+
+/// Who is writing, recorded in the audit entry of the change.
+#[derive(Debug, Clone)]
+pub struct WriteContext {
+    pub actor: Actor,
+    /// The request that caused the change, if it came over HTTP.
+    pub request_id: Option<String>,
+}
+
+impl WriteContext {
+    pub fn system() -> Self {
+        WriteContext {
+            actor: Actor::System,
+            request_id: None,
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Fresh databases for tests: a temporary SQLite file, or a PostgreSQL database with a random name.
+//!
+//! PostgreSQL tests use `TENON_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`,
+//! the local service on CI machines). If PostgreSQL cannot be reached the test fails with a message that
+//! says so: these tests are never skipped silently.
+
+use std::path::PathBuf;
+
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+
+use crate::DatabaseConfig;
+use crate::exec::Conn;
+
+/// The environment variable naming the PostgreSQL server tests create their databases on.
+pub const TEST_DATABASE_URL_VAR: &str = "TENON_TEST_DATABASE_URL";
+const DEFAULT_TEST_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestBackend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists for one test. Call [`TestDatabase::cleanup`] at the end of a passing test; a
+/// failing test leaves its PostgreSQL database behind for inspection (its name is in the panic output).
+#[derive(Debug)]
+pub struct TestDatabase {
+    pub config: DatabaseConfig,
+    /// Keeps the SQLite file's folder alive; removed on drop.
+    pub dir: tempfile::TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: TestBackend) -> Self {
+        match backend {
+            TestBackend::Sqlite => Self::sqlite(),
+            TestBackend::Postgres => Self::postgres().await,
+        }
+    }
+
+    pub fn sqlite() -> Self {
+        let dir = match tempfile::tempdir() {
+            Ok(dir) => dir,
+            Err(error) => panic!("cannot create a temporary folder for the test database: {error}"),
+        };
+        let path: PathBuf = dir.path().join("tenon.db");
+        TestDatabase {
+            config: DatabaseConfig::Sqlite { path },
+            dir,
+            postgres: None,
+        }
+    }
+
+    pub async fn postgres() -> Self {
+        let admin_url = std::env::var(TEST_DATABASE_URL_VAR)
+            .unwrap_or_else(|_| DEFAULT_TEST_DATABASE_URL.to_owned());
+        let mut admin = match PgConnection::connect(&admin_url).await {
+            Ok(conn) => conn,
+            Err(error) => panic!(
+                "PostgreSQL tests need a server: cannot connect to {admin_url} ({error}). \
+                 Start PostgreSQL or set {TEST_DATABASE_URL_VAR}; .ci/run does both."
+            ),
+        };
+        let name = format!("tenon_test_{}", uuid::Uuid::now_v7().simple());
+        if let Err(error) = Conn::Postgres(&mut admin)
+            .execute_script(format!("CREATE DATABASE \"{name}\""))
+            .await
+        {
+            panic!("cannot create test database {name}: {error}");
+        }
+        let _ = admin.close().await;
+        let url = replace_database(&admin_url, &name);
+        let dir = match tempfile::tempdir() {
+            Ok(dir) => dir,
+            Err(error) => panic!("cannot create a temporary folder: {error}"),
+        };
+        TestDatabase {
+            config: DatabaseConfig::Postgres { url },
+            dir,
+            postgres: Some((admin_url, name)),
+        }
+    }
+
+    /// Drops the PostgreSQL database (the SQLite folder goes with the value).
+    pub async fn cleanup(self) {
+        if let Some((admin_url, name)) = &self.postgres
+            && let Ok(mut admin) = PgConnection::connect(admin_url).await
+        {
+            let _ = Conn::Postgres(&mut admin)
+                .execute_script(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
+            let _ = admin.close().await;
+        }
+    }
+}
+
+/// `postgres://u@h:5432/postgres?x=y` with the database replaced by `name`.
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}

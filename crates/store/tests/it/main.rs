@@ -1,0 +1,80 @@
+//! Store tests. Every test runs twice, on SQLite and on PostgreSQL, each time on a fresh database.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tenon_model::{Email, Locale, Name, NewMember, OptionalText, Role, TimeZone};
+use tenon_store::testing::{TestBackend, TestDatabase};
+use tenon_store::{NewOrganization, Store, SystemClock, WriteContext};
+
+mod credentials;
+mod directory;
+
+/// Declares tests that run on both backends: `backend_tests! { async fn name(store) { … } }`.
+macro_rules! backend_tests {
+    ($(async fn $name:ident($store:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                $crate::run(tenon_store::testing::TestBackend::Sqlite, |$store| async move $body).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                $crate::run(tenon_store::testing::TestBackend::Postgres, |$store| async move $body).await
+            }
+        }
+    )*};
+}
+pub(crate) use backend_tests;
+
+pub async fn run<F, Fut>(backend: TestBackend, test: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let database = TestDatabase::create(backend).await;
+    let store = Store::connect(&database.config, Arc::new(SystemClock))
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    test(store.clone()).await;
+    store.close().await;
+    database.cleanup().await;
+}
+
+pub fn new_member(name: &str, email: Option<&str>) -> NewMember {
+    NewMember {
+        name: Name::parse(name).unwrap(),
+        email: email.map(|email| Email::parse(email).unwrap()),
+        mobile: None,
+        job_title: OptionalText::NONE,
+        employee_no: OptionalText::NONE,
+        role: Role::Member,
+        department_ids: vec![],
+        password_hash: None,
+    }
+}
+
+pub async fn new_org(
+    store: &Store,
+    name: &str,
+) -> (tenon_model::Organization, tenon_model::Member) {
+    store
+        .create_organization(
+            &WriteContext::system(),
+            NewOrganization {
+                name: Name::parse(name).unwrap(),
+                time_zone: TimeZone::SHANGHAI,
+                locale: Locale::ZhCn,
+                owner: new_member("老板", Some(&format!("owner@{}.example", uuid_suffix()))),
+            },
+        )
+        .await
+        .expect("create organization")
+}
+
+pub fn uuid_suffix() -> String {
+    tenon_model::OrgId::new().to_string()[24..].to_owned()
+}

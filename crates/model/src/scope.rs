@@ -106,6 +106,25 @@ impl ScopeSet {
         other.iter().all(|scope| self.grants(scope))
     }
 
+    /// The scopes both sets grant, spelled out: a personal token is limited by its member's role today, an
+    /// app's token by what its installation allows today. `admin` survives only if both grant it.
+    pub fn effective_with(self, other: ScopeSet) -> ScopeSet {
+        Scope::ALL
+            .into_iter()
+            .filter(|scope| self.grants(*scope) && other.grants(*scope))
+            .collect::<ScopeSet>()
+            .compact()
+    }
+
+    /// Drops scopes that `admin` in the set already implies.
+    fn compact(self) -> ScopeSet {
+        if self.0 & Scope::Admin.bit() != 0 {
+            ScopeSet::of([Scope::Admin])
+        } else {
+            self
+        }
+    }
+
     pub const fn is_empty(self) -> bool {
         self.0 == 0
     }
@@ -137,5 +156,36 @@ impl ScopeSet {
 impl FromIterator<Scope> for ScopeSet {
     fn from_iter<I: IntoIterator<Item = Scope>>(iter: I) -> Self {
         Self::of(iter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_grants_everything_and_survives_only_when_both_grant_it() {
+        let admin = ScopeSet::of([Scope::Admin]);
+        assert!(Scope::ALL.iter().all(|scope| admin.grants(*scope)));
+        let reader = ScopeSet::of([Scope::DirectoryRead, Scope::RecordsRead]);
+        assert_eq!(admin.effective_with(reader), reader);
+        assert_eq!(reader.effective_with(admin), reader);
+        assert_eq!(admin.effective_with(admin), admin);
+        assert_eq!(
+            reader.effective_with(ScopeSet::of([Scope::LedgerRead])),
+            ScopeSet::EMPTY
+        );
+        assert!(admin.covers(reader));
+        assert!(!reader.covers(admin));
+    }
+
+    #[test]
+    fn scope_names_round_trip_and_unknown_names_are_refused() {
+        for scope in Scope::ALL {
+            assert_eq!(scope.as_str().parse::<Scope>(), Ok(scope));
+        }
+        let set = ScopeSet::parse(["directory:read", "ledger:write", "directory:read"]).unwrap();
+        assert_eq!(set.to_space_separated(), "directory:read ledger:write");
+        assert!(ScopeSet::parse(["directory:delete"]).is_err());
     }
 }

@@ -1,1 +1,143 @@
+//! Tenon's HTTP API: the only crate that knows HTTP and JSON.
+//!
+//! [`router`] builds the whole application (routes, OpenAPI document, API reference page, middleware);
+//! [`serve`] runs it on a bound listener until a shutdown signal, letting in-flight requests finish. Tests
+//! bind `127.0.0.1:0` and call [`serve`] exactly as `tenon serve` does.
+//!
+//! Middleware, outermost first: request id (set if absent, echoed back) → tracing span → request id in
+//! scope for error bodies → timing (`Server-Timing`) → panic guard → timeout → body limit →
+//! authentication and rate limit → route.
 
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod rate_limit;
+pub mod request_id;
+pub mod routes;
+pub mod state;
+
+pub use error::{ApiError, ApiResult};
+pub use state::{AppState, ServerConfig};
+
+/// Largest request body accepted (bulk record writes in later issues need more than the 2 MiB default).
+pub const BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// A request that takes longer is answered 408 and its work dropped.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often idle rate-limit buckets are forgotten.
+const LIMITER_SWEEP_INTERVAL: Duration = Duration::from_secs(300);
+/// How often expired sessions and access tokens are deleted.
+const CREDENTIAL_PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// The OpenAPI document of every route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, doc) = routes::api().split_for_parts();
+    openapi::complete(doc)
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let (api, doc) = routes::api().split_for_parts();
+    let doc = openapi::complete(doc);
+    let header = axum::http::HeaderName::from_static(request_id::HEADER);
+    Router::new()
+        .merge(api)
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(header.clone(), MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                    let id = request.headers().get(request_id::HEADER).and_then(|value| value.to_str().ok()).unwrap_or("");
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+                }))
+                .layer(PropagateRequestIdLayer::new(header))
+                .layer(middleware::from_fn(request_id::scope))
+                .layer(middleware::from_fn(server_timing))
+                .layer(CatchPanicLayer::custom(panic_response))
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+                .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
+                .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate)),
+        )
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let maintenance = tokio::spawn(maintain(state.clone()));
+    let served = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    maintenance.abort();
+    served
+}
+
+/// Background chores of a node: forget idle rate-limit buckets, purge expired credentials.
+async fn maintain(state: AppState) {
+    let mut sweep = tokio::time::interval(LIMITER_SWEEP_INTERVAL);
+    let mut purge = tokio::time::interval(CREDENTIAL_PURGE_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = sweep.tick() => state.limiter().forget_idle(),
+            _ = purge.tick() => match state.store().purge_expired_credentials().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "expired sessions and access tokens deleted"),
+                Err(error) => tracing::warn!(%error, "could not purge expired credentials"),
+            },
+        }
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not accept that method",
+    )
+}
+
+/// Adds `Server-Timing: app;dur=<ms>`: the time spent inside Tenon, without the network.
+async fn server_timing(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let mut response = next.run(request).await;
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(value) = HeaderValue::from_str(&format!("app;dur={millis:.3}")) {
+        response.headers_mut().insert("server-timing", value);
+    }
+    response
+}
+
+fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the server failed to complete the request",
+    )
+    .into_response()
+}

@@ -253,7 +253,6 @@ impl Store {
         let sessions = conn
             .execute(Sql::new("DELETE FROM sessions WHERE expires_at < $1").bind(now))
             .await?;
-        drop(conn);
         tx.commit().await?;
         Ok(tokens + sessions)
     }
@@ -290,7 +289,6 @@ impl Tenant<'_> {
         self.insert_token(&mut conn, &token, &new.digest).await?;
         self.audit_token(&mut conn, ctx, Action::Created, None, Some(&token))
             .await?;
-        drop(conn);
         tx.commit().await?;
         Ok(token)
     }
@@ -331,7 +329,6 @@ impl Tenant<'_> {
             })?;
         self.audit_token(&mut conn, ctx, Action::Created, None, Some(&token))
             .await?;
-        drop(conn);
         tx.commit().await?;
         Ok(token)
     }
@@ -397,7 +394,6 @@ impl Tenant<'_> {
         };
         self.audit_token(&mut conn, ctx, Action::Revoked, Some(&before), Some(&after))
             .await?;
-        drop(conn);
         tx.commit().await?;
         Ok(after)
     }
@@ -440,7 +436,6 @@ impl Tenant<'_> {
                 registration.rate_limit,
             )
             .await?;
-        drop(conn);
         tx.commit().await?;
         Ok((client, installation))
     }
@@ -468,7 +463,6 @@ impl Tenant<'_> {
         let installation = self
             .insert_installation(&mut conn, ctx, &client, new.scopes, new.rate_limit)
             .await?;
-        drop(conn);
         tx.commit().await?;
         Ok(installation)
     }
@@ -477,23 +471,17 @@ impl Tenant<'_> {
         &self,
         page: PageRequest<InstallationId>,
     ) -> Result<Page<Installation, InstallationId>> {
-        let mut query = Query::select();
-        query
-            .expr(Expr::cust(installation_columns!()))
-            .from_as("installations", "i")
-            .inner_join("oauth_clients", Expr::cust("c.id = i.client_app_id"))
-            .and_where(Expr::cust_with_values(
-                "i.organization_id = ?",
-                [*self.org_id.as_uuid()],
-            ))
-            .order_by(("i", "id"), Order::Asc)
-            .limit(u64::from(page.size()) + 1);
-        if let Some(after) = page.after {
-            query.and_where(Expr::cust_with_values("i.id > ?", [*after.as_uuid()]));
-        }
+        let sql = Sql::new(concat!(
+            "SELECT ",
+            installation_columns!(),
+            " FROM installations i JOIN oauth_clients c ON c.id = i.client_app_id \
+              WHERE i.organization_id = $1 AND ($2 IS NULL OR i.id > $2) ORDER BY i.id LIMIT $3"
+        ))
+        .bind(self.org_id)
+        .bind(page.after)
+        .bind(i64::from(page.size()) + 1);
         let mut pooled = self.store.pools.read().await?;
-        let mut conn = pooled.conn();
-        let rows: Vec<InstallationRow> = conn.fetch_all(Sql::built(&query, conn.backend())).await?;
+        let rows: Vec<InstallationRow> = pooled.conn().fetch_all(sql).await?;
         let installations = rows
             .into_iter()
             .map(InstallationRow::into_model)
@@ -546,7 +534,6 @@ impl Tenant<'_> {
         .await?;
         self.audit_installation(&mut conn, ctx, Action::Updated, Some(&before), Some(&after))
             .await?;
-        drop(conn);
         tx.commit().await?;
         Ok(after)
     }
@@ -567,7 +554,6 @@ impl Tenant<'_> {
         .await?;
         self.audit_installation(&mut conn, ctx, Action::Deleted, Some(&before), None)
             .await?;
-        drop(conn);
         tx.commit().await?;
         Ok(())
     }
@@ -611,7 +597,6 @@ impl Tenant<'_> {
             Some(&installation),
         )
         .await?;
-        drop(conn);
         tx.commit().await?;
         Ok(installation)
     }

@@ -9,6 +9,9 @@
 //! PostgreSQL and fixed-width RFC 3339 text (`2026-11-25T13:19:43.123456Z`, so text order is time order) on
 //! SQLite; ids are `UUID` on PostgreSQL and 16-byte `BLOB` on SQLite.
 
+// This module is the one place allowed to hand text to the driver as SQL (see clippy.toml).
+#![allow(clippy::disallowed_types)]
+
 use std::borrow::Cow;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -301,8 +304,8 @@ pub(crate) enum PooledConn {
 impl PooledConn {
     pub(crate) fn conn(&mut self) -> Conn<'_> {
         match self {
-            PooledConn::Postgres(conn) => Conn::Postgres(&mut **conn),
-            PooledConn::Sqlite(conn) => Conn::Sqlite(&mut **conn),
+            PooledConn::Postgres(conn) => Conn::Postgres(conn),
+            PooledConn::Sqlite(conn) => Conn::Sqlite(conn),
         }
     }
 }
@@ -316,8 +319,8 @@ pub(crate) enum Tx {
 impl Tx {
     pub(crate) fn conn(&mut self) -> Conn<'_> {
         match self {
-            Tx::Postgres(tx) => Conn::Postgres(&mut **tx),
-            Tx::Sqlite(tx) => Conn::Sqlite(&mut **tx),
+            Tx::Postgres(tx) => Conn::Postgres(tx),
+            Tx::Sqlite(tx) => Conn::Sqlite(tx),
         }
     }
 

@@ -33,15 +33,16 @@ pub mod testing;
 
 pub use audit::AuditFilter;
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use credentials::TOKEN_TOUCH_INTERVAL;
 pub use credentials::{
     AuthenticatedToken, ClientRegistration, NewInstallation, NewToken, OAuthClientSecretCheck,
     TokenMember,
 };
-pub use directory::MemberFilter;
+pub use directory::{DEPARTMENT_DEPTH_MAX, MEMBER_DEPARTMENTS_MAX, MemberFilter};
 pub use error::StoreError;
 pub use exec::Backend;
 pub use organizations::NewOrganization;
-pub use sessions::{LoginCandidate, LoginThrottle, SessionLookup};
+pub use sessions::{LoginCandidate, LoginThrottle, SESSION_TOUCH_INTERVAL, SessionLookup};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -194,7 +195,10 @@ impl Store {
     /// Checks that the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<()> {
         let mut pooled = self.pools.read().await?;
-        let _: (i64,) = pooled.conn().fetch_one(exec::Sql::new("SELECT 1")).await?;
+        let _: (i64,) = pooled
+            .conn()
+            .fetch_one(exec::Sql::new("SELECT CAST(1 AS BIGINT)"))
+            .await?;
         Ok(())
     }
 

@@ -84,7 +84,6 @@ impl Store {
             ..new.owner
         };
         let member = tenant.insert_member(&mut conn, ctx, owner, root_id).await?;
-        drop(conn);
         tx.commit().await?;
         Ok((organization, member))
     }
@@ -193,7 +192,6 @@ impl Tenant<'_> {
             },
         )
         .await?;
-        drop(conn);
         tx.commit().await?;
         Ok(after)
     }

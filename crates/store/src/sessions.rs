@@ -156,7 +156,6 @@ impl Store {
             .await?;
             throttle.locked_until = Some(until);
         }
-        drop(conn);
         tx.commit().await?;
         Ok(throttle)
     }
@@ -233,7 +232,6 @@ impl Tenant<'_> {
         .await?;
         self.audit_session(&mut conn, ctx, id, member_id, Action::LoggedIn)
             .await?;
-        drop(conn);
         tx.commit().await?;
         Ok(id)
     }
@@ -280,7 +278,6 @@ impl Tenant<'_> {
         .await?;
         self.audit_session(&mut conn, ctx, session_id, member_id, Action::LoggedOut)
             .await?;
-        drop(conn);
         tx.commit().await?;
         Ok(())
     }
@@ -348,7 +345,6 @@ impl Tenant<'_> {
             },
         )
         .await?;
-        drop(conn);
         tx.commit().await?;
         Ok(())
     }

@@ -4,6 +4,9 @@
 //! the local service on CI machines). If PostgreSQL cannot be reached the test fails with a message that
 //! says so: these tests are never skipped silently.
 
+// Test fixtures fail the test that asked for them, loudly, with the reason.
+#![allow(clippy::panic)]
+
 use std::path::PathBuf;
 
 use sqlx::Connection;

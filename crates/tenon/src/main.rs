@@ -1,1 +1,34 @@
-fn main() {}
+//! `tenon`: the one binary. Parses the command line, wires the store and the server, and maps failures to
+//! exit codes. Everything it does is a thin call into `tenon-store` and `tenon-server`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod bench;
+mod cli;
+mod commands;
+mod demo;
+
+fn main() -> ExitCode {
+    // One TLS crypto provider (ring) for the whole process, before any pool or client exists.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(commands::EXIT_FAILURE);
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {}", failure.message);
+            ExitCode::from(failure.exit_code)
+        }
+    }
+}

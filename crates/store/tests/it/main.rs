@@ -1,5 +1,8 @@
 //! Store tests. Every test runs twice, on SQLite and on PostgreSQL, each time on a fresh database.
 
+// Tests fail by panicking; that is their job.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::future::Future;
 use std::sync::Arc;
 

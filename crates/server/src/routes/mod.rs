@@ -1,0 +1,76 @@
+//! The routes of API v1, each module one resource. Handlers are thin: extract and authorize, convert the
+//! input to model types, call one store function, convert the result back.
+//!
+//! Every route is registered through `utoipa_axum::routes!`, which records it in the OpenAPI document
+//! at the same time, so the document lists exactly the routes the server answers.
+
+use serde::{Deserialize, Deserializer};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+pub mod audit;
+pub mod departments;
+pub mod health;
+pub mod installations;
+pub mod me;
+pub mod members;
+pub mod oauth;
+pub mod organization;
+pub mod session;
+pub mod tokens;
+
+/// All routes of the API, with their documentation.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(oauth::token))
+        .routes(routes!(session::login))
+        .routes(routes!(session::logout))
+        .routes(routes!(me::get_me))
+        .routes(routes!(me::change_password))
+        .routes(routes!(
+            organization::get_organization,
+            organization::update_organization
+        ))
+        .routes(routes!(members::list_members, members::create_member))
+        .routes(routes!(
+            members::get_member,
+            members::update_member,
+            members::delete_member
+        ))
+        .routes(routes!(
+            departments::list_departments,
+            departments::create_department
+        ))
+        .routes(routes!(
+            departments::get_department,
+            departments::update_department,
+            departments::delete_department
+        ))
+        .routes(routes!(tokens::list_tokens, tokens::create_token))
+        .routes(routes!(tokens::get_token, tokens::revoke_token))
+        .routes(routes!(installations::create_client))
+        .routes(routes!(
+            installations::list_installations,
+            installations::create_installation
+        ))
+        .routes(routes!(
+            installations::get_installation,
+            installations::update_installation,
+            installations::delete_installation
+        ))
+        .routes(routes!(installations::rotate_secret))
+        .routes(routes!(audit::list_audit))
+}
+
+/// For `Option<Option<T>>` fields: absent stays `None`, `null` becomes `Some(None)`.
+pub(crate) fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}

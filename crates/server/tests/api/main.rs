@@ -1,0 +1,341 @@
+//! API tests: the real server on a free port of 127.0.0.1, spoken to over HTTP. Every test runs twice,
+//! on SQLite and on PostgreSQL, each time with a fresh database and a clock the test controls.
+
+// Tests fail by panicking; that is their job.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::future::Future;
+use std::sync::Arc;
+
+use chrono::{TimeZone as _, Utc};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tenon_model::{
+    Email, Locale, Member, Name, NewMember, OptionalText, Organization, Role, ScopeSet, TimeZone,
+};
+use tenon_server::{AppState, ServerConfig};
+use tenon_store::testing::{TestBackend, TestDatabase};
+use tenon_store::{ManualClock, NewOrganization, NewToken, Store, WriteContext};
+
+mod auth;
+mod directory;
+mod errors;
+mod isolation;
+mod oauth;
+mod openapi;
+
+/// Declares tests that run on both backends: `api_tests! { async fn name(app) { … } }`.
+macro_rules! api_tests {
+    ($(async fn $name:ident($app:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                $crate::TestApp::run(tenon_store::testing::TestBackend::Sqlite, |$app| async move $body).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                $crate::TestApp::run(tenon_store::testing::TestBackend::Postgres, |$app| async move $body).await
+            }
+        }
+    )*};
+}
+pub(crate) use api_tests;
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn expect(&self, status: StatusCode) -> &Value {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
+        &self.body
+    }
+
+    /// Asserts an error of the documented shape with this status and code.
+    #[track_caller]
+    pub fn expect_error(&self, status: StatusCode, code: &str) -> &Value {
+        self.expect(status);
+        let error = &self.body["error"];
+        assert_eq!(error["code"], code, "body: {}", self.body);
+        assert!(
+            error["message"]
+                .as_str()
+                .is_some_and(|message| !message.is_empty()),
+            "body: {}",
+            self.body
+        );
+        assert!(error["details"].is_array(), "body: {}", self.body);
+        let request_id = error["request_id"].as_str().unwrap_or_default();
+        assert!(
+            !request_id.is_empty(),
+            "error without request id: {}",
+            self.body
+        );
+        assert_eq!(
+            self.header("x-request-id"),
+            Some(request_id),
+            "request id differs from the header"
+        );
+        error
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub store: Store,
+    pub clock: Arc<ManualClock>,
+    pub org: Organization,
+    pub owner: Member,
+    pub owner_email: String,
+    pub owner_password: String,
+    /// An organization token with `admin`.
+    pub admin_token: String,
+    shutdown: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+pub const OWNER_PASSWORD: &str = "correct horse battery";
+
+impl TestApp {
+    pub async fn run<F, Fut>(backend: TestBackend, test: F)
+    where
+        F: FnOnce(TestApp) -> Fut,
+        Fut: Future<Output = TestApp>,
+    {
+        let database = TestDatabase::create(backend).await;
+        let app = TestApp::spawn(
+            &database,
+            ServerConfig {
+                secure_cookies: false,
+                ..ServerConfig::default()
+            },
+        )
+        .await;
+        let app = test(app).await;
+        app.stop().await;
+        database.cleanup().await;
+    }
+
+    pub async fn spawn(database: &TestDatabase, config: ServerConfig) -> TestApp {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("warn,tenon_server=info"))
+            .with_test_writer()
+            .try_init();
+        let clock = Arc::new(ManualClock::new(
+            Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap(),
+        ));
+        let store = Store::connect(&database.config, clock.clone())
+            .await
+            .expect("connect");
+        store.migrate().await.expect("migrate");
+        let owner_email = format!("owner-{}@example.com", unique());
+        let (org, owner) = create_org(&store, "测试公司", &owner_email, Some(OWNER_PASSWORD)).await;
+        let admin_token = token_for(&store, &org, ScopeSet::parse(["admin"]).unwrap(), None).await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
+        let state = AppState::new(store.clone(), config);
+        let server = tokio::spawn(tenon_server::serve(listener, state, async move {
+            let _ = stop.await;
+        }));
+        TestApp {
+            base: format!("http://{address}"),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            store,
+            clock,
+            org,
+            owner,
+            owner_email,
+            owner_password: OWNER_PASSWORD.to_owned(),
+            admin_token,
+            shutdown,
+            server,
+        }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        let served = self.server.await.expect("server task");
+        served.expect("server stopped cleanly");
+        self.store.close().await;
+    }
+
+    /// Sends a request with a bearer token (or none) and an optional JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Reply::from(request.send().await.expect("request sent")).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(token), Some(body))
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// A token of this app's organization with the given scopes.
+    pub async fn token(&self, scopes: &[&str]) -> String {
+        token_for(
+            &self.store,
+            &self.org,
+            ScopeSet::parse(scopes.iter().copied()).unwrap(),
+            None,
+        )
+        .await
+    }
+
+    /// Another organization with its own admin token.
+    pub async fn other_org(&self) -> (Organization, Member, String) {
+        let (org, owner) = create_org(
+            &self.store,
+            "Other Co",
+            &format!("other-{}@example.com", unique()),
+            None,
+        )
+        .await;
+        let token = token_for(&self.store, &org, ScopeSet::parse(["admin"]).unwrap(), None).await;
+        (org, owner, token)
+    }
+
+    /// The number of audit entries, to prove a refused request wrote nothing.
+    pub async fn audit_len(&self) -> usize {
+        let page = self
+            .store
+            .tenant(self.org.id)
+            .list_audit(
+                &Default::default(),
+                tenon_model::PageRequest::first(1000).unwrap(),
+            )
+            .await
+            .unwrap();
+        page.items.len()
+    }
+}
+
+impl Reply {
+    pub async fn from(response: reqwest::Response) -> Reply {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body read");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+pub async fn create_org(
+    store: &Store,
+    name: &str,
+    email: &str,
+    password: Option<&str>,
+) -> (Organization, Member) {
+    let password_hash = password.map(|password| tenon_auth::hash_password(password).unwrap());
+    store
+        .create_organization(
+            &WriteContext::system(),
+            NewOrganization {
+                name: Name::parse(name).unwrap(),
+                time_zone: TimeZone::SHANGHAI,
+                locale: Locale::ZhCn,
+                owner: NewMember {
+                    name: Name::parse("Owner").unwrap(),
+                    email: Some(Email::parse(email).unwrap()),
+                    mobile: None,
+                    job_title: OptionalText::NONE,
+                    employee_no: OptionalText::NONE,
+                    role: Role::Owner,
+                    department_ids: vec![],
+                    password_hash,
+                },
+            },
+        )
+        .await
+        .expect("organization created")
+}
+
+pub async fn token_for(
+    store: &Store,
+    org: &Organization,
+    scopes: ScopeSet,
+    rate_limit: Option<&str>,
+) -> String {
+    let secret = tenon_auth::mint(tenon_auth::SecretKind::PersonalToken);
+    store
+        .tenant(org.id)
+        .create_token(
+            &WriteContext::system(),
+            NewToken {
+                name: Name::parse("test").unwrap(),
+                member_id: None,
+                scopes,
+                rate_limit: rate_limit.map(|limit| tenon_model::RateLimit::parse(limit).unwrap()),
+                expires_at: None,
+                digest: secret.digest.0,
+            },
+        )
+        .await
+        .expect("token created");
+    secret.plaintext
+}
+
+/// A short random suffix for unique names and addresses.
+pub fn unique() -> String {
+    tenon_model::OrgId::new().as_uuid().simple().to_string()[20..].to_owned()
+}
+
+pub fn member_body(name: &str) -> Value {
+    json!({ "name": name, "email": format!("{}@example.com", unique()) })
+}

@@ -1,0 +1,169 @@
+//! The OpenAPI document: valid, complete, and true about scopes.
+
+use std::collections::{BTreeSet, HashSet};
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tenon_model::Scope;
+
+use crate::api_tests;
+use crate::isolation::{body_for, operations};
+
+fn collect_refs(value: &Value, refs: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(reference)) = map.get("$ref") {
+                refs.insert(reference.clone());
+            }
+            map.values().for_each(|value| collect_refs(value, refs));
+        }
+        Value::Array(items) => items.iter().for_each(|value| collect_refs(value, refs)),
+        _ => {}
+    }
+}
+
+/// Every handler annotated for the document is registered, and no route bypasses the registration.
+#[test]
+fn every_annotated_handler_is_registered_and_no_route_is_added_outside_the_document() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut annotated = 0;
+    let mut stack = vec![src];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            annotated += text.matches("#[utoipa::path(").count();
+            assert!(
+                !text.contains(".route("),
+                "{} adds a route outside the OpenAPI registration",
+                path.display()
+            );
+        }
+    }
+    let doc = tenon_server::openapi();
+    let documented: usize = doc
+        .paths
+        .paths
+        .values()
+        .map(|item| {
+            [&item.get, &item.post, &item.put, &item.patch, &item.delete]
+                .iter()
+                .filter(|op| op.is_some())
+                .count()
+        })
+        .sum();
+    assert_eq!(
+        documented, annotated,
+        "every #[utoipa::path] handler must be in routes::api()"
+    );
+}
+
+api_tests! {
+    async fn document_is_openapi_3_1_with_resolvable_refs_unique_operation_ids_and_declared_parameters(app) {
+        let doc = app.call(Method::GET, "/openapi.json", None, None).await.expect(StatusCode::OK).clone();
+        assert_eq!(doc["openapi"], "3.1.0");
+        assert_eq!(doc["info"]["title"], "Tenon API");
+        assert_eq!(doc["info"]["license"]["name"], "Apache-2.0");
+        let schemes = doc["components"]["securitySchemes"].as_object().unwrap();
+        assert!(schemes.contains_key("bearer") && schemes.contains_key("session"));
+        let mut refs = BTreeSet::new();
+        collect_refs(&doc, &mut refs);
+        for reference in &refs {
+            let name = reference.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("unexpected ref {reference}"));
+            assert!(doc["components"]["schemas"][name].is_object(), "{reference} does not resolve");
+        }
+        let mut operation_ids = HashSet::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let id = operation["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+                assert!(operation_ids.insert(id.to_owned()), "operationId {id} is used twice");
+                let responses = operation["responses"].as_object().unwrap();
+                assert!(!responses.is_empty(), "{method} {path} documents no response");
+                for (status, response) in responses {
+                    assert!(response["description"].as_str().is_some_and(|d| !d.is_empty()), "{method} {path} {status} has no description");
+                }
+                for security in operation["security"].as_array().into_iter().flatten() {
+                    for scheme in security.as_object().unwrap().keys() {
+                        assert!(schemes.contains_key(scheme), "{method} {path} uses unknown scheme {scheme}");
+                    }
+                    for scope in security.as_object().unwrap().values().flat_map(|s| s.as_array().unwrap().clone()) {
+                        scope.as_str().unwrap().parse::<Scope>().unwrap_or_else(|_| panic!("{method} {path}: unknown scope {scope}"));
+                    }
+                }
+                let declared: Vec<&str> = operation["parameters"].as_array().into_iter().flatten()
+                    .filter(|p| p["in"] == "path").map(|p| p["name"].as_str().unwrap()).collect();
+                for segment in path.split('/').filter(|s| s.starts_with('{')) {
+                    let name = segment.trim_matches(|c| c == '{' || c == '}');
+                    assert!(declared.contains(&name), "{method} {path} does not declare path parameter {name}");
+                }
+            }
+        }
+        // The API reference renders from the same document without any outside resource.
+        let page = app.http.get(format!("{}/docs/", app.base)).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        assert!(!html.contains("https://"), "the reference page must not load anything from the network");
+        app
+    }
+
+    async fn every_documented_route_answers_and_enforces_the_scope_it_documents(app) {
+        let mut checked = 0;
+        for (method, path, security) in operations(&app).await {
+            let concrete = path.replace("{id}", &tenon_model::MemberId::new().to_string());
+            let Some(requirements) = security.as_array() else {
+                // Public routes answer without credentials (never 401 / 404 / 405).
+                let reply = app.call(method.clone(), &concrete, None, body_for(&method)).await;
+                assert!(![StatusCode::UNAUTHORIZED, StatusCode::NOT_FOUND, StatusCode::METHOD_NOT_ALLOWED].contains(&reply.status), "{method} {path}: {}", reply.status);
+                continue;
+            };
+            let bearer = requirements
+                .iter()
+                .find_map(|r| r.get("bearer").or_else(|| r.get("session")))
+                .unwrap_or_else(|| panic!("{method} {path} has no security requirement"));
+            let scopes: Vec<Scope> = bearer.as_array().unwrap().iter().map(|s| s.as_str().unwrap().parse().unwrap()).collect();
+            // Without credentials: 401.
+            app.call(method.clone(), &concrete, None, body_for(&method)).await.expect_error(StatusCode::UNAUTHORIZED, "unauthenticated");
+            match scopes.as_slice() {
+                [] => {
+                    let token = app.token(&["ledger:read"]).await;
+                    let reply = app.call(method.clone(), &concrete, Some(&token), body_for(&method)).await;
+                    assert!(![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN].contains(&reply.status), "{method} {path}: {}", reply.body);
+                }
+                [scope] => {
+                    let all_but: Vec<&str> = Scope::ALL.iter().filter(|s| *s != scope && **s != Scope::Admin).map(|s| s.as_str()).collect();
+                    let without = app.token(&all_but).await;
+                    let reply = app.call(method.clone(), &concrete, Some(&without), body_for(&method)).await;
+                    reply.expect_error(StatusCode::FORBIDDEN, "insufficient_scope");
+                    let with = app.token(&[scope.as_str()]).await;
+                    let reply = app.call(method.clone(), &concrete, Some(&with), body_for(&method)).await;
+                    assert!(![StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN, StatusCode::METHOD_NOT_ALLOWED].contains(&reply.status), "{method} {path} with {scope}: {}", reply.body);
+                }
+                more => panic!("{method} {path} documents several scopes {more:?}; the test expects one"),
+            }
+            checked += 1;
+        }
+        assert!(checked >= 25, "only {checked} routes checked");
+        app
+    }
+}
+
+/// `docs/openapi.json` is the document the server generates, so API changes show in review.
+/// Regenerate with `TENON_UPDATE_OPENAPI=1 cargo test -p tenon-server --test api committed_openapi`.
+#[test]
+fn committed_openapi_document_is_current() {
+    let generated = serde_json::to_string_pretty(&tenon_server::openapi()).unwrap() + "\n";
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/openapi.json");
+    if std::env::var_os("TENON_UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "docs/openapi.json is out of date; run TENON_UPDATE_OPENAPI=1 cargo test -p tenon-server --test api committed_openapi"
+    );
+}

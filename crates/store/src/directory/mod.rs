@@ -1,0 +1,105 @@
+//! The directory of an organization: members, departments, memberships and department heads.
+//!
+//! `members` owns people and their memberships, `departments` the tree and its heads; this module holds
+//! the checks both use (does this department or member exist in this organization?).
+
+use std::collections::HashSet;
+
+use sea_query::{Expr, ExprTrait, Query};
+use tenon_model::{DepartmentId, MemberId, MemberStatus, Role};
+use uuid::Uuid;
+
+use crate::exec::{Conn, Sql};
+use crate::{Result, StoreError, Tenant};
+
+mod departments;
+mod members;
+
+/// How deep the department tree may grow; also bounds the ancestor walk of the cycle check.
+pub const DEPARTMENT_DEPTH_MAX: i64 = 64;
+/// How many departments one member may belong to.
+pub const MEMBER_DEPARTMENTS_MAX: usize = 100;
+
+/// Which members to list.
+#[derive(Debug, Clone, Default)]
+pub struct MemberFilter {
+    /// Only members of this department (not of its sub-departments).
+    pub department_id: Option<DepartmentId>,
+    pub status: Option<MemberStatus>,
+    pub role: Option<Role>,
+}
+
+impl Tenant<'_> {
+    pub(crate) async fn root_department_id(&self, conn: &mut Conn<'_>) -> Result<DepartmentId> {
+        let row: Option<(Uuid,)> = conn
+            .fetch_optional(
+                Sql::new("SELECT root_department_id FROM organizations WHERE id = $1")
+                    .bind(self.org_id),
+            )
+            .await?;
+        row.map(|(id,)| DepartmentId::from_uuid(id))
+            .ok_or_else(|| StoreError::not_found("organization"))
+    }
+
+    /// Refuses ids that are not departments of this organization, naming each by its position.
+    async fn check_departments_exist(
+        &self,
+        conn: &mut Conn<'_>,
+        ids: &[DepartmentId],
+        field: &str,
+    ) -> Result<()> {
+        let uuids: Vec<Uuid> = ids.iter().map(|id| *id.as_uuid()).collect();
+        let query = Query::select()
+            .column("id")
+            .from("departments")
+            .and_where(Expr::col("organization_id").eq(*self.org_id.as_uuid()))
+            .and_where(Expr::col("id").is_in(uuids.iter().copied()))
+            .to_owned();
+        let found: Vec<(Uuid,)> = conn.fetch_all(Sql::built(&query, conn.backend())).await?;
+        let found: HashSet<Uuid> = found.into_iter().map(|(id,)| id).collect();
+        let mut check = tenon_model::Checker::default();
+        for (idx, id) in uuids.iter().enumerate() {
+            if !found.contains(id) {
+                let path = if ids.len() == 1 && !field.ends_with("ids") {
+                    field.to_owned()
+                } else {
+                    format!("{field}[{idx}]")
+                };
+                check.push(path, "no department with this id in the organization");
+            }
+        }
+        Ok(check.finish()?)
+    }
+
+    async fn check_members_exist(
+        &self,
+        conn: &mut Conn<'_>,
+        ids: &[MemberId],
+        field: &str,
+    ) -> Result<()> {
+        let uuids: Vec<Uuid> = ids.iter().map(|id| *id.as_uuid()).collect();
+        let query = Query::select()
+            .column("id")
+            .from("members")
+            .and_where(Expr::col("organization_id").eq(*self.org_id.as_uuid()))
+            .and_where(Expr::col("id").is_in(uuids.iter().copied()))
+            .to_owned();
+        let found: Vec<(Uuid,)> = conn.fetch_all(Sql::built(&query, conn.backend())).await?;
+        let found: HashSet<Uuid> = found.into_iter().map(|(id,)| id).collect();
+        let mut check = tenon_model::Checker::default();
+        for (idx, id) in uuids.iter().enumerate() {
+            if !found.contains(id) {
+                check.push(
+                    format!("{field}[{idx}]"),
+                    "no member with this id in the organization",
+                );
+            }
+        }
+        Ok(check.finish()?)
+    }
+}
+
+fn dedup<T: Copy + Eq + std::hash::Hash>(ids: Vec<T>) -> Vec<T> {
+    let mut seen = HashSet::new();
+    ids.into_iter().filter(|id| seen.insert(*id)).collect()
+}

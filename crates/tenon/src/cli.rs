@@ -1,0 +1,167 @@
+//! The command line. Every option that configures a running server also reads an environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tenon",
+    version,
+    about = "Tenon — an open work platform: directory, low-code apps, open API, events and ledger in one binary",
+    after_help = "Exit codes: 0 success, 1 failure, 2 bad usage, 3 not found, 4 conflict, 5 invalid input, \
+                  6 database unreachable."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the data lives; shared by every command, so the CLI works beside a running server.
+#[derive(Debug, Clone, Args)]
+pub struct StorageArgs {
+    /// Folder for the embedded SQLite database and other local files.
+    #[arg(
+        long = "data",
+        env = "TENON_DATA_DIR",
+        default_value = "./tenon-data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// A PostgreSQL URL (postgres://user:pass@host/db) to use instead of SQLite; or sqlite:PATH.
+    #[arg(
+        long,
+        env = "TENON_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (migrates the database first).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage third-party apps (OAuth2 clients).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Measure this build: cold start, idle memory, and request latency/throughput over HTTP against a
+    /// fresh database, each route beside an unauthenticated baseline measured in the same run.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Requests per route in the sequential (one keep-alive connection) phase.
+    #[arg(long, default_value_t = 20_000)]
+    pub requests: usize,
+    /// Parallel keep-alive connections in the throughput phase.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TENON_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Create a demo organization with departments, members, an admin login and an API token on first start.
+    #[arg(long)]
+    pub demo: bool,
+    /// Default rate limit per credential: off, or <N>/s, <N>/min, <N>/h, optionally ,burst=<M>.
+    #[arg(long, env = "TENON_RATE_LIMIT", default_value = "1000/s")]
+    pub rate_limit: String,
+    /// Send the session cookie without the Secure flag (only for plain-HTTP access from other machines).
+    #[arg(long, env = "TENON_INSECURE_COOKIES")]
+    pub insecure_cookies: bool,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "TENON_LOG_JSON")]
+    pub log_json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization with its owner. Prints only the new organization's id.
+    Create(OrgCreateArgs),
+    /// List organizations as "ID<TAB>NAME" lines.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct OrgCreateArgs {
+    /// The organization's name.
+    pub name: String,
+    /// The owner's e-mail address (their login).
+    #[arg(long)]
+    pub admin_email: String,
+    /// The owner's password (8+ characters).
+    #[arg(long, env = "TENON_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: String,
+    /// The owner's display name.
+    #[arg(long, default_value = "Admin")]
+    pub admin_name: String,
+    /// IANA time zone of the organization.
+    #[arg(long, default_value = "Asia/Shanghai")]
+    pub time_zone: String,
+    /// zh-CN or en.
+    #[arg(long, default_value = "zh-CN")]
+    pub locale: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an organization API token. Prints only the token, once.
+    Create(TokenCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// Organization id (or its exact name).
+    #[arg(long)]
+    pub org: String,
+    /// A name to recognize the token by.
+    #[arg(long)]
+    pub name: String,
+    /// Comma-separated scopes, e.g. directory:read,records:write (admin implies all).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub scopes: Vec<String>,
+    /// Days until the token expires (default: never).
+    #[arg(long)]
+    pub expires_in_days: Option<u32>,
+    /// The token's own rate limit, e.g. 50/s.
+    #[arg(long)]
+    pub rate_limit: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a third-party app and install it in ORG. Prints "CLIENT_ID CLIENT_SECRET" on one line.
+    Create(ClientCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ClientCreateArgs {
+    /// Organization id (or its exact name) to install the app in.
+    #[arg(long)]
+    pub org: String,
+    /// The app's name.
+    #[arg(long)]
+    pub name: String,
+    /// Comma-separated scopes the organization grants the app.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub scopes: Vec<String>,
+    /// The app's rate limit in this organization, e.g. 50/s.
+    #[arg(long)]
+    pub rate_limit: Option<String>,
+}

@@ -1,0 +1,313 @@
+//! What each command does, and how failures become exit codes.
+
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use tenon_auth::SecretKind;
+use tenon_model::{
+    Checker, Email, Invalid, Locale, Name, NewMember, OptionalText, Password, RateLimit, Role,
+    ScopeSet, TimeZone,
+};
+use tenon_server::{AppState, ServerConfig};
+use tenon_store::{
+    ClientRegistration, DatabaseConfig, NewOrganization, NewToken, Store, StoreError, SystemClock,
+    WriteContext,
+};
+
+use crate::cli::{Cli, ClientCommand, Command, OrgCommand, ServeArgs, StorageArgs, TokenCommand};
+
+pub const EXIT_FAILURE: u8 = 1;
+pub const EXIT_NOT_FOUND: u8 = 3;
+pub const EXIT_CONFLICT: u8 = 4;
+pub const EXIT_INVALID: u8 = 5;
+pub const EXIT_UNAVAILABLE: u8 = 6;
+
+/// A command failed: what to print, and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub exit_code: u8,
+}
+
+impl Failure {
+    pub(crate) fn new(exit_code: u8, message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            exit_code,
+        }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        let exit_code = match &error {
+            StoreError::NotFound { .. } => EXIT_NOT_FOUND,
+            StoreError::Conflict { .. } => EXIT_CONFLICT,
+            StoreError::Invalid(_) | StoreError::Config(_) => EXIT_INVALID,
+            other if other.is_unavailable() => EXIT_UNAVAILABLE,
+            _ => EXIT_FAILURE,
+        };
+        Failure::new(exit_code, error.to_string())
+    }
+}
+
+impl From<Invalid> for Failure {
+    fn from(invalid: Invalid) -> Self {
+        Failure::new(EXIT_INVALID, invalid.to_string())
+    }
+}
+
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Serve(args) => serve(&cli.storage, args).await,
+        Command::Bench(args) => crate::bench::run(&cli.storage, args).await,
+        Command::Migrate => {
+            let store = open(&cli.storage).await?;
+            store.close().await;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Org(OrgCommand::Create(args)) => {
+            let mut check = Checker::default();
+            let name = check.field("name", Name::parse(&args.name));
+            let email = check.field("--admin-email", Email::parse(&args.admin_email));
+            let password = check.field("--admin-password", Password::parse(&args.admin_password));
+            let admin_name = check.field("--admin-name", Name::parse(&args.admin_name));
+            let time_zone = check.field("--time-zone", TimeZone::parse(&args.time_zone));
+            let locale = check.field("--locale", Locale::parse(&args.locale));
+            let (
+                Some(name),
+                Some(email),
+                Some(password),
+                Some(admin_name),
+                Some(time_zone),
+                Some(locale),
+            ) = (name, email, password, admin_name, time_zone, locale)
+            else {
+                return Err(check.into_invalid().into());
+            };
+            let password_hash = hash_password(password).await?;
+            let store = open(&cli.storage).await?;
+            let (org, _) = store
+                .create_organization(
+                    &WriteContext::system(),
+                    NewOrganization {
+                        name,
+                        time_zone,
+                        locale,
+                        owner: owner(admin_name, email, password_hash),
+                    },
+                )
+                .await?;
+            store.close().await;
+            println!("{}", org.id);
+            Ok(())
+        }
+        Command::Org(OrgCommand::List) => {
+            let store = open(&cli.storage).await?;
+            for org in store.list_organizations().await? {
+                println!("{}\t{}", org.id, org.name);
+            }
+            store.close().await;
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create(args)) => {
+            let mut check = Checker::default();
+            let name = check.field("--name", Name::parse(&args.name));
+            let scopes = parse_scopes(&mut check, &args.scopes);
+            let rate_limit = check.optional("--rate-limit", args.rate_limit, |raw| {
+                RateLimit::parse(&raw)
+            });
+            let (Some(name), Some(scopes), Some(rate_limit)) = (name, scopes, rate_limit) else {
+                return Err(check.into_invalid().into());
+            };
+            let store = open(&cli.storage).await?;
+            let org = store.resolve_organization(&args.org).await?;
+            let secret = tenon_auth::mint(SecretKind::PersonalToken);
+            let expires_at = args
+                .expires_in_days
+                .map(|days| store.now() + TimeDelta::days(i64::from(days)));
+            store
+                .tenant(org.id)
+                .create_token(
+                    &WriteContext::system(),
+                    NewToken {
+                        name,
+                        member_id: None,
+                        scopes,
+                        rate_limit,
+                        expires_at,
+                        digest: secret.digest.0,
+                    },
+                )
+                .await?;
+            store.close().await;
+            println!("{}", secret.plaintext);
+            Ok(())
+        }
+        Command::Client(ClientCommand::Create(args)) => {
+            let mut check = Checker::default();
+            let name = check.field("--name", Name::parse(&args.name));
+            let scopes = parse_scopes(&mut check, &args.scopes);
+            let rate_limit = check.optional("--rate-limit", args.rate_limit, |raw| {
+                RateLimit::parse(&raw)
+            });
+            let (Some(name), Some(scopes), Some(rate_limit)) = (name, scopes, rate_limit) else {
+                return Err(check.into_invalid().into());
+            };
+            let store = open(&cli.storage).await?;
+            let org = store.resolve_organization(&args.org).await?;
+            let secret = tenon_auth::mint(SecretKind::ClientSecret);
+            let (client, _) = store
+                .tenant(org.id)
+                .register_client(
+                    &WriteContext::system(),
+                    ClientRegistration {
+                        name,
+                        client_id: tenon_auth::mint_client_id(),
+                        secret_digest: secret.digest.0,
+                        scopes,
+                        rate_limit,
+                    },
+                )
+                .await?;
+            store.close().await;
+            println!("{} {}", client.client_id, secret.plaintext);
+            Ok(())
+        }
+    }
+}
+
+fn parse_scopes(check: &mut Checker, names: &[String]) -> Option<ScopeSet> {
+    match ScopeSet::parse(names.iter().map(String::as_str)) {
+        Ok(scopes) if !scopes.is_empty() => Some(scopes),
+        Ok(_) => {
+            check.push("--scopes", "give at least one scope");
+            None
+        }
+        Err(error) => {
+            check.push("--scopes", error.to_string());
+            None
+        }
+    }
+}
+
+pub(crate) fn owner(name: Name, email: Email, password_hash: String) -> NewMember {
+    NewMember {
+        name,
+        email: Some(email),
+        mobile: None,
+        job_title: OptionalText::NONE,
+        employee_no: OptionalText::NONE,
+        role: Role::Owner,
+        department_ids: Vec::new(),
+        password_hash: Some(password_hash),
+    }
+}
+
+pub(crate) async fn hash_password(password: Password) -> Result<String, Failure> {
+    tokio::task::spawn_blocking(move || tenon_auth::hash_password(password.expose()))
+        .await
+        .map_err(|error| Failure::new(EXIT_FAILURE, format!("password hashing failed: {error}")))?
+        .map_err(|error| Failure::new(EXIT_FAILURE, error.to_string()))
+}
+
+/// Opens the configured database and brings its schema up to date.
+pub(crate) async fn open(storage: &StorageArgs) -> Result<Store, Failure> {
+    let config = DatabaseConfig::from_options(storage.database.as_deref(), &storage.data_dir)?;
+    open_config(&config).await
+}
+
+async fn open_config(config: &DatabaseConfig) -> Result<Store, Failure> {
+    let store = Store::connect(config, Arc::new(SystemClock))
+        .await
+        .map_err(|error| {
+            Failure::new(
+                EXIT_UNAVAILABLE,
+                format!("{} ({})", error, config.describe()),
+            )
+        })?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Failure> {
+    init_logging(args.log_json);
+    let started = std::time::Instant::now();
+    let default_rate_limit = RateLimit::parse(&args.rate_limit)
+        .map_err(|reason| Failure::new(EXIT_INVALID, format!("--rate-limit: {reason}")))?;
+    let database = DatabaseConfig::from_options(storage.database.as_deref(), &storage.data_dir)?;
+    let store = open_config(&database).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|error| {
+            Failure::new(
+                EXIT_FAILURE,
+                format!("cannot listen on {}: {error}", args.listen),
+            )
+        })?;
+    let address = listener
+        .local_addr()
+        .map_err(|error| Failure::new(EXIT_FAILURE, error.to_string()))?;
+    let config = ServerConfig {
+        default_rate_limit,
+        secure_cookies: !args.insecure_cookies,
+        ..ServerConfig::default()
+    };
+    let state = AppState::new(store.clone(), config);
+    let startup_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    tracing::info!(%address, database = %database.describe(), startup_ms, "Tenon is listening");
+    println!("Tenon is listening on http://{address}  (API reference: http://{address}/docs)");
+    if args.demo {
+        crate::demo::ensure(&store, &storage.data_dir, address).await?;
+    }
+    tenon_server::serve(listener, state, shutdown_signal())
+        .await
+        .map_err(|error| Failure::new(EXIT_FAILURE, format!("server failed: {error}")))?;
+    store.close().await;
+    tracing::info!("Tenon stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+fn init_logging(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("TENON_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}

@@ -1,0 +1,283 @@
+//! The `tenon` binary as scripts use it: exact stdout, exit codes, and the CLI working beside a running
+//! server. Each test runs on SQLite (a fresh data folder) and on PostgreSQL (a fresh database).
+
+// Tests fail by panicking; that is their job.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+use tenon_store::DatabaseConfig;
+use tenon_store::testing::{TestBackend, TestDatabase};
+
+struct Env {
+    database: TestDatabase,
+}
+
+impl Env {
+    async fn new(backend: TestBackend) -> Env {
+        Env {
+            database: TestDatabase::create(backend).await,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tenon"));
+        command
+            .args(args)
+            .arg("--data")
+            .arg(self.database.dir.path())
+            .env_remove("TENON_DATABASE_URL");
+        if let DatabaseConfig::Postgres { url } = &self.database.config {
+            command.arg("--database").arg(url);
+        }
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("tenon runs")
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("utf-8 stdout")
+}
+
+#[track_caller]
+fn success(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "exit {:?}; stderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout(output)
+}
+
+async fn org_token_and_client_print_only_what_scripts_capture(backend: TestBackend) {
+    let env = Env::new(backend).await;
+    let org = success(&env.run(&[
+        "org",
+        "create",
+        "湖州优品",
+        "--admin-email",
+        "boss@example.com",
+        "--admin-password",
+        "a long password",
+    ]));
+    let org = org.trim_end_matches('\n');
+    assert!(
+        !org.contains('\n') && org.parse::<tenon_model::OrgId>().is_ok(),
+        "stdout was {org:?}"
+    );
+
+    let token = success(&env.run(&[
+        "token",
+        "create",
+        "--org",
+        org,
+        "--name",
+        "ci",
+        "--scopes",
+        "directory:read,directory:write",
+    ]));
+    let token = token.trim_end_matches('\n');
+    assert!(
+        token.starts_with("tnp_") && !token.contains(char::is_whitespace),
+        "stdout was {token:?}"
+    );
+
+    let client = success(&env.run(&[
+        "client",
+        "create",
+        "--org",
+        "湖州优品",
+        "--name",
+        "Kingdee",
+        "--scopes",
+        "ledger:read",
+    ]));
+    let fields: Vec<&str> = client.trim_end_matches('\n').split(' ').collect();
+    assert_eq!(fields.len(), 2, "stdout was {client:?}");
+    assert!(fields[0].starts_with("tnc_") && fields[1].starts_with("tncs_"));
+
+    let listed = success(&env.run(&["org", "list"]));
+    assert_eq!(listed, format!("{org}\t湖州优品\n"));
+    env.database.cleanup().await;
+}
+
+async fn failures_have_distinct_exit_codes_and_print_nothing_on_stdout(backend: TestBackend) {
+    let env = Env::new(backend).await;
+    let invalid = env.run(&[
+        "org",
+        "create",
+        "X",
+        "--admin-email",
+        "not-an-email",
+        "--admin-password",
+        "short",
+    ]);
+    assert_eq!(invalid.status.code(), Some(5));
+    assert!(stdout(&invalid).is_empty());
+    let stderr = String::from_utf8_lossy(&invalid.stderr);
+    assert!(
+        stderr.contains("--admin-email") && stderr.contains("--admin-password"),
+        "{stderr}"
+    );
+
+    let missing = env.run(&[
+        "token",
+        "create",
+        "--org",
+        "no-such-org",
+        "--name",
+        "x",
+        "--scopes",
+        "admin",
+    ]);
+    assert_eq!(missing.status.code(), Some(3));
+    assert!(stdout(&missing).is_empty());
+
+    let org = success(&env.run(&[
+        "org",
+        "create",
+        "Acme",
+        "--admin-email",
+        "a@example.com",
+        "--admin-password",
+        "a long password",
+    ]));
+    let bad_scope = env.run(&[
+        "token",
+        "create",
+        "--org",
+        org.trim(),
+        "--name",
+        "x",
+        "--scopes",
+        "directory:delete",
+    ]);
+    assert_eq!(bad_scope.status.code(), Some(5));
+
+    let usage = env.run(&["token", "create"]);
+    assert_eq!(usage.status.code(), Some(2));
+    for help in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["org", "create", "--help"],
+        &["token", "create", "--help"],
+        &["client", "create", "--help"],
+        &["migrate", "--help"],
+    ] {
+        let output = env.run(help);
+        assert!(
+            output.status.success() && stdout(&output).contains("Usage"),
+            "{help:?}"
+        );
+    }
+    env.database.cleanup().await;
+}
+
+/// Kills the server if a test fails half-way.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn cli_works_while_the_server_runs_and_sigterm_stops_it_cleanly(backend: TestBackend) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let env = Env::new(backend).await;
+    let mut server = Server(
+        env.command(&["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve starts"),
+    );
+    let mut first_line = String::new();
+    BufReader::new(server.0.stdout.take().expect("stdout"))
+        .read_line(&mut first_line)
+        .expect("banner");
+    let base = first_line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .expect("address in banner")
+        .to_owned();
+
+    // While it runs, the CLI writes to the same database.
+    let org = success(&env.run(&[
+        "org",
+        "create",
+        "Live",
+        "--admin-email",
+        "live@example.com",
+        "--admin-password",
+        "a long password",
+    ]));
+    let token = success(&env.run(&[
+        "token",
+        "create",
+        "--org",
+        org.trim(),
+        "--name",
+        "live",
+        "--scopes",
+        "directory:read",
+    ]));
+    let http = reqwest::Client::new();
+    let ready = http
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status(), 200);
+    let me = http
+        .get(format!("{base}/api/v1/me"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(me.status(), 200);
+    let me: serde_json::Value = me.json().await.expect("json");
+    assert_eq!(me["organization"]["id"], org.trim());
+
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs")
+            .success()
+    );
+    let status = server.0.wait().expect("server exits");
+    assert!(
+        status.success(),
+        "SIGTERM should stop the server cleanly, got {status:?}"
+    );
+    env.database.cleanup().await;
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(tenon_store::testing::TestBackend::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                super::$name(tenon_store::testing::TestBackend::Postgres).await
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    org_token_and_client_print_only_what_scripts_capture,
+    failures_have_distinct_exit_codes_and_print_nothing_on_stdout,
+    cli_works_while_the_server_runs_and_sigterm_stops_it_cleanly,
+);

@@ -80,6 +80,13 @@ pub mod scopes {
         AnyScope => None,
         DirectoryRead => Some(Scope::DirectoryRead),
         DirectoryWrite => Some(Scope::DirectoryWrite),
+        AppsRead => Some(Scope::AppsRead),
+        AppsWrite => Some(Scope::AppsWrite),
+        RecordsRead => Some(Scope::RecordsRead),
+        RecordsWrite => Some(Scope::RecordsWrite),
+        EventsManage => Some(Scope::EventsManage),
+        LedgerRead => Some(Scope::LedgerRead),
+        LedgerWrite => Some(Scope::LedgerWrite),
         Admin => Some(Scope::Admin),
     );
 }

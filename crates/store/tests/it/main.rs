@@ -10,6 +10,7 @@ use tenon_model::{Email, Locale, Name, NewMember, OptionalText, Role, TimeZone};
 use tenon_store::testing::{TestBackend, TestDatabase};
 use tenon_store::{NewOrganization, Store, SystemClock, WriteContext};
 
+mod apps;
 mod credentials;
 mod directory;
 

@@ -13,6 +13,7 @@ use crate::values::Name;
 pub mod field;
 pub mod filter;
 pub mod key;
+pub mod options;
 pub mod value;
 
 pub use field::{

@@ -15,6 +15,7 @@ use crate::exec::{Conn, DynRow, Sql, quote};
 use crate::{Result, StoreError, Tenant};
 
 pub(crate) mod cells;
+mod checks;
 mod query;
 mod write;
 

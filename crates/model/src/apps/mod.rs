@@ -12,6 +12,7 @@ use crate::values::Name;
 
 pub mod field;
 pub mod filter;
+pub mod input;
 pub mod key;
 pub mod options;
 pub mod value;

@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
+pub mod apps;
 pub mod audit;
 pub mod departments;
 pub mod health;
@@ -18,6 +19,8 @@ pub mod me;
 pub mod members;
 pub mod oauth;
 pub mod organization;
+pub mod records;
+pub mod records_io;
 pub mod session;
 pub mod tokens;
 
@@ -64,6 +67,31 @@ pub fn api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(installations::rotate_secret))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(apps::list_apps, apps::create_app))
+        .routes(routes!(apps::get_app, apps::update_app, apps::delete_app))
+        .routes(routes!(apps::list_tables, apps::create_table))
+        .routes(routes!(
+            apps::get_table,
+            apps::update_table,
+            apps::delete_table
+        ))
+        .routes(routes!(apps::list_fields, apps::create_field))
+        .routes(routes!(
+            apps::get_field,
+            apps::update_field,
+            apps::delete_field
+        ))
+        .routes(routes!(
+            records::list_records,
+            records::create_records,
+            records::update_records,
+            records::delete_records
+        ))
+        .routes(routes!(
+            records::get_record,
+            records::update_record,
+            records::delete_record
+        ))
 }
 
 /// For `Option<Option<T>>` fields: absent stays `None`, `null` becomes `Some(None)`.

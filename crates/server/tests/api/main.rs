@@ -23,6 +23,7 @@ mod errors;
 mod isolation;
 mod oauth;
 mod openapi;
+mod records;
 
 /// Declares tests that run on both backends: `api_tests! { async fn name(app) { … } }`.
 macro_rules! api_tests {

@@ -10,7 +10,10 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
+pub mod app_code;
+pub mod app_openapi;
 pub mod apps;
+pub mod attachments;
 pub mod audit;
 pub mod departments;
 pub mod health;
@@ -22,6 +25,7 @@ pub mod organization;
 pub mod records;
 pub mod records_io;
 pub mod session;
+pub mod table_io;
 pub mod tokens;
 
 /// All routes of the API, with their documentation.
@@ -92,6 +96,20 @@ pub fn api() -> OpenApiRouter<AppState> {
             records::update_record,
             records::delete_record
         ))
+        .routes(routes!(app_code::export_app))
+        .routes(routes!(app_code::import_app))
+        .routes(routes!(app_openapi::app_openapi))
+        .routes(routes!(table_io::import))
+        .routes(routes!(table_io::export))
+        .routes(routes!(attachments::download))
+        .merge(
+            // Files may be larger than JSON bodies; this route alone accepts up to FILE_BYTES_MAX.
+            OpenApiRouter::new()
+                .routes(routes!(attachments::upload))
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    tenon_store::FILE_BYTES_MAX,
+                )),
+        )
 }
 
 /// For `Option<Option<T>>` fields: absent stays `None`, `null` becomes `Some(None)`.

@@ -27,7 +27,7 @@ use crate::auth::{Authed, Authenticated, scopes};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiQuery, parse_json, path_id};
 use crate::routes::records_io::{
-    KeyBy, RenderContext, decode_cursor, encode_cursor, parse_context,
+    KeyBy, RenderContext, decode_cursor, encode_cursor, key_by, parse_context,
 };
 use crate::state::AppState;
 
@@ -189,7 +189,7 @@ async fn render_many(
     expand: &[FieldId],
 ) -> ApiResult<Vec<Value>> {
     let context = RenderContext::load(
-        state,
+        state.store(),
         auth.principal.org_id,
         schema,
         records,
@@ -259,7 +259,7 @@ pub async fn list_records(
         .transpose()?;
     let only = field_list(&schema, params.fields.as_deref(), "fields")?;
     let expand = field_list(&schema, params.expand.as_deref(), "expand")?.unwrap_or_default();
-    let key_by = KeyBy::parse(params.key_by.as_deref())?;
+    let key_by = key_by(params.key_by.as_deref())?;
     let query = RecordQuery {
         filter,
         sort,
@@ -537,7 +537,7 @@ pub async fn get_record(
     let schema = tenant.table_schema(&app, &table).await?;
     let id: RecordId = path_id(&id, "record")?;
     let expand = field_list(&schema, params.expand.as_deref(), "expand")?.unwrap_or_default();
-    let key_by = KeyBy::parse(params.key_by.as_deref())?;
+    let key_by = key_by(params.key_by.as_deref())?;
     let record = tenant.record(&schema, id).await?;
     let rendered = render_many(
         &state,

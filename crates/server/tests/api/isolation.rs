@@ -60,6 +60,19 @@ api_tests! {
             .await
             .expect(StatusCode::CREATED)
             .clone();
+        let b_file = crate::Reply::from(
+            app.http
+                .post(format!("{}/api/v1/attachments?filename=b.txt", app.base))
+                .bearer_auth(&other_admin)
+                .header("content-type", "text/plain")
+                .body("B's secret file")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+        .expect(StatusCode::CREATED)
+        .clone();
         let text = |value: &Value| value.as_str().unwrap().to_owned();
         // Every way a path may name an object of B: by id, and by key where keys are accepted.
         let substitutions = |path: &str| -> Vec<String> {
@@ -70,6 +83,7 @@ api_tests! {
                 "tokens" => vec![text(&token["id"])],
                 "installations" => vec![text(&client["id"])],
                 "apps" => vec![text(&b_app["id"]), "b_app".to_owned()],
+                "attachments" => vec![text(&b_file["id"])],
                 other => panic!("a route under /api/v1/{other} with a path parameter is not covered by this test; add it"),
             };
             objects

@@ -51,10 +51,24 @@ impl Tenant<'_> {
         parse: &ParseContext,
     ) -> Result<Field> {
         let mut tx = self.store.pools.begin().await?;
-        let mut conn = tx.conn();
+        let result = self
+            .add_field_in(&mut tx.conn(), ctx, schema, spec, parse)
+            .await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    pub(crate) async fn add_field_in(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        schema: &TableSchema,
+        spec: FieldSpec,
+        parse: &ParseContext,
+    ) -> Result<Field> {
         let field = self
             .insert_field(
-                &mut conn,
+                conn,
                 &schema.app,
                 &schema.table,
                 &schema.fields,
@@ -64,14 +78,13 @@ impl Tenant<'_> {
             )
             .await?;
         self.record_schema_change(
-            &mut conn,
+            conn,
             schema.app.id,
             json!({"op": "add_field", "table_id": schema.table.id.to_string(), "field_id": field.id.to_string()}),
         )
         .await?;
-        self.audit_field(&mut conn, ctx, Action::Created, None, Some(&field))
+        self.audit_field(conn, ctx, Action::Created, None, Some(&field))
             .await?;
-        tx.commit().await?;
         Ok(field)
     }
 
@@ -277,6 +290,23 @@ impl Tenant<'_> {
         patch: FieldPatch,
         parse: &ParseContext,
     ) -> Result<FieldChange> {
+        let mut tx = self.store.pools.begin().await?;
+        let result = self
+            .update_field_in(&mut tx.conn(), ctx, schema, id, patch, parse)
+            .await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    pub(crate) async fn update_field_in(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        schema: &TableSchema,
+        id: FieldId,
+        patch: FieldPatch,
+        parse: &ParseContext,
+    ) -> Result<FieldChange> {
         let before = schema
             .field(id)
             .cloned()
@@ -317,8 +347,6 @@ impl Tenant<'_> {
             return Err(Invalid::one("unique", "a link field cannot be unique").into());
         }
         after.updated_at = self.store.now();
-        let mut tx = self.store.pools.begin().await?;
-        let mut conn = tx.conn();
         let converts = needs_conversion(&before.kind, &after.kind);
         let reindex = converts || before.unique != after.unique || before.indexed != after.indexed;
         if reindex {
@@ -333,15 +361,15 @@ impl Tenant<'_> {
                 conn.execute_script(statement).await?;
             }
             cleared_values = self
-                .convert_column(&mut conn, schema.table.id, &before, &after, parse)
+                .convert_column(conn, schema.table.id, &before, &after, parse)
                 .await?;
             for statement in ddl::together_indexes(schema.table.id, together) {
-                run_index(&mut conn, statement, "unique_together").await?;
+                run_index(conn, statement, "unique_together").await?;
             }
         }
         if reindex {
             for statement in ddl::field_indexes(schema.table.id, &after) {
-                run_index(&mut conn, statement, "unique").await?;
+                run_index(conn, statement, "unique").await?;
             }
         }
         let updated = conn
@@ -369,14 +397,13 @@ impl Tenant<'_> {
             super::key_conflict(error, "a field with this key already exists in the table")
         })?;
         self.record_schema_change(
-            &mut conn,
+            conn,
             schema.app.id,
             json!({"op": "update_field", "field_id": id.to_string(), "cleared_values": cleared_values}),
         )
         .await?;
-        self.audit_field(&mut conn, ctx, Action::Updated, Some(&before), Some(&after))
+        self.audit_field(conn, ctx, Action::Updated, Some(&before), Some(&after))
             .await?;
-        tx.commit().await?;
         Ok(FieldChange {
             field: after,
             cleared_values,
@@ -390,12 +417,24 @@ impl Tenant<'_> {
         schema: &TableSchema,
         id: FieldId,
     ) -> Result<()> {
+        let mut tx = self.store.pools.begin().await?;
+        self.delete_field_in(&mut tx.conn(), ctx, schema, id)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete_field_in(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        schema: &TableSchema,
+        id: FieldId,
+    ) -> Result<()> {
         let field = schema
             .field(id)
             .cloned()
             .ok_or_else(|| StoreError::not_found("field"))?;
-        let mut tx = self.store.pools.begin().await?;
-        let mut conn = tx.conn();
         let mut removed = vec![id];
         match field.kind {
             FieldKind::Link {
@@ -422,7 +461,7 @@ impl Tenant<'_> {
                     for statement in ddl::together_indexes(schema.table.id, &kept) {
                         conn.execute_script(statement).await?;
                     }
-                    self.set_unique_together(&mut conn, schema.table.id, &kept)
+                    self.set_unique_together(conn, schema.table.id, &kept)
                         .await?;
                 }
                 if field.kind.storage() != Storage::System {
@@ -446,14 +485,13 @@ impl Tenant<'_> {
             .await?;
         }
         self.record_schema_change(
-            &mut conn,
+            conn,
             schema.app.id,
             json!({"op": "delete_field", "field_id": id.to_string()}),
         )
         .await?;
-        self.audit_field(&mut conn, ctx, Action::Deleted, Some(&field), None)
+        self.audit_field(conn, ctx, Action::Deleted, Some(&field), None)
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 

@@ -14,6 +14,7 @@ use crate::exec::{Conn, Sql};
 use crate::{Result, StoreError, Tenant, WriteContext};
 
 pub(crate) mod ddl;
+mod definition;
 mod fields;
 pub(crate) mod stored;
 mod tables;
@@ -41,16 +42,26 @@ pub struct AppPatch {
 
 impl Tenant<'_> {
     pub async fn create_app(&self, ctx: &WriteContext, new: NewApp) -> Result<App> {
+        let mut tx = self.store.pools.begin().await?;
+        let result = self.create_app_in(&mut tx.conn(), ctx, new).await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    pub(crate) async fn create_app_in(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        new: NewApp,
+    ) -> Result<App> {
         let id = AppId::new();
         let now = self.store.now();
-        let mut tx = self.store.pools.begin().await?;
-        let mut conn = tx.conn();
         let key = match new.key {
             Some(key) => key,
             None => {
                 let base = ApiKey::derive(new.name.as_str())
                     .unwrap_or_else(|| ApiKey::from_id('a', id.as_uuid()));
-                let taken = self.app_keys(&mut conn).await?;
+                let taken = self.app_keys(conn).await?;
                 ApiKey::unique_among(base, |key| taken.iter().any(|t| t == key))
             }
         };
@@ -78,9 +89,8 @@ impl Tenant<'_> {
             created_at: now,
             updated_at: now,
         };
-        self.audit_app(&mut conn, ctx, Action::Created, None, Some(&app))
+        self.audit_app(conn, ctx, Action::Created, None, Some(&app))
             .await?;
-        tx.commit().await?;
         Ok(app)
     }
 
@@ -112,9 +122,20 @@ impl Tenant<'_> {
 
     pub async fn update_app(&self, ctx: &WriteContext, id: AppId, patch: AppPatch) -> Result<App> {
         let mut tx = self.store.pools.begin().await?;
-        let mut conn = tx.conn();
+        let result = self.update_app_in(&mut tx.conn(), ctx, id, patch).await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    pub(crate) async fn update_app_in(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        id: AppId,
+        patch: AppPatch,
+    ) -> Result<App> {
         let before = self
-            .load_app(&mut conn, &id.to_string())
+            .load_app(conn, &id.to_string())
             .await?
             .ok_or_else(|| StoreError::not_found("app"))?;
         let after = App {
@@ -141,24 +162,33 @@ impl Tenant<'_> {
             )
             .await;
         updated.map_err(|error| key_conflict(error, "an app with this key already exists"))?;
-        self.audit_app(&mut conn, ctx, Action::Updated, Some(&before), Some(&after))
+        self.audit_app(conn, ctx, Action::Updated, Some(&before), Some(&after))
             .await?;
-        tx.commit().await?;
         Ok(after)
     }
 
     /// Deletes an app with all its tables and their records.
     pub async fn delete_app(&self, ctx: &WriteContext, id: AppId) -> Result<()> {
         let mut tx = self.store.pools.begin().await?;
-        let mut conn = tx.conn();
+        self.delete_app_in(&mut tx.conn(), ctx, id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete_app_in(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        id: AppId,
+    ) -> Result<()> {
         let before = self
-            .load_app(&mut conn, &id.to_string())
+            .load_app(conn, &id.to_string())
             .await?
             .ok_or_else(|| StoreError::not_found("app"))?;
-        let tables = self.load_tables(&mut conn, id).await?;
+        let tables = self.load_tables(conn, id).await?;
         let mut fields = Vec::new();
         for table in &tables {
-            fields.extend(self.load_fields(&mut conn, table.id).await?);
+            fields.extend(self.load_fields(conn, table.id).await?);
         }
         // Junctions reference the tables; drop them first.
         for field in &fields {
@@ -180,9 +210,8 @@ impl Tenant<'_> {
                 .bind(*id.as_uuid()),
         )
         .await?;
-        self.audit_app(&mut conn, ctx, Action::Deleted, Some(&before), None)
+        self.audit_app(conn, ctx, Action::Deleted, Some(&before), None)
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 

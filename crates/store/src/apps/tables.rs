@@ -41,11 +41,25 @@ impl Tenant<'_> {
         new: NewTable,
         parse: &ParseContext,
     ) -> Result<TableSchema> {
+        let mut tx = self.store.pools.begin().await?;
+        let result = self
+            .create_table_in(&mut tx.conn(), ctx, app, new, parse)
+            .await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    pub(crate) async fn create_table_in(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        app: &App,
+        new: NewTable,
+        parse: &ParseContext,
+    ) -> Result<TableSchema> {
         let id = TableId::new();
         let now = self.store.now();
-        let mut tx = self.store.pools.begin().await?;
-        let mut conn = tx.conn();
-        let existing = self.load_tables(&mut conn, app.id).await?;
+        let existing = self.load_tables(conn, app.id).await?;
         if existing.len() >= tenon_model::apps::TABLES_PER_APP_MAX {
             return Err(Invalid::one(
                 "body",
@@ -106,7 +120,7 @@ impl Tenant<'_> {
         for (idx, spec) in new.fields.into_iter().enumerate() {
             let field = self
                 .insert_field(
-                    &mut conn,
+                    conn,
                     app,
                     &table,
                     &fields,
@@ -118,34 +132,48 @@ impl Tenant<'_> {
             fields.push(field);
         }
         // A self-link added an inverse field to this very table.
-        let fields = self.load_fields(&mut conn, id).await?;
+        let fields = self.load_fields(conn, id).await?;
         table.primary_field_id = match &new.primary_field {
             Some(reference) => Some(resolve(&fields, reference, "primary_field")?),
             None => default_primary(&fields),
         };
         table.unique_together = resolve_groups(&fields, &new.unique_together)?;
-        self.save_table_settings(&mut conn, &table).await?;
+        self.save_table_settings(conn, &table).await?;
         for statement in ddl::together_indexes(id, &table.unique_together) {
-            run_index(&mut conn, statement, "unique_together").await?;
+            run_index(conn, statement, "unique_together").await?;
         }
         self.record_schema_change(
-            &mut conn,
+            conn,
             app.id,
             json!({"op": "create_table", "table_id": id.to_string()}),
         )
         .await?;
-        self.audit_table(&mut conn, ctx, Action::Created, None, Some(&table))
+        self.audit_table(conn, ctx, Action::Created, None, Some(&table))
             .await?;
         let app = self
-            .load_app(&mut conn, &app.id.to_string())
+            .load_app(conn, &app.id.to_string())
             .await?
             .ok_or_else(|| StoreError::not_found("app"))?;
-        tx.commit().await?;
         Ok(TableSchema { app, table, fields })
     }
 
     pub async fn update_table(
         &self,
+        ctx: &WriteContext,
+        schema: &TableSchema,
+        patch: TablePatch,
+    ) -> Result<TableSchema> {
+        let mut tx = self.store.pools.begin().await?;
+        let result = self
+            .update_table_in(&mut tx.conn(), ctx, schema, patch)
+            .await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    pub(crate) async fn update_table_in(
+        &self,
+        conn: &mut Conn<'_>,
         ctx: &WriteContext,
         schema: &TableSchema,
         patch: TablePatch,
@@ -168,8 +196,6 @@ impl Tenant<'_> {
             after.unique_together = resolve_groups(&schema.fields, groups)?;
         }
         after.updated_at = self.store.now();
-        let mut tx = self.store.pools.begin().await?;
-        let mut conn = tx.conn();
         let updated = conn
             .execute(
                 Sql::new("UPDATE app_tables SET key = $3, name = $4, position = $5, updated_at = $6 WHERE organization_id = $1 AND id = $2")
@@ -189,19 +215,18 @@ impl Tenant<'_> {
                 conn.execute_script(statement).await?;
             }
             for statement in ddl::together_indexes(before.id, &after.unique_together) {
-                run_index(&mut conn, statement, "unique_together").await?;
+                run_index(conn, statement, "unique_together").await?;
             }
         }
-        self.save_table_settings(&mut conn, &after).await?;
+        self.save_table_settings(conn, &after).await?;
         self.record_schema_change(
-            &mut conn,
+            conn,
             schema.app.id,
             json!({"op": "update_table", "table_id": before.id.to_string()}),
         )
         .await?;
-        self.audit_table(&mut conn, ctx, Action::Updated, Some(&before), Some(&after))
+        self.audit_table(conn, ctx, Action::Updated, Some(&before), Some(&after))
             .await?;
-        tx.commit().await?;
         Ok(TableSchema {
             table: after,
             ..schema.clone()
@@ -211,7 +236,17 @@ impl Tenant<'_> {
     /// Deletes a table with its records; link fields on other tables that pointed at it go too.
     pub async fn delete_table(&self, ctx: &WriteContext, schema: &TableSchema) -> Result<()> {
         let mut tx = self.store.pools.begin().await?;
-        let mut conn = tx.conn();
+        self.delete_table_in(&mut tx.conn(), ctx, schema).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete_table_in(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        schema: &TableSchema,
+    ) -> Result<()> {
         for field in &schema.fields {
             if let FieldKind::Link {
                 inverse: Some(inverse),
@@ -237,14 +272,13 @@ impl Tenant<'_> {
         )
         .await?;
         self.record_schema_change(
-            &mut conn,
+            conn,
             schema.app.id,
             json!({"op": "delete_table", "table_id": schema.table.id.to_string()}),
         )
         .await?;
-        self.audit_table(&mut conn, ctx, Action::Deleted, Some(&schema.table), None)
+        self.audit_table(conn, ctx, Action::Deleted, Some(&schema.table), None)
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 

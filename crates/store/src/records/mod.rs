@@ -335,6 +335,103 @@ impl Tenant<'_> {
         Ok(names)
     }
 
+    /// Records whose primary field's text equals one of `labels` (for imports that name linked records).
+    pub async fn records_by_label(
+        &self,
+        schema: &TableSchema,
+        labels: &[String],
+    ) -> Result<HashMap<String, Vec<Uuid>>> {
+        let mut found: HashMap<String, Vec<Uuid>> = HashMap::new();
+        let Some(primary) = schema
+            .primary_field()
+            .filter(|field| field.kind.storage() == Storage::Text)
+        else {
+            return Ok(found);
+        };
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let column = format!("r.{}", quote(&ddl::column_name(primary.id)));
+        for chunk in labels.chunks(write::IDS_PER_STATEMENT) {
+            let mut sql = query::SqlText::new(conn.backend());
+            sql.push(&format!(
+                "SELECT r.id, {column} FROM {} AS r WHERE {column} IN (",
+                quote(&ddl::table_name(schema.table.id))
+            ));
+            sql.args(
+                chunk
+                    .iter()
+                    .map(|label| crate::exec::Arg::Text(Some(label.clone()))),
+            );
+            sql.push(")");
+            let rows: Vec<(Uuid, String)> = conn.fetch_all(sql.into_sql()).await?;
+            for (id, label) in rows {
+                found.entry(label).or_default().push(id);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Members whose name or e-mail address equals one of `labels`.
+    pub async fn members_by_label(&self, labels: &[String]) -> Result<HashMap<String, Vec<Uuid>>> {
+        let mut found: HashMap<String, Vec<Uuid>> = HashMap::new();
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        for chunk in labels.chunks(write::IDS_PER_STATEMENT) {
+            let lowered: Vec<String> = chunk.iter().map(|label| label.to_lowercase()).collect();
+            let mut sql = query::SqlText::new(conn.backend());
+            sql.push("SELECT id, name, email FROM members WHERE organization_id = ")
+                .arg(crate::exec::Arg::Uuid(Some(*self.org_id.as_uuid())));
+            sql.push(" AND (name IN (").args(
+                chunk
+                    .iter()
+                    .map(|label| crate::exec::Arg::Text(Some(label.clone()))),
+            );
+            sql.push(") OR email IN (")
+                .args(
+                    lowered
+                        .iter()
+                        .map(|label| crate::exec::Arg::Text(Some(label.clone()))),
+                )
+                .push("))");
+            let rows: Vec<(Uuid, String, Option<String>)> = conn.fetch_all(sql.into_sql()).await?;
+            for (id, name, email) in rows {
+                for label in chunk {
+                    if *label == name || email.as_deref() == Some(label.to_lowercase().as_str()) {
+                        found.entry(label.clone()).or_default().push(id);
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Departments whose name equals one of `labels`.
+    pub async fn departments_by_label(
+        &self,
+        labels: &[String],
+    ) -> Result<HashMap<String, Vec<Uuid>>> {
+        let mut found: HashMap<String, Vec<Uuid>> = HashMap::new();
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        for chunk in labels.chunks(write::IDS_PER_STATEMENT) {
+            let mut sql = query::SqlText::new(conn.backend());
+            sql.push("SELECT id, name FROM departments WHERE organization_id = ")
+                .arg(crate::exec::Arg::Uuid(Some(*self.org_id.as_uuid())));
+            sql.push(" AND name IN (")
+                .args(
+                    chunk
+                        .iter()
+                        .map(|label| crate::exec::Arg::Text(Some(label.clone()))),
+                )
+                .push(")");
+            let rows: Vec<(Uuid, String)> = conn.fetch_all(sql.into_sql()).await?;
+            for (id, name) in rows {
+                found.entry(name).or_default().push(id);
+            }
+        }
+        Ok(found)
+    }
+
     /// Names of members, for rendering member cells.
     pub async fn member_names(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, String>> {
         self.names_of("members", ids).await

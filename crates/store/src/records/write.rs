@@ -99,6 +99,35 @@ impl Tenant<'_> {
         org_time_zone: TimeZone,
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<WriteOutcome> {
+        self.write_new_records(ctx, schema, rows, org_time_zone, idempotency, true)
+            .await
+    }
+
+    /// Runs a create with every check (uniqueness included) and rolls it back: a dry run.
+    pub async fn rehearse_create_records(
+        &self,
+        ctx: &WriteContext,
+        schema: &TableSchema,
+        rows: Vec<BTreeMap<FieldId, CellValue>>,
+        org_time_zone: TimeZone,
+    ) -> Result<Vec<Record>> {
+        match self
+            .write_new_records(ctx, schema, rows, org_time_zone, None, false)
+            .await?
+        {
+            WriteOutcome::Written(records) | WriteOutcome::Replayed(records) => Ok(records),
+        }
+    }
+
+    async fn write_new_records(
+        &self,
+        ctx: &WriteContext,
+        schema: &TableSchema,
+        rows: Vec<BTreeMap<FieldId, CellValue>>,
+        org_time_zone: TimeZone,
+        idempotency: Option<&IdempotencyKey>,
+        commit: bool,
+    ) -> Result<WriteOutcome> {
         let backend = self.store.backend();
         let now = self.store.now();
         let mut tx = self.store.pools.begin().await?;
@@ -196,7 +225,9 @@ impl Tenant<'_> {
         if let Some(key) = idempotency {
             self.remember_idempotency(&mut conn, key, &ids, now).await?;
         }
-        tx.commit().await?;
+        if commit {
+            tx.commit().await?;
+        }
         let actor = record_actor(ctx);
         let records = ids
             .into_iter()

@@ -7,6 +7,7 @@
 //! This crate parses and renders files; it reaches the database only through `tenon-store`.
 
 pub mod definition;
+pub mod export;
 pub mod fields;
 pub mod import;
 pub mod render;

@@ -61,6 +61,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Serve(args) => serve(&cli.storage, args).await,
         Command::Bench(args) => crate::bench::run(&cli.storage, args).await,
+        Command::App(command) => crate::data::app(&cli.storage, command).await,
+        Command::Table(command) => crate::data::table(&cli.storage, command).await,
         Command::Migrate => {
             let store = open(&cli.storage).await?;
             store.close().await;

@@ -8,11 +8,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tenon_exchange::import::{ImportOptions, import_table};
-use tenon_exchange::render::{KeyBy, RenderContext};
-use tenon_exchange::tabular::{self, Sheet, TableFormat};
-use tenon_store::RecordQuery;
+use tenon_exchange::tabular::{self, TableFormat};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Authed, scopes};
@@ -21,9 +18,6 @@ use crate::extract::ApiQuery;
 use crate::routes::app_code::exchange_error;
 use crate::routes::records_io::parse_context;
 use crate::state::AppState;
-
-/// Records read per page while exporting.
-const EXPORT_PAGE_ROWS: u32 = 1000;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -146,7 +140,8 @@ pub async fn export(
     let schema = tenant.table_schema(&app, &table).await?;
     let format = TableFormat::parse(params.format.as_deref().unwrap_or("csv"))
         .ok_or_else(|| ApiError::invalid_request("format must be csv or xlsx"))?;
-    let sheet = table_sheet(&state, &auth, &schema).await?;
+    let sheet =
+        tenon_exchange::export::table_sheet(state.store(), auth.principal.org_id, &schema).await?;
     let (bytes, content_type, extension) = match format {
         TableFormat::Csv => (
             tabular::write_csv(&sheet).map_err(exchange_error)?,
@@ -172,68 +167,4 @@ pub async fn export(
             .insert(header::CONTENT_DISPOSITION, value);
     }
     Ok(response)
-}
-
-async fn table_sheet(
-    state: &AppState,
-    auth: &crate::auth::Authenticated,
-    schema: &tenon_model::apps::TableSchema,
-) -> ApiResult<Sheet> {
-    let tenant = state.store().tenant(auth.principal.org_id);
-    let headers: Vec<String> = schema
-        .fields
-        .iter()
-        .map(|field| field.name.to_string())
-        .collect();
-    let mut rows = Vec::new();
-    let mut after = None;
-    loop {
-        let query = RecordQuery {
-            filter: None,
-            sort: Vec::new(),
-            fields: None,
-            page_size: EXPORT_PAGE_ROWS,
-            after,
-            count: false,
-        };
-        let page = tenant.list_records(schema, &query).await?;
-        let context = RenderContext::load(
-            state.store(),
-            auth.principal.org_id,
-            schema,
-            &page.records,
-            KeyBy::Key,
-            &[],
-        )
-        .await?;
-        for record in &page.records {
-            let rendered = context.record(schema, record, None);
-            rows.push(
-                schema
-                    .fields
-                    .iter()
-                    .map(|field| {
-                        rendered["fields"]
-                            .get(field.key.as_str())
-                            .cloned()
-                            .unwrap_or(Value::Null)
-                    })
-                    .map(|value| flatten(&value))
-                    .collect(),
-            );
-        }
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
-    Ok(Sheet { headers, rows })
-}
-
-/// Lists and objects become text (names joined); numbers and booleans keep their types.
-fn flatten(value: &Value) -> Value {
-    match value {
-        Value::Array(_) | Value::Object(_) => Value::String(tabular::text(value)),
-        other => other.clone(),
-    }
 }

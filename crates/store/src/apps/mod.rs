@@ -24,6 +24,9 @@ pub use tables::{NewTable, TablePatch};
 
 use stored::{AppRow, FieldRow, TableRow, app_columns, field_columns, table_columns};
 
+/// Keys an app cannot have because a route under `/api/v1/apps/` uses the word.
+const RESERVED_APP_KEYS: [&str; 1] = ["import"];
+
 /// An app to create.
 #[derive(Debug, Clone)]
 pub struct NewApp {
@@ -56,10 +59,22 @@ impl Tenant<'_> {
     ) -> Result<App> {
         let id = AppId::new();
         let now = self.store.now();
+        if new
+            .key
+            .as_ref()
+            .is_some_and(|key| RESERVED_APP_KEYS.contains(&key.as_str()))
+        {
+            return Err(Invalid::one(
+                "key",
+                "this key is reserved by the API (POST /api/v1/apps/import)",
+            )
+            .into());
+        }
         let key = match new.key {
             Some(key) => key,
             None => {
                 let base = ApiKey::derive(new.name.as_str())
+                    .filter(|key| !RESERVED_APP_KEYS.contains(&key.as_str()))
                     .unwrap_or_else(|| ApiKey::from_id('a', id.as_uuid()));
                 let taken = self.app_keys(conn).await?;
                 ApiKey::unique_among(base, |key| taken.iter().any(|t| t == key))

@@ -50,6 +50,10 @@ pub(crate) enum Arg {
 pub(crate) struct Sql {
     text: Cow<'static, str>,
     args: Vec<Arg>,
+    /// Whether PostgreSQL may keep the prepared statement. Statements over user tables are not kept: a
+    /// field's type change alters their result types, and PostgreSQL refuses to reuse such a plan
+    /// ("cached plan must not change result type") on every connection that cached it.
+    persistent: bool,
 }
 
 impl Sql {
@@ -58,6 +62,7 @@ impl Sql {
         Sql {
             text: Cow::Borrowed(text),
             args: Vec::new(),
+            persistent: true,
         }
     }
 
@@ -67,6 +72,7 @@ impl Sql {
         Sql {
             text: Cow::Owned(text),
             args: Vec::new(),
+            persistent: false,
         }
     }
 
@@ -89,6 +95,7 @@ impl Sql {
         Sql {
             text: Cow::Owned(text),
             args,
+            persistent: true,
         }
     }
 
@@ -248,6 +255,7 @@ impl Conn<'_> {
             Conn::Postgres(conn) => {
                 let args = sql.pg_args()?;
                 let done = sqlx::query_with(AssertSqlSafe(sql.text), args)
+                    .persistent(sql.persistent)
                     .execute(&mut **conn)
                     .await?;
                 Ok(done.rows_affected())
@@ -279,6 +287,7 @@ impl Conn<'_> {
             Conn::Postgres(conn) => {
                 let args = sql.pg_args()?;
                 sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql.text), args)
+                    .persistent(sql.persistent)
                     .fetch_all(&mut **conn)
                     .await
             }
@@ -299,6 +308,7 @@ impl Conn<'_> {
             Conn::Postgres(conn) => {
                 let args = sql.pg_args()?;
                 sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql.text), args)
+                    .persistent(sql.persistent)
                     .fetch_optional(&mut **conn)
                     .await
             }
@@ -323,6 +333,7 @@ impl Conn<'_> {
             Conn::Postgres(conn) => {
                 let args = sql.pg_args()?;
                 let rows = sqlx::query_with(AssertSqlSafe(sql.text), args)
+                    .persistent(sql.persistent)
                     .fetch_all(&mut **conn)
                     .await?;
                 Ok(rows.into_iter().map(DynRow::Postgres).collect())

@@ -153,6 +153,17 @@ impl Tenant<'_> {
             .load_app(conn, &id.to_string())
             .await?
             .ok_or_else(|| StoreError::not_found("app"))?;
+        if patch
+            .key
+            .as_ref()
+            .is_some_and(|key| RESERVED_APP_KEYS.contains(&key.as_str()))
+        {
+            return Err(Invalid::one(
+                "key",
+                "this key is reserved by the API (POST /api/v1/apps/import)",
+            )
+            .into());
+        }
         let after = App {
             name: patch.name.unwrap_or_else(|| before.name.clone()),
             key: patch.key.unwrap_or_else(|| before.key.clone()),

@@ -13,6 +13,7 @@ use tenon_store::{NewOrganization, Store, SystemClock, WriteContext};
 mod apps;
 mod credentials;
 mod directory;
+mod schema_props;
 
 /// Declares tests that run on both backends: `backend_tests! { async fn name(store) { … } }`.
 macro_rules! backend_tests {

@@ -710,9 +710,14 @@ fn merge_link_kind(before: &FieldKind, after: FieldKind) -> Result<FieldKind> {
 }
 
 /// Whether stored values must be rewritten: a new storage, or select choices renamed or removed.
+/// Any change of type converts (text that becomes a select must hold a choice; an e-mail field only
+/// addresses), as does a change of storage (a number's precision).
 fn needs_conversion(before: &FieldKind, after: &FieldKind) -> bool {
-    if before.storage() != after.storage() {
-        return before.storage() != Storage::System;
+    if before.storage() == Storage::System {
+        return false;
+    }
+    if before.storage() != after.storage() || before.field_type() != after.field_type() {
+        return true;
     }
     match (before, after) {
         (FieldKind::SingleSelect { choices: old }, FieldKind::SingleSelect { choices: new })

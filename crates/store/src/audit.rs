@@ -85,7 +85,13 @@ pub(crate) async fn record_many(
                 text.push_str(", ");
             }
             let base = i * 12;
-            let placeholders: Vec<String> = (1..=12).map(|n| format!("${}", base + n)).collect();
+            // Anonymous placeholders on SQLite: numbered ones are looked up linearly (quadratic here).
+            let placeholders: Vec<String> = (1..=12)
+                .map(|n| match conn.backend() {
+                    crate::exec::Backend::Postgres => format!("${}", base + n),
+                    crate::exec::Backend::Sqlite => "?".to_owned(),
+                })
+                .collect();
             text.push_str(&format!("({})", placeholders.join(", ")));
             args.extend([
                 crate::exec::Arg::from(tenant.org_id),

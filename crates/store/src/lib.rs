@@ -21,6 +21,7 @@ use tenon_model::{Actor, OrgId};
 
 mod apps;
 mod audit;
+pub mod baseline;
 mod clock;
 mod credentials;
 mod directory;

@@ -33,7 +33,7 @@ impl Drop for ServerProcess {
     }
 }
 
-fn fail(message: impl Into<String>) -> Failure {
+pub(crate) fn fail(message: impl Into<String>) -> Failure {
     Failure::new(EXIT_FAILURE, message)
 }
 
@@ -150,6 +150,33 @@ async fn measure(
     storage_args(&mut token, data, database);
     let token = Arc::new(run_cli(&mut token)?.trim().to_owned());
 
+    if args.suite == "all" || args.suite == "core" {
+        core_suite(&http, &server, &token, args).await?;
+    }
+    if args.suite == "all" || args.suite == "records" {
+        crate::bench_records::records_suite(
+            &http,
+            &server.base,
+            &token,
+            args,
+            data,
+            database.is_some(),
+            || rss_kib(server.child.id()),
+        )
+        .await?;
+    }
+    println!();
+    println!("RSS after load: {}", format_kib(rss_kib(server.child.id())));
+    drop(server);
+    Ok(())
+}
+
+async fn core_suite(
+    http: &reqwest::Client,
+    server: &ServerProcess,
+    token: &Arc<String>,
+    args: &BenchArgs,
+) -> Result<(), Failure> {
     let routes: Vec<(&str, Route)> = vec![
         ("GET /healthz (baseline)", Route::Healthz),
         ("GET /api/v1/me", Route::Me),
@@ -191,9 +218,6 @@ async fn measure(
             p50 / base,
         );
     }
-    println!();
-    println!("RSS after load: {}", format_kib(rss_kib(server.child.id())));
-    drop(server);
     Ok(())
 }
 
@@ -228,7 +252,7 @@ struct Sequential {
     per_second: f64,
 }
 
-async fn send(request: reqwest::RequestBuilder) -> Result<f64, Failure> {
+pub(crate) async fn send(request: reqwest::RequestBuilder) -> Result<f64, Failure> {
     let response = request
         .send()
         .await
@@ -334,7 +358,7 @@ fn run_cli(command: &mut Command) -> Result<String, Failure> {
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-fn percentile(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -353,7 +377,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn format_kib(kib: Option<u64>) -> String {
+pub(crate) fn format_kib(kib: Option<u64>) -> String {
     kib.map_or_else(
         || "unknown (no /proc)".to_owned(),
         |kib| format!("{:.1} MiB", kib as f64 / 1024.0),

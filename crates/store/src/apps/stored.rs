@@ -180,3 +180,134 @@ pub(crate) fn kind_from_stored(
         SpecError::Invalid(invalid) => corrupt("field options", &invalid.to_string()),
     })
 }
+
+/// One row of the joined app/table/fields query (a table without fields yields one row with no field).
+#[derive(sqlx::FromRow)]
+pub(crate) struct SchemaRow {
+    #[sqlx(flatten)]
+    app: PrefixedApp,
+    #[sqlx(flatten)]
+    table: PrefixedTable,
+    f_id: Option<Uuid>,
+    f_table_id: Option<Uuid>,
+    f_key: Option<String>,
+    f_name: Option<String>,
+    f_type: Option<String>,
+    f_options: Option<sqlx::types::Json<Value>>,
+    f_required: Option<bool>,
+    f_is_unique: Option<bool>,
+    f_indexed: Option<bool>,
+    f_default_value: Option<sqlx::types::Json<Value>>,
+    f_position: Option<i64>,
+    f_created_at: Option<DateTime<Utc>>,
+    f_updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PrefixedApp {
+    a_id: Uuid,
+    a_key: String,
+    a_name: String,
+    a_description: Option<String>,
+    a_schema_version: i64,
+    a_created_at: DateTime<Utc>,
+    a_updated_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PrefixedTable {
+    t_id: Uuid,
+    t_app_id: Uuid,
+    t_key: String,
+    t_name: String,
+    t_primary_field_id: Option<Uuid>,
+    t_unique_together: sqlx::types::Json<Vec<Vec<Uuid>>>,
+    t_position: i64,
+    t_created_at: DateTime<Utc>,
+    t_updated_at: DateTime<Utc>,
+}
+
+impl SchemaRow {
+    pub(crate) fn into_schema(
+        rows: Vec<SchemaRow>,
+    ) -> Result<Option<tenon_model::apps::TableSchema>, StoreError> {
+        let mut rows = rows.into_iter();
+        let Some(first) = rows.next() else {
+            return Ok(None);
+        };
+        let app = AppRow {
+            id: first.app.a_id,
+            key: first.app.a_key.clone(),
+            name: first.app.a_name.clone(),
+            description: first.app.a_description.clone(),
+            schema_version: first.app.a_schema_version,
+            created_at: first.app.a_created_at,
+            updated_at: first.app.a_updated_at,
+        }
+        .into_model()?;
+        let table = TableRow {
+            id: first.table.t_id,
+            app_id: first.table.t_app_id,
+            key: first.table.t_key.clone(),
+            name: first.table.t_name.clone(),
+            primary_field_id: first.table.t_primary_field_id,
+            unique_together: sqlx::types::Json(first.table.t_unique_together.0.clone()),
+            position: first.table.t_position,
+            created_at: first.table.t_created_at,
+            updated_at: first.table.t_updated_at,
+        }
+        .into_model()?;
+        let mut fields = Vec::new();
+        for row in std::iter::once(first).chain(rows) {
+            let (
+                Some(id),
+                Some(table_id),
+                Some(key),
+                Some(name),
+                Some(field_type),
+                Some(options),
+                Some(required),
+                Some(is_unique),
+                Some(indexed),
+                Some(position),
+                Some(created_at),
+                Some(updated_at),
+            ) = (
+                row.f_id,
+                row.f_table_id,
+                row.f_key,
+                row.f_name,
+                row.f_type,
+                row.f_options,
+                row.f_required,
+                row.f_is_unique,
+                row.f_indexed,
+                row.f_position,
+                row.f_created_at,
+                row.f_updated_at,
+            )
+            else {
+                continue;
+            };
+            fields.push(
+                FieldRow {
+                    id,
+                    table_id,
+                    key,
+                    name,
+                    field_type,
+                    options,
+                    required,
+                    is_unique,
+                    indexed,
+                    default_value: row.f_default_value,
+                    position,
+                    created_at,
+                    updated_at,
+                }
+                .into_model()?,
+            );
+        }
+        Ok(Some(tenon_model::apps::TableSchema { app, table, fields }))
+    }
+}

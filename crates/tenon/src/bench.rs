@@ -195,11 +195,11 @@ async fn core_suite(
     );
     let mut baseline_p50 = None;
     for (label, route) in routes {
-        let sequential = sequential(&http, &server.base, &token, route, args.requests).await?;
+        let sequential = sequential(http, &server.base, token, route, args.requests).await?;
         let throughput = concurrent(
-            &http,
+            http,
             &server.base,
-            &token,
+            token,
             route,
             args.requests,
             args.concurrency,

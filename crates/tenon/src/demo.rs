@@ -202,6 +202,7 @@ async fn seed(store: &Store) -> Result<DemoCredentials, Failure> {
                 .await?;
         }
     }
+    seed_apps(store, org.id).await?;
     let token = tenon_auth::mint(SecretKind::PersonalToken);
     tenant
         .create_token(
@@ -241,4 +242,90 @@ fn write_private(path: &Path, credentials: &DemoCredentials) -> Result<(), Failu
             format!("cannot write {}: {error}", path.display()),
         )
     })
+}
+
+/// The app templates the demo organization starts with (the same files as `templates/`).
+const TEMPLATES: [&str; 4] = [
+    include_str!("../../../templates/charity-housing.yaml"),
+    include_str!("../../../templates/duty-attendance.yaml"),
+    include_str!("../../../templates/crm.yaml"),
+    include_str!("../../../templates/expenses.yaml"),
+];
+
+/// Imports the templates and fills a few records, so the API has something to show.
+async fn seed_apps(store: &Store, org: OrgId) -> Result<(), Failure> {
+    use tenon_exchange::definition::{self, FileFormat};
+    use tenon_model::apps::ParseContext;
+    use tenon_model::apps::definition::plan;
+    use tenon_model::apps::input::{WriteMode, parse_record_fields, present};
+    let tenant = store.tenant(org);
+    let ctx = WriteContext::system();
+    let parse = ParseContext {
+        org_time_zone: TimeZone::SHANGHAI,
+    };
+    let failure = |error: tenon_exchange::ExchangeError| {
+        Failure::new(EXIT_FAILURE, format!("demo template: {error}"))
+    };
+    for text in TEMPLATES {
+        let wanted = definition::check(definition::read(text, FileFormat::Yaml).map_err(failure)?)
+            .map_err(failure)?;
+        let steps = plan(&wanted, None);
+        tenant
+            .apply_definition(&ctx, &wanted, &steps, &parse)
+            .await?;
+    }
+    let samples: [(&str, &str, Vec<serde_json::Value>); 4] = [
+        (
+            "charity_housing",
+            "rooms",
+            vec![
+                serde_json::json!({"room": "A101", "beds": 2, "floor": 1, "accessible": true}),
+                serde_json::json!({"room": "A102", "beds": 3, "floor": 1}),
+                serde_json::json!({"room": "B201", "beds": 2, "floor": 2}),
+            ],
+        ),
+        (
+            "duty_attendance",
+            "classes",
+            vec![
+                serde_json::json!({"class": "三年二班"}),
+                serde_json::json!({"class": "四年一班"}),
+            ],
+        ),
+        (
+            "crm",
+            "customers",
+            vec![
+                serde_json::json!({"name": "湖州优品", "contact": "周经理", "phone": "0572-1234567", "level": 4}),
+                serde_json::json!({"name": "Ærø Weddings", "contact": "Freja", "email": "freja@example.com", "level": 3}),
+            ],
+        ),
+        (
+            "crm",
+            "orders",
+            vec![
+                serde_json::json!({"amount": "1130.34", "stage": "won", "won_on": "2026-11-20"}),
+                serde_json::json!({"amount": "25000", "stage": "quoted"}),
+            ],
+        ),
+    ];
+    for (app, table, rows) in samples {
+        let schema = tenant.table_schema(app, table).await?;
+        let mut cells = Vec::new();
+        for row in rows {
+            let fields = row.as_object().cloned().unwrap_or_default();
+            let parsed = parse_record_fields(&schema, &fields, &parse, WriteMode::Create, "fields")
+                .map_err(|errors| {
+                    Failure::new(
+                        EXIT_FAILURE,
+                        format!("demo record: {}", tenon_model::Invalid(errors)),
+                    )
+                })?;
+            cells.push(present(parsed));
+        }
+        tenant
+            .create_records(&ctx, &schema, cells, TimeZone::SHANGHAI, None)
+            .await?;
+    }
+    Ok(())
 }

@@ -150,6 +150,26 @@ api_tests! {
         app
     }
 
+    async fn every_shipped_template_imports_and_takes_records(app) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates");
+        let mut imported = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let text = std::fs::read(entry.unwrap().path()).unwrap();
+            let reply = send(&app, Method::POST, "/api/v1/apps/import", &app.admin_token, "application/yaml", text).await;
+            let key = reply.expect(StatusCode::CREATED)["app"]["key"].as_str().unwrap().to_owned();
+            let doc = app.get(&format!("/api/v1/apps/{key}/openapi.json"), &app.admin_token).await;
+            doc.expect(StatusCode::OK);
+            imported += 1;
+        }
+        assert_eq!(imported, 4);
+        let record = app.post("/api/v1/apps/charity_housing/tables/bookings/records", &app.admin_token, json!({"fields": {"guest": "家属1", "check_in": "2026-11-24"}})).await;
+        let record = record.expect(StatusCode::CREATED).clone();
+        assert_eq!(record["fields"]["status"], "booked");
+        assert_eq!(record["fields"]["nights"], 1);
+        assert!(record["fields"]["no"].as_str().unwrap().starts_with("ZS-"));
+        app
+    }
+
     async fn per_app_openapi_document_describes_each_table(app) {
         send(&app, Method::POST, "/api/v1/apps/import", &app.admin_token, "application/yaml", DEFINITION.into()).await.expect(StatusCode::CREATED);
         let doc = app.get("/api/v1/apps/duty/openapi.json", &app.admin_token).await.expect(StatusCode::OK).clone();

@@ -49,8 +49,8 @@ pub use exec::Backend;
 pub use files::{Attachment, FILE_BYTES_MAX};
 pub use organizations::NewOrganization;
 pub use records::{
-    Cursor, IdempotencyKey, RECORDS_PER_WRITE_MAX, RecordPage, RecordProblem, RecordQuery,
-    RecordUpdate, WriteOutcome, label,
+    Aggregation, Cursor, Group, GroupValue, IdempotencyKey, MetricValue, RECORDS_PER_WRITE_MAX,
+    RecordPage, RecordProblem, RecordQuery, RecordUpdate, WriteOutcome, label,
 };
 pub use sessions::{LoginCandidate, LoginThrottle, SESSION_TOUCH_INTERVAL, SessionLookup};
 

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::ids::{AppId, FieldId, RecordId, TableId};
 use crate::values::Name;
 
+pub mod aggregate;
 pub mod definition;
 pub mod field;
 pub mod filter;

@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
+pub mod aggregate;
 pub mod app_code;
 pub mod app_openapi;
 pub mod apps;
@@ -101,6 +102,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(app_openapi::app_openapi))
         .routes(routes!(table_io::import))
         .routes(routes!(table_io::export))
+        .routes(routes!(aggregate::aggregate))
         .routes(routes!(attachments::download))
         .merge(
             // Files may be larger than JSON bodies; this route alone accepts up to FILE_BYTES_MAX.

@@ -14,11 +14,13 @@ use crate::apps::ddl;
 use crate::exec::{Conn, DynRow, Sql, quote};
 use crate::{Result, StoreError, Tenant};
 
+mod aggregate;
 pub(crate) mod cells;
 mod checks;
 mod query;
 mod write;
 
+pub use aggregate::{Aggregation, Group, GroupValue, MetricValue};
 pub use query::Cursor;
 pub use write::{IdempotencyKey, RECORDS_PER_WRITE_MAX, RecordProblem, RecordUpdate, WriteOutcome};
 

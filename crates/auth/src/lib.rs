@@ -98,6 +98,13 @@ pub fn mint_client_id() -> String {
     format!("tnc_{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// The unguessable part of a public link (a form's URL): 128 random bits, URL-safe.
+pub fn mint_slug() -> String {
+    let mut bytes = [0u8; 16];
+    rand::fill(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// Hashing failed inside argon2 (it does not for valid parameters; the error keeps callers honest).
 #[derive(Debug, thiserror::Error)]
 #[error("password hashing failed: {0}")]

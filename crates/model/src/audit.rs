@@ -18,10 +18,11 @@ pub enum TargetKind {
     Field,
     Record,
     Attachment,
+    View,
 }
 
 impl TargetKind {
-    pub const ALL: [TargetKind; 11] = [
+    pub const ALL: [TargetKind; 12] = [
         TargetKind::Organization,
         TargetKind::Member,
         TargetKind::Department,
@@ -33,6 +34,7 @@ impl TargetKind {
         TargetKind::Field,
         TargetKind::Record,
         TargetKind::Attachment,
+        TargetKind::View,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -47,6 +49,7 @@ impl TargetKind {
             TargetKind::Field => "field",
             TargetKind::Record => "record",
             TargetKind::Attachment => "attachment",
+            TargetKind::View => "view",
         }
     }
     pub fn parse(raw: &str) -> Option<Self> {

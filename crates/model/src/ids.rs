@@ -121,3 +121,7 @@ id_type!(
     /// An uploaded file.
     AttachmentId
 );
+id_type!(
+    /// A saved view of a table.
+    ViewId
+);

@@ -25,7 +25,7 @@ pub use directory::{
 };
 pub use ids::{
     AppId, AttachmentId, AuditId, ClientAppId, DepartmentId, FieldId, InstallationId, MemberId,
-    OrgId, ParseIdError, RecordId, SessionId, TableId, TokenId,
+    OrgId, ParseIdError, RecordId, SessionId, TableId, TokenId, ViewId,
 };
 pub use page::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, Page, PageRequest};
 pub use rate::RateLimit;

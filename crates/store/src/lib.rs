@@ -35,7 +35,7 @@ mod sessions;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
-pub use apps::{AppPatch, FieldPatch, NewApp, NewTable, TablePatch};
+pub use apps::{AppPatch, FieldPatch, NewApp, NewTable, TablePatch, ViewSpec};
 pub use audit::AuditFilter;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use credentials::TOKEN_TOUCH_INTERVAL;

@@ -18,6 +18,7 @@ pub mod input;
 pub mod key;
 pub mod options;
 pub mod value;
+pub mod view;
 
 pub use field::{
     Choice, DatePattern, FieldKind, FieldSpec, FieldType, LinkTarget, SpecError, Storage,

@@ -28,6 +28,7 @@ pub mod records_io;
 pub mod session;
 pub mod table_io;
 pub mod tokens;
+pub mod views;
 
 /// All routes of the API, with their documentation.
 pub fn api() -> OpenApiRouter<AppState> {
@@ -103,6 +104,14 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(table_io::import))
         .routes(routes!(table_io::export))
         .routes(routes!(aggregate::aggregate))
+        .routes(routes!(views::list_views, views::create_view))
+        .routes(routes!(
+            views::get_view,
+            views::update_view,
+            views::delete_view
+        ))
+        .routes(routes!(views::view_records))
+        .routes(routes!(views::get_form, views::submit_form))
         .routes(routes!(attachments::download))
         .merge(
             // Files may be larger than JSON bodies; this route alone accepts up to FILE_BYTES_MAX.

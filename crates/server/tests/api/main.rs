@@ -26,6 +26,7 @@ mod isolation;
 mod oauth;
 mod openapi;
 mod records;
+mod views;
 
 /// Declares tests that run on both backends: `api_tests! { async fn name(app) { … } }`.
 macro_rules! api_tests {

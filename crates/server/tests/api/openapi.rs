@@ -3,7 +3,7 @@
 use std::collections::{BTreeSet, HashSet};
 
 use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tenon_model::Scope;
 
 use crate::api_tests;
@@ -111,10 +111,21 @@ api_tests! {
     }
 
     async fn every_documented_route_answers_and_enforces_the_scope_it_documents(app) {
+        // Public form routes need a real form link; every other parameter names nothing that exists.
+        app.post("/api/v1/apps", &app.admin_token, json!({"name": "Sweep", "key": "sweep"})).await.expect(StatusCode::CREATED);
+        app.post("/api/v1/apps/sweep/tables", &app.admin_token, json!({"name": "T", "key": "t", "fields": [{"name": "Title", "key": "title", "type": "text"}]}))
+            .await
+            .expect(StatusCode::CREATED);
+        let form = app
+            .post("/api/v1/apps/sweep/tables/t/views", &app.admin_token, json!({"name": "Form", "type": "form", "config": {"fields": ["title"], "public": true}}))
+            .await
+            .expect(StatusCode::CREATED)
+            .clone();
+        let slug = form["public_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
         let mut checked = 0;
         for (method, path, security) in operations(&app).await {
-            let mut concrete = path.clone();
-            for param in ["{id}", "{app}", "{table}", "{field}"] {
+            let mut concrete = path.replace("{slug}", &slug);
+            for param in ["{id}", "{app}", "{table}", "{field}", "{view}"] {
                 concrete = concrete.replace(param, &tenon_model::MemberId::new().to_string());
             }
             assert!(!concrete.contains('{'), "{path} has a path parameter this test does not fill");

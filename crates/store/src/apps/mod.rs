@@ -18,9 +18,11 @@ mod definition;
 mod fields;
 pub(crate) mod stored;
 mod tables;
+mod views;
 
 pub use fields::FieldPatch;
 pub use tables::{NewTable, TablePatch};
+pub use views::ViewSpec;
 
 use stored::{AppRow, FieldRow, TableRow, app_columns, field_columns, table_columns};
 

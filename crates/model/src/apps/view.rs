@@ -1,0 +1,236 @@
+//! Views: saved ways to look at a table — grid, kanban, calendar, gallery — and forms that collect
+//! records, optionally from people without an account through a public link.
+//!
+//! A view's configuration refers to fields by key and carries a filter tree and a sort in the same form the
+//! records API takes; both are checked against the table when the view is saved and again when it is used
+//! (a field may have been deleted since).
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::apps::field::{FieldKind, Storage};
+use crate::apps::{ApiKey, TableSchema};
+use crate::ids::TableId;
+use crate::validation::{Checker, Invalid};
+use crate::values::Name;
+
+/// Most views a table may have.
+pub const VIEWS_PER_TABLE_MAX: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewType {
+    Grid,
+    Kanban,
+    Calendar,
+    Gallery,
+    Form,
+}
+
+impl ViewType {
+    pub const ALL: [ViewType; 5] = [
+        ViewType::Grid,
+        ViewType::Kanban,
+        ViewType::Calendar,
+        ViewType::Gallery,
+        ViewType::Form,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ViewType::Grid => "grid",
+            ViewType::Kanban => "kanban",
+            ViewType::Calendar => "calendar",
+            ViewType::Gallery => "gallery",
+            ViewType::Form => "form",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<ViewType> {
+        ViewType::ALL.into_iter().find(|kind| kind.as_str() == raw)
+    }
+
+    /// The configuration keys each type takes.
+    pub fn config_keys(self) -> &'static [&'static str] {
+        match self {
+            ViewType::Grid => &["fields", "filter", "sort", "group_by", "row_height"],
+            ViewType::Kanban => &["group_field", "fields", "filter", "sort", "card_cover"],
+            ViewType::Calendar => &["date_field", "end_date_field", "fields", "filter"],
+            ViewType::Gallery => &["cover_field", "fields", "filter", "sort"],
+            ViewType::Form => &[
+                "fields",
+                "title",
+                "description",
+                "submit_label",
+                "success_message",
+                "public",
+            ],
+        }
+    }
+}
+
+/// A stored view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct View {
+    pub id: crate::ids::ViewId,
+    pub table_id: TableId,
+    pub key: ApiKey,
+    pub name: Name,
+    pub view_type: ViewType,
+    /// The configuration as the client gave it (checked).
+    pub config: Map<String, Value>,
+    /// For a public form: the unguessable part of its link.
+    pub public_slug: Option<String>,
+    pub position: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl View {
+    /// The field keys the view shows, in order (all fields when it lists none).
+    pub fn field_keys(&self) -> Option<Vec<String>> {
+        let fields = self.config.get("fields")?.as_array()?;
+        Some(
+            fields
+                .iter()
+                .filter_map(|entry| match entry {
+                    Value::String(key) => Some(key.clone()),
+                    Value::Object(object)
+                        if !object
+                            .get("hidden")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false) =>
+                    {
+                        object
+                            .get("field")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                    }
+                    _ => None,
+                })
+                .collect(),
+        )
+    }
+
+    pub fn filter(&self) -> Option<&Value> {
+        self.config.get("filter").filter(|value| !value.is_null())
+    }
+
+    pub fn sort(&self) -> Option<&str> {
+        self.config.get("sort").and_then(Value::as_str)
+    }
+
+    /// Whether a form view accepts submissions through its public link.
+    pub fn is_public_form(&self) -> bool {
+        self.view_type == ViewType::Form
+            && self
+                .config
+                .get("public")
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+    }
+}
+
+/// Checks a view's configuration against the table: known keys, fields that exist and fit the role.
+/// Filters and sorts are checked by the caller with the filter parser (they need "today").
+pub fn check_config(
+    view_type: ViewType,
+    config: &Map<String, Value>,
+    schema: &TableSchema,
+    path: &str,
+) -> Result<(), Invalid> {
+    let mut check = Checker::default();
+    for key in config.keys() {
+        if !view_type.config_keys().contains(&key.as_str()) {
+            check.push(
+                format!("{path}.{key}"),
+                format!(
+                    "unknown setting for a {} view; it takes: {}",
+                    view_type.as_str(),
+                    view_type.config_keys().join(", ")
+                ),
+            );
+        }
+    }
+    let field_of = |check: &mut Checker, at: String, value: &Value| {
+        let key = value.as_str().unwrap_or("");
+        let field = schema.resolve_field(key);
+        if field.is_none() {
+            check.push(at, format!("no field \"{key}\" in the table"));
+        }
+        field
+    };
+    if let Some(fields) = config.get("fields") {
+        match fields.as_array() {
+            None => check.push(
+                format!("{path}.fields"),
+                "must be a list of field keys or {\"field\", …} objects",
+            ),
+            Some(entries) => {
+                for (i, entry) in entries.iter().enumerate() {
+                    let at = format!("{path}.fields[{i}]");
+                    let reference = match entry {
+                        Value::Object(object) => {
+                            object.get("field").cloned().unwrap_or(Value::Null)
+                        }
+                        other => other.clone(),
+                    };
+                    let field = field_of(&mut check, at.clone(), &reference);
+                    if view_type == ViewType::Form
+                        && let Some(field) = field
+                        && !field.field_type().is_writable()
+                    {
+                        check.push(
+                            at,
+                            format!(
+                                "field \"{}\" is computed and cannot be on a form",
+                                field.key
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let typed =
+        |check: &mut Checker, name: &str, wanted: &str, fits: &dyn Fn(&FieldKind) -> bool| {
+            if let Some(value) = config.get(name) {
+                if let Some(field) = field_of(check, format!("{path}.{name}"), value)
+                    && !fits(&field.kind)
+                {
+                    check.push(
+                        format!("{path}.{name}"),
+                        format!("field \"{}\" is not {wanted}", field.key),
+                    );
+                }
+            } else if matches!(
+                (view_type, name),
+                (ViewType::Kanban, "group_field") | (ViewType::Calendar, "date_field")
+            ) {
+                check.push(
+                    format!("{path}.{name}"),
+                    format!("a {} view needs {name}", view_type.as_str()),
+                );
+            }
+        };
+    match view_type {
+        ViewType::Kanban => typed(&mut check, "group_field", "a single select", &|kind| {
+            matches!(kind, FieldKind::SingleSelect { .. })
+        }),
+        ViewType::Calendar => {
+            let dated =
+                |kind: &FieldKind| matches!(kind.storage(), Storage::Date | Storage::DateTime);
+            typed(&mut check, "date_field", "a date or date-time", &dated);
+            typed(&mut check, "end_date_field", "a date or date-time", &dated);
+        }
+        ViewType::Gallery => typed(&mut check, "cover_field", "an attachment", &|kind| {
+            matches!(kind, FieldKind::Attachment { .. })
+        }),
+        ViewType::Grid | ViewType::Form => {}
+    }
+    if let Some(public) = config.get("public")
+        && !public.is_boolean()
+    {
+        check.push(format!("{path}.public"), "must be true or false");
+    }
+    check.finish()
+}

@@ -1,0 +1,492 @@
+//! Views of a table (`…/tables/{table}/views`) and public forms (`/api/v1/forms/{slug}`), through which
+//! people without an account — patients' families booking a room — submit records.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use tenon_model::apps::filter::{Filter, FilterContext, parse_sort};
+use tenon_model::apps::input::{WriteMode, parse_record_fields, present};
+use tenon_model::apps::view::{View, ViewType, check_config};
+use tenon_model::apps::{ApiKey, TableSchema};
+use tenon_model::{Checker, FieldError, Name, RateLimit};
+use tenon_store::{RecordQuery, ViewSpec, WriteContext, WriteOutcome};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{Authed, scopes};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::rate_limit::Decision;
+use crate::routes::apps::field_out;
+use crate::routes::records_io::{
+    KeyBy, RenderContext, decode_cursor, encode_cursor, parse_context,
+};
+use crate::state::AppState;
+
+/// Submissions one visitor (address) may make to one public form.
+const PUBLIC_FORM_LIMIT: &str = "10/min,burst=20";
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ViewOut {
+    pub id: String,
+    pub table_id: String,
+    pub key: String,
+    pub name: String,
+    /// `grid`, `kanban`, `calendar`, `gallery` or `form`.
+    #[serde(rename = "type")]
+    pub view_type: &'static str,
+    #[schema(value_type = Object)]
+    pub config: Map<String, Value>,
+    /// For a public form: its link (no credential needed).
+    pub public_url: Option<String>,
+    pub position: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<View> for ViewOut {
+    fn from(view: View) -> Self {
+        ViewOut {
+            id: view.id.to_string(),
+            table_id: view.table_id.to_string(),
+            key: view.key.to_string(),
+            name: view.name.into_string(),
+            view_type: view.view_type.as_str(),
+            public_url: view.public_slug.map(|slug| format!("/api/v1/forms/{slug}")),
+            config: view.config,
+            position: view.position,
+            created_at: view.created_at,
+            updated_at: view.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ViewWrite {
+    pub name: String,
+    pub key: Option<String>,
+    #[serde(rename = "type")]
+    #[schema(example = "kanban")]
+    pub view_type: String,
+    /// Per type — grid: `fields` (keys or `{"field", "width", "hidden"}`), `filter`, `sort`, `group_by`,
+    /// `row_height`; kanban: `group_field` (single select), `fields`, `filter`, `sort`, `card_cover`;
+    /// calendar: `date_field`, `end_date_field`, `fields`, `filter`; gallery: `cover_field`, `fields`,
+    /// `filter`, `sort`; form: `fields` (`{"field", "help", "required"}`), `title`, `description`,
+    /// `submit_label`, `success_message`, `public`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub config: Map<String, Value>,
+}
+
+fn filter_context(state: &AppState, org: &tenon_model::Organization) -> FilterContext {
+    FilterContext {
+        today: state
+            .store()
+            .now()
+            .with_timezone(&org.time_zone.tz())
+            .date_naive(),
+        time_zone: org.time_zone,
+    }
+}
+
+/// Checks a view against the table, filter and sort included.
+fn checked_spec(
+    body: ViewWrite,
+    schema: &TableSchema,
+    context: &FilterContext,
+) -> ApiResult<ViewSpec> {
+    let mut check = Checker::default();
+    let name = check.field("name", Name::parse(&body.name));
+    let key = check.optional("key", body.key, |raw| ApiKey::parse(&raw));
+    let view_type = ViewType::parse(&body.view_type);
+    if view_type.is_none() {
+        check.push("type", "must be grid, kanban, calendar, gallery or form");
+    }
+    check.finish()?;
+    let (Some(name), Some(key), Some(view_type)) = (name, key, view_type) else {
+        return Err(ApiError::invalid_request("invalid view"));
+    };
+    check_config(view_type, &body.config, schema, "config")?;
+    if let Some(filter) = body.config.get("filter").filter(|value| !value.is_null()) {
+        Filter::parse(filter, schema, context).map_err(|error| {
+            tenon_model::Invalid::one(format!("config.{}", error.path), error.message)
+        })?;
+    }
+    if let Some(sort) = body.config.get("sort").and_then(Value::as_str) {
+        parse_sort(sort, schema)
+            .map_err(|error| tenon_model::Invalid::one("config.sort", error.message))?;
+    }
+    Ok(ViewSpec {
+        name,
+        key,
+        view_type,
+        config: body.config,
+        fresh_slug: tenon_auth::mint_slug(),
+    })
+}
+
+/// List a table's views.
+#[utoipa::path(get, path = "/api/v1/apps/{app}/tables/{table}/views", tag = "apps",
+    params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key")),
+    security(("bearer" = ["apps:read"]), ("session" = ["apps:read"])),
+    responses((status = 200, body = crate::extract::Paged<ViewOut>), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_views(
+    State(state): State<AppState>,
+    auth: Authed<scopes::AppsRead>,
+    Path((app, table)): Path<(String, String)>,
+) -> ApiResult<axum::Json<crate::extract::Paged<ViewOut>>> {
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let schema = tenant.table_schema(&app, &table).await?;
+    let views = tenant.views(schema.table.id).await?;
+    Ok(axum::Json(crate::extract::Paged {
+        items: views.into_iter().map(ViewOut::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// Save a view.
+#[utoipa::path(post, path = "/api/v1/apps/{app}/tables/{table}/views", tag = "apps",
+    params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key")), request_body = ViewWrite,
+    security(("bearer" = ["apps:write"]), ("session" = ["apps:write"])),
+    responses((status = 201, body = ViewOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn create_view(
+    State(state): State<AppState>,
+    auth: Authed<scopes::AppsWrite>,
+    Path((app, table)): Path<(String, String)>,
+    ApiJson(body): ApiJson<ViewWrite>,
+) -> ApiResult<(StatusCode, axum::Json<ViewOut>)> {
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let schema = tenant.table_schema(&app, &table).await?;
+    let org = tenant.organization().await?;
+    let spec = checked_spec(body, &schema, &filter_context(&state, &org))?;
+    let view = tenant
+        .create_view(&auth.write_context(), &schema, spec)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(view.into())))
+}
+
+/// Get a view.
+#[utoipa::path(get, path = "/api/v1/apps/{app}/tables/{table}/views/{view}", tag = "apps",
+    params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key"), ("view" = String, Path, description = "View id or key")),
+    security(("bearer" = ["apps:read"]), ("session" = ["apps:read"])),
+    responses((status = 200, body = ViewOut), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn get_view(
+    State(state): State<AppState>,
+    auth: Authed<scopes::AppsRead>,
+    Path((app, table, view)): Path<(String, String, String)>,
+) -> ApiResult<axum::Json<ViewOut>> {
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let schema = tenant.table_schema(&app, &table).await?;
+    Ok(axum::Json(
+        tenant.view(schema.table.id, &view).await?.into(),
+    ))
+}
+
+/// Replace a view's name, type and configuration.
+#[utoipa::path(patch, path = "/api/v1/apps/{app}/tables/{table}/views/{view}", tag = "apps",
+    params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key"), ("view" = String, Path, description = "View id or key")), request_body = ViewWrite,
+    security(("bearer" = ["apps:write"]), ("session" = ["apps:write"])),
+    responses((status = 200, body = ViewOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn update_view(
+    State(state): State<AppState>,
+    auth: Authed<scopes::AppsWrite>,
+    Path((app, table, view)): Path<(String, String, String)>,
+    ApiJson(body): ApiJson<ViewWrite>,
+) -> ApiResult<axum::Json<ViewOut>> {
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let schema = tenant.table_schema(&app, &table).await?;
+    let before = tenant.view(schema.table.id, &view).await?;
+    let org = tenant.organization().await?;
+    let spec = checked_spec(body, &schema, &filter_context(&state, &org))?;
+    Ok(axum::Json(
+        tenant
+            .update_view(&auth.write_context(), &schema, &before, spec)
+            .await?
+            .into(),
+    ))
+}
+
+/// Delete a view (records stay).
+#[utoipa::path(delete, path = "/api/v1/apps/{app}/tables/{table}/views/{view}", tag = "apps",
+    params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key"), ("view" = String, Path, description = "View id or key")),
+    security(("bearer" = ["apps:write"]), ("session" = ["apps:write"])),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn delete_view(
+    State(state): State<AppState>,
+    auth: Authed<scopes::AppsWrite>,
+    Path((app, table, view)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let schema = tenant.table_schema(&app, &table).await?;
+    let view = tenant.view(schema.table.id, &view).await?;
+    tenant.delete_view(&auth.write_context(), &view).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ViewRecordsParams {
+    pub page_size: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// The records a view shows: its filter, sort and fields.
+#[utoipa::path(get, path = "/api/v1/apps/{app}/tables/{table}/views/{view}/records", tag = "records",
+    params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key"), ("view" = String, Path, description = "View id or key"), ViewRecordsParams),
+    security(("bearer" = ["records:read"]), ("session" = ["records:read"])),
+    responses((status = 200, description = "{\"items\", \"next_cursor\"}"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The view refers to fields that no longer exist", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn view_records(
+    State(state): State<AppState>,
+    auth: Authed<scopes::RecordsRead>,
+    Path((app, table, view)): Path<(String, String, String)>,
+    ApiQuery(params): ApiQuery<ViewRecordsParams>,
+) -> ApiResult<axum::Json<Value>> {
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let schema = tenant.table_schema(&app, &table).await?;
+    let view = tenant.view(schema.table.id, &view).await?;
+    let org = tenant.organization().await?;
+    let stale = |message: String| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("view {}: {message}; update the view", view.key),
+        )
+    };
+    let filter = view
+        .filter()
+        .map(|value| Filter::parse(value, &schema, &filter_context(&state, &org)))
+        .transpose()
+        .map_err(|error| stale(error.message))?;
+    let sort =
+        parse_sort(view.sort().unwrap_or(""), &schema).map_err(|error| stale(error.message))?;
+    let fields = match view.field_keys() {
+        None => None,
+        Some(keys) => Some(
+            keys.iter()
+                .map(|key| {
+                    schema
+                        .resolve_field(key)
+                        .map(|field| field.id)
+                        .ok_or_else(|| stale(format!("no field \"{key}\"")))
+                })
+                .collect::<ApiResult<Vec<_>>>()?,
+        ),
+    };
+    let page_size = params.page_size.unwrap_or(tenon_model::PAGE_SIZE_DEFAULT);
+    if !(1..=tenon_model::PAGE_SIZE_MAX).contains(&page_size) {
+        return Err(ApiError::invalid_request(
+            "query parameter page_size: must be between 1 and 1000",
+        )
+        .with_details(vec![FieldError::new(
+            "page_size",
+            "must be between 1 and 1000",
+        )]));
+    }
+    let after = params
+        .cursor
+        .as_deref()
+        .filter(|raw| !raw.is_empty())
+        .map(decode_cursor)
+        .transpose()?;
+    let query = RecordQuery {
+        filter,
+        sort,
+        fields: fields.clone(),
+        page_size,
+        after,
+        count: false,
+    };
+    let page = tenant.list_records(&schema, &query).await?;
+    let context = RenderContext::load(
+        state.store(),
+        auth.principal.org_id,
+        &schema,
+        &page.records,
+        KeyBy::Key,
+        &[],
+    )
+    .await?;
+    let items: Vec<Value> = page
+        .records
+        .iter()
+        .map(|record| context.record(&schema, record, fields.as_deref()))
+        .collect();
+    Ok(axum::Json(
+        json!({"items": items, "next_cursor": page.next.as_ref().map(encode_cursor)}),
+    ))
+}
+
+/// A public form, as a visitor's page needs it: title, texts and the fields to fill in.
+#[utoipa::path(get, path = "/api/v1/forms/{slug}", tag = "forms", params(("slug" = String, Path, description = "The form link's slug")),
+    responses((status = 200, description = "{\"title\", \"description\", \"submit_label\", \"fields\": [{field JSON + \"help\"}]}"), (status = 404, body = ErrorBody)))]
+pub async fn get_form(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+) -> ApiResult<axum::Json<Value>> {
+    let (org, view) = state.store().public_form(&slug).await?;
+    let schema = state
+        .store()
+        .tenant(org)
+        .table_schema_by_id(view.table_id)
+        .await?;
+    let fields: Vec<Value> = form_fields(&view, &schema)
+        .into_iter()
+        .map(|(field, help, required)| {
+            let mut out = serde_json::to_value(field_out(field, &[])).unwrap_or(Value::Null);
+            if let Value::Object(map) = &mut out {
+                map.insert("help".to_owned(), help.map_or(Value::Null, Value::String));
+                map.insert("required".to_owned(), Value::Bool(required));
+            }
+            out
+        })
+        .collect();
+    let text = |key: &str| view.config.get(key).cloned().unwrap_or(Value::Null);
+    Ok(axum::Json(json!({
+        "title": view.config.get("title").cloned().unwrap_or_else(|| Value::String(view.name.to_string())),
+        "description": text("description"),
+        "submit_label": text("submit_label"),
+        "fields": fields,
+    })))
+}
+
+/// The form's fields with their help texts, and whether the form requires each.
+fn form_fields<'a>(
+    view: &View,
+    schema: &'a TableSchema,
+) -> Vec<(&'a tenon_model::apps::Field, Option<String>, bool)> {
+    let entries = view
+        .config
+        .get("fields")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let (reference, help, required) = match entry {
+                Value::String(key) => (key.clone(), None, false),
+                Value::Object(object) => (
+                    object
+                        .get("field")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned(),
+                    object
+                        .get("help")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    object
+                        .get("required")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                ),
+                _ => return None,
+            };
+            let field = schema.resolve_field(&reference)?;
+            Some((field, help, required || field.required))
+        })
+        .collect()
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FormSubmission {
+    #[schema(value_type = Object)]
+    pub fields: Map<String, Value>,
+}
+
+/// Submit a public form: creates one record with the form's fields only. No credential; each visitor
+/// address may submit 10 times a minute (bursts of 20).
+#[utoipa::path(post, path = "/api/v1/forms/{slug}", tag = "forms", params(("slug" = String, Path, description = "The form link's slug")), request_body = FormSubmission,
+    responses((status = 201, description = "{\"id\", \"message\"}"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn submit_form(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(slug): Path<String>,
+    ApiJson(body): ApiJson<FormSubmission>,
+) -> ApiResult<Response> {
+    let (org, view) = state.store().public_form(&slug).await?;
+    let key: [u8; 32] = Sha256::digest(format!("form:{slug}:{}", peer.ip())).into();
+    let mut bucket = [0u8; 16];
+    bucket.copy_from_slice(&key[..16]);
+    let limit = RateLimit::parse(PUBLIC_FORM_LIMIT).unwrap_or(RateLimit::Off);
+    if let Decision::Limited {
+        retry_after_seconds,
+        ..
+    } = state.limiter().check(uuid::Uuid::from_bytes(bucket), limit)
+    {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("too many submissions; retry after {retry_after_seconds} s"),
+        )
+        .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds)));
+    }
+    let tenant = state.store().tenant(org);
+    let schema = tenant.table_schema_by_id(view.table_id).await?;
+    let allowed = form_fields(&view, &schema);
+    let mut errors = Vec::new();
+    for key in body.fields.keys() {
+        if !allowed
+            .iter()
+            .any(|(field, _, _)| field.key.as_str() == key || field.name.as_str() == key)
+        {
+            errors.push(FieldError::new(
+                format!("fields.{key}"),
+                "is not a field of this form",
+            ));
+        }
+    }
+    for (field, _, required) in &allowed {
+        let given = body
+            .fields
+            .get(field.key.as_str())
+            .is_some_and(|value| !value.is_null() && value != "");
+        if *required && !given {
+            errors.push(FieldError::new(
+                format!("fields.{}", field.key),
+                "is required",
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(tenon_model::Invalid(errors).into());
+    }
+    let parse = parse_context(&state, org).await?;
+    let cells = parse_record_fields(&schema, &body.fields, &parse, WriteMode::Create, "fields")
+        .map_err(tenon_model::Invalid)?;
+    let ctx = WriteContext {
+        actor: tenon_model::Actor::System,
+        request_id: Some(crate::request_id::current()),
+    };
+    let outcome = tenant
+        .create_records(
+            &ctx,
+            &schema,
+            vec![present(cells)],
+            parse.org_time_zone,
+            None,
+        )
+        .await?;
+    let id = match outcome {
+        WriteOutcome::Written(records) | WriteOutcome::Replayed(records) => {
+            records.first().map(|record| record.id.to_string())
+        }
+    };
+    let message = view
+        .config
+        .get("success_message")
+        .cloned()
+        .unwrap_or_else(|| json!("Thank you, your submission was received."));
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({"id": id, "message": message})),
+    )
+        .into_response())
+}

@@ -1,0 +1,78 @@
+//! A fixed schema and context, and `eval("…")` helpers for short tests.
+
+use chrono::{TimeZone, Utc};
+use tenon_formula::{EvalContext, Field, FieldKind, Schema, Value, check, to_text};
+
+pub fn schema() -> Schema {
+    Schema::new([
+        Field::new("f1", "Amount", FieldKind::Number { precision: 2 }),
+        Field::new("f2", "Qty", FieldKind::Integer),
+        Field::new("f3", "Name", FieldKind::Text),
+        Field::new("f4", "Paid", FieldKind::Checkbox),
+        Field::new("f5", "Due", FieldKind::Date),
+        Field::new("f6", "At", FieldKind::DateTime),
+        Field::new("f7", "单价", FieldKind::Number { precision: 2 }),
+        Field::new("f8", "Empty", FieldKind::Number { precision: 0 }),
+        Field::new("f9", "Tags", FieldKind::TextList),
+        Field::new(
+            "f10",
+            "Scores",
+            FieldKind::Lookup(Box::new(FieldKind::Number { precision: 1 })),
+        ),
+        Field::new("f11", "Rate", FieldKind::Number { precision: 4 }),
+    ])
+}
+
+pub fn ctx() -> EvalContext {
+    EvalContext::new(
+        Utc.with_ymd_and_hms(2026, 11, 25, 8, 30, 0).unwrap(),
+        chrono_tz::Asia::Shanghai,
+    )
+}
+
+/// The value of each field by id, for `eval`.
+pub fn row(id: &str) -> Value {
+    use chrono::NaiveDate;
+    use rust_decimal::Decimal;
+    let number = |text: &str| Value::Number(text.parse::<Decimal>().unwrap());
+    match id {
+        "f1" => number("1130.34"),
+        "f2" => number("3"),
+        "f3" => Value::text("湖州优品 Co."),
+        "f4" => Value::Bool(false),
+        "f5" => Value::Date(NaiveDate::from_ymd_opt(2026, 1, 31).unwrap()),
+        "f6" => Value::DateTime(Utc.with_ymd_and_hms(2026, 3, 1, 17, 45, 30).unwrap()),
+        "f7" => number("12.50"),
+        "f9" => Value::List(vec![
+            Value::text("vip"),
+            Value::text("new"),
+            Value::text("vip"),
+        ]),
+        "f10" => Value::List(vec![number("1.5"), Value::Empty, number("2.5")]),
+        "f11" => number("0.0625"),
+        _ => Value::Empty,
+    }
+}
+
+pub fn eval_value(source: &str) -> Value {
+    let formula = check(source, &schema()).unwrap_or_else(|errors| panic!("{source}: {errors:?}"));
+    let inputs: Vec<Value> = formula
+        .fields()
+        .iter()
+        .map(|field| row(field.id.as_str()))
+        .collect();
+    formula.eval(&inputs, &ctx())
+}
+
+/// The value as the tests write it: text as is, numbers at their scale, errors as `#ERR`, empty as ``.
+pub fn eval(source: &str) -> String {
+    match eval_value(source) {
+        Value::Error(error) => format!("#ERR {error}"),
+        Value::Number(number) => number.to_string(),
+        Value::List(items) => format!(
+            "[{}]",
+            items.iter().map(to_text).collect::<Vec<_>>().join("|")
+        ),
+        other => to_text(&other),
+    }
+}

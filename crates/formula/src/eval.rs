@@ -123,7 +123,7 @@ fn args_values<'a>(args: &'a [Node], env: &'a Env<'_>) -> impl Iterator<Item = V
     args.iter().map(move |arg| eval(arg, env))
 }
 
-/// The numbers among the arguments and their list items; errors exit.
+/// The numbers among the arguments and their list items; empties and errors are skipped.
 fn numbers(args: &[Node], env: &Env<'_>) -> Flow<Vec<Decimal>> {
     let mut out = Vec::new();
     for value in args_values(args, env) {
@@ -131,14 +131,11 @@ fn numbers(args: &[Node], env: &Env<'_>) -> Flow<Vec<Decimal>> {
             Value::Number(number) => out.push(number),
             Value::List(items) => {
                 for item in items {
-                    match item {
-                        Value::Number(number) => out.push(number),
-                        Value::Error(error) => return fail(error),
-                        _ => {}
+                    if let Value::Number(number) = item {
+                        out.push(number)
                     }
                 }
             }
-            Value::Error(error) => return fail(error),
             _ => {}
         }
     }
@@ -200,7 +197,7 @@ fn call(func: Func, node: &Node, args: &[Node], env: &Env<'_>) -> Flow<Value> {
         }
         Switch => {
             let subject = arg(0);
-            let pairs_end = if args.len() % 2 == 0 {
+            let pairs_end = if args.len().is_multiple_of(2) {
                 args.len() - 1
             } else {
                 args.len()

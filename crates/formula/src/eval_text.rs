@@ -44,12 +44,9 @@ pub fn number_text(number: Decimal) -> String {
     }
 }
 
-/// A text argument; empty counts as "".
+/// A text argument; empty (and an error, which behaves as empty) counts as "".
 fn text_arg(value: Value) -> Flow<String> {
-    match value {
-        Value::Error(error) => Err(Value::Error(error)),
-        other => Ok(to_text(&other)),
-    }
+    Ok(to_text(&value))
 }
 
 pub(crate) fn call(func: Func, node: &Node, args: &[Node], env: &Env<'_>) -> Flow<Value> {
@@ -376,7 +373,7 @@ fn format_number(number: Decimal, pattern: &str) -> Flow<String> {
 fn group_thousands(digits: &str) -> String {
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (index, ch) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);

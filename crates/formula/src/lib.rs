@@ -11,6 +11,7 @@ mod ir;
 mod num;
 mod parser;
 mod schema;
+pub mod sql;
 pub mod syntax;
 mod typing;
 mod value;

@@ -257,7 +257,7 @@ pub(crate) fn result_type(func: Func, args: &[Node]) -> Result<Type, TypeError> 
             )
         }
         Ifs => {
-            if args.len() < 2 || args.len() % 2 != 0 {
+            if args.len() < 2 || !args.len().is_multiple_of(2) {
                 return fail(None, "IFS takes pairs of condition and value");
             }
             let mut result = Type::Blank;
@@ -279,7 +279,7 @@ pub(crate) fn result_type(func: Func, args: &[Node]) -> Result<Type, TypeError> 
             arity(func, args, 3, usize::MAX)?;
             scalar(0)?;
             let mut result = Type::Blank;
-            let pairs_end = if args.len() % 2 == 0 {
+            let pairs_end = if args.len().is_multiple_of(2) {
                 args.len() - 1
             } else {
                 args.len()
@@ -570,13 +570,13 @@ pub(crate) fn result_type(func: Func, args: &[Node]) -> Result<Type, TypeError> 
             datelike(0)?;
             text(1)?;
             text(2)?;
-            if let Some(zone) = args.get(2).and_then(Node::literal_text) {
-                if zone.parse::<chrono_tz::Tz>().is_err() {
-                    return fail(
-                        Some(2),
-                        format!("\"{zone}\" is not an IANA time zone such as \"Asia/Shanghai\""),
-                    );
-                }
+            if let Some(zone) = args.get(2).and_then(Node::literal_text)
+                && zone.parse::<chrono_tz::Tz>().is_err()
+            {
+                return fail(
+                    Some(2),
+                    format!("\"{zone}\" is not an IANA time zone such as \"Asia/Shanghai\""),
+                );
             }
             Ok(Type::Text)
         }

@@ -2,5 +2,7 @@
 //! differential test against SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod differential;
 mod functions;
+mod generator;
 mod support;

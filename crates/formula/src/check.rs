@@ -130,6 +130,10 @@ impl Checker<'_> {
     }
 
     fn expr(&mut self, expr: &Expr) -> Option<Node> {
+        crate::deep(|| self.expr_node(expr))
+    }
+
+    fn expr_node(&mut self, expr: &Expr) -> Option<Node> {
         let span = expr.span;
         match &expr.kind {
             ExprKind::Number(value) => {

@@ -32,6 +32,10 @@ impl Formula {
 }
 
 pub(crate) fn eval(node: &Node, env: &Env<'_>) -> Value {
+    crate::deep(|| eval_node(node, env))
+}
+
+fn eval_node(node: &Node, env: &Env<'_>) -> Value {
     match &node.kind {
         NodeKind::Literal(value) => value.clone(),
         NodeKind::Field(index) => field_value(env.inputs.get(*index), &node.ty),

@@ -110,11 +110,13 @@ fn parser<'src>() -> impl Parser<'src, &'src str, Expr, Extra<'src>> {
         let number = text::digits(10)
             .then(just('.').then(text::digits(10)).or_not())
             .to_slice()
-            .try_map(|digits: &str, span| {
-                Decimal::from_str_exact(digits)
-                    .map_err(|_| Rich::custom(span, format!("the number {digits} is too large or too precise")))
+            .validate(|digits: &str, e, emitter| {
+                let value = Decimal::from_str_exact(digits).unwrap_or_else(|_| {
+                    emitter.emit(Rich::custom(e.span(), format!("the number {digits} is too large or too precise")));
+                    Decimal::ZERO
+                });
+                Expr::leaf(ExprKind::Number(value), span_of(e.span()))
             })
-            .map_with(|value, e| Expr::leaf(ExprKind::Number(value), span_of(e.span())))
             .labelled("number");
 
         let string = escaped_until('"')
@@ -125,24 +127,28 @@ fn parser<'src>() -> impl Parser<'src, &'src str, Expr, Extra<'src>> {
 
         let field = escaped_until('}')
             .delimited_by(just('{'), just('}'))
-            .try_map(|name: String, span| {
+            .validate(|name: String, e, emitter| {
                 if name.is_empty() {
-                    Err(Rich::custom(span, "empty field reference {}"))
-                } else {
-                    Ok(name)
+                    emitter.emit(Rich::custom(e.span(), "empty field reference {}: write the field's name between the braces"));
                 }
+                Expr::leaf(ExprKind::Field(name), span_of(e.span()))
             })
-            .map_with(|name, e| Expr::leaf(ExprKind::Field(name), span_of(e.span())))
             .labelled("field reference");
 
         let date = none_of("#")
             .repeated()
             .to_slice()
             .delimited_by(just('#'), just('#'))
-            .try_map(|text: &str, span| parse_date_literal(text).ok_or_else(|| {
-                Rich::custom(span, format!("#{text}# is not a date (#2026-11-25#) or a UTC datetime (#2026-11-25T08:30:00Z#)"))
-            }))
-            .map_with(|kind, e| Expr::leaf(kind, span_of(e.span())))
+            .validate(|text: &str, e, emitter| {
+                let kind = parse_date_literal(text).unwrap_or_else(|| {
+                    emitter.emit(Rich::custom(
+                        e.span(),
+                        format!("#{text}# is not a date (#2026-11-25#) or a UTC datetime (#2026-11-25T08:30:00Z#)"),
+                    ));
+                    ExprKind::Bool(false)
+                });
+                Expr::leaf(kind, span_of(e.span()))
+            })
             .labelled("date");
 
         let args = expr
@@ -152,28 +158,34 @@ fn parser<'src>() -> impl Parser<'src, &'src str, Expr, Extra<'src>> {
             .collect::<Vec<Expr>>()
             .delimited_by(just('(').padded(), just(')'));
         let ident = text::ascii::ident().map_with(|name: &str, e| (name.to_owned(), span_of(e.span())));
-        let call_or_bool = ident.then(args.or_not()).try_map_with(|((name, name_span), args), e| {
+        let call_or_bool = ident.then(args.or_not()).validate(|((name, name_span), args), e, emitter| {
             let span = span_of(e.span());
             match args {
-                Some(args) => Ok(Expr::call(name, name_span, args, span)),
-                None if name.eq_ignore_ascii_case("TRUE") => Ok(Expr::leaf(ExprKind::Bool(true), span)),
-                None if name.eq_ignore_ascii_case("FALSE") => Ok(Expr::leaf(ExprKind::Bool(false), span)),
-                None => Err(Rich::custom(
-                    e.span(),
-                    format!("unknown name {name}: write a field as {{{name}}}, a function as {name}(…), text as \"{name}\""),
-                )),
+                Some(args) => Expr::call(name, name_span, args, span),
+                None if name.eq_ignore_ascii_case("TRUE") => Expr::leaf(ExprKind::Bool(true), span),
+                None if name.eq_ignore_ascii_case("FALSE") => Expr::leaf(ExprKind::Bool(false), span),
+                None => {
+                    emitter.emit(Rich::custom(
+                        e.span(),
+                        format!("unknown name {name}: write a field as {{{name}}}, a function as {name}(…), text as \"{name}\""),
+                    ));
+                    Expr::leaf(ExprKind::Bool(false), span)
+                }
             }
         });
 
-        let parenthesized = expr.clone().delimited_by(just('(').padded(), just(')')).map_with(|inner: Expr, e| Expr {
-            span: span_of(e.span()),
+        // Parentheses keep the inner span (a field reference's span must be exactly its braces, as the
+        // stored text is rewritten by spans) but count as a level of nesting.
+        let parenthesized = expr.clone().delimited_by(just('(').padded(), just(')')).map(|inner: Expr| Expr {
             depth: inner.depth.saturating_add(1),
-            kind: inner.kind,
+            ..inner
         });
 
-        let atom = choice((number, string, field, date, call_or_bool, parenthesized)).padded();
+        let atom = choice((number, string, field, date, call_or_bool, parenthesized))
+            .padded()
+            .labelled("a value");
 
-        let op = |symbol: &'static str| just(symbol).padded();
+        let op = |symbol: &'static str| just(symbol).padded().labelled("an operator");
         let binary = |op: BinaryOp| {
             move |lhs: Expr, _, rhs: Expr, e: &mut chumsky::input::MapExtra<'src, '_, &'src str, Extra<'src>>| {
                 Expr::binary(op, lhs, rhs, span_of(e.span()))

@@ -191,6 +191,10 @@ impl Compiler<'_> {
     }
 
     pub fn expr(&mut self, node: &Node) -> Sql {
+        crate::deep(|| self.expr_node(node))
+    }
+
+    fn expr_node(&mut self, node: &Node) -> Sql {
         if node.ty == Type::Blank {
             return Ok(self.null(&Type::Blank));
         }

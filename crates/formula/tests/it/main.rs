@@ -2,7 +2,11 @@
 //! differential test against SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod api;
+mod catalog;
+mod diagnostics;
 mod differential;
 mod functions;
 mod generator;
+mod robustness;
 mod support;

@@ -76,3 +76,86 @@ pub fn eval(source: &str) -> String {
         other => to_text(&other),
     }
 }
+
+/// The fields the catalog's examples use, with the values the examples assume.
+pub fn example_schema() -> (Schema, Vec<(&'static str, Value)>) {
+    use rust_decimal::Decimal;
+    let number = |text: &str| Value::Number(text.parse::<Decimal>().unwrap());
+    let fields = vec![
+        (
+            Field::new("e1", "Amount", FieldKind::Number { precision: 2 }),
+            number("1130.34"),
+        ),
+        (
+            Field::new("e2", "Paid", FieldKind::Checkbox),
+            Value::Bool(false),
+        ),
+        (Field::new("e3", "Score", FieldKind::Integer), number("85")),
+        (
+            Field::new("e4", "Status", FieldKind::SingleSelect),
+            Value::text("done"),
+        ),
+        (
+            Field::new("e5", "Empty", FieldKind::Number { precision: 0 }),
+            Value::Empty,
+        ),
+        (Field::new("e6", "Notes", FieldKind::Text), Value::text("")),
+        (
+            Field::new("e7", "Done", FieldKind::Checkbox),
+            Value::Bool(false),
+        ),
+        (
+            Field::new("e8", "Tags", FieldKind::TextList),
+            Value::List(vec![
+                Value::text("vip"),
+                Value::text("new"),
+                Value::text("vip"),
+            ]),
+        ),
+        (
+            Field::new(
+                "e9",
+                "Scores",
+                FieldKind::Lookup(Box::new(FieldKind::Integer)),
+            ),
+            Value::List(vec![number("1"), Value::Empty, number("2")]),
+        ),
+    ];
+    let values = fields
+        .iter()
+        .map(|(field, value)| (field.id.as_str(), value.clone()))
+        .collect::<Vec<_>>();
+    let values = values
+        .into_iter()
+        .map(|(id, value)| {
+            (
+                Box::leak(id.to_owned().into_boxed_str()) as &'static str,
+                value,
+            )
+        })
+        .collect();
+    (
+        Schema::new(fields.into_iter().map(|(field, _)| field)),
+        values,
+    )
+}
+
+/// A value as the catalog's examples write results.
+pub fn example_text(value: &Value) -> String {
+    match value {
+        Value::Empty => "empty".into(),
+        Value::Error(error) => error.to_string(),
+        Value::Text(text) => format!("{text:?}"),
+        Value::Number(number) => number.to_string(),
+        Value::DateTime(instant) => instant.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        Value::List(items) => format!(
+            "[{}]",
+            items
+                .iter()
+                .map(example_text)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => to_text(other),
+    }
+}

@@ -10,6 +10,7 @@ pub mod functions;
 mod ir;
 mod num;
 mod parser;
+pub mod rollup;
 mod schema;
 pub mod sql;
 pub mod syntax;

@@ -154,3 +154,59 @@ fn compiled_sql_binds_every_value_and_reads_columns_the_caller_named() {
     }
     insta::assert_snapshot!("compiled_sql", rendered);
 }
+
+#[test]
+fn rollups_over_no_linked_records_give_zero_for_sum_and_count_and_empty_otherwise() {
+    use tenon_formula::Value;
+    use tenon_formula::rollup::Aggregate;
+    let number = Type::Number { scale: 2 };
+    let expectations = [
+        (Aggregate::Sum, "0"),
+        (Aggregate::Count, "0"),
+        (Aggregate::CountAll, "0"),
+        (Aggregate::CountDistinct, "0"),
+        (Aggregate::Avg, "empty"),
+        (Aggregate::Min, "empty"),
+        (Aggregate::Max, "empty"),
+    ];
+    for (aggregate, expected) in expectations {
+        assert_eq!(
+            crate::support::example_text(&aggregate.eval(&[], &number)),
+            expected,
+            "{aggregate:?}"
+        );
+    }
+    let values: Vec<Value> = ["1.50", "2.25", "1.50"]
+        .iter()
+        .map(|text| Value::Number(text.parse().unwrap()))
+        .chain([Value::Empty])
+        .collect();
+    let results: Vec<String> = [
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "count",
+        "count_distinct",
+        "count_all",
+        "concat",
+    ]
+    .iter()
+    .map(|name| {
+        let aggregate = Aggregate::parse(name).unwrap();
+        format!(
+            "{name}={}",
+            crate::support::example_text(&aggregate.eval(&values, &number))
+        )
+    })
+    .collect();
+    assert_eq!(
+        results.join(" "),
+        "sum=5.25 avg=1.75000000 min=1.50 max=2.25 count=3 count_distinct=2 count_all=4 concat=\"1.5, 2.25, 1.5\""
+    );
+    assert_eq!(
+        Aggregate::Avg.result_type(&number),
+        Ok(Type::Number { scale: 8 })
+    );
+    assert!(Aggregate::Sum.result_type(&Type::Text).is_err());
+}

@@ -12,6 +12,8 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use sqlx::{AssertSqlSafe, Connection, Row};
+use tenon_formula::Type;
+use tenon_formula::rollup::{Aggregate, AggregateSql};
 use tenon_formula::sql::{Bind, Dialect, SqlExpr, decode_text};
 use tenon_formula::{EvalContext, Field, FieldKind, Schema, Value, check};
 
@@ -298,6 +300,45 @@ impl Databases {
         }
     }
 
+    /// The aggregate over the rows whose id is a multiple of `every`.
+    pub async fn aggregate(
+        &mut self,
+        aggregate: &AggregateSql,
+        every: i64,
+    ) -> Result<Value, String> {
+        let text = format!(
+            "SELECT {} FROM t WHERE id % {every} = 0",
+            aggregate.columns.join(", ")
+        );
+        macro_rules! fetch {
+            ($connection:expr) => {{
+                let mut query = sqlx::query(AssertSqlSafe(text.clone()));
+                for bind in &aggregate.binds {
+                    query = match bind {
+                        Bind::Int(value) => query.bind(*value),
+                        Bind::Text(value) => query.bind(value.clone()),
+                    };
+                }
+                let row = query
+                    .fetch_one($connection)
+                    .await
+                    .map_err(|error| error.to_string())?;
+                (0..aggregate.columns.len())
+                    .map(|index| {
+                        row.try_get::<Option<String>, _>(index)
+                            .map_err(|error| error.to_string())
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            }};
+        }
+        let texts = match aggregate.dialect {
+            Dialect::Sqlite => fetch!(&mut self.sqlite),
+            Dialect::Postgres => fetch!(&mut self.postgres),
+        };
+        let refs: Vec<Option<&str>> = texts.iter().map(|text| text.as_deref()).collect();
+        Ok(aggregate.finish(&refs))
+    }
+
     /// The formula's value for every row, in id order.
     pub async fn select(&mut self, expr: &SqlExpr) -> Result<Vec<Value>, String> {
         let text = format!("SELECT id, {} FROM t ORDER BY id", expr.as_text());
@@ -391,6 +432,43 @@ async fn run(zone: Tz, cases: usize, seed: u64) -> (usize, usize, usize) {
             let actual = dbs.select(&expr).await.unwrap_or_else(|error| {
                 panic!("{dialect:?} rejected the SQL for {source} (seed {case_seed}, zone {zone}): {error}\nSQL: {}", expr.sql)
             });
+            if case % 4 == 0 && !matches!(expr.ty, Type::Boolean | Type::Blank) {
+                for aggregate in [
+                    Aggregate::Count,
+                    Aggregate::CountDistinct,
+                    Aggregate::CountAll,
+                    Aggregate::Sum,
+                    Aggregate::Avg,
+                    Aggregate::Min,
+                    Aggregate::Max,
+                ] {
+                    let Ok(compiled) = aggregate.to_sql(&expr) else {
+                        continue;
+                    };
+                    for every in [1, 3] {
+                        let subset: Vec<Value> = expected
+                            .iter()
+                            .enumerate()
+                            .filter(|(index, _)| *index as i64 % every == 0)
+                            .map(|(_, value)| value.clone())
+                            .collect();
+                        let want = comparable(aggregate.eval(&subset, &expr.ty));
+                        let got = comparable(dbs.aggregate(&compiled, every).await.unwrap_or_else(
+                            |error| {
+                                panic!(
+                                    "{dialect:?} rejected {aggregate:?} of {source}: {error}\n{:?}",
+                                    compiled.columns
+                                )
+                            },
+                        ));
+                        assert!(
+                            want == got,
+                            "{dialect:?} {aggregate:?} of {source} (every {every}): evaluator {want:?}, SQL {got:?}\n{:?}",
+                            compiled.columns
+                        );
+                    }
+                }
+            }
             for (index, (want, got)) in expected.iter().zip(actual).enumerate() {
                 let got = comparable(got);
                 assert!(

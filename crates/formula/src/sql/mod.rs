@@ -297,7 +297,34 @@ impl Compiler<'_> {
     /// A boolean that is never NULL (empty counts as false).
     pub fn truth(&mut self, node: &Node) -> Sql {
         let sql = self.expr(node)?;
-        Ok(format!("COALESCE({sql}, {})", self.boolean(false)))
+        // Comparisons and logic already compile to non-NULL booleans.
+        let never_empty = matches!(
+            &node.kind,
+            NodeKind::Call(
+                Func::Eq
+                    | Func::Ne
+                    | Func::Lt
+                    | Func::Le
+                    | Func::Gt
+                    | Func::Ge
+                    | Func::And
+                    | Func::Or
+                    | Func::Not
+                    | Func::Xor
+                    | Func::IsBlank
+                    | Func::Exact
+                    | Func::IsBefore
+                    | Func::IsAfter
+                    | Func::True
+                    | Func::False,
+                _
+            )
+        );
+        Ok(if never_empty {
+            sql
+        } else {
+            format!("COALESCE({sql}, {})", self.boolean(false))
+        })
     }
 
     fn call(&mut self, func: Func, node: &Node, args: &[Node]) -> Sql {

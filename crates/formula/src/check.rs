@@ -19,6 +19,8 @@ pub struct Formula {
     pub(crate) fields: Vec<Field>,
     text: String,
     stored: String,
+    /// Literal patterns of the REGEX_ functions, compiled once (by the pattern's span).
+    pub(crate) regexes: Vec<(Span, regex::Regex)>,
 }
 
 /// How field references are written in the text being checked.
@@ -36,6 +38,21 @@ pub fn check(source: &str, schema: &Schema) -> Result<Formula, Vec<Diagnostic>> 
 /// Checks a stored formula (`{field id}` references), as returned by [`Formula::stored`].
 pub fn check_stored(stored: &str, schema: &Schema) -> Result<Formula, Vec<Diagnostic>> {
     check_with(stored, schema, RefMode::Ids)
+}
+
+/// Checks a condition — a validation rule, a filter, a branch condition: a formula whose value is TRUE or
+/// FALSE (empty counts as FALSE).
+pub fn check_condition(source: &str, schema: &Schema) -> Result<Formula, Vec<Diagnostic>> {
+    let formula = check(source, schema)?;
+    match formula.result_type() {
+        Type::Boolean => Ok(formula),
+        other => Err(vec![Diagnostic::new(
+            formula.root.span,
+            format!(
+                "a condition must be TRUE or FALSE; this formula gives {other} (compare it: … = …, … > …)"
+            ),
+        )]),
+    }
 }
 
 impl Formula {
@@ -82,15 +99,47 @@ fn check_with(source: &str, schema: &Schema, mode: RefMode) -> Result<Formula, V
     let root = checker.expr(&expr);
     match root {
         Some(root) if checker.errors.is_empty() => {
+            let regexes = literal_regexes(&root)?;
             let (text, stored) = rewrite_refs(source, &expr, schema, mode);
             Ok(Formula {
                 root,
                 fields: checker.fields,
                 text,
                 stored,
+                regexes,
             })
         }
         _ => Err(checker.errors),
+    }
+}
+
+/// Compiles the REGEX_ functions' literal patterns; an invalid one is a diagnostic at its span.
+fn literal_regexes(root: &Node) -> Result<Vec<(Span, regex::Regex)>, Vec<Diagnostic>> {
+    let mut regexes = Vec::new();
+    let mut errors = Vec::new();
+    let mut stack = vec![root];
+    while let Some(node) = stack.pop() {
+        if let NodeKind::Call(func, args) = &node.kind {
+            if matches!(
+                func,
+                Func::RegexMatch | Func::RegexExtract | Func::RegexReplace
+            ) && let Some(pattern) = args.get(1).and_then(Node::literal_text)
+            {
+                match crate::eval_text::compile_regex(pattern) {
+                    Ok(regex) => regexes.push((args[1].span, regex)),
+                    Err(error) => errors.push(Diagnostic::new(
+                        args[1].span,
+                        format!("invalid regular expression: {error}"),
+                    )),
+                }
+            }
+            stack.extend(args.iter());
+        }
+    }
+    if errors.is_empty() {
+        Ok(regexes)
+    } else {
+        Err(errors)
     }
 }
 

@@ -22,12 +22,21 @@ pub(crate) type Flow<T> = Result<T, Value>;
 pub(crate) struct Env<'a> {
     pub inputs: &'a [Value],
     pub ctx: &'a EvalContext,
+    /// Regular expressions written as literals, compiled once when the formula was checked.
+    pub regexes: &'a [(crate::syntax::Span, regex::Regex)],
 }
 
 impl Formula {
     /// Evaluates the formula. `inputs[i]` is the value of `self.fields()[i]` (missing ones count as empty).
     pub fn eval(&self, inputs: &[Value], ctx: &EvalContext) -> Value {
-        eval(&self.root, &Env { inputs, ctx })
+        eval(
+            &self.root,
+            &Env {
+                inputs,
+                ctx,
+                regexes: &self.regexes,
+            },
+        )
     }
 }
 

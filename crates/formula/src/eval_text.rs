@@ -191,11 +191,15 @@ pub(crate) fn call(func: Func, node: &Node, args: &[Node], env: &Env<'_>) -> Flo
         Exact => Ok(Value::Bool(text_arg(arg(0))? == text_arg(arg(1))?)),
         RegexMatch | RegexExtract | RegexReplace => {
             let text = text_arg(arg(0))?;
-            let pattern = text_arg(arg(1))?;
-            let regex = regex::RegexBuilder::new(&pattern)
-                .size_limit(REGEX_SIZE_MAX)
-                .build()
-                .map_err(|error| Value::Error(EvalError::InvalidRegex(error.to_string())))?;
+            let compiled;
+            let regex = match env.regexes.iter().find(|(span, _)| *span == args[1].span) {
+                Some((_, regex)) => regex,
+                None => {
+                    compiled = compile_regex(&text_arg(arg(1))?)
+                        .map_err(|error| Value::Error(EvalError::InvalidRegex(error)))?;
+                    &compiled
+                }
+            };
             Ok(match func {
                 RegexMatch => Value::Bool(regex.is_match(&text)),
                 RegexExtract => regex
@@ -277,6 +281,14 @@ pub(crate) fn call(func: Func, node: &Node, args: &[Node], env: &Env<'_>) -> Flo
         }
         _ => fail(EvalError::InvalidArgument("not a text function")),
     }
+}
+
+/// Compiles a pattern with the size limit that keeps exploding patterns harmless.
+pub(crate) fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_MAX)
+        .build()
+        .map_err(|error| error.to_string())
 }
 
 /// What TRIM removes at both ends.

@@ -61,7 +61,7 @@ pub mod syntax;
 mod typing;
 mod value;
 
-pub use check::{Formula, check, check_stored};
+pub use check::{Formula, check, check_condition, check_stored};
 pub use diagnostic::Diagnostic;
 pub use eval_text::{number_text, to_text};
 pub use num::rescale;

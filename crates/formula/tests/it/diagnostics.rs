@@ -49,6 +49,7 @@ fn checker_and_parser_errors_point_at_the_span_and_suggest_fixes() {
         "",
         "{Tags} & \"x\"",
         "IFS({Paid}, 1, 2)",
+        "REGEX_MATCH({Name}, \"[a-\")",
     ];
     let rendered: Vec<String> = cases
         .iter()
@@ -81,4 +82,12 @@ fn result_types_carry_the_scale_the_formula_implies() {
         .map(|source| format!("{source} : {}", render(source)))
         .collect();
     insta::assert_snapshot!("result_types", rendered.join("\n"));
+}
+
+#[test]
+fn a_condition_must_be_true_or_false() {
+    let source = "{Amount} * 2";
+    let errors = tenon_formula::check_condition(source, &schema()).unwrap_err();
+    insta::assert_snapshot!("condition", errors[0].render(source));
+    assert!(tenon_formula::check_condition("{Amount} > 1000 AND NOT {Paid}", &schema()).is_ok());
 }

@@ -65,8 +65,8 @@ fn division_by_zero_and_other_runtime_problems_are_errors_not_panics() {
         ("DATE(0, 1, 1)", "#ERR #DATE!: not a valid date"),
         ("VALUE(\"abc\")", "#ERR #VALUE!: the text is not a number"),
         (
-            "REGEX_MATCH(\"a\", \"(\")",
-            "#ERR #REGEX!: regex parse error:\n    (\n    ^\nerror: unclosed group",
+            "REGEX_MATCH(\"a\", \"(\" & {Name})",
+            "#ERR #REGEX!: regex parse error:\n    (湖州优品 Co.\n    ^\nerror: unclosed group",
         ),
         (
             "REPT(\"ab\", 100000)",

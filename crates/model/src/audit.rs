@@ -13,16 +13,26 @@ pub enum TargetKind {
     Token,
     Installation,
     Session,
+    App,
+    Table,
+    Field,
+    Record,
+    Attachment,
 }
 
 impl TargetKind {
-    pub const ALL: [TargetKind; 6] = [
+    pub const ALL: [TargetKind; 11] = [
         TargetKind::Organization,
         TargetKind::Member,
         TargetKind::Department,
         TargetKind::Token,
         TargetKind::Installation,
         TargetKind::Session,
+        TargetKind::App,
+        TargetKind::Table,
+        TargetKind::Field,
+        TargetKind::Record,
+        TargetKind::Attachment,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -32,6 +42,11 @@ impl TargetKind {
             TargetKind::Token => "token",
             TargetKind::Installation => "installation",
             TargetKind::Session => "session",
+            TargetKind::App => "app",
+            TargetKind::Table => "table",
+            TargetKind::Field => "field",
+            TargetKind::Record => "record",
+            TargetKind::Attachment => "attachment",
         }
     }
     pub fn parse(raw: &str) -> Option<Self> {

@@ -101,3 +101,23 @@ id_type!(
     /// One entry of the audit log.
     AuditId
 );
+id_type!(
+    /// A low-code app: a set of tables.
+    AppId
+);
+id_type!(
+    /// A table of an app.
+    TableId
+);
+id_type!(
+    /// A field (column) of a table.
+    FieldId
+);
+id_type!(
+    /// A record (row) of a table.
+    RecordId
+);
+id_type!(
+    /// An uploaded file.
+    AttachmentId
+);

@@ -5,6 +5,7 @@
 //! validation error type. It never performs I/O, never awaits, never reads the clock (callers pass "now"),
 //! and its types are not API shapes: the server crate maps them to JSON.
 
+pub mod apps;
 pub mod audit;
 pub mod credentials;
 pub mod directory;
@@ -23,8 +24,8 @@ pub use directory::{
     Organization, OrganizationPatch,
 };
 pub use ids::{
-    AuditId, ClientAppId, DepartmentId, InstallationId, MemberId, OrgId, ParseIdError, SessionId,
-    TokenId,
+    AppId, AttachmentId, AuditId, ClientAppId, DepartmentId, FieldId, InstallationId, MemberId,
+    OrgId, ParseIdError, RecordId, SessionId, TableId, TokenId,
 };
 pub use page::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, Page, PageRequest};
 pub use rate::RateLimit;

@@ -77,6 +77,11 @@ async fn read_body<S: Send + Sync>(request: Request, state: &S) -> ApiResult<Byt
         })
 }
 
+/// Refuses a body that is not declared as JSON (415).
+pub fn require_json(headers: &axum::http::HeaderMap) -> ApiResult<()> {
+    require_json_content_type(headers)
+}
+
 fn require_json_content_type(headers: &axum::http::HeaderMap) -> ApiResult<()> {
     let content_type = headers
         .get(header::CONTENT_TYPE)

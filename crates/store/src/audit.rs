@@ -62,6 +62,55 @@ pub(crate) async fn record(
     Ok(())
 }
 
+/// Audit entries written per statement when many changes are recorded at once.
+const AUDIT_ROWS_PER_STATEMENT: usize = 500;
+
+/// Records many changes with few statements (bulk record writes).
+pub(crate) async fn record_many(
+    conn: &mut Conn<'_>,
+    tenant: &Tenant<'_>,
+    changes: Vec<Change<'_>>,
+) -> Result<()> {
+    let now = tenant.store.now();
+    let mut changes = changes.into_iter().peekable();
+    while changes.peek().is_some() {
+        let batch: Vec<Change<'_>> = changes.by_ref().take(AUDIT_ROWS_PER_STATEMENT).collect();
+        let mut text = String::from(
+            "INSERT INTO audit_log (organization_id, id, at, actor_kind, actor_id, actor_name, action, \
+             target_kind, target_id, before, after, request_id) VALUES ",
+        );
+        let mut args = Vec::with_capacity(batch.len() * 12);
+        for (i, change) in batch.into_iter().enumerate() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            let base = i * 12;
+            let placeholders: Vec<String> = (1..=12).map(|n| format!("${}", base + n)).collect();
+            text.push_str(&format!("({})", placeholders.join(", ")));
+            args.extend([
+                crate::exec::Arg::from(tenant.org_id),
+                crate::exec::Arg::from(AuditId::new()),
+                crate::exec::Arg::from(now),
+                crate::exec::Arg::from(change.ctx.actor.kind()),
+                crate::exec::Arg::from(change.ctx.actor.id()),
+                crate::exec::Arg::from(change.ctx.actor.name()),
+                crate::exec::Arg::from(format!(
+                    "{}.{}",
+                    change.target_kind.as_str(),
+                    change.action.as_str()
+                )),
+                crate::exec::Arg::from(change.target_kind.as_str()),
+                crate::exec::Arg::from(change.target_id),
+                crate::exec::Arg::from(change.before),
+                crate::exec::Arg::from(change.after),
+                crate::exec::Arg::from(change.ctx.request_id.clone()),
+            ]);
+        }
+        conn.execute(Sql::generated(text).bind_all(args)).await?;
+    }
+    Ok(())
+}
+
 impl Tenant<'_> {
     /// Audit entries, newest first. The page key is the entry id; `after` continues with older entries.
     pub async fn list_audit(

@@ -16,6 +16,9 @@ pub enum StoreError {
     /// The input refers to things that do not exist or breaks a rule only the data can check.
     #[error(transparent)]
     Invalid(#[from] Invalid),
+    /// Records of a write were refused, each problem with the index of its record in the request.
+    #[error("{} records are invalid", .0.len())]
+    InvalidRecords(Vec<crate::records::RecordProblem>),
     #[error("configuration: {0}")]
     Config(String),
     #[error("cannot connect to the database: {0}")]

@@ -37,6 +37,12 @@ pub(crate) enum Arg {
     Time(Option<DateTime<Utc>>),
     Json(Option<serde_json::Value>),
     Bytes(Option<Vec<u8>>),
+    /// PostgreSQL NUMERIC. SQLite has no exact decimal: callers bind scaled integers there instead.
+    Decimal(Option<rust_decimal::Decimal>),
+    /// DATE on PostgreSQL, `YYYY-MM-DD` text on SQLite.
+    Date(Option<chrono::NaiveDate>),
+    /// A float, only for comparing SQLite's scaled integers with operands finer than the column.
+    Real(Option<f64>),
 }
 
 /// A statement and its bound values.
@@ -44,6 +50,10 @@ pub(crate) enum Arg {
 pub(crate) struct Sql {
     text: Cow<'static, str>,
     args: Vec<Arg>,
+    /// Whether PostgreSQL may keep the prepared statement. Statements over user tables are not kept: a
+    /// field's type change alters their result types, and PostgreSQL refuses to reuse such a plan
+    /// ("cached plan must not change result type") on every connection that cached it.
+    persistent: bool,
 }
 
 impl Sql {
@@ -52,11 +62,27 @@ impl Sql {
         Sql {
             text: Cow::Borrowed(text),
             args: Vec::new(),
+            persistent: true,
         }
     }
 
+    /// A statement assembled by this crate at run time from its own fragments: physical names made from ids
+    /// (always through [`quote`]), placeholders and keywords. Never call it with text a user wrote.
+    pub(crate) fn generated(text: String) -> Self {
+        Sql {
+            text: Cow::Owned(text),
+            args: Vec::new(),
+            persistent: false,
+        }
+    }
+
+    /// Appends values in order (for generated statements with many placeholders).
+    pub(crate) fn bind_all(mut self, values: impl IntoIterator<Item = Arg>) -> Self {
+        self.args.extend(values);
+        self
+    }
+
     /// A statement produced by the builder for `backend`: identifiers quoted, values bound.
-    #[allow(dead_code)] // Used by run-time tables; kept here so that all SQL text enters through this module.
     pub(crate) fn built<S: sea_query::QueryStatementWriter>(
         statement: &S,
         backend: Backend,
@@ -69,6 +95,7 @@ impl Sql {
         Sql {
             text: Cow::Owned(text),
             args,
+            persistent: true,
         }
     }
 
@@ -89,6 +116,9 @@ impl Sql {
                 Arg::Time(v) => args.add(v),
                 Arg::Json(v) => args.add(v.map(sqlx::types::Json)),
                 Arg::Bytes(v) => args.add(v),
+                Arg::Decimal(v) => args.add(v),
+                Arg::Date(v) => args.add(v),
+                Arg::Real(v) => args.add(v),
             };
             added.map_err(sqlx::Error::Encode)?;
         }
@@ -106,11 +136,20 @@ impl Sql {
                 Arg::Time(v) => args.add(v.map(|t| sqlite_time_text(&t))),
                 Arg::Json(v) => args.add(v.map(|j| j.to_string())),
                 Arg::Bytes(v) => args.add(v),
+                Arg::Decimal(v) => args.add(v.map(|d| d.to_string())),
+                Arg::Date(v) => args.add(v.map(|d| d.format("%Y-%m-%d").to_string())),
+                Arg::Real(v) => args.add(v),
             };
             added.map_err(sqlx::Error::Encode)?;
         }
         Ok(args)
     }
+}
+
+/// Quotes an identifier the standard way (both backends): wrapped in `"`, inner `"` doubled. The store only
+/// quotes names it generated from ids, but quoting anyway keeps a bug from becoming an injection.
+pub(crate) fn quote(identifier: &str) -> String {
+    format!("\"{}\"", identifier.replace('"', "\"\""))
 }
 
 /// The one text form of an instant on SQLite: UTC, microseconds, `Z`; fixed width so text order is time order.
@@ -216,6 +255,7 @@ impl Conn<'_> {
             Conn::Postgres(conn) => {
                 let args = sql.pg_args()?;
                 let done = sqlx::query_with(AssertSqlSafe(sql.text), args)
+                    .persistent(sql.persistent)
                     .execute(&mut **conn)
                     .await?;
                 Ok(done.rows_affected())
@@ -231,7 +271,6 @@ impl Conn<'_> {
     }
 
     /// Runs several statements separated by `;` with no bound values (DDL, pragmas).
-    #[allow(dead_code)] // Used by run-time tables.
     pub(crate) async fn execute_script(&mut self, text: String) -> Result<(), sqlx::Error> {
         use sqlx::Executor;
         match self {
@@ -248,6 +287,7 @@ impl Conn<'_> {
             Conn::Postgres(conn) => {
                 let args = sql.pg_args()?;
                 sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql.text), args)
+                    .persistent(sql.persistent)
                     .fetch_all(&mut **conn)
                     .await
             }
@@ -268,6 +308,7 @@ impl Conn<'_> {
             Conn::Postgres(conn) => {
                 let args = sql.pg_args()?;
                 sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql.text), args)
+                    .persistent(sql.persistent)
                     .fetch_optional(&mut **conn)
                     .await
             }
@@ -284,6 +325,118 @@ impl Conn<'_> {
         self.fetch_optional(sql)
             .await?
             .ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// Rows whose columns are known only at run time (records of user tables).
+    pub(crate) async fn fetch_rows(&mut self, sql: Sql) -> Result<Vec<DynRow>, sqlx::Error> {
+        match self {
+            Conn::Postgres(conn) => {
+                let args = sql.pg_args()?;
+                let rows = sqlx::query_with(AssertSqlSafe(sql.text), args)
+                    .persistent(sql.persistent)
+                    .fetch_all(&mut **conn)
+                    .await?;
+                Ok(rows.into_iter().map(DynRow::Postgres).collect())
+            }
+            Conn::Sqlite(conn) => {
+                let args = sql.sqlite_args()?;
+                let rows = sqlx::query_with(AssertSqlSafe(sql.text), args)
+                    .fetch_all(&mut **conn)
+                    .await?;
+                Ok(rows.into_iter().map(DynRow::Sqlite).collect())
+            }
+        }
+    }
+}
+
+/// A row of either backend, read column by column with the decoding the column's storage needs.
+pub(crate) enum DynRow {
+    Postgres(PgRow),
+    Sqlite(SqliteRow),
+}
+
+macro_rules! dyn_get {
+    ($self:ident, $idx:ident) => {{
+        use sqlx::Row;
+        match $self {
+            DynRow::Postgres(row) => row.try_get($idx),
+            DynRow::Sqlite(row) => row.try_get($idx),
+        }
+    }};
+}
+
+fn decode_error(idx: usize, error: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: idx.to_string(),
+        source: Box::new(error),
+    }
+}
+
+impl DynRow {
+    pub(crate) fn uuid(&self, idx: usize) -> Result<Uuid, sqlx::Error> {
+        dyn_get!(self, idx)
+    }
+
+    pub(crate) fn text(&self, idx: usize) -> Result<Option<String>, sqlx::Error> {
+        dyn_get!(self, idx)
+    }
+
+    pub(crate) fn int(&self, idx: usize) -> Result<Option<i64>, sqlx::Error> {
+        dyn_get!(self, idx)
+    }
+
+    pub(crate) fn bool(&self, idx: usize) -> Result<Option<bool>, sqlx::Error> {
+        dyn_get!(self, idx)
+    }
+
+    pub(crate) fn datetime(&self, idx: usize) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+        dyn_get!(self, idx)
+    }
+
+    /// NUMERIC on PostgreSQL; a scaled INTEGER on SQLite.
+    pub(crate) fn decimal(
+        &self,
+        idx: usize,
+        scale: u32,
+    ) -> Result<Option<rust_decimal::Decimal>, sqlx::Error> {
+        use sqlx::Row;
+        match self {
+            DynRow::Postgres(row) => row.try_get(idx),
+            DynRow::Sqlite(row) => {
+                let scaled: Option<i64> = row.try_get(idx)?;
+                Ok(scaled.map(|value| rust_decimal::Decimal::new(value, scale)))
+            }
+        }
+    }
+
+    pub(crate) fn date(&self, idx: usize) -> Result<Option<chrono::NaiveDate>, sqlx::Error> {
+        use sqlx::Row;
+        match self {
+            DynRow::Postgres(row) => row.try_get(idx),
+            DynRow::Sqlite(row) => {
+                let text: Option<String> = row.try_get(idx)?;
+                text.map(|text| {
+                    chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+                        .map_err(|e| decode_error(idx, e))
+                })
+                .transpose()
+            }
+        }
+    }
+
+    pub(crate) fn json(&self, idx: usize) -> Result<Option<serde_json::Value>, sqlx::Error> {
+        use sqlx::Row;
+        match self {
+            DynRow::Postgres(row) => {
+                let value: Option<sqlx::types::Json<serde_json::Value>> = row.try_get(idx)?;
+                Ok(value.map(|json| json.0))
+            }
+            DynRow::Sqlite(row) => {
+                let text: Option<String> = row.try_get(idx)?;
+                text.map(|text| serde_json::from_str(&text).map_err(|e| decode_error(idx, e)))
+                    .transpose()
+            }
+        }
     }
 }
 

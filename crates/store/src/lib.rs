@@ -19,18 +19,22 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tenon_model::{Actor, OrgId};
 
+mod apps;
 mod audit;
 mod clock;
 mod credentials;
 mod directory;
 mod error;
 mod exec;
+mod files;
 mod organizations;
+mod records;
 mod rows;
 mod sessions;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
+pub use apps::{AppPatch, FieldPatch, NewApp, NewTable, TablePatch};
 pub use audit::AuditFilter;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use credentials::TOKEN_TOUCH_INTERVAL;
@@ -41,7 +45,12 @@ pub use credentials::{
 pub use directory::{DEPARTMENT_DEPTH_MAX, MEMBER_DEPARTMENTS_MAX, MemberFilter};
 pub use error::StoreError;
 pub use exec::Backend;
+pub use files::{Attachment, FILE_BYTES_MAX};
 pub use organizations::NewOrganization;
+pub use records::{
+    Cursor, IdempotencyKey, RECORDS_PER_WRITE_MAX, RecordPage, RecordProblem, RecordQuery,
+    RecordUpdate, WriteOutcome, label,
+};
 pub use sessions::{LoginCandidate, LoginThrottle, SESSION_TOUCH_INTERVAL, SessionLookup};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -113,11 +122,13 @@ fn redact_url(url: &str) -> String {
     }
 }
 
-/// The store: pools, the clock, and every query of the platform.
+/// The store: pools, the clock, the folder of uploaded files, and every query of the platform.
 #[derive(Clone)]
 pub struct Store {
     pools: exec::Pools,
     clock: Arc<dyn Clock>,
+    /// Where attachment bytes live (content-addressed); `None` refuses uploads.
+    files_dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Store {
@@ -175,7 +186,11 @@ impl Store {
                 exec::Pools::Postgres(pool)
             }
         };
-        Ok(Store { pools, clock })
+        Ok(Store {
+            pools,
+            clock,
+            files_dir: None,
+        })
     }
 
     /// Applies pending migrations of the platform's tables. Safe to run from several nodes at once: on
@@ -208,6 +223,13 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.pools.backend()
+    }
+
+    /// Keeps uploaded files under `dir` (usually `<data>/files`).
+    #[must_use]
+    pub fn with_files_dir(mut self, dir: PathBuf) -> Self {
+        self.files_dir = Some(dir);
+        self
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {

@@ -215,10 +215,9 @@ impl Route {
         match self {
             Route::Healthz => http.get(format!("{base}/healthz")),
             Route::Me => http.get(format!("{base}/api/v1/me")).bearer_auth(token),
-            Route::CreateMember => http
-                .post(format!("{base}/api/v1/members"))
-                .bearer_auth(token)
-                .json(&json!({"name": format!("成员 {n}"), "employee_no": format!("B{n}-{}", tenon_model::MemberId::new())})),
+            Route::CreateMember => http.post(format!("{base}/api/v1/members")).bearer_auth(token).json(
+                &json!({"name": format!("成员 {n}"), "employee_no": format!("B{n}-{}", tenon_model::MemberId::new())}),
+            ),
         }
     }
 }

@@ -56,6 +56,12 @@ pub enum Command {
     /// Manage third-party apps (OAuth2 clients).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Apps as code: export, import or diff an app definition (YAML or JSON).
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Import or export a table's records as CSV or Excel.
+    #[command(subcommand)]
+    Table(TableCommand),
     /// Measure this build: cold start, idle memory, and request latency/throughput over HTTP against a
     /// fresh database, each route beside an unauthenticated baseline measured in the same run.
     Bench(BenchArgs),
@@ -164,4 +170,91 @@ pub struct ClientCreateArgs {
     /// The app's rate limit in this organization, e.g. 50/s.
     #[arg(long)]
     pub rate_limit: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Write an app's definition to stdout (or --out FILE).
+    Export(AppExportArgs),
+    /// Create the app a definition describes, or migrate the existing app with its key to it.
+    Import(AppImportArgs),
+    /// Show the steps an import of FILE would take, changing nothing.
+    Diff(AppDiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AppExportArgs {
+    /// Organization id (or its exact name).
+    #[arg(long)]
+    pub org: String,
+    /// App id or key.
+    pub app: String,
+    /// yaml or json.
+    #[arg(long, default_value = "yaml")]
+    pub format: String,
+    /// Write to this file instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct AppImportArgs {
+    #[arg(long)]
+    pub org: String,
+    /// A definition file (.yaml, .yml or .json).
+    pub file: PathBuf,
+    /// Allow steps that delete tables or fields with their data.
+    #[arg(long)]
+    pub allow_deletions: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AppDiffArgs {
+    #[arg(long)]
+    pub org: String,
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TableCommand {
+    /// Import a CSV or Excel file into a table; prints a summary and every row that was not imported.
+    Import(TableImportArgs),
+    /// Export a table as CSV or Excel.
+    Export(TableExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TableImportArgs {
+    #[arg(long)]
+    pub org: String,
+    /// App id or key.
+    #[arg(long)]
+    pub app: String,
+    /// Table id or key.
+    #[arg(long)]
+    pub table: String,
+    /// The file (.csv, .xlsx, .xls, .ods).
+    pub file: PathBuf,
+    /// Map a file header to a field key: --map "入住人=guest" (repeatable).
+    #[arg(long = "map", value_name = "HEADER=FIELD")]
+    pub mapping: Vec<String>,
+    /// Check every row without writing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TableExportArgs {
+    #[arg(long)]
+    pub org: String,
+    #[arg(long)]
+    pub app: String,
+    #[arg(long)]
+    pub table: String,
+    /// csv or xlsx (default: from --out's extension, else csv).
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The file to write.
+    #[arg(long)]
+    pub out: PathBuf,
 }

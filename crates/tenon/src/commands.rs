@@ -61,6 +61,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Serve(args) => serve(&cli.storage, args).await,
         Command::Bench(args) => crate::bench::run(&cli.storage, args).await,
+        Command::App(command) => crate::data::app(&cli.storage, command).await,
+        Command::Table(command) => crate::data::table(&cli.storage, command).await,
         Command::Migrate => {
             let store = open(&cli.storage).await?;
             store.close().await;
@@ -215,7 +217,9 @@ pub(crate) async fn hash_password(password: Password) -> Result<String, Failure>
 /// Opens the configured database and brings its schema up to date.
 pub(crate) async fn open(storage: &StorageArgs) -> Result<Store, Failure> {
     let config = DatabaseConfig::from_options(storage.database.as_deref(), &storage.data_dir)?;
-    open_config(&config).await
+    Ok(open_config(&config)
+        .await?
+        .with_files_dir(storage.data_dir.join("files")))
 }
 
 async fn open_config(config: &DatabaseConfig) -> Result<Store, Failure> {
@@ -237,7 +241,9 @@ async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Failure> {
     let default_rate_limit = RateLimit::parse(&args.rate_limit)
         .map_err(|reason| Failure::new(EXIT_INVALID, format!("--rate-limit: {reason}")))?;
     let database = DatabaseConfig::from_options(storage.database.as_deref(), &storage.data_dir)?;
-    let store = open_config(&database).await?;
+    let store = open_config(&database)
+        .await?
+        .with_files_dir(storage.data_dir.join("files"));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|error| {

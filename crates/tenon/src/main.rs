@@ -8,6 +8,7 @@ use clap::Parser;
 mod bench;
 mod cli;
 mod commands;
+mod data;
 mod demo;
 
 fn main() -> ExitCode {

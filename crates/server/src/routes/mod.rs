@@ -10,6 +10,10 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
+pub mod app_code;
+pub mod app_openapi;
+pub mod apps;
+pub mod attachments;
 pub mod audit;
 pub mod departments;
 pub mod health;
@@ -18,7 +22,10 @@ pub mod me;
 pub mod members;
 pub mod oauth;
 pub mod organization;
+pub mod records;
+pub mod records_io;
 pub mod session;
+pub mod table_io;
 pub mod tokens;
 
 /// All routes of the API, with their documentation.
@@ -64,6 +71,45 @@ pub fn api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(installations::rotate_secret))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(apps::list_apps, apps::create_app))
+        .routes(routes!(apps::get_app, apps::update_app, apps::delete_app))
+        .routes(routes!(apps::list_tables, apps::create_table))
+        .routes(routes!(
+            apps::get_table,
+            apps::update_table,
+            apps::delete_table
+        ))
+        .routes(routes!(apps::list_fields, apps::create_field))
+        .routes(routes!(
+            apps::get_field,
+            apps::update_field,
+            apps::delete_field
+        ))
+        .routes(routes!(
+            records::list_records,
+            records::create_records,
+            records::update_records,
+            records::delete_records
+        ))
+        .routes(routes!(
+            records::get_record,
+            records::update_record,
+            records::delete_record
+        ))
+        .routes(routes!(app_code::export_app))
+        .routes(routes!(app_code::import_app))
+        .routes(routes!(app_openapi::app_openapi))
+        .routes(routes!(table_io::import))
+        .routes(routes!(table_io::export))
+        .routes(routes!(attachments::download))
+        .merge(
+            // Files may be larger than JSON bodies; this route alone accepts up to FILE_BYTES_MAX.
+            OpenApiRouter::new()
+                .routes(routes!(attachments::upload))
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    tenon_store::FILE_BYTES_MAX,
+                )),
+        )
 }
 
 /// For `Option<Option<T>>` fields: absent stays `None`, `null` becomes `Some(None)`.

@@ -20,9 +20,11 @@ use tenon_store::{ManualClock, NewOrganization, NewToken, Store, WriteContext};
 mod auth;
 mod directory;
 mod errors;
+mod exchange;
 mod isolation;
 mod oauth;
 mod openapi;
+mod records;
 
 /// Declares tests that run on both backends: `api_tests! { async fn name(app) { … } }`.
 macro_rules! api_tests {
@@ -144,7 +146,8 @@ impl TestApp {
         ));
         let store = Store::connect(&database.config, clock.clone())
             .await
-            .expect("connect");
+            .expect("connect")
+            .with_files_dir(database.dir.path().join("files"));
         store.migrate().await.expect("migrate");
         let owner_email = format!("owner-{}@example.com", unique());
         let (org, owner) = create_org(&store, "测试公司", &owner_email, Some(OWNER_PASSWORD)).await;

@@ -172,9 +172,11 @@ impl Tenant<'_> {
         .await?;
         if let Some(head_ids) = &patch.head_ids {
             conn.execute(
-                Sql::new("UPDATE member_departments SET is_head = FALSE WHERE organization_id = $1 AND department_id = $2")
-                    .bind(self.org_id)
-                    .bind(id),
+                Sql::new(
+                    "UPDATE member_departments SET is_head = FALSE WHERE organization_id = $1 AND department_id = $2",
+                )
+                .bind(self.org_id)
+                .bind(id),
             )
             .await?;
             self.set_heads(&mut conn, id, head_ids).await?;

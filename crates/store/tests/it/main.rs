@@ -10,8 +10,10 @@ use tenon_model::{Email, Locale, Name, NewMember, OptionalText, Role, TimeZone};
 use tenon_store::testing::{TestBackend, TestDatabase};
 use tenon_store::{NewOrganization, Store, SystemClock, WriteContext};
 
+mod apps;
 mod credentials;
 mod directory;
+mod schema_props;
 
 /// Declares tests that run on both backends: `backend_tests! { async fn name(store) { … } }`.
 macro_rules! backend_tests {

@@ -261,6 +261,105 @@ async fn cli_works_while_the_server_runs_and_sigterm_stops_it_cleanly(backend: T
     env.database.cleanup().await;
 }
 
+async fn apps_and_tables_move_through_files_with_diff_and_progress(backend: TestBackend) {
+    let env = Env::new(backend).await;
+    let org = success(&env.run(&[
+        "org",
+        "create",
+        "School",
+        "--admin-email",
+        "t@example.com",
+        "--admin-password",
+        "a long password",
+    ]));
+    let org = org.trim();
+    let dir = env.database.dir.path();
+    let definition = dir.join("duty.yaml");
+    std::fs::write(
+        &definition,
+        "key: duty\nname: Duty\ntables:\n  - key: roster\n    name: Roster\n    fields:\n      - {key: student, name: Student, type: text, required: true}\n      - {key: week, name: Week, type: number}\n",
+    )
+    .unwrap();
+    let diff = success(&env.run(&["app", "diff", "--org", org, definition.to_str().unwrap()]));
+    assert_eq!(diff, "+ app\n+ table roster\n");
+    let imported =
+        success(&env.run(&["app", "import", "--org", org, definition.to_str().unwrap()]));
+    assert!(
+        imported.trim().parse::<tenon_model::AppId>().is_ok(),
+        "prints the app id: {imported:?}"
+    );
+    assert_eq!(
+        success(&env.run(&["app", "diff", "--org", org, definition.to_str().unwrap()])),
+        ""
+    );
+
+    let csv = dir.join("roster.csv");
+    std::fs::write(&csv, "Pupil,Week\n小明,47\n小红,x\n").unwrap();
+    let summary = success(&env.run(&[
+        "table",
+        "import",
+        "--org",
+        org,
+        "--app",
+        "duty",
+        "--table",
+        "roster",
+        "--map",
+        "Pupil=student",
+        csv.to_str().unwrap(),
+    ]));
+    assert!(
+        summary.starts_with("2 rows read, imported 1, 1 not imported"),
+        "{summary}"
+    );
+    assert!(summary.contains("line 3 (week)"), "{summary}");
+    let out = dir.join("out.xlsx");
+    let output = env.run(&[
+        "table",
+        "export",
+        "--org",
+        org,
+        "--app",
+        "duty",
+        "--table",
+        "roster",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    success(&output);
+    let sheet = tenon_exchange::tabular::read(
+        &std::fs::read(&out).unwrap(),
+        tenon_exchange::tabular::TableFormat::Xlsx,
+    )
+    .unwrap();
+    assert_eq!(sheet.headers, ["Student", "Week"]);
+    assert_eq!(
+        sheet.rows,
+        [vec![serde_json::json!("小明"), serde_json::json!(47)]]
+    );
+
+    let exported = success(&env.run(&["app", "export", "--org", org, "duty", "--format", "json"]));
+    let json: serde_json::Value = serde_json::from_str(&exported).unwrap();
+    assert_eq!(json["tables"][0]["fields"][1]["type"], "number");
+    let shrunk = dir.join("shrunk.yaml");
+    std::fs::write(&shrunk, "key: duty\nname: Duty\ntables:\n  - key: roster\n    name: Roster\n    fields:\n      - {key: student, name: Student, type: text, required: true}\n").unwrap();
+    let refused = env.run(&["app", "import", "--org", org, shrunk.to_str().unwrap()]);
+    assert_eq!(
+        refused.status.code(),
+        Some(4),
+        "deleting a field needs --allow-deletions"
+    );
+    success(&env.run(&[
+        "app",
+        "import",
+        "--org",
+        org,
+        "--allow-deletions",
+        shrunk.to_str().unwrap(),
+    ]));
+    env.database.cleanup().await;
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -280,4 +379,5 @@ on_both_backends!(
     org_token_and_client_print_only_what_scripts_capture,
     failures_have_distinct_exit_codes_and_print_nothing_on_stdout,
     cli_works_while_the_server_runs_and_sigterm_stops_it_cleanly,
+    apps_and_tables_move_through_files_with_diff_and_progress,
 );

@@ -1,0 +1,225 @@
+//! Apps as code: an app's schema in one YAML or JSON file, the same format that `GET …/export` writes and
+//! `POST /api/v1/apps/import` and `tenon app import|diff` read.
+//!
+//! ```yaml
+//! format: tenon.app/v1
+//! key: housing
+//! name: 住房预约
+//! tables:
+//!   - key: bookings
+//!     name: Bookings
+//!     primary_field: guest
+//!     unique_together: [[guest, check_in]]
+//!     fields:
+//!       - {key: guest, name: Guest, type: text, required: true}
+//!       - {key: room, name: Room, type: link, options: {table: rooms, multiple: false, inverse_key: bookings}}
+//! ```
+
+use serde::{Deserialize, Serialize};
+use tenon_model::apps::definition::{AppDefinition, TableDefinition, owns_link};
+use tenon_model::apps::{ApiKey, App, TableSchema};
+use tenon_model::{Checker, Invalid, Name};
+
+use crate::ExchangeError;
+use crate::fields::{FieldFile, field_file, field_spec};
+
+/// The format tag written into every definition file.
+pub const FORMAT: &str = "tenon.app/v1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppFile {
+    #[serde(default = "format")]
+    pub format: String,
+    pub key: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub tables: Vec<TableFile>,
+}
+
+fn format() -> String {
+    FORMAT.to_owned()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableFile {
+    pub key: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_field: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unique_together: Vec<Vec<String>>,
+    #[serde(default)]
+    pub fields: Vec<FieldFile>,
+}
+
+/// Whether a definition file is YAML or JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileFormat {
+    Yaml,
+    Json,
+}
+
+impl FileFormat {
+    /// From a media type or file extension; YAML unless it says JSON.
+    pub fn guess(hint: &str) -> FileFormat {
+        if hint.to_ascii_lowercase().contains("json") {
+            FileFormat::Json
+        } else {
+            FileFormat::Yaml
+        }
+    }
+}
+
+/// Reads a definition file (JSON is also valid YAML, but its errors read better from the JSON parser).
+pub fn read(text: &str, format: FileFormat) -> Result<AppFile, ExchangeError> {
+    match format {
+        FileFormat::Json => serde_json::from_str(text)
+            .map_err(|error| ExchangeError::Format(format!("not an app definition: {error}"))),
+        FileFormat::Yaml => serde_norway::from_str(text)
+            .map_err(|error| ExchangeError::Format(format!("not an app definition: {error}"))),
+    }
+}
+
+pub fn write(file: &AppFile, format: FileFormat) -> Result<String, ExchangeError> {
+    match format {
+        FileFormat::Json => serde_json::to_string_pretty(file)
+            .map(|text| text + "\n")
+            .map_err(|error| ExchangeError::Format(error.to_string())),
+        FileFormat::Yaml => {
+            serde_norway::to_string(file).map_err(|error| ExchangeError::Format(error.to_string()))
+        }
+    }
+}
+
+/// Checks a file into a definition: keys everywhere, names valid, fields parsed with their options.
+pub fn check(file: AppFile) -> Result<AppDefinition, ExchangeError> {
+    if file.format != FORMAT {
+        return Err(Invalid::one(
+            "format",
+            format!(
+                "\"{}\" is not a format this Tenon reads; use {FORMAT}",
+                file.format
+            ),
+        )
+        .into());
+    }
+    let mut check = Checker::default();
+    let key = check.field("key", ApiKey::parse(&file.key));
+    let name = check.field("name", Name::parse(&file.name));
+    let mut tables = Vec::with_capacity(file.tables.len());
+    for (t, table) in file.tables.into_iter().enumerate() {
+        let path = format!("tables[{t}]");
+        let table_key = check.field(&format!("{path}.key"), ApiKey::parse(&table.key));
+        let table_name = check.field(&format!("{path}.name"), Name::parse(&table.name));
+        let primary_field = check.optional(
+            &format!("{path}.primary_field"),
+            table.primary_field,
+            |raw| ApiKey::parse(&raw),
+        );
+        let unique_together: Vec<Vec<ApiKey>> = table
+            .unique_together
+            .iter()
+            .enumerate()
+            .map(|(g, group)| {
+                group
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, raw)| {
+                        check.field(
+                            &format!("{path}.unique_together[{g}][{i}]"),
+                            ApiKey::parse(raw),
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut fields = Vec::with_capacity(table.fields.len());
+        for (f, field) in table.fields.into_iter().enumerate() {
+            if field.key.is_none() {
+                check.push(
+                    format!("{path}.fields[{f}].key"),
+                    "every field of a definition needs a key",
+                );
+                continue;
+            }
+            match field_spec(field, &format!("{path}.fields[{f}]")) {
+                Ok(spec) => fields.push(spec),
+                Err(ExchangeError::Invalid(invalid)) => invalid
+                    .0
+                    .into_iter()
+                    .for_each(|error| check.push(error.field, error.reason)),
+                Err(other) => return Err(other),
+            }
+        }
+        if let (Some(key), Some(name), Some(primary_field)) = (table_key, table_name, primary_field)
+        {
+            tables.push(TableDefinition {
+                key,
+                name,
+                primary_field,
+                unique_together,
+                fields,
+            });
+        }
+    }
+    for (i, table) in tables.iter().enumerate() {
+        if tables[..i].iter().any(|other| other.key == table.key) {
+            check.push(
+                format!("tables[{i}].key"),
+                format!("\"{}\" is used by another table", table.key),
+            );
+        }
+    }
+    let (Some(key), Some(name)) = (key, name) else {
+        return Err(check.into_invalid().into());
+    };
+    check.finish()?;
+    Ok(AppDefinition {
+        key,
+        name,
+        description: file.description,
+        tables,
+    })
+}
+
+/// The definition file of an existing app. Inverse link fields are described by their owners.
+pub fn export(app: &App, tables: &[TableSchema]) -> AppFile {
+    AppFile {
+        format: FORMAT.to_owned(),
+        key: app.key.to_string(),
+        name: app.name.to_string(),
+        description: app.description.clone(),
+        tables: tables
+            .iter()
+            .map(|schema| {
+                let key_of = |id: &tenon_model::FieldId| {
+                    schema
+                        .field(*id)
+                        .map(|field| field.key.to_string())
+                        .unwrap_or_default()
+                };
+                TableFile {
+                    key: schema.table.key.to_string(),
+                    name: schema.table.name.to_string(),
+                    primary_field: schema.table.primary_field_id.as_ref().map(key_of),
+                    unique_together: schema
+                        .table
+                        .unique_together
+                        .iter()
+                        .map(|group| group.iter().map(key_of).collect())
+                        .collect(),
+                    fields: schema
+                        .fields
+                        .iter()
+                        .filter(|field| owns_link(field))
+                        .map(|field| field_file(field, tables))
+                        .collect(),
+                }
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,357 @@
+//! Apps as code: an app's whole schema as one definition, and the migration from what exists to what a
+//! definition describes, as a list of steps that `diff` shows and `import` applies.
+//!
+//! A link pair is described once, on the field that owns it (the one created first), with `inverse_key`,
+//! `inverse_name` and `inverse_multiple`; the inverse field is not listed on the other table.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::apps::field::{FieldKind, FieldSpec, LinkTarget};
+use crate::apps::{ApiKey, App, Field, TableSchema};
+use crate::values::Name;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppDefinition {
+    pub key: ApiKey,
+    pub name: Name,
+    pub description: Option<String>,
+    pub tables: Vec<TableDefinition>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableDefinition {
+    pub key: ApiKey,
+    pub name: Name,
+    pub primary_field: Option<ApiKey>,
+    pub unique_together: Vec<Vec<ApiKey>>,
+    /// Every field has a key (definitions are matched to existing schemas by key).
+    pub fields: Vec<FieldSpec>,
+}
+
+impl TableDefinition {
+    pub fn field(&self, key: &ApiKey) -> Option<&FieldSpec> {
+        self.fields
+            .iter()
+            .find(|spec| spec.key.as_ref() == Some(key))
+    }
+}
+
+/// One step of a migration. Steps reference tables and fields by key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    CreateApp,
+    UpdateApp,
+    /// Creates the table with its fields that are not links.
+    CreateTable {
+        table: ApiKey,
+    },
+    /// Adds a field to an existing table, or a link field to any table.
+    AddField {
+        table: ApiKey,
+        field: ApiKey,
+    },
+    UpdateField {
+        table: ApiKey,
+        field: ApiKey,
+        changes: Vec<&'static str>,
+    },
+    DeleteField {
+        table: ApiKey,
+        field: ApiKey,
+    },
+    /// Sets name, primary field and composite unique keys.
+    UpdateTable {
+        table: ApiKey,
+        changes: Vec<&'static str>,
+    },
+    DeleteTable {
+        table: ApiKey,
+    },
+}
+
+impl Step {
+    /// Whether the step destroys data.
+    pub fn deletes(&self) -> bool {
+        matches!(self, Step::DeleteField { .. } | Step::DeleteTable { .. })
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::CreateApp => write!(f, "+ app"),
+            Step::UpdateApp => write!(f, "~ app: name or description"),
+            Step::CreateTable { table } => write!(f, "+ table {table}"),
+            Step::AddField { table, field } => write!(f, "+ field {table}.{field}"),
+            Step::UpdateField {
+                table,
+                field,
+                changes,
+            } => write!(f, "~ field {table}.{field}: {}", changes.join(", ")),
+            Step::DeleteField { table, field } => {
+                write!(f, "- field {table}.{field} (and its values)")
+            }
+            Step::UpdateTable { table, changes } => {
+                write!(f, "~ table {table}: {}", changes.join(", "))
+            }
+            Step::DeleteTable { table } => write!(f, "- table {table} (and its records)"),
+        }
+    }
+}
+
+/// An existing app with its tables, as the plan compares them.
+#[derive(Debug, Clone)]
+pub struct CurrentApp {
+    pub app: App,
+    pub tables: Vec<TableSchema>,
+}
+
+/// Whether a link field owns its pair (was created first); the other side is described by the owner.
+pub fn owns_link(field: &Field) -> bool {
+    match &field.kind {
+        FieldKind::Link {
+            inverse: Some(inverse),
+            ..
+        } => field.id < *inverse,
+        _ => true,
+    }
+}
+
+/// The steps that turn `current` (or nothing) into `definition`.
+pub fn plan(definition: &AppDefinition, current: Option<&CurrentApp>) -> Vec<Step> {
+    let Some(current) = current else {
+        let mut steps = vec![Step::CreateApp];
+        steps.extend(definition.tables.iter().map(|table| Step::CreateTable {
+            table: table.key.clone(),
+        }));
+        for table in &definition.tables {
+            for spec in table
+                .fields
+                .iter()
+                .filter(|spec| matches!(spec.kind, FieldKind::Link { .. }))
+            {
+                if let Some(key) = &spec.key {
+                    steps.push(Step::AddField {
+                        table: table.key.clone(),
+                        field: key.clone(),
+                    });
+                }
+            }
+            if table.primary_field.is_some() || !table.unique_together.is_empty() {
+                steps.push(Step::UpdateTable {
+                    table: table.key.clone(),
+                    changes: vec!["primary_field", "unique_together"],
+                });
+            }
+        }
+        return steps;
+    };
+    let mut steps = Vec::new();
+    if current.app.name != definition.name || current.app.description != definition.description {
+        steps.push(Step::UpdateApp);
+    }
+    let existing: HashMap<&ApiKey, &TableSchema> = current
+        .tables
+        .iter()
+        .map(|schema| (&schema.table.key, schema))
+        .collect();
+    let table_keys: HashMap<crate::ids::TableId, &ApiKey> = current
+        .tables
+        .iter()
+        .map(|schema| (schema.table.id, &schema.table.key))
+        .collect();
+    let mut later = Vec::new();
+    for table in &definition.tables {
+        match existing.get(&table.key) {
+            None => {
+                steps.push(Step::CreateTable {
+                    table: table.key.clone(),
+                });
+                for spec in table
+                    .fields
+                    .iter()
+                    .filter(|spec| matches!(spec.kind, FieldKind::Link { .. }))
+                {
+                    if let Some(key) = &spec.key {
+                        later.push(Step::AddField {
+                            table: table.key.clone(),
+                            field: key.clone(),
+                        });
+                    }
+                }
+                if table.primary_field.is_some() || !table.unique_together.is_empty() {
+                    later.push(Step::UpdateTable {
+                        table: table.key.clone(),
+                        changes: vec!["primary_field", "unique_together"],
+                    });
+                }
+            }
+            Some(schema) => {
+                for spec in &table.fields {
+                    let Some(key) = &spec.key else { continue };
+                    match schema.field_by_key(key.as_str()) {
+                        None => later.push(Step::AddField {
+                            table: table.key.clone(),
+                            field: key.clone(),
+                        }),
+                        Some(field) => {
+                            let changes = field_changes(field, spec, schema, &table_keys);
+                            if !changes.is_empty() {
+                                later.push(Step::UpdateField {
+                                    table: table.key.clone(),
+                                    field: key.clone(),
+                                    changes,
+                                });
+                            }
+                        }
+                    }
+                }
+                for field in &schema.fields {
+                    if owns_link(field) && table.field(&field.key).is_none() {
+                        later.push(Step::DeleteField {
+                            table: table.key.clone(),
+                            field: field.key.clone(),
+                        });
+                    }
+                }
+                let mut changes = Vec::new();
+                if schema.table.name != table.name {
+                    changes.push("name");
+                }
+                let primary = schema.primary_field().map(|field| &field.key);
+                if table.primary_field.is_some() && primary != table.primary_field.as_ref() {
+                    changes.push("primary_field");
+                }
+                let current_groups: Vec<Vec<&ApiKey>> = schema
+                    .table
+                    .unique_together
+                    .iter()
+                    .map(|group| {
+                        group
+                            .iter()
+                            .filter_map(|id| schema.field(*id).map(|field| &field.key))
+                            .collect()
+                    })
+                    .collect();
+                let wanted_groups: Vec<Vec<&ApiKey>> = table
+                    .unique_together
+                    .iter()
+                    .map(|group| group.iter().collect())
+                    .collect();
+                if current_groups != wanted_groups {
+                    changes.push("unique_together");
+                }
+                if !changes.is_empty() {
+                    later.push(Step::UpdateTable {
+                        table: table.key.clone(),
+                        changes,
+                    });
+                }
+            }
+        }
+    }
+    steps.extend(later);
+    for schema in &current.tables {
+        if !definition
+            .tables
+            .iter()
+            .any(|table| table.key == schema.table.key)
+        {
+            steps.push(Step::DeleteTable {
+                table: schema.table.key.clone(),
+            });
+        }
+    }
+    steps
+}
+
+/// What differs between an existing field and its definition.
+fn field_changes(
+    field: &Field,
+    spec: &FieldSpec,
+    schema: &TableSchema,
+    table_keys: &HashMap<crate::ids::TableId, &ApiKey>,
+) -> Vec<&'static str> {
+    let mut changes = Vec::new();
+    if field.name != spec.name {
+        changes.push("name");
+    }
+    if field.field_type() != spec.kind.field_type() {
+        changes.push("type");
+    } else if !same_options(&field.kind, &spec.kind, schema, table_keys) {
+        changes.push("options");
+    }
+    if field.required != spec.required {
+        changes.push("required");
+    }
+    if field.unique != spec.unique {
+        changes.push("unique");
+    }
+    if field.indexed != spec.indexed {
+        changes.push("indexed");
+    }
+    if field.default != spec.default {
+        changes.push("default");
+    }
+    changes
+}
+
+fn same_options(
+    current: &FieldKind,
+    wanted: &FieldKind,
+    _schema: &TableSchema,
+    table_keys: &HashMap<crate::ids::TableId, &ApiKey>,
+) -> bool {
+    match (current, wanted) {
+        (
+            FieldKind::Link {
+                table: LinkTarget::Resolved(id),
+                multiple,
+                ..
+            },
+            FieldKind::Link {
+                table: LinkTarget::Named(name),
+                multiple: wanted_multiple,
+                ..
+            },
+        ) => {
+            table_keys.get(id).is_some_and(|key| key.as_str() == name)
+                && multiple == wanted_multiple
+        }
+        (
+            FieldKind::SingleSelect { choices: have } | FieldKind::MultiSelect { choices: have },
+            FieldKind::SingleSelect { choices: want } | FieldKind::MultiSelect { choices: want },
+        ) => {
+            have.len() == want.len()
+                && have
+                    .iter()
+                    .zip(want)
+                    .all(|(a, b)| a.name == b.name && a.color == b.color)
+        }
+        (current, wanted) => current == wanted,
+    }
+}
+
+/// Gives the definition's select choices the ids of existing choices of the same name, so that a
+/// definition written without ids does not read as "every choice replaced".
+pub fn adopt_choice_ids(spec: &mut FieldSpec, existing: &Field) {
+    let (FieldKind::SingleSelect { choices: wanted } | FieldKind::MultiSelect { choices: wanted }) =
+        &mut spec.kind
+    else {
+        return;
+    };
+    let (FieldKind::SingleSelect { choices: have } | FieldKind::MultiSelect { choices: have }) =
+        &existing.kind
+    else {
+        return;
+    };
+    for choice in wanted.iter_mut() {
+        if have.iter().any(|current| current.id == choice.id) {
+            continue;
+        }
+        if let Some(current) = have.iter().find(|current| current.name == choice.name) {
+            choice.id = current.id.clone();
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! Apps as code over HTTP: export an app's definition, and import one — creating the app, or migrating an
+//! existing one to it (`dry_run=true` only shows the steps).
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tenon_exchange::ExchangeError;
+use tenon_exchange::definition::{self, FileFormat};
+use tenon_model::FieldError;
+use tenon_model::apps::definition::plan;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{Authed, scopes};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::ApiQuery;
+use crate::routes::apps::AppOut;
+use crate::routes::records_io::parse_context;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParams {
+    /// `yaml` (default) or `json`.
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportParams {
+    /// Only compute and return the steps.
+    pub dry_run: Option<bool>,
+    /// Allow steps that delete tables or fields (and their data); without it such an import is refused.
+    pub allow_deletions: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportOut {
+    /// The app after the import (`null` for a dry run of a new app).
+    pub app: Option<AppOut>,
+    /// The migration, one line per step: `+ table rooms`, `~ field bookings.nights: type`, `- field …`.
+    pub steps: Vec<String>,
+    pub applied: bool,
+}
+
+pub(crate) fn exchange_error(error: ExchangeError) -> ApiError {
+    match error {
+        ExchangeError::Format(message) => ApiError::invalid_request(message),
+        ExchangeError::Invalid(invalid) => invalid.into(),
+        ExchangeError::UnknownOptions {
+            path,
+            names,
+            allowed,
+        } => ApiError::invalid_request(format!("unknown option names: {}", names.join(", ")))
+            .with_details(
+                names
+                    .iter()
+                    .map(|name| {
+                        FieldError::new(
+                            format!("{path}.{name}"),
+                            format!("unknown option; this type takes: {}", allowed.join(", ")),
+                        )
+                    })
+                    .collect(),
+            ),
+        ExchangeError::Store(error) => error.into(),
+    }
+}
+
+/// An app's definition as YAML or JSON (the format `POST /api/v1/apps/import` reads).
+#[utoipa::path(get, path = "/api/v1/apps/{app}/export", tag = "apps", params(("app" = String, Path, description = "App id or key"), ExportParams),
+    security(("bearer" = ["apps:read"]), ("session" = ["apps:read"])),
+    responses((status = 200, description = "The definition", content_type = "application/yaml"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn export_app(
+    State(state): State<AppState>,
+    auth: Authed<scopes::AppsRead>,
+    Path(app): Path<String>,
+    ApiQuery(params): ApiQuery<ExportParams>,
+) -> ApiResult<Response> {
+    let current = state
+        .store()
+        .tenant(auth.principal.org_id)
+        .current_app(&app)
+        .await?
+        .ok_or_else(|| ApiError::not_found("app"))?;
+    let format = FileFormat::guess(params.format.as_deref().unwrap_or("yaml"));
+    let text = definition::write(&definition::export(&current.app, &current.tables), format)
+        .map_err(exchange_error)?;
+    let content_type = if format == FileFormat::Json {
+        "application/json"
+    } else {
+        "application/yaml; charset=utf-8"
+    };
+    let disposition = format!(
+        "attachment; filename=\"{}.{}\"",
+        current.app.key,
+        if format == FileFormat::Json {
+            "json"
+        } else {
+            "yaml"
+        }
+    );
+    let mut response = text.into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(value) = HeaderValue::from_str(&disposition) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}
+
+/// Create an app from a definition, or migrate the app with the same key to it.
+#[utoipa::path(post, path = "/api/v1/apps/import", tag = "apps", params(ImportParams),
+    request_body(content = String, content_type = "application/yaml", description = "An app definition in YAML or JSON (Content-Type application/json)"),
+    security(("bearer" = ["apps:write"]), ("session" = ["apps:write"])),
+    responses((status = 200, description = "Applied to an existing app, or a dry run", body = ImportOut), (status = 201, description = "A new app", body = ImportOut),
+        (status = 400, description = "Not a definition, or unknown option names", body = ErrorBody),
+        (status = 409, description = "The migration deletes data and allow_deletions is not set", body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn import_app(
+    State(state): State<AppState>,
+    auth: Authed<scopes::AppsWrite>,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<ImportParams>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("application/yaml");
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::invalid_request("the definition is not UTF-8 text"))?;
+    let file = definition::read(text, FileFormat::guess(content_type)).map_err(exchange_error)?;
+    let wanted = definition::check(file).map_err(exchange_error)?;
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let current = tenant.current_app(wanted.key.as_str()).await?;
+    let steps = plan(&wanted, current.as_ref());
+    let lines: Vec<String> = steps.iter().map(ToString::to_string).collect();
+    if params.dry_run.unwrap_or(false) {
+        let app = current.map(|current| AppOut::from(current.app));
+        return Ok(axum::Json(ImportOut {
+            app,
+            steps: lines,
+            applied: false,
+        })
+        .into_response());
+    }
+    if steps.iter().any(|step| step.deletes()) && !params.allow_deletions.unwrap_or(false) {
+        let details = steps
+            .iter()
+            .filter(|step| step.deletes())
+            .map(|step| FieldError::new("steps", step.to_string()))
+            .collect();
+        return Err(ApiError::new(StatusCode::CONFLICT, "conflict", "the import deletes tables or fields with their data; repeat it with allow_deletions=true to proceed")
+            .with_details(details));
+    }
+    let parse = parse_context(&state, auth.principal.org_id).await?;
+    let created = current.is_none();
+    let app = tenant
+        .apply_definition(&auth.write_context(), &wanted, &steps, &parse)
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        axum::Json(ImportOut {
+            app: Some(app.into()),
+            steps: lines,
+            applied: true,
+        }),
+    )
+        .into_response())
+}

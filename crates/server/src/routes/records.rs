@@ -1,0 +1,632 @@
+//! `/api/v1/apps/{app}/tables/{table}/records`: the REST API every table gets.
+//!
+//! Shapes follow Airtable's closely: a record is `{"id", "version", "created_at", "modified_at",
+//! "fields"}`; one record is created from `{"fields"}`, many from `{"records": [...]}` (up to 1000, one
+//! transaction, all or nothing); lists take `filter` (a JSON tree), `sort`, `fields`, `page_size`,
+//! `cursor`, `count`, `key_by` and `expand`.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use tenon_model::apps::filter::{Filter, FilterContext, parse_sort};
+use tenon_model::apps::input::{WriteMode, parse_record_fields, present};
+use tenon_model::apps::{CellValue, TableSchema};
+use tenon_model::{FieldError, FieldId, RecordId};
+use tenon_store::{
+    IdempotencyKey, RECORDS_PER_WRITE_MAX, RecordQuery, RecordUpdate, StoreError, WriteOutcome,
+};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{Authed, Authenticated, scopes};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiQuery, parse_json, path_id};
+use crate::routes::records_io::{
+    KeyBy, RenderContext, decode_cursor, encode_cursor, key_by, parse_context,
+};
+use crate::state::AppState;
+
+/// A record as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordOut {
+    pub id: String,
+    /// Grows by one with every change; send it in `If-Match` to update only what you saw.
+    pub version: i64,
+    pub created_at: String,
+    pub modified_at: String,
+    /// Values keyed by field key (or id or name with `key_by`); empty fields are absent.
+    #[schema(value_type = Object)]
+    pub fields: Value,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordWrite {
+    /// Values keyed by field key, id or name.
+    #[schema(value_type = Object)]
+    pub fields: Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsCreate {
+    /// Up to 1000 records, written in one transaction.
+    pub records: Vec<RecordWrite>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordPatch {
+    pub id: String,
+    #[schema(value_type = Object)]
+    pub fields: Map<String, Value>,
+    /// Update only if the record is still at this version.
+    pub version: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsUpdate {
+    pub records: Vec<RecordPatch>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsDelete {
+    pub ids: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordsOut {
+    pub records: Vec<RecordOut>,
+}
+
+/// A page of records.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordPageOut {
+    pub items: Vec<RecordOut>,
+    pub next_cursor: Option<String>,
+    /// With `count=true`: how many records match the filter.
+    pub total: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Records per page, 1 to 1000 (default 100).
+    pub page_size: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Comma-separated field keys to return (default: all).
+    pub fields: Option<String>,
+    /// Comma-separated field keys, `-` for descending: `-nights,guest`.
+    pub sort: Option<String>,
+    /// URL-encoded JSON: `{"field", "op", "value"}` leaves, `{"and": […]}`, `{"or": […]}`, `{"not": …}`.
+    pub filter: Option<String>,
+    /// `true` adds the number of matching records as `total`.
+    pub count: Option<bool>,
+    /// Key `fields` by `key` (default), `id` or `name`.
+    pub key_by: Option<String>,
+    /// Comma-separated link fields whose linked records are included in full.
+    pub expand: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReadParams {
+    pub key_by: Option<String>,
+    /// Comma-separated link fields whose linked records are included in full (fetched in bulk).
+    pub expand: Option<String>,
+}
+
+fn field_list(
+    schema: &TableSchema,
+    raw: Option<&str>,
+    param: &str,
+) -> ApiResult<Option<Vec<FieldId>>> {
+    let Some(raw) = raw else { return Ok(None) };
+    let mut ids = Vec::new();
+    for reference in raw
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+    {
+        let field = schema.resolve_field(reference).ok_or_else(|| {
+            ApiError::invalid_request(format!("query parameter {param}: no field \"{reference}\""))
+                .with_details(vec![FieldError::new(
+                    param,
+                    format!("no field \"{reference}\""),
+                )])
+        })?;
+        ids.push(field.id);
+    }
+    Ok(Some(ids))
+}
+
+fn bad_query(param: &str, path: &str, message: String) -> ApiError {
+    ApiError::invalid_request(format!("query parameter {param}: {message}"))
+        .with_details(vec![FieldError::new(path, message)])
+}
+
+/// Maps store problems with records to field paths of the request.
+fn record_problems(error: StoreError, schema: &TableSchema, bulk: bool) -> ApiError {
+    let StoreError::InvalidRecords(problems) = error else {
+        return error.into();
+    };
+    let details: Vec<FieldError> = problems
+        .into_iter()
+        .map(|problem| {
+            let prefix = if bulk {
+                format!("records[{}].", problem.index)
+            } else {
+                String::new()
+            };
+            let field = match problem.field.and_then(|id| schema.field(id)) {
+                Some(field) => format!("{prefix}fields.{}", field.key),
+                None => format!("{prefix}id"),
+            };
+            FieldError::new(field, problem.reason)
+        })
+        .collect();
+    if !bulk && details.iter().all(|detail| detail.field == "id") {
+        return ApiError::not_found("record");
+    }
+    ApiError::validation(tenon_model::Invalid(details))
+}
+
+async fn render_many(
+    state: &AppState,
+    auth: &Authenticated,
+    schema: &TableSchema,
+    records: &[tenon_model::apps::Record],
+    key_by: KeyBy,
+    only: Option<&[FieldId]>,
+    expand: &[FieldId],
+) -> ApiResult<Vec<Value>> {
+    let context = RenderContext::load(
+        state.store(),
+        auth.principal.org_id,
+        schema,
+        records,
+        key_by,
+        expand,
+    )
+    .await?;
+    Ok(records
+        .iter()
+        .map(|record| context.record(schema, record, only))
+        .collect())
+}
+
+/// List records: filtered, sorted, paginated by cursor.
+#[utoipa::path(get, path = "/api/v1/apps/{app}/tables/{table}/records", tag = "records",
+    params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key"), ListParams),
+    security(("bearer" = ["records:read"]), ("session" = ["records:read"])),
+    responses((status = 200, body = RecordPageOut), (status = 400, description = "A bad filter, sort or parameter", body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn list_records(
+    State(state): State<AppState>,
+    auth: Authed<scopes::RecordsRead>,
+    Path((app, table)): Path<(String, String)>,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> ApiResult<axum::Json<Value>> {
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let schema = tenant.table_schema(&app, &table).await?;
+    let org = tenant.organization().await?;
+    let today = state
+        .store()
+        .now()
+        .with_timezone(&org.time_zone.tz())
+        .date_naive();
+    let context = FilterContext {
+        today,
+        time_zone: org.time_zone,
+    };
+    let filter = match params
+        .filter
+        .as_deref()
+        .filter(|raw| !raw.trim().is_empty())
+    {
+        None => None,
+        Some(raw) => {
+            let value: Value = serde_json::from_str(raw)
+                .map_err(|error| bad_query("filter", "filter", format!("not JSON: {error}")))?;
+            Some(
+                Filter::parse(&value, &schema, &context)
+                    .map_err(|error| bad_query("filter", &error.path, error.message))?,
+            )
+        }
+    };
+    let sort = parse_sort(params.sort.as_deref().unwrap_or(""), &schema)
+        .map_err(|error| bad_query("sort", "sort", error.message))?;
+    let page_size = params.page_size.unwrap_or(tenon_model::PAGE_SIZE_DEFAULT);
+    if !(1..=tenon_model::PAGE_SIZE_MAX).contains(&page_size) {
+        return Err(bad_query(
+            "page_size",
+            "page_size",
+            format!("must be between 1 and {}", tenon_model::PAGE_SIZE_MAX),
+        ));
+    }
+    let after = params
+        .cursor
+        .as_deref()
+        .filter(|raw| !raw.is_empty())
+        .map(decode_cursor)
+        .transpose()?;
+    let only = field_list(&schema, params.fields.as_deref(), "fields")?;
+    let expand = field_list(&schema, params.expand.as_deref(), "expand")?.unwrap_or_default();
+    let key_by = key_by(params.key_by.as_deref())?;
+    let query = RecordQuery {
+        filter,
+        sort,
+        fields: only.clone(),
+        page_size,
+        after,
+        count: params.count.unwrap_or(false),
+    };
+    let page = tenant
+        .list_records(&schema, &query)
+        .await
+        .map_err(|error| match error {
+            StoreError::Invalid(invalid) => {
+                ApiError::invalid_request(invalid.to_string()).with_details(invalid.0)
+            }
+            other => other.into(),
+        })?;
+    let items = render_many(
+        &state,
+        &auth,
+        &schema,
+        &page.records,
+        key_by,
+        only.as_deref(),
+        &expand,
+    )
+    .await?;
+    let mut body = json!({"items": items, "next_cursor": page.next.as_ref().map(encode_cursor)});
+    if let (Some(total), Value::Object(map)) = (page.total, &mut body) {
+        map.insert("total".to_owned(), Value::from(total));
+    }
+    Ok(axum::Json(body))
+}
+
+/// Create one record from `{"fields"}`, or up to 1000 from `{"records": [...]}` in one transaction.
+/// An `Idempotency-Key` header makes retries safe: the same key and body return the first result.
+#[utoipa::path(post, path = "/api/v1/apps/{app}/tables/{table}/records", tag = "records",
+    params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first result")),
+    request_body(content((RecordWrite = "application/json"), (RecordsCreate = "application/json"))),
+    security(("bearer" = ["records:write"]), ("session" = ["records:write"])),
+    responses((status = 201, description = "The record, or {\"records\": [...]} in the order given", body = RecordOut),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Idempotency-Key reused for another request", body = ErrorBody),
+        (status = 422, description = "Per field and per record index; nothing was written", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn create_records(
+    State(state): State<AppState>,
+    auth: Authed<scopes::RecordsWrite>,
+    Path((app, table)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let schema = tenant.table_schema(&app, &table).await?;
+    crate::extract::require_json(&headers)?;
+    let shape: Value = parse_json(&body)?;
+    let bulk = shape.get("records").is_some();
+    let inputs: Vec<Map<String, Value>> = if bulk {
+        parse_json::<RecordsCreate>(&body)?
+            .records
+            .into_iter()
+            .map(|record| record.fields)
+            .collect()
+    } else {
+        vec![parse_json::<RecordWrite>(&body)?.fields]
+    };
+    if inputs.len() > RECORDS_PER_WRITE_MAX {
+        return Err(tenon_model::Invalid::one(
+            "records",
+            format!("at most {RECORDS_PER_WRITE_MAX} records per request"),
+        )
+        .into());
+    }
+    if inputs.is_empty() {
+        return Err(tenon_model::Invalid::one("records", "give at least one record").into());
+    }
+    let parse = parse_context(&state, auth.principal.org_id).await?;
+    let mut rows = Vec::with_capacity(inputs.len());
+    let mut errors = Vec::new();
+    for (index, fields) in inputs.iter().enumerate() {
+        let path = if bulk {
+            format!("records[{index}].fields")
+        } else {
+            "fields".to_owned()
+        };
+        match parse_record_fields(&schema, fields, &parse, WriteMode::Create, &path) {
+            Ok(cells) => rows.push(present(cells)),
+            Err(problems) => errors.extend(problems),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(tenon_model::Invalid(errors).into());
+    }
+    let idempotency = idempotency_key(&headers, &auth, &app, &table, &body)?;
+    let outcome = tenant
+        .create_records(
+            &auth.write_context(),
+            &schema,
+            rows,
+            parse.org_time_zone,
+            idempotency.as_ref(),
+        )
+        .await
+        .map_err(|error| record_problems(error, &schema, bulk))?;
+    let (records, replayed) = match outcome {
+        WriteOutcome::Written(records) => (records, false),
+        WriteOutcome::Replayed(records) => (records, true),
+    };
+    let rendered = render_many(&state, &auth, &schema, &records, KeyBy::Key, None, &[]).await?;
+    let body = if bulk {
+        json!({"records": rendered})
+    } else {
+        rendered.into_iter().next().unwrap_or(Value::Null)
+    };
+    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+fn idempotency_key(
+    headers: &HeaderMap,
+    auth: &Authenticated,
+    app: &str,
+    table: &str,
+    body: &[u8],
+) -> ApiResult<Option<IdempotencyKey>> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|key| !key.is_empty() && key.len() <= 255)
+        .ok_or_else(|| {
+            ApiError::invalid_request("Idempotency-Key must be 1 to 255 visible characters")
+        })?;
+    let mut digest = Sha256::new();
+    digest.update(app.as_bytes());
+    digest.update([0]);
+    digest.update(table.as_bytes());
+    digest.update([0]);
+    digest.update(body);
+    Ok(Some(IdempotencyKey {
+        credential: auth.principal.rate_key,
+        key: key.to_owned(),
+        fingerprint: digest.finalize().into(),
+    }))
+}
+
+/// Change several records: `{"records": [{"id", "fields", "version"?}]}`, in one transaction.
+#[utoipa::path(patch, path = "/api/v1/apps/{app}/tables/{table}/records", tag = "records",
+    params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key")), request_body = RecordsUpdate,
+    security(("bearer" = ["records:write"]), ("session" = ["records:write"])),
+    responses((status = 200, body = RecordsOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "A version did not match; nothing was written", body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn update_records(
+    State(state): State<AppState>,
+    auth: Authed<scopes::RecordsWrite>,
+    Path((app, table)): Path<(String, String)>,
+    crate::extract::ApiJson(body): crate::extract::ApiJson<RecordsUpdate>,
+) -> ApiResult<axum::Json<Value>> {
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let schema = tenant.table_schema(&app, &table).await?;
+    if body.records.len() > RECORDS_PER_WRITE_MAX {
+        return Err(tenon_model::Invalid::one(
+            "records",
+            format!("at most {RECORDS_PER_WRITE_MAX} records per request"),
+        )
+        .into());
+    }
+    let parse = parse_context(&state, auth.principal.org_id).await?;
+    let mut updates = Vec::with_capacity(body.records.len());
+    let mut errors = Vec::new();
+    for (index, record) in body.records.iter().enumerate() {
+        let Ok(id) = record.id.parse::<RecordId>() else {
+            errors.push(FieldError::new(
+                format!("records[{index}].id"),
+                "not a record id",
+            ));
+            continue;
+        };
+        match parse_record_fields(
+            &schema,
+            &record.fields,
+            &parse,
+            WriteMode::Update,
+            &format!("records[{index}].fields"),
+        ) {
+            Ok(cells) => updates.push(RecordUpdate {
+                id,
+                expected_version: record.version,
+                cells,
+            }),
+            Err(problems) => errors.extend(problems),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(tenon_model::Invalid(errors).into());
+    }
+    let records = tenant
+        .update_records(&auth.write_context(), &schema, updates)
+        .await
+        .map_err(|error| record_problems(error, &schema, true))?;
+    let rendered = render_many(&state, &auth, &schema, &records, KeyBy::Key, None, &[]).await?;
+    Ok(axum::Json(json!({"records": rendered})))
+}
+
+/// Delete several records: `{"ids": [...]}`, in one transaction.
+#[utoipa::path(delete, path = "/api/v1/apps/{app}/tables/{table}/records", tag = "records",
+    params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key")), request_body = RecordsDelete,
+    security(("bearer" = ["records:write"]), ("session" = ["records:write"])),
+    responses((status = 200, description = "{\"records\": [{\"id\", \"deleted\": true}]}"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn delete_records(
+    State(state): State<AppState>,
+    auth: Authed<scopes::RecordsWrite>,
+    Path((app, table)): Path<(String, String)>,
+    crate::extract::ApiJson(body): crate::extract::ApiJson<RecordsDelete>,
+) -> ApiResult<axum::Json<Value>> {
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let schema = tenant.table_schema(&app, &table).await?;
+    if body.ids.len() > RECORDS_PER_WRITE_MAX {
+        return Err(tenon_model::Invalid::one(
+            "ids",
+            format!("at most {RECORDS_PER_WRITE_MAX} ids per request"),
+        )
+        .into());
+    }
+    let mut ids = Vec::with_capacity(body.ids.len());
+    let mut errors = Vec::new();
+    for (index, raw) in body.ids.iter().enumerate() {
+        match raw.parse::<RecordId>() {
+            Ok(id) => ids.push(id),
+            Err(_) => errors.push(FieldError::new(format!("ids[{index}]"), "not a record id")),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(tenon_model::Invalid(errors).into());
+    }
+    tenant
+        .delete_records(&auth.write_context(), &schema, &ids)
+        .await
+        .map_err(|error| match error {
+            StoreError::InvalidRecords(problems) => ApiError::validation(tenon_model::Invalid(
+                problems
+                    .into_iter()
+                    .map(|problem| {
+                        FieldError::new(format!("ids[{}]", problem.index), problem.reason)
+                    })
+                    .collect(),
+            )),
+            other => other.into(),
+        })?;
+    let deleted: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"id": id.to_string(), "deleted": true}))
+        .collect();
+    Ok(axum::Json(json!({"records": deleted})))
+}
+
+/// Get a record; `expand` includes linked records in full.
+#[utoipa::path(get, path = "/api/v1/apps/{app}/tables/{table}/records/{id}", tag = "records",
+    params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key"), ("id" = String, Path, description = "Record id"), ReadParams),
+    security(("bearer" = ["records:read"]), ("session" = ["records:read"])),
+    responses((status = 200, body = RecordOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn get_record(
+    State(state): State<AppState>,
+    auth: Authed<scopes::RecordsRead>,
+    Path((app, table, id)): Path<(String, String, String)>,
+    ApiQuery(params): ApiQuery<ReadParams>,
+) -> ApiResult<Response> {
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let schema = tenant.table_schema(&app, &table).await?;
+    let id: RecordId = path_id(&id, "record")?;
+    let expand = field_list(&schema, params.expand.as_deref(), "expand")?.unwrap_or_default();
+    let key_by = key_by(params.key_by.as_deref())?;
+    let record = tenant.record(&schema, id).await?;
+    let rendered = render_many(
+        &state,
+        &auth,
+        &schema,
+        std::slice::from_ref(&record),
+        key_by,
+        None,
+        &expand,
+    )
+    .await?;
+    let mut response =
+        axum::Json(rendered.into_iter().next().unwrap_or(Value::Null)).into_response();
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", record.version)) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::ETAG, etag);
+    }
+    Ok(response)
+}
+
+/// Change a record's given fields; `If-Match: <version>` makes it conditional (409 if changed since).
+#[utoipa::path(patch, path = "/api/v1/apps/{app}/tables/{table}/records/{id}", tag = "records",
+    params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key"), ("id" = String, Path, description = "Record id"),
+        ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
+    request_body = RecordWrite,
+    security(("bearer" = ["records:write"]), ("session" = ["records:write"])),
+    responses((status = 200, body = RecordOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The record changed since that version; nothing was written", body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn update_record(
+    State(state): State<AppState>,
+    auth: Authed<scopes::RecordsWrite>,
+    Path((app, table, id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    crate::extract::ApiJson(body): crate::extract::ApiJson<RecordWrite>,
+) -> ApiResult<axum::Json<Value>> {
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let schema = tenant.table_schema(&app, &table).await?;
+    let id: RecordId = path_id(&id, "record")?;
+    let expected_version = match headers.get(axum::http::header::IF_MATCH) {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .ok()
+                .map(|text| text.trim().trim_start_matches("W/").trim_matches('"'))
+                .and_then(|text| text.parse::<i64>().ok())
+                .ok_or_else(|| {
+                    ApiError::invalid_request("If-Match must be a record version such as \"3\"")
+                })?,
+        ),
+    };
+    let parse = parse_context(&state, auth.principal.org_id).await?;
+    let cells: BTreeMap<FieldId, Option<CellValue>> =
+        parse_record_fields(&schema, &body.fields, &parse, WriteMode::Update, "fields")
+            .map_err(tenon_model::Invalid)?;
+    let records = tenant
+        .update_records(
+            &auth.write_context(),
+            &schema,
+            vec![RecordUpdate {
+                id,
+                expected_version,
+                cells,
+            }],
+        )
+        .await
+        .map_err(|error| record_problems(error, &schema, false))?;
+    let rendered = render_many(&state, &auth, &schema, &records, KeyBy::Key, None, &[]).await?;
+    Ok(axum::Json(
+        rendered.into_iter().next().unwrap_or(Value::Null),
+    ))
+}
+
+/// Delete a record (its links go with it).
+#[utoipa::path(delete, path = "/api/v1/apps/{app}/tables/{table}/records/{id}", tag = "records",
+    params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key"), ("id" = String, Path, description = "Record id")),
+    security(("bearer" = ["records:write"]), ("session" = ["records:write"])),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn delete_record(
+    State(state): State<AppState>,
+    auth: Authed<scopes::RecordsWrite>,
+    Path((app, table, id)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let schema = tenant.table_schema(&app, &table).await?;
+    let id: RecordId = path_id(&id, "record")?;
+    tenant
+        .delete_records(&auth.write_context(), &schema, &[id])
+        .await
+        .map_err(|error| record_problems(error, &schema, false))?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,212 @@
+//! Applying an app definition (apps as code): the steps of a plan, all in one transaction, so an import
+//! either takes effect whole or not at all.
+
+use tenon_model::Invalid;
+use tenon_model::apps::definition::{AppDefinition, CurrentApp, Step, adopt_choice_ids};
+use tenon_model::apps::{App, FieldKind, ParseContext, TableSchema};
+
+use super::{AppPatch, FieldPatch, NewApp, NewTable, TablePatch};
+use crate::exec::Conn;
+use crate::{Result, StoreError, Tenant, WriteContext};
+
+impl Tenant<'_> {
+    /// An app with all its tables, by id or key (`None` if it does not exist).
+    pub async fn current_app(&self, reference: &str) -> Result<Option<CurrentApp>> {
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let Some(app) = self.load_app(&mut conn, reference).await? else {
+            return Ok(None);
+        };
+        let mut tables = Vec::new();
+        for table in self.load_tables(&mut conn, app.id).await? {
+            let fields = self.load_fields(&mut conn, table.id).await?;
+            tables.push(TableSchema {
+                app: app.clone(),
+                table,
+                fields,
+            });
+        }
+        Ok(Some(CurrentApp { app, tables }))
+    }
+
+    /// Applies `steps` (computed by `plan` from `definition`) in one transaction.
+    pub async fn apply_definition(
+        &self,
+        ctx: &WriteContext,
+        definition: &AppDefinition,
+        steps: &[Step],
+        parse: &ParseContext,
+    ) -> Result<App> {
+        let mut tx = self.store.pools.begin().await?;
+        let mut conn = tx.conn();
+        let mut app = self.load_app(&mut conn, definition.key.as_str()).await?;
+        for step in steps {
+            let missing = |what: &str| {
+                StoreError::Invalid(Invalid::one(
+                    "definition",
+                    format!("{what} is missing for step {step}"),
+                ))
+            };
+            if let Step::CreateApp = step {
+                let new = NewApp {
+                    name: definition.name.clone(),
+                    key: Some(definition.key.clone()),
+                    description: definition.description.clone(),
+                };
+                app = Some(self.create_app_in(&mut conn, ctx, new).await?);
+                continue;
+            }
+            let current = app.clone().ok_or_else(|| missing("the app"))?;
+            match step {
+                Step::CreateApp => {}
+                Step::UpdateApp => {
+                    let patch = AppPatch {
+                        name: Some(definition.name.clone()),
+                        key: None,
+                        description: Some(definition.description.clone()),
+                    };
+                    app = Some(
+                        self.update_app_in(&mut conn, ctx, current.id, patch)
+                            .await?,
+                    );
+                }
+                Step::CreateTable { table } => {
+                    let wanted = definition
+                        .tables
+                        .iter()
+                        .find(|t| t.key == *table)
+                        .ok_or_else(|| missing("the table"))?;
+                    let fields = wanted
+                        .fields
+                        .iter()
+                        .filter(|spec| !matches!(spec.kind, FieldKind::Link { .. }))
+                        .cloned()
+                        .collect();
+                    let new = NewTable {
+                        name: wanted.name.clone(),
+                        key: Some(wanted.key.clone()),
+                        fields,
+                        primary_field: None,
+                        unique_together: Vec::new(),
+                    };
+                    self.create_table_in(&mut conn, ctx, &current, new, parse)
+                        .await?;
+                }
+                Step::AddField { table, field } => {
+                    let schema = self
+                        .schema_by_key(&mut conn, &current, table.as_str())
+                        .await?;
+                    let wanted = definition
+                        .tables
+                        .iter()
+                        .find(|t| t.key == *table)
+                        .and_then(|t| t.field(field))
+                        .ok_or_else(|| missing("the field"))?;
+                    self.add_field_in(&mut conn, ctx, &schema, wanted.clone(), parse)
+                        .await?;
+                }
+                Step::UpdateField {
+                    table,
+                    field,
+                    changes,
+                } => {
+                    let schema = self
+                        .schema_by_key(&mut conn, &current, table.as_str())
+                        .await?;
+                    let existing = schema
+                        .field_by_key(field.as_str())
+                        .cloned()
+                        .ok_or_else(|| missing("the field"))?;
+                    let mut wanted = definition
+                        .tables
+                        .iter()
+                        .find(|t| t.key == *table)
+                        .and_then(|t| t.field(field))
+                        .cloned()
+                        .ok_or_else(|| missing("the field"))?;
+                    adopt_choice_ids(&mut wanted, &existing);
+                    let retype = changes
+                        .iter()
+                        .any(|change| *change == "type" || *change == "options");
+                    let patch = FieldPatch {
+                        name: Some(wanted.name),
+                        key: None,
+                        kind: retype.then_some(wanted.kind),
+                        required: Some(wanted.required),
+                        unique: Some(wanted.unique),
+                        indexed: Some(wanted.indexed),
+                        default: Some(wanted.default),
+                        position: None,
+                    };
+                    self.update_field_in(&mut conn, ctx, &schema, existing.id, patch, parse)
+                        .await?;
+                }
+                Step::DeleteField { table, field } => {
+                    let schema = self
+                        .schema_by_key(&mut conn, &current, table.as_str())
+                        .await?;
+                    let existing = schema
+                        .field_by_key(field.as_str())
+                        .map(|f| f.id)
+                        .ok_or_else(|| missing("the field"))?;
+                    self.delete_field_in(&mut conn, ctx, &schema, existing)
+                        .await?;
+                }
+                Step::UpdateTable { table, .. } => {
+                    let schema = self
+                        .schema_by_key(&mut conn, &current, table.as_str())
+                        .await?;
+                    let wanted = definition
+                        .tables
+                        .iter()
+                        .find(|t| t.key == *table)
+                        .ok_or_else(|| missing("the table"))?;
+                    let patch = TablePatch {
+                        name: Some(wanted.name.clone()),
+                        key: None,
+                        primary_field: wanted.primary_field.as_ref().map(ToString::to_string),
+                        unique_together: Some(
+                            wanted
+                                .unique_together
+                                .iter()
+                                .map(|group| group.iter().map(ToString::to_string).collect())
+                                .collect(),
+                        ),
+                        position: None,
+                    };
+                    self.update_table_in(&mut conn, ctx, &schema, patch).await?;
+                }
+                Step::DeleteTable { table } => {
+                    let schema = self
+                        .schema_by_key(&mut conn, &current, table.as_str())
+                        .await?;
+                    self.delete_table_in(&mut conn, ctx, &schema).await?;
+                }
+            }
+        }
+        let app = self
+            .load_app(&mut conn, definition.key.as_str())
+            .await?
+            .ok_or_else(|| StoreError::not_found("app"))?;
+        tx.commit().await?;
+        Ok(app)
+    }
+
+    async fn schema_by_key(
+        &self,
+        conn: &mut Conn<'_>,
+        app: &App,
+        table: &str,
+    ) -> Result<TableSchema> {
+        let table = self
+            .load_table(conn, app.id, table)
+            .await?
+            .ok_or_else(|| StoreError::not_found("table"))?;
+        let fields = self.load_fields(conn, table.id).await?;
+        let app = self
+            .load_app(conn, &app.id.to_string())
+            .await?
+            .ok_or_else(|| StoreError::not_found("app"))?;
+        Ok(TableSchema { app, table, fields })
+    }
+}

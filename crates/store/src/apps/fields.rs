@@ -1,0 +1,798 @@
+//! Fields: adding (with the column, or the junction and inverse field of a link), changing (renames are
+//! metadata only; a type change converts every stored value in Rust, the same on both backends) and
+//! deleting.
+
+use serde_json::{Value, json};
+use tenon_model::apps::{
+    ApiKey, App, CellValue, Field, FieldKind, FieldSpec, LinkTarget, ParseContext, Storage, Table,
+    TableSchema, parse_cell,
+};
+use tenon_model::{Action, FieldId, Invalid, Name, TableId, TargetKind};
+use uuid::Uuid;
+
+use super::{ddl, stored, unknown};
+use crate::audit::{self, Change};
+use crate::exec::{Conn, Sql, quote};
+use crate::records::cells;
+use crate::{Result, StoreError, Tenant, WriteContext};
+
+/// Rows converted per batch when a field changes type.
+const CONVERSION_BATCH_ROWS: i64 = 1000;
+
+/// A change to a field. `None` leaves a property alone.
+#[derive(Debug, Clone, Default)]
+pub struct FieldPatch {
+    pub name: Option<Name>,
+    pub key: Option<ApiKey>,
+    /// A new type and/or options. Changing the storage converts the stored values.
+    pub kind: Option<FieldKind>,
+    pub required: Option<bool>,
+    pub unique: Option<bool>,
+    pub indexed: Option<bool>,
+    pub default: Option<Option<Value>>,
+    pub position: Option<i64>,
+}
+
+/// The outcome of a field change: the field, and how many values a type change could not convert (they
+/// were emptied, and the audit entry says how many).
+#[derive(Debug, Clone)]
+pub struct FieldChange {
+    pub field: Field,
+    pub cleared_values: u64,
+}
+
+impl Tenant<'_> {
+    /// Adds a field to a table (and, for a link, its inverse on the other table).
+    pub async fn add_field(
+        &self,
+        ctx: &WriteContext,
+        schema: &TableSchema,
+        spec: FieldSpec,
+        parse: &ParseContext,
+    ) -> Result<Field> {
+        let mut tx = self.store.pools.begin().await?;
+        let result = self
+            .add_field_in(&mut tx.conn(), ctx, schema, spec, parse)
+            .await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    pub(crate) async fn add_field_in(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        schema: &TableSchema,
+        spec: FieldSpec,
+        parse: &ParseContext,
+    ) -> Result<Field> {
+        let field = self
+            .insert_field(
+                conn,
+                &schema.app,
+                &schema.table,
+                &schema.fields,
+                spec,
+                "body",
+                parse,
+            )
+            .await?;
+        self.record_schema_change(
+            conn,
+            schema.app.id,
+            json!({"op": "add_field", "table_id": schema.table.id.to_string(), "field_id": field.id.to_string()}),
+        )
+        .await?;
+        self.audit_field(conn, ctx, Action::Created, None, Some(&field))
+            .await?;
+        Ok(field)
+    }
+
+    /// Inserts a field's metadata and physical storage. `path` prefixes error fields.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn insert_field(
+        &self,
+        conn: &mut Conn<'_>,
+        app: &App,
+        table: &Table,
+        existing: &[Field],
+        spec: FieldSpec,
+        path: &str,
+        parse: &ParseContext,
+    ) -> Result<Field> {
+        if existing.len() >= tenon_model::apps::FIELDS_PER_TABLE_MAX {
+            return Err(Invalid::one(
+                path,
+                format!(
+                    "a table has at most {} fields",
+                    tenon_model::apps::FIELDS_PER_TABLE_MAX
+                ),
+            )
+            .into());
+        }
+        let id = FieldId::new();
+        check_name_free(existing, &spec.name, None, &format!("{path}.name"))?;
+        let key = choose_key(
+            existing,
+            spec.key.as_ref(),
+            spec.name.as_str(),
+            id,
+            &format!("{path}.key"),
+        )?;
+        if let Some(default) = &spec.default {
+            parse_cell(&spec.kind, default, parse)
+                .map_err(|reason| Invalid::one(format!("{path}.default"), reason.0))?;
+        }
+        let position = existing
+            .iter()
+            .map(|field| field.position)
+            .max()
+            .map_or(0, |max| max + 1);
+        let now = self.store.now();
+        let mut field = Field {
+            id,
+            table_id: table.id,
+            key,
+            name: spec.name.clone(),
+            kind: spec.kind.clone(),
+            required: spec.required,
+            unique: spec.unique,
+            indexed: spec.indexed,
+            default: spec.default.clone(),
+            position,
+            created_at: now,
+            updated_at: now,
+        };
+        let backend = conn.backend();
+        if let FieldKind::Link {
+            table: target,
+            multiple,
+            ..
+        } = &spec.kind
+        {
+            if spec.unique {
+                return Err(Invalid::one(
+                    format!("{path}.unique"),
+                    "a link field cannot be unique",
+                )
+                .into());
+            }
+            let target_id = match target {
+                LinkTarget::Resolved(id) => *id,
+                LinkTarget::Named(reference)
+                    if reference == table.key.as_str() || reference == &table.id.to_string() =>
+                {
+                    table.id
+                }
+                LinkTarget::Named(reference) => {
+                    self.load_table(conn, app.id, reference)
+                        .await?
+                        .ok_or_else(|| {
+                            unknown(&format!("{path}.options.table"), "table", reference)
+                        })?
+                        .id
+                }
+            };
+            let inverse_id = FieldId::new();
+            field.kind = FieldKind::Link {
+                table: LinkTarget::Resolved(target_id),
+                multiple: *multiple,
+                inverse: Some(inverse_id),
+            };
+            self.insert_field_row(conn, &field).await?;
+            // The inverse field lives on the target table (the same table for a self-link).
+            let target_fields = if target_id == table.id {
+                existing.iter().cloned().chain([field.clone()]).collect()
+            } else {
+                self.load_fields(conn, target_id).await?
+            };
+            let inverse_name = match &spec.inverse_name {
+                Some(name) => {
+                    check_name_free(
+                        &target_fields,
+                        name,
+                        None,
+                        &format!("{path}.options.inverse_name"),
+                    )?;
+                    name.clone()
+                }
+                None => free_name(
+                    &target_fields,
+                    table.name.as_str(),
+                    &format!("{path}.options.inverse_name"),
+                )?,
+            };
+            let inverse_key = choose_key(
+                &target_fields,
+                spec.inverse_key.as_ref(),
+                if spec.inverse_key.is_some() {
+                    inverse_name.as_str()
+                } else {
+                    table.key.as_str()
+                },
+                inverse_id,
+                &format!("{path}.options.inverse_key"),
+            )?;
+            let inverse = Field {
+                id: inverse_id,
+                table_id: target_id,
+                key: inverse_key,
+                name: inverse_name,
+                kind: FieldKind::Link {
+                    table: LinkTarget::Resolved(table.id),
+                    multiple: spec.inverse_multiple,
+                    inverse: Some(id),
+                },
+                required: false,
+                unique: false,
+                indexed: false,
+                default: None,
+                position: target_fields
+                    .iter()
+                    .map(|f| f.position)
+                    .max()
+                    .map_or(0, |max| max + 1),
+                created_at: now,
+                updated_at: now,
+            };
+            self.insert_field_row(conn, &inverse).await?;
+            for statement in ddl::create_junction(&field, table.id, target_id, backend) {
+                conn.execute_script(statement).await?;
+            }
+            return Ok(field);
+        }
+        self.insert_field_row(conn, &field).await?;
+        let column = ddl::column_name(field.id);
+        if let Some(statement) = ddl::add_column(table.id, &column, field.kind.storage(), backend) {
+            conn.execute_script(statement).await?;
+        }
+        for statement in ddl::field_indexes(table.id, &field) {
+            conn.execute_script(statement).await?;
+        }
+        Ok(field)
+    }
+
+    async fn insert_field_row(&self, conn: &mut Conn<'_>, field: &Field) -> Result<()> {
+        let inserted = conn
+            .execute(
+                Sql::new(
+                    "INSERT INTO fields (organization_id, id, table_id, key, name, type, options, required, is_unique, \
+                     indexed, default_value, position, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)",
+                )
+                .bind(self.org_id)
+                .bind(*field.id.as_uuid())
+                .bind(*field.table_id.as_uuid())
+                .bind(field.key.as_str())
+                .bind(field.name.as_str())
+                .bind(field.field_type().as_str())
+                .bind(stored::kind_to_stored(&field.kind))
+                .bind(field.required)
+                .bind(field.unique)
+                .bind(field.indexed)
+                .bind(field.default.clone())
+                .bind(field.position)
+                .bind(field.created_at),
+            )
+            .await;
+        inserted.map_err(|error| {
+            super::key_conflict(error, "a field with this key already exists in the table")
+        })?;
+        Ok(())
+    }
+
+    /// Changes a field. Renames touch metadata only; a new storage converts the stored values.
+    pub async fn update_field(
+        &self,
+        ctx: &WriteContext,
+        schema: &TableSchema,
+        id: FieldId,
+        patch: FieldPatch,
+        parse: &ParseContext,
+    ) -> Result<FieldChange> {
+        let mut tx = self.store.pools.begin().await?;
+        let result = self
+            .update_field_in(&mut tx.conn(), ctx, schema, id, patch, parse)
+            .await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    pub(crate) async fn update_field_in(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        schema: &TableSchema,
+        id: FieldId,
+        patch: FieldPatch,
+        parse: &ParseContext,
+    ) -> Result<FieldChange> {
+        let before = schema
+            .field(id)
+            .cloned()
+            .ok_or_else(|| StoreError::not_found("field"))?;
+        let mut after = before.clone();
+        if let Some(name) = patch.name {
+            check_name_free(&schema.fields, &name, Some(id), "name")?;
+            after.name = name;
+        }
+        if let Some(key) = patch.key {
+            if schema
+                .fields
+                .iter()
+                .any(|field| field.id != id && field.key == key)
+            {
+                return Err(StoreError::conflict(
+                    Some("key"),
+                    "another field of the table has this key",
+                ));
+            }
+            after.key = key;
+        }
+        if let Some(kind) = patch.kind {
+            after.kind = merge_link_kind(&before.kind, kind)?;
+        }
+        after.required = patch.required.unwrap_or(before.required);
+        after.unique = patch.unique.unwrap_or(before.unique);
+        after.indexed = patch.indexed.unwrap_or(before.indexed);
+        after.position = patch.position.unwrap_or(before.position);
+        if let Some(default) = patch.default {
+            after.default = default;
+        }
+        if let Some(default) = &after.default {
+            parse_cell(&after.kind, default, parse)
+                .map_err(|reason| Invalid::one("default", reason.0))?;
+        }
+        if after.unique && after.kind.storage() == Storage::Junction {
+            return Err(Invalid::one("unique", "a link field cannot be unique").into());
+        }
+        after.updated_at = self.store.now();
+        let converts = needs_conversion(&before.kind, &after.kind);
+        let reindex = converts || before.unique != after.unique || before.indexed != after.indexed;
+        if reindex {
+            for statement in ddl::drop_field_indexes(id) {
+                conn.execute_script(statement).await?;
+            }
+        }
+        let mut cleared_values = 0;
+        if converts {
+            let together = &schema.table.unique_together;
+            for statement in ddl::drop_together_indexes(schema.table.id, together.len()) {
+                conn.execute_script(statement).await?;
+            }
+            cleared_values = self
+                .convert_column(conn, schema.table.id, &before, &after, parse)
+                .await?;
+            for statement in ddl::together_indexes(schema.table.id, together) {
+                run_index(conn, statement, "unique_together").await?;
+            }
+        }
+        if reindex {
+            for statement in ddl::field_indexes(schema.table.id, &after) {
+                run_index(conn, statement, "unique").await?;
+            }
+        }
+        let updated = conn
+            .execute(
+                Sql::new(
+                    "UPDATE fields SET key = $3, name = $4, type = $5, options = $6, required = $7, is_unique = $8, \
+                     indexed = $9, default_value = $10, position = $11, updated_at = $12 \
+                     WHERE organization_id = $1 AND id = $2",
+                )
+                .bind(self.org_id)
+                .bind(*id.as_uuid())
+                .bind(after.key.as_str())
+                .bind(after.name.as_str())
+                .bind(after.field_type().as_str())
+                .bind(stored::kind_to_stored(&after.kind))
+                .bind(after.required)
+                .bind(after.unique)
+                .bind(after.indexed)
+                .bind(after.default.clone())
+                .bind(after.position)
+                .bind(after.updated_at),
+            )
+            .await;
+        updated.map_err(|error| {
+            super::key_conflict(error, "a field with this key already exists in the table")
+        })?;
+        self.record_schema_change(
+            conn,
+            schema.app.id,
+            json!({"op": "update_field", "field_id": id.to_string(), "cleared_values": cleared_values}),
+        )
+        .await?;
+        self.audit_field(conn, ctx, Action::Updated, Some(&before), Some(&after))
+            .await?;
+        Ok(FieldChange {
+            field: after,
+            cleared_values,
+        })
+    }
+
+    /// Deletes a field with its values (a link with its inverse field and junction).
+    pub async fn delete_field(
+        &self,
+        ctx: &WriteContext,
+        schema: &TableSchema,
+        id: FieldId,
+    ) -> Result<()> {
+        let mut tx = self.store.pools.begin().await?;
+        self.delete_field_in(&mut tx.conn(), ctx, schema, id)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete_field_in(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        schema: &TableSchema,
+        id: FieldId,
+    ) -> Result<()> {
+        let field = schema
+            .field(id)
+            .cloned()
+            .ok_or_else(|| StoreError::not_found("field"))?;
+        let mut removed = vec![id];
+        match field.kind {
+            FieldKind::Link {
+                inverse: Some(inverse),
+                ..
+            } => {
+                conn.execute_script(ddl::drop_junction(id, inverse)).await?;
+                removed.push(inverse);
+            }
+            _ => {
+                for statement in ddl::drop_field_indexes(id) {
+                    conn.execute_script(statement).await?;
+                }
+                let groups = &schema.table.unique_together;
+                if groups.iter().any(|group| group.contains(&id)) {
+                    for statement in ddl::drop_together_indexes(schema.table.id, groups.len()) {
+                        conn.execute_script(statement).await?;
+                    }
+                    let kept: Vec<Vec<FieldId>> = groups
+                        .iter()
+                        .filter(|group| !group.contains(&id))
+                        .cloned()
+                        .collect();
+                    for statement in ddl::together_indexes(schema.table.id, &kept) {
+                        conn.execute_script(statement).await?;
+                    }
+                    self.set_unique_together(conn, schema.table.id, &kept)
+                        .await?;
+                }
+                if field.kind.storage() != Storage::System {
+                    conn.execute_script(ddl::drop_column(schema.table.id, &ddl::column_name(id)))
+                        .await?;
+                }
+            }
+        }
+        for field_id in &removed {
+            conn.execute(
+                Sql::new("DELETE FROM fields WHERE organization_id = $1 AND id = $2")
+                    .bind(self.org_id)
+                    .bind(*field_id.as_uuid()),
+            )
+            .await?;
+            conn.execute(
+                Sql::new("UPDATE app_tables SET primary_field_id = NULL WHERE organization_id = $1 AND primary_field_id = $2")
+                    .bind(self.org_id)
+                    .bind(*field_id.as_uuid()),
+            )
+            .await?;
+        }
+        self.record_schema_change(
+            conn,
+            schema.app.id,
+            json!({"op": "delete_field", "field_id": id.to_string()}),
+        )
+        .await?;
+        self.audit_field(conn, ctx, Action::Deleted, Some(&field), None)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn set_unique_together(
+        &self,
+        conn: &mut Conn<'_>,
+        table: TableId,
+        groups: &[Vec<FieldId>],
+    ) -> Result<()> {
+        let value = Value::Array(
+            groups
+                .iter()
+                .map(|group| {
+                    super::uuid_list(&group.iter().map(|id| *id.as_uuid()).collect::<Vec<Uuid>>())
+                })
+                .collect(),
+        );
+        conn.execute(
+            Sql::new(
+                "UPDATE app_tables SET unique_together = $3 WHERE organization_id = $1 AND id = $2",
+            )
+            .bind(self.org_id)
+            .bind(*table.as_uuid())
+            .bind(value),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Rewrites a column for a new type: adds a column of the new storage, converts every value in Rust
+    /// (through its canonical JSON, parsed as the new type), drops the old column and renames the new one.
+    /// Values that do not convert are emptied and counted.
+    async fn convert_column(
+        &self,
+        conn: &mut Conn<'_>,
+        table: TableId,
+        before: &Field,
+        after: &Field,
+        parse: &ParseContext,
+    ) -> Result<u64> {
+        let backend = conn.backend();
+        let column = ddl::column_name(before.id);
+        let temporary = format!("{column}_new");
+        if let Some(statement) = ddl::add_column(table, &temporary, after.kind.storage(), backend) {
+            conn.execute_script(statement).await?;
+        }
+        let table_sql = quote(&ddl::table_name(table));
+        let mut cleared = 0u64;
+        let mut last: Option<Uuid> = None;
+        loop {
+            let select = format!(
+                "SELECT id, {} FROM {table_sql} WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
+                quote(&column)
+            );
+            let rows = conn
+                .fetch_rows(
+                    Sql::generated(select)
+                        .bind(last)
+                        .bind(CONVERSION_BATCH_ROWS),
+                )
+                .await?;
+            let Some(last_row) = rows.last() else { break };
+            last = Some(last_row.uuid(0)?);
+            for row in &rows {
+                let Some(old) = cells::from_row(row, 1, &before.kind)? else {
+                    continue;
+                };
+                let converted = convert_cell(&old, &before.kind, &after.kind, parse);
+                if converted.is_none() {
+                    cleared += 1;
+                }
+                let update = format!(
+                    "UPDATE {table_sql} SET {} = $2 WHERE id = $1",
+                    quote(&temporary)
+                );
+                let value = cells::to_arg(converted.as_ref(), after.kind.storage(), backend)?;
+                conn.execute(Sql::generated(update).bind(row.uuid(0)?).bind_all([value]))
+                    .await?;
+            }
+        }
+        conn.execute_script(ddl::drop_column(table, &column))
+            .await?;
+        conn.execute_script(ddl::rename_column(table, &temporary, &column))
+            .await?;
+        Ok(cleared)
+    }
+
+    async fn audit_field(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        action: Action,
+        before: Option<&Field>,
+        after: Option<&Field>,
+    ) -> Result<()> {
+        let snapshot = |field: &Field| {
+            json!({
+                "id": field.id.to_string(), "table_id": field.table_id.to_string(), "key": field.key.as_str(),
+                "name": field.name.as_str(), "type": field.field_type().as_str(), "options": stored::kind_to_stored(&field.kind),
+                "required": field.required, "unique": field.unique, "indexed": field.indexed, "default": field.default,
+            })
+        };
+        let id = after
+            .or(before)
+            .map(|field| field.id.to_string())
+            .unwrap_or_default();
+        audit::record(
+            conn,
+            self,
+            Change {
+                target_kind: TargetKind::Field,
+                target_id: id,
+                action,
+                before: before.map(snapshot),
+                after: after.map(snapshot),
+                ctx,
+            },
+        )
+        .await
+    }
+}
+
+/// Creating an index that enforces uniqueness fails on existing duplicates; say so in the client's terms.
+pub(crate) async fn run_index(
+    conn: &mut Conn<'_>,
+    statement: String,
+    field: &'static str,
+) -> Result<()> {
+    conn.execute_script(statement).await.map_err(|error| {
+        match crate::error::unique_violation(&error) {
+            Some(_) => StoreError::conflict(
+                Some(field),
+                "existing records have duplicate values; make them unique first",
+            ),
+            None => error.into(),
+        }
+    })
+}
+
+fn check_name_free(
+    fields: &[Field],
+    name: &Name,
+    except: Option<FieldId>,
+    path: &str,
+) -> Result<()> {
+    if fields
+        .iter()
+        .any(|field| Some(field.id) != except && field.name == *name)
+    {
+        return Err(StoreError::conflict(
+            None,
+            format!("{path}: another field of the table is named \"{name}\""),
+        ));
+    }
+    Ok(())
+}
+
+fn free_name(fields: &[Field], base: &str, path: &str) -> Result<Name> {
+    let taken = |candidate: &str| fields.iter().any(|field| field.name.as_str() == candidate);
+    let mut candidate = base.to_owned();
+    let mut n = 2;
+    while taken(&candidate) {
+        candidate = format!("{base} {n}");
+        n += 1;
+    }
+    Name::parse(&candidate).map_err(|reason| Invalid::one(path, reason.0).into())
+}
+
+fn choose_key(
+    fields: &[Field],
+    given: Option<&ApiKey>,
+    name: &str,
+    id: FieldId,
+    path: &str,
+) -> Result<ApiKey> {
+    if let Some(key) = given {
+        if fields.iter().any(|field| field.key == *key) {
+            return Err(StoreError::conflict(
+                None,
+                format!("{path}: another field of the table has the key \"{key}\""),
+            ));
+        }
+        return Ok(key.clone());
+    }
+    let base = ApiKey::derive(name).unwrap_or_else(|| ApiKey::from_id('f', id.as_uuid()));
+    Ok(ApiKey::unique_among(base, |key| {
+        fields.iter().any(|field| field.key.as_str() == key)
+    }))
+}
+
+/// A link may change only its `multiple`; its target and inverse stay.
+fn merge_link_kind(before: &FieldKind, after: FieldKind) -> Result<FieldKind> {
+    match (before, after) {
+        // The target table of a link never changes (to link elsewhere, add a new link field).
+        (FieldKind::Link { table, inverse, .. }, FieldKind::Link { multiple, .. }) => {
+            Ok(FieldKind::Link {
+                table: table.clone(),
+                multiple,
+                inverse: *inverse,
+            })
+        }
+        (FieldKind::Link { .. }, _) | (_, FieldKind::Link { .. }) => Err(Invalid::one(
+            "type",
+            "a link field cannot change to another type or from one; delete it and add a new field",
+        )
+        .into()),
+        (_, after) if after.storage() == Storage::System && before.storage() != Storage::System => {
+            Err(Invalid::one(
+                "type",
+                "a field cannot become a system field (created/modified time or by)",
+            )
+            .into())
+        }
+        (_, after) => Ok(after),
+    }
+}
+
+/// Whether stored values must be rewritten: a new storage, or select choices renamed or removed.
+/// Any change of type converts (text that becomes a select must hold a choice; an e-mail field only
+/// addresses), as does a change of storage (a number's precision).
+fn needs_conversion(before: &FieldKind, after: &FieldKind) -> bool {
+    if before.storage() == Storage::System {
+        return false;
+    }
+    if before.storage() != after.storage() || before.field_type() != after.field_type() {
+        return true;
+    }
+    match (before, after) {
+        (FieldKind::SingleSelect { choices: old }, FieldKind::SingleSelect { choices: new })
+        | (FieldKind::MultiSelect { choices: old }, FieldKind::MultiSelect { choices: new })
+        | (FieldKind::SingleSelect { choices: old }, FieldKind::MultiSelect { choices: new })
+        | (FieldKind::MultiSelect { choices: old }, FieldKind::SingleSelect { choices: new }) => {
+            old.iter().any(|choice| {
+                !new.iter()
+                    .any(|n| n.id == choice.id && n.name == choice.name)
+            }) || std::mem::discriminant(before) != std::mem::discriminant(after)
+        }
+        _ => false,
+    }
+}
+
+/// Converts one stored value to the new type, or `None` when it has no equivalent.
+fn convert_cell(
+    cell: &CellValue,
+    before: &FieldKind,
+    after: &FieldKind,
+    parse: &ParseContext,
+) -> Option<CellValue> {
+    let mut json = cells::to_json(cell);
+    // Select choices are followed by id, so a renamed choice keeps its records.
+    if let (
+        FieldKind::SingleSelect { choices: old } | FieldKind::MultiSelect { choices: old },
+        FieldKind::SingleSelect { choices: new } | FieldKind::MultiSelect { choices: new },
+    ) = (before, after)
+    {
+        let rename = |name: &str| -> Option<String> {
+            let id = &old.iter().find(|choice| choice.name == name)?.id;
+            new.iter()
+                .find(|choice| &choice.id == id)
+                .map(|choice| choice.name.clone())
+        };
+        json = match json {
+            Value::String(name) => rename(&name).map_or(Value::Null, Value::String),
+            Value::Array(names) => Value::Array(
+                names
+                    .iter()
+                    .filter_map(|name| name.as_str().and_then(rename))
+                    .map(Value::String)
+                    .collect(),
+            ),
+            other => other,
+        };
+        if matches!(after, FieldKind::SingleSelect { .. })
+            && let Value::Array(names) = &json
+        {
+            json = names.first().cloned().unwrap_or(Value::Null);
+        }
+    } else if let Value::Array(items) = &json
+        && !matches!(
+            after,
+            FieldKind::MultiSelect { .. }
+                | FieldKind::Member { .. }
+                | FieldKind::Department { .. }
+                | FieldKind::Attachment { .. }
+        )
+    {
+        // A list becomes text as its items joined by ", ".
+        let texts: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+        json = Value::String(texts.join(", "));
+    }
+    if let (CellValue::Bool(flag), false) = (cell, matches!(after, FieldKind::Checkbox)) {
+        json = Value::String(if *flag { "true" } else { "false" }.to_owned());
+    }
+    if matches!(after, FieldKind::Checkbox)
+        && let Value::String(text) = &json
+    {
+        json = match text.trim().to_lowercase().as_str() {
+            "true" | "yes" | "1" | "是" | "✓" => Value::Bool(true),
+            "false" | "no" | "0" | "否" => Value::Bool(false),
+            _ => Value::Null,
+        };
+    }
+    parse_cell(after, &json, parse).ok().flatten()
+}

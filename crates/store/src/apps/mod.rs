@@ -1,0 +1,463 @@
+//! Low-code apps: the metadata of apps, tables and fields, and the DDL that keeps each user table's
+//! physical table in step with it. Every schema change runs in one transaction with its DDL (both backends
+//! have transactional DDL), bumps the app's `schema_version`, is logged in `schema_changes`, and writes an
+//! audit entry.
+
+use serde_json::{Value, json};
+use tenon_model::apps::{ApiKey, App, Field, Table, TableSchema};
+use tenon_model::{Action, AppId, Invalid, Name, Page, PageRequest, TableId, TargetKind};
+use uuid::Uuid;
+
+use crate::audit::{self, Change};
+use crate::error::unique_violation;
+use crate::exec::{Conn, Sql};
+use crate::{Result, StoreError, Tenant, WriteContext};
+
+pub(crate) mod ddl;
+mod definition;
+mod fields;
+pub(crate) mod stored;
+mod tables;
+
+pub use fields::FieldPatch;
+pub use tables::{NewTable, TablePatch};
+
+use stored::{AppRow, FieldRow, TableRow, app_columns, field_columns, table_columns};
+
+/// Keys an app cannot have because a route under `/api/v1/apps/` uses the word.
+const RESERVED_APP_KEYS: [&str; 1] = ["import"];
+
+/// An app to create.
+#[derive(Debug, Clone)]
+pub struct NewApp {
+    pub name: Name,
+    /// Derived from the name when absent.
+    pub key: Option<ApiKey>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AppPatch {
+    pub name: Option<Name>,
+    pub key: Option<ApiKey>,
+    pub description: Option<Option<String>>,
+}
+
+impl Tenant<'_> {
+    pub async fn create_app(&self, ctx: &WriteContext, new: NewApp) -> Result<App> {
+        let mut tx = self.store.pools.begin().await?;
+        let result = self.create_app_in(&mut tx.conn(), ctx, new).await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    pub(crate) async fn create_app_in(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        new: NewApp,
+    ) -> Result<App> {
+        let id = AppId::new();
+        let now = self.store.now();
+        if new
+            .key
+            .as_ref()
+            .is_some_and(|key| RESERVED_APP_KEYS.contains(&key.as_str()))
+        {
+            return Err(Invalid::one(
+                "key",
+                "this key is reserved by the API (POST /api/v1/apps/import)",
+            )
+            .into());
+        }
+        let key = match new.key {
+            Some(key) => key,
+            None => {
+                let base = ApiKey::derive(new.name.as_str())
+                    .filter(|key| !RESERVED_APP_KEYS.contains(&key.as_str()))
+                    .unwrap_or_else(|| ApiKey::from_id('a', id.as_uuid()));
+                let taken = self.app_keys(conn).await?;
+                ApiKey::unique_among(base, |key| taken.iter().any(|t| t == key))
+            }
+        };
+        let inserted = conn
+            .execute(
+                Sql::new(
+                    "INSERT INTO apps (organization_id, id, key, name, description, schema_version, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, 1, $6, $6)",
+                )
+                .bind(self.org_id)
+                .bind(*id.as_uuid())
+                .bind(key.as_str())
+                .bind(new.name.as_str())
+                .bind(new.description.clone())
+                .bind(now),
+            )
+            .await;
+        inserted.map_err(|error| key_conflict(error, "an app with this key already exists"))?;
+        let app = App {
+            id,
+            key,
+            name: new.name,
+            description: new.description,
+            schema_version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        self.audit_app(conn, ctx, Action::Created, None, Some(&app))
+            .await?;
+        Ok(app)
+    }
+
+    pub async fn list_apps(&self, page: PageRequest<AppId>) -> Result<Page<App, AppId>> {
+        let sql = Sql::new(concat!(
+            "SELECT ",
+            app_columns!(),
+            " FROM apps WHERE organization_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
+        ))
+        .bind(self.org_id)
+        .bind(page.after.map(|id| *id.as_uuid()))
+        .bind(i64::from(page.size()) + 1);
+        let mut pooled = self.store.pools.read().await?;
+        let rows: Vec<AppRow> = pooled.conn().fetch_all(sql).await?;
+        let apps = rows
+            .into_iter()
+            .map(AppRow::into_model)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Page::from_overfetch(apps, page.size(), |app: &App| app.id))
+    }
+
+    /// An app by id or key.
+    pub async fn app(&self, reference: &str) -> Result<App> {
+        let mut pooled = self.store.pools.read().await?;
+        self.load_app(&mut pooled.conn(), reference)
+            .await?
+            .ok_or_else(|| StoreError::not_found("app"))
+    }
+
+    pub async fn update_app(&self, ctx: &WriteContext, id: AppId, patch: AppPatch) -> Result<App> {
+        let mut tx = self.store.pools.begin().await?;
+        let result = self.update_app_in(&mut tx.conn(), ctx, id, patch).await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    pub(crate) async fn update_app_in(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        id: AppId,
+        patch: AppPatch,
+    ) -> Result<App> {
+        let before = self
+            .load_app(conn, &id.to_string())
+            .await?
+            .ok_or_else(|| StoreError::not_found("app"))?;
+        if patch
+            .key
+            .as_ref()
+            .is_some_and(|key| RESERVED_APP_KEYS.contains(&key.as_str()))
+        {
+            return Err(Invalid::one(
+                "key",
+                "this key is reserved by the API (POST /api/v1/apps/import)",
+            )
+            .into());
+        }
+        let after = App {
+            name: patch.name.unwrap_or_else(|| before.name.clone()),
+            key: patch.key.unwrap_or_else(|| before.key.clone()),
+            description: patch
+                .description
+                .unwrap_or_else(|| before.description.clone()),
+            updated_at: self.store.now(),
+            ..before.clone()
+        };
+        let updated = conn
+            .execute(
+                Sql::new(
+                    "UPDATE apps SET name = $3, key = $4, description = $5, updated_at = $6 \
+                     WHERE organization_id = $1 AND id = $2",
+                )
+                .bind(self.org_id)
+                .bind(*id.as_uuid())
+                .bind(after.name.as_str())
+                .bind(after.key.as_str())
+                .bind(after.description.clone())
+                .bind(after.updated_at),
+            )
+            .await;
+        updated.map_err(|error| key_conflict(error, "an app with this key already exists"))?;
+        self.audit_app(conn, ctx, Action::Updated, Some(&before), Some(&after))
+            .await?;
+        Ok(after)
+    }
+
+    /// Deletes an app with all its tables and their records.
+    pub async fn delete_app(&self, ctx: &WriteContext, id: AppId) -> Result<()> {
+        let mut tx = self.store.pools.begin().await?;
+        self.delete_app_in(&mut tx.conn(), ctx, id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete_app_in(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        id: AppId,
+    ) -> Result<()> {
+        let before = self
+            .load_app(conn, &id.to_string())
+            .await?
+            .ok_or_else(|| StoreError::not_found("app"))?;
+        let tables = self.load_tables(conn, id).await?;
+        let mut fields = Vec::new();
+        for table in &tables {
+            fields.extend(self.load_fields(conn, table.id).await?);
+        }
+        // Junctions reference the tables; drop them first.
+        for field in &fields {
+            if let tenon_model::apps::FieldKind::Link {
+                inverse: Some(inverse),
+                ..
+            } = field.kind
+            {
+                conn.execute_script(ddl::drop_junction(field.id, inverse))
+                    .await?;
+            }
+        }
+        for table in &tables {
+            conn.execute_script(ddl::drop_table(table.id)).await?;
+        }
+        conn.execute(
+            Sql::new("DELETE FROM apps WHERE organization_id = $1 AND id = $2")
+                .bind(self.org_id)
+                .bind(*id.as_uuid()),
+        )
+        .await?;
+        self.audit_app(conn, ctx, Action::Deleted, Some(&before), None)
+            .await?;
+        Ok(())
+    }
+
+    /// Tables of an app, in their order.
+    pub async fn list_tables(&self, app: AppId) -> Result<Vec<Table>> {
+        let mut pooled = self.store.pools.read().await?;
+        self.load_tables(&mut pooled.conn(), app).await
+    }
+
+    /// Everything needed to work with a table's records, by app and table id or key.
+    pub async fn table_schema(
+        &self,
+        app_reference: &str,
+        table_reference: &str,
+    ) -> Result<TableSchema> {
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let app = self
+            .load_app(&mut conn, app_reference)
+            .await?
+            .ok_or_else(|| StoreError::not_found("app"))?;
+        let table = self
+            .load_table(&mut conn, app.id, table_reference)
+            .await?
+            .ok_or_else(|| StoreError::not_found("table"))?;
+        let fields = self.load_fields(&mut conn, table.id).await?;
+        Ok(TableSchema { app, table, fields })
+    }
+
+    /// A table's schema by table id alone (for link targets).
+    pub async fn table_schema_by_id(&self, table: TableId) -> Result<TableSchema> {
+        let mut pooled = self.store.pools.read().await?;
+        self.schema_by_id(&mut pooled.conn(), table).await
+    }
+
+    pub(crate) async fn schema_by_id(
+        &self,
+        conn: &mut Conn<'_>,
+        table: TableId,
+    ) -> Result<TableSchema> {
+        let sql = Sql::new(concat!(
+            "SELECT ",
+            table_columns!(),
+            " FROM app_tables WHERE organization_id = $1 AND id = $2"
+        ))
+        .bind(self.org_id)
+        .bind(*table.as_uuid());
+        let table = conn
+            .fetch_optional::<TableRow>(sql)
+            .await?
+            .ok_or_else(|| StoreError::not_found("table"))?
+            .into_model()?;
+        let app = self
+            .load_app(conn, &table.app_id.to_string())
+            .await?
+            .ok_or_else(|| StoreError::not_found("app"))?;
+        let fields = self.load_fields(conn, table.id).await?;
+        Ok(TableSchema { app, table, fields })
+    }
+
+    pub(crate) async fn load_app(
+        &self,
+        conn: &mut Conn<'_>,
+        reference: &str,
+    ) -> Result<Option<App>> {
+        let id = reference.parse::<AppId>().ok().map(|id| *id.as_uuid());
+        let sql = Sql::new(concat!(
+            "SELECT ",
+            app_columns!(),
+            " FROM apps WHERE organization_id = $1 AND (id = $2 OR key = $3)"
+        ))
+        .bind(self.org_id)
+        .bind(id)
+        .bind(reference);
+        conn.fetch_optional::<AppRow>(sql)
+            .await?
+            .map(AppRow::into_model)
+            .transpose()
+    }
+
+    pub(crate) async fn load_tables(&self, conn: &mut Conn<'_>, app: AppId) -> Result<Vec<Table>> {
+        let sql = Sql::new(concat!(
+            "SELECT ",
+            table_columns!(),
+            " FROM app_tables WHERE organization_id = $1 AND app_id = $2 ORDER BY position, id"
+        ))
+        .bind(self.org_id)
+        .bind(*app.as_uuid());
+        let rows: Vec<TableRow> = conn.fetch_all(sql).await?;
+        rows.into_iter().map(TableRow::into_model).collect()
+    }
+
+    pub(crate) async fn load_table(
+        &self,
+        conn: &mut Conn<'_>,
+        app: AppId,
+        reference: &str,
+    ) -> Result<Option<Table>> {
+        let id = reference.parse::<TableId>().ok().map(|id| *id.as_uuid());
+        let sql = Sql::new(concat!(
+            "SELECT ",
+            table_columns!(),
+            " FROM app_tables WHERE organization_id = $1 AND app_id = $2 AND (id = $3 OR key = $4)"
+        ))
+        .bind(self.org_id)
+        .bind(*app.as_uuid())
+        .bind(id)
+        .bind(reference);
+        conn.fetch_optional::<TableRow>(sql)
+            .await?
+            .map(TableRow::into_model)
+            .transpose()
+    }
+
+    pub(crate) async fn load_fields(
+        &self,
+        conn: &mut Conn<'_>,
+        table: TableId,
+    ) -> Result<Vec<Field>> {
+        let sql = Sql::new(concat!(
+            "SELECT ",
+            field_columns!(),
+            " FROM fields WHERE organization_id = $1 AND table_id = $2 ORDER BY position, id"
+        ))
+        .bind(self.org_id)
+        .bind(*table.as_uuid());
+        let rows: Vec<FieldRow> = conn.fetch_all(sql).await?;
+        rows.into_iter().map(FieldRow::into_model).collect()
+    }
+
+    async fn app_keys(&self, conn: &mut Conn<'_>) -> Result<Vec<String>> {
+        let rows: Vec<(String,)> = conn
+            .fetch_all(
+                Sql::new("SELECT key FROM apps WHERE organization_id = $1").bind(self.org_id),
+            )
+            .await?;
+        Ok(rows.into_iter().map(|(key,)| key).collect())
+    }
+
+    /// Bumps the app's schema version (which also serializes concurrent schema changes of one app: the
+    /// update locks the app's row) and logs the change.
+    pub(crate) async fn record_schema_change(
+        &self,
+        conn: &mut Conn<'_>,
+        app: AppId,
+        change: Value,
+    ) -> Result<i64> {
+        let (version,): (i64,) = conn
+            .fetch_one(
+                Sql::new(
+                    "UPDATE apps SET schema_version = schema_version + 1, updated_at = $3 \
+                     WHERE organization_id = $1 AND id = $2 RETURNING schema_version",
+                )
+                .bind(self.org_id)
+                .bind(*app.as_uuid())
+                .bind(self.store.now()),
+            )
+            .await?;
+        conn.execute(
+            Sql::new(
+                "INSERT INTO schema_changes (organization_id, app_id, version, change, at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(self.org_id)
+            .bind(*app.as_uuid())
+            .bind(version)
+            .bind(change)
+            .bind(self.store.now()),
+        )
+        .await?;
+        Ok(version)
+    }
+
+    async fn audit_app(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        action: Action,
+        before: Option<&App>,
+        after: Option<&App>,
+    ) -> Result<()> {
+        let snapshot = |app: &App| json!({"id": app.id.to_string(), "key": app.key.as_str(), "name": app.name.as_str(), "description": app.description});
+        let id = after
+            .or(before)
+            .map(|app| app.id.to_string())
+            .unwrap_or_default();
+        audit::record(
+            conn,
+            self,
+            Change {
+                target_kind: TargetKind::App,
+                target_id: id,
+                action,
+                before: before.map(snapshot),
+                after: after.map(snapshot),
+                ctx,
+            },
+        )
+        .await
+    }
+}
+
+/// A unique violation on a key or name column, as a conflict naming the field.
+pub(crate) fn key_conflict(error: sqlx::Error, message: &str) -> StoreError {
+    match unique_violation(&error) {
+        Some(what) if what.contains("name") => {
+            StoreError::conflict(Some("name"), message.replace("key", "name"))
+        }
+        Some(_) => StoreError::conflict(Some("key"), message),
+        None => error.into(),
+    }
+}
+
+/// A reference a client gave that names nothing in the app.
+pub(crate) fn unknown(field: &str, what: &str, reference: &str) -> StoreError {
+    StoreError::Invalid(Invalid::one(
+        field,
+        format!("no {what} \"{reference}\" in this app"),
+    ))
+}
+
+pub(crate) fn uuid_list(ids: &[Uuid]) -> Value {
+    Value::Array(ids.iter().map(|id| Value::String(id.to_string())).collect())
+}

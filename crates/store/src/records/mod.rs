@@ -1,0 +1,490 @@
+//! Records of user tables: reading (one, a filtered and sorted page, counts, link values, the names that
+//! label linked records) and writing (see `write`). A record's link values are read from the junction
+//! tables and returned as cells like any other value.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+use tenon_model::apps::filter::{Filter, SortKey};
+use tenon_model::apps::{CellValue, Field, FieldKind, Record, RecordActor, Storage, TableSchema};
+use tenon_model::{FieldId, RecordId};
+use uuid::Uuid;
+
+use crate::apps::ddl;
+use crate::exec::{Conn, DynRow, Sql, quote};
+use crate::{Result, StoreError, Tenant};
+
+pub(crate) mod cells;
+mod checks;
+mod query;
+mod write;
+
+pub use query::Cursor;
+pub use write::{IdempotencyKey, RECORDS_PER_WRITE_MAX, RecordProblem, RecordUpdate, WriteOutcome};
+
+/// What to list.
+#[derive(Debug, Clone)]
+pub struct RecordQuery {
+    pub filter: Option<Filter>,
+    pub sort: Vec<SortKey>,
+    /// Only these fields' values are read (all when `None`).
+    pub fields: Option<Vec<FieldId>>,
+    pub page_size: u32,
+    pub after: Option<Cursor>,
+    pub count: bool,
+}
+
+/// A page of records, the cursor after its last record (if more follow), and the total when asked for.
+#[derive(Debug, Clone)]
+pub struct RecordPage {
+    pub records: Vec<Record>,
+    pub next: Option<Cursor>,
+    pub total: Option<i64>,
+}
+
+/// The system columns, then the field columns, in this order in every record query.
+const SYSTEM_COLUMNS: &str =
+    "r.id, r.version, r.created_at, r.modified_at, r.created_by, r.modified_by";
+const SYSTEM_COLUMN_COUNT: usize = 6;
+
+/// Column-stored fields among `wanted` (all when `None`), in schema order.
+fn column_fields<'a>(schema: &'a TableSchema, wanted: Option<&[FieldId]>) -> Vec<&'a Field> {
+    schema
+        .fields
+        .iter()
+        .filter(|field| !matches!(field.kind.storage(), Storage::Junction | Storage::System))
+        .filter(|field| wanted.is_none_or(|wanted| wanted.contains(&field.id)))
+        .collect()
+}
+
+fn link_fields<'a>(schema: &'a TableSchema, wanted: Option<&[FieldId]>) -> Vec<&'a Field> {
+    schema
+        .fields
+        .iter()
+        .filter(|field| field.kind.storage() == Storage::Junction)
+        .filter(|field| wanted.is_none_or(|wanted| wanted.contains(&field.id)))
+        .collect()
+}
+
+fn select_list(columns: &[&Field]) -> String {
+    let mut list = SYSTEM_COLUMNS.to_owned();
+    for field in columns {
+        list.push_str(", r.");
+        list.push_str(&quote(&ddl::column_name(field.id)));
+    }
+    list
+}
+
+fn actor(value: Option<String>) -> Option<RecordActor> {
+    let value: Value = serde_json::from_str(&value?).ok()?;
+    Some(RecordActor {
+        kind: value.get("type")?.as_str()?.to_owned(),
+        id: value.get("id").and_then(Value::as_str).map(str::to_owned),
+        name: value
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned(),
+    })
+}
+
+fn decode_record(row: &DynRow, columns: &[&Field]) -> Result<Record> {
+    let mut cells = BTreeMap::new();
+    for (i, field) in columns.iter().enumerate() {
+        if let Some(cell) = cells::from_row(row, SYSTEM_COLUMN_COUNT + i, &field.kind)? {
+            cells.insert(field.id, cell);
+        }
+    }
+    Ok(Record {
+        id: RecordId::from_uuid(row.uuid(0)?),
+        version: row.int(1)?.unwrap_or(0),
+        created_at: row
+            .datetime(2)?
+            .ok_or_else(|| StoreError::Corrupt("record without created_at".to_owned()))?,
+        modified_at: row
+            .datetime(3)?
+            .ok_or_else(|| StoreError::Corrupt("record without modified_at".to_owned()))?,
+        created_by: actor(row.text(4)?),
+        modified_by: actor(row.text(5)?),
+        cells,
+    })
+}
+
+impl Tenant<'_> {
+    pub async fn record(&self, schema: &TableSchema, id: RecordId) -> Result<Record> {
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let mut records = self.load_records(&mut conn, schema, &[id], None).await?;
+        records.pop().ok_or_else(|| StoreError::not_found("record"))
+    }
+
+    /// Records by id, in the order asked, skipping ids that do not exist.
+    pub async fn records_by_ids(
+        &self,
+        schema: &TableSchema,
+        ids: &[RecordId],
+        fields: Option<&[FieldId]>,
+    ) -> Result<Vec<Record>> {
+        let mut pooled = self.store.pools.read().await?;
+        self.load_records(&mut pooled.conn(), schema, ids, fields)
+            .await
+    }
+
+    pub(crate) async fn load_records(
+        &self,
+        conn: &mut Conn<'_>,
+        schema: &TableSchema,
+        ids: &[RecordId],
+        wanted: Option<&[FieldId]>,
+    ) -> Result<Vec<Record>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let columns = column_fields(schema, wanted);
+        let mut sql = query::SqlText::new(conn.backend());
+        sql.push(&format!(
+            "SELECT {} FROM {} AS r WHERE r.id IN (",
+            select_list(&columns),
+            quote(&ddl::table_name(schema.table.id))
+        ));
+        sql.args(
+            ids.iter()
+                .map(|id| crate::exec::Arg::Uuid(Some(*id.as_uuid()))),
+        );
+        sql.push(")");
+        let rows = conn.fetch_rows(sql.into_sql()).await?;
+        let mut by_id: HashMap<RecordId, Record> = HashMap::with_capacity(rows.len());
+        for row in &rows {
+            let record = decode_record(row, &columns)?;
+            by_id.insert(record.id, record);
+        }
+        let mut records: Vec<Record> = ids.iter().filter_map(|id| by_id.remove(id)).collect();
+        self.attach_links(conn, schema, &mut records, wanted)
+            .await?;
+        Ok(records)
+    }
+
+    /// A page of records matching a filter, in sort order.
+    pub async fn list_records(
+        &self,
+        schema: &TableSchema,
+        query: &RecordQuery,
+    ) -> Result<RecordPage> {
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let columns = column_fields(schema, query.fields.as_deref());
+        let table = quote(&ddl::table_name(schema.table.id));
+        let mut sql = query::SqlText::new(conn.backend());
+        sql.push("SELECT ").push(&select_list(&columns));
+        for key in &query.sort {
+            sql.push(", ")
+                .push(&query::column(&key.field.kind, key.field.id));
+        }
+        sql.push(&format!(" FROM {table} AS r WHERE "));
+        match &query.filter {
+            Some(filter) => query::filter(&mut sql, filter)?,
+            None => {
+                sql.push("1 = 1");
+            }
+        }
+        if let Some(cursor) = &query.after {
+            sql.push(" AND ");
+            query::after_cursor(&mut sql, &query.sort, cursor)?;
+        }
+        query::order_by(&mut sql, &query.sort);
+        sql.push(" LIMIT ")
+            .arg(crate::exec::Arg::Int(Some(i64::from(query.page_size) + 1)));
+        let rows = conn.fetch_rows(sql.into_sql()).await?;
+        let has_more = rows.len() > query.page_size as usize;
+        let kept = &rows[..rows.len().min(query.page_size as usize)];
+        let mut records = kept
+            .iter()
+            .map(|row| decode_record(row, &columns))
+            .collect::<Result<Vec<_>>>()?;
+        let next = match (has_more, kept.last()) {
+            (true, Some(last)) => Some(Cursor {
+                values: query::cursor_values(
+                    last,
+                    &query.sort,
+                    SYSTEM_COLUMN_COUNT + columns.len(),
+                )?,
+                id: last.uuid(0)?,
+            }),
+            _ => None,
+        };
+        self.attach_links(&mut conn, schema, &mut records, query.fields.as_deref())
+            .await?;
+        let total = if query.count {
+            let mut count = query::SqlText::new(conn.backend());
+            count.push(&format!("SELECT COUNT(*) FROM {table} AS r WHERE "));
+            match &query.filter {
+                Some(filter) => query::filter(&mut count, filter)?,
+                None => {
+                    count.push("1 = 1");
+                }
+            }
+            let (total,): (i64,) = conn.fetch_one(count.into_sql()).await?;
+            Some(total)
+        } else {
+            None
+        };
+        Ok(RecordPage {
+            records,
+            next,
+            total,
+        })
+    }
+
+    /// Fills the link cells of `records` from the junction tables (one query per link field).
+    async fn attach_links(
+        &self,
+        conn: &mut Conn<'_>,
+        schema: &TableSchema,
+        records: &mut [Record],
+        wanted: Option<&[FieldId]>,
+    ) -> Result<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = records.iter().map(|record| *record.id.as_uuid()).collect();
+        for field in link_fields(schema, wanted) {
+            let links = self.links_of(conn, field, &ids).await?;
+            for record in records.iter_mut() {
+                if let Some(targets) = links.get(record.id.as_uuid()) {
+                    record
+                        .cells
+                        .insert(field.id, CellValue::Ids(targets.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// For each of `ids`, the records its link field points to, in link order.
+    pub(crate) async fn links_of(
+        &self,
+        conn: &mut Conn<'_>,
+        field: &Field,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Vec<Uuid>>> {
+        let FieldKind::Link {
+            inverse: Some(inverse),
+            ..
+        } = field.kind
+        else {
+            return Ok(HashMap::new());
+        };
+        let (mine, other) = if field.id < inverse {
+            ("source_id", "target_id")
+        } else {
+            ("target_id", "source_id")
+        };
+        let mut links: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for chunk in ids.chunks(write::IDS_PER_STATEMENT) {
+            let mut sql = query::SqlText::new(conn.backend());
+            sql.push(&format!(
+                "SELECT {mine}, {other} FROM {} WHERE {mine} IN (",
+                quote(&ddl::junction_name(field.id, inverse))
+            ));
+            sql.args(chunk.iter().map(|id| crate::exec::Arg::Uuid(Some(*id))));
+            sql.push(&format!(") ORDER BY {mine}, position, {other}"));
+            let rows: Vec<(Uuid, Uuid)> = conn.fetch_all(sql.into_sql()).await?;
+            for (me, target) in rows {
+                links.entry(me).or_default().push(target);
+            }
+        }
+        Ok(links)
+    }
+
+    /// The label of each record: its primary field's value as text (or its id when it has none).
+    pub async fn record_names(
+        &self,
+        schema: &TableSchema,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, String>> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let primary = schema
+            .primary_field()
+            .filter(|field| !matches!(field.kind.storage(), Storage::Junction | Storage::System));
+        let mut names = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(write::IDS_PER_STATEMENT) {
+            let mut sql = query::SqlText::new(conn.backend());
+            let column = primary.map_or_else(
+                || "NULL".to_owned(),
+                |field| format!("r.{}", quote(&ddl::column_name(field.id))),
+            );
+            sql.push(&format!(
+                "SELECT r.id, {column} FROM {} AS r WHERE r.id IN (",
+                quote(&ddl::table_name(schema.table.id))
+            ));
+            sql.args(chunk.iter().map(|id| crate::exec::Arg::Uuid(Some(*id))));
+            sql.push(")");
+            for row in conn.fetch_rows(sql.into_sql()).await? {
+                let id = row.uuid(0)?;
+                let name = match primary {
+                    Some(field) => cells::from_row(&row, 1, &field.kind)?.map(|cell| label(&cell)),
+                    None => None,
+                };
+                names.insert(id, name.unwrap_or_default());
+            }
+        }
+        Ok(names)
+    }
+
+    /// Records whose primary field's text equals one of `labels` (for imports that name linked records).
+    pub async fn records_by_label(
+        &self,
+        schema: &TableSchema,
+        labels: &[String],
+    ) -> Result<HashMap<String, Vec<Uuid>>> {
+        let mut found: HashMap<String, Vec<Uuid>> = HashMap::new();
+        let Some(primary) = schema
+            .primary_field()
+            .filter(|field| field.kind.storage() == Storage::Text)
+        else {
+            return Ok(found);
+        };
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let column = format!("r.{}", quote(&ddl::column_name(primary.id)));
+        for chunk in labels.chunks(write::IDS_PER_STATEMENT) {
+            let mut sql = query::SqlText::new(conn.backend());
+            sql.push(&format!(
+                "SELECT r.id, {column} FROM {} AS r WHERE {column} IN (",
+                quote(&ddl::table_name(schema.table.id))
+            ));
+            sql.args(
+                chunk
+                    .iter()
+                    .map(|label| crate::exec::Arg::Text(Some(label.clone()))),
+            );
+            sql.push(")");
+            let rows: Vec<(Uuid, String)> = conn.fetch_all(sql.into_sql()).await?;
+            for (id, label) in rows {
+                found.entry(label).or_default().push(id);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Members whose name or e-mail address equals one of `labels`.
+    pub async fn members_by_label(&self, labels: &[String]) -> Result<HashMap<String, Vec<Uuid>>> {
+        let mut found: HashMap<String, Vec<Uuid>> = HashMap::new();
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        for chunk in labels.chunks(write::IDS_PER_STATEMENT) {
+            let lowered: Vec<String> = chunk.iter().map(|label| label.to_lowercase()).collect();
+            let mut sql = query::SqlText::new(conn.backend());
+            sql.push("SELECT id, name, email FROM members WHERE organization_id = ")
+                .arg(crate::exec::Arg::Uuid(Some(*self.org_id.as_uuid())));
+            sql.push(" AND (name IN (").args(
+                chunk
+                    .iter()
+                    .map(|label| crate::exec::Arg::Text(Some(label.clone()))),
+            );
+            sql.push(") OR email IN (")
+                .args(
+                    lowered
+                        .iter()
+                        .map(|label| crate::exec::Arg::Text(Some(label.clone()))),
+                )
+                .push("))");
+            let rows: Vec<(Uuid, String, Option<String>)> = conn.fetch_all(sql.into_sql()).await?;
+            for (id, name, email) in rows {
+                for label in chunk {
+                    if *label == name || email.as_deref() == Some(label.to_lowercase().as_str()) {
+                        found.entry(label.clone()).or_default().push(id);
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Departments whose name equals one of `labels`.
+    pub async fn departments_by_label(
+        &self,
+        labels: &[String],
+    ) -> Result<HashMap<String, Vec<Uuid>>> {
+        let mut found: HashMap<String, Vec<Uuid>> = HashMap::new();
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        for chunk in labels.chunks(write::IDS_PER_STATEMENT) {
+            let mut sql = query::SqlText::new(conn.backend());
+            sql.push("SELECT id, name FROM departments WHERE organization_id = ")
+                .arg(crate::exec::Arg::Uuid(Some(*self.org_id.as_uuid())));
+            sql.push(" AND name IN (")
+                .args(
+                    chunk
+                        .iter()
+                        .map(|label| crate::exec::Arg::Text(Some(label.clone()))),
+                )
+                .push(")");
+            let rows: Vec<(Uuid, String)> = conn.fetch_all(sql.into_sql()).await?;
+            for (id, name) in rows {
+                found.entry(name).or_default().push(id);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Names of members, for rendering member cells.
+    pub async fn member_names(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, String>> {
+        self.names_of("members", ids).await
+    }
+
+    /// Names of departments, for rendering department cells.
+    pub async fn department_names(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, String>> {
+        self.names_of("departments", ids).await
+    }
+
+    async fn names_of(&self, table: &'static str, ids: &[Uuid]) -> Result<HashMap<Uuid, String>> {
+        let mut names = HashMap::with_capacity(ids.len());
+        if ids.is_empty() {
+            return Ok(names);
+        }
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        for chunk in ids.chunks(write::IDS_PER_STATEMENT) {
+            let mut sql = query::SqlText::new(conn.backend());
+            sql.push(&format!(
+                "SELECT id, name FROM {table} WHERE organization_id = "
+            ))
+            .arg(crate::exec::Arg::Uuid(Some(*self.org_id.as_uuid())));
+            sql.push(" AND id IN (")
+                .args(chunk.iter().map(|id| crate::exec::Arg::Uuid(Some(*id))))
+                .push(")");
+            let rows: Vec<(Uuid, String)> = conn.fetch_all(sql.into_sql()).await?;
+            names.extend(rows);
+        }
+        Ok(names)
+    }
+
+    /// Counts the records of a table (for tests and summaries).
+    pub async fn count_records(&self, schema: &TableSchema) -> Result<i64> {
+        let mut pooled = self.store.pools.read().await?;
+        let sql = Sql::generated(format!(
+            "SELECT COUNT(*) FROM {}",
+            quote(&ddl::table_name(schema.table.id))
+        ));
+        let (count,): (i64,) = pooled.conn().fetch_one(sql).await?;
+        Ok(count)
+    }
+}
+
+/// A cell as a short text label (for linked records' names).
+pub fn label(cell: &CellValue) -> String {
+    match cells::to_json(cell) {
+        Value::String(text) => text,
+        Value::Array(items) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    }
+}

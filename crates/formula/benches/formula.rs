@@ -29,7 +29,7 @@ fn main() {
 
 fn schema() -> Schema {
     Schema::new([
-        Field::new("price", "单价", FieldKind::Number { precision: 2 }),
+        Field::new("price", "单价", FieldKind::Number { scale: 2 }),
         Field::new("qty", "数量", FieldKind::Integer),
         Field::new("customer", "客户", FieldKind::Text),
     ])

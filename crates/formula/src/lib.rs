@@ -11,7 +11,7 @@
 //!
 //! // The table's fields: id, name, logical kind and the SQL column that holds them.
 //! let schema = Schema::new([
-//!     Field::new("fld_price", "单价", FieldKind::Number { precision: 2 }),
+//!     Field::new("fld_price", "单价", FieldKind::Number { scale: 2 }),
 //!     Field::new("fld_qty", "数量", FieldKind::Integer),
 //! ]);
 //!

@@ -36,9 +36,10 @@ pub enum FieldKind {
     Text,
     /// The choice's name: `TEXT`.
     SingleSelect,
-    /// number, currency or percent (as a fraction: 6 % = 0.06) with `precision` decimal places:
-    /// PostgreSQL `NUMERIC(28, precision)`, SQLite `INTEGER` holding value × 10^precision.
-    Number { precision: u32 },
+    /// number, currency or percent stored with `scale` decimal places — the model's
+    /// `Storage::Decimal { scale }`; a percent is stored as a fraction (6 % = 0.06), so its scale is the
+    /// percentage's precision + 2: PostgreSQL `NUMERIC(28, scale)`, SQLite `INTEGER` holding value × 10^scale.
+    Number { scale: u32 },
     /// rating, duration (seconds), autonumber: `BIGINT` / `INTEGER`.
     Integer,
     /// `BOOLEAN` / `INTEGER` 0/1.
@@ -59,8 +60,8 @@ impl FieldKind {
     pub fn formula_type(&self) -> Type {
         match self {
             FieldKind::Text | FieldKind::SingleSelect => Type::Text,
-            FieldKind::Number { precision } => Type::Number {
-                scale: (*precision).min(SCALE_MAX),
+            FieldKind::Number { scale } => Type::Number {
+                scale: (*scale).min(SCALE_MAX),
             },
             FieldKind::Integer => Type::Number { scale: 0 },
             FieldKind::Checkbox => Type::Boolean,

@@ -276,7 +276,7 @@ impl Compiler<'_> {
         let column = field.column.as_str();
         Ok(match &field.kind {
             FieldKind::Text | FieldKind::SingleSelect => format!("NULLIF({column}, '')"),
-            FieldKind::Number { precision } if *precision > SCALE_MAX => {
+            FieldKind::Number { scale } if *scale > SCALE_MAX => {
                 return not_compilable(
                     node,
                     format!("fields with more than {SCALE_MAX} decimal places"),

@@ -127,7 +127,7 @@ fn functions_sql_cannot_reproduce_are_refused_with_the_span() {
 #[test]
 fn compiled_sql_binds_every_value_and_reads_columns_the_caller_named() {
     let schema = Schema::new([
-        Field::new("p", "单价", FieldKind::Number { precision: 2 }).with_column("t.\"c_price\""),
+        Field::new("p", "单价", FieldKind::Number { scale: 2 }).with_column("t.\"c_price\""),
         Field::new("q", "数量", FieldKind::Integer).with_column("t.\"c_qty\""),
         Field::new("n", "客户", FieldKind::Text),
     ]);

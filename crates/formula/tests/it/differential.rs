@@ -41,7 +41,7 @@ pub fn columns() -> Vec<Column> {
         column(
             "a",
             "A",
-            FieldKind::Number { precision: 2 },
+            FieldKind::Number { scale: 2 },
             "INTEGER",
             "NUMERIC(28,2)",
         ),
@@ -49,7 +49,7 @@ pub fn columns() -> Vec<Column> {
         column(
             "r",
             "R",
-            FieldKind::Number { precision: 4 },
+            FieldKind::Number { scale: 4 },
             "INTEGER",
             "NUMERIC(28,4)",
         ),

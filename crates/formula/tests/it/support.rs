@@ -5,21 +5,21 @@ use tenon_formula::{EvalContext, Field, FieldKind, Schema, Value, check, to_text
 
 pub fn schema() -> Schema {
     Schema::new([
-        Field::new("f1", "Amount", FieldKind::Number { precision: 2 }),
+        Field::new("f1", "Amount", FieldKind::Number { scale: 2 }),
         Field::new("f2", "Qty", FieldKind::Integer),
         Field::new("f3", "Name", FieldKind::Text),
         Field::new("f4", "Paid", FieldKind::Checkbox),
         Field::new("f5", "Due", FieldKind::Date),
         Field::new("f6", "At", FieldKind::DateTime),
-        Field::new("f7", "单价", FieldKind::Number { precision: 2 }),
-        Field::new("f8", "Empty", FieldKind::Number { precision: 0 }),
+        Field::new("f7", "单价", FieldKind::Number { scale: 2 }),
+        Field::new("f8", "Empty", FieldKind::Number { scale: 0 }),
         Field::new("f9", "Tags", FieldKind::TextList),
         Field::new(
             "f10",
             "Scores",
-            FieldKind::Lookup(Box::new(FieldKind::Number { precision: 1 })),
+            FieldKind::Lookup(Box::new(FieldKind::Number { scale: 1 })),
         ),
-        Field::new("f11", "Rate", FieldKind::Number { precision: 4 }),
+        Field::new("f11", "Rate", FieldKind::Number { scale: 4 }),
     ])
 }
 
@@ -83,7 +83,7 @@ pub fn example_schema() -> (Schema, Vec<(&'static str, Value)>) {
     let number = |text: &str| Value::Number(text.parse::<Decimal>().unwrap());
     let fields = vec![
         (
-            Field::new("e1", "Amount", FieldKind::Number { precision: 2 }),
+            Field::new("e1", "Amount", FieldKind::Number { scale: 2 }),
             number("1130.34"),
         ),
         (
@@ -96,7 +96,7 @@ pub fn example_schema() -> (Schema, Vec<(&'static str, Value)>) {
             Value::text("done"),
         ),
         (
-            Field::new("e5", "Empty", FieldKind::Number { precision: 0 }),
+            Field::new("e5", "Empty", FieldKind::Number { scale: 0 }),
             Value::Empty,
         ),
         (Field::new("e6", "Notes", FieldKind::Text), Value::text("")),

@@ -44,10 +44,16 @@ pub(crate) fn local(value: &Value, zone: Tz) -> Option<NaiveDateTime> {
     }
 }
 
+/// The local date-time of a date or datetime; a local date outside years 1–9999 is an invalid date.
 fn need_local(value: Value, zone: Tz) -> Flow<NaiveDateTime> {
-    match value {
-        Value::Error(error) => Err(Value::Error(error)),
-        other => local(&other, zone).ok_or(Value::Empty),
+    let at = match value {
+        Value::Error(error) => return Err(Value::Error(error)),
+        other => local(&other, zone).ok_or(Value::Empty)?,
+    };
+    if (1..=9999).contains(&at.year()) {
+        Ok(at)
+    } else {
+        invalid_date()
     }
 }
 

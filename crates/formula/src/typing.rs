@@ -66,7 +66,11 @@ fn arity(func: Func, args: &[Node], min: usize, max: usize) -> Result<(), TypeEr
             (min, usize::MAX) => format!("at least {min}"),
             (min, max) => format!("{min} to {max}"),
         };
-        let plural = if expected == "1" { "" } else { "s" };
+        let plural = if matches!((min, max), (1, 1) | (1, usize::MAX)) {
+            ""
+        } else {
+            "s"
+        };
         return fail(
             None,
             format!(

@@ -11,39 +11,75 @@ use crate::schema::Type;
 /// supported years anyway), so PostgreSQL never raises "out of range".
 const DATE_COUNT_MAX: i64 = 4_000_000;
 
+/// Month counts are clamped to 10,000 years, beyond which every result leaves years 1–9999.
+const MONTH_COUNT_MAX: i64 = 120_000;
+/// Seconds are clamped to 10,000 years too.
+const SECOND_COUNT_MAX: i64 = 315_569_520_000;
+/// PostgreSQL date arithmetic runs 16,000 years (40 Gregorian cycles of 146,097 days) in the future, where
+/// no intermediate can fall before 4713 BC; the calendar there is identical.
+const SHIFT_YEARS: i64 = 16_000;
+const SHIFT_DAYS: i64 = 40 * 146_097;
+const SHIFT_SECONDS: i64 = SHIFT_DAYS * 86_400;
+
 impl Compiler<'_> {
-    fn date_count(&mut self, node: &Node) -> Sql {
-        let count = self.integer(node)?;
-        Ok(if self.pg() {
-            format!("(LEAST(GREATEST({count}, -{DATE_COUNT_MAX}), {DATE_COUNT_MAX}) + 0 * {count})")
+    /// `count` limited to ±`max`, NULL staying NULL.
+    fn clamp(&self, count: &str, max: i64) -> String {
+        if self.pg() {
+            format!("(LEAST(GREATEST({count}, -{max}), {max}) + 0 * {count})")
         } else {
-            format!("max(min({count}, {DATE_COUNT_MAX}), -{DATE_COUNT_MAX})")
-        })
+            format!("max(min({count}, {max}), -{max})")
+        }
     }
 
-    /// NULL unless the date `sql` is within years 1–9999.
+    fn date_count(&mut self, node: &Node) -> Sql {
+        let count = self.integer(node)?;
+        Ok(self.clamp(&count, DATE_COUNT_MAX))
+    }
+
+    /// NULL unless the date `sql` is within years 1–9999. Written with `sql` once (no CASE), so nested
+    /// date arithmetic does not multiply the SQL text.
     fn date_guard(&self, sql: &str) -> String {
         if self.pg() {
-            format!(
-                "(CASE WHEN {sql} BETWEEN DATE '0001-01-01' AND DATE '9999-12-31' THEN {sql} END)"
-            )
+            Self::pg_date_in_range(sql, 0)
         } else {
-            format!(
-                "(CASE WHEN length({sql}) = 10 AND {sql} BETWEEN '0001-01-01' AND '9999-12-31' THEN {sql} END)"
-            )
+            // SQLite's date functions give NULL past 9999 and '0000-…' for year 0.
+            format!("NULLIF(max({sql}, '0000-12-31'), '0000-12-31')")
         }
     }
 
     fn datetime_guard(&self, sql: &str) -> String {
         if self.pg() {
-            format!(
-                "(CASE WHEN {sql} >= TIMESTAMPTZ '0001-01-01 00:00:00+00' AND {sql} < TIMESTAMPTZ '10000-01-01 00:00:00+00' THEN {sql} END)"
-            )
+            Self::pg_instant_in_range(sql, 0)
         } else {
             format!(
-                "(CASE WHEN length({sql}) = 27 AND {sql} BETWEEN '0001-01-01' AND '9999-12-31T23:59:59.999999Z' THEN {sql} END)"
+                "NULLIF(max({sql}, '0000-12-31T23:59:59.999999Z'), '0000-12-31T23:59:59.999999Z')"
             )
         }
+    }
+
+    /// PostgreSQL: the date `shifted` (a date `shift_days` later than meant) moved back, or NULL when that is
+    /// outside years 1–9999. LEAST/GREATEST pin out-of-range values (and NULL) to sentinels one day outside
+    /// the range, which NULLIF then empties — no value reaches PostgreSQL's own limits, which would raise.
+    fn pg_date_in_range(shifted: &str, shift_days: i64) -> String {
+        let low = format!("(DATE '0001-01-01' + {})", shift_days - 1);
+        let high = format!("(DATE '9999-12-31' + {})", shift_days + 1);
+        format!(
+            "NULLIF(NULLIF(GREATEST(LEAST({shifted}, {high}), {low}) - {shift_days}, DATE '0001-01-01' - 1), DATE '9999-12-31' + 1)"
+        )
+    }
+
+    /// PostgreSQL: as [`Self::pg_date_in_range`] for an instant shifted by `shift_seconds`.
+    fn pg_instant_in_range(shifted: &str, shift_seconds: i64) -> String {
+        let low = format!(
+            "(TIMESTAMPTZ '0001-01-01 00:00:00+00' + make_interval(secs => {shift_seconds}) - interval '1 microsecond')"
+        );
+        let high = format!(
+            "(TIMESTAMPTZ '9999-12-31 00:00:00+00' + make_interval(secs => {}))",
+            shift_seconds + 86_400
+        );
+        format!(
+            "NULLIF(NULLIF(GREATEST(LEAST({shifted}, {high}), {low}) - make_interval(secs => {shift_seconds}), TIMESTAMPTZ '0001-01-01 00:00:00+00' - interval '1 microsecond'), TIMESTAMPTZ '10000-01-01 00:00:00+00')"
+        )
     }
 
     /// The calendar date (or local date-time) of a date or datetime, for the part functions.
@@ -54,23 +90,30 @@ impl Compiler<'_> {
         }
     }
 
-    /// `date + days` with a day count already clamped.
+    /// `date + days` (a date; `days` an integer, already clamped to ±[`DATE_COUNT_MAX`]).
     fn add_days(&self, date: &str, days: &str) -> String {
-        let moved = if self.pg() {
-            format!("({date} + {days})")
-        } else {
-            format!("date({date}, ({days}) || ' days')")
-        };
-        self.date_guard(&moved)
+        if self.pg() {
+            // PostgreSQL raises an error for dates before 4713 BC: compute 16,000 years later (a whole
+            // number of 400-year cycles, so the calendar is the same) and move back in range or to NULL.
+            return Self::pg_date_in_range(
+                &format!("({date} + {SHIFT_DAYS} + {days})"),
+                SHIFT_DAYS,
+            );
+        }
+        self.date_guard(&format!("date({date}, ({days}) || ' days')"))
     }
 
+    /// `date + months`, the day clamped to the month's end.
     fn add_months(&self, date: &str, months: &str) -> String {
-        let moved = if self.pg() {
-            format!("CAST({date} + make_interval(months => {months}) AS DATE)")
-        } else {
-            format!("date({date}, ({months}) || ' months', 'floor')")
-        };
-        self.date_guard(&moved)
+        let months = self.clamp(months, MONTH_COUNT_MAX);
+        if self.pg() {
+            let shifted = format!(
+                "CAST({date} + make_interval(months => {} + {months}) AS DATE)",
+                SHIFT_YEARS * 12
+            );
+            return Self::pg_date_in_range(&shifted, SHIFT_DAYS);
+        }
+        self.date_guard(&format!("date({date}, ({months}) || ' months', 'floor')"))
     }
 
     pub(super) fn date_arith(&mut self, func: Func, node: &Node, args: &[Node]) -> Sql {
@@ -115,20 +158,21 @@ impl Compiler<'_> {
             )),
             Date => {
                 let year = self.integer(&args[0])?;
-                let month = self.date_count(&args[1])?;
+                let month = self.integer(&args[1])?;
                 let day = self.date_count(&args[2])?;
                 let built = if pg {
-                    format!(
-                        "CAST(make_date({year}, 1, 1) + make_interval(months => {month} - 1, days => {day} - 1) AS DATE)"
-                    )
+                    let first = format!("make_date({year}, 1, 1)");
+                    let month_of_year = self.add_months(&first, &format!("({month} - 1)"));
+                    self.add_days(&month_of_year, &format!("({day} - 1)"))
                 } else {
+                    let month = self.clamp(&month, MONTH_COUNT_MAX);
                     format!(
                         "date(printf('%04d-01-01', {year}), ({month} - 1) || ' months', ({day} - 1) || ' days')"
                     )
                 };
+                let built = if pg { built } else { self.date_guard(&built) };
                 Ok(format!(
-                    "(CASE WHEN {year} BETWEEN 1 AND 9999 THEN {} END)",
-                    self.date_guard(&built)
+                    "(CASE WHEN {year} BETWEEN 1 AND 9999 THEN {built} END)"
                 ))
             }
             Year | Month | Day | Hour | Minute | Second => {
@@ -214,9 +258,13 @@ impl Compiler<'_> {
                     };
                     let at = self.expr(&args[0])?;
                     let moved = if pg {
-                        format!(
-                            "({at} + make_interval(secs => CAST({count} AS BIGINT) * {seconds}))"
-                        )
+                        let shift = self.clamp(
+                            &format!("(CAST({count} AS BIGINT) * {seconds})"),
+                            SECOND_COUNT_MAX,
+                        );
+                        let shifted =
+                            format!("({at} + make_interval(secs => {SHIFT_SECONDS} + {shift}))");
+                        return Ok(Self::pg_instant_in_range(&shifted, SHIFT_SECONDS));
                     } else {
                         format!(
                             "(strftime('%Y-%m-%dT%H:%M:%S', substr({at}, 1, 19), ({count} * {seconds}) || ' seconds') || substr({at}, 20))"
@@ -279,7 +327,7 @@ impl Compiler<'_> {
                     _ => 1,
                 };
                 let seconds = match (later.ty == Type::DateTime, pg) {
-                    (false, true) => format!("(({a} - {b}) * 86400)"),
+                    (false, true) => format!("(CAST({a} - {b} AS NUMERIC) * 86400)"),
                     (false, false) => {
                         format!("(CAST(julianday({a}) - julianday({b}) AS INTEGER) * 86400)")
                     }
@@ -327,15 +375,17 @@ impl Compiler<'_> {
                 } else {
                     self.expr(&args[0])?
                 };
-                let months = self.date_count(&args[1])?;
-                let moved = if pg {
-                    format!(
-                        "CAST(make_date(CAST(extract(year from {date}) AS INTEGER), CAST(extract(month from {date}) AS INTEGER), 1) + make_interval(months => {months} + 1) - interval '1 day' AS DATE)"
-                    )
-                } else {
-                    format!("date({date}, 'start of month', ({months} + 1) || ' months', '-1 day')")
-                };
-                Ok(self.date_guard(&moved))
+                let months = self.integer(&args[1])?;
+                if pg {
+                    let first =
+                        format!("CAST(date_trunc('month', CAST({date} AS TIMESTAMP)) AS DATE)");
+                    let next = self.add_months(&first, &format!("({months} + 1)"));
+                    return Ok(self.add_days(&next, "-1"));
+                }
+                let months = self.clamp(&months, MONTH_COUNT_MAX);
+                Ok(self.date_guard(&format!(
+                    "date({date}, 'start of month', ({months} + 1) || ' months', '-1 day')"
+                )))
             }
             _ => not_compilable(node, "not a date function"),
         }

@@ -70,9 +70,10 @@ impl Compiler<'_> {
         let sql = self.num_expr(node)?;
         let scale = node.ty.scale();
         Ok(if self.pg() {
-            // LEAST/GREATEST skip NULLs; `+ 0 * t` keeps an empty count empty.
+            // PostgreSQL's text functions take int4: clamp to ±10^9 (beyond any text's length, and the
+            // sum of two such counts still fits). LEAST/GREATEST skip NULLs; `+ 0 * t` keeps empty empty.
             format!(
-                "CAST(LEAST(GREATEST(trunc({sql}), -2147483648), 2147483647) + 0 * trunc({sql}) AS INTEGER)"
+                "CAST(LEAST(GREATEST(trunc({sql}), -1000000000), 1000000000) + 0 * trunc({sql}) AS INTEGER)"
             )
         } else if scale == 0 {
             sql
@@ -299,7 +300,7 @@ impl Compiler<'_> {
                 }
                 let drop = u32::try_from(i64::from(own) - places).unwrap_or(u32::MAX);
                 if drop > 18 {
-                    return Ok("0".into());
+                    return Ok(format!("({sql} * 0)"));
                 }
                 let unit = pow10(drop);
                 let quotient = match func {

@@ -67,15 +67,63 @@ pub(crate) fn transitions(zone: Tz) -> (i32, Vec<(DateTime<Utc>, i32)>) {
     (initial, changes)
 }
 
+/// The UTC instants between which the zone's local date is within years 1–9999: a lower bound only when
+/// the zone is behind UTC at year 1, an upper one only when it is ahead at year 9999.
+fn local_bounds(zone: Tz) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let at = |year, month, day| {
+        NaiveDate::from_ymd_opt(year, month, day)
+            .and_then(|date| date.and_hms_opt(0, 0, 0))
+            .map(|naive| naive.and_utc())
+    };
+    let (Some(first), Some(last), Some(end)) = (
+        at(1, 1, 1),
+        at(9999, 12, 31),
+        at(9999, 12, 31).map(|day| day + Duration::days(1)),
+    ) else {
+        return (None, None);
+    };
+    let low_offset = offset_at(zone, first);
+    let high_offset = offset_at(zone, last);
+    let low = (low_offset < 0).then(|| first + Duration::seconds(i64::from(-low_offset)));
+    let high = (high_offset > 0).then(|| end - Duration::seconds(i64::from(high_offset)));
+    (low, high)
+}
+
 impl Compiler<'_> {
     /// The local date-time of the datetime `node`: PostgreSQL `timestamp`; SQLite text
     /// `YYYY-MM-DDTHH:MM:SS` (which SQLite's date functions read).
     pub fn local_datetime(&mut self, node: &Node) -> Sql {
         let sql = self.expr(node)?;
         let zone = self.ctx.time_zone;
-        if self.pg() {
+        // Local dates outside years 1–9999 are invalid, as in the evaluator: compare the instant with the
+        // UTC bounds of that range in this zone (cheaper than testing the converted value).
+        let (low, high) = local_bounds(zone);
+        let pg = self.pg();
+        let literal = |instant: DateTime<Utc>| {
+            let text = instant.format("%Y-%m-%dT%H:%M:%S%.6fZ");
+            if pg {
+                format!("TIMESTAMPTZ '{text}'")
+            } else {
+                format!("'{text}'")
+            }
+        };
+        let mut conditions = Vec::new();
+        if let Some(low) = low {
+            conditions.push(format!("{sql} >= {}", literal(low)));
+        }
+        if let Some(high) = high {
+            conditions.push(format!("{sql} < {}", literal(high)));
+        }
+        let guard = |local: String| {
+            if conditions.is_empty() {
+                local
+            } else {
+                format!("(CASE WHEN {} THEN {local} END)", conditions.join(" AND "))
+            }
+        };
+        if pg {
             let name = self.bind_text(zone.name().to_owned(), "TEXT");
-            return Ok(format!("({sql} AT TIME ZONE {name})"));
+            return Ok(guard(format!("({sql} AT TIME ZONE {name})")));
         }
         let (initial, changes) = transitions(zone);
         if changes.len() > TRANSITIONS_MAX {
@@ -108,8 +156,8 @@ impl Compiler<'_> {
             case.push_str(&format!(" ELSE {current} END)"));
             case
         };
-        Ok(format!(
+        Ok(guard(format!(
             "strftime('%Y-%m-%dT%H:%M:%S', substr({sql}, 1, 19), ({offset}) || ' seconds')"
-        ))
+        )))
     }
 }

@@ -34,6 +34,7 @@ pub async fn table_sheet(
             page_size: EXPORT_PAGE_ROWS,
             after,
             count: false,
+            condition: None,
         };
         let page = tenant.list_records(schema, &query).await?;
         let context =

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tenon_model::apps::field::parse_kind;
-use tenon_model::apps::{ApiKey, Field, FieldKind, FieldSpec, FieldType, TableSchema};
-use tenon_model::{Checker, Name, TableId};
+use tenon_model::apps::{ApiKey, Field, FieldKind, FieldSpec, FieldType, Keys, TableSchema};
+use tenon_model::{Checker, Name};
 
 use crate::ExchangeError;
 
@@ -88,13 +88,7 @@ pub fn field_spec(file: FieldFile, path: &str) -> Result<FieldSpec, ExchangeErro
 /// A field as a definition file shows it. A link names its table by key and carries its inverse's key,
 /// name and `multiple` (found in `tables`).
 pub fn field_file(field: &Field, tables: &[TableSchema]) -> FieldFile {
-    let table_key = |id: TableId| {
-        tables
-            .iter()
-            .find(|schema| schema.table.id == id)
-            .map(|schema| schema.table.key.to_string())
-    };
-    let mut options = match field.kind.options_json(table_key) {
+    let mut options = match field.kind.options_json(&Keys::of_schemas(tables)) {
         Value::Object(options) => options,
         _ => Map::new(),
     };

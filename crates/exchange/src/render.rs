@@ -194,6 +194,10 @@ impl RenderContext {
                     })
                     .collect(),
             ),
+            (FieldKind::Formula { .. } | FieldKind::Rollup { .. }, CellValue::Decimal(value)) => match kind.value_storage() {
+                tenon_model::apps::Storage::Decimal { scale } => decimal(*value, scale, false),
+                _ => Value::String(value.normalize().to_string()),
+            },
             (_, CellValue::Text(text)) => Value::String(text.clone()),
             (_, CellValue::Integer(value)) => Value::from(*value),
             (_, CellValue::Bool(flag)) => Value::Bool(*flag),

@@ -93,6 +93,20 @@ fn error(path: &str, message: impl Into<String>) -> FilterError {
 }
 
 /// Parses the query parameters of an aggregation.
+/// Formulas with `TODAY()`/`NOW()` have no column to group or aggregate in the database.
+fn computed_when_read(field: &crate::apps::Field, path: &str) -> Result<(), FilterError> {
+    if field.kind.storage() == Storage::Virtual {
+        return Err(error(
+            path,
+            format!(
+                "field \"{}\" uses TODAY() or NOW() and is computed when read; it cannot be grouped or aggregated",
+                field.key
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub fn parse(
     schema: &TableSchema,
     group_by: Option<&str>,
@@ -136,12 +150,14 @@ pub fn parse(
                 format!("field \"{reference}\" is not a date; only dates take a bucket"),
             ));
         }
+        computed_when_read(&field, "group_by")?;
         if matches!(
             field.kind,
             FieldKind::Attachment { .. }
                 | FieldKind::CreatedBy
                 | FieldKind::ModifiedBy
                 | FieldKind::LongText { .. }
+                | FieldKind::Lookup { .. }
         ) {
             return Err(error(
                 "group_by",
@@ -209,6 +225,7 @@ pub fn parse(
                     .resolve_field(reference)
                     .cloned()
                     .ok_or_else(|| error("metrics", format!("no field \"{reference}\"")))?;
+                computed_when_read(&field, "metrics")?;
                 let numeric = matches!(
                     field.kind.storage(),
                     Storage::Decimal { .. } | Storage::Integer

@@ -118,19 +118,60 @@ pub fn owns_link(field: &Field) -> bool {
     }
 }
 
+/// Whether a field is added after every table and link exists (it reads other fields).
+fn comes_late(kind: &FieldKind) -> bool {
+    kind.field_type().is_computed()
+}
+
+/// The order steps run in: plain fields and links first, computed fields once what they read exists,
+/// computed fields deleted before what they read, table settings last.
+fn rank(step: &Step, definition: &AppDefinition, current: Option<&CurrentApp>) -> u8 {
+    let wanted = |table: &ApiKey, field: &ApiKey| {
+        definition
+            .tables
+            .iter()
+            .find(|t| t.key == *table)
+            .and_then(|t| t.field(field))
+            .is_some_and(|spec| comes_late(&spec.kind))
+    };
+    let existing = |table: &ApiKey, field: &ApiKey| {
+        current
+            .and_then(|current| current.tables.iter().find(|t| t.table.key == *table))
+            .and_then(|schema| schema.field_by_key(field.as_str()))
+            .is_some_and(|field| comes_late(&field.kind))
+    };
+    match step {
+        Step::CreateApp | Step::UpdateApp | Step::CreateTable { .. } => 0,
+        Step::AddField { table, field } | Step::UpdateField { table, field, .. } => {
+            if wanted(table, field) { 3 } else { 1 }
+        }
+        Step::DeleteField { table, field } => {
+            if existing(table, field) {
+                0
+            } else {
+                2
+            }
+        }
+        Step::UpdateTable { .. } => 4,
+        Step::DeleteTable { .. } => 5,
+    }
+}
+
 /// The steps that turn `current` (or nothing) into `definition`.
 pub fn plan(definition: &AppDefinition, current: Option<&CurrentApp>) -> Vec<Step> {
+    let mut steps = unordered_plan(definition, current);
+    steps.sort_by_key(|step| rank(step, definition, current));
+    steps
+}
+
+fn unordered_plan(definition: &AppDefinition, current: Option<&CurrentApp>) -> Vec<Step> {
     let Some(current) = current else {
         let mut steps = vec![Step::CreateApp];
         steps.extend(definition.tables.iter().map(|table| Step::CreateTable {
             table: table.key.clone(),
         }));
         for table in &definition.tables {
-            for spec in table
-                .fields
-                .iter()
-                .filter(|spec| matches!(spec.kind, FieldKind::Link { .. }))
-            {
+            for spec in table.fields.iter().filter(|spec| created_apart(&spec.kind)) {
                 if let Some(key) = &spec.key {
                     steps.push(Step::AddField {
                         table: table.key.clone(),
@@ -156,11 +197,7 @@ pub fn plan(definition: &AppDefinition, current: Option<&CurrentApp>) -> Vec<Ste
         .iter()
         .map(|schema| (&schema.table.key, schema))
         .collect();
-    let table_keys: HashMap<crate::ids::TableId, &ApiKey> = current
-        .tables
-        .iter()
-        .map(|schema| (schema.table.id, &schema.table.key))
-        .collect();
+    let keys = crate::apps::Keys::of_schemas(&current.tables);
     let mut later = Vec::new();
     for table in &definition.tables {
         match existing.get(&table.key) {
@@ -168,11 +205,7 @@ pub fn plan(definition: &AppDefinition, current: Option<&CurrentApp>) -> Vec<Ste
                 steps.push(Step::CreateTable {
                     table: table.key.clone(),
                 });
-                for spec in table
-                    .fields
-                    .iter()
-                    .filter(|spec| matches!(spec.kind, FieldKind::Link { .. }))
-                {
+                for spec in table.fields.iter().filter(|spec| created_apart(&spec.kind)) {
                     if let Some(key) = &spec.key {
                         later.push(Step::AddField {
                             table: table.key.clone(),
@@ -196,7 +229,7 @@ pub fn plan(definition: &AppDefinition, current: Option<&CurrentApp>) -> Vec<Ste
                             field: key.clone(),
                         }),
                         Some(field) => {
-                            let changes = field_changes(field, spec, schema, &table_keys);
+                            let changes = field_changes(field, spec, &keys);
                             if !changes.is_empty() {
                                 later.push(Step::UpdateField {
                                     table: table.key.clone(),
@@ -266,20 +299,21 @@ pub fn plan(definition: &AppDefinition, current: Option<&CurrentApp>) -> Vec<Ste
     steps
 }
 
+/// Fields not created with their table: links (the other table may not exist yet) and computed fields
+/// (what they read may not exist yet).
+pub fn created_apart(kind: &FieldKind) -> bool {
+    matches!(kind, FieldKind::Link { .. }) || comes_late(kind)
+}
+
 /// What differs between an existing field and its definition.
-fn field_changes(
-    field: &Field,
-    spec: &FieldSpec,
-    schema: &TableSchema,
-    table_keys: &HashMap<crate::ids::TableId, &ApiKey>,
-) -> Vec<&'static str> {
+fn field_changes(field: &Field, spec: &FieldSpec, keys: &crate::apps::Keys) -> Vec<&'static str> {
     let mut changes = Vec::new();
     if field.name != spec.name {
         changes.push("name");
     }
     if field.field_type() != spec.kind.field_type() {
         changes.push("type");
-    } else if !same_options(&field.kind, &spec.kind, schema, table_keys) {
+    } else if !same_options(&field.kind, &spec.kind, keys) {
         changes.push("options");
     }
     if field.required != spec.required {
@@ -297,13 +331,13 @@ fn field_changes(
     changes
 }
 
-fn same_options(
-    current: &FieldKind,
-    wanted: &FieldKind,
-    _schema: &TableSchema,
-    table_keys: &HashMap<crate::ids::TableId, &ApiKey>,
-) -> bool {
+fn same_options(current: &FieldKind, wanted: &FieldKind, keys: &crate::apps::Keys) -> bool {
+    use crate::apps::KeyLookup;
     match (current, wanted) {
+        (
+            FieldKind::Lookup { .. } | FieldKind::Rollup { .. } | FieldKind::Count { .. },
+            FieldKind::Lookup { .. } | FieldKind::Rollup { .. } | FieldKind::Count { .. },
+        ) => current.options_json(keys) == wanted.options_json(keys),
         (
             FieldKind::Link {
                 table: LinkTarget::Resolved(id),
@@ -315,10 +349,7 @@ fn same_options(
                 multiple: wanted_multiple,
                 ..
             },
-        ) => {
-            table_keys.get(id).is_some_and(|key| key.as_str() == name)
-                && multiple == wanted_multiple
-        }
+        ) => keys.table_key(*id).is_some_and(|key| key == *name) && multiple == wanted_multiple,
         (
             FieldKind::SingleSelect { choices: have } | FieldKind::MultiSelect { choices: have },
             FieldKind::SingleSelect { choices: want } | FieldKind::MultiSelect { choices: want },

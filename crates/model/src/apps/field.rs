@@ -11,6 +11,10 @@ use regex::Regex;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
+use tenon_formula::Type;
+use tenon_formula::rollup::Aggregate;
+
+use crate::apps::computed::FormulaDef;
 use crate::apps::key::ApiKey;
 use crate::ids::{FieldId, TableId};
 use crate::validation::{Invalid, Reason};
@@ -53,10 +57,14 @@ pub enum FieldType {
     CreatedBy,
     ModifiedTime,
     ModifiedBy,
+    Formula,
+    Lookup,
+    Rollup,
+    Count,
 }
 
 impl FieldType {
-    pub const ALL: [FieldType; 24] = [
+    pub const ALL: [FieldType; 28] = [
         FieldType::Text,
         FieldType::LongText,
         FieldType::Number,
@@ -81,6 +89,10 @@ impl FieldType {
         FieldType::CreatedBy,
         FieldType::ModifiedTime,
         FieldType::ModifiedBy,
+        FieldType::Formula,
+        FieldType::Lookup,
+        FieldType::Rollup,
+        FieldType::Count,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -109,6 +121,10 @@ impl FieldType {
             FieldType::CreatedBy => "created_by",
             FieldType::ModifiedTime => "modified_time",
             FieldType::ModifiedBy => "modified_by",
+            FieldType::Formula => "formula",
+            FieldType::Lookup => "lookup",
+            FieldType::Rollup => "rollup",
+            FieldType::Count => "count",
         }
     }
 
@@ -149,6 +165,10 @@ impl FieldType {
                 "inverse_multiple",
             ],
             FieldType::Autonumber => &["prefix", "date_pattern", "digits"],
+            FieldType::Formula => &["formula"],
+            FieldType::Lookup => &["link", "field"],
+            FieldType::Rollup => &["link", "field", "function"],
+            FieldType::Count => &["link"],
             FieldType::Checkbox
             | FieldType::Email
             | FieldType::Phone
@@ -167,6 +187,18 @@ impl FieldType {
                 | FieldType::CreatedBy
                 | FieldType::ModifiedTime
                 | FieldType::ModifiedBy
+                | FieldType::Formula
+                | FieldType::Lookup
+                | FieldType::Rollup
+                | FieldType::Count
+        )
+    }
+
+    /// Whether the type's values are computed from other fields (formula, lookup, rollup, count).
+    pub const fn is_computed(self) -> bool {
+        matches!(
+            self,
+            FieldType::Formula | FieldType::Lookup | FieldType::Rollup | FieldType::Count
         )
     }
 }
@@ -199,6 +231,22 @@ pub enum Storage {
     Junction,
     /// `created_at` / `modified_at` / `created_by` / `modified_by` system columns.
     System,
+    /// No column: computed whenever it is read (formulas that use `TODAY()` or `NOW()`).
+    Virtual,
+}
+
+impl Storage {
+    /// The storage of computed values of a formula type.
+    pub fn of_type(ty: &Type) -> Storage {
+        match ty {
+            Type::Number { scale } => Storage::Decimal { scale: *scale },
+            Type::Boolean => Storage::Boolean,
+            Type::Date => Storage::Date,
+            Type::DateTime => Storage::DateTime,
+            Type::List(_) => Storage::JsonArray,
+            Type::Text | Type::Blank => Storage::Text,
+        }
+    }
 }
 
 /// One choice of a select field. Records store the choice's name; renaming a choice rewrites them.
@@ -253,6 +301,23 @@ pub enum LinkTarget {
     /// As the client wrote it: a table key or id.
     Named(String),
     Resolved(TableId),
+}
+
+/// A field another field refers to (a lookup's link, the looked-up field), before and after resolution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldRef {
+    /// As the client wrote it: a field key, id or name.
+    Named(String),
+    Resolved(FieldId),
+}
+
+impl FieldRef {
+    pub fn id(&self) -> Option<FieldId> {
+        match self {
+            FieldRef::Resolved(id) => Some(*id),
+            FieldRef::Named(_) => None,
+        }
+    }
 }
 
 /// A field's type with its options.
@@ -332,6 +397,28 @@ pub enum FieldKind {
         time_zone: Option<TimeZone>,
     },
     ModifiedBy,
+    /// A value computed from the record's other fields.
+    Formula {
+        formula: FormulaDef,
+    },
+    /// The values of `field` on the records linked through `link` (a list).
+    Lookup {
+        link: FieldRef,
+        field: FieldRef,
+        /// The list type, once resolved against the linked table.
+        result: Option<Type>,
+    },
+    /// `function` over the values of `field` on the records linked through `link`.
+    Rollup {
+        link: FieldRef,
+        field: FieldRef,
+        function: Aggregate,
+        result: Option<Type>,
+    },
+    /// How many records are linked through `link`.
+    Count {
+        link: FieldRef,
+    },
 }
 
 /// The date part of an autonumber (`ZS-20261124-0001`); numbering restarts with each new date value.
@@ -401,6 +488,10 @@ impl FieldKind {
             FieldKind::CreatedBy => FieldType::CreatedBy,
             FieldKind::ModifiedTime { .. } => FieldType::ModifiedTime,
             FieldKind::ModifiedBy => FieldType::ModifiedBy,
+            FieldKind::Formula { .. } => FieldType::Formula,
+            FieldKind::Lookup { .. } => FieldType::Lookup,
+            FieldKind::Rollup { .. } => FieldType::Rollup,
+            FieldKind::Count { .. } => FieldType::Count,
         }
     }
 
@@ -432,11 +523,47 @@ impl FieldKind {
             | FieldKind::CreatedBy
             | FieldKind::ModifiedTime { .. }
             | FieldKind::ModifiedBy => Storage::System,
+            FieldKind::Formula { formula } => match formula.checked() {
+                Some(checked) if checked.uses_clock() => Storage::Virtual,
+                Some(checked) => Storage::of_type(checked.result_type()),
+                None => Storage::Text,
+            },
+            FieldKind::Lookup { .. } => Storage::JsonArray,
+            FieldKind::Rollup { result, .. } => match result {
+                Some(Type::Number { .. }) if is_count(self) => Storage::Integer,
+                Some(ty) => Storage::of_type(ty),
+                None => Storage::Text,
+            },
+            FieldKind::Count { .. } => Storage::Integer,
         }
     }
 
-    /// The options as the API shows them (the same names the client sends).
-    pub fn options_json(&self, link_table_key: impl Fn(TableId) -> Option<String>) -> Value {
+    /// How the field's values are represented in SQL: its storage, or for a field computed when read,
+    /// the storage its values would have.
+    pub fn value_storage(&self) -> Storage {
+        match (self.storage(), self) {
+            (Storage::Virtual, FieldKind::Formula { formula }) => formula
+                .result_type()
+                .map_or(Storage::Text, Storage::of_type),
+            (storage, _) => storage,
+        }
+    }
+
+    /// The formula type of the field's values (as formulas referring to it see them).
+    pub fn value_type(&self) -> Option<Type> {
+        Some(match self {
+            FieldKind::Formula { formula } => formula.checked()?.result_type().clone(),
+            FieldKind::Lookup { result, .. } | FieldKind::Rollup { result, .. } => {
+                result.clone()?
+            }
+            FieldKind::Count { .. } => Type::number(0),
+            _ => return None,
+        })
+    }
+
+    /// The options as the API shows them (the same names the client sends); other tables and fields are
+    /// named by key.
+    pub fn options_json(&self, keys: &dyn KeyLookup) -> Value {
         let mut options = Map::new();
         let mut put = |name: &str, value: Value| {
             options.insert(name.to_owned(), value);
@@ -519,7 +646,7 @@ impl FieldKind {
                 let table = match table {
                     LinkTarget::Named(name) => name.clone(),
                     LinkTarget::Resolved(id) => {
-                        link_table_key(*id).unwrap_or_else(|| id.to_string())
+                        keys.table_key(*id).unwrap_or_else(|| id.to_string())
                     }
                 };
                 put("table", Value::from(table));
@@ -539,6 +666,22 @@ impl FieldKind {
                     .for_each(|p| put("date_pattern", Value::from(p.as_str())));
                 put("digits", Value::from(*digits));
             }
+            FieldKind::Formula { formula } => put("formula", Value::from(formula.text())),
+            FieldKind::Lookup { link, field, .. } => {
+                put("link", Value::from(keys.field_ref(link)));
+                put("field", Value::from(keys.field_ref(field)));
+            }
+            FieldKind::Rollup {
+                link,
+                field,
+                function,
+                ..
+            } => {
+                put("link", Value::from(keys.field_ref(link)));
+                put("field", Value::from(keys.field_ref(field)));
+                put("function", Value::from(aggregate_name(*function)));
+            }
+            FieldKind::Count { link } => put("link", Value::from(keys.field_ref(link))),
             FieldKind::Checkbox
             | FieldKind::Email
             | FieldKind::Phone
@@ -547,6 +690,57 @@ impl FieldKind {
             | FieldKind::ModifiedBy => {}
         }
         Value::Object(options)
+    }
+}
+
+/// Whether a rollup counts (its values are whole numbers, stored as integers).
+fn is_count(kind: &FieldKind) -> bool {
+    matches!(
+        kind,
+        FieldKind::Rollup {
+            function: Aggregate::Count | Aggregate::CountDistinct | Aggregate::CountAll,
+            ..
+        }
+    )
+}
+
+/// The option value of a rollup function.
+pub const fn aggregate_name(function: Aggregate) -> &'static str {
+    match function {
+        Aggregate::Count => "count",
+        Aggregate::CountDistinct => "count_distinct",
+        Aggregate::CountAll => "count_all",
+        Aggregate::Sum => "sum",
+        Aggregate::Avg => "avg",
+        Aggregate::Min => "min",
+        Aggregate::Max => "max",
+        Aggregate::Concat => "concat",
+    }
+}
+
+/// Names other tables and fields by key when options are shown.
+pub trait KeyLookup {
+    fn table_key(&self, table: TableId) -> Option<String>;
+    fn field_key(&self, field: FieldId) -> Option<String>;
+
+    /// A field reference as shown: its key when known.
+    fn field_ref(&self, reference: &FieldRef) -> String {
+        match reference {
+            FieldRef::Named(name) => name.clone(),
+            FieldRef::Resolved(id) => self.field_key(*id).unwrap_or_else(|| id.to_string()),
+        }
+    }
+}
+
+/// Shows ids where keys would go (for stored metadata).
+pub struct NoKeys;
+
+impl KeyLookup for NoKeys {
+    fn table_key(&self, _: TableId) -> Option<String> {
+        None
+    }
+    fn field_key(&self, _: FieldId) -> Option<String> {
+        None
     }
 }
 

@@ -311,6 +311,32 @@ fn allowed(field: &Field) -> &'static [Op] {
         FieldKind::Attachment { .. } | FieldKind::CreatedBy | FieldKind::ModifiedBy => {
             &[IsEmpty, IsNotEmpty]
         }
+        FieldKind::Formula { .. }
+        | FieldKind::Lookup { .. }
+        | FieldKind::Rollup { .. }
+        | FieldKind::Count { .. } => match field.kind.value_storage() {
+            Storage::Text => &[
+                Eq,
+                Ne,
+                Contains,
+                NotContains,
+                StartsWith,
+                EndsWith,
+                In,
+                NotIn,
+                IsEmpty,
+                IsNotEmpty,
+            ],
+            Storage::Decimal { .. } | Storage::Integer => &[
+                Eq, Ne, Gt, Gte, Lt, Lte, Between, In, NotIn, IsEmpty, IsNotEmpty,
+            ],
+            Storage::Date | Storage::DateTime => {
+                &[Eq, Ne, Gt, Gte, Lt, Lte, Between, IsEmpty, IsNotEmpty]
+            }
+            Storage::Boolean => &[Eq, Ne],
+            Storage::JsonArray => &[HasAny, HasAll, IsEmpty, IsNotEmpty],
+            Storage::Junction | Storage::System | Storage::Virtual => &[IsEmpty, IsNotEmpty],
+        },
     }
 }
 
@@ -375,7 +401,7 @@ fn operand(
             _ => Err(bad("between takes a list of two values [low, high]")),
         }
     };
-    match field.kind.storage() {
+    match field.kind.value_storage() {
         Storage::Text => {
             let text = |value: &Value| -> Result<String, FilterError> {
                 match value {
@@ -502,7 +528,10 @@ fn operand(
             if texts.is_empty() {
                 return Err(bad("give at least one value"));
             }
-            if !matches!(field.kind, FieldKind::MultiSelect { .. }) {
+            if !matches!(
+                field.kind,
+                FieldKind::MultiSelect { .. } | FieldKind::Lookup { .. }
+            ) {
                 for text in &texts {
                     if uuid::Uuid::parse_str(text).is_err() {
                         return Err(bad(&format!("\"{text}\" is not an id")));
@@ -511,6 +540,7 @@ fn operand(
             }
             Ok(Operand::Texts(texts))
         }
+        Storage::Virtual => Err(bad("this field cannot be filtered on")),
     }
 }
 

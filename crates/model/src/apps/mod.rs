@@ -11,6 +11,7 @@ use crate::ids::{AppId, FieldId, RecordId, TableId};
 use crate::values::Name;
 
 pub mod aggregate;
+pub mod computed;
 pub mod definition;
 pub mod field;
 pub mod filter;
@@ -20,10 +21,13 @@ pub mod options;
 pub mod value;
 pub mod view;
 
+pub use computed::FormulaDef;
 pub use field::{
-    Choice, DatePattern, FieldKind, FieldSpec, FieldType, LinkTarget, SpecError, Storage,
+    Choice, DatePattern, FieldKind, FieldRef, FieldSpec, FieldType, KeyLookup, LinkTarget, NoKeys,
+    SpecError, Storage,
 };
 pub use key::ApiKey;
+pub use tenon_formula as formula;
 pub use value::{CellValue, ParseContext, parse_cell};
 
 /// Most fields a table may have.
@@ -117,6 +121,38 @@ impl TableSchema {
 
     pub fn primary_field(&self) -> Option<&Field> {
         self.table.primary_field_id.and_then(|id| self.field(id))
+    }
+}
+
+/// Keys of tables and fields by id, to show references by key.
+#[derive(Debug, Clone, Default)]
+pub struct Keys {
+    pub tables: std::collections::HashMap<TableId, String>,
+    pub fields: std::collections::HashMap<FieldId, String>,
+}
+
+impl Keys {
+    pub fn of_schemas(schemas: &[TableSchema]) -> Keys {
+        Keys {
+            tables: schemas
+                .iter()
+                .map(|schema| (schema.table.id, schema.table.key.to_string()))
+                .collect(),
+            fields: schemas
+                .iter()
+                .flat_map(|schema| &schema.fields)
+                .map(|field| (field.id, field.key.to_string()))
+                .collect(),
+        }
+    }
+}
+
+impl KeyLookup for Keys {
+    fn table_key(&self, table: TableId) -> Option<String> {
+        self.tables.get(&table).cloned()
+    }
+    fn field_key(&self, field: FieldId) -> Option<String> {
+        self.fields.get(&field).cloned()
     }
 }
 

@@ -8,6 +8,10 @@ use crate::apps::field::{
     ATTACHMENT_MB_MAX, Bounds, CHOICE_COLORS, CHOICES_MAX, Choice, DatePattern, FieldKind,
     FieldType, LinkTarget, PRECISION_MAX, Pattern, SpecError,
 };
+use tenon_formula::rollup::Aggregate;
+
+use crate::apps::computed::FormulaDef;
+use crate::apps::field::FieldRef;
 use crate::validation::Checker;
 use crate::values::TimeZone;
 
@@ -138,6 +142,55 @@ pub fn parse_kind(
             },
             FieldType::CreatedBy => FieldKind::CreatedBy,
             FieldType::ModifiedBy => FieldKind::ModifiedBy,
+            FieldType::Formula => {
+                let formula = opt.required_string(
+                    "formula",
+                    "a formula field needs its formula, e.g. ROUND({Price} * {Quantity}, 2)",
+                );
+                FieldKind::Formula {
+                    formula: FormulaDef::Source(formula),
+                }
+            }
+            FieldType::Lookup => FieldKind::Lookup {
+                link: FieldRef::Named(
+                    opt.required_string("link", "the key of the link field to look through"),
+                ),
+                field: FieldRef::Named(opt.required_string(
+                    "field",
+                    "the key of the field to read on the linked records",
+                )),
+                result: None,
+            },
+            FieldType::Rollup => {
+                let link = FieldRef::Named(
+                    opt.required_string("link", "the key of the link field to summarize through"),
+                );
+                let field = FieldRef::Named(opt.required_string(
+                    "field",
+                    "the key of the field to summarize on the linked records",
+                ));
+                let name = opt.required_string(
+                    "function",
+                    "one of sum, avg, min, max, count, count_distinct, count_all, concat",
+                );
+                let function = Aggregate::parse(&name).unwrap_or_else(|| {
+                    if !name.is_empty() {
+                        opt.check.push(at("function"), format!("\"{name}\" is not a rollup function; use sum, avg, min, max, count, count_distinct, count_all or concat"));
+                    }
+                    Aggregate::Count
+                });
+                FieldKind::Rollup {
+                    link,
+                    field,
+                    function,
+                    result: None,
+                }
+            }
+            FieldType::Count => FieldKind::Count {
+                link: FieldRef::Named(
+                    opt.required_string("link", "the key of the link field whose records to count"),
+                ),
+            },
         }
     };
     check.finish()?;
@@ -188,6 +241,16 @@ impl OptionReader<'_> {
                 None
             }
         }
+    }
+
+    /// A string option that must be there; `what` says what it is when it is missing.
+    fn required_string(&mut self, name: &str, what: &str) -> String {
+        if !self.options.contains_key(name) {
+            self.check
+                .push((self.at)(name), format!("is required: {what}"));
+            return String::new();
+        }
+        self.string(name).unwrap_or_default()
     }
 
     fn string_list(&mut self, name: &str) -> Option<Vec<String>> {

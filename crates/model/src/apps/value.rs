@@ -173,7 +173,11 @@ pub fn parse_cell(
         | FieldKind::CreatedTime { .. }
         | FieldKind::CreatedBy
         | FieldKind::ModifiedTime { .. }
-        | FieldKind::ModifiedBy => {
+        | FieldKind::ModifiedBy
+        | FieldKind::Formula { .. }
+        | FieldKind::Lookup { .. }
+        | FieldKind::Rollup { .. }
+        | FieldKind::Count { .. } => {
             return Err(Reason::new("is computed by Tenon and cannot be written"));
         }
     };

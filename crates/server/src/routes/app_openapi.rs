@@ -113,11 +113,40 @@ fn field_schema(field: &Field) -> Value {
             json!({"type": "object", "readOnly": true, "properties": {
             "type": {"type": "string"}, "id": {"type": "string"}, "name": {"type": "string"}}})
         }
+        FieldKind::Count { .. } => json!({"type": "integer", "readOnly": true}),
+        FieldKind::Rollup { .. }
+            if matches!(field.kind.storage(), tenon_model::apps::Storage::Integer) =>
+        {
+            json!({"type": "integer", "readOnly": true})
+        }
+        FieldKind::Formula { .. } | FieldKind::Lookup { .. } | FieldKind::Rollup { .. } => {
+            let mut schema = field
+                .kind
+                .value_type()
+                .map_or_else(|| json!({}), |ty| computed_schema(&ty));
+            schema["readOnly"] = json!(true);
+            schema
+        }
     };
     if let Value::Object(map) = &mut schema {
         map.insert("title".to_owned(), json!(field.name.as_str()));
     }
     schema
+}
+
+/// The JSON schema of a computed value of formula type `ty`.
+fn computed_schema(ty: &tenon_model::apps::formula::Type) -> Value {
+    use tenon_model::apps::formula::Type;
+    match ty {
+        Type::Number { scale } => {
+            json!({"type": "string", "format": "decimal", "description": format!("A decimal with {scale} decimals, as a string")})
+        }
+        Type::Boolean => json!({"type": "boolean"}),
+        Type::Date => json!({"type": "string", "format": "date"}),
+        Type::DateTime => json!({"type": "string", "format": "date-time"}),
+        Type::List(_) => json!({"type": "array", "items": {"type": "string"}}),
+        Type::Text | Type::Blank => json!({"type": "string"}),
+    }
 }
 
 /// Builds the document.

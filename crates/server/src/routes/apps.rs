@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tenon_model::apps::field::parse_kind;
 use tenon_model::apps::{
-    ApiKey, App, Field, FieldKind, FieldSpec, FieldType, LinkTarget, SpecError, TableSchema,
+    ApiKey, App, Field, FieldKind, FieldSpec, FieldType, Keys, LinkTarget, SpecError, TableSchema,
+    computed,
 };
 use tenon_model::{Checker, FieldError, Name};
 use tenon_store::{AppPatch, FieldPatch, NewApp, NewTable, TablePatch};
@@ -85,6 +86,11 @@ pub struct FieldOut {
     /// An index serves sorting and filtering by this field.
     pub indexed: bool,
     pub position: i64,
+    /// For computed fields (formula, lookup, rollup, count): the type of their values, e.g.
+    /// `{"type": "number", "precision": 2}`, `{"type": "text"}`, `{"type": "list", "of": {…}}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<Value>,
 }
 
 /// A table with its fields.
@@ -104,13 +110,8 @@ pub struct TableOut {
 }
 
 /// Renders a field; link options name the linked table by key.
-pub fn field_out(field: &Field, tables: &[(tenon_model::TableId, String)]) -> FieldOut {
-    let options = field.kind.options_json(|id| {
-        tables
-            .iter()
-            .find(|(table, _)| *table == id)
-            .map(|(_, key)| key.clone())
-    });
+pub fn field_out(field: &Field, keys: &Keys) -> FieldOut {
+    let options = field.kind.options_json(keys);
     FieldOut {
         id: field.id.to_string(),
         name: field.name.to_string(),
@@ -122,10 +123,11 @@ pub fn field_out(field: &Field, tables: &[(tenon_model::TableId, String)]) -> Fi
         default: field.default.clone(),
         indexed: field.indexed,
         position: field.position,
+        result: field.kind.value_type().map(|ty| computed::result_json(&ty)),
     }
 }
 
-fn table_out(schema: &TableSchema, tables: &[(tenon_model::TableId, String)]) -> TableOut {
+fn table_out(schema: &TableSchema, tables: &Keys) -> TableOut {
     let key_of = |id: &tenon_model::FieldId| {
         schema
             .field(*id)
@@ -304,12 +306,8 @@ async fn table_keys(
     state: &AppState,
     org: tenon_model::OrgId,
     app: tenon_model::AppId,
-) -> ApiResult<Vec<(tenon_model::TableId, String)>> {
-    let tables = state.store().tenant(org).list_tables(app).await?;
-    Ok(tables
-        .into_iter()
-        .map(|table| (table.id, table.key.to_string()))
-        .collect())
+) -> ApiResult<Keys> {
+    Ok(state.store().tenant(org).keys_of_app(app).await?)
 }
 
 /// List apps.
@@ -438,8 +436,11 @@ pub async fn list_tables(
     let app = tenant.app(&app).await?;
     let keys = table_keys(&state, auth.principal.org_id, app.id).await?;
     let mut items = Vec::new();
-    for (table, _) in &keys {
-        items.push(table_out(&tenant.table_schema_by_id(*table).await?, &keys));
+    for table in tenant.list_tables(app.id).await? {
+        items.push(table_out(
+            &tenant.table_schema_by_id(table.id).await?,
+            &keys,
+        ));
     }
     Ok(axum::Json(Paged {
         items,
@@ -709,7 +710,7 @@ fn new_kind(
         });
     }
     let merged = if new_type.is_none_or(|new_type| new_type == field.field_type()) {
-        let mut merged = match field.kind.options_json(|_| None) {
+        let mut merged = match field.kind.options_json(&tenon_model::apps::NoKeys) {
             Value::Object(current) => current,
             _ => Map::new(),
         };

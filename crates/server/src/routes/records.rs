@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tenon_model::apps::filter::{Filter, FilterContext, parse_sort};
 use tenon_model::apps::input::{WriteMode, parse_record_fields, present};
-use tenon_model::apps::{CellValue, TableSchema};
+use tenon_model::apps::{CellValue, TableSchema, computed};
 use tenon_model::{FieldError, FieldId, RecordId};
 use tenon_store::{
     IdempotencyKey, RECORDS_PER_WRITE_MAX, RecordQuery, RecordUpdate, StoreError, WriteOutcome,
@@ -108,6 +108,9 @@ pub struct ListParams {
     pub sort: Option<String>,
     /// URL-encoded JSON: `{"field", "op", "value"}` leaves, `{"and": […]}`, `{"or": […]}`, `{"not": …}`.
     pub filter: Option<String>,
+    /// A condition formula records must satisfy (with `filter`, both apply): `AND({Nights} > 2, {Paid})`.
+    /// Computed in the database; formulas that cannot be (regular expressions, lookups…) are refused.
+    pub formula: Option<String>,
     /// `true` adds the number of matching records as `total`.
     pub count: Option<bool>,
     /// Key `fields` by `key` (default), `id` or `name`.
@@ -146,6 +149,18 @@ fn field_list(
         ids.push(field.id);
     }
     Ok(Some(ids))
+}
+
+/// Checks a `formula=` condition against the table; its stored form (field ids) goes to the store.
+pub fn condition_formula(schema: &TableSchema, raw: &str) -> ApiResult<String> {
+    let formula_schema = computed::formula_schema(schema, &|_| String::new(), &Default::default());
+    let checked =
+        tenon_model::apps::formula::check_condition(raw, &formula_schema).map_err(|found| {
+            let invalid = computed::diagnostics("formula", &found);
+            ApiError::invalid_request(format!("query parameter formula: {invalid}"))
+                .with_details(invalid.0)
+        })?;
+    Ok(checked.stored().to_owned())
 }
 
 fn bad_query(param: &str, path: &str, message: String) -> ApiError {
@@ -260,6 +275,12 @@ pub async fn list_records(
     let only = field_list(&schema, params.fields.as_deref(), "fields")?;
     let expand = field_list(&schema, params.expand.as_deref(), "expand")?.unwrap_or_default();
     let key_by = key_by(params.key_by.as_deref())?;
+    let condition = params
+        .formula
+        .as_deref()
+        .filter(|raw| !raw.trim().is_empty())
+        .map(|raw| condition_formula(&schema, raw))
+        .transpose()?;
     let query = RecordQuery {
         filter,
         sort,
@@ -267,6 +288,7 @@ pub async fn list_records(
         page_size,
         after,
         count: params.count.unwrap_or(false),
+        condition,
     };
     let page = tenant
         .list_records(&schema, &query)

@@ -301,6 +301,7 @@ pub async fn view_records(
         page_size,
         after,
         count: false,
+        condition: None,
     };
     let page = tenant.list_records(&schema, &query).await?;
     let context = RenderContext::load(
@@ -338,7 +339,9 @@ pub async fn get_form(
     let fields: Vec<Value> = form_fields(&view, &schema)
         .into_iter()
         .map(|(field, help, required)| {
-            let mut out = serde_json::to_value(field_out(field, &[])).unwrap_or(Value::Null);
+            let mut out =
+                serde_json::to_value(field_out(field, &tenon_model::apps::Keys::default()))
+                    .unwrap_or(Value::Null);
             if let Value::Object(map) = &mut out {
                 map.insert("help".to_owned(), help.map_or(Value::Null, Value::String));
                 map.insert("required".to_owned(), Value::Bool(required));

@@ -19,6 +19,7 @@ use tenon_store::{ManualClock, NewOrganization, NewToken, Store, WriteContext};
 
 mod aggregate;
 mod auth;
+mod computed;
 mod directory;
 mod errors;
 mod exchange;

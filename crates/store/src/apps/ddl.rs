@@ -43,7 +43,9 @@ pub(crate) fn column_type(storage: Storage, backend: Backend) -> Option<String> 
         Storage::Date => (if pg { "DATE" } else { "TEXT" }).to_owned(),
         Storage::DateTime => (if pg { "TIMESTAMPTZ" } else { "TEXT" }).to_owned(),
         Storage::JsonArray => (if pg { "JSONB" } else { "TEXT" }).to_owned(),
-        Storage::Junction | Storage::System | Storage::Decimal { .. } => return None,
+        Storage::Junction | Storage::System | Storage::Virtual | Storage::Decimal { .. } => {
+            return None;
+        }
     };
     Some(sql)
 }

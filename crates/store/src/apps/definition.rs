@@ -2,8 +2,10 @@
 //! either takes effect whole or not at all.
 
 use tenon_model::Invalid;
-use tenon_model::apps::definition::{AppDefinition, CurrentApp, Step, adopt_choice_ids};
-use tenon_model::apps::{App, FieldKind, ParseContext, TableSchema};
+use tenon_model::apps::definition::{
+    AppDefinition, CurrentApp, Step, adopt_choice_ids, created_apart,
+};
+use tenon_model::apps::{App, ParseContext, TableSchema};
 
 use super::{AppPatch, FieldPatch, NewApp, NewTable, TablePatch};
 use crate::exec::Conn;
@@ -20,11 +22,11 @@ impl Tenant<'_> {
         let mut tables = Vec::new();
         for table in self.load_tables(&mut conn, app.id).await? {
             let fields = self.load_fields(&mut conn, table.id).await?;
-            tables.push(TableSchema {
+            tables.push(super::stored::finish_schema(TableSchema {
                 app: app.clone(),
                 table,
                 fields,
-            });
+            })?);
         }
         Ok(Some(CurrentApp { app, tables }))
     }
@@ -79,7 +81,7 @@ impl Tenant<'_> {
                     let fields = wanted
                         .fields
                         .iter()
-                        .filter(|spec| !matches!(spec.kind, FieldKind::Link { .. }))
+                        .filter(|spec| !created_apart(&spec.kind))
                         .cloned()
                         .collect();
                     let new = NewTable {
@@ -207,6 +209,10 @@ impl Tenant<'_> {
             .load_app(conn, &app.id.to_string())
             .await?
             .ok_or_else(|| StoreError::not_found("app"))?;
-        Ok(TableSchema { app, table, fields })
+        super::stored::finish_schema(TableSchema {
+            app,
+            table,
+            fields,
+        })
     }
 }

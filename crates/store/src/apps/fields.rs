@@ -2,22 +2,23 @@
 //! metadata only; a type change converts every stored value in Rust, the same on both backends) and
 //! deleting.
 
+use std::collections::HashSet;
+
 use serde_json::{Value, json};
+use tenon_model::apps::computed;
 use tenon_model::apps::{
-    ApiKey, App, CellValue, Field, FieldKind, FieldSpec, LinkTarget, ParseContext, Storage, Table,
+    ApiKey, App, Field, FieldKind, FieldSpec, LinkTarget, ParseContext, Storage, Table,
     TableSchema, parse_cell,
 };
 use tenon_model::{Action, FieldId, Invalid, Name, TableId, TargetKind};
 use uuid::Uuid;
 
+use super::computed_fields::check_computed_flags;
+use super::conversion::needs_conversion;
 use super::{ddl, stored, unknown};
 use crate::audit::{self, Change};
-use crate::exec::{Conn, Sql, quote};
-use crate::records::cells;
+use crate::exec::{Conn, Sql};
 use crate::{Result, StoreError, Tenant, WriteContext};
-
-/// Rows converted per batch when a field changes type.
-const CONVERSION_BATCH_ROWS: i64 = 1000;
 
 /// A change to a field. `None` leaves a property alone.
 #[derive(Debug, Clone, Default)]
@@ -112,6 +113,18 @@ impl Tenant<'_> {
         }
         let id = FieldId::new();
         check_name_free(existing, &spec.name, None, &format!("{path}.name"))?;
+        let mut spec = spec;
+        if spec.kind.field_type().is_computed() {
+            check_computed_flags(spec.unique, spec.required, spec.default.is_some(), path)?;
+            let here = TableSchema {
+                app: app.clone(),
+                table: table.clone(),
+                fields: existing.to_vec(),
+            };
+            spec.kind = self
+                .resolve_computed(conn, &here, spec.kind, None, &format!("{path}.options"))
+                .await?;
+        }
         let key = choose_key(
             existing,
             spec.key.as_ref(),
@@ -249,6 +262,15 @@ impl Tenant<'_> {
         for statement in ddl::field_indexes(table.id, &field) {
             conn.execute_script(statement).await?;
         }
+        if field.field_type().is_computed() {
+            let fields = existing.iter().cloned().chain([field.clone()]).collect();
+            let here = TableSchema {
+                app: app.clone(),
+                table: table.clone(),
+                fields,
+            };
+            self.backfill(conn, &here).await?;
+        }
         Ok(field)
     }
 
@@ -331,6 +353,24 @@ impl Tenant<'_> {
         }
         if let Some(kind) = patch.kind {
             after.kind = merge_link_kind(&before.kind, kind)?;
+            if after.kind.field_type().is_computed() {
+                after.kind = self
+                    .resolve_computed(conn, schema, after.kind, Some(id), "options")
+                    .await?;
+            }
+        }
+        if after.field_type().is_computed() {
+            check_computed_flags(
+                patch.unique == Some(true),
+                patch.required == Some(true),
+                patch.default.as_ref().is_some_and(Option::is_some),
+                "body",
+            )?;
+        }
+        let recomputes = after.kind != before.kind
+            && (after.field_type().is_computed() || before.field_type().is_computed());
+        if after.kind != before.kind && !recomputes {
+            self.check_readers_allow(conn, schema, &after).await?;
         }
         after.required = patch.required.unwrap_or(before.required);
         after.unique = patch.unique.unwrap_or(before.unique);
@@ -338,6 +378,11 @@ impl Tenant<'_> {
         after.position = patch.position.unwrap_or(before.position);
         if let Some(default) = patch.default {
             after.default = default;
+        }
+        if after.field_type().is_computed() {
+            after.unique = false;
+            after.required = false;
+            after.default = None;
         }
         if let Some(default) = &after.default {
             parse_cell(&after.kind, default, parse)
@@ -347,7 +392,7 @@ impl Tenant<'_> {
             return Err(Invalid::one("unique", "a link field cannot be unique").into());
         }
         after.updated_at = self.store.now();
-        let converts = needs_conversion(&before.kind, &after.kind);
+        let converts = needs_conversion(&before.kind, &after.kind) && !recomputes;
         let reindex = converts || before.unique != after.unique || before.indexed != after.indexed;
         if reindex {
             for statement in ddl::drop_field_indexes(id) {
@@ -355,6 +400,24 @@ impl Tenant<'_> {
             }
         }
         let mut cleared_values = 0;
+        if recomputes && before.kind.storage() != after.kind.storage() {
+            // Computed values are not converted: the column is remade and every value computed again.
+            if before.kind.storage() != Storage::Virtual {
+                conn.execute_script(ddl::drop_column(schema.table.id, &ddl::column_name(id)))
+                    .await?;
+            }
+            if let Some(statement) = ddl::add_column(
+                schema.table.id,
+                &ddl::column_name(id),
+                after.kind.storage(),
+                conn.backend(),
+            ) {
+                conn.execute_script(statement).await?;
+            }
+            for statement in ddl::field_indexes(schema.table.id, &after) {
+                run_index(conn, statement, "unique").await?;
+            }
+        }
         if converts {
             let together = &schema.table.unique_together;
             for statement in ddl::drop_together_indexes(schema.table.id, together.len()) {
@@ -396,6 +459,23 @@ impl Tenant<'_> {
         updated.map_err(|error| {
             super::key_conflict(error, "a field with this key already exists in the table")
         })?;
+        if recomputes
+            || (converts
+                && computed::dependents_in_table(schema, id)
+                    .iter()
+                    .next()
+                    .is_some())
+        {
+            let mut fields = schema.fields.clone();
+            if let Some(slot) = fields.iter_mut().find(|field| field.id == id) {
+                *slot = after.clone();
+            }
+            let here = TableSchema {
+                fields,
+                ..schema.clone()
+            };
+            self.backfill(conn, &here).await?;
+        }
         self.record_schema_change(
             conn,
             schema.app.id,
@@ -436,6 +516,26 @@ impl Tenant<'_> {
             .cloned()
             .ok_or_else(|| StoreError::not_found("field"))?;
         let mut removed = vec![id];
+        let mut gone: HashSet<FieldId> = HashSet::from([id]);
+        if let FieldKind::Link {
+            inverse: Some(inverse),
+            ..
+        } = field.kind
+        {
+            gone.insert(inverse);
+        }
+        let tables = self.app_schemas(conn, schema.app.id).await?;
+        let readers = computed::readers_of_fields(&tables, &gone);
+        if !readers.is_empty() {
+            return Err(StoreError::conflict(
+                None,
+                format!(
+                    "field \"{}\" is read by {}; change or delete those first",
+                    field.key,
+                    computed::describe_readers(&readers)
+                ),
+            ));
+        }
         match field.kind {
             FieldKind::Link {
                 inverse: Some(inverse),
@@ -464,7 +564,7 @@ impl Tenant<'_> {
                     self.set_unique_together(conn, schema.table.id, &kept)
                         .await?;
                 }
-                if field.kind.storage() != Storage::System {
+                if !matches!(field.kind.storage(), Storage::System | Storage::Virtual) {
                     conn.execute_script(ddl::drop_column(schema.table.id, &ddl::column_name(id)))
                         .await?;
                 }
@@ -519,64 +619,6 @@ impl Tenant<'_> {
         )
         .await?;
         Ok(())
-    }
-
-    /// Rewrites a column for a new type: adds a column of the new storage, converts every value in Rust
-    /// (through its canonical JSON, parsed as the new type), drops the old column and renames the new one.
-    /// Values that do not convert are emptied and counted.
-    async fn convert_column(
-        &self,
-        conn: &mut Conn<'_>,
-        table: TableId,
-        before: &Field,
-        after: &Field,
-        parse: &ParseContext,
-    ) -> Result<u64> {
-        let backend = conn.backend();
-        let column = ddl::column_name(before.id);
-        let temporary = format!("{column}_new");
-        if let Some(statement) = ddl::add_column(table, &temporary, after.kind.storage(), backend) {
-            conn.execute_script(statement).await?;
-        }
-        let table_sql = quote(&ddl::table_name(table));
-        let mut cleared = 0u64;
-        let mut last: Option<Uuid> = None;
-        loop {
-            let select = format!(
-                "SELECT id, {} FROM {table_sql} WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
-                quote(&column)
-            );
-            let rows = conn
-                .fetch_rows(
-                    Sql::generated(select)
-                        .bind(last)
-                        .bind(CONVERSION_BATCH_ROWS),
-                )
-                .await?;
-            let Some(last_row) = rows.last() else { break };
-            last = Some(last_row.uuid(0)?);
-            for row in &rows {
-                let Some(old) = cells::from_row(row, 1, &before.kind)? else {
-                    continue;
-                };
-                let converted = convert_cell(&old, &before.kind, &after.kind, parse);
-                if converted.is_none() {
-                    cleared += 1;
-                }
-                let update = format!(
-                    "UPDATE {table_sql} SET {} = $2 WHERE id = $1",
-                    quote(&temporary)
-                );
-                let value = cells::to_arg(converted.as_ref(), after.kind.storage(), backend)?;
-                conn.execute(Sql::generated(update).bind(row.uuid(0)?).bind_all([value]))
-                    .await?;
-            }
-        }
-        conn.execute_script(ddl::drop_column(table, &column))
-            .await?;
-        conn.execute_script(ddl::rename_column(table, &temporary, &column))
-            .await?;
-        Ok(cleared)
     }
 
     async fn audit_field(
@@ -707,92 +749,4 @@ fn merge_link_kind(before: &FieldKind, after: FieldKind) -> Result<FieldKind> {
         }
         (_, after) => Ok(after),
     }
-}
-
-/// Whether stored values must be rewritten: a new storage, or select choices renamed or removed.
-/// Any change of type converts (text that becomes a select must hold a choice; an e-mail field only
-/// addresses), as does a change of storage (a number's precision).
-fn needs_conversion(before: &FieldKind, after: &FieldKind) -> bool {
-    if before.storage() == Storage::System {
-        return false;
-    }
-    if before.storage() != after.storage() || before.field_type() != after.field_type() {
-        return true;
-    }
-    match (before, after) {
-        (FieldKind::SingleSelect { choices: old }, FieldKind::SingleSelect { choices: new })
-        | (FieldKind::MultiSelect { choices: old }, FieldKind::MultiSelect { choices: new })
-        | (FieldKind::SingleSelect { choices: old }, FieldKind::MultiSelect { choices: new })
-        | (FieldKind::MultiSelect { choices: old }, FieldKind::SingleSelect { choices: new }) => {
-            old.iter().any(|choice| {
-                !new.iter()
-                    .any(|n| n.id == choice.id && n.name == choice.name)
-            }) || std::mem::discriminant(before) != std::mem::discriminant(after)
-        }
-        _ => false,
-    }
-}
-
-/// Converts one stored value to the new type, or `None` when it has no equivalent.
-fn convert_cell(
-    cell: &CellValue,
-    before: &FieldKind,
-    after: &FieldKind,
-    parse: &ParseContext,
-) -> Option<CellValue> {
-    let mut json = cells::to_json(cell);
-    // Select choices are followed by id, so a renamed choice keeps its records.
-    if let (
-        FieldKind::SingleSelect { choices: old } | FieldKind::MultiSelect { choices: old },
-        FieldKind::SingleSelect { choices: new } | FieldKind::MultiSelect { choices: new },
-    ) = (before, after)
-    {
-        let rename = |name: &str| -> Option<String> {
-            let id = &old.iter().find(|choice| choice.name == name)?.id;
-            new.iter()
-                .find(|choice| &choice.id == id)
-                .map(|choice| choice.name.clone())
-        };
-        json = match json {
-            Value::String(name) => rename(&name).map_or(Value::Null, Value::String),
-            Value::Array(names) => Value::Array(
-                names
-                    .iter()
-                    .filter_map(|name| name.as_str().and_then(rename))
-                    .map(Value::String)
-                    .collect(),
-            ),
-            other => other,
-        };
-        if matches!(after, FieldKind::SingleSelect { .. })
-            && let Value::Array(names) = &json
-        {
-            json = names.first().cloned().unwrap_or(Value::Null);
-        }
-    } else if let Value::Array(items) = &json
-        && !matches!(
-            after,
-            FieldKind::MultiSelect { .. }
-                | FieldKind::Member { .. }
-                | FieldKind::Department { .. }
-                | FieldKind::Attachment { .. }
-        )
-    {
-        // A list becomes text as its items joined by ", ".
-        let texts: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
-        json = Value::String(texts.join(", "));
-    }
-    if let (CellValue::Bool(flag), false) = (cell, matches!(after, FieldKind::Checkbox)) {
-        json = Value::String(if *flag { "true" } else { "false" }.to_owned());
-    }
-    if matches!(after, FieldKind::Checkbox)
-        && let Value::String(text) = &json
-    {
-        json = match text.trim().to_lowercase().as_str() {
-            "true" | "yes" | "1" | "是" | "✓" => Value::Bool(true),
-            "false" | "no" | "0" | "否" => Value::Bool(false),
-            _ => Value::Null,
-        };
-    }
-    parse_cell(after, &json, parse).ok().flatten()
 }

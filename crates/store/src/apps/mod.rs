@@ -13,6 +13,8 @@ use crate::error::unique_violation;
 use crate::exec::{Conn, Sql};
 use crate::{Result, StoreError, Tenant, WriteContext};
 
+mod computed_fields;
+mod conversion;
 pub(crate) mod ddl;
 mod definition;
 mod fields;
@@ -244,6 +246,41 @@ impl Tenant<'_> {
     }
 
     /// Tables of an app, in their order.
+    /// The keys of an app's tables and fields, for showing references by key.
+    pub async fn keys_of_app(&self, app: AppId) -> Result<tenon_model::apps::Keys> {
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let tables: Vec<(Uuid, String)> = conn
+            .fetch_all(
+                Sql::new(
+                    "SELECT id, key FROM app_tables WHERE organization_id = $1 AND app_id = $2",
+                )
+                .bind(self.org_id)
+                .bind(*app.as_uuid()),
+            )
+            .await?;
+        let fields: Vec<(Uuid, String)> = conn
+            .fetch_all(
+                Sql::new(
+                    "SELECT f.id, f.key FROM fields AS f JOIN app_tables AS t ON t.organization_id = f.organization_id \
+                     AND t.id = f.table_id WHERE f.organization_id = $1 AND t.app_id = $2",
+                )
+                .bind(self.org_id)
+                .bind(*app.as_uuid()),
+            )
+            .await?;
+        Ok(tenon_model::apps::Keys {
+            tables: tables
+                .into_iter()
+                .map(|(id, key)| (TableId::from_uuid(id), key))
+                .collect(),
+            fields: fields
+                .into_iter()
+                .map(|(id, key)| (tenon_model::FieldId::from_uuid(id), key))
+                .collect(),
+        })
+    }
+
     pub async fn list_tables(&self, app: AppId) -> Result<Vec<Table>> {
         let mut pooled = self.store.pools.read().await?;
         self.load_tables(&mut pooled.conn(), app).await
@@ -319,7 +356,7 @@ impl Tenant<'_> {
             .await?
             .ok_or_else(|| StoreError::not_found("app"))?;
         let fields = self.load_fields(conn, table.id).await?;
-        Ok(TableSchema { app, table, fields })
+        stored::finish_schema(TableSchema { app, table, fields })
     }
 
     pub(crate) async fn load_app(

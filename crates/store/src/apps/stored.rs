@@ -1,11 +1,17 @@
 //! Metadata rows of apps, tables and fields, and their conversion to model types. Field options are kept
 //! as JSON in the API's own option names (so stored definitions read like exported ones), except links,
-//! which store the resolved table id and the inverse field id.
+//! which store the resolved table id and the inverse field id, and computed fields, which store field ids
+//! and the result type found when they were saved.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
+use tenon_model::apps::computed;
+use tenon_model::apps::field::aggregate_name;
 use tenon_model::apps::field::parse_kind;
-use tenon_model::apps::{ApiKey, App, Field, FieldKind, FieldType, LinkTarget, SpecError, Table};
+use tenon_model::apps::{
+    ApiKey, App, Field, FieldKind, FieldRef, FieldType, FormulaDef, LinkTarget, NoKeys, SpecError,
+    Table, TableSchema,
+};
 use tenon_model::{AppId, FieldId, Name, TableId};
 use uuid::Uuid;
 
@@ -147,14 +153,115 @@ pub(crate) fn kind_to_stored(kind: &FieldKind) -> Value {
             };
             json!({ "table_id": table, "multiple": multiple, "inverse_field_id": inverse.map(|id| id.to_string()) })
         }
-        other => other.options_json(|_| None),
+        FieldKind::Formula { formula } => json!({
+            "formula": formula.stored().unwrap_or(formula.text()),
+            "result": formula.result_type().map(computed::type_to_json),
+            "clock": formula.uses_clock(),
+        }),
+        FieldKind::Lookup {
+            link,
+            field,
+            result,
+        } => json!({
+            "link": link.id().map(|id| id.to_string()),
+            "field": field.id().map(|id| id.to_string()),
+            "result": result.as_ref().map(computed::type_to_json),
+        }),
+        FieldKind::Rollup {
+            link,
+            field,
+            function,
+            result,
+        } => json!({
+            "link": link.id().map(|id| id.to_string()),
+            "field": field.id().map(|id| id.to_string()),
+            "function": aggregate_name(*function),
+            "result": result.as_ref().map(computed::type_to_json),
+        }),
+        FieldKind::Count { link } => json!({"link": link.id().map(|id| id.to_string())}),
+        other => other.options_json(&NoKeys),
     }
+}
+
+/// A computed field's stored options (ids and the result type found when it was saved).
+fn computed_from_stored(
+    field_type: FieldType,
+    options: &Map<String, Value>,
+) -> Result<FieldKind, StoreError> {
+    let bad = || {
+        corrupt(
+            "computed field options",
+            &Value::Object(options.clone()).to_string(),
+        )
+    };
+    let id = |name: &str| -> Result<FieldRef, StoreError> {
+        options
+            .get(name)
+            .and_then(Value::as_str)
+            .and_then(|id| id.parse::<FieldId>().ok())
+            .map(FieldRef::Resolved)
+            .ok_or_else(bad)
+    };
+    let result = || {
+        options
+            .get("result")
+            .and_then(computed::type_from_json)
+            .ok_or_else(bad)
+    };
+    Ok(match field_type {
+        FieldType::Formula => FieldKind::Formula {
+            formula: FormulaDef::Stored {
+                stored: options
+                    .get("formula")
+                    .and_then(Value::as_str)
+                    .ok_or_else(bad)?
+                    .to_owned(),
+                result: result()?,
+                clock: options
+                    .get("clock")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+            },
+        },
+        FieldType::Lookup => FieldKind::Lookup {
+            link: id("link")?,
+            field: id("field")?,
+            result: Some(result()?),
+        },
+        FieldType::Rollup => FieldKind::Rollup {
+            link: id("link")?,
+            field: id("field")?,
+            function: options
+                .get("function")
+                .and_then(Value::as_str)
+                .and_then(computed::parse_aggregate)
+                .ok_or_else(bad)?,
+            result: Some(result()?),
+        },
+        _ => FieldKind::Count { link: id("link")? },
+    })
+}
+
+/// Checks the stored formulas of a freshly loaded schema against it.
+pub(crate) fn finish_schema(mut schema: TableSchema) -> Result<TableSchema, StoreError> {
+    if schema
+        .fields
+        .iter()
+        .any(|field| matches!(field.kind, FieldKind::Formula { .. }))
+    {
+        computed::check_stored_formulas(&mut schema)
+            .map_err(|reason| corrupt("formula", &reason))?;
+    }
+    Ok(schema)
 }
 
 pub(crate) fn kind_from_stored(
     field_type: FieldType,
     options: &Map<String, Value>,
 ) -> Result<FieldKind, StoreError> {
+    if field_type.is_computed() {
+        return computed_from_stored(field_type, options);
+    }
     if field_type == FieldType::Link {
         let table = options
             .get("table_id")
@@ -308,6 +415,6 @@ impl SchemaRow {
                 .into_model()?,
             );
         }
-        Ok(Some(tenon_model::apps::TableSchema { app, table, fields }))
+        Ok(Some(finish_schema(TableSchema { app, table, fields })?))
     }
 }

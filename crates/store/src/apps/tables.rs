@@ -154,7 +154,11 @@ impl Tenant<'_> {
             .load_app(conn, &app.id.to_string())
             .await?
             .ok_or_else(|| StoreError::not_found("app"))?;
-        Ok(TableSchema { app, table, fields })
+        super::stored::finish_schema(TableSchema {
+            app,
+            table,
+            fields,
+        })
     }
 
     pub async fn update_table(
@@ -247,6 +251,24 @@ impl Tenant<'_> {
         ctx: &WriteContext,
         schema: &TableSchema,
     ) -> Result<()> {
+        let mut gone: std::collections::HashSet<FieldId> =
+            schema.fields.iter().map(|field| field.id).collect();
+        gone.extend(schema.fields.iter().filter_map(|field| match field.kind {
+            FieldKind::Link { inverse, .. } => inverse,
+            _ => None,
+        }));
+        let tables = self.app_schemas(conn, schema.app.id).await?;
+        let readers = tenon_model::apps::computed::readers_of_fields(&tables, &gone);
+        if !readers.is_empty() {
+            return Err(StoreError::conflict(
+                None,
+                format!(
+                    "table {} is read by {}; change or delete those first",
+                    schema.table.key,
+                    tenon_model::apps::computed::describe_readers(&readers)
+                ),
+            ));
+        }
         for field in &schema.fields {
             if let FieldKind::Link {
                 inverse: Some(inverse),

@@ -70,7 +70,7 @@ pub(crate) fn from_row(
     idx: usize,
     kind: &FieldKind,
 ) -> Result<Option<CellValue>, StoreError> {
-    let cell = match kind.storage() {
+    let cell = match kind.value_storage() {
         Storage::Text => row.text(idx)?.map(CellValue::Text),
         Storage::Decimal { scale } => row
             .decimal(idx, scale)?
@@ -87,7 +87,9 @@ pub(crate) fn from_row(
                     .filter_map(|item| item.as_str().map(str::to_owned))
                     .collect();
                 match kind {
-                    FieldKind::MultiSelect { .. } => Some(CellValue::Names(texts)),
+                    FieldKind::MultiSelect { .. } | FieldKind::Lookup { .. } => {
+                        Some(CellValue::Names(texts))
+                    }
                     _ => Some(CellValue::Ids(
                         texts
                             .iter()
@@ -101,7 +103,7 @@ pub(crate) fn from_row(
             }
             Some(other) => return Err(crate::rows::corrupt("array cell", &other.to_string())),
         },
-        Storage::Junction | Storage::System => None,
+        Storage::Junction | Storage::System | Storage::Virtual => None,
     };
     Ok(cell
         .filter(|cell| !matches!(cell, CellValue::Names(names) if names.is_empty()))

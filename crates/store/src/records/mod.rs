@@ -2,7 +2,7 @@
 //! label linked records) and writing (see `write`). A record's link values are read from the junction
 //! tables and returned as cells like any other value.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
 use tenon_model::apps::filter::{Filter, SortKey};
@@ -17,11 +17,13 @@ use crate::{Result, StoreError, Tenant};
 mod aggregate;
 pub(crate) mod cells;
 mod checks;
+pub(crate) mod computed;
 mod query;
 mod write;
 
 pub use aggregate::{Aggregation, Group, GroupValue, MetricValue};
 pub use query::Cursor;
+pub(crate) use query::column;
 pub use write::{IdempotencyKey, RECORDS_PER_WRITE_MAX, RecordProblem, RecordUpdate, WriteOutcome};
 
 /// What to list.
@@ -34,6 +36,8 @@ pub struct RecordQuery {
     pub page_size: u32,
     pub after: Option<Cursor>,
     pub count: bool,
+    /// A condition formula (stored form, checked against the table) records must satisfy, besides `filter`.
+    pub condition: Option<String>,
 }
 
 /// A page of records, the cursor after its last record (if more follow), and the total when asked for.
@@ -54,7 +58,12 @@ fn column_fields<'a>(schema: &'a TableSchema, wanted: Option<&[FieldId]>) -> Vec
     schema
         .fields
         .iter()
-        .filter(|field| !matches!(field.kind.storage(), Storage::Junction | Storage::System))
+        .filter(|field| {
+            !matches!(
+                field.kind.storage(),
+                Storage::Junction | Storage::System | Storage::Virtual
+            )
+        })
         .filter(|field| wanted.is_none_or(|wanted| wanted.contains(&field.id)))
         .collect()
 }
@@ -112,12 +121,46 @@ fn decode_record(row: &DynRow, columns: &[&Field]) -> Result<Record> {
     })
 }
 
+/// The fields a filter tree refers to.
+fn filter_fields(filter: &Filter, out: &mut HashSet<FieldId>) {
+    match filter {
+        Filter::And(children) | Filter::Or(children) => {
+            children.iter().for_each(|child| filter_fields(child, out));
+        }
+        Filter::Not(child) => filter_fields(child, out),
+        Filter::Leaf(condition) => {
+            out.insert(condition.field.id);
+        }
+    }
+}
+
 impl Tenant<'_> {
     pub async fn record(&self, schema: &TableSchema, id: RecordId) -> Result<Record> {
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
         let mut records = self.load_records(&mut conn, schema, &[id], None).await?;
+        self.read_virtual(&mut conn, schema, &mut records, None)
+            .await?;
         records.pop().ok_or_else(|| StoreError::not_found("record"))
+    }
+
+    /// Computes the formulas that are computed when read, for the records returned to a client.
+    pub(crate) async fn read_virtual(
+        &self,
+        conn: &mut Conn<'_>,
+        schema: &TableSchema,
+        records: &mut [Record],
+        wanted: Option<&[FieldId]>,
+    ) -> Result<()> {
+        let needed = schema.fields.iter().any(|field| {
+            field.kind.storage() == Storage::Virtual
+                && wanted.is_none_or(|wanted| wanted.contains(&field.id))
+        });
+        if needed && !records.is_empty() {
+            let ctx = self.eval_context(conn).await?;
+            self.fill_virtual(schema, records, &ctx);
+        }
+        Ok(())
     }
 
     /// Records by id, in the order asked, skipping ids that do not exist.
@@ -128,8 +171,18 @@ impl Tenant<'_> {
         fields: Option<&[FieldId]>,
     ) -> Result<Vec<Record>> {
         let mut pooled = self.store.pools.read().await?;
-        self.load_records(&mut pooled.conn(), schema, ids, fields)
-            .await
+        let mut conn = pooled.conn();
+        // Formulas computed when read need their inputs: read every column when a field list is given.
+        let all = schema
+            .fields
+            .iter()
+            .any(|field| field.kind.storage() == Storage::Virtual);
+        let mut records = self
+            .load_records(&mut conn, schema, ids, if all { None } else { fields })
+            .await?;
+        self.read_virtual(&mut conn, schema, &mut records, fields)
+            .await?;
+        Ok(records)
     }
 
     pub(crate) async fn load_records(
@@ -174,21 +227,80 @@ impl Tenant<'_> {
     ) -> Result<RecordPage> {
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
-        let columns = column_fields(schema, query.fields.as_deref());
-        let table = quote(&ddl::table_name(schema.table.id));
+        let has_virtual = schema
+            .fields
+            .iter()
+            .any(|field| field.kind.storage() == Storage::Virtual);
+        // Formulas computed when read need all their inputs: read every column then.
+        let wanted = if has_virtual {
+            None
+        } else {
+            query.fields.as_deref()
+        };
+        let columns = column_fields(schema, wanted);
+        let mut referenced: HashSet<FieldId> = HashSet::new();
+        if let Some(filter) = &query.filter {
+            filter_fields(filter, &mut referenced);
+        }
+        referenced.extend(query.sort.iter().map(|key| key.field.id));
+        if let Some(condition) = &query.condition {
+            referenced.extend(tenon_model::apps::computed::stored_references(condition));
+        }
+        let derived: Vec<&Field> = schema
+            .fields
+            .iter()
+            .filter(|field| {
+                field.kind.storage() == Storage::Virtual && referenced.contains(&field.id)
+            })
+            .collect();
+        let ctx = if has_virtual || query.condition.is_some() {
+            Some(self.eval_context(&mut conn).await?)
+        } else {
+            None
+        };
+        let condition = match (&query.condition, &ctx) {
+            (Some(stored), Some(ctx)) => Some(computed::compile(
+                stored,
+                schema,
+                "r",
+                conn.backend(),
+                ctx,
+                "formula",
+            )?),
+            _ => None,
+        };
+        let from_and_where = |sql: &mut query::SqlText| -> Result<()> {
+            match &ctx {
+                Some(ctx) => computed::push_from(sql, schema, &derived, ctx)?,
+                None => {
+                    sql.push(&format!(
+                        "{} AS r",
+                        quote(&ddl::table_name(schema.table.id))
+                    ));
+                }
+            }
+            sql.push(" WHERE ");
+            match &query.filter {
+                Some(filter) => query::filter(sql, filter)?,
+                None => {
+                    sql.push("1 = 1");
+                }
+            }
+            if let Some(condition) = &condition {
+                sql.push(" AND (");
+                computed::push_expr(sql, condition)?;
+                sql.push(")");
+            }
+            Ok(())
+        };
         let mut sql = query::SqlText::new(conn.backend());
         sql.push("SELECT ").push(&select_list(&columns));
         for key in &query.sort {
             sql.push(", ")
                 .push(&query::column(&key.field.kind, key.field.id));
         }
-        sql.push(&format!(" FROM {table} AS r WHERE "));
-        match &query.filter {
-            Some(filter) => query::filter(&mut sql, filter)?,
-            None => {
-                sql.push("1 = 1");
-            }
-        }
+        sql.push(" FROM ");
+        from_and_where(&mut sql)?;
         if let Some(cursor) = &query.after {
             sql.push(" AND ");
             query::after_cursor(&mut sql, &query.sort, cursor)?;
@@ -214,17 +326,15 @@ impl Tenant<'_> {
             }),
             _ => None,
         };
-        self.attach_links(&mut conn, schema, &mut records, query.fields.as_deref())
+        self.attach_links(&mut conn, schema, &mut records, wanted)
             .await?;
+        if let Some(ctx) = &ctx {
+            self.fill_virtual(schema, &mut records, ctx);
+        }
         let total = if query.count {
             let mut count = query::SqlText::new(conn.backend());
-            count.push(&format!("SELECT COUNT(*) FROM {table} AS r WHERE "));
-            match &query.filter {
-                Some(filter) => query::filter(&mut count, filter)?,
-                None => {
-                    count.push("1 = 1");
-                }
-            }
+            count.push("SELECT COUNT(*) FROM ");
+            from_and_where(&mut count)?;
             let (total,): (i64,) = conn.fetch_one(count.into_sql()).await?;
             Some(total)
         } else {
@@ -309,9 +419,12 @@ impl Tenant<'_> {
         }
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
-        let primary = schema
-            .primary_field()
-            .filter(|field| !matches!(field.kind.storage(), Storage::Junction | Storage::System));
+        let primary = schema.primary_field().filter(|field| {
+            !matches!(
+                field.kind.storage(),
+                Storage::Junction | Storage::System | Storage::Virtual
+            )
+        });
         let mut names = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(write::IDS_PER_STATEMENT) {
             let mut sql = query::SqlText::new(conn.backend());

@@ -149,7 +149,7 @@ fn leaf(sql: &mut SqlText, condition: &Condition) -> Result<()> {
             condition.operand
         ))
     };
-    match field.kind.storage() {
+    match field.kind.value_storage() {
         Storage::Text => {
             text_condition(sql, &col, op, &condition.operand).ok_or_else(unsupported)?
         }
@@ -271,6 +271,7 @@ fn leaf(sql: &mut SqlText, condition: &Condition) -> Result<()> {
                 _ => return Err(unsupported()),
             }
         }
+        Storage::Virtual => return Err(unsupported()),
     }
     Ok(())
 }
@@ -278,7 +279,7 @@ fn leaf(sql: &mut SqlText, condition: &Condition) -> Result<()> {
 /// Member and department cells store hyphenated lowercase ids; compare in that form.
 fn normalize_ids(kind: &FieldKind, values: &[String]) -> Vec<String> {
     match kind {
-        FieldKind::MultiSelect { .. } => values.to_vec(),
+        FieldKind::MultiSelect { .. } | FieldKind::Lookup { .. } => values.to_vec(),
         _ => values
             .iter()
             .map(|value| Uuid::parse_str(value).map_or_else(|_| value.clone(), |id| id.to_string()))
@@ -492,7 +493,7 @@ pub(crate) fn order_by(sql: &mut SqlText, sort: &[SortKey]) {
     for key in sort {
         let col = column(&key.field.kind, key.field.id);
         sql.push(&col);
-        if sql.backend == Backend::Postgres && key.field.kind.storage() == Storage::Text {
+        if sql.backend == Backend::Postgres && key.field.kind.value_storage() == Storage::Text {
             sql.push(" COLLATE \"C\"");
         }
         sql.push(if key.descending {
@@ -531,12 +532,13 @@ pub(crate) fn after_cursor(sql: &mut SqlText, sort: &[SortKey], cursor: &Cursor)
     sql.push("(");
     for (key, value) in sort.iter().zip(&cursor.values) {
         let col = column(&key.field.kind, key.field.id);
-        let collate =
-            if sql.backend == Backend::Postgres && key.field.kind.storage() == Storage::Text {
-                " COLLATE \"C\""
-            } else {
-                ""
-            };
+        let collate = if sql.backend == Backend::Postgres
+            && key.field.kind.value_storage() == Storage::Text
+        {
+            " COLLATE \"C\""
+        } else {
+            ""
+        };
         let arg = cursor_arg(&key.field.kind, value, sql.backend)?;
         // strictly after on this key
         match (arg, key.descending) {
@@ -581,7 +583,7 @@ fn cursor_arg(kind: &FieldKind, value: &Value, backend: Backend) -> Result<Optio
             "not a cursor returned by this list",
         ))
     };
-    let arg = match kind.storage() {
+    let arg = match kind.value_storage() {
         Storage::Text => Arg::Text(Some(value.as_str().ok_or_else(bad)?.to_owned())),
         Storage::Decimal { scale } => {
             let number: Decimal = value
@@ -605,7 +607,7 @@ fn cursor_arg(kind: &FieldKind, value: &Value, backend: Backend) -> Result<Optio
                 .map(|time| time.with_timezone(&chrono::Utc))
                 .ok_or_else(bad)?,
         )),
-        Storage::JsonArray | Storage::Junction => return Err(bad()),
+        Storage::JsonArray | Storage::Junction | Storage::Virtual => return Err(bad()),
     };
     Ok(Some(arg))
 }
@@ -620,7 +622,7 @@ pub(crate) fn cursor_values(
         .enumerate()
         .map(|(i, key)| {
             let idx = first_idx + i;
-            let value = match key.field.kind.storage() {
+            let value = match key.field.kind.value_storage() {
                 Storage::DateTime | Storage::System => row
                     .datetime(idx)?
                     .map(|t| Value::String(t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))),

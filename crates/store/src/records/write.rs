@@ -7,10 +7,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use tenon_model::apps::computed::has_stored_computed;
 use tenon_model::apps::{CellValue, Field, FieldKind, Record, RecordActor, Storage, TableSchema};
 use tenon_model::{Action, FieldId, RecordId, TargetKind, TimeZone};
 use uuid::Uuid;
 
+use super::computed::{self, Changed};
 use super::query::SqlText;
 use super::{cells, column_fields};
 use crate::apps::ddl;
@@ -149,6 +151,13 @@ impl Tenant<'_> {
         let mut rows = rows;
         self.assign_autonumbers(&mut conn, schema, &mut rows, now, org_time_zone)
             .await?;
+        let mut schemas = computed::Schemas::default();
+        if has_stored_computed(schema) {
+            let ctx = self.eval_context(&mut conn).await?;
+            let system = vec![(now, now); rows.len()];
+            self.compute_rows(&mut conn, schema, &mut rows, &system, &ctx, &mut schemas)
+                .await?;
+        }
         let ids: Vec<RecordId> = rows.iter().map(|_| RecordId::new()).collect();
         let columns = column_fields(schema, None);
         let created_by = actor_json(ctx);
@@ -194,6 +203,7 @@ impl Tenant<'_> {
                 return Err(self.unique_problem(schema, error, &rows, None).await);
             }
         }
+        let mut left: Vec<Uuid> = Vec::new();
         for field in schema
             .fields
             .iter()
@@ -207,8 +217,24 @@ impl Tenant<'_> {
                     _ => None,
                 })
                 .collect();
-            self.write_links(&mut conn, field, &links, false).await?;
+            left.extend(self.write_links(&mut conn, field, &links, false).await?);
         }
+        let left: Vec<RecordId> = left.into_iter().map(RecordId::from_uuid).collect();
+        if !left.is_empty() && has_stored_computed(schema) {
+            let ctx = self.eval_context(&mut conn).await?;
+            self.recompute(&mut conn, schema, &left, &ctx, &mut schemas)
+                .await?;
+        }
+        let touched: Vec<RecordId> = ids.iter().chain(&left).copied().collect();
+        self.propagate(
+            &mut conn,
+            schema,
+            &touched,
+            Changed::All,
+            Vec::new(),
+            &mut schemas,
+        )
+        .await?;
         let changes = ids
             .iter()
             .zip(&rows)
@@ -225,11 +251,8 @@ impl Tenant<'_> {
         if let Some(key) = idempotency {
             self.remember_idempotency(&mut conn, key, &ids, now).await?;
         }
-        if commit {
-            tx.commit().await?;
-        }
         let actor = record_actor(ctx);
-        let records = ids
+        let mut records: Vec<Record> = ids
             .into_iter()
             .zip(rows)
             .map(|(id, cells)| Record {
@@ -242,6 +265,11 @@ impl Tenant<'_> {
                 cells,
             })
             .collect();
+        self.read_virtual(&mut conn, schema, &mut records, None)
+            .await?;
+        if commit {
+            tx.commit().await?;
+        }
         Ok(WriteOutcome::Written(records))
     }
 
@@ -300,9 +328,35 @@ impl Tenant<'_> {
             }),
         )
         .await?;
+        // Records that read the changed links before the change (they may lose a linked record).
+        let mut schemas = computed::Schemas::default();
+        let changed_links: HashSet<FieldId> = updates
+            .iter()
+            .flat_map(|update| update.cells.keys())
+            .filter(|id| {
+                schema
+                    .field(**id)
+                    .is_some_and(|field| field.kind.storage() == Storage::Junction)
+            })
+            .copied()
+            .collect();
+        let uuids: Vec<Uuid> = ids.iter().map(|id| *id.as_uuid()).collect();
+        let readers_before = if changed_links.is_empty() {
+            Vec::new()
+        } else {
+            self.readers_of(
+                &mut conn,
+                schema,
+                &uuids,
+                &Changed::Fields(changed_links),
+                &mut schemas,
+            )
+            .await?
+        };
         let modified_by = actor_json(ctx);
         let table = quote(&ddl::table_name(schema.table.id));
         let mut changes = Vec::with_capacity(updates.len());
+        let mut left: Vec<Uuid> = Vec::new();
         for update in &updates {
             let mut sql = SqlText::new(backend);
             sql.push(&format!(
@@ -315,7 +369,10 @@ impl Tenant<'_> {
                 let Some(field) = schema.field(*field_id) else {
                     continue;
                 };
-                if matches!(field.kind.storage(), Storage::Junction | Storage::System) {
+                if matches!(
+                    field.kind.storage(),
+                    Storage::Junction | Storage::System | Storage::Virtual
+                ) {
                     continue;
                 }
                 sql.push(&format!(", {} = ", quote(&ddl::column_name(*field_id))));
@@ -349,8 +406,15 @@ impl Tenant<'_> {
                         Some(CellValue::Ids(targets)) => targets.clone(),
                         _ => Vec::new(),
                     };
-                    self.write_links(&mut conn, field, &[(*update.id.as_uuid(), targets)], true)
-                        .await?;
+                    left.extend(
+                        self.write_links(
+                            &mut conn,
+                            field,
+                            &[(*update.id.as_uuid(), targets)],
+                            true,
+                        )
+                        .await?,
+                    );
                 }
             }
             let before = current
@@ -374,8 +438,37 @@ impl Tenant<'_> {
                 ctx,
             });
         }
+        let mut changed: HashSet<FieldId> = updates
+            .iter()
+            .flat_map(|update| update.cells.keys())
+            .copied()
+            .collect();
+        left.retain(|id| !uuids.contains(id));
+        let touched: Vec<RecordId> = ids
+            .iter()
+            .copied()
+            .chain(left.iter().map(|id| RecordId::from_uuid(*id)))
+            .collect();
+        if has_stored_computed(schema) {
+            let ctx = self.eval_context(&mut conn).await?;
+            changed.extend(
+                self.recompute(&mut conn, schema, &touched, &ctx, &mut schemas)
+                    .await?,
+            );
+        }
+        self.propagate(
+            &mut conn,
+            schema,
+            &touched,
+            Changed::Fields(changed),
+            readers_before,
+            &mut schemas,
+        )
+        .await?;
         audit::record_many(&mut conn, self, changes).await?;
-        let records = self.load_records(&mut conn, schema, &ids, None).await?;
+        let mut records = self.load_records(&mut conn, schema, &ids, None).await?;
+        self.read_virtual(&mut conn, schema, &mut records, None)
+            .await?;
         tx.commit().await?;
         Ok(records)
     }
@@ -404,6 +497,11 @@ impl Tenant<'_> {
         if !missing.is_empty() {
             return Err(StoreError::InvalidRecords(missing));
         }
+        let mut schemas = computed::Schemas::default();
+        let uuids: Vec<Uuid> = ids.iter().map(|id| *id.as_uuid()).collect();
+        let readers_before = self
+            .readers_of(&mut conn, schema, &uuids, &Changed::All, &mut schemas)
+            .await?;
         let table = quote(&ddl::table_name(schema.table.id));
         for chunk in ids.chunks(IDS_PER_STATEMENT) {
             let mut sql = SqlText::new(conn.backend());
@@ -412,6 +510,15 @@ impl Tenant<'_> {
                 .push(")");
             conn.execute(sql.into_sql()).await?;
         }
+        self.propagate(
+            &mut conn,
+            schema,
+            &[],
+            Changed::All,
+            readers_before,
+            &mut schemas,
+        )
+        .await?;
         let changes = existing
             .iter()
             .map(|record| Change {
@@ -428,20 +535,23 @@ impl Tenant<'_> {
         Ok(())
     }
 
-    /// Replaces (or, on create, sets) the links of records through one link field.
+    /// Replaces (or, on create, sets) the links of records through one link field. When the other side
+    /// holds one record at most, a target linked elsewhere moves here; the records it leaves are returned
+    /// (their link changed too).
     async fn write_links(
         &self,
         conn: &mut Conn<'_>,
         field: &Field,
         links: &[(Uuid, Vec<Uuid>)],
         replace: bool,
-    ) -> Result<()> {
+    ) -> Result<Vec<Uuid>> {
         let FieldKind::Link {
+            table: tenon_model::apps::LinkTarget::Resolved(target_table),
             inverse: Some(inverse),
             ..
         } = field.kind
         else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let owner_side = field.id < inverse;
         let (mine, other) = if owner_side {
@@ -459,6 +569,48 @@ impl Tenant<'_> {
                     .push(")");
                 conn.execute(sql.into_sql()).await?;
             }
+        }
+        let single_other = self
+            .load_fields(conn, target_table)
+            .await?
+            .iter()
+            .any(|candidate| {
+                candidate.id == inverse
+                    && matches!(
+                        candidate.kind,
+                        FieldKind::Link {
+                            multiple: false,
+                            ..
+                        }
+                    )
+            });
+        let mut left = Vec::new();
+        if single_other {
+            let writers: HashSet<Uuid> = links.iter().map(|(id, _)| *id).collect();
+            let targets: Vec<Uuid> = links
+                .iter()
+                .flat_map(|(_, targets)| targets.iter().copied())
+                .collect();
+            for chunk in targets.chunks(IDS_PER_STATEMENT) {
+                let mut sql = SqlText::new(backend);
+                sql.push(&format!("SELECT {mine} FROM {junction} WHERE {other} IN ("))
+                    .args(chunk.iter().map(|id| Arg::Uuid(Some(*id))))
+                    .push(")");
+                let owners: Vec<(Uuid,)> = conn.fetch_all(sql.into_sql()).await?;
+                left.extend(
+                    owners
+                        .into_iter()
+                        .map(|(id,)| id)
+                        .filter(|id| !writers.contains(id)),
+                );
+                let mut sql = SqlText::new(backend);
+                sql.push(&format!("DELETE FROM {junction} WHERE {other} IN ("))
+                    .args(chunk.iter().map(|id| Arg::Uuid(Some(*id))))
+                    .push(")");
+                conn.execute(sql.into_sql()).await?;
+            }
+            left.sort();
+            left.dedup();
         }
         let pairs: Vec<(Uuid, Uuid, i64)> = links
             .iter()
@@ -488,7 +640,7 @@ impl Tenant<'_> {
             }
             conn.execute(sql.into_sql()).await?;
         }
-        Ok(())
+        Ok(left)
     }
 
     /// Gives every new record its autonumbers, reserving one block per field and period.

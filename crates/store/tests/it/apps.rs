@@ -180,6 +180,7 @@ fn query(
         page_size,
         after: None,
         count: true,
+        condition: None,
     }
 }
 

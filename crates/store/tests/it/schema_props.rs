@@ -224,6 +224,7 @@ async fn run(store: &Store, ops: Vec<Op>) {
                     page_size: 1000,
                     after: None,
                     count: true,
+                    condition: None,
                 },
             )
             .await

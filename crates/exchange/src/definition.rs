@@ -13,11 +13,19 @@
 //!     fields:
 //!       - {key: guest, name: Guest, type: text, required: true}
 //!       - {key: room, name: Room, type: link, options: {table: rooms, multiple: false, inverse_key: bookings}}
+//!       - {key: nights, name: Nights, type: formula, options: {formula: "DATETIME_DIFF({Check out}, {Check in}, \"days\")"}}
+//!     validation_rules:
+//!       - {formula: "{Nights} <= 30", message: 每次最多住 30 晚}
+//!     views:
+//!       - {key: board, name: Board, type: kanban, config: {group_field: status}}
 //! ```
 
 use serde::{Deserialize, Serialize};
-use tenon_model::apps::definition::{AppDefinition, TableDefinition, owns_link};
-use tenon_model::apps::{ApiKey, App, TableSchema};
+use tenon_model::apps::ApiKey;
+use tenon_model::apps::definition::{
+    AppDefinition, CurrentApp, TableDefinition, ViewDefinition, owns_link,
+};
+use tenon_model::apps::view::ViewType;
 use tenon_model::{Checker, Invalid, Name};
 
 use crate::ExchangeError;
@@ -54,6 +62,30 @@ pub struct TableFile {
     pub unique_together: Vec<Vec<String>>,
     #[serde(default)]
     pub fields: Vec<FieldFile>,
+    /// Conditions every record must satisfy: `{"formula": "{Nights} <= 30", "message": "…"}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validation_rules: Vec<RuleFile>,
+    /// Saved views: `{"key", "name", "type", "config"}` as the views API takes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub views: Vec<ViewFile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleFile {
+    pub formula: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViewFile {
+    pub key: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub view_type: String,
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub config: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Whether a definition file is YAML or JSON.
@@ -155,6 +187,38 @@ pub fn check(file: AppFile) -> Result<AppDefinition, ExchangeError> {
                 Err(other) => return Err(other),
             }
         }
+        let mut views = Vec::with_capacity(table.views.len());
+        for (v, view) in table.views.into_iter().enumerate() {
+            let at = format!("{path}.views[{v}]");
+            let key = check.field(&format!("{at}.key"), ApiKey::parse(&view.key));
+            let name = check.field(&format!("{at}.name"), Name::parse(&view.name));
+            let view_type = ViewType::parse(&view.view_type);
+            if view_type.is_none() {
+                check.push(
+                    format!("{at}.type"),
+                    "must be grid, kanban, calendar, gallery or form",
+                );
+            }
+            if let (Some(key), Some(name), Some(view_type)) = (key, name, view_type) {
+                if views.iter().any(|known: &ViewDefinition| known.key == key) {
+                    check.push(
+                        format!("{at}.key"),
+                        format!("\"{key}\" is used by another view"),
+                    );
+                }
+                views.push(ViewDefinition {
+                    key,
+                    name,
+                    view_type,
+                    config: view.config,
+                });
+            }
+        }
+        let validation_rules = table
+            .validation_rules
+            .into_iter()
+            .map(|rule| (rule.formula, rule.message))
+            .collect();
         if let (Some(key), Some(name), Some(primary_field)) = (table_key, table_name, primary_field)
         {
             tables.push(TableDefinition {
@@ -163,6 +227,8 @@ pub fn check(file: AppFile) -> Result<AppDefinition, ExchangeError> {
                 primary_field,
                 unique_together,
                 fields,
+                validation_rules,
+                views,
             });
         }
     }
@@ -187,7 +253,9 @@ pub fn check(file: AppFile) -> Result<AppDefinition, ExchangeError> {
 }
 
 /// The definition file of an existing app. Inverse link fields are described by their owners.
-pub fn export(app: &App, tables: &[TableSchema]) -> AppFile {
+pub fn export(current: &CurrentApp) -> AppFile {
+    let app = &current.app;
+    let tables = current.tables.as_slice();
     AppFile {
         format: FORMAT.to_owned(),
         key: app.key.to_string(),
@@ -217,6 +285,27 @@ pub fn export(app: &App, tables: &[TableSchema]) -> AppFile {
                         .iter()
                         .filter(|field| owns_link(field))
                         .map(|field| field_file(field, tables))
+                        .collect(),
+                    validation_rules: schema
+                        .table
+                        .validation_rules
+                        .iter()
+                        .map(|rule| RuleFile {
+                            formula: rule.formula.text().to_owned(),
+                            message: rule.message.clone(),
+                        })
+                        .collect(),
+                    views: current
+                        .views
+                        .get(&schema.table.id)
+                        .into_iter()
+                        .flatten()
+                        .map(|view| ViewFile {
+                            key: view.key.to_string(),
+                            name: view.name.to_string(),
+                            view_type: view.view_type.as_str().to_owned(),
+                            config: view.config.clone(),
+                        })
                         .collect(),
                 }
             })

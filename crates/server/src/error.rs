@@ -132,6 +132,12 @@ impl From<StoreError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "conflict", reason).with_details(details)
             }
             StoreError::Invalid(invalid) => ApiError::validation(invalid),
+            StoreError::RuleBroken(problems) => ApiError::validation(tenon_model::Invalid(
+                problems
+                    .into_iter()
+                    .map(|problem| FieldError::new("fields", problem.reason))
+                    .collect(),
+            )),
             ref unavailable if unavailable.is_unavailable() => {
                 tracing::error!(error = %unavailable, "database unavailable");
                 ApiError::new(

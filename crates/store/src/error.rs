@@ -19,6 +19,10 @@ pub enum StoreError {
     /// Records of a write were refused, each problem with the index of its record in the request.
     #[error("{} records are invalid", .0.len())]
     InvalidRecords(Vec<crate::records::RecordProblem>),
+    /// Records break validation rules of their table (each problem: the record's index and the rule's
+    /// message).
+    #[error("{} validation rules are broken", .0.len())]
+    RuleBroken(Vec<crate::records::RecordProblem>),
     #[error("configuration: {0}")]
     Config(String),
     #[error("cannot connect to the database: {0}")]

@@ -68,7 +68,7 @@ async fn app_command(store: &Store, command: AppCommand) -> Result<(), Failure> 
                     )
                 })?;
             let text = definition::write(
-                &definition::export(&current.app, &current.tables),
+                &definition::export(&current),
                 FileFormat::guess(&args.format),
             )
             .map_err(exchange_failure)?;
@@ -109,7 +109,13 @@ async fn app_command(store: &Store, command: AppCommand) -> Result<(), Failure> 
             let parse = parse_context(store, org.id).await?;
             let app = store
                 .tenant(org.id)
-                .apply_definition(&WriteContext::system(), &wanted, &steps, &parse)
+                .apply_definition(
+                    &WriteContext::system(),
+                    &wanted,
+                    &steps,
+                    &parse,
+                    tenon_auth::mint_slug,
+                )
                 .await?;
             println!("{}", app.id);
             Ok(())

@@ -271,7 +271,7 @@ async fn seed_apps(store: &Store, org: OrgId) -> Result<(), Failure> {
             .map_err(failure)?;
         let steps = plan(&wanted, None);
         tenant
-            .apply_definition(&ctx, &wanted, &steps, &parse)
+            .apply_definition(&ctx, &wanted, &steps, &parse, tenon_auth::mint_slug)
             .await?;
     }
     let samples: [(&str, &str, Vec<serde_json::Value>); 4] = [

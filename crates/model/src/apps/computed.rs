@@ -305,7 +305,78 @@ pub fn check_stored_formulas(schema: &mut TableSchema) -> Result<(), String> {
             };
         }
     }
+    for rule in &mut schema.table.validation_rules {
+        if let FormulaDef::Stored { stored, .. } = &rule.formula {
+            let checked = formula::check_stored(stored, &formula_schema).map_err(|found| {
+                let reasons: Vec<String> = found.iter().map(ToString::to_string).collect();
+                format!(
+                    "validation rule \"{}\": {}",
+                    rule.message,
+                    reasons.join("; ")
+                )
+            })?;
+            rule.formula = FormulaDef::Checked(Arc::new(checked));
+        }
+    }
     Ok(())
+}
+
+/// Checks validation rules typed by a client (conditions) against the table.
+pub fn check_rules(
+    rules: &[(String, String)],
+    schema: &TableSchema,
+    path: &str,
+) -> Result<Vec<crate::apps::ValidationRule>, Invalid> {
+    let mut check = crate::validation::Checker::default();
+    let formula_schema = formula_schema(schema, &|_| String::new(), &HashSet::new());
+    if rules.len() > crate::apps::VALIDATION_RULES_MAX {
+        check.push(
+            path,
+            format!(
+                "a table has at most {} validation rules",
+                crate::apps::VALIDATION_RULES_MAX
+            ),
+        );
+    }
+    let mut checked = Vec::with_capacity(rules.len());
+    for (i, (source, message)) in rules.iter().enumerate() {
+        if message.trim().is_empty() {
+            check.push(
+                format!("{path}[{i}].message"),
+                "say what is wrong when the rule is broken",
+            );
+        }
+        match formula::check_condition(source, &formula_schema) {
+            Ok(formula) => checked.push(crate::apps::ValidationRule {
+                formula: FormulaDef::Checked(Arc::new(formula)),
+                message: message.trim().to_owned(),
+            }),
+            Err(found) => {
+                for error in diagnostics(&format!("{path}[{i}].formula"), &found).0 {
+                    check.push(error.field, error.reason);
+                }
+            }
+        }
+    }
+    check.finish()?;
+    Ok(checked)
+}
+
+/// The validation rules a record breaks: their messages.
+pub fn broken_rules(
+    schema: &TableSchema,
+    cells: &BTreeMap<FieldId, CellValue>,
+    ctx: &formula::EvalContext,
+) -> Vec<String> {
+    schema
+        .table
+        .validation_rules
+        .iter()
+        .filter_map(|rule| {
+            let formula = rule.formula.checked()?;
+            (!eval_formula(formula, cells, ctx).is_true()).then(|| rule.message.clone())
+        })
+        .collect()
 }
 
 /// The stored formula fields of a table in an order where each comes after the formulas it reads.
@@ -698,4 +769,29 @@ pub fn describe_readers(readers: &[(&TableSchema, &Field)]) -> String {
         .map(|(table, field)| format!("\"{}\" (table {})", field.key, table.table.key))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Validation rules of the app's tables that read any field of `removed`, named for an error.
+pub fn rules_reading(tables: &[TableSchema], removed: &HashSet<FieldId>) -> Vec<String> {
+    tables
+        .iter()
+        .flat_map(|table| {
+            table.table.validation_rules.iter().filter_map(move |rule| {
+                let reads = match &rule.formula {
+                    FormulaDef::Checked(checked) => checked
+                        .references()
+                        .filter_map(|id| id.as_str().parse().ok())
+                        .collect(),
+                    FormulaDef::Stored { stored, .. } => stored_references(stored),
+                    FormulaDef::Source(_) => Vec::new(),
+                };
+                reads.iter().any(|id| removed.contains(id)).then(|| {
+                    format!(
+                        "validation rule \"{}\" (table {})",
+                        rule.message, table.table.key
+                    )
+                })
+            })
+        })
+        .collect()
 }

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use crate::apps::field::{FieldKind, FieldSpec, LinkTarget};
+use crate::apps::view::{View, ViewType};
 use crate::apps::{ApiKey, App, Field, TableSchema};
 use crate::values::Name;
 
@@ -27,6 +28,19 @@ pub struct TableDefinition {
     pub unique_together: Vec<Vec<ApiKey>>,
     /// Every field has a key (definitions are matched to existing schemas by key).
     pub fields: Vec<FieldSpec>,
+    /// (condition formula as typed, message).
+    pub validation_rules: Vec<(String, String)>,
+    /// Matched to existing views by key.
+    pub views: Vec<ViewDefinition>,
+}
+
+/// A view as a definition describes it (checked against the table when applied).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewDefinition {
+    pub key: ApiKey,
+    pub name: Name,
+    pub view_type: ViewType,
+    pub config: serde_json::Map<String, serde_json::Value>,
 }
 
 impl TableDefinition {
@@ -68,6 +82,10 @@ pub enum Step {
     DeleteTable {
         table: ApiKey,
     },
+    /// Creates, changes and deletes views to match the definition (views hold no data).
+    UpdateViews {
+        table: ApiKey,
+    },
 }
 
 impl Step {
@@ -96,15 +114,28 @@ impl fmt::Display for Step {
                 write!(f, "~ table {table}: {}", changes.join(", "))
             }
             Step::DeleteTable { table } => write!(f, "- table {table} (and its records)"),
+            Step::UpdateViews { table } => write!(f, "~ views of table {table}"),
         }
     }
 }
 
-/// An existing app with its tables, as the plan compares them.
+/// An existing app with its tables and their views, as the plan compares them.
 #[derive(Debug, Clone)]
 pub struct CurrentApp {
     pub app: App,
     pub tables: Vec<TableSchema>,
+    pub views: HashMap<crate::ids::TableId, Vec<View>>,
+}
+
+/// Whether existing views match the definition's (same keys in order, names, types and settings).
+fn same_views(current: &[View], wanted: &[ViewDefinition]) -> bool {
+    current.len() == wanted.len()
+        && current.iter().zip(wanted).all(|(have, want)| {
+            have.key == want.key
+                && have.name == want.name
+                && have.view_type == want.view_type
+                && have.config == want.config
+        })
 }
 
 /// Whether a link field owns its pair (was created first); the other side is described by the owner.
@@ -152,7 +183,7 @@ fn rank(step: &Step, definition: &AppDefinition, current: Option<&CurrentApp>) -
                 2
             }
         }
-        Step::UpdateTable { .. } => 4,
+        Step::UpdateTable { .. } | Step::UpdateViews { .. } => 4,
         Step::DeleteTable { .. } => 5,
     }
 }
@@ -179,10 +210,18 @@ fn unordered_plan(definition: &AppDefinition, current: Option<&CurrentApp>) -> V
                     });
                 }
             }
-            if table.primary_field.is_some() || !table.unique_together.is_empty() {
+            if table.primary_field.is_some()
+                || !table.unique_together.is_empty()
+                || !table.validation_rules.is_empty()
+            {
                 steps.push(Step::UpdateTable {
                     table: table.key.clone(),
-                    changes: vec!["primary_field", "unique_together"],
+                    changes: vec!["primary_field", "unique_together", "validation_rules"],
+                });
+            }
+            if !table.views.is_empty() {
+                steps.push(Step::UpdateViews {
+                    table: table.key.clone(),
                 });
             }
         }
@@ -213,10 +252,18 @@ fn unordered_plan(definition: &AppDefinition, current: Option<&CurrentApp>) -> V
                         });
                     }
                 }
-                if table.primary_field.is_some() || !table.unique_together.is_empty() {
+                if table.primary_field.is_some()
+                    || !table.unique_together.is_empty()
+                    || !table.validation_rules.is_empty()
+                {
                     later.push(Step::UpdateTable {
                         table: table.key.clone(),
-                        changes: vec!["primary_field", "unique_together"],
+                        changes: vec!["primary_field", "unique_together", "validation_rules"],
+                    });
+                }
+                if !table.views.is_empty() {
+                    later.push(Step::UpdateViews {
+                        table: table.key.clone(),
                     });
                 }
             }
@@ -274,6 +321,30 @@ fn unordered_plan(definition: &AppDefinition, current: Option<&CurrentApp>) -> V
                     .collect();
                 if current_groups != wanted_groups {
                     changes.push("unique_together");
+                }
+                let current_rules: Vec<(&str, &str)> = schema
+                    .table
+                    .validation_rules
+                    .iter()
+                    .map(|rule| (rule.formula.text(), rule.message.as_str()))
+                    .collect();
+                let wanted_rules: Vec<(&str, &str)> = table
+                    .validation_rules
+                    .iter()
+                    .map(|(formula, message)| (formula.as_str(), message.as_str()))
+                    .collect();
+                if current_rules != wanted_rules {
+                    changes.push("validation_rules");
+                }
+                let current_views = current
+                    .views
+                    .get(&schema.table.id)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                if !same_views(current_views, &table.views) {
+                    later.push(Step::UpdateViews {
+                        table: table.key.clone(),
+                    });
                 }
                 if !changes.is_empty() {
                     later.push(Step::UpdateTable {

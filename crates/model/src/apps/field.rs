@@ -523,9 +523,9 @@ impl FieldKind {
             | FieldKind::CreatedBy
             | FieldKind::ModifiedTime { .. }
             | FieldKind::ModifiedBy => Storage::System,
-            FieldKind::Formula { formula } => match formula.checked() {
-                Some(checked) if checked.uses_clock() => Storage::Virtual,
-                Some(checked) => Storage::of_type(checked.result_type()),
+            FieldKind::Formula { formula } => match formula.result_type() {
+                Some(_) if formula.uses_clock() => Storage::Virtual,
+                Some(result) => Storage::of_type(result),
                 None => Storage::Text,
             },
             FieldKind::Lookup { .. } => Storage::JsonArray,
@@ -552,7 +552,7 @@ impl FieldKind {
     /// The formula type of the field's values (as formulas referring to it see them).
     pub fn value_type(&self) -> Option<Type> {
         Some(match self {
-            FieldKind::Formula { formula } => formula.checked()?.result_type().clone(),
+            FieldKind::Formula { formula } => formula.result_type()?.clone(),
             FieldKind::Lookup { result, .. } | FieldKind::Rollup { result, .. } => {
                 result.clone()?
             }

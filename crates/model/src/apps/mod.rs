@@ -57,10 +57,23 @@ pub struct Table {
     pub primary_field_id: Option<FieldId>,
     /// Groups of fields whose values together must be unique.
     pub unique_together: Vec<Vec<FieldId>>,
+    /// Conditions every record must satisfy when it is written.
+    pub validation_rules: Vec<ValidationRule>,
     pub position: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// A condition (a formula that must be TRUE) records of a table must satisfy, and the message a write
+/// that breaks it gets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidationRule {
+    pub formula: FormulaDef,
+    pub message: String,
+}
+
+/// Most validation rules a table may have.
+pub const VALIDATION_RULES_MAX: usize = 50;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Field {

@@ -85,8 +85,7 @@ pub async fn export_app(
         .await?
         .ok_or_else(|| ApiError::not_found("app"))?;
     let format = FileFormat::guess(params.format.as_deref().unwrap_or("yaml"));
-    let text = definition::write(&definition::export(&current.app, &current.tables), format)
-        .map_err(exchange_error)?;
+    let text = definition::write(&definition::export(&current), format).map_err(exchange_error)?;
     let content_type = if format == FileFormat::Json {
         "application/json"
     } else {
@@ -161,7 +160,13 @@ pub async fn import_app(
     let parse = parse_context(&state, auth.principal.org_id).await?;
     let created = current.is_none();
     let app = tenant
-        .apply_definition(&auth.write_context(), &wanted, &steps, &parse)
+        .apply_definition(
+            &auth.write_context(),
+            &wanted,
+            &steps,
+            &parse,
+            tenon_auth::mint_slug,
+        )
         .await?;
     let status = if created {
         StatusCode::CREATED

@@ -105,8 +105,19 @@ pub struct TableOut {
     /// Groups of field keys whose values together are unique.
     pub unique_together: Vec<Vec<String>>,
     pub fields: Vec<FieldOut>,
+    /// Conditions every record must satisfy; a write that breaks one gets 422 with its message.
+    pub validation_rules: Vec<ValidationRuleIo>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A validation rule: a condition formula (e.g. `{Check out} > {Check in}`) and the message shown when a
+/// record breaks it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationRuleIo {
+    pub formula: String,
+    pub message: String,
 }
 
 /// Renders a field; link options name the linked table by key.
@@ -150,6 +161,15 @@ fn table_out(schema: &TableSchema, tables: &Keys) -> TableOut {
             .fields
             .iter()
             .map(|field| field_out(field, tables))
+            .collect(),
+        validation_rules: schema
+            .table
+            .validation_rules
+            .iter()
+            .map(|rule| ValidationRuleIo {
+                formula: rule.formula.text().to_owned(),
+                message: rule.message.clone(),
+            })
             .collect(),
         created_at: schema.table.created_at,
         updated_at: schema.table.updated_at,
@@ -210,6 +230,8 @@ pub struct TableCreate {
     /// e.g. `[["class", "week"]]`.
     #[serde(default)]
     pub unique_together: Vec<Vec<String>>,
+    #[serde(default)]
+    pub validation_rules: Vec<ValidationRuleIo>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -219,6 +241,8 @@ pub struct TableUpdate {
     pub key: Option<String>,
     pub primary_field: Option<String>,
     pub unique_together: Option<Vec<Vec<String>>>,
+    /// Replaces the table's validation rules.
+    pub validation_rules: Option<Vec<ValidationRuleIo>>,
     pub position: Option<i64>,
 }
 
@@ -480,6 +504,11 @@ pub async fn create_table(
         fields,
         primary_field: body.primary_field,
         unique_together: body.unique_together,
+        validation_rules: body
+            .validation_rules
+            .into_iter()
+            .map(|rule| (rule.formula, rule.message))
+            .collect(),
     };
     let schema = tenant
         .create_table(&auth.write_context(), &app, new, &parse)
@@ -530,6 +559,12 @@ pub async fn update_table(
             .and_then(|raw| check.field("key", ApiKey::parse(&raw))),
         primary_field: body.primary_field,
         unique_together: body.unique_together,
+        validation_rules: body.validation_rules.map(|rules| {
+            rules
+                .into_iter()
+                .map(|rule| (rule.formula, rule.message))
+                .collect()
+        }),
         position: body.position,
     };
     check.finish()?;

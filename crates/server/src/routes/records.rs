@@ -170,6 +170,20 @@ fn bad_query(param: &str, path: &str, message: String) -> ApiError {
 
 /// Maps store problems with records to field paths of the request.
 fn record_problems(error: StoreError, schema: &TableSchema, bulk: bool) -> ApiError {
+    if let StoreError::RuleBroken(problems) = error {
+        let details = problems
+            .into_iter()
+            .map(|problem| {
+                let path = if bulk {
+                    format!("records[{}].fields", problem.index)
+                } else {
+                    "fields".to_owned()
+                };
+                FieldError::new(path, problem.reason)
+            })
+            .collect();
+        return ApiError::validation(tenon_model::Invalid(details));
+    }
     let StoreError::InvalidRecords(problems) = error else {
         return error.into();
     };

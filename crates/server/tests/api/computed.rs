@@ -267,3 +267,42 @@ api_tests! {
         app
     }
 }
+
+api_tests! {
+    async fn validation_rules_refuse_records_that_break_them_with_their_message(app) {
+        shop(&app).await;
+        let table = app
+            .patch(LINES, &app.admin_token, json!({"validation_rules": [
+                {"formula": "{数量} > 0", "message": "数量必须大于 0"},
+                {"formula": "OR(ISBLANK({金额}), {金额} <= 1000)", "message": "An order line is at most 1000"}
+            ]}))
+            .await
+            .expect(StatusCode::OK)
+            .clone();
+        assert_eq!(table["validation_rules"][0], json!({"formula": "{数量} > 0", "message": "数量必须大于 0"}));
+        let broken = app.post(&format!("{LINES}/records"), &app.admin_token, json!({"fields": {"item": "x", "price": "600", "qty": 2}})).await;
+        let error = broken.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone();
+        assert_eq!(error["details"], json!([{"field": "fields", "reason": "An order line is at most 1000"}]));
+        let both = app.post(&format!("{LINES}/records"), &app.admin_token, json!({"records": [
+            {"fields": {"item": "ok", "price": "1", "qty": 1}},
+            {"fields": {"item": "none", "price": "1", "qty": 0}}
+        ]})).await;
+        let error = both.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone();
+        assert_eq!(error["details"], json!([{"field": "records[1].fields", "reason": "数量必须大于 0"}]));
+        let page = app.get(&format!("{LINES}/records?count=true"), &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!(page["total"], 0, "nothing of a refused write is saved");
+
+        let good = create(&app, LINES, json!({"item": "ok", "price": "10", "qty": 1})).await;
+        let update = app.patch(&format!("{LINES}/records/{}", good["id"].as_str().unwrap()), &app.admin_token, json!({"fields": {"qty": 0}})).await;
+        update.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(read(&app, LINES, &good["id"]).await["qty"], 1, "the refused update changed nothing");
+
+        let bad_rule = app.patch(LINES, &app.admin_token, json!({"validation_rules": [{"formula": "{数量} + 1", "message": "x"}]})).await;
+        let error = bad_rule.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone();
+        assert_eq!(error["details"][0]["field"], "validation_rules[0].formula");
+        let qty = field(&app, LINES, "qty").await;
+        let deleted = app.delete(&format!("{LINES}/fields/{}", qty["id"].as_str().unwrap()), &app.admin_token).await;
+        deleted.expect_error(StatusCode::CONFLICT, "conflict");
+        app
+    }
+}

@@ -15,6 +15,7 @@ tables:
     name: Classes
     fields:
       - {key: name, name: 班级, type: text, required: true}
+      - {key: size, name: Size, type: count, options: {link: roster}}
   - key: roster
     name: Roster
     primary_field: student
@@ -25,6 +26,13 @@ tables:
       - {key: present, name: Present, type: checkbox}
       - {key: mood, name: Mood, type: single_select, options: {choices: [{name: happy}, {name: tired}]}}
       - {key: class, name: Class, type: link, options: {table: classes, multiple: false, inverse_key: roster, inverse_name: Roster}}
+      - {key: shout, name: Shout, type: formula, options: {formula: "UPPER({Student}) & \"!\""}}
+      - {key: class_name, name: Class name, type: lookup, options: {link: class, field: name}}
+    validation_rules:
+      - {formula: "LEN({Student}) <= 20", message: 名字太长}
+    views:
+      - {key: by_mood, name: By mood, type: kanban, config: {group_field: mood}}
+      - {key: signup, name: Sign up, type: form, config: {fields: [student, week], public: true}}
 "#;
 
 async fn send(
@@ -59,6 +67,16 @@ api_tests! {
         assert_eq!(class_link["options"]["table"], "classes");
         assert_eq!(class_link["options"]["inverse_key"], "roster");
         assert!(exported["tables"][0]["fields"].as_array().unwrap().iter().all(|f| f["key"] != "roster"), "inverse links are described by their owner");
+        assert_eq!(exported["tables"][0]["fields"][1]["options"], json!({"link": "roster"}));
+        assert_eq!(exported["tables"][1]["fields"][5]["options"]["formula"], "UPPER({Student}) & \"!\"");
+        assert_eq!(exported["tables"][1]["validation_rules"][0]["message"], "名字太长");
+        assert_eq!(exported["tables"][1]["views"][0]["config"], json!({"group_field": "mood"}));
+        let class = app.post("/api/v1/apps/duty/tables/classes/records", &app.admin_token, json!({"fields": {"name": "三年级二班"}})).await.expect(StatusCode::CREATED).clone();
+        let student = app.post("/api/v1/apps/duty/tables/roster/records", &app.admin_token, json!({"fields": {"student": "li lei", "class": [class["id"]]}})).await.expect(StatusCode::CREATED).clone();
+        assert_eq!(student["fields"]["shout"], "LI LEI!");
+        assert_eq!(student["fields"]["class_name"], json!(["三年级二班"]));
+        let counted = app.get(&format!("/api/v1/apps/duty/tables/classes/records/{}", class["id"].as_str().unwrap()), &app.admin_token).await;
+        assert_eq!(counted.expect(StatusCode::OK)["fields"]["size"], 1);
 
         let (_, _, other_admin) = app.other_org().await;
         let body = serde_json::to_vec(&exported).unwrap();
@@ -69,6 +87,9 @@ api_tests! {
         strip_ids(&mut again);
         strip_ids(&mut original);
         assert_eq!(again, original, "the round trip keeps the schema");
+        // Importing the same definition again changes nothing.
+        let same = send(&app, Method::POST, "/api/v1/apps/import?dry_run=true", &app.admin_token, "application/yaml", DEFINITION.into()).await;
+        assert_eq!(same.expect(StatusCode::OK)["steps"], json!([]));
         app
     }
 

@@ -113,8 +113,12 @@ impl Tenant<'_> {
             return Ok(());
         }
         let tables = self.app_schemas(conn, schema.app.id).await?;
-        let readers = computed::readers_of_fields(&tables, &HashSet::from([after.id]));
-        if readers.is_empty() {
+        let gone = HashSet::from([after.id]);
+        let readers = computed::readers_of_fields(&tables, &gone);
+        let mut names: Vec<String> = vec![computed::describe_readers(&readers)];
+        names.retain(|name| !name.is_empty());
+        names.extend(computed::rules_reading(&tables, &gone));
+        if names.is_empty() {
             return Ok(());
         }
         Err(StoreError::conflict(
@@ -122,7 +126,7 @@ impl Tenant<'_> {
             format!(
                 "field \"{}\" is read by {}, which depend on its type; change or delete those first",
                 after.key,
-                computed::describe_readers(&readers)
+                names.join(", ")
             ),
         ))
     }

@@ -3,11 +3,13 @@
 
 use tenon_model::Invalid;
 use tenon_model::apps::definition::{
-    AppDefinition, CurrentApp, Step, adopt_choice_ids, created_apart,
+    AppDefinition, CurrentApp, Step, ViewDefinition, adopt_choice_ids, created_apart,
 };
+use tenon_model::apps::filter::{Filter, FilterContext, parse_sort};
+use tenon_model::apps::view::check_config;
 use tenon_model::apps::{App, ParseContext, TableSchema};
 
-use super::{AppPatch, FieldPatch, NewApp, NewTable, TablePatch};
+use super::{AppPatch, FieldPatch, NewApp, NewTable, TablePatch, ViewSpec};
 use crate::exec::Conn;
 use crate::{Result, StoreError, Tenant, WriteContext};
 
@@ -20,7 +22,9 @@ impl Tenant<'_> {
             return Ok(None);
         };
         let mut tables = Vec::new();
+        let mut views = std::collections::HashMap::new();
         for table in self.load_tables(&mut conn, app.id).await? {
+            views.insert(table.id, self.load_views(&mut conn, table.id).await?);
             let fields = self.load_fields(&mut conn, table.id).await?;
             tables.push(super::stored::finish_schema(TableSchema {
                 app: app.clone(),
@@ -28,7 +32,7 @@ impl Tenant<'_> {
                 fields,
             })?);
         }
-        Ok(Some(CurrentApp { app, tables }))
+        Ok(Some(CurrentApp { app, tables, views }))
     }
 
     /// Applies `steps` (computed by `plan` from `definition`) in one transaction.
@@ -38,6 +42,7 @@ impl Tenant<'_> {
         definition: &AppDefinition,
         steps: &[Step],
         parse: &ParseContext,
+        mint_slug: fn() -> String,
     ) -> Result<App> {
         let mut tx = self.store.pools.begin().await?;
         let mut conn = tx.conn();
@@ -90,6 +95,7 @@ impl Tenant<'_> {
                         fields,
                         primary_field: None,
                         unique_together: Vec::new(),
+                        validation_rules: Vec::new(),
                     };
                     self.create_table_in(&mut conn, ctx, &current, new, parse)
                         .await?;
@@ -174,9 +180,22 @@ impl Tenant<'_> {
                                 .map(|group| group.iter().map(ToString::to_string).collect())
                                 .collect(),
                         ),
+                        validation_rules: Some(wanted.validation_rules.clone()),
                         position: None,
                     };
                     self.update_table_in(&mut conn, ctx, &schema, patch).await?;
+                }
+                Step::UpdateViews { table } => {
+                    let schema = self
+                        .schema_by_key(&mut conn, &current, table.as_str())
+                        .await?;
+                    let wanted = definition
+                        .tables
+                        .iter()
+                        .find(|t| t.key == *table)
+                        .ok_or_else(|| missing("the table"))?;
+                    self.sync_views(&mut conn, ctx, &schema, &wanted.views, parse, mint_slug)
+                        .await?;
                 }
                 Step::DeleteTable { table } => {
                     let schema = self
@@ -194,6 +213,74 @@ impl Tenant<'_> {
         Ok(app)
     }
 
+    /// Makes a table's views match a definition: creates, changes (keeping ids and form links) and
+    /// deletes by key, checking each against the table.
+    async fn sync_views(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        schema: &TableSchema,
+        wanted: &[ViewDefinition],
+        parse: &ParseContext,
+        mint_slug: fn() -> String,
+    ) -> Result<()> {
+        let existing = self.load_views(conn, schema.table.id).await?;
+        let filter_context = FilterContext {
+            today: self
+                .store
+                .now()
+                .with_timezone(&parse.org_time_zone.tz())
+                .date_naive(),
+            time_zone: parse.org_time_zone,
+        };
+        for (i, view) in wanted.iter().enumerate() {
+            let path = format!("tables.{}.views[{i}]", schema.table.key);
+            check_config(
+                view.view_type,
+                &view.config,
+                schema,
+                &format!("{path}.config"),
+            )?;
+            if let Some(filter) = view.config.get("filter").filter(|value| !value.is_null()) {
+                Filter::parse(filter, schema, &filter_context).map_err(|error| {
+                    Invalid::one(format!("{path}.config.{}", error.path), error.message)
+                })?;
+            }
+            if let Some(sort) = view.config.get("sort").and_then(serde_json::Value::as_str) {
+                parse_sort(sort, schema)
+                    .map_err(|error| Invalid::one(format!("{path}.config.sort"), error.message))?;
+            }
+            let spec = ViewSpec {
+                name: view.name.clone(),
+                key: Some(view.key.clone()),
+                view_type: view.view_type,
+                config: view.config.clone(),
+                fresh_slug: mint_slug(),
+            };
+            match existing.iter().find(|current| current.key == view.key) {
+                Some(current) => {
+                    let same = current.name == view.name
+                        && current.view_type == view.view_type
+                        && current.config == view.config;
+                    if !same {
+                        self.update_view_in(conn, ctx, schema, current, spec)
+                            .await?;
+                    }
+                }
+                None => {
+                    self.create_view_in(conn, ctx, schema, spec).await?;
+                }
+            }
+        }
+        for current in existing
+            .iter()
+            .filter(|current| !wanted.iter().any(|view| view.key == current.key))
+        {
+            self.delete_view_in(conn, ctx, current).await?;
+        }
+        Ok(())
+    }
+
     async fn schema_by_key(
         &self,
         conn: &mut Conn<'_>,
@@ -209,10 +296,6 @@ impl Tenant<'_> {
             .load_app(conn, &app.id.to_string())
             .await?
             .ok_or_else(|| StoreError::not_found("app"))?;
-        super::stored::finish_schema(TableSchema {
-            app,
-            table,
-            fields,
-        })
+        super::stored::finish_schema(TableSchema { app, table, fields })
     }
 }

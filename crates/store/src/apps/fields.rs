@@ -369,7 +369,7 @@ impl Tenant<'_> {
         }
         let recomputes = after.kind != before.kind
             && (after.field_type().is_computed() || before.field_type().is_computed());
-        if after.kind != before.kind && !recomputes {
+        if after.kind != before.kind {
             self.check_readers_allow(conn, schema, &after).await?;
         }
         after.required = patch.required.unwrap_or(before.required);
@@ -526,13 +526,16 @@ impl Tenant<'_> {
         }
         let tables = self.app_schemas(conn, schema.app.id).await?;
         let readers = computed::readers_of_fields(&tables, &gone);
-        if !readers.is_empty() {
+        let mut names: Vec<String> = vec![computed::describe_readers(&readers)];
+        names.retain(|name| !name.is_empty());
+        names.extend(computed::rules_reading(&tables, &gone));
+        if !names.is_empty() {
             return Err(StoreError::conflict(
                 None,
                 format!(
                     "field \"{}\" is read by {}; change or delete those first",
                     field.key,
-                    computed::describe_readers(&readers)
+                    names.join(", ")
                 ),
             ));
         }

@@ -298,7 +298,7 @@ impl Tenant<'_> {
             "SELECT a.id AS a_id, a.key AS a_key, a.name AS a_name, a.description AS a_description, \
                a.schema_version AS a_schema_version, a.created_at AS a_created_at, a.updated_at AS a_updated_at, \
                t.id AS t_id, t.app_id AS t_app_id, t.key AS t_key, t.name AS t_name, t.primary_field_id AS t_primary_field_id, \
-               t.unique_together AS t_unique_together, t.position AS t_position, t.created_at AS t_created_at, \
+               t.unique_together AS t_unique_together, t.validation_rules AS t_validation_rules, t.position AS t_position, t.created_at AS t_created_at, \
                t.updated_at AS t_updated_at, \
                f.id AS f_id, f.table_id AS f_table_id, f.key AS f_key, f.name AS f_name, f.type AS f_type, f.options AS f_options, \
                f.required AS f_required, f.is_unique AS f_is_unique, f.indexed AS f_indexed, f.default_value AS f_default_value, \

@@ -10,7 +10,7 @@ use tenon_model::apps::field::aggregate_name;
 use tenon_model::apps::field::parse_kind;
 use tenon_model::apps::{
     ApiKey, App, Field, FieldKind, FieldRef, FieldType, FormulaDef, LinkTarget, NoKeys, SpecError,
-    Table, TableSchema,
+    Table, TableSchema, ValidationRule,
 };
 use tenon_model::{AppId, FieldId, Name, TableId};
 use uuid::Uuid;
@@ -27,7 +27,7 @@ pub(crate) use app_columns;
 
 macro_rules! table_columns {
     () => {
-        "id, app_id, key, name, primary_field_id, unique_together, position, created_at, updated_at"
+        "id, app_id, key, name, primary_field_id, unique_together, validation_rules, position, created_at, updated_at"
     };
 }
 pub(crate) use table_columns;
@@ -73,6 +73,7 @@ pub(crate) struct TableRow {
     pub name: String,
     pub primary_field_id: Option<Uuid>,
     pub unique_together: sqlx::types::Json<Vec<Vec<Uuid>>>,
+    pub validation_rules: sqlx::types::Json<Value>,
     pub position: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -92,6 +93,7 @@ impl TableRow {
                 .into_iter()
                 .map(|group| group.into_iter().map(FieldId::from_uuid).collect())
                 .collect(),
+            validation_rules: rules_from_stored(&self.validation_rules.0)?,
             position: self.position,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -242,12 +244,50 @@ fn computed_from_stored(
     })
 }
 
-/// Checks the stored formulas of a freshly loaded schema against it.
-pub(crate) fn finish_schema(mut schema: TableSchema) -> Result<TableSchema, StoreError> {
-    if schema
-        .fields
+/// The stored JSON of validation rules (formulas with field ids).
+pub(crate) fn rules_to_stored(rules: &[ValidationRule]) -> Value {
+    Value::Array(
+        rules
+            .iter()
+            .map(|rule| json!({"formula": rule.formula.stored().unwrap_or(rule.formula.text()), "message": rule.message}))
+            .collect(),
+    )
+}
+
+fn rules_from_stored(value: &Value) -> Result<Vec<ValidationRule>, StoreError> {
+    let bad = || corrupt("validation rules", &value.to_string());
+    value
+        .as_array()
+        .ok_or_else(bad)?
         .iter()
-        .any(|field| matches!(field.kind, FieldKind::Formula { .. }))
+        .map(|rule| {
+            Ok(ValidationRule {
+                formula: FormulaDef::Stored {
+                    stored: rule
+                        .get("formula")
+                        .and_then(Value::as_str)
+                        .ok_or_else(bad)?
+                        .to_owned(),
+                    result: tenon_model::apps::formula::Type::Boolean,
+                    clock: false,
+                },
+                message: rule
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .ok_or_else(bad)?
+                    .to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// Checks the stored formulas (fields and validation rules) of a freshly loaded schema against it.
+pub(crate) fn finish_schema(mut schema: TableSchema) -> Result<TableSchema, StoreError> {
+    if !schema.table.validation_rules.is_empty()
+        || schema
+            .fields
+            .iter()
+            .any(|field| matches!(field.kind, FieldKind::Formula { .. }))
     {
         computed::check_stored_formulas(&mut schema)
             .map_err(|reason| corrupt("formula", &reason))?;
@@ -329,6 +369,7 @@ struct PrefixedTable {
     t_name: String,
     t_primary_field_id: Option<Uuid>,
     t_unique_together: sqlx::types::Json<Vec<Vec<Uuid>>>,
+    t_validation_rules: sqlx::types::Json<Value>,
     t_position: i64,
     t_created_at: DateTime<Utc>,
     t_updated_at: DateTime<Utc>,
@@ -359,6 +400,7 @@ impl SchemaRow {
             name: first.table.t_name.clone(),
             primary_field_id: first.table.t_primary_field_id,
             unique_together: sqlx::types::Json(first.table.t_unique_together.0.clone()),
+            validation_rules: sqlx::types::Json(first.table.t_validation_rules.0.clone()),
             position: first.table.t_position,
             created_at: first.table.t_created_at,
             updated_at: first.table.t_updated_at,

@@ -1,6 +1,7 @@
 //! Tables: creation with their fields, primary field and composite unique keys; changes; deletion.
 
 use serde_json::json;
+use tenon_model::apps::computed;
 use tenon_model::apps::{
     ApiKey, App, Field, FieldKind, FieldSpec, FieldType, ParseContext, Table, TableSchema,
 };
@@ -22,6 +23,8 @@ pub struct NewTable {
     pub primary_field: Option<String>,
     /// Groups of field keys whose values together must be unique.
     pub unique_together: Vec<Vec<String>>,
+    /// Validation rules as typed: (condition formula, message).
+    pub validation_rules: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -30,6 +33,8 @@ pub struct TablePatch {
     pub key: Option<ApiKey>,
     pub primary_field: Option<String>,
     pub unique_together: Option<Vec<Vec<String>>>,
+    /// Replaces the validation rules: (condition formula, message) as typed.
+    pub validation_rules: Option<Vec<(String, String)>>,
     pub position: Option<i64>,
 }
 
@@ -87,6 +92,7 @@ impl Tenant<'_> {
             name: new.name,
             primary_field_id: None,
             unique_together: Vec::new(),
+            validation_rules: Vec::new(),
             position: existing
                 .iter()
                 .map(|table| table.position)
@@ -138,6 +144,15 @@ impl Tenant<'_> {
             None => default_primary(&fields),
         };
         table.unique_together = resolve_groups(&fields, &new.unique_together)?;
+        if !new.validation_rules.is_empty() {
+            let here = TableSchema {
+                app: app.clone(),
+                table: table.clone(),
+                fields: fields.clone(),
+            };
+            table.validation_rules =
+                computed::check_rules(&new.validation_rules, &here, "validation_rules")?;
+        }
         self.save_table_settings(conn, &table).await?;
         for statement in ddl::together_indexes(id, &table.unique_together) {
             run_index(conn, statement, "unique_together").await?;
@@ -154,11 +169,7 @@ impl Tenant<'_> {
             .load_app(conn, &app.id.to_string())
             .await?
             .ok_or_else(|| StoreError::not_found("app"))?;
-        super::stored::finish_schema(TableSchema {
-            app,
-            table,
-            fields,
-        })
+        super::stored::finish_schema(TableSchema { app, table, fields })
     }
 
     pub async fn update_table(
@@ -198,6 +209,9 @@ impl Tenant<'_> {
         }
         if let Some(groups) = &patch.unique_together {
             after.unique_together = resolve_groups(&schema.fields, groups)?;
+        }
+        if let Some(rules) = &patch.validation_rules {
+            after.validation_rules = computed::check_rules(rules, schema, "validation_rules")?;
         }
         after.updated_at = self.store.now();
         let updated = conn
@@ -306,10 +320,11 @@ impl Tenant<'_> {
 
     async fn save_table_settings(&self, conn: &mut Conn<'_>, table: &Table) -> Result<()> {
         conn.execute(
-            Sql::new("UPDATE app_tables SET primary_field_id = $3 WHERE organization_id = $1 AND id = $2")
+            Sql::new("UPDATE app_tables SET primary_field_id = $3, validation_rules = $4 WHERE organization_id = $1 AND id = $2")
                 .bind(self.org_id)
                 .bind(*table.id.as_uuid())
-                .bind(table.primary_field_id.map(|id| *id.as_uuid())),
+                .bind(table.primary_field_id.map(|id| *id.as_uuid()))
+                .bind(super::stored::rules_to_stored(&table.validation_rules)),
         )
         .await?;
         self.set_unique_together(conn, table.id, &table.unique_together)

@@ -260,17 +260,25 @@ impl Tenant<'_> {
 
     pub async fn delete_view(&self, ctx: &WriteContext, view: &View) -> Result<()> {
         let mut tx = self.store.pools.begin().await?;
-        let mut conn = tx.conn();
+        self.delete_view_in(&mut tx.conn(), ctx, view).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) async fn delete_view_in(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        view: &View,
+    ) -> Result<()> {
         conn.execute(
             Sql::new("DELETE FROM views WHERE organization_id = $1 AND id = $2")
                 .bind(self.org_id)
                 .bind(*view.id.as_uuid()),
         )
         .await?;
-        self.audit_view(&mut conn, ctx, Action::Deleted, Some(view), None)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.audit_view(conn, ctx, Action::Deleted, Some(view), None)
+            .await
     }
 
     async fn audit_view(

@@ -220,6 +220,42 @@ impl Tenant<'_> {
         }
     }
 
+    /// Refuses records that break a validation rule of their table: one problem per record and rule,
+    /// with the rule's message. `records` carry the values as they would be saved.
+    pub(crate) fn check_rules(
+        &self,
+        schema: &TableSchema,
+        records: &[Record],
+        ctx: &EvalContext,
+    ) -> Result<()> {
+        if schema.table.validation_rules.is_empty() {
+            return Ok(());
+        }
+        let mut records = records.to_vec();
+        self.fill_virtual(schema, &mut records, ctx);
+        let mut problems = Vec::new();
+        for (index, record) in records.iter_mut().enumerate() {
+            with_system_cells(
+                schema,
+                &mut record.cells,
+                record.created_at,
+                record.modified_at,
+            );
+            for message in computed::broken_rules(schema, &record.cells, ctx) {
+                problems.push(super::RecordProblem {
+                    index,
+                    field: None,
+                    reason: message,
+                });
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(StoreError::RuleBroken(problems))
+        }
+    }
+
     /// Recomputes the stored computed fields of records that exist, saving what changed; returns the
     /// fields whose value changed on any of them.
     pub(crate) async fn recompute(

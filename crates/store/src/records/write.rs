@@ -152,11 +152,24 @@ impl Tenant<'_> {
         self.assign_autonumbers(&mut conn, schema, &mut rows, now, org_time_zone)
             .await?;
         let mut schemas = computed::Schemas::default();
-        if has_stored_computed(schema) {
+        if has_stored_computed(schema) || !schema.table.validation_rules.is_empty() {
             let ctx = self.eval_context(&mut conn).await?;
             let system = vec![(now, now); rows.len()];
             self.compute_rows(&mut conn, schema, &mut rows, &system, &ctx, &mut schemas)
                 .await?;
+            let drafts: Vec<Record> = rows
+                .iter()
+                .map(|cells| Record {
+                    id: RecordId::new(),
+                    version: 1,
+                    created_at: now,
+                    modified_at: now,
+                    created_by: None,
+                    modified_by: None,
+                    cells: cells.clone(),
+                })
+                .collect();
+            self.check_rules(schema, &drafts, &ctx)?;
         }
         let ids: Vec<RecordId> = rows.iter().map(|_| RecordId::new()).collect();
         let columns = column_fields(schema, None);
@@ -467,6 +480,11 @@ impl Tenant<'_> {
         .await?;
         audit::record_many(&mut conn, self, changes).await?;
         let mut records = self.load_records(&mut conn, schema, &ids, None).await?;
+        if !schema.table.validation_rules.is_empty() {
+            let ctx = self.eval_context(&mut conn).await?;
+            // Indexes of the request: `ids` are in request order.
+            self.check_rules(schema, &records, &ctx)?;
+        }
         self.read_virtual(&mut conn, schema, &mut records, None)
             .await?;
         tx.commit().await?;

@@ -88,6 +88,7 @@ async fn booking_app(store: &Store) -> (tenon_model::OrgId, TableSchema, TableSc
                 ],
                 primary_field: None,
                 unique_together: vec![],
+                validation_rules: vec![],
             },
             &PARSE,
         )
@@ -138,6 +139,7 @@ async fn booking_app(store: &Store) -> (tenon_model::OrgId, TableSchema, TableSc
                 ],
                 primary_field: Some("guest".to_owned()),
                 unique_together: vec![],
+                validation_rules: vec![],
             },
             &PARSE,
         )

@@ -1,0 +1,3 @@
+-- Validation rules of a table: conditions (formulas, stored with field ids) every record must satisfy,
+-- each with the message shown when a write breaks it: [{"formula": "...", "message": "..."}].
+ALTER TABLE app_tables ADD COLUMN validation_rules JSONB NOT NULL DEFAULT '[]';

@@ -136,3 +136,74 @@ pub async fn measure(
         get_by_id,
     })
 }
+
+/// The hand-written SQL floor of the formula benchmark, run on Tenon's own SQLite file (read-only,
+/// beside the running server): the page filtered and sorted on a stored formula column, and the grouped
+/// sum, exactly as one would write them without Tenon.
+#[derive(Debug, Clone)]
+pub struct FormulaFloor {
+    pub filter_sort: Vec<Duration>,
+    pub grouped: Vec<Duration>,
+    /// The filter and sort with the formula computed in the query instead of read from its column.
+    pub computed_filter_sort: Vec<Duration>,
+}
+
+/// Times the hand-written queries over the user table `table` with a currency `price`, a number `qty`,
+/// a single select `region` and the stored formula `total` (= price × qty, scale 2), `runs` times each.
+pub async fn formula_floor(
+    path: &Path,
+    table: tenon_model::TableId,
+    fields: [tenon_model::FieldId; 4],
+    threshold_cents: i64,
+    runs: usize,
+) -> Result<FormulaFloor> {
+    use crate::apps::ddl::{column_name, table_name};
+    use crate::exec::quote;
+    let options = SqliteConnectOptions::new().filename(path).read_only(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .map_err(StoreError::connect)?;
+    let mut pooled = pool.acquire().await?;
+    let mut conn = Conn::Sqlite(&mut pooled);
+    let [price, qty, region, total] = fields.map(|field| quote(&column_name(field)));
+    let table = quote(&table_name(table));
+    let filter_sort = format!(
+        "SELECT id, {total} FROM {table} WHERE {total} > $1 ORDER BY {total} DESC NULLS LAST, id DESC LIMIT 50"
+    );
+    let grouped = format!("SELECT {region}, SUM({total}), COUNT(*) FROM {table} GROUP BY {region}");
+    // price is scaled by 100, qty by 1: the product is the total in cents (scale 2).
+    let computed = format!(
+        "SELECT id, {price} * {qty} FROM {table} WHERE {price} * {qty} > $1 ORDER BY {price} * {qty} DESC, id DESC LIMIT 50"
+    );
+    let mut floor = FormulaFloor {
+        filter_sort: Vec::with_capacity(runs),
+        grouped: Vec::with_capacity(runs),
+        computed_filter_sort: Vec::with_capacity(runs),
+    };
+    for _ in 0..runs {
+        let started = Instant::now();
+        let rows: Vec<(uuid::Uuid, Option<i64>)> = conn
+            .fetch_all(Sql::generated(filter_sort.clone()).bind(threshold_cents))
+            .await?;
+        floor.filter_sort.push(started.elapsed());
+        if rows.is_empty() {
+            return Err(StoreError::Corrupt(
+                "the formula floor query found nothing".to_owned(),
+            ));
+        }
+        let started = Instant::now();
+        let _groups: Vec<(Option<String>, Option<i64>, i64)> =
+            conn.fetch_all(Sql::generated(grouped.clone())).await?;
+        floor.grouped.push(started.elapsed());
+        let started = Instant::now();
+        let _rows: Vec<(uuid::Uuid, Option<i64>)> = conn
+            .fetch_all(Sql::generated(computed.clone()).bind(threshold_cents))
+            .await?;
+        floor.computed_filter_sort.push(started.elapsed());
+    }
+    drop(pooled);
+    pool.close().await;
+    Ok(floor)
+}

@@ -165,6 +165,17 @@ async fn measure(
         )
         .await?;
     }
+    if args.suite == "all" || args.suite == "formula" {
+        crate::bench_formula::formula_suite(
+            &http,
+            &server.base,
+            &token,
+            args,
+            data,
+            database.is_some(),
+        )
+        .await?;
+    }
     println!();
     println!("RSS after load: {}", format_kib(rss_kib(server.child.id())));
     drop(server);

@@ -75,10 +75,11 @@ pub struct BenchArgs {
     /// Parallel keep-alive connections in the throughput phase.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
-    /// Which measurements: core (auth, directory), records (the data engine), or all.
+    /// Which measurements: core (auth, directory), records (the data engine), formula (formula
+    /// fields at scale), or all.
     #[arg(long, default_value = "all")]
     pub suite: String,
-    /// Rows loaded for the records suite's query measurements.
+    /// Rows loaded for the records and formula suites.
     #[arg(long, default_value_t = 1_000_000)]
     pub records: u64,
 }

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod bench;
+mod bench_formula;
 mod bench_records;
 mod cli;
 mod commands;

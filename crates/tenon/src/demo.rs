@@ -170,6 +170,7 @@ async fn seed(store: &Store) -> Result<DemoCredentials, Failure> {
             true,
         ),
     ];
+    let mut member_ids = Vec::with_capacity(people.len());
     for (number, (person, mailbox, mobile, title, department_id, role, heads)) in
         people.into_iter().enumerate()
     {
@@ -189,6 +190,7 @@ async fn seed(store: &Store) -> Result<DemoCredentials, Failure> {
                 },
             )
             .await?;
+        member_ids.push(member.id.to_string());
         if heads {
             tenant
                 .update_department(
@@ -202,7 +204,13 @@ async fn seed(store: &Store) -> Result<DemoCredentials, Failure> {
                 .await?;
         }
     }
-    seed_apps(store, org.id).await?;
+    let directory = DemoDirectory {
+        members: member_ids,
+        sales: sales.id.to_string(),
+        east: east.id.to_string(),
+        finance: finance.id.to_string(),
+    };
+    seed_apps(store, org.id, &directory).await?;
     let token = tenon_auth::mint(SecretKind::PersonalToken);
     tenant
         .create_token(
@@ -252,12 +260,33 @@ const TEMPLATES: [&str; 4] = [
     include_str!("../../../templates/expenses.yaml"),
 ];
 
-/// Imports the templates and fills a few records, so the API has something to show.
-async fn seed_apps(store: &Store, org: OrgId) -> Result<(), Failure> {
+/// Who the demo's sample records refer to: member ids in the order of `seed`'s people (王芳, 李强, 赵敏,
+/// 陈静, Tom Müller) and department ids.
+struct DemoDirectory {
+    members: Vec<String>,
+    sales: String,
+    east: String,
+    finance: String,
+}
+
+impl DemoDirectory {
+    fn member(&self, index: usize) -> serde_json::Value {
+        self.members
+            .get(index)
+            .map_or(serde_json::Value::Null, |id| {
+                serde_json::Value::from(id.as_str())
+            })
+    }
+}
+
+/// Imports the templates and fills a few records in every table, linked to each other and dated around
+/// today, so that the views, rollups and formulas have something to show.
+async fn seed_apps(store: &Store, org: OrgId, people: &DemoDirectory) -> Result<(), Failure> {
+    use chrono::{Datelike, Duration, NaiveDate};
+    use serde_json::json;
     use tenon_exchange::definition::{self, FileFormat};
     use tenon_model::apps::ParseContext;
     use tenon_model::apps::definition::plan;
-    use tenon_model::apps::input::{WriteMode, parse_record_fields, present};
     let tenant = store.tenant(org);
     let ctx = WriteContext::system();
     let parse = ParseContext {
@@ -274,58 +303,200 @@ async fn seed_apps(store: &Store, org: OrgId) -> Result<(), Failure> {
             .apply_definition(&ctx, &wanted, &steps, &parse, tenon_auth::mint_slug)
             .await?;
     }
-    let samples: [(&str, &str, Vec<serde_json::Value>); 4] = [
-        (
-            "charity_housing",
-            "rooms",
-            vec![
-                serde_json::json!({"room": "A101", "beds": 2, "floor": 1, "accessible": true}),
-                serde_json::json!({"room": "A102", "beds": 3, "floor": 1}),
-                serde_json::json!({"room": "B201", "beds": 2, "floor": 2}),
-            ],
-        ),
-        (
-            "duty_attendance",
-            "classes",
-            vec![
-                serde_json::json!({"class": "三年二班"}),
-                serde_json::json!({"class": "四年一班"}),
-            ],
-        ),
-        (
-            "crm",
-            "customers",
-            vec![
-                serde_json::json!({"name": "湖州优品", "contact": "周经理", "phone": "0572-1234567", "level": 4}),
-                serde_json::json!({"name": "Ærø Weddings", "contact": "Freja", "email": "freja@example.com", "level": 3}),
-            ],
-        ),
-        (
-            "crm",
-            "orders",
-            vec![
-                serde_json::json!({"amount": "1130.34", "stage": "won", "won_on": "2026-11-20"}),
-                serde_json::json!({"amount": "25000", "stage": "quoted"}),
-            ],
-        ),
+    let today = store
+        .now()
+        .with_timezone(&TimeZone::SHANGHAI.tz())
+        .date_naive();
+    let day = |offset: i64| {
+        (today + Duration::days(offset))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let insert = |app: &'static str, table: &'static str, rows: Vec<serde_json::Value>| {
+        insert_records(store, org, app, table, rows)
+    };
+
+    // Charity housing: rooms, and bookings in every state.
+    let rooms = insert(
+        "charity_housing",
+        "rooms",
+        vec![
+            json!({"room": "A101", "beds": 2, "floor": 1, "accessible": true, "facilities": ["独立卫浴 Private bathroom", "空调 Air conditioning"]}),
+            json!({"room": "A102", "beds": 3, "floor": 1, "facilities": ["空调 Air conditioning", "厨房 Kitchen"]}),
+            json!({"room": "B201", "beds": 2, "floor": 2, "housekeeping": "待清洁 To clean"}),
+        ],
+    )
+    .await?;
+    insert(
+        "charity_housing",
+        "bookings",
+        vec![
+            json!({"guest": "张伟", "patient": "张小明", "relation": "父母 Parent", "hospital": "浙大儿童医院", "ward": "血液科", "phone": "13900001111",
+                   "check_in": day(-3), "nights": 10, "party_size": 2, "status": "staying", "room": [rooms[0]], "volunteer": people.member(2), "deposit": "200"}),
+            json!({"guest": "陈丽", "patient": "王建国", "relation": "配偶 Spouse", "hospital": "浙大一院", "phone": "13900002222",
+                   "check_in": day(-20), "nights": 7, "left_on": day(-13), "status": "left", "room": [rooms[1]]}),
+            json!({"guest": "赵磊", "patient": "赵一一", "relation": "父母 Parent", "hospital": "浙大儿童医院", "phone": "13900003333",
+                   "check_in": day(0), "nights": 3, "party_size": 2, "room": [rooms[1]]}),
+            json!({"guest": "刘芳", "patient": "刘德明", "relation": "子女 Child", "hospital": "省肿瘤医院", "phone": "13900004444",
+                   "check_in": day(2), "nights": 5, "notes": "需要无障碍房间 Needs an accessible room"}),
+        ],
+    )
+    .await?;
+
+    // Duty attendance: two classes and this week's roster (Monday to Friday).
+    let classes = insert(
+        "duty_attendance",
+        "classes",
+        vec![
+            json!({"class": "三年二班", "grade": "三年级 Grade 3", "teacher": people.member(0)}),
+            json!({"class": "四年一班", "grade": "四年级 Grade 4"}),
+        ],
+    )
+    .await?;
+    let monday = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
+    let week = monday.iso_week().week();
+    let pupils = [
+        ("小明", "扫地 Sweep"),
+        ("小红", "擦黑板 Blackboard"),
+        ("小刚", "倒垃圾 Rubbish"),
+        ("小丽", "拖地 Mop"),
+        ("小强", "擦窗户 Windows"),
     ];
-    for (app, table, rows) in samples {
-        let schema = tenant.table_schema(app, table).await?;
-        let mut cells = Vec::new();
-        for row in rows {
-            let fields = row.as_object().cloned().unwrap_or_default();
-            let parsed = parse_record_fields(&schema, &fields, &parse, WriteMode::Create, "fields")
-                .map_err(|errors| {
-                    Failure::new(
-                        EXIT_FAILURE,
-                        format!("demo record: {}", tenon_model::Invalid(errors)),
-                    )
-                })?;
-            cells.push(present(parsed));
+    let mut roster = Vec::new();
+    for (offset, (pupil, task)) in (0_i64..).zip(pupils) {
+        let date: NaiveDate = monday + Duration::days(offset);
+        let iso = date.format("%Y-%m-%d").to_string();
+        let mut row = json!({"student": pupil, "class": [classes[usize::from(offset % 2 == 1)]], "week": week, "date": iso, "task": task});
+        if date < today {
+            if offset == 1 {
+                row["status"] = json!("缺勤 Absent");
+            } else {
+                row["status"] = json!("已完成 Done");
+                row["present"] = json!(true);
+                row["checked_in_at"] = json!(format!("{iso}T07:{:02}", 20 + offset * 5));
+                row["score"] = json!(4 + offset % 2);
+                row["inspector"] = people.member(0);
+            }
         }
-        tenant
-            .create_records(&ctx, &schema, cells, TimeZone::SHANGHAI, None)
-            .await?;
+        roster.push(row);
     }
+    insert("duty_attendance", "roster", roster).await?;
+
+    // CRM: customers with orders along the pipeline, and a lead from the web form.
+    let customers = insert(
+        "crm",
+        "customers",
+        vec![
+            json!({"name": "湖州优品", "contact": "周经理", "phone": "0572-1234567", "level": 4, "lifecycle": "活跃 Active", "industry": "零售 Retail",
+                   "city": "湖州", "owner": people.member(2), "last_contact": day(-45)}),
+            json!({"name": "Ærø Weddings", "contact": "Freja", "email": "freja@example.com", "level": 3, "lifecycle": "潜在 Prospect", "industry": "服务 Services",
+                   "city": "Ærøskøbing", "owner": people.member(1), "last_contact": day(-6)}),
+        ],
+    )
+    .await?;
+    insert(
+        "crm",
+        "orders",
+        vec![
+            json!({"customer": [customers[0]], "title": "门店收银系统", "products": ["标准版 Standard"], "amount": "1130.34", "stage": "won", "won_on": day(-5),
+                   "sales": people.member(2), "department": people.east}),
+            json!({"customer": [customers[0]], "title": "全渠道会员平台", "products": ["专业版 Professional", "实施服务 Implementation"], "amount": "88000", "stage": "negotiating",
+                   "expected_close": day(7), "sales": people.member(2), "department": people.east}),
+            json!({"customer": [customers[1]], "title": "Booking portal", "products": ["专业版 Professional", "培训 Training"], "amount": "25000", "stage": "quoted",
+                   "expected_close": day(14), "sales": people.member(1), "department": people.sales}),
+            json!({"customer": [customers[1]], "title": "Annual support", "products": ["年度维保 Annual support"], "amount": "5000", "stage": "lost", "lost_reason": "价格 Price",
+                   "sales": people.member(1), "department": people.sales}),
+        ],
+    )
+    .await?;
+    insert(
+        "crm",
+        "leads",
+        vec![json!({"company": "杭州云帆科技", "contact": "陈先生", "email": "chen@example.com", "city": "杭州", "industry": "互联网 Internet",
+                    "needs": "想了解专业版的价格和实施周期 Pricing and rollout of the Professional edition"})],
+    )
+    .await?;
+
+    // Expenses: this quarter's travel budget and claims in every state.
+    let quarter_start =
+        NaiveDate::from_ymd_opt(today.year(), (today.month0() / 3) * 3 + 1, 1).unwrap_or(today);
+    let quarter_end = NaiveDate::from_ymd_opt(
+        quarter_start.year() + i32::from(quarter_start.month() == 10),
+        if quarter_start.month() == 10 {
+            1
+        } else {
+            quarter_start.month() + 3
+        },
+        1,
+    )
+    .map_or(today, |next| next - Duration::days(1));
+    let budgets = insert(
+        "expenses",
+        "budgets",
+        vec![json!({"name": format!("{} Q{} 销售部差旅 Sales travel", today.year(), today.month0() / 3 + 1), "department": people.sales,
+                    "owner": people.member(1), "starts_on": quarter_start.format("%Y-%m-%d").to_string(),
+                    "ends_on": quarter_end.format("%Y-%m-%d").to_string(), "amount": "20000"})],
+    )
+    .await?;
+    insert(
+        "expenses",
+        "claims",
+        vec![
+            json!({"claimant": people.member(2), "department": people.east, "category": "交通 Transport", "purpose": "湖州客户拜访高铁票 Train to a customer in Huzhou",
+                   "spent_on": day(-4), "unit_price": "73.50", "quantity": 2, "invoice_type": "电子行程单 E-ticket", "budget": [budgets[0]],
+                   "status": "approved", "approver": people.member(1), "approved_on": day(-1)}),
+            json!({"claimant": people.member(1), "department": people.sales, "category": "餐饮 Meals", "purpose": "客户午餐 Lunch with a customer",
+                   "spent_on": day(-2), "unit_price": "168", "budget": [budgets[0]]}),
+            json!({"claimant": people.member(3), "department": people.finance, "category": "办公 Office", "purpose": "打印纸 Printer paper",
+                   "spent_on": day(-12), "unit_price": "45.50", "quantity": 2, "status": "paid", "approver": people.member(0), "approved_on": day(-10), "paid_on": day(-8)}),
+            json!({"claimant": people.member(4), "category": "交通 Transport", "purpose": "Taxi to the airport",
+                   "spent_on": day(-6), "unit_price": "86", "status": "rejected", "reject_reason": "已由差旅平台支付 Already paid through the travel platform"}),
+        ],
+    )
+    .await?;
     Ok(())
+}
+
+/// Creates records from `{"field key": value}` objects, as the records API would; returns their ids.
+async fn insert_records(
+    store: &Store,
+    org: OrgId,
+    app: &str,
+    table: &str,
+    rows: Vec<serde_json::Value>,
+) -> Result<Vec<String>, Failure> {
+    use tenon_model::apps::ParseContext;
+    use tenon_model::apps::input::{WriteMode, parse_record_fields, present};
+    let tenant = store.tenant(org);
+    let parse = ParseContext {
+        org_time_zone: TimeZone::SHANGHAI,
+    };
+    let schema = tenant.table_schema(app, table).await?;
+    let mut cells = Vec::new();
+    for row in rows {
+        let fields = row.as_object().cloned().unwrap_or_default();
+        let parsed = parse_record_fields(&schema, &fields, &parse, WriteMode::Create, "fields")
+            .map_err(|errors| {
+                Failure::new(
+                    EXIT_FAILURE,
+                    format!(
+                        "demo record in {app}.{table}: {}",
+                        tenon_model::Invalid(errors)
+                    ),
+                )
+            })?;
+        cells.push(present(parsed));
+    }
+    let outcome = tenant
+        .create_records(
+            &WriteContext::system(),
+            &schema,
+            cells,
+            TimeZone::SHANGHAI,
+            None,
+        )
+        .await?;
+    let (tenon_store::WriteOutcome::Written(records)
+    | tenon_store::WriteOutcome::Replayed(records)) = outcome;
+    Ok(records.iter().map(|record| record.id.to_string()).collect())
 }

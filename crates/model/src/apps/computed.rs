@@ -29,7 +29,40 @@ pub enum FormulaDef {
         clock: bool,
     },
     /// Checked against the table.
-    Checked(Arc<Formula>),
+    Checked(CheckedFormula),
+}
+
+/// A checked formula and whether its value depends on the clock — through `TODAY()`/`NOW()` or through a
+/// field that does.
+#[derive(Debug, Clone)]
+pub struct CheckedFormula {
+    pub formula: Arc<Formula>,
+    pub clock: bool,
+}
+
+impl CheckedFormula {
+    /// A formula checked against `schema`: it reads the clock itself or reads a field computed when read.
+    pub fn new(formula: Formula, schema: &TableSchema) -> CheckedFormula {
+        let clock = formula.uses_clock()
+            || formula.references().any(|id| {
+                id.as_str()
+                    .parse::<FieldId>()
+                    .ok()
+                    .and_then(|id| schema.field(id))
+                    .is_some_and(|field| field.kind.storage() == Storage::Virtual)
+            });
+        CheckedFormula {
+            formula: Arc::new(formula),
+            clock,
+        }
+    }
+}
+
+impl std::ops::Deref for CheckedFormula {
+    type Target = Formula;
+    fn deref(&self) -> &Formula {
+        &self.formula
+    }
 }
 
 impl PartialEq for FormulaDef {
@@ -44,7 +77,7 @@ impl PartialEq for FormulaDef {
 impl FormulaDef {
     pub fn checked(&self) -> Option<&Formula> {
         match self {
-            FormulaDef::Checked(formula) => Some(formula),
+            FormulaDef::Checked(checked) => Some(&checked.formula),
             _ => None,
         }
     }
@@ -80,7 +113,7 @@ impl FormulaDef {
         match self {
             FormulaDef::Source(_) => false,
             FormulaDef::Stored { clock, .. } => *clock,
-            FormulaDef::Checked(formula) => formula.uses_clock(),
+            FormulaDef::Checked(checked) => checked.clock,
         }
     }
 }
@@ -276,7 +309,7 @@ pub fn check_formula(
     schema: &TableSchema,
     own: Option<FieldId>,
     path: &str,
-) -> Result<Arc<Formula>, Invalid> {
+) -> Result<CheckedFormula, Invalid> {
     let mut except = own
         .map(|id| dependents_in_table(schema, id))
         .unwrap_or_default();
@@ -284,7 +317,7 @@ pub fn check_formula(
     let formula_schema = formula_schema(schema, &|_| String::new(), &except);
     let checked =
         formula::check(source, &formula_schema).map_err(|found| diagnostics(path, &found))?;
-    Ok(Arc::new(checked))
+    Ok(CheckedFormula::new(checked, schema))
 }
 
 /// Replaces every stored formula of the schema by its checked form (after a load). A stored formula that
@@ -293,15 +326,19 @@ pub fn check_stored_formulas(schema: &mut TableSchema) -> Result<(), String> {
     let formula_schema = formula_schema(schema, &|_| String::new(), &HashSet::new());
     for field in &mut schema.fields {
         if let FieldKind::Formula {
-            formula: FormulaDef::Stored { stored, .. },
+            formula: FormulaDef::Stored { stored, clock, .. },
         } = &field.kind
         {
+            let clock = *clock;
             let checked = formula::check_stored(stored, &formula_schema).map_err(|found| {
                 let reasons: Vec<String> = found.iter().map(ToString::to_string).collect();
                 format!("formula of field {}: {}", field.key, reasons.join("; "))
             })?;
             field.kind = FieldKind::Formula {
-                formula: FormulaDef::Checked(Arc::new(checked)),
+                formula: FormulaDef::Checked(CheckedFormula {
+                    formula: Arc::new(checked),
+                    clock,
+                }),
             };
         }
     }
@@ -315,7 +352,10 @@ pub fn check_stored_formulas(schema: &mut TableSchema) -> Result<(), String> {
                     reasons.join("; ")
                 )
             })?;
-            rule.formula = FormulaDef::Checked(Arc::new(checked));
+            rule.formula = FormulaDef::Checked(CheckedFormula {
+                formula: Arc::new(checked),
+                clock: false,
+            });
         }
     }
     Ok(())
@@ -348,7 +388,10 @@ pub fn check_rules(
         }
         match formula::check_condition(source, &formula_schema) {
             Ok(formula) => checked.push(crate::apps::ValidationRule {
-                formula: FormulaDef::Checked(Arc::new(formula)),
+                formula: FormulaDef::Checked(CheckedFormula {
+                    formula: Arc::new(formula),
+                    clock: false,
+                }),
                 message: message.trim().to_owned(),
             }),
             Err(found) => {

@@ -192,7 +192,123 @@ fn rank(step: &Step, definition: &AppDefinition, current: Option<&CurrentApp>) -
 pub fn plan(definition: &AppDefinition, current: Option<&CurrentApp>) -> Vec<Step> {
     let mut steps = unordered_plan(definition, current);
     steps.sort_by_key(|step| rank(step, definition, current));
+    order_computed(&mut steps, definition);
     steps
+}
+
+/// Puts the steps that add or change computed fields in an order where each comes after the computed
+/// fields it reads (a rollup over another table's formula, a formula over a lookup), whatever the order of
+/// the tables in the file. A cycle keeps the file order (and the import reports it).
+fn order_computed(steps: &mut [Step], definition: &AppDefinition) {
+    let node = |step: &Step| match step {
+        Step::AddField { table, field } | Step::UpdateField { table, field, .. } => {
+            Some((table.clone(), field.clone()))
+        }
+        _ => None,
+    };
+    let spec_of = |table: &ApiKey, field: &ApiKey| {
+        definition
+            .tables
+            .iter()
+            .find(|t| t.key == *table)
+            .and_then(|t| t.field(field))
+    };
+    let computed: Vec<usize> = (0..steps.len())
+        .filter(|&i| {
+            node(&steps[i])
+                .and_then(|(table, field)| spec_of(&table, &field))
+                .is_some_and(|spec| comes_late(&spec.kind))
+        })
+        .collect();
+    if computed.len() < 2 {
+        return;
+    }
+    let inputs = |table: &ApiKey, field: &ApiKey| -> Vec<(ApiKey, ApiKey)> {
+        let Some(owner) = definition.tables.iter().find(|t| t.key == *table) else {
+            return Vec::new();
+        };
+        let Some(spec) = owner.field(field) else {
+            return Vec::new();
+        };
+        match &spec.kind {
+            FieldKind::Formula { formula } => {
+                let text = formula.text();
+                owner
+                    .fields
+                    .iter()
+                    .filter(|other| text.contains(&format!("{{{}}}", other.name)))
+                    .filter_map(|other| other.key.clone().map(|key| (owner.key.clone(), key)))
+                    .collect()
+            }
+            FieldKind::Lookup { link, field, .. } | FieldKind::Rollup { link, field, .. } => {
+                let (crate::apps::FieldRef::Named(link), crate::apps::FieldRef::Named(read)) =
+                    (link, field)
+                else {
+                    return Vec::new();
+                };
+                // The linked table: named by this table's link, or the table whose link has it as inverse.
+                let target = owner
+                    .fields
+                    .iter()
+                    .find(|f| f.key.as_ref().is_some_and(|key| key.as_str() == link))
+                    .and_then(|f| match &f.kind {
+                        FieldKind::Link {
+                            table: LinkTarget::Named(name),
+                            ..
+                        } => Some(name.clone()),
+                        _ => None,
+                    })
+                    .or_else(|| {
+                        definition
+                            .tables
+                            .iter()
+                            .find(|t| {
+                                t.fields.iter().any(|f| {
+                                    f.inverse_key
+                                        .as_ref()
+                                        .is_some_and(|key| key.as_str() == link)
+                                })
+                            })
+                            .map(|t| t.key.to_string())
+                    });
+                target
+                    .and_then(|target| ApiKey::parse(&target).ok())
+                    .zip(ApiKey::parse(read).ok())
+                    .into_iter()
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
+    };
+    let originals: Vec<Step> = computed.iter().map(|&i| steps[i].clone()).collect();
+    let keys: Vec<(ApiKey, ApiKey)> = originals.iter().filter_map(node).collect();
+    let mut ordered: Vec<usize> = Vec::with_capacity(keys.len());
+    let mut state = vec![0u8; keys.len()];
+    fn visit(
+        i: usize,
+        keys: &[(ApiKey, ApiKey)],
+        inputs: &dyn Fn(&ApiKey, &ApiKey) -> Vec<(ApiKey, ApiKey)>,
+        state: &mut [u8],
+        ordered: &mut Vec<usize>,
+    ) {
+        if state[i] != 0 {
+            return;
+        }
+        state[i] = 1;
+        for input in inputs(&keys[i].0, &keys[i].1) {
+            if let Some(j) = keys.iter().position(|key| *key == input) {
+                visit(j, keys, inputs, state, ordered);
+            }
+        }
+        state[i] = 2;
+        ordered.push(i);
+    }
+    for i in 0..keys.len() {
+        visit(i, &keys, &inputs, &mut state, &mut ordered);
+    }
+    for (slot, from) in computed.iter().zip(ordered) {
+        steps[*slot] = originals[from].clone();
+    }
 }
 
 fn unordered_plan(definition: &AppDefinition, current: Option<&CurrentApp>) -> Vec<Step> {

@@ -86,29 +86,43 @@ pub struct View {
 }
 
 impl View {
-    /// The field keys the view shows, in order (all fields when it lists none).
+    /// The field keys the view shows, in order (all fields when it lists none), followed by the fields
+    /// the view's type needs that the list leaves out: a kanban's group field and card cover, a
+    /// calendar's dates, a gallery's cover.
     pub fn field_keys(&self) -> Option<Vec<String>> {
         let fields = self.config.get("fields")?.as_array()?;
-        Some(
-            fields
-                .iter()
-                .filter_map(|entry| match entry {
-                    Value::String(key) => Some(key.clone()),
-                    Value::Object(object)
-                        if !object
-                            .get("hidden")
-                            .and_then(Value::as_bool)
-                            .unwrap_or(false) =>
-                    {
-                        object
-                            .get("field")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned)
-                    }
-                    _ => None,
-                })
-                .collect(),
-        )
+        let mut keys: Vec<String> = fields
+            .iter()
+            .filter_map(|entry| match entry {
+                Value::String(key) => Some(key.clone()),
+                Value::Object(object)
+                    if !object
+                        .get("hidden")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false) =>
+                {
+                    object
+                        .get("field")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                }
+                _ => None,
+            })
+            .collect();
+        for role in [
+            "group_field",
+            "card_cover",
+            "date_field",
+            "end_date_field",
+            "cover_field",
+        ] {
+            if let Some(key) = self.config.get(role).and_then(Value::as_str)
+                && !keys.iter().any(|known| known == key)
+            {
+                keys.push(key.to_owned());
+            }
+        }
+        Some(keys)
     }
 
     pub fn filter(&self) -> Option<&Value> {

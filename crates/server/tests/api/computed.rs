@@ -259,6 +259,17 @@ api_tests! {
         assert!(next["next_cursor"].is_null());
         let overdue = app.get(&format!("{ORDERS}/records?formula={}&count=true", urlencode("{Days left} < 0")), &app.admin_token).await.expect(StatusCode::OK).clone();
         assert_eq!(overdue["total"], 2);
+        // A formula over a TODAY() formula depends on the clock too: computed when read, never frozen.
+        add_field(&app, ORDERS, json!({"name": "Late", "key": "late", "type": "formula", "options": {"formula": "IF({Days left} < 0, \"late\", \"on time\")"}})).await;
+        assert_eq!(read(&app, ORDERS, &soon["id"]).await["late"], "late");
+        app.clock.advance(chrono::TimeDelta::days(-10));
+        assert_eq!(read(&app, ORDERS, &soon["id"]).await["late"], "on time");
+        // A stored formula with readers cannot start reading the clock under them.
+        add_field(&app, ORDERS, json!({"name": "Label", "key": "label", "type": "formula", "options": {"formula": "UPPER({客户})"}})).await;
+        add_field(&app, ORDERS, json!({"name": "Label2", "key": "label2", "type": "formula", "options": {"formula": "{Label} & \"!\""}})).await;
+        let label = field(&app, ORDERS, "label").await;
+        let clocked = app.patch(&format!("{ORDERS}/fields/{}", label["id"].as_str().unwrap()), &app.admin_token, json!({"options": {"formula": "UPPER({客户}) & TEXT(TODAY())"}})).await;
+        clocked.expect_error(StatusCode::CONFLICT, "conflict");
         // It has no column: it cannot be grouped, aggregated or looked up.
         let grouped = app.get(&format!("{ORDERS}/aggregate?group_by=days_left"), &app.admin_token).await;
         grouped.expect_error(StatusCode::BAD_REQUEST, "invalid_request");

@@ -93,6 +93,36 @@ api_tests! {
         app
     }
 
+    async fn computed_fields_import_in_dependency_order_whatever_the_table_order(app) {
+        let definition = r#"
+key: families
+name: Families
+tables:
+  - key: parents
+    name: Parents
+    fields:
+      - {key: name, name: Name, type: text}
+      - {key: total, name: Total, type: rollup, options: {link: kids, field: double, function: sum}}
+      - {key: label, name: Label, type: formula, options: {formula: "{Name} & \": \" & {Total}"}}
+  - key: kids
+    name: Kids
+    fields:
+      - {key: n, name: N, type: number}
+      - {key: double, name: Double, type: formula, options: {formula: "{Triple} - {N}"}}
+      - {key: triple, name: Triple, type: formula, options: {formula: "{N} * 3"}}
+      - {key: parent, name: Parent, type: link, options: {table: parents, multiple: false, inverse_key: kids, inverse_name: Kids}}
+"#;
+        send(&app, Method::POST, "/api/v1/apps/import", &app.admin_token, "application/yaml", definition.into()).await.expect(StatusCode::CREATED);
+        let parent = app.post("/api/v1/apps/families/tables/parents/records", &app.admin_token, json!({"fields": {"name": "Ann"}})).await.expect(StatusCode::CREATED).clone();
+        app.post("/api/v1/apps/families/tables/kids/records", &app.admin_token, json!({"records": [
+            {"fields": {"n": 1, "parent": [parent["id"]]}}, {"fields": {"n": 4, "parent": [parent["id"]]}}
+        ]})).await.expect(StatusCode::CREATED);
+        let read = app.get(&format!("/api/v1/apps/families/tables/parents/records/{}", parent["id"].as_str().unwrap()), &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!(read["fields"]["total"], "10");
+        assert_eq!(read["fields"]["label"], "Ann: 10");
+        app
+    }
+
     async fn importing_a_changed_definition_migrates_and_dry_run_shows_the_steps(app) {
         send(&app, Method::POST, "/api/v1/apps/import", &app.admin_token, "application/yaml", DEFINITION.into()).await.expect(StatusCode::CREATED);
         app.post("/api/v1/apps/duty/tables/roster/records", &app.admin_token, json!({"fields": {"student": "小明", "week": 47, "mood": "happy"}})).await.expect(StatusCode::CREATED);

@@ -62,8 +62,10 @@ api_tests! {
         assert_eq!(grid["type"], "grid");
         assert_eq!(grid["key"], "approved");
         assert!(grid["public_url"].is_null());
-        let board = app.post(VIEWS, &app.admin_token, json!({"name": "Board", "type": "kanban", "config": {"group_field": "status"}})).await.expect(StatusCode::CREATED).clone();
+        let board = app.post(VIEWS, &app.admin_token, json!({"name": "Board", "type": "kanban", "config": {"group_field": "status", "fields": ["guest"]}})).await.expect(StatusCode::CREATED).clone();
         assert_eq!(board["position"], 1);
+        let cards = app.get(&format!("{VIEWS}/{}/records", board["id"].as_str().unwrap()), &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert!(cards["items"][0]["fields"].get("status").is_some(), "a kanban's cards carry their column: {cards}");
         let list = app.get(VIEWS, &app.admin_token).await.expect(StatusCode::OK).clone();
         let keys: Vec<&str> = list["items"].as_array().unwrap().iter().map(|view| view["key"].as_str().unwrap()).collect();
         assert_eq!(keys.len(), 2);

@@ -47,7 +47,7 @@ impl Tenant<'_> {
                 let checked = tenon_model::apps::formula::check_stored(&stored, &formula_schema)
                     .map_err(|found| computed::diagnostics(&format!("{path}.formula"), &found))?;
                 Ok(FieldKind::Formula {
-                    formula: FormulaDef::Checked(std::sync::Arc::new(checked)),
+                    formula: FormulaDef::Checked(computed::CheckedFormula::new(checked, schema)),
                 })
             }
             kind @ (FieldKind::Lookup { .. }
@@ -106,10 +106,15 @@ impl Tenant<'_> {
         schema: &TableSchema,
         after: &Field,
     ) -> Result<()> {
-        let before = schema
-            .field(after.id)
-            .map(|field| computed::formula_kind(&field.kind));
-        if before == Some(computed::formula_kind(&after.kind)) {
+        // Readers see the field's formula type, and whether it is computed when read (a stored value
+        // computed from it would freeze the clock).
+        let seen = |kind: &tenon_model::apps::FieldKind| {
+            (
+                computed::formula_kind(kind),
+                kind.storage() == tenon_model::apps::Storage::Virtual,
+            )
+        };
+        if schema.field(after.id).map(|field| seen(&field.kind)) == Some(seen(&after.kind)) {
             return Ok(());
         }
         let tables = self.app_schemas(conn, schema.app.id).await?;

@@ -199,6 +199,9 @@ pub fn plan(definition: &AppDefinition, current: Option<&CurrentApp>) -> Vec<Ste
 /// Puts the steps that add or change computed fields in an order where each comes after the computed
 /// fields it reads (a rollup over another table's formula, a formula over a lookup), whatever the order of
 /// the tables in the file. A cycle keeps the file order (and the import reports it).
+/// A field of a definition: (table key, field key).
+type FieldAt = (ApiKey, ApiKey);
+
 fn order_computed(steps: &mut [Step], definition: &AppDefinition) {
     let node = |step: &Step| match step {
         Step::AddField { table, field } | Step::UpdateField { table, field, .. } => {
@@ -286,8 +289,8 @@ fn order_computed(steps: &mut [Step], definition: &AppDefinition) {
     let mut state = vec![0u8; keys.len()];
     fn visit(
         i: usize,
-        keys: &[(ApiKey, ApiKey)],
-        inputs: &dyn Fn(&ApiKey, &ApiKey) -> Vec<(ApiKey, ApiKey)>,
+        keys: &[FieldAt],
+        inputs: &dyn Fn(&ApiKey, &ApiKey) -> Vec<FieldAt>,
         state: &mut [u8],
         ordered: &mut Vec<usize>,
     ) {

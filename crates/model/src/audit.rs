@@ -19,10 +19,13 @@ pub enum TargetKind {
     Record,
     Attachment,
     View,
+    LedgerBook,
+    LedgerAccount,
+    Voucher,
 }
 
 impl TargetKind {
-    pub const ALL: [TargetKind; 12] = [
+    pub const ALL: [TargetKind; 15] = [
         TargetKind::Organization,
         TargetKind::Member,
         TargetKind::Department,
@@ -35,6 +38,9 @@ impl TargetKind {
         TargetKind::Record,
         TargetKind::Attachment,
         TargetKind::View,
+        TargetKind::LedgerBook,
+        TargetKind::LedgerAccount,
+        TargetKind::Voucher,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -50,6 +56,9 @@ impl TargetKind {
             TargetKind::Record => "record",
             TargetKind::Attachment => "attachment",
             TargetKind::View => "view",
+            TargetKind::LedgerBook => "ledger_book",
+            TargetKind::LedgerAccount => "ledger_account",
+            TargetKind::Voucher => "voucher",
         }
     }
     pub fn parse(raw: &str) -> Option<Self> {
@@ -69,6 +78,11 @@ pub enum Action {
     SecretChanged,
     LoggedIn,
     LoggedOut,
+    /// A voucher was reviewed, posted or reversed; a book was imported into.
+    Reviewed,
+    Posted,
+    Reversed,
+    Imported,
 }
 
 impl Action {
@@ -81,6 +95,10 @@ impl Action {
             Action::SecretChanged => "secret_changed",
             Action::LoggedIn => "logged_in",
             Action::LoggedOut => "logged_out",
+            Action::Reviewed => "reviewed",
+            Action::Posted => "posted",
+            Action::Reversed => "reversed",
+            Action::Imported => "imported",
         }
     }
 }

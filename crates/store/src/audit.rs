@@ -85,11 +85,12 @@ pub(crate) async fn record_many(
                 text.push_str(", ");
             }
             let base = i * 12;
-            // Anonymous placeholders on SQLite: numbered ones are looked up linearly (quadratic here).
+            // SQLite: anonymous placeholders; numbered ones make binding quadratic in the row count
+            // (sqlite3_bind_parameter_name walks a list). PostgreSQL reads only `$n`.
             let placeholders: Vec<String> = (1..=12)
                 .map(|n| match conn.backend() {
-                    crate::exec::Backend::Postgres => format!("${}", base + n),
                     crate::exec::Backend::Sqlite => "?".to_owned(),
+                    crate::exec::Backend::Postgres => format!("${}", base + n),
                 })
                 .collect();
             text.push_str(&format!("({})", placeholders.join(", ")));

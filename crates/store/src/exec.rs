@@ -43,6 +43,9 @@ pub(crate) enum Arg {
     Date(Option<chrono::NaiveDate>),
     /// A float, only for comparing SQLite's scaled integers with operands finer than the column.
     Real(Option<f64>),
+    /// Ledger money and other exact decimals of a fixed scale: `NUMERIC` on PostgreSQL, an integer scaled
+    /// by 10^scale on SQLite.
+    Scaled(Option<rust_decimal::Decimal>, u32),
 }
 
 /// A statement and its bound values.
@@ -105,10 +108,11 @@ impl Sql {
         self
     }
 
-    fn pg_args(&self) -> Result<PgArguments, sqlx::Error> {
+    /// Takes the bound values (moved, not cloned: a batch binds thousands of strings).
+    fn pg_args(&mut self) -> Result<PgArguments, sqlx::Error> {
         let mut args = PgArguments::default();
-        for arg in &self.args {
-            let added = match arg.clone() {
+        for arg in std::mem::take(&mut self.args) {
+            let added = match arg {
                 Arg::Uuid(v) => args.add(v),
                 Arg::Text(v) => args.add(v),
                 Arg::Int(v) => args.add(v),
@@ -119,16 +123,17 @@ impl Sql {
                 Arg::Decimal(v) => args.add(v),
                 Arg::Date(v) => args.add(v),
                 Arg::Real(v) => args.add(v),
+                Arg::Scaled(v, _) => args.add(v),
             };
             added.map_err(sqlx::Error::Encode)?;
         }
         Ok(args)
     }
 
-    fn sqlite_args(&self) -> Result<SqliteArguments, sqlx::Error> {
+    fn sqlite_args(&mut self) -> Result<SqliteArguments, sqlx::Error> {
         let mut args = SqliteArguments::default();
-        for arg in &self.args {
-            let added = match arg.clone() {
+        for arg in std::mem::take(&mut self.args) {
+            let added = match arg {
                 Arg::Uuid(v) => args.add(v),
                 Arg::Text(v) => args.add(v),
                 Arg::Int(v) => args.add(v),
@@ -139,6 +144,18 @@ impl Sql {
                 Arg::Decimal(v) => args.add(v.map(|d| d.to_string())),
                 Arg::Date(v) => args.add(v.map(|d| d.format("%Y-%m-%d").to_string())),
                 Arg::Real(v) => args.add(v),
+                Arg::Scaled(v, scale) => match v {
+                    None => args.add(None::<i64>),
+                    Some(value) => match tenon_ledger::money::to_scaled_i64(value, scale) {
+                        Some(minor) => args.add(minor),
+                        None => {
+                            return Err(sqlx::Error::Encode(
+                                format!("{value} does not fit an integer scaled by 10^{scale}")
+                                    .into(),
+                            ));
+                        }
+                    },
+                },
             };
             added.map_err(sqlx::Error::Encode)?;
         }
@@ -250,7 +267,7 @@ impl Conn<'_> {
     }
 
     /// Runs a statement and returns the number of rows it changed.
-    pub(crate) async fn execute(&mut self, sql: Sql) -> Result<u64, sqlx::Error> {
+    pub(crate) async fn execute(&mut self, mut sql: Sql) -> Result<u64, sqlx::Error> {
         match self {
             Conn::Postgres(conn) => {
                 let args = sql.pg_args()?;
@@ -281,7 +298,7 @@ impl Conn<'_> {
 
     pub(crate) async fn fetch_all<T: FromAnyRow>(
         &mut self,
-        sql: Sql,
+        mut sql: Sql,
     ) -> Result<Vec<T>, sqlx::Error> {
         match self {
             Conn::Postgres(conn) => {
@@ -302,7 +319,7 @@ impl Conn<'_> {
 
     pub(crate) async fn fetch_optional<T: FromAnyRow>(
         &mut self,
-        sql: Sql,
+        mut sql: Sql,
     ) -> Result<Option<T>, sqlx::Error> {
         match self {
             Conn::Postgres(conn) => {
@@ -328,7 +345,7 @@ impl Conn<'_> {
     }
 
     /// Rows whose columns are known only at run time (records of user tables).
-    pub(crate) async fn fetch_rows(&mut self, sql: Sql) -> Result<Vec<DynRow>, sqlx::Error> {
+    pub(crate) async fn fetch_rows(&mut self, mut sql: Sql) -> Result<Vec<DynRow>, sqlx::Error> {
         match self {
             Conn::Postgres(conn) => {
                 let args = sql.pg_args()?;

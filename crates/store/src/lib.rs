@@ -28,6 +28,7 @@ mod directory;
 mod error;
 mod exec;
 mod files;
+pub mod ledger;
 mod organizations;
 mod records;
 mod rows;

@@ -65,6 +65,37 @@ pub enum Command {
     /// Measure this build: cold start, idle memory, and request latency/throughput over HTTP against a
     /// fresh database, each route beside an unauthenticated baseline measured in the same run.
     Bench(BenchArgs),
+    /// Move books in and out: export a book's vouchers to Kingdee, Yonyou U8, SAF-T or CSV, and import
+    /// such files.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// Measure the ledger in-process: vouchers posted per second (batched and one by one) beside a raw
+    /// insert of the same rows, the invariants after the load, the trial balance over every line, and
+    /// export/import of a whole period in every format. On a fresh SQLite database, or on `--database`
+    /// (give a scratch PostgreSQL database: the benchmark adds an organization to it and leaves it).
+    BenchLedger(BenchLedgerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchLedgerArgs {
+    /// 4-line vouchers to post in batches (4 lines each: the default makes 1,000,000 lines).
+    #[arg(long, default_value_t = 250_000)]
+    pub vouchers: usize,
+    /// How many of them fall in the last period (2026-10), which is then exported and imported.
+    #[arg(long, default_value_t = 100_000)]
+    pub period_vouchers: usize,
+    /// Vouchers per transaction when posting in batches.
+    #[arg(long, default_value_t = 500)]
+    pub batch: usize,
+    /// Tasks posting at the same time.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+    /// Vouchers posted one at a time (create, review, post) before the batches.
+    #[arg(long, default_value_t = 2_000)]
+    pub single: usize,
+    /// Trial balances computed for the timing.
+    #[arg(long, default_value_t = 20)]
+    pub repeat: usize,
 }
 
 #[derive(Debug, Args)]
@@ -264,4 +295,72 @@ pub struct TableExportArgs {
     /// The file to write.
     #[arg(long)]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Write the posted vouchers of a period (or a range of periods) of a book to FILE, with the chart and
+    /// the dimension values. Prints a summary to check against the other system.
+    Export(LedgerExportArgs),
+    /// Read FILE into a book (created with that name if absent): accounts it lacks, dimension values and
+    /// every voucher with its own number and state. All or nothing. Prints a summary.
+    Import(LedgerImportArgs),
+}
+
+/// What both directions share.
+#[derive(Debug, Args)]
+pub struct LedgerFileArgs {
+    /// Organization id or exact name.
+    #[arg(long)]
+    pub org: String,
+    /// Book id or name.
+    #[arg(long)]
+    pub book: String,
+    /// kingdee (金蝶云星空 GL_VOUCHER JSON), yonyou-u8 (用友U8 EAI XML), saft (SAF-T Financial 1.30; import
+    /// also reads 1.10) or csv.
+    #[arg(long)]
+    pub format: String,
+    /// Kingdee FDetailID flex slot per dimension, e.g. customer=FFLEX6,supplier=FFLEX4 (slots vary by tenant;
+    /// default customer=FFLEX6, supplier=FFLEX4, department=FFLEX5, employee=FFLEX7).
+    #[arg(long, value_delimiter = ',')]
+    pub kingdee_slots: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerExportArgs {
+    #[command(flatten)]
+    pub file: LedgerFileArgs,
+    /// One period, YYYY-MM.
+    #[arg(long, conflicts_with_all = ["from", "to"], required_unless_present = "from")]
+    pub period: Option<String>,
+    /// First period of a range, YYYY-MM (with --to).
+    #[arg(long, requires = "to")]
+    pub from: Option<String>,
+    /// Last period of a range, YYYY-MM (with --from).
+    #[arg(long, requires = "from")]
+    pub to: Option<String>,
+    /// Also export draft and reviewed vouchers (formats that record no state import them as posted; the
+    /// summary says so).
+    #[arg(long)]
+    pub include_unposted: bool,
+    /// SAF-T AuditFileCountry (ISO 3166 alpha-2).
+    #[arg(long, default_value = "CN")]
+    pub country: String,
+    /// The file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerImportArgs {
+    #[command(flatten)]
+    pub file: LedgerFileArgs,
+    /// Base currency of a new book when the file does not say (SAF-T files do).
+    #[arg(long, default_value = "CNY")]
+    pub base_currency: String,
+    /// Read and check the file and print its summary, but write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The file to read.
+    pub path: PathBuf,
 }

@@ -63,6 +63,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Bench(args) => crate::bench::run(&cli.storage, args).await,
         Command::App(command) => crate::data::app(&cli.storage, command).await,
         Command::Table(command) => crate::data::table(&cli.storage, command).await,
+        Command::BenchLedger(args) => crate::bench_ledger::run(&cli.storage, args).await,
+        Command::Ledger(command) => crate::ledger::run(&cli.storage, command).await,
         Command::Migrate => {
             let store = open(&cli.storage).await?;
             store.close().await;

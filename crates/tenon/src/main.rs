@@ -7,11 +7,13 @@ use clap::Parser;
 
 mod bench;
 mod bench_formula;
+mod bench_ledger;
 mod bench_records;
 mod cli;
 mod commands;
 mod data;
 mod demo;
+mod ledger;
 
 fn main() -> ExitCode {
     // One TLS crypto provider (ring) for the whole process, before any pool or client exists.

@@ -19,6 +19,9 @@ pub mod audit;
 pub mod departments;
 pub mod health;
 pub mod installations;
+pub mod ledger;
+pub mod ledger_reports;
+pub mod ledger_vouchers;
 pub mod me;
 pub mod members;
 pub mod oauth;
@@ -121,6 +124,25 @@ pub fn api() -> OpenApiRouter<AppState> {
                     tenon_store::FILE_BYTES_MAX,
                 )),
         )
+        .routes(routes!(ledger::list_books, ledger::create_book))
+        .routes(routes!(ledger::get_book))
+        .routes(routes!(ledger::list_accounts, ledger::create_account))
+        .routes(routes!(
+            ledger_vouchers::list_vouchers,
+            ledger_vouchers::create_voucher
+        ))
+        .routes(routes!(ledger_vouchers::get_voucher))
+        .routes(routes!(ledger_vouchers::review_voucher))
+        .routes(routes!(ledger_vouchers::post_voucher))
+        .routes(routes!(ledger_vouchers::reverse_voucher))
+        .routes(routes!(ledger_vouchers::trial_balance))
+        .routes(routes!(ledger_vouchers::from_record))
+        .routes(routes!(ledger::close_periods))
+        .routes(routes!(ledger::reopen_periods))
+        .routes(routes!(ledger_reports::balances))
+        .routes(routes!(ledger_reports::general_ledger))
+        .routes(routes!(ledger_reports::account_detail))
+        .routes(routes!(ledger_reports::receivables_aging))
 }
 
 /// For `Option<Option<T>>` fields: absent stays `None`, `null` becomes `Some(None)`.

@@ -37,10 +37,35 @@ pub fn valid_body_for(method: &Method, path: &str) -> Option<Value> {
         ("DELETE", "records") => json!({"ids": []}),
         ("PATCH", "{id}") if path.contains("/records/") => json!({"fields": {}}),
         ("POST", "views") | ("PATCH", "{view}") => json!({"name": "x", "type": "grid"}),
+        ("POST", "accounts") if path.starts_with("/api/v1/ledger/") => {
+            json!({"code": "100199", "name": "x", "kind": "asset", "direction": "debit"})
+        }
+        ("POST", "vouchers") if path.starts_with("/api/v1/ledger/") => {
+            json!({"date": "2026-10-08", "word": "记", "lines": [
+            {"summary": "s", "account": "1001", "debit": "1.00", "credit": "0"},
+            {"summary": "s", "account": "6001", "debit": "0", "credit": "1.00"}]})
+        }
+        ("POST", "close" | "reopen") if path.starts_with("/api/v1/ledger/") => {
+            json!({"period": "2026-10"})
+        }
         ("POST" | "PATCH" | "PUT", _) => json!({}),
         _ => return None,
     };
     Some(body)
+}
+
+/// The query a route needs to get past parameter checks (a ledger report's period, for instance).
+pub fn valid_query_for(method: &Method, path: &str) -> &'static str {
+    if !path.starts_with("/api/v1/ledger/") || *method != Method::GET {
+        return "";
+    }
+    match path.rsplit('/').next().unwrap_or("") {
+        "vouchers" | "trial-balance" | "balances" => "?period=2026-10",
+        "general-ledger" => "?from=2026-10&to=2026-10",
+        "account-detail" => "?account=1122&from=2026-10&to=2026-10",
+        "receivables-aging" => "?as_of=2026-10-31",
+        _ => "",
+    }
 }
 
 api_tests! {
@@ -50,6 +75,11 @@ api_tests! {
         let member = app.post("/api/v1/members", &other_admin, json!({"name": "B member", "department_ids": [department["id"]]})).await.expect(StatusCode::CREATED).clone();
         let token = app.post("/api/v1/tokens", &other_admin, json!({"name": "B token", "scopes": ["directory:read"]})).await.expect(StatusCode::CREATED).clone();
         let client = app.post("/api/v1/clients", &other_admin, json!({"name": "B app", "scopes": ["directory:read"]})).await.expect(StatusCode::CREATED).clone();
+        let book = app.post("/api/v1/ledger/books", &other_admin, json!({"name": "B books", "template": "cas", "base_currency": "CNY"})).await.expect(StatusCode::CREATED).clone();
+        let voucher = app.post("/api/v1/ledger/books/B%20books/vouchers", &other_admin, json!({"date": "2026-10-08", "word": "记", "lines": [
+            {"summary": "s", "account": "1001", "debit": "1.00", "credit": "0"}, {"summary": "s", "account": "6001", "debit": "0", "credit": "1.00"}]})).await.expect(StatusCode::CREATED).clone();
+        // A's own book, to prove B's voucher is not reachable through it either.
+        app.post("/api/v1/ledger/books", &app.admin_token, json!({"name": "A books", "template": "cas", "base_currency": "CNY"})).await.expect(StatusCode::CREATED);
         let b_app = app.post("/api/v1/apps", &other_admin, json!({"name": "B app", "key": "b_app"})).await.expect(StatusCode::CREATED).clone();
         let b_table = app
             .post("/api/v1/apps/b_app/tables", &other_admin, json!({"name": "B table", "key": "b_table", "fields": [{"name": "Title", "key": "title", "type": "text"}]}))
@@ -83,6 +113,20 @@ api_tests! {
         // Every way a path may name an object of B: by id, and by key where keys are accepted.
         let substitutions = |path: &str| -> Vec<String> {
             let resource = path.split('/').nth(3).unwrap();
+            if resource == "ledger" {
+                // {book}: B's book by id and by name, and A's own book (with B's voucher id where {id} follows).
+                let mut books = vec![text(&book["id"]), "B%20books".to_owned()];
+                if path.contains("{id}") {
+                    books.push("A%20books".to_owned());
+                }
+                if !path.contains("{book}") {
+                    books = vec![String::new()];
+                }
+                return books
+                    .into_iter()
+                    .map(|book_ref| path.replace("{book}", &book_ref).replace("{id}", voucher["id"].as_str().unwrap()))
+                    .collect();
+            }
             let objects: Vec<String> = match resource {
                 "members" => vec![text(&member["id"]), other_owner.id.to_string()],
                 "departments" => vec![text(&department["id"]), other.root_department_id.to_string()],
@@ -115,6 +159,7 @@ api_tests! {
                 continue;
             }
             for concrete in substitutions(&path) {
+                let concrete = concrete + valid_query_for(&method, &path);
                 let reply = app.call(method.clone(), &concrete, Some(&app.admin_token), valid_body_for(&method, &path)).await;
                 assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {concrete}: {}", reply.body);
                 reply.expect_error(StatusCode::NOT_FOUND, "not_found");
@@ -133,7 +178,8 @@ api_tests! {
         // And A's lists never mention them.
         let b_ids = [member["id"].as_str().unwrap().to_owned(), department["id"].as_str().unwrap().to_owned(),
             token["id"].as_str().unwrap().to_owned(), client["id"].as_str().unwrap().to_owned(), other_owner.id.to_string(), other.id.to_string(),
-            b_app["id"].as_str().unwrap().to_owned(), b_table["id"].as_str().unwrap().to_owned(), b_record["id"].as_str().unwrap().to_owned()];
+            b_app["id"].as_str().unwrap().to_owned(), b_table["id"].as_str().unwrap().to_owned(), b_record["id"].as_str().unwrap().to_owned(),
+            book["id"].as_str().unwrap().to_owned(), voucher["id"].as_str().unwrap().to_owned()];
         for (method, path, _) in crate::isolation::operations(&app).await {
             if method != Method::GET || path.contains('{') {
                 continue;

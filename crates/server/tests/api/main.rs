@@ -24,6 +24,7 @@ mod directory;
 mod errors;
 mod exchange;
 mod isolation;
+mod ledger;
 mod oauth;
 mod openapi;
 mod records;

@@ -125,7 +125,7 @@ api_tests! {
         let mut checked = 0;
         for (method, path, security) in operations(&app).await {
             let mut concrete = path.replace("{slug}", &slug);
-            for param in ["{id}", "{app}", "{table}", "{field}", "{view}"] {
+            for param in ["{id}", "{app}", "{table}", "{field}", "{view}", "{book}"] {
                 concrete = concrete.replace(param, &tenon_model::MemberId::new().to_string());
             }
             assert!(!concrete.contains('{'), "{path} has a path parameter this test does not fill");

@@ -13,6 +13,7 @@ use tenon_store::{NewOrganization, Store, SystemClock, WriteContext};
 mod apps;
 mod credentials;
 mod directory;
+mod ledger;
 mod schema_props;
 
 /// Declares tests that run on both backends: `backend_tests! { async fn name(store) { … } }`.

@@ -1,0 +1,469 @@
+//! SAF-T Financial import, schemas 1.10 and 1.30.
+//!
+//! Rejected (nothing imported), with the place: a document that is not SAF-T Financial (wrong root, or the
+//! root without the `urn:StandardAuditFile-Taxation-Financial:NO` namespace, as in the namespace-less XMLSpy
+//! sample, which fails the schema), missing required elements, account ids that are not Tenon codes, and
+//! unbalanced transactions. Imported with warnings: opening + movements ≠ closing for an account, header
+//! totals that differ from the transactions, transaction ids that had to be renumbered.
+//!
+//! Mapping: each `Transaction` becomes a posted voucher (word from `VoucherType` or `JournalID` when it is
+//! 记/收/付/转, else 记; number from Tenon's `YYYY-MM-<word>-<n>` ids or a numeric `TransactionID`, else the next
+//! free number, with a warning); `SourceID` → preparer; `CustomerID`/`SupplierID` → customer/supplier;
+//! `Analysis` of type DEPT/EMP/PROJ/ITEM → department/employee/project/item (other analysis types are
+//! counted as not carried). Accounts keep the file's `GroupingCategory`/`GroupingCode` (1.10:
+//! `StandardAccountID` under category `StandardAccountID`); their kind and direction are taken from the
+//! Chinese template of that grouping category by first-level code, else from the first digit (NS 4102:
+//! 1 asset, 2 liability, 3 income, 4–8 expense). Opening balances are compared, not booked: import the
+//! earlier periods first to carry them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use super::saft::NAMESPACE;
+use super::xml::{Element, parse};
+use super::{Books, DimensionValue, ExchangeError, Report, decimal};
+use crate::account::{Account, AccountCode, AccountKind, Chart, Dimension, Direction};
+use crate::book::{Currency, Standard};
+use crate::money::{self, AMOUNT_SCALE, QUANTITY_SCALE, RATE_SCALE};
+use crate::period::Period;
+use crate::voucher::{Line, Voucher, VoucherState, Word};
+
+fn at(element: &Element, what: &str) -> String {
+    format!("line {} ({what})", element.line)
+}
+
+fn required<'a>(parent: &'a Element, name: &str) -> Result<&'a Element, ExchangeError> {
+    parent.child(name).ok_or_else(|| {
+        ExchangeError::at(
+            at(parent, &parent.name),
+            format!(
+                "<{}> lacks the required <{name}>; the file fails the SAF-T schema",
+                parent.name
+            ),
+        )
+    })
+}
+
+fn kind_of(
+    code: &AccountCode,
+    category: &str,
+    templates: &[(Standard, Chart)],
+) -> (AccountKind, Direction) {
+    let standard = match category {
+        "CAS-2006" => Some(Standard::Cas),
+        "CAS-SMALL-2013" => Some(Standard::CasSmall),
+        _ => None,
+    };
+    if let Some((_, template)) = templates.iter().find(|(s, _)| Some(*s) == standard)
+        && let Some(account) = template.get(&code.first_level())
+    {
+        return (account.kind, account.direction);
+    }
+    match code.as_str().as_bytes().first() {
+        Some(b'1') => (AccountKind::Asset, Direction::Debit),
+        Some(b'2') => (AccountKind::Liability, Direction::Credit),
+        Some(b'3') => (AccountKind::Income, Direction::Credit),
+        _ => (AccountKind::Expense, Direction::Debit),
+    }
+}
+
+fn signed_balance(account: &Element, kind: &str) -> Result<Decimal, ExchangeError> {
+    let debit = account.text_of(&format!("{kind}DebitBalance"));
+    let credit = account.text_of(&format!("{kind}CreditBalance"));
+    Ok(decimal(debit, AMOUNT_SCALE, &at(account, kind))?
+        - decimal(credit, AMOUNT_SCALE, &at(account, kind))?)
+}
+
+pub fn import(bytes: &[u8], book_name: &str) -> Result<(Books, Report), ExchangeError> {
+    let root = parse(bytes)?;
+    if root.name != "AuditFile" {
+        return Err(ExchangeError::at(
+            at(&root, "root"),
+            format!(
+                "the root element is <{}>, not SAF-T's <AuditFile>",
+                root.name
+            ),
+        ));
+    }
+    if root.namespace != NAMESPACE {
+        let found = if root.namespace.is_empty() {
+            "no namespace".to_owned()
+        } else {
+            format!("namespace {:?}", root.namespace)
+        };
+        return Err(ExchangeError::at(
+            at(&root, "AuditFile"),
+            format!(
+                "the root element has {found}; SAF-T Financial requires {NAMESPACE}, so the file fails its schema"
+            ),
+        ));
+    }
+    let header = required(&root, "Header")?;
+    let version = required(header, "AuditFileVersion")?.text.trim().to_owned();
+    let currency_element = required(header, "DefaultCurrencyCode")?;
+    let base_currency = Currency::parse(currency_element.text.trim())
+        .map_err(|reason| ExchangeError::at(at(currency_element, "DefaultCurrencyCode"), reason))?;
+    let mut books = Books::new(book_name, base_currency);
+    let mut report = Report::default();
+    if !matches!(version.as_str(), "1.10" | "1.30") {
+        report.warn(format!(
+            "SAF-T file version {version:?}: read as 1.30; only 1.10 and 1.30 are known"
+        ));
+    }
+
+    let mut file_opening: BTreeMap<AccountCode, Decimal> = BTreeMap::new();
+    let mut file_closing: BTreeMap<AccountCode, Decimal> = BTreeMap::new();
+    let masters = root.child("MasterFiles");
+    let templates: Vec<(Standard, Chart)> = Standard::ALL
+        .into_iter()
+        .filter_map(|standard| {
+            crate::templates::chart(standard)
+                .ok()
+                .map(|chart| (standard, chart))
+        })
+        .collect();
+    let ledger_accounts = masters.and_then(|m| m.child("GeneralLedgerAccounts"));
+    for account in ledger_accounts
+        .into_iter()
+        .flat_map(|g| g.children("Account"))
+    {
+        let id = required(account, "AccountID")?;
+        let code = AccountCode::parse(id.text.trim())
+            .map_err(|reason| ExchangeError::at(at(id, "AccountID"), reason))?;
+        let (category, grouping) = match account.child("GroupingCategory") {
+            Some(category) => (
+                category.text.trim().to_owned(),
+                account.text_of("GroupingCode").to_owned(),
+            ),
+            None => (
+                "StandardAccountID".to_owned(),
+                account.text_of("StandardAccountID").to_owned(),
+            ),
+        };
+        let grouping = if grouping.is_empty() {
+            code.first_level().as_str().to_owned()
+        } else {
+            grouping
+        };
+        let (kind, direction) = kind_of(&code, &category, &templates);
+        file_opening.insert(code.clone(), signed_balance(account, "Opening")?);
+        file_closing.insert(code.clone(), signed_balance(account, "Closing")?);
+        books.accounts.push(Account {
+            code,
+            name: required(account, "AccountDescription")?
+                .text
+                .trim()
+                .to_owned(),
+            kind,
+            direction,
+            role: None,
+            dimensions: Vec::new(),
+            quantity_unit: None,
+            grouping_category: category,
+            grouping_code: grouping,
+        });
+    }
+    for (group, element, id, dimension) in [
+        ("Customers", "Customer", "CustomerID", Dimension::Customer),
+        ("Suppliers", "Supplier", "SupplierID", Dimension::Supplier),
+    ] {
+        for party in masters
+            .and_then(|m| m.child(group))
+            .into_iter()
+            .flat_map(|g| g.children(element))
+        {
+            books.dimension_values.push(DimensionValue {
+                dimension,
+                code: required(party, id)?.text.trim().to_owned(),
+                name: party.text_of("Name").to_owned(),
+            });
+        }
+    }
+    for entry in masters
+        .and_then(|m| m.child("AnalysisTypeTable"))
+        .into_iter()
+        .flat_map(|t| t.children("AnalysisTypeTableEntry"))
+    {
+        let kind = entry.text_of("AnalysisType");
+        match Dimension::ALL
+            .into_iter()
+            .find(|d| super::saft::analysis_type(*d) == Some(kind))
+        {
+            Some(dimension) => books.dimension_values.push(DimensionValue {
+                dimension,
+                code: entry.text_of("AnalysisID").to_owned(),
+                name: entry.text_of("AnalysisIDDescription").to_owned(),
+            }),
+            None => report.lost(format!("analysis type {kind} (no Tenon dimension)"), 1),
+        }
+    }
+
+    let mut used: BTreeSet<(Period, Word, u32)> = BTreeSet::new();
+    let mut pending: Vec<(Element, Voucher)> = Vec::new();
+    let entries = root.child("GeneralLedgerEntries");
+    for journal in entries.into_iter().flat_map(|e| e.children("Journal")) {
+        let journal_word = Word::parse(journal.text_of("JournalID")).ok();
+        for transaction in journal.children("Transaction") {
+            let voucher = read_transaction(transaction, journal_word, base_currency, &mut report)?;
+            if voucher.number > 0 && used.insert((voucher.period, voucher.word, voucher.number)) {
+                books.vouchers.push(voucher);
+            } else {
+                pending.push((transaction.clone(), voucher));
+            }
+        }
+    }
+    for (transaction, mut voucher) in pending {
+        let next = used
+            .iter()
+            .filter(|(period, word, _)| *period == voucher.period && *word == voucher.word)
+            .map(|(_, _, number)| *number)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        report.warn(format!(
+            "{}: TransactionID {:?} is not a number Tenon can keep; booked as {}-{next}",
+            at(&transaction, "Transaction"),
+            transaction.text_of("TransactionID"),
+            voucher.word.as_str()
+        ));
+        voucher.number = next;
+        used.insert((voucher.period, voucher.word, next));
+        books.vouchers.push(voucher);
+    }
+
+    // Accounts used by lines get the dimensions and quantities their lines carry.
+    let mut quantity_accounts = BTreeSet::new();
+    for line in books.vouchers.iter().flat_map(|v| v.lines.iter()) {
+        if line.quantity.is_some() {
+            quantity_accounts.insert(line.account.clone());
+        }
+    }
+    for account in &mut books.accounts {
+        if quantity_accounts.contains(&account.code) {
+            account.quantity_unit = Some("unit".to_owned());
+            report.warn(format!(
+                "account {} carries quantities; its unit is unknown to SAF-T and set to \"unit\"",
+                account.code
+            ));
+        }
+    }
+    check_totals(entries, &books, &mut report)?;
+    let mut movement: BTreeMap<AccountCode, Decimal> = BTreeMap::new();
+    for line in books.vouchers.iter().flat_map(|v| v.lines.iter()) {
+        let mut code = Some(line.account.clone());
+        while let Some(current) = code {
+            *movement.entry(current.clone()).or_default() += line.net();
+            code = current
+                .parent()
+                .filter(|parent| file_opening.contains_key(parent));
+        }
+    }
+    for (code, opening) in &file_opening {
+        let closing = file_closing.get(code).copied().unwrap_or_default();
+        let moved = movement.get(code).copied().unwrap_or_default();
+        if *opening + moved != closing {
+            report.warn(format!(
+                "account {code}: opening {} + movements {} ≠ closing {} in the file (difference {})",
+                money::amount_text(*opening),
+                money::amount_text(moved),
+                money::amount_text(closing),
+                money::amount_text(closing - *opening - moved)
+            ));
+        }
+        if !opening.is_zero() {
+            report.lost(
+                format!("opening balance of account {code} (compared, not booked)"),
+                1,
+            );
+        }
+    }
+    Ok((books, report))
+}
+
+fn check_totals(
+    entries: Option<&Element>,
+    books: &Books,
+    report: &mut Report,
+) -> Result<(), ExchangeError> {
+    let Some(entries) = entries else {
+        return Ok(());
+    };
+    let counted = Report::count(books);
+    let number = entries.text_of("NumberOfEntries");
+    if number.parse::<usize>().ok() != Some(counted.vouchers) {
+        report.warn(format!(
+            "NumberOfEntries says {number}, the file has {} transactions",
+            counted.vouchers
+        ));
+    }
+    for (name, total) in [
+        ("TotalDebit", counted.total_debit),
+        ("TotalCredit", counted.total_credit),
+    ] {
+        let stated = decimal(entries.text_of(name), AMOUNT_SCALE, &at(entries, name))?;
+        if stated != total {
+            report.warn(format!(
+                "{name} says {}, the transactions add up to {}",
+                money::amount_text(stated),
+                money::amount_text(total)
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn number_of(transaction: &Element, word: Word, period: Period) -> u32 {
+    let id = transaction.text_of("TransactionID");
+    let prefix = format!("{period}-{}-", word.as_str());
+    if let Some(number) = id.strip_prefix(&prefix).and_then(|n| n.parse().ok()) {
+        return number;
+    }
+    id.parse().unwrap_or(0)
+}
+
+fn read_transaction(
+    transaction: &Element,
+    journal_word: Option<Word>,
+    base_currency: Currency,
+    report: &mut Report,
+) -> Result<Voucher, ExchangeError> {
+    let date_element = required(transaction, "TransactionDate")?;
+    let date = NaiveDate::parse_from_str(date_element.text.trim(), "%Y-%m-%d").map_err(|_| {
+        ExchangeError::at(
+            at(date_element, "TransactionDate"),
+            "is not a date (YYYY-MM-DD)",
+        )
+    })?;
+    let word = Word::parse(transaction.text_of("VoucherType"))
+        .ok()
+        .or(journal_word)
+        .unwrap_or(Word::Ji);
+    let period = Period::of(date);
+    let mut lines = Vec::new();
+    for line_element in transaction.children("Line") {
+        lines.push(read_line(line_element, base_currency, report)?);
+    }
+    if lines.is_empty() {
+        return Err(ExchangeError::at(
+            at(transaction, "Transaction"),
+            "has no Line; the file fails the SAF-T schema",
+        ));
+    }
+    let debit: Decimal = lines.iter().map(|l| l.debit).sum();
+    let credit: Decimal = lines.iter().map(|l| l.credit).sum();
+    if debit != credit {
+        return Err(ExchangeError::at(
+            at(transaction, "Transaction"),
+            format!(
+                "transaction {:?} does not balance: debits {} ≠ credits {}; it cannot be booked",
+                transaction.text_of("TransactionID"),
+                money::amount_text(debit),
+                money::amount_text(credit)
+            ),
+        ));
+    }
+    Ok(Voucher {
+        period,
+        word,
+        number: number_of(transaction, word, period),
+        date,
+        attachments: 0,
+        state: VoucherState::Posted,
+        preparer: transaction.text_of("SourceID").to_owned(),
+        reviewer: None,
+        poster: None,
+        lines,
+    })
+}
+
+fn read_line(
+    element: &Element,
+    base_currency: Currency,
+    report: &mut Report,
+) -> Result<Line, ExchangeError> {
+    let id = required(element, "AccountID")?;
+    let account = AccountCode::parse(id.text.trim())
+        .map_err(|reason| ExchangeError::at(at(id, "AccountID"), reason))?;
+    let (side, amount_element) = match (element.child("DebitAmount"), element.child("CreditAmount"))
+    {
+        (Some(debit), None) => (true, debit),
+        (None, Some(credit)) => (false, credit),
+        _ => {
+            return Err(ExchangeError::at(
+                at(element, "Line"),
+                "a line needs exactly one of DebitAmount and CreditAmount; the file fails the SAF-T schema",
+            ));
+        }
+    };
+    let amount = decimal(
+        required(amount_element, "Amount")?.text.trim(),
+        AMOUNT_SCALE,
+        &at(amount_element, "Amount"),
+    )?;
+    let (debit, credit) = if side {
+        (amount, Decimal::ZERO)
+    } else {
+        (Decimal::ZERO, amount)
+    };
+    let mut line = Line::simple(element.text_of("Description"), account, debit, credit);
+    let currency = amount_element.text_of("CurrencyCode");
+    if !currency.is_empty() && currency != base_currency.as_str() {
+        let original = decimal(
+            amount_element.text_of("CurrencyAmount"),
+            AMOUNT_SCALE,
+            &at(amount_element, "CurrencyAmount"),
+        )?;
+        line.currency = Some(
+            Currency::parse(currency)
+                .map_err(|reason| ExchangeError::at(at(amount_element, "CurrencyCode"), reason))?,
+        );
+        line.original_amount = Some(if side { original } else { -original });
+        let rate = amount_element.text_of("ExchangeRate");
+        line.exchange_rate = Some(if rate.is_empty() {
+            if original.is_zero() {
+                return Err(ExchangeError::at(
+                    at(amount_element, "CurrencyAmount"),
+                    "is zero and no ExchangeRate is given",
+                ));
+            }
+            money::round(amount / original, RATE_SCALE)
+        } else {
+            decimal(rate, RATE_SCALE, &at(amount_element, "ExchangeRate"))?
+        });
+    }
+    for (tag, dimension) in [
+        ("CustomerID", Dimension::Customer),
+        ("SupplierID", Dimension::Supplier),
+    ] {
+        let value = element.text_of(tag);
+        if !value.is_empty() {
+            line.dimensions.insert(dimension, value.to_owned());
+        }
+    }
+    for analysis in element.children("Analysis") {
+        let kind = analysis.text_of("AnalysisType");
+        match Dimension::ALL
+            .into_iter()
+            .find(|d| super::saft::analysis_type(*d) == Some(kind))
+        {
+            Some(dimension) => {
+                line.dimensions
+                    .insert(dimension, analysis.text_of("AnalysisID").to_owned());
+            }
+            None => report.lost(
+                format!("analysis type {kind} on lines (no Tenon dimension)"),
+                1,
+            ),
+        }
+    }
+    if let Some(quantity) = element.child("Quantity") {
+        line.quantity = Some(decimal(
+            &quantity.text,
+            QUANTITY_SCALE,
+            &at(quantity, "Quantity"),
+        )?);
+    }
+    Ok(line)
+}

@@ -1,0 +1,272 @@
+//! Voucher rules: declarative mappings from a business record to a voucher.
+//!
+//! A rule says which accounts (by role, so it works on any chart that assigns the roles) are debited or
+//! credited, on which condition, with amounts, summaries and dimension values computed by expressions over
+//! the record's fields (see [`crate::expr`]). Lines whose amount is zero are left out (an order without
+//! tax books no tax line). Idempotency — the same record never producing two vouchers — is kept by the
+//! store, keyed by the record's source identifier; this module only computes.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use tenon_model::{Checker, Invalid};
+
+use crate::account::{Chart, Dimension, Role};
+use crate::expr::{Expr, Record, Value};
+use crate::money::{self, AMOUNT_SCALE};
+use crate::voucher::{Line, SUMMARY_MAX, VoucherDraft, Word, truncate};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Debit,
+    Credit,
+}
+
+/// One line a rule may produce.
+#[derive(Debug, Clone)]
+pub struct RuleLine {
+    pub role: Role,
+    pub side: Side,
+    pub amount: Expr,
+    /// Produce the line only when this holds.
+    pub when: Option<Expr>,
+    /// Overrides the rule's summary for this line.
+    pub summary: Option<Expr>,
+    pub dimensions: Vec<(Dimension, Expr)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Stable name, e.g. `sales_invoice`.
+    pub name: &'static str,
+    pub description: &'static str,
+    pub word: Word,
+    /// The voucher date (a `YYYY-MM-DD` field).
+    pub date: Expr,
+    pub summary: Expr,
+    pub lines: Vec<RuleLine>,
+}
+
+fn expr(source: &str) -> Result<Expr, String> {
+    Expr::parse(source).map_err(|error| format!("built-in rule expression {source:?}: {error}"))
+}
+
+fn role(name: &str) -> Result<Role, String> {
+    Role::parse(name)
+}
+
+fn line(role_name: &str, side: Side, amount: &str) -> Result<RuleLine, String> {
+    Ok(RuleLine {
+        role: role(role_name)?,
+        side,
+        amount: expr(amount)?,
+        when: None,
+        summary: None,
+        dimensions: Vec::new(),
+    })
+}
+
+/// The rules Tenon ships. Record fields each expects are in its description.
+pub fn builtin() -> Result<Vec<Rule>, String> {
+    let total = "amount + round(amount * coalesce(tax_rate, 0), 2)";
+    let mut ar = line("AR", Side::Debit, total)?;
+    ar.dimensions.push((Dimension::Customer, expr("customer")?));
+    let mut receipt_ar = line("AR", Side::Credit, "amount")?;
+    receipt_ar
+        .dimensions
+        .push((Dimension::Customer, expr("customer")?));
+    let mut expense = line("ADMIN_EXPENSE", Side::Debit, "amount")?;
+    expense
+        .dimensions
+        .push((Dimension::Department, expr("department")?));
+    let mut payable = line("OTHER_PAYABLE", Side::Credit, "amount")?;
+    payable.when = Some(expr("not coalesce(paid, false)")?);
+    payable
+        .dimensions
+        .push((Dimension::Employee, expr("employee")?));
+    let mut paid = line("BANK", Side::Credit, "amount")?;
+    paid.when = Some(expr("coalesce(paid, false)")?);
+    Ok(vec![
+        Rule {
+            name: "sales_invoice",
+            description: "A won sales order or invoice: Dr 应收账款 (AR, customer) = amount + tax; Cr 主营业务收入 \
+                          (REVENUE) = amount; Cr 应交税费-应交增值税(销项税额) (VAT_OUTPUT) = round(amount × tax_rate, 2). \
+                          Fields: date, customer, amount (before tax), tax_rate (e.g. 0.13; default 0), order_no (optional).",
+            word: Word::Ji,
+            date: expr("date")?,
+            summary: expr(
+                "'销售 ' & customer & if(coalesce(order_no, '') = '', '', ' ' & order_no)",
+            )?,
+            lines: vec![
+                ar,
+                line("REVENUE", Side::Credit, "amount")?,
+                line(
+                    "VAT_OUTPUT",
+                    Side::Credit,
+                    "round(amount * coalesce(tax_rate, 0), 2)",
+                )?,
+            ],
+        },
+        Rule {
+            name: "receipt",
+            description: "Money received from a customer: Dr 银行存款 (BANK); Cr 应收账款 (AR, customer). \
+                          Fields: date, customer, amount, reference (optional).",
+            word: Word::Shou,
+            date: expr("date")?,
+            summary: expr(
+                "'收款 ' & customer & if(coalesce(reference, '') = '', '', ' ' & reference)",
+            )?,
+            lines: vec![line("BANK", Side::Debit, "amount")?, receipt_ar],
+        },
+        Rule {
+            name: "expense_claim",
+            description: "An approved expense claim: Dr 管理费用 (ADMIN_EXPENSE, department); Cr 其他应付款 \
+                          (OTHER_PAYABLE, employee) while unpaid, or Cr 银行存款 (BANK) when paid is true. \
+                          Fields: date, employee, department, amount, paid (optional, default false), description (optional).",
+            word: Word::Ji,
+            date: expr("date")?,
+            summary: expr(
+                "'报销 ' & employee & if(coalesce(description, '') = '', '', ' ' & description)",
+            )?,
+            lines: vec![expense, payable, paid],
+        },
+    ])
+}
+
+/// Turns a record into a voucher draft; every problem is reported with the field or rule part at fault.
+pub fn apply(rule: &Rule, chart: &Chart, record: &Record) -> Result<VoucherDraft, Invalid> {
+    let mut check = Checker::default();
+    let date = match rule.date.eval(record) {
+        Ok(value) => match NaiveDate::parse_from_str(value.text().trim(), "%Y-%m-%d") {
+            Ok(date) => Some(date),
+            Err(_) => {
+                check.push(
+                    "fields.date",
+                    format!("{:?} is not a date (YYYY-MM-DD)", value.text()),
+                );
+                None
+            }
+        },
+        Err(error) => {
+            check.push("fields", error);
+            None
+        }
+    };
+    let summary = match rule.summary.eval(record) {
+        Ok(value) => value.text(),
+        Err(error) => {
+            check.push("fields", error);
+            String::new()
+        }
+    };
+    let mut lines = Vec::new();
+    for (index, rule_line) in rule.lines.iter().enumerate() {
+        let at = format!(
+            "rule {} line {} ({})",
+            rule.name,
+            index + 1,
+            rule_line.role.as_str()
+        );
+        if let Some(when) = &rule_line.when {
+            match when.eval(record) {
+                Ok(Value::Bool(false) | Value::Null) => continue,
+                Ok(_) => {}
+                Err(error) => {
+                    check.push("fields", format!("{at}: {error}"));
+                    continue;
+                }
+            }
+        }
+        let amount = match rule_line.amount.eval(record) {
+            Ok(value) => match value.number() {
+                Some(number) if money::round(number, AMOUNT_SCALE) == number => number,
+                Some(number) => {
+                    check.push(
+                        "fields",
+                        format!("{at}: amount {number} has more than two fraction digits"),
+                    );
+                    continue;
+                }
+                None => {
+                    check.push(
+                        "fields",
+                        format!("{at}: amount {:?} is not a number", value.text()),
+                    );
+                    continue;
+                }
+            },
+            Err(error) => {
+                check.push("fields", format!("{at}: {error}"));
+                continue;
+            }
+        };
+        if amount.is_zero() {
+            continue;
+        }
+        let Some(account) = chart.by_role(&rule_line.role) else {
+            check.push(
+                "rule",
+                format!(
+                    "{at}: no account of this book has the role {}",
+                    rule_line.role.as_str()
+                ),
+            );
+            continue;
+        };
+        let mut dimensions = BTreeMap::new();
+        for (dimension, value) in &rule_line.dimensions {
+            match value.eval(record) {
+                Ok(Value::Null) => check.push(
+                    format!("fields.{}", value.source()),
+                    format!(
+                        "{at}: the {} dimension needs this field",
+                        dimension.as_str()
+                    ),
+                ),
+                Ok(value) => {
+                    dimensions.insert(*dimension, value.text());
+                }
+                Err(error) => check.push("fields", format!("{at}: {error}")),
+            }
+        }
+        let line_summary = match &rule_line.summary {
+            Some(expression) => expression
+                .eval(record)
+                .map(|value| value.text())
+                .unwrap_or_default(),
+            None => summary.clone(),
+        };
+        let (debit, credit) = match rule_line.side {
+            Side::Debit => (amount, Decimal::ZERO),
+            Side::Credit => (Decimal::ZERO, amount),
+        };
+        let mut line = Line::simple(
+            &truncate(&line_summary, SUMMARY_MAX),
+            account.code.clone(),
+            debit,
+            credit,
+        );
+        line.dimensions = dimensions;
+        lines.push(line);
+    }
+    check.finish()?;
+    let date = date.ok_or_else(|| Invalid::one("fields.date", "is missing"))?;
+    Ok(VoucherDraft {
+        date,
+        word: rule.word,
+        attachments: 0,
+        lines,
+    })
+}
+
+/// The rule named `name`.
+pub fn find(name: &str) -> Result<Rule, String> {
+    let rules = builtin()?;
+    let known: Vec<&str> = rules.iter().map(|rule| rule.name).collect();
+    let known = known.join(", ");
+    rules
+        .into_iter()
+        .find(|rule| rule.name == name)
+        .ok_or_else(|| format!("{name:?} is not a rule; the rules are {known}"))
+}

@@ -1,0 +1,171 @@
+//! The official SAF-T files (read from the shared reference data, never copied into the repository) and
+//! validation of Tenon's export against the 1.30 XSD with xmllint.
+
+use std::path::PathBuf;
+
+use tenon_ledger::exchange::{self, Format, Options};
+use tenon_ledger::{Currency, VoucherState};
+
+/// `shared/data/saf-t` beside the repository (CI lays `shared/` next to the clone); searched upwards so
+/// that a git worktree one level deeper finds it too.
+fn shared(file: &str) -> PathBuf {
+    let start = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    start
+        .ancestors()
+        .skip(2)
+        .map(|dir| dir.join("shared/data/saf-t"))
+        .find(|dir| dir.is_dir())
+        .unwrap_or_else(|| start.join("../../../shared/data/saf-t"))
+        .join(file)
+}
+
+fn read(file: &str) -> Vec<u8> {
+    std::fs::read(shared(file)).unwrap_or_else(|error| {
+        panic!("{} is needed by this test: {error}", shared(file).display())
+    })
+}
+
+#[test]
+fn official_example_imports_its_transactions_and_warns_about_its_balances() {
+    let bytes = read("ExampleFile_SAF-T_Financial_999999999_20161125213512.xml");
+    let (books, report) = exchange::import(
+        Format::Saft,
+        &bytes,
+        &Options::default(),
+        "Selskapet",
+        Currency::CNY,
+    )
+    .unwrap();
+    assert_eq!(books.base_currency.as_str(), "NOK");
+    assert_eq!((report.vouchers, report.lines), (2, 5));
+    assert_eq!(
+        (
+            report.total_debit.to_string(),
+            report.total_credit.to_string()
+        ),
+        ("25000.00".to_owned(), "25000.00".to_owned())
+    );
+    assert!(
+        books
+            .vouchers
+            .iter()
+            .all(|v| v.state == VoucherState::Posted)
+    );
+    assert_eq!(
+        books.vouchers.iter().map(|v| v.number).collect::<Vec<_>>(),
+        [4567, 5678]
+    );
+    assert!(
+        report.warnings.iter().any(|w| w
+            .contains("account 1925: opening 1234.56 + movements -12500.00 ≠ closing 12345.67")),
+        "{:?}",
+        report.warnings
+    );
+    let supplier_line = &books.vouchers[0].lines[2];
+    assert_eq!(
+        supplier_line.dimensions[&tenon_ledger::Dimension::Supplier],
+        "20000"
+    );
+    assert!(
+        report
+            .not_carried
+            .keys()
+            .any(|k| k.contains("analysis type B")),
+        "{:?}",
+        report.not_carried
+    );
+    assert_eq!(
+        books
+            .accounts
+            .iter()
+            .find(|a| a.code.as_str() == "1925")
+            .unwrap()
+            .grouping_category,
+        "StandardAccountID"
+    );
+}
+
+#[test]
+fn namespace_less_xmlspy_sample_is_refused_with_the_reason() {
+    let error = exchange::import(
+        Format::Saft,
+        &read("v1.30_Eksempelfil_fra_xmlSpy.xml"),
+        &Options::default(),
+        "x",
+        Currency::CNY,
+    )
+    .unwrap_err();
+    assert!(error.location.starts_with("line 3"), "{error}");
+    assert!(
+        error.reason.contains("no namespace") && error.reason.contains("fails its schema"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_unbalanced_transaction_is_refused_with_its_line_and_id() {
+    let text = String::from_utf8(read(
+        "ExampleFile_SAF-T_Financial_999999999_20161125213512.xml",
+    ))
+    .unwrap();
+    let broken = text.replacen(
+        "<n1:Amount>10000</n1:Amount>",
+        "<n1:Amount>10100</n1:Amount>",
+        1,
+    );
+    assert_ne!(broken, text);
+    let error = exchange::import(
+        Format::Saft,
+        broken.as_bytes(),
+        &Options::default(),
+        "x",
+        Currency::CNY,
+    )
+    .unwrap_err();
+    assert!(
+        error
+            .reason
+            .contains("transaction \"4567\" does not balance: debits 12600.00 ≠ credits 12500.00"),
+        "{error}"
+    );
+}
+
+#[test]
+fn export_validates_against_the_1_30_schema_and_survives_reimport() {
+    let books = crate::sample::books();
+    let (bytes, _) = exchange::export(Format::Saft, &books, &Options::default()).unwrap();
+    let dir = std::env::temp_dir().join(format!("tenon-saft-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("export.xml");
+    std::fs::write(&file, &bytes).unwrap();
+    let output = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(shared("Norwegian_SAF-T_Financial_Schema_v_1.30.xsd"))
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|error| panic!("xmllint is needed to validate SAF-T exports (apt-get install libxml2-utils; .ci/run installs it): {error}"));
+    assert!(
+        output.status.success(),
+        "the export fails the 1.30 schema:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (back, report) = exchange::import(
+        Format::Saft,
+        &bytes,
+        &Options::default(),
+        &books.name,
+        Currency::CNY,
+    )
+    .unwrap();
+    assert_eq!(back.vouchers.len(), books.vouchers.len());
+    assert_eq!(
+        report.total_debit,
+        exchange::Report::count(&books).total_debit
+    );
+    assert!(
+        report.warnings.iter().all(|w| !w.contains("≠")),
+        "{:?}",
+        report.warnings
+    );
+}

@@ -1,0 +1,404 @@
+//! `/api/v1/ledger/books`: account books and their charts of accounts. `{book}` takes a book's id or name.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tenon_ledger::{
+    Account, AccountCode, AccountKind, BookSettings, Currency, Dimension, Direction, Period, Role,
+    Standard,
+};
+use tenon_model::Checker;
+use tenon_store::ledger::Book;
+use utoipa::ToSchema;
+
+use crate::auth::{Authed, scopes};
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{ApiJson, Paged};
+use crate::state::AppState;
+
+/// An account book (账套).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BookOut {
+    pub id: String,
+    pub name: String,
+    #[schema(example = "CNY")]
+    pub base_currency: String,
+    /// `cas` (企业会计准则) or `cas-small` (小企业会计准则).
+    pub template: String,
+    pub fiscal_year_start_month: u32,
+    pub segregation_of_duties: bool,
+    /// Periods up to and including this one are closed, e.g. `2026-09`.
+    pub closed_through: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Book> for BookOut {
+    fn from(book: Book) -> Self {
+        BookOut {
+            id: book.id.to_string(),
+            name: book.settings.name,
+            base_currency: book.settings.base_currency.to_string(),
+            template: book.settings.standard.as_str().to_owned(),
+            fiscal_year_start_month: book.settings.fiscal_year_start_month,
+            segregation_of_duties: book.settings.segregation_of_duties,
+            closed_through: book.closed_through.map(|p| p.to_string()),
+            created_at: book.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BookCreate {
+    #[schema(example = "主账套")]
+    pub name: String,
+    /// `cas` or `cas-small`: the chart template.
+    pub template: String,
+    #[schema(example = "CNY")]
+    pub base_currency: String,
+    /// 1..=12, default 1.
+    pub fiscal_year_start_month: Option<u32>,
+    /// Reviewer must differ from preparer; default false.
+    pub segregation_of_duties: Option<bool>,
+}
+
+impl BookCreate {
+    fn into_settings(self) -> Result<BookSettings, tenon_model::Invalid> {
+        let mut check = Checker::default();
+        let name = check.field(
+            "name",
+            BookSettings::check_name(&self.name).map_err(tenon_model::validation::Reason::new),
+        );
+        let standard = check.field(
+            "template",
+            Standard::parse(&self.template).map_err(tenon_model::validation::Reason::new),
+        );
+        let currency = check.field(
+            "base_currency",
+            Currency::parse(&self.base_currency).map_err(tenon_model::validation::Reason::new),
+        );
+        let month = self.fiscal_year_start_month.unwrap_or(1);
+        if !(1..=12).contains(&month) {
+            check.push("fiscal_year_start_month", "must be 1 to 12");
+        }
+        match (name, standard, currency) {
+            (Some(name), Some(standard), Some(base_currency)) if check.is_clean() => {
+                Ok(BookSettings {
+                    name,
+                    base_currency,
+                    standard,
+                    fiscal_year_start_month: month,
+                    segregation_of_duties: self.segregation_of_duties.unwrap_or(false),
+                })
+            }
+            _ => Err(check.into_invalid()),
+        }
+    }
+}
+
+/// An account of a book's chart.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountOut {
+    #[schema(example = "112201")]
+    pub code: String,
+    pub name: String,
+    /// asset, liability, common, equity, cost, income or expense.
+    pub kind: String,
+    /// debit or credit.
+    pub direction: String,
+    /// A stable role such as AR, BANK, REVENUE, VAT_OUTPUT.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Dimensions every line on the account must name.
+    #[serde(default)]
+    pub dimensions: Vec<String>,
+    /// Set when the account keeps quantities.
+    #[serde(default)]
+    pub quantity_unit: Option<String>,
+    /// SAF-T GroupingCategory; default: the parent's.
+    #[serde(default)]
+    pub grouping_category: Option<String>,
+    /// SAF-T GroupingCode; default: the parent's.
+    #[serde(default)]
+    pub grouping_code: Option<String>,
+    /// Whether lines may post to it (no sub-accounts). Ignored on input.
+    #[serde(default)]
+    pub leaf: bool,
+}
+
+fn account_out(account: Account, leaf: bool) -> AccountOut {
+    AccountOut {
+        code: account.code.to_string(),
+        name: account.name,
+        kind: account.kind.as_str().to_owned(),
+        direction: account.direction.as_str().to_owned(),
+        role: account.role.map(|r| r.as_str().to_owned()),
+        dimensions: account
+            .dimensions
+            .iter()
+            .map(|d| d.as_str().to_owned())
+            .collect(),
+        quantity_unit: account.quantity_unit,
+        grouping_category: Some(account.grouping_category),
+        grouping_code: Some(account.grouping_code),
+        leaf,
+    }
+}
+
+fn reason(text: String) -> tenon_model::validation::Reason {
+    tenon_model::validation::Reason::new(text)
+}
+
+impl AccountOut {
+    fn into_account(self, parent: Option<&Account>) -> Result<Account, tenon_model::Invalid> {
+        let mut check = Checker::default();
+        let code = check.field("code", AccountCode::parse(&self.code).map_err(reason));
+        let kind = check.field("kind", AccountKind::parse(&self.kind).map_err(reason));
+        let direction = check.field(
+            "direction",
+            Direction::parse(&self.direction).map_err(reason),
+        );
+        let role = check.optional("role", self.role, |raw| Role::parse(&raw).map_err(reason));
+        let mut dimensions = Vec::new();
+        for (index, raw) in self.dimensions.iter().enumerate() {
+            if let Some(dimension) = check.field(
+                &format!("dimensions[{index}]"),
+                Dimension::parse(raw).map_err(reason),
+            ) {
+                dimensions.push(dimension);
+            }
+        }
+        let (Some(code), Some(kind), Some(direction), Some(role)) = (code, kind, direction, role)
+        else {
+            return Err(check.into_invalid());
+        };
+        check.finish()?;
+        let default_category =
+            parent.map_or_else(|| "CAS-2006".to_owned(), |p| p.grouping_category.clone());
+        let default_code = parent.map_or_else(
+            || code.first_level().to_string(),
+            |p| p.grouping_code.clone(),
+        );
+        Ok(Account {
+            code,
+            name: self.name.trim().to_owned(),
+            kind,
+            direction,
+            role,
+            dimensions,
+            quantity_unit: self.quantity_unit,
+            grouping_category: self.grouping_category.unwrap_or(default_category),
+            grouping_code: self.grouping_code.unwrap_or(default_code),
+        })
+    }
+}
+
+/// Create an account book with its template's chart of accounts.
+#[utoipa::path(
+    post, path = "/api/v1/ledger/books", tag = "ledger",
+    request_body = BookCreate,
+    security(("bearer" = ["ledger:write"]), ("session" = ["ledger:write"])),
+    responses(
+        (status = 201, body = BookOut),
+        (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn create_book(
+    State(state): State<AppState>,
+    auth: Authed<scopes::LedgerWrite>,
+    ApiJson(body): ApiJson<BookCreate>,
+) -> ApiResult<(StatusCode, axum::Json<BookOut>)> {
+    let settings = body.into_settings()?;
+    let book = state
+        .store()
+        .tenant(auth.principal.org_id)
+        .create_ledger_book(&auth.write_context(), settings)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(book.into())))
+}
+
+/// List the organization's books.
+#[utoipa::path(
+    get, path = "/api/v1/ledger/books", tag = "ledger",
+    security(("bearer" = ["ledger:read"]), ("session" = ["ledger:read"])),
+    responses(
+        (status = 200, body = Paged<BookOut>),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn list_books(
+    State(state): State<AppState>,
+    auth: Authed<scopes::LedgerRead>,
+) -> ApiResult<axum::Json<Paged<BookOut>>> {
+    let books = state
+        .store()
+        .tenant(auth.principal.org_id)
+        .list_ledger_books()
+        .await?;
+    Ok(axum::Json(Paged {
+        items: books.into_iter().map(BookOut::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// Get a book by id or name.
+#[utoipa::path(
+    get, path = "/api/v1/ledger/books/{book}", tag = "ledger",
+    params(("book" = String, Path, description = "Book id or name")),
+    security(("bearer" = ["ledger:read"]), ("session" = ["ledger:read"])),
+    responses(
+        (status = 200, body = BookOut), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn get_book(
+    State(state): State<AppState>,
+    auth: Authed<scopes::LedgerRead>,
+    Path(book): Path<String>,
+) -> ApiResult<axum::Json<BookOut>> {
+    let book = state
+        .store()
+        .tenant(auth.principal.org_id)
+        .ledger_book(&book)
+        .await?;
+    Ok(axum::Json(book.into()))
+}
+
+/// The chart of accounts, in code order.
+#[utoipa::path(
+    get, path = "/api/v1/ledger/books/{book}/accounts", tag = "ledger",
+    params(("book" = String, Path, description = "Book id or name")),
+    security(("bearer" = ["ledger:read"]), ("session" = ["ledger:read"])),
+    responses(
+        (status = 200, body = Paged<AccountOut>), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn list_accounts(
+    State(state): State<AppState>,
+    auth: Authed<scopes::LedgerRead>,
+    Path(book): Path<String>,
+) -> ApiResult<axum::Json<Paged<AccountOut>>> {
+    let (_, accounts) = state
+        .store()
+        .tenant(auth.principal.org_id)
+        .ledger_accounts(&book)
+        .await?;
+    let chart = tenon_ledger::Chart::from_accounts(accounts.clone())
+        .map_err(crate::error::ApiError::from)?;
+    let items = accounts
+        .into_iter()
+        .map(|a| {
+            let leaf = chart.is_leaf(&a.code);
+            account_out(a, leaf)
+        })
+        .collect();
+    Ok(axum::Json(Paged {
+        items,
+        next_cursor: None,
+    }))
+}
+
+/// Add an account (a sub-account of an existing one, e.g. 112201 under 1122). Its parent must not have lines.
+#[utoipa::path(
+    post, path = "/api/v1/ledger/books/{book}/accounts", tag = "ledger",
+    params(("book" = String, Path, description = "Book id or name")),
+    request_body = AccountOut,
+    security(("bearer" = ["ledger:write"]), ("session" = ["ledger:write"])),
+    responses(
+        (status = 201, body = AccountOut),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn create_account(
+    State(state): State<AppState>,
+    auth: Authed<scopes::LedgerWrite>,
+    Path(book): Path<String>,
+    ApiJson(body): ApiJson<AccountOut>,
+) -> ApiResult<(StatusCode, axum::Json<AccountOut>)> {
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let (_, accounts) = tenant.ledger_accounts(&book).await?;
+    let parent = AccountCode::parse(&body.code)
+        .ok()
+        .and_then(|code| code.parent())
+        .and_then(|p| accounts.into_iter().find(|a| a.code == p));
+    let account = body.into_account(parent.as_ref())?;
+    let account = tenant
+        .create_ledger_account(&auth.write_context(), &book, account)
+        .await?;
+    Ok((StatusCode::CREATED, axum::Json(account_out(account, true))))
+}
+
+/// A period to close or reopen.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodIn {
+    /// `YYYY-MM`.
+    #[schema(example = "2026-10")]
+    pub period: String,
+}
+
+impl PeriodIn {
+    fn parse(&self) -> Result<Period, tenon_model::Invalid> {
+        Period::parse(&self.period).map_err(|reason| tenon_model::Invalid::one("period", reason))
+    }
+}
+
+/// Close a period and every earlier one (月末结账): vouchers can no longer be created, posted or reversed
+/// in them. Refused (409) while a voucher of those periods is not posted.
+#[utoipa::path(
+    post, path = "/api/v1/ledger/books/{book}/close", tag = "ledger",
+    params(("book" = String, Path, description = "Book id or name")),
+    request_body = PeriodIn,
+    security(("bearer" = ["ledger:write"]), ("session" = ["ledger:write"])),
+    responses(
+        (status = 200, body = BookOut),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn close_periods(
+    State(state): State<AppState>,
+    auth: Authed<scopes::LedgerWrite>,
+    Path(book): Path<String>,
+    ApiJson(body): ApiJson<PeriodIn>,
+) -> ApiResult<axum::Json<BookOut>> {
+    let period = body.parse()?;
+    let book = state
+        .store()
+        .tenant(auth.principal.org_id)
+        .close_ledger_periods(&auth.write_context(), &book, period)
+        .await?;
+    Ok(axum::Json(book.into()))
+}
+
+/// Reopen a closed period and every later one (反结账), so that vouchers can be written there again.
+#[utoipa::path(
+    post, path = "/api/v1/ledger/books/{book}/reopen", tag = "ledger",
+    params(("book" = String, Path, description = "Book id or name")),
+    request_body = PeriodIn,
+    security(("bearer" = ["ledger:write"]), ("session" = ["ledger:write"])),
+    responses(
+        (status = 200, body = BookOut),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn reopen_periods(
+    State(state): State<AppState>,
+    auth: Authed<scopes::LedgerWrite>,
+    Path(book): Path<String>,
+    ApiJson(body): ApiJson<PeriodIn>,
+) -> ApiResult<axum::Json<BookOut>> {
+    let period = body.parse()?;
+    let book = state
+        .store()
+        .tenant(auth.principal.org_id)
+        .reopen_ledger_periods(&auth.write_context(), &book, period)
+        .await?;
+    Ok(axum::Json(book.into()))
+}

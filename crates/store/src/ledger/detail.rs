@@ -1,0 +1,526 @@
+//! Reports read from posted lines and posted sums: account balances (by dimension too), the general
+//! ledger, the sub-ledger detail with running balances, and the aging of receivables. The arithmetic is in
+//! `tenon_ledger::report`; this module only fetches.
+//!
+//! Lines are restricted to the leaf accounts under the account asked for, listed from the chart and bound
+//! one by one (`account_code IN (…)`), so the `(book, account, period)` index serves every query.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use tenon_ledger::balance::{Sums, TrialBalanceTotals};
+use tenon_ledger::report::{
+    self, Aging, Balance, BalanceReport, BalanceRow, DimensionSums, GeneralLedger, PeriodSums,
+};
+use tenon_ledger::{AccountCode, Chart, Dimension, Period, Role, Word};
+use uuid::Uuid;
+
+use super::{Book, Scaled, corrupt, date_text, invalid};
+use crate::exec::{Arg, Conn, Sql};
+use crate::{Result, StoreError, Tenant};
+
+/// Most lines one sub-ledger detail answers; narrower periods or a dimension filter show the rest.
+pub const DETAIL_LINES_MAX: usize = 10_000;
+
+/// What a sub-ledger detail (明细账) shows.
+#[derive(Debug, Clone)]
+pub struct DetailQuery {
+    /// An account; its sub-accounts are included.
+    pub account: AccountCode,
+    pub from: Period,
+    pub to: Period,
+    /// Only lines naming this value of this dimension (e.g. one customer).
+    pub dimension: Option<(Dimension, String)>,
+}
+
+/// One posted line in the detail, with the balance after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetailEntry {
+    pub voucher_id: Uuid,
+    pub date: NaiveDate,
+    pub period: Period,
+    pub word: Word,
+    pub number: u32,
+    pub account: AccountCode,
+    pub summary: String,
+    pub dimensions: BTreeMap<Dimension, String>,
+    pub debit: Decimal,
+    pub credit: Decimal,
+    pub balance: Balance,
+}
+
+/// The sub-ledger detail of an account over a period range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detail {
+    pub account: AccountCode,
+    pub account_name: String,
+    pub query: (Period, Period),
+    pub opening: Balance,
+    pub entries: Vec<DetailEntry>,
+    pub total_debit: Decimal,
+    pub total_credit: Decimal,
+    pub closing: Balance,
+}
+
+#[derive(sqlx::FromRow)]
+struct DimensionSumsRow {
+    account_code: String,
+    value: String,
+    before_debit: Scaled<2>,
+    before_credit: Scaled<2>,
+    within_debit: Scaled<2>,
+    within_credit: Scaled<2>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PeriodSumsRow {
+    account_code: String,
+    period: i64,
+    debit: Scaled<2>,
+    credit: Scaled<2>,
+}
+
+#[derive(sqlx::FromRow)]
+struct DetailRow {
+    voucher_id: Uuid,
+    date: String,
+    period: i64,
+    word: String,
+    number: i64,
+    account_code: String,
+    summary: String,
+    customer: Option<String>,
+    supplier: Option<String>,
+    department: Option<String>,
+    employee: Option<String>,
+    project: Option<String>,
+    item: Option<String>,
+    debit: Scaled<2>,
+    credit: Scaled<2>,
+}
+
+#[derive(sqlx::FromRow)]
+struct AgingRow {
+    customer: String,
+    date: String,
+    debit: Scaled<2>,
+    credit: Scaled<2>,
+}
+
+#[derive(sqlx::FromRow)]
+struct NetRow {
+    debit: Scaled<2>,
+    credit: Scaled<2>,
+}
+
+/// Values bound in the order their placeholders are written.
+#[derive(Default)]
+struct Binds {
+    args: Vec<Arg>,
+}
+
+impl Binds {
+    /// Binds `value` and answers its placeholder.
+    fn push(&mut self, value: impl Into<Arg>) -> String {
+        self.args.push(value.into());
+        format!("${}", self.args.len())
+    }
+
+    /// ` AND l.<dimension> = $n`, or nothing.
+    fn dimension(&mut self, filter: &Option<(Dimension, String)>) -> String {
+        match filter {
+            Some((dimension, value)) => {
+                format!(
+                    " AND l.{} = {}",
+                    dimension.as_str(),
+                    self.push(value.as_str())
+                )
+            }
+            None => String::new(),
+        }
+    }
+
+    /// ` AND l.account_code IN ($n, …)`.
+    fn accounts(&mut self, leaves: &[AccountCode]) -> String {
+        let placeholders: Vec<String> =
+            leaves.iter().map(|code| self.push(code.as_str())).collect();
+        format!(" AND l.account_code IN ({})", placeholders.join(", "))
+    }
+}
+
+/// ` AND l.account_code IN ($n, …)` for `leaves`, numbering placeholders from `first`.
+fn accounts_clause(column: &str, leaves: &[AccountCode], first: usize) -> String {
+    let placeholders: Vec<String> = (0..leaves.len())
+        .map(|index| format!("${}", first + index))
+        .collect();
+    format!(" AND {column} IN ({})", placeholders.join(", "))
+}
+
+fn leaf_args(leaves: &[AccountCode]) -> impl Iterator<Item = Arg> + '_ {
+    leaves.iter().map(|code| Arg::from(code.as_str()))
+}
+
+/// The leaves under `account`, refusing an account the chart does not have.
+fn leaves(chart: &Chart, account: &AccountCode) -> Result<Vec<AccountCode>> {
+    let leaves = chart.leaves_under(account);
+    if leaves.is_empty() {
+        return Err(invalid(
+            "account",
+            format!("account {account} does not exist in this book"),
+        ));
+    }
+    Ok(leaves)
+}
+
+impl Tenant<'_> {
+    async fn book_and_chart(&self, conn: &mut Conn<'_>, book: &str) -> Result<(Book, Chart)> {
+        let book = self
+            .find_book(conn, book)
+            .await?
+            .ok_or_else(|| StoreError::not_found("book"))?;
+        let chart = self.load_chart(conn, book.id).await?;
+        Ok((book, chart))
+    }
+
+    /// Account balances of `period`: per account (parents aggregating sub-accounts) or, with a dimension,
+    /// per (leaf account, dimension value). `account` limits the report to that account and its
+    /// sub-accounts; without it a dimension report covers the lines that name a value of the dimension.
+    pub async fn account_balances(
+        &self,
+        book: &str,
+        period: Period,
+        account: Option<&AccountCode>,
+        dimension: Option<Dimension>,
+    ) -> Result<BalanceReport> {
+        let Some(dimension) = dimension else {
+            let trial = self.trial_balance(book, period).await?;
+            let rows: Vec<BalanceRow> = trial
+                .rows
+                .into_iter()
+                .filter(|row| account.is_none_or(|a| row.code.as_str().starts_with(a.as_str())))
+                .map(|row| BalanceRow {
+                    account: row.code,
+                    account_name: row.name,
+                    value: None,
+                    opening_debit: row.opening_debit,
+                    opening_credit: row.opening_credit,
+                    period_debit: row.period_debit,
+                    period_credit: row.period_credit,
+                    closing_debit: row.closing_debit,
+                    closing_credit: row.closing_credit,
+                })
+                .collect();
+            let top = rows
+                .iter()
+                .map(|row| row.account.level())
+                .min()
+                .unwrap_or(1);
+            let mut totals = TrialBalanceTotals::default();
+            for row in rows.iter().filter(|row| row.account.level() == top) {
+                report::add_to_totals(&mut totals, row);
+            }
+            return Ok(BalanceReport {
+                period,
+                dimension: None,
+                rows,
+                totals,
+            });
+        };
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let (book, chart) = self.book_and_chart(&mut conn, book).await?;
+        let column = dimension.as_str();
+        let mut text = format!(
+            "SELECT l.account_code, COALESCE(l.{column}, '') AS value, \
+             COALESCE(SUM(CASE WHEN l.period < $3 THEN l.debit ELSE 0 END), 0) AS before_debit, \
+             COALESCE(SUM(CASE WHEN l.period < $3 THEN l.credit ELSE 0 END), 0) AS before_credit, \
+             COALESCE(SUM(CASE WHEN l.period = $3 THEN l.debit ELSE 0 END), 0) AS within_debit, \
+             COALESCE(SUM(CASE WHEN l.period = $3 THEN l.credit ELSE 0 END), 0) AS within_credit \
+             FROM ledger_lines l JOIN ledger_vouchers v ON v.organization_id = l.organization_id AND v.id = l.voucher_id \
+             WHERE l.organization_id = $1 AND l.book_id = $2 AND l.period <= $3 AND v.state = 'posted'"
+        );
+        let leaves = match account {
+            Some(account) => leaves(&chart, account)?,
+            None => Vec::new(),
+        };
+        if leaves.is_empty() {
+            text.push_str(&format!(" AND l.{column} IS NOT NULL"));
+        } else {
+            text.push_str(&accounts_clause("l.account_code", &leaves, 4));
+        }
+        text.push_str(&format!(
+            " GROUP BY l.account_code, COALESCE(l.{column}, '') ORDER BY l.account_code"
+        ));
+        let rows: Vec<DimensionSumsRow> = conn
+            .fetch_all(
+                Sql::generated(text)
+                    .bind(self.org_id)
+                    .bind(book.id)
+                    .bind(period.key())
+                    .bind_all(leaf_args(&leaves)),
+            )
+            .await?;
+        let sums = rows
+            .into_iter()
+            .map(|row| {
+                Ok(DimensionSums {
+                    account: AccountCode::parse(&row.account_code)
+                        .map_err(|_| corrupt("account code", &row.account_code))?,
+                    value: row.value,
+                    before: Sums {
+                        debit: row.before_debit.0,
+                        credit: row.before_credit.0,
+                    },
+                    within: Sums {
+                        debit: row.within_debit.0,
+                        credit: row.within_credit.0,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(report::dimension_balances(&chart, period, dimension, &sums))
+    }
+
+    /// The general ledger (总账) of `from..=to`: for `account` (with its sub-accounts) or for every
+    /// first-level account with posted amounts, the opening balance, each period's debit and credit, the
+    /// year-to-date sums and the closing balance.
+    pub async fn general_ledger(
+        &self,
+        book: &str,
+        from: Period,
+        to: Period,
+        account: Option<&AccountCode>,
+    ) -> Result<GeneralLedger> {
+        check_range(from, to)?;
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let (book, chart) = self.book_and_chart(&mut conn, book).await?;
+        let leaves = match account {
+            Some(account) => leaves(&chart, account)?,
+            None => Vec::new(),
+        };
+        let mut text = "SELECT account_code, period, debit, credit FROM ledger_balances \
+                        WHERE organization_id = $1 AND book_id = $2 AND period <= $3"
+            .to_owned();
+        if !leaves.is_empty() {
+            text.push_str(&accounts_clause("account_code", &leaves, 4));
+        }
+        let rows: Vec<PeriodSumsRow> = conn
+            .fetch_all(
+                Sql::generated(text)
+                    .bind(self.org_id)
+                    .bind(book.id)
+                    .bind(to.key())
+                    .bind_all(leaf_args(&leaves)),
+            )
+            .await?;
+        let sums = rows
+            .into_iter()
+            .map(|row| {
+                Ok(PeriodSums {
+                    account: AccountCode::parse(&row.account_code)
+                        .map_err(|_| corrupt("account code", &row.account_code))?,
+                    period: Period::from_key(row.period)
+                        .ok_or_else(|| corrupt("period", row.period))?,
+                    sums: Sums {
+                        debit: row.debit.0,
+                        credit: row.credit.0,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let shown: Vec<AccountCode> = account.into_iter().cloned().collect();
+        Ok(report::general_ledger(
+            &chart,
+            &shown,
+            from,
+            to,
+            book.settings.fiscal_year_start_month,
+            &sums,
+        ))
+    }
+
+    /// The sub-ledger detail (明细账): the opening balance at `from`, every posted line of the account (and
+    /// its sub-accounts) in `from..=to` by date and voucher with the balance after it, and the closing
+    /// balance. Refuses more than [`DETAIL_LINES_MAX`] lines, saying how to narrow the query.
+    pub async fn account_detail(&self, book: &str, query: &DetailQuery) -> Result<Detail> {
+        check_range(query.from, query.to)?;
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let (book, chart) = self.book_and_chart(&mut conn, book).await?;
+        let leaves = leaves(&chart, &query.account)?;
+        let mut opening_binds = Binds::default();
+        let opening_text = format!(
+            "SELECT COALESCE(SUM(l.debit), 0) AS debit, COALESCE(SUM(l.credit), 0) AS credit FROM ledger_lines l \
+             JOIN ledger_vouchers v ON v.organization_id = l.organization_id AND v.id = l.voucher_id \
+             WHERE l.organization_id = {} AND l.book_id = {} AND l.period < {} AND v.state = 'posted'{}{}",
+            opening_binds.push(self.org_id),
+            opening_binds.push(book.id),
+            opening_binds.push(query.from.key()),
+            opening_binds.dimension(&query.dimension),
+            opening_binds.accounts(&leaves),
+        );
+        let opening: NetRow = conn
+            .fetch_one(Sql::generated(opening_text).bind_all(opening_binds.args))
+            .await?;
+        let mut binds = Binds::default();
+        let text = format!(
+            "SELECT l.voucher_id, v.date, v.period, v.word, v.number, l.account_code, l.summary, l.customer, l.supplier, \
+             l.department, l.employee, l.project, l.item, l.debit, l.credit FROM ledger_lines l \
+             JOIN ledger_vouchers v ON v.organization_id = l.organization_id AND v.id = l.voucher_id \
+             WHERE l.organization_id = {} AND l.book_id = {} AND l.period >= {} AND l.period <= {} \
+             AND v.state = 'posted'{}{} ORDER BY v.date, v.period, v.word, v.number, l.line_no LIMIT {}",
+            binds.push(self.org_id),
+            binds.push(book.id),
+            binds.push(query.from.key()),
+            binds.push(query.to.key()),
+            binds.dimension(&query.dimension),
+            binds.accounts(&leaves),
+            DETAIL_LINES_MAX + 1
+        );
+        let rows: Vec<DetailRow> = conn
+            .fetch_all(Sql::generated(text).bind_all(binds.args))
+            .await?;
+        if rows.len() > DETAIL_LINES_MAX {
+            return Err(invalid(
+                "to",
+                format!(
+                    "the detail of account {} from {} to {} holds more than {DETAIL_LINES_MAX} lines; \
+                     ask for fewer periods or one dimension value",
+                    query.account, query.from, query.to
+                ),
+            ));
+        }
+        let opening_net = opening.debit.0 - opening.credit.0;
+        let movements: Vec<(Decimal, Decimal)> =
+            rows.iter().map(|row| (row.debit.0, row.credit.0)).collect();
+        let balances = report::running_balances(opening_net, movements.iter().copied());
+        let mut entries = Vec::with_capacity(rows.len());
+        for (row, balance) in rows.into_iter().zip(balances) {
+            entries.push(detail_entry(row, balance)?);
+        }
+        let total_debit: Decimal = movements.iter().map(|(debit, _)| debit).sum();
+        let total_credit: Decimal = movements.iter().map(|(_, credit)| credit).sum();
+        Ok(Detail {
+            account_name: chart
+                .get(&query.account)
+                .map(|a| a.name.clone())
+                .unwrap_or_default(),
+            account: query.account.clone(),
+            query: (query.from, query.to),
+            opening: Balance::of(opening_net),
+            closing: Balance::of(opening_net + total_debit - total_credit),
+            entries,
+            total_debit: Balance::of(total_debit).amount,
+            total_credit: Balance::of(total_credit).amount,
+        })
+    }
+
+    /// Aging of receivables by customer as of `as_of`, over the account holding role AR (or `account`),
+    /// in the day bands of `limits`. Returns the account used with the report.
+    pub async fn receivables_aging(
+        &self,
+        book: &str,
+        as_of: NaiveDate,
+        account: Option<&AccountCode>,
+        limits: &[u32],
+    ) -> Result<(AccountCode, Aging)> {
+        let buckets = report::aging_buckets(limits).map_err(|reason| invalid("buckets", reason))?;
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let (book, chart) = self.book_and_chart(&mut conn, book).await?;
+        let account =
+            match account {
+                Some(account) => account.clone(),
+                None => {
+                    let role = Role::parse("AR").map_err(StoreError::Corrupt)?;
+                    chart.by_role(&role).map(|a| a.code.clone()).ok_or_else(|| {
+                    invalid(
+                        "account",
+                        format!(
+                            "book {} has no account with role AR; name the receivable account",
+                            book.settings.name
+                        ),
+                    )
+                })?
+                }
+            };
+        let leaves = leaves(&chart, &account)?;
+        let rows: Vec<AgingRow> = conn
+            .fetch_all(
+                Sql::generated(format!(
+                    "SELECT COALESCE(l.customer, '') AS customer, v.date, l.debit, l.credit FROM ledger_lines l \
+                     JOIN ledger_vouchers v ON v.organization_id = l.organization_id AND v.id = l.voucher_id \
+                     WHERE l.organization_id = $1 AND l.book_id = $2 AND l.period <= $3 AND v.date <= $4 \
+                     AND v.state = 'posted'{}",
+                    accounts_clause("l.account_code", &leaves, 5)
+                ))
+                .bind(self.org_id)
+                .bind(book.id)
+                .bind(Period::of(as_of).key())
+                .bind(date_text(as_of))
+                .bind_all(leaf_args(&leaves)),
+            )
+            .await?;
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                Ok(report::AgingItem {
+                    date: NaiveDate::parse_from_str(&row.date, "%Y-%m-%d")
+                        .map_err(|_| corrupt("date", &row.date))?,
+                    customer: row.customer,
+                    net: row.debit.0 - row.credit.0,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((account, report::aging(as_of, buckets, &items)))
+    }
+}
+
+/// Most periods one range report covers (ten years).
+pub const REPORT_PERIODS_MAX: usize = 120;
+
+fn check_range(from: Period, to: Period) -> Result<()> {
+    if from > to {
+        return Err(invalid("from", format!("{from} is after {to}")));
+    }
+    if from.through(to).len() > REPORT_PERIODS_MAX {
+        return Err(invalid(
+            "to",
+            format!("a report covers at most {REPORT_PERIODS_MAX} periods"),
+        ));
+    }
+    Ok(())
+}
+
+fn detail_entry(row: DetailRow, balance: Balance) -> Result<DetailEntry> {
+    let mut dimensions = BTreeMap::new();
+    for (dimension, value) in [
+        (Dimension::Customer, row.customer),
+        (Dimension::Supplier, row.supplier),
+        (Dimension::Department, row.department),
+        (Dimension::Employee, row.employee),
+        (Dimension::Project, row.project),
+        (Dimension::Item, row.item),
+    ] {
+        if let Some(value) = value {
+            dimensions.insert(dimension, value);
+        }
+    }
+    Ok(DetailEntry {
+        voucher_id: row.voucher_id,
+        date: NaiveDate::parse_from_str(&row.date, "%Y-%m-%d")
+            .map_err(|_| corrupt("date", &row.date))?,
+        period: Period::from_key(row.period).ok_or_else(|| corrupt("period", row.period))?,
+        word: Word::parse(&row.word).map_err(|_| corrupt("word", &row.word))?,
+        number: u32::try_from(row.number).map_err(|_| corrupt("number", row.number))?,
+        account: AccountCode::parse(&row.account_code)
+            .map_err(|_| corrupt("account code", &row.account_code))?,
+        summary: row.summary,
+        dimensions,
+        debit: row.debit.0,
+        credit: row.credit.0,
+        balance,
+    })
+}

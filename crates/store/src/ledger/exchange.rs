@@ -1,0 +1,331 @@
+//! Books in and out: the canonical [`tenon_ledger::exchange::Books`] of a period range for export, and
+//! imports that create the book if absent and write accounts, dimension values and vouchers in the state
+//! the source records, in one transaction with one audit entry.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rust_decimal::Decimal;
+use tenon_ledger::exchange::{Books, DimensionValue};
+use tenon_ledger::voucher::{self, VoucherDraft};
+use tenon_ledger::{BookSettings, Chart, Dimension, Period, Standard, VoucherState, Word};
+use tenon_model::{Action, FieldError, Invalid, TargetKind};
+use uuid::Uuid;
+
+use super::{Book, StoredVoucher};
+use crate::audit::{self, Change};
+use crate::exec::{Conn, Sql};
+use crate::{Result, StoreError, Tenant, WriteContext};
+
+/// Vouchers written per step of an import; progress is reported after each.
+const IMPORT_CHUNK: usize = 1000;
+/// Most problems an import refusal lists.
+const IMPORT_PROBLEMS_MAX: usize = 100;
+
+/// Called after each written chunk of imported vouchers with (done, total).
+pub type ImportProgress<'a> = &'a (dyn Fn(usize, usize) + Sync);
+
+#[derive(Debug, Clone)]
+pub struct ImportOutcome {
+    pub book: Book,
+    pub book_created: bool,
+    pub accounts_created: usize,
+    pub vouchers: usize,
+}
+
+#[derive(sqlx::FromRow)]
+struct ValueRow {
+    dimension: String,
+    code: String,
+    name: String,
+}
+
+impl Tenant<'_> {
+    /// The vouchers of `from..=to` (posted only unless `include_unposted`), the chart, the dimension values
+    /// and the posted opening balances before `from`.
+    pub async fn export_books(
+        &self,
+        book: &str,
+        from: Period,
+        to: Period,
+        include_unposted: bool,
+    ) -> Result<Books> {
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let book = self
+            .find_book(&mut conn, book)
+            .await?
+            .ok_or_else(|| StoreError::not_found("book"))?;
+        let mut books = Books::new(&book.settings.name, book.settings.base_currency);
+        books.fiscal_year_start_month = book.settings.fiscal_year_start_month;
+        books.accounts = self.load_accounts(&mut conn, book.id).await?;
+        let values: Vec<ValueRow> = conn
+            .fetch_all(
+                Sql::new("SELECT dimension, code, name FROM ledger_dimension_values WHERE organization_id = $1 AND book_id = $2 ORDER BY dimension, code")
+                    .bind(self.org_id)
+                    .bind(book.id),
+            )
+            .await?;
+        for value in values {
+            books.dimension_values.push(DimensionValue {
+                dimension: Dimension::parse(&value.dimension)
+                    .map_err(|_| super::corrupt("dimension", &value.dimension))?,
+                code: value.code,
+                name: value.name,
+            });
+        }
+        books.vouchers = self
+            .load_vouchers(&mut conn, book.id, None, Some((from, to)))
+            .await?
+            .into_iter()
+            .map(|stored| stored.voucher)
+            .filter(|voucher| include_unposted || voucher.state == VoucherState::Posted)
+            .collect();
+        drop(pooled);
+        let opening = self.trial_balance_sums_before(&book, from).await?;
+        books.opening = opening;
+        books.sort();
+        Ok(books)
+    }
+
+    async fn trial_balance_sums_before(
+        &self,
+        book: &Book,
+        from: Period,
+    ) -> Result<BTreeMap<tenon_ledger::AccountCode, Decimal>> {
+        let report = self.trial_balance(&book.id.to_string(), from).await?;
+        let chart_leaves: BTreeMap<_, _> = report
+            .rows
+            .into_iter()
+            .map(|row| (row.code, row.opening_debit - row.opening_credit))
+            .collect();
+        let (_, accounts) = self.ledger_accounts(&book.id.to_string()).await?;
+        let chart = Chart::from_accounts(accounts)
+            .map_err(|invalid| StoreError::Corrupt(invalid.to_string()))?;
+        Ok(chart_leaves
+            .into_iter()
+            .filter(|(code, net)| chart.is_leaf(code) && !net.is_zero())
+            .collect())
+    }
+
+    /// Imports books: creates the book `name` if absent (standard `cas`, the file's base currency), adds the
+    /// accounts it lacks, and writes every voucher with its own number and state, checked like any other.
+    pub async fn import_books(
+        &self,
+        ctx: &WriteContext,
+        name: &str,
+        books: Books,
+        progress: ImportProgress<'_>,
+    ) -> Result<ImportOutcome> {
+        let mut tx = self.store.pools.begin().await?;
+        let mut conn = tx.conn();
+        let (book, book_created) = match self.find_book(&mut conn, name).await? {
+            Some(book) => (book, false),
+            None => {
+                let settings = BookSettings {
+                    name: BookSettings::check_name(name)
+                        .map_err(|reason| super::invalid("book", reason))?,
+                    base_currency: books.base_currency,
+                    standard: Standard::Cas,
+                    fiscal_year_start_month: books.fiscal_year_start_month,
+                    segregation_of_duties: false,
+                };
+                (
+                    self.insert_book(&mut conn, ctx, settings, Vec::new())
+                        .await?,
+                    true,
+                )
+            }
+        };
+        if book.settings.base_currency != books.base_currency {
+            return Err(super::invalid(
+                "file",
+                format!(
+                    "the file's base currency is {}, book {} keeps {}",
+                    books.base_currency, book.settings.name, book.settings.base_currency
+                ),
+            ));
+        }
+        let mut chart = self.load_chart(&mut conn, book.id).await?;
+        let mut accounts_created = 0;
+        let mut incoming = books.accounts.clone();
+        incoming.sort_by(|a, b| a.code.cmp(&b.code));
+        for mut account in incoming {
+            if chart.get(&account.code).is_some() {
+                continue;
+            }
+            if account
+                .role
+                .as_ref()
+                .is_some_and(|role| chart.by_role(role).is_some())
+            {
+                account.role = None;
+            }
+            chart.insert(account.clone()).map_err(|invalid| {
+                super::invalid(&format!("accounts.{}", account.code), invalid.to_string())
+            })?;
+            self.insert_account(&mut conn, book.id, &account).await?;
+            accounts_created += 1;
+        }
+        self.insert_dimension_values(
+            &mut conn,
+            book.id,
+            books
+                .dimension_values
+                .iter()
+                .map(|value| (value.dimension, value.code.as_str(), value.name.as_str())),
+        )
+        .await?;
+        let stored = self
+            .check_imported(&mut conn, ctx, &book, &chart, books.vouchers)
+            .await?;
+        let total = stored.len();
+        for (index, chunk) in stored.chunks(IMPORT_CHUNK).enumerate() {
+            self.write_vouchers(&mut conn, book.id, chunk).await?;
+            progress((index * IMPORT_CHUNK + chunk.len()).min(total), total);
+        }
+        audit::record(&mut conn, self, Change {
+            target_kind: TargetKind::LedgerBook,
+            target_id: book.id.to_string(),
+            action: Action::Imported,
+            before: None,
+            after: Some(serde_json::json!({"book": book.settings.name, "accounts_created": accounts_created, "vouchers": total})),
+            ctx,
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(ImportOutcome {
+            book,
+            book_created,
+            accounts_created,
+            vouchers: total,
+        })
+    }
+}
+
+impl Tenant<'_> {
+    /// Checks imported vouchers like any other (balanced, leaf accounts, open periods) and that their numbers
+    /// are free — in the file and in the book — then reserves the numbers. Refusals name the voucher.
+    async fn check_imported(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        book: &Book,
+        chart: &Chart,
+        vouchers: Vec<tenon_ledger::Voucher>,
+    ) -> Result<Vec<StoredVoucher>> {
+        let mut problems = Vec::new();
+        let mut seen = BTreeSet::new();
+        let mut highest: BTreeMap<(Period, Word), u32> = BTreeMap::new();
+        for imported in &vouchers {
+            let at = format!(
+                "vouchers[{} {}-{}]",
+                imported.period,
+                imported.word.as_str(),
+                imported.number
+            );
+            let draft = VoucherDraft {
+                date: imported.date,
+                word: imported.word,
+                attachments: imported.attachments,
+                lines: imported.lines.clone(),
+            };
+            if let Err(invalid) = voucher::check_voucher(&book.settings, chart, &draft) {
+                for problem in invalid.0 {
+                    problems.push(FieldError::new(
+                        format!("{at}.{}", problem.field),
+                        problem.reason,
+                    ));
+                }
+            }
+            if Period::of(imported.date) != imported.period {
+                problems.push(FieldError::new(
+                    format!("{at}.date"),
+                    format!("{} is not in period {}", imported.date, imported.period),
+                ));
+            }
+            if imported.number == 0 {
+                problems.push(FieldError::new(
+                    format!("{at}.number"),
+                    "voucher numbers start at 1",
+                ));
+            }
+            if !seen.insert((imported.period, imported.word, imported.number)) {
+                problems.push(FieldError::new(
+                    at.clone(),
+                    "the file holds this voucher number twice",
+                ));
+            }
+            if let Err(StoreError::Conflict { reason, .. }) =
+                Self::check_open(book, imported.period)
+            {
+                return Err(StoreError::conflict(
+                    Some("date"),
+                    format!("{at}: {reason}"),
+                ));
+            }
+            let slot = highest.entry((imported.period, imported.word)).or_default();
+            *slot = (*slot).max(imported.number);
+            if problems.len() >= IMPORT_PROBLEMS_MAX {
+                break;
+            }
+        }
+        if !problems.is_empty() {
+            return Err(StoreError::Invalid(Invalid(problems)));
+        }
+        if let (Some(first), Some(last)) = (
+            vouchers.iter().map(|v| v.period).min(),
+            vouchers.iter().map(|v| v.period).max(),
+        ) {
+            let taken: Vec<(i64, String, i64)> = conn
+                .fetch_all(
+                    Sql::new(
+                        "SELECT period, word, number FROM ledger_vouchers WHERE organization_id = $1 AND book_id = $2 \
+                         AND period >= $3 AND period <= $4",
+                    )
+                    .bind(self.org_id)
+                    .bind(book.id)
+                    .bind(first.key())
+                    .bind(last.key()),
+                )
+                .await?;
+            let clash = taken.into_iter().find_map(|(period, word, number)| {
+                let period = Period::from_key(period)?;
+                let word = Word::parse(&word).ok()?;
+                let number = u32::try_from(number).ok()?;
+                seen.contains(&(period, word, number))
+                    .then_some((period, word, number))
+            });
+            if let Some((period, word, number)) = clash {
+                return Err(StoreError::conflict(
+                    Some("number"),
+                    format!(
+                        "voucher {}-{number} of {period} already exists in book {}; was this file imported before?",
+                        word.as_str(),
+                        book.settings.name
+                    ),
+                ));
+            }
+        }
+        for (&(period, word), &number) in &highest {
+            self.raise_number(conn, book.id, period, word, number)
+                .await?;
+        }
+        let now = self.store.now();
+        Ok(vouchers
+            .into_iter()
+            .map(|mut voucher| {
+                if voucher.preparer.is_empty() {
+                    voucher.preparer = ctx.actor.name().to_owned();
+                }
+                StoredVoucher {
+                    id: Uuid::now_v7(),
+                    book_id: book.id,
+                    voucher,
+                    reverses_id: None,
+                    reversed_by_id: None,
+                    created_at: now,
+                }
+            })
+            .collect())
+    }
+}

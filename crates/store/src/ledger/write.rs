@@ -1,0 +1,384 @@
+//! Writing vouchers with few statements: numbers for a whole batch from one counter update per (period,
+//! word), voucher rows, lines and audit entries as multi-row inserts, dimension values created on first use,
+//! and the posted sums added to `ledger_balances` once per (account, period) of the batch.
+//!
+//! Every path that stores vouchers ends here — one voucher from the API, a batch, a rule, a reversal, an
+//! import — so the rows look the same whatever made them. What may be written is decided before: each
+//! voucher has passed `tenon_ledger::voucher::check_voucher` and its period is open.
+//!
+//! Locks on PostgreSQL are taken in one order — counters by (period, word), then balances by (account,
+//! period) — so concurrent batches wait for each other but never deadlock. On SQLite the single writer
+//! serializes them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rust_decimal::Decimal;
+use tenon_ledger::{AccountCode, Dimension, Period, VoucherState, Word};
+use uuid::Uuid;
+
+use super::{StoredVoucher, amount, date_text, scaled};
+use crate::exec::{Arg, Backend, Conn, Sql};
+use crate::{Result, StoreError, Tenant};
+
+/// Rows per multi-row statement. Lines have 20 columns, so a statement binds at most 4,000 values, well
+/// under SQLite's (32,766) and PostgreSQL's (65,535) limits.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// `head` followed by `rows` groups of `columns` placeholders, then `tail`. SQLite gets anonymous `?`
+/// placeholders: with numbered ones, binding each value walks SQLite's list of parameter names
+/// (`sqlite3_bind_parameter_name` is linear), which makes a statement of n values cost n² — seconds for
+/// a batch. PostgreSQL only reads `$n`.
+fn values_text(backend: Backend, head: &str, columns: usize, rows: usize, tail: &str) -> String {
+    let mut text = String::with_capacity(head.len() + rows * columns * 6 + tail.len());
+    text.push_str(head);
+    for row in 0..rows {
+        text.push_str(if row == 0 { " (" } else { ", (" });
+        for column in 0..columns {
+            if column > 0 {
+                text.push_str(", ");
+            }
+            match backend {
+                Backend::Sqlite => text.push('?'),
+                Backend::Postgres => {
+                    text.push('$');
+                    text.push_str(&(row * columns + column + 1).to_string());
+                }
+            }
+        }
+        text.push(')');
+    }
+    text.push_str(tail);
+    text
+}
+
+const VOUCHER_HEAD: &str = "INSERT INTO ledger_vouchers (organization_id, id, book_id, period, word, number, date, \
+     attachments, state, preparer, reviewer, poster, reverses_id, reversed_by_id, created_at, updated_at) VALUES";
+const VOUCHER_COLUMNS: usize = 16;
+const LINE_HEAD: &str = "INSERT INTO ledger_lines (organization_id, voucher_id, line_no, book_id, period, account_code, \
+     summary, customer, supplier, department, employee, project, item, debit, credit, currency, original_amount, \
+     exchange_rate, quantity, unit_price) VALUES";
+const LINE_COLUMNS: usize = 20;
+const VALUE_HEAD: &str =
+    "INSERT INTO ledger_dimension_values (organization_id, book_id, dimension, code, name) VALUES";
+const VALUE_TAIL: &str = " ON CONFLICT (organization_id, book_id, dimension, code) DO NOTHING";
+
+/// Posted sums per (account, period) of a set of vouchers.
+pub(crate) fn posted_sums(
+    vouchers: &[StoredVoucher],
+) -> BTreeMap<(AccountCode, Period), (Decimal, Decimal)> {
+    let mut sums: BTreeMap<(AccountCode, Period), (Decimal, Decimal)> = BTreeMap::new();
+    for stored in vouchers
+        .iter()
+        .filter(|stored| stored.voucher.state == VoucherState::Posted)
+    {
+        for line in &stored.voucher.lines {
+            let entry = sums
+                .entry((line.account.clone(), stored.voucher.period))
+                .or_default();
+            entry.0 += line.debit;
+            entry.1 += line.credit;
+        }
+    }
+    sums
+}
+
+impl Tenant<'_> {
+    /// Takes `count` consecutive numbers of (period, word) and returns the first. The counter row stays
+    /// locked until the transaction ends (PostgreSQL row lock; SQLite's single writer), so concurrent
+    /// writers get consecutive ranges and a rolled-back transaction gives its numbers back.
+    pub(crate) async fn take_numbers(
+        &self,
+        conn: &mut Conn<'_>,
+        book_id: Uuid,
+        period: Period,
+        word: Word,
+        count: u32,
+    ) -> Result<u32> {
+        let (last,): (i64,) = conn
+            .fetch_one(
+                Sql::new(
+                    "INSERT INTO ledger_numbers (organization_id, book_id, period, word, last_number) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (organization_id, book_id, period, word) DO UPDATE SET last_number = ledger_numbers.last_number + excluded.last_number \
+                     RETURNING last_number",
+                )
+                .bind(self.org_id)
+                .bind(book_id)
+                .bind(period.key())
+                .bind(word.as_str())
+                .bind(i64::from(count)),
+            )
+            .await?;
+        let first = last - i64::from(count) + 1;
+        u32::try_from(first).map_err(|_| super::corrupt("voucher number", last))
+    }
+
+    /// Raises the counter of (period, word) to at least `number` (imports keep their source numbers).
+    pub(crate) async fn raise_number(
+        &self,
+        conn: &mut Conn<'_>,
+        book_id: Uuid,
+        period: Period,
+        word: Word,
+        number: u32,
+    ) -> Result<()> {
+        conn.execute(
+            Sql::new(
+                "INSERT INTO ledger_numbers (organization_id, book_id, period, word, last_number) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (organization_id, book_id, period, word) DO UPDATE SET last_number = \
+                 CASE WHEN ledger_numbers.last_number > excluded.last_number THEN ledger_numbers.last_number ELSE excluded.last_number END",
+            )
+            .bind(self.org_id)
+            .bind(book_id)
+            .bind(period.key())
+            .bind(word.as_str())
+            .bind(i64::from(number)),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Writes checked, numbered vouchers of one book: their rows, their lines, the dimension values they
+    /// name for the first time, and (for posted ones) their sums into `ledger_balances`. No audit entry:
+    /// the caller records the change it is making.
+    pub(crate) async fn write_vouchers(
+        &self,
+        conn: &mut Conn<'_>,
+        book_id: Uuid,
+        vouchers: &[StoredVoucher],
+    ) -> Result<()> {
+        self.ensure_dimension_values(conn, book_id, vouchers)
+            .await?;
+        self.insert_voucher_rows(conn, book_id, vouchers).await?;
+        self.add_to_balances(conn, book_id, &posted_sums(vouchers))
+            .await
+    }
+
+    /// The voucher and line rows alone: no checks, numbers, dimension values, balances or audit.
+    async fn insert_voucher_rows(
+        &self,
+        conn: &mut Conn<'_>,
+        book_id: Uuid,
+        vouchers: &[StoredVoucher],
+    ) -> Result<()> {
+        for chunk in vouchers.chunks(ROWS_PER_STATEMENT) {
+            let mut args = Vec::with_capacity(chunk.len() * VOUCHER_COLUMNS);
+            for stored in chunk {
+                let v = &stored.voucher;
+                args.extend([
+                    Arg::from(self.org_id),
+                    Arg::from(stored.id),
+                    Arg::from(book_id),
+                    Arg::from(v.period.key()),
+                    Arg::from(v.word.as_str()),
+                    Arg::from(i64::from(v.number)),
+                    Arg::from(date_text(v.date)),
+                    Arg::from(i64::from(v.attachments)),
+                    Arg::from(v.state.as_str()),
+                    Arg::from(v.preparer.as_str()),
+                    Arg::from(v.reviewer.clone()),
+                    Arg::from(v.poster.clone()),
+                    Arg::from(stored.reverses_id),
+                    Arg::from(stored.reversed_by_id),
+                    Arg::from(stored.created_at),
+                    Arg::from(stored.created_at),
+                ]);
+            }
+            let text = values_text(
+                conn.backend(),
+                VOUCHER_HEAD,
+                VOUCHER_COLUMNS,
+                chunk.len(),
+                "",
+            );
+            let sql = Sql::generated(text).bind_all(args);
+            if let Err(error) = conn.execute(sql).await {
+                return Err(match crate::error::unique_violation(&error) {
+                    Some(_) => StoreError::conflict(
+                        Some("number"),
+                        "a voucher with this period, word and number already exists in this book",
+                    ),
+                    None => error.into(),
+                });
+            }
+        }
+        let mut rows: Vec<Vec<Arg>> = Vec::new();
+        for stored in vouchers {
+            for (index, line) in stored.voucher.lines.iter().enumerate() {
+                let dimension = |d: Dimension| Arg::from(line.dimensions.get(&d).cloned());
+                rows.push(vec![
+                    Arg::from(self.org_id),
+                    Arg::from(stored.id),
+                    Arg::from(i64::try_from(index).unwrap_or(i64::MAX)),
+                    Arg::from(book_id),
+                    Arg::from(stored.voucher.period.key()),
+                    Arg::from(line.account.as_str()),
+                    Arg::from(line.summary.as_str()),
+                    dimension(Dimension::Customer),
+                    dimension(Dimension::Supplier),
+                    dimension(Dimension::Department),
+                    dimension(Dimension::Employee),
+                    dimension(Dimension::Project),
+                    dimension(Dimension::Item),
+                    amount(line.debit),
+                    amount(line.credit),
+                    Arg::from(line.currency.map(|c| c.as_str().to_owned())),
+                    scaled(line.original_amount, tenon_ledger::AMOUNT_SCALE),
+                    scaled(line.exchange_rate, tenon_ledger::RATE_SCALE),
+                    scaled(line.quantity, tenon_ledger::QUANTITY_SCALE),
+                    scaled(line.unit_price, tenon_ledger::QUANTITY_SCALE),
+                ]);
+                if rows.len() == ROWS_PER_STATEMENT {
+                    insert_rows(conn, LINE_HEAD, LINE_COLUMNS, "", std::mem::take(&mut rows))
+                        .await?;
+                }
+            }
+        }
+        if !rows.is_empty() {
+            insert_rows(conn, LINE_HEAD, LINE_COLUMNS, "", rows).await?;
+        }
+        Ok(())
+    }
+
+    /// For `tenon bench-ledger` only: inserts the rows of already numbered vouchers in one transaction with
+    /// the same statements as a real write, but without checks, numbering, dimension values, balances or
+    /// audit — the baseline that shows what those cost. Never use it for real books.
+    #[doc(hidden)]
+    pub async fn insert_raw_vouchers_for_benchmark(
+        &self,
+        book: &str,
+        vouchers: Vec<tenon_ledger::Voucher>,
+    ) -> Result<()> {
+        let mut tx = self.store.pools.begin().await?;
+        let mut conn = tx.conn();
+        let book = self
+            .find_book(&mut conn, book)
+            .await?
+            .ok_or_else(|| StoreError::not_found("book"))?;
+        let now = self.store.now();
+        let stored: Vec<StoredVoucher> = vouchers
+            .into_iter()
+            .map(|voucher| StoredVoucher {
+                id: Uuid::now_v7(),
+                book_id: book.id,
+                voucher,
+                reverses_id: None,
+                reversed_by_id: None,
+                created_at: now,
+            })
+            .collect();
+        self.insert_voucher_rows(&mut conn, book.id, &stored)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds posted sums to `ledger_balances`, one upsert per (account, period), in key order.
+    pub(crate) async fn add_to_balances(
+        &self,
+        conn: &mut Conn<'_>,
+        book_id: Uuid,
+        sums: &BTreeMap<(AccountCode, Period), (Decimal, Decimal)>,
+    ) -> Result<()> {
+        for ((account, period), (debit, credit)) in sums {
+            conn.execute(
+                Sql::new(
+                    "INSERT INTO ledger_balances (organization_id, book_id, account_code, period, debit, credit) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (organization_id, book_id, account_code, period) \
+                     DO UPDATE SET debit = ledger_balances.debit + excluded.debit, credit = ledger_balances.credit + excluded.credit",
+                )
+                .bind(self.org_id)
+                .bind(book_id)
+                .bind(account.as_str())
+                .bind(period.key())
+                .bind(amount(*debit))
+                .bind(amount(*credit)),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Creates the dimension values the vouchers name that do not exist yet (code and name alike).
+    async fn ensure_dimension_values(
+        &self,
+        conn: &mut Conn<'_>,
+        book_id: Uuid,
+        vouchers: &[StoredVoucher],
+    ) -> Result<()> {
+        let named: BTreeSet<(Dimension, &str)> = vouchers
+            .iter()
+            .flat_map(|stored| &stored.voucher.lines)
+            .flat_map(|line| line.dimensions.iter())
+            .map(|(dimension, value)| (*dimension, value.as_str()))
+            .collect();
+        self.insert_dimension_values(
+            conn,
+            book_id,
+            named
+                .into_iter()
+                .map(|(dimension, value)| (dimension, value, value)),
+        )
+        .await
+    }
+
+    /// Inserts (dimension, code, name) values, keeping those that exist.
+    pub(crate) async fn insert_dimension_values<'v>(
+        &self,
+        conn: &mut Conn<'_>,
+        book_id: Uuid,
+        values: impl Iterator<Item = (Dimension, &'v str, &'v str)>,
+    ) -> Result<()> {
+        let rows: Vec<Vec<Arg>> = values
+            .map(|(dimension, code, name)| {
+                vec![
+                    Arg::from(self.org_id),
+                    Arg::from(book_id),
+                    Arg::from(dimension.as_str()),
+                    Arg::from(code),
+                    Arg::from(name),
+                ]
+            })
+            .collect();
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            insert_rows(conn, VALUE_HEAD, 5, VALUE_TAIL, chunk.to_vec()).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn insert_rows(
+    conn: &mut Conn<'_>,
+    head: &str,
+    columns: usize,
+    tail: &str,
+    rows: Vec<Vec<Arg>>,
+) -> Result<()> {
+    let text = values_text(conn.backend(), head, columns, rows.len(), tail);
+    conn.execute(Sql::generated(text).bind_all(rows.into_iter().flatten()))
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::values_text;
+    use crate::exec::Backend;
+
+    #[test]
+    fn placeholders_are_numbered_on_postgres_and_anonymous_on_sqlite() {
+        assert_eq!(
+            values_text(
+                Backend::Postgres,
+                "INSERT INTO t (a, b) VALUES",
+                2,
+                2,
+                " ON CONFLICT DO NOTHING"
+            ),
+            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4) ON CONFLICT DO NOTHING"
+        );
+        assert_eq!(
+            values_text(Backend::Sqlite, "INSERT INTO t (a, b) VALUES", 2, 2, ""),
+            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"
+        );
+    }
+}

@@ -1,0 +1,187 @@
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use tenon_ledger::voucher::VoucherDraft;
+use tenon_ledger::{
+    AccountCode, BookSettings, Currency, Dimension, Line, Period, Standard, VoucherState, Word,
+};
+use tenon_store::{StoreError, WriteContext};
+
+use crate::{backend_tests, new_org};
+
+fn settings(name: &str) -> BookSettings {
+    BookSettings {
+        name: name.to_owned(),
+        base_currency: Currency::CNY,
+        standard: Standard::Cas,
+        fiscal_year_start_month: 1,
+        segregation_of_duties: false,
+    }
+}
+
+fn sale(day: u32, cents: i64) -> VoucherDraft {
+    let amount = Decimal::new(cents, 2);
+    let mut ar = Line::simple(
+        "销售",
+        AccountCode::parse("1122").unwrap(),
+        amount,
+        Decimal::ZERO,
+    );
+    ar.dimensions = BTreeMap::from([(Dimension::Customer, "湖州优品".to_owned())]);
+    VoucherDraft {
+        date: NaiveDate::from_ymd_opt(2026, 10, day).unwrap(),
+        word: Word::Ji,
+        attachments: 0,
+        lines: vec![
+            ar,
+            Line::simple(
+                "销售",
+                AccountCode::parse("6001").unwrap(),
+                Decimal::ZERO,
+                amount,
+            ),
+        ],
+    }
+}
+
+backend_tests! {
+    async fn vouchers_number_without_gaps_under_concurrent_writers_and_balances_follow_posting(store) {
+        let (org, _) = new_org(&store, "婚庆公司").await;
+        let tenant = store.tenant(org.id);
+        let ctx = WriteContext::system();
+        tenant.create_ledger_book(&ctx, settings("主账套")).await.unwrap();
+        let mut tasks = Vec::new();
+        for task in 0..8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let tenant = store.tenant(org.id);
+                let ctx = WriteContext::system();
+                for i in 0..5 {
+                    let created = tenant.create_voucher(&ctx, "主账套", sale(1 + (i % 28), 100 + task * 10 + i64::from(i))).await.unwrap();
+                    tenant.advance_voucher(&ctx, "主账套", created.id, VoucherState::Reviewed).await.unwrap();
+                    tenant.advance_voucher(&ctx, "主账套", created.id, VoucherState::Posted).await.unwrap();
+                }
+            }));
+        }
+        for task in tasks { task.await.unwrap(); }
+        let october = Period::parse("2026-10").unwrap();
+        let vouchers = tenant.list_vouchers("主账套", october).await.unwrap();
+        let numbers: Vec<u32> = vouchers.iter().map(|v| v.voucher.number).collect();
+        assert_eq!(numbers, (1..=40).collect::<Vec<_>>());
+        let report = tenant.trial_balance("主账套", october).await.unwrap();
+        assert!(report.is_balanced());
+        let expected: Decimal = vouchers.iter().map(|v| v.voucher.total_debit()).sum();
+        assert_eq!(report.totals.period_debit, expected);
+        tenant.rebuilt_balances("主账套").await.unwrap();
+
+        // Reversal: a posted red voucher, and the balances net to zero for the reversed amount.
+        let first = &vouchers[0];
+        let red = tenant.reverse_voucher(&ctx, "主账套", first.id, NaiveDate::from_ymd_opt(2026, 10, 30).unwrap()).await.unwrap();
+        assert_eq!((red.voucher.number, red.voucher.state, red.reverses_id), (41, VoucherState::Posted, Some(first.id)));
+        let again = tenant.reverse_voucher(&ctx, "主账套", first.id, NaiveDate::from_ymd_opt(2026, 10, 30).unwrap()).await.unwrap_err();
+        assert!(matches!(again, StoreError::Conflict { .. }), "{again:?}");
+        tenant.rebuilt_balances("主账套").await.unwrap();
+
+        // A closed period refuses new vouchers.
+        tenant.close_ledger_periods(&ctx, "主账套", october).await.unwrap();
+        let refused = tenant.create_voucher(&ctx, "主账套", sale(2, 100)).await.unwrap_err();
+        assert!(refused.to_string().contains("is closed"), "{refused}");
+    }
+
+    async fn import_then_export_keeps_the_books(store) {
+        let (org, _) = new_org(&store, "婚庆公司").await;
+        let tenant = store.tenant(org.id);
+        let ctx = WriteContext::system();
+        tenant.create_ledger_book(&ctx, settings("源账套")).await.unwrap();
+        for day in 1..=3 {
+            let created = tenant.create_voucher(&ctx, "源账套", sale(day, 11_300)).await.unwrap();
+            tenant.advance_voucher(&ctx, "源账套", created.id, VoucherState::Reviewed).await.unwrap();
+            tenant.advance_voucher(&ctx, "源账套", created.id, VoucherState::Posted).await.unwrap();
+        }
+        let october = Period::parse("2026-10").unwrap();
+        let books = tenant.export_books("源账套", october, october, false).await.unwrap();
+        assert_eq!(books.vouchers.len(), 3);
+        let outcome = tenant.import_books(&ctx, "新账套", books.clone(), &|_, _| {}).await.unwrap();
+        assert!(outcome.book_created);
+        let back = tenant.export_books("新账套", october, october, false).await.unwrap();
+        assert_eq!(back.vouchers, books.vouchers);
+        let twice = tenant.import_books(&ctx, "新账套", books, &|_, _| {}).await.unwrap_err();
+        assert!(twice.to_string().contains("already exists"), "{twice}");
+    }
+}
+
+backend_tests! {
+    async fn batches_post_concurrently_with_consecutive_numbers_and_balances_equal_to_the_lines(store) {
+        let (org, _) = new_org(&store, "婚庆公司").await;
+        let tenant = store.tenant(org.id);
+        let ctx = WriteContext::system();
+        tenant.create_ledger_book(&ctx, settings("主账套")).await.unwrap();
+        let mut tasks = Vec::new();
+        for task in 0..4i64 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let tenant = store.tenant(org.id);
+                let drafts: Vec<VoucherDraft> = (0..25).map(|i| sale(1 + (i % 28), 100 + task * 1000 + i64::from(i))).collect();
+                let posted = tenant.create_vouchers(&WriteContext::system(), "主账套", drafts, VoucherState::Posted).await.unwrap();
+                // Numbers of one batch are consecutive, in the order the drafts were given.
+                let numbers: Vec<u32> = posted.iter().map(|v| v.voucher.number).collect();
+                assert_eq!(numbers, (numbers[0]..numbers[0] + 25).collect::<Vec<_>>());
+                assert!(posted.iter().all(|v| v.voucher.state == VoucherState::Posted && v.voucher.poster.is_some()));
+            }));
+        }
+        for task in tasks { task.await.unwrap(); }
+        let october = Period::parse("2026-10").unwrap();
+        let vouchers = tenant.list_vouchers("主账套", october).await.unwrap();
+        assert_eq!(vouchers.iter().map(|v| v.voucher.number).collect::<Vec<_>>(), (1..=100).collect::<Vec<_>>());
+        let report = tenant.trial_balance("主账套", october).await.unwrap();
+        assert!(report.is_balanced());
+        let expected: Decimal = vouchers.iter().map(|v| v.voucher.total_debit()).sum();
+        assert_eq!(report.totals.period_debit, expected);
+        tenant.rebuilt_balances("主账套").await.unwrap();
+    }
+
+    async fn a_batch_with_one_bad_voucher_writes_nothing_and_names_it(store) {
+        let (org, _) = new_org(&store, "婚庆公司").await;
+        let tenant = store.tenant(org.id);
+        let ctx = WriteContext::system();
+        tenant.create_ledger_book(&ctx, settings("主账套")).await.unwrap();
+        let mut bad = sale(3, 100);
+        bad.lines[1].credit = Decimal::new(99, 2);
+        let refused = tenant.create_vouchers(&ctx, "主账套", vec![sale(2, 100), bad], VoucherState::Posted).await.unwrap_err();
+        let StoreError::Invalid(invalid) = refused else { panic!("{refused:?}") };
+        assert_eq!(invalid.0[0].field, "vouchers[1].lines");
+        assert!(invalid.0[0].reason.contains("does not balance"), "{invalid}");
+        assert!(tenant.list_vouchers("主账套", Period::parse("2026-10").unwrap()).await.unwrap().is_empty());
+        // The numbers were given back with the rolled-back transaction.
+        let next = tenant.create_voucher(&ctx, "主账套", sale(2, 100)).await.unwrap();
+        assert_eq!(next.voucher.number, 1);
+    }
+
+    async fn with_segregation_of_duties_a_voucher_cannot_be_created_posted(store) {
+        let (org, _) = new_org(&store, "婚庆公司").await;
+        let tenant = store.tenant(org.id);
+        let ctx = WriteContext::system();
+        tenant.create_ledger_book(&ctx, BookSettings { segregation_of_duties: true, ..settings("主账套") }).await.unwrap();
+        let refused = tenant.create_vouchers(&ctx, "主账套", vec![sale(2, 100)], VoucherState::Posted).await.unwrap_err();
+        assert!(matches!(&refused, StoreError::Conflict { .. }) && refused.to_string().contains("separates duties"), "{refused}");
+        tenant.create_vouchers(&ctx, "主账套", vec![sale(2, 100)], VoucherState::Draft).await.unwrap();
+    }
+
+    async fn an_import_refuses_numbers_the_book_or_the_file_already_uses(store) {
+        let (org, _) = new_org(&store, "婚庆公司").await;
+        let tenant = store.tenant(org.id);
+        let ctx = WriteContext::system();
+        tenant.create_ledger_book(&ctx, settings("源账套")).await.unwrap();
+        tenant.create_vouchers(&ctx, "源账套", vec![sale(1, 100), sale(2, 200)], VoucherState::Posted).await.unwrap();
+        let october = Period::parse("2026-10").unwrap();
+        let mut books = tenant.export_books("源账套", october, october, false).await.unwrap();
+        let refused = tenant.import_books(&ctx, "源账套", books.clone(), &|_, _| {}).await.unwrap_err();
+        assert!(refused.to_string().contains("voucher 记-1 of 2026-10 already exists in book 源账套"), "{refused}");
+        books.vouchers[1].number = 1;
+        let twice = tenant.import_books(&ctx, "新账套", books, &|_, _| {}).await.unwrap_err();
+        assert!(twice.to_string().contains("vouchers[2026-10 记-1]: the file holds this voucher number twice"), "{twice}");
+        // Nothing of the refused import remains, not even the book it would have created.
+        assert!(tenant.ledger_book("新账套").await.is_err());
+    }
+}

@@ -141,6 +141,9 @@ impl Tenant<'_> {
     /// Metadata of several files (for rendering attachment cells).
     pub async fn attachments(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Attachment>> {
         let mut found = HashMap::with_capacity(ids.len());
+        if ids.is_empty() {
+            return Ok(found);
+        }
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
         for id in ids {

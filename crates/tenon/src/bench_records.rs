@@ -133,14 +133,16 @@ pub async fn records_suite(
     // 4. Get one record by id, serially.
     let started = Instant::now();
     let mut get_client = Vec::with_capacity(SINGLE);
+    let mut get_server = Vec::with_capacity(SINGLE);
     for i in 0..SINGLE {
         let sent = Instant::now();
-        send(
+        let server_us = send(
             http.get(format!("{base}{APP}/{}", ids[i % ids.len()]))
                 .bearer_auth(token),
         )
         .await?;
         get_client.push(sent.elapsed().as_secs_f64() * 1e6);
+        get_server.push(server_us);
     }
     let get_rate = SINGLE as f64 / started.elapsed().as_secs_f64();
     let rss_after = rss();
@@ -225,6 +227,16 @@ pub async fn records_suite(
         get_rate,
         raw_get_rate,
         get_rate / raw_get_rate
+    );
+    println!(
+        "{:<44} {:>13.3} ms",
+        "get one by id, p50 (client)",
+        micros(&mut get_client, 0.5) / 1000.0
+    );
+    println!(
+        "{:<44} {:>13.3} ms",
+        "get one by id, p50 (server-side)",
+        micros(&mut get_server, 0.5) / 1000.0
     );
     println!("{:<44} {:>16}", "RSS after loading", format_kib(rss_loaded));
     println!("{:<44} {:>16}", "RSS after queries", format_kib(rss_after));

@@ -125,3 +125,15 @@ id_type!(
     /// A saved view of a table.
     ViewId
 );
+id_type!(
+    /// An event of the outbox (the `webhook-id` of its deliveries).
+    EventId
+);
+id_type!(
+    /// A webhook subscription.
+    SubscriptionId
+);
+id_type!(
+    /// One event queued for one subscription.
+    DeliveryId
+);

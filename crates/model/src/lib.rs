@@ -9,6 +9,7 @@ pub mod apps;
 pub mod audit;
 pub mod credentials;
 pub mod directory;
+pub mod events;
 pub mod ids;
 pub mod page;
 pub mod rate;
@@ -23,9 +24,11 @@ pub use directory::{
     Department, DepartmentPatch, Member, MemberPatch, MemberStatus, NewDepartment, NewMember,
     Organization, OrganizationPatch,
 };
+pub use events::Event;
 pub use ids::{
-    AppId, AttachmentId, AuditId, ClientAppId, DepartmentId, FieldId, InstallationId, MemberId,
-    OrgId, ParseIdError, RecordId, SessionId, TableId, TokenId, ViewId,
+    AppId, AttachmentId, AuditId, ClientAppId, DeliveryId, DepartmentId, EventId, FieldId,
+    InstallationId, MemberId, OrgId, ParseIdError, RecordId, SessionId, SubscriptionId, TableId,
+    TokenId, ViewId,
 };
 pub use page::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, Page, PageRequest};
 pub use rate::RateLimit;

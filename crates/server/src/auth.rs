@@ -114,20 +114,24 @@ impl<S: RequiredScope, St: Send + Sync> FromRequestParts<St> for Authed<S> {
         if let Some(scope) = S::SCOPE
             && !authenticated.principal.scopes.grants(scope)
         {
-            let challenge =
-                format!("Bearer realm=\"tenon\", error=\"insufficient_scope\", scope=\"{scope}\"");
-            let mut error = ApiError::new(
-                StatusCode::FORBIDDEN,
-                "insufficient_scope",
+            return Err(insufficient_scope(
+                scope,
                 format!("this route needs the scope {scope}, which the credential does not hold"),
-            );
-            if let Ok(value) = HeaderValue::from_str(&challenge) {
-                error = error.with_header(header::WWW_AUTHENTICATE, value);
-            }
-            return Err(error);
+            ));
         }
         Ok(Authed(authenticated.clone(), PhantomData))
     }
+}
+
+/// 403 `insufficient_scope` with the `WWW-Authenticate` challenge naming the scope that is missing.
+pub(crate) fn insufficient_scope(scope: Scope, message: String) -> ApiError {
+    let challenge =
+        format!("Bearer realm=\"tenon\", error=\"insufficient_scope\", scope=\"{scope}\"");
+    let mut error = ApiError::new(StatusCode::FORBIDDEN, "insufficient_scope", message);
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        error = error.with_header(header::WWW_AUTHENTICATE, value);
+    }
+    error
 }
 
 /// Middleware: authenticates when credentials are present, then applies the rate limit.

@@ -1,5 +1,6 @@
 //! The audit log: one entry per change, written in the transaction of the change itself, so the log has
-//! an entry exactly for the changes that committed.
+//! an entry exactly for the changes that committed. Recording a change also appends its event to the
+//! outbox ([`crate::events`]) when its kind has events.
 //!
 //! Snapshots (`before`, `after`) are JSON objects with the field names of the public API. Secrets never
 //! appear in them: not password hashes, not token digests.
@@ -36,6 +37,7 @@ pub(crate) async fn record(
     tenant: &Tenant<'_>,
     change: Change<'_>,
 ) -> Result<()> {
+    crate::events::append_for_changes(conn, tenant, std::slice::from_ref(&change)).await?;
     let now = tenant.store.now();
     let sql = Sql::new(
         "INSERT INTO audit_log (organization_id, id, at, actor_kind, actor_id, actor_name, action, \
@@ -71,6 +73,7 @@ pub(crate) async fn record_many(
     tenant: &Tenant<'_>,
     changes: Vec<Change<'_>>,
 ) -> Result<()> {
+    crate::events::append_for_changes(conn, tenant, &changes).await?;
     let now = tenant.store.now();
     let mut changes = changes.into_iter().peekable();
     while changes.peek().is_some() {

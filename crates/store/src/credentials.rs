@@ -188,7 +188,7 @@ impl Store {
         {
             return Ok(());
         }
-        let mut tx = self.pools.begin().await?;
+        let mut tx = self.begin_tx().await?;
         tx.conn()
             .execute(
                 Sql::new("UPDATE api_tokens SET last_used_at = $3 WHERE organization_id = $1 AND id = $2")
@@ -242,7 +242,7 @@ impl Store {
     /// Deletes app access tokens that expired more than a day ago and sessions past their expiry.
     pub async fn purge_expired_credentials(&self) -> Result<u64> {
         let now = self.now();
-        let mut tx = self.pools.begin().await?;
+        let mut tx = self.begin_tx().await?;
         let mut conn = tx.conn();
         let tokens = conn
             .execute(
@@ -260,7 +260,7 @@ impl Store {
 
 impl Tenant<'_> {
     pub async fn create_token(&self, ctx: &WriteContext, new: NewToken) -> Result<ApiToken> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         if let Some(member_id) = new.member_id {
             self.load_member(&mut conn, member_id)
@@ -316,7 +316,7 @@ impl Tenant<'_> {
             revoked_at: None,
             created_at: self.store.now(),
         };
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         self.insert_token(&mut conn, &token, digest)
             .await
@@ -369,7 +369,7 @@ impl Tenant<'_> {
 
     /// Revokes a token at once. Revoking twice is allowed and keeps the first revocation time.
     pub async fn revoke_token(&self, ctx: &WriteContext, id: TokenId) -> Result<ApiToken> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let before = self
             .load_token(&mut conn, id)
@@ -412,7 +412,7 @@ impl Tenant<'_> {
             owner_org_id: self.org_id,
             created_at: now,
         };
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         conn.execute(
             Sql::new(
@@ -442,7 +442,7 @@ impl Tenant<'_> {
 
     /// Installs an app registered by any organization into this one.
     pub async fn install(&self, ctx: &WriteContext, new: NewInstallation) -> Result<Installation> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let sql = Sql::new(concat!(
             "SELECT ",
@@ -508,7 +508,7 @@ impl Tenant<'_> {
         scopes: Option<ScopeSet>,
         rate_limit: Option<Option<RateLimit>>,
     ) -> Result<Installation> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let before = self
             .load_installation(&mut conn, id)
@@ -540,7 +540,7 @@ impl Tenant<'_> {
 
     /// Removes an app from this organization; its access tokens here stop working at once.
     pub async fn uninstall(&self, ctx: &WriteContext, id: InstallationId) -> Result<()> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let before = self
             .load_installation(&mut conn, id)
@@ -565,7 +565,7 @@ impl Tenant<'_> {
         id: InstallationId,
         secret_digest: &[u8; 32],
     ) -> Result<Installation> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let installation = self
             .load_installation(&mut conn, id)

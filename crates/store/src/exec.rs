@@ -239,6 +239,9 @@ arg_from_id!(
     tenon_model::InstallationId,
     tenon_model::SessionId,
     tenon_model::AuditId,
+    tenon_model::EventId,
+    tenon_model::SubscriptionId,
+    tenon_model::DeliveryId,
 );
 
 /// A row type both backends can decode (derive `sqlx::FromRow` and use types both drivers know).
@@ -481,24 +484,40 @@ impl PooledConn {
 }
 
 /// A write transaction. Dropping it without [`Tx::commit`] rolls back.
-pub(crate) enum Tx {
+pub(crate) struct Tx {
+    inner: TxInner,
+    /// Woken after a successful commit, so event consumers in this process look for new events at once.
+    commits: Option<std::sync::Arc<tokio::sync::Notify>>,
+}
+
+enum TxInner {
     Postgres(Transaction<'static, Postgres>),
     Sqlite(Transaction<'static, Sqlite>),
 }
 
 impl Tx {
     pub(crate) fn conn(&mut self) -> Conn<'_> {
-        match self {
-            Tx::Postgres(tx) => Conn::Postgres(tx),
-            Tx::Sqlite(tx) => Conn::Sqlite(tx),
+        match &mut self.inner {
+            TxInner::Postgres(tx) => Conn::Postgres(tx),
+            TxInner::Sqlite(tx) => Conn::Sqlite(tx),
         }
     }
 
+    /// Wakes `commits` after this transaction commits.
+    pub(crate) fn notifying(mut self, commits: std::sync::Arc<tokio::sync::Notify>) -> Self {
+        self.commits = Some(commits);
+        self
+    }
+
     pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            Tx::Postgres(tx) => tx.commit().await,
-            Tx::Sqlite(tx) => tx.commit().await,
+        match self.inner {
+            TxInner::Postgres(tx) => tx.commit().await?,
+            TxInner::Sqlite(tx) => tx.commit().await?,
         }
+        if let Some(commits) = self.commits {
+            commits.notify_waiters();
+        }
+        Ok(())
     }
 }
 
@@ -521,8 +540,14 @@ impl Pools {
     /// transaction that reads before it writes cannot fail half-way when another process (the CLI) writes.
     pub(crate) async fn begin(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Pools::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-            Pools::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Pools::Postgres(pool) => Tx {
+                inner: TxInner::Postgres(pool.begin().await?),
+                commits: None,
+            },
+            Pools::Sqlite { write, .. } => Tx {
+                inner: TxInner::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+                commits: None,
+            },
         })
     }
 

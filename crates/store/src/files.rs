@@ -87,7 +87,7 @@ impl Tenant<'_> {
             filename: filename.to_owned(),
             created_at: self.store.now(),
         };
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         conn.execute(
             Sql::new(

@@ -26,6 +26,7 @@ mod clock;
 mod credentials;
 mod directory;
 mod error;
+mod events;
 mod exec;
 mod files;
 pub mod ledger;
@@ -46,6 +47,7 @@ pub use credentials::{
 };
 pub use directory::{DEPARTMENT_DEPTH_MAX, MEMBER_DEPARTMENTS_MAX, MemberFilter};
 pub use error::StoreError;
+pub use events::EVENTS_PER_READ_MAX;
 pub use exec::Backend;
 pub use files::{Attachment, FILE_BYTES_MAX};
 pub use organizations::NewOrganization;
@@ -131,6 +133,8 @@ pub struct Store {
     clock: Arc<dyn Clock>,
     /// Where attachment bytes live (content-addressed); `None` refuses uploads.
     files_dir: Option<PathBuf>,
+    /// Woken after every commit of this process (see [`Store::commits`]).
+    commits: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -192,6 +196,7 @@ impl Store {
             pools,
             clock,
             files_dir: None,
+            commits: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -232,6 +237,19 @@ impl Store {
     pub fn with_files_dir(mut self, dir: PathBuf) -> Self {
         self.files_dir = Some(dir);
         self
+    }
+
+    /// Woken (`notify_waiters`) after every write transaction this process commits. Event consumers wait
+    /// on it, then read the outbox after their cursor; it says only "something committed", so a wake-up
+    /// may find nothing new. Writes by other processes (another node, the CLI) do not wake it: consumers
+    /// also poll at a bounded interval.
+    pub fn commits(&self) -> &Arc<tokio::sync::Notify> {
+        &self.commits
+    }
+
+    /// Begins a write transaction that wakes [`Store::commits`] when it commits.
+    pub(crate) async fn begin_tx(&self) -> Result<exec::Tx, sqlx::Error> {
+        Ok(self.pools.begin().await?.notifying(self.commits.clone()))
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {

@@ -31,7 +31,7 @@ impl Store {
         let org_id = OrgId::new();
         let root_id = DepartmentId::new();
         let now = self.now();
-        let mut tx = self.pools.begin().await?;
+        let mut tx = self.begin_tx().await?;
         let mut conn = tx.conn();
         conn.execute(
             Sql::new(
@@ -152,7 +152,7 @@ impl Tenant<'_> {
         ctx: &WriteContext,
         patch: OrganizationPatch,
     ) -> Result<Organization> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let sql = Sql::new(concat!(
             "SELECT ",

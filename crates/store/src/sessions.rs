@@ -131,7 +131,7 @@ impl Store {
         lock_seconds: impl Fn(u32) -> i64,
     ) -> Result<LoginThrottle> {
         let now = self.now();
-        let mut tx = self.pools.begin().await?;
+        let mut tx = self.begin_tx().await?;
         let mut conn = tx.conn();
         let row: ThrottleRow = conn
             .fetch_one(
@@ -161,7 +161,7 @@ impl Store {
     }
 
     pub async fn clear_login_failures(&self, email_key: &str) -> Result<()> {
-        let mut tx = self.pools.begin().await?;
+        let mut tx = self.begin_tx().await?;
         tx.conn()
             .execute(Sql::new("DELETE FROM login_throttle WHERE email_key = $1").bind(email_key))
             .await?;
@@ -215,7 +215,7 @@ impl Tenant<'_> {
     ) -> Result<SessionId> {
         let id = SessionId::new();
         let now = self.store.now();
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         conn.execute(
             Sql::new(
@@ -246,7 +246,7 @@ impl Tenant<'_> {
         if now - session.last_seen_at < SESSION_TOUCH_INTERVAL {
             return Ok(());
         }
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         tx.conn()
             .execute(
                 Sql::new(
@@ -268,7 +268,7 @@ impl Tenant<'_> {
         session_id: SessionId,
         member_id: MemberId,
     ) -> Result<()> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         conn.execute(
             Sql::new("DELETE FROM sessions WHERE organization_id = $1 AND id = $2")
@@ -307,7 +307,7 @@ impl Tenant<'_> {
         password_hash: &str,
         keep: Option<SessionId>,
     ) -> Result<()> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let changed = conn
             .execute(

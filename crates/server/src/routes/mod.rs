@@ -17,6 +17,7 @@ pub mod apps;
 pub mod attachments;
 pub mod audit;
 pub mod departments;
+pub mod events;
 pub mod health;
 pub mod installations;
 pub mod ledger;
@@ -76,6 +77,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(installations::rotate_secret))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(events::list_events))
         .routes(routes!(apps::list_apps, apps::create_app))
         .routes(routes!(apps::get_app, apps::update_app, apps::delete_app))
         .routes(routes!(apps::list_tables, apps::create_table))

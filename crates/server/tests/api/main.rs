@@ -22,6 +22,7 @@ mod auth;
 mod computed;
 mod directory;
 mod errors;
+mod events;
 mod exchange;
 mod isolation;
 mod ledger;

@@ -44,7 +44,7 @@ impl Tenant<'_> {
         parse: &ParseContext,
         mint_slug: fn() -> String,
     ) -> Result<App> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let mut app = self.load_app(&mut conn, definition.key.as_str()).await?;
         for step in steps {

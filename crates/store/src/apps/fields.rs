@@ -51,7 +51,7 @@ impl Tenant<'_> {
         spec: FieldSpec,
         parse: &ParseContext,
     ) -> Result<Field> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let result = self
             .add_field_in(&mut tx.conn(), ctx, schema, spec, parse)
             .await?;
@@ -312,7 +312,7 @@ impl Tenant<'_> {
         patch: FieldPatch,
         parse: &ParseContext,
     ) -> Result<FieldChange> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let result = self
             .update_field_in(&mut tx.conn(), ctx, schema, id, patch, parse)
             .await?;
@@ -497,7 +497,7 @@ impl Tenant<'_> {
         schema: &TableSchema,
         id: FieldId,
     ) -> Result<()> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         self.delete_field_in(&mut tx.conn(), ctx, schema, id)
             .await?;
         tx.commit().await?;

@@ -49,7 +49,7 @@ pub struct AppPatch {
 
 impl Tenant<'_> {
     pub async fn create_app(&self, ctx: &WriteContext, new: NewApp) -> Result<App> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let result = self.create_app_in(&mut tx.conn(), ctx, new).await?;
         tx.commit().await?;
         Ok(result)
@@ -140,7 +140,7 @@ impl Tenant<'_> {
     }
 
     pub async fn update_app(&self, ctx: &WriteContext, id: AppId, patch: AppPatch) -> Result<App> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let result = self.update_app_in(&mut tx.conn(), ctx, id, patch).await?;
         tx.commit().await?;
         Ok(result)
@@ -199,7 +199,7 @@ impl Tenant<'_> {
 
     /// Deletes an app with all its tables and their records.
     pub async fn delete_app(&self, ctx: &WriteContext, id: AppId) -> Result<()> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         self.delete_app_in(&mut tx.conn(), ctx, id).await?;
         tx.commit().await?;
         Ok(())

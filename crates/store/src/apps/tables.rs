@@ -46,7 +46,7 @@ impl Tenant<'_> {
         new: NewTable,
         parse: &ParseContext,
     ) -> Result<TableSchema> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let result = self
             .create_table_in(&mut tx.conn(), ctx, app, new, parse)
             .await?;
@@ -178,7 +178,7 @@ impl Tenant<'_> {
         schema: &TableSchema,
         patch: TablePatch,
     ) -> Result<TableSchema> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let result = self
             .update_table_in(&mut tx.conn(), ctx, schema, patch)
             .await?;
@@ -253,7 +253,7 @@ impl Tenant<'_> {
 
     /// Deletes a table with its records; link fields on other tables that pointed at it go too.
     pub async fn delete_table(&self, ctx: &WriteContext, schema: &TableSchema) -> Result<()> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         self.delete_table_in(&mut tx.conn(), ctx, schema).await?;
         tx.commit().await?;
         Ok(())

@@ -126,7 +126,7 @@ impl Tenant<'_> {
         schema: &TableSchema,
         spec: ViewSpec,
     ) -> Result<View> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let view = self
             .create_view_in(&mut tx.conn(), ctx, schema, spec)
             .await?;
@@ -207,7 +207,7 @@ impl Tenant<'_> {
         before: &View,
         spec: ViewSpec,
     ) -> Result<View> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let view = self
             .update_view_in(&mut tx.conn(), ctx, schema, before, spec)
             .await?;
@@ -259,7 +259,7 @@ impl Tenant<'_> {
     }
 
     pub async fn delete_view(&self, ctx: &WriteContext, view: &View) -> Result<()> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         self.delete_view_in(&mut tx.conn(), ctx, view).await?;
         tx.commit().await?;
         Ok(())

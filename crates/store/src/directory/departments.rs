@@ -62,7 +62,7 @@ impl Tenant<'_> {
         ctx: &WriteContext,
         new: NewDepartment,
     ) -> Result<Department> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let parent_id = match new.parent_id {
             Some(parent_id) => {
@@ -121,7 +121,7 @@ impl Tenant<'_> {
         id: DepartmentId,
         patch: DepartmentPatch,
     ) -> Result<Department> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let before = self
             .load_department(&mut conn, id)
@@ -204,7 +204,7 @@ impl Tenant<'_> {
 
     /// Deletes an empty department: not the root, no sub-departments, no members (as DingTalk requires).
     pub async fn delete_department(&self, ctx: &WriteContext, id: DepartmentId) -> Result<()> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let before = self
             .load_department(&mut conn, id)

@@ -76,7 +76,7 @@ impl Tenant<'_> {
     }
 
     pub async fn create_member(&self, ctx: &WriteContext, new: NewMember) -> Result<Member> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let root_id = self.root_department_id(&mut conn).await?;
         let member = self.insert_member(&mut conn, ctx, new, root_id).await?;
@@ -148,7 +148,7 @@ impl Tenant<'_> {
         id: MemberId,
         patch: MemberPatch,
     ) -> Result<Member> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let before = self
             .load_member(&mut conn, id)
@@ -241,7 +241,7 @@ impl Tenant<'_> {
 
     /// Deletes a member with their memberships, sessions and personal tokens. The last active owner stays.
     pub async fn delete_member(&self, ctx: &WriteContext, id: MemberId) -> Result<()> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let before = self
             .load_member(&mut conn, id)

@@ -112,7 +112,7 @@ impl Tenant<'_> {
     ) -> Result<Book> {
         let accounts =
             tenon_ledger::templates::accounts(settings.standard).map_err(StoreError::Corrupt)?;
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let book = self.insert_book(&mut conn, ctx, settings, accounts).await?;
         tx.commit().await?;
@@ -260,7 +260,7 @@ impl Tenant<'_> {
         book: &str,
         period: Period,
     ) -> Result<Book> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let before = self
             .find_book(&mut conn, book)
@@ -312,7 +312,7 @@ impl Tenant<'_> {
         book: &str,
         period: Period,
     ) -> Result<Book> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let before = self
             .find_book(&mut conn, book)
@@ -414,7 +414,7 @@ impl Tenant<'_> {
         book: &str,
         account: Account,
     ) -> Result<Account> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let book = self
             .find_book(&mut conn, book)

@@ -116,7 +116,7 @@ impl Tenant<'_> {
         books: Books,
         progress: ImportProgress<'_>,
     ) -> Result<ImportOutcome> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let (book, book_created) = match self.find_book(&mut conn, name).await? {
             Some(book) => (book, false),

@@ -63,7 +63,7 @@ impl Tenant<'_> {
             .iter()
             .map(|(k, v)| (k.clone(), Value::from_json(v)))
             .collect();
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let book = self
             .find_book(&mut conn, book)

@@ -134,7 +134,7 @@ impl Tenant<'_> {
                 ),
             ));
         }
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let book = self
             .find_book(&mut conn, book)
@@ -396,7 +396,7 @@ impl Tenant<'_> {
         id: Uuid,
         to: VoucherState,
     ) -> Result<StoredVoucher> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let book = self
             .find_book(&mut conn, book)
@@ -467,7 +467,7 @@ impl Tenant<'_> {
         id: Uuid,
         date: NaiveDate,
     ) -> Result<StoredVoucher> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let book = self
             .find_book(&mut conn, book)

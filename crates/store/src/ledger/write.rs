@@ -248,7 +248,7 @@ impl Tenant<'_> {
         book: &str,
         vouchers: Vec<tenon_ledger::Voucher>,
     ) -> Result<()> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let book = self
             .find_book(&mut conn, book)

@@ -132,7 +132,7 @@ impl Tenant<'_> {
     ) -> Result<WriteOutcome> {
         let backend = self.store.backend();
         let now = self.store.now();
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         if let Some(key) = idempotency
             && let Some(ids) = self.idempotent_replay(&mut conn, key).await?
@@ -295,7 +295,7 @@ impl Tenant<'_> {
     ) -> Result<Vec<Record>> {
         let backend = self.store.backend();
         let now = self.store.now();
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let ids: Vec<RecordId> = updates.iter().map(|update| update.id).collect();
         let current = self.load_records(&mut conn, schema, &ids, None).await?;
@@ -498,7 +498,7 @@ impl Tenant<'_> {
         schema: &TableSchema,
         ids: &[RecordId],
     ) -> Result<()> {
-        let mut tx = self.store.pools.begin().await?;
+        let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let existing = self.load_records(&mut conn, schema, ids, None).await?;
         let found: HashSet<RecordId> = existing.iter().map(|record| record.id).collect();

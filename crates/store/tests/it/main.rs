@@ -13,6 +13,7 @@ use tenon_store::{NewOrganization, Store, SystemClock, WriteContext};
 mod apps;
 mod credentials;
 mod directory;
+mod events;
 mod ledger;
 mod schema_props;
 

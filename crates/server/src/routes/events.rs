@@ -1,0 +1,151 @@
+//! `/api/v1/events`: the outbox, oldest first, for consumers that catch up after being away.
+//!
+//! Any credential may read it, and sees the event types its scopes allow: `record.*` with
+//! `records:read`, `schema.changed` with `apps:read`, `member.*` and `department.*` with `directory:read`,
+//! `app.*` with `admin`. Asking by `types` for a type the credential may not read is 403.
+
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tenon_model::events::{self, EVENT_TYPE_PATTERNS_MAX};
+use tenon_model::{Event, EventId, FieldError, PageRequest, ScopeSet};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::{Authed, insufficient_scope, scopes};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{ApiQuery, PageParams, Paged};
+use crate::state::AppState;
+
+/// One event: the body of a webhook delivery, an item of the event list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventOut {
+    /// Unique and sortable; the `webhook-id` of its deliveries.
+    pub id: String,
+    /// e.g. `record.created`, `record.updated`, `record.deleted`, `schema.changed`, `member.updated`,
+    /// `department.created`, `app.installed`, `app.uninstalled`.
+    #[serde(rename = "type")]
+    #[schema(example = "record.updated")]
+    pub event_type: String,
+    /// The organization's id.
+    pub organization: String,
+    pub occurred_at: DateTime<Utc>,
+    /// `{"type": "member"|"token"|"app"|"system", "id", "name"}`.
+    #[schema(value_type = Object)]
+    pub actor: serde_json::Value,
+    /// What changed: `app_id`, `table_id`, `record_id`; or `member_id`, `department_id`,
+    /// `installation_id`.
+    #[schema(value_type = Object)]
+    pub subject: serde_json::Value,
+    /// `{"before", "after", "changed"}`: the object (a record's fields by key) before and after the
+    /// change (`null` where it did not exist) and the keys whose values differ. `schema.changed` adds
+    /// `object` (`app`, `table`, `field`, `view`) and `action` (`created`, `updated`, `deleted`).
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+impl From<Event> for EventOut {
+    fn from(event: Event) -> Self {
+        EventOut {
+            id: event.id.to_string(),
+            event_type: event.event_type,
+            organization: event.org_id.to_string(),
+            occurred_at: event.occurred_at,
+            actor: event.actor,
+            subject: event.subject,
+            data: event.data,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventListParams {
+    /// List the events committed after this event id (exclusive). `cursor` does the same for pages.
+    pub after: Option<String>,
+    /// Comma-separated types or families: `record.created,member.*`. Default: every type the
+    /// credential may read.
+    pub types: Option<String>,
+}
+
+/// Past events, oldest first (commit order), so a consumer that was down can catch up.
+#[utoipa::path(
+    get, path = "/api/v1/events", tag = "events",
+    params(EventListParams, PageParams),
+    security(("bearer" = []), ("session" = [])),
+    responses(
+        (status = 200, body = Paged<EventOut>), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn list_events(
+    State(state): State<AppState>,
+    auth: Authed<scopes::AnyScope>,
+    ApiQuery(params): ApiQuery<EventListParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<axum::Json<Paged<EventOut>>> {
+    let types = readable_requested_types(params.types.as_deref(), auth.principal.scopes)?;
+    let mut request: PageRequest<EventId> = page.to_request()?;
+    if request.after.is_none()
+        && let Some(after) = params.after.as_deref().filter(|a| !a.is_empty())
+    {
+        let id = after.parse().map_err(|_| {
+            ApiError::invalid_request("query parameter after: not an event id")
+                .with_details(vec![FieldError::new("after", "not an event id")])
+        })?;
+        request.after = Some(id);
+    }
+    let page = state
+        .store()
+        .tenant(auth.principal.org_id)
+        .list_events(&types, request)
+        .await?;
+    Ok(axum::Json(Paged::from_page(page, EventOut::from)))
+}
+
+/// Parses `types` (patterns) and checks the credential may read every type they select.
+pub(crate) fn readable_requested_types(
+    raw: Option<&str>,
+    scopes: ScopeSet,
+) -> ApiResult<Vec<&'static str>> {
+    let Some(raw) = raw.filter(|raw| !raw.trim().is_empty()) else {
+        return Ok(events::readable_types(scopes));
+    };
+    let patterns: Vec<&str> = raw.split(',').map(str::trim).collect();
+    check_patterns(&patterns, "types")?;
+    let types = events::expand_patterns(&patterns);
+    check_readable(&types, scopes)?;
+    Ok(types)
+}
+
+/// Every pattern names a known type; not too many.
+pub(crate) fn check_patterns(patterns: &[&str], field: &str) -> ApiResult<()> {
+    if patterns.len() > EVENT_TYPE_PATTERNS_MAX {
+        let reason = format!("at most {EVENT_TYPE_PATTERNS_MAX} types");
+        return Err(ApiError::invalid_request(format!("{field}: {reason}"))
+            .with_details(vec![FieldError::new(field, reason)]));
+    }
+    if let Some(unknown) = patterns.iter().find(|p| !events::pattern_is_known(p)) {
+        let reason = format!(
+            "\"{unknown}\" is not an event type; types are {}, a family such as record.*, or *",
+            events::EVENT_TYPES.join(", ")
+        );
+        return Err(ApiError::invalid_request(format!("{field}: {reason}"))
+            .with_details(vec![FieldError::new(field, reason)]));
+    }
+    Ok(())
+}
+
+/// 403 when a type needs a scope the credential does not hold.
+pub(crate) fn check_readable(types: &[&str], scopes: ScopeSet) -> ApiResult<()> {
+    for event_type in types {
+        if let Some(scope) = events::scope_for(event_type)
+            && !scopes.grants(scope)
+        {
+            return Err(insufficient_scope(
+                scope,
+                format!("events of type {event_type} need the scope {scope}"),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,391 @@
+//! The transactional outbox: every audited change of a record, a schema, the directory or an app
+//! installation appends an event in the transaction of the change, so an event exists exactly for the
+//! writes that committed.
+//!
+//! Events are appended by the audit log ([`crate::audit`]): one hook, so no write path can record its
+//! audit entry and forget its event. Each organization's events are numbered by `seq` from the
+//! `event_counters` row, which the writing transaction holds locked (PostgreSQL) or writes under the single
+//! writer (SQLite) until it commits: `seq` order is commit order, with no event appearing after a reader
+//! has read past its place. Consumers read with [`Tenant::events_after`] and wait on
+//! [`crate::Store::commits`].
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use tenon_model::{Action, Event, EventId, OrgId, Page, PageRequest, TargetKind};
+use uuid::Uuid;
+
+use crate::audit::Change;
+use crate::exec::{Arg, Backend, Conn, Sql};
+use crate::{Result, StoreError, Tenant};
+
+/// Events inserted per statement (11 values each, well under SQLite's 32,766 bound values).
+const EVENTS_PER_STATEMENT: usize = 500;
+/// Events one call of [`Tenant::events_after`] returns at most.
+pub const EVENTS_PER_READ_MAX: u32 = 1000;
+
+/// An event about to be appended.
+struct NewEvent {
+    event_type: &'static str,
+    actor: Value,
+    subject: Value,
+    subject_key: String,
+    app_id: Option<Uuid>,
+    table_id: Option<Uuid>,
+    data: Value,
+}
+
+/// Appends the events of audited changes (kinds without events are skipped).
+pub(crate) async fn append_for_changes(
+    conn: &mut Conn<'_>,
+    tenant: &Tenant<'_>,
+    changes: &[Change<'_>],
+) -> Result<()> {
+    let mut apps_of_tables: HashMap<String, Option<Uuid>> = HashMap::new();
+    let mut events = Vec::new();
+    for change in changes {
+        let Some(event_type) = event_type(change.target_kind, change.action) else {
+            continue;
+        };
+        let table_id = table_of(change);
+        let app_id = match change.target_kind {
+            TargetKind::App => Uuid::parse_str(&change.target_id).ok(),
+            TargetKind::Table => snapshot_uuid(change, "app_id"),
+            _ => match &table_id {
+                Some(table) => {
+                    let key = table.to_string();
+                    match apps_of_tables.get(&key) {
+                        Some(app) => *app,
+                        None => {
+                            let app = app_of_table(conn, tenant.org_id, *table).await?;
+                            apps_of_tables.insert(key, app);
+                            app
+                        }
+                    }
+                }
+                None => None,
+            },
+        };
+        events.push(new_event(change, event_type, app_id, table_id));
+    }
+    append(conn, tenant, events).await
+}
+
+fn event_type(kind: TargetKind, action: Action) -> Option<&'static str> {
+    use Action::{Created, Deleted, Updated};
+    Some(match (kind, action) {
+        (TargetKind::Record, Created) => "record.created",
+        (TargetKind::Record, Updated) => "record.updated",
+        (TargetKind::Record, Deleted) => "record.deleted",
+        (TargetKind::App | TargetKind::Table | TargetKind::Field | TargetKind::View, _) => {
+            "schema.changed"
+        }
+        (TargetKind::Member, Created) => "member.created",
+        (TargetKind::Member, Updated) => "member.updated",
+        (TargetKind::Member, Deleted) => "member.deleted",
+        (TargetKind::Department, Created) => "department.created",
+        (TargetKind::Department, Updated) => "department.updated",
+        (TargetKind::Department, Deleted) => "department.deleted",
+        (TargetKind::Installation, Created) => "app.installed",
+        (TargetKind::Installation, Updated) => "app.updated",
+        (TargetKind::Installation, Deleted) => "app.uninstalled",
+        _ => return None,
+    })
+}
+
+fn snapshot_uuid(change: &Change<'_>, key: &str) -> Option<Uuid> {
+    [&change.after, &change.before]
+        .into_iter()
+        .flatten()
+        .find_map(|snapshot| snapshot.get(key)?.as_str())
+        .and_then(|text| Uuid::parse_str(text).ok())
+}
+
+fn table_of(change: &Change<'_>) -> Option<Uuid> {
+    match change.target_kind {
+        TargetKind::Table => Uuid::parse_str(&change.target_id).ok(),
+        TargetKind::Record | TargetKind::Field | TargetKind::View => {
+            snapshot_uuid(change, "table_id")
+        }
+        _ => None,
+    }
+}
+
+async fn app_of_table(conn: &mut Conn<'_>, org: OrgId, table: Uuid) -> Result<Option<Uuid>> {
+    let row: Option<(Uuid,)> = conn
+        .fetch_optional(
+            Sql::new("SELECT app_id FROM app_tables WHERE organization_id = $1 AND id = $2")
+                .bind(org)
+                .bind(table),
+        )
+        .await?;
+    Ok(row.map(|(app,)| app))
+}
+
+/// `data` is `{"before", "after", "changed"}` for every event: the object (a record's fields) before and
+/// after the change, `null` on the side where it did not exist, and the keys whose values differ.
+/// Schema events add `object` (`app`, `table`, `field`, `view`) and `action`.
+fn new_event(
+    change: &Change<'_>,
+    event_type: &'static str,
+    app_id: Option<Uuid>,
+    table_id: Option<Uuid>,
+) -> NewEvent {
+    let actor = json!({
+        "type": change.ctx.actor.kind(),
+        "id": change.ctx.actor.id(),
+        "name": change.ctx.actor.name(),
+    });
+    let unwrap_fields = |snapshot: &Option<Value>| match change.target_kind {
+        TargetKind::Record => snapshot
+            .as_ref()
+            .and_then(|s| s.get("fields"))
+            .cloned()
+            .unwrap_or(Value::Null),
+        _ => snapshot.clone().unwrap_or(Value::Null),
+    };
+    let before = unwrap_fields(&change.before);
+    let after = unwrap_fields(&change.after);
+    let changed = changed_keys(&before, &after);
+    let mut data = json!({"before": before, "after": after, "changed": changed});
+    let id = change.target_id.clone();
+    let (subject, subject_key) = match change.target_kind {
+        TargetKind::Record => (
+            json!({"app_id": app_id.map(|a| a.to_string()), "table_id": table_id.map(|t| t.to_string()), "record_id": id}),
+            format!("record:{id}"),
+        ),
+        TargetKind::App | TargetKind::Table | TargetKind::Field | TargetKind::View => {
+            data["object"] = json!(change.target_kind.as_str());
+            data["action"] = json!(change.action.as_str());
+            let app = app_id.map(|a| a.to_string());
+            (
+                json!({"app_id": app, "table_id": table_id.map(|t| t.to_string())}),
+                format!("app:{}", app.as_deref().unwrap_or(&id)),
+            )
+        }
+        TargetKind::Member => (json!({"member_id": id}), format!("member:{id}")),
+        TargetKind::Department => (json!({"department_id": id}), format!("department:{id}")),
+        _ => (json!({"installation_id": id}), format!("installation:{id}")),
+    };
+    NewEvent {
+        event_type,
+        actor,
+        subject,
+        subject_key,
+        app_id,
+        table_id,
+        data,
+    }
+}
+
+fn changed_keys(before: &Value, after: &Value) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let before = before.as_object().unwrap_or(&empty);
+    let after = after.as_object().unwrap_or(&empty);
+    let mut keys: Vec<String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|key| before.get(*key) != after.get(*key))
+        .cloned()
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+async fn append(conn: &mut Conn<'_>, tenant: &Tenant<'_>, events: Vec<NewEvent>) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let count =
+        i64::try_from(events.len()).map_err(|_| StoreError::Corrupt("event count".into()))?;
+    // Takes the organization's counter row: on PostgreSQL it stays locked until this transaction ends,
+    // which puts concurrent writers' events in commit order.
+    let (last_seq,): (i64,) = conn
+        .fetch_one(
+            Sql::new(
+                "INSERT INTO event_counters (organization_id, last_seq) VALUES ($1, $2) \
+                 ON CONFLICT (organization_id) DO UPDATE SET last_seq = event_counters.last_seq + $2 \
+                 RETURNING last_seq",
+            )
+            .bind(tenant.org_id)
+            .bind(count),
+        )
+        .await?;
+    let now = tenant.store.now();
+    let mut seq = last_seq - count;
+    let mut events = events.into_iter().peekable();
+    while events.peek().is_some() {
+        let batch: Vec<NewEvent> = events.by_ref().take(EVENTS_PER_STATEMENT).collect();
+        let mut text = String::from(
+            "INSERT INTO events (organization_id, seq, id, type, occurred_at, actor, subject, \
+             subject_key, app_id, table_id, data) VALUES ",
+        );
+        let mut args = Vec::with_capacity(batch.len() * 11);
+        for (i, event) in batch.into_iter().enumerate() {
+            seq += 1;
+            if i > 0 {
+                text.push_str(", ");
+            }
+            push_placeholders(&mut text, conn.backend(), i * 11, 11);
+            args.extend([
+                Arg::from(tenant.org_id),
+                Arg::from(seq),
+                Arg::from(EventId::new()),
+                Arg::from(event.event_type),
+                Arg::from(now),
+                Arg::from(event.actor),
+                Arg::from(event.subject),
+                Arg::from(event.subject_key),
+                Arg::Uuid(event.app_id),
+                Arg::Uuid(event.table_id),
+                Arg::from(event.data),
+            ]);
+        }
+        conn.execute(Sql::generated(text).bind_all(args)).await?;
+    }
+    Ok(())
+}
+
+/// `(?, ?, …)` on SQLite (anonymous placeholders bind in linear time), `($b+1, …)` on PostgreSQL.
+pub(crate) fn push_placeholders(text: &mut String, backend: Backend, base: usize, n: usize) {
+    text.push('(');
+    for k in 1..=n {
+        if k > 1 {
+            text.push_str(", ");
+        }
+        match backend {
+            Backend::Sqlite => text.push('?'),
+            Backend::Postgres => text.push_str(&format!("${}", base + k)),
+        }
+    }
+    text.push(')');
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    seq: i64,
+    id: Uuid,
+    #[sqlx(rename = "type")]
+    event_type: String,
+    occurred_at: DateTime<Utc>,
+    actor: sqlx::types::Json<Value>,
+    subject: sqlx::types::Json<Value>,
+    subject_key: String,
+    data: sqlx::types::Json<Value>,
+}
+
+impl EventRow {
+    fn into_model(self, org_id: OrgId) -> Event {
+        Event {
+            id: EventId::from_uuid(self.id),
+            seq: self.seq,
+            org_id,
+            event_type: self.event_type,
+            occurred_at: self.occurred_at,
+            actor: self.actor.0,
+            subject: self.subject.0,
+            subject_key: self.subject_key,
+            data: self.data.0,
+        }
+    }
+}
+
+const EVENT_COLUMNS: &str = "seq, id, type, occurred_at, actor, subject, subject_key, data";
+
+impl Tenant<'_> {
+    /// Up to `limit` (at most [`EVENTS_PER_READ_MAX`]) events with `seq > after_seq` whose type is one of
+    /// `types`, in commit order. This is what a stream consumer calls after each wake-up of
+    /// [`crate::Store::commits`], with the `seq` of the last event it handled (0 for "from the start").
+    pub async fn events_after(
+        &self,
+        after_seq: i64,
+        types: &[&str],
+        limit: u32,
+    ) -> Result<Vec<Event>> {
+        if types.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        self.events_after_in(&mut conn, after_seq, types, limit.min(EVENTS_PER_READ_MAX))
+            .await
+    }
+
+    pub(crate) async fn events_after_in(
+        &self,
+        conn: &mut Conn<'_>,
+        after_seq: i64,
+        types: &[&str],
+        limit: u32,
+    ) -> Result<Vec<Event>> {
+        let mut sql = crate::records::SqlText::new(conn.backend());
+        sql.push(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE organization_id = "
+        ))
+        .arg(Arg::from(self.org_id))
+        .push(" AND seq > ")
+        .arg(Arg::from(after_seq))
+        .push(" AND type IN (")
+        .args(types.iter().map(|t| Arg::from(*t)))
+        .push(") ORDER BY seq LIMIT ")
+        .arg(Arg::from(limit));
+        let rows: Vec<EventRow> = conn.fetch_all(sql.into_sql()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| row.into_model(self.org_id))
+            .collect())
+    }
+
+    /// The event with this id, if it is this organization's.
+    pub async fn event(&self, id: EventId) -> Result<Option<Event>> {
+        let mut pooled = self.store.pools.read().await?;
+        let row: Option<EventRow> = pooled
+            .conn()
+            .fetch_optional(
+                Sql::new(
+                    "SELECT seq, id, type, occurred_at, actor, subject, subject_key, data \
+                     FROM events WHERE organization_id = $1 AND id = $2",
+                )
+                .bind(self.org_id)
+                .bind(id),
+            )
+            .await?;
+        Ok(row.map(|row| row.into_model(self.org_id)))
+    }
+
+    /// The organization's last committed `seq` (0 before its first event): where a consumer that wants
+    /// only new events starts.
+    pub async fn last_event_seq(&self) -> Result<i64> {
+        let mut pooled = self.store.pools.read().await?;
+        let row: Option<(i64,)> = pooled
+            .conn()
+            .fetch_optional(
+                Sql::new("SELECT last_seq FROM event_counters WHERE organization_id = $1")
+                    .bind(self.org_id),
+            )
+            .await?;
+        Ok(row.map_or(0, |(seq,)| seq))
+    }
+
+    /// A page of events after the event `page.after` (exclusive), oldest first. An `after` id that names
+    /// no event of this organization is `NotFound("event")`.
+    pub async fn list_events(
+        &self,
+        types: &[&str],
+        page: PageRequest<EventId>,
+    ) -> Result<Page<Event, EventId>> {
+        let after_seq = match page.after {
+            None => 0,
+            Some(id) => {
+                self.event(id)
+                    .await?
+                    .ok_or_else(|| StoreError::not_found("event"))?
+                    .seq
+            }
+        };
+        let rows = self.events_after(after_seq, types, page.size() + 1).await?;
+        Ok(Page::from_overfetch(rows, page.size(), |event| event.id))
+    }
+}

@@ -10,6 +10,7 @@
 //!     name: Bookings
 //!     primary_field: guest
 //!     unique_together: [[guest, check_in]]
+//!     indexes: [[room, nights]]
 //!     fields:
 //!       - {key: guest, name: Guest, type: text, required: true}
 //!       - {key: room, name: Room, type: link, options: {table: rooms, multiple: false, inverse_key: bookings}}
@@ -60,6 +61,9 @@ pub struct TableFile {
     pub primary_field: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unique_together: Vec<Vec<String>>,
+    /// Composite indexes, each a list of field keys in index order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<Vec<String>>,
     #[serde(default)]
     pub fields: Vec<FieldFile>,
     /// Conditions every record must satisfy: `{"formula": "{Nights} <= 30", "message": "…"}`.
@@ -152,23 +156,12 @@ pub fn check(file: AppFile) -> Result<AppDefinition, ExchangeError> {
             table.primary_field,
             |raw| ApiKey::parse(&raw),
         );
-        let unique_together: Vec<Vec<ApiKey>> = table
-            .unique_together
-            .iter()
-            .enumerate()
-            .map(|(g, group)| {
-                group
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, raw)| {
-                        check.field(
-                            &format!("{path}.unique_together[{g}][{i}]"),
-                            ApiKey::parse(raw),
-                        )
-                    })
-                    .collect()
-            })
-            .collect();
+        let unique_together = key_groups(
+            &mut check,
+            &format!("{path}.unique_together"),
+            &table.unique_together,
+        );
+        let indexes = key_groups(&mut check, &format!("{path}.indexes"), &table.indexes);
         let mut fields = Vec::with_capacity(table.fields.len());
         for (f, field) in table.fields.into_iter().enumerate() {
             if field.key.is_none() {
@@ -226,6 +219,7 @@ pub fn check(file: AppFile) -> Result<AppDefinition, ExchangeError> {
                 name,
                 primary_field,
                 unique_together,
+                indexes,
                 fields,
                 validation_rules,
                 views,
@@ -280,6 +274,12 @@ pub fn export(current: &CurrentApp) -> AppFile {
                         .iter()
                         .map(|group| group.iter().map(key_of).collect())
                         .collect(),
+                    indexes: schema
+                        .table
+                        .indexes
+                        .iter()
+                        .map(|group| group.iter().map(key_of).collect())
+                        .collect(),
                     fields: schema
                         .fields
                         .iter()
@@ -311,4 +311,21 @@ pub fn export(current: &CurrentApp) -> AppFile {
             })
             .collect(),
     }
+}
+
+/// Groups of field keys (`unique_together`, `indexes`), each key checked where it stands.
+fn key_groups(check: &mut Checker, path: &str, groups: &[Vec<String>]) -> Vec<Vec<ApiKey>> {
+    groups
+        .iter()
+        .enumerate()
+        .map(|(g, group)| {
+            group
+                .iter()
+                .enumerate()
+                .filter_map(|(i, raw)| {
+                    check.field(&format!("{path}[{g}][{i}]"), ApiKey::parse(raw))
+                })
+                .collect()
+        })
+        .collect()
 }

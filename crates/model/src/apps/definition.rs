@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use crate::FieldId;
 use crate::apps::field::{FieldKind, FieldSpec, LinkTarget};
 use crate::apps::view::{View, ViewType};
 use crate::apps::{ApiKey, App, Field, TableSchema};
@@ -26,6 +27,8 @@ pub struct TableDefinition {
     pub name: Name,
     pub primary_field: Option<ApiKey>,
     pub unique_together: Vec<Vec<ApiKey>>,
+    /// Composite indexes, each a list of field keys in index order.
+    pub indexes: Vec<Vec<ApiKey>>,
     /// Every field has a key (definitions are matched to existing schemas by key).
     pub fields: Vec<FieldSpec>,
     /// (condition formula as typed, message).
@@ -331,11 +334,17 @@ fn unordered_plan(definition: &AppDefinition, current: Option<&CurrentApp>) -> V
             }
             if table.primary_field.is_some()
                 || !table.unique_together.is_empty()
+                || !table.indexes.is_empty()
                 || !table.validation_rules.is_empty()
             {
                 steps.push(Step::UpdateTable {
                     table: table.key.clone(),
-                    changes: vec!["primary_field", "unique_together", "validation_rules"],
+                    changes: vec![
+                        "primary_field",
+                        "unique_together",
+                        "indexes",
+                        "validation_rules",
+                    ],
                 });
             }
             if !table.views.is_empty() {
@@ -373,11 +382,17 @@ fn unordered_plan(definition: &AppDefinition, current: Option<&CurrentApp>) -> V
                 }
                 if table.primary_field.is_some()
                     || !table.unique_together.is_empty()
+                    || !table.indexes.is_empty()
                     || !table.validation_rules.is_empty()
                 {
                     later.push(Step::UpdateTable {
                         table: table.key.clone(),
-                        changes: vec!["primary_field", "unique_together", "validation_rules"],
+                        changes: vec![
+                            "primary_field",
+                            "unique_together",
+                            "indexes",
+                            "validation_rules",
+                        ],
                     });
                 }
                 if !table.views.is_empty() {
@@ -422,24 +437,23 @@ fn unordered_plan(definition: &AppDefinition, current: Option<&CurrentApp>) -> V
                 if table.primary_field.is_some() && primary != table.primary_field.as_ref() {
                     changes.push("primary_field");
                 }
-                let current_groups: Vec<Vec<&ApiKey>> = schema
-                    .table
-                    .unique_together
-                    .iter()
-                    .map(|group| {
-                        group
-                            .iter()
-                            .filter_map(|id| schema.field(*id).map(|field| &field.key))
-                            .collect()
-                    })
-                    .collect();
-                let wanted_groups: Vec<Vec<&ApiKey>> = table
-                    .unique_together
-                    .iter()
-                    .map(|group| group.iter().collect())
-                    .collect();
-                if current_groups != wanted_groups {
+                if group_keys(schema, &schema.table.unique_together)
+                    != table
+                        .unique_together
+                        .iter()
+                        .map(|group| group.iter().collect::<Vec<_>>())
+                        .collect::<Vec<_>>()
+                {
                     changes.push("unique_together");
+                }
+                if group_keys(schema, &schema.table.indexes)
+                    != table
+                        .indexes
+                        .iter()
+                        .map(|group| group.iter().collect::<Vec<_>>())
+                        .collect::<Vec<_>>()
+                {
+                    changes.push("indexes");
                 }
                 let current_rules: Vec<(&str, &str)> = schema
                     .table
@@ -575,4 +589,17 @@ pub fn adopt_choice_ids(spec: &mut FieldSpec, existing: &Field) {
             choice.id = current.id.clone();
         }
     }
+}
+
+/// Groups of field ids (unique keys, composite indexes) as the keys of their fields.
+fn group_keys<'a>(schema: &'a TableSchema, groups: &[Vec<FieldId>]) -> Vec<Vec<&'a ApiKey>> {
+    groups
+        .iter()
+        .map(|group| {
+            group
+                .iter()
+                .filter_map(|id| schema.field(*id).map(|field| &field.key))
+                .collect()
+        })
+        .collect()
 }

@@ -57,6 +57,9 @@ pub struct Table {
     pub primary_field_id: Option<FieldId>,
     /// Groups of fields whose values together must be unique.
     pub unique_together: Vec<Vec<FieldId>>,
+    /// Composite (non-unique) indexes, each a list of fields in index order, e.g. a group-by field and
+    /// the field summed, so a grouped aggregate reads the index alone.
+    pub indexes: Vec<Vec<FieldId>>,
     /// Conditions every record must satisfy when it is written.
     pub validation_rules: Vec<ValidationRule>,
     pub position: i64,

@@ -104,6 +104,8 @@ pub struct TableOut {
     pub primary_field: Option<String>,
     /// Groups of field keys whose values together are unique.
     pub unique_together: Vec<Vec<String>>,
+    /// Composite indexes, each a list of field keys in index order.
+    pub indexes: Vec<Vec<String>>,
     pub fields: Vec<FieldOut>,
     /// Conditions every record must satisfy; a write that breaks one gets 422 with its message.
     pub validation_rules: Vec<ValidationRuleIo>,
@@ -154,6 +156,12 @@ fn table_out(schema: &TableSchema, tables: &Keys) -> TableOut {
         unique_together: schema
             .table
             .unique_together
+            .iter()
+            .map(|group| group.iter().map(key_of).collect())
+            .collect(),
+        indexes: schema
+            .table
+            .indexes
             .iter()
             .map(|group| group.iter().map(key_of).collect())
             .collect(),
@@ -230,6 +238,10 @@ pub struct TableCreate {
     /// e.g. `[["class", "week"]]`.
     #[serde(default)]
     pub unique_together: Vec<Vec<String>>,
+    /// Composite indexes, e.g. `[["region", "amount"]]`: a filter, sort or grouped aggregate on these
+    /// fields reads the index (1–8 single-valued fields stored in the table each).
+    #[serde(default)]
+    pub indexes: Vec<Vec<String>>,
     #[serde(default)]
     pub validation_rules: Vec<ValidationRuleIo>,
 }
@@ -241,6 +253,8 @@ pub struct TableUpdate {
     pub key: Option<String>,
     pub primary_field: Option<String>,
     pub unique_together: Option<Vec<Vec<String>>>,
+    /// Replaces the table's composite indexes.
+    pub indexes: Option<Vec<Vec<String>>>,
     /// Replaces the table's validation rules.
     pub validation_rules: Option<Vec<ValidationRuleIo>>,
     pub position: Option<i64>,
@@ -504,6 +518,7 @@ pub async fn create_table(
         fields,
         primary_field: body.primary_field,
         unique_together: body.unique_together,
+        indexes: body.indexes,
         validation_rules: body
             .validation_rules
             .into_iter()
@@ -536,7 +551,7 @@ pub async fn get_table(
     Ok(axum::Json(table_out(&schema, &keys)))
 }
 
-/// Rename a table, change its primary field or composite unique keys.
+/// Rename a table, change its primary field, composite unique keys, composite indexes or validation rules.
 #[utoipa::path(patch, path = "/api/v1/apps/{app}/tables/{table}", tag = "apps",
     params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key")), request_body = TableUpdate,
     security(("bearer" = ["apps:write"]), ("session" = ["apps:write"])),
@@ -559,6 +574,7 @@ pub async fn update_table(
             .and_then(|raw| check.field("key", ApiKey::parse(&raw))),
         primary_field: body.primary_field,
         unique_together: body.unique_together,
+        indexes: body.indexes,
         validation_rules: body.validation_rules.map(|rules| {
             rules
                 .into_iter()

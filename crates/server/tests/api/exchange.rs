@@ -20,6 +20,7 @@ tables:
     name: Roster
     primary_field: student
     unique_together: [[student, week]]
+    indexes: [[mood, week]]
     fields:
       - {key: student, name: Student, type: text, required: true}
       - {key: week, name: Week, type: number}
@@ -60,6 +61,7 @@ api_tests! {
         assert_eq!(created["steps"][0], "+ app");
         let roster = app.get("/api/v1/apps/duty/tables/roster", &app.admin_token).await.expect(StatusCode::OK).clone();
         assert_eq!(roster["unique_together"], json!([["student", "week"]]));
+        assert_eq!(roster["indexes"], json!([["mood", "week"]]));
         let exported = app.http.get(format!("{}/api/v1/apps/duty/export?format=json", app.base)).bearer_auth(&app.admin_token).send().await.unwrap();
         let exported: Value = exported.json().await.unwrap();
         assert_eq!(exported["format"], "tenon.app/v1");

@@ -29,6 +29,7 @@ async fn housing(app: &TestApp) -> Value {
             json!({
                 "name": "Bookings", "key": "bookings", "primary_field": "guest",
                 "unique_together": [["guest", "check_in"]],
+                "indexes": [["status", "deposit"]],
                 "fields": [
                     {"name": "Guest", "key": "guest", "type": "text", "required": true},
                     {"name": "Nights", "key": "nights", "type": "number"},
@@ -55,6 +56,15 @@ api_tests! {
         assert_eq!(table["key"], "bookings");
         assert_eq!(table["primary_field"], "guest");
         assert_eq!(table["unique_together"], json!([["guest", "check_in"]]));
+        assert_eq!(table["indexes"], json!([["status", "deposit"]]));
+        // Replacing the composite indexes; a link cannot be in one (422 naming it, nothing changed).
+        let refused = app.patch("/api/v1/apps/housing/tables/bookings", &app.admin_token, json!({"indexes": [["room"]]})).await;
+        assert_eq!(refused.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")["details"][0]["field"], "indexes[0][0]");
+        let patched = app.patch("/api/v1/apps/housing/tables/bookings", &app.admin_token, json!({"indexes": [["status", "nights"], ["check_in"]]})).await;
+        assert_eq!(patched.expect(StatusCode::OK)["indexes"], json!([["status", "nights"], ["check_in"]]));
+        let exported = app.get("/api/v1/apps/housing/export?format=json", &app.admin_token).await.expect(StatusCode::OK).clone();
+        let bookings = exported["tables"].as_array().unwrap().iter().find(|t| t["key"] == "bookings").unwrap().clone();
+        assert_eq!(bookings["indexes"], json!([["status", "nights"], ["check_in"]]), "the app definition carries them");
         let field = |key: &str| table["fields"].as_array().unwrap().iter().find(|f| f["key"] == key).unwrap().clone();
         let deposit = field("deposit");
         for key in ["id", "name", "key", "type", "options", "required", "unique", "default"] {

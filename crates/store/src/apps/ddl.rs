@@ -32,6 +32,10 @@ fn together_index_name(table: TableId, n: usize) -> String {
     format!("ut_{}_{n}", table.as_uuid().simple())
 }
 
+fn composite_index_name(table: TableId, n: usize) -> String {
+    format!("ix_{}_{n}", table.as_uuid().simple())
+}
+
 pub(crate) fn column_type(storage: Storage, backend: Backend) -> Option<String> {
     let pg = backend == Backend::Postgres;
     let sql = match storage {
@@ -174,7 +178,25 @@ pub(crate) fn drop_field_indexes(field: FieldId) -> Vec<String> {
     ]
 }
 
+/// The unique indexes of a table's composite unique keys.
 pub(crate) fn together_indexes(table: TableId, groups: &[Vec<FieldId>]) -> Vec<String> {
+    group_indexes(table, groups, true)
+}
+
+pub(crate) fn drop_together_indexes(table: TableId, count: usize) -> Vec<String> {
+    drop_group_indexes(table, count, true)
+}
+
+/// The plain indexes a table asks for with `indexes`.
+pub(crate) fn composite_indexes(table: TableId, groups: &[Vec<FieldId>]) -> Vec<String> {
+    group_indexes(table, groups, false)
+}
+
+pub(crate) fn drop_composite_indexes(table: TableId, count: usize) -> Vec<String> {
+    drop_group_indexes(table, count, false)
+}
+
+fn group_indexes(table: TableId, groups: &[Vec<FieldId>], unique: bool) -> Vec<String> {
     groups
         .iter()
         .enumerate()
@@ -183,9 +205,14 @@ pub(crate) fn together_indexes(table: TableId, groups: &[Vec<FieldId>]) -> Vec<S
                 .iter()
                 .map(|field| quote(&column_name(*field)))
                 .collect();
+            let (kind, name) = if unique {
+                ("UNIQUE INDEX", together_index_name(table, n))
+            } else {
+                ("INDEX", composite_index_name(table, n))
+            };
             format!(
-                "CREATE UNIQUE INDEX {} ON {} ({})",
-                quote(&together_index_name(table, n)),
+                "CREATE {kind} {} ON {} ({})",
+                quote(&name),
                 quote(&table_name(table)),
                 columns.join(", ")
             )
@@ -193,13 +220,15 @@ pub(crate) fn together_indexes(table: TableId, groups: &[Vec<FieldId>]) -> Vec<S
         .collect()
 }
 
-pub(crate) fn drop_together_indexes(table: TableId, count: usize) -> Vec<String> {
+fn drop_group_indexes(table: TableId, count: usize, unique: bool) -> Vec<String> {
     (0..count)
         .map(|n| {
-            format!(
-                "DROP INDEX IF EXISTS {}",
-                quote(&together_index_name(table, n))
-            )
+            let name = if unique {
+                together_index_name(table, n)
+            } else {
+                composite_index_name(table, n)
+            };
+            format!("DROP INDEX IF EXISTS {}", quote(&name))
         })
         .collect()
 }

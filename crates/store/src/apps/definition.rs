@@ -95,6 +95,7 @@ impl Tenant<'_> {
                         fields,
                         primary_field: None,
                         unique_together: Vec::new(),
+                        indexes: Vec::new(),
                         validation_rules: Vec::new(),
                     };
                     self.create_table_in(&mut conn, ctx, &current, new, parse)
@@ -176,6 +177,13 @@ impl Tenant<'_> {
                         unique_together: Some(
                             wanted
                                 .unique_together
+                                .iter()
+                                .map(|group| group.iter().map(ToString::to_string).collect())
+                                .collect(),
+                        ),
+                        indexes: Some(
+                            wanted
+                                .indexes
                                 .iter()
                                 .map(|group| group.iter().map(ToString::to_string).collect())
                                 .collect(),

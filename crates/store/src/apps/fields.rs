@@ -10,8 +10,7 @@ use tenon_model::apps::{
     ApiKey, App, Field, FieldKind, FieldSpec, LinkTarget, ParseContext, Storage, Table,
     TableSchema, parse_cell,
 };
-use tenon_model::{Action, FieldId, Invalid, Name, TableId, TargetKind};
-use uuid::Uuid;
+use tenon_model::{Action, FieldId, Invalid, Name, TargetKind};
 
 use super::computed_fields::check_computed_flags;
 use super::conversion::needs_conversion;
@@ -400,7 +399,40 @@ impl Tenant<'_> {
             }
         }
         let mut cleared_values = 0;
-        if recomputes && before.kind.storage() != after.kind.storage() {
+        // A column that is remade or converted takes the table's multi-field indexes with it: drop them
+        // first (SQLite cannot drop or alter an indexed column) and make them again afterwards.
+        let remade = recomputes && before.kind.storage() != after.kind.storage();
+        let table = &schema.table;
+        let grouped = table
+            .unique_together
+            .iter()
+            .chain(&table.indexes)
+            .any(|group| group.contains(&id));
+        let regroup = grouped && (converts || remade);
+        if regroup {
+            if !matches!(
+                after.kind.storage(),
+                Storage::Text
+                    | Storage::Decimal { .. }
+                    | Storage::Integer
+                    | Storage::Boolean
+                    | Storage::Date
+                    | Storage::DateTime
+            ) {
+                return Err(StoreError::conflict(
+                    Some("type"),
+                    "the field is part of the table's `unique_together` or `indexes`, which need a \
+                     single value stored in the table; remove it from them first",
+                ));
+            }
+            let drops = ddl::drop_together_indexes(table.id, table.unique_together.len())
+                .into_iter()
+                .chain(ddl::drop_composite_indexes(table.id, table.indexes.len()));
+            for statement in drops {
+                conn.execute_script(statement).await?;
+            }
+        }
+        if remade {
             // Computed values are not converted: the column is remade and every value computed again.
             if before.kind.storage() != Storage::Virtual {
                 conn.execute_script(ddl::drop_column(schema.table.id, &ddl::column_name(id)))
@@ -419,15 +451,16 @@ impl Tenant<'_> {
             }
         }
         if converts {
-            let together = &schema.table.unique_together;
-            for statement in ddl::drop_together_indexes(schema.table.id, together.len()) {
-                conn.execute_script(statement).await?;
-            }
             cleared_values = self
                 .convert_column(conn, schema.table.id, &before, &after, parse)
                 .await?;
-            for statement in ddl::together_indexes(schema.table.id, together) {
+        }
+        if regroup {
+            for statement in ddl::together_indexes(table.id, &table.unique_together) {
                 run_index(conn, statement, "unique_together").await?;
+            }
+            for statement in ddl::composite_indexes(table.id, &table.indexes) {
+                run_index(conn, statement, "indexes").await?;
             }
         }
         if reindex {
@@ -567,6 +600,22 @@ impl Tenant<'_> {
                     self.set_unique_together(conn, schema.table.id, &kept)
                         .await?;
                 }
+                let indexes = &schema.table.indexes;
+                if indexes.iter().any(|group| group.contains(&id)) {
+                    for statement in ddl::drop_composite_indexes(schema.table.id, indexes.len()) {
+                        conn.execute_script(statement).await?;
+                    }
+                    // An index loses the deleted field; one left with no field goes.
+                    let kept: Vec<Vec<FieldId>> = indexes
+                        .iter()
+                        .map(|group| group.iter().copied().filter(|field| *field != id).collect())
+                        .filter(|group: &Vec<FieldId>| !group.is_empty())
+                        .collect();
+                    for statement in ddl::composite_indexes(schema.table.id, &kept) {
+                        conn.execute_script(statement).await?;
+                    }
+                    self.set_indexes(conn, schema.table.id, &kept).await?;
+                }
                 if !matches!(field.kind.storage(), Storage::System | Storage::Virtual) {
                     conn.execute_script(ddl::drop_column(schema.table.id, &ddl::column_name(id)))
                         .await?;
@@ -595,32 +644,6 @@ impl Tenant<'_> {
         .await?;
         self.audit_field(conn, ctx, Action::Deleted, Some(&field), None)
             .await?;
-        Ok(())
-    }
-
-    pub(crate) async fn set_unique_together(
-        &self,
-        conn: &mut Conn<'_>,
-        table: TableId,
-        groups: &[Vec<FieldId>],
-    ) -> Result<()> {
-        let value = Value::Array(
-            groups
-                .iter()
-                .map(|group| {
-                    super::uuid_list(&group.iter().map(|id| *id.as_uuid()).collect::<Vec<Uuid>>())
-                })
-                .collect(),
-        );
-        conn.execute(
-            Sql::new(
-                "UPDATE app_tables SET unique_together = $3 WHERE organization_id = $1 AND id = $2",
-            )
-            .bind(self.org_id)
-            .bind(*table.as_uuid())
-            .bind(value),
-        )
-        .await?;
         Ok(())
     }
 

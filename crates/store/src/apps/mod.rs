@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, Change};
 use crate::error::unique_violation;
-use crate::exec::{Conn, Sql};
+use crate::exec::{Backend, Conn, Sql};
 use crate::{Result, StoreError, Tenant, WriteContext};
 
 mod computed_fields;
@@ -18,6 +18,7 @@ mod conversion;
 pub(crate) mod ddl;
 mod definition;
 mod fields;
+mod groups;
 pub(crate) mod stored;
 mod tables;
 mod views;
@@ -298,7 +299,7 @@ impl Tenant<'_> {
             "SELECT a.id AS a_id, a.key AS a_key, a.name AS a_name, a.description AS a_description, \
                a.schema_version AS a_schema_version, a.created_at AS a_created_at, a.updated_at AS a_updated_at, \
                t.id AS t_id, t.app_id AS t_app_id, t.key AS t_key, t.name AS t_name, t.primary_field_id AS t_primary_field_id, \
-               t.unique_together AS t_unique_together, t.validation_rules AS t_validation_rules, t.position AS t_position, t.created_at AS t_created_at, \
+               t.unique_together AS t_unique_together, t.indexes AS t_indexes, t.validation_rules AS t_validation_rules, t.position AS t_position, t.created_at AS t_created_at, \
                t.updated_at AS t_updated_at, \
                f.id AS f_id, f.table_id AS f_table_id, f.key AS f_key, f.name AS f_name, f.type AS f_type, f.options AS f_options, \
                f.required AS f_required, f.is_unique AS f_is_unique, f.indexed AS f_indexed, f.default_value AS f_default_value, \
@@ -326,6 +327,28 @@ impl Tenant<'_> {
                 }
             }
         }
+    }
+
+    /// The names of the SQL indexes on a table's SQL table, sorted (for diagnostics and tests: the
+    /// indexes `indexed`, `unique`, `unique_together` and `indexes` asked for).
+    pub async fn physical_indexes(&self, schema: &TableSchema) -> Result<Vec<String>> {
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        // The table must be this organization's before its SQL table is looked at.
+        self.schema_by_id(&mut conn, schema.table.id).await?;
+        let sql = match conn.backend() {
+            Backend::Sqlite => Sql::new(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = $1 \
+                 AND sql IS NOT NULL ORDER BY name",
+            ),
+            Backend::Postgres => Sql::new(
+                "SELECT indexname AS name FROM pg_indexes WHERE tablename = $1 \
+                 AND indexname NOT LIKE '%_pkey' ORDER BY indexname",
+            ),
+        }
+        .bind(ddl::table_name(schema.table.id));
+        let rows: Vec<(String,)> = conn.fetch_all(sql).await?;
+        Ok(rows.into_iter().map(|(name,)| name).collect())
     }
 
     /// A table's schema by table id alone (for link targets).

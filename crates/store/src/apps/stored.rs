@@ -27,7 +27,8 @@ pub(crate) use app_columns;
 
 macro_rules! table_columns {
     () => {
-        "id, app_id, key, name, primary_field_id, unique_together, validation_rules, position, created_at, updated_at"
+        "id, app_id, key, name, primary_field_id, unique_together, indexes, validation_rules, position, created_at, \
+         updated_at"
     };
 }
 pub(crate) use table_columns;
@@ -73,6 +74,7 @@ pub(crate) struct TableRow {
     pub name: String,
     pub primary_field_id: Option<Uuid>,
     pub unique_together: sqlx::types::Json<Vec<Vec<Uuid>>>,
+    pub indexes: sqlx::types::Json<Vec<Vec<Uuid>>>,
     pub validation_rules: sqlx::types::Json<Value>,
     pub position: i64,
     pub created_at: DateTime<Utc>,
@@ -89,6 +91,12 @@ impl TableRow {
             primary_field_id: self.primary_field_id.map(FieldId::from_uuid),
             unique_together: self
                 .unique_together
+                .0
+                .into_iter()
+                .map(|group| group.into_iter().map(FieldId::from_uuid).collect())
+                .collect(),
+            indexes: self
+                .indexes
                 .0
                 .into_iter()
                 .map(|group| group.into_iter().map(FieldId::from_uuid).collect())
@@ -369,6 +377,7 @@ struct PrefixedTable {
     t_name: String,
     t_primary_field_id: Option<Uuid>,
     t_unique_together: sqlx::types::Json<Vec<Vec<Uuid>>>,
+    t_indexes: sqlx::types::Json<Vec<Vec<Uuid>>>,
     t_validation_rules: sqlx::types::Json<Value>,
     t_position: i64,
     t_created_at: DateTime<Utc>,
@@ -400,6 +409,7 @@ impl SchemaRow {
             name: first.table.t_name.clone(),
             primary_field_id: first.table.t_primary_field_id,
             unique_together: sqlx::types::Json(first.table.t_unique_together.0.clone()),
+            indexes: sqlx::types::Json(first.table.t_indexes.0.clone()),
             validation_rules: sqlx::types::Json(first.table.t_validation_rules.0.clone()),
             position: first.table.t_position,
             created_at: first.table.t_created_at,

@@ -1,4 +1,5 @@
-//! Tables: creation with their fields, primary field and composite unique keys; changes; deletion.
+//! Tables: creation with their fields, primary field, composite unique keys and composite indexes;
+//! changes; deletion.
 
 use serde_json::json;
 use tenon_model::apps::computed;
@@ -8,6 +9,7 @@ use tenon_model::apps::{
 use tenon_model::{Action, AppId, FieldId, Invalid, Name, TableId, TargetKind};
 
 use super::fields::run_index;
+use super::groups::{Groups, resolve_groups};
 use super::{ddl, unknown};
 use crate::audit::{self, Change};
 use crate::exec::{Conn, Sql};
@@ -23,6 +25,8 @@ pub struct NewTable {
     pub primary_field: Option<String>,
     /// Groups of field keys whose values together must be unique.
     pub unique_together: Vec<Vec<String>>,
+    /// Composite indexes: groups of field keys in index order.
+    pub indexes: Vec<Vec<String>>,
     /// Validation rules as typed: (condition formula, message).
     pub validation_rules: Vec<(String, String)>,
 }
@@ -33,6 +37,7 @@ pub struct TablePatch {
     pub key: Option<ApiKey>,
     pub primary_field: Option<String>,
     pub unique_together: Option<Vec<Vec<String>>>,
+    pub indexes: Option<Vec<Vec<String>>>,
     /// Replaces the validation rules: (condition formula, message) as typed.
     pub validation_rules: Option<Vec<(String, String)>>,
     pub position: Option<i64>,
@@ -92,6 +97,7 @@ impl Tenant<'_> {
             name: new.name,
             primary_field_id: None,
             unique_together: Vec::new(),
+            indexes: Vec::new(),
             validation_rules: Vec::new(),
             position: existing
                 .iter()
@@ -143,7 +149,8 @@ impl Tenant<'_> {
             Some(reference) => Some(resolve(&fields, reference, "primary_field")?),
             None => default_primary(&fields),
         };
-        table.unique_together = resolve_groups(&fields, &new.unique_together)?;
+        table.unique_together = resolve_groups(&fields, &new.unique_together, Groups::Unique)?;
+        table.indexes = resolve_groups(&fields, &new.indexes, Groups::Index)?;
         if !new.validation_rules.is_empty() {
             let here = TableSchema {
                 app: app.clone(),
@@ -156,6 +163,9 @@ impl Tenant<'_> {
         self.save_table_settings(conn, &table).await?;
         for statement in ddl::together_indexes(id, &table.unique_together) {
             run_index(conn, statement, "unique_together").await?;
+        }
+        for statement in ddl::composite_indexes(id, &table.indexes) {
+            run_index(conn, statement, "indexes").await?;
         }
         self.record_schema_change(
             conn,
@@ -208,7 +218,10 @@ impl Tenant<'_> {
             after.primary_field_id = Some(resolve(&schema.fields, reference, "primary_field")?);
         }
         if let Some(groups) = &patch.unique_together {
-            after.unique_together = resolve_groups(&schema.fields, groups)?;
+            after.unique_together = resolve_groups(&schema.fields, groups, Groups::Unique)?;
+        }
+        if let Some(groups) = &patch.indexes {
+            after.indexes = resolve_groups(&schema.fields, groups, Groups::Index)?;
         }
         if let Some(rules) = &patch.validation_rules {
             after.validation_rules = computed::check_rules(rules, schema, "validation_rules")?;
@@ -234,6 +247,14 @@ impl Tenant<'_> {
             }
             for statement in ddl::together_indexes(before.id, &after.unique_together) {
                 run_index(conn, statement, "unique_together").await?;
+            }
+        }
+        if after.indexes != before.indexes {
+            for statement in ddl::drop_composite_indexes(before.id, before.indexes.len()) {
+                conn.execute_script(statement).await?;
+            }
+            for statement in ddl::composite_indexes(before.id, &after.indexes) {
+                run_index(conn, statement, "indexes").await?;
             }
         }
         self.save_table_settings(conn, &after).await?;
@@ -328,7 +349,8 @@ impl Tenant<'_> {
         )
         .await?;
         self.set_unique_together(conn, table.id, &table.unique_together)
-            .await
+            .await?;
+        self.set_indexes(conn, table.id, &table.indexes).await
     }
 
     async fn audit_table(
@@ -344,6 +366,7 @@ impl Tenant<'_> {
                 "id": table.id.to_string(), "app_id": table.app_id.to_string(), "key": table.key.as_str(),
                 "name": table.name.as_str(), "primary_field_id": table.primary_field_id.map(|id| id.to_string()),
                 "unique_together": table.unique_together.iter().map(|g| g.iter().map(ToString::to_string).collect::<Vec<_>>()).collect::<Vec<_>>(),
+                "indexes": table.indexes.iter().map(|g| g.iter().map(ToString::to_string).collect::<Vec<_>>()).collect::<Vec<_>>(),
             })
         };
         let id = after
@@ -371,7 +394,7 @@ impl Tenant<'_> {
     }
 }
 
-fn resolve(fields: &[Field], reference: &str, path: &str) -> Result<FieldId> {
+pub(super) fn resolve(fields: &[Field], reference: &str, path: &str) -> Result<FieldId> {
     fields
         .iter()
         .find(|field| {
@@ -381,44 +404,6 @@ fn resolve(fields: &[Field], reference: &str, path: &str) -> Result<FieldId> {
         })
         .map(|field| field.id)
         .ok_or_else(|| unknown(path, "field", reference))
-}
-
-fn resolve_groups(fields: &[Field], groups: &[Vec<String>]) -> Result<Vec<Vec<FieldId>>> {
-    let mut resolved = Vec::with_capacity(groups.len());
-    for (g, group) in groups.iter().enumerate() {
-        if group.len() < 2 {
-            return Err(Invalid::one(
-                format!("unique_together[{g}]"),
-                "a group needs at least two fields",
-            )
-            .into());
-        }
-        let mut ids = Vec::with_capacity(group.len());
-        for (i, reference) in group.iter().enumerate() {
-            let id = resolve(fields, reference, &format!("unique_together[{g}][{i}]"))?;
-            let storage = fields
-                .iter()
-                .find(|field| field.id == id)
-                .map(|field| field.kind.storage());
-            if matches!(
-                storage,
-                Some(
-                    tenon_model::apps::Storage::Junction
-                        | tenon_model::apps::Storage::System
-                        | tenon_model::apps::Storage::JsonArray
-                )
-            ) {
-                return Err(Invalid::one(
-                    format!("unique_together[{g}][{i}]"),
-                    "only single-valued fields can be part of a unique key",
-                )
-                .into());
-            }
-            ids.push(id);
-        }
-        resolved.push(ids);
-    }
-    Ok(resolved)
 }
 
 /// The first text-like field names records when the client did not choose.

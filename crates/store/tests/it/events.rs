@@ -52,6 +52,7 @@ async fn notes_table(store: &Store, org: tenon_model::OrgId) -> TableSchema {
                 fields: vec![title, spec("Pages", "pages", "number", json!({}))],
                 primary_field: None,
                 unique_together: vec![],
+                indexes: vec![],
                 validation_rules: vec![],
             },
             &PARSE,

@@ -14,6 +14,7 @@ mod apps;
 mod credentials;
 mod directory;
 mod events;
+mod indexes;
 mod ledger;
 mod schema_props;
 

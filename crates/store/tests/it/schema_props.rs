@@ -115,6 +115,7 @@ async fn run(store: &Store, ops: Vec<Op>) {
         fields: vec![spec("Title", "title", "text", json!({}))],
         primary_field: None,
         unique_together: vec![],
+        indexes: vec![],
         validation_rules: vec![],
     };
     let mut schema = tenant.create_table(&ctx, &app, new, &PARSE).await.unwrap();

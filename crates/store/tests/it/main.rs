@@ -16,6 +16,7 @@ mod directory;
 mod events;
 mod ledger;
 mod schema_props;
+mod stream;
 
 /// Declares tests that run on both backends: `backend_tests! { async fn name(store) { … } }`.
 macro_rules! backend_tests {

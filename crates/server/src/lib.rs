@@ -32,6 +32,7 @@ pub mod rate_limit;
 pub mod request_id;
 pub mod routes;
 pub mod state;
+pub mod stream;
 
 pub use error::{ApiError, ApiResult};
 pub use state::{AppState, ServerConfig};
@@ -86,6 +87,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let maintenance = tokio::spawn(maintain(state.clone()));
+    // Stream connections outlive the HTTP connection they were upgraded from: tell them to go.
+    let hub = state.stream_hub().clone();
+    let shutdown = async move {
+        shutdown.await;
+        hub.disconnect_all();
+    };
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -47,6 +47,7 @@ struct Inner {
     config: ServerConfig,
     limiter: RateLimiter,
     password_hashes: Semaphore,
+    stream_hub: crate::stream::StreamHub,
 }
 
 impl AppState {
@@ -56,6 +57,7 @@ impl AppState {
             config,
             limiter: RateLimiter::default(),
             password_hashes: Semaphore::new(PASSWORD_HASHES_CONCURRENT),
+            stream_hub: crate::stream::StreamHub::default(),
         }))
     }
 
@@ -69,6 +71,11 @@ impl AppState {
 
     pub fn limiter(&self) -> &RateLimiter {
         &self.0.limiter
+    }
+
+    /// The node's stream connections, told to disconnect when the node shuts down.
+    pub fn stream_hub(&self) -> &crate::stream::StreamHub {
+        &self.0.stream_hub
     }
 
     /// Runs CPU-heavy password work off the async workers, at most two at a time.

@@ -14,6 +14,7 @@
 //! `GET /api/v1/events/{id}`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
@@ -39,16 +40,19 @@ const DISCONNECT_GRACE: Duration = Duration::from_secs(5);
 /// Message ids of unacknowledged frames a connection remembers at most (the store's queue bounds them too).
 const MESSAGES_TRACKED_MAX: usize = 20_000;
 
-/// Tells every stream connection of this node that the node is going away.
+/// The node's stream connections: tells them when the node is going away, and counts them so the node can
+/// wait for their goodbyes.
 #[derive(Clone)]
 pub struct StreamHub {
     closing: tokio::sync::watch::Sender<bool>,
+    open: Arc<tokio::sync::watch::Sender<usize>>,
 }
 
 impl Default for StreamHub {
     fn default() -> Self {
         StreamHub {
             closing: tokio::sync::watch::Sender::new(false),
+            open: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 }
@@ -58,7 +62,49 @@ impl StreamHub {
     pub fn disconnect_all(&self) {
         self.closing.send_replace(true);
     }
+
+    /// Waits until every connection has ended, or `deadline` passed.
+    pub async fn wait_idle(&self, deadline: Duration) {
+        let mut open = self.open.subscribe();
+        let _ = tokio::time::timeout(deadline, open.wait_for(|n| *n == 0)).await;
+    }
+
+    fn enter(&self) -> OpenConnection {
+        self.open.send_modify(|n| *n += 1);
+        OpenConnection(self.open.clone())
+    }
 }
+
+/// Counts one connection as open while it lives.
+struct OpenConnection(Arc<tokio::sync::watch::Sender<usize>>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// At a node's start: connections of its previous run are gone (see
+/// [`tenon_store::Store::forget_stream_connections_of_previous_run`]).
+pub async fn node_started(state: &AppState) {
+    match state
+        .store()
+        .forget_stream_connections_of_previous_run()
+        .await
+    {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            connections = n,
+            "stream connections of the previous run forgotten"
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "could not forget the previous run's stream connections")
+        }
+    }
+}
+
+/// How long a node shutting down waits for its stream connections to say goodbye.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(7);
 
 /// What a ticket granted: the app, and the event type patterns it subscribed to.
 #[derive(Debug, Clone)]
@@ -78,6 +124,7 @@ struct Sent {
 
 /// Serves one upgraded connection until the client leaves, stops answering, or the node shuts down.
 pub async fn serve_connection(mut socket: WebSocket, state: AppState, client: StreamClient) {
+    let _open = state.stream_hub().enter();
     let store = state.store().clone();
     let connection_id = match store.open_stream_connection(client.client_app_id).await {
         Ok(id) => id,

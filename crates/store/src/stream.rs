@@ -163,6 +163,22 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets every connection at a node's start when only one node can exist (SQLite): connections of the
+    /// previous run are closed, and their unacknowledged events are due at once on the next connection.
+    /// On PostgreSQL other nodes' connections are alive; a crashed node's go stale instead.
+    pub async fn forget_stream_connections_of_previous_run(&self) -> Result<u64> {
+        if self.backend() != Backend::Sqlite {
+            return Ok(0);
+        }
+        let mut tx = self.pools.begin().await?;
+        let forgotten = tx
+            .conn()
+            .execute(Sql::new("DELETE FROM stream_connections"))
+            .await?;
+        tx.commit().await?;
+        Ok(forgotten)
+    }
+
     /// Connections of an app that a node still serves.
     pub async fn live_stream_connections(&self, client_app_id: ClientAppId) -> Result<i64> {
         let mut pooled = self.pools.read().await?;
@@ -178,6 +194,19 @@ impl Store {
             .await?;
         Ok(count)
     }
+}
+
+/// The queued events of installation `$2` due on connection `$4` at `$3` = now − 60 s (`$5` = now − stale):
+/// the oldest of their subject, and never sent, sent long ago, or sent on a connection that is gone.
+/// `$1` is the organization. Alias `q` is the queue row.
+macro_rules! due {
+    () => {
+        "q.organization_id = $1 AND q.installation_id = $2 \
+         AND NOT EXISTS (SELECT 1 FROM stream_queue p WHERE p.organization_id = q.organization_id \
+             AND p.installation_id = q.installation_id AND p.subject_key = q.subject_key AND p.event_seq < q.event_seq) \
+         AND (q.sent_at IS NULL OR q.sent_at <= $3 OR (q.connection_id <> $4 AND NOT EXISTS ( \
+             SELECT 1 FROM stream_connections c WHERE c.id = q.connection_id AND c.seen_at > $5)))"
+    };
 }
 
 #[derive(sqlx::FromRow)]
@@ -205,6 +234,13 @@ impl Tenant<'_> {
         types: &[&str],
     ) -> Result<Vec<StreamClaim>> {
         let now = self.store.now();
+        // Most rounds find nothing to do; finding that out must not take SQLite's write lock.
+        if !self
+            .stream_has_work(installation_id, connection_id, now)
+            .await?
+        {
+            return Ok(Vec::new());
+        }
         let mut tx = self.store.pools.begin().await?;
         let mut conn = tx.conn();
         let cursor = self.lock_cursor(&mut conn, installation_id).await?;
@@ -212,16 +248,13 @@ impl Tenant<'_> {
             .await?;
         let rows: Vec<ClaimRow> = conn
             .fetch_all(
-                Sql::new(
+                Sql::new(concat!(
                     "SELECT e.seq, e.id, e.type, e.occurred_at, e.actor, e.subject, e.subject_key, e.data, q.attempts \
                      FROM stream_queue q JOIN events e ON e.organization_id = q.organization_id AND e.seq = q.event_seq \
-                     WHERE q.organization_id = $1 AND q.installation_id = $2 \
-                     AND NOT EXISTS (SELECT 1 FROM stream_queue p WHERE p.organization_id = q.organization_id \
-                         AND p.installation_id = q.installation_id AND p.subject_key = q.subject_key AND p.event_seq < q.event_seq) \
-                     AND (q.sent_at IS NULL OR q.sent_at <= $3 OR (q.connection_id <> $4 AND NOT EXISTS ( \
-                         SELECT 1 FROM stream_connections c WHERE c.id = q.connection_id AND c.seen_at > $5))) \
-                     ORDER BY q.event_seq LIMIT $6",
-                )
+                     WHERE ",
+                    due!(),
+                    " ORDER BY q.event_seq LIMIT $6"
+                ))
                 .bind(self.org_id)
                 .bind(installation_id)
                 .bind(now - STREAM_REDELIVER_AFTER)
@@ -397,6 +430,38 @@ impl Tenant<'_> {
         )
         .await?;
         Ok(())
+    }
+
+    /// Whether a pump could hand over or claim anything: no cursor yet, events after the cursor, or a due
+    /// queued event. A read, so idle connections cost no write transaction.
+    async fn stream_has_work(
+        &self,
+        installation_id: InstallationId,
+        connection_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let mut pooled = self.store.pools.read().await?;
+        let (cursor, last, due): (Option<i64>, Option<i64>, i64) = pooled
+            .conn()
+            .fetch_one(
+                Sql::new(concat!(
+                    "SELECT (SELECT cursor_seq FROM stream_cursors WHERE organization_id = $1 AND installation_id = $2), \
+                     (SELECT last_seq FROM event_counters WHERE organization_id = $1), \
+                     (SELECT COUNT(*) FROM stream_queue q WHERE ",
+                    due!(),
+                    ")"
+                ))
+                .bind(self.org_id)
+                .bind(installation_id)
+                .bind(now - STREAM_REDELIVER_AFTER)
+                .bind(connection_id)
+                .bind(now - STREAM_CONNECTION_STALE_AFTER),
+            )
+            .await?;
+        Ok(match cursor {
+            None => true,
+            Some(cursor) => due > 0 || last.is_some_and(|last| last > cursor),
+        })
     }
 
     /// The client acknowledged `message_id`: the event is done. `false` if that message is not (or no

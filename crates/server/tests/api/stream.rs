@@ -269,3 +269,78 @@ api_tests! {
         app
     }
 }
+
+/// A node that shuts down says `disconnect`; what was in flight goes, at once, to the client's connection
+/// to the next node (here: the same database served again, as after a restart).
+async fn a_planned_disconnect_hands_unacknowledged_events_to_the_next_node(
+    backend: tenon_store::testing::TestBackend,
+) {
+    let database = tenon_store::testing::TestDatabase::create(backend).await;
+    let config = tenon_server::ServerConfig {
+        secure_cookies: false,
+        ..tenon_server::ServerConfig::default()
+    };
+    let first = TestApp::spawn(&database, config.clone()).await;
+    notes(&first).await;
+    let (client_id, secret) = stream_app(&first, &["records:read"]).await;
+    let a = create_note(&first, "a").await;
+    let mut socket = connect(&first, &client_id, &secret).await;
+    let sent = next_event(&mut socket).await;
+    assert_eq!(what(&sent), pair("record.created", &a));
+    let goodbye = async {
+        let deadline = tokio::time::Instant::now() + FRAME_DEADLINE;
+        loop {
+            let message = tokio::time::timeout_at(deadline, socket.next())
+                .await
+                .expect("disconnect in time")
+                .unwrap()
+                .unwrap();
+            let Message::Text(text) = message else {
+                continue;
+            };
+            let frame: Value = serde_json::from_str(&text).unwrap();
+            if frame["type"] == "SYSTEM" && frame["headers"]["topic"] == "disconnect" {
+                // As the SDKs do: close, then reconnect.
+                socket.close(None).await.unwrap();
+                return frame;
+            }
+        }
+    };
+    let ((), disconnect) = tokio::join!(first.stop(), goodbye);
+    assert!(
+        disconnect["headers"]["messageId"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    assert!(disconnect["data"].is_string());
+
+    let second = TestApp::spawn(&database, config).await;
+    let mut socket = connect(&second, &client_id, &secret).await;
+    let again = next_event(&mut socket).await;
+    assert_eq!(again["headers"]["eventId"], sent["headers"]["eventId"]);
+    assert_eq!(again["headers"]["attempt"], "2");
+    ack(&mut socket, &again, 200, json!({})).await;
+    drop(socket);
+    second.stop().await;
+    database.cleanup().await;
+}
+
+mod a_planned_disconnect_hands_unacknowledged_events_to_the_next_node {
+    use tenon_store::testing::TestBackend;
+
+    #[tokio::test]
+    async fn sqlite() {
+        super::a_planned_disconnect_hands_unacknowledged_events_to_the_next_node(
+            TestBackend::Sqlite,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        super::a_planned_disconnect_hands_unacknowledged_events_to_the_next_node(
+            TestBackend::Postgres,
+        )
+        .await;
+    }
+}

@@ -251,6 +251,12 @@ clock_tests! {
         let on_fourth = tenant.stream_pump(installation.id, fourth, &RECORD_TYPES).await.unwrap();
         assert_eq!(summary(&on_fourth), vec![pair("record.created", a), pair("record.created", b)]);
         assert_eq!(store.live_stream_connections(client.id).await.unwrap(), 1);
+
+        // A restarted SQLite node (the only node) forgets its previous run's connections, stale or not;
+        // PostgreSQL nodes leave each other's alone.
+        let forgotten = store.forget_stream_connections_of_previous_run().await.unwrap();
+        let expected = if store.backend() == tenon_store::Backend::Sqlite { 2 } else { 0 };
+        assert_eq!(forgotten, expected);
     }
 
     async fn types_filter_what_is_handed_over_and_organizations_never_mix(store, _clock) {

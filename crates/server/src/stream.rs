@@ -240,6 +240,10 @@ impl Connection {
                 .into_iter()
                 .filter(|t| events::scope_for(t).is_some_and(|s| installation.scopes.grants(s)))
                 .collect();
+            if types.is_empty() {
+                // Callback-only subscriptions, or scopes that read no event family: nothing to pump.
+                continue;
+            }
             let tenant: Tenant<'_> = store.tenant(installation.org_id);
             let claims = tenant
                 .stream_pump(installation.id, self.connection_id, &types)

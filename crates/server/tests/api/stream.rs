@@ -344,3 +344,93 @@ mod a_planned_disconnect_hands_unacknowledged_events_to_the_next_node {
         .await;
     }
 }
+
+/// Two nodes on one database: a ticket from one opens the WebSocket on the other, and a write on the first
+/// reaches the client through the second (by polling, since another node's commits do not wake it). The app
+/// is installed in two organizations and hears each, told apart by `eventCorpId`.
+async fn two_nodes_share_tickets_and_an_app_hears_every_organization_it_is_installed_in(
+    backend: tenon_store::testing::TestBackend,
+) {
+    let database = tenon_store::testing::TestDatabase::create(backend).await;
+    let config = tenon_server::ServerConfig {
+        secure_cookies: false,
+        ..tenon_server::ServerConfig::default()
+    };
+    let node_a = TestApp::spawn(&database, config.clone()).await;
+    let node_b = TestApp::spawn(&database, config).await;
+    notes(&node_a).await;
+    let (client_id, secret) = stream_app(&node_a, &["records:read"]).await;
+    // node_b's organization installs the same app, with its own scopes.
+    node_b
+        .post(
+            "/api/v1/installations",
+            &node_b.admin_token,
+            json!({"client_id": client_id, "scopes": ["directory:read"]}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+
+    let ticket = open(&node_a, &client_id, &secret)
+        .await
+        .expect(StatusCode::OK)
+        .clone();
+    let url = format!(
+        "ws://{}/connect?ticket={}",
+        node_b.base.trim_start_matches("http://"),
+        ticket["ticket"].as_str().unwrap()
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("node b accepts node a's ticket");
+
+    let a = create_note(&node_a, "written on node a").await;
+    let from_a = next_event(&mut socket).await;
+    assert_eq!(what(&from_a), pair("record.created", &a));
+    assert_eq!(
+        from_a["headers"]["eventCorpId"],
+        json!(node_a.org.id.to_string())
+    );
+    ack(&mut socket, &from_a, 200, json!({})).await;
+
+    let member = node_b
+        .post(
+            "/api/v1/members",
+            &node_b.admin_token,
+            crate::member_body("In B"),
+        )
+        .await
+        .expect(StatusCode::CREATED)["id"]
+        .clone();
+    let from_b = next_event(&mut socket).await;
+    assert_eq!(from_b["headers"]["eventType"], "member.created");
+    assert_eq!(
+        from_b["headers"]["eventCorpId"],
+        json!(node_b.org.id.to_string())
+    );
+    assert_eq!(envelope(&from_b)["subject"]["member_id"], member);
+    ack(&mut socket, &from_b, 200, json!({})).await;
+    drop(socket);
+    node_b.stop().await;
+    node_a.stop().await;
+    database.cleanup().await;
+}
+
+mod two_nodes_share_tickets_and_an_app_hears_every_organization_it_is_installed_in {
+    use tenon_store::testing::TestBackend;
+
+    #[tokio::test]
+    async fn sqlite() {
+        super::two_nodes_share_tickets_and_an_app_hears_every_organization_it_is_installed_in(
+            TestBackend::Sqlite,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        super::two_nodes_share_tickets_and_an_app_hears_every_organization_it_is_installed_in(
+            TestBackend::Postgres,
+        )
+        .await;
+    }
+}

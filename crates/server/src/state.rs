@@ -25,6 +25,9 @@ pub struct ServerConfig {
     pub session_ttl: TimeDelta,
     /// Mark the session cookie `Secure` (sent over HTTPS only; browsers also accept it on localhost).
     pub secure_cookies: bool,
+    /// How often stream connections get a `SYSTEM` ping frame and a WebSocket ping; a client that sends
+    /// nothing for two intervals is dropped.
+    pub stream_ping_interval: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -34,6 +37,7 @@ impl Default for ServerConfig {
             access_token_ttl: TimeDelta::hours(2),
             session_ttl: TimeDelta::days(7),
             secure_cookies: true,
+            stream_ping_interval: std::time::Duration::from_secs(20),
         }
     }
 }

@@ -31,8 +31,6 @@ use crate::state::AppState;
 pub const FRAME_BYTES_MAX: usize = 250 * 1024;
 /// How often a connection looks for due events when nothing woke it (commits of other nodes, the 60 s rule).
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
-/// How often a `SYSTEM` ping frame and a WebSocket ping go out; a client silent for two intervals is gone.
-const PING_INTERVAL: Duration = Duration::from_secs(20);
 /// How often the connection's row is refreshed, well inside `STREAM_CONNECTION_STALE_AFTER`.
 const TOUCH_INTERVAL: Duration = Duration::from_secs(10);
 /// After a `disconnect` frame, how long acknowledgements are still read before the socket is closed.
@@ -164,7 +162,9 @@ impl Connection {
         let store = self.state.store().clone();
         let mut closing = self.state.stream_hub().closing.subscribe();
         let mut poll = tokio::time::interval(POLL_INTERVAL);
-        let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
+        // A client silent for two ping intervals is gone (half-open sockets included).
+        let ping_interval = self.state.config().stream_ping_interval;
+        let mut ping = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
         let mut touch = tokio::time::interval_at(Instant::now() + TOUCH_INTERVAL, TOUCH_INTERVAL);
         let mut last_heard = Instant::now();
         let mut pump_now = true;
@@ -208,7 +208,7 @@ impl Connection {
                     }
                 }
                 _ = ping.tick() => {
-                    if last_heard.elapsed() > 2 * PING_INTERVAL {
+                    if last_heard.elapsed() > 2 * ping_interval {
                         return "client silent";
                     }
                     let opaque = Uuid::now_v7().to_string();

@@ -434,3 +434,66 @@ mod two_nodes_share_tickets_and_an_app_hears_every_organization_it_is_installed_
         .await;
     }
 }
+
+/// `SYSTEM` ping frames and WebSocket pings go out; a client that answers nothing for two intervals is
+/// dropped (a half-open socket), and its events are released.
+async fn pings_go_out_and_a_silent_client_is_dropped(backend: tenon_store::testing::TestBackend) {
+    let database = tenon_store::testing::TestDatabase::create(backend).await;
+    let config = tenon_server::ServerConfig {
+        secure_cookies: false,
+        stream_ping_interval: Duration::from_millis(200),
+        ..tenon_server::ServerConfig::default()
+    };
+    let app = TestApp::spawn(&database, config).await;
+    let (client_id, secret) = stream_app(&app, &["records:read"]).await;
+    let mut socket = connect(&app, &client_id, &secret).await;
+    let (mut ping_frame, mut websocket_ping) = (false, false);
+    let deadline = tokio::time::Instant::now() + FRAME_DEADLINE;
+    while !(ping_frame && websocket_ping) {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .expect("pings in time")
+            .unwrap()
+            .unwrap();
+        match message {
+            Message::Ping(_) => websocket_ping = true,
+            Message::Text(text) => {
+                let frame: Value = serde_json::from_str(&text).unwrap();
+                assert_eq!(
+                    (&frame["type"], &frame["headers"]["topic"]),
+                    (&json!("SYSTEM"), &json!("ping")),
+                    "{frame}"
+                );
+                let data: Value = serde_json::from_str(frame["data"].as_str().unwrap()).unwrap();
+                assert!(data["opaque"].is_string(), "{frame}");
+                // The SDKs echo the ping's data in their acknowledgement.
+                let echo = json!({"code": 200, "headers": {"messageId": frame["headers"]["messageId"], "contentType": "application/json"}, "message": "OK", "data": frame["data"]});
+                socket
+                    .send(Message::Text(echo.to_string().into()))
+                    .await
+                    .unwrap();
+                ping_frame = true;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // From now on the client reads nothing, so it answers no ping either.
+    until_no_connection(&app, &client_id).await;
+    drop(socket);
+    app.stop().await;
+    database.cleanup().await;
+}
+
+mod pings_go_out_and_a_silent_client_is_dropped {
+    use tenon_store::testing::TestBackend;
+
+    #[tokio::test]
+    async fn sqlite() {
+        super::pings_go_out_and_a_silent_client_is_dropped(TestBackend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        super::pings_go_out_and_a_silent_client_is_dropped(TestBackend::Postgres).await;
+    }
+}

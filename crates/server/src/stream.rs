@@ -180,7 +180,8 @@ impl Connection {
             if pump_now {
                 pump_now = false;
                 match self.pump().await {
-                    Ok(frames) => {
+                    Ok(None) => return self.planned_disconnect(socket).await,
+                    Ok(Some(frames)) => {
                         for frame in frames {
                             if socket.send(Message::Text(frame.into())).await.is_err() {
                                 return "send failed";
@@ -228,12 +229,16 @@ impl Connection {
         }
     }
 
-    /// Claims due events of every installation of the app and returns their frames.
-    async fn pump(&mut self) -> tenon_store::Result<Vec<String>> {
+    /// Claims due events of every installation of the app and returns their frames; `None` when the app
+    /// is installed nowhere any more (the connection then says goodbye).
+    async fn pump(&mut self) -> tenon_store::Result<Option<Vec<String>>> {
         let store = self.state.store().clone();
         let installations = store
             .installations_of_client(self.client.client_app_id)
             .await?;
+        if installations.is_empty() {
+            return Ok(None);
+        }
         let mut frames = Vec::new();
         for installation in installations {
             let types: Vec<&str> = events::expand_patterns(&self.client.topics)
@@ -253,7 +258,7 @@ impl Connection {
                 self.remember(installation.org_id, installation.id, &claim);
             }
         }
-        Ok(frames)
+        Ok(Some(frames))
     }
 
     fn remember(&mut self, org_id: OrgId, installation_id: InstallationId, claim: &StreamClaim) {
@@ -313,7 +318,7 @@ impl Connection {
     async fn planned_disconnect(&mut self, socket: &mut WebSocket) -> &'static str {
         let frame = system_frame(
             "disconnect",
-            &json!({"reason": "the server is shutting down; reconnect"}),
+            &json!({"reason": "the server is shutting down, or the app was uninstalled; reconnect"}),
             self.now_ms(),
         );
         let _ = socket.send(Message::Text(frame.into())).await;

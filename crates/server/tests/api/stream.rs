@@ -161,6 +161,24 @@ pub async fn until_no_connection(app: &TestApp, client_id: &str) {
 }
 
 api_tests! {
+    async fn an_uninstalled_app_is_told_to_disconnect_and_cannot_open_again(app) {
+        let created = app.post("/api/v1/clients", &app.admin_token, json!({"name": "Leaving", "scopes": ["records:read"]})).await.expect(StatusCode::CREATED).clone();
+        let (client_id, secret) = (created["client_id"].as_str().unwrap(), created["client_secret"].as_str().unwrap());
+        let mut socket = connect(&app, client_id, secret).await;
+        app.delete(&format!("/api/v1/installations/{}", created["id"].as_str().unwrap()), &app.admin_token).await.expect(StatusCode::NO_CONTENT);
+        let deadline = tokio::time::Instant::now() + FRAME_DEADLINE;
+        loop {
+            let message = tokio::time::timeout_at(deadline, socket.next()).await.expect("disconnect in time").unwrap().unwrap();
+            if let Message::Text(text) = message && text.contains("\"disconnect\"") {
+                break;
+            }
+        }
+        socket.close(None).await.unwrap();
+        until_no_connection(&app, client_id).await;
+        open(&app, client_id, secret).await.expect_error(StatusCode::FORBIDDEN, "not_installed");
+        app
+    }
+
     async fn open_answers_an_endpoint_and_a_single_use_ticket_or_an_error(app) {
         let (client_id, secret) = stream_app(&app, &["records:read"]).await;
         let reply = open(&app, &client_id, &secret).await;

@@ -5,7 +5,8 @@
 //! keep-alive comment every 15 s. It starts after `Last-Event-ID` (what `EventSource` sends when it
 //! reconnects) or `after=`, else with the events committed from now on. Like the replay API it shows only the
 //! types the credential's scopes allow. Nothing is acknowledged: a consumer that needs every event resumes
-//! with its last event id.
+//! with its last event id. A stream ends after 15 minutes (`EventSource` reconnects by itself), so that a
+//! revoked credential stops receiving within that time.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -31,6 +32,9 @@ const EVENTS_PER_READ: u32 = 100;
 /// How often the outbox is read when no commit of this process woke the stream (other nodes, the CLI).
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(15);
+/// A stream ends after this long; `EventSource` reconnects with `Last-Event-ID`, which authenticates again,
+/// so a revoked credential or a narrowed scope takes effect within this time.
+const STREAM_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -91,9 +95,10 @@ pub async fn stream_events(
         types,
         seq,
         buffer: VecDeque::new(),
+        ends_at: tokio::time::Instant::now() + STREAM_LIFETIME,
     };
     let stream = futures_util::stream::unfold(follower, |mut follower| async move {
-        let event = follower.next().await;
+        let event = follower.next().await?;
         let frame = SseEvent::default()
             .id(event.id.to_string())
             .event(event.event_type.clone())
@@ -140,13 +145,18 @@ struct Follower {
     types: Vec<&'static str>,
     seq: i64,
     buffer: VecDeque<Event>,
+    ends_at: tokio::time::Instant,
 }
 
 impl Follower {
-    async fn next(&mut self) -> Event {
+    /// The next event; `None` when the stream's lifetime is over.
+    async fn next(&mut self) -> Option<Event> {
         loop {
             if let Some(event) = self.buffer.pop_front() {
-                return event;
+                return Some(event);
+            }
+            if tokio::time::Instant::now() >= self.ends_at {
+                return None;
             }
             let commits = self.store.commits().clone();
             let notified = commits.notified();

@@ -32,6 +32,7 @@ pub mod rate_limit;
 pub mod request_id;
 pub mod routes;
 pub mod state;
+pub mod stream;
 
 pub use error::{ApiError, ApiResult};
 pub use state::{AppState, ServerConfig};
@@ -85,11 +86,21 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    stream::node_started(&state).await;
     let maintenance = tokio::spawn(maintain(state.clone()));
+    // Stream connections outlive the HTTP connection they were upgraded from: tell them to go, and wait
+    // (bounded) for their goodbyes after the HTTP side has stopped.
+    let hub = state.stream_hub().clone();
+    let closing = hub.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closing.disconnect_all();
+    };
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
+    hub.wait_idle(stream::SHUTDOWN_WAIT).await;
     maintenance.abort();
     served
 }

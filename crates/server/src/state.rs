@@ -25,6 +25,9 @@ pub struct ServerConfig {
     pub session_ttl: TimeDelta,
     /// Mark the session cookie `Secure` (sent over HTTPS only; browsers also accept it on localhost).
     pub secure_cookies: bool,
+    /// How often stream connections get a `SYSTEM` ping frame and a WebSocket ping; a client that sends
+    /// nothing for two intervals is dropped.
+    pub stream_ping_interval: std::time::Duration,
 }
 
 impl Default for ServerConfig {
@@ -34,6 +37,7 @@ impl Default for ServerConfig {
             access_token_ttl: TimeDelta::hours(2),
             session_ttl: TimeDelta::days(7),
             secure_cookies: true,
+            stream_ping_interval: std::time::Duration::from_secs(20),
         }
     }
 }
@@ -47,6 +51,7 @@ struct Inner {
     config: ServerConfig,
     limiter: RateLimiter,
     password_hashes: Semaphore,
+    stream_hub: crate::stream::StreamHub,
 }
 
 impl AppState {
@@ -56,6 +61,7 @@ impl AppState {
             config,
             limiter: RateLimiter::default(),
             password_hashes: Semaphore::new(PASSWORD_HASHES_CONCURRENT),
+            stream_hub: crate::stream::StreamHub::default(),
         }))
     }
 
@@ -69,6 +75,11 @@ impl AppState {
 
     pub fn limiter(&self) -> &RateLimiter {
         &self.0.limiter
+    }
+
+    /// The node's stream connections, told to disconnect when the node shuts down.
+    pub fn stream_hub(&self) -> &crate::stream::StreamHub {
+        &self.0.stream_hub
     }
 
     /// Runs CPU-heavy password work off the async workers, at most two at a time.

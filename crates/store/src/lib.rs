@@ -34,6 +34,7 @@ mod organizations;
 mod records;
 mod rows;
 mod sessions;
+mod stream;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
@@ -56,6 +57,10 @@ pub use records::{
     RecordPage, RecordProblem, RecordQuery, RecordUpdate, WriteOutcome, label,
 };
 pub use sessions::{LoginCandidate, LoginThrottle, SESSION_TOUCH_INTERVAL, SessionLookup};
+pub use stream::{
+    STREAM_CLAIMS_PER_PUMP_MAX, STREAM_CONNECTION_STALE_AFTER, STREAM_QUEUE_MAX,
+    STREAM_REDELIVER_AFTER, STREAM_TICKET_TTL, StreamClaim, StreamQueued, StreamTicket,
+};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

@@ -17,6 +17,7 @@ pub mod apps;
 pub mod attachments;
 pub mod audit;
 pub mod departments;
+pub mod event_stream;
 pub mod events;
 pub mod health;
 pub mod installations;
@@ -30,6 +31,7 @@ pub mod organization;
 pub mod records;
 pub mod records_io;
 pub mod session;
+pub mod stream;
 pub mod table_io;
 pub mod tokens;
 pub mod views;
@@ -78,6 +80,10 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(installations::rotate_secret))
         .routes(routes!(audit::list_audit))
         .routes(routes!(events::list_events))
+        .routes(routes!(event_stream::stream_events))
+        .routes(routes!(event_stream::get_event))
+        .routes(routes!(stream::open_connection))
+        .routes(routes!(stream::connect))
         .routes(routes!(apps::list_apps, apps::create_app))
         .routes(routes!(apps::get_app, apps::update_app, apps::delete_app))
         .routes(routes!(apps::list_tables, apps::create_table))

@@ -109,6 +109,8 @@ api_tests! {
         .await
         .expect(StatusCode::CREATED)
         .clone();
+        let b_events = app.get("/api/v1/events", &other_admin).await.expect(StatusCode::OK).clone();
+        let b_event = b_events["items"][0]["id"].as_str().unwrap().to_owned();
         let text = |value: &Value| value.as_str().unwrap().to_owned();
         // Every way a path may name an object of B: by id, and by key where keys are accepted.
         let substitutions = |path: &str| -> Vec<String> {
@@ -134,6 +136,7 @@ api_tests! {
                 "installations" => vec![text(&client["id"])],
                 "apps" => vec![text(&b_app["id"]), "b_app".to_owned()],
                 "attachments" => vec![text(&b_file["id"])],
+                "events" => vec![b_event.clone()],
                 other => panic!("a route under /api/v1/{other} with a path parameter is not covered by this test; add it"),
             };
             objects

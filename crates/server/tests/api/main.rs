@@ -22,6 +22,7 @@ mod auth;
 mod computed;
 mod directory;
 mod errors;
+mod event_stream;
 mod events;
 mod exchange;
 mod isolation;
@@ -29,6 +30,8 @@ mod ledger;
 mod oauth;
 mod openapi;
 mod records;
+mod stream;
+mod stream_sdk;
 mod views;
 
 /// Declares tests that run on both backends: `api_tests! { async fn name(app) { … } }`.
@@ -269,6 +272,18 @@ impl Reply {
     pub async fn from(response: reqwest::Response) -> Reply {
         let status = response.status();
         let headers = response.headers().clone();
+        // An event stream never ends; sweeps only need its status.
+        let streaming = headers
+            .get("content-type")
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("text/event-stream"));
+        if streaming {
+            return Reply {
+                status,
+                headers,
+                body: Value::Null,
+            };
+        }
         let bytes = response.bytes().await.expect("body read");
         let body = if bytes.is_empty() {
             Value::Null

@@ -17,6 +17,7 @@ mod events;
 mod indexes;
 mod ledger;
 mod schema_props;
+mod stream;
 
 /// Declares tests that run on both backends: `backend_tests! { async fn name(store) { … } }`.
 macro_rules! backend_tests {

@@ -82,6 +82,7 @@ async fn notes(store: &Store, org: tenon_model::OrgId) -> TableSchema {
                 fields: vec![spec("Title", "title", "text", json!({}))],
                 primary_field: None,
                 unique_together: vec![],
+                indexes: vec![],
                 validation_rules: vec![],
             },
             &PARSE,

@@ -7,9 +7,10 @@
 //! import — so the rows look the same whatever made them. What may be written is decided before: each
 //! voucher has passed `tenon_ledger::voucher::check_voucher` and its period is open.
 //!
-//! Locks on PostgreSQL are taken in one order — counters by (period, word), then balances by (account,
-//! period) — so concurrent batches wait for each other but never deadlock. On SQLite the single writer
-//! serializes them.
+//! Locks on PostgreSQL are taken in one order — new dimension values by key (`Tenant::insert_vouchers`
+//! creates them before numbering), then counters by (period, word), then balances by (account, period) —
+//! so concurrent batches wait for each other but never deadlock. On SQLite the single writer serializes
+//! them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -147,8 +148,19 @@ impl Tenant<'_> {
         book_id: Uuid,
         vouchers: &[StoredVoucher],
     ) -> Result<()> {
-        self.ensure_dimension_values(conn, book_id, vouchers)
-            .await?;
+        let lines = vouchers.iter().flat_map(|stored| &stored.voucher.lines);
+        self.ensure_dimension_values(conn, book_id, lines).await?;
+        self.write_rows_and_balances(conn, book_id, vouchers).await
+    }
+
+    /// [`Self::write_vouchers`] for a caller that has already created the dimension values the vouchers
+    /// name (before taking their numbers, so that statement is not part of the wait on the counters).
+    pub(crate) async fn write_rows_and_balances(
+        &self,
+        conn: &mut Conn<'_>,
+        book_id: Uuid,
+        vouchers: &[StoredVoucher],
+    ) -> Result<()> {
         self.insert_voucher_rows(conn, book_id, vouchers).await?;
         self.add_to_balances(conn, book_id, &posted_sums(vouchers))
             .await
@@ -300,16 +312,15 @@ impl Tenant<'_> {
         Ok(())
     }
 
-    /// Creates the dimension values the vouchers name that do not exist yet (code and name alike).
-    async fn ensure_dimension_values(
+    /// Creates the dimension values the lines name that do not exist yet (code and name alike), in key
+    /// order.
+    pub(crate) async fn ensure_dimension_values<'l>(
         &self,
         conn: &mut Conn<'_>,
         book_id: Uuid,
-        vouchers: &[StoredVoucher],
+        lines: impl Iterator<Item = &'l tenon_ledger::Line>,
     ) -> Result<()> {
-        let named: BTreeSet<(Dimension, &str)> = vouchers
-            .iter()
-            .flat_map(|stored| &stored.voucher.lines)
+        let named: BTreeSet<(Dimension, &str)> = lines
             .flat_map(|line| line.dimensions.iter())
             .map(|(dimension, value)| (*dimension, value.as_str()))
             .collect();

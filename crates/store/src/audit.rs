@@ -67,6 +67,9 @@ pub(crate) async fn record(
 /// Audit entries written per statement when many changes are recorded at once.
 const AUDIT_ROWS_PER_STATEMENT: usize = 500;
 
+/// Audit entries per array statement on PostgreSQL (no parameter limit; this bounds a message's size).
+const AUDIT_ROWS_PER_ARRAY_STATEMENT: usize = 10_000;
+
 /// Records many changes with few statements (bulk record writes).
 pub(crate) async fn record_many(
     conn: &mut Conn<'_>,
@@ -75,6 +78,9 @@ pub(crate) async fn record_many(
 ) -> Result<()> {
     crate::events::append_for_changes(conn, tenant, &changes).await?;
     let now = tenant.store.now();
+    if conn.backend() == crate::exec::Backend::Postgres {
+        return record_many_unnest(conn, tenant, now, changes).await;
+    }
     let mut changes = changes.into_iter().peekable();
     while changes.peek().is_some() {
         let batch: Vec<Change<'_>> = changes.by_ref().take(AUDIT_ROWS_PER_STATEMENT).collect();
@@ -117,6 +123,58 @@ pub(crate) async fn record_many(
             ]);
         }
         conn.execute(Sql::generated(text).bind_all(args)).await?;
+    }
+    Ok(())
+}
+
+/// PostgreSQL: every entry of a write in one statement, each column one array, so the statement text is
+/// the same for any number of entries and each connection prepares it once.
+async fn record_many_unnest(
+    conn: &mut Conn<'_>,
+    tenant: &Tenant<'_>,
+    now: chrono::DateTime<chrono::Utc>,
+    changes: Vec<Change<'_>>,
+) -> Result<()> {
+    use crate::exec::Arg;
+    for batch in changes.chunks(AUDIT_ROWS_PER_ARRAY_STATEMENT) {
+        let texts = |get: &dyn Fn(&Change<'_>) -> Option<String>| {
+            Arg::TextArray(batch.iter().map(get).collect())
+        };
+        let sql = Sql::new(
+            "INSERT INTO audit_log (organization_id, id, at, actor_kind, actor_id, actor_name, action, \
+             target_kind, target_id, before, after, request_id) \
+             SELECT $1, u.id, $2, u.actor_kind, u.actor_id, u.actor_name, u.action, u.target_kind, u.target_id, \
+             u.before, u.after, u.request_id \
+             FROM UNNEST($3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], \
+             $10::jsonb[], $11::jsonb[], $12::text[]) \
+             AS u (id, actor_kind, actor_id, actor_name, action, target_kind, target_id, before, after, request_id)",
+        )
+        .bind(tenant.org_id)
+        .bind(now)
+        .bind_all([
+            Arg::UuidArray(
+                batch
+                    .iter()
+                    .map(|_| Some(*AuditId::new().as_uuid()))
+                    .collect(),
+            ),
+            texts(&|change| Some(change.ctx.actor.kind().to_owned())),
+            texts(&|change| change.ctx.actor.id()),
+            texts(&|change| Some(change.ctx.actor.name().to_owned())),
+            texts(&|change| {
+                Some(format!(
+                    "{}.{}",
+                    change.target_kind.as_str(),
+                    change.action.as_str()
+                ))
+            }),
+            texts(&|change| Some(change.target_kind.as_str().to_owned())),
+            texts(&|change| Some(change.target_id.clone())),
+            Arg::JsonArray(batch.iter().map(|change| change.before.clone()).collect()),
+            Arg::JsonArray(batch.iter().map(|change| change.after.clone()).collect()),
+            texts(&|change| change.ctx.request_id.clone()),
+        ]);
+        conn.execute(sql).await?;
     }
     Ok(())
 }

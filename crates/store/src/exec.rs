@@ -46,6 +46,18 @@ pub(crate) enum Arg {
     /// Ledger money and other exact decimals of a fixed scale: `NUMERIC` on PostgreSQL, an integer scaled
     /// by 10^scale on SQLite.
     Scaled(Option<rust_decimal::Decimal>, u32),
+    /// One PostgreSQL array per column of a batch, for `INSERT … SELECT … FROM UNNEST($n::type[], …)`: the
+    /// statement's text does not depend on the row count, so each connection prepares and plans it once,
+    /// and a batch travels as a few arrays instead of thousands of parameters. SQLite has no arrays:
+    /// binding one there is an encoding error, so only PostgreSQL paths build them.
+    UuidArray(Vec<Option<Uuid>>),
+    TextArray(Vec<Option<String>>),
+    IntArray(Vec<Option<i64>>),
+    /// `NUMERIC[]`; the column's scale applies on insert.
+    DecimalArray(Vec<Option<rust_decimal::Decimal>>),
+    TimeArray(Vec<Option<DateTime<Utc>>>),
+    /// `JSONB[]`.
+    JsonArray(Vec<Option<serde_json::Value>>),
 }
 
 /// A statement and its bound values.
@@ -124,6 +136,16 @@ impl Sql {
                 Arg::Date(v) => args.add(v),
                 Arg::Real(v) => args.add(v),
                 Arg::Scaled(v, _) => args.add(v),
+                Arg::UuidArray(v) => args.add(v),
+                Arg::TextArray(v) => args.add(v),
+                Arg::IntArray(v) => args.add(v),
+                Arg::DecimalArray(v) => args.add(v),
+                Arg::TimeArray(v) => args.add(v),
+                Arg::JsonArray(v) => args.add(
+                    v.into_iter()
+                        .map(|json| json.map(sqlx::types::Json))
+                        .collect::<Vec<_>>(),
+                ),
             };
             added.map_err(sqlx::Error::Encode)?;
         }
@@ -156,6 +178,16 @@ impl Sql {
                         }
                     },
                 },
+                Arg::UuidArray(_)
+                | Arg::TextArray(_)
+                | Arg::IntArray(_)
+                | Arg::DecimalArray(_)
+                | Arg::TimeArray(_)
+                | Arg::JsonArray(_) => {
+                    return Err(sqlx::Error::Encode(
+                        "array parameters are bound on PostgreSQL only".into(),
+                    ));
+                }
             };
             added.map_err(sqlx::Error::Encode)?;
         }

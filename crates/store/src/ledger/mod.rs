@@ -22,6 +22,7 @@ mod detail;
 mod exchange;
 mod records;
 mod reports;
+mod unnest;
 mod vouchers;
 mod write;
 

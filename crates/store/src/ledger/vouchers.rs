@@ -207,6 +207,10 @@ impl Tenant<'_> {
         if !problems.is_empty() {
             return Err(StoreError::Invalid(tenon_model::Invalid(problems)));
         }
+        // Dimension values first: on PostgreSQL the counters below stay locked until commit and every
+        // concurrent batch of the book queues on them, so what does not need a number is written before.
+        let lines = drafts.iter().flat_map(|(draft, _)| &draft.lines);
+        self.ensure_dimension_values(conn, book.id, lines).await?;
         // Numbers: one counter update per (period, word), in key order (the lock order), handed out in the
         // order the drafts were given.
         let mut counts: BTreeMap<(Period, Word), u32> = BTreeMap::new();
@@ -250,7 +254,7 @@ impl Tenant<'_> {
                 created_at: now,
             });
         }
-        self.write_vouchers(conn, book.id, &stored).await?;
+        self.write_rows_and_balances(conn, book.id, &stored).await?;
         let changes = stored
             .iter()
             .map(|voucher| Change {

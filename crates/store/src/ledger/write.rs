@@ -1,14 +1,16 @@
 //! Writing vouchers with few statements: numbers for a whole batch from one counter update per (period,
 //! word), voucher rows, lines and audit entries as multi-row inserts, dimension values created on first use,
-//! and the posted sums added to `ledger_balances` once per (account, period) of the batch.
+//! and the posted sums added to `ledger_balances` once per (account, period) of the batch. This module
+//! holds the SQLite form of each insert (multi-row `VALUES`); PostgreSQL takes the array form in `unnest`.
 //!
 //! Every path that stores vouchers ends here — one voucher from the API, a batch, a rule, a reversal, an
 //! import — so the rows look the same whatever made them. What may be written is decided before: each
 //! voucher has passed `tenon_ledger::voucher::check_voucher` and its period is open.
 //!
-//! Locks on PostgreSQL are taken in one order — counters by (period, word), then balances by (account,
-//! period) — so concurrent batches wait for each other but never deadlock. On SQLite the single writer
-//! serializes them.
+//! Locks on PostgreSQL are taken in one order — new dimension values by key (`Tenant::insert_vouchers`
+//! creates them before numbering), then counters by (period, word), then balances by (account, period) —
+//! so concurrent batches wait for each other but never deadlock. On SQLite the single writer serializes
+//! them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -146,8 +148,19 @@ impl Tenant<'_> {
         book_id: Uuid,
         vouchers: &[StoredVoucher],
     ) -> Result<()> {
-        self.ensure_dimension_values(conn, book_id, vouchers)
-            .await?;
+        let lines = vouchers.iter().flat_map(|stored| &stored.voucher.lines);
+        self.ensure_dimension_values(conn, book_id, lines).await?;
+        self.write_rows_and_balances(conn, book_id, vouchers).await
+    }
+
+    /// [`Self::write_vouchers`] for a caller that has already created the dimension values the vouchers
+    /// name (before taking their numbers, so that statement is not part of the wait on the counters).
+    pub(crate) async fn write_rows_and_balances(
+        &self,
+        conn: &mut Conn<'_>,
+        book_id: Uuid,
+        vouchers: &[StoredVoucher],
+    ) -> Result<()> {
         self.insert_voucher_rows(conn, book_id, vouchers).await?;
         self.add_to_balances(conn, book_id, &posted_sums(vouchers))
             .await
@@ -160,6 +173,11 @@ impl Tenant<'_> {
         book_id: Uuid,
         vouchers: &[StoredVoucher],
     ) -> Result<()> {
+        if conn.backend() == Backend::Postgres {
+            return self
+                .insert_voucher_rows_unnest(conn, book_id, vouchers)
+                .await;
+        }
         for chunk in vouchers.chunks(ROWS_PER_STATEMENT) {
             let mut args = Vec::with_capacity(chunk.len() * VOUCHER_COLUMNS);
             for stored in chunk {
@@ -191,15 +209,7 @@ impl Tenant<'_> {
                 "",
             );
             let sql = Sql::generated(text).bind_all(args);
-            if let Err(error) = conn.execute(sql).await {
-                return Err(match crate::error::unique_violation(&error) {
-                    Some(_) => StoreError::conflict(
-                        Some("number"),
-                        "a voucher with this period, word and number already exists in this book",
-                    ),
-                    None => error.into(),
-                });
-            }
+            conn.execute(sql).await.map_err(number_conflict)?;
         }
         let mut rows: Vec<Vec<Arg>> = Vec::new();
         for stored in vouchers {
@@ -272,13 +282,17 @@ impl Tenant<'_> {
         Ok(())
     }
 
-    /// Adds posted sums to `ledger_balances`, one upsert per (account, period), in key order.
+    /// Adds posted sums to `ledger_balances` in key order: one upsert per (account, period) on SQLite
+    /// (each a cached statement, run in-process), one statement for all of them on PostgreSQL.
     pub(crate) async fn add_to_balances(
         &self,
         conn: &mut Conn<'_>,
         book_id: Uuid,
         sums: &BTreeMap<(AccountCode, Period), (Decimal, Decimal)>,
     ) -> Result<()> {
+        if conn.backend() == Backend::Postgres {
+            return self.add_to_balances_unnest(conn, book_id, sums).await;
+        }
         for ((account, period), (debit, credit)) in sums {
             conn.execute(
                 Sql::new(
@@ -298,16 +312,15 @@ impl Tenant<'_> {
         Ok(())
     }
 
-    /// Creates the dimension values the vouchers name that do not exist yet (code and name alike).
-    async fn ensure_dimension_values(
+    /// Creates the dimension values the lines name that do not exist yet (code and name alike), in key
+    /// order.
+    pub(crate) async fn ensure_dimension_values<'l>(
         &self,
         conn: &mut Conn<'_>,
         book_id: Uuid,
-        vouchers: &[StoredVoucher],
+        lines: impl Iterator<Item = &'l tenon_ledger::Line>,
     ) -> Result<()> {
-        let named: BTreeSet<(Dimension, &str)> = vouchers
-            .iter()
-            .flat_map(|stored| &stored.voucher.lines)
+        let named: BTreeSet<(Dimension, &str)> = lines
             .flat_map(|line| line.dimensions.iter())
             .map(|(dimension, value)| (*dimension, value.as_str()))
             .collect();
@@ -328,6 +341,11 @@ impl Tenant<'_> {
         book_id: Uuid,
         values: impl Iterator<Item = (Dimension, &'v str, &'v str)>,
     ) -> Result<()> {
+        if conn.backend() == Backend::Postgres {
+            return self
+                .insert_dimension_values_unnest(conn, book_id, values.collect())
+                .await;
+        }
         let rows: Vec<Vec<Arg>> = values
             .map(|(dimension, code, name)| {
                 vec![
@@ -343,6 +361,17 @@ impl Tenant<'_> {
             insert_rows(conn, VALUE_HEAD, 5, VALUE_TAIL, chunk.to_vec()).await?;
         }
         Ok(())
+    }
+}
+
+/// A unique violation of a voucher insert is a number taken twice (an import's source numbers).
+pub(super) fn number_conflict(error: sqlx::Error) -> StoreError {
+    match crate::error::unique_violation(&error) {
+        Some(_) => StoreError::conflict(
+            Some("number"),
+            "a voucher with this period, word and number already exists in this book",
+        ),
+        None => error.into(),
     }
 }
 

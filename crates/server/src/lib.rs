@@ -86,11 +86,20 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let maintenance = tokio::spawn(maintain(state.clone()));
+    let workers = tenon_events::spawn_workers(
+        state.store().clone(),
+        state.sender().clone(),
+        state.config().delivery.clone(),
+    );
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     maintenance.abort();
+    // A delivery cut short here is retried after its lease, by this node or another.
+    for worker in workers {
+        worker.abort();
+    }
     served
 }
 

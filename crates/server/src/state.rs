@@ -1,9 +1,10 @@
-//! Shared state of the HTTP server: the store, the configuration, the rate limiter, and the bound on
-//! concurrent password hashes.
+//! Shared state of the HTTP server: the store, the configuration, the rate limiter, the bound on
+//! concurrent password hashes, and the webhook sender.
 
 use std::sync::Arc;
 
 use chrono::TimeDelta;
+use tenon_events::{DeliveryConfig, Sender};
 use tenon_model::RateLimit;
 use tenon_store::Store;
 use tokio::sync::Semaphore;
@@ -25,6 +26,8 @@ pub struct ServerConfig {
     pub session_ttl: TimeDelta,
     /// Mark the session cookie `Secure` (sent over HTTPS only; browsers also accept it on localhost).
     pub secure_cookies: bool,
+    /// Webhook delivery workers started by [`crate::serve`].
+    pub delivery: DeliveryConfig,
 }
 
 impl Default for ServerConfig {
@@ -34,6 +37,7 @@ impl Default for ServerConfig {
             access_token_ttl: TimeDelta::hours(2),
             session_ttl: TimeDelta::days(7),
             secure_cookies: true,
+            delivery: DeliveryConfig::default(),
         }
     }
 }
@@ -47,16 +51,23 @@ struct Inner {
     config: ServerConfig,
     limiter: RateLimiter,
     password_hashes: Semaphore,
+    /// The webhook client (outbound policy included): used by the workers and by test pings.
+    sender: Sender,
 }
 
 impl AppState {
-    pub fn new(store: Store, config: ServerConfig) -> Self {
+    pub fn new(store: Store, config: ServerConfig, sender: Sender) -> Self {
         AppState(Arc::new(Inner {
             store,
             config,
             limiter: RateLimiter::default(),
             password_hashes: Semaphore::new(PASSWORD_HASHES_CONCURRENT),
+            sender,
         }))
+    }
+
+    pub fn sender(&self) -> &Sender {
+        &self.0.sender
     }
 
     pub fn store(&self) -> &Store {

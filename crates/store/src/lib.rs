@@ -24,6 +24,7 @@ mod audit;
 pub mod baseline;
 mod clock;
 mod credentials;
+mod deliveries;
 mod directory;
 mod error;
 mod events;
@@ -34,6 +35,7 @@ mod organizations;
 mod records;
 mod rows;
 mod sessions;
+mod subscriptions;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
@@ -44,6 +46,9 @@ pub use credentials::TOKEN_TOUCH_INTERVAL;
 pub use credentials::{
     AuthenticatedToken, ClientRegistration, NewInstallation, NewToken, OAuthClientSecretCheck,
     TokenMember,
+};
+pub use deliveries::{
+    AttemptOutcome, ClaimedDelivery, FAN_OUT_EVENTS_MAX, RESPONSE_EXCERPT_CHARS_MAX, lease_for,
 };
 pub use directory::{DEPARTMENT_DEPTH_MAX, MEMBER_DEPARTMENTS_MAX, MemberFilter};
 pub use error::StoreError;
@@ -56,6 +61,9 @@ pub use records::{
     RecordPage, RecordProblem, RecordQuery, RecordUpdate, WriteOutcome, label,
 };
 pub use sessions::{LoginCandidate, LoginThrottle, SESSION_TOUCH_INTERVAL, SessionLookup};
+pub use subscriptions::{
+    NewSubscription, REDELIVER_EVENTS_MAX, SubscriptionOwner, SubscriptionPatch,
+};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

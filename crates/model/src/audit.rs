@@ -22,10 +22,11 @@ pub enum TargetKind {
     LedgerBook,
     LedgerAccount,
     Voucher,
+    Subscription,
 }
 
 impl TargetKind {
-    pub const ALL: [TargetKind; 15] = [
+    pub const ALL: [TargetKind; 16] = [
         TargetKind::Organization,
         TargetKind::Member,
         TargetKind::Department,
@@ -41,6 +42,7 @@ impl TargetKind {
         TargetKind::LedgerBook,
         TargetKind::LedgerAccount,
         TargetKind::Voucher,
+        TargetKind::Subscription,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -59,6 +61,7 @@ impl TargetKind {
             TargetKind::LedgerBook => "ledger_book",
             TargetKind::LedgerAccount => "ledger_account",
             TargetKind::Voucher => "voucher",
+            TargetKind::Subscription => "subscription",
         }
     }
     pub fn parse(raw: &str) -> Option<Self> {

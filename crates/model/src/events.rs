@@ -112,7 +112,7 @@ impl Event {
             "id": self.id.to_string(),
             "type": self.event_type,
             "organization": self.org_id.to_string(),
-            "occurred_at": self.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "occurred_at": self.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
             "actor": self.actor,
             "subject": self.subject,
             "data": self.data,

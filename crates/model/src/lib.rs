@@ -15,6 +15,7 @@ pub mod page;
 pub mod rate;
 pub mod role;
 pub mod scope;
+pub mod subscriptions;
 pub mod validation;
 pub mod values;
 

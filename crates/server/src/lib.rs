@@ -96,12 +96,21 @@ pub async fn serve(
         shutdown.await;
         closing.disconnect_all();
     };
+    let workers = tenon_events::spawn_workers(
+        state.store().clone(),
+        state.sender().clone(),
+        state.config().delivery.clone(),
+    );
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     hub.wait_idle(stream::SHUTDOWN_WAIT).await;
     maintenance.abort();
+    // A delivery cut short here is retried after its lease, by this node or another.
+    for worker in workers {
+        worker.abort();
+    }
     served
 }
 

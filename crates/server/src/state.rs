@@ -1,9 +1,10 @@
-//! Shared state of the HTTP server: the store, the configuration, the rate limiter, and the bound on
-//! concurrent password hashes.
+//! Shared state of the HTTP server: the store, the configuration, the rate limiter, the bound on
+//! concurrent password hashes, and the webhook sender.
 
 use std::sync::Arc;
 
 use chrono::TimeDelta;
+use tenon_events::{DeliveryConfig, Sender};
 use tenon_model::RateLimit;
 use tenon_store::Store;
 use tokio::sync::Semaphore;
@@ -28,6 +29,8 @@ pub struct ServerConfig {
     /// How often stream connections get a `SYSTEM` ping frame and a WebSocket ping; a client that sends
     /// nothing for two intervals is dropped.
     pub stream_ping_interval: std::time::Duration,
+    /// Webhook delivery workers started by [`crate::serve`].
+    pub delivery: DeliveryConfig,
 }
 
 impl Default for ServerConfig {
@@ -38,6 +41,7 @@ impl Default for ServerConfig {
             session_ttl: TimeDelta::days(7),
             secure_cookies: true,
             stream_ping_interval: std::time::Duration::from_secs(20),
+            delivery: DeliveryConfig::default(),
         }
     }
 }
@@ -52,17 +56,24 @@ struct Inner {
     limiter: RateLimiter,
     password_hashes: Semaphore,
     stream_hub: crate::stream::StreamHub,
+    /// The webhook client (outbound policy included): used by the workers and by test pings.
+    sender: Sender,
 }
 
 impl AppState {
-    pub fn new(store: Store, config: ServerConfig) -> Self {
+    pub fn new(store: Store, config: ServerConfig, sender: Sender) -> Self {
         AppState(Arc::new(Inner {
             store,
             config,
             limiter: RateLimiter::default(),
             password_hashes: Semaphore::new(PASSWORD_HASHES_CONCURRENT),
             stream_hub: crate::stream::StreamHub::default(),
+            sender,
         }))
+    }
+
+    pub fn sender(&self) -> &Sender {
+        &self.0.sender
     }
 
     pub fn store(&self) -> &Store {

@@ -24,6 +24,7 @@ mod audit;
 pub mod baseline;
 mod clock;
 mod credentials;
+mod deliveries;
 mod directory;
 mod error;
 mod events;
@@ -35,6 +36,7 @@ mod records;
 mod rows;
 mod sessions;
 mod stream;
+mod subscriptions;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
@@ -45,6 +47,9 @@ pub use credentials::TOKEN_TOUCH_INTERVAL;
 pub use credentials::{
     AuthenticatedToken, ClientRegistration, NewInstallation, NewToken, OAuthClientSecretCheck,
     TokenMember,
+};
+pub use deliveries::{
+    AttemptOutcome, ClaimedDelivery, FAN_OUT_EVENTS_MAX, RESPONSE_EXCERPT_CHARS_MAX, lease_for,
 };
 pub use directory::{DEPARTMENT_DEPTH_MAX, MEMBER_DEPARTMENTS_MAX, MemberFilter};
 pub use error::StoreError;
@@ -60,6 +65,9 @@ pub use sessions::{LoginCandidate, LoginThrottle, SESSION_TOUCH_INTERVAL, Sessio
 pub use stream::{
     STREAM_CLAIMS_PER_PUMP_MAX, STREAM_CONNECTION_STALE_AFTER, STREAM_QUEUE_MAX,
     STREAM_REDELIVER_AFTER, STREAM_TICKET_TTL, StreamClaim, StreamQueued, StreamTicket,
+};
+pub use subscriptions::{
+    NewSubscription, REDELIVER_EVENTS_MAX, SubscriptionOwner, SubscriptionPatch,
 };
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -107,7 +107,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
     /// Which measurements: core (auth, directory), records (the data engine), formula (formula
-    /// fields at scale), or all.
+    /// fields at scale), events (webhook delivery and the outbox's write cost), or all.
     #[arg(long, default_value = "all")]
     pub suite: String,
     /// Rows loaded for the records and formula suites.
@@ -132,6 +132,19 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "TENON_LOG_JSON")]
     pub log_json: bool,
+    /// Webhook targets allowed besides public addresses: comma-separated host names, IP addresses and
+    /// CIDR blocks (private, loopback and link-local addresses are blocked otherwise).
+    #[arg(long, env = "TENON_OUTBOUND_ALLOW", default_value = "")]
+    pub outbound_allow: String,
+    /// Webhook delivery workers on this node (0 sends nothing; another node may).
+    #[arg(long, env = "TENON_DELIVERY_WORKERS", default_value_t = 4)]
+    pub delivery_workers: usize,
+    /// Seconds one webhook attempt may take, connection included.
+    #[arg(long, env = "TENON_WEBHOOK_TIMEOUT", default_value_t = 10.0)]
+    pub webhook_timeout: f64,
+    /// Seconds between an idle worker's looks for due deliveries (it also wakes on every local commit).
+    #[arg(long, env = "TENON_DELIVERY_POLL", default_value_t = 1.0)]
+    pub delivery_poll: f64,
 }
 
 #[derive(Debug, Subcommand)]

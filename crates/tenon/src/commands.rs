@@ -257,12 +257,38 @@ async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Failure> {
     let address = listener
         .local_addr()
         .map_err(|error| Failure::new(EXIT_FAILURE, error.to_string()))?;
+    let outbound = tenon_events::OutboundPolicy::parse(&args.outbound_allow)
+        .map_err(|reason| Failure::new(EXIT_INVALID, format!("--outbound-allow: {reason}")))?;
+    let seconds = |value: f64, flag: &str| {
+        std::time::Duration::try_from_secs_f64(value)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                Failure::new(
+                    EXIT_INVALID,
+                    format!("{flag}: a positive number of seconds"),
+                )
+            })
+    };
+    let delivery = tenon_events::DeliveryConfig {
+        workers: args.delivery_workers,
+        timeout: seconds(args.webhook_timeout, "--webhook-timeout")?,
+        poll_interval: seconds(args.delivery_poll, "--delivery-poll")?,
+        ..tenon_events::DeliveryConfig::default()
+    };
+    let sender = tenon_events::Sender::new(outbound, delivery.timeout).map_err(|error| {
+        Failure::new(
+            EXIT_FAILURE,
+            format!("cannot build the webhook client: {error}"),
+        )
+    })?;
     let config = ServerConfig {
         default_rate_limit,
         secure_cookies: !args.insecure_cookies,
+        delivery,
         ..ServerConfig::default()
     };
-    let state = AppState::new(store.clone(), config);
+    let state = AppState::new(store.clone(), config, sender);
     let startup_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     tracing::info!(%address, database = %database.describe(), startup_ms, "Tenon is listening");
     println!("Tenon is listening on http://{address}  (API reference: http://{address}/docs)");

@@ -32,6 +32,7 @@ pub mod records;
 pub mod records_io;
 pub mod session;
 pub mod stream;
+pub mod subscriptions;
 pub mod table_io;
 pub mod tokens;
 pub mod views;
@@ -84,6 +85,19 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(event_stream::get_event))
         .routes(routes!(stream::open_connection))
         .routes(routes!(stream::connect))
+        .routes(routes!(
+            subscriptions::list_subscriptions,
+            subscriptions::create_subscription
+        ))
+        .routes(routes!(
+            subscriptions::get_subscription,
+            subscriptions::update_subscription,
+            subscriptions::delete_subscription
+        ))
+        .routes(routes!(subscriptions::rotate_subscription_secret))
+        .routes(routes!(subscriptions::list_deliveries))
+        .routes(routes!(subscriptions::redeliver))
+        .routes(routes!(subscriptions::ping))
         .routes(routes!(apps::list_apps, apps::create_app))
         .routes(routes!(apps::get_app, apps::update_app, apps::delete_app))
         .routes(routes!(apps::list_tables, apps::create_table))

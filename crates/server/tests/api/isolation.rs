@@ -48,6 +48,7 @@ pub fn valid_body_for(method: &Method, path: &str) -> Option<Value> {
         ("POST", "close" | "reopen") if path.starts_with("/api/v1/ledger/") => {
             json!({"period": "2026-10"})
         }
+        ("POST", "redeliver") => json!({"event_id": uuid::Uuid::now_v7().to_string()}),
         ("POST" | "PATCH" | "PUT", _) => json!({}),
         _ => return None,
     };
@@ -111,6 +112,11 @@ api_tests! {
         .clone();
         let b_events = app.get("/api/v1/events", &other_admin).await.expect(StatusCode::OK).clone();
         let b_event = b_events["items"][0]["id"].as_str().unwrap().to_owned();
+        let b_subscription = app
+            .post("/api/v1/subscriptions", &other_admin, json!({"url": "http://127.0.0.1:9/b", "event_types": ["record.*"]}))
+            .await
+            .expect(StatusCode::CREATED)
+            .clone();
         let text = |value: &Value| value.as_str().unwrap().to_owned();
         // Every way a path may name an object of B: by id, and by key where keys are accepted.
         let substitutions = |path: &str| -> Vec<String> {
@@ -137,6 +143,7 @@ api_tests! {
                 "apps" => vec![text(&b_app["id"]), "b_app".to_owned()],
                 "attachments" => vec![text(&b_file["id"])],
                 "events" => vec![b_event.clone()],
+                "subscriptions" => vec![text(&b_subscription["id"])],
                 other => panic!("a route under /api/v1/{other} with a path parameter is not covered by this test; add it"),
             };
             objects
@@ -182,7 +189,8 @@ api_tests! {
         let b_ids = [member["id"].as_str().unwrap().to_owned(), department["id"].as_str().unwrap().to_owned(),
             token["id"].as_str().unwrap().to_owned(), client["id"].as_str().unwrap().to_owned(), other_owner.id.to_string(), other.id.to_string(),
             b_app["id"].as_str().unwrap().to_owned(), b_table["id"].as_str().unwrap().to_owned(), b_record["id"].as_str().unwrap().to_owned(),
-            book["id"].as_str().unwrap().to_owned(), voucher["id"].as_str().unwrap().to_owned()];
+            book["id"].as_str().unwrap().to_owned(), voucher["id"].as_str().unwrap().to_owned(),
+            b_subscription["id"].as_str().unwrap().to_owned()];
         for (method, path, _) in crate::isolation::operations(&app).await {
             if method != Method::GET || path.contains('{') {
                 continue;

@@ -33,6 +33,7 @@ mod records;
 mod stream;
 mod stream_sdk;
 mod views;
+mod webhooks;
 
 /// Declares tests that run on both backends: `api_tests! { async fn name(app) { … } }`.
 macro_rules! api_tests {
@@ -134,6 +135,13 @@ impl TestApp {
             &database,
             ServerConfig {
                 secure_cookies: false,
+                // Two quick-polling workers: tests move the manual clock, and workers notice within 100 ms.
+                delivery: tenon_events::DeliveryConfig {
+                    workers: 2,
+                    timeout: std::time::Duration::from_secs(3),
+                    poll_interval: std::time::Duration::from_millis(100),
+                    ..tenon_events::DeliveryConfig::default()
+                },
                 ..ServerConfig::default()
             },
         )
@@ -165,7 +173,12 @@ impl TestApp {
             .expect("bind");
         let address = listener.local_addr().expect("address");
         let (shutdown, stop) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState::new(store.clone(), config);
+        let sender = tenon_events::Sender::new(
+            tenon_events::OutboundPolicy::parse("127.0.0.1").expect("policy"),
+            config.delivery.timeout,
+        )
+        .expect("webhook client");
+        let state = AppState::new(store.clone(), config, sender);
         let server = tokio::spawn(tenon_server::serve(listener, state, async move {
             let _ = stop.await;
         }));

@@ -1,0 +1,140 @@
+//! Delivery workers: the loop each of them runs inside `tenon serve`.
+//!
+//! A worker fans committed events out to subscriptions, claims a batch of due deliveries (a lease; see
+//! `tenon_store::deliveries`), sends them concurrently, and records every attempt with the next step:
+//! delivered, retry at a time from the Standard Webhooks schedule (±20 % jitter, at least the receiver's
+//! `Retry-After`), or dead-lettered after the last attempt. It wakes on every commit of this process
+//! and polls at [`DeliveryConfig::poll_interval`] for the rest (retries coming due, other nodes'
+//! writes). Times come from the store's clock, so tests move time instead of waiting.
+
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use tenon_model::subscriptions::{DeliveryAttempt, NextStep, after_failure};
+use tenon_store::{AttemptOutcome, ClaimedDelivery, Store, lease_for};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::outbound::Sender;
+
+/// How deliveries are sent.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// Workers per node (0: this node sends nothing).
+    pub workers: usize,
+    /// Deliveries a worker claims and sends at once.
+    pub batch: u32,
+    /// The limit of one HTTP attempt, connection included.
+    pub timeout: Duration,
+    /// How often an idle worker looks for due work without being woken.
+    pub poll_interval: Duration,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            workers: 4,
+            batch: 64,
+            timeout: Duration::from_secs(10),
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Starts the workers; abort the handles to stop them (a delivery cut short is retried after its lease).
+pub fn spawn_workers(store: Store, sender: Sender, config: DeliveryConfig) -> Vec<JoinHandle<()>> {
+    (0..config.workers)
+        .map(|worker| {
+            let store = store.clone();
+            let sender = sender.clone();
+            let config = config.clone();
+            tokio::spawn(async move { run(worker, store, sender, config).await })
+        })
+        .collect()
+}
+
+async fn run(worker: usize, store: Store, sender: Sender, config: DeliveryConfig) {
+    loop {
+        let commits = store.commits().clone();
+        let woken = commits.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        match round(&store, &sender, &config).await {
+            // Work was found: look again at once, there may be more.
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(error) => tracing::warn!(worker, %error, "delivery round failed"),
+        }
+        tokio::select! {
+            () = &mut woken => {}
+            () = tokio::time::sleep(config.poll_interval) => {}
+        }
+    }
+}
+
+/// One round: fan out, claim, send, record. `true` if anything was done.
+pub async fn round(
+    store: &Store,
+    sender: &Sender,
+    config: &DeliveryConfig,
+) -> Result<bool, tenon_store::StoreError> {
+    let queued = store.fan_out_events().await?;
+    let now = store.now();
+    if store.next_delivery_due().await?.is_none_or(|due| due > now) {
+        return Ok(queued > 0);
+    }
+    let claimed = store
+        .claim_deliveries(config.batch, now + lease_for(config.timeout))
+        .await?;
+    if claimed.is_empty() {
+        return Ok(queued > 0);
+    }
+    let mut sending = JoinSet::new();
+    for delivery in claimed {
+        let sender = sender.clone();
+        let store = store.clone();
+        sending.spawn(async move { attempt(&store, &sender, delivery).await });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(done) = sending.join_next().await {
+        match done {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(error) => tracing::error!(%error, "a delivery task failed"),
+        }
+    }
+    store.record_attempts(&outcomes).await?;
+    Ok(true)
+}
+
+async fn attempt(store: &Store, sender: &Sender, delivery: ClaimedDelivery) -> AttemptOutcome {
+    let at = store.now();
+    let body = serde_json::to_vec(&delivery.event.envelope()).unwrap_or_default();
+    let id = delivery.event.id.to_string();
+    let result = sender
+        .send(&delivery.url, &delivery.secret, &id, body)
+        .await;
+    let succeeded = result.succeeded();
+    let next = if succeeded {
+        NextStep::Delivered
+    } else {
+        let jitter = rand::random::<f64>() * 2.0 - 1.0;
+        let retry_after = result
+            .retry_after
+            .and_then(|wish| TimeDelta::from_std(wish).ok());
+        after_failure(delivery.attempts + 1, store.now(), jitter, retry_after)
+    };
+    AttemptOutcome {
+        org_id: delivery.org_id,
+        delivery_id: delivery.id,
+        subscription_id: delivery.subscription_id,
+        attempt: DeliveryAttempt {
+            at,
+            status_code: result.status_code.map(i64::from),
+            latency_ms: result.latency_ms,
+            error: result.error.or_else(|| {
+                (!succeeded).then(|| "the receiver did not answer with 2xx".to_owned())
+            }),
+            response_excerpt: result.response_excerpt,
+        },
+        next,
+    }
+}

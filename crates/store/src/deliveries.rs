@@ -1,0 +1,485 @@
+//! The delivery queue, as the delivery workers see it: fan events out to subscriptions, claim due
+//! deliveries, record attempts.
+//!
+//! These are the platform's own background jobs, so unlike everything else they scan across
+//! organizations (the due deliveries of every tenant, the subscriptions with events to fan out); every
+//! row they touch after that is addressed by its organization id and its own id.
+//!
+//! - **Fan-out** (after commit, not in the writer's transaction, so subscriptions cost writes nothing):
+//!   each subscription keeps a `cursor_seq`; events after it that match its types (limited by the owning
+//!   app's current scopes) and filter become `pending` deliveries, and the cursor moves, in one
+//!   transaction. Only events up to the organization's committed `last_seq` are taken, so none is skipped.
+//! - **Claim**: due pending deliveries of enabled subscriptions, skipping those with an earlier pending
+//!   delivery for the same subscription and subject (per-record order), locked with
+//!   `FOR UPDATE … SKIP LOCKED` on PostgreSQL so nodes never claim the same row; the claim moves
+//!   `next_attempt_at` to the end of a lease, after which a crashed worker's delivery is due again.
+//! - **Record**: the attempt log, the delivery's next step, and the subscription's failure run; a
+//!   subscription is disabled only after failing without a success for five days.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tenon_model::events::{expand_patterns, readable_types};
+use tenon_model::subscriptions::{DeliveryAttempt, NextStep, Subscription, should_disable};
+use tenon_model::{DeliveryId, Event, EventId, OrgId, ScopeSet, SubscriptionId};
+use uuid::Uuid;
+
+use crate::events::push_placeholders;
+use crate::exec::{Arg, Backend, Conn, Sql};
+use crate::subscriptions::{SubscriptionRow, subscription_columns};
+
+/// Due pending deliveries of enabled subscriptions with no earlier pending delivery of the same subject.
+/// `$1` now, `$2` limit, `$3` true.
+macro_rules! claim_candidates {
+    () => {
+        "SELECT d.organization_id, d.id FROM deliveries d \
+         JOIN subscriptions s ON s.organization_id = d.organization_id AND s.id = d.subscription_id \
+         WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND s.enabled = $3 \
+         AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.organization_id = d.organization_id \
+           AND p.subscription_id = d.subscription_id AND p.subject_key = d.subject_key \
+           AND p.status = 'pending' \
+           AND (p.event_seq < d.event_seq OR (p.event_seq = d.event_seq AND p.id < d.id)))"
+    };
+}
+use crate::{Result, Store};
+
+/// Subscriptions looked at per fan-out round.
+const FAN_OUT_SUBSCRIPTIONS_MAX: i64 = 100;
+/// Events turned into deliveries per subscription per round.
+pub const FAN_OUT_EVENTS_MAX: u32 = 1000;
+/// Deliveries inserted per statement (7 values each).
+const DELIVERIES_PER_STATEMENT: usize = 1000;
+/// Attempt responses are kept up to this many characters.
+pub const RESPONSE_EXCERPT_CHARS_MAX: usize = 1024;
+
+/// A delivery a worker now holds until its lease ends.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub org_id: OrgId,
+    pub id: DeliveryId,
+    pub subscription_id: SubscriptionId,
+    pub url: String,
+    pub secret: String,
+    /// Attempts made before this one.
+    pub attempts: i64,
+    pub event: Event,
+}
+
+/// What one attempt of a claimed delivery came to.
+#[derive(Debug, Clone)]
+pub struct AttemptOutcome {
+    pub org_id: OrgId,
+    pub delivery_id: DeliveryId,
+    pub subscription_id: SubscriptionId,
+    pub attempt: DeliveryAttempt,
+    pub next: NextStep,
+}
+
+/// Whether an event passes a subscription's app/table filter (types are checked by the caller).
+pub(crate) fn passes_filter(subscription: &Subscription, event: &Event) -> bool {
+    let id_of = |key: &str| {
+        event
+            .subject
+            .get(key)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    subscription
+        .app_id
+        .is_none_or(|app| id_of("app_id") == Some(app.to_string()))
+        && subscription
+            .table_id
+            .is_none_or(|table| id_of("table_id") == Some(table.to_string()))
+}
+
+/// Inserts pending deliveries of `events` for one subscription, due at `now`.
+pub(crate) async fn queue(
+    conn: &mut Conn<'_>,
+    org: OrgId,
+    subscription: SubscriptionId,
+    events: &[Event],
+    now: DateTime<Utc>,
+) -> Result<u64> {
+    for chunk in events.chunks(DELIVERIES_PER_STATEMENT) {
+        let mut text = String::from(
+            "INSERT INTO deliveries (organization_id, id, subscription_id, event_seq, subject_key, \
+             attempts, next_attempt_at, created_at, status) VALUES ",
+        );
+        let mut args = Vec::with_capacity(chunk.len() * 8);
+        for (i, event) in chunk.iter().enumerate() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            push_placeholders(&mut text, conn.backend(), i * 8, 8);
+            text.pop();
+            text.push_str(", 'pending')");
+            args.extend([
+                Arg::from(org),
+                Arg::from(DeliveryId::new()),
+                Arg::from(subscription),
+                Arg::from(event.seq),
+                Arg::from(event.subject_key.clone()),
+                Arg::from(0i64),
+                Arg::from(now),
+                Arg::from(now),
+            ]);
+        }
+        conn.execute(Sql::generated(text).bind_all(args)).await?;
+    }
+    Ok(events.len() as u64)
+}
+
+#[derive(sqlx::FromRow)]
+struct ClaimRow {
+    organization_id: Uuid,
+    id: Uuid,
+    subscription_id: Uuid,
+    url: String,
+    secret: String,
+    attempts: i64,
+    seq: i64,
+    event_id: Uuid,
+    event_type: String,
+    occurred_at: DateTime<Utc>,
+    actor: sqlx::types::Json<serde_json::Value>,
+    subject: sqlx::types::Json<serde_json::Value>,
+    subject_key: String,
+    data: sqlx::types::Json<serde_json::Value>,
+}
+
+impl Store {
+    /// Turns committed events into deliveries for every subscription that is behind. Returns the number
+    /// of deliveries queued.
+    pub async fn fan_out_events(&self) -> Result<u64> {
+        let behind: Vec<(Uuid, Uuid)> = {
+            let mut pooled = self.pools.read().await?;
+            pooled
+                .conn()
+                .fetch_all(
+                    Sql::new(
+                        "SELECT s.organization_id, s.id FROM subscriptions s \
+                         JOIN event_counters c ON c.organization_id = s.organization_id \
+                         WHERE s.enabled = $1 AND s.cursor_seq < c.last_seq LIMIT $2",
+                    )
+                    .bind(true)
+                    .bind(FAN_OUT_SUBSCRIPTIONS_MAX),
+                )
+                .await?
+        };
+        let mut queued = 0;
+        for (org, id) in behind {
+            queued += self
+                .fan_out_one(OrgId::from_uuid(org), SubscriptionId::from_uuid(id))
+                .await?;
+        }
+        Ok(queued)
+    }
+
+    async fn fan_out_one(&self, org: OrgId, id: SubscriptionId) -> Result<u64> {
+        let tenant = self.tenant(org);
+        let now = self.now();
+        let mut tx = self.begin_tx().await?;
+        let mut conn = tx.conn();
+        let lock = match conn.backend() {
+            Backend::Postgres => Sql::new(concat!(
+                "SELECT ",
+                subscription_columns!(),
+                ", cursor_seq FROM subscriptions WHERE organization_id = $1 AND id = $2 AND enabled \
+                 FOR UPDATE SKIP LOCKED"
+            )),
+            Backend::Sqlite => Sql::new(concat!(
+                "SELECT ",
+                subscription_columns!(),
+                ", cursor_seq FROM subscriptions WHERE organization_id = $1 AND id = $2 AND enabled"
+            )),
+        };
+        let row: Option<SubscriptionRowWithCursor> =
+            conn.fetch_optional(lock.bind(org).bind(id)).await?;
+        let Some(row) = row else {
+            // Another node is fanning it out, or it was disabled meanwhile.
+            return Ok(0);
+        };
+        let cursor = row.cursor_seq;
+        let subscription = row.into_subscription();
+        let (upper,): (i64,) = conn
+            .fetch_one(
+                Sql::new("SELECT last_seq FROM event_counters WHERE organization_id = $1")
+                    .bind(org),
+            )
+            .await?;
+        let mut types = expand_patterns(&subscription.event_types);
+        if let Some(installation) = subscription.installation_id {
+            let scopes: Option<(String,)> = conn
+                .fetch_optional(
+                    Sql::new(
+                        "SELECT scopes FROM installations WHERE organization_id = $1 AND id = $2",
+                    )
+                    .bind(org)
+                    .bind(installation),
+                )
+                .await?;
+            let scopes = scopes
+                .map(|(text,)| crate::rows::scopes(&text))
+                .transpose()?
+                .unwrap_or(ScopeSet::EMPTY);
+            let allowed = readable_types(scopes);
+            types.retain(|t| allowed.contains(t));
+        }
+        let raw = if types.is_empty() {
+            Vec::new()
+        } else {
+            tenant
+                .events_after_in(&mut conn, cursor, &types, FAN_OUT_EVENTS_MAX)
+                .await?
+        };
+        let full = raw.len() == FAN_OUT_EVENTS_MAX as usize;
+        let new_cursor = match raw.last() {
+            Some(last) if full => last.seq.min(upper),
+            _ => upper,
+        };
+        let events: Vec<Event> = raw
+            .into_iter()
+            .filter(|event| event.seq <= upper && passes_filter(&subscription, event))
+            .collect();
+        let queued = queue(&mut conn, org, id, &events, now).await?;
+        conn.execute(
+            Sql::new(
+                "UPDATE subscriptions SET cursor_seq = $3 WHERE organization_id = $1 AND id = $2",
+            )
+            .bind(org)
+            .bind(id)
+            .bind(new_cursor.max(cursor)),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(queued)
+    }
+
+    /// Claims up to `limit` due deliveries until `lease_until`.
+    pub async fn claim_deliveries(
+        &self,
+        limit: u32,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Vec<ClaimedDelivery>> {
+        let now = self.now();
+        let mut tx = self.begin_tx().await?;
+        let mut conn = tx.conn();
+        let candidates = match conn.backend() {
+            Backend::Postgres => Sql::new(concat!(
+                claim_candidates!(),
+                " ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED"
+            )),
+            Backend::Sqlite => Sql::new(concat!(
+                claim_candidates!(),
+                " ORDER BY d.next_attempt_at LIMIT $2"
+            )),
+        };
+        let claimed: Vec<(Uuid, Uuid)> = conn
+            .fetch_all(candidates.bind(now).bind(limit).bind(true))
+            .await?;
+        if claimed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = |text: &mut String, args: &mut Vec<Arg>, backend: Backend, base: usize| {
+            text.push_str("(d.organization_id, d.id) IN (VALUES ");
+            for (i, (org, id)) in claimed.iter().enumerate() {
+                if i > 0 {
+                    text.push_str(", ");
+                }
+                push_placeholders(text, backend, base + i * 2, 2);
+                args.extend([Arg::Uuid(Some(*org)), Arg::Uuid(Some(*id))]);
+            }
+            text.push(')');
+        };
+        let backend = conn.backend();
+        let mut text = String::from("UPDATE deliveries AS d SET next_attempt_at = ");
+        text.push_str(match backend {
+            Backend::Sqlite => "?",
+            Backend::Postgres => "$1",
+        });
+        text.push_str(" WHERE ");
+        let mut args = vec![Arg::from(lease_until)];
+        keys(&mut text, &mut args, backend, 1);
+        conn.execute(Sql::generated(text).bind_all(args)).await?;
+        let mut text = String::from(
+            "SELECT d.organization_id, d.id, d.subscription_id, s.url, s.secret, \
+             CAST(d.attempts AS BIGINT) AS attempts, e.seq, e.id AS event_id, e.type AS event_type, \
+             e.occurred_at, e.actor, e.subject, e.subject_key, e.data \
+             FROM deliveries d \
+             JOIN subscriptions s ON s.organization_id = d.organization_id AND s.id = d.subscription_id \
+             JOIN events e ON e.organization_id = d.organization_id AND e.seq = d.event_seq WHERE ",
+        );
+        let mut args = Vec::new();
+        keys(&mut text, &mut args, backend, 0);
+        let rows: Vec<ClaimRow> = conn.fetch_all(Sql::generated(text).bind_all(args)).await?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let org_id = OrgId::from_uuid(row.organization_id);
+                ClaimedDelivery {
+                    org_id,
+                    id: DeliveryId::from_uuid(row.id),
+                    subscription_id: SubscriptionId::from_uuid(row.subscription_id),
+                    url: row.url,
+                    secret: row.secret,
+                    attempts: row.attempts,
+                    event: Event {
+                        id: EventId::from_uuid(row.event_id),
+                        seq: row.seq,
+                        org_id,
+                        event_type: row.event_type,
+                        occurred_at: row.occurred_at,
+                        actor: row.actor.0,
+                        subject: row.subject.0,
+                        subject_key: row.subject_key,
+                        data: row.data.0,
+                    },
+                }
+            })
+            .collect())
+    }
+
+    /// Records the outcomes of attempts in one transaction.
+    pub async fn record_attempts(&self, outcomes: &[AttemptOutcome]) -> Result<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let now = self.now();
+        let mut tx = self.begin_tx().await?;
+        let mut conn = tx.conn();
+        let backend = conn.backend();
+        let mut text = String::from(
+            "INSERT INTO delivery_attempts (organization_id, id, delivery_id, at, status_code, \
+             latency_ms, error, response_excerpt) VALUES ",
+        );
+        let mut args = Vec::with_capacity(outcomes.len() * 8);
+        for (i, outcome) in outcomes.iter().enumerate() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            push_placeholders(&mut text, backend, i * 8, 8);
+            let attempt = &outcome.attempt;
+            args.extend([
+                Arg::from(outcome.org_id),
+                Arg::Uuid(Some(Uuid::now_v7())),
+                Arg::from(outcome.delivery_id),
+                Arg::from(attempt.at),
+                Arg::Int(attempt.status_code),
+                Arg::from(attempt.latency_ms),
+                Arg::Text(attempt.error.clone()),
+                Arg::Text(attempt.response_excerpt.clone()),
+            ]);
+        }
+        conn.execute(Sql::generated(text).bind_all(args)).await?;
+        for outcome in outcomes {
+            let (status, next_at, finished) = match outcome.next {
+                NextStep::Delivered => ("delivered", now, Some(now)),
+                NextStep::RetryAt(at) => ("pending", at, None),
+                NextStep::Dead => ("dead", now, Some(now)),
+            };
+            conn.execute(
+                Sql::new(
+                    "UPDATE deliveries SET status = $3, attempts = attempts + 1, next_attempt_at = $4, \
+                     finished_at = $5, last_status = $6, last_error = $7 \
+                     WHERE organization_id = $1 AND id = $2 AND status = 'pending'",
+                )
+                .bind(outcome.org_id)
+                .bind(outcome.delivery_id)
+                .bind(status)
+                .bind(next_at)
+                .bind(finished)
+                .bind(Arg::Int(outcome.attempt.status_code))
+                .bind(outcome.attempt.error.clone()),
+            )
+            .await?;
+        }
+        let mut subscriptions: Vec<(OrgId, SubscriptionId, bool)> = Vec::new();
+        for outcome in outcomes {
+            let ok = outcome.next == NextStep::Delivered;
+            match subscriptions
+                .iter_mut()
+                .find(|(org, id, _)| *org == outcome.org_id && *id == outcome.subscription_id)
+            {
+                Some(entry) => entry.2 |= ok,
+                None => subscriptions.push((outcome.org_id, outcome.subscription_id, ok)),
+            }
+        }
+        for (org, id, any_success) in subscriptions {
+            if any_success {
+                conn.execute(
+                    Sql::new(
+                        "UPDATE subscriptions SET failing_since = NULL \
+                         WHERE organization_id = $1 AND id = $2 AND failing_since IS NOT NULL",
+                    )
+                    .bind(org)
+                    .bind(id),
+                )
+                .await?;
+                continue;
+            }
+            let row: Option<(Option<DateTime<Utc>>,)> = conn
+                .fetch_optional(
+                    Sql::new(
+                        "UPDATE subscriptions SET failing_since = COALESCE(failing_since, $3) \
+                         WHERE organization_id = $1 AND id = $2 RETURNING failing_since",
+                    )
+                    .bind(org)
+                    .bind(id)
+                    .bind(now),
+                )
+                .await?;
+            if let Some((Some(since),)) = row
+                && should_disable(since, now)
+            {
+                let reason = format!(
+                    "disabled: every delivery has failed since {} (5 days without a success)",
+                    since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+                tracing::warn!(organization = %org, subscription = %id, "{reason}");
+                conn.execute(
+                    Sql::new(
+                        "UPDATE subscriptions SET enabled = $3, disabled_reason = $4, updated_at = $5 \
+                         WHERE organization_id = $1 AND id = $2",
+                    )
+                    .bind(org)
+                    .bind(id)
+                    .bind(false)
+                    .bind(reason)
+                    .bind(now),
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// When the earliest pending delivery of an enabled subscription is due (`None`: nothing pending).
+    pub async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>> {
+        let mut pooled = self.pools.read().await?;
+        let row: Option<(Option<DateTime<Utc>>,)> = pooled
+            .conn()
+            .fetch_optional(Sql::new(
+                "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'",
+            ))
+            .await?;
+        Ok(row.and_then(|(at,)| at))
+    }
+}
+
+/// The lease a claim takes: long enough for one attempt with its timeout, with room to record it.
+pub fn lease_for(timeout: std::time::Duration) -> TimeDelta {
+    TimeDelta::from_std(timeout * 2).unwrap_or(TimeDelta::minutes(1)) + TimeDelta::seconds(1)
+}
+
+#[derive(sqlx::FromRow)]
+struct SubscriptionRowWithCursor {
+    #[sqlx(flatten)]
+    row: SubscriptionRow,
+    cursor_seq: i64,
+}
+
+impl SubscriptionRowWithCursor {
+    fn into_subscription(self) -> Subscription {
+        self.row.into_model()
+    }
+}

@@ -44,6 +44,11 @@ macro_rules! claim_candidates {
     };
 }
 
+/// Deliveries queued after which PostgreSQL's statistics of the delivery table are refreshed. The queue
+/// grows by thousands of rows in seconds, faster than autovacuum's analyze; with stale statistics the
+/// planner runs the per-subject check over every pending row before sorting (3 s per claim with 12,000
+/// pending, measured) instead of walking the due index (0.4 ms after `ANALYZE`).
+const ANALYZE_AFTER_DELIVERIES: u64 = 2000;
 /// Subscriptions looked at per fan-out round.
 const FAN_OUT_SUBSCRIPTIONS_MAX: i64 = 100;
 /// Events turned into deliveries per subscription per round.
@@ -172,6 +177,21 @@ impl Store {
             queued += self
                 .fan_out_one(OrgId::from_uuid(org), SubscriptionId::from_uuid(id))
                 .await?;
+        }
+        if queued > 0 && self.backend() == Backend::Postgres {
+            use std::sync::atomic::Ordering;
+            let debt = self
+                .deliveries_since_analyze
+                .fetch_add(queued, Ordering::Relaxed)
+                + queued;
+            if debt >= ANALYZE_AFTER_DELIVERIES {
+                self.deliveries_since_analyze.store(0, Ordering::Relaxed);
+                let mut pooled = self.pools.read().await?;
+                pooled
+                    .conn()
+                    .execute_script("ANALYZE deliveries".to_owned())
+                    .await?;
+            }
         }
         Ok(queued)
     }

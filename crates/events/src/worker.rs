@@ -33,7 +33,7 @@ impl Default for DeliveryConfig {
     fn default() -> Self {
         DeliveryConfig {
             workers: 4,
-            batch: 64,
+            batch: 128,
             timeout: Duration::from_secs(10),
             poll_interval: Duration::from_secs(1),
         }
@@ -79,7 +79,7 @@ pub async fn round(
 ) -> Result<bool, tenon_store::StoreError> {
     let queued = store.fan_out_events().await?;
     let now = store.now();
-    if store.next_delivery_due().await?.is_none_or(|due| due > now) {
+    if !store.any_delivery_due().await? {
         return Ok(queued > 0);
     }
     let claimed = store

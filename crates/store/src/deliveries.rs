@@ -25,22 +25,30 @@ use uuid::Uuid;
 use crate::events::push_placeholders;
 use crate::exec::{Arg, Backend, Conn, Sql};
 use crate::subscriptions::{SubscriptionRow, subscription_columns};
+use crate::{Result, Store};
 
 /// Due pending deliveries of enabled subscriptions with no earlier pending delivery of the same subject.
 /// `$1` now, `$2` limit, `$3` true.
 macro_rules! claim_candidates {
     () => {
+        // One table in FROM, ordered by the partial index on due pending rows: SQLite would otherwise start
+        // from the (small) subscriptions table and sort every pending delivery.
         "SELECT d.organization_id, d.id FROM deliveries d \
-         JOIN subscriptions s ON s.organization_id = d.organization_id AND s.id = d.subscription_id \
-         WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND s.enabled = $3 \
+         WHERE d.status = 'pending' AND d.next_attempt_at <= $1 \
+         AND EXISTS (SELECT 1 FROM subscriptions s WHERE s.organization_id = d.organization_id \
+           AND s.id = d.subscription_id AND s.enabled = $3) \
          AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.organization_id = d.organization_id \
            AND p.subscription_id = d.subscription_id AND p.subject_key = d.subject_key \
            AND p.status = 'pending' \
            AND (p.event_seq < d.event_seq OR (p.event_seq = d.event_seq AND p.id < d.id)))"
     };
 }
-use crate::{Result, Store};
 
+/// Deliveries queued after which PostgreSQL's statistics of the delivery table are refreshed. The queue
+/// grows by thousands of rows in seconds, faster than autovacuum's analyze; with stale statistics the
+/// planner runs the per-subject check over every pending row before sorting (3 s per claim with 12,000
+/// pending, measured) instead of walking the due index (0.4 ms after `ANALYZE`).
+const ANALYZE_AFTER_DELIVERIES: u64 = 2000;
 /// Subscriptions looked at per fan-out round.
 const FAN_OUT_SUBSCRIPTIONS_MAX: i64 = 100;
 /// Events turned into deliveries per subscription per round.
@@ -170,6 +178,21 @@ impl Store {
                 .fan_out_one(OrgId::from_uuid(org), SubscriptionId::from_uuid(id))
                 .await?;
         }
+        if queued > 0 && self.backend() == Backend::Postgres {
+            use std::sync::atomic::Ordering;
+            let debt = self
+                .deliveries_since_analyze
+                .fetch_add(queued, Ordering::Relaxed)
+                + queued;
+            if debt >= ANALYZE_AFTER_DELIVERIES {
+                self.deliveries_since_analyze.store(0, Ordering::Relaxed);
+                let mut pooled = self.pools.read().await?;
+                pooled
+                    .conn()
+                    .execute_script("ANALYZE deliveries".to_owned())
+                    .await?;
+            }
+        }
         Ok(queued)
     }
 
@@ -265,7 +288,7 @@ impl Store {
         let candidates = match conn.backend() {
             Backend::Postgres => Sql::new(concat!(
                 claim_candidates!(),
-                " ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE OF d SKIP LOCKED"
+                " ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED"
             )),
             Backend::Sqlite => Sql::new(concat!(
                 claim_candidates!(),
@@ -453,16 +476,21 @@ impl Store {
         Ok(())
     }
 
-    /// When the earliest pending delivery of an enabled subscription is due (`None`: nothing pending).
-    pub async fn next_delivery_due(&self) -> Result<Option<DateTime<Utc>>> {
+    /// Whether any pending delivery is due (one probe of the partial index; claiming takes a write lock,
+    /// this does not).
+    pub async fn any_delivery_due(&self) -> Result<bool> {
         let mut pooled = self.pools.read().await?;
-        let row: Option<(Option<DateTime<Utc>>,)> = pooled
+        let row: Option<(i64,)> = pooled
             .conn()
-            .fetch_optional(Sql::new(
-                "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'",
-            ))
+            .fetch_optional(
+                Sql::new(
+                    "SELECT CAST(1 AS BIGINT) FROM deliveries \
+                     WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT 1",
+                )
+                .bind(self.now()),
+            )
             .await?;
-        Ok(row.and_then(|(at,)| at))
+        Ok(row.is_some())
     }
 }
 

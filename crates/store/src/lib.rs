@@ -148,6 +148,8 @@ pub struct Store {
     files_dir: Option<PathBuf>,
     /// Woken after every commit of this process (see [`Store::commits`]).
     commits: Arc<tokio::sync::Notify>,
+    /// Deliveries queued since the delivery table's statistics were last refreshed (PostgreSQL).
+    deliveries_since_analyze: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -210,6 +212,7 @@ impl Store {
             clock,
             files_dir: None,
             commits: Arc::new(tokio::sync::Notify::new()),
+            deliveries_since_analyze: Arc::default(),
         })
     }
 

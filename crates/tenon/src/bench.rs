@@ -89,6 +89,8 @@ async fn measure(
     let mut command = Command::new(exe);
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--rate-limit", "off"])
+        // The events suite's webhook receivers listen on 127.0.0.1.
+        .args(["--outbound-allow", "127.0.0.1"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     storage_args(&mut command, data, database);
@@ -175,6 +177,10 @@ async fn measure(
             database.is_some(),
         )
         .await?;
+    }
+    if args.suite == "all" || args.suite == "events" {
+        crate::bench_events::events_suite(&http, &server.base, &token, args, database.is_some())
+            .await?;
     }
     println!();
     println!("RSS after load: {}", format_kib(rss_kib(server.child.id())));

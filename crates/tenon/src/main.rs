@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod bench;
+mod bench_events;
 mod bench_formula;
 mod bench_ledger;
 mod bench_records;

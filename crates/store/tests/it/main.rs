@@ -12,6 +12,7 @@ use tenon_store::{NewOrganization, Store, SystemClock, WriteContext};
 
 mod apps;
 mod credentials;
+mod deliveries;
 mod directory;
 mod events;
 mod indexes;

@@ -96,28 +96,23 @@ impl Tenant<'_> {
         table: TableId,
         groups: &[Vec<FieldId>],
     ) -> Result<()> {
-        let value = Value::Array(
-            groups
-                .iter()
-                .map(|group| {
-                    super::uuid_list(&group.iter().map(|id| *id.as_uuid()).collect::<Vec<Uuid>>())
-                })
-                .collect(),
-        );
-        conn.execute(
-            Sql::new("UPDATE app_tables SET indexes = $3 WHERE organization_id = $1 AND id = $2")
-                .bind(self.org_id)
-                .bind(*table.as_uuid())
-                .bind(value),
-        )
-        .await?;
-        Ok(())
+        self.save_groups(conn, table, Groups::Index, groups).await
     }
 
     pub(crate) async fn set_unique_together(
         &self,
         conn: &mut Conn<'_>,
         table: TableId,
+        groups: &[Vec<FieldId>],
+    ) -> Result<()> {
+        self.save_groups(conn, table, Groups::Unique, groups).await
+    }
+
+    async fn save_groups(
+        &self,
+        conn: &mut Conn<'_>,
+        table: TableId,
+        kind: Groups,
         groups: &[Vec<FieldId>],
     ) -> Result<()> {
         let value = Value::Array(
@@ -128,13 +123,20 @@ impl Tenant<'_> {
                 })
                 .collect(),
         );
+        // The column is one of two fixed names, never user text.
+        let sql = match kind {
+            Groups::Unique => {
+                "UPDATE app_tables SET unique_together = $3 WHERE organization_id = $1 AND id = $2"
+            }
+            Groups::Index => {
+                "UPDATE app_tables SET indexes = $3 WHERE organization_id = $1 AND id = $2"
+            }
+        };
         conn.execute(
-            Sql::new(
-                "UPDATE app_tables SET unique_together = $3 WHERE organization_id = $1 AND id = $2",
-            )
-            .bind(self.org_id)
-            .bind(*table.as_uuid())
-            .bind(value),
+            Sql::new(sql)
+                .bind(self.org_id)
+                .bind(*table.as_uuid())
+                .bind(value),
         )
         .await?;
         Ok(())

@@ -9,7 +9,7 @@
 //! `TENON_OUTBOUND_ALLOW`: comma-separated host names, IP addresses and CIDR blocks.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
@@ -204,27 +204,41 @@ impl SendResult {
     }
 }
 
-/// The webhook HTTP client: guarded resolver, no redirects, no proxy, timeouts.
+/// The webhook HTTP client: guarded resolver, no redirects, no proxy, timeouts. The client (with its TLS
+/// roots) is built on the first send, so a node that never sends a webhook does not carry it.
 #[derive(Debug, Clone)]
 pub struct Sender {
-    client: reqwest::Client,
+    client: Arc<OnceLock<Result<reqwest::Client, String>>>,
+    timeout: Duration,
     policy: Arc<OutboundPolicy>,
 }
 
 impl Sender {
     pub fn new(policy: OutboundPolicy, timeout: Duration) -> Result<Self, reqwest::Error> {
-        let policy = Arc::new(policy);
-        let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(GuardedResolver {
-                policy: policy.clone(),
-            }))
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(USER_AGENT)
-            .build()?;
-        Ok(Sender { client, policy })
+        Ok(Sender {
+            client: Arc::new(OnceLock::new()),
+            timeout,
+            policy: Arc::new(policy),
+        })
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, String> {
+        self.client
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .dns_resolver(Arc::new(GuardedResolver {
+                        policy: self.policy.clone(),
+                    }))
+                    .redirect(reqwest::redirect::Policy::none())
+                    .no_proxy()
+                    .timeout(self.timeout)
+                    .connect_timeout(self.timeout.min(Duration::from_secs(10)))
+                    .user_agent(USER_AGENT)
+                    .build()
+                    .map_err(|error| format!("cannot build the webhook client: {error}"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     pub fn policy(&self) -> &OutboundPolicy {
@@ -259,8 +273,11 @@ impl Sender {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
         let signature = signing::signature(&key, id, timestamp, &body);
-        let request = self
-            .client
+        let client = match self.client() {
+            Ok(client) => client,
+            Err(error) => return failed(error, started),
+        };
+        let request = client
             .post(url)
             .header("content-type", "application/json")
             .header("webhook-id", id)

@@ -136,9 +136,11 @@ pub struct ServeArgs {
     /// CIDR blocks (private, loopback and link-local addresses are blocked otherwise).
     #[arg(long, env = "TENON_OUTBOUND_ALLOW", default_value = "")]
     pub outbound_allow: String,
-    /// Webhook delivery workers on this node (0 sends nothing; another node may).
-    #[arg(long, env = "TENON_DELIVERY_WORKERS", default_value_t = 4)]
-    pub delivery_workers: usize,
+    /// Webhook delivery workers on this node (0 sends nothing; another node may). Default: 1 on SQLite,
+    /// whose single writer the workers would only queue on (more of them slow record writes down), and 4
+    /// on PostgreSQL.
+    #[arg(long, env = "TENON_DELIVERY_WORKERS")]
+    pub delivery_workers: Option<usize>,
     /// Seconds one webhook attempt may take, connection included.
     #[arg(long, env = "TENON_WEBHOOK_TIMEOUT", default_value_t = 10.0)]
     pub webhook_timeout: f64,

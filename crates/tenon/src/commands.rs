@@ -271,7 +271,10 @@ async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Failure> {
             })
     };
     let delivery = tenon_events::DeliveryConfig {
-        workers: args.delivery_workers,
+        workers: args.delivery_workers.unwrap_or(match store.backend() {
+            tenon_store::Backend::Sqlite => 1,
+            tenon_store::Backend::Postgres => 4,
+        }),
         timeout: seconds(args.webhook_timeout, "--webhook-timeout")?,
         poll_interval: seconds(args.delivery_poll, "--delivery-poll")?,
         ..tenon_events::DeliveryConfig::default()

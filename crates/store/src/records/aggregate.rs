@@ -159,7 +159,12 @@ impl Tenant<'_> {
             let col = column(&field.kind, field.id);
             match metric.kind {
                 MetricKind::Count => metric_columns.push(None),
-                MetricKind::Sum | MetricKind::Avg => {
+                MetricKind::Sum => {
+                    sql.push(&format!(", SUM({col}) AS s{m}"));
+                    metric_columns.push(Some(m));
+                }
+                MetricKind::Avg => {
+                    // The count of values divides the sum in Rust, at the field's exact scale.
                     sql.push(&format!(", SUM({col}) AS s{m}, COUNT({col}) AS n{m}"));
                     metric_columns.push(Some(m));
                 }
@@ -262,20 +267,20 @@ impl Tenant<'_> {
                         idx += 1;
                         value
                     }
-                    MetricKind::Sum | MetricKind::Avg => {
+                    MetricKind::Sum => {
+                        let sum = sum_value(row, idx, &field.kind, backend)?;
+                        idx += 1;
+                        sum
+                    }
+                    MetricKind::Avg => {
                         let sum = sum_value(row, idx, &field.kind, backend)?;
                         let n = row.int(idx + 1)?.unwrap_or(0);
                         idx += 2;
-                        match (metric.kind, sum) {
-                            (MetricKind::Sum, sum) => sum,
-                            (_, MetricValue::Decimal(Some(total))) if n > 0 => {
-                                MetricValue::Decimal(Some(average(
-                                    total,
-                                    n,
-                                    decimal_scale(&field.kind) + 2,
-                                )))
-                            }
-                            (_, MetricValue::Integer(Some(total))) if n > 0 => {
+                        match sum {
+                            MetricValue::Decimal(Some(total)) if n > 0 => MetricValue::Decimal(
+                                Some(average(total, n, decimal_scale(&field.kind) + 2)),
+                            ),
+                            MetricValue::Integer(Some(total)) if n > 0 => {
                                 MetricValue::Decimal(Some(average(Decimal::from(total), n, 2)))
                             }
                             _ => MetricValue::Decimal(None),

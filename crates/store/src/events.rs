@@ -385,7 +385,20 @@ impl Tenant<'_> {
                     .seq
             }
         };
-        let rows = self.events_after(after_seq, types, page.size() + 1).await?;
+        if types.is_empty() {
+            return Ok(Page::from_overfetch(
+                Vec::new(),
+                page.size(),
+                |event: &Event| event.id,
+            ));
+        }
+        // One more than the page, past `events_after`'s cap: a full page of the largest size must still
+        // learn whether more follow.
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let rows = self
+            .events_after_in(&mut conn, after_seq, types, page.size() + 1)
+            .await?;
         Ok(Page::from_overfetch(rows, page.size(), |event| event.id))
     }
 }

@@ -179,7 +179,7 @@ async fn all_events(http: &reqwest::Client, base: &str, token: &str) -> Vec<Valu
     loop {
         let page: Value = http
             .get(format!(
-                "{base}/api/v1/events?types=record.*&page_size=1000&cursor={cursor}"
+                "{base}/api/v1/events?types=record.*&page_size=250&cursor={cursor}"
             ))
             .bearer_auth(token)
             .send()
@@ -309,10 +309,29 @@ async fn crash_and_recover(backend: TestBackend) {
         *acked_per_record.entry(record.clone()).or_default() += 1;
     }
     for (record, n) in &acked_per_record {
-        assert!(
-            events_per_record.get(record).copied().unwrap_or(0) >= *n,
-            "an acknowledged write of {record} has no event"
-        );
+        let have = events_per_record.get(record).copied().unwrap_or(0);
+        if have < *n {
+            let stored = http
+                .get(format!(
+                    "{}/api/v1/apps/crash/tables/notes/records/{record}",
+                    server.base
+                ))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let its_events: Vec<&Value> = committed
+                .iter()
+                .filter(|e| e["subject"]["record_id"].as_str() == Some(record.as_str()))
+                .collect();
+            panic!(
+                "an acknowledged write of {record} has no event: {n} acknowledged, {have} events \
+                 {its_events:?}; the record now: {stored}"
+            );
+        }
     }
 
     // Wait until the receiver has every committed event.

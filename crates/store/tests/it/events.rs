@@ -168,6 +168,22 @@ backend_tests! {
         assert!(matches!(foreign, Err(StoreError::NotFound { .. })), "{foreign:?}");
     }
 
+    async fn a_full_page_of_the_largest_size_still_leads_to_the_next(store) {
+        let (org, _) = new_org(&store, "Many").await;
+        let schema = notes_table(&store, org.id).await;
+        let tenant = store.tenant(org.id);
+        let max = tenon_model::PAGE_SIZE_MAX;
+        let rows = (0..=max).map(|i| row(&schema, json!({"title": format!("n{i}")}))).collect();
+        tenant.create_records(&ctx(), &schema, rows, TimeZone::SHANGHAI, None).await.unwrap();
+        let first = tenant.list_events(&["record.created"], PageRequest::first(max).unwrap()).await.unwrap();
+        assert_eq!(first.items.len(), max as usize);
+        assert!(first.next_after.is_some(), "a full page of {max} said nothing follows");
+        let rest = tenant.list_events(&["record.created"], PageRequest::new(max, first.next_after).unwrap()).await.unwrap();
+        assert_eq!(rest.items.len(), 1);
+        assert_eq!(rest.next_after, None);
+        assert_eq!(rest.items[0].seq, first.items[max as usize - 1].seq + 1);
+    }
+
     async fn concurrent_writers_get_distinct_gapless_sequence_numbers(store) {
         let (org, _) = new_org(&store, "Busy").await;
         let start = store.tenant(org.id).last_event_seq().await.unwrap();

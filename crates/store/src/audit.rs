@@ -37,6 +37,7 @@ pub(crate) async fn record(
     tenant: &Tenant<'_>,
     change: Change<'_>,
 ) -> Result<()> {
+    invalidates(conn, tenant, std::slice::from_ref(&change));
     crate::events::append_for_changes(conn, tenant, std::slice::from_ref(&change)).await?;
     let now = tenant.store.now();
     let sql = Sql::new(
@@ -64,6 +65,28 @@ pub(crate) async fn record(
     Ok(())
 }
 
+/// Marks the caches the changes make stale, to be invalidated when the transaction commits (at once when
+/// there is no transaction: the change has committed). The one hook every audited write passes, so no
+/// write path can change a credential or a schema and leave this node's caches behind.
+fn invalidates(conn: &Conn<'_>, tenant: &Tenant<'_>, changes: &[Change<'_>]) {
+    let marks = changes.iter().fold(0, |marks, change| {
+        marks
+            | match change.target_kind {
+                TargetKind::Token
+                | TargetKind::Member
+                | TargetKind::Installation
+                | TargetKind::Organization => crate::cache::AUTH,
+                TargetKind::App | TargetKind::Table | TargetKind::Field | TargetKind::View => {
+                    crate::cache::SCHEMA
+                }
+                _ => 0,
+            }
+    });
+    if marks != 0 && !conn.mark(marks) {
+        tenant.store.caches.invalidate(marks);
+    }
+}
+
 /// Audit entries written per statement when many changes are recorded at once.
 const AUDIT_ROWS_PER_STATEMENT: usize = 500;
 
@@ -76,6 +99,7 @@ pub(crate) async fn record_many(
     tenant: &Tenant<'_>,
     changes: Vec<Change<'_>>,
 ) -> Result<()> {
+    invalidates(conn, tenant, &changes);
     crate::events::append_for_changes(conn, tenant, &changes).await?;
     let now = tenant.store.now();
     if conn.backend() == crate::exec::Backend::Postgres {

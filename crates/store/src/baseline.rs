@@ -60,7 +60,7 @@ pub async fn measure(
         .await
         .map_err(StoreError::connect)?;
     let mut pooled = pool.acquire().await?;
-    let mut conn = Conn::Sqlite(&mut pooled);
+    let mut conn = Conn::sqlite(&mut pooled);
     conn.execute_script(CREATE.to_owned()).await?;
     let now = Utc
         .with_ymd_and_hms(2026, 11, 25, 0, 0, 0)
@@ -166,7 +166,7 @@ pub async fn formula_floor(
         .await
         .map_err(StoreError::connect)?;
     let mut pooled = pool.acquire().await?;
-    let mut conn = Conn::Sqlite(&mut pooled);
+    let mut conn = Conn::sqlite(&mut pooled);
     let [price, qty, region, total] = fields.map(|field| quote(&column_name(field)));
     let table = quote(&table_name(table));
     let filter_sort = format!(

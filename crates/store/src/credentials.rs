@@ -109,6 +109,23 @@ impl Store {
         &self,
         digest: &[u8; 32],
     ) -> Result<Option<AuthenticatedToken>> {
+        if self.caches.fresh()
+            && let Some(found) = self.caches.auth.get(digest)
+        {
+            return Ok(Some(found));
+        }
+        let generation = self.caches.auth.generation();
+        let found = self.load_authenticated_token(digest).await?;
+        if let Some(found) = &found {
+            self.caches.auth.insert(*digest, found.clone(), generation);
+        }
+        Ok(found)
+    }
+
+    async fn load_authenticated_token(
+        &self,
+        digest: &[u8; 32],
+    ) -> Result<Option<AuthenticatedToken>> {
         let mut pooled = self.pools.read().await?;
         let sql = Sql::new(
             "SELECT t.organization_id, t.id, t.kind, t.name, t.member_id, t.installation_id, t.scopes, \
@@ -198,6 +215,10 @@ impl Store {
             )
             .await?;
         tx.commit().await?;
+        // The cached copy still has the old last use; the next request reads the new one.
+        self.caches
+            .auth
+            .remove_where(|found| found.token.id == token.id && found.token.org_id == token.org_id);
         Ok(())
     }
 

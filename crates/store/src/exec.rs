@@ -13,6 +13,7 @@
 #![allow(clippy::disallowed_types)]
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
@@ -288,23 +289,58 @@ impl<T> FromAnyRow for T where
 }
 
 /// A connection of either backend, borrowed from a pool or a transaction.
-pub(crate) enum Conn<'c> {
+pub(crate) struct Conn<'c> {
+    db: Db<'c>,
+    /// A transaction's invalidation marks ([`crate::cache::AUTH`], [`crate::cache::SCHEMA`]), applied to
+    /// this process's caches when it commits; `None` outside a transaction.
+    marks: Option<&'c AtomicU8>,
+}
+
+enum Db<'c> {
     Postgres(&'c mut PgConnection),
     Sqlite(&'c mut SqliteConnection),
 }
 
+impl<'c> Conn<'c> {
+    pub(crate) fn postgres(conn: &'c mut PgConnection) -> Self {
+        Conn {
+            db: Db::Postgres(conn),
+            marks: None,
+        }
+    }
+
+    pub(crate) fn sqlite(conn: &'c mut SqliteConnection) -> Self {
+        Conn {
+            db: Db::Sqlite(conn),
+            marks: None,
+        }
+    }
+}
+
 impl Conn<'_> {
     pub(crate) fn backend(&self) -> Backend {
-        match self {
-            Conn::Postgres(_) => Backend::Postgres,
-            Conn::Sqlite(_) => Backend::Sqlite,
+        match &self.db {
+            Db::Postgres(_) => Backend::Postgres,
+            Db::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Says that what this transaction writes makes the caches named by `marks` stale once it commits.
+    /// Returns `false` outside a transaction: the caller invalidates at once (the write has committed).
+    pub(crate) fn mark(&self, marks: u8) -> bool {
+        match self.marks {
+            Some(cell) => {
+                cell.fetch_or(marks, Ordering::Relaxed);
+                true
+            }
+            None => false,
         }
     }
 
     /// Runs a statement and returns the number of rows it changed.
     pub(crate) async fn execute(&mut self, mut sql: Sql) -> Result<u64, sqlx::Error> {
-        match self {
-            Conn::Postgres(conn) => {
+        match &mut self.db {
+            Db::Postgres(conn) => {
                 let args = sql.pg_args()?;
                 let done = sqlx::query_with(AssertSqlSafe(sql.text), args)
                     .persistent(sql.persistent)
@@ -312,7 +348,7 @@ impl Conn<'_> {
                     .await?;
                 Ok(done.rows_affected())
             }
-            Conn::Sqlite(conn) => {
+            Db::Sqlite(conn) => {
                 let args = sql.sqlite_args()?;
                 let done = sqlx::query_with(AssertSqlSafe(sql.text), args)
                     .execute(&mut **conn)
@@ -325,9 +361,9 @@ impl Conn<'_> {
     /// Runs several statements separated by `;` with no bound values (DDL, pragmas).
     pub(crate) async fn execute_script(&mut self, text: String) -> Result<(), sqlx::Error> {
         use sqlx::Executor;
-        match self {
-            Conn::Postgres(conn) => conn.execute(AssertSqlSafe(text)).await.map(drop),
-            Conn::Sqlite(conn) => conn.execute(AssertSqlSafe(text)).await.map(drop),
+        match &mut self.db {
+            Db::Postgres(conn) => conn.execute(AssertSqlSafe(text)).await.map(drop),
+            Db::Sqlite(conn) => conn.execute(AssertSqlSafe(text)).await.map(drop),
         }
     }
 
@@ -335,15 +371,15 @@ impl Conn<'_> {
         &mut self,
         mut sql: Sql,
     ) -> Result<Vec<T>, sqlx::Error> {
-        match self {
-            Conn::Postgres(conn) => {
+        match &mut self.db {
+            Db::Postgres(conn) => {
                 let args = sql.pg_args()?;
                 sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql.text), args)
                     .persistent(sql.persistent)
                     .fetch_all(&mut **conn)
                     .await
             }
-            Conn::Sqlite(conn) => {
+            Db::Sqlite(conn) => {
                 let args = sql.sqlite_args()?;
                 sqlx::query_as_with::<Sqlite, T, _>(AssertSqlSafe(sql.text), args)
                     .fetch_all(&mut **conn)
@@ -356,15 +392,15 @@ impl Conn<'_> {
         &mut self,
         mut sql: Sql,
     ) -> Result<Option<T>, sqlx::Error> {
-        match self {
-            Conn::Postgres(conn) => {
+        match &mut self.db {
+            Db::Postgres(conn) => {
                 let args = sql.pg_args()?;
                 sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql.text), args)
                     .persistent(sql.persistent)
                     .fetch_optional(&mut **conn)
                     .await
             }
-            Conn::Sqlite(conn) => {
+            Db::Sqlite(conn) => {
                 let args = sql.sqlite_args()?;
                 sqlx::query_as_with::<Sqlite, T, _>(AssertSqlSafe(sql.text), args)
                     .fetch_optional(&mut **conn)
@@ -381,8 +417,8 @@ impl Conn<'_> {
 
     /// Rows whose columns are known only at run time (records of user tables).
     pub(crate) async fn fetch_rows(&mut self, mut sql: Sql) -> Result<Vec<DynRow>, sqlx::Error> {
-        match self {
-            Conn::Postgres(conn) => {
+        match &mut self.db {
+            Db::Postgres(conn) => {
                 let args = sql.pg_args()?;
                 let rows = sqlx::query_with(AssertSqlSafe(sql.text), args)
                     .persistent(sql.persistent)
@@ -390,7 +426,7 @@ impl Conn<'_> {
                     .await?;
                 Ok(rows.into_iter().map(DynRow::Postgres).collect())
             }
-            Conn::Sqlite(conn) => {
+            Db::Sqlite(conn) => {
                 let args = sql.sqlite_args()?;
                 let rows = sqlx::query_with(AssertSqlSafe(sql.text), args)
                     .fetch_all(&mut **conn)
@@ -509,8 +545,8 @@ pub(crate) enum PooledConn {
 impl PooledConn {
     pub(crate) fn conn(&mut self) -> Conn<'_> {
         match self {
-            PooledConn::Postgres(conn) => Conn::Postgres(conn),
-            PooledConn::Sqlite(conn) => Conn::Sqlite(conn),
+            PooledConn::Postgres(conn) => Conn::postgres(conn),
+            PooledConn::Sqlite(conn) => Conn::sqlite(conn),
         }
     }
 }
@@ -520,6 +556,9 @@ pub(crate) struct Tx {
     inner: TxInner,
     /// Woken after a successful commit, so event consumers in this process look for new events at once.
     commits: Option<std::sync::Arc<tokio::sync::Notify>>,
+    /// The caches this transaction's writes make stale ([`Conn::mark`]), invalidated after the commit.
+    marks: AtomicU8,
+    caches: Option<std::sync::Arc<crate::cache::Caches>>,
 }
 
 enum TxInner {
@@ -529,15 +568,24 @@ enum TxInner {
 
 impl Tx {
     pub(crate) fn conn(&mut self) -> Conn<'_> {
-        match &mut self.inner {
-            TxInner::Postgres(tx) => Conn::Postgres(tx),
-            TxInner::Sqlite(tx) => Conn::Sqlite(tx),
+        let db = match &mut self.inner {
+            TxInner::Postgres(tx) => Db::Postgres(tx),
+            TxInner::Sqlite(tx) => Db::Sqlite(tx),
+        };
+        Conn {
+            db,
+            marks: Some(&self.marks),
         }
     }
 
-    /// Wakes `commits` after this transaction commits.
-    pub(crate) fn notifying(mut self, commits: std::sync::Arc<tokio::sync::Notify>) -> Self {
+    /// Wakes `commits` after this transaction commits, and invalidates what it marked in `caches`.
+    pub(crate) fn notifying(
+        mut self,
+        commits: std::sync::Arc<tokio::sync::Notify>,
+        caches: std::sync::Arc<crate::cache::Caches>,
+    ) -> Self {
         self.commits = Some(commits);
+        self.caches = Some(caches);
         self
     }
 
@@ -545,6 +593,11 @@ impl Tx {
         match self.inner {
             TxInner::Postgres(tx) => tx.commit().await?,
             TxInner::Sqlite(tx) => tx.commit().await?,
+        }
+        // After the commit, never before: a reader that loads between an early invalidation and the
+        // commit would cache what the commit replaces.
+        if let Some(caches) = self.caches {
+            caches.invalidate(self.marks.into_inner());
         }
         if let Some(commits) = self.commits {
             commits.notify_waiters();
@@ -575,10 +628,14 @@ impl Pools {
             Pools::Postgres(pool) => Tx {
                 inner: TxInner::Postgres(pool.begin().await?),
                 commits: None,
+                marks: AtomicU8::new(0),
+                caches: None,
             },
             Pools::Sqlite { write, .. } => Tx {
                 inner: TxInner::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
                 commits: None,
+                marks: AtomicU8::new(0),
+                caches: None,
             },
         })
     }

@@ -22,6 +22,7 @@ use tenon_model::{Actor, OrgId};
 mod apps;
 mod audit;
 pub mod baseline;
+mod cache;
 mod clock;
 mod credentials;
 mod deliveries;
@@ -42,6 +43,7 @@ pub mod testing;
 
 pub use apps::{AppPatch, FieldPatch, NewApp, NewTable, TablePatch, ViewSpec};
 pub use audit::AuditFilter;
+pub use cache::{CacheStats, FRESH_FOR, SYNC_INTERVAL};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use credentials::TOKEN_TOUCH_INTERVAL;
 pub use credentials::{
@@ -150,6 +152,8 @@ pub struct Store {
     commits: Arc<tokio::sync::Notify>,
     /// Deliveries queued since the delivery table's statistics were last refreshed (PostgreSQL).
     deliveries_since_analyze: Arc<std::sync::atomic::AtomicU64>,
+    /// Credentials and schemas this node has read (see [`cache`]).
+    caches: Arc<cache::Caches>,
 }
 
 impl std::fmt::Debug for Store {
@@ -207,12 +211,15 @@ impl Store {
                 exec::Pools::Postgres(pool)
             }
         };
+        let caches = Arc::new(cache::Caches::new());
+        cache::spawn_sync(pools.clone(), &caches);
         Ok(Store {
             pools,
             clock,
             files_dir: None,
             commits: Arc::new(tokio::sync::Notify::new()),
             deliveries_since_analyze: Arc::default(),
+            caches,
         })
     }
 
@@ -265,7 +272,16 @@ impl Store {
 
     /// Begins a write transaction that wakes [`Store::commits`] when it commits.
     pub(crate) async fn begin_tx(&self) -> Result<exec::Tx, sqlx::Error> {
-        Ok(self.pools.begin().await?.notifying(self.commits.clone()))
+        Ok(self
+            .pools
+            .begin()
+            .await?
+            .notifying(self.commits.clone(), self.caches.clone()))
+    }
+
+    /// What this node's credential and schema caches have done (see the `cache` module).
+    pub fn cache_stats(&self) -> CacheStats {
+        self.caches.stats()
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {

@@ -67,7 +67,7 @@ impl TestDatabase {
             ),
         };
         let name = format!("tenon_test_{}", uuid::Uuid::now_v7().simple());
-        if let Err(error) = Conn::Postgres(&mut admin)
+        if let Err(error) = Conn::postgres(&mut admin)
             .execute_script(format!("CREATE DATABASE \"{name}\""))
             .await
         {
@@ -91,7 +91,7 @@ impl TestDatabase {
         if let Some((admin_url, name)) = &self.postgres
             && let Ok(mut admin) = PgConnection::connect(admin_url).await
         {
-            let _ = Conn::Postgres(&mut admin)
+            let _ = Conn::postgres(&mut admin)
                 .execute_script(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
                 .await;
             let _ = admin.close().await;

@@ -293,6 +293,30 @@ impl Tenant<'_> {
         app_reference: &str,
         table_reference: &str,
     ) -> Result<TableSchema> {
+        let caches = &self.store.caches;
+        let key = (
+            self.org_id,
+            app_reference.to_owned(),
+            table_reference.to_owned(),
+        );
+        if caches.fresh()
+            && let Some(schema) = caches.schemas.get(&key)
+        {
+            return Ok(schema);
+        }
+        let generation = caches.schemas.generation();
+        let schema = self
+            .load_table_schema(app_reference, table_reference)
+            .await?;
+        caches.schemas.insert(key, schema.clone(), generation);
+        Ok(schema)
+    }
+
+    async fn load_table_schema(
+        &self,
+        app_reference: &str,
+        table_reference: &str,
+    ) -> Result<TableSchema> {
         let mut pooled = self.store.pools.read().await?;
         // One query for app, table and fields: every record request starts here.
         let sql = Sql::new(
@@ -469,6 +493,9 @@ impl Tenant<'_> {
         app: AppId,
         change: Value,
     ) -> Result<i64> {
+        if !conn.mark(crate::cache::SCHEMA) {
+            self.store.caches.invalidate(crate::cache::SCHEMA);
+        }
         let (version,): (i64,) = conn
             .fetch_one(
                 Sql::new(

@@ -11,6 +11,7 @@ use tenon_store::testing::{TestBackend, TestDatabase};
 use tenon_store::{NewOrganization, Store, SystemClock, WriteContext};
 
 mod apps;
+mod cache;
 mod credentials;
 mod deliveries;
 mod directory;

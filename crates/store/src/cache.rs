@@ -1,0 +1,275 @@
+//! Per-node caches of what nearly every request reads and seldom changes: bearer credentials (by digest)
+//! and table schemas (by organization, app and table reference).
+//!
+//! Staleness is bounded three ways:
+//!
+//! - **This process's writes** invalidate at their commit. The audit hook marks the transaction
+//!   ([`crate::exec::Conn::mark`]) for every change of a token, member, installation or organization
+//!   ([`AUTH`]) and of an app, table, field or view ([`SCHEMA`]); [`crate::exec::Tx::commit`] applies the
+//!   marks after the commit. A revoked token is refused by the next request on the node that revoked it.
+//! - **Other processes' writes** (other nodes on PostgreSQL, the CLI on SQLite, even hand-written SQL)
+//!   bump a row of `cache_epochs` from database triggers in the writing transaction (migration 0010), so
+//!   the bump commits with the change. Every node reads the epochs every [`SYNC_INTERVAL`] and invalidates
+//!   what changed: another node's change reaches this one within that interval.
+//! - **A node that cannot read the epochs** (database unreachable, migrations not run) does not use its
+//!   caches: entries are served only while the last successful read is younger than [`FRESH_FOR`].
+//!
+//! Invalidation is by generation: an entry loaded under generation `g` is stored only if the generation is
+//! still `g` when it is inserted, and served only while it is. A load that raced with an invalidation is
+//! thus never served. Each cache holds at most [`ENTRIES_MAX`] entries and is emptied when full.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use tenon_model::OrgId;
+use tenon_model::apps::TableSchema;
+
+use crate::credentials::AuthenticatedToken;
+use crate::exec::{Pools, Sql};
+
+/// Mark: credentials (tokens, members, installations, organizations) changed.
+pub(crate) const AUTH: u8 = 1;
+/// Mark: schemas (apps, tables, fields, views) changed.
+pub(crate) const SCHEMA: u8 = 2;
+
+/// How often a node reads `cache_epochs`: the bound on how long another node's change goes unseen.
+pub const SYNC_INTERVAL: Duration = Duration::from_millis(250);
+/// Entries are served only this long after the last successful read of `cache_epochs`.
+pub const FRESH_FOR: Duration = Duration::from_secs(2);
+/// Entries per cache before it is emptied.
+const ENTRIES_MAX: usize = 10_000;
+
+/// A schema's cache key: the organization and the app and table references as the request gave them.
+pub(crate) type SchemaKey = (OrgId, String, String);
+
+/// What a node's caches have done, for tests and diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Whether entries are being served (the epochs were read less than [`FRESH_FOR`] ago).
+    pub fresh: bool,
+    /// Bearer credentials answered from the cache.
+    pub credential_hits: u64,
+    /// Table schemas answered from the cache.
+    pub schema_hits: u64,
+}
+
+/// The caches of one store (one node).
+pub(crate) struct Caches {
+    pub(crate) auth: GenerationCache<[u8; 32], AuthenticatedToken>,
+    pub(crate) schemas: GenerationCache<SchemaKey, TableSchema>,
+    /// Set at creation; `fresh_until` counts milliseconds from it.
+    started: Instant,
+    /// Milliseconds after `started` until which entries may be served; 0 before the first sync.
+    fresh_until: AtomicU64,
+}
+
+impl Caches {
+    pub(crate) fn new() -> Self {
+        Caches {
+            auth: GenerationCache::new(),
+            schemas: GenerationCache::new(),
+            started: Instant::now(),
+            fresh_until: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether entries may be served now.
+    pub(crate) fn fresh(&self) -> bool {
+        self.millis() < self.fresh_until.load(Ordering::Acquire)
+    }
+
+    fn millis(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn synced(&self) {
+        let until = self
+            .millis()
+            .saturating_add(u64::try_from(FRESH_FOR.as_millis()).unwrap_or(u64::MAX));
+        self.fresh_until.store(until, Ordering::Release);
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        CacheStats {
+            fresh: self.fresh(),
+            credential_hits: self.auth.hits.load(Ordering::Relaxed),
+            schema_hits: self.schemas.hits.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Invalidates the caches named by `marks`.
+    pub(crate) fn invalidate(&self, marks: u8) {
+        if marks & AUTH != 0 {
+            self.auth.invalidate();
+        }
+        if marks & SCHEMA != 0 {
+            self.schemas.invalidate();
+        }
+    }
+}
+
+/// A map whose entries are valid for the generation they were loaded under.
+pub(crate) struct GenerationCache<K, V> {
+    generation: AtomicU64,
+    entries: Mutex<HashMap<K, (u64, V)>>,
+    /// Lookups answered from the cache.
+    hits: AtomicU64,
+}
+
+impl<K: Eq + Hash, V: Clone> GenerationCache<K, V> {
+    fn new() -> Self {
+        GenerationCache {
+            generation: AtomicU64::new(0),
+            entries: Mutex::new(HashMap::new()),
+            hits: AtomicU64::new(0),
+        }
+    }
+
+    /// The generation to pass to [`GenerationCache::insert`]: read it before loading.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn get(&self, key: &K) -> Option<V> {
+        let entries = self.entries.lock().ok()?;
+        let generation = self.generation();
+        let value = entries
+            .get(key)
+            .filter(|(loaded, _)| *loaded == generation)
+            .map(|(_, value)| value.clone());
+        if value.is_some() {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        value
+    }
+
+    /// Stores `value` loaded under `generation`, unless an invalidation came since.
+    pub(crate) fn insert(&self, key: K, value: V, generation: u64) {
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        if self.generation() != generation {
+            return;
+        }
+        if entries.len() >= ENTRIES_MAX {
+            entries.clear();
+        }
+        entries.insert(key, (generation, value));
+    }
+
+    /// Drops the entries for which `stale` holds (this process changed them without an audited write).
+    pub(crate) fn remove_where(&self, stale: impl Fn(&V) -> bool) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, (_, value)| !stale(value));
+        }
+    }
+
+    pub(crate) fn invalidate(&self) {
+        // Under the lock, so an insert either lands before (and is cleared) or sees the new generation.
+        let mut entries = match self.entries.lock() {
+            Ok(entries) => entries,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+    }
+}
+
+/// Reads `cache_epochs` every [`SYNC_INTERVAL`] while the store lives, invalidating what other processes
+/// changed. Ends when the store's caches are dropped.
+pub(crate) fn spawn_sync(pools: Pools, caches: &Arc<Caches>) {
+    let weak: Weak<Caches> = Arc::downgrade(caches);
+    // Outside a Tokio runtime there is nothing to keep in sync with: the caches stay unused.
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        let mut seen: Option<(i64, i64)> = None;
+        let mut ticker = tokio::time::interval(SYNC_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let Some(caches) = weak.upgrade() else {
+                return;
+            };
+            match read_epochs(&pools).await {
+                Ok(epochs) => {
+                    // The first read (and the first after a gap) cannot know what changed: all did.
+                    let (auth, schema) = seen.map_or((None, None), |(a, s)| (Some(a), Some(s)));
+                    if auth != Some(epochs.0) {
+                        caches.auth.invalidate();
+                    }
+                    if schema != Some(epochs.1) {
+                        caches.schemas.invalidate();
+                    }
+                    seen = Some(epochs);
+                    caches.synced();
+                }
+                Err(sqlx::Error::PoolClosed) => return,
+                Err(error) => {
+                    tracing::debug!(%error, "cannot read cache_epochs; the caches are not used");
+                    // Changes may be missed until the next read: serve nothing, and the next successful
+                    // read starts over.
+                    caches.fresh_until.store(0, Ordering::Release);
+                    seen = None;
+                }
+            }
+        }
+    });
+}
+
+async fn read_epochs(pools: &Pools) -> Result<(i64, i64), sqlx::Error> {
+    let mut pooled = pools.read().await?;
+    let rows: Vec<(String, i64)> = pooled
+        .conn()
+        .fetch_all(Sql::new("SELECT name, epoch FROM cache_epochs"))
+        .await?;
+    let epoch = |name: &str| {
+        rows.iter()
+            .find(|(row, _)| row == name)
+            .map(|(_, epoch)| *epoch)
+            .ok_or_else(|| sqlx::Error::RowNotFound)
+    };
+    Ok((epoch("auth")?, epoch("schema")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalidation_drops_entries_and_refuses_loads_that_began_before_it() {
+        let cache: GenerationCache<u8, &str> = GenerationCache::new();
+        let before = cache.generation();
+        cache.insert(1, "one", before);
+        assert_eq!(cache.get(&1), Some("one"));
+        // A load begins, an invalidation lands, the load finishes: its value is not kept.
+        let loading = cache.generation();
+        cache.invalidate();
+        cache.insert(2, "stale", loading);
+        assert_eq!(cache.get(&1), None);
+        assert_eq!(cache.get(&2), None);
+        cache.insert(2, "fresh", cache.generation());
+        assert_eq!(cache.get(&2), Some("fresh"));
+        cache.remove_where(|value| *value == "fresh");
+        assert_eq!(cache.get(&2), None);
+    }
+
+    #[test]
+    fn marks_invalidate_only_their_cache_and_nothing_is_fresh_before_a_sync() {
+        let caches = Caches::new();
+        assert!(!caches.fresh());
+        caches.synced();
+        assert!(caches.fresh());
+        let (auth, schema) = (caches.auth.generation(), caches.schemas.generation());
+        caches.invalidate(SCHEMA);
+        assert_eq!(caches.auth.generation(), auth);
+        assert_eq!(caches.schemas.generation(), schema + 1);
+        caches.invalidate(AUTH | SCHEMA);
+        assert_eq!(caches.auth.generation(), auth + 1);
+        assert_eq!(caches.schemas.generation(), schema + 2);
+    }
+}

@@ -16,7 +16,8 @@
 //!
 //! Invalidation is by generation: an entry loaded under generation `g` is stored only if the generation is
 //! still `g` when it is inserted, and served only while it is. A load that raced with an invalidation is
-//! thus never served. Each cache holds at most [`ENTRIES_MAX`] entries and is emptied when full.
+//! thus never served. The caches hold at most [`CREDENTIALS_MAX`] and [`SCHEMAS_MAX`] entries and are emptied
+//! when full, so a node's memory stays small whatever the number of tokens and tables.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -39,8 +40,10 @@ pub(crate) const SCHEMA: u8 = 2;
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(250);
 /// Entries are served only this long after the last successful read of `cache_epochs`.
 pub const FRESH_FOR: Duration = Duration::from_secs(2);
-/// Entries per cache before it is emptied.
-const ENTRIES_MAX: usize = 10_000;
+/// Credentials kept per node before the cache is emptied (about 1 KiB each).
+const CREDENTIALS_MAX: usize = 4096;
+/// Schemas kept per node before the cache is emptied (a few KiB each, more for wide tables).
+const SCHEMAS_MAX: usize = 512;
 
 /// A schema's cache key: the organization and the app and table references as the request gave them.
 pub(crate) type SchemaKey = (OrgId, String, String);
@@ -69,8 +72,8 @@ pub(crate) struct Caches {
 impl Caches {
     pub(crate) fn new() -> Self {
         Caches {
-            auth: GenerationCache::new(),
-            schemas: GenerationCache::new(),
+            auth: GenerationCache::new(CREDENTIALS_MAX),
+            schemas: GenerationCache::new(SCHEMAS_MAX),
             started: Instant::now(),
             fresh_until: AtomicU64::new(0),
         }
@@ -113,6 +116,7 @@ impl Caches {
 
 /// A map whose entries are valid for the generation they were loaded under.
 pub(crate) struct GenerationCache<K, V> {
+    capacity: usize,
     generation: AtomicU64,
     entries: Mutex<HashMap<K, (u64, V)>>,
     /// Lookups answered from the cache.
@@ -120,8 +124,9 @@ pub(crate) struct GenerationCache<K, V> {
 }
 
 impl<K: Eq + Hash, V: Clone> GenerationCache<K, V> {
-    fn new() -> Self {
+    fn new(capacity: usize) -> Self {
         GenerationCache {
+            capacity,
             generation: AtomicU64::new(0),
             entries: Mutex::new(HashMap::new()),
             hits: AtomicU64::new(0),
@@ -154,7 +159,7 @@ impl<K: Eq + Hash, V: Clone> GenerationCache<K, V> {
         if self.generation() != generation {
             return;
         }
-        if entries.len() >= ENTRIES_MAX {
+        if entries.len() >= self.capacity {
             entries.clear();
         }
         entries.insert(key, (generation, value));
@@ -242,7 +247,7 @@ mod tests {
 
     #[test]
     fn an_invalidation_drops_entries_and_refuses_loads_that_began_before_it() {
-        let cache: GenerationCache<u8, &str> = GenerationCache::new();
+        let cache: GenerationCache<u8, &str> = GenerationCache::new(2);
         let before = cache.generation();
         cache.insert(1, "one", before);
         assert_eq!(cache.get(&1), Some("one"));
@@ -256,6 +261,12 @@ mod tests {
         assert_eq!(cache.get(&2), Some("fresh"));
         cache.remove_where(|value| *value == "fresh");
         assert_eq!(cache.get(&2), None);
+        // Full: emptied before the next insert.
+        let now = cache.generation();
+        cache.insert(3, "three", now);
+        cache.insert(4, "four", now);
+        cache.insert(5, "five", now);
+        assert_eq!((cache.get(&3), cache.get(&5)), (None, Some("five")));
     }
 
     #[test]

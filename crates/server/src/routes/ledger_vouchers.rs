@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::auth::{Authed, scopes};
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{ApiJson, ApiQuery, EmptyBody, OptionalJson, Paged, path_id};
+use crate::extract::{ApiJson, ApiQuery, EmptyBody, OptionalJson, PageParams, Paged, path_id};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -278,10 +278,10 @@ pub async fn create_voucher(
     Ok((StatusCode::CREATED, axum::Json(voucher.into())))
 }
 
-/// The vouchers of a period, by word and number.
+/// The vouchers of a period, by word and number, a page at a time (`page_size`, `cursor`).
 #[utoipa::path(
     get, path = "/api/v1/ledger/books/{book}/vouchers", tag = "ledger",
-    params(("book" = String, Path, description = "Book id or name"), PeriodParams),
+    params(("book" = String, Path, description = "Book id or name"), PeriodParams, PageParams),
     security(("bearer" = ["ledger:read"]), ("session" = ["ledger:read"])),
     responses(
         (status = 200, body = Paged<VoucherOut>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -293,17 +293,16 @@ pub async fn list_vouchers(
     auth: Authed<scopes::LedgerRead>,
     Path(book): Path<String>,
     ApiQuery(params): ApiQuery<PeriodParams>,
+    ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<axum::Json<Paged<VoucherOut>>> {
     let period = period_of(&params.period)?;
-    let vouchers = state
+    let request = page.to_request::<Uuid>()?;
+    let page = state
         .store()
         .tenant(auth.principal.org_id)
-        .list_vouchers(&book, period)
+        .list_vouchers_page(&book, period, request)
         .await?;
-    Ok(axum::Json(Paged {
-        items: vouchers.into_iter().map(VoucherOut::from).collect(),
-        next_cursor: None,
-    }))
+    Ok(axum::Json(Paged::from_page(page, VoucherOut::from)))
 }
 
 /// Get a voucher.

@@ -33,6 +33,16 @@ api_tests! {
         assert!(error["message"].as_str().unwrap().contains("does not balance"), "{error}");
         let red = app.post(&format!("{base}/reverse"), &writer, json!({})).await.expect(StatusCode::OK).clone();
         assert_eq!((red["reverses_id"].as_str(), red["total_debit"].as_str()), (Some(id), Some("-113.00")));
+        // The period's vouchers, a page at a time, by word and number.
+        let later = app.post("/api/v1/ledger/books/主账套/vouchers", &writer, json!({"date": "2026-10-20", "word": "记", "lines": [
+            {"summary": "x", "account": "1001", "debit": "5.00", "credit": "0"}, {"summary": "x", "account": "6001", "debit": "0", "credit": "5.00"}]})).await.expect(StatusCode::CREATED).clone();
+        let list = "/api/v1/ledger/books/主账套/vouchers?period=2026-10&page_size=1";
+        let first = app.get(list, &writer).await.expect(StatusCode::OK).clone();
+        assert_eq!((first["items"].as_array().unwrap().len(), first["items"][0]["id"].as_str()), (1, Some(id)));
+        let cursor = first["next_cursor"].as_str().expect("a second page follows");
+        let second = app.get(&format!("{list}&cursor={cursor}"), &writer).await.expect(StatusCode::OK).clone();
+        assert_eq!((second["items"][0]["id"].as_str(), &second["next_cursor"]), (later["id"].as_str(), &json!(null)));
+        app.get("/api/v1/ledger/books/主账套/vouchers?period=2026-10&page_size=0", &writer).await.expect_error(StatusCode::BAD_REQUEST, "invalid_request");
         app
     }
 

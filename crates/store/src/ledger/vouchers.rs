@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use tenon_ledger::voucher::{self, VoucherDraft};
 use tenon_ledger::{AccountCode, Currency, Dimension, Line, Period, Voucher, VoucherState, Word};
-use tenon_model::{Action, TargetKind};
+use tenon_model::{Action, Page, PageRequest, TargetKind};
 use uuid::Uuid;
 
 use super::{Book, Scaled, StoredVoucher, corrupt, date_text, invalid};
@@ -346,41 +346,113 @@ impl Tenant<'_> {
                 )
                 .await?,
         };
-        let mut lines: BTreeMap<Uuid, Vec<Line>> = BTreeMap::new();
-        for row in line_rows {
-            let voucher_id = row.voucher_id;
-            lines.entry(voucher_id).or_default().push(row.into_line()?);
-        }
-        rows.into_iter()
-            .map(|row| {
-                let voucher_lines = lines.remove(&row.id).unwrap_or_default();
-                Ok(StoredVoucher {
-                    id: row.id,
-                    book_id: row.book_id,
-                    voucher: Voucher {
-                        period: Period::from_key(row.period)
-                            .ok_or_else(|| corrupt("period", row.period))?,
-                        word: Word::parse(&row.word).map_err(|_| corrupt("word", &row.word))?,
-                        number: u32::try_from(row.number)
-                            .map_err(|_| corrupt("number", row.number))?,
-                        date: NaiveDate::parse_from_str(&row.date, "%Y-%m-%d")
-                            .map_err(|_| corrupt("date", &row.date))?,
-                        attachments: u32::try_from(row.attachments).unwrap_or(0),
-                        state: VoucherState::parse(&row.state)
-                            .map_err(|_| corrupt("state", &row.state))?,
-                        preparer: row.preparer,
-                        reviewer: row.reviewer,
-                        poster: row.poster,
-                        lines: voucher_lines,
-                    },
-                    reverses_id: row.reverses_id,
-                    reversed_by_id: row.reversed_by_id,
-                    created_at: row.created_at,
-                })
-            })
-            .collect()
+        assemble(rows, line_rows)
     }
 
+    /// The vouchers of `period` whose (word, number) is after `after` and at most `through`, with lines.
+    async fn load_voucher_range(
+        &self,
+        conn: &mut Conn<'_>,
+        book_id: Uuid,
+        period: Period,
+        after: (&str, i64),
+        through: (&str, i64),
+    ) -> Result<Vec<StoredVoucher>> {
+        const RANGE: &str = "organization_id = $1 AND book_id = $2 AND period = $3 \
+            AND (word > $4 OR (word = $4 AND number > $5)) AND (word < $6 OR (word = $6 AND number <= $7))";
+        let bind = |sql: Sql| {
+            sql.bind(self.org_id)
+                .bind(book_id)
+                .bind(period.key())
+                .bind(after.0.to_owned())
+                .bind(after.1)
+                .bind(through.0.to_owned())
+                .bind(through.1)
+        };
+        let rows: Vec<VoucherRow> = conn
+            .fetch_all(bind(Sql::generated(format!(
+                "SELECT id, book_id, period, word, number, date, attachments, state, preparer, reviewer, poster, \
+                 reverses_id, reversed_by_id, created_at FROM ledger_vouchers WHERE {RANGE} ORDER BY word, number"
+            ))))
+            .await?;
+        let line_rows: Vec<LineRow> = conn
+            .fetch_all(bind(Sql::generated(format!(
+                "SELECT voucher_id, account_code, summary, customer, supplier, department, employee, project, item, \
+                 debit, credit, currency, original_amount, exchange_rate, quantity, unit_price FROM ledger_lines \
+                 WHERE organization_id = $1 AND voucher_id IN (SELECT id FROM ledger_vouchers WHERE {RANGE}) \
+                 ORDER BY voucher_id, line_no"
+            ))))
+            .await?;
+        assemble(rows, line_rows)
+    }
+
+    /// A page of a period's vouchers by word and number, after the voucher `page.after` (exclusive). An
+    /// `after` that names no voucher of this book and period is `NotFound("voucher")`.
+    pub async fn list_vouchers_page(
+        &self,
+        book: &str,
+        period: Period,
+        page: PageRequest<Uuid>,
+    ) -> Result<Page<StoredVoucher, Uuid>> {
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let book = self
+            .find_book(&mut conn, book)
+            .await?
+            .ok_or_else(|| StoreError::not_found("book"))?;
+        let (word, number) = match page.after {
+            None => (String::new(), -1),
+            Some(after) => conn
+                .fetch_optional::<(String, i64)>(
+                    Sql::new(
+                        "SELECT word, number FROM ledger_vouchers \
+                         WHERE organization_id = $1 AND book_id = $2 AND period = $3 AND id = $4",
+                    )
+                    .bind(self.org_id)
+                    .bind(book.id)
+                    .bind(period.key())
+                    .bind(after),
+                )
+                .await?
+                .ok_or_else(|| StoreError::not_found("voucher"))?,
+        };
+        let keys: Vec<(Uuid, String, i64)> = conn
+            .fetch_all(
+                Sql::new(
+                    "SELECT id, word, number FROM ledger_vouchers WHERE organization_id = $1 AND book_id = $2 \
+                     AND period = $3 AND (word > $4 OR (word = $4 AND number > $5)) \
+                     ORDER BY word, number LIMIT $6",
+                )
+                .bind(self.org_id)
+                .bind(book.id)
+                .bind(period.key())
+                .bind(word.clone())
+                .bind(number)
+                .bind(i64::from(page.size()) + 1),
+            )
+            .await?;
+        let size = usize::try_from(page.size()).unwrap_or(usize::MAX);
+        let next_after = (keys.len() > size).then(|| keys[size - 1].0);
+        let Some((_, last_word, last_number)) = keys.get(size.min(keys.len()).wrapping_sub(1))
+        else {
+            return Ok(Page {
+                items: Vec::new(),
+                next_after: None,
+            });
+        };
+        let items = self
+            .load_voucher_range(
+                &mut conn,
+                book.id,
+                period,
+                (&word, number),
+                (last_word, *last_number),
+            )
+            .await?;
+        Ok(Page { items, next_after })
+    }
+
+    /// Every voucher of a period, by word and number (tests and small books; the API pages).
     pub async fn list_vouchers(&self, book: &str, period: Period) -> Result<Vec<StoredVoucher>> {
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
@@ -552,4 +624,40 @@ impl Tenant<'_> {
         .await?;
         Ok(red)
     }
+}
+
+/// Vouchers with their lines, in the order of `rows`.
+fn assemble(rows: Vec<VoucherRow>, line_rows: Vec<LineRow>) -> Result<Vec<StoredVoucher>> {
+    let mut lines: BTreeMap<Uuid, Vec<Line>> = BTreeMap::new();
+    for row in line_rows {
+        let voucher_id = row.voucher_id;
+        lines.entry(voucher_id).or_default().push(row.into_line()?);
+    }
+    rows.into_iter()
+        .map(|row| {
+            let voucher_lines = lines.remove(&row.id).unwrap_or_default();
+            Ok(StoredVoucher {
+                id: row.id,
+                book_id: row.book_id,
+                voucher: Voucher {
+                    period: Period::from_key(row.period)
+                        .ok_or_else(|| corrupt("period", row.period))?,
+                    word: Word::parse(&row.word).map_err(|_| corrupt("word", &row.word))?,
+                    number: u32::try_from(row.number).map_err(|_| corrupt("number", row.number))?,
+                    date: NaiveDate::parse_from_str(&row.date, "%Y-%m-%d")
+                        .map_err(|_| corrupt("date", &row.date))?,
+                    attachments: u32::try_from(row.attachments).unwrap_or(0),
+                    state: VoucherState::parse(&row.state)
+                        .map_err(|_| corrupt("state", &row.state))?,
+                    preparer: row.preparer,
+                    reviewer: row.reviewer,
+                    poster: row.poster,
+                    lines: voucher_lines,
+                },
+                reverses_id: row.reverses_id,
+                reversed_by_id: row.reversed_by_id,
+                created_at: row.created_at,
+            })
+        })
+        .collect()
 }

@@ -46,6 +46,42 @@ fn sale(day: u32, cents: i64) -> VoucherDraft {
 }
 
 backend_tests! {
+    async fn voucher_pages_follow_word_and_number_with_their_lines(store) {
+        let (org, _) = new_org(&store, "Pages").await;
+        let tenant = store.tenant(org.id);
+        let ctx = WriteContext::system();
+        tenant.create_ledger_book(&ctx, settings("主账套")).await.unwrap();
+        for (i, word) in [Word::Ji, Word::Shou, Word::Ji, Word::Fu, Word::Ji, Word::Zhuan, Word::Shou].into_iter().enumerate() {
+            let mut draft = sale(1 + i as u32, 100 + i as i64);
+            draft.word = word;
+            tenant.create_voucher(&ctx, "主账套", draft).await.unwrap();
+        }
+        let october = Period::parse("2026-10").unwrap();
+        let all = tenant.list_vouchers("主账套", october).await.unwrap();
+        let mut paged = Vec::new();
+        let mut after = None;
+        loop {
+            let page = tenant.list_vouchers_page("主账套", october, tenon_model::PageRequest::new(3, after).unwrap()).await.unwrap();
+            assert!(page.items.len() <= 3);
+            paged.extend(page.items);
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let key = |v: &tenon_store::ledger::StoredVoucher| (v.voucher.word.as_str().to_owned(), v.voucher.number);
+        assert_eq!(paged.iter().map(key).collect::<Vec<_>>(), all.iter().map(key).collect::<Vec<_>>());
+        assert_eq!(paged.len(), 7);
+        assert!(paged.iter().all(|v| v.voucher.lines.len() == 2 && v.voucher.total_debit() == v.voucher.total_credit()));
+        // An exact multiple of the page size ends without an empty extra page being promised.
+        let first = tenant.list_vouchers_page("主账套", october, tenon_model::PageRequest::new(7, None).unwrap()).await.unwrap();
+        assert_eq!((first.items.len(), first.next_after), (7, None));
+        // A cursor of another period (or book) names nothing here.
+        let other = Period::parse("2026-11").unwrap();
+        let foreign = tenant.list_vouchers_page("主账套", other, tenon_model::PageRequest::new(3, Some(all[0].id)).unwrap()).await;
+        assert!(matches!(foreign, Err(StoreError::NotFound { .. })), "{foreign:?}");
+    }
+
     async fn vouchers_number_without_gaps_under_concurrent_writers_and_balances_follow_posting(store) {
         let (org, _) = new_org(&store, "婚庆公司").await;
         let tenant = store.tenant(org.id);

@@ -375,10 +375,21 @@ impl Tenant<'_> {
         Ok(rows.into_iter().map(|(name,)| name).collect())
     }
 
-    /// A table's schema by table id alone (for link targets).
+    /// A table's schema by table id alone (for link targets), from this node's cache when it can.
     pub async fn table_schema_by_id(&self, table: TableId) -> Result<TableSchema> {
+        let caches = &self.store.caches;
+        // No app reference is empty, so this key cannot meet one of `table_schema`'s.
+        let key = (self.org_id, String::new(), table.to_string());
+        if caches.fresh()
+            && let Some(schema) = caches.schemas.get(&key)
+        {
+            return Ok(schema);
+        }
+        let generation = caches.schemas.generation();
         let mut pooled = self.store.pools.read().await?;
-        self.schema_by_id(&mut pooled.conn(), table).await
+        let schema = self.schema_by_id(&mut pooled.conn(), table).await?;
+        caches.schemas.insert(key, schema.clone(), generation);
+        Ok(schema)
     }
 
     pub(crate) async fn schema_by_id(

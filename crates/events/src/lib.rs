@@ -9,5 +9,5 @@ pub mod outbound;
 pub mod signing;
 pub mod worker;
 
-pub use outbound::{Blocked, OutboundPolicy, SendResult, Sender};
+pub use outbound::{Blocked, OutboundPolicy, RetryAfter, SendResult, Sender};
 pub use worker::{DeliveryConfig, spawn_workers};

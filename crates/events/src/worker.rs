@@ -9,7 +9,6 @@
 
 use std::time::Duration;
 
-use chrono::TimeDelta;
 use tenon_model::subscriptions::{DeliveryAttempt, NextStep, after_failure};
 use tenon_store::{AttemptOutcome, ClaimedDelivery, Store, lease_for};
 use tokio::task::{JoinHandle, JoinSet};
@@ -117,10 +116,9 @@ async fn attempt(store: &Store, sender: &Sender, delivery: ClaimedDelivery) -> A
         NextStep::Delivered
     } else {
         let jitter = rand::random::<f64>() * 2.0 - 1.0;
-        let retry_after = result
-            .retry_after
-            .and_then(|wish| TimeDelta::from_std(wish).ok());
-        after_failure(delivery.attempts + 1, store.now(), jitter, retry_after)
+        let now = store.now();
+        let retry_after = result.retry_after.map(|wish| wish.delay_from(now));
+        after_failure(delivery.attempts + 1, now, jitter, retry_after)
     };
     AttemptOutcome {
         org_id: delivery.org_id,

@@ -13,11 +13,11 @@ use tenon_store::{
 
 use crate::{backend_tests, new_member, new_org};
 
-fn ctx() -> WriteContext {
+pub(crate) fn ctx() -> WriteContext {
     WriteContext::system()
 }
 
-fn subscription(
+pub(crate) fn subscription(
     types: &[&str],
     installation: Option<tenon_model::InstallationId>,
 ) -> NewSubscription {
@@ -32,7 +32,7 @@ fn subscription(
     }
 }
 
-fn outcome(
+pub(crate) fn outcome(
     claimed: &tenon_store::ClaimedDelivery,
     store: &Store,
     next: NextStep,

@@ -7,6 +7,7 @@
 //! and polls at [`DeliveryConfig::poll_interval`] for the rest (retries coming due, other nodes'
 //! writes). Times come from the store's clock, so tests move time instead of waiting.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use tenon_model::subscriptions::{DeliveryAttempt, NextStep, after_failure};
@@ -15,7 +16,10 @@ use tokio::task::{JoinHandle, JoinSet};
 
 use crate::outbound::Sender;
 
-/// How deliveries are sent.
+/// Days events are kept unless configured otherwise (`tenon serve --event-retention-days`).
+pub const EVENT_RETENTION_DAYS_DEFAULT: u32 = 30;
+
+/// How deliveries are sent, and how long events and their delivery logs are kept.
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
     /// Workers per node (0: this node sends nothing).
@@ -26,6 +30,9 @@ pub struct DeliveryConfig {
     pub timeout: Duration,
     /// How often an idle worker looks for due work without being woken.
     pub poll_interval: Duration,
+    /// Days events and their delivery logs are kept before the pruner deletes them (see
+    /// [`crate::retention`]); `None` keeps them forever.
+    pub event_retention_days: Option<NonZeroU32>,
 }
 
 impl Default for DeliveryConfig {
@@ -35,6 +42,7 @@ impl Default for DeliveryConfig {
             batch: 128,
             timeout: Duration::from_secs(10),
             poll_interval: Duration::from_secs(1),
+            event_retention_days: NonZeroU32::new(EVENT_RETENTION_DAYS_DEFAULT),
         }
     }
 }

@@ -1,9 +1,12 @@
 //! `/api/v1/events`: the outbox over HTTP, for consumers that catch up by replay.
 
+use std::num::NonZeroU32;
+
+use chrono::TimeDelta;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::{TestApp, api_tests};
+use crate::{Reply, TestApp, api_tests, member_body};
 
 async fn notes(app: &TestApp) {
     app.post(
@@ -79,6 +82,42 @@ api_tests! {
         app.get("/api/v1/events?types=record.created", &directory_reader).await.expect_error(StatusCode::FORBIDDEN, "insufficient_scope");
         app.get("/api/v1/events?types=ledger.posted", &app.admin_token).await.expect_error(StatusCode::BAD_REQUEST, "invalid_request");
         app.get("/api/v1/events?after=nope", &app.admin_token).await.expect_error(StatusCode::BAD_REQUEST, "invalid_request");
+        app
+    }
+    async fn a_cursor_naming_an_event_older_than_the_retention_is_410_event_expired(app) {
+        for name in ["Old one", "Old two"] {
+            app.post("/api/v1/members", &app.admin_token, member_body(name)).await.expect(StatusCode::CREATED);
+        }
+        let old = app.get("/api/v1/events?types=member.created", &app.admin_token).await.expect(StatusCode::OK).clone();
+        let old_id = old["items"][0]["id"].as_str().unwrap().to_owned();
+        app.clock.advance(TimeDelta::days(31));
+        app.post("/api/v1/members", &app.admin_token, member_body("New")).await.expect(StatusCode::CREATED);
+        // What the server's pruner does at start and hourly, run now after moving the clock.
+        let pruned = tenon_events::prune_expired(&app.store, NonZeroU32::new(30).unwrap()).await.unwrap();
+        assert!(pruned.events >= 3, "{pruned:?}");
+
+        let reply = app.get(&format!("/api/v1/events?after={old_id}"), &app.admin_token).await;
+        let error = reply.expect_error(StatusCode::GONE, "event_expired");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains("events are kept 30 days") && message.contains("omit after"), "{message}");
+        assert_eq!(error["details"][0]["field"], "after");
+        // The same for an SSE stream resumed with the expired id.
+        let resumed = app.http.get(format!("{}/api/v1/events/stream", app.base))
+            .bearer_auth(&app.admin_token)
+            .header("last-event-id", &old_id)
+            .send().await.unwrap();
+        let resumed = Reply::from(resumed).await;
+        assert_eq!(resumed.expect_error(StatusCode::GONE, "event_expired")["details"][0]["field"], "Last-Event-ID");
+
+        // Starting again from the beginning gives what is kept: here the newest event alone.
+        let all = app.get("/api/v1/events", &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!(types(&all), ["member.created"]);
+        let newest = all["items"][0]["id"].as_str().unwrap();
+        let after_newest = app.get(&format!("/api/v1/events?after={newest}"), &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert!(after_newest["items"].as_array().unwrap().is_empty());
+        // An id that never named an event is still 404.
+        let unknown = tenon_model::EventId::new();
+        app.get(&format!("/api/v1/events?after={unknown}"), &app.admin_token).await.expect_error(StatusCode::NOT_FOUND, "not_found");
         app
     }
 }

@@ -18,6 +18,7 @@ use tenon_store::testing::{TestBackend, TestDatabase};
 use tenon_store::{ManualClock, NewOrganization, NewToken, Store, WriteContext};
 
 mod aggregate;
+mod app_webhooks;
 mod auth;
 mod computed;
 mod directory;

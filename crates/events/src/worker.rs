@@ -85,13 +85,14 @@ pub async fn round(
     config: &DeliveryConfig,
 ) -> Result<bool, tenon_store::StoreError> {
     let queued = store.fan_out_events().await?;
-    let now = store.now();
     if !store.any_delivery_due().await? {
         return Ok(queued > 0);
     }
-    let claimed = store
-        .claim_deliveries(config.batch, now + lease_for(config.timeout))
-        .await?;
+    // The lease is counted from the clock as the claim reads it (no await in between): counted from an
+    // earlier reading, a clock that moved meanwhile could end the lease before the claim, and another
+    // worker would claim and send the same delivery again at once.
+    let lease_until = store.now() + lease_for(config.timeout);
+    let claimed = store.claim_deliveries(config.batch, lease_until).await?;
     if claimed.is_empty() {
         return Ok(queued > 0);
     }

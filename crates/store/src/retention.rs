@@ -37,14 +37,20 @@ use crate::{Result, Store, StoreError, Tenant};
 /// Events one batch deletes at most.
 pub const PRUNE_EVENTS_PER_BATCH: u32 = 500;
 
-/// Events of organization `$1` that every enabled subscription (`$3` = true) has fanned out and that are
-/// older than the newest. Refers to the outer row as `events`.
-macro_rules! prunable_range {
+/// Events of organization `$1` after seq `$2` that nothing needs any more, whatever their age: older than
+/// the newest, fanned out by every enabled subscription (`$3` = true), with no pending delivery and not
+/// queued for a stream-mode app. Refers to the outer row as `events`. The bounds on `seq` are uncorrelated
+/// subqueries, computed once, so the scan is a range of the primary key.
+macro_rules! prunable {
     () => {
         "events.organization_id = $1 AND events.seq > $2 \
          AND events.seq < (SELECT c.last_seq FROM event_counters c WHERE c.organization_id = $1) \
-         AND NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.organization_id = $1 AND s.enabled = $3 \
-             AND s.cursor_seq < events.seq)"
+         AND events.seq <= (SELECT COALESCE(MIN(s.cursor_seq), 9223372036854775807) FROM subscriptions s \
+             WHERE s.organization_id = $1 AND s.enabled = $3) \
+         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.organization_id = $1 \
+             AND d.event_seq = events.seq AND d.status = 'pending') \
+         AND NOT EXISTS (SELECT 1 FROM stream_queue q WHERE q.organization_id = $1 \
+             AND q.event_seq = events.seq)"
     };
 }
 
@@ -95,7 +101,8 @@ impl Tenant<'_> {
         let limit = limit.clamp(1, PRUNE_EVENTS_PER_BATCH);
         let now = self.store.now();
         let cutoff = now - TimeDelta::days(i64::from(retention_days.get()));
-        // Looking costs no write lock: most hourly runs find nothing old enough.
+        // Looking costs no write lock: most hourly runs find nothing old enough, and an event that must
+        // stay (a delivery pending for days) is not looked at.
         let candidates: Vec<(i64, DateTime<Utc>)> = {
             let mut pooled = self.store.pools.read().await?;
             pooled
@@ -103,7 +110,7 @@ impl Tenant<'_> {
                 .fetch_all(
                     Sql::new(concat!(
                         "SELECT events.seq, events.occurred_at FROM events WHERE ",
-                        prunable_range!(),
+                        prunable!(),
                         " ORDER BY events.seq LIMIT $4"
                     ))
                     .bind(self.org_id)
@@ -134,13 +141,8 @@ impl Tenant<'_> {
             .fetch_all(
                 Sql::new(concat!(
                     "DELETE FROM events WHERE ",
-                    prunable_range!(),
-                    " AND events.seq <= $4 AND events.occurred_at < $5 \
-                     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.organization_id = $1 \
-                         AND d.event_seq = events.seq AND d.status = 'pending') \
-                     AND NOT EXISTS (SELECT 1 FROM stream_queue q WHERE q.organization_id = $1 \
-                         AND q.event_seq = events.seq) \
-                     RETURNING events.id"
+                    prunable!(),
+                    " AND events.seq <= $4 AND events.occurred_at < $5 RETURNING events.id"
                 ))
                 .bind(self.org_id)
                 .bind(after_seq)

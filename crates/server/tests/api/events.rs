@@ -121,3 +121,81 @@ api_tests! {
         app
     }
 }
+
+/// The node prunes when it starts (then hourly), with the retention of its configuration.
+async fn a_node_deletes_expired_events_when_it_starts(backend: tenon_store::testing::TestBackend) {
+    let database = tenon_store::testing::TestDatabase::create(backend).await;
+    let keep_forever = tenon_server::ServerConfig {
+        secure_cookies: false,
+        delivery: tenon_events::DeliveryConfig {
+            event_retention_days: None,
+            ..tenon_events::DeliveryConfig::default()
+        },
+        ..tenon_server::ServerConfig::default()
+    };
+    let first = TestApp::spawn(&database, keep_forever).await;
+    first
+        .post("/api/v1/members", &first.admin_token, member_body("Later"))
+        .await
+        .expect(StatusCode::CREATED);
+    let listed = first
+        .get("/api/v1/events", &first.admin_token)
+        .await
+        .expect(StatusCode::OK)
+        .clone();
+    let oldest = listed["items"][0]["id"].as_str().unwrap().to_owned();
+    let admin_token = first.admin_token.clone();
+    first.stop().await;
+
+    // 31 days later a node starts with the default retention (30 days).
+    let default = tenon_server::ServerConfig {
+        secure_cookies: false,
+        ..tenon_server::ServerConfig::default()
+    };
+    assert_eq!(
+        default.delivery.event_retention_days,
+        NonZeroU32::new(30),
+        "the default retention"
+    );
+    let later = crate::clock_start() + TimeDelta::days(31);
+    let second = TestApp::spawn_at(&database, default, later).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let reply = second
+            .get(&format!("/api/v1/events?after={oldest}"), &admin_token)
+            .await;
+        if reply.status == StatusCode::GONE {
+            reply.expect_error(StatusCode::GONE, "event_expired");
+            break;
+        }
+        reply.expect(StatusCode::OK);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the node never pruned at start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    // The newest event of the first organization stays.
+    let kept = second
+        .get("/api/v1/events", &admin_token)
+        .await
+        .expect(StatusCode::OK)
+        .clone();
+    assert_eq!(types(&kept), ["member.created"]);
+    second.stop().await;
+    database.cleanup().await;
+}
+
+mod a_node_deletes_expired_events_when_it_starts {
+    use tenon_store::testing::TestBackend;
+
+    #[tokio::test]
+    async fn sqlite() {
+        super::a_node_deletes_expired_events_when_it_starts(TestBackend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        super::a_node_deletes_expired_events_when_it_starts(TestBackend::Postgres).await;
+    }
+}

@@ -12,6 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, TimeDelta, Utc};
 use ipnet::IpNet;
 use reqwest::Url;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -186,6 +187,42 @@ impl Resolve for GuardedResolver {
     }
 }
 
+/// A receiver's `Retry-After` (RFC 9110 §10.2.3): a number of seconds, or an HTTP date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// `Retry-After: 120`.
+    Seconds(u64),
+    /// `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT`.
+    At(DateTime<Utc>),
+}
+
+impl RetryAfter {
+    /// Reads a header value: delay-seconds (digits only), or an HTTP date in the IMF-fixdate form or
+    /// the obsolete RFC 850 and asctime forms that recipients must still accept. Anything else is `None`:
+    /// the schedule alone decides.
+    pub fn parse(value: &str) -> Option<RetryAfter> {
+        let value = value.trim();
+        if !value.is_empty() && value.bytes().all(|byte| byte.is_ascii_digit()) {
+            return value.parse().ok().map(RetryAfter::Seconds);
+        }
+        httpdate::parse_http_date(value)
+            .ok()
+            .map(|at| RetryAfter::At(DateTime::<Utc>::from(at)))
+    }
+
+    /// The delay this asks for, counted from `now` (the store's clock, which also schedules the retry):
+    /// a date in the past asks for none.
+    pub fn delay_from(self, now: DateTime<Utc>) -> TimeDelta {
+        match self {
+            RetryAfter::Seconds(seconds) => i64::try_from(seconds)
+                .ok()
+                .and_then(TimeDelta::try_seconds)
+                .unwrap_or(TimeDelta::MAX),
+            RetryAfter::At(at) => (at - now).max(TimeDelta::zero()),
+        }
+    }
+}
+
 /// What one webhook request came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SendResult {
@@ -193,8 +230,8 @@ pub struct SendResult {
     pub latency_ms: i64,
     pub error: Option<String>,
     pub response_excerpt: Option<String>,
-    /// The receiver's `Retry-After` (seconds form), if it sent one.
-    pub retry_after: Option<Duration>,
+    /// The receiver's `Retry-After`, if it sent one that parses.
+    pub retry_after: Option<RetryAfter>,
 }
 
 impl SendResult {
@@ -293,8 +330,7 @@ impl Sender {
             .headers()
             .get("retry-after")
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(RetryAfter::parse);
         let mut bytes = Vec::new();
         let mut error = None;
         while bytes.len() < RESPONSE_BYTES_MAX {
@@ -355,6 +391,8 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
+    use chrono::TimeZone as _;
+
     use super::*;
 
     #[test]
@@ -396,6 +434,69 @@ mod tests {
         assert!(policy.check_ip("10.9.9.9".parse().unwrap()).is_ok());
         assert!(policy.allows_host("HOOKS.internal."));
         assert!(OutboundPolicy::parse("a b").is_err());
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_an_http_date_relative_to_now() {
+        let now = Utc.with_ymd_and_hms(2015, 10, 21, 7, 0, 0).unwrap();
+        let seconds = RetryAfter::parse(" 120 ").unwrap();
+        assert_eq!(seconds, RetryAfter::Seconds(120));
+        assert_eq!(seconds.delay_from(now), TimeDelta::seconds(120));
+        assert_eq!(
+            RetryAfter::parse("0").unwrap().delay_from(now),
+            TimeDelta::zero()
+        );
+        let date = RetryAfter::parse("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
+        assert_eq!(
+            date,
+            RetryAfter::At(Utc.with_ymd_and_hms(2015, 10, 21, 7, 28, 0).unwrap())
+        );
+        assert_eq!(date.delay_from(now), TimeDelta::minutes(28));
+        // The obsolete forms a recipient must still accept name the same instant.
+        for obsolete in [
+            "Wednesday, 21-Oct-15 07:28:00 GMT",
+            "Wed Oct 21 07:28:00 2015",
+        ] {
+            assert_eq!(RetryAfter::parse(obsolete), Some(date), "{obsolete}");
+        }
+        // A date already past asks for no delay, however far past.
+        assert_eq!(
+            date.delay_from(now + TimeDelta::hours(1)),
+            TimeDelta::zero()
+        );
+        assert_eq!(
+            RetryAfter::parse("Thu, 01 Jan 1970 00:00:00 GMT")
+                .unwrap()
+                .delay_from(now),
+            TimeDelta::zero()
+        );
+        // A delay too large for a TimeDelta saturates (the schedule caps it at a day anyway).
+        assert_eq!(
+            RetryAfter::parse("18446744073709551615")
+                .unwrap()
+                .delay_from(now),
+            TimeDelta::MAX
+        );
+    }
+
+    #[test]
+    fn retry_after_garbage_is_ignored() {
+        for garbage in [
+            "",
+            "   ",
+            "-5",
+            "+5",
+            "1.5",
+            "5 s",
+            "soon",
+            "99999999999999999999999",
+            "Wed, 21 Oct 2015 07:28:00",
+            "Wed, 21 Oct 2015 07:28:00 +0800",
+            "2015-10-21T07:28:00Z",
+            "Wed, 32 Oct 2015 07:28:00 GMT",
+        ] {
+            assert_eq!(RetryAfter::parse(garbage), None, "{garbage:?}");
+        }
     }
 
     #[tokio::test]

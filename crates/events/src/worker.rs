@@ -7,16 +7,19 @@
 //! and polls at [`DeliveryConfig::poll_interval`] for the rest (retries coming due, other nodes'
 //! writes). Times come from the store's clock, so tests move time instead of waiting.
 
+use std::num::NonZeroU32;
 use std::time::Duration;
 
-use chrono::TimeDelta;
 use tenon_model::subscriptions::{DeliveryAttempt, NextStep, after_failure};
 use tenon_store::{AttemptOutcome, ClaimedDelivery, Store, lease_for};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::outbound::Sender;
 
-/// How deliveries are sent.
+/// Days events are kept unless configured otherwise (`tenon serve --event-retention-days`).
+pub const EVENT_RETENTION_DAYS_DEFAULT: u32 = 30;
+
+/// How deliveries are sent, and how long events and their delivery logs are kept.
 #[derive(Debug, Clone)]
 pub struct DeliveryConfig {
     /// Workers per node (0: this node sends nothing).
@@ -27,6 +30,9 @@ pub struct DeliveryConfig {
     pub timeout: Duration,
     /// How often an idle worker looks for due work without being woken.
     pub poll_interval: Duration,
+    /// Days events and their delivery logs are kept before the pruner deletes them (see
+    /// [`crate::retention`]); `None` keeps them forever.
+    pub event_retention_days: Option<NonZeroU32>,
 }
 
 impl Default for DeliveryConfig {
@@ -36,6 +42,7 @@ impl Default for DeliveryConfig {
             batch: 128,
             timeout: Duration::from_secs(10),
             poll_interval: Duration::from_secs(1),
+            event_retention_days: NonZeroU32::new(EVENT_RETENTION_DAYS_DEFAULT),
         }
     }
 }
@@ -78,13 +85,14 @@ pub async fn round(
     config: &DeliveryConfig,
 ) -> Result<bool, tenon_store::StoreError> {
     let queued = store.fan_out_events().await?;
-    let now = store.now();
     if !store.any_delivery_due().await? {
         return Ok(queued > 0);
     }
-    let claimed = store
-        .claim_deliveries(config.batch, now + lease_for(config.timeout))
-        .await?;
+    // The lease is counted from the clock as the claim reads it (no await in between): counted from an
+    // earlier reading, a clock that moved meanwhile could end the lease before the claim, and another
+    // worker would claim and send the same delivery again at once.
+    let lease_until = store.now() + lease_for(config.timeout);
+    let claimed = store.claim_deliveries(config.batch, lease_until).await?;
     if claimed.is_empty() {
         return Ok(queued > 0);
     }
@@ -117,10 +125,9 @@ async fn attempt(store: &Store, sender: &Sender, delivery: ClaimedDelivery) -> A
         NextStep::Delivered
     } else {
         let jitter = rand::random::<f64>() * 2.0 - 1.0;
-        let retry_after = result
-            .retry_after
-            .and_then(|wish| TimeDelta::from_std(wish).ok());
-        after_failure(delivery.attempts + 1, store.now(), jitter, retry_after)
+        let now = store.now();
+        let retry_after = result.retry_after.map(|wish| wish.delay_from(now));
+        after_failure(delivery.attempts + 1, now, jitter, retry_after)
     };
     AttemptOutcome {
         org_id: delivery.org_id,

@@ -81,6 +81,23 @@ impl ApiError {
         )
     }
 
+    /// 410 for a cursor (`field`) that names an event the retention deleted: the client missed events
+    /// and must start again from the oldest one kept.
+    pub fn event_expired(field: &str, retention_days: u32) -> Self {
+        ApiError::new(
+            StatusCode::GONE,
+            "event_expired",
+            format!(
+                "{field} names an event that is no longer kept: events are kept {retention_days} days. \
+                 Start again from the beginning (omit {field}) and expect events you may have seen already"
+            ),
+        )
+        .with_details(vec![FieldError::new(
+            field,
+            format!("the event expired (events are kept {retention_days} days)"),
+        )])
+    }
+
     pub fn unauthenticated(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message).with_header(
             header::WWW_AUTHENTICATE,
@@ -125,6 +142,10 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::NotFound { what } => ApiError::not_found(what),
+            // Only a cursor names an event that can expire, and `after` is the cursor's name in the API.
+            StoreError::EventExpired { retention_days } => {
+                ApiError::event_expired("after", retention_days)
+            }
             StoreError::Conflict { field, reason } => {
                 let details = field
                     .map(|field| vec![FieldError::new(field, reason.clone())])

@@ -101,6 +101,10 @@ pub async fn serve(
         state.sender().clone(),
         state.config().delivery.clone(),
     );
+    let pruner = tenon_events::spawn_pruner(
+        state.store().clone(),
+        state.config().delivery.event_retention_days,
+    );
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -110,6 +114,10 @@ pub async fn serve(
     // A delivery cut short here is retried after its lease, by this node or another.
     for worker in workers {
         worker.abort();
+    }
+    // A pruning batch cut short rolls back; the next start prunes again.
+    if let Some(pruner) = pruner {
+        pruner.abort();
     }
     served
 }

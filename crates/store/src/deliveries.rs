@@ -370,6 +370,33 @@ impl Store {
         let mut tx = self.begin_tx().await?;
         let mut conn = tx.conn();
         let backend = conn.backend();
+        // A delivery deleted while its attempt was on the wire (its subscription deleted, its app
+        // uninstalled) has nothing left to record, and its attempt row would break the foreign key and
+        // with it the whole batch. The others are locked until commit, so they cannot go meanwhile.
+        let mut text = String::from(
+            "SELECT d.organization_id, d.id FROM deliveries d WHERE (d.organization_id, d.id) IN (VALUES ",
+        );
+        let mut args = Vec::with_capacity(outcomes.len() * 2);
+        for (i, outcome) in outcomes.iter().enumerate() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            push_placeholders(&mut text, backend, i * 2, 2);
+            args.extend([Arg::from(outcome.org_id), Arg::from(outcome.delivery_id)]);
+        }
+        text.push(')');
+        if backend == Backend::Postgres {
+            text.push_str(" FOR UPDATE");
+        }
+        let existing: Vec<(Uuid, Uuid)> =
+            conn.fetch_all(Sql::generated(text).bind_all(args)).await?;
+        let outcomes: Vec<&AttemptOutcome> = outcomes
+            .iter()
+            .filter(|o| existing.contains(&(*o.org_id.as_uuid(), *o.delivery_id.as_uuid())))
+            .collect();
+        if outcomes.is_empty() {
+            return Ok(());
+        }
         let mut text = String::from(
             "INSERT INTO delivery_attempts (organization_id, id, delivery_id, at, status_code, \
              latency_ms, error, response_excerpt) VALUES ",
@@ -393,7 +420,7 @@ impl Store {
             ]);
         }
         conn.execute(Sql::generated(text).bind_all(args)).await?;
-        for outcome in outcomes {
+        for outcome in &outcomes {
             let (status, next_at, finished) = match outcome.next {
                 NextStep::Delivered => ("delivered", now, Some(now)),
                 NextStep::RetryAt(at) => ("pending", at, None),
@@ -416,7 +443,7 @@ impl Store {
             .await?;
         }
         let mut subscriptions: Vec<(OrgId, SubscriptionId, bool)> = Vec::new();
-        for outcome in outcomes {
+        for outcome in &outcomes {
             let ok = outcome.next == NextStep::Delivered;
             match subscriptions
                 .iter_mut()

@@ -7,6 +7,9 @@ pub enum StoreError {
     /// The object does not exist in this organization (or at all: the two are not distinguished).
     #[error("{what} not found")]
     NotFound { what: &'static str },
+    /// The event a cursor names was deleted by the event retention, which keeps events this many days.
+    #[error("the event was deleted: events are kept {retention_days} days")]
+    EventExpired { retention_days: u32 },
     /// The change conflicts with existing data (a duplicate e-mail, a department that still has members…).
     #[error("{reason}")]
     Conflict {

@@ -370,7 +370,7 @@ impl Tenant<'_> {
     }
 
     /// A page of events after the event `page.after` (exclusive), oldest first. An `after` id that names
-    /// no event of this organization is `NotFound("event")`.
+    /// no event of this organization is `NotFound("event")`, one the retention deleted `EventExpired`.
     pub async fn list_events(
         &self,
         types: &[&str],
@@ -378,12 +378,7 @@ impl Tenant<'_> {
     ) -> Result<Page<Event, EventId>> {
         let after_seq = match page.after {
             None => 0,
-            Some(id) => {
-                self.event(id)
-                    .await?
-                    .ok_or_else(|| StoreError::not_found("event"))?
-                    .seq
-            }
+            Some(id) => self.event_cursor(id).await?,
         };
         if types.is_empty() {
             return Ok(Page::from_overfetch(

@@ -34,6 +34,7 @@ mod files;
 pub mod ledger;
 mod organizations;
 mod records;
+mod retention;
 mod rows;
 mod sessions;
 mod stream;
@@ -63,6 +64,7 @@ pub use records::{
     Aggregation, Cursor, Group, GroupValue, IdempotencyKey, MetricValue, RECORDS_PER_WRITE_MAX,
     RecordPage, RecordProblem, RecordQuery, RecordUpdate, WriteOutcome, label,
 };
+pub use retention::{PRUNE_EVENTS_PER_BATCH, PruneBatch};
 pub use sessions::{LoginCandidate, LoginThrottle, SESSION_TOUCH_INTERVAL, SessionLookup};
 pub use stream::{
     STREAM_CLAIMS_PER_PUMP_MAX, STREAM_CONNECTION_STALE_AFTER, STREAM_QUEUE_MAX,

@@ -330,8 +330,19 @@ impl Tenant<'_> {
         if let Some((cursor,)) = conn.fetch_optional::<(i64,)>(select.clone()).await? {
             return Ok(cursor);
         }
-        // The installation's own event marks its creation; an installation older than the outbox starts at
-        // the events that occurred before it was created.
+        self.create_cursor(conn, installation_id).await?;
+        let (cursor,): (i64,) = conn.fetch_one(select).await?;
+        Ok(cursor)
+    }
+
+    /// Creates the installation's cursor at its start, unless it exists. The installation's own event
+    /// marks its creation; an installation older than the outbox starts at the events that occurred
+    /// before it was created.
+    async fn create_cursor(
+        &self,
+        conn: &mut Conn<'_>,
+        installation_id: InstallationId,
+    ) -> Result<()> {
         let (start,): (i64,) = conn
             .fetch_one(
                 Sql::new(
@@ -356,8 +367,28 @@ impl Tenant<'_> {
             .bind(start),
         )
         .await?;
-        let (cursor,): (i64,) = conn.fetch_one(select).await?;
-        Ok(cursor)
+        Ok(())
+    }
+
+    /// Creates the missing cursors of the organization's installations, each at its start. The start is
+    /// found from events; the event pruner calls this before it deletes any, so that a cursor made later
+    /// (on the app's first connection) cannot start elsewhere because its installation event is gone.
+    pub(crate) async fn pin_stream_cursors(&self, conn: &mut Conn<'_>) -> Result<()> {
+        let missing: Vec<(Uuid,)> = conn
+            .fetch_all(
+                Sql::new(
+                    "SELECT i.id FROM installations i WHERE i.organization_id = $1 AND NOT EXISTS ( \
+                     SELECT 1 FROM stream_cursors c WHERE c.organization_id = i.organization_id \
+                     AND c.installation_id = i.id)",
+                )
+                .bind(self.org_id),
+            )
+            .await?;
+        for (installation,) in missing {
+            self.create_cursor(conn, InstallationId::from_uuid(installation))
+                .await?;
+        }
+        Ok(())
     }
 
     /// Moves events after `cursor` into the queue while it has room, and advances the cursor.

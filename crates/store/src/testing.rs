@@ -115,3 +115,25 @@ fn replace_database(url: &str, name: &str) -> String {
         None => format!("{base}/{name}"),
     }
 }
+
+/// The number of rows in one of the platform's own tables (all organizations), for tests that prove what a
+/// delete took with it. `table` is a name from the migrations, never input.
+pub async fn table_rows(store: &crate::Store, table: &'static str) -> i64 {
+    let sql = crate::exec::Sql::generated(format!(
+        "SELECT COUNT(*) FROM {}",
+        crate::exec::quote(table)
+    ));
+    let counted: Result<(i64,), String> = async {
+        let mut pooled = store.pools.read().await.map_err(|e| e.to_string())?;
+        pooled
+            .conn()
+            .fetch_one(sql)
+            .await
+            .map_err(|e| e.to_string())
+    }
+    .await;
+    match counted {
+        Ok((rows,)) => rows,
+        Err(error) => panic!("cannot count the rows of {table}: {error}"),
+    }
+}

@@ -147,6 +147,10 @@ pub struct ServeArgs {
     /// Seconds between an idle worker's looks for due deliveries (it also wakes on every local commit).
     #[arg(long, env = "TENON_DELIVERY_POLL", default_value_t = 1.0)]
     pub delivery_poll: f64,
+    /// Days events and their webhook delivery logs are kept (0: forever). Checked at start and hourly; an
+    /// older event goes once none of its deliveries is pending, but an organization's newest event stays.
+    #[arg(long, env = "TENON_EVENT_RETENTION_DAYS", default_value_t = tenon_events::worker::EVENT_RETENTION_DAYS_DEFAULT)]
+    pub event_retention_days: u32,
 }
 
 #[derive(Debug, Subcommand)]

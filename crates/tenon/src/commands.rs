@@ -277,6 +277,7 @@ async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Failure> {
         }),
         timeout: seconds(args.webhook_timeout, "--webhook-timeout")?,
         poll_interval: seconds(args.delivery_poll, "--delivery-poll")?,
+        event_retention_days: std::num::NonZeroU32::new(args.event_retention_days),
         ..tenon_events::DeliveryConfig::default()
     };
     let sender = tenon_events::Sender::new(outbound, delivery.timeout).map_err(|error| {

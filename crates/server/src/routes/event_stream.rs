@@ -5,7 +5,8 @@
 //! keep-alive comment every 15 s. It starts after `Last-Event-ID` (what `EventSource` sends when it
 //! reconnects) or `after=`, else with the events committed from now on. Like the replay API it shows only the
 //! types the credential's scopes allow. Nothing is acknowledged: a consumer that needs every event resumes
-//! with its last event id. A stream ends after 15 minutes (`EventSource` reconnects by itself), so that a
+//! with its last event id, which the event retention may have deleted since (410 `event_expired`, as for
+//! the replay API). A stream ends after 15 minutes (`EventSource` reconnects by itself), so that a
 //! revoked credential stops receiving within that time.
 
 use std::collections::VecDeque;
@@ -54,7 +55,10 @@ pub struct EventStreamParams {
     responses(
         (status = 200, description = "text/event-stream of event envelopes", content_type = "text/event-stream", body = String),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 410, description = "`event_expired`: `Last-Event-ID` or `after` names an event older than \
+            the retention, deleted since. Start again without them", body = ErrorBody),
+        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn stream_events(
@@ -82,11 +86,12 @@ pub async fn stream_events(
                 ApiError::invalid_request(format!("{field}: not an event id"))
                     .with_details(vec![FieldError::new(field, "not an event id")])
             })?;
-            tenant
-                .event(id)
-                .await?
-                .ok_or_else(|| ApiError::not_found("event"))?
-                .seq
+            tenant.event_cursor(id).await.map_err(|error| match error {
+                tenon_store::StoreError::EventExpired { retention_days } => {
+                    ApiError::event_expired(field, retention_days)
+                }
+                other => ApiError::from(other),
+            })?
         }
     };
     let follower = Follower {

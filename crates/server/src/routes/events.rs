@@ -61,6 +61,7 @@ impl From<Event> for EventOut {
 #[into_params(parameter_in = Query)]
 pub struct EventListParams {
     /// List the events committed after this event id (exclusive). `cursor` does the same for pages.
+    /// An event older than the retention may be gone: then 410 `event_expired`.
     pub after: Option<String>,
     /// Comma-separated types or families: `record.created,member.*`. Default: every type the
     /// credential may read.
@@ -68,13 +69,20 @@ pub struct EventListParams {
 }
 
 /// Past events, oldest first (commit order), so a consumer that was down can catch up.
+///
+/// Events are kept for the server's retention (`--event-retention-days`, 30 days by default); an `after`
+/// that names an event deleted since is 410 `event_expired`: start again without `after`.
 #[utoipa::path(
     get, path = "/api/v1/events", tag = "events",
     params(EventListParams, PageParams),
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = Paged<EventOut>), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "`after` names no event of this organization", body = ErrorBody),
+        (status = 410, description = "`event_expired`: `after` names an event older than the retention, \
+            deleted since; the message says how many days events are kept. Start again without `after`", body = ErrorBody),
+        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn list_events(

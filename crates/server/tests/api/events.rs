@@ -1,9 +1,12 @@
 //! `/api/v1/events`: the outbox over HTTP, for consumers that catch up by replay.
 
+use std::num::NonZeroU32;
+
+use chrono::TimeDelta;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::{TestApp, api_tests};
+use crate::{Reply, TestApp, api_tests, member_body};
 
 async fn notes(app: &TestApp) {
     app.post(
@@ -80,5 +83,119 @@ api_tests! {
         app.get("/api/v1/events?types=ledger.posted", &app.admin_token).await.expect_error(StatusCode::BAD_REQUEST, "invalid_request");
         app.get("/api/v1/events?after=nope", &app.admin_token).await.expect_error(StatusCode::BAD_REQUEST, "invalid_request");
         app
+    }
+    async fn a_cursor_naming_an_event_older_than_the_retention_is_410_event_expired(app) {
+        for name in ["Old one", "Old two"] {
+            app.post("/api/v1/members", &app.admin_token, member_body(name)).await.expect(StatusCode::CREATED);
+        }
+        let old = app.get("/api/v1/events?types=member.created", &app.admin_token).await.expect(StatusCode::OK).clone();
+        let old_id = old["items"][0]["id"].as_str().unwrap().to_owned();
+        app.clock.advance(TimeDelta::days(31));
+        app.post("/api/v1/members", &app.admin_token, member_body("New")).await.expect(StatusCode::CREATED);
+        // What the server's pruner does at start and hourly, run now after moving the clock.
+        let pruned = tenon_events::prune_expired(&app.store, NonZeroU32::new(30).unwrap()).await.unwrap();
+        assert!(pruned.events >= 3, "{pruned:?}");
+
+        let reply = app.get(&format!("/api/v1/events?after={old_id}"), &app.admin_token).await;
+        let error = reply.expect_error(StatusCode::GONE, "event_expired");
+        let message = error["message"].as_str().unwrap();
+        assert!(message.contains("events are kept 30 days") && message.contains("omit after"), "{message}");
+        assert_eq!(error["details"][0]["field"], "after");
+        // The same for an SSE stream resumed with the expired id.
+        let resumed = app.http.get(format!("{}/api/v1/events/stream", app.base))
+            .bearer_auth(&app.admin_token)
+            .header("last-event-id", &old_id)
+            .send().await.unwrap();
+        let resumed = Reply::from(resumed).await;
+        assert_eq!(resumed.expect_error(StatusCode::GONE, "event_expired")["details"][0]["field"], "Last-Event-ID");
+
+        // Starting again from the beginning gives what is kept: here the newest event alone.
+        let all = app.get("/api/v1/events", &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!(types(&all), ["member.created"]);
+        let newest = all["items"][0]["id"].as_str().unwrap();
+        let after_newest = app.get(&format!("/api/v1/events?after={newest}"), &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert!(after_newest["items"].as_array().unwrap().is_empty());
+        // An id that never named an event is still 404.
+        let unknown = tenon_model::EventId::new();
+        app.get(&format!("/api/v1/events?after={unknown}"), &app.admin_token).await.expect_error(StatusCode::NOT_FOUND, "not_found");
+        app
+    }
+}
+
+/// The node prunes when it starts (then hourly), with the retention of its configuration.
+async fn a_node_deletes_expired_events_when_it_starts(backend: tenon_store::testing::TestBackend) {
+    let database = tenon_store::testing::TestDatabase::create(backend).await;
+    let keep_forever = tenon_server::ServerConfig {
+        secure_cookies: false,
+        delivery: tenon_events::DeliveryConfig {
+            event_retention_days: None,
+            ..tenon_events::DeliveryConfig::default()
+        },
+        ..tenon_server::ServerConfig::default()
+    };
+    let first = TestApp::spawn(&database, keep_forever).await;
+    first
+        .post("/api/v1/members", &first.admin_token, member_body("Later"))
+        .await
+        .expect(StatusCode::CREATED);
+    let listed = first
+        .get("/api/v1/events", &first.admin_token)
+        .await
+        .expect(StatusCode::OK)
+        .clone();
+    let oldest = listed["items"][0]["id"].as_str().unwrap().to_owned();
+    let admin_token = first.admin_token.clone();
+    first.stop().await;
+
+    // 31 days later a node starts with the default retention (30 days).
+    let default = tenon_server::ServerConfig {
+        secure_cookies: false,
+        ..tenon_server::ServerConfig::default()
+    };
+    assert_eq!(
+        default.delivery.event_retention_days,
+        NonZeroU32::new(30),
+        "the default retention"
+    );
+    let later = crate::clock_start() + TimeDelta::days(31);
+    let second = TestApp::spawn_at(&database, default, later).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let reply = second
+            .get(&format!("/api/v1/events?after={oldest}"), &admin_token)
+            .await;
+        if reply.status == StatusCode::GONE {
+            reply.expect_error(StatusCode::GONE, "event_expired");
+            break;
+        }
+        reply.expect(StatusCode::OK);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the node never pruned at start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    // The newest event of the first organization stays.
+    let kept = second
+        .get("/api/v1/events", &admin_token)
+        .await
+        .expect(StatusCode::OK)
+        .clone();
+    assert_eq!(types(&kept), ["member.created"]);
+    second.stop().await;
+    database.cleanup().await;
+}
+
+mod a_node_deletes_expired_events_when_it_starts {
+    use tenon_store::testing::TestBackend;
+
+    #[tokio::test]
+    async fn sqlite() {
+        super::a_node_deletes_expired_events_when_it_starts(TestBackend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        super::a_node_deletes_expired_events_when_it_starts(TestBackend::Postgres).await;
     }
 }

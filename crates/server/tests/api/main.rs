@@ -18,6 +18,7 @@ use tenon_store::testing::{TestBackend, TestDatabase};
 use tenon_store::{ManualClock, NewOrganization, NewToken, Store, WriteContext};
 
 mod aggregate;
+mod app_webhooks;
 mod auth;
 mod computed;
 mod directory;
@@ -124,6 +125,11 @@ pub struct TestApp {
 
 pub const OWNER_PASSWORD: &str = "correct horse battery";
 
+/// Where the test clock starts.
+pub fn clock_start() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap()
+}
+
 impl TestApp {
     pub async fn run<F, Fut>(backend: TestBackend, test: F)
     where
@@ -140,6 +146,9 @@ impl TestApp {
                     workers: 2,
                     timeout: std::time::Duration::from_secs(3),
                     poll_interval: std::time::Duration::from_millis(100),
+                    // No background pruner: it would race the tests' clock moves. Tests that need
+                    // pruning run `tenon_events::prune_expired` themselves after moving the clock.
+                    event_retention_days: None,
                     ..tenon_events::DeliveryConfig::default()
                 },
                 ..ServerConfig::default()
@@ -152,14 +161,21 @@ impl TestApp {
     }
 
     pub async fn spawn(database: &TestDatabase, config: ServerConfig) -> TestApp {
+        TestApp::spawn_at(database, config, clock_start()).await
+    }
+
+    /// Like [`TestApp::spawn`], with the test clock starting at `start` (a node that starts later).
+    pub async fn spawn_at(
+        database: &TestDatabase,
+        config: ServerConfig,
+        start: chrono::DateTime<Utc>,
+    ) -> TestApp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new("warn,tenon_server=info"))
             .with_test_writer()
             .try_init();
-        let clock = Arc::new(ManualClock::new(
-            Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap(),
-        ));
+        let clock = Arc::new(ManualClock::new(start));
         let store = Store::connect(&database.config, clock.clone())
             .await
             .expect("connect")

@@ -13,11 +13,11 @@ use tenon_store::{
 
 use crate::{backend_tests, new_member, new_org};
 
-fn ctx() -> WriteContext {
+pub(crate) fn ctx() -> WriteContext {
     WriteContext::system()
 }
 
-fn subscription(
+pub(crate) fn subscription(
     types: &[&str],
     installation: Option<tenon_model::InstallationId>,
 ) -> NewSubscription {
@@ -32,7 +32,7 @@ fn subscription(
     }
 }
 
-fn outcome(
+pub(crate) fn outcome(
     claimed: &tenon_store::ClaimedDelivery,
     store: &Store,
     next: NextStep,
@@ -126,5 +126,24 @@ backend_tests! {
         assert_eq!(dead.items[0].attempt_log[0].error.as_deref(), Some("boom"));
         // A success among the batch ended the failure run.
         assert!(tenant.subscription(SubscriptionOwner::Organization, sub.id).await.unwrap().failing_since.is_none());
+    }
+    async fn a_delivery_deleted_while_in_flight_does_not_lose_the_batchs_other_outcomes(store) {
+        let (org, _) = new_org(&store, "Gone").await;
+        let tenant = store.tenant(org.id);
+        let kept = tenant.create_subscription(&ctx(), subscription(&["member.created"], None)).await.unwrap();
+        let gone = tenant.create_subscription(&ctx(), subscription(&["member.created"], None)).await.unwrap();
+        tenant.create_member(&ctx(), new_member("Both hear it", None)).await.unwrap();
+        assert_eq!(store.fan_out_events().await.unwrap(), 2);
+        let claimed = store.claim_deliveries(10, store.now() + TimeDelta::seconds(30)).await.unwrap();
+        assert_eq!(claimed.len(), 2);
+        // While the attempts are on the wire, one subscription is deleted (its app uninstalled, say).
+        tenant.delete_subscription(&ctx(), SubscriptionOwner::Organization, gone.id).await.unwrap();
+        let outcomes: Vec<_> = claimed.iter().map(|c| outcome(c, &store, NextStep::Delivered)).collect();
+        store.record_attempts(&outcomes).await.unwrap();
+        let log = tenant.list_deliveries(SubscriptionOwner::Organization, kept.id, None, PageRequest::first(10).unwrap()).await.unwrap();
+        assert_eq!(log.items.len(), 1);
+        assert_eq!(log.items[0].status, DeliveryStatus::Delivered, "the other outcome was recorded");
+        assert_eq!(log.items[0].attempt_log.len(), 1);
+        assert!(store.claim_deliveries(10, store.now() + TimeDelta::seconds(30)).await.unwrap().is_empty());
     }
 }

@@ -6,9 +6,10 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use chrono::{TimeZone as _, Utc};
 use tenon_model::{Email, Locale, Name, NewMember, OptionalText, Role, TimeZone};
 use tenon_store::testing::{TestBackend, TestDatabase};
-use tenon_store::{NewOrganization, Store, SystemClock, WriteContext};
+use tenon_store::{ManualClock, NewOrganization, Store, SystemClock, WriteContext};
 
 mod apps;
 mod cache;
@@ -18,6 +19,7 @@ mod directory;
 mod events;
 mod indexes;
 mod ledger;
+mod retention;
 mod schema_props;
 mod stream;
 
@@ -54,6 +56,44 @@ where
     store.close().await;
     database.cleanup().await;
 }
+
+/// Like [`run`], with a clock the test moves.
+pub async fn run_with_clock<F, Fut>(backend: TestBackend, test: F)
+where
+    F: FnOnce(Store, Arc<ManualClock>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let database = TestDatabase::create(backend).await;
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap(),
+    ));
+    let store = Store::connect(&database.config, clock.clone())
+        .await
+        .expect("connect");
+    store.migrate().await.expect("migrate");
+    test(store.clone(), clock).await;
+    store.close().await;
+    database.cleanup().await;
+}
+
+/// Like `backend_tests!`, with the store's manual clock: `clock_tests! { async fn name(store, clock) { … } }`.
+macro_rules! clock_tests {
+    ($(async fn $name:ident($store:ident, $clock:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                $crate::run_with_clock(tenon_store::testing::TestBackend::Sqlite, |$store, $clock| async move $body).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                $crate::run_with_clock(tenon_store::testing::TestBackend::Postgres, |$store, $clock| async move $body).await
+            }
+        }
+    )*};
+}
+pub(crate) use clock_tests;
 
 pub fn new_member(name: &str, email: Option<&str>) -> NewMember {
     NewMember {

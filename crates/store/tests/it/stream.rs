@@ -2,61 +2,22 @@
 //! store's clock, redelivery at once when a connection is gone, single-use tickets.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use chrono::{TimeDelta, TimeZone as _, Utc};
+use chrono::TimeDelta;
 use serde_json::{Value, json};
 use tenon_model::apps::{ApiKey, CellValue, TableSchema, parse_cell};
 use tenon_model::{Name, RecordId, Scope, ScopeSet, TimeZone};
-use tenon_store::testing::{TestBackend, TestDatabase};
 use tenon_store::{
-    ClientRegistration, ManualClock, NewApp, NewTable, RecordUpdate, Store, StreamClaim,
-    WriteContext,
+    ClientRegistration, NewApp, NewTable, RecordUpdate, Store, StreamClaim, WriteContext,
 };
 
 use crate::apps::spec;
-use crate::new_org;
+use crate::{clock_tests, new_org};
 
 const PARSE: tenon_model::apps::ParseContext = tenon_model::apps::ParseContext {
     org_time_zone: TimeZone::SHANGHAI,
 };
 const RECORD_TYPES: [&str; 3] = ["record.created", "record.updated", "record.deleted"];
-
-/// Like `crate::run`, with a clock the test moves.
-async fn run_with_clock<F, Fut>(backend: TestBackend, test: F)
-where
-    F: FnOnce(Store, Arc<ManualClock>) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let database = TestDatabase::create(backend).await;
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap(),
-    ));
-    let store = Store::connect(&database.config, clock.clone())
-        .await
-        .expect("connect");
-    store.migrate().await.expect("migrate");
-    test(store.clone(), clock).await;
-    store.close().await;
-    database.cleanup().await;
-}
-
-macro_rules! clock_tests {
-    ($(async fn $name:ident($store:ident, $clock:ident) $body:block)*) => {$(
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            #[tokio::test]
-            async fn sqlite() {
-                run_with_clock(TestBackend::Sqlite, |$store, $clock| async move $body).await
-            }
-            #[tokio::test]
-            async fn postgres() {
-                run_with_clock(TestBackend::Postgres, |$store, $clock| async move $body).await
-            }
-        }
-    )*};
-}
 
 async fn notes(store: &Store, org: tenon_model::OrgId) -> TableSchema {
     let tenant = store.tenant(org);

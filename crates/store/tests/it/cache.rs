@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use tenon_model::apps::{ApiKey, ParseContext};
+use tenon_model::apps::ParseContext;
 use tenon_model::{Name, Scope, ScopeSet, TimeZone};
 use tenon_store::testing::{TestBackend, TestDatabase};
-use tenon_store::{NewApp, NewTable, NewToken, Store, SystemClock, WriteContext};
+use tenon_store::{NewToken, Store, SystemClock, WriteContext};
 
 use crate::apps::spec;
 use crate::new_org;
@@ -129,34 +129,7 @@ async fn two_nodes_share_one_database(backend: TestBackend) {
     // Schemas: a caches a table's schema; a field added through b appears on a within the interval, one
     // added through a at once.
     let tenant = a.tenant(org.id);
-    let app = tenant
-        .create_app(
-            &ctx,
-            NewApp {
-                name: Name::parse("Notes").unwrap(),
-                key: None,
-                description: None,
-            },
-        )
-        .await
-        .unwrap();
-    tenant
-        .create_table(
-            &ctx,
-            &app,
-            NewTable {
-                name: Name::parse("Notes").unwrap(),
-                key: Some(ApiKey::parse("notes").unwrap()),
-                fields: vec![spec("Title", "title", "text", json!({}))],
-                primary_field: None,
-                unique_together: vec![],
-                indexes: vec![],
-                validation_rules: vec![],
-            },
-            &PARSE,
-        )
-        .await
-        .unwrap();
+    let app = crate::events::notes_table(&a, org.id).await.app;
     let app_key = app.key.as_str().to_owned();
     let schema = tenant.table_schema(&app_key, "notes").await.unwrap();
     let hits = a.cache_stats().schema_hits;
@@ -174,7 +147,7 @@ async fn two_nodes_share_one_database(backend: TestBackend) {
         .add_field(
             &ctx,
             &on_b,
-            spec("Pages", "pages", "number", json!({})),
+            spec("Words", "words", "number", json!({})),
             &PARSE,
         )
         .await
@@ -184,7 +157,7 @@ async fn two_nodes_share_one_database(backend: TestBackend) {
             .table_schema(&app_key, "notes")
             .await
             .unwrap()
-            .field_by_key("pages")
+            .field_by_key("words")
             .is_some()
     })
     .await;

@@ -27,7 +27,7 @@ async fn all_events(store: &Store, org: tenon_model::OrgId) -> Vec<Event> {
         .unwrap()
 }
 
-async fn notes_table(store: &Store, org: tenon_model::OrgId) -> TableSchema {
+pub(crate) async fn notes_table(store: &Store, org: tenon_model::OrgId) -> TableSchema {
     let tenant = store.tenant(org);
     let app = tenant
         .create_app(

@@ -7,7 +7,8 @@
 //! unacknowledged, so nothing here must survive a crash. `SYSTEM` `ping` frames and WebSocket pings go out
 //! regularly; a client that answers nothing for two intervals is dropped. On shutdown every connection gets a
 //! `SYSTEM` `disconnect` frame, stops sending, and hands its unacknowledged events to the app's next
-//! connection.
+//! connection; so does a connection whose app was uninstalled everywhere or whose client secret was
+//! rotated (re-checked whenever [`tenon_store::Store::credential_changes`] moves, for any node's rotation).
 //!
 //! Frames are built here and nowhere else: every header value is a string, `data` is JSON text, and a frame
 //! stays under [`FRAME_BYTES_MAX`] by replacing a large event's `data` with a reference to
@@ -133,10 +134,12 @@ pub async fn serve_connection(mut socket: WebSocket, state: AppState, client: St
         }
     };
     tracing::info!(%connection_id, client_id = %client.client_id, "stream connection opened");
+    let secret_digest = current_secret(&store, &client.client_id).await;
     let mut connection = Connection {
         state,
         client,
         connection_id,
+        secret_digest,
         sent: HashMap::new(),
         by_event: HashMap::new(),
     };
@@ -147,10 +150,23 @@ pub async fn serve_connection(mut socket: WebSocket, state: AppState, client: St
     tracing::info!(%connection_id, reason, "stream connection closed");
 }
 
+/// The digest of the app's client secret now; `None` when the app is gone or the store cannot say.
+async fn current_secret(store: &tenon_store::Store, client_id: &str) -> Option<[u8; 32]> {
+    match store.find_client(client_id).await {
+        Ok(found) => found.map(|found| found.secret_digest),
+        Err(error) => {
+            tracing::warn!(%error, "could not read a stream client's secret");
+            None
+        }
+    }
+}
+
 struct Connection {
     state: AppState,
     client: StreamClient,
     connection_id: Uuid,
+    /// The client secret's digest when the connection opened: a rotated secret ends the connection.
+    secret_digest: Option<[u8; 32]>,
     /// Message id → the queued event it carries.
     sent: HashMap<String, Sent>,
     /// (installation, event seq) → the message id of its latest attempt, to forget superseded attempts.
@@ -168,6 +184,8 @@ impl Connection {
         let mut touch = tokio::time::interval_at(Instant::now() + TOUCH_INTERVAL, TOUCH_INTERVAL);
         let mut last_heard = Instant::now();
         let mut pump_now = true;
+        // Credentials changed somewhere: the app's secret may have been rotated (on any node).
+        let mut credentials = store.credential_changes();
         loop {
             if *closing.borrow_and_update() {
                 return self.planned_disconnect(socket).await;
@@ -222,6 +240,16 @@ impl Connection {
                 }
                 changed = closing.changed() => {
                     if changed.is_err() {
+                        return self.planned_disconnect(socket).await;
+                    }
+                }
+                changed = credentials.changed() => {
+                    if changed.is_err() {
+                        return self.planned_disconnect(socket).await;
+                    }
+                    let now = current_secret(&store, &self.client.client_id).await;
+                    if now.is_some() && now != self.secret_digest {
+                        // The app must open a new connection with its new secret.
                         return self.planned_disconnect(socket).await;
                     }
                 }

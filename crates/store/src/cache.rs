@@ -67,6 +67,8 @@ pub(crate) struct Caches {
     started: Instant,
     /// Milliseconds after `started` until which entries may be served; 0 before the first sync.
     fresh_until: AtomicU64,
+    /// Counts invalidations of the credential cache, for long-lived connections that must re-check theirs.
+    credential_changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl Caches {
@@ -76,6 +78,7 @@ impl Caches {
             schemas: GenerationCache::new(SCHEMAS_MAX),
             started: Instant::now(),
             fresh_until: AtomicU64::new(0),
+            credential_changes: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -103,10 +106,21 @@ impl Caches {
         }
     }
 
+    /// Wakes on every invalidation of the credential cache: a change of this node's, or one another
+    /// process made, seen within [`SYNC_INTERVAL`].
+    pub(crate) fn credential_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.credential_changes.subscribe()
+    }
+
+    fn invalidate_credentials(&self) {
+        self.auth.invalidate();
+        self.credential_changes.send_modify(|changes| *changes += 1);
+    }
+
     /// Invalidates the caches named by `marks`.
     pub(crate) fn invalidate(&self, marks: u8) {
         if marks & AUTH != 0 {
-            self.auth.invalidate();
+            self.invalidate_credentials();
         }
         if marks & SCHEMA != 0 {
             self.schemas.invalidate();
@@ -205,7 +219,7 @@ pub(crate) fn spawn_sync(pools: Pools, caches: &Arc<Caches>) {
                     // The first read (and the first after a gap) cannot know what changed: all did.
                     let (auth, schema) = seen.map_or((None, None), |(a, s)| (Some(a), Some(s)));
                     if auth != Some(epochs.0) {
-                        caches.auth.invalidate();
+                        caches.invalidate_credentials();
                     }
                     if schema != Some(epochs.1) {
                         caches.schemas.invalidate();

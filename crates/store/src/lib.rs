@@ -281,6 +281,13 @@ impl Store {
             .notifying(self.commits.clone(), self.caches.clone()))
     }
 
+    /// Changes whenever a credential may have changed: a token, member, installation or app secret changed
+    /// on this node, or on another within [`SYNC_INTERVAL`]. Long-lived connections (stream mode) wait on it
+    /// to re-check what they were opened with.
+    pub fn credential_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.caches.credential_changes()
+    }
+
     /// What this node's credential and schema caches have done (see the `cache` module).
     pub fn cache_stats(&self) -> CacheStats {
         self.caches.stats()

@@ -179,6 +179,25 @@ api_tests! {
         app
     }
 
+    async fn a_rotated_secret_ends_the_connections_opened_with_the_old_one(app) {
+        let created = app.post("/api/v1/clients", &app.admin_token, json!({"name": "Rotating", "scopes": ["records:read"]})).await.expect(StatusCode::CREATED).clone();
+        let (client_id, secret) = (created["client_id"].as_str().unwrap(), created["client_secret"].as_str().unwrap());
+        let mut socket = connect(&app, client_id, secret).await;
+        let rotated = app.post(&format!("/api/v1/installations/{}/rotate-secret", created["id"].as_str().unwrap()), &app.admin_token, json!({})).await.expect(StatusCode::OK).clone();
+        let deadline = tokio::time::Instant::now() + FRAME_DEADLINE;
+        loop {
+            let message = tokio::time::timeout_at(deadline, socket.next()).await.expect("disconnect in time").unwrap().unwrap();
+            if let Message::Text(text) = message && text.contains("\"disconnect\"") {
+                break;
+            }
+        }
+        socket.close(None).await.unwrap();
+        until_no_connection(&app, client_id).await;
+        open(&app, client_id, secret).await.expect_error(StatusCode::UNAUTHORIZED, "unauthenticated");
+        let _socket = connect(&app, client_id, rotated["client_secret"].as_str().unwrap()).await;
+        app
+    }
+
     async fn open_answers_an_endpoint_and_a_single_use_ticket_or_an_error(app) {
         let (client_id, secret) = stream_app(&app, &["records:read"]).await;
         let reply = open(&app, &client_id, &secret).await;

@@ -15,7 +15,8 @@ BEGIN
 END
 $$;
 
--- Credentials: what authenticate_token reads. A token's last use (last_used_at) is not among them.
+-- Credentials: what authenticate_token reads, and an app's secret (stream connections opened with it
+-- close when it changes). A token's last use (last_used_at) is not among them.
 CREATE TRIGGER api_tokens_cache AFTER UPDATE OF kind, name, member_id, installation_id, scopes,
     rate_limit, expires_at, revoked_at, organization_id, digest OR DELETE ON api_tokens
     FOR EACH STATEMENT EXECUTE FUNCTION cache_epochs_bump('auth');
@@ -23,7 +24,7 @@ CREATE TRIGGER members_cache AFTER UPDATE OF name, role, status OR DELETE ON mem
     FOR EACH STATEMENT EXECUTE FUNCTION cache_epochs_bump('auth');
 CREATE TRIGGER installations_cache AFTER UPDATE OR DELETE ON installations
     FOR EACH STATEMENT EXECUTE FUNCTION cache_epochs_bump('auth');
-CREATE TRIGGER oauth_clients_cache AFTER UPDATE OF name, client_id OR DELETE ON oauth_clients
+CREATE TRIGGER oauth_clients_cache AFTER UPDATE OF name, client_id, secret_digest OR DELETE ON oauth_clients
     FOR EACH STATEMENT EXECUTE FUNCTION cache_epochs_bump('auth');
 
 -- Schemas: apps, tables and fields (table_schema reads all three).

@@ -7,7 +7,8 @@ CREATE TABLE cache_epochs (
 );
 INSERT INTO cache_epochs (name, epoch) VALUES ('auth', 0), ('schema', 0);
 
--- Credentials: what authenticate_token reads. A token's last use (last_used_at) is not among them.
+-- Credentials: what authenticate_token reads, and an app's secret (stream connections opened with it
+-- close when it changes). A token's last use (last_used_at) is not among them.
 CREATE TRIGGER api_tokens_cache_update AFTER UPDATE OF kind, name, member_id, installation_id, scopes,
     rate_limit, expires_at, revoked_at, organization_id, digest ON api_tokens
 BEGIN UPDATE cache_epochs SET epoch = epoch + 1 WHERE name = 'auth'; END;
@@ -21,7 +22,7 @@ CREATE TRIGGER installations_cache_update AFTER UPDATE ON installations
 BEGIN UPDATE cache_epochs SET epoch = epoch + 1 WHERE name = 'auth'; END;
 CREATE TRIGGER installations_cache_delete AFTER DELETE ON installations
 BEGIN UPDATE cache_epochs SET epoch = epoch + 1 WHERE name = 'auth'; END;
-CREATE TRIGGER oauth_clients_cache_update AFTER UPDATE OF name, client_id ON oauth_clients
+CREATE TRIGGER oauth_clients_cache_update AFTER UPDATE OF name, client_id, secret_digest ON oauth_clients
 BEGIN UPDATE cache_epochs SET epoch = epoch + 1 WHERE name = 'auth'; END;
 CREATE TRIGGER oauth_clients_cache_delete AFTER DELETE ON oauth_clients
 BEGIN UPDATE cache_epochs SET epoch = epoch + 1 WHERE name = 'auth'; END;

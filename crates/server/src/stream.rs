@@ -111,6 +111,10 @@ pub struct StreamClient {
     pub client_app_id: ClientAppId,
     pub client_id: String,
     pub topics: Vec<String>,
+    /// The client secret's digest the ticket was opened with: a rotated secret ends the connection.
+    pub secret_digest: Vec<u8>,
+    /// Subscribed before the ticket was taken, so no rotation after it goes unseen.
+    pub credential_changes: tokio::sync::watch::Receiver<u64>,
 }
 
 /// Where an unacknowledged frame's event is queued.
@@ -134,12 +138,10 @@ pub async fn serve_connection(mut socket: WebSocket, state: AppState, client: St
         }
     };
     tracing::info!(%connection_id, client_id = %client.client_id, "stream connection opened");
-    let secret_digest = current_secret(&store, &client.client_id).await;
     let mut connection = Connection {
         state,
         client,
         connection_id,
-        secret_digest,
         sent: HashMap::new(),
         by_event: HashMap::new(),
     };
@@ -151,9 +153,9 @@ pub async fn serve_connection(mut socket: WebSocket, state: AppState, client: St
 }
 
 /// The digest of the app's client secret now; `None` when the app is gone or the store cannot say.
-async fn current_secret(store: &tenon_store::Store, client_id: &str) -> Option<[u8; 32]> {
+async fn current_secret(store: &tenon_store::Store, client_id: &str) -> Option<Vec<u8>> {
     match store.find_client(client_id).await {
-        Ok(found) => found.map(|found| found.secret_digest),
+        Ok(found) => found.map(|found| found.secret_digest.to_vec()),
         Err(error) => {
             tracing::warn!(%error, "could not read a stream client's secret");
             None
@@ -165,8 +167,6 @@ struct Connection {
     state: AppState,
     client: StreamClient,
     connection_id: Uuid,
-    /// The client secret's digest when the connection opened: a rotated secret ends the connection.
-    secret_digest: Option<[u8; 32]>,
     /// Message id → the queued event it carries.
     sent: HashMap<String, Sent>,
     /// (installation, event seq) → the message id of its latest attempt, to forget superseded attempts.
@@ -185,7 +185,7 @@ impl Connection {
         let mut last_heard = Instant::now();
         let mut pump_now = true;
         // Credentials changed somewhere: the app's secret may have been rotated (on any node).
-        let mut credentials = store.credential_changes();
+        let mut credentials = self.client.credential_changes.clone();
         loop {
             if *closing.borrow_and_update() {
                 return self.planned_disconnect(socket).await;
@@ -248,7 +248,7 @@ impl Connection {
                         return self.planned_disconnect(socket).await;
                     }
                     let now = current_secret(&store, &self.client.client_id).await;
-                    if now.is_some() && now != self.secret_digest {
+                    if now.is_some_and(|now| now != self.client.secret_digest) {
                         // The app must open a new connection with its new secret.
                         return self.planned_disconnect(socket).await;
                     }

@@ -610,6 +610,12 @@ impl Tenant<'_> {
                 "only the organization that registered the app can rotate its client secret",
             ));
         }
+        // Stream tickets opened with the old secret open nothing any more.
+        conn.execute(
+            Sql::new("DELETE FROM stream_tickets WHERE client_app_id = $1")
+                .bind(installation.client_app_id),
+        )
+        .await?;
         self.audit_installation(
             &mut conn,
             ctx,

@@ -47,6 +47,9 @@ pub struct StreamClaim {
 pub struct StreamTicket {
     pub client_app_id: ClientAppId,
     pub topics: Vec<String>,
+    /// The digest of the app's client secret when the ticket was used: rotating the secret deletes the
+    /// app's tickets in its transaction, so this is the secret the ticket was opened with.
+    pub secret_digest: Vec<u8>,
 }
 
 /// One queued event, as tests and operators inspect it.
@@ -99,10 +102,19 @@ impl Store {
                 .bind(digest.as_slice()),
             )
             .await?;
-        tx.commit().await?;
         let Some((client_app_id, topics, expires_at)) = row else {
             return Ok(None);
         };
+        // In the transaction that took the ticket: a rotation that committed first deleted the ticket, one
+        // that commits later is seen by the connection as a change of this digest.
+        let (secret_digest,): (Vec<u8>,) = tx
+            .conn()
+            .fetch_one(
+                Sql::new("SELECT secret_digest FROM oauth_clients WHERE id = $1")
+                    .bind(client_app_id),
+            )
+            .await?;
+        tx.commit().await?;
         if expires_at <= self.now() {
             return Ok(None);
         }
@@ -116,6 +128,7 @@ impl Store {
         Ok(Some(StreamTicket {
             client_app_id: ClientAppId::from_uuid(client_app_id),
             topics,
+            secret_digest,
         }))
     }
 

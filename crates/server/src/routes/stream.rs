@@ -152,6 +152,8 @@ pub async fn connect(
             format!("open this URL as a WebSocket: {rejection}"),
         )
     })?;
+    // Before the ticket is taken, so the connection sees every credential change after it.
+    let credential_changes = state.store().credential_changes();
     let granted = state
         .store()
         .take_stream_ticket(SecretDigest::of(&ticket).as_bytes())
@@ -175,6 +177,8 @@ pub async fn connect(
         client_app_id: granted.client_app_id,
         client_id,
         topics: granted.topics,
+        secret_digest: granted.secret_digest,
+        credential_changes,
     };
     Ok(upgrade.on_upgrade(move |socket| crate::stream::serve_connection(socket, state, client)))
 }

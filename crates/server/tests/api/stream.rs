@@ -183,7 +183,11 @@ api_tests! {
         let created = app.post("/api/v1/clients", &app.admin_token, json!({"name": "Rotating", "scopes": ["records:read"]})).await.expect(StatusCode::CREATED).clone();
         let (client_id, secret) = (created["client_id"].as_str().unwrap(), created["client_secret"].as_str().unwrap());
         let mut socket = connect(&app, client_id, secret).await;
+        let unused = open(&app, client_id, secret).await.expect(StatusCode::OK).clone();
         let rotated = app.post(&format!("/api/v1/installations/{}/rotate-secret", created["id"].as_str().unwrap()), &app.admin_token, json!({})).await.expect(StatusCode::OK).clone();
+        // A ticket opened with the old secret opens nothing now.
+        let stale = format!("{}?ticket={}", unused["endpoint"].as_str().unwrap(), unused["ticket"].as_str().unwrap());
+        assert!(tokio_tungstenite::connect_async(stale).await.is_err(), "a ticket of the old secret still connects");
         let deadline = tokio::time::Instant::now() + FRAME_DEADLINE;
         loop {
             let message = tokio::time::timeout_at(deadline, socket.next()).await.expect("disconnect in time").unwrap().unwrap();

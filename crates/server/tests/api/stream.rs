@@ -160,21 +160,32 @@ pub async fn until_no_connection(app: &TestApp, client_id: &str) {
     }
 }
 
+/// Waits for the `SYSTEM` `disconnect` frame, closes the socket, and waits until the server forgot it.
+async fn until_told_to_disconnect(app: &TestApp, client_id: &str, socket: &mut Socket) {
+    let deadline = tokio::time::Instant::now() + FRAME_DEADLINE;
+    loop {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .expect("disconnect in time")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(text) = message
+            && text.contains("\"disconnect\"")
+        {
+            break;
+        }
+    }
+    socket.close(None).await.unwrap();
+    until_no_connection(app, client_id).await;
+}
+
 api_tests! {
     async fn an_uninstalled_app_is_told_to_disconnect_and_cannot_open_again(app) {
         let created = app.post("/api/v1/clients", &app.admin_token, json!({"name": "Leaving", "scopes": ["records:read"]})).await.expect(StatusCode::CREATED).clone();
         let (client_id, secret) = (created["client_id"].as_str().unwrap(), created["client_secret"].as_str().unwrap());
         let mut socket = connect(&app, client_id, secret).await;
         app.delete(&format!("/api/v1/installations/{}", created["id"].as_str().unwrap()), &app.admin_token).await.expect(StatusCode::NO_CONTENT);
-        let deadline = tokio::time::Instant::now() + FRAME_DEADLINE;
-        loop {
-            let message = tokio::time::timeout_at(deadline, socket.next()).await.expect("disconnect in time").unwrap().unwrap();
-            if let Message::Text(text) = message && text.contains("\"disconnect\"") {
-                break;
-            }
-        }
-        socket.close(None).await.unwrap();
-        until_no_connection(&app, client_id).await;
+        until_told_to_disconnect(&app, client_id, &mut socket).await;
         open(&app, client_id, secret).await.expect_error(StatusCode::FORBIDDEN, "not_installed");
         app
     }
@@ -188,15 +199,7 @@ api_tests! {
         // A ticket opened with the old secret opens nothing now.
         let stale = format!("{}?ticket={}", unused["endpoint"].as_str().unwrap(), unused["ticket"].as_str().unwrap());
         assert!(tokio_tungstenite::connect_async(stale).await.is_err(), "a ticket of the old secret still connects");
-        let deadline = tokio::time::Instant::now() + FRAME_DEADLINE;
-        loop {
-            let message = tokio::time::timeout_at(deadline, socket.next()).await.expect("disconnect in time").unwrap().unwrap();
-            if let Message::Text(text) = message && text.contains("\"disconnect\"") {
-                break;
-            }
-        }
-        socket.close(None).await.unwrap();
-        until_no_connection(&app, client_id).await;
+        until_told_to_disconnect(&app, client_id, &mut socket).await;
         open(&app, client_id, secret).await.expect_error(StatusCode::UNAUTHORIZED, "unauthenticated");
         let _socket = connect(&app, client_id, rotated["client_secret"].as_str().unwrap()).await;
         app

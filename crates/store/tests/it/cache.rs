@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use tenon_model::apps::ParseContext;
+use tenon_model::apps::{ParseContext, TableSchema};
 use tenon_model::{Name, Scope, ScopeSet, TimeZone};
 use tenon_store::testing::{TestBackend, TestDatabase};
 use tenon_store::{NewToken, Store, SystemClock, WriteContext};
@@ -37,6 +37,30 @@ where
         assert!(tokio::time::Instant::now() < deadline, "never: {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The notes table's schema as `store` (one node) sees it now.
+async fn notes(store: &Store, org: tenon_model::OrgId, app_key: &str) -> TableSchema {
+    store
+        .tenant(org)
+        .table_schema(app_key, "notes")
+        .await
+        .unwrap()
+}
+
+/// Adds a field to the notes table through `store` (one node).
+async fn add_field(store: &Store, org: tenon_model::OrgId, app_key: &str, key: &str, kind: &str) {
+    let schema = notes(store, org, app_key).await;
+    store
+        .tenant(org)
+        .add_field(
+            &WriteContext::system(),
+            &schema,
+            spec(key, key, kind, json!({})),
+            &PARSE,
+        )
+        .await
+        .unwrap();
 }
 
 async fn two_nodes_share_one_database(backend: TestBackend) {
@@ -128,54 +152,24 @@ async fn two_nodes_share_one_database(backend: TestBackend) {
 
     // Schemas: a caches a table's schema; a field added through b appears on a within the interval, one
     // added through a at once.
-    let tenant = a.tenant(org.id);
     let app = crate::events::notes_table(&a, org.id).await.app;
-    let app_key = app.key.as_str().to_owned();
-    let schema = tenant.table_schema(&app_key, "notes").await.unwrap();
+    let app_key = app.key.as_str();
+    let schema = notes(&a, org.id, app_key).await;
     let hits = a.cache_stats().schema_hits;
-    assert_eq!(
-        tenant.table_schema(&app_key, "notes").await.unwrap(),
-        schema
-    );
+    assert_eq!(notes(&a, org.id, app_key).await, schema);
     assert_eq!(a.cache_stats().schema_hits, hits + 1);
-    let on_b = b
-        .tenant(org.id)
-        .table_schema(&app_key, "notes")
-        .await
-        .unwrap();
-    b.tenant(org.id)
-        .add_field(
-            &ctx,
-            &on_b,
-            spec("Words", "words", "number", json!({})),
-            &PARSE,
-        )
-        .await
-        .unwrap();
+    add_field(&b, org.id, app_key, "words", "number").await;
     eventually("node a sees the field node b added", || async {
-        tenant
-            .table_schema(&app_key, "notes")
+        notes(&a, org.id, app_key)
             .await
-            .unwrap()
             .field_by_key("words")
             .is_some()
     })
     .await;
-    let current = tenant.table_schema(&app_key, "notes").await.unwrap();
-    tenant
-        .add_field(
-            &ctx,
-            &current,
-            spec("Due", "due", "date", json!({})),
-            &PARSE,
-        )
-        .await
-        .unwrap();
+    add_field(&a, org.id, app_key, "due", "date").await;
     assert!(
-        tenant
-            .table_schema(&app_key, "notes")
+        notes(&a, org.id, app_key)
             .await
-            .unwrap()
             .field_by_key("due")
             .is_some()
     );
@@ -183,7 +177,7 @@ async fn two_nodes_share_one_database(backend: TestBackend) {
     let (other, _) = new_org(&a, "Other").await;
     assert!(
         a.tenant(other.id)
-            .table_schema(&app_key, "notes")
+            .table_schema(app_key, "notes")
             .await
             .is_err()
     );

@@ -3,8 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::directory::MemberStatus;
 use crate::ids::{ClientAppId, InstallationId, MemberId, OrgId, TokenId};
 use crate::rate::RateLimit;
+use crate::role::Role;
 use crate::scope::ScopeSet;
 use crate::values::Name;
 
@@ -154,4 +156,23 @@ pub struct Principal {
     /// What rate limits are counted against: one bucket per token, per app installation, or per member's
     /// sessions, so that minting new tokens does not reset an app's budget.
     pub rate_key: uuid::Uuid,
+}
+
+/// A token found by its digest, with what decides its rights today: the member it acts for (role and
+/// status may have changed since it was made) or the installation it was issued to (whose scopes may have
+/// been narrowed since).
+#[derive(Debug, Clone)]
+pub struct AuthenticatedToken {
+    pub token: ApiToken,
+    pub member: Option<TokenMember>,
+    pub installation: Option<Installation>,
+}
+
+/// The member a token acts for, as it is now.
+#[derive(Debug, Clone)]
+pub struct TokenMember {
+    pub id: MemberId,
+    pub name: String,
+    pub role: Role,
+    pub status: MemberStatus,
 }

@@ -7,13 +7,14 @@
 
 use serde_json::{Value, json};
 use tenon_model::{
-    Action, ApiToken, AuditEntry, AuditId, Department, Installation, Member, Organization, Page,
+    ApiToken, AuditEntry, AuditId, Department, Installation, Member, Organization, Page,
     PageRequest, TargetKind,
 };
 
-use crate::exec::{Conn, Sql};
+use crate::exec::{Arg, Conn, Sql};
 use crate::rows::{AuditRow, audit_columns};
-use crate::{Result, Tenant, WriteContext};
+use crate::sql::SqlText;
+use crate::{Result, Tenant};
 
 /// What to list from the audit log.
 #[derive(Debug, Clone, Default)]
@@ -22,15 +23,8 @@ pub struct AuditFilter {
     pub target_id: Option<String>,
 }
 
-/// One change to record.
-pub(crate) struct Change<'a> {
-    pub target_kind: TargetKind,
-    pub target_id: String,
-    pub action: Action,
-    pub before: Option<Value>,
-    pub after: Option<Value>,
-    pub ctx: &'a WriteContext,
-}
+/// One change to record (defined beside the outbox, which turns it into an event).
+pub(crate) use crate::events::Change;
 
 pub(crate) async fn record(
     conn: &mut Conn<'_>,
@@ -107,46 +101,37 @@ pub(crate) async fn record_many(
     }
     let mut changes = changes.into_iter().peekable();
     while changes.peek().is_some() {
-        let batch: Vec<Change<'_>> = changes.by_ref().take(AUDIT_ROWS_PER_STATEMENT).collect();
-        let mut text = String::from(
+        let mut sql = SqlText::new(conn.backend());
+        sql.push(
             "INSERT INTO audit_log (organization_id, id, at, actor_kind, actor_id, actor_name, action, \
              target_kind, target_id, before, after, request_id) VALUES ",
+        )
+        .rows(
+            changes
+                .by_ref()
+                .take(AUDIT_ROWS_PER_STATEMENT)
+                .map(|change| {
+                    [
+                        Arg::from(tenant.org_id),
+                        Arg::from(AuditId::new()),
+                        Arg::from(now),
+                        Arg::from(change.ctx.actor.kind()),
+                        Arg::from(change.ctx.actor.id()),
+                        Arg::from(change.ctx.actor.name()),
+                        Arg::from(format!(
+                            "{}.{}",
+                            change.target_kind.as_str(),
+                            change.action.as_str()
+                        )),
+                        Arg::from(change.target_kind.as_str()),
+                        Arg::from(change.target_id),
+                        Arg::from(change.before),
+                        Arg::from(change.after),
+                        Arg::from(change.ctx.request_id.clone()),
+                    ]
+                }),
         );
-        let mut args = Vec::with_capacity(batch.len() * 12);
-        for (i, change) in batch.into_iter().enumerate() {
-            if i > 0 {
-                text.push_str(", ");
-            }
-            let base = i * 12;
-            // SQLite: anonymous placeholders; numbered ones make binding quadratic in the row count
-            // (sqlite3_bind_parameter_name walks a list). PostgreSQL reads only `$n`.
-            let placeholders: Vec<String> = (1..=12)
-                .map(|n| match conn.backend() {
-                    crate::exec::Backend::Sqlite => "?".to_owned(),
-                    crate::exec::Backend::Postgres => format!("${}", base + n),
-                })
-                .collect();
-            text.push_str(&format!("({})", placeholders.join(", ")));
-            args.extend([
-                crate::exec::Arg::from(tenant.org_id),
-                crate::exec::Arg::from(AuditId::new()),
-                crate::exec::Arg::from(now),
-                crate::exec::Arg::from(change.ctx.actor.kind()),
-                crate::exec::Arg::from(change.ctx.actor.id()),
-                crate::exec::Arg::from(change.ctx.actor.name()),
-                crate::exec::Arg::from(format!(
-                    "{}.{}",
-                    change.target_kind.as_str(),
-                    change.action.as_str()
-                )),
-                crate::exec::Arg::from(change.target_kind.as_str()),
-                crate::exec::Arg::from(change.target_id),
-                crate::exec::Arg::from(change.before),
-                crate::exec::Arg::from(change.after),
-                crate::exec::Arg::from(change.ctx.request_id.clone()),
-            ]);
-        }
-        conn.execute(Sql::generated(text).bind_all(args)).await?;
+        conn.execute(sql.into_sql()).await?;
     }
     Ok(())
 }
@@ -159,7 +144,6 @@ async fn record_many_unnest(
     now: chrono::DateTime<chrono::Utc>,
     changes: Vec<Change<'_>>,
 ) -> Result<()> {
-    use crate::exec::Arg;
     for batch in changes.chunks(AUDIT_ROWS_PER_ARRAY_STATEMENT) {
         let texts = |get: &dyn Fn(&Change<'_>) -> Option<String>| {
             Arg::TextArray(batch.iter().map(get).collect())
@@ -210,26 +194,27 @@ impl Tenant<'_> {
         filter: &AuditFilter,
         page: PageRequest<AuditId>,
     ) -> Result<Page<AuditEntry, AuditId>> {
-        use sea_query::{Expr, ExprTrait, Order, Query};
-        let mut query = Query::select();
-        query
-            .expr(Expr::cust(audit_columns!()))
-            .from("audit_log")
-            .and_where(Expr::col("organization_id").eq(*self.org_id.as_uuid()))
-            .order_by("id", Order::Desc)
-            .limit(u64::from(page.size()) + 1);
-        if let Some(after) = page.after {
-            query.and_where(Expr::col("id").lt(*after.as_uuid()));
-        }
-        if let Some(kind) = filter.target_kind {
-            query.and_where(Expr::col("target_kind").eq(kind.as_str()));
-        }
-        if let Some(target_id) = &filter.target_id {
-            query.and_where(Expr::col("target_id").eq(target_id.as_str()));
-        }
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
-        let sql = Sql::built(&query, conn.backend());
+        let mut sql = SqlText::new(conn.backend()).kept();
+        sql.push(concat!(
+            "SELECT ",
+            audit_columns!(),
+            " FROM audit_log WHERE organization_id = "
+        ))
+        .arg(self.org_id);
+        if let Some(after) = page.after {
+            sql.push(" AND id < ").arg(after);
+        }
+        if let Some(kind) = filter.target_kind {
+            sql.push(" AND target_kind = ").arg(kind.as_str());
+        }
+        if let Some(target_id) = &filter.target_id {
+            sql.push(" AND target_id = ").arg(target_id.as_str());
+        }
+        sql.push(" ORDER BY id DESC LIMIT ")
+            .arg(i64::from(page.size()) + 1);
+        let sql = sql.into_sql();
         let rows: Vec<AuditRow> = conn.fetch_all(sql).await?;
         let entries = rows.into_iter().map(AuditRow::into_model).collect();
         Ok(Page::from_overfetch(

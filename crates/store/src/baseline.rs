@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use crate::exec::{Arg, Conn, Sql};
+use crate::exec::{Arg, Backend, Conn, Sql};
+use crate::sql::SqlText;
 use crate::{Result, StoreError};
 
 /// A raw table shaped like a user table with a text, a number, a currency and a date field.
@@ -169,14 +170,24 @@ pub async fn formula_floor(
     let mut conn = Conn::sqlite(&mut pooled);
     let [price, qty, region, total] = fields.map(|field| quote(&column_name(field)));
     let table = quote(&table_name(table));
-    let filter_sort = format!(
-        "SELECT id, {total} FROM {table} WHERE {total} > $1 ORDER BY {total} DESC NULLS LAST, id DESC LIMIT 50"
-    );
+    let mut filter_sort = SqlText::new(Backend::Sqlite);
+    filter_sort
+        .push(&format!("SELECT id, {total} FROM {table} WHERE {total} > "))
+        .arg(threshold_cents)
+        .push(&format!(
+            " ORDER BY {total} DESC NULLS LAST, id DESC LIMIT 50"
+        ));
+    let filter_sort = filter_sort.into_sql();
     let grouped = format!("SELECT {region}, SUM({total}), COUNT(*) FROM {table} GROUP BY {region}");
     // price is scaled by 100, qty by 1: the product is the total in cents (scale 2).
-    let computed = format!(
-        "SELECT id, {price} * {qty} FROM {table} WHERE {price} * {qty} > $1 ORDER BY {price} * {qty} DESC, id DESC LIMIT 50"
-    );
+    let mut computed = SqlText::new(Backend::Sqlite);
+    computed
+        .push(&format!(
+            "SELECT id, {price} * {qty} FROM {table} WHERE {price} * {qty} > "
+        ))
+        .arg(threshold_cents)
+        .push(&format!(" ORDER BY {price} * {qty} DESC, id DESC LIMIT 50"));
+    let computed = computed.into_sql();
     let mut floor = FormulaFloor {
         filter_sort: Vec::with_capacity(runs),
         grouped: Vec::with_capacity(runs),
@@ -184,9 +195,7 @@ pub async fn formula_floor(
     };
     for _ in 0..runs {
         let started = Instant::now();
-        let rows: Vec<(uuid::Uuid, Option<i64>)> = conn
-            .fetch_all(Sql::generated(filter_sort.clone()).bind(threshold_cents))
-            .await?;
+        let rows: Vec<(uuid::Uuid, Option<i64>)> = conn.fetch_all(filter_sort.clone()).await?;
         floor.filter_sort.push(started.elapsed());
         if rows.is_empty() {
             return Err(StoreError::Corrupt(
@@ -198,9 +207,7 @@ pub async fn formula_floor(
             conn.fetch_all(Sql::generated(grouped.clone())).await?;
         floor.grouped.push(started.elapsed());
         let started = Instant::now();
-        let _rows: Vec<(uuid::Uuid, Option<i64>)> = conn
-            .fetch_all(Sql::generated(computed.clone()).bind(threshold_cents))
-            .await?;
+        let _rows: Vec<(uuid::Uuid, Option<i64>)> = conn.fetch_all(computed.clone()).await?;
         floor.computed_filter_sort.push(started.elapsed());
     }
     drop(pooled);

@@ -27,9 +27,9 @@ use std::time::{Duration, Instant};
 
 use tenon_model::OrgId;
 use tenon_model::apps::TableSchema;
+use tenon_model::credentials::AuthenticatedToken;
 
-use crate::credentials::AuthenticatedToken;
-use crate::exec::{Pools, Sql};
+use crate::exec::{AfterCommit, Pools, Sql};
 
 /// Mark: credentials (tokens, members, installations, organizations) changed.
 pub(crate) const AUTH: u8 = 1;
@@ -125,6 +125,13 @@ impl Caches {
         if marks & SCHEMA != 0 {
             self.schemas.invalidate();
         }
+    }
+}
+
+/// A commit invalidates what its transaction marked.
+impl AfterCommit for Caches {
+    fn committed(&self, marks: u8) {
+        self.invalidate(marks);
     }
 }
 

@@ -4,11 +4,9 @@
 //! Secrets arrive here already digested (SHA-256); this crate never sees a plaintext token.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use sea_query::{Expr, ExprTrait, Order, Query};
 use tenon_model::{
     Action, ApiToken, ClientAppId, Installation, InstallationId, Invalid, MemberId, MemberStatus,
-    Name, OAuthClient, Page, PageRequest, RateLimit, Role, ScopeSet, TargetKind, TokenId,
-    TokenKind,
+    Name, OAuthClient, Page, PageRequest, RateLimit, ScopeSet, TargetKind, TokenId, TokenKind,
 };
 use uuid::Uuid;
 
@@ -18,6 +16,7 @@ use crate::exec::{Conn, Sql};
 use crate::rows::{
     self, ClientRow, InstallationRow, TokenRow, client_columns, installation_columns, token_columns,
 };
+use crate::sql::SqlText;
 use crate::{Result, Store, StoreError, Tenant, WriteContext};
 
 /// `last_used_at` is refreshed at most this often, so authentication stays a read on the hot path.
@@ -62,23 +61,7 @@ pub struct OAuthClientSecretCheck {
     pub secret_digest: [u8; 32],
 }
 
-/// A token found by its digest, with what decides its rights today: the member it acts for (role and
-/// status may have changed since it was made) or the installation it was issued to (whose scopes may have
-/// been narrowed since).
-#[derive(Debug, Clone)]
-pub struct AuthenticatedToken {
-    pub token: ApiToken,
-    pub member: Option<TokenMember>,
-    pub installation: Option<Installation>,
-}
-
-#[derive(Debug, Clone)]
-pub struct TokenMember {
-    pub id: MemberId,
-    pub name: String,
-    pub role: Role,
-    pub status: MemberStatus,
-}
+pub use tenon_model::credentials::{AuthenticatedToken, TokenMember};
 
 #[derive(sqlx::FromRow)]
 struct AuthRow {
@@ -356,20 +339,23 @@ impl Tenant<'_> {
 
     /// Personal and organization tokens (not app access tokens), oldest first.
     pub async fn list_tokens(&self, page: PageRequest<TokenId>) -> Result<Page<ApiToken, TokenId>> {
-        let mut query = Query::select();
-        query
-            .expr(Expr::cust(token_columns!()))
-            .from("api_tokens")
-            .and_where(Expr::col("organization_id").eq(*self.org_id.as_uuid()))
-            .and_where(Expr::col("kind").eq(TokenKind::Personal.as_str()))
-            .order_by("id", Order::Asc)
-            .limit(u64::from(page.size()) + 1);
-        if let Some(after) = page.after {
-            query.and_where(Expr::col("id").gt(*after.as_uuid()));
-        }
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
-        let rows: Vec<TokenRow> = conn.fetch_all(Sql::built(&query, conn.backend())).await?;
+        let mut sql = SqlText::new(conn.backend()).kept();
+        sql.push(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM api_tokens WHERE organization_id = "
+        ))
+        .arg(self.org_id)
+        .push(" AND kind = ")
+        .arg(TokenKind::Personal.as_str());
+        if let Some(after) = page.after {
+            sql.push(" AND id > ").arg(after);
+        }
+        sql.push(" ORDER BY id ASC LIMIT ")
+            .arg(i64::from(page.size()) + 1);
+        let rows: Vec<TokenRow> = conn.fetch_all(sql.into_sql()).await?;
         let tokens = rows
             .into_iter()
             .map(TokenRow::into_model)

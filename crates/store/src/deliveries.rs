@@ -22,8 +22,8 @@ use tenon_model::subscriptions::{DeliveryAttempt, NextStep, Subscription, should
 use tenon_model::{DeliveryId, Event, EventId, OrgId, ScopeSet, SubscriptionId};
 use uuid::Uuid;
 
-use crate::events::push_placeholders;
 use crate::exec::{Arg, Backend, Conn, Sql};
+use crate::sql::SqlText;
 use crate::subscriptions::{SubscriptionRow, subscription_columns};
 use crate::{Result, Store};
 
@@ -107,30 +107,29 @@ pub(crate) async fn queue(
     now: DateTime<Utc>,
 ) -> Result<u64> {
     for chunk in events.chunks(DELIVERIES_PER_STATEMENT) {
-        let mut text = String::from(
+        let mut sql = SqlText::new(conn.backend());
+        sql.push(
             "INSERT INTO deliveries (organization_id, id, subscription_id, event_seq, subject_key, \
              attempts, next_attempt_at, created_at, status) VALUES ",
         );
-        let mut args = Vec::with_capacity(chunk.len() * 8);
         for (i, event) in chunk.iter().enumerate() {
             if i > 0 {
-                text.push_str(", ");
+                sql.push(", ");
             }
-            push_placeholders(&mut text, conn.backend(), i * 8, 8);
-            text.pop();
-            text.push_str(", 'pending')");
-            args.extend([
-                Arg::from(org),
-                Arg::from(DeliveryId::new()),
-                Arg::from(subscription),
-                Arg::from(event.seq),
-                Arg::from(event.subject_key.clone()),
-                Arg::from(0i64),
-                Arg::from(now),
-                Arg::from(now),
-            ]);
+            sql.push("(")
+                .args([
+                    Arg::from(org),
+                    Arg::from(DeliveryId::new()),
+                    Arg::from(subscription),
+                    Arg::from(event.seq),
+                    Arg::from(event.subject_key.clone()),
+                    Arg::from(0i64),
+                    Arg::from(now),
+                    Arg::from(now),
+                ])
+                .push(", 'pending')");
         }
-        conn.execute(Sql::generated(text).bind_all(args)).await?;
+        conn.execute(sql.into_sql()).await?;
     }
     Ok(events.len() as u64)
 }
@@ -301,28 +300,24 @@ impl Store {
         if claimed.is_empty() {
             return Ok(Vec::new());
         }
-        let keys = |text: &mut String, args: &mut Vec<Arg>, backend: Backend, base: usize| {
-            text.push_str("(d.organization_id, d.id) IN (VALUES ");
-            for (i, (org, id)) in claimed.iter().enumerate() {
-                if i > 0 {
-                    text.push_str(", ");
-                }
-                push_placeholders(text, backend, base + i * 2, 2);
-                args.extend([Arg::Uuid(Some(*org)), Arg::Uuid(Some(*id))]);
-            }
-            text.push(')');
+        let keys = |sql: &mut SqlText| {
+            sql.push("(d.organization_id, d.id) IN (VALUES ")
+                .rows(
+                    claimed
+                        .iter()
+                        .map(|(org, id)| [Arg::Uuid(Some(*org)), Arg::Uuid(Some(*id))]),
+                )
+                .push(")");
         };
         let backend = conn.backend();
-        let mut text = String::from("UPDATE deliveries AS d SET next_attempt_at = ");
-        text.push_str(match backend {
-            Backend::Sqlite => "?",
-            Backend::Postgres => "$1",
-        });
-        text.push_str(" WHERE ");
-        let mut args = vec![Arg::from(lease_until)];
-        keys(&mut text, &mut args, backend, 1);
-        conn.execute(Sql::generated(text).bind_all(args)).await?;
-        let mut text = String::from(
+        let mut sql = SqlText::new(backend);
+        sql.push("UPDATE deliveries AS d SET next_attempt_at = ")
+            .arg(lease_until)
+            .push(" WHERE ");
+        keys(&mut sql);
+        conn.execute(sql.into_sql()).await?;
+        let mut sql = SqlText::new(backend);
+        sql.push(
             "SELECT d.organization_id, d.id, d.subscription_id, s.url, s.secret, \
              CAST(d.attempts AS BIGINT) AS attempts, e.seq, e.id AS event_id, e.type AS event_type, \
              e.occurred_at, e.actor, e.subject, e.subject_key, e.data \
@@ -330,9 +325,8 @@ impl Store {
              JOIN subscriptions s ON s.organization_id = d.organization_id AND s.id = d.subscription_id \
              JOIN events e ON e.organization_id = d.organization_id AND e.seq = d.event_seq WHERE ",
         );
-        let mut args = Vec::new();
-        keys(&mut text, &mut args, backend, 0);
-        let rows: Vec<ClaimRow> = conn.fetch_all(Sql::generated(text).bind_all(args)).await?;
+        keys(&mut sql);
+        let rows: Vec<ClaimRow> = conn.fetch_all(sql.into_sql()).await?;
         tx.commit().await?;
         Ok(rows
             .into_iter()
@@ -373,23 +367,20 @@ impl Store {
         // A delivery deleted while its attempt was on the wire (its subscription deleted, its app
         // uninstalled) has nothing left to record, and its attempt row would break the foreign key and
         // with it the whole batch. The others are locked until commit, so they cannot go meanwhile.
-        let mut text = String::from(
+        let mut sql = SqlText::new(backend);
+        sql.push(
             "SELECT d.organization_id, d.id FROM deliveries d WHERE (d.organization_id, d.id) IN (VALUES ",
-        );
-        let mut args = Vec::with_capacity(outcomes.len() * 2);
-        for (i, outcome) in outcomes.iter().enumerate() {
-            if i > 0 {
-                text.push_str(", ");
-            }
-            push_placeholders(&mut text, backend, i * 2, 2);
-            args.extend([Arg::from(outcome.org_id), Arg::from(outcome.delivery_id)]);
-        }
-        text.push(')');
+        )
+        .rows(
+            outcomes
+                .iter()
+                .map(|outcome| [Arg::from(outcome.org_id), Arg::from(outcome.delivery_id)]),
+        )
+        .push(")");
         if backend == Backend::Postgres {
-            text.push_str(" FOR UPDATE");
+            sql.push(" FOR UPDATE");
         }
-        let existing: Vec<(Uuid, Uuid)> =
-            conn.fetch_all(Sql::generated(text).bind_all(args)).await?;
+        let existing: Vec<(Uuid, Uuid)> = conn.fetch_all(sql.into_sql()).await?;
         let outcomes: Vec<&AttemptOutcome> = outcomes
             .iter()
             .filter(|o| existing.contains(&(*o.org_id.as_uuid(), *o.delivery_id.as_uuid())))
@@ -397,18 +388,14 @@ impl Store {
         if outcomes.is_empty() {
             return Ok(());
         }
-        let mut text = String::from(
+        let mut sql = SqlText::new(backend);
+        sql.push(
             "INSERT INTO delivery_attempts (organization_id, id, delivery_id, at, status_code, \
              latency_ms, error, response_excerpt) VALUES ",
-        );
-        let mut args = Vec::with_capacity(outcomes.len() * 8);
-        for (i, outcome) in outcomes.iter().enumerate() {
-            if i > 0 {
-                text.push_str(", ");
-            }
-            push_placeholders(&mut text, backend, i * 8, 8);
+        )
+        .rows(outcomes.iter().map(|outcome| {
             let attempt = &outcome.attempt;
-            args.extend([
+            [
                 Arg::from(outcome.org_id),
                 Arg::Uuid(Some(Uuid::now_v7())),
                 Arg::from(outcome.delivery_id),
@@ -417,9 +404,9 @@ impl Store {
                 Arg::from(attempt.latency_ms),
                 Arg::Text(attempt.error.clone()),
                 Arg::Text(attempt.response_excerpt.clone()),
-            ]);
-        }
-        conn.execute(Sql::generated(text).bind_all(args)).await?;
+            ]
+        }));
+        conn.execute(sql.into_sql()).await?;
         for outcome in &outcomes {
             let (status, next_at, finished) = match outcome.next {
                 NextStep::Delivered => ("delivered", now, Some(now)),

@@ -1,6 +1,15 @@
-//! The store's errors, in its own words. Driver errors are converted here, once.
+//! The store's errors, in its own words. Driver errors are converted here, once. Part of the crate's
+//! floor, beside `exec`: it imports no other module of the store.
 
-use tenon_model::Invalid;
+use tenon_model::{FieldId, Invalid};
+
+/// A problem with one record of a write: its index in the request, the field, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordProblem {
+    pub index: usize,
+    pub field: Option<FieldId>,
+    pub reason: String,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -21,11 +30,11 @@ pub enum StoreError {
     Invalid(#[from] Invalid),
     /// Records of a write were refused, each problem with the index of its record in the request.
     #[error("{} records are invalid", .0.len())]
-    InvalidRecords(Vec<crate::records::RecordProblem>),
+    InvalidRecords(Vec<RecordProblem>),
     /// Records break validation rules of their table (each problem: the record's index and the rule's
     /// message).
     #[error("{} validation rules are broken", .0.len())]
-    RuleBroken(Vec<crate::records::RecordProblem>),
+    RuleBroken(Vec<RecordProblem>),
     #[error("configuration: {0}")]
     Config(String),
     #[error("cannot connect to the database: {0}")]

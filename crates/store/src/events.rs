@@ -2,8 +2,8 @@
 //! installation appends an event in the transaction of the change, so an event exists exactly for the
 //! writes that committed.
 //!
-//! Events are appended by the audit log ([`crate::audit`]): one hook, so no write path can record its
-//! audit entry and forget its event. Each organization's events are numbered by `seq` from the
+//! Events are appended by the audit log ([`crate::audit`], the layer above this one): one hook, so no
+//! write path can record its audit entry and forget its event. Each organization's events are numbered by `seq` from the
 //! `event_counters` row, which the writing transaction holds locked (PostgreSQL) or writes under the single
 //! writer (SQLite) until it commits: `seq` order is commit order, with no event appearing after a reader
 //! has read past its place. Consumers read with [`Tenant::events_after`] and wait on
@@ -16,14 +16,24 @@ use serde_json::{Value, json};
 use tenon_model::{Action, Event, EventId, OrgId, Page, PageRequest, TargetKind};
 use uuid::Uuid;
 
-use crate::audit::Change;
-use crate::exec::{Arg, Backend, Conn, Sql};
-use crate::{Result, StoreError, Tenant};
+use crate::exec::{Arg, Conn, Sql};
+use crate::sql::SqlText;
+use crate::{Result, StoreError, Tenant, WriteContext};
 
 /// Events inserted per statement (11 values each, well under SQLite's 32,766 bound values).
 const EVENTS_PER_STATEMENT: usize = 500;
 /// Events one call of [`Tenant::events_after`] returns at most.
 pub const EVENTS_PER_READ_MAX: u32 = 1000;
+
+/// One audited change ([`crate::audit`] records it, and appends its event here).
+pub(crate) struct Change<'a> {
+    pub target_kind: TargetKind,
+    pub target_id: String,
+    pub action: Action,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub ctx: &'a WriteContext,
+}
 
 /// An event about to be appended.
 struct NewEvent {
@@ -217,19 +227,14 @@ async fn append(conn: &mut Conn<'_>, tenant: &Tenant<'_>, events: Vec<NewEvent>)
     let mut seq = last_seq - count;
     let mut events = events.into_iter().peekable();
     while events.peek().is_some() {
-        let batch: Vec<NewEvent> = events.by_ref().take(EVENTS_PER_STATEMENT).collect();
-        let mut text = String::from(
+        let mut sql = SqlText::new(conn.backend());
+        sql.push(
             "INSERT INTO events (organization_id, seq, id, type, occurred_at, actor, subject, \
              subject_key, app_id, table_id, data) VALUES ",
-        );
-        let mut args = Vec::with_capacity(batch.len() * 11);
-        for (i, event) in batch.into_iter().enumerate() {
+        )
+        .rows(events.by_ref().take(EVENTS_PER_STATEMENT).map(|event| {
             seq += 1;
-            if i > 0 {
-                text.push_str(", ");
-            }
-            push_placeholders(&mut text, conn.backend(), i * 11, 11);
-            args.extend([
+            [
                 Arg::from(tenant.org_id),
                 Arg::from(seq),
                 Arg::from(EventId::new()),
@@ -241,26 +246,11 @@ async fn append(conn: &mut Conn<'_>, tenant: &Tenant<'_>, events: Vec<NewEvent>)
                 Arg::Uuid(event.app_id),
                 Arg::Uuid(event.table_id),
                 Arg::from(event.data),
-            ]);
-        }
-        conn.execute(Sql::generated(text).bind_all(args)).await?;
+            ]
+        }));
+        conn.execute(sql.into_sql()).await?;
     }
     Ok(())
-}
-
-/// `(?, ?, …)` on SQLite (anonymous placeholders bind in linear time), `($b+1, …)` on PostgreSQL.
-pub(crate) fn push_placeholders(text: &mut String, backend: Backend, base: usize, n: usize) {
-    text.push('(');
-    for k in 1..=n {
-        if k > 1 {
-            text.push_str(", ");
-        }
-        match backend {
-            Backend::Sqlite => text.push('?'),
-            Backend::Postgres => text.push_str(&format!("${}", base + k)),
-        }
-    }
-    text.push(')');
 }
 
 #[derive(sqlx::FromRow)]
@@ -320,17 +310,17 @@ impl Tenant<'_> {
         types: &[&str],
         limit: u32,
     ) -> Result<Vec<Event>> {
-        let mut sql = crate::records::SqlText::new(conn.backend());
+        let mut sql = SqlText::new(conn.backend()).kept();
         sql.push(&format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE organization_id = "
         ))
-        .arg(Arg::from(self.org_id))
+        .arg(self.org_id)
         .push(" AND seq > ")
-        .arg(Arg::from(after_seq))
-        .push(" AND type IN (")
-        .args(types.iter().map(|t| Arg::from(*t)))
-        .push(") ORDER BY seq LIMIT ")
-        .arg(Arg::from(limit));
+        .arg(after_seq)
+        .push(" AND type IN ")
+        .list(types.iter().copied())
+        .push(" ORDER BY seq LIMIT ")
+        .arg(limit);
         let rows: Vec<EventRow> = conn.fetch_all(sql.into_sql()).await?;
         Ok(rows
             .into_iter()

@@ -2,8 +2,12 @@
 //!
 //! Every statement is a [`Sql`]: text with `$1`, `$2`, … placeholders (both SQLite and PostgreSQL read
 //! that form) and the values to bind to them. Values are always bound, never spliced into the text. Text
-//! comes from `&'static str` literals in this crate, or from a statement builder that quotes identifiers
-//! ([`Sql::built`]); nothing a user typed becomes SQL text.
+//! comes from `&'static str` literals in this crate, or from the statement builder ([`crate::sql`]), which
+//! writes the placeholders of what it binds; nothing a user typed becomes SQL text.
+//!
+//! This is the floor of the crate's layers: it imports no other module of the store (see
+//! `tests/layers.rs`). What a commit must also do (wake event consumers, invalidate caches) arrives as an
+//! [`AfterCommit`] hook.
 //!
 //! The backends differ in value encodings, which this module hides: timestamps are `TIMESTAMPTZ` on
 //! PostgreSQL and fixed-width RFC 3339 text (`2026-11-25T13:19:43.123456Z`, so text order is time order) on
@@ -82,8 +86,9 @@ impl Sql {
         }
     }
 
-    /// A statement assembled by this crate at run time from its own fragments: physical names made from ids
-    /// (always through [`quote`]), placeholders and keywords. Never call it with text a user wrote.
+    /// A statement without values assembled by this crate at run time from its own fragments: physical
+    /// names made from ids (always through [`quote`]) and keywords (DDL, counts). Statements with values
+    /// are assembled by [`crate::sql::SqlText`]. Never call it with text a user wrote.
     pub(crate) fn generated(text: String) -> Self {
         Sql {
             text: Cow::Owned(text),
@@ -92,27 +97,26 @@ impl Sql {
         }
     }
 
-    /// Appends values in order (for generated statements with many placeholders).
+    /// Appends values in order, for a literal statement's numbered placeholders (`$3`, `$4`, … after
+    /// two [`Sql::bind`]s). Placeholders of a generated statement come from [`crate::sql::SqlText`].
     pub(crate) fn bind_all(mut self, values: impl IntoIterator<Item = Arg>) -> Self {
         self.args.extend(values);
         self
     }
 
-    /// A statement produced by the builder for `backend`: identifiers quoted, values bound.
-    pub(crate) fn built<S: sea_query::QueryStatementWriter>(
-        statement: &S,
-        backend: Backend,
-    ) -> Self {
-        let (text, values) = match backend {
-            Backend::Sqlite => statement.build(sea_query::SqliteQueryBuilder),
-            Backend::Postgres => statement.build(sea_query::PostgresQueryBuilder),
-        };
-        let args = values.into_iter().map(Arg::from_sea).collect();
+    /// What [`crate::sql::SqlText`] assembled: text and the values of its placeholders, in order.
+    pub(crate) fn assembled(text: String, args: Vec<Arg>, persistent: bool) -> Self {
         Sql {
             text: Cow::Owned(text),
             args,
-            persistent: true,
+            persistent,
         }
+    }
+
+    /// The statement's text (for tests and diagnostics).
+    #[cfg(test)]
+    pub(crate) fn text(&self) -> &str {
+        &self.text
     }
 
     #[must_use]
@@ -207,32 +211,6 @@ pub(crate) fn sqlite_time_text(time: &DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-impl Arg {
-    fn from_sea(value: sea_query::Value) -> Arg {
-        use sea_query::Value as V;
-        match value {
-            V::Bool(v) => Arg::Bool(v),
-            V::TinyInt(v) => Arg::Int(v.map(i64::from)),
-            V::SmallInt(v) => Arg::Int(v.map(i64::from)),
-            V::Int(v) => Arg::Int(v.map(i64::from)),
-            V::BigInt(v) => Arg::Int(v),
-            V::TinyUnsigned(v) => Arg::Int(v.map(i64::from)),
-            V::SmallUnsigned(v) => Arg::Int(v.map(i64::from)),
-            V::Unsigned(v) => Arg::Int(v.map(i64::from)),
-            V::BigUnsigned(v) => Arg::Int(v.map(|n| i64::try_from(n).unwrap_or(i64::MAX))),
-            V::String(v) => Arg::Text(v),
-            V::Char(v) => Arg::Text(v.map(String::from)),
-            V::Bytes(v) => Arg::Bytes(v),
-            V::Uuid(v) => Arg::Uuid(v),
-            V::ChronoDateTimeUtc(v) => Arg::Time(v),
-            V::Json(v) => Arg::Json(v.map(|json| *json)),
-            // The builder is only fed the kinds above; anything else is bound as its SQL text form,
-            // which is still a bound value, never spliced.
-            other => Arg::Text(Some(format!("{other:?}"))),
-        }
-    }
-}
-
 macro_rules! arg_from {
     ($variant:ident: $($ty:ty => $conv:expr),* $(,)?) => {$(
         impl From<$ty> for Arg {
@@ -291,8 +269,8 @@ impl<T> FromAnyRow for T where
 /// A connection of either backend, borrowed from a pool or a transaction.
 pub(crate) struct Conn<'c> {
     db: Db<'c>,
-    /// A transaction's invalidation marks ([`crate::cache::AUTH`], [`crate::cache::SCHEMA`]), applied to
-    /// this process's caches when it commits; `None` outside a transaction.
+    /// A transaction's marks (bits its [`AfterCommit`] hook reads: which caches its writes make stale),
+    /// handed to the hook when it commits; `None` outside a transaction.
     marks: Option<&'c AtomicU8>,
 }
 
@@ -325,8 +303,8 @@ impl Conn<'_> {
         }
     }
 
-    /// Says that what this transaction writes makes the caches named by `marks` stale once it commits.
-    /// Returns `false` outside a transaction: the caller invalidates at once (the write has committed).
+    /// Adds `marks` to what this transaction hands its [`AfterCommit`] hook when it commits. Returns
+    /// `false` outside a transaction: the caller acts at once (the write has committed).
     pub(crate) fn mark(&self, marks: u8) -> bool {
         match self.marks {
             Some(cell) => {
@@ -551,14 +529,19 @@ impl PooledConn {
     }
 }
 
+/// What runs after a transaction commits, with the marks its writes set ([`Conn::mark`]).
+pub(crate) trait AfterCommit: Send + Sync {
+    fn committed(&self, marks: u8);
+}
+
 /// A write transaction. Dropping it without [`Tx::commit`] rolls back.
 pub(crate) struct Tx {
     inner: TxInner,
     /// Woken after a successful commit, so event consumers in this process look for new events at once.
     commits: Option<std::sync::Arc<tokio::sync::Notify>>,
-    /// The caches this transaction's writes make stale ([`Conn::mark`]), invalidated after the commit.
+    /// What this transaction's writes set ([`Conn::mark`]), handed to `after_commit` after the commit.
     marks: AtomicU8,
-    caches: Option<std::sync::Arc<crate::cache::Caches>>,
+    after_commit: Option<std::sync::Arc<dyn AfterCommit>>,
 }
 
 enum TxInner {
@@ -578,14 +561,14 @@ impl Tx {
         }
     }
 
-    /// Wakes `commits` after this transaction commits, and invalidates what it marked in `caches`.
+    /// Wakes `commits` after this transaction commits, and hands its marks to `after_commit`.
     pub(crate) fn notifying(
         mut self,
         commits: std::sync::Arc<tokio::sync::Notify>,
-        caches: std::sync::Arc<crate::cache::Caches>,
+        after_commit: std::sync::Arc<dyn AfterCommit>,
     ) -> Self {
         self.commits = Some(commits);
-        self.caches = Some(caches);
+        self.after_commit = Some(after_commit);
         self
     }
 
@@ -596,8 +579,8 @@ impl Tx {
         }
         // After the commit, never before: a reader that loads between an early invalidation and the
         // commit would cache what the commit replaces.
-        if let Some(caches) = self.caches {
-            caches.invalidate(self.marks.into_inner());
+        if let Some(hook) = self.after_commit {
+            hook.committed(self.marks.into_inner());
         }
         if let Some(commits) = self.commits {
             commits.notify_waiters();
@@ -629,13 +612,13 @@ impl Pools {
                 inner: TxInner::Postgres(pool.begin().await?),
                 commits: None,
                 marks: AtomicU8::new(0),
-                caches: None,
+                after_commit: None,
             },
             Pools::Sqlite { write, .. } => Tx {
                 inner: TxInner::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
                 commits: None,
                 marks: AtomicU8::new(0),
-                caches: None,
+                after_commit: None,
             },
         })
     }

@@ -37,6 +37,7 @@ mod records;
 mod retention;
 mod rows;
 mod sessions;
+mod sql;
 mod stream;
 mod subscriptions;
 #[cfg(feature = "test-support")]

@@ -17,8 +17,8 @@ use serde_json::Value;
 use tenon_model::{ClientAppId, Event, EventId, InstallationId};
 use uuid::Uuid;
 
-use crate::events::push_placeholders;
 use crate::exec::{Arg, Backend, Conn, Sql};
+use crate::sql::SqlText;
 use crate::{Result, Store, StoreError, Tenant};
 
 /// An event sent on a live connection and not acknowledged is sent again after this long.
@@ -445,24 +445,20 @@ impl Tenant<'_> {
             None => last,
         };
         for batch in events.chunks(200) {
-            let mut text = String::from(
+            let mut sql = SqlText::new(conn.backend());
+            sql.push(
                 "INSERT INTO stream_queue (organization_id, installation_id, event_seq, subject_key, attempts) VALUES ",
-            );
-            let mut args = Vec::with_capacity(batch.len() * 5);
-            for (i, event) in batch.iter().enumerate() {
-                if i > 0 {
-                    text.push_str(", ");
-                }
-                push_placeholders(&mut text, conn.backend(), i * 5, 5);
-                args.extend([
+            )
+            .rows(batch.iter().map(|event| {
+                [
                     Arg::from(self.org_id),
                     Arg::from(installation_id),
                     Arg::from(event.seq),
                     Arg::from(event.subject_key.as_str()),
                     Arg::from(0_i64),
-                ]);
-            }
-            conn.execute(Sql::generated(text).bind_all(args)).await?;
+                ]
+            }));
+            conn.execute(sql.into_sql()).await?;
         }
         conn.execute(
             Sql::new(

@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, Change};
 use crate::exec::{Arg, Conn, Sql};
+use crate::sql::SqlText;
 use crate::{Result, StoreError, Tenant, WriteContext};
 
 /// Events one redelivery request may queue at most.
@@ -411,19 +412,19 @@ impl Tenant<'_> {
                 .bind(page.size() + 1),
             )
             .await?;
-        let mut sql = crate::records::SqlText::new(conn.backend());
+        let mut sql = SqlText::new(conn.backend());
         sql.push(
             "SELECT delivery_id, at, CAST(status_code AS BIGINT) AS status_code, latency_ms, error, \
              response_excerpt FROM delivery_attempts WHERE organization_id = ",
         )
-        .arg(Arg::from(self.org_id))
-        .push(" AND delivery_id IN (")
-        .args(
+        .arg(self.org_id)
+        .push(" AND delivery_id IN ")
+        .list(
             rows.iter()
                 .map(|row| Arg::Uuid(Some(row.id)))
                 .chain(std::iter::once(Arg::Uuid(Some(Uuid::nil())))),
         )
-        .push(") ORDER BY id DESC");
+        .push(" ORDER BY id DESC");
         let attempts: Vec<AttemptRow> = conn.fetch_all(sql.into_sql()).await?;
         let deliveries = rows
             .into_iter()

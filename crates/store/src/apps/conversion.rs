@@ -6,8 +6,9 @@ use tenon_model::apps::{CellValue, Field, FieldKind, ParseContext, Storage, pars
 use uuid::Uuid;
 
 use super::ddl;
-use crate::exec::{Conn, Sql, quote};
+use crate::exec::{Conn, quote};
 use crate::records::cells;
+use crate::sql::SqlText;
 use crate::{Result, Tenant};
 
 /// Rows converted per batch when a field changes type.
@@ -35,17 +36,15 @@ impl Tenant<'_> {
         let mut cleared = 0u64;
         let mut last: Option<Uuid> = None;
         loop {
-            let select = format!(
-                "SELECT id, {} FROM {table_sql} WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
-                quote(&column)
-            );
-            let rows = conn
-                .fetch_rows(
-                    Sql::generated(select)
-                        .bind(last)
-                        .bind(CONVERSION_BATCH_ROWS),
-                )
-                .await?;
+            let mut select = SqlText::new(backend);
+            select.push(&format!("SELECT id, {} FROM {table_sql}", quote(&column)));
+            if let Some(last) = last {
+                select.push(" WHERE id > ").arg(last);
+            }
+            select
+                .push(" ORDER BY id LIMIT ")
+                .arg(CONVERSION_BATCH_ROWS);
+            let rows = conn.fetch_rows(select.into_sql()).await?;
             let Some(last_row) = rows.last() else { break };
             last = Some(last_row.uuid(0)?);
             for row in &rows {
@@ -56,13 +55,17 @@ impl Tenant<'_> {
                 if converted.is_none() {
                     cleared += 1;
                 }
-                let update = format!(
-                    "UPDATE {table_sql} SET {} = $2 WHERE id = $1",
-                    quote(&temporary)
-                );
-                let value = cells::to_arg(converted.as_ref(), after.kind.storage(), backend)?;
-                conn.execute(Sql::generated(update).bind(row.uuid(0)?).bind_all([value]))
-                    .await?;
+                let mut update = SqlText::new(backend);
+                update
+                    .push(&format!("UPDATE {table_sql} SET {} = ", quote(&temporary)))
+                    .arg(cells::to_arg(
+                        converted.as_ref(),
+                        after.kind.storage(),
+                        backend,
+                    )?)
+                    .push(" WHERE id = ")
+                    .arg(row.uuid(0)?);
+                conn.execute(update.into_sql()).await?;
             }
         }
         conn.execute_script(ddl::drop_column(table, &column))

@@ -1,6 +1,5 @@
 //! Departments: the tree (creation, moves without cycles, deletion of empty departments) and its heads.
 
-use sea_query::{Expr, ExprTrait, Order, Query};
 use tenon_model::{
     Action, Department, DepartmentId, DepartmentPatch, Invalid, MemberId, NewDepartment, Page,
     PageRequest, TargetKind,
@@ -11,6 +10,7 @@ use super::{DEPARTMENT_DEPTH_MAX, dedup};
 use crate::audit::{self, Change};
 use crate::exec::{Conn, Sql};
 use crate::rows::{DepartmentRow, HeadRow, department_columns};
+use crate::sql::SqlText;
 use crate::{Result, StoreError, Tenant, WriteContext};
 
 impl Tenant<'_> {
@@ -27,23 +27,24 @@ impl Tenant<'_> {
         parent_id: Option<DepartmentId>,
         page: PageRequest<DepartmentId>,
     ) -> Result<Page<Department, DepartmentId>> {
-        let org = *self.org_id.as_uuid();
-        let mut query = Query::select();
-        query
-            .expr(Expr::cust(department_columns!()))
-            .from("departments")
-            .and_where(Expr::col("organization_id").eq(org))
-            .order_by("id", Order::Asc)
-            .limit(u64::from(page.size()) + 1);
-        if let Some(after) = page.after {
-            query.and_where(Expr::col("id").gt(*after.as_uuid()));
-        }
-        if let Some(parent_id) = parent_id {
-            query.and_where(Expr::col("parent_id").eq(*parent_id.as_uuid()));
-        }
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
-        let rows: Vec<DepartmentRow> = conn.fetch_all(Sql::built(&query, conn.backend())).await?;
+        let mut sql = SqlText::new(conn.backend()).kept();
+        sql.push(concat!(
+            "SELECT ",
+            department_columns!(),
+            " FROM departments WHERE organization_id = "
+        ))
+        .arg(self.org_id);
+        if let Some(after) = page.after {
+            sql.push(" AND id > ").arg(after);
+        }
+        if let Some(parent_id) = parent_id {
+            sql.push(" AND parent_id = ").arg(parent_id);
+        }
+        sql.push(" ORDER BY id ASC LIMIT ")
+            .arg(i64::from(page.size()) + 1);
+        let rows: Vec<DepartmentRow> = conn.fetch_all(sql.into_sql()).await?;
         let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
         let heads = self.heads_of(&mut conn, &ids).await?;
         let departments = rows
@@ -290,16 +291,17 @@ impl Tenant<'_> {
         if department_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let query = Query::select()
-            .columns(["department_id", "member_id"])
-            .from("member_departments")
-            .and_where(Expr::col("organization_id").eq(*self.org_id.as_uuid()))
-            .and_where(Expr::col("department_id").is_in(department_ids.iter().copied()))
-            .and_where(Expr::col("is_head").eq(true))
-            .order_by("department_id", Order::Asc)
-            .order_by("member_id", Order::Asc)
-            .to_owned();
-        Ok(conn.fetch_all(Sql::built(&query, conn.backend())).await?)
+        let mut sql = SqlText::new(conn.backend()).kept();
+        sql.push(
+            "SELECT department_id, member_id FROM member_departments WHERE organization_id = ",
+        )
+        .arg(self.org_id)
+        .push(" AND department_id IN ")
+        .list(department_ids.iter().copied())
+        .push(" AND is_head = ")
+        .arg(true)
+        .push(" ORDER BY department_id ASC, member_id ASC");
+        Ok(conn.fetch_all(sql.into_sql()).await?)
     }
 
     /// Marks `head_ids` as heads of the department, adding them to it where they were not members.

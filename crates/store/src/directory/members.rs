@@ -2,7 +2,6 @@
 
 use std::collections::HashSet;
 
-use sea_query::{Expr, ExprTrait, Order, Query};
 use tenon_model::{
     Action, DepartmentId, Invalid, Member, MemberId, MemberPatch, MemberStatus, NewMember, Page,
     PageRequest, Role, TargetKind,
@@ -14,6 +13,7 @@ use crate::audit::{self, Change};
 use crate::error::unique_violation;
 use crate::exec::{Conn, Sql};
 use crate::rows::{MemberRow, MembershipRow, member_columns};
+use crate::sql::SqlText;
 use crate::{Result, StoreError, Tenant, WriteContext};
 
 impl Tenant<'_> {
@@ -30,38 +30,36 @@ impl Tenant<'_> {
         filter: &MemberFilter,
         page: PageRequest<MemberId>,
     ) -> Result<Page<Member, MemberId>> {
-        let org = *self.org_id.as_uuid();
-        let mut query = Query::select();
-        query
-            .expr(Expr::cust(member_columns!()))
-            .from("members")
-            .and_where(Expr::col("organization_id").eq(org))
-            .order_by("id", Order::Asc)
-            .limit(u64::from(page.size()) + 1);
-        if let Some(after) = page.after {
-            query.and_where(Expr::col("id").gt(*after.as_uuid()));
-        }
-        if let Some(status) = filter.status {
-            query.and_where(Expr::col("status").eq(status.as_str()));
-        }
-        if let Some(role) = filter.role {
-            query.and_where(Expr::col("role").eq(role.as_str()));
-        }
-        if let Some(department_id) = filter.department_id {
-            query.and_where(
-                Expr::col("id").in_subquery(
-                    Query::select()
-                        .column("member_id")
-                        .from("member_departments")
-                        .and_where(Expr::col("organization_id").eq(org))
-                        .and_where(Expr::col("department_id").eq(*department_id.as_uuid()))
-                        .to_owned(),
-                ),
-            );
-        }
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
-        let rows: Vec<MemberRow> = conn.fetch_all(Sql::built(&query, conn.backend())).await?;
+        let mut sql = SqlText::new(conn.backend()).kept();
+        sql.push(concat!(
+            "SELECT ",
+            member_columns!(),
+            " FROM members WHERE organization_id = "
+        ))
+        .arg(self.org_id);
+        if let Some(after) = page.after {
+            sql.push(" AND id > ").arg(after);
+        }
+        if let Some(status) = filter.status {
+            sql.push(" AND status = ").arg(status.as_str());
+        }
+        if let Some(role) = filter.role {
+            sql.push(" AND role = ").arg(role.as_str());
+        }
+        if let Some(department_id) = filter.department_id {
+            sql.push(
+                " AND id IN (SELECT member_id FROM member_departments WHERE organization_id = ",
+            )
+            .arg(self.org_id)
+            .push(" AND department_id = ")
+            .arg(department_id)
+            .push(")");
+        }
+        sql.push(" ORDER BY id ASC LIMIT ")
+            .arg(i64::from(page.size()) + 1);
+        let rows: Vec<MemberRow> = conn.fetch_all(sql.into_sql()).await?;
         let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
         let memberships = self.memberships_of(&mut conn, &ids).await?;
         let members = rows
@@ -309,15 +307,15 @@ impl Tenant<'_> {
         if member_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let query = Query::select()
-            .columns(["member_id", "department_id", "is_head"])
-            .from("member_departments")
-            .and_where(Expr::col("organization_id").eq(*self.org_id.as_uuid()))
-            .and_where(Expr::col("member_id").is_in(member_ids.iter().copied()))
-            .order_by("member_id", Order::Asc)
-            .order_by("position", Order::Asc)
-            .to_owned();
-        Ok(conn.fetch_all(Sql::built(&query, conn.backend())).await?)
+        let mut sql = SqlText::new(conn.backend()).kept();
+        sql.push(
+            "SELECT member_id, department_id, is_head FROM member_departments WHERE organization_id = ",
+        )
+        .arg(self.org_id)
+        .push(" AND member_id IN ")
+        .list(member_ids.iter().copied())
+        .push(" ORDER BY member_id ASC, position ASC");
+        Ok(conn.fetch_all(sql.into_sql()).await?)
     }
 
     async fn insert_memberships(

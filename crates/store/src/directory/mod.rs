@@ -5,11 +5,11 @@
 
 use std::collections::HashSet;
 
-use sea_query::{Expr, ExprTrait, Query};
 use tenon_model::{DepartmentId, MemberId, MemberStatus, Role};
 use uuid::Uuid;
 
 use crate::exec::{Conn, Sql};
+use crate::sql::SqlText;
 use crate::{Result, StoreError, Tenant};
 
 mod departments;
@@ -49,13 +49,12 @@ impl Tenant<'_> {
         field: &str,
     ) -> Result<()> {
         let uuids: Vec<Uuid> = ids.iter().map(|id| *id.as_uuid()).collect();
-        let query = Query::select()
-            .column("id")
-            .from("departments")
-            .and_where(Expr::col("organization_id").eq(*self.org_id.as_uuid()))
-            .and_where(Expr::col("id").is_in(uuids.iter().copied()))
-            .to_owned();
-        let found: Vec<(Uuid,)> = conn.fetch_all(Sql::built(&query, conn.backend())).await?;
+        let mut sql = SqlText::new(conn.backend()).kept();
+        sql.push("SELECT id FROM departments WHERE organization_id = ")
+            .arg(self.org_id)
+            .push(" AND id IN ")
+            .list(uuids.iter().copied());
+        let found: Vec<(Uuid,)> = conn.fetch_all(sql.into_sql()).await?;
         let found: HashSet<Uuid> = found.into_iter().map(|(id,)| id).collect();
         let mut check = tenon_model::Checker::default();
         for (idx, id) in uuids.iter().enumerate() {
@@ -78,13 +77,12 @@ impl Tenant<'_> {
         field: &str,
     ) -> Result<()> {
         let uuids: Vec<Uuid> = ids.iter().map(|id| *id.as_uuid()).collect();
-        let query = Query::select()
-            .column("id")
-            .from("members")
-            .and_where(Expr::col("organization_id").eq(*self.org_id.as_uuid()))
-            .and_where(Expr::col("id").is_in(uuids.iter().copied()))
-            .to_owned();
-        let found: Vec<(Uuid,)> = conn.fetch_all(Sql::built(&query, conn.backend())).await?;
+        let mut sql = SqlText::new(conn.backend()).kept();
+        sql.push("SELECT id FROM members WHERE organization_id = ")
+            .arg(self.org_id)
+            .push(" AND id IN ")
+            .list(uuids.iter().copied());
+        let found: Vec<(Uuid,)> = conn.fetch_all(sql.into_sql()).await?;
         let found: HashSet<Uuid> = found.into_iter().map(|(id,)| id).collect();
         let mut check = tenon_model::Checker::default();
         for (idx, id) in uuids.iter().enumerate() {

@@ -17,7 +17,8 @@ use tenon_ledger::{AccountCode, Chart, Dimension, Period, Role, Word};
 use uuid::Uuid;
 
 use super::{Book, Scaled, corrupt, date_text, invalid};
-use crate::exec::{Arg, Conn, Sql};
+use crate::exec::Conn;
+use crate::sql::SqlText;
 use crate::{Result, StoreError, Tenant};
 
 /// Most lines one sub-ledger detail answers; narrower periods or a dimension filter show the rest.
@@ -114,51 +115,12 @@ struct NetRow {
     credit: Scaled<2>,
 }
 
-/// Values bound in the order their placeholders are written.
-#[derive(Default)]
-struct Binds {
-    args: Vec<Arg>,
-}
-
-impl Binds {
-    /// Binds `value` and answers its placeholder.
-    fn push(&mut self, value: impl Into<Arg>) -> String {
-        self.args.push(value.into());
-        format!("${}", self.args.len())
+/// ` AND <column> IN (…)` for `leaves` (nothing for none).
+fn accounts_in(sql: &mut SqlText, column: &str, leaves: &[AccountCode]) {
+    if !leaves.is_empty() {
+        sql.push(&format!(" AND {column} IN "))
+            .list(leaves.iter().map(|code| code.as_str()));
     }
-
-    /// ` AND l.<dimension> = $n`, or nothing.
-    fn dimension(&mut self, filter: &Option<(Dimension, String)>) -> String {
-        match filter {
-            Some((dimension, value)) => {
-                format!(
-                    " AND l.{} = {}",
-                    dimension.as_str(),
-                    self.push(value.as_str())
-                )
-            }
-            None => String::new(),
-        }
-    }
-
-    /// ` AND l.account_code IN ($n, …)`.
-    fn accounts(&mut self, leaves: &[AccountCode]) -> String {
-        let placeholders: Vec<String> =
-            leaves.iter().map(|code| self.push(code.as_str())).collect();
-        format!(" AND l.account_code IN ({})", placeholders.join(", "))
-    }
-}
-
-/// ` AND l.account_code IN ($n, …)` for `leaves`, numbering placeholders from `first`.
-fn accounts_clause(column: &str, leaves: &[AccountCode], first: usize) -> String {
-    let placeholders: Vec<String> = (0..leaves.len())
-        .map(|index| format!("${}", first + index))
-        .collect();
-    format!(" AND {column} IN ({})", placeholders.join(", "))
-}
-
-fn leaf_args(leaves: &[AccountCode]) -> impl Iterator<Item = Arg> + '_ {
-    leaves.iter().map(|code| Arg::from(code.as_str()))
 }
 
 /// The leaves under `account`, refusing an account the chart does not have.
@@ -231,36 +193,42 @@ impl Tenant<'_> {
         let mut conn = pooled.conn();
         let (book, chart) = self.book_and_chart(&mut conn, book).await?;
         let column = dimension.as_str();
-        let mut text = format!(
-            "SELECT l.account_code, COALESCE(l.{column}, '') AS value, \
-             COALESCE(SUM(CASE WHEN l.period < $3 THEN l.debit ELSE 0 END), 0) AS before_debit, \
-             COALESCE(SUM(CASE WHEN l.period < $3 THEN l.credit ELSE 0 END), 0) AS before_credit, \
-             COALESCE(SUM(CASE WHEN l.period = $3 THEN l.debit ELSE 0 END), 0) AS within_debit, \
-             COALESCE(SUM(CASE WHEN l.period = $3 THEN l.credit ELSE 0 END), 0) AS within_credit \
-             FROM ledger_lines l JOIN ledger_vouchers v ON v.organization_id = l.organization_id AND v.id = l.voucher_id \
-             WHERE l.organization_id = $1 AND l.book_id = $2 AND l.period <= $3 AND v.state = 'posted'"
-        );
         let leaves = match account {
             Some(account) => leaves(&chart, account)?,
             None => Vec::new(),
         };
+        let mut sql = SqlText::new(conn.backend());
+        let sum = |sql: &mut SqlText, op: &str, side: &str, alias: &str| {
+            sql.push(&format!(", COALESCE(SUM(CASE WHEN l.period {op} "))
+                .arg(period.key())
+                .push(&format!(" THEN l.{side} ELSE 0 END), 0) AS {alias}"));
+        };
+        sql.push(&format!(
+            "SELECT l.account_code, COALESCE(l.{column}, '') AS value"
+        ));
+        sum(&mut sql, "<", "debit", "before_debit");
+        sum(&mut sql, "<", "credit", "before_credit");
+        sum(&mut sql, "=", "debit", "within_debit");
+        sum(&mut sql, "=", "credit", "within_credit");
+        sql.push(
+            " FROM ledger_lines l JOIN ledger_vouchers v ON v.organization_id = l.organization_id \
+             AND v.id = l.voucher_id WHERE l.organization_id = ",
+        )
+        .arg(self.org_id)
+        .push(" AND l.book_id = ")
+        .arg(book.id)
+        .push(" AND l.period <= ")
+        .arg(period.key())
+        .push(" AND v.state = 'posted'");
         if leaves.is_empty() {
-            text.push_str(&format!(" AND l.{column} IS NOT NULL"));
+            sql.push(&format!(" AND l.{column} IS NOT NULL"));
         } else {
-            text.push_str(&accounts_clause("l.account_code", &leaves, 4));
+            accounts_in(&mut sql, "l.account_code", &leaves);
         }
-        text.push_str(&format!(
+        sql.push(&format!(
             " GROUP BY l.account_code, COALESCE(l.{column}, '') ORDER BY l.account_code"
         ));
-        let rows: Vec<DimensionSumsRow> = conn
-            .fetch_all(
-                Sql::generated(text)
-                    .bind(self.org_id)
-                    .bind(book.id)
-                    .bind(period.key())
-                    .bind_all(leaf_args(&leaves)),
-            )
-            .await?;
+        let rows: Vec<DimensionSumsRow> = conn.fetch_all(sql.into_sql()).await?;
         let sums = rows
             .into_iter()
             .map(|row| {
@@ -300,21 +268,19 @@ impl Tenant<'_> {
             Some(account) => leaves(&chart, account)?,
             None => Vec::new(),
         };
-        let mut text = "SELECT account_code, period, debit, credit FROM ledger_balances \
-                        WHERE organization_id = $1 AND book_id = $2 AND period <= $3"
-            .to_owned();
+        let mut sql = SqlText::new(conn.backend());
+        sql.push(
+            "SELECT account_code, period, debit, credit FROM ledger_balances WHERE organization_id = ",
+        )
+        .arg(self.org_id)
+        .push(" AND book_id = ")
+        .arg(book.id)
+        .push(" AND period <= ")
+        .arg(to.key());
         if !leaves.is_empty() {
-            text.push_str(&accounts_clause("account_code", &leaves, 4));
+            accounts_in(&mut sql, "account_code", &leaves);
         }
-        let rows: Vec<PeriodSumsRow> = conn
-            .fetch_all(
-                Sql::generated(text)
-                    .bind(self.org_id)
-                    .bind(book.id)
-                    .bind(to.key())
-                    .bind_all(leaf_args(&leaves)),
-            )
-            .await?;
+        let rows: Vec<PeriodSumsRow> = conn.fetch_all(sql.into_sql()).await?;
         let sums = rows
             .into_iter()
             .map(|row| {
@@ -350,38 +316,49 @@ impl Tenant<'_> {
         let mut conn = pooled.conn();
         let (book, chart) = self.book_and_chart(&mut conn, book).await?;
         let leaves = leaves(&chart, &query.account)?;
-        let mut opening_binds = Binds::default();
-        let opening_text = format!(
-            "SELECT COALESCE(SUM(l.debit), 0) AS debit, COALESCE(SUM(l.credit), 0) AS credit FROM ledger_lines l \
-             JOIN ledger_vouchers v ON v.organization_id = l.organization_id AND v.id = l.voucher_id \
-             WHERE l.organization_id = {} AND l.book_id = {} AND l.period < {} AND v.state = 'posted'{}{}",
-            opening_binds.push(self.org_id),
-            opening_binds.push(book.id),
-            opening_binds.push(query.from.key()),
-            opening_binds.dimension(&query.dimension),
-            opening_binds.accounts(&leaves),
-        );
-        let opening: NetRow = conn
-            .fetch_one(Sql::generated(opening_text).bind_all(opening_binds.args))
-            .await?;
-        let mut binds = Binds::default();
-        let text = format!(
+        let narrow = |sql: &mut SqlText| {
+            if let Some((dimension, value)) = &query.dimension {
+                sql.push(&format!(" AND l.{} = ", dimension.as_str()))
+                    .arg(value.as_str());
+            }
+            accounts_in(sql, "l.account_code", &leaves);
+        };
+        let mut opening = SqlText::new(conn.backend());
+        opening
+            .push(
+                "SELECT COALESCE(SUM(l.debit), 0) AS debit, COALESCE(SUM(l.credit), 0) AS credit FROM ledger_lines l \
+                 JOIN ledger_vouchers v ON v.organization_id = l.organization_id AND v.id = l.voucher_id \
+                 WHERE l.organization_id = ",
+            )
+            .arg(self.org_id)
+            .push(" AND l.book_id = ")
+            .arg(book.id)
+            .push(" AND l.period < ")
+            .arg(query.from.key())
+            .push(" AND v.state = 'posted'");
+        narrow(&mut opening);
+        let opening: NetRow = conn.fetch_one(opening.into_sql()).await?;
+        let mut sql = SqlText::new(conn.backend());
+        sql.push(
             "SELECT l.voucher_id, v.date, v.period, v.word, v.number, l.account_code, l.summary, l.customer, l.supplier, \
              l.department, l.employee, l.project, l.item, l.debit, l.credit FROM ledger_lines l \
              JOIN ledger_vouchers v ON v.organization_id = l.organization_id AND v.id = l.voucher_id \
-             WHERE l.organization_id = {} AND l.book_id = {} AND l.period >= {} AND l.period <= {} \
-             AND v.state = 'posted'{}{} ORDER BY v.date, v.period, v.word, v.number, l.line_no LIMIT {}",
-            binds.push(self.org_id),
-            binds.push(book.id),
-            binds.push(query.from.key()),
-            binds.push(query.to.key()),
-            binds.dimension(&query.dimension),
-            binds.accounts(&leaves),
+             WHERE l.organization_id = ",
+        )
+        .arg(self.org_id)
+        .push(" AND l.book_id = ")
+        .arg(book.id)
+        .push(" AND l.period >= ")
+        .arg(query.from.key())
+        .push(" AND l.period <= ")
+        .arg(query.to.key())
+        .push(" AND v.state = 'posted'");
+        narrow(&mut sql);
+        sql.push(&format!(
+            " ORDER BY v.date, v.period, v.word, v.number, l.line_no LIMIT {}",
             DETAIL_LINES_MAX + 1
-        );
-        let rows: Vec<DetailRow> = conn
-            .fetch_all(Sql::generated(text).bind_all(binds.args))
-            .await?;
+        ));
+        let rows: Vec<DetailRow> = conn.fetch_all(sql.into_sql()).await?;
         if rows.len() > DETAIL_LINES_MAX {
             return Err(invalid(
                 "to",
@@ -447,22 +424,22 @@ impl Tenant<'_> {
                 }
             };
         let leaves = leaves(&chart, &account)?;
-        let rows: Vec<AgingRow> = conn
-            .fetch_all(
-                Sql::generated(format!(
-                    "SELECT COALESCE(l.customer, '') AS customer, v.date, l.debit, l.credit FROM ledger_lines l \
-                     JOIN ledger_vouchers v ON v.organization_id = l.organization_id AND v.id = l.voucher_id \
-                     WHERE l.organization_id = $1 AND l.book_id = $2 AND l.period <= $3 AND v.date <= $4 \
-                     AND v.state = 'posted'{}",
-                    accounts_clause("l.account_code", &leaves, 5)
-                ))
-                .bind(self.org_id)
-                .bind(book.id)
-                .bind(Period::of(as_of).key())
-                .bind(date_text(as_of))
-                .bind_all(leaf_args(&leaves)),
-            )
-            .await?;
+        let mut sql = SqlText::new(conn.backend());
+        sql.push(
+            "SELECT COALESCE(l.customer, '') AS customer, v.date, l.debit, l.credit FROM ledger_lines l \
+             JOIN ledger_vouchers v ON v.organization_id = l.organization_id AND v.id = l.voucher_id \
+             WHERE l.organization_id = ",
+        )
+        .arg(self.org_id)
+        .push(" AND l.book_id = ")
+        .arg(book.id)
+        .push(" AND l.period <= ")
+        .arg(Period::of(as_of).key())
+        .push(" AND v.date <= ")
+        .arg(date_text(as_of))
+        .push(" AND v.state = 'posted'");
+        accounts_in(&mut sql, "l.account_code", &leaves);
+        let rows: Vec<AgingRow> = conn.fetch_all(sql.into_sql()).await?;
         let items = rows
             .into_iter()
             .map(|row| {

@@ -358,8 +358,12 @@ impl Tenant<'_> {
         after: (&str, i64),
         through: (&str, i64),
     ) -> Result<Vec<StoredVoucher>> {
-        const RANGE: &str = "organization_id = $1 AND book_id = $2 AND period = $3 \
-            AND (word > $4 OR (word = $4 AND number > $5)) AND (word < $6 OR (word = $6 AND number <= $7))";
+        macro_rules! range {
+            () => {
+                "organization_id = $1 AND book_id = $2 AND period = $3 \
+                 AND (word > $4 OR (word = $4 AND number > $5)) AND (word < $6 OR (word = $6 AND number <= $7))"
+            };
+        }
         let bind = |sql: Sql| {
             sql.bind(self.org_id)
                 .bind(book_id)
@@ -370,17 +374,20 @@ impl Tenant<'_> {
                 .bind(through.1)
         };
         let rows: Vec<VoucherRow> = conn
-            .fetch_all(bind(Sql::generated(format!(
+            .fetch_all(bind(Sql::new(concat!(
                 "SELECT id, book_id, period, word, number, date, attachments, state, preparer, reviewer, poster, \
-                 reverses_id, reversed_by_id, created_at FROM ledger_vouchers WHERE {RANGE} ORDER BY word, number"
+                 reverses_id, reversed_by_id, created_at FROM ledger_vouchers WHERE ",
+                range!(),
+                " ORDER BY word, number"
             ))))
             .await?;
         let line_rows: Vec<LineRow> = conn
-            .fetch_all(bind(Sql::generated(format!(
+            .fetch_all(bind(Sql::new(concat!(
                 "SELECT voucher_id, account_code, summary, customer, supplier, department, employee, project, item, \
                  debit, credit, currency, original_amount, exchange_rate, quantity, unit_price FROM ledger_lines \
-                 WHERE organization_id = $1 AND voucher_id IN (SELECT id FROM ledger_vouchers WHERE {RANGE}) \
-                 ORDER BY voucher_id, line_no"
+                 WHERE organization_id = $1 AND voucher_id IN (SELECT id FROM ledger_vouchers WHERE ",
+                range!(),
+                ") ORDER BY voucher_id, line_no"
             ))))
             .await?;
         assemble(rows, line_rows)

@@ -20,46 +20,18 @@ use uuid::Uuid;
 
 use super::{StoredVoucher, amount, date_text, scaled};
 use crate::exec::{Arg, Backend, Conn, Sql};
+use crate::sql::SqlText;
 use crate::{Result, StoreError, Tenant};
 
 /// Rows per multi-row statement. Lines have 20 columns, so a statement binds at most 4,000 values, well
 /// under SQLite's (32,766) and PostgreSQL's (65,535) limits.
 const ROWS_PER_STATEMENT: usize = 200;
 
-/// `head` followed by `rows` groups of `columns` placeholders, then `tail`. SQLite gets anonymous `?`
-/// placeholders: with numbered ones, binding each value walks SQLite's list of parameter names
-/// (`sqlite3_bind_parameter_name` is linear), which makes a statement of n values cost n² — seconds for
-/// a batch. PostgreSQL only reads `$n`.
-fn values_text(backend: Backend, head: &str, columns: usize, rows: usize, tail: &str) -> String {
-    let mut text = String::with_capacity(head.len() + rows * columns * 6 + tail.len());
-    text.push_str(head);
-    for row in 0..rows {
-        text.push_str(if row == 0 { " (" } else { ", (" });
-        for column in 0..columns {
-            if column > 0 {
-                text.push_str(", ");
-            }
-            match backend {
-                Backend::Sqlite => text.push('?'),
-                Backend::Postgres => {
-                    text.push('$');
-                    text.push_str(&(row * columns + column + 1).to_string());
-                }
-            }
-        }
-        text.push(')');
-    }
-    text.push_str(tail);
-    text
-}
-
 const VOUCHER_HEAD: &str = "INSERT INTO ledger_vouchers (organization_id, id, book_id, period, word, number, date, \
      attachments, state, preparer, reviewer, poster, reverses_id, reversed_by_id, created_at, updated_at) VALUES";
-const VOUCHER_COLUMNS: usize = 16;
 const LINE_HEAD: &str = "INSERT INTO ledger_lines (organization_id, voucher_id, line_no, book_id, period, account_code, \
      summary, customer, supplier, department, employee, project, item, debit, credit, currency, original_amount, \
      exchange_rate, quantity, unit_price) VALUES";
-const LINE_COLUMNS: usize = 20;
 const VALUE_HEAD: &str =
     "INSERT INTO ledger_dimension_values (organization_id, book_id, dimension, code, name) VALUES";
 const VALUE_TAIL: &str = " ON CONFLICT (organization_id, book_id, dimension, code) DO NOTHING";
@@ -179,10 +151,10 @@ impl Tenant<'_> {
                 .await;
         }
         for chunk in vouchers.chunks(ROWS_PER_STATEMENT) {
-            let mut args = Vec::with_capacity(chunk.len() * VOUCHER_COLUMNS);
+            let mut rows = Vec::with_capacity(chunk.len());
             for stored in chunk {
                 let v = &stored.voucher;
-                args.extend([
+                rows.push([
                     Arg::from(self.org_id),
                     Arg::from(stored.id),
                     Arg::from(book_id),
@@ -201,15 +173,11 @@ impl Tenant<'_> {
                     Arg::from(stored.created_at),
                 ]);
             }
-            let text = values_text(
-                conn.backend(),
-                VOUCHER_HEAD,
-                VOUCHER_COLUMNS,
-                chunk.len(),
-                "",
-            );
-            let sql = Sql::generated(text).bind_all(args);
-            conn.execute(sql).await.map_err(number_conflict)?;
+            let mut sql = SqlText::new(conn.backend());
+            sql.push(VOUCHER_HEAD).push(" ").rows(rows);
+            conn.execute(sql.into_sql())
+                .await
+                .map_err(number_conflict)?;
         }
         let mut rows: Vec<Vec<Arg>> = Vec::new();
         for stored in vouchers {
@@ -238,13 +206,12 @@ impl Tenant<'_> {
                     scaled(line.unit_price, tenon_ledger::QUANTITY_SCALE),
                 ]);
                 if rows.len() == ROWS_PER_STATEMENT {
-                    insert_rows(conn, LINE_HEAD, LINE_COLUMNS, "", std::mem::take(&mut rows))
-                        .await?;
+                    insert_rows(conn, LINE_HEAD, "", std::mem::take(&mut rows)).await?;
                 }
             }
         }
         if !rows.is_empty() {
-            insert_rows(conn, LINE_HEAD, LINE_COLUMNS, "", rows).await?;
+            insert_rows(conn, LINE_HEAD, "", rows).await?;
         }
         Ok(())
     }
@@ -358,7 +325,7 @@ impl Tenant<'_> {
             })
             .collect();
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            insert_rows(conn, VALUE_HEAD, 5, VALUE_TAIL, chunk.to_vec()).await?;
+            insert_rows(conn, VALUE_HEAD, VALUE_TAIL, chunk.to_vec()).await?;
         }
         Ok(())
     }
@@ -378,36 +345,11 @@ pub(super) fn number_conflict(error: sqlx::Error) -> StoreError {
 async fn insert_rows(
     conn: &mut Conn<'_>,
     head: &str,
-    columns: usize,
     tail: &str,
     rows: Vec<Vec<Arg>>,
 ) -> Result<()> {
-    let text = values_text(conn.backend(), head, columns, rows.len(), tail);
-    conn.execute(Sql::generated(text).bind_all(rows.into_iter().flatten()))
-        .await?;
+    let mut sql = SqlText::new(conn.backend());
+    sql.push(head).push(" ").rows(rows).push(tail);
+    conn.execute(sql.into_sql()).await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::values_text;
-    use crate::exec::Backend;
-
-    #[test]
-    fn placeholders_are_numbered_on_postgres_and_anonymous_on_sqlite() {
-        assert_eq!(
-            values_text(
-                Backend::Postgres,
-                "INSERT INTO t (a, b) VALUES",
-                2,
-                2,
-                " ON CONFLICT DO NOTHING"
-            ),
-            "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4) ON CONFLICT DO NOTHING"
-        );
-        assert_eq!(
-            values_text(Backend::Sqlite, "INSERT INTO t (a, b) VALUES", 2, 2, ""),
-            "INSERT INTO t (a, b) VALUES (?, ?), (?, ?)"
-        );
-    }
 }

@@ -571,42 +571,16 @@ pub(crate) fn compile(
 
 /// Appends compiled formula SQL, binding its values in the order its placeholders appear.
 pub(crate) fn push_expr(sql: &mut SqlText, expr: &SqlExpr) -> Result<()> {
-    let text = expr.sql.as_str();
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    let mut i = 0;
-    let mut quote_char: Option<u8> = None;
-    while i < bytes.len() {
-        let byte = bytes[i];
-        match quote_char {
-            Some(q) if byte == q => quote_char = None,
-            Some(_) => {}
-            None if byte == b'\'' || byte == b'"' => quote_char = Some(byte),
-            None if byte == b'$' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => {
-                let mut end = i + 1;
-                while end < bytes.len() && bytes[end].is_ascii_digit() {
-                    end += 1;
-                }
-                let number: usize = text[i + 1..end]
-                    .parse()
-                    .map_err(|_| StoreError::Corrupt(format!("placeholder in {text}")))?;
-                let bind = expr.binds.get(number.wrapping_sub(1)).ok_or_else(|| {
-                    StoreError::Corrupt(format!("placeholder ${number} without a value"))
-                })?;
-                sql.push(&text[start..i]);
-                sql.arg(match bind {
-                    Bind::Int(value) => Arg::Int(Some(*value)),
-                    Bind::Text(value) => Arg::Text(Some(value.clone())),
-                });
-                start = end;
-                i = end;
-                continue;
-            }
-            None => {}
-        }
-        i += 1;
-    }
-    sql.push(&text[start..]);
+    let binds: Vec<Arg> = expr
+        .binds
+        .iter()
+        .map(|bind| match bind {
+            Bind::Int(value) => Arg::Int(Some(*value)),
+            Bind::Text(value) => Arg::Text(Some(value.clone())),
+        })
+        .collect();
+    sql.splice(&expr.sql, &binds)
+        .map_err(|reason| StoreError::Corrupt(format!("{reason} in {}", expr.sql)))?;
     Ok(())
 }
 

@@ -23,7 +23,6 @@ mod write;
 
 pub use aggregate::{Aggregation, Group, GroupValue, MetricValue};
 pub use query::Cursor;
-pub(crate) use query::SqlText;
 pub(crate) use query::column;
 pub use write::{IdempotencyKey, RECORDS_PER_WRITE_MAX, RecordProblem, RecordUpdate, WriteOutcome};
 

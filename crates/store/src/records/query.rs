@@ -13,57 +13,10 @@ use uuid::Uuid;
 
 use super::cells;
 use crate::apps::ddl;
-use crate::exec::{Arg, Backend, DynRow, Sql, quote};
+use crate::exec::{Arg, Backend, DynRow, quote};
 use crate::{Result, StoreError};
 
-/// Accumulates SQL text and its bound values, numbering placeholders.
-pub(crate) struct SqlText {
-    text: String,
-    args: Vec<Arg>,
-    pub(crate) backend: Backend,
-}
-
-impl SqlText {
-    pub(crate) fn new(backend: Backend) -> Self {
-        SqlText {
-            text: String::new(),
-            args: Vec::new(),
-            backend,
-        }
-    }
-
-    pub(crate) fn push(&mut self, text: &str) -> &mut Self {
-        self.text.push_str(text);
-        self
-    }
-
-    /// Appends a placeholder bound to `value`. SQLite gets anonymous `?` placeholders: it looks numbered
-    /// ones up by a linear scan, which makes a 10,000-value insert quadratic; each placeholder here is
-    /// used once, in order, so anonymous ones bind the same values.
-    pub(crate) fn arg(&mut self, value: Arg) -> &mut Self {
-        self.args.push(value);
-        match self.backend {
-            Backend::Postgres => self.text.push_str(&format!("${}", self.args.len())),
-            Backend::Sqlite => self.text.push('?'),
-        }
-        self
-    }
-
-    /// Appends `$a, $b, …` for the values.
-    pub(crate) fn args(&mut self, values: impl IntoIterator<Item = Arg>) -> &mut Self {
-        for (i, value) in values.into_iter().enumerate() {
-            if i > 0 {
-                self.text.push_str(", ");
-            }
-            self.arg(value);
-        }
-        self
-    }
-
-    pub(crate) fn into_sql(self) -> Sql {
-        Sql::generated(self.text).bind_all(self.args)
-    }
-}
+pub(crate) use crate::sql::SqlText;
 
 /// The SQL expression of a field's value in the row aliased `r`.
 pub(crate) fn column(kind: &FieldKind, field_id: tenon_model::FieldId) -> String {

@@ -27,13 +27,7 @@ pub const RECORDS_PER_WRITE_MAX: usize = 1000;
 /// Bound values per statement, under SQLite's limit of 32,766.
 const VALUES_PER_STATEMENT: usize = 30_000;
 
-/// A problem with one record of a write: its index in the request, the field, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordProblem {
-    pub index: usize,
-    pub field: Option<FieldId>,
-    pub reason: String,
-}
+pub use crate::error::RecordProblem;
 
 /// A change to one record. `None` for a field clears it.
 #[derive(Debug, Clone)]

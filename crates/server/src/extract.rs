@@ -221,19 +221,24 @@ pub struct PageParams {
 
 impl PageParams {
     pub fn to_request<K: From<Uuid>>(&self) -> ApiResult<PageRequest<K>> {
-        let size = self.page_size.unwrap_or(PAGE_SIZE_DEFAULT);
         let after = self
             .cursor
             .as_deref()
             .filter(|cursor| !cursor.is_empty())
             .map(decode_cursor)
             .transpose()?;
-        PageRequest::new(size, after.map(K::from)).ok_or_else(|| {
-            let reason = format!("must be between 1 and {PAGE_SIZE_MAX}");
-            ApiError::invalid_request(format!("query parameter page_size: {reason}"))
-                .with_details(vec![FieldError::new("page_size", reason)])
-        })
+        page_request(self.page_size, after.map(K::from))
     }
+}
+
+/// A page of `page_size` (default [`PAGE_SIZE_DEFAULT`]) after `after`: the one check of a list's page
+/// size, for every list route.
+pub fn page_request<K>(page_size: Option<u32>, after: Option<K>) -> ApiResult<PageRequest<K>> {
+    PageRequest::new(page_size.unwrap_or(PAGE_SIZE_DEFAULT), after).ok_or_else(|| {
+        let reason = format!("must be between 1 and {PAGE_SIZE_MAX}");
+        ApiError::invalid_request(format!("query parameter page_size: {reason}"))
+            .with_details(vec![FieldError::new("page_size", reason)])
+    })
 }
 
 fn decode_cursor(cursor: &str) -> ApiResult<Uuid> {

@@ -31,6 +31,7 @@ pub mod openapi;
 pub mod rate_limit;
 pub mod request_id;
 pub mod routes;
+pub mod service;
 pub mod state;
 pub mod stream;
 

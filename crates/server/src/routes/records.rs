@@ -14,21 +14,19 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-use tenon_model::apps::filter::{Filter, FilterContext, parse_sort};
 use tenon_model::apps::input::{WriteMode, parse_record_fields, present};
-use tenon_model::apps::{CellValue, TableSchema, computed};
+use tenon_model::apps::{CellValue, TableSchema};
 use tenon_model::{FieldError, FieldId, RecordId};
-use tenon_store::{
-    IdempotencyKey, RECORDS_PER_WRITE_MAX, RecordQuery, RecordUpdate, StoreError, WriteOutcome,
-};
+use tenon_store::{IdempotencyKey, RECORDS_PER_WRITE_MAX, RecordUpdate, StoreError, WriteOutcome};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Authed, Authenticated, scopes};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiQuery, parse_json, path_id};
+use crate::extract::{ApiQuery, page_request, parse_json, path_id};
 use crate::routes::records_io::{
     KeyBy, RenderContext, decode_cursor, encode_cursor, key_by, parse_context,
 };
+use crate::service::records::{self, ListProblem, ListRequest};
 use crate::state::AppState;
 
 /// A record as the API shows it.
@@ -127,40 +125,38 @@ pub struct ReadParams {
     pub expand: Option<String>,
 }
 
+/// The field references of a comma-separated query parameter.
+fn references(raw: &str) -> Vec<&str> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect()
+}
+
+fn no_field(param: &str, reference: &str) -> ApiError {
+    ApiError::invalid_request(format!("query parameter {param}: no field \"{reference}\""))
+        .with_details(vec![FieldError::new(
+            param,
+            format!("no field \"{reference}\""),
+        )])
+}
+
 fn field_list(
     schema: &TableSchema,
     raw: Option<&str>,
     param: &str,
 ) -> ApiResult<Option<Vec<FieldId>>> {
     let Some(raw) = raw else { return Ok(None) };
-    let mut ids = Vec::new();
-    for reference in raw
-        .split(',')
-        .map(str::trim)
-        .filter(|part| !part.is_empty())
-    {
-        let field = schema.resolve_field(reference).ok_or_else(|| {
-            ApiError::invalid_request(format!("query parameter {param}: no field \"{reference}\""))
-                .with_details(vec![FieldError::new(
-                    param,
-                    format!("no field \"{reference}\""),
-                )])
-        })?;
-        ids.push(field.id);
-    }
-    Ok(Some(ids))
-}
-
-/// Checks a `formula=` condition against the table; its stored form (field ids) goes to the store.
-pub fn condition_formula(schema: &TableSchema, raw: &str) -> ApiResult<String> {
-    let formula_schema = computed::formula_schema(schema, &|_| String::new(), &Default::default());
-    let checked =
-        tenon_model::apps::formula::check_condition(raw, &formula_schema).map_err(|found| {
-            let invalid = computed::diagnostics("formula", &found);
-            ApiError::invalid_request(format!("query parameter formula: {invalid}"))
-                .with_details(invalid.0)
-        })?;
-    Ok(checked.stored().to_owned())
+    references(raw)
+        .into_iter()
+        .map(|reference| {
+            schema
+                .resolve_field(reference)
+                .map(|field| field.id)
+                .ok_or_else(|| no_field(param, reference))
+        })
+        .collect::<ApiResult<Vec<_>>>()
+        .map(Some)
 }
 
 fn bad_query(param: &str, path: &str, message: String) -> ApiError {
@@ -243,69 +239,49 @@ pub async fn list_records(
     Path((app, table)): Path<(String, String)>,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<axum::Json<Value>> {
-    let tenant = state.store().tenant(auth.principal.org_id);
+    let org = auth.principal.org_id;
+    let tenant = state.store().tenant(org);
     let schema = tenant.table_schema(&app, &table).await?;
-    let org = tenant.organization().await?;
-    let today = state
-        .store()
-        .now()
-        .with_timezone(&org.time_zone.tz())
-        .date_naive();
-    let context = FilterContext {
-        today,
-        time_zone: org.time_zone,
-    };
-    let filter = match params
+    let context = records::filter_context(&state, &tenant.organization().await?);
+    let filter: Option<Value> = params
         .filter
         .as_deref()
         .filter(|raw| !raw.trim().is_empty())
-    {
-        None => None,
-        Some(raw) => {
-            let value: Value = serde_json::from_str(raw)
-                .map_err(|error| bad_query("filter", "filter", format!("not JSON: {error}")))?;
-            Some(
-                Filter::parse(&value, &schema, &context)
-                    .map_err(|error| bad_query("filter", &error.path, error.message))?,
-            )
-        }
-    };
-    let sort = parse_sort(params.sort.as_deref().unwrap_or(""), &schema)
-        .map_err(|error| bad_query("sort", "sort", error.message))?;
-    let page_size = params.page_size.unwrap_or(tenon_model::PAGE_SIZE_DEFAULT);
-    if !(1..=tenon_model::PAGE_SIZE_MAX).contains(&page_size) {
-        return Err(bad_query(
-            "page_size",
-            "page_size",
-            format!("must be between 1 and {}", tenon_model::PAGE_SIZE_MAX),
-        ));
-    }
+        .map(|raw| {
+            serde_json::from_str(raw)
+                .map_err(|error| bad_query("filter", "filter", format!("not JSON: {error}")))
+        })
+        .transpose()?;
     let after = params
         .cursor
         .as_deref()
         .filter(|raw| !raw.is_empty())
         .map(decode_cursor)
         .transpose()?;
-    let only = field_list(&schema, params.fields.as_deref(), "fields")?;
+    let request = ListRequest {
+        filter: filter.as_ref(),
+        sort: params.sort.as_deref().unwrap_or(""),
+        fields: params.fields.as_deref().map(references),
+        formula: params
+            .formula
+            .as_deref()
+            .filter(|raw| !raw.trim().is_empty()),
+        page: page_request(params.page_size, after)?,
+        count: params.count.unwrap_or(false),
+    };
+    let query =
+        records::record_query(&schema, request, &context).map_err(|problem| match problem {
+            ListProblem::Filter { path, message } => bad_query("filter", &path, message),
+            ListProblem::Sort(message) => bad_query("sort", "sort", message),
+            ListProblem::Field(reference) => no_field("fields", &reference),
+            ListProblem::Formula(invalid) => {
+                ApiError::invalid_request(format!("query parameter formula: {invalid}"))
+                    .with_details(invalid.0)
+            }
+        })?;
     let expand = field_list(&schema, params.expand.as_deref(), "expand")?.unwrap_or_default();
     let key_by = key_by(params.key_by.as_deref())?;
-    let condition = params
-        .formula
-        .as_deref()
-        .filter(|raw| !raw.trim().is_empty())
-        .map(|raw| condition_formula(&schema, raw))
-        .transpose()?;
-    let query = RecordQuery {
-        filter,
-        sort,
-        fields: only.clone(),
-        page_size,
-        after,
-        count: params.count.unwrap_or(false),
-        condition,
-    };
-    let page = tenant
-        .list_records(&schema, &query)
+    let page = records::list(&state, org, &schema, &query, key_by, &expand)
         .await
         .map_err(|error| match error {
             StoreError::Invalid(invalid) => {
@@ -313,17 +289,8 @@ pub async fn list_records(
             }
             other => other.into(),
         })?;
-    let items = render_many(
-        &state,
-        &auth,
-        &schema,
-        &page.records,
-        key_by,
-        only.as_deref(),
-        &expand,
-    )
-    .await?;
-    let mut body = json!({"items": items, "next_cursor": page.next.as_ref().map(encode_cursor)});
+    let mut body =
+        json!({"items": page.items, "next_cursor": page.next.as_ref().map(encode_cursor)});
     if let (Some(total), Value::Object(map)) = (page.total, &mut body) {
         map.insert("total".to_owned(), Value::from(total));
     }

@@ -1,17 +1,12 @@
-//! `/api/v1/auth/login` and `/api/v1/auth/logout`: browser sessions for people.
-//!
-//! A login checks the password with argon2id off the async workers. Failures are counted per e-mail
-//! address, whether or not the address exists, and after five the address is locked for 30 s, doubling
-//! with each further failure up to an hour: a lock says nothing about whether an account exists, and
-//! unknown addresses cost as much time as known ones.
+//! `/api/v1/auth/login` and `/api/v1/auth/logout`: browser sessions for people. The login itself (throttle,
+//! password check, session) is [`crate::service::login`]; this module speaks HTTP: the body, the status
+//! codes and the cookie.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use tenon_auth::{SecretKind, lock_seconds_after};
-use tenon_model::{Actor, Email, FieldError, MemberStatus};
-use tenon_store::{LoginCandidate, WriteContext};
+use tenon_model::{Email, FieldError};
 use utoipa::ToSchema;
 
 use crate::auth::{Authed, SESSION_COOKIE, Via, scopes};
@@ -19,6 +14,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, OptionalJson};
 use crate::routes::members::MemberOut;
 use crate::routes::organization::OrganizationOut;
+use crate::service::login::{Credentials, LoginRefused, log_in};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -56,69 +52,32 @@ pub async fn login(
 ) -> ApiResult<Response> {
     let email =
         Email::parse(&body.email).map_err(|reason| tenon_model::Invalid::one("email", reason.0))?;
-    let store = state.store();
-    let throttle = store.login_throttle(email.as_str()).await?;
-    let now = store.now();
-    if let Some(locked_until) = throttle.locked_until.filter(|until| *until > now) {
-        let seconds = (locked_until - now).num_seconds().max(1);
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
-            format!("too many failed logins for this address; try again in {seconds} s"),
-        )
-        .with_header(header::RETRY_AFTER, HeaderValue::from(seconds)));
-    }
-    let candidates: Vec<LoginCandidate> = store
-        .login_candidates(&email)
-        .await?
-        .into_iter()
-        .filter(|candidate| {
-            candidate.status == MemberStatus::Active && candidate.password_hash.is_some()
-        })
-        .filter(|candidate| {
-            body.organization
-                .as_ref()
-                .is_none_or(|org| candidate.org_id.to_string() == *org)
-        })
-        .collect();
-    let password = body.password;
-    let matching: Vec<LoginCandidate> = state
-        .password_work(move || {
-            if candidates.is_empty() {
-                tenon_auth::verify_against_nothing(&password);
-            }
-            candidates
-                .into_iter()
-                .filter(|candidate| {
-                    candidate
-                        .password_hash
-                        .as_deref()
-                        .is_some_and(|hash| tenon_auth::verify_password(&password, hash))
-                })
-                .collect()
-        })
-        .await?;
-    let member = match matching.as_slice() {
-        [] => {
-            store
-                .record_login_failure(email.as_str(), lock_seconds_after)
-                .await?;
+    let credentials = Credentials {
+        email,
+        password: body.password,
+        organization: body.organization,
+    };
+    let session = match log_in(&state, credentials, crate::request_id::current()).await {
+        Ok(session) => session,
+        Err(LoginRefused::Locked { seconds }) => {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                format!("too many failed logins for this address; try again in {seconds} s"),
+            )
+            .with_header(header::RETRY_AFTER, HeaderValue::from(seconds)));
+        }
+        Err(LoginRefused::WrongCredentials) => {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_credentials",
                 "wrong e-mail address or password",
             ));
         }
-        [one] => one.clone(),
-        several => {
-            let details = several
-                .iter()
-                .map(|candidate| {
-                    FieldError::new(
-                        "organization",
-                        format!("{} ({})", candidate.org_id, candidate.org_name),
-                    )
-                })
+        Err(LoginRefused::SeveralOrganizations(organizations)) => {
+            let details = organizations
+                .into_iter()
+                .map(|(id, name)| FieldError::new("organization", format!("{id} ({name})")))
                 .collect();
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -127,26 +86,13 @@ pub async fn login(
             )
             .with_details(details));
         }
+        Err(LoginRefused::Failed(error)) => return Err(error),
     };
-    store.clear_login_failures(email.as_str()).await?;
-    let tenant = store.tenant(member.org_id);
-    let secret = tenon_auth::mint(SecretKind::Session);
-    let ttl = state.config().session_ttl;
-    let ctx = WriteContext {
-        actor: Actor::Member {
-            id: member.member_id,
-            name: member.member_name.clone(),
-        },
-        request_id: Some(crate::request_id::current()),
-    };
-    tenant
-        .create_session(&ctx, member.member_id, secret.digest.as_bytes(), now + ttl)
-        .await?;
     let body = LoginResponse {
-        member: tenant.member(member.member_id).await?.into(),
-        organization: tenant.organization().await?.into(),
+        member: session.member.into(),
+        organization: session.organization.into(),
     };
-    let cookie = session_cookie(&state, &secret.plaintext, ttl.num_seconds());
+    let cookie = session_cookie(&state, &session.secret, session.ttl.num_seconds());
     let mut response = axum::Json(body).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     response

@@ -15,17 +15,16 @@ use tenon_model::apps::input::{WriteMode, parse_record_fields, present};
 use tenon_model::apps::view::{View, ViewType, check_config};
 use tenon_model::apps::{ApiKey, TableSchema};
 use tenon_model::{Checker, FieldError, Name, RateLimit};
-use tenon_store::{RecordQuery, ViewSpec, WriteContext, WriteOutcome};
+use tenon_store::{ViewSpec, WriteContext, WriteOutcome};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Authed, scopes};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, page_request};
 use crate::rate_limit::Decision;
 use crate::routes::apps::field_out;
-use crate::routes::records_io::{
-    KeyBy, RenderContext, decode_cursor, encode_cursor, parse_context,
-};
+use crate::routes::records_io::{KeyBy, decode_cursor, encode_cursor, parse_context};
+use crate::service::records::{ListProblem, ListRequest, filter_context, list, record_query};
 use crate::state::AppState;
 
 /// Submissions one visitor (address) may make to one public form.
@@ -82,17 +81,6 @@ pub struct ViewWrite {
     #[serde(default)]
     #[schema(value_type = Object)]
     pub config: Map<String, Value>,
-}
-
-fn filter_context(state: &AppState, org: &tenon_model::Organization) -> FilterContext {
-    FilterContext {
-        today: state
-            .store()
-            .now()
-            .with_timezone(&org.time_zone.tz())
-            .date_naive(),
-        time_zone: org.time_zone,
-    }
 }
 
 /// Checks a view against the table, filter and sort included.
@@ -247,10 +235,28 @@ pub async fn view_records(
     Path((app, table, view)): Path<(String, String, String)>,
     ApiQuery(params): ApiQuery<ViewRecordsParams>,
 ) -> ApiResult<axum::Json<Value>> {
-    let tenant = state.store().tenant(auth.principal.org_id);
+    let org = auth.principal.org_id;
+    let tenant = state.store().tenant(org);
     let schema = tenant.table_schema(&app, &table).await?;
     let view = tenant.view(schema.table.id, &view).await?;
-    let org = tenant.organization().await?;
+    let context = filter_context(&state, &tenant.organization().await?);
+    let after = params
+        .cursor
+        .as_deref()
+        .filter(|raw| !raw.is_empty())
+        .map(decode_cursor)
+        .transpose()?;
+    let keys = view.field_keys();
+    let request = ListRequest {
+        filter: view.filter(),
+        sort: view.sort().unwrap_or(""),
+        fields: keys
+            .as_ref()
+            .map(|keys| keys.iter().map(String::as_str).collect()),
+        formula: None,
+        page: page_request(params.page_size, after)?,
+        count: false,
+    };
     let stale = |message: String| {
         ApiError::new(
             StatusCode::CONFLICT,
@@ -258,68 +264,14 @@ pub async fn view_records(
             format!("view {}: {message}; update the view", view.key),
         )
     };
-    let filter = view
-        .filter()
-        .map(|value| Filter::parse(value, &schema, &filter_context(&state, &org)))
-        .transpose()
-        .map_err(|error| stale(error.message))?;
-    let sort =
-        parse_sort(view.sort().unwrap_or(""), &schema).map_err(|error| stale(error.message))?;
-    let fields = match view.field_keys() {
-        None => None,
-        Some(keys) => Some(
-            keys.iter()
-                .map(|key| {
-                    schema
-                        .resolve_field(key)
-                        .map(|field| field.id)
-                        .ok_or_else(|| stale(format!("no field \"{key}\"")))
-                })
-                .collect::<ApiResult<Vec<_>>>()?,
-        ),
-    };
-    let page_size = params.page_size.unwrap_or(tenon_model::PAGE_SIZE_DEFAULT);
-    if !(1..=tenon_model::PAGE_SIZE_MAX).contains(&page_size) {
-        return Err(ApiError::invalid_request(
-            "query parameter page_size: must be between 1 and 1000",
-        )
-        .with_details(vec![FieldError::new(
-            "page_size",
-            "must be between 1 and 1000",
-        )]));
-    }
-    let after = params
-        .cursor
-        .as_deref()
-        .filter(|raw| !raw.is_empty())
-        .map(decode_cursor)
-        .transpose()?;
-    let query = RecordQuery {
-        filter,
-        sort,
-        fields: fields.clone(),
-        page_size,
-        after,
-        count: false,
-        condition: None,
-    };
-    let page = tenant.list_records(&schema, &query).await?;
-    let context = RenderContext::load(
-        state.store(),
-        auth.principal.org_id,
-        &schema,
-        &page.records,
-        KeyBy::Key,
-        &[],
-    )
-    .await?;
-    let items: Vec<Value> = page
-        .records
-        .iter()
-        .map(|record| context.record(&schema, record, fields.as_deref()))
-        .collect();
+    let query = record_query(&schema, request, &context).map_err(|problem| match problem {
+        ListProblem::Filter { message, .. } | ListProblem::Sort(message) => stale(message),
+        ListProblem::Field(key) => stale(format!("no field \"{key}\"")),
+        ListProblem::Formula(invalid) => stale(invalid.to_string()),
+    })?;
+    let page = list(&state, org, &schema, &query, KeyBy::Key, &[]).await?;
     Ok(axum::Json(
-        json!({"items": items, "next_cursor": page.next.as_ref().map(encode_cursor)}),
+        json!({"items": page.items, "next_cursor": page.next.as_ref().map(encode_cursor)}),
     ))
 }
 

@@ -1,14 +1,13 @@
 //! The per-node caches of credentials and schemas: two stores on one database play two nodes. A change
 //! made through a node is seen by that node at once and by the other within the sync interval.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
 use tenon_model::apps::{ParseContext, TableSchema};
 use tenon_model::{Name, Scope, ScopeSet, TimeZone};
 use tenon_store::testing::{TestBackend, TestDatabase};
-use tenon_store::{NewToken, Store, SystemClock, WriteContext};
+use tenon_store::{NewToken, Store, WriteContext};
 
 use crate::apps::spec;
 use crate::new_org;
@@ -18,7 +17,7 @@ const PARSE: ParseContext = ParseContext {
 };
 
 async fn node(database: &TestDatabase) -> Store {
-    let store = Store::connect(&database.config, Arc::new(SystemClock))
+    let store = Store::connect(&database.config, crate::manual_clock())
         .await
         .unwrap();
     store.migrate().await.unwrap();

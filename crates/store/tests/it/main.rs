@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{TimeZone as _, Utc};
 use tenon_model::{Email, Locale, Name, NewMember, OptionalText, Role, TimeZone};
 use tenon_store::testing::{TestBackend, TestDatabase};
-use tenon_store::{ManualClock, NewOrganization, Store, SystemClock, WriteContext};
+use tenon_store::{ManualClock, NewOrganization, Store, WriteContext};
 
 mod apps;
 mod cache;
@@ -48,7 +48,7 @@ where
     Fut: Future<Output = ()>,
 {
     let database = TestDatabase::create(backend).await;
-    let store = Store::connect(&database.config, Arc::new(SystemClock))
+    let store = Store::connect(&database.config, manual_clock())
         .await
         .expect("connect");
     store.migrate().await.expect("migrate");
@@ -57,16 +57,22 @@ where
     database.cleanup().await;
 }
 
-/// Like [`run`], with a clock the test moves.
+/// The store's clock in every test: it reads 2026-11-25 09:00 UTC until the test moves it, so no test
+/// depends on how fast the machine runs.
+pub fn manual_clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap(),
+    ))
+}
+
+/// Like [`run`], with the clock given to the test to move.
 pub async fn run_with_clock<F, Fut>(backend: TestBackend, test: F)
 where
     F: FnOnce(Store, Arc<ManualClock>) -> Fut,
     Fut: Future<Output = ()>,
 {
     let database = TestDatabase::create(backend).await;
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap(),
-    ));
+    let clock = manual_clock();
     let store = Store::connect(&database.config, clock.clone())
         .await
         .expect("connect");

@@ -3,7 +3,6 @@
 //! on PostgreSQL.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -11,9 +10,7 @@ use tenon_model::apps::field::parse_kind;
 use tenon_model::apps::{CellValue, FieldType, ParseContext, TableSchema, parse_cell};
 use tenon_model::{Name, RecordId, TimeZone};
 use tenon_store::testing::{TestBackend, TestDatabase};
-use tenon_store::{
-    FieldPatch, NewApp, NewTable, RecordQuery, RecordUpdate, Store, SystemClock, WriteContext,
-};
+use tenon_store::{FieldPatch, NewApp, NewTable, RecordQuery, RecordUpdate, Store, WriteContext};
 
 use crate::apps::spec;
 
@@ -269,7 +266,7 @@ fn property(backend: TestBackend) {
         .unwrap();
     let (database, store) = runtime.block_on(async {
         let database = TestDatabase::create(backend).await;
-        let store = Store::connect(&database.config, Arc::new(SystemClock))
+        let store = Store::connect(&database.config, crate::manual_clock())
             .await
             .unwrap();
         store.migrate().await.unwrap();

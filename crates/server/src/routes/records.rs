@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use tenon_model::apps::filter::{Filter, FilterContext, parse_sort};
 use tenon_model::apps::input::{WriteMode, parse_record_fields, present};
 use tenon_model::apps::{CellValue, TableSchema, computed};
-use tenon_model::{FieldError, FieldId, RecordId};
+use tenon_model::{DetailCode, FieldError, FieldId, RecordId};
 use tenon_store::{
     IdempotencyKey, RECORDS_PER_WRITE_MAX, RecordQuery, RecordUpdate, StoreError, WriteOutcome,
 };
@@ -140,11 +140,11 @@ fn field_list(
         .filter(|part| !part.is_empty())
     {
         let field = schema.resolve_field(reference).ok_or_else(|| {
-            ApiError::invalid_request(format!("query parameter {param}: no field \"{reference}\""))
-                .with_details(vec![FieldError::new(
-                    param,
-                    format!("no field \"{reference}\""),
-                )])
+            ApiError::bad_query(FieldError::new(
+                param,
+                DetailCode::UnknownField,
+                format!("no field \"{reference}\""),
+            ))
         })?;
         ids.push(field.id);
     }
@@ -163,11 +163,6 @@ pub fn condition_formula(schema: &TableSchema, raw: &str) -> ApiResult<String> {
     Ok(checked.stored().to_owned())
 }
 
-fn bad_query(param: &str, path: &str, message: String) -> ApiError {
-    ApiError::invalid_request(format!("query parameter {param}: {message}"))
-        .with_details(vec![FieldError::new(path, message)])
-}
-
 /// Maps store problems with records to field paths of the request.
 fn record_problems(error: StoreError, schema: &TableSchema, bulk: bool) -> ApiError {
     if let StoreError::RuleBroken(problems) = error {
@@ -179,7 +174,7 @@ fn record_problems(error: StoreError, schema: &TableSchema, bulk: bool) -> ApiEr
                 } else {
                     "fields".to_owned()
                 };
-                FieldError::new(path, problem.reason)
+                problem.reason.at(path)
             })
             .collect();
         return ApiError::validation(tenon_model::Invalid(details));
@@ -199,7 +194,7 @@ fn record_problems(error: StoreError, schema: &TableSchema, bulk: bool) -> ApiEr
                 Some(field) => format!("{prefix}fields.{}", field.key),
                 None => format!("{prefix}id"),
             };
-            FieldError::new(field, problem.reason)
+            problem.reason.at(field)
         })
         .collect();
     if !bulk && details.iter().all(|detail| detail.field == "id") {
@@ -262,23 +257,19 @@ pub async fn list_records(
     {
         None => None,
         Some(raw) => {
-            let value: Value = serde_json::from_str(raw)
-                .map_err(|error| bad_query("filter", "filter", format!("not JSON: {error}")))?;
-            Some(
-                Filter::parse(&value, &schema, &context)
-                    .map_err(|error| bad_query("filter", &error.path, error.message))?,
-            )
+            let value: Value = serde_json::from_str(raw).map_err(|error| {
+                ApiError::bad_query(
+                    tenon_model::Reason::format("json", format!("not JSON: {error}")).at("filter"),
+                )
+            })?;
+            Some(Filter::parse(&value, &schema, &context).map_err(ApiError::bad_query)?)
         }
     };
     let sort = parse_sort(params.sort.as_deref().unwrap_or(""), &schema)
-        .map_err(|error| bad_query("sort", "sort", error.message))?;
+        .map_err(|error| ApiError::bad_query(error.at("sort")))?;
     let page_size = params.page_size.unwrap_or(tenon_model::PAGE_SIZE_DEFAULT);
     if !(1..=tenon_model::PAGE_SIZE_MAX).contains(&page_size) {
-        return Err(bad_query(
-            "page_size",
-            "page_size",
-            format!("must be between 1 and {}", tenon_model::PAGE_SIZE_MAX),
-        ));
+        return Err(crate::extract::page_size_error());
     }
     let after = params
         .cursor
@@ -362,14 +353,21 @@ pub async fn create_records(
         vec![parse_json::<RecordWrite>(&body)?.fields]
     };
     if inputs.len() > RECORDS_PER_WRITE_MAX {
-        return Err(tenon_model::Invalid::one(
-            "records",
-            format!("at most {RECORDS_PER_WRITE_MAX} records per request"),
+        return Err(tenon_model::Invalid::from(
+            tenon_model::Reason::too_many(
+                RECORDS_PER_WRITE_MAX,
+                format!("at most {RECORDS_PER_WRITE_MAX} records per request"),
+            )
+            .at("records"),
         )
         .into());
     }
     if inputs.is_empty() {
-        return Err(tenon_model::Invalid::one("records", "give at least one record").into());
+        return Err(tenon_model::Invalid::from(
+            FieldError::new("records", DetailCode::TooFew, "give at least one record")
+                .with("min", 1),
+        )
+        .into());
     }
     let parse = parse_context(&state, auth.principal.org_id).await?;
     let mut rows = Vec::with_capacity(inputs.len());
@@ -463,9 +461,12 @@ pub async fn update_records(
     let tenant = state.store().tenant(auth.principal.org_id);
     let schema = tenant.table_schema(&app, &table).await?;
     if body.records.len() > RECORDS_PER_WRITE_MAX {
-        return Err(tenon_model::Invalid::one(
-            "records",
-            format!("at most {RECORDS_PER_WRITE_MAX} records per request"),
+        return Err(tenon_model::Invalid::from(
+            tenon_model::Reason::too_many(
+                RECORDS_PER_WRITE_MAX,
+                format!("at most {RECORDS_PER_WRITE_MAX} records per request"),
+            )
+            .at("records"),
         )
         .into());
     }
@@ -474,10 +475,10 @@ pub async fn update_records(
     let mut errors = Vec::new();
     for (index, record) in body.records.iter().enumerate() {
         let Ok(id) = record.id.parse::<RecordId>() else {
-            errors.push(FieldError::new(
-                format!("records[{index}].id"),
-                "not a record id",
-            ));
+            errors.push(
+                tenon_model::Reason::format("id", "not a record id")
+                    .at(format!("records[{index}].id")),
+            );
             continue;
         };
         match parse_record_fields(
@@ -520,9 +521,12 @@ pub async fn delete_records(
     let tenant = state.store().tenant(auth.principal.org_id);
     let schema = tenant.table_schema(&app, &table).await?;
     if body.ids.len() > RECORDS_PER_WRITE_MAX {
-        return Err(tenon_model::Invalid::one(
-            "ids",
-            format!("at most {RECORDS_PER_WRITE_MAX} ids per request"),
+        return Err(tenon_model::Invalid::from(
+            tenon_model::Reason::too_many(
+                RECORDS_PER_WRITE_MAX,
+                format!("at most {RECORDS_PER_WRITE_MAX} ids per request"),
+            )
+            .at("ids"),
         )
         .into());
     }
@@ -531,7 +535,9 @@ pub async fn delete_records(
     for (index, raw) in body.ids.iter().enumerate() {
         match raw.parse::<RecordId>() {
             Ok(id) => ids.push(id),
-            Err(_) => errors.push(FieldError::new(format!("ids[{index}]"), "not a record id")),
+            Err(_) => errors.push(
+                tenon_model::Reason::format("id", "not a record id").at(format!("ids[{index}]")),
+            ),
         }
     }
     if !errors.is_empty() {
@@ -544,9 +550,7 @@ pub async fn delete_records(
             StoreError::InvalidRecords(problems) => ApiError::validation(tenon_model::Invalid(
                 problems
                     .into_iter()
-                    .map(|problem| {
-                        FieldError::new(format!("ids[{}]", problem.index), problem.reason)
-                    })
+                    .map(|problem| problem.reason.at(format!("ids[{}]", problem.index)))
                     .collect(),
             )),
             other => other.into(),

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tenon_auth::{SecretKind, lock_seconds_after};
-use tenon_model::{Actor, Email, FieldError, MemberStatus};
+use tenon_model::{Actor, DetailCode, Email, ErrorCode, FieldError, MemberStatus};
 use tenon_store::{LoginCandidate, WriteContext};
 use utoipa::ToSchema;
 
@@ -54,18 +54,18 @@ pub async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    let email =
-        Email::parse(&body.email).map_err(|reason| tenon_model::Invalid::one("email", reason.0))?;
+    let email = Email::parse(&body.email)
+        .map_err(|reason| tenon_model::Invalid::from(reason.at("email")))?;
     let store = state.store();
     let throttle = store.login_throttle(email.as_str()).await?;
     let now = store.now();
     if let Some(locked_until) = throttle.locked_until.filter(|until| *until > now) {
         let seconds = (locked_until - now).num_seconds().max(1);
         return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too_many_attempts",
+            ErrorCode::TooManyAttempts,
             format!("too many failed logins for this address; try again in {seconds} s"),
         )
+        .with("retry_after", seconds)
         .with_header(header::RETRY_AFTER, HeaderValue::from(seconds)));
     }
     let candidates: Vec<LoginCandidate> = store
@@ -104,8 +104,7 @@ pub async fn login(
                 .record_login_failure(email.as_str(), lock_seconds_after)
                 .await?;
             return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
+                ErrorCode::InvalidCredentials,
                 "wrong e-mail address or password",
             ));
         }
@@ -116,13 +115,15 @@ pub async fn login(
                 .map(|candidate| {
                     FieldError::new(
                         "organization",
+                        DetailCode::Candidate,
                         format!("{} ({})", candidate.org_id, candidate.org_name),
                     )
+                    .with("id", candidate.org_id.to_string())
+                    .with("name", candidate.org_name.clone())
                 })
                 .collect();
             return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "organization_required",
+                ErrorCode::OrganizationRequired,
                 "this address and password belong to members of several organizations; send the organization id",
             )
             .with_details(details));

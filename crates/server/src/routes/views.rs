@@ -14,7 +14,7 @@ use tenon_model::apps::filter::{Filter, FilterContext, parse_sort};
 use tenon_model::apps::input::{WriteMode, parse_record_fields, present};
 use tenon_model::apps::view::{View, ViewType, check_config};
 use tenon_model::apps::{ApiKey, TableSchema};
-use tenon_model::{Checker, FieldError, Name, RateLimit};
+use tenon_model::{Checker, DetailCode, ErrorCode, FieldError, Name, RateLimit};
 use tenon_store::{RecordQuery, ViewSpec, WriteContext, WriteOutcome};
 use utoipa::{IntoParams, ToSchema};
 
@@ -106,7 +106,13 @@ fn checked_spec(
     let key = check.optional("key", body.key, |raw| ApiKey::parse(&raw));
     let view_type = ViewType::parse(&body.view_type);
     if view_type.is_none() {
-        check.push("type", "must be grid, kanban, calendar, gallery or form");
+        check.add(
+            tenon_model::Reason::not_one_of(
+                &["grid", "kanban", "calendar", "gallery", "form"],
+                "must be grid, kanban, calendar, gallery or form",
+            )
+            .at("type"),
+        );
     }
     check.finish()?;
     let (Some(name), Some(key), Some(view_type)) = (name, key, view_type) else {
@@ -115,12 +121,13 @@ fn checked_spec(
     check_config(view_type, &body.config, schema, "config")?;
     if let Some(filter) = body.config.get("filter").filter(|value| !value.is_null()) {
         Filter::parse(filter, schema, context).map_err(|error| {
-            tenon_model::Invalid::one(format!("config.{}", error.path), error.message)
+            let field = format!("config.{}", error.field);
+            tenon_model::Invalid::from(error.at(field))
         })?;
     }
     if let Some(sort) = body.config.get("sort").and_then(Value::as_str) {
         parse_sort(sort, schema)
-            .map_err(|error| tenon_model::Invalid::one("config.sort", error.message))?;
+            .map_err(|error| tenon_model::Invalid::from(error.at("config.sort")))?;
     }
     Ok(ViewSpec {
         name,
@@ -253,8 +260,7 @@ pub async fn view_records(
     let org = tenant.organization().await?;
     let stale = |message: String| {
         ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
+            ErrorCode::Conflict,
             format!("view {}: {message}; update the view", view.key),
         )
     };
@@ -262,9 +268,9 @@ pub async fn view_records(
         .filter()
         .map(|value| Filter::parse(value, &schema, &filter_context(&state, &org)))
         .transpose()
-        .map_err(|error| stale(error.message))?;
+        .map_err(|error| stale(error.reason))?;
     let sort =
-        parse_sort(view.sort().unwrap_or(""), &schema).map_err(|error| stale(error.message))?;
+        parse_sort(view.sort().unwrap_or(""), &schema).map_err(|error| stale(error.reason))?;
     let fields = match view.field_keys() {
         None => None,
         Some(keys) => Some(
@@ -280,13 +286,7 @@ pub async fn view_records(
     };
     let page_size = params.page_size.unwrap_or(tenon_model::PAGE_SIZE_DEFAULT);
     if !(1..=tenon_model::PAGE_SIZE_MAX).contains(&page_size) {
-        return Err(ApiError::invalid_request(
-            "query parameter page_size: must be between 1 and 1000",
-        )
-        .with_details(vec![FieldError::new(
-            "page_size",
-            "must be between 1 and 1000",
-        )]));
+        return Err(crate::extract::page_size_error());
     }
     let after = params
         .cursor
@@ -425,10 +425,10 @@ pub async fn submit_form(
     } = state.limiter().check(uuid::Uuid::from_bytes(bucket), limit)
     {
         return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             format!("too many submissions; retry after {retry_after_seconds} s"),
         )
+        .with("retry_after", retry_after_seconds)
         .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds)));
     }
     let tenant = state.store().tenant(org);
@@ -442,6 +442,7 @@ pub async fn submit_form(
         {
             errors.push(FieldError::new(
                 format!("fields.{key}"),
+                DetailCode::UnknownField,
                 "is not a field of this form",
             ));
         }
@@ -454,6 +455,7 @@ pub async fn submit_form(
         if *required && !given {
             errors.push(FieldError::new(
                 format!("fields.{}", field.key),
+                DetailCode::Required,
                 "is required",
             ));
         }

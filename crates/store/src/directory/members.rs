@@ -4,8 +4,8 @@ use std::collections::HashSet;
 
 use sea_query::{Expr, ExprTrait, Order, Query};
 use tenon_model::{
-    Action, DepartmentId, Invalid, Member, MemberId, MemberPatch, MemberStatus, NewMember, Page,
-    PageRequest, Role, TargetKind,
+    Action, DepartmentId, DetailCode, Invalid, Member, MemberId, MemberPatch, MemberStatus,
+    NewMember, Page, PageRequest, Role, TargetKind,
 };
 use uuid::Uuid;
 
@@ -328,9 +328,12 @@ impl Tenant<'_> {
         heads: &HashSet<DepartmentId>,
     ) -> Result<()> {
         if department_ids.len() > MEMBER_DEPARTMENTS_MAX {
-            return Err(Invalid::one(
-                "department_ids",
-                format!("a member belongs to at most {MEMBER_DEPARTMENTS_MAX} departments"),
+            return Err(Invalid::from(
+                tenon_model::Reason::too_many(
+                    MEMBER_DEPARTMENTS_MAX,
+                    format!("a member belongs to at most {MEMBER_DEPARTMENTS_MAX} departments"),
+                )
+                .at("department_ids"),
             )
             .into());
         }
@@ -366,6 +369,7 @@ impl Tenant<'_> {
         if owners == 0 {
             return Err(StoreError::conflict(
                 Some("role"),
+                DetailCode::Conflict,
                 "this is the organization's only active owner; make another member owner first",
             ));
         }
@@ -378,14 +382,17 @@ fn member_conflict(error: sqlx::Error) -> StoreError {
     match unique_violation(&error) {
         Some(what) if what.contains("email") => StoreError::conflict(
             Some("email"),
+            DetailCode::NotUnique,
             "a member with this e-mail address already exists",
         ),
         Some(what) if what.contains("mobile") => StoreError::conflict(
             Some("mobile"),
+            DetailCode::NotUnique,
             "a member with this mobile number already exists",
         ),
         Some(what) if what.contains("employee_no") => StoreError::conflict(
             Some("employee_no"),
+            DetailCode::NotUnique,
             "a member with this employee number already exists",
         ),
         _ => StoreError::from(error),

@@ -29,9 +29,9 @@ pub use directory::{
 pub use errors::{DetailCode, ErrorCode, ErrorHeader, OAuthErrorCode, Params};
 pub use events::Event;
 pub use ids::{
-    AppId, AttachmentId, AuditId, ClientAppId, DeliveryId, DepartmentId, EventId, FieldId,
-    InstallationId, MemberId, OrgId, ParseIdError, RecordId, SessionId, SubscriptionId, TableId,
-    TokenId, ViewId,
+    ActivationId, AppId, ApprovalId, ApprovalTaskId, AttachmentId, AuditId, ClientAppId,
+    DeliveryId, DepartmentId, EventId, FieldId, InstallationId, MemberId, OrgId, ParseIdError,
+    ProcessId, RecordId, SessionId, SubscriptionId, TableId, TokenId, ViewId,
 };
 pub use page::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, Page, PageRequest};
 pub use rate::RateLimit;

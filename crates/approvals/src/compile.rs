@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use tenon_model::apps::computed::{diagnostics, formula_schema};
 use tenon_model::apps::formula::{self, Formula};
 use tenon_model::apps::{FieldKind, TableSchema};
-use tenon_model::{Checker, FieldId, Invalid, MemberId};
+use tenon_model::{Checker, DetailCode, FieldId, Invalid, MemberId};
 
 use crate::definition::{
     APPROVERS_MAX, END, InitiatorRule, NoApprover, Node, NodeKind, Process, Rule, join,
@@ -115,15 +115,16 @@ pub fn compile(
                 );
                 if matches!(source, Some(FieldSource::Department(_))) {
                     check.push(
-                        join(&join(path, "initiator"), "field"),
+                        join(&join(path, "initiator"), "field"), DetailCode::NotAllowed,
                         "an initiator is one member: use a member field, a member lookup or created_by",
                     );
                 }
             }
             InitiatorRule::Member(member) => {
                 if !known.members.contains(member) {
-                    check.push(
+                    check.not_found(
                         join(&join(path, "initiator"), "member"),
+                        "member",
                         format!("no member {member} in this organization"),
                     );
                 }
@@ -151,6 +152,7 @@ pub fn compile(
                         {
                             check.push(
                                 join(&at, name),
+                                DetailCode::InvalidValue,
                                 format!("\"{value}\" is not a choice of {}", field.key),
                             );
                         }
@@ -169,12 +171,17 @@ pub fn compile(
                                 Some(comment.id)
                             }
                             Some(_) => {
-                                check.push(join(&at, "comment_field"), "must be a text field");
+                                check.push(
+                                    join(&at, "comment_field"),
+                                    DetailCode::NotAllowed,
+                                    "must be a text field",
+                                );
                                 None
                             }
                             None => {
                                 check.push(
                                     join(&at, "comment_field"),
+                                    DetailCode::UnknownField,
                                     format!(
                                         "table {} has no field \"{reference}\"",
                                         table.table.key
@@ -189,10 +196,15 @@ pub fn compile(
                         comment_field,
                     });
                 }
-                _ => check.push(join(&at, "field"), "must be a single-select field"),
+                _ => check.push(
+                    join(&at, "field"),
+                    DetailCode::NotAllowed,
+                    "must be a single-select field",
+                ),
             },
             None => check.push(
                 join(&at, "field"),
+                DetailCode::UnknownField,
                 format!(
                     "table {} has no field \"{}\"",
                     table.table.key, record_status.field
@@ -203,8 +215,9 @@ pub fn compile(
     if let NoApprover::Member(member) = process.settings.no_approver
         && !known.members.contains(&member)
     {
-        check.push(
+        check.not_found(
             join(path, "settings.no_approver.member"),
+            "member",
             format!("no member {member} in this organization"),
         );
     }
@@ -225,7 +238,11 @@ pub fn compile(
             }
         }
         if listed > APPROVERS_MAX {
-            check.push(at, format!("at most {APPROVERS_MAX} approvers"));
+            check.too_many(
+                at,
+                APPROVERS_MAX,
+                format!("at most {APPROVERS_MAX} approvers"),
+            );
         }
     };
     for (c, cc) in process.cc.iter().enumerate() {
@@ -244,7 +261,11 @@ pub fn compile(
             | NodeKind::Handle { approvers, .. }
             | NodeKind::Cc { approvers, .. } => {
                 if approvers.is_empty() {
-                    check.push(join(&at, "approvers"), "name at least one approver rule");
+                    check.push(
+                        join(&at, "approvers"),
+                        DetailCode::Required,
+                        "name at least one approver rule",
+                    );
                 }
                 rules(&mut check, approvers, &join(&at, "approvers"));
             }
@@ -256,7 +277,7 @@ pub fn compile(
                         Err(found) => {
                             let when = format!("{}[{b}].when", join(&at, "branches"));
                             for error in diagnostics(&when, &found).0 {
-                                check.push(error.field, error.reason);
+                                check.add(error);
                             }
                         }
                     }
@@ -296,7 +317,7 @@ impl Refs<'_> {
             Some(source) => {
                 if people && matches!(source, FieldSource::Other(_)) {
                     check.push(
-                        at,
+                        at, DetailCode::NotAllowed,
                         format!("\"{reference}\" is not a member, department, member lookup, created_by or modified_by field"),
                     );
                 }
@@ -306,6 +327,7 @@ impl Refs<'_> {
             None => {
                 check.push(
                     at,
+                    DetailCode::UnknownField,
                     format!(
                         "table {} has no field \"{reference}\"",
                         self.table.table.key
@@ -328,8 +350,9 @@ fn check_rule(
         Rule::Members(members) => {
             for (m, member) in members.iter().enumerate() {
                 if !known.members.contains(member) {
-                    check.push(
+                    check.not_found(
                         format!("{at}.members[{m}]"),
+                        "member",
                         format!("no member {member} in this organization"),
                     );
                 }
@@ -342,8 +365,9 @@ fn check_rule(
                 } else {
                     "manager_chain.role"
                 };
-                check.push(
+                check.not_found(
                     join(at, key),
+                    "role",
                     format!("no role \"{role}\" in this organization"),
                 );
             }
@@ -368,6 +392,7 @@ fn check_graph(check: &mut Checker, nodes: &[Node], path: &str) {
         if index.insert(node.key.as_str(), i).is_some() {
             check.push(
                 format!("{}[{i}].key", join(path, "nodes")),
+                DetailCode::NotUnique,
                 format!("\"{}\" is the key of another node", node.key),
             );
         }
@@ -387,7 +412,7 @@ fn check_graph(check: &mut Checker, nodes: &[Node], path: &str) {
             }
             match index.get(target) {
                 Some(&j) => edges[i].push((t, j)),
-                None => check.push(target_path(i, t), format!("no node \"{target}\"")),
+                None => check.not_found(target_path(i, t), "node", format!("no node \"{target}\"")),
             }
         }
     }
@@ -407,7 +432,7 @@ fn check_graph(check: &mut Checker, nodes: &[Node], path: &str) {
                     stack.push((next, 0));
                 }
                 1 => check.push(
-                    target_path(node, t),
+                    target_path(node, t), DetailCode::Cycle,
                     format!(
                         "leads back to {}: a process cannot loop (send a task back with return instead)",
                         nodes[next].key
@@ -423,6 +448,7 @@ fn check_graph(check: &mut Checker, nodes: &[Node], path: &str) {
         if state[i] == 0 {
             check.push(
                 format!("{}[{i}]", join(path, "nodes")),
+                DetailCode::InvalidValue,
                 format!(
                     "node {} cannot be reached from the first node {}",
                     node.key, nodes[0].key

@@ -250,6 +250,31 @@ impl Checker {
         self.errors.push(error);
     }
 
+    /// `not_found`: the value at `field` names a `what` (member, role, node…) that does not exist.
+    pub fn not_found(
+        &mut self,
+        field: impl Into<String>,
+        what: &'static str,
+        reason: impl Into<String>,
+    ) {
+        self.add(Reason::not_found(what, reason).at(field));
+    }
+
+    /// `invalid_format`: the value at `field` is not a valid `format` (`id`, `key`, `date`…).
+    pub fn format(
+        &mut self,
+        field: impl Into<String>,
+        format: &'static str,
+        reason: impl Into<String>,
+    ) {
+        self.add(Reason::format(format, reason).at(field));
+    }
+
+    /// `too_many`: the list at `field` has more than `max` items.
+    pub fn too_many(&mut self, field: impl Into<String>, max: usize, reason: impl Into<String>) {
+        self.add(Reason::too_many(max, reason).at(field));
+    }
+
     pub fn is_clean(&self) -> bool {
         self.errors.is_empty()
     }

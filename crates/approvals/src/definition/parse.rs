@@ -1,8 +1,9 @@
 //! Parsing a process from its JSON tree, every problem at its path.
 
 use serde_json::{Map, Value};
+use tenon_model::DetailCode::{InvalidValue, Required};
 use tenon_model::apps::ApiKey;
-use tenon_model::{Checker, Invalid, MemberId, Name};
+use tenon_model::{Checker, DetailCode, FieldError, Invalid, MemberId, Name};
 
 use super::*;
 
@@ -14,6 +15,7 @@ impl Process {
         let Some(object) = value.as_object() else {
             return Err(Invalid::one(
                 if path.is_empty() { "body" } else { path },
+                InvalidValue,
                 "a process is an object with code, name, table and nodes",
             ));
         };
@@ -39,8 +41,8 @@ impl Process {
                 && code.starts_with(|c: char| c.is_ascii_alphabetic())
                 && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
-                check.push(
-                    at("code"),
+                check.format(
+                    at("code"), "key",
                     "use 1 to 64 of A-Z, a-z, 0-9 and _, starting with a letter (e.g. EXPENSE_CLAIM)",
                 );
             }
@@ -69,15 +71,16 @@ impl Process {
                 .filter_map(|(i, item)| parse_cc(&mut check, item, &format!("{}[{i}]", at("cc"))))
                 .collect(),
             Some(_) => {
-                check.push(at("cc"), "a list of {at, approvers}");
+                check.push(at("cc"), InvalidValue, "a list of {at, approvers}");
                 Vec::new()
             }
         };
         let nodes = match object.get("nodes") {
             Some(Value::Array(items)) if !items.is_empty() => {
                 if items.len() > NODES_MAX {
-                    check.push(
+                    check.too_many(
                         at("nodes"),
+                        NODES_MAX,
                         format!("a process has at most {NODES_MAX} nodes"),
                     );
                 }
@@ -90,7 +93,11 @@ impl Process {
                     .collect()
             }
             _ => {
-                check.push(at("nodes"), "a process needs a list of at least one node");
+                check.push(
+                    at("nodes"),
+                    Required,
+                    "a process needs a list of at least one node",
+                );
                 Vec::new()
             }
         };
@@ -122,9 +129,13 @@ pub(crate) fn join(path: &str, name: &str) -> String {
 fn known_keys(check: &mut Checker, object: &Map<String, Value>, path: &str, known: &[&str]) {
     for key in object.keys() {
         if !known.contains(&key.as_str()) {
-            check.push(
-                join(path, key),
-                format!("unknown key; use {}", known.join(", ")),
+            check.add(
+                FieldError::new(
+                    join(path, key),
+                    DetailCode::UnknownOption,
+                    format!("unknown key; use {}", known.join(", ")),
+                )
+                .with("allowed", known.to_vec()),
             );
         }
     }
@@ -135,7 +146,7 @@ fn required_text(check: &mut Checker, object: &Map<String, Value>, path: &str) -
     match object.get(name) {
         Some(Value::String(text)) if !text.trim().is_empty() => Some(text.trim().to_owned()),
         _ => {
-            check.push(path, "required text");
+            check.push(path, Required, "required text");
             None
         }
     }
@@ -146,7 +157,7 @@ fn text_at(check: &mut Checker, value: Option<&Value>, path: &str) -> Option<Str
         None | Some(Value::Null) => None,
         Some(Value::String(text)) if !text.is_empty() => Some(text.clone()),
         Some(_) => {
-            check.push(path, "must be text");
+            check.push(path, InvalidValue, "must be text");
             None
         }
     }
@@ -156,7 +167,7 @@ fn member_id(check: &mut Checker, value: &Value, path: &str) -> Option<MemberId>
     match value.as_str().map(str::parse::<MemberId>) {
         Some(Ok(id)) => Some(id),
         _ => {
-            check.push(path, "must be a member id");
+            check.format(path, "id", "must be a member id");
             None
         }
     }
@@ -168,7 +179,7 @@ fn key_at(check: &mut Checker, value: Option<&Value>, path: &str) -> Option<Stri
             .field(path, ApiKey::parse(text))
             .map(|key| key.to_string()),
         _ => {
-            check.push(path, "required: a key (a-z, 0-9 and _)");
+            check.push(path, Required, "required: a key (a-z, 0-9 and _)");
             None
         }
     }
@@ -179,6 +190,7 @@ fn parse_initiator(check: &mut Checker, value: &Value, path: &str) -> Option<Ini
     let Some((kind, inner)) = object.and_then(|object| object.iter().next()) else {
         check.push(
             path,
+            InvalidValue,
             "one of {field: <key>}, {member: <id>} or {created_by: true}",
         );
         return None;
@@ -191,6 +203,7 @@ fn parse_initiator(check: &mut Checker, value: &Value, path: &str) -> Option<Ini
         _ => {
             check.push(
                 path,
+                InvalidValue,
                 "one of {field: <key>}, {member: <id>} or {created_by: true}",
             );
             None
@@ -202,6 +215,7 @@ fn parse_record_status(check: &mut Checker, value: &Value, path: &str) -> Option
     let Some(object) = value.as_object() else {
         check.push(
             path,
+            InvalidValue,
             "an object: {field, running, agree, refuse, withdrawn, terminated, comment_field}",
         );
         return None;
@@ -222,7 +236,11 @@ fn parse_record_status(check: &mut Checker, value: &Value, path: &str) -> Option
     );
     let field = text_at(check, object.get("field"), &join(path, "field"));
     if field.is_none() {
-        check.push(join(path, "field"), "required: the single-select field");
+        check.push(
+            join(path, "field"),
+            Required,
+            "required: the single-select field",
+        );
     }
     let mut text = |name: &str| text_at(check, object.get(name), &join(path, name));
     let running = text("running");
@@ -255,13 +273,22 @@ fn choice<T: Copy>(
             Some((_, value)) => *value,
             None => {
                 let names: Vec<&str> = options.iter().map(|(name, _)| *name).collect();
-                check.push(path, format!("use one of {}", names.join(", ")));
+                check.add(
+                    tenon_model::Reason::not_one_of(
+                        &names,
+                        format!("use one of {}", names.join(", ")),
+                    )
+                    .at(path),
+                );
                 default
             }
         },
         Some(_) => {
             let names: Vec<&str> = options.iter().map(|(name, _)| *name).collect();
-            check.push(path, format!("use one of {}", names.join(", ")));
+            check.add(
+                tenon_model::Reason::not_one_of(&names, format!("use one of {}", names.join(", ")))
+                    .at(path),
+            );
             default
         }
     }
@@ -273,7 +300,7 @@ fn hours(check: &mut Checker, value: Option<&Value>, path: &str) -> Option<u32> 
         Some(value) => match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
             Some(n) if (1..=24 * 365).contains(&n) => Some(n),
             _ => {
-                check.push(path, "a whole number of hours from 1 to 8760");
+                check.push(path, InvalidValue, "a whole number of hours from 1 to 8760");
                 None
             }
         },
@@ -283,7 +310,7 @@ fn hours(check: &mut Checker, value: Option<&Value>, path: &str) -> Option<u32> 
 fn parse_settings(check: &mut Checker, value: &Value, path: &str) -> Settings {
     let mut settings = Settings::default();
     let Some(object) = value.as_object() else {
-        check.push(path, "an object");
+        check.push(path, InvalidValue, "an object");
         return settings;
     };
     known_keys(
@@ -328,7 +355,11 @@ fn parse_settings(check: &mut Checker, value: &Value, path: &str) -> Settings {
             Some(id) if inner.len() == 1 => member_id(check, id, &join(path, "no_approver.member"))
                 .map_or(NoApprover::Pass, NoApprover::Member),
             _ => {
-                check.push(join(path, "no_approver"), "pass, admin or {member: <id>}");
+                check.push(
+                    join(path, "no_approver"),
+                    InvalidValue,
+                    "pass, admin or {member: <id>}",
+                );
                 NoApprover::Pass
             }
         },
@@ -365,7 +396,11 @@ fn parse_settings(check: &mut Checker, value: &Value, path: &str) -> Settings {
         None | Some(Value::Null) => false,
         Some(Value::Bool(flag)) => *flag,
         Some(_) => {
-            check.push(join(path, "comment_required_on_refuse"), "true or false");
+            check.push(
+                join(path, "comment_required_on_refuse"),
+                InvalidValue,
+                "true or false",
+            );
             false
         }
     };
@@ -380,7 +415,11 @@ fn parse_settings(check: &mut Checker, value: &Value, path: &str) -> Settings {
             let at = join(path, "timeout");
             let after = hours(check, inner.get("after_hours"), &join(&at, "after_hours"));
             if after.is_none() {
-                check.push(join(&at, "after_hours"), "required: hours until the action");
+                check.push(
+                    join(&at, "after_hours"),
+                    Required,
+                    "required: hours until the action",
+                );
             }
             let action = choice(
                 check,
@@ -393,7 +432,7 @@ fn parse_settings(check: &mut Checker, value: &Value, path: &str) -> Settings {
                 None,
             );
             if action.is_none() {
-                check.push(join(&at, "action"), "required: approve or refuse");
+                check.push(join(&at, "action"), Required, "required: approve or refuse");
             }
             after.zip(action).map(|(after_hours, action)| Timeout {
                 after_hours,
@@ -401,7 +440,7 @@ fn parse_settings(check: &mut Checker, value: &Value, path: &str) -> Settings {
             })
         }
         Some(_) => {
-            check.push(join(path, "timeout"), "{after_hours, action}");
+            check.push(join(path, "timeout"), InvalidValue, "{after_hours, action}");
             None
         }
     };
@@ -410,7 +449,11 @@ fn parse_settings(check: &mut Checker, value: &Value, path: &str) -> Settings {
 
 fn parse_cc(check: &mut Checker, value: &Value, path: &str) -> Option<CcRule> {
     let Some(object) = value.as_object() else {
-        check.push(path, "{at: start|finish|both, approvers: [...]}");
+        check.push(
+            path,
+            InvalidValue,
+            "{at: start|finish|both, approvers: [...]}",
+        );
         return None;
     };
     known_keys(check, object, path, &["at", "approvers"]);
@@ -455,6 +498,7 @@ fn parse_method(check: &mut Checker, object: &Map<String, Value>, path: &str) ->
             _ => {
                 check.push(
                     join(path, "pass_percent"),
+                    Required,
                     "a vote needs pass_percent, a whole number from 1 to 100",
                 );
                 Method::Or
@@ -462,7 +506,11 @@ fn parse_method(check: &mut Checker, object: &Map<String, Value>, path: &str) ->
         },
         (Some(method), false) => {
             if object.contains_key("pass_percent") {
-                check.push(join(path, "pass_percent"), "only a vote has pass_percent");
+                check.push(
+                    join(path, "pass_percent"),
+                    DetailCode::NotAllowed,
+                    "only a vote has pass_percent",
+                );
             }
             method
         }
@@ -472,7 +520,11 @@ fn parse_method(check: &mut Checker, object: &Map<String, Value>, path: &str) ->
 
 fn parse_node(check: &mut Checker, value: &Value, path: &str) -> Option<Node> {
     let Some(object) = value.as_object() else {
-        check.push(path, "a node is an object with key, type and next");
+        check.push(
+            path,
+            InvalidValue,
+            "a node is an object with key, type and next",
+        );
         return None;
     };
     known_keys(
@@ -510,6 +562,7 @@ fn parse_node(check: &mut Checker, value: &Value, path: &str) -> Option<Node> {
             if matches!(method, Method::Vote { .. }) {
                 check.push(
                     join(path, "method"),
+                    InvalidValue,
                     "a handle node is or, and or one_by_one",
                 );
             }
@@ -528,8 +581,9 @@ fn parse_node(check: &mut Checker, value: &Value, path: &str) -> Option<Node> {
             let branches = match object.get("branches") {
                 Some(Value::Array(items)) if !items.is_empty() => {
                     if items.len() > BRANCHES_MAX {
-                        check.push(
+                        check.too_many(
                             join(path, "branches"),
+                            BRANCHES_MAX,
                             format!("a condition has at most {BRANCHES_MAX} branches"),
                         );
                     }
@@ -539,13 +593,17 @@ fn parse_node(check: &mut Checker, value: &Value, path: &str) -> Option<Node> {
                         .filter_map(|(b, item)| {
                             let at = format!("{}[{b}]", join(path, "branches"));
                             let Some(branch) = item.as_object() else {
-                                check.push(&at, "a branch is {when, next}");
+                                check.push(&at, InvalidValue, "a branch is {when, next}");
                                 return None;
                             };
                             known_keys(check, branch, &at, &["when", "next"]);
                             let when = text_at(check, branch.get("when"), &join(&at, "when"));
                             if when.is_none() {
-                                check.push(join(&at, "when"), "required: a condition formula");
+                                check.push(
+                                    join(&at, "when"),
+                                    Required,
+                                    "required: a condition formula",
+                                );
                             }
                             let next = key_or_end(check, branch.get("next"), &join(&at, "next"));
                             Some(Branch {
@@ -558,6 +616,7 @@ fn parse_node(check: &mut Checker, value: &Value, path: &str) -> Option<Node> {
                 _ => {
                     check.push(
                         join(path, "branches"),
+                        Required,
                         "a condition needs a list of branches {when, next}",
                     );
                     Vec::new()
@@ -567,6 +626,7 @@ fn parse_node(check: &mut Checker, value: &Value, path: &str) -> Option<Node> {
                 None | Some(Value::Null) => {
                     check.push(
                         join(path, "default"),
+                        Required,
                         "a condition needs a default: where to go when no branch matches",
                     );
                     None
@@ -579,6 +639,7 @@ fn parse_node(check: &mut Checker, value: &Value, path: &str) -> Option<Node> {
         _ => {
             check.push(
                 join(path, "type"),
+                InvalidValue,
                 "one of approval, handle, cc, condition, end",
             );
             None
@@ -588,6 +649,7 @@ fn parse_node(check: &mut Checker, value: &Value, path: &str) -> Option<Node> {
     if key == INITIATOR || (key == END && !matches!(kind, Some(NodeKind::End))) {
         check.push(
             join(path, "key"),
+            DetailCode::Reserved,
             format!(
                 "\"{key}\" is reserved (end ends the instance; initiator is the return target)"
             ),
@@ -605,7 +667,7 @@ fn key_or_end(check: &mut Checker, value: Option<&Value>, path: &str) -> Option<
         Some(Value::String(text)) if text == END => Some(END.to_owned()),
         Some(_) => key_at(check, value, path),
         None => {
-            check.push(path, "required: the key of the next node, or end");
+            check.push(path, Required, "required: the key of the next node, or end");
             None
         }
     }
@@ -620,7 +682,7 @@ fn parse_rules(check: &mut Checker, value: Option<&Value>, path: &str) -> Vec<Ru
             .filter_map(|(i, item)| parse_rule(check, item, &format!("{path}[{i}]")))
             .collect(),
         Some(_) => {
-            check.push(path, "a list of approver rules");
+            check.push(path, InvalidValue, "a list of approver rules");
             Vec::new()
         }
     }
@@ -636,6 +698,7 @@ fn level(check: &mut Checker, value: &Value, path: &str) -> Option<u32> {
         _ => {
             check.push(
                 path,
+                InvalidValue,
                 format!("a level from 1 to {MANAGER_LEVEL_MAX} (1 is the direct manager)"),
             );
             None
@@ -646,7 +709,7 @@ fn level(check: &mut Checker, value: &Value, path: &str) -> Option<u32> {
 fn parse_rule(check: &mut Checker, value: &Value, path: &str) -> Option<Rule> {
     let object = value.as_object().filter(|object| object.len() == 1);
     let Some((kind, inner)) = object.and_then(|object| object.iter().next()) else {
-        check.push(path, RULE_HELP);
+        check.push(path, InvalidValue, RULE_HELP);
         return None;
     };
     let at = join(path, kind);
@@ -654,7 +717,11 @@ fn parse_rule(check: &mut Checker, value: &Value, path: &str) -> Option<Rule> {
         "members" => match inner {
             Value::Array(ids) if !ids.is_empty() => {
                 if ids.len() > APPROVERS_MAX {
-                    check.push(&at, format!("at most {APPROVERS_MAX} members"));
+                    check.too_many(
+                        &at,
+                        APPROVERS_MAX,
+                        format!("at most {APPROVERS_MAX} members"),
+                    );
                 }
                 let members: Vec<MemberId> = ids
                     .iter()
@@ -664,7 +731,7 @@ fn parse_rule(check: &mut Checker, value: &Value, path: &str) -> Option<Rule> {
                 (members.len() == ids.len()).then_some(Rule::Members(members))
             }
             _ => {
-                check.push(&at, "a list of member ids");
+                check.push(&at, InvalidValue, "a list of member ids");
                 None
             }
         },
@@ -687,18 +754,26 @@ fn parse_rule(check: &mut Checker, value: &Value, path: &str) -> Option<Rule> {
             Value::Array(_) => {
                 let range = parse_rules(check, Some(inner), &at);
                 if range.iter().any(|rule| matches!(rule, Rule::Selected(_))) {
-                    check.push(&at, "a range cannot itself be selected");
+                    check.push(
+                        &at,
+                        DetailCode::NotAllowed,
+                        "a range cannot itself be selected",
+                    );
                 }
                 Some(Rule::Selected(range))
             }
             _ => {
-                check.push(&at, "true (any member) or a list of rules giving the range");
+                check.push(
+                    &at,
+                    InvalidValue,
+                    "true (any member) or a list of rules giving the range",
+                );
                 None
             }
         },
         "field" => text_at(check, Some(inner), &at).map(Rule::Field),
         _ => {
-            check.push(path, RULE_HELP);
+            check.push(path, InvalidValue, RULE_HELP);
             None
         }
     }

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use tenon_model::{ApprovalTaskId, Invalid, MemberId};
+use tenon_model::{ApprovalTaskId, DetailCode, Invalid, MemberId};
 
 use super::run::Run;
 use super::{Command, Position, Refusal, ReturnTo, StatusWrite, Submission};
@@ -77,7 +77,7 @@ pub(super) fn dispatch(run: &mut Run, command: Command) -> Result<&'static str, 
 pub(super) fn check_comment(comment: &Option<String>, field: &str) -> Result<(), Refusal> {
     match comment {
         Some(text) if text.chars().count() > COMMENT_CHARS_MAX => Err(Refusal::Invalid(
-            Invalid::one(field, format!("at most {COMMENT_CHARS_MAX} characters")),
+            Invalid::from(tenon_model::Reason::too_long(COMMENT_CHARS_MAX).at(field)),
         )),
         _ => Ok(()),
     }
@@ -127,8 +127,10 @@ pub(super) fn members_exist(run: &Run, members: &[MemberId], field: &str) -> Res
         .map(|(i, member)| {
             tenon_model::FieldError::new(
                 format!("{field}[{i}]"),
+                DetailCode::NotFound,
                 format!("no active member {member} in this organization"),
             )
+            .with("what", "member")
         })
         .collect();
     if unknown.is_empty() {
@@ -151,9 +153,12 @@ fn start(
     }
     let directory = run.directory()?;
     if !directory.is_active(initiator) {
-        return Err(Refusal::Invalid(Invalid::one(
-            "initiator",
-            format!("no active member {initiator} in this organization"),
+        return Err(Refusal::Invalid(Invalid::from(
+            tenon_model::Reason::not_found(
+                "member",
+                format!("no active member {initiator} in this organization"),
+            )
+            .at("initiator"),
         )));
     }
     if let Some(department) = department {
@@ -164,6 +169,7 @@ fn start(
         if !belongs {
             return Err(Refusal::Invalid(Invalid::one(
                 "dept",
+                DetailCode::NotAllowed,
                 format!("the initiator is not in department {department}"),
             )));
         }
@@ -183,6 +189,7 @@ fn start(
         let Some(range) = range else {
             problems.push(tenon_model::FieldError::new(
                 format!("selected_approvers.{key}"),
+                DetailCode::Required,
                 format!("node {key} has no approvers chosen at submit"),
             ));
             continue;
@@ -216,6 +223,7 @@ fn start(
             if !fits {
                 problems.push(tenon_model::FieldError::new(
                     format!("selected_approvers.{key}[{i}]"),
+                    DetailCode::NotAllowed,
                     format!("{member} is not an active member this node lets the initiator choose"),
                 ));
             }
@@ -358,6 +366,7 @@ fn refuse(
     {
         return Err(Refusal::Invalid(Invalid::one(
             "comment",
+            DetailCode::Required,
             "this process needs a comment to refuse",
         )));
     }
@@ -414,14 +423,18 @@ fn transfer(
     check_comment(&comment, "comment")?;
     let (idx, _) = actionable(run, id, by)?;
     members_exist(run, &[to], "to").map_err(|_| {
-        Refusal::Invalid(Invalid::one(
-            "to",
-            format!("no active member {to} in this organization"),
+        Refusal::Invalid(Invalid::from(
+            tenon_model::Reason::not_found(
+                "member",
+                format!("no active member {to} in this organization"),
+            )
+            .at("to"),
         ))
     })?;
     if run.state.tasks[idx].assignee == to {
         return Err(Refusal::Invalid(Invalid::one(
             "to",
+            DetailCode::InvalidValue,
             "the task is assigned to this member already",
         )));
     }
@@ -458,12 +471,14 @@ fn add_sign(
     if matches!(method, Method::Vote { .. }) {
         return Err(Refusal::Invalid(Invalid::one(
             "method",
+            DetailCode::InvalidValue,
             "added approvers decide by or, and or one_by_one",
         )));
     }
     if members.is_empty() || members.len() > APPROVERS_MAX {
         return Err(Refusal::Invalid(Invalid::one(
             "members",
+            DetailCode::InvalidValue,
             format!("name 1 to {APPROVERS_MAX} members"),
         )));
     }
@@ -474,6 +489,7 @@ fn add_sign(
         if *member == assignee || !seen.insert(*member) {
             return Err(Refusal::Invalid(Invalid::one(
                 format!("members[{i}]"),
+                DetailCode::Duplicate,
                 "already an approver of this task, or named twice",
             )));
         }
@@ -558,6 +574,7 @@ fn send_back(
         if !passed || !approvable {
             return Err(Refusal::Invalid(Invalid::one(
                 "to",
+                DetailCode::InvalidValue,
                 format!(
                     "{key} is not an approval or handle node this instance passed; return to one of those or to initiator"
                 ),

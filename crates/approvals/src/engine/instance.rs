@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use tenon_model::{ApprovalTaskId, Invalid, MemberId};
+use tenon_model::{ApprovalTaskId, DetailCode, Invalid, MemberId};
 
 use super::actions::{check_comment, members_exist, node_kind, redirect, running};
 use super::run::Run;
@@ -98,7 +98,11 @@ pub(super) fn remark(run: &mut Run, text: String, by: &Acting) -> Result<(), Ref
         return Err(Refusal::Stale("the instance has not started".into()));
     }
     if text.trim().is_empty() {
-        return Err(Refusal::Invalid(Invalid::one("text", "write the comment")));
+        return Err(Refusal::Invalid(Invalid::one(
+            "text",
+            DetailCode::Required,
+            "write the comment",
+        )));
     }
     check_comment(&Some(text.clone()), "text")?;
     run.record(
@@ -126,6 +130,7 @@ pub(super) fn cc(
     if members.is_empty() || members.len() > APPROVERS_MAX {
         return Err(Refusal::Invalid(Invalid::one(
             "members",
+            DetailCode::InvalidValue,
             format!("name 1 to {APPROVERS_MAX} members"),
         )));
     }

@@ -27,7 +27,7 @@ use tenon_model::apps::definition::{
     AppDefinition, CurrentApp, TableDefinition, ViewDefinition, owns_link,
 };
 use tenon_model::apps::view::ViewType;
-use tenon_model::{Checker, Invalid, Name};
+use tenon_model::{Checker, DetailCode, Invalid, Name};
 
 use crate::ExchangeError;
 use crate::fields::{FieldFile, field_file, field_spec};
@@ -134,12 +134,15 @@ pub fn write(file: &AppFile, format: FileFormat) -> Result<String, ExchangeError
 /// Checks a file into a definition: keys everywhere, names valid, fields parsed with their options.
 pub fn check(file: AppFile) -> Result<AppDefinition, ExchangeError> {
     if file.format != FORMAT {
-        return Err(Invalid::one(
-            "format",
-            format!(
-                "\"{}\" is not a format this Tenon reads; use {FORMAT}",
-                file.format
-            ),
+        return Err(Invalid::from(
+            tenon_model::Reason::not_one_of(
+                &[FORMAT],
+                format!(
+                    "\"{}\" is not a format this Tenon reads; use {FORMAT}",
+                    file.format
+                ),
+            )
+            .at("format"),
         )
         .into());
     }
@@ -167,16 +170,16 @@ pub fn check(file: AppFile) -> Result<AppDefinition, ExchangeError> {
             if field.key.is_none() {
                 check.push(
                     format!("{path}.fields[{f}].key"),
+                    DetailCode::Required,
                     "every field of a definition needs a key",
                 );
                 continue;
             }
             match field_spec(field, &format!("{path}.fields[{f}]")) {
                 Ok(spec) => fields.push(spec),
-                Err(ExchangeError::Invalid(invalid)) => invalid
-                    .0
-                    .into_iter()
-                    .for_each(|error| check.push(error.field, error.reason)),
+                Err(ExchangeError::Invalid(invalid)) => {
+                    invalid.0.into_iter().for_each(|error| check.add(error))
+                }
                 Err(other) => return Err(other),
             }
         }
@@ -187,15 +190,19 @@ pub fn check(file: AppFile) -> Result<AppDefinition, ExchangeError> {
             let name = check.field(&format!("{at}.name"), Name::parse(&view.name));
             let view_type = ViewType::parse(&view.view_type);
             if view_type.is_none() {
-                check.push(
-                    format!("{at}.type"),
-                    "must be grid, kanban, calendar, gallery or form",
+                check.add(
+                    tenon_model::Reason::not_one_of(
+                        &["grid", "kanban", "calendar", "gallery", "form"],
+                        "must be grid, kanban, calendar, gallery or form",
+                    )
+                    .at(format!("{at}.type")),
                 );
             }
             if let (Some(key), Some(name), Some(view_type)) = (key, name, view_type) {
                 if views.iter().any(|known: &ViewDefinition| known.key == key) {
                     check.push(
                         format!("{at}.key"),
+                        DetailCode::NotUnique,
                         format!("\"{key}\" is used by another view"),
                     );
                 }
@@ -230,6 +237,7 @@ pub fn check(file: AppFile) -> Result<AppDefinition, ExchangeError> {
         if tables[..i].iter().any(|other| other.key == table.key) {
             check.push(
                 format!("tables[{i}].key"),
+                DetailCode::NotUnique,
                 format!("\"{}\" is used by another table", table.key),
             );
         }

@@ -59,9 +59,9 @@ pub fn field_spec(file: FieldFile, path: &str) -> Result<FieldSpec, ExchangeErro
         if let Some(raw) = options.remove("inverse_multiple") {
             match raw.as_bool() {
                 Some(flag) => inverse_multiple = flag,
-                None => check.push(
-                    format!("{path}.options.inverse_multiple"),
-                    "must be true or false",
+                None => check.add(
+                    tenon_model::Reason::wrong_type("boolean", "must be true or false")
+                        .at(format!("{path}.options.inverse_multiple")),
                 ),
             }
         }

@@ -86,9 +86,13 @@ pub async fn import_table(
     }
     for (header, reference) in &options.mapping {
         if !sheet.headers.contains(header) {
-            return Err(tenon_model::Invalid::one(
-                "mapping",
-                format!("the file has no column \"{header}\" (mapped to {reference})"),
+            return Err(tenon_model::Invalid::from(
+                tenon_model::FieldError::new(
+                    "mapping",
+                    tenon_model::DetailCode::UnknownColumn,
+                    format!("the file has no column \"{header}\" (mapped to {reference})"),
+                )
+                .with("column", header.as_str()),
             )
             .into());
         }
@@ -191,7 +195,7 @@ async fn write_batch(
                                 .field
                                 .and_then(|id| schema.field(id))
                                 .map(|field| field.key.to_string()),
-                            reason: problem.reason,
+                            reason: problem.reason.message,
                         });
                     }
                 }

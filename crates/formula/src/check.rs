@@ -2,7 +2,7 @@
 //! argument types and infers each node's [`Type`] (with the static scale of numbers). Its output, a
 //! [`Formula`], is the only thing the evaluator and the SQL compiler accept.
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::functions::{self, FUNCTIONS, Func};
 use crate::ir::{Node, NodeKind};
 use crate::parser;
@@ -47,6 +47,7 @@ pub fn check_condition(source: &str, schema: &Schema) -> Result<Formula, Vec<Dia
     match formula.result_type() {
         Type::Boolean => Ok(formula),
         other => Err(vec![Diagnostic::new(
+            DiagnosticKind::NotCondition,
             formula.root.span,
             format!(
                 "a condition must be TRUE or FALSE; this formula gives {other} (compare it: … = …, … > …)"
@@ -128,6 +129,7 @@ fn literal_regexes(root: &Node) -> Result<Vec<(Span, regex::Regex)>, Vec<Diagnos
                 match crate::eval_text::compile_regex(pattern) {
                     Ok(regex) => regexes.push((args[1].span, regex)),
                     Err(error) => errors.push(Diagnostic::new(
+                        DiagnosticKind::Regex,
                         args[1].span,
                         format!("invalid regular expression: {error}"),
                     )),
@@ -173,8 +175,13 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn error(&mut self, span: Span, message: impl Into<String>) -> Option<Node> {
-        self.errors.push(Diagnostic::new(span, message));
+    fn error(
+        &mut self,
+        kind: DiagnosticKind,
+        span: Span,
+        message: impl Into<String>,
+    ) -> Option<Node> {
+        self.errors.push(Diagnostic::new(kind, span, message));
         None
     }
 
@@ -188,6 +195,7 @@ impl Checker<'_> {
             ExprKind::Number(value) => {
                 if value.scale() > crate::schema::SCALE_MAX {
                     return self.error(
+                        DiagnosticKind::Limit,
                         span,
                         format!(
                             "{value} has more than {} decimal places",
@@ -217,9 +225,11 @@ impl Checker<'_> {
                 match op {
                     UnaryOp::Plus => match operand.ty {
                         Type::Number { .. } | Type::Blank => Some(Node { span, ..operand }),
-                        ref other => {
-                            self.error(span, format!("unary + expects a number, found {other}"))
-                        }
+                        ref other => self.error(
+                            DiagnosticKind::Type,
+                            span,
+                            format!("unary + expects a number, found {other}"),
+                        ),
                     },
                     UnaryOp::Neg => self.call(Func::Neg, vec![operand], span, span),
                     UnaryOp::Not => self.call(Func::Not, vec![operand], span, span),
@@ -257,7 +267,11 @@ impl Checker<'_> {
                     let hint = suggest(&upper, names)
                         .map(|best| format!(" — did you mean {best}?"))
                         .unwrap_or_default();
-                    return self.error(*name_span, format!("unknown function {name}{hint}"));
+                    return self.error(
+                        DiagnosticKind::UnknownFunction,
+                        *name_span,
+                        format!("unknown function {name}{hint}"),
+                    );
                 };
                 let mut checked = Vec::with_capacity(args.len());
                 let mut failed = false;
@@ -289,6 +303,7 @@ impl Checker<'_> {
                         .map(|best| format!(" — did you mean \"{best}\"?"))
                         .unwrap_or_default();
                     self.error(
+                        DiagnosticKind::UnknownField,
                         span,
                         format!(
                             "{}: no field named \"{reference}\"{hint}",
@@ -297,6 +312,7 @@ impl Checker<'_> {
                     )
                 }
                 RefMode::Ids => self.error(
+                    DiagnosticKind::UnknownField,
                     span,
                     format!(
                         "{}: the field this formula used has been deleted",
@@ -330,7 +346,7 @@ impl Checker<'_> {
                 let at = arg
                     .and_then(|index| args.get(index))
                     .map_or(name_span, |node| node.span);
-                self.error(at, message)
+                self.error(DiagnosticKind::Type, at, message)
             }
         }
     }

@@ -4,16 +4,37 @@ use std::fmt;
 
 use crate::syntax::Span;
 
+/// What kind of problem a diagnostic reports, for callers that answer with stable codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DiagnosticKind {
+    /// The text does not parse (or is empty).
+    Syntax,
+    /// A `{field}` reference names no field (or a deleted one).
+    UnknownField,
+    /// A call names no function.
+    UnknownFunction,
+    /// An argument or operand has the wrong type, or a function the wrong number of arguments.
+    Type,
+    /// A condition does not give TRUE or FALSE.
+    NotCondition,
+    /// The formula is too long or too deep, or a number too precise.
+    Limit,
+    /// A regular expression literal is invalid.
+    Regex,
+}
+
 /// One problem in a formula, pointing at the text that causes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
+    pub kind: DiagnosticKind,
     pub span: Span,
     pub message: String,
 }
 
 impl Diagnostic {
-    pub fn new(span: Span, message: impl Into<String>) -> Self {
+    pub fn new(kind: DiagnosticKind, span: Span, message: impl Into<String>) -> Self {
         Diagnostic {
+            kind,
             span,
             message: message.into(),
         }

@@ -62,7 +62,7 @@ mod typing;
 mod value;
 
 pub use check::{Formula, check, check_condition, check_stored};
-pub use diagnostic::Diagnostic;
+pub use diagnostic::{Diagnostic, DiagnosticKind};
 pub use eval_text::{number_text, to_text};
 pub use num::rescale;
 pub use parser::{DEPTH_MAX, SOURCE_BYTES_MAX, parse};

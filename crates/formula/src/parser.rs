@@ -9,7 +9,7 @@ use chumsky::pratt::{infix, left, prefix};
 use chumsky::prelude::*;
 use rust_decimal::Decimal;
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{Diagnostic, DiagnosticKind};
 use crate::syntax::{BinaryOp, Expr, ExprKind, Span, UnaryOp};
 
 /// The longest formula accepted, in bytes (Excel's limit is 8,192 characters).
@@ -23,6 +23,7 @@ type Extra<'src> = extra::Err<Rich<'src, char>>;
 pub fn parse(source: &str) -> Result<Expr, Vec<Diagnostic>> {
     if source.len() > SOURCE_BYTES_MAX {
         return Err(vec![Diagnostic::new(
+            DiagnosticKind::Limit,
             Span::new(0, source.len()),
             format!(
                 "the formula is {} bytes long; the limit is {SOURCE_BYTES_MAX}",
@@ -38,12 +39,14 @@ pub fn parse(source: &str) -> Result<Expr, Vec<Diagnostic>> {
     }
     let Some(expr) = output else {
         return Err(vec![Diagnostic::new(
+            DiagnosticKind::Syntax,
             Span::new(0, 0),
             "the formula is empty",
         )]);
     };
     if expr.depth > DEPTH_MAX {
         return Err(vec![Diagnostic::new(
+            DiagnosticKind::Limit,
             expr.span,
             format!("the formula is nested too deeply (more than {DEPTH_MAX} levels)"),
         )]);
@@ -71,7 +74,7 @@ fn to_diagnostic(error: &Rich<'_, char>) -> Diagnostic {
             }
         }
     };
-    Diagnostic::new(span, message)
+    Diagnostic::new(DiagnosticKind::Syntax, span, message)
 }
 
 fn span_of(span: SimpleSpan) -> Span {

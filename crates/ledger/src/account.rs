@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use tenon_model::{Checker, Invalid};
+use tenon_model::{Checker, DetailCode, FieldError, Invalid, Reason};
 
 /// A canonical account code: digits only, 4 + 2·k long (k ≤ 4).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -198,16 +198,23 @@ impl Dimension {
 pub const DIMENSION_VALUE_MAX: usize = 35;
 
 /// Checks a dimension value (a customer's code or name as the voucher names it).
-pub fn check_dimension_value(raw: &str) -> Result<String, String> {
+pub fn check_dimension_value(raw: &str) -> Result<String, Reason> {
     let value = raw.trim();
     if value.is_empty() {
-        return Err("is empty".to_owned());
+        return Err(Reason::new(DetailCode::Empty, "is empty"));
     }
     if value.chars().count() > DIMENSION_VALUE_MAX {
-        return Err(format!("is longer than {DIMENSION_VALUE_MAX} characters"));
+        return Err(Reason::new(
+            DetailCode::TooLong,
+            format!("is longer than {DIMENSION_VALUE_MAX} characters"),
+        )
+        .with("max", DIMENSION_VALUE_MAX));
     }
     if value.chars().any(char::is_control) {
-        return Err("contains control characters".to_owned());
+        return Err(Reason::new(
+            DetailCode::ControlCharacters,
+            "contains control characters",
+        ));
     }
     Ok(value.to_owned())
 }
@@ -264,36 +271,61 @@ impl Account {
         let mut check = Checker::default();
         let name_chars = self.name.chars().count();
         if self.name.trim().is_empty() || name_chars > ACCOUNT_NAME_MAX {
-            check.push(
-                "name",
-                format!("must be 1 to {ACCOUNT_NAME_MAX} characters"),
+            check.add(
+                length_reason(
+                    &self.name,
+                    ACCOUNT_NAME_MAX,
+                    format!("must be 1 to {ACCOUNT_NAME_MAX} characters"),
+                )
+                .at("name"),
             );
         }
         if self.grouping_category.chars().count() > 256 || self.grouping_category.trim().is_empty()
         {
-            check.push(
-                "grouping_category",
-                "must be 1 to 256 characters (SAF-T GroupingCategory)",
+            check.add(
+                length_reason(
+                    &self.grouping_category,
+                    256,
+                    "must be 1 to 256 characters (SAF-T GroupingCategory)",
+                )
+                .at("grouping_category"),
             );
         }
         if self.grouping_code.chars().count() > 35 || self.grouping_code.trim().is_empty() {
-            check.push(
-                "grouping_code",
-                "must be 1 to 35 characters (SAF-T GroupingCode)",
+            check.add(
+                length_reason(
+                    &self.grouping_code,
+                    35,
+                    "must be 1 to 35 characters (SAF-T GroupingCode)",
+                )
+                .at("grouping_code"),
             );
         }
         let mut seen = self.dimensions.clone();
         seen.sort();
         seen.dedup();
         if seen.len() != self.dimensions.len() {
-            check.push("dimensions", "names a dimension twice");
+            check.push(
+                "dimensions",
+                DetailCode::Duplicate,
+                "names a dimension twice",
+            );
         }
         if let Some(unit) = &self.quantity_unit
             && (unit.trim().is_empty() || unit.chars().count() > 9)
         {
-            check.push("quantity_unit", "must be 1 to 9 characters");
+            check.add(length_reason(unit, 9, "must be 1 to 9 characters").at("quantity_unit"));
         }
         check.finish()
+    }
+}
+
+/// `empty` when the text is blank, else `too_long` past `max` characters; `message` says both.
+fn length_reason(text: &str, max: usize, message: impl Into<String>) -> Reason {
+    if text.trim().is_empty() {
+        Reason::new(DetailCode::Empty, message)
+    } else {
+        Reason::new(DetailCode::TooLong, message).with("max", max)
     }
 }
 
@@ -321,10 +353,8 @@ impl Chart {
                         .0
                         .into_iter()
                         .map(|error| {
-                            tenon_model::FieldError::new(
-                                format!("accounts[{code}].{}", error.field),
-                                error.reason,
-                            )
+                            let field = format!("accounts[{code}].{}", error.field);
+                            error.at(field)
                         })
                         .collect(),
                 )
@@ -340,37 +370,49 @@ impl Chart {
         if self.accounts.contains_key(&account.code) {
             return Err(Invalid::one(
                 "code",
+                DetailCode::NotUnique,
                 format!("account {} already exists", account.code),
             ));
         }
         if let Some(parent) = account.code.parent() {
             let Some(parent_account) = self.accounts.get(&parent) else {
-                return Err(Invalid::one(
+                return Err(FieldError::new(
                     "code",
+                    DetailCode::ParentMissing,
                     format!("the parent account {parent} does not exist; create it first"),
-                ));
+                )
+                .with("parent", parent.to_string())
+                .into());
             };
             if parent_account.kind != account.kind {
-                return Err(Invalid::one(
+                return Err(FieldError::new(
                     "kind",
+                    DetailCode::KindMismatch,
                     format!(
                         "a sub-account has its parent's kind ({} for {parent})",
                         parent_account.kind.as_str()
                     ),
-                ));
+                )
+                .with("kind", parent_account.kind.as_str())
+                .with("parent", parent.to_string())
+                .into());
             }
         }
         if let Some(role) = &account.role
             && let Some(holder) = self.by_role(role)
         {
-            return Err(Invalid::one(
+            return Err(FieldError::new(
                 "role",
+                DetailCode::RoleTaken,
                 format!(
                     "role {} is already held by account {}",
                     role.as_str(),
                     holder.code
                 ),
-            ));
+            )
+            .with("role", role.as_str())
+            .with("account", holder.code.to_string())
+            .into());
         }
         Ok(())
     }

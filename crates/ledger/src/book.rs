@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use tenon_model::{DetailCode, Reason};
+
 /// An ISO 4217 currency code: three capital letters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Currency([u8; 3]);
@@ -77,21 +79,29 @@ pub struct BookSettings {
 pub const BOOK_NAME_MAX: usize = 64;
 
 impl BookSettings {
-    pub fn check_name(raw: &str) -> Result<String, String> {
+    pub fn check_name(raw: &str) -> Result<String, Reason> {
         let name = raw.trim();
         if name.is_empty() {
-            return Err("is empty".to_owned());
+            return Err(Reason::new(DetailCode::Empty, "is empty"));
         }
         if name.chars().count() > BOOK_NAME_MAX {
-            return Err(format!("is longer than {BOOK_NAME_MAX} characters"));
+            return Err(Reason::new(
+                DetailCode::TooLong,
+                format!("is longer than {BOOK_NAME_MAX} characters"),
+            )
+            .with("max", BOOK_NAME_MAX));
         }
         if name.chars().any(char::is_control) {
-            return Err("contains control characters".to_owned());
+            return Err(Reason::new(
+                DetailCode::ControlCharacters,
+                "contains control characters",
+            ));
         }
         if name.len() == 36 && name.chars().filter(|c| *c == '-').count() == 4 {
-            return Err(
-                "looks like an id; a book's name must not, because {book} takes either".to_owned(),
-            );
+            return Err(Reason::new(
+                DetailCode::NotAllowed,
+                "looks like an id; a book's name must not, because {book} takes either",
+            ));
         }
         Ok(name.to_owned())
     }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use tenon_model::{Checker, Invalid};
+use tenon_model::{Checker, DetailCode, FieldError, Invalid, Reason};
 
 use crate::account::{Chart, Dimension, Role};
 use crate::expr::{Expr, Record, Value};
@@ -141,22 +141,25 @@ pub fn apply(rule: &Rule, chart: &Chart, record: &Record) -> Result<VoucherDraft
         Ok(value) => match NaiveDate::parse_from_str(value.text().trim(), "%Y-%m-%d") {
             Ok(date) => Some(date),
             Err(_) => {
-                check.push(
-                    "fields.date",
-                    format!("{:?} is not a date (YYYY-MM-DD)", value.text()),
+                check.add(
+                    Reason::format(
+                        "date",
+                        format!("{:?} is not a date (YYYY-MM-DD)", value.text()),
+                    )
+                    .at("fields.date"),
                 );
                 None
             }
         },
         Err(error) => {
-            check.push("fields", error);
+            check.push("fields", DetailCode::ExpressionFailed, error);
             None
         }
     };
     let summary = match rule.summary.eval(record) {
         Ok(value) => value.text(),
         Err(error) => {
-            check.push("fields", error);
+            check.push("fields", DetailCode::ExpressionFailed, error);
             String::new()
         }
     };
@@ -173,7 +176,11 @@ pub fn apply(rule: &Rule, chart: &Chart, record: &Record) -> Result<VoucherDraft
                 Ok(Value::Bool(false) | Value::Null) => continue,
                 Ok(_) => {}
                 Err(error) => {
-                    check.push("fields", format!("{at}: {error}"));
+                    check.push(
+                        "fields",
+                        DetailCode::ExpressionFailed,
+                        format!("{at}: {error}"),
+                    );
                     continue;
                 }
             }
@@ -182,22 +189,33 @@ pub fn apply(rule: &Rule, chart: &Chart, record: &Record) -> Result<VoucherDraft
             Ok(value) => match value.number() {
                 Some(number) if money::round(number, AMOUNT_SCALE) == number => number,
                 Some(number) => {
-                    check.push(
-                        "fields",
-                        format!("{at}: amount {number} has more than two fraction digits"),
+                    check.add(
+                        FieldError::new(
+                            "fields",
+                            DetailCode::TooPrecise,
+                            format!("{at}: amount {number} has more than two fraction digits"),
+                        )
+                        .with("scale", AMOUNT_SCALE),
                     );
                     continue;
                 }
                 None => {
-                    check.push(
-                        "fields",
-                        format!("{at}: amount {:?} is not a number", value.text()),
+                    check.add(
+                        Reason::format(
+                            "number",
+                            format!("{at}: amount {:?} is not a number", value.text()),
+                        )
+                        .at("fields"),
                     );
                     continue;
                 }
             },
             Err(error) => {
-                check.push("fields", format!("{at}: {error}"));
+                check.push(
+                    "fields",
+                    DetailCode::ExpressionFailed,
+                    format!("{at}: {error}"),
+                );
                 continue;
             }
         };
@@ -205,12 +223,16 @@ pub fn apply(rule: &Rule, chart: &Chart, record: &Record) -> Result<VoucherDraft
             continue;
         }
         let Some(account) = chart.by_role(&rule_line.role) else {
-            check.push(
-                "rule",
-                format!(
-                    "{at}: no account of this book has the role {}",
-                    rule_line.role.as_str()
-                ),
+            check.add(
+                FieldError::new(
+                    "rule",
+                    DetailCode::RoleMissing,
+                    format!(
+                        "{at}: no account of this book has the role {}",
+                        rule_line.role.as_str()
+                    ),
+                )
+                .with("role", rule_line.role.as_str()),
             );
             continue;
         };
@@ -219,6 +241,7 @@ pub fn apply(rule: &Rule, chart: &Chart, record: &Record) -> Result<VoucherDraft
             match value.eval(record) {
                 Ok(Value::Null) => check.push(
                     format!("fields.{}", value.source()),
+                    DetailCode::Required,
                     format!(
                         "{at}: the {} dimension needs this field",
                         dimension.as_str()
@@ -227,7 +250,11 @@ pub fn apply(rule: &Rule, chart: &Chart, record: &Record) -> Result<VoucherDraft
                 Ok(value) => {
                     dimensions.insert(*dimension, value.text());
                 }
-                Err(error) => check.push("fields", format!("{at}: {error}")),
+                Err(error) => check.push(
+                    "fields",
+                    DetailCode::ExpressionFailed,
+                    format!("{at}: {error}"),
+                ),
             }
         }
         let line_summary = match &rule_line.summary {
@@ -251,7 +278,8 @@ pub fn apply(rule: &Rule, chart: &Chart, record: &Record) -> Result<VoucherDraft
         lines.push(line);
     }
     check.finish()?;
-    let date = date.ok_or_else(|| Invalid::one("fields.date", "is missing"))?;
+    let date =
+        date.ok_or_else(|| Invalid::one("fields.date", DetailCode::Required, "is missing"))?;
     Ok(VoucherDraft {
         date,
         word: rule.word,
@@ -259,6 +287,9 @@ pub fn apply(rule: &Rule, chart: &Chart, record: &Record) -> Result<VoucherDraft
         lines,
     })
 }
+
+/// The names of the built-in rules.
+pub const RULE_NAMES: [&str; 3] = ["sales_invoice", "receipt", "expense_claim"];
 
 /// The rule named `name`.
 pub fn find(name: &str) -> Result<Rule, String> {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
-use tenon_model::{Checker, Invalid};
+use tenon_model::{Checker, DetailCode, FieldError, Invalid, Reason};
 
 use crate::account::{AccountCode, Chart, Dimension, check_dimension_value};
 use crate::book::{BookSettings, Currency};
@@ -186,12 +186,22 @@ pub fn check_voucher(
 ) -> Result<(), Invalid> {
     let mut check = Checker::default();
     if draft.lines.len() < 2 {
-        check.push("lines", "a voucher needs at least two lines");
+        check.add(
+            FieldError::new(
+                "lines",
+                DetailCode::TooFew,
+                "a voucher needs at least two lines",
+            )
+            .with("min", 2),
+        );
     }
     if draft.lines.len() > VOUCHER_LINES_MAX {
-        check.push(
-            "lines",
-            format!("a voucher has at most {VOUCHER_LINES_MAX} lines"),
+        check.add(
+            Reason::too_many(
+                VOUCHER_LINES_MAX,
+                format!("a voucher has at most {VOUCHER_LINES_MAX} lines"),
+            )
+            .at("lines"),
         );
     }
     for (index, line) in draft.lines.iter().enumerate() {
@@ -201,14 +211,20 @@ pub fn check_voucher(
         let debit: Decimal = draft.lines.iter().map(|line| line.debit).sum();
         let credit: Decimal = draft.lines.iter().map(|line| line.credit).sum();
         if debit != credit {
-            check.push(
-                "lines",
-                format!(
-                    "the voucher does not balance: debits {} ≠ credits {} (difference {})",
-                    money::amount_text(debit),
-                    money::amount_text(credit),
-                    money::amount_text(debit - credit)
-                ),
+            check.add(
+                FieldError::new(
+                    "lines",
+                    DetailCode::Unbalanced,
+                    format!(
+                        "the voucher does not balance: debits {} ≠ credits {} (difference {})",
+                        money::amount_text(debit),
+                        money::amount_text(credit),
+                        money::amount_text(debit - credit)
+                    ),
+                )
+                .with("debit", money::amount_text(debit))
+                .with("credit", money::amount_text(credit))
+                .with("difference", money::amount_text(debit - credit)),
             );
         }
     }
@@ -217,50 +233,76 @@ pub fn check_voucher(
 
 fn check_line(book: &BookSettings, chart: &Chart, line: &Line, at: &str, check: &mut Checker) {
     if line.summary.chars().count() > SUMMARY_MAX || line.summary.chars().any(char::is_control) {
-        check.push(
-            format!("{at}.summary"),
-            format!("must be at most {SUMMARY_MAX} characters without control characters"),
+        let reason = if line.summary.chars().any(char::is_control) {
+            Reason::control_characters()
+        } else {
+            Reason::too_long(SUMMARY_MAX)
+        };
+        check.add(
+            Reason {
+                message: format!(
+                    "must be at most {SUMMARY_MAX} characters without control characters"
+                ),
+                ..reason
+            }
+            .at(format!("{at}.summary")),
         );
     }
     let account = chart.get(&line.account);
     match account {
-        None => check.push(
-            format!("{at}.account"),
-            format!("account {} does not exist in this book", line.account),
+        None => check.add(
+            Reason::not_found(
+                "account",
+                format!("account {} does not exist in this book", line.account),
+            )
+            .at(format!("{at}.account")),
         ),
-        Some(_) if !chart.is_leaf(&line.account) => check.push(
-            format!("{at}.account"),
-            format!(
-                "account {} has sub-accounts; post to one of them (lines post to leaf accounts)",
-                line.account
-            ),
+        Some(_) if !chart.is_leaf(&line.account) => check.add(
+            FieldError::new(
+                format!("{at}.account"),
+                DetailCode::NotLeafAccount,
+                format!(
+                    "account {} has sub-accounts; post to one of them (lines post to leaf accounts)",
+                    line.account
+                ),
+            )
+            .with("account", line.account.to_string()),
         ),
         Some(_) => {}
     }
     if let Some(account) = account {
         for dimension in &account.dimensions {
             if !line.dimensions.contains_key(dimension) {
-                check.push(
-                    format!("{at}.dimensions.{}", dimension.as_str()),
-                    format!(
-                        "account {} requires the {} dimension",
-                        account.code,
-                        dimension.as_str()
-                    ),
+                check.add(
+                    FieldError::new(
+                        format!("{at}.dimensions.{}", dimension.as_str()),
+                        DetailCode::DimensionRequired,
+                        format!(
+                            "account {} requires the {} dimension",
+                            account.code,
+                            dimension.as_str()
+                        ),
+                    )
+                    .with("account", account.code.to_string())
+                    .with("dimension", dimension.as_str()),
                 );
             }
         }
         if account.quantity_unit.is_none() && (line.quantity.is_some() || line.unit_price.is_some())
         {
-            check.push(
-                format!("{at}.quantity"),
-                format!("account {} does not keep quantities", account.code),
+            check.add(
+                FieldError::new(
+                    format!("{at}.quantity"),
+                    DetailCode::NoQuantities,
+                    format!("account {} does not keep quantities", account.code),
+                )
+                .with("account", account.code.to_string()),
             );
         }
     }
     for (dimension, value) in &line.dimensions {
         if let Err(reason) = check_dimension_value(value) {
-            check.push(format!("{at}.dimensions.{}", dimension.as_str()), reason);
+            check.add(reason.at(format!("{at}.dimensions.{}", dimension.as_str())));
         }
     }
     for (field, value, scale) in [
@@ -274,16 +316,25 @@ fn check_line(book: &BookSettings, chart: &Chart, line: &Line, at: &str, check: 
         if let Some(value) = value
             && money::parse_scaled(&value.to_string(), scale).is_err()
         {
-            check.push(
-                format!("{at}.{field}"),
-                format!("{value} is out of range or has more than {scale} fraction digits"),
+            check.add(
+                FieldError::new(
+                    format!("{at}.{field}"),
+                    DetailCode::TooPrecise,
+                    format!("{value} is out of range or has more than {scale} fraction digits"),
+                )
+                .with("scale", scale),
             );
         }
     }
     match (line.debit.is_zero(), line.credit.is_zero()) {
-        (true, true) => check.push(format!("{at}.debit"), "give a debit or a credit amount"),
+        (true, true) => check.push(
+            format!("{at}.debit"),
+            DetailCode::NoAmount,
+            "give a debit or a credit amount",
+        ),
         (false, false) => check.push(
             format!("{at}.credit"),
+            DetailCode::BothSides,
             "a line is either a debit or a credit; split it into two lines",
         ),
         _ => {}
@@ -295,29 +346,49 @@ fn check_currency(book: &BookSettings, line: &Line, at: &str, check: &mut Checke
     match line.currency {
         Some(currency) if currency == book.base_currency => check.push(
             format!("{at}.currency"),
+            DetailCode::BaseCurrency,
             "omit the currency for base-currency lines",
         ),
         Some(currency) => {
             let (Some(original), Some(rate)) = (line.original_amount, line.exchange_rate) else {
-                check.push(
-                    format!("{at}.original_amount"),
-                    format!("a {currency} line needs original_amount and exchange_rate"),
+                check.add(
+                    FieldError::new(
+                        format!("{at}.original_amount"),
+                        DetailCode::ExchangeRequired,
+                        format!("a {currency} line needs original_amount and exchange_rate"),
+                    )
+                    .with("currency", currency.to_string()),
                 );
                 return;
             };
             if rate <= Decimal::ZERO {
-                check.push(format!("{at}.exchange_rate"), "must be positive");
+                check.add(
+                    FieldError::new(
+                        format!("{at}.exchange_rate"),
+                        DetailCode::TooSmall,
+                        "must be positive",
+                    )
+                    .with("min", "0"),
+                );
                 return;
             }
             let base = line.net();
             let converted = money::round(original * rate, AMOUNT_SCALE);
             if (converted - base).abs() > conversion_tolerance() {
-                check.push(
-                    format!("{at}.original_amount"),
-                    format!(
-                        "{original} {currency} × {rate} = {converted}, but the line's signed base amount (debit − credit) is {}",
-                        money::amount_text(base)
-                    ),
+                check.add(
+                    FieldError::new(
+                        format!("{at}.original_amount"),
+                        DetailCode::ExchangeMismatch,
+                        format!(
+                            "{original} {currency} × {rate} = {converted}, but the line's signed base amount (debit − credit) is {}",
+                            money::amount_text(base)
+                        ),
+                    )
+                    .with("original", original.to_string())
+                    .with("currency", currency.to_string())
+                    .with("rate", rate.to_string())
+                    .with("converted", converted.to_string())
+                    .with("base", money::amount_text(base)),
                 );
             }
         }
@@ -325,6 +396,7 @@ fn check_currency(book: &BookSettings, line: &Line, at: &str, check: &mut Checke
             if line.original_amount.is_some() || line.exchange_rate.is_some() {
                 check.push(
                     format!("{at}.currency"),
+                    DetailCode::Required,
                     "original_amount and exchange_rate need a foreign currency",
                 );
             }
@@ -335,22 +407,31 @@ fn check_currency(book: &BookSettings, line: &Line, at: &str, check: &mut Checke
 /// Why a state change was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct Refused(pub String);
+pub struct Refused(pub Reason);
 
 /// Reviews a draft. With segregation of duties the reviewer must differ from the preparer.
 pub fn review(book: &BookSettings, voucher: &mut Voucher, reviewer: &str) -> Result<(), Refused> {
     if voucher.state != VoucherState::Draft {
-        return Err(Refused(format!(
-            "voucher {} is {}; only a draft can be reviewed",
-            voucher.label(),
-            voucher.state.as_str()
-        )));
+        return Err(Refused(
+            Reason::new(
+                DetailCode::InvalidState,
+                format!(
+                    "voucher {} is {}; only a draft can be reviewed",
+                    voucher.label(),
+                    voucher.state.as_str()
+                ),
+            )
+            .with("state", voucher.state.as_str()),
+        ));
     }
     if book.segregation_of_duties && voucher.preparer == reviewer {
-        return Err(Refused(format!(
-            "book {} separates duties: {reviewer} prepared voucher {} and cannot review it",
-            book.name,
-            voucher.label()
+        return Err(Refused(Reason::new(
+            DetailCode::SegregationOfDuties,
+            format!(
+                "book {} separates duties: {reviewer} prepared voucher {} and cannot review it",
+                book.name,
+                voucher.label()
+            ),
         )));
     }
     voucher.state = VoucherState::Reviewed;
@@ -363,11 +444,14 @@ pub fn review(book: &BookSettings, voucher: &mut Voucher, reviewer: &str) -> Res
 /// person and do not pass here.
 pub fn check_created_state(book: &BookSettings, state: VoucherState) -> Result<(), Refused> {
     if book.segregation_of_duties && state != VoucherState::Draft {
-        return Err(Refused(format!(
-            "book {} separates duties: a voucher cannot be created {} by its preparer; create it as a draft \
-             and have someone else review it",
-            book.name,
-            state.as_str()
+        return Err(Refused(Reason::new(
+            DetailCode::SegregationOfDuties,
+            format!(
+                "book {} separates duties: a voucher cannot be created {} by its preparer; create it as a draft \
+                 and have someone else review it",
+                book.name,
+                state.as_str()
+            ),
         )));
     }
     Ok(())
@@ -376,11 +460,17 @@ pub fn check_created_state(book: &BookSettings, state: VoucherState) -> Result<(
 /// Posts a reviewed voucher.
 pub fn post(voucher: &mut Voucher, poster: &str) -> Result<(), Refused> {
     if voucher.state != VoucherState::Reviewed {
-        return Err(Refused(format!(
-            "voucher {} is {}; only a reviewed voucher can be posted",
-            voucher.label(),
-            voucher.state.as_str()
-        )));
+        return Err(Refused(
+            Reason::new(
+                DetailCode::InvalidState,
+                format!(
+                    "voucher {} is {}; only a reviewed voucher can be posted",
+                    voucher.label(),
+                    voucher.state.as_str()
+                ),
+            )
+            .with("state", voucher.state.as_str()),
+        ));
     }
     voucher.state = VoucherState::Posted;
     voucher.poster = Some(poster.to_owned());

@@ -137,3 +137,19 @@ id_type!(
     /// One event queued for one subscription.
     DeliveryId
 );
+id_type!(
+    /// An approval process (审批流程), the same across its published versions.
+    ProcessId
+);
+id_type!(
+    /// An approval instance (审批实例): one run of a process on one record.
+    ApprovalId
+);
+id_type!(
+    /// An approval task (审批任务): one person's part in one node visit.
+    ApprovalTaskId
+);
+id_type!(
+    /// One visit of an approval instance to a node of its process.
+    ActivationId
+);

@@ -9,6 +9,7 @@ pub mod apps;
 pub mod audit;
 pub mod credentials;
 pub mod directory;
+pub mod errors;
 pub mod events;
 pub mod ids;
 pub mod page;
@@ -25,15 +26,16 @@ pub use directory::{
     Department, DepartmentPatch, Member, MemberPatch, MemberStatus, NewDepartment, NewMember,
     Organization, OrganizationPatch,
 };
+pub use errors::{DetailCode, ErrorCode, ErrorHeader, OAuthErrorCode, Params};
 pub use events::Event;
 pub use ids::{
-    AppId, AttachmentId, AuditId, ClientAppId, DeliveryId, DepartmentId, EventId, FieldId,
-    InstallationId, MemberId, OrgId, ParseIdError, RecordId, SessionId, SubscriptionId, TableId,
-    TokenId, ViewId,
+    ActivationId, AppId, ApprovalId, ApprovalTaskId, AttachmentId, AuditId, ClientAppId,
+    DeliveryId, DepartmentId, EventId, FieldId, InstallationId, MemberId, OrgId, ParseIdError,
+    ProcessId, RecordId, SessionId, SubscriptionId, TableId, TokenId, ViewId,
 };
 pub use page::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, Page, PageRequest};
 pub use rate::RateLimit;
 pub use role::Role;
 pub use scope::{Scope, ScopeSet};
-pub use validation::{Checker, FieldError, Invalid};
+pub use validation::{Checker, FieldError, Invalid, Reason};
 pub use values::{Email, Locale, Mobile, Name, OptionalText, Password, TimeZone};

@@ -42,9 +42,12 @@ impl RateLimit {
             return Ok(RateLimit::Off);
         }
         let bad = || {
-            Reason(format!(
-                "\"{raw}\" is not a rate limit: use off, or <N>/s, <N>/min or <N>/h, optionally with ,burst=<M>"
-            ))
+            Reason::format(
+                "rate_limit",
+                format!(
+                    "\"{raw}\" is not a rate limit: use off, or <N>/s, <N>/min or <N>/h, optionally with ,burst=<M>"
+                ),
+            )
         };
         let (rate, burst) = match raw.split_once(',') {
             Some((rate, burst)) => (rate.trim(), Some(burst.trim())),

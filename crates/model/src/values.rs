@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::validation::Reason;
+use crate::validation::{DetailCode, Reason};
 
 /// Longest name we accept for people, departments and organizations, in characters.
 pub const NAME_CHARS_MAX: usize = 100;
@@ -17,16 +17,18 @@ pub const EMAIL_CHARS_MAX: usize = 254;
 fn check_plain_text(raw: &str, max_chars: usize) -> Result<String, Reason> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
-        return Err(Reason::new("must not be empty"));
+        return Err(Reason::empty());
     }
     let n_chars = trimmed.chars().count();
     if n_chars > max_chars {
-        return Err(Reason(format!(
-            "must be at most {max_chars} characters, got {n_chars}"
-        )));
+        return Err(Reason::new(
+            DetailCode::TooLong,
+            format!("must be at most {max_chars} characters, got {n_chars}"),
+        )
+        .with("max", max_chars));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(Reason::new("must not contain control characters"));
+        return Err(Reason::control_characters());
     }
     Ok(trimmed.to_owned())
 }
@@ -86,15 +88,14 @@ impl Email {
     pub fn parse(raw: &str) -> Result<Self, Reason> {
         let email = raw.trim().to_lowercase();
         if email.is_empty() {
-            return Err(Reason::new("must not be empty"));
+            return Err(Reason::empty());
         }
         if email.chars().count() > EMAIL_CHARS_MAX {
-            return Err(Reason(format!(
-                "must be at most {EMAIL_CHARS_MAX} characters"
-            )));
+            return Err(Reason::too_long(EMAIL_CHARS_MAX));
         }
         let Some((local, domain)) = email.split_once('@') else {
-            return Err(Reason::new(
+            return Err(Reason::format(
+                "email",
                 "must be an e-mail address like name@example.com",
             ));
         };
@@ -108,7 +109,8 @@ impl Email {
             || !domain_ok
             || email.chars().any(|c| c.is_whitespace() || c.is_control())
         {
-            return Err(Reason::new(
+            return Err(Reason::format(
+                "email",
                 "must be an e-mail address like name@example.com",
             ));
         }
@@ -140,7 +142,8 @@ impl Mobile {
         let digits = compact.strip_prefix('+').unwrap_or(&compact);
         let n_digits = digits.chars().count();
         if !(5..=20).contains(&n_digits) || !digits.chars().all(|c| c.is_ascii_digit()) {
-            return Err(Reason::new(
+            return Err(Reason::format(
+                "phone",
                 "must be a phone number of 5 to 20 digits, optionally starting with +",
             ));
         }
@@ -160,14 +163,10 @@ impl Password {
     pub fn parse(raw: &str) -> Result<Self, Reason> {
         let n_chars = raw.chars().count();
         if n_chars < PASSWORD_CHARS_MIN {
-            return Err(Reason(format!(
-                "must be at least {PASSWORD_CHARS_MIN} characters"
-            )));
+            return Err(Reason::too_short(PASSWORD_CHARS_MIN));
         }
         if n_chars > PASSWORD_CHARS_MAX {
-            return Err(Reason(format!(
-                "must be at most {PASSWORD_CHARS_MAX} characters"
-            )));
+            return Err(Reason::too_long(PASSWORD_CHARS_MAX));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -192,9 +191,10 @@ impl TimeZone {
 
     pub fn parse(raw: &str) -> Result<Self, Reason> {
         raw.trim().parse::<chrono_tz::Tz>().map(Self).map_err(|_| {
-            Reason(format!(
-                "\"{raw}\" is not an IANA time zone such as Asia/Shanghai"
-            ))
+            Reason::format(
+                "time_zone",
+                format!("\"{raw}\" is not an IANA time zone such as Asia/Shanghai"),
+            )
         })
     }
     pub fn name(&self) -> &'static str {
@@ -217,9 +217,10 @@ impl Locale {
         match raw.trim() {
             "zh-CN" | "zh-cn" | "zh" => Ok(Locale::ZhCn),
             "en" | "en-US" | "en-GB" => Ok(Locale::En),
-            other => Err(Reason(format!(
-                "\"{other}\" is not a supported locale (zh-CN, en)"
-            ))),
+            other => Err(Reason::not_one_of(
+                &["zh-CN", "en"],
+                format!("\"{other}\" is not a supported locale (zh-CN, en)"),
+            )),
         }
     }
     pub const fn as_str(self) -> &'static str {

@@ -10,7 +10,7 @@ use std::marker::PhantomData;
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -127,7 +127,8 @@ impl<S: RequiredScope, St: Send + Sync> FromRequestParts<St> for Authed<S> {
 pub(crate) fn insufficient_scope(scope: Scope, message: String) -> ApiError {
     let challenge =
         format!("Bearer realm=\"tenon\", error=\"insufficient_scope\", scope=\"{scope}\"");
-    let mut error = ApiError::new(StatusCode::FORBIDDEN, "insufficient_scope", message);
+    let mut error = ApiError::new(tenon_model::ErrorCode::InsufficientScope, message)
+        .with("scope", scope.as_str());
     if let Ok(value) = HeaderValue::from_str(&challenge) {
         error = error.with_header(header::WWW_AUTHENTICATE, value);
     }
@@ -165,10 +166,10 @@ pub async fn authenticate(
     } = decision
     {
         let mut response = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            tenon_model::ErrorCode::RateLimited,
             format!("rate limit of this credential exceeded; retry after {retry_after_seconds} s"),
         )
+        .with("retry_after", retry_after_seconds)
         .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds))
         .into_response();
         add_rate_headers(response.headers_mut(), &policy, 0, retry_after_seconds);
@@ -390,8 +391,7 @@ fn check_same_origin(method: &Method, headers: &HeaderMap) -> ApiResult<()> {
     }
     let forbidden = || {
         ApiError::new(
-            StatusCode::FORBIDDEN,
-            "cross_site_request",
+            tenon_model::ErrorCode::CrossSiteRequest,
             "a cookie-authenticated write must come from Tenon's own pages; API clients use a bearer token",
         )
     };

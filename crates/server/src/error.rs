@@ -1,27 +1,33 @@
-//! The one error shape of the API and the one table from error kinds to HTTP statuses.
+//! The one error shape of the API, rendered from the one error table (`tenon_model::errors`).
 //!
-//! Every failure answers `{"error": {"code", "message", "details": [{"field", "reason"}], "request_id"}}`.
-//! `code` is a stable machine-readable string (the contract); `message` is for people; `details` say where.
-//! Internal failures are logged with their cause and answered with an opaque message and the request id,
-//! so an operator can find the log line.
+//! Every failure answers `{"error": {"code", "message", "params", "details": [{"field", "code", "params",
+//! "reason"}], "request_id"}}`. `code` names an entry of [`ErrorCode`], which fixes the HTTP status and the
+//! headers the response carries; `params` and each detail's `code`/`params` let a user interface say it in
+//! its own words; `message` and `reason` are English for people. Internal failures are logged with their
+//! cause and answered with an opaque message and the request id, so an operator can find the log line.
+//!
+//! Errors of every kind become HTTP here and only here: [`ApiError`] from the store's `StoreError`, the
+//! model's `Invalid`, and the extractors' rejections. The OAuth2 token endpoint alone answers RFC 6749
+//! bodies (`routes::oauth`), because OAuth2 libraries expect them; its codes are in the same table module.
 
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tenon_model::{FieldError, Invalid};
+use tenon_model::{DetailCode, ErrorCode, ErrorHeader, FieldError, Invalid, Params};
 use tenon_store::StoreError;
 use utoipa::ToSchema;
 
 use crate::request_id;
 
-/// A failed request, ready to be rendered.
+/// A failed request, ready to be rendered: an entry of the error table, an English message, parameters,
+/// details and any extra headers.
 #[derive(Debug)]
 pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    pub details: Vec<FieldError>,
-    pub headers: Vec<(HeaderName, HeaderValue)>,
+    code: ErrorCode,
+    message: String,
+    params: Params,
+    details: Vec<FieldError>,
+    headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// The body of every error response.
@@ -32,11 +38,14 @@ pub struct ErrorBody {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorObject {
-    /// Stable code, e.g. `validation_failed`, `not_found`, `insufficient_scope`.
-    #[schema(example = "validation_failed")]
+    /// Stable code from the error table (docs/errors.md), e.g. `validation_failed`, `not_found`.
+    #[schema(example = "validation_failed", value_type = ErrorCodeName)]
     pub code: &'static str,
-    /// What went wrong, for people.
+    /// What went wrong, in English, for people.
     pub message: String,
+    /// The values the code's message needs (`{"retry_after": 3}`); keys per code in docs/errors.md.
+    #[schema(value_type = Object)]
+    pub params: serde_json::Map<String, serde_json::Value>,
     /// Where: one entry per offending field (empty when the error is not about a field).
     pub details: Vec<ErrorDetail>,
     /// The request id, also in the `x-request-id` response header and in every log line of the request.
@@ -47,23 +56,97 @@ pub struct ErrorObject {
 pub struct ErrorDetail {
     /// A path into the request, e.g. `email`, `department_ids[2]`, or a query parameter name.
     pub field: String,
+    /// Stable code of the problem (docs/errors.md), e.g. `too_long`, `required`, `unknown_choice`.
+    #[schema(example = "too_long", value_type = DetailCodeName)]
+    pub code: &'static str,
+    /// The values the code's reason needs (`{"max": 100}`).
+    #[schema(value_type = Object)]
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Why, in English.
     pub reason: String,
 }
 
+/// Every top-level error code (`error.code`), as the document's enumeration.
+pub struct ErrorCodeName;
+
+impl utoipa::PartialSchema for ErrorCodeName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        code_enum(ErrorCode::ALL.iter().map(|code| code.as_str()))
+    }
+}
+
+impl ToSchema for ErrorCodeName {}
+
+/// Every detail code (`error.details[].code`), as the document's enumeration.
+pub struct DetailCodeName;
+
+impl utoipa::PartialSchema for DetailCodeName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        code_enum(DetailCode::ALL.iter().map(|code| code.as_str()))
+    }
+}
+
+impl ToSchema for DetailCodeName {}
+
+fn code_enum<'a>(
+    codes: impl Iterator<Item = &'a str>,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(codes))
+        .into()
+}
+
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    /// An error of the table's entry `code`, with an English message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
-            status,
             code,
             message: message.into(),
+            params: Params::new(),
             details: Vec::new(),
             headers: Vec::new(),
         }
     }
 
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    pub fn details(&self) -> &[FieldError] {
+        &self.details
+    }
+
+    /// Adds a parameter (a key the code documents).
+    #[must_use]
+    pub fn with(mut self, key: &'static str, value: impl Into<serde_json::Value>) -> Self {
+        debug_assert!(
+            self.code.params().contains(&key),
+            "error code {} does not document the parameter {key}",
+            self.code
+        );
+        self.params.insert(key, value.into());
+        self
+    }
+
     #[must_use]
     pub fn with_details(mut self, details: Vec<FieldError>) -> Self {
         self.details = details;
+        self
+    }
+
+    /// One detail.
+    #[must_use]
+    pub fn with_detail(mut self, detail: FieldError) -> Self {
+        self.details.push(detail);
         self
     }
 
@@ -73,62 +156,71 @@ impl ApiError {
         self
     }
 
+    /// 404 for a `what` (route, member, record…) that does not exist here.
     pub fn not_found(what: &str) -> Self {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
+        ApiError::new(ErrorCode::NotFound, format!("{what} not found")).with("what", what)
     }
 
     /// 410 for a cursor (`field`) that names an event the retention deleted: the client missed events
     /// and must start again from the oldest one kept.
     pub fn event_expired(field: &str, retention_days: u32) -> Self {
         ApiError::new(
-            StatusCode::GONE,
-            "event_expired",
+            ErrorCode::EventExpired,
             format!(
                 "{field} names an event that is no longer kept: events are kept {retention_days} days. \
                  Start again from the beginning (omit {field}) and expect events you may have seen already"
             ),
         )
-        .with_details(vec![FieldError::new(
-            field,
-            format!("the event expired (events are kept {retention_days} days)"),
-        )])
-    }
-
-    pub fn unauthenticated(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message).with_header(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer realm=\"tenon\""),
+        .with("retention_days", retention_days)
+        .with_detail(
+            FieldError::new(
+                field,
+                DetailCode::Expired,
+                format!("the event expired (events are kept {retention_days} days)"),
+            )
+            .with("retention_days", retention_days),
         )
     }
 
-    pub fn invalid_request(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+    /// 401 with the `WWW-Authenticate` challenge.
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::Unauthenticated, message)
     }
 
+    /// 400 for a request that cannot be read (a bad query parameter or header).
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        ApiError::new(ErrorCode::InvalidRequest, message)
+    }
+
+    /// 400 naming the query parameter (the detail's field up to its first `.` or `[`: `filter` for
+    /// `filter.and[1]`) and what is wrong with it.
+    pub fn bad_query(detail: FieldError) -> Self {
+        let param = detail
+            .field
+            .split(['.', '['])
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("query parameter {param}: {}", detail.reason),
+        )
+        .with_detail(detail)
+    }
+
+    /// 422 with every problem of the input.
     pub fn validation(invalid: Invalid) -> Self {
         let message = match invalid.0.as_slice() {
             [one] => format!("{}: {}", one.field, one.reason),
             many => format!("{} fields are invalid", many.len()),
         };
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            message,
-        )
-        .with_details(invalid.0)
+        ApiError::new(ErrorCode::ValidationFailed, message).with_details(invalid.0)
     }
 
+    /// 500, logged with its cause; the client sees only the request id.
     pub fn internal(context: &str, error: &dyn std::error::Error) -> Self {
         tracing::error!(error = %error, source = ?error.source(), "{context}");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the server failed to complete the request; the request id identifies it in the server's log",
-        )
+        ApiError::new(ErrorCode::Internal, ErrorCode::Internal.template())
     }
 }
 
@@ -146,55 +238,121 @@ impl From<StoreError> for ApiError {
             StoreError::EventExpired { retention_days } => {
                 ApiError::event_expired("after", retention_days)
             }
-            StoreError::Conflict { field, reason } => {
+            StoreError::Conflict {
+                field,
+                code,
+                params,
+                reason,
+            } => {
                 let details = field
-                    .map(|field| vec![FieldError::new(field, reason.clone())])
+                    .map(|field| {
+                        vec![FieldError {
+                            field: field.to_owned(),
+                            code,
+                            params,
+                            reason: reason.clone(),
+                        }]
+                    })
                     .unwrap_or_default();
-                ApiError::new(StatusCode::CONFLICT, "conflict", reason).with_details(details)
+                ApiError::new(ErrorCode::Conflict, reason).with_details(details)
             }
             StoreError::Invalid(invalid) => ApiError::validation(invalid),
-            StoreError::RuleBroken(problems) => ApiError::validation(tenon_model::Invalid(
+            StoreError::RuleBroken(problems) => ApiError::validation(Invalid(
                 problems
                     .into_iter()
-                    .map(|problem| FieldError::new("fields", problem.reason))
+                    .map(|problem| problem.reason.at("fields"))
                     .collect(),
             )),
             ref unavailable if unavailable.is_unavailable() => {
                 tracing::error!(error = %unavailable, "database unavailable");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "the database is not reachable; retry later",
-                )
-                .with_header(header::RETRY_AFTER, HeaderValue::from_static("1"))
+                ApiError::new(ErrorCode::Unavailable, ErrorCode::Unavailable.template())
             }
             other => ApiError::internal("store failure", &other),
         }
     }
 }
 
+/// The value of a header the table says a code carries, when the site that made the error set none.
+fn default_header(code: ErrorCode, header: ErrorHeader) -> Option<(HeaderName, HeaderValue)> {
+    match header {
+        ErrorHeader::WwwAuthenticate => {
+            let challenge = match code {
+                ErrorCode::InsufficientScope => {
+                    "Bearer realm=\"tenon\", error=\"insufficient_scope\"".to_owned()
+                }
+                ErrorCode::Unauthenticated => {
+                    "Bearer realm=\"tenon\", error=\"invalid_token\"".to_owned()
+                }
+                _ => "Bearer realm=\"tenon\"".to_owned(),
+            };
+            HeaderValue::from_str(&challenge)
+                .ok()
+                .map(|value| (header::WWW_AUTHENTICATE, value))
+        }
+        ErrorHeader::RetryAfter => Some((header::RETRY_AFTER, HeaderValue::from_static("1"))),
+        ErrorHeader::Allow => None,
+    }
+}
+
+fn header_name(header: ErrorHeader) -> HeaderName {
+    match header {
+        ErrorHeader::WwwAuthenticate => header::WWW_AUTHENTICATE,
+        ErrorHeader::RetryAfter => header::RETRY_AFTER,
+        ErrorHeader::Allow => header::ALLOW,
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if cfg!(debug_assertions) {
+            check_params(self.code.as_str(), self.code.params(), &self.params);
+            for detail in &self.details {
+                check_params(detail.code.as_str(), detail.code.params(), &detail.params);
+            }
+        }
+        let status = self.status();
+        let code = self.code;
         let body = ErrorBody {
             error: ErrorObject {
-                code: self.code,
+                code: code.as_str(),
                 message: self.message,
+                params: self.params.to_json(),
                 details: self
                     .details
                     .into_iter()
                     .map(|detail| ErrorDetail {
                         field: detail.field,
+                        code: detail.code.as_str(),
+                        params: detail.params.to_json(),
                         reason: detail.reason,
                     })
                     .collect(),
                 request_id: request_id::current(),
             },
         };
-        let mut response = (self.status, axum::Json(body)).into_response();
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
         for (name, value) in self.headers {
-            response.headers_mut().append(name, value);
+            headers.append(name, value);
+        }
+        for required in code.headers() {
+            if !headers.contains_key(header_name(*required))
+                && let Some((name, value)) = default_header(code, *required)
+            {
+                headers.insert(name, value);
+            }
         }
         response
+    }
+}
+
+/// Debug builds (the tests) check that an error carries every parameter its code documents.
+fn check_params(code: &str, documented: &[&str], params: &Params) {
+    for key in documented {
+        debug_assert!(
+            params.contains_key(key),
+            "{code} is answered without its parameter {key}: {params:?}"
+        );
     }
 }
 

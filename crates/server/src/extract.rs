@@ -17,6 +17,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use tenon_model::{DetailCode, ErrorCode};
 use tenon_model::{FieldError, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PageRequest};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -63,11 +64,7 @@ async fn read_body<S: Send + Sync>(request: Request, state: &S) -> ApiResult<Byt
         .await
         .map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    rejection.body_text(),
-                )
+                payload_too_large(crate::BODY_BYTES_MAX)
             } else {
                 ApiError::invalid_request(format!(
                     "cannot read the request body: {}",
@@ -99,8 +96,7 @@ fn require_json_content_type(headers: &axum::http::HeaderMap) -> ApiResult<()> {
         Ok(())
     } else {
         Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "send the body as JSON with Content-Type: application/json",
         ))
     }
@@ -116,8 +112,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
     };
     deserializer.end().map_err(|error| {
         ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
+            ErrorCode::MalformedJson,
             format!("the body is not valid JSON: {error}"),
         )
     })?;
@@ -128,20 +123,88 @@ fn json_error(error: &serde_path_to_error::Error<serde_json::Error>) -> ApiError
     let inner = error.inner();
     if !inner.is_data() {
         return ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
+            ErrorCode::MalformedJson,
             format!("the body is not valid JSON: {inner}"),
         );
     }
     let path = error.path().to_string();
     let message = strip_location(&inner.to_string());
     let field = field_path(&path, &message);
+    let detail = classify(field, &message, message.clone());
     ApiError::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation_failed",
-        format!("{field}: {message}"),
+        ErrorCode::ValidationFailed,
+        format!("{}: {message}", detail.field),
     )
-    .with_details(vec![FieldError::new(field, message)])
+    .with_detail(detail)
+}
+
+/// A serde message as a detail with a code: `missing field` is `required`, `unknown field` is
+/// `unknown_field`, `unknown variant` is `not_one_of` (with the variants), a type mismatch is `wrong_type`.
+/// `reason` is the English text to answer with.
+fn classify(field: String, message: &str, reason: String) -> FieldError {
+    let quoted = |text: &str| -> Vec<String> {
+        text.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    };
+    if message.starts_with("missing field `") {
+        return FieldError::new(field, DetailCode::Required, reason);
+    }
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let allowed: Vec<String> = rest
+            .split_once("expected")
+            .map(|(_, known)| quoted(known))
+            .unwrap_or_default();
+        return FieldError::new(field, DetailCode::UnknownOption, reason).with("allowed", allowed);
+    }
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let allowed: Vec<String> = rest
+            .split_once("expected")
+            .map(|(_, known)| quoted(known))
+            .unwrap_or_default();
+        return FieldError::new(field, DetailCode::NotOneOf, reason).with("allowed", allowed);
+    }
+    let expected = if message.contains("invalid digit")
+        || message.contains("cannot parse integer")
+        || message.contains("number too large")
+        || message.contains("number too small")
+        || message.contains("expected u")
+        || message.contains("expected i")
+        || message.contains("integer")
+    {
+        Some("integer")
+    } else if message.contains("`true` or `false`") || message.contains("a boolean") {
+        Some("boolean")
+    } else if message.contains("expected a string")
+        || message.contains("expected a borrowed string")
+    {
+        Some("string")
+    } else if message.contains("expected a sequence") {
+        Some("array")
+    } else if message.contains("expected a map") || message.contains("expected struct") {
+        Some("object")
+    } else if message.contains("expected f64") || message.contains("a number") {
+        Some("number")
+    } else {
+        None
+    };
+    match expected {
+        Some(expected) if message.starts_with("invalid type") || expected != "string" => {
+            FieldError::new(field, DetailCode::WrongType, reason).with("expected", expected)
+        }
+        _ => FieldError::new(field, DetailCode::InvalidValue, reason),
+    }
+}
+
+/// 413 with the limit in bytes.
+pub fn payload_too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("the body is larger than the limit of {limit} bytes"),
+    )
+    .with("limit", limit)
 }
 
 /// serde_json appends " at line 1 column 17"; the field path says where more usefully.
@@ -190,18 +253,38 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
             serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer)
             .map(ApiQuery)
-            .map_err(|error| {
-                let field = error.path().to_string();
-                let reason = error.inner().to_string();
-                let field = if field == "." {
-                    "query".to_owned()
-                } else {
-                    field
-                };
-                ApiError::invalid_request(format!("query parameter {field}: {reason}"))
-                    .with_details(vec![FieldError::new(field, reason)])
-            })
+            .map_err(|error| query_error(&error.path().to_string(), &error.inner().to_string()))
     }
+}
+
+/// A query string serde refused, in Tenon's words: the parameter, a code, and what is wrong with it.
+pub fn query_error(path: &str, message: &str) -> ApiError {
+    let field = field_path(path, message);
+    let field = if field == "body" {
+        "query".to_owned()
+    } else {
+        field
+    };
+    let reason = if message.starts_with("missing field `") {
+        "is required".to_owned()
+    } else if message.contains("invalid digit")
+        || message.contains("cannot parse integer")
+        || message.contains("number too large")
+    {
+        "must be a whole number".to_owned()
+    } else if message.contains("`true` or `false`") {
+        "must be true or false".to_owned()
+    } else if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let given = rest.split('`').next().unwrap_or("");
+        let allowed = rest.split_once("expected").map_or("", |(_, known)| known);
+        format!(
+            "\"{given}\" is not allowed; use {}",
+            allowed.replace('`', "").replace("one of ", "")
+        )
+    } else {
+        message.to_owned()
+    };
+    ApiError::bad_query(classify(field, message, reason))
 }
 
 /// Parses a path segment as an id of kind `T`; anything else names no object.
@@ -235,9 +318,15 @@ impl PageParams {
 /// size, for every list route.
 pub fn page_request<K>(page_size: Option<u32>, after: Option<K>) -> ApiResult<PageRequest<K>> {
     PageRequest::new(page_size.unwrap_or(PAGE_SIZE_DEFAULT), after).ok_or_else(|| {
-        let reason = format!("must be between 1 and {PAGE_SIZE_MAX}");
-        ApiError::invalid_request(format!("query parameter page_size: {reason}"))
-            .with_details(vec![FieldError::new("page_size", reason)])
+        ApiError::bad_query(
+            FieldError::new(
+                "page_size",
+                DetailCode::OutOfRange,
+                format!("must be between 1 and {PAGE_SIZE_MAX}"),
+            )
+            .with("min", 1)
+            .with("max", PAGE_SIZE_MAX),
+        )
     })
 }
 
@@ -246,13 +335,14 @@ fn decode_cursor(cursor: &str) -> ApiResult<Uuid> {
         .decode(cursor)
         .ok()
         .and_then(|bytes| Uuid::from_slice(&bytes).ok())
-        .ok_or_else(|| {
-            ApiError::invalid_request("query parameter cursor: not a cursor returned by this list")
-                .with_details(vec![FieldError::new(
-                    "cursor",
-                    "not a cursor returned by this list",
-                )])
-        })
+        .ok_or_else(cursor_error)
+}
+
+/// 400 for a `cursor` this list did not hand out.
+pub fn cursor_error() -> ApiError {
+    ApiError::bad_query(
+        tenon_model::Reason::format("cursor", "not a cursor returned by this list").at("cursor"),
+    )
 }
 
 pub fn encode_cursor(key: &Uuid) -> String {

@@ -13,14 +13,13 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -74,7 +73,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(middleware::from_fn(request_id::scope))
                 .layer(middleware::from_fn(server_timing))
                 .layer(CatchPanicLayer::custom(panic_response))
-                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+                .layer(middleware::from_fn(timeout))
                 .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
                 .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate)),
         )
@@ -145,10 +144,26 @@ async fn not_found() -> ApiError {
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        tenon_model::ErrorCode::MethodNotAllowed,
         "this route does not accept that method",
     )
+}
+
+/// Answers 408 in the error shape when a request takes longer than [`REQUEST_TIMEOUT`] to produce its
+/// response (a stream's body, once started, is not limited), and drops the work.
+async fn timeout(request: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            tenon_model::ErrorCode::RequestTimeout,
+            format!(
+                "the request took longer than {} s",
+                REQUEST_TIMEOUT.as_secs()
+            ),
+        )
+        .with("seconds", REQUEST_TIMEOUT.as_secs())
+        .into_response(),
+    }
 }
 
 /// Adds `Server-Timing: app;dur=<ms>`: the time spent inside Tenon, without the network.
@@ -165,8 +180,7 @@ async fn server_timing(request: Request, next: Next) -> Response {
 fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
     ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
+        tenon_model::ErrorCode::Internal,
         "the server failed to complete the request",
     )
     .into_response()

@@ -15,8 +15,9 @@ pub fn complete(mut doc: OpenApi) -> OpenApi {
              (a personal token, or an access token from `POST /api/v1/oauth/token`); a browser uses the session \
              cookie from `POST /api/v1/auth/login`. The security requirement of each operation lists the scope it \
              needs; `admin` implies every scope. Errors share one shape, `{\"error\": {\"code\", \"message\", \
-             \"details\", \"request_id\"}}`, except the token endpoint, which answers RFC 6749 errors. Lists are \
-             cursor-paginated: pass `next_cursor` as `cursor`.",
+             \"params\", \"details\": [{\"field\", \"code\", \"params\", \"reason\"}], \"request_id\"}}`, with \
+             stable codes listed in docs/errors.md, except the token endpoint, which answers RFC 6749 errors. \
+             Lists are cursor-paginated: pass `next_cursor` as `cursor`.",
         ))
         .license(Some(LicenseBuilder::new().name("Apache-2.0").identifier(Some("Apache-2.0")).build()))
         .build();

@@ -5,8 +5,9 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tenon_model::{
-    Action, ApiToken, ClientAppId, Installation, InstallationId, Invalid, MemberId, MemberStatus,
-    Name, OAuthClient, Page, PageRequest, RateLimit, ScopeSet, TargetKind, TokenId, TokenKind,
+    Action, ApiToken, ClientAppId, DetailCode, Installation, InstallationId, MemberId,
+    MemberStatus, Name, OAuthClient, Page, PageRequest, RateLimit, Reason, ScopeSet, TargetKind,
+    TokenId, TokenKind,
 };
 use uuid::Uuid;
 
@@ -270,10 +271,11 @@ impl Tenant<'_> {
             self.load_member(&mut conn, member_id)
                 .await?
                 .ok_or_else(|| {
-                    StoreError::Invalid(Invalid::one(
-                        "member_id",
-                        "no member with this id in the organization",
-                    ))
+                    StoreError::Invalid(
+                        Reason::not_found("member", "no member with this id in the organization")
+                            .at("member_id")
+                            .into(),
+                    )
                 })?;
         }
         let token = ApiToken {
@@ -461,10 +463,11 @@ impl Tenant<'_> {
             .fetch_optional::<ClientRow>(sql)
             .await?
             .ok_or_else(|| {
-                StoreError::Invalid(Invalid::one(
-                    "client_id",
-                    "no app is registered with this client id",
-                ))
+                StoreError::Invalid(
+                    Reason::not_found("client", "no app is registered with this client id")
+                        .at("client_id")
+                        .into(),
+                )
             })?
             .into_model()?;
         let installation = self
@@ -593,6 +596,7 @@ impl Tenant<'_> {
         if changed == 0 {
             return Err(StoreError::conflict(
                 None,
+                DetailCode::Conflict,
                 "only the organization that registered the app can rotate its client secret",
             ));
         }
@@ -713,6 +717,7 @@ impl Tenant<'_> {
             return Err(match unique_violation(&error) {
                 Some(_) => StoreError::conflict(
                     Some("client_id"),
+                    DetailCode::NotUnique,
                     "the app is already installed in this organization",
                 ),
                 None => error.into(),

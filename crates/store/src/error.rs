@@ -1,14 +1,15 @@
 //! The store's errors, in its own words. Driver errors are converted here, once. Part of the crate's
 //! floor, beside `exec`: it imports no other module of the store.
 
-use tenon_model::{FieldId, Invalid};
+use tenon_model::{DetailCode, ErrorCode, FieldId, Invalid, Params, Reason};
 
 /// A problem with one record of a write: its index in the request, the field, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordProblem {
     pub index: usize,
     pub field: Option<FieldId>,
-    pub reason: String,
+    /// What is wrong: a detail code, its parameters and the English reason.
+    pub reason: Reason,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -20,9 +21,12 @@ pub enum StoreError {
     #[error("the event was deleted: events are kept {retention_days} days")]
     EventExpired { retention_days: u32 },
     /// The change conflicts with existing data (a duplicate e-mail, a department that still has members…).
+    /// With a `field`, the API answers one detail there with `code` and `params`.
     #[error("{reason}")]
     Conflict {
         field: Option<&'static str>,
+        code: DetailCode,
+        params: Params,
         reason: String,
     },
     /// The input refers to things that do not exist or breaks a rule only the data can check.
@@ -57,10 +61,62 @@ impl StoreError {
         StoreError::NotFound { what }
     }
 
-    pub(crate) fn conflict(field: Option<&'static str>, reason: impl Into<String>) -> Self {
+    pub(crate) fn conflict(
+        field: Option<&'static str>,
+        code: DetailCode,
+        reason: impl Into<String>,
+    ) -> Self {
         StoreError::Conflict {
             field,
+            code,
+            params: Params::new(),
             reason: reason.into(),
+        }
+    }
+
+    /// A conflict at `field` for `reason` (its code, parameters and English text).
+    pub(crate) fn conflict_at(field: &'static str, reason: tenon_model::Reason) -> Self {
+        StoreError::Conflict {
+            field: Some(field),
+            code: reason.code,
+            params: reason.params,
+            reason: reason.message,
+        }
+    }
+
+    /// Adds a parameter to a conflict's detail, or to the last detail of a refusal (a key its code
+    /// documents); other errors are unchanged.
+    #[must_use]
+    pub(crate) fn with(mut self, key: &'static str, value: impl Into<serde_json::Value>) -> Self {
+        match &mut self {
+            StoreError::Conflict { code, params, .. } => {
+                debug_assert!(
+                    code.params().contains(&key),
+                    "{code} does not document {key}"
+                );
+                params.insert(key, value.into());
+            }
+            StoreError::Invalid(invalid) => {
+                if let Some(last) = invalid.0.last_mut() {
+                    last.set(key, value);
+                }
+            }
+            _ => {}
+        }
+        self
+    }
+
+    /// The entry of the API's error table this error answers with.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            StoreError::NotFound { .. } => ErrorCode::NotFound,
+            StoreError::EventExpired { .. } => ErrorCode::EventExpired,
+            StoreError::Conflict { .. } => ErrorCode::Conflict,
+            StoreError::Invalid(_) | StoreError::InvalidRecords(_) | StoreError::RuleBroken(_) => {
+                ErrorCode::ValidationFailed
+            }
+            unavailable if unavailable.is_unavailable() => ErrorCode::Unavailable,
+            _ => ErrorCode::Internal,
         }
     }
 

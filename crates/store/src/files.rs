@@ -63,9 +63,13 @@ impl Tenant<'_> {
         bytes: &[u8],
     ) -> Result<Attachment> {
         if bytes.len() > FILE_BYTES_MAX {
-            return Err(Invalid::one(
-                "body",
-                format!("files are at most {} MB", FILE_BYTES_MAX / 1024 / 1024),
+            return Err(Invalid::from(
+                tenon_model::FieldError::new(
+                    "body",
+                    tenon_model::DetailCode::TooLarge,
+                    format!("files are at most {} MB", FILE_BYTES_MAX / 1024 / 1024),
+                )
+                .with("max", FILE_BYTES_MAX),
             )
             .into());
         }

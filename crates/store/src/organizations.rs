@@ -1,8 +1,8 @@
 //! Organizations: creation (with their root department and first owner), lookup and settings.
 
 use tenon_model::{
-    Action, DepartmentId, Locale, Member, NewMember, OrgId, Organization, OrganizationPatch, Role,
-    TargetKind, TimeZone,
+    Action, DepartmentId, DetailCode, Locale, Member, NewMember, OrgId, Organization,
+    OrganizationPatch, Role, TargetKind, TimeZone,
 };
 
 use crate::audit::{self, Change};
@@ -114,6 +114,7 @@ impl Store {
             (Some(row), true) => row.into_model(),
             (Some(_), false) => Err(StoreError::conflict(
                 None,
+                DetailCode::Conflict,
                 format!("several organizations are named \"{id_or_name}\"; give the id instead"),
             )),
             (None, _) => Err(StoreError::not_found("organization")),

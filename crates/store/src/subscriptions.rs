@@ -499,10 +499,15 @@ impl Tenant<'_> {
             }
         };
         if to_seq < from_seq {
-            return Err(StoreError::Invalid(tenon_model::Invalid::one(
-                "to",
-                "must not be before from",
-            )));
+            return Err(StoreError::Invalid(
+                tenon_model::FieldError::new(
+                    "to",
+                    tenon_model::DetailCode::BeforeOther,
+                    "must not be before from",
+                )
+                .with("other", "from")
+                .into(),
+            ));
         }
         let events = self
             .events_after_in(&mut conn, from_seq - 1, types, REDELIVER_EVENTS_MAX + 1)
@@ -513,10 +518,14 @@ impl Tenant<'_> {
             .filter(|event| crate::deliveries::passes_filter(&subscription, event))
             .collect();
         if events.len() > REDELIVER_EVENTS_MAX as usize {
-            return Err(StoreError::Invalid(tenon_model::Invalid::one(
-                "to",
-                format!("a redelivery queues at most {REDELIVER_EVENTS_MAX} events"),
-            )));
+            return Err(StoreError::Invalid(
+                tenon_model::Reason::too_many(
+                    REDELIVER_EVENTS_MAX as usize,
+                    format!("a redelivery queues at most {REDELIVER_EVENTS_MAX} events"),
+                )
+                .at("to")
+                .into(),
+            ));
         }
         let queued = crate::deliveries::queue(&mut conn, self.org_id, id, &events, now).await?;
         audit::record(

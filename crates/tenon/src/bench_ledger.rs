@@ -91,15 +91,15 @@ async fn measure(
             &ctx,
             NewOrganization {
                 name: Name::parse(&format!("ledger-bench-{}", &suffix[24..]))
-                    .map_err(|r| fail(r.0))?,
+                    .map_err(|r| fail(r.message))?,
                 time_zone: TimeZone::SHANGHAI,
                 locale: Locale::ZhCn,
                 owner: tenon_model::NewMember {
                     password_hash: None,
                     ..crate::commands::owner(
-                        Name::parse("Bench").map_err(|r| fail(r.0))?,
+                        Name::parse("Bench").map_err(|r| fail(r.message))?,
                         Email::parse(&format!("bench-{}@example.com", &suffix[24..]))
-                            .map_err(|r| fail(r.0))?,
+                            .map_err(|r| fail(r.message))?,
                         String::new(),
                     )
                 },

@@ -186,11 +186,18 @@ fn parse_scopes(check: &mut Checker, names: &[String]) -> Option<ScopeSet> {
     match ScopeSet::parse(names.iter().map(String::as_str)) {
         Ok(scopes) if !scopes.is_empty() => Some(scopes),
         Ok(_) => {
-            check.push("--scopes", "give at least one scope");
+            check.add(
+                tenon_model::FieldError::new(
+                    "--scopes",
+                    tenon_model::DetailCode::TooFew,
+                    "give at least one scope",
+                )
+                .with("min", 1),
+            );
             None
         }
         Err(error) => {
-            check.push("--scopes", error.to_string());
+            check.add(tenon_model::Reason::format("scope", error.to_string()).at("--scopes"));
             None
         }
     }

@@ -72,10 +72,12 @@ fn segregation_of_duties_refuses_self_review_and_posting_needs_review() {
         voucher::post(&mut voucher.clone(), "张会计")
             .unwrap_err()
             .0
+            .message
             .contains("only a reviewed voucher")
     );
     let refused = voucher::review(&strict, &mut voucher.clone(), "张会计").unwrap_err();
-    assert!(refused.0.contains("separates duties"), "{refused}");
+    assert!(refused.0.message.contains("separates duties"), "{refused}");
+    assert_eq!(refused.0.code, tenon_model::DetailCode::SegregationOfDuties);
     voucher::review(&settings(), &mut voucher, "张会计").unwrap();
     voucher::post(&mut voucher, "李主管").unwrap();
     assert_eq!(voucher.state, VoucherState::Posted);

@@ -4,6 +4,7 @@
 use crate::apps::field::{FieldKind, Storage};
 use crate::apps::filter::FilterError;
 use crate::apps::{Field, TableSchema};
+use crate::validation::DetailCode;
 
 /// Most group keys in one aggregation.
 pub const GROUP_KEYS_MAX: usize = 4;
@@ -85,11 +86,8 @@ pub struct AggregateSpec {
     pub limit: Option<u32>,
 }
 
-fn error(path: &str, message: impl Into<String>) -> FilterError {
-    FilterError {
-        path: path.to_owned(),
-        message: message.into(),
-    }
+fn error(path: &str, code: DetailCode, message: impl Into<String>) -> FilterError {
+    FilterError::new(path, code, message)
 }
 
 /// Parses the query parameters of an aggregation.
@@ -98,6 +96,7 @@ fn computed_when_read(field: &crate::apps::Field, path: &str) -> Result<(), Filt
     if field.kind.storage() == Storage::Virtual {
         return Err(error(
             path,
+            DetailCode::NotAllowed,
             format!(
                 "field \"{}\" uses TODAY() or NOW() and is computed when read; it cannot be grouped or aggregated",
                 field.key
@@ -126,19 +125,24 @@ pub fn parse(
                 let bucket = Bucket::parse(bucket).ok_or_else(|| {
                     error(
                         "group_by",
+                        DetailCode::NotOneOf,
                         format!(
                             "\"{bucket}\" is not a bucket; use day, week, month, quarter or year"
                         ),
                     )
+                    .with("allowed", vec!["day", "week", "month", "quarter", "year"])
                 })?;
                 (reference, Some(bucket))
             }
             None => (part, None),
         };
-        let field = schema
-            .resolve_field(reference)
-            .cloned()
-            .ok_or_else(|| error("group_by", format!("no field \"{reference}\"")))?;
+        let field = schema.resolve_field(reference).cloned().ok_or_else(|| {
+            error(
+                "group_by",
+                DetailCode::UnknownField,
+                format!("no field \"{reference}\""),
+            )
+        })?;
         let dated = matches!(field.kind.storage(), Storage::Date | Storage::DateTime)
             || matches!(
                 field.kind,
@@ -147,6 +151,7 @@ pub fn parse(
         if bucket.is_some() && !dated {
             return Err(error(
                 "group_by",
+                DetailCode::NotAllowed,
                 format!("field \"{reference}\" is not a date; only dates take a bucket"),
             ));
         }
@@ -161,6 +166,7 @@ pub fn parse(
         ) {
             return Err(error(
                 "group_by",
+                DetailCode::NotAllowed,
                 format!(
                     "field \"{reference}\" of type {} cannot be grouped by",
                     field.field_type()
@@ -176,8 +182,10 @@ pub fn parse(
     if keys.len() > GROUP_KEYS_MAX {
         return Err(error(
             "group_by",
+            DetailCode::TooMany,
             format!("group by at most {GROUP_KEYS_MAX} keys"),
-        ));
+        )
+        .with("max", GROUP_KEYS_MAX));
     }
     let mut parsed_metrics = Vec::new();
     let metric_text = metrics.unwrap_or("count");
@@ -199,10 +207,14 @@ pub fn parse(
             "count_distinct" => MetricKind::CountDistinct,
             other => {
                 return Err(error(
-                    "metrics",
+                    "metrics", DetailCode::NotOneOf,
                     format!(
                         "\"{other}\" is not a metric; use count, sum, avg, min, max or count_distinct"
                     ),
+                )
+                .with(
+                    "allowed",
+                    vec!["count", "sum", "avg", "min", "max", "count_distinct"],
                 ));
             }
         };
@@ -211,20 +223,25 @@ pub fn parse(
             (MetricKind::Count, Some(_)) => {
                 return Err(error(
                     "metrics",
+                    DetailCode::NotAllowed,
                     "count takes no field; use count_distinct:<field>",
                 ));
             }
             (_, None) => {
                 return Err(error(
                     "metrics",
+                    DetailCode::Required,
                     format!("{name} needs a field: {name}:<field>"),
                 ));
             }
             (_, Some(reference)) => {
-                let field = schema
-                    .resolve_field(reference)
-                    .cloned()
-                    .ok_or_else(|| error("metrics", format!("no field \"{reference}\"")))?;
+                let field = schema.resolve_field(reference).cloned().ok_or_else(|| {
+                    error(
+                        "metrics",
+                        DetailCode::UnknownField,
+                        format!("no field \"{reference}\""),
+                    )
+                })?;
                 computed_when_read(&field, "metrics")?;
                 let numeric = matches!(
                     field.kind.storage(),
@@ -247,6 +264,7 @@ pub fn parse(
                 if !fits {
                     return Err(error(
                         "metrics",
+                        DetailCode::NotAllowed,
                         format!(
                             "{name} does not apply to field \"{reference}\" of type {}",
                             field.field_type()
@@ -263,7 +281,12 @@ pub fn parse(
         });
     }
     if parsed_metrics.len() > METRICS_MAX {
-        return Err(error("metrics", format!("at most {METRICS_MAX} metrics")));
+        return Err(error(
+            "metrics",
+            DetailCode::TooMany,
+            format!("at most {METRICS_MAX} metrics"),
+        )
+        .with("max", METRICS_MAX));
     }
     let mut sorts = Vec::new();
     for part in sort
@@ -281,7 +304,16 @@ pub fn parse(
         if !known {
             return Err(error(
                 "sort",
+                DetailCode::NotOneOf,
                 format!("\"{label}\" is neither a metric nor a group key of this aggregation"),
+            )
+            .with(
+                "allowed",
+                parsed_metrics
+                    .iter()
+                    .map(|metric| metric.label.clone())
+                    .chain(keys.iter().map(|key| key.label.clone()))
+                    .collect::<Vec<_>>(),
             ));
         }
         sorts.push(AggregateSort {
@@ -294,8 +326,11 @@ pub fn parse(
     {
         return Err(error(
             "limit",
+            DetailCode::OutOfRange,
             format!("must be between 1 and {GROUPS_MAX}"),
-        ));
+        )
+        .with("min", 1)
+        .with("max", GROUPS_MAX));
     }
     Ok(AggregateSpec {
         group_by: keys,

@@ -134,10 +134,13 @@ impl FieldType {
             .find(|kind| kind.as_str() == raw)
             .ok_or_else(|| {
                 let names: Vec<&str> = FieldType::ALL.iter().map(|kind| kind.as_str()).collect();
-                Reason(format!(
-                    "\"{raw}\" is not a field type; use one of {}",
-                    names.join(", ")
-                ))
+                Reason::not_one_of(
+                    &names,
+                    format!(
+                        "\"{raw}\" is not a field type; use one of {}",
+                        names.join(", ")
+                    ),
+                )
             })
     }
 
@@ -272,7 +275,12 @@ impl Pattern {
             .size_limit(1 << 20)
             .build()
             .map(Pattern)
-            .map_err(|error| Reason(format!("is not a valid regular expression: {error}")))
+            .map_err(|error| {
+                Reason::format(
+                    "regex",
+                    format!("is not a valid regular expression: {error}"),
+                )
+            })
     }
     pub fn as_str(&self) -> &str {
         self.0.as_str()
@@ -437,9 +445,10 @@ impl DatePattern {
             "YYYYMM" => Ok(DatePattern::Yyyymm),
             "YYYY" => Ok(DatePattern::Yyyy),
             "YYMMDD" => Ok(DatePattern::Yymmdd),
-            other => Err(Reason(format!(
-                "\"{other}\" is not a date pattern; use YYYYMMDD, YYYYMM, YYYY or YYMMDD"
-            ))),
+            other => Err(Reason::not_one_of(
+                &["YYYYMMDD", "YYYYMM", "YYYY", "YYMMDD"],
+                format!("\"{other}\" is not a date pattern; use YYYYMMDD, YYYYMM, YYYY or YYMMDD"),
+            )),
         }
     }
     pub const fn as_str(self) -> &'static str {

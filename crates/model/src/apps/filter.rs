@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::apps::field::{FieldKind, Storage};
 use crate::apps::value::datetime;
 use crate::apps::{Field, TableSchema};
+use crate::validation::{DetailCode, FieldError, Reason};
 use crate::values::TimeZone;
 
 /// How deep groups may nest.
@@ -134,13 +135,8 @@ pub enum Filter {
     Leaf(Box<Condition>),
 }
 
-/// Why a filter was refused: where in the tree, and what.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FilterError {
-    /// A path into the filter, e.g. `filter.and[1]`.
-    pub path: String,
-    pub message: String,
-}
+/// Why a filter was refused: where in the tree (`field`, e.g. `filter.and[1]`), a code, and what.
+pub type FilterError = FieldError;
 
 /// What checking needs besides the schema: today's date and the time zone relative dates are read in.
 #[derive(Debug, Clone, Copy)]
@@ -161,11 +157,8 @@ impl Filter {
     }
 }
 
-fn error(path: &str, message: impl Into<String>) -> FilterError {
-    FilterError {
-        path: path.to_owned(),
-        message: message.into(),
-    }
+fn error(path: &str, code: DetailCode, message: impl Into<String>) -> FilterError {
+    FieldError::new(path, code, message)
 }
 
 fn parse_node(
@@ -180,32 +173,44 @@ fn parse_node(
     if *nodes > FILTER_NODES_MAX {
         return Err(error(
             path,
+            DetailCode::TooMany,
             format!("a filter has at most {FILTER_NODES_MAX} nodes"),
-        ));
+        )
+        .with("max", FILTER_NODES_MAX));
     }
     if depth > FILTER_DEPTH_MAX {
         return Err(error(
             path,
+            DetailCode::TooDeep,
             format!("groups nest at most {FILTER_DEPTH_MAX} deep"),
-        ));
+        )
+        .with("max", FILTER_DEPTH_MAX));
     }
     let object = value.as_object().ok_or_else(|| {
         error(
             path,
+            DetailCode::WrongType,
             "must be an object: a condition or an and/or/not group",
         )
+        .with("expected", "object")
     })?;
     for group in ["and", "or"] {
         if let Some(children) = object.get(group) {
             if object.len() != 1 {
                 return Err(error(
                     path,
+                    DetailCode::NotAllowed,
                     format!("a group object has only the key \"{group}\""),
                 ));
             }
-            let children = children
-                .as_array()
-                .ok_or_else(|| error(path, format!("\"{group}\" takes a list")))?;
+            let children = children.as_array().ok_or_else(|| {
+                error(
+                    path,
+                    DetailCode::WrongType,
+                    format!("\"{group}\" takes a list"),
+                )
+                .with("expected", "array")
+            })?;
             let parsed = children
                 .iter()
                 .enumerate()
@@ -229,7 +234,11 @@ fn parse_node(
     }
     if let Some(child) = object.get("not") {
         if object.len() != 1 {
-            return Err(error(path, "a group object has only the key \"not\""));
+            return Err(error(
+                path,
+                DetailCode::NotAllowed,
+                "a group object has only the key \"not\"",
+            ));
         }
         return Ok(Filter::Not(Box::new(parse_node(
             child,
@@ -244,26 +253,38 @@ fn parse_node(
         if !["field", "op", "value"].contains(&key.as_str()) {
             return Err(error(
                 path,
+                DetailCode::UnknownOption,
                 format!("unknown key \"{key}\"; a condition has field, op and value"),
-            ));
+            )
+            .with("allowed", vec!["field", "op", "value"]));
         }
     }
     let reference = object
         .get("field")
         .and_then(Value::as_str)
-        .ok_or_else(|| error(path, "a condition needs \"field\""))?;
+        .ok_or_else(|| error(path, DetailCode::Required, "a condition needs \"field\""))?;
     let field = schema.resolve_field(reference).cloned().ok_or_else(|| {
         error(
             path,
+            DetailCode::UnknownField,
             format!("no field \"{reference}\" in table {}", schema.table.key),
         )
     })?;
     let op_name = object
         .get("op")
         .and_then(Value::as_str)
-        .ok_or_else(|| error(path, "a condition needs \"op\""))?;
-    let op = Op::parse(op_name)
-        .ok_or_else(|| error(path, format!("\"{op_name}\" is not an operator")))?;
+        .ok_or_else(|| error(path, DetailCode::Required, "a condition needs \"op\""))?;
+    let op = Op::parse(op_name).ok_or_else(|| {
+        error(
+            path,
+            DetailCode::NotOneOf,
+            format!("\"{op_name}\" is not an operator"),
+        )
+        .with(
+            "allowed",
+            Op::ALL.iter().map(|op| op.as_str()).collect::<Vec<_>>(),
+        )
+    })?;
     let operand = operand(&field, op, object.get("value"), ctx, path)?;
     Ok(Filter::Leaf(Box::new(Condition { field, op, operand })))
 }
@@ -353,18 +374,21 @@ fn operand(
         let names: Vec<&str> = ops.iter().map(|op| op.as_str()).collect();
         return Err(error(
             path,
+            DetailCode::NotOneOf,
             format!(
                 "operator \"{}\" does not apply to field \"{name}\" of type {}; use one of {}",
                 op.as_str(),
                 field.field_type(),
                 names.join(", ")
             ),
-        ));
+        )
+        .with("allowed", names));
     }
     if matches!(op, Op::IsEmpty | Op::IsNotEmpty) {
         if value.is_some_and(|value| !value.is_null()) {
             return Err(error(
                 path,
+                DetailCode::NotAllowed,
                 format!("operator \"{}\" takes no value", op.as_str()),
             ));
         }
@@ -373,17 +397,21 @@ fn operand(
     let value = value.filter(|value| !value.is_null()).ok_or_else(|| {
         error(
             path,
+            DetailCode::Required,
             format!(
                 "operator \"{}\" on field \"{name}\" needs a value",
                 op.as_str()
             ),
         )
     })?;
-    let bad = |what: &str| {
-        error(
-            path,
-            format!("field \"{name}\", operator \"{}\": {what}", op.as_str()),
-        )
+    let bad = |reason: Reason| {
+        let mut error = reason.at(path);
+        error.reason = format!(
+            "field \"{name}\", operator \"{}\": {}",
+            op.as_str(),
+            error.reason
+        );
+        error
     };
     let list = |value: &Value| -> Result<Vec<Value>, FilterError> {
         let items = value
@@ -391,14 +419,20 @@ fn operand(
             .cloned()
             .unwrap_or_else(|| vec![value.clone()]);
         if items.len() > FILTER_VALUES_MAX {
-            return Err(bad(&format!("at most {FILTER_VALUES_MAX} values")));
+            return Err(bad(Reason::too_many(
+                FILTER_VALUES_MAX,
+                format!("at most {FILTER_VALUES_MAX} values"),
+            )));
         }
         Ok(items)
     };
     let pair = |value: &Value| -> Result<(Value, Value), FilterError> {
         match value.as_array().map(Vec::as_slice) {
             Some([a, b]) => Ok((a.clone(), b.clone())),
-            _ => Err(bad("between takes a list of two values [low, high]")),
+            _ => Err(bad(Reason::wrong_type(
+                "array",
+                "between takes a list of two values [low, high]",
+            ))),
         }
     };
     match field.kind.value_storage() {
@@ -407,15 +441,20 @@ fn operand(
                 match value {
                     Value::String(text) => Ok(text.clone()),
                     Value::Number(number) => Ok(number.to_string()),
-                    _ => Err(bad("the value must be a string")),
+                    _ => Err(bad(Reason::wrong_type(
+                        "string",
+                        "the value must be a string",
+                    ))),
                 }
             };
             if matches!(op, Op::In | Op::NotIn) {
-                return Ok(Operand::Texts(
-                    list(value)?.iter().map(text).collect::<Result<_, _>>()?,
-                ));
+                let texts: Vec<String> = list(value)?.iter().map(text).collect::<Result<_, _>>()?;
+                check_choices(field, &texts, path)?;
+                return Ok(Operand::Texts(texts));
             }
-            Ok(Operand::Text(text(value)?))
+            let text = text(value)?;
+            check_choices(field, std::slice::from_ref(&text), path)?;
+            Ok(Operand::Text(text))
         }
         Storage::Decimal { scale } => {
             // Comparisons may use any decimal; only stored values are limited to the field's precision.
@@ -428,7 +467,7 @@ fn operand(
                 };
                 parsed
                     .map(|number| number.normalize())
-                    .ok_or_else(|| bad("the value must be a number"))
+                    .ok_or_else(|| bad(Reason::format("number", "the value must be a number")))
             };
             match op {
                 Op::In | Op::NotIn => Ok(Operand::Decimals(
@@ -446,7 +485,12 @@ fn operand(
                 value
                     .as_i64()
                     .or_else(|| value.as_str().and_then(|text| text.trim().parse().ok()))
-                    .ok_or_else(|| bad("the value must be a whole number"))
+                    .ok_or_else(|| {
+                        bad(Reason::wrong_type(
+                            "integer",
+                            "the value must be a whole number",
+                        ))
+                    })
             };
             match op {
                 Op::In | Op::NotIn => Ok(Operand::Integers(
@@ -459,18 +503,20 @@ fn operand(
                 _ => Ok(Operand::Integer(integer(value)?)),
             }
         }
-        Storage::Boolean => value
-            .as_bool()
-            .map(Operand::Bool)
-            .ok_or_else(|| bad("the value must be true or false")),
+        Storage::Boolean => value.as_bool().map(Operand::Bool).ok_or_else(|| {
+            bad(Reason::wrong_type(
+                "boolean",
+                "the value must be true or false",
+            ))
+        }),
         Storage::Date => {
             if op == Op::Between {
                 let (low, high) = pair(value)?;
-                let (from, _) = days(&low, ctx).map_err(|m| bad(&m))?;
-                let (_, to) = days(&high, ctx).map_err(|m| bad(&m))?;
+                let (from, _) = days(&low, ctx).map_err(bad)?;
+                let (_, to) = days(&high, ctx).map_err(bad)?;
                 return Ok(Operand::Days { from, to });
             }
-            let (from, to) = days(value, ctx).map_err(|m| bad(&m))?;
+            let (from, to) = days(value, ctx).map_err(bad)?;
             Ok(Operand::Days { from, to })
         }
         Storage::DateTime | Storage::System => {
@@ -488,7 +534,7 @@ fn operand(
                 if let Ok((from, to)) = days(value, ctx) {
                     return Ok((start_of(from, tz), start_of(to, tz)));
                 }
-                let instant = datetime(value, tz).map_err(|reason| bad(&reason.0))?;
+                let instant = datetime(value, tz).map_err(bad)?;
                 Ok((instant, instant))
             };
             if op == Op::Between {
@@ -521,12 +567,22 @@ fn operand(
                         .get("id")
                         .and_then(Value::as_str)
                         .map(str::to_owned)
-                        .ok_or_else(|| bad("give ids or names as strings")),
-                    _ => Err(bad("give ids or names as strings")),
+                        .ok_or_else(|| {
+                            bad(Reason::wrong_type("string", "give ids or names as strings"))
+                        }),
+                    _ => Err(bad(Reason::wrong_type(
+                        "string",
+                        "give ids or names as strings",
+                    ))),
                 })
                 .collect::<Result<_, _>>()?;
+            check_choices(field, &texts, path)?;
             if texts.is_empty() {
-                return Err(bad("give at least one value"));
+                return Err(bad(Reason::new(
+                    DetailCode::TooFew,
+                    "give at least one value",
+                )
+                .with("min", 1)));
             }
             if !matches!(
                 field.kind,
@@ -534,14 +590,45 @@ fn operand(
             ) {
                 for text in &texts {
                     if uuid::Uuid::parse_str(text).is_err() {
-                        return Err(bad(&format!("\"{text}\" is not an id")));
+                        return Err(bad(Reason::format(
+                            "id",
+                            format!("\"{text}\" is not an id"),
+                        )));
                     }
                 }
             }
             Ok(Operand::Texts(texts))
         }
-        Storage::Virtual => Err(bad("this field cannot be filtered on")),
+        Storage::Virtual => Err(bad(Reason::not_allowed("this field cannot be filtered on"))),
     }
+}
+
+/// A select is compared with its choices' exact names: a value that is none of them (`"缺勤"` where the
+/// choice is `"缺勤 Absent"`) would silently match nothing, which reads as "there are none", so it is refused
+/// with the choices listed.
+fn check_choices(field: &Field, texts: &[String], path: &str) -> Result<(), FilterError> {
+    let (FieldKind::SingleSelect { choices } | FieldKind::MultiSelect { choices }) = &field.kind
+    else {
+        return Ok(());
+    };
+    let Some(unknown) = texts
+        .iter()
+        .find(|text| !choices.iter().any(|choice| choice.name == **text))
+    else {
+        return Ok(());
+    };
+    let names: Vec<&str> = choices.iter().map(|choice| choice.name.as_str()).collect();
+    Err(error(
+        path,
+        DetailCode::UnknownChoice,
+        format!(
+            "field \"{}\": \"{unknown}\" is not one of its choices: {}",
+            field.key,
+            names.join(", ")
+        ),
+    )
+    .with("value", unknown.as_str())
+    .with("choices", names))
 }
 
 fn start_of(day: NaiveDate, tz: TimeZone) -> chrono::DateTime<chrono::Utc> {
@@ -554,26 +641,45 @@ fn start_of(day: NaiveDate, tz: TimeZone) -> chrono::DateTime<chrono::Utc> {
 }
 
 /// A date value as a half-open range of days: `"2026-11-24"` is one day; `{"relative": …}` a period.
-fn days(value: &Value, ctx: &FilterContext) -> Result<(NaiveDate, NaiveDate), String> {
+fn days(value: &Value, ctx: &FilterContext) -> Result<(NaiveDate, NaiveDate), Reason> {
     if let Some(text) = value.as_str() {
         let day = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-            .map_err(|_| format!("\"{text}\" is not a date YYYY-MM-DD"))?;
+            .map_err(|_| Reason::format("date", format!("\"{text}\" is not a date YYYY-MM-DD")))?;
         let next = day
             .checked_add_days(Days::new(1))
-            .ok_or("the date is out of range")?;
+            .ok_or_else(|| Reason::format("date", "the date is out of range"))?;
         return Ok((day, next));
     }
     let relative = value
         .as_object()
         .and_then(|object| object.get("relative"))
         .and_then(Value::as_str)
-        .ok_or("give a date YYYY-MM-DD or {\"relative\": \"today\"}")?;
+        .ok_or_else(|| {
+            Reason::format(
+                "date",
+                "give a date YYYY-MM-DD or {\"relative\": \"today\"}",
+            )
+        })?;
     relative_days(relative, ctx.today).ok_or_else(|| {
-        format!(
-            "\"{relative}\" is not a relative date; use today, yesterday, this_week, last_7_days, this_month, last_month or this_year"
+        Reason::not_one_of(
+            &RELATIVE_DAYS,
+            format!(
+                "\"{relative}\" is not a relative date; use today, yesterday, this_week, last_7_days, this_month, last_month or this_year"
+            ),
         )
     })
 }
+
+/// The names `{"relative": …}` takes.
+pub const RELATIVE_DAYS: [&str; 7] = [
+    "today",
+    "yesterday",
+    "this_week",
+    "last_7_days",
+    "this_month",
+    "last_month",
+    "this_year",
+];
 
 /// Relative periods in the organization's calendar; weeks start on Monday.
 pub fn relative_days(name: &str, today: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
@@ -623,6 +729,7 @@ pub fn parse_sort(raw: &str, schema: &TableSchema) -> Result<Vec<SortKey>, Filte
         let field = schema.resolve_field(reference).cloned().ok_or_else(|| {
             error(
                 "sort",
+                DetailCode::UnknownField,
                 format!("no field \"{reference}\" in table {}", schema.table.key),
             )
         })?;
@@ -631,6 +738,7 @@ pub fn parse_sort(raw: &str, schema: &TableSchema) -> Result<Vec<SortKey>, Filte
         {
             return Err(error(
                 "sort",
+                DetailCode::NotAllowed,
                 format!(
                     "field \"{reference}\" of type {} cannot be sorted by",
                     field.field_type()
@@ -640,13 +748,14 @@ pub fn parse_sort(raw: &str, schema: &TableSchema) -> Result<Vec<SortKey>, Filte
         if keys.iter().any(|key| key.field.id == field.id) {
             return Err(error(
                 "sort",
+                DetailCode::Duplicate,
                 format!("field \"{reference}\" is listed twice"),
             ));
         }
         keys.push(SortKey { field, descending });
     }
     if keys.len() > 8 {
-        return Err(error("sort", "sort by at most 8 fields"));
+        return Err(error("sort", DetailCode::TooMany, "sort by at most 8 fields").with("max", 8));
     }
     Ok(keys)
 }

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::apps::value::{CellValue, ParseContext, parse_cell};
 use crate::apps::{Field, TableSchema};
 use crate::ids::FieldId;
-use crate::validation::FieldError;
+use crate::validation::{DetailCode, FieldError};
 
 /// Whether a write creates a record (defaults and required fields apply) or changes one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +34,7 @@ pub fn parse_record_fields(
         let Some(field) = schema.resolve_field(reference) else {
             errors.push(FieldError::new(
                 at,
+                DetailCode::UnknownField,
                 format!("no field \"{reference}\" in table {}", schema.table.key),
             ));
             continue;
@@ -41,6 +42,7 @@ pub fn parse_record_fields(
         if cells.contains_key(&field.id) {
             errors.push(FieldError::new(
                 at,
+                DetailCode::Duplicate,
                 "the field is given twice (by key and by name or id)",
             ));
             continue;
@@ -48,12 +50,12 @@ pub fn parse_record_fields(
         match parse_cell(&field.kind, value, ctx) {
             Ok(cell) => {
                 if cell.is_none() && field.required {
-                    errors.push(FieldError::new(at, "is required"));
+                    errors.push(FieldError::new(at, DetailCode::Required, "is required"));
                 } else {
                     cells.insert(field.id, cell);
                 }
             }
-            Err(reason) => errors.push(FieldError::new(at, reason.0)),
+            Err(reason) => errors.push(reason.at(at)),
         }
     }
     if mode == WriteMode::Create {
@@ -68,6 +70,7 @@ pub fn parse_record_fields(
                 None if field.required => {
                     errors.push(FieldError::new(
                         format!("{path}.{}", field.key),
+                        DetailCode::Required,
                         "is required",
                     ));
                 }

@@ -27,9 +27,12 @@ impl ApiKey {
         if valid {
             Ok(ApiKey(raw.to_owned()))
         } else {
-            Err(Reason(format!(
-                "\"{raw}\" is not a key: use 1 to 63 of a-z, 0-9 and _, starting with a letter"
-            )))
+            Err(Reason::format(
+                "key",
+                format!(
+                    "\"{raw}\" is not a key: use 1 to 63 of a-z, 0-9 and _, starting with a letter"
+                ),
+            ))
         }
     }
 

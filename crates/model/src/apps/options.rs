@@ -12,7 +12,7 @@ use tenon_formula::rollup::Aggregate;
 
 use crate::apps::computed::FormulaDef;
 use crate::apps::field::FieldRef;
-use crate::validation::Checker;
+use crate::validation::{Checker, DetailCode, Reason};
 use crate::values::TimeZone;
 
 /// Parses a field type and its options. `path` prefixes error fields (e.g. `fields[2].options`).
@@ -69,9 +69,12 @@ pub fn parse_kind(
                     .filter(|code| {
                         let ok = code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase());
                         if !ok {
-                            opt.check.push(
-                                at("currency"),
-                                "must be an ISO 4217 code such as CNY, USD or EUR",
+                            opt.check.add(
+                                Reason::format(
+                                    "currency",
+                                    "must be an ISO 4217 code such as CNY, USD or EUR",
+                                )
+                                .at(at("currency")),
                             );
                         }
                         ok
@@ -123,6 +126,7 @@ pub fn parse_kind(
                 if table.is_none() {
                     opt.check.push(
                         at("table"),
+                        DetailCode::Required,
                         "a link needs the key or id of the table it links to",
                     );
                 }
@@ -175,7 +179,13 @@ pub fn parse_kind(
                 );
                 let function = Aggregate::parse(&name).unwrap_or_else(|| {
                     if !name.is_empty() {
-                        opt.check.push(at("function"), format!("\"{name}\" is not a rollup function; use sum, avg, min, max, count, count_distinct, count_all or concat"));
+                        opt.check.add(
+                            Reason::not_one_of(
+                                &ROLLUP_FUNCTIONS,
+                                format!("\"{name}\" is not a rollup function; use sum, avg, min, max, count, count_distinct, count_all or concat"),
+                            )
+                            .at(at("function")),
+                        );
                     }
                     Aggregate::Count
                 });
@@ -197,6 +207,18 @@ pub fn parse_kind(
     Ok(kind)
 }
 
+/// The rollup functions `function` takes.
+const ROLLUP_FUNCTIONS: [&str; 8] = [
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "count",
+    "count_distinct",
+    "count_all",
+    "concat",
+];
+
 /// Reads typed options, recording a field error for each bad one.
 struct OptionReader<'a> {
     options: &'a Map<String, Value>,
@@ -214,9 +236,14 @@ impl OptionReader<'_> {
         {
             Some(n) => Some(n),
             None => {
-                self.check.push(
-                    (self.at)(name),
-                    format!("must be a whole number from {min} to {max}"),
+                self.check.add(
+                    Reason::new(
+                        DetailCode::OutOfRange,
+                        format!("must be a whole number from {min} to {max}"),
+                    )
+                    .with("min", min)
+                    .with("max", max)
+                    .at((self.at)(name)),
                 );
                 None
             }
@@ -227,7 +254,8 @@ impl OptionReader<'_> {
         let value = self.options.get(name)?;
         let parsed = value.as_bool();
         if parsed.is_none() {
-            self.check.push((self.at)(name), "must be true or false");
+            self.check
+                .add(Reason::wrong_type("boolean", "must be true or false").at((self.at)(name)));
         }
         parsed
     }
@@ -237,7 +265,8 @@ impl OptionReader<'_> {
         match value.as_str() {
             Some(text) => Some(text.to_owned()),
             None => {
-                self.check.push((self.at)(name), "must be a string");
+                self.check
+                    .add(Reason::wrong_type("string", "must be a string").at((self.at)(name)));
                 None
             }
         }
@@ -246,8 +275,11 @@ impl OptionReader<'_> {
     /// A string option that must be there; `what` says what it is when it is missing.
     fn required_string(&mut self, name: &str, what: &str) -> String {
         if !self.options.contains_key(name) {
-            self.check
-                .push((self.at)(name), format!("is required: {what}"));
+            self.check.push(
+                (self.at)(name),
+                DetailCode::Required,
+                format!("is required: {what}"),
+            );
             return String::new();
         }
         self.string(name).unwrap_or_default()
@@ -263,7 +295,7 @@ impl OptionReader<'_> {
         });
         if list.is_none() {
             self.check
-                .push((self.at)(name), "must be a list of strings");
+                .add(Reason::wrong_type("array", "must be a list of strings").at((self.at)(name)));
         }
         list
     }
@@ -276,7 +308,8 @@ impl OptionReader<'_> {
             _ => None,
         };
         if parsed.is_none() {
-            self.check.push((self.at)(name), "must be a number");
+            self.check
+                .add(Reason::format("number", "must be a number").at((self.at)(name)));
         }
         parsed
     }
@@ -289,8 +322,11 @@ impl OptionReader<'_> {
         if let (Some(min), Some(max)) = (bounds.min, bounds.max)
             && min > max
         {
-            self.check
-                .push((self.at)("min"), "must not be greater than max");
+            self.check.add(
+                Reason::new(DetailCode::TooLarge, "must not be greater than max")
+                    .with("max", max.to_string())
+                    .at((self.at)("min")),
+            );
         }
         bounds
     }
@@ -306,16 +342,16 @@ impl OptionReader<'_> {
             return Vec::new();
         };
         let Some(items) = value.as_array() else {
-            self.check.push(
-                (self.at)("choices"),
-                "must be a list of {\"name\", \"color\"} objects",
+            self.check.add(
+                Reason::wrong_type("array", "must be a list of {\"name\", \"color\"} objects")
+                    .at((self.at)("choices")),
             );
             return Vec::new();
         };
         if items.len() > CHOICES_MAX {
-            self.check.push(
-                (self.at)("choices"),
-                format!("at most {CHOICES_MAX} choices"),
+            self.check.add(
+                Reason::too_many(CHOICES_MAX, format!("at most {CHOICES_MAX} choices"))
+                    .at((self.at)("choices")),
             );
         }
         let mut choices: Vec<Choice> = Vec::with_capacity(items.len());
@@ -340,13 +376,17 @@ impl OptionReader<'_> {
                 .map(|name| name.trim().to_owned())
                 .filter(|name| !name.is_empty())
             else {
-                self.check
-                    .push(format!("{path}.name"), "a choice needs a non-empty name");
+                self.check.push(
+                    format!("{path}.name"),
+                    DetailCode::Required,
+                    "a choice needs a non-empty name",
+                );
                 continue;
             };
             if choices.iter().any(|choice| choice.name == name) {
                 self.check.push(
                     format!("{path}.name"),
+                    DetailCode::Duplicate,
                     format!("\"{name}\" is listed twice"),
                 );
                 continue;

@@ -10,7 +10,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::apps::field::{Bounds, Choice, FieldKind};
-use crate::validation::Reason;
+use crate::validation::{DetailCode, Reason};
 use crate::values::{Email, TimeZone};
 
 /// Longest text a single-line field accepts, in characters.
@@ -62,6 +62,7 @@ pub fn parse_cell(
             let text = text(value, TEXT_CHARS_MAX)?;
             if text.contains(['\n', '\r']) {
                 return Err(Reason::new(
+                    DetailCode::LineBreak,
                     "a single-line text cannot contain line breaks; use long_text",
                 ));
             }
@@ -69,10 +70,11 @@ pub fn parse_cell(
             if let Some(pattern) = pattern
                 && !pattern.is_match(&text)
             {
-                return Err(Reason(format!(
-                    "does not match the pattern {}",
-                    pattern.as_str()
-                )));
+                return Err(Reason::new(
+                    DetailCode::PatternMismatch,
+                    format!("does not match the pattern {}", pattern.as_str()),
+                )
+                .with("pattern", pattern.as_str()));
             }
             CellValue::Text(text)
         }
@@ -102,7 +104,7 @@ pub fn parse_cell(
         }
         FieldKind::Checkbox => match value {
             Value::Bool(flag) => CellValue::Bool(*flag),
-            _ => return Err(Reason::new("must be true or false")),
+            _ => return Err(Reason::wrong_type("boolean", "must be true or false")),
         },
         FieldKind::SingleSelect { choices } => {
             let name = text(value, TEXT_CHARS_MAX)?;
@@ -126,11 +128,17 @@ pub fn parse_cell(
             CellValue::Names(checked)
         }
         FieldKind::Rating { max } => {
-            let rating = value
-                .as_i64()
-                .ok_or_else(|| Reason(format!("must be a whole number from 1 to {max}")))?;
+            let out_of_range = || {
+                Reason::new(
+                    DetailCode::OutOfRange,
+                    format!("must be a whole number from 1 to {max}"),
+                )
+                .with("min", 1)
+                .with("max", *max)
+            };
+            let rating = value.as_i64().ok_or_else(out_of_range)?;
             if !(1..=*max).contains(&rating) {
-                return Err(Reason(format!("must be a whole number from 1 to {max}")));
+                return Err(out_of_range());
             }
             CellValue::Integer(rating)
         }
@@ -145,7 +153,8 @@ pub fn parse_cell(
                     .chars()
                     .all(|c| c.is_ascii_digit() || " +-().#*,;ext".contains(c));
             if !ok {
-                return Err(Reason::new(
+                return Err(Reason::format(
+                    "phone",
                     "must be a phone number (digits with + - ( ) and spaces)",
                 ));
             }
@@ -158,7 +167,8 @@ pub fn parse_cell(
                 && text.len() > 8
                 && !text.contains(char::is_whitespace);
             if !ok {
-                return Err(Reason::new(
+                return Err(Reason::format(
+                    "url",
                     "must be an http:// or https:// URL without spaces",
                 ));
             }
@@ -178,7 +188,10 @@ pub fn parse_cell(
         | FieldKind::Lookup { .. }
         | FieldKind::Rollup { .. }
         | FieldKind::Count { .. } => {
-            return Err(Reason::new("is computed by Tenon and cannot be written"));
+            return Err(Reason::new(
+                DetailCode::ReadOnly,
+                "is computed by Tenon and cannot be written",
+            ));
         }
     };
     Ok(Some(cell))
@@ -197,16 +210,16 @@ fn text(value: &Value, max_chars: usize) -> Result<String, Reason> {
     let text = match value {
         Value::String(text) => text.clone(),
         Value::Number(number) => number.to_string(),
-        _ => return Err(Reason::new("must be a string")),
+        _ => return Err(Reason::wrong_type("string", "must be a string")),
     };
     if text.chars().count() > max_chars {
-        return Err(Reason(format!("must be at most {max_chars} characters")));
+        return Err(Reason::too_long(max_chars));
     }
     if text
         .chars()
         .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
     {
-        return Err(Reason::new("must not contain control characters"));
+        return Err(Reason::control_characters());
     }
     Ok(text)
 }
@@ -216,12 +229,12 @@ fn check_length(text: &str, min: Option<u32>, max: Option<u32>) -> Result<(), Re
     if let Some(min) = min
         && n_chars < min as usize
     {
-        return Err(Reason(format!("must be at least {min} characters")));
+        return Err(Reason::too_short(min as usize));
     }
     if let Some(max) = max
         && n_chars > max as usize
     {
-        return Err(Reason(format!("must be at most {max} characters")));
+        return Err(Reason::too_long(max as usize));
     }
     Ok(())
 }
@@ -241,17 +254,25 @@ pub fn decimal(value: &Value, scale: u32, bounds: &Bounds) -> Result<Decimal, Re
         Value::String(text) => text.trim().parse::<Decimal>().ok(),
         _ => None,
     };
-    let number = parsed
-        .ok_or_else(|| Reason::new("must be a number (a JSON number or a decimal string)"))?;
+    let number = parsed.ok_or_else(|| {
+        Reason::format(
+            "number",
+            "must be a number (a JSON number or a decimal string)",
+        )
+    })?;
     let number = number.normalize();
     if number.scale() > scale {
-        return Err(Reason(format!(
-            "has {} decimals; this field keeps {scale}",
-            number.scale()
-        )));
+        return Err(Reason::new(
+            DetailCode::TooPrecise,
+            format!("has {} decimals; this field keeps {scale}", number.scale()),
+        )
+        .with("scale", scale));
     }
     if !fits_storage(number, scale) {
-        return Err(Reason::new("is too large for this field"));
+        return Err(
+            Reason::new(DetailCode::TooLarge, "is too large for this field")
+                .with("max", "99999999999999999999999999"),
+        );
     }
     check_bounds(number, bounds)?;
     Ok(number)
@@ -261,12 +282,20 @@ fn check_bounds(value: Decimal, bounds: &Bounds) -> Result<(), Reason> {
     if let Some(min) = bounds.min
         && value < min
     {
-        return Err(Reason(format!("must be at least {}", min.normalize())));
+        return Err(Reason::new(
+            DetailCode::TooSmall,
+            format!("must be at least {}", min.normalize()),
+        )
+        .with("min", min.normalize().to_string()));
     }
     if let Some(max) = bounds.max
         && value > max
     {
-        return Err(Reason(format!("must be at most {}", max.normalize())));
+        return Err(Reason::new(
+            DetailCode::TooLarge,
+            format!("must be at most {}", max.normalize()),
+        )
+        .with("max", max.normalize().to_string()));
     }
     Ok(())
 }
@@ -274,9 +303,9 @@ fn check_bounds(value: Decimal, bounds: &Bounds) -> Result<(), Reason> {
 fn date(value: &Value) -> Result<NaiveDate, Reason> {
     let text = value
         .as_str()
-        .ok_or_else(|| Reason::new("must be a date string YYYY-MM-DD"))?;
+        .ok_or_else(|| Reason::format("date", "must be a date string YYYY-MM-DD"))?;
     let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| Reason(format!("\"{text}\" is not a date YYYY-MM-DD")))?;
+        .map_err(|_| Reason::format("date", format!("\"{text}\" is not a date YYYY-MM-DD")))?;
     check_year(date)?;
     Ok(date)
 }
@@ -286,7 +315,12 @@ fn check_year(date: NaiveDate) -> Result<(), Reason> {
     if (1..=9999).contains(&date.year()) {
         Ok(())
     } else {
-        Err(Reason::new("the year must be between 1 and 9999"))
+        Err(Reason::new(
+            DetailCode::OutOfRange,
+            "the year must be between 1 and 9999",
+        )
+        .with("min", "0001-01-01")
+        .with("max", "9999-12-31"))
     }
 }
 
@@ -294,7 +328,7 @@ fn check_year(date: NaiveDate) -> Result<(), Reason> {
 pub fn datetime(value: &Value, tz: TimeZone) -> Result<DateTime<Utc>, Reason> {
     let text = value
         .as_str()
-        .ok_or_else(|| Reason::new("must be a date-time string"))?
+        .ok_or_else(|| Reason::format("date_time", "must be a date-time string"))?
         .trim();
     if let Ok(parsed) = DateTime::parse_from_rfc3339(text) {
         check_year(parsed.date_naive())?;
@@ -313,17 +347,21 @@ pub fn datetime(value: &Value, tz: TimeZone) -> Result<DateTime<Utc>, Reason> {
                 .from_local_datetime(&naive)
                 .earliest()
                 .ok_or_else(|| {
-                    Reason(format!(
-                        "\"{text}\" does not exist in {} (a daylight-saving gap)",
-                        tz.name()
-                    ))
+                    Reason::format(
+                        "date_time",
+                        format!(
+                            "\"{text}\" does not exist in {} (a daylight-saving gap)",
+                            tz.name()
+                        ),
+                    )
                 })?;
             return Ok(truncate_micros(local.with_timezone(&Utc)));
         }
     }
-    Err(Reason(format!(
-        "\"{text}\" is not a date-time; use RFC 3339 such as 2026-11-24T08:00:00+08:00"
-    )))
+    Err(Reason::format(
+        "date_time",
+        format!("\"{text}\" is not a date-time; use RFC 3339 such as 2026-11-24T08:00:00+08:00"),
+    ))
 }
 
 fn truncate_micros(time: DateTime<Utc>) -> DateTime<Utc> {
@@ -336,7 +374,7 @@ fn duration(value: &Value) -> Result<i64, Reason> {
     if let Some(seconds) = value.as_i64() {
         return Ok(seconds);
     }
-    let bad = || Reason::new("must be whole seconds or a duration h:mm[:ss]");
+    let bad = || Reason::format("duration", "must be whole seconds or a duration h:mm[:ss]");
     let text = value.as_str().ok_or_else(bad)?;
     let parts: Vec<&str> = text.trim().split(':').collect();
     let numbers: Vec<i64> = parts
@@ -365,10 +403,12 @@ fn choice(name: &str, choices: &[Choice]) -> Result<String, Reason> {
                 .take(20)
                 .map(|choice| choice.name.as_str())
                 .collect();
-            Reason(format!(
-                "\"{name}\" is not one of the choices: {}",
-                names.join(", ")
-            ))
+            Reason::new(
+                DetailCode::UnknownChoice,
+                format!("\"{name}\" is not one of the choices: {}", names.join(", ")),
+            )
+            .with("value", name)
+            .with("choices", names)
         })
 }
 
@@ -378,10 +418,14 @@ fn ids(value: &Value, multiple: bool) -> Result<Vec<Uuid>, Reason> {
         other => vec![other],
     };
     if items.len() > CELL_IDS_MAX {
-        return Err(Reason(format!("at most {CELL_IDS_MAX} ids")));
+        return Err(Reason::too_many(
+            CELL_IDS_MAX,
+            format!("at most {CELL_IDS_MAX} ids"),
+        ));
     }
     if !multiple && items.len() > 1 {
-        return Err(Reason::new(
+        return Err(Reason::too_many(
+            1,
             "takes one id; this field does not allow several",
         ));
     }
@@ -396,9 +440,10 @@ fn ids(value: &Value, multiple: bool) -> Result<Vec<Uuid>, Reason> {
             .ok()
             .filter(|_| text.len() == 36)
             .ok_or_else(|| {
-                Reason(format!(
-                    "{item} is not an id (give ids as strings, or objects with an \"id\")"
-                ))
+                Reason::format(
+                    "id",
+                    format!("{item} is not an id (give ids as strings, or objects with an \"id\")"),
+                )
             })?;
         if !ids.contains(&id) {
             ids.push(id);
@@ -447,14 +492,14 @@ mod tests {
         assert!(
             parse(&currency, json!("12.505"))
                 .unwrap_err()
-                .0
+                .message
                 .contains("3 decimals")
         );
         assert!(parse(&currency, json!("twelve")).is_err());
         assert!(
             parse(&currency, json!("99999999999999999.99"))
                 .unwrap_err()
-                .0
+                .message
                 .contains("too large")
         );
         let percent = kind("percent", json!({"precision": 1}));
@@ -463,17 +508,27 @@ mod tests {
             Some(CellValue::Decimal("0.065".parse().unwrap()))
         );
         assert!(parse(&percent, json!("0.0655")).is_err());
+        let refused = parse(&currency, json!("12.505")).unwrap_err();
+        assert_eq!(
+            (refused.code, refused.params["scale"].clone()),
+            (DetailCode::TooPrecise, json!(2))
+        );
         let bounded = kind("number", json!({"min": 1, "max": "10"}));
+        let refused = parse(&bounded, json!(11)).unwrap_err();
+        assert_eq!(
+            (refused.code, refused.params["max"].clone()),
+            (DetailCode::TooLarge, json!("10"))
+        );
         assert!(
             parse(&bounded, json!(0))
                 .unwrap_err()
-                .0
+                .message
                 .contains("at least 1")
         );
         assert!(
             parse(&bounded, json!(11))
                 .unwrap_err()
-                .0
+                .message
                 .contains("at most 10")
         );
     }
@@ -514,10 +569,20 @@ mod tests {
         assert!(
             parse(&select, json!(["gone"]))
                 .unwrap_err()
-                .0
+                .message
                 .contains("not one of the choices")
         );
+        let refused = parse(&select, json!(["gone"])).unwrap_err();
+        assert_eq!(refused.code, DetailCode::UnknownChoice);
+        assert_eq!(refused.params["value"], json!("gone"));
+        assert_eq!(refused.params["choices"], json!(["booked", "free"]));
         assert!(parse(&kind("autonumber", json!({})), json!("ZS-1")).is_err());
+        assert_eq!(
+            parse(&kind("autonumber", json!({})), json!("ZS-1"))
+                .unwrap_err()
+                .code,
+            DetailCode::ReadOnly
+        );
         assert_eq!(parse(&kind("text", json!({})), json!("")).unwrap(), None);
         assert!(parse(&kind("text", json!({})), json!("a\nb")).is_err());
         let single = kind("member", json!({}));

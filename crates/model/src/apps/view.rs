@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use crate::apps::field::{FieldKind, Storage};
 use crate::apps::{ApiKey, TableSchema};
 use crate::ids::TableId;
-use crate::validation::{Checker, Invalid};
+use crate::validation::{Checker, DetailCode, FieldError, Invalid, Reason};
 use crate::values::Name;
 
 /// Most views a table may have.
@@ -155,13 +155,17 @@ pub fn check_config(
     let mut check = Checker::default();
     for key in config.keys() {
         if !view_type.config_keys().contains(&key.as_str()) {
-            check.push(
-                format!("{path}.{key}"),
-                format!(
-                    "unknown setting for a {} view; it takes: {}",
-                    view_type.as_str(),
-                    view_type.config_keys().join(", ")
-                ),
+            check.add(
+                FieldError::new(
+                    format!("{path}.{key}"),
+                    DetailCode::UnknownOption,
+                    format!(
+                        "unknown setting for a {} view; it takes: {}",
+                        view_type.as_str(),
+                        view_type.config_keys().join(", ")
+                    ),
+                )
+                .with("allowed", view_type.config_keys().to_vec()),
             );
         }
     }
@@ -169,15 +173,22 @@ pub fn check_config(
         let key = value.as_str().unwrap_or("");
         let field = schema.resolve_field(key);
         if field.is_none() {
-            check.push(at, format!("no field \"{key}\" in the table"));
+            check.push(
+                at,
+                DetailCode::UnknownField,
+                format!("no field \"{key}\" in the table"),
+            );
         }
         field
     };
     if let Some(fields) = config.get("fields") {
         match fields.as_array() {
-            None => check.push(
-                format!("{path}.fields"),
-                "must be a list of field keys or {\"field\", …} objects",
+            None => check.add(
+                Reason::wrong_type(
+                    "array",
+                    "must be a list of field keys or {\"field\", …} objects",
+                )
+                .at(format!("{path}.fields")),
             ),
             Some(entries) => {
                 for (i, entry) in entries.iter().enumerate() {
@@ -195,6 +206,7 @@ pub fn check_config(
                     {
                         check.push(
                             at,
+                            DetailCode::ReadOnly,
                             format!(
                                 "field \"{}\" is computed and cannot be on a form",
                                 field.key
@@ -213,6 +225,7 @@ pub fn check_config(
                 {
                     check.push(
                         format!("{path}.{name}"),
+                        DetailCode::NotAllowed,
                         format!("field \"{}\" is not {wanted}", field.key),
                     );
                 }
@@ -222,6 +235,7 @@ pub fn check_config(
             ) {
                 check.push(
                     format!("{path}.{name}"),
+                    DetailCode::Required,
                     format!("a {} view needs {name}", view_type.as_str()),
                 );
             }
@@ -244,7 +258,9 @@ pub fn check_config(
     if let Some(public) = config.get("public")
         && !public.is_boolean()
     {
-        check.push(format!("{path}.public"), "must be true or false");
+        check.add(
+            Reason::wrong_type("boolean", "must be true or false").at(format!("{path}.public")),
+        );
     }
     check.finish()
 }

@@ -8,10 +8,10 @@ use chrono::Datelike;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tenon_exchange::render::{decimal, instant};
-use tenon_model::FieldError;
 use tenon_model::apps::aggregate::{AggregateSpec, Bucket, GroupKey, MetricKind, parse};
 use tenon_model::apps::filter::{Filter, FilterContext};
 use tenon_model::apps::{CellValue, Field, FieldKind, LinkTarget, Storage, TableSchema};
+use tenon_model::{DetailCode, FieldError};
 use tenon_store::{GroupValue, MetricValue, Tenant};
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -39,11 +39,6 @@ pub struct AggregateParams {
     pub limit: Option<u32>,
 }
 
-fn bad(param: &str, path: &str, message: String) -> ApiError {
-    ApiError::invalid_request(format!("query parameter {param}: {message}"))
-        .with_details(vec![FieldError::new(path, message)])
-}
-
 /// Aggregate a table's records.
 #[utoipa::path(get, path = "/api/v1/apps/{app}/tables/{table}/aggregate", tag = "records",
     params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key"), AggregateParams),
@@ -66,7 +61,7 @@ pub async fn aggregate(
         params.sort.as_deref(),
         params.limit,
     )
-    .map_err(|error| bad(&error.path, &error.path, error.message))?;
+    .map_err(ApiError::bad_query)?;
     let filter = match params
         .filter
         .as_deref()
@@ -74,8 +69,16 @@ pub async fn aggregate(
     {
         None => None,
         Some(raw) => {
-            let value: Value = serde_json::from_str(raw)
-                .map_err(|error| bad("filter", "filter", format!("not JSON: {error}")))?;
+            let value: Value = serde_json::from_str(raw).map_err(|error| {
+                ApiError::bad_query(
+                    FieldError::new(
+                        "filter",
+                        DetailCode::InvalidFormat,
+                        format!("not JSON: {error}"),
+                    )
+                    .with("format", "json"),
+                )
+            })?;
             let today = state
                 .store()
                 .now()
@@ -85,10 +88,7 @@ pub async fn aggregate(
                 today,
                 time_zone: org.time_zone,
             };
-            Some(
-                Filter::parse(&value, &schema, &context)
-                    .map_err(|error| bad("filter", &error.path, error.message))?,
-            )
+            Some(Filter::parse(&value, &schema, &context).map_err(ApiError::bad_query)?)
         }
     };
     let result = tenant

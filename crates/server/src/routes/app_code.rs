@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tenon_exchange::ExchangeError;
 use tenon_exchange::definition::{self, FileFormat};
-use tenon_model::FieldError;
 use tenon_model::apps::definition::plan;
+use tenon_model::{DetailCode, ErrorCode, FieldError};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Authed, scopes};
@@ -59,8 +59,10 @@ pub(crate) fn exchange_error(error: ExchangeError) -> ApiError {
                     .map(|name| {
                         FieldError::new(
                             format!("{path}.{name}"),
+                            DetailCode::UnknownOption,
                             format!("unknown option; this type takes: {}", allowed.join(", ")),
                         )
+                        .with("allowed", allowed.clone())
                     })
                     .collect(),
             ),
@@ -152,10 +154,13 @@ pub async fn import_app(
         let details = steps
             .iter()
             .filter(|step| step.deletes())
-            .map(|step| FieldError::new("steps", step.to_string()))
+            .map(|step| FieldError::new("steps", DetailCode::Conflict, step.to_string()))
             .collect();
-        return Err(ApiError::new(StatusCode::CONFLICT, "conflict", "the import deletes tables or fields with their data; repeat it with allow_deletions=true to proceed")
-            .with_details(details));
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "the import deletes tables or fields with their data; repeat it with allow_deletions=true to proceed",
+        )
+        .with_details(details));
     }
     let parse = parse_context(&state, auth.principal.org_id).await?;
     let created = current.is_none();

@@ -154,8 +154,9 @@ pub fn document(app: &tenon_model::apps::App, tables: &[TableSchema]) -> Value {
     let mut schemas = Map::new();
     let mut paths = Map::new();
     schemas.insert("Error".to_owned(), json!({"type": "object", "properties": {"error": {"type": "object", "properties": {
-        "code": {"type": "string"}, "message": {"type": "string"}, "request_id": {"type": "string"},
-        "details": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "reason": {"type": "string"}}}}}}}}));
+        "code": {"type": "string"}, "message": {"type": "string"}, "params": {"type": "object"}, "request_id": {"type": "string"},
+        "details": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "code": {"type": "string"},
+            "params": {"type": "object"}, "reason": {"type": "string"}}}}}}}}));
     for schema in tables {
         let name = type_name(schema.table.key.as_str());
         let mut properties = Map::new();

@@ -11,7 +11,7 @@ use tenon_model::apps::{
     ApiKey, App, Field, FieldKind, FieldSpec, FieldType, Keys, LinkTarget, SpecError, TableSchema,
     computed,
 };
-use tenon_model::{Checker, FieldError, Name};
+use tenon_model::{Checker, DetailCode, FieldError, Name};
 use tenon_store::{AppPatch, FieldPatch, NewApp, NewTable, TablePatch};
 use utoipa::ToSchema;
 
@@ -281,8 +281,10 @@ fn spec_error(error: SpecError) -> ApiError {
                 .map(|name| {
                     FieldError::new(
                         format!("{path}.{name}"),
+                        DetailCode::UnknownOption,
                         format!("unknown option; this type takes: {}", allowed.join(", ")),
                     )
+                    .with("allowed", allowed.clone())
                 })
                 .collect();
             ApiError::invalid_request(format!("unknown option names: {}", names.join(", ")))
@@ -745,10 +747,14 @@ fn new_kind(
             return Err(ApiError::invalid_request(format!(
                 "a link field's only changeable option is multiple, not {name}"
             ))
-            .with_details(vec![FieldError::new(
-                format!("options.{name}"),
-                "unknown option for a link change",
-            )]));
+            .with_details(vec![
+                FieldError::new(
+                    format!("options.{name}"),
+                    DetailCode::UnknownOption,
+                    "unknown option for a link change",
+                )
+                .with("allowed", vec!["multiple"]),
+            ]));
         }
         let multiple = options
             .get("multiple")

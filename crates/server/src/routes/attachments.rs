@@ -47,7 +47,12 @@ pub async fn upload(
     body: Bytes,
 ) -> ApiResult<(StatusCode, axum::Json<AttachmentOut>)> {
     if body.is_empty() {
-        return Err(tenon_model::Invalid::one("body", "the file is empty").into());
+        return Err(tenon_model::Invalid::one(
+            "body",
+            tenon_model::DetailCode::Empty,
+            "the file is empty",
+        )
+        .into());
     }
     let content_type = headers
         .get(header::CONTENT_TYPE)

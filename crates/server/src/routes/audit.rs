@@ -3,7 +3,7 @@
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tenon_model::{AuditEntry, FieldError, TargetKind};
+use tenon_model::{AuditEntry, TargetKind};
 use tenon_store::AuditFilter;
 use utoipa::{IntoParams, ToSchema};
 
@@ -84,14 +84,21 @@ pub async fn list_audit(
     ApiQuery(params): ApiQuery<AuditListParams>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<axum::Json<Paged<AuditEntryOut>>> {
-    let target_kind = match params.target_type.as_deref() {
-        None => None,
-        Some(raw) => Some(TargetKind::parse(raw).ok_or_else(|| {
-            let reason = "must be organization, member, department, token, installation or session";
-            ApiError::invalid_request(format!("query parameter target_type: {reason}"))
-                .with_details(vec![FieldError::new("target_type", reason)])
-        })?),
-    };
+    let target_kind =
+        match params.target_type.as_deref() {
+            None => None,
+            Some(raw) => {
+                Some(TargetKind::parse(raw).ok_or_else(|| {
+                    ApiError::bad_query(
+                tenon_model::Reason::not_one_of(
+                    &["organization", "member", "department", "token", "installation", "session"],
+                    "must be organization, member, department, token, installation or session",
+                )
+                .at("target_type"),
+            )
+                })?)
+            }
+        };
     let filter = AuditFilter {
         target_kind,
         target_id: params.target_id,

@@ -86,7 +86,7 @@ fn parse_id_field<T: std::str::FromStr>(
     check.field(
         field,
         raw.parse()
-            .map_err(|_| tenon_model::validation::Reason::new("not an id")),
+            .map_err(|_| tenon_model::Reason::format("id", "not an id")),
     )
 }
 
@@ -153,8 +153,7 @@ pub async fn list_departments(
     let parent_id = match params.parent_id {
         None => None,
         Some(raw) => Some(raw.parse::<DepartmentId>().map_err(|_| {
-            ApiError::invalid_request("query parameter parent_id: not an id")
-                .with_details(vec![tenon_model::FieldError::new("parent_id", "not an id")])
+            ApiError::bad_query(tenon_model::Reason::format("id", "not an id").at("parent_id"))
         })?),
     };
     let page = page.to_request()?;

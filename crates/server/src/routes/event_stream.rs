@@ -18,7 +18,7 @@ use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::Stream;
 use serde::Deserialize;
-use tenon_model::{Event, EventId, FieldError, OrgId};
+use tenon_model::{Event, EventId, OrgId};
 use tenon_store::Store;
 use utoipa::IntoParams;
 
@@ -84,7 +84,7 @@ pub async fn stream_events(
         Some(text) => {
             let id: EventId = text.parse().map_err(|_| {
                 ApiError::invalid_request(format!("{field}: not an event id"))
-                    .with_details(vec![FieldError::new(field, "not an event id")])
+                    .with_detail(tenon_model::Reason::format("id", "not an event id").at(field))
             })?;
             tenant.event_cursor(id).await.map_err(|error| match error {
                 tenon_store::StoreError::EventExpired { retention_days } => {

@@ -8,7 +8,7 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tenon_model::events::{self, EVENT_TYPE_PATTERNS_MAX};
-use tenon_model::{Event, EventId, FieldError, PageRequest, ScopeSet};
+use tenon_model::{Event, EventId, PageRequest, ScopeSet};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Authed, insufficient_scope, scopes};
@@ -97,8 +97,7 @@ pub async fn list_events(
         && let Some(after) = params.after.as_deref().filter(|a| !a.is_empty())
     {
         let id = after.parse().map_err(|_| {
-            ApiError::invalid_request("query parameter after: not an event id")
-                .with_details(vec![FieldError::new("after", "not an event id")])
+            ApiError::bad_query(tenon_model::Reason::format("id", "not an event id").at("after"))
         })?;
         request.after = Some(id);
     }
@@ -129,8 +128,11 @@ pub(crate) fn readable_requested_types(
 pub(crate) fn check_patterns(patterns: &[&str], field: &str) -> ApiResult<()> {
     if patterns.len() > EVENT_TYPE_PATTERNS_MAX {
         let reason = format!("at most {EVENT_TYPE_PATTERNS_MAX} types");
-        return Err(ApiError::invalid_request(format!("{field}: {reason}"))
-            .with_details(vec![FieldError::new(field, reason)]));
+        return Err(
+            ApiError::invalid_request(format!("{field}: {reason}")).with_detail(
+                tenon_model::Reason::too_many(EVENT_TYPE_PATTERNS_MAX, reason).at(field),
+            ),
+        );
     }
     if let Some(unknown) = patterns.iter().find(|p| !events::pattern_is_known(p)) {
         let reason = format!(
@@ -138,7 +140,7 @@ pub(crate) fn check_patterns(patterns: &[&str], field: &str) -> ApiResult<()> {
             events::EVENT_TYPES.join(", ")
         );
         return Err(ApiError::invalid_request(format!("{field}: {reason}"))
-            .with_details(vec![FieldError::new(field, reason)]));
+            .with_detail(tenon_model::Reason::format("event_type", reason).at(field)));
     }
     Ok(())
 }

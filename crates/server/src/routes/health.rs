@@ -1,7 +1,6 @@
 //! Liveness and readiness probes.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -29,8 +28,7 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<axum::Json<Healt
     state.store().ping().await.map_err(|error| {
         tracing::warn!(%error, "readiness check failed");
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
+            tenon_model::ErrorCode::Unavailable,
             "the database does not answer",
         )
     })?;

@@ -66,21 +66,27 @@ pub struct BookCreate {
 impl BookCreate {
     fn into_settings(self) -> Result<BookSettings, tenon_model::Invalid> {
         let mut check = Checker::default();
-        let name = check.field(
-            "name",
-            BookSettings::check_name(&self.name).map_err(tenon_model::validation::Reason::new),
-        );
+        let name = check.field("name", BookSettings::check_name(&self.name));
         let standard = check.field(
             "template",
-            Standard::parse(&self.template).map_err(tenon_model::validation::Reason::new),
+            Standard::parse(&self.template)
+                .map_err(one_of(&Standard::ALL.map(|standard| standard.as_str()))),
         );
         let currency = check.field(
             "base_currency",
-            Currency::parse(&self.base_currency).map_err(tenon_model::validation::Reason::new),
+            Currency::parse(&self.base_currency).map_err(format("currency")),
         );
         let month = self.fiscal_year_start_month.unwrap_or(1);
         if !(1..=12).contains(&month) {
-            check.push("fiscal_year_start_month", "must be 1 to 12");
+            check.add(
+                tenon_model::FieldError::new(
+                    "fiscal_year_start_month",
+                    tenon_model::DetailCode::OutOfRange,
+                    "must be 1 to 12",
+                )
+                .with("min", 1)
+                .with("max", 12),
+            );
         }
         match (name, standard, currency) {
             (Some(name), Some(standard), Some(base_currency)) if check.is_clean() => {
@@ -147,25 +153,44 @@ fn account_out(account: Account, leaf: bool) -> AccountOut {
     }
 }
 
-fn reason(text: String) -> tenon_model::validation::Reason {
-    tenon_model::validation::Reason::new(text)
+/// A ledger parser's refusal as `invalid_format` of `format`.
+pub(crate) fn format(format: &'static str) -> impl Fn(String) -> tenon_model::Reason {
+    move |text| tenon_model::Reason::format(format, text)
+}
+
+/// A ledger parser's refusal as `not_one_of` the `allowed` names.
+pub(crate) fn one_of(allowed: &[&str]) -> impl Fn(String) -> tenon_model::Reason {
+    let allowed: Vec<String> = allowed.iter().map(|name| (*name).to_owned()).collect();
+    move |text| {
+        tenon_model::Reason::new(tenon_model::DetailCode::NotOneOf, text)
+            .with("allowed", allowed.clone())
+    }
 }
 
 impl AccountOut {
     fn into_account(self, parent: Option<&Account>) -> Result<Account, tenon_model::Invalid> {
         let mut check = Checker::default();
-        let code = check.field("code", AccountCode::parse(&self.code).map_err(reason));
-        let kind = check.field("kind", AccountKind::parse(&self.kind).map_err(reason));
+        let code = check.field(
+            "code",
+            AccountCode::parse(&self.code).map_err(format("account_code")),
+        );
+        let kind = check.field(
+            "kind",
+            AccountKind::parse(&self.kind)
+                .map_err(one_of(&AccountKind::ALL.map(|kind| kind.as_str()))),
+        );
         let direction = check.field(
             "direction",
-            Direction::parse(&self.direction).map_err(reason),
+            Direction::parse(&self.direction).map_err(one_of(&["debit", "credit"])),
         );
-        let role = check.optional("role", self.role, |raw| Role::parse(&raw).map_err(reason));
+        let role = check.optional("role", self.role, |raw| {
+            Role::parse(&raw).map_err(format("role"))
+        });
         let mut dimensions = Vec::new();
         for (index, raw) in self.dimensions.iter().enumerate() {
             if let Some(dimension) = check.field(
                 &format!("dimensions[{index}]"),
-                Dimension::parse(raw).map_err(reason),
+                Dimension::parse(raw).map_err(one_of(&Dimension::ALL.map(|d| d.as_str()))),
             ) {
                 dimensions.push(dimension);
             }
@@ -344,7 +369,11 @@ pub struct PeriodIn {
 
 impl PeriodIn {
     fn parse(&self) -> Result<Period, tenon_model::Invalid> {
-        Period::parse(&self.period).map_err(|reason| tenon_model::Invalid::one("period", reason))
+        Period::parse(&self.period).map_err(|reason| {
+            tenon_model::Reason::format("period", reason)
+                .at("period")
+                .into()
+        })
     }
 }
 

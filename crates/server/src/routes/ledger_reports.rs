@@ -18,25 +18,35 @@ use crate::extract::ApiQuery;
 use crate::routes::ledger_vouchers::TrialBalanceTotalsOut;
 use crate::state::AppState;
 
-/// A query parameter that does not parse: 400 with the parameter named.
-fn bad_query(field: &str, reason: impl Into<String>) -> ApiError {
-    let reason = reason.into();
-    ApiError::invalid_request(format!("query parameter {field}: {reason}"))
-        .with_details(vec![tenon_model::FieldError::new(field, reason)])
+/// A query parameter that is not a valid `format`: 400 with the parameter named.
+fn bad_query(field: &str, format: &'static str, reason: impl Into<String>) -> ApiError {
+    ApiError::bad_query(tenon_model::Reason::format(format, reason).at(field))
 }
 
 fn period(field: &str, raw: &str) -> ApiResult<Period> {
-    Period::parse(raw).map_err(|reason| bad_query(field, reason))
+    Period::parse(raw).map_err(|reason| bad_query(field, "period", reason))
 }
 
 fn account(raw: Option<&str>) -> ApiResult<Option<AccountCode>> {
-    raw.map(|raw| AccountCode::parse(raw).map_err(|reason| bad_query("account", reason)))
-        .transpose()
+    raw.map(|raw| {
+        AccountCode::parse(raw).map_err(|reason| bad_query("account", "account_code", reason))
+    })
+    .transpose()
 }
 
 fn dimension(raw: Option<&str>) -> ApiResult<Option<Dimension>> {
-    raw.map(|raw| Dimension::parse(raw).map_err(|reason| bad_query("dimension", reason)))
-        .transpose()
+    raw.map(|raw| {
+        Dimension::parse(raw).map_err(|reason| {
+            ApiError::bad_query(
+                tenon_model::Reason::not_one_of(
+                    &Dimension::ALL.map(|dimension| dimension.as_str()),
+                    reason,
+                )
+                .at("dimension"),
+            )
+        })
+    })
+    .transpose()
 }
 
 /// A balance: its side and amount.
@@ -309,16 +319,18 @@ pub async fn account_detail(
     Path(book): Path<String>,
     ApiQuery(params): ApiQuery<DetailParams>,
 ) -> ApiResult<axum::Json<DetailOut>> {
-    let account = AccountCode::parse(&params.account).map_err(|r| bad_query("account", r))?;
+    let account =
+        AccountCode::parse(&params.account).map_err(|r| bad_query("account", "account_code", r))?;
     let (from, to) = (period("from", &params.from)?, period("to", &params.to)?);
     let filter = match (dimension(params.dimension.as_deref())?, params.value) {
         (Some(dimension), Some(value)) => Some((dimension, value)),
         (None, None) => None,
         _ => {
-            return Err(bad_query(
+            return Err(ApiError::bad_query(tenon_model::FieldError::new(
                 "value",
+                tenon_model::DetailCode::Required,
                 "give dimension and value together, e.g. dimension=customer&value=湖州优品",
-            ));
+            )));
         }
     };
     let query = DetailQuery {
@@ -368,9 +380,10 @@ pub async fn account_detail(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AgingParams {
-    /// The day the ages are counted to, `YYYY-MM-DD`; lines dated later are left out.
+    /// The day the ages are counted to, `YYYY-MM-DD`; lines dated later are left out. Default: today
+    /// in the organization's time zone.
     #[param(example = "2026-10-31")]
-    pub as_of: String,
+    pub as_of: Option<String>,
     /// The receivable account (with its sub-accounts); default: the account with role AR.
     #[param(example = "1122")]
     pub account: Option<String>,
@@ -428,8 +441,15 @@ pub async fn receivables_aging(
     Path(book): Path<String>,
     ApiQuery(params): ApiQuery<AgingParams>,
 ) -> ApiResult<axum::Json<AgingOut>> {
-    let as_of = NaiveDate::parse_from_str(&params.as_of, "%Y-%m-%d")
-        .map_err(|_| bad_query("as_of", "is not a date (YYYY-MM-DD)"))?;
+    let as_of = match params.as_of.as_deref().filter(|raw| !raw.trim().is_empty()) {
+        Some(raw) => NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+            .map_err(|_| bad_query("as_of", "date", "is not a date (YYYY-MM-DD)"))?,
+        None => {
+            let tenant = state.store().tenant(auth.principal.org_id);
+            let zone = tenant.organization().await?.time_zone;
+            state.store().now().with_timezone(&zone.tz()).date_naive()
+        }
+    };
     let account = account(params.account.as_deref())?;
     let limits = match params.buckets.as_deref() {
         None => vec![30, 60, 90, 180, 365],
@@ -437,7 +457,13 @@ pub async fn receivables_aging(
             .split(',')
             .map(|part| part.trim().parse::<u32>())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| bad_query("buckets", "give day limits as numbers, e.g. 30,60,90"))?,
+            .map_err(|_| {
+                bad_query(
+                    "buckets",
+                    "buckets",
+                    "give day limits as numbers, e.g. 30,60,90",
+                )
+            })?,
     };
     let (account, aging) = state
         .store()

@@ -18,6 +18,7 @@ use uuid::Uuid;
 use crate::auth::{Authed, scopes};
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, EmptyBody, OptionalJson, PageParams, Paged, path_id};
+use crate::routes::ledger::{format, one_of};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -129,53 +130,52 @@ impl From<StoredVoucher> for VoucherOut {
     }
 }
 
-fn reason(text: String) -> Reason {
-    Reason::new(text)
-}
-
 impl VoucherCreate {
     fn into_draft(self) -> Result<VoucherDraft, tenon_model::Invalid> {
         let mut check = Checker::default();
         let date = check.field(
             "date",
             NaiveDate::parse_from_str(&self.date, "%Y-%m-%d")
-                .map_err(|_| Reason::new("is not a date (YYYY-MM-DD)")),
+                .map_err(|_| Reason::format("date", "is not a date (YYYY-MM-DD)")),
         );
-        let word = check.field("word", Word::parse(&self.word).map_err(reason));
+        let word = check.field(
+            "word",
+            Word::parse(&self.word).map_err(one_of(&Word::ALL.map(|word| word.as_str()))),
+        );
         let mut lines = Vec::new();
         for (index, raw) in self.lines.into_iter().enumerate() {
             let at = |field: &str| format!("lines[{index}].{field}");
             let account = check.field(
                 &at("account"),
-                AccountCode::parse(&raw.account).map_err(reason),
+                AccountCode::parse(&raw.account).map_err(format("account_code")),
             );
             let debit = check.field(
                 &at("debit"),
-                money::parse_amount(&raw.debit).map_err(reason),
+                money::parse_amount(&raw.debit).map_err(format("number")),
             );
             let credit = check.field(
                 &at("credit"),
-                money::parse_amount(&raw.credit).map_err(reason),
+                money::parse_amount(&raw.credit).map_err(format("number")),
             );
             let mut dimensions = BTreeMap::new();
             for (key, value) in raw.dimensions {
                 let field = at(&format!("dimensions.{key}"));
                 if let (Some(dimension), Some(value)) = (
-                    check.field(&field, Dimension::parse(&key).map_err(reason)),
                     check.field(
                         &field,
-                        tenon_ledger::account::check_dimension_value(&value).map_err(reason),
+                        Dimension::parse(&key).map_err(one_of(&Dimension::ALL.map(|d| d.as_str()))),
                     ),
+                    check.field(&field, tenon_ledger::account::check_dimension_value(&value)),
                 ) {
                     dimensions.insert(dimension, value);
                 }
             }
             let currency = check.optional(&at("currency"), raw.currency, |c| {
-                Currency::parse(&c).map_err(reason)
+                Currency::parse(&c).map_err(format("currency"))
             });
             let scaled = |check: &mut Checker, field: &str, value: Option<String>, scale: u32| {
                 check.optional(&at(field), value, |v| {
-                    money::parse_scaled(&v, scale).map_err(reason)
+                    money::parse_scaled(&v, scale).map_err(format("number"))
                 })
             };
             let original = scaled(
@@ -246,8 +246,7 @@ pub struct PeriodParams {
 
 fn period_of(raw: &str) -> ApiResult<Period> {
     Period::parse(raw).map_err(|reason| {
-        crate::error::ApiError::invalid_request(format!("query parameter period: {reason}"))
-            .with_details(vec![tenon_model::FieldError::new("period", reason)])
+        crate::error::ApiError::bad_query(Reason::format("period", reason).at("period"))
     })
 }
 
@@ -561,11 +560,22 @@ pub async fn from_record(
         ("source.record", &body.source.record),
     ] {
         if value.trim().is_empty() || value.contains('/') || value.chars().count() > 128 {
-            check.push(field, "must be 1 to 128 characters without '/'");
+            check.push(
+                field,
+                tenon_model::DetailCode::InvalidValue,
+                "must be 1 to 128 characters without '/'",
+            );
         }
     }
     if body.source.version < 0 {
-        check.push("source.version", "must not be negative");
+        check.add(
+            tenon_model::FieldError::new(
+                "source.version",
+                tenon_model::DetailCode::TooSmall,
+                "must not be negative",
+            )
+            .with("min", 0),
+        );
     }
     check.finish()?;
     let input = FromRecord {

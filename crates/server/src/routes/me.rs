@@ -145,6 +145,7 @@ pub async fn change_password(
     if !matches {
         return Err(tenon_model::Invalid::one(
             "current_password",
+            tenon_model::DetailCode::WrongPassword,
             "is not the member's current password",
         )
         .into());

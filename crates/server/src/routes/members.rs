@@ -124,13 +124,18 @@ pub struct MemberListParams {
 }
 
 pub(crate) fn parse_role(raw: &str) -> Result<Role, tenon_model::validation::Reason> {
-    raw.parse()
-        .map_err(|()| tenon_model::validation::Reason::new("must be owner, admin or member"))
+    raw.parse().map_err(|()| {
+        tenon_model::Reason::not_one_of(
+            &["owner", "admin", "member"],
+            "must be owner, admin or member",
+        )
+    })
 }
 
 fn parse_status(raw: &str) -> Result<MemberStatus, tenon_model::validation::Reason> {
-    MemberStatus::parse(raw)
-        .ok_or_else(|| tenon_model::validation::Reason::new("must be active or left"))
+    MemberStatus::parse(raw).ok_or_else(|| {
+        tenon_model::Reason::not_one_of(&["active", "left"], "must be active or left")
+    })
 }
 
 pub(crate) fn parse_ids<T: std::str::FromStr>(
@@ -142,7 +147,8 @@ pub(crate) fn parse_ids<T: std::str::FromStr>(
     for (idx, text) in raw.iter().enumerate() {
         match text.parse() {
             Ok(id) => ids.push(id),
-            Err(_) => check.push(format!("{field}[{idx}]"), "not an id"),
+            Err(_) => check
+                .add(tenon_model::Reason::format("id", "not an id").at(format!("{field}[{idx}]"))),
         }
     }
     (ids.len() == raw.len()).then_some(ids)
@@ -269,7 +275,7 @@ pub async fn list_members(
             check.field(
                 "department_id",
                 raw.parse()
-                    .map_err(|_| tenon_model::validation::Reason::new("not an id")),
+                    .map_err(|_| tenon_model::Reason::format("id", "not an id")),
             )
         }),
         status: params
@@ -417,15 +423,18 @@ fn require_admin(principal: &tenon_model::Principal, field: &str) -> ApiResult<(
     if principal.scopes.grants(tenon_model::Scope::Admin) {
         return Ok(());
     }
-    Err(crate::error::ApiError::new(
-        StatusCode::FORBIDDEN,
-        "insufficient_scope",
-        "making or changing owners and admins needs the scope admin",
+    Err(crate::auth::insufficient_scope(
+        tenon_model::Scope::Admin,
+        "making or changing owners and admins needs the scope admin".to_owned(),
     )
-    .with_details(vec![tenon_model::FieldError::new(
-        field,
-        "needs the scope admin",
-    )]))
+    .with_detail(
+        tenon_model::FieldError::new(
+            field,
+            tenon_model::DetailCode::NeedsScope,
+            "needs the scope admin",
+        )
+        .with("scope", "admin"),
+    ))
 }
 
 pub(crate) async fn hash(state: &AppState, password: Password) -> ApiResult<String> {

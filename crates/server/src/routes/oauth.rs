@@ -18,7 +18,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use tenon_auth::{SecretDigest, SecretKind};
-use tenon_model::{Actor, Installation, ScopeSet};
+use tenon_model::{Actor, Installation, OAuthErrorCode, ScopeSet};
 use tenon_store::WriteContext;
 use utoipa::ToSchema;
 
@@ -64,13 +64,13 @@ pub struct OAuthErrorBody {
 }
 
 struct OAuthError {
-    code: &'static str,
+    code: OAuthErrorCode,
     description: String,
     basic_challenge: bool,
 }
 
 impl OAuthError {
-    fn new(code: &'static str, description: impl Into<String>) -> Self {
+    fn new(code: OAuthErrorCode, description: impl Into<String>) -> Self {
         OAuthError {
             code,
             description: description.into(),
@@ -81,13 +81,9 @@ impl OAuthError {
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let status = if self.code == "invalid_client" {
-            StatusCode::UNAUTHORIZED
-        } else {
-            StatusCode::BAD_REQUEST
-        };
+        let status = StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
         let body = OAuthErrorBody {
-            error: self.code,
+            error: self.code.as_str(),
             error_description: self.description,
             request_id: crate::request_id::current(),
         };
@@ -147,10 +143,10 @@ async fn grant(
     let basic = basic_credentials(headers)?;
     let grant_type = params
         .get("grant_type")
-        .ok_or_else(|| OAuthError::new("invalid_request", "grant_type is missing"))?;
+        .ok_or_else(|| OAuthError::new(OAuthErrorCode::InvalidRequest, "grant_type is missing"))?;
     if grant_type != "client_credentials" {
         return Err(OAuthError::new(
-            "unsupported_grant_type",
+            OAuthErrorCode::UnsupportedGrantType,
             format!("grant_type \"{grant_type}\" is not supported; use client_credentials"),
         ));
     }
@@ -161,20 +157,23 @@ async fn grant(
     ) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
             return Err(OAuthError::new(
-                "invalid_request",
+                OAuthErrorCode::InvalidRequest,
                 "authenticate the client with HTTP Basic or with client_id and client_secret, not both",
             ));
         }
         (Some((id, secret)), None, None) => (id, secret, true),
         (None, Some(id), Some(secret)) => (id.clone(), secret.clone(), false),
         (None, _, _) => {
-            let mut error = OAuthError::new("invalid_client", "client authentication is missing");
+            let mut error = OAuthError::new(
+                OAuthErrorCode::InvalidClient,
+                "client authentication is missing",
+            );
             error.basic_challenge = true;
             return Err(error);
         }
     };
     let invalid_client = || OAuthError {
-        code: "invalid_client",
+        code: OAuthErrorCode::InvalidClient,
         description: "unknown client or wrong client secret".to_owned(),
         basic_challenge: via_basic,
     };
@@ -194,11 +193,12 @@ async fn grant(
     let scopes = match params.get("scope") {
         None => installation.scopes,
         Some(requested) => {
-            let requested = ScopeSet::parse(requested.split(' '))
-                .map_err(|error| OAuthError::new("invalid_scope", error.to_string()))?;
+            let requested = ScopeSet::parse(requested.split(' ')).map_err(|error| {
+                OAuthError::new(OAuthErrorCode::InvalidScope, error.to_string())
+            })?;
             if !installation.scopes.covers(requested) {
                 return Err(OAuthError::new(
-                    "invalid_scope",
+                    OAuthErrorCode::InvalidScope,
                     format!(
                         "the organization granted this app only: {}",
                         installation.scopes.to_space_separated()
@@ -255,19 +255,19 @@ async fn choose_installation(
             .find(|installation| installation.org_id.to_string() == *org)
             .ok_or_else(|| {
                 OAuthError::new(
-                    "unauthorized_client",
+                    OAuthErrorCode::UnauthorizedClient,
                     "the app is not installed in that organization",
                 )
             }),
         None if installations.len() == 1 => installations
             .pop()
-            .ok_or_else(|| OAuthError::new("unauthorized_client", "")),
+            .ok_or_else(|| OAuthError::new(OAuthErrorCode::UnauthorizedClient, "")),
         None if installations.is_empty() => Err(OAuthError::new(
-            "unauthorized_client",
+            OAuthErrorCode::UnauthorizedClient,
             "the app is not installed in any organization",
         )),
         None => Err(OAuthError::new(
-            "invalid_request",
+            OAuthErrorCode::InvalidRequest,
             "the app is installed in several organizations; name one with the organization parameter",
         )),
     }
@@ -277,7 +277,7 @@ fn server_error(error: tenon_store::StoreError) -> OAuthError {
     tracing::error!(%error, "token endpoint failed");
     // RFC 6749 has no server-error code for the token endpoint; a 400 with a clear text is the least bad.
     OAuthError::new(
-        "invalid_request",
+        OAuthErrorCode::InvalidRequest,
         "the server could not complete the request; retry later",
     )
 }
@@ -304,7 +304,7 @@ fn parameters(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String
                 }
                 if params.insert(name.to_string(), value.to_string()).is_some() {
                     return Err(OAuthError::new(
-                        "invalid_request",
+                        OAuthErrorCode::InvalidRequest,
                         format!("parameter {name} is repeated"),
                     ));
                 }
@@ -314,7 +314,7 @@ fn parameters(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String
             let object: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body)
                 .map_err(|error| {
                 OAuthError::new(
-                    "invalid_request",
+                    OAuthErrorCode::InvalidRequest,
                     format!("the body is not a JSON object: {error}"),
                 )
             })?;
@@ -327,7 +327,7 @@ fn parameters(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String
                     serde_json::Value::Null => {}
                     _ => {
                         return Err(OAuthError::new(
-                            "invalid_request",
+                            OAuthErrorCode::InvalidRequest,
                             format!("parameter {name} must be a string"),
                         ));
                     }
@@ -336,7 +336,7 @@ fn parameters(headers: &HeaderMap, body: &[u8]) -> Result<HashMap<String, String
         }
         _ => {
             return Err(OAuthError::new(
-                "invalid_request",
+                OAuthErrorCode::InvalidRequest,
                 "send the parameters as application/x-www-form-urlencoded or application/json",
             ));
         }
@@ -351,7 +351,7 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, OA
     };
     let malformed = || {
         let mut error = OAuthError::new(
-            "invalid_client",
+            OAuthErrorCode::InvalidClient,
             "the Authorization header is not valid Basic authentication",
         );
         error.basic_challenge = true;

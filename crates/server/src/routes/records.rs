@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tenon_model::apps::input::{WriteMode, parse_record_fields, present};
 use tenon_model::apps::{CellValue, TableSchema};
-use tenon_model::{FieldError, FieldId, RecordId};
+use tenon_model::{DetailCode, FieldError, FieldId, RecordId};
 use tenon_store::{IdempotencyKey, RECORDS_PER_WRITE_MAX, RecordUpdate, StoreError, WriteOutcome};
 use utoipa::{IntoParams, ToSchema};
 
@@ -134,11 +134,11 @@ fn references(raw: &str) -> Vec<&str> {
 }
 
 fn no_field(param: &str, reference: &str) -> ApiError {
-    ApiError::invalid_request(format!("query parameter {param}: no field \"{reference}\""))
-        .with_details(vec![FieldError::new(
-            param,
-            format!("no field \"{reference}\""),
-        )])
+    ApiError::bad_query(FieldError::new(
+        param,
+        DetailCode::UnknownField,
+        format!("no field \"{reference}\""),
+    ))
 }
 
 fn field_list(
@@ -159,11 +159,6 @@ fn field_list(
         .map(Some)
 }
 
-fn bad_query(param: &str, path: &str, message: String) -> ApiError {
-    ApiError::invalid_request(format!("query parameter {param}: {message}"))
-        .with_details(vec![FieldError::new(path, message)])
-}
-
 /// Maps store problems with records to field paths of the request.
 fn record_problems(error: StoreError, schema: &TableSchema, bulk: bool) -> ApiError {
     if let StoreError::RuleBroken(problems) = error {
@@ -175,7 +170,7 @@ fn record_problems(error: StoreError, schema: &TableSchema, bulk: bool) -> ApiEr
                 } else {
                     "fields".to_owned()
                 };
-                FieldError::new(path, problem.reason)
+                problem.reason.at(path)
             })
             .collect();
         return ApiError::validation(tenon_model::Invalid(details));
@@ -195,7 +190,7 @@ fn record_problems(error: StoreError, schema: &TableSchema, bulk: bool) -> ApiEr
                 Some(field) => format!("{prefix}fields.{}", field.key),
                 None => format!("{prefix}id"),
             };
-            FieldError::new(field, problem.reason)
+            problem.reason.at(field)
         })
         .collect();
     if !bulk && details.iter().all(|detail| detail.field == "id") {
@@ -248,8 +243,11 @@ pub async fn list_records(
         .as_deref()
         .filter(|raw| !raw.trim().is_empty())
         .map(|raw| {
-            serde_json::from_str(raw)
-                .map_err(|error| bad_query("filter", "filter", format!("not JSON: {error}")))
+            serde_json::from_str(raw).map_err(|error| {
+                ApiError::bad_query(
+                    tenon_model::Reason::format("json", format!("not JSON: {error}")).at("filter"),
+                )
+            })
         })
         .transpose()?;
     let after = params
@@ -271,8 +269,8 @@ pub async fn list_records(
     };
     let query =
         records::record_query(&schema, request, &context).map_err(|problem| match problem {
-            ListProblem::Filter { path, message } => bad_query("filter", &path, message),
-            ListProblem::Sort(message) => bad_query("sort", "sort", message),
+            ListProblem::Filter(error) => ApiError::bad_query(error),
+            ListProblem::Sort(error) => ApiError::bad_query(error.at("sort")),
             ListProblem::Field(reference) => no_field("fields", &reference),
             ListProblem::Formula(invalid) => {
                 ApiError::invalid_request(format!("query parameter formula: {invalid}"))
@@ -329,14 +327,21 @@ pub async fn create_records(
         vec![parse_json::<RecordWrite>(&body)?.fields]
     };
     if inputs.len() > RECORDS_PER_WRITE_MAX {
-        return Err(tenon_model::Invalid::one(
-            "records",
-            format!("at most {RECORDS_PER_WRITE_MAX} records per request"),
+        return Err(tenon_model::Invalid::from(
+            tenon_model::Reason::too_many(
+                RECORDS_PER_WRITE_MAX,
+                format!("at most {RECORDS_PER_WRITE_MAX} records per request"),
+            )
+            .at("records"),
         )
         .into());
     }
     if inputs.is_empty() {
-        return Err(tenon_model::Invalid::one("records", "give at least one record").into());
+        return Err(tenon_model::Invalid::from(
+            FieldError::new("records", DetailCode::TooFew, "give at least one record")
+                .with("min", 1),
+        )
+        .into());
     }
     let parse = parse_context(&state, auth.principal.org_id).await?;
     let mut rows = Vec::with_capacity(inputs.len());
@@ -430,9 +435,12 @@ pub async fn update_records(
     let tenant = state.store().tenant(auth.principal.org_id);
     let schema = tenant.table_schema(&app, &table).await?;
     if body.records.len() > RECORDS_PER_WRITE_MAX {
-        return Err(tenon_model::Invalid::one(
-            "records",
-            format!("at most {RECORDS_PER_WRITE_MAX} records per request"),
+        return Err(tenon_model::Invalid::from(
+            tenon_model::Reason::too_many(
+                RECORDS_PER_WRITE_MAX,
+                format!("at most {RECORDS_PER_WRITE_MAX} records per request"),
+            )
+            .at("records"),
         )
         .into());
     }
@@ -441,10 +449,10 @@ pub async fn update_records(
     let mut errors = Vec::new();
     for (index, record) in body.records.iter().enumerate() {
         let Ok(id) = record.id.parse::<RecordId>() else {
-            errors.push(FieldError::new(
-                format!("records[{index}].id"),
-                "not a record id",
-            ));
+            errors.push(
+                tenon_model::Reason::format("id", "not a record id")
+                    .at(format!("records[{index}].id")),
+            );
             continue;
         };
         match parse_record_fields(
@@ -487,9 +495,12 @@ pub async fn delete_records(
     let tenant = state.store().tenant(auth.principal.org_id);
     let schema = tenant.table_schema(&app, &table).await?;
     if body.ids.len() > RECORDS_PER_WRITE_MAX {
-        return Err(tenon_model::Invalid::one(
-            "ids",
-            format!("at most {RECORDS_PER_WRITE_MAX} ids per request"),
+        return Err(tenon_model::Invalid::from(
+            tenon_model::Reason::too_many(
+                RECORDS_PER_WRITE_MAX,
+                format!("at most {RECORDS_PER_WRITE_MAX} ids per request"),
+            )
+            .at("ids"),
         )
         .into());
     }
@@ -498,7 +509,9 @@ pub async fn delete_records(
     for (index, raw) in body.ids.iter().enumerate() {
         match raw.parse::<RecordId>() {
             Ok(id) => ids.push(id),
-            Err(_) => errors.push(FieldError::new(format!("ids[{index}]"), "not a record id")),
+            Err(_) => errors.push(
+                tenon_model::Reason::format("id", "not a record id").at(format!("ids[{index}]")),
+            ),
         }
     }
     if !errors.is_empty() {
@@ -511,9 +524,7 @@ pub async fn delete_records(
             StoreError::InvalidRecords(problems) => ApiError::validation(tenon_model::Invalid(
                 problems
                     .into_iter()
-                    .map(|problem| {
-                        FieldError::new(format!("ids[{}]", problem.index), problem.reason)
-                    })
+                    .map(|problem| problem.reason.at(format!("ids[{}]", problem.index)))
                     .collect(),
             )),
             other => other.into(),

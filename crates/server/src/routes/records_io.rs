@@ -17,9 +17,10 @@ pub use tenon_exchange::render::{KeyBy, RenderContext};
 /// Parses `key_by`, refusing anything but key, id and name.
 pub fn key_by(raw: Option<&str>) -> ApiResult<KeyBy> {
     KeyBy::parse(raw).ok_or_else(|| {
-        ApiError::invalid_request("key_by must be key, id or name").with_details(vec![
-            tenon_model::FieldError::new("key_by", "must be key, id or name"),
-        ])
+        ApiError::invalid_request("key_by must be key, id or name").with_detail(
+            tenon_model::Reason::not_one_of(&["key", "id", "name"], "must be key, id or name")
+                .at("key_by"),
+        )
     })
 }
 
@@ -37,13 +38,7 @@ pub fn encode_cursor(cursor: &Cursor) -> String {
 }
 
 pub fn decode_cursor(raw: &str) -> ApiResult<Cursor> {
-    let bad = || {
-        ApiError::invalid_request("query parameter cursor: not a cursor returned by this list")
-            .with_details(vec![tenon_model::FieldError::new(
-                "cursor",
-                "not a cursor returned by this list",
-            )])
-    };
+    let bad = crate::extract::cursor_error;
     let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
     let json: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     let values = json

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use tenon_model::{Email, FieldError};
+use tenon_model::{DetailCode, Email, ErrorCode, FieldError};
 use utoipa::ToSchema;
 
 use crate::auth::{Authed, SESSION_COOKIE, Via, scopes};
@@ -50,8 +50,8 @@ pub async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
-    let email =
-        Email::parse(&body.email).map_err(|reason| tenon_model::Invalid::one("email", reason.0))?;
+    let email = Email::parse(&body.email)
+        .map_err(|reason| tenon_model::Invalid::from(reason.at("email")))?;
     let credentials = Credentials {
         email,
         password: body.password,
@@ -61,27 +61,33 @@ pub async fn login(
         Ok(session) => session,
         Err(LoginRefused::Locked { seconds }) => {
             return Err(ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_attempts",
+                ErrorCode::TooManyAttempts,
                 format!("too many failed logins for this address; try again in {seconds} s"),
             )
+            .with("retry_after", seconds)
             .with_header(header::RETRY_AFTER, HeaderValue::from(seconds)));
         }
         Err(LoginRefused::WrongCredentials) => {
             return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_credentials",
+                ErrorCode::InvalidCredentials,
                 "wrong e-mail address or password",
             ));
         }
         Err(LoginRefused::SeveralOrganizations(organizations)) => {
             let details = organizations
                 .into_iter()
-                .map(|(id, name)| FieldError::new("organization", format!("{id} ({name})")))
+                .map(|(id, name)| {
+                    FieldError::new(
+                        "organization",
+                        DetailCode::Candidate,
+                        format!("{id} ({name})"),
+                    )
+                    .with("id", id.to_string())
+                    .with("name", name)
+                })
                 .collect();
             return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "organization_required",
+                ErrorCode::OrganizationRequired,
                 "this address and password belong to members of several organizations; send the organization id",
             )
             .with_details(details));

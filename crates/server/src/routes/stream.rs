@@ -13,12 +13,12 @@
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::http::{HeaderMap, StatusCode, uri::Authority};
+use axum::http::{HeaderMap, uri::Authority};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use tenon_auth::SecretDigest;
-use tenon_model::FieldError;
 use tenon_model::events;
+use tenon_model::{DetailCode, ErrorCode, FieldError};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -80,8 +80,7 @@ pub async fn open_connection(
     let store = state.store();
     let bad_credentials = || {
         ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
+            ErrorCode::Unauthenticated,
             "unknown clientId or wrong clientSecret",
         )
     };
@@ -98,8 +97,7 @@ pub async fn open_connection(
         .is_empty()
     {
         return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "not_installed",
+            ErrorCode::NotInstalled,
             "the app is not installed in any organization",
         ));
     }
@@ -141,14 +139,14 @@ pub async fn connect(
 ) -> ApiResult<Response> {
     let Some(ticket) = params.ticket.filter(|t| !t.is_empty()) else {
         return Err(
-            ApiError::invalid_request("query parameter ticket is missing")
-                .with_details(vec![FieldError::new("ticket", "required")]),
+            ApiError::invalid_request("query parameter ticket is missing").with_details(vec![
+                FieldError::new("ticket", DetailCode::Required, "required"),
+            ]),
         );
     };
     let upgrade = upgrade.map_err(|rejection| {
         ApiError::new(
-            StatusCode::UPGRADE_REQUIRED,
-            "upgrade_required",
+            ErrorCode::UpgradeRequired,
             format!("open this URL as a WebSocket: {rejection}"),
         )
     })?;
@@ -160,8 +158,7 @@ pub async fn connect(
         .await?
         .ok_or_else(|| {
             ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
+                ErrorCode::Unauthenticated,
                 "the ticket is unknown, used or expired; open a new connection",
             )
         })?;
@@ -201,8 +198,11 @@ fn event_topics(subscriptions: &[Subscription]) -> ApiResult<Vec<String>> {
                 "\"{}\" is not an event type; use *, a type such as record.created, or a family such as record.*",
                 subscription.topic
             );
-            return Err(ApiError::invalid_request(format!("{field}: {reason}"))
-                .with_details(vec![FieldError::new(field, reason)]));
+            return Err(
+                ApiError::invalid_request(format!("{field}: {reason}")).with_details(vec![
+                    tenon_model::Reason::format("event_type", reason).at(field),
+                ]),
+            );
         }
         topics.push(subscription.topic.clone());
     }

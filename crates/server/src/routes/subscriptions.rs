@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tenon_model::events::expand_patterns;
 use tenon_model::subscriptions::{Delivery, DeliveryStatus, Subscription};
 use tenon_model::{
-    Actor, AppId, Checker, DeliveryId, EventId, FieldError, Invalid, SubscriptionId, TableId,
+    Actor, AppId, Checker, DeliveryId, DetailCode, EventId, Invalid, SubscriptionId, TableId,
 };
 use tenon_store::{NewSubscription, SubscriptionOwner, SubscriptionPatch};
 use utoipa::{IntoParams, ToSchema};
@@ -213,18 +213,26 @@ fn owner(auth: &Authenticated) -> SubscriptionOwner {
 /// Checks the URL (syntax and outbound policy) into `check`.
 async fn check_url(state: &AppState, check: &mut Checker, url: &str) {
     if url.chars().count() > URL_CHARS_MAX {
-        check.push("url", format!("at most {URL_CHARS_MAX} characters"));
+        check.add(tenon_model::Reason::too_long(URL_CHARS_MAX).at("url"));
         return;
     }
     if let Err(blocked) = state.sender().policy().check_url(url).await {
-        check.push("url", blocked.0);
+        check.push("url", DetailCode::BlockedAddress, blocked.0);
     }
 }
 
 fn check_types(auth: &Authenticated, types: &[String]) -> ApiResult<()> {
     let patterns: Vec<&str> = types.iter().map(String::as_str).collect();
     if patterns.is_empty() {
-        return Err(Invalid::one("event_types", "name at least one event type").into());
+        return Err(Invalid::from(
+            tenon_model::FieldError::new(
+                "event_types",
+                DetailCode::TooFew,
+                "name at least one event type",
+            )
+            .with("min", 1),
+        )
+        .into());
     }
     check_patterns(&patterns, "event_types")?;
     check_readable(&expand_patterns(&patterns), auth.principal.scopes)
@@ -242,13 +250,18 @@ async fn check_filter(
     if let Some(raw) = &filter.app_id {
         match raw.parse::<AppId>() {
             Ok(id) if tenant.app(raw).await.is_ok() => app = Some(id),
-            _ => check.push("filter.app_id", "no app with this id"),
+            _ => check.add(
+                tenon_model::Reason::not_found("app", "no app with this id").at("filter.app_id"),
+            ),
         }
     }
     if let Some(raw) = &filter.table_id {
         match raw.parse::<TableId>() {
             Ok(id) if tenant.table_schema_by_id(id).await.is_ok() => table = Some(id),
-            _ => check.push("filter.table_id", "no table with this id"),
+            _ => check.add(
+                tenon_model::Reason::not_found("table", "no table with this id")
+                    .at("filter.table_id"),
+            ),
         }
     }
     (app, table)
@@ -256,10 +269,7 @@ async fn check_filter(
 
 fn check_description(check: &mut Checker, description: Option<&str>) {
     if description.is_some_and(|d| d.chars().count() > DESCRIPTION_CHARS_MAX) {
-        check.push(
-            "description",
-            format!("at most {DESCRIPTION_CHARS_MAX} characters"),
-        );
+        check.add(tenon_model::Reason::too_long(DESCRIPTION_CHARS_MAX).at("description"));
     }
 }
 
@@ -488,9 +498,13 @@ pub async fn list_deliveries(
     let status = match params.status.as_deref() {
         None | Some("") => None,
         Some(raw) => Some(DeliveryStatus::parse(raw).ok_or_else(|| {
-            let reason = "must be pending, delivered or dead";
-            ApiError::invalid_request(format!("query parameter status: {reason}"))
-                .with_details(vec![FieldError::new("status", reason)])
+            ApiError::bad_query(
+                tenon_model::Reason::not_one_of(
+                    &["pending", "delivered", "dead"],
+                    "must be pending, delivered or dead",
+                )
+                .at("status"),
+            )
         })?),
     };
     let request: tenon_model::PageRequest<DeliveryId> = page.to_request()?;
@@ -528,11 +542,11 @@ pub async fn redeliver(
         "event_id",
         body.event_id
             .parse()
-            .map_err(|_| tenon_model::validation::Reason::new("not an event id")),
+            .map_err(|_| tenon_model::Reason::format("id", "not an event id")),
     );
     let to: Option<Option<EventId>> = check.optional("to_event_id", body.to_event_id, |raw| {
         raw.parse()
-            .map_err(|_| tenon_model::validation::Reason::new("not an event id"))
+            .map_err(|_| tenon_model::Reason::format("id", "not an event id"))
     });
     let (Some(from), Some(to)) = (from, to) else {
         return Err(check.into_invalid().into());
@@ -549,7 +563,9 @@ pub async fn redeliver(
         .await
         .map_err(|error| match error {
             tenon_store::StoreError::NotFound { what: "event" } => {
-                ApiError::validation(Invalid::one("event_id", "no such event"))
+                ApiError::validation(Invalid::from(
+                    tenon_model::Reason::not_found("event", "no such event").at("event_id"),
+                ))
             }
             other => other.into(),
         })?;

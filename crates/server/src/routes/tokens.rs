@@ -75,7 +75,10 @@ pub(crate) fn parse_scopes(check: &mut Checker, field: &str, names: &[String]) -
     for (idx, name) in names.iter().enumerate() {
         match name.parse() {
             Ok(scope) => set = set.with(scope),
-            Err(error) => check.push(format!("{field}[{idx}]"), format!("{error}")),
+            Err(error) => check.add(
+                tenon_model::Reason::format("scope", format!("{error}"))
+                    .at(format!("{field}[{idx}]")),
+            ),
         }
     }
     check.is_clean().then_some(set)
@@ -136,12 +139,17 @@ pub async fn create_token(
     {
         check.push(
             "scopes",
+            tenon_model::DetailCode::ScopeNotHeld,
             "a token cannot hold scopes its creator does not hold",
         );
     }
     let now = state.store().now();
     if body.expires_at.is_some_and(|expires_at| expires_at <= now) {
-        check.push("expires_at", "must be in the future");
+        check.push(
+            "expires_at",
+            tenon_model::DetailCode::NotInFuture,
+            "must be in the future",
+        );
     }
     let (Some(name), Some(scopes), Some(rate_limit)) = (name, scopes, rate_limit) else {
         return Err(check.into_invalid().into());

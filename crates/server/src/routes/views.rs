@@ -14,7 +14,7 @@ use tenon_model::apps::filter::{Filter, FilterContext, parse_sort};
 use tenon_model::apps::input::{WriteMode, parse_record_fields, present};
 use tenon_model::apps::view::{View, ViewType, check_config};
 use tenon_model::apps::{ApiKey, TableSchema};
-use tenon_model::{Checker, FieldError, Name, RateLimit};
+use tenon_model::{Checker, DetailCode, ErrorCode, FieldError, Name, RateLimit};
 use tenon_store::{ViewSpec, WriteContext, WriteOutcome};
 use utoipa::{IntoParams, ToSchema};
 
@@ -94,7 +94,13 @@ fn checked_spec(
     let key = check.optional("key", body.key, |raw| ApiKey::parse(&raw));
     let view_type = ViewType::parse(&body.view_type);
     if view_type.is_none() {
-        check.push("type", "must be grid, kanban, calendar, gallery or form");
+        check.add(
+            tenon_model::Reason::not_one_of(
+                &["grid", "kanban", "calendar", "gallery", "form"],
+                "must be grid, kanban, calendar, gallery or form",
+            )
+            .at("type"),
+        );
     }
     check.finish()?;
     let (Some(name), Some(key), Some(view_type)) = (name, key, view_type) else {
@@ -103,12 +109,13 @@ fn checked_spec(
     check_config(view_type, &body.config, schema, "config")?;
     if let Some(filter) = body.config.get("filter").filter(|value| !value.is_null()) {
         Filter::parse(filter, schema, context).map_err(|error| {
-            tenon_model::Invalid::one(format!("config.{}", error.path), error.message)
+            let field = format!("config.{}", error.field);
+            tenon_model::Invalid::from(error.at(field))
         })?;
     }
     if let Some(sort) = body.config.get("sort").and_then(Value::as_str) {
         parse_sort(sort, schema)
-            .map_err(|error| tenon_model::Invalid::one("config.sort", error.message))?;
+            .map_err(|error| tenon_model::Invalid::from(error.at("config.sort")))?;
     }
     Ok(ViewSpec {
         name,
@@ -259,13 +266,12 @@ pub async fn view_records(
     };
     let stale = |message: String| {
         ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
+            ErrorCode::Conflict,
             format!("view {}: {message}; update the view", view.key),
         )
     };
     let query = record_query(&schema, request, &context).map_err(|problem| match problem {
-        ListProblem::Filter { message, .. } | ListProblem::Sort(message) => stale(message),
+        ListProblem::Filter(error) | ListProblem::Sort(error) => stale(error.reason),
         ListProblem::Field(key) => stale(format!("no field \"{key}\"")),
         ListProblem::Formula(invalid) => stale(invalid.to_string()),
     })?;
@@ -377,10 +383,10 @@ pub async fn submit_form(
     } = state.limiter().check(uuid::Uuid::from_bytes(bucket), limit)
     {
         return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             format!("too many submissions; retry after {retry_after_seconds} s"),
         )
+        .with("retry_after", retry_after_seconds)
         .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds)));
     }
     let tenant = state.store().tenant(org);
@@ -394,6 +400,7 @@ pub async fn submit_form(
         {
             errors.push(FieldError::new(
                 format!("fields.{key}"),
+                DetailCode::UnknownField,
                 "is not a field of this form",
             ));
         }
@@ -406,6 +413,7 @@ pub async fn submit_form(
         if *required && !given {
             errors.push(FieldError::new(
                 format!("fields.{}", field.key),
+                DetailCode::Required,
                 "is required",
             ));
         }

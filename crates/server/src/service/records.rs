@@ -5,7 +5,7 @@
 use serde_json::Value;
 use tenon_model::apps::filter::{Filter, FilterContext, parse_sort};
 use tenon_model::apps::{TableSchema, computed};
-use tenon_model::{FieldId, Invalid, OrgId, PageRequest};
+use tenon_model::{FieldError, FieldId, Invalid, OrgId, PageRequest};
 use tenon_store::{Cursor, RecordQuery, StoreError};
 
 use crate::routes::records_io::{KeyBy, RenderContext};
@@ -29,11 +29,9 @@ pub struct ListRequest<'a> {
 /// Which part of a [`ListRequest`] the table refuses.
 #[derive(Debug)]
 pub enum ListProblem {
-    Filter {
-        path: String,
-        message: String,
-    },
-    Sort(String),
+    /// The filter tree, with the path of the node at fault.
+    Filter(FieldError),
+    Sort(FieldError),
     /// A field reference of `fields` names no field.
     Field(String),
     Formula(Invalid),
@@ -62,12 +60,8 @@ pub fn record_query(
         .filter
         .map(|value| Filter::parse(value, schema, context))
         .transpose()
-        .map_err(|error| ListProblem::Filter {
-            path: error.path,
-            message: error.message,
-        })?;
-    let sort =
-        parse_sort(request.sort, schema).map_err(|error| ListProblem::Sort(error.message))?;
+        .map_err(ListProblem::Filter)?;
+    let sort = parse_sort(request.sort, schema).map_err(ListProblem::Sort)?;
     let fields = request
         .fields
         .map(|references| {

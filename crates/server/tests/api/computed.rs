@@ -293,13 +293,13 @@ api_tests! {
         assert_eq!(table["validation_rules"][0], json!({"formula": "{数量} > 0", "message": "数量必须大于 0"}));
         let broken = app.post(&format!("{LINES}/records"), &app.admin_token, json!({"fields": {"item": "x", "price": "600", "qty": 2}})).await;
         let error = broken.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone();
-        assert_eq!(error["details"], json!([{"field": "fields", "reason": "An order line is at most 1000"}]));
+        assert_eq!(error["details"], json!([{"field": "fields", "code": "rule_broken", "params": {"message": "An order line is at most 1000"}, "reason": "An order line is at most 1000"}]));
         let both = app.post(&format!("{LINES}/records"), &app.admin_token, json!({"records": [
             {"fields": {"item": "ok", "price": "1", "qty": 1}},
             {"fields": {"item": "none", "price": "1", "qty": 0}}
         ]})).await;
         let error = both.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone();
-        assert_eq!(error["details"], json!([{"field": "records[1].fields", "reason": "数量必须大于 0"}]));
+        assert_eq!(error["details"], json!([{"field": "records[1].fields", "code": "rule_broken", "params": {"message": "数量必须大于 0"}, "reason": "数量必须大于 0"}]));
         let page = app.get(&format!("{LINES}/records?count=true"), &app.admin_token).await.expect(StatusCode::OK).clone();
         assert_eq!(page["total"], 0, "nothing of a refused write is saved");
 

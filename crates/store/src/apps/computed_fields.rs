@@ -3,9 +3,9 @@
 
 use std::collections::HashSet;
 
-use tenon_model::FieldId;
 use tenon_model::apps::computed;
 use tenon_model::apps::{Field, FieldKind, FieldRef, FormulaDef, LinkTarget, TableSchema};
+use tenon_model::{DetailCode, FieldId};
 
 use crate::exec::Conn;
 use crate::{Result, StoreError, Tenant};
@@ -128,6 +128,7 @@ impl Tenant<'_> {
         }
         Err(StoreError::conflict(
             Some("type"),
+            DetailCode::Conflict,
             format!(
                 "field \"{}\" is read by {}, which depend on its type; change or delete those first",
                 after.key,
@@ -148,17 +149,23 @@ pub(crate) fn check_computed_flags(
     if unique {
         check.push(
             format!("{path}.unique"),
+            DetailCode::NotAllowed,
             "a computed field cannot be unique",
         );
     }
     if required {
         check.push(
             format!("{path}.required"),
+            DetailCode::NotAllowed,
             "a computed field cannot be required; use a validation rule",
         );
     }
     if default {
-        check.push(format!("{path}.default"), "a computed field has no default");
+        check.push(
+            format!("{path}.default"),
+            DetailCode::NotAllowed,
+            "a computed field has no default",
+        );
     }
     Ok(check.finish()?)
 }

@@ -1,13 +1,13 @@
 //! Applying an app definition (apps as code): the steps of a plan, all in one transaction, so an import
 //! either takes effect whole or not at all.
 
-use tenon_model::Invalid;
 use tenon_model::apps::definition::{
     AppDefinition, CurrentApp, Step, ViewDefinition, adopt_choice_ids, created_apart,
 };
 use tenon_model::apps::filter::{Filter, FilterContext, parse_sort};
 use tenon_model::apps::view::check_config;
 use tenon_model::apps::{App, ParseContext, TableSchema};
+use tenon_model::{DetailCode, Invalid};
 
 use super::{AppPatch, FieldPatch, NewApp, NewTable, TablePatch, ViewSpec};
 use crate::exec::Conn;
@@ -51,6 +51,7 @@ impl Tenant<'_> {
             let missing = |what: &str| {
                 StoreError::Invalid(Invalid::one(
                     "definition",
+                    DetailCode::Required,
                     format!("{what} is missing for step {step}"),
                 ))
             };
@@ -251,12 +252,13 @@ impl Tenant<'_> {
             )?;
             if let Some(filter) = view.config.get("filter").filter(|value| !value.is_null()) {
                 Filter::parse(filter, schema, &filter_context).map_err(|error| {
-                    Invalid::one(format!("{path}.config.{}", error.path), error.message)
+                    let field = format!("{path}.config.{}", error.field);
+                    Invalid::from(error.at(field))
                 })?;
             }
             if let Some(sort) = view.config.get("sort").and_then(serde_json::Value::as_str) {
                 parse_sort(sort, schema)
-                    .map_err(|error| Invalid::one(format!("{path}.config.sort"), error.message))?;
+                    .map_err(|error| Invalid::from(error.at(format!("{path}.config.sort"))))?;
             }
             let spec = ViewSpec {
                 name: view.name.clone(),

@@ -10,7 +10,7 @@ use tenon_model::apps::{
     ApiKey, App, Field, FieldKind, FieldSpec, LinkTarget, ParseContext, Storage, Table,
     TableSchema, parse_cell,
 };
-use tenon_model::{Action, FieldId, Invalid, Name, TargetKind};
+use tenon_model::{Action, DetailCode, FieldId, Invalid, Name, TargetKind};
 
 use super::computed_fields::check_computed_flags;
 use super::conversion::needs_conversion;
@@ -101,12 +101,16 @@ impl Tenant<'_> {
         parse: &ParseContext,
     ) -> Result<Field> {
         if existing.len() >= tenon_model::apps::FIELDS_PER_TABLE_MAX {
-            return Err(Invalid::one(
-                path,
-                format!(
-                    "a table has at most {} fields",
-                    tenon_model::apps::FIELDS_PER_TABLE_MAX
-                ),
+            return Err(Invalid::from(
+                tenon_model::Reason::new(
+                    DetailCode::LimitReached,
+                    format!(
+                        "a table has at most {} fields",
+                        tenon_model::apps::FIELDS_PER_TABLE_MAX
+                    ),
+                )
+                .with("max", tenon_model::apps::FIELDS_PER_TABLE_MAX)
+                .at(path),
             )
             .into());
         }
@@ -133,7 +137,7 @@ impl Tenant<'_> {
         )?;
         if let Some(default) = &spec.default {
             parse_cell(&spec.kind, default, parse)
-                .map_err(|reason| Invalid::one(format!("{path}.default"), reason.0))?;
+                .map_err(|reason| Invalid::from(reason.at(format!("{path}.default"))))?;
         }
         let position = existing
             .iter()
@@ -165,6 +169,7 @@ impl Tenant<'_> {
             if spec.unique {
                 return Err(Invalid::one(
                     format!("{path}.unique"),
+                    DetailCode::NotAllowed,
                     "a link field cannot be unique",
                 )
                 .into());
@@ -345,6 +350,7 @@ impl Tenant<'_> {
             {
                 return Err(StoreError::conflict(
                     Some("key"),
+                    DetailCode::NotUnique,
                     "another field of the table has this key",
                 ));
             }
@@ -385,10 +391,15 @@ impl Tenant<'_> {
         }
         if let Some(default) = &after.default {
             parse_cell(&after.kind, default, parse)
-                .map_err(|reason| Invalid::one("default", reason.0))?;
+                .map_err(|reason| Invalid::from(reason.at("default")))?;
         }
         if after.unique && after.kind.storage() == Storage::Junction {
-            return Err(Invalid::one("unique", "a link field cannot be unique").into());
+            return Err(Invalid::one(
+                "unique",
+                DetailCode::NotAllowed,
+                "a link field cannot be unique",
+            )
+            .into());
         }
         after.updated_at = self.store.now();
         let converts = needs_conversion(&before.kind, &after.kind) && !recomputes;
@@ -421,6 +432,7 @@ impl Tenant<'_> {
             ) {
                 return Err(StoreError::conflict(
                     Some("type"),
+                    DetailCode::Conflict,
                     "the field is part of the table's `unique_together` or `indexes`, which need a \
                      single value stored in the table; remove it from them first",
                 ));
@@ -565,6 +577,7 @@ impl Tenant<'_> {
         if !names.is_empty() {
             return Err(StoreError::conflict(
                 None,
+                DetailCode::Conflict,
                 format!(
                     "field \"{}\" is read by {}; change or delete those first",
                     field.key,
@@ -692,6 +705,7 @@ pub(crate) async fn run_index(
         match crate::error::unique_violation(&error) {
             Some(_) => StoreError::conflict(
                 Some(field),
+                DetailCode::NotUnique,
                 "existing records have duplicate values; make them unique first",
             ),
             None => error.into(),
@@ -711,6 +725,7 @@ fn check_name_free(
     {
         return Err(StoreError::conflict(
             None,
+            DetailCode::NotUnique,
             format!("{path}: another field of the table is named \"{name}\""),
         ));
     }
@@ -725,7 +740,7 @@ fn free_name(fields: &[Field], base: &str, path: &str) -> Result<Name> {
         candidate = format!("{base} {n}");
         n += 1;
     }
-    Name::parse(&candidate).map_err(|reason| Invalid::one(path, reason.0).into())
+    Name::parse(&candidate).map_err(|reason| Invalid::from(reason.at(path)).into())
 }
 
 fn choose_key(
@@ -739,6 +754,7 @@ fn choose_key(
         if fields.iter().any(|field| field.key == *key) {
             return Err(StoreError::conflict(
                 None,
+                DetailCode::NotUnique,
                 format!("{path}: another field of the table has the key \"{key}\""),
             ));
         }
@@ -763,12 +779,14 @@ fn merge_link_kind(before: &FieldKind, after: FieldKind) -> Result<FieldKind> {
         }
         (FieldKind::Link { .. }, _) | (_, FieldKind::Link { .. }) => Err(Invalid::one(
             "type",
+            DetailCode::NotAllowed,
             "a link field cannot change to another type or from one; delete it and add a new field",
         )
         .into()),
         (_, after) if after.storage() == Storage::System && before.storage() != Storage::System => {
             Err(Invalid::one(
                 "type",
+                DetailCode::NotAllowed,
                 "a field cannot become a system field (created/modified time or by)",
             )
             .into())

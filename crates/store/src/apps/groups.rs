@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use tenon_model::apps::Field;
-use tenon_model::{FieldId, Invalid, TableId};
+use tenon_model::{DetailCode, FieldId, Invalid, TableId};
 use uuid::Uuid;
 
 use super::tables::resolve;
@@ -36,12 +36,19 @@ pub(crate) fn resolve_groups(
                 Groups::Unique => "a group needs at least two fields",
                 Groups::Index => "an index needs at least one field",
             };
-            return Err(Invalid::one(format!("{option}[{g}]"), reason).into());
+            return Err(Invalid::from(
+                tenon_model::FieldError::new(format!("{option}[{g}]"), DetailCode::TooFew, reason)
+                    .with("min", fewest),
+            )
+            .into());
         }
         if group.len() > INDEX_FIELDS_MAX {
-            return Err(Invalid::one(
-                format!("{option}[{g}]"),
-                format!("a group may have at most {INDEX_FIELDS_MAX} fields"),
+            return Err(Invalid::from(
+                tenon_model::Reason::too_many(
+                    INDEX_FIELDS_MAX,
+                    format!("a group may have at most {INDEX_FIELDS_MAX} fields"),
+                )
+                .at(format!("{option}[{g}]")),
             )
             .into());
         }
@@ -51,6 +58,7 @@ pub(crate) fn resolve_groups(
             if ids.contains(&id) {
                 return Err(Invalid::one(
                     format!("{option}[{g}][{i}]"),
+                    DetailCode::Duplicate,
                     "a field appears twice in this group",
                 )
                 .into());
@@ -75,14 +83,22 @@ pub(crate) fn resolve_groups(
                          multiple values, or formulas computed when read)"
                     }
                 };
-                return Err(Invalid::one(format!("{option}[{g}][{i}]"), reason).into());
+                return Err(Invalid::one(
+                    format!("{option}[{g}][{i}]"),
+                    DetailCode::NotAllowed,
+                    reason,
+                )
+                .into());
             }
             ids.push(id);
         }
         if resolved.contains(&ids) {
-            return Err(
-                Invalid::one(format!("{option}[{g}]"), "the same group is given twice").into(),
-            );
+            return Err(Invalid::one(
+                format!("{option}[{g}]"),
+                DetailCode::Duplicate,
+                "the same group is given twice",
+            )
+            .into());
         }
         resolved.push(ids);
     }

@@ -5,7 +5,9 @@
 
 use serde_json::{Value, json};
 use tenon_model::apps::{ApiKey, App, Field, Table, TableSchema};
-use tenon_model::{Action, AppId, Invalid, Name, Page, PageRequest, TableId, TargetKind};
+use tenon_model::{
+    Action, AppId, DetailCode, Invalid, Name, Page, PageRequest, TableId, TargetKind,
+};
 use uuid::Uuid;
 
 use crate::audit::{self, Change};
@@ -71,6 +73,7 @@ impl Tenant<'_> {
         {
             return Err(Invalid::one(
                 "key",
+                DetailCode::Reserved,
                 "this key is reserved by the API (POST /api/v1/apps/import)",
             )
             .into());
@@ -165,6 +168,7 @@ impl Tenant<'_> {
         {
             return Err(Invalid::one(
                 "key",
+                DetailCode::Reserved,
                 "this key is reserved by the API (POST /api/v1/apps/import)",
             )
             .into());
@@ -564,20 +568,27 @@ impl Tenant<'_> {
 /// A unique violation on a key or name column, as a conflict naming the field.
 pub(crate) fn key_conflict(error: sqlx::Error, message: &str) -> StoreError {
     match unique_violation(&error) {
-        Some(what) if what.contains("name") => {
-            StoreError::conflict(Some("name"), message.replace("key", "name"))
-        }
-        Some(_) => StoreError::conflict(Some("key"), message),
+        Some(what) if what.contains("name") => StoreError::conflict(
+            Some("name"),
+            DetailCode::NotUnique,
+            message.replace("key", "name"),
+        ),
+        Some(_) => StoreError::conflict(Some("key"), DetailCode::NotUnique, message),
         None => error.into(),
     }
 }
 
 /// A reference a client gave that names nothing in the app.
 pub(crate) fn unknown(field: &str, what: &str, reference: &str) -> StoreError {
-    StoreError::Invalid(Invalid::one(
-        field,
-        format!("no {what} \"{reference}\" in this app"),
-    ))
+    StoreError::Invalid(
+        tenon_model::FieldError::new(
+            field,
+            DetailCode::NotFound,
+            format!("no {what} \"{reference}\" in this app"),
+        )
+        .with("what", what)
+        .into(),
+    )
 }
 
 pub(crate) fn uuid_list(ids: &[Uuid]) -> Value {

@@ -6,7 +6,7 @@ use tenon_model::apps::computed;
 use tenon_model::apps::{
     ApiKey, App, Field, FieldKind, FieldSpec, FieldType, ParseContext, Table, TableSchema,
 };
-use tenon_model::{Action, AppId, FieldId, Invalid, Name, TableId, TargetKind};
+use tenon_model::{Action, AppId, DetailCode, FieldId, Invalid, Name, TableId, TargetKind};
 
 use super::fields::run_index;
 use super::groups::{Groups, resolve_groups};
@@ -71,12 +71,16 @@ impl Tenant<'_> {
         let now = self.store.now();
         let existing = self.load_tables(conn, app.id).await?;
         if existing.len() >= tenon_model::apps::TABLES_PER_APP_MAX {
-            return Err(Invalid::one(
-                "body",
-                format!(
-                    "an app has at most {} tables",
-                    tenon_model::apps::TABLES_PER_APP_MAX
-                ),
+            return Err(Invalid::from(
+                tenon_model::FieldError::new(
+                    "body",
+                    DetailCode::LimitReached,
+                    format!(
+                        "an app has at most {} tables",
+                        tenon_model::apps::TABLES_PER_APP_MAX
+                    ),
+                )
+                .with("max", tenon_model::apps::TABLES_PER_APP_MAX),
             )
             .into());
         }
@@ -297,6 +301,7 @@ impl Tenant<'_> {
         if !readers.is_empty() {
             return Err(StoreError::conflict(
                 None,
+                DetailCode::Conflict,
                 format!(
                     "table {} is read by {}; change or delete those first",
                     schema.table.key,

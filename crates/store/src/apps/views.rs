@@ -143,7 +143,18 @@ impl Tenant<'_> {
     ) -> Result<View> {
         let existing = self.load_views(conn, schema.table.id).await?;
         if existing.len() >= tenon_model::apps::view::VIEWS_PER_TABLE_MAX {
-            return Err(Invalid::one("body", "a table has at most 100 views").into());
+            return Err(Invalid::from(
+                tenon_model::FieldError::new(
+                    "body",
+                    tenon_model::DetailCode::LimitReached,
+                    format!(
+                        "a table has at most {} views",
+                        tenon_model::apps::view::VIEWS_PER_TABLE_MAX
+                    ),
+                )
+                .with("max", tenon_model::apps::view::VIEWS_PER_TABLE_MAX),
+            )
+            .into());
         }
         let id = ViewId::new();
         let key = match spec.key {

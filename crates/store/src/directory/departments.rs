@@ -1,8 +1,8 @@
 //! Departments: the tree (creation, moves without cycles, deletion of empty departments) and its heads.
 
 use tenon_model::{
-    Action, Department, DepartmentId, DepartmentPatch, Invalid, MemberId, NewDepartment, Page,
-    PageRequest, TargetKind,
+    Action, Department, DepartmentId, DepartmentPatch, DetailCode, Invalid, MemberId,
+    NewDepartment, Page, PageRequest, TargetKind,
 };
 use uuid::Uuid;
 
@@ -74,9 +74,13 @@ impl Tenant<'_> {
             None => self.root_department_id(&mut conn).await?,
         };
         if self.depth_of(&mut conn, parent_id).await? + 1 > DEPARTMENT_DEPTH_MAX {
-            return Err(Invalid::one(
-                "parent_id",
-                format!("departments nest at most {DEPARTMENT_DEPTH_MAX} deep"),
+            return Err(Invalid::from(
+                tenon_model::FieldError::new(
+                    "parent_id",
+                    tenon_model::DetailCode::TooDeep,
+                    format!("departments nest at most {DEPARTMENT_DEPTH_MAX} deep"),
+                )
+                .with("max", DEPARTMENT_DEPTH_MAX),
             )
             .into());
         }
@@ -130,9 +134,12 @@ impl Tenant<'_> {
             .ok_or_else(|| StoreError::not_found("department"))?;
         let parent_id = match (patch.parent_id, before.parent_id) {
             (Some(_), None) => {
-                return Err(
-                    Invalid::one("parent_id", "the root department cannot be moved").into(),
-                );
+                return Err(Invalid::one(
+                    "parent_id",
+                    tenon_model::DetailCode::NotAllowed,
+                    "the root department cannot be moved",
+                )
+                .into());
             }
             (Some(new_parent), Some(old_parent)) if new_parent != old_parent => {
                 self.check_departments_exist(&mut conn, &[new_parent], "parent_id")
@@ -140,6 +147,7 @@ impl Tenant<'_> {
                 if self.is_ancestor_or_self(&mut conn, id, new_parent).await? {
                     return Err(Invalid::one(
                         "parent_id",
+                        tenon_model::DetailCode::Cycle,
                         "a department cannot be moved under itself or one of its sub-departments",
                     )
                     .into());
@@ -148,9 +156,13 @@ impl Tenant<'_> {
                     + 1
                     + self.height_below(&mut conn, id).await?;
                 if new_depth > DEPARTMENT_DEPTH_MAX {
-                    return Err(Invalid::one(
-                        "parent_id",
-                        format!("departments nest at most {DEPARTMENT_DEPTH_MAX} deep"),
+                    return Err(Invalid::from(
+                        tenon_model::FieldError::new(
+                            "parent_id",
+                            tenon_model::DetailCode::TooDeep,
+                            format!("departments nest at most {DEPARTMENT_DEPTH_MAX} deep"),
+                        )
+                        .with("max", DEPARTMENT_DEPTH_MAX),
                     )
                     .into());
                 }
@@ -214,6 +226,7 @@ impl Tenant<'_> {
         if before.parent_id.is_none() {
             return Err(StoreError::conflict(
                 None,
+                DetailCode::Conflict,
                 "the root department cannot be deleted",
             ));
         }
@@ -227,6 +240,7 @@ impl Tenant<'_> {
         if children > 0 {
             return Err(StoreError::conflict(
                 None,
+                DetailCode::Conflict,
                 format!("the department has {children} sub-departments; move or delete them first"),
             ));
         }
@@ -240,6 +254,7 @@ impl Tenant<'_> {
         if members > 0 {
             return Err(StoreError::conflict(
                 None,
+                DetailCode::Conflict,
                 format!(
                     "the department has {members} members; move them to another department first"
                 ),

@@ -3,8 +3,8 @@
 use std::collections::HashSet;
 
 use tenon_model::{
-    Action, DepartmentId, Invalid, Member, MemberId, MemberPatch, MemberStatus, NewMember, Page,
-    PageRequest, Role, TargetKind,
+    Action, DepartmentId, DetailCode, Invalid, Member, MemberId, MemberPatch, MemberStatus,
+    NewMember, Page, PageRequest, Role, TargetKind,
 };
 use uuid::Uuid;
 
@@ -326,9 +326,12 @@ impl Tenant<'_> {
         heads: &HashSet<DepartmentId>,
     ) -> Result<()> {
         if department_ids.len() > MEMBER_DEPARTMENTS_MAX {
-            return Err(Invalid::one(
-                "department_ids",
-                format!("a member belongs to at most {MEMBER_DEPARTMENTS_MAX} departments"),
+            return Err(Invalid::from(
+                tenon_model::Reason::too_many(
+                    MEMBER_DEPARTMENTS_MAX,
+                    format!("a member belongs to at most {MEMBER_DEPARTMENTS_MAX} departments"),
+                )
+                .at("department_ids"),
             )
             .into());
         }
@@ -364,6 +367,7 @@ impl Tenant<'_> {
         if owners == 0 {
             return Err(StoreError::conflict(
                 Some("role"),
+                DetailCode::Conflict,
                 "this is the organization's only active owner; make another member owner first",
             ));
         }
@@ -376,14 +380,17 @@ fn member_conflict(error: sqlx::Error) -> StoreError {
     match unique_violation(&error) {
         Some(what) if what.contains("email") => StoreError::conflict(
             Some("email"),
+            DetailCode::NotUnique,
             "a member with this e-mail address already exists",
         ),
         Some(what) if what.contains("mobile") => StoreError::conflict(
             Some("mobile"),
+            DetailCode::NotUnique,
             "a member with this mobile number already exists",
         ),
         Some(what) if what.contains("employee_no") => StoreError::conflict(
             Some("employee_no"),
+            DetailCode::NotUnique,
             "a member with this employee number already exists",
         ),
         _ => StoreError::from(error),

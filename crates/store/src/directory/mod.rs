@@ -64,7 +64,13 @@ impl Tenant<'_> {
                 } else {
                     format!("{field}[{idx}]")
                 };
-                check.push(path, "no department with this id in the organization");
+                check.add(
+                    tenon_model::Reason::not_found(
+                        "department",
+                        "no department with this id in the organization",
+                    )
+                    .at(path),
+                );
             }
         }
         Ok(check.finish()?)
@@ -87,9 +93,12 @@ impl Tenant<'_> {
         let mut check = tenon_model::Checker::default();
         for (idx, id) in uuids.iter().enumerate() {
             if !found.contains(id) {
-                check.push(
-                    format!("{field}[{idx}]"),
-                    "no member with this id in the organization",
+                check.add(
+                    tenon_model::Reason::not_found(
+                        "member",
+                        "no member with this id in the organization",
+                    )
+                    .at(format!("{field}[{idx}]")),
                 );
             }
         }

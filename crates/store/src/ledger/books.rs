@@ -4,7 +4,7 @@ use tenon_ledger::{
     Account, AccountCode, AccountKind, BookSettings, Chart, Currency, Dimension, Direction, Period,
     Role, Standard,
 };
-use tenon_model::{Action, TargetKind};
+use tenon_model::{Action, DetailCode, TargetKind};
 use uuid::Uuid;
 
 use super::{Book, corrupt};
@@ -148,6 +148,7 @@ impl Tenant<'_> {
             return Err(match unique_violation(&error) {
                 Some(_) => StoreError::conflict(
                     Some("name"),
+                    DetailCode::NotUnique,
                     format!("a book named {:?} already exists", settings.name),
                 ),
                 None => error.into(),
@@ -269,11 +270,13 @@ impl Tenant<'_> {
         if let Some(closed) = before.closed_through.filter(|closed| *closed >= period) {
             return Err(StoreError::conflict(
                 Some("period"),
+                DetailCode::PeriodClosed,
                 format!(
                     "periods through {closed} of book {} are already closed",
                     before.settings.name
                 ),
-            ));
+            )
+            .with("period", closed.to_string()));
         }
         let unposted: Option<(i64, String, i64, i64)> = conn
             .fetch_optional(
@@ -292,6 +295,7 @@ impl Tenant<'_> {
             let at = Period::from_key(at).map_or_else(|| at.to_string(), |p| p.to_string());
             return Err(StoreError::conflict(
                 Some("period"),
+                DetailCode::Conflict,
                 format!(
                     "{count} voucher(s) through {period} are not posted yet (the first: {word}-{number} of {at}); \
                      post them before closing (a draft that should not exist is posted and then reversed)"
@@ -321,6 +325,7 @@ impl Tenant<'_> {
         if before.closed_through.is_none_or(|closed| closed < period) {
             return Err(StoreError::conflict(
                 Some("period"),
+                DetailCode::Conflict,
                 format!(
                     "period {period} of book {} is not closed ({})",
                     before.settings.name,
@@ -434,6 +439,7 @@ impl Tenant<'_> {
             if used > 0 {
                 return Err(StoreError::conflict(
                     Some("code"),
+                    DetailCode::Conflict,
                     format!(
                         "account {parent} already has {used} voucher lines; lines post to leaf accounts, so it cannot get sub-accounts"
                     ),

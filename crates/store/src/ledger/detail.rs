@@ -14,6 +14,7 @@ use tenon_ledger::report::{
     self, Aging, Balance, BalanceReport, BalanceRow, DimensionSums, GeneralLedger, PeriodSums,
 };
 use tenon_ledger::{AccountCode, Chart, Dimension, Period, Role, Word};
+use tenon_model::DetailCode;
 use uuid::Uuid;
 
 use super::{Book, Scaled, corrupt, date_text, invalid};
@@ -129,8 +130,10 @@ fn leaves(chart: &Chart, account: &AccountCode) -> Result<Vec<AccountCode>> {
     if leaves.is_empty() {
         return Err(invalid(
             "account",
+            DetailCode::NotFound,
             format!("account {account} does not exist in this book"),
-        ));
+        )
+        .with("what", "account"));
     }
     Ok(leaves)
 }
@@ -362,12 +365,14 @@ impl Tenant<'_> {
         if rows.len() > DETAIL_LINES_MAX {
             return Err(invalid(
                 "to",
+                DetailCode::TooMany,
                 format!(
                     "the detail of account {} from {} to {} holds more than {DETAIL_LINES_MAX} lines; \
                      ask for fewer periods or one dimension value",
                     query.account, query.from, query.to
                 ),
-            ));
+            )
+            .with("max", DETAIL_LINES_MAX));
         }
         let opening_net = opening.debit.0 - opening.credit.0;
         let movements: Vec<(Decimal, Decimal)> =
@@ -403,26 +408,32 @@ impl Tenant<'_> {
         account: Option<&AccountCode>,
         limits: &[u32],
     ) -> Result<(AccountCode, Aging)> {
-        let buckets = report::aging_buckets(limits).map_err(|reason| invalid("buckets", reason))?;
+        let buckets = report::aging_buckets(limits).map_err(|reason| {
+            invalid("buckets", DetailCode::InvalidFormat, reason).with("format", "buckets")
+        })?;
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
         let (book, chart) = self.book_and_chart(&mut conn, book).await?;
-        let account =
-            match account {
-                Some(account) => account.clone(),
-                None => {
-                    let role = Role::parse("AR").map_err(StoreError::Corrupt)?;
-                    chart.by_role(&role).map(|a| a.code.clone()).ok_or_else(|| {
-                    invalid(
-                        "account",
-                        format!(
-                            "book {} has no account with role AR; name the receivable account",
-                            book.settings.name
-                        ),
-                    )
-                })?
-                }
-            };
+        let account = match account {
+            Some(account) => account.clone(),
+            None => {
+                let role = Role::parse("AR").map_err(StoreError::Corrupt)?;
+                chart
+                    .by_role(&role)
+                    .map(|a| a.code.clone())
+                    .ok_or_else(|| {
+                        invalid(
+                            "account",
+                            DetailCode::RoleMissing,
+                            format!(
+                                "book {} has no account with role AR; name the receivable account",
+                                book.settings.name
+                            ),
+                        )
+                        .with("role", "AR")
+                    })?
+            }
+        };
         let leaves = leaves(&chart, &account)?;
         let mut sql = SqlText::new(conn.backend());
         sql.push(
@@ -460,13 +471,20 @@ pub const REPORT_PERIODS_MAX: usize = 120;
 
 fn check_range(from: Period, to: Period) -> Result<()> {
     if from > to {
-        return Err(invalid("from", format!("{from} is after {to}")));
+        return Err(invalid(
+            "from",
+            DetailCode::AfterOther,
+            format!("{from} is after {to}"),
+        )
+        .with("other", "to"));
     }
     if from.through(to).len() > REPORT_PERIODS_MAX {
         return Err(invalid(
             "to",
+            DetailCode::TooMany,
             format!("a report covers at most {REPORT_PERIODS_MAX} periods"),
-        ));
+        )
+        .with("max", REPORT_PERIODS_MAX));
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use tenon_ledger::exchange::{Books, DimensionValue};
 use tenon_ledger::voucher::{self, VoucherDraft};
 use tenon_ledger::{BookSettings, Chart, Dimension, Period, Standard, VoucherState, Word};
-use tenon_model::{Action, FieldError, Invalid, TargetKind};
+use tenon_model::{Action, DetailCode, FieldError, Invalid, TargetKind};
 use uuid::Uuid;
 
 use super::{Book, StoredVoucher};
@@ -123,7 +123,7 @@ impl Tenant<'_> {
             None => {
                 let settings = BookSettings {
                     name: BookSettings::check_name(name)
-                        .map_err(|reason| super::invalid("book", reason))?,
+                        .map_err(|reason| StoreError::Invalid(reason.at("book").into()))?,
                     base_currency: books.base_currency,
                     standard: Standard::Cas,
                     fiscal_year_start_month: books.fiscal_year_start_month,
@@ -139,6 +139,7 @@ impl Tenant<'_> {
         if book.settings.base_currency != books.base_currency {
             return Err(super::invalid(
                 "file",
+                DetailCode::Conflict,
                 format!(
                     "the file's base currency is {}, book {} keeps {}",
                     books.base_currency, book.settings.name, book.settings.base_currency
@@ -161,7 +162,20 @@ impl Tenant<'_> {
                 account.role = None;
             }
             chart.insert(account.clone()).map_err(|invalid| {
-                super::invalid(&format!("accounts.{}", account.code), invalid.to_string())
+                let at = format!("accounts.{}", account.code);
+                StoreError::Invalid(tenon_model::Invalid(
+                    invalid
+                        .0
+                        .into_iter()
+                        .map(|error| {
+                            let reason = format!("{}: {}", error.field, error.reason);
+                            FieldError {
+                                reason,
+                                ..error.at(at.clone())
+                            }
+                        })
+                        .collect(),
+                ))
             })?;
             self.insert_account(&mut conn, book.id, &account).await?;
             accounts_created += 1;
@@ -231,27 +245,35 @@ impl Tenant<'_> {
             };
             if let Err(invalid) = voucher::check_voucher(&book.settings, chart, &draft) {
                 for problem in invalid.0 {
-                    problems.push(FieldError::new(
-                        format!("{at}.{}", problem.field),
-                        problem.reason,
-                    ));
+                    let field = format!("{at}.{}", problem.field);
+                    problems.push(problem.at(field));
                 }
             }
             if Period::of(imported.date) != imported.period {
-                problems.push(FieldError::new(
-                    format!("{at}.date"),
-                    format!("{} is not in period {}", imported.date, imported.period),
-                ));
+                problems.push(
+                    FieldError::new(
+                        format!("{at}.date"),
+                        DetailCode::OutsidePeriod,
+                        format!("{} is not in period {}", imported.date, imported.period),
+                    )
+                    .with("date", imported.date.to_string())
+                    .with("period", imported.period.to_string()),
+                );
             }
             if imported.number == 0 {
-                problems.push(FieldError::new(
-                    format!("{at}.number"),
-                    "voucher numbers start at 1",
-                ));
+                problems.push(
+                    FieldError::new(
+                        format!("{at}.number"),
+                        DetailCode::TooSmall,
+                        "voucher numbers start at 1",
+                    )
+                    .with("min", 1),
+                );
             }
             if !seen.insert((imported.period, imported.word, imported.number)) {
                 problems.push(FieldError::new(
                     at.clone(),
+                    DetailCode::Duplicate,
                     "the file holds this voucher number twice",
                 ));
             }
@@ -260,8 +282,10 @@ impl Tenant<'_> {
             {
                 return Err(StoreError::conflict(
                     Some("date"),
+                    DetailCode::PeriodClosed,
                     format!("{at}: {reason}"),
-                ));
+                )
+                .with("period", imported.period.to_string()));
             }
             let slot = highest.entry((imported.period, imported.word)).or_default();
             *slot = (*slot).max(imported.number);
@@ -298,6 +322,7 @@ impl Tenant<'_> {
             if let Some((period, word, number)) = clash {
                 return Err(StoreError::conflict(
                     Some("number"),
+                    DetailCode::NotUnique,
                     format!(
                         "voucher {}-{number} of {period} already exists in book {}; was this file imported before?",
                         word.as_str(),

@@ -112,6 +112,10 @@ pub(crate) fn corrupt(what: &str, value: impl std::fmt::Display) -> StoreError {
 }
 
 /// A ledger refusal that is about the data, with the field it concerns.
-pub(crate) fn invalid(field: &str, reason: impl Into<String>) -> StoreError {
-    StoreError::Invalid(tenon_model::Invalid::one(field, reason))
+pub(crate) fn invalid(
+    field: &str,
+    code: tenon_model::DetailCode,
+    reason: impl Into<String>,
+) -> StoreError {
+    StoreError::Invalid(tenon_model::Invalid::one(field, code, reason))
 }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::{StoredVoucher, invalid};
 use crate::exec::{Conn, Sql};
 use crate::{Result, StoreError, Tenant, WriteContext};
+use tenon_model::DetailCode;
 
 /// A business record to book by a rule. The record arrives inline until the data engine exists; `source_key`
 /// (e.g. `crm/orders/1001`) identifies it across versions.
@@ -56,8 +57,10 @@ impl Tenant<'_> {
         book: &str,
         input: FromRecord,
     ) -> Result<RecordResult> {
-        let rule =
-            tenon_ledger::rules::find(&input.rule).map_err(|reason| invalid("rule", reason))?;
+        let rule = tenon_ledger::rules::find(&input.rule).map_err(|reason| {
+            invalid("rule", DetailCode::NotOneOf, reason)
+                .with("allowed", tenon_ledger::rules::RULE_NAMES.to_vec())
+        })?;
         let record: Record = input
             .fields
             .iter()
@@ -75,7 +78,7 @@ impl Tenant<'_> {
             VoucherState::Draft
         };
         tenon_ledger::voucher::check_created_state(&book.settings, state)
-            .map_err(|refused| StoreError::conflict(Some("post"), refused.0))?;
+            .map_err(|refused| StoreError::conflict_at("post", refused.0))?;
         let link: Option<LinkRow> = conn
             .fetch_optional(
                 Sql::new("SELECT rule, version, fields, voucher_id FROM ledger_record_links WHERE organization_id = $1 AND book_id = $2 AND source_key = $3")
@@ -106,6 +109,7 @@ impl Tenant<'_> {
             if input.version <= link.version {
                 return Err(StoreError::conflict(
                     Some("source.version"),
+                    DetailCode::Conflict,
                     format!(
                         "version {} of {} was already booked with other content (booked version: {}); send a higher version",
                         input.version, input.source_key, link.version

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use tenon_ledger::voucher::{self, VoucherDraft};
 use tenon_ledger::{AccountCode, Currency, Dimension, Line, Period, Voucher, VoucherState, Word};
-use tenon_model::{Action, Page, PageRequest, TargetKind};
+use tenon_model::{Action, DetailCode, Page, PageRequest, TargetKind};
 use uuid::Uuid;
 
 use super::{Book, Scaled, StoredVoucher, corrupt, date_text, invalid};
@@ -128,11 +128,14 @@ impl Tenant<'_> {
         if drafts.is_empty() || drafts.len() > VOUCHERS_PER_WRITE_MAX {
             return Err(invalid(
                 "vouchers",
+                DetailCode::OutOfRange,
                 format!(
                     "give 1 to {VOUCHERS_PER_WRITE_MAX} vouchers (got {})",
                     drafts.len()
                 ),
-            ));
+            )
+            .with("min", 1)
+            .with("max", VOUCHERS_PER_WRITE_MAX));
         }
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
@@ -141,7 +144,7 @@ impl Tenant<'_> {
             .await?
             .ok_or_else(|| StoreError::not_found("book"))?;
         voucher::check_created_state(&book.settings, state)
-            .map_err(|refused| StoreError::conflict(Some("state"), refused.0))?;
+            .map_err(|refused| StoreError::conflict_at("state", refused.0))?;
         let drafts = drafts.into_iter().map(|draft| (draft, None)).collect();
         let stored = self
             .insert_vouchers(&mut conn, ctx, &book, drafts, state)
@@ -158,11 +161,13 @@ impl Tenant<'_> {
         match book.closed_through {
             Some(closed) if period <= closed => Err(StoreError::conflict(
                 Some("date"),
+                DetailCode::PeriodClosed,
                 format!(
                     "period {period} of book {} is closed (closed through {closed})",
                     book.settings.name
                 ),
-            )),
+            )
+            .with("period", period.to_string())),
             _ => Ok(()),
         }
     }
@@ -195,7 +200,10 @@ impl Tenant<'_> {
                 } else {
                     reason
                 };
-                return Err(StoreError::conflict(Some("date"), reason));
+                return Err(
+                    StoreError::conflict(Some("date"), DetailCode::PeriodClosed, reason)
+                        .with("period", Period::of(draft.date).to_string()),
+                );
             }
             if many {
                 for problem in &mut found {
@@ -505,7 +513,7 @@ impl Tenant<'_> {
             }
         };
         if let Some(refused) = refused {
-            return Err(StoreError::conflict(Some("state"), refused.0));
+            return Err(StoreError::conflict_at("state", refused.0));
         }
         conn.execute(
             Sql::new("UPDATE ledger_vouchers SET state = $3, reviewer = $4, poster = $5, updated_at = $6 WHERE organization_id = $1 AND id = $2")
@@ -562,13 +570,14 @@ impl Tenant<'_> {
             .ok_or_else(|| StoreError::not_found("voucher"))?;
         if original.voucher.state != VoucherState::Posted {
             return Err(StoreError::conflict(
-                Some("state"),
+                Some("state"), DetailCode::InvalidState,
                 format!(
                     "voucher {} is {}; only a posted voucher is reversed (edit or discard a draft instead)",
                     original.voucher.label(),
                     original.voucher.state.as_str()
                 ),
-            ));
+            )
+            .with("state", original.voucher.state.as_str()));
         }
         let red = self
             .reverse_in(&mut conn, ctx, &book, &original, date)
@@ -588,11 +597,13 @@ impl Tenant<'_> {
         if let Some(by) = original.reversed_by_id {
             return Err(StoreError::conflict(
                 Some("state"),
+                DetailCode::InvalidState,
                 format!(
                     "voucher {} was already reversed by {by}",
                     original.voucher.label()
                 ),
-            ));
+            )
+            .with("state", "reversed"));
         }
         let date = date.max(original.voucher.date);
         let draft = voucher::reversal_of(&original.voucher, date);

@@ -22,6 +22,7 @@ use super::{StoredVoucher, amount, date_text, scaled};
 use crate::exec::{Arg, Backend, Conn, Sql};
 use crate::sql::SqlText;
 use crate::{Result, StoreError, Tenant};
+use tenon_model::DetailCode;
 
 /// Rows per multi-row statement. Lines have 20 columns, so a statement binds at most 4,000 values, well
 /// under SQLite's (32,766) and PostgreSQL's (65,535) limits.
@@ -336,6 +337,7 @@ pub(super) fn number_conflict(error: sqlx::Error) -> StoreError {
     match crate::error::unique_violation(&error) {
         Some(_) => StoreError::conflict(
             Some("number"),
+            DetailCode::NotUnique,
             "a voucher with this period, word and number already exists in this book",
         ),
         None => error.into(),

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
 use tenon_model::apps::{CellValue, Field, FieldKind, LinkTarget, TableSchema};
-use tenon_model::{FieldId, RecordId};
+use tenon_model::{DetailCode, FieldId, Reason, RecordId};
 use uuid::Uuid;
 
 use super::cells;
@@ -82,7 +82,7 @@ impl Tenant<'_> {
                     problems.push(RecordProblem {
                         index,
                         field: Some(field_id),
-                        reason: format!("no {what} {id} here"),
+                        reason: Reason::not_found(what, format!("no {what} {id} here")),
                     });
                     continue;
                 }
@@ -93,7 +93,11 @@ impl Tenant<'_> {
                         problems.push(RecordProblem {
                             index,
                             field: Some(field_id),
-                            reason: format!("file {id} is larger than {max_size_mb} MB"),
+                            reason: Reason::new(
+                                DetailCode::TooLarge,
+                                format!("file {id} is larger than {max_size_mb} MB"),
+                            )
+                            .with("max", u64::from(*max_size_mb) * 1024 * 1024),
                         });
                     } else if !types.is_empty()
                         && !types
@@ -103,9 +107,12 @@ impl Tenant<'_> {
                         problems.push(RecordProblem {
                             index,
                             field: Some(field_id),
-                            reason: format!(
-                                "file {id} is {content_type}; this field takes {}",
-                                types.join(", ")
+                            reason: Reason::not_one_of(
+                                &types.iter().map(String::as_str).collect::<Vec<_>>(),
+                                format!(
+                                    "file {id} is {content_type}; this field takes {}",
+                                    types.join(", ")
+                                ),
                             ),
                         });
                     }
@@ -217,7 +224,14 @@ impl Tenant<'_> {
             if let Some(values) = key_of(cells) {
                 let text = Value::Array(values).to_string();
                 if let Some(first_index) = seen.get(&text) {
-                    problems.push(RecordProblem { index, field: Some(first), reason: format!("must be unique; record {first_index} of this request has the same value") });
+                    problems.push(RecordProblem {
+                        index,
+                        field: Some(first),
+                        reason: Reason::new(
+                            DetailCode::NotUnique,
+                            format!("must be unique; record {first_index} of this request has the same value"),
+                        ),
+                    });
                 } else {
                     seen.insert(text, index);
                 }
@@ -248,7 +262,7 @@ impl Tenant<'_> {
             problems.extend(offending.into_iter().map(|index| RecordProblem {
                 index,
                 field: Some(first),
-                reason: reason.clone(),
+                reason: Reason::new(DetailCode::NotUnique, reason.clone()),
             }));
         }
         StoreError::InvalidRecords(problems)

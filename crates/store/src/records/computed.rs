@@ -15,7 +15,7 @@ use tenon_model::apps::computed::{self, FormulaDef};
 use tenon_model::apps::formula::sql::{Bind, Dialect, SqlExpr};
 use tenon_model::apps::formula::{self, EvalContext};
 use tenon_model::apps::{CellValue, Field, FieldKind, FieldRef, Record, Storage, TableSchema};
-use tenon_model::{FieldId, RecordId, TableId};
+use tenon_model::{DetailCode, FieldId, RecordId, TableId};
 use uuid::Uuid;
 
 use super::query::SqlText;
@@ -245,7 +245,8 @@ impl Tenant<'_> {
                 problems.push(super::RecordProblem {
                     index,
                     field: None,
-                    reason: message,
+                    reason: tenon_model::Reason::new(tenon_model::DetailCode::RuleBroken, &message)
+                        .with("message", message),
                 });
             }
         }
@@ -416,6 +417,7 @@ impl Tenant<'_> {
             if rounds > PROPAGATION_ROUNDS_MAX {
                 return Err(StoreError::conflict(
                     None,
+                    DetailCode::Cycle,
                     "computed fields read each other through links in a cycle; the change was not saved",
                 ));
             }
@@ -534,16 +536,15 @@ pub(crate) fn compile(
     ctx: &EvalContext,
     what: &str,
 ) -> Result<SqlExpr> {
-    let refused = |reason: String| StoreError::Invalid(tenon_model::Invalid::one(what, reason));
-    let formula = formula::check_stored(stored, &sql_schema(schema, alias)).map_err(|found| {
-        refused(
-            found
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })?;
+    let refused = |reason: String| {
+        StoreError::Invalid(tenon_model::Invalid::one(
+            what,
+            tenon_model::DetailCode::NotAllowed,
+            reason,
+        ))
+    };
+    let formula = formula::check_stored(stored, &sql_schema(schema, alias))
+        .map_err(|found| StoreError::Invalid(computed::diagnostics(what, &found)))?;
     for reference in formula.references() {
         let virtual_input = reference
             .as_str()

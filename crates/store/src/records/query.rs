@@ -476,10 +476,11 @@ pub struct Cursor {
 /// Appends "comes after the cursor" in the sort order.
 pub(crate) fn after_cursor(sql: &mut SqlText, sort: &[SortKey], cursor: &Cursor) -> Result<()> {
     if cursor.values.len() != sort.len() {
-        return Err(StoreError::Invalid(tenon_model::Invalid::one(
-            "cursor",
-            "the cursor belongs to another sort order",
-        )));
+        return Err(StoreError::Invalid(
+            tenon_model::Reason::format("cursor", "the cursor belongs to another sort order")
+                .at("cursor")
+                .into(),
+        ));
     }
     let descending_id = id_descending(sort);
     sql.push("(");
@@ -531,10 +532,11 @@ fn cursor_arg(kind: &FieldKind, value: &Value, backend: Backend) -> Result<Optio
         return Ok(None);
     }
     let bad = || {
-        StoreError::Invalid(tenon_model::Invalid::one(
-            "cursor",
-            "not a cursor returned by this list",
-        ))
+        StoreError::Invalid(
+            tenon_model::Reason::format("cursor", "not a cursor returned by this list")
+                .at("cursor")
+                .into(),
+        )
     };
     let arg = match kind.value_storage() {
         Storage::Text => Arg::Text(Some(value.as_str().ok_or_else(bad)?.to_owned())),

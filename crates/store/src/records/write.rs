@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use tenon_model::apps::computed::has_stored_computed;
 use tenon_model::apps::{CellValue, Field, FieldKind, Record, RecordActor, Storage, TableSchema};
-use tenon_model::{Action, FieldId, RecordId, TargetKind, TimeZone};
+use tenon_model::{Action, DetailCode, FieldId, Reason, RecordId, TargetKind, TimeZone};
 use uuid::Uuid;
 
 use super::computed::{self, Changed};
@@ -304,7 +304,10 @@ impl Tenant<'_> {
             .map(|(index, update)| RecordProblem {
                 index,
                 field: None,
-                reason: format!("no record {} in this table", update.id),
+                reason: Reason::not_found(
+                    "record",
+                    format!("no record {} in this table", update.id),
+                ),
             })
             .collect();
         if !missing.is_empty() {
@@ -317,11 +320,14 @@ impl Tenant<'_> {
             {
                 return Err(StoreError::conflict(
                     Some("version"),
+                    DetailCode::VersionMismatch,
                     format!(
                         "record {} is at version {}, not {expected}; reload it and try again",
                         update.id, record.version
                     ),
-                ));
+                )
+                .with("expected", expected)
+                .with("current", record.version));
             }
         }
         self.check_references(
@@ -503,7 +509,7 @@ impl Tenant<'_> {
             .map(|(index, id)| RecordProblem {
                 index,
                 field: None,
-                reason: format!("no record {id} in this table"),
+                reason: Reason::not_found("record", format!("no record {id} in this table")),
             })
             .collect();
         if !missing.is_empty() {
@@ -729,6 +735,7 @@ impl Tenant<'_> {
             None => Ok(None),
             Some((fingerprint, _)) if fingerprint != key.fingerprint => Err(StoreError::conflict(
                 Some("Idempotency-Key"),
+                DetailCode::IdempotencyKeyReused,
                 "this Idempotency-Key was already used for a different request",
             )),
             Some((_, ids)) => Ok(Some(ids.0.into_iter().map(RecordId::from_uuid).collect())),
@@ -761,6 +768,7 @@ impl Tenant<'_> {
             // A concurrent request with the same key committed first; the client retries and gets its answer.
             Some(_) => StoreError::conflict(
                 Some("Idempotency-Key"),
+                DetailCode::IdempotencyKeyReused,
                 "a request with this Idempotency-Key is being processed",
             ),
             None => error.into(),

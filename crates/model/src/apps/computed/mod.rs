@@ -18,7 +18,7 @@ pub use values::{cell_value, eval_formula, summarize, value_cell};
 use crate::apps::field::{FieldKind, FieldRef, Storage};
 use crate::apps::{CellValue, Field, TableSchema};
 use crate::ids::FieldId;
-use crate::validation::Invalid;
+use crate::validation::{DetailCode, Invalid, Reason};
 
 /// A formula field's formula, as it travels from the client (names) to storage (ids) and back.
 #[derive(Debug, Clone)]
@@ -251,14 +251,31 @@ pub fn diagnostics(path: &str, found: &[Diagnostic]) -> Invalid {
             .map(|diagnostic| {
                 crate::FieldError::new(
                     path,
+                    diagnostic_code(diagnostic.kind),
                     format!(
                         "{} (at characters {}..{} of the formula)",
                         diagnostic.message, diagnostic.span.start, diagnostic.span.end
                     ),
                 )
+                .with("start", diagnostic.span.start)
+                .with("end", diagnostic.span.end)
             })
             .collect(),
     )
+}
+
+/// The detail code of a formula diagnostic.
+pub fn diagnostic_code(kind: formula::DiagnosticKind) -> DetailCode {
+    use formula::DiagnosticKind as Kind;
+    match kind {
+        Kind::Syntax => DetailCode::FormulaSyntax,
+        Kind::UnknownField => DetailCode::FormulaUnknownField,
+        Kind::UnknownFunction => DetailCode::FormulaUnknownFunction,
+        Kind::Type => DetailCode::FormulaType,
+        Kind::NotCondition => DetailCode::FormulaNotCondition,
+        Kind::Limit => DetailCode::FormulaLimit,
+        Kind::Regex => DetailCode::FormulaRegex,
+    }
 }
 
 /// The fields that (directly or through other formulas) depend on `field` in the same table.
@@ -374,12 +391,15 @@ pub fn check_rules(
     let mut check = crate::validation::Checker::default();
     let formula_schema = formula_schema(schema, &|_| String::new(), &HashSet::new());
     if rules.len() > crate::apps::VALIDATION_RULES_MAX {
-        check.push(
-            path,
-            format!(
-                "a table has at most {} validation rules",
-                crate::apps::VALIDATION_RULES_MAX
-            ),
+        check.add(
+            Reason::too_many(
+                crate::apps::VALIDATION_RULES_MAX,
+                format!(
+                    "a table has at most {} validation rules",
+                    crate::apps::VALIDATION_RULES_MAX
+                ),
+            )
+            .at(path),
         );
     }
     let mut checked = Vec::with_capacity(rules.len());
@@ -387,6 +407,7 @@ pub fn check_rules(
         if message.trim().is_empty() {
             check.push(
                 format!("{path}[{i}].message"),
+                DetailCode::Required,
                 "say what is wrong when the rule is broken",
             );
         }
@@ -400,7 +421,7 @@ pub fn check_rules(
             }),
             Err(found) => {
                 for error in diagnostics(&format!("{path}[{i}].formula"), &found).0 {
-                    check.push(error.field, error.reason);
+                    check.add(error);
                 }
             }
         }
@@ -485,19 +506,24 @@ pub fn resolve_link_field(
         let field = schema.resolve_field(&name).ok_or_else(|| {
             Invalid::one(
                 format!("{path}.link"),
+                DetailCode::UnknownField,
                 format!("no field \"{name}\" in the table"),
             )
         })?;
         if !matches!(field.kind, FieldKind::Link { .. }) {
             return Err(Invalid::one(
                 format!("{path}.link"),
+                DetailCode::NotAllowed,
                 format!("field \"{}\" is not a link", field.key),
             ));
         }
         let other = linked(field.id).ok_or_else(|| {
-            Invalid::one(
-                format!("{path}.link"),
-                format!("the table linked by \"{}\" is gone", field.key),
+            Invalid::from(
+                Reason::not_found(
+                    "table",
+                    format!("the table linked by \"{}\" is gone", field.key),
+                )
+                .at(format!("{path}.link")),
             )
         })?;
         Ok((field.id, other))
@@ -512,12 +538,14 @@ pub fn resolve_link_field(
         let field = other.resolve_field(&name).ok_or_else(|| {
             Invalid::one(
                 format!("{path}.field"),
+                DetailCode::UnknownField,
                 format!("no field \"{name}\" in table {}", other.table.key),
             )
         })?;
         let kind = formula_kind(&field.kind).ok_or_else(|| {
             Invalid::one(
                 format!("{path}.field"),
+                DetailCode::NotAllowed,
                 format!(
                     "field \"{}\" ({}) cannot be looked up",
                     field.key,
@@ -528,6 +556,7 @@ pub fn resolve_link_field(
         if field.kind.storage() == Storage::Virtual {
             return Err(Invalid::one(
                 format!("{path}.field"),
+                DetailCode::NotAllowed,
                 format!(
                     "field \"{}\" uses TODAY() or NOW() and is computed when read; it cannot be looked up or summarized",
                     field.key
@@ -565,6 +594,7 @@ pub fn resolve_link_field(
             let result = function.result_type(&element_type).map_err(|reason| {
                 Invalid::one(
                     format!("{path}.function"),
+                    DetailCode::NotAllowed,
                     format!(
                         "{} cannot summarize this field: {reason}",
                         crate::apps::field::aggregate_name(function)

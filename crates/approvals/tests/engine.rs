@@ -1,0 +1,425 @@
+//! The engine's behaviour, command by command, with the exact events and records each step leaves.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{World, acting, admin, now};
+use serde_json::json;
+use tenon_approvals::definition::Method;
+use tenon_approvals::engine::{Command, Position, ReturnTo};
+use tenon_approvals::state::{InstanceStatus, TaskResult, TaskStatus};
+use tenon_approvals::{InstanceState, Refusal, Transition, apply};
+use tenon_model::{ApprovalTaskId, MemberId};
+
+fn types(transition: &Transition) -> Vec<&'static str> {
+    transition
+        .events
+        .iter()
+        .map(|event| event.event_type)
+        .collect()
+}
+
+fn records(transition: &Transition) -> Vec<&'static str> {
+    transition
+        .records
+        .iter()
+        .map(|record| record.kind.as_str())
+        .collect()
+}
+
+fn start(world: &World, state: &InstanceState, initiator: usize, amount: i64) -> Transition {
+    apply(
+        state,
+        Command::Start {
+            initiator: world.members[initiator],
+            department: None,
+            selected: Default::default(),
+            submission: world.submission(amount, initiator),
+            by: acting(world.members[initiator]),
+        },
+        now(),
+    )
+    .unwrap()
+}
+
+fn running_task(state: &InstanceState, member: MemberId) -> ApprovalTaskId {
+    state
+        .tasks
+        .iter()
+        .find(|task| task.assignee == member && task.status == TaskStatus::Running)
+        .unwrap_or_else(|| panic!("no running task for {member}: {:?}", state.tasks))
+        .id
+}
+
+fn approve(state: &InstanceState, member: MemberId) -> Transition {
+    apply(
+        state,
+        Command::Approve {
+            task: running_task(state, member),
+            comment: None,
+            resubmission: None,
+            by: acting(member),
+        },
+        now(),
+    )
+    .unwrap()
+}
+
+fn countersign(world: &World) -> serde_json::Value {
+    let m = |i: usize| world.members[i].to_string();
+    json!({
+        "code": "CS", "name": "Countersign", "table": "claims",
+        "record_status": {"field": "status", "running": "running", "agree": "agree", "refuse": "refuse"},
+        "nodes": [
+            {"key": "lead", "type": "approval", "method": "or", "approvers": [{"manager": 1}], "next": "money"},
+            {"key": "money", "type": "condition", "branches": [{"when": "{Amount} >= 100", "next": "both"}], "default": "end"},
+            {"key": "both", "type": "approval", "method": "and", "approvers": [{"members": [m(6), m(7)]}], "next": "end"}
+        ]
+    })
+}
+
+#[test]
+fn a_small_amount_ends_after_the_manager_a_large_one_needs_both_countersigners() {
+    let world = World::new();
+    let small = world.new_state(world.compile(&countersign(&world)));
+    let started = start(&world, &small, 3, 50);
+    assert_eq!(
+        types(&started),
+        [
+            "approval.instance.started",
+            "approval.task.created",
+            "approval.task.created"
+        ]
+    );
+    assert_eq!(records(&started), ["start_process_instance"]);
+    // Member 3 is in sales, whose heads are 1 and 2: an OR of both.
+    let done = approve(&started.state, world.members[1]);
+    assert_eq!(
+        types(&done),
+        [
+            "approval.task.approved",
+            "approval.task.canceled",
+            "approval.instance.approved"
+        ]
+    );
+    assert_eq!(
+        records(&done),
+        ["execute_task_normal", "finish_process_instance"]
+    );
+    assert_eq!(
+        done.status.as_ref().unwrap().value.as_deref(),
+        Some("agree")
+    );
+
+    let large = world.new_state(world.compile(&countersign(&world)));
+    let started = start(&world, &large, 3, 150);
+    let next = approve(&started.state, world.members[2]);
+    assert_eq!(
+        types(&next),
+        [
+            "approval.task.approved",
+            "approval.task.canceled",
+            "approval.task.created",
+            "approval.task.created"
+        ]
+    );
+    let one = approve(&next.state, world.members[6]);
+    assert_eq!(types(&one), ["approval.task.approved"]);
+    let both = approve(&one.state, world.members[7]);
+    assert_eq!(
+        types(&both),
+        ["approval.task.approved", "approval.instance.approved"]
+    );
+    assert_eq!(both.state.instance.status, InstanceStatus::Completed);
+    // Events count up per instance without gaps.
+    let seqs: Vec<i64> = [&started, &next, &one, &both]
+        .iter()
+        .flat_map(|t| t.events.iter().map(|e| e.instance_seq))
+        .collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
+}
+
+#[test]
+fn add_sign_before_on_a_countersign_node_pauses_the_task_until_the_added_approver_agrees() {
+    let world = World::new();
+    let state = world.new_state(world.compile(&countersign(&world)));
+    let state = start(&world, &state, 3, 150).state;
+    let state = approve(&state, world.members[1]).state;
+    let signer = world.members[6];
+    let added = apply(
+        &state,
+        Command::AddSign {
+            task: running_task(&state, signer),
+            members: vec![world.members[8]],
+            position: Position::Before,
+            method: Method::Or,
+            comment: Some("please check the invoice".into()),
+            by: acting(signer),
+        },
+        now(),
+    )
+    .unwrap();
+    assert_eq!(
+        types(&added),
+        ["approval.task.paused", "approval.task.created"]
+    );
+    assert_eq!(records(&added), ["append_task_before"]);
+    // The paused task cannot decide; the other countersigner still can.
+    let paused = apply(
+        &added.state,
+        Command::Approve {
+            task: added
+                .state
+                .tasks
+                .iter()
+                .find(|t| t.assignee == signer && t.status == TaskStatus::Paused)
+                .unwrap()
+                .id,
+            comment: None,
+            resubmission: None,
+            by: acting(signer),
+        },
+        now(),
+    );
+    assert!(matches!(paused, Err(Refusal::Stale(_))), "{paused:?}");
+    let resumed = approve(&added.state, world.members[8]);
+    assert_eq!(
+        types(&resumed),
+        ["approval.task.approved", "approval.task.resumed"]
+    );
+    let other = approve(&resumed.state, world.members[7]);
+    assert_eq!(types(&other), ["approval.task.approved"]);
+    let done = approve(&other.state, signer);
+    assert_eq!(
+        types(&done),
+        ["approval.task.approved", "approval.instance.approved"]
+    );
+}
+
+#[test]
+fn add_sign_after_agrees_now_and_the_node_waits_for_the_added_approvers() {
+    let world = World::new();
+    let state = world.new_state(world.compile(&countersign(&world)));
+    let state = start(&world, &state, 3, 150).state;
+    let state = approve(&state, world.members[1]).state;
+    let added = apply(
+        &state,
+        Command::AddSign {
+            task: running_task(&state, world.members[6]),
+            members: vec![world.members[8], world.members[0]],
+            position: Position::After,
+            method: Method::OneByOne,
+            comment: None,
+            by: acting(world.members[6]),
+        },
+        now(),
+    )
+    .unwrap();
+    assert_eq!(
+        types(&added),
+        ["approval.task.approved", "approval.task.created"]
+    );
+    assert_eq!(records(&added), ["append_task_after"]);
+    let state = approve(&added.state, world.members[7]).state;
+    assert_eq!(state.instance.status, InstanceStatus::Running);
+    let next = approve(&state, world.members[8]);
+    assert_eq!(
+        types(&next),
+        ["approval.task.approved", "approval.task.created"]
+    );
+    let done = approve(&next.state, world.members[0]);
+    assert_eq!(
+        types(&done),
+        ["approval.task.approved", "approval.instance.approved"]
+    );
+}
+
+#[test]
+fn returning_into_a_countersign_node_cancels_and_asks_both_again() {
+    let world = World::new();
+    let m = |i: usize| world.members[i].to_string();
+    let definition = json!({
+        "code": "RET", "name": "Return", "table": "claims",
+        "nodes": [
+            {"key": "both", "type": "approval", "method": "and", "approvers": [{"members": [m(6), m(7)]}], "next": "boss"},
+            {"key": "boss", "type": "approval", "approvers": [{"members": [m(0)]}], "next": "end"}
+        ]
+    });
+    let state = world.new_state(world.compile(&definition));
+    let state = start(&world, &state, 3, 10).state;
+    let state = approve(&state, world.members[6]).state;
+    let state = approve(&state, world.members[7]).state;
+    let back = apply(
+        &state,
+        Command::Return {
+            task: running_task(&state, world.members[0]),
+            to: ReturnTo::Node("both".into()),
+            comment: Some("the amounts differ".into()),
+            by: acting(world.members[0]),
+        },
+        now(),
+    )
+    .unwrap();
+    assert_eq!(
+        types(&back),
+        [
+            "approval.task.returned",
+            "approval.task.created",
+            "approval.task.created"
+        ]
+    );
+    assert_eq!(records(&back), ["redirect_process"]);
+    let visits: Vec<(String, u32)> = back
+        .state
+        .activations
+        .iter()
+        .map(|a| (a.node.clone(), a.visit))
+        .collect();
+    assert_eq!(
+        visits,
+        [("both".into(), 1), ("boss".into(), 1), ("both".into(), 2)]
+    );
+    // Returning to a node not passed is refused, naming the field.
+    let refused = apply(
+        &back.state,
+        Command::Return {
+            task: running_task(&back.state, world.members[6]),
+            to: ReturnTo::Node("boss".into()),
+            comment: None,
+            by: acting(world.members[6]),
+        },
+        now(),
+    );
+    assert!(matches!(refused, Err(Refusal::Invalid(_))), "{refused:?}");
+}
+
+#[test]
+fn a_vote_passes_at_its_percentage_and_refuses_once_it_cannot() {
+    let world = World::new();
+    let m = |i: usize| world.members[i].to_string();
+    let definition = json!({
+        "code": "VOTE", "name": "Vote", "table": "claims",
+        "nodes": [{"key": "board", "type": "approval", "method": "vote", "pass_percent": 60,
+                   "approvers": [{"members": [m(0), m(6), m(7), m(8), m(9)]}], "next": "end"}]
+    });
+    let state = world.new_state(world.compile(&definition));
+    let state = start(&world, &state, 3, 10).state;
+    let state = approve(&state, world.members[0]).state;
+    let state = approve(&state, world.members[6]).state;
+    let passed = approve(&state, world.members[7]);
+    assert_eq!(passed.state.instance.status, InstanceStatus::Completed);
+    let canceled = passed
+        .state
+        .tasks
+        .iter()
+        .filter(|t| t.status == TaskStatus::Canceled)
+        .count();
+    assert_eq!(canceled, 2);
+
+    let state = world.new_state(world.compile(&definition));
+    let mut state = start(&world, &state, 3, 10).state;
+    for member in [0, 6] {
+        state = apply(
+            &state,
+            Command::Refuse {
+                task: running_task(&state, world.members[member]),
+                comment: None,
+                by: acting(world.members[member]),
+            },
+            now(),
+        )
+        .unwrap()
+        .state;
+    }
+    assert_eq!(state.instance.status, InstanceStatus::Running);
+    let refused = apply(
+        &state,
+        Command::Refuse {
+            task: running_task(&state, world.members[7]),
+            comment: None,
+            by: acting(world.members[7]),
+        },
+        now(),
+    )
+    .unwrap();
+    assert_eq!(
+        refused.state.instance.result,
+        Some(tenon_approvals::state::Decision::Refuse)
+    );
+}
+
+#[test]
+fn not_the_assignee_is_refused_and_an_admin_acts_as_a_recorded_agent() {
+    let world = World::new();
+    let state = world.new_state(world.compile(&countersign(&world)));
+    let state = start(&world, &state, 3, 10).state;
+    let task = running_task(&state, world.members[1]);
+    let stranger = apply(
+        &state,
+        Command::Approve {
+            task,
+            comment: None,
+            resubmission: None,
+            by: acting(world.members[5]),
+        },
+        now(),
+    );
+    assert_eq!(stranger.unwrap_err(), Refusal::NotAssignee);
+    let agent = apply(
+        &state,
+        Command::Approve {
+            task,
+            comment: None,
+            resubmission: None,
+            by: admin(),
+        },
+        now(),
+    )
+    .unwrap();
+    assert_eq!(
+        records(&agent),
+        ["execute_task_agent", "finish_process_instance"]
+    );
+    assert_eq!(
+        agent.state.task(task).unwrap().result,
+        Some(TaskResult::Agree)
+    );
+}
+
+#[test]
+fn withdraw_cancels_open_tasks_and_sends_no_cc() {
+    let world = World::new();
+    let mut definition = countersign(&world);
+    definition["cc"] = json!([{"at": "finish", "approvers": [{"role": "finance"}]}]);
+    let state = world.new_state(world.compile(&definition));
+    let state = start(&world, &state, 3, 10).state;
+    let withdrawn = apply(
+        &state,
+        Command::Withdraw {
+            comment: None,
+            by: acting(world.members[3]),
+        },
+        now(),
+    )
+    .unwrap();
+    assert_eq!(
+        types(&withdrawn),
+        [
+            "approval.task.canceled",
+            "approval.task.canceled",
+            "approval.instance.withdrawn"
+        ]
+    );
+    assert_eq!(records(&withdrawn), ["terminate_process_instance"]);
+    assert_eq!(withdrawn.state.instance.status, InstanceStatus::Terminated);
+    let again = apply(
+        &withdrawn.state,
+        Command::Withdraw {
+            comment: None,
+            by: acting(world.members[3]),
+        },
+        now(),
+    );
+    assert_eq!(again.unwrap_err(), Refusal::Finished);
+}

@@ -20,6 +20,7 @@ pub mod engine;
 pub mod forecast;
 pub mod history;
 pub mod state;
+pub mod stored;
 pub mod values;
 
 pub use compile::{CompiledProcess, Known, compile, freeze, thaw};

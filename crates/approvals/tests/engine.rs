@@ -423,3 +423,182 @@ fn withdraw_cancels_open_tasks_and_sends_no_cc() {
     );
     assert_eq!(again.unwrap_err(), Refusal::Finished);
 }
+
+#[test]
+fn a_transfer_without_the_directory_asks_for_it_rather_than_calling_the_member_unknown() {
+    let world = World::new();
+    let state = world.new_state(world.compile(&countersign(&world)));
+    let mut state = start(&world, &state, 3, 50).state;
+    state.directory = None;
+    let lead = world.members[1];
+    let transfer = apply(
+        &state,
+        Command::Transfer {
+            task: running_task(&state, lead),
+            to: world.members[4],
+            comment: None,
+            by: acting(lead),
+        },
+        now(),
+    );
+    assert!(
+        matches!(transfer, Err(Refusal::NeedsDirectory)),
+        "{transfer:?}"
+    );
+}
+
+#[test]
+fn a_reminder_names_the_running_tasks_assignees_and_changes_nothing() {
+    use tenon_approvals::engine::{Reminder, TimerKind};
+    let world = World::new();
+    let state = world.new_state(world.compile(&countersign(&world)));
+    let started = start(&world, &state, 3, 150).state;
+    let remind = |state: &InstanceState, comment: Option<&str>| {
+        apply(
+            state,
+            Command::Remind {
+                comment: comment.map(str::to_owned),
+                by: acting(world.members[3]),
+            },
+            now(),
+        )
+    };
+    let reminded = remind(&started, Some("请尽快")).unwrap();
+    let tasks = |member: usize| running_task(&started, world.members[member]);
+    assert_eq!(
+        reminded.reminders,
+        [1, 2]
+            .map(|m| Reminder {
+                task: tasks(m),
+                assignee: world.members[m],
+                by: Some(world.members[3]),
+                comment: Some("请尽快".into()),
+            })
+            .to_vec()
+    );
+    assert!(reminded.records.is_empty() && reminded.events.is_empty());
+    assert_eq!(reminded.state.tasks, started.tasks);
+    assert_eq!(
+        reminded.state.instance.row_version,
+        started.instance.row_version
+    );
+    // A reminder timer names its task's assignee while the task runs, and nobody after.
+    let timer = |state: &InstanceState, task| {
+        apply(
+            state,
+            Command::Timer {
+                task,
+                kind: TimerKind::Remind,
+            },
+            now(),
+        )
+        .unwrap()
+    };
+    let fired = timer(&started, tasks(2));
+    assert_eq!(fired.action, "reminded");
+    assert_eq!(
+        fired.reminders,
+        [Reminder {
+            task: tasks(2),
+            assignee: world.members[2],
+            by: None,
+            comment: None,
+        }]
+    );
+    let next = approve(&started, world.members[1]).state;
+    let late = timer(&next, tasks(2));
+    assert!(late.reminders.is_empty() && late.events.is_empty() && late.records.is_empty());
+    // A task paused for an add-sign before is not reminded; the added approver is.
+    let first = running_task(&next, world.members[6]);
+    let paused = apply(
+        &next,
+        Command::AddSign {
+            task: first,
+            members: vec![world.members[8]],
+            position: Position::Before,
+            method: Method::Or,
+            comment: None,
+            by: acting(world.members[6]),
+        },
+        now(),
+    )
+    .unwrap()
+    .state;
+    let assignees: Vec<MemberId> = remind(&paused, None)
+        .unwrap()
+        .reminders
+        .iter()
+        .map(|r| r.assignee)
+        .collect();
+    assert_eq!(assignees, [world.members[7], world.members[8]]);
+    // An ended instance reminds nobody: refused as finished.
+    let ended = apply(
+        &paused,
+        Command::Terminate {
+            comment: None,
+            by: admin(),
+        },
+        now(),
+    )
+    .unwrap()
+    .state;
+    assert_eq!(remind(&ended, None).unwrap_err(), Refusal::Finished);
+}
+
+#[test]
+fn an_organization_token_acts_for_the_active_member_it_names() {
+    use tenon_model::{Actor, TokenId};
+    let world = World::new();
+    let state = world.new_state(world.compile(&countersign(&world)));
+    let started = start(&world, &state, 3, 50).state;
+    let token = |member: MemberId, admin: bool| tenon_approvals::Acting {
+        member: Some(member),
+        credential: Actor::Token {
+            id: TokenId::new(),
+            name: "erp".into(),
+            member_id: None,
+            member_name: None,
+        },
+        admin,
+    };
+    let approve_as = |by| {
+        apply(
+            &started,
+            Command::Approve {
+                task: running_task(&started, world.members[1]),
+                comment: None,
+                resubmission: None,
+                by,
+            },
+            now(),
+        )
+    };
+    // Naming the assignee: their own decision, through the token (both recorded).
+    let done = approve_as(token(world.members[1], false)).unwrap();
+    let record = &done.records[0];
+    assert_eq!(record.kind.as_str(), "execute_task_normal");
+    assert_eq!(record.actor, Some(world.members[1]));
+    assert_eq!(record.credential.kind(), "token");
+    // Naming someone else, without admin: not the assignee.
+    assert_eq!(
+        approve_as(token(world.members[6], false)).unwrap_err(),
+        Refusal::NotAssignee
+    );
+    // Naming a member who does not exist (even with admin): 422 at actioner, not an agent's decision.
+    let Err(Refusal::Invalid(problems)) = approve_as(token(MemberId::new(), true)) else {
+        panic!("an unknown actioner is refused");
+    };
+    assert_eq!(problems.0[0].field, "actioner");
+    // Without the directory the engine asks for it rather than guessing.
+    let mut bare = started.clone();
+    bare.directory = None;
+    let asked = apply(
+        &bare,
+        Command::Comment {
+            text: "x".into(),
+            by: token(world.members[6], false),
+        },
+        now(),
+    );
+    assert_eq!(asked.unwrap_err(), Refusal::NeedsDirectory);
+}

@@ -9,6 +9,10 @@
 //! - the version never changes; exactly one finish-or-terminate event, at the end;
 //! - every accepted action appends exactly one non-automatic record; record `seq` and `instance_seq`
 //!   count up without gaps;
+//! - timers (reminders and timeouts, per the random settings) fire at arbitrary points, on any task:
+//!   every task that starts running gets exactly the timers the settings ask for; a reminder (timer or
+//!   `remind`) changes no state, names exactly the running tasks' assignees and leaves no record or
+//!   event; a timeout decides only a running task of a running instance, once, as an automatic record;
 //! - a refused command is one of the expected refusals (never a runaway).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -44,6 +48,9 @@ struct ProcessSpec {
     no_approver: u8,
     on_refuse: u8,
     withdraw: u8,
+    remind: bool,
+    /// 0: no timeout; 1: approve; 2: refuse.
+    timeout: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -51,13 +58,24 @@ enum Move {
     Approve,
     Refuse,
     Transfer,
-    AddSign { before: bool, method: u8, count: u8 },
-    Return { to_initiator: bool },
+    AddSign {
+        before: bool,
+        method: u8,
+        count: u8,
+    },
+    Return {
+        to_initiator: bool,
+    },
     Withdraw,
     Terminate,
     Comment,
     Cc,
-    Timeout,
+    /// A timer comes due: a reminder or a timeout, of a running task or (`any`) of any task.
+    Timer {
+        remind: bool,
+        any: bool,
+    },
+    Remind,
     MemberLeft,
 }
 
@@ -95,9 +113,20 @@ fn process_spec() -> impl Strategy<Value = ProcessSpec> {
         0u8..3,
         0u8..2,
         0u8..3,
+        any::<bool>(),
+        0u8..3,
     )
         .prop_map(
-            |(nodes, dedupe, initiator_is_approver, no_approver, on_refuse, withdraw)| {
+            |(
+                nodes,
+                dedupe,
+                initiator_is_approver,
+                no_approver,
+                on_refuse,
+                withdraw,
+                remind,
+                timeout,
+            )| {
                 ProcessSpec {
                     nodes,
                     dedupe,
@@ -105,6 +134,8 @@ fn process_spec() -> impl Strategy<Value = ProcessSpec> {
                     no_approver,
                     on_refuse,
                     withdraw,
+                    remind,
+                    timeout,
                 }
             },
         )
@@ -121,7 +152,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Move::Terminate),
         1 => Just(Move::Comment),
         1 => Just(Move::Cc),
-        1 => Just(Move::Timeout),
+        2 => (any::<bool>(), any::<bool>()).prop_map(|(remind, any)| Move::Timer { remind, any }),
+        1 => Just(Move::Remind),
         1 => Just(Move::MemberLeft),
     ];
     (action, any::<u8>(), 0u8..3, any::<u8>()).prop_map(|(action, task, actor, other)| Step {
@@ -201,16 +233,28 @@ fn definition(world: &World, spec: &ProcessSpec) -> Value {
     } else {
         "return_to_initiator"
     };
+    let mut settings = json!({
+        "dedupe": pick(["off", "keep_first", "consecutive"], spec.dedupe),
+        "initiator_is_approver": pick(["approve_self", "auto_pass", "manager"], spec.initiator_is_approver),
+        "no_approver": pick(["pass", "admin", "pass"], spec.no_approver),
+        "on_refuse": on_refuse,
+        "withdraw": pick(["always", "before_action", "never"], spec.withdraw),
+    });
+    if spec.remind {
+        settings["remind_after_hours"] = json!(2);
+    }
+    if spec.timeout > 0 {
+        let action = if spec.timeout == 1 {
+            "approve"
+        } else {
+            "refuse"
+        };
+        settings["timeout"] = json!({"after_hours": 24, "action": action});
+    }
     json!({
         "code": "PROP", "name": "Property", "table": "claims",
         "record_status": {"field": "status", "running": "running", "agree": "agree", "refuse": "refuse", "withdrawn": "withdrawn", "terminated": "terminated"},
-        "settings": {
-            "dedupe": pick(["off", "keep_first", "consecutive"], spec.dedupe),
-            "initiator_is_approver": pick(["approve_self", "auto_pass", "manager"], spec.initiator_is_approver),
-            "no_approver": pick(["pass", "admin", "pass"], spec.no_approver),
-            "on_refuse": on_refuse,
-            "withdraw": pick(["always", "before_action", "never"], spec.withdraw),
-        },
+        "settings": settings,
         "cc": [{"at": "finish", "approvers": [{"role": "finance"}]}],
         "nodes": nodes,
     })
@@ -309,9 +353,24 @@ fn command(world: &World, state: &InstanceState, step: &Step) -> Option<Command>
             comment: None,
             by,
         },
-        Move::Timeout => Command::Timer {
-            task: task_id,
-            kind: TimerKind::Timeout,
+        Move::Timer { remind, any } => Command::Timer {
+            task: if *any {
+                state
+                    .tasks
+                    .get(usize::from(step.other) % state.tasks.len().max(1))
+                    .map_or(task_id, |task| task.id)
+            } else {
+                task_id
+            },
+            kind: if *remind {
+                TimerKind::Remind
+            } else {
+                TimerKind::Timeout
+            },
+        },
+        Move::Remind => Command::Remind {
+            comment: None,
+            by: if step.actor == 0 { initiator } else { by },
         },
         Move::MemberLeft => Command::MemberLeft {
             member: task.map_or(other, |task| task.assignee),
@@ -356,6 +415,7 @@ fn check_transition(before: &InstanceState, command: &Command, transition: &Tran
             assert_eq!(after.task(old.id), Some(old), "a closed task changed");
         }
     }
+    check_timers(before, command, transition);
     // Who decided: the assignee, an agent with admin, or the engine.
     for record in &transition.records {
         if record.kind == RecordKind::ExecuteTaskNormal {
@@ -369,6 +429,108 @@ fn check_transition(before: &InstanceState, command: &Command, transition: &Tran
             };
             assert!(by.admin);
         }
+    }
+}
+
+/// Timers and reminders: each task that starts running gets the timers the settings ask for; reminders
+/// change nothing and name the running tasks; a timeout decides a running task once, automatically.
+fn check_timers(before: &InstanceState, command: &Command, transition: &Transition) {
+    let after = &transition.state;
+    let settings = before.process.process.settings;
+    let was_running = |id| {
+        before
+            .task(id)
+            .is_some_and(|t| t.status == TaskStatus::Running)
+    };
+    let mut expected = Vec::new();
+    for task in after
+        .tasks
+        .iter()
+        .filter(|t| t.status == TaskStatus::Running)
+    {
+        if was_running(task.id) {
+            continue;
+        }
+        if settings.remind_after_hours.is_some() {
+            expected.push((task.id, TimerKind::Remind));
+        }
+        if settings.timeout.is_some() {
+            expected.push((task.id, TimerKind::Timeout));
+        }
+    }
+    let timers: Vec<_> = transition.timers.iter().map(|t| (t.task, t.kind)).collect();
+    assert_eq!(timers, expected, "timers of {command:?}");
+    let running: Vec<_> = before
+        .tasks
+        .iter()
+        .filter(|t| t.status == TaskStatus::Running)
+        .map(|t| (t.id, t.assignee))
+        .collect();
+    let reminded: Vec<_> = transition
+        .reminders
+        .iter()
+        .map(|r| (r.task, r.assignee))
+        .collect();
+    let unchanged = |what: &str| {
+        assert!(
+            transition.records.is_empty() && transition.events.is_empty(),
+            "{what} left records or events"
+        );
+        assert_eq!(after.tasks, before.tasks, "{what} changed a task");
+        assert_eq!(
+            after.activations, before.activations,
+            "{what} changed an activation"
+        );
+        assert_eq!(
+            after.instance, before.instance,
+            "{what} changed the instance"
+        );
+    };
+    match command {
+        Command::Remind { .. } => {
+            assert_eq!(reminded, running, "a remind names every running task");
+            unchanged("a remind");
+        }
+        Command::Timer { task, kind } => {
+            let live = before.instance.status == InstanceStatus::Running && was_running(*task);
+            match kind {
+                TimerKind::Remind => {
+                    let expected: Vec<_> = running
+                        .iter()
+                        .copied()
+                        .filter(|(id, _)| live && id == task)
+                        .collect();
+                    assert_eq!(
+                        reminded, expected,
+                        "a reminder timer names its running task"
+                    );
+                    unchanged("a reminder timer");
+                }
+                TimerKind::Timeout => {
+                    assert!(reminded.is_empty());
+                    let decided = transition
+                        .records
+                        .iter()
+                        .filter(|r| r.task == Some(*task) && r.kind == RecordKind::ExecuteTaskAuto)
+                        .count();
+                    let initiator_task = before
+                        .task(*task)
+                        .is_some_and(|t| t.node == tenon_approvals::definition::INITIATOR);
+                    if !live || settings.timeout.is_none() || initiator_task {
+                        unchanged("a timeout of a task that does not run (or with no timeout set)");
+                    } else {
+                        assert_eq!(
+                            decided, 1,
+                            "a timeout decides its task once: {:?}",
+                            transition.records
+                        );
+                        let task = after.task(*task).unwrap();
+                        assert_eq!(task.status, TaskStatus::Completed, "a timed-out task ends");
+                    }
+                }
+            }
+        }
+        _ => assert!(reminded.is_empty(), "{command:?} reminded someone"),
     }
 }
 
@@ -475,6 +637,17 @@ fn run_case(spec: &ProcessSpec, amount: i64, initiator: usize, steps: &[Step], t
             Ok(transition) => {
                 check_transition(&state, &command, &transition);
                 *tally.accepted.entry(transition.action).or_default() += 1;
+                if matches!(command, Command::Timer { .. })
+                    && transition
+                        .records
+                        .iter()
+                        .any(|r| r.kind == RecordKind::ExecuteTaskAuto)
+                {
+                    *tally.accepted.entry("timed_out").or_default() += 1;
+                }
+                if !transition.reminders.is_empty() {
+                    *tally.accepted.entry("reminders_sent").or_default() += 1;
+                }
                 events.extend(transition.events.iter().map(|e| e.event_type));
                 state = transition.state;
             }
@@ -534,6 +707,7 @@ fn the_random_runs_exercise_every_command_and_every_ending() {
         let (spec, amount, initiator, steps) = case().new_tree(&mut runner).unwrap().current();
         run_case(&spec, amount, initiator, &steps, &mut tally);
     }
+    println!("{tally:?}");
     for action in [
         "approved",
         "refused",
@@ -545,6 +719,9 @@ fn the_random_runs_exercise_every_command_and_every_ending() {
         "commented",
         "cc",
         "timer",
+        "timed_out",
+        "reminded",
+        "reminders_sent",
         "reassigned",
     ] {
         assert!(

@@ -115,7 +115,11 @@ pub async fn round(
 
 async fn attempt(store: &Store, sender: &Sender, delivery: ClaimedDelivery) -> AttemptOutcome {
     let at = store.now();
-    let body = serde_json::to_vec(&delivery.event.envelope()).unwrap_or_default();
+    let body = serde_json::to_vec(&tenon_model::events::delivery_body(
+        &delivery.event,
+        delivery.events_expired.as_ref(),
+    ))
+    .unwrap_or_default();
     let id = delivery.event.id.to_string();
     let result = sender
         .send(&delivery.url, &delivery.secret, &id, body)

@@ -20,6 +20,11 @@
 //!     views:
 //!       - {key: board, name: Board, type: kanban, config: {group_field: status}}
 //! ```
+//!
+//! A `key` left out (of the app, a table, a field or a view) is derived from the `name` as the API derives
+//! it (`入住日期` → `ru_zhu_ri_qi`, `_2` added when a sibling has it), so the same file always gives the
+//! same keys. Every problem of a file — each missing name, each key that cannot be derived — comes back in
+//! one answer.
 
 use serde::{Deserialize, Serialize};
 use tenon_model::apps::ApiKey;
@@ -40,12 +45,98 @@ pub const FORMAT: &str = "tenon.app/v1";
 pub struct AppFile {
     #[serde(default = "format")]
     pub format: String,
-    pub key: String,
-    pub name: String,
+    /// Derived from the name when absent (docs/fields.md: `入住日期` → `ru_zhu_ri_qi`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default)]
     pub tables: Vec<TableFile>,
+    /// Custom roles approval rules name (`{key, name}`; members are given in the directory, not here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<RoleFile>,
+    /// Approval processes on the app's tables, as `POST /api/v1/processes` takes them (docs/approvals.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processes: Vec<serde_json::Value>,
+    /// Connection flows (docs/flows.md): published with the import unless it skips them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flows: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleFile {
+    pub key: String,
+    pub name: String,
+}
+
+/// The roles and processes of a file, checked for shape (publishing checks them against the tables).
+pub fn approvals(file: &AppFile) -> Result<tenon_store::approvals::FileApprovals, ExchangeError> {
+    let mut check = Checker::default();
+    let mut approvals = tenon_store::approvals::FileApprovals::default();
+    for (r, role) in file.roles.iter().enumerate() {
+        let key = check.field(&format!("roles[{r}].key"), ApiKey::parse(&role.key));
+        let name = check.field(&format!("roles[{r}].name"), Name::parse(&role.name));
+        if let (Some(key), Some(name)) = (key, name) {
+            approvals.roles.push((key, name));
+        }
+    }
+    for (p, process) in file.processes.iter().enumerate() {
+        let path = format!("processes[{p}]");
+        if process.get("app").is_some() {
+            check.push(
+                format!("{path}.app"),
+                DetailCode::NotAllowed,
+                "a process of a definition file runs on a table of the file's app",
+            );
+        }
+        match tenon_approvals::Process::parse(process, &path) {
+            Ok(parsed) => {
+                if approvals.processes.iter().any(
+                    |(_, other): &(serde_json::Value, tenon_approvals::Process)| {
+                        other.code == parsed.code
+                    },
+                ) {
+                    check.push(
+                        format!("{path}.code"),
+                        DetailCode::NotUnique,
+                        format!("{} is the code of another process", parsed.code),
+                    );
+                }
+                approvals.processes.push((process.clone(), parsed));
+            }
+            Err(invalid) => invalid.0.into_iter().for_each(|error| check.add(error)),
+        }
+    }
+    check.finish()?;
+    Ok(approvals)
+}
+
+/// The flows of a file, checked for shape (publishing checks them against the tables): each as written
+/// and parsed at `flows[i]`; keys unique in the file.
+pub fn flows(file: &AppFile) -> Result<tenon_store::flows::FileFlows, ExchangeError> {
+    let mut check = Checker::default();
+    let mut flows = tenon_store::flows::FileFlows::default();
+    for (i, value) in file.flows.iter().enumerate() {
+        let path = format!("flows[{i}]");
+        match tenon_flows::Flow::parse(value, &path) {
+            Ok(flow) => {
+                if flows.flows.iter().any(|(_, other)| other.key == flow.key) {
+                    check.push(
+                        format!("{path}.key"),
+                        DetailCode::NotUnique,
+                        format!("{} is the key of another flow of the file", flow.key),
+                    );
+                }
+                flows.flows.push((value.clone(), flow));
+            }
+            Err(invalid) => invalid.0.into_iter().for_each(|error| check.add(error)),
+        }
+    }
+    check.finish()?;
+    Ok(flows)
 }
 
 fn format() -> String {
@@ -55,8 +146,11 @@ fn format() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TableFile {
-    pub key: String,
-    pub name: String,
+    /// Derived from the name when absent, unique among the file's tables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_field: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -84,8 +178,11 @@ pub struct RuleFile {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ViewFile {
-    pub key: String,
-    pub name: String,
+    /// Derived from the name when absent, unique among the table's views.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(rename = "type")]
     pub view_type: String,
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
@@ -131,7 +228,8 @@ pub fn write(file: &AppFile, format: FileFormat) -> Result<String, ExchangeError
     }
 }
 
-/// Checks a file into a definition: keys everywhere, names valid, fields parsed with their options.
+/// Checks a file into a definition: names valid, keys given or derived from the names, fields parsed
+/// with their options. Every problem of the file comes back in one answer.
 pub fn check(file: AppFile) -> Result<AppDefinition, ExchangeError> {
     if file.format != FORMAT {
         return Err(Invalid::from(
@@ -147,13 +245,30 @@ pub fn check(file: AppFile) -> Result<AppDefinition, ExchangeError> {
         .into());
     }
     let mut check = Checker::default();
-    let key = check.field("key", ApiKey::parse(&file.key));
-    let name = check.field("name", Name::parse(&file.name));
+    let name = required_name(&mut check, "name", file.name);
+    let key = key_or_derived(&mut check, "key", file.key, name.as_ref(), &[]);
+    let table_keys = explicit_keys(file.tables.iter().map(|table| table.key.as_deref()));
     let mut tables = Vec::with_capacity(file.tables.len());
+    let mut derived_table_keys: Vec<ApiKey> = Vec::new();
     for (t, table) in file.tables.into_iter().enumerate() {
         let path = format!("tables[{t}]");
-        let table_key = check.field(&format!("{path}.key"), ApiKey::parse(&table.key));
-        let table_name = check.field(&format!("{path}.name"), Name::parse(&table.name));
+        let table_name = required_name(&mut check, &format!("{path}.name"), table.name);
+        let derived = table.key.is_none();
+        let taken: Vec<ApiKey> = table_keys
+            .iter()
+            .chain(&derived_table_keys)
+            .cloned()
+            .collect();
+        let table_key = key_or_derived(
+            &mut check,
+            &format!("{path}.key"),
+            table.key,
+            table_name.as_ref(),
+            &taken,
+        );
+        if let (true, Some(key)) = (derived, &table_key) {
+            derived_table_keys.push(key.clone());
+        }
         let primary_field = check.optional(
             &format!("{path}.primary_field"),
             table.primary_field,
@@ -165,17 +280,38 @@ pub fn check(file: AppFile) -> Result<AppDefinition, ExchangeError> {
             &table.unique_together,
         );
         let indexes = key_groups(&mut check, &format!("{path}.indexes"), &table.indexes);
+        let field_keys = explicit_keys(table.fields.iter().map(|field| field.key.as_deref()));
+        let mut derived_field_keys: Vec<ApiKey> = Vec::new();
         let mut fields = Vec::with_capacity(table.fields.len());
-        for (f, field) in table.fields.into_iter().enumerate() {
+        for (f, mut field) in table.fields.into_iter().enumerate() {
+            let at = format!("{path}.fields[{f}]");
             if field.key.is_none() {
-                check.push(
-                    format!("{path}.fields[{f}].key"),
-                    DetailCode::Required,
-                    "every field of a definition needs a key",
-                );
-                continue;
+                let field_name = field.name.as_deref().and_then(|raw| Name::parse(raw).ok());
+                let taken: Vec<ApiKey> = field_keys
+                    .iter()
+                    .chain(&derived_field_keys)
+                    .cloned()
+                    .collect();
+                match key_or_derived(
+                    &mut check,
+                    &format!("{at}.key"),
+                    None,
+                    field_name.as_ref(),
+                    &taken,
+                ) {
+                    Some(key) => {
+                        derived_field_keys.push(key.clone());
+                        field.key = Some(key.to_string());
+                    }
+                    // The name's own problem (if any) is reported by `field_spec`.
+                    None if field.name.is_some() => {}
+                    None => {
+                        check.push(format!("{at}.name"), DetailCode::Required, "is required");
+                        continue;
+                    }
+                }
             }
-            match field_spec(field, &format!("{path}.fields[{f}]")) {
+            match field_spec(field, &at) {
                 Ok(spec) => fields.push(spec),
                 Err(ExchangeError::Invalid(invalid)) => {
                     invalid.0.into_iter().for_each(|error| check.add(error))
@@ -183,11 +319,28 @@ pub fn check(file: AppFile) -> Result<AppDefinition, ExchangeError> {
                 Err(other) => return Err(other),
             }
         }
+        let view_keys = explicit_keys(table.views.iter().map(|view| view.key.as_deref()));
         let mut views = Vec::with_capacity(table.views.len());
         for (v, view) in table.views.into_iter().enumerate() {
             let at = format!("{path}.views[{v}]");
-            let key = check.field(&format!("{at}.key"), ApiKey::parse(&view.key));
-            let name = check.field(&format!("{at}.name"), Name::parse(&view.name));
+            let name = required_name(&mut check, &format!("{at}.name"), view.name);
+            let explicit = view.key.is_some();
+            let taken: Vec<ApiKey> = if explicit {
+                Vec::new()
+            } else {
+                view_keys
+                    .iter()
+                    .chain(views.iter().map(|known: &ViewDefinition| &known.key))
+                    .cloned()
+                    .collect()
+            };
+            let key = key_or_derived(
+                &mut check,
+                &format!("{at}.key"),
+                view.key,
+                name.as_ref(),
+                &taken,
+            );
             let view_type = ViewType::parse(&view.view_type);
             if view_type.is_none() {
                 check.add(
@@ -254,14 +407,61 @@ pub fn check(file: AppFile) -> Result<AppDefinition, ExchangeError> {
     })
 }
 
+/// A name the file must give (`required` when absent).
+fn required_name(check: &mut Checker, path: &str, raw: Option<String>) -> Option<Name> {
+    match raw {
+        Some(raw) => check.field(path, Name::parse(&raw)),
+        None => {
+            check.push(path, DetailCode::Required, "is required");
+            None
+        }
+    }
+}
+
+/// The valid keys a file gives explicitly, which derived keys must not take.
+fn explicit_keys<'a>(keys: impl Iterator<Item = Option<&'a str>>) -> Vec<ApiKey> {
+    keys.flatten()
+        .filter_map(|raw| ApiKey::parse(raw).ok())
+        .collect()
+}
+
+/// The key given, or one derived from the name as the API derives it (docs/fields.md), made unique
+/// among `taken` with `_2`, `_3`…; `required` when there is neither a key nor a name that yields one.
+fn key_or_derived(
+    check: &mut Checker,
+    path: &str,
+    raw: Option<String>,
+    name: Option<&Name>,
+    taken: &[ApiKey],
+) -> Option<ApiKey> {
+    if let Some(raw) = raw {
+        return check.field(path, ApiKey::parse(&raw));
+    }
+    match name.and_then(|name| ApiKey::derive(name.as_str())) {
+        Some(base) => Some(ApiKey::unique_among(base, |key| {
+            taken.iter().any(|known| known.as_str() == key)
+        })),
+        None => {
+            let reason = match name {
+                Some(name) => format!(
+                    "no key is given and none can be derived from the name \"{name}\"; give one"
+                ),
+                None => "no key is given and there is no name to derive one from".to_owned(),
+            };
+            check.push(path, DetailCode::Required, reason);
+            None
+        }
+    }
+}
+
 /// The definition file of an existing app. Inverse link fields are described by their owners.
 pub fn export(current: &CurrentApp) -> AppFile {
     let app = &current.app;
     let tables = current.tables.as_slice();
     AppFile {
         format: FORMAT.to_owned(),
-        key: app.key.to_string(),
-        name: app.name.to_string(),
+        key: Some(app.key.to_string()),
+        name: Some(app.name.to_string()),
         description: app.description.clone(),
         tables: tables
             .iter()
@@ -273,8 +473,8 @@ pub fn export(current: &CurrentApp) -> AppFile {
                         .unwrap_or_default()
                 };
                 TableFile {
-                    key: schema.table.key.to_string(),
-                    name: schema.table.name.to_string(),
+                    key: Some(schema.table.key.to_string()),
+                    name: Some(schema.table.name.to_string()),
                     primary_field: schema.table.primary_field_id.as_ref().map(key_of),
                     unique_together: schema
                         .table
@@ -309,8 +509,8 @@ pub fn export(current: &CurrentApp) -> AppFile {
                         .into_iter()
                         .flatten()
                         .map(|view| ViewFile {
-                            key: view.key.to_string(),
-                            name: view.name.to_string(),
+                            key: Some(view.key.to_string()),
+                            name: Some(view.name.to_string()),
                             view_type: view.view_type.as_str().to_owned(),
                             config: view.config.clone(),
                         })
@@ -318,7 +518,61 @@ pub fn export(current: &CurrentApp) -> AppFile {
                 }
             })
             .collect(),
+        roles: Vec::new(),
+        processes: Vec::new(),
+        flows: Vec::new(),
     }
+}
+
+/// Adds an app's approval processes (their drafts, as last written; `app` is the file's) and the custom
+/// roles they name (`{key, name}`, without members) to its definition file, so that importing the file
+/// again publishes nothing new.
+pub fn export_approvals(
+    file: &mut AppFile,
+    app: tenon_model::AppId,
+    processes: Vec<tenon_store::approvals::StoredProcess>,
+    roles: Vec<tenon_store::approvals::OrgRole>,
+) {
+    fn named_roles(value: &serde_json::Value, found: &mut std::collections::BTreeSet<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, inner) in map {
+                    match (key.as_str(), inner) {
+                        ("role", serde_json::Value::String(role)) => {
+                            found.insert(role.clone());
+                        }
+                        _ => named_roles(inner, found),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => {
+                items.iter().for_each(|item| named_roles(item, found))
+            }
+            _ => {}
+        }
+    }
+    let mut named = std::collections::BTreeSet::new();
+    let mut drafts = Vec::new();
+    for process in processes
+        .into_iter()
+        .filter(|process| process.app_id == app)
+    {
+        named_roles(&process.draft, &mut named);
+        let mut draft = process.draft;
+        if let Some(object) = draft.as_object_mut() {
+            object.remove("app");
+        }
+        drafts.push(draft);
+    }
+    file.roles = roles
+        .into_iter()
+        .filter(|role| named.contains(&role.key))
+        .map(|role| RoleFile {
+            key: role.key,
+            name: role.name,
+        })
+        .collect();
+    file.processes = drafts;
 }
 
 /// Groups of field keys (`unique_together`, `indexes`), each key checked where it stands.

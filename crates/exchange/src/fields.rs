@@ -13,7 +13,8 @@ use crate::ExchangeError;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldFile {
-    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     #[serde(rename = "type")]
@@ -38,7 +39,17 @@ fn is_false(flag: &bool) -> bool {
 /// describe the inverse field on the other table. `path` prefixes error fields.
 pub fn field_spec(file: FieldFile, path: &str) -> Result<FieldSpec, ExchangeError> {
     let mut check = Checker::default();
-    let name = check.field(&format!("{path}.name"), Name::parse(&file.name));
+    let name = match &file.name {
+        Some(raw) => check.field(&format!("{path}.name"), Name::parse(raw)),
+        None => {
+            check.push(
+                format!("{path}.name"),
+                tenon_model::DetailCode::Required,
+                "is required",
+            );
+            None
+        }
+    };
     let key = check.optional(&format!("{path}.key"), file.key, |raw| ApiKey::parse(&raw));
     let field_type = check.field(&format!("{path}.type"), FieldType::parse(&file.field_type));
     let mut options = file.options;
@@ -113,7 +124,7 @@ pub fn field_file(field: &Field, tables: &[TableSchema]) -> FieldFile {
         }
     }
     FieldFile {
-        name: field.name.to_string(),
+        name: Some(field.name.to_string()),
         key: Some(field.key.to_string()),
         field_type: field.field_type().as_str().to_owned(),
         options,

@@ -3,6 +3,7 @@
 //! - [`definition`]: an app's schema as a YAML or JSON file (apps as code), read, written and checked.
 //! - [`tabular`]: table data as CSV or Excel, read into rows of JSON values and written from records.
 //! - [`import`]: a table file into records, row by row, with every row's problems reported.
+//! - [`typecast`]: record input that names linked records, members, departments and choices.
 //!
 //! This crate parses and renders files; it reaches the database only through `tenon-store`.
 
@@ -12,6 +13,7 @@ pub mod fields;
 pub mod import;
 pub mod render;
 pub mod tabular;
+pub mod typecast;
 
 /// A file could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -4,11 +4,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rust_decimal::Decimal;
 use serde_json::{Map, Value, json};
 use tenon_model::apps::{CellValue, FieldKind, LinkTarget, Record, TableSchema};
 use tenon_model::{FieldId, OrgId};
-use tenon_store::{Attachment, Store, StoreError};
+use tenon_store::render::Names;
+pub use tenon_store::render::{decimal, instant};
+use tenon_store::{Store, StoreError};
 use uuid::Uuid;
 
 /// How `fields` objects are keyed.
@@ -32,15 +33,13 @@ impl KeyBy {
     }
 }
 
-/// What rendering needs besides the records: names of linked records, members and departments, file
-/// metadata, and expanded linked records — all fetched in bulk, never per row.
+/// What rendering needs besides the records: the names the records refer to (see
+/// [`tenon_store::render::Names`], the representation shared with the events of the outbox) and expanded
+/// linked records — all fetched in bulk, never per row.
 #[derive(Debug, Default)]
 pub struct RenderContext {
     pub key_by: KeyBy,
-    link_names: HashMap<FieldId, HashMap<Uuid, String>>,
-    people: HashMap<Uuid, String>,
-    departments: HashMap<Uuid, String>,
-    files: HashMap<Uuid, Attachment>,
+    names: Names,
     expanded: HashMap<FieldId, HashMap<Uuid, Value>>,
 }
 
@@ -56,12 +55,20 @@ impl RenderContext {
         let tenant = store.tenant(org);
         let mut context = RenderContext {
             key_by,
-            ..RenderContext::default()
+            names: tenant.render_names(schema, records).await?,
+            expanded: HashMap::new(),
         };
-        let mut people = HashSet::new();
-        let mut departments = HashSet::new();
-        let mut files = HashSet::new();
         for field in &schema.fields {
+            let FieldKind::Link {
+                table: LinkTarget::Resolved(target),
+                ..
+            } = &field.kind
+            else {
+                continue;
+            };
+            if !expand.contains(&field.id) {
+                continue;
+            }
             let ids: HashSet<Uuid> = records
                 .iter()
                 .filter_map(|record| match record.cells.get(&field.id) {
@@ -73,52 +80,27 @@ impl RenderContext {
             if ids.is_empty() {
                 continue;
             }
-            match &field.kind {
-                FieldKind::Member { .. } => people.extend(ids),
-                FieldKind::Department { .. } => departments.extend(ids),
-                FieldKind::Attachment { .. } => files.extend(ids),
-                FieldKind::Link {
-                    table: LinkTarget::Resolved(target),
-                    ..
-                } => {
-                    let target = tenant.table_schema_by_id(*target).await?;
-                    let ids: Vec<Uuid> = ids.into_iter().collect();
-                    context
-                        .link_names
-                        .insert(field.id, tenant.record_names(&target, &ids).await?);
-                    if expand.contains(&field.id) {
-                        let record_ids: Vec<tenon_model::RecordId> = ids
-                            .iter()
-                            .map(|id| tenon_model::RecordId::from_uuid(*id))
-                            .collect();
-                        let linked = tenant.records_by_ids(&target, &record_ids, None).await?;
-                        let nested = Box::pin(RenderContext::load(
-                            store,
-                            org,
-                            &target,
-                            &linked,
-                            key_by,
-                            &[],
-                        ))
-                        .await?;
-                        let rendered = linked
-                            .iter()
-                            .map(|record| {
-                                (*record.id.as_uuid(), nested.record(&target, record, None))
-                            })
-                            .collect();
-                        context.expanded.insert(field.id, rendered);
-                    }
-                }
-                _ => {}
-            }
+            let target = tenant.table_schema_by_id(*target).await?;
+            let record_ids: Vec<tenon_model::RecordId> = ids
+                .iter()
+                .map(|id| tenon_model::RecordId::from_uuid(*id))
+                .collect();
+            let linked = tenant.records_by_ids(&target, &record_ids, None).await?;
+            let nested = Box::pin(RenderContext::load(
+                store,
+                org,
+                &target,
+                &linked,
+                key_by,
+                &[],
+            ))
+            .await?;
+            let rendered = linked
+                .iter()
+                .map(|record| (*record.id.as_uuid(), nested.record(&target, record, None)))
+                .collect();
+            context.expanded.insert(field.id, rendered);
         }
-        let people: Vec<Uuid> = people.into_iter().collect();
-        context.people = tenant.member_names(&people).await?;
-        let departments: Vec<Uuid> = departments.into_iter().collect();
-        context.departments = tenant.department_names(&departments).await?;
-        let files: Vec<Uuid> = files.into_iter().collect();
-        context.files = tenant.attachments(&files).await?;
         Ok(context)
     }
 
@@ -129,29 +111,29 @@ impl RenderContext {
             if only.is_some_and(|only| !only.contains(&field.id)) {
                 continue;
             }
-            let value =
-                match &field.kind {
-                    FieldKind::CreatedTime { .. } => Some(instant(record.created_at)),
-                    FieldKind::ModifiedTime { .. } => Some(instant(record.modified_at)),
-                    FieldKind::CreatedBy => record.created_by.as_ref().map(
-                        |actor| json!({"type": actor.kind, "id": actor.id, "name": actor.name}),
-                    ),
-                    FieldKind::ModifiedBy => record.modified_by.as_ref().map(
-                        |actor| json!({"type": actor.kind, "id": actor.id, "name": actor.name}),
-                    ),
-                    kind => record
-                        .cells
-                        .get(&field.id)
-                        .map(|cell| self.cell(field.id, kind, cell)),
-                };
-            if let Some(value) = value {
-                let name = match self.key_by {
-                    KeyBy::Key => field.key.to_string(),
-                    KeyBy::Id => field.id.to_string(),
-                    KeyBy::Name => field.name.to_string(),
-                };
-                fields.insert(name, value);
+            let Some(mut value) = self.names.field(field, record) else {
+                continue;
+            };
+            if let (Some(expanded), Value::Array(items)) =
+                (self.expanded.get(&field.id), &mut value)
+            {
+                for item in items.iter_mut() {
+                    let linked = item
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .and_then(|id| Uuid::parse_str(id).ok())
+                        .and_then(|id| expanded.get(&id));
+                    if let (Some(linked), Value::Object(map)) = (linked, item) {
+                        map.insert("record".to_owned(), linked.clone());
+                    }
+                }
             }
+            let name = match self.key_by {
+                KeyBy::Key => field.key.to_string(),
+                KeyBy::Id => field.id.to_string(),
+                KeyBy::Name => field.name.to_string(),
+            };
+            fields.insert(name, value);
         }
         json!({
             "id": record.id.to_string(),
@@ -161,75 +143,4 @@ impl RenderContext {
             "fields": fields,
         })
     }
-
-    fn cell(&self, field: FieldId, kind: &FieldKind, cell: &CellValue) -> Value {
-        match (kind, cell) {
-            (FieldKind::Number { precision, .. }, CellValue::Decimal(value)) => decimal(*value, *precision, *precision == 0),
-            (FieldKind::Currency { precision, .. }, CellValue::Decimal(value)) => decimal(*value, *precision, false),
-            (FieldKind::Percent { precision, .. }, CellValue::Decimal(value)) => decimal(*value, precision + 2, false),
-            (FieldKind::Member { multiple }, CellValue::Ids(ids)) => self.named(ids, &self.people, *multiple),
-            (FieldKind::Department { multiple }, CellValue::Ids(ids)) => self.named(ids, &self.departments, *multiple),
-            (FieldKind::Link { .. }, CellValue::Ids(ids)) => {
-                let names = self.link_names.get(&field);
-                let expanded = self.expanded.get(&field);
-                Value::Array(
-                    ids.iter()
-                        .map(|id| {
-                            let mut object = json!({"id": id.to_string(), "name": names.and_then(|n| n.get(id)).cloned().unwrap_or_default()});
-                            if let (Some(expanded), Value::Object(map)) = (expanded, &mut object)
-                                && let Some(record) = expanded.get(id)
-                            {
-                                map.insert("record".to_owned(), record.clone());
-                            }
-                            object
-                        })
-                        .collect(),
-                )
-            }
-            (FieldKind::Attachment { .. }, CellValue::Ids(ids)) => Value::Array(
-                ids.iter()
-                    .map(|id| match self.files.get(id) {
-                        Some(file) => json!({"id": id.to_string(), "name": file.filename, "size": file.size, "type": file.content_type, "url": format!("/api/v1/attachments/{id}")}),
-                        None => json!({"id": id.to_string()}),
-                    })
-                    .collect(),
-            ),
-            (FieldKind::Formula { .. } | FieldKind::Rollup { .. }, CellValue::Decimal(value)) => match kind.value_storage() {
-                tenon_model::apps::Storage::Decimal { scale } => decimal(*value, scale, false),
-                _ => Value::String(value.normalize().to_string()),
-            },
-            (_, CellValue::Text(text)) => Value::String(text.clone()),
-            (_, CellValue::Integer(value)) => Value::from(*value),
-            (_, CellValue::Bool(flag)) => Value::Bool(*flag),
-            (_, CellValue::Date(date)) => Value::String(date.format("%Y-%m-%d").to_string()),
-            (_, CellValue::DateTime(time)) => instant(*time),
-            (_, CellValue::Names(names)) => Value::Array(names.iter().map(|name| Value::String(name.clone())).collect()),
-            (_, CellValue::Ids(ids)) => Value::Array(ids.iter().map(|id| Value::String(id.to_string())).collect()),
-            (_, CellValue::Decimal(value)) => Value::String(value.normalize().to_string()),
-        }
-    }
-
-    fn named(&self, ids: &[Uuid], names: &HashMap<Uuid, String>, multiple: bool) -> Value {
-        let objects: Vec<Value> =
-            ids.iter().map(|id| json!({"id": id.to_string(), "name": names.get(id).cloned().unwrap_or_default()})).collect();
-        if multiple {
-            Value::Array(objects)
-        } else {
-            objects.into_iter().next().unwrap_or(Value::Null)
-        }
-    }
-}
-
-pub fn instant(time: chrono::DateTime<chrono::Utc>) -> Value {
-    Value::String(time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-}
-
-/// A decimal with exactly `scale` decimals, as a string (or a JSON number for whole-number fields).
-pub fn decimal(value: Decimal, scale: u32, as_number: bool) -> Value {
-    let mut value = value;
-    value.rescale(scale);
-    if as_number && let Ok(integer) = i64::try_from(value.mantissa()) {
-        return Value::from(integer);
-    }
-    Value::String(value.to_string())
 }

@@ -14,12 +14,15 @@
 pub mod account;
 pub mod balance;
 pub mod book;
+pub mod closing;
 pub mod exchange;
 pub mod expr;
 pub mod money;
+pub mod opening;
 pub mod period;
 pub mod report;
 pub mod rules;
+pub mod statements;
 pub mod templates;
 pub mod voucher;
 

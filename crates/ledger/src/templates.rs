@@ -79,7 +79,7 @@ mod tests {
     #[test]
     fn cas_template_has_the_regulation_accounts_and_the_rule_roles() {
         let chart = chart(Standard::Cas).unwrap();
-        assert_eq!(chart.len(), 156 + 3);
+        assert_eq!(chart.len(), 156 + 3 + 6);
         for (code, name) in [
             ("1001", "库存现金"),
             ("1002", "银行存款"),
@@ -116,7 +116,7 @@ mod tests {
     #[test]
     fn small_business_template_maps_the_same_roles_to_its_own_codes() {
         let chart = chart(Standard::CasSmall).unwrap();
-        assert_eq!(chart.len(), 66 + 3);
+        assert_eq!(chart.len(), 66 + 3 + 5);
         let revenue = chart.by_role(&Role::parse("REVENUE").unwrap()).unwrap();
         assert_eq!(
             (revenue.code.as_str(), revenue.name.as_str()),

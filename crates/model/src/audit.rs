@@ -23,10 +23,20 @@ pub enum TargetKind {
     LedgerAccount,
     Voucher,
     Subscription,
+    /// A custom role of the organization (`/api/v1/roles`).
+    OrgRole,
+    /// An approval process and its versions.
+    Process,
+    /// An approval instance (its tasks and operation records).
+    Approval,
+    /// A connection flow and its versions.
+    Flow,
+    /// A run of a flow (retried, canceled, failed).
+    FlowRun,
 }
 
 impl TargetKind {
-    pub const ALL: [TargetKind; 16] = [
+    pub const ALL: [TargetKind; 21] = [
         TargetKind::Organization,
         TargetKind::Member,
         TargetKind::Department,
@@ -43,6 +53,11 @@ impl TargetKind {
         TargetKind::LedgerAccount,
         TargetKind::Voucher,
         TargetKind::Subscription,
+        TargetKind::OrgRole,
+        TargetKind::Process,
+        TargetKind::Approval,
+        TargetKind::Flow,
+        TargetKind::FlowRun,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -62,6 +77,11 @@ impl TargetKind {
             TargetKind::LedgerAccount => "ledger_account",
             TargetKind::Voucher => "voucher",
             TargetKind::Subscription => "subscription",
+            TargetKind::OrgRole => "role",
+            TargetKind::Process => "process",
+            TargetKind::Approval => "approval",
+            TargetKind::Flow => "flow",
+            TargetKind::FlowRun => "flow_run",
         }
     }
     pub fn parse(raw: &str) -> Option<Self> {

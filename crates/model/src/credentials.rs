@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::directory::MemberStatus;
-use crate::ids::{ClientAppId, InstallationId, MemberId, OrgId, TokenId};
+use crate::ids::{ClientAppId, FlowId, FlowRunId, InstallationId, MemberId, OrgId, TokenId};
 use crate::rate::RateLimit;
 use crate::role::Role;
 use crate::scope::ScopeSet;
@@ -93,11 +93,13 @@ pub struct Installation {
 pub enum Actor {
     /// A person, through a login session.
     Member { id: MemberId, name: String },
-    /// A personal or organization API token, possibly on behalf of a member.
+    /// A personal or organization API token, possibly on behalf of a member (`member_name`: that member's
+    /// name when the token was authenticated).
     Token {
         id: TokenId,
         name: String,
         member_id: Option<MemberId>,
+        member_name: Option<String>,
     },
     /// An installed third-party app.
     App {
@@ -106,6 +108,15 @@ pub enum Actor {
     },
     /// The platform itself: the CLI, the demo seeding, migrations.
     System,
+    /// A run of a connection flow: `id` is the run, `name` the flow's key. `flow` and `depth` say which
+    /// flow wrote (its own writes never trigger it) and how deep runs nest (at most
+    /// `tenon_flows::DEPTH_MAX`).
+    Flow {
+        run_id: FlowRunId,
+        name: String,
+        flow_id: FlowId,
+        depth: u32,
+    },
 }
 
 impl Actor {
@@ -115,6 +126,7 @@ impl Actor {
             Actor::Token { .. } => "token",
             Actor::App { .. } => "app",
             Actor::System => "system",
+            Actor::Flow { .. } => "flow",
         }
     }
     pub fn id(&self) -> Option<String> {
@@ -125,22 +137,41 @@ impl Actor {
                 installation_id, ..
             } => Some(installation_id.to_string()),
             Actor::System => None,
+            Actor::Flow { run_id, .. } => Some(run_id.to_string()),
         }
     }
     pub fn name(&self) -> &str {
         match self {
-            Actor::Member { name, .. } | Actor::Token { name, .. } | Actor::App { name, .. } => {
-                name
-            }
+            Actor::Member { name, .. }
+            | Actor::Token { name, .. }
+            | Actor::App { name, .. }
+            | Actor::Flow { name, .. } => name,
             Actor::System => "system",
         }
     }
+    /// Who a record names as its author (`created_by` / `modified_by`): the member when a session or a
+    /// member's personal token writes, otherwise the actor itself (an organization token, an app
+    /// installation, the system). The actor stays in the audit entry and the event.
+    pub fn author(&self) -> Actor {
+        match self {
+            Actor::Token {
+                member_id: Some(id),
+                member_name: Some(name),
+                ..
+            } => Actor::Member {
+                id: *id,
+                name: name.clone(),
+            },
+            other => other.clone(),
+        }
+    }
+
     /// The member behind the action, if any.
     pub fn member_id(&self) -> Option<MemberId> {
         match self {
             Actor::Member { id, .. } => Some(*id),
             Actor::Token { member_id, .. } => *member_id,
-            Actor::App { .. } | Actor::System => None,
+            Actor::App { .. } | Actor::System | Actor::Flow { .. } => None,
         }
     }
 }

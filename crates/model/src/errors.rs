@@ -157,6 +157,8 @@ error_codes! {
     /// A write authenticated by the session cookie came from another site.
     CrossSiteRequest = "cross_site_request", 403, [], [],
         "a cookie-authenticated write must come from Tenon's own pages";
+    /// An approval task is assigned to another member, and the credential may not act for them.
+    NotAssignee = "not_assignee", 403, [], [], "the task is assigned to someone else";
     /// Stream mode: the app is not installed in any organization.
     NotInstalled = "not_installed", 403, [], [], "the app is not installed in any organization";
     /// The object does not exist in this organization, or the route does not exist; `params.what` says
@@ -170,6 +172,9 @@ error_codes! {
         "the request took longer than {seconds} s";
     /// The change conflicts with the data as it is (a duplicate, a stale version, a closed period…).
     Conflict = "conflict", 409, [], [], "the change conflicts with the current data";
+    /// A records-API write of a field an approval instance running on the record sets (its status field).
+    ApprovalRunning = "approval_running", 409, [], [],
+        "an approval runs on this record; its status changes with the approval";
     /// `POST /api/v1/auth/login`: the address and password match members of several organizations;
     /// `details` lists them.
     OrganizationRequired = "organization_required", 409, [], [],
@@ -309,6 +314,11 @@ detail_codes! {
     UnknownField = "unknown_field", [], "is not a field here";
     /// An option or setting this object does not take; `allowed` lists those it takes.
     UnknownOption = "unknown_option", ["allowed"], "is not an option here; it takes {allowed}";
+    /// A query parameter this route does not take (a typo such as `fliter`, or another product's name such
+    /// as `filterByFormula`); `allowed` lists the parameters it takes. Ignoring it would answer the whole
+    /// table as if it had been applied.
+    UnknownParameter = "unknown_parameter", ["allowed"],
+        "is not a parameter of this route; it takes {allowed}";
     /// The same thing is given twice in one request (a field by key and by name, a choice listed twice…).
     Duplicate = "duplicate", [], "is given more than once";
     /// The value is computed by Tenon or fixed, and cannot be written.
@@ -346,10 +356,15 @@ detail_codes! {
     /// The text is not a valid `format`: `date` (YYYY-MM-DD), `date_time` (RFC 3339), `duration`,
     /// `email`, `phone`, `url`, `id`, `key`, `time_zone`, `locale`, `currency`, `period` (YYYY-MM),
     /// `rate_limit`, `regex`, `cursor`, `number`, `date_pattern`, `event_type`, `scope`, `account_code`, `role`,
-    /// `buckets` (ascending day limits such as `30,60,90`), `json`.
+    /// `buckets` (ascending day limits such as `30,60,90`), `json`, `cron` (a 5- or 6-field pattern).
     InvalidFormat = "invalid_format", ["format"], "is not a valid {format}";
     /// The value is not one of `allowed`.
     NotOneOf = "not_one_of", ["allowed"], "must be one of {allowed}";
+    /// With typecast: `value` names several things (`candidates`: choice names, or ids of records,
+    /// members or departments); give one exactly or by id.
+    Ambiguous = "ambiguous", ["value", "candidates"], "\"{value}\" matches several: {candidates}";
+    /// With typecast: no `what` (record, member, department) is named `value`.
+    NoMatch = "no_match", ["what", "value"], "no {what} matches \"{value}\"";
     /// A select value that is not one of the field's `choices`.
     UnknownChoice = "unknown_choice", ["value", "choices"],
         "\"{value}\" is not one of the choices {choices}";
@@ -464,6 +479,17 @@ detail_codes! {
     PeriodClosed = "period_closed", ["period"], "period {period} is closed";
     /// The voucher's `state` does not allow the action.
     InvalidState = "invalid_state", ["state"], "not possible for a {state} voucher";
+    /// A book's opening balances (期初余额) do not balance: their debits and credits (decimal strings) differ;
+    /// `debit_accounts` and `credit_accounts` list the accounts on each side.
+    OpeningsUnbalanced = "openings_unbalanced", ["debit", "credit", "difference", "debit_accounts", "credit_accounts"],
+        "the opening balances do not balance: debits {debit} ≠ credits {credit} (difference {difference})";
+    /// Income and expense `accounts` still have a balance in `period`: carry profit and loss forward first
+    /// (or close with `force`).
+    ProfitAndLossOpen = "profit_and_loss_open", ["period", "accounts"],
+        "income and expense accounts {accounts} still have a balance in {period}; carry them forward first";
+    /// Only the latest closed period (`period`) can be reopened.
+    NotLatestClosed = "not_latest_closed", ["period"],
+        "only the latest closed period ({period}) can be reopened";
 }
 
 impl std::fmt::Display for ErrorCode {

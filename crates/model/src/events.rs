@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::{EventId, OrgId, Scope, ScopeSet};
 
 /// Every event type Tenon emits, in documentation order.
-pub const EVENT_TYPES: [&str; 13] = [
+pub const EVENT_TYPES: [&str; 32] = [
     "record.created",
     "record.updated",
     "record.deleted",
@@ -26,6 +26,25 @@ pub const EVENT_TYPES: [&str; 13] = [
     "app.installed",
     "app.updated",
     "app.uninstalled",
+    "role.created",
+    "role.updated",
+    "role.deleted",
+    "approval.instance.started",
+    "approval.instance.approved",
+    "approval.instance.refused",
+    "approval.instance.withdrawn",
+    "approval.instance.terminated",
+    "approval.task.created",
+    "approval.task.approved",
+    "approval.task.refused",
+    "approval.task.transferred",
+    "approval.task.returned",
+    "approval.task.canceled",
+    "approval.task.paused",
+    "approval.task.resumed",
+    "approval.task.auto_approved",
+    "approval.cc",
+    "flow.run.failed",
 ];
 
 /// Event types a subscription may name at most (patterns included).
@@ -38,7 +57,9 @@ pub fn scope_for(event_type: &str) -> Option<Scope> {
     match family {
         "record" => Some(Scope::RecordsRead),
         "schema" => Some(Scope::AppsRead),
-        "member" | "department" => Some(Scope::DirectoryRead),
+        "member" | "department" | "role" => Some(Scope::DirectoryRead),
+        "approval" => Some(Scope::ApprovalsRead),
+        "flow" => Some(Scope::FlowsRead),
         // Which apps are installed, with what scopes, is an administrator's business.
         "app" => Some(Scope::Admin),
         _ => None,
@@ -120,6 +141,73 @@ impl Event {
     }
 }
 
+/// Events the retention deleted before a consumer saw them: a webhook subscription disabled, or a
+/// stream-mode app away, for longer than the retention. The consumer's next delivery carries it as
+/// `events_expired` beside the event, so a mirror knows it must catch up from the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventsExpired {
+    /// How many events expired unseen (of the types the consumer would have received).
+    pub count: u64,
+    /// The first and last of them, by commit order.
+    pub first_id: EventId,
+    pub last_id: EventId,
+    pub first_occurred_at: DateTime<Utc>,
+    pub last_occurred_at: DateTime<Utc>,
+    /// The retention they were deleted under.
+    pub retention_days: u32,
+}
+
+impl EventsExpired {
+    /// Adds events that expired after these.
+    pub fn extend(&mut self, later: &EventsExpired) {
+        self.count += later.count;
+        self.last_id = later.last_id;
+        self.last_occurred_at = later.last_occurred_at;
+        self.retention_days = later.retention_days;
+    }
+
+    /// The public JSON shape, as a delivery's or frame's `events_expired`.
+    pub fn to_json(&self) -> Value {
+        let time = |at: &DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+        json!({
+            "count": self.count,
+            "first_id": self.first_id.to_string(),
+            "last_id": self.last_id.to_string(),
+            "first_occurred_at": time(&self.first_occurred_at),
+            "last_occurred_at": time(&self.last_occurred_at),
+            "retention_days": self.retention_days,
+        })
+    }
+
+    /// Reads [`EventsExpired::to_json`] back; `None` if it is not that shape.
+    pub fn from_json(value: &Value) -> Option<EventsExpired> {
+        let time = |key: &str| {
+            DateTime::parse_from_rfc3339(value[key].as_str()?)
+                .ok()
+                .map(|at| at.with_timezone(&Utc))
+        };
+        let id = |key: &str| value[key].as_str()?.parse::<EventId>().ok();
+        Some(EventsExpired {
+            count: value["count"].as_u64()?,
+            first_id: id("first_id")?,
+            last_id: id("last_id")?,
+            first_occurred_at: time("first_occurred_at")?,
+            last_occurred_at: time("last_occurred_at")?,
+            retention_days: u32::try_from(value["retention_days"].as_u64()?).ok()?,
+        })
+    }
+}
+
+/// The body of a delivery (webhook or stream frame): the event's envelope, with `events_expired` when
+/// events expired unseen before it.
+pub fn delivery_body(event: &Event, expired: Option<&EventsExpired>) -> Value {
+    let mut body = event.envelope();
+    if let (Some(expired), Value::Object(map)) = (expired, &mut body) {
+        map.insert("events_expired".to_owned(), expired.to_json());
+    }
+    body
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +243,42 @@ mod tests {
             readable_types(ScopeSet::of([Scope::Admin])).len(),
             EVENT_TYPES.len()
         );
+    }
+
+    #[test]
+    fn events_expired_reads_back_what_it_writes_and_extends_with_later_ones() {
+        let at = |s: i64| DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap();
+        let (a, b, c) = (EventId::new(), EventId::new(), EventId::new());
+        let mut first = EventsExpired {
+            count: 2,
+            first_id: a,
+            last_id: b,
+            first_occurred_at: at(0),
+            last_occurred_at: at(5),
+            retention_days: 30,
+        };
+        assert_eq!(
+            EventsExpired::from_json(&first.to_json()),
+            Some(first.clone())
+        );
+        assert_eq!(first.to_json()["first_occurred_at"], "2023-11-14T22:13:20Z");
+        first.extend(&EventsExpired {
+            count: 3,
+            first_id: c,
+            last_id: c,
+            first_occurred_at: at(9),
+            last_occurred_at: at(9),
+            retention_days: 7,
+        });
+        assert_eq!((first.count, first.first_id, first.last_id), (5, a, c));
+        assert_eq!(
+            (
+                first.first_occurred_at,
+                first.last_occurred_at,
+                first.retention_days
+            ),
+            (at(0), at(9), 7)
+        );
+        assert_eq!(EventsExpired::from_json(&json!({"count": 1})), None);
     }
 }

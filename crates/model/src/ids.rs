@@ -134,6 +134,18 @@ id_type!(
     SubscriptionId
 );
 id_type!(
+    /// A connection flow (its versions share it).
+    FlowId
+);
+id_type!(
+    /// One run of a flow.
+    FlowRunId
+);
+id_type!(
+    /// A message in a member's inbox (`GET /api/v1/me/notifications`).
+    NotificationId
+);
+id_type!(
     /// One event queued for one subscription.
     DeliveryId
 );
@@ -152,4 +164,12 @@ id_type!(
 id_type!(
     /// One visit of an approval instance to a node of its process.
     ActivationId
+);
+id_type!(
+    /// A ledger book (账套).
+    BookId
+);
+id_type!(
+    /// A voucher (凭证) of a ledger book.
+    VoucherId
 );

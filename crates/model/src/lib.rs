@@ -29,9 +29,10 @@ pub use directory::{
 pub use errors::{DetailCode, ErrorCode, ErrorHeader, OAuthErrorCode, Params};
 pub use events::Event;
 pub use ids::{
-    ActivationId, AppId, ApprovalId, ApprovalTaskId, AttachmentId, AuditId, ClientAppId,
-    DeliveryId, DepartmentId, EventId, FieldId, InstallationId, MemberId, OrgId, ParseIdError,
-    ProcessId, RecordId, SessionId, SubscriptionId, TableId, TokenId, ViewId,
+    ActivationId, AppId, ApprovalId, ApprovalTaskId, AttachmentId, AuditId, BookId, ClientAppId,
+    DeliveryId, DepartmentId, EventId, FieldId, FlowId, FlowRunId, InstallationId, MemberId,
+    NotificationId, OrgId, ParseIdError, ProcessId, RecordId, SessionId, SubscriptionId, TableId,
+    TokenId, ViewId, VoucherId,
 };
 pub use page::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, Page, PageRequest};
 pub use rate::RateLimit;

@@ -34,6 +34,8 @@ impl Role {
                 Scope::AppsRead,
                 Scope::RecordsRead,
                 Scope::RecordsWrite,
+                Scope::ApprovalsRead,
+                Scope::ApprovalsWrite,
             ]),
         }
     }

@@ -18,12 +18,16 @@ pub enum Scope {
     EventsManage,
     LedgerRead,
     LedgerWrite,
+    ApprovalsRead,
+    ApprovalsWrite,
+    FlowsRead,
+    FlowsWrite,
     Admin,
 }
 
 impl Scope {
     /// Every scope, in the order of the public documentation.
-    pub const ALL: [Scope; 10] = [
+    pub const ALL: [Scope; 14] = [
         Scope::DirectoryRead,
         Scope::DirectoryWrite,
         Scope::AppsRead,
@@ -33,6 +37,10 @@ impl Scope {
         Scope::EventsManage,
         Scope::LedgerRead,
         Scope::LedgerWrite,
+        Scope::ApprovalsRead,
+        Scope::ApprovalsWrite,
+        Scope::FlowsRead,
+        Scope::FlowsWrite,
         Scope::Admin,
     ];
 
@@ -48,6 +56,10 @@ impl Scope {
             Scope::EventsManage => "events:manage",
             Scope::LedgerRead => "ledger:read",
             Scope::LedgerWrite => "ledger:write",
+            Scope::ApprovalsRead => "approvals:read",
+            Scope::ApprovalsWrite => "approvals:write",
+            Scope::FlowsRead => "flows:read",
+            Scope::FlowsWrite => "flows:write",
             Scope::Admin => "admin",
         }
     }

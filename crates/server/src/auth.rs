@@ -8,10 +8,9 @@
 
 use std::marker::PhantomData;
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use tenon_auth::SecretDigest;
@@ -87,6 +86,10 @@ pub mod scopes {
         EventsManage => Some(Scope::EventsManage),
         LedgerRead => Some(Scope::LedgerRead),
         LedgerWrite => Some(Scope::LedgerWrite),
+        ApprovalsRead => Some(Scope::ApprovalsRead),
+        ApprovalsWrite => Some(Scope::ApprovalsWrite),
+        FlowsRead => Some(Scope::FlowsRead),
+        FlowsWrite => Some(Scope::FlowsWrite),
         Admin => Some(Scope::Admin),
     );
 }
@@ -135,24 +138,38 @@ pub(crate) fn insufficient_scope(scope: Scope, message: String) -> ApiError {
     error
 }
 
-/// Middleware: authenticates when credentials are present, then applies the rate limit.
-pub async fn authenticate(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+/// A request let through by [`admit`]: what its response's `RateLimit-*` headers say.
+#[derive(Debug)]
+pub struct Admitted(Option<(Policy, u32, u64)>);
+
+impl Admitted {
+    /// Nothing to add: the route is public.
+    pub fn none() -> Self {
+        Admitted(None)
+    }
+
+    /// Adds the rate-limit headers (when the request was authenticated) to the response.
+    pub fn finish(self, mut response: Response) -> Response {
+        if let Some((policy, remaining, reset_seconds)) = self.0 {
+            add_rate_headers(response.headers_mut(), &policy, remaining, reset_seconds);
+        }
+        response
+    }
+}
+
+/// Authenticates the request when it carries credentials (putting the [`Authenticated`] principal in its
+/// extensions) and counts it against the credential's rate limit; the response to send instead when the
+/// credentials are wrong (401) or the limit is spent (429).
+pub async fn admit(state: &AppState, request: &mut Request) -> Result<Admitted, Response> {
     let authenticated = match credential(request.headers()) {
-        Ok(None) => return next.run(request).await,
-        Ok(Some(Credential::Bearer(token))) => from_bearer(&state, &token).await,
+        Ok(None) => return Ok(Admitted(None)),
+        Ok(Some(Credential::Bearer(token))) => from_bearer(state, &token).await,
         Ok(Some(Credential::Session(cookie))) => {
-            from_session(&state, &cookie, request.method(), request.headers()).await
+            from_session(state, &cookie, request.method(), request.headers()).await
         }
         Err(error) => Err(error),
     };
-    let authenticated = match authenticated {
-        Ok(authenticated) => authenticated,
-        Err(error) => return error.into_response(),
-    };
+    let authenticated = authenticated.map_err(IntoResponse::into_response)?;
     let limit = authenticated
         .principal
         .rate_limit
@@ -160,32 +177,50 @@ pub async fn authenticate(
     let decision = state
         .limiter()
         .check(authenticated.principal.rate_key, limit);
-    if let Decision::Limited {
-        policy,
-        retry_after_seconds,
-    } = decision
-    {
-        let mut response = ApiError::new(
-            tenon_model::ErrorCode::RateLimited,
-            format!("rate limit of this credential exceeded; retry after {retry_after_seconds} s"),
-        )
-        .with("retry_after", retry_after_seconds)
-        .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds))
-        .into_response();
-        add_rate_headers(response.headers_mut(), &policy, 0, retry_after_seconds);
-        return response;
+    match decision {
+        Decision::Limited {
+            policy,
+            retry_after_seconds,
+        } => {
+            let mut response = ApiError::new(
+                tenon_model::ErrorCode::RateLimited,
+                format!(
+                    "rate limit of this credential exceeded; retry after {retry_after_seconds} s"
+                ),
+            )
+            .with("retry_after", retry_after_seconds)
+            .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds))
+            .into_response();
+            add_rate_headers(response.headers_mut(), &policy, 0, retry_after_seconds);
+            Err(response)
+        }
+        Decision::Allowed {
+            policy,
+            remaining,
+            reset_seconds,
+        } => {
+            request.extensions_mut().insert(authenticated);
+            Ok(Admitted(Some((policy, remaining, reset_seconds))))
+        }
+        Decision::Unlimited => {
+            request.extensions_mut().insert(authenticated);
+            Ok(Admitted(None))
+        }
     }
-    request.extensions_mut().insert(authenticated);
-    let mut response = next.run(request).await;
-    if let Decision::Allowed {
-        policy,
-        remaining,
-        reset_seconds,
-    } = decision
-    {
-        add_rate_headers(response.headers_mut(), &policy, remaining, reset_seconds);
+}
+
+/// [`admit`] as a middleware, for routes outside the API's own routing (the browser UI of `tenon-web`):
+/// a request with wrong credentials or over its limit gets [`admit`]'s refusal, any other goes on with
+/// its principal (if any) in its extensions and the rate-limit headers on its response.
+pub async fn authenticate(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match admit(&state, &mut request).await {
+        Ok(admitted) => admitted.finish(next.run(request).await),
+        Err(refusal) => refusal,
     }
-    response
 }
 
 fn add_rate_headers(headers: &mut HeaderMap, policy: &Policy, remaining: u32, reset_seconds: u64) {
@@ -281,6 +316,7 @@ async fn from_bearer(state: &AppState, token: &str) -> ApiResult<Authenticated> 
                         id: token.id,
                         name: token.name.to_string(),
                         member_id: Some(member.id),
+                        member_name: Some(member.name.clone()),
                     },
                     token.scopes.effective_with(member.role.scopes()),
                     token.rate_limit,
@@ -292,6 +328,7 @@ async fn from_bearer(state: &AppState, token: &str) -> ApiResult<Authenticated> 
                     id: token.id,
                     name: token.name.to_string(),
                     member_id: None,
+                    member_name: None,
                 },
                 token.scopes,
                 token.rate_limit,
@@ -385,7 +422,7 @@ fn slide_session(state: &AppState, session: &SessionLookup, now: DateTime<Utc>) 
 
 /// Cookie-authenticated writes must come from the same site: browsers send `Sec-Fetch-Site` and `Origin`
 /// on cross-site requests, which is what a forged form or script would be.
-fn check_same_origin(method: &Method, headers: &HeaderMap) -> ApiResult<()> {
+pub fn check_same_origin(method: &Method, headers: &HeaderMap) -> ApiResult<()> {
     if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }

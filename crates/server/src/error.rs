@@ -208,6 +208,17 @@ impl ApiError {
         .with_detail(detail)
     }
 
+    /// A filter (or an aggregate's condition) the server refuses: 400 naming the parameter, except a
+    /// comparison of a select with a value that is none of its choices, which is 422 listing the choices —
+    /// the request is well-formed, but answering it would silently match nothing.
+    pub fn bad_filter(detail: FieldError) -> Self {
+        if detail.code == DetailCode::UnknownChoice {
+            ApiError::validation(Invalid(vec![detail]))
+        } else {
+            ApiError::bad_query(detail)
+        }
+    }
+
     /// 422 with every problem of the input.
     pub fn validation(invalid: Invalid) -> Self {
         let message = match invalid.0.as_slice() {
@@ -255,6 +266,9 @@ impl From<StoreError> for ApiError {
                     })
                     .unwrap_or_default();
                 ApiError::new(ErrorCode::Conflict, reason).with_details(details)
+            }
+            StoreError::ApprovalRunning { .. } => {
+                ApiError::new(ErrorCode::ApprovalRunning, error.to_string())
             }
             StoreError::Invalid(invalid) => ApiError::validation(invalid),
             StoreError::RuleBroken(problems) => ApiError::validation(Invalid(

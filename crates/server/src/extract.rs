@@ -59,12 +59,48 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
     }
 }
 
+/// The body limit in force for a request (set by the router next to axum's `DefaultBodyLimit`), so a
+/// 413 can say what it is.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// A file's bytes as a request body, in the document: a binary string.
+pub struct FileBytes;
+
+impl utoipa::PartialSchema for FileBytes {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .into()
+    }
+}
+
+impl ToSchema for FileBytes {}
+
+/// A raw request body (a file, a form), refused in the API's error shape when it is too large.
+#[derive(Debug)]
+pub struct ApiBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        read_body(request, state).await.map(ApiBytes)
+    }
+}
+
 async fn read_body<S: Send + Sync>(request: Request, state: &S) -> ApiResult<Bytes> {
+    let limit = request
+        .extensions()
+        .get::<BodyLimit>()
+        .map_or(crate::BODY_BYTES_MAX, |limit| limit.0);
     Bytes::from_request(request, state)
         .await
         .map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                payload_too_large(crate::BODY_BYTES_MAX)
+                payload_too_large(limit)
             } else {
                 ApiError::invalid_request(format!(
                     "cannot read the request body: {}",
@@ -116,7 +152,25 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
             format!("the body is not valid JSON: {error}"),
         )
     })?;
+    // Every JSON body of the API is an object. serde would also fill a struct from an array, field by
+    // field in order (`[null, null]` as an empty patch): refuse that rather than guess.
+    if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::new(
+            ErrorCode::ValidationFailed,
+            "body: the body must be a JSON object",
+        )
+        .with_detail(
+            FieldError::new("body", DetailCode::WrongType, "must be a JSON object")
+                .with("expected", "object"),
+        ));
+    }
     Ok(value)
+}
+
+/// [`parse_json`] of a body already read as a JSON object, without reading its text again: the same
+/// errors (path, field, reason).
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> ApiResult<T> {
+    serde_path_to_error::deserialize(value).map_err(|error| json_error(&error))
 }
 
 fn json_error(error: &serde_path_to_error::Error<serde_json::Error>) -> ApiError {

@@ -5,8 +5,9 @@
 //! bind `127.0.0.1:0` and call [`serve`] exactly as `tenon serve` does.
 //!
 //! Middleware, outermost first: request id (set if absent, echoed back) → tracing span → request id in
-//! scope for error bodies → timing (`Server-Timing`) → panic guard → timeout → body limit →
-//! authentication and rate limit → route.
+//! scope for error bodies → timing (`Server-Timing`) → panic guard → timeout → body limit → routing →
+//! [`openapi::guard`]: authentication and rate limit (skipped by public routes, which ignore credentials),
+//! then the refusal of query parameters the route does not document → route.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -23,6 +24,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::SwaggerUi;
 
+mod approval_timers;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -37,7 +39,8 @@ pub mod stream;
 pub use error::{ApiError, ApiResult};
 pub use state::{AppState, ServerConfig};
 
-/// Largest request body accepted (bulk record writes in later issues need more than the 2 MiB default).
+/// The default of the largest request body accepted (`--max-body-size`); bulk record writes need more
+/// than axum's 2 MiB default.
 pub const BODY_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// A request that takes longer is answered 408 and its work dropped.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -52,16 +55,31 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     openapi::complete(doc)
 }
 
-/// The whole application.
+/// The whole application (the API alone).
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The whole application with more routes beside the API (the browser UI of `tenon-web`). They get the
+/// outer middleware (request id, tracing, `Server-Timing`, panic guard, timeout, body limit) but not the
+/// API's per-route guard; they authenticate with [`auth::admit`] themselves (a page answers a lost
+/// session with a redirect, not a JSON 401).
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let (api, doc) = routes::api().split_for_parts();
     let doc = openapi::complete(doc);
+    let operations = std::sync::Arc::new(openapi::Operations::of(&doc));
+    let api = api.route_layer(middleware::from_fn_with_state(
+        (state.clone(), operations),
+        openapi::guard,
+    ));
     let header = axum::http::HeaderName::from_static(request_id::HEADER);
+    let body_limit = state.config().max_body_bytes;
     Router::new()
         .merge(api)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .merge(extra)
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(header.clone(), MakeRequestUuid))
@@ -74,8 +92,8 @@ pub fn router(state: AppState) -> Router {
                 .layer(middleware::from_fn(server_timing))
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(middleware::from_fn(timeout))
-                .layer(DefaultBodyLimit::max(BODY_BYTES_MAX))
-                .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate)),
+                .layer(DefaultBodyLimit::max(body_limit))
+                .layer(axum::Extension(extract::BodyLimit(body_limit))),
         )
         .with_state(state)
 }
@@ -86,8 +104,19 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, state, Router::new(), shutdown).await
+}
+
+/// [`serve`] with more routes beside the API (see [`router_with`]).
+pub async fn serve_with(
+    listener: TcpListener,
+    state: AppState,
+    extra: Router<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     stream::node_started(&state).await;
     let maintenance = tokio::spawn(maintain(state.clone()));
+    let stream_lease = tokio::spawn(stream::keep_alive(state.clone()));
     // Stream connections outlive the HTTP connection they were upgraded from: tell them to go, and wait
     // (bounded) for their goodbyes after the HTTP side has stopped.
     let hub = state.stream_hub().clone();
@@ -101,18 +130,29 @@ pub async fn serve(
         state.sender().clone(),
         state.config().delivery.clone(),
     );
+    let timers = approval_timers::spawn(state.store().clone());
+    let flow_workers =
+        tenon_connect::spawn_flow_workers(state.store().clone(), state.config().flows.clone());
     let pruner = tenon_events::spawn_pruner(
         state.store().clone(),
         state.config().delivery.event_retention_days,
     );
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app =
+        router_with(state, extra).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     hub.wait_idle(stream::SHUTDOWN_WAIT).await;
     maintenance.abort();
+    // A timer fired half-way rolls back and fires again after its lease.
+    timers.abort();
+    stream_lease.abort();
     // A delivery cut short here is retried after its lease, by this node or another.
     for worker in workers {
+        worker.abort();
+    }
+    // A flow step cut short rolls back; its run is claimed again after its lease.
+    for worker in flow_workers {
         worker.abort();
     }
     // A pruning batch cut short rolls back; the next start prunes again.

@@ -31,6 +31,14 @@ pub struct ServerConfig {
     pub stream_ping_interval: std::time::Duration,
     /// Webhook delivery workers started by [`crate::serve`].
     pub delivery: DeliveryConfig,
+    /// Flow workers started by [`crate::serve`].
+    pub flows: tenon_connect::FlowConfig,
+    /// The largest request body accepted, in bytes (attachments have their own limit,
+    /// `tenon_store::FILE_BYTES_MAX`); a larger one is answered 413 with the limit in `params.limit`.
+    pub max_body_bytes: usize,
+    /// `tenon serve --test-clock`: the store's clock, which `POST /api/v1/_test/clock` moves; `None`
+    /// leaves that route unmounted (404).
+    pub test_clock: Option<std::sync::Arc<tenon_store::TestClock>>,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +50,9 @@ impl Default for ServerConfig {
             secure_cookies: true,
             stream_ping_interval: std::time::Duration::from_secs(20),
             delivery: DeliveryConfig::default(),
+            flows: tenon_connect::FlowConfig::default(),
+            max_body_bytes: crate::BODY_BYTES_MAX,
+            test_clock: None,
         }
     }
 }

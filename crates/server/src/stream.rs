@@ -14,15 +14,15 @@
 //! stays under [`FRAME_BYTES_MAX`] by replacing a large event's `data` with a reference to
 //! `GET /api/v1/events/{id}`.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
 use serde_json::{Value, json};
 use tenon_model::events;
 use tenon_model::{ClientAppId, InstallationId, OrgId};
-use tenon_store::{StreamClaim, Tenant};
+use tenon_store::{STREAM_CONNECTION_TOUCH_EVERY, StreamClaim, Tenant};
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -32,8 +32,6 @@ use crate::state::AppState;
 pub const FRAME_BYTES_MAX: usize = 250 * 1024;
 /// How often a connection looks for due events when nothing woke it (commits of other nodes, the 60 s rule).
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
-/// How often the connection's row is refreshed, well inside `STREAM_CONNECTION_STALE_AFTER`.
-const TOUCH_INTERVAL: Duration = Duration::from_secs(10);
 /// After a `disconnect` frame, how long acknowledgements are still read before the socket is closed.
 const DISCONNECT_GRACE: Duration = Duration::from_secs(5);
 /// Message ids of unacknowledged frames a connection remembers at most (the store's queue bounds them too).
@@ -45,6 +43,8 @@ const MESSAGES_TRACKED_MAX: usize = 20_000;
 pub struct StreamHub {
     closing: tokio::sync::watch::Sender<bool>,
     open: Arc<tokio::sync::watch::Sender<usize>>,
+    /// The ids of this node's recorded connections, refreshed together by [`keep_alive`].
+    live: Arc<Mutex<HashSet<Uuid>>>,
 }
 
 impl Default for StreamHub {
@@ -52,6 +52,7 @@ impl Default for StreamHub {
         StreamHub {
             closing: tokio::sync::watch::Sender::new(false),
             open: Arc::new(tokio::sync::watch::Sender::new(0)),
+            live: Arc::new(Mutex::new(HashSet::new())),
         }
     }
 }
@@ -71,6 +72,50 @@ impl StreamHub {
     fn enter(&self) -> OpenConnection {
         self.open.send_modify(|n| *n += 1);
         OpenConnection(self.open.clone())
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, HashSet<Uuid>> {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps `id` refreshed while the returned guard lives.
+    fn serve(&self, id: Uuid) -> ServedConnection {
+        self.live().insert(id);
+        ServedConnection {
+            live: self.live.clone(),
+            id,
+        }
+    }
+}
+
+/// A recorded connection this node refreshes while it lives.
+struct ServedConnection {
+    live: Arc<Mutex<HashSet<Uuid>>>,
+    id: Uuid,
+}
+
+impl Drop for ServedConnection {
+    fn drop(&mut self) {
+        self.live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
+    }
+}
+
+/// Refreshes every stream connection of this node every [`STREAM_CONNECTION_TOUCH_EVERY`], in one
+/// statement, until aborted: the node's lease on what it has in flight. When the node dies the rows go
+/// stale after [`tenon_store::STREAM_CONNECTION_STALE_AFTER`], and the app's connections on other nodes,
+/// which look every [`POLL_INTERVAL`], take the events over.
+pub async fn keep_alive(state: AppState) {
+    let mut tick = tokio::time::interval(STREAM_CONNECTION_TOUCH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let ids: Vec<Uuid> = state.stream_hub().live().iter().copied().collect();
+        if let Err(error) = state.store().touch_stream_connections(&ids).await {
+            tracing::warn!(%error, "could not refresh the stream connections");
+        }
     }
 }
 
@@ -137,6 +182,7 @@ pub async fn serve_connection(mut socket: WebSocket, state: AppState, client: St
             return;
         }
     };
+    let _served = state.stream_hub().serve(connection_id);
     tracing::info!(%connection_id, client_id = %client.client_id, "stream connection opened");
     let mut connection = Connection {
         state,
@@ -181,7 +227,6 @@ impl Connection {
         // A client silent for two ping intervals is gone (half-open sockets included).
         let ping_interval = self.state.config().stream_ping_interval;
         let mut ping = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
-        let mut touch = tokio::time::interval_at(Instant::now() + TOUCH_INTERVAL, TOUCH_INTERVAL);
         let mut last_heard = Instant::now();
         let mut pump_now = true;
         // Credentials changed somewhere: the app's secret may have been rotated (on any node).
@@ -221,11 +266,6 @@ impl Connection {
                 }
                 () = &mut notified => pump_now = true,
                 _ = poll.tick() => pump_now = true,
-                _ = touch.tick() => {
-                    if let Err(error) = store.touch_stream_connection(self.connection_id).await {
-                        tracing::warn!(%error, "could not refresh a stream connection");
-                    }
-                }
                 _ = ping.tick() => {
                     if last_heard.elapsed() > 2 * ping_interval {
                         return "client silent";
@@ -424,7 +464,7 @@ pub fn event_frame(claim: &StreamClaim, client_id: &str, now_ms: i64) -> String 
         "time": now_ms.to_string(),
         "attempt": claim.attempt.to_string(),
     });
-    let mut envelope = event.envelope();
+    let mut envelope = events::delivery_body(event, claim.events_expired.as_ref());
     let frame = |envelope: &Value| {
         json!({"specVersion": "1.0", "type": "EVENT", "headers": headers, "data": envelope.to_string()})
             .to_string()

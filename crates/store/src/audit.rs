@@ -14,7 +14,7 @@ use tenon_model::{
 use crate::exec::{Arg, Conn, Sql};
 use crate::rows::{AuditRow, audit_columns};
 use crate::sql::SqlText;
-use crate::{Result, Tenant};
+use crate::{Result, Tenant, WriteContext};
 
 /// What to list from the audit log.
 #[derive(Debug, Clone, Default)]
@@ -59,6 +59,49 @@ pub(crate) async fn record(
     Ok(())
 }
 
+/// One change whose audit action is named by its domain (`approval.approved`) and whose events the domain
+/// composes ([`crate::events::ExplicitEvent`]): the entry and the events are written by this one hook, in
+/// the change's transaction, as for every other change.
+pub(crate) struct NamedChange<'a> {
+    pub target_kind: TargetKind,
+    pub target_id: String,
+    /// The action after the target kind: `approved` is logged as `approval.approved`.
+    pub action: &'a str,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub ctx: &'a WriteContext,
+    /// Appended to the outbox in this order.
+    pub events: Vec<crate::events::ExplicitEvent>,
+}
+
+pub(crate) async fn record_with_events(
+    conn: &mut Conn<'_>,
+    tenant: &Tenant<'_>,
+    change: NamedChange<'_>,
+) -> Result<()> {
+    crate::events::append_explicit(conn, tenant, change.ctx, change.events).await?;
+    let now = tenant.store.now();
+    let sql = Sql::new(
+        "INSERT INTO audit_log (organization_id, id, at, actor_kind, actor_id, actor_name, action, \
+         target_kind, target_id, before, after, request_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(tenant.org_id)
+    .bind(AuditId::new())
+    .bind(now)
+    .bind(change.ctx.actor.kind())
+    .bind(change.ctx.actor.id())
+    .bind(change.ctx.actor.name())
+    .bind(format!("{}.{}", change.target_kind.as_str(), change.action))
+    .bind(change.target_kind.as_str())
+    .bind(change.target_id)
+    .bind(change.before)
+    .bind(change.after)
+    .bind(change.ctx.request_id.clone());
+    conn.execute(sql).await?;
+    Ok(())
+}
+
 /// Marks the caches the changes make stale, to be invalidated when the transaction commits (at once when
 /// there is no transaction: the change has committed). The one hook every audited write passes, so no
 /// write path can change a credential or a schema and leave this node's caches behind.
@@ -87,17 +130,19 @@ const AUDIT_ROWS_PER_STATEMENT: usize = 500;
 /// Audit entries per array statement on PostgreSQL (no parameter limit; this bounds a message's size).
 const AUDIT_ROWS_PER_ARRAY_STATEMENT: usize = 10_000;
 
-/// Records many changes with few statements (bulk record writes).
+/// Records many changes with few statements (bulk record writes); returns each change's event id (`None`
+/// for kinds without events).
 pub(crate) async fn record_many(
     conn: &mut Conn<'_>,
     tenant: &Tenant<'_>,
     changes: Vec<Change<'_>>,
-) -> Result<()> {
+) -> Result<Vec<Option<tenon_model::EventId>>> {
     invalidates(conn, tenant, &changes);
-    crate::events::append_for_changes(conn, tenant, &changes).await?;
+    let events = crate::events::append_for_changes(conn, tenant, &changes).await?;
     let now = tenant.store.now();
     if conn.backend() == crate::exec::Backend::Postgres {
-        return record_many_unnest(conn, tenant, now, changes).await;
+        record_many_unnest(conn, tenant, now, changes).await?;
+        return Ok(events);
     }
     let mut changes = changes.into_iter().peekable();
     while changes.peek().is_some() {
@@ -133,7 +178,7 @@ pub(crate) async fn record_many(
         );
         conn.execute(sql.into_sql()).await?;
     }
-    Ok(())
+    Ok(events)
 }
 
 /// PostgreSQL: every entry of a write in one statement, each column one array, so the statement text is

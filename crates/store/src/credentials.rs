@@ -340,7 +340,12 @@ impl Tenant<'_> {
     }
 
     /// Personal and organization tokens (not app access tokens), oldest first.
-    pub async fn list_tokens(&self, page: PageRequest<TokenId>) -> Result<Page<ApiToken, TokenId>> {
+    /// The organization's personal and organization tokens, or only `member`'s personal ones.
+    pub async fn list_tokens(
+        &self,
+        page: PageRequest<TokenId>,
+        member: Option<MemberId>,
+    ) -> Result<Page<ApiToken, TokenId>> {
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
         let mut sql = SqlText::new(conn.backend()).kept();
@@ -352,6 +357,9 @@ impl Tenant<'_> {
         .arg(self.org_id)
         .push(" AND kind = ")
         .arg(TokenKind::Personal.as_str());
+        if let Some(member) = member {
+            sql.push(" AND member_id = ").arg(member);
+        }
         if let Some(after) = page.after {
             sql.push(" AND id > ").arg(after);
         }

@@ -17,7 +17,7 @@
 //!   subscription is disabled only after failing without a success for five days.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use tenon_model::events::{expand_patterns, readable_types};
+use tenon_model::events::{EventsExpired, expand_patterns, readable_types};
 use tenon_model::subscriptions::{DeliveryAttempt, NextStep, Subscription, should_disable};
 use tenon_model::{DeliveryId, Event, EventId, OrgId, ScopeSet, SubscriptionId};
 use uuid::Uuid;
@@ -58,6 +58,15 @@ const DELIVERIES_PER_STATEMENT: usize = 1000;
 /// Attempt responses are kept up to this many characters.
 pub const RESPONSE_EXCERPT_CHARS_MAX: usize = 1024;
 
+/// What an attempt sets on its delivery: status, next attempt, finished at, last status code and error.
+type Step = (
+    &'static str,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<i64>,
+    Option<String>,
+);
+
 /// A delivery a worker now holds until its lease ends.
 #[derive(Debug, Clone)]
 pub struct ClaimedDelivery {
@@ -69,6 +78,9 @@ pub struct ClaimedDelivery {
     /// Attempts made before this one.
     pub attempts: i64,
     pub event: Event,
+    /// Events that expired unseen before this one (the subscription was disabled longer than the
+    /// retention): the body says so beside the event.
+    pub events_expired: Option<EventsExpired>,
 }
 
 /// What one attempt of a claimed delivery came to.
@@ -83,13 +95,15 @@ pub struct AttemptOutcome {
 
 /// Whether an event passes a subscription's app/table filter (types are checked by the caller).
 pub(crate) fn passes_filter(subscription: &Subscription, event: &Event) -> bool {
-    let id_of = |key: &str| {
-        event
-            .subject
-            .get(key)
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-    };
+    passes_subject_filter(subscription, &event.subject)
+}
+
+/// [`passes_filter`] on an event's subject alone.
+pub(crate) fn passes_subject_filter(
+    subscription: &Subscription,
+    subject: &serde_json::Value,
+) -> bool {
+    let id_of = |key: &str| subject.get(key).and_then(|v| v.as_str()).map(str::to_owned);
     subscription
         .app_id
         .is_none_or(|app| id_of("app_id") == Some(app.to_string()))
@@ -98,19 +112,22 @@ pub(crate) fn passes_filter(subscription: &Subscription, event: &Event) -> bool 
             .is_none_or(|table| id_of("table_id") == Some(table.to_string()))
 }
 
-/// Inserts pending deliveries of `events` for one subscription, due at `now`.
+/// Inserts pending deliveries of `events` for one subscription, due at `now`; the first carries
+/// `expired` (events that expired unseen before it), if any.
 pub(crate) async fn queue(
     conn: &mut Conn<'_>,
     org: OrgId,
     subscription: SubscriptionId,
     events: &[Event],
     now: DateTime<Utc>,
+    expired: Option<&EventsExpired>,
 ) -> Result<u64> {
+    let mut expired = expired.map(|expired| expired.to_json().to_string());
     for chunk in events.chunks(DELIVERIES_PER_STATEMENT) {
         let mut sql = SqlText::new(conn.backend());
         sql.push(
             "INSERT INTO deliveries (organization_id, id, subscription_id, event_seq, subject_key, \
-             attempts, next_attempt_at, created_at, status) VALUES ",
+             attempts, next_attempt_at, created_at, events_expired, status) VALUES ",
         );
         for (i, event) in chunk.iter().enumerate() {
             if i > 0 {
@@ -126,12 +143,52 @@ pub(crate) async fn queue(
                     Arg::from(0i64),
                     Arg::from(now),
                     Arg::from(now),
+                    Arg::Text(expired.take()),
                 ])
                 .push(", 'pending')");
         }
         conn.execute(sql.into_sql()).await?;
     }
     Ok(events.len() as u64)
+}
+
+/// The event types a subscription receives now: its patterns, limited by its app's current scopes when
+/// an installed app owns it.
+pub(crate) async fn subscription_types(
+    conn: &mut Conn<'_>,
+    org: OrgId,
+    subscription: &Subscription,
+) -> Result<Vec<&'static str>> {
+    let mut types = expand_patterns(&subscription.event_types);
+    if let Some(installation) = subscription.installation_id {
+        let scopes: Option<(String,)> = conn
+            .fetch_optional(
+                Sql::new("SELECT scopes FROM installations WHERE organization_id = $1 AND id = $2")
+                    .bind(org)
+                    .bind(installation),
+            )
+            .await?;
+        let scopes = scopes
+            .map(|(text,)| crate::rows::scopes(&text))
+            .transpose()?
+            .unwrap_or(ScopeSet::EMPTY);
+        let allowed = readable_types(scopes);
+        types.retain(|t| allowed.contains(t));
+    }
+    Ok(types)
+}
+
+/// Reads a stored `events_expired` column.
+pub(crate) fn stored_expired(text: Option<&str>) -> Result<Option<EventsExpired>> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    serde_json::from_str(text)
+        .ok()
+        .as_ref()
+        .and_then(EventsExpired::from_json)
+        .map(Some)
+        .ok_or_else(|| crate::StoreError::Corrupt("events_expired".into()))
 }
 
 #[derive(sqlx::FromRow)]
@@ -150,6 +207,7 @@ struct ClaimRow {
     subject: sqlx::types::Json<serde_json::Value>,
     subject_key: String,
     data: sqlx::types::Json<serde_json::Value>,
+    events_expired: Option<String>,
 }
 
 impl Store {
@@ -204,13 +262,14 @@ impl Store {
             Backend::Postgres => Sql::new(concat!(
                 "SELECT ",
                 subscription_columns!(),
-                ", cursor_seq FROM subscriptions WHERE organization_id = $1 AND id = $2 AND enabled \
-                 FOR UPDATE SKIP LOCKED"
+                ", cursor_seq, events_expired FROM subscriptions WHERE organization_id = $1 AND id = $2 \
+                 AND enabled FOR UPDATE SKIP LOCKED"
             )),
             Backend::Sqlite => Sql::new(concat!(
                 "SELECT ",
                 subscription_columns!(),
-                ", cursor_seq FROM subscriptions WHERE organization_id = $1 AND id = $2 AND enabled"
+                ", cursor_seq, events_expired FROM subscriptions WHERE organization_id = $1 AND id = $2 \
+                 AND enabled"
             )),
         };
         let row: Option<SubscriptionRowWithCursor> =
@@ -220,6 +279,7 @@ impl Store {
             return Ok(0);
         };
         let cursor = row.cursor_seq;
+        let expired = stored_expired(row.events_expired.as_deref())?;
         let subscription = row.into_subscription();
         let (upper,): (i64,) = conn
             .fetch_one(
@@ -227,24 +287,7 @@ impl Store {
                     .bind(org),
             )
             .await?;
-        let mut types = expand_patterns(&subscription.event_types);
-        if let Some(installation) = subscription.installation_id {
-            let scopes: Option<(String,)> = conn
-                .fetch_optional(
-                    Sql::new(
-                        "SELECT scopes FROM installations WHERE organization_id = $1 AND id = $2",
-                    )
-                    .bind(org)
-                    .bind(installation),
-                )
-                .await?;
-            let scopes = scopes
-                .map(|(text,)| crate::rows::scopes(&text))
-                .transpose()?
-                .unwrap_or(ScopeSet::EMPTY);
-            let allowed = readable_types(scopes);
-            types.retain(|t| allowed.contains(t));
-        }
+        let types = subscription_types(&mut conn, org, &subscription).await?;
         let raw = if types.is_empty() {
             Vec::new()
         } else {
@@ -261,14 +304,20 @@ impl Store {
             .into_iter()
             .filter(|event| event.seq <= upper && passes_filter(&subscription, event))
             .collect();
-        let queued = queue(&mut conn, org, id, &events, now).await?;
+        // Events that expired unseen while it was disabled are told with its next delivery.
+        let told = if events.is_empty() { None } else { expired };
+        let queued = queue(&mut conn, org, id, &events, now, told.as_ref()).await?;
+        let update = if told.is_some() {
+            "UPDATE subscriptions SET cursor_seq = $3, events_expired = NULL \
+             WHERE organization_id = $1 AND id = $2"
+        } else {
+            "UPDATE subscriptions SET cursor_seq = $3 WHERE organization_id = $1 AND id = $2"
+        };
         conn.execute(
-            Sql::new(
-                "UPDATE subscriptions SET cursor_seq = $3 WHERE organization_id = $1 AND id = $2",
-            )
-            .bind(org)
-            .bind(id)
-            .bind(new_cursor.max(cursor)),
+            Sql::new(update)
+                .bind(org)
+                .bind(id)
+                .bind(new_cursor.max(cursor)),
         )
         .await?;
         tx.commit().await?;
@@ -320,7 +369,7 @@ impl Store {
         sql.push(
             "SELECT d.organization_id, d.id, d.subscription_id, s.url, s.secret, \
              CAST(d.attempts AS BIGINT) AS attempts, e.seq, e.id AS event_id, e.type AS event_type, \
-             e.occurred_at, e.actor, e.subject, e.subject_key, e.data \
+             e.occurred_at, e.actor, e.subject, e.subject_key, e.data, d.events_expired \
              FROM deliveries d \
              JOIN subscriptions s ON s.organization_id = d.organization_id AND s.id = d.subscription_id \
              JOIN events e ON e.organization_id = d.organization_id AND e.seq = d.event_seq WHERE ",
@@ -328,11 +377,11 @@ impl Store {
         keys(&mut sql);
         let rows: Vec<ClaimRow> = conn.fetch_all(sql.into_sql()).await?;
         tx.commit().await?;
-        Ok(rows
-            .into_iter()
+        rows.into_iter()
             .map(|row| {
                 let org_id = OrgId::from_uuid(row.organization_id);
-                ClaimedDelivery {
+                Ok(ClaimedDelivery {
+                    events_expired: stored_expired(row.events_expired.as_deref())?,
                     org_id,
                     id: DeliveryId::from_uuid(row.id),
                     subscription_id: SubscriptionId::from_uuid(row.subscription_id),
@@ -350,9 +399,9 @@ impl Store {
                         subject_key: row.subject_key,
                         data: row.data.0,
                     },
-                }
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Records the outcomes of attempts in one transaction.
@@ -407,27 +456,48 @@ impl Store {
             ]
         }));
         conn.execute(sql.into_sql()).await?;
+        // One statement per distinct next step: a batch of successes (the common case) is one update.
+        let mut steps: Vec<(Step, Vec<&AttemptOutcome>)> = Vec::new();
         for outcome in &outcomes {
-            let (status, next_at, finished) = match outcome.next {
+            let step = match outcome.next {
                 NextStep::Delivered => ("delivered", now, Some(now)),
                 NextStep::RetryAt(at) => ("pending", at, None),
                 NextStep::Dead => ("dead", now, Some(now)),
             };
-            conn.execute(
-                Sql::new(
-                    "UPDATE deliveries SET status = $3, attempts = attempts + 1, next_attempt_at = $4, \
-                     finished_at = $5, last_status = $6, last_error = $7 \
-                     WHERE organization_id = $1 AND id = $2 AND status = 'pending'",
-                )
-                .bind(outcome.org_id)
-                .bind(outcome.delivery_id)
-                .bind(status)
-                .bind(next_at)
-                .bind(finished)
-                .bind(Arg::Int(outcome.attempt.status_code))
-                .bind(outcome.attempt.error.clone()),
-            )
-            .await?;
+            let step = (
+                step.0,
+                step.1,
+                step.2,
+                outcome.attempt.status_code,
+                outcome.attempt.error.clone(),
+            );
+            match steps.iter_mut().find(|(known, _)| *known == step) {
+                Some((_, members)) => members.push(outcome),
+                None => steps.push((step, vec![outcome])),
+            }
+        }
+        for ((status, next_at, finished, status_code, error), members) in steps {
+            for chunk in members.chunks(500) {
+                let mut sql = SqlText::new(backend);
+                sql.push("UPDATE deliveries SET status = ")
+                    .arg(status)
+                    .push(", attempts = attempts + 1, next_attempt_at = ")
+                    .arg(next_at)
+                    .push(", finished_at = ")
+                    .arg(Arg::Time(finished))
+                    .push(", last_status = ")
+                    .arg(Arg::Int(status_code))
+                    .push(", last_error = ")
+                    .arg(Arg::Text(error.clone()))
+                    .push(" WHERE status = 'pending' AND (organization_id, id) IN (VALUES ")
+                    .rows(
+                        chunk
+                            .iter()
+                            .map(|o| [Arg::from(o.org_id), Arg::from(o.delivery_id)]),
+                    )
+                    .push(")");
+                conn.execute(sql.into_sql()).await?;
+            }
         }
         let mut subscriptions: Vec<(OrgId, SubscriptionId, bool)> = Vec::new();
         for outcome in &outcomes {
@@ -518,6 +588,7 @@ struct SubscriptionRowWithCursor {
     #[sqlx(flatten)]
     row: SubscriptionRow,
     cursor_seq: i64,
+    events_expired: Option<String>,
 }
 
 impl SubscriptionRowWithCursor {

@@ -29,6 +29,12 @@ pub enum StoreError {
         params: Params,
         reason: String,
     },
+    /// A records-API write of the status field of an approval running on the record: the status changes
+    /// with the approval.
+    #[error(
+        "approval {approval} runs on record {record}; its status field changes with the approval"
+    )]
+    ApprovalRunning { record: String, approval: String },
     /// The input refers to things that do not exist or breaks a rule only the data can check.
     #[error(transparent)]
     Invalid(#[from] Invalid),
@@ -112,6 +118,7 @@ impl StoreError {
             StoreError::NotFound { .. } => ErrorCode::NotFound,
             StoreError::EventExpired { .. } => ErrorCode::EventExpired,
             StoreError::Conflict { .. } => ErrorCode::Conflict,
+            StoreError::ApprovalRunning { .. } => ErrorCode::ApprovalRunning,
             StoreError::Invalid(_) | StoreError::InvalidRecords(_) | StoreError::RuleBroken(_) => {
                 ErrorCode::ValidationFailed
             }

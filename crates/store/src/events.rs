@@ -37,6 +37,7 @@ pub(crate) struct Change<'a> {
 
 /// An event about to be appended.
 struct NewEvent {
+    id: EventId,
     event_type: &'static str,
     actor: Value,
     subject: Value,
@@ -46,16 +47,19 @@ struct NewEvent {
     data: Value,
 }
 
-/// Appends the events of audited changes (kinds without events are skipped).
+/// Appends the events of audited changes (kinds without events are skipped); returns each change's event
+/// id (`None` for kinds without events).
 pub(crate) async fn append_for_changes(
     conn: &mut Conn<'_>,
     tenant: &Tenant<'_>,
     changes: &[Change<'_>],
-) -> Result<()> {
+) -> Result<Vec<Option<EventId>>> {
+    let mut ids = Vec::with_capacity(changes.len());
     let mut apps_of_tables: HashMap<String, Option<Uuid>> = HashMap::new();
     let mut events = Vec::new();
     for change in changes {
         let Some(event_type) = event_type(change.target_kind, change.action) else {
+            ids.push(None);
             continue;
         };
         let table_id = table_of(change);
@@ -77,9 +81,12 @@ pub(crate) async fn append_for_changes(
                 None => None,
             },
         };
-        events.push(new_event(change, event_type, app_id, table_id));
+        let event = new_event(change, event_type, app_id, table_id);
+        ids.push(Some(event.id));
+        events.push(event);
     }
-    append(conn, tenant, events).await
+    append(conn, tenant, events).await?;
+    Ok(ids)
 }
 
 fn event_type(kind: TargetKind, action: Action) -> Option<&'static str> {
@@ -100,6 +107,9 @@ fn event_type(kind: TargetKind, action: Action) -> Option<&'static str> {
         (TargetKind::Installation, Created) => "app.installed",
         (TargetKind::Installation, Updated) => "app.updated",
         (TargetKind::Installation, Deleted) => "app.uninstalled",
+        (TargetKind::OrgRole, Created) => "role.created",
+        (TargetKind::OrgRole, Updated) => "role.updated",
+        (TargetKind::OrgRole, Deleted) => "role.deleted",
         _ => return None,
     })
 }
@@ -159,6 +169,10 @@ fn new_event(
     let after = unwrap_fields(&change.after);
     let changed = changed_keys(&before, &after);
     let mut data = json!({"before": before, "after": after, "changed": changed});
+    // A record changed because of another record's write names that write.
+    if let Some(cause) = change.after.as_ref().and_then(|after| after.get("cause")) {
+        data["cause"] = cause.clone();
+    }
     let id = change.target_id.clone();
     let (subject, subject_key) = match change.target_kind {
         TargetKind::Record => (
@@ -176,9 +190,11 @@ fn new_event(
         }
         TargetKind::Member => (json!({"member_id": id}), format!("member:{id}")),
         TargetKind::Department => (json!({"department_id": id}), format!("department:{id}")),
+        TargetKind::OrgRole => (json!({"role": id}), format!("role:{id}")),
         _ => (json!({"installation_id": id}), format!("installation:{id}")),
     };
     NewEvent {
+        id: EventId::new(),
         event_type,
         actor,
         subject,
@@ -202,6 +218,46 @@ fn changed_keys(before: &Value, after: &Value) -> Vec<String> {
     keys.sort();
     keys.dedup();
     keys
+}
+
+/// An event its domain module composes itself, beside the audit entry of its change: an approval command
+/// appends several (`approval.task.approved`, `approval.instance.approved`, …), each with its own data.
+pub(crate) struct ExplicitEvent {
+    pub event_type: &'static str,
+    pub subject: Value,
+    /// Delivery order is per subject key (`approval:<instance id>`).
+    pub subject_key: String,
+    pub app_id: Option<Uuid>,
+    pub table_id: Option<Uuid>,
+    pub data: Value,
+}
+
+/// Appends explicit events in order, acted by `ctx`'s actor.
+pub(crate) async fn append_explicit(
+    conn: &mut Conn<'_>,
+    tenant: &Tenant<'_>,
+    ctx: &WriteContext,
+    events: Vec<ExplicitEvent>,
+) -> Result<()> {
+    let actor = json!({
+        "type": ctx.actor.kind(),
+        "id": ctx.actor.id(),
+        "name": ctx.actor.name(),
+    });
+    let events = events
+        .into_iter()
+        .map(|event| NewEvent {
+            id: EventId::new(),
+            event_type: event.event_type,
+            actor: actor.clone(),
+            subject: event.subject,
+            subject_key: event.subject_key,
+            app_id: event.app_id,
+            table_id: event.table_id,
+            data: event.data,
+        })
+        .collect();
+    append(conn, tenant, events).await
 }
 
 async fn append(conn: &mut Conn<'_>, tenant: &Tenant<'_>, events: Vec<NewEvent>) -> Result<()> {
@@ -237,7 +293,7 @@ async fn append(conn: &mut Conn<'_>, tenant: &Tenant<'_>, events: Vec<NewEvent>)
             [
                 Arg::from(tenant.org_id),
                 Arg::from(seq),
-                Arg::from(EventId::new()),
+                Arg::from(event.id),
                 Arg::from(event.event_type),
                 Arg::from(now),
                 Arg::from(event.actor),

@@ -144,12 +144,19 @@ impl Tenant<'_> {
 
     /// Metadata of several files (for rendering attachment cells).
     pub async fn attachments(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Attachment>> {
-        let mut found = HashMap::with_capacity(ids.len());
         if ids.is_empty() {
-            return Ok(found);
+            return Ok(HashMap::new());
         }
         let mut pooled = self.store.pools.read().await?;
-        let mut conn = pooled.conn();
+        self.attachments_in(&mut pooled.conn(), ids).await
+    }
+
+    pub(crate) async fn attachments_in(
+        &self,
+        conn: &mut crate::exec::Conn<'_>,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Attachment>> {
+        let mut found = HashMap::with_capacity(ids.len());
         for id in ids {
             let row: Option<AttachmentRow> = conn
                 .fetch_optional(

@@ -19,8 +19,11 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tenon_model::{Actor, OrgId};
 
+pub mod approvals;
 mod apps;
 mod audit;
+mod authors;
+#[cfg(feature = "bench")]
 pub mod baseline;
 mod cache;
 mod clock;
@@ -31,6 +34,7 @@ mod error;
 mod events;
 mod exec;
 mod files;
+pub mod flows;
 pub mod ledger;
 mod organizations;
 mod records;
@@ -46,7 +50,7 @@ pub mod testing;
 pub use apps::{AppPatch, FieldPatch, NewApp, NewTable, TablePatch, ViewSpec};
 pub use audit::AuditFilter;
 pub use cache::{CacheStats, FRESH_FOR, SYNC_INTERVAL};
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock, TestClock};
 pub use credentials::TOKEN_TOUCH_INTERVAL;
 pub use credentials::{
     AuthenticatedToken, ClientRegistration, NewInstallation, NewToken, OAuthClientSecretCheck,
@@ -61,6 +65,7 @@ pub use events::EVENTS_PER_READ_MAX;
 pub use exec::Backend;
 pub use files::{Attachment, FILE_BYTES_MAX};
 pub use organizations::NewOrganization;
+pub use records::render;
 pub use records::{
     Aggregation, Cursor, Group, GroupValue, IdempotencyKey, MetricValue, RECORDS_PER_WRITE_MAX,
     RecordPage, RecordProblem, RecordQuery, RecordUpdate, WriteOutcome, label,
@@ -68,8 +73,9 @@ pub use records::{
 pub use retention::{PRUNE_EVENTS_PER_BATCH, PruneBatch};
 pub use sessions::{LoginCandidate, LoginThrottle, SESSION_TOUCH_INTERVAL, SessionLookup};
 pub use stream::{
-    STREAM_CLAIMS_PER_PUMP_MAX, STREAM_CONNECTION_STALE_AFTER, STREAM_QUEUE_MAX,
-    STREAM_REDELIVER_AFTER, STREAM_TICKET_TTL, StreamClaim, StreamQueued, StreamTicket,
+    STREAM_CLAIMS_PER_PUMP_MAX, STREAM_CONNECTION_STALE_AFTER, STREAM_CONNECTION_TOUCH_EVERY,
+    STREAM_QUEUE_MAX, STREAM_REDELIVER_AFTER, STREAM_TICKET_TTL, StreamClaim, StreamQueued,
+    StreamTicket,
 };
 pub use subscriptions::{
     NewSubscription, REDELIVER_EVENTS_MAX, SubscriptionOwner, SubscriptionPatch,
@@ -81,6 +87,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Readers on SQLite: WAL lets them run beside the single writer.
 const SQLITE_READ_CONNECTIONS: u32 = 4;
+/// WAL pages (4 KiB) after which the writer checkpoints by itself, should the background checkpointer
+/// fall behind (SQLite's default is 1000).
+const SQLITE_AUTOCHECKPOINT_BACKSTOP_PAGES: u32 = 16_000;
 /// PostgreSQL connections per Tenon node.
 const POSTGRES_CONNECTIONS: u32 = 16;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -192,16 +201,31 @@ impl Store {
                 let write = SqlitePoolOptions::new()
                     .max_connections(1)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
+                    // The background checkpointer keeps the WAL short; this is only a backstop.
+                    .connect_with(options.clone().pragma(
+                        "wal_autocheckpoint",
+                        SQLITE_AUTOCHECKPOINT_BACKSTOP_PAGES.to_string(),
+                    ))
+                    .await
+                    .map_err(StoreError::connect)?;
+                let checkpoint = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_with(options.clone())
                     .await
                     .map_err(StoreError::connect)?;
+                exec::spawn_checkpointer(checkpoint.clone());
                 let read = SqlitePoolOptions::new()
                     .max_connections(SQLITE_READ_CONNECTIONS)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_with(options.read_only(true))
                     .await
                     .map_err(StoreError::connect)?;
-                exec::Pools::Sqlite { read, write }
+                exec::Pools::Sqlite {
+                    read,
+                    write,
+                    checkpoint,
+                }
             }
             DatabaseConfig::Postgres { url } => {
                 let options = PgConnectOptions::from_str(url).map_err(StoreError::connect)?;
@@ -226,9 +250,10 @@ impl Store {
         })
     }
 
-    /// Applies pending migrations of the platform's tables. Safe to run from several nodes at once: on
-    /// PostgreSQL the migrator holds an advisory lock, on SQLite the single writer serializes.
-    pub async fn migrate(&self) -> Result<()> {
+    /// Applies pending migrations of the platform's tables (SQL only; [`Store::migrate`], in
+    /// `authors`, also finishes the data migrations they queue). Safe to run from several nodes at
+    /// once: on PostgreSQL the migrator holds an advisory lock, on SQLite the single writer serializes.
+    pub(crate) async fn migrate_schema(&self) -> Result<()> {
         match &self.pools {
             exec::Pools::Postgres(pool) => {
                 sqlx::migrate!("./migrations/postgres").run(pool).await?

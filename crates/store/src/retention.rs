@@ -17,9 +17,15 @@
 //! cursors of the organization's installations, then deletes.
 //!
 //! A subscription disabled for longer than the retention, or a stream-mode app away for that long, misses
-//! the events that expired meanwhile, as a `?after=` reader does; the reader alone can be told, and is:
-//! `events_pruned` keeps per organization the largest event id deleted and the retention in force, and
-//! [`Tenant::event_cursor`] answers [`StoreError::EventExpired`] for an unknown id at or below it.
+//! the events that expired meanwhile, as a `?after=` reader does, and each is told:
+//! - a reader: `events_pruned` keeps per organization the largest event id deleted and the retention in
+//!   force, and [`Tenant::event_cursor`] answers [`StoreError::EventExpired`] for an unknown id at or
+//!   below it (410 `event_expired`);
+//! - a disabled subscription or a stream-mode installation: the batch that deletes events adds those the
+//!   consumer had not seen (and would have received: its types, app and table; an installation's
+//!   readable types) to its tally (`subscriptions.events_expired`, `stream_cursors.events_expired`:
+//!   [`EventsExpired`], count and first/last id and time); its next delivery or stream frame carries the
+//!   tally as `events_expired` beside its event, and the tally starts again.
 //!
 //! Like the delivery workers' scans, listing the organizations that have events reads across tenants;
 //! each batch then works inside one organization in its own short transaction, so on SQLite it holds the
@@ -31,7 +37,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tenon_model::{EventId, OrgId};
 use uuid::Uuid;
 
-use crate::exec::Sql;
+use tenon_model::events::{EventsExpired, readable_types};
+
+use crate::deliveries::{passes_subject_filter, subscription_types};
+use crate::exec::{Backend, Conn, Sql};
+use crate::subscriptions::{SubscriptionRow, subscription_columns};
 use crate::{Result, Store, StoreError, Tenant};
 
 /// Events one batch deletes at most.
@@ -52,6 +62,61 @@ macro_rules! prunable {
          AND NOT EXISTS (SELECT 1 FROM stream_queue q WHERE q.organization_id = $1 \
              AND q.event_seq = events.seq)"
     };
+}
+
+/// An event the pruner deleted, as the tally of unseen events needs it.
+#[derive(sqlx::FromRow)]
+struct Deleted {
+    seq: i64,
+    id: Uuid,
+    #[sqlx(rename = "type")]
+    event_type: String,
+    occurred_at: DateTime<Utc>,
+    subject: sqlx::types::Json<serde_json::Value>,
+}
+
+#[derive(sqlx::FromRow)]
+struct LaggingSubscription {
+    #[sqlx(flatten)]
+    row: SubscriptionRow,
+    cursor_seq: i64,
+    events_expired: Option<String>,
+}
+
+/// `tally` with the `unseen` events (in seq order) added; `None` when there are none to add.
+fn tallied<'a>(
+    tally: Option<EventsExpired>,
+    unseen: impl Iterator<Item = &'a Deleted>,
+    retention_days: u32,
+) -> Option<EventsExpired> {
+    let mut added: Option<EventsExpired> = None;
+    for event in unseen {
+        match &mut added {
+            Some(added) => {
+                added.count += 1;
+                added.last_id = EventId::from_uuid(event.id);
+                added.last_occurred_at = event.occurred_at;
+            }
+            None => {
+                added = Some(EventsExpired {
+                    count: 1,
+                    first_id: EventId::from_uuid(event.id),
+                    last_id: EventId::from_uuid(event.id),
+                    first_occurred_at: event.occurred_at,
+                    last_occurred_at: event.occurred_at,
+                    retention_days,
+                });
+            }
+        }
+    }
+    let added = added?;
+    Some(match tally {
+        Some(mut tally) => {
+            tally.extend(&added);
+            tally
+        }
+        None => added,
+    })
 }
 
 /// What one call of [`Tenant::prune_events`] did.
@@ -137,12 +202,13 @@ impl Tenant<'_> {
         let mut conn = tx.conn();
         self.pin_stream_cursors(&mut conn).await?;
         // The conditions are checked again under the write lock: a delivery may have been queued since.
-        let deleted: Vec<(Uuid,)> = conn
+        let mut deleted: Vec<Deleted> = conn
             .fetch_all(
                 Sql::new(concat!(
                     "DELETE FROM events WHERE ",
                     prunable!(),
-                    " AND events.seq <= $4 AND events.occurred_at < $5 RETURNING events.id"
+                    " AND events.seq <= $4 AND events.occurred_at < $5 \
+                     RETURNING events.seq, events.id, events.type, events.occurred_at, events.subject"
                 ))
                 .bind(self.org_id)
                 .bind(after_seq)
@@ -151,7 +217,10 @@ impl Tenant<'_> {
                 .bind(cutoff),
             )
             .await?;
-        if let Some(max_id) = deleted.iter().map(|(id,)| *id).max() {
+        deleted.sort_by_key(|event| event.seq);
+        self.tally_unseen(&mut conn, &deleted, retention_days.get())
+            .await?;
+        if let Some(max_id) = deleted.iter().map(|event| event.id).max() {
             conn.execute(
                 Sql::new(
                     "INSERT INTO events_pruned (organization_id, max_id, retention_days, pruned_at) \
@@ -174,6 +243,97 @@ impl Tenant<'_> {
         })
     }
 
+    /// Adds the `deleted` events (in seq order) to the tally of every consumer that had not seen them: a
+    /// disabled subscription whose cursor is before them (of the types and app/table it subscribed to),
+    /// and a stream-mode installation whose cursor is before them (of the types its scopes read). Enabled
+    /// subscriptions have fanned every deleted event out (the pruner waits for them), and events queued
+    /// for a stream app are not deleted.
+    async fn tally_unseen(
+        &self,
+        conn: &mut Conn<'_>,
+        deleted: &[Deleted],
+        retention_days: u32,
+    ) -> Result<()> {
+        let Some(last) = deleted.last() else {
+            return Ok(());
+        };
+        let postgres = conn.backend() == Backend::Postgres;
+        let lagging = if postgres {
+            Sql::new(concat!(
+                "SELECT ",
+                subscription_columns!(),
+                ", cursor_seq, events_expired FROM subscriptions \
+                 WHERE organization_id = $1 AND enabled = $2 AND cursor_seq < $3 FOR UPDATE"
+            ))
+        } else {
+            Sql::new(concat!(
+                "SELECT ",
+                subscription_columns!(),
+                ", cursor_seq, events_expired FROM subscriptions \
+                 WHERE organization_id = $1 AND enabled = $2 AND cursor_seq < $3"
+            ))
+        };
+        let subscriptions: Vec<LaggingSubscription> = conn
+            .fetch_all(lagging.bind(self.org_id).bind(false).bind(last.seq))
+            .await?;
+        for lagging in subscriptions {
+            let tally = crate::deliveries::stored_expired(lagging.events_expired.as_deref())?;
+            let subscription = lagging.row.into_model();
+            let types = subscription_types(conn, self.org_id, &subscription).await?;
+            let unseen = deleted.iter().filter(|event| {
+                event.seq > lagging.cursor_seq
+                    && types.contains(&event.event_type.as_str())
+                    && passes_subject_filter(&subscription, &event.subject.0)
+            });
+            if let Some(tally) = tallied(tally, unseen, retention_days) {
+                conn.execute(
+                    Sql::new(
+                        "UPDATE subscriptions SET events_expired = $3 WHERE organization_id = $1 AND id = $2",
+                    )
+                    .bind(self.org_id)
+                    .bind(subscription.id)
+                    .bind(tally.to_json().to_string()),
+                )
+                .await?;
+            }
+        }
+        macro_rules! lagging_cursors {
+            () => {
+                "SELECT c.installation_id, c.cursor_seq, c.events_expired, i.scopes FROM stream_cursors c \
+                 JOIN installations i ON i.organization_id = c.organization_id AND i.id = c.installation_id \
+                 WHERE c.organization_id = $1 AND c.cursor_seq < $2"
+            };
+        }
+        let lagging = if postgres {
+            Sql::new(concat!(lagging_cursors!(), " FOR UPDATE OF c"))
+        } else {
+            Sql::new(lagging_cursors!())
+        };
+        let cursors: Vec<(Uuid, i64, Option<String>, String)> = conn
+            .fetch_all(lagging.bind(self.org_id).bind(last.seq))
+            .await?;
+        for (installation, cursor, tally, scopes) in cursors {
+            let tally = crate::deliveries::stored_expired(tally.as_deref())?;
+            let types = readable_types(crate::rows::scopes(&scopes)?);
+            let unseen = deleted
+                .iter()
+                .filter(|event| event.seq > cursor && types.contains(&event.event_type.as_str()));
+            if let Some(tally) = tallied(tally, unseen, retention_days) {
+                conn.execute(
+                    Sql::new(
+                        "UPDATE stream_cursors SET events_expired = $3 \
+                         WHERE organization_id = $1 AND installation_id = $2",
+                    )
+                    .bind(self.org_id)
+                    .bind(installation)
+                    .bind(tally.to_json().to_string()),
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// The `seq` of the event a consumer's cursor names: `NotFound` if the id is no event of this
     /// organization, `EventExpired` if the retention deleted it.
     pub async fn event_cursor(&self, id: EventId) -> Result<i64> {
@@ -189,6 +349,16 @@ impl Tenant<'_> {
         if let Some((seq,)) = found {
             return Ok(seq);
         }
+        Err(self.missing_event(&mut conn, id).await?)
+    }
+
+    /// Why an event id names no event of this organization: `EventExpired` if the retention deleted it,
+    /// else `NotFound("event")`.
+    pub(crate) async fn missing_event(
+        &self,
+        conn: &mut crate::exec::Conn<'_>,
+        id: EventId,
+    ) -> Result<StoreError> {
         let pruned: Option<(Uuid, i64)> = conn
             .fetch_optional(
                 Sql::new(
@@ -201,11 +371,11 @@ impl Tenant<'_> {
         match pruned {
             // Every deleted event's id is at or below the largest deleted id.
             Some((max_id, retention_days)) if *id.as_uuid() <= max_id => {
-                Err(StoreError::EventExpired {
+                Ok(StoreError::EventExpired {
                     retention_days: u32::try_from(retention_days).unwrap_or(u32::MAX),
                 })
             }
-            _ => Err(StoreError::not_found("event")),
+            _ => Ok(StoreError::not_found("event")),
         }
     }
 }

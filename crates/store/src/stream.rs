@@ -14,6 +14,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
+use tenon_model::events::EventsExpired;
 use tenon_model::{ClientAppId, Event, EventId, InstallationId};
 use uuid::Uuid;
 
@@ -23,8 +24,15 @@ use crate::{Result, Store, StoreError, Tenant};
 
 /// An event sent on a live connection and not acknowledged is sent again after this long.
 pub const STREAM_REDELIVER_AFTER: TimeDelta = TimeDelta::seconds(60);
-/// A connection whose node has not refreshed it for this long is taken for dead (its node crashed).
-pub const STREAM_CONNECTION_STALE_AFTER: TimeDelta = TimeDelta::seconds(45);
+/// A connection whose node has not refreshed it for this long is taken for dead (its node crashed): what
+/// was in flight on it is due again on the app's other connections, which look every second. A node
+/// refreshes all its connections every [`STREAM_CONNECTION_TOUCH_EVERY`] in one statement, so a crashed
+/// node's events move on within about 5 s. A live node stalled longer than this (a frozen VM) may see
+/// an event of its own sent again elsewhere: a duplicate, which at-least-once delivery allows and the
+/// event id tells apart.
+pub const STREAM_CONNECTION_STALE_AFTER: TimeDelta = TimeDelta::seconds(4);
+/// How often a node refreshes its live stream connections.
+pub const STREAM_CONNECTION_TOUCH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// A ticket from `connections/open` must be presented within this time.
 pub const STREAM_TICKET_TTL: TimeDelta = TimeDelta::seconds(90);
 /// Events an installation's queue holds at most; the cursor waits while it is full.
@@ -40,6 +48,8 @@ pub struct StreamClaim {
     pub message_id: String,
     /// 1 for the first attempt.
     pub attempt: i64,
+    /// Events that expired unseen before this one (the app was away longer than the retention).
+    pub events_expired: Option<EventsExpired>,
 }
 
 /// What a valid ticket opens: the app's connection and the event type patterns it subscribed to.
@@ -153,14 +163,25 @@ impl Store {
 
     /// Says the connection is still served (its node is alive).
     pub async fn touch_stream_connection(&self, id: Uuid) -> Result<()> {
+        self.touch_stream_connections(&[id]).await
+    }
+
+    /// Says a node's connections are still served, in one statement (a node calls it every
+    /// [`STREAM_CONNECTION_TOUCH_EVERY`] with all of its connections).
+    pub async fn touch_stream_connections(&self, ids: &[Uuid]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.pools.begin().await?;
-        tx.conn()
-            .execute(
-                Sql::new("UPDATE stream_connections SET seen_at = $1 WHERE id = $2")
-                    .bind(self.now())
-                    .bind(id),
-            )
-            .await?;
+        let mut conn = tx.conn();
+        for chunk in ids.chunks(500) {
+            let mut sql = SqlText::new(conn.backend());
+            sql.push("UPDATE stream_connections SET seen_at = ")
+                .arg(self.now())
+                .push(" WHERE id IN ")
+                .list(chunk.iter().copied());
+            conn.execute(sql.into_sql()).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -234,6 +255,7 @@ struct ClaimRow {
     subject_key: String,
     data: sqlx::types::Json<Value>,
     attempts: i64,
+    events_expired: Option<String>,
 }
 
 impl Tenant<'_> {
@@ -262,7 +284,8 @@ impl Tenant<'_> {
         let rows: Vec<ClaimRow> = conn
             .fetch_all(
                 Sql::new(concat!(
-                    "SELECT e.seq, e.id, e.type, e.occurred_at, e.actor, e.subject, e.subject_key, e.data, q.attempts \
+                    "SELECT e.seq, e.id, e.type, e.occurred_at, e.actor, e.subject, e.subject_key, e.data, q.attempts, \
+                     q.events_expired \
                      FROM stream_queue q JOIN events e ON e.organization_id = q.organization_id AND e.seq = q.event_seq \
                      WHERE ",
                     due!(),
@@ -307,6 +330,7 @@ impl Tenant<'_> {
             claims.push(StreamClaim {
                 message_id,
                 attempt: row.attempts + 1,
+                events_expired: crate::deliveries::stored_expired(row.events_expired.as_deref())?,
                 event: Event {
                     id: EventId::from_uuid(row.id),
                     seq: row.seq,
@@ -444,6 +468,23 @@ impl Tenant<'_> {
             Some(event) => event.seq.max(last),
             None => last,
         };
+        // Events that expired unseen while the app was away are told with the first one handed over.
+        let told = match events.first() {
+            Some(first) => {
+                let (expired,): (Option<String>,) = conn
+                    .fetch_one(
+                        Sql::new(
+                            "SELECT events_expired FROM stream_cursors \
+                             WHERE organization_id = $1 AND installation_id = $2",
+                        )
+                        .bind(self.org_id)
+                        .bind(installation_id),
+                    )
+                    .await?;
+                expired.map(|expired| (first.seq, expired))
+            }
+            None => None,
+        };
         for batch in events.chunks(200) {
             let mut sql = SqlText::new(conn.backend());
             sql.push(
@@ -459,6 +500,28 @@ impl Tenant<'_> {
                 ]
             }));
             conn.execute(sql.into_sql()).await?;
+        }
+        if let Some((seq, expired)) = told {
+            conn.execute(
+                Sql::new(
+                    "UPDATE stream_queue SET events_expired = $1 \
+                     WHERE organization_id = $2 AND installation_id = $3 AND event_seq = $4",
+                )
+                .bind(expired)
+                .bind(self.org_id)
+                .bind(installation_id)
+                .bind(seq),
+            )
+            .await?;
+            conn.execute(
+                Sql::new(
+                    "UPDATE stream_cursors SET events_expired = NULL \
+                     WHERE organization_id = $1 AND installation_id = $2",
+                )
+                .bind(self.org_id)
+                .bind(installation_id),
+            )
+            .await?;
         }
         conn.execute(
             Sql::new(

@@ -485,18 +485,17 @@ impl Tenant<'_> {
                 .bind(self.org_id)
                 .bind(event)
         };
-        let (from_seq,): (i64,) = conn
-            .fetch_optional(seq_of(from))
-            .await?
-            .ok_or_else(|| StoreError::not_found("event"))?;
+        // An id the retention deleted is `EventExpired`, one that never existed `NotFound`.
+        let from_seq = match conn.fetch_optional::<(i64,)>(seq_of(from)).await? {
+            Some((seq,)) => seq,
+            None => return Err(self.missing_event(&mut conn, from).await?),
+        };
         let to_seq = match to {
             None => from_seq,
-            Some(to) => {
-                conn.fetch_optional::<(i64,)>(seq_of(to))
-                    .await?
-                    .ok_or_else(|| StoreError::not_found("event"))?
-                    .0
-            }
+            Some(to) => match conn.fetch_optional::<(i64,)>(seq_of(to)).await? {
+                Some((seq,)) => seq,
+                None => return Err(self.missing_event(&mut conn, to).await?),
+            },
         };
         if to_seq < from_seq {
             return Err(StoreError::Invalid(
@@ -527,7 +526,8 @@ impl Tenant<'_> {
                 .into(),
             ));
         }
-        let queued = crate::deliveries::queue(&mut conn, self.org_id, id, &events, now).await?;
+        let queued =
+            crate::deliveries::queue(&mut conn, self.org_id, id, &events, now, None).await?;
         audit::record(
             &mut conn,
             self,

@@ -137,3 +137,24 @@ pub async fn table_rows(store: &crate::Store, table: &'static str) -> i64 {
         Err(error) => panic!("cannot count the rows of {table}: {error}"),
     }
 }
+
+/// Runs a statement without values on the database directly, to put it in a state the API cannot reach
+/// (rows as an older version wrote them). Tests only.
+pub async fn execute(store: &crate::Store, sql: String) {
+    let run = async {
+        let mut tx = store.begin_tx().await.map_err(|e| e.to_string())?;
+        tx.conn()
+            .execute(crate::exec::Sql::generated(sql.clone()))
+            .await
+            .map_err(|e| e.to_string())?;
+        tx.commit().await.map_err(|e| e.to_string())
+    };
+    if let Err(error) = run.await {
+        panic!("cannot run {sql}: {error}");
+    }
+}
+
+/// The physical table of a user table, quoted, for [`execute`].
+pub fn record_table(table: tenon_model::TableId) -> String {
+    crate::exec::quote(&crate::apps::ddl::table_name(table))
+}

@@ -178,6 +178,22 @@ async fn measure(
         )
         .await?;
     }
+    if args.suite == "all" || args.suite == "approvals" {
+        let org: tenon_model::OrgId = org_id
+            .trim()
+            .parse()
+            .map_err(|_| fail("the organization id does not parse"))?;
+        crate::bench_approvals::approvals_suite(
+            &http,
+            &server.base,
+            &token,
+            args,
+            data,
+            database,
+            org,
+        )
+        .await?;
+    }
     if args.suite == "all" || args.suite == "events" {
         crate::bench_events::events_suite(&http, &server.base, &token, args, database.is_some())
             .await?;

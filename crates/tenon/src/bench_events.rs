@@ -19,7 +19,13 @@ use crate::bench::{fail, send};
 use crate::cli::BenchArgs;
 use crate::commands::Failure;
 
-const APP: &str = "/api/v1/apps/evbench/tables/items/records";
+/// The app the events suite writes to; the records suite's overhead runs use their own.
+const APP_KEY: &str = "evbench";
+const OVERHEAD_APP_KEY: &str = "ovbench";
+
+fn records_path(app_key: &str) -> String {
+    format!("/api/v1/apps/{app_key}/tables/items/records")
+}
 /// Records per bulk request (the API's maximum).
 const BULK: u64 = 1000;
 /// Records written per phase at most (`--records` lowers it).
@@ -70,6 +76,13 @@ impl Receiver {
         })
     }
 
+    fn reset(&self) {
+        *self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = (HashSet::new(), None);
+    }
+
     fn count(&self) -> (usize, Option<Instant>) {
         let seen = self
             .seen
@@ -91,13 +104,13 @@ struct Phase {
     events_per_second: Option<f64>,
 }
 
-pub async fn events_suite(
+/// Creates the events benchmark's app and table.
+async fn create_table(
     http: &reqwest::Client,
     base: &str,
     token: &str,
-    args: &BenchArgs,
-    postgres: bool,
-) -> Result<(), Failure> {
+    app_key: &str,
+) -> Result<String, Failure> {
     let post = |path: &str, body: Value| {
         http.post(format!("{base}{path}"))
             .bearer_auth(token)
@@ -105,25 +118,87 @@ pub async fn events_suite(
     };
     send(post(
         "/api/v1/apps",
-        json!({"name": "Events bench", "key": "evbench"}),
+        json!({"name": format!("Events bench {app_key}"), "key": app_key}),
     ))
     .await?;
     send(post(
-        "/api/v1/apps/evbench/tables",
+        &format!("/api/v1/apps/{app_key}/tables"),
         json!({"name": "Items", "key": "items", "fields": [
             {"name": "Title", "key": "title", "type": "text"},
             {"name": "Amount", "key": "amount", "type": "number"}
         ]}),
     ))
     .await?;
+    Ok(records_path(app_key))
+}
+
+/// One run of the write-overhead measurement: the bulk create rate with no subscription, then with
+/// sixteen subscriptions delivering to sixteen receivers.
+#[derive(Debug, Clone, Copy)]
+pub struct OverheadRun {
+    pub without: f64,
+    pub with_sixteen: f64,
+    pub delivered_per_second: f64,
+}
+
+impl OverheadRun {
+    /// The fraction of the write rate lost while delivering.
+    pub fn overhead(&self) -> f64 {
+        1.0 - self.with_sixteen / self.without
+    }
+}
+
+/// `runs` runs of [`OverheadRun`] on the same server, `records` records per phase (the records suite's
+/// fourth figure). Each run subscribes sixteen receivers, writes, waits for every delivery, and
+/// unsubscribes, so the next run's "without" phase has no subscription.
+pub async fn overhead_runs(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    records: u64,
+    runs: usize,
+) -> Result<Vec<OverheadRun>, Failure> {
+    let path = create_table(http, base, token, OVERHEAD_APP_KEY).await?;
+    let records = records.clamp(BULK, RECORDS_PER_PHASE_MAX);
+    let mut receivers = Vec::new();
+    for _ in 0..16 {
+        receivers.push(Receiver::start().await?);
+    }
+    let mut next_row = 0;
+    let mut measured = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let without = phase(http, base, token, &path, records, &mut next_row, &[]).await?;
+        for receiver in &receivers {
+            receiver.reset();
+        }
+        let subscriptions = subscribe(http, base, token, &receivers).await?;
+        let with = phase(http, base, token, &path, records, &mut next_row, &receivers).await?;
+        unsubscribe(http, base, token, &subscriptions).await?;
+        measured.push(OverheadRun {
+            without: without.write_rate,
+            with_sixteen: with.write_rate,
+            delivered_per_second: with.events_per_second.unwrap_or(0.0),
+        });
+    }
+    Ok(measured)
+}
+
+pub async fn events_suite(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    args: &BenchArgs,
+    postgres: bool,
+) -> Result<(), Failure> {
+    let path = create_table(http, base, token, APP_KEY).await?;
     let records = args.records.clamp(BULK, RECORDS_PER_PHASE_MAX);
     let mut next_row = 0;
 
-    let without = phase(http, base, token, records, &mut next_row, &[]).await?;
+    let without = phase(http, base, token, &path, records, &mut next_row, &[]).await?;
     let one = {
         let receivers = vec![Receiver::start().await?];
         let subscriptions = subscribe(http, base, token, &receivers).await?;
-        let measured = phase(http, base, token, records, &mut next_row, &receivers).await?;
+        let measured = phase(http, base, token, &path, records, &mut next_row, &receivers).await?;
         unsubscribe(http, base, token, &subscriptions).await?;
         measured
     };
@@ -133,7 +208,7 @@ pub async fn events_suite(
             receivers.push(Receiver::start().await?);
         }
         let subscriptions = subscribe(http, base, token, &receivers).await?;
-        let measured = phase(http, base, token, records, &mut next_row, &receivers).await?;
+        let measured = phase(http, base, token, &path, records, &mut next_row, &receivers).await?;
         unsubscribe(http, base, token, &subscriptions).await?;
         measured
     };
@@ -218,6 +293,7 @@ async fn phase(
     http: &reqwest::Client,
     base: &str,
     token: &str,
+    path: &str,
     records: u64,
     next_row: &mut u64,
     receivers: &[Receiver],
@@ -229,7 +305,7 @@ async fn phase(
             .map(|n| json!({"fields": {"title": format!("item {n}"), "amount": n % 1000}}))
             .collect();
         send(
-            http.post(format!("{base}{APP}"))
+            http.post(format!("{base}{path}"))
                 .bearer_auth(token)
                 .json(&json!({"records": batch})),
         )

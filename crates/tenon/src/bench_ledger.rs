@@ -8,7 +8,9 @@
 //!    numbering, balances or audit: the ratio is what correctness costs, whatever the machine.
 //! 3. The invariants, checked after the load: numbers gap-free per (period, word), every trial balance
 //!    balances, posted balances equal the sums of the posted lines.
-//! 4. The trial balance of the last period over all lines (default 1,000,000), repeated.
+//! 4. The trial balance of the last period over all lines (default 1,000,000), repeated, and both CAS
+//!    statements beside it. The chart is widened to about 2,000 accounts first (sub-accounts of 1002,
+//!    1122, 6001 and 6602, two levels deep), and the lines are spread over the new leaves.
 //! 5. Export of the last period (default 100,000 vouchers) to every format, and import of each file into a
 //!    new book.
 //!
@@ -21,12 +23,14 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use tenon_ledger::exchange::{self, Format, Options};
+use tenon_ledger::statements::StatementKind;
 use tenon_ledger::voucher::VoucherDraft;
 use tenon_ledger::{
     AccountCode, BookSettings, Currency, Dimension, Line, Period, Standard, Voucher, VoucherState,
     Word,
 };
 use tenon_model::{Email, Locale, Name, TimeZone};
+use tenon_store::ledger::BookRef;
 use tenon_store::{DatabaseConfig, NewOrganization, Store, SystemClock, Tenant, WriteContext};
 
 use crate::cli::{BenchLedgerArgs, StorageArgs};
@@ -121,8 +125,20 @@ async fn measure(
             )
             .await?;
     }
+    let started = Instant::now();
+    let mut leaves = Leaves::default();
+    for name in ["bench", "raw", "single"] {
+        leaves = widen_chart(&tenant, &BookRef::name(name)).await?;
+    }
+    let (_, chart) = tenant.ledger_accounts(&BookRef::name("bench")).await?;
+    println!(
+        "chart: {} accounts per book ({} leaves under 1002, 1122, 6001, 6602; created in {:.2} s)",
+        chart.len(),
+        leaves.bank.len() + leaves.receivable.len() + leaves.revenue.len() + leaves.expense.len(),
+        started.elapsed().as_secs_f64()
+    );
     let last = Period::parse("2026-10").map_err(fail)?;
-    let drafts = generate(args.vouchers, args.period_vouchers, last)?;
+    let drafts = generate(args.vouchers, args.period_vouchers, last, &leaves)?;
     let lines: usize = drafts.iter().map(|draft| draft.lines.len()).sum();
     println!(
         "load: {} vouchers of 4 lines ({lines} lines), {} of them in {last}; batches of {}, {} concurrent tasks",
@@ -145,7 +161,7 @@ async fn measure(
     let raw_elapsed = run_batches(store, org.id, raw, args, |store, org, batch| async move {
         store
             .tenant(org)
-            .insert_raw_vouchers_for_benchmark("raw", batch)
+            .insert_raw_vouchers_for_benchmark(&BookRef::name("raw"), batch)
             .await
             .map(drop)
     })
@@ -160,7 +176,7 @@ async fn measure(
                 .tenant(org)
                 .create_vouchers(
                     &WriteContext::system(),
-                    "bench",
+                    &BookRef::name("bench"),
                     batch,
                     VoucherState::Posted,
                 )
@@ -192,8 +208,8 @@ async fn measure(
 
     // 3. Invariants.
     let started = Instant::now();
-    check_invariants(&tenant, "bench", args.vouchers, last).await?;
-    check_invariants(&tenant, "single", args.single, last).await?;
+    check_invariants(&tenant, &BookRef::name("bench"), args.vouchers, last).await?;
+    check_invariants(&tenant, &BookRef::name("single"), args.single, last).await?;
     println!(
         "\ninvariants hold: numbering gap-free per (period, word), every trial balance balances, \
          posted balances = sums of posted lines (checked in {:.2} s)",
@@ -204,7 +220,7 @@ async fn measure(
     let mut times = Vec::new();
     for _ in 0..args.repeat {
         let started = Instant::now();
-        let report = tenant.trial_balance("bench", last).await?;
+        let report = tenant.trial_balance(&BookRef::name("bench"), last).await?;
         times.push(started.elapsed());
         if !report.is_balanced() {
             return Err(fail("the trial balance does not balance"));
@@ -218,9 +234,39 @@ async fn measure(
         times.len()
     );
 
+    // 4b. Both statements over every line, beside the trial balance of the same period in the same run
+    // (the baseline: one aggregate over the posted balances).
+    let baseline = times[times.len() / 2];
+    let bench = BookRef::name("bench");
+    for kind in [StatementKind::BalanceSheet, StatementKind::IncomeStatement] {
+        let mut times = Vec::new();
+        for _ in 0..args.repeat {
+            let started = Instant::now();
+            match kind {
+                StatementKind::BalanceSheet => tenant.balance_sheet(&bench, last).await?,
+                StatementKind::IncomeStatement => {
+                    tenant.income_statement(&bench, last, last).await?
+                }
+            };
+            times.push(started.elapsed());
+        }
+        times.sort();
+        println!(
+            "{} ({}) of {last}: median {:.1} ms, worst {:.1} ms ({} runs); {:.2}× the trial balance",
+            kind.as_str(),
+            kind.title(),
+            ms(times[times.len() / 2]),
+            ms(times[times.len() - 1]),
+            times.len(),
+            times[times.len() / 2].as_secs_f64() / baseline.as_secs_f64().max(1e-9)
+        );
+    }
+
     // 5. Export and import of the last period.
     let started = Instant::now();
-    let books = tenant.export_books("bench", last, last, false).await?;
+    let books = tenant
+        .export_books(&BookRef::name("bench"), last, last, false)
+        .await?;
     let loaded = started.elapsed();
     println!(
         "\nexport of {last} ({} vouchers, {} lines): loaded from the database in {:.2} s",
@@ -275,13 +321,62 @@ async fn measure(
             stored.as_secs_f64()
         );
     }
+
+    // 6. Carry-forward of the last period, then the statements' checks: net profit = the amount carried
+    // to 本年利润, and the balance sheet balances.
+    let income = tenant.income_statement(&bench, last, last).await?;
+    let started = Instant::now();
+    let (_, vouchers) = tenant.carry_forward(&ctx, &bench, last).await?;
+    let elapsed = started.elapsed();
+    let started = Instant::now();
+    let (_, again) = tenant.carry_forward(&ctx, &bench, last).await?;
+    let nothing = started.elapsed();
+    let moved: Decimal = vouchers
+        .iter()
+        .flat_map(|v| &v.voucher.lines)
+        .filter(|line| line.account.as_str() == "4103")
+        .map(|line| line.credit - line.debit)
+        .sum();
+    let net_profit = income
+        .lines
+        .last()
+        .map(|line| line.current)
+        .unwrap_or_default();
+    let sheet = tenant.balance_sheet(&bench, last).await?;
+    let total = |code: &str| {
+        sheet
+            .lines
+            .iter()
+            .find(|l| l.code == code)
+            .map(|l| l.current)
+    };
+    if !again.is_empty() || moved != net_profit || total("29") != total("59") {
+        return Err(fail(format!(
+            "period end does not add up: carried {moved}, net profit {net_profit}, assets {:?}, liabilities and equity {:?}, second carry-forward {} voucher(s)",
+            total("29"),
+            total("59"),
+            again.len()
+        )));
+    }
+    println!(
+        "\ncarry-forward of {last} ({} lines): {} voucher(s) of {} lines in {:.2} s; again (nothing to move) {:.1} ms; \
+         net profit {net_profit} = the amount carried; assets = liabilities + equity",
+        args.period_vouchers * 4,
+        vouchers.len(),
+        vouchers
+            .iter()
+            .map(|v| v.voucher.lines.len())
+            .sum::<usize>(),
+        elapsed.as_secs_f64(),
+        ms(nothing)
+    );
     Ok(())
 }
 
 /// Checks the book after the load: numbering, trial balances of every period, balances against lines.
 async fn check_invariants(
     tenant: &Tenant<'_>,
-    book: &str,
+    book: &BookRef,
     expected: usize,
     last: Period,
 ) -> Result<(), Failure> {
@@ -326,12 +421,24 @@ async fn post_one_by_one(
             loop {
                 let next = queue.lock().ok().and_then(|mut queue| queue.pop_front());
                 let Some(draft) = next else { break };
-                let created = tenant.create_voucher(&ctx, "single", draft).await?;
-                tenant
-                    .advance_voucher(&ctx, "single", created.id, VoucherState::Reviewed)
+                let created = tenant
+                    .create_voucher(&ctx, &BookRef::name("single"), draft)
                     .await?;
                 tenant
-                    .advance_voucher(&ctx, "single", created.id, VoucherState::Posted)
+                    .advance_voucher(
+                        &ctx,
+                        &BookRef::name("single"),
+                        created.id,
+                        VoucherState::Reviewed,
+                    )
+                    .await?;
+                tenant
+                    .advance_voucher(
+                        &ctx,
+                        &BookRef::name("single"),
+                        created.id,
+                        VoucherState::Posted,
+                    )
                     .await?;
             }
             Ok::<(), tenon_store::StoreError>(())
@@ -387,9 +494,63 @@ fn code(raw: &str) -> Result<AccountCode, Failure> {
     AccountCode::parse(raw).map_err(fail)
 }
 
+/// The leaf accounts the generated lines post to.
+#[derive(Debug, Default)]
+struct Leaves {
+    bank: Vec<AccountCode>,
+    receivable: Vec<AccountCode>,
+    revenue: Vec<AccountCode>,
+    expense: Vec<AccountCode>,
+}
+
+/// Gives 1002, 1122, 6001 and 6602 two levels of sub-accounts (about 1,850 accounts over the template's
+/// ~170): the statements then read a chart of about 2,000 accounts.
+async fn widen_chart(tenant: &Tenant<'_>, book: &BookRef) -> Result<Leaves, Failure> {
+    let ctx = WriteContext::system();
+    let (_, accounts) = tenant.ledger_accounts(book).await?;
+    let mut leaves = Leaves::default();
+    for (parent, width) in [("1002", 8), ("1122", 20), ("6001", 20), ("6602", 30)] {
+        let template = accounts
+            .iter()
+            .find(|account| account.code.as_str() == parent)
+            .ok_or_else(|| fail(format!("the template has no account {parent}")))?;
+        let mut made = Vec::new();
+        for first in 1..=width {
+            let middle = code(&format!("{parent}{first:02}"))?;
+            let mut account = template.clone();
+            account.code = middle.clone();
+            account.name = format!("{}{first:02}", template.name);
+            account.role = None;
+            tenant
+                .create_ledger_account(&ctx, book, account.clone())
+                .await?;
+            for second in 1..=width {
+                account.code = code(&format!("{middle}{second:02}"))?;
+                account.name = format!("{}{first:02}-{second:02}", template.name);
+                tenant
+                    .create_ledger_account(&ctx, book, account.clone())
+                    .await?;
+                made.push(account.code.clone());
+            }
+        }
+        match parent {
+            "1002" => leaves.bank = made,
+            "1122" => leaves.receivable = made,
+            "6001" => leaves.revenue = made,
+            _ => leaves.expense = made,
+        }
+    }
+    Ok(leaves)
+}
+
 /// `total` balanced 4-line vouchers (sales with two customers, and expenses), the last `in_last` of them
 /// in `last`, the others spread over the three periods before it.
-fn generate(total: usize, in_last: usize, last: Period) -> Result<Vec<VoucherDraft>, Failure> {
+fn generate(
+    total: usize,
+    in_last: usize,
+    last: Period,
+    leaves: &Leaves,
+) -> Result<Vec<VoucherDraft>, Failure> {
     let mut earlier = last;
     let mut periods = Vec::new();
     for _ in 0..3 {
@@ -401,13 +562,8 @@ fn generate(total: usize, in_last: usize, last: Period) -> Result<Vec<VoucherDra
         .ok_or_else(|| fail("period out of range"))?;
         periods.push(earlier);
     }
-    let (receivable, revenue, output_vat) = (code("1122")?, code("6001")?, code("22210102")?);
-    let (expense, input_vat, bank, payable) = (
-        code("6602")?,
-        code("22210101")?,
-        code("1002")?,
-        code("2241")?,
-    );
+    let (output_vat, input_vat, payable) = (code("22210102")?, code("22210101")?, code("2241")?);
+    let pick = |codes: &[AccountCode], index: usize| codes[index % codes.len()].clone();
     let mut drafts = Vec::with_capacity(total);
     for index in 0..total {
         let period = if index >= total - in_last {
@@ -425,20 +581,25 @@ fn generate(total: usize, in_last: usize, last: Period) -> Result<Vec<VoucherDra
         let lines = if index % 2 == 0 {
             let first = Decimal::new(cents / 2, 2);
             let second = net + tax - first;
-            let mut a = Line::simple("销售", receivable.clone(), first, zero);
+            let mut a = Line::simple("销售", pick(&leaves.receivable, index / 2), first, zero);
             a.dimensions = BTreeMap::from([(Dimension::Customer, format!("客户{}", index % 500))]);
-            let mut b = Line::simple("销售", receivable.clone(), second, zero);
+            let mut b = Line::simple(
+                "销售",
+                pick(&leaves.receivable, index / 2 + 1),
+                second,
+                zero,
+            );
             b.dimensions =
                 BTreeMap::from([(Dimension::Customer, format!("客户{}", (index + 1) % 500))]);
             vec![
                 a,
                 b,
-                Line::simple("销售收入", revenue.clone(), zero, net),
+                Line::simple("销售收入", pick(&leaves.revenue, index / 2), zero, net),
                 Line::simple("销项税额", output_vat.clone(), zero, tax),
             ]
         } else {
             let paid = Decimal::new(cents / 4, 2);
-            let mut cost = Line::simple("办公费", expense.clone(), net, zero);
+            let mut cost = Line::simple("办公费", pick(&leaves.expense, index / 2), net, zero);
             cost.dimensions =
                 BTreeMap::from([(Dimension::Department, format!("部门{}", index % 20))]);
             let mut owed = Line::simple("应付未付", payable.clone(), zero, net + tax - paid);
@@ -447,7 +608,7 @@ fn generate(total: usize, in_last: usize, last: Period) -> Result<Vec<VoucherDra
             vec![
                 cost,
                 Line::simple("进项税额", input_vat.clone(), tax, zero),
-                Line::simple("银行付款", bank.clone(), zero, paid),
+                Line::simple("银行付款", pick(&leaves.bank, index / 2), zero, paid),
                 owed,
             ]
         };

@@ -1,6 +1,9 @@
 //! `tenon bench --suite records`: the data engine over HTTP, each figure beside raw SQLite doing the same
 //! work with prepared statements in the same run (single-row insert-and-commit; prepared inserts in one
-//! transaction; the same filtered, sorted query; a lookup by id).
+//! transaction; the same filtered, sorted query; a lookup by id), on SQLite in the server's own file. Get
+//! by id is also put beside the unauthenticated `/healthz` measured just before it, and the bulk write
+//! rate with sixteen webhook receivers beside the rate without, five times. It ends with issue #16's four
+//! figures and whether each meets its target.
 
 use std::path::Path;
 use std::time::Instant;
@@ -19,6 +22,12 @@ const BULK: u64 = 1000;
 const SINGLE: usize = 2000;
 /// Page queries measured.
 const QUERIES: usize = 300;
+/// Requests sent before a serial measurement.
+const WARMUP: usize = 200;
+/// Records written per phase of the write-overhead measurement.
+const OVERHEAD_RECORDS: u64 = 10_000;
+/// Runs of the write-overhead measurement.
+const OVERHEAD_RUNS: usize = 5;
 
 fn row_json(n: u64) -> Value {
     let (guest, nights, deposit, check_in) = bench_row(n);
@@ -130,7 +139,22 @@ pub async fn records_suite(
         return Err(fail("the benchmark query returned no records"));
     }
 
-    // 4. Get one record by id, serially.
+    // 4. Get one record by id, serially, beside the unauthenticated `/healthz` (no database) just before.
+    for _ in 0..WARMUP {
+        send(http.get(format!("{base}/healthz"))).await?;
+    }
+    let started = Instant::now();
+    for _ in 0..SINGLE {
+        send(http.get(format!("{base}/healthz"))).await?;
+    }
+    let healthz_rate = SINGLE as f64 / started.elapsed().as_secs_f64();
+    for i in 0..WARMUP {
+        send(
+            http.get(format!("{base}{APP}/{}", ids[i % ids.len()]))
+                .bearer_auth(token),
+        )
+        .await?;
+    }
     let started = Instant::now();
     let mut get_client = Vec::with_capacity(SINGLE);
     let mut get_server = Vec::with_capacity(SINGLE);
@@ -147,8 +171,19 @@ pub async fn records_suite(
     let get_rate = SINGLE as f64 / started.elapsed().as_secs_f64();
     let rss_after = rss();
 
-    // The raw baseline, same rows, same machine, same run.
-    let raw = baseline::measure(&data.join("baseline.db"), SINGLE, total, QUERIES).await?;
+    // 5. The bulk write overhead while delivering events to sixteen receivers, five runs.
+    let overhead =
+        crate::bench_events::overhead_runs(http, base, token, OVERHEAD_RECORDS, OVERHEAD_RUNS)
+            .await?;
+
+    // The raw baseline, same rows, same machine, same run; on SQLite in Tenon's own file (a table of its
+    // own, while the server is idle).
+    let raw_file = if postgres {
+        data.join("baseline.db")
+    } else {
+        data.join("tenon.db")
+    };
+    let raw = baseline::measure(&raw_file, SINGLE, total, QUERIES).await?;
     let mut raw_single: Vec<f64> = raw
         .single_insert
         .iter()
@@ -240,6 +275,54 @@ pub async fn records_suite(
     );
     println!("{:<44} {:>16}", "RSS after loading", format_kib(rss_loaded));
     println!("{:<44} {:>16}", "RSS after queries", format_kib(rss_after));
+    println!();
+    println!(
+        "bulk write overhead while delivering to 16 receivers ({OVERHEAD_RECORDS} records per phase, {OVERHEAD_RUNS} runs)"
+    );
+    println!(
+        "{:<6} {:>16} {:>16} {:>16} {:>10}",
+        "run", "no subs rec/s", "16 subs rec/s", "delivered ev/s", "overhead"
+    );
+    for (i, run) in overhead.iter().enumerate() {
+        println!(
+            "{:<6} {:>16.0} {:>16.0} {:>16.0} {:>9.1} %",
+            i + 1,
+            run.without,
+            run.with_sixteen,
+            run.delivered_per_second,
+            run.overhead() * 100.0
+        );
+    }
+    let worst = overhead
+        .iter()
+        .map(crate::bench_events::OverheadRun::overhead)
+        .fold(f64::NEG_INFINITY, f64::max);
+
+    // The four figures of issue #16, each against its floor measured above.
+    let bulk_ratio = bulk_rate / raw.bulk_rows_per_second;
+    let single_ratio = single_p50 / raw_single_p50;
+    let get_ratio = get_rate / healthz_rate;
+    let verdict = |met: bool| if met { "met" } else { "NOT met" };
+    println!();
+    println!("targets (issue #16)");
+    println!(
+        "  bulk create ÷ raw prepared insert (same file)   {bulk_ratio:>6.2}   target ≥ 0.80  {}",
+        verdict(bulk_ratio >= 0.8)
+    );
+    println!(
+        "  single create p50 ÷ raw single insert p50        {single_ratio:>6.2}×  target ≤ 2.00× {}",
+        verdict(single_ratio <= 2.0)
+    );
+    println!(
+        "  get by id rate ÷ /healthz rate ({:.0} req/s)     {get_ratio:>6.2}   target ≥ 0.60  {}",
+        healthz_rate,
+        verdict(get_ratio >= 0.6)
+    );
+    println!(
+        "  worst write overhead, 16 receivers, {OVERHEAD_RUNS} runs      {:>5.1} %   target < 15 %  {}",
+        worst * 100.0,
+        verdict(worst < 0.15)
+    );
     Ok(())
 }
 

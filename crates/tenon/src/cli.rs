@@ -64,6 +64,7 @@ pub enum Command {
     Table(TableCommand),
     /// Measure this build: cold start, idle memory, and request latency/throughput over HTTP against a
     /// fresh database, each route beside an unauthenticated baseline measured in the same run.
+    #[cfg(feature = "bench")]
     Bench(BenchArgs),
     /// Move books in and out: export a book's vouchers to Kingdee, Yonyou U8, SAF-T or CSV, and import
     /// such files.
@@ -73,9 +74,11 @@ pub enum Command {
     /// insert of the same rows, the invariants after the load, the trial balance over every line, and
     /// export/import of a whole period in every format. On a fresh SQLite database, or on `--database`
     /// (give a scratch PostgreSQL database: the benchmark adds an organization to it and leaves it).
+    #[cfg(feature = "bench")]
     BenchLedger(BenchLedgerArgs),
 }
 
+#[cfg(feature = "bench")]
 #[derive(Debug, Args)]
 pub struct BenchLedgerArgs {
     /// 4-line vouchers to post in batches (4 lines each: the default makes 1,000,000 lines).
@@ -98,6 +101,7 @@ pub struct BenchLedgerArgs {
     pub repeat: usize,
 }
 
+#[cfg(feature = "bench")]
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Requests per route in the sequential (one keep-alive connection) phase.
@@ -107,12 +111,16 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
     /// Which measurements: core (auth, directory), records (the data engine), formula (formula
-    /// fields at scale), events (webhook delivery and the outbox's write cost), or all.
+    /// fields at scale), events (webhook delivery and the outbox's write cost), approvals (approval
+    /// actions and a to-do list among many tasks), or all.
     #[arg(long, default_value = "all")]
     pub suite: String,
     /// Rows loaded for the records and formula suites.
     #[arg(long, default_value_t = 1_000_000)]
     pub records: u64,
+    /// Tasks in the organization when the approvals suite reads a to-do list.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub tasks: u64,
 }
 
 #[derive(Debug, Args)]
@@ -126,6 +134,10 @@ pub struct ServeArgs {
     /// Default rate limit per credential: off, or <N>/s, <N>/min, <N>/h, optionally ,burst=<M>.
     #[arg(long, env = "TENON_RATE_LIMIT", default_value = "1000/s")]
     pub rate_limit: String,
+    /// The largest request body accepted: bytes, or with a unit (`512KiB`, `16MiB`, `1GiB`). A larger body
+    /// is answered 413 with the limit in `params.limit`. File uploads (attachments) have their own limit.
+    #[arg(long, env = "TENON_MAX_BODY_SIZE", default_value = "16MiB", value_parser = parse_size)]
+    pub max_body_size: usize,
     /// Send the session cookie without the Secure flag (only for plain-HTTP access from other machines).
     #[arg(long, env = "TENON_INSECURE_COOKIES")]
     pub insecure_cookies: bool,
@@ -141,6 +153,10 @@ pub struct ServeArgs {
     /// on PostgreSQL.
     #[arg(long, env = "TENON_DELIVERY_WORKERS")]
     pub delivery_workers: Option<usize>,
+    /// Flow workers on this node (0 runs no flows; another node may). Default: 1 on SQLite, 4 on
+    /// PostgreSQL.
+    #[arg(long, env = "TENON_FLOW_WORKERS")]
+    pub flow_workers: Option<usize>,
     /// Seconds one webhook attempt may take, connection included.
     #[arg(long, env = "TENON_WEBHOOK_TIMEOUT", default_value_t = 10.0)]
     pub webhook_timeout: f64,
@@ -151,6 +167,10 @@ pub struct ServeArgs {
     /// older event goes once none of its deliveries is pending, but an organization's newest event stays.
     #[arg(long, env = "TENON_EVENT_RETENTION_DAYS", default_value_t = tenon_events::worker::EVENT_RETENTION_DAYS_DEFAULT)]
     pub event_retention_days: u32,
+    /// For end-to-end tests only: the clock stands still until `POST /api/v1/_test/clock {"now"}` (admin)
+    /// moves it, and is kept in <data>/test-clock across restarts. Without it that route answers 404.
+    #[arg(long)]
+    pub test_clock: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -184,7 +204,8 @@ pub struct OrgCreateArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
-    /// Create an organization API token. Prints only the token, once.
+    /// Create an organization API token, or with --member a member's personal token. Prints only the
+    /// token, once.
     Create(TokenCreateArgs),
 }
 
@@ -205,6 +226,10 @@ pub struct TokenCreateArgs {
     /// The token's own rate limit, e.g. 50/s.
     #[arg(long)]
     pub rate_limit: Option<String>,
+    /// Make a personal token acting for this member (their e-mail address): it acts as they do (approvals
+    /// record them), and its scopes must be ones their role holds.
+    #[arg(long, value_name = "EMAIL")]
+    pub member: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -263,6 +288,9 @@ pub struct AppImportArgs {
     /// Allow steps that delete tables or fields with their data.
     #[arg(long)]
     pub allow_deletions: bool,
+    /// Import the app without publishing the file's flows.
+    #[arg(long)]
+    pub no_flows: bool,
 }
 
 #[derive(Debug, Args)]
@@ -298,6 +326,15 @@ pub struct TableImportArgs {
     /// Check every row without writing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Write the valid rows even when others are refused. By default the import is all or nothing: one
+    /// refused row writes nothing. Either way the exit code is 5 when a row was refused.
+    #[arg(long)]
+    pub partial: bool,
+    /// Update the records rows match on this unique field (or on the fields of a unique_together group:
+    /// --upsert-on student,week or the flag repeated) instead of creating new ones; blank cells keep the
+    /// record's values.
+    #[arg(long = "upsert-on", value_name = "FIELD", value_delimiter = ',')]
+    pub upsert_on: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -382,4 +419,44 @@ pub struct LedgerImportArgs {
     pub dry_run: bool,
     /// The file to read.
     pub path: PathBuf,
+}
+
+/// A size in bytes: a whole number, optionally followed by `B`, `KiB`, `MiB` or `GiB`.
+pub fn parse_size(raw: &str) -> Result<usize, String> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (digits, unit) = raw.split_at(split);
+    let factor: usize = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown unit \"{other}\"; give bytes, or a number with B, KiB, MiB or GiB"
+            ));
+        }
+    };
+    digits
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(factor))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("\"{raw}\" is not a size; give e.g. 16MiB or 1048576"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes_take_bytes_or_binary_units() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("512KiB"), Ok(512 << 10));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert!(parse_size("16MB").is_err());
+        assert!(parse_size("0").is_err());
+        assert!(parse_size("MiB").is_err());
+    }
 }

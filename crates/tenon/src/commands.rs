@@ -60,9 +60,11 @@ impl From<Invalid> for Failure {
 pub async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Serve(args) => serve(&cli.storage, args).await,
+        #[cfg(feature = "bench")]
         Command::Bench(args) => crate::bench::run(&cli.storage, args).await,
         Command::App(command) => crate::data::app(&cli.storage, command).await,
         Command::Table(command) => crate::data::table(&cli.storage, command).await,
+        #[cfg(feature = "bench")]
         Command::BenchLedger(args) => crate::bench_ledger::run(&cli.storage, args).await,
         Command::Ledger(command) => crate::ledger::run(&cli.storage, command).await,
         Command::Migrate => {
@@ -125,8 +127,19 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             let (Some(name), Some(scopes), Some(rate_limit)) = (name, scopes, rate_limit) else {
                 return Err(check.into_invalid().into());
             };
+            let email =
+                match &args.member {
+                    Some(raw) => Some(Email::parse(raw).map_err(|reason| {
+                        Failure::new(EXIT_INVALID, format!("--member: {reason}"))
+                    })?),
+                    None => None,
+                };
             let store = open(&cli.storage).await?;
             let org = store.resolve_organization(&args.org).await?;
+            let member_id = match email {
+                Some(email) => Some(member_for_token(&store, org.id, &email, scopes).await?),
+                None => None,
+            };
             let secret = tenon_auth::mint(SecretKind::PersonalToken);
             let expires_at = args
                 .expires_in_days
@@ -137,7 +150,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                     &WriteContext::system(),
                     NewToken {
                         name,
-                        member_id: None,
+                        member_id,
                         scopes,
                         rate_limit,
                         expires_at,
@@ -231,15 +244,59 @@ pub(crate) async fn open(storage: &StorageArgs) -> Result<Store, Failure> {
         .with_files_dir(storage.data_dir.join("files")))
 }
 
-async fn open_config(config: &DatabaseConfig) -> Result<Store, Failure> {
-    let store = Store::connect(config, Arc::new(SystemClock))
-        .await
-        .map_err(|error| {
+/// The active member of `org` with this e-mail address, whose role holds `scopes`.
+async fn member_for_token(
+    store: &Store,
+    org: tenon_model::OrgId,
+    email: &Email,
+    scopes: ScopeSet,
+) -> Result<tenon_model::MemberId, Failure> {
+    let member = store
+        .login_candidates(email)
+        .await?
+        .into_iter()
+        .find(|candidate| candidate.org_id == org)
+        .ok_or_else(|| {
             Failure::new(
-                EXIT_UNAVAILABLE,
-                format!("{} ({})", error, config.describe()),
+                EXIT_NOT_FOUND,
+                format!(
+                    "--member: no member {} in this organization",
+                    email.as_str()
+                ),
             )
         })?;
+    if member.status != tenon_model::MemberStatus::Active {
+        return Err(Failure::new(
+            EXIT_INVALID,
+            format!("--member: {} has left the organization", email.as_str()),
+        ));
+    }
+    if !member.role.scopes().covers(scopes) {
+        return Err(Failure::new(
+            EXIT_INVALID,
+            format!(
+                "--scopes: a {} cannot hold them; a personal token's scopes must be ones the member's role holds",
+                member.role
+            ),
+        ));
+    }
+    Ok(member.member_id)
+}
+
+async fn open_config(config: &DatabaseConfig) -> Result<Store, Failure> {
+    open_with_clock(config, Arc::new(SystemClock)).await
+}
+
+async fn open_with_clock(
+    config: &DatabaseConfig,
+    clock: Arc<dyn tenon_store::Clock>,
+) -> Result<Store, Failure> {
+    let store = Store::connect(config, clock).await.map_err(|error| {
+        Failure::new(
+            EXIT_UNAVAILABLE,
+            format!("{} ({})", error, config.describe()),
+        )
+    })?;
     store.migrate().await?;
     Ok(store)
 }
@@ -250,7 +307,24 @@ async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Failure> {
     let default_rate_limit = RateLimit::parse(&args.rate_limit)
         .map_err(|reason| Failure::new(EXIT_INVALID, format!("--rate-limit: {reason}")))?;
     let database = DatabaseConfig::from_options(storage.database.as_deref(), &storage.data_dir)?;
-    let store = open_config(&database)
+    let test_clock = if args.test_clock {
+        let file = storage.data_dir.join("test-clock");
+        let clock = tenon_store::TestClock::open(&file).map_err(|error| {
+            Failure::new(
+                EXIT_FAILURE,
+                format!("--test-clock: cannot keep {}: {error}", file.display()),
+            )
+        })?;
+        tracing::warn!(now = %tenon_store::Clock::now(&clock), "test clock: time stands still until POST /api/v1/_test/clock moves it");
+        Some(Arc::new(clock))
+    } else {
+        None
+    };
+    let clock: Arc<dyn tenon_store::Clock> = match &test_clock {
+        Some(clock) => clock.clone(),
+        None => Arc::new(SystemClock),
+    };
+    let store = open_with_clock(&database, clock)
         .await?
         .with_files_dir(storage.data_dir.join("files"));
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -297,16 +371,29 @@ async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Failure> {
         default_rate_limit,
         secure_cookies: !args.insecure_cookies,
         delivery,
+        flows: tenon_connect::FlowConfig {
+            workers: args.flow_workers.unwrap_or(match store.backend() {
+                tenon_store::Backend::Sqlite => 1,
+                tenon_store::Backend::Postgres => 4,
+            }),
+            poll_interval: seconds(args.delivery_poll, "--delivery-poll")?,
+            ..tenon_connect::FlowConfig::default()
+        },
+        max_body_bytes: args.max_body_size,
+        test_clock,
         ..ServerConfig::default()
     };
     let state = AppState::new(store.clone(), config, sender);
     let startup_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     tracing::info!(%address, database = %database.describe(), startup_ms, "Tenon is listening");
-    println!("Tenon is listening on http://{address}  (API reference: http://{address}/docs)");
+    println!(
+        "Tenon is listening on http://{address}  (open it in a browser; API reference: http://{address}/docs)"
+    );
     if args.demo {
         crate::demo::ensure(&store, &storage.data_dir, address).await?;
     }
-    tenon_server::serve(listener, state, shutdown_signal())
+    let ui = tenon_web::router(state.clone());
+    tenon_server::serve_with(listener, state, ui, shutdown_signal())
         .await
         .map_err(|error| Failure::new(EXIT_FAILURE, format!("server failed: {error}")))?;
     store.close().await;

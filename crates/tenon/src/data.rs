@@ -82,7 +82,7 @@ async fn app_command(store: &Store, command: AppCommand) -> Result<(), Failure> 
         }
         AppCommand::Diff(args) => {
             let org = store.resolve_organization(&args.org).await?;
-            let (wanted, steps) = plan_file(store, org.id, &args.file).await?;
+            let (wanted, steps, _, _) = plan_file(store, org.id, &args.file).await?;
             if steps.is_empty() {
                 eprintln!("app {} already matches {}", wanted.key, args.file.display());
             }
@@ -93,7 +93,12 @@ async fn app_command(store: &Store, command: AppCommand) -> Result<(), Failure> 
         }
         AppCommand::Import(args) => {
             let org = store.resolve_organization(&args.org).await?;
-            let (wanted, steps) = plan_file(store, org.id, &args.file).await?;
+            let (wanted, steps, approvals, flows) = plan_file(store, org.id, &args.file).await?;
+            let flows = if args.no_flows {
+                tenon_store::flows::FileFlows::default()
+            } else {
+                flows
+            };
             if steps.iter().any(|step| step.deletes()) && !args.allow_deletions {
                 for step in steps.iter().filter(|step| step.deletes()) {
                     eprintln!("{step}");
@@ -109,12 +114,14 @@ async fn app_command(store: &Store, command: AppCommand) -> Result<(), Failure> 
             let parse = parse_context(store, org.id).await?;
             let app = store
                 .tenant(org.id)
-                .apply_definition(
+                .apply_app_file(
                     &WriteContext::system(),
                     &wanted,
                     &steps,
                     &parse,
                     tenon_auth::mint_slug,
+                    &approvals,
+                    &flows,
                 )
                 .await?;
             println!("{}", app.id);
@@ -131,6 +138,8 @@ async fn plan_file(
     (
         tenon_model::apps::definition::AppDefinition,
         Vec<tenon_model::apps::definition::Step>,
+        tenon_store::approvals::FileApprovals,
+        tenon_store::flows::FileFlows,
     ),
     Failure,
 > {
@@ -143,10 +152,12 @@ async fn plan_file(
     })?;
     let file = definition::read(&text, FileFormat::guess(&path.to_string_lossy()))
         .map_err(exchange_failure)?;
+    let approvals = definition::approvals(&file).map_err(exchange_failure)?;
+    let flows = definition::flows(&file).map_err(exchange_failure)?;
     let wanted = definition::check(file).map_err(exchange_failure)?;
     let current = store.tenant(org).current_app(wanted.key.as_str()).await?;
     let steps = plan(&wanted, current.as_ref());
-    Ok((wanted, steps))
+    Ok((wanted, steps, approvals, flows))
 }
 
 pub async fn table(storage: &StorageArgs, command: TableCommand) -> Result<(), Failure> {
@@ -187,6 +198,8 @@ async fn table_command(store: &Store, command: TableCommand) -> Result<(), Failu
             let options = ImportOptions {
                 mapping,
                 dry_run: args.dry_run,
+                partial: args.partial,
+                upsert_on: args.upsert_on.clone(),
             };
             let mut progress = |done: usize, _total: usize| bar.set_position(done as u64);
             let report = import_table(
@@ -206,12 +219,28 @@ async fn table_command(store: &Store, command: TableCommand) -> Result<(), Failu
             } else {
                 "imported"
             };
-            println!(
-                "{} rows read, {verb} {}, {} not imported",
-                report.rows,
-                report.imported,
-                report.errors.len()
-            );
+            let refused: std::collections::BTreeSet<usize> =
+                report.errors.iter().map(|error| error.line).collect();
+            if report.errors.is_empty() || report.partial {
+                // With --upsert-on: how many of the written records were updated.
+                let updated = if args.upsert_on.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} updated)", report.updated)
+                };
+                println!(
+                    "{} rows read, {verb} {}{updated}, {} not imported",
+                    report.rows,
+                    report.imported,
+                    refused.len()
+                );
+            } else {
+                println!(
+                    "{} rows read, {} refused: nothing imported (all or nothing; --partial writes the valid rows)",
+                    report.rows,
+                    refused.len()
+                );
+            }
             if !report.ignored_columns.is_empty() {
                 println!("ignored columns: {}", report.ignored_columns.join(", "));
             }
@@ -227,7 +256,14 @@ async fn table_command(store: &Store, command: TableCommand) -> Result<(), Failu
                     error.reason
                 );
             }
-            Ok(())
+            if report.errors.is_empty() {
+                Ok(())
+            } else {
+                Err(Failure::new(
+                    EXIT_INVALID,
+                    format!("{} of {} rows were refused", refused.len(), report.rows),
+                ))
+            }
         }
         TableCommand::Export(args) => {
             let org = store.resolve_organization(&args.org).await?;

@@ -89,10 +89,17 @@ async fn export(storage: &StorageArgs, args: LedgerExportArgs) -> Result<(), Fai
     options.country = country;
     let store = open(storage).await?;
     let org = store.resolve_organization(&args.file.org).await?;
+    // SAF-T's AuditFileDateCreated: the day of the export in the organization's calendar.
+    options.created_on = Some(store.now().with_timezone(&org.time_zone.tz()).date_naive());
     let progress = spinner(&format!("reading {} {from}..{to}", args.file.book));
     let books = store
         .tenant(org.id)
-        .export_books(&args.file.book, from, to, args.include_unposted)
+        .export_books(
+            &tenon_store::ledger::BookRef::parse(&args.file.book),
+            from,
+            to,
+            args.include_unposted,
+        )
         .await;
     store.close().await;
     let books: Books = books?;
@@ -200,6 +207,23 @@ async fn import(storage: &StorageArgs, args: LedgerImportArgs) -> Result<(), Fai
         outcome.vouchers,
         outcome.accounts_created
     );
+    if outcome.openings > 0 {
+        let difference = outcome.opening_debit - outcome.opening_credit;
+        println!(
+            "opening balances: {} accounts, debits {} / credits {}{}",
+            outcome.openings,
+            tenon_ledger::money::amount_text(outcome.opening_debit),
+            tenon_ledger::money::amount_text(outcome.opening_credit),
+            if difference.is_zero() {
+                String::new()
+            } else {
+                format!(
+                    " — NOT BALANCED (difference {}): no period can be closed until they are corrected",
+                    tenon_ledger::money::amount_text(difference)
+                )
+            }
+        );
+    }
     print!("{report}");
     Ok(())
 }

@@ -5,10 +5,17 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+#[cfg(feature = "bench")]
 mod bench;
+#[cfg(feature = "bench")]
+mod bench_approvals;
+#[cfg(feature = "bench")]
 mod bench_events;
+#[cfg(feature = "bench")]
 mod bench_formula;
+#[cfg(feature = "bench")]
 mod bench_ledger;
+#[cfg(feature = "bench")]
 mod bench_records;
 mod cli;
 mod commands;

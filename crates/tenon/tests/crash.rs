@@ -5,87 +5,39 @@
 //!   receiver at least once, and the receiver saw nothing else (de-duplicated set = committed set);
 //! - every write the API acknowledged is in the outbox;
 //! - per record, events arrived in commit order (a redelivery after a crash may repeat an event, never
-//!   go back to an earlier one once a later one arrived).
+//!   go back to an earlier one once a later one arrived);
+//! - every group whose rollup (the sum of its notes' amounts) moved was delivered with its final value:
+//!   the last event of each group to arrive is its last committed one, and its `after.total` is what a GET
+//!   of the group shows, which is the sum of its notes.
 //!
 //! Runs on SQLite and on PostgreSQL, and prints the counts.
 
 // Tests fail by panicking; that is their job.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tenon_store::DatabaseConfig;
 use tenon_store::testing::{TestBackend, TestDatabase};
 
 /// Times `tenon serve` is killed during the run.
 const KILLS: usize = 4;
 /// Writers running at once.
 const WRITERS: usize = 3;
+/// Writes each server acknowledges (at least) before it is killed.
+const WRITES_PER_LIFE: usize = 4;
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-fn command(database: &TestDatabase, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tenon"));
-    command
-        .args(args)
-        .arg("--data")
-        .arg(database.dir.path())
-        .env_remove("TENON_DATABASE_URL");
-    if let DatabaseConfig::Postgres { url } = &database.config {
-        command.arg("--database").arg(url);
-    }
-    command
-}
-
-fn run(database: &TestDatabase, args: &[&str]) -> String {
-    let output = command(database, args).output().expect("tenon runs");
-    assert!(
-        output.status.success(),
-        "tenon {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap().trim().to_owned()
-}
+use support::{Server, run};
 
 fn start(database: &TestDatabase) -> Server {
-    let mut child = command(
+    support::start(
         database,
-        &[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--rate-limit",
-            "off",
-            "--outbound-allow",
-            "127.0.0.1",
-            "--webhook-timeout",
-            "1",
-            "--delivery-poll",
-            "0.1",
-        ],
+        &["--outbound-allow", "127.0.0.1", "--webhook-timeout", "1"],
     )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null())
-    .spawn()
-    .expect("tenon serve starts");
-    let mut banner = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut banner)
-        .unwrap();
-    let base = banner
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("banner has the address")
-        .to_owned();
-    Server { child, base }
 }
 
 /// Every request the receiver got, in arrival order: (event id, record id).
@@ -120,12 +72,14 @@ async fn slow_receiver() -> (String, Arrivals) {
     (url, arrivals)
 }
 
-/// Creates a record and updates it twice (three events per record), retrying against whichever server
-/// is up. Returns the events' record ids acknowledged by the API.
+/// Creates a note in one of the groups and updates its amount twice (three events per note, and one for
+/// its group each time), retrying against whichever server is up. Returns the notes' ids acknowledged by
+/// the API, once per acknowledged write.
 async fn writer(
     http: reqwest::Client,
     base: Arc<Mutex<String>>,
     token: String,
+    groups: Vec<String>,
     stop: Arc<std::sync::atomic::AtomicBool>,
     acked: Arc<Mutex<Vec<String>>>,
 ) {
@@ -139,7 +93,7 @@ async fn writer(
         let created = http
             .post(&url)
             .bearer_auth(&token)
-            .json(&json!({"fields": {"title": format!("n{n}")}}))
+            .json(&json!({"fields": {"title": format!("n{n}"), "amount": n % 7 + 1, "group": [groups[(n % 3) as usize]]}}))
             .send()
             .await;
         let Ok(created) = created else {
@@ -162,7 +116,7 @@ async fn writer(
             if let Ok(reply) = http
                 .patch(&url)
                 .bearer_auth(&token)
-                .json(&json!({"fields": {"title": format!("n{n} v{version}")}}))
+                .json(&json!({"fields": {"title": format!("n{n} v{version}"), "amount": n % 7 + 1 + version}}))
                 .send()
                 .await
                 && reply.status().is_success()
@@ -234,7 +188,13 @@ async fn crash_and_recover(backend: TestBackend) {
             .status()
             .is_success()
     );
-    assert!(post("/api/v1/apps/crash/tables", json!({"name": "Notes", "key": "notes", "fields": [{"name": "Title", "key": "title", "type": "text"}]})).await.unwrap().status().is_success());
+    assert!(post("/api/v1/apps/crash/tables", json!({"name": "Groups", "key": "groups", "fields": [{"name": "Name", "key": "name", "type": "text"}]})).await.unwrap().status().is_success());
+    assert!(post("/api/v1/apps/crash/tables", json!({"name": "Notes", "key": "notes", "fields": [
+        {"name": "Title", "key": "title", "type": "text"},
+        {"name": "Amount", "key": "amount", "type": "number"},
+        {"name": "Group", "key": "group", "type": "link", "options": {"table": "groups", "multiple": false, "inverse_key": "notes", "inverse_name": "Notes"}}
+    ]})).await.unwrap().status().is_success());
+    assert!(post("/api/v1/apps/crash/tables/groups/fields", json!({"name": "Total", "key": "total", "type": "rollup", "options": {"link": "notes", "field": "amount", "function": "sum"}})).await.unwrap().status().is_success());
     assert!(
         post(
             "/api/v1/subscriptions",
@@ -245,6 +205,14 @@ async fn crash_and_recover(backend: TestBackend) {
         .status()
         .is_success()
     );
+    // Created after the subscription: their events are delivered too.
+    let groups: Value = post("/api/v1/apps/crash/tables/groups/records", json!({"records": [{"fields": {"name": "g0"}}, {"fields": {"name": "g1"}}, {"fields": {"name": "g2"}}]})).await.unwrap().json().await.unwrap();
+    let groups: Vec<String> = groups["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["id"].as_str().unwrap().to_owned())
+        .collect();
 
     let base = Arc::new(Mutex::new(server.base.clone()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -255,12 +223,14 @@ async fn crash_and_recover(backend: TestBackend) {
                 http.clone(),
                 base.clone(),
                 token.clone(),
+                groups.clone(),
                 stop.clone(),
                 acked.clone(),
             ))
         })
         .collect();
     for kill in 0..KILLS {
+        let acked_at_start = acked.lock().unwrap().len();
         // A random moment: 300–1,300 ms into this server's life, from the clock's nanoseconds.
         let nanos = u64::from(
             std::time::SystemTime::now()
@@ -269,6 +239,16 @@ async fn crash_and_recover(backend: TestBackend) {
                 .subsec_nanos(),
         );
         tokio::time::sleep(Duration::from_millis(300 + nanos % 1000)).await;
+        // And not before this server has acknowledged a few writes: on a busy machine a restart can
+        // take most of that time, and a run of kills with nothing written in between proves nothing.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        while acked.lock().unwrap().len() < acked_at_start + WRITES_PER_LIFE {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the server acknowledged no write for 120 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         server.child.kill().unwrap(); // SIGKILL
         server.child.wait().unwrap();
         let delivered_before = arrivals.lock().unwrap().len();
@@ -365,6 +345,50 @@ async fn crash_and_recover(backend: TestBackend) {
                 "record {record}: event #{at} arrived after #{previous}"
             );
         }
+    }
+    // Every group was delivered with its final total, and that total is the sum of its notes.
+    for group in &groups {
+        let stored: Value = http
+            .get(format!(
+                "{}/api/v1/apps/crash/tables/groups/records/{group}?expand=notes",
+                server.base
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let last_committed = committed
+            .iter()
+            .rfind(|e| e["subject"]["record_id"] == group.as_str())
+            .unwrap_or_else(|| panic!("group {group} never moved: {stored}"));
+        assert_eq!(
+            last_committed["data"]["after"]["total"], stored["fields"]["total"],
+            "group {group}: its last event says {last_committed}, a GET says {stored}"
+        );
+        let last_arrived = received
+            .iter()
+            .rev()
+            .find(|(_, record)| record == group)
+            .map(|(id, _)| id.as_str());
+        assert_eq!(
+            last_arrived,
+            last_committed["id"].as_str(),
+            "group {group}: the last delivery is its last committed event"
+        );
+        let sum: i64 = stored["fields"]["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|note| note["record"]["fields"]["amount"].as_i64().unwrap())
+            .sum();
+        assert_eq!(
+            stored["fields"]["total"],
+            json!(sum.to_string()),
+            "group {group}: {stored}"
+        );
     }
     println!(
         "{backend:?}: {KILLS} SIGKILLs; {} writes acknowledged, {} events committed, {} deliveries received ({} duplicates), per-record order held",

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use tenon_model::{ApprovalTaskId, DetailCode, Invalid, MemberId};
+use tenon_model::{Actor, ApprovalTaskId, DetailCode, Invalid, MemberId};
 
 use super::run::Run;
 use super::{Command, Position, Refusal, ReturnTo, StatusWrite, Submission};
@@ -15,6 +15,9 @@ use crate::state::{ActivationStatus, Group, InstanceStatus, TaskResult, TaskStat
 pub const COMMENT_CHARS_MAX: usize = 2000;
 
 pub(super) fn dispatch(run: &mut Run, command: Command) -> Result<&'static str, Refusal> {
+    if let Some(by) = command.acting() {
+        check_actioner(run, by)?;
+    }
     match command {
         Command::Start {
             initiator,
@@ -66,11 +69,35 @@ pub(super) fn dispatch(run: &mut Run, command: Command) -> Result<&'static str, 
             comment,
             by,
         } => super::instance::cc(run, members, comment, &by).map(|()| "cc"),
-        Command::Remind { .. } => running(run).map(|()| "reminded"),
-        Command::Timer { task, kind } => super::instance::timer(run, task, kind).map(|()| "timer"),
+        Command::Remind { comment, by } => {
+            super::instance::remind(run, comment, &by).map(|()| "reminded")
+        }
+        Command::Timer { task, kind } => super::instance::timer(run, task, kind),
         Command::MemberLeft { member } => {
             super::instance::member_left(run, member).map(|()| "reassigned")
         }
+    }
+}
+
+/// The member an organization token or app names (`actioner`) is an active member of the organization;
+/// a session or personal token acts as its own member, who is not checked again.
+fn check_actioner(run: &Run, by: &Acting) -> Result<(), Refusal> {
+    let own = match &by.credential {
+        Actor::Member { id, .. } => Some(*id),
+        Actor::Token { member_id, .. } => *member_id,
+        Actor::App { .. } | Actor::System | Actor::Flow { .. } => None,
+    };
+    match by.member {
+        Some(member) if Some(member) != own && !run.directory()?.is_active(member) => {
+            Err(Refusal::Invalid(Invalid::from(
+                tenon_model::Reason::not_found(
+                    "member",
+                    format!("no active member {member} in this organization"),
+                )
+                .at("actioner"),
+            )))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -422,14 +449,16 @@ fn transfer(
 ) -> Result<(), Refusal> {
     check_comment(&comment, "comment")?;
     let (idx, _) = actionable(run, id, by)?;
-    members_exist(run, &[to], "to").map_err(|_| {
-        Refusal::Invalid(Invalid::from(
+    // Only an unknown member is reported at `to`; a directory still to load is asked for as such.
+    members_exist(run, &[to], "to").map_err(|refusal| match refusal {
+        Refusal::Invalid(_) => Refusal::Invalid(Invalid::from(
             tenon_model::Reason::not_found(
                 "member",
                 format!("no active member {to} in this organization"),
             )
             .at("to"),
-        ))
+        )),
+        other => other,
     })?;
     if run.state.tasks[idx].assignee == to {
         return Err(Refusal::Invalid(Invalid::one(

@@ -144,24 +144,46 @@ pub(super) fn cc(
     Ok(())
 }
 
-pub(super) fn timer(run: &mut Run, id: ApprovalTaskId, kind: TimerKind) -> Result<(), Refusal> {
+/// `remind` (催办): the assignees of every running task. A task paused for the approvers added before it
+/// waits for them, so they (running) are reminded instead.
+pub(super) fn remind(run: &mut Run, comment: Option<String>, by: &Acting) -> Result<(), Refusal> {
+    check_comment(&comment, "comment")?;
+    running(run)?;
+    let comment = comment.filter(|text| !text.trim().is_empty());
+    for idx in 0..run.state.tasks.len() {
+        run.remind(idx, by.member, comment.as_deref());
+    }
+    Ok(())
+}
+
+/// A timer of a task came due: a reminder reminds its assignee, a timeout decides it as the process
+/// says. A timer of a task that no longer runs does nothing. Returns the audit action's name.
+pub(super) fn timer(
+    run: &mut Run,
+    id: ApprovalTaskId,
+    kind: TimerKind,
+) -> Result<&'static str, Refusal> {
     let Some(idx) = run.task_index(id) else {
-        return Ok(());
+        return Ok("timer");
     };
     let live = run.instance().status == InstanceStatus::Running
         && run.state.tasks[idx].status == TaskStatus::Running;
-    let Some(timeout) = run.state.process.process.settings.timeout else {
-        return Ok(());
-    };
-    if !live || kind == TimerKind::Remind {
-        return Ok(());
+    if !live {
+        return Ok("timer");
     }
+    if kind == TimerKind::Remind {
+        run.remind(idx, None, None);
+        return Ok("reminded");
+    }
+    let Some(timeout) = run.state.process.process.settings.timeout else {
+        return Ok("timer");
+    };
     let activation = run
         .activation_index(run.state.tasks[idx].activation)
         .ok_or_else(|| Refusal::Stale("the task's node visit is gone".into()))?;
     let (result, event_type) = match (timeout.action, node_kind(run, idx)) {
         // The initiator's resubmit task waits for the initiator.
-        (_, None) => return Ok(()),
+        (_, None) => return Ok("timer"),
         (TimeoutAction::Approve, _) | (TimeoutAction::Refuse, Some(NodeKind::Handle { .. })) => {
             (run.agree_result(activation), "approval.task.auto_approved")
         }
@@ -177,7 +199,7 @@ pub(super) fn timer(run: &mut Run, id: ApprovalTaskId, kind: TimerKind) -> Resul
         Vec::new(),
         true,
     );
-    run.proceed(activation)
+    run.proceed(activation).map(|()| "timer")
 }
 
 pub(super) fn member_left(run: &mut Run, member: MemberId) -> Result<(), Refusal> {

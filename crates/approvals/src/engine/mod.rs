@@ -124,8 +124,9 @@ pub enum Command {
         comment: Option<String>,
         by: Acting,
     },
-    /// Reminds the open tasks' assignees; changes no state.
+    /// Reminds the assignees of the running tasks ([`Transition::reminders`]); changes no state.
     Remind {
+        comment: Option<String>,
         by: Acting,
     },
     /// A timer of a task came due.
@@ -138,6 +139,26 @@ pub enum Command {
     MemberLeft {
         member: MemberId,
     },
+}
+
+impl Command {
+    /// Who gives the command (`None` for the platform's own: timers, a member leaving).
+    pub fn acting(&self) -> Option<&Acting> {
+        match self {
+            Command::Start { by, .. }
+            | Command::Approve { by, .. }
+            | Command::Refuse { by, .. }
+            | Command::Transfer { by, .. }
+            | Command::AddSign { by, .. }
+            | Command::Return { by, .. }
+            | Command::Withdraw { by, .. }
+            | Command::Terminate { by, .. }
+            | Command::Comment { by, .. }
+            | Command::Cc { by, .. }
+            | Command::Remind { by, .. } => Some(by),
+            Command::Timer { .. } | Command::MemberLeft { .. } => None,
+        }
+    }
 }
 
 /// Why a command changed nothing.
@@ -185,6 +206,20 @@ pub struct Timer {
     pub due: DateTime<Utc>,
 }
 
+/// Someone to remind (催办) of a running task: a `remind` command or a reminder timer coming due. It
+/// changes no state and leaves no operation record or event (the issue names none for it); the store
+/// puts a message in the assignee's inbox and an audit entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reminder {
+    pub task: ApprovalTaskId,
+    pub assignee: MemberId,
+    /// Who reminded: the member of a `remind` command; `None` for a reminder timer (or a caller acting
+    /// for no member).
+    pub by: Option<MemberId>,
+    /// What the reminder says besides (the `remind` command's comment).
+    pub comment: Option<String>,
+}
+
 /// What a command did.
 #[derive(Debug, Clone)]
 pub struct Transition {
@@ -193,6 +228,8 @@ pub struct Transition {
     pub events: Vec<ApprovalEvent>,
     pub status: Option<StatusWrite>,
     pub timers: Vec<Timer>,
+    /// The running tasks whose assignees are to be reminded, in task order.
+    pub reminders: Vec<Reminder>,
     /// The command's name in the audit log (`approval.<action>`).
     pub action: &'static str,
 }

@@ -1,12 +1,13 @@
 //! One command's work in progress: the state being changed and what the change leaves behind (records,
 //! events, the status to write, timers), with the small steps every action is made of.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tenon_model::{ActivationId, ApprovalTaskId, MemberId};
 
-use super::{Refusal, StatusWrite, Timer, TimerKind, Transition};
+use super::{Refusal, Reminder, StatusWrite, Timer, TimerKind, Transition};
 use crate::definition::Method;
 use crate::directory::DirectorySnapshot;
 use crate::history::{Acting, ApprovalEvent, OperationRecord, RecordKind, Snapshot};
@@ -18,25 +19,36 @@ use crate::state::{
 pub(crate) const STEPS_MAX: usize = 10_000;
 
 pub(crate) struct Run {
+    /// The tasks that ran before the command (they keep their timers).
+    running_before: HashSet<ApprovalTaskId>,
     pub state: InstanceState,
     pub now: DateTime<Utc>,
     pub records: Vec<OperationRecord>,
     pub events: Vec<ApprovalEvent>,
     pub status: Option<StatusWrite>,
     pub timers: Vec<Timer>,
+    pub reminders: Vec<Reminder>,
     /// The comment of the refusal that ends the instance, for the record's comment field.
     pub refusal_comment: Option<String>,
 }
 
 impl Run {
     pub fn new(state: InstanceState, now: DateTime<Utc>) -> Run {
+        let running_before = state
+            .tasks
+            .iter()
+            .filter(|task| task.status == TaskStatus::Running)
+            .map(|task| task.id)
+            .collect();
         Run {
+            running_before,
             state,
             now,
             records: Vec::new(),
             events: Vec::new(),
             status: None,
             timers: Vec::new(),
+            reminders: Vec::new(),
             refusal_comment: None,
         }
     }
@@ -45,13 +57,44 @@ impl Run {
         if !self.records.is_empty() || !self.events.is_empty() {
             self.state.instance.row_version += 1;
         }
+        self.set_timers();
         Transition {
             state: self.state,
             records: self.records,
             events: self.events,
             status: self.status,
             timers: self.timers,
+            reminders: self.reminders,
             action,
+        }
+    }
+
+    /// Every task that started running in this command — created, or resumed after the approvers added
+    /// before it — gets its reminder and timeout, due from now. A task created paused (the transfer of a
+    /// paused task) gets them when it resumes; one that ended within the command gets none.
+    fn set_timers(&mut self) {
+        let settings = self.state.process.process.settings;
+        if settings.remind_after_hours.is_none() && settings.timeout.is_none() {
+            return;
+        }
+        for task in &self.state.tasks {
+            if task.status != TaskStatus::Running || self.running_before.contains(&task.id) {
+                continue;
+            }
+            if let Some(hours) = settings.remind_after_hours {
+                self.timers.push(Timer {
+                    task: task.id,
+                    kind: TimerKind::Remind,
+                    due: self.now + TimeDelta::hours(i64::from(hours)),
+                });
+            }
+            if let Some(timeout) = settings.timeout {
+                self.timers.push(Timer {
+                    task: task.id,
+                    kind: TimerKind::Timeout,
+                    due: self.now + TimeDelta::hours(i64::from(timeout.after_hours)),
+                });
+            }
         }
     }
 
@@ -185,23 +228,26 @@ impl Run {
             None,
             Some(Snapshot::Task(Box::new(task.clone()))),
         );
-        let settings = self.state.process.process.settings;
-        if let Some(hours) = settings.remind_after_hours {
-            self.timers.push(Timer {
-                task: task.id,
-                kind: TimerKind::Remind,
-                due: self.now + TimeDelta::hours(i64::from(hours)),
-            });
-        }
-        if let Some(timeout) = settings.timeout {
-            self.timers.push(Timer {
-                task: task.id,
-                kind: TimerKind::Timeout,
-                due: self.now + TimeDelta::hours(i64::from(timeout.after_hours)),
-            });
-        }
         self.state.tasks.push(task);
         self.state.tasks.len() - 1
+    }
+
+    /// Reminds the assignee of the running task `idx` (once per task per command).
+    pub fn remind(&mut self, idx: usize, by: Option<MemberId>, comment: Option<&str>) {
+        let task = &self.state.tasks[idx];
+        if task.status == TaskStatus::Running
+            && !self
+                .reminders
+                .iter()
+                .any(|reminder| reminder.task == task.id)
+        {
+            self.reminders.push(Reminder {
+                task: task.id,
+                assignee: task.assignee,
+                by,
+                comment: comment.map(str::to_owned),
+            });
+        }
     }
 
     /// Cancels the open tasks `which` selects.

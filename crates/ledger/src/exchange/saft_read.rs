@@ -13,8 +13,11 @@
 //! counted as not carried). Accounts keep the file's `GroupingCategory`/`GroupingCode` (1.10:
 //! `StandardAccountID` under category `StandardAccountID`); their kind and direction are taken from the
 //! Chinese template of that grouping category by first-level code, else from the first digit (NS 4102:
-//! 1 asset, 2 liability, 3 income, 4–8 expense). Opening balances are compared, not booked: import the
-//! earlier periods first to carry them.
+//! 1 asset, 2 liability, 3 income, 4–8 expense); an account whose code is the template's keeps the
+//! template's role (本年利润 stays `CURRENT_PROFIT`). The `OpeningDebitBalance`/`OpeningCreditBalance` of
+//! the leaf `GeneralLedgerAccounts` are the book's opening balances, imported as written (a set that does
+//! not balance, as in the official examples, is imported with a warning naming the difference); customer
+//! and supplier openings are not read.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,7 +27,7 @@ use rust_decimal::Decimal;
 use super::saft::NAMESPACE;
 use super::xml::{Element, parse};
 use super::{Books, DimensionValue, ExchangeError, Report, decimal};
-use crate::account::{Account, AccountCode, AccountKind, Chart, Dimension, Direction};
+use crate::account::{Account, AccountCode, AccountKind, Chart, Dimension, Direction, Role};
 use crate::book::{Currency, Standard};
 use crate::money::{self, AMOUNT_SCALE, QUANTITY_SCALE, RATE_SCALE};
 use crate::period::Period;
@@ -67,6 +70,22 @@ fn kind_of(
         Some(b'3') => (AccountKind::Income, Direction::Credit),
         _ => (AccountKind::Expense, Direction::Debit),
     }
+}
+
+/// The role of the Chinese template's account with this very code, when the file's grouping category names
+/// that template (a file Tenon wrote): 本年利润 stays `CURRENT_PROFIT`, so period end and the statements work
+/// on the imported book.
+fn role_of(code: &AccountCode, category: &str, templates: &[(Standard, Chart)]) -> Option<Role> {
+    let standard = match category {
+        "CAS-2006" => Standard::Cas,
+        "CAS-SMALL-2013" => Standard::CasSmall,
+        _ => return None,
+    };
+    templates
+        .iter()
+        .find(|(s, _)| *s == standard)
+        .and_then(|(_, template)| template.get(code))
+        .and_then(|account| account.role.clone())
 }
 
 fn signed_balance(account: &Element, kind: &str) -> Result<Decimal, ExchangeError> {
@@ -148,6 +167,7 @@ pub fn import(bytes: &[u8], book_name: &str) -> Result<(Books, Report), Exchange
             grouping
         };
         let (kind, direction) = kind_of(&code, &category, &templates);
+        let role = role_of(&code, &category, &templates);
         file_opening.insert(code.clone(), signed_balance(account, "Opening")?);
         file_closing.insert(code.clone(), signed_balance(account, "Closing")?);
         books.accounts.push(Account {
@@ -158,7 +178,7 @@ pub fn import(bytes: &[u8], book_name: &str) -> Result<(Books, Report), Exchange
                 .to_owned(),
             kind,
             direction,
-            role: None,
+            role,
             dimensions: Vec::new(),
             quantity_unit: None,
             grouping_category: category,
@@ -272,12 +292,42 @@ pub fn import(bytes: &[u8], book_name: &str) -> Result<(Books, Report), Exchange
                 money::amount_text(closing - *opening - moved)
             ));
         }
+    }
+    // The GL openings of leaf accounts (accounts no other account of the file is under) are the book's
+    // opening balances, as written; a set that does not balance is imported with a warning.
+    let leaves: Vec<&AccountCode> = file_opening
+        .keys()
+        .filter(|code| {
+            !file_opening
+                .keys()
+                .any(|other| other != *code && other.as_str().starts_with(code.as_str()))
+        })
+        .collect();
+    for code in leaves {
+        let opening = file_opening.get(code).copied().unwrap_or_default();
         if !opening.is_zero() {
-            report.lost(
-                format!("opening balance of account {code} (compared, not booked)"),
-                1,
-            );
+            books.opening.insert(code.clone(), opening);
         }
+    }
+    let (debit, credit) =
+        books
+            .opening
+            .values()
+            .fold((Decimal::ZERO, Decimal::ZERO), |(d, c), net| {
+                if *net > Decimal::ZERO {
+                    (d + *net, c)
+                } else {
+                    (d, c - *net)
+                }
+            });
+    if debit != credit {
+        report.warn(format!(
+            "the opening balances do not balance: debits {} ≠ credits {} (difference {}); they are imported as \
+             written, and no period can be closed until they are corrected (PUT …/opening-balances)",
+            money::amount_text(debit),
+            money::amount_text(credit),
+            money::amount_text(debit - credit)
+        ));
     }
     Ok((books, report))
 }

@@ -61,6 +61,19 @@ fn official_example_imports_its_transactions_and_warns_about_its_balances() {
         "{:?}",
         report.warnings
     );
+    // The GL openings are the book's opening balances as written, though they do not balance.
+    assert_eq!(
+        books.opening[&tenon_ledger::AccountCode::parse("1925").unwrap()].to_string(),
+        "1234.56"
+    );
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("the opening balances do not balance")),
+        "{:?}",
+        report.warnings
+    );
     let supplier_line = &books.vouchers[0].lines[2];
     assert_eq!(
         supplier_line.dimensions[&tenon_ledger::Dimension::Supplier],

@@ -391,6 +391,48 @@ fn duration(value: &Value) -> Result<i64, Reason> {
     }
 }
 
+/// Typecast of a select value: the choice named exactly `text`, or else the one whose name begins with
+/// `text` and a space (`"缺勤"` → `"缺勤 Absent"`). Several such choices is `ambiguous` (listing them);
+/// none is `unknown_choice` (listing every choice).
+pub fn cast_choice(text: &str, choices: &[Choice]) -> Result<String, Reason> {
+    let text = text.trim();
+    if let Some(exact) = choices.iter().find(|choice| choice.name == text) {
+        return Ok(exact.name.clone());
+    }
+    let candidates: Vec<&str> = choices
+        .iter()
+        .map(|choice| choice.name.as_str())
+        .filter(|name| {
+            !text.is_empty()
+                && name
+                    .strip_prefix(text)
+                    .is_some_and(|rest| rest.starts_with(' '))
+        })
+        .collect();
+    match candidates.as_slice() {
+        [one] => Ok((*one).to_owned()),
+        [] => choice(text, choices),
+        several => Err(ambiguous(
+            text,
+            several.iter().map(|name| (*name).to_owned()).collect(),
+        )),
+    }
+}
+
+/// `ambiguous`: `value` matches each of `candidates` (choice names, or ids of records, members or
+/// departments).
+pub fn ambiguous(value: &str, candidates: Vec<String>) -> Reason {
+    Reason::new(
+        DetailCode::Ambiguous,
+        format!(
+            "\"{value}\" matches several: {}; give one exactly (or its id)",
+            candidates.join(", ")
+        ),
+    )
+    .with("value", value)
+    .with("candidates", candidates)
+}
+
 fn choice(name: &str, choices: &[Choice]) -> Result<String, Reason> {
     let name = name.trim();
     choices

@@ -255,6 +255,14 @@ pub fn check_config(
         }),
         ViewType::Grid | ViewType::Form => {}
     }
+    // A form's texts are shown as they are: text, or null for none.
+    for name in ["title", "description", "submit_label", "success_message"] {
+        if let Some(value) = config.get(name)
+            && !(value.is_string() || value.is_null())
+        {
+            check.add(Reason::wrong_type("string", "must be text").at(format!("{path}.{name}")));
+        }
+    }
     if let Some(public) = config.get("public")
         && !public.is_boolean()
     {

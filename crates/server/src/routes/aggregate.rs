@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use axum::extract::{Path, State};
 use chrono::Datelike;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tenon_exchange::render::{decimal, instant};
 use tenon_model::apps::aggregate::{AggregateSpec, Bucket, GroupKey, MetricKind, parse};
@@ -13,7 +13,7 @@ use tenon_model::apps::filter::{Filter, FilterContext};
 use tenon_model::apps::{CellValue, Field, FieldKind, LinkTarget, Storage, TableSchema};
 use tenon_model::{DetailCode, FieldError};
 use tenon_store::{GroupValue, MetricValue, Tenant};
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::{Authed, scopes};
@@ -39,18 +39,32 @@ pub struct AggregateParams {
     pub limit: Option<u32>,
 }
 
+/// Groups of records with their metrics.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AggregateOut {
+    /// One object per group: `key` (the group's value under each `group_by` label: text, a number, a
+    /// bucket such as `2026-11`, `{"id", "name"}` for links, members and departments, or null) and one
+    /// entry per metric label (`count`, `sum:amount`, …).
+    #[schema(value_type = Vec<Object>)]
+    pub groups: Vec<Map<String, Value>>,
+    /// More groups existed than were returned (no `limit` was given and the cap was reached).
+    pub truncated: bool,
+}
+
 /// Aggregate a table's records.
 #[utoipa::path(get, path = "/api/v1/apps/{app}/tables/{table}/aggregate", tag = "records",
     params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key"), AggregateParams),
     security(("bearer" = ["records:read"]), ("session" = ["records:read"])),
-    responses((status = 200, description = "{\"groups\": [{\"key\": {…}, \"count\": 2, \"sum:amount\": \"1130.34\"}], \"truncated\": false}"),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "{\"groups\": [{\"key\": {…}, \"count\": 2, \"sum:amount\": \"1130.34\"}], \"truncated\": false}", body = AggregateOut),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, description = "The filter compares a select field with a value that is none of its choices (`unknown_choice`, listing them)", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn aggregate(
     State(state): State<AppState>,
     auth: Authed<scopes::RecordsRead>,
     Path((app, table)): Path<(String, String)>,
     ApiQuery(params): ApiQuery<AggregateParams>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<AggregateOut>> {
     let tenant = state.store().tenant(auth.principal.org_id);
     let schema = tenant.table_schema(&app, &table).await?;
     let org = tenant.organization().await?;
@@ -88,14 +102,14 @@ pub async fn aggregate(
                 today,
                 time_zone: org.time_zone,
             };
-            Some(Filter::parse(&value, &schema, &context).map_err(ApiError::bad_query)?)
+            Some(Filter::parse(&value, &schema, &context).map_err(ApiError::bad_filter)?)
         }
     };
     let result = tenant
         .aggregate(&schema, &spec, filter.as_ref(), org.time_zone)
         .await?;
     let names = Names::load(&tenant, &schema, &spec, &result).await?;
-    let groups: Vec<Value> = result
+    let groups: Vec<Map<String, Value>> = result
         .groups
         .iter()
         .map(|group| {
@@ -113,12 +127,13 @@ pub async fn aggregate(
                     metric_json(metric.kind, metric.field.as_ref(), value),
                 );
             }
-            Value::Object(object)
+            object
         })
         .collect();
-    Ok(axum::Json(
-        json!({"groups": groups, "truncated": result.truncated}),
-    ))
+    Ok(axum::Json(AggregateOut {
+        groups,
+        truncated: result.truncated,
+    }))
 }
 
 fn metric_json(kind: MetricKind, field: Option<&Field>, value: &MetricValue) -> Value {

@@ -1,7 +1,6 @@
 //! Apps as code over HTTP: export an app's definition, and import one — creating the app, or migrating an
 //! existing one to it (`dry_run=true` only shows the steps).
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Authed, scopes};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiBytes, ApiQuery};
 use crate::routes::apps::AppOut;
 use crate::routes::records_io::parse_context;
 use crate::state::AppState;
@@ -33,6 +32,8 @@ pub struct ImportParams {
     pub dry_run: Option<bool>,
     /// Allow steps that delete tables or fields (and their data); without it such an import is refused.
     pub allow_deletions: Option<bool>,
+    /// `off` imports the app without publishing the file's flows (default `on`).
+    pub flows: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,6 +43,8 @@ pub struct ImportOut {
     /// The migration, one line per step: `+ table rooms`, `~ field bookings.nights: type`, `- field …`.
     pub steps: Vec<String>,
     pub applied: bool,
+    /// The app's flows after the import (a webhook flow with its `hook_url`); empty for a dry run.
+    pub flows: Vec<crate::routes::flows::FlowOut>,
 }
 
 pub(crate) fn exchange_error(error: ExchangeError) -> ApiError {
@@ -73,7 +76,8 @@ pub(crate) fn exchange_error(error: ExchangeError) -> ApiError {
 /// An app's definition as YAML or JSON (the format `POST /api/v1/apps/import` reads).
 #[utoipa::path(get, path = "/api/v1/apps/{app}/export", tag = "apps", params(("app" = String, Path, description = "App id or key"), ExportParams),
     security(("bearer" = ["apps:read"]), ("session" = ["apps:read"])),
-    responses((status = 200, description = "The definition", content_type = "application/yaml"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "The definition: YAML, or JSON with `format=json`",
+        content((crate::openapi::JsonObject = "application/yaml"), (crate::openapi::JsonObject = "application/json"))), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn export_app(
     State(state): State<AppState>,
     auth: Authed<scopes::AppsRead>,
@@ -86,8 +90,25 @@ pub async fn export_app(
         .current_app(&app)
         .await?
         .ok_or_else(|| ApiError::not_found("app"))?;
-    let format = FileFormat::guess(params.format.as_deref().unwrap_or("yaml"));
-    let text = definition::write(&definition::export(&current), format).map_err(exchange_error)?;
+    let format = match params.format.as_deref().unwrap_or("yaml") {
+        "yaml" => FileFormat::Yaml,
+        "json" => FileFormat::Json,
+        _ => {
+            return Err(ApiError::bad_query(
+                tenon_model::Reason::not_one_of(&["yaml", "json"], "must be yaml or json")
+                    .at("format"),
+            ));
+        }
+    };
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let mut file = definition::export(&current);
+    definition::export_approvals(
+        &mut file,
+        current.app.id,
+        tenant.list_processes().await?,
+        tenant.list_roles().await?,
+    );
+    let text = definition::write(&file, format).map_err(exchange_error)?;
     let content_type = if format == FileFormat::Json {
         "application/json"
     } else {
@@ -127,7 +148,7 @@ pub async fn import_app(
     auth: Authed<scopes::AppsWrite>,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<ImportParams>,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<Response> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -136,6 +157,17 @@ pub async fn import_app(
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::invalid_request("the definition is not UTF-8 text"))?;
     let file = definition::read(text, FileFormat::guess(content_type)).map_err(exchange_error)?;
+    let approvals = definition::approvals(&file).map_err(exchange_error)?;
+    let flows = match params.flows.as_deref() {
+        None | Some("on") => definition::flows(&file).map_err(exchange_error)?,
+        Some("off") => tenon_store::flows::FileFlows::default(),
+        Some(_) => {
+            return Err(ApiError::bad_query(
+                FieldError::new("flows", DetailCode::NotOneOf, "must be on or off")
+                    .with("allowed", "on, off"),
+            ));
+        }
+    };
     let wanted = definition::check(file).map_err(exchange_error)?;
     let tenant = state.store().tenant(auth.principal.org_id);
     let current = tenant.current_app(wanted.key.as_str()).await?;
@@ -147,6 +179,7 @@ pub async fn import_app(
             app,
             steps: lines,
             applied: false,
+            flows: Vec::new(),
         })
         .into_response());
     }
@@ -165,14 +198,24 @@ pub async fn import_app(
     let parse = parse_context(&state, auth.principal.org_id).await?;
     let created = current.is_none();
     let app = tenant
-        .apply_definition(
+        .apply_app_file(
             &auth.write_context(),
             &wanted,
             &steps,
             &parse,
             tenon_auth::mint_slug,
+            &approvals,
+            &flows,
         )
         .await?;
+    let hooks = tenant.flow_hooks().await?;
+    let flows = tenant
+        .list_flows()
+        .await?
+        .into_iter()
+        .filter(|flow| flow.app_id == Some(app.id))
+        .map(|flow| crate::routes::flows::FlowOut::with_hook(flow, &hooks))
+        .collect();
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -184,6 +227,7 @@ pub async fn import_app(
             app: Some(app.into()),
             steps: lines,
             applied: true,
+            flows,
         }),
     )
         .into_response())

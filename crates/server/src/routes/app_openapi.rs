@@ -10,10 +10,32 @@ use crate::auth::{Authed, scopes};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 
+/// An OpenAPI 3.1 document, as the body's schema.
+pub struct OpenApiDocument;
+
+impl utoipa::PartialSchema for OpenApiDocument {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some("An OpenAPI 3.1 document"))
+            .property("openapi", ObjectBuilder::new().schema_type(Type::String))
+            .property("info", ObjectBuilder::new().schema_type(Type::Object))
+            .property("paths", ObjectBuilder::new().schema_type(Type::Object))
+            .property("components", ObjectBuilder::new().schema_type(Type::Object))
+            .required("openapi")
+            .required("info")
+            .required("paths")
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for OpenApiDocument {}
+
 /// The app's own API description.
 #[utoipa::path(get, path = "/api/v1/apps/{app}/openapi.json", tag = "apps", params(("app" = String, Path, description = "App id or key")),
     security(("bearer" = ["apps:read"]), ("session" = ["apps:read"])),
-    responses((status = 200, description = "An OpenAPI 3.1 document"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "An OpenAPI 3.1 document", body = OpenApiDocument), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn app_openapi(
     State(state): State<AppState>,
     auth: Authed<scopes::AppsRead>,
@@ -149,6 +171,39 @@ fn computed_schema(ty: &tenon_model::apps::formula::Type) -> Value {
     }
 }
 
+/// The records routes of the API's document that an app's document describes per table.
+const LIST: &str = "/api/v1/apps/{app}/tables/{table}/records";
+const ONE: &str = "/api/v1/apps/{app}/tables/{table}/records/{id}";
+
+/// The API's own document as JSON, made once.
+fn api_document() -> &'static Value {
+    static DOCUMENT: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(|| serde_json::to_value(crate::openapi()).unwrap_or(Value::Null))
+}
+
+/// `success` and every other answer the API's document lists for `method path` (a records route), each
+/// with its description and headers and the app document's error body: an app's document never says
+/// less than the server does.
+fn responses(method: &str, path: &str, success: (&str, Value)) -> Value {
+    let mut out = Map::new();
+    out.insert(success.0.to_owned(), success.1);
+    let listed = api_document()["paths"][path][method]["responses"].as_object();
+    for (status, response) in listed.into_iter().flatten() {
+        if status.starts_with('2') {
+            continue;
+        }
+        let mut entry = json!({
+            "description": response["description"].as_str().unwrap_or("Error"),
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        });
+        if let Some(headers) = response.get("headers") {
+            entry["headers"] = headers.clone();
+        }
+        out.insert(status.clone(), entry);
+    }
+    Value::Object(out)
+}
+
 /// Builds the document.
 pub fn document(app: &tenon_model::apps::App, tables: &[TableSchema]) -> Value {
     let mut schemas = Map::new();
@@ -175,11 +230,13 @@ pub fn document(app: &tenon_model::apps::App, tables: &[TableSchema]) -> Value {
             "items": {"type": "array", "items": {"$ref": format!("#/components/schemas/{name}Record")}},
             "next_cursor": {"type": ["string", "null"]}, "total": {"type": "integer"}}}));
         schemas.insert(format!("{name}Write"), json!({"type": "object", "required": ["fields"], "additionalProperties": false, "properties": {
-            "fields": {"type": "object", "description": "Values keyed by field key; numbers may also be sent as strings, links and members as ids"}}}));
+            "fields": {"type": "object", "description": "Values keyed by field key; numbers may also be sent as strings, links and members as ids (or, with typecast, by name)"}}}));
         let record = json!({"$ref": format!("#/components/schemas/{name}Record")});
-        let error = json!({"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+        let one = |description: &str| json!({"description": description, "content": {"application/json": {"schema": record}}});
         let security = json!([{"bearer": ["records:read"]}]);
         let write_security = json!([{"bearer": ["records:write"]}]);
+        let typecast = json!({"name": "typecast", "in": "query", "schema": {"type": "boolean"},
+            "description": "Accept names instead of ids: links by primary field, members by e-mail, mobile or name, departments by name, choices by a unique prefix"});
         let base = format!("/tables/{}/records", schema.table.key);
         paths.insert(base.clone(), json!({
             "get": {"operationId": format!("list{name}"), "summary": format!("List {}", schema.table.name), "security": security,
@@ -190,19 +247,21 @@ pub fn document(app: &tenon_model::apps::App, tables: &[TableSchema]) -> Value {
                     {"name": "sort", "in": "query", "schema": {"type": "string"}},
                     {"name": "fields", "in": "query", "schema": {"type": "string"}},
                     {"name": "count", "in": "query", "schema": {"type": "boolean"}}],
-                "responses": {"200": {"description": "A page", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}Page")}}}}, "400": error, "401": error}},
+                "responses": responses("get", LIST, ("200", json!({"description": "A page", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}Page")}}}})))},
             "post": {"operationId": format!("create{name}"), "summary": format!("Create a record in {}", schema.table.name), "security": write_security,
+                "parameters": [typecast.clone()],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}Write")}}}},
-                "responses": {"201": {"description": "The record", "content": {"application/json": {"schema": record}}}, "422": error, "401": error}}
+                "responses": responses("post", LIST, ("201", one("The record")))}
         }));
         paths.insert(format!("{base}/{{id}}"), json!({
             "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
             "get": {"operationId": format!("get{name}"), "security": security,
-                "responses": {"200": {"description": "The record", "content": {"application/json": {"schema": record}}}, "404": error}},
+                "responses": responses("get", ONE, ("200", one("The record")))},
             "patch": {"operationId": format!("update{name}"), "security": write_security,
+                "parameters": [typecast.clone()],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{name}Write")}}}},
-                "responses": {"200": {"description": "The record", "content": {"application/json": {"schema": record}}}, "404": error, "409": error, "422": error}},
-            "delete": {"operationId": format!("delete{name}"), "security": write_security, "responses": {"204": {"description": "Deleted"}, "404": error}}
+                "responses": responses("patch", ONE, ("200", one("The record")))},
+            "delete": {"operationId": format!("delete{name}"), "security": write_security, "responses": responses("delete", ONE, ("204", json!({"description": "Deleted"})))}
         }));
     }
     json!({

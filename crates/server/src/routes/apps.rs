@@ -12,7 +12,7 @@ use tenon_model::apps::{
     computed,
 };
 use tenon_model::{Checker, DetailCode, FieldError, Name};
-use tenon_store::{AppPatch, FieldPatch, NewApp, NewTable, TablePatch};
+use tenon_store::{AppPatch, NewApp, NewTable, TablePatch};
 use utoipa::ToSchema;
 
 use crate::auth::{Authed, scopes};
@@ -342,7 +342,7 @@ pub(crate) fn field_spec(input: FieldCreate, path: &str) -> ApiResult<FieldSpec>
     })
 }
 
-async fn table_keys(
+pub(crate) async fn table_keys(
     state: &AppState,
     org: tenon_model::OrgId,
     app: tenon_model::AppId,
@@ -677,7 +677,7 @@ pub async fn get_field(
     Ok(axum::Json(field_out(field, &keys)))
 }
 
-fn find_field<'a>(schema: &'a TableSchema, reference: &str) -> ApiResult<&'a Field> {
+pub(crate) fn find_field<'a>(schema: &'a TableSchema, reference: &str) -> ApiResult<&'a Field> {
     schema
         .field_by_key(reference)
         .or_else(|| reference.parse().ok().and_then(|id| schema.field(id)))
@@ -698,31 +698,7 @@ pub async fn update_field(
     let tenant = state.store().tenant(auth.principal.org_id);
     let schema = tenant.table_schema(&app, &table).await?;
     let field = find_field(&schema, &field)?.clone();
-    let mut check = Checker::default();
-    let name = body
-        .name
-        .and_then(|raw| check.field("name", Name::parse(&raw)));
-    let key = body
-        .key
-        .and_then(|raw| check.field("key", ApiKey::parse(&raw)));
-    let new_type = body
-        .field_type
-        .and_then(|raw| check.field("type", FieldType::parse(&raw)));
-    check.finish()?;
-    let kind = match (new_type, body.options) {
-        (None, None) => None,
-        (new_type, options) => Some(new_kind(&field, new_type, options)?),
-    };
-    let patch = FieldPatch {
-        name,
-        key,
-        kind,
-        required: body.required,
-        unique: body.unique,
-        indexed: body.indexed,
-        default: body.default,
-        position: body.position,
-    };
+    let patch = crate::routes::field_check::field_patch(&field, body)?;
     let parse = parse_context(&state, auth.principal.org_id).await?;
     let change = tenant
         .update_field(&auth.write_context(), &schema, field.id, patch, &parse)
@@ -735,7 +711,7 @@ pub async fn update_field(
 }
 
 /// The kind a field changes to: options merge into the current ones when the type stays.
-fn new_kind(
+pub(crate) fn new_kind(
     field: &Field,
     new_type: Option<FieldType>,
     options: Option<Map<String, Value>>,

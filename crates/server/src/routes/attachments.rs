@@ -1,7 +1,7 @@
 //! `/api/v1/attachments`: uploading files for attachment fields and downloading them. Bytes are stored by
 //! content hash under the data folder; downloads need a credential of the file's organization.
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Authed, scopes};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiQuery, path_id};
+use crate::extract::{ApiBytes, ApiQuery, path_id};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -36,7 +36,7 @@ pub struct UploadParams {
 /// Upload a file (the request body is the file; its type is the Content-Type). Give the returned id in
 /// an attachment field: `{"fields": {"photo": ["<id>"]}}`.
 #[utoipa::path(post, path = "/api/v1/attachments", tag = "records", params(UploadParams),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file's bytes"),
+    request_body(content = crate::extract::FileBytes, content_type = "application/octet-stream", description = "The file's bytes"),
     security(("bearer" = ["records:write"]), ("session" = ["records:write"])),
     responses((status = 201, body = AttachmentOut), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn upload(
@@ -44,7 +44,7 @@ pub async fn upload(
     auth: Authed<scopes::RecordsWrite>,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<UploadParams>,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<(StatusCode, axum::Json<AttachmentOut>)> {
     if body.is_empty() {
         return Err(tenon_model::Invalid::one(
@@ -100,7 +100,8 @@ pub async fn upload(
 /// Download a file.
 #[utoipa::path(get, path = "/api/v1/attachments/{id}", tag = "records", params(("id" = String, Path, description = "Attachment id")),
     security(("bearer" = ["records:read"]), ("session" = ["records:read"])),
-    responses((status = 200, description = "The file", content_type = "application/octet-stream"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "The file, in the media type it was uploaded with",
+        content((crate::openapi::FileContent = "*/*"))), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn download(
     State(state): State<AppState>,
     auth: Authed<scopes::RecordsRead>,

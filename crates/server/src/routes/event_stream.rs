@@ -124,7 +124,7 @@ pub async fn stream_events(
     security(("bearer" = []), ("session" = [])),
     responses(
         (status = 200, body = EventOut), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 429, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 410, body = ErrorBody), (status = 429, body = ErrorBody),
     )
 )]
 pub async fn get_event(
@@ -133,12 +133,17 @@ pub async fn get_event(
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<EventOut>> {
     let id: EventId = id.parse().map_err(|_| ApiError::not_found("event"))?;
-    let event = state
-        .store()
-        .tenant(auth.principal.org_id)
-        .event(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("event"))?;
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let Some(event) = tenant.event(id).await? else {
+        // Deleted by the retention: 410, as for a cursor; never existed: 404.
+        return Err(match tenant.event_cursor(id).await {
+            Err(tenon_store::StoreError::EventExpired { retention_days }) => {
+                ApiError::event_expired("id", retention_days)
+            }
+            Err(other) => other.into(),
+            Ok(_) => ApiError::not_found("event"),
+        });
+    };
     check_readable(&[event.event_type.as_str()], auth.principal.scopes)?;
     Ok(axum::Json(EventOut::from(event)))
 }

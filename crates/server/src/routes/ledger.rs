@@ -9,7 +9,7 @@ use tenon_ledger::{
     Standard,
 };
 use tenon_model::Checker;
-use tenon_store::ledger::Book;
+use tenon_store::ledger::{Book, BookRef};
 use utoipa::ToSchema;
 
 use crate::auth::{Authed, scopes};
@@ -30,11 +30,19 @@ pub struct BookOut {
     pub segregation_of_duties: bool,
     /// Periods up to and including this one are closed, e.g. `2026-09`.
     pub closed_through: Option<String>,
+    /// The first period the book keeps (its opening balances open it); `null` without opening balances.
+    pub opening_period: Option<String>,
+    /// Whether the opening balances' debits equal their credits; false only for a book imported from a
+    /// file whose openings do not balance, and then no period can be closed until they are corrected.
+    pub opening_balanced: bool,
+    /// Opening debits − credits (decimal string; "0.00" when they balance).
+    pub opening_difference: String,
     pub created_at: DateTime<Utc>,
 }
 
 impl From<Book> for BookOut {
     fn from(book: Book) -> Self {
+        let opening_balanced = book.opening_balanced();
         BookOut {
             id: book.id.to_string(),
             name: book.settings.name,
@@ -43,6 +51,11 @@ impl From<Book> for BookOut {
             fiscal_year_start_month: book.settings.fiscal_year_start_month,
             segregation_of_duties: book.settings.segregation_of_duties,
             closed_through: book.closed_through.map(|p| p.to_string()),
+            opening_period: book.opening_period.map(|p| p.to_string()),
+            opening_balanced,
+            opening_difference: tenon_ledger::money::amount_text(
+                book.opening_debit - book.opening_credit,
+            ),
             created_at: book.created_at,
         }
     }
@@ -284,6 +297,7 @@ pub async fn get_book(
     auth: Authed<scopes::LedgerRead>,
     Path(book): Path<String>,
 ) -> ApiResult<axum::Json<BookOut>> {
+    let book = BookRef::parse(&book);
     let book = state
         .store()
         .tenant(auth.principal.org_id)
@@ -307,6 +321,7 @@ pub async fn list_accounts(
     auth: Authed<scopes::LedgerRead>,
     Path(book): Path<String>,
 ) -> ApiResult<axum::Json<Paged<AccountOut>>> {
+    let book = BookRef::parse(&book);
     let (_, accounts) = state
         .store()
         .tenant(auth.principal.org_id)
@@ -345,6 +360,7 @@ pub async fn create_account(
     Path(book): Path<String>,
     ApiJson(body): ApiJson<AccountOut>,
 ) -> ApiResult<(StatusCode, axum::Json<AccountOut>)> {
+    let book = BookRef::parse(&book);
     let tenant = state.store().tenant(auth.principal.org_id);
     let (_, accounts) = tenant.ledger_accounts(&book).await?;
     let parent = AccountCode::parse(&body.code)
@@ -367,6 +383,22 @@ pub struct PeriodIn {
     pub period: String,
 }
 
+/// A period to close, and how.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseIn {
+    /// `YYYY-MM`: this period and every earlier one are closed.
+    #[schema(example = "2026-10")]
+    pub period: String,
+    /// Close even though income and expense accounts still have a balance in the periods (default false).
+    #[serde(default)]
+    pub force: bool,
+    /// The fiscal year's last period only: first move 本年利润 (CURRENT_PROFIT) to 利润分配—未分配利润
+    /// (RETAINED_EARNINGS) with a posted voucher, word 转 (default false).
+    #[serde(default)]
+    pub year_end: bool,
+}
+
 impl PeriodIn {
     fn parse(&self) -> Result<Period, tenon_model::Invalid> {
         Period::parse(&self.period).map_err(|reason| {
@@ -378,11 +410,13 @@ impl PeriodIn {
 }
 
 /// Close a period and every earlier one (月末结账): vouchers can no longer be created, posted or reversed
-/// in them. Refused (409) while a voucher of those periods is not posted.
+/// in them. Refused (409) while a voucher of those periods is not posted or, unless `force`, while an
+/// income or expense account has a balance in them (code `profit_and_loss_open`); refused (422,
+/// `openings_unbalanced`) while the book's opening balances do not balance.
 #[utoipa::path(
     post, path = "/api/v1/ledger/books/{book}/close", tag = "ledger",
     params(("book" = String, Path, description = "Book id or name")),
-    request_body = PeriodIn,
+    request_body = CloseIn,
     security(("bearer" = ["ledger:write"]), ("session" = ["ledger:write"])),
     responses(
         (status = 200, body = BookOut),
@@ -394,23 +428,33 @@ pub async fn close_periods(
     State(state): State<AppState>,
     auth: Authed<scopes::LedgerWrite>,
     Path(book): Path<String>,
-    ApiJson(body): ApiJson<PeriodIn>,
+    ApiJson(body): ApiJson<CloseIn>,
 ) -> ApiResult<axum::Json<BookOut>> {
-    let period = body.parse()?;
+    let book = BookRef::parse(&book);
+    let period = PeriodIn {
+        period: body.period,
+    }
+    .parse()?;
+    let options = tenon_store::ledger::CloseOptions {
+        force: body.force,
+        year_end: body.year_end,
+    };
     let book = state
         .store()
         .tenant(auth.principal.org_id)
-        .close_ledger_periods(&auth.write_context(), &book, period)
+        .close_ledger_periods(&auth.write_context(), &book, period, options)
         .await?;
     Ok(axum::Json(book.into()))
 }
 
-/// Reopen a closed period and every later one (反结账), so that vouchers can be written there again.
+/// Reopen the latest closed period (反结账), so that vouchers can be written there again; the same as
+/// `POST …/periods/{period}/reopen`. Needs `admin`; audited. Any other period is refused (409,
+/// `not_latest_closed` naming the latest closed period, or `conflict` when it is not closed).
 #[utoipa::path(
     post, path = "/api/v1/ledger/books/{book}/reopen", tag = "ledger",
     params(("book" = String, Path, description = "Book id or name")),
     request_body = PeriodIn,
-    security(("bearer" = ["ledger:write"]), ("session" = ["ledger:write"])),
+    security(("bearer" = ["admin"]), ("session" = ["admin"])),
     responses(
         (status = 200, body = BookOut),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
@@ -419,10 +463,11 @@ pub async fn close_periods(
 )]
 pub async fn reopen_periods(
     State(state): State<AppState>,
-    auth: Authed<scopes::LedgerWrite>,
+    auth: Authed<scopes::Admin>,
     Path(book): Path<String>,
     ApiJson(body): ApiJson<PeriodIn>,
 ) -> ApiResult<axum::Json<BookOut>> {
+    let book = BookRef::parse(&book);
     let period = body.parse()?;
     let book = state
         .store()

@@ -9,14 +9,17 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use tenon_ledger::report::Balance;
 use tenon_ledger::{AccountCode, Dimension, Period, money};
-use tenon_store::ledger::DetailQuery;
+use tenon_store::ledger::{BookRef, DETAIL_LINES_MAX, DetailQuery};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Authed, scopes};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiQuery, cursor_error};
 use crate::routes::ledger_vouchers::TrialBalanceTotalsOut;
 use crate::state::AppState;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tenon_model::VoucherId;
 
 /// A query parameter that is not a valid `format`: 400 with the parameter named.
 fn bad_query(field: &str, format: &'static str, reason: impl Into<String>) -> ApiError {
@@ -124,6 +127,7 @@ pub async fn balances(
     Path(book): Path<String>,
     ApiQuery(params): ApiQuery<BalancesParams>,
 ) -> ApiResult<axum::Json<BalancesOut>> {
+    let book = BookRef::parse(&book);
     let at = period("period", &params.period)?;
     let account = account(params.account.as_deref())?;
     let dimension = dimension(params.dimension.as_deref())?;
@@ -215,6 +219,7 @@ pub async fn general_ledger(
     Path(book): Path<String>,
     ApiQuery(params): ApiQuery<RangeParams>,
 ) -> ApiResult<axum::Json<GeneralLedgerOut>> {
+    let book = BookRef::parse(&book);
     let (from, to) = (period("from", &params.from)?, period("to", &params.to)?);
     let account = account(params.account.as_deref())?;
     let ledger = state
@@ -268,6 +273,10 @@ pub struct DetailParams {
     pub dimension: Option<String>,
     #[param(example = "湖州优品")]
     pub value: Option<String>,
+    /// Lines per page, 1 to 10,000 (default 10,000).
+    pub page_size: Option<u32>,
+    /// The `next_cursor` of the previous page; omit for the first page.
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -298,11 +307,15 @@ pub struct DetailOut {
     pub total_debit: String,
     pub total_credit: String,
     pub closing: BalanceOut,
+    /// Pass as `cursor` for the next page of entries; `null` on the last page. `opening`, the totals and
+    /// `closing` are those of the whole range on every page.
+    pub next_cursor: Option<String>,
 }
 
 /// The sub-ledger detail (明细账) of an account over periods, optionally of one dimension value (one
-/// customer's account): opening balance, every posted line with the balance after it, totals, closing
-/// balance. At most 10,000 lines; a larger detail is refused (422) with the advice to narrow it.
+/// customer's account): opening balance (opening balances and posted lines before the range), every
+/// posted line with the balance after it, totals, closing balance. Pages of `page_size` lines (at most
+/// and by default 10,000) follow one another with `cursor`.
 #[utoipa::path(
     get, path = "/api/v1/ledger/books/{book}/account-detail", tag = "ledger",
     params(("book" = String, Path, description = "Book id or name"), DetailParams),
@@ -319,6 +332,7 @@ pub async fn account_detail(
     Path(book): Path<String>,
     ApiQuery(params): ApiQuery<DetailParams>,
 ) -> ApiResult<axum::Json<DetailOut>> {
+    let book = BookRef::parse(&book);
     let account =
         AccountCode::parse(&params.account).map_err(|r| bad_query("account", "account_code", r))?;
     let (from, to) = (period("from", &params.from)?, period("to", &params.to)?);
@@ -333,11 +347,34 @@ pub async fn account_detail(
             )));
         }
     };
+    // The store checks the page size too; a query parameter's problem is a 400 here.
+    let page_size = params
+        .page_size
+        .map_or(DETAIL_LINES_MAX, |size| size as usize);
+    if !(1..=DETAIL_LINES_MAX).contains(&page_size) {
+        return Err(ApiError::bad_query(
+            tenon_model::FieldError::new(
+                "page_size",
+                tenon_model::DetailCode::OutOfRange,
+                format!("must be between 1 and {DETAIL_LINES_MAX}"),
+            )
+            .with("min", 1)
+            .with("max", DETAIL_LINES_MAX),
+        ));
+    }
+    let after = params
+        .cursor
+        .as_deref()
+        .filter(|cursor| !cursor.is_empty())
+        .map(decode_line_cursor)
+        .transpose()?;
     let query = DetailQuery {
         account,
         from,
         to,
         dimension: filter,
+        page_size,
+        after,
     };
     let detail = state
         .store()
@@ -374,7 +411,27 @@ pub async fn account_detail(
         total_debit: t(detail.total_debit),
         total_credit: t(detail.total_credit),
         closing: detail.closing.into(),
+        next_cursor: detail.next_after.map(encode_line_cursor),
     }))
+}
+
+/// A detail cursor: the last line of a page (its voucher id and line number), base64url.
+fn encode_line_cursor((voucher, line): (VoucherId, u32)) -> String {
+    let mut bytes = voucher.as_ref().as_bytes().to_vec();
+    bytes.extend_from_slice(&line.to_be_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn decode_line_cursor(raw: &str) -> ApiResult<(VoucherId, u32)> {
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| cursor_error())?;
+    let (id, line) = (bytes.get(..16), bytes.get(16..));
+    match (id.and_then(|id| uuid::Uuid::from_slice(id).ok()), line) {
+        (Some(id), Some(line)) if line.len() == 4 => Ok((
+            VoucherId::from_uuid(id),
+            u32::from_be_bytes([line[0], line[1], line[2], line[3]]),
+        )),
+        _ => Err(cursor_error()),
+    }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -441,6 +498,7 @@ pub async fn receivables_aging(
     Path(book): Path<String>,
     ApiQuery(params): ApiQuery<AgingParams>,
 ) -> ApiResult<axum::Json<AgingOut>> {
+    let book = BookRef::parse(&book);
     let as_of = match params.as_of.as_deref().filter(|raw| !raw.trim().is_empty()) {
         Some(raw) => NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
             .map_err(|_| bad_query("as_of", "date", "is not a date (YYYY-MM-DD)"))?,

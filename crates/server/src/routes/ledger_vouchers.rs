@@ -10,10 +10,10 @@ use serde::{Deserialize, Serialize};
 use tenon_ledger::voucher::VoucherDraft;
 use tenon_ledger::{AccountCode, Currency, Dimension, Line, Period, VoucherState, Word, money};
 use tenon_model::Checker;
+use tenon_model::VoucherId;
 use tenon_model::validation::Reason;
-use tenon_store::ledger::{FromRecord, RecordOutcome, StoredVoucher};
+use tenon_store::ledger::{BookRef, FromRecord, RecordOutcome, StoredVoucher};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use crate::auth::{Authed, scopes};
 use crate::error::{ApiResult, ErrorBody};
@@ -268,6 +268,7 @@ pub async fn create_voucher(
     Path(book): Path<String>,
     ApiJson(body): ApiJson<VoucherCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<VoucherOut>)> {
+    let book = BookRef::parse(&book);
     let draft = body.into_draft()?;
     let voucher = state
         .store()
@@ -294,8 +295,9 @@ pub async fn list_vouchers(
     ApiQuery(params): ApiQuery<PeriodParams>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<axum::Json<Paged<VoucherOut>>> {
+    let book = BookRef::parse(&book);
     let period = period_of(&params.period)?;
-    let request = page.to_request::<Uuid>()?;
+    let request = page.to_request::<VoucherId>()?;
     let page = state
         .store()
         .tenant(auth.principal.org_id)
@@ -319,13 +321,69 @@ pub async fn get_voucher(
     auth: Authed<scopes::LedgerRead>,
     Path((book, id)): Path<(String, String)>,
 ) -> ApiResult<axum::Json<VoucherOut>> {
-    let id: Uuid = path_id(&id, "voucher")?;
+    let book = BookRef::parse(&book);
+    let id: VoucherId = path_id(&id, "voucher")?;
     let voucher = state
         .store()
         .tenant(auth.principal.org_id)
         .voucher(&book, id)
         .await?;
     Ok(axum::Json(voucher.into()))
+}
+
+/// A voucher whose number closed up when a draft before it was deleted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RenumberedOut {
+    pub id: String,
+    /// The number it had.
+    pub number_before: u32,
+    pub number: u32,
+}
+
+/// What deleting a draft did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VoucherDeleted {
+    pub id: String,
+    /// The later vouchers of the same period and word, each moved down by one (numbering stays gap-free).
+    pub renumbered: Vec<RenumberedOut>,
+}
+
+/// Delete a draft voucher. The later vouchers of its period and word (drafts or reviewed) move down by one
+/// number, so numbering stays gap-free; refused (409) for a voucher that is not a draft, or when a later
+/// voucher of the same period and word is posted.
+#[utoipa::path(
+    delete, path = "/api/v1/ledger/books/{book}/vouchers/{id}", tag = "ledger",
+    params(("book" = String, Path, description = "Book id or name"), ("id" = String, Path, description = "Voucher id")),
+    security(("bearer" = ["ledger:write"]), ("session" = ["ledger:write"])),
+    responses(
+        (status = 200, body = VoucherDeleted),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn delete_voucher(
+    State(state): State<AppState>,
+    auth: Authed<scopes::LedgerWrite>,
+    Path((book, id)): Path<(String, String)>,
+) -> ApiResult<axum::Json<VoucherDeleted>> {
+    let book = BookRef::parse(&book);
+    let id: VoucherId = path_id(&id, "voucher")?;
+    let renumbered = state
+        .store()
+        .tenant(auth.principal.org_id)
+        .delete_draft_voucher(&auth.write_context(), &book, id)
+        .await?;
+    Ok(axum::Json(VoucherDeleted {
+        id: id.to_string(),
+        renumbered: renumbered
+            .into_iter()
+            .map(|moved| RenumberedOut {
+                id: moved.id.to_string(),
+                number_before: moved.before,
+                number: moved.number,
+            })
+            .collect(),
+    }))
 }
 
 /// Review a draft voucher (with segregation of duties, not by its preparer).
@@ -345,7 +403,8 @@ pub async fn review_voucher(
     Path((book, id)): Path<(String, String)>,
     OptionalJson(_empty): OptionalJson<EmptyBody>,
 ) -> ApiResult<axum::Json<VoucherOut>> {
-    let id: Uuid = path_id(&id, "voucher")?;
+    let book = BookRef::parse(&book);
+    let id: VoucherId = path_id(&id, "voucher")?;
     let voucher = state
         .store()
         .tenant(auth.principal.org_id)
@@ -371,7 +430,8 @@ pub async fn post_voucher(
     Path((book, id)): Path<(String, String)>,
     OptionalJson(_empty): OptionalJson<EmptyBody>,
 ) -> ApiResult<axum::Json<VoucherOut>> {
-    let id: Uuid = path_id(&id, "voucher")?;
+    let book = BookRef::parse(&book);
+    let id: VoucherId = path_id(&id, "voucher")?;
     let voucher = state
         .store()
         .tenant(auth.principal.org_id)
@@ -398,7 +458,8 @@ pub async fn reverse_voucher(
     Path((book, id)): Path<(String, String)>,
     OptionalJson(_empty): OptionalJson<EmptyBody>,
 ) -> ApiResult<axum::Json<VoucherOut>> {
-    let id: Uuid = path_id(&id, "voucher")?;
+    let book = BookRef::parse(&book);
+    let id: VoucherId = path_id(&id, "voucher")?;
     let store = state.store();
     let tenant = store.tenant(auth.principal.org_id);
     // "Today" is the organization's calendar day, not UTC's (Shanghai is 8 hours ahead).
@@ -471,6 +532,7 @@ pub async fn trial_balance(
     Path(book): Path<String>,
     ApiQuery(params): ApiQuery<PeriodParams>,
 ) -> ApiResult<axum::Json<TrialBalanceOut>> {
+    let book = BookRef::parse(&book);
     let period = period_of(&params.period)?;
     let report = state
         .store()
@@ -591,7 +653,7 @@ pub async fn from_record(
     let result = state
         .store()
         .tenant(auth.principal.org_id)
-        .voucher_from_record(&auth.write_context(), &body.book, input)
+        .voucher_from_record(&auth.write_context(), &BookRef::parse(&body.book), input)
         .await?;
     let (status, outcome) = match result.outcome {
         RecordOutcome::Created => (StatusCode::CREATED, "created"),

@@ -13,27 +13,41 @@ use crate::state::AppState;
 pub mod aggregate;
 pub mod app_code;
 pub mod app_openapi;
+pub mod approval_actions;
+pub mod approvals;
 pub mod apps;
 pub mod attachments;
 pub mod audit;
 pub mod departments;
 pub mod event_stream;
 pub mod events;
+pub mod field_check;
+pub mod flows;
+pub mod formula_check;
 pub mod health;
+pub mod hooks;
 pub mod installations;
 pub mod ledger;
+pub mod ledger_close;
+pub mod ledger_exchange;
 pub mod ledger_reports;
+pub mod ledger_statements;
 pub mod ledger_vouchers;
 pub mod me;
 pub mod members;
+pub mod notifications;
 pub mod oauth;
 pub mod organization;
+pub mod processes;
+pub mod record_history;
 pub mod records;
 pub mod records_io;
+pub mod roles;
 pub mod session;
 pub mod stream;
 pub mod subscriptions;
 pub mod table_io;
+pub mod test_clock;
 pub mod tokens;
 pub mod views;
 
@@ -66,6 +80,7 @@ pub fn api() -> OpenApiRouter<AppState> {
             departments::update_department,
             departments::delete_department
         ))
+        .routes(routes!(test_clock::get_clock, test_clock::set_clock))
         .routes(routes!(tokens::list_tokens, tokens::create_token))
         .routes(routes!(tokens::get_token, tokens::revoke_token))
         .routes(routes!(installations::create_client))
@@ -112,6 +127,7 @@ pub fn api() -> OpenApiRouter<AppState> {
             apps::update_field,
             apps::delete_field
         ))
+        .routes(routes!(field_check::check_field_change))
         .routes(routes!(
             records::list_records,
             records::create_records,
@@ -123,6 +139,8 @@ pub fn api() -> OpenApiRouter<AppState> {
             records::update_record,
             records::delete_record
         ))
+        .routes(routes!(record_history::record_history))
+        .routes(routes!(formula_check::check_formula))
         .routes(routes!(app_code::export_app))
         .routes(routes!(app_code::import_app))
         .routes(routes!(app_openapi::app_openapi))
@@ -144,7 +162,10 @@ pub fn api() -> OpenApiRouter<AppState> {
                 .routes(routes!(attachments::upload))
                 .layer(axum::extract::DefaultBodyLimit::max(
                     tenon_store::FILE_BYTES_MAX,
-                )),
+                ))
+                .layer(axum::Extension(crate::extract::BodyLimit(
+                    tenon_store::FILE_BYTES_MAX,
+                ))),
         )
         .routes(routes!(ledger::list_books, ledger::create_book))
         .routes(routes!(ledger::get_book))
@@ -153,7 +174,10 @@ pub fn api() -> OpenApiRouter<AppState> {
             ledger_vouchers::list_vouchers,
             ledger_vouchers::create_voucher
         ))
-        .routes(routes!(ledger_vouchers::get_voucher))
+        .routes(routes!(
+            ledger_vouchers::get_voucher,
+            ledger_vouchers::delete_voucher
+        ))
         .routes(routes!(ledger_vouchers::review_voucher))
         .routes(routes!(ledger_vouchers::post_voucher))
         .routes(routes!(ledger_vouchers::reverse_voucher))
@@ -161,10 +185,83 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(ledger_vouchers::from_record))
         .routes(routes!(ledger::close_periods))
         .routes(routes!(ledger::reopen_periods))
+        .routes(routes!(
+            ledger_close::get_openings,
+            ledger_close::put_openings
+        ))
+        .routes(routes!(ledger_close::carry_forward))
+        .routes(routes!(ledger_close::reopen_period))
+        .routes(routes!(ledger_statements::balance_sheet))
+        .routes(routes!(ledger_statements::income_statement))
         .routes(routes!(ledger_reports::balances))
         .routes(routes!(ledger_reports::general_ledger))
         .routes(routes!(ledger_reports::account_detail))
         .routes(routes!(ledger_reports::receivables_aging))
+        .routes(routes!(ledger_exchange::export_books))
+        .merge(
+            // Ledger files may be larger than JSON bodies, like attachments.
+            OpenApiRouter::new()
+                .routes(routes!(ledger_exchange::import_books))
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    tenon_store::FILE_BYTES_MAX,
+                ))
+                .layer(axum::Extension(crate::extract::BodyLimit(
+                    tenon_store::FILE_BYTES_MAX,
+                ))),
+        )
+        .routes(routes!(roles::list_roles, roles::create_role))
+        .routes(routes!(
+            roles::get_role,
+            roles::update_role,
+            roles::delete_role
+        ))
+        .routes(routes!(
+            processes::list_processes,
+            processes::create_process
+        ))
+        .routes(routes!(processes::get_process))
+        .routes(routes!(flows::list_flows))
+        .routes(routes!(
+            flows::get_flow,
+            flows::update_flow,
+            flows::delete_flow
+        ))
+        .routes(routes!(flows::list_runs, flows::start_run))
+        .routes(routes!(flows::get_run))
+        .routes(routes!(flows::cancel_run))
+        .routes(routes!(flows::retry_step))
+        .routes(routes!(flows::list_slots))
+        .routes(routes!(flows::replay_run))
+        .routes(routes!(flows::resolve_step))
+        .merge(
+            // A hook's body is at most 1 MiB, whatever the server's limit for other routes.
+            OpenApiRouter::new()
+                .routes(routes!(hooks::receive))
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    hooks::HOOK_BODY_BYTES_MAX,
+                ))
+                .layer(axum::Extension(crate::extract::BodyLimit(
+                    hooks::HOOK_BODY_BYTES_MAX,
+                ))),
+        )
+        .routes(routes!(notifications::list_notifications))
+        .routes(routes!(processes::put_draft))
+        .routes(routes!(processes::publish_process))
+        .routes(routes!(processes::list_versions))
+        .routes(routes!(processes::forecast))
+        .routes(routes!(approvals::start_approval))
+        .routes(routes!(approvals::get_approval))
+        .routes(routes!(approvals::list_tasks))
+        .routes(routes!(approval_actions::approve_task))
+        .routes(routes!(approval_actions::refuse_task))
+        .routes(routes!(approval_actions::transfer_task))
+        .routes(routes!(approval_actions::add_sign_task))
+        .routes(routes!(approval_actions::return_task))
+        .routes(routes!(approval_actions::withdraw_approval))
+        .routes(routes!(approval_actions::terminate_approval))
+        .routes(routes!(approval_actions::comment_approval))
+        .routes(routes!(approval_actions::cc_approval))
+        .routes(routes!(approval_actions::remind_approval))
 }
 
 /// For `Option<Option<T>>` fields: absent stays `None`, `null` becomes `Some(None)`.

@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -22,6 +21,7 @@ use tenon_model::{Actor, Installation, OAuthErrorCode, ScopeSet};
 use tenon_store::WriteContext;
 use utoipa::ToSchema;
 
+use crate::extract::ApiBytes;
 use crate::state::AppState;
 
 /// Parameters of a token request (form fields or JSON members).
@@ -118,7 +118,8 @@ impl IntoResponse for OAuthError {
         (status = 401, description = "invalid_client", body = OAuthErrorBody),
     )
 )]
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: ApiBytes) -> Response {
+    let ApiBytes(body) = body;
     match grant(&state, &headers, &body).await {
         Ok(response) => {
             let mut response = axum::Json(response).into_response();

@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -22,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Authed, Authenticated, scopes};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{ApiQuery, page_request, parse_json, path_id};
+use crate::extract::{ApiBytes, ApiQuery, page_request, parse_json, path_id};
 use crate::routes::records_io::{
     KeyBy, RenderContext, decode_cursor, encode_cursor, key_by, parse_context,
 };
@@ -40,6 +39,38 @@ pub struct RecordOut {
     /// Values keyed by field key (or id or name with `key_by`); empty fields are absent.
     #[schema(value_type = Object)]
     pub fields: Value,
+}
+
+/// The query of a record write.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WriteParams {
+    /// Accept names instead of ids, as Airtable's `typecast`: a link by its target's primary-field value, a
+    /// member by e-mail, mobile or exact name, a department by name, a choice by its exact name or a unique
+    /// prefix before a space (`缺勤` → `缺勤 Absent`). An ambiguous or unknown value is a 422 naming the
+    /// candidates (`ambiguous`, `no_match`, `unknown_choice`). Default false: ids are required.
+    pub typecast: Option<bool>,
+}
+
+/// With `?typecast=true`, names in `records` become ids (and prefixes choices) before they are parsed.
+async fn typecast(
+    state: &AppState,
+    auth: &Authenticated,
+    schema: &TableSchema,
+    params: &WriteParams,
+    mut records: Vec<&mut Map<String, Value>>,
+    path: impl Fn(usize) -> String,
+) -> ApiResult<()> {
+    if !params.typecast.unwrap_or(false) {
+        return Ok(());
+    }
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let errors = tenon_exchange::typecast::typecast(&tenant, schema, &mut records, path).await?;
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(tenon_model::Invalid(errors).into())
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -93,6 +124,19 @@ pub struct RecordPageOut {
     pub total: Option<i64>,
 }
 
+/// The records a bulk delete removed, in the order given.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordsDeletedOut {
+    pub records: Vec<DeletedOut>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedOut {
+    pub id: String,
+    /// Always true.
+    pub deleted: bool,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
@@ -111,6 +155,9 @@ pub struct ListParams {
     pub formula: Option<String>,
     /// `true` adds the number of matching records as `total`.
     pub count: Option<bool>,
+    /// Skip this many matching records, in the sort's order: a positional window for jumping to any row
+    /// (a grid's scrollbar, Ctrl+End). Not with `cursor`; the page's `next_cursor` continues from it.
+    pub offset: Option<u64>,
     /// Key `fields` by `key` (default), `id` or `name`.
     pub key_by: Option<String>,
     /// Comma-separated link fields whose linked records are included in full.
@@ -227,7 +274,9 @@ async fn render_many(
 #[utoipa::path(get, path = "/api/v1/apps/{app}/tables/{table}/records", tag = "records",
     params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key"), ListParams),
     security(("bearer" = ["records:read"]), ("session" = ["records:read"])),
-    responses((status = 200, body = RecordPageOut), (status = 400, description = "A bad filter, sort or parameter", body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 200, body = RecordPageOut), (status = 400, description = "A bad filter, sort or parameter", body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, description = "The filter compares a select field with a value that is none of its choices (`unknown_choice`, listing them)", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn list_records(
     State(state): State<AppState>,
     auth: Authed<scopes::RecordsRead>,
@@ -256,6 +305,14 @@ pub async fn list_records(
         .filter(|raw| !raw.is_empty())
         .map(decode_cursor)
         .transpose()?;
+    if after.is_some() && params.offset.unwrap_or(0) > 0 {
+        return Err(ApiError::bad_query(
+            tenon_model::Reason::not_allowed(
+                "offset and cursor exclude each other: continue a window with its next_cursor",
+            )
+            .at("offset"),
+        ));
+    }
     let request = ListRequest {
         filter: filter.as_ref(),
         sort: params.sort.as_deref().unwrap_or(""),
@@ -264,12 +321,13 @@ pub async fn list_records(
             .formula
             .as_deref()
             .filter(|raw| !raw.trim().is_empty()),
+        offset: params.offset.unwrap_or(0),
         page: page_request(params.page_size, after)?,
         count: params.count.unwrap_or(false),
     };
     let query =
         records::record_query(&schema, request, &context).map_err(|problem| match problem {
-            ListProblem::Filter(error) => ApiError::bad_query(error),
+            ListProblem::Filter(error) => ApiError::bad_filter(error),
             ListProblem::Sort(error) => ApiError::bad_query(error.at("sort")),
             ListProblem::Field(reference) => no_field("fields", &reference),
             ListProblem::Formula(invalid) => {
@@ -299,7 +357,7 @@ pub async fn list_records(
 /// An `Idempotency-Key` header makes retries safe: the same key and body return the first result.
 #[utoipa::path(post, path = "/api/v1/apps/{app}/tables/{table}/records", tag = "records",
     params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first result")),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first result"), WriteParams),
     request_body(content((RecordWrite = "application/json"), (RecordsCreate = "application/json"))),
     security(("bearer" = ["records:write"]), ("session" = ["records:write"])),
     responses((status = 201, description = "The record, or {\"records\": [...]} in the order given", body = RecordOut),
@@ -310,21 +368,23 @@ pub async fn create_records(
     auth: Authed<scopes::RecordsWrite>,
     Path((app, table)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiQuery(params): ApiQuery<WriteParams>,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<Response> {
     let tenant = state.store().tenant(auth.principal.org_id);
     let schema = tenant.table_schema(&app, &table).await?;
     crate::extract::require_json(&headers)?;
+    // Read once: the shape says which of the two bodies it is.
     let shape: Value = parse_json(&body)?;
     let bulk = shape.get("records").is_some();
-    let inputs: Vec<Map<String, Value>> = if bulk {
-        parse_json::<RecordsCreate>(&body)?
+    let mut inputs: Vec<Map<String, Value>> = if bulk {
+        crate::extract::from_value::<RecordsCreate>(shape)?
             .records
             .into_iter()
             .map(|record| record.fields)
             .collect()
     } else {
-        vec![parse_json::<RecordWrite>(&body)?.fields]
+        vec![crate::extract::from_value::<RecordWrite>(shape)?.fields]
     };
     if inputs.len() > RECORDS_PER_WRITE_MAX {
         return Err(tenon_model::Invalid::from(
@@ -343,6 +403,21 @@ pub async fn create_records(
         )
         .into());
     }
+    typecast(
+        &state,
+        &auth,
+        &schema,
+        &params,
+        inputs.iter_mut().collect(),
+        |index| {
+            if bulk {
+                format!("records[{index}].fields")
+            } else {
+                "fields".to_owned()
+            }
+        },
+    )
+    .await?;
     let parse = parse_context(&state, auth.principal.org_id).await?;
     let mut rows = Vec::with_capacity(inputs.len());
     let mut errors = Vec::new();
@@ -423,17 +498,30 @@ fn idempotency_key(
 
 /// Change several records: `{"records": [{"id", "fields", "version"?}]}`, in one transaction.
 #[utoipa::path(patch, path = "/api/v1/apps/{app}/tables/{table}/records", tag = "records",
-    params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key")), request_body = RecordsUpdate,
+    params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key"), WriteParams), request_body = RecordsUpdate,
     security(("bearer" = ["records:write"]), ("session" = ["records:write"])),
     responses((status = 200, body = RecordsOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "A version did not match; nothing was written", body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn update_records(
     State(state): State<AppState>,
     auth: Authed<scopes::RecordsWrite>,
     Path((app, table)): Path<(String, String)>,
-    crate::extract::ApiJson(body): crate::extract::ApiJson<RecordsUpdate>,
+    ApiQuery(params): ApiQuery<WriteParams>,
+    crate::extract::ApiJson(mut body): crate::extract::ApiJson<RecordsUpdate>,
 ) -> ApiResult<axum::Json<Value>> {
     let tenant = state.store().tenant(auth.principal.org_id);
     let schema = tenant.table_schema(&app, &table).await?;
+    typecast(
+        &state,
+        &auth,
+        &schema,
+        &params,
+        body.records
+            .iter_mut()
+            .map(|record| &mut record.fields)
+            .collect(),
+        |index| format!("records[{index}].fields"),
+    )
+    .await?;
     if body.records.len() > RECORDS_PER_WRITE_MAX {
         return Err(tenon_model::Invalid::from(
             tenon_model::Reason::too_many(
@@ -485,13 +573,13 @@ pub async fn update_records(
 #[utoipa::path(delete, path = "/api/v1/apps/{app}/tables/{table}/records", tag = "records",
     params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key")), request_body = RecordsDelete,
     security(("bearer" = ["records:write"]), ("session" = ["records:write"])),
-    responses((status = 200, description = "{\"records\": [{\"id\", \"deleted\": true}]}"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 200, description = "{\"records\": [{\"id\", \"deleted\": true}]}", body = RecordsDeletedOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn delete_records(
     State(state): State<AppState>,
     auth: Authed<scopes::RecordsWrite>,
     Path((app, table)): Path<(String, String)>,
     crate::extract::ApiJson(body): crate::extract::ApiJson<RecordsDelete>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<RecordsDeletedOut>> {
     let tenant = state.store().tenant(auth.principal.org_id);
     let schema = tenant.table_schema(&app, &table).await?;
     if body.ids.len() > RECORDS_PER_WRITE_MAX {
@@ -529,11 +617,14 @@ pub async fn delete_records(
             )),
             other => other.into(),
         })?;
-    let deleted: Vec<Value> = ids
+    let records = ids
         .iter()
-        .map(|id| json!({"id": id.to_string(), "deleted": true}))
+        .map(|id| DeletedOut {
+            id: id.to_string(),
+            deleted: true,
+        })
         .collect();
-    Ok(axum::Json(json!({"records": deleted})))
+    Ok(axum::Json(RecordsDeletedOut { records }))
 }
 
 /// Get a record; `expand` includes linked records in full.
@@ -576,7 +667,7 @@ pub async fn get_record(
 /// Change a record's given fields; `If-Match: <version>` makes it conditional (409 if changed since).
 #[utoipa::path(patch, path = "/api/v1/apps/{app}/tables/{table}/records/{id}", tag = "records",
     params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key"), ("id" = String, Path, description = "Record id"),
-        ("If-Match" = Option<String>, Header, description = "The version the change is based on")),
+        ("If-Match" = Option<String>, Header, description = "The version the change is based on"), WriteParams),
     request_body = RecordWrite,
     security(("bearer" = ["records:write"]), ("session" = ["records:write"])),
     responses((status = 200, body = RecordOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The record changed since that version; nothing was written", body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
@@ -585,11 +676,21 @@ pub async fn update_record(
     auth: Authed<scopes::RecordsWrite>,
     Path((app, table, id)): Path<(String, String, String)>,
     headers: HeaderMap,
-    crate::extract::ApiJson(body): crate::extract::ApiJson<RecordWrite>,
+    ApiQuery(params): ApiQuery<WriteParams>,
+    crate::extract::ApiJson(mut body): crate::extract::ApiJson<RecordWrite>,
 ) -> ApiResult<axum::Json<Value>> {
     let tenant = state.store().tenant(auth.principal.org_id);
     let schema = tenant.table_schema(&app, &table).await?;
     let id: RecordId = path_id(&id, "record")?;
+    typecast(
+        &state,
+        &auth,
+        &schema,
+        &params,
+        vec![&mut body.fields],
+        |_| "fields".to_owned(),
+    )
+    .await?;
     let expected_version = match headers.get(axum::http::header::IF_MATCH) {
         None => None,
         Some(value) => Some(

@@ -41,6 +41,7 @@ pub struct LoginResponse {
         (status = 200, description = "Logged in; the session cookie is set", body = LoginResponse),
         (status = 400, body = ErrorBody),
         (status = 401, description = "Wrong e-mail address or password", body = ErrorBody),
+        (status = 403, description = "Sent by another site's page (`cross_site_request`)", body = ErrorBody),
         (status = 409, description = "Matches members of several organizations; choose one", body = ErrorBody),
         (status = 422, body = ErrorBody),
         (status = 429, description = "Too many failed logins for this address", body = ErrorBody),
@@ -48,8 +49,11 @@ pub struct LoginResponse {
 )]
 pub async fn login(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Response> {
+    // A log-in from another site's page (login CSRF) is refused like any cookie write from there.
+    crate::auth::check_same_origin(&axum::http::Method::POST, &headers)?;
     let email = Email::parse(&body.email)
         .map_err(|reason| tenon_model::Invalid::from(reason.at("email")))?;
     let credentials = Credentials {

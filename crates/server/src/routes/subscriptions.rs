@@ -523,7 +523,7 @@ pub async fn list_deliveries(
     request_body = RedeliverRequest,
     security(("bearer" = ["events:manage"]), ("session" = ["events:manage"])),
     responses(
-        (status = 202, body = Redelivered), (status = 404, body = ErrorBody),
+        (status = 202, body = Redelivered), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody),
         (status = 400, body = ErrorBody), (status = 422, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody),
     )
@@ -558,17 +558,27 @@ pub async fn redeliver(
             tenon_model::events::scope_for(t).is_some_and(|s| auth.principal.scopes.grants(s))
         })
         .collect();
-    let queued = tenant
+    let queued = match tenant
         .redeliver(&auth.write_context(), owner(&auth), id, from, to, &types)
         .await
-        .map_err(|error| match error {
-            tenon_store::StoreError::NotFound { what: "event" } => {
-                ApiError::validation(Invalid::from(
-                    tenon_model::Reason::not_found("event", "no such event").at("event_id"),
-                ))
-            }
-            other => other.into(),
-        })?;
+    {
+        Ok(queued) => queued,
+        Err(tenon_store::StoreError::NotFound { what: "event" }) => {
+            return Err(ApiError::validation(Invalid::from(
+                tenon_model::Reason::not_found("event", "no such event").at("event_id"),
+            )));
+        }
+        Err(tenon_store::StoreError::EventExpired { retention_days }) => {
+            // Which of the two ids the retention deleted: `event_id` when it is that one.
+            let field = if to.is_some() && tenant.event(from).await?.is_some() {
+                "to_event_id"
+            } else {
+                "event_id"
+            };
+            return Err(ApiError::event_expired(field, retention_days));
+        }
+        Err(other) => return Err(other.into()),
+    };
     Ok((StatusCode::ACCEPTED, axum::Json(Redelivered { queued })))
 }
 

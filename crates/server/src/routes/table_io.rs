@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -14,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Authed, scopes};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::ApiQuery;
+use crate::extract::{ApiBytes, ApiQuery};
 use crate::routes::app_code::exchange_error;
 use crate::routes::records_io::parse_context;
 use crate::state::AppState;
@@ -26,8 +25,16 @@ pub struct TableImportParams {
     pub format: Option<String>,
     /// Check every row, write nothing.
     pub dry_run: Option<bool>,
+    /// Write the valid rows even when others are refused. By default the import is all or nothing: when
+    /// any row is refused, nothing is written (`imported` is 0) and `errors` lists every refused row.
+    pub partial: Option<bool>,
     /// URL-encoded JSON object mapping file headers to field keys, e.g. `{"入住人": "guest"}`.
     pub mapping: Option<String>,
+    /// Update the records the rows match instead of creating new ones: a unique field's key, or the
+    /// comma-separated keys of a `unique_together` group (`student,week`). A row matching a record
+    /// changes the cells it gives (blank cells keep the record's values); the other rows create records.
+    #[param(example = "code")]
+    pub upsert_on: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -48,17 +55,26 @@ pub struct RowErrorOut {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImportReportOut {
     pub rows: usize,
+    /// Records written, created or updated (in a dry run: that would be).
     pub imported: usize,
+    /// Of `imported`, the records that existed and were updated (`upsert_on`).
+    pub updated: usize,
     pub errors: Vec<RowErrorOut>,
     pub ignored_columns: Vec<String>,
     pub dry_run: bool,
+    /// Whether valid rows were written although others were refused.
+    pub partial: bool,
 }
 
-/// Import a CSV or Excel file into a table. Valid rows are written (in batches of 1000, each one
-/// transaction); every other row is reported with its line, field and reason.
+/// Import a CSV or Excel file into a table, all or nothing (one transaction): when any row is refused,
+/// nothing is written and every refused row is reported with its line, field and reason. With
+/// `partial=true`, valid rows are written (in batches of 1000, each one transaction) and the others
+/// reported. Headers match field keys or names (or `mapping`); a blank cell takes the field's default;
+/// links, members, departments and choices are typecast (named instead of given by id). With
+/// `upsert_on`, rows matching a record on a unique field (or `unique_together` group) update it.
 #[utoipa::path(post, path = "/api/v1/apps/{app}/tables/{table}/import", tag = "records",
     params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key"), TableImportParams),
-    request_body(content = Vec<u8>, content_type = "text/csv", description = "A CSV (UTF-8 or GB18030) or Excel file with a header row"),
+    request_body(content = crate::extract::FileBytes, content_type = "text/csv", description = "A CSV (UTF-8 or GB18030) or Excel file with a header row"),
     security(("bearer" = ["records:write"]), ("session" = ["records:write"])),
     responses((status = 200, body = ImportReportOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn import(
@@ -67,7 +83,7 @@ pub async fn import(
     Path((app, table)): Path<(String, String)>,
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<TableImportParams>,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<axum::Json<ImportReportOut>> {
     let tenant = state.store().tenant(auth.principal.org_id);
     let schema = tenant.table_schema(&app, &table).await?;
@@ -96,6 +112,18 @@ pub async fn import(
     let options = ImportOptions {
         mapping,
         dry_run: params.dry_run.unwrap_or(false),
+        partial: params.partial.unwrap_or(false),
+        upsert_on: params
+            .upsert_on
+            .as_deref()
+            .map(|raw| {
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|part| !part.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
     let report = import_table(
         &tenant,
@@ -111,6 +139,7 @@ pub async fn import(
     Ok(axum::Json(ImportReportOut {
         rows: report.rows,
         imported: report.imported,
+        updated: report.updated,
         errors: report
             .errors
             .into_iter()
@@ -122,6 +151,7 @@ pub async fn import(
             .collect(),
         ignored_columns: report.ignored_columns,
         dry_run: report.dry_run,
+        partial: report.partial,
     }))
 }
 
@@ -129,7 +159,8 @@ pub async fn import(
 #[utoipa::path(get, path = "/api/v1/apps/{app}/tables/{table}/export", tag = "records",
     params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key"), TableExportParams),
     security(("bearer" = ["records:read"]), ("session" = ["records:read"])),
-    responses((status = 200, description = "The file", content_type = "text/csv"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "The file: CSV, or Excel with `format=xlsx`",
+        content((crate::openapi::FileContent = "text/csv"), (crate::openapi::FileContent = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn export(
     State(state): State<AppState>,
     auth: Authed<scopes::RecordsRead>,
@@ -138,8 +169,13 @@ pub async fn export(
 ) -> ApiResult<Response> {
     let tenant = state.store().tenant(auth.principal.org_id);
     let schema = tenant.table_schema(&app, &table).await?;
-    let format = TableFormat::parse(params.format.as_deref().unwrap_or("csv"))
-        .ok_or_else(|| ApiError::invalid_request("format must be csv or xlsx"))?;
+    let format =
+        TableFormat::parse(params.format.as_deref().unwrap_or("csv")).ok_or_else(|| {
+            ApiError::bad_query(
+                tenon_model::Reason::not_one_of(&["csv", "xlsx"], "must be csv or xlsx")
+                    .at("format"),
+            )
+        })?;
     let sheet =
         tenon_exchange::export::table_sheet(state.store(), auth.principal.org_id, &schema).await?;
     let (bytes, content_type, extension) = match format {

@@ -9,8 +9,8 @@ use tenon_model::{ApiToken, Checker, Name, RateLimit, ScopeSet, TokenId};
 use tenon_store::NewToken;
 use utoipa::ToSchema;
 
-use crate::auth::{Authed, scope_names, scopes};
-use crate::error::{ApiResult, ErrorBody};
+use crate::auth::{Authed, Via, scope_names, scopes};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, PageParams, Paged, path_id};
 use crate::state::AppState;
 
@@ -91,11 +91,63 @@ pub(crate) fn parse_rate_limit(
     check.optional("rate_limit", raw, |raw| RateLimit::parse(&raw))
 }
 
-/// List personal and organization tokens (never their secrets).
+/// Who may manage which tokens: a credential holding `admin` manages every token of the organization
+/// (`owner` `None`); a member's own login session (any role) manages that member's personal tokens
+/// (`owner` their id). Anything else — a personal token without `admin`, an app — is 403
+/// `insufficient_scope` (`admin`), before the body is read.
+pub struct TokenManager {
+    pub auth: Authed<scopes::AnyScope>,
+    pub owner: Option<tenon_model::MemberId>,
+}
+
+impl<St: Send + Sync> axum::extract::FromRequestParts<St> for TokenManager {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &St,
+    ) -> Result<Self, Self::Rejection> {
+        let auth = Authed::<scopes::AnyScope>::from_request_parts(parts, state).await?;
+        if auth.principal.scopes.grants(tenon_model::Scope::Admin) {
+            return Ok(TokenManager { auth, owner: None });
+        }
+        match (&auth.via, &auth.principal.actor) {
+            (Via::Session { .. }, tenon_model::Actor::Member { id, .. }) => {
+                let owner = Some(*id);
+                Ok(TokenManager { auth, owner })
+            }
+            _ => Err(crate::auth::insufficient_scope(
+                tenon_model::Scope::Admin,
+                "managing tokens needs the scope admin, or a member's own login session (for their personal tokens)".into(),
+            )),
+        }
+    }
+}
+
+/// The token `id`, if the caller may see it: any with `admin`, else only the member's own (404 otherwise,
+/// as if it did not exist).
+async fn visible_token(
+    state: &AppState,
+    manager: &TokenManager,
+    id: TokenId,
+) -> ApiResult<ApiToken> {
+    let token = state
+        .store()
+        .tenant(manager.auth.principal.org_id)
+        .token(id)
+        .await?;
+    match manager.owner {
+        Some(member) if token.member_id != Some(member) => Err(ApiError::not_found("token")),
+        _ => Ok(token),
+    }
+}
+
+/// List personal and organization tokens (never their secrets). A member's session lists only their
+/// own personal tokens.
 #[utoipa::path(
     get, path = "/api/v1/tokens", tag = "credentials",
     params(PageParams),
-    security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    security(("bearer" = ["admin"]), ("session" = [])),
     responses(
         (status = 200, body = Paged<TokenOut>), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody),
@@ -103,22 +155,24 @@ pub(crate) fn parse_rate_limit(
 )]
 pub async fn list_tokens(
     State(state): State<AppState>,
-    auth: Authed<scopes::Admin>,
+    manager: TokenManager,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<axum::Json<Paged<TokenOut>>> {
     let tokens = state
         .store()
-        .tenant(auth.principal.org_id)
-        .list_tokens(page.to_request()?)
+        .tenant(manager.auth.principal.org_id)
+        .list_tokens(page.to_request()?, manager.owner)
         .await?;
     Ok(axum::Json(Paged::from_page(tokens, TokenOut::from)))
 }
 
-/// Create a token. The secret is in the response and nowhere else.
+/// Create a token. The secret is in the response and nowhere else. With `admin`: a personal token of the
+/// caller's member, or an organization token when the caller acts for none. A member's login session
+/// (any role): a personal token for themselves, with scopes their role holds.
 #[utoipa::path(
     post, path = "/api/v1/tokens", tag = "credentials",
     request_body = TokenCreate,
-    security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    security(("bearer" = ["admin"]), ("session" = [])),
     responses(
         (status = 201, body = TokenCreated),
         (status = 400, body = ErrorBody), (status = 422, body = ErrorBody),
@@ -127,9 +181,10 @@ pub async fn list_tokens(
 )]
 pub async fn create_token(
     State(state): State<AppState>,
-    auth: Authed<scopes::Admin>,
+    manager: TokenManager,
     ApiJson(body): ApiJson<TokenCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<TokenCreated>)> {
+    let auth = manager.auth;
     let mut check = Checker::default();
     let name = check.field("name", Name::parse(&body.name));
     let scopes = parse_scopes(&mut check, "scopes", &body.scopes);
@@ -182,7 +237,7 @@ pub async fn create_token(
 #[utoipa::path(
     get, path = "/api/v1/tokens/{id}", tag = "credentials",
     params(("id" = String, Path, description = "Token id")),
-    security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    security(("bearer" = ["admin"]), ("session" = [])),
     responses(
         (status = 200, body = TokenOut), (status = 404, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody),
@@ -190,17 +245,12 @@ pub async fn create_token(
 )]
 pub async fn get_token(
     State(state): State<AppState>,
-    auth: Authed<scopes::Admin>,
+    manager: TokenManager,
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<TokenOut>> {
     let id: TokenId = path_id(&id, "token")?;
     Ok(axum::Json(
-        state
-            .store()
-            .tenant(auth.principal.org_id)
-            .token(id)
-            .await?
-            .into(),
+        visible_token(&state, &manager, id).await?.into(),
     ))
 }
 
@@ -208,7 +258,7 @@ pub async fn get_token(
 #[utoipa::path(
     delete, path = "/api/v1/tokens/{id}", tag = "credentials",
     params(("id" = String, Path, description = "Token id")),
-    security(("bearer" = ["admin"]), ("session" = ["admin"])),
+    security(("bearer" = ["admin"]), ("session" = [])),
     responses(
         (status = 200, description = "The revoked token", body = TokenOut), (status = 404, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody),
@@ -216,14 +266,15 @@ pub async fn get_token(
 )]
 pub async fn revoke_token(
     State(state): State<AppState>,
-    auth: Authed<scopes::Admin>,
+    manager: TokenManager,
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<TokenOut>> {
     let id: TokenId = path_id(&id, "token")?;
+    visible_token(&state, &manager, id).await?;
     let token = state
         .store()
-        .tenant(auth.principal.org_id)
-        .revoke_token(&auth.write_context(), id)
+        .tenant(manager.auth.principal.org_id)
+        .revoke_token(&manager.auth.write_context(), id)
         .await?;
     Ok(axum::Json(token.into()))
 }

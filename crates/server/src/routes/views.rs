@@ -235,7 +235,7 @@ pub struct ViewRecordsParams {
 #[utoipa::path(get, path = "/api/v1/apps/{app}/tables/{table}/views/{view}/records", tag = "records",
     params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key"), ("view" = String, Path, description = "View id or key"), ViewRecordsParams),
     security(("bearer" = ["records:read"]), ("session" = ["records:read"])),
-    responses((status = 200, description = "{\"items\", \"next_cursor\"}"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The view refers to fields that no longer exist", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "The page, as listing records answers it", body = crate::routes::records::RecordPageOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "The view refers to fields that no longer exist", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn view_records(
     State(state): State<AppState>,
     auth: Authed<scopes::RecordsRead>,
@@ -262,6 +262,7 @@ pub async fn view_records(
             .map(|keys| keys.iter().map(String::as_str).collect()),
         formula: None,
         page: page_request(params.page_size, after)?,
+        offset: 0,
         count: false,
     };
     let stale = |message: String| {
@@ -283,11 +284,11 @@ pub async fn view_records(
 
 /// A public form, as a visitor's page needs it: title, texts and the fields to fill in.
 #[utoipa::path(get, path = "/api/v1/forms/{slug}", tag = "forms", params(("slug" = String, Path, description = "The form link's slug")),
-    responses((status = 200, description = "{\"title\", \"description\", \"submit_label\", \"fields\": [{field JSON + \"help\"}]}"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = PublicFormOut), (status = 404, body = ErrorBody)))]
 pub async fn get_form(
     State(state): State<AppState>,
     Path(slug): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<axum::Json<PublicFormOut>> {
     let (org, view) = state.store().public_form(&slug).await?;
     let schema = state
         .store()
@@ -307,13 +308,40 @@ pub async fn get_form(
             out
         })
         .collect();
-    let text = |key: &str| view.config.get(key).cloned().unwrap_or(Value::Null);
-    Ok(axum::Json(json!({
-        "title": view.config.get("title").cloned().unwrap_or_else(|| Value::String(view.name.to_string())),
-        "description": text("description"),
-        "submit_label": text("submit_label"),
-        "fields": fields,
-    })))
+    let text = |key: &str| {
+        view.config
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    Ok(axum::Json(PublicFormOut {
+        title: text("title").unwrap_or_else(|| view.name.to_string()),
+        description: text("description"),
+        submit_label: text("submit_label"),
+        fields,
+    }))
+}
+
+/// A public form as its page shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicFormOut {
+    /// The form's title (the view's name unless the form sets one).
+    pub title: String,
+    pub description: Option<String>,
+    pub submit_label: Option<String>,
+    /// The fields to fill in, in order: each as the table's fields are shown, with `help` (text or
+    /// null) and `required`.
+    #[schema(value_type = Vec<Object>)]
+    pub fields: Vec<Value>,
+}
+
+/// A submission taken.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FormSubmittedOut {
+    /// The record created.
+    pub id: String,
+    /// The form's `success_message`, or a default thank-you.
+    pub message: String,
 }
 
 /// The form's fields with their help texts, and whether the form requires each.
@@ -365,7 +393,7 @@ pub struct FormSubmission {
 /// Submit a public form: creates one record with the form's fields only. No credential; each visitor
 /// address may submit 10 times a minute (bursts of 20).
 #[utoipa::path(post, path = "/api/v1/forms/{slug}", tag = "forms", params(("slug" = String, Path, description = "The form link's slug")), request_body = FormSubmission,
-    responses((status = 201, description = "{\"id\", \"message\"}"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 201, description = "Submitted: one record created", body = FormSubmittedOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn submit_form(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -438,18 +466,20 @@ pub async fn submit_form(
         )
         .await?;
     let id = match outcome {
-        WriteOutcome::Written(records) | WriteOutcome::Replayed(records) => {
-            records.first().map(|record| record.id.to_string())
-        }
+        WriteOutcome::Written(records) | WriteOutcome::Replayed(records) => records
+            .first()
+            .map(|record| record.id.to_string())
+            .unwrap_or_default(),
     };
     let message = view
         .config
         .get("success_message")
-        .cloned()
-        .unwrap_or_else(|| json!("Thank you, your submission was received."));
+        .and_then(Value::as_str)
+        .unwrap_or("Thank you, your submission was received.")
+        .to_owned();
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({"id": id, "message": message})),
+        axum::Json(FormSubmittedOut { id, message }),
     )
         .into_response())
 }

@@ -23,6 +23,8 @@ pub struct ListRequest<'a> {
     /// A condition formula as a person wrote it.
     pub formula: Option<&'a str>,
     pub page: PageRequest<Cursor>,
+    /// Records to skip (a positional window); 0 with a cursor.
+    pub offset: u64,
     pub count: bool,
 }
 
@@ -86,6 +88,7 @@ pub fn record_query(
         fields,
         page_size: request.page.size(),
         after: request.page.after,
+        offset: request.offset,
         count: request.count,
         condition,
     })

@@ -68,6 +68,15 @@ api_tests! {
         let revoked = app.delete(&format!("/api/v1/tokens/{}", created["id"].as_str().unwrap()), &app.admin_token).await;
         assert!(revoked.expect(StatusCode::OK)["revoked_at"].is_string());
         app.get("/api/v1/members", &secret).await.expect_error(StatusCode::UNAUTHORIZED, "unauthenticated");
+        // Public routes do not look at credentials: the revoked token (or any Authorization header) is
+        // ignored there, as if the request carried none.
+        for public in ["/healthz", "/readyz"] {
+            app.get(public, &secret).await.expect(StatusCode::OK);
+            app.call(Method::GET, public, Some("not a token at all"), None).await.expect(StatusCode::OK);
+        }
+        let login = app.http.post(format!("{}/api/v1/auth/login", app.base)).bearer_auth(&secret)
+            .json(&json!({"email": app.owner_email, "password": app.owner_password})).send().await.unwrap();
+        assert_eq!(login.status(), StatusCode::OK, "login ignores a stale bearer token");
         let listed = app.get("/api/v1/tokens", &app.admin_token).await;
         let listed = listed.expect(StatusCode::OK);
         assert!(listed.to_string().contains("to revoke"));
@@ -83,6 +92,48 @@ api_tests! {
         assert_eq!(reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")["details"][0]["field"], "expires_at");
         let reply = app.post("/api/v1/tokens", &admin_only_reader, json!({"name": "x", "scopes": ["ledger:read"], "rate_limit": "lots"})).await;
         assert_eq!(reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")["details"][0]["field"], "rate_limit");
+        app
+    }
+
+    async fn a_member_makes_sees_and_revokes_only_their_own_personal_tokens_with_a_session(app) {
+        let member = app.post("/api/v1/members", &app.admin_token, json!({"name": "Bo", "role": "member", "email": "bo@example.com", "password": "bo-the-member-1"})).await;
+        let member_id = member.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+        let logged_in = login(&app, "bo@example.com", "bo-the-member-1").await;
+        logged_in.expect(StatusCode::OK);
+        let cookie = session_cookie(&logged_in);
+        let audit = app.audit_len().await;
+        // Beyond the member's role: 422 at scopes, nothing written.
+        for scopes in [json!(["admin"]), json!(["events:manage"]), json!(["approvals:write", "ledger:write"])] {
+            let refused = with_cookie(&app, Method::POST, "/api/v1/tokens", &cookie, Some(json!({"name": "too much", "scopes": scopes}))).await;
+            let body = refused.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+            assert_eq!(body["details"][0]["field"], "scopes", "{body}");
+        }
+        assert_eq!(app.audit_len().await, audit);
+        let created = with_cookie(&app, Method::POST, "/api/v1/tokens", &cookie, Some(json!({"name": "Bo's approvals", "scopes": ["approvals:read", "approvals:write"]}))).await;
+        let created = created.expect(StatusCode::CREATED).clone();
+        assert_eq!(created["member_id"], member_id);
+        assert_eq!(created["scopes"], json!(["approvals:read", "approvals:write"]));
+        let secret = created["token"].as_str().unwrap().to_owned();
+        let me = app.get("/api/v1/me", &secret).await;
+        assert_eq!(me.expect(StatusCode::OK)["member"]["id"], member_id);
+        // The personal token itself cannot mint tokens (that needs a session or admin), nor list them.
+        app.post("/api/v1/tokens", &secret, json!({"name": "child", "scopes": ["approvals:read"]})).await.expect_error(StatusCode::FORBIDDEN, "insufficient_scope");
+        app.get("/api/v1/tokens", &secret).await.expect_error(StatusCode::FORBIDDEN, "insufficient_scope");
+        // The session lists only Bo's tokens; another's token is 404 to Bo, found by an admin.
+        let other = app.post("/api/v1/tokens", &app.admin_token, json!({"name": "org", "scopes": ["directory:read"]})).await.expect(StatusCode::CREATED).clone();
+        let other_id = other["id"].as_str().unwrap();
+        let listed = with_cookie(&app, Method::GET, "/api/v1/tokens", &cookie, None).await;
+        let ids: Vec<&str> = listed.expect(StatusCode::OK)["items"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, vec![created["id"].as_str().unwrap()]);
+        with_cookie(&app, Method::GET, &format!("/api/v1/tokens/{other_id}"), &cookie, None).await.expect_error(StatusCode::NOT_FOUND, "not_found");
+        with_cookie(&app, Method::DELETE, &format!("/api/v1/tokens/{other_id}"), &cookie, None).await.expect_error(StatusCode::NOT_FOUND, "not_found");
+        app.get("/api/v1/members", other["token"].as_str().unwrap()).await.expect(StatusCode::OK);
+        let all = app.get("/api/v1/tokens", &app.admin_token).await;
+        assert!(all.expect(StatusCode::OK)["items"].as_array().unwrap().len() >= 2);
+        // Bo revokes their own; it stops working at once.
+        let revoked = with_cookie(&app, Method::DELETE, &format!("/api/v1/tokens/{}", created["id"].as_str().unwrap()), &cookie, None).await;
+        assert!(revoked.expect(StatusCode::OK)["revoked_at"].is_string());
+        app.get("/api/v1/me", &secret).await.expect_error(StatusCode::UNAUTHORIZED, "unauthenticated");
         app
     }
 
@@ -102,7 +153,7 @@ api_tests! {
         // Demoted: the token keeps only what a member may do.
         app.patch(&format!("/api/v1/members/{member_id}"), &app.admin_token, json!({"role": "member"})).await.expect(StatusCode::OK);
         let me = app.get("/api/v1/me", &secret).await;
-        assert_eq!(me.expect(StatusCode::OK)["scopes"], json!(["directory:read", "apps:read", "records:read", "records:write"]));
+        assert_eq!(me.expect(StatusCode::OK)["scopes"], json!(["directory:read", "apps:read", "records:read", "records:write", "approvals:read", "approvals:write"]));
         app.get("/api/v1/tokens", &secret).await.expect_error(StatusCode::FORBIDDEN, "insufficient_scope");
         // Left: the token stops working, and so does the session.
         app.patch(&format!("/api/v1/members/{member_id}"), &app.admin_token, json!({"status": "left"})).await.expect(StatusCode::OK);

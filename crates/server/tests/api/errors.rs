@@ -25,6 +25,10 @@ api_tests! {
         assert_eq!(unknown.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")["details"][0]["field"], "nickname");
         let nested = app.post("/api/v1/members", &token, json!({"name": "x", "department_ids": ["ok", 7]})).await;
         assert_eq!(nested.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")["details"][0]["field"], "department_ids[1]");
+        // A struct is never filled from an array, field by field (serde would take `[null, null]` as an empty patch).
+        let array = app.patch(&format!("/api/v1/members/{}", app.owner.id), &token, json!([null, null])).await;
+        let error = array.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!((&error["details"][0]["field"], &error["details"][0]["params"]), (&json!("body"), &json!({"expected": "object"})));
         let missing = app.post("/api/v1/members", &token, json!({"email": "a@example.com"})).await;
         assert_eq!(missing.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")["details"][0]["field"], "name");
         let invalid = app.post("/api/v1/members", &token, json!({"name": " ", "email": "nope", "department_ids": ["x"]})).await;
@@ -333,5 +337,24 @@ fn every_table_entry_is_used_and_every_expected_code_exists() {
                 || tenon_model::ErrorCode::parse(&code).is_some(),
             "a test expects the code {code}, which the error table lacks"
         );
+    }
+}
+
+api_tests! {
+    async fn the_test_clock_without_the_flag_is_404_to_every_caller(app) {
+        // The API tests' server runs without `--test-clock`: the route does not exist for anyone —
+        // no credentials, wrong credentials, a credential without `admin`, or one with it.
+        let reader = crate::token_for(&app.store, &app.org, tenon_model::ScopeSet::parse(["directory:read"]).unwrap(), None).await;
+        let audit = app.audit_len().await;
+        for token in [None, Some("tnp_not_a_token"), Some(reader.as_str()), Some(app.admin_token.as_str())] {
+            for (method, body) in [(Method::GET, None), (Method::POST, Some(json!({"now": "2030-01-01T00:00:00Z"}))), (Method::POST, Some(json!({"now": "tomorrow"})))] {
+                let reply = app.call(method.clone(), "/api/v1/_test/clock", token, body.clone()).await;
+                reply.expect_error(StatusCode::NOT_FOUND, "not_found");
+                assert_eq!(reply.header("www-authenticate"), None, "{method} {token:?} {body:?}");
+            }
+        }
+        assert_eq!(app.audit_len().await, audit);
+        assert_eq!(app.store.now(), crate::clock_start(), "the clock did not move");
+        app
     }
 }

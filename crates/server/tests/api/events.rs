@@ -118,6 +118,20 @@ api_tests! {
         // An id that never named an event is still 404.
         let unknown = tenon_model::EventId::new();
         app.get(&format!("/api/v1/events?after={unknown}"), &app.admin_token).await.expect_error(StatusCode::NOT_FOUND, "not_found");
+
+        // Reading the expired event by id, or redelivering it, is 410 too, naming the id.
+        let gone = app.get(&format!("/api/v1/events/{old_id}"), &app.admin_token).await;
+        assert_eq!(gone.expect_error(StatusCode::GONE, "event_expired")["details"][0]["field"], "id");
+        app.get(&format!("/api/v1/events/{unknown}"), &app.admin_token).await.expect_error(StatusCode::NOT_FOUND, "not_found");
+        app.get(&format!("/api/v1/events/{newest}"), &app.admin_token).await.expect(StatusCode::OK);
+        let subscription = app.post("/api/v1/subscriptions", &app.admin_token, json!({"url": "http://127.0.0.1:9/hook", "event_types": ["member.*"]})).await.expect(StatusCode::CREATED).clone();
+        let redeliver = format!("/api/v1/subscriptions/{}/redeliver", subscription["id"].as_str().unwrap());
+        let gone = app.post(&redeliver, &app.admin_token, json!({"event_id": old_id})).await;
+        assert_eq!(gone.expect_error(StatusCode::GONE, "event_expired")["details"][0]["field"], "event_id");
+        let gone = app.post(&redeliver, &app.admin_token, json!({"event_id": newest, "to_event_id": old_id})).await;
+        assert_eq!(gone.expect_error(StatusCode::GONE, "event_expired")["details"][0]["field"], "to_event_id");
+        app.post(&redeliver, &app.admin_token, json!({"event_id": unknown.to_string()})).await.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        app.post(&redeliver, &app.admin_token, json!({"event_id": newest})).await.expect(StatusCode::ACCEPTED);
         app
     }
 }

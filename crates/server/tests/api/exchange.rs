@@ -148,16 +148,69 @@ tables:
         app
     }
 
+    async fn a_definition_without_keys_takes_keys_derived_from_names_and_lists_every_missing_one_at_once(app) {
+        // docs/fields.md: keys absent from a file are derived from the names, as the API derives them;
+        // a derived key steps aside for one the file gives.
+        let definition = r#"
+name: 值日 Duty
+tables:
+  - name: 班级
+    fields:
+      - {name: 名称, type: text}
+  - name: Roster
+    fields:
+      - {name: Student, type: text}
+      - {key: student, name: 学号, type: text}
+      - {name: Class, type: link, options: {table: ban_ji, multiple: false}}
+    views:
+      - {name: By class, type: grid}
+"#;
+        let created = send(&app, Method::POST, "/api/v1/apps/import", &app.admin_token, "application/yaml", definition.into()).await;
+        created.expect(StatusCode::CREATED);
+        let fields = app.get("/api/v1/apps/zhi_ri_duty/tables/roster/fields", &app.admin_token).await.expect(StatusCode::OK).clone();
+        let keys: Vec<&str> = fields["items"].as_array().unwrap().iter().map(|field| field["key"].as_str().unwrap()).collect();
+        assert_eq!(keys, ["student_2", "student", "class"], "{fields}");
+        let classes = app.get("/api/v1/apps/zhi_ri_duty/tables/ban_ji/fields", &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!(classes["items"][0]["key"], "ming_cheng", "{classes}");
+        app.get("/api/v1/apps/zhi_ri_duty/tables/roster/views/by_class/records", &app.admin_token).await.expect(StatusCode::OK);
+        // The same file imported again is the same app: derived keys are stable.
+        let again = send(&app, Method::POST, "/api/v1/apps/import?dry_run=true", &app.admin_token, "application/yaml", definition.into()).await;
+        assert_eq!(again.expect(StatusCode::OK)["steps"], json!([]));
+
+        // What cannot be derived is listed in one answer, not one problem per try.
+        let broken = "tables:\n  - fields: [{type: text}, {name: \"2026\", type: text}]\n  - {name: \"???\"}\n";
+        let error = send(&app, Method::POST, "/api/v1/apps/import", &app.admin_token, "application/yaml", broken.into()).await
+            .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone();
+        let mut problems: Vec<(String, String)> = error["details"].as_array().unwrap().iter()
+            .map(|detail| (detail["field"].as_str().unwrap().to_owned(), detail["code"].as_str().unwrap().to_owned()))
+            .collect();
+        problems.sort();
+        let expected: Vec<(String, String)> = [
+            "key", "name", "tables[0].fields[0].key", "tables[0].fields[0].name", "tables[0].fields[1].key",
+            "tables[0].key", "tables[0].name", "tables[1].key",
+        ].iter().map(|field| (field.to_string(), "required".to_owned())).collect();
+        assert_eq!(problems, expected, "{error}");
+        app
+    }
+
     async fn csv_and_excel_files_import_with_row_errors_and_export_back(app) {
         send(&app, Method::POST, "/api/v1/apps/import", &app.admin_token, "application/yaml", DEFINITION.into()).await.expect(StatusCode::CREATED);
         app.post("/api/v1/apps/duty/tables/classes/records", &app.admin_token, json!({"fields": {"name": "三年二班"}})).await.expect(StatusCode::CREATED);
         let csv = "学生,Week,Present,Mood,Class,Unknown\n小明,47,是,happy,三年二班,x\n小红,forty,no,tired,,\n小刚,48,yes,,四年一班,\n";
         let mapping = urlencode(&json!({"学生": "student"}).to_string());
         let path = format!("/api/v1/apps/duty/tables/roster/import?format=csv&mapping={mapping}");
+        // All or nothing by default: two refused rows, nothing written.
         let report = send(&app, Method::POST, &path, &app.admin_token, "text/csv", csv.into()).await;
         let report = report.expect(StatusCode::OK).clone();
-        assert_eq!(report["rows"], 3);
-        assert_eq!(report["imported"], 1);
+        assert_eq!((&report["rows"], &report["imported"], &report["partial"]), (&json!(3), &json!(0), &json!(false)));
+        let errors: Vec<(u64, String)> = report["errors"].as_array().unwrap().iter().map(|e| (e["line"].as_u64().unwrap(), e["field"].as_str().unwrap().to_owned())).collect();
+        assert_eq!(errors, [(3, "week".to_owned()), (4, "class".to_owned())]);
+        let listed = app.get("/api/v1/apps/duty/tables/roster/records", &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!(listed["items"], json!([]), "a refused row writes nothing");
+        // `partial=true` writes the valid rows and reports the others.
+        let report = send(&app, Method::POST, &format!("{path}&partial=true"), &app.admin_token, "text/csv", csv.into()).await;
+        let report = report.expect(StatusCode::OK).clone();
+        assert_eq!((&report["rows"], &report["imported"], &report["partial"]), (&json!(3), &json!(1), &json!(true)));
         assert_eq!(report["ignored_columns"], json!(["Unknown"]));
         let errors: Vec<(u64, String)> = report["errors"].as_array().unwrap().iter().map(|e| (e["line"].as_u64().unwrap(), e["field"].as_str().unwrap().to_owned())).collect();
         assert_eq!(errors, [(3, "week".to_owned()), (4, "class".to_owned())]);
@@ -176,6 +229,121 @@ tables:
         assert!(csv_out.starts_with(b"\xEF\xBB\xBF"), "Excel needs the BOM to read UTF-8");
         let csv_text = String::from_utf8(csv_out[3..].to_vec()).unwrap();
         assert!(csv_text.contains("小明,47,true,happy,三年二班"), "{csv_text}");
+        app
+    }
+
+    async fn an_export_writes_date_times_in_the_field_or_organization_zone_and_members_and_lookups_by_name(app) {
+        let token = app.admin_token.clone();
+        app.post("/api/v1/apps", &token, json!({"name": "CRM", "key": "crm"})).await.expect(StatusCode::CREATED);
+        app.post("/api/v1/apps/crm/tables", &token, json!({"name": "People", "key": "people", "fields": [
+            {"name": "Name", "key": "name", "type": "text"},
+            {"name": "Owner", "key": "owner", "type": "member", "options": {"multiple": false}}
+        ]})).await.expect(StatusCode::CREATED);
+        app.post("/api/v1/apps/crm/tables", &token, json!({"name": "Visits", "key": "visits", "fields": [
+            {"name": "Title", "key": "title", "type": "text"},
+            {"name": "At", "key": "at", "type": "datetime"},
+            {"name": "At NY", "key": "at_ny", "type": "datetime", "options": {"time_zone": "America/New_York"}},
+            {"name": "Person", "key": "person", "type": "link", "options": {"table": "people", "multiple": false}},
+            {"name": "Person's owner", "key": "person_owner", "type": "lookup", "options": {"link": "person", "field": "owner"}},
+            {"name": "Person's visits", "key": "visited", "type": "lookup", "options": {"link": "person", "field": "name"}}
+        ]})).await.expect(StatusCode::CREATED);
+        let owner = app.get(&format!("/api/v1/members/{}", app.owner.id), &token).await.expect(StatusCode::OK).clone();
+        let owner_name = owner["name"].as_str().unwrap().to_owned();
+        let person = app.post("/api/v1/apps/crm/tables/people/records", &token, json!({"fields": {"name": "湖州优品", "owner": app.owner.id.to_string()}})).await.expect(StatusCode::CREATED).clone();
+        app.post("/api/v1/apps/crm/tables/visits/records", &token, json!({"fields": {
+            "title": "拜访", "at": "2026-11-30T20:00:00Z", "at_ny": "2026-11-30T20:00:00Z", "person": [person["id"]]
+        }})).await.expect(StatusCode::CREATED);
+        let csv = app.http.get(format!("{}/api/v1/apps/crm/tables/visits/export", app.base)).bearer_auth(&token).send().await.unwrap().bytes().await.unwrap();
+        let csv = String::from_utf8(csv[3..].to_vec()).unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines[0], "Title,At,At NY,Person,Person's owner,Person's visits", "{csv}");
+        // The organization's zone is Asia/Shanghai; the field's own zone wins where it has one.
+        assert_eq!(lines[1], format!("拜访,2026-12-01 04:00:00+08:00,2026-11-30 15:00:00-05:00,湖州优品,{owner_name},湖州优品"), "{csv}");
+        // What the export wrote imports back as the same instants.
+        let back = "Title,At,At NY\n再访,2026-12-01 04:00:00+08:00,2026-11-30 15:00:00-05:00\n";
+        send(&app, Method::POST, "/api/v1/apps/crm/tables/visits/import?format=csv", &token, "text/csv", back.into()).await.expect(StatusCode::OK);
+        let filter = urlencode(&json!({"field": "title", "op": "eq", "value": "再访"}).to_string());
+        let again = app.get(&format!("/api/v1/apps/crm/tables/visits/records?filter={filter}"), &token).await.expect(StatusCode::OK).clone();
+        assert_eq!((&again["items"][0]["fields"]["at"], &again["items"][0]["fields"]["at_ny"]), (&json!("2026-11-30T20:00:00Z"), &json!("2026-11-30T20:00:00Z")), "{again}");
+        app
+    }
+
+    async fn an_import_with_upsert_on_updates_the_records_it_matches_and_creates_the_others(app) {
+        let token = app.admin_token.clone();
+        app.post("/api/v1/apps", &token, json!({"name": "CRM", "key": "crm"})).await.expect(StatusCode::CREATED);
+        app.post("/api/v1/apps/crm/tables", &token, json!({"name": "Customers", "key": "customers", "unique_together": [["name", "city"]], "fields": [
+            {"name": "Code", "key": "code", "type": "text", "unique": true},
+            {"name": "Name", "key": "name", "type": "text"},
+            {"name": "City", "key": "city", "type": "text"},
+            {"name": "Phone", "key": "phone", "type": "text"},
+            {"name": "Level", "key": "level", "type": "number", "default": 1}
+        ]})).await.expect(StatusCode::CREATED);
+        app.post("/api/v1/apps/crm/tables/customers/records", &token, json!({"fields": {"code": "A1", "name": "湖州优品", "city": "湖州", "phone": "0572-1", "level": 5}})).await.expect(StatusCode::CREATED);
+        let records = "/api/v1/apps/crm/tables/customers/records?sort=code";
+        let import = |query: &str, csv: &str| {
+            let path = format!("/api/v1/apps/crm/tables/customers/import?format=csv&{query}");
+            let csv = csv.to_owned();
+            let app = &app;
+            let token = token.clone();
+            async move { send(app, Method::POST, &path, &token, "text/csv", csv.into()).await }
+        };
+        let csv = "code,name,phone,level\nA1,湖州优品有限公司,,\nB2,嘉兴电子,0573-2,\n";
+        // A dry run says what would happen and changes nothing.
+        let dry = import("upsert_on=code&dry_run=true", csv).await.expect(StatusCode::OK).clone();
+        assert_eq!((&dry["imported"], &dry["updated"], &dry["errors"]), (&json!(2), &json!(1), &json!([])), "{dry}");
+        assert_eq!(app.get(records, &token).await.expect(StatusCode::OK)["items"].as_array().unwrap().len(), 1);
+        let report = import("upsert_on=code", csv).await.expect(StatusCode::OK).clone();
+        assert_eq!((&report["imported"], &report["updated"], &report["errors"]), (&json!(2), &json!(1), &json!([])), "{report}");
+        let listed = app.get(records, &token).await.expect(StatusCode::OK).clone();
+        let rows: Vec<Value> = listed["items"].as_array().unwrap().iter().map(|item| item["fields"].clone()).collect();
+        // The matched record takes the cells the row gives; its blank cells keep the record's values.
+        assert_eq!(rows, [
+            json!({"code": "A1", "name": "湖州优品有限公司", "city": "湖州", "phone": "0572-1", "level": 5}),
+            json!({"code": "B2", "name": "嘉兴电子", "phone": "0573-2", "level": 1}),
+        ]);
+        // A unique_together group matches too, its keys in any order.
+        let report = import("upsert_on=city,name", "Name,City,Level\n湖州优品有限公司,湖州,7\n").await.expect(StatusCode::OK).clone();
+        assert_eq!((&report["imported"], &report["updated"]), (&json!(1), &json!(1)), "{report}");
+        // Two rows for one record, or a row without the value records are matched on, are refused:
+        // all or nothing, so nothing is written.
+        let report = import("upsert_on=code", "code,name\nA1,甲\nA1,乙\n,丙\n").await.expect(StatusCode::OK).clone();
+        let errors: Vec<(u64, Value)> = report["errors"].as_array().unwrap().iter().map(|e| (e["line"].as_u64().unwrap(), e["field"].clone())).collect();
+        assert_eq!(errors, [(3, Value::Null), (4, json!("code"))], "{report}");
+        assert_eq!(report["imported"], 0);
+        let listed = app.get(records, &token).await.expect(StatusCode::OK).clone();
+        assert_eq!(listed["items"][0]["fields"]["name"], "湖州优品有限公司");
+        assert_eq!(listed["items"][0]["fields"]["level"], 7);
+        // Only a unique field or group can match records, and the file must have its column.
+        let error = import("upsert_on=phone", csv).await.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone();
+        assert_eq!((&error["details"][0]["field"], &error["details"][0]["code"]), (&json!("upsert_on"), &json!("not_one_of")), "{error}");
+        assert_eq!(error["details"][0]["params"]["allowed"], json!(["code", "name,city"]));
+        let error = import("upsert_on=code", "name\n无码\n").await.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone();
+        assert_eq!((&error["details"][0]["code"], &error["details"][0]["params"]), (&json!("unknown_column"), &json!({"column": "code"})), "{error}");
+        let error = import("upsert_on=nope", csv).await.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone();
+        assert_eq!(error["details"][0]["code"], "unknown_field", "{error}");
+        app
+    }
+
+    async fn an_import_matches_headers_by_name_gives_blank_cells_the_default_and_typecasts_choices(app) {
+        app.post("/api/v1/apps", &app.admin_token, json!({"name": "Duty", "key": "duty"})).await.expect(StatusCode::CREATED);
+        app.post("/api/v1/apps/duty/tables", &app.admin_token, json!({"name": "Roster", "key": "roster", "fields": [
+            {"name": "学生 Student", "key": "student", "type": "text", "required": true},
+            {"name": "Hours", "key": "hours", "type": "number", "required": true, "default": 8},
+            {"name": "Present", "key": "present", "type": "checkbox", "default": true},
+            {"name": "State", "key": "state", "type": "single_select", "options": {"choices": ["缺勤 Absent", "出勤 Present"]}}
+        ]})).await.expect(StatusCode::CREATED);
+        // Headers are field names (any case) or keys, without a mapping; blank cells take the defaults.
+        let csv = "学生 student,hours,PRESENT,State\n小明,,,缺勤\n小红,6,no,出勤 Present\n";
+        let report = send(&app, Method::POST, "/api/v1/apps/duty/tables/roster/import?format=csv", &app.admin_token, "text/csv", csv.into()).await;
+        let report = report.expect(StatusCode::OK).clone();
+        assert_eq!((&report["imported"], &report["errors"], &report["ignored_columns"]), (&json!(2), &json!([]), &json!([])), "{report}");
+        let listed = app.get("/api/v1/apps/duty/tables/roster/records?sort=student", &app.admin_token).await.expect(StatusCode::OK).clone();
+        let rows: Vec<Value> = listed["items"].as_array().unwrap().iter().map(|item| item["fields"].clone()).collect();
+        assert!(rows.contains(&json!({"student": "小明", "hours": 8, "present": true, "state": "缺勤 Absent"})), "{listed}");
+        assert!(rows.contains(&json!({"student": "小红", "hours": 6, "present": false, "state": "出勤 Present"})), "{listed}");
+        // A file none of whose columns is a field is refused, not read as empty records.
+        let refused = send(&app, Method::POST, "/api/v1/apps/duty/tables/roster/import?format=csv", &app.admin_token, "text/csv", "false\n1\n".into()).await;
+        assert_eq!(refused.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")["details"][0]["field"], "file");
         app
     }
 
@@ -232,6 +400,23 @@ tables:
         assert_eq!(fields["properties"]["mood"]["enum"], json!(["happy", "tired"]));
         assert_eq!(fields["required"], json!(["student"]));
         assert!(doc["paths"]["/tables/roster/records/{id}"]["patch"].is_object());
+        // Every answer the API's document lists for the records routes is in the app's document too.
+        let api = app.call(Method::GET, "/openapi.json", None, None).await.expect(StatusCode::OK).clone();
+        let statuses = |doc: &Value, path: &str, method: &str| -> Vec<String> {
+            doc["paths"][path][method]["responses"].as_object().unwrap_or_else(|| panic!("{method} {path}")).keys().cloned().collect::<std::collections::BTreeSet<String>>().into_iter().collect()
+        };
+        for (own, path, method) in [
+            ("/tables/roster/records", "/api/v1/apps/{app}/tables/{table}/records", "get"),
+            ("/tables/roster/records", "/api/v1/apps/{app}/tables/{table}/records", "post"),
+            ("/tables/roster/records/{id}", "/api/v1/apps/{app}/tables/{table}/records/{id}", "get"),
+            ("/tables/roster/records/{id}", "/api/v1/apps/{app}/tables/{table}/records/{id}", "patch"),
+            ("/tables/roster/records/{id}", "/api/v1/apps/{app}/tables/{table}/records/{id}", "delete"),
+        ] {
+            let listed = statuses(&doc, own, method);
+            assert_eq!(listed, statuses(&api, path, method), "{method} {own}");
+            assert!(listed.iter().any(|status| status == "401") && listed.iter().any(|status| status == "404"), "{method} {own}: {listed:?}");
+        }
+        assert!(doc["paths"]["/tables/roster/records"]["get"]["responses"]["422"].is_object(), "a select filter's 422");
         let mut refs = std::collections::BTreeSet::new();
         collect_refs(&doc, &mut refs);
         for reference in refs {

@@ -68,7 +68,7 @@ api_tests! {
 }
 
 /// Creates, reviews and posts a voucher; answers it.
-async fn post_voucher(
+pub(crate) async fn post_voucher(
     app: &crate::TestApp,
     book: &str,
     body: serde_json::Value,
@@ -169,14 +169,14 @@ api_tests! {
         let refused = app.post("/api/v1/ledger/books/主账套/close", &app.admin_token, json!({"period": "2026-10"})).await.expect_error(StatusCode::CONFLICT, "conflict").clone();
         assert!(refused["message"].as_str().unwrap().contains("1 voucher(s) through 2026-10 are not posted yet (the first: 记-1 of 2026-10)"), "{refused}");
         // Closing September alone is fine: its only voucher is posted.
-        let closed = app.post("/api/v1/ledger/books/主账套/close", &app.admin_token, json!({"period": "2026-09"})).await.expect(StatusCode::OK).clone();
+        let closed = app.post("/api/v1/ledger/books/主账套/close", &app.admin_token, json!({"period": "2026-09", "force": true})).await.expect(StatusCode::OK).clone();
         assert_eq!(closed["closed_through"], "2026-09");
         let error = app.post("/api/v1/ledger/books/主账套/vouchers", &app.admin_token, sale("2026-09-30", "湖州优品", "1.00", "0.13", "1.13")).await.expect_error(StatusCode::CONFLICT, "conflict").clone();
         assert!(error["message"].as_str().unwrap().contains("period 2026-09 of book 主账套 is closed"), "{error}");
         let base = format!("/api/v1/ledger/books/主账套/vouchers/{}", draft["id"].as_str().unwrap());
         app.post(&format!("{base}/review"), &app.admin_token, json!({})).await.expect(StatusCode::OK);
         app.post(&format!("{base}/post"), &app.admin_token, json!({})).await.expect(StatusCode::OK);
-        let closed = app.post("/api/v1/ledger/books/主账套/close", &app.admin_token, json!({"period": "2026-10"})).await.expect(StatusCode::OK).clone();
+        let closed = app.post("/api/v1/ledger/books/主账套/close", &app.admin_token, json!({"period": "2026-10", "force": true})).await.expect(StatusCode::OK).clone();
         assert_eq!(closed["closed_through"], "2026-10");
         app.post("/api/v1/ledger/books/主账套/close", &app.admin_token, json!({"period": "2026-08"})).await.expect_error(StatusCode::CONFLICT, "conflict");
         // A posted voucher of a closed period is reversed in the current, open period, dated by the
@@ -192,6 +192,74 @@ api_tests! {
         app.post("/api/v1/ledger/books/主账套/reopen", &app.admin_token, json!({"period": "bad"})).await.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         let reader = app.token(&["ledger:read"]).await;
         app.post("/api/v1/ledger/books/主账套/close", &reader, json!({"period": "2026-10"})).await.expect_error(StatusCode::FORBIDDEN, "insufficient_scope");
+        app
+    }
+}
+
+api_tests! {
+    async fn deleting_a_draft_closes_up_the_numbers_of_its_period_and_word(app) {
+        app.post("/api/v1/ledger/books", &app.admin_token, json!({"name": "主账套", "template": "cas", "base_currency": "CNY"})).await.expect(StatusCode::CREATED);
+        let create = |day: &str| sale(&format!("2026-10-{day}"), "湖州优品", "100.00", "13.00", "113.00");
+        let mut ids = Vec::new();
+        for day in ["01", "02", "03", "04"] {
+            let made = app.post("/api/v1/ledger/books/主账套/vouchers", &app.admin_token, create(day)).await.expect(StatusCode::CREATED).clone();
+            ids.push(made["id"].as_str().unwrap().to_owned());
+        }
+        let url = |id: &str| format!("/api/v1/ledger/books/主账套/vouchers/{id}");
+        // 记-4 reviewed: reviewed vouchers close up too.
+        app.post(&format!("{}/review", url(&ids[3])), &app.admin_token, json!({})).await.expect(StatusCode::OK);
+        let deleted = app.call(Method::DELETE, &url(&ids[1]), Some(&app.admin_token), None).await.expect(StatusCode::OK).clone();
+        assert_eq!(deleted["id"].as_str(), Some(ids[1].as_str()));
+        assert_eq!(deleted["renumbered"], json!([
+            {"id": ids[2], "number_before": 3, "number": 2},
+            {"id": ids[3], "number_before": 4, "number": 3}]));
+        app.get(&url(&ids[1]), &app.admin_token).await.expect_error(StatusCode::NOT_FOUND, "not_found");
+        let numbers = |list: &serde_json::Value| list["items"].as_array().unwrap().iter().map(|v| (v["id"].as_str().unwrap().to_owned(), v["number"].as_u64().unwrap())).collect::<Vec<_>>();
+        let list = app.get("/api/v1/ledger/books/主账套/vouchers?period=2026-10", &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!(numbers(&list), vec![(ids[0].clone(), 1), (ids[2].clone(), 2), (ids[3].clone(), 3)]);
+        // The next voucher takes the next free number: no gap, no duplicate.
+        let next = app.post("/api/v1/ledger/books/主账套/vouchers", &app.admin_token, create("05")).await.expect(StatusCode::CREATED).clone();
+        assert_eq!(next["number"], 4);
+        // Only drafts are deleted; a draft before a posted voucher of its word cannot be (the posted number is fixed).
+        app.call(Method::DELETE, &url(&ids[3]), Some(&app.admin_token), None).await.expect_error(StatusCode::CONFLICT, "conflict");
+        let posted = app.post(&format!("{}/review", url(next["id"].as_str().unwrap())), &app.admin_token, json!({})).await.expect(StatusCode::OK).clone();
+        app.post(&format!("{}/post", url(posted["id"].as_str().unwrap())), &app.admin_token, json!({})).await.expect(StatusCode::OK);
+        let error = app.call(Method::DELETE, &url(&ids[0]), Some(&app.admin_token), None).await.expect_error(StatusCode::CONFLICT, "conflict").clone();
+        assert!(error["message"].as_str().unwrap().contains("记-4"), "{error}");
+        let list = app.get("/api/v1/ledger/books/主账套/vouchers?period=2026-10", &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!(list["items"].as_array().unwrap().len(), 4, "a refused delete changes nothing");
+        // The deletion and the renumbering are audited.
+        let audit = app.get("/api/v1/audit?target_type=voucher", &app.admin_token).await.expect(StatusCode::OK).clone();
+        let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+        assert!(actions.contains(&"voucher.deleted") && actions.iter().filter(|a| **a == "voucher.updated").count() == 2, "{actions:?}");
+        app
+    }
+
+    async fn the_account_detail_pages_by_cursor_with_running_balances_and_counts_the_openings(app) {
+        app.post("/api/v1/ledger/books", &app.admin_token, json!({"name": "主账套", "template": "cas", "base_currency": "CNY"})).await.expect(StatusCode::CREATED);
+        app.call(Method::PUT, "/api/v1/ledger/books/主账套/opening-balances", Some(&app.admin_token), Some(json!({"period": "2026-10", "balances": [
+            {"account": "1122", "dimensions": {"customer": "湖州优品"}, "debit": "1000.00", "credit": "0"},
+            {"account": "4001", "debit": "0", "credit": "1000.00"}]}))).await.expect(StatusCode::OK);
+        for day in 1..=5 {
+            post_voucher(&app, "主账套", sale(&format!("2026-10-{day:02}"), "湖州优品", "100.00", "13.00", "113.00")).await;
+        }
+        let base = "/api/v1/ledger/books/主账套/account-detail?account=1122&from=2026-10&to=2026-10";
+        let whole = app.get(base, &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!((whole["entries"].as_array().unwrap().len(), &whole["next_cursor"]), (5, &json!(null)));
+        assert_eq!(whole["opening"], json!({"side": "debit", "amount": "1000.00"}));
+        assert_eq!(whole["closing"], json!({"side": "debit", "amount": "1565.00"}));
+        let mut paged = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let url = match &cursor { Some(c) => format!("{base}&page_size=2&cursor={c}"), None => format!("{base}&page_size=2") };
+            let page = app.get(&url, &app.admin_token).await.expect(StatusCode::OK).clone();
+            assert_eq!((&page["opening"], &page["closing"], &page["total_debit"]), (&whole["opening"], &whole["closing"], &whole["total_debit"]), "every page shows the range's totals");
+            paged.extend(page["entries"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() { Some(next) => cursor = Some(next.to_owned()), None => break }
+        }
+        assert_eq!(&paged, whole["entries"].as_array().unwrap(), "the pages together are the whole detail, balances included");
+        app.get(&format!("{base}&page_size=0"), &app.admin_token).await.expect_error(StatusCode::BAD_REQUEST, "invalid_request");
+        app.get(&format!("{base}&cursor=bm9wZQ"), &app.admin_token).await.expect_error(StatusCode::BAD_REQUEST, "invalid_request");
         app
     }
 }

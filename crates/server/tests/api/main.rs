@@ -19,20 +19,37 @@ use tenon_store::{ManualClock, NewOrganization, NewToken, Store, WriteContext};
 
 mod aggregate;
 mod app_webhooks;
+mod approval_flows;
+mod approval_reminders;
+mod approval_replay;
+mod approval_seed;
+mod approval_sweeps;
+mod approvals;
 mod auth;
 mod computed;
+mod conformance;
 mod directory;
 mod errors;
 mod event_stream;
 mod events;
 mod exchange;
+mod field_check;
+mod flow_calls;
+mod flow_loops;
+mod flow_steps;
+mod flow_triggers;
+mod flows;
 mod isolation;
 mod ledger;
+mod ledger_close;
 mod oauth;
 mod openapi;
+mod queries;
+mod record_events;
 mod records;
 mod stream;
 mod stream_sdk;
+mod typecast;
 mod views;
 mod webhooks;
 
@@ -150,6 +167,12 @@ impl TestApp {
                     // pruning run `tenon_events::prune_expired` themselves after moving the clock.
                     event_retention_days: None,
                     ..tenon_events::DeliveryConfig::default()
+                },
+                // Flow workers that poll quickly too (retries come due as tests move the clock).
+                flows: tenon_connect::FlowConfig {
+                    workers: 2,
+                    poll_interval: std::time::Duration::from_millis(100),
+                    ..tenon_connect::FlowConfig::default()
                 },
                 ..ServerConfig::default()
             },

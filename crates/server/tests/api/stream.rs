@@ -205,6 +205,46 @@ api_tests! {
         app
     }
 
+    async fn an_app_back_after_the_retention_is_told_in_its_first_frame_how_many_events_expired(app) {
+        notes(&app).await;
+        let (client_id, secret) = stream_app(&app, &["records:read"]).await;
+        let seen = create_note(&app, "seen").await;
+        let mut socket = connect(&app, &client_id, &secret).await;
+        let frame = next_event(&mut socket).await;
+        assert_eq!(what(&frame), pair("record.created", &seen));
+        assert!(envelope(&frame).get("events_expired").is_none());
+        ack(&mut socket, &frame, 200, json!({})).await;
+        socket.close(None).await.unwrap();
+        until_no_connection(&app, &client_id).await;
+
+        // Away, the app misses two record events; the member is not something its scopes read.
+        let one = create_note(&app, "one").await;
+        app.patch(&format!("/api/v1/apps/notes/tables/notes/records/{one}"), &app.admin_token, json!({"fields": {"title": "uno"}})).await.expect(StatusCode::OK);
+        app.post("/api/v1/members", &app.admin_token, crate::member_body("Away")).await.expect(StatusCode::CREATED);
+        let events = app.get("/api/v1/events?types=record.*", &app.admin_token).await.expect(StatusCode::OK).clone();
+        let missed: Vec<Value> = events["items"].as_array().unwrap().iter().filter(|e| e["subject"]["record_id"] == json!(one)).cloned().collect();
+        assert_eq!(missed.len(), 2);
+        app.clock.advance(TimeDelta::days(31));
+        let kept = create_note(&app, "after the retention").await;
+        tenon_events::prune_expired(&app.store, std::num::NonZeroU32::new(30).unwrap()).await.unwrap();
+
+        let mut socket = connect(&app, &client_id, &secret).await;
+        let frame = next_event(&mut socket).await;
+        assert_eq!(what(&frame), pair("record.created", &kept));
+        assert_eq!(envelope(&frame)["events_expired"], json!({
+            "count": 2,
+            "first_id": missed[0]["id"], "last_id": missed[1]["id"],
+            "first_occurred_at": missed[0]["occurred_at"], "last_occurred_at": missed[1]["occurred_at"],
+            "retention_days": 30,
+        }));
+        ack(&mut socket, &frame, 200, json!({})).await;
+        let later = create_note(&app, "later").await;
+        let frame = next_event(&mut socket).await;
+        assert_eq!(what(&frame), pair("record.created", &later));
+        assert!(envelope(&frame).get("events_expired").is_none(), "told once");
+        app
+    }
+
     async fn open_answers_an_endpoint_and_a_single_use_ticket_or_an_error(app) {
         let (client_id, secret) = stream_app(&app, &["records:read"]).await;
         let reply = open(&app, &client_id, &secret).await;
@@ -485,7 +525,9 @@ async fn pings_go_out_and_a_silent_client_is_dropped(backend: tenon_store::testi
     let database = tenon_store::testing::TestDatabase::create(backend).await;
     let config = tenon_server::ServerConfig {
         secure_cookies: false,
-        stream_ping_interval: Duration::from_millis(200),
+        // Long enough that a test process starved of CPU on a busy machine still answers within two
+        // intervals while it reads; the drop below waits for the silence, however long it takes.
+        stream_ping_interval: Duration::from_secs(1),
         ..tenon_server::ServerConfig::default()
     };
     let app = TestApp::spawn(&database, config).await;
@@ -539,5 +581,103 @@ mod pings_go_out_and_a_silent_client_is_dropped {
     #[tokio::test]
     async fn postgres() {
         super::pings_go_out_and_a_silent_client_is_dropped(TestBackend::Postgres).await;
+    }
+}
+
+/// A node that crashed with an event in flight: its connection row is never refreshed again. Once the row
+/// is older than `STREAM_CONNECTION_STALE_AFTER` (4 s), the app's connection to another node gets the event
+/// within 5 s. The crashed node is a connection recorded and pumped through the store, as a node does,
+/// then abandoned; the live node is a real server.
+async fn a_crashed_nodes_in_flight_events_reach_another_node_within_5_s_of_the_lease_ending(
+    backend: tenon_store::testing::TestBackend,
+) {
+    let database = tenon_store::testing::TestDatabase::create(backend).await;
+    let config = tenon_server::ServerConfig {
+        secure_cookies: false,
+        ..tenon_server::ServerConfig::default()
+    };
+    let node = TestApp::spawn(&database, config).await;
+    notes(&node).await;
+    let (client_id, secret) = stream_app(&node, &["records:read"]).await;
+    let a = create_note(&node, "in flight on the crashed node").await;
+    let client = node
+        .store
+        .find_client(&client_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .client;
+    let installation = node
+        .store
+        .installations_of_client(client.id)
+        .await
+        .unwrap()
+        .remove(0);
+    let crashed = node.store.open_stream_connection(client.id).await.unwrap();
+    let claimed = node
+        .store
+        .tenant(node.org.id)
+        .stream_pump(installation.id, crashed, &["record.created"])
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].event.subject["record_id"], json!(a));
+
+    let mut socket = connect(&node, &client_id, &secret).await;
+    // While the crashed node's lease runs, the event is its own.
+    let early = tokio::time::timeout(Duration::from_millis(1500), next_event(&mut socket)).await;
+    assert!(
+        early.is_err(),
+        "nothing is sent while the lease runs: {early:?}"
+    );
+    node.clock
+        .advance(tenon_store::STREAM_CONNECTION_STALE_AFTER + TimeDelta::milliseconds(1));
+    let lease_ended = tokio::time::Instant::now();
+    let again = next_event(&mut socket).await;
+    assert!(
+        lease_ended.elapsed() < Duration::from_secs(5),
+        "redelivered {:?} after the lease ended",
+        lease_ended.elapsed()
+    );
+    assert_eq!(what(&again), pair("record.created", &a));
+    assert_eq!(
+        again["headers"]["eventId"],
+        json!(claimed[0].event.id.to_string())
+    );
+    assert_eq!(again["headers"]["attempt"], "2");
+    ack(&mut socket, &again, 200, json!({})).await;
+    // The live node refreshes its own connection at the moved clock within a second or so; the crashed
+    // one stays stale.
+    let mut live = 0;
+    for _ in 0..50 {
+        live = node.store.live_stream_connections(client.id).await.unwrap();
+        if live == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(live, 1, "the live node's connection only");
+    drop(socket);
+    node.stop().await;
+    database.cleanup().await;
+}
+
+mod a_crashed_nodes_in_flight_events_reach_another_node_within_5_s_of_the_lease_ending {
+    use tenon_store::testing::TestBackend;
+
+    #[tokio::test]
+    async fn sqlite() {
+        super::a_crashed_nodes_in_flight_events_reach_another_node_within_5_s_of_the_lease_ending(
+            TestBackend::Sqlite,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        super::a_crashed_nodes_in_flight_events_reach_another_node_within_5_s_of_the_lease_ending(
+            TestBackend::Postgres,
+        )
+        .await;
     }
 }

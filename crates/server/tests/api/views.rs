@@ -143,6 +143,9 @@ api_tests! {
 
         let page = app.call(Method::GET, &format!("/api/v1/forms/{slug}"), None, None).await.expect(StatusCode::OK).clone();
         assert_eq!(page["title"], "申请住宿 / Apply for a room");
+        // A public route ignores credentials: a stale token a browser or client still sends changes nothing.
+        let stale = app.call(Method::GET, &format!("/api/v1/forms/{slug}"), Some("tnp_not-a-token"), None).await;
+        assert_eq!(stale.expect(StatusCode::OK)["title"], page["title"]);
         let fields: Vec<(&str, bool)> = page["fields"].as_array().unwrap().iter().map(|f| (f["key"].as_str().unwrap(), f["required"].as_bool().unwrap())).collect();
         assert_eq!(fields, vec![("guest", true), ("phone", true), ("check_in", false)]);
         assert_eq!(page["fields"][1]["help"], "We call you back");

@@ -258,6 +258,52 @@ api_tests! {
         app
     }
 
+    async fn a_subscription_back_after_the_retention_is_told_how_many_events_expired_unseen(app) {
+        notes(&app).await;
+        let receiver = Receiver::start().await;
+        let subscription = subscribe(&app, &receiver.url, json!(["record.created"])).await;
+        let id = subscription["id"].as_str().unwrap().to_owned();
+        create_note(&app, "seen").await;
+        let received = receiver.wait_for(1).await;
+        assert!(received[0].json.get("events_expired").is_none());
+        wait_deliveries(&app, &id, "the first delivered", |list| list.len() == 1 && list[0]["status"] == "delivered").await;
+
+        // Disabled, it misses three record.created events; the update and the member are not its types.
+        app.patch(&format!("/api/v1/subscriptions/{id}"), &app.admin_token, json!({"enabled": false})).await.expect(StatusCode::OK);
+        let mut missed = Vec::new();
+        for title in ["one", "two", "three"] {
+            missed.push(create_note(&app, title).await);
+        }
+        app.patch(&format!("/api/v1/apps/notes/tables/notes/records/{}", missed[0]), &app.admin_token, json!({"fields": {"title": "uno"}})).await.expect(StatusCode::OK);
+        app.post("/api/v1/members", &app.admin_token, crate::member_body("Away")).await.expect(StatusCode::CREATED);
+        let events = app.get("/api/v1/events?types=record.created", &app.admin_token).await.expect(StatusCode::OK).clone();
+        let created: Vec<Value> = events["items"].as_array().unwrap().iter().filter(|e| missed.contains(&e["subject"]["record_id"].as_str().unwrap().to_owned())).cloned().collect();
+        assert_eq!(created.len(), 3);
+
+        app.clock.advance(TimeDelta::days(31));
+        let kept = create_note(&app, "after the retention").await;
+        let pruned = tenon_events::prune_expired(&app.store, std::num::NonZeroU32::new(30).unwrap()).await.unwrap();
+        assert!(pruned.events >= 5, "{pruned:?}");
+        app.patch(&format!("/api/v1/subscriptions/{id}"), &app.admin_token, json!({"enabled": true})).await.expect(StatusCode::OK);
+
+        // Its first delivery back carries the newest event and says what it missed.
+        let received = receiver.wait_for(2).await;
+        let back = &received[1].json;
+        assert_eq!(back["subject"]["record_id"], json!(kept));
+        assert_eq!(back["events_expired"], json!({
+            "count": 3,
+            "first_id": created[0]["id"], "last_id": created[2]["id"],
+            "first_occurred_at": created[0]["occurred_at"], "last_occurred_at": created[2]["occurred_at"],
+            "retention_days": 30,
+        }));
+        assert!(verify_with_own_hmac(subscription["secret"].as_str().unwrap(), &received[1]), "the signature covers it");
+        // Told once: the next delivery is a plain event.
+        create_note(&app, "next").await;
+        let received = receiver.wait_for(3).await;
+        assert!(received[2].json.get("events_expired").is_none(), "{}", received[2].json);
+        app
+    }
+
     async fn deliveries_verify_with_the_official_standardwebhooks_library(app) {
         notes(&app).await;
         let receiver = Receiver::start().await;

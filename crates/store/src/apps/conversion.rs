@@ -1,20 +1,43 @@
 //! Type changes of a field: every stored value is converted in Rust, the same on both backends.
 
 use serde_json::Value;
-use tenon_model::TableId;
-use tenon_model::apps::{CellValue, Field, FieldKind, ParseContext, Storage, parse_cell};
+use tenon_model::apps::{
+    CellValue, Field, FieldKind, ParseContext, Storage, TableSchema, parse_cell,
+};
+use tenon_model::{FieldId, TableId};
 use uuid::Uuid;
 
 use super::ddl;
+use super::fields::{FieldChange, FieldPatch};
 use crate::exec::{Conn, quote};
 use crate::records::cells;
 use crate::sql::SqlText;
-use crate::{Result, Tenant};
+use crate::{Result, Tenant, WriteContext};
 
 /// Rows converted per batch when a field changes type.
 const CONVERSION_BATCH_ROWS: i64 = 1000;
 
 impl Tenant<'_> {
+    /// What [`Tenant::update_field`] would do, without doing it: the same change (conversion included)
+    /// runs in a transaction that is rolled back, so `cleared_values` is exactly what saving would clear.
+    /// Nothing is written, audited or announced.
+    pub async fn preview_field_change(
+        &self,
+        ctx: &WriteContext,
+        schema: &TableSchema,
+        id: FieldId,
+        patch: FieldPatch,
+        parse: &ParseContext,
+    ) -> Result<FieldChange> {
+        let mut tx = self.store.begin_tx().await?;
+        let change = self
+            .update_field_in(&mut tx.conn(), ctx, schema, id, patch, parse)
+            .await;
+        // Dropping the transaction without committing rolls it back.
+        drop(tx);
+        change
+    }
+
     /// Rewrites a column for a new type: adds a column of the new storage, converts every value in Rust
     /// (through its canonical JSON, parsed as the new type), drops the old column and renames the new one.
     /// Values that do not convert are emptied and counted.

@@ -46,7 +46,50 @@ impl Tenant<'_> {
     ) -> Result<App> {
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
-        let mut app = self.load_app(&mut conn, definition.key.as_str()).await?;
+        let app = self
+            .apply_definition_in(&mut conn, ctx, definition, steps, parse, mint_slug)
+            .await?;
+        tx.commit().await?;
+        Ok(app)
+    }
+
+    /// An app definition file: its app and tables as [`Tenant::apply_definition`], then its custom roles
+    /// (created without members when missing), processes (created or their drafts replaced, then
+    /// published: a changed process becomes version n+1) and flows (published likewise), all in one
+    /// transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn apply_app_file(
+        &self,
+        ctx: &WriteContext,
+        definition: &AppDefinition,
+        steps: &[Step],
+        parse: &ParseContext,
+        mint_slug: fn() -> String,
+        approvals: &crate::approvals::FileApprovals,
+        flows: &crate::flows::FileFlows,
+    ) -> Result<App> {
+        let mut tx = self.store.begin_tx().await?;
+        let mut conn = tx.conn();
+        let app = self
+            .apply_definition_in(&mut conn, ctx, definition, steps, parse, mint_slug)
+            .await?;
+        self.apply_file_approvals(&mut conn, ctx, app.key.as_str(), approvals)
+            .await?;
+        self.apply_file_flows(&mut conn, ctx, &app, flows).await?;
+        tx.commit().await?;
+        Ok(app)
+    }
+
+    pub(crate) async fn apply_definition_in(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        definition: &AppDefinition,
+        steps: &[Step],
+        parse: &ParseContext,
+        mint_slug: fn() -> String,
+    ) -> Result<App> {
+        let mut app = self.load_app(conn, definition.key.as_str()).await?;
         for step in steps {
             let missing = |what: &str| {
                 StoreError::Invalid(Invalid::one(
@@ -61,7 +104,7 @@ impl Tenant<'_> {
                     key: Some(definition.key.clone()),
                     description: definition.description.clone(),
                 };
-                app = Some(self.create_app_in(&mut conn, ctx, new).await?);
+                app = Some(self.create_app_in(conn, ctx, new).await?);
                 continue;
             }
             let current = app.clone().ok_or_else(|| missing("the app"))?;
@@ -73,10 +116,7 @@ impl Tenant<'_> {
                         key: None,
                         description: Some(definition.description.clone()),
                     };
-                    app = Some(
-                        self.update_app_in(&mut conn, ctx, current.id, patch)
-                            .await?,
-                    );
+                    app = Some(self.update_app_in(conn, ctx, current.id, patch).await?);
                 }
                 Step::CreateTable { table } => {
                     let wanted = definition
@@ -99,20 +139,18 @@ impl Tenant<'_> {
                         indexes: Vec::new(),
                         validation_rules: Vec::new(),
                     };
-                    self.create_table_in(&mut conn, ctx, &current, new, parse)
+                    self.create_table_in(conn, ctx, &current, new, parse)
                         .await?;
                 }
                 Step::AddField { table, field } => {
-                    let schema = self
-                        .schema_by_key(&mut conn, &current, table.as_str())
-                        .await?;
+                    let schema = self.schema_by_key(conn, &current, table.as_str()).await?;
                     let wanted = definition
                         .tables
                         .iter()
                         .find(|t| t.key == *table)
                         .and_then(|t| t.field(field))
                         .ok_or_else(|| missing("the field"))?;
-                    self.add_field_in(&mut conn, ctx, &schema, wanted.clone(), parse)
+                    self.add_field_in(conn, ctx, &schema, wanted.clone(), parse)
                         .await?;
                 }
                 Step::UpdateField {
@@ -120,9 +158,7 @@ impl Tenant<'_> {
                     field,
                     changes,
                 } => {
-                    let schema = self
-                        .schema_by_key(&mut conn, &current, table.as_str())
-                        .await?;
+                    let schema = self.schema_by_key(conn, &current, table.as_str()).await?;
                     let existing = schema
                         .field_by_key(field.as_str())
                         .cloned()
@@ -148,24 +184,19 @@ impl Tenant<'_> {
                         default: Some(wanted.default),
                         position: None,
                     };
-                    self.update_field_in(&mut conn, ctx, &schema, existing.id, patch, parse)
+                    self.update_field_in(conn, ctx, &schema, existing.id, patch, parse)
                         .await?;
                 }
                 Step::DeleteField { table, field } => {
-                    let schema = self
-                        .schema_by_key(&mut conn, &current, table.as_str())
-                        .await?;
+                    let schema = self.schema_by_key(conn, &current, table.as_str()).await?;
                     let existing = schema
                         .field_by_key(field.as_str())
                         .map(|f| f.id)
                         .ok_or_else(|| missing("the field"))?;
-                    self.delete_field_in(&mut conn, ctx, &schema, existing)
-                        .await?;
+                    self.delete_field_in(conn, ctx, &schema, existing).await?;
                 }
                 Step::UpdateTable { table, .. } => {
-                    let schema = self
-                        .schema_by_key(&mut conn, &current, table.as_str())
-                        .await?;
+                    let schema = self.schema_by_key(conn, &current, table.as_str()).await?;
                     let wanted = definition
                         .tables
                         .iter()
@@ -192,33 +223,28 @@ impl Tenant<'_> {
                         validation_rules: Some(wanted.validation_rules.clone()),
                         position: None,
                     };
-                    self.update_table_in(&mut conn, ctx, &schema, patch).await?;
+                    self.update_table_in(conn, ctx, &schema, patch).await?;
                 }
                 Step::UpdateViews { table } => {
-                    let schema = self
-                        .schema_by_key(&mut conn, &current, table.as_str())
-                        .await?;
+                    let schema = self.schema_by_key(conn, &current, table.as_str()).await?;
                     let wanted = definition
                         .tables
                         .iter()
                         .find(|t| t.key == *table)
                         .ok_or_else(|| missing("the table"))?;
-                    self.sync_views(&mut conn, ctx, &schema, &wanted.views, parse, mint_slug)
+                    self.sync_views(conn, ctx, &schema, &wanted.views, parse, mint_slug)
                         .await?;
                 }
                 Step::DeleteTable { table } => {
-                    let schema = self
-                        .schema_by_key(&mut conn, &current, table.as_str())
-                        .await?;
-                    self.delete_table_in(&mut conn, ctx, &schema).await?;
+                    let schema = self.schema_by_key(conn, &current, table.as_str()).await?;
+                    self.delete_table_in(conn, ctx, &schema).await?;
                 }
             }
         }
         let app = self
-            .load_app(&mut conn, definition.key.as_str())
+            .load_app(conn, definition.key.as_str())
             .await?
             .ok_or_else(|| StoreError::not_found("app"))?;
-        tx.commit().await?;
         Ok(app)
     }
 

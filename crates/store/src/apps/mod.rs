@@ -511,8 +511,10 @@ impl Tenant<'_> {
         if !conn.mark(crate::cache::SCHEMA) {
             self.store.caches.invalidate(crate::cache::SCHEMA);
         }
+        // The app may have been deleted since the caller read its schema (a concurrent request): that
+        // is a 404, not a failure.
         let (version,): (i64,) = conn
-            .fetch_one(
+            .fetch_optional(
                 Sql::new(
                     "UPDATE apps SET schema_version = schema_version + 1, updated_at = $3 \
                      WHERE organization_id = $1 AND id = $2 RETURNING schema_version",
@@ -521,7 +523,8 @@ impl Tenant<'_> {
                 .bind(*app.as_uuid())
                 .bind(self.store.now()),
             )
-            .await?;
+            .await?
+            .ok_or_else(|| StoreError::not_found("app"))?;
         conn.execute(
             Sql::new(
                 "INSERT INTO schema_changes (organization_id, app_id, version, change, at) VALUES ($1, $2, $3, $4, $5)",

@@ -233,6 +233,10 @@ impl Tenant<'_> {
             },
         )
         .await?;
+        if status == MemberStatus::Left && before.status != MemberStatus::Left {
+            // Their open approval tasks go to their manager (or by each process's settings), now.
+            self.reassign_open_tasks_in(&mut conn, ctx, id).await?;
+        }
         tx.commit().await?;
         Ok(after)
     }
@@ -248,6 +252,7 @@ impl Tenant<'_> {
         if before.role == Role::Owner && before.status == MemberStatus::Active {
             self.check_other_owner_exists(&mut conn, id).await?;
         }
+        self.check_no_open_tasks(&mut conn, id).await?;
         conn.execute(
             Sql::new("DELETE FROM members WHERE organization_id = $1 AND id = $2")
                 .bind(self.org_id)

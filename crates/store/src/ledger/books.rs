@@ -4,10 +4,11 @@ use tenon_ledger::{
     Account, AccountCode, AccountKind, BookSettings, Chart, Currency, Dimension, Direction, Period,
     Role, Standard,
 };
+use tenon_model::BookId;
 use tenon_model::{Action, DetailCode, TargetKind};
 use uuid::Uuid;
 
-use super::{Book, corrupt};
+use super::{Book, BookRef, Scaled, corrupt};
 use crate::audit::{self, Change};
 use crate::error::unique_violation;
 use crate::exec::{Conn, Sql};
@@ -22,13 +23,26 @@ pub(crate) struct BookRow {
     fiscal_year_start_month: i64,
     segregation_of_duties: bool,
     closed_through: Option<i64>,
+    opening_period: Option<i64>,
+    opening_debit: Scaled<2>,
+    opening_credit: Scaled<2>,
     created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The columns of a `BookRow`, from `ledger_books b`.
+macro_rules! book_columns {
+    () => {
+        "b.id, b.name, b.base_currency, b.standard, b.fiscal_year_start_month, b.segregation_of_duties, \
+         b.closed_through, b.opening_period, b.created_at, \
+         COALESCE((SELECT SUM(o.debit) FROM ledger_openings o WHERE o.organization_id = b.organization_id AND o.book_id = b.id), 0) AS opening_debit, \
+         COALESCE((SELECT SUM(o.credit) FROM ledger_openings o WHERE o.organization_id = b.organization_id AND o.book_id = b.id), 0) AS opening_credit"
+    };
 }
 
 impl BookRow {
     fn into_book(self) -> Result<Book> {
         Ok(Book {
-            id: self.id,
+            id: BookId::from_uuid(self.id),
             settings: BookSettings {
                 base_currency: Currency::parse(&self.base_currency)
                     .map_err(|_| corrupt("currency", &self.base_currency))?,
@@ -39,6 +53,9 @@ impl BookRow {
                 name: self.name,
             },
             closed_through: self.closed_through.and_then(Period::from_key),
+            opening_period: self.opening_period.and_then(Period::from_key),
+            opening_debit: self.opening_debit.0,
+            opening_credit: self.opening_credit.0,
             created_at: self.created_at,
         })
     }
@@ -126,7 +143,7 @@ impl Tenant<'_> {
         settings: BookSettings,
         accounts: Vec<Account>,
     ) -> Result<Book> {
-        let id = Uuid::now_v7();
+        let id = BookId::new();
         let now = self.store.now();
         let inserted = conn
             .execute(
@@ -162,6 +179,9 @@ impl Tenant<'_> {
             id,
             settings,
             closed_through: None,
+            opening_period: None,
+            opening_debit: rust_decimal::Decimal::ZERO,
+            opening_credit: rust_decimal::Decimal::ZERO,
             created_at: now,
         };
         audit::record(
@@ -183,7 +203,7 @@ impl Tenant<'_> {
     pub(crate) async fn insert_account(
         &self,
         conn: &mut Conn<'_>,
-        book_id: Uuid,
+        book_id: BookId,
         account: &Account,
     ) -> Result<()> {
         conn.execute(
@@ -208,9 +228,9 @@ impl Tenant<'_> {
     }
 
     /// A book by id or exact name.
-    pub async fn ledger_book(&self, id_or_name: &str) -> Result<Book> {
+    pub async fn ledger_book(&self, book: &BookRef) -> Result<Book> {
         let mut pooled = self.store.pools.read().await?;
-        self.find_book(&mut pooled.conn(), id_or_name)
+        self.find_book(&mut pooled.conn(), book)
             .await?
             .ok_or_else(|| StoreError::not_found("book"))
     }
@@ -218,22 +238,30 @@ impl Tenant<'_> {
     pub(crate) async fn find_book(
         &self,
         conn: &mut Conn<'_>,
-        id_or_name: &str,
+        book: &BookRef,
     ) -> Result<Option<Book>> {
-        let row: Option<BookRow> = match id_or_name.parse::<Uuid>().ok().filter(|_| id_or_name.len() == 36) {
-            Some(id) => {
+        let row: Option<BookRow> = match book {
+            BookRef::Id(id) => {
                 conn.fetch_optional(
-                    Sql::new("SELECT id, name, base_currency, standard, fiscal_year_start_month, segregation_of_duties, closed_through, created_at FROM ledger_books WHERE organization_id = $1 AND id = $2")
-                        .bind(self.org_id)
-                        .bind(id),
+                    Sql::new(concat!(
+                        "SELECT ",
+                        book_columns!(),
+                        " FROM ledger_books b WHERE b.organization_id = $1 AND b.id = $2"
+                    ))
+                    .bind(self.org_id)
+                    .bind(*id),
                 )
                 .await?
             }
-            None => {
+            BookRef::Name(name) => {
                 conn.fetch_optional(
-                    Sql::new("SELECT id, name, base_currency, standard, fiscal_year_start_month, segregation_of_duties, closed_through, created_at FROM ledger_books WHERE organization_id = $1 AND name = $2")
-                        .bind(self.org_id)
-                        .bind(id_or_name),
+                    Sql::new(concat!(
+                        "SELECT ",
+                        book_columns!(),
+                        " FROM ledger_books b WHERE b.organization_id = $1 AND b.name = $2"
+                    ))
+                    .bind(self.org_id)
+                    .bind(name.as_str()),
                 )
                 .await?
             }
@@ -246,20 +274,28 @@ impl Tenant<'_> {
         let rows: Vec<BookRow> = pooled
             .conn()
             .fetch_all(
-                Sql::new("SELECT id, name, base_currency, standard, fiscal_year_start_month, segregation_of_duties, closed_through, created_at FROM ledger_books WHERE organization_id = $1 ORDER BY id")
-                    .bind(self.org_id),
+                Sql::new(concat!(
+                    "SELECT ",
+                    book_columns!(),
+                    " FROM ledger_books b WHERE b.organization_id = $1 ORDER BY b.id"
+                ))
+                .bind(self.org_id),
             )
             .await?;
         rows.into_iter().map(BookRow::into_book).collect()
     }
 
     /// Closes every period up to and including `period` (月末结账): no voucher may then be created,
-    /// posted or reversed in them. Refused while a voucher of those periods is not posted.
+    /// posted or reversed in them. Refused (409) while a voucher of those periods is not posted or (unless
+    /// `options.force`) an income or expense account has a balance in one of them, and (422) while the
+    /// book's opening balances do not balance. With `options.year_end` (the fiscal year's last period)
+    /// 本年利润 is first moved to 利润分配—未分配利润 by a posted voucher, in the same transaction.
     pub async fn close_ledger_periods(
         &self,
         ctx: &WriteContext,
-        book: &str,
+        book: &BookRef,
         period: Period,
+        options: super::CloseOptions,
     ) -> Result<Book> {
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
@@ -302,6 +338,8 @@ impl Tenant<'_> {
                 ),
             ));
         }
+        self.before_closing(&mut conn, ctx, &before, period, options)
+            .await?;
         let after = self
             .set_closed_through(&mut conn, ctx, before, Some(period))
             .await?;
@@ -309,11 +347,12 @@ impl Tenant<'_> {
         Ok(after)
     }
 
-    /// Reopens `period` and every later closed period (反结账), so that vouchers may be written there again.
+    /// Reopens the latest closed period (反结账), so that vouchers may be written there again; any other
+    /// period is refused (409). Audited like every change of the book.
     pub async fn reopen_ledger_periods(
         &self,
         ctx: &WriteContext,
-        book: &str,
+        book: &BookRef,
         period: Period,
     ) -> Result<Book> {
         let mut tx = self.store.begin_tx().await?;
@@ -335,6 +374,17 @@ impl Tenant<'_> {
                     )
                 ),
             ));
+        }
+        if let Some(latest) = before.closed_through.filter(|latest| *latest != period) {
+            return Err(StoreError::conflict(
+                Some("period"),
+                DetailCode::NotLatestClosed,
+                format!(
+                    "period {period} of book {} is closed, but only the latest closed period ({latest}) can be reopened; reopen the later ones first",
+                    before.settings.name
+                ),
+            )
+            .with("period", latest.to_string()));
         }
         let after = self
             .set_closed_through(&mut conn, ctx, before, period.previous())
@@ -378,7 +428,7 @@ impl Tenant<'_> {
         Ok(after)
     }
 
-    pub async fn ledger_accounts(&self, book: &str) -> Result<(Book, Vec<Account>)> {
+    pub async fn ledger_accounts(&self, book: &BookRef) -> Result<(Book, Vec<Account>)> {
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
         let book = self
@@ -392,7 +442,7 @@ impl Tenant<'_> {
     pub(crate) async fn load_accounts(
         &self,
         conn: &mut Conn<'_>,
-        book_id: Uuid,
+        book_id: BookId,
     ) -> Result<Vec<Account>> {
         let rows: Vec<AccountRow> = conn
             .fetch_all(
@@ -407,7 +457,7 @@ impl Tenant<'_> {
         rows.into_iter().map(AccountRow::into_account).collect()
     }
 
-    pub(crate) async fn load_chart(&self, conn: &mut Conn<'_>, book_id: Uuid) -> Result<Chart> {
+    pub(crate) async fn load_chart(&self, conn: &mut Conn<'_>, book_id: BookId) -> Result<Chart> {
         Chart::from_accounts(self.load_accounts(conn, book_id).await?)
             .map_err(|invalid| StoreError::Corrupt(invalid.to_string()))
     }
@@ -416,7 +466,7 @@ impl Tenant<'_> {
     pub async fn create_ledger_account(
         &self,
         ctx: &WriteContext,
-        book: &str,
+        book: &BookRef,
         account: Account,
     ) -> Result<Account> {
         let mut tx = self.store.begin_tx().await?;

@@ -5,7 +5,9 @@
 //! Lines are restricted to the leaf accounts under the account asked for, listed from the chart and bound
 //! one by one (`account_code IN (…)`), so the `(book, account, period)` index serves every query.
 
+use super::BookRef;
 use std::collections::BTreeMap;
+use tenon_model::VoucherId;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -22,7 +24,8 @@ use crate::exec::Conn;
 use crate::sql::SqlText;
 use crate::{Result, StoreError, Tenant};
 
-/// Most lines one sub-ledger detail answers; narrower periods or a dimension filter show the rest.
+/// Most lines one page of a sub-ledger detail answers (and the default page size); the next page starts
+/// after the last line of this one (`DetailQuery::after`).
 pub const DETAIL_LINES_MAX: usize = 10_000;
 
 /// What a sub-ledger detail (明细账) shows.
@@ -34,12 +37,16 @@ pub struct DetailQuery {
     pub to: Period,
     /// Only lines naming this value of this dimension (e.g. one customer).
     pub dimension: Option<(Dimension, String)>,
+    /// Lines per page, 1 to [`DETAIL_LINES_MAX`].
+    pub page_size: usize,
+    /// The last line of the previous page (voucher, line number), from [`Detail::next_after`].
+    pub after: Option<(VoucherId, u32)>,
 }
 
 /// One posted line in the detail, with the balance after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DetailEntry {
-    pub voucher_id: Uuid,
+    pub voucher_id: VoucherId,
     pub date: NaiveDate,
     pub period: Period,
     pub word: Word,
@@ -63,6 +70,8 @@ pub struct Detail {
     pub total_debit: Decimal,
     pub total_credit: Decimal,
     pub closing: Balance,
+    /// The last line of this page when more lines follow: pass it as [`DetailQuery::after`].
+    pub next_after: Option<(VoucherId, u32)>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -86,6 +95,7 @@ struct PeriodSumsRow {
 #[derive(sqlx::FromRow)]
 struct DetailRow {
     voucher_id: Uuid,
+    line_no: i64,
     date: String,
     period: i64,
     word: String,
@@ -108,6 +118,14 @@ struct AgingRow {
     date: String,
     debit: Scaled<2>,
     credit: Scaled<2>,
+}
+
+#[derive(sqlx::FromRow)]
+struct RangeSumsRow {
+    before_debit: Scaled<2>,
+    before_credit: Scaled<2>,
+    within_debit: Scaled<2>,
+    within_credit: Scaled<2>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -139,7 +157,7 @@ fn leaves(chart: &Chart, account: &AccountCode) -> Result<Vec<AccountCode>> {
 }
 
 impl Tenant<'_> {
-    async fn book_and_chart(&self, conn: &mut Conn<'_>, book: &str) -> Result<(Book, Chart)> {
+    async fn book_and_chart(&self, conn: &mut Conn<'_>, book: &BookRef) -> Result<(Book, Chart)> {
         let book = self
             .find_book(conn, book)
             .await?
@@ -153,7 +171,7 @@ impl Tenant<'_> {
     /// sub-accounts; without it a dimension report covers the lines that name a value of the dimension.
     pub async fn account_balances(
         &self,
-        book: &str,
+        book: &BookRef,
         period: Period,
         account: Option<&AccountCode>,
         dimension: Option<Dimension>,
@@ -258,7 +276,7 @@ impl Tenant<'_> {
     /// year-to-date sums and the closing balance.
     pub async fn general_ledger(
         &self,
-        book: &str,
+        book: &BookRef,
         from: Period,
         to: Period,
         account: Option<&AccountCode>,
@@ -313,77 +331,169 @@ impl Tenant<'_> {
     /// The sub-ledger detail (明细账): the opening balance at `from`, every posted line of the account (and
     /// its sub-accounts) in `from..=to` by date and voucher with the balance after it, and the closing
     /// balance. Refuses more than [`DETAIL_LINES_MAX`] lines, saying how to narrow the query.
-    pub async fn account_detail(&self, book: &str, query: &DetailQuery) -> Result<Detail> {
+    pub async fn account_detail(&self, book: &BookRef, query: &DetailQuery) -> Result<Detail> {
         check_range(query.from, query.to)?;
+        if !(1..=DETAIL_LINES_MAX).contains(&query.page_size) {
+            return Err(invalid(
+                "page_size",
+                DetailCode::OutOfRange,
+                format!("must be between 1 and {DETAIL_LINES_MAX}"),
+            )
+            .with("min", 1)
+            .with("max", DETAIL_LINES_MAX));
+        }
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
         let (book, chart) = self.book_and_chart(&mut conn, book).await?;
         let leaves = leaves(&chart, &query.account)?;
-        let narrow = |sql: &mut SqlText| {
+        let narrow = |sql: &mut SqlText, prefix: &str| {
             if let Some((dimension, value)) = &query.dimension {
-                sql.push(&format!(" AND l.{} = ", dimension.as_str()))
+                sql.push(&format!(" AND {prefix}{} = ", dimension.as_str()))
                     .arg(value.as_str());
             }
-            accounts_in(sql, "l.account_code", &leaves);
+            accounts_in(sql, &format!("{prefix}account_code"), &leaves);
         };
-        let mut opening = SqlText::new(conn.backend());
-        opening
-            .push(
-                "SELECT COALESCE(SUM(l.debit), 0) AS debit, COALESCE(SUM(l.credit), 0) AS credit FROM ledger_lines l \
-                 JOIN ledger_vouchers v ON v.organization_id = l.organization_id AND v.id = l.voucher_id \
-                 WHERE l.organization_id = ",
+        const FROM_POSTED: &str = "FROM ledger_lines l \
+             JOIN ledger_vouchers v ON v.organization_id = l.organization_id AND v.id = l.voucher_id \
+             WHERE v.state = 'posted' AND l.organization_id = ";
+        // Sums of the posted lines: before the range, within it, and (when paging) within it before the
+        // cursor's line, whose key is (date, period, word, number, line).
+        let cursor = match query.after {
+            None => None,
+            Some((voucher, line)) => {
+                let key: Option<(String, i64, String, i64)> = conn
+                    .fetch_optional(
+                        crate::exec::Sql::new(
+                            "SELECT v.date, v.period, v.word, v.number FROM ledger_vouchers v JOIN ledger_lines l \
+                             ON l.organization_id = v.organization_id AND l.voucher_id = v.id \
+                             WHERE v.organization_id = $1 AND v.book_id = $2 AND v.id = $3 AND l.line_no = $4",
+                        )
+                        .bind(self.org_id)
+                        .bind(book.id)
+                        .bind(voucher)
+                        .bind(i64::from(line)),
+                    )
+                    .await?;
+                let key = key.ok_or_else(|| {
+                    invalid(
+                        "cursor",
+                        DetailCode::InvalidFormat,
+                        "not a cursor returned by this report",
+                    )
+                    .with("format", "cursor")
+                })?;
+                Some((key, i64::from(line)))
+            }
+        };
+        let after_cursor = |sql: &mut SqlText, op: &str| {
+            if let Some(((date, period, word, number), line)) = &cursor {
+                sql.push(&format!(
+                    " AND (v.date, v.period, v.word, v.number, l.line_no) {op} ("
+                ))
+                .arg(date.as_str())
+                .push(", ")
+                .arg(*period)
+                .push(", ")
+                .arg(word.as_str())
+                .push(", ")
+                .arg(*number)
+                .push(", ")
+                .arg(*line)
+                .push(")");
+            }
+        };
+        let mut sums = SqlText::new(conn.backend());
+        sums.push(
+            "SELECT COALESCE(SUM(CASE WHEN l.period < ",
+        )
+        .arg(query.from.key())
+        .push(" THEN l.debit ELSE 0 END), 0) AS before_debit, COALESCE(SUM(CASE WHEN l.period < ")
+        .arg(query.from.key())
+        .push(" THEN l.credit ELSE 0 END), 0) AS before_credit, COALESCE(SUM(CASE WHEN l.period >= ")
+        .arg(query.from.key())
+        .push(" THEN l.debit ELSE 0 END), 0) AS within_debit, COALESCE(SUM(CASE WHEN l.period >= ")
+        .arg(query.from.key())
+        .push(" THEN l.credit ELSE 0 END), 0) AS within_credit ")
+        .push(FROM_POSTED)
+        .arg(self.org_id)
+        .push(" AND l.book_id = ")
+        .arg(book.id)
+        .push(" AND l.period <= ")
+        .arg(query.to.key());
+        narrow(&mut sums, "l.");
+        let sums: RangeSumsRow = conn.fetch_one(sums.into_sql()).await?;
+        let skipped = if cursor.is_some() {
+            let mut sql = SqlText::new(conn.backend());
+            sql.push(
+                "SELECT COALESCE(SUM(l.debit), 0) AS debit, COALESCE(SUM(l.credit), 0) AS credit ",
             )
+            .push(FROM_POSTED)
             .arg(self.org_id)
             .push(" AND l.book_id = ")
             .arg(book.id)
-            .push(" AND l.period < ")
+            .push(" AND l.period >= ")
             .arg(query.from.key())
-            .push(" AND v.state = 'posted'");
-        narrow(&mut opening);
-        let opening: NetRow = conn.fetch_one(opening.into_sql()).await?;
+            .push(" AND l.period <= ")
+            .arg(query.to.key());
+            narrow(&mut sql, "l.");
+            after_cursor(&mut sql, "<=");
+            let row: NetRow = conn.fetch_one(sql.into_sql()).await?;
+            row.debit.0 - row.credit.0
+        } else {
+            Decimal::ZERO
+        };
+        // Opening balances (期初余额) count before any range from the book's opening period on.
+        let mut opening_net = sums.before_debit.0 - sums.before_credit.0;
+        if book.opening_period.is_some_and(|first| first <= query.from) {
+            let mut sql = SqlText::new(conn.backend());
+            sql.push(
+                "SELECT COALESCE(SUM(o.debit), 0) AS debit, COALESCE(SUM(o.credit), 0) AS credit FROM ledger_openings o \
+                 WHERE o.organization_id = ",
+            )
+            .arg(self.org_id)
+            .push(" AND o.book_id = ")
+            .arg(book.id);
+            narrow(&mut sql, "o.");
+            let row: NetRow = conn.fetch_one(sql.into_sql()).await?;
+            opening_net += row.debit.0 - row.credit.0;
+        }
         let mut sql = SqlText::new(conn.backend());
         sql.push(
-            "SELECT l.voucher_id, v.date, v.period, v.word, v.number, l.account_code, l.summary, l.customer, l.supplier, \
-             l.department, l.employee, l.project, l.item, l.debit, l.credit FROM ledger_lines l \
-             JOIN ledger_vouchers v ON v.organization_id = l.organization_id AND v.id = l.voucher_id \
-             WHERE l.organization_id = ",
+            "SELECT l.voucher_id, l.line_no, v.date, v.period, v.word, v.number, l.account_code, l.summary, l.customer, \
+             l.supplier, l.department, l.employee, l.project, l.item, l.debit, l.credit ",
         )
+        .push(FROM_POSTED)
         .arg(self.org_id)
         .push(" AND l.book_id = ")
         .arg(book.id)
         .push(" AND l.period >= ")
         .arg(query.from.key())
         .push(" AND l.period <= ")
-        .arg(query.to.key())
-        .push(" AND v.state = 'posted'");
-        narrow(&mut sql);
+        .arg(query.to.key());
+        narrow(&mut sql, "l.");
+        after_cursor(&mut sql, ">");
         sql.push(&format!(
             " ORDER BY v.date, v.period, v.word, v.number, l.line_no LIMIT {}",
-            DETAIL_LINES_MAX + 1
+            query.page_size + 1
         ));
-        let rows: Vec<DetailRow> = conn.fetch_all(sql.into_sql()).await?;
-        if rows.len() > DETAIL_LINES_MAX {
-            return Err(invalid(
-                "to",
-                DetailCode::TooMany,
-                format!(
-                    "the detail of account {} from {} to {} holds more than {DETAIL_LINES_MAX} lines; \
-                     ask for fewer periods or one dimension value",
-                    query.account, query.from, query.to
-                ),
-            )
-            .with("max", DETAIL_LINES_MAX));
-        }
-        let opening_net = opening.debit.0 - opening.credit.0;
+        let mut rows: Vec<DetailRow> = conn.fetch_all(sql.into_sql()).await?;
+        let more = rows.len() > query.page_size;
+        rows.truncate(query.page_size);
+        let next_after = match (more, rows.last()) {
+            (true, Some(last)) => Some((
+                VoucherId::from_uuid(last.voucher_id),
+                u32::try_from(last.line_no).map_err(|_| corrupt("line number", last.line_no))?,
+            )),
+            _ => None,
+        };
         let movements: Vec<(Decimal, Decimal)> =
             rows.iter().map(|row| (row.debit.0, row.credit.0)).collect();
-        let balances = report::running_balances(opening_net, movements.iter().copied());
+        let balances = report::running_balances(opening_net + skipped, movements.iter().copied());
         let mut entries = Vec::with_capacity(rows.len());
         for (row, balance) in rows.into_iter().zip(balances) {
             entries.push(detail_entry(row, balance)?);
         }
-        let total_debit: Decimal = movements.iter().map(|(debit, _)| debit).sum();
-        let total_credit: Decimal = movements.iter().map(|(_, credit)| credit).sum();
+        let (total_debit, total_credit) = (sums.within_debit.0, sums.within_credit.0);
         Ok(Detail {
             account_name: chart
                 .get(&query.account)
@@ -396,6 +506,7 @@ impl Tenant<'_> {
             entries,
             total_debit: Balance::of(total_debit).amount,
             total_credit: Balance::of(total_credit).amount,
+            next_after,
         })
     }
 
@@ -403,7 +514,7 @@ impl Tenant<'_> {
     /// in the day bands of `limits`. Returns the account used with the report.
     pub async fn receivables_aging(
         &self,
-        book: &str,
+        book: &BookRef,
         as_of: NaiveDate,
         account: Option<&AccountCode>,
         limits: &[u32],
@@ -469,7 +580,7 @@ impl Tenant<'_> {
 /// Most periods one range report covers (ten years).
 pub const REPORT_PERIODS_MAX: usize = 120;
 
-fn check_range(from: Period, to: Period) -> Result<()> {
+pub(super) fn check_range(from: Period, to: Period) -> Result<()> {
     if from > to {
         return Err(invalid(
             "from",
@@ -504,7 +615,7 @@ fn detail_entry(row: DetailRow, balance: Balance) -> Result<DetailEntry> {
         }
     }
     Ok(DetailEntry {
-        voucher_id: row.voucher_id,
+        voucher_id: VoucherId::from_uuid(row.voucher_id),
         date: NaiveDate::parse_from_str(&row.date, "%Y-%m-%d")
             .map_err(|_| corrupt("date", &row.date))?,
         period: Period::from_key(row.period).ok_or_else(|| corrupt("period", row.period))?,

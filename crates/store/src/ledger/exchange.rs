@@ -3,15 +3,16 @@
 //! the source records, in one transaction with one audit entry.
 
 use std::collections::{BTreeMap, BTreeSet};
+use tenon_ledger::opening::{Opening, Openings};
+use tenon_model::VoucherId;
 
 use rust_decimal::Decimal;
 use tenon_ledger::exchange::{Books, DimensionValue};
 use tenon_ledger::voucher::{self, VoucherDraft};
 use tenon_ledger::{BookSettings, Chart, Dimension, Period, Standard, VoucherState, Word};
 use tenon_model::{Action, DetailCode, FieldError, Invalid, TargetKind};
-use uuid::Uuid;
 
-use super::{Book, StoredVoucher};
+use super::{Book, BookRef, StoredVoucher};
 use crate::audit::{self, Change};
 use crate::exec::{Conn, Sql};
 use crate::{Result, StoreError, Tenant, WriteContext};
@@ -30,6 +31,12 @@ pub struct ImportOutcome {
     pub book_created: bool,
     pub accounts_created: usize,
     pub vouchers: usize,
+    /// Opening balances taken from the file (only into a book the import created), as of its first period.
+    pub openings: usize,
+    /// Their totals; they differ when the file's openings do not balance (the book then shows
+    /// `opening_balanced: false` until they are corrected).
+    pub opening_debit: Decimal,
+    pub opening_credit: Decimal,
 }
 
 #[derive(sqlx::FromRow)]
@@ -44,7 +51,7 @@ impl Tenant<'_> {
     /// and the posted opening balances before `from`.
     pub async fn export_books(
         &self,
-        book: &str,
+        book: &BookRef,
         from: Period,
         to: Period,
         include_unposted: bool,
@@ -92,13 +99,13 @@ impl Tenant<'_> {
         book: &Book,
         from: Period,
     ) -> Result<BTreeMap<tenon_ledger::AccountCode, Decimal>> {
-        let report = self.trial_balance(&book.id.to_string(), from).await?;
+        let report = self.trial_balance(&BookRef::Id(book.id), from).await?;
         let chart_leaves: BTreeMap<_, _> = report
             .rows
             .into_iter()
             .map(|row| (row.code, row.opening_debit - row.opening_credit))
             .collect();
-        let (_, accounts) = self.ledger_accounts(&book.id.to_string()).await?;
+        let (_, accounts) = self.ledger_accounts(&BookRef::Id(book.id)).await?;
         let chart = Chart::from_accounts(accounts)
             .map_err(|invalid| StoreError::Corrupt(invalid.to_string()))?;
         Ok(chart_leaves
@@ -118,7 +125,10 @@ impl Tenant<'_> {
     ) -> Result<ImportOutcome> {
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
-        let (book, book_created) = match self.find_book(&mut conn, name).await? {
+        let (book, book_created) = match self
+            .find_book(&mut conn, &BookRef::Name(name.to_owned()))
+            .await?
+        {
             Some(book) => (book, false),
             None => {
                 let settings = BookSettings {
@@ -189,6 +199,8 @@ impl Tenant<'_> {
                 .map(|value| (value.dimension, value.code.as_str(), value.name.as_str())),
         )
         .await?;
+        let first_period = books.vouchers.iter().map(|v| v.period).min();
+        let file_openings = books.opening.clone();
         let stored = self
             .check_imported(&mut conn, ctx, &book, &chart, books.vouchers)
             .await?;
@@ -197,21 +209,42 @@ impl Tenant<'_> {
             self.write_vouchers(&mut conn, book.id, chunk).await?;
             progress((index * IMPORT_CHUNK + chunk.len()).min(total), total);
         }
+        // The file's openings, as written (an import is a migration: an imbalance is reported, not refused),
+        // into a book this import created, as of the file's first period.
+        let mut book = book;
+        let mut openings = 0;
+        if let (true, Some(period)) = (book_created && !file_openings.is_empty(), first_period) {
+            let balances: Vec<Opening> = file_openings
+                .into_iter()
+                .map(|(code, net)| {
+                    Opening::simple(code, net.max(Decimal::ZERO), (-net).max(Decimal::ZERO))
+                })
+                .collect();
+            openings = balances.len();
+            book = self
+                .write_openings(&mut conn, book, &Openings { period, balances })
+                .await?;
+        }
         audit::record(&mut conn, self, Change {
             target_kind: TargetKind::LedgerBook,
             target_id: book.id.to_string(),
             action: Action::Imported,
             before: None,
-            after: Some(serde_json::json!({"book": book.settings.name, "accounts_created": accounts_created, "vouchers": total})),
+            after: Some(serde_json::json!({"book": book.settings.name, "accounts_created": accounts_created, "vouchers": total,
+                "openings": openings, "opening_debit": tenon_ledger::money::amount_text(book.opening_debit),
+                "opening_credit": tenon_ledger::money::amount_text(book.opening_credit)})),
             ctx,
         })
         .await?;
         tx.commit().await?;
         Ok(ImportOutcome {
+            opening_debit: book.opening_debit,
+            opening_credit: book.opening_credit,
             book,
             book_created,
             accounts_created,
             vouchers: total,
+            openings,
         })
     }
 }
@@ -343,7 +376,7 @@ impl Tenant<'_> {
                     voucher.preparer = ctx.actor.name().to_owned();
                 }
                 StoredVoucher {
-                    id: Uuid::now_v7(),
+                    id: VoucherId::new(),
                     book_id: book.id,
                     voucher,
                     reverses_id: None,

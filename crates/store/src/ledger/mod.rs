@@ -13,45 +13,100 @@ use sqlx::postgres::{PgTypeInfo, PgValueRef};
 use sqlx::sqlite::{SqliteTypeInfo, SqliteValueRef};
 use sqlx::{Decode, Postgres, Sqlite, Type};
 use tenon_ledger::{BookSettings, Period, Voucher};
-use uuid::Uuid;
+use tenon_model::{BookId, VoucherId};
 
 use crate::StoreError;
 
 mod books;
+mod closing;
 mod detail;
+mod drafts;
 mod exchange;
+mod openings;
 mod records;
 mod reports;
+mod statements;
 mod unnest;
 mod vouchers;
 mod write;
 
+pub use closing::CloseOptions;
 pub use detail::{DETAIL_LINES_MAX, Detail, DetailEntry, DetailQuery, REPORT_PERIODS_MAX};
+pub use drafts::Renumbered;
 pub use exchange::{ImportOutcome, ImportProgress};
 pub use records::{FromRecord, RecordOutcome, RecordResult};
 pub use reports::Numbering;
+pub use statements::{Statement, StatementLine};
 pub use vouchers::VOUCHERS_PER_WRITE_MAX;
+
+/// How a caller names a book: by its id, or by its exact name (the API's `{book}` takes either).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BookRef {
+    Id(BookId),
+    Name(String),
+}
+
+impl BookRef {
+    /// The book with this exact name.
+    pub fn name(name: impl Into<String>) -> Self {
+        Self::Name(name.into())
+    }
+
+    /// An id in its canonical text form names the book with that id; any other text is a name.
+    pub fn parse(text: &str) -> Self {
+        text.parse::<BookId>()
+            .map_or_else(|_| Self::Name(text.to_owned()), Self::Id)
+    }
+}
+
+impl From<BookId> for BookRef {
+    fn from(id: BookId) -> Self {
+        Self::Id(id)
+    }
+}
+
+impl std::fmt::Display for BookRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Id(id) => id.fmt(f),
+            Self::Name(name) => f.write_str(name),
+        }
+    }
+}
 
 /// A stored book.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Book {
-    pub id: Uuid,
+    pub id: BookId,
     pub settings: BookSettings,
     /// Periods up to and including this one are closed.
     pub closed_through: Option<Period>,
+    /// The first period the book keeps, which its opening balances open (`None`: no openings given).
+    pub opening_period: Option<Period>,
+    /// Totals of the opening balances (zero without them); they differ only for an imported book whose
+    /// file's openings did not balance, until they are corrected.
+    pub opening_debit: Decimal,
+    pub opening_credit: Decimal,
     pub created_at: DateTime<Utc>,
+}
+
+impl Book {
+    /// Whether the opening balances balance (true without openings).
+    pub fn opening_balanced(&self) -> bool {
+        self.opening_debit == self.opening_credit
+    }
 }
 
 /// A stored voucher with its identity and links.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredVoucher {
-    pub id: Uuid,
-    pub book_id: Uuid,
+    pub id: VoucherId,
+    pub book_id: BookId,
     pub voucher: Voucher,
     /// The voucher this one reverses (红字冲销).
-    pub reverses_id: Option<Uuid>,
+    pub reverses_id: Option<VoucherId>,
     /// The red voucher that reversed this one.
-    pub reversed_by_id: Option<Uuid>,
+    pub reversed_by_id: Option<VoucherId>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -2,8 +2,10 @@
 //! never produces two vouchers; a changed record (higher version, other content) produces a reversal of the
 //! old voucher and a new one.
 
+use super::BookRef;
 use tenon_ledger::VoucherState;
 use tenon_ledger::expr::{Record, Value};
+use tenon_model::{BookId, VoucherId};
 use uuid::Uuid;
 
 use super::{StoredVoucher, invalid};
@@ -54,7 +56,7 @@ impl Tenant<'_> {
     pub async fn voucher_from_record(
         &self,
         ctx: &WriteContext,
-        book: &str,
+        book: &BookRef,
         input: FromRecord,
     ) -> Result<RecordResult> {
         let rule = tenon_ledger::rules::find(&input.rule).map_err(|reason| {
@@ -91,7 +93,7 @@ impl Tenant<'_> {
         let mut reversal = None;
         if let Some(link) = &link {
             let previous = self
-                .load_voucher(&mut conn, book.id, link.voucher_id)
+                .load_voucher(&mut conn, book.id, VoucherId::from_uuid(link.voucher_id))
                 .await?
                 .ok_or_else(|| StoreError::not_found("voucher"))?;
             if link.fields.0 == fields && link.rule == input.rule {
@@ -157,9 +159,9 @@ impl Tenant<'_> {
     async fn write_link(
         &self,
         conn: &mut Conn<'_>,
-        book_id: Uuid,
+        book_id: BookId,
         input: &FromRecord,
-        voucher_id: Uuid,
+        voucher_id: VoucherId,
         exists: bool,
     ) -> Result<()> {
         let sql = if exists {

@@ -1,9 +1,10 @@
 //! Reports from the posted balances: the trial balance of a period.
 
+use super::BookRef;
 use tenon_ledger::balance::{AccountSums, Sums};
 use tenon_ledger::{AccountCode, Period, TrialBalance};
 
-use super::{Scaled, corrupt};
+use super::{Book, Scaled, corrupt};
 use crate::exec::Sql;
 use crate::{Result, StoreError, Tenant};
 
@@ -16,10 +17,24 @@ struct SumsRow {
     within_credit: Scaled<2>,
 }
 
+/// Whether a trial balance that does not balance is off by exactly the book's unbalanced openings (an
+/// imported book whose file's openings did not balance): its opening and closing columns differ by the
+/// openings' difference and its period columns balance.
+fn off_by_openings(book: &Book, period: Period, report: &TrialBalance) -> bool {
+    if book.opening_balanced() || book.opening_period.is_none_or(|first| first > period) {
+        return false;
+    }
+    let t = &report.totals;
+    let difference = book.opening_debit - book.opening_credit;
+    t.period_debit == t.period_credit
+        && t.opening_debit - t.opening_credit == difference
+        && t.closing_debit - t.closing_credit == difference
+}
+
 impl Tenant<'_> {
     /// Opening, period and closing amounts per account (parents aggregate sub-accounts), from posted
     /// balances, with totals that balance.
-    pub async fn trial_balance(&self, book: &str, period: Period) -> Result<TrialBalance> {
+    pub async fn trial_balance(&self, book: &BookRef, period: Period) -> Result<TrialBalance> {
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
         let book = self
@@ -59,9 +74,29 @@ impl Tenant<'_> {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let mut sums = sums;
+        let openings = self.opening_sums(&mut conn, &book, period).await?;
+        if !openings.is_empty() {
+            let mut by_account: std::collections::BTreeMap<AccountCode, AccountSums> = sums
+                .into_iter()
+                .map(|entry| (entry.account.clone(), entry))
+                .collect();
+            for (account, opening) in openings {
+                by_account
+                    .entry(account.clone())
+                    .or_insert_with(|| AccountSums {
+                        account,
+                        before: Sums::default(),
+                        within: Sums::default(),
+                    })
+                    .before
+                    .add(opening);
+            }
+            sums = by_account.into_values().collect();
+        }
         let chart = self.load_chart(&mut conn, book.id).await?;
         let report = TrialBalance::compute(&chart, period, &sums);
-        if !report.is_balanced() {
+        if !report.is_balanced() && !off_by_openings(&book, period, &report) {
             // Every posted voucher balances, so this is a bug or a hand edit: say so loudly.
             return Err(StoreError::Corrupt(format!(
                 "the trial balance of {period} does not balance: {:?}",
@@ -74,7 +109,7 @@ impl Tenant<'_> {
     /// Posted sums per (account, period) rebuilt from the posted lines, for checking `ledger_balances`.
     pub async fn rebuilt_balances(
         &self,
-        book: &str,
+        book: &BookRef,
     ) -> Result<Vec<(String, i64, rust_decimal::Decimal, rust_decimal::Decimal)>> {
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
@@ -145,7 +180,7 @@ impl Numbering {
 
 impl Tenant<'_> {
     /// Per (period, word): the number of vouchers and their lowest and highest number.
-    pub async fn voucher_numbering(&self, book: &str) -> Result<Vec<Numbering>> {
+    pub async fn voucher_numbering(&self, book: &BookRef) -> Result<Vec<Numbering>> {
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
         let book = self

@@ -9,10 +9,10 @@
 //! transport differs. SQLite never runs these (it has no arrays).
 
 use std::collections::BTreeMap;
+use tenon_model::BookId;
 
 use rust_decimal::Decimal;
 use tenon_ledger::{AccountCode, Dimension, Period};
-use uuid::Uuid;
 
 use super::{StoredVoucher, date_text};
 use crate::exec::{Arg, Conn, Sql};
@@ -66,7 +66,7 @@ impl Tenant<'_> {
     pub(super) async fn insert_voucher_rows_unnest(
         &self,
         conn: &mut Conn<'_>,
-        book_id: Uuid,
+        book_id: BookId,
         vouchers: &[StoredVoucher],
     ) -> Result<()> {
         for chunk in vouchers.chunks(ROWS_PER_ARRAY_STATEMENT) {
@@ -92,7 +92,7 @@ impl Tenant<'_> {
             );
             for stored in chunk {
                 let v = &stored.voucher;
-                id.push(Some(stored.id));
+                id.push(Some(*stored.id.as_uuid()));
                 period.push(Some(v.period.key()));
                 word.push(Some(v.word.as_str().to_owned()));
                 number.push(Some(i64::from(v.number)));
@@ -102,8 +102,8 @@ impl Tenant<'_> {
                 preparer.push(Some(v.preparer.clone()));
                 reviewer.push(v.reviewer.clone());
                 poster.push(v.poster.clone());
-                reverses_id.push(stored.reverses_id);
-                reversed_by_id.push(stored.reversed_by_id);
+                reverses_id.push(stored.reverses_id.map(|id| *id.as_uuid()));
+                reversed_by_id.push(stored.reversed_by_id.map(|id| *id.as_uuid()));
                 created_at.push(Some(stored.created_at));
             }
             let sql = Sql::new(INSERT_VOUCHERS)
@@ -155,7 +155,7 @@ impl Tenant<'_> {
             let (mut exchange_rate, mut quantity, mut unit_price) =
                 (decimals(), decimals(), decimals());
             for &(stored, index, line) in chunk {
-                voucher_id.push(Some(stored.id));
+                voucher_id.push(Some(*stored.id.as_uuid()));
                 line_no.push(Some(index_i64(index)));
                 period.push(Some(stored.voucher.period.key()));
                 account.push(Some(line.account.as_str().to_owned()));
@@ -204,7 +204,7 @@ impl Tenant<'_> {
     pub(super) async fn insert_dimension_values_unnest(
         &self,
         conn: &mut Conn<'_>,
-        book_id: Uuid,
+        book_id: BookId,
         values: Vec<(Dimension, &str, &str)>,
     ) -> Result<()> {
         for chunk in values.chunks(ROWS_PER_ARRAY_STATEMENT) {
@@ -231,7 +231,7 @@ impl Tenant<'_> {
     pub(super) async fn add_to_balances_unnest(
         &self,
         conn: &mut Conn<'_>,
-        book_id: Uuid,
+        book_id: BookId,
         sums: &BTreeMap<(AccountCode, Period), (Decimal, Decimal)>,
     ) -> Result<()> {
         if sums.is_empty() {

@@ -7,9 +7,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use tenon_ledger::voucher::{self, VoucherDraft};
 use tenon_ledger::{AccountCode, Currency, Dimension, Line, Period, Voucher, VoucherState, Word};
 use tenon_model::{Action, DetailCode, Page, PageRequest, TargetKind};
+use tenon_model::{BookId, VoucherId};
 use uuid::Uuid;
 
-use super::{Book, Scaled, StoredVoucher, corrupt, date_text, invalid};
+use super::{Book, BookRef, Scaled, StoredVoucher, corrupt, date_text, invalid};
 use crate::audit::{self, Change};
 use crate::exec::{Conn, Sql};
 use crate::{Result, StoreError, Tenant, WriteContext};
@@ -86,7 +87,7 @@ impl LineRow {
     }
 }
 
-fn voucher_snapshot(stored: &StoredVoucher) -> serde_json::Value {
+pub(super) fn voucher_snapshot(stored: &StoredVoucher) -> serde_json::Value {
     let v = &stored.voucher;
     serde_json::json!({
         "id": stored.id.to_string(), "period": v.period.to_string(), "word": v.word.as_str(), "number": v.number,
@@ -103,7 +104,7 @@ impl Tenant<'_> {
     pub async fn create_voucher(
         &self,
         ctx: &WriteContext,
-        book: &str,
+        book: &BookRef,
         draft: VoucherDraft,
     ) -> Result<StoredVoucher> {
         let created = self
@@ -121,7 +122,7 @@ impl Tenant<'_> {
     pub async fn create_vouchers(
         &self,
         ctx: &WriteContext,
-        book: &str,
+        book: &BookRef,
         drafts: Vec<VoucherDraft>,
         state: VoucherState,
     ) -> Result<Vec<StoredVoucher>> {
@@ -180,7 +181,7 @@ impl Tenant<'_> {
         conn: &mut Conn<'_>,
         ctx: &WriteContext,
         book: &Book,
-        drafts: Vec<(VoucherDraft, Option<Uuid>)>,
+        drafts: Vec<(VoucherDraft, Option<VoucherId>)>,
         state: VoucherState,
     ) -> Result<Vec<StoredVoucher>> {
         let chart = self.load_chart(conn, book.id).await?;
@@ -243,7 +244,7 @@ impl Tenant<'_> {
             let number = *slot;
             *slot += 1;
             stored.push(StoredVoucher {
-                id: Uuid::now_v7(),
+                id: VoucherId::new(),
                 book_id: book.id,
                 voucher: Voucher {
                     period,
@@ -278,7 +279,7 @@ impl Tenant<'_> {
         Ok(stored)
     }
 
-    pub async fn voucher(&self, book: &str, id: Uuid) -> Result<StoredVoucher> {
+    pub async fn voucher(&self, book: &BookRef, id: VoucherId) -> Result<StoredVoucher> {
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
         let book = self
@@ -293,8 +294,8 @@ impl Tenant<'_> {
     pub(crate) async fn load_voucher(
         &self,
         conn: &mut Conn<'_>,
-        book_id: Uuid,
-        id: Uuid,
+        book_id: BookId,
+        id: VoucherId,
     ) -> Result<Option<StoredVoucher>> {
         let rows = self.load_vouchers(conn, book_id, Some(id), None).await?;
         Ok(rows.into_iter().next())
@@ -304,8 +305,8 @@ impl Tenant<'_> {
     pub(crate) async fn load_vouchers(
         &self,
         conn: &mut Conn<'_>,
-        book_id: Uuid,
-        id: Option<Uuid>,
+        book_id: BookId,
+        id: Option<VoucherId>,
         periods: Option<(Period, Period)>,
     ) -> Result<Vec<StoredVoucher>> {
         let (from, to) = periods.map_or((0, i64::MAX), |(from, to)| (from.key(), to.key()));
@@ -361,7 +362,7 @@ impl Tenant<'_> {
     async fn load_voucher_range(
         &self,
         conn: &mut Conn<'_>,
-        book_id: Uuid,
+        book_id: BookId,
         period: Period,
         after: (&str, i64),
         through: (&str, i64),
@@ -405,10 +406,10 @@ impl Tenant<'_> {
     /// `after` that names no voucher of this book and period is `NotFound("voucher")`.
     pub async fn list_vouchers_page(
         &self,
-        book: &str,
+        book: &BookRef,
         period: Period,
-        page: PageRequest<Uuid>,
-    ) -> Result<Page<StoredVoucher, Uuid>> {
+        page: PageRequest<VoucherId>,
+    ) -> Result<Page<StoredVoucher, VoucherId>> {
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
         let book = self
@@ -447,7 +448,7 @@ impl Tenant<'_> {
             )
             .await?;
         let size = usize::try_from(page.size()).unwrap_or(usize::MAX);
-        let next_after = (keys.len() > size).then(|| keys[size - 1].0);
+        let next_after = (keys.len() > size).then(|| VoucherId::from_uuid(keys[size - 1].0));
         let Some((_, last_word, last_number)) = keys.get(size.min(keys.len()).wrapping_sub(1))
         else {
             return Ok(Page {
@@ -468,7 +469,11 @@ impl Tenant<'_> {
     }
 
     /// Every voucher of a period, by word and number (tests and small books; the API pages).
-    pub async fn list_vouchers(&self, book: &str, period: Period) -> Result<Vec<StoredVoucher>> {
+    pub async fn list_vouchers(
+        &self,
+        book: &BookRef,
+        period: Period,
+    ) -> Result<Vec<StoredVoucher>> {
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
         let book = self
@@ -483,8 +488,8 @@ impl Tenant<'_> {
     pub async fn advance_voucher(
         &self,
         ctx: &WriteContext,
-        book: &str,
-        id: Uuid,
+        book: &BookRef,
+        id: VoucherId,
         to: VoucherState,
     ) -> Result<StoredVoucher> {
         let mut tx = self.store.begin_tx().await?;
@@ -554,8 +559,8 @@ impl Tenant<'_> {
     pub async fn reverse_voucher(
         &self,
         ctx: &WriteContext,
-        book: &str,
-        id: Uuid,
+        book: &BookRef,
+        id: VoucherId,
         date: NaiveDate,
     ) -> Result<StoredVoucher> {
         let mut tx = self.store.begin_tx().await?;
@@ -655,8 +660,8 @@ fn assemble(rows: Vec<VoucherRow>, line_rows: Vec<LineRow>) -> Result<Vec<Stored
         .map(|row| {
             let voucher_lines = lines.remove(&row.id).unwrap_or_default();
             Ok(StoredVoucher {
-                id: row.id,
-                book_id: row.book_id,
+                id: VoucherId::from_uuid(row.id),
+                book_id: BookId::from_uuid(row.book_id),
                 voucher: Voucher {
                     period: Period::from_key(row.period)
                         .ok_or_else(|| corrupt("period", row.period))?,
@@ -672,8 +677,8 @@ fn assemble(rows: Vec<VoucherRow>, line_rows: Vec<LineRow>) -> Result<Vec<Stored
                     poster: row.poster,
                     lines: voucher_lines,
                 },
-                reverses_id: row.reverses_id,
-                reversed_by_id: row.reversed_by_id,
+                reverses_id: row.reverses_id.map(VoucherId::from_uuid),
+                reversed_by_id: row.reversed_by_id.map(VoucherId::from_uuid),
                 created_at: row.created_at,
             })
         })

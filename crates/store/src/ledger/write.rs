@@ -13,10 +13,10 @@
 //! them.
 
 use std::collections::{BTreeMap, BTreeSet};
+use tenon_model::BookId;
 
 use rust_decimal::Decimal;
 use tenon_ledger::{AccountCode, Dimension, Period, VoucherState, Word};
-use uuid::Uuid;
 
 use super::{StoredVoucher, amount, date_text, scaled};
 use crate::exec::{Arg, Backend, Conn, Sql};
@@ -64,7 +64,7 @@ impl Tenant<'_> {
     pub(crate) async fn take_numbers(
         &self,
         conn: &mut Conn<'_>,
-        book_id: Uuid,
+        book_id: BookId,
         period: Period,
         word: Word,
         count: u32,
@@ -91,7 +91,7 @@ impl Tenant<'_> {
     pub(crate) async fn raise_number(
         &self,
         conn: &mut Conn<'_>,
-        book_id: Uuid,
+        book_id: BookId,
         period: Period,
         word: Word,
         number: u32,
@@ -118,7 +118,7 @@ impl Tenant<'_> {
     pub(crate) async fn write_vouchers(
         &self,
         conn: &mut Conn<'_>,
-        book_id: Uuid,
+        book_id: BookId,
         vouchers: &[StoredVoucher],
     ) -> Result<()> {
         let lines = vouchers.iter().flat_map(|stored| &stored.voucher.lines);
@@ -131,7 +131,7 @@ impl Tenant<'_> {
     pub(crate) async fn write_rows_and_balances(
         &self,
         conn: &mut Conn<'_>,
-        book_id: Uuid,
+        book_id: BookId,
         vouchers: &[StoredVoucher],
     ) -> Result<()> {
         self.insert_voucher_rows(conn, book_id, vouchers).await?;
@@ -143,7 +143,7 @@ impl Tenant<'_> {
     async fn insert_voucher_rows(
         &self,
         conn: &mut Conn<'_>,
-        book_id: Uuid,
+        book_id: BookId,
         vouchers: &[StoredVoucher],
     ) -> Result<()> {
         if conn.backend() == Backend::Postgres {
@@ -220,10 +220,10 @@ impl Tenant<'_> {
     /// For `tenon bench-ledger` only: inserts the rows of already numbered vouchers in one transaction with
     /// the same statements as a real write, but without checks, numbering, dimension values, balances or
     /// audit — the baseline that shows what those cost. Never use it for real books.
-    #[doc(hidden)]
+    #[cfg(feature = "bench")]
     pub async fn insert_raw_vouchers_for_benchmark(
         &self,
-        book: &str,
+        book: &super::BookRef,
         vouchers: Vec<tenon_ledger::Voucher>,
     ) -> Result<()> {
         let mut tx = self.store.begin_tx().await?;
@@ -236,7 +236,7 @@ impl Tenant<'_> {
         let stored: Vec<StoredVoucher> = vouchers
             .into_iter()
             .map(|voucher| StoredVoucher {
-                id: Uuid::now_v7(),
+                id: tenon_model::VoucherId::new(),
                 book_id: book.id,
                 voucher,
                 reverses_id: None,
@@ -255,7 +255,7 @@ impl Tenant<'_> {
     pub(crate) async fn add_to_balances(
         &self,
         conn: &mut Conn<'_>,
-        book_id: Uuid,
+        book_id: BookId,
         sums: &BTreeMap<(AccountCode, Period), (Decimal, Decimal)>,
     ) -> Result<()> {
         if conn.backend() == Backend::Postgres {
@@ -285,7 +285,7 @@ impl Tenant<'_> {
     pub(crate) async fn ensure_dimension_values<'l>(
         &self,
         conn: &mut Conn<'_>,
-        book_id: Uuid,
+        book_id: BookId,
         lines: impl Iterator<Item = &'l tenon_ledger::Line>,
     ) -> Result<()> {
         let named: BTreeSet<(Dimension, &str)> = lines
@@ -306,7 +306,7 @@ impl Tenant<'_> {
     pub(crate) async fn insert_dimension_values<'v>(
         &self,
         conn: &mut Conn<'_>,
-        book_id: Uuid,
+        book_id: BookId,
         values: impl Iterator<Item = (Dimension, &'v str, &'v str)>,
     ) -> Result<()> {
         if conn.backend() == Backend::Postgres {

@@ -64,7 +64,19 @@ impl Tenant<'_> {
         time_zone: TimeZone,
     ) -> Result<Aggregation> {
         let mut pooled = self.store.pools.read().await?;
-        let mut conn = pooled.conn();
+        self.aggregate_in(&mut pooled.conn(), schema, spec, filter, time_zone)
+            .await
+    }
+
+    /// [`Tenant::aggregate`] in the caller's connection (a flow's `aggregate` step, in its transaction).
+    pub(crate) async fn aggregate_in(
+        &self,
+        conn: &mut crate::exec::Conn<'_>,
+        schema: &TableSchema,
+        spec: &AggregateSpec,
+        filter: Option<&Filter>,
+        time_zone: TimeZone,
+    ) -> Result<Aggregation> {
         let backend = conn.backend();
         let mut sql = SqlText::new(backend);
         let mut joins = String::new();

@@ -44,9 +44,23 @@ impl Changed {
     }
 }
 
-/// Schemas of the tables a propagation visits, loaded once.
+/// Schemas of the tables a propagation visits, loaded once, and what the write touched on the way
+/// ([`super::touched`]).
 #[derive(Default)]
-pub(crate) struct Schemas(HashMap<TableId, TableSchema>);
+pub(crate) struct Schemas {
+    pub(crate) tables: HashMap<TableId, TableSchema>,
+    pub(crate) touched: super::touched::Touched,
+}
+
+impl Schemas {
+    /// For a write of `direct` records, noting what else it touches.
+    pub(crate) fn tracking(direct: impl IntoIterator<Item = Uuid>) -> Schemas {
+        Schemas {
+            tables: HashMap::new(),
+            touched: super::touched::Touched::new(direct),
+        }
+    }
+}
 
 impl Tenant<'_> {
     /// The formula context: the store's clock and the organization's time zone.
@@ -61,17 +75,17 @@ impl Tenant<'_> {
         Ok(EvalContext::new(self.store.now(), zone.tz()))
     }
 
-    async fn schema_of(
+    pub(crate) async fn schema_of(
         &self,
         conn: &mut Conn<'_>,
         schemas: &mut Schemas,
         table: TableId,
     ) -> Result<TableSchema> {
-        if let Some(schema) = schemas.0.get(&table) {
+        if let Some(schema) = schemas.tables.get(&table) {
             return Ok(schema.clone());
         }
         let schema = self.schema_by_id(conn, table).await?;
-        schemas.0.insert(table, schema.clone());
+        schemas.tables.insert(table, schema.clone());
         Ok(schema)
     }
 
@@ -279,6 +293,20 @@ impl Tenant<'_> {
             })
             .collect();
         for chunk in ids.chunks(super::write::IDS_PER_STATEMENT) {
+            if conn.backend() == Backend::Postgres {
+                // Lock the rows before reading what they are computed from: a concurrent write of
+                // the records they read commits first, and this transaction's next statements see
+                // it (read committed), so two writers never save a sum each computed without the
+                // other's change.
+                let mut sql = SqlText::new(conn.backend());
+                sql.push(&format!(
+                    "SELECT id FROM {} WHERE id IN (",
+                    quote(&ddl::table_name(schema.table.id))
+                ))
+                .args(chunk.iter().map(|id| Arg::Uuid(Some(*id.as_uuid()))))
+                .push(") ORDER BY id FOR NO KEY UPDATE");
+                let _: Vec<(Uuid,)> = conn.fetch_all(sql.into_sql()).await?;
+            }
             let records = self.load_records(conn, schema, chunk, None).await?;
             let system: Vec<_> = records
                 .iter()
@@ -297,6 +325,7 @@ impl Tenant<'_> {
                 if differs.is_empty() {
                     continue;
                 }
+                schemas.touched.note(schema.table.id, record);
                 let mut sql = SqlText::new(conn.backend());
                 sql.push(&format!(
                     "UPDATE {} SET ",
@@ -370,6 +399,13 @@ impl Tenant<'_> {
                 continue;
             }
             let linked = self.links_of(conn, link, ids).await?;
+            if schemas.touched.on() {
+                for source in ids {
+                    for target in linked.get(source).into_iter().flatten() {
+                        schemas.touched.reaches(*source, *target);
+                    }
+                }
+            }
             let mut targets: Vec<RecordId> = linked
                 .into_values()
                 .flatten()

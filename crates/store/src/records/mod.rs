@@ -18,7 +18,11 @@ mod aggregate;
 pub(crate) mod cells;
 mod checks;
 pub(crate) mod computed;
+mod delete;
+mod links;
 mod query;
+pub mod render;
+mod touched;
 mod write;
 
 pub use aggregate::{Aggregation, Group, GroupValue, MetricValue};
@@ -35,6 +39,8 @@ pub struct RecordQuery {
     pub fields: Option<Vec<FieldId>>,
     pub page_size: u32,
     pub after: Option<Cursor>,
+    /// Records to skip before the page (a positional window; 0 with a cursor).
+    pub offset: u64,
     pub count: bool,
     /// A condition formula (stored form, checked against the table) records must satisfy, besides `filter`.
     pub condition: Option<String>,
@@ -308,6 +314,11 @@ impl Tenant<'_> {
         query::order_by(&mut sql, &query.sort);
         sql.push(" LIMIT ")
             .arg(crate::exec::Arg::Int(Some(i64::from(query.page_size) + 1)));
+        if query.offset > 0 {
+            sql.push(" OFFSET ").arg(crate::exec::Arg::Int(Some(
+                i64::try_from(query.offset).unwrap_or(i64::MAX),
+            )));
+        }
         let rows = conn.fetch_rows(sql.into_sql()).await?;
         let has_more = rows.len() > query.page_size as usize;
         let kept = &rows[..rows.len().min(query.page_size as usize)];
@@ -418,7 +429,15 @@ impl Tenant<'_> {
             return Ok(HashMap::new());
         }
         let mut pooled = self.store.pools.read().await?;
-        let mut conn = pooled.conn();
+        self.record_names_in(&mut pooled.conn(), schema, ids).await
+    }
+
+    pub(crate) async fn record_names_in(
+        &self,
+        conn: &mut Conn<'_>,
+        schema: &TableSchema,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, String>> {
         let primary = schema.primary_field().filter(|field| {
             !matches!(
                 field.kind.storage(),
@@ -486,15 +505,20 @@ impl Tenant<'_> {
         Ok(found)
     }
 
-    /// Members whose name or e-mail address equals one of `labels`.
+    /// Members whose exact name, e-mail address (in any case) or mobile number equals one of `labels`.
     pub async fn members_by_label(&self, labels: &[String]) -> Result<HashMap<String, Vec<Uuid>>> {
         let mut found: HashMap<String, Vec<Uuid>> = HashMap::new();
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
         for chunk in labels.chunks(write::IDS_PER_STATEMENT) {
             let lowered: Vec<String> = chunk.iter().map(|label| label.to_lowercase()).collect();
+            // Mobile numbers are kept without spaces or dashes.
+            let mobiles: Vec<String> = chunk
+                .iter()
+                .map(|label| label.chars().filter(|c| !matches!(c, ' ' | '-')).collect())
+                .collect();
             let mut sql = query::SqlText::new(conn.backend());
-            sql.push("SELECT id, name, email FROM members WHERE organization_id = ")
+            sql.push("SELECT id, name, email, mobile FROM members WHERE organization_id = ")
                 .arg(crate::exec::Arg::Uuid(Some(*self.org_id.as_uuid())));
             sql.push(" AND (name IN (").args(
                 chunk
@@ -507,11 +531,21 @@ impl Tenant<'_> {
                         .iter()
                         .map(|label| crate::exec::Arg::Text(Some(label.clone()))),
                 )
+                .push(") OR mobile IN (")
+                .args(
+                    mobiles
+                        .iter()
+                        .map(|label| crate::exec::Arg::Text(Some(label.clone()))),
+                )
                 .push("))");
-            let rows: Vec<(Uuid, String, Option<String>)> = conn.fetch_all(sql.into_sql()).await?;
-            for (id, name, email) in rows {
-                for label in chunk {
-                    if *label == name || email.as_deref() == Some(label.to_lowercase().as_str()) {
+            let rows: Vec<(Uuid, String, Option<String>, Option<String>)> =
+                conn.fetch_all(sql.into_sql()).await?;
+            for (id, name, email, mobile) in rows {
+                for (label, as_mobile) in chunk.iter().zip(&mobiles) {
+                    if *label == name
+                        || email.as_deref() == Some(label.to_lowercase().as_str())
+                        || mobile.as_deref() == Some(as_mobile.as_str())
+                    {
                         found.entry(label.clone()).or_default().push(id);
                     }
                 }
@@ -558,12 +592,20 @@ impl Tenant<'_> {
     }
 
     async fn names_of(&self, table: &'static str, ids: &[Uuid]) -> Result<HashMap<Uuid, String>> {
-        let mut names = HashMap::with_capacity(ids.len());
         if ids.is_empty() {
-            return Ok(names);
+            return Ok(HashMap::new());
         }
         let mut pooled = self.store.pools.read().await?;
-        let mut conn = pooled.conn();
+        self.names_of_in(&mut pooled.conn(), table, ids).await
+    }
+
+    pub(crate) async fn names_of_in(
+        &self,
+        conn: &mut Conn<'_>,
+        table: &'static str,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, String>> {
+        let mut names = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(write::IDS_PER_STATEMENT) {
             let mut sql = query::SqlText::new(conn.backend());
             sql.push(&format!(

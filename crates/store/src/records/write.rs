@@ -8,12 +8,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use tenon_model::apps::computed::has_stored_computed;
-use tenon_model::apps::{CellValue, Field, FieldKind, Record, RecordActor, Storage, TableSchema};
-use tenon_model::{Action, DetailCode, FieldId, Reason, RecordId, TargetKind, TimeZone};
+use tenon_model::apps::{CellValue, FieldKind, Record, RecordActor, Storage, TableSchema};
+use tenon_model::{Action, DetailCode, EventId, FieldId, Reason, RecordId, TargetKind, TimeZone};
 use uuid::Uuid;
 
 use super::computed::{self, Changed};
 use super::query::SqlText;
+use super::touched;
 use super::{cells, column_fields};
 use crate::apps::ddl;
 use crate::audit::{self, Change};
@@ -25,7 +26,7 @@ pub(crate) const IDS_PER_STATEMENT: usize = 500;
 /// Records one request may write (in one transaction); the server enforces it.
 pub const RECORDS_PER_WRITE_MAX: usize = 1000;
 /// Bound values per statement, under SQLite's limit of 32,766.
-const VALUES_PER_STATEMENT: usize = 30_000;
+pub(crate) const VALUES_PER_STATEMENT: usize = 30_000;
 
 pub use crate::error::RecordProblem;
 
@@ -53,35 +54,32 @@ pub enum WriteOutcome {
     Replayed(Vec<Record>),
 }
 
+/// The author a record names (`created_by` / `modified_by`), as stored: the member behind a session or a
+/// personal token, else the actor (see [`tenon_model::Actor::author`]).
 fn actor_json(ctx: &WriteContext) -> String {
-    json!({"type": ctx.actor.kind(), "id": ctx.actor.id(), "name": ctx.actor.name()}).to_string()
+    let author = ctx.actor.author();
+    json!({"type": author.kind(), "id": author.id(), "name": author.name()}).to_string()
 }
 
 fn record_actor(ctx: &WriteContext) -> RecordActor {
+    let author = ctx.actor.author();
     RecordActor {
-        kind: ctx.actor.kind().to_owned(),
-        id: ctx.actor.id(),
-        name: ctx.actor.name().to_owned(),
+        kind: author.kind().to_owned(),
+        id: author.id(),
+        name: author.name().to_owned(),
     }
 }
 
-/// A record's column values as an audit snapshot keyed by field key.
-fn snapshot(
-    schema: &TableSchema,
-    cells: &BTreeMap<FieldId, CellValue>,
-    only: Option<&HashSet<FieldId>>,
-) -> Value {
-    let mut object = serde_json::Map::new();
-    for field in &schema.fields {
-        if only.is_some_and(|only| !only.contains(&field.id)) {
-            continue;
-        }
-        let value = cells.get(&field.id).map_or(Value::Null, cells::to_json);
-        if only.is_some() || !value.is_null() {
-            object.insert(field.key.as_str().to_owned(), value);
-        }
-    }
-    Value::Object(object)
+/// The written records' event ids, by record (`events` in the order of `records`).
+pub(super) fn event_ids(
+    records: &[Record],
+    events: Vec<Option<EventId>>,
+) -> HashMap<Uuid, EventId> {
+    records
+        .iter()
+        .zip(events)
+        .filter_map(|(record, event)| Some((*record.id.as_uuid(), event?)))
+        .collect()
 }
 
 impl Tenant<'_> {
@@ -124,18 +122,95 @@ impl Tenant<'_> {
         idempotency: Option<&IdempotencyKey>,
         commit: bool,
     ) -> Result<WriteOutcome> {
-        let backend = self.store.backend();
-        let now = self.store.now();
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
+        let outcome = self
+            .create_records_in(&mut conn, ctx, schema, rows, org_time_zone, idempotency)
+            .await?;
+        if commit {
+            tx.commit().await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Creates `rows` and changes `updates` in one transaction, all or nothing (an import that updates
+    /// the records it matches: `--upsert-on`); with `commit` false, every check runs and nothing stays
+    /// (a dry run). Returns the created and the changed records. A refused record's
+    /// [`RecordProblem::index`] counts `rows` first, then `updates` (the first update is `rows.len()`).
+    pub async fn create_and_update_records(
+        &self,
+        ctx: &WriteContext,
+        schema: &TableSchema,
+        rows: Vec<BTreeMap<FieldId, CellValue>>,
+        updates: Vec<RecordUpdate>,
+        org_time_zone: TimeZone,
+        commit: bool,
+    ) -> Result<(Vec<Record>, Vec<Record>)> {
+        let mut tx = self.store.begin_tx().await?;
+        let mut conn = tx.conn();
+        let offset = rows.len();
+        let created = if rows.is_empty() {
+            Vec::new()
+        } else {
+            match self
+                .create_records_in(&mut conn, ctx, schema, rows, org_time_zone, None)
+                .await?
+            {
+                WriteOutcome::Written(records) | WriteOutcome::Replayed(records) => records,
+            }
+        };
+        let updated = if updates.is_empty() {
+            Vec::new()
+        } else {
+            self.check_no_running_approval(&mut conn, schema, &updates)
+                .await?;
+            self.update_records_in(&mut conn, ctx, schema, updates)
+                .await
+                .map_err(|error| {
+                    let shift = |problems: Vec<RecordProblem>| -> Vec<RecordProblem> {
+                        problems
+                            .into_iter()
+                            .map(|mut problem| {
+                                problem.index += offset;
+                                problem
+                            })
+                            .collect()
+                    };
+                    match error {
+                        StoreError::InvalidRecords(problems) => {
+                            StoreError::InvalidRecords(shift(problems))
+                        }
+                        StoreError::RuleBroken(problems) => StoreError::RuleBroken(shift(problems)),
+                        other => other,
+                    }
+                })?
+        };
+        if commit {
+            tx.commit().await?;
+        }
+        Ok((created, updated))
+    }
+
+    /// [`Tenant::create_records`] inside the caller's transaction (an approval started with `fields`).
+    pub(crate) async fn create_records_in(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        schema: &TableSchema,
+        rows: Vec<BTreeMap<FieldId, CellValue>>,
+        org_time_zone: TimeZone,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<WriteOutcome> {
+        let backend = self.store.backend();
+        let now = self.store.now();
         if let Some(key) = idempotency
-            && let Some(ids) = self.idempotent_replay(&mut conn, key).await?
+            && let Some(ids) = self.idempotent_replay(conn, key).await?
         {
-            let records = self.load_records(&mut conn, schema, &ids, None).await?;
+            let records = self.load_records(conn, schema, &ids, None).await?;
             return Ok(WriteOutcome::Replayed(records));
         }
         self.check_references(
-            &mut conn,
+            conn,
             schema,
             rows.iter()
                 .enumerate()
@@ -143,13 +218,14 @@ impl Tenant<'_> {
         )
         .await?;
         let mut rows = rows;
-        self.assign_autonumbers(&mut conn, schema, &mut rows, now, org_time_zone)
+        self.assign_autonumbers(conn, schema, &mut rows, now, org_time_zone)
             .await?;
-        let mut schemas = computed::Schemas::default();
+        let ids: Vec<RecordId> = rows.iter().map(|_| RecordId::new()).collect();
+        let mut schemas = computed::Schemas::tracking(ids.iter().map(|id| *id.as_uuid()));
         if has_stored_computed(schema) || !schema.table.validation_rules.is_empty() {
-            let ctx = self.eval_context(&mut conn).await?;
+            let ctx = self.eval_context(conn).await?;
             let system = vec![(now, now); rows.len()];
-            self.compute_rows(&mut conn, schema, &mut rows, &system, &ctx, &mut schemas)
+            self.compute_rows(conn, schema, &mut rows, &system, &ctx, &mut schemas)
                 .await?;
             let drafts: Vec<Record> = rows
                 .iter()
@@ -165,7 +241,6 @@ impl Tenant<'_> {
                 .collect();
             self.check_rules(schema, &drafts, &ctx)?;
         }
-        let ids: Vec<RecordId> = rows.iter().map(|_| RecordId::new()).collect();
         let columns = column_fields(schema, None);
         let created_by = actor_json(ctx);
         let per_row = 6 + columns.len();
@@ -206,7 +281,6 @@ impl Tenant<'_> {
                 sql.args(values).push(")");
             }
             if let Err(error) = conn.execute(sql.into_sql()).await {
-                drop(tx);
                 return Err(self.unique_problem(schema, error, &rows, None).await);
             }
         }
@@ -224,17 +298,20 @@ impl Tenant<'_> {
                     _ => None,
                 })
                 .collect();
-            left.extend(self.write_links(&mut conn, field, &links, false).await?);
+            left.extend(
+                self.write_links(conn, schema, field, &links, false, &mut schemas)
+                    .await?,
+            );
         }
         let left: Vec<RecordId> = left.into_iter().map(RecordId::from_uuid).collect();
         if !left.is_empty() && has_stored_computed(schema) {
-            let ctx = self.eval_context(&mut conn).await?;
-            self.recompute(&mut conn, schema, &left, &ctx, &mut schemas)
+            let ctx = self.eval_context(conn).await?;
+            self.recompute(conn, schema, &left, &ctx, &mut schemas)
                 .await?;
         }
         let touched: Vec<RecordId> = ids.iter().chain(&left).copied().collect();
         self.propagate(
-            &mut conn,
+            conn,
             schema,
             &touched,
             Changed::All,
@@ -242,28 +319,12 @@ impl Tenant<'_> {
             &mut schemas,
         )
         .await?;
-        let changes = ids
-            .iter()
-            .zip(&rows)
-            .map(|(id, cells)| Change {
-                target_kind: TargetKind::Record,
-                target_id: id.to_string(),
-                action: Action::Created,
-                before: None,
-                after: Some(json!({"table_id": schema.table.id.to_string(), "fields": snapshot(schema, cells, None)})),
-                ctx,
-            })
-            .collect();
-        audit::record_many(&mut conn, self, changes).await?;
-        if let Some(key) = idempotency {
-            self.remember_idempotency(&mut conn, key, &ids, now).await?;
-        }
         let actor = record_actor(ctx);
         let mut records: Vec<Record> = ids
-            .into_iter()
+            .iter()
             .zip(rows)
             .map(|(id, cells)| Record {
-                id,
+                id: *id,
                 version: 1,
                 created_at: now,
                 modified_at: now,
@@ -272,11 +333,51 @@ impl Tenant<'_> {
                 cells,
             })
             .collect();
-        self.read_virtual(&mut conn, schema, &mut records, None)
-            .await?;
-        if commit {
-            tx.commit().await?;
+        // A created record another one links to, or that reads one through a link, moved after its
+        // insert: read it back as stored.
+        let moved: Vec<RecordId> = records
+            .iter()
+            .filter(|record| schemas.touched.direct_moved().contains(record.id.as_uuid()))
+            .map(|record| record.id)
+            .collect();
+        if !moved.is_empty() {
+            let mut reloaded: HashMap<RecordId, Record> = HashMap::new();
+            for chunk in moved.chunks(IDS_PER_STATEMENT) {
+                for record in self.load_records(conn, schema, chunk, None).await? {
+                    reloaded.insert(record.id, record);
+                }
+            }
+            for record in &mut records {
+                if let Some(stored) = reloaded.remove(&record.id) {
+                    *record = stored;
+                }
+            }
         }
+        let names = self
+            .render_names_in(conn, schema, records.iter(), &mut schemas)
+            .await?;
+        let changes = records
+            .iter()
+            .map(|record| Change {
+                target_kind: TargetKind::Record,
+                target_id: record.id.to_string(),
+                action: Action::Created,
+                before: None,
+                after: Some(touched::snapshot(schema, &names, record, None)),
+                ctx,
+            })
+            .collect();
+        let settled = self.settle_touched(conn, ctx, schema, &mut schemas).await?;
+        let events = audit::record_many(conn, self, changes).await?;
+        let events = event_ids(&records, events);
+        self.record_settled(conn, settled, &events).await?;
+        let written = records.iter().map(|r| (None, Some(r)));
+        self.watch_written(conn, ctx, schema, written, &events)
+            .await?;
+        if let Some(key) = idempotency {
+            self.remember_idempotency(conn, key, &ids, now).await?;
+        }
+        self.read_virtual(conn, schema, &mut records, None).await?;
         Ok(WriteOutcome::Written(records))
     }
 
@@ -287,12 +388,29 @@ impl Tenant<'_> {
         schema: &TableSchema,
         updates: Vec<RecordUpdate>,
     ) -> Result<Vec<Record>> {
-        let backend = self.store.backend();
-        let now = self.store.now();
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
+        self.check_no_running_approval(&mut conn, schema, &updates)
+            .await?;
+        let records = self
+            .update_records_in(&mut conn, ctx, schema, updates)
+            .await?;
+        tx.commit().await?;
+        Ok(records)
+    }
+
+    /// [`Tenant::update_records`] in the caller's transaction (an approval's status write), same audit.
+    pub(crate) async fn update_records_in(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        schema: &TableSchema,
+        updates: Vec<RecordUpdate>,
+    ) -> Result<Vec<Record>> {
+        let backend = self.store.backend();
+        let now = self.store.now();
         let ids: Vec<RecordId> = updates.iter().map(|update| update.id).collect();
-        let current = self.load_records(&mut conn, schema, &ids, None).await?;
+        let current = self.load_records(conn, schema, &ids, None).await?;
         let current: HashMap<RecordId, Record> = current
             .into_iter()
             .map(|record| (record.id, record))
@@ -331,7 +449,7 @@ impl Tenant<'_> {
             }
         }
         self.check_references(
-            &mut conn,
+            conn,
             schema,
             updates.iter().enumerate().map(|(i, update)| {
                 (
@@ -342,7 +460,7 @@ impl Tenant<'_> {
         )
         .await?;
         // Records that read the changed links before the change (they may lose a linked record).
-        let mut schemas = computed::Schemas::default();
+        let mut schemas = computed::Schemas::tracking(ids.iter().map(|id| *id.as_uuid()));
         let changed_links: HashSet<FieldId> = updates
             .iter()
             .flat_map(|update| update.cells.keys())
@@ -358,7 +476,7 @@ impl Tenant<'_> {
             Vec::new()
         } else {
             self.readers_of(
-                &mut conn,
+                conn,
                 schema,
                 &uuids,
                 &Changed::Fields(changed_links),
@@ -368,7 +486,6 @@ impl Tenant<'_> {
         };
         let modified_by = actor_json(ctx);
         let table = quote(&ddl::table_name(schema.table.id));
-        let mut changes = Vec::with_capacity(updates.len());
         let mut left: Vec<Uuid> = Vec::new();
         for update in &updates {
             let mut sql = SqlText::new(backend);
@@ -397,7 +514,6 @@ impl Tenant<'_> {
                 sql.push(" AND version = ").arg(Arg::Int(Some(expected)));
             }
             if let Err(error) = conn.execute(sql.into_sql()).await {
-                drop(tx);
                 let rows: Vec<BTreeMap<FieldId, CellValue>> = updates
                     .iter()
                     .map(|update| {
@@ -421,35 +537,17 @@ impl Tenant<'_> {
                     };
                     left.extend(
                         self.write_links(
-                            &mut conn,
+                            conn,
+                            schema,
                             field,
                             &[(*update.id.as_uuid(), targets)],
                             true,
+                            &mut schemas,
                         )
                         .await?,
                     );
                 }
             }
-            let before = current
-                .get(&update.id)
-                .map(|record| record.cells.clone())
-                .unwrap_or_default();
-            let mut after = before.clone();
-            for (field_id, cell) in &update.cells {
-                match cell {
-                    Some(cell) => after.insert(*field_id, cell.clone()),
-                    None => after.remove(field_id),
-                };
-            }
-            let changed: HashSet<FieldId> = update.cells.keys().copied().collect();
-            changes.push(Change {
-                target_kind: TargetKind::Record,
-                target_id: update.id.to_string(),
-                action: Action::Updated,
-                before: Some(json!({"table_id": schema.table.id.to_string(), "fields": snapshot(schema, &before, Some(&changed))})),
-                after: Some(json!({"table_id": schema.table.id.to_string(), "fields": snapshot(schema, &after, Some(&changed))})),
-                ctx,
-            });
         }
         let mut changed: HashSet<FieldId> = updates
             .iter()
@@ -463,14 +561,14 @@ impl Tenant<'_> {
             .chain(left.iter().map(|id| RecordId::from_uuid(*id)))
             .collect();
         if has_stored_computed(schema) {
-            let ctx = self.eval_context(&mut conn).await?;
+            let ctx = self.eval_context(conn).await?;
             changed.extend(
-                self.recompute(&mut conn, schema, &touched, &ctx, &mut schemas)
+                self.recompute(conn, schema, &touched, &ctx, &mut schemas)
                     .await?,
             );
         }
         self.propagate(
-            &mut conn,
+            conn,
             schema,
             &touched,
             Changed::Fields(changed),
@@ -478,187 +576,47 @@ impl Tenant<'_> {
             &mut schemas,
         )
         .await?;
-        audit::record_many(&mut conn, self, changes).await?;
-        let mut records = self.load_records(&mut conn, schema, &ids, None).await?;
+        let mut records = self.load_records(conn, schema, &ids, None).await?;
         if !schema.table.validation_rules.is_empty() {
-            let ctx = self.eval_context(&mut conn).await?;
+            let ctx = self.eval_context(conn).await?;
             // Indexes of the request: `ids` are in request order.
             self.check_rules(schema, &records, &ctx)?;
         }
-        self.read_virtual(&mut conn, schema, &mut records, None)
-            .await?;
-        tx.commit().await?;
-        Ok(records)
-    }
-
-    /// Deletes records (their links go with them) in one transaction.
-    pub async fn delete_records(
-        &self,
-        ctx: &WriteContext,
-        schema: &TableSchema,
-        ids: &[RecordId],
-    ) -> Result<()> {
-        let mut tx = self.store.begin_tx().await?;
-        let mut conn = tx.conn();
-        let existing = self.load_records(&mut conn, schema, ids, None).await?;
-        let found: HashSet<RecordId> = existing.iter().map(|record| record.id).collect();
-        let missing: Vec<RecordProblem> = ids
-            .iter()
-            .enumerate()
-            .filter(|(_, id)| !found.contains(id))
-            .map(|(index, id)| RecordProblem {
-                index,
-                field: None,
-                reason: Reason::not_found("record", format!("no record {id} in this table")),
-            })
-            .collect();
-        if !missing.is_empty() {
-            return Err(StoreError::InvalidRecords(missing));
-        }
-        let mut schemas = computed::Schemas::default();
-        let uuids: Vec<Uuid> = ids.iter().map(|id| *id.as_uuid()).collect();
-        let readers_before = self
-            .readers_of(&mut conn, schema, &uuids, &Changed::All, &mut schemas)
-            .await?;
-        let table = quote(&ddl::table_name(schema.table.id));
-        for chunk in ids.chunks(IDS_PER_STATEMENT) {
-            let mut sql = SqlText::new(conn.backend());
-            sql.push(&format!("DELETE FROM {table} WHERE id IN ("))
-                .args(chunk.iter().map(|id| Arg::Uuid(Some(*id.as_uuid()))))
-                .push(")");
-            conn.execute(sql.into_sql()).await?;
-        }
-        self.propagate(
-            &mut conn,
-            schema,
-            &[],
-            Changed::All,
-            readers_before,
-            &mut schemas,
-        )
-        .await?;
-        let changes = existing
-            .iter()
-            .map(|record| Change {
-                target_kind: TargetKind::Record,
-                target_id: record.id.to_string(),
-                action: Action::Deleted,
-                before: Some(json!({"table_id": schema.table.id.to_string(), "fields": snapshot(schema, &record.cells, None)})),
-                after: None,
-                ctx,
-            })
-            .collect();
-        audit::record_many(&mut conn, self, changes).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Replaces (or, on create, sets) the links of records through one link field. When the other side
-    /// holds one record at most, a target linked elsewhere moves here; the records it leaves are returned
-    /// (their link changed too).
-    async fn write_links(
-        &self,
-        conn: &mut Conn<'_>,
-        field: &Field,
-        links: &[(Uuid, Vec<Uuid>)],
-        replace: bool,
-    ) -> Result<Vec<Uuid>> {
-        let FieldKind::Link {
-            table: tenon_model::apps::LinkTarget::Resolved(target_table),
-            inverse: Some(inverse),
-            ..
-        } = field.kind
-        else {
-            return Ok(Vec::new());
-        };
-        let owner_side = field.id < inverse;
-        let (mine, other) = if owner_side {
-            ("source_id", "target_id")
-        } else {
-            ("target_id", "source_id")
-        };
-        let junction = quote(&ddl::junction_name(field.id, inverse));
-        let backend = conn.backend();
-        if replace {
-            for chunk in links.chunks(IDS_PER_STATEMENT) {
-                let mut sql = SqlText::new(backend);
-                sql.push(&format!("DELETE FROM {junction} WHERE {mine} IN ("))
-                    .args(chunk.iter().map(|(id, _)| Arg::Uuid(Some(*id))))
-                    .push(")");
-                conn.execute(sql.into_sql()).await?;
-            }
-        }
-        let single_other = self
-            .load_fields(conn, target_table)
-            .await?
-            .iter()
-            .any(|candidate| {
-                candidate.id == inverse
-                    && matches!(
-                        candidate.kind,
-                        FieldKind::Link {
-                            multiple: false,
-                            ..
-                        }
-                    )
-            });
-        let mut left = Vec::new();
-        if single_other {
-            let writers: HashSet<Uuid> = links.iter().map(|(id, _)| *id).collect();
-            let targets: Vec<Uuid> = links
-                .iter()
-                .flat_map(|(_, targets)| targets.iter().copied())
-                .collect();
-            for chunk in targets.chunks(IDS_PER_STATEMENT) {
-                let mut sql = SqlText::new(backend);
-                sql.push(&format!("SELECT {mine} FROM {junction} WHERE {other} IN ("))
-                    .args(chunk.iter().map(|id| Arg::Uuid(Some(*id))))
-                    .push(")");
-                let owners: Vec<(Uuid,)> = conn.fetch_all(sql.into_sql()).await?;
-                left.extend(
-                    owners
-                        .into_iter()
-                        .map(|(id,)| id)
-                        .filter(|id| !writers.contains(id)),
-                );
-                let mut sql = SqlText::new(backend);
-                sql.push(&format!("DELETE FROM {junction} WHERE {other} IN ("))
-                    .args(chunk.iter().map(|id| Arg::Uuid(Some(*id))))
-                    .push(")");
-                conn.execute(sql.into_sql()).await?;
-            }
-            left.sort();
-            left.dedup();
-        }
-        let pairs: Vec<(Uuid, Uuid, i64)> = links
-            .iter()
-            .flat_map(|(id, targets)| {
-                targets
+        // Each record's event carries every field whose value moved in this transaction.
+        let names = self
+            .render_names_in(
+                conn,
+                schema,
+                records
                     .iter()
-                    .enumerate()
-                    .map(move |(n, target)| (*id, *target, i64::try_from(n).unwrap_or(i64::MAX)))
+                    .chain(records.iter().filter_map(|r| current.get(&r.id))),
+                &mut schemas,
+            )
+            .await?;
+        let changes = records
+            .iter()
+            .filter_map(|after| {
+                let before = current.get(&after.id)?;
+                let changed = touched::changed_fields(schema, &names, before, after);
+                Some(Change {
+                    target_kind: TargetKind::Record,
+                    target_id: after.id.to_string(),
+                    action: Action::Updated,
+                    before: Some(touched::snapshot(schema, &names, before, Some(&changed))),
+                    after: Some(touched::snapshot(schema, &names, after, Some(&changed))),
+                    ctx,
+                })
             })
             .collect();
-        for chunk in pairs.chunks(VALUES_PER_STATEMENT / 3) {
-            let mut sql = SqlText::new(backend);
-            sql.push(&format!(
-                "INSERT INTO {junction} ({mine}, {other}, position) VALUES "
-            ));
-            for (i, (me, target, position)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.push("(")
-                    .args([
-                        Arg::Uuid(Some(*me)),
-                        Arg::Uuid(Some(*target)),
-                        Arg::Int(Some(*position)),
-                    ])
-                    .push(")");
-            }
-            conn.execute(sql.into_sql()).await?;
-        }
-        Ok(left)
+        let settled = self.settle_touched(conn, ctx, schema, &mut schemas).await?;
+        let events = audit::record_many(conn, self, changes).await?;
+        let events = event_ids(&records, events);
+        self.record_settled(conn, settled, &events).await?;
+        let written = records.iter().map(|r| (current.get(&r.id), Some(r)));
+        self.watch_written(conn, ctx, schema, written, &events)
+            .await?;
+        self.read_virtual(conn, schema, &mut records, None).await?;
+        Ok(records)
     }
 
     /// Gives every new record its autonumbers, reserving one block per field and period.

@@ -6,6 +6,7 @@ use tenon_ledger::voucher::VoucherDraft;
 use tenon_ledger::{
     AccountCode, BookSettings, Currency, Dimension, Line, Period, Standard, VoucherState, Word,
 };
+use tenon_store::ledger::{BookRef, CloseOptions};
 use tenon_store::{StoreError, WriteContext};
 
 use crate::{backend_tests, new_org};
@@ -54,14 +55,14 @@ backend_tests! {
         for (i, word) in [Word::Ji, Word::Shou, Word::Ji, Word::Fu, Word::Ji, Word::Zhuan, Word::Shou].into_iter().enumerate() {
             let mut draft = sale(1 + i as u32, 100 + i as i64);
             draft.word = word;
-            tenant.create_voucher(&ctx, "主账套", draft).await.unwrap();
+            tenant.create_voucher(&ctx, &BookRef::name("主账套"), draft).await.unwrap();
         }
         let october = Period::parse("2026-10").unwrap();
-        let all = tenant.list_vouchers("主账套", october).await.unwrap();
+        let all = tenant.list_vouchers(&BookRef::name("主账套"), october).await.unwrap();
         let mut paged = Vec::new();
         let mut after = None;
         loop {
-            let page = tenant.list_vouchers_page("主账套", october, tenon_model::PageRequest::new(3, after).unwrap()).await.unwrap();
+            let page = tenant.list_vouchers_page(&BookRef::name("主账套"), october, tenon_model::PageRequest::new(3, after).unwrap()).await.unwrap();
             assert!(page.items.len() <= 3);
             paged.extend(page.items);
             match page.next_after {
@@ -74,11 +75,11 @@ backend_tests! {
         assert_eq!(paged.len(), 7);
         assert!(paged.iter().all(|v| v.voucher.lines.len() == 2 && v.voucher.total_debit() == v.voucher.total_credit()));
         // An exact multiple of the page size ends without an empty extra page being promised.
-        let first = tenant.list_vouchers_page("主账套", october, tenon_model::PageRequest::new(7, None).unwrap()).await.unwrap();
+        let first = tenant.list_vouchers_page(&BookRef::name("主账套"), october, tenon_model::PageRequest::new(7, None).unwrap()).await.unwrap();
         assert_eq!((first.items.len(), first.next_after), (7, None));
         // A cursor of another period (or book) names nothing here.
         let other = Period::parse("2026-11").unwrap();
-        let foreign = tenant.list_vouchers_page("主账套", other, tenon_model::PageRequest::new(3, Some(all[0].id)).unwrap()).await;
+        let foreign = tenant.list_vouchers_page(&BookRef::name("主账套"), other, tenon_model::PageRequest::new(3, Some(all[0].id)).unwrap()).await;
         assert!(matches!(foreign, Err(StoreError::NotFound { .. })), "{foreign:?}");
     }
 
@@ -94,34 +95,34 @@ backend_tests! {
                 let tenant = store.tenant(org.id);
                 let ctx = WriteContext::system();
                 for i in 0..5 {
-                    let created = tenant.create_voucher(&ctx, "主账套", sale(1 + (i % 28), 100 + task * 10 + i64::from(i))).await.unwrap();
-                    tenant.advance_voucher(&ctx, "主账套", created.id, VoucherState::Reviewed).await.unwrap();
-                    tenant.advance_voucher(&ctx, "主账套", created.id, VoucherState::Posted).await.unwrap();
+                    let created = tenant.create_voucher(&ctx, &BookRef::name("主账套"), sale(1 + (i % 28), 100 + task * 10 + i64::from(i))).await.unwrap();
+                    tenant.advance_voucher(&ctx, &BookRef::name("主账套"), created.id, VoucherState::Reviewed).await.unwrap();
+                    tenant.advance_voucher(&ctx, &BookRef::name("主账套"), created.id, VoucherState::Posted).await.unwrap();
                 }
             }));
         }
         for task in tasks { task.await.unwrap(); }
         let october = Period::parse("2026-10").unwrap();
-        let vouchers = tenant.list_vouchers("主账套", october).await.unwrap();
+        let vouchers = tenant.list_vouchers(&BookRef::name("主账套"), october).await.unwrap();
         let numbers: Vec<u32> = vouchers.iter().map(|v| v.voucher.number).collect();
         assert_eq!(numbers, (1..=40).collect::<Vec<_>>());
-        let report = tenant.trial_balance("主账套", october).await.unwrap();
+        let report = tenant.trial_balance(&BookRef::name("主账套"), october).await.unwrap();
         assert!(report.is_balanced());
         let expected: Decimal = vouchers.iter().map(|v| v.voucher.total_debit()).sum();
         assert_eq!(report.totals.period_debit, expected);
-        tenant.rebuilt_balances("主账套").await.unwrap();
+        tenant.rebuilt_balances(&BookRef::name("主账套")).await.unwrap();
 
         // Reversal: a posted red voucher, and the balances net to zero for the reversed amount.
         let first = &vouchers[0];
-        let red = tenant.reverse_voucher(&ctx, "主账套", first.id, NaiveDate::from_ymd_opt(2026, 10, 30).unwrap()).await.unwrap();
+        let red = tenant.reverse_voucher(&ctx, &BookRef::name("主账套"), first.id, NaiveDate::from_ymd_opt(2026, 10, 30).unwrap()).await.unwrap();
         assert_eq!((red.voucher.number, red.voucher.state, red.reverses_id), (41, VoucherState::Posted, Some(first.id)));
-        let again = tenant.reverse_voucher(&ctx, "主账套", first.id, NaiveDate::from_ymd_opt(2026, 10, 30).unwrap()).await.unwrap_err();
+        let again = tenant.reverse_voucher(&ctx, &BookRef::name("主账套"), first.id, NaiveDate::from_ymd_opt(2026, 10, 30).unwrap()).await.unwrap_err();
         assert!(matches!(again, StoreError::Conflict { .. }), "{again:?}");
-        tenant.rebuilt_balances("主账套").await.unwrap();
+        tenant.rebuilt_balances(&BookRef::name("主账套")).await.unwrap();
 
         // A closed period refuses new vouchers.
-        tenant.close_ledger_periods(&ctx, "主账套", october).await.unwrap();
-        let refused = tenant.create_voucher(&ctx, "主账套", sale(2, 100)).await.unwrap_err();
+        tenant.close_ledger_periods(&ctx, &BookRef::name("主账套"), october, CloseOptions { force: true, ..CloseOptions::default() }).await.unwrap();
+        let refused = tenant.create_voucher(&ctx, &BookRef::name("主账套"), sale(2, 100)).await.unwrap_err();
         assert!(refused.to_string().contains("is closed"), "{refused}");
     }
 
@@ -131,16 +132,16 @@ backend_tests! {
         let ctx = WriteContext::system();
         tenant.create_ledger_book(&ctx, settings("源账套")).await.unwrap();
         for day in 1..=3 {
-            let created = tenant.create_voucher(&ctx, "源账套", sale(day, 11_300)).await.unwrap();
-            tenant.advance_voucher(&ctx, "源账套", created.id, VoucherState::Reviewed).await.unwrap();
-            tenant.advance_voucher(&ctx, "源账套", created.id, VoucherState::Posted).await.unwrap();
+            let created = tenant.create_voucher(&ctx, &BookRef::name("源账套"), sale(day, 11_300)).await.unwrap();
+            tenant.advance_voucher(&ctx, &BookRef::name("源账套"), created.id, VoucherState::Reviewed).await.unwrap();
+            tenant.advance_voucher(&ctx, &BookRef::name("源账套"), created.id, VoucherState::Posted).await.unwrap();
         }
         let october = Period::parse("2026-10").unwrap();
-        let books = tenant.export_books("源账套", october, october, false).await.unwrap();
+        let books = tenant.export_books(&BookRef::name("源账套"), october, october, false).await.unwrap();
         assert_eq!(books.vouchers.len(), 3);
         let outcome = tenant.import_books(&ctx, "新账套", books.clone(), &|_, _| {}).await.unwrap();
         assert!(outcome.book_created);
-        let back = tenant.export_books("新账套", october, october, false).await.unwrap();
+        let back = tenant.export_books(&BookRef::name("新账套"), october, october, false).await.unwrap();
         assert_eq!(back.vouchers, books.vouchers);
         let twice = tenant.import_books(&ctx, "新账套", books, &|_, _| {}).await.unwrap_err();
         assert!(twice.to_string().contains("already exists"), "{twice}");
@@ -159,7 +160,7 @@ backend_tests! {
             tasks.push(tokio::spawn(async move {
                 let tenant = store.tenant(org.id);
                 let drafts: Vec<VoucherDraft> = (0..25).map(|i| sale(1 + (i % 28), 100 + task * 1000 + i64::from(i))).collect();
-                let posted = tenant.create_vouchers(&WriteContext::system(), "主账套", drafts, VoucherState::Posted).await.unwrap();
+                let posted = tenant.create_vouchers(&WriteContext::system(), &BookRef::name("主账套"), drafts, VoucherState::Posted).await.unwrap();
                 // Numbers of one batch are consecutive, in the order the drafts were given.
                 let numbers: Vec<u32> = posted.iter().map(|v| v.voucher.number).collect();
                 assert_eq!(numbers, (numbers[0]..numbers[0] + 25).collect::<Vec<_>>());
@@ -168,13 +169,13 @@ backend_tests! {
         }
         for task in tasks { task.await.unwrap(); }
         let october = Period::parse("2026-10").unwrap();
-        let vouchers = tenant.list_vouchers("主账套", october).await.unwrap();
+        let vouchers = tenant.list_vouchers(&BookRef::name("主账套"), october).await.unwrap();
         assert_eq!(vouchers.iter().map(|v| v.voucher.number).collect::<Vec<_>>(), (1..=100).collect::<Vec<_>>());
-        let report = tenant.trial_balance("主账套", october).await.unwrap();
+        let report = tenant.trial_balance(&BookRef::name("主账套"), october).await.unwrap();
         assert!(report.is_balanced());
         let expected: Decimal = vouchers.iter().map(|v| v.voucher.total_debit()).sum();
         assert_eq!(report.totals.period_debit, expected);
-        tenant.rebuilt_balances("主账套").await.unwrap();
+        tenant.rebuilt_balances(&BookRef::name("主账套")).await.unwrap();
     }
 
     async fn a_batch_with_one_bad_voucher_writes_nothing_and_names_it(store) {
@@ -184,13 +185,13 @@ backend_tests! {
         tenant.create_ledger_book(&ctx, settings("主账套")).await.unwrap();
         let mut bad = sale(3, 100);
         bad.lines[1].credit = Decimal::new(99, 2);
-        let refused = tenant.create_vouchers(&ctx, "主账套", vec![sale(2, 100), bad], VoucherState::Posted).await.unwrap_err();
+        let refused = tenant.create_vouchers(&ctx, &BookRef::name("主账套"), vec![sale(2, 100), bad], VoucherState::Posted).await.unwrap_err();
         let StoreError::Invalid(invalid) = refused else { panic!("{refused:?}") };
         assert_eq!(invalid.0[0].field, "vouchers[1].lines");
         assert!(invalid.0[0].reason.contains("does not balance"), "{invalid}");
-        assert!(tenant.list_vouchers("主账套", Period::parse("2026-10").unwrap()).await.unwrap().is_empty());
+        assert!(tenant.list_vouchers(&BookRef::name("主账套"), Period::parse("2026-10").unwrap()).await.unwrap().is_empty());
         // The numbers were given back with the rolled-back transaction.
-        let next = tenant.create_voucher(&ctx, "主账套", sale(2, 100)).await.unwrap();
+        let next = tenant.create_voucher(&ctx, &BookRef::name("主账套"), sale(2, 100)).await.unwrap();
         assert_eq!(next.voucher.number, 1);
     }
 
@@ -199,9 +200,9 @@ backend_tests! {
         let tenant = store.tenant(org.id);
         let ctx = WriteContext::system();
         tenant.create_ledger_book(&ctx, BookSettings { segregation_of_duties: true, ..settings("主账套") }).await.unwrap();
-        let refused = tenant.create_vouchers(&ctx, "主账套", vec![sale(2, 100)], VoucherState::Posted).await.unwrap_err();
+        let refused = tenant.create_vouchers(&ctx, &BookRef::name("主账套"), vec![sale(2, 100)], VoucherState::Posted).await.unwrap_err();
         assert!(matches!(&refused, StoreError::Conflict { .. }) && refused.to_string().contains("separates duties"), "{refused}");
-        tenant.create_vouchers(&ctx, "主账套", vec![sale(2, 100)], VoucherState::Draft).await.unwrap();
+        tenant.create_vouchers(&ctx, &BookRef::name("主账套"), vec![sale(2, 100)], VoucherState::Draft).await.unwrap();
     }
 
     async fn an_import_refuses_numbers_the_book_or_the_file_already_uses(store) {
@@ -209,15 +210,105 @@ backend_tests! {
         let tenant = store.tenant(org.id);
         let ctx = WriteContext::system();
         tenant.create_ledger_book(&ctx, settings("源账套")).await.unwrap();
-        tenant.create_vouchers(&ctx, "源账套", vec![sale(1, 100), sale(2, 200)], VoucherState::Posted).await.unwrap();
+        tenant.create_vouchers(&ctx, &BookRef::name("源账套"), vec![sale(1, 100), sale(2, 200)], VoucherState::Posted).await.unwrap();
         let october = Period::parse("2026-10").unwrap();
-        let mut books = tenant.export_books("源账套", october, october, false).await.unwrap();
+        let mut books = tenant.export_books(&BookRef::name("源账套"), october, october, false).await.unwrap();
         let refused = tenant.import_books(&ctx, "源账套", books.clone(), &|_, _| {}).await.unwrap_err();
         assert!(refused.to_string().contains("voucher 记-1 of 2026-10 already exists in book 源账套"), "{refused}");
         books.vouchers[1].number = 1;
         let twice = tenant.import_books(&ctx, "新账套", books, &|_, _| {}).await.unwrap_err();
         assert!(twice.to_string().contains("vouchers[2026-10 记-1]: the file holds this voucher number twice"), "{twice}");
         // Nothing of the refused import remains, not even the book it would have created.
-        assert!(tenant.ledger_book("新账套").await.is_err());
+        assert!(tenant.ledger_book(&BookRef::name("新账套")).await.is_err());
     }
+
+    async fn statements_of_a_book_imported_from_saft_equal_those_of_the_book_it_came_from(store) {
+        let (org, _) = new_org(&store, "婚庆公司").await;
+        let tenant = store.tenant(org.id);
+        let ctx = WriteContext::system();
+        let source = BookRef::name("源账套");
+        tenant.create_ledger_book(&ctx, settings("源账套")).await.unwrap();
+        // Sales to several customers, an expense by department, a receipt in advance: then carried forward.
+        let mut drafts = Vec::new();
+        for day in 1..=12u32 {
+            let mut draft = sale(day, 10_000 + i64::from(day) * 137);
+            draft.lines[0].dimensions = BTreeMap::from([(Dimension::Customer, format!("客户{}", day % 4))]);
+            drafts.push(draft);
+        }
+        let mut expense = Line::simple("差旅", AccountCode::parse("6602").unwrap(), Decimal::new(4_321, 2), Decimal::ZERO);
+        expense.dimensions = BTreeMap::from([(Dimension::Department, "行政部".to_owned())]);
+        let mut advance = Line::simple("预收", AccountCode::parse("2203").unwrap(), Decimal::ZERO, Decimal::new(50_000, 2));
+        advance.dimensions = BTreeMap::from([(Dimension::Customer, "客户9".to_owned())]);
+        drafts.push(VoucherDraft { date: NaiveDate::from_ymd_opt(2026, 10, 20).unwrap(), word: Word::Fu, attachments: 0,
+            lines: vec![expense, Line::simple("差旅", AccountCode::parse("1002").unwrap(), Decimal::ZERO, Decimal::new(4_321, 2))] });
+        drafts.push(VoucherDraft { date: NaiveDate::from_ymd_opt(2026, 10, 21).unwrap(), word: Word::Shou, attachments: 0,
+            lines: vec![Line::simple("预收", AccountCode::parse("1002").unwrap(), Decimal::new(50_000, 2), Decimal::ZERO), advance] });
+        tenant.create_vouchers(&ctx, &source, drafts, VoucherState::Posted).await.unwrap();
+        let october = Period::parse("2026-10").unwrap();
+        let before = tenant.income_statement(&source, october, october).await.unwrap();
+        let (_, carried) = tenant.carry_forward(&ctx, &source, october).await.unwrap();
+        assert_eq!(carried.len(), 1);
+        let moved: Decimal = carried[0].voucher.lines.iter().filter(|l| l.account.as_str() == "4103").map(|l| l.credit - l.debit).sum();
+        let income = tenant.income_statement(&source, october, october).await.unwrap();
+        assert_eq!(income.lines, before.lines, "the carry-forward voucher does not change the income statement");
+        assert_eq!(income.lines.last().unwrap().current, moved);
+        let sheet = tenant.balance_sheet(&source, october).await.unwrap();
+        let line = |code: &str| sheet.lines.iter().find(|l| l.code == code).unwrap().current;
+        assert_eq!(line("29"), line("59"));
+        assert_eq!(line("35"), Decimal::new(50_000, 2), "预收款项");
+
+        let books = tenant.export_books(&source, october, october, false).await.unwrap();
+        let (bytes, _) = tenon_ledger::exchange::export(tenon_ledger::exchange::Format::Saft, &books, &Default::default()).unwrap();
+        let (imported, _) = tenon_ledger::exchange::import(tenon_ledger::exchange::Format::Saft, &bytes, &Default::default(), "导入账套", Currency::CNY).unwrap();
+        tenant.import_books(&ctx, "导入账套", imported, &|_, _| {}).await.unwrap();
+        let copy = BookRef::name("导入账套");
+        assert_eq!(tenant.balance_sheet(&copy, october).await.unwrap().lines, sheet.lines);
+        assert_eq!(tenant.income_statement(&copy, october, october).await.unwrap().lines, income.lines);
+    }
+
+    async fn a_file_with_unbalanced_openings_imports_them_and_no_period_closes_until_they_are_corrected(store) {
+        let (org, _) = new_org(&store, "Selskapet").await;
+        let tenant = store.tenant(org.id);
+        let ctx = WriteContext::system();
+        let bytes = std::fs::read(shared_saft("ExampleFile_SAF-T_Financial_999999999_20161125213512.xml")).unwrap();
+        let (books, report) = tenon_ledger::exchange::import(tenon_ledger::exchange::Format::Saft, &bytes, &Default::default(), "Selskapet", Currency::CNY).unwrap();
+        assert!(report.warnings.iter().any(|w| w.contains("the opening balances do not balance")), "{:?}", report.warnings);
+        let outcome = tenant.import_books(&ctx, "Selskapet", books, &|_, _| {}).await.unwrap();
+        assert!(outcome.openings > 0);
+        assert_ne!(outcome.opening_debit, outcome.opening_credit);
+        let book = BookRef::name("Selskapet");
+        let (stored, openings) = tenant.ledger_openings(&book).await.unwrap();
+        assert!(!stored.opening_balanced());
+        let openings = openings.unwrap();
+        // The trial balance shows the file's openings as written, off by their difference.
+        let trial = tenant.trial_balance(&book, openings.period).await.unwrap();
+        assert_eq!(trial.totals.opening_debit - trial.totals.opening_credit, outcome.opening_debit - outcome.opening_credit);
+        let refused = tenant.close_ledger_periods(&ctx, &book, openings.period, CloseOptions { force: true, ..CloseOptions::default() }).await.unwrap_err();
+        match &refused {
+            StoreError::Invalid(invalid) => assert_eq!(invalid.0[0].code, tenon_model::DetailCode::OpeningsUnbalanced, "{refused}"),
+            other => panic!("{other}"),
+        }
+        // Corrected through the API's rule (balanced), the period closes.
+        let mut balances = openings.balances.clone();
+        let difference = outcome.opening_debit - outcome.opening_credit;
+        let (_, accounts) = tenant.ledger_accounts(&book).await.unwrap();
+        let chart = tenon_ledger::Chart::from_accounts(accounts.clone()).unwrap();
+        let spare = accounts.iter().find(|a| chart.is_leaf(&a.code) && !balances.iter().any(|o| o.account == a.code)).unwrap();
+        balances.push(tenon_ledger::opening::Opening::simple(spare.code.clone(), (-difference).max(Decimal::ZERO), difference.max(Decimal::ZERO)));
+        let (fixed, _) = tenant.set_ledger_openings(&ctx, &book, tenon_ledger::opening::Openings { period: openings.period, balances }).await.unwrap();
+        assert!(fixed.opening_balanced());
+        tenant.close_ledger_periods(&ctx, &book, openings.period, CloseOptions { force: true, ..CloseOptions::default() }).await.unwrap();
+    }
+}
+
+/// `shared/data/saf-t` beside the repository (read there, never copied in).
+fn shared_saft(file: &str) -> std::path::PathBuf {
+    let start = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    start
+        .ancestors()
+        .skip(2)
+        .map(|dir| dir.join("shared/data/saf-t"))
+        .find(|dir| dir.is_dir())
+        .unwrap_or_else(|| start.join("../../../shared/data/saf-t"))
+        .join(file)
 }

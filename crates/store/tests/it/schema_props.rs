@@ -222,6 +222,7 @@ async fn run(store: &Store, ops: Vec<Op>) {
                     fields: None,
                     page_size: 1000,
                     after: None,
+                    offset: 0,
                     count: true,
                     condition: None,
                 },

@@ -279,7 +279,7 @@ async fn apps_and_tables_move_through_files_with_diff_and_progress(backend: Test
     let definition = dir.join("duty.yaml");
     std::fs::write(
         &definition,
-        "key: duty\nname: Duty\ntables:\n  - key: roster\n    name: Roster\n    fields:\n      - {key: student, name: Student, type: text, required: true}\n      - {key: week, name: Week, type: number}\n",
+        "key: duty\nname: Duty\ntables:\n  - key: roster\n    name: Roster\n    fields:\n      - {key: student, name: Student, type: text, required: true, unique: true}\n      - {key: week, name: Week, type: number}\n",
     )
     .unwrap();
     let diff = success(&env.run(&["app", "diff", "--org", org, definition.to_str().unwrap()]));
@@ -297,19 +297,37 @@ async fn apps_and_tables_move_through_files_with_diff_and_progress(backend: Test
 
     let csv = dir.join("roster.csv");
     std::fs::write(&csv, "Pupil,Week\n小明,47\n小红,x\n").unwrap();
-    let summary = success(&env.run(&[
-        "table",
-        "import",
-        "--org",
-        org,
-        "--app",
-        "duty",
-        "--table",
-        "roster",
-        "--map",
-        "Pupil=student",
-        csv.to_str().unwrap(),
-    ]));
+    let import = |partial: bool| {
+        let mut args = vec![
+            "table",
+            "import",
+            "--org",
+            org,
+            "--app",
+            "duty",
+            "--table",
+            "roster",
+            "--map",
+            "Pupil=student",
+            csv.to_str().unwrap(),
+        ];
+        if partial {
+            args.push("--partial");
+        }
+        env.run(&args)
+    };
+    // All or nothing by default, and a refused row is a failure (exit code 5) either way.
+    let refused = import(false);
+    assert_eq!(refused.status.code(), Some(5), "{refused:?}");
+    let summary = stdout(&refused);
+    assert!(
+        summary.starts_with("2 rows read, 1 refused: nothing imported"),
+        "{summary}"
+    );
+    assert!(summary.contains("line 3 (week)"), "{summary}");
+    let partial = import(true);
+    assert_eq!(partial.status.code(), Some(5), "{partial:?}");
+    let summary = stdout(&partial);
     assert!(
         summary.starts_with("2 rows read, imported 1, 1 not imported"),
         "{summary}"
@@ -340,11 +358,47 @@ async fn apps_and_tables_move_through_files_with_diff_and_progress(backend: Test
         [vec![serde_json::json!("小明"), serde_json::json!(47)]]
     );
 
+    // Headers are field names without --map; --upsert-on updates the record a row matches on a unique
+    // field and creates the others.
+    let upsert = dir.join("upsert.csv");
+    std::fs::write(&upsert, "Student,Week\n小明,48\n小刚,49\n").unwrap();
+    let upserted = success(&env.run(&[
+        "table",
+        "import",
+        "--org",
+        org,
+        "--app",
+        "duty",
+        "--table",
+        "roster",
+        "--upsert-on",
+        "student",
+        upsert.to_str().unwrap(),
+    ]));
+    assert!(
+        upserted.starts_with("2 rows read, imported 2 (1 updated), 0 not imported"),
+        "{upserted}"
+    );
+    let not_unique = env.run(&[
+        "table",
+        "import",
+        "--org",
+        org,
+        "--app",
+        "duty",
+        "--table",
+        "roster",
+        "--upsert-on",
+        "week",
+        upsert.to_str().unwrap(),
+    ]);
+    assert_eq!(not_unique.status.code(), Some(5), "{not_unique:?}");
+
     let exported = success(&env.run(&["app", "export", "--org", org, "duty", "--format", "json"]));
     let json: serde_json::Value = serde_json::from_str(&exported).unwrap();
     assert_eq!(json["tables"][0]["fields"][1]["type"], "number");
     let shrunk = dir.join("shrunk.yaml");
-    std::fs::write(&shrunk, "key: duty\nname: Duty\ntables:\n  - key: roster\n    name: Roster\n    fields:\n      - {key: student, name: Student, type: text, required: true}\n").unwrap();
+    std::fs::write(&shrunk, "key: duty\nname: Duty\ntables:\n  - key: roster\n    name: Roster\n    fields:\n      - {key: student, name: Student, type: text, required: true, unique: true}\n").unwrap();
     let refused = env.run(&["app", "import", "--org", org, shrunk.to_str().unwrap()]);
     assert_eq!(
         refused.status.code(),
@@ -584,6 +638,421 @@ async fn ledger_commands_refuse_bad_input_with_distinct_exit_codes(backend: Test
     env.database.cleanup().await;
 }
 
+/// Starts `tenon serve` with `extra` arguments; returns it and its base URL.
+fn start_server(env: &Env, extra: &[&str]) -> (Server, String) {
+    let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let mut server = Server(
+        env.command(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("serve starts"),
+    );
+    let mut first_line = String::new();
+    BufReader::new(server.0.stdout.take().expect("stdout"))
+        .read_line(&mut first_line)
+        .expect("banner");
+    let base = first_line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .expect("address in banner")
+        .to_owned();
+    (server, base)
+}
+
+async fn the_test_clock_moves_only_when_told_and_survives_a_restart(backend: TestBackend) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let env = Env::new(backend).await;
+    let org = success(&env.run(&[
+        "org",
+        "create",
+        "Clockwork",
+        "--admin-email",
+        "clock@example.com",
+        "--admin-password",
+        "a long password",
+    ]));
+    let token = success(&env.run(&[
+        "token",
+        "create",
+        "--org",
+        org.trim(),
+        "--name",
+        "clock",
+        "--scopes",
+        "admin",
+    ]));
+    let token = token.trim().to_owned();
+    let reader = success(&env.run(&[
+        "token",
+        "create",
+        "--org",
+        org.trim(),
+        "--name",
+        "reader",
+        "--scopes",
+        "directory:read",
+    ]));
+    let http = reqwest::Client::new();
+    let clock_url = |base: &str| format!("{base}/api/v1/_test/clock");
+
+    // Without the flag the route does not exist.
+    let (server, base) = start_server(&env, &[]);
+    let answer = http
+        .post(clock_url(&base))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"now": "2030-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 404);
+    drop(server);
+    assert!(!env.database.dir.path().join("test-clock").exists());
+
+    let (server, base) = start_server(&env, &["--test-clock"]);
+    let first: serde_json::Value = http
+        .get(clock_url(&base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let again: serde_json::Value = http
+        .get(clock_url(&base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["now"], again["now"], "the clock stands still");
+
+    // Only admin moves it; a bad instant is refused and moves nothing.
+    let refused = http
+        .post(clock_url(&base))
+        .bearer_auth(reader.trim())
+        .json(&serde_json::json!({"now": "2030-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let bad = http
+        .post(clock_url(&base))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"now": "tomorrow"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(bad.status().is_client_error(), "{}", bad.status());
+
+    let set = http
+        .post(clock_url(&base))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"now": "2030-01-01T08:00:00+08:00"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 200);
+    let set: serde_json::Value = set.json().await.unwrap();
+    assert_eq!(set["now"], "2030-01-01T00:00:00Z");
+
+    // What the store writes follows it.
+    let department: serde_json::Value = http
+        .post(format!("{base}/api/v1/departments"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "钟表部"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let created = department["created_at"].as_str().expect("created_at");
+    assert!(created.starts_with("2030-01-01T00:00:00"), "{department}");
+    drop(server);
+
+    // A restarted node resumes at the same instant.
+    let (_server, base) = start_server(&env, &["--test-clock"]);
+    let resumed: serde_json::Value = http
+        .get(clock_url(&base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resumed["now"], "2030-01-01T00:00:00Z");
+    env.database.cleanup().await;
+}
+
+async fn token_create_member_makes_a_personal_token_within_the_members_role(backend: TestBackend) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let env = Env::new(backend).await;
+    let org = success(&env.run(&[
+        "org",
+        "create",
+        "湖州优品",
+        "--admin-email",
+        "boss@example.com",
+        "--admin-password",
+        "a long password",
+    ]));
+    let org = org.trim();
+    let admin = success(&env.run(&[
+        "token", "create", "--org", org, "--name", "admin", "--scopes", "admin",
+    ]));
+    let (_server, base) = start_server(&env, &[]);
+    let http = reqwest::Client::new();
+    let created = http
+        .post(format!("{base}/api/v1/members"))
+        .bearer_auth(admin.trim())
+        .json(&serde_json::json!({"name": "Clerk", "email": "clerk@example.com", "role": "member"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let clerk: serde_json::Value = created.json().await.unwrap();
+
+    let token = success(&env.run(&[
+        "token",
+        "create",
+        "--org",
+        org,
+        "--name",
+        "clerk",
+        "--scopes",
+        "approvals:read,approvals:write",
+        "--member",
+        "Clerk@Example.com",
+    ]));
+    let token = token.trim_end_matches('\n');
+    assert!(
+        token.starts_with("tnp_") && !token.contains(char::is_whitespace),
+        "{token:?}"
+    );
+    let me: serde_json::Value = http
+        .get(format!("{base}/api/v1/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["member"]["id"], clerk["id"], "{me}");
+    assert_eq!(
+        me["scopes"],
+        serde_json::json!(["approvals:read", "approvals:write"])
+    );
+
+    // Nobody by that address: 3; scopes beyond a member's role: 5. Nothing printed on stdout.
+    let unknown = env.run(&[
+        "token",
+        "create",
+        "--org",
+        org,
+        "--name",
+        "x",
+        "--scopes",
+        "approvals:read",
+        "--member",
+        "nobody@example.com",
+    ]);
+    assert_eq!(unknown.status.code(), Some(3));
+    assert_eq!(stdout(&unknown), "");
+    let beyond = env.run(&[
+        "token",
+        "create",
+        "--org",
+        org,
+        "--name",
+        "x",
+        "--scopes",
+        "admin",
+        "--member",
+        "clerk@example.com",
+    ]);
+    assert_eq!(beyond.status.code(), Some(5));
+    assert_eq!(stdout(&beyond), "");
+    env.database.cleanup().await;
+}
+
+async fn an_approval_timeout_fires_when_the_test_clock_passes_it(backend: TestBackend) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let env = Env::new(backend).await;
+    let org = success(&env.run(&[
+        "org",
+        "create",
+        "武夷山茶",
+        "--admin-email",
+        "tea@example.com",
+        "--admin-password",
+        "a long password",
+    ]));
+    let token = success(&env.run(&[
+        "token",
+        "create",
+        "--org",
+        org.trim(),
+        "--name",
+        "admin",
+        "--scopes",
+        "admin",
+    ]));
+    let token = token.trim().to_owned();
+    let (_server, base) = start_server(&env, &["--test-clock"]);
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: serde_json::Value| {
+        http.post(format!("{base}{path}"))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    let status = |reply: reqwest::Response| reply.status().as_u16();
+    assert_eq!(status(post("/api/v1/apps/import", serde_json::json!({
+        "format": "tenon.app/v1", "key": "tea", "name": "茶",
+        "tables": [{"key": "refunds", "name": "退款", "fields": [{"key": "amount", "name": "金额", "type": "number"}]}]
+    })).await.unwrap()), 201);
+    let lead: serde_json::Value = post(
+        "/api/v1/members",
+        serde_json::json!({"name": "主管", "email": "lead@example.com"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let clerk: serde_json::Value = post(
+        "/api/v1/members",
+        serde_json::json!({"name": "客服", "email": "clerk@example.com"}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        status(
+            post(
+                "/api/v1/roles",
+                serde_json::json!({"key": "lead", "name": "主管", "member_ids": [lead["id"]]})
+            )
+            .await
+            .unwrap()
+        ),
+        201
+    );
+    assert_eq!(status(post("/api/v1/processes", serde_json::json!({
+        "app": "tea", "code": "TEA_REFUND", "name": "退款", "table": "refunds",
+        "settings": {"timeout": {"after_hours": 24, "action": "approve"}},
+        "nodes": [{"key": "review", "type": "approval", "method": "or", "approvers": [{"role": "lead"}], "next": "end"}]
+    })).await.unwrap()), 201);
+    assert_eq!(
+        status(
+            post(
+                "/api/v1/processes/TEA_REFUND/publish",
+                serde_json::json!({})
+            )
+            .await
+            .unwrap()
+        ),
+        200
+    );
+    let started: serde_json::Value = post("/api/v1/approvals", serde_json::json!({"process": "TEA_REFUND", "initiator": clerk["id"], "fields": {"amount": 30}}))
+        .await.unwrap().json().await.unwrap();
+    assert_eq!(started["status"], "running", "{started}");
+    let instance = format!(
+        "{base}/api/v1/approvals/{}",
+        started["id"].as_str().unwrap()
+    );
+    let now: serde_json::Value = http
+        .get(format!("{base}/api/v1/_test/clock"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let now = chrono::DateTime::parse_from_rfc3339(now["now"].as_str().unwrap()).unwrap();
+
+    // 23 hours: nothing happens. 25 hours: the timeout passes the task.
+    let moved = post(
+        "/api/v1/_test/clock",
+        serde_json::json!({"now": (now + chrono::TimeDelta::hours(23)).to_rfc3339()}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(moved.status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let waiting: serde_json::Value = http
+        .get(&instance)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(waiting["status"], "running");
+    post(
+        "/api/v1/_test/clock",
+        serde_json::json!({"now": (now + chrono::TimeDelta::hours(25)).to_rfc3339()}),
+    )
+    .await
+    .unwrap();
+    let mut done = waiting;
+    for _ in 0..100 {
+        done = http
+            .get(&instance)
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if done["status"] == "completed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        (done["status"].as_str(), done["result"].as_str()),
+        (Some("completed"), Some("agree")),
+        "{done}"
+    );
+    let kinds: Vec<&str> = done["operation_records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "start_process_instance",
+            "execute_task_auto",
+            "finish_process_instance"
+        ]
+    );
+    assert!(
+        done["finished_at"].as_str().unwrap().starts_with(
+            &(now + chrono::TimeDelta::hours(25))
+                .format("%Y-%m-%dT%H")
+                .to_string()
+        ),
+        "{done}"
+    );
+    env.database.cleanup().await;
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -606,4 +1075,7 @@ on_both_backends!(
     apps_and_tables_move_through_files_with_diff_and_progress,
     ledger_files_import_and_export_in_every_format_with_the_same_totals,
     ledger_commands_refuse_bad_input_with_distinct_exit_codes,
+    the_test_clock_moves_only_when_told_and_survives_a_restart,
+    token_create_member_makes_a_personal_token_within_the_members_role,
+    an_approval_timeout_fires_when_the_test_clock_passes_it,
 );

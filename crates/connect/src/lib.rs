@@ -1,0 +1,111 @@
+//! Flow workers (issue #18): the loop each of them runs inside `tenon serve --flow-workers N`.
+//!
+//! A worker claims due runs (a lease fenced by an epoch; see `tenon_store::flows`), then advances each
+//! run one step per transaction until it finishes, waits, or its claim is lost. It wakes on every commit
+//! of this process (a record write that inserted a run) and polls at [`FlowConfig::poll_interval`] for
+//! the rest: retries coming due, runs of other nodes' writes, leases of crashed workers expiring. Times
+//! come from the store's clock, so tests move time instead of waiting.
+//!
+//! With the workers runs the node's scheduler ([`Store::run_schedules`] every poll interval): schedule
+//! triggers' slots, by the store's clock, one run per slot however many nodes tick.
+//!
+//! Not built yet: the outside connectors (`http`, `sms`, …) the issue places here.
+
+use std::time::Duration;
+
+use tenon_store::Store;
+use tenon_store::flows::Advance;
+use tokio::task::JoinHandle;
+
+/// How many workers a node runs, and how they poll.
+#[derive(Debug, Clone)]
+pub struct FlowConfig {
+    /// Workers per node (0: this node runs no flows; another node may).
+    pub workers: usize,
+    /// Runs a worker claims at once.
+    pub batch: u32,
+    /// How often an idle worker looks for due runs without being woken.
+    pub poll_interval: Duration,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            workers: 1,
+            batch: 16,
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Starts the workers; abort the handles to stop them (a step cut short rolls back and runs again after
+/// the lease, on this node or another).
+pub fn spawn_flow_workers(store: Store, config: FlowConfig) -> Vec<JoinHandle<()>> {
+    let node = uuid::Uuid::now_v7();
+    let mut handles: Vec<JoinHandle<()>> = (0..config.workers)
+        .map(|worker| {
+            let store = store.clone();
+            let config = config.clone();
+            let owner = format!("{node}/{worker}");
+            tokio::spawn(async move { run(owner, store, config).await })
+        })
+        .collect();
+    if config.workers > 0 {
+        handles.push(tokio::spawn(schedule(store, config.poll_interval)));
+    }
+    handles
+}
+
+/// The scheduler: every `interval`, the slots of schedule triggers that came due.
+async fn schedule(store: Store, interval: Duration) {
+    loop {
+        if let Err(error) = store.run_schedules().await {
+            tracing::warn!(%error, "the flow scheduler's tick failed");
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+async fn run(owner: String, store: Store, config: FlowConfig) {
+    loop {
+        let commits = store.commits().clone();
+        let woken = commits.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        match round(&owner, &store, &config).await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(error) => tracing::warn!(worker = %owner, %error, "flow round failed"),
+        }
+        tokio::select! {
+            () = &mut woken => {}
+            () = tokio::time::sleep(config.poll_interval) => {}
+        }
+    }
+}
+
+/// Claims due runs and advances each as far as it goes. `true` when it found work.
+pub async fn round(
+    owner: &str,
+    store: &Store,
+    config: &FlowConfig,
+) -> Result<bool, tenon_store::StoreError> {
+    let claims = store.claim_flow_runs(owner, config.batch).await?;
+    if claims.is_empty() {
+        return Ok(false);
+    }
+    for claim in claims {
+        loop {
+            match store.advance_flow_run(&claim).await {
+                Ok(Advance::Continue) => continue,
+                Ok(Advance::Waiting | Advance::Finished(_) | Advance::Lost) => break,
+                Err(error) => {
+                    // The run's lease expires and it is claimed again.
+                    tracing::warn!(worker = %owner, run = %claim.run_id, %error, "a flow step failed to commit");
+                    break;
+                }
+            }
+        }
+    }
+    Ok(true)
+}

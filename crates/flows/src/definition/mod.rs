@@ -1,0 +1,522 @@
+//! A flow as people write it, in the `flows:` section of a `tenon.app/v1` file:
+//!
+//! ```yaml
+//! flows:
+//!   - key: t2_followup
+//!     trigger: {record: orders, on: enter, when: '{状态} = "已签收"'}
+//!     steps:
+//!       - {key: f, type: create_record, table: followups, fields: {customer: '{trigger.fields.客户}'}}
+//!       - {key: tell, type: notify, channel: inbox, to: {members: '{trigger.fields.owner}'}, text: '回访 {{ trigger.fields.customer }}'}
+//! ```
+//!
+//! [`Flow::parse`] checks the shape only (unknown keys, step types, the trigger's form); publishing
+//! ([`crate::compile`]) checks it against the tables.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tenon_model::apps::ApiKey;
+use tenon_model::{Checker, DetailCode, Invalid};
+
+use crate::trigger::On;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Flow {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default = "enabled", skip_serializing_if = "is_true")]
+    pub enabled: bool,
+    pub trigger: Trigger,
+    pub steps: Vec<Step>,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+/// What starts a run. Exactly one of `record`, `manual`, `webhook` and `schedule` (approval triggers are
+/// not built yet and are refused with a reason).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    /// The table (key, in the file's app) whose record changes start runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<On>,
+    /// For `updated` and `change`: only changes of these fields (keys or names) count.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<String>,
+    /// A condition on the record's stored fields (no `TODAY()`/`NOW()`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// Started by `POST /api/v1/flows/{flow}/runs {"payload": {…}}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual: Option<Manual>,
+    /// Started by `POST /api/v1/hooks/{slug}` (a secret slug the flow gets when published).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<Webhook>,
+    /// Runs at the slots of a cron pattern in a named zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Value>,
+}
+
+/// A manual trigger's typed inputs, read as `{trigger.payload.<key>}`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manual {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<Input>,
+}
+
+/// A schedule: `{cron: "0 9 * * MON-FRI", zone: "Asia/Shanghai"}` (5 or 6 fields; see
+/// [`crate::schedule`]). Steps read `{trigger.scheduled_for}` (the slot's instant) and `{trigger.date}`
+/// (its date in the zone).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    pub cron: String,
+    pub zone: String,
+}
+
+/// A webhook trigger: `trigger: {webhook: {}}`. The request's JSON body is the run's payload
+/// (`{trigger.payload.<key>}` for the typed `inputs`; templates see the whole body).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    /// Typed inputs the body must carry (other keys of the body are kept but not typed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<Input>,
+    /// Requests must carry a Standard Webhooks signature made with the flow's `hook_secret`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub signed: bool,
+    /// The request waits for the run to end and answers its result (else 202 with the run's id).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub wait: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Input {
+    pub key: String,
+    #[serde(rename = "type")]
+    pub kind: InputType,
+    #[serde(default)]
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputType {
+    Text,
+    Number,
+    Integer,
+    Boolean,
+    Date,
+    DateTime,
+    Ids,
+}
+
+/// One step: `{key, type, …}`. Values of `fields`, `record`, `condition`, `where` and `to.members` are
+/// formulas; `text` and `title` are MiniJinja templates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    CreateRecord {
+        key: String,
+        table: String,
+        #[serde(default)]
+        fields: BTreeMap<String, Value>,
+    },
+    UpdateRecord {
+        key: String,
+        table: String,
+        record: String,
+        #[serde(default)]
+        fields: BTreeMap<String, Value>,
+    },
+    DeleteRecord {
+        key: String,
+        table: String,
+        record: String,
+    },
+    Get {
+        key: String,
+        table: String,
+        record: String,
+    },
+    Find {
+        key: String,
+        table: String,
+        #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
+        condition: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    If {
+        key: String,
+        condition: String,
+        #[serde(default)]
+        then: Vec<Step>,
+        #[serde(default, rename = "else")]
+        otherwise: Vec<Step>,
+    },
+    Notify {
+        key: String,
+        #[serde(default = "inbox")]
+        channel: String,
+        to: Recipients,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+        text: String,
+    },
+    /// Waits `for` a duration (`90s`, `5m`, `1h30m`, `3d`, `2w`, or ISO 8601 `PT1H`), or `until` a
+    /// formula's date (00:00 in the zone, or the wall time `at`) or instant.
+    Wait {
+        key: String,
+        #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
+        duration: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<String>,
+        /// The zone of `until`'s dates (IANA); the organization's when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        zone: Option<String>,
+    },
+    /// Creates a record, or updates the one whose `on` fields (a unique field or a `unique_together`
+    /// group) have the values given.
+    Upsert {
+        key: String,
+        table: String,
+        on: Vec<String>,
+        #[serde(default)]
+        fields: BTreeMap<String, Value>,
+    },
+    /// Groups and metrics of a table's records, as `GET …/aggregate` computes them (`group_by`, `metrics`,
+    /// `sort`, `limit`, and `filter` as a JSON filter tree).
+    Aggregate {
+        key: String,
+        table: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        group_by: Option<String>,
+        metrics: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        filter: Option<Value>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sort: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    /// Starts a run of another flow (a manual one) with `payload` (its inputs, formulas), and by default
+    /// waits for it to finish.
+    CallFlow {
+        key: String,
+        flow: String,
+        #[serde(default)]
+        payload: BTreeMap<String, Value>,
+        #[serde(default = "enabled")]
+        wait: bool,
+    },
+    /// Runs `steps` once per item of `items` (a formula giving a list; record ids of `table` when given).
+    ForEach {
+        key: String,
+        items: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        table: Option<String>,
+        steps: Vec<Step>,
+    },
+}
+
+fn inbox() -> String {
+    "inbox".to_owned()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipients {
+    /// A formula giving member ids (a member field, a list of ids, one id).
+    pub members: String,
+}
+
+impl Step {
+    pub fn key(&self) -> &str {
+        match self {
+            Step::CreateRecord { key, .. }
+            | Step::UpdateRecord { key, .. }
+            | Step::DeleteRecord { key, .. }
+            | Step::Get { key, .. }
+            | Step::Find { key, .. }
+            | Step::If { key, .. }
+            | Step::Notify { key, .. }
+            | Step::Wait { key, .. }
+            | Step::Upsert { key, .. }
+            | Step::CallFlow { key, .. }
+            | Step::Aggregate { key, .. }
+            | Step::ForEach { key, .. } => key,
+        }
+    }
+
+    /// The step's type as written (`create_record`, `if`…).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Step::CreateRecord { .. } => "create_record",
+            Step::UpdateRecord { .. } => "update_record",
+            Step::DeleteRecord { .. } => "delete_record",
+            Step::Get { .. } => "get",
+            Step::Find { .. } => "find",
+            Step::If { .. } => "if",
+            Step::Notify { .. } => "notify",
+            Step::Wait { .. } => "wait",
+            Step::Upsert { .. } => "upsert",
+            Step::CallFlow { .. } => "call_flow",
+            Step::Aggregate { .. } => "aggregate",
+            Step::ForEach { .. } => "for_each",
+        }
+    }
+}
+
+/// Step types the issue names that are not built yet: refused with that reason rather than as unknown.
+pub const NOT_BUILT_STEPS: &[&str] = &[
+    "wait_approval",
+    "start_approval",
+    "ledger_sync",
+    "http",
+    "sms",
+    "email",
+    "robot",
+    "sql",
+    "kingdee_voucher",
+    "yonyou_voucher",
+];
+
+impl Flow {
+    /// Parses a flow from JSON (YAML read as JSON) at `path` (`flows[0]`), checking its shape: the key,
+    /// the trigger's form, step keys unique in the flow.
+    pub fn parse(value: &Value, path: &str) -> Result<Flow, Invalid> {
+        if let Some(steps) = value.get("steps").and_then(Value::as_array) {
+            let mut check = Checker::default();
+            not_built(steps, &format!("{path}.steps"), &mut check);
+            check.finish()?;
+        }
+        let flow: Flow = serde_path_to_error::deserialize(value).map_err(|error| {
+            let at = error.path().to_string();
+            let field = if at == "." || at.is_empty() {
+                path.to_owned()
+            } else {
+                format!("{path}.{at}")
+            };
+            Invalid::one(field, DetailCode::InvalidValue, error.inner().to_string())
+        })?;
+        let mut check = Checker::default();
+        check.field(&format!("{path}.key"), ApiKey::parse(&flow.key));
+        flow.trigger.check(&format!("{path}.trigger"), &mut check);
+        if flow.steps.is_empty() {
+            check.push(
+                format!("{path}.steps"),
+                DetailCode::Required,
+                "a flow needs at least one step",
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut count = 0;
+        walk(&flow.steps, &format!("{path}.steps"), &mut |step, at| {
+            count += 1;
+            if ApiKey::parse(step.key()).is_err() {
+                check.push(
+                    format!("{at}.key"),
+                    DetailCode::InvalidFormat,
+                    "a step key is a short identifier (letters, digits, _)",
+                );
+            }
+            if !seen.insert(step.key().to_owned()) {
+                check.push(
+                    format!("{at}.key"),
+                    DetailCode::NotUnique,
+                    format!("{} is the key of another step of this flow", step.key()),
+                );
+            }
+        });
+        if count > crate::STEPS_MAX {
+            check.too_many(
+                format!("{path}.steps"),
+                crate::STEPS_MAX,
+                "a flow has at most 200 steps",
+            );
+        }
+        check.finish()?;
+        Ok(flow)
+    }
+}
+
+/// Refuses the issue's step types that this build does not run yet, naming them.
+fn not_built(steps: &[Value], path: &str, check: &mut Checker) {
+    for (i, step) in steps.iter().enumerate() {
+        let at = format!("{path}[{i}]");
+        if let Some(kind) = step.get("type").and_then(Value::as_str)
+            && NOT_BUILT_STEPS.contains(&kind)
+        {
+            check.push(
+                format!("{at}.type"),
+                DetailCode::NotAllowed,
+                format!("the {kind} step is not available in this version of Tenon"),
+            );
+        }
+        for branch in ["then", "else", "steps"] {
+            if let Some(nested) = step.get(branch).and_then(Value::as_array) {
+                not_built(nested, &format!("{at}.{branch}"), check);
+            }
+        }
+    }
+}
+
+/// Visits every step in execution order (pre-order: an `if`, then its `then`, then its `else`; a
+/// `for_each`, then its `steps`) with its path.
+pub fn walk<'a>(steps: &'a [Step], path: &str, visit: &mut dyn FnMut(&'a Step, &str)) {
+    for (i, step) in steps.iter().enumerate() {
+        let at = format!("{path}[{i}]");
+        visit(step, &at);
+        if let Step::If {
+            then, otherwise, ..
+        } = step
+        {
+            walk(then, &format!("{at}.then"), visit);
+            walk(otherwise, &format!("{at}.else"), visit);
+        }
+        if let Step::ForEach { steps, .. } = step {
+            walk(steps, &format!("{at}.steps"), visit);
+        }
+    }
+}
+
+impl Trigger {
+    fn check(&self, path: &str, check: &mut Checker) {
+        for (name, given) in [("approval", self.approval.is_some())] {
+            if given {
+                check.push(
+                    format!("{path}.{name}"),
+                    DetailCode::NotAllowed,
+                    format!("{name} triggers are not available in this version of Tenon"),
+                );
+            }
+        }
+        let kinds = [
+            ("record", self.record.is_some()),
+            ("manual", self.manual.is_some()),
+            ("webhook", self.webhook.is_some()),
+            ("schedule", self.schedule.is_some()),
+        ];
+        let given: Vec<&str> = kinds
+            .iter()
+            .filter(|(_, on)| *on)
+            .map(|(k, _)| *k)
+            .collect();
+        if given.len() > 1 {
+            check.push(
+                format!("{path}.{}", given[1]),
+                DetailCode::NotAllowed,
+                "a trigger is one of: a record trigger, a manual one, a webhook, a schedule",
+            );
+        }
+        if given.is_empty() {
+            if self.approval.is_none() {
+                check.push(
+                    path.to_owned(),
+                    DetailCode::Required,
+                    "give the trigger: {record: <table>, on: …}, {manual: {}}, {webhook: {}} or {schedule: {cron, zone}}",
+                );
+            }
+        } else if self.record.is_some() {
+            let on = self.on.unwrap_or(On::Created);
+            if self.on.is_none() {
+                check.push(
+                    format!("{path}.on"),
+                    DetailCode::Required,
+                    "on: created, updated, deleted, enter, leave or change",
+                );
+            }
+            if on.needs_when() && self.when.is_none() {
+                check.push(
+                    format!("{path}.when"),
+                    DetailCode::Required,
+                    format!("on: {} needs a when condition", on.as_str()),
+                );
+            }
+            if !self.fields.is_empty() && !matches!(on, On::Updated | On::Change) {
+                check.push(
+                    format!("{path}.fields"),
+                    DetailCode::NotAllowed,
+                    "fields narrows on: updated and on: change only",
+                );
+            }
+        }
+        if self.record.is_none() {
+            for (name, given) in [
+                ("on", self.on.is_some()),
+                ("when", self.when.is_some()),
+                ("fields", !self.fields.is_empty()),
+            ] {
+                if given {
+                    check.push(
+                        format!("{path}.{name}"),
+                        DetailCode::NotAllowed,
+                        format!("{name} belongs to a record trigger"),
+                    );
+                }
+            }
+        }
+        if let Some(schedule) = &self.schedule {
+            if let Err(reason) = crate::schedule::Cron::parse(&schedule.cron) {
+                check.add(
+                    tenon_model::FieldError::new(
+                        format!("{path}.schedule.cron"),
+                        DetailCode::InvalidFormat,
+                        reason,
+                    )
+                    .with("format", "cron"),
+                );
+            }
+            if let Err(reason) = crate::schedule::zone(&schedule.zone) {
+                check.add(
+                    tenon_model::FieldError::new(
+                        format!("{path}.schedule.zone"),
+                        DetailCode::InvalidFormat,
+                        reason,
+                    )
+                    .with("format", "time_zone"),
+                );
+            }
+        }
+        let inputs = match (&self.manual, &self.webhook) {
+            (Some(manual), _) => Some(("manual", &manual.inputs)),
+            (None, Some(webhook)) => Some(("webhook", &webhook.inputs)),
+            (None, None) => None,
+        };
+        if let Some((kind, inputs)) = inputs {
+            let mut seen = std::collections::HashSet::new();
+            for (i, input) in inputs.iter().enumerate() {
+                if !seen.insert(input.key.as_str()) {
+                    check.push(
+                        format!("{path}.{kind}.inputs[{i}].key"),
+                        DetailCode::NotUnique,
+                        format!("{} is the key of another input", input.key),
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,42 @@
+//! Connection flows (issue #18) in Tenon's vocabulary: a flow is data — a key, a trigger and steps — kept
+//! in versions; a run executes one version's steps, each journaled.
+//!
+//! - [`definition`]: a flow as people write it (`flows:` of a `tenon.app/v1` file), checked for shape;
+//! - [`compile`]: publish checks against the app's tables (every formula and template, with paths), and
+//!   the compiled, storable form of a version ([`CompiledFlow`]) that runs keep;
+//! - [`scope`]: the values a run's formulas and templates read (`{trigger.fields.…}`,
+//!   `{steps.<key>.output.…}`), as formula values and as JSON;
+//! - [`trigger`]: which record changes fire a record trigger (created/updated/deleted, `when` enter,
+//!   leave, change);
+//! - [`state`]: the run and step state machines and the walk over a version's steps;
+//! - [`retry`]: which failures retry, and when (backoff with jitter);
+//! - [`schedule`]: zoned cron and its slots (DST gaps and folds, missed slots);
+//! - [`wait`]: when a `wait` step wakes (durations, dates in a zone, skipped and repeated wall times).
+//!
+//! Pure: no I/O, no clock ("now" and random jitter are arguments). The store inserts runs in the
+//! trigger's transaction and journals steps; the server's workers execute them.
+
+pub mod calls;
+pub mod compile;
+pub mod definition;
+pub mod retry;
+pub mod schedule;
+pub mod scope;
+pub mod state;
+pub mod trigger;
+pub mod wait;
+
+pub use compile::{CompiledFlow, CompiledStep, Tables, compile};
+pub use definition::Flow;
+pub use retry::{Decision, Failure, RetryPolicy};
+pub use state::{Next, RunStatus, StepStatus};
+pub use trigger::{Change, On};
+
+/// Nested runs (a flow's write triggering another flow, and so on) stop at this depth.
+pub const DEPTH_MAX: u32 = 8;
+/// Most records a `find` step returns.
+pub const FIND_LIMIT_MAX: u32 = 1000;
+/// Most items a `for_each` step runs its steps for.
+pub const FOR_EACH_ITEMS_MAX: usize = 10_000;
+/// Most steps one flow may have (nested ones included).
+pub const STEPS_MAX: usize = 200;

@@ -1,0 +1,615 @@
+//! Commands on instances, each in one transaction: start an instance, act on one, and persist what the
+//! engine decided (tasks numbered per organization, operation records, timers, the record's status, the
+//! audit entry with the `approval.*` events, the idempotency answer).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tenon_approvals::engine::Command;
+use tenon_approvals::state::{Decision, RecordRef, TaskResult, TaskStatus};
+use tenon_approvals::{Instance, InstanceState, Refusal, Transition};
+use tenon_model::apps::{CellValue, TableSchema};
+use tenon_model::{ApprovalId, DetailCode, Invalid, Reason, TargetKind, TimeZone};
+use uuid::Uuid;
+
+use super::CommandError;
+use super::instances::{Answer, ApprovalDetail, StartApproval, Target, initiator_by_rule};
+use crate::audit::{self, NamedChange};
+use crate::events::ExplicitEvent;
+use crate::exec::{Conn, Sql};
+use crate::records::{IdempotencyKey, RecordUpdate, WriteOutcome};
+use crate::{Result, StoreError, Tenant, WriteContext};
+
+impl Tenant<'_> {
+    pub(super) async fn replay_answer(
+        &self,
+        conn: &mut Conn<'_>,
+        key: &IdempotencyKey,
+    ) -> Result<Option<Answer>> {
+        let row: Option<(Vec<u8>, i32, sqlx::types::Json<Value>)> = conn
+            .fetch_optional(
+                Sql::new(
+                    "SELECT fingerprint, status, body FROM idempotency_answers \
+                     WHERE organization_id = $1 AND credential = $2 AND key = $3",
+                )
+                .bind(self.org_id)
+                .bind(key.credential)
+                .bind(key.key.as_str()),
+            )
+            .await?;
+        match row {
+            None => Ok(None),
+            Some((fingerprint, _, _)) if fingerprint != key.fingerprint => {
+                Err(StoreError::conflict(
+                    Some("Idempotency-Key"),
+                    DetailCode::IdempotencyKeyReused,
+                    "this Idempotency-Key was already used for a different request",
+                ))
+            }
+            Some((_, status, body)) => Ok(Some(Answer {
+                status: u16::try_from(status).unwrap_or(200),
+                body: body.0,
+                replayed: true,
+            })),
+        }
+    }
+
+    pub(super) async fn remember_answer(
+        &self,
+        conn: &mut Conn<'_>,
+        key: &IdempotencyKey,
+        answer: &Answer,
+    ) -> Result<()> {
+        let inserted = conn
+            .execute(
+                Sql::new(
+                    "INSERT INTO idempotency_answers (organization_id, credential, key, fingerprint, status, body, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(self.org_id)
+                .bind(key.credential)
+                .bind(key.key.as_str())
+                .bind(key.fingerprint.as_slice())
+                .bind(i64::from(answer.status))
+                .bind(answer.body.clone())
+                .bind(self.store.now()),
+            )
+            .await;
+        inserted
+            .map(|_| ())
+            .map_err(|error| match crate::error::unique_violation(&error) {
+                Some(_) => StoreError::conflict(
+                    Some("Idempotency-Key"),
+                    DetailCode::IdempotencyKeyReused,
+                    "a request with this Idempotency-Key is being processed",
+                ),
+                None => error.into(),
+            })
+    }
+
+    /// Applies a command, loading the directory or the record's current values when the engine asks.
+    pub(super) async fn apply_loading(
+        &self,
+        conn: &mut Conn<'_>,
+        state: &mut InstanceState,
+        schema: &TableSchema,
+        mut command: Command,
+    ) -> std::result::Result<Transition, CommandError> {
+        let now = self.store.now();
+        for _ in 0..3 {
+            match tenon_approvals::apply(state, command.clone(), now) {
+                Err(Refusal::NeedsDirectory) if state.directory.is_none() => {
+                    state.directory = Some(Arc::new(self.directory_snapshot(conn).await?));
+                }
+                Err(Refusal::NeedsRecord) => {
+                    let submission = self
+                        .current_submission(conn, schema, state.instance.record.id)
+                        .await?;
+                    if let Command::Approve { resubmission, .. } = &mut command {
+                        *resubmission = Some(submission);
+                    } else {
+                        return Err(Refusal::NeedsRecord.into());
+                    }
+                }
+                other => return Ok(other?),
+            }
+        }
+        Err(StoreError::Corrupt("the engine kept asking for more data".into()).into())
+    }
+
+    /// Starts an instance (`POST /api/v1/approvals`): 201 with the instance.
+    pub async fn start_approval(
+        &self,
+        ctx: &WriteContext,
+        start: StartApproval,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> std::result::Result<Answer, CommandError> {
+        let mut tx = self.store.begin_tx().await?;
+        let mut conn = tx.conn();
+        if let Some(key) = idempotency
+            && let Some(answer) = self.replay_answer(&mut conn, key).await?
+        {
+            return Ok(answer);
+        }
+        let Some(process) = self.load_process(&mut conn, &start.process).await? else {
+            return Err(StoreError::from(Invalid::from(
+                Reason::not_found("process", format!("no process {}", start.process)).at("process"),
+            ))
+            .into());
+        };
+        if process.published_version == 0 {
+            return Err(StoreError::from(Invalid::one(
+                "process",
+                DetailCode::NotAllowed,
+                format!(
+                    "process {} has no published version; publish it first",
+                    process.code
+                ),
+            ))
+            .into());
+        }
+        let schema = self.schema_by_id(&mut conn, process.table_id).await?;
+        let compiled = self
+            .compiled_version(&mut conn, process.id, process.published_version, &schema)
+            .await?;
+        let time_zone = self.time_zone_in(&mut conn).await?;
+        // The approval counter before the record: creating a record appends its event, which locks the
+        // organization's event counter, and every other approval command takes the approval counter (task
+        // numbers) before its events. Taken after the record, PostgreSQL deadlocked a start with `fields`
+        // against a concurrent approve (found by `tenon bench --suite approvals`). A refused start rolls the
+        // number back with everything else.
+        let business_id = self.next_business_id(&mut conn, time_zone).await?;
+        let record = match (start.record, start.fields) {
+            (Some(id), None) => self
+                .load_records(&mut conn, &schema, &[id], None)
+                .await?
+                .pop()
+                .ok_or_else(|| {
+                    StoreError::from(Invalid::from(
+                        Reason::not_found(
+                            "record",
+                            format!("no record {id} in table {}", schema.table.key),
+                        )
+                        .at("record"),
+                    ))
+                })?,
+            (None, Some(cells)) => {
+                match self
+                    .create_records_in(&mut conn, ctx, &schema, vec![cells], time_zone, None)
+                    .await?
+                {
+                    WriteOutcome::Written(mut records) | WriteOutcome::Replayed(mut records) => {
+                        records
+                            .pop()
+                            .ok_or_else(|| StoreError::Corrupt("no record created".into()))?
+                    }
+                }
+            }
+            _ => {
+                return Err(StoreError::from(Invalid::one(
+                    "record",
+                    DetailCode::Required,
+                    "give either record (an existing record's id) or fields (to create one)",
+                ))
+                .into());
+            }
+        };
+        let running: Option<(Uuid,)> = conn
+            .fetch_optional(
+                Sql::new(
+                    "SELECT id FROM approval_instances WHERE organization_id = $1 AND process_id = $2 \
+                     AND record_id = $3 AND status = 'running'",
+                )
+                .bind(self.org_id)
+                .bind(process.id)
+                .bind(record.id),
+            )
+            .await?;
+        if let Some((running,)) = running {
+            return Err(StoreError::conflict(
+                Some("record"),
+                DetailCode::Conflict,
+                format!(
+                    "approval {running} of process {} runs on this record",
+                    process.code
+                ),
+            )
+            .into());
+        }
+        let submission = self.submission_of(&mut conn, &schema, &record).await?;
+        let initiator = match start.initiator.or(start.by.member) {
+            Some(member) => Some(member),
+            None => initiator_by_rule(&compiled, &submission),
+        };
+        let Some(initiator) = initiator else {
+            return Err(StoreError::from(Invalid::one(
+                "initiator",
+                DetailCode::Required,
+                "the caller acts for no member and the process's initiator rule names none on this record",
+            ))
+            .into());
+        };
+        let instance = Instance::new(
+            ApprovalId::new(),
+            process.id,
+            process.code.clone(),
+            process.published_version,
+            RecordRef {
+                app: schema.app.id,
+                table: schema.table.id,
+                id: record.id,
+            },
+            business_id,
+            self.store.now(),
+        );
+        let mut state = InstanceState {
+            process: Arc::new(compiled),
+            directory: None,
+            time_zone,
+            instance,
+            activations: Vec::new(),
+            tasks: Vec::new(),
+        };
+        let command = Command::Start {
+            initiator,
+            department: start.department,
+            selected: start.selected,
+            submission,
+            by: start.by,
+        };
+        let transition = self
+            .apply_loading(&mut conn, &mut state, &schema, command)
+            .await?;
+        let answer = self
+            .persist(&mut conn, ctx, &state, transition, &schema, true, 201)
+            .await?;
+        if let Some(key) = idempotency {
+            self.remember_answer(&mut conn, key, &answer).await?;
+        }
+        tx.commit().await?;
+        Ok(answer)
+    }
+
+    /// Any command after the start (`approve`, `refuse`, `withdraw`, …): 200 with the instance.
+    pub async fn approval_command(
+        &self,
+        ctx: &WriteContext,
+        target: Target,
+        command: Command,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> std::result::Result<Answer, CommandError> {
+        let mut tx = self.store.begin_tx().await?;
+        let mut conn = tx.conn();
+        if let Some(key) = idempotency
+            && let Some(answer) = self.replay_answer(&mut conn, key).await?
+        {
+            return Ok(answer);
+        }
+        let id = match target {
+            Target::Instance(id) => id,
+            Target::Task(task) => {
+                let row: Option<(Uuid,)> = conn
+                    .fetch_optional(
+                        Sql::new("SELECT instance_id FROM approval_tasks WHERE organization_id = $1 AND id = $2")
+                            .bind(self.org_id)
+                            .bind(task),
+                    )
+                    .await?;
+                ApprovalId::from_uuid(row.ok_or_else(|| StoreError::not_found("task"))?.0)
+            }
+        };
+        let (mut state, schema) = self.load_state(&mut conn, id, true).await?;
+        let transition = self
+            .apply_loading(&mut conn, &mut state, &schema, command)
+            .await?;
+        let answer = self
+            .persist(&mut conn, ctx, &state, transition, &schema, false, 200)
+            .await?;
+        if let Some(key) = idempotency {
+            self.remember_answer(&mut conn, key, &answer).await?;
+        }
+        tx.commit().await?;
+        Ok(answer)
+    }
+
+    /// 审批编号: the organization's date and the day's number, `20261125000001`.
+    pub(super) async fn next_business_id(
+        &self,
+        conn: &mut Conn<'_>,
+        zone: TimeZone,
+    ) -> Result<String> {
+        let day = self
+            .store
+            .now()
+            .with_timezone(&zone.tz())
+            .format("%Y%m%d")
+            .to_string();
+        let (number,): (i64,) = conn
+            .fetch_one(
+                Sql::new(
+                    "INSERT INTO approval_counters (organization_id, last_task, business_day, last_business) \
+                     VALUES ($1, 0, $2, 1) ON CONFLICT (organization_id) DO UPDATE SET \
+                     last_business = CASE WHEN approval_counters.business_day = $2 \
+                     THEN approval_counters.last_business + 1 ELSE 1 END, business_day = $2 \
+                     RETURNING last_business",
+                )
+                .bind(self.org_id)
+                .bind(day.as_str()),
+            )
+            .await?;
+        Ok(format!("{day}{number:06}"))
+    }
+
+    /// Reserves `count` task numbers; returns the first.
+    pub(super) async fn reserve_task_numbers(
+        &self,
+        conn: &mut Conn<'_>,
+        count: i64,
+    ) -> Result<i64> {
+        let (last,): (i64,) = conn
+            .fetch_one(
+                Sql::new(
+                    "INSERT INTO approval_counters (organization_id, last_task, business_day, last_business) \
+                     VALUES ($1, $2, '', 0) ON CONFLICT (organization_id) DO UPDATE SET \
+                     last_task = approval_counters.last_task + $2 RETURNING last_task",
+                )
+                .bind(self.org_id)
+                .bind(count),
+            )
+            .await?;
+        Ok(last - count + 1)
+    }
+
+    /// Writes what a transition changed, its record status, audit entry and events.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn persist(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        before: &InstanceState,
+        mut transition: Transition,
+        schema: &TableSchema,
+        created: bool,
+        status: u16,
+    ) -> Result<Answer> {
+        let unnumbered = transition.unnumbered_tasks();
+        if unnumbered > 0 {
+            let first = self.reserve_task_numbers(conn, unnumbered).await?;
+            transition.number_tasks(first);
+        }
+        let after = &transition.state;
+        let instance = &after.instance;
+        let state_json = tenon_approvals::stored::state_json(instance, &after.activations);
+        if created {
+            conn.execute(
+                Sql::new(
+                    "INSERT INTO approval_instances (organization_id, id, process_id, version, app_id, table_id, \
+                     record_id, status, result, initiator, business_id, state, row_version, last_record_seq, \
+                     last_event_seq, created_at, finished_at, status_field) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+                )
+                .bind(self.org_id)
+                .bind(instance.id)
+                .bind(instance.process_id)
+                .bind(instance.version)
+                .bind(instance.record.app)
+                .bind(instance.record.table)
+                .bind(instance.record.id)
+                .bind(instance.status.as_str())
+                .bind(instance.result.map(Decision::as_str))
+                .bind(instance.initiator)
+                .bind(instance.business_id.as_str())
+                .bind(state_json)
+                .bind(instance.row_version)
+                .bind(instance.last_record_seq)
+                .bind(instance.last_event_seq)
+                .bind(instance.created_at)
+                .bind(instance.finished_at)
+                .bind(after.process.status.as_ref().map(|status| *status.field.as_uuid())),
+            )
+            .await
+            .map_err(|error| match crate::error::unique_violation(&error) {
+                Some(_) => StoreError::conflict(
+                    Some("record"),
+                    DetailCode::Conflict,
+                    "an approval of this process already runs on this record",
+                ),
+                None => error.into(),
+            })?;
+        } else {
+            let updated = conn
+                .execute(
+                    Sql::new(
+                        "UPDATE approval_instances SET status = $3, result = $4, state = $5, row_version = $6, \
+                         last_record_seq = $7, last_event_seq = $8, finished_at = $9 \
+                         WHERE organization_id = $1 AND id = $2 AND row_version = $10",
+                    )
+                    .bind(self.org_id)
+                    .bind(instance.id)
+                    .bind(instance.status.as_str())
+                    .bind(instance.result.map(Decision::as_str))
+                    .bind(state_json)
+                    .bind(instance.row_version)
+                    .bind(instance.last_record_seq)
+                    .bind(instance.last_event_seq)
+                    .bind(instance.finished_at)
+                    .bind(before.instance.row_version),
+                )
+                .await?;
+            if updated != 1 {
+                return Err(StoreError::conflict(
+                    None,
+                    DetailCode::Conflict,
+                    "the approval changed meanwhile; reload it and try again",
+                ));
+            }
+        }
+        let changes = transition.changes(before);
+        for task in &changes.new_tasks {
+            conn.execute(
+                Sql::new(
+                    "INSERT INTO approval_tasks (organization_id, id, instance_id, number, activation_id, node, \
+                     task_group, assignee, status, result, created_at, finished_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(self.org_id)
+                .bind(task.id)
+                .bind(task.instance)
+                .bind(task.number)
+                .bind(task.activation)
+                .bind(task.node.as_str())
+                .bind(task.group)
+                .bind(task.assignee)
+                .bind(task.status.as_str())
+                .bind(task.result.map(TaskResult::as_str))
+                .bind(task.created_at)
+                .bind(task.finished_at),
+            )
+            .await?;
+        }
+        for task in &changes.changed_tasks {
+            conn.execute(
+                Sql::new(
+                    "UPDATE approval_tasks SET assignee = $3, status = $4, result = $5, finished_at = $6, \
+                     task_group = $7 WHERE organization_id = $1 AND id = $2",
+                )
+                .bind(self.org_id)
+                .bind(task.id)
+                .bind(task.assignee)
+                .bind(task.status.as_str())
+                .bind(task.result.map(TaskResult::as_str))
+                .bind(task.finished_at)
+                .bind(task.group),
+            )
+            .await?;
+            if task.status != TaskStatus::Running {
+                conn.execute(
+                    Sql::new(
+                        "DELETE FROM approval_timers WHERE organization_id = $1 AND task_id = $2",
+                    )
+                    .bind(self.org_id)
+                    .bind(task.id),
+                )
+                .await?;
+            }
+        }
+        for record in &transition.records {
+            conn.execute(
+                Sql::new(
+                    "INSERT INTO approval_records (organization_id, instance_id, seq, type, actor, via, task_id, \
+                     node, result, comment, members, automatic, at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                )
+                .bind(self.org_id)
+                .bind(instance.id)
+                .bind(record.seq)
+                .bind(record.kind.as_str())
+                .bind(record.actor)
+                .bind(json!({
+                    "type": record.credential.kind(),
+                    "id": record.credential.id(),
+                    "name": record.credential.name(),
+                }))
+                .bind(record.task)
+                .bind(record.node.clone())
+                .bind(record.result.map(TaskResult::as_str))
+                .bind(record.comment.clone())
+                .bind(Value::Array(
+                    record.members.iter().map(|id| json!(id.to_string())).collect(),
+                ))
+                .bind(record.automatic)
+                .bind(record.at),
+            )
+            .await?;
+        }
+        for timer in &transition.timers {
+            conn.execute(
+                Sql::new(
+                    "INSERT INTO approval_timers (organization_id, task_id, kind, instance_id, due_at, leased_until) \
+                     VALUES ($1, $2, $3, $4, $5, NULL) ON CONFLICT (organization_id, task_id, kind) \
+                     DO UPDATE SET due_at = $5, leased_until = NULL",
+                )
+                .bind(self.org_id)
+                .bind(timer.task)
+                .bind(timer.kind.as_str())
+                .bind(instance.id)
+                .bind(timer.due),
+            )
+            .await?;
+        }
+        let events: Vec<ExplicitEvent> = transition
+            .events
+            .iter()
+            .map(|event| ExplicitEvent {
+                event_type: event.event_type,
+                subject: event.subject(instance),
+                subject_key: format!("approval:{}", instance.id),
+                app_id: Some(*instance.record.app.as_uuid()),
+                table_id: Some(*instance.record.table.as_uuid()),
+                data: event.data(instance),
+            })
+            .collect();
+        self.send_reminders(
+            conn,
+            instance,
+            after.process.process.name.as_str(),
+            &transition.reminders,
+        )
+        .await?;
+        if !transition.records.is_empty() || !events.is_empty() || !transition.reminders.is_empty()
+        {
+            let mut snapshot = instance.snapshot();
+            if !transition.reminders.is_empty() {
+                snapshot["reminded"] = super::reminders::reminded_json(&transition.reminders);
+            }
+            audit::record_with_events(
+                conn,
+                self,
+                NamedChange {
+                    target_kind: TargetKind::Approval,
+                    target_id: instance.id.to_string(),
+                    action: transition.action,
+                    before: (!created).then(|| before.instance.snapshot()),
+                    after: Some(snapshot),
+                    ctx,
+                    events,
+                },
+            )
+            .await?;
+        }
+        if let (Some(write), Some(fields)) = (&transition.status, &after.process.status) {
+            let mut cells = BTreeMap::new();
+            if let Some(value) = &write.value {
+                cells.insert(fields.field, Some(CellValue::Text(value.clone())));
+            }
+            if let (Some(comment), Some(field)) = (&write.comment, fields.comment_field) {
+                cells.insert(field, Some(CellValue::Text(comment.clone())));
+            }
+            if !cells.is_empty() {
+                self.update_records_in(
+                    conn,
+                    ctx,
+                    schema,
+                    vec![RecordUpdate {
+                        id: instance.record.id,
+                        expected_version: None,
+                        cells,
+                    }],
+                )
+                .await?;
+            }
+        }
+        let records = self.operation_records(conn, instance.id).await?;
+        let body = ApprovalDetail {
+            state: transition.state,
+            records,
+        }
+        .json();
+        Ok(Answer {
+            status,
+            body,
+            replayed: false,
+        })
+    }
+}

@@ -1,0 +1,211 @@
+//! The directory as approver rules read it, loaded in the command's transaction: members (active or not,
+//! departments in order), departments (parent, heads), custom roles and the active administrators — and
+//! what a member leaving does to their open tasks.
+
+use std::collections::{HashMap, HashSet};
+
+use tenon_approvals::DirectorySnapshot;
+use tenon_approvals::directory::{DirectoryDepartment, DirectoryMember};
+use tenon_model::{DepartmentId, MemberId};
+use uuid::Uuid;
+
+use tenon_approvals::engine::Command;
+use tenon_model::{ApprovalId, DetailCode};
+
+use super::{CommandError, json_ids};
+use crate::exec::{Conn, Sql};
+use crate::{Result, StoreError, Tenant, WriteContext};
+
+impl Tenant<'_> {
+    pub(crate) async fn directory_snapshot(
+        &self,
+        conn: &mut Conn<'_>,
+    ) -> Result<DirectorySnapshot> {
+        let members: Vec<(Uuid, String, String)> = conn
+            .fetch_all(
+                Sql::new(
+                    "SELECT id, status, role FROM members WHERE organization_id = $1 ORDER BY id",
+                )
+                .bind(self.org_id),
+            )
+            .await?;
+        let placements: Vec<(Uuid, Uuid, bool)> = conn
+            .fetch_all(
+                Sql::new(
+                    "SELECT member_id, department_id, is_head FROM member_departments \
+                     WHERE organization_id = $1 ORDER BY member_id, position, department_id",
+                )
+                .bind(self.org_id),
+            )
+            .await?;
+        let departments: Vec<(Uuid, Option<Uuid>)> = conn
+            .fetch_all(
+                Sql::new("SELECT id, parent_id FROM departments WHERE organization_id = $1")
+                    .bind(self.org_id),
+            )
+            .await?;
+        let roles: Vec<(String, sqlx::types::Json<serde_json::Value>)> = conn
+            .fetch_all(
+                Sql::new("SELECT key, member_ids FROM org_roles WHERE organization_id = $1")
+                    .bind(self.org_id),
+            )
+            .await?;
+        let mut snapshot = DirectorySnapshot::default();
+        for (id, parent) in departments {
+            let id = DepartmentId::from_uuid(id);
+            snapshot.departments.insert(
+                id,
+                DirectoryDepartment {
+                    id,
+                    parent: parent.map(DepartmentId::from_uuid),
+                    heads: Vec::new(),
+                },
+            );
+        }
+        let mut departments_of: HashMap<MemberId, Vec<DepartmentId>> = HashMap::new();
+        let mut heads: HashSet<(DepartmentId, MemberId)> = HashSet::new();
+        for (member, department, is_head) in placements {
+            let (member, department) = (
+                MemberId::from_uuid(member),
+                DepartmentId::from_uuid(department),
+            );
+            departments_of.entry(member).or_default().push(department);
+            if is_head {
+                heads.insert((department, member));
+            }
+        }
+        for (id, status, role) in members {
+            let id = MemberId::from_uuid(id);
+            let active = status == "active";
+            if active && (role == "owner" || role == "admin") {
+                snapshot.admins.push(id);
+            }
+            snapshot.members.insert(
+                id,
+                DirectoryMember {
+                    id,
+                    active,
+                    departments: departments_of.remove(&id).unwrap_or_default(),
+                },
+            );
+        }
+        // Heads in member id order, so that resolution does not depend on the order rows came in.
+        let mut heads: Vec<(DepartmentId, MemberId)> = heads.into_iter().collect();
+        heads.sort_by_key(|(department, member)| (*department.as_uuid(), *member.as_uuid()));
+        for (department, member) in heads {
+            if let Some(department) = snapshot.departments.get_mut(&department) {
+                department.heads.push(member);
+            }
+        }
+        for (key, members) in roles {
+            snapshot
+                .roles
+                .insert(key, json_ids(&members.0, "role member")?);
+        }
+        Ok(snapshot)
+    }
+
+    /// Role keys and member ids of the organization (what a process may name).
+    pub(crate) async fn known_names(
+        &self,
+        conn: &mut Conn<'_>,
+    ) -> Result<(HashSet<String>, HashSet<MemberId>)> {
+        let roles: Vec<(String,)> = conn
+            .fetch_all(
+                Sql::new("SELECT key FROM org_roles WHERE organization_id = $1").bind(self.org_id),
+            )
+            .await?;
+        let members: Vec<(Uuid,)> = conn
+            .fetch_all(
+                Sql::new("SELECT id FROM members WHERE organization_id = $1").bind(self.org_id),
+            )
+            .await?;
+        Ok((
+            roles.into_iter().map(|(key,)| key).collect(),
+            members
+                .into_iter()
+                .map(|(id,)| MemberId::from_uuid(id))
+                .collect(),
+        ))
+    }
+}
+
+impl Tenant<'_> {
+    /// Instances where `member` has an open task.
+    async fn instances_with_open_tasks(
+        &self,
+        conn: &mut Conn<'_>,
+        member: MemberId,
+    ) -> Result<Vec<ApprovalId>> {
+        let rows: Vec<(Uuid,)> = conn
+            .fetch_all(
+                Sql::new(
+                    "SELECT DISTINCT instance_id FROM approval_tasks WHERE organization_id = $1 AND assignee = $2 \
+                     AND status IN ('new', 'running', 'paused') ORDER BY instance_id",
+                )
+                .bind(self.org_id)
+                .bind(member),
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id,)| ApprovalId::from_uuid(id))
+            .collect())
+    }
+
+    /// A member set `left`: their open tasks go to their manager, else by each process's no-approver
+    /// setting, in the transaction that changed the member.
+    pub(crate) async fn reassign_open_tasks_in(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        member: MemberId,
+    ) -> Result<()> {
+        for id in self.instances_with_open_tasks(conn, member).await? {
+            let (mut state, schema) = self.load_state(conn, id, true).await?;
+            let transition = match self
+                .apply_loading(conn, &mut state, &schema, Command::MemberLeft { member })
+                .await
+            {
+                Ok(transition) => transition,
+                Err(CommandError::Store(error)) => return Err(error),
+                Err(CommandError::Refused(refusal)) => {
+                    return Err(StoreError::Corrupt(format!(
+                        "reassigning the tasks of a member who left was refused: {refusal}"
+                    )));
+                }
+            };
+            self.persist(conn, ctx, &state, transition, &schema, false, 200)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A member with open tasks cannot be deleted (set them `left` first: their tasks are reassigned).
+    pub(crate) async fn check_no_open_tasks(
+        &self,
+        conn: &mut Conn<'_>,
+        member: MemberId,
+    ) -> Result<()> {
+        let open = self.instances_with_open_tasks(conn, member).await?;
+        if let Some(first) = open.first() {
+            return Err(StoreError::conflict(
+                None,
+                DetailCode::Conflict,
+                format!(
+                    "the member has open approval tasks in {} approvals (e.g. {first}); set them left first, which reassigns their tasks",
+                    open.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Tenant<'_> {
+    /// The directory as approver rules read it (forecasts, tests that replay the engine beside the store).
+    pub async fn approval_directory(&self) -> Result<DirectorySnapshot> {
+        let mut pooled = self.store.pools.read().await?;
+        self.directory_snapshot(&mut pooled.conn()).await
+    }
+}

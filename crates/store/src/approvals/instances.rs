@@ -1,0 +1,473 @@
+//! Instances: starting one on a record, and every later command, each in one transaction (see the module
+//! above). Reading an instance, its operation records and a member's to-do list.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use tenon_approvals::compile::FieldSource;
+use tenon_approvals::definition::InitiatorRule;
+use tenon_approvals::engine::Submission;
+use tenon_approvals::state::{Decision, InstanceStatus, RecordRef, Task, TaskResult, TaskStatus};
+use tenon_approvals::{CompiledProcess, Instance, InstanceState};
+use tenon_model::apps::{CellValue, Record, RecordActor, TableSchema};
+use tenon_model::{
+    ActivationId, ApprovalId, ApprovalTaskId, DepartmentId, FieldId, MemberId, ProcessId, RecordId,
+    TimeZone,
+};
+use uuid::Uuid;
+
+use crate::exec::{Backend, Conn, Sql};
+use crate::records::RecordUpdate;
+use crate::sql::SqlText;
+use crate::{Result, StoreError, Tenant};
+
+/// What a command acts on: an instance, or one of its tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Instance(ApprovalId),
+    Task(ApprovalTaskId),
+}
+
+/// `POST /api/v1/approvals`: a process code and a record (existing, or its cells to create it with).
+#[derive(Debug, Clone)]
+pub struct StartApproval {
+    pub process: String,
+    pub record: Option<RecordId>,
+    /// Cells of a record to create in the same transaction (parsed against the process's table).
+    pub fields: Option<BTreeMap<FieldId, CellValue>>,
+    /// Named by the request; else the caller's member; else the process's initiator rule.
+    pub initiator: Option<MemberId>,
+    pub department: Option<DepartmentId>,
+    pub selected: BTreeMap<String, Vec<MemberId>>,
+    pub by: tenon_approvals::Acting,
+}
+
+/// A command's answer: the status and body the API returns, the same again for a replayed
+/// `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub replayed: bool,
+}
+
+/// An instance with its tasks and operation records, as `GET /api/v1/approvals/{id}` shows it.
+#[derive(Debug, Clone)]
+pub struct ApprovalDetail {
+    pub state: InstanceState,
+    /// Operation records in `seq` order, as JSON.
+    pub records: Vec<Value>,
+}
+
+impl ApprovalDetail {
+    /// The instance shape with `tasks` and `operation_records`.
+    pub fn json(&self) -> Value {
+        let mut view = self.state.view();
+        view["operation_records"] = Value::Array(self.records.clone());
+        view
+    }
+}
+
+/// `GET /api/v1/approval-tasks?assignee=&status=`.
+#[derive(Debug, Clone)]
+pub struct TaskFilter {
+    pub assignee: Option<MemberId>,
+    pub status: Option<TaskStatus>,
+    pub instance: Option<ApprovalId>,
+    /// Tasks with a number below this one (pages go from the newest task down).
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+#[derive(sqlx::FromRow)]
+struct InstanceRow {
+    id: Uuid,
+    process_id: Uuid,
+    code: String,
+    version: i32,
+    app_id: Uuid,
+    table_id: Uuid,
+    record_id: Uuid,
+    status: String,
+    result: Option<String>,
+    initiator: Uuid,
+    business_id: String,
+    state: sqlx::types::Json<Value>,
+    row_version: i64,
+    last_record_seq: i64,
+    last_event_seq: i64,
+    created_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+impl InstanceRow {
+    fn into_instance(self) -> Result<(Instance, Vec<tenon_approvals::state::Activation>)> {
+        let corrupt =
+            |what: &str, value: &str| StoreError::Corrupt(format!("approval {what} {value:?}"));
+        let mut instance = Instance::new(
+            ApprovalId::from_uuid(self.id),
+            ProcessId::from_uuid(self.process_id),
+            self.code,
+            self.version,
+            RecordRef {
+                app: tenon_model::AppId::from_uuid(self.app_id),
+                table: tenon_model::TableId::from_uuid(self.table_id),
+                id: RecordId::from_uuid(self.record_id),
+            },
+            self.business_id,
+            self.created_at,
+        );
+        instance.status =
+            InstanceStatus::parse(&self.status).ok_or_else(|| corrupt("status", &self.status))?;
+        instance.result = match &self.result {
+            None => None,
+            Some(result) => Some(Decision::parse(result).ok_or_else(|| corrupt("result", result))?),
+        };
+        instance.initiator = MemberId::from_uuid(self.initiator);
+        instance.row_version = self.row_version;
+        instance.last_record_seq = self.last_record_seq;
+        instance.last_event_seq = self.last_event_seq;
+        instance.finished_at = self.finished_at;
+        let activations = tenon_approvals::stored::read_state(&mut instance, &self.state.0)
+            .map_err(StoreError::Corrupt)?;
+        Ok((instance, activations))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct TaskRow {
+    id: Uuid,
+    instance_id: Uuid,
+    number: i64,
+    activation_id: Uuid,
+    node: String,
+    task_group: i32,
+    assignee: Uuid,
+    status: String,
+    result: Option<String>,
+    created_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+impl TaskRow {
+    fn into_task(self) -> Result<Task> {
+        let corrupt =
+            |what: &str, value: &str| StoreError::Corrupt(format!("task {what} {value:?}"));
+        Ok(Task {
+            id: ApprovalTaskId::from_uuid(self.id),
+            instance: ApprovalId::from_uuid(self.instance_id),
+            number: self.number,
+            activation: ActivationId::from_uuid(self.activation_id),
+            node: self.node,
+            group: u32::try_from(self.task_group).map_err(|_| corrupt("group", "negative"))?,
+            assignee: MemberId::from_uuid(self.assignee),
+            status: TaskStatus::parse(&self.status)
+                .ok_or_else(|| corrupt("status", &self.status))?,
+            result: match &self.result {
+                None => None,
+                Some(result) => {
+                    Some(TaskResult::parse(result).ok_or_else(|| corrupt("result", result))?)
+                }
+            },
+            created_at: self.created_at,
+            finished_at: self.finished_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct OperationRow {
+    seq: i64,
+    #[sqlx(rename = "type")]
+    kind: String,
+    actor: Option<Uuid>,
+    via: sqlx::types::Json<Value>,
+    task_id: Option<Uuid>,
+    node: Option<String>,
+    result: Option<String>,
+    comment: Option<String>,
+    members: sqlx::types::Json<Value>,
+    automatic: bool,
+    at: DateTime<Utc>,
+}
+
+impl OperationRow {
+    fn json(self) -> Value {
+        json!({
+            "seq": self.seq,
+            "type": self.kind,
+            "actor": self.actor.map(|id| id.to_string()),
+            "via": self.via.0,
+            "task_id": self.task_id.map(|id| id.to_string()),
+            "node": self.node,
+            "result": self.result,
+            "comment": self.comment,
+            "members": self.members.0,
+            "automatic": self.automatic,
+            "at": self.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        })
+    }
+}
+
+const TASK_COLUMNS: &str = "id, instance_id, number, activation_id, node, task_group, assignee, \
+                            status, result, created_at, finished_at";
+
+impl Tenant<'_> {
+    async fn instance_row(
+        &self,
+        conn: &mut Conn<'_>,
+        id: ApprovalId,
+        lock: bool,
+    ) -> Result<Option<InstanceRow>> {
+        let sql = match (lock, conn.backend()) {
+            (true, Backend::Postgres) => Sql::new(
+                "SELECT i.id, i.process_id, p.code, i.version, i.app_id, i.table_id, i.record_id, i.status, \
+                 i.result, i.initiator, i.business_id, i.state, i.row_version, i.last_record_seq, \
+                 i.last_event_seq, i.created_at, i.finished_at \
+                 FROM approval_instances i JOIN processes p ON p.organization_id = i.organization_id AND p.id = i.process_id \
+                 WHERE i.organization_id = $1 AND i.id = $2 FOR UPDATE OF i",
+            ),
+            _ => Sql::new(
+                "SELECT i.id, i.process_id, p.code, i.version, i.app_id, i.table_id, i.record_id, i.status, \
+                 i.result, i.initiator, i.business_id, i.state, i.row_version, i.last_record_seq, \
+                 i.last_event_seq, i.created_at, i.finished_at \
+                 FROM approval_instances i JOIN processes p ON p.organization_id = i.organization_id AND p.id = i.process_id \
+                 WHERE i.organization_id = $1 AND i.id = $2",
+            ),
+        };
+        Ok(conn.fetch_optional(sql.bind(self.org_id).bind(id)).await?)
+    }
+
+    pub(super) async fn tasks_of(
+        &self,
+        conn: &mut Conn<'_>,
+        instance: ApprovalId,
+    ) -> Result<Vec<Task>> {
+        let rows: Vec<TaskRow> = conn
+            .fetch_all(
+                Sql::new(
+                    "SELECT id, instance_id, number, activation_id, node, task_group, assignee, \
+                     status, result, created_at, finished_at \
+                     FROM approval_tasks WHERE organization_id = $1 AND instance_id = $2 ORDER BY number",
+                )
+                .bind(self.org_id)
+                .bind(instance),
+            )
+            .await?;
+        rows.into_iter().map(TaskRow::into_task).collect()
+    }
+
+    pub(super) async fn operation_records(
+        &self,
+        conn: &mut Conn<'_>,
+        instance: ApprovalId,
+    ) -> Result<Vec<Value>> {
+        let rows: Vec<OperationRow> = conn
+            .fetch_all(
+                Sql::new(
+                    "SELECT seq, type, actor, via, task_id, node, result, comment, members, automatic, at \
+                     FROM approval_records WHERE organization_id = $1 AND instance_id = $2 ORDER BY seq",
+                )
+                .bind(self.org_id)
+                .bind(instance),
+            )
+            .await?;
+        Ok(rows.into_iter().map(OperationRow::json).collect())
+    }
+
+    pub(super) async fn time_zone_in(&self, conn: &mut Conn<'_>) -> Result<TimeZone> {
+        let (zone,): (String,) = conn
+            .fetch_one(
+                Sql::new("SELECT time_zone FROM organizations WHERE id = $1").bind(self.org_id),
+            )
+            .await?;
+        TimeZone::parse(&zone).map_err(|_| StoreError::Corrupt(format!("time zone {zone:?}")))
+    }
+
+    /// The instance's state (without the directory) and its table.
+    pub(super) async fn load_state(
+        &self,
+        conn: &mut Conn<'_>,
+        id: ApprovalId,
+        lock: bool,
+    ) -> Result<(InstanceState, TableSchema)> {
+        let row = self
+            .instance_row(conn, id, lock)
+            .await?
+            .ok_or_else(|| StoreError::not_found("approval"))?;
+        let (instance, activations) = row.into_instance()?;
+        let schema = self.schema_by_id(conn, instance.record.table).await?;
+        let process = self
+            .compiled_version(conn, instance.process_id, instance.version, &schema)
+            .await?;
+        let tasks = self.tasks_of(conn, instance.id).await?;
+        let time_zone = self.time_zone_in(conn).await?;
+        Ok((
+            InstanceState {
+                process: Arc::new(process),
+                directory: None,
+                time_zone,
+                instance,
+                activations,
+                tasks,
+            },
+            schema,
+        ))
+    }
+
+    /// `GET /api/v1/approvals/{id}`.
+    pub async fn approval(&self, id: ApprovalId) -> Result<ApprovalDetail> {
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let (state, _) = self.load_state(&mut conn, id, false).await?;
+        let records = self.operation_records(&mut conn, id).await?;
+        Ok(ApprovalDetail { state, records })
+    }
+
+    /// A to-do list: tasks by assignee and status, newest number first.
+    pub async fn approval_tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>> {
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let mut sql = SqlText::new(conn.backend()).kept();
+        sql.push(&format!(
+            "SELECT {TASK_COLUMNS} FROM approval_tasks WHERE organization_id = "
+        ))
+        .arg(self.org_id);
+        if let Some(assignee) = filter.assignee {
+            sql.push(" AND assignee = ").arg(assignee);
+        }
+        if let Some(status) = filter.status {
+            sql.push(" AND status = ").arg(status.as_str());
+        }
+        if let Some(instance) = filter.instance {
+            sql.push(" AND instance_id = ").arg(instance);
+        }
+        if let Some(before) = filter.before {
+            sql.push(" AND number < ").arg(before);
+        }
+        sql.push(" ORDER BY number DESC LIMIT ")
+            .arg(i64::from(filter.limit));
+        let rows: Vec<TaskRow> = conn.fetch_all(sql.into_sql()).await?;
+        rows.into_iter().map(TaskRow::into_task).collect()
+    }
+
+    /// The member behind a record's `created_by`/`modified_by`: the member, or a personal token's member.
+    pub(super) async fn member_of(
+        &self,
+        conn: &mut Conn<'_>,
+        actor: Option<&RecordActor>,
+    ) -> Result<Option<MemberId>> {
+        let Some(actor) = actor else { return Ok(None) };
+        let Some(id) = actor.id.as_deref().and_then(|id| id.parse::<Uuid>().ok()) else {
+            return Ok(None);
+        };
+        match actor.kind.as_str() {
+            "member" => Ok(Some(MemberId::from_uuid(id))),
+            "token" => {
+                let row: Option<(Option<Uuid>,)> = conn
+                    .fetch_optional(
+                        Sql::new("SELECT member_id FROM api_tokens WHERE organization_id = $1 AND id = $2")
+                            .bind(self.org_id)
+                            .bind(id),
+                    )
+                    .await?;
+                Ok(row.and_then(|(member,)| member).map(MemberId::from_uuid))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    pub(super) async fn submission_of(
+        &self,
+        conn: &mut Conn<'_>,
+        schema: &TableSchema,
+        record: &Record,
+    ) -> Result<Submission> {
+        let mut records = vec![record.clone()];
+        self.read_virtual(conn, schema, &mut records, None).await?;
+        let record = records.pop().unwrap_or_else(|| record.clone());
+        Ok(Submission {
+            created_by: self.member_of(conn, record.created_by.as_ref()).await?,
+            modified_by: self.member_of(conn, record.modified_by.as_ref()).await?,
+            values: record.cells,
+        })
+    }
+
+    pub(super) async fn current_submission(
+        &self,
+        conn: &mut Conn<'_>,
+        schema: &TableSchema,
+        id: RecordId,
+    ) -> Result<Submission> {
+        let record = self
+            .load_records(conn, schema, &[id], None)
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::not_found("record"))?;
+        self.submission_of(conn, schema, &record).await
+    }
+}
+
+/// The process's initiator rule on a record made without a member (a public form, a flow).
+pub(super) fn initiator_by_rule(
+    process: &CompiledProcess,
+    submission: &Submission,
+) -> Option<MemberId> {
+    match process.process.initiator.as_ref()? {
+        InitiatorRule::Member(member) => Some(*member),
+        InitiatorRule::CreatedBy => submission.created_by,
+        InitiatorRule::Field(reference) => match process.fields.get(reference)? {
+            FieldSource::CreatedBy => submission.created_by,
+            FieldSource::ModifiedBy => submission.modified_by,
+            FieldSource::Member(id) => match submission.values.get(id)? {
+                CellValue::Ids(ids) => ids.first().map(|id| MemberId::from_uuid(*id)),
+                _ => None,
+            },
+            FieldSource::MemberLookup(id) => match submission.values.get(id)? {
+                CellValue::Names(texts) => texts.iter().find_map(|text| text.parse().ok()),
+                CellValue::Ids(ids) => ids.first().map(|id| MemberId::from_uuid(*id)),
+                _ => None,
+            },
+            FieldSource::Department(_) | FieldSource::Other(_) => None,
+        },
+    }
+}
+
+impl Tenant<'_> {
+    /// Refuses a records-API write of the status field of an approval running on one of the records.
+    pub(crate) async fn check_no_running_approval(
+        &self,
+        conn: &mut Conn<'_>,
+        schema: &TableSchema,
+        updates: &[RecordUpdate],
+    ) -> Result<()> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let mut sql = SqlText::new(conn.backend());
+        sql.push(
+            "SELECT id, record_id, status_field FROM approval_instances WHERE organization_id = ",
+        )
+        .arg(self.org_id)
+        .push(" AND table_id = ")
+        .arg(schema.table.id)
+        .push(" AND status = 'running' AND status_field IS NOT NULL AND record_id IN ")
+        .list(updates.iter().map(|update| update.id));
+        let running: Vec<(Uuid, Uuid, Uuid)> = conn.fetch_all(sql.into_sql()).await?;
+        for (approval, record, field) in running {
+            let field = FieldId::from_uuid(field);
+            if updates
+                .iter()
+                .any(|update| *update.id.as_uuid() == record && update.cells.contains_key(&field))
+            {
+                return Err(StoreError::ApprovalRunning {
+                    record: record.to_string(),
+                    approval: approval.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,306 @@
+//! The steps that span transactions: `wait` (the run sleeps until an instant computed once and
+//! journaled) and `for_each` (its steps run once per item, a batch of items per transaction, the batch's
+//! writes committing with the step's progress: each item exactly once).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Map, Value, json};
+use tenon_flows::StepStatus;
+use tenon_flows::compile::{Action, CompiledFlow};
+use tenon_flows::scope::{ids_of, record_json, value_json};
+use tenon_model::apps::formula;
+use tenon_model::{RecordId, TimeZone};
+
+use super::FlowRun;
+use super::actions::{Outcome, Step, StepFailure, context};
+use crate::Tenant;
+use crate::exec::Conn;
+
+/// Items of a `for_each` done per transaction.
+pub const FOR_EACH_BATCH: usize = 100;
+
+/// What a step did in this transaction.
+pub(super) enum Progress {
+    /// It is done.
+    Done(Outcome),
+    /// It goes on: journaled `running` with `input` (what it resumes from) and `output`; the run sleeps
+    /// until `until`, or (without) goes on at once.
+    Holds {
+        input: Value,
+        output: Option<Value>,
+        until: Option<DateTime<Utc>>,
+    },
+}
+
+impl Tenant<'_> {
+    /// A `wait`: the instant is computed the first time and read back from the journal after.
+    pub(super) async fn wait_step(
+        &self,
+        conn: &mut Conn<'_>,
+        run: &FlowRun,
+        compiled: &CompiledFlow,
+        index: usize,
+    ) -> std::result::Result<Progress, StepFailure> {
+        let none = Value::Null;
+        let step = &compiled.steps[index];
+        let Action::Wait {
+            seconds,
+            until,
+            at,
+            zone,
+        } = &step.action
+        else {
+            return Err(StepFailure::mapping("not a wait step", &none));
+        };
+        let now = self.store.now();
+        let journaled = run
+            .steps
+            .iter()
+            .find(|entry| entry.key == step.key && entry.status == StepStatus::Running)
+            .and_then(|entry| {
+                entry
+                    .input
+                    .as_ref()?
+                    .get("until")?
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
+            .map(|time| time.with_timezone(&Utc));
+        let wake = match (journaled, seconds, until) {
+            (Some(time), _, _) => time,
+            (None, Some(seconds), _) => now + Duration::seconds(*seconds),
+            (None, None, Some(stored)) => {
+                let tables = self
+                    .version_tables(conn, compiled)
+                    .await
+                    .map_err(|e| StepFailure::store(e, &none))?;
+                let scope = compiled.scope_at(index, tables.0.as_slice());
+                let formula = formula::check_stored(stored, &scope.schema()).map_err(|_| {
+                    StepFailure::mapping("until no longer checks against the tables", &none)
+                })?;
+                let eval = self
+                    .eval_context(conn)
+                    .await
+                    .map_err(|e| StepFailure::store(e, &none))?;
+                let value = scope.eval(&formula, &context(run), None, &eval);
+                let zone = match zone {
+                    Some(name) => TimeZone::parse(name).map_err(|reason| {
+                        StepFailure::mapping(format!("zone: {}", reason.message), &none)
+                    })?,
+                    None => self
+                        .zone(conn)
+                        .await
+                        .map_err(|e| StepFailure::store(e, &none))?,
+                };
+                let wall = at
+                    .as_deref()
+                    .map(tenon_flows::wait::parse_at)
+                    .transpose()
+                    .map_err(|reason| StepFailure::mapping(reason, &none))?;
+                tenon_flows::wait::wake_at(&value, wall, zone).map_err(|reason| {
+                    StepFailure::mapping(reason, &json!({"until": value_json(&value)}))
+                })?
+            }
+            (None, None, None) => return Err(StepFailure::mapping("a wait without a time", &none)),
+        };
+        let at = json!(wake.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        if wake <= now {
+            Ok(Progress::Done(Outcome {
+                input: json!({"until": at}),
+                output: json!({"until": at}),
+                branch: None,
+            }))
+        } else {
+            Ok(Progress::Holds {
+                input: json!({"until": at}),
+                output: None,
+                until: Some(wake),
+            })
+        }
+    }
+
+    /// A `for_each`: the items are computed the first time (and kept in the journal's input with the
+    /// count done); each call runs the steps for the next batch of items.
+    pub(super) async fn for_each_step(
+        &self,
+        conn: &mut Conn<'_>,
+        run: &FlowRun,
+        compiled: &CompiledFlow,
+        index: usize,
+    ) -> std::result::Result<Progress, StepFailure> {
+        let none = Value::Null;
+        let step = &compiled.steps[index];
+        let Action::ForEach {
+            items,
+            table_id,
+            steps,
+        } = &step.action
+        else {
+            return Err(StepFailure::mapping("not a for_each step", &none));
+        };
+        let tables = self
+            .version_tables(conn, compiled)
+            .await
+            .map_err(|e| StepFailure::store(e, &none))?;
+        let eval = self
+            .eval_context(conn)
+            .await
+            .map_err(|e| StepFailure::store(e, &none))?;
+        let run_context = context(run);
+        let target = match table_id {
+            Some(id) => Some(
+                tables
+                    .table(id)
+                    .ok_or_else(|| StepFailure::mapping("the step's table was deleted", &none))?,
+            ),
+            None => None,
+        };
+        // Computed once: the journal keeps the items and how many are done.
+        let kept = run
+            .steps
+            .iter()
+            .find(|entry| entry.key == step.key)
+            .and_then(|entry| entry.input.clone())
+            .filter(|input| input.get("items").is_some_and(Value::is_array));
+        let (list, done) = match kept {
+            Some(input) => (
+                input["items"].as_array().cloned().unwrap_or_default(),
+                input["done"]
+                    .as_u64()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .unwrap_or(0),
+            ),
+            None => {
+                let scope = compiled.scope_at(index, tables.0.as_slice());
+                let formula = formula::check_stored(items, &scope.schema()).map_err(|_| {
+                    StepFailure::mapping("items no longer checks against the tables", &none)
+                })?;
+                let value = scope.eval(&formula, &run_context, None, &eval);
+                let list: Vec<Value> = if target.is_some() {
+                    ids_of(&value).into_iter().map(Value::String).collect()
+                } else {
+                    match &value {
+                        formula::Value::List(values) => values.iter().map(value_json).collect(),
+                        formula::Value::Empty => Vec::new(),
+                        formula::Value::Error(error) => {
+                            return Err(StepFailure::mapping(
+                                format!("items gives an error: {error:?}"),
+                                &none,
+                            ));
+                        }
+                        one => vec![value_json(one)],
+                    }
+                };
+                if list.len() > tenon_flows::FOR_EACH_ITEMS_MAX {
+                    return Err(StepFailure::mapping(
+                        format!(
+                            "items gives {} items; a for_each runs for at most 10,000",
+                            list.len()
+                        ),
+                        &json!({"count": list.len()}),
+                    ));
+                }
+                (list, 0)
+            }
+        };
+        let count = list.len();
+        let end = (done + FOR_EACH_BATCH).min(count);
+        let kept_input = |done: usize| json!({"items": list, "done": done});
+        let scopes: Vec<_> = (0..steps.len())
+            .map(|j| compiled.body_scope_at(index, j, tables.0.as_slice()))
+            .collect();
+        // The batch's records, read at once.
+        let mut records = HashMap::new();
+        if let Some(target) = target {
+            let mut ids = Vec::new();
+            for item in &list[done..end] {
+                let text = item.as_str().unwrap_or_default();
+                let id: RecordId = text.parse().map_err(|_| {
+                    StepFailure::mapping(
+                        format!("items: {text} is not a record id"),
+                        &kept_input(done),
+                    )
+                })?;
+                ids.push(id);
+            }
+            for record in self
+                .load_records(conn, target, &ids, None)
+                .await
+                .map_err(|e| StepFailure::store(e, &kept_input(done)))?
+            {
+                records.insert(record.id.to_string(), record);
+            }
+        }
+        for (i, item) in list.iter().enumerate().take(end).skip(done) {
+            let mut item_context = run_context.clone();
+            let item_json = match target {
+                Some(target) => {
+                    let id = item.as_str().unwrap_or_default();
+                    let record = records.get(id).ok_or_else(|| StepFailure {
+                        failure: tenon_flows::retry::Failure::Refused,
+                        reason: format!("item {i}: no record {id} in table {}", target.table.key),
+                        input: Box::new(kept_input(done)),
+                    })?;
+                    json!({"id": id, "fields": record_json(target, &record.cells)})
+                }
+                None => json!({"value": item}),
+            };
+            item_context["item"] = item_json;
+            item_context["loop"] = json!({"index": i, "count": count});
+            let mut branches: HashMap<&str, bool> = HashMap::new();
+            for (j, inner) in steps.iter().enumerate() {
+                let taken = inner
+                    .guard
+                    .iter()
+                    .all(|(key, branch)| branches.get(key.as_str()) == Some(branch));
+                if !taken {
+                    continue;
+                }
+                let here = Step {
+                    run,
+                    key: &inner.key,
+                    tables: &tables,
+                    scope: &scopes[j],
+                    context: &item_context,
+                    eval: &eval,
+                };
+                let outcome = self
+                    .perform(conn, &here, &inner.action)
+                    .await
+                    .map_err(|failed| StepFailure {
+                        failure: failed.failure,
+                        reason: format!("item {i}, step {}: {}", inner.key, failed.reason),
+                        input: Box::new(json!({
+                            "items": list, "done": done, "item": i, "step": inner.key,
+                            "input": *failed.input,
+                        })),
+                    })?;
+                if let Some(branch) = outcome.branch {
+                    branches.insert(&inner.key, branch);
+                }
+                if let Some(Value::Object(outputs)) = item_context.get_mut("steps") {
+                    outputs.insert(inner.key.clone(), json!({"output": outcome.output}));
+                } else {
+                    let mut outputs = Map::new();
+                    outputs.insert(inner.key.clone(), json!({"output": outcome.output}));
+                    item_context["steps"] = Value::Object(outputs);
+                }
+            }
+        }
+        if end >= count {
+            Ok(Progress::Done(Outcome {
+                input: json!({"count": count}),
+                output: json!({"count": count}),
+                branch: None,
+            }))
+        } else {
+            Ok(Progress::Holds {
+                input: kept_input(end),
+                output: Some(json!({"count": count, "done": end})),
+                until: None,
+            })
+        }
+    }
+}

@@ -1,0 +1,477 @@
+//! Advancing a run by one step, in one transaction fenced by the claim's epoch.
+//!
+//! [`Store::advance_flow_run`] renews the lease only if the run's `lease_epoch` is still the claim's (a
+//! worker that lost its lease — it stalled past the lease and another node claimed the run — changes
+//! nothing), asks `tenon_flows::state::next` what to do, and does it: an internal step's write (records
+//! through the records module, with the same checks, audit entries, events and watch hook as the API;
+//! inbox messages) commits together with the step's journal row, so a crash before the commit leaves
+//! neither and the step runs again, and a crash after leaves both: exactly once. A step that fails rolls
+//! its transaction back — nothing of it is written — and a second transaction journals the failure:
+//! retried later (`retry_wait`, the run `waiting` until then) or failed for good, which fails the run and
+//! appends `flow.run.failed`.
+
+use std::collections::HashMap;
+
+use chrono::Duration;
+use serde_json::{Value, json};
+use tenon_flows::compile::{Action, CompiledFlow};
+use tenon_flows::retry::{Decision, Failure, RetryPolicy};
+use tenon_flows::state::{self, Journaled, Next, RunEvent};
+use tenon_flows::{RunStatus, StepStatus};
+use tenon_model::{Actor, FlowRunId, TargetKind};
+use uuid::Uuid;
+
+use super::actions::StepFailure;
+use super::control::Progress;
+use super::runs::Claim;
+use super::{FLOW_LEASE_SECONDS, FlowRun, STEP_OUTPUT_BYTES_MAX};
+use crate::audit::{self, NamedChange};
+use crate::events::ExplicitEvent;
+use crate::exec::{Conn, Sql};
+use crate::{Result, Store, StoreError, Tenant, WriteContext};
+
+/// What one call of [`Store::advance_flow_run`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Advance {
+    /// A step was done (or skipped): call again.
+    Continue,
+    /// The run waits (a retry later); the claim is released.
+    Waiting,
+    /// The run ended.
+    Finished(RunStatus),
+    /// The claim's epoch is no longer the run's (or the run was canceled): stop.
+    Lost,
+}
+
+impl Store {
+    /// Advances a claimed run by one step (see the module documentation).
+    pub async fn advance_flow_run(&self, claim: &Claim) -> Result<Advance> {
+        self.tenant(claim.org_id).advance_run(claim).await
+    }
+}
+
+impl Tenant<'_> {
+    /// Renews the claim's lease if its epoch is current; the run becomes `running`.
+    async fn fence(&self, conn: &mut Conn<'_>, claim: &Claim) -> Result<bool> {
+        let now = self.store.now();
+        let renewed = conn
+            .execute(
+                Sql::new(
+                    "UPDATE flow_runs SET lease_until = $4, status = 'running', started_at = COALESCE(started_at, $5) \
+                     WHERE organization_id = $1 AND id = $2 AND lease_epoch = $3 \
+                     AND status IN ('queued', 'running', 'waiting')",
+                )
+                .bind(self.org_id)
+                .bind(claim.run_id)
+                .bind(claim.epoch)
+                .bind(now + Duration::seconds(FLOW_LEASE_SECONDS))
+                .bind(now),
+            )
+            .await?;
+        Ok(renewed == 1)
+    }
+
+    async fn advance_run(&self, claim: &Claim) -> Result<Advance> {
+        let mut tx = self.store.begin_tx().await?;
+        let mut conn = tx.conn();
+        if !self.fence(&mut conn, claim).await? {
+            return Ok(Advance::Lost);
+        }
+        let run = self
+            .load_run(&mut conn, claim.run_id)
+            .await?
+            .ok_or_else(|| StoreError::not_found("flow run"))?;
+        let compiled = self
+            .flow_version(&mut conn, run.flow_id, run.version)
+            .await?;
+        let journal: HashMap<String, Journaled> = run
+            .steps
+            .iter()
+            .map(|entry| {
+                (
+                    entry.key.clone(),
+                    Journaled {
+                        status: entry.status,
+                        branch: entry.branch,
+                    },
+                )
+            })
+            .collect();
+        let advance = match state::next(&compiled.plan(), &journal) {
+            Next::Done => {
+                self.end_run(&mut conn, &run, RunStatus::Succeeded, None)
+                    .await?;
+                Advance::Finished(RunStatus::Succeeded)
+            }
+            Next::Failed(key) => {
+                let error = run
+                    .steps
+                    .iter()
+                    .find(|entry| entry.key == key)
+                    .and_then(|entry| entry.error.clone());
+                self.end_run(
+                    &mut conn,
+                    &run,
+                    RunStatus::Failed,
+                    Some(json!({"step": key, "error": error})),
+                )
+                .await?;
+                Advance::Finished(RunStatus::Failed)
+            }
+            Next::Blocked(_) => {
+                self.park(&mut conn, &run, Duration::days(1)).await?;
+                Advance::Waiting
+            }
+            Next::Skip(key) => {
+                let position = position(&compiled, &key);
+                let step_type = compiled.step(&key).map_or("if", |s| s.action.type_name());
+                self.journal(
+                    &mut conn,
+                    run.id,
+                    &key,
+                    position,
+                    step_type,
+                    StepStatus::Skipped,
+                    0,
+                    None,
+                    None,
+                    None,
+                    None,
+                )
+                .await?;
+                Advance::Continue
+            }
+            Next::Execute(key) => {
+                let index = usize::try_from(position(&compiled, &key)).unwrap_or(0);
+                // A step journaled `running` is under way (a wait, a for_each between batches): the same
+                // attempt goes on.
+                let attempts = run
+                    .steps
+                    .iter()
+                    .find(|entry| entry.key == key)
+                    .map_or(1, |entry| {
+                        entry.attempts + i32::from(entry.status != StepStatus::Running)
+                    });
+                let result = match &compiled.steps[index].action {
+                    Action::Wait { .. } => self.wait_step(&mut conn, &run, &compiled, index).await,
+                    Action::ForEach { .. } => {
+                        self.for_each_step(&mut conn, &run, &compiled, index).await
+                    }
+                    Action::CallFlow { .. } => {
+                        self.call_step(&mut conn, &run, &compiled, index).await
+                    }
+                    _ => self
+                        .execute(&mut conn, &run, &compiled, index)
+                        .await
+                        .map(Progress::Done),
+                };
+                let step_type = compiled.steps[index].action.type_name();
+                let at = position(&compiled, &key);
+                match result {
+                    Ok(Progress::Done(outcome)) => {
+                        self.journal(
+                            &mut conn,
+                            run.id,
+                            &key,
+                            at,
+                            step_type,
+                            StepStatus::Succeeded,
+                            attempts,
+                            outcome.branch,
+                            Some(outcome.input),
+                            Some(cap(outcome.output)),
+                            None,
+                        )
+                        .await?;
+                        Advance::Continue
+                    }
+                    Ok(Progress::Holds {
+                        input,
+                        output,
+                        until,
+                    }) => {
+                        self.journal(
+                            &mut conn,
+                            run.id,
+                            &key,
+                            at,
+                            step_type,
+                            StepStatus::Running,
+                            attempts,
+                            None,
+                            Some(input),
+                            output,
+                            None,
+                        )
+                        .await?;
+                        match until {
+                            Some(until) => {
+                                let now = self.store.now();
+                                self.park(&mut conn, &run, until - now).await?;
+                                Advance::Waiting
+                            }
+                            None => Advance::Continue,
+                        }
+                    }
+                    Err(failed) => {
+                        // Nothing of the step is kept: roll back, then journal the failure alone.
+                        drop(tx);
+                        return self
+                            .step_failed(claim, &compiled, &key, attempts, failed)
+                            .await;
+                    }
+                }
+            }
+        };
+        tx.commit().await?;
+        Ok(advance)
+    }
+
+    /// Journals a failed attempt in its own transaction (still fenced).
+    async fn step_failed(
+        &self,
+        claim: &Claim,
+        compiled: &CompiledFlow,
+        key: &str,
+        attempts: i32,
+        failed: StepFailure,
+    ) -> Result<Advance> {
+        let mut tx = self.store.begin_tx().await?;
+        let mut conn = tx.conn();
+        if !self.fence(&mut conn, claim).await? {
+            return Ok(Advance::Lost);
+        }
+        let run = self
+            .load_run(&mut conn, claim.run_id)
+            .await?
+            .ok_or_else(|| StoreError::not_found("flow run"))?;
+        let jitter = (Uuid::now_v7().as_u128() & 0xffff) as f64 / 65_535.0 * 2.0 - 1.0;
+        let decision = RetryPolicy::default().decide(
+            u32::try_from(attempts).unwrap_or(u32::MAX),
+            &failed.failure,
+            jitter,
+        );
+        let error = json!({
+            "kind": failure_kind(&failed.failure),
+            "message": failed.reason,
+            "attempt": attempts,
+        });
+        let step_type = compiled.step(key).map_or("", |s| s.action.type_name());
+        let (status, advance) = match decision {
+            Decision::RetryAfter(wait) => {
+                self.park(&mut conn, &run, wait).await?;
+                (StepStatus::RetryWait, Advance::Waiting)
+            }
+            Decision::Fail => (StepStatus::Failed, Advance::Continue),
+        };
+        self.journal(
+            &mut conn,
+            run.id,
+            key,
+            position(compiled, key),
+            step_type,
+            status,
+            attempts,
+            None,
+            Some(*failed.input),
+            None,
+            Some(error.clone()),
+        )
+        .await?;
+        let advance = if status == StepStatus::Failed {
+            self.end_run(
+                &mut conn,
+                &run,
+                RunStatus::Failed,
+                Some(json!({"step": key, "error": error})),
+            )
+            .await?;
+            Advance::Finished(RunStatus::Failed)
+        } else {
+            advance
+        };
+        tx.commit().await?;
+        Ok(advance)
+    }
+
+    /// The run waits `wait` (a retry, a person); the claim is released.
+    async fn park(&self, conn: &mut Conn<'_>, run: &FlowRun, wait: Duration) -> Result<()> {
+        let now = self.store.now();
+        conn.execute(
+            Sql::new(
+                "UPDATE flow_runs SET status = 'waiting', next_at = $3, lease_owner = NULL, lease_until = NULL \
+                 WHERE organization_id = $1 AND id = $2",
+            )
+            .bind(self.org_id)
+            .bind(run.id)
+            .bind(now + wait),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Ends a run; a failure appends `flow.run.failed` (with its audit entry).
+    async fn end_run(
+        &self,
+        conn: &mut Conn<'_>,
+        run: &FlowRun,
+        status: RunStatus,
+        error: Option<Value>,
+    ) -> Result<()> {
+        let event = if status == RunStatus::Failed {
+            RunEvent::Fail
+        } else {
+            RunEvent::Succeed
+        };
+        run.status
+            .apply(RunEvent::Claim)
+            .and_then(|running| running.apply(event))
+            .or_else(|_| RunStatus::Running.apply(event))
+            .map_err(|illegal| StoreError::Corrupt(illegal.to_string()))?;
+        let now = self.store.now();
+        conn.execute(
+            Sql::new(
+                "UPDATE flow_runs SET status = $3, error = $4, finished_at = $5, lease_owner = NULL, lease_until = NULL \
+                 WHERE organization_id = $1 AND id = $2",
+            )
+            .bind(self.org_id)
+            .bind(run.id)
+            .bind(status.as_str())
+            .bind(error.clone())
+            .bind(now),
+        )
+        .await?;
+        self.wake_caller(conn, run).await?;
+        if status == RunStatus::Failed {
+            let ctx = flow_context(run);
+            let data = json!({
+                "run": {
+                    "id": run.id.to_string(),
+                    "flow": run.flow_key,
+                    "flow_id": run.flow_id.to_string(),
+                    "version": run.version,
+                    "status": "failed",
+                    "error": error,
+                }
+            });
+            audit::record_with_events(
+                conn,
+                self,
+                NamedChange {
+                    target_kind: TargetKind::FlowRun,
+                    target_id: run.id.to_string(),
+                    action: "failed",
+                    before: None,
+                    after: Some(data.clone()),
+                    ctx: &ctx,
+                    events: vec![ExplicitEvent {
+                        event_type: "flow.run.failed",
+                        subject: json!({"type": "flow_run", "id": run.id.to_string()}),
+                        subject_key: format!("flow_run:{}", run.id),
+                        app_id: None,
+                        table_id: None,
+                        data,
+                    }],
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Writes a step's journal row (inserted the first time, updated after).
+    #[allow(clippy::too_many_arguments)]
+    async fn journal(
+        &self,
+        conn: &mut Conn<'_>,
+        run: FlowRunId,
+        key: &str,
+        position: i32,
+        step_type: &str,
+        status: StepStatus,
+        attempts: i32,
+        branch: Option<bool>,
+        input: Option<Value>,
+        output: Option<Value>,
+        error: Option<Value>,
+    ) -> Result<()> {
+        let now = self.store.now();
+        let finished =
+            (!matches!(status, StepStatus::RetryWait | StepStatus::Running)).then_some(now);
+        conn.execute(
+            Sql::new(
+                "INSERT INTO flow_steps (organization_id, run_id, key, position, type, status, attempts, branch, \
+                 input, output, error, started_at, finished_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                 ON CONFLICT (organization_id, run_id, key) DO UPDATE SET status = excluded.status, \
+                 attempts = excluded.attempts, branch = excluded.branch, input = excluded.input, \
+                 output = excluded.output, error = excluded.error, finished_at = excluded.finished_at",
+            )
+            .bind(self.org_id)
+            .bind(run)
+            .bind(key)
+            .bind(position)
+            .bind(step_type)
+            .bind(status.as_str())
+            .bind(attempts)
+            .bind(branch)
+            .bind(input)
+            .bind(output)
+            .bind(error)
+            .bind(now)
+            .bind(finished),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// The actor a run writes as.
+pub(super) fn flow_context(run: &FlowRun) -> WriteContext {
+    WriteContext {
+        actor: Actor::Flow {
+            run_id: run.id,
+            name: run.flow_key.clone(),
+            flow_id: run.flow_id,
+            depth: run.depth,
+        },
+        request_id: None,
+    }
+}
+
+pub(super) fn position(compiled: &CompiledFlow, key: &str) -> i32 {
+    compiled
+        .steps
+        .iter()
+        .position(|step| step.key == key)
+        .and_then(|i| i32::try_from(i).ok())
+        .unwrap_or(0)
+}
+
+/// Keeps outputs under 64 KiB: a `find`'s records go first (its ids stay, for a `for_each`), then all.
+fn cap(mut output: Value) -> Value {
+    let size = output.to_string().len();
+    if size <= STEP_OUTPUT_BYTES_MAX {
+        return output;
+    }
+    if let Some(map) = output.as_object_mut()
+        && map.remove("records").is_some()
+    {
+        map.insert("records_truncated".to_owned(), json!(true));
+        if output.to_string().len() <= STEP_OUTPUT_BYTES_MAX {
+            return output;
+        }
+    }
+    json!({"truncated": true, "bytes": size})
+}
+
+fn failure_kind(failure: &Failure) -> &'static str {
+    match failure {
+        Failure::Connect => "connect",
+        Failure::Timeout => "timeout",
+        Failure::Status { .. } => "status",
+        Failure::Unavailable => "unavailable",
+        Failure::Mapping => "mapping",
+        Failure::Refused => "refused",
+    }
+}

@@ -1,0 +1,311 @@
+//! Financial statements: the balance sheet (资产负债表) and the income statement (利润表) of a book, computed
+//! by `tenon_ledger::statements` from the figures gathered here — closing balances (openings + posted
+//! sums) per account and per dimension value, and period amounts of the income and expense accounts
+//! without the carry-forward vouchers.
+
+use rust_decimal::Decimal;
+use tenon_ledger::statements::{self, Definition, Figures, StatementKind};
+use tenon_ledger::{AccountCode, Chart, Period, Role};
+
+use super::{Book, BookRef, Scaled, corrupt};
+use crate::exec::Conn;
+use crate::sql::SqlText;
+use crate::{Result, StoreError, Tenant};
+
+/// One line of a statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementLine {
+    pub code: String,
+    pub name: String,
+    pub level: u8,
+    /// Balance sheet: closing at the end of the period (期末余额); income statement: the amount of the
+    /// period or range (本期金额).
+    pub current: Decimal,
+    /// Balance sheet: closing at the end of the previous fiscal year (上年年末余额); income statement: the
+    /// same period or range a year earlier (上期金额).
+    pub previous: Decimal,
+}
+
+/// A computed statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub kind: StatementKind,
+    pub from: Period,
+    pub to: Period,
+    pub lines: Vec<StatementLine>,
+}
+
+#[derive(sqlx::FromRow)]
+struct NetRow {
+    account_code: String,
+    debit: Scaled<2>,
+    credit: Scaled<2>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ValueRow {
+    account_code: String,
+    value: String,
+    debit: Scaled<2>,
+    credit: Scaled<2>,
+}
+
+fn code_of(raw: &str) -> Result<AccountCode> {
+    AccountCode::parse(raw).map_err(|_| corrupt("account code", raw))
+}
+
+impl Tenant<'_> {
+    async fn statement_setup(
+        &self,
+        conn: &mut Conn<'_>,
+        book: &BookRef,
+        kind: StatementKind,
+    ) -> Result<(Book, Chart, Definition)> {
+        let book = self
+            .find_book(conn, book)
+            .await?
+            .ok_or_else(|| StoreError::not_found("book"))?;
+        let chart = self.load_chart(conn, book.id).await?;
+        let definition = statements::parse_definition(
+            statements::shipped_text(book.settings.standard, kind),
+            kind,
+            &chart,
+        )?;
+        Ok((book, chart, definition))
+    }
+
+    /// The balance sheet at the end of `period`, beside the end of the previous fiscal year.
+    pub async fn balance_sheet(&self, book: &BookRef, period: Period) -> Result<Statement> {
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let (book, chart, definition) = self
+            .statement_setup(&mut conn, book, StatementKind::BalanceSheet)
+            .await?;
+        let (year, _) = period.fiscal(book.settings.fiscal_year_start_month);
+        let year_start = Period::from_fiscal(year, 1, book.settings.fiscal_year_start_month)
+            .ok_or_else(|| corrupt("period", year))?;
+        let current = self
+            .closing_figures(&mut conn, &book, &definition, period)
+            .await?;
+        let previous = match year_start.previous() {
+            Some(end) => {
+                self.closing_figures(&mut conn, &book, &definition, end)
+                    .await?
+            }
+            None => Figures::default(),
+        };
+        Ok(statement(
+            &definition,
+            &chart,
+            period,
+            period,
+            &current,
+            &previous,
+        ))
+    }
+
+    /// The income statement of `from..=to` (one period when equal), beside the same range a year earlier.
+    pub async fn income_statement(
+        &self,
+        book: &BookRef,
+        from: Period,
+        to: Period,
+    ) -> Result<Statement> {
+        super::detail::check_range(from, to)?;
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let (book, chart, definition) = self
+            .statement_setup(&mut conn, book, StatementKind::IncomeStatement)
+            .await?;
+        let current = self
+            .period_figures(&mut conn, &book, &chart, from, to)
+            .await?;
+        let year_back = |p: Period| Period::new(p.year() - 1, p.month());
+        let previous = match (year_back(from), year_back(to)) {
+            (Some(from), Some(to)) => {
+                self.period_figures(&mut conn, &book, &chart, from, to)
+                    .await?
+            }
+            _ => Figures::default(),
+        };
+        Ok(statement(
+            &definition,
+            &chart,
+            from,
+            to,
+            &current,
+            &previous,
+        ))
+    }
+
+    /// Closing balances at the end of `period`: openings plus posted sums, per leaf account and, for the
+    /// definition's `:side@dimension` terms, per dimension value.
+    async fn closing_figures(
+        &self,
+        conn: &mut Conn<'_>,
+        book: &Book,
+        definition: &Definition,
+        period: Period,
+    ) -> Result<Figures> {
+        let mut figures = Figures::default();
+        let mut sql = SqlText::new(conn.backend());
+        sql.push("SELECT account_code, COALESCE(SUM(debit), 0) AS debit, COALESCE(SUM(credit), 0) AS credit FROM ledger_balances WHERE organization_id = ")
+            .arg(self.org_id)
+            .push(" AND book_id = ")
+            .arg(book.id)
+            .push(" AND period <= ")
+            .arg(period.key())
+            .push(" GROUP BY account_code");
+        let rows: Vec<NetRow> = conn.fetch_all(sql.into_sql()).await?;
+        for row in rows {
+            *figures
+                .by_account
+                .entry(code_of(&row.account_code)?)
+                .or_default() += row.debit.0 - row.credit.0;
+        }
+        // Openings are the balances at the start of the first period: they count in the closing of the
+        // period before it (上年年末余额 of a book that starts in January) and of every later one.
+        let with_openings = book
+            .opening_period
+            .is_some_and(|first| first <= period.next());
+        if with_openings {
+            for (code, sums) in self.opening_sums(conn, book, period.next()).await? {
+                *figures.by_account.entry(code).or_default() += sums.net();
+            }
+        }
+        for (code, dimension) in definition.dimension_terms() {
+            let column = dimension.as_str();
+            let mut sql = SqlText::new(conn.backend());
+            sql.push(&format!(
+                "SELECT l.account_code, COALESCE(l.{column}, '') AS value, COALESCE(SUM(l.debit), 0) AS debit, \
+                 COALESCE(SUM(l.credit), 0) AS credit FROM ledger_lines l JOIN ledger_vouchers v \
+                 ON v.organization_id = l.organization_id AND v.id = l.voucher_id WHERE l.organization_id = "
+            ))
+            .arg(self.org_id)
+            .push(" AND l.book_id = ")
+            .arg(book.id)
+            .push(" AND l.period <= ")
+            .arg(period.key())
+            .push(" AND v.state = 'posted' AND l.account_code LIKE ")
+            .arg(format!("{}%", code.as_str()))
+            .push(&format!(" GROUP BY l.account_code, COALESCE(l.{column}, '')"));
+            let mut rows: Vec<ValueRow> = conn.fetch_all(sql.into_sql()).await?;
+            if with_openings {
+                let mut sql = SqlText::new(conn.backend());
+                sql.push(&format!(
+                    "SELECT account_code, COALESCE({column}, '') AS value, debit, credit FROM ledger_openings WHERE organization_id = "
+                ))
+                .arg(self.org_id)
+                .push(" AND book_id = ")
+                .arg(book.id)
+                .push(" AND account_code LIKE ")
+                .arg(format!("{}%", code.as_str()));
+                rows.extend(conn.fetch_all::<ValueRow>(sql.into_sql()).await?);
+            }
+            for row in rows {
+                let leaf = code_of(&row.account_code)?;
+                *figures
+                    .by_value
+                    .entry((leaf, dimension))
+                    .or_default()
+                    .entry(row.value)
+                    .or_default() += row.debit.0 - row.credit.0;
+            }
+        }
+        Ok(figures)
+    }
+
+    /// Posted amounts of `from..=to` per leaf account, without the lines of vouchers that touch 本年利润
+    /// (the carry-forward and year-end vouchers).
+    async fn period_figures(
+        &self,
+        conn: &mut Conn<'_>,
+        book: &Book,
+        chart: &Chart,
+        from: Period,
+        to: Period,
+    ) -> Result<Figures> {
+        let mut figures = Figures::default();
+        let mut sql = SqlText::new(conn.backend());
+        sql.push("SELECT account_code, COALESCE(SUM(debit), 0) AS debit, COALESCE(SUM(credit), 0) AS credit FROM ledger_balances WHERE organization_id = ")
+            .arg(self.org_id)
+            .push(" AND book_id = ")
+            .arg(book.id)
+            .push(" AND period >= ")
+            .arg(from.key())
+            .push(" AND period <= ")
+            .arg(to.key())
+            .push(" GROUP BY account_code");
+        let rows: Vec<NetRow> = conn.fetch_all(sql.into_sql()).await?;
+        for row in rows {
+            *figures
+                .by_account
+                .entry(code_of(&row.account_code)?)
+                .or_default() += row.debit.0 - row.credit.0;
+        }
+        let profit = Role::parse("CURRENT_PROFIT")
+            .ok()
+            .and_then(|role| chart.by_role(&role))
+            .map(|account| chart.leaves_under(&account.code))
+            .unwrap_or_default();
+        if !profit.is_empty() {
+            let mut sql = SqlText::new(conn.backend());
+            sql.push(
+                "SELECT l.account_code, COALESCE(SUM(l.debit), 0) AS debit, COALESCE(SUM(l.credit), 0) AS credit \
+                 FROM ledger_lines l JOIN ledger_vouchers v ON v.organization_id = l.organization_id AND v.id = l.voucher_id \
+                 WHERE l.organization_id = ",
+            )
+            .arg(self.org_id)
+            .push(" AND l.book_id = ")
+            .arg(book.id)
+            .push(" AND v.state = 'posted' AND l.voucher_id IN (SELECT c.voucher_id FROM ledger_lines c WHERE c.organization_id = ")
+            .arg(self.org_id)
+            .push(" AND c.book_id = ")
+            .arg(book.id)
+            .push(" AND c.period >= ")
+            .arg(from.key())
+            .push(" AND c.period <= ")
+            .arg(to.key())
+            .push(" AND c.account_code IN ")
+            .list(profit.iter().map(AccountCode::as_str))
+            .push(") GROUP BY l.account_code");
+            let rows: Vec<NetRow> = conn.fetch_all(sql.into_sql()).await?;
+            for row in rows {
+                *figures
+                    .by_account
+                    .entry(code_of(&row.account_code)?)
+                    .or_default() -= row.debit.0 - row.credit.0;
+            }
+        }
+        Ok(figures)
+    }
+}
+
+fn statement(
+    definition: &Definition,
+    chart: &Chart,
+    from: Period,
+    to: Period,
+    current: &Figures,
+    previous: &Figures,
+) -> Statement {
+    let now = statements::evaluate(definition, chart, current);
+    let before = statements::evaluate(definition, chart, previous);
+    Statement {
+        kind: definition.kind,
+        from,
+        to,
+        lines: definition
+            .lines
+            .iter()
+            .zip(now.into_iter().zip(before))
+            .map(|(line, (current, previous))| StatementLine {
+                code: line.code.clone(),
+                name: line.name.clone(),
+                level: line.level,
+                current,
+                previous,
+            })
+            .collect(),
+    }
+}

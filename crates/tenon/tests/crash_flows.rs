@@ -1,0 +1,397 @@
+//! The crash proof of connection flows (issue #18, "The guarantee"): writers create orders (each with an
+//! `Idempotency-Key`, retried against whichever server is up); a record trigger starts a run per order
+//! whose steps create a followup and mark the order. `tenon serve` is killed with SIGKILL at random
+//! moments and restarted; after each restart the test clock moves past the lease so the runs the killed
+//! node held are claimed again. Afterwards:
+//!
+//! - every stored order has exactly one run (one trigger, one run), and every run is `succeeded` — none
+//!   is left `queued`, `running` or `waiting`;
+//! - each internal step committed exactly once: one followup per order, each journaled step `succeeded`
+//!   with one attempt, the order marked once (and the followup's id is the step's output);
+//! - every order the API acknowledged is stored.
+//!
+//! Runs on SQLite and on PostgreSQL, and prints the counts.
+
+// Tests fail by panicking; that is their job.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tenon_store::testing::{TestBackend, TestDatabase};
+
+/// Times `tenon serve` is killed during the run.
+const KILLS: usize = 4;
+/// Writers running at once.
+const WRITERS: usize = 3;
+/// Acknowledged orders the run waits for before it stops the writers.
+const MIN_ORDERS: usize = 60;
+
+const ORDERS: &str = "/api/v1/apps/crash/tables/orders/records";
+const FOLLOWUPS: &str = "/api/v1/apps/crash/tables/followups/records";
+
+use support::{Server, run};
+
+fn start(database: &TestDatabase) -> Server {
+    support::start(database, &["--test-clock"])
+}
+
+/// Sends until a server answers (a connection error or a 5xx while the server is down is retried).
+async fn send(
+    http: &reqwest::Client,
+    base: &Mutex<String>,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&Value>,
+) -> (reqwest::StatusCode, Value) {
+    loop {
+        let url = format!("{}{path}", base.lock().unwrap());
+        let mut request = http.request(method.clone(), url).bearer_auth(token);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        match request.send().await {
+            Ok(response) if !response.status().is_server_error() => {
+                let status = response.status();
+                match response.json::<Value>().await {
+                    Ok(body) => return (status, body),
+                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+/// Creates orders one by one; returns the ids the API acknowledged.
+async fn writer(
+    http: reqwest::Client,
+    base: Arc<Mutex<String>>,
+    token: String,
+    writer: usize,
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<Vec<String>>>,
+) {
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        n += 1;
+        let title = format!("w{writer} n{n}");
+        let body = json!({"fields": {"title": title}});
+        let (status, order) = send(
+            &http,
+            &base,
+            &token,
+            reqwest::Method::POST,
+            ORDERS,
+            Some(&format!("order-{writer}-{n}")),
+            Some(&body),
+        )
+        .await;
+        assert_eq!(status, reqwest::StatusCode::CREATED, "{order}");
+        acked
+            .lock()
+            .unwrap()
+            .push(order["id"].as_str().unwrap().to_owned());
+    }
+}
+
+async fn all(http: &reqwest::Client, base: &str, token: &str, path: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let page: Value = http
+            .get(format!(
+                "{base}{path}{separator}page_size=200&cursor={cursor}"
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        items.extend(
+            page["items"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{path}: {page}"))
+                .iter()
+                .cloned(),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => return items,
+        }
+    }
+}
+
+/// Moves the test clock two minutes on: every lease a killed node held has expired.
+async fn past_the_lease(http: &reqwest::Client, base: &Mutex<String>, token: &str) {
+    let (status, clock) = send(
+        http,
+        base,
+        token,
+        reqwest::Method::GET,
+        "/api/v1/_test/clock",
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{clock}");
+    let now: chrono::DateTime<chrono::Utc> = clock["now"].as_str().unwrap().parse().unwrap();
+    let later = now + chrono::Duration::seconds(2 * tenon_store::flows::FLOW_LEASE_SECONDS);
+    let (status, clock) = send(
+        http,
+        base,
+        token,
+        reqwest::Method::POST,
+        "/api/v1/_test/clock",
+        None,
+        Some(&json!({"now": later})),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{clock}");
+}
+
+async fn crash_and_recover(backend: TestBackend) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let database = TestDatabase::create(backend).await;
+    run(&database, &["migrate"]);
+    let org = run(
+        &database,
+        &[
+            "org",
+            "create",
+            "Crash Co",
+            "--admin-email",
+            "crash@example.com",
+            "--admin-password",
+            "crash-password-123",
+        ],
+    );
+    let token = run(
+        &database,
+        &[
+            "token", "create", "--org", &org, "--name", "crash", "--scopes", "admin",
+        ],
+    );
+    let http = reqwest::Client::new();
+    let mut server = start(&database);
+    let imported = http
+        .post(format!("{}/api/v1/apps/import", server.base))
+        .bearer_auth(&token)
+        .json(&json!({
+            "format": "tenon.app/v1", "key": "crash", "name": "Crash",
+            "tables": [
+                {"key": "orders", "name": "Orders", "fields": [
+                    {"key": "title", "name": "Title", "type": "text"},
+                    {"key": "note", "name": "Note", "type": "text"}
+                ]},
+                {"key": "followups", "name": "Followups", "fields": [
+                    {"key": "order_id", "name": "Order", "type": "text"},
+                    {"key": "title", "name": "Title", "type": "text"}
+                ]}
+            ],
+            "flows": [{
+                "key": "crash_flow",
+                "trigger": {"record": "orders", "on": "created"},
+                "steps": [
+                    {"key": "f", "type": "create_record", "table": "followups",
+                     "fields": {"order_id": "{trigger.record_id}", "title": "{trigger.fields.title}"}},
+                    {"key": "mark", "type": "update_record", "table": "orders", "record": "{trigger.record_id}",
+                     "fields": {"note": "CONCAT(\"handled by \", {steps.f.output.id})"}}
+                ]
+            }]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        imported.status().is_success(),
+        "{}",
+        imported.text().await.unwrap()
+    );
+
+    let base = Arc::new(Mutex::new(server.base.clone()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            tokio::spawn(writer(
+                http.clone(),
+                base.clone(),
+                token.clone(),
+                w,
+                stop.clone(),
+                acked.clone(),
+            ))
+        })
+        .collect();
+    for kill in 0..KILLS {
+        // A random moment: 300–1,300 ms into this server's life, from the clock's nanoseconds.
+        let nanos = u64::from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos(),
+        );
+        tokio::time::sleep(Duration::from_millis(300 + nanos % 1000)).await;
+        server.child.kill().unwrap(); // SIGKILL
+        server.child.wait().unwrap();
+        server = start(&database);
+        *base.lock().unwrap() = server.base.clone();
+        // The runs the killed node held resume once their lease has expired (by the test clock).
+        past_the_lease(&http, &base, &token).await;
+        println!(
+            "{backend:?}: kill {} after {} acknowledged orders",
+            kill + 1,
+            acked.lock().unwrap().len()
+        );
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while acked.lock().unwrap().len() < MIN_ORDERS {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the writers created too little in two minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let base = server.base.clone();
+
+    // Every run ends; none stays queued, running or waiting.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let runs = loop {
+        let runs = all(&http, &base, &token, "/api/v1/flows/crash_flow/runs").await;
+        let open: Vec<&Value> = runs
+            .iter()
+            .filter(|run| run["status"] != "succeeded" && run["status"] != "failed")
+            .collect();
+        if open.is_empty() {
+            break runs;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} runs never finished, e.g. {}",
+            open.len(),
+            open[0]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let failed: Vec<&Value> = runs.iter().filter(|r| r["status"] != "succeeded").collect();
+    assert!(failed.is_empty(), "runs failed: {failed:?}");
+
+    // One order, one run; every acknowledged order is stored.
+    let orders = all(&http, &base, &token, ORDERS).await;
+    let order_ids: HashSet<String> = orders
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_owned())
+        .collect();
+    let acked = acked.lock().unwrap().clone();
+    for id in &acked {
+        assert!(order_ids.contains(id), "acknowledged order {id} is gone");
+    }
+    let mut runs_by_order: HashMap<String, Vec<&Value>> = HashMap::new();
+    for run in &runs {
+        runs_by_order
+            .entry(run["trigger"]["record_id"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(run);
+    }
+    assert_eq!(runs.len(), orders.len(), "one run per order");
+    for id in &order_ids {
+        let count = runs_by_order.get(id).map_or(0, Vec::len);
+        assert_eq!(count, 1, "order {id} has {count} runs");
+    }
+
+    // Each internal step committed exactly once.
+    let followups = all(&http, &base, &token, FOLLOWUPS).await;
+    let mut followups_by_order: HashMap<String, Vec<String>> = HashMap::new();
+    for followup in &followups {
+        followups_by_order
+            .entry(
+                followup["fields"]["order_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+            .or_default()
+            .push(followup["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(followups.len(), orders.len(), "one followup per order");
+    let mut retried_steps = 0;
+    for order in &orders {
+        let id = order["id"].as_str().unwrap();
+        let made = followups_by_order.get(id).cloned().unwrap_or_default();
+        assert_eq!(made.len(), 1, "order {id} has followups {made:?}");
+        assert_eq!(
+            order["fields"]["note"],
+            format!("handled by {}", made[0]),
+            "{order}"
+        );
+        let run_id = runs_by_order[id][0]["id"].as_str().unwrap();
+        let detail: Value = http
+            .get(format!("{base}/api/v1/flow-runs/{run_id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let steps: Vec<(&str, &str)> = detail["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["key"].as_str().unwrap(), s["status"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            steps,
+            [("f", "succeeded"), ("mark", "succeeded")],
+            "{detail}"
+        );
+        assert_eq!(detail["steps"][0]["output"]["id"], made[0].as_str());
+        for step in detail["steps"].as_array().unwrap() {
+            if step["attempts"] != 1 {
+                retried_steps += 1;
+            }
+        }
+    }
+    assert_eq!(
+        retried_steps, 0,
+        "a step that commits with its journal row never needs a second attempt"
+    );
+    println!(
+        "{backend:?}: {KILLS} SIGKILLs; {} orders acknowledged, {} stored, {} runs (all succeeded), {} followups",
+        acked.len(),
+        orders.len(),
+        runs.len(),
+        followups.len()
+    );
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    database.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flows_survive_sigkill_at_random_moments_on_sqlite() {
+    crash_and_recover(TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flows_survive_sigkill_at_random_moments_on_postgres() {
+    crash_and_recover(TestBackend::Postgres).await;
+}

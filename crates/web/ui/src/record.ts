@@ -1,0 +1,232 @@
+// The record detail: every field of one record in a dialog, each input named exactly by its field name,
+// saved through the records API; and the record's history (who, when, field, old → new).
+
+import { call, toLogin } from "./api";
+import { detailReason, errorMessage, t } from "./i18n";
+import { choices, display, isComputed, isEditable, toApi, type Field } from "./values";
+
+export interface RecordRow {
+  id: string;
+  version: number;
+  fields: Record<string, unknown>;
+}
+
+interface HistoryEntry {
+  at: string;
+  actor: { name: string };
+  action: string;
+  changes: { field: string; name: string | null; before: unknown; after: unknown }[];
+}
+
+function inputFor(field: Field, value: unknown, id: string): HTMLElement {
+  const editable = isEditable(field) && !isComputed(field);
+  if (!editable) {
+    const output = document.createElement("output");
+    output.id = id;
+    output.className = "read-only";
+    output.textContent = display(field, value);
+    return output;
+  }
+  if (field.type === "checkbox") {
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.id = id;
+    box.checked = value === true;
+    return box;
+  }
+  if (field.type === "single_select") {
+    const select = document.createElement("select");
+    select.id = id;
+    const empty = document.createElement("option");
+    empty.value = "";
+    empty.textContent = "—";
+    select.append(empty);
+    for (const choice of choices(field)) {
+      const option = document.createElement("option");
+      option.value = choice.name;
+      option.textContent = choice.name;
+      option.selected = choice.name === value;
+      select.append(option);
+    }
+    return select;
+  }
+  if (field.type === "long_text") {
+    const area = document.createElement("textarea");
+    area.id = id;
+    area.rows = 4;
+    area.value = display(field, value);
+    return area;
+  }
+  const input = document.createElement("input");
+  input.id = id;
+  input.value = display(field, value);
+  if (field.type === "date") input.type = "date";
+  if (["number", "currency", "percent", "rating"].includes(field.type)) input.inputMode = "decimal";
+  if (field.type === "email") input.type = "email";
+  if (field.type === "url") input.type = "url";
+  if (field.type === "phone") input.type = "tel";
+  return input;
+}
+
+function valueOf(field: Field, element: HTMLElement): unknown {
+  if (element instanceof HTMLInputElement && element.type === "checkbox") return element.checked;
+  if (element instanceof HTMLInputElement || element instanceof HTMLSelectElement || element instanceof HTMLTextAreaElement) {
+    return toApi(field, element.value);
+  }
+  return undefined;
+}
+
+export class RecordDetail {
+  private dialog: HTMLDialogElement;
+  private form: HTMLFormElement;
+  private list: HTMLElement;
+  private history: HTMLElement;
+  private tabs: HTMLElement[];
+  private panels: HTMLElement[];
+  private record: RecordRow | null = null;
+
+  constructor(
+    dialog: HTMLDialogElement,
+    private fields: Field[],
+    private recordsUrl: (suffix: string) => string,
+    private onSaved: (row: RecordRow) => void,
+  ) {
+    this.dialog = dialog;
+    this.form = dialog.querySelector("form.record-form")!;
+    this.list = dialog.querySelector(".record-fields")!;
+    this.history = dialog.querySelector(".record-history")!;
+    this.tabs = Array.from(dialog.querySelectorAll<HTMLElement>("[role=tab]"));
+    this.panels = Array.from(dialog.querySelectorAll<HTMLElement>("[role=tabpanel]"));
+    this.tabs.forEach((tab, index) => {
+      tab.addEventListener("click", () => this.showTab(index));
+      tab.addEventListener("keydown", (event) => {
+        if (event.key !== "ArrowRight" && event.key !== "ArrowLeft") return;
+        event.preventDefault();
+        const next = (index + (event.key === "ArrowRight" ? 1 : this.tabs.length - 1)) % this.tabs.length;
+        this.showTab(next);
+        this.tabs[next].focus();
+      });
+    });
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      void this.save();
+    });
+  }
+
+  private showTab(index: number): void {
+    this.tabs.forEach((tab, i) => {
+      tab.setAttribute("aria-selected", String(i === index));
+      tab.tabIndex = i === index ? 0 : -1;
+      this.panels[i].hidden = i !== index;
+    });
+    if (this.panels[index].contains(this.history)) void this.loadHistory();
+  }
+
+  open(record: RecordRow, title: string): void {
+    this.record = record;
+    this.dialog.querySelector(".record-title")!.textContent = title;
+    this.list.replaceChildren();
+    this.fields.forEach((field, index) => {
+      const row = document.createElement("div");
+      row.className = "field";
+      const id = `record-field-${index}`;
+      const label = document.createElement("label");
+      label.htmlFor = id;
+      label.textContent = field.name;
+      const input = inputFor(field, record.fields[field.key], id);
+      input.dataset.key = field.key;
+      row.append(label, input);
+      this.list.append(row);
+    });
+    this.clearErrors();
+    this.showTab(0);
+    this.dialog.showModal();
+  }
+
+  private clearErrors(): void {
+    this.form.querySelectorAll(".field-error").forEach((node) => node.remove());
+    this.form.querySelectorAll("[aria-invalid]").forEach((node) => node.removeAttribute("aria-invalid"));
+    const box = this.form.querySelector<HTMLElement>(".form-error");
+    if (box) box.hidden = true;
+  }
+
+  private async save(): Promise<void> {
+    if (!this.record) return;
+    const changed: Record<string, unknown> = {};
+    for (const field of this.fields) {
+      const element = this.list.querySelector<HTMLElement>(`[data-key="${CSS.escape(field.key)}"]`);
+      if (!element || !isEditable(field) || isComputed(field)) continue;
+      const value = valueOf(field, element);
+      const before = this.record.fields[field.key] ?? null;
+      const same = value === before || (value === null && before === undefined) || String(value) === display(field, before);
+      if (!same) changed[field.key] = value;
+    }
+    if (!Object.keys(changed).length) {
+      this.dialog.close();
+      return;
+    }
+    const outcome = await call<RecordRow>("PATCH", this.recordsUrl(`/${encodeURIComponent(this.record.id)}`), { fields: changed }, {
+      "if-match": `"${this.record.version}"`,
+    });
+    if (outcome.ok) {
+      this.onSaved(outcome.body);
+      this.dialog.close();
+      return;
+    }
+    if (outcome.status === 401) return toLogin();
+    this.clearErrors();
+    const box = this.form.querySelector<HTMLElement>(".form-error")!;
+    box.textContent = outcome.error ? errorMessage(outcome.error) : t("js-offline");
+    box.hidden = false;
+    for (const detail of outcome.error?.details ?? []) {
+      const key = detail.field.replace(/^fields\./, "");
+      const element = this.list.querySelector<HTMLElement>(`[data-key="${CSS.escape(key)}"]`);
+      if (!element) continue;
+      element.setAttribute("aria-invalid", "true");
+      const note = document.createElement("span");
+      note.className = "field-error";
+      note.id = `${element.id}-error`;
+      note.textContent = detailReason(detail);
+      element.setAttribute("aria-describedby", note.id);
+      element.insertAdjacentElement("afterend", note);
+    }
+  }
+
+  private async loadHistory(): Promise<void> {
+    if (!this.record) return;
+    this.history.replaceChildren();
+    const outcome = await call<{ items: HistoryEntry[] }>("GET", this.recordsUrl(`/${encodeURIComponent(this.record.id)}/history?page_size=100`));
+    if (!outcome.ok) {
+      this.history.textContent = outcome.error ? errorMessage(outcome.error) : t("js-offline");
+      return;
+    }
+    if (!outcome.body.items.length) {
+      this.history.textContent = t("js-history-empty");
+      return;
+    }
+    const lang = document.documentElement.lang;
+    for (const entry of outcome.body.items) {
+      const item = document.createElement("li");
+      const head = document.createElement("p");
+      head.className = "history-head";
+      const when = new Date(entry.at).toLocaleString(lang);
+      head.textContent = t(`js-history-${entry.action}`, { who: entry.actor.name, when });
+      item.append(head);
+      const changes = document.createElement("ul");
+      for (const change of entry.changes) {
+        const field = this.fields.find((f) => f.key === change.field);
+        const line = document.createElement("li");
+        const name = document.createElement("strong");
+        name.textContent = change.name ?? change.field;
+        const before = field ? display(field, change.before) : String(change.before ?? "");
+        const after = field ? display(field, change.after) : String(change.after ?? "");
+        const text = document.createElement("span");
+        text.textContent = ` ${before || t("js-empty-value")} → ${after || t("js-empty-value")}`;
+        line.append(name, text);
+        changes.append(line);
+      }
+      item.append(changes);
+      this.history.append(item);
+    }
+  }
+}

@@ -117,8 +117,10 @@ export class Picker {
     if (!this.open || !this.source) return;
     window.clearTimeout(this.timer);
     this.searching = true;
+    // Counted when asked, not when sent: an answer to an earlier search that arrives while this one
+    // waits out its pause is stale, and must neither end the search nor take a waiting Enter.
+    const mine = ++this.searches;
     const run = async () => {
-      const mine = ++this.searches;
       this.note.textContent = t("js-picker-searching");
       const found = await this.source!(query.trim()).catch(() => null);
       if (mine !== this.searches || !this.open) return;

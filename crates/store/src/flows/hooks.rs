@@ -61,15 +61,16 @@ impl HookRow {
     }
 }
 
-/// 256 random bits as 64 hex digits (two v4 UUIDs' random bits and then some).
+/// 256 random bits from the thread-local CSPRNG, as 64 hex digits.
 fn random_hex() -> String {
-    format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple())
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn new_secret() -> String {
     let mut bytes = [0u8; 32];
-    bytes[..16].copy_from_slice(Uuid::new_v4().as_bytes());
-    bytes[16..].copy_from_slice(Uuid::new_v4().as_bytes());
+    rand::fill(&mut bytes);
     format!(
         "whsec_{}",
         base64::engine::general_purpose::STANDARD.encode(bytes)

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tenon_model::apps::formula::Type;
 use tenon_model::apps::{Field, FieldKind, LinkTarget, TableSchema};
-use tenon_model::{OrgId, TimeZone};
+use tenon_model::{DepartmentId, MemberId, OrgId, TimeZone};
 use tenon_store::{RecordQuery, Store, StoreError, Tenant};
 use uuid::Uuid;
 
@@ -73,9 +73,10 @@ pub async fn table_sheet(
             .iter()
             .map(|record| context.record(schema, record, None))
             .collect();
-        let people = referenced(&rendered, schema, &columns, Column::Members);
+        let people: Vec<MemberId> = referenced(&rendered, schema, &columns, Column::Members);
         let people = tenant.member_names(&people).await?;
-        let departments = referenced(&rendered, schema, &columns, Column::Departments);
+        let departments: Vec<DepartmentId> =
+            referenced(&rendered, schema, &columns, Column::Departments);
         let departments = tenant.department_names(&departments).await?;
         for record in &rendered {
             rows.push(
@@ -157,13 +158,13 @@ fn computed_column(ty: &Option<Type>, zone: TimeZone) -> Column {
 }
 
 /// The ids in the columns of kind `wanted` (member or department lookups) of a page of records.
-fn referenced(
+fn referenced<Id: From<Uuid> + Ord>(
     rendered: &[Value],
     schema: &TableSchema,
     columns: &[Column],
     wanted: Column,
-) -> Vec<Uuid> {
-    let mut ids: Vec<Uuid> = Vec::new();
+) -> Vec<Id> {
+    let mut ids: Vec<Id> = Vec::new();
     for (field, column) in schema.fields.iter().zip(columns) {
         if std::mem::discriminant(column) != std::mem::discriminant(&wanted) {
             continue;
@@ -174,7 +175,8 @@ fn referenced(
                     items
                         .iter()
                         .filter_map(Value::as_str)
-                        .filter_map(|raw| Uuid::parse_str(raw).ok()),
+                        .filter_map(|raw| Uuid::parse_str(raw).ok())
+                        .map(Id::from),
                 );
             }
         }
@@ -187,17 +189,11 @@ fn referenced(
 fn cell(
     value: Option<&Value>,
     column: Column,
-    people: &HashMap<Uuid, String>,
-    departments: &HashMap<Uuid, String>,
+    people: &HashMap<MemberId, String>,
+    departments: &HashMap<DepartmentId, String>,
 ) -> Value {
     let Some(value) = value else {
         return Value::Null;
-    };
-    let named = |names: &HashMap<Uuid, String>, item: &Value| -> Value {
-        item.as_str()
-            .and_then(|raw| Uuid::parse_str(raw).ok())
-            .and_then(|id| names.get(&id))
-            .map_or_else(|| item.clone(), |name| Value::String(name.clone()))
     };
     let value = match (column, value) {
         (Column::Instants(zone), Value::String(raw)) => local(raw, zone),
@@ -222,6 +218,17 @@ fn cell(
         Value::Array(_) | Value::Object(_) => Value::String(text(&value)),
         other => other,
     }
+}
+
+/// A member's or department's id written as its name (kept as is when it names nobody).
+fn named<Id: From<Uuid> + Eq + std::hash::Hash>(
+    names: &HashMap<Id, String>,
+    item: &Value,
+) -> Value {
+    item.as_str()
+        .and_then(|raw| Uuid::parse_str(raw).ok())
+        .and_then(|id| names.get(&Id::from(id)))
+        .map_or_else(|| item.clone(), |name| Value::String(name.clone()))
 }
 
 /// An instant as rendered (RFC 3339, UTC) written in `zone`: `2026-12-01 08:30:00+08:00`.

@@ -170,6 +170,10 @@ id_type!(
     BookId
 );
 id_type!(
+    /// One live stream-mode connection of an installed app, on some node.
+    StreamConnectionId
+);
+id_type!(
     /// A voucher (凭证) of a ledger book.
     VoucherId
 );

@@ -21,7 +21,7 @@ use std::time::Duration;
 use axum::extract::ws::{Message, WebSocket};
 use serde_json::{Value, json};
 use tenon_model::events;
-use tenon_model::{ClientAppId, InstallationId, OrgId};
+use tenon_model::{ClientAppId, InstallationId, OrgId, StreamConnectionId};
 use tenon_store::{STREAM_CONNECTION_TOUCH_EVERY, StreamClaim, Tenant};
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -44,7 +44,7 @@ pub struct StreamHub {
     closing: tokio::sync::watch::Sender<bool>,
     open: Arc<tokio::sync::watch::Sender<usize>>,
     /// The ids of this node's recorded connections, refreshed together by [`keep_alive`].
-    live: Arc<Mutex<HashSet<Uuid>>>,
+    live: Arc<Mutex<HashSet<StreamConnectionId>>>,
 }
 
 impl Default for StreamHub {
@@ -74,12 +74,12 @@ impl StreamHub {
         OpenConnection(self.open.clone())
     }
 
-    fn live(&self) -> std::sync::MutexGuard<'_, HashSet<Uuid>> {
+    fn live(&self) -> std::sync::MutexGuard<'_, HashSet<StreamConnectionId>> {
         self.live.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Keeps `id` refreshed while the returned guard lives.
-    fn serve(&self, id: Uuid) -> ServedConnection {
+    fn serve(&self, id: StreamConnectionId) -> ServedConnection {
         self.live().insert(id);
         ServedConnection {
             live: self.live.clone(),
@@ -90,8 +90,8 @@ impl StreamHub {
 
 /// A recorded connection this node refreshes while it lives.
 struct ServedConnection {
-    live: Arc<Mutex<HashSet<Uuid>>>,
-    id: Uuid,
+    live: Arc<Mutex<HashSet<StreamConnectionId>>>,
+    id: StreamConnectionId,
 }
 
 impl Drop for ServedConnection {
@@ -112,7 +112,7 @@ pub async fn keep_alive(state: AppState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let ids: Vec<Uuid> = state.stream_hub().live().iter().copied().collect();
+        let ids: Vec<StreamConnectionId> = state.stream_hub().live().iter().copied().collect();
         if let Err(error) = state.store().touch_stream_connections(&ids).await {
             tracing::warn!(%error, "could not refresh the stream connections");
         }
@@ -212,7 +212,7 @@ async fn current_secret(store: &tenon_store::Store, client_id: &str) -> Option<V
 struct Connection {
     state: AppState,
     client: StreamClient,
-    connection_id: Uuid,
+    connection_id: StreamConnectionId,
     /// Message id → the queued event it carries.
     sent: HashMap<String, Sent>,
     /// (installation, event seq) → the message id of its latest attempt, to forget superseded attempts.

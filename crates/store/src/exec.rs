@@ -257,6 +257,7 @@ arg_from_id!(
     tenon_model::ApprovalId,
     tenon_model::ApprovalTaskId,
     tenon_model::ActivationId,
+    tenon_model::StreamConnectionId,
     tenon_model::AppId,
     tenon_model::TableId,
     tenon_model::RecordId,

@@ -134,21 +134,29 @@ impl Tenant<'_> {
             .files_dir
             .clone()
             .ok_or_else(|| StoreError::not_found("attachment"))?;
-        let mut found = self.attachments(&[*id.as_uuid()]).await?;
+        let mut found = self.attachments(&[id]).await?;
         let attachment = found
-            .remove(id.as_uuid())
+            .remove(&id)
             .ok_or_else(|| StoreError::not_found("attachment"))?;
         let path = blob_path(&dir, &attachment.sha256);
         Ok((attachment, path))
     }
 
     /// Metadata of several files (for rendering attachment cells).
-    pub async fn attachments(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Attachment>> {
+    pub async fn attachments(
+        &self,
+        ids: &[AttachmentId],
+    ) -> Result<HashMap<AttachmentId, Attachment>> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
+        let ids: Vec<Uuid> = ids.iter().map(|id| *id.as_uuid()).collect();
         let mut pooled = self.store.pools.read().await?;
-        self.attachments_in(&mut pooled.conn(), ids).await
+        let found = self.attachments_in(&mut pooled.conn(), &ids).await?;
+        Ok(found
+            .into_iter()
+            .map(|(id, file)| (AttachmentId::from_uuid(id), file))
+            .collect())
     }
 
     pub(crate) async fn attachments_in(

@@ -15,7 +15,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use tenon_model::events::EventsExpired;
-use tenon_model::{ClientAppId, Event, EventId, InstallationId};
+use tenon_model::{ClientAppId, Event, EventId, InstallationId, StreamConnectionId};
 use uuid::Uuid;
 
 use crate::exec::{Arg, Backend, Conn, Sql};
@@ -143,8 +143,11 @@ impl Store {
     }
 
     /// Records a new connection of an app; returns its id.
-    pub async fn open_stream_connection(&self, client_app_id: ClientAppId) -> Result<Uuid> {
-        let id = Uuid::now_v7();
+    pub async fn open_stream_connection(
+        &self,
+        client_app_id: ClientAppId,
+    ) -> Result<StreamConnectionId> {
+        let id = StreamConnectionId::new();
         let now = self.now();
         let mut tx = self.pools.begin().await?;
         tx.conn()
@@ -162,13 +165,13 @@ impl Store {
     }
 
     /// Says the connection is still served (its node is alive).
-    pub async fn touch_stream_connection(&self, id: Uuid) -> Result<()> {
+    pub async fn touch_stream_connection(&self, id: StreamConnectionId) -> Result<()> {
         self.touch_stream_connections(&[id]).await
     }
 
     /// Says a node's connections are still served, in one statement (a node calls it every
     /// [`STREAM_CONNECTION_TOUCH_EVERY`] with all of its connections).
-    pub async fn touch_stream_connections(&self, ids: &[Uuid]) -> Result<()> {
+    pub async fn touch_stream_connections(&self, ids: &[StreamConnectionId]) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -188,7 +191,7 @@ impl Store {
 
     /// Forgets a connection that ended: what was in flight on it is due again at once, on the app's next
     /// (or other) connection.
-    pub async fn close_stream_connection(&self, id: Uuid) -> Result<()> {
+    pub async fn close_stream_connection(&self, id: StreamConnectionId) -> Result<()> {
         let mut tx = self.pools.begin().await?;
         tx.conn()
             .execute(Sql::new("DELETE FROM stream_connections WHERE id = $1").bind(id))
@@ -265,7 +268,7 @@ impl Tenant<'_> {
     pub async fn stream_pump(
         &self,
         installation_id: InstallationId,
-        connection_id: Uuid,
+        connection_id: StreamConnectionId,
         types: &[&str],
     ) -> Result<Vec<StreamClaim>> {
         let now = self.store.now();
@@ -540,7 +543,7 @@ impl Tenant<'_> {
     async fn stream_has_work(
         &self,
         installation_id: InstallationId,
-        connection_id: Uuid,
+        connection_id: StreamConnectionId,
         now: DateTime<Utc>,
     ) -> Result<bool> {
         let mut pooled = self.store.pools.read().await?;

@@ -11,7 +11,7 @@ use tenon_exchange::render::{decimal, instant};
 use tenon_model::apps::aggregate::{AggregateSpec, Bucket, GroupKey, MetricKind, parse};
 use tenon_model::apps::filter::{Filter, FilterContext};
 use tenon_model::apps::{CellValue, Field, FieldKind, LinkTarget, Storage, TableSchema};
-use tenon_model::{DetailCode, FieldError};
+use tenon_model::{DepartmentId, DetailCode, FieldError, MemberId};
 use tenon_store::{GroupValue, MetricValue, Tenant};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -230,8 +230,23 @@ impl Names {
                     };
                     tenant.record_names(&target, &ids).await?
                 }
-                FieldKind::Member { .. } => tenant.member_names(&ids).await?,
-                _ => tenant.department_names(&ids).await?,
+                FieldKind::Member { .. } => {
+                    let ids: Vec<MemberId> = ids.iter().copied().map(MemberId::from).collect();
+                    let names = tenant.member_names(&ids).await?;
+                    names
+                        .into_iter()
+                        .map(|(id, name)| (*id.as_uuid(), name))
+                        .collect()
+                }
+                _ => {
+                    let ids: Vec<DepartmentId> =
+                        ids.iter().copied().map(DepartmentId::from).collect();
+                    let names = tenant.department_names(&ids).await?;
+                    names
+                        .into_iter()
+                        .map(|(id, name)| (*id.as_uuid(), name))
+                        .collect()
+                }
             };
             by_field.insert(key.field.id, names);
         }

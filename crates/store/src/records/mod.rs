@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde_json::Value;
 use tenon_model::apps::filter::{Filter, SortKey};
 use tenon_model::apps::{CellValue, Field, FieldKind, Record, RecordActor, Storage, TableSchema};
-use tenon_model::{FieldId, RecordId};
+use tenon_model::{DepartmentId, FieldId, MemberId, RecordId};
 use uuid::Uuid;
 
 use crate::apps::ddl;
@@ -582,13 +582,26 @@ impl Tenant<'_> {
     }
 
     /// Names of members, for rendering member cells.
-    pub async fn member_names(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, String>> {
-        self.names_of("members", ids).await
+    pub async fn member_names(&self, ids: &[MemberId]) -> Result<HashMap<MemberId, String>> {
+        let ids: Vec<Uuid> = ids.iter().map(|id| *id.as_uuid()).collect();
+        let names = self.names_of("members", &ids).await?;
+        Ok(names
+            .into_iter()
+            .map(|(id, name)| (MemberId::from_uuid(id), name))
+            .collect())
     }
 
     /// Names of departments, for rendering department cells.
-    pub async fn department_names(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, String>> {
-        self.names_of("departments", ids).await
+    pub async fn department_names(
+        &self,
+        ids: &[DepartmentId],
+    ) -> Result<HashMap<DepartmentId, String>> {
+        let ids: Vec<Uuid> = ids.iter().map(|id| *id.as_uuid()).collect();
+        let names = self.names_of("departments", &ids).await?;
+        Ok(names
+            .into_iter()
+            .map(|(id, name)| (DepartmentId::from_uuid(id), name))
+            .collect())
     }
 
     async fn names_of(&self, table: &'static str, ids: &[Uuid]) -> Result<HashMap<Uuid, String>> {

@@ -265,7 +265,7 @@ async fn clock_free_drop(
     store: &Store,
     org: tenon_model::OrgId,
     installation: tenon_model::InstallationId,
-    connection: uuid::Uuid,
+    connection: tenon_model::StreamConnectionId,
     record: RecordId,
 ) {
     let tenant = store.tenant(org);

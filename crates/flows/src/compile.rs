@@ -12,16 +12,18 @@ use std::collections::HashSet;
 use serde::{Deserialize, Serialize};
 use tenon_model::apps::computed::{diagnostics, formula_schema};
 use tenon_model::apps::formula::{self, Formula, Type};
-use tenon_model::apps::{FieldKind, Storage, TableSchema};
-use tenon_model::{Checker, DetailCode, FieldId, Invalid, TableId};
+use tenon_model::apps::{FieldKind, TableSchema};
+use tenon_model::{Checker, DetailCode, Invalid, TableId};
 
 use crate::definition::{Flow, InputType, Step};
 use crate::scope::{ScopeSchema, check_template, field_named};
 use crate::state::Planned;
 use crate::trigger::{On, Watch};
 
+mod approval;
 mod more;
 
+use approval::compile_trigger;
 use more::{add_item, add_output, for_each};
 
 /// The tables a flow may name (its app's), found by key.
@@ -38,6 +40,9 @@ impl Tables for [TableSchema] {
         self.iter().find(|t| t.table.id == id)
     }
 }
+
+/// The organization's approval processes a flow may name: a process's code → its table.
+pub type Processes<'a> = &'a dyn Fn(&str) -> Option<TableId>;
 
 /// A version as stored and run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,6 +73,12 @@ pub enum CompiledTrigger {
         signed: bool,
         #[serde(default)]
         wait: bool,
+    },
+    /// The instance events `on` of approval process `process` (its code), whose table is `table_id`.
+    Approval {
+        process: String,
+        table_id: String,
+        on: Vec<crate::definition::ApprovalOn>,
     },
 }
 
@@ -149,6 +160,22 @@ pub enum Action {
         payload: Vec<(String, String)>,
         wait: bool,
     },
+    /// An instance of process `process` (code; its table `table_id`) on the record `record` gives, or on
+    /// a record created with `fields`; `initiator` a formula giving a member id.
+    StartApproval {
+        process: String,
+        table_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        record: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fields: Option<Vec<(String, String)>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        initiator: Option<String>,
+    },
+    /// Waits until the instance `approval` (a stored formula giving its id) is finished.
+    WaitApproval {
+        approval: String,
+    },
     /// `steps` run once per item, in one transaction per batch of items.
     ForEach {
         items: String,
@@ -172,6 +199,8 @@ impl Action {
             Action::Upsert { .. } => "upsert",
             Action::CallFlow { .. } => "call_flow",
             Action::Aggregate { .. } => "aggregate",
+            Action::StartApproval { .. } => "start_approval",
+            Action::WaitApproval { .. } => "wait_approval",
             Action::ForEach { .. } => "for_each",
         }
     }
@@ -185,6 +214,7 @@ impl Action {
             | Action::Get { table_id, .. }
             | Action::Find { table_id, .. }
             | Action::Upsert { table_id, .. }
+            | Action::StartApproval { table_id, .. }
             | Action::Aggregate { table_id, .. } => Some(table_id),
             Action::ForEach { table_id, .. } => table_id.as_deref(),
             _ => None,
@@ -212,10 +242,11 @@ impl CompiledFlow {
         self.steps.iter().find(|step| step.key == key)
     }
 
-    /// The record trigger's table, if it is one.
+    /// The table of a record trigger or of an approval trigger's process, if it is one.
     pub fn trigger_table(&self) -> Option<TableId> {
         match &self.trigger {
-            CompiledTrigger::Record { table_id: id, .. } => table_id(id),
+            CompiledTrigger::Record { table_id: id, .. }
+            | CompiledTrigger::Approval { table_id: id, .. } => table_id(id),
             CompiledTrigger::Manual { .. }
             | CompiledTrigger::Webhook { .. }
             | CompiledTrigger::Schedule { .. } => None,
@@ -234,6 +265,7 @@ impl CompiledFlow {
             }),
             CompiledTrigger::Manual { .. }
             | CompiledTrigger::Webhook { .. }
+            | CompiledTrigger::Approval { .. }
             | CompiledTrigger::Schedule { .. } => None,
         }
     }
@@ -279,6 +311,9 @@ impl CompiledFlow {
                     let id = format!("trigger.{name}");
                     scope.add(&id, std::slice::from_ref(&id), kind, &["trigger", name]);
                 }
+            }
+            CompiledTrigger::Approval { table_id: id, .. } => {
+                approval::add_trigger(&mut scope, table_id(id).and_then(|id| tables.by_id(id)));
             }
         }
         for step in self.steps.iter().take(index) {
@@ -344,10 +379,27 @@ fn describe(found: &[formula::Diagnostic]) -> String {
         .join("; ")
 }
 
-/// Checks `flow` (parsed at `path`) against the tables of its app.
+/// Checks `flow` (parsed at `path`) against the tables of its app (an organization without approval
+/// processes).
 pub fn compile(flow: &Flow, tables: &[TableSchema], path: &str) -> Result<CompiledFlow, Invalid> {
+    compile_in(flow, tables, &|_| None, path)
+}
+
+/// Checks `flow` (parsed at `path`) against the tables of its app and the organization's processes.
+pub fn compile_in(
+    flow: &Flow,
+    tables: &[TableSchema],
+    processes: Processes<'_>,
+    path: &str,
+) -> Result<CompiledFlow, Invalid> {
     let mut check = Checker::default();
-    let trigger = compile_trigger(flow, tables, &format!("{path}.trigger"), &mut check);
+    let trigger = compile_trigger(
+        flow,
+        tables,
+        processes,
+        &format!("{path}.trigger"),
+        &mut check,
+    );
     let mut compiled = CompiledFlow {
         trigger: trigger.unwrap_or(CompiledTrigger::Manual { inputs: Vec::new() }),
         steps: Vec::new(),
@@ -361,6 +413,7 @@ pub fn compile(flow: &Flow, tables: &[TableSchema], path: &str) -> Result<Compil
             check: &mut check,
             schema: &schema,
             at: &at,
+            processes,
         };
         let action = match step {
             Step::ForEach {
@@ -371,10 +424,9 @@ pub fn compile(flow: &Flow, tables: &[TableSchema], path: &str) -> Result<Compil
             } => for_each(
                 &mut check,
                 &scope,
-                items,
-                table.as_deref(),
-                steps,
+                (items, table.as_deref(), steps),
                 tables,
+                processes,
                 &at,
             ),
             _ => c.step(step, tables),
@@ -417,91 +469,11 @@ fn flatten<'a>(steps: &'a [Step], path: &str, guard: &[(String, bool)], out: &mu
     }
 }
 
-fn compile_trigger(
-    flow: &Flow,
-    tables: &[TableSchema],
-    path: &str,
-    check: &mut Checker,
-) -> Option<CompiledTrigger> {
-    let trigger = &flow.trigger;
-    if let Some(manual) = &trigger.manual {
-        return Some(CompiledTrigger::Manual {
-            inputs: manual.inputs.clone(),
-        });
-    }
-    if let Some(schedule) = &trigger.schedule {
-        return Some(CompiledTrigger::Schedule {
-            cron: schedule.cron.clone(),
-            zone: schedule.zone.clone(),
-        });
-    }
-    if let Some(webhook) = &trigger.webhook {
-        return Some(CompiledTrigger::Webhook {
-            inputs: webhook.inputs.clone(),
-            signed: webhook.signed,
-            wait: webhook.wait,
-        });
-    }
-    let key = trigger.record.as_deref()?;
-    let Some(table) = tables.by_key(key) else {
-        check.not_found(
-            format!("{path}.record"),
-            "table",
-            format!("the app has no table {key}"),
-        );
-        return None;
-    };
-    let mut fields = Vec::new();
-    for (i, name) in trigger.fields.iter().enumerate() {
-        match field_named(table, name) {
-            Some(field) => fields.push(field.id.to_string()),
-            None => check.not_found(
-                format!("{path}.fields[{i}]"),
-                "field",
-                format!("{key} has no field {name}"),
-            ),
-        }
-    }
-    let mut when = None;
-    if let Some(source) = &trigger.when {
-        let schema = formula_schema(table, &|_| String::new(), &HashSet::new());
-        match formula::check_condition(source, &schema) {
-            Ok(formula) => {
-                let virtual_read = formula.references().any(|id| {
-                    id.as_str()
-                        .parse::<FieldId>()
-                        .ok()
-                        .and_then(|id| table.field(id))
-                        .is_some_and(|field| field.kind.storage() == Storage::Virtual)
-                });
-                if formula.uses_clock() || virtual_read {
-                    check.push(
-                        format!("{path}.when"),
-                        DetailCode::NotAllowed,
-                        "a trigger's condition cannot read the clock (TODAY(), NOW() or a field computed from them): it would change without a write; use a schedule",
-                    );
-                } else {
-                    when = Some(formula.stored().to_owned());
-                }
-            }
-            Err(found) => diagnostics(&format!("{path}.when"), &found)
-                .0
-                .into_iter()
-                .for_each(|error| check.add(error)),
-        }
-    }
-    Some(CompiledTrigger::Record {
-        table_id: table.table.id.to_string(),
-        on: trigger.on.unwrap_or(On::Created),
-        fields,
-        when,
-    })
-}
-
 struct Compiler<'a> {
     check: &'a mut Checker,
     schema: &'a formula::Schema,
     at: &'a str,
+    processes: Processes<'a>,
 }
 
 impl Compiler<'_> {
@@ -773,6 +745,22 @@ impl Compiler<'_> {
                 let table = self.table(tables, table)?;
                 self.aggregate(table, group_by, metrics, filter, sort, *limit)
             }
+            Step::StartApproval {
+                process,
+                record,
+                fields,
+                initiator,
+                ..
+            } => self.start_approval(
+                tables,
+                process,
+                record.as_deref(),
+                fields.as_ref(),
+                initiator.as_deref(),
+            ),
+            Step::WaitApproval { approval, .. } => Some(Action::WaitApproval {
+                approval: self.id_formula("approval", approval, "an approval instance's id")?,
+            }),
             // Compiled by `for_each` (with its own scope).
             Step::ForEach { .. } => None,
         }

@@ -286,3 +286,131 @@ proptest! {
         }
     }
 }
+
+/// The organization's processes in these tests: `EXPENSE` approves orders.
+fn processes_of(tables: &[TableSchema]) -> impl Fn(&str) -> Option<TableId> + '_ {
+    move |code| (code == "EXPENSE").then(|| tables[0].table.id)
+}
+
+#[test]
+fn approval_triggers_and_steps_compile_against_the_process_table() {
+    let tables = tables();
+    let processes = processes_of(&tables);
+    let compiled = tenon_flows::compile::compile_in(
+        &flow(json!({
+            "key": "on_approved",
+            "trigger": {"approval": {"process": "EXPENSE", "on": ["approved", "refused"]}},
+            "steps": [
+                {"key": "f", "type": "create_record", "table": "followups",
+                 "fields": {"customer": "{trigger.fields.客户} & \" \" & {trigger.result} & {trigger.instance_id}"}},
+                {"key": "s", "type": "start_approval", "process": "EXPENSE", "fields": {"customer": "{trigger.fields.客户}"},
+                 "initiator": "{trigger.initiator}"},
+                {"key": "w", "type": "wait_approval", "approval": "{steps.s.output.id}"},
+                {"key": "g", "type": "get", "table": "orders", "record": "{steps.w.output.record.id}"},
+                {"key": "i", "type": "if", "condition": "{steps.w.output.result} = \"agree\""}
+            ]
+        })),
+        &tables,
+        &processes,
+        "flows[0]",
+    )
+    .unwrap();
+    match &compiled.trigger {
+        CompiledTrigger::Approval {
+            process,
+            table_id,
+            on,
+        } => {
+            assert_eq!(process, "EXPENSE");
+            assert_eq!(*table_id, tables[0].table.id.to_string());
+            assert_eq!(on.len(), 2);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(compiled.trigger_table(), Some(tables[0].table.id));
+    assert!(
+        compiled.watch().is_none(),
+        "an approval trigger watches no record write"
+    );
+    match &compiled.steps[1].action {
+        Action::StartApproval {
+            process,
+            record,
+            fields,
+            initiator,
+            ..
+        } => {
+            assert_eq!(process, "EXPENSE");
+            assert!(record.is_none());
+            assert_eq!(fields.as_ref().unwrap().len(), 1);
+            assert!(initiator.is_some());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        compiled.steps[2].action,
+        Action::WaitApproval { .. }
+    ));
+}
+
+#[test]
+fn approval_publish_checks_name_the_path() {
+    let tables = tables();
+    let processes = processes_of(&tables);
+    let refused = |value: Value| -> Vec<(String, String)> {
+        tenon_flows::compile::compile_in(&flow(value), &tables, &processes, "flows[0]")
+            .expect_err("refused")
+            .0
+            .into_iter()
+            .map(|e| (e.field, e.code.as_str().to_owned()))
+            .collect()
+    };
+    let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+        list.iter()
+            .map(|(f, c)| ((*f).to_owned(), (*c).to_owned()))
+            .collect()
+    };
+    assert_eq!(
+        refused(
+            json!({"key": "a", "trigger": {"approval": {"process": "NOPE", "on": ["approved"]}},
+            "steps": [{"key": "x", "type": "if", "condition": "TRUE()"}]})
+        ),
+        pairs(&[("flows[0].trigger.approval.process", "not_found")])
+    );
+    assert_eq!(
+        refused(json!({"key": "a", "trigger": {"manual": {}}, "steps": [
+            {"key": "s", "type": "start_approval", "process": "NOPE", "record": "\"x\""},
+            {"key": "t", "type": "start_approval", "process": "EXPENSE"},
+            {"key": "u", "type": "start_approval", "process": "EXPENSE", "record": "\"x\"", "fields": {}},
+            {"key": "v", "type": "start_approval", "process": "EXPENSE", "fields": {"nope": "1"}, "initiator": "1 = 1"},
+            {"key": "w", "type": "wait_approval", "approval": "{steps.zz.output.id}"},
+            {"key": "e", "type": "for_each", "items": "\"a\"", "steps": [{"key": "e1", "type": "wait_approval", "approval": "\"x\""}]}
+        ]})),
+        pairs(&[
+            ("flows[0].steps[0].process", "not_found"),
+            ("flows[0].steps[1].record", "required"),
+            ("flows[0].steps[2].fields", "not_allowed"),
+            ("flows[0].steps[3].initiator", "formula_type"),
+            ("flows[0].steps[4].approval", "formula_unknown_field"),
+            ("flows[0].steps[5].steps[0].type", "not_allowed"),
+        ])
+    );
+    // Shape: an approval trigger needs its events.
+    let error = Flow::parse(
+        &json!({"key": "a", "trigger": {"approval": {"process": "EXPENSE"}}, "steps": [{"key": "x", "type": "if", "condition": "TRUE()"}]}),
+        "flows[0]",
+    )
+    .unwrap_err();
+    assert_eq!(error.0[0].field, "flows[0].trigger.approval.on");
+    // Without processes (another organization), the process is unknown.
+    let error = compile(
+        &flow(
+            json!({"key": "a", "trigger": {"approval": {"process": "EXPENSE", "on": ["started"]}},
+            "steps": [{"key": "x", "type": "if", "condition": "TRUE()"}]}),
+        ),
+        &tables,
+        "flows[0]",
+    )
+    .unwrap_err();
+    assert_eq!(error.0[0].field, "flows[0].trigger.approval.process");
+}

@@ -223,6 +223,9 @@ fn changed_keys(before: &Value, after: &Value) -> Vec<String> {
 /// An event its domain module composes itself, beside the audit entry of its change: an approval command
 /// appends several (`approval.task.approved`, `approval.instance.approved`, …), each with its own data.
 pub(crate) struct ExplicitEvent {
+    /// Chosen by the caller, so what the same transaction does next can name the event (an approval
+    /// event is the trigger key of the flow runs it starts).
+    pub id: EventId,
     pub event_type: &'static str,
     pub subject: Value,
     /// Delivery order is per subject key (`approval:<instance id>`).
@@ -247,7 +250,7 @@ pub(crate) async fn append_explicit(
     let events = events
         .into_iter()
         .map(|event| NewEvent {
-            id: EventId::new(),
+            id: event.id,
             event_type: event.event_type,
             actor: actor.clone(),
             subject: event.subject,

@@ -4,7 +4,7 @@ use tenon_model::apps::TableSchema;
 use tenon_model::apps::formula::{self, Type};
 use tenon_model::{Checker, DetailCode, FieldId};
 
-use super::{Action, CompiledStep, Compiler, Flat, Tables, flatten, table_id};
+use super::{Action, CompiledStep, Compiler, Flat, Processes, Tables, flatten, table_id};
 use crate::definition::Step;
 use crate::scope::{ScopeSchema, field_named};
 
@@ -60,10 +60,9 @@ pub(super) fn add_item(scope: &mut ScopeSchema, table: Option<&TableSchema>) {
 pub(super) fn for_each(
     check: &mut Checker,
     base: &ScopeSchema,
-    items: &str,
-    table: Option<&str>,
-    steps: &[Step],
+    (items, table, steps): (&str, Option<&str>, &[Step]),
     tables: &[TableSchema],
+    processes: Processes<'_>,
     at: &str,
 ) -> Option<Action> {
     let schema = base.schema();
@@ -71,6 +70,7 @@ pub(super) fn for_each(
         check,
         schema: &schema,
         at,
+        processes,
     };
     let table = match table {
         Some(key) => Some(c.table(tables, key)?),
@@ -102,7 +102,10 @@ pub(super) fn for_each(
     for (step, path, guard) in order {
         if matches!(
             step,
-            Step::Wait { .. } | Step::ForEach { .. } | Step::CallFlow { .. }
+            Step::Wait { .. }
+                | Step::ForEach { .. }
+                | Step::CallFlow { .. }
+                | Step::WaitApproval { .. }
         ) {
             check.push(
                 format!("{path}.type"),
@@ -124,6 +127,7 @@ pub(super) fn for_each(
             check,
             schema: &schema,
             at: &path,
+            processes,
         };
         let action = c.step(step, tables);
         body.push(CompiledStep {
@@ -203,6 +207,17 @@ pub(super) fn add_output<T: Tables + ?Sized>(
             if let Some(table) = table_id(id).and_then(|id| tables.by_id(id)) {
                 add_metrics(&mut one, table, group_by.as_deref(), metrics);
             }
+        }
+        Action::StartApproval { .. } | Action::WaitApproval { .. } => {
+            for name in ["id", "status", "result", "business_id", "initiator"] {
+                one(name, formula::FieldKind::Text);
+            }
+            scope.add(
+                &format!("{prefix}.record_id"),
+                &[format!("{prefix}.output.record.id")],
+                formula::FieldKind::Text,
+                &["steps", key, "output", "record", "id"],
+            );
         }
         Action::DeleteRecord { .. } | Action::Notify { .. } => {}
     }

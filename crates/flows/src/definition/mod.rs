@@ -43,8 +43,7 @@ fn is_true(value: &bool) -> bool {
     *value
 }
 
-/// What starts a run. Exactly one of `record`, `manual`, `webhook` and `schedule` (approval triggers are
-/// not built yet and are refused with a reason).
+/// What starts a run. Exactly one of `record`, `manual`, `webhook`, `schedule` and `approval`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Trigger {
@@ -68,8 +67,56 @@ pub struct Trigger {
     /// Runs at the slots of a cron pattern in a named zone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule: Option<Schedule>,
+    /// Events of an approval process's instances: `{approval: {process: CODE, on: [approved, refused]}}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub approval: Option<Value>,
+    pub approval: Option<ApprovalTrigger>,
+}
+
+/// An approval trigger: the instances of process `process` (its code) reaching one of the events `on`
+/// (`approval.instance.<on>`). Steps read `{trigger.instance_id}`, `{trigger.event}`, `{trigger.status}`,
+/// `{trigger.result}`, `{trigger.business_id}`, `{trigger.initiator}`, `{trigger.record_id}` and
+/// `{trigger.fields.<field>}` (the record of the process's table, as the approval's transaction leaves it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalTrigger {
+    pub process: String,
+    #[serde(default)]
+    pub on: Vec<ApprovalOn>,
+}
+
+/// The instance events an approval trigger fires on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalOn {
+    Started,
+    Approved,
+    Refused,
+    Withdrawn,
+    Terminated,
+}
+
+impl ApprovalOn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalOn::Started => "started",
+            ApprovalOn::Approved => "approved",
+            ApprovalOn::Refused => "refused",
+            ApprovalOn::Withdrawn => "withdrawn",
+            ApprovalOn::Terminated => "terminated",
+        }
+    }
+
+    /// The trigger's event for an event type (`approval.instance.approved` → `Approved`).
+    pub fn of_event(event_type: &str) -> Option<ApprovalOn> {
+        match event_type.strip_prefix("approval.instance.")? {
+            "started" => Some(ApprovalOn::Started),
+            "approved" => Some(ApprovalOn::Approved),
+            "refused" => Some(ApprovalOn::Refused),
+            "withdrawn" => Some(ApprovalOn::Withdrawn),
+            "terminated" => Some(ApprovalOn::Terminated),
+            _ => None,
+        }
+    }
 }
 
 /// A manual trigger's typed inputs, read as `{trigger.payload.<key>}`.
@@ -229,6 +276,23 @@ pub enum Step {
         #[serde(default = "enabled")]
         wait: bool,
     },
+    /// Starts an instance of approval process `process` (its code) on a record: `record` (a formula
+    /// giving the id of a record of the process's table) or `fields` (formulas; the record is created in
+    /// the step's transaction). The initiator is `initiator` (a formula giving a member id), else the
+    /// process's `initiator` rule.
+    StartApproval {
+        key: String,
+        process: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        record: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fields: Option<BTreeMap<String, Value>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        initiator: Option<String>,
+    },
+    /// The run waits (`waiting`) until the approval instance `approval` (a formula giving its id) is
+    /// finished; its output is the instance (`status`, `result`…).
+    WaitApproval { key: String, approval: String },
     /// Runs `steps` once per item of `items` (a formula giving a list; record ids of `table` when given).
     ForEach {
         key: String,
@@ -264,6 +328,8 @@ impl Step {
             | Step::Upsert { key, .. }
             | Step::CallFlow { key, .. }
             | Step::Aggregate { key, .. }
+            | Step::StartApproval { key, .. }
+            | Step::WaitApproval { key, .. }
             | Step::ForEach { key, .. } => key,
         }
     }
@@ -282,6 +348,8 @@ impl Step {
             Step::Upsert { .. } => "upsert",
             Step::CallFlow { .. } => "call_flow",
             Step::Aggregate { .. } => "aggregate",
+            Step::StartApproval { .. } => "start_approval",
+            Step::WaitApproval { .. } => "wait_approval",
             Step::ForEach { .. } => "for_each",
         }
     }
@@ -289,8 +357,6 @@ impl Step {
 
 /// Step types the issue names that are not built yet: refused with that reason rather than as unknown.
 pub const NOT_BUILT_STEPS: &[&str] = &[
-    "wait_approval",
-    "start_approval",
     "ledger_sync",
     "http",
     "sms",
@@ -402,20 +468,12 @@ pub fn walk<'a>(steps: &'a [Step], path: &str, visit: &mut dyn FnMut(&'a Step, &
 
 impl Trigger {
     fn check(&self, path: &str, check: &mut Checker) {
-        for (name, given) in [("approval", self.approval.is_some())] {
-            if given {
-                check.push(
-                    format!("{path}.{name}"),
-                    DetailCode::NotAllowed,
-                    format!("{name} triggers are not available in this version of Tenon"),
-                );
-            }
-        }
         let kinds = [
             ("record", self.record.is_some()),
             ("manual", self.manual.is_some()),
             ("webhook", self.webhook.is_some()),
             ("schedule", self.schedule.is_some()),
+            ("approval", self.approval.is_some()),
         ];
         let given: Vec<&str> = kinds
             .iter()
@@ -426,17 +484,15 @@ impl Trigger {
             check.push(
                 format!("{path}.{}", given[1]),
                 DetailCode::NotAllowed,
-                "a trigger is one of: a record trigger, a manual one, a webhook, a schedule",
+                "a trigger is one of: a record trigger, a manual one, a webhook, a schedule, an approval trigger",
             );
         }
         if given.is_empty() {
-            if self.approval.is_none() {
-                check.push(
-                    path.to_owned(),
-                    DetailCode::Required,
-                    "give the trigger: {record: <table>, on: …}, {manual: {}}, {webhook: {}} or {schedule: {cron, zone}}",
-                );
-            }
+            check.push(
+                path.to_owned(),
+                DetailCode::Required,
+                "give the trigger: {record: <table>, on: …}, {manual: {}}, {webhook: {}}, {schedule: {cron, zone}} or {approval: {process, on}}",
+            );
         } else if self.record.is_some() {
             let on = self.on.unwrap_or(On::Created);
             if self.on.is_none() {
@@ -475,6 +531,15 @@ impl Trigger {
                     );
                 }
             }
+        }
+        if let Some(approval) = &self.approval
+            && approval.on.is_empty()
+        {
+            check.push(
+                format!("{path}.approval.on"),
+                DetailCode::Required,
+                "on: the instance events that start a run (started, approved, refused, withdrawn, terminated)",
+            );
         }
         if let Some(schedule) = &self.schedule {
             if let Err(reason) = crate::schedule::Cron::parse(&schedule.cron) {

@@ -125,8 +125,9 @@ pub struct FlowRunOut {
     pub version: i32,
     /// `queued`, `running`, `waiting`, `succeeded`, `failed` or `canceled`.
     pub status: String,
-    /// What started the run: `{"type": "record", "on", "change", "event_id", "record_id", "fields", …}`
-    /// or `{"type": "manual", "payload", "by"}`.
+    /// What started the run: `{"type": "record", "on", "change", "event_id", "record_id", "fields", …}`,
+    /// `{"type": "approval", "event", "event_id", "instance_id", "status", "result", "record_id",
+    /// "fields", …}` or `{"type": "manual", "payload", "by"}`.
     #[schema(value_type = Object)]
     pub trigger: Value,
     /// How deep the run nests (a run started by another run's write is one deeper; at most 8).

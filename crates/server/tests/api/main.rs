@@ -34,6 +34,7 @@ mod event_stream;
 mod events;
 mod exchange;
 mod field_check;
+mod flow_approvals;
 mod flow_calls;
 mod flow_loops;
 mod flow_steps;

@@ -10,7 +10,7 @@ use tenon_approvals::engine::Command;
 use tenon_approvals::state::{Decision, RecordRef, TaskResult, TaskStatus};
 use tenon_approvals::{Instance, InstanceState, Refusal, Transition};
 use tenon_model::apps::{CellValue, TableSchema};
-use tenon_model::{ApprovalId, DetailCode, Invalid, Reason, TargetKind, TimeZone};
+use tenon_model::{ApprovalId, DetailCode, EventId, Invalid, Reason, TargetKind, TimeZone};
 use uuid::Uuid;
 
 use super::CommandError;
@@ -132,7 +132,22 @@ impl Tenant<'_> {
         {
             return Ok(answer);
         }
-        let Some(process) = self.load_process(&mut conn, &start.process).await? else {
+        let answer = self.start_approval_in(&mut conn, ctx, start).await?;
+        if let Some(key) = idempotency {
+            self.remember_answer(&mut conn, key, &answer).await?;
+        }
+        tx.commit().await?;
+        Ok(answer)
+    }
+
+    /// Starts an instance in the caller's transaction (the API's, or a flow step's).
+    pub(crate) async fn start_approval_in(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        start: StartApproval,
+    ) -> std::result::Result<Answer, CommandError> {
+        let Some(process) = self.load_process(conn, &start.process).await? else {
             return Err(StoreError::from(Invalid::from(
                 Reason::not_found("process", format!("no process {}", start.process)).at("process"),
             ))
@@ -149,20 +164,20 @@ impl Tenant<'_> {
             ))
             .into());
         }
-        let schema = self.schema_by_id(&mut conn, process.table_id).await?;
+        let schema = self.schema_by_id(conn, process.table_id).await?;
         let compiled = self
-            .compiled_version(&mut conn, process.id, process.published_version, &schema)
+            .compiled_version(conn, process.id, process.published_version, &schema)
             .await?;
-        let time_zone = self.time_zone_in(&mut conn).await?;
+        let time_zone = self.time_zone_in(conn).await?;
         // The approval counter before the record: creating a record appends its event, which locks the
         // organization's event counter, and every other approval command takes the approval counter (task
         // numbers) before its events. Taken after the record, PostgreSQL deadlocked a start with `fields`
         // against a concurrent approve (found by `tenon bench --suite approvals`). A refused start rolls the
         // number back with everything else.
-        let business_id = self.next_business_id(&mut conn, time_zone).await?;
+        let business_id = self.next_business_id(conn, time_zone).await?;
         let record = match (start.record, start.fields) {
             (Some(id), None) => self
-                .load_records(&mut conn, &schema, &[id], None)
+                .load_records(conn, &schema, &[id], None)
                 .await?
                 .pop()
                 .ok_or_else(|| {
@@ -176,7 +191,7 @@ impl Tenant<'_> {
                 })?,
             (None, Some(cells)) => {
                 match self
-                    .create_records_in(&mut conn, ctx, &schema, vec![cells], time_zone, None)
+                    .create_records_in(conn, ctx, &schema, vec![cells], time_zone, None)
                     .await?
                 {
                     WriteOutcome::Written(mut records) | WriteOutcome::Replayed(mut records) => {
@@ -217,7 +232,7 @@ impl Tenant<'_> {
             )
             .into());
         }
-        let submission = self.submission_of(&mut conn, &schema, &record).await?;
+        let submission = self.submission_of(conn, &schema, &record).await?;
         let initiator = match start.initiator.or(start.by.member) {
             Some(member) => Some(member),
             None => initiator_by_rule(&compiled, &submission),
@@ -259,16 +274,11 @@ impl Tenant<'_> {
             by: start.by,
         };
         let transition = self
-            .apply_loading(&mut conn, &mut state, &schema, command)
+            .apply_loading(conn, &mut state, &schema, command)
             .await?;
-        let answer = self
-            .persist(&mut conn, ctx, &state, transition, &schema, true, 201)
-            .await?;
-        if let Some(key) = idempotency {
-            self.remember_answer(&mut conn, key, &answer).await?;
-        }
-        tx.commit().await?;
-        Ok(answer)
+        Ok(self
+            .persist(conn, ctx, &state, transition, &schema, true, 201)
+            .await?)
     }
 
     /// Any command after the start (`approve`, `refuse`, `withdraw`, …): 200 with the instance.
@@ -542,6 +552,7 @@ impl Tenant<'_> {
             .events
             .iter()
             .map(|event| ExplicitEvent {
+                id: EventId::new(),
                 event_type: event.event_type,
                 subject: event.subject(instance),
                 subject_key: format!("approval:{}", instance.id),
@@ -549,6 +560,10 @@ impl Tenant<'_> {
                 table_id: Some(*instance.record.table.as_uuid()),
                 data: event.data(instance),
             })
+            .collect();
+        let fired: Vec<(EventId, &'static str)> = events
+            .iter()
+            .map(|event| (event.id, event.event_type))
             .collect();
         self.send_reminders(
             conn,
@@ -600,6 +615,9 @@ impl Tenant<'_> {
                 .await?;
             }
         }
+        // Flows: runs of the approval triggers these events fire, and runs waiting on this instance.
+        self.approval_changed(conn, ctx, instance, &fired, schema)
+            .await?;
         let records = self.operation_records(conn, instance.id).await?;
         let body = ApprovalDetail {
             state: transition.state,

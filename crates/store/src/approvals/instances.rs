@@ -240,6 +240,19 @@ impl Tenant<'_> {
         Ok(conn.fetch_optional(sql.bind(self.org_id).bind(id)).await?)
     }
 
+    /// An instance as events show it (`Instance::snapshot`), its row locked on PostgreSQL (a flow's
+    /// `wait_approval`).
+    pub(crate) async fn approval_snapshot(
+        &self,
+        conn: &mut Conn<'_>,
+        id: ApprovalId,
+    ) -> Result<Option<serde_json::Value>> {
+        match self.instance_row(conn, id, true).await? {
+            Some(row) => Ok(Some(row.into_instance()?.0.snapshot())),
+            None => Ok(None),
+        }
+    }
+
     pub(super) async fn tasks_of(
         &self,
         conn: &mut Conn<'_>,

@@ -393,14 +393,20 @@ impl Tenant<'_> {
                 };
                 self.aggregate_step(conn, target, &ask, eval).await
             }
+            Action::StartApproval { .. } => {
+                self.start_approval_action(conn, step, action, &formula)
+                    .await
+            }
             Action::CallFlow { .. } => Err(StepFailure::mapping(
                 "a call_flow step cannot run inside a for_each",
                 &none,
             )),
-            Action::Wait { .. } | Action::ForEach { .. } => Err(StepFailure::mapping(
-                "a wait or for_each step cannot run here",
-                &none,
-            )),
+            Action::Wait { .. } | Action::ForEach { .. } | Action::WaitApproval { .. } => {
+                Err(StepFailure::mapping(
+                    "a wait, wait_approval or for_each step cannot run here",
+                    &none,
+                ))
+            }
         }
     }
 
@@ -411,7 +417,8 @@ impl Tenant<'_> {
         compiled: &CompiledFlow,
     ) -> Result<Loaded> {
         let mut ids: Vec<TableId> = Vec::new();
-        if let CompiledTrigger::Record { table_id, .. } = &compiled.trigger
+        if let CompiledTrigger::Record { table_id, .. } | CompiledTrigger::Approval { table_id, .. } =
+            &compiled.trigger
             && let Ok(id) = table_id.parse()
         {
             ids.push(id);
@@ -591,7 +598,7 @@ pub(super) fn values(
 }
 
 /// The record a `record:` formula names.
-fn record_id(
+pub(super) fn record_id(
     scope: &ScopeSchema,
     context: &Value,
     eval: &EvalContext,

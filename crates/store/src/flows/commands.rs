@@ -196,6 +196,8 @@ impl Tenant<'_> {
             .await?
             .ok_or_else(|| StoreError::not_found("flow"))?;
         for sql in [
+            "DELETE FROM flow_approval_waits WHERE organization_id = $1 AND run_id IN \
+             (SELECT id FROM flow_runs WHERE organization_id = $1 AND flow_id = $2)",
             "DELETE FROM flow_steps WHERE organization_id = $1 AND run_id IN \
              (SELECT id FROM flow_runs WHERE organization_id = $1 AND flow_id = $2)",
             "DELETE FROM flow_runs WHERE organization_id = $1 AND flow_id = $2",

@@ -18,10 +18,13 @@
 //! - `inbox`: notifications;
 //! - `commands`: replay, resolve, enable/disable, delete;
 //! - `hooks`: webhook triggers (secret slugs, `Idempotency-Key`s kept 24 h);
-//! - `schedules`: schedule triggers (one run per slot across nodes, missed slots).
+//! - `schedules`: schedule triggers (one run per slot across nodes, missed slots);
+//! - `approvals`: approval triggers (runs inserted in the approval command's transaction), the
+//!   `start_approval` and `wait_approval` steps.
 
 mod actions;
 mod aggregate;
+mod approvals;
 mod calls;
 mod commands;
 mod control;

@@ -144,10 +144,17 @@ impl Tenant<'_> {
             return Ok(());
         }
         let tables = self.app_schemas(conn, app.id).await?;
+        let processes = self.process_tables(conn).await?;
+        let process_table = |code: &str| processes.get(code).copied();
         let mut problems: Vec<FieldError> = Vec::new();
         let mut compiled = Vec::with_capacity(flows.flows.len());
         for (i, (_, flow)) in flows.flows.iter().enumerate() {
-            match tenon_flows::compile(flow, &tables, &format!("flows[{i}]")) {
+            match tenon_flows::compile::compile_in(
+                flow,
+                &tables,
+                &process_table,
+                &format!("flows[{i}]"),
+            ) {
                 Ok(done) => compiled.push(Some(done)),
                 Err(invalid) => {
                     problems.extend(invalid.0);

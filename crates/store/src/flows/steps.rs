@@ -160,6 +160,10 @@ impl Tenant<'_> {
                     Action::CallFlow { .. } => {
                         self.call_step(&mut conn, &run, &compiled, index).await
                     }
+                    Action::WaitApproval { .. } => {
+                        self.wait_approval_step(&mut conn, &run, &compiled, index)
+                            .await
+                    }
                     _ => self
                         .execute(&mut conn, &run, &compiled, index)
                         .await
@@ -365,6 +369,7 @@ impl Tenant<'_> {
                     after: Some(data.clone()),
                     ctx: &ctx,
                     events: vec![ExplicitEvent {
+                        id: tenon_model::EventId::new(),
                         event_type: "flow.run.failed",
                         subject: json!({"type": "flow_run", "id": run.id.to_string()}),
                         subject_key: format!("flow_run:{}", run.id),

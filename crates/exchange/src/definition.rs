@@ -575,6 +575,21 @@ pub fn export_approvals(
     file.processes = drafts;
 }
 
+/// Adds an app's flows (each definition as last published, by key) to its definition file, so that
+/// importing the file again publishes nothing new.
+pub fn export_flows(
+    file: &mut AppFile,
+    app: tenon_model::AppId,
+    flows: Vec<tenon_store::flows::StoredFlow>,
+) {
+    let mut flows: Vec<_> = flows
+        .into_iter()
+        .filter(|flow| flow.app_id == Some(app))
+        .collect();
+    flows.sort_by(|a, b| a.key.cmp(&b.key));
+    file.flows = flows.into_iter().map(|flow| flow.definition).collect();
+}
+
 /// Groups of field keys (`unique_together`, `indexes`), each key checked where it stands.
 fn key_groups(check: &mut Checker, path: &str, groups: &[Vec<String>]) -> Vec<Vec<ApiKey>> {
     groups

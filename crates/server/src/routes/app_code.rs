@@ -108,6 +108,7 @@ pub async fn export_app(
         tenant.list_processes().await?,
         tenant.list_roles().await?,
     );
+    definition::export_flows(&mut file, current.app.id, tenant.list_flows().await?);
     let text = definition::write(&file, format).map_err(exchange_error)?;
     let content_type = if format == FileFormat::Json {
         "application/json"

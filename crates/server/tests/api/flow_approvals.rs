@@ -247,4 +247,42 @@ api_tests! {
         app.get("/api/v1/apps/school/tables/notes", &app.admin_token).await.expect_error(StatusCode::NOT_FOUND, "not_found");
         app
     }
+
+    async fn the_export_carries_the_flows_and_imports_again_unchanged(app) {
+        let _school = publish(&app, json!([
+            {"key": "on_start", "name": "开始", "trigger": {"approval": {"process": "DUTY_APPEAL", "on": ["started"]}},
+             "steps": [{"key": "n", "type": "create_record", "table": "notes", "fields": {"text": "{trigger.business_id}"}}]},
+            {"key": "appeal", "trigger": {"manual": {"inputs": [{"key": "record", "type": "text", "required": true}]}},
+             "steps": [
+                {"key": "s", "type": "start_approval", "process": "DUTY_APPEAL", "record": "{trigger.payload.record}"},
+                {"key": "w", "type": "wait_approval", "approval": "{steps.s.output.id}"}
+             ]}
+        ])).await;
+        let exported = app.http.get(format!("{}/api/v1/apps/school/export?format=json", app.base)).bearer_auth(&app.admin_token).send().await.unwrap().text().await.unwrap();
+        let file: Value = serde_json::from_str(&exported).unwrap();
+        let keys: Vec<&str> = file["flows"].as_array().unwrap().iter().map(|f| f["key"].as_str().unwrap()).collect();
+        assert_eq!(keys, ["appeal", "on_start"], "{file}");
+        let appeal = app.get("/api/v1/flows/appeal", &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!(file["flows"][0], appeal["definition"]);
+        assert_eq!(file["flows"][1]["trigger"]["approval"]["on"], json!(["started"]));
+        // The YAML export imports again and publishes nothing new.
+        let yaml = app.http.get(format!("{}/api/v1/apps/school/export", app.base)).bearer_auth(&app.admin_token).send().await.unwrap().text().await.unwrap();
+        assert!(yaml.contains("flows:"), "{yaml}");
+        let request = app.http.post(format!("{}/api/v1/apps/import", app.base)).bearer_auth(&app.admin_token).header("content-type", "application/yaml").body(yaml);
+        crate::Reply::from(request.send().await.unwrap()).await.expect(StatusCode::OK);
+        for flow in ["appeal", "on_start"] {
+            let stored = app.get(&format!("/api/v1/flows/{flow}"), &app.admin_token).await.expect(StatusCode::OK).clone();
+            assert_eq!(stored["version"], 1, "{stored}");
+        }
+        // Another app's flows stay out of this app's file.
+        app.post("/api/v1/apps/import", &app.admin_token, json!({
+            "format": "tenon.app/v1", "key": "other", "name": "其他",
+            "tables": [{"key": "t", "name": "表", "fields": [{"key": "x", "name": "X", "type": "text"}]}],
+            "flows": [{"key": "elsewhere", "trigger": {"manual": {}}, "steps": [{"key": "c", "type": "create_record", "table": "t", "fields": {"x": "\"1\""}}]}]
+        })).await.expect(StatusCode::CREATED);
+        let exported = app.http.get(format!("{}/api/v1/apps/school/export?format=json", app.base)).bearer_auth(&app.admin_token).send().await.unwrap().text().await.unwrap();
+        let file: Value = serde_json::from_str(&exported).unwrap();
+        assert_eq!(file["flows"].as_array().unwrap().len(), 2);
+        app
+    }
 }

@@ -213,7 +213,14 @@ impl Tenant<'_> {
             let mut rows: Vec<_> = rows
                 .into_iter()
                 .map(|r| {
-                    let key = [r.customer, r.supplier, r.department, r.employee, r.project, r.item];
+                    let key = [
+                        r.customer,
+                        r.supplier,
+                        r.department,
+                        r.employee,
+                        r.project,
+                        r.item,
+                    ];
                     ((r.account_code, r.period, key), (r.debit.0, r.credit.0))
                 })
                 .collect();

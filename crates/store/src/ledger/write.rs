@@ -76,12 +76,8 @@ pub(crate) fn posted_sums(vouchers: &[StoredVoucher]) -> PostedSums {
                 .or_default();
             entry.0 += line.debit;
             entry.1 += line.credit;
-            let key: ValueKey = DIMENSION_COLUMNS.map(|dimension| {
-                line.dimensions
-                    .get(&dimension)
-                    .cloned()
-                    .unwrap_or_default()
-            });
+            let key: ValueKey = DIMENSION_COLUMNS
+                .map(|dimension| line.dimensions.get(&dimension).cloned().unwrap_or_default());
             if key.iter().all(String::is_empty) {
                 continue;
             }

@@ -157,7 +157,84 @@ impl Tenant<'_> {
                 "posted balances differ from the posted lines: {stored:?} vs {from_lines:?}"
             )));
         }
+        self.check_value_balances(&mut conn, book.id).await?;
         Ok(stored)
+    }
+
+    /// Compares `ledger_value_balances` with the posted lines that name a dimension value, summed per
+    /// (account, period, values) — an error naming both when they differ.
+    async fn check_value_balances(
+        &self,
+        conn: &mut crate::exec::Conn<'_>,
+        book_id: tenon_model::BookId,
+    ) -> Result<()> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            account_code: String,
+            period: i64,
+            customer: String,
+            supplier: String,
+            department: String,
+            employee: String,
+            project: String,
+            item: String,
+            debit: Scaled<2>,
+            credit: Scaled<2>,
+        }
+        let from_lines: Vec<Row> = conn
+            .fetch_all(
+                Sql::new(
+                    "SELECT l.account_code, l.period, COALESCE(l.customer, '') AS customer, \
+                     COALESCE(l.supplier, '') AS supplier, COALESCE(l.department, '') AS department, \
+                     COALESCE(l.employee, '') AS employee, COALESCE(l.project, '') AS project, \
+                     COALESCE(l.item, '') AS item, COALESCE(SUM(l.debit), 0) AS debit, COALESCE(SUM(l.credit), 0) AS credit \
+                     FROM ledger_lines l JOIN ledger_vouchers v ON v.organization_id = l.organization_id AND v.id = l.voucher_id \
+                     WHERE l.organization_id = $1 AND l.book_id = $2 AND v.state = 'posted' \
+                     AND (COALESCE(l.customer, '') <> '' OR COALESCE(l.supplier, '') <> '' OR COALESCE(l.department, '') <> '' \
+                     OR COALESCE(l.employee, '') <> '' OR COALESCE(l.project, '') <> '' OR COALESCE(l.item, '') <> '') \
+                     GROUP BY l.account_code, l.period, COALESCE(l.customer, ''), COALESCE(l.supplier, ''), \
+                     COALESCE(l.department, ''), COALESCE(l.employee, ''), COALESCE(l.project, ''), COALESCE(l.item, '')",
+                )
+                .bind(self.org_id)
+                .bind(book_id),
+            )
+            .await?;
+        let stored: Vec<Row> = conn
+            .fetch_all(
+                Sql::new(
+                    "SELECT account_code, period, customer, supplier, department, employee, project, item, debit, credit \
+                     FROM ledger_value_balances WHERE organization_id = $1 AND book_id = $2",
+                )
+                .bind(self.org_id)
+                .bind(book_id),
+            )
+            .await?;
+        let flatten = |rows: Vec<Row>| {
+            let mut rows: Vec<_> = rows
+                .into_iter()
+                .map(|r| {
+                    let key = [
+                        r.customer,
+                        r.supplier,
+                        r.department,
+                        r.employee,
+                        r.project,
+                        r.item,
+                    ];
+                    ((r.account_code, r.period, key), (r.debit.0, r.credit.0))
+                })
+                .collect();
+            // Sorted here, not by the database: both sides in the same (byte) order whatever the collation.
+            rows.sort();
+            rows
+        };
+        let (from_lines, stored) = (flatten(from_lines), flatten(stored));
+        if from_lines != stored {
+            return Err(StoreError::Corrupt(format!(
+                "posted balances by dimension value differ from the posted lines: {stored:?} vs {from_lines:?}"
+            )));
+        }
+        Ok(())
     }
 }
 

@@ -3,9 +3,13 @@
 //! sums) per account and per dimension value, and period amounts of the income and expense accounts
 //! without the carry-forward vouchers.
 
+use std::collections::BTreeMap;
+
 use rust_decimal::Decimal;
 use tenon_ledger::statements::{self, Definition, Figures, StatementKind};
 use tenon_ledger::{AccountCode, Chart, Period, Role};
+use tenon_model::VoucherId;
+use uuid::Uuid;
 
 use super::{Book, BookRef, Scaled, corrupt};
 use crate::exec::Conn;
@@ -34,6 +38,9 @@ pub struct Statement {
     pub to: Period,
     pub lines: Vec<StatementLine>,
 }
+
+/// Vouchers per statement when reading the lines of the carry-forward vouchers.
+const VOUCHERS_PER_STATEMENT: usize = 500;
 
 #[derive(sqlx::FromRow)]
 struct NetRow {
@@ -85,11 +92,11 @@ impl Tenant<'_> {
         let year_start = Period::from_fiscal(year, 1, book.settings.fiscal_year_start_month)
             .ok_or_else(|| corrupt("period", year))?;
         let current = self
-            .closing_figures(&mut conn, &book, &definition, period)
+            .closing_figures(&mut conn, &book, &chart, &definition, period)
             .await?;
         let previous = match year_start.previous() {
             Some(end) => {
-                self.closing_figures(&mut conn, &book, &definition, end)
+                self.closing_figures(&mut conn, &book, &chart, &definition, end)
                     .await?
             }
             None => Figures::default(),
@@ -139,11 +146,13 @@ impl Tenant<'_> {
     }
 
     /// Closing balances at the end of `period`: openings plus posted sums, per leaf account and, for the
-    /// definition's `:side@dimension` terms, per dimension value.
+    /// definition's `:side@dimension` terms, per dimension value — all from kept balances
+    /// (`ledger_balances`, `ledger_value_balances`, `ledger_openings`), never from the posted lines.
     async fn closing_figures(
         &self,
         conn: &mut Conn<'_>,
         book: &Book,
+        chart: &Chart,
         definition: &Definition,
         period: Period,
     ) -> Result<Figures> {
@@ -174,42 +183,64 @@ impl Tenant<'_> {
             }
         }
         for (code, dimension) in definition.dimension_terms() {
+            let leaves = chart.leaves_under(&code);
+            if leaves.is_empty() {
+                continue;
+            }
             let column = dimension.as_str();
+            // The kept sums of the lines that name a value (see migration 0020), not the lines themselves.
             let mut sql = SqlText::new(conn.backend());
             sql.push(&format!(
-                "SELECT l.account_code, COALESCE(l.{column}, '') AS value, COALESCE(SUM(l.debit), 0) AS debit, \
-                 COALESCE(SUM(l.credit), 0) AS credit FROM ledger_lines l JOIN ledger_vouchers v \
-                 ON v.organization_id = l.organization_id AND v.id = l.voucher_id WHERE l.organization_id = "
+                "SELECT account_code, {column} AS value, COALESCE(SUM(debit), 0) AS debit, \
+                 COALESCE(SUM(credit), 0) AS credit FROM ledger_value_balances WHERE organization_id = "
             ))
             .arg(self.org_id)
-            .push(" AND l.book_id = ")
+            .push(" AND book_id = ")
             .arg(book.id)
-            .push(" AND l.period <= ")
+            .push(" AND account_code IN ")
+            .list(leaves.iter().map(AccountCode::as_str))
+            .push(" AND period <= ")
             .arg(period.key())
-            .push(" AND v.state = 'posted' AND l.account_code LIKE ")
-            .arg(format!("{}%", code.as_str()))
-            .push(&format!(" GROUP BY l.account_code, COALESCE(l.{column}, '')"));
+            .push(&format!(
+                " AND {column} <> '' GROUP BY account_code, {column}"
+            ));
             let mut rows: Vec<ValueRow> = conn.fetch_all(sql.into_sql()).await?;
             if with_openings {
                 let mut sql = SqlText::new(conn.backend());
                 sql.push(&format!(
-                    "SELECT account_code, COALESCE({column}, '') AS value, debit, credit FROM ledger_openings WHERE organization_id = "
+                    "SELECT account_code, {column} AS value, debit, credit FROM ledger_openings WHERE organization_id = "
                 ))
                 .arg(self.org_id)
                 .push(" AND book_id = ")
                 .arg(book.id)
-                .push(" AND account_code LIKE ")
-                .arg(format!("{}%", code.as_str()));
+                .push(" AND account_code IN ")
+                .list(leaves.iter().map(AccountCode::as_str))
+                .push(&format!(" AND {column} IS NOT NULL"));
                 rows.extend(conn.fetch_all::<ValueRow>(sql.into_sql()).await?);
             }
+            let mut named: BTreeMap<AccountCode, Decimal> = BTreeMap::new();
             for row in rows {
                 let leaf = code_of(&row.account_code)?;
+                let net = row.debit.0 - row.credit.0;
+                *named.entry(leaf.clone()).or_default() += net;
                 *figures
                     .by_value
                     .entry((leaf, dimension))
                     .or_default()
                     .entry(row.value)
-                    .or_default() += row.debit.0 - row.credit.0;
+                    .or_default() += net;
+            }
+            // What names no value of the dimension ('') is the rest of the account's closing balance.
+            for leaf in leaves {
+                let total = figures.by_account.get(&leaf).copied().unwrap_or_default();
+                let rest = total - named.get(&leaf).copied().unwrap_or_default();
+                if !rest.is_zero() {
+                    figures
+                        .by_value
+                        .entry((leaf, dimension))
+                        .or_default()
+                        .insert(String::new(), rest);
+                }
             }
         }
         Ok(figures)
@@ -248,27 +279,37 @@ impl Tenant<'_> {
             .and_then(|role| chart.by_role(&role))
             .map(|account| chart.leaves_under(&account.code))
             .unwrap_or_default();
-        if !profit.is_empty() {
+        if profit.is_empty() {
+            return Ok(figures);
+        }
+        // First the vouchers (few: the carry-forwards) through the lines of 本年利润 in the range, then
+        // their lines by primary key — never a join the planner could turn into a walk of every line.
+        let mut sql = SqlText::new(conn.backend());
+        sql.push(
+            "SELECT DISTINCT c.voucher_id FROM ledger_lines c JOIN ledger_vouchers v \
+             ON v.organization_id = c.organization_id AND v.id = c.voucher_id WHERE c.organization_id = ",
+        )
+        .arg(self.org_id)
+        .push(" AND c.book_id = ")
+        .arg(book.id)
+        .push(" AND c.account_code IN ")
+        .list(profit.iter().map(AccountCode::as_str))
+        .push(" AND c.period >= ")
+        .arg(from.key())
+        .push(" AND c.period <= ")
+        .arg(to.key())
+        .push(" AND v.state = 'posted' ORDER BY c.voucher_id");
+        let vouchers: Vec<(Uuid,)> = conn.fetch_all(sql.into_sql()).await?;
+        for chunk in vouchers.chunks(VOUCHERS_PER_STATEMENT) {
             let mut sql = SqlText::new(conn.backend());
             sql.push(
-                "SELECT l.account_code, COALESCE(SUM(l.debit), 0) AS debit, COALESCE(SUM(l.credit), 0) AS credit \
-                 FROM ledger_lines l JOIN ledger_vouchers v ON v.organization_id = l.organization_id AND v.id = l.voucher_id \
-                 WHERE l.organization_id = ",
+                "SELECT account_code, COALESCE(SUM(debit), 0) AS debit, COALESCE(SUM(credit), 0) AS credit \
+                 FROM ledger_lines WHERE organization_id = ",
             )
             .arg(self.org_id)
-            .push(" AND l.book_id = ")
-            .arg(book.id)
-            .push(" AND v.state = 'posted' AND l.voucher_id IN (SELECT c.voucher_id FROM ledger_lines c WHERE c.organization_id = ")
-            .arg(self.org_id)
-            .push(" AND c.book_id = ")
-            .arg(book.id)
-            .push(" AND c.period >= ")
-            .arg(from.key())
-            .push(" AND c.period <= ")
-            .arg(to.key())
-            .push(" AND c.account_code IN ")
-            .list(profit.iter().map(AccountCode::as_str))
-            .push(") GROUP BY l.account_code");
+            .push(" AND voucher_id IN ")
+            .list(chunk.iter().map(|(id,)| VoucherId::from_uuid(*id)))
+            .push(" GROUP BY account_code");
             let rows: Vec<NetRow> = conn.fetch_all(sql.into_sql()).await?;
             for row in rows {
                 *figures

@@ -14,6 +14,7 @@ use tenon_model::BookId;
 use rust_decimal::Decimal;
 use tenon_ledger::{AccountCode, Dimension, Period};
 
+use super::write::{DIMENSION_COLUMNS, ValueKey};
 use super::{StoredVoucher, date_text};
 use crate::exec::{Arg, Conn, Sql};
 use crate::{Result, Tenant};
@@ -56,6 +57,19 @@ const ADD_TO_BALANCES: &str = "INSERT INTO ledger_balances (organization_id, boo
      AS u (account_code, period, debit, credit, ordinality) ORDER BY u.ordinality \
      ON CONFLICT (organization_id, book_id, account_code, period) \
      DO UPDATE SET debit = ledger_balances.debit + excluded.debit, credit = ledger_balances.credit + excluded.credit";
+
+/// The same for `ledger_value_balances`, keyed by (account, period, dimension values).
+const ADD_TO_VALUE_BALANCES: &str = "INSERT INTO ledger_value_balances (organization_id, book_id, account_code, period, \
+     customer, supplier, department, employee, project, item, debit, credit) \
+     SELECT $1, $2, u.account_code, u.period, u.customer, u.supplier, u.department, u.employee, u.project, u.item, \
+     u.debit, u.credit \
+     FROM UNNEST($3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], \
+     $11::numeric[], $12::numeric[]) WITH ORDINALITY \
+     AS u (account_code, period, customer, supplier, department, employee, project, item, debit, credit, ordinality) \
+     ORDER BY u.ordinality \
+     ON CONFLICT (organization_id, book_id, account_code, period, customer, supplier, department, employee, project, item) \
+     DO UPDATE SET debit = ledger_value_balances.debit + excluded.debit, \
+     credit = ledger_value_balances.credit + excluded.credit";
 
 fn index_i64(index: usize) -> i64 {
     i64::try_from(index).unwrap_or(i64::MAX)
@@ -258,12 +272,42 @@ impl Tenant<'_> {
     }
 }
 
-/// The line columns of the dimensions, in column order.
-const DIMENSION_COLUMNS: [Dimension; 6] = [
-    Dimension::Customer,
-    Dimension::Supplier,
-    Dimension::Department,
-    Dimension::Employee,
-    Dimension::Project,
-    Dimension::Item,
-];
+impl Tenant<'_> {
+    /// Adds posted sums to `ledger_value_balances` in one statement per chunk, in key order.
+    pub(super) async fn add_to_value_balances_unnest(
+        &self,
+        conn: &mut Conn<'_>,
+        book_id: BookId,
+        sums: &BTreeMap<(AccountCode, Period, ValueKey), (Decimal, Decimal)>,
+    ) -> Result<()> {
+        let rows: Vec<_> = sums.iter().collect();
+        for chunk in rows.chunks(ROWS_PER_ARRAY_STATEMENT) {
+            let account = chunk
+                .iter()
+                .map(|((account, _, _), _)| Some(account.as_str().to_owned()))
+                .collect();
+            let period = chunk
+                .iter()
+                .map(|((_, period, _), _)| Some(period.key()))
+                .collect();
+            let values: [Arg; 6] = std::array::from_fn(|column| {
+                Arg::TextArray(
+                    chunk
+                        .iter()
+                        .map(|((_, _, key), _)| Some(key[column].clone()))
+                        .collect(),
+                )
+            });
+            let debit = chunk.iter().map(|(_, (debit, _))| Some(*debit)).collect();
+            let credit = chunk.iter().map(|(_, (_, credit))| Some(*credit)).collect();
+            let sql = Sql::new(ADD_TO_VALUE_BALANCES)
+                .bind(self.org_id)
+                .bind(book_id)
+                .bind_all([Arg::TextArray(account), Arg::IntArray(period)])
+                .bind_all(values)
+                .bind_all([Arg::DecimalArray(debit), Arg::DecimalArray(credit)]);
+            conn.execute(sql).await?;
+        }
+        Ok(())
+    }
+}

@@ -531,12 +531,8 @@ impl Tenant<'_> {
         )
         .await?;
         if after.voucher.state == VoucherState::Posted {
-            self.add_to_balances(
-                &mut conn,
-                book.id,
-                &super::write::posted_sums(std::slice::from_ref(&after)),
-            )
-            .await?;
+            self.add_posted(&mut conn, book.id, std::slice::from_ref(&after))
+                .await?;
         }
         audit::record(
             &mut conn,

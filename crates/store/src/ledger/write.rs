@@ -1,6 +1,7 @@
 //! Writing vouchers with few statements: numbers for a whole batch from one counter update per (period,
 //! word), voucher rows, lines and audit entries as multi-row inserts, dimension values created on first use,
-//! and the posted sums added to `ledger_balances` once per (account, period) of the batch. This module
+//! and the posted sums added to `ledger_balances` once per (account, period) of the batch and to
+//! `ledger_value_balances` once per (account, period, dimension values). This module
 //! holds the SQLite form of each insert (multi-row `VALUES`); PostgreSQL takes the array form in `unnest`.
 //!
 //! Every path that stores vouchers ends here — one voucher from the API, a batch, a rule, a reversal, an
@@ -8,7 +9,8 @@
 //! voucher has passed `tenon_ledger::voucher::check_voucher` and its period is open.
 //!
 //! Locks on PostgreSQL are taken in one order — new dimension values by key (`Tenant::insert_vouchers`
-//! creates them before numbering), then counters by (period, word), then balances by (account, period) —
+//! creates them before numbering), then counters by (period, word), then balances by (account, period), then balances by (account, period,
+//! dimension values) —
 //! so concurrent batches wait for each other but never deadlock. On SQLite the single writer serializes
 //! them.
 
@@ -37,18 +39,51 @@ const VALUE_HEAD: &str =
     "INSERT INTO ledger_dimension_values (organization_id, book_id, dimension, code, name) VALUES";
 const VALUE_TAIL: &str = " ON CONFLICT (organization_id, book_id, dimension, code) DO NOTHING";
 
-/// Posted sums per (account, period) of a set of vouchers.
-pub(crate) fn posted_sums(
-    vouchers: &[StoredVoucher],
-) -> BTreeMap<(AccountCode, Period), (Decimal, Decimal)> {
-    let mut sums: BTreeMap<(AccountCode, Period), (Decimal, Decimal)> = BTreeMap::new();
+/// The dimension values of a line in column order (customer, supplier, department, employee, project,
+/// item), '' where it names none.
+pub(crate) type ValueKey = [String; 6];
+
+/// Posted sums of a set of vouchers: per (account, period), and per (account, period, dimension values)
+/// for the lines that name at least one value.
+#[derive(Debug, Default)]
+pub(crate) struct PostedSums {
+    pub accounts: BTreeMap<(AccountCode, Period), (Decimal, Decimal)>,
+    pub values: BTreeMap<(AccountCode, Period, ValueKey), (Decimal, Decimal)>,
+}
+
+/// The line columns of the dimensions, in column order.
+pub(crate) const DIMENSION_COLUMNS: [Dimension; 6] = [
+    Dimension::Customer,
+    Dimension::Supplier,
+    Dimension::Department,
+    Dimension::Employee,
+    Dimension::Project,
+    Dimension::Item,
+];
+
+/// Posted sums of the posted ones among `vouchers`.
+pub(crate) fn posted_sums(vouchers: &[StoredVoucher]) -> PostedSums {
+    let mut sums = PostedSums::default();
     for stored in vouchers
         .iter()
         .filter(|stored| stored.voucher.state == VoucherState::Posted)
     {
         for line in &stored.voucher.lines {
+            let period = stored.voucher.period;
             let entry = sums
-                .entry((line.account.clone(), stored.voucher.period))
+                .accounts
+                .entry((line.account.clone(), period))
+                .or_default();
+            entry.0 += line.debit;
+            entry.1 += line.credit;
+            let key: ValueKey = DIMENSION_COLUMNS
+                .map(|dimension| line.dimensions.get(&dimension).cloned().unwrap_or_default());
+            if key.iter().all(String::is_empty) {
+                continue;
+            }
+            let entry = sums
+                .values
+                .entry((line.account.clone(), period, key))
                 .or_default();
             entry.0 += line.debit;
             entry.1 += line.credit;
@@ -135,7 +170,20 @@ impl Tenant<'_> {
         vouchers: &[StoredVoucher],
     ) -> Result<()> {
         self.insert_voucher_rows(conn, book_id, vouchers).await?;
-        self.add_to_balances(conn, book_id, &posted_sums(vouchers))
+        self.add_posted(conn, book_id, vouchers).await
+    }
+
+    /// Adds the posted sums of the posted ones among `vouchers` to the kept balances: `ledger_balances`
+    /// first, then `ledger_value_balances` (the lock order, each in key order).
+    pub(crate) async fn add_posted(
+        &self,
+        conn: &mut Conn<'_>,
+        book_id: BookId,
+        vouchers: &[StoredVoucher],
+    ) -> Result<()> {
+        let sums = posted_sums(vouchers);
+        self.add_to_balances(conn, book_id, &sums.accounts).await?;
+        self.add_to_value_balances(conn, book_id, &sums.values)
             .await
     }
 
@@ -276,6 +324,36 @@ impl Tenant<'_> {
                 .bind(amount(*credit)),
             )
             .await?;
+        }
+        Ok(())
+    }
+
+    /// Adds posted sums to `ledger_value_balances` in key order, as [`Self::add_to_balances`] does.
+    pub(crate) async fn add_to_value_balances(
+        &self,
+        conn: &mut Conn<'_>,
+        book_id: BookId,
+        sums: &BTreeMap<(AccountCode, Period, ValueKey), (Decimal, Decimal)>,
+    ) -> Result<()> {
+        if conn.backend() == Backend::Postgres {
+            return self.add_to_value_balances_unnest(conn, book_id, sums).await;
+        }
+        for ((account, period, key), (debit, credit)) in sums {
+            let mut sql = Sql::new(
+                "INSERT INTO ledger_value_balances (organization_id, book_id, account_code, period, customer, supplier, \
+                 department, employee, project, item, debit, credit) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                 ON CONFLICT (organization_id, book_id, account_code, period, customer, supplier, department, employee, project, item) \
+                 DO UPDATE SET debit = ledger_value_balances.debit + excluded.debit, credit = ledger_value_balances.credit + excluded.credit",
+            )
+            .bind(self.org_id)
+            .bind(book_id)
+            .bind(account.as_str())
+            .bind(period.key());
+            for value in key {
+                sql = sql.bind(value.as_str());
+            }
+            conn.execute(sql.bind(amount(*debit)).bind(amount(*credit)))
+                .await?;
         }
         Ok(())
     }

@@ -312,3 +312,123 @@ fn shared_saft(file: &str) -> std::path::PathBuf {
         .unwrap_or_else(|| start.join("../../../shared/data/saf-t"))
         .join(file)
 }
+
+/// A line of `account` with one dimension value.
+fn valued(account: &str, dimension: Dimension, value: &str, debit: i64, credit: i64) -> Line {
+    let mut line = Line::simple(
+        "往来",
+        AccountCode::parse(account).unwrap(),
+        Decimal::new(debit, 2),
+        Decimal::new(credit, 2),
+    );
+    line.dimensions = BTreeMap::from([(dimension, value.to_owned())]);
+    line
+}
+
+fn plain(account: &str, debit: i64, credit: i64) -> Line {
+    Line::simple(
+        "往来",
+        AccountCode::parse(account).unwrap(),
+        Decimal::new(debit, 2),
+        Decimal::new(credit, 2),
+    )
+}
+
+fn draft(day: u32, lines: Vec<Line>) -> VoucherDraft {
+    VoucherDraft {
+        date: NaiveDate::from_ymd_opt(2026, 10, day).unwrap(),
+        word: Word::Ji,
+        attachments: 0,
+        lines,
+    }
+}
+
+backend_tests! {
+    async fn kept_balances_by_dimension_value_follow_every_path_that_changes_posted_lines(store) {
+        use tenon_ledger::opening::{Opening, Openings};
+        use Dimension::{Customer, Department};
+        let (org, _) = new_org(&store, "婚庆公司").await;
+        let tenant = store.tenant(org.id);
+        let ctx = WriteContext::system();
+        let book = BookRef::name("主账套");
+        tenant.create_ledger_book(&ctx, settings("主账套")).await.unwrap();
+        let opening = |account: &str, customer: Option<&str>, debit: i64, credit: i64| {
+            let mut entry = Opening::simple(AccountCode::parse(account).unwrap(), Decimal::new(debit, 2), Decimal::new(credit, 2));
+            if let Some(customer) = customer {
+                entry.dimensions = BTreeMap::from([(Customer, customer.to_owned())]);
+            }
+            entry
+        };
+        // Openings of 2026-09: 客户A owes 500.00, 客户B paid 200.00 in advance (a credit balance of 1122).
+        let balances = vec![opening("1122", Some("客户A"), 50_000, 0), opening("1122", Some("客户B"), 0, 20_000),
+            opening("1002", None, 100_000, 0), opening("4001", None, 0, 130_000)];
+        tenant.set_ledger_openings(&ctx, &book, Openings { period: Period::parse("2026-09").unwrap(), balances }).await.unwrap();
+        let check = || async { tenant.rebuilt_balances(&book).await.unwrap() };
+
+        // A batch: a sale to 客户A, a receipt from 客户B beyond what it owed, a sale to 客户C, an advance from
+        // 客户D (2203 credit) and a debit of 2203 for 客户A, an expense by department.
+        let posted = tenant.create_vouchers(&ctx, &book, vec![
+            draft(3, vec![valued("1122", Customer, "客户A", 30_000, 0), plain("6001", 0, 30_000)]),
+            draft(4, vec![plain("1002", 10_000, 0), valued("1122", Customer, "客户B", 0, 10_000)]),
+            draft(5, vec![valued("1122", Customer, "客户C", 5_000, 0), plain("6001", 0, 5_000)]),
+            draft(6, vec![plain("1002", 8_000, 0), valued("2203", Customer, "客户D", 0, 8_000)]),
+            draft(7, vec![valued("2203", Customer, "客户A", 4_000, 0), plain("1002", 0, 4_000)]),
+            draft(8, vec![valued("6601", Department, "销售部", 3_000, 0), plain("1002", 0, 3_000)]),
+        ], VoucherState::Posted).await.unwrap();
+        check().await;
+        // One voucher through draft → reviewed → posted; a draft that is deleted again.
+        let single = tenant.create_voucher(&ctx, &book, draft(9, vec![valued("1122", Customer, "客户C", 2_500, 0), plain("6001", 0, 2_500)])).await.unwrap();
+        check().await;
+        tenant.advance_voucher(&ctx, &book, single.id, VoucherState::Reviewed).await.unwrap();
+        tenant.advance_voucher(&ctx, &book, single.id, VoucherState::Posted).await.unwrap();
+        check().await;
+        let doomed = tenant.create_voucher(&ctx, &book, draft(10, vec![valued("1122", Customer, "客户E", 99_900, 0), plain("6001", 0, 99_900)])).await.unwrap();
+        tenant.delete_draft_voucher(&ctx, &book, doomed.id).await.unwrap();
+        check().await;
+        // The sale to 客户A reversed; the period carried forward, closed and reopened.
+        tenant.reverse_voucher(&ctx, &book, posted[0].id, NaiveDate::from_ymd_opt(2026, 10, 11).unwrap()).await.unwrap();
+        check().await;
+        let october = Period::parse("2026-10").unwrap();
+        let (_, carried) = tenant.carry_forward(&ctx, &book, october).await.unwrap();
+        assert_eq!(carried.len(), 1);
+        check().await;
+        tenant.close_ledger_periods(&ctx, &book, october, CloseOptions::default()).await.unwrap();
+        tenant.reopen_ledger_periods(&ctx, &book, october).await.unwrap();
+        check().await;
+
+        // Per customer: 1122 客户A 500.00 (opening; the sale reversed), 客户B −300.00, 客户C 75.00; 2203
+        // 客户A +40.00, 客户D −80.00. 应收账款 = the debit sides (575.00 + 40.00), 预收款项 = the credit
+        // sides (80.00 + 300.00); the year-end column has none of it (the book starts in 2026-09).
+        let sheet = tenant.balance_sheet(&book, october).await.unwrap();
+        let line = |code: &str| { let l = sheet.lines.iter().find(|l| l.code == code).unwrap(); (l.current, l.previous) };
+        assert_eq!(line("5"), (Decimal::new(61_500, 2), Decimal::ZERO), "应收账款");
+        assert_eq!(line("35"), (Decimal::new(38_000, 2), Decimal::ZERO), "预收款项");
+        assert_eq!(line("29").0, line("59").0, "assets = liabilities + equity");
+        // September (the openings alone) and the income statement of October (sales 375.00 − 300.00
+        // reversed − expense 30.00), the amount the carry-forward moved to 本年利润.
+        let september = tenant.balance_sheet(&book, Period::parse("2026-09").unwrap()).await.unwrap();
+        let early = |code: &str| september.lines.iter().find(|l| l.code == code).unwrap().current;
+        assert_eq!((early("5"), early("35")), (Decimal::new(50_000, 2), Decimal::new(20_000, 2)));
+        let income = tenant.income_statement(&book, october, october).await.unwrap();
+        let moved: Decimal = carried[0].voucher.lines.iter().filter(|l| l.account.as_str() == "4103").map(|l| l.credit - l.debit).sum();
+        assert_eq!((income.lines.last().unwrap().current, moved), (Decimal::new(4_500, 2), Decimal::new(4_500, 2)));
+
+        // An import writes its lines through the same path.
+        let books = tenant.export_books(&book, october, october, false).await.unwrap();
+        tenant.import_books(&ctx, "导入账套", books, &|_, _| {}).await.unwrap();
+        tenant.rebuilt_balances(&BookRef::name("导入账套")).await.unwrap();
+
+        // Migration 0020's backfill, replayed on the emptied table, gives the same sums.
+        let migration = match store.backend() {
+            tenon_store::Backend::Sqlite => include_str!("../../migrations/sqlite/0020_ledger_value_balances.sql"),
+            tenon_store::Backend::Postgres => include_str!("../../migrations/postgres/0020_ledger_value_balances.sql"),
+        };
+        let (_, backfill) = migration.split_once("-- The posted lines of the books that exist.").unwrap();
+        tenon_store::testing::execute(&store, "DELETE FROM ledger_value_balances".to_owned()).await;
+        assert!(tenant.rebuilt_balances(&book).await.is_err(), "the check sees an emptied table");
+        tenon_store::testing::execute(&store, backfill.trim().trim_end_matches(';').to_owned()).await;
+        check().await;
+        tenant.rebuilt_balances(&BookRef::name("导入账套")).await.unwrap();
+        assert_eq!(tenant.balance_sheet(&book, october).await.unwrap().lines, sheet.lines);
+    }
+}

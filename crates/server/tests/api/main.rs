@@ -20,6 +20,7 @@ use tenon_store::{ManualClock, NewOrganization, NewToken, Store, WriteContext};
 mod aggregate;
 mod app_webhooks;
 mod approval_flows;
+mod approval_races;
 mod approval_reminders;
 mod approval_replay;
 mod approval_seed;

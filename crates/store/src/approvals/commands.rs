@@ -250,6 +250,7 @@ impl Tenant<'_> {
         let mut state = InstanceState {
             process: Arc::new(compiled),
             directory: None,
+            delegations: self.active_delegations(&mut conn).await?,
             time_zone,
             instance,
             activations: Vec::new(),

@@ -308,6 +308,7 @@ impl Tenant<'_> {
             InstanceState {
                 process: Arc::new(process),
                 directory: None,
+                delegations: self.active_delegations(conn).await?,
                 time_zone,
                 instance,
                 activations,

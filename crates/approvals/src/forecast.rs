@@ -38,6 +38,7 @@ pub fn forecast(
     let mut state = InstanceState {
         process: process.clone(),
         directory: Some(directory),
+        delegations: Arc::from([]),
         time_zone,
         instance,
         activations: Vec::new(),

@@ -5,6 +5,7 @@
 //! - [`definition`]: a process as people write it, checked for shape;
 //! - [`compile`]: publish checks against the table, roles and members, and frozen versions;
 //! - [`directory`]: the directory snapshot and approver rule resolution;
+//! - [`delegation`]: standing delegations (代理审批) and who finally gets a task;
 //! - [`state`]: instances, activations (node visits), task groups and tasks, and their JSON;
 //! - [`engine`]: [`engine::apply`]`(&InstanceState, Command, now) -> Result<Transition, Refusal>`;
 //! - [`history`]: operation records and `approval.*` events;
@@ -15,6 +16,7 @@
 
 pub mod compile;
 pub mod definition;
+pub mod delegation;
 pub mod directory;
 pub mod engine;
 pub mod forecast;

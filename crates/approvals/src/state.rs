@@ -158,6 +158,8 @@ pub struct InstanceState {
     /// Loaded when a command needs to resolve approvers or check members (see
     /// [`crate::engine::Refusal::NeedsDirectory`]).
     pub directory: Option<Arc<DirectorySnapshot>>,
+    /// The organization's delegations that may apply now (the store loads them with the instance).
+    pub delegations: Arc<[crate::delegation::Delegation]>,
     pub time_zone: TimeZone,
     pub instance: Instance,
     pub activations: Vec<Activation>,

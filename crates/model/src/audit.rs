@@ -33,10 +33,12 @@ pub enum TargetKind {
     Flow,
     /// A run of a flow (retried, canceled, failed).
     FlowRun,
+    /// A standing approval delegation (代理审批, `/api/v1/approval-delegations`).
+    ApprovalDelegation,
 }
 
 impl TargetKind {
-    pub const ALL: [TargetKind; 21] = [
+    pub const ALL: [TargetKind; 22] = [
         TargetKind::Organization,
         TargetKind::Member,
         TargetKind::Department,
@@ -58,6 +60,7 @@ impl TargetKind {
         TargetKind::Approval,
         TargetKind::Flow,
         TargetKind::FlowRun,
+        TargetKind::ApprovalDelegation,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -82,6 +85,7 @@ impl TargetKind {
             TargetKind::Approval => "approval",
             TargetKind::Flow => "flow",
             TargetKind::FlowRun => "flow_run",
+            TargetKind::ApprovalDelegation => "approval_delegation",
         }
     }
     pub fn parse(raw: &str) -> Option<Self> {

@@ -175,6 +175,10 @@ error_codes! {
     /// A records-API write of a field an approval instance running on the record sets (its status field).
     ApprovalRunning = "approval_running", 409, [], [],
         "an approval runs on this record; its status changes with the approval";
+    /// `POST /api/v1/approval-delegations`: a delegation of the same member already covers part of the
+    /// time and of the processes; `params.existing` is its id (end or delete it first).
+    DelegationOverlap = "delegation_overlap", 409, [], ["existing"],
+        "a delegation of this member already covers part of this time and these processes: {existing}";
     /// `POST /api/v1/auth/login`: the address and password match members of several organizations;
     /// `details` lists them.
     OrganizationRequired = "organization_required", 409, [], [],

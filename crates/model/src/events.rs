@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::{EventId, OrgId, Scope, ScopeSet};
 
 /// Every event type Tenon emits, in documentation order.
-pub const EVENT_TYPES: [&str; 32] = [
+pub const EVENT_TYPES: [&str; 34] = [
     "record.created",
     "record.updated",
     "record.deleted",
@@ -44,6 +44,8 @@ pub const EVENT_TYPES: [&str; 32] = [
     "approval.task.resumed",
     "approval.task.auto_approved",
     "approval.cc",
+    "approval.delegation.created",
+    "approval.delegation.deleted",
     "flow.run.failed",
 ];
 

@@ -270,6 +270,11 @@ impl From<StoreError> for ApiError {
             StoreError::ApprovalRunning { .. } => {
                 ApiError::new(ErrorCode::ApprovalRunning, error.to_string())
             }
+            StoreError::DelegationOverlap { ref existing } => {
+                let existing = existing.clone();
+                ApiError::new(ErrorCode::DelegationOverlap, error.to_string())
+                    .with("existing", existing)
+            }
             StoreError::Invalid(invalid) => ApiError::validation(invalid),
             StoreError::RuleBroken(problems) => ApiError::validation(Invalid(
                 problems

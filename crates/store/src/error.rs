@@ -35,6 +35,12 @@ pub enum StoreError {
         "approval {approval} runs on record {record}; its status field changes with the approval"
     )]
     ApprovalRunning { record: String, approval: String },
+    /// A new approval delegation would overlap `existing`, another of the same member (time and
+    /// processes).
+    #[error(
+        "a delegation of this member already covers part of this time and these processes: {existing}"
+    )]
+    DelegationOverlap { existing: String },
     /// The input refers to things that do not exist or breaks a rule only the data can check.
     #[error(transparent)]
     Invalid(#[from] Invalid),
@@ -119,6 +125,7 @@ impl StoreError {
             StoreError::EventExpired { .. } => ErrorCode::EventExpired,
             StoreError::Conflict { .. } => ErrorCode::Conflict,
             StoreError::ApprovalRunning { .. } => ErrorCode::ApprovalRunning,
+            StoreError::DelegationOverlap { .. } => ErrorCode::DelegationOverlap,
             StoreError::Invalid(_) | StoreError::InvalidRecords(_) | StoreError::RuleBroken(_) => {
                 ErrorCode::ValidationFailed
             }

@@ -475,6 +475,7 @@ detail-invalid_state = not possible for a { $state } voucher
 detail-unknown_parameter = is not a parameter of this route; it takes { $allowed }
 error-not_assignee = This approval task is assigned to someone else.
 error-approval_running = An approval is running on this record; its status changes with the approval.
+error-delegation_overlap = This member already delegates part of this time and these processes ({ $existing }); end that delegation first.
 detail-ambiguous = “{ $value }” matches several: { $candidates }
 detail-no_match = no { $what } matches “{ $value }”
 detail-openings_unbalanced = the opening balances do not balance: debits { $debit } ≠ credits { $credit } (difference { $difference })

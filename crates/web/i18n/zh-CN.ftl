@@ -474,6 +474,7 @@ detail-invalid_state = 凭证处于“{ $state }”状态，不能进行此操�
 detail-unknown_parameter = 不是此接口的参数，可用：{ $allowed }
 error-not_assignee = 这个审批任务指派给了其他人。
 error-approval_running = 这条记录上有审批正在进行，其状态随审批变化。
+error-delegation_overlap = 该成员已有代理设置覆盖了部分相同的时间和流程（{ $existing }），请先结束那条代理。
 detail-ambiguous = “{ $value }”匹配到多项：{ $candidates }
 detail-no_match = 没有名为“{ $value }”的{ $what }
 detail-openings_unbalanced = 期初余额不平衡：借方 { $debit } ≠ 贷方 { $credit }（差额 { $difference }）

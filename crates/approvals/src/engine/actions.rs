@@ -11,6 +11,30 @@ use crate::directory::Resolution;
 use crate::history::{Acting, RecordKind};
 use crate::state::{ActivationStatus, Group, InstanceStatus, TaskResult, TaskStatus};
 
+/// An add-sign or CC names 1 to [`APPROVERS_MAX`] members: none is `required`, more is `too_many`.
+pub(super) fn check_member_count(members: &[MemberId]) -> Result<(), Refusal> {
+    if members.is_empty() {
+        return Err(Refusal::Invalid(Invalid::one(
+            "members",
+            DetailCode::Required,
+            format!("name 1 to {APPROVERS_MAX} members"),
+        )));
+    }
+    if members.len() > APPROVERS_MAX {
+        return Err(Refusal::Invalid(Invalid::from(
+            tenon_model::Reason::too_many(
+                APPROVERS_MAX,
+                format!(
+                    "{} members named; name at most {APPROVERS_MAX}",
+                    members.len()
+                ),
+            )
+            .at("members"),
+        )));
+    }
+    Ok(())
+}
+
 /// Longest comment, in characters.
 pub const COMMENT_CHARS_MAX: usize = 2000;
 
@@ -504,13 +528,7 @@ fn add_sign(
             "added approvers decide by or, and or one_by_one",
         )));
     }
-    if members.is_empty() || members.len() > APPROVERS_MAX {
-        return Err(Refusal::Invalid(Invalid::one(
-            "members",
-            DetailCode::InvalidValue,
-            format!("name 1 to {APPROVERS_MAX} members"),
-        )));
-    }
+    check_member_count(&members)?;
     members_exist(run, &members, "members")?;
     let assignee = run.state.tasks[idx].assignee;
     let mut seen = HashSet::new();

@@ -231,6 +231,8 @@ impl Run {
     /// A running task for `member` in a group, passed at once when the settings say so.
     pub fn start_task(&mut self, activation: usize, group: u32, member: MemberId) -> usize {
         let idx = self.create_task(activation, group, member);
+        // The assignee, who may be the member's delegate.
+        let member = self.state.tasks[idx].assignee;
         if group == 0 && self.passes_by_itself(activation, member) {
             let result = self.agree_result(activation);
             self.complete(idx, result, "approval.task.auto_approved");
@@ -488,7 +490,7 @@ impl Run {
         self.cancel_everything();
         let initiator = self.state.instance.initiator;
         let activation = self.open_activation(INITIATOR, Method::Or, Vec::new(), 1);
-        self.create_task(activation, 0, initiator);
+        self.create_task_exact(activation, 0, initiator);
     }
 
     /// CC'd members: a record and an `approval.cc` event (nothing when nobody resolves).

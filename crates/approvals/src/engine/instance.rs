@@ -5,10 +5,12 @@ use std::collections::HashSet;
 
 use tenon_model::{ApprovalTaskId, DetailCode, Invalid, MemberId};
 
-use super::actions::{check_comment, members_exist, node_kind, redirect, running};
+use super::actions::{
+    check_comment, check_member_count, members_exist, node_kind, redirect, running,
+};
 use super::run::Run;
 use super::{Refusal, StatusWrite, TimerKind};
-use crate::definition::{APPROVERS_MAX, INITIATOR, NoApprover, NodeKind, TimeoutAction, Withdraw};
+use crate::definition::{INITIATOR, NoApprover, NodeKind, TimeoutAction, Withdraw};
 use crate::history::{Acting, RecordKind};
 use crate::state::{InstanceStatus, TaskResult, TaskStatus};
 
@@ -127,13 +129,7 @@ pub(super) fn cc(
     if run.instance().status == InstanceStatus::New {
         return Err(Refusal::Stale("the instance has not started".into()));
     }
-    if members.is_empty() || members.len() > APPROVERS_MAX {
-        return Err(Refusal::Invalid(Invalid::one(
-            "members",
-            DetailCode::InvalidValue,
-            format!("name 1 to {APPROVERS_MAX} members"),
-        )));
-    }
+    check_member_count(&members)?;
     members_exist(run, &members, "members")?;
     let mut seen = HashSet::new();
     let members: Vec<MemberId> = members.into_iter().filter(|m| seen.insert(*m)).collect();

@@ -207,8 +207,32 @@ impl Run {
         });
     }
 
-    /// A new running task for `member` in group `group` of activation `activation`.
+    /// A new running task for `member` in group `group` of activation `activation` — or for the member
+    /// their standing delegation names, with an automatic `redirect_task` record `[member, delegate]`.
     pub fn create_task(&mut self, activation: usize, group: u32, member: MemberId) -> usize {
+        let delegate = crate::delegation::delegate_of(
+            &self.state.delegations,
+            member,
+            &self.state.instance.process_code,
+            self.now,
+        );
+        let idx = self.create_task_exact(activation, group, delegate);
+        if delegate != member {
+            self.record(
+                RecordKind::RedirectTask,
+                None,
+                Some(idx),
+                None,
+                None,
+                vec![member, delegate],
+                true,
+            );
+        }
+        idx
+    }
+
+    /// A new running task for exactly `member` (the initiator's own task to resubmit is never delegated).
+    pub fn create_task_exact(&mut self, activation: usize, group: u32, member: MemberId) -> usize {
         let node = self.state.activations[activation].node.clone();
         let task = Task {
             id: ApprovalTaskId::new(),

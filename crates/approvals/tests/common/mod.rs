@@ -232,6 +232,7 @@ impl World {
         InstanceState {
             process: Arc::new(process),
             directory: Some(self.directory.clone()),
+            delegations: Arc::from([]),
             time_zone: TimeZone::SHANGHAI,
             instance,
             activations: Vec::new(),

@@ -14,6 +14,7 @@ pub mod aggregate;
 pub mod app_code;
 pub mod app_openapi;
 pub mod approval_actions;
+pub mod approval_delegations;
 pub mod approvals;
 pub mod apps;
 pub mod attachments;
@@ -262,6 +263,14 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(approval_actions::comment_approval))
         .routes(routes!(approval_actions::cc_approval))
         .routes(routes!(approval_actions::remind_approval))
+        .routes(routes!(
+            approval_delegations::list_delegations,
+            approval_delegations::create_delegation
+        ))
+        .routes(routes!(
+            approval_delegations::get_delegation,
+            approval_delegations::delete_delegation
+        ))
 }
 
 /// For `Option<Option<T>>` fields: absent stays `None`, `null` becomes `Some(None)`.

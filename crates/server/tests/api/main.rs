@@ -19,7 +19,10 @@ use tenon_store::{ManualClock, NewOrganization, NewToken, Store, WriteContext};
 
 mod aggregate;
 mod app_webhooks;
+mod approval_delegations;
 mod approval_flows;
+mod approval_limits;
+mod approval_races;
 mod approval_reminders;
 mod approval_replay;
 mod approval_seed;

@@ -10,16 +10,20 @@ use tenon_approvals::engine::Command;
 use tenon_approvals::state::{Decision, RecordRef, TaskResult, TaskStatus};
 use tenon_approvals::{Instance, InstanceState, Refusal, Transition};
 use tenon_model::apps::{CellValue, TableSchema};
-use tenon_model::{ApprovalId, DetailCode, EventId, Invalid, Reason, TargetKind, TimeZone};
+use tenon_model::{
+    ApprovalId, DetailCode, EventId, Invalid, Reason, RecordId, TableId, TargetKind, TimeZone,
+};
 use uuid::Uuid;
 
 use super::CommandError;
 use super::instances::{Answer, ApprovalDetail, StartApproval, Target, initiator_by_rule};
+use crate::apps::ddl;
 use crate::audit::{self, NamedChange};
 use crate::events::ExplicitEvent;
-use crate::exec::{Conn, Sql};
+use crate::exec::{Conn, Sql, quote};
 use crate::records::{IdempotencyKey, RecordUpdate, WriteOutcome};
-use crate::{Result, StoreError, Tenant, WriteContext};
+use crate::sql::SqlText;
+use crate::{Backend, Result, StoreError, Tenant, WriteContext};
 
 impl Tenant<'_> {
     pub(super) async fn replay_answer(
@@ -261,6 +265,7 @@ impl Tenant<'_> {
         let mut state = InstanceState {
             process: Arc::new(compiled),
             directory: None,
+            delegations: self.active_delegations(conn).await?,
             time_zone,
             instance,
             activations: Vec::new(),
@@ -369,6 +374,26 @@ impl Tenant<'_> {
             )
             .await?;
         Ok(last - count + 1)
+    }
+
+    /// Locks a record's row until the transaction ends (PostgreSQL; SQLite's writer is single).
+    async fn lock_record_row(
+        &self,
+        conn: &mut Conn<'_>,
+        table: TableId,
+        record: RecordId,
+    ) -> Result<()> {
+        if conn.backend() != Backend::Postgres {
+            return Ok(());
+        }
+        let mut sql = SqlText::new(conn.backend());
+        sql.push("SELECT id FROM ")
+            .push(&quote(&ddl::table_name(table)))
+            .push(" WHERE id = ")
+            .arg(record)
+            .push(" FOR UPDATE");
+        let _: Option<(Uuid,)> = conn.fetch_optional(sql.into_sql()).await?;
+        Ok(())
     }
 
     /// Writes what a transition changed, its record status, audit entry and events.
@@ -547,6 +572,13 @@ impl Tenant<'_> {
                 .bind(timer.due),
             )
             .await?;
+        }
+        if transition.status.is_some() && after.process.status.is_some() {
+            // The record's row before the events (the lock order of docs/approvals.md): the records API
+            // holds a record's row while it waits for the event counter, so the status write, which
+            // comes after this command's events, must not wait for that row while holding the counter.
+            self.lock_record_row(conn, instance.record.table, instance.record.id)
+                .await?;
         }
         let events: Vec<ExplicitEvent> = transition
             .events

@@ -14,7 +14,8 @@ use tenon_model::{ApprovalId, DetailCode};
 
 use super::{CommandError, json_ids};
 use crate::exec::{Conn, Sql};
-use crate::{Result, StoreError, Tenant, WriteContext};
+use crate::sql::SqlText;
+use crate::{Backend, Result, StoreError, Tenant, WriteContext};
 
 impl Tenant<'_> {
     pub(crate) async fn directory_snapshot(
@@ -161,7 +162,12 @@ impl Tenant<'_> {
         ctx: &WriteContext,
         member: MemberId,
     ) -> Result<()> {
-        for id in self.instances_with_open_tasks(conn, member).await? {
+        // The lock order (docs/approvals.md, "Lock order"): every instance first, in id order, then the
+        // counters. Taking instance B after A's persist held the approval counter deadlocked against an
+        // approve of B (instance B, then the counter) on PostgreSQL.
+        let instances = self.instances_with_open_tasks(conn, member).await?;
+        self.lock_instances(conn, &instances).await?;
+        for id in instances {
             let (mut state, schema) = self.load_state(conn, id, true).await?;
             let transition = match self
                 .apply_loading(conn, &mut state, &schema, Command::MemberLeft { member })
@@ -178,6 +184,21 @@ impl Tenant<'_> {
             self.persist(conn, ctx, &state, transition, &schema, false, 200)
                 .await?;
         }
+        Ok(())
+    }
+
+    /// Locks `instances` (sorted by id) in that order: PostgreSQL only; SQLite's writer is single.
+    async fn lock_instances(&self, conn: &mut Conn<'_>, instances: &[ApprovalId]) -> Result<()> {
+        if conn.backend() != Backend::Postgres || instances.is_empty() {
+            return Ok(());
+        }
+        let mut sql = SqlText::new(conn.backend());
+        sql.push("SELECT id FROM approval_instances WHERE organization_id = ")
+            .arg(self.org_id)
+            .push(" AND id IN ")
+            .list(instances.iter().copied())
+            .push(" ORDER BY id FOR UPDATE");
+        let _: Vec<(Uuid,)> = conn.fetch_all(sql.into_sql()).await?;
         Ok(())
     }
 

@@ -321,6 +321,7 @@ impl Tenant<'_> {
             InstanceState {
                 process: Arc::new(process),
                 directory: None,
+                delegations: self.active_delegations(conn).await?,
                 time_zone,
                 instance,
                 activations,

@@ -18,6 +18,7 @@ use crate::StoreError;
 #[cfg(feature = "bench")]
 mod bench;
 mod commands;
+mod delegations;
 mod directory;
 mod forecast;
 mod instances;
@@ -26,6 +27,7 @@ mod reminders;
 mod roles;
 mod timers;
 
+pub use delegations::{ApprovalDelegation, DELEGATION_PROCESSES_MAX, NewDelegation};
 pub use forecast::ForecastRequest;
 pub use instances::{Answer, ApprovalDetail, StartApproval, Target, TaskFilter};
 pub use processes::{FileApprovals, ProcessVersion, StoredProcess};

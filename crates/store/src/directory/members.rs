@@ -216,6 +216,14 @@ impl Tenant<'_> {
             )
             .await?;
         }
+        if status == MemberStatus::Left && before.status != MemberStatus::Left {
+            // Their open approval tasks go to their manager (or by each process's settings), now — before
+            // the member's own audit entry: its event takes the organization's event counter, which every
+            // approval command takes last (the lock order of docs/approvals.md). Audited first, PostgreSQL
+            // deadlocked this against a concurrent approve, which holds an instance and the approval counter
+            // while it waits for the event counter.
+            self.reassign_open_tasks_in(&mut conn, ctx, id).await?;
+        }
         let after = self
             .load_member(&mut conn, id)
             .await?
@@ -233,10 +241,6 @@ impl Tenant<'_> {
             },
         )
         .await?;
-        if status == MemberStatus::Left && before.status != MemberStatus::Left {
-            // Their open approval tasks go to their manager (or by each process's settings), now.
-            self.reassign_open_tasks_in(&mut conn, ctx, id).await?;
-        }
         tx.commit().await?;
         Ok(after)
     }

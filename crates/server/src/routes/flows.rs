@@ -24,7 +24,7 @@ pub struct FlowOut {
     pub key: String,
     pub name: String,
     pub app_id: Option<String>,
-    /// The record trigger's table, if the flow has one.
+    /// The table of the record trigger, or of the approval trigger's process, if the flow has one.
     pub table_id: Option<String>,
     pub enabled: bool,
     /// The published version; runs keep the version they started with.

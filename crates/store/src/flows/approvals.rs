@@ -26,7 +26,7 @@ use super::actions::{Outcome, Step, StepFailure, context, record_id, values};
 use super::control::Progress;
 use super::steps::flow_context;
 use crate::approvals::{CommandError, StartApproval};
-use crate::exec::{Conn, Sql};
+use crate::exec::{Backend, Conn, Sql};
 use crate::{Result, StoreError, Tenant, WriteContext};
 
 /// How long a `wait_approval` sleeps before looking again if nothing wakes it.
@@ -73,14 +73,27 @@ impl Tenant<'_> {
             instance.status,
             InstanceStatus::Completed | InstanceStatus::Terminated
         ) {
-            conn.execute(
-                Sql::new(
+            // A run a worker holds locked is skipped (PostgreSQL): that worker locks the run, then this
+            // instance in `wait_approval`, so waiting for the run here would deadlock; it reads the
+            // instance once this command commits and sees it finished.
+            let sql = match conn.backend() {
+                Backend::Postgres => {
+                    "UPDATE flow_runs SET next_at = $3 WHERE organization_id = $1 AND id IN \
+                     (SELECT r.id FROM flow_runs r JOIN flow_approval_waits w \
+                      ON w.organization_id = r.organization_id AND w.run_id = r.id \
+                      WHERE r.organization_id = $1 AND w.approval_id = $2 AND r.status = 'waiting' \
+                      FOR UPDATE OF r SKIP LOCKED)"
+                }
+                Backend::Sqlite => {
                     "UPDATE flow_runs SET next_at = $3 WHERE organization_id = $1 AND status = 'waiting' \
-                     AND id IN (SELECT run_id FROM flow_approval_waits WHERE organization_id = $1 AND approval_id = $2)",
-                )
-                .bind(self.org_id)
-                .bind(instance.id)
-                .bind(self.store.now()),
+                     AND id IN (SELECT run_id FROM flow_approval_waits WHERE organization_id = $1 AND approval_id = $2)"
+                }
+            };
+            conn.execute(
+                Sql::new(sql)
+                    .bind(self.org_id)
+                    .bind(instance.id)
+                    .bind(self.store.now()),
             )
             .await?;
             conn.execute(

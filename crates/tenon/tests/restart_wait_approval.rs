@@ -1,0 +1,235 @@
+//! A flow waiting on an approval survives `tenon serve` being killed (issue #18, `wait_approval`): a run
+//! starts an approval (`start_approval`) and waits for it; the server is killed with SIGKILL and
+//! restarted; the approval is decided on the new server, which is killed again at once and restarted.
+//! The run then finishes — woken by the decision, not by its 24-hour recheck — with each step done once:
+//! one instance, the record marked once, every step one attempt.
+//!
+//! Runs on SQLite and on PostgreSQL.
+
+// Tests fail by panicking; that is their job.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tenon_store::testing::{TestBackend, TestDatabase};
+
+use support::{Server, run};
+
+fn start(database: &TestDatabase) -> Server {
+    support::start(database, &["--test-clock"])
+}
+
+/// Moves the test clock past the flow lease, so a run the killed server held is claimed again at once
+/// (still far from the 24 hours after which a waiting `wait_approval` looks again by itself).
+async fn past_the_lease(http: &reqwest::Client, base: &str, token: &str) {
+    let (status, clock) = call(
+        http,
+        base,
+        token,
+        reqwest::Method::GET,
+        "/api/v1/_test/clock",
+        None,
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{clock}");
+    let now: chrono::DateTime<chrono::Utc> = clock["now"].as_str().unwrap().parse().unwrap();
+    let later = now + chrono::Duration::seconds(2 * tenon_store::flows::FLOW_LEASE_SECONDS);
+    let (status, clock) = call(
+        http,
+        base,
+        token,
+        reqwest::Method::POST,
+        "/api/v1/_test/clock",
+        Some(json!({"now": later})),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{clock}");
+}
+
+async fn call(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (reqwest::StatusCode, Value) {
+    let mut request = http
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Waits (up to a minute: the machine may be loaded) until the run has `status`.
+async fn run_in(http: &reqwest::Client, base: &str, token: &str, id: &str, status: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, run) = call(
+            http,
+            base,
+            token,
+            reqwest::Method::GET,
+            &format!("/api/v1/flow-runs/{id}"),
+            None,
+        )
+        .await;
+        if run["status"] == status {
+            return run;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "run {id} is not {status}: {run}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn kill(server: &mut Server) {
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+}
+
+async fn wait_across_restarts(backend: TestBackend) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let database = TestDatabase::create(backend).await;
+    run(&database, &["migrate"]);
+    let org = run(
+        &database,
+        &[
+            "org",
+            "create",
+            "Wait Co",
+            "--admin-email",
+            "wait@example.com",
+            "--admin-password",
+            "wait-password-123",
+        ],
+    );
+    let token = run(
+        &database,
+        &[
+            "token", "create", "--org", &org, "--name", "wait", "--scopes", "admin",
+        ],
+    );
+    let http = reqwest::Client::new();
+    let mut server = start(&database);
+    let mut members = Vec::new();
+    for name in ["申请人", "审批人"] {
+        let (status, member) = call(
+            &http,
+            &server.base,
+            &token,
+            reqwest::Method::POST,
+            "/api/v1/members",
+            Some(json!({"name": name})),
+        )
+        .await;
+        assert!(status.is_success(), "{member}");
+        members.push(member["id"].as_str().unwrap().to_owned());
+    }
+    let (status, imported) = call(&http, &server.base, &token, reqwest::Method::POST, "/api/v1/apps/import", Some(json!({
+        "format": "tenon.app/v1", "key": "wait", "name": "Wait",
+        "tables": [{"key": "claims", "name": "Claims", "fields": [
+            {"key": "title", "name": "Title", "type": "text"},
+            {"key": "status", "name": "Status", "type": "single_select", "options": {"choices": [{"name": "running"}, {"name": "agree"}, {"name": "refuse"}]}}
+        ]}],
+        "processes": [{"code": "WAIT", "name": "Wait", "table": "claims",
+            "record_status": {"field": "status", "running": "running", "agree": "agree", "refuse": "refuse"},
+            "nodes": [{"key": "one", "type": "approval", "method": "or", "approvers": [{"members": [members[1]]}], "next": "end"}]}],
+        "flows": [{"key": "ask", "trigger": {"manual": {"inputs": [{"key": "by", "type": "text", "required": true}]}},
+            "steps": [
+                {"key": "s", "type": "start_approval", "process": "WAIT", "initiator": "{trigger.payload.by}", "fields": {"title": "\"claim\""}},
+                {"key": "w", "type": "wait_approval", "approval": "{steps.s.output.id}"},
+                {"key": "u", "type": "update_record", "table": "claims", "record": "{steps.w.output.record.id}",
+                 "fields": {"title": "\"done \" & {steps.w.output.result}"}}
+            ]}]
+    }))).await;
+    assert!(status.is_success(), "{imported}");
+    let (status, started) = call(
+        &http,
+        &server.base,
+        &token,
+        reqwest::Method::POST,
+        "/api/v1/flows/ask/runs",
+        Some(json!({"payload": {"by": members[0]}})),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{started}");
+    let id = started["id"].as_str().unwrap().to_owned();
+    let waiting = run_in(&http, &server.base, &token, &id, "waiting").await;
+    let instance = waiting["steps"][0]["output"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Killed while the run waits; the new server knows nothing but what the database holds.
+    kill(&mut server);
+    server = start(&database);
+    let (_, detail) = call(
+        &http,
+        &server.base,
+        &token,
+        reqwest::Method::GET,
+        &format!("/api/v1/approvals/{instance}"),
+        None,
+    )
+    .await;
+    assert_eq!(detail["status"], "running", "{detail}");
+    let task = detail["tasks"][0]["id"].as_str().unwrap().to_owned();
+    let (status, answer) = call(
+        &http,
+        &server.base,
+        &token,
+        reqwest::Method::POST,
+        &format!("/api/v1/approval-tasks/{task}/approve"),
+        Some(json!({"actioner": members[1]})),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{answer}");
+    // Killed right after the decision: the wake-up committed with it. (The worker may have claimed the
+    // run meanwhile: its lease is made to expire.)
+    kill(&mut server);
+    server = start(&database);
+    past_the_lease(&http, &server.base, &token).await;
+    let done = run_in(&http, &server.base, &token, &id, "succeeded").await;
+    let steps = done["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 3, "{done}");
+    for step in steps {
+        assert_eq!(step["status"], "succeeded", "{done}");
+        assert_eq!(step["attempts"], 1, "{done}");
+    }
+    assert_eq!(steps[1]["output"]["result"], "agree");
+    let (_, claims) = call(
+        &http,
+        &server.base,
+        &token,
+        reqwest::Method::GET,
+        "/api/v1/apps/wait/tables/claims/records",
+        None,
+    )
+    .await;
+    let claims = claims["items"].as_array().unwrap();
+    assert_eq!(claims.len(), 1, "{claims:?}");
+    assert_eq!(claims[0]["fields"]["title"], "done agree");
+    assert_eq!(claims[0]["fields"]["status"], "agree");
+    println!("{backend:?}: the run waited across two SIGKILLs and finished once");
+    kill(&mut server);
+    database.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_waiting_on_an_approval_survives_sigkill_on_sqlite() {
+    wait_across_restarts(TestBackend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_waiting_on_an_approval_survives_sigkill_on_postgres() {
+    wait_across_restarts(TestBackend::Postgres).await;
+}

@@ -146,6 +146,11 @@ api_tests! {
             .await
             .expect(StatusCode::CREATED)
             .clone();
+        let b_delegation = app
+            .post("/api/v1/approval-delegations", &other_admin, json!({"from": other_owner.id.to_string(), "to": member["id"]}))
+            .await
+            .expect(StatusCode::CREATED)
+            .clone();
         app.post("/api/v1/apps/import", &other_admin, json!({"format": "tenon.app/v1", "key": "b_flows", "name": "B flows",
             "tables": [{"key": "notes", "name": "Notes", "fields": [{"key": "title", "name": "Title", "type": "text"}]}],
             "flows": [{"key": "b_flow", "trigger": {"manual": {}}, "steps": [{"key": "a", "type": "create_record", "table": "notes", "fields": {"title": "\"B\""}}]}]}))
@@ -195,6 +200,7 @@ api_tests! {
                 "flow-runs" => return vec![path.replace("{id}", &text(&b_run["id"])).replace("{step}", "a")],
                 "approvals" => vec![text(&b_approval["id"])],
                 "approval-tasks" => vec![text(&b_approval["tasks"][0]["id"])],
+                "approval-delegations" => vec![text(&b_delegation["id"])],
                 other => panic!("a route under /api/v1/{other} with a path parameter is not covered by this test; add it"),
             };
             objects

@@ -353,9 +353,8 @@ fn call(func: Func, node: &Node, args: &[Node], env: &Env<'_>) -> Flow<Value> {
         ),
         ValueOf | Concat | Left | Right | Mid | Len | Lower | Upper | Trim | Substitute | Find
         | Search | Replace | Rept | Text | T | Exact | RegexMatch | RegexExtract | RegexReplace
-        | EncodeUrlComponent | Fixed | ArrayJoin | ArrayUnique | ArrayCompact => {
-            crate::eval_text::call(func, node, args, env)
-        }
+        | EncodeUrlComponent | Fixed | ArrayJoin | ArrayUnique | ArrayCompact | ArrayFlatten
+        | Split => crate::eval_text::call(func, node, args, env),
         Today | Now | Date | Year | Month | Day | Hour | Minute | Second | Weekday | Weeknum
         | DateAdd | DatetimeDiff | Datedif | Workday | Networkdays | DatetimeFormat
         | DatetimeParse | Datevalue | Datestr | Eomonth | Edate | IsBefore | IsAfter | IsSame => {

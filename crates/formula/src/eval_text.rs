@@ -8,6 +8,7 @@ use crate::eval::{Env, Flow, eval, fail, need_int, need_number};
 use crate::functions::Func;
 use crate::ir::Node;
 use crate::num::{self, Rounding};
+use crate::schema::Type;
 use crate::value::{EvalError, Value};
 
 /// The longest text REPT produces, in characters.
@@ -279,7 +280,65 @@ pub(crate) fn call(func: Func, node: &Node, args: &[Node], env: &Env<'_>) -> Flo
             }
             Ok(Value::List(out))
         }
+        ArrayFlatten => {
+            let mut out = Vec::new();
+            for node in args {
+                match eval(node, env) {
+                    Value::Error(error) => return fail(error),
+                    value => flatten_into(value, &mut out),
+                }
+            }
+            if out.is_empty() {
+                return Ok(Value::Empty);
+            }
+            let items = match &node.ty {
+                Type::List(items) => items.as_ref(),
+                other => other,
+            };
+            Ok(Value::List(
+                out.into_iter()
+                    .map(|item| crate::eval::conform(item, items))
+                    .collect(),
+            ))
+        }
+        Split => {
+            let text = match arg(0) {
+                Value::Error(error) => return fail(error),
+                value => to_text(&value),
+            };
+            let separator = match arg(1) {
+                Value::Error(error) => return fail(error),
+                value => to_text(&value),
+            };
+            let pieces: Vec<Value> = if separator.is_empty() {
+                vec![Value::text(text)]
+            } else {
+                text.split(separator.as_str()).map(Value::text).collect()
+            };
+            let pieces: Vec<Value> = pieces
+                .into_iter()
+                .filter(|piece| !piece.is_empty())
+                .collect();
+            Ok(if pieces.is_empty() {
+                Value::Empty
+            } else {
+                Value::List(pieces)
+            })
+        }
         _ => fail(EvalError::InvalidArgument("not a text function")),
+    }
+}
+
+/// Appends the non-empty items of `value` to `out`, flattening nested lists.
+fn flatten_into(value: Value, out: &mut Vec<Value>) {
+    match value {
+        Value::List(items) => {
+            for item in items {
+                flatten_into(item, out);
+            }
+        }
+        value if value.is_empty() => {}
+        value => out.push(value),
     }
 }
 

@@ -22,7 +22,7 @@ pub enum Func {
     Workday, Networkdays, DatetimeFormat, DatetimeParse, Datevalue, Datestr, Eomonth, Edate, IsBefore, IsAfter,
     IsSame,
     // lists
-    ArrayJoin, ArrayUnique, ArrayCompact,
+    ArrayJoin, ArrayUnique, ArrayCompact, ArrayFlatten, Split,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,6 +192,8 @@ pub static FUNCTIONS: &[FunctionDoc] = &[
     doc(Func::ArrayJoin, "ARRAYJOIN", Li, "ARRAYJOIN(list, [separator])", "The items as text joined by the separator (default \", \"); empty items are skipped.", "ARRAYJOIN({Tags}, \"; \") → \"vip; new; vip\"", No("lists are evaluated in Rust")),
     doc(Func::ArrayUnique, "ARRAYUNIQUE", Li, "ARRAYUNIQUE(list)", "The list without repeated items (first occurrence kept).", "ARRAYUNIQUE({Tags}) → [\"vip\", \"new\"]", No("lists are evaluated in Rust")),
     doc(Func::ArrayCompact, "ARRAYCOMPACT", Li, "ARRAYCOMPACT(list)", "The list without empty items.", "ARRAYCOMPACT({Scores}) → [1, 2]", No("lists are evaluated in Rust")),
+    doc(Func::ArrayFlatten, "ARRAYFLATTEN", Li, "ARRAYFLATTEN(list1, [list2, …])", "One flat list of the items of every argument, in order (nested lists flattened, single values taken as one item); empty items are dropped. The items must have one type (numbers of any scale mix).", "ARRAYFLATTEN({Tags}, \"old\") → [\"vip\", \"new\", \"vip\", \"old\"]", No("lists are evaluated in Rust")),
+    doc(Func::Split, "SPLIT", Li, "SPLIT(text, separator)", "The pieces of the text between the separators (case-sensitive), as a list of texts; empty pieces are dropped. Empty text gives empty; an empty separator gives the whole text as the only item.", "SPLIT(\"vip;new;;old\", \";\") → [\"vip\", \"new\", \"old\"]", No("lists are evaluated in Rust")),
 ];
 
 /// Operators that have no name of their own (they are written as symbols).

@@ -636,5 +636,40 @@ pub(crate) fn result_type(func: Func, args: &[Node]) -> Result<Type, TypeError> 
                 other => Ok(Type::List(Box::new(other))),
             }
         }
+        ArrayFlatten => {
+            arity(func, args, 1, usize::MAX)?;
+            let mut items = Type::Blank;
+            for (index, node) in args.iter().enumerate() {
+                let mut own = &node.ty;
+                while let Type::List(inner) = own {
+                    own = inner;
+                }
+                items = match unify(&items, own) {
+                    Some(common) => common,
+                    None => {
+                        return fail(
+                            Some(index),
+                            format!(
+                                "{} needs items of one type: argument {} has {} items, the ones before it {}",
+                                func.name(),
+                                index + 1,
+                                own,
+                                items
+                            ),
+                        );
+                    }
+                };
+            }
+            Ok(match items {
+                Type::Blank => Type::Blank,
+                items => Type::List(Box::new(items)),
+            })
+        }
+        Split => {
+            arity(func, args, 2, 2)?;
+            text(0)?;
+            text(1)?;
+            Ok(Type::List(Box::new(Type::Text)))
+        }
     }
 }

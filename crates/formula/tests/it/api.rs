@@ -108,6 +108,16 @@ fn functions_sql_cannot_reproduce_are_refused_with_the_span() {
             Dialect::Sqlite,
             "cannot compute in SQL: SQRT: irrational results: the databases compute them in binary floating point",
         ),
+        (
+            "SPLIT({Name}, \" \")",
+            Dialect::Sqlite,
+            "cannot compute in SQL: SPLIT: lists are evaluated in Rust",
+        ),
+        (
+            "ARRAYFLATTEN({Tags}, {Name})",
+            Dialect::Postgres,
+            "cannot compute in SQL: ARRAYFLATTEN: lists are evaluated in Rust",
+        ),
     ];
     for (source, dialect, message) in cases {
         let formula = check(source, &schema()).unwrap();

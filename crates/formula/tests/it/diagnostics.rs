@@ -50,6 +50,10 @@ fn checker_and_parser_errors_point_at_the_span_and_suggest_fixes() {
         "{Tags} & \"x\"",
         "IFS({Paid}, 1, 2)",
         "REGEX_MATCH({Name}, \"[a-\")",
+        "SPLIT({Amount}, \",\")",
+        "SPLIT({Name})",
+        "ARRAYFLATTEN({Tags}, {Scores})",
+        "ARRAYFLATTEN()",
     ];
     let rendered: Vec<String> = cases
         .iter()
@@ -73,6 +77,9 @@ fn result_types_carry_the_scale_the_formula_implies() {
         "{Due} - {Due}",
         "NOW()",
         "ARRAYUNIQUE({Tags})",
+        "SPLIT({Name}, \",\")",
+        "ARRAYFLATTEN({Scores}, {Amount}, 1)",
+        "ARRAYFLATTEN(BLANK())",
         "SQRT(2)",
         "LEN({Name})",
         "BLANK()",

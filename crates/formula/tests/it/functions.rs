@@ -338,3 +338,69 @@ fn lists_from_lookups_and_multi_selects() {
         ("COUNTA({Tags})", "3"),
     ]);
 }
+
+#[test]
+fn split_cuts_text_at_every_separator_and_drops_empty_pieces() {
+    check_all(&[
+        ("SPLIT(\"a,b,c\", \",\")", "[a|b|c]"),
+        ("SPLIT(\",a,,b,\", \",\")", "[a|b]"),
+        ("SPLIT({Name}, \" \")", "[湖州优品|Co.]"),
+        ("SPLIT(\"湖州/杭州//宁波\", \"/\")", "[湖州|杭州|宁波]"),
+        ("SPLIT(\"a--b-c\", \"--\")", "[a|b-c]"),
+        ("SPLIT(\"aXbxc\", \"x\")", "[aXb|c]"),
+        ("SPLIT(\"a, b\", \",\")", "[a| b]"),
+        ("SPLIT({Name}, \"\")", "[湖州优品 Co.]"),
+        ("SPLIT({Name}, BLANK())", "[湖州优品 Co.]"),
+        ("SPLIT({Name}, \";\")", "[湖州优品 Co.]"),
+        ("ISBLANK(SPLIT(\"\", \",\"))", "TRUE"),
+        ("ISBLANK(SPLIT(BLANK(), \",\"))", "TRUE"),
+        ("ISBLANK(SPLIT(\",,\", \",\"))", "TRUE"),
+        ("ISBLANK(SPLIT(\"\", \"\"))", "TRUE"),
+        ("COUNTA(SPLIT(\"vip;new;vip\", \";\"))", "3"),
+        ("ARRAYJOIN(SPLIT(\"a;b\", \";\"), \"+\")", "a+b"),
+        ("ARRAYUNIQUE(SPLIT(\"vip;new;vip\", \";\"))", "[vip|new]"),
+        (
+            "SPLIT(REPT(\"a,\", 6000), \",\")",
+            "#ERR #VALUE!: the text would be longer than 10000 characters",
+        ),
+    ]);
+}
+
+#[test]
+fn arrayflatten_joins_lists_and_values_into_one_list_without_empties() {
+    check_all(&[
+        ("ARRAYFLATTEN({Tags})", "[vip|new|vip]"),
+        ("ARRAYFLATTEN({Tags}, \"old\")", "[vip|new|vip|old]"),
+        (
+            "ARRAYFLATTEN(\"x\", {Tags}, BLANK(), SPLIT(\"y;z\", \";\"), \"\")",
+            "[x|vip|new|vip|y|z]",
+        ),
+        ("ARRAYFLATTEN({Scores})", "[1.5|2.5]"),
+        ("ARRAYFLATTEN({Scores}, {Empty}, 3)", "[1.5|2.5|3]"),
+        ("ISBLANK(ARRAYFLATTEN(BLANK(), {Empty}))", "TRUE"),
+        (
+            "ARRAYUNIQUE(ARRAYFLATTEN({Tags}, \"new\", \"old\"))",
+            "[vip|new|old]",
+        ),
+        ("COUNTALL(ARRAYFLATTEN({Scores}, {Scores}))", "4"),
+        (
+            "ARRAYFLATTEN({Due}, #2026-02-01#)",
+            "[2026-01-31|2026-02-01]",
+        ),
+        (
+            "ARRAYFLATTEN({Scores}, 1 / 0)",
+            "#ERR #DIV/0!: division by zero",
+        ),
+    ]);
+}
+
+#[test]
+fn arrayflatten_brings_numbers_to_one_scale() {
+    let tenon_formula::Value::List(items) =
+        crate::support::eval_value("ARRAYFLATTEN({Scores}, {Amount})")
+    else {
+        panic!("not a list");
+    };
+    let items: Vec<String> = items.iter().map(|item| format!("{item:?}")).collect();
+    assert_eq!(items, ["Number(1.50)", "Number(2.50)", "Number(1130.34)"]);
+}

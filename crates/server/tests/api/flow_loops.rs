@@ -1,6 +1,7 @@
 //! `for_each` over HTTP (issue #18): its steps run once per item (`{item.…}`, `{loop.index}` from 0), a
 //! batch of items per transaction committing with the step's progress, so a failure part-way and a
-//! retry run every item exactly once; and two runs upserting one key at the same time (one record).
+//! retry run every item exactly once; two runs upserting one key at the same time (one record); and
+//! `SPLIT`/`ARRAYFLATTEN` turning a text into a for_each's items and into one mapped field.
 
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::flow_steps::{
-    FOLLOWUPS, ORDERS, crm, import, only_run, records, run_in, runs, step_statuses,
+    FOLLOWUPS, ORDERS, crm, details, import, only_run, records, run_in, runs, step_statuses,
 };
 use crate::{TestApp, api_tests};
 
@@ -105,6 +106,45 @@ api_tests! {
         let followups = records(&app, FOLLOWUPS).await;
         assert_eq!(followups.len(), 1);
         assert_eq!(followups[0]["fields"]["customer"], "c150");
+        app
+    }
+
+    async fn split_and_arrayflatten_map_a_text_into_items_and_one_field(app) {
+        // The order's note lists its contacts; SPLIT makes them the items of a for_each (empty pieces
+        // dropped), and ARRAYFLATTEN joins them with the customer into one mapped field.
+        let flows = json!([{
+            "key": "contacts", "trigger": {"record": "orders", "on": "created"},
+            "steps": [
+                {"key": "each", "type": "for_each", "items": "SPLIT({trigger.fields.备注}, \"、\")", "steps": [
+                    {"key": "t", "type": "create_record", "table": "tally",
+                     "fields": {"n": "{loop.index}", "customer": "{item.value}"}}
+                ]},
+                {"key": "all", "type": "create_record", "table": "tally", "fields": {"n": "{steps.each.output.count}",
+                 "customer": "ARRAYJOIN(ARRAYFLATTEN({trigger.fields.客户}, SPLIT({trigger.fields.备注}, \"、\")), \" / \")"}}
+            ]
+        }]);
+        // A list function given the wrong type is refused at publish, with the step's path.
+        let mut bad = flows.clone();
+        bad[0]["steps"][1]["fields"]["customer"] = json!("ARRAYJOIN(SPLIT({trigger.fields.金额}, \",\"))");
+        let error = import(&app, crm(bad)).await.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone();
+        assert_eq!(details(&error), [("flows[0].steps[1].fields.customer".to_owned(), "formula_type".to_owned())]);
+        assert!(error.to_string().contains("SPLIT expects text as argument 1"), "{error}");
+        import(&app, crm(flows)).await.expect(StatusCode::CREATED);
+        app.post(ORDERS, &app.admin_token, json!({"fields": {"customer": "湖州优品", "note": "张三、、李四、王五、"}}))
+            .await.expect(StatusCode::CREATED);
+        let done = only_run(&app, "contacts", "succeeded").await;
+        assert_eq!(done["steps"][0]["output"], json!({"count": 3}));
+        let mut tally: Vec<(i64, String)> = records(&app, TALLY).await.iter()
+            .map(|r| (r["fields"]["n"].to_string().trim_matches('"').parse().unwrap(),
+                      r["fields"]["customer"].as_str().unwrap().to_owned()))
+            .collect();
+        tally.sort();
+        assert_eq!(tally, [
+            (0, "张三".to_owned()),
+            (1, "李四".to_owned()),
+            (2, "王五".to_owned()),
+            (3, "湖州优品 / 张三 / 李四 / 王五".to_owned()),
+        ]);
         app
     }
 }

@@ -19,6 +19,7 @@ pub mod apps;
 pub mod attachments;
 pub mod audit;
 pub mod departments;
+pub mod dingtalk;
 pub mod event_stream;
 pub mod events;
 pub mod field_check;
@@ -262,6 +263,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(approval_actions::comment_approval))
         .routes(routes!(approval_actions::cc_approval))
         .routes(routes!(approval_actions::remind_approval))
+        .routes(routes!(dingtalk::oapi::dingtalk_gettoken))
+        .routes(routes!(dingtalk::oauth::dingtalk_access_token))
+        .routes(routes!(dingtalk::oauth::dingtalk_corp_token))
 }
 
 /// For `Option<Option<T>>` fields: absent stays `None`, `null` becomes `Some(None)`.

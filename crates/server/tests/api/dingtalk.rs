@@ -198,6 +198,26 @@ api_tests! {
         app
     }
 
+    async fn departments_are_numbered_root_1_then_by_the_organizations_counter_never_reused(app) {
+        let list = app.get("/api/v1/departments", &app.admin_token).await.expect(StatusCode::OK).clone();
+        let root = list["items"].as_array().unwrap().iter().find(|d| d["parent_id"].is_null()).unwrap().clone();
+        assert_eq!(root["number"], 1);
+        let create = |name: &'static str| app.post("/api/v1/departments", &app.admin_token, json!({"name": name}));
+        let sales = create("Sales").await.expect(StatusCode::CREATED).clone();
+        let ops = create("Ops").await.expect(StatusCode::CREATED).clone();
+        assert_eq!((sales["number"].as_i64(), ops["number"].as_i64()), (Some(2), Some(3)));
+        app.delete(&format!("/api/v1/departments/{}", ops["id"].as_str().unwrap()), &app.admin_token).await.expect(StatusCode::NO_CONTENT);
+        let hr = create("HR").await.expect(StatusCode::CREATED).clone();
+        assert_eq!(hr["number"], 4, "a deleted department's number is not reused");
+        let fetched = app.get(&format!("/api/v1/departments/{}", sales["id"].as_str().unwrap()), &app.admin_token).await;
+        assert_eq!(fetched.expect(StatusCode::OK)["number"], 2);
+        // Each organization counts its own.
+        let (_, _, other_admin) = app.other_org().await;
+        let theirs = app.post("/api/v1/departments", &other_admin, json!({"name": "Sales"})).await.expect(StatusCode::CREATED).clone();
+        assert_eq!(theirs["number"], 2);
+        app
+    }
+
     async fn unknown_apis_wrong_methods_and_bad_credentials_stay_dingtalk_shaped(app) {
         // v1.0: router 404 and 405, a native bearer that is not valid.
         v1_error(&app.call(Method::POST, "/v1.0/nothing/here", None, Some(json!({}))).await, StatusCode::NOT_FOUND, "InvalidAction.NotFound");

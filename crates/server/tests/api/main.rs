@@ -31,6 +31,7 @@ mod approvals;
 mod auth;
 mod computed;
 mod conformance;
+mod dingtalk;
 mod directory;
 mod errors;
 mod event_stream;

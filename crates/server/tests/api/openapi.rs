@@ -139,6 +139,7 @@ api_tests! {
             }
             let slug = if path.starts_with("/api/v1/hooks/") { &hook } else { &slug };
             let mut concrete = path.replace("{slug}", slug).replace("{period}", "2026-10");
+            concrete = concrete.replace("{corpId}", &app.org.id.to_string());
             for param in ["{id}", "{app}", "{table}", "{field}", "{view}", "{book}", "{code}", "{key}", "{flow}", "{step}"] {
                 concrete = concrete.replace(param, &tenon_model::MemberId::new().to_string());
             }
@@ -223,6 +224,42 @@ fn every_operation_documents_every_status_it_can_answer_with_its_body() {
                 .as_object()
                 .cloned()
                 .unwrap_or_default();
+            // The DingTalk facade (#21): oapi answers everything with HTTP 200 and `errcode`; v1.0 errors are
+            // `{"code", "message", "requestid"}` (400 for token errors, never 401/415/422).
+            if path == "/gettoken" || path.starts_with("/topapi/") {
+                let statuses: Vec<&String> = responses.keys().collect();
+                assert_eq!(
+                    statuses,
+                    ["200"],
+                    "{method} {path}: oapi answers only HTTP 200"
+                );
+                checked += 1;
+                continue;
+            }
+            if path.starts_with("/v1.0/") && path != "/v1.0/gateway/connections/open" {
+                let mut expected = vec!["405", "408", "503"];
+                if secured {
+                    expected.extend(["400", "403", "429"]);
+                }
+                if has("path") {
+                    expected.push("404");
+                }
+                if !body.is_empty() {
+                    expected.extend(["400", "413"]);
+                }
+                for status in expected {
+                    let reference = &responses
+                        .get(status)
+                        .unwrap_or_else(|| panic!("{method} {path} does not document {status}"))["content"]
+                        ["application/json"]["schema"]["$ref"];
+                    assert_eq!(
+                        reference, "#/components/schemas/V1ErrorBody",
+                        "{method} {path} {status}"
+                    );
+                }
+                checked += 1;
+                continue;
+            }
             let mut expected = vec!["405", "408"];
             if path != "/healthz" {
                 expected.push("503");

@@ -1,0 +1,275 @@
+//! The DingTalk-compatible API (#21): tokens of both families and the one error layer — under `/v1.0/`
+//! every non-2xx is `{"code", "message", "requestid"}`, on oapi paths every answer is HTTP 200 with an
+//! integer `errcode`.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::{Reply, TestApp, api_tests};
+
+/// An installed app: its client id and secret.
+pub struct DingTalkApp {
+    pub key: String,
+    pub secret: String,
+}
+
+pub async fn install(app: &TestApp, scopes: &[&str]) -> DingTalkApp {
+    let body = app
+        .post(
+            "/api/v1/clients",
+            &app.admin_token,
+            json!({"name": "DingTalk connector", "scopes": scopes}),
+        )
+        .await
+        .expect(StatusCode::CREATED)
+        .clone();
+    DingTalkApp {
+        key: body["client_id"].as_str().unwrap().to_owned(),
+        secret: body["client_secret"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// A request without a Tenon credential, with any body bytes and content type.
+async fn raw(app: &TestApp, method: Method, path: &str, content_type: &str, body: &str) -> Reply {
+    Reply::from(
+        app.http
+            .request(method, format!("{}{path}", app.base))
+            .header("content-type", content_type)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+async fn gettoken(app: &TestApp, key: &str, secret: &str) -> Reply {
+    app.call(
+        Method::GET,
+        &format!("/gettoken?appkey={key}&appsecret={secret}"),
+        None,
+        None,
+    )
+    .await
+}
+
+/// A v1.0 error: this status, exactly the keys `code`, `message`, `requestid`, the request id of the header.
+#[track_caller]
+pub fn v1_error(reply: &Reply, status: StatusCode, code: &str) {
+    assert_eq!(reply.status, status, "body: {}", reply.body);
+    let keys: Vec<&str> = reply
+        .body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        ["code", "message", "requestid"],
+        "body: {}",
+        reply.body
+    );
+    assert_eq!(reply.body["code"], code, "body: {}", reply.body);
+    assert!(
+        reply.body["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    assert_eq!(
+        reply.body["requestid"].as_str(),
+        reply.header("x-request-id")
+    );
+}
+
+/// An oapi error: HTTP 200 with this integer `errcode`, a message and the request id.
+#[track_caller]
+pub fn oapi_error(reply: &Reply, errcode: i64) {
+    assert_eq!(reply.status, StatusCode::OK, "body: {}", reply.body);
+    assert_eq!(
+        reply.body["errcode"].as_i64(),
+        Some(errcode),
+        "body: {}",
+        reply.body
+    );
+    assert!(
+        reply.body["errmsg"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty() && m != "ok")
+    );
+    assert_eq!(
+        reply.body["request_id"].as_str(),
+        reply.header("x-request-id")
+    );
+}
+
+async fn corp(app: &TestApp, org: &str, body: Value) -> Reply {
+    app.call(
+        Method::POST,
+        &format!("/v1.0/oauth2/{org}/token"),
+        None,
+        Some(body),
+    )
+    .await
+}
+
+fn keys(value: &Value) -> Vec<&str> {
+    value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+api_tests! {
+    async fn tokens_of_both_families_are_tenon_access_tokens_with_the_installations_scopes(app) {
+        let dt = install(&app, &["directory:read"]).await;
+        // 1. GET /gettoken (oapi).
+        let reply = gettoken(&app, &dt.key, &dt.secret).await;
+        let body = reply.expect(StatusCode::OK).clone();
+        assert_eq!(keys(&body), ["errcode", "errmsg", "access_token", "expires_in", "request_id"]);
+        assert_eq!((body["errcode"].as_i64(), body["errmsg"].as_str(), body["expires_in"].as_i64()), (Some(0), Some("ok"), Some(7200)));
+        let oapi_token = body["access_token"].as_str().unwrap().to_owned();
+        assert!(oapi_token.starts_with("tna_"));
+        assert!(oapi_token.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)), "{oapi_token} is not URL-safe");
+        // 2. POST /v1.0/oauth2/accessToken, with a key DingTalk's SDKs may add.
+        let reply = app.call(Method::POST, "/v1.0/oauth2/accessToken", None, Some(json!({"appKey": dt.key, "appSecret": dt.secret, "extra": [1]}))).await;
+        let body = reply.expect(StatusCode::OK).clone();
+        assert_eq!(body, json!({"accessToken": body["accessToken"], "expireIn": 7200}));
+        let v1_token = body["accessToken"].as_str().unwrap().to_owned();
+        assert!(v1_token.starts_with("tna_") && v1_token != oapi_token);
+        // 3. POST /v1.0/oauth2/{corpId}/token, snake_case.
+        let reply = app.call(Method::POST, &format!("/v1.0/oauth2/{}/token", app.org.id), None,
+            Some(json!({"client_id": dt.key, "client_secret": dt.secret, "grant_type": "client_credentials"}))).await;
+        let body = reply.expect(StatusCode::OK).clone();
+        assert_eq!(body, json!({"access_token": body["access_token"], "expires_in": 7200}));
+        let corp_token = body["access_token"].as_str().unwrap().to_owned();
+        // Each is a Tenon access token of the organization with the installation's scopes, on the native API.
+        for token in [&oapi_token, &v1_token, &corp_token] {
+            let members = app.get("/api/v1/members", token).await.expect(StatusCode::OK).clone();
+            assert_eq!(members["items"][0]["id"], app.owner.id.to_string());
+            app.get("/api/v1/apps", token).await.expect_error(StatusCode::FORBIDDEN, "insufficient_scope");
+        }
+        app
+    }
+
+    async fn token_errors_have_each_familys_shape_and_issue_nothing(app) {
+        let dt = install(&app, &["directory:read"]).await;
+        let before = app.audit_len().await;
+        // oapi: HTTP 200, errcode 40035 (missing) and 40096 (wrong secret, unknown key).
+        oapi_error(&app.call(Method::GET, "/gettoken", None, None).await, 40035);
+        oapi_error(&app.call(Method::GET, &format!("/gettoken?appkey={}", dt.key), None, None).await, 40035);
+        oapi_error(&gettoken(&app, &dt.key, "tncs_wrong").await, 40096);
+        oapi_error(&gettoken(&app, "tnc_unknown", &dt.secret).await, 40096);
+        // v1.0 accessToken: 400 MissingParameter, invalidClientIdOrSecret, InvalidParameter.
+        let access = |body: Value| app.call(Method::POST, "/v1.0/oauth2/accessToken", None, Some(body));
+        v1_error(&access(json!({"appKey": dt.key})).await, StatusCode::BAD_REQUEST, "MissingParameter");
+        v1_error(&access(json!({})).await, StatusCode::BAD_REQUEST, "MissingParameter");
+        v1_error(&access(json!({"appKey": dt.key, "appSecret": "tncs_wrong"})).await, StatusCode::BAD_REQUEST, "invalidClientIdOrSecret");
+        v1_error(&access(json!({"appKey": "tnc_unknown", "appSecret": dt.secret})).await, StatusCode::BAD_REQUEST, "invalidClientIdOrSecret");
+        v1_error(&access(json!({"appKey": 12, "appSecret": dt.secret})).await, StatusCode::BAD_REQUEST, "InvalidParameter");
+        v1_error(&raw(&app, Method::POST, "/v1.0/oauth2/accessToken", "application/json", "{").await, StatusCode::BAD_REQUEST, "InvalidParameter");
+        // v1.0 corp token: unsupported.grant.type, invalid.client (wrong secret, other organization), MissingParameter.
+
+        let org = app.org.id.to_string();
+        v1_error(&corp(&app, &org, json!({"client_id": dt.key, "client_secret": dt.secret, "grant_type": "password"})).await, StatusCode::BAD_REQUEST, "unsupported.grant.type");
+        v1_error(&corp(&app, &org, json!({"client_id": dt.key, "client_secret": "x", "grant_type": "client_credentials"})).await, StatusCode::BAD_REQUEST, "invalid.client");
+        v1_error(&corp(&app, &org, json!({"client_id": dt.key, "grant_type": "client_credentials"})).await, StatusCode::BAD_REQUEST, "MissingParameter");
+        let (other, _, _) = app.other_org().await;
+        v1_error(&corp(&app, &other.id.to_string(), json!({"client_id": dt.key, "client_secret": dt.secret, "grant_type": "client_credentials"})).await, StatusCode::BAD_REQUEST, "invalid.client");
+        assert_eq!(app.audit_len().await, before, "no token was issued");
+        app
+    }
+
+    async fn an_app_installed_in_two_organizations_must_use_the_corp_token(app) {
+        let dt = install(&app, &["directory:read"]).await;
+        let (other, other_owner, other_admin) = app.other_org().await;
+        app.post("/api/v1/installations", &other_admin, json!({"client_id": dt.key, "scopes": ["directory:read"]})).await.expect(StatusCode::CREATED);
+        oapi_error(&gettoken(&app, &dt.key, &dt.secret).await, 40035);
+        let reply = app.call(Method::POST, "/v1.0/oauth2/accessToken", None, Some(json!({"appKey": dt.key, "appSecret": dt.secret}))).await;
+        v1_error(&reply, StatusCode::BAD_REQUEST, "MissingParameter");
+        let reply = app.call(Method::POST, &format!("/v1.0/oauth2/{}/token", other.id), None,
+            Some(json!({"client_id": dt.key, "client_secret": dt.secret, "grant_type": "client_credentials"}))).await;
+        let token = reply.expect(StatusCode::OK)["access_token"].as_str().unwrap().to_owned();
+        let members = app.get("/api/v1/members", &token).await.expect(StatusCode::OK).clone();
+        let ids: Vec<&str> = members["items"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, [other_owner.id.to_string()]);
+        app
+    }
+
+    async fn departments_are_numbered_root_1_then_by_the_organizations_counter_never_reused(app) {
+        let list = app.get("/api/v1/departments", &app.admin_token).await.expect(StatusCode::OK).clone();
+        let root = list["items"].as_array().unwrap().iter().find(|d| d["parent_id"].is_null()).unwrap().clone();
+        assert_eq!(root["number"], 1);
+        let create = |name: &'static str| app.post("/api/v1/departments", &app.admin_token, json!({"name": name}));
+        let sales = create("Sales").await.expect(StatusCode::CREATED).clone();
+        let ops = create("Ops").await.expect(StatusCode::CREATED).clone();
+        assert_eq!((sales["number"].as_i64(), ops["number"].as_i64()), (Some(2), Some(3)));
+        app.delete(&format!("/api/v1/departments/{}", ops["id"].as_str().unwrap()), &app.admin_token).await.expect(StatusCode::NO_CONTENT);
+        let hr = create("HR").await.expect(StatusCode::CREATED).clone();
+        assert_eq!(hr["number"], 4, "a deleted department's number is not reused");
+        let fetched = app.get(&format!("/api/v1/departments/{}", sales["id"].as_str().unwrap()), &app.admin_token).await;
+        assert_eq!(fetched.expect(StatusCode::OK)["number"], 2);
+        // Each organization counts its own.
+        let (_, _, other_admin) = app.other_org().await;
+        let theirs = app.post("/api/v1/departments", &other_admin, json!({"name": "Sales"})).await.expect(StatusCode::CREATED).clone();
+        assert_eq!(theirs["number"], 2);
+        app
+    }
+
+    async fn unknown_apis_wrong_methods_and_bad_credentials_stay_dingtalk_shaped(app) {
+        // v1.0: router 404 and 405, a native bearer that is not valid.
+        v1_error(&app.call(Method::POST, "/v1.0/nothing/here", None, Some(json!({}))).await, StatusCode::NOT_FOUND, "InvalidAction.NotFound");
+        v1_error(&app.call(Method::GET, "/v1.0/oauth2/accessToken", None, None).await, StatusCode::METHOD_NOT_ALLOWED, "InvalidAction.MethodNotAllowed");
+        // oapi: an unknown API is errcode 22 with HTTP 200, and so is a wrong method.
+        oapi_error(&app.call(Method::POST, "/topapi/v2/nothing", None, Some(json!({}))).await, 22);
+        oapi_error(&app.call(Method::POST, "/gettoken", None, Some(json!({}))).await, 22);
+        // An undocumented query parameter is a parameter error, in the family's shape.
+        oapi_error(&app.call(Method::GET, "/gettoken?appkey=a&appsecret=b&fliter=1", None, None).await, 40035);
+        // The native API and the stream handshake keep their own shape.
+        app.call(Method::GET, "/api/v1/nothing", None, None).await.expect_error(StatusCode::NOT_FOUND, "not_found");
+        let reply = app.call(Method::POST, "/v1.0/gateway/connections/open", None, Some(json!({"clientId": "tnc_x", "clientSecret": "y"}))).await;
+        assert!(reply.body["error"]["code"].is_string(), "{}", reply.body);
+        app
+    }
+}
+
+/// A body over the server's limit is 413 `RequestEntityTooLarge` on v1.0, in the v1.0 shape.
+async fn a_body_over_the_limit_is_dingtalk_shaped(backend: tenon_store::testing::TestBackend) {
+    let database = tenon_store::testing::TestDatabase::create(backend).await;
+    let app = TestApp::spawn(
+        &database,
+        tenon_server::ServerConfig {
+            secure_cookies: false,
+            max_body_bytes: 4096,
+            ..tenon_server::ServerConfig::default()
+        },
+    )
+    .await;
+    let big = json!({"appKey": "x".repeat(5000), "appSecret": "y"}).to_string();
+    let reply = raw(
+        &app,
+        Method::POST,
+        "/v1.0/oauth2/accessToken",
+        "application/json",
+        &big,
+    )
+    .await;
+    v1_error(
+        &reply,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestEntityTooLarge",
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_dingtalk_shaped_sqlite() {
+    a_body_over_the_limit_is_dingtalk_shaped(tenon_store::testing::TestBackend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_dingtalk_shaped_postgres() {
+    a_body_over_the_limit_is_dingtalk_shaped(tenon_store::testing::TestBackend::Postgres).await;
+}

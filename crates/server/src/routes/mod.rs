@@ -264,6 +264,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(approval_actions::cc_approval))
         .routes(routes!(approval_actions::remind_approval))
         .routes(routes!(dingtalk::oapi::dingtalk_gettoken))
+        .routes(routes!(dingtalk::oapi::dingtalk_department_listsub))
+        .routes(routes!(dingtalk::oapi::dingtalk_department_get))
         .routes(routes!(dingtalk::oauth::dingtalk_access_token))
         .routes(routes!(dingtalk::oauth::dingtalk_corp_token))
 }

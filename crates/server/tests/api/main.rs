@@ -29,6 +29,7 @@ mod auth;
 mod computed;
 mod conformance;
 mod dingtalk;
+mod dingtalk_sdk;
 mod directory;
 mod errors;
 mod event_stream;

@@ -83,6 +83,20 @@ pub fn complete(mut doc: OpenApi) -> OpenApi {
             "The session cookie set by POST /api/v1/auth/login",
         ))),
     );
+    components.add_security_scheme(
+        "dingtalk_header",
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "x-acs-dingtalk-access-token",
+            "DingTalk v1.0: a token from /v1.0/oauth2/accessToken, /v1.0/oauth2/{corpId}/token or /gettoken",
+        ))),
+    );
+    components.add_security_scheme(
+        "dingtalk_query",
+        SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+            "access_token",
+            "DingTalk oapi: a token from /gettoken or the v1.0 token endpoints",
+        ))),
+    );
     add_common_responses(&mut doc);
     describe_responses(&mut doc);
     doc
@@ -387,6 +401,12 @@ pub async fn guard(
     let admitted = if public {
         crate::auth::Admitted::none()
     } else {
+        if let Some(family) = crate::routes::dingtalk::errors::Family::of(request.uri().path())
+            && let Some(refusal) =
+                crate::routes::dingtalk::errors::carry_token(family, &mut request)
+        {
+            return refusal;
+        }
         match crate::auth::admit(&state, &mut request).await {
             Ok(admitted) => admitted,
             Err(refusal) => return refusal,

@@ -273,6 +273,8 @@ pub fn api() -> OpenApiRouter<AppState> {
             approval_delegations::delete_delegation
         ))
         .routes(routes!(dingtalk::oapi::dingtalk_gettoken))
+        .routes(routes!(dingtalk::oapi::dingtalk_department_listsub))
+        .routes(routes!(dingtalk::oapi::dingtalk_department_get))
         .routes(routes!(dingtalk::oauth::dingtalk_access_token))
         .routes(routes!(dingtalk::oauth::dingtalk_corp_token))
 }

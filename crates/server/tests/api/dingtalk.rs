@@ -103,6 +103,16 @@ pub fn oapi_error(reply: &Reply, errcode: i64) {
     );
 }
 
+async fn oapi_post(app: &TestApp, token: &str, path: &str, body: Value) -> Reply {
+    app.call(
+        Method::POST,
+        &format!("{path}?access_token={token}"),
+        None,
+        Some(body),
+    )
+    .await
+}
+
 async fn corp(app: &TestApp, org: &str, body: Value) -> Reply {
     app.call(
         Method::POST,
@@ -215,6 +225,51 @@ api_tests! {
         let (_, _, other_admin) = app.other_org().await;
         let theirs = app.post("/api/v1/departments", &other_admin, json!({"name": "Sales"})).await.expect(StatusCode::CREATED).clone();
         assert_eq!(theirs["number"], 2);
+        app
+    }
+
+    async fn oapi_departments_by_number_one_level_with_lenient_parameters(app) {
+        let dt = install(&app, &["directory:read"]).await;
+        let token = gettoken(&app, &dt.key, &dt.secret).await.expect(StatusCode::OK)["access_token"].as_str().unwrap().to_owned();
+        let sales = app.post("/api/v1/departments", &app.admin_token, json!({"name": "Sales", "sort_order": 2})).await.expect(StatusCode::CREATED).clone();
+        app.post("/api/v1/departments", &app.admin_token, json!({"name": "Ops", "sort_order": 1})).await.expect(StatusCode::CREATED);
+        app.post("/api/v1/departments", &app.admin_token, json!({"name": "East", "parent_id": sales["id"]})).await.expect(StatusCode::CREATED);
+
+        // listsub: one level, by sort order; the root by default.
+        let reply = oapi_post(&app, &token, "/topapi/v2/department/listsub", json!({"dept_id": 1, "language": "zh_CN"})).await;
+        let body = reply.expect(StatusCode::OK).clone();
+        assert_eq!(keys(&body), ["errcode", "errmsg", "result", "request_id"]);
+        assert_eq!(body["errcode"], 0);
+        assert_eq!(body["result"], json!([
+            {"dept_id": 3, "name": "Ops", "parent_id": 1, "create_dept_group": false, "auto_add_user": false},
+            {"dept_id": 2, "name": "Sales", "parent_id": 1, "create_dept_group": false, "auto_add_user": false},
+        ]));
+        assert_eq!(oapi_post(&app, &token, "/topapi/v2/department/listsub", json!({})).await.body["result"], body["result"]);
+        // A scalar as text, and a form body.
+        let east = oapi_post(&app, &token, "/topapi/v2/department/listsub", json!({"dept_id": "2"})).await;
+        assert_eq!(east.body["result"], json!([{"dept_id": 4, "name": "East", "parent_id": 2, "create_dept_group": false, "auto_add_user": false}]));
+        let form = raw(&app, Method::POST, &format!("/topapi/v2/department/get?access_token={token}"), "application/x-www-form-urlencoded", "dept_id=4").await;
+        assert_eq!(form.expect(StatusCode::OK)["result"], json!({"dept_id": 4, "name": "East", "parent_id": 2, "order": 0}));
+        let root = oapi_post(&app, &token, "/topapi/v2/department/get", json!({"dept_id": 1})).await;
+        assert_eq!(root.body["result"], json!({"dept_id": 1, "name": app.org.name.as_str(), "order": 0}));
+        // Errors: missing or malformed parameter 40035, unknown department 60003, token 88, scope 60011.
+        oapi_error(&oapi_post(&app, &token, "/topapi/v2/department/get", json!({})).await, 40035);
+        oapi_error(&oapi_post(&app, &token, "/topapi/v2/department/get", json!({"dept_id": "two"})).await, 40035);
+        oapi_error(&oapi_post(&app, &token, "/topapi/v2/department/get", json!({"dept_id": 99})).await, 60003);
+        oapi_error(&oapi_post(&app, &token, "/topapi/v2/department/listsub", json!({"dept_id": 99})).await, 60003);
+        let missing = app.call(Method::POST, "/topapi/v2/department/get", None, Some(json!({"dept_id": 1}))).await;
+        oapi_error(&missing, 88);
+        assert_eq!(missing.body["sub_code"], "40000");
+        // A native bearer is not a DingTalk carrier.
+        oapi_error(&app.call(Method::POST, "/topapi/v2/department/get", Some(&token), Some(json!({"dept_id": 1}))).await, 88);
+        let invalid = app.call(Method::POST, "/topapi/v2/department/get?access_token=tna_invalid", None, Some(json!({"dept_id": 1}))).await;
+        oapi_error(&invalid, 88);
+        assert_eq!(invalid.body["sub_code"], "40014");
+        let ledger = app.token(&["ledger:read"]).await;
+        oapi_error(&app.call(Method::POST, &format!("/topapi/v2/department/get?access_token={ledger}"), None, Some(json!({"dept_id": 1}))).await, 60011);
+        // Another organization's token sees its own tree only.
+        let (_, _, other_admin) = app.other_org().await;
+        oapi_error(&app.call(Method::POST, &format!("/topapi/v2/department/get?access_token={other_admin}"), None, Some(json!({"dept_id": 2}))).await, 60003);
         app
     }
 

@@ -150,6 +150,22 @@ api_tests! {
                 assert!(![StatusCode::UNAUTHORIZED, StatusCode::NOT_FOUND, StatusCode::METHOD_NOT_ALLOWED].contains(&reply.status), "{method} {path}: {}", reply.status);
                 continue;
             };
+            // The DingTalk oapi family: the token in `?access_token=`, every answer HTTP 200 with `errcode`.
+            if let Some(dingtalk) = requirements.iter().find_map(|r| r.get("dingtalk_query")) {
+                let scope: Scope = dingtalk[0].as_str().unwrap().parse().unwrap();
+                let with_token = |token: &str| format!("{concrete}?access_token={token}");
+                crate::dingtalk::oapi_error(&app.call(method.clone(), &concrete, None, body_for(&method)).await, 88);
+                crate::dingtalk::oapi_error(&app.call(method.clone(), &with_token("tna_nothing"), None, body_for(&method)).await, 88);
+                let all_but: Vec<&str> = Scope::ALL.iter().filter(|s| **s != scope && **s != Scope::Admin).map(|s| s.as_str()).collect();
+                let without = app.token(&all_but).await;
+                crate::dingtalk::oapi_error(&app.call(method.clone(), &with_token(&without), None, body_for(&method)).await, 60011);
+                let with = app.token(&[scope.as_str()]).await;
+                let reply = app.call(method.clone(), &with_token(&with), None, body_for(&method)).await;
+                assert_eq!(reply.status, StatusCode::OK, "{method} {path}");
+                assert!(![88, 60011].contains(&reply.body["errcode"].as_i64().unwrap()), "{method} {path} with {scope}: {}", reply.body);
+                checked += 1;
+                continue;
+            }
             let bearer = requirements
                 .iter()
                 .find_map(|r| r.get("bearer").or_else(|| r.get("session")))

@@ -194,3 +194,50 @@ fn oapi_error(status: StatusCode, code: Option<&str>, what: Option<&str>) -> Oap
         },
     }
 }
+
+/// Moves the token from its DingTalk carrier — `x-acs-dingtalk-access-token` on v1.0, `?access_token=` on
+/// oapi, and only there — into `Authorization: Bearer` for the API's own authentication; a request without
+/// it is refused in its family's shape (`AuthenticationFailed.MissingParameter`, errcode 88 / 40000): the
+/// refusal to send, if any.
+pub fn carry_token(family: Family, request: &mut Request) -> Option<Response> {
+    let token = match family {
+        Family::V1 => request
+            .headers()
+            .get("x-acs-dingtalk-access-token")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+        Family::Oapi => request.uri().query().and_then(|query| {
+            form_urlencoded::parse(query.as_bytes())
+                .find(|(name, _)| name == "access_token")
+                .map(|(_, value)| value.into_owned())
+        }),
+    };
+    let token = token.filter(|token| !token.trim().is_empty());
+    let Some(token) = token else {
+        return Some(match family {
+            Family::V1 => V1Failure::new(
+                V1Error::MissingToken,
+                "send the token in the x-acs-dingtalk-access-token header",
+            )
+            .into_response(),
+            Family::Oapi => OapiFailure::new(
+                OapiError::MissingToken,
+                "send the token as the access_token query parameter",
+            )
+            .into_response(),
+        });
+    };
+    let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", token.trim())) else {
+        return Some(match family {
+            Family::V1 => V1Failure::new(V1Error::InvalidAuthentication, "the token is not valid")
+                .into_response(),
+            Family::Oapi => {
+                OapiFailure::new(OapiError::InvalidToken, "the token is not valid").into_response()
+            }
+        });
+    };
+    let headers = request.headers_mut();
+    headers.remove(header::COOKIE);
+    headers.insert(header::AUTHORIZATION, value);
+    None
+}

@@ -10,6 +10,7 @@
 //! Requests accept unknown keys (DingTalk's SDKs send more than a route reads) and `[]` for an unset list,
 //! unlike the native DTOs' `deny_unknown_fields`.
 
+pub mod contact;
 pub mod directory;
 pub mod errors;
 pub mod lenient;

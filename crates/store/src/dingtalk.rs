@@ -62,3 +62,59 @@ impl Tenant<'_> {
         Ok(Some(conn.fetch_all(sql).await?))
     }
 }
+
+/// A match of [`Tenant::dingtalk_search_users`]: the member and its DingTalk `userid`, if one was chosen.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DingTalkUserMatch {
+    pub member_id: uuid::Uuid,
+    pub userid: Option<String>,
+}
+
+impl Tenant<'_> {
+    /// Active members whose name, mobile or employee number contains `word` (ASCII case ignored), by id:
+    /// the total and the page at `offset` of at most `size`.
+    pub async fn dingtalk_search_users(
+        &self,
+        word: &str,
+        offset: i64,
+        size: i64,
+    ) -> Result<(i64, Vec<DingTalkUserMatch>)> {
+        let pattern = format!(
+            "%{}%",
+            word.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let (total,): (i64,) = conn
+            .fetch_one(
+                Sql::new(concat!(
+                    "SELECT COUNT(*) FROM members m WHERE m.organization_id = $1 AND m.status = 'active' ",
+                    "AND (LOWER(m.name) LIKE $2 ESCAPE '\\' OR LOWER(COALESCE(m.mobile, '')) LIKE $2 ESCAPE '\\' ",
+                    "OR LOWER(COALESCE(m.employee_no, '')) LIKE $2 ESCAPE '\\')"
+                ))
+                .bind(self.org_id)
+                .bind(pattern.clone()),
+            )
+            .await?;
+        let rows = conn
+            .fetch_all(
+                Sql::new(concat!(
+                    "SELECT m.id AS member_id, u.userid FROM members m LEFT JOIN dingtalk_users u ",
+                    "ON u.organization_id = m.organization_id AND u.member_id = m.id ",
+                    "WHERE m.organization_id = $1 AND m.status = 'active' ",
+                    "AND (LOWER(m.name) LIKE $2 ESCAPE '\\' OR LOWER(COALESCE(m.mobile, '')) LIKE $2 ESCAPE '\\' ",
+                    "OR LOWER(COALESCE(m.employee_no, '')) LIKE $2 ESCAPE '\\') ",
+                    "ORDER BY m.id LIMIT $3 OFFSET $4"
+                ))
+                .bind(self.org_id)
+                .bind(pattern)
+                .bind(size)
+                .bind(offset),
+            )
+            .await?;
+        Ok((total, rows))
+    }
+}

@@ -277,6 +277,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(dingtalk::oapi::dingtalk_department_get))
         .routes(routes!(dingtalk::oauth::dingtalk_access_token))
         .routes(routes!(dingtalk::oauth::dingtalk_corp_token))
+        .routes(routes!(dingtalk::contact::dingtalk_search_users))
 }
 
 /// For `Option<Option<T>>` fields: absent stays `None`, `null` becomes `Some(None)`.

@@ -273,6 +273,48 @@ api_tests! {
         app
     }
 
+    async fn v1_user_search_matches_name_mobile_or_job_number_with_the_header_token(app) {
+        let dt = install(&app, &["directory:read"]).await;
+        let token = app.call(Method::POST, "/v1.0/oauth2/accessToken", None, Some(json!({"appKey": dt.key, "appSecret": dt.secret}))).await
+            .expect(StatusCode::OK)["accessToken"].as_str().unwrap().to_owned();
+        let mut ids = vec![];
+        for (name, mobile, employee_no) in [("Li Lei", "13800000001", "E-7"), ("Han Meimei", "13900000002", "E-8"), ("Wang Li", "13700000003", "X-1")] {
+            let member = app.post("/api/v1/members", &app.admin_token, json!({"name": name, "mobile": mobile, "employee_no": employee_no})).await.expect(StatusCode::CREATED).clone();
+            ids.push(member["id"].as_str().unwrap().to_owned());
+        }
+        let search = |body: Value, token: Option<String>| {
+            let mut request = app.http.post(format!("{}/v1.0/contact/users/search", app.base)).json(&body);
+            if let Some(token) = token {
+                request = request.header("x-acs-dingtalk-access-token", token);
+            }
+            async move { Reply::from(request.send().await.unwrap()).await }
+        };
+        let tok = || Some(token.clone());
+        // Name (ASCII case ignored), page by page.
+        let first = search(json!({"queryWord": "li", "offset": 0, "size": 1}), tok()).await.expect(StatusCode::OK).clone();
+        let mut named = [ids[0].clone(), ids[2].clone()];
+        named.sort();
+        assert_eq!(first, json!({"hasMore": true, "totalCount": 2, "list": [named[0]]}));
+        let second = search(json!({"queryWord": "li", "offset": 1, "size": 1}), tok()).await.expect(StatusCode::OK).clone();
+        assert_eq!(second, json!({"hasMore": false, "totalCount": 2, "list": [named[1]]}));
+        // Mobile and job number; `%` is a character, not a wildcard.
+        assert_eq!(search(json!({"queryWord": "139000"}), tok()).await.body["list"], json!([ids[1]]));
+        assert_eq!(search(json!({"queryWord": "x-1"}), tok()).await.body["list"], json!([ids[2]]));
+        assert_eq!(search(json!({"queryWord": "%"}), tok()).await.body, json!({"hasMore": false, "totalCount": 0, "list": []}));
+        // Errors in the v1.0 shape.
+        v1_error(&search(json!({"offset": 0}), tok()).await, StatusCode::BAD_REQUEST, "MissingParameter");
+        v1_error(&search(json!({"queryWord": "li", "size": 101}), tok()).await, StatusCode::BAD_REQUEST, "InvalidParameter");
+        v1_error(&search(json!({"queryWord": "li", "size": "2"}), tok()).await, StatusCode::BAD_REQUEST, "InvalidParameter");
+        v1_error(&search(json!({"queryWord": "li"}), None).await, StatusCode::BAD_REQUEST, "AuthenticationFailed.MissingParameter");
+        v1_error(&search(json!({"queryWord": "li"}), Some("tna_invalid".to_owned())).await, StatusCode::BAD_REQUEST, "InvalidAuthentication");
+        let ledger = app.token(&["ledger:read"]).await;
+        v1_error(&search(json!({"queryWord": "li"}), Some(ledger)).await, StatusCode::FORBIDDEN, "Forbidden.AccessDenied.AccessTokenPermissionDenied");
+        // A native bearer is not the v1.0 carrier.
+        let reply = app.call(Method::POST, "/v1.0/contact/users/search", Some(&token), Some(json!({"queryWord": "li"}))).await;
+        v1_error(&reply, StatusCode::BAD_REQUEST, "AuthenticationFailed.MissingParameter");
+        app
+    }
+
     async fn unknown_apis_wrong_methods_and_bad_credentials_stay_dingtalk_shaped(app) {
         // v1.0: router 404 and 405, a native bearer that is not valid.
         v1_error(&app.call(Method::POST, "/v1.0/nothing/here", None, Some(json!({}))).await, StatusCode::NOT_FOUND, "InvalidAction.NotFound");

@@ -1,6 +1,6 @@
 //! The DingTalk-compatible API driven by DingTalk's official Python SDK (`alibabacloud-dingtalk` 2.2.65,
 //! installed by `.ci/run`) with nothing changed but the endpoint: both v1.0 token endpoints answer the
-//! SDK's models with the right JSON types, the tokens work on the native API and on oapi, and a wrong
+//! SDK's models with the right JSON types, the user search answers the SDK's model, the tokens work on the native API and on oapi, and a wrong
 //! secret reaches the SDK as DingTalk's error code.
 
 use std::process::Command;
@@ -20,7 +20,7 @@ const SCRIPT: &str = concat!(
 fn run_sdk(endpoint: String, key: String, secret: String, corp_id: String) -> Vec<Value> {
     let output = Command::new("python3")
         .arg(SCRIPT)
-        .args([&endpoint, &key, &secret, &corp_id])
+        .args([&endpoint, &key, &secret, &corp_id, "lei"])
         .output()
         .expect("python3 runs (.ci/run installs alibabacloud-dingtalk==2.2.65)");
     assert!(
@@ -38,14 +38,17 @@ fn run_sdk(endpoint: String, key: String, secret: String, corp_id: String) -> Ve
 api_tests! {
     async fn the_official_sdk_gets_tokens_that_serve_both_families_and_reads_dingtalk_errors(app) {
         let dt = install(&app, &["directory:read"]).await;
+        let member = app.post("/api/v1/members", &app.admin_token, json!({"name": "Li Lei"})).await.expect(StatusCode::CREATED).clone();
+        let member_id = member["id"].as_str().unwrap().to_owned();
         let endpoint = app.base.trim_start_matches("http://").to_owned();
         let (key, secret, org) = (dt.key.clone(), dt.secret.clone(), app.org.id.to_string());
         let steps = tokio::task::spawn_blocking(move || run_sdk(endpoint, key, secret, org)).await.unwrap();
         let names: Vec<&str> = steps.iter().map(|s| s["step"].as_str().unwrap()).collect();
-        assert_eq!(names, ["accessToken", "corpToken", "wrongSecret"]);
+        assert_eq!(names, ["accessToken", "corpToken", "search", "wrongSecret"]);
         assert_eq!(steps[0]["expire_in"], 7200);
         assert_eq!(steps[1]["expires_in"], 7200);
-        assert_eq!((&steps[2]["code"], &steps[2]["status"]), (&json!("invalidClientIdOrSecret"), &json!(400)));
+        assert_eq!((&steps[2]["has_more"], &steps[2]["total_count"], &steps[2]["list"]), (&json!(false), &json!(1), &json!([member_id])));
+        assert_eq!((&steps[3]["code"], &steps[3]["status"]), (&json!("invalidClientIdOrSecret"), &json!(400)));
         // The v1.0 token on the native API, the corp token on oapi.
         let v1 = steps[0]["token"].as_str().unwrap();
         app.get("/api/v1/members", v1).await.expect(StatusCode::OK);

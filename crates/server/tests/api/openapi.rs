@@ -166,6 +166,27 @@ api_tests! {
                 checked += 1;
                 continue;
             }
+            // The DingTalk v1.0 family: the token in `x-acs-dingtalk-access-token`, errors `{"code", …}`.
+            if let Some(dingtalk) = requirements.iter().find_map(|r| r.get("dingtalk_header")) {
+                let scope: Scope = dingtalk[0].as_str().unwrap().parse().unwrap();
+                let send = |token: Option<String>| {
+                    let mut request = app.http.request(method.clone(), format!("{}{concrete}", app.base)).json(&json!({}));
+                    if let Some(token) = token {
+                        request = request.header("x-acs-dingtalk-access-token", token);
+                    }
+                    async move { crate::Reply::from(request.send().await.unwrap()).await }
+                };
+                crate::dingtalk::v1_error(&send(None).await, StatusCode::BAD_REQUEST, "AuthenticationFailed.MissingParameter");
+                crate::dingtalk::v1_error(&send(Some("tna_nothing".to_owned())).await, StatusCode::BAD_REQUEST, "InvalidAuthentication");
+                let all_but: Vec<&str> = Scope::ALL.iter().filter(|s| **s != scope && **s != Scope::Admin).map(|s| s.as_str()).collect();
+                let without = app.token(&all_but).await;
+                crate::dingtalk::v1_error(&send(Some(without)).await, StatusCode::FORBIDDEN, "Forbidden.AccessDenied.AccessTokenPermissionDenied");
+                let reply = send(Some(app.token(&[scope.as_str()]).await)).await;
+                let code = reply.body["code"].as_str().unwrap_or("");
+                assert!(!["AuthenticationFailed.MissingParameter", "InvalidAuthentication", "Forbidden.AccessDenied.AccessTokenPermissionDenied"].contains(&code), "{method} {path} with {scope}: {}", reply.body);
+                checked += 1;
+                continue;
+            }
             let bearer = requirements
                 .iter()
                 .find_map(|r| r.get("bearer").or_else(|| r.get("session")))

@@ -125,7 +125,7 @@ pub async fn dingtalk_corp_token(
 }
 
 /// A v1.0 JSON body (an empty one is `{}`); unknown keys are ignored, a wrong type is `InvalidParameter`.
-fn read<T: DeserializeOwned>(body: &ApiBytes) -> Result<T, V1Failure> {
+pub(crate) fn read<T: DeserializeOwned>(body: &ApiBytes) -> Result<T, V1Failure> {
     let bytes: &[u8] = if body.0.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {

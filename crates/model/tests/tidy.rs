@@ -7,14 +7,7 @@
 use std::path::{Path, PathBuf};
 
 /// Crates that must do no I/O: no runtime, driver, network or web framework, no wall clock.
-const PURE_CRATES: &[&str] = &[
-    "model",
-    "formula",
-    "ledger",
-    "approvals",
-    "flows",
-    "dingtalk",
-];
+const PURE_CRATES: &[&str] = &["model", "formula", "ledger", "approvals", "flows"];
 /// Dependencies that would make a crate do I/O.
 const IO_DEPENDENCIES: &[&str] = &[
     "tokio",

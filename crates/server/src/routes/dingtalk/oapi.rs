@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use tenon_dingtalk::OapiError;
 use tenon_dingtalk::directory::{DeptBase, DeptDetail, DeptGetResponse, ListSubResponse};
+use tenon_dingtalk::errors::OapiErrorBody;
 use tenon_dingtalk::lenient::Params;
 use tenon_dingtalk::oauth::{GetTokenQuery, GetTokenResponse};
 
@@ -18,13 +19,55 @@ use crate::auth::scopes::DirectoryRead;
 use crate::error::ApiError;
 use crate::extract::ApiBytes;
 use crate::state::AppState;
+use utoipa::openapi::schema::{AnyOfBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
+
+/// The body of an oapi route's HTTP 200, as documented: its success shape (`errcode` 0) or the error
+/// shape — the family answers every error with HTTP 200 and an integer `errcode`.
+macro_rules! oapi_answer {
+    ($answer:ident, $ok:ty) => {
+        pub struct $answer;
+
+        impl PartialSchema for $answer {
+            fn schema() -> RefOr<Schema> {
+                Schema::AnyOf(
+                    AnyOfBuilder::new()
+                        .item(Ref::from_schema_name(<$ok as ToSchema>::name()))
+                        .item(Ref::from_schema_name(<OapiErrorBody as ToSchema>::name()))
+                        .build(),
+                )
+                .into()
+            }
+        }
+
+        impl ToSchema for $answer {
+            fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+                schemas.push((
+                    <$ok as ToSchema>::name().into_owned(),
+                    <$ok as PartialSchema>::schema(),
+                ));
+                <$ok as ToSchema>::schemas(schemas);
+                schemas.push((
+                    <OapiErrorBody as ToSchema>::name().into_owned(),
+                    <OapiErrorBody as PartialSchema>::schema(),
+                ));
+                <OapiErrorBody as ToSchema>::schemas(schemas);
+            }
+        }
+    };
+}
+
+oapi_answer!(GetTokenAnswer, GetTokenResponse);
+oapi_answer!(ListSubAnswer, ListSubResponse);
+oapi_answer!(DeptGetAnswer, DeptGetResponse);
 
 /// Get an app's access token (DingTalk `gettoken`).
 #[utoipa::path(
     get, path = "/gettoken", tag = "dingtalk",
     params(GetTokenQuery),
     responses(
-        (status = 200, description = "`errcode` 0 and a token, or an error: 40035 (missing parameter; an app installed in several organizations uses `POST /v1.0/oauth2/{corpId}/token`), 40096 (unknown app key or wrong secret)", body = GetTokenResponse),
+        (status = 200, description = "`errcode` 0 and a token, or an error: 40035 (missing parameter; an app installed in several organizations uses `POST /v1.0/oauth2/{corpId}/token`), 40096 (unknown app key or wrong secret)", body = GetTokenAnswer),
     )
 )]
 pub async fn dingtalk_gettoken(
@@ -101,14 +144,14 @@ fn unknown_department(number: i64) -> OapiFailure {
 /// The departments right under one (DingTalk `topapi/v2/department/listsub`, one level).
 #[utoipa::path(
     post, path = "/topapi/v2/department/listsub", tag = "dingtalk",
-    params(("access_token" = String, Query, description = "A token from /gettoken")),
+    params(("access_token" = Option<String>, Query, description = "A token from /gettoken (without it: `errcode` 88, `sub_code` \"40000\")")),
     request_body(content(
-        (Object = "application/json"),
-        (Object = "application/x-www-form-urlencoded"),
+        (Option<serde_json::Value> = "application/json"),
+        (Option<serde_json::Value> = "application/x-www-form-urlencoded"),
     ), description = "`{\"dept_id\": 1}` (default 1, the root; a number or its text)"),
     security(("dingtalk_query" = ["directory:read"])),
     responses(
-        (status = 200, description = "`errcode` 0 and the sub-departments, or an error: 88 (token), 60011 (scope), 40035 (parameter), 60003 (no such department)", body = ListSubResponse),
+        (status = 200, description = "`errcode` 0 and the sub-departments, or an error: 88 (token), 60011 (scope), 40035 (parameter), 60003 (no such department)", body = ListSubAnswer),
     )
 )]
 pub async fn dingtalk_department_listsub(
@@ -154,14 +197,14 @@ pub async fn dingtalk_department_listsub(
 /// A department by `dept_id` (DingTalk `topapi/v2/department/get`).
 #[utoipa::path(
     post, path = "/topapi/v2/department/get", tag = "dingtalk",
-    params(("access_token" = String, Query, description = "A token from /gettoken")),
+    params(("access_token" = Option<String>, Query, description = "A token from /gettoken (without it: `errcode` 88, `sub_code` \"40000\")")),
     request_body(content(
-        (Object = "application/json"),
-        (Object = "application/x-www-form-urlencoded"),
+        (Option<serde_json::Value> = "application/json"),
+        (Option<serde_json::Value> = "application/x-www-form-urlencoded"),
     ), description = "`{\"dept_id\": 2}` (a number or its text)"),
     security(("dingtalk_query" = ["directory:read"])),
     responses(
-        (status = 200, description = "`errcode` 0 and the department, or an error: 88 (token), 60011 (scope), 40035 (parameter), 60003 (no such department)", body = DeptGetResponse),
+        (status = 200, description = "`errcode` 0 and the department, or an error: 88 (token), 60011 (scope), 40035 (parameter), 60003 (no such department)", body = DeptGetAnswer),
     )
 )]
 pub async fn dingtalk_department_get(

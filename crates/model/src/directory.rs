@@ -117,6 +117,9 @@ pub struct Department {
     pub parent_id: Option<DepartmentId>,
     /// Position among siblings; lower comes first.
     pub sort_order: i64,
+    /// DingTalk's `dept_id`: 1 for the root, then one more for each department the organization creates
+    /// (departments of before the DingTalk API were numbered in id order).
+    pub number: i64,
     pub head_ids: Vec<MemberId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

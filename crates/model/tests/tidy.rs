@@ -7,7 +7,14 @@
 use std::path::{Path, PathBuf};
 
 /// Crates that must do no I/O: no runtime, driver, network or web framework, no wall clock.
-const PURE_CRATES: &[&str] = &["model", "formula", "ledger", "approvals", "flows"];
+const PURE_CRATES: &[&str] = &[
+    "model",
+    "formula",
+    "ledger",
+    "approvals",
+    "flows",
+    "dingtalk",
+];
 /// Dependencies that would make a crate do I/O.
 const IO_DEPENDENCIES: &[&str] = &[
     "tokio",

@@ -5,7 +5,7 @@
 //! bind `127.0.0.1:0` and call [`serve`] exactly as `tenon serve` does.
 //!
 //! Middleware, outermost first: request id (set if absent, echoed back) → tracing span → request id in
-//! scope for error bodies → timing (`Server-Timing`) → panic guard → timeout → body limit → routing →
+//! scope for error bodies → the DingTalk facade's error layer (`routes::dingtalk::errors`) → timing (`Server-Timing`) → panic guard → timeout → body limit → routing →
 //! [`openapi::guard`]: authentication and rate limit (skipped by public routes, which ignore credentials),
 //! then the refusal of query parameters the route does not document → route.
 
@@ -89,6 +89,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
                 }))
                 .layer(PropagateRequestIdLayer::new(header))
                 .layer(middleware::from_fn(request_id::scope))
+                .layer(middleware::from_fn(routes::dingtalk::errors::layer))
                 .layer(middleware::from_fn(server_timing))
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(middleware::from_fn(timeout))

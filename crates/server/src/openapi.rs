@@ -83,6 +83,20 @@ pub fn complete(mut doc: OpenApi) -> OpenApi {
             "The session cookie set by POST /api/v1/auth/login",
         ))),
     );
+    components.add_security_scheme(
+        "dingtalk_header",
+        SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+            "x-acs-dingtalk-access-token",
+            "DingTalk v1.0: a token from /v1.0/oauth2/accessToken, /v1.0/oauth2/{corpId}/token or /gettoken",
+        ))),
+    );
+    components.add_security_scheme(
+        "dingtalk_query",
+        SecurityScheme::ApiKey(ApiKey::Query(ApiKeyValue::with_description(
+            "access_token",
+            "DingTalk oapi: a token from /gettoken or the v1.0 token endpoints",
+        ))),
+    );
     add_common_responses(&mut doc);
     describe_responses(&mut doc);
     doc
@@ -129,6 +143,15 @@ fn add_common_responses(doc: &mut OpenApi) {
                 })
                 .unwrap_or_default();
             let json_body = body_types.iter().any(|kind| kind.contains("json"));
+            let family = crate::routes::dingtalk::errors::Family::of(path);
+            if family == Some(crate::routes::dingtalk::errors::Family::V1) {
+                add_v1_responses(operation, secured, in_path, !body_types.is_empty());
+                continue;
+            }
+            if family.is_some() {
+                // oapi: every answer is HTTP 200, errors included (`errcode`).
+                continue;
+            }
             let oauth = path == "/api/v1/oauth/token";
             let mut wanted: Vec<(&str, &str, Option<&str>)> = vec![
                 (
@@ -212,6 +235,56 @@ fn add_common_responses(doc: &mut OpenApi) {
                 }
             }
         }
+    }
+}
+
+/// The answers of a DingTalk v1.0 operation beside its own, all `{"code", "message", "requestid"}`
+/// (`routes::dingtalk::errors`): 405, 408, 503 everywhere; with a token 400 (missing or invalid), 403 and
+/// 429; with path parameters 404; with a body 400 and 413.
+fn add_v1_responses(
+    operation: &mut utoipa::openapi::path::Operation,
+    secured: bool,
+    in_path: bool,
+    body: bool,
+) {
+    let mut wanted: Vec<(&str, &str)> = vec![
+        ("405", "`InvalidAction.MethodNotAllowed`"),
+        ("408", "`RequestTimeout`"),
+        ("503", "`ServiceUnavailable`"),
+    ];
+    if secured {
+        wanted.push(("400", "`AuthenticationFailed.MissingParameter` (no token), `InvalidAuthentication`, `MissingParameter`, `InvalidParameter`"));
+        wanted.push((
+            "403",
+            "`Forbidden.AccessDenied.AccessTokenPermissionDenied`",
+        ));
+        wanted.push(("429", "`Throttling`"));
+    }
+    if in_path {
+        wanted.push(("404", "`resource.not.found`"));
+    }
+    if body {
+        wanted.push(("400", "`MissingParameter`, `InvalidParameter`"));
+        wanted.push(("413", "`RequestEntityTooLarge`"));
+    }
+    for (status, description) in wanted {
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| {
+                RefOr::T(
+                    ResponseBuilder::new()
+                        .description(description)
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name("V1ErrorBody")))
+                                .build(),
+                        )
+                        .build(),
+                )
+            });
     }
 }
 
@@ -328,6 +401,12 @@ pub async fn guard(
     let admitted = if public {
         crate::auth::Admitted::none()
     } else {
+        if let Some(family) = crate::routes::dingtalk::errors::Family::of(request.uri().path())
+            && let Some(refusal) =
+                crate::routes::dingtalk::errors::carry_token(family, &mut request)
+        {
+            return refusal;
+        }
         match crate::auth::admit(&state, &mut request).await {
             Ok(admitted) => admitted,
             Err(refusal) => return refusal,

@@ -48,8 +48,8 @@ impl Store {
         .await?;
         conn.execute(
             Sql::new(
-                "INSERT INTO departments (organization_id, id, name, parent_id, sort_order, created_at, updated_at) \
-                 VALUES ($1, $2, $3, NULL, 0, $4, $4)",
+                "INSERT INTO departments (organization_id, id, name, parent_id, sort_order, number, created_at, updated_at) \
+                 VALUES ($1, $2, $3, NULL, 0, 1, $4, $4)",
             )
             .bind(org_id)
             .bind(root_id)

@@ -51,7 +51,7 @@ pub(crate) use member_columns;
 
 macro_rules! department_columns {
     () => {
-        "id, name, parent_id, sort_order, created_at, updated_at"
+        "id, name, parent_id, sort_order, number, created_at, updated_at"
     };
 }
 pub(crate) use department_columns;
@@ -188,6 +188,7 @@ pub(crate) struct DepartmentRow {
     pub name: String,
     pub parent_id: Option<Uuid>,
     pub sort_order: i64,
+    pub number: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -211,6 +212,7 @@ impl DepartmentRow {
             name: name(self.name)?,
             parent_id: self.parent_id.map(DepartmentId::from_uuid),
             sort_order: self.sort_order,
+            number: self.number,
             head_ids,
             created_at: self.created_at,
             updated_at: self.updated_at,

@@ -23,6 +23,8 @@ pub struct DepartmentOut {
     pub parent_id: Option<String>,
     /// Position among siblings; lower comes first.
     pub sort_order: i64,
+    /// The department's number, DingTalk's `dept_id` (1 for the root; never reused).
+    pub number: i64,
     /// Members who head the department.
     pub head_ids: Vec<String>,
     pub created_at: DateTime<Utc>,
@@ -36,6 +38,7 @@ impl From<Department> for DepartmentOut {
             name: department.name.into_string(),
             parent_id: department.parent_id.map(|id| id.to_string()),
             sort_order: department.sort_order,
+            number: department.number,
             head_ids: department
                 .head_ids
                 .iter()

@@ -20,6 +20,7 @@ pub mod apps;
 pub mod attachments;
 pub mod audit;
 pub mod departments;
+pub mod dingtalk;
 pub mod event_stream;
 pub mod events;
 pub mod field_check;
@@ -271,6 +272,12 @@ pub fn api() -> OpenApiRouter<AppState> {
             approval_delegations::get_delegation,
             approval_delegations::delete_delegation
         ))
+        .routes(routes!(dingtalk::oapi::dingtalk_gettoken))
+        .routes(routes!(dingtalk::oapi::dingtalk_department_listsub))
+        .routes(routes!(dingtalk::oapi::dingtalk_department_get))
+        .routes(routes!(dingtalk::oauth::dingtalk_access_token))
+        .routes(routes!(dingtalk::oauth::dingtalk_corp_token))
+        .routes(routes!(dingtalk::contact::dingtalk_search_users))
 }
 
 /// For `Option<Option<T>>` fields: absent stays `None`, `null` becomes `Some(None)`.

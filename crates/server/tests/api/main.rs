@@ -31,6 +31,8 @@ mod approvals;
 mod auth;
 mod computed;
 mod conformance;
+mod dingtalk;
+mod dingtalk_sdk;
 mod directory;
 mod errors;
 mod event_stream;

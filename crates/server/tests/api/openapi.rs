@@ -139,6 +139,7 @@ api_tests! {
             }
             let slug = if path.starts_with("/api/v1/hooks/") { &hook } else { &slug };
             let mut concrete = path.replace("{slug}", slug).replace("{period}", "2026-10");
+            concrete = concrete.replace("{corpId}", &app.org.id.to_string());
             for param in ["{id}", "{app}", "{table}", "{field}", "{view}", "{book}", "{code}", "{key}", "{flow}", "{step}"] {
                 concrete = concrete.replace(param, &tenon_model::MemberId::new().to_string());
             }
@@ -149,6 +150,43 @@ api_tests! {
                 assert!(![StatusCode::UNAUTHORIZED, StatusCode::NOT_FOUND, StatusCode::METHOD_NOT_ALLOWED].contains(&reply.status), "{method} {path}: {}", reply.status);
                 continue;
             };
+            // The DingTalk oapi family: the token in `?access_token=`, every answer HTTP 200 with `errcode`.
+            if let Some(dingtalk) = requirements.iter().find_map(|r| r.get("dingtalk_query")) {
+                let scope: Scope = dingtalk[0].as_str().unwrap().parse().unwrap();
+                let with_token = |token: &str| format!("{concrete}?access_token={token}");
+                crate::dingtalk::oapi_error(&app.call(method.clone(), &concrete, None, body_for(&method)).await, 88);
+                crate::dingtalk::oapi_error(&app.call(method.clone(), &with_token("tna_nothing"), None, body_for(&method)).await, 88);
+                let all_but: Vec<&str> = Scope::ALL.iter().filter(|s| **s != scope && **s != Scope::Admin).map(|s| s.as_str()).collect();
+                let without = app.token(&all_but).await;
+                crate::dingtalk::oapi_error(&app.call(method.clone(), &with_token(&without), None, body_for(&method)).await, 60011);
+                let with = app.token(&[scope.as_str()]).await;
+                let reply = app.call(method.clone(), &with_token(&with), None, body_for(&method)).await;
+                assert_eq!(reply.status, StatusCode::OK, "{method} {path}");
+                assert!(![88, 60011].contains(&reply.body["errcode"].as_i64().unwrap()), "{method} {path} with {scope}: {}", reply.body);
+                checked += 1;
+                continue;
+            }
+            // The DingTalk v1.0 family: the token in `x-acs-dingtalk-access-token`, errors `{"code", …}`.
+            if let Some(dingtalk) = requirements.iter().find_map(|r| r.get("dingtalk_header")) {
+                let scope: Scope = dingtalk[0].as_str().unwrap().parse().unwrap();
+                let send = |token: Option<String>| {
+                    let mut request = app.http.request(method.clone(), format!("{}{concrete}", app.base)).json(&json!({}));
+                    if let Some(token) = token {
+                        request = request.header("x-acs-dingtalk-access-token", token);
+                    }
+                    async move { crate::Reply::from(request.send().await.unwrap()).await }
+                };
+                crate::dingtalk::v1_error(&send(None).await, StatusCode::BAD_REQUEST, "AuthenticationFailed.MissingParameter");
+                crate::dingtalk::v1_error(&send(Some("tna_nothing".to_owned())).await, StatusCode::BAD_REQUEST, "InvalidAuthentication");
+                let all_but: Vec<&str> = Scope::ALL.iter().filter(|s| **s != scope && **s != Scope::Admin).map(|s| s.as_str()).collect();
+                let without = app.token(&all_but).await;
+                crate::dingtalk::v1_error(&send(Some(without)).await, StatusCode::FORBIDDEN, "Forbidden.AccessDenied.AccessTokenPermissionDenied");
+                let reply = send(Some(app.token(&[scope.as_str()]).await)).await;
+                let code = reply.body["code"].as_str().unwrap_or("");
+                assert!(!["AuthenticationFailed.MissingParameter", "InvalidAuthentication", "Forbidden.AccessDenied.AccessTokenPermissionDenied"].contains(&code), "{method} {path} with {scope}: {}", reply.body);
+                checked += 1;
+                continue;
+            }
             let bearer = requirements
                 .iter()
                 .find_map(|r| r.get("bearer").or_else(|| r.get("session")))
@@ -223,6 +261,42 @@ fn every_operation_documents_every_status_it_can_answer_with_its_body() {
                 .as_object()
                 .cloned()
                 .unwrap_or_default();
+            // The DingTalk facade (#21): oapi answers everything with HTTP 200 and `errcode`; v1.0 errors are
+            // `{"code", "message", "requestid"}` (400 for token errors, never 401/415/422).
+            if path == "/gettoken" || path.starts_with("/topapi/") {
+                let statuses: Vec<&String> = responses.keys().collect();
+                assert_eq!(
+                    statuses,
+                    ["200"],
+                    "{method} {path}: oapi answers only HTTP 200"
+                );
+                checked += 1;
+                continue;
+            }
+            if path.starts_with("/v1.0/") && path != "/v1.0/gateway/connections/open" {
+                let mut expected = vec!["405", "408", "503"];
+                if secured {
+                    expected.extend(["400", "403", "429"]);
+                }
+                if has("path") {
+                    expected.push("404");
+                }
+                if !body.is_empty() {
+                    expected.extend(["400", "413"]);
+                }
+                for status in expected {
+                    let reference = &responses
+                        .get(status)
+                        .unwrap_or_else(|| panic!("{method} {path} does not document {status}"))["content"]
+                        ["application/json"]["schema"]["$ref"];
+                    assert_eq!(
+                        reference, "#/components/schemas/V1ErrorBody",
+                        "{method} {path} {status}"
+                    );
+                }
+                checked += 1;
+                continue;
+            }
             let mut expected = vec!["405", "408"];
             if path != "/healthz" {
                 expected.push("503");

@@ -85,16 +85,27 @@ impl Tenant<'_> {
             .into());
         }
         let id = DepartmentId::new();
+        // The organization's counter, taken in this transaction: numbers are never reused.
+        let (number,): (i64,) = conn
+            .fetch_one(
+                Sql::new(
+                    "UPDATE organizations SET department_number_next = department_number_next + 1 \
+                     WHERE id = $1 RETURNING department_number_next - 1",
+                )
+                .bind(self.org_id),
+            )
+            .await?;
         conn.execute(
             Sql::new(
-                "INSERT INTO departments (organization_id, id, name, parent_id, sort_order, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                "INSERT INTO departments (organization_id, id, name, parent_id, sort_order, number, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
             )
             .bind(self.org_id)
             .bind(id)
             .bind(new.name.as_str())
             .bind(parent_id)
             .bind(new.sort_order)
+            .bind(number)
             .bind(self.store.now()),
         )
         .await?;

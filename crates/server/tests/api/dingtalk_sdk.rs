@@ -1,0 +1,60 @@
+//! The DingTalk-compatible API driven by DingTalk's official Python SDK (`alibabacloud-dingtalk` 2.2.65,
+//! installed by `.ci/run`) with nothing changed but the endpoint: both v1.0 token endpoints answer the
+//! SDK's models with the right JSON types, the user search answers the SDK's model, the tokens work on the native API and on oapi, and a wrong
+//! secret reaches the SDK as DingTalk's error code.
+
+use std::process::Command;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::api_tests;
+use crate::dingtalk::install;
+
+const SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/sdk/dingtalk_api_client.py"
+);
+
+/// Runs the SDK script (blocking: call it off the runtime) and returns its steps.
+fn run_sdk(endpoint: String, key: String, secret: String, corp_id: String) -> Vec<Value> {
+    let output = Command::new("python3")
+        .arg(SCRIPT)
+        .args([&endpoint, &key, &secret, &corp_id, "lei"])
+        .output()
+        .expect("python3 runs (.ci/run installs alibabacloud-dingtalk==2.2.65)");
+    assert!(
+        output.status.success(),
+        "the SDK script failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+api_tests! {
+    async fn the_official_sdk_gets_tokens_that_serve_both_families_and_reads_dingtalk_errors(app) {
+        let dt = install(&app, &["directory:read"]).await;
+        let member = app.post("/api/v1/members", &app.admin_token, json!({"name": "Li Lei"})).await.expect(StatusCode::CREATED).clone();
+        let member_id = member["id"].as_str().unwrap().to_owned();
+        let endpoint = app.base.trim_start_matches("http://").to_owned();
+        let (key, secret, org) = (dt.key.clone(), dt.secret.clone(), app.org.id.to_string());
+        let steps = tokio::task::spawn_blocking(move || run_sdk(endpoint, key, secret, org)).await.unwrap();
+        let names: Vec<&str> = steps.iter().map(|s| s["step"].as_str().unwrap()).collect();
+        assert_eq!(names, ["accessToken", "corpToken", "search", "wrongSecret"]);
+        assert_eq!(steps[0]["expire_in"], 7200);
+        assert_eq!(steps[1]["expires_in"], 7200);
+        assert_eq!((&steps[2]["has_more"], &steps[2]["total_count"], &steps[2]["list"]), (&json!(false), &json!(1), &json!([member_id])));
+        assert_eq!((&steps[3]["code"], &steps[3]["status"]), (&json!("invalidClientIdOrSecret"), &json!(400)));
+        // The v1.0 token on the native API, the corp token on oapi.
+        let v1 = steps[0]["token"].as_str().unwrap();
+        app.get("/api/v1/members", v1).await.expect(StatusCode::OK);
+        let corp = steps[1]["token"].as_str().unwrap();
+        let reply = app.call(Method::POST, &format!("/topapi/v2/department/get?access_token={corp}"), None, Some(json!({"dept_id": 1}))).await;
+        assert_eq!(reply.expect(StatusCode::OK)["errcode"], 0);
+        app
+    }
+}

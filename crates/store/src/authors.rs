@@ -1,4 +1,5 @@
-//! Who a record names as its author, and the data migration that rewrote old rows (#16).
+//! Who a record names as its author, and the data migration that rewrote old rows (#16); `migrate` also
+//! runs the keyset index rebuild ([`crate::keyset_indexes`]).
 //!
 //! `created_by` / `modified_by` name the **member** when a session or a member's personal token writes
 //! ([`tenon_model::Actor::author`]); the token itself stays the actor of the audit entry and the event.
@@ -35,8 +36,17 @@ impl Store {
             .await?;
         if claimed.is_some() {
             rewrite_token_authors(&mut conn).await?;
-            tx.commit().await?;
         }
+        let claimed: Option<(String,)> = conn
+            .fetch_optional(
+                Sql::new("DELETE FROM pending_data_migrations WHERE name = $1 RETURNING name")
+                    .bind(crate::keyset_indexes::NAME),
+            )
+            .await?;
+        if claimed.is_some() {
+            crate::keyset_indexes::rebuild(&mut conn).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -35,6 +35,7 @@ mod error;
 mod events;
 mod exec;
 mod files;
+mod keyset_indexes;
 pub mod flows;
 pub mod ledger;
 mod organizations;

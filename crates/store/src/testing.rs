@@ -158,3 +158,21 @@ pub async fn execute(store: &crate::Store, sql: String) {
 pub fn record_table(table: tenon_model::TableId) -> String {
     crate::exec::quote(&crate::apps::ddl::table_name(table))
 }
+
+/// Runs a query without values that returns one text column, on the database directly, to look at what
+/// the API does not show (an index's definition, a plan). Tests only.
+pub async fn fetch_strings(store: &crate::Store, sql: String) -> Vec<String> {
+    let run = async {
+        let mut pooled = store.pools.read().await.map_err(|e| e.to_string())?;
+        let rows: Vec<(String,)> = pooled
+            .conn()
+            .fetch_all(crate::exec::Sql::generated(sql.clone()))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(rows.into_iter().map(|(text,)| text).collect())
+    };
+    match run.await {
+        Ok(rows) => rows,
+        Err(error) => panic!("cannot run {sql}: {error}"),
+    }
+}

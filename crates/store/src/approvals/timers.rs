@@ -38,6 +38,25 @@ impl Store {
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<DueTimer>> {
         let now = self.now();
+        // Most wake-ups find nothing due: look on a read connection first, so that an idle check neither
+        // takes SQLite's write lock nor commits. A commit wakes every task waiting on `Store::commits` —
+        // this one included — so committing an empty lease made the idle server spin.
+        {
+            let mut pooled = self.pools.read().await?;
+            let due: Option<(i64,)> = pooled
+                .conn()
+                .fetch_optional(
+                    Sql::new(
+                        "SELECT CAST(1 AS BIGINT) FROM approval_timers \
+                         WHERE due_at <= $1 AND (leased_until IS NULL OR leased_until <= $1) LIMIT 1",
+                    )
+                    .bind(now),
+                )
+                .await?;
+            if due.is_none() {
+                return Ok(Vec::new());
+            }
+        }
         let mut tx = self.begin_tx().await?;
         let mut conn = tx.conn();
         let select = match conn.backend() {
@@ -70,6 +89,10 @@ impl Store {
                 instance: ApprovalId::from_uuid(instance),
                 due_at,
             });
+        }
+        if leased.is_empty() {
+            // Another node leased them first: roll back (dropping the transaction) rather than commit.
+            return Ok(leased);
         }
         tx.commit().await?;
         Ok(leased)

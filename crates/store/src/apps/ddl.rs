@@ -149,7 +149,14 @@ pub(crate) fn drop_junction(a: FieldId, b: FieldId) -> String {
 }
 
 /// The indexes a field asks for: unique, or a plain index when marked `indexed`.
-pub(crate) fn field_indexes(table: TableId, field: &Field) -> Vec<String> {
+///
+/// A plain index is `(column, id)`, the order of a keyset page sorted by the field. Pages sort empty
+/// values first when ascending and last when descending (as SQLite's indexes store them); PostgreSQL's
+/// indexes keep NULLs last unless told, so there the column is `NULLS FIRST`, which a backward scan turns
+/// into `DESC NULLS LAST` — without it PostgreSQL sorts the whole table for every sorted page. Text is the
+/// exception: pages sort it `COLLATE "C"`, and an index in that collation would no longer serve equality
+/// filters and unique lookups in the column's own collation, so a text column's index keeps the default.
+pub(crate) fn field_indexes(table: TableId, field: &Field, backend: Backend) -> Vec<String> {
     if field.kind.storage() == Storage::Junction || field.kind.storage() == Storage::System {
         return Vec::new();
     }
@@ -164,11 +171,21 @@ pub(crate) fn field_indexes(table: TableId, field: &Field) -> Vec<String> {
     } else if field.indexed {
         // The id makes the index usable for keyset pages sorted by this field.
         statements.push(format!(
-            "CREATE INDEX {} ON {table_sql} ({column}, id)",
-            quote(&index_name(field.id))
+            "CREATE INDEX {} ON {table_sql} ({column}{}, id)",
+            quote(&index_name(field.id)),
+            keyset_nulls(field.kind.value_storage(), backend)
         ));
     }
     statements
+}
+
+/// What a plain index's column needs after its name so that it serves keyset pages (see
+/// [`field_indexes`]).
+pub(crate) fn keyset_nulls(storage: Storage, backend: Backend) -> &'static str {
+    match (backend, storage) {
+        (Backend::Postgres, Storage::Text) | (Backend::Sqlite, _) => "",
+        (Backend::Postgres, _) => " NULLS FIRST",
+    }
 }
 
 pub(crate) fn drop_field_indexes(field: FieldId) -> Vec<String> {

@@ -263,7 +263,7 @@ impl Tenant<'_> {
         if let Some(statement) = ddl::add_column(table.id, &column, field.kind.storage(), backend) {
             conn.execute_script(statement).await?;
         }
-        for statement in ddl::field_indexes(table.id, &field) {
+        for statement in ddl::field_indexes(table.id, &field, conn.backend()) {
             conn.execute_script(statement).await?;
         }
         if field.field_type().is_computed() {
@@ -458,7 +458,7 @@ impl Tenant<'_> {
             ) {
                 conn.execute_script(statement).await?;
             }
-            for statement in ddl::field_indexes(schema.table.id, &after) {
+            for statement in ddl::field_indexes(schema.table.id, &after, conn.backend()) {
                 run_index(conn, statement, "unique").await?;
             }
         }
@@ -476,7 +476,7 @@ impl Tenant<'_> {
             }
         }
         if reindex {
-            for statement in ddl::field_indexes(schema.table.id, &after) {
+            for statement in ddl::field_indexes(schema.table.id, &after, conn.backend()) {
                 run_index(conn, statement, "unique").await?;
             }
         }

@@ -5,7 +5,10 @@ use serde_json::json;
 use tenon_model::apps::field::parse_kind;
 use tenon_model::apps::{FieldType, ParseContext, TableSchema};
 use tenon_model::{Name, TimeZone};
-use tenon_store::{FieldPatch, NewApp, NewTable, StoreError, TablePatch, Tenant, WriteContext};
+use tenon_store::testing::{execute, fetch_strings, record_table};
+use tenon_store::{
+    FieldPatch, NewApp, NewTable, Store, StoreError, TablePatch, Tenant, WriteContext,
+};
 
 use crate::apps::spec;
 use crate::{backend_tests, new_org};
@@ -162,5 +165,94 @@ backend_tests! {
         let reread = tenant.table_schema(&orders.app.key.to_string(), "orders").await.unwrap();
         assert_eq!(keys(&reread), groups(&[&["region", "amount"]]));
         assert_eq!(composite(&tenant, &reread).await, vec!["0"]);
+    }
+}
+
+/// The SQL that defines a field's plain index (`i_<field>`).
+async fn plain_index(store: &Store, field: tenon_model::FieldId) -> String {
+    let name = format!("i_{}", field.as_uuid().simple());
+    let sql = match store.backend() {
+        tenon_store::Backend::Postgres => {
+            format!("SELECT indexdef FROM pg_indexes WHERE indexname = '{name}'")
+        }
+        tenon_store::Backend::Sqlite => {
+            format!("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = '{name}'")
+        }
+    };
+    let mut found = fetch_strings(store, sql).await;
+    assert_eq!(found.len(), 1, "one index {name}: {found:?}");
+    found.remove(0)
+}
+
+/// PostgreSQL's plan for the first page of `table` sorted by `column` descending, as the store writes it.
+async fn descending_page_plan(store: &Store, table: &str, column: &str) -> String {
+    fetch_strings(
+        store,
+        format!(
+            "EXPLAIN SELECT r.id FROM {table} r ORDER BY r.\"{column}\" DESC NULLS LAST, r.id DESC LIMIT 25"
+        ),
+    )
+    .await
+    .join("\n")
+}
+
+backend_tests! {
+    async fn plain_indexes_serve_pages_sorted_either_way_and_old_ones_are_rebuilt(store) {
+        let (org, _) = new_org(&store, "Shop").await;
+        let tenant = store.tenant(org.id);
+        let app = tenant.create_app(&ctx(), NewApp { name: Name::parse("Hotel").unwrap(), key: None, description: None }).await.unwrap();
+        let mut deposit = spec("Deposit", "deposit", "currency", json!({"currency": "CNY"}));
+        deposit.indexed = true;
+        let mut guest = spec("Guest", "guest", "text", json!({}));
+        guest.indexed = true;
+        let bookings = tenant.create_table(&ctx(), &app, NewTable {
+            name: Name::parse("Bookings").unwrap(), key: None, fields: vec![guest, deposit],
+            primary_field: None, unique_together: vec![], indexes: vec![], validation_rules: vec![],
+        }, &PARSE).await.unwrap();
+        let deposit = bookings.field_by_key("deposit").unwrap().id;
+        let guest = bookings.field_by_key("guest").unwrap().id;
+        let deposit_column = format!("f_{}", deposit.as_uuid().simple());
+        let table = record_table(bookings.table.id);
+        let rows = (0..2000).map(|n| {
+            let mut cells = std::collections::BTreeMap::new();
+            if n % 7 != 0 {
+                cells.insert(deposit, tenon_model::apps::CellValue::Decimal(rust_decimal::Decimal::new(n * 100 + 5, 2)));
+            }
+            cells.insert(guest, tenon_model::apps::CellValue::Text(format!("guest {n}")));
+            cells
+        }).collect();
+        tenant.create_records(&ctx(), &bookings, rows, TimeZone::SHANGHAI, None).await.unwrap();
+
+        let number = plain_index(&store, deposit).await;
+        let text = plain_index(&store, guest).await;
+        match store.backend() {
+            tenon_store::Backend::Sqlite => {
+                // SQLite's indexes keep NULLs first already; its syntax has no NULLS clause in an index.
+                assert!(!number.contains("NULLS") && number.ends_with(", id)"), "{number}");
+            }
+            tenon_store::Backend::Postgres => {
+                assert!(number.contains("NULLS FIRST, id)"), "{number}");
+                assert!(!text.contains("NULLS"), "a text column's index keeps its collation's default: {text}");
+                execute(&store, format!("ANALYZE {table}")).await;
+                let plan = descending_page_plan(&store, &table, &deposit_column).await;
+                assert!(plan.contains("Scan Backward using i_") && !plan.contains("Sort"), "{plan}");
+
+                // An index as the previous version made it is rebuilt by the queued data migration.
+                let index = format!("\"i_{}\"", deposit.as_uuid().simple());
+                execute(&store, format!("DROP INDEX {index}")).await;
+                execute(&store, format!("CREATE INDEX {index} ON {table} (\"{deposit_column}\", id)")).await;
+                execute(&store, format!("ANALYZE {table}")).await;
+                let plan = descending_page_plan(&store, &table, &deposit_column).await;
+                assert!(plan.contains("Sort"), "the old index cannot serve the page: {plan}");
+                execute(&store, "INSERT INTO pending_data_migrations (name) VALUES ('keyset_indexes')".to_owned()).await;
+                store.migrate().await.unwrap();
+                assert!(plain_index(&store, deposit).await.contains("NULLS FIRST, id)"));
+                assert_eq!(plain_index(&store, guest).await, text, "text indexes are left alone");
+                let plan = descending_page_plan(&store, &table, &deposit_column).await;
+                assert!(plan.contains("Scan Backward using i_") && !plan.contains("Sort"), "{plan}");
+                let queued = fetch_strings(&store, "SELECT name FROM pending_data_migrations".to_owned()).await;
+                assert!(queued.is_empty(), "the queue row is taken: {queued:?}");
+            }
+        }
     }
 }

@@ -18,6 +18,7 @@ mod credentials;
 mod deliveries;
 mod directory;
 mod events;
+mod idle;
 mod indexes;
 mod ledger;
 mod retention;

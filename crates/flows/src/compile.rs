@@ -176,6 +176,11 @@ pub enum Action {
     WaitApproval {
         approval: String,
     },
+    /// Books the record `record` (a stored formula giving its id) by the voucher rule `rule` (its key).
+    LedgerSync {
+        rule: String,
+        record: String,
+    },
     /// `steps` run once per item, in one transaction per batch of items.
     ForEach {
         items: String,
@@ -201,6 +206,7 @@ impl Action {
             Action::Aggregate { .. } => "aggregate",
             Action::StartApproval { .. } => "start_approval",
             Action::WaitApproval { .. } => "wait_approval",
+            Action::LedgerSync { .. } => "ledger_sync",
             Action::ForEach { .. } => "for_each",
         }
     }
@@ -761,6 +767,19 @@ impl Compiler<'_> {
             Step::WaitApproval { approval, .. } => Some(Action::WaitApproval {
                 approval: self.id_formula("approval", approval, "an approval instance's id")?,
             }),
+            Step::LedgerSync { rule, record, .. } => {
+                if tenon_model::apps::ApiKey::parse(rule).is_err() {
+                    self.check.push(
+                        format!("{}.rule", self.at),
+                        DetailCode::InvalidFormat,
+                        "rule is a voucher rule's key",
+                    );
+                }
+                Some(Action::LedgerSync {
+                    rule: rule.clone(),
+                    record: self.record(record)?,
+                })
+            }
             // Compiled by `for_each` (with its own scope).
             Step::ForEach { .. } => None,
         }

@@ -18,6 +18,33 @@ use crate::{Result, StoreError, Tenant, WriteContext};
 #[derive(Debug, Clone, Default)]
 pub struct FileFlows {
     pub flows: Vec<(Value, Flow)>,
+    /// `voucher_rules:` each as written, and parsed at `voucher_rules[i]` (published with the flows).
+    pub rules: Vec<(Value, tenon_ledger::rules::RuleDefinition)>,
+}
+
+/// The flow a voucher rule with `sync: auto` adds (`rule:<key>`): on `enter`, `change` and `leave` of the
+/// rule's `when` (any change while none is given), one `ledger_sync` step.
+fn rule_flow(rule: &tenon_ledger::rules::RuleDefinition, enabled: bool) -> Flow {
+    Flow {
+        key: format!("rule:{}", rule.key),
+        name: Some(format!(
+            "凭证规则 {}",
+            rule.name.clone().unwrap_or_else(|| rule.key.clone())
+        )),
+        description: None,
+        enabled,
+        trigger: tenon_flows::definition::Trigger {
+            record: Some(rule.table.clone()),
+            on: Some(tenon_flows::On::Sync),
+            when: Some(rule.when.clone().unwrap_or_else(|| "TRUE()".to_owned())),
+            ..Default::default()
+        },
+        steps: vec![tenon_flows::definition::Step::LedgerSync {
+            key: "sync".to_owned(),
+            rule: rule.key.clone(),
+            record: "{trigger.record_id}".to_owned(),
+        }],
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -140,24 +167,46 @@ impl Tenant<'_> {
         app: &App,
         flows: &FileFlows,
     ) -> Result<()> {
-        if flows.flows.is_empty() {
+        if flows.flows.is_empty() && flows.rules.is_empty() {
             return Ok(());
         }
         let tables = self.app_schemas(conn, app.id).await?;
         let processes = self.process_tables(conn).await?;
         let process_table = |code: &str| processes.get(code).copied();
         let mut problems: Vec<FieldError> = Vec::new();
-        let mut compiled = Vec::with_capacity(flows.flows.len());
-        for (i, (_, flow)) in flows.flows.iter().enumerate() {
-            match tenon_flows::compile::compile_in(
-                flow,
-                &tables,
-                &process_table,
-                &format!("flows[{i}]"),
-            ) {
+        let rules = self
+            .check_file_rules(conn, app, &tables, &flows.rules, &mut problems)
+            .await?;
+        // The file's flows, then the flows of its voucher rules (`sync: auto`; a rule that no longer
+        // syncs by itself disables its flow).
+        let mut all: Vec<(Value, Flow, String)> = flows
+            .flows
+            .iter()
+            .enumerate()
+            .map(|(i, (definition, flow))| (definition.clone(), flow.clone(), format!("flows[{i}]")))
+            .collect();
+        for (i, (_, rule)) in flows.rules.iter().enumerate() {
+            let auto = rule.sync() == tenon_ledger::rules::SyncMode::Auto;
+            let key = format!("rule:{}", rule.key);
+            if auto || self.load_flow(conn, &key).await?.is_some() {
+                let flow = rule_flow(rule, auto);
+                let definition = serde_json::to_value(&flow)
+                    .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+                all.push((definition, flow, format!("voucher_rules[{i}]")));
+            }
+        }
+        let mut compiled = Vec::with_capacity(all.len());
+        for (_, flow, path) in &all {
+            match tenon_flows::compile::compile_in(flow, &tables, &process_table, path) {
                 Ok(done) => compiled.push(Some(done)),
                 Err(invalid) => {
-                    problems.extend(invalid.0);
+                    let system = path.starts_with("voucher_rules");
+                    problems.extend(invalid.0.into_iter().map(|mut error| {
+                        if system {
+                            error.field = error.field.replace(".trigger.when", ".when");
+                        }
+                        error
+                    }));
                     compiled.push(None);
                 }
             }
@@ -167,11 +216,35 @@ impl Tenant<'_> {
         problems.extend(tenon_flows::calls::check_calls(&file, &|key| {
             callees.get(key).cloned()
         }));
+        // `ledger_sync` steps name a rule of the file or of the organization.
+        let mut named = Vec::new();
+        for (i, (_, flow)) in flows.flows.iter().enumerate() {
+            tenon_flows::definition::walk(&flow.steps, &format!("flows[{i}].steps"), &mut |step, at| {
+                if let tenon_flows::definition::Step::LedgerSync { rule, .. } = step {
+                    named.push((format!("{at}.rule"), rule.clone()));
+                }
+            });
+        }
+        for (at, rule) in named {
+            if !flows.rules.iter().any(|(_, r)| r.key == rule)
+                && !self.has_voucher_rule(conn, &rule).await?
+            {
+                problems.push(
+                    FieldError::new(
+                        at,
+                        DetailCode::NotFound,
+                        format!("the organization has no voucher rule {rule}"),
+                    )
+                    .with("what", "voucher rule"),
+                );
+            }
+        }
         if !problems.is_empty() {
             return Err(Invalid(problems).into());
         }
+        self.write_file_rules(conn, ctx, app, &rules).await?;
         let now = self.store.now();
-        for (i, ((definition, flow), compiled)) in flows.flows.iter().zip(compiled).enumerate() {
+        for ((definition, flow, path), compiled) in all.iter().zip(compiled) {
             let Some(compiled) = compiled else { continue };
             let compiled_json = serde_json::to_value(&compiled)
                 .map_err(|error| StoreError::Corrupt(error.to_string()))?;
@@ -181,7 +254,7 @@ impl Tenant<'_> {
             let (id, version, before) = match &existing {
                 Some(existing) if existing.app_id != Some(app.id) => {
                     return Err(Invalid::one(
-                        format!("flows[{i}].key"),
+                        format!("{path}.key"),
                         DetailCode::NotUnique,
                         format!("{} is the key of a flow of another app", flow.key),
                     )

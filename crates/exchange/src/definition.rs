@@ -66,6 +66,9 @@ pub struct AppFile {
     /// Voucher rules (docs/ledger-rules.md): published with the flows (and skipped with them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub voucher_rules: Vec<serde_json::Value>,
+    /// Values rule and step formulas read as `{params.<key>}` (numbers, text, booleans).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub params: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,6 +139,23 @@ pub fn flows(file: &AppFile) -> Result<tenon_store::flows::FileFlows, ExchangeEr
                 flows.flows.push((value.clone(), flow));
             }
             Err(invalid) => invalid.0.into_iter().for_each(|error| check.add(error)),
+        }
+    }
+    for (key, value) in &file.params {
+        if ApiKey::parse(key).is_err() {
+            check.push(
+                format!("params.{key}"),
+                DetailCode::InvalidFormat,
+                "a parameter's key is a short identifier (letters, digits, _)",
+            );
+        } else if tenon_flows::scope::param_kind(value).is_none() {
+            check.push(
+                format!("params.{key}"),
+                DetailCode::InvalidValue,
+                "a parameter is a number (at most 8 decimal places), a text or a boolean",
+            );
+        } else {
+            flows.params.insert(key.clone(), value.clone());
         }
     }
     for (i, value) in file.voucher_rules.iter().enumerate() {
@@ -541,6 +561,7 @@ pub fn export(current: &CurrentApp) -> AppFile {
         processes: Vec::new(),
         flows: Vec::new(),
         voucher_rules: Vec::new(),
+        params: Default::default(),
     }
 }
 
@@ -620,6 +641,11 @@ pub fn export_voucher_rules(
     let mut rules: Vec<_> = rules.into_iter().filter(|rule| rule.app_id == app).collect();
     rules.sort_by(|a, b| a.key.cmp(&b.key));
     file.voucher_rules = rules.into_iter().map(|rule| rule.definition).collect();
+}
+
+/// Adds an app's `params:` to its definition file.
+pub fn export_params(file: &mut AppFile, params: std::collections::BTreeMap<String, serde_json::Value>) {
+    file.params = params;
 }
 
 /// Groups of field keys (`unique_together`, `indexes`), each key checked where it stands.

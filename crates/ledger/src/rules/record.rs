@@ -134,6 +134,9 @@ pub struct RecordRule {
     pub default_summary: String,
     pub post: bool,
     pub lines: Vec<RecordRuleLine>,
+    /// The app's `params:` the formulas may read (`{params.vat_rate}`), kept with the rule by the store.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -505,6 +508,7 @@ pub fn compile(
         default_summary: rule.name.clone().unwrap_or_else(|| rule.key.clone()),
         post: rule.post.unwrap_or(true),
         lines,
+        params: BTreeMap::new(),
     })
 }
 

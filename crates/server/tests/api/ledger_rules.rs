@@ -291,6 +291,41 @@ api_tests! {
         app
     }
 
+    async fn params_feed_rule_and_step_formulas(app) {
+        let mut file = shop(rule(json!({"lines": [
+            {"account": "AR", "debit": "{金额}", "dimensions": {"customer": "{客户}"}},
+            {"account": "REVENUE", "credit": "ROUND({金额} / (1 + {params.vat_rate}), 2)"},
+            {"account": "VAT_OUTPUT", "credit": "{金额} - ROUND({金额} / (1 + {params.vat_rate}), 2)"}
+        ]})));
+        file["params"] = json!({"vat_rate": 0.13, "label": "税率"});
+        file["flows"].as_array_mut().unwrap().push(json!({"key": "tag", "trigger": {"manual": {"inputs": [{"key": "record", "type": "text", "required": true}]}},
+            "steps": [{"key": "u", "type": "update_record", "table": "orders", "record": "{trigger.payload.record}",
+                       "fields": {"note": "{params.label} & \" \" & {params.vat_rate}"}}]}));
+        import(&app, file.clone()).await.expect(StatusCode::CREATED);
+        // The order's own rate is 0; the rule reads the app's parameter.
+        let id = order(&app, "28800", "0").await;
+        let booked = sync(&app, &id, 1).await;
+        assert_eq!(amounts(&voucher(&app, &booked["voucher_id"]).await),
+            lines(&[("1122", "28800.00", "0.00"), ("6001", "0.00", "25486.73"), ("22210102", "0.00", "3313.27")]));
+        app.post("/api/v1/flows/tag/runs", &app.admin_token, json!({"payload": {"record": id}})).await.expect(StatusCode::CREATED);
+        assert_eq!(finished_runs(&app, "tag", 1).await[0]["status"], "succeeded");
+        let read = app.get(&format!("{ORDERS}/{id}"), &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!(read["fields"]["note"], "税率 0.13");
+        let export = app.get("/api/v1/apps/shop/export?format=json", &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!(export["params"], json!({"label": "税率", "vat_rate": 0.13}), "{export}");
+        // A parameter that is not a number, a text or a boolean; a formula naming one that does not exist.
+        let mut bad = file.clone();
+        bad["params"] = json!({"vat_rate": [0.13]});
+        let error = import(&app, bad).await.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone();
+        assert_eq!(error["details"][0]["field"], "params.vat_rate", "{error}");
+        let mut missing = file;
+        missing["params"] = json!({"label": "税率"});
+        let error = import(&app, missing).await.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone();
+        let fields: Vec<&str> = error["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
+        assert!(fields.contains(&"voucher_rules[0].lines[1].credit") && fields.contains(&"flows[1].steps[0].fields.note"), "{error}");
+        app
+    }
+
     async fn the_demo_crm_books_a_won_order_of_28800_with_its_vat_split(app) {
         send_yaml(&app, "/api/v1/apps/import", CRM_TEMPLATE).await.expect(StatusCode::CREATED);
         let customer = app.post("/api/v1/apps/crm/tables/customers/records", &app.admin_token, json!({"fields": {

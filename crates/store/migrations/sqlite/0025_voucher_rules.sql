@@ -18,3 +18,13 @@ CREATE TABLE voucher_rules (
     CONSTRAINT voucher_rules_key_key UNIQUE (organization_id, key)
 ) STRICT;
 CREATE INDEX voucher_rules_app ON voucher_rules (organization_id, app_id);
+
+-- An app's `params:` (`{params.vat_rate}` in voucher rules' and flow steps' formulas), as last imported;
+-- published flows and rules keep the values they were published with.
+CREATE TABLE app_params (
+    organization_id BLOB NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    app_id          BLOB NOT NULL,
+    params          TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    PRIMARY KEY (organization_id, app_id)
+) STRICT;

@@ -20,6 +20,8 @@ pub struct FileFlows {
     pub flows: Vec<(Value, Flow)>,
     /// `voucher_rules:` each as written, and parsed at `voucher_rules[i]` (published with the flows).
     pub rules: Vec<(Value, tenon_ledger::rules::RuleDefinition)>,
+    /// `params:` (`{params.vat_rate}` in rule and step formulas); replaces the app's.
+    pub params: std::collections::BTreeMap<String, Value>,
 }
 
 /// The flow a voucher rule with `sync: auto` adds (`rule:<key>`): on `enter`, `change` and `leave` of the
@@ -167,15 +169,16 @@ impl Tenant<'_> {
         app: &App,
         flows: &FileFlows,
     ) -> Result<()> {
-        if flows.flows.is_empty() && flows.rules.is_empty() {
+        if flows.flows.is_empty() && flows.rules.is_empty() && flows.params.is_empty() {
             return Ok(());
         }
+        self.write_app_params(conn, app.id, &flows.params).await?;
         let tables = self.app_schemas(conn, app.id).await?;
         let processes = self.process_tables(conn).await?;
         let process_table = |code: &str| processes.get(code).copied();
         let mut problems: Vec<FieldError> = Vec::new();
         let rules = self
-            .check_file_rules(conn, app, &tables, &flows.rules, &mut problems)
+            .check_file_rules(conn, app, &tables, &flows.rules, &flows.params, &mut problems)
             .await?;
         // The file's flows, then the flows of its voucher rules (`sync: auto`; a rule that no longer
         // syncs by itself disables its flow).
@@ -188,7 +191,9 @@ impl Tenant<'_> {
         for (i, (_, rule)) in flows.rules.iter().enumerate() {
             let auto = rule.sync() == tenon_ledger::rules::SyncMode::Auto;
             let key = format!("rule:{}", rule.key);
-            if auto || self.load_flow(conn, &key).await?.is_some() {
+            // A rule whose table is missing is refused at `voucher_rules[i].table` already.
+            let table_exists = tables.iter().any(|t| t.table.key.as_str() == rule.table);
+            if table_exists && (auto || self.load_flow(conn, &key).await?.is_some()) {
                 let flow = rule_flow(rule, auto);
                 let definition = serde_json::to_value(&flow)
                     .map_err(|error| StoreError::Corrupt(error.to_string()))?;
@@ -197,7 +202,13 @@ impl Tenant<'_> {
         }
         let mut compiled = Vec::with_capacity(all.len());
         for (_, flow, path) in &all {
-            match tenon_flows::compile::compile_in(flow, &tables, &process_table, path) {
+            match tenon_flows::compile::compile_with(
+                flow,
+                &tables,
+                &process_table,
+                &flows.params,
+                path,
+            ) {
                 Ok(done) => compiled.push(Some(done)),
                 Err(invalid) => {
                     let system = path.starts_with("voucher_rules");
@@ -260,7 +271,15 @@ impl Tenant<'_> {
                     )
                     .into());
                 }
-                Some(existing) if existing.definition == *definition => continue,
+                Some(existing)
+                    if existing.definition == *definition
+                        && self
+                            .flow_version(conn, existing.id, existing.version)
+                            .await
+                            .is_ok_and(|published| published.params == compiled.params) =>
+                {
+                    continue;
+                }
                 Some(existing) => (existing.id, existing.version + 1, Some(snapshot(existing))),
                 None => (FlowId::new(), 1, None),
             };
@@ -334,6 +353,50 @@ impl Tenant<'_> {
             .await?;
         }
         Ok(())
+    }
+}
+
+impl Tenant<'_> {
+    /// Replaces an app's `params:` (none: the row goes).
+    async fn write_app_params(
+        &self,
+        conn: &mut Conn<'_>,
+        app: AppId,
+        params: &std::collections::BTreeMap<String, Value>,
+    ) -> Result<()> {
+        conn.execute(
+            Sql::new("DELETE FROM app_params WHERE organization_id = $1 AND app_id = $2")
+                .bind(self.org_id)
+                .bind(app),
+        )
+        .await?;
+        if !params.is_empty() {
+            conn.execute(
+                Sql::new(
+                    "INSERT INTO app_params (organization_id, app_id, params, updated_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(self.org_id)
+                .bind(app)
+                .bind(serde_json::to_value(params).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+                .bind(self.store.now()),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// An app's `params:` as last imported.
+    pub async fn app_params(&self, app: AppId) -> Result<std::collections::BTreeMap<String, Value>> {
+        let mut pooled = self.store.pools.read().await?;
+        let row: Option<(sqlx::types::Json<std::collections::BTreeMap<String, Value>>,)> = pooled
+            .conn()
+            .fetch_optional(
+                Sql::new("SELECT params FROM app_params WHERE organization_id = $1 AND app_id = $2")
+                    .bind(self.org_id)
+                    .bind(app),
+            )
+            .await?;
+        Ok(row.map(|(params,)| params.0).unwrap_or_default())
     }
 }
 

@@ -37,7 +37,7 @@ pub use drafts::Renumbered;
 pub use exchange::{ImportOutcome, ImportProgress};
 pub use records::{FromRecord, RecordOutcome, RecordResult};
 pub use reports::Numbering;
-pub use rules::{StoredRule, SyncOutcome, rule_schema};
+pub use rules::{StoredRule, SyncOutcome, rule_scope};
 pub use statements::{Statement, StatementLine};
 pub use vouchers::VOUCHERS_PER_WRITE_MAX;
 

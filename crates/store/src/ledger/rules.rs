@@ -15,6 +15,8 @@
 //! A reversal keeps the reversed voucher's date while its period is open, else it is dated the first day
 //! of the first open period. Links are `ledger_record_links` rows keyed (book, `rule:<key>/<record>`).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use tenon_flows::scope::ScopeSchema;
@@ -81,11 +83,13 @@ macro_rules! select_rules {
     };
 }
 
-/// What a rule's formulas read: the record's fields by name and by key (links as record ids).
-pub fn rule_schema(table: &TableSchema) -> formula::Schema {
+/// What a rule's formulas read: the record's fields by name and by key (links as record ids), and the
+/// app's `params` (`{params.vat_rate}`).
+pub fn rule_scope(table: &TableSchema, params: &BTreeMap<String, Value>) -> ScopeSchema {
     let mut scope = ScopeSchema::default();
+    scope.add_params(params);
     scope.add_table(table);
-    scope.schema()
+    scope
 }
 
 /// A rule of a file that passed its checks, ready to be written.
@@ -170,6 +174,7 @@ impl Tenant<'_> {
         app: &App,
         tables: &[TableSchema],
         rules: &[(Value, RuleDefinition)],
+        params: &BTreeMap<String, Value>,
         problems: &mut Vec<FieldError>,
     ) -> Result<Vec<CheckedRule>> {
         let mut checked = Vec::with_capacity(rules.len());
@@ -209,11 +214,15 @@ impl Tenant<'_> {
                     tenon_ledger::templates::chart(standard).map_err(StoreError::Corrupt)?
                 }
             };
-            match tenon_ledger::rules::record::compile(rule, &rule_schema(table), &chart, &path) {
-                Ok(compiled) => checked.push(CheckedRule {
+            let schema = rule_scope(table, params).schema();
+            match tenon_ledger::rules::record::compile(rule, &schema, &chart, &path) {
+                Ok(mut compiled) => checked.push(CheckedRule {
+                    compiled: {
+                        compiled.params = params.clone();
+                        compiled
+                    },
                     definition: definition.clone(),
                     parsed: rule.clone(),
-                    compiled,
                     table_id: table.table.id,
                     book,
                 }),
@@ -276,7 +285,7 @@ impl Tenant<'_> {
                         )
                         .bind(self.org_id)
                         .bind(existing.id)
-                        .bind(rule.table_id)
+                        .bind(*rule.table_id.as_uuid())
                         .bind(book.id)
                         .bind(rule.definition.clone())
                         .bind(compiled)
@@ -294,7 +303,7 @@ impl Tenant<'_> {
                         .bind(Uuid::new_v4())
                         .bind(rule.parsed.key.as_str())
                         .bind(app.id)
-                        .bind(rule.table_id)
+                        .bind(*rule.table_id.as_uuid())
                         .bind(book.id)
                         .bind(rule.definition.clone())
                         .bind(compiled)
@@ -347,7 +356,8 @@ impl Tenant<'_> {
             .load_records(conn, &schema, &[record_id], None)
             .await?
             .pop();
-        let fields = rule_schema(&schema);
+        let scope = rule_scope(&schema, &rule.params);
+        let fields = scope.schema();
         let eval_ctx = self.eval_context(conn).await?;
         let mut eval = |stored: &str| -> std::result::Result<formula::Value, String> {
             let Some(record) = &record else {
@@ -363,15 +373,11 @@ impl Tenant<'_> {
                         .join("; ")
                 )
             })?;
-            let inputs: Vec<formula::Value> = formula
-                .fields()
-                .iter()
-                .map(|field| {
-                    let id: Option<FieldId> = field.id.as_str().parse().ok();
-                    cell_value(&field.kind, id.and_then(|id| record.cells.get(&id)))
-                })
-                .collect();
-            match formula.eval(&inputs, &eval_ctx) {
+            let read = |id: &str, kind: &formula::FieldKind| {
+                let id: Option<FieldId> = id.parse().ok();
+                cell_value(kind, id.and_then(|id| record.cells.get(&id)))
+            };
+            match scope.eval(&formula, &Value::Null, Some(&read), &eval_ctx) {
                 formula::Value::Error(error) => Err(format!("the formula gives an error: {error:?}")),
                 value => Ok(value),
             }

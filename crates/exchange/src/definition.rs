@@ -166,7 +166,10 @@ pub fn flows(file: &AppFile) -> Result<tenon_store::flows::FileFlows, ExchangeEr
                     check.push(
                         format!("{path}.key"),
                         DetailCode::NotUnique,
-                        format!("{} is the key of another voucher rule of the file", rule.key),
+                        format!(
+                            "{} is the key of another voucher rule of the file",
+                            rule.key
+                        ),
                     );
                 }
                 flows.rules.push((value.clone(), rule));
@@ -638,13 +641,19 @@ pub fn export_voucher_rules(
     app: tenon_model::AppId,
     rules: Vec<tenon_store::ledger::StoredRule>,
 ) {
-    let mut rules: Vec<_> = rules.into_iter().filter(|rule| rule.app_id == app).collect();
+    let mut rules: Vec<_> = rules
+        .into_iter()
+        .filter(|rule| rule.app_id == app)
+        .collect();
     rules.sort_by(|a, b| a.key.cmp(&b.key));
     file.voucher_rules = rules.into_iter().map(|rule| rule.definition).collect();
 }
 
 /// Adds an app's `params:` to its definition file.
-pub fn export_params(file: &mut AppFile, params: std::collections::BTreeMap<String, serde_json::Value>) {
+pub fn export_params(
+    file: &mut AppFile,
+    params: std::collections::BTreeMap<String, serde_json::Value>,
+) {
     file.params = params;
 }
 

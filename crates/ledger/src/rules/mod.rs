@@ -305,8 +305,7 @@ pub fn apply(rule: &Rule, chart: &Chart, record: &Record) -> Result<VoucherDraft
         lines.push(line);
     }
     check.finish()?;
-    let date =
-        date.ok_or_else(|| {
+    let date = date.ok_or_else(|| {
         Invalid::one(
             format!("fields.{}", rule.date.source()),
             DetailCode::Required,
@@ -333,4 +332,48 @@ pub fn find(name: &str) -> Result<Rule, String> {
         .into_iter()
         .find(|rule| rule.name == name)
         .ok_or_else(|| format!("{name:?} is not a rule; the rules are {known}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::book::Standard;
+    use serde_json::json;
+
+    #[test]
+    fn crm_order_splits_the_vat_off_an_amount_that_includes_it_from_the_records_api_shapes() {
+        let chart = crate::templates::chart(Standard::CasSmall).unwrap();
+        let fields = json!({"won_on": "2026-11-20", "customer": [{"id": "0192", "name": "湖州优品"}],
+                            "amount": "28800.00", "tax_rate": "0.13", "no": "SO-202611-0001",
+                            "sales": {"id": "m1", "name": "赵敏"}});
+        let record: Record = fields
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from_json(v)))
+            .collect();
+        let draft = apply(&find("crm_order").unwrap(), &chart, &record).unwrap();
+        let lines: Vec<(&str, String, String)> = draft
+            .lines
+            .iter()
+            .map(|l| {
+                (
+                    l.account.as_str(),
+                    l.debit.to_string(),
+                    l.credit.to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                ("1122", "28800.00".to_owned(), "0.00".to_owned()),
+                ("5001", "0.00".to_owned(), "25486.73".to_owned()),
+                ("22210102", "0.00".to_owned(), "3313.27".to_owned()),
+            ]
+        );
+        assert_eq!(draft.lines[0].dimensions[&Dimension::Customer], "湖州优品");
+        assert_eq!(draft.lines[0].summary, "销售 湖州优品 SO-202611-0001");
+        assert_eq!(record["sales"], Value::Text("赵敏".to_owned()));
+    }
 }

@@ -310,10 +310,7 @@ impl Compiler<'_> {
                 FieldError::new(
                     at,
                     DetailCode::FormulaType,
-                    format!(
-                        "{wanted}; this formula gives {}",
-                        formula.result_type()
-                    ),
+                    format!("{wanted}; this formula gives {}", formula.result_type()),
                 )
                 .with("start", 0)
                 .with("end", source.len()),
@@ -411,10 +408,7 @@ pub fn compile(
                         FieldError::new(
                             format!("{at}.account"),
                             DetailCode::RoleMissing,
-                            format!(
-                                "no account of the book has the role {}",
-                                role.as_str()
-                            ),
+                            format!("no account of the book has the role {}", role.as_str()),
                         )
                         .with("role", role.as_str()),
                     );
@@ -473,7 +467,12 @@ pub fn compile(
             .as_deref()
             .map(|source| c.condition(&format!("{at}.when"), source));
         let summary = line.summary.as_deref().map(|source| {
-            c.typed(&format!("{at}.summary"), source, is_any, "summary gives text")
+            c.typed(
+                &format!("{at}.summary"),
+                source,
+                is_any,
+                "summary gives text",
+            )
         });
         let mut dimensions = Vec::new();
         for (name, source) in &line.dimensions {
@@ -614,7 +613,12 @@ impl RecordRule {
             let amount = match eval(&rule_line.amount).map_err(|e| format!("{at}: {e}"))? {
                 formula::Value::Number(number) => money::round(number, AMOUNT_SCALE),
                 formula::Value::Empty => Decimal::ZERO,
-                other => return Err(format!("{at}: the amount {} is not a number", text_of(&other))),
+                other => {
+                    return Err(format!(
+                        "{at}: the amount {} is not a number",
+                        text_of(&other)
+                    ));
+                }
             };
             if amount.is_zero() {
                 continue;
@@ -716,7 +720,10 @@ mod tests {
         let values: BTreeMap<&str, formula::Value> = [
             ("f1", formula::Value::Number(Decimal::new(2_880_000, 2))),
             ("f2", formula::Value::Number(Decimal::new(1300, 4))),
-            ("f3", formula::Value::Date(NaiveDate::from_ymd_opt(2026, 11, 20).unwrap())),
+            (
+                "f3",
+                formula::Value::Date(NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()),
+            ),
             ("f4", formula::Value::text("湖州优品")),
             ("f5", formula::Value::text("won")),
         ]
@@ -728,7 +735,8 @@ mod tests {
                 .iter()
                 .map(|f| values[f.id.as_str()].clone())
                 .collect();
-            let ctx = formula::EvalContext::new(chrono::Utc::now(), tenon_model::TimeZone::SHANGHAI.tz());
+            let ctx =
+                formula::EvalContext::new(chrono::Utc::now(), tenon_model::TimeZone::SHANGHAI.tz());
             Ok(formula.eval(&inputs, &ctx))
         };
         assert!(rule.applies(&mut eval).unwrap());
@@ -736,14 +744,24 @@ mod tests {
         let amounts: Vec<(String, String, String)> = draft
             .lines
             .iter()
-            .map(|l| (l.account.as_str().to_owned(), l.debit.to_string(), l.credit.to_string()))
+            .map(|l| {
+                (
+                    l.account.as_str().to_owned(),
+                    l.debit.to_string(),
+                    l.credit.to_string(),
+                )
+            })
             .collect();
         assert_eq!(
             amounts,
             vec![
-                ("1122".to_owned(), "28800.00".to_owned(), "0".to_owned()),
-                ("6001".to_owned(), "0".to_owned(), "25486.73".to_owned()),
-                ("22210102".to_owned(), "0".to_owned(), "3313.27".to_owned()),
+                ("1122".to_owned(), "28800.00".to_owned(), "0.00".to_owned()),
+                ("6001".to_owned(), "0.00".to_owned(), "25486.73".to_owned()),
+                (
+                    "22210102".to_owned(),
+                    "0.00".to_owned(),
+                    "3313.27".to_owned()
+                ),
             ]
         );
         assert_eq!(draft.lines[0].dimensions[&Dimension::Customer], "湖州优品");
@@ -766,7 +784,10 @@ mod tests {
             .collect();
         for wanted in [
             ("voucher_rules[0].date", "formula_type"),
-            ("voucher_rules[0].lines[0].dimensions.customer", "dimension_required"),
+            (
+                "voucher_rules[0].lines[0].dimensions.customer",
+                "dimension_required",
+            ),
             ("voucher_rules[0].lines[0].debit", "formula_unknown_field"),
             ("voucher_rules[0].lines[1].account", "role_missing"),
             ("voucher_rules[0].lines[2].account", "not_leaf_account"),

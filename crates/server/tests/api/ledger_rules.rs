@@ -49,7 +49,8 @@ fn rule(extra: Value) -> Value {
 }
 
 async fn import(app: &TestApp, file: Value) -> Reply {
-    app.post("/api/v1/apps/import", &app.admin_token, file).await
+    app.post("/api/v1/apps/import", &app.admin_token, file)
+        .await
 }
 
 /// Waits (bounded) until `flow` has `count` runs, all finished; returns them newest first.
@@ -78,25 +79,41 @@ async fn finished_runs(app: &TestApp, flow: &str, count: usize) -> Vec<Value> {
 async fn sync_output(app: &TestApp, flow: &str, count: usize) -> Value {
     let runs = finished_runs(app, flow, count).await;
     let id = runs[0]["id"].as_str().unwrap();
-    let run = app.get(&format!("/api/v1/flow-runs/{id}"), &app.admin_token).await.expect(StatusCode::OK).clone();
+    let run = app
+        .get(&format!("/api/v1/flow-runs/{id}"), &app.admin_token)
+        .await
+        .expect(StatusCode::OK)
+        .clone();
     assert_eq!(run["status"], "succeeded", "{run}");
     run["steps"][0]["output"].clone()
 }
 
 /// Runs the manual `book` flow for `record` (the `count`th run) and answers the step's output.
 async fn sync(app: &TestApp, record: &str, count: usize) -> Value {
-    app.post("/api/v1/flows/book/runs", &app.admin_token, json!({"payload": {"record": record}}))
-        .await
-        .expect(StatusCode::CREATED);
+    app.post(
+        "/api/v1/flows/book/runs",
+        &app.admin_token,
+        json!({"payload": {"record": record}}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
     sync_output(app, "book", count).await
 }
 
 async fn voucher(app: &TestApp, id: &Value) -> Value {
-    app.get(&format!("{BOOK}/vouchers/{}", id.as_str().unwrap()), &app.admin_token).await.expect(StatusCode::OK).clone()
+    app.get(
+        &format!("{BOOK}/vouchers/{}", id.as_str().unwrap()),
+        &app.admin_token,
+    )
+    .await
+    .expect(StatusCode::OK)
+    .clone()
 }
 
 async fn vouchers(app: &TestApp) -> Vec<Value> {
-    app.get(&format!("{BOOK}/vouchers?period=2026-11"), &app.admin_token).await.expect(StatusCode::OK)["items"]
+    app.get(&format!("{BOOK}/vouchers?period=2026-11"), &app.admin_token)
+        .await
+        .expect(StatusCode::OK)["items"]
         .as_array()
         .unwrap()
         .clone()
@@ -108,12 +125,20 @@ fn amounts(voucher: &Value) -> Vec<(String, String, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|l| (l["account"].as_str().unwrap().to_owned(), l["debit"].as_str().unwrap().to_owned(), l["credit"].as_str().unwrap().to_owned()))
+        .map(|l| {
+            (
+                l["account"].as_str().unwrap().to_owned(),
+                l["debit"].as_str().unwrap().to_owned(),
+                l["credit"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect()
 }
 
 fn lines(rows: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
-    rows.iter().map(|(a, d, c)| ((*a).to_owned(), (*d).to_owned(), (*c).to_owned())).collect()
+    rows.iter()
+        .map(|(a, d, c)| ((*a).to_owned(), (*d).to_owned(), (*c).to_owned()))
+        .collect()
 }
 
 async fn order(app: &TestApp, amount: &str, rate: &str) -> String {
@@ -338,6 +363,7 @@ api_tests! {
         let posted = voucher(&app, &booked["voucher_id"]).await;
         assert_eq!(amounts(&posted), lines(&[("1122", "28800.00", "0.00"), ("6001", "0.00", "25486.73"), ("22210102", "0.00", "3313.27")]));
         assert_eq!(posted["lines"][0]["dimensions"]["customer"], "湖州优品");
+        assert!(posted["lines"][0]["summary"].as_str().unwrap().starts_with("销售 湖州优品 SO-"), "{posted}");
 
         // `from-record` takes the record as the records API gives it (the link as [{"id", "name"}]) and
         // its `crm_order` rule splits the VAT the same way.

@@ -178,7 +178,14 @@ impl Tenant<'_> {
         let process_table = |code: &str| processes.get(code).copied();
         let mut problems: Vec<FieldError> = Vec::new();
         let rules = self
-            .check_file_rules(conn, app, &tables, &flows.rules, &flows.params, &mut problems)
+            .check_file_rules(
+                conn,
+                app,
+                &tables,
+                &flows.rules,
+                &flows.params,
+                &mut problems,
+            )
             .await?;
         // The file's flows, then the flows of its voucher rules (`sync: auto`; a rule that no longer
         // syncs by itself disables its flow).
@@ -186,7 +193,9 @@ impl Tenant<'_> {
             .flows
             .iter()
             .enumerate()
-            .map(|(i, (definition, flow))| (definition.clone(), flow.clone(), format!("flows[{i}]")))
+            .map(|(i, (definition, flow))| {
+                (definition.clone(), flow.clone(), format!("flows[{i}]"))
+            })
             .collect();
         for (i, (_, rule)) in flows.rules.iter().enumerate() {
             let auto = rule.sync() == tenon_ledger::rules::SyncMode::Auto;
@@ -230,11 +239,15 @@ impl Tenant<'_> {
         // `ledger_sync` steps name a rule of the file or of the organization.
         let mut named = Vec::new();
         for (i, (_, flow)) in flows.flows.iter().enumerate() {
-            tenon_flows::definition::walk(&flow.steps, &format!("flows[{i}].steps"), &mut |step, at| {
-                if let tenon_flows::definition::Step::LedgerSync { rule, .. } = step {
-                    named.push((format!("{at}.rule"), rule.clone()));
-                }
-            });
+            tenon_flows::definition::walk(
+                &flow.steps,
+                &format!("flows[{i}].steps"),
+                &mut |step, at| {
+                    if let tenon_flows::definition::Step::LedgerSync { rule, .. } = step {
+                        named.push((format!("{at}.rule"), rule.clone()));
+                    }
+                },
+            );
         }
         for (at, rule) in named {
             if !flows.rules.iter().any(|(_, r)| r.key == rule)
@@ -386,14 +399,19 @@ impl Tenant<'_> {
     }
 
     /// An app's `params:` as last imported.
-    pub async fn app_params(&self, app: AppId) -> Result<std::collections::BTreeMap<String, Value>> {
+    pub async fn app_params(
+        &self,
+        app: AppId,
+    ) -> Result<std::collections::BTreeMap<String, Value>> {
         let mut pooled = self.store.pools.read().await?;
         let row: Option<(sqlx::types::Json<std::collections::BTreeMap<String, Value>>,)> = pooled
             .conn()
             .fetch_optional(
-                Sql::new("SELECT params FROM app_params WHERE organization_id = $1 AND app_id = $2")
-                    .bind(self.org_id)
-                    .bind(app),
+                Sql::new(
+                    "SELECT params FROM app_params WHERE organization_id = $1 AND app_id = $2",
+                )
+                .bind(self.org_id)
+                .bind(app),
             )
             .await?;
         Ok(row.map(|(params,)| params.0).unwrap_or_default())

@@ -41,9 +41,7 @@ impl Tenant<'_> {
             .load_voucher(&mut conn, book.id, id)
             .await?
             .ok_or_else(|| StoreError::not_found("voucher"))?;
-        let renumbered = self
-            .delete_draft_in(&mut conn, ctx, &book, &stored)
-            .await?;
+        let renumbered = self.delete_draft_in(&mut conn, ctx, &book, &stored).await?;
         tx.commit().await?;
         Ok(renumbered)
     }

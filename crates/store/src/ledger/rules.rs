@@ -145,7 +145,7 @@ impl Tenant<'_> {
             .conn()
             .fetch_all(
                 Sql::new(select_rules!("WHERE organization_id = $1 ORDER BY key"))
-                .bind(self.org_id),
+                    .bind(self.org_id),
             )
             .await?;
         Ok(rows.iter().map(RuleRow::stored).collect())
@@ -154,8 +154,8 @@ impl Tenant<'_> {
     async fn rule_row(&self, conn: &mut Conn<'_>, key: &str) -> Result<Option<RuleRow>> {
         conn.fetch_optional(
             Sql::new(select_rules!("WHERE organization_id = $1 AND key = $2"))
-            .bind(self.org_id)
-            .bind(key),
+                .bind(self.org_id)
+                .bind(key),
         )
         .await
         .map_err(Into::into)
@@ -346,10 +346,11 @@ impl Tenant<'_> {
         let source_key = format!("rule:{rule_key}/{record_id}");
         if conn.backend() == Backend::Postgres {
             // Two runs syncing one record at once take turns: the second sees the first's voucher.
-            conn.execute(
-                Sql::new("SELECT pg_advisory_xact_lock($1)")
-                    .bind(lock_key(self.org_id.as_uuid(), book.id.as_uuid(), &source_key)),
-            )
+            conn.execute(Sql::new("SELECT pg_advisory_xact_lock($1)").bind(lock_key(
+                self.org_id.as_uuid(),
+                book.id.as_uuid(),
+                &source_key,
+            )))
             .await?;
         }
         let record = self
@@ -378,7 +379,9 @@ impl Tenant<'_> {
                 cell_value(kind, id.and_then(|id| record.cells.get(&id)))
             };
             match scope.eval(&formula, &Value::Null, Some(&read), &eval_ctx) {
-                formula::Value::Error(error) => Err(format!("the formula gives an error: {error:?}")),
+                formula::Value::Error(error) => {
+                    Err(format!("the formula gives an error: {error:?}"))
+                }
                 value => Ok(value),
             }
         };
@@ -579,9 +582,11 @@ impl Tenant<'_> {
             )
             .await?;
         conn.execute(
-            Sql::new("DELETE FROM ledger_record_links WHERE organization_id = $1 AND voucher_id = $2")
-                .bind(self.org_id)
-                .bind(voucher),
+            Sql::new(
+                "DELETE FROM ledger_record_links WHERE organization_id = $1 AND voucher_id = $2",
+            )
+            .bind(self.org_id)
+            .bind(voucher),
         )
         .await?;
         Ok(links)
@@ -706,4 +711,3 @@ fn lock_key(org: &Uuid, book: &Uuid, source_key: &str) -> i64 {
     feed(source_key.as_bytes());
     i64::from_ne_bytes(hash.to_ne_bytes())
 }
-

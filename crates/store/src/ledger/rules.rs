@@ -300,7 +300,7 @@ impl Tenant<'_> {
                              compiled, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
                         )
                         .bind(self.org_id)
-                        .bind(Uuid::new_v4())
+                        .bind(Uuid::now_v7())
                         .bind(rule.parsed.key.as_str())
                         .bind(app.id)
                         .bind(*rule.table_id.as_uuid())

@@ -205,6 +205,26 @@ api_tests! {
         app
     }
 
+    async fn a_reversal_whose_period_closed_is_dated_the_first_day_of_the_first_open_period(app) {
+        import(&app, shop(rule(json!({})))).await.expect(StatusCode::CREATED);
+        let id = order(&app, "28800", "0.13").await;
+        let first = sync(&app, &id, 1).await;
+        app.post(&format!("{BOOK}/close"), &app.admin_token, json!({"period": "2026-11", "force": true})).await.expect(StatusCode::OK);
+        // The record moves into December with another amount: the November voucher is reversed on
+        // 2026-12-01, the new one dated as the record says.
+        app.patch(&format!("{ORDERS}/{id}"), &app.admin_token, json!({"fields": {"amount": "11300", "on": "2026-12-05"}})).await.expect(StatusCode::OK);
+        let changed = sync(&app, &id, 2).await;
+        assert_eq!(changed["outcome"], "replaced", "{changed}");
+        let red = voucher(&app, &changed["reversal_id"]).await;
+        assert_eq!((&red["reverses_id"], red["date"].as_str(), red["period"].as_str()), (&first["voucher_id"], Some("2026-12-01"), Some("2026-12")));
+        assert_eq!(voucher(&app, &changed["voucher_id"]).await["date"], "2026-12-05");
+        // Leaving `when` with the period of the voucher open: the reversal keeps the voucher's date.
+        app.patch(&format!("{ORDERS}/{id}"), &app.admin_token, json!({"fields": {"status": "新建"}})).await.expect(StatusCode::OK);
+        let left = sync(&app, &id, 3).await;
+        assert_eq!(voucher(&app, &left["reversal_id"]).await["date"], "2026-12-05");
+        app
+    }
+
     async fn a_draft_is_replaced_in_place_keeping_its_number_never_reversed(app) {
         import(&app, shop(rule(json!({"post": false})))).await.expect(StatusCode::CREATED);
         // Another voucher of the same word first, so the rule's draft is number 2.

@@ -63,6 +63,12 @@ pub struct AppFile {
     /// Connection flows (docs/flows.md): published with the import unless it skips them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flows: Vec<serde_json::Value>,
+    /// Voucher rules (docs/ledger-rules.md): published with the flows (and skipped with them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub voucher_rules: Vec<serde_json::Value>,
+    /// Values rule and step formulas read as `{params.<key>}` (numbers, text, booleans).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub params: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -131,6 +137,42 @@ pub fn flows(file: &AppFile) -> Result<tenon_store::flows::FileFlows, ExchangeEr
                     );
                 }
                 flows.flows.push((value.clone(), flow));
+            }
+            Err(invalid) => invalid.0.into_iter().for_each(|error| check.add(error)),
+        }
+    }
+    for (key, value) in &file.params {
+        if ApiKey::parse(key).is_err() {
+            check.push(
+                format!("params.{key}"),
+                DetailCode::InvalidFormat,
+                "a parameter's key is a short identifier (letters, digits, _)",
+            );
+        } else if tenon_flows::scope::param_kind(value).is_none() {
+            check.push(
+                format!("params.{key}"),
+                DetailCode::InvalidValue,
+                "a parameter is a number (at most 8 decimal places), a text or a boolean",
+            );
+        } else {
+            flows.params.insert(key.clone(), value.clone());
+        }
+    }
+    for (i, value) in file.voucher_rules.iter().enumerate() {
+        let path = format!("voucher_rules[{i}]");
+        match tenon_ledger::rules::RuleDefinition::parse(value, &path) {
+            Ok(rule) => {
+                if flows.rules.iter().any(|(_, other)| other.key == rule.key) {
+                    check.push(
+                        format!("{path}.key"),
+                        DetailCode::NotUnique,
+                        format!(
+                            "{} is the key of another voucher rule of the file",
+                            rule.key
+                        ),
+                    );
+                }
+                flows.rules.push((value.clone(), rule));
             }
             Err(invalid) => invalid.0.into_iter().for_each(|error| check.add(error)),
         }
@@ -521,6 +563,8 @@ pub fn export(current: &CurrentApp) -> AppFile {
         roles: Vec::new(),
         processes: Vec::new(),
         flows: Vec::new(),
+        voucher_rules: Vec::new(),
+        params: Default::default(),
     }
 }
 
@@ -582,12 +626,35 @@ pub fn export_flows(
     app: tenon_model::AppId,
     flows: Vec<tenon_store::flows::StoredFlow>,
 ) {
+    // A voucher rule's own flow (`rule:<key>`, from `sync: auto`) comes with the rule, not in `flows:`.
     let mut flows: Vec<_> = flows
         .into_iter()
-        .filter(|flow| flow.app_id == Some(app))
+        .filter(|flow| flow.app_id == Some(app) && !flow.key.starts_with("rule:"))
         .collect();
     flows.sort_by(|a, b| a.key.cmp(&b.key));
     file.flows = flows.into_iter().map(|flow| flow.definition).collect();
+}
+
+/// Adds an app's voucher rules (each definition as last published, by key) to its definition file.
+pub fn export_voucher_rules(
+    file: &mut AppFile,
+    app: tenon_model::AppId,
+    rules: Vec<tenon_store::ledger::StoredRule>,
+) {
+    let mut rules: Vec<_> = rules
+        .into_iter()
+        .filter(|rule| rule.app_id == app)
+        .collect();
+    rules.sort_by(|a, b| a.key.cmp(&b.key));
+    file.voucher_rules = rules.into_iter().map(|rule| rule.definition).collect();
+}
+
+/// Adds an app's `params:` to its definition file.
+pub fn export_params(
+    file: &mut AppFile,
+    params: std::collections::BTreeMap<String, serde_json::Value>,
+) {
+    file.params = params;
 }
 
 /// Groups of field keys (`unique_together`, `indexes`), each key checked where it stands.

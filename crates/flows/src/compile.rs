@@ -49,6 +49,9 @@ pub type Processes<'a> = &'a dyn Fn(&str) -> Option<TableId>;
 pub struct CompiledFlow {
     pub trigger: CompiledTrigger,
     pub steps: Vec<CompiledStep>,
+    /// The app's `params:` as published with this version (`{params.<key>}` in step formulas).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub params: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,6 +179,11 @@ pub enum Action {
     WaitApproval {
         approval: String,
     },
+    /// Books the record `record` (a stored formula giving its id) by the voucher rule `rule` (its key).
+    LedgerSync {
+        rule: String,
+        record: String,
+    },
     /// `steps` run once per item, in one transaction per batch of items.
     ForEach {
         items: String,
@@ -201,6 +209,7 @@ impl Action {
             Action::Aggregate { .. } => "aggregate",
             Action::StartApproval { .. } => "start_approval",
             Action::WaitApproval { .. } => "wait_approval",
+            Action::LedgerSync { .. } => "ledger_sync",
             Action::ForEach { .. } => "for_each",
         }
     }
@@ -288,6 +297,7 @@ impl CompiledFlow {
     /// What the formulas of step `index` read, from the tables as they are now.
     pub fn scope_at<T: Tables + ?Sized>(&self, index: usize, tables: &T) -> ScopeSchema {
         let mut scope = ScopeSchema::default();
+        scope.add_params(&self.params);
         match &self.trigger {
             CompiledTrigger::Record { table_id: id, .. } => {
                 scope.add(
@@ -392,6 +402,17 @@ pub fn compile_in(
     processes: Processes<'_>,
     path: &str,
 ) -> Result<CompiledFlow, Invalid> {
+    compile_with(flow, tables, processes, &Default::default(), path)
+}
+
+/// [`compile_in`] for an app with `params:` (`{params.<key>}` in step formulas).
+pub fn compile_with(
+    flow: &Flow,
+    tables: &[TableSchema],
+    processes: Processes<'_>,
+    params: &std::collections::BTreeMap<String, serde_json::Value>,
+    path: &str,
+) -> Result<CompiledFlow, Invalid> {
     let mut check = Checker::default();
     let trigger = compile_trigger(
         flow,
@@ -403,6 +424,7 @@ pub fn compile_in(
     let mut compiled = CompiledFlow {
         trigger: trigger.unwrap_or(CompiledTrigger::Manual { inputs: Vec::new() }),
         steps: Vec::new(),
+        params: params.clone(),
     };
     let mut order: Vec<Flat<'_>> = Vec::new();
     flatten(&flow.steps, &format!("{path}.steps"), &[], &mut order);
@@ -761,6 +783,19 @@ impl Compiler<'_> {
             Step::WaitApproval { approval, .. } => Some(Action::WaitApproval {
                 approval: self.id_formula("approval", approval, "an approval instance's id")?,
             }),
+            Step::LedgerSync { rule, record, .. } => {
+                if tenon_model::apps::ApiKey::parse(rule).is_err() {
+                    self.check.push(
+                        format!("{}.rule", self.at),
+                        DetailCode::InvalidFormat,
+                        "rule is a voucher rule's key",
+                    );
+                }
+                Some(Action::LedgerSync {
+                    rule: rule.clone(),
+                    record: self.record(record)?,
+                })
+            }
             // Compiled by `for_each` (with its own scope).
             Step::ForEach { .. } => None,
         }

@@ -29,6 +29,23 @@ pub type ReadField<'a> = dyn Fn(&str, &formula::FieldKind) -> formula::Value + '
 pub struct ScopeSchema {
     fields: Vec<formula::Field>,
     paths: HashMap<String, Vec<String>>,
+    /// Values known when the scope is made: the app's `params` (`{params.vat_rate}`).
+    constants: HashMap<String, formula::Value>,
+}
+
+/// An app parameter's formula kind: numbers (at their written scale, at most 8), text, booleans.
+pub fn param_kind(value: &Value) -> Option<formula::FieldKind> {
+    match value {
+        Value::Number(number) => {
+            let number: Decimal = number.to_string().parse().ok()?;
+            (number.scale() <= 8).then(|| formula::FieldKind::Number {
+                scale: number.scale(),
+            })
+        }
+        Value::String(_) => Some(formula::FieldKind::Text),
+        Value::Bool(_) => Some(formula::FieldKind::Checkbox),
+        _ => None,
+    }
 }
 
 /// How a flow reads a field: links as a list of record ids; otherwise as formulas read it.
@@ -85,6 +102,19 @@ impl ScopeSchema {
         }
     }
 
+    /// Adds the app's parameters as `{params.<key>}`, read as the values given.
+    pub fn add_params(&mut self, params: &std::collections::BTreeMap<String, Value>) {
+        for (key, value) in params {
+            let Some(kind) = param_kind(value) else {
+                continue;
+            };
+            let id = format!("params.{key}");
+            self.fields
+                .push(formula::Field::new(&id, id.as_str(), kind.clone()));
+            self.constants.insert(id, json_value(&kind, value));
+        }
+    }
+
     /// Adds the fields of `table` as themselves (`{状态}`, by field id): a `find` condition's candidates.
     pub fn add_table(&mut self, table: &TableSchema) {
         for field in &table.fields {
@@ -109,6 +139,9 @@ impl ScopeSchema {
         kind: &formula::FieldKind,
         context: &Value,
     ) -> Option<formula::Value> {
+        if let Some(constant) = self.constants.get(id) {
+            return Some(constant.clone());
+        }
         let path = self.paths.get(id)?;
         let mut at = context;
         for part in path {

@@ -22,6 +22,9 @@ pub enum On {
     Enter,
     Leave,
     Change,
+    /// `enter`, `change` or `leave`: a voucher rule's `sync: auto` flow (`rule:<key>`); not written in
+    /// files.
+    Sync,
 }
 
 impl On {
@@ -33,6 +36,7 @@ impl On {
             On::Enter => "enter",
             On::Leave => "leave",
             On::Change => "change",
+            On::Sync => "sync",
         }
     }
 
@@ -51,7 +55,7 @@ impl On {
 
     /// `enter`, `leave` and `change` are about a condition: they need `when`.
     pub fn needs_when(self) -> bool {
-        matches!(self, On::Enter | On::Leave | On::Change)
+        matches!(self, On::Enter | On::Leave | On::Change | On::Sync)
     }
 }
 
@@ -112,6 +116,10 @@ pub fn fires(
         On::Leave => before && !after,
         On::Change => {
             change == Change::Updated && before && after && !changed.is_empty() && narrowed()
+        }
+        On::Sync => {
+            (before != after)
+                || (change == Change::Updated && before && after && !changed.is_empty())
         }
     }
 }
@@ -177,6 +185,21 @@ mod tests {
         let w = watch(On::Updated, vec![], true);
         assert!(fires(&w, Change::Updated, &[other].into(), false, true));
         assert!(!fires(&w, Change::Updated, &[other].into(), true, false));
+    }
+
+    #[test]
+    fn sync_fires_on_enter_change_and_leave() {
+        let w = watch(On::Sync, vec![], true);
+        let one: HashSet<FieldId> = [FieldId::new()].into();
+        let none = HashSet::new();
+        assert!(fires(&w, Change::Created, &none, false, true));
+        assert!(fires(&w, Change::Updated, &one, false, true));
+        assert!(fires(&w, Change::Updated, &one, true, true));
+        assert!(fires(&w, Change::Updated, &one, true, false));
+        assert!(fires(&w, Change::Deleted, &none, true, false));
+        assert!(!fires(&w, Change::Updated, &one, false, false));
+        assert!(!fires(&w, Change::Updated, &none, true, true));
+        assert!(!fires(&w, Change::Created, &none, false, false));
     }
 
     #[test]

@@ -42,7 +42,25 @@ impl Value {
                 .map(Value::Number)
                 .unwrap_or_else(|_| Value::Text(number.to_string())),
             serde_json::Value::String(text) => Value::Text(text.clone()),
-            other => Value::Text(other.to_string()),
+            // The records API's shapes: a link `[{"id", "name"}]`, a member `{"id", "name"}`, a
+            // multi-select `["a", "b"]` read as their names (joined by ", ").
+            serde_json::Value::Object(object) => match object.get("name") {
+                Some(serde_json::Value::String(name)) => Value::Text(name.clone()),
+                _ => Value::Text(json.to_string()),
+            },
+            serde_json::Value::Array(items) => {
+                let names: Vec<String> = items
+                    .iter()
+                    .map(Value::from_json)
+                    .filter(|value| *value != Value::Null)
+                    .map(|value| value.text())
+                    .collect();
+                if names.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Text(names.join(", "))
+                }
+            }
         }
     }
 

@@ -104,6 +104,16 @@ mod tests {
             let account = chart.by_role(&Role::parse(role).unwrap()).unwrap();
             assert!(chart.is_leaf(&account.code), "{role} is not a leaf");
         }
+        for (role, code) in [
+            ("ADVANCE_RECEIPT", "2203"),
+            ("COST_OF_SALES", "6401"),
+            ("VAT_OUTPUT", "22210102"),
+            ("OTHER_MONEY", "1012"),
+            ("OTHER_COST", "6402"),
+        ] {
+            let account = chart.by_role(&Role::parse(role).unwrap()).unwrap();
+            assert_eq!(account.code.as_str(), code, "{role}");
+        }
         assert!(!chart.is_leaf(&AccountCode::parse("2221").unwrap()));
         let ar = chart.get(&AccountCode::parse("1122").unwrap()).unwrap();
         assert_eq!(ar.dimensions, vec![Dimension::Customer]);
@@ -126,5 +136,15 @@ mod tests {
             .by_role(&Role::parse("ADMIN_EXPENSE").unwrap())
             .unwrap();
         assert_eq!(admin.code.as_str(), "5602");
+        for (role, code) in [
+            ("ADVANCE_RECEIPT", "2203"),
+            ("COST_OF_SALES", "5401"),
+            ("VAT_OUTPUT", "22210102"),
+            ("OTHER_MONEY", "1012"),
+            ("OTHER_COST", "5402"),
+        ] {
+            let account = chart.by_role(&Role::parse(role).unwrap()).unwrap();
+            assert_eq!(account.code.as_str(), code, "{role}");
+        }
     }
 }

@@ -219,6 +219,11 @@ pub(super) fn add_output<T: Tables + ?Sized>(
                 &["steps", key, "output", "record", "id"],
             );
         }
+        Action::LedgerSync { .. } => {
+            for name in ["outcome", "book", "voucher_id", "reversal_id"] {
+                one(name, formula::FieldKind::Text);
+            }
+        }
         Action::DeleteRecord { .. } | Action::Notify { .. } => {}
     }
     if let Action::Upsert { .. } = action {

@@ -293,6 +293,13 @@ pub enum Step {
     /// The run waits (`waiting`) until the approval instance `approval` (a formula giving its id) is
     /// finished; its output is the instance (`status`, `result`…).
     WaitApproval { key: String, approval: String },
+    /// Books the record `record` (a formula giving its id) by the voucher rule `rule` (its key): posts,
+    /// leaves alone, corrects or reverses its voucher (docs/ledger-rules.md).
+    LedgerSync {
+        key: String,
+        rule: String,
+        record: String,
+    },
     /// Runs `steps` once per item of `items` (a formula giving a list; record ids of `table` when given).
     ForEach {
         key: String,
@@ -330,6 +337,7 @@ impl Step {
             | Step::Aggregate { key, .. }
             | Step::StartApproval { key, .. }
             | Step::WaitApproval { key, .. }
+            | Step::LedgerSync { key, .. }
             | Step::ForEach { key, .. } => key,
         }
     }
@@ -350,6 +358,7 @@ impl Step {
             Step::Aggregate { .. } => "aggregate",
             Step::StartApproval { .. } => "start_approval",
             Step::WaitApproval { .. } => "wait_approval",
+            Step::LedgerSync { .. } => "ledger_sync",
             Step::ForEach { .. } => "for_each",
         }
     }
@@ -357,7 +366,6 @@ impl Step {
 
 /// Step types the issue names that are not built yet: refused with that reason rather than as unknown.
 pub const NOT_BUILT_STEPS: &[&str] = &[
-    "ledger_sync",
     "http",
     "sms",
     "email",
@@ -495,6 +503,13 @@ impl Trigger {
             );
         } else if self.record.is_some() {
             let on = self.on.unwrap_or(On::Created);
+            if on == On::Sync {
+                check.push(
+                    format!("{path}.on"),
+                    DetailCode::NotOneOf,
+                    "on: created, updated, deleted, enter, leave or change (sync belongs to a voucher rule's own flow)",
+                );
+            }
             if self.on.is_none() {
                 check.push(
                     format!("{path}.on"),

@@ -109,6 +109,12 @@ pub async fn export_app(
         tenant.list_roles().await?,
     );
     definition::export_flows(&mut file, current.app.id, tenant.list_flows().await?);
+    definition::export_voucher_rules(
+        &mut file,
+        current.app.id,
+        tenant.list_voucher_rules().await?,
+    );
+    definition::export_params(&mut file, tenant.app_params(current.app.id).await?);
     let text = definition::write(&file, format).map_err(exchange_error)?;
     let content_type = if format == FileFormat::Json {
         "application/json"

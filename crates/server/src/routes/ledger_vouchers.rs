@@ -579,10 +579,11 @@ pub struct RecordSource {
 pub struct FromRecordIn {
     /// Book id or name.
     pub book: String,
-    /// `sales_invoice`, `receipt` or `expense_claim`.
+    /// `crm_order`, `sales_invoice`, `receipt` or `expense_claim` (docs/ledger-rules.md).
     pub rule: String,
     pub source: RecordSource,
-    /// The record's fields, inline (the data engine that would let Tenon fetch them does not exist yet).
+    /// The record's fields, inline: plain values or the records API's own shapes (a link
+    /// `[{"id", "name"}]` and a member `{"id", "name"}` read as their names).
     #[schema(value_type = Object)]
     pub fields: serde_json::Map<String, serde_json::Value>,
     /// Post at once instead of leaving a draft; default false.
@@ -599,7 +600,8 @@ pub struct FromRecordOut {
 }
 
 /// Book a business record by a rule — idempotent by its source: the same record never makes two vouchers,
-/// a changed record (higher version, other fields) reverses the old voucher and makes a new one.
+/// a changed record (higher version, other fields) reverses the old voucher and makes a new one, or
+/// replaces it in place (same number) while it is a draft.
 #[utoipa::path(
     post, path = "/api/v1/ledger/vouchers/from-record", tag = "ledger",
     request_body = FromRecordIn,

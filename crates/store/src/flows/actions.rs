@@ -397,6 +397,19 @@ impl Tenant<'_> {
                 self.start_approval_action(conn, step, action, &formula)
                     .await
             }
+            Action::LedgerSync { rule, record } => {
+                let id = record_id(scope, context, eval, &formula(record)?)?;
+                let input = json!({"rule": rule, "record": id.to_string()});
+                let done = self
+                    .ledger_sync_in(conn, &ctx, rule, id)
+                    .await
+                    .map_err(|e| StepFailure::store(e, &input))?;
+                Ok(Outcome {
+                    input,
+                    output: done.json(),
+                    branch: None,
+                })
+            }
             Action::CallFlow { .. } => Err(StepFailure::mapping(
                 "a call_flow step cannot run inside a for_each",
                 &none,

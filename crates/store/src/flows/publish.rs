@@ -18,6 +18,35 @@ use crate::{Result, StoreError, Tenant, WriteContext};
 #[derive(Debug, Clone, Default)]
 pub struct FileFlows {
     pub flows: Vec<(Value, Flow)>,
+    /// `voucher_rules:` each as written, and parsed at `voucher_rules[i]` (published with the flows).
+    pub rules: Vec<(Value, tenon_ledger::rules::RuleDefinition)>,
+    /// `params:` (`{params.vat_rate}` in rule and step formulas); replaces the app's.
+    pub params: std::collections::BTreeMap<String, Value>,
+}
+
+/// The flow a voucher rule with `sync: auto` adds (`rule:<key>`): on `enter`, `change` and `leave` of the
+/// rule's `when` (any change while none is given), one `ledger_sync` step.
+fn rule_flow(rule: &tenon_ledger::rules::RuleDefinition, enabled: bool) -> Flow {
+    Flow {
+        key: format!("rule:{}", rule.key),
+        name: Some(format!(
+            "凭证规则 {}",
+            rule.name.clone().unwrap_or_else(|| rule.key.clone())
+        )),
+        description: None,
+        enabled,
+        trigger: tenon_flows::definition::Trigger {
+            record: Some(rule.table.clone()),
+            on: Some(tenon_flows::On::Sync),
+            when: Some(rule.when.clone().unwrap_or_else(|| "TRUE()".to_owned())),
+            ..Default::default()
+        },
+        steps: vec![tenon_flows::definition::Step::LedgerSync {
+            key: "sync".to_owned(),
+            rule: rule.key.clone(),
+            record: "{trigger.record_id}".to_owned(),
+        }],
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -140,24 +169,64 @@ impl Tenant<'_> {
         app: &App,
         flows: &FileFlows,
     ) -> Result<()> {
-        if flows.flows.is_empty() {
+        if flows.flows.is_empty() && flows.rules.is_empty() && flows.params.is_empty() {
             return Ok(());
         }
+        self.write_app_params(conn, app.id, &flows.params).await?;
         let tables = self.app_schemas(conn, app.id).await?;
         let processes = self.process_tables(conn).await?;
         let process_table = |code: &str| processes.get(code).copied();
         let mut problems: Vec<FieldError> = Vec::new();
-        let mut compiled = Vec::with_capacity(flows.flows.len());
-        for (i, (_, flow)) in flows.flows.iter().enumerate() {
-            match tenon_flows::compile::compile_in(
+        let rules = self
+            .check_file_rules(
+                conn,
+                app,
+                &tables,
+                &flows.rules,
+                &flows.params,
+                &mut problems,
+            )
+            .await?;
+        // The file's flows, then the flows of its voucher rules (`sync: auto`; a rule that no longer
+        // syncs by itself disables its flow).
+        let mut all: Vec<(Value, Flow, String)> = flows
+            .flows
+            .iter()
+            .enumerate()
+            .map(|(i, (definition, flow))| {
+                (definition.clone(), flow.clone(), format!("flows[{i}]"))
+            })
+            .collect();
+        for (i, (_, rule)) in flows.rules.iter().enumerate() {
+            let auto = rule.sync() == tenon_ledger::rules::SyncMode::Auto;
+            let key = format!("rule:{}", rule.key);
+            // A rule whose table is missing is refused at `voucher_rules[i].table` already.
+            let table_exists = tables.iter().any(|t| t.table.key.as_str() == rule.table);
+            if table_exists && (auto || self.load_flow(conn, &key).await?.is_some()) {
+                let flow = rule_flow(rule, auto);
+                let definition = serde_json::to_value(&flow)
+                    .map_err(|error| StoreError::Corrupt(error.to_string()))?;
+                all.push((definition, flow, format!("voucher_rules[{i}]")));
+            }
+        }
+        let mut compiled = Vec::with_capacity(all.len());
+        for (_, flow, path) in &all {
+            match tenon_flows::compile::compile_with(
                 flow,
                 &tables,
                 &process_table,
-                &format!("flows[{i}]"),
+                &flows.params,
+                path,
             ) {
                 Ok(done) => compiled.push(Some(done)),
                 Err(invalid) => {
-                    problems.extend(invalid.0);
+                    let system = path.starts_with("voucher_rules");
+                    problems.extend(invalid.0.into_iter().map(|mut error| {
+                        if system {
+                            error.field = error.field.replace(".trigger.when", ".when");
+                        }
+                        error
+                    }));
                     compiled.push(None);
                 }
             }
@@ -167,11 +236,39 @@ impl Tenant<'_> {
         problems.extend(tenon_flows::calls::check_calls(&file, &|key| {
             callees.get(key).cloned()
         }));
+        // `ledger_sync` steps name a rule of the file or of the organization.
+        let mut named = Vec::new();
+        for (i, (_, flow)) in flows.flows.iter().enumerate() {
+            tenon_flows::definition::walk(
+                &flow.steps,
+                &format!("flows[{i}].steps"),
+                &mut |step, at| {
+                    if let tenon_flows::definition::Step::LedgerSync { rule, .. } = step {
+                        named.push((format!("{at}.rule"), rule.clone()));
+                    }
+                },
+            );
+        }
+        for (at, rule) in named {
+            if !flows.rules.iter().any(|(_, r)| r.key == rule)
+                && !self.has_voucher_rule(conn, &rule).await?
+            {
+                problems.push(
+                    FieldError::new(
+                        at,
+                        DetailCode::NotFound,
+                        format!("the organization has no voucher rule {rule}"),
+                    )
+                    .with("what", "voucher rule"),
+                );
+            }
+        }
         if !problems.is_empty() {
             return Err(Invalid(problems).into());
         }
+        self.write_file_rules(conn, ctx, app, &rules).await?;
         let now = self.store.now();
-        for (i, ((definition, flow), compiled)) in flows.flows.iter().zip(compiled).enumerate() {
+        for ((definition, flow, path), compiled) in all.iter().zip(compiled) {
             let Some(compiled) = compiled else { continue };
             let compiled_json = serde_json::to_value(&compiled)
                 .map_err(|error| StoreError::Corrupt(error.to_string()))?;
@@ -181,13 +278,21 @@ impl Tenant<'_> {
             let (id, version, before) = match &existing {
                 Some(existing) if existing.app_id != Some(app.id) => {
                     return Err(Invalid::one(
-                        format!("flows[{i}].key"),
+                        format!("{path}.key"),
                         DetailCode::NotUnique,
                         format!("{} is the key of a flow of another app", flow.key),
                     )
                     .into());
                 }
-                Some(existing) if existing.definition == *definition => continue,
+                Some(existing)
+                    if existing.definition == *definition
+                        && self
+                            .flow_version(conn, existing.id, existing.version)
+                            .await
+                            .is_ok_and(|published| published.params == compiled.params) =>
+                {
+                    continue;
+                }
                 Some(existing) => (existing.id, existing.version + 1, Some(snapshot(existing))),
                 None => (FlowId::new(), 1, None),
             };
@@ -261,6 +366,55 @@ impl Tenant<'_> {
             .await?;
         }
         Ok(())
+    }
+}
+
+impl Tenant<'_> {
+    /// Replaces an app's `params:` (none: the row goes).
+    async fn write_app_params(
+        &self,
+        conn: &mut Conn<'_>,
+        app: AppId,
+        params: &std::collections::BTreeMap<String, Value>,
+    ) -> Result<()> {
+        conn.execute(
+            Sql::new("DELETE FROM app_params WHERE organization_id = $1 AND app_id = $2")
+                .bind(self.org_id)
+                .bind(app),
+        )
+        .await?;
+        if !params.is_empty() {
+            conn.execute(
+                Sql::new(
+                    "INSERT INTO app_params (organization_id, app_id, params, updated_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(self.org_id)
+                .bind(app)
+                .bind(serde_json::to_value(params).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+                .bind(self.store.now()),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// An app's `params:` as last imported.
+    pub async fn app_params(
+        &self,
+        app: AppId,
+    ) -> Result<std::collections::BTreeMap<String, Value>> {
+        let mut pooled = self.store.pools.read().await?;
+        let row: Option<(sqlx::types::Json<std::collections::BTreeMap<String, Value>>,)> = pooled
+            .conn()
+            .fetch_optional(
+                Sql::new(
+                    "SELECT params FROM app_params WHERE organization_id = $1 AND app_id = $2",
+                )
+                .bind(self.org_id)
+                .bind(app),
+            )
+            .await?;
+        Ok(row.map(|(params,)| params.0).unwrap_or_default())
     }
 }
 

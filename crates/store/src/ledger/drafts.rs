@@ -41,6 +41,20 @@ impl Tenant<'_> {
             .load_voucher(&mut conn, book.id, id)
             .await?
             .ok_or_else(|| StoreError::not_found("voucher"))?;
+        let renumbered = self.delete_draft_in(&mut conn, ctx, &book, &stored).await?;
+        tx.commit().await?;
+        Ok(renumbered)
+    }
+
+    /// [`Self::delete_draft_voucher`] in the caller's transaction.
+    pub(crate) async fn delete_draft_in(
+        &self,
+        conn: &mut crate::exec::Conn<'_>,
+        ctx: &WriteContext,
+        book: &super::Book,
+        stored: &super::StoredVoucher,
+    ) -> Result<Vec<Renumbered>> {
+        let id = stored.id;
         let v = &stored.voucher;
         if v.state != VoucherState::Draft {
             return Err(StoreError::conflict(
@@ -54,7 +68,7 @@ impl Tenant<'_> {
                 ),
             ));
         }
-        Self::check_open(&book, v.period)?;
+        Self::check_open(book, v.period)?;
         // The counter row first: it serializes this with every writer numbering the same (period, word).
         let (last,): (i64,) = conn
             .fetch_one(
@@ -149,7 +163,7 @@ impl Tenant<'_> {
             target_kind: TargetKind::Voucher,
             target_id: id.to_string(),
             action: Action::Deleted,
-            before: Some(voucher_snapshot(&stored)),
+            before: Some(voucher_snapshot(stored)),
             after: None,
             ctx,
         }];
@@ -163,8 +177,7 @@ impl Tenant<'_> {
                 ctx,
             });
         }
-        audit::record_many(&mut conn, self, changes).await?;
-        tx.commit().await?;
+        audit::record_many(conn, self, changes).await?;
         Ok(renumbered)
     }
 }

@@ -25,6 +25,7 @@ mod exchange;
 mod openings;
 mod records;
 mod reports;
+mod rules;
 mod statements;
 mod unnest;
 mod vouchers;
@@ -36,6 +37,7 @@ pub use drafts::Renumbered;
 pub use exchange::{ImportOutcome, ImportProgress};
 pub use records::{FromRecord, RecordOutcome, RecordResult};
 pub use reports::Numbering;
+pub use rules::{StoredRule, SyncOutcome, rule_scope};
 pub use statements::{Statement, StatementLine};
 pub use vouchers::VOUCHERS_PER_WRITE_MAX;
 

@@ -1,6 +1,6 @@
 //! Vouchers from business records by a rule, idempotent by the record's source identifier: the same record
 //! never produces two vouchers; a changed record (higher version, other content) produces a reversal of the
-//! old voucher and a new one.
+//! old voucher and a new one — or, while the old voucher is not posted, replaces it in place (same number).
 
 use super::BookRef;
 use tenon_ledger::VoucherState;
@@ -123,6 +123,20 @@ impl Tenant<'_> {
                 &self.load_chart(&mut conn, book.id).await?,
                 &record,
             )?;
+            if previous.voucher.state != VoucherState::Posted {
+                // A draft is corrected in place (same number), never reversed.
+                let (voucher, _) = self
+                    .correct_voucher_in(&mut conn, ctx, &book, &previous, draft, state)
+                    .await?;
+                self.write_link(&mut conn, book.id, &input, voucher.id, true)
+                    .await?;
+                tx.commit().await?;
+                return Ok(RecordResult {
+                    outcome: RecordOutcome::Replaced,
+                    voucher,
+                    reversal: None,
+                });
+            }
             reversal = Some(
                 self.reverse_in(&mut conn, ctx, &book, &previous, draft.date)
                     .await?,

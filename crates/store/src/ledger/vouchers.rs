@@ -154,7 +154,7 @@ impl Tenant<'_> {
         Ok(stored)
     }
 
-    fn actor_name(ctx: &WriteContext) -> String {
+    pub(crate) fn actor_name(ctx: &WriteContext) -> String {
         ctx.actor.name().to_owned()
     }
 

@@ -6,6 +6,10 @@
 //! tax books no tax line). Idempotency — the same record never producing two vouchers — is kept by the
 //! store, keyed by the record's source identifier; this module only computes.
 
+pub mod record;
+
+pub use record::{RecordRule, RuleDefinition, SyncMode};
+
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
@@ -87,7 +91,30 @@ pub fn builtin() -> Result<Vec<Rule>, String> {
         .push((Dimension::Employee, expr("employee")?));
     let mut paid = line("BANK", Side::Credit, "amount")?;
     paid.when = Some(expr("coalesce(paid, false)")?);
+    // The demo CRM's order: its amount includes VAT, so the net and the tax are split off it the way the
+    // template's own formula fields do (net = ROUND(amount / (1 + rate), 2), tax = amount − net).
+    let gross = "amount";
+    let net = "round(amount / (1 + coalesce(tax_rate, 0)), 2)";
+    let mut order_ar = line("AR", Side::Debit, gross)?;
+    order_ar
+        .dimensions
+        .push((Dimension::Customer, expr("customer")?));
     Ok(vec![
+        Rule {
+            name: "crm_order",
+            description: "A won order of the demo CRM (templates/crm.yaml), its fields as the records API gives them: \
+                          Dr 应收账款 (AR, customer) = amount; Cr 主营业务收入 (REVENUE) = round(amount / (1 + tax_rate), 2); \
+                          Cr 应交税费-应交增值税(销项税额) (VAT_OUTPUT) = amount − revenue. \
+                          Fields: won_on, customer (a link: its name), amount (including VAT), tax_rate (e.g. 0.13; default 0), no (optional).",
+            word: Word::Ji,
+            date: expr("won_on")?,
+            summary: expr("'销售 ' & customer & if(coalesce(no, '') = '', '', ' ' & no)")?,
+            lines: vec![
+                order_ar,
+                line("REVENUE", Side::Credit, net)?,
+                line("VAT_OUTPUT", Side::Credit, &format!("{gross} - {net}"))?,
+            ],
+        },
         Rule {
             name: "sales_invoice",
             description: "A won sales order or invoice: Dr 应收账款 (AR, customer) = amount + tax; Cr 主营业务收入 \
@@ -146,7 +173,7 @@ pub fn apply(rule: &Rule, chart: &Chart, record: &Record) -> Result<VoucherDraft
                         "date",
                         format!("{:?} is not a date (YYYY-MM-DD)", value.text()),
                     )
-                    .at("fields.date"),
+                    .at(format!("fields.{}", rule.date.source())),
                 );
                 None
             }
@@ -278,8 +305,13 @@ pub fn apply(rule: &Rule, chart: &Chart, record: &Record) -> Result<VoucherDraft
         lines.push(line);
     }
     check.finish()?;
-    let date =
-        date.ok_or_else(|| Invalid::one("fields.date", DetailCode::Required, "is missing"))?;
+    let date = date.ok_or_else(|| {
+        Invalid::one(
+            format!("fields.{}", rule.date.source()),
+            DetailCode::Required,
+            "is missing",
+        )
+    })?;
     Ok(VoucherDraft {
         date,
         word: rule.word,
@@ -289,7 +321,7 @@ pub fn apply(rule: &Rule, chart: &Chart, record: &Record) -> Result<VoucherDraft
 }
 
 /// The names of the built-in rules.
-pub const RULE_NAMES: [&str; 3] = ["sales_invoice", "receipt", "expense_claim"];
+pub const RULE_NAMES: [&str; 4] = ["crm_order", "sales_invoice", "receipt", "expense_claim"];
 
 /// The rule named `name`.
 pub fn find(name: &str) -> Result<Rule, String> {
@@ -300,4 +332,48 @@ pub fn find(name: &str) -> Result<Rule, String> {
         .into_iter()
         .find(|rule| rule.name == name)
         .ok_or_else(|| format!("{name:?} is not a rule; the rules are {known}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::book::Standard;
+    use serde_json::json;
+
+    #[test]
+    fn crm_order_splits_the_vat_off_an_amount_that_includes_it_from_the_records_api_shapes() {
+        let chart = crate::templates::chart(Standard::CasSmall).unwrap();
+        let fields = json!({"won_on": "2026-11-20", "customer": [{"id": "0192", "name": "湖州优品"}],
+                            "amount": "28800.00", "tax_rate": "0.13", "no": "SO-202611-0001",
+                            "sales": {"id": "m1", "name": "赵敏"}});
+        let record: Record = fields
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from_json(v)))
+            .collect();
+        let draft = apply(&find("crm_order").unwrap(), &chart, &record).unwrap();
+        let lines: Vec<(&str, String, String)> = draft
+            .lines
+            .iter()
+            .map(|l| {
+                (
+                    l.account.as_str(),
+                    l.debit.to_string(),
+                    l.credit.to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                ("1122", "28800.00".to_owned(), "0.00".to_owned()),
+                ("5001", "0.00".to_owned(), "25486.73".to_owned()),
+                ("22210102", "0.00".to_owned(), "3313.27".to_owned()),
+            ]
+        );
+        assert_eq!(draft.lines[0].dimensions[&Dimension::Customer], "湖州优品");
+        assert_eq!(draft.lines[0].summary, "销售 湖州优品 SO-202611-0001");
+        assert_eq!(record["sales"], Value::Text("赵敏".to_owned()));
+    }
 }

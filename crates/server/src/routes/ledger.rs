@@ -401,6 +401,7 @@ impl From<tenon_store::ledger::StoredDimensionValue> for DimensionValueOut {
 
 /// Filter of the dimension values.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DimensionValuesQuery {
     /// Only this dimension's values.

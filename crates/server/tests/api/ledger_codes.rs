@@ -45,7 +45,7 @@ api_tests! {
         let error = app.post("/api/v1/ledger/books", &writer, json!({"name": "x", "template": "cas", "base_currency": "CNY", "tax_registration_number": "91350100M000100Y44"})).await
             .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone();
         assert_eq!(error["details"][0]["field"], "tax_registration_number", "{error}");
-        assert!(error["details"][0]["message"].as_str().unwrap().contains("check character"), "{error}");
+        assert!(error["details"][0]["reason"].as_str().unwrap().contains("check character"), "{error}");
         app.post("/api/v1/ledger/books", &writer, json!({"name": "x", "template": "cas", "base_currency": "CNY", "code": "A-02"})).await
             .expect_error(StatusCode::CONFLICT, "conflict");
         app.patch("/api/v1/ledger/books/主账套", &writer, json!({"code": "A-02"})).await.expect_error(StatusCode::CONFLICT, "conflict");

@@ -236,9 +236,9 @@ impl Tenant<'_> {
                 // The file's book code when it is a valid code no other book has, else the next free one.
                 let code = match tenon_ledger::book::check_code(&books.code) {
                     Ok(code) => {
-                        let taken: Option<(i64,)> = conn
+                        let taken: Option<(Option<String>,)> = conn
                             .fetch_optional(
-                                Sql::new("SELECT 1 FROM ledger_books WHERE organization_id = $1 AND code = $2")
+                                Sql::new("SELECT code FROM ledger_books WHERE organization_id = $1 AND code = $2")
                                     .bind(self.org_id)
                                     .bind(code.as_str()),
                             )

@@ -182,6 +182,33 @@ impl Dimension {
             Dimension::Item => "item",
         }
     }
+    /// The letter of the codes Tenon gives this dimension's values on first use: `C0001` (customer),
+    /// `S0001` (supplier), `D0001` (department), `E0001` (employee), `P0001` (project), `I0001` (item).
+    pub const fn code_prefix(self) -> &'static str {
+        match self {
+            Dimension::Customer => "C",
+            Dimension::Supplier => "S",
+            Dimension::Department => "D",
+            Dimension::Employee => "E",
+            Dimension::Project => "P",
+            Dimension::Item => "I",
+        }
+    }
+
+    /// The next free code of this dimension: its prefix and one more than the highest number among the
+    /// `taken` codes of the form prefix + digits, at least four digits wide (`C0001`, …, `C10000`).
+    pub fn next_code<'a>(self, taken: impl IntoIterator<Item = &'a str>) -> String {
+        let prefix = self.code_prefix();
+        let highest = taken
+            .into_iter()
+            .filter_map(|code| code.strip_prefix(prefix))
+            .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            .filter_map(|digits| digits.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0);
+        format!("{prefix}{:04}", highest.saturating_add(1))
+    }
+
     pub fn parse(raw: &str) -> Result<Dimension, String> {
         Dimension::ALL
             .into_iter()
@@ -470,6 +497,17 @@ impl Chart {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn next_codes_follow_the_highest_number_of_the_prefix() {
+        assert_eq!(Dimension::Customer.next_code([]), "C0001");
+        assert_eq!(
+            Dimension::Customer.next_code(["C0007", "C0002", "S0100", "C12x", "CX", "C"]),
+            "C0008"
+        );
+        assert_eq!(Dimension::Supplier.next_code(["S9999"]), "S10000");
+        assert_eq!(Dimension::Employee.next_code(["C0003"]), "E0001");
+    }
     use super::*;
 
     #[test]

@@ -106,3 +106,114 @@ impl BookSettings {
         Ok(name.to_owned())
     }
 }
+
+/// Longest code of a book or a dimension value (Kingdee's `FNumber`, U8's `code`, SAF-T's IDs).
+pub const CODE_MAX: usize = 30;
+
+/// Checks a code other systems know a book or a dimension value by (Kingdee `FNumber`): ASCII letters,
+/// digits, `.`, `-` and `_`, at most [`CODE_MAX`] characters — never a name, which Kingdee refuses.
+pub fn check_code(raw: &str) -> Result<String, Reason> {
+    let code = raw.trim();
+    if code.is_empty() {
+        return Err(Reason::new(DetailCode::Empty, "is empty"));
+    }
+    if code.chars().count() > CODE_MAX {
+        return Err(Reason::new(
+            DetailCode::TooLong,
+            format!("is longer than {CODE_MAX} characters"),
+        )
+        .with("max", CODE_MAX));
+    }
+    if !code
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    {
+        return Err(Reason::new(
+            DetailCode::InvalidFormat,
+            "a code takes ASCII letters, digits, '.', '-' and '_' only (Kingdee and U8 look master data up by code, never by name)",
+        )
+        .with("format", "code"));
+    }
+    Ok(code.to_owned())
+}
+
+/// The characters of a 统一社会信用代码 (GB 32100-2015), in the order of their values 0..=30.
+const USCC_CHARACTERS: &str = "0123456789ABCDEFGHJKLMNPQRTUWXY";
+const USCC_WEIGHTS: [u32; 17] = [
+    1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28,
+];
+
+/// Checks a company's 统一社会信用代码 (unified social credit code, its tax registration number): 18
+/// characters of `0-9A-HJ-NPQRTUWXY` whose last is the GB 32100-2015 check character. Lower case is taken
+/// as upper case.
+pub fn check_tax_registration_number(raw: &str) -> Result<String, Reason> {
+    let number = raw.trim().to_ascii_uppercase();
+    if number.is_empty() {
+        return Err(Reason::new(DetailCode::Empty, "is empty"));
+    }
+    let values: Option<Vec<u32>> = number
+        .chars()
+        .map(|c| {
+            USCC_CHARACTERS
+                .find(c)
+                .and_then(|index| u32::try_from(index).ok())
+        })
+        .collect();
+    let Some(values) = values.filter(|values| values.len() == 18) else {
+        return Err(Reason::new(
+            DetailCode::InvalidFormat,
+            "a 统一社会信用代码 has 18 characters of 0-9 and A-Y without I, O, S, V and Z",
+        )
+        .with("format", "uscc"));
+    };
+    let sum: u32 = values
+        .iter()
+        .zip(USCC_WEIGHTS)
+        .map(|(value, weight)| value * weight)
+        .sum();
+    let check = (31 - sum % 31) % 31;
+    if values[17] != check {
+        let expected = USCC_CHARACTERS
+            .chars()
+            .nth(usize::try_from(check).unwrap_or(0))
+            .unwrap_or('0');
+        return Err(Reason::new(
+            DetailCode::InvalidFormat,
+            format!("the check character (the 18th) does not match: the first 17 give {expected}"),
+        )
+        .with("format", "uscc"));
+    }
+    Ok(number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_take_ascii_only() {
+        assert_eq!(check_code(" C0001 ").unwrap(), "C0001");
+        assert_eq!(check_code("01.02-a_b").unwrap(), "01.02-a_b");
+        assert!(check_code("湖州优品").is_err());
+        assert!(check_code("A B").is_err());
+        assert!(check_code("").is_err());
+        assert!(check_code(&"1".repeat(CODE_MAX + 1)).is_err());
+    }
+
+    #[test]
+    fn unified_social_credit_codes_are_checked() {
+        // Published examples of valid codes.
+        assert_eq!(
+            check_tax_registration_number("91350100M000100Y43").unwrap(),
+            "91350100M000100Y43"
+        );
+        assert_eq!(
+            check_tax_registration_number("91110000600037341l").unwrap(),
+            "91110000600037341L"
+        );
+        let wrong = check_tax_registration_number("91350100M000100Y44").unwrap_err();
+        assert!(wrong.message.contains("give 3"), "{}", wrong.message);
+        assert!(check_tax_registration_number("9135010").is_err());
+        assert!(check_tax_registration_number("91350100M000100I43").is_err());
+    }
+}

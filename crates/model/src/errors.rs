@@ -360,7 +360,8 @@ detail_codes! {
     /// The text is not a valid `format`: `date` (YYYY-MM-DD), `date_time` (RFC 3339), `duration`,
     /// `email`, `phone`, `url`, `id`, `key`, `time_zone`, `locale`, `currency`, `period` (YYYY-MM),
     /// `rate_limit`, `regex`, `cursor`, `number`, `date_pattern`, `event_type`, `scope`, `account_code`, `role`,
-    /// `buckets` (ascending day limits such as `30,60,90`), `json`, `cron` (a 5- or 6-field pattern).
+    /// `buckets` (ascending day limits such as `30,60,90`), `json`, `cron` (a 5- or 6-field pattern), `code` (a
+    /// book's or dimension value's code: ASCII letters, digits, `.-_`), `uscc` (a 统一社会信用代码).
     InvalidFormat = "invalid_format", ["format"], "is not a valid {format}";
     /// The value is not one of `allowed`.
     NotOneOf = "not_one_of", ["allowed"], "must be one of {allowed}";

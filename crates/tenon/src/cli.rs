@@ -402,6 +402,10 @@ pub struct LedgerExportArgs {
     /// SAF-T AuditFileCountry (ISO 3166 alpha-2).
     #[arg(long, default_value = "CN")]
     pub country: String,
+    /// yonyou-u8 only: the EAI document to write, one per file as U8's EAI reads it — voucher (default),
+    /// code (the chart), customer, vendor, department, person or fitem.
+    #[arg(long)]
+    pub document: Option<String>,
     /// The file to write.
     #[arg(long)]
     pub out: PathBuf,

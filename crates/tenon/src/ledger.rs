@@ -87,6 +87,15 @@ async fn export(storage: &StorageArgs, args: LedgerExportArgs) -> Result<(), Fai
         )));
     }
     options.country = country;
+    if let Some(document) = &args.document {
+        if format != Format::YonyouU8 {
+            return Err(invalid(
+                "--document: only the yonyou-u8 format has documents",
+            ));
+        }
+        options.u8_document = exchange::yonyou::parse_document(document.trim())
+            .map_err(|reason| invalid(format!("--document: {reason}")))?;
+    }
     let store = open(storage).await?;
     let org = store.resolve_organization(&args.file.org).await?;
     // SAF-T's AuditFileDateCreated: the day of the export in the organization's calendar.

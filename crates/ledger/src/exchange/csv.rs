@@ -1,10 +1,15 @@
 //! CSV for accounts and vouchers: one UTF-8 file (a byte-order mark is written so spreadsheet programs
 //! open Chinese text correctly, and skipped on import), one row per record, the kind of row in the first
 //! column:
-//! - `book`: `name`, `currency` (base currency), `fiscal_year_start_month` in `number`;
+//! - `book`: `name`, `currency` (base currency), `fiscal_year_start_month` in `number`, `code`,
+//!   `tax_registration_number` (统一社会信用代码);
 //! - `account`: `account`, `name`, `kind`, `direction`, `role`, `dimensions` (required, `;`-separated),
 //!   `unit`, `grouping_category`, `grouping_code`;
-//! - `dimension`: `dimension`, `value`, `name`;
+//! - `dimension`: `dimension`, `value` (what lines name), `code`, `name`;
+//! - `opening`: a balance before the first period (期初余额) — `period` (the period it opens), `account`,
+//!   `customer` … `item`, `debit` or `credit`, `currency` and `original_amount` for foreign-currency
+//!   balances, `quantity`. A file of `opening` rows alone (with the header) is a CSV of balances: imported
+//!   into a new book, they are its opening balances, as written;
 //! - `line`: the voucher's `period`, `word`, `number`, `date`, `state`, `attachments`, `preparer`, `reviewer`,
 //!   `poster`, and the line's `summary`, `account`, `customer` … `item`, `debit`, `credit`, `currency`,
 //!   `original_amount`, `exchange_rate`, `quantity`, `unit_price`.
@@ -19,6 +24,7 @@ use super::{Books, DimensionValue, ExchangeError, Report, decimal};
 use crate::account::{Account, AccountCode, AccountKind, Dimension, Direction, Role};
 use crate::book::Currency;
 use crate::money::{self, AMOUNT_SCALE, QUANTITY_SCALE, RATE_SCALE};
+use crate::opening::Opening;
 use crate::period::Period;
 use crate::voucher::{Line, Voucher, VoucherState, Word};
 
@@ -57,7 +63,7 @@ const COLUMNS: [&str; 33] = [
     "original_amount",
     "exchange_rate",
 ];
-const EXTRA: [&str; 2] = ["quantity", "unit_price"];
+const EXTRA: [&str; 4] = ["quantity", "unit_price", "code", "tax_registration_number"];
 
 fn header() -> Vec<&'static str> {
     COLUMNS.iter().chain(EXTRA.iter()).copied().collect()
@@ -85,6 +91,11 @@ pub fn export(books: &Books) -> Result<(Vec<u8>, Report), ExchangeError> {
         ("name", books.name.clone()),
         ("currency", books.base_currency.to_string()),
         ("number", books.fiscal_year_start_month.to_string()),
+        ("code", books.code.clone()),
+        (
+            "tax_registration_number",
+            books.tax_registration_number.clone().unwrap_or_default(),
+        ),
     ]))
     .map_err(fail)?;
     for account in &books.accounts {
@@ -121,10 +132,42 @@ pub fn export(books: &Books) -> Result<(Vec<u8>, Report), ExchangeError> {
         write(BTreeMap::from([
             ("record", "dimension".to_owned()),
             ("dimension", value.dimension.as_str().to_owned()),
-            ("value", value.code.clone()),
+            ("value", value.value.clone()),
+            ("code", value.code.clone()),
             ("name", value.name.clone()),
         ]))
         .map_err(fail)?;
+    }
+    for opening in &books.openings {
+        let mut values = BTreeMap::from([
+            ("record", "opening".to_owned()),
+            (
+                "period",
+                books
+                    .opening_period
+                    .map(|p| p.to_string())
+                    .unwrap_or_default(),
+            ),
+            ("account", opening.account.to_string()),
+            ("debit", money::amount_text(opening.debit)),
+            ("credit", money::amount_text(opening.credit)),
+            (
+                "currency",
+                opening.currency.map(|c| c.to_string()).unwrap_or_default(),
+            ),
+            (
+                "original_amount",
+                opening
+                    .original_amount
+                    .map(money::amount_text)
+                    .unwrap_or_default(),
+            ),
+            ("quantity", opt(opening.quantity)),
+        ]);
+        for (dimension, value) in &opening.dimensions {
+            values.insert(dimension.as_str(), value.clone());
+        }
+        write(values).map_err(fail)?;
     }
     for voucher in &books.vouchers {
         for line in &voucher.lines {
@@ -185,9 +228,7 @@ pub fn import(
         .enumerate()
         .map(|(i, h)| (h.to_owned(), i))
         .collect();
-    for needed in [
-        "record", "account", "debit", "credit", "date", "word", "number",
-    ] {
+    for needed in ["record", "account", "debit", "credit"] {
         if !index.contains_key(needed) {
             return Err(ExchangeError::at(
                 "row 1",
@@ -216,6 +257,9 @@ pub fn import(
                 books.base_currency =
                     Currency::parse(&get("currency")).map_err(wrap("currency"))?;
                 books.fiscal_year_start_month = get("number").parse().unwrap_or(1);
+                books.code = get("code");
+                books.tax_registration_number =
+                    Some(get("tax_registration_number")).filter(|n| !n.is_empty());
             }
             "account" => books.accounts.push(Account {
                 code: AccountCode::parse(&get("account")).map_err(wrap("account"))?,
@@ -239,9 +283,52 @@ pub fn import(
             }),
             "dimension" => books.dimension_values.push(DimensionValue {
                 dimension: Dimension::parse(&get("dimension")).map_err(wrap("dimension"))?,
-                code: get("value"),
+                value: get("value"),
+                code: get("code"),
                 name: get("name"),
             }),
+            "opening" => {
+                let mut opening = Opening::simple(
+                    AccountCode::parse(&get("account")).map_err(wrap("account"))?,
+                    decimal(&get("debit"), AMOUNT_SCALE, &at("debit"))?,
+                    decimal(&get("credit"), AMOUNT_SCALE, &at("credit"))?,
+                );
+                for dimension in Dimension::ALL {
+                    let value = get(dimension.as_str());
+                    if !value.is_empty() {
+                        opening.dimensions.insert(dimension, value);
+                    }
+                }
+                let currency = get("currency");
+                if !currency.is_empty() {
+                    opening.currency = Some(Currency::parse(&currency).map_err(wrap("currency"))?);
+                }
+                let original = get("original_amount");
+                if !original.is_empty() {
+                    opening.original_amount =
+                        Some(decimal(&original, AMOUNT_SCALE, &at("original_amount"))?);
+                }
+                let quantity = get("quantity");
+                if !quantity.is_empty() {
+                    opening.quantity = Some(decimal(&quantity, QUANTITY_SCALE, &at("quantity"))?);
+                }
+                let period = get("period");
+                if !period.is_empty() {
+                    let period = Period::parse(&period).map_err(wrap("period"))?;
+                    match books.opening_period {
+                        Some(first) if first != period => {
+                            return Err(ExchangeError::at(
+                                at("period"),
+                                format!(
+                                    "the openings open one period; an earlier row says {first}"
+                                ),
+                            ));
+                        }
+                        _ => books.opening_period = Some(period),
+                    }
+                }
+                books.openings.push(opening);
+            }
             "line" => {
                 let date = NaiveDate::parse_from_str(&get("date"), "%Y-%m-%d")
                     .map_err(|_| ExchangeError::at(at("date"), "is not a date (YYYY-MM-DD)"))?;
@@ -307,7 +394,7 @@ pub fn import(
             other => {
                 return Err(ExchangeError::at(
                     at("record"),
-                    format!("{other:?} is not book, account, dimension or line"),
+                    format!("{other:?} is not book, account, dimension, opening or line"),
                 ));
             }
         }

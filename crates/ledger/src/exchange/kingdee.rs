@@ -3,23 +3,32 @@
 //!
 //! Kingdee publishes no schema; this is exactly what Tenon writes and reads. The file is one JSON
 //! object (keys sorted):
-//! - `format`: `"tenon/kingdee/1"`; `FAccountBookID.FNumber`: the book's name; `FBaseCurrency`: ISO code.
+//! - `format`: `"tenon/kingdee/1"`; `FAccountBookID.FNumber`: the book's code (never its name, which
+//!   Kingdee refuses); `FAccountBookName`: the book's name; `FBaseCurrency`: ISO code.
 //! - `BD_Account[]`: `FNumber` (dotted: `6603.04`), `FName`, `FDC` (1 debit, -1 credit), `FAcctType`
 //!   (Tenon's kind: asset, liability, common, equity, cost, income, expense), `FFlexItems` (the `FDetailID`
 //!   slots the account requires, e.g. `["FFLEX6"]`), `FUnit` (quantity unit or null).
-//! - `BD_Customer[]` … `BD_Empinfo[]`: `FNumber` (the value lines name), `FName`.
+//! - `BD_Customer[]` … `BD_Empinfo[]`: `FNumber` (the value's code: Kingdee looks master data up by code),
+//!   `FName`.
 //! - `GL_VOUCHER[]`: one WebAPI Save body each, `{"Model": {…}}` with `FAccountBookID.FNumber`, `FDate`,
 //!   `FYEAR`, `FPERIOD` (fiscal, from the book's first fiscal month), `FVOUCHERGROUPID.FNumber` (`PRE001` 记,
 //!   `PRE002` 收, `PRE003` 付, `PRE004` 转), `FVOUCHERGROUPNO` (the number, as text), and `FEntity[]` lines with
-//!   `FEXPLANATION`, `FACCOUNTID.FNumber` (dotted), `FDetailID` (`{"FDETAILID__FFLEX6": {"FNumber": …}}`, slots
+//!   `FEXPLANATION`, `FACCOUNTID.FNumber` (dotted), `FDetailID` (`{"FDETAILID__FFLEX6": {"FNumber": code}}`, slots
 //!   from [`super::Options::kingdee_slots`]), `FCURRENCYID.FNumber` (ISO code; the base currency for base lines),
 //!   `FEXCHANGERATE` (1 for base lines), `FAMOUNTFOR` (original amount on the line's side), `FDEBIT`, `FCREDIT`.
 //!   Amounts are decimal strings, which the WebAPI accepts for decimal fields; the importer also takes numbers.
 //!
+//! - `GL_InitBalance[]` (when the books have opening balances, 期初余额 — also a file of balances alone, with
+//!   an empty `GL_VOUCHER`): `FAccountBookID.FNumber`, `FBeginPeriod` (the period they open, `YYYY-MM`),
+//!   `FACCOUNTID.FNumber` (dotted), `FDetailID` (codes, as on voucher lines), `FCURRENCYID.FNumber`, `FDC`
+//!   (1 debit, -1 credit), `FBEGINBALANCE` (the base amount on that side), `FBEGINBALANCEFOR` (the
+//!   original amount of a foreign-currency balance), `FBEGINQTY` (quantity).
+//!
 //! Not carried (counted in the report): voucher state (Kingdee posts with its own action; imports are
 //! posted), preparer/reviewer/poster names, attachment counts, quantities and unit prices, dimensions without
 //! a configured slot, account roles and SAF-T groupings (imports get `KINGDEE` / first-level code).
-//! On import the period comes from `FDate`; `FYEAR`/`FPERIOD` are informative.
+//! On import the period comes from `FDate`; `FYEAR`/`FPERIOD` are informative; lines name the `FNumber`
+//! codes, which become both the values and their codes.
 
 use std::collections::BTreeMap;
 
@@ -31,6 +40,7 @@ use super::{Books, DimensionValue, ExchangeError, Options, Report, decimal};
 use crate::account::{Account, AccountCode, AccountKind, Dimension, Direction};
 use crate::book::Currency;
 use crate::money::{self, AMOUNT_SCALE, RATE_SCALE};
+use crate::opening::Opening;
 use crate::period::Period;
 use crate::voucher::{Line, Voucher, VoucherState, Word};
 
@@ -69,9 +79,17 @@ fn number(value: &str) -> Value {
 pub fn export(books: &Books, options: &Options) -> Result<(Vec<u8>, Report), ExchangeError> {
     let mut report = Report::count(books);
     report.lose_unposted(books, "Kingdee");
+
     let mut root = Map::new();
     root.insert("format".into(), Value::from(FORMAT));
-    root.insert("FAccountBookID".into(), number(&books.name));
+    let book_code = if books.code.is_empty() {
+        report.lost("book code (none known: the name is written)", 1);
+        books.name.as_str()
+    } else {
+        books.code.as_str()
+    };
+    root.insert("FAccountBookID".into(), number(book_code));
+    root.insert("FAccountBookName".into(), Value::from(books.name.as_str()));
     root.insert(
         "FBaseCurrency".into(),
         Value::from(books.base_currency.as_str()),
@@ -112,7 +130,7 @@ pub fn export(books: &Books, options: &Options) -> Result<(Vec<u8>, Report), Exc
             masters
                 .entry(master_key(value.dimension))
                 .or_default()
-                .push(json!({"FNumber": value.code, "FName": value.name}));
+                .push(json!({"FNumber": report.coded(books, value.dimension, &value.value), "FName": value.name}));
         } else {
             report.lost(
                 format!(
@@ -139,7 +157,10 @@ pub fn export(books: &Books, options: &Options) -> Result<(Vec<u8>, Report), Exc
             for (dimension, value) in &line.dimensions {
                 match options.kingdee_slots.get(dimension) {
                     Some(slot) => {
-                        detail.insert(format!("FDETAILID__{slot}"), number(value));
+                        detail.insert(
+                            format!("FDETAILID__{slot}"),
+                            number(report.coded(books, *dimension, value)),
+                        );
                     }
                     None => report.lost(
                         format!(
@@ -173,7 +194,7 @@ pub fn export(books: &Books, options: &Options) -> Result<(Vec<u8>, Report), Exc
             }));
         }
         vouchers.push(json!({"Model": {
-            "FAccountBookID": number(&books.name),
+            "FAccountBookID": number(book_code),
             "FDate": voucher.date.format("%Y-%m-%d").to_string(),
             "FYEAR": fiscal_year,
             "FPERIOD": fiscal_period,
@@ -183,6 +204,43 @@ pub fn export(books: &Books, options: &Options) -> Result<(Vec<u8>, Report), Exc
         }}));
     }
     root.insert("GL_VOUCHER".into(), Value::Array(vouchers));
+    if !books.openings.is_empty() {
+        let mut balances = Vec::new();
+        for opening in &books.openings {
+            let mut detail = Map::new();
+            for (dimension, value) in &opening.dimensions {
+                match options.kingdee_slots.get(dimension) {
+                    Some(slot) => {
+                        detail.insert(
+                            format!("FDETAILID__{slot}"),
+                            number(report.coded(books, *dimension, value)),
+                        );
+                    }
+                    None => report.lost(
+                        format!(
+                            "{} dimension on opening balances (no FDetailID slot configured)",
+                            dimension.as_str()
+                        ),
+                        1,
+                    ),
+                }
+            }
+            let debit_side = opening.credit.is_zero();
+            let currency = opening.currency.unwrap_or(books.base_currency);
+            balances.push(json!({
+                "FAccountBookID": number(book_code),
+                "FBeginPeriod": books.opening_period.map(|p| p.to_string()),
+                "FACCOUNTID": number(&opening.account.dotted()),
+                "FDetailID": Value::Object(detail),
+                "FCURRENCYID": number(currency.as_str()),
+                "FDC": if debit_side { 1 } else { -1 },
+                "FBEGINBALANCE": money::amount_text(if debit_side { opening.debit } else { opening.credit }),
+                "FBEGINBALANCEFOR": opening.original_amount.map(money::amount_text),
+                "FBEGINQTY": opening.quantity.map(money::compact_text),
+            }));
+        }
+        root.insert("GL_InitBalance".into(), Value::Array(balances));
+    }
     let mut bytes = serde_json::to_vec_pretty(&Value::Object(root))
         .map_err(|error| ExchangeError::at("export", error.to_string()))?;
     bytes.push(b'\n');
@@ -214,10 +272,10 @@ pub fn import(
                 format!("not JSON: {error}"),
             )
         })?;
-    if !root.is_object() || !root["GL_VOUCHER"].is_array() {
+    if !root.is_object() || !(root["GL_VOUCHER"].is_array() || root["GL_InitBalance"].is_array()) {
         return Err(ExchangeError::at(
             "document",
-            "expected an object with a GL_VOUCHER array (Tenon's Kingdee bundle)",
+            "expected an object with a GL_VOUCHER or GL_InitBalance array (Tenon's Kingdee bundle)",
         ));
     }
     let report = Report::default();
@@ -228,6 +286,7 @@ pub fn import(
         None => base_currency,
     };
     let mut books = Books::new(book_name, base_currency);
+    books.code = fnumber(&root, "FAccountBookID");
     let slot_dimension: BTreeMap<String, Dimension> = options
         .kingdee_slots
         .iter()
@@ -289,9 +348,78 @@ pub fn import(
             books.dimension_values.push(DimensionValue {
                 dimension,
                 name: text(&value["FName"]),
+                value: code.clone(),
                 code,
             });
         }
+    }
+    for (index, balance) in root["GL_InitBalance"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let at = format!("GL_InitBalance[{index}]");
+        let account = AccountCode::parse_dotted(&fnumber(balance, "FACCOUNTID"))
+            .map_err(|reason| ExchangeError::at(format!("{at}.FACCOUNTID"), reason))?;
+        let amount = decimal(
+            &text(&balance["FBEGINBALANCE"]),
+            AMOUNT_SCALE,
+            &format!("{at}.FBEGINBALANCE"),
+        )?;
+        let credit_side = balance["FDC"].as_i64() == Some(-1);
+        let mut opening = if credit_side {
+            Opening::simple(account, Decimal::ZERO, amount)
+        } else {
+            Opening::simple(account, amount, Decimal::ZERO)
+        };
+        if let Some(detail) = balance["FDetailID"].as_object() {
+            for (key, value) in detail {
+                let slot = key.trim_start_matches("FDETAILID__");
+                let dimension = slot_dimension.get(slot).ok_or_else(|| {
+                    ExchangeError::at(
+                        format!("{at}.FDetailID.{key}"),
+                        "this flex slot is not configured for a dimension",
+                    )
+                })?;
+                opening
+                    .dimensions
+                    .insert(*dimension, text(&value["FNumber"]));
+            }
+        }
+        let currency_code = fnumber(balance, "FCURRENCYID");
+        if !currency_code.is_empty() && currency_code != base_currency.as_str() {
+            opening.currency = Some(
+                Currency::parse(&currency_code)
+                    .map_err(|reason| ExchangeError::at(format!("{at}.FCURRENCYID"), reason))?,
+            );
+            opening.original_amount = Some(decimal(
+                &text(&balance["FBEGINBALANCEFOR"]),
+                AMOUNT_SCALE,
+                &format!("{at}.FBEGINBALANCEFOR"),
+            )?);
+        }
+        if !balance["FBEGINQTY"].is_null() {
+            opening.quantity = Some(decimal(
+                &text(&balance["FBEGINQTY"]),
+                crate::money::QUANTITY_SCALE,
+                &format!("{at}.FBEGINQTY"),
+            )?);
+        }
+        if let Some(raw) = balance["FBeginPeriod"].as_str() {
+            let period = Period::parse(raw)
+                .map_err(|reason| ExchangeError::at(format!("{at}.FBeginPeriod"), reason))?;
+            match books.opening_period {
+                Some(first) if first != period => {
+                    return Err(ExchangeError::at(
+                        format!("{at}.FBeginPeriod"),
+                        format!("the openings open one period; an earlier balance says {first}"),
+                    ));
+                }
+                _ => books.opening_period = Some(period),
+            }
+        }
+        books.openings.push(opening);
     }
     for (index, save) in root["GL_VOUCHER"]
         .as_array()

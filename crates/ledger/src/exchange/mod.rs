@@ -19,6 +19,8 @@ use rust_decimal::Decimal;
 use crate::account::{Account, AccountCode, Dimension};
 use crate::book::Currency;
 use crate::money;
+use crate::opening::Opening;
+use crate::period::Period;
 use crate::voucher::{Voucher, VoucherState};
 
 pub mod csv;
@@ -60,6 +62,9 @@ impl Format {
 pub struct DimensionValue {
     pub dimension: Dimension,
     /// What voucher lines name (the value of `dimensions.customer`).
+    pub value: String,
+    /// The code other systems know it by (Kingdee `FNumber`): given, or the next free code of its
+    /// dimension ([`Dimension::next_code`]) when the value was first used; empty when unknown.
     pub code: String,
     pub name: String,
 }
@@ -68,30 +73,77 @@ pub struct DimensionValue {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Books {
     pub name: String,
+    /// The book's code (Kingdee `FAccountBookID.FNumber`); empty when unknown.
+    pub code: String,
+    /// The company's 统一社会信用代码 (SAF-T `RegistrationNumber` and `TaxRegistrationNumber`).
+    pub tax_registration_number: Option<String>,
     pub base_currency: Currency,
     pub fiscal_year_start_month: u32,
     pub accounts: Vec<Account>,
     pub dimension_values: Vec<DimensionValue>,
     /// Ordered by period, word, number.
     pub vouchers: Vec<Voucher>,
-    /// Posted net (debit − credit) before the first period, per leaf account: SAF-T opening balances.
-    pub opening: BTreeMap<AccountCode, Decimal>,
+    /// The balances before the first period, per leaf account and dimension values — a book's opening
+    /// balances plus everything posted before — each on its side: SAF-T's opening balances (of accounts,
+    /// and of customers and suppliers per control account), the CSV's `opening` rows. Ordered by key.
+    pub openings: Vec<Opening>,
+    /// The period the openings open (the first exported period); `None`: the first voucher's.
+    pub opening_period: Option<Period>,
 }
 
 impl Books {
     pub fn new(name: &str, base_currency: Currency) -> Books {
         Books {
             name: name.to_owned(),
+            code: String::new(),
+            tax_registration_number: None,
             base_currency,
             fiscal_year_start_month: 1,
             accounts: Vec::new(),
             dimension_values: Vec::new(),
             vouchers: Vec::new(),
-            opening: BTreeMap::new(),
+            openings: Vec::new(),
+            opening_period: None,
         }
     }
 
+    /// The code of a dimension value the lines name, when the books know one.
+    pub fn value_code(&self, dimension: Dimension, value: &str) -> Option<&str> {
+        self.dimension_values
+            .iter()
+            .find(|known| known.dimension == dimension && known.value == value)
+            .map(|known| known.code.as_str())
+            .filter(|code| !code.is_empty())
+    }
+
+    /// The openings' net (debit − credit) per leaf account.
+    pub fn opening_by_account(&self) -> BTreeMap<AccountCode, Decimal> {
+        let mut nets: BTreeMap<AccountCode, Decimal> = BTreeMap::new();
+        for opening in &self.openings {
+            *nets.entry(opening.account.clone()).or_default() += opening.net();
+        }
+        nets
+    }
+
+    /// The openings' net per (value of `dimension`, account): a customer's or supplier's opening on each
+    /// of its control accounts.
+    pub fn opening_by_value(
+        &self,
+        dimension: Dimension,
+    ) -> BTreeMap<(String, AccountCode), Decimal> {
+        let mut nets: BTreeMap<(String, AccountCode), Decimal> = BTreeMap::new();
+        for opening in &self.openings {
+            if let Some(value) = opening.dimensions.get(&dimension) {
+                *nets
+                    .entry((value.clone(), opening.account.clone()))
+                    .or_default() += opening.net();
+            }
+        }
+        nets
+    }
+
     pub fn sort(&mut self) {
+        self.openings.sort_by_key(Opening::key);
         self.vouchers.sort_by_key(|v| (v.period, v.word, v.number));
         self.accounts.sort_by(|a, b| a.code.cmp(&b.code));
         self.dimension_values.sort();
@@ -111,6 +163,33 @@ pub struct Report {
     /// What the format could not carry → how many values.
     pub not_carried: BTreeMap<String, usize>,
     pub warnings: Vec<String>,
+    /// The openings read from the file: entries, debits and credits (they differ when the file's do
+    /// not balance).
+    pub openings: usize,
+    pub opening_debit: Decimal,
+    pub opening_credit: Decimal,
+    /// Control accounts whose customers' or suppliers' openings in the file disagree with the account's
+    /// own opening (the account's opening is imported as written).
+    pub control_differences: Vec<ControlDifference>,
+}
+
+/// A control account (应收账款 1122, 应付账款 2202 …) whose parties' openings in a file differ from its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlDifference {
+    pub account: AccountCode,
+    /// The parties' openings on the account, per side.
+    pub parties_debit: Decimal,
+    pub parties_credit: Decimal,
+    /// The account's own opening in the file, per side.
+    pub account_debit: Decimal,
+    pub account_credit: Decimal,
+}
+
+impl ControlDifference {
+    /// Parties' net − the account's net.
+    pub fn difference(&self) -> Decimal {
+        (self.parties_debit - self.parties_credit) - (self.account_debit - self.account_credit)
+    }
 }
 
 /// Most warnings listed one by one; the rest are counted in the last entry.
@@ -131,6 +210,10 @@ impl Report {
         }
         report.total_debit = money::rescaled(report.total_debit, money::AMOUNT_SCALE);
         report.total_credit = money::rescaled(report.total_credit, money::AMOUNT_SCALE);
+        let openings = crate::opening::totals(&books.openings);
+        report.openings = books.openings.len();
+        report.opening_debit = openings.debit;
+        report.opening_credit = openings.credit;
         report
     }
 
@@ -145,6 +228,29 @@ impl Report {
             self.warnings.push(warning.into());
         } else if self.warnings.len() == WARNINGS_MAX {
             self.warnings.push("… more warnings left out".to_owned());
+        }
+    }
+
+    /// The code a vendor file writes for a dimension value the lines name: its code, or — when the books
+    /// know none — the value itself, counted as not carried.
+    pub(crate) fn coded<'b>(
+        &mut self,
+        books: &'b Books,
+        dimension: Dimension,
+        value: &'b str,
+    ) -> &'b str {
+        match books.value_code(dimension, value) {
+            Some(code) => code,
+            None => {
+                self.lost(
+                    format!(
+                        "{} code (no code known: written as named)",
+                        dimension.as_str()
+                    ),
+                    1,
+                );
+                value
+            }
         }
     }
 
@@ -175,6 +281,36 @@ impl fmt::Display for Report {
         for (what, count) in &self.not_carried {
             writeln!(f, "not carried: {what}: {count}")?;
         }
+        if self.openings > 0 {
+            writeln!(f, "openings: {}", self.openings)?;
+            writeln!(
+                f,
+                "opening debit: {}",
+                money::amount_text(self.opening_debit)
+            )?;
+            writeln!(
+                f,
+                "opening credit: {}",
+                money::amount_text(self.opening_credit)
+            )?;
+            writeln!(
+                f,
+                "opening difference: {}",
+                money::amount_text(self.opening_debit - self.opening_credit)
+            )?;
+        }
+        for control in &self.control_differences {
+            writeln!(
+                f,
+                "control account {}: parties' openings debit {} credit {}, the account's debit {} credit {} (difference {})",
+                control.account,
+                money::amount_text(control.parties_debit),
+                money::amount_text(control.parties_credit),
+                money::amount_text(control.account_debit),
+                money::amount_text(control.account_credit),
+                money::amount_text(control.difference())
+            )?;
+        }
         for warning in &self.warnings {
             writeln!(f, "warning: {warning}")?;
         }
@@ -204,10 +340,14 @@ impl ExchangeError {
 pub struct Options {
     /// Kingdee `FDetailID` flex slot per dimension (e.g. customer → `FFLEX6`); slots vary by tenant.
     pub kingdee_slots: BTreeMap<Dimension, String>,
-    /// SAF-T `AuditFileDateCreated`; without it, the last day of the last period exported.
+    /// SAF-T `AuditFileDateCreated`, the day of the export: the server and the CLI set it to today in the
+    /// organization's time zone (this crate reads no clock); without it, the last day of the last period
+    /// exported.
     pub created_on: Option<chrono::NaiveDate>,
     /// SAF-T `AuditFileCountry` (ISO 3166 alpha-2).
     pub country: String,
+    /// The U8 EAI document to write ([`yonyou::DOCUMENTS`]): `voucher` unless asked.
+    pub u8_document: &'static str,
 }
 
 impl Default for Options {
@@ -224,6 +364,7 @@ impl Default for Options {
             .collect(),
             created_on: None,
             country: "CN".to_owned(),
+            u8_document: "voucher",
         }
     }
 }
@@ -236,7 +377,7 @@ pub fn export(
 ) -> Result<(Vec<u8>, Report), ExchangeError> {
     match format {
         Format::Kingdee => kingdee::export(books, options),
-        Format::YonyouU8 => yonyou::export(books),
+        Format::YonyouU8 => yonyou::export(books, options.u8_document),
         Format::Saft => saft::export(books, options),
         Format::Csv => csv::export(books),
     }
@@ -264,6 +405,10 @@ pub fn import(
     report.total_debit = counted.total_debit;
     report.total_credit = counted.total_credit;
     report.states = counted.states;
+    let totals = crate::opening::totals(&books.openings);
+    report.openings = books.openings.len();
+    report.opening_debit = totals.debit;
+    report.opening_credit = totals.credit;
     Ok((books, report))
 }
 

@@ -3,15 +3,19 @@
 //!
 //! What Tenon writes:
 //! - `Header`: `AuditFileVersion` 1.30, `AuditFileCountry` ([`super::Options::country`], default CN),
-//!   `AuditFileDateCreated`, software `Tenon`, `Company` (`RegistrationNumber` and the contact person are
-//!   required by the schema and not kept by Tenon: written as `-` and reported), `DefaultCurrencyCode` (base
+//!   `AuditFileDateCreated` (the day of the export), software `Tenon`, `Company` (`RegistrationNumber` and
+//!   `TaxRegistration/TaxRegistrationNumber`: the book's 统一社会信用代码, `RegistrationNumber` `-` and
+//!   reported when none is set; the contact person, required by the schema and not kept by Tenon, is
+//!   written as `-` and reported), `DefaultCurrencyCode` (base
 //!   currency), `SelectionCriteria` (fiscal `PeriodStart`/`PeriodStartYear`/`PeriodEnd`/`PeriodEndYear`),
 //!   `TaxAccountingBasis` `A`.
 //! - `MasterFiles/GeneralLedgerAccounts/Account` for every account (parents too, with their sub-accounts'
 //!   aggregated balances): `AccountID` (code), `AccountDescription`, `GroupingCategory`, `GroupingCode`,
 //!   `AccountType` GL, opening balance (posted before the first period) and closing balance (opening + the
 //!   exported posted movements), each on its side.
-//! - `Customers/Customer` and `Suppliers/Supplier` (`Name`, `CustomerID`/`SupplierID`); department, employee,
+//! - `Customers/Customer` and `Suppliers/Supplier` (`Name`, `CustomerID`/`SupplierID`, and a
+//!   `BalanceAccount` per control account the party has an opening or a movement on: `AccountID`, its opening
+//!   — the openings that name it — and closing balance); department, employee,
 //!   project and item values as `AnalysisTypeTable` entries with `AnalysisType` `DEPT`, `EMP`, `PROJ`, `ITEM`.
 //! - `GeneralLedgerEntries`: `NumberOfEntries`, `TotalDebit`, `TotalCredit`; one `Journal` per voucher word
 //!   (`JournalID` 记/收/付/转, `Type` GL); one `Transaction` per voucher: `TransactionID`
@@ -36,6 +40,9 @@ use crate::money;
 use crate::period::Period;
 use crate::voucher::{Line, Word};
 
+/// The namespace stays Norway's even for a Chinese company's file: the 1.30 schema Tenon validates
+/// against is the Norwegian Tax Administration's, and it requires this namespace (there is no Chinese
+/// SAF-T schema).
 pub const NAMESPACE: &str = "urn:StandardAuditFile-Taxation-Financial:NO";
 
 /// The `AnalysisType` code of a dimension that SAF-T has no own element for.
@@ -91,12 +98,17 @@ fn amount(out: &mut XmlOut, line: &Line) {
 pub fn export(books: &Books, options: &Options) -> Result<(Vec<u8>, Report), ExchangeError> {
     let mut report = Report::count(books);
     report.lose_unposted(books, "SAF-T");
-    report.lost(
-        "company registration number and contact person (written as \"-\")",
-        1,
-    );
-    let first = books.vouchers.first().map(|v| v.period);
-    let last = books.vouchers.last().map(|v| v.period);
+    report.lost("company contact person (written as \"-\")", 1);
+    if books.tax_registration_number.is_none() {
+        report.lost(
+            "company registration number (no 统一社会信用代码 set: written as \"-\")",
+            1,
+        );
+    }
+    let first = books
+        .opening_period
+        .or_else(|| books.vouchers.first().map(|v| v.period));
+    let last = books.vouchers.last().map(|v| v.period).or(first);
     let (first, last) = match (first, last) {
         (Some(first), Some(last)) => (first, last),
         _ => {
@@ -119,7 +131,8 @@ pub fn export(books: &Books, options: &Options) -> Result<(Vec<u8>, Report), Exc
     out.leaf("SoftwareID", "Tenon");
     out.leaf("SoftwareVersion", env!("CARGO_PKG_VERSION"));
     out.open("Company", &[]);
-    out.leaf("RegistrationNumber", "-");
+    let registration = books.tax_registration_number.as_deref();
+    out.leaf("RegistrationNumber", registration.unwrap_or("-"));
     out.leaf("Name", &books.name);
     out.open("Contact", &[]);
     out.open("ContactPerson", &[]);
@@ -127,6 +140,11 @@ pub fn export(books: &Books, options: &Options) -> Result<(Vec<u8>, Report), Exc
     out.leaf("LastName", "-");
     out.close("ContactPerson");
     out.close("Contact");
+    if let Some(number) = registration {
+        out.open("TaxRegistration", &[]);
+        out.leaf("TaxRegistrationNumber", number);
+        out.close("TaxRegistration");
+    }
     out.close("Company");
     out.leaf("DefaultCurrencyCode", books.base_currency.as_str());
     let (start_year, start) = first.fiscal(books.fiscal_year_start_month);
@@ -150,8 +168,8 @@ pub fn export(books: &Books, options: &Options) -> Result<(Vec<u8>, Report), Exc
             current = code.parent();
         }
     };
-    for (code, net) in &books.opening {
-        add_up(&mut opening, code, *net);
+    for (code, net) in books.opening_by_account() {
+        add_up(&mut opening, &code, net);
     }
     for voucher in books
         .vouchers
@@ -196,11 +214,37 @@ pub fn export(books: &Books, options: &Options) -> Result<(Vec<u8>, Report), Exc
         if values.is_empty() {
             continue;
         }
+        // Each party's opening and closing per control account: its openings, plus its posted movements.
+        let mut nets: BTreeMap<String, BTreeMap<AccountCode, (Decimal, Decimal)>> = BTreeMap::new();
+        for ((party, account), net) in books.opening_by_value(dimension) {
+            nets.entry(party).or_default().entry(account).or_default().0 += net;
+        }
+        for line in books
+            .vouchers
+            .iter()
+            .filter(|v| v.state == crate::voucher::VoucherState::Posted)
+            .flat_map(|v| &v.lines)
+        {
+            if let Some(value) = line.dimensions.get(&dimension) {
+                nets.entry(value.clone())
+                    .or_default()
+                    .entry(line.account.clone())
+                    .or_default()
+                    .1 += line.net();
+            }
+        }
         out.open(group, &[]);
         for value in values {
             out.open(element, &[]);
             out.leaf("Name", &value.name);
-            out.leaf(id, &value.code);
+            out.leaf(id, &value.value);
+            for (account, (open_net, moved)) in nets.get(&value.value).into_iter().flatten() {
+                out.open("BalanceAccount", &[]);
+                out.leaf("AccountID", account.as_str());
+                balance(&mut out, "Opening", *open_net);
+                balance(&mut out, "Closing", *open_net + *moved);
+                out.close("BalanceAccount");
+            }
             out.close(element);
         }
         out.close(group);
@@ -216,7 +260,7 @@ pub fn export(books: &Books, options: &Options) -> Result<(Vec<u8>, Report), Exc
             out.open("AnalysisTypeTableEntry", &[]);
             out.leaf("AnalysisType", kind);
             out.leaf("AnalysisTypeDescription", value.dimension.as_str());
-            out.leaf("AnalysisID", &value.code);
+            out.leaf("AnalysisID", &value.value);
             out.leaf("AnalysisIDDescription", &value.name);
             out.close("AnalysisTypeTableEntry");
         }

@@ -16,8 +16,11 @@
 //! 1 asset, 2 liability, 3 income, 4–8 expense); an account whose code is the template's keeps the
 //! template's role (本年利润 stays `CURRENT_PROFIT`). The `OpeningDebitBalance`/`OpeningCreditBalance` of
 //! the leaf `GeneralLedgerAccounts` are the book's opening balances, imported as written (a set that does
-//! not balance, as in the official examples, is imported with a warning naming the difference); customer
-//! and supplier openings are not read.
+//! not balance, as in the official examples, is imported with a warning naming the difference). Customer
+//! and supplier openings (1.30 `BalanceAccount`, 1.10 the party's `AccountID` and balances) open their
+//! control account per party when they add up to the account's own opening; where they do not (the
+//! official example's customer opens 1500, which has no opening of its own), the account's opening is
+//! kept as written and the difference per side is reported ([`super::Report::control_differences`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,6 +33,7 @@ use super::{Books, DimensionValue, ExchangeError, Report, decimal};
 use crate::account::{Account, AccountCode, AccountKind, Chart, Dimension, Direction, Role};
 use crate::book::{Currency, Standard};
 use crate::money::{self, AMOUNT_SCALE, QUANTITY_SCALE, RATE_SCALE};
+use crate::opening::Opening;
 use crate::period::Period;
 use crate::voucher::{Line, Voucher, VoucherState, Word};
 
@@ -88,6 +92,23 @@ fn role_of(code: &AccountCode, category: &str, templates: &[(Standard, Chart)]) 
         .and_then(|account| account.role.clone())
 }
 
+/// Debit and credit totals of nets, each on its side.
+fn sides(nets: impl IntoIterator<Item = Decimal>) -> (Decimal, Decimal) {
+    nets.into_iter()
+        .fold((Decimal::ZERO, Decimal::ZERO), |(debit, credit), net| {
+            if net > Decimal::ZERO {
+                (debit + net, credit)
+            } else {
+                (debit, credit - net)
+            }
+        })
+}
+
+/// A base-currency opening of `net` on its side.
+fn side_opening(account: AccountCode, net: Decimal) -> Opening {
+    Opening::simple(account, net.max(Decimal::ZERO), (-net).max(Decimal::ZERO))
+}
+
 fn signed_balance(account: &Element, kind: &str) -> Result<Decimal, ExchangeError> {
     let debit = account.text_of(&format!("{kind}DebitBalance"));
     let credit = account.text_of(&format!("{kind}CreditBalance"));
@@ -125,6 +146,18 @@ pub fn import(bytes: &[u8], book_name: &str) -> Result<(Books, Report), Exchange
     let base_currency = Currency::parse(currency_element.text.trim())
         .map_err(|reason| ExchangeError::at(at(currency_element, "DefaultCurrencyCode"), reason))?;
     let mut books = Books::new(book_name, base_currency);
+    // The company's tax registration (统一社会信用代码 in Tenon's exports), else its registration number.
+    if let Some(company) = header.child("Company") {
+        let registered = company
+            .child("TaxRegistration")
+            .map(|tax| tax.text_of("TaxRegistrationNumber"))
+            .filter(|number| !number.trim().is_empty())
+            .unwrap_or_else(|| company.text_of("RegistrationNumber"))
+            .trim();
+        if !registered.is_empty() && registered != "-" {
+            books.tax_registration_number = Some(registered.to_owned());
+        }
+    }
     let mut report = Report::default();
     if !matches!(version.as_str(), "1.10" | "1.30") {
         report.warn(format!(
@@ -133,6 +166,9 @@ pub fn import(bytes: &[u8], book_name: &str) -> Result<(Books, Report), Exchange
     }
 
     let mut file_opening: BTreeMap<AccountCode, Decimal> = BTreeMap::new();
+    // Control account → (customer or supplier) → its opening net on the account.
+    let mut party_opening: BTreeMap<AccountCode, BTreeMap<(Dimension, String), Decimal>> =
+        BTreeMap::new();
     let mut file_closing: BTreeMap<AccountCode, Decimal> = BTreeMap::new();
     let masters = root.child("MasterFiles");
     let templates: Vec<(Standard, Chart)> = Standard::ALL
@@ -194,9 +230,36 @@ pub fn import(bytes: &[u8], book_name: &str) -> Result<(Books, Report), Exchange
             .into_iter()
             .flat_map(|g| g.children(element))
         {
+            let value = required(party, id)?.text.trim().to_owned();
+            // The party's opening per control account: 1.30 `BalanceAccount`s, 1.10 the party's own
+            // `AccountID` and balances.
+            let mut balances: Vec<&Element> = party.children("BalanceAccount").collect();
+            if balances.is_empty() && party.child("AccountID").is_some() {
+                balances.push(party);
+            }
+            for holder in balances {
+                let net = signed_balance(holder, "Opening")?;
+                if net.is_zero() {
+                    continue;
+                }
+                let Some(account) = holder.child("AccountID") else {
+                    report.warn(format!(
+                        "{element} {value}: an opening balance without AccountID is not imported"
+                    ));
+                    continue;
+                };
+                let code = AccountCode::parse(account.text.trim())
+                    .map_err(|reason| ExchangeError::at(at(account, "AccountID"), reason))?;
+                *party_opening
+                    .entry(code)
+                    .or_default()
+                    .entry((dimension, value.clone()))
+                    .or_default() += net;
+            }
             books.dimension_values.push(DimensionValue {
                 dimension,
-                code: required(party, id)?.text.trim().to_owned(),
+                code: value.clone(),
+                value,
                 name: party.text_of("Name").to_owned(),
             });
         }
@@ -213,6 +276,7 @@ pub fn import(bytes: &[u8], book_name: &str) -> Result<(Books, Report), Exchange
         {
             Some(dimension) => books.dimension_values.push(DimensionValue {
                 dimension,
+                value: entry.text_of("AnalysisID").to_owned(),
                 code: entry.text_of("AnalysisID").to_owned(),
                 name: entry.text_of("AnalysisIDDescription").to_owned(),
             }),
@@ -303,23 +367,48 @@ pub fn import(bytes: &[u8], book_name: &str) -> Result<(Books, Report), Exchange
                 .any(|other| other != *code && other.as_str().starts_with(code.as_str()))
         })
         .collect();
+    let leaves: BTreeSet<&AccountCode> = leaves.into_iter().collect();
+    // A control account whose parties' openings add up to its own is opened per party; one where they
+    // disagree keeps its own opening as written, and the difference is reported.
+    for (account, parties) in &party_opening {
+        let own = file_opening.get(account).copied().unwrap_or_default();
+        let (parties_debit, parties_credit) = sides(parties.values().copied());
+        if parties_debit - parties_credit == own && leaves.contains(account) {
+            for ((dimension, value), net) in parties {
+                let mut opening = side_opening(account.clone(), *net);
+                opening.dimensions.insert(*dimension, value.clone());
+                books.openings.push(opening);
+            }
+            continue;
+        }
+        let (account_debit, account_credit) = sides([own]);
+        let r = |value: Decimal| money::rescaled(value, AMOUNT_SCALE);
+        let control = super::ControlDifference {
+            account: account.clone(),
+            parties_debit: r(parties_debit),
+            parties_credit: r(parties_credit),
+            account_debit: r(account_debit),
+            account_credit: r(account_credit),
+        };
+        report.warn(format!(
+            "control account {account}: the customers' and suppliers' openings (debit {}, credit {}) differ from \
+             the account's own (debit {}, credit {}) by {}; the account's opening is imported as written",
+            money::amount_text(parties_debit),
+            money::amount_text(parties_credit),
+            money::amount_text(account_debit),
+            money::amount_text(account_credit),
+            money::amount_text(control.difference())
+        ));
+        report.control_differences.push(control);
+    }
     for code in leaves {
         let opening = file_opening.get(code).copied().unwrap_or_default();
-        if !opening.is_zero() {
-            books.opening.insert(code.clone(), opening);
+        let split = books.openings.iter().any(|o| &o.account == code);
+        if !opening.is_zero() && !split {
+            books.openings.push(side_opening(code.clone(), opening));
         }
     }
-    let (debit, credit) =
-        books
-            .opening
-            .values()
-            .fold((Decimal::ZERO, Decimal::ZERO), |(d, c), net| {
-                if *net > Decimal::ZERO {
-                    (d + *net, c)
-                } else {
-                    (d, c - *net)
-                }
-            });
+    let (debit, credit) = sides(books.openings.iter().map(Opening::net));
     if debit != credit {
         report.warn(format!(
             "the opening balances do not balance: debits {} ≠ credits {} (difference {}); they are imported as \

@@ -1,20 +1,31 @@
 //! Yonyou U8 EAI XML: vouchers (`<ufinterface roottag="voucher">`), accounts (`roottag="code"`) and
-//! dimension master data, bundled in one file.
+//! dimension master data, one EAI document per file.
 //!
-//! Yonyou publishes no schema for Tenon to follow; this is exactly what Tenon writes and reads. The file's
-//! root is `<tenon-u8 book="…" base_currency="CNY">` around one `<ufinterface>` document per kind (feed
-//! each to EAI separately):
+//! Yonyou publishes no schema for Tenon to follow; this is exactly what Tenon writes and reads. U8's EAI
+//! (企业应用集成) reads one `<ufinterface>` per file, so an export writes one document, without any
+//! wrapper: the `voucher` document by default, the `code` (chart) or a master-data document on request
+//! ([`DOCUMENTS`]). The book's name is the vouchers' `company`; the base currency is not written (base
+//! lines carry no `currency`), the importer takes it from its caller. An import reads any one document
+//! (and the `<tenon-u8>` bundle of earlier Tenon versions, several documents in one root).
+//!
 //! - `roottag="code"`: `<code>` with `code` (undotted: `660304`), `code_name`, `cclass` (Tenon's kind),
 //!   `bproperty` (1 debit, 0 credit), `bcus`/`bsup`/`bdept`/`bperson`/`bitem` (Y when the account requires
 //!   customer/supplier/department/employee/project), `menit` (quantity unit, when kept).
-//! - `roottag="customer"`, `"vendor"`, `"department"`, `"person"`, `"fitem"`: `<customer>` (…) with `code`, `name`.
+//! - `roottag="customer"`, `"vendor"`, `"department"`, `"person"`, `"fitem"`: `<customer>` (…) with `code` (the value's
+//!   code: U8 looks master data up by code), `name`.
 //! - `roottag="voucher"`: `<voucher>` with `voucher_head` (`company`, `voucher_type` 记/收/付/转, `fiscal_year`,
 //!   `accounting_period`, `voucher_id`, `attachment_number`, `date`, `enter` preparer, `checker` reviewer,
 //!   `posting_person` poster) and `voucher_body/entry` (`entry_id`, `abstract`, `account_code`,
 //!   `natural_debit_currency`/`natural_credit_currency` base amounts, and for foreign currency `currency`,
 //!   `exchange_rate2`, `primary_debit_amount`/`primary_credit_amount` original amounts on the line's side;
 //!   `debit_quantity`/`credit_quantity` and `unit_price` when present; `auxiliary_accounting/item` with
-//!   `name="cust_id|supplier_id|dept_id|personnel_id|item_id"`).
+//!   `name="cust_id|supplier_id|dept_id|personnel_id|item_id"` naming the value's code).
+//!
+//! - `roottag="accsum"`: the opening balances (期初余额), one `<accsum>` each, named after U8's `GL_accsum`
+//!   columns — `iperiod` (the period they open, `YYYY-MM`), `ccode` (the account), `cbegind_c` (借 or 贷),
+//!   `mb` (the base amount on that side), `cexch_name` and `mb_f` (currency and original amount of a
+//!   foreign-currency balance), `nb_s` (quantity), `auxiliary_accounting/item` (codes, as on voucher
+//!   entries). A file of this document alone is an account-balance file.
 //!
 //! State on import: `posting_person` set → posted; else `checker` set → reviewed; else draft.
 //! Not carried: the inventory-item dimension, account roles and SAF-T groupings (imports get `U8` /
@@ -28,6 +39,7 @@ use super::{Books, DimensionValue, ExchangeError, Report, decimal};
 use crate::account::{Account, AccountCode, AccountKind, Dimension, Direction};
 use crate::book::Currency;
 use crate::money::{self, AMOUNT_SCALE, QUANTITY_SCALE, RATE_SCALE};
+use crate::opening::Opening;
 use crate::period::Period;
 use crate::voucher::{Line, Voucher, VoucherState, Word};
 
@@ -65,17 +77,80 @@ fn ufinterface(out: &mut XmlOut, roottag: &str) {
     );
 }
 
-pub fn export(books: &Books) -> Result<(Vec<u8>, Report), ExchangeError> {
-    let mut report = Report::count(books);
+/// The EAI documents of a U8 export: U8's EAI reads one `<ufinterface>` per file, so each is exported
+/// on its own, named by its `roottag`.
+pub const DOCUMENTS: [&str; 8] = [
+    "voucher",
+    "code",
+    "accsum",
+    "customer",
+    "vendor",
+    "department",
+    "person",
+    "fitem",
+];
+
+/// Checks the name of a U8 EAI document (`roottag`).
+pub fn parse_document(raw: &str) -> Result<&'static str, String> {
+    DOCUMENTS
+        .into_iter()
+        .find(|document| *document == raw)
+        .ok_or_else(|| format!("{raw:?} is not a U8 document; use {}", DOCUMENTS.join(", ")))
+}
+
+/// Writes one EAI document of `books`: `voucher` (the vouchers), `code` (the chart) or a master-data
+/// document (`customer`, `vendor`, `department`, `person`, `fitem`).
+pub fn export(books: &Books, document: &str) -> Result<(Vec<u8>, Report), ExchangeError> {
+    let document =
+        parse_document(document).map_err(|reason| ExchangeError::at("document", reason))?;
     let mut out = XmlOut::new();
-    out.open(
-        "tenon-u8",
-        &[
-            ("book", &books.name),
-            ("base_currency", books.base_currency.as_str()),
-        ],
-    );
-    ufinterface(&mut out, "code");
+    let mut report = match document {
+        "voucher" => {
+            let mut report = Report::count(books);
+            report.accounts = 0;
+            report.lost(
+                "opening balances (in the accsum document, not the voucher document)",
+                books.openings.len(),
+            );
+            write_vouchers(&mut out, books, &mut report);
+            report
+        }
+        "code" => {
+            let mut report = Report {
+                accounts: books.accounts.len(),
+                ..Report::default()
+            };
+            write_accounts(&mut out, books, &mut report);
+            report
+        }
+        "accsum" => {
+            let mut report = Report::count(books);
+            report.accounts = 0;
+            report.vouchers = 0;
+            report.lines = 0;
+            report.states.clear();
+            report.total_debit = Decimal::ZERO;
+            report.total_credit = Decimal::ZERO;
+            write_balances(&mut out, books, &mut report);
+            report
+        }
+        tag => {
+            let mut report = Report::default();
+            write_master(&mut out, books, tag, &mut report);
+            report
+        }
+    };
+    if document != "voucher" && !books.vouchers.is_empty() {
+        report.lost(
+            format!("vouchers (in the voucher document, not this {document} document)"),
+            books.vouchers.len(),
+        );
+    }
+    Ok((out.finish(), report))
+}
+
+fn write_accounts(out: &mut XmlOut, books: &Books, report: &mut Report) {
+    ufinterface(out, "code");
     for account in &books.accounts {
         out.open("code", &[]);
         out.leaf("code", account.code.as_str());
@@ -116,29 +191,80 @@ pub fn export(books: &Books) -> Result<(Vec<u8>, Report), ExchangeError> {
         books.accounts.iter().filter(|a| a.role.is_some()).count(),
     );
     report.lost("account SAF-T grouping", books.accounts.len());
-    for dimension in Dimension::ALL {
-        let values: Vec<&DimensionValue> = books
+}
+
+/// The opening balances (期初余额) as `<accsum>` entries named after U8's `GL_accsum` columns.
+fn write_balances(out: &mut XmlOut, books: &Books, report: &mut Report) {
+    ufinterface(out, "accsum");
+    for opening in &books.openings {
+        out.open("accsum", &[]);
+        if let Some(period) = books.opening_period {
+            out.leaf("iperiod", &period.to_string());
+        }
+        out.leaf("ccode", opening.account.as_str());
+        let credit_side = !opening.credit.is_zero();
+        out.leaf("cbegind_c", if credit_side { "贷" } else { "借" });
+        out.leaf(
+            "mb",
+            &money::amount_text(if credit_side {
+                opening.credit
+            } else {
+                opening.debit
+            }),
+        );
+        if let (Some(currency), Some(original)) = (opening.currency, opening.original_amount) {
+            out.leaf("cexch_name", currency.as_str());
+            out.leaf("mb_f", &money::amount_text(original));
+        }
+        if let Some(quantity) = opening.quantity {
+            out.leaf("nb_s", &money::compact_text(quantity));
+        }
+        if !opening.dimensions.is_empty() {
+            out.open("auxiliary_accounting", &[]);
+            for (dimension, value) in &opening.dimensions {
+                match mapping(*dimension) {
+                    Some((item, _, _)) => {
+                        let code = report.coded(books, *dimension, value);
+                        out.leaf_with("item", &[("name", item)], code);
+                    }
+                    None => report.lost("item dimension on opening balances", 1),
+                }
+            }
+            out.close("auxiliary_accounting");
+        }
+        out.close("accsum");
+    }
+    out.close("ufinterface");
+}
+
+fn write_master(out: &mut XmlOut, books: &Books, tag: &str, report: &mut Report) {
+    ufinterface(out, tag);
+    let dimension = Dimension::ALL
+        .into_iter()
+        .find(|dimension| mapping(*dimension).is_some_and(|(_, _, master)| master == tag));
+    for value in books
+        .dimension_values
+        .iter()
+        .filter(|v| Some(v.dimension) == dimension)
+    {
+        out.open(tag, &[]);
+        out.leaf("code", report.coded(books, value.dimension, &value.value));
+        out.leaf("name", &value.name);
+        out.close(tag);
+    }
+    out.close("ufinterface");
+    report.lost(
+        "item dimension master data",
+        books
             .dimension_values
             .iter()
-            .filter(|v| v.dimension == dimension)
-            .collect();
-        let Some((_, _, tag)) = mapping(dimension) else {
-            report.lost("item dimension master data", values.len());
-            continue;
-        };
-        if values.is_empty() {
-            continue;
-        }
-        ufinterface(&mut out, tag);
-        for value in values {
-            out.open(tag, &[]);
-            out.leaf("code", &value.code);
-            out.leaf("name", &value.name);
-            out.close(tag);
-        }
-        out.close("ufinterface");
-    }
-    ufinterface(&mut out, "voucher");
+            .filter(|v| mapping(v.dimension).is_none())
+            .count(),
+    );
+}
+
+fn write_vouchers(out: &mut XmlOut, books: &Books, report: &mut Report) {
+    ufinterface(out, "voucher");
     for (index, voucher) in books.vouchers.iter().enumerate() {
         let (year, period) = voucher.period.fiscal(books.fiscal_year_start_month);
         out.open("voucher", &[("id", &(index + 1).to_string())]);
@@ -190,7 +316,10 @@ pub fn export(books: &Books) -> Result<(Vec<u8>, Report), ExchangeError> {
                 out.open("auxiliary_accounting", &[]);
                 for (dimension, value) in &line.dimensions {
                     match mapping(*dimension) {
-                        Some((item, _, _)) => out.leaf_with("item", &[("name", item)], value),
+                        Some((item, _, _)) => {
+                            let code = report.coded(books, *dimension, value);
+                            out.leaf_with("item", &[("name", item)], code)
+                        }
                         None => report.lost("item dimension on lines", 1),
                     }
                 }
@@ -202,8 +331,6 @@ pub fn export(books: &Books) -> Result<(Vec<u8>, Report), ExchangeError> {
         out.close("voucher");
     }
     out.close("ufinterface");
-    out.close("tenon-u8");
-    Ok((out.finish(), report))
 }
 
 fn at(element: &Element, what: &str) -> String {
@@ -270,6 +397,27 @@ pub fn import(
                     books.vouchers.push(read_voucher(voucher, base_currency)?);
                 }
             }
+            "accsum" => {
+                for balance in document.children("accsum") {
+                    let opening = read_balance(balance, base_currency)?;
+                    if let Some(raw) = balance.child("iperiod") {
+                        let period = Period::parse(raw.text.trim())
+                            .map_err(|reason| ExchangeError::at(at(raw, "iperiod"), reason))?;
+                        match books.opening_period {
+                            Some(first) if first != period => {
+                                return Err(ExchangeError::at(
+                                    at(raw, "iperiod"),
+                                    format!(
+                                        "the openings open one period; an earlier balance says {first}"
+                                    ),
+                                ));
+                            }
+                            _ => books.opening_period = Some(period),
+                        }
+                    }
+                    books.openings.push(opening);
+                }
+            }
             tag => {
                 let Some(dimension) = Dimension::ALL.into_iter().find(|dimension| {
                     mapping(*dimension).is_some_and(|(_, _, master)| master == tag)
@@ -282,6 +430,7 @@ pub fn import(
                 for value in document.children(tag) {
                     books.dimension_values.push(DimensionValue {
                         dimension,
+                        value: value.text_of("code").to_owned(),
                         code: value.text_of("code").to_owned(),
                         name: value.text_of("name").to_owned(),
                     });
@@ -290,6 +439,61 @@ pub fn import(
         }
     }
     Ok((books, report))
+}
+
+fn read_balance(balance: &Element, base_currency: Currency) -> Result<Opening, ExchangeError> {
+    let code = balance
+        .child("ccode")
+        .ok_or_else(|| ExchangeError::at(at(balance, "accsum"), "has no ccode (the account)"))?;
+    let account = AccountCode::parse(code.text.trim())
+        .map_err(|reason| ExchangeError::at(at(code, "ccode"), reason))?;
+    let amount = decimal(balance.text_of("mb"), AMOUNT_SCALE, &at(balance, "mb"))?;
+    let mut opening = match balance.text_of("cbegind_c").trim() {
+        "贷" | "credit" => Opening::simple(account, Decimal::ZERO, amount),
+        "借" | "debit" | "" => Opening::simple(account, amount, Decimal::ZERO),
+        other => {
+            return Err(ExchangeError::at(
+                at(balance, "cbegind_c"),
+                format!("{other:?} is not 借 or 贷"),
+            ));
+        }
+    };
+    let currency = balance.text_of("cexch_name").trim();
+    if !currency.is_empty() && currency != base_currency.as_str() {
+        opening.currency = Some(
+            Currency::parse(currency)
+                .map_err(|reason| ExchangeError::at(at(balance, "cexch_name"), reason))?,
+        );
+        opening.original_amount = Some(decimal(
+            balance.text_of("mb_f"),
+            AMOUNT_SCALE,
+            &at(balance, "mb_f"),
+        )?);
+    }
+    if balance.child("nb_s").is_some() {
+        opening.quantity = Some(decimal(
+            balance.text_of("nb_s"),
+            QUANTITY_SCALE,
+            &at(balance, "nb_s"),
+        )?);
+    }
+    for item in balance
+        .child("auxiliary_accounting")
+        .into_iter()
+        .flat_map(|aux| aux.children("item"))
+    {
+        let name = item.attribute("name").unwrap_or("");
+        let dimension = Dimension::ALL
+            .into_iter()
+            .find(|dimension| mapping(*dimension).is_some_and(|(aux, _, _)| aux == name))
+            .ok_or_else(|| {
+                ExchangeError::at(at(item, "item"), format!("unknown auxiliary item {name:?}"))
+            })?;
+        opening
+            .dimensions
+            .insert(dimension, item.text.trim().to_owned());
+    }
+    Ok(opening)
 }
 
 fn read_voucher(voucher: &Element, base_currency: Currency) -> Result<Voucher, ExchangeError> {

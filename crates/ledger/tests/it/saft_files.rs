@@ -62,9 +62,66 @@ fn official_example_imports_its_transactions_and_warns_about_its_balances() {
         report.warnings
     );
     // The GL openings are the book's opening balances as written, though they do not balance.
+    let by_account = books.opening_by_account();
     assert_eq!(
-        books.opening[&tenon_ledger::AccountCode::parse("1925").unwrap()].to_string(),
+        by_account[&tenon_ledger::AccountCode::parse("1925").unwrap()].to_string(),
         "1234.56"
+    );
+    // The supplier's opening on 2400 agrees with 2400's own: 2400 opens per supplier. The customer's on
+    // 1500 does not (1500 has no opening of its own): 1500's opening stays as written (none), and the
+    // difference is reported per side.
+    let on_2400: Vec<_> = books
+        .openings
+        .iter()
+        .filter(|o| o.account.as_str() == "2400")
+        .collect();
+    assert_eq!(on_2400.len(), 1);
+    assert_eq!(
+        on_2400[0].dimensions[&tenon_ledger::Dimension::Supplier],
+        "20000"
+    );
+    assert_eq!(on_2400[0].credit.to_string(), "1234.56");
+    assert!(books.openings.iter().all(|o| o.account.as_str() != "1500"));
+    assert_eq!(
+        report.control_differences.len(),
+        1,
+        "{:?}",
+        report.control_differences
+    );
+    let control = &report.control_differences[0];
+    assert_eq!(
+        (
+            control.account.as_str(),
+            control.parties_debit.to_string(),
+            control.parties_credit.to_string(),
+            control.account_debit.to_string(),
+            control.account_credit.to_string(),
+            control.difference().to_string()
+        ),
+        (
+            "1500",
+            "1234.56".into(),
+            "0.00".into(),
+            "0.00".into(),
+            "0.00".into(),
+            "1234.56".into()
+        )
+    );
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("control account 1500")),
+        "{:?}",
+        report.warnings
+    );
+    // The file's GL openings as written: debit 1234.56 (1925) against credit 2469.12 (2400, 2740).
+    assert_eq!(
+        (
+            report.opening_debit.to_string(),
+            report.opening_credit.to_string()
+        ),
+        ("1234.56".to_owned(), "2469.12".to_owned())
     );
     assert!(
         report

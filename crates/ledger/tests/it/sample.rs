@@ -61,16 +61,32 @@ fn amount(raw: &str) -> Decimal {
 /// Three vouchers of October 2026: a sale with VAT, a USD receipt, an expense with a department.
 pub fn books() -> Books {
     let mut books = Books::new("婚庆公司", Currency::CNY);
+    books.code = "001".into();
+    books.tax_registration_number = Some("91350100M000100Y43".into());
+    // Opening balances of October: the bank, one customer's receivable, paid-in capital.
+    books.opening_period = Some(Period::new(2026, 10).unwrap());
+    let mut receivable =
+        tenon_ledger::opening::Opening::simple(code("1122"), amount("10000.00"), Decimal::ZERO);
+    receivable
+        .dimensions
+        .insert(Dimension::Customer, "湖州优品".into());
+    books.openings = vec![
+        tenon_ledger::opening::Opening::simple(code("100201"), amount("50000.00"), Decimal::ZERO),
+        receivable,
+        tenon_ledger::opening::Opening::simple(code("4001"), Decimal::ZERO, amount("60000.00")),
+    ];
     books.accounts = accounts();
     books.dimension_values = vec![
         DimensionValue {
             dimension: Dimension::Customer,
-            code: "湖州优品".into(),
+            value: "湖州优品".into(),
+            code: "C0001".into(),
             name: "湖州优品婚庆用品有限公司".into(),
         },
         DimensionValue {
             dimension: Dimension::Department,
-            code: "策划部".into(),
+            value: "策划部".into(),
+            code: "D0001".into(),
             name: "策划部".into(),
         },
     ];
@@ -248,7 +264,46 @@ pub fn arb_books() -> impl Strategy<Value = Books> {
     )
     .prop_map(|specs| {
         let mut books = Books::new("随机账套", Currency::CNY);
+        books.code = "100".into();
         books.accounts = accounts();
+        // Balanced openings of January, by customer and supplier on the control accounts.
+        let scale = Decimal::from(specs.len() as u64);
+        let opening =
+            |account: &str, debit: Decimal, credit: Decimal, value: Option<(Dimension, &str)>| {
+                let mut opening =
+                    tenon_ledger::opening::Opening::simple(code(account), debit, credit);
+                if let Some((dimension, value)) = value {
+                    opening.dimensions.insert(dimension, value.to_owned());
+                }
+                opening
+            };
+        books.opening_period = Some(Period::new(2026, 1).unwrap());
+        books.openings = vec![
+            opening(
+                "100201",
+                scale * Decimal::new(100_000, 2),
+                Decimal::ZERO,
+                None,
+            ),
+            opening(
+                "1122",
+                Decimal::new(50_000, 2),
+                Decimal::ZERO,
+                Some((Dimension::Customer, CUSTOMERS[specs.len() % 3])),
+            ),
+            opening(
+                "2202",
+                Decimal::ZERO,
+                Decimal::new(30_000, 2),
+                Some((Dimension::Supplier, SUPPLIERS[specs.len() % 2])),
+            ),
+            opening(
+                "4001",
+                Decimal::ZERO,
+                scale * Decimal::new(100_000, 2) + Decimal::new(20_000, 2),
+                None,
+            ),
+        ];
         let mut numbers: BTreeMap<(Period, Word), u32> = BTreeMap::new();
         for (month, day, word, state, pairs) in specs {
             let period = Period::new(2026, 1 + month).unwrap();
@@ -302,10 +357,11 @@ pub fn arb_books() -> impl Strategy<Value = Books> {
             (Dimension::Supplier, &SUPPLIERS[..]),
             (Dimension::Department, &DEPARTMENTS[..]),
         ] {
-            for value in list {
+            for (index, value) in list.iter().enumerate() {
                 values.push(DimensionValue {
                     dimension,
-                    code: (*value).into(),
+                    value: (*value).into(),
+                    code: format!("{}{:04}", dimension.code_prefix(), index + 1),
                     name: format!("{value}名称"),
                 });
             }

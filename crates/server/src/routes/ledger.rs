@@ -22,6 +22,14 @@ use crate::state::AppState;
 pub struct BookOut {
     pub id: String,
     pub name: String,
+    /// The code other systems know the book by (Kingdee `FAccountBookID.FNumber`): ASCII letters, digits,
+    /// `.-_`; default the next free three-digit number of the organization (`001`).
+    #[schema(example = "001")]
+    pub code: String,
+    /// The company's 统一社会信用代码 (unified social credit code), written into SAF-T exports as
+    /// `RegistrationNumber` and `TaxRegistrationNumber`; `null` when not set.
+    #[schema(example = "91350100M000100Y43")]
+    pub tax_registration_number: Option<String>,
     #[schema(example = "CNY")]
     pub base_currency: String,
     /// `cas` (企业会计准则) or `cas-small` (小企业会计准则).
@@ -46,6 +54,8 @@ impl From<Book> for BookOut {
         BookOut {
             id: book.id.to_string(),
             name: book.settings.name,
+            code: book.code,
+            tax_registration_number: book.tax_registration_number,
             base_currency: book.settings.base_currency.to_string(),
             template: book.settings.standard.as_str().to_owned(),
             fiscal_year_start_month: book.settings.fiscal_year_start_month,
@@ -74,9 +84,34 @@ pub struct BookCreate {
     pub fiscal_year_start_month: Option<u32>,
     /// Reviewer must differ from preparer; default false.
     pub segregation_of_duties: Option<bool>,
+    /// The book's code (Kingdee `FAccountBookID.FNumber`); default the next free three-digit number.
+    #[schema(example = "001")]
+    pub code: Option<String>,
+    /// The company's 统一社会信用代码 (18 characters, check character verified).
+    pub tax_registration_number: Option<String>,
+}
+
+/// A change of a book's code or tax registration number; absent fields are unchanged.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BookPatch {
+    /// The book's code (ASCII letters, digits, `.-_`, at most 30); another book's code is 409.
+    #[schema(example = "001")]
+    pub code: Option<String>,
+    /// The company's 统一社会信用代码; `null` removes it.
+    #[serde(default, deserialize_with = "crate::routes::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub tax_registration_number: Option<Option<String>>,
 }
 
 impl BookCreate {
+    fn change(&self) -> tenon_store::ledger::BookChange {
+        tenon_store::ledger::BookChange {
+            code: self.code.clone(),
+            tax_registration_number: Some(self.tax_registration_number.clone()),
+        }
+    }
+
     fn into_settings(self) -> Result<BookSettings, tenon_model::Invalid> {
         let mut check = Checker::default();
         let name = check.field("name", BookSettings::check_name(&self.name));
@@ -249,11 +284,12 @@ pub async fn create_book(
     auth: Authed<scopes::LedgerWrite>,
     ApiJson(body): ApiJson<BookCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<BookOut>)> {
+    let change = body.change();
     let settings = body.into_settings()?;
     let book = state
         .store()
         .tenant(auth.principal.org_id)
-        .create_ledger_book(&auth.write_context(), settings)
+        .create_ledger_book_with(&auth.write_context(), settings, change)
         .await?;
     Ok((StatusCode::CREATED, axum::Json(book.into())))
 }
@@ -304,6 +340,168 @@ pub async fn get_book(
         .ledger_book(&book)
         .await?;
     Ok(axum::Json(book.into()))
+}
+
+/// Change a book's code (Kingdee `FAccountBookID.FNumber`) or the company's 统一社会信用代码 (SAF-T).
+#[utoipa::path(
+    patch, path = "/api/v1/ledger/books/{book}", tag = "ledger",
+    params(("book" = String, Path, description = "Book id or name")),
+    request_body = BookPatch,
+    security(("bearer" = ["ledger:write"]), ("session" = ["ledger:write"])),
+    responses(
+        (status = 200, body = BookOut),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn update_book(
+    State(state): State<AppState>,
+    auth: Authed<scopes::LedgerWrite>,
+    Path(book): Path<String>,
+    ApiJson(body): ApiJson<BookPatch>,
+) -> ApiResult<axum::Json<BookOut>> {
+    let book = BookRef::parse(&book);
+    let change = tenon_store::ledger::BookChange {
+        code: body.code,
+        tax_registration_number: body.tax_registration_number,
+    };
+    let book = state
+        .store()
+        .tenant(auth.principal.org_id)
+        .update_ledger_book(&auth.write_context(), &book, change)
+        .await?;
+    Ok(axum::Json(book.into()))
+}
+
+/// A customer, supplier, department, employee, project or item of a book.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DimensionValueOut {
+    /// customer, supplier, department, employee, project or item.
+    pub dimension: String,
+    /// What voucher lines name (`dimensions.customer`).
+    #[schema(example = "湖州优品")]
+    pub value: String,
+    /// The code Kingdee and U8 exports write (`FNumber`, `cust_id`): given, or the next free code of the
+    /// dimension (`C0001`, `S0001`, `D0001`, `E0001`, `P0001`, `I0001`) when the value was first used.
+    #[schema(example = "C0001")]
+    pub code: String,
+    pub name: String,
+}
+
+impl From<tenon_store::ledger::StoredDimensionValue> for DimensionValueOut {
+    fn from(value: tenon_store::ledger::StoredDimensionValue) -> Self {
+        DimensionValueOut {
+            dimension: value.dimension.as_str().to_owned(),
+            value: value.value,
+            code: value.code,
+            name: value.name,
+        }
+    }
+}
+
+/// Filter of the dimension values.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DimensionValuesQuery {
+    /// Only this dimension's values.
+    pub dimension: Option<String>,
+}
+
+fn parse_dimension(raw: &str, field: &str) -> Result<Dimension, tenon_model::Invalid> {
+    Dimension::parse(raw)
+        .map_err(one_of(&Dimension::ALL.map(|d| d.as_str())))
+        .map_err(|reason| reason.at(field).into())
+}
+
+/// The book's dimension values with their codes, by dimension and value.
+#[utoipa::path(
+    get, path = "/api/v1/ledger/books/{book}/dimension-values", tag = "ledger",
+    params(("book" = String, Path, description = "Book id or name"), DimensionValuesQuery),
+    security(("bearer" = ["ledger:read"]), ("session" = ["ledger:read"])),
+    responses(
+        (status = 200, body = Paged<DimensionValueOut>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn list_dimension_values(
+    State(state): State<AppState>,
+    auth: Authed<scopes::LedgerRead>,
+    Path(book): Path<String>,
+    crate::extract::ApiQuery(query): crate::extract::ApiQuery<DimensionValuesQuery>,
+) -> ApiResult<axum::Json<Paged<DimensionValueOut>>> {
+    let book = BookRef::parse(&book);
+    let dimension = query
+        .dimension
+        .as_deref()
+        .map(|raw| {
+            Dimension::parse(raw)
+                .map_err(one_of(&Dimension::ALL.map(|d| d.as_str())))
+                .map_err(|reason| crate::error::ApiError::bad_query(reason.at("dimension")))
+        })
+        .transpose()?;
+    let values = state
+        .store()
+        .tenant(auth.principal.org_id)
+        .ledger_dimension_values(&book, dimension)
+        .await?;
+    Ok(axum::Json(Paged {
+        items: values.into_iter().map(DimensionValueOut::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// A dimension value's code and name; absent fields are unchanged (a new value: the next free code, the
+/// value as its name).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DimensionValueIn {
+    /// ASCII letters, digits, `.-_`, at most 30; another value of the dimension's code is 409.
+    #[schema(example = "C0001")]
+    pub code: Option<String>,
+    pub name: Option<String>,
+}
+
+/// Set a dimension value's code (what Kingdee and U8 exports write) and name, creating the value if the
+/// book does not know it yet (201).
+#[utoipa::path(
+    put, path = "/api/v1/ledger/books/{book}/dimension-values/{dimension}/{value}", tag = "ledger",
+    params(
+        ("book" = String, Path, description = "Book id or name"),
+        ("dimension" = String, Path, description = "customer, supplier, department, employee, project or item"),
+        ("value" = String, Path, description = "What voucher lines name"),
+    ),
+    request_body = DimensionValueIn,
+    security(("bearer" = ["ledger:write"]), ("session" = ["ledger:write"])),
+    responses(
+        (status = 200, body = DimensionValueOut), (status = 201, body = DimensionValueOut),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn put_dimension_value(
+    State(state): State<AppState>,
+    auth: Authed<scopes::LedgerWrite>,
+    Path((book, dimension, value)): Path<(String, String, String)>,
+    ApiJson(body): ApiJson<DimensionValueIn>,
+) -> ApiResult<(StatusCode, axum::Json<DimensionValueOut>)> {
+    let book = BookRef::parse(&book);
+    let dimension = parse_dimension(&dimension, "dimension")?;
+    let change = tenon_store::ledger::DimensionValueChange {
+        code: body.code,
+        name: body.name,
+    };
+    let (value, created) = state
+        .store()
+        .tenant(auth.principal.org_id)
+        .put_ledger_dimension_value(&auth.write_context(), &book, dimension, &value, change)
+        .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, axum::Json(value.into())))
 }
 
 /// The chart of accounts, in code order.

@@ -52,6 +52,10 @@ pub struct ExportParams {
     pub include_unposted: Option<bool>,
     /// SAF-T `AuditFileCountry`, ISO 3166 alpha-2 (default `CN`).
     pub country: Option<String>,
+    /// `yonyou-u8` only: the EAI document to write, one per file as U8's EAI reads it — `voucher`
+    /// (default), `code` (the chart), `customer`, `vendor`, `department`, `person` or `fitem`.
+    #[param(example = "voucher")]
+    pub document: Option<String>,
 }
 
 /// The file of a book's period range in an exchange format — the same bytes as
@@ -101,6 +105,29 @@ pub async fn export_books(
         ));
     }
     let mut options = Options::default();
+    if let Some(document) = &params.document {
+        if format != Format::YonyouU8 {
+            return Err(ApiError::bad_query(FieldError::new(
+                "document",
+                DetailCode::NotAllowed,
+                "only the yonyou-u8 format has documents",
+            )));
+        }
+        options.u8_document =
+            exchange::yonyou::parse_document(document.trim()).map_err(|reason| {
+                ApiError::bad_query(
+                    Reason::new(DetailCode::NotOneOf, reason)
+                        .with(
+                            "allowed",
+                            exchange::yonyou::DOCUMENTS
+                                .iter()
+                                .map(|d| (*d).to_owned())
+                                .collect::<Vec<_>>(),
+                        )
+                        .at("document"),
+                )
+            })?;
+    }
     if let Some(country) = params.country {
         let country = country.trim().to_owned();
         if country.len() != 2 || !country.chars().all(|c| c.is_ascii_uppercase()) {
@@ -128,6 +155,7 @@ pub async fn export_books(
             params.include_unposted.unwrap_or(false),
         )
         .await?;
+    let u8_document = options.u8_document;
     let written = tokio::task::spawn_blocking(move || exchange::export(format, &books, &options))
         .await
         .map_err(|error| ApiError::internal("ledger export", &error))?;
@@ -155,7 +183,12 @@ pub async fn export_books(
     } else {
         format!("{from}_{to}")
     };
-    let file = format!("{}-{}-{span}.{extension}", stored.id, format.as_str());
+    let kind = if format == Format::YonyouU8 {
+        format!("{}-{}", format.as_str(), u8_document)
+    } else {
+        format.as_str().to_owned()
+    };
+    let file = format!("{}-{kind}-{span}.{extension}", stored.id);
     let utf8 = format!(
         "{}-{}-{span}.{extension}",
         stored.settings.name,
@@ -219,18 +252,49 @@ pub struct ImportSummary {
     pub openings: usize,
     pub opening_debit: String,
     pub opening_credit: String,
+    /// opening_debit − opening_credit ("0.00" when the openings balance).
+    pub opening_difference: String,
+    /// Control accounts whose customers' or suppliers' openings in the file differ from the account's own
+    /// opening (which is imported as written), per side.
+    pub control_differences: Vec<ControlDifferenceOut>,
     /// What the format could not carry → how many values.
     pub not_carried: BTreeMap<String, usize>,
     /// What did not add up in the file (imported as written).
     pub warnings: Vec<String>,
 }
 
+/// A control account whose parties' openings in a file differ from its own.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ControlDifferenceOut {
+    #[schema(example = "1122")]
+    pub account: String,
+    pub parties_debit: String,
+    pub parties_credit: String,
+    pub account_debit: String,
+    pub account_credit: String,
+    /// The parties' net − the account's net.
+    pub difference: String,
+}
+
 fn summary(format: Format, report: Report, outcome: Option<ImportOutcome>) -> ImportSummary {
     let t = money::amount_text;
+    // What was written; for a dry run, what the file holds.
     let (opening_debit, opening_credit, openings) = outcome.as_ref().map_or(
-        (rust_decimal::Decimal::ZERO, rust_decimal::Decimal::ZERO, 0),
+        (report.opening_debit, report.opening_credit, report.openings),
         |o| (o.opening_debit, o.opening_credit, o.openings),
     );
+    let control_differences = report
+        .control_differences
+        .iter()
+        .map(|c| ControlDifferenceOut {
+            account: c.account.to_string(),
+            parties_debit: t(c.parties_debit),
+            parties_credit: t(c.parties_credit),
+            account_debit: t(c.account_debit),
+            account_credit: t(c.account_credit),
+            difference: t(c.difference()),
+        })
+        .collect();
     ImportSummary {
         format: format.as_str().to_owned(),
         written: outcome.is_some(),
@@ -250,6 +314,8 @@ fn summary(format: Format, report: Report, outcome: Option<ImportOutcome>) -> Im
         openings,
         opening_debit: t(opening_debit),
         opening_credit: t(opening_credit),
+        opening_difference: t(opening_debit - opening_credit),
+        control_differences,
         not_carried: report.not_carried,
         warnings: report.warnings,
     }

@@ -170,7 +170,9 @@ pub fn api() -> OpenApiRouter<AppState> {
                 ))),
         )
         .routes(routes!(ledger::list_books, ledger::create_book))
-        .routes(routes!(ledger::get_book))
+        .routes(routes!(ledger::get_book, ledger::update_book))
+        .routes(routes!(ledger::list_dimension_values))
+        .routes(routes!(ledger::put_dimension_value))
         .routes(routes!(ledger::list_accounts, ledger::create_account))
         .routes(routes!(
             ledger_vouchers::list_vouchers,

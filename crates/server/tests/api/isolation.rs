@@ -182,6 +182,8 @@ api_tests! {
                         path.replace("{book}", &book_ref)
                             .replace("{id}", voucher["id"].as_str().unwrap())
                             .replace("{period}", "2026-10")
+                            .replace("{dimension}", "customer")
+                            .replace("{value}", "C001")
                     })
                     .collect();
             }

@@ -48,6 +48,7 @@ mod flows;
 mod isolation;
 mod ledger;
 mod ledger_close;
+mod ledger_codes;
 mod ledger_rules;
 mod oauth;
 mod openapi;

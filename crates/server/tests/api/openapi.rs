@@ -140,7 +140,8 @@ api_tests! {
             let slug = if path.starts_with("/api/v1/hooks/") { &hook } else { &slug };
             let mut concrete = path.replace("{slug}", slug).replace("{period}", "2026-10");
             concrete = concrete.replace("{corpId}", &app.org.id.to_string());
-            for param in ["{id}", "{app}", "{table}", "{field}", "{view}", "{book}", "{code}", "{key}", "{flow}", "{step}"] {
+            concrete = concrete.replace("{dimension}", "customer");
+            for param in ["{id}", "{app}", "{table}", "{field}", "{view}", "{book}", "{code}", "{key}", "{flow}", "{step}", "{value}"] {
                 concrete = concrete.replace(param, &tenon_model::MemberId::new().to_string());
             }
             assert!(!concrete.contains('{'), "{path} has a path parameter this test does not fill");

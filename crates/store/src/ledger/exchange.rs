@@ -43,6 +43,7 @@ pub struct ImportOutcome {
 struct ValueRow {
     dimension: String,
     code: String,
+    external_code: Option<String>,
     name: String,
 }
 
@@ -64,10 +65,12 @@ impl Tenant<'_> {
             .ok_or_else(|| StoreError::not_found("book"))?;
         let mut books = Books::new(&book.settings.name, book.settings.base_currency);
         books.fiscal_year_start_month = book.settings.fiscal_year_start_month;
+        books.code = book.code.clone();
+        books.tax_registration_number = book.tax_registration_number.clone();
         books.accounts = self.load_accounts(&mut conn, book.id).await?;
         let values: Vec<ValueRow> = conn
             .fetch_all(
-                Sql::new("SELECT dimension, code, name FROM ledger_dimension_values WHERE organization_id = $1 AND book_id = $2 ORDER BY dimension, code")
+                Sql::new("SELECT dimension, code, external_code, name FROM ledger_dimension_values WHERE organization_id = $1 AND book_id = $2 ORDER BY dimension, code")
                     .bind(self.org_id)
                     .bind(book.id),
             )
@@ -76,7 +79,8 @@ impl Tenant<'_> {
             books.dimension_values.push(DimensionValue {
                 dimension: Dimension::parse(&value.dimension)
                     .map_err(|_| super::corrupt("dimension", &value.dimension))?,
-                code: value.code,
+                value: value.code,
+                code: value.external_code.unwrap_or_default(),
                 name: value.name,
             });
         }
@@ -88,10 +92,100 @@ impl Tenant<'_> {
             .filter(|voucher| include_unposted || voucher.state == VoucherState::Posted)
             .collect();
         drop(pooled);
-        let opening = self.trial_balance_sums_before(&book, from).await?;
-        books.opening = opening;
+        let by_account = self.trial_balance_sums_before(&book, from).await?;
+        books.openings = self.openings_before(&book, from, by_account).await?;
+        books.opening_period = Some(from);
         books.sort();
         Ok(books)
+    }
+
+    /// The balances before `from` per leaf account and dimension values: the opening balances (from
+    /// the opening period on) and the posted sums of earlier periods by dimension values
+    /// (`ledger_value_balances`), the rest of each account's balance without values.
+    async fn openings_before(
+        &self,
+        book: &Book,
+        from: Period,
+        by_account: BTreeMap<tenon_ledger::AccountCode, Decimal>,
+    ) -> Result<Vec<Opening>> {
+        #[derive(sqlx::FromRow)]
+        struct ValueSum {
+            account_code: String,
+            customer: String,
+            supplier: String,
+            department: String,
+            employee: String,
+            project: String,
+            item: String,
+            debit: super::Scaled<2>,
+            credit: super::Scaled<2>,
+        }
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let mut by_values: BTreeMap<
+            (tenon_ledger::AccountCode, BTreeMap<Dimension, String>),
+            Decimal,
+        > = BTreeMap::new();
+        if book.opening_period.is_some_and(|first| first <= from) {
+            if let Some(openings) = self.load_openings(&mut conn, book).await? {
+                for opening in openings.balances {
+                    if !opening.dimensions.is_empty() {
+                        *by_values
+                            .entry((opening.account.clone(), opening.dimensions.clone()))
+                            .or_default() += opening.net();
+                    }
+                }
+            }
+        }
+        let sums: Vec<ValueSum> = conn
+            .fetch_all(
+                Sql::new(
+                    "SELECT account_code, customer, supplier, department, employee, project, item, \
+                     COALESCE(SUM(debit), 0) AS debit, COALESCE(SUM(credit), 0) AS credit FROM ledger_value_balances \
+                     WHERE organization_id = $1 AND book_id = $2 AND period < $3 \
+                     GROUP BY account_code, customer, supplier, department, employee, project, item",
+                )
+                .bind(self.org_id)
+                .bind(book.id)
+                .bind(from.key()),
+            )
+            .await?;
+        drop(pooled);
+        for sum in sums {
+            let account = tenon_ledger::AccountCode::parse(&sum.account_code)
+                .map_err(|_| super::corrupt("account code", &sum.account_code))?;
+            let dimensions: BTreeMap<Dimension, String> = [
+                (Dimension::Customer, sum.customer),
+                (Dimension::Supplier, sum.supplier),
+                (Dimension::Department, sum.department),
+                (Dimension::Employee, sum.employee),
+                (Dimension::Project, sum.project),
+                (Dimension::Item, sum.item),
+            ]
+            .into_iter()
+            .filter(|(_, value)| !value.is_empty())
+            .collect();
+            *by_values.entry((account, dimensions)).or_default() += sum.debit.0 - sum.credit.0;
+        }
+        let side = |account: tenon_ledger::AccountCode, net: Decimal| {
+            Opening::simple(account, net.max(Decimal::ZERO), (-net).max(Decimal::ZERO))
+        };
+        let mut rest = by_account;
+        let mut openings = Vec::new();
+        for ((account, dimensions), net) in by_values {
+            *rest.entry(account.clone()).or_default() -= net;
+            if !net.is_zero() {
+                let mut opening = side(account, net);
+                opening.dimensions = dimensions;
+                openings.push(opening);
+            }
+        }
+        for (account, net) in rest {
+            if !net.is_zero() {
+                openings.push(side(account, net));
+            }
+        }
+        Ok(openings)
     }
 
     async fn trial_balance_sums_before(
@@ -139,8 +233,36 @@ impl Tenant<'_> {
                     fiscal_year_start_month: books.fiscal_year_start_month,
                     segregation_of_duties: false,
                 };
+                // The file's book code when it is a valid code no other book has, else the next free one.
+                let code = match tenon_ledger::book::check_code(&books.code) {
+                    Ok(code) => {
+                        let taken: Option<(Option<String>,)> = conn
+                            .fetch_optional(
+                                Sql::new("SELECT code FROM ledger_books WHERE organization_id = $1 AND code = $2")
+                                    .bind(self.org_id)
+                                    .bind(code.as_str()),
+                            )
+                            .await?;
+                        taken.is_none().then_some(code)
+                    }
+                    Err(_) => None,
+                };
+                let tax_registration_number =
+                    books.tax_registration_number.as_deref().and_then(|number| {
+                        tenon_ledger::book::check_tax_registration_number(number).ok()
+                    });
+                let change = super::BookChange {
+                    code,
+                    tax_registration_number: Some(tax_registration_number),
+                };
+                // A file without a chart (a U8 voucher document) gets the 企业会计准则 template's.
+                let accounts = if books.accounts.is_empty() {
+                    tenon_ledger::templates::accounts(Standard::Cas).map_err(StoreError::Corrupt)?
+                } else {
+                    Vec::new()
+                };
                 (
-                    self.insert_book(&mut conn, ctx, settings, Vec::new())
+                    self.insert_book(&mut conn, ctx, settings, change, accounts)
                         .await?,
                     true,
                 )
@@ -190,17 +312,37 @@ impl Tenant<'_> {
             self.insert_account(&mut conn, book.id, &account).await?;
             accounts_created += 1;
         }
-        self.insert_dimension_values(
-            &mut conn,
-            book.id,
-            books
-                .dimension_values
-                .iter()
-                .map(|value| (value.dimension, value.code.as_str(), value.name.as_str())),
-        )
-        .await?;
-        let first_period = books.vouchers.iter().map(|v| v.period).min();
-        let file_openings = books.opening.clone();
+        let mut values: Vec<(Dimension, String, String, Option<String>)> = books
+            .dimension_values
+            .iter()
+            .map(|value| {
+                (
+                    value.dimension,
+                    value.value.clone(),
+                    value.name.clone(),
+                    Some(value.code.clone()).filter(|code| !code.is_empty()),
+                )
+            })
+            .collect();
+        // The values the openings name (a file's master data may not list them).
+        let named: BTreeSet<(Dimension, String)> = books
+            .openings
+            .iter()
+            .flat_map(|opening| opening.dimensions.iter())
+            .map(|(dimension, value)| (*dimension, value.clone()))
+            .collect();
+        values.extend(
+            named
+                .into_iter()
+                .map(|(dimension, value)| (dimension, value.clone(), value, None)),
+        );
+        values.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        self.create_dimension_values(&mut conn, book.id, values)
+            .await?;
+        let first_period = books
+            .opening_period
+            .or_else(|| books.vouchers.iter().map(|v| v.period).min());
+        let file_openings = books.openings.clone();
         let stored = self
             .check_imported(&mut conn, ctx, &book, &chart, books.vouchers)
             .await?;
@@ -214,12 +356,7 @@ impl Tenant<'_> {
         let mut book = book;
         let mut openings = 0;
         if let (true, Some(period)) = (book_created && !file_openings.is_empty(), first_period) {
-            let balances: Vec<Opening> = file_openings
-                .into_iter()
-                .map(|(code, net)| {
-                    Opening::simple(code, net.max(Decimal::ZERO), (-net).max(Decimal::ZERO))
-                })
-                .collect();
+            let balances: Vec<Opening> = file_openings;
             openings = balances.len();
             book = self
                 .write_openings(&mut conn, book, &Openings { period, balances })

@@ -31,6 +31,7 @@ mod unnest;
 mod vouchers;
 mod write;
 
+pub use books::{BookChange, DimensionValueChange, StoredDimensionValue};
 pub use closing::CloseOptions;
 pub use detail::{DETAIL_LINES_MAX, Detail, DetailEntry, DetailQuery, REPORT_PERIODS_MAX};
 pub use drafts::Renumbered;
@@ -81,6 +82,10 @@ impl std::fmt::Display for BookRef {
 pub struct Book {
     pub id: BookId,
     pub settings: BookSettings,
+    /// The code other systems know the book by (Kingdee `FAccountBookID.FNumber`).
+    pub code: String,
+    /// The company's 统一社会信用代码, which SAF-T exports write.
+    pub tax_registration_number: Option<String>,
     /// Periods up to and including this one are closed.
     pub closed_through: Option<Period>,
     /// The first period the book keeps, which its opening balances open (`None`: no openings given).

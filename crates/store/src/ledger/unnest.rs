@@ -47,7 +47,7 @@ const INSERT_LINES: &str = "INSERT INTO ledger_lines (organization_id, voucher_i
 const INSERT_DIMENSION_VALUES: &str = "INSERT INTO ledger_dimension_values (organization_id, book_id, dimension, code, name) \
      SELECT $1, $2, u.dimension, u.code, u.name FROM UNNEST($3::text[], $4::text[], $5::text[]) \
      AS u (dimension, code, name) \
-     ON CONFLICT (organization_id, book_id, dimension, code) DO NOTHING";
+     ON CONFLICT (organization_id, book_id, dimension, code) DO NOTHING RETURNING dimension, code";
 
 /// `ORDER BY` the ordinality keeps the upserts — and so the row locks — in the order given (key order),
 /// the lock order that keeps concurrent batches from deadlocking.
@@ -214,20 +214,22 @@ impl Tenant<'_> {
         Ok(())
     }
 
-    /// Inserts (dimension, code, name) values, keeping those that exist.
+    /// Inserts (dimension, value, name, _) values, keeping those that exist; returns the (dimension,
+    /// value) of those it inserted.
     pub(super) async fn insert_dimension_values_unnest(
         &self,
         conn: &mut Conn<'_>,
         book_id: BookId,
-        values: Vec<(Dimension, &str, &str)>,
-    ) -> Result<()> {
+        values: &[(Dimension, String, String, Option<String>)],
+    ) -> Result<Vec<(String, String)>> {
+        let mut created = Vec::new();
         for chunk in values.chunks(ROWS_PER_ARRAY_STATEMENT) {
             let dimension = chunk
                 .iter()
                 .map(|v| Some(v.0.as_str().to_owned()))
                 .collect();
-            let code = chunk.iter().map(|v| Some(v.1.to_owned())).collect();
-            let name = chunk.iter().map(|v| Some(v.2.to_owned())).collect();
+            let code = chunk.iter().map(|v| Some(v.1.clone())).collect();
+            let name = chunk.iter().map(|v| Some(v.2.clone())).collect();
             let sql = Sql::new(INSERT_DIMENSION_VALUES)
                 .bind(self.org_id)
                 .bind(book_id)
@@ -236,9 +238,9 @@ impl Tenant<'_> {
                     Arg::TextArray(code),
                     Arg::TextArray(name),
                 ]);
-            conn.execute(sql).await?;
+            created.extend(conn.fetch_all::<(String, String)>(sql).await?);
         }
-        Ok(())
+        Ok(created)
     }
 
     /// Adds posted sums to `ledger_balances` in one statement, in key order.

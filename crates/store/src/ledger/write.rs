@@ -358,8 +358,8 @@ impl Tenant<'_> {
         Ok(())
     }
 
-    /// Creates the dimension values the lines name that do not exist yet (code and name alike), in key
-    /// order.
+    /// Creates the dimension values the lines name that do not exist yet (value and name alike, the next
+    /// free code of their dimension), in key order.
     pub(crate) async fn ensure_dimension_values<'l>(
         &self,
         conn: &mut Conn<'_>,
@@ -370,43 +370,121 @@ impl Tenant<'_> {
             .flat_map(|line| line.dimensions.iter())
             .map(|(dimension, value)| (*dimension, value.as_str()))
             .collect();
-        self.insert_dimension_values(
+        self.create_dimension_values(
             conn,
             book_id,
             named
                 .into_iter()
-                .map(|(dimension, value)| (dimension, value, value)),
+                .map(|(dimension, value)| (dimension, value.to_owned(), value.to_owned(), None))
+                .collect(),
         )
-        .await
+        .await?;
+        Ok(())
     }
 
-    /// Inserts (dimension, code, name) values, keeping those that exist.
-    pub(crate) async fn insert_dimension_values<'v>(
+    /// Inserts (dimension, value, name, proposed code) values, keeping those that exist, and gives each
+    /// new one its code: the proposed one when it is a valid code no other value of the dimension has,
+    /// else the next free code of the dimension ([`Dimension::next_code`]). Returns how many were new.
+    /// On PostgreSQL the codes are given under a lock of the book's codes, taken after the values' own
+    /// row locks (see the lock order above), so that concurrent writers never give one code twice.
+    pub(crate) async fn create_dimension_values(
         &self,
         conn: &mut Conn<'_>,
         book_id: BookId,
-        values: impl Iterator<Item = (Dimension, &'v str, &'v str)>,
-    ) -> Result<()> {
-        if conn.backend() == Backend::Postgres {
-            return self
-                .insert_dimension_values_unnest(conn, book_id, values.collect())
-                .await;
+        values: Vec<(Dimension, String, String, Option<String>)>,
+    ) -> Result<usize> {
+        if values.is_empty() {
+            return Ok(0);
         }
-        let rows: Vec<Vec<Arg>> = values
-            .map(|(dimension, code, name)| {
-                vec![
-                    Arg::from(self.org_id),
-                    Arg::from(book_id),
-                    Arg::from(dimension.as_str()),
-                    Arg::from(code),
-                    Arg::from(name),
-                ]
+        let mut created: Vec<(String, String)> = Vec::new();
+        if conn.backend() == Backend::Postgres {
+            created = self
+                .insert_dimension_values_unnest(conn, book_id, &values)
+                .await?;
+        } else {
+            let rows: Vec<Vec<Arg>> = values
+                .iter()
+                .map(|(dimension, value, name, _)| {
+                    vec![
+                        Arg::from(self.org_id),
+                        Arg::from(book_id),
+                        Arg::from(dimension.as_str()),
+                        Arg::from(value.as_str()),
+                        Arg::from(name.as_str()),
+                    ]
+                })
+                .collect();
+            for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                let mut sql = SqlText::new(conn.backend());
+                sql.push(VALUE_HEAD)
+                    .push(" ")
+                    .rows(chunk.to_vec())
+                    .push(VALUE_TAIL)
+                    .push(" RETURNING dimension, code");
+                created.extend(conn.fetch_all::<(String, String)>(sql.into_sql()).await?);
+            }
+        }
+        if created.is_empty() {
+            return Ok(0);
+        }
+        if conn.backend() == Backend::Postgres {
+            conn.execute(Sql::new("SELECT pg_advisory_xact_lock($1)").bind(
+                super::books::lock_key(&[
+                    self.org_id.as_uuid().as_bytes(),
+                    book_id.as_uuid().as_bytes(),
+                    b"ledger dimension codes",
+                ]),
+            ))
+            .await?;
+        }
+        let proposed: BTreeMap<(&str, &str), Option<&str>> = values
+            .iter()
+            .map(|(dimension, value, _, code)| {
+                ((dimension.as_str(), value.as_str()), code.as_deref())
             })
             .collect();
-        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-            insert_rows(conn, VALUE_HEAD, VALUE_TAIL, chunk.to_vec()).await?;
+        let mut taken: BTreeMap<Dimension, BTreeSet<String>> = BTreeMap::new();
+        created.sort();
+        for (dimension_text, value) in &created {
+            let dimension = Dimension::parse(dimension_text)
+                .map_err(|_| super::corrupt("dimension", dimension_text))?;
+            if !taken.contains_key(&dimension) {
+                let codes: Vec<(Option<String>,)> = conn
+                    .fetch_all(
+                        Sql::new(
+                            "SELECT external_code FROM ledger_dimension_values \
+                             WHERE organization_id = $1 AND book_id = $2 AND dimension = $3",
+                        )
+                        .bind(self.org_id)
+                        .bind(book_id)
+                        .bind(dimension.as_str()),
+                    )
+                    .await?;
+                taken.insert(dimension, codes.into_iter().filter_map(|(c,)| c).collect());
+            }
+            let codes = taken.entry(dimension).or_default();
+            let code = proposed
+                .get(&(dimension.as_str(), value.as_str()))
+                .copied()
+                .flatten()
+                .and_then(|code| tenon_ledger::book::check_code(code).ok())
+                .filter(|code| !codes.contains(code))
+                .unwrap_or_else(|| dimension.next_code(codes.iter().map(String::as_str)));
+            conn.execute(
+                Sql::new(
+                    "UPDATE ledger_dimension_values SET external_code = $5 \
+                     WHERE organization_id = $1 AND book_id = $2 AND dimension = $3 AND code = $4",
+                )
+                .bind(self.org_id)
+                .bind(book_id)
+                .bind(dimension.as_str())
+                .bind(value.as_str())
+                .bind(code.as_str()),
+            )
+            .await?;
+            codes.insert(code);
         }
-        Ok(())
+        Ok(created.len())
     }
 }
 

@@ -502,6 +502,55 @@ async fn ledger_files_import_and_export_in_every_format_with_the_same_totals(bac
             "{format}"
         );
         let copy = format!("副本-{format}");
+        if format == "yonyou-u8" {
+            // U8's EAI reads one document per file: the chart (code) first, then the vouchers.
+            let chart = env.database.dir.path().join("october-code.xml");
+            success(&env.run(&[
+                "ledger",
+                "export",
+                "--org",
+                "婚庆公司",
+                "--book",
+                "主账套",
+                "--format",
+                format,
+                "--period",
+                "2026-10",
+                "--document",
+                "code",
+                "--out",
+                chart.to_str().unwrap(),
+            ]));
+            let text = std::fs::read_to_string(&chart).unwrap();
+            assert!(
+                text.lines()
+                    .nth(1)
+                    .unwrap()
+                    .starts_with("<ufinterface roottag=\"code\""),
+                "{text}"
+            );
+            assert!(!text.contains("tenon-u8"), "{text}");
+            success(&env.run(&[
+                "ledger",
+                "import",
+                "--org",
+                org,
+                "--book",
+                &copy,
+                "--format",
+                format,
+                chart.to_str().unwrap(),
+            ]));
+            let vouchers = std::fs::read_to_string(&file).unwrap();
+            assert!(
+                vouchers
+                    .lines()
+                    .nth(1)
+                    .unwrap()
+                    .starts_with("<ufinterface roottag=\"voucher\""),
+                "{vouchers}"
+            );
+        }
         let back = success(&env.run(&[
             "ledger",
             "import",
@@ -587,6 +636,27 @@ async fn ledger_commands_refuse_bad_input_with_distinct_exit_codes(backend: Test
     assert!(
         String::from_utf8_lossy(&format.stderr).contains("--format"),
         "{format:?}"
+    );
+    let document = env.run(&[
+        "ledger",
+        "export",
+        "--org",
+        org,
+        "--book",
+        "x",
+        "--format",
+        "yonyou-u8",
+        "--period",
+        "2026-10",
+        "--document",
+        "ledger",
+        "--out",
+        out,
+    ]);
+    assert_eq!(document.status.code(), Some(5));
+    assert!(
+        String::from_utf8_lossy(&document.stderr).contains("--document"),
+        "{document:?}"
     );
     let both = env.run(&[
         "ledger", "export", "--org", org, "--book", "x", "--format", "saft", "--period", "2026-10",

@@ -144,6 +144,36 @@ pub enum OapiError {
     UnknownUser,
     /// No such department: 60003.
     UnknownDepartment,
+    /// A department name that is empty, too long or has control characters: 60001.
+    DepartmentNameInvalid,
+    /// The department tree would grow deeper than allowed: 60002.
+    DepartmentTooDeep,
+    /// No such parent department: 60004.
+    ParentNotFound,
+    /// A department with members cannot be deleted: 60005.
+    DepartmentHasMembers,
+    /// A department with sub-departments cannot be deleted: 60006.
+    DepartmentHasChildren,
+    /// The root department cannot be deleted: 60007.
+    RootNotDeletable,
+    /// A department cannot move under itself or one of its sub-departments: 60010.
+    DepartmentCycle,
+    /// The root department cannot be moved: 60018.
+    RootNotMovable,
+    /// The `userid` is taken in the organization: 60102.
+    UseridExists,
+    /// Not a mobile number: 60103.
+    MobileInvalid,
+    /// Another user of the organization has this mobile number: 60104.
+    MobileExists,
+    /// Not an e-mail address: 60105.
+    EmailInvalid,
+    /// Another user of the organization has this e-mail address: 60106.
+    EmailExists,
+    /// A user name that is empty, too long or has control characters: 60112.
+    UserNameInvalid,
+    /// A job number that is too long or taken by another user: 60123.
+    JobNumberInvalid,
     /// No such API: 22.
     UnknownApi,
     /// The credential's rate limit is spent: 90018.
@@ -161,6 +191,21 @@ impl OapiError {
         OapiError::NoPermission,
         OapiError::UnknownUser,
         OapiError::UnknownDepartment,
+        OapiError::DepartmentNameInvalid,
+        OapiError::DepartmentTooDeep,
+        OapiError::ParentNotFound,
+        OapiError::DepartmentHasMembers,
+        OapiError::DepartmentHasChildren,
+        OapiError::RootNotDeletable,
+        OapiError::DepartmentCycle,
+        OapiError::RootNotMovable,
+        OapiError::UseridExists,
+        OapiError::MobileInvalid,
+        OapiError::MobileExists,
+        OapiError::EmailInvalid,
+        OapiError::EmailExists,
+        OapiError::UserNameInvalid,
+        OapiError::JobNumberInvalid,
         OapiError::UnknownApi,
         OapiError::Throttling,
         OapiError::SystemBusy,
@@ -175,6 +220,21 @@ impl OapiError {
             OapiError::NoPermission => 60011,
             OapiError::UnknownUser => 60121,
             OapiError::UnknownDepartment => 60003,
+            OapiError::DepartmentNameInvalid => 60001,
+            OapiError::DepartmentTooDeep => 60002,
+            OapiError::ParentNotFound => 60004,
+            OapiError::DepartmentHasMembers => 60005,
+            OapiError::DepartmentHasChildren => 60006,
+            OapiError::RootNotDeletable => 60007,
+            OapiError::DepartmentCycle => 60010,
+            OapiError::RootNotMovable => 60018,
+            OapiError::UseridExists => 60102,
+            OapiError::MobileInvalid => 60103,
+            OapiError::MobileExists => 60104,
+            OapiError::EmailInvalid => 60105,
+            OapiError::EmailExists => 60106,
+            OapiError::UserNameInvalid => 60112,
+            OapiError::JobNumberInvalid => 60123,
             OapiError::UnknownApi => 22,
             OapiError::Throttling => 90018,
             OapiError::SystemBusy => -1,
@@ -248,8 +308,12 @@ mod tests {
 
     #[test]
     fn oapi_errors_carry_integer_errcodes_and_string_sub_codes() {
+        let mut codes = std::collections::BTreeSet::new();
         for error in OapiError::ALL {
             assert_ne!(error.errcode(), 0, "{error:?}");
+            if error.sub_code().is_none() {
+                assert!(codes.insert(error.errcode()), "{} twice", error.errcode());
+            }
         }
         let body = OapiError::InvalidToken.body("invalid token", "r2");
         assert_eq!(body["errcode"], 88);

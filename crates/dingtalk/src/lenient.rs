@@ -111,6 +111,22 @@ impl Params {
         }
     }
 
+    /// A list of integers: a comma-joined string (`"2,3"`) or a JSON array (`[2, "3"]`). `None` when unset.
+    pub fn int_list(&self, name: &str) -> Result<Option<Vec<i64>>, ParamError> {
+        crate::directory::integer_list(self.present(name)).map_err(|_| ParamError::Invalid {
+            name: name.to_owned(),
+            expected: "a list of integers (\"2,3\" or [2, 3])",
+        })
+    }
+
+    /// A list of text items: a comma-joined string or a JSON array. `None` when unset.
+    pub fn text_list(&self, name: &str) -> Result<Option<Vec<String>>, ParamError> {
+        crate::directory::text_list(self.present(name)).map_err(|_| ParamError::Invalid {
+            name: name.to_owned(),
+            expected: "a list of strings (\"a,b\" or [\"a\", \"b\"])",
+        })
+    }
+
     /// A boolean parameter: `true`/`false` or their text.
     pub fn boolean(&self, name: &str) -> Result<Option<bool>, ParamError> {
         let invalid = || ParamError::Invalid {

@@ -15,5 +15,6 @@ pub mod directory;
 pub mod errors;
 pub mod lenient;
 pub mod oauth;
+pub mod users;
 
 pub use errors::{OapiError, V1Error, V1ErrorBody};

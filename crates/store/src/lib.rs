@@ -61,7 +61,7 @@ pub use credentials::{
 pub use deliveries::{
     AttemptOutcome, ClaimedDelivery, FAN_OUT_EVENTS_MAX, RESPONSE_EXCERPT_CHARS_MAX, lease_for,
 };
-pub use dingtalk::{DingTalkDepartment, DingTalkUserMatch};
+pub use dingtalk::{DingTalkDepartment, DingTalkUser, DingTalkUserMatch, dingtalk_unionid};
 pub use directory::{DEPARTMENT_DEPTH_MAX, MEMBER_DEPARTMENTS_MAX, MemberFilter};
 pub use error::StoreError;
 pub use events::EVENTS_PER_READ_MAX;

@@ -30,7 +30,13 @@ pub async fn install(app: &TestApp, scopes: &[&str]) -> DingTalkApp {
 }
 
 /// A request without a Tenon credential, with any body bytes and content type.
-async fn raw(app: &TestApp, method: Method, path: &str, content_type: &str, body: &str) -> Reply {
+pub async fn raw(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    content_type: &str,
+    body: &str,
+) -> Reply {
     Reply::from(
         app.http
             .request(method, format!("{}{path}", app.base))
@@ -43,7 +49,7 @@ async fn raw(app: &TestApp, method: Method, path: &str, content_type: &str, body
     .await
 }
 
-async fn gettoken(app: &TestApp, key: &str, secret: &str) -> Reply {
+pub async fn gettoken(app: &TestApp, key: &str, secret: &str) -> Reply {
     app.call(
         Method::GET,
         &format!("/gettoken?appkey={key}&appsecret={secret}"),
@@ -103,7 +109,7 @@ pub fn oapi_error(reply: &Reply, errcode: i64) {
     );
 }
 
-async fn oapi_post(app: &TestApp, token: &str, path: &str, body: Value) -> Reply {
+pub async fn oapi_post(app: &TestApp, token: &str, path: &str, body: Value) -> Reply {
     app.call(
         Method::POST,
         &format!("{path}?access_token={token}"),
@@ -123,7 +129,7 @@ async fn corp(app: &TestApp, org: &str, body: Value) -> Reply {
     .await
 }
 
-fn keys(value: &Value) -> Vec<&str> {
+pub fn keys(value: &Value) -> Vec<&str> {
     value
         .as_object()
         .unwrap()

@@ -1,7 +1,9 @@
 //! The DingTalk-compatible API driven by DingTalk's official Python SDK (`alibabacloud-dingtalk` 2.2.65,
 //! installed by `.ci/run`) with nothing changed but the endpoint: both v1.0 token endpoints answer the
 //! SDK's models with the right JSON types, the user search answers the SDK's model, the tokens work on the native API and on oapi, and a wrong
-//! secret reaches the SDK as DingTalk's error code.
+//! secret reaches the SDK as DingTalk's error code. The SDK has no call for the oapi directory, so the
+//! script calls `topapi/v2/department/*` and `topapi/v2/user/*` over plain HTTP with the SDK's token:
+//! a department and users created, listed with cursors, found by mobile, and deleted.
 
 use std::process::Command;
 
@@ -37,18 +39,37 @@ fn run_sdk(endpoint: String, key: String, secret: String, corp_id: String) -> Ve
 
 api_tests! {
     async fn the_official_sdk_gets_tokens_that_serve_both_families_and_reads_dingtalk_errors(app) {
-        let dt = install(&app, &["directory:read"]).await;
+        let dt = install(&app, &["directory:read", "directory:write"]).await;
         let member = app.post("/api/v1/members", &app.admin_token, json!({"name": "Li Lei"})).await.expect(StatusCode::CREATED).clone();
         let member_id = member["id"].as_str().unwrap().to_owned();
         let endpoint = app.base.trim_start_matches("http://").to_owned();
         let (key, secret, org) = (dt.key.clone(), dt.secret.clone(), app.org.id.to_string());
         let steps = tokio::task::spawn_blocking(move || run_sdk(endpoint, key, secret, org)).await.unwrap();
         let names: Vec<&str> = steps.iter().map(|s| s["step"].as_str().unwrap()).collect();
-        assert_eq!(names, ["accessToken", "corpToken", "search", "wrongSecret"]);
+        assert_eq!(names, ["accessToken", "corpToken", "search", "departmentCreate", "userCreate", "userGet", "userList", "userGetByMobile", "deleted", "wrongSecret"]);
         assert_eq!(steps[0]["expire_in"], 7200);
         assert_eq!(steps[1]["expires_in"], 7200);
         assert_eq!((&steps[2]["has_more"], &steps[2]["total_count"], &steps[2]["list"]), (&json!(false), &json!(1), &json!([member_id])));
-        assert_eq!((&steps[3]["code"], &steps[3]["status"]), (&json!("invalidClientIdOrSecret"), &json!(400)));
+        // The oapi directory, driven with the SDK's token.
+        let dept_id = steps[3]["dept_id"].as_i64().unwrap();
+        assert_eq!(dept_id, 2);
+        let userids: Vec<String> = steps[4]["userids"].as_array().unwrap().iter().map(|u| u.as_str().unwrap().to_owned()).collect();
+        assert_eq!(userids[0], "sdk.one");
+        for generated in &userids[1..] {
+            assert!(generated.parse::<tenon_model::MemberId>().is_ok(), "{generated} is a member id");
+        }
+        assert_eq!((&steps[5]["userid"], &steps[5]["dept_id_list"], &steps[5]["active"]), (&json!("sdk.one"), &json!([dept_id]), &json!(true)));
+        let mut listed: Vec<String> = steps[6]["userids"].as_array().unwrap().iter().map(|u| u.as_str().unwrap().to_owned()).collect();
+        assert_eq!(steps[6]["pages"], 2, "three users, two per page");
+        listed.sort();
+        let mut created = userids.clone();
+        created.sort();
+        assert_eq!(listed, created);
+        assert_eq!(steps[7]["userid"], userids[1]);
+        assert_eq!(steps[8]["remaining"], json!([]));
+        let members = app.get("/api/v1/members", &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert!(members["items"].as_array().unwrap().iter().all(|m| !m["name"].as_str().unwrap().starts_with("SDK ")), "the users were deleted");
+        assert_eq!((&steps[9]["code"], &steps[9]["status"]), (&json!("invalidClientIdOrSecret"), &json!(400)));
         // The v1.0 token on the native API, the corp token on oapi.
         let v1 = steps[0]["token"].as_str().unwrap();
         app.get("/api/v1/members", v1).await.expect(StatusCode::OK);

@@ -32,6 +32,7 @@ mod auth;
 mod computed;
 mod conformance;
 mod dingtalk;
+mod dingtalk_directory;
 mod dingtalk_sdk;
 mod directory;
 mod errors;

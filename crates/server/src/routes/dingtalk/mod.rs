@@ -14,6 +14,7 @@ use tenon_store::{StoreError, WriteContext};
 use crate::state::AppState;
 
 pub mod contact;
+pub mod directory;
 pub mod errors;
 pub mod oapi;
 pub mod oauth;

@@ -58,6 +58,8 @@ macro_rules! oapi_answer {
     };
 }
 
+pub(super) use oapi_answer;
+
 oapi_answer!(GetTokenAnswer, GetTokenResponse);
 oapi_answer!(ListSubAnswer, ListSubResponse);
 oapi_answer!(DeptGetAnswer, DeptGetResponse);
@@ -110,7 +112,7 @@ pub async fn dingtalk_gettoken(
 }
 
 /// The parameters of an oapi body: JSON, or a form when the request says so. Unreadable is 40035.
-fn body_params(headers: &HeaderMap, body: &ApiBytes) -> Result<Params, OapiFailure> {
+pub(super) fn body_params(headers: &HeaderMap, body: &ApiBytes) -> Result<Params, OapiFailure> {
     let form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -120,7 +122,7 @@ fn body_params(headers: &HeaderMap, body: &ApiBytes) -> Result<Params, OapiFailu
 }
 
 /// The required integer `dept_id` (a number or its text).
-fn dept_id(params: &Params) -> Result<i64, OapiFailure> {
+pub(super) fn dept_id(params: &Params) -> Result<i64, OapiFailure> {
     match params.int("dept_id") {
         Ok(Some(number)) => Ok(number),
         Ok(None) => Err(OapiFailure::new(
@@ -134,7 +136,7 @@ fn dept_id(params: &Params) -> Result<i64, OapiFailure> {
     }
 }
 
-fn unknown_department(number: i64) -> OapiFailure {
+pub(super) fn unknown_department(number: i64) -> OapiFailure {
     OapiFailure::new(
         OapiError::UnknownDepartment,
         format!("no department {number}"),

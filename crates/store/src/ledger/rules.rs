@@ -266,7 +266,14 @@ impl Tenant<'_> {
                             fiscal_year_start_month: 1,
                             segregation_of_duties: false,
                         };
-                        self.insert_book(conn, ctx, settings, accounts).await?
+                        self.insert_book(
+                            conn,
+                            ctx,
+                            settings,
+                            super::BookChange::default(),
+                            accounts,
+                        )
+                        .await?
                     }
                 },
             };

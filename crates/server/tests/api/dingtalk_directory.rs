@@ -184,6 +184,10 @@ api_tests! {
         assert!(root_ids.contains(&"lilei") && root_ids.contains(&"wang.wu") && root_ids.contains(&owner.as_str()) && !root_ids.contains(&han_id.as_str()), "{root_ids:?}");
         assert_eq!(root["result"]["has_more"], false);
 
+        // The v1.0 search lists the same userids.
+        let search = app.http.post(format!("{}/v1.0/contact/users/search", app.base)).header("x-acs-dingtalk-access-token", &token)
+            .json(&json!({"queryWord": "Li Lei"})).send().await.unwrap();
+        assert_eq!(crate::Reply::from(search).await.expect(StatusCode::OK)["list"], json!(["lilei"]));
         // getbymobile, normalized as members' numbers are.
         let found = ok(&post("/topapi/v2/user/getbymobile", json!({"mobile": "+86 139-0000-0002"})).await);
         assert_eq!(found["result"], json!({"userid": han_id, "exclusive_account_userid_list": []}));

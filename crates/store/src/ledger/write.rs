@@ -448,7 +448,7 @@ impl Tenant<'_> {
         for (dimension_text, value) in &created {
             let dimension = Dimension::parse(dimension_text)
                 .map_err(|_| super::corrupt("dimension", dimension_text))?;
-            if !taken.contains_key(&dimension) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = taken.entry(dimension) {
                 let codes: Vec<(Option<String>,)> = conn
                     .fetch_all(
                         Sql::new(
@@ -460,7 +460,7 @@ impl Tenant<'_> {
                         .bind(dimension.as_str()),
                     )
                     .await?;
-                taken.insert(dimension, codes.into_iter().filter_map(|(c,)| c).collect());
+                slot.insert(codes.into_iter().filter_map(|(c,)| c).collect());
             }
             let codes = taken.entry(dimension).or_default();
             let code = proposed

@@ -429,7 +429,7 @@ impl Tenant<'_> {
         }
         if conn.backend() == Backend::Postgres {
             conn.execute(Sql::new("SELECT pg_advisory_xact_lock($1)").bind(
-                super::books::lock_key(&[
+                super::codes::lock_key(&[
                     self.org_id.as_uuid().as_bytes(),
                     book_id.as_uuid().as_bytes(),
                     b"ledger dimension codes",

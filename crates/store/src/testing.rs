@@ -158,3 +158,9 @@ pub async fn execute(store: &crate::Store, sql: String) {
 pub fn record_table(table: tenon_model::TableId) -> String {
     crate::exec::quote(&crate::apps::ddl::table_name(table))
 }
+
+/// Runs `future` and returns its output with the number of SQL statements it ran — round trips to the
+/// database, `BEGIN` and `COMMIT` included — on the current task (what the store does for one call).
+pub async fn count_statements<F: std::future::Future>(future: F) -> (F::Output, u64) {
+    crate::exec::count_statements(future).await
+}

@@ -12,6 +12,7 @@ use tenon_store::testing::{TestBackend, TestDatabase};
 use tenon_store::{ManualClock, NewOrganization, Store, WriteContext};
 
 mod apps;
+mod approvals;
 mod authors;
 mod cache;
 mod credentials;

@@ -2,7 +2,6 @@
 //! above). Reading an instance, its operation records and a member's to-do list.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -100,9 +99,15 @@ struct InstanceRow {
     last_event_seq: i64,
     created_at: DateTime<Utc>,
     finished_at: Option<DateTime<Utc>>,
+    time_zone: String,
 }
 
 impl InstanceRow {
+    fn time_zone(&self) -> Result<TimeZone> {
+        TimeZone::parse(&self.time_zone)
+            .map_err(|_| StoreError::Corrupt(format!("time zone {:?}", self.time_zone)))
+    }
+
     fn into_instance(self) -> Result<(Instance, Vec<tenon_approvals::state::Activation>)> {
         let corrupt =
             |what: &str, value: &str| StoreError::Corrupt(format!("approval {what} {value:?}"));
@@ -215,29 +220,47 @@ const TASK_COLUMNS: &str = "id, instance_id, number, activation_id, node, task_g
                             status, result, created_at, finished_at";
 
 impl Tenant<'_> {
+    /// An instance's row (with its process's code and the organization's time zone), by its id or by
+    /// one of its tasks' (one statement either way), locked on PostgreSQL when `lock`.
     async fn instance_row(
         &self,
         conn: &mut Conn<'_>,
-        id: ApprovalId,
+        target: Target,
         lock: bool,
     ) -> Result<Option<InstanceRow>> {
-        let sql = match (lock, conn.backend()) {
-            (true, Backend::Postgres) => Sql::new(
-                "SELECT i.id, i.process_id, p.code, i.version, i.app_id, i.table_id, i.record_id, i.status, \
-                 i.result, i.initiator, i.business_id, i.state, i.row_version, i.last_record_seq, \
-                 i.last_event_seq, i.created_at, i.finished_at \
-                 FROM approval_instances i JOIN processes p ON p.organization_id = i.organization_id AND p.id = i.process_id \
-                 WHERE i.organization_id = $1 AND i.id = $2 FOR UPDATE OF i",
+        macro_rules! select {
+            ($by:literal, $lock:literal) => {
+                concat!(
+                    "SELECT i.id, i.process_id, p.code, i.version, i.app_id, i.table_id, i.record_id, i.status, \
+                     i.result, i.initiator, i.business_id, i.state, i.row_version, i.last_record_seq, \
+                     i.last_event_seq, i.created_at, i.finished_at, \
+                     (SELECT o.time_zone FROM organizations o WHERE o.id = i.organization_id) AS time_zone \
+                     FROM approval_instances i JOIN processes p ON p.organization_id = i.organization_id AND p.id = i.process_id \
+                     WHERE i.organization_id = $1 AND i.id = ",
+                    $by,
+                    $lock
+                )
+            };
+        }
+        let locked = lock && conn.backend() == Backend::Postgres;
+        let text = match (target, locked) {
+            (Target::Instance(_), true) => select!("$2", " FOR UPDATE OF i"),
+            (Target::Instance(_), false) => select!("$2", ""),
+            (Target::Task(_), true) => select!(
+                "(SELECT t.instance_id FROM approval_tasks t WHERE t.organization_id = $1 AND t.id = $2)",
+                " FOR UPDATE OF i"
             ),
-            _ => Sql::new(
-                "SELECT i.id, i.process_id, p.code, i.version, i.app_id, i.table_id, i.record_id, i.status, \
-                 i.result, i.initiator, i.business_id, i.state, i.row_version, i.last_record_seq, \
-                 i.last_event_seq, i.created_at, i.finished_at \
-                 FROM approval_instances i JOIN processes p ON p.organization_id = i.organization_id AND p.id = i.process_id \
-                 WHERE i.organization_id = $1 AND i.id = $2",
+            (Target::Task(_), false) => select!(
+                "(SELECT t.instance_id FROM approval_tasks t WHERE t.organization_id = $1 AND t.id = $2)",
+                ""
             ),
         };
-        Ok(conn.fetch_optional(sql.bind(self.org_id).bind(id)).await?)
+        let sql = Sql::new(text).bind(self.org_id);
+        let sql = match target {
+            Target::Instance(id) => sql.bind(id),
+            Target::Task(id) => sql.bind(id),
+        };
+        Ok(conn.fetch_optional(sql).await?)
     }
 
     /// An instance as events show it (`Instance::snapshot`), its row locked on PostgreSQL (a flow's
@@ -247,7 +270,7 @@ impl Tenant<'_> {
         conn: &mut Conn<'_>,
         id: ApprovalId,
     ) -> Result<Option<serde_json::Value>> {
-        match self.instance_row(conn, id, true).await? {
+        match self.instance_row(conn, Target::Instance(id), true).await? {
             Some(row) => Ok(Some(row.into_instance()?.0.snapshot())),
             None => Ok(None),
         }
@@ -299,27 +322,34 @@ impl Tenant<'_> {
         TimeZone::parse(&zone).map_err(|_| StoreError::Corrupt(format!("time zone {zone:?}")))
     }
 
-    /// The instance's state (without the directory) and its table.
+    /// The instance's state (without the directory) and its table: its row (by its id or a task's),
+    /// its tasks and the delegations that may apply — the table and the compiled version from this
+    /// node's caches when they have them.
     pub(super) async fn load_state(
         &self,
         conn: &mut Conn<'_>,
-        id: ApprovalId,
+        target: Target,
         lock: bool,
     ) -> Result<(InstanceState, TableSchema)> {
         let row = self
-            .instance_row(conn, id, lock)
+            .instance_row(conn, target, lock)
             .await?
-            .ok_or_else(|| StoreError::not_found("approval"))?;
+            .ok_or_else(|| match target {
+                Target::Instance(_) => StoreError::not_found("approval"),
+                Target::Task(_) => StoreError::not_found("task"),
+            })?;
+        let time_zone = row.time_zone()?;
         let (instance, activations) = row.into_instance()?;
-        let schema = self.schema_by_id(conn, instance.record.table).await?;
+        let schema = self
+            .approval_schema(conn, instance.record.app, instance.record.table)
+            .await?;
         let process = self
-            .compiled_version(conn, instance.process_id, instance.version, &schema)
+            .compiled_version_cached(conn, instance.process_id, instance.version, &schema)
             .await?;
         let tasks = self.tasks_of(conn, instance.id).await?;
-        let time_zone = self.time_zone_in(conn).await?;
         Ok((
             InstanceState {
-                process: Arc::new(process),
+                process,
                 directory: None,
                 delegations: self.active_delegations(conn).await?,
                 time_zone,
@@ -335,7 +365,9 @@ impl Tenant<'_> {
     pub async fn approval(&self, id: ApprovalId) -> Result<ApprovalDetail> {
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
-        let (state, _) = self.load_state(&mut conn, id, false).await?;
+        let (state, _) = self
+            .load_state(&mut conn, Target::Instance(id), false)
+            .await?;
         let records = self.operation_records(&mut conn, id).await?;
         Ok(ApprovalDetail { state, records })
     }

@@ -11,8 +11,8 @@ use tenon_model::{Email, Locale, Name, NewMember, OptionalText, Role, TimeZone};
 use tenon_store::testing::{TestBackend, TestDatabase};
 use tenon_store::{ManualClock, NewOrganization, Store, WriteContext};
 
-mod apps;
 mod approvals;
+mod apps;
 mod authors;
 mod cache;
 mod credentials;

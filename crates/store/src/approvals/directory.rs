@@ -17,13 +17,16 @@ use crate::exec::{Conn, Sql};
 use crate::sql::SqlText;
 use crate::{Backend, Result, StoreError, Tenant, WriteContext};
 
+/// A member (id, status, access role) with one of their places (department, whether they head it), if any.
+type MemberPlaceRow = (Uuid, String, String, Option<Uuid>, Option<bool>);
+
 impl Tenant<'_> {
     pub(crate) async fn directory_snapshot(
         &self,
         conn: &mut Conn<'_>,
     ) -> Result<DirectorySnapshot> {
         // Members with their places (one row per place, or one without), in one statement.
-        let rows: Vec<(Uuid, String, String, Option<Uuid>, Option<bool>)> = conn
+        let rows: Vec<MemberPlaceRow> = conn
             .fetch_all(
                 Sql::new(
                     "SELECT m.id, m.status, m.role, d.department_id, d.is_head FROM members m \

@@ -236,7 +236,7 @@ impl Tenant<'_> {
                      i.last_event_seq, i.created_at, i.finished_at, \
                      (SELECT o.time_zone FROM organizations o WHERE o.id = i.organization_id) AS time_zone \
                      FROM approval_instances i JOIN processes p ON p.organization_id = i.organization_id AND p.id = i.process_id \
-                     WHERE i.organization_id = $1 AND i.id = ",
+                     WHERE i.organization_id = $1 AND ",
                     $by,
                     $lock
                 )
@@ -244,14 +244,14 @@ impl Tenant<'_> {
         }
         let locked = lock && conn.backend() == Backend::Postgres;
         let text = match (target, locked) {
-            (Target::Instance(_), true) => select!("$2", " FOR UPDATE OF i"),
-            (Target::Instance(_), false) => select!("$2", ""),
+            (Target::Instance(_), true) => select!("i.id = $2", " FOR UPDATE OF i"),
+            (Target::Instance(_), false) => select!("i.id = $2", ""),
             (Target::Task(_), true) => select!(
-                "(SELECT t.instance_id FROM approval_tasks t WHERE t.organization_id = $1 AND t.id = $2)",
+                "i.id = (SELECT t.instance_id FROM approval_tasks t WHERE t.organization_id = $1 AND t.id = $2)",
                 " FOR UPDATE OF i"
             ),
             (Target::Task(_), false) => select!(
-                "(SELECT t.instance_id FROM approval_tasks t WHERE t.organization_id = $1 AND t.id = $2)",
+                "i.id = (SELECT t.instance_id FROM approval_tasks t WHERE t.organization_id = $1 AND t.id = $2)",
                 ""
             ),
         };

@@ -180,10 +180,11 @@ backend_tests! {
     async fn an_approval_action_costs_few_statements(store) {
         let (start, approvals) = bench_process_counts(&store).await;
         println!("statements: start {start}, approvals {approvals:?}");
-        // What one action may cost at most (BEGIN and COMMIT included); see docs/approvals.md.
-        assert!(start <= 100, "start: {start}");
-        for count in approvals {
-            assert!(count <= 100, "approve: {approvals:?}");
-        }
+        // What one action may cost at most (BEGIN and COMMIT included; PostgreSQL locks the record row
+        // of a status write and the members given tasks, which SQLite's single writer need not). Before
+        // the caches and batching of docs/approvals.md ("Cost of an action"): 38–39, 25, 25, 35–36.
+        assert!(start <= 34, "start: {start}");
+        assert!(approvals[0] <= 18 && approvals[1] <= 18, "approve: {approvals:?}");
+        assert!(approvals[2] <= 27, "the last approve (finish, status write): {approvals:?}");
     }
 }

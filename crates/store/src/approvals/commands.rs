@@ -240,7 +240,7 @@ impl Tenant<'_> {
         let compiled = self
             .compiled_version_cached(conn, process.id, process.published_version, &schema)
             .await?;
-        let time_zone = self.time_zone_in(conn).await?;
+        let (time_zone, delegating) = self.time_zone_and_delegating(conn).await?;
         // The approval counter before the record: creating a record appends its event, which locks the
         // organization's event counter, and every other approval command takes the approval counter (task
         // numbers) before its events. Taken after the record, PostgreSQL deadlocked a start with `fields`
@@ -338,7 +338,11 @@ impl Tenant<'_> {
         let mut state = InstanceState {
             process: compiled,
             directory: None,
-            delegations: self.active_delegations(conn).await?,
+            delegations: if delegating {
+                self.active_delegations(conn).await?
+            } else {
+                Arc::from([])
+            },
             time_zone,
             instance,
             activations: Vec::new(),

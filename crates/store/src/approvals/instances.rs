@@ -2,6 +2,7 @@
 //! above). Reading an instance, its operation records and a member's to-do list.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -100,6 +101,8 @@ struct InstanceRow {
     created_at: DateTime<Utc>,
     finished_at: Option<DateTime<Utc>>,
     time_zone: String,
+    /// Whether a delegation has begun and not ended (only then are they read).
+    delegating: bool,
 }
 
 impl InstanceRow {
@@ -234,7 +237,9 @@ impl Tenant<'_> {
                     "SELECT i.id, i.process_id, p.code, i.version, i.app_id, i.table_id, i.record_id, i.status, \
                      i.result, i.initiator, i.business_id, i.state, i.row_version, i.last_record_seq, \
                      i.last_event_seq, i.created_at, i.finished_at, \
-                     (SELECT o.time_zone FROM organizations o WHERE o.id = i.organization_id) AS time_zone \
+                     (SELECT o.time_zone FROM organizations o WHERE o.id = i.organization_id) AS time_zone, \
+                     EXISTS (SELECT 1 FROM approval_delegations d WHERE d.organization_id = i.organization_id \
+                     AND d.starts_at <= $3 AND (d.ends_at IS NULL OR d.ends_at > $3)) AS delegating \
                      FROM approval_instances i JOIN processes p ON p.organization_id = i.organization_id AND p.id = i.process_id \
                      WHERE i.organization_id = $1 AND ",
                     $by,
@@ -259,7 +264,8 @@ impl Tenant<'_> {
         let sql = match target {
             Target::Instance(id) => sql.bind(id),
             Target::Task(id) => sql.bind(id),
-        };
+        }
+        .bind(self.store.now());
         Ok(conn.fetch_optional(sql).await?)
     }
 
@@ -313,6 +319,26 @@ impl Tenant<'_> {
         Ok(rows.into_iter().map(OperationRow::json).collect())
     }
 
+    /// The organization's time zone, and whether a delegation has begun and not ended.
+    pub(super) async fn time_zone_and_delegating(
+        &self,
+        conn: &mut Conn<'_>,
+    ) -> Result<(TimeZone, bool)> {
+        let (zone, delegating): (String, bool) = conn
+            .fetch_one(
+                Sql::new(
+                    "SELECT o.time_zone, EXISTS (SELECT 1 FROM approval_delegations d WHERE d.organization_id = o.id \
+                     AND d.starts_at <= $2 AND (d.ends_at IS NULL OR d.ends_at > $2)) FROM organizations o WHERE o.id = $1",
+                )
+                .bind(self.org_id)
+                .bind(self.store.now()),
+            )
+            .await?;
+        let zone = TimeZone::parse(&zone)
+            .map_err(|_| StoreError::Corrupt(format!("time zone {zone:?}")))?;
+        Ok((zone, delegating))
+    }
+
     pub(super) async fn time_zone_in(&self, conn: &mut Conn<'_>) -> Result<TimeZone> {
         let (zone,): (String,) = conn
             .fetch_one(
@@ -339,6 +365,7 @@ impl Tenant<'_> {
                 Target::Task(_) => StoreError::not_found("task"),
             })?;
         let time_zone = row.time_zone()?;
+        let delegating = row.delegating;
         let (instance, activations) = row.into_instance()?;
         let schema = self
             .approval_schema(conn, instance.record.app, instance.record.table)
@@ -351,7 +378,11 @@ impl Tenant<'_> {
             InstanceState {
                 process,
                 directory: None,
-                delegations: self.active_delegations(conn).await?,
+                delegations: if delegating {
+                    self.active_delegations(conn).await?
+                } else {
+                    Arc::from([])
+                },
                 time_zone,
                 instance,
                 activations,

@@ -183,8 +183,8 @@ backend_tests! {
         // What one action may cost at most (BEGIN and COMMIT included; PostgreSQL locks the record row
         // of a status write and the members given tasks, which SQLite's single writer need not). Before
         // the caches and batching of docs/approvals.md ("Cost of an action"): 38–39, 25, 25, 35–36.
-        assert!(start <= 34, "start: {start}");
-        assert!(approvals[0] <= 18 && approvals[1] <= 18, "approve: {approvals:?}");
-        assert!(approvals[2] <= 27, "the last approve (finish, status write): {approvals:?}");
+        assert!(start <= 33, "start: {start}");
+        assert!(approvals[0] <= 17 && approvals[1] <= 17, "approve: {approvals:?}");
+        assert!(approvals[2] <= 26, "the last approve (finish, status write): {approvals:?}");
     }
 }

@@ -783,19 +783,7 @@ impl Compiler<'_> {
             Step::WaitApproval { approval, .. } => Some(Action::WaitApproval {
                 approval: self.id_formula("approval", approval, "an approval instance's id")?,
             }),
-            Step::LedgerSync { rule, record, .. } => {
-                if tenon_model::apps::ApiKey::parse(rule).is_err() {
-                    self.check.push(
-                        format!("{}.rule", self.at),
-                        DetailCode::InvalidFormat,
-                        "rule is a voucher rule's key",
-                    );
-                }
-                Some(Action::LedgerSync {
-                    rule: rule.clone(),
-                    record: self.record(record)?,
-                })
-            }
+            Step::LedgerSync { rule, record, .. } => self.ledger_sync(rule, record),
             // Compiled by `for_each` (with its own scope).
             Step::ForEach { .. } => None,
         }

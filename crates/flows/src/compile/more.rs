@@ -1,4 +1,4 @@
-//! Publish checks of the `wait`, `upsert` and `for_each` steps.
+//! Publish checks of the `wait`, `upsert`, `for_each` and `ledger_sync` steps.
 
 use tenon_model::apps::TableSchema;
 use tenon_model::apps::formula::{self, Type};
@@ -512,5 +512,23 @@ impl Compiler<'_> {
             return None;
         }
         Some(ids.iter().map(ToString::to_string).collect())
+    }
+}
+
+impl Compiler<'_> {
+    /// A `ledger_sync` step: `rule` is a voucher rule's key (the rule itself is checked where the app's
+    /// rules are published), `record` a formula giving the record's id.
+    pub(super) fn ledger_sync(&mut self, rule: &str, record: &str) -> Option<Action> {
+        if tenon_model::apps::ApiKey::parse(rule).is_err() {
+            self.check.push(
+                format!("{}.rule", self.at),
+                DetailCode::InvalidFormat,
+                "rule is a voucher rule's key",
+            );
+        }
+        Some(Action::LedgerSync {
+            rule: rule.to_owned(),
+            record: self.record(record)?,
+        })
     }
 }

@@ -602,3 +602,129 @@ fn an_organization_token_acts_for_the_active_member_it_names() {
     );
     assert_eq!(asked.unwrap_err(), Refusal::NeedsDirectory);
 }
+
+/// One approval node of `method` asking `approvers` (member indexes), then the end.
+fn one_node(world: &World, method: &str, approvers: &[usize]) -> serde_json::Value {
+    let ids: Vec<String> = approvers
+        .iter()
+        .map(|i| world.members[*i].to_string())
+        .collect();
+    json!({
+        "code": "DG", "name": "Delegated", "table": "claims",
+        "nodes": [{"key": "n", "type": "approval", "method": method, "approvers": [{"members": ids}], "next": "end"}]
+    })
+}
+
+/// A standing delegation of every process from `from` to `to`, begun an hour ago.
+fn delegation(world: &World, from: usize, to: usize) -> tenon_approvals::delegation::Delegation {
+    tenon_approvals::delegation::Delegation {
+        from: world.members[from],
+        to: world.members[to],
+        processes: None,
+        starts_at: now() - chrono::TimeDelta::hours(1),
+        ends_at: None,
+    }
+}
+
+fn assignees(state: &InstanceState) -> Vec<MemberId> {
+    state.tasks.iter().map(|task| task.assignee).collect()
+}
+
+#[test]
+fn a_delegate_who_is_also_an_approver_of_the_node_gets_one_task_or_and_one_by_one() {
+    let world = World::new();
+    let m = |i: usize| world.members[i];
+    for method in ["or", "and", "one_by_one"] {
+        // The node asks 6, 7 and 8; 6 delegates to 7. After delegation 7 comes first (for 6), so 7's own
+        // place goes: 7 decides once, for both.
+        let mut state = world.new_state(world.compile(&one_node(&world, method, &[6, 7, 8])));
+        state.delegations = std::sync::Arc::from([delegation(&world, 6, 7)]);
+        let started = start(&world, &state, 3, 10);
+        let redirect = started
+            .records
+            .iter()
+            .find(|record| record.kind.as_str() == "redirect_task")
+            .unwrap_or_else(|| panic!("{method}: no redirect record"));
+        assert_eq!(
+            (redirect.members.clone(), redirect.automatic),
+            (vec![m(6), m(7)], true)
+        );
+        let expected_now = if method == "one_by_one" {
+            vec![m(7)]
+        } else {
+            vec![m(7), m(8)]
+        };
+        assert_eq!(assignees(&started.state), expected_now, "{method}");
+        let after_seven = approve(&started.state, m(7));
+        let state = match method {
+            // One agreement passes an OR node.
+            "or" => after_seven.state,
+            // AND and one-by-one wait for 8, and only for 8: 7 is not asked again.
+            _ => {
+                assert_eq!(
+                    after_seven.state.instance.status,
+                    InstanceStatus::Running,
+                    "{method}"
+                );
+                assert_eq!(assignees(&after_seven.state), vec![m(7), m(8)], "{method}");
+                approve(&after_seven.state, m(8)).state
+            }
+        };
+        assert_eq!(state.instance.status, InstanceStatus::Completed, "{method}");
+        assert_eq!(
+            state
+                .tasks
+                .iter()
+                .filter(|task| task.assignee == m(7))
+                .count(),
+            1,
+            "{method}: {:?}",
+            state.tasks
+        );
+    }
+}
+
+#[test]
+fn two_approvers_delegating_to_one_member_make_one_task_and_a_vote_counts_it_once() {
+    let world = World::new();
+    let m = |i: usize| world.members[i];
+    let mut definition = one_node(&world, "and", &[6, 8, 7]);
+    definition["nodes"][0]["method"] = json!("vote");
+    definition["nodes"][0]["pass_percent"] = json!(50);
+    let mut state = world.new_state(world.compile(&definition));
+    // 6 and 8 both hand their tasks to 4: the node asks 4 (for 6) and 7; two voters.
+    state.delegations = std::sync::Arc::from([delegation(&world, 6, 4), delegation(&world, 8, 4)]);
+    let started = start(&world, &state, 3, 10);
+    assert_eq!(assignees(&started.state), vec![m(4), m(7)]);
+    assert_eq!(started.state.activations[0].groups[0].voters, 2);
+    // Half of two: 4's agreement passes the vote.
+    let done = approve(&started.state, m(4));
+    assert_eq!(done.state.instance.status, InstanceStatus::Completed);
+}
+
+#[test]
+fn a_one_by_one_turn_skips_a_delegate_who_decided_and_gives_a_leavers_turn_to_their_manager() {
+    let world = World::new();
+    let m = |i: usize| world.members[i];
+    // 6, then 8, then 7. A delegation 8 → 7 begins after the node was entered.
+    let state = world.new_state(world.compile(&one_node(&world, "one_by_one", &[6, 8, 7])));
+    let mut started = start(&world, &state, 3, 10).state;
+    assert_eq!(assignees(&started), vec![m(6)]);
+    started.delegations = std::sync::Arc::from([delegation(&world, 8, 7)]);
+    // 8's turn goes to 7 (delegated); then 7's own turn is skipped: 7 decided already.
+    let eights_turn = approve(&started, m(6)).state;
+    assert_eq!(assignees(&eights_turn), vec![m(6), m(7)]);
+    let done = approve(&eights_turn, m(7)).state;
+    assert_eq!(done.instance.status, InstanceStatus::Completed);
+    assert_eq!(assignees(&done), vec![m(6), m(7)]);
+
+    // 6, then 8; 8 leaves while 6 decides: 8's turn goes to 8's manager (0 heads the root).
+    let state = world.new_state(world.compile(&one_node(&world, "one_by_one", &[6, 8])));
+    let mut started = start(&world, &state, 3, 10).state;
+    let mut directory = (**started.directory.as_ref().unwrap()).clone();
+    directory.members.get_mut(&m(8)).unwrap().active = false;
+    started.directory = Some(std::sync::Arc::new(directory));
+    let next = approve(&started, m(6)).state;
+    assert_eq!(assignees(&next), vec![m(6), m(0)]);
+    assert_eq!(next.tasks[1].status, TaskStatus::Running);
+}

@@ -1,5 +1,6 @@
-//! Per-node caches of what nearly every request reads and seldom changes: bearer credentials (by digest)
-//! and table schemas (by organization, app and table reference).
+//! Per-node caches of what nearly every request reads and seldom changes: bearer credentials (by digest),
+//! table schemas (by organization, app and table reference) and published approval process versions
+//! compiled against their table (by organization, process and version; invalidated with the schemas).
 //!
 //! Staleness is bounded three ways:
 //!
@@ -25,9 +26,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use tenon_model::OrgId;
+use tenon_approvals::CompiledProcess;
 use tenon_model::apps::TableSchema;
 use tenon_model::credentials::AuthenticatedToken;
+use tenon_model::{OrgId, ProcessId};
 
 use crate::exec::{AfterCommit, Pools, Sql};
 
@@ -48,6 +50,9 @@ const SCHEMAS_MAX: usize = 512;
 /// A schema's cache key: the organization and the app and table references as the request gave them.
 pub(crate) type SchemaKey = (OrgId, String, String);
 
+/// A compiled process version's cache key: the organization, the process and the version.
+pub(crate) type ProcessKey = (OrgId, ProcessId, i32);
+
 /// What a node's caches have done, for tests and diagnostics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheStats {
@@ -63,6 +68,9 @@ pub struct CacheStats {
 pub(crate) struct Caches {
     pub(crate) auth: GenerationCache<[u8; 32], AuthenticatedToken>,
     pub(crate) schemas: GenerationCache<SchemaKey, TableSchema>,
+    /// Published process versions compiled against their table (a version never changes; its table
+    /// may, so these go with the schemas).
+    pub(crate) processes: GenerationCache<ProcessKey, Arc<CompiledProcess>>,
     /// Set at creation; `fresh_until` counts milliseconds from it.
     started: Instant,
     /// Milliseconds after `started` until which entries may be served; 0 before the first sync.
@@ -76,6 +84,7 @@ impl Caches {
         Caches {
             auth: GenerationCache::new(CREDENTIALS_MAX),
             schemas: GenerationCache::new(SCHEMAS_MAX),
+            processes: GenerationCache::new(SCHEMAS_MAX),
             started: Instant::now(),
             fresh_until: AtomicU64::new(0),
             credential_changes: tokio::sync::watch::Sender::new(0),
@@ -112,6 +121,11 @@ impl Caches {
         self.credential_changes.subscribe()
     }
 
+    fn invalidate_schemas(&self) {
+        self.schemas.invalidate();
+        self.processes.invalidate();
+    }
+
     fn invalidate_credentials(&self) {
         self.auth.invalidate();
         self.credential_changes.send_modify(|changes| *changes += 1);
@@ -123,7 +137,7 @@ impl Caches {
             self.invalidate_credentials();
         }
         if marks & SCHEMA != 0 {
-            self.schemas.invalidate();
+            self.invalidate_schemas();
         }
     }
 }
@@ -229,7 +243,7 @@ pub(crate) fn spawn_sync(pools: Pools, caches: &Arc<Caches>) {
                         caches.invalidate_credentials();
                     }
                     if schema != Some(epochs.1) {
-                        caches.schemas.invalidate();
+                        caches.invalidate_schemas();
                     }
                     seen = Some(epochs);
                     caches.synced();

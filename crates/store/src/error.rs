@@ -168,6 +168,14 @@ pub(crate) fn unique_violation(error: &sqlx::Error) -> Option<String> {
     )
 }
 
+impl StoreError {
+    /// Whether a lock taken without waiting (`NOWAIT`) was held by another transaction (PostgreSQL's
+    /// `lock_not_available`): the transaction failed whole and may run again.
+    pub fn is_lock_busy(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::Database(db)) if db.code().as_deref() == Some("55P03"))
+    }
+}
+
 /// Whether `error` is a foreign-key violation.
 pub(crate) fn is_foreign_key_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if matches!(db.kind(), sqlx::error::ErrorKind::ForeignKeyViolation))

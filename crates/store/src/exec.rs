@@ -279,6 +279,28 @@ impl<T> FromAnyRow for T where
 {
 }
 
+tokio::task_local! {
+    /// Statements (and `BEGIN`/`COMMIT`) run by the task inside [`count_statements`]: tests count an
+    /// operation's round trips with it.
+    static STATEMENTS: std::cell::Cell<u64>;
+}
+
+/// Counts one round trip to the database when the current task is inside [`count_statements`].
+fn count_statement() {
+    let _ = STATEMENTS.try_with(|count| count.set(count.get() + 1));
+}
+
+/// Runs `future` and returns its output with the number of statements (round trips to the database,
+/// `BEGIN` and `COMMIT` included) it ran on this task. For tests: see `testing::count_statements`.
+pub(crate) async fn count_statements<F: std::future::Future>(future: F) -> (F::Output, u64) {
+    STATEMENTS
+        .scope(std::cell::Cell::new(0), async move {
+            let output = future.await;
+            (output, STATEMENTS.get().get())
+        })
+        .await
+}
+
 /// A connection of either backend, borrowed from a pool or a transaction.
 pub(crate) struct Conn<'c> {
     db: Db<'c>,
@@ -328,8 +350,16 @@ impl Conn<'_> {
         }
     }
 
+    /// Whether this transaction's writes set any of `marks` (so caches of what they change are stale
+    /// for it).
+    pub(crate) fn marked(&self, marks: u8) -> bool {
+        self.marks
+            .is_some_and(|cell| cell.load(Ordering::Relaxed) & marks != 0)
+    }
+
     /// Runs a statement and returns the number of rows it changed.
     pub(crate) async fn execute(&mut self, mut sql: Sql) -> Result<u64, sqlx::Error> {
+        count_statement();
         match &mut self.db {
             Db::Postgres(conn) => {
                 let args = sql.pg_args()?;
@@ -351,6 +381,7 @@ impl Conn<'_> {
 
     /// Runs several statements separated by `;` with no bound values (DDL, pragmas).
     pub(crate) async fn execute_script(&mut self, text: String) -> Result<(), sqlx::Error> {
+        count_statement();
         use sqlx::Executor;
         match &mut self.db {
             Db::Postgres(conn) => conn.execute(AssertSqlSafe(text)).await.map(drop),
@@ -362,6 +393,7 @@ impl Conn<'_> {
         &mut self,
         mut sql: Sql,
     ) -> Result<Vec<T>, sqlx::Error> {
+        count_statement();
         match &mut self.db {
             Db::Postgres(conn) => {
                 let args = sql.pg_args()?;
@@ -383,6 +415,7 @@ impl Conn<'_> {
         &mut self,
         mut sql: Sql,
     ) -> Result<Option<T>, sqlx::Error> {
+        count_statement();
         match &mut self.db {
             Db::Postgres(conn) => {
                 let args = sql.pg_args()?;
@@ -408,6 +441,7 @@ impl Conn<'_> {
 
     /// Rows whose columns are known only at run time (records of user tables).
     pub(crate) async fn fetch_rows(&mut self, mut sql: Sql) -> Result<Vec<DynRow>, sqlx::Error> {
+        count_statement();
         match &mut self.db {
             Db::Postgres(conn) => {
                 let args = sql.pg_args()?;
@@ -626,6 +660,7 @@ impl Tx {
     }
 
     pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        count_statement();
         match self.inner {
             TxInner::Postgres(tx) => tx.commit().await?,
             TxInner::Sqlite(tx) => tx.commit().await?,
@@ -660,6 +695,7 @@ impl Pools {
     /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so a
     /// transaction that reads before it writes cannot fail half-way when another process (the CLI) writes.
     pub(crate) async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        count_statement();
         Ok(match self {
             Pools::Postgres(pool) => Tx {
                 inner: TxInner::Postgres(pool.begin().await?),

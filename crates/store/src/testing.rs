@@ -176,3 +176,9 @@ pub async fn fetch_strings(store: &crate::Store, sql: String) -> Vec<String> {
         Err(error) => panic!("cannot run {sql}: {error}"),
     }
 }
+
+/// Runs `future` and returns its output with the number of SQL statements it ran — round trips to the
+/// database, `BEGIN` and `COMMIT` included — on the current task (what the store does for one call).
+pub async fn count_statements<F: std::future::Future>(future: F) -> (F::Output, u64) {
+    crate::exec::count_statements(future).await
+}

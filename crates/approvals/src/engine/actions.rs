@@ -545,6 +545,20 @@ fn add_sign(
         .activation_index(run.state.tasks[idx].activation)
         .ok_or_else(|| Refusal::Stale("the task's node visit is gone".into()))?;
     let number = u32::try_from(run.state.activations[activation].groups.len()).unwrap_or(u32::MAX);
+    // After delegation, each member once (as when a node is entered); never the task's own assignee.
+    let delegated_to_assignee = |member: &MemberId| run.delegate(*member) == assignee;
+    let members: Vec<MemberId> = run
+        .one_task_each(members.clone())
+        .into_iter()
+        .filter(|member| !delegated_to_assignee(member))
+        .collect();
+    if members.is_empty() {
+        return Err(Refusal::Invalid(Invalid::one(
+            "members",
+            DetailCode::InvalidValue,
+            "every member named hands their tasks to this task's assignee by a delegation",
+        )));
+    }
     let (first, waiting) = if method == Method::OneByOne {
         (members[..1].to_vec(), members[1..].to_vec())
     } else {
@@ -627,6 +641,13 @@ fn send_back(
                 ),
             )));
         }
+    }
+    if to == ReturnTo::Initiator && !run.initiator_active()? {
+        return Err(Refusal::Invalid(Invalid::one(
+            "to",
+            DetailCode::InvalidValue,
+            "the initiator has left the organization; return to a node instead",
+        )));
     }
     run.complete(idx, TaskResult::Returned, "approval.task.returned");
     let target = match &to {

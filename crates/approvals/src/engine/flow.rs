@@ -112,6 +112,9 @@ impl Run {
                             }
                         };
                     }
+                    // After delegation, each member once: a delegate who is also an approver of the
+                    // node (or stands in for two) decides once.
+                    let mut members = self.one_task_each(members);
                     if members.is_empty() {
                         let activation = self.open_activation(&node.key, *method, Vec::new(), 0);
                         self.close_activation(activation, ActivationStatus::Passed);
@@ -355,7 +358,11 @@ impl Run {
                                 [group.number as usize]
                                 .waiting
                                 .remove(0);
-                            self.start_task(activation, group.number, member);
+                            if let Some(member) =
+                                self.next_in_turn(activation, group.number, member)?
+                            {
+                                self.start_task(activation, group.number, member);
+                            }
                             progressed = true;
                             break;
                         }
@@ -386,6 +393,60 @@ impl Run {
             }
         }
         Err(Refusal::Stale("the node does not come to rest".into()))
+    }
+
+    /// Who gets the task of a one-by-one approver whose turn came: the member — or, when they are no
+    /// longer active, whom a member leaving hands their tasks to ([`Run::replacement`]) — unless that
+    /// task would start for a member who already has one in the group, open or agreed (then nobody:
+    /// they decided, or decide, once).
+    fn next_in_turn(
+        &self,
+        activation: usize,
+        group: u32,
+        member: MemberId,
+    ) -> Result<Option<MemberId>, Refusal> {
+        let directory = self.directory()?;
+        let member = if directory.is_active(member) {
+            member
+        } else {
+            match self.replacement(member)? {
+                Some(to) => to,
+                None => return Ok(None),
+            }
+        };
+        let assignee = self.delegate(member);
+        let activation_id = self.state.activations[activation].id;
+        let decided_already = self.state.tasks.iter().any(|task| {
+            task.activation == activation_id
+                && task.group == group
+                && task.assignee == assignee
+                && (task.status.is_open()
+                    || matches!(task.result, Some(TaskResult::Agree | TaskResult::Done)))
+        });
+        Ok((!decided_already).then_some(member))
+    }
+
+    /// Whom the tasks of `member`, who left, go to: their nearest active manager, else as the process's
+    /// no-approver setting says (an administrator, or the named member); `None`: nobody (they pass).
+    pub fn replacement(&self, member: MemberId) -> Result<Option<MemberId>, Refusal> {
+        let directory = self.directory()?;
+        let start = directory.start_department(member, None);
+        Ok(directory
+            .manager_levels(member, start)
+            .into_iter()
+            .flatten()
+            .find(|head| *head != member && directory.is_active(*head))
+            .or_else(|| match self.state.process.process.settings.no_approver {
+                NoApprover::Admin => directory
+                    .admins
+                    .iter()
+                    .copied()
+                    .find(|admin| *admin != member),
+                NoApprover::Member(other) if other != member && directory.is_active(other) => {
+                    Some(other)
+                }
+                _ => None,
+            }))
     }
 
     /// Whether a task of an OR group has agreed (its group may still wait for approvers it added after).
@@ -478,6 +539,10 @@ impl Run {
         self.close_activation(activation, ActivationStatus::Refused);
         match self.state.process.process.settings.on_refuse {
             OnRefuse::End => self.end_with(Decision::Refuse),
+            // An initiator who left cannot resubmit: the instance ends refused.
+            OnRefuse::ReturnToInitiator if !self.initiator_active()? => {
+                self.end_with(Decision::Refuse)
+            }
             OnRefuse::ReturnToInitiator => {
                 self.back_to_initiator();
                 Ok(())
@@ -485,7 +550,13 @@ impl Run {
         }
     }
 
-    /// Everything open ends; the initiator gets a task to resubmit (or withdraw).
+    /// Whether the initiator is still an active member (one who left gets no task to resubmit).
+    pub fn initiator_active(&self) -> Result<bool, Refusal> {
+        Ok(self.directory()?.is_active(self.state.instance.initiator))
+    }
+
+    /// Everything open ends; the initiator gets a task to resubmit (or withdraw). Callers check that
+    /// the initiator is active ([`Run::initiator_active`]).
     pub fn back_to_initiator(&mut self) {
         self.cancel_everything();
         let initiator = self.state.instance.initiator;

@@ -10,7 +10,7 @@ use super::actions::{
 };
 use super::run::Run;
 use super::{Refusal, StatusWrite, TimerKind};
-use crate::definition::{INITIATOR, NoApprover, NodeKind, TimeoutAction, Withdraw};
+use crate::definition::{INITIATOR, NodeKind, TimeoutAction, Withdraw};
 use crate::history::{Acting, RecordKind};
 use crate::state::{InstanceStatus, TaskResult, TaskStatus};
 
@@ -202,26 +202,7 @@ pub(super) fn member_left(run: &mut Run, member: MemberId) -> Result<(), Refusal
     if run.instance().status != InstanceStatus::Running {
         return Ok(());
     }
-    let directory = run.directory()?;
-    let replacement = {
-        let start = directory.start_department(member, None);
-        directory
-            .manager_levels(member, start)
-            .into_iter()
-            .flatten()
-            .find(|head| *head != member && directory.is_active(*head))
-            .or_else(|| match run.state.process.process.settings.no_approver {
-                NoApprover::Admin => directory
-                    .admins
-                    .iter()
-                    .copied()
-                    .find(|admin| *admin != member),
-                NoApprover::Member(other) if other != member && directory.is_active(other) => {
-                    Some(other)
-                }
-                _ => None,
-            })
-    };
+    let replacement = run.replacement(member)?;
     let system = Acting::system();
     for activation in &mut run.state.activations {
         for group in &mut activation.groups {

@@ -207,15 +207,32 @@ impl Run {
         });
     }
 
-    /// A new running task for `member` in group `group` of activation `activation` — or for the member
-    /// their standing delegation names, with an automatic `redirect_task` record `[member, delegate]`.
-    pub fn create_task(&mut self, activation: usize, group: u32, member: MemberId) -> usize {
-        let delegate = crate::delegation::delegate_of(
+    /// Who a task meant for `member` starts for now: their delegate (the end of their chain of standing
+    /// delegations covering this process), or the member.
+    pub fn delegate(&self, member: MemberId) -> MemberId {
+        crate::delegation::delegate_of(
             &self.state.delegations,
             member,
             &self.state.instance.process_code,
             self.now,
-        );
+        )
+    }
+
+    /// `members` (in order, each once) without those whose task would start for the same member as an
+    /// earlier one's — a delegate who is also an approver, or the delegate of two approvers, gets one
+    /// task, in the first place it comes (the rule of docs/approvals.md, "Delegation").
+    pub fn one_task_each(&self, members: Vec<MemberId>) -> Vec<MemberId> {
+        let mut assignees = HashSet::new();
+        members
+            .into_iter()
+            .filter(|member| assignees.insert(self.delegate(*member)))
+            .collect()
+    }
+
+    /// A new running task for `member` in group `group` of activation `activation` — or for the member
+    /// their standing delegation names, with an automatic `redirect_task` record `[member, delegate]`.
+    pub fn create_task(&mut self, activation: usize, group: u32, member: MemberId) -> usize {
+        let delegate = self.delegate(member);
         let idx = self.create_task_exact(activation, group, delegate);
         if delegate != member {
             self.record(

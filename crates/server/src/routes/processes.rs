@@ -224,7 +224,18 @@ pub struct ForecastNodeOut {
     /// `or`, `and`, `one_by_one`, or `{"vote": percent}`; `null` for nodes without approvers.
     #[schema(value_type = Option<Object>)]
     pub method: Option<Value>,
+    /// Who would be asked, in order: for an approver whose standing delegation covers the process, the
+    /// delegate (listed in `delegations`).
     pub approvers: Vec<String>,
+    /// Each approver whose task would start for their delegate: `{"from": approver, "to": delegate}`.
+    pub delegations: Vec<ForecastDelegationOut>,
+}
+
+/// An approver of a forecast node replaced by their delegate (代理审批).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ForecastDelegationOut {
+    pub from: String,
+    pub to: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -320,6 +331,14 @@ pub async fn forecast(
                 node_type: node.node_type.to_owned(),
                 method: node.method.map(|method| method.to_json()),
                 approvers: node.approvers.iter().map(ToString::to_string).collect(),
+                delegations: node
+                    .delegated
+                    .iter()
+                    .map(|(from, to)| ForecastDelegationOut {
+                        from: from.to_string(),
+                        to: to.to_string(),
+                    })
+                    .collect(),
             })
             .collect(),
     }))

@@ -46,7 +46,45 @@ async fn appeal(app: &TestApp, school: &crate::approvals::School, item: &str) ->
     }})).await.expect(StatusCode::CREATED).clone()
 }
 
+/// The forecast node `key`: `(approvers, delegations)`.
+fn forecast_node<'a>(forecast: &'a Value, key: &str) -> (&'a Value, &'a Value) {
+    let node = forecast["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|node| node["node"] == key)
+        .unwrap_or_else(|| panic!("no node {key} in {forecast}"));
+    (&node["approvers"], &node["delegations"])
+}
+
 api_tests! {
+    async fn a_forecast_names_the_delegate_and_a_delegate_who_also_approves_gets_one_task(app) {
+        let school = school(&app).await;
+        let deputy = app.post("/api/v1/members", &app.admin_token, member_body("德育副主任孙")).await.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+        let body = json!({"initiator": school.teacher, "fields": {
+            "item": "卫生", "points": "2.0", "head_teacher": school.teacher, "inspector": school.inspector
+        }});
+        let before = app.post("/api/v1/processes/DUTY_APPEAL/forecast", &app.admin_token, body.clone()).await.expect(StatusCode::OK).clone();
+        assert_eq!(forecast_node(&before, "n1"), (&json!([school.dean]), &json!([])));
+
+        // The dean delegates DUTY_APPEAL: the forecast asks the deputy at n1, and says for whom.
+        app.post("/api/v1/approval-delegations", school.token("dean"), json!({"to": deputy, "processes": ["DUTY_APPEAL"]})).await.expect(StatusCode::CREATED);
+        let delegated = app.post("/api/v1/processes/DUTY_APPEAL/forecast", &app.admin_token, body.clone()).await.expect(StatusCode::OK).clone();
+        assert_eq!(forecast_node(&delegated, "n1"), (&json!([deputy]), &json!([{"from": school.dean, "to": deputy}])));
+        assert_eq!(forecast_node(&delegated, "n2"), (&json!([school.vice]), &json!([])));
+
+        // The deputy is a dean too: n1 would ask the deputy twice (for the dean, and as a dean); they
+        // get one task, in the dean's place, and the forecast says the same.
+        app.patch("/api/v1/roles/dean", &app.admin_token, json!({"member_ids": [school.dean, deputy]})).await.expect(StatusCode::OK);
+        let both = app.post("/api/v1/processes/DUTY_APPEAL/forecast", &app.admin_token, body).await.expect(StatusCode::OK).clone();
+        assert_eq!(forecast_node(&both, "n1"), (&json!([deputy]), &json!([{"from": school.dean, "to": deputy}])));
+        let started = appeal(&app, &school, "卫生 2").await;
+        let tasks: Vec<&str> = started["tasks"].as_array().unwrap().iter().map(|task| task["assignee"].as_str().unwrap()).collect();
+        assert_eq!(tasks, [deputy.as_str()], "{started}");
+        assert_eq!(record_types(&started), ["start_process_instance", "redirect_task"]);
+        app
+    }
+
     async fn a_standing_delegation_hands_new_tasks_to_the_delegate_while_it_covers_them(app) {
         let school = school(&app).await;
         let deputy = app.post("/api/v1/members", &app.admin_token, member_body("德育副主任孙")).await.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();

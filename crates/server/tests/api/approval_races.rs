@@ -115,6 +115,74 @@ api_tests! {
     }
 }
 
+api_tests! {
+    async fn members_set_left_while_tasks_are_created_for_them_keep_no_open_task(app) {
+        // A relay of eight helpers (a countersign node entered when the dean approves): while three
+        // clients approve eighteen appeals' dean tasks — each approve gives every helper still active a
+        // task —, the helpers leave one after another. A helper's leaving reassigns the open tasks it
+        // finds; an approve that read a helper as active before the helper left must not leave a task
+        // for them behind (PostgreSQL: the approve locks the helpers' rows and checks, the leaving locks
+        // its member first).
+        let school = school(&app).await;
+        let mut helpers = Vec::new();
+        for i in 0..8 {
+            let member = app.post("/api/v1/members", &app.admin_token, member_body(&format!("接力{i}"))).await.expect(StatusCode::CREATED).clone();
+            helpers.push(member["id"].as_str().unwrap().to_owned());
+        }
+        app.post("/api/v1/roles", &app.admin_token, json!({"key": "relay", "name": "接力", "member_ids": helpers})).await.expect(StatusCode::CREATED);
+        app.post("/api/v1/processes", &app.admin_token, json!({
+            "app": "school", "code": "RELAY", "name": "接力审批", "table": "inspections",
+            "nodes": [{"key": "n1", "type": "approval", "method": "or", "approvers": [{"role": "dean"}], "next": "n2"},
+                      {"key": "n2", "type": "approval", "method": "and", "approvers": [{"role": "relay"}], "next": "end"}]
+        })).await.expect(StatusCode::CREATED);
+        app.post("/api/v1/processes/RELAY/publish", &app.admin_token, json!({})).await.expect(StatusCode::OK);
+        let mut started = Vec::new();
+        for i in 0..18 {
+            let appeal = app.post("/api/v1/approvals", school.token("teacher"), json!({"process": "RELAY", "fields": {
+                "item": format!("接力 {i}"), "points": "1.0", "head_teacher": school.teacher, "inspector": school.inspector
+            }})).await.expect(StatusCode::CREATED).clone();
+            started.push(appeal);
+        }
+        let (a, s) = (&app, &school);
+        let approvers = started.chunks(6).map(|chunk| async move {
+            for appeal in chunk {
+                let task = running_task(appeal, &s.dean).to_owned();
+                a.post(&format!("/api/v1/approval-tasks/{task}/approve"), s.token("dean"), json!({})).await.expect(StatusCode::OK);
+            }
+        });
+        let leavers = async {
+            for helper in &helpers {
+                a.patch(&format!("/api/v1/members/{helper}"), &a.admin_token, json!({"status": "left"})).await.expect(StatusCode::OK);
+            }
+        };
+        tokio::join!(futures_util::future::join_all(approvers), leavers);
+        for helper in &helpers {
+            let member = app.get(&format!("/api/v1/members/{helper}"), &app.admin_token).await.expect(StatusCode::OK).clone();
+            assert_eq!(member["status"], "left");
+        }
+        let mut relay_tasks = 0;
+        for appeal in &started {
+            let id = appeal["id"].as_str().unwrap();
+            let now = app.get(&format!("/api/v1/approvals/{id}"), &app.admin_token).await.expect(StatusCode::OK).clone();
+            let stranded: Vec<&Value> = open_tasks(&now)
+                .into_iter()
+                .filter(|task| helpers.iter().any(|helper| task["assignee"] == helper.as_str()))
+                .collect();
+            assert_eq!(stranded, Vec::<&Value>::new(), "an open task of a member who left: {now}");
+            relay_tasks += now["tasks"].as_array().unwrap().iter().filter(|task| task["node"] == "n2").count();
+            // Every helper left: the relay passed by itself (`no_approver`: pass) or is still open for
+            // someone who is active; the dean's part is done either way.
+            assert!(now["tasks"].as_array().unwrap().iter().any(|task| task["node"] == "n1" && task["result"] == "agree"), "{now}");
+            let seqs: Vec<i64> = now["operation_records"].as_array().unwrap().iter().map(|r| r["seq"].as_i64().unwrap()).collect();
+            assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "{now}");
+        }
+        // The helpers did get tasks at the relay (the race had something to race over): the first
+        // approves run before the last helper leaves.
+        assert!(relay_tasks > 0, "no relay task was ever created");
+        app
+    }
+}
+
 async fn inbox(node: &TestApp, token: &str) -> Vec<Value> {
     node.get("/api/v1/me/notifications?page_size=100", token)
         .await

@@ -20,7 +20,7 @@ use super::instances::{Answer, ApprovalDetail, StartApproval, Target, initiator_
 use crate::apps::ddl;
 use crate::audit::{self, NamedChange};
 use crate::events::ExplicitEvent;
-use crate::exec::{Conn, Sql, quote};
+use crate::exec::{Arg, Conn, Sql, quote};
 use crate::records::{IdempotencyKey, RecordUpdate, WriteOutcome};
 use crate::sql::SqlText;
 use crate::{Backend, Result, StoreError, Tenant, WriteContext};
@@ -92,7 +92,9 @@ impl Tenant<'_> {
             })
     }
 
-    /// Applies a command, loading the directory or the record's current values when the engine asks.
+    /// Applies a command, loading the directory or the record's current values when the engine asks —
+    /// and, on PostgreSQL, locking the members the transition gives open tasks to: a member set `left`
+    /// meanwhile makes it run again on the directory as it is now (see [`Tenant::assignees_active`]).
     pub(super) async fn apply_loading(
         &self,
         conn: &mut Conn<'_>,
@@ -101,7 +103,7 @@ impl Tenant<'_> {
         mut command: Command,
     ) -> std::result::Result<Transition, CommandError> {
         let now = self.store.now();
-        for _ in 0..3 {
+        for _ in 0..6 {
             match tenon_approvals::apply(state, command.clone(), now) {
                 Err(Refusal::NeedsDirectory) if state.directory.is_none() => {
                     state.directory = Some(Arc::new(self.directory_snapshot(conn).await?));
@@ -116,14 +118,78 @@ impl Tenant<'_> {
                         return Err(Refusal::NeedsRecord.into());
                     }
                 }
-                other => return Ok(other?),
+                Ok(transition) => {
+                    if self.assignees_active(conn, state, &transition).await? {
+                        return Ok(transition);
+                    }
+                    // Someone the transition would give a task to left (committed since the directory
+                    // was read): again, on the directory and delegations as they are now.
+                    state.directory = Some(Arc::new(self.directory_snapshot(conn).await?));
+                    state.delegations = self.active_delegations(conn).await?;
+                }
+                Err(refusal) => return Err(refusal.into()),
             }
         }
         Err(StoreError::Corrupt("the engine kept asking for more data".into()).into())
     }
 
+    /// Whether every member a transition gives an open task to (a new task, or one that changed hands)
+    /// is active — checked on PostgreSQL under a `FOR KEY SHARE` lock of their rows, which a member
+    /// being set `left` holds `FOR UPDATE` from the start of its transaction: so the member either left
+    /// before (the answer is no, and the command runs again without them) or leaves after this command
+    /// commits (and their transaction, which lists their open tasks after it locked their row, finds and
+    /// reassigns this one). The lock is taken `NOWAIT`: a command that holds an instance must not wait
+    /// for a member's row, which the first lock of the order in docs/approvals.md; a busy row fails the
+    /// command's transaction, which [`retry_when_busy`] runs again. SQLite's writer is single: its
+    /// directory, read in the transaction, is current.
+    pub(super) async fn assignees_active(
+        &self,
+        conn: &mut Conn<'_>,
+        before: &InstanceState,
+        transition: &Transition,
+    ) -> Result<bool> {
+        if conn.backend() != Backend::Postgres {
+            return Ok(true);
+        }
+        let mut assignees: Vec<tenon_model::MemberId> = transition
+            .state
+            .tasks
+            .iter()
+            .filter(|task| task.status.is_open())
+            .filter(|task| {
+                !before
+                    .tasks
+                    .iter()
+                    .any(|old| old.id == task.id && old.assignee == task.assignee)
+            })
+            .map(|task| task.assignee)
+            .collect();
+        assignees.sort_by_key(|member| *member.as_uuid());
+        assignees.dedup();
+        if assignees.is_empty() {
+            return Ok(true);
+        }
+        let mut sql = SqlText::new(conn.backend());
+        sql.push("SELECT id, status FROM members WHERE organization_id = ")
+            .arg(self.org_id)
+            .push(" AND id IN ")
+            .list(assignees.iter().copied())
+            .push(" ORDER BY id FOR KEY SHARE NOWAIT");
+        let rows: Vec<(Uuid, String)> = conn.fetch_all(sql.into_sql()).await?;
+        Ok(rows.len() == assignees.len() && rows.iter().all(|(_, status)| status == "active"))
+    }
+
     /// Starts an instance (`POST /api/v1/approvals`): 201 with the instance.
     pub async fn start_approval(
+        &self,
+        ctx: &WriteContext,
+        start: StartApproval,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> std::result::Result<Answer, CommandError> {
+        retry_when_busy(|| self.start_approval_once(ctx, start.clone(), idempotency)).await
+    }
+
+    async fn start_approval_once(
         &self,
         ctx: &WriteContext,
         start: StartApproval,
@@ -168,17 +234,20 @@ impl Tenant<'_> {
             ))
             .into());
         }
-        let schema = self.schema_by_id(conn, process.table_id).await?;
-        let compiled = self
-            .compiled_version(conn, process.id, process.published_version, &schema)
+        let schema = self
+            .approval_schema(conn, process.app_id, process.table_id)
             .await?;
-        let time_zone = self.time_zone_in(conn).await?;
+        let compiled = self
+            .compiled_version_cached(conn, process.id, process.published_version, &schema)
+            .await?;
+        let (time_zone, delegating) = self.time_zone_and_delegating(conn).await?;
         // The approval counter before the record: creating a record appends its event, which locks the
         // organization's event counter, and every other approval command takes the approval counter (task
         // numbers) before its events. Taken after the record, PostgreSQL deadlocked a start with `fields`
         // against a concurrent approve (found by `tenon bench --suite approvals`). A refused start rolls the
         // number back with everything else.
         let business_id = self.next_business_id(conn, time_zone).await?;
+        let existing = start.record.is_some();
         let record = match (start.record, start.fields) {
             (Some(id), None) => self
                 .load_records(conn, &schema, &[id], None)
@@ -214,8 +283,11 @@ impl Tenant<'_> {
                 .into());
             }
         };
-        let running: Option<(Uuid,)> = conn
-            .fetch_optional(
+        // A record the start just created has no instance yet.
+        let running: Option<(Uuid,)> = if !existing {
+            None
+        } else {
+            conn.fetch_optional(
                 Sql::new(
                     "SELECT id FROM approval_instances WHERE organization_id = $1 AND process_id = $2 \
                      AND record_id = $3 AND status = 'running'",
@@ -224,7 +296,8 @@ impl Tenant<'_> {
                 .bind(process.id)
                 .bind(record.id),
             )
-            .await?;
+            .await?
+        };
         if let Some((running,)) = running {
             return Err(StoreError::conflict(
                 Some("record"),
@@ -263,9 +336,13 @@ impl Tenant<'_> {
             self.store.now(),
         );
         let mut state = InstanceState {
-            process: Arc::new(compiled),
+            process: compiled,
             directory: None,
-            delegations: self.active_delegations(conn).await?,
+            delegations: if delegating {
+                self.active_delegations(conn).await?
+            } else {
+                Arc::from([])
+            },
             time_zone,
             instance,
             activations: Vec::new(),
@@ -294,6 +371,17 @@ impl Tenant<'_> {
         command: Command,
         idempotency: Option<&IdempotencyKey>,
     ) -> std::result::Result<Answer, CommandError> {
+        retry_when_busy(|| self.approval_command_once(ctx, target, command.clone(), idempotency))
+            .await
+    }
+
+    async fn approval_command_once(
+        &self,
+        ctx: &WriteContext,
+        target: Target,
+        command: Command,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> std::result::Result<Answer, CommandError> {
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         if let Some(key) = idempotency
@@ -301,20 +389,7 @@ impl Tenant<'_> {
         {
             return Ok(answer);
         }
-        let id = match target {
-            Target::Instance(id) => id,
-            Target::Task(task) => {
-                let row: Option<(Uuid,)> = conn
-                    .fetch_optional(
-                        Sql::new("SELECT instance_id FROM approval_tasks WHERE organization_id = $1 AND id = $2")
-                            .bind(self.org_id)
-                            .bind(task),
-                    )
-                    .await?;
-                ApprovalId::from_uuid(row.ok_or_else(|| StoreError::not_found("task"))?.0)
-            }
-        };
-        let (mut state, schema) = self.load_state(&mut conn, id, true).await?;
+        let (mut state, schema) = self.load_state(&mut conn, target, true).await?;
         let transition = self
             .apply_loading(&mut conn, &mut state, &schema, command)
             .await?;
@@ -481,27 +556,30 @@ impl Tenant<'_> {
             }
         }
         let changes = transition.changes(before);
-        for task in &changes.new_tasks {
-            conn.execute(
-                Sql::new(
-                    "INSERT INTO approval_tasks (organization_id, id, instance_id, number, activation_id, node, \
-                     task_group, assignee, status, result, created_at, finished_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                )
-                .bind(self.org_id)
-                .bind(task.id)
-                .bind(task.instance)
-                .bind(task.number)
-                .bind(task.activation)
-                .bind(task.node.as_str())
-                .bind(task.group)
-                .bind(task.assignee)
-                .bind(task.status.as_str())
-                .bind(task.result.map(TaskResult::as_str))
-                .bind(task.created_at)
-                .bind(task.finished_at),
+        // New tasks and operation records, one statement each however many (a node of 200 approvers).
+        if !changes.new_tasks.is_empty() {
+            let mut sql = SqlText::new(conn.backend()).kept();
+            sql.push(
+                "INSERT INTO approval_tasks (organization_id, id, instance_id, number, activation_id, node, \
+                 task_group, assignee, status, result, created_at, finished_at) VALUES ",
             )
-            .await?;
+            .rows(changes.new_tasks.iter().map(|task| {
+                [
+                    Arg::from(self.org_id),
+                    Arg::from(task.id),
+                    Arg::from(task.instance),
+                    Arg::from(task.number),
+                    Arg::from(task.activation),
+                    Arg::from(task.node.as_str()),
+                    Arg::from(task.group),
+                    Arg::from(task.assignee),
+                    Arg::from(task.status.as_str()),
+                    Arg::from(task.result.map(TaskResult::as_str)),
+                    Arg::from(task.created_at),
+                    Arg::from(task.finished_at),
+                ]
+            }));
+            conn.execute(sql.into_sql()).await?;
         }
         for task in &changes.changed_tasks {
             conn.execute(
@@ -518,45 +596,54 @@ impl Tenant<'_> {
                 .bind(task.group),
             )
             .await?;
-            if task.status != TaskStatus::Running {
-                conn.execute(
-                    Sql::new(
-                        "DELETE FROM approval_timers WHERE organization_id = $1 AND task_id = $2",
-                    )
-                    .bind(self.org_id)
-                    .bind(task.id),
-                )
-                .await?;
-            }
         }
-        for record in &transition.records {
-            conn.execute(
-                Sql::new(
-                    "INSERT INTO approval_records (organization_id, instance_id, seq, type, actor, via, task_id, \
-                     node, result, comment, members, automatic, at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-                )
-                .bind(self.org_id)
-                .bind(instance.id)
-                .bind(record.seq)
-                .bind(record.kind.as_str())
-                .bind(record.actor)
-                .bind(json!({
-                    "type": record.credential.kind(),
-                    "id": record.credential.id(),
-                    "name": record.credential.name(),
-                }))
-                .bind(record.task)
-                .bind(record.node.clone())
-                .bind(record.result.map(TaskResult::as_str))
-                .bind(record.comment.clone())
-                .bind(Value::Array(
-                    record.members.iter().map(|id| json!(id.to_string())).collect(),
-                ))
-                .bind(record.automatic)
-                .bind(record.at),
+        // Timers of tasks that stopped running go; only a version with reminders or timeouts has any.
+        let settings = &before.process.process.settings;
+        let timed = settings.remind_after_hours.is_some() || settings.timeout.is_some();
+        let stopped: Vec<_> = changes
+            .changed_tasks
+            .iter()
+            .filter(|task| task.status != TaskStatus::Running)
+            .map(|task| task.id)
+            .collect();
+        if timed && !stopped.is_empty() {
+            let mut sql = SqlText::new(conn.backend());
+            sql.push("DELETE FROM approval_timers WHERE organization_id = ")
+                .arg(self.org_id)
+                .push(" AND task_id IN ")
+                .list(stopped);
+            conn.execute(sql.into_sql()).await?;
+        }
+        if !transition.records.is_empty() {
+            let mut sql = SqlText::new(conn.backend()).kept();
+            sql.push(
+                "INSERT INTO approval_records (organization_id, instance_id, seq, type, actor, via, task_id, \
+                 node, result, comment, members, automatic, at) VALUES ",
             )
-            .await?;
+            .rows(transition.records.iter().map(|record| {
+                [
+                    Arg::from(self.org_id),
+                    Arg::from(instance.id),
+                    Arg::from(record.seq),
+                    Arg::from(record.kind.as_str()),
+                    Arg::from(record.actor),
+                    Arg::from(json!({
+                        "type": record.credential.kind(),
+                        "id": record.credential.id(),
+                        "name": record.credential.name(),
+                    })),
+                    Arg::from(record.task),
+                    Arg::from(record.node.clone()),
+                    Arg::from(record.result.map(TaskResult::as_str)),
+                    Arg::from(record.comment.clone()),
+                    Arg::from(Value::Array(
+                        record.members.iter().map(|id| json!(id.to_string())).collect(),
+                    )),
+                    Arg::from(record.automatic),
+                    Arg::from(record.at),
+                ]
+            }));
+            conn.execute(sql.into_sql()).await?;
         }
         for timer in &transition.timers {
             conn.execute(
@@ -661,5 +748,33 @@ impl Tenant<'_> {
             body,
             replayed: false,
         })
+    }
+}
+
+/// Attempts of a command whose member lock was busy (a member being set `left`), and the pause before
+/// the next: 5 ms, 10 ms, … — about 2.5 s in all, far more than a member's update takes.
+const BUSY_ATTEMPTS: u32 = 32;
+
+/// Runs `attempt` (one transaction) again while it fails because a member's row it would lock without
+/// waiting is held by another transaction ([`Tenant::assignees_active`]); each failed attempt rolled back
+/// everything it did.
+pub(crate) async fn retry_when_busy<T, F, Fut>(
+    mut attempt: F,
+) -> std::result::Result<T, CommandError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, CommandError>>,
+{
+    let mut tries = 0;
+    loop {
+        match attempt().await {
+            Err(CommandError::Store(error))
+                if error.is_lock_busy() && tries + 1 < BUSY_ATTEMPTS =>
+            {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(5 * u64::from(tries))).await;
+            }
+            other => return other,
+        }
     }
 }

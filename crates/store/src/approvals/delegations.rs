@@ -160,7 +160,8 @@ impl Tenant<'_> {
     }
 
     /// Whether `member` is an active member (locking their row on PostgreSQL when `lock`: the first lock
-    /// of the order in docs/approvals.md, which serializes two delegations of one member).
+    /// of the order in docs/approvals.md, which serializes two delegations of one member — `FOR NO KEY
+    /// UPDATE`, which the `FOR KEY SHARE` of a command giving them a task does not wait for).
     async fn active_member(
         &self,
         conn: &mut Conn<'_>,
@@ -168,7 +169,7 @@ impl Tenant<'_> {
         lock: bool,
     ) -> Result<bool> {
         let sql = if lock && conn.backend() == Backend::Postgres {
-            "SELECT status FROM members WHERE organization_id = $1 AND id = $2 FOR UPDATE"
+            "SELECT status FROM members WHERE organization_id = $1 AND id = $2 FOR NO KEY UPDATE"
         } else {
             "SELECT status FROM members WHERE organization_id = $1 AND id = $2"
         };

@@ -17,28 +17,35 @@ use crate::exec::{Conn, Sql};
 use crate::sql::SqlText;
 use crate::{Backend, Result, StoreError, Tenant, WriteContext};
 
+/// A member (id, status, access role) with one of their places (department, whether they head it), if any.
+type MemberPlaceRow = (Uuid, String, String, Option<Uuid>, Option<bool>);
+
 impl Tenant<'_> {
     pub(crate) async fn directory_snapshot(
         &self,
         conn: &mut Conn<'_>,
     ) -> Result<DirectorySnapshot> {
-        let members: Vec<(Uuid, String, String)> = conn
+        // Members with their places (one row per place, or one without), in one statement.
+        let rows: Vec<MemberPlaceRow> = conn
             .fetch_all(
                 Sql::new(
-                    "SELECT id, status, role FROM members WHERE organization_id = $1 ORDER BY id",
+                    "SELECT m.id, m.status, m.role, d.department_id, d.is_head FROM members m \
+                     LEFT JOIN member_departments d ON d.organization_id = m.organization_id AND d.member_id = m.id \
+                     WHERE m.organization_id = $1 ORDER BY m.id, d.position, d.department_id",
                 )
                 .bind(self.org_id),
             )
             .await?;
-        let placements: Vec<(Uuid, Uuid, bool)> = conn
-            .fetch_all(
-                Sql::new(
-                    "SELECT member_id, department_id, is_head FROM member_departments \
-                     WHERE organization_id = $1 ORDER BY member_id, position, department_id",
-                )
-                .bind(self.org_id),
-            )
-            .await?;
+        let mut members: Vec<(Uuid, String, String)> = Vec::new();
+        let mut placements: Vec<(Uuid, Uuid, bool)> = Vec::new();
+        for (member, status, role, department, is_head) in rows {
+            if members.last().is_none_or(|(last, _, _)| *last != member) {
+                members.push((member, status, role));
+            }
+            if let Some(department) = department {
+                placements.push((member, department, is_head.unwrap_or(false)));
+            }
+        }
         let departments: Vec<(Uuid, Option<Uuid>)> = conn
             .fetch_all(
                 Sql::new("SELECT id, parent_id FROM departments WHERE organization_id = $1")
@@ -168,7 +175,9 @@ impl Tenant<'_> {
         let instances = self.instances_with_open_tasks(conn, member).await?;
         self.lock_instances(conn, &instances).await?;
         for id in instances {
-            let (mut state, schema) = self.load_state(conn, id, true).await?;
+            let (mut state, schema) = self
+                .load_state(conn, super::Target::Instance(id), true)
+                .await?;
             let transition = match self
                 .apply_loading(conn, &mut state, &schema, Command::MemberLeft { member })
                 .await

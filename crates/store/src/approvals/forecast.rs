@@ -1,5 +1,6 @@
 //! Forecasts: the path an instance of a process's published version would take for a record and an
-//! initiator if every approver agreed, computed by the engine on a copy (nothing is written).
+//! initiator if every approver agreed, computed by the engine on a copy with the standing delegations
+//! that apply now (nothing is written).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -94,6 +95,7 @@ impl Tenant<'_> {
                 ))
             })?;
         let directory = self.directory_snapshot(&mut conn).await?;
+        let delegations = self.active_delegations(&mut conn).await?;
         let instance = Instance::new(
             ApprovalId::new(),
             process.id,
@@ -117,6 +119,7 @@ impl Tenant<'_> {
         Ok(tenon_approvals::forecast::forecast(
             Arc::new(compiled),
             Arc::new(directory),
+            delegations,
             time_zone,
             instance,
             start,

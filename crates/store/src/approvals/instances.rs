@@ -100,9 +100,17 @@ struct InstanceRow {
     last_event_seq: i64,
     created_at: DateTime<Utc>,
     finished_at: Option<DateTime<Utc>>,
+    time_zone: String,
+    /// Whether a delegation has begun and not ended (only then are they read).
+    delegating: bool,
 }
 
 impl InstanceRow {
+    fn time_zone(&self) -> Result<TimeZone> {
+        TimeZone::parse(&self.time_zone)
+            .map_err(|_| StoreError::Corrupt(format!("time zone {:?}", self.time_zone)))
+    }
+
     fn into_instance(self) -> Result<(Instance, Vec<tenon_approvals::state::Activation>)> {
         let corrupt =
             |what: &str, value: &str| StoreError::Corrupt(format!("approval {what} {value:?}"));
@@ -215,29 +223,50 @@ const TASK_COLUMNS: &str = "id, instance_id, number, activation_id, node, task_g
                             status, result, created_at, finished_at";
 
 impl Tenant<'_> {
+    /// An instance's row (with its process's code and the organization's time zone), by its id or by
+    /// one of its tasks' (one statement either way), locked on PostgreSQL when `lock`.
     async fn instance_row(
         &self,
         conn: &mut Conn<'_>,
-        id: ApprovalId,
+        target: Target,
         lock: bool,
     ) -> Result<Option<InstanceRow>> {
-        let sql = match (lock, conn.backend()) {
-            (true, Backend::Postgres) => Sql::new(
-                "SELECT i.id, i.process_id, p.code, i.version, i.app_id, i.table_id, i.record_id, i.status, \
-                 i.result, i.initiator, i.business_id, i.state, i.row_version, i.last_record_seq, \
-                 i.last_event_seq, i.created_at, i.finished_at \
-                 FROM approval_instances i JOIN processes p ON p.organization_id = i.organization_id AND p.id = i.process_id \
-                 WHERE i.organization_id = $1 AND i.id = $2 FOR UPDATE OF i",
+        macro_rules! select {
+            ($by:literal, $lock:literal) => {
+                concat!(
+                    "SELECT i.id, i.process_id, p.code, i.version, i.app_id, i.table_id, i.record_id, i.status, \
+                     i.result, i.initiator, i.business_id, i.state, i.row_version, i.last_record_seq, \
+                     i.last_event_seq, i.created_at, i.finished_at, \
+                     (SELECT o.time_zone FROM organizations o WHERE o.id = i.organization_id) AS time_zone, \
+                     EXISTS (SELECT 1 FROM approval_delegations d WHERE d.organization_id = i.organization_id \
+                     AND d.starts_at <= $3 AND (d.ends_at IS NULL OR d.ends_at > $3)) AS delegating \
+                     FROM approval_instances i JOIN processes p ON p.organization_id = i.organization_id AND p.id = i.process_id \
+                     WHERE i.organization_id = $1 AND ",
+                    $by,
+                    $lock
+                )
+            };
+        }
+        let locked = lock && conn.backend() == Backend::Postgres;
+        let text = match (target, locked) {
+            (Target::Instance(_), true) => select!("i.id = $2", " FOR UPDATE OF i"),
+            (Target::Instance(_), false) => select!("i.id = $2", ""),
+            (Target::Task(_), true) => select!(
+                "i.id = (SELECT t.instance_id FROM approval_tasks t WHERE t.organization_id = $1 AND t.id = $2)",
+                " FOR UPDATE OF i"
             ),
-            _ => Sql::new(
-                "SELECT i.id, i.process_id, p.code, i.version, i.app_id, i.table_id, i.record_id, i.status, \
-                 i.result, i.initiator, i.business_id, i.state, i.row_version, i.last_record_seq, \
-                 i.last_event_seq, i.created_at, i.finished_at \
-                 FROM approval_instances i JOIN processes p ON p.organization_id = i.organization_id AND p.id = i.process_id \
-                 WHERE i.organization_id = $1 AND i.id = $2",
+            (Target::Task(_), false) => select!(
+                "i.id = (SELECT t.instance_id FROM approval_tasks t WHERE t.organization_id = $1 AND t.id = $2)",
+                ""
             ),
         };
-        Ok(conn.fetch_optional(sql.bind(self.org_id).bind(id)).await?)
+        let sql = Sql::new(text).bind(self.org_id);
+        let sql = match target {
+            Target::Instance(id) => sql.bind(id),
+            Target::Task(id) => sql.bind(id),
+        }
+        .bind(self.store.now());
+        Ok(conn.fetch_optional(sql).await?)
     }
 
     /// An instance as events show it (`Instance::snapshot`), its row locked on PostgreSQL (a flow's
@@ -247,7 +276,7 @@ impl Tenant<'_> {
         conn: &mut Conn<'_>,
         id: ApprovalId,
     ) -> Result<Option<serde_json::Value>> {
-        match self.instance_row(conn, id, true).await? {
+        match self.instance_row(conn, Target::Instance(id), true).await? {
             Some(row) => Ok(Some(row.into_instance()?.0.snapshot())),
             None => Ok(None),
         }
@@ -290,6 +319,26 @@ impl Tenant<'_> {
         Ok(rows.into_iter().map(OperationRow::json).collect())
     }
 
+    /// The organization's time zone, and whether a delegation has begun and not ended.
+    pub(super) async fn time_zone_and_delegating(
+        &self,
+        conn: &mut Conn<'_>,
+    ) -> Result<(TimeZone, bool)> {
+        let (zone, delegating): (String, bool) = conn
+            .fetch_one(
+                Sql::new(
+                    "SELECT o.time_zone, EXISTS (SELECT 1 FROM approval_delegations d WHERE d.organization_id = o.id \
+                     AND d.starts_at <= $2 AND (d.ends_at IS NULL OR d.ends_at > $2)) FROM organizations o WHERE o.id = $1",
+                )
+                .bind(self.org_id)
+                .bind(self.store.now()),
+            )
+            .await?;
+        let zone = TimeZone::parse(&zone)
+            .map_err(|_| StoreError::Corrupt(format!("time zone {zone:?}")))?;
+        Ok((zone, delegating))
+    }
+
     pub(super) async fn time_zone_in(&self, conn: &mut Conn<'_>) -> Result<TimeZone> {
         let (zone,): (String,) = conn
             .fetch_one(
@@ -299,29 +348,41 @@ impl Tenant<'_> {
         TimeZone::parse(&zone).map_err(|_| StoreError::Corrupt(format!("time zone {zone:?}")))
     }
 
-    /// The instance's state (without the directory) and its table.
+    /// The instance's state (without the directory) and its table: its row (by its id or a task's),
+    /// its tasks and the delegations that may apply — the table and the compiled version from this
+    /// node's caches when they have them.
     pub(super) async fn load_state(
         &self,
         conn: &mut Conn<'_>,
-        id: ApprovalId,
+        target: Target,
         lock: bool,
     ) -> Result<(InstanceState, TableSchema)> {
         let row = self
-            .instance_row(conn, id, lock)
+            .instance_row(conn, target, lock)
             .await?
-            .ok_or_else(|| StoreError::not_found("approval"))?;
+            .ok_or_else(|| match target {
+                Target::Instance(_) => StoreError::not_found("approval"),
+                Target::Task(_) => StoreError::not_found("task"),
+            })?;
+        let time_zone = row.time_zone()?;
+        let delegating = row.delegating;
         let (instance, activations) = row.into_instance()?;
-        let schema = self.schema_by_id(conn, instance.record.table).await?;
+        let schema = self
+            .approval_schema(conn, instance.record.app, instance.record.table)
+            .await?;
         let process = self
-            .compiled_version(conn, instance.process_id, instance.version, &schema)
+            .compiled_version_cached(conn, instance.process_id, instance.version, &schema)
             .await?;
         let tasks = self.tasks_of(conn, instance.id).await?;
-        let time_zone = self.time_zone_in(conn).await?;
         Ok((
             InstanceState {
-                process: Arc::new(process),
+                process,
                 directory: None,
-                delegations: self.active_delegations(conn).await?,
+                delegations: if delegating {
+                    self.active_delegations(conn).await?
+                } else {
+                    Arc::from([])
+                },
                 time_zone,
                 instance,
                 activations,
@@ -335,7 +396,9 @@ impl Tenant<'_> {
     pub async fn approval(&self, id: ApprovalId) -> Result<ApprovalDetail> {
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
-        let (state, _) = self.load_state(&mut conn, id, false).await?;
+        let (state, _) = self
+            .load_state(&mut conn, Target::Instance(id), false)
+            .await?;
         let records = self.operation_records(&mut conn, id).await?;
         Ok(ApprovalDetail { state, records })
     }

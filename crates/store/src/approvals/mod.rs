@@ -27,6 +27,7 @@ mod reminders;
 mod roles;
 mod timers;
 
+pub(crate) use commands::retry_when_busy;
 pub use delegations::{ApprovalDelegation, DELEGATION_PROCESSES_MAX, NewDelegation};
 pub use forecast::ForecastRequest;
 pub use instances::{Answer, ApprovalDetail, StartApproval, Target, TaskFilter};

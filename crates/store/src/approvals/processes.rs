@@ -459,6 +459,36 @@ impl Tenant<'_> {
         })
     }
 
+    /// A version compiled against its table as it is now, from this node's cache when it has it (a
+    /// version never changes; the cache goes with the schemas', see `cache.rs`).
+    pub(crate) async fn compiled_version_cached(
+        &self,
+        conn: &mut Conn<'_>,
+        process: ProcessId,
+        version: i32,
+        schema: &TableSchema,
+    ) -> Result<std::sync::Arc<CompiledProcess>> {
+        let caches = &self.store.caches;
+        let key = (self.org_id, process, version);
+        // A transaction that changed a schema reads its own.
+        let cacheable = !conn.marked(crate::cache::SCHEMA);
+        if cacheable
+            && caches.fresh()
+            && let Some(compiled) = caches.processes.get(&key)
+        {
+            return Ok(compiled);
+        }
+        let generation = caches.processes.generation();
+        let compiled = std::sync::Arc::new(
+            self.compiled_version(conn, process, version, schema)
+                .await?,
+        );
+        if cacheable {
+            caches.processes.insert(key, compiled.clone(), generation);
+        }
+        Ok(compiled)
+    }
+
     /// A version, thawed against its table as it is now.
     pub(crate) async fn compiled_version(
         &self,

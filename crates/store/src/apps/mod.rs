@@ -396,6 +396,31 @@ impl Tenant<'_> {
         Ok(schema)
     }
 
+    /// A table's schema in a transaction, from this node's cache when it has it (unless the transaction
+    /// changed a schema itself).
+    pub(crate) async fn approval_schema(
+        &self,
+        conn: &mut Conn<'_>,
+        app: AppId,
+        table: TableId,
+    ) -> Result<TableSchema> {
+        let caches = &self.store.caches;
+        let key = (self.org_id, app.to_string(), table.to_string());
+        let cacheable = !conn.marked(crate::cache::SCHEMA);
+        if cacheable
+            && caches.fresh()
+            && let Some(schema) = caches.schemas.get(&key)
+        {
+            return Ok(schema);
+        }
+        let generation = caches.schemas.generation();
+        let schema = self.schema_by_id(conn, table).await?;
+        if cacheable {
+            caches.schemas.insert(key, schema.clone(), generation);
+        }
+        Ok(schema)
+    }
+
     pub(crate) async fn schema_by_id(
         &self,
         conn: &mut Conn<'_>,

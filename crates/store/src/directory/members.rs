@@ -146,8 +146,43 @@ impl Tenant<'_> {
         id: MemberId,
         patch: MemberPatch,
     ) -> Result<Member> {
+        // Setting a member `left` reassigns their open approval tasks, and may meet a member lock held by
+        // another member's leaving (see `approvals::commands::retry_when_busy`): then it runs again.
+        crate::approvals::retry_when_busy(|| {
+            let patch = patch.clone();
+            async move { Ok(self.update_member_once(ctx, id, patch).await?) }
+        })
+        .await
+        .map_err(|error| match error {
+            crate::approvals::CommandError::Store(error) => error,
+            crate::approvals::CommandError::Refused(refusal) => {
+                StoreError::Corrupt(format!("a member update was refused: {refusal}"))
+            }
+        })
+    }
+
+    async fn update_member_once(
+        &self,
+        ctx: &WriteContext,
+        id: MemberId,
+        patch: MemberPatch,
+    ) -> Result<Member> {
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
+        if patch.status == Some(MemberStatus::Left) && conn.backend() == crate::Backend::Postgres {
+            // The first lock of the order in docs/approvals.md, taken before anything is read: from here
+            // no command gives this member a new task (it locks their row `FOR KEY SHARE` to check
+            // they are active), and the open tasks listed below are all there will be.
+            let _: Option<(uuid::Uuid,)> = conn
+                .fetch_optional(
+                    Sql::new(
+                        "SELECT id FROM members WHERE organization_id = $1 AND id = $2 FOR UPDATE",
+                    )
+                    .bind(self.org_id)
+                    .bind(id),
+                )
+                .await?;
+        }
         let before = self
             .load_member(&mut conn, id)
             .await?

@@ -126,15 +126,17 @@ impl Tenant<'_> {
             (tenon_ledger::AccountCode, BTreeMap<Dimension, String>),
             Decimal,
         > = BTreeMap::new();
-        if book.opening_period.is_some_and(|first| first <= from) {
-            if let Some(openings) = self.load_openings(&mut conn, book).await? {
-                for opening in openings.balances {
-                    if !opening.dimensions.is_empty() {
-                        *by_values
-                            .entry((opening.account.clone(), opening.dimensions.clone()))
-                            .or_default() += opening.net();
-                    }
-                }
+        let counted = book.opening_period.is_some_and(|first| first <= from);
+        let openings = if counted {
+            self.load_openings(&mut conn, book).await?
+        } else {
+            None
+        };
+        for opening in openings.into_iter().flat_map(|o| o.balances) {
+            if !opening.dimensions.is_empty() {
+                *by_values
+                    .entry((opening.account.clone(), opening.dimensions.clone()))
+                    .or_default() += opening.net();
             }
         }
         let sums: Vec<ValueSum> = conn

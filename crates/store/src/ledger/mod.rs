@@ -19,6 +19,7 @@ use crate::StoreError;
 
 mod books;
 mod closing;
+mod codes;
 mod detail;
 mod drafts;
 mod exchange;
@@ -31,8 +32,8 @@ mod unnest;
 mod vouchers;
 mod write;
 
-pub use books::{BookChange, DimensionValueChange, StoredDimensionValue};
 pub use closing::CloseOptions;
+pub use codes::{BookChange, DimensionValueChange, StoredDimensionValue};
 pub use detail::{DETAIL_LINES_MAX, Detail, DetailEntry, DetailQuery, REPORT_PERIODS_MAX};
 pub use drafts::Renumbered;
 pub use exchange::{ImportOutcome, ImportProgress};

@@ -429,7 +429,7 @@ impl Tenant<'_> {
         }
         if conn.backend() == Backend::Postgres {
             conn.execute(Sql::new("SELECT pg_advisory_xact_lock($1)").bind(
-                super::books::lock_key(&[
+                super::codes::lock_key(&[
                     self.org_id.as_uuid().as_bytes(),
                     book_id.as_uuid().as_bytes(),
                     b"ledger dimension codes",
@@ -448,7 +448,7 @@ impl Tenant<'_> {
         for (dimension_text, value) in &created {
             let dimension = Dimension::parse(dimension_text)
                 .map_err(|_| super::corrupt("dimension", dimension_text))?;
-            if !taken.contains_key(&dimension) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = taken.entry(dimension) {
                 let codes: Vec<(Option<String>,)> = conn
                     .fetch_all(
                         Sql::new(
@@ -460,7 +460,7 @@ impl Tenant<'_> {
                         .bind(dimension.as_str()),
                     )
                     .await?;
-                taken.insert(dimension, codes.into_iter().filter_map(|(c,)| c).collect());
+                slot.insert(codes.into_iter().filter_map(|(c,)| c).collect());
             }
             let codes = taken.entry(dimension).or_default();
             let code = proposed

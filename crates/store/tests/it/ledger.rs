@@ -432,3 +432,70 @@ backend_tests! {
         assert_eq!(tenant.balance_sheet(&book, october).await.unwrap().lines, sheet.lines);
     }
 }
+
+backend_tests! {
+    async fn concurrent_writers_naming_new_customers_give_each_its_own_next_free_code(store) {
+        let (org, _) = new_org(&store, "婚庆公司").await;
+        let tenant = store.tenant(org.id);
+        let ctx = WriteContext::system();
+        tenant.create_ledger_book(&ctx, settings("主账套")).await.unwrap();
+        let mut tasks = Vec::new();
+        for task in 0..4u32 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let tenant = store.tenant(org.id);
+                // Each batch names five customers no other batch names, and one every batch names.
+                let drafts: Vec<VoucherDraft> = (0..6u32)
+                    .map(|i| {
+                        let mut draft = sale(1 + i, 100);
+                        let customer = if i == 5 { "共同客户".to_owned() } else { format!("客户{task}-{i}") };
+                        draft.lines[0].dimensions = BTreeMap::from([(Dimension::Customer, customer)]);
+                        draft
+                    })
+                    .collect();
+                tenant.create_vouchers(&WriteContext::system(), &BookRef::name("主账套"), drafts, VoucherState::Posted).await.unwrap();
+            }));
+        }
+        for task in tasks { task.await.unwrap(); }
+        let values = tenant.ledger_dimension_values(&BookRef::name("主账套"), Some(Dimension::Customer)).await.unwrap();
+        assert_eq!(values.len(), 21);
+        let mut codes: Vec<String> = values.iter().map(|v| v.code.clone()).collect();
+        codes.sort();
+        assert_eq!(codes, (1..=21).map(|n| format!("C{n:04}")).collect::<Vec<_>>());
+        // A code set by hand is kept; the next free code follows the highest of the form.
+        let (set, created) = tenant.put_ledger_dimension_value(&ctx, &BookRef::name("主账套"), Dimension::Customer, "共同客户",
+            tenon_store::ledger::DimensionValueChange { code: Some("C0100".into()), name: None }).await.unwrap();
+        assert_eq!((set.code.as_str(), created), ("C0100", false));
+        let (new, created) = tenant.put_ledger_dimension_value(&ctx, &BookRef::name("主账套"), Dimension::Customer, "新客户",
+            tenon_store::ledger::DimensionValueChange::default()).await.unwrap();
+        assert_eq!((new.code.as_str(), new.name.as_str(), created), ("C0101", "新客户", true));
+        let other = values.iter().find(|v| v.value != "共同客户").unwrap().code.clone();
+        let taken = tenant.put_ledger_dimension_value(&ctx, &BookRef::name("主账套"), Dimension::Customer, "新客户",
+            tenon_store::ledger::DimensionValueChange { code: Some(other.clone()), name: None }).await.unwrap_err();
+        assert!(matches!(taken, StoreError::Conflict { .. }), "{taken}");
+    }
+
+    async fn an_export_opens_with_the_balances_by_customer_before_its_first_period(store) {
+        let (org, _) = new_org(&store, "婚庆公司").await;
+        let tenant = store.tenant(org.id);
+        let ctx = WriteContext::system();
+        tenant.create_ledger_book(&ctx, settings("主账套")).await.unwrap();
+        let book = BookRef::name("主账套");
+        let september = |day: u32, cents: i64| {
+            let mut draft = sale(day, cents);
+            draft.date = NaiveDate::from_ymd_opt(2026, 9, day).unwrap();
+            draft
+        };
+        tenant.create_vouchers(&ctx, &book, vec![september(3, 10_000), sale(5, 500)], VoucherState::Posted).await.unwrap();
+        let october = Period::parse("2026-10").unwrap();
+        let books = tenant.export_books(&book, october, october, false).await.unwrap();
+        assert_eq!(books.opening_period, Some(october));
+        let by_customer = books.opening_by_value(Dimension::Customer);
+        assert_eq!(by_customer.len(), 1);
+        assert_eq!(by_customer[&("湖州优品".to_owned(), AccountCode::parse("1122").unwrap())], Decimal::new(10_000, 2));
+        let (bytes, _) = tenon_ledger::exchange::export(tenon_ledger::exchange::Format::Saft, &books, &Default::default()).unwrap();
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.contains("<BalanceAccount>\n          <AccountID>1122</AccountID>\n          <OpeningDebitBalance>100.00</OpeningDebitBalance>\n          <ClosingDebitBalance>105.00</ClosingDebitBalance>"), "{text}");
+        assert_eq!(books.value_code(Dimension::Customer, "湖州优品"), Some("C0001"));
+    }
+}

@@ -1,0 +1,190 @@
+//! Approvals in the store: how many SQL statements (round trips) an action costs — `tenon bench --suite
+//! approvals`'s process (three 或签 nodes of one member each, the record's status written at the start
+//! and the end, the record created by the start).
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use tenon_approvals::Acting;
+use tenon_approvals::engine::Command;
+use tenon_model::apps::{ParseContext, parse_cell};
+use tenon_model::{Actor, ApprovalTaskId, MemberId, Name, TimeZone};
+use tenon_store::approvals::{Answer, StartApproval, Target};
+use tenon_store::testing::count_statements;
+use tenon_store::{NewApp, NewTable, Store, WriteContext};
+
+use crate::apps::spec;
+use crate::{backend_tests, new_member, new_org};
+
+fn running_task(answer: &Answer) -> ApprovalTaskId {
+    let id = answer.body["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|task| task["status"] == "running")
+        .unwrap_or_else(|| panic!("no running task in {}", answer.body))["id"]
+        .as_str()
+        .unwrap();
+    ApprovalTaskId::from_uuid(id.parse().unwrap())
+}
+
+/// Statements of one start and of the three approvals.
+async fn bench_process_counts(store: &Store) -> (u64, [u64; 3]) {
+    let ctx = WriteContext::system();
+    let (org, _) = new_org(store, "Counting").await;
+    let tenant = store.tenant(org.id);
+    let mut members: Vec<MemberId> = Vec::new();
+    for name in ["发起人", "一级", "二级", "三级"] {
+        members.push(
+            tenant
+                .create_member(&ctx, new_member(name, None))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let app = tenant
+        .create_app(
+            &ctx,
+            NewApp {
+                name: Name::parse("Approvals bench").unwrap(),
+                key: None,
+                description: None,
+            },
+        )
+        .await
+        .unwrap();
+    let parse = ParseContext {
+        org_time_zone: TimeZone::SHANGHAI,
+    };
+    tenant
+        .create_table(
+            &ctx,
+            &app,
+            NewTable {
+                name: Name::parse("Claims").unwrap(),
+                key: None,
+                fields: vec![
+                    spec("Title", "title", "text", json!({})),
+                    spec(
+                        "Status",
+                        "status",
+                        "single_select",
+                        json!({"choices": [{"name": "审批中"}, {"name": "通过"}, {"name": "拒绝"}]}),
+                    ),
+                ],
+                primary_field: None,
+                unique_together: vec![],
+                indexes: vec![],
+                validation_rules: vec![],
+            },
+            &parse,
+        )
+        .await
+        .unwrap();
+    let node = |key: &str, member: MemberId, next: &str| {
+        json!({"key": key, "type": "approval", "method": "or",
+               "approvers": [{"members": [member.to_string()]}], "next": next})
+    };
+    tenant
+        .create_process(
+            &ctx,
+            json!({"app": app.key.as_str(), "code": "BENCH", "name": "Bench", "table": "claims",
+                   "record_status": {"field": "status", "running": "审批中", "agree": "通过", "refuse": "拒绝"},
+                   "nodes": [node("n1", members[1], "n2"), node("n2", members[2], "n3"),
+                             node("n3", members[3], "end")]}),
+        )
+        .await
+        .unwrap();
+    tenant.publish_process(&ctx, "BENCH").await.unwrap();
+    let schema = tenant
+        .table_schema(app.key.as_str(), "claims")
+        .await
+        .unwrap();
+    let title = schema.field_by_key("title").unwrap();
+    let fields = BTreeMap::from([(
+        title.id,
+        parse_cell(&title.kind, &json!("a claim"), &parse)
+            .unwrap()
+            .unwrap(),
+    )]);
+    let admin = Acting {
+        member: None,
+        credential: Actor::System,
+        admin: true,
+    };
+    // A running server's caches are in use: let a sync or two pass (they drop what the setup's schema
+    // changes made stale), then wait until they are fresh.
+    tokio::time::sleep(tenon_store::SYNC_INTERVAL * 3).await;
+    for _ in 0..100 {
+        if store.cache_stats().fresh {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(store.cache_stats().fresh, "the caches never synced");
+    // The second instance counts: a running server has its caches warm.
+    let mut counted = (0, [0; 3]);
+    for _ in 0..2 {
+        let (answer, start) = count_statements(tenant.start_approval(
+            &ctx,
+            StartApproval {
+                process: "BENCH".into(),
+                record: None,
+                fields: Some(fields.clone()),
+                initiator: Some(members[0]),
+                department: None,
+                selected: BTreeMap::new(),
+                by: admin.clone(),
+            },
+            None,
+        ))
+        .await;
+        let mut answer = answer.unwrap();
+        assert_eq!(answer.status, 201);
+        let mut approvals = [0; 3];
+        for (i, count) in approvals.iter_mut().enumerate() {
+            let task = running_task(&answer);
+            let (next, statements) = count_statements(tenant.approval_command(
+                &ctx,
+                Target::Task(task),
+                Command::Approve {
+                    task,
+                    comment: None,
+                    resubmission: None,
+                    by: Acting {
+                        member: Some(members[i + 1]),
+                        credential: Actor::System,
+                        admin: false,
+                    },
+                },
+                None,
+            ))
+            .await;
+            answer = next.unwrap();
+            *count = statements;
+        }
+        assert_eq!(answer.body["result"], "agree", "{}", answer.body);
+        assert_eq!(
+            answer.body["operation_records"].as_array().unwrap().len(),
+            5,
+            "{}",
+            answer.body
+        );
+        counted = (start, approvals);
+    }
+    counted
+}
+
+backend_tests! {
+    async fn an_approval_action_costs_few_statements(store) {
+        let (start, approvals) = bench_process_counts(&store).await;
+        println!("statements: start {start}, approvals {approvals:?}");
+        // What one action may cost at most (BEGIN and COMMIT included; PostgreSQL locks the record row
+        // of a status write and the members given tasks, which SQLite's single writer need not). Before
+        // the caches and batching of docs/approvals.md ("Cost of an action"): 38–39, 25, 25, 35–36.
+        assert!(start <= 33, "start: {start}");
+        assert!(approvals[0] <= 17 && approvals[1] <= 17, "approve: {approvals:?}");
+        assert!(approvals[2] <= 26, "the last approve (finish, status write): {approvals:?}");
+    }
+}

@@ -14,6 +14,13 @@ use crate::events::{ExplicitEvent, append_explicit};
 use crate::exec::{Conn, Sql};
 use crate::{Result, StoreError, Tenant, WriteContext};
 
+/// A send's row: agent id, the userids and department ids it could not resolve.
+type TaskRow = (
+    i64,
+    sqlx::types::Json<Vec<String>>,
+    sqlx::types::Json<Vec<i64>>,
+);
+
 /// A work notification to send.
 #[derive(Debug, Clone)]
 pub struct WorkNotification {
@@ -186,7 +193,7 @@ impl Tenant<'_> {
     ) -> Result<Option<WorkNotificationTask>> {
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
-        let task: Option<(i64, sqlx::types::Json<Vec<String>>, sqlx::types::Json<Vec<i64>>)> = conn
+        let task: Option<TaskRow> = conn
             .fetch_optional(
                 Sql::new(
                     "SELECT agent_id, invalid_userids, invalid_dept_ids FROM dingtalk_message_tasks \

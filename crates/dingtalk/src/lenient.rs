@@ -127,6 +127,24 @@ impl Params {
         })
     }
 
+    /// A JSON object parameter: an object, or its JSON text (form bodies carry `msg={"msgtype": …}`).
+    /// `None` when unset.
+    pub fn object(&self, name: &str) -> Result<Option<Map<String, Value>>, ParamError> {
+        let invalid = || ParamError::Invalid {
+            name: name.to_owned(),
+            expected: "a JSON object",
+        };
+        match self.present(name) {
+            None => Ok(None),
+            Some(Value::Object(map)) => Ok(Some(map.clone())),
+            Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(map)) => Ok(Some(map)),
+                _ => Err(invalid()),
+            },
+            Some(_) => Err(invalid()),
+        }
+    }
+
     /// A boolean parameter: `true`/`false` or their text.
     pub fn boolean(&self, name: &str) -> Result<Option<bool>, ParamError> {
         let invalid = || ParamError::Invalid {

@@ -14,6 +14,7 @@ pub mod contact;
 pub mod directory;
 pub mod errors;
 pub mod lenient;
+pub mod messages;
 pub mod oauth;
 pub mod users;
 

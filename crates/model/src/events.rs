@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::{EventId, OrgId, Scope, ScopeSet};
 
 /// Every event type Tenon emits, in documentation order.
-pub const EVENT_TYPES: [&str; 34] = [
+pub const EVENT_TYPES: [&str; 35] = [
     "record.created",
     "record.updated",
     "record.deleted",
@@ -47,6 +47,7 @@ pub const EVENT_TYPES: [&str; 34] = [
     "approval.delegation.created",
     "approval.delegation.deleted",
     "flow.run.failed",
+    "notification.created",
 ];
 
 /// Event types a subscription may name at most (patterns included).
@@ -62,6 +63,9 @@ pub fn scope_for(event_type: &str) -> Option<Scope> {
         "member" | "department" | "role" => Some(Scope::DirectoryRead),
         "approval" => Some(Scope::ApprovalsRead),
         "flow" => Some(Scope::FlowsRead),
+        // A message left in a member's inbox: who was told what is directory business (the DingTalk
+        // work notifications that emit it are sent with `directory:read`).
+        "notification" => Some(Scope::DirectoryRead),
         // Which apps are installed, with what scopes, is an administrator's business.
         "app" => Some(Scope::Admin),
         _ => None,

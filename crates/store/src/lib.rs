@@ -30,6 +30,7 @@ mod clock;
 mod credentials;
 mod deliveries;
 mod dingtalk;
+mod dingtalk_messages;
 mod directory;
 mod error;
 mod events;
@@ -62,6 +63,7 @@ pub use deliveries::{
     AttemptOutcome, ClaimedDelivery, FAN_OUT_EVENTS_MAX, RESPONSE_EXCERPT_CHARS_MAX, lease_for,
 };
 pub use dingtalk::{DingTalkDepartment, DingTalkUser, DingTalkUserMatch, dingtalk_unionid};
+pub use dingtalk_messages::{WorkNotification, WorkNotificationTask};
 pub use directory::{DEPARTMENT_DEPTH_MAX, MEMBER_DEPARTMENTS_MAX, MemberFilter};
 pub use error::StoreError;
 pub use events::EVENTS_PER_READ_MAX;

@@ -1,5 +1,6 @@
-//! `GET /api/v1/me/notifications`: the caller's inbox — messages flows' `notify` steps (channel `inbox`)
-//! and approval reminders (催办) left for them, newest first.
+//! `GET /api/v1/me/notifications`: the caller's inbox — messages flows' `notify` steps (channel `inbox`),
+//! approval reminders (催办) and DingTalk work notifications (`topapi/message/corpconversation/asyncsend_v2`)
+//! left for them, newest first.
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -20,7 +21,8 @@ pub struct NotificationOut {
     pub title: Option<String>,
     pub text: String,
     /// Where it came from: a flow's `notify` step `{"flow", "flow_id", "run_id", "step"}`, or an approval
-    /// reminder `{"type": "approval.remind", "instance_id", "process", "business_id", "task_ids", "by"}`.
+    /// reminder `{"type": "approval.remind", "instance_id", "process", "business_id", "task_ids", "by"}`, or
+    /// a DingTalk work notification `{"type": "dingtalk.work_notification", "task_id", "agent_id", "msg"}`.
     #[schema(value_type = Object)]
     pub source: Value,
     pub created_at: DateTime<Utc>,

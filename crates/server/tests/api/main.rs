@@ -33,6 +33,7 @@ mod computed;
 mod conformance;
 mod dingtalk;
 mod dingtalk_directory;
+mod dingtalk_messages;
 mod dingtalk_sdk;
 mod directory;
 mod errors;

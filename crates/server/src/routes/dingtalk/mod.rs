@@ -16,6 +16,7 @@ use crate::state::AppState;
 pub mod contact;
 pub mod directory;
 pub mod errors;
+pub mod messages;
 pub mod oapi;
 pub mod oauth;
 

@@ -292,6 +292,7 @@ fn count_statement() {
 
 /// Runs `future` and returns its output with the number of statements (round trips to the database,
 /// `BEGIN` and `COMMIT` included) it ran on this task. For tests: see `testing::count_statements`.
+#[cfg(feature = "test-support")]
 pub(crate) async fn count_statements<F: std::future::Future>(future: F) -> (F::Output, u64) {
     STATEMENTS
         .scope(std::cell::Cell::new(0), async move {

@@ -115,6 +115,43 @@ pub struct RecordsOut {
     pub records: Vec<RecordOut>,
 }
 
+/// What a create answers: one record for `{"fields"}`, `{"records": [...]}` for a bulk create. Only
+/// a schema (anyOf the two), for the document.
+pub struct RecordsCreated;
+
+impl utoipa::PartialSchema for RecordsCreated {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        use utoipa::openapi::Ref;
+        use utoipa::openapi::schema::{AnyOfBuilder, Schema};
+        Schema::AnyOf(
+            AnyOfBuilder::new()
+                .item(Ref::from_schema_name(<RecordOut as ToSchema>::name()))
+                .item(Ref::from_schema_name(<RecordsOut as ToSchema>::name()))
+                .build(),
+        )
+        .into()
+    }
+}
+
+impl ToSchema for RecordsCreated {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::Schema>)>) {
+        for (name, schema) in [
+            (
+                <RecordOut as ToSchema>::name(),
+                <RecordOut as utoipa::PartialSchema>::schema(),
+            ),
+            (
+                <RecordsOut as ToSchema>::name(),
+                <RecordsOut as utoipa::PartialSchema>::schema(),
+            ),
+        ] {
+            schemas.push((name.into_owned(), schema));
+        }
+        <RecordOut as ToSchema>::schemas(schemas);
+        <RecordsOut as ToSchema>::schemas(schemas);
+    }
+}
+
 /// A page of records.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RecordPageOut {
@@ -360,7 +397,7 @@ pub async fn list_records(
         ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first result"), WriteParams),
     request_body(content((RecordWrite = "application/json"), (RecordsCreate = "application/json"))),
     security(("bearer" = ["records:write"]), ("session" = ["records:write"])),
-    responses((status = 201, description = "The record, or {\"records\": [...]} in the order given", body = RecordOut),
+    responses((status = 201, description = "The record, or {\"records\": [...]} in the order given", body = RecordsCreated),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "Idempotency-Key reused for another request", body = ErrorBody),
         (status = 422, description = "Per field and per record index; nothing was written", body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn create_records(

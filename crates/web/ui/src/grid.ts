@@ -335,7 +335,13 @@ export class Grid {
         return;
       }
       outcome.body.items.forEach((item, i) => {
-        this.rows[page * PAGE + i] = item;
+        const at = page * PAGE + i;
+        const kept = this.rows[at];
+        // A row this person is saving, or one a save made newer than this page, stays the same object:
+        // queued saves of it send the version the previous save returned into that object, and a page
+        // read before that save committed would put the old version (and old values) back.
+        if (kept && kept.id === item.id && (this.busy(item.id) || kept.version >= item.version)) return;
+        this.rows[at] = item;
       });
       this.loaded.add(page);
       if (typeof outcome.body.total === "number") this.total = this.counted = outcome.body.total;

@@ -187,7 +187,8 @@ impl Reader<'_> {
         count: bool,
     ) -> Result<(Vec<Value>, Option<i64>), Response> {
         let fail = |status: StatusCode| status.into_response();
-        let page = PageRequest::first(size).ok_or_else(|| fail(StatusCode::INTERNAL_SERVER_ERROR))?;
+        let page =
+            PageRequest::first(size).ok_or_else(|| fail(StatusCode::INTERNAL_SERVER_ERROR))?;
         let request = ListRequest {
             filter: filter.as_ref(),
             sort,
@@ -291,7 +292,13 @@ impl Reader<'_> {
 fn image_of(value: &Value) -> Option<String> {
     value.as_array()?.iter().find_map(|item| {
         let kind = item.get("type").and_then(Value::as_str).unwrap_or("");
-        let raster = ["image/png", "image/jpeg", "image/gif", "image/webp", "image/avif"];
+        let raster = [
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "image/webp",
+            "image/avif",
+        ];
         raster
             .contains(&kind)
             .then(|| item.get("id").and_then(Value::as_str).map(str::to_owned))
@@ -380,8 +387,8 @@ pub async fn build(
 
 async fn kanban(reader: &Reader<'_>, query: &BoardQuery) -> Result<Board, Response> {
     let mut board = Board::empty("kanban", reader.view);
-    let group = config_str(reader.view, "group_field")
-        .and_then(|key| reader.schema.resolve_field(key));
+    let group =
+        config_str(reader.view, "group_field").and_then(|key| reader.schema.resolve_field(key));
     let Some((group, choices)) = group.and_then(|field| match &field.kind {
         FieldKind::SingleSelect { choices } => Some((field, choices)),
         _ => None,

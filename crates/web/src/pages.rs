@@ -416,6 +416,8 @@ pub async fn table(
         board: Option<crate::boards::Board>,
         /// Board parts render whole boards here, not only cards.
         cards_only: bool,
+        /// Whether the table has a grid view (else the grid is offered as a default tab).
+        has_grid_view: bool,
         /// The grid island's data block: the fields as the API shows them, and where to write.
         grid_schema: String,
         /// Every field type, in the order the builder offers them.
@@ -552,6 +554,7 @@ pub async fn table(
                 .collect(),
             board,
             cards_only: false,
+            has_grid_view: views.iter().any(|view| view.view_type == ViewType::Grid),
             tables,
             can_build: principal.scopes.grants(Scope::AppsWrite),
             can_write,

@@ -4,14 +4,27 @@
 use super::*;
 
 async fn sheet(ui: &TestUi) -> (String, Value, Value, Value) {
-    let app = ui.api(Method::POST, "/api/v1/apps", Some(json!({"name": "看板"}))).await;
+    let app = ui
+        .api(Method::POST, "/api/v1/apps", Some(json!({"name": "看板"})))
+        .await;
     let app_id = app["id"].as_str().unwrap().to_owned();
     let table = ui
-        .api(Method::POST, &format!("/api/v1/apps/{app_id}/tables"), Some(json!({"name": "考勤记录"})))
+        .api(
+            Method::POST,
+            &format!("/api/v1/apps/{app_id}/tables"),
+            Some(json!({"name": "考勤记录"})),
+        )
         .await;
-    let base = format!("/api/v1/apps/{app_id}/tables/{}", table["id"].as_str().unwrap());
+    let base = format!(
+        "/api/v1/apps/{app_id}/tables/{}",
+        table["id"].as_str().unwrap()
+    );
     let name = ui
-        .api(Method::POST, &format!("{base}/fields"), Some(json!({"name": "姓名", "type": "text"})))
+        .api(
+            Method::POST,
+            &format!("{base}/fields"),
+            Some(json!({"name": "姓名", "type": "text"})),
+        )
         .await;
     let state = ui
         .api(
@@ -22,9 +35,18 @@ async fn sheet(ui: &TestUi) -> (String, Value, Value, Value) {
         )
         .await;
     let at = ui
-        .api(Method::POST, &format!("{base}/fields"), Some(json!({"name": "时间", "type": "datetime"})))
+        .api(
+            Method::POST,
+            &format!("{base}/fields"),
+            Some(json!({"name": "时间", "type": "datetime"})),
+        )
         .await;
-    (base, name["key"].clone(), state["key"].clone(), at["key"].clone())
+    (
+        base,
+        name["key"].clone(),
+        state["key"].clone(),
+        at["key"].clone(),
+    )
 }
 
 fn page_path(base: &str) -> String {

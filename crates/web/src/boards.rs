@@ -25,10 +25,12 @@ use crate::templates;
 
 /// Cards of a kanban column, and of a gallery, read at a time.
 pub const CARDS_PER_PAGE: u32 = 50;
-/// Events a calendar day shows before "N more".
+/// Events a calendar day shows before "N more", in a month and in a week.
 const EVENTS_PER_DAY: usize = 4;
-/// Most events a calendar page reads.
-const EVENTS_MAX: u32 = 1000;
+const EVENTS_PER_WEEK_DAY: usize = 30;
+/// Events a calendar reads at a time, and at most.
+const EVENTS_PAGE: u32 = 1000;
+const EVENTS_MAX: usize = 20_000;
 /// Fields a card shows when the view lists none.
 const DEFAULT_CARD_FIELDS: usize = 3;
 
@@ -153,6 +155,53 @@ pub fn is_board(view: &View) -> bool {
     )
 }
 
+/// What a read asks for besides the filter.
+struct Want<'a> {
+    sort: &'a str,
+    size: u32,
+    offset: u64,
+    count: bool,
+    after: Option<tenon_store::Cursor>,
+    /// Only these fields (keys), when the page needs few.
+    fields: Option<Vec<&'a str>>,
+}
+
+impl<'a> Want<'a> {
+    fn first(sort: &'a str, size: u32, offset: u64) -> Want<'a> {
+        Want {
+            sort,
+            size,
+            offset,
+            count: true,
+            after: None,
+            fields: None,
+        }
+    }
+}
+
+fn list_request<'a>(
+    filter: Option<&'a Value>,
+    sort: &'a str,
+    want: &Want<'a>,
+) -> Result<ListRequest<'a>, StatusCode> {
+    Ok(ListRequest {
+        filter,
+        sort,
+        fields: want.fields.clone(),
+        formula: None,
+        page: PageRequest::new(want.size, want.after.clone())
+            .ok_or(StatusCode::INTERNAL_SERVER_ERROR)?,
+        offset: want.offset,
+        count: want.count,
+    })
+}
+
+struct Page {
+    items: Vec<Value>,
+    total: Option<i64>,
+    next: Option<tenon_store::Cursor>,
+}
+
 struct Reader<'a> {
     state: &'a AppState,
     org: tenon_model::OrgId,
@@ -178,45 +227,23 @@ impl Reader<'_> {
         }
     }
 
-    async fn read(
-        &self,
-        filter: Option<Value>,
-        sort: &str,
-        size: u32,
-        offset: u64,
-        count: bool,
-    ) -> Result<(Vec<Value>, Option<i64>), Response> {
-        let fail = |status: StatusCode| status.into_response();
-        let page =
-            PageRequest::first(size).ok_or_else(|| fail(StatusCode::INTERNAL_SERVER_ERROR))?;
-        let request = ListRequest {
-            filter: filter.as_ref(),
-            sort,
-            fields: None,
-            formula: None,
-            page,
-            offset,
-            count,
-        };
-        // A view's filter or sort that no longer fits the table (a field deleted) shows the records unfiltered
-        // rather than no page at all; the view tools say what to fix.
-        let query = match records::record_query(self.schema, request, &self.context) {
+    /// Reads records matching the view's filter and `extra`. A view filter or sort that no longer fits
+    /// the table (a field deleted since) is left out rather than failing the page; the view tools say
+    /// what to fix.
+    async fn read(&self, extra: Option<Value>, want: Want<'_>) -> Result<Page, StatusCode> {
+        let filter = self.filter(extra.clone());
+        let query = match records::record_query(
+            self.schema,
+            list_request(filter.as_ref(), want.sort, &want)?,
+            &self.context,
+        ) {
             Ok(query) => query,
             Err(_) => records::record_query(
                 self.schema,
-                ListRequest {
-                    filter: None,
-                    sort: "",
-                    fields: None,
-                    formula: None,
-                    page: PageRequest::first(size)
-                        .ok_or_else(|| fail(StatusCode::INTERNAL_SERVER_ERROR))?,
-                    offset,
-                    count,
-                },
+                list_request(extra.as_ref(), "", &want)?,
                 &self.context,
             )
-            .map_err(|_| fail(StatusCode::INTERNAL_SERVER_ERROR))?,
+            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?,
         };
         let page = records::list(self.state, self.org, self.schema, &query, KeyBy::Key, &[])
             .await
@@ -225,9 +252,13 @@ impl Reader<'_> {
                 if error.status().is_server_error() {
                     tracing::error!(message = error.message(), "a board failed to read");
                 }
-                fail(error.status())
+                error.status()
             })?;
-        Ok((page.items, page.total))
+        Ok(Page {
+            items: page.items,
+            total: page.total,
+            next: page.next,
+        })
     }
 
     /// The fields a card shows: the view's `fields` (minus hidden ones), else the first few.
@@ -363,13 +394,13 @@ pub async fn build(
     schema: &TableSchema,
     view: &View,
     query: &BoardQuery,
-) -> Result<Board, Response> {
+) -> Result<Board, StatusCode> {
     let organization = state
         .store()
         .tenant(org)
         .organization()
         .await
-        .map_err(|error| tenon_server::ApiError::from(error).status().into_response())?;
+        .map_err(|error| tenon_server::ApiError::from(error).status())?;
     let reader = Reader {
         state,
         org,
@@ -385,7 +416,7 @@ pub async fn build(
     }
 }
 
-async fn kanban(reader: &Reader<'_>, query: &BoardQuery) -> Result<Board, Response> {
+async fn kanban(reader: &Reader<'_>, query: &BoardQuery) -> Result<Board, StatusCode> {
     let mut board = Board::empty("kanban", reader.view);
     let group =
         config_str(reader.view, "group_field").and_then(|key| reader.schema.resolve_field(key));
@@ -418,14 +449,8 @@ async fn kanban(reader: &Reader<'_>, query: &BoardQuery) -> Result<Board, Respon
         } else {
             0
         };
-        let (items, total) = reader
-            .read(
-                reader.filter(Some(condition)),
-                sort,
-                CARDS_PER_PAGE,
-                offset,
-                true,
-            )
+        let Page { items, total, .. } = reader
+            .read(Some(condition), Want::first(sort, CARDS_PER_PAGE, offset))
             .await?;
         let total = total.unwrap_or(0);
         let shown_to = offset + items.len() as u64;
@@ -444,18 +469,15 @@ async fn kanban(reader: &Reader<'_>, query: &BoardQuery) -> Result<Board, Respon
     Ok(board)
 }
 
-async fn gallery(reader: &Reader<'_>, query: &BoardQuery) -> Result<Board, Response> {
+async fn gallery(reader: &Reader<'_>, query: &BoardQuery) -> Result<Board, StatusCode> {
     let mut board = Board::empty("gallery", reader.view);
     let cover = config_str(reader.view, "cover_field");
     let shown = reader.card_fields(&[cover]);
     let offset = query.offset.unwrap_or(0);
-    let (items, total) = reader
+    let Page { items, total, .. } = reader
         .read(
-            reader.filter(None),
-            reader.view.sort().unwrap_or(""),
-            CARDS_PER_PAGE,
-            offset,
-            true,
+            None,
+            Want::first(reader.view.sort().unwrap_or(""), CARDS_PER_PAGE, offset),
         )
         .await?;
     board.total = total.unwrap_or(0);
@@ -468,7 +490,7 @@ async fn gallery(reader: &Reader<'_>, query: &BoardQuery) -> Result<Board, Respo
     Ok(board)
 }
 
-async fn calendar(reader: &Reader<'_>, query: &BoardQuery) -> Result<Board, Response> {
+async fn calendar(reader: &Reader<'_>, query: &BoardQuery) -> Result<Board, StatusCode> {
     let mut board = Board::empty("calendar", reader.view);
     let dated = |key: Option<&str>| {
         key.and_then(|key| reader.schema.resolve_field(key))
@@ -537,15 +559,36 @@ async fn calendar(reader: &Reader<'_>, query: &BoardQuery) -> Result<Board, Resp
         None => within,
     };
     let shown = reader.card_fields(&[Some(start_key), end_field.map(|f| f.key.as_str())]);
-    let (items, _) = reader
-        .read(
-            reader.filter(Some(condition)),
-            start_key,
-            EVENTS_MAX,
-            0,
-            false,
-        )
-        .await?;
+    // Only what an event shows is read, page after page: every event of the period counts for its day's
+    // "N more", though a day shows only its first few.
+    let title_key = reader.title_field().map(|field| field.key.as_str());
+    let end_key = end_field.map(|field| field.key.as_str());
+    let fields: Vec<&str> = [Some(start_key), end_key, title_key]
+        .into_iter()
+        .flatten()
+        .collect();
+    let mut items = Vec::new();
+    let mut after = None;
+    loop {
+        let page = reader
+            .read(
+                Some(condition.clone()),
+                Want {
+                    sort: start_key,
+                    size: EVENTS_PAGE,
+                    offset: 0,
+                    count: false,
+                    after,
+                    fields: Some(fields.clone()),
+                },
+            )
+            .await?;
+        items.extend(page.items);
+        after = page.next;
+        if after.is_none() || items.len() >= EVENTS_MAX {
+            break;
+        }
+    }
     let mut days: Vec<Day> = Vec::new();
     let mut day = grid_first;
     while day <= grid_last {
@@ -575,7 +618,13 @@ async fn calendar(reader: &Reader<'_>, query: &BoardQuery) -> Result<Board, Resp
         while on <= end.min(grid_last) {
             let index = usize::try_from((on - grid_first).num_days()).unwrap_or(usize::MAX);
             if let Some(slot) = days.get_mut(index) {
-                if slot.events.len() < EVENTS_PER_DAY || week {
+                if slot.events.len()
+                    < if week {
+                        EVENTS_PER_WEEK_DAY
+                    } else {
+                        EVENTS_PER_DAY
+                    }
+                {
                     let mut card = reader.card(item, &shown, None);
                     card.start = start_value.as_str().unwrap_or("").to_owned();
                     card.end = end_value.as_str().unwrap_or("").to_owned();
@@ -640,7 +689,7 @@ pub async fn part(
     let cards_only = query.offset.is_some();
     let board = match build(&state, principal.org_id, &schema, &view, &query).await {
         Ok(board) => board,
-        Err(response) => return response,
+        Err(status) => return status.into_response(),
     };
     let context = Context {
         lang: lang.tag(),

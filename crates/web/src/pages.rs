@@ -482,9 +482,7 @@ pub async fn table(
             };
             match crate::boards::build(&state, principal.org_id, &schema, view, &at).await {
                 Ok(board) => Some(board),
-                Err(response) => {
-                    return error_page(lang, Some(viewer_out), response.status());
-                }
+                Err(status) => return error_page(lang, Some(viewer_out), status),
             }
         }
         Some(view) => Some(crate::boards::form_placeholder(view)),

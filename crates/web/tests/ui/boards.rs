@@ -108,6 +108,16 @@ ui_tests! {
         fields.insert(name.as_str().unwrap().to_owned(), json!("张三"));
         fields.insert(at.as_str().unwrap().to_owned(), json!("2026-11-09T18:30:00Z"));
         ui.api(Method::POST, &format!("{base}/records"), Some(json!({"fields": fields}))).await;
+        // Five more on the 10th (10:00 in Shanghai): a month's day shows four, then "2 more".
+        let more: Vec<Value> = (0..5)
+            .map(|i| {
+                let mut fields = serde_json::Map::new();
+                fields.insert(name.as_str().unwrap().to_owned(), json!(format!("学生{i}")));
+                fields.insert(at.as_str().unwrap().to_owned(), json!("2026-11-10T02:00:00Z"));
+                json!({"fields": fields})
+            })
+            .collect();
+        ui.api(Method::POST, &format!("{base}/records"), Some(json!({"records": more}))).await;
         ui.api(Method::PATCH, "/api/v1/organization", Some(json!({"time_zone": "Asia/Shanghai"}))).await;
         let view = ui
             .api(Method::POST, &format!("{base}/views"), Some(json!({"name": "日历", "type": "calendar", "config": {"date_field": at}})))
@@ -124,6 +134,8 @@ ui_tests! {
         let tenth = page.text.split("data-date=\"2026-11-10\"").nth(1).unwrap();
         let tenth = tenth.split("</td>").next().unwrap();
         assert!(tenth.contains(">张三</button>"), "{}", page.text);
+        assert_eq!(tenth.matches("class=\"event\"").count(), 4, "{tenth}");
+        assert!(tenth.contains("还有 2 项"), "{tenth}");
         let week = ui
             .page(&format!("{}?view={view_id}&date=2026-11-10&mode=week", page_path(&base)), &cookie, "en")
             .await;

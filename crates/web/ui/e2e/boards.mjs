@@ -176,6 +176,8 @@ Object.assign(tests, {
     await p.keyboard.press("Escape");
     await checkAccessibility(p, "kanban after moves");
     await screenshot(p, "64-kanban-after-zh");
+    await p.setViewportSize({ width: 375, height: 740 });
+    await screenshot(p, "64-kanban-after-zh-phone");
   },
 
   async "gallery: cards show their cover image, title and chosen fields (English)"(ctx) {
@@ -208,6 +210,18 @@ Object.assign(tests, {
     assert.match(await gallery.getByRole("listitem", { name: "李四" }).textContent(), /请假/);
     await checkAccessibility(p, "gallery en");
     await screenshot(p, "65-gallery-en");
+    // The view tools work on a gallery too: hide 状态, stored in the gallery view's own config.
+    await p.getByRole("button", { name: "Hide fields" }).click();
+    const tools = p.getByRole("dialog", { name: "Fields in this view" });
+    await tools.getByRole("checkbox", { name: "Show 状态" }).uncheck();
+    await Promise.all([p.waitForEvent("load"), tools.getByRole("button", { name: "Save" }).click()]);
+    await gallery.getByRole("listitem", { name: "李四" }).waitFor();
+    assert.doesNotMatch(await gallery.getByRole("listitem", { name: "李四" }).textContent(), /请假/);
+    const viewId = new URL(p.url()).searchParams.get("view");
+    const stored = (await server.api("GET", `${sheet.base}/views/${viewId}`)).body;
+    assert.equal(stored.type, "gallery");
+    assert.equal(stored.config.cover_field, photo.body.key);
+    assert.ok(stored.config.fields.some((entry) => entry.field === f["状态"] && entry.hidden), JSON.stringify(stored.config));
     await p.setViewportSize({ width: 375, height: 740 });
     await screenshot(p, "65-gallery-en-phone");
   },

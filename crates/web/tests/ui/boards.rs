@@ -98,6 +98,18 @@ ui_tests! {
         // The whole board again (what the island reads after a change), in English.
         let part = ui.page(&format!("{}/views/{view_id}/part", page_path(&base)), &cookie, "en").await;
         assert!(part.text.contains("aria-label=\"Not set\"") && !part.text.contains("<html"));
+        // Anonymous visitors are sent to log in; a grid view has no board part.
+        let anonymous = ui
+            .send(Method::GET, &format!("{}/views/{view_id}/part", page_path(&base)), &[], None)
+            .await;
+        assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+        let grid = ui
+            .api(Method::POST, &format!("{base}/views"), Some(json!({"name": "表格", "type": "grid"})))
+            .await;
+        let none = ui
+            .page(&format!("{}/views/{}/part", page_path(&base), grid["id"].as_str().unwrap()), &cookie, "en")
+            .await;
+        assert_eq!(none.status, StatusCode::NOT_FOUND);
         ui
     }
 

@@ -112,6 +112,10 @@ pub struct Board {
     previous: String,
     next: String,
     today: String,
+    /// The day a new record made on a calendar gets (today when it is shown, else the period's first),
+    /// and whether the date field holds dates or date-times.
+    new_date: String,
+    date_kind: &'static str,
 }
 
 impl Board {
@@ -138,6 +142,8 @@ impl Board {
             previous: String::new(),
             next: String::new(),
             today: String::new(),
+            new_date: String::new(),
+            date_kind: "date",
         }
     }
 }
@@ -547,6 +553,16 @@ async fn calendar(reader: &Reader<'_>, query: &BoardQuery) -> Result<Board, Stat
     board.previous = previous.to_string();
     board.next = next.to_string();
     board.today = today.to_string();
+    board.new_date = if (range_first..=range_last).contains(&today) {
+        today.to_string()
+    } else {
+        range_first.to_string()
+    };
+    board.date_kind = if start_field.field_type().as_str() == "datetime" {
+        "datetime"
+    } else {
+        "date"
+    };
     let (from, to) = (grid_first.to_string(), grid_last.to_string());
     let start_key = start_field.key.as_str();
     let within = json!({"field": start_key, "op": "between", "value": [from, to]});

@@ -282,6 +282,16 @@ Object.assign(tests, {
     await detail.waitFor();
     assert.equal(await detail.getByLabel("日期", { exact: true }).inputValue(), "2026-11-17");
     await p.keyboard.press("Escape");
+    await detail.waitFor({ state: "hidden" });
+    // New record: on today, or on the first day of the period shown (November here), then named.
+    await p.getByRole("button", { name: "新增记录" }).click();
+    const fresh = p.getByRole("dialog", { name: "新记录" });
+    await fresh.getByRole("textbox", { name: "姓名" }).fill("赵六");
+    await fresh.getByRole("button", { name: "保存" }).click();
+    await fresh.waitFor({ state: "hidden" });
+    const today = new Date().toISOString().slice(0, 7) === "2026-11" ? null : "2026-11-01";
+    if (today) await day(today).getByRole("button", { name: "赵六" }).waitFor();
+    assert.ok((await recordNamed(server, sheet, "赵六")).fields[d].startsWith("2026-11-"));
     // The week of the 17th, and the next month.
     await p.goto(`${server.url}${sheet.path}?view=${viewId}&mode=week&date=2026-11-17`);
     await day("2026-11-17").getByRole("button", { name: "张三" }).waitFor();

@@ -177,6 +177,12 @@ export class Board {
       const column = this.root.querySelector<HTMLElement>(`ul.cards[data-column="${CSS.escape(columnIndex)}"]`);
       if (column && !column.dataset.none) fields[group] = column.dataset.choice ?? null;
     }
+    // On a calendar: today when it is shown, else the period's first day (a date-time at 09:00 local).
+    const dateField = this.root.dataset.dateField;
+    const day = this.root.dataset.newDate;
+    if (this.kind === "calendar" && dateField && day) {
+      fields[dateField] = this.root.dataset.dateKind === "datetime" ? `${day}T09:00` : day;
+    }
     this.writing += 1;
     const outcome = await call<RecordRow>("POST", this.recordsUrl(), { fields });
     this.writing -= 1;

@@ -53,9 +53,10 @@ pub struct Card {
     /// An image attachment's id (raster images only).
     cover: Option<String>,
     fields: Vec<CardValue>,
-    /// Calendar events: the stored start and end (as the API gives them).
+    /// Calendar events: the stored start and end (as the API gives them), and the local day a range ends.
     start: String,
     end: String,
+    end_day: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -321,6 +322,7 @@ impl Reader<'_> {
                 .collect(),
             start: String::new(),
             end: String::new(),
+            end_day: String::new(),
         }
     }
 }
@@ -644,6 +646,9 @@ async fn calendar(reader: &Reader<'_>, query: &BoardQuery) -> Result<Board, Stat
                     let mut card = reader.card(item, &shown, None);
                     card.start = start_value.as_str().unwrap_or("").to_owned();
                     card.end = end_value.as_str().unwrap_or("").to_owned();
+                    if !card.end.is_empty() {
+                        card.end_day = end.to_string();
+                    }
                     slot.events.push(card);
                 } else {
                     slot.more += 1;

@@ -274,6 +274,11 @@ Object.assign(tests, {
     const li = await until(() => recordNamed(server, sheet, "李四"), (r) => r.fields[d] === "2026-11-19", "李四 moved");
     assert.equal(li.fields[e], "2026-11-20");
     await day("2026-11-20").getByRole("button", { name: "李四" }).waitFor();
+    // Drag the range's end edge from the 20th to the 22nd: only the end moves.
+    await day("2026-11-20").locator(".event-edge").dragTo(day("2026-11-22"));
+    const longer = await until(() => recordNamed(server, sheet, "李四"), (r) => r.fields[e] === "2026-11-22", "李四's end moved");
+    assert.equal(longer.fields[d], "2026-11-19");
+    await day("2026-11-22").getByRole("button", { name: "李四" }).waitFor();
     await screenshot(p, "67-calendar-moved-zh");
 
     // A click opens the record.

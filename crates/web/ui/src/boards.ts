@@ -280,15 +280,31 @@ export class Board {
     });
   }
 
+  /** The title of an event (its button's text; the end's edge sits beside the button). */
+  private eventName(node: HTMLElement): string {
+    const button = node.matches("button") ? node : node.closest("li")?.querySelector("button.event");
+    return button?.textContent?.trim() ?? "";
+  }
+
   /** A calendar event dropped on another day: its start (and end) move by as many days. */
   private async moveEvent(event: HTMLElement, day: string): Promise<void> {
     const from = event.dataset.day ?? "";
     const days = Math.round((Date.parse(`${day}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86400000);
     if (!day || !from || !days) return;
-    const name = event.textContent?.trim() ?? "";
+    const name = this.eventName(event);
     const startKey = this.root.dataset.dateField ?? "";
     const endKey = this.root.dataset.endDateField ?? "";
     const fields: Record<string, unknown> = {};
+    if (event.dataset.edge === "end") {
+      // The end's edge: only the end moves, never before the start.
+      const end = shift(event.dataset.end ?? "", days);
+      if (!endKey || end === null || Date.parse(end) < Date.parse(event.dataset.start ?? "")) return;
+      fields[endKey] = end;
+      const result = await this.write(event, fields);
+      this.say(result.ok ? t("js-event-end-moved", { name: this.eventName(event), date: day }) : result.conflict ? t("js-move-conflict", { name: this.eventName(event) }) : t("js-move-failed", { name: this.eventName(event), reason: result.reason }));
+      this.scheduleRefresh(0);
+      return;
+    }
     const start = shift(event.dataset.start ?? "", days);
     if (start === null) return;
     fields[startKey] = start;

@@ -308,14 +308,19 @@ struct FieldItem {
 
 #[derive(Debug, Deserialize)]
 pub struct TableQuery {
-    /// The grid view to show (id or key); default: the table's first grid view.
+    /// The view to show (id or key); default: the table's first grid view.
     view: Option<String>,
+    /// A calendar's day and mode (`month`, `week`).
+    date: Option<String>,
+    mode: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 struct ViewItem {
     id: String,
     name: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
 }
 
 /// A column of the grid: a field the view shows, in the view's order, with its width.
@@ -407,6 +412,12 @@ pub async fn table(
         tables: Vec<TableItem>,
         can_build: bool,
         can_write: bool,
+        /// A kanban, calendar or gallery view (`None`: the grid).
+        board: Option<crate::boards::Board>,
+        /// Board parts render whole boards here, not only cards.
+        cards_only: bool,
+        /// Whether the table has a grid view (else the grid is offered as a default tab).
+        has_grid_view: bool,
         /// The grid island's data block: the fields as the API shows them, and where to write.
         grid_schema: String,
         /// Every field type, in the order the builder offers them.
@@ -448,10 +459,7 @@ pub async fn table(
         Err(error) => return failed(lang, viewer_out, error),
     };
     let views: Vec<View> = match tenant.views(schema.table.id).await {
-        Ok(views) => views
-            .into_iter()
-            .filter(|view| view.view_type == ViewType::Grid)
-            .collect(),
+        Ok(views) => views,
         Err(error) => return failed(lang, viewer_out, error),
     };
     let current = match query.view.as_deref().filter(|raw| !raw.is_empty()) {
@@ -462,7 +470,23 @@ pub async fn table(
             Some(view) => Some(view),
             None => return error_page(lang, Some(viewer_out), StatusCode::NOT_FOUND),
         },
-        None => views.first(),
+        None => views.iter().find(|view| view.view_type == ViewType::Grid),
+    };
+    let board = match current.filter(|view| view.view_type != ViewType::Grid) {
+        Some(view) if crate::boards::is_board(view) => {
+            let at = crate::boards::BoardQuery {
+                date: query.date.clone(),
+                mode: query.mode.clone(),
+                column: None,
+                offset: None,
+            };
+            match crate::boards::build(&state, principal.org_id, &schema, view, &at).await {
+                Ok(board) => Some(board),
+                Err(status) => return error_page(lang, Some(viewer_out), status),
+            }
+        }
+        Some(view) => Some(crate::boards::form_placeholder(view)),
+        None => None,
     };
     let columns = columns(&schema, current);
     let can_write = principal.scopes.grants(Scope::RecordsWrite);
@@ -484,6 +508,7 @@ pub async fn table(
         "view": current.map(|view| serde_json::json!({
             "id": view.id.to_string(),
             "name": view.name.as_str(),
+            "type": view.view_type.as_str(),
             "config": view.config,
         })),
         "can_build": principal.scopes.grants(Scope::AppsWrite),
@@ -515,14 +540,19 @@ pub async fn table(
             view: current.map(|view| ViewItem {
                 id: view.id.to_string(),
                 name: view.name.to_string(),
+                kind: view.view_type.as_str(),
             }),
             views: views
                 .iter()
                 .map(|view| ViewItem {
                     id: view.id.to_string(),
                     name: view.name.to_string(),
+                    kind: view.view_type.as_str(),
                 })
                 .collect(),
+            board,
+            cards_only: false,
+            has_grid_view: views.iter().any(|view| view.view_type == ViewType::Grid),
             tables,
             can_build: principal.scopes.grants(Scope::AppsWrite),
             can_write,

@@ -94,15 +94,46 @@ ui_tests! {
             .api(Method::POST, &format!("/api/v1/apps/{app_id}/tables"), Some(json!({"name": "考勤记录"})))
             .await;
         let table_id = table["id"].as_str().unwrap().to_owned();
-        ui.api(
+        let name_field = ui.api(
             Method::POST,
             &format!("/api/v1/apps/{app_id}/tables/{table_id}/fields"),
             Some(json!({"name": "姓名", "type": "text"})),
         )
         .await;
+        // A kanban, a calendar and a gallery view, with a record on each.
+        let base = format!("/api/v1/apps/{app_id}/tables/{table_id}");
+        let state = ui
+            .api(Method::POST, &format!("{base}/fields"), Some(json!({"name": "状态", "type": "single_select",
+                "options": {"choices": [{"name": "出勤"}, {"name": "请假"}]}})))
+            .await;
+        let day = ui
+            .api(Method::POST, &format!("{base}/fields"), Some(json!({"name": "日期", "type": "date"})))
+            .await;
+        let today = chrono::Utc::now().date_naive().to_string();
+        let mut values = serde_json::Map::new();
+        values.insert(name_field["key"].as_str().unwrap().to_owned(), json!("张三"));
+        values.insert(state["key"].as_str().unwrap().to_owned(), json!("出勤"));
+        values.insert(day["key"].as_str().unwrap().to_owned(), json!(today));
+        ui.api(Method::POST, &format!("{base}/records"), Some(json!({"fields": values})))
+            .await;
+        let mut boards = Vec::new();
+        for (kind, config) in [
+            ("kanban", json!({"group_field": state["key"]})),
+            ("calendar", json!({"date_field": day["key"]})),
+            ("gallery", json!({})),
+        ] {
+            let view = ui
+                .api(Method::POST, &format!("{base}/views"), Some(json!({"name": format!("视图{}", boards.len()), "type": kind, "config": config})))
+                .await;
+            boards.push(view["id"].as_str().unwrap().to_owned());
+        }
         let cookie = ui.log_in().await;
         let pages = [
             ("/", StatusCode::OK, "home.html"),
+            (&format!("/apps/{app_id}/tables/{table_id}?view={}", boards[0]) as &str, StatusCode::OK, "board.html"),
+            (&format!("/apps/{app_id}/tables/{table_id}?view={}", boards[1]), StatusCode::OK, "board_part.html"),
+            (&format!("/apps/{app_id}/tables/{table_id}?view={}&mode=week", boards[1]), StatusCode::OK, "board_part.html"),
+            (&format!("/apps/{app_id}/tables/{table_id}?view={}", boards[2]), StatusCode::OK, "card.html"),
             (&format!("/apps/{app_id}") as &str, StatusCode::OK, "app.html"),
             (&format!("/apps/{app_id}/tables/{table_id}"), StatusCode::OK, "table.html"),
             ("/apps/no-such-app", StatusCode::NOT_FOUND, "error.html"),

@@ -7,6 +7,7 @@ import { initGrid, tableSchema } from "./grid";
 import { initLogin } from "./login";
 import { ViewTools } from "./views";
 import { initAdmin } from "./admin";
+import { initBoard } from "./boards";
 
 const LANG_COOKIE = "tenon_lang";
 
@@ -62,6 +63,7 @@ function mount(): void {
     const base = `/api/v1/apps/${encodeURIComponent(schema.app)}/tables/${encodeURIComponent(schema.table)}`;
     initBuilder(document.body, schema.fields, base);
     if (schema.can_build) new ViewTools(schema);
+    document.querySelectorAll<HTMLElement>("[data-island=board]").forEach((root) => initBoard(root, schema));
   }
   initAdmin();
   initDialogs();

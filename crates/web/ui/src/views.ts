@@ -11,6 +11,7 @@ import { choices, type Field } from "./values";
 interface ViewInfo {
   id: string;
   name: string;
+  type?: string;
   config: Record<string, unknown>;
 }
 
@@ -188,6 +189,16 @@ export class ViewTools {
     document.querySelectorAll<HTMLButtonElement>("[data-open]").forEach((opener) => {
       opener.addEventListener("click", () => this.prepare(opener.dataset.open ?? ""), { capture: true });
     });
+    // The view type switch shows the settings each type needs.
+    const types = Array.from(document.querySelectorAll<HTMLInputElement>("input[name=type][id^=new-view-type-]"));
+    const showSettings = () => {
+      const kind = types.find((radio) => radio.checked)?.value ?? "grid";
+      document.querySelectorAll<HTMLElement>("[data-view-types]").forEach((node) => {
+        node.hidden = !(node.dataset.viewTypes ?? "").split(" ").includes(kind);
+      });
+    };
+    types.forEach((radio) => radio.addEventListener("change", showSettings));
+    showSettings();
     document.querySelectorAll<HTMLButtonElement>("[data-view-action=duplicate]").forEach((node) =>
       node.addEventListener("click", () => void this.duplicate()),
     );
@@ -508,15 +519,27 @@ export class ViewTools {
         if (width >= 60) entry.width = Math.min(800, Math.round(width));
         return entry;
       });
-      config.row_height = (form.elements.namedItem("row_height") as HTMLSelectElement).value;
+      if (this.viewType === "grid") config.row_height = (form.elements.namedItem("row_height") as HTMLSelectElement).value;
     } else if (tool === "new-view") {
       const fresh = (form.elements.namedItem("name") as HTMLInputElement).value.trim();
-      return this.create(form, fresh, {});
+      const kind = form.querySelector<HTMLInputElement>("input[name=type]:checked")?.value ?? "grid";
+      const settings: Record<string, unknown> = {};
+      const chosen = (name: string) => (form.elements.namedItem(name) as HTMLSelectElement | null)?.value ?? "";
+      if (kind === "kanban") {
+        settings.group_field = chosen("group_field");
+        if (chosen("cover_field")) settings.card_cover = chosen("cover_field");
+      } else if (kind === "calendar") {
+        settings.date_field = chosen("date_field");
+        if (chosen("end_date_field")) settings.end_date_field = chosen("end_date_field");
+      } else if (kind === "gallery" && chosen("cover_field")) {
+        settings.cover_field = chosen("cover_field");
+      }
+      return this.create(form, fresh, settings, kind);
     } else if (tool === "rename-view") {
       name = (form.elements.namedItem("name") as HTMLInputElement).value.trim();
     }
     if (!this.schema.view) return this.create(form, t("js-default-view-name"), config);
-    const outcome = await call("PATCH", `${this.base}/${encodeURIComponent(this.schema.view.id)}`, { name, type: "grid", config });
+    const outcome = await call("PATCH", `${this.base}/${encodeURIComponent(this.schema.view.id)}`, { name, type: this.viewType, config });
     if (outcome.ok) {
       location.reload();
       return;
@@ -525,8 +548,13 @@ export class ViewTools {
     showError(form, outcome.error);
   }
 
-  private async create(form: HTMLFormElement | null, name: string, config: Record<string, unknown>): Promise<void> {
-    const outcome = await call<{ id: string }>("POST", this.base, { name, type: "grid", config });
+  /** The shown view's type (`grid` when the table has no view yet). */
+  private get viewType(): string {
+    return this.schema.view?.type ?? "grid";
+  }
+
+  private async create(form: HTMLFormElement | null, name: string, config: Record<string, unknown>, type = "grid"): Promise<void> {
+    const outcome = await call<{ id: string }>("POST", this.base, { name, type, config });
     if (outcome.ok) {
       location.assign(`${location.pathname}?view=${encodeURIComponent(outcome.body.id)}`);
       return;
@@ -538,6 +566,6 @@ export class ViewTools {
   private async duplicate(): Promise<void> {
     const view = this.schema.view;
     if (!view) return;
-    await this.create(null, t("js-copy-name", { name: view.name }), { ...view.config });
+    await this.create(null, t("js-copy-name", { name: view.name }), { ...view.config }, this.viewType);
   }
 }

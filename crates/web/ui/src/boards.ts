@@ -1,0 +1,402 @@
+// The kanban, gallery and calendar views. The server renders what is visible (`board_part.html`); this
+// island moves cards between columns and events between days through the records API with `If-Match`
+// (a refused move puts the card back and says why), offers "Move to…" as the keyboard way of a drag,
+// loads more cards, opens records in the record dialog, and reads the board again when the event stream
+// says a record of the table changed.
+
+import { call, toLogin } from "./api";
+import { errorMessage, detailReason, t, type ApiError } from "./i18n";
+import { RecordDetail, type RecordRow } from "./record";
+import { setTimeZone } from "./values";
+import type { Schema } from "./grid";
+
+interface Moved {
+  ok: boolean;
+  conflict: boolean;
+  reason: string;
+}
+
+export class Board {
+  private root: HTMLElement;
+  private body: HTMLElement;
+  private note: HTMLElement;
+  private kind: string;
+  private detail: RecordDetail | null = null;
+  /** Writes on their way: a refresh waits for them. */
+  private writing = 0;
+  private refreshTimer: number | undefined;
+  private dragged: HTMLElement | null = null;
+
+  constructor(root: HTMLElement, private schema: Schema) {
+    this.root = root;
+    this.body = root.querySelector(".board-body")!;
+    this.note = root.querySelector(".board-status")!;
+    this.kind = root.dataset.kind ?? "";
+    setTimeZone(schema.time_zone);
+    const dialog = document.getElementById("record-dialog");
+    if (dialog instanceof HTMLDialogElement) {
+      this.detail = new RecordDetail(dialog, schema.fields, (suffix) => this.recordsUrl(suffix), () => this.scheduleRefresh(0));
+    }
+    root.addEventListener("click", (event) => void this.onClick(event));
+    this.bindDrag();
+    this.listen();
+  }
+
+  private recordsUrl(suffix = ""): string {
+    return `/api/v1/apps/${encodeURIComponent(this.schema.app)}/tables/${encodeURIComponent(this.schema.table)}/records${suffix}`;
+  }
+
+  private say(text: string): void {
+    this.note.textContent = text;
+  }
+
+  private reasonOf(outcome: { error: ApiError | null }): string {
+    if (!outcome.error) return t("js-offline");
+    const details = outcome.error.details.map(detailReason).join("; ");
+    return details || errorMessage(outcome.error);
+  }
+
+  // ---- clicks: open a record, move a card, new card, load more ----------------------------------------
+
+  private async onClick(event: MouseEvent): Promise<void> {
+    const target = event.target as HTMLElement | null;
+    const action = target?.closest<HTMLElement>("[data-action], [data-more]");
+    if (!action || !this.root.contains(action)) return;
+    if (action.dataset.more !== undefined) return this.loadMore(action as HTMLButtonElement);
+    const name = action.dataset.action;
+    const card = action.closest<HTMLElement>("[data-record]");
+    if (name === "open-record" && card) return this.openRecord(card.dataset.record ?? "", card);
+    if (name === "move-card" && card) return this.offerMove(card, action as HTMLButtonElement);
+    if (name === "new-card") return this.newCard(action.dataset.column);
+  }
+
+  private async openRecord(id: string, from: HTMLElement): Promise<void> {
+    if (!this.detail || !id) return;
+    const outcome = await call<RecordRow>("GET", this.recordsUrl(`/${encodeURIComponent(id)}`));
+    if (!outcome.ok) {
+      if (outcome.status === 401) return toLogin();
+      this.say(this.reasonOf(outcome));
+      return;
+    }
+    const title = from.getAttribute("aria-label") ?? from.textContent ?? "";
+    this.detail.open(outcome.body, title.trim());
+  }
+
+  private columns(): HTMLElement[] {
+    return Array.from(this.root.querySelectorAll<HTMLElement>("ul.cards"));
+  }
+
+  /** "Move to…": a dialog with one button per other column. */
+  private offerMove(card: HTMLElement, opener: HTMLButtonElement): void {
+    const dialog = document.getElementById("move-dialog");
+    if (!(dialog instanceof HTMLDialogElement)) return;
+    const name = card.getAttribute("aria-label") ?? "";
+    dialog.querySelector("#move-heading")!.textContent = t("js-move-to-title", { name });
+    const targets = dialog.querySelector<HTMLElement>(".move-targets")!;
+    targets.replaceChildren();
+    const from = card.closest<HTMLElement>("ul.cards");
+    for (const column of this.columns()) {
+      if (column === from) continue;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "move-target";
+      button.textContent = column.getAttribute("aria-label") ?? "";
+      button.addEventListener("click", () => {
+        dialog.close();
+        void this.moveCard(card, column).then(() => {
+          // Focus follows the card to its new column.
+          const moved = this.root.querySelector<HTMLElement>(`[data-record="${CSS.escape(card.dataset.record ?? "")}"] [data-action=move-card]`);
+          (moved ?? opener).focus();
+        });
+      });
+      targets.append(button);
+    }
+    dialog.showModal();
+    targets.querySelector<HTMLButtonElement>("button")?.focus();
+  }
+
+  private count(column: HTMLElement, by: number): void {
+    const section = column.closest("section.column");
+    const badge = section?.querySelector<HTMLElement>(".count");
+    if (!badge) return;
+    const total = Math.max(0, Number(badge.dataset.total ?? "0") + by);
+    badge.dataset.total = String(total);
+    badge.textContent = String(total);
+  }
+
+  /** Moves a card to `column` at once and writes the record; a refused write puts it back. */
+  private async moveCard(card: HTMLElement, column: HTMLElement): Promise<void> {
+    const from = card.parentElement as HTMLElement | null;
+    if (!from || from === column) return;
+    const next = card.nextElementSibling;
+    const name = card.getAttribute("aria-label") ?? "";
+    const columnName = column.getAttribute("aria-label") ?? "";
+    column.prepend(card);
+    this.count(from, -1);
+    this.count(column, 1);
+    const group = this.root.dataset.groupField ?? "";
+    const value = column.dataset.none ? null : (column.dataset.choice ?? null);
+    const result = await this.write(card, { [group]: value });
+    if (result.ok) {
+      this.say(t("js-moved", { name, column: columnName }));
+      return;
+    }
+    // Back where it was.
+    if (next && next.parentElement === from) from.insertBefore(card, next);
+    else from.append(card);
+    this.count(column, -1);
+    this.count(from, 1);
+    if (result.conflict) {
+      this.say(t("js-move-conflict", { name }));
+      this.scheduleRefresh(0);
+    } else {
+      this.say(t("js-move-failed", { name, reason: result.reason }));
+    }
+  }
+
+  /** PATCHes the record of `card` (or an event) on the version it was shown with. */
+  private async write(node: HTMLElement, fields: Record<string, unknown>): Promise<Moved> {
+    const id = node.dataset.record ?? "";
+    this.writing += 1;
+    const outcome = await call<RecordRow>("PATCH", this.recordsUrl(`/${encodeURIComponent(id)}`), { fields }, {
+      "if-match": `"${node.dataset.version ?? ""}"`,
+    });
+    this.writing -= 1;
+    if (outcome.ok) {
+      node.dataset.version = String(outcome.body.version);
+      return { ok: true, conflict: false, reason: "" };
+    }
+    if (outcome.status === 401) toLogin();
+    return { ok: false, conflict: outcome.status === 409 || outcome.status === 412, reason: this.reasonOf(outcome) };
+  }
+
+  private async newCard(columnIndex: string | undefined): Promise<void> {
+    const fields: Record<string, unknown> = {};
+    const group = this.root.dataset.groupField;
+    if (group && columnIndex !== undefined) {
+      const column = this.root.querySelector<HTMLElement>(`ul.cards[data-column="${CSS.escape(columnIndex)}"]`);
+      if (column && !column.dataset.none) fields[group] = column.dataset.choice ?? null;
+    }
+    // On a calendar: today when it is shown, else the period's first day (a date-time at 09:00 local).
+    const dateField = this.root.dataset.dateField;
+    const day = this.root.dataset.newDate;
+    if (this.kind === "calendar" && dateField && day) {
+      fields[dateField] = this.root.dataset.dateKind === "datetime" ? `${day}T09:00` : day;
+    }
+    this.writing += 1;
+    const outcome = await call<RecordRow>("POST", this.recordsUrl(), { fields });
+    this.writing -= 1;
+    if (!outcome.ok) {
+      if (outcome.status === 401) return toLogin();
+      this.say(this.reasonOf(outcome));
+      return;
+    }
+    await this.refresh();
+    // The new record opens at once so it can be named.
+    this.detail?.open(outcome.body, t("js-new-card-title"));
+  }
+
+  private async loadMore(button: HTMLButtonElement): Promise<void> {
+    const query = new URLSearchParams({ offset: button.dataset.more ?? "0" });
+    if (button.dataset.column !== undefined) query.set("column", button.dataset.column);
+    button.disabled = true;
+    const html = await this.fetchPart(query);
+    button.disabled = false;
+    if (html === null) return;
+    const list =
+      button.dataset.column !== undefined
+        ? this.root.querySelector<HTMLElement>(`ul.cards[data-column="${CSS.escape(button.dataset.column)}"]`)
+        : this.root.querySelector<HTMLElement>("ul.gallery");
+    if (!list) return;
+    const holder = document.createElement("template");
+    holder.innerHTML = html;
+    const marker = holder.content.querySelector<HTMLElement>(".more-next");
+    marker?.remove();
+    list.append(holder.content);
+    if (marker?.dataset.more) button.dataset.more = marker.dataset.more;
+    else button.remove();
+  }
+
+  private async fetchPart(query: URLSearchParams): Promise<string | null> {
+    const here = new URLSearchParams(location.search);
+    for (const name of ["date", "mode"]) {
+      const value = here.get(name);
+      if (value && !query.has(name)) query.set(name, value);
+    }
+    let response: Response;
+    try {
+      response = await fetch(`${this.root.dataset.part}?${query.toString()}`, { credentials: "same-origin" });
+    } catch {
+      this.say(t("js-offline"));
+      return null;
+    }
+    if (response.status === 401) {
+      toLogin();
+      return null;
+    }
+    if (!response.ok) return null;
+    return response.text();
+  }
+
+  // ---- dragging ------------------------------------------------------------------------------------
+
+  private bindDrag(): void {
+    this.root.addEventListener("dragstart", (event) => {
+      const node = (event.target as HTMLElement | null)?.closest<HTMLElement>("[draggable=true]");
+      if (!node) return;
+      this.dragged = node;
+      node.classList.add("dragging");
+      event.dataTransfer?.setData("text/plain", node.dataset.record ?? "");
+      if (event.dataTransfer) event.dataTransfer.effectAllowed = "move";
+    });
+    this.root.addEventListener("dragend", () => {
+      this.dragged?.classList.remove("dragging");
+      this.dragged = null;
+      this.root.querySelectorAll(".drop-here").forEach((node) => node.classList.remove("drop-here"));
+    });
+    const targetOf = (event: DragEvent): HTMLElement | null => {
+      const node = event.target as HTMLElement | null;
+      if (this.kind === "kanban") return node?.closest<HTMLElement>("section.column")?.querySelector<HTMLElement>("ul.cards") ?? null;
+      if (this.kind === "calendar") return node?.closest<HTMLElement>("td[data-date]") ?? null;
+      return null;
+    };
+    this.root.addEventListener("dragover", (event) => {
+      if (!this.dragged) return;
+      const target = targetOf(event);
+      if (!target) return;
+      event.preventDefault();
+      if (event.dataTransfer) event.dataTransfer.dropEffect = "move";
+      this.root.querySelectorAll(".drop-here").forEach((node) => node !== target && node.classList.remove("drop-here"));
+      target.classList.add("drop-here");
+    });
+    this.root.addEventListener("drop", (event) => {
+      const dragged = this.dragged;
+      const target = targetOf(event);
+      if (!dragged || !target) return;
+      event.preventDefault();
+      target.classList.remove("drop-here");
+      if (this.kind === "kanban") void this.moveCard(dragged, target);
+      else if (this.kind === "calendar") void this.moveEvent(dragged, target.dataset.date ?? "");
+    });
+  }
+
+  /** The title of an event (its button's text; the end's edge sits beside the button). */
+  private eventName(node: HTMLElement): string {
+    const button = node.matches("button") ? node : node.closest("li")?.querySelector("button.event");
+    return button?.textContent?.trim() ?? "";
+  }
+
+  /** A calendar event dropped on another day: its start (and end) move by as many days. */
+  private async moveEvent(event: HTMLElement, day: string): Promise<void> {
+    const from = event.dataset.day ?? "";
+    const days = Math.round((Date.parse(`${day}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86400000);
+    if (!day || !from || !days) return;
+    const name = this.eventName(event);
+    const startKey = this.root.dataset.dateField ?? "";
+    const endKey = this.root.dataset.endDateField ?? "";
+    const fields: Record<string, unknown> = {};
+    if (event.dataset.edge === "end") {
+      // The end's edge: only the end moves, never before the start.
+      const end = shift(event.dataset.end ?? "", days);
+      if (!endKey || end === null || Date.parse(end) < Date.parse(event.dataset.start ?? "")) return;
+      fields[endKey] = end;
+      const result = await this.write(event, fields);
+      this.say(result.ok ? t("js-event-end-moved", { name: this.eventName(event), date: day }) : result.conflict ? t("js-move-conflict", { name: this.eventName(event) }) : t("js-move-failed", { name: this.eventName(event), reason: result.reason }));
+      this.scheduleRefresh(0);
+      return;
+    }
+    const start = shift(event.dataset.start ?? "", days);
+    if (start === null) return;
+    fields[startKey] = start;
+    if (endKey && event.dataset.end) {
+      const end = shift(event.dataset.end, days);
+      if (end !== null) fields[endKey] = end;
+    }
+    // Shown on the new day at once.
+    const cell = this.root.querySelector<HTMLElement>(`td[data-date="${CSS.escape(day)}"]`);
+    const item = event.closest("li");
+    const home = item?.parentElement ?? null;
+    if (cell && item) {
+      let list = cell.querySelector<HTMLElement>("ul.events");
+      if (!list) {
+        list = document.createElement("ul");
+        list.className = "events";
+        list.setAttribute("role", "list");
+        list.setAttribute("aria-label", day);
+        cell.querySelector(".day-number")?.after(list);
+      }
+      list.append(item);
+    }
+    const result = await this.write(event, fields);
+    if (result.ok) {
+      this.say(t("js-event-moved", { name, date: day }));
+      this.scheduleRefresh(0);
+      return;
+    }
+    if (home && item) home.append(item);
+    this.say(result.conflict ? t("js-move-conflict", { name }) : t("js-move-failed", { name, reason: result.reason }));
+    this.scheduleRefresh(0);
+  }
+
+  // ---- live updates ---------------------------------------------------------------------------------
+
+  private listen(): void {
+    if (typeof EventSource === "undefined") return;
+    const source = new EventSource("/api/v1/events/stream?types=record.*");
+    const onEvent = (event: MessageEvent) => {
+      let envelope: { subject?: { table_id?: string } };
+      try {
+        envelope = JSON.parse(String(event.data));
+      } catch {
+        return;
+      }
+      if (envelope.subject?.table_id !== this.schema.table) return;
+      this.scheduleRefresh(150);
+    };
+    for (const type of ["record.created", "record.updated", "record.deleted"]) source.addEventListener(type, onEvent);
+    window.addEventListener("pagehide", () => source.close());
+  }
+
+  private scheduleRefresh(delay: number): void {
+    window.clearTimeout(this.refreshTimer);
+    this.refreshTimer = window.setTimeout(() => void this.refresh(), delay);
+  }
+
+  /** Reads the board again, unless a write is on its way, a card is being dragged or a dialog is open. */
+  private async refresh(): Promise<void> {
+    const busy = this.writing > 0 || this.dragged !== null || document.querySelector("dialog[open]") !== null;
+    if (busy) {
+      this.scheduleRefresh(400);
+      return;
+    }
+    const html = await this.fetchPart(new URLSearchParams());
+    if (html === null || this.writing > 0 || this.dragged !== null) return;
+    // Focus stays on the same card's same control.
+    const active = document.activeElement as HTMLElement | null;
+    const inside = active !== null && this.body.contains(active);
+    const record = inside ? active.closest<HTMLElement>("[data-record]")?.dataset.record : undefined;
+    const action = active?.dataset.action;
+    this.body.innerHTML = html;
+    if (record) {
+      const card = this.body.querySelector<HTMLElement>(`[data-record="${CSS.escape(record)}"]`);
+      const control = card && action && card.dataset.action !== action ? card.querySelector<HTMLElement>(`[data-action="${CSS.escape(action)}"]`) : card;
+      control?.focus();
+    }
+  }
+}
+
+/** A date (`2026-12-05`) or instant (RFC 3339) moved by whole days; `null` for anything else. */
+function shift(value: string, days: number): string | null {
+  if (/^\d{4}-\d\d-\d\d$/.test(value)) {
+    const date = new Date(`${value}T00:00:00Z`);
+    date.setUTCDate(date.getUTCDate() + days);
+    return date.toISOString().slice(0, 10);
+  }
+  const at = Date.parse(value);
+  if (Number.isNaN(at)) return null;
+  return new Date(at + days * 86400000).toISOString().replace(".000Z", "Z");
+}
+
+export function initBoard(root: HTMLElement, schema: Schema | null): void {
+  if (schema) new Board(root, schema);
+}

@@ -16,8 +16,10 @@ use axum::routing::get;
 use tenon_server::AppState;
 
 pub mod assets;
+pub mod designer;
 pub mod i18n;
 pub mod pages;
+pub mod public_form;
 pub mod security;
 pub mod session;
 pub mod templates;
@@ -28,6 +30,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/", get(pages::home))
         .route("/apps/{app}", get(pages::app))
         .route("/apps/{app}/tables/{table}", get(pages::table))
+        .route(
+            "/apps/{app}/tables/{table}/views/{view}/qr.svg",
+            get(designer::qr),
+        )
         .route("/admin", get(pages::admin))
         .route("/admin/{section}", get(pages::admin))
         .route("/admin/webhooks/{id}", get(pages::admin_webhook))
@@ -38,6 +44,15 @@ pub fn router(state: AppState) -> Router<AppState> {
         .layer(middleware::from_fn(session::redirect_to_login));
     let public = Router::new()
         .route("/login", get(pages::login))
+        .route(
+            "/f/{slug}",
+            get(public_form::show)
+                .post(public_form::submit)
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    session::optional,
+                )),
+        )
         .route("/static/{*path}", get(assets::serve));
     Router::new()
         .merge(private)

@@ -316,6 +316,9 @@ pub struct TableQuery {
 struct ViewItem {
     id: String,
     name: String,
+    /// `grid` or `form`.
+    #[serde(rename = "type")]
+    kind: &'static str,
 }
 
 /// A column of the grid: a field the view shows, in the view's order, with its width.
@@ -418,6 +421,8 @@ pub async fn table(
         plain_types: &'static str,
         /// The formula functions (name, signature, example) for the formula editor's autocomplete.
         functions: String,
+        /// The form designer's draft, when the view shown is a form.
+        designer: Option<crate::designer::Designer>,
     }
     let (lang, viewer_out) = match frame_of(&state, &viewer, &headers).await {
         Ok(found) => found,
@@ -450,7 +455,7 @@ pub async fn table(
     let views: Vec<View> = match tenant.views(schema.table.id).await {
         Ok(views) => views
             .into_iter()
-            .filter(|view| view.view_type == ViewType::Grid)
+            .filter(|view| matches!(view.view_type, ViewType::Grid | ViewType::Form))
             .collect(),
         Err(error) => return failed(lang, viewer_out, error),
     };
@@ -462,8 +467,18 @@ pub async fn table(
             Some(view) => Some(view),
             None => return error_page(lang, Some(viewer_out), StatusCode::NOT_FOUND),
         },
-        None => views.first(),
+        None => views.iter().find(|view| view.view_type == ViewType::Grid),
     };
+    let designer = current
+        .filter(|view| view.view_type == ViewType::Form)
+        .map(|view| {
+            crate::designer::designer(
+                &schema,
+                view,
+                &crate::designer::origin(&headers),
+                &format!("/apps/{}/tables/{}", schema.app.id, schema.table.id),
+            )
+        });
     let columns = columns(&schema, current);
     let can_write = principal.scopes.grants(Scope::RecordsWrite);
     let grid_schema = json_block(&serde_json::json!({
@@ -484,6 +499,7 @@ pub async fn table(
         "view": current.map(|view| serde_json::json!({
             "id": view.id.to_string(),
             "name": view.name.as_str(),
+            "type": view.view_type.as_str(),
             "config": view.config,
         })),
         "can_build": principal.scopes.grants(Scope::AppsWrite),
@@ -515,14 +531,17 @@ pub async fn table(
             view: current.map(|view| ViewItem {
                 id: view.id.to_string(),
                 name: view.name.to_string(),
+                kind: view.view_type.as_str(),
             }),
             views: views
                 .iter()
                 .map(|view| ViewItem {
                     id: view.id.to_string(),
                     name: view.name.to_string(),
+                    kind: view.view_type.as_str(),
                 })
                 .collect(),
+            designer,
             tables,
             can_build: principal.scopes.grants(Scope::AppsWrite),
             can_write,

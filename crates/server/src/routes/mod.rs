@@ -26,6 +26,7 @@ pub mod events;
 pub mod field_check;
 pub mod flows;
 pub mod formula_check;
+pub mod forms;
 pub mod health;
 pub mod hooks;
 pub mod installations;

@@ -18,6 +18,7 @@ use tenon_store::testing::{TestBackend, TestDatabase};
 use tenon_store::{ManualClock, NewOrganization, NewToken, Store, WriteContext};
 
 mod builder;
+mod forms;
 mod pages;
 
 /// Declares tests that run on both backends.

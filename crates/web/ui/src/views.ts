@@ -11,6 +11,7 @@ import { choices, type Field } from "./values";
 interface ViewInfo {
   id: string;
   name: string;
+  type?: string;
   config: Record<string, unknown>;
 }
 
@@ -511,12 +512,13 @@ export class ViewTools {
       config.row_height = (form.elements.namedItem("row_height") as HTMLSelectElement).value;
     } else if (tool === "new-view") {
       const fresh = (form.elements.namedItem("name") as HTMLInputElement).value.trim();
-      return this.create(form, fresh, {});
+      const type = form.querySelector<HTMLInputElement>("input[name=type]:checked")?.value ?? "grid";
+      return this.create(form, fresh, {}, type);
     } else if (tool === "rename-view") {
       name = (form.elements.namedItem("name") as HTMLInputElement).value.trim();
     }
     if (!this.schema.view) return this.create(form, t("js-default-view-name"), config);
-    const outcome = await call("PATCH", `${this.base}/${encodeURIComponent(this.schema.view.id)}`, { name, type: "grid", config });
+    const outcome = await call("PATCH", `${this.base}/${encodeURIComponent(this.schema.view.id)}`, { name, type: this.schema.view.type ?? "grid", config });
     if (outcome.ok) {
       location.reload();
       return;
@@ -525,8 +527,8 @@ export class ViewTools {
     showError(form, outcome.error);
   }
 
-  private async create(form: HTMLFormElement | null, name: string, config: Record<string, unknown>): Promise<void> {
-    const outcome = await call<{ id: string }>("POST", this.base, { name, type: "grid", config });
+  private async create(form: HTMLFormElement | null, name: string, config: Record<string, unknown>, type = "grid"): Promise<void> {
+    const outcome = await call<{ id: string }>("POST", this.base, { name, type, config });
     if (outcome.ok) {
       location.assign(`${location.pathname}?view=${encodeURIComponent(outcome.body.id)}`);
       return;
@@ -538,6 +540,6 @@ export class ViewTools {
   private async duplicate(): Promise<void> {
     const view = this.schema.view;
     if (!view) return;
-    await this.create(null, t("js-copy-name", { name: view.name }), { ...view.config });
+    await this.create(null, t("js-copy-name", { name: view.name }), { ...view.config }, view.type ?? "grid");
   }
 }

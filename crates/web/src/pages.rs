@@ -423,6 +423,8 @@ pub async fn table(
         functions: String,
         /// The form designer's draft, when the view shown is a form.
         designer: Option<crate::designer::Designer>,
+        /// The table has a grid view (else the default grid has a tab of its own).
+        has_grid: bool,
     }
     let (lang, viewer_out) = match frame_of(&state, &viewer, &headers).await {
         Ok(found) => found,
@@ -542,6 +544,7 @@ pub async fn table(
                 })
                 .collect(),
             designer,
+            has_grid: views.iter().any(|view| view.view_type == ViewType::Grid),
             tables,
             can_build: principal.scopes.grants(Scope::AppsWrite),
             can_write,

@@ -127,12 +127,7 @@ fn choices_of(kind: &FieldKind) -> Vec<String> {
 /// The values a visitor typed, by field key (several for a multi-select).
 type Typed = Map<String, Value>;
 
-fn field_out(
-    i: usize,
-    entry: &FormField,
-    typed: &Typed,
-    errors: &[(String, String)],
-) -> FieldOut {
+fn field_out(i: usize, entry: &FormField, typed: &Typed, errors: &[(String, String)]) -> FieldOut {
     let key = entry.field.key.to_string();
     let (control, inputmode) = control_of(&entry.field.kind);
     let given = typed.get(&key);
@@ -392,7 +387,17 @@ pub async fn submit(
             let message = form
                 .success_message()
                 .unwrap_or_else(|| text(lang, "form-thanks", &[]));
-            render(now, &form, lang, StatusCode::OK, "done", &typed, &[], None, message)
+            render(
+                now,
+                &form,
+                lang,
+                StatusCode::OK,
+                "done",
+                &typed,
+                &[],
+                None,
+                message,
+            )
         }
         Err(error) => refused(now, &form, lang, &typed, &error),
     }
@@ -421,12 +426,12 @@ fn refused(
                 .iter()
                 .find(|detail| detail.field == "daily_limit")
             {
-                let max = detail.params.get("max").and_then(Value::as_i64).unwrap_or(0);
-                text(
-                    lang,
-                    "form-daily-limit",
-                    &[("max", FluentValue::from(max))],
-                )
+                let max = detail
+                    .params
+                    .get("max")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                text(lang, "form-daily-limit", &[("max", FluentValue::from(max))])
             } else {
                 text(
                     lang,
@@ -517,7 +522,10 @@ fn detail_message(lang: Lang, detail: &tenon_model::FieldError) -> String {
                 Value::Array(items) => FluentValue::from(
                     items
                         .iter()
-                        .map(|item| item.as_str().map_or_else(|| item.to_string(), str::to_owned))
+                        .map(|item| {
+                            item.as_str()
+                                .map_or_else(|| item.to_string(), str::to_owned)
+                        })
                         .collect::<Vec<_>>()
                         .join(", "),
                 ),

@@ -270,7 +270,9 @@ pub fn check_config(
     }
     if let Some(limit) = config.get("daily_limit")
         && !limit.is_null()
-        && !limit.as_u64().is_some_and(|n| (1..=DAILY_LIMIT_MAX).contains(&n))
+        && !limit
+            .as_u64()
+            .is_some_and(|n| (1..=DAILY_LIMIT_MAX).contains(&n))
     {
         check.add(
             Reason::new(

@@ -147,7 +147,10 @@ pub fn form_fields(view: &View, schema: &TableSchema) -> Vec<FormField> {
             help: text("help"),
             required: !hidden && (flag("required") || field.required),
             hidden,
-            default: object.get("default").filter(|value| !value.is_null()).cloned(),
+            default: object
+                .get("default")
+                .filter(|value| !value.is_null())
+                .cloned(),
             field: field.clone(),
         });
     }
@@ -241,7 +244,10 @@ fn day_of(organization: &Organization, now: DateTime<Utc>) -> (String, u64) {
 
 /// Checks the submitted values against the form: only its visible fields, the required ones given;
 /// hidden fields get their defaults. Keys may be field keys or names; the answer is keyed by field key.
-fn checked_values(form: &PublicForm, given: &Map<String, Value>) -> (Map<String, Value>, Vec<FieldError>) {
+fn checked_values(
+    form: &PublicForm,
+    given: &Map<String, Value>,
+) -> (Map<String, Value>, Vec<FieldError>) {
     let mut errors = Vec::new();
     let mut values = Map::new();
     for (key, value) in given {
@@ -324,15 +330,16 @@ pub async fn submit(
     let org = form.organization.id;
     let parse = crate::routes::records_io::parse_context(state, org).await?;
     // Every problem at once: the form's own checks, then each value's.
-    let cells = match parse_record_fields(&form.schema, &values, &parse, WriteMode::Create, "fields") {
-        Ok(cells) if errors.is_empty() => cells,
-        Ok(_) => return Err(tenon_model::Invalid(errors).into()),
-        Err(mut problems) => {
-            problems.retain(|problem| !errors.iter().any(|known| known.field == problem.field));
-            errors.append(&mut problems);
-            return Err(tenon_model::Invalid(errors).into());
-        }
-    };
+    let cells =
+        match parse_record_fields(&form.schema, &values, &parse, WriteMode::Create, "fields") {
+            Ok(cells) if errors.is_empty() => cells,
+            Ok(_) => return Err(tenon_model::Invalid(errors).into()),
+            Err(mut problems) => {
+                problems.retain(|problem| !errors.iter().any(|known| known.field == problem.field));
+                errors.append(&mut problems);
+                return Err(tenon_model::Invalid(errors).into());
+            }
+        };
     if honeypot {
         return Ok(Submitted { id: None, message });
     }

@@ -287,11 +287,9 @@ pub async fn get_form(
     let fields: Vec<Value> = form
         .visible()
         .map(|entry| {
-            let mut out = serde_json::to_value(field_out(
-                &entry.field,
-                &tenon_model::apps::Keys::default(),
-            ))
-            .unwrap_or(Value::Null);
+            let mut out =
+                serde_json::to_value(field_out(&entry.field, &tenon_model::apps::Keys::default()))
+                    .unwrap_or(Value::Null);
             if let Value::Object(map) = &mut out {
                 map.insert("label".to_owned(), Value::String(entry.label.clone()));
                 map.insert(

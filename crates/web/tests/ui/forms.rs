@@ -7,7 +7,11 @@ use super::*;
 /// A housing app with a table and a public form over three of its fields; answers the form's slug.
 async fn housing(ui: &TestUi, extra: Value) -> (String, String) {
     let app = ui
-        .api(Method::POST, "/api/v1/apps", Some(json!({"name": "爱心住房", "key": "housing"})))
+        .api(
+            Method::POST,
+            "/api/v1/apps",
+            Some(json!({"name": "爱心住房", "key": "housing"})),
+        )
         .await;
     assert_eq!(app["key"], "housing");
     ui.api(
@@ -43,7 +47,13 @@ async fn housing(ui: &TestUi, extra: Value) -> (String, String) {
             Some(json!({"name": "申请表", "type": "form", "config": config})),
         )
         .await;
-    let slug = view["public_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let slug = view["public_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
     (slug, view["id"].as_str().unwrap().to_owned())
 }
 
@@ -62,21 +72,34 @@ async fn post_form(ui: &TestUi, path: &str, pairs: &[(&str, &str)]) -> Page {
     let status = response.status();
     let headers = response.headers().clone();
     let text = response.text().await.expect("body read");
-    Page { status, headers, text }
+    Page {
+        status,
+        headers,
+        text,
+    }
 }
 
 async fn records(ui: &TestUi) -> Vec<Value> {
     let page = ui
-        .api(Method::GET, "/api/v1/apps/housing/tables/requests/records", None)
+        .api(
+            Method::GET,
+            "/api/v1/apps/housing/tables/requests/records",
+            None,
+        )
         .await;
     page["items"].as_array().unwrap().clone()
 }
 
 /// The page's proof-of-work challenge, solved as the page's script would.
 fn solved(page: &Page) -> String {
-    let start = page.text.find("class=\"pow-challenge\">").expect("a challenge") + "class=\"pow-challenge\">".len();
+    let start = page
+        .text
+        .find("class=\"pow-challenge\">")
+        .expect("a challenge")
+        + "class=\"pow-challenge\">".len();
     let end = start + page.text[start..].find("</script>").unwrap();
-    let challenge: tenon_server::pow::Challenge = serde_json::from_str(&page.text[start..end]).unwrap();
+    let challenge: tenon_server::pow::Challenge =
+        serde_json::from_str(&page.text[start..end]).unwrap();
     tenon_server::pow::solve(&challenge).expect("solvable")
 }
 

@@ -48,7 +48,7 @@ Object.assign(tests, {
     const qr = p.getByRole("img", { name: "公开链接的二维码" });
     await qr.waitFor();
     assert.ok(await qr.evaluate((img) => img.complete && img.naturalWidth > 0), "the QR code is drawn");
-    await screenshot(p, "60-form-designer-zh");
+    await screenshot(p, "f0-form-designer-zh");
     const view = (await server.api("GET", `${sheet.base}/views`)).body.items.find((v) => v.name === "报名表");
     assert.deepEqual(view.config.fields.map((f) => f.field), [sheet.fields["姓名"], sheet.fields["工时"], sheet.fields["状态"]]);
     assert.equal(view.config.fields[0].required, true);
@@ -69,13 +69,13 @@ Object.assign(tests, {
     assert.equal(await who.getAttribute("aria-required"), "true");
     await o.getByText("今天值班几小时").waitFor();
     await checkAccessibility(o, "public form zh-CN phone");
-    await screenshot(o, "61-public-form-phone");
+    await screenshot(o, "f1-public-form-phone");
     await who.fill("访客甲");
     await o.getByRole("textbox", { name: "工时" }).fill("7.5");
     await o.getByRole("combobox", { name: "状态" }).selectOption("出勤");
     await Promise.all([o.waitForEvent("load"), o.getByRole("button", { name: "提交" }).click()]);
     await o.getByText("登记成功，谢谢！").waitFor();
-    await screenshot(o, "62-public-form-done");
+    await screenshot(o, "f2-public-form-done");
     await grid.getByRole("gridcell", { name: "访客甲" }).waitFor({ timeout: 5000 });
 
     // JavaScript off: a plain post; a missing required value comes back at its field, the rest kept.
@@ -90,14 +90,26 @@ Object.assign(tests, {
     assert.equal(await n.getByRole("textbox", { name: "工时" }).inputValue(), "3");
     assert.equal(await n.getByRole("textbox", { name: "姓名" }).getAttribute("aria-invalid"), "true");
     await n.locator(".field-error").filter({ hasText: "is required" }).waitFor();
-    await screenshot(n, "63-public-form-nojs-error");
+    await screenshot(n, "f3-public-form-nojs-error");
     await n.getByRole("textbox", { name: "姓名" }).fill("访客乙");
     await n.getByRole("button", { name: "Submit" }).click();
     await n.getByText("登记成功，谢谢！").waitFor();
     await grid.getByRole("gridcell", { name: "访客乙" }).waitFor({ timeout: 5000 });
     const names = (await records(server, sheet)).map((r) => r.fields[sheet.fields["姓名"]]).sort();
     assert.deepEqual(names, ["访客乙", "访客甲"]);
-    await screenshot(g, "64-grid-with-submissions");
+    await screenshot(g, "f4-grid-with-submissions");
+
+    // A field deleted while the designer is open: saving is refused naming it, and the draft stays.
+    const deleted = await server.api("DELETE", `${sheet.base}/fields/${sheet.fields["工时"]}`);
+    assert.ok(deleted.status < 300, JSON.stringify(deleted.body));
+    await p.getByRole("textbox", { name: "标题" }).fill("值班登记（新）");
+    await p.getByRole("button", { name: "保存" }).click();
+    await p.getByRole("alert").filter({ hasText: "字段“工时”已不存在" }).waitFor();
+    assert.equal(await p.getByRole("textbox", { name: "标题" }).inputValue(), "值班登记（新）");
+    await screenshot(p, "f7-form-designer-field-deleted");
+    await list.getByRole("listitem", { name: "工时" }).getByRole("button", { name: "移除" }).click();
+    await Promise.all([p.waitForEvent("load"), p.getByRole("button", { name: "保存" }).click()]);
+    assert.equal(await p.getByRole("textbox", { name: "标题" }).inputValue(), "值班登记（新）");
   },
 
   async "public form: the daily cap and a failed proof of work write nothing and say why"(ctx) {
@@ -121,7 +133,7 @@ Object.assign(tests, {
     await o.getByRole("alert").filter({ hasText: "浏览器验证未通过，本次未保存" }).waitFor();
     assert.equal(await o.getByRole("textbox", { name: "姓名" }).inputValue(), "访客丙");
     assert.equal((await records(server, sheet)).length, 0);
-    await screenshot(o, "65-public-form-proof-refused");
+    await screenshot(o, "f5-public-form-proof-refused");
     // The page's fresh challenge is solved again; this one is taken.
     await Promise.all([o.waitForEvent("load"), o.getByRole("button", { name: "提交" }).click()]);
     await o.getByText("谢谢，我们已收到您的提交。").waitFor();
@@ -133,6 +145,6 @@ Object.assign(tests, {
     await o.getByRole("alert").filter({ hasText: "今天已收满" }).waitFor();
     assert.equal((await records(server, sheet)).length, 1);
     await checkAccessibility(o, "public form over its cap");
-    await screenshot(o, "66-public-form-daily-cap");
+    await screenshot(o, "f6-public-form-daily-cap");
   },
 });

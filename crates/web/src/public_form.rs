@@ -237,8 +237,8 @@ pub async fn show(
         Ok(form) => form,
         Err(error) => return failed(&headers, query.lang.as_deref(), &error),
     };
-    if let Err(response) = member_of(&form, &viewer, &query) {
-        return response;
+    if let Err(back) = member_of(&form, &viewer, &query) {
+        return login_redirect(&back);
     }
     let lang = language(query.lang.as_deref(), &headers, &form);
     render(
@@ -262,12 +262,12 @@ fn failed(headers: &HeaderMap, lang: Option<&str>, error: &ApiError) -> Response
 }
 
 /// For a members-only form: the member submitting (a visitor without a session of the form's
-/// organization is sent to log in, and comes back here). `None` for a public form.
+/// organization is sent to log in, and comes back here: `Err` holds where). `None` for a public form.
 fn member_of(
     form: &PublicForm,
     viewer: &MaybeViewer,
     query: &FormQuery,
-) -> Result<Option<tenon_model::Actor>, Response> {
+) -> Result<Option<tenon_model::Actor>, String> {
     if !form.members_only() {
         return Ok(None);
     }
@@ -280,7 +280,7 @@ fn member_of(
                 Some(lang) => format!("/f/{}?lang={}", form.slug, lang.tag()),
                 None => format!("/f/{}", form.slug),
             };
-            Err(login_redirect(&back))
+            Err(back)
         }
     }
 }
@@ -347,7 +347,7 @@ pub async fn submit(
     let lang = language(query.lang.as_deref(), &headers, &form);
     let actor = match member_of(&form, &viewer, &query) {
         Ok(actor) => actor,
-        Err(response) => return response,
+        Err(back) => return login_redirect(&back),
     };
     // A member's post carries the session cookie: it must come from this site.
     if actor.is_some()

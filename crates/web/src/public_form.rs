@@ -72,7 +72,8 @@ struct Context {
     title: String,
     description: Option<String>,
     fields: Vec<FieldOut>,
-    submit_label: String,
+    /// The form's own label for the button (else the catalog's `form-submit`).
+    submit_label: Option<String>,
     action: String,
     switch: SwitchOut,
     /// A message above the form (proof of work refused, nothing filled in…).
@@ -191,9 +192,7 @@ fn render(
             .enumerate()
             .map(|(i, entry)| field_out(i + 1, entry, typed, errors))
             .collect(),
-        submit_label: form
-            .submit_label()
-            .unwrap_or_else(|| text(lang, "form-submit", &[])),
+        submit_label: form.submit_label(),
         action: format!("/f/{}?lang={}", form.slug, lang.tag()),
         switch: SwitchOut {
             tag: other.tag(),

@@ -70,8 +70,10 @@ pub struct ViewWrite {
     /// Per type — grid: `fields` (keys or `{"field", "width", "hidden"}`), `filter`, `sort`, `group_by`,
     /// `row_height`; kanban: `group_field` (single select), `fields`, `filter`, `sort`, `card_cover`;
     /// calendar: `date_field`, `end_date_field`, `fields`, `filter`; gallery: `cover_field`, `fields`,
-    /// `filter`, `sort`; form: `fields` (`{"field", "help", "required"}`), `title`, `description`,
-    /// `submit_label`, `success_message`, `public`.
+    /// `filter`, `sort`; form: `fields` (`{"field", "label", "help", "required", "hidden", "default"}`;
+    /// any other key is refused), `title`, `description`, `submit_label`, `success_message`, `public`,
+    /// `daily_limit` (submissions per day, the organization's day), `members_only` (the page asks to
+    /// log in and records who submitted; not open to the anonymous form API).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub config: Map<String, Value>,

@@ -121,6 +121,11 @@ impl ApiError {
         &self.message
     }
 
+    /// A parameter (`retry_after`, …).
+    pub fn param(&self, key: &str) -> Option<&serde_json::Value> {
+        self.params.get(key)
+    }
+
     pub fn details(&self) -> &[FieldError] {
         &self.details
     }

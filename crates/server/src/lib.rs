@@ -29,6 +29,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod pow;
 pub mod rate_limit;
 pub mod request_id;
 pub mod routes;

@@ -543,3 +543,46 @@ detail-no_match = no { $what } matches “{ $value }”
 detail-openings_unbalanced = the opening balances do not balance: debits { $debit } ≠ credits { $credit } (difference { $difference })
 detail-profit_and_loss_open = income and expense accounts { $accounts } still have a balance in { $period }; carry them forward first
 detail-not_latest_closed = only the latest closed period ({ $period }) can be reopened
+
+# The public form page (/f/{slug}).
+form-submit = Submit
+form-thanks = Thank you, your submission was received.
+form-again = Fill in another
+form-choose = Choose…
+form-trap = Leave this empty
+form-daily-limit = This form takes { $max } submissions a day and is full today. Nothing was saved; please come back tomorrow.
+form-rate-limited = Too many submissions from your connection. Nothing was saved; try again in { $seconds } s.
+form-proof-failed = Your browser's check did not pass, so nothing was saved. Please submit again.
+form-fix-errors = Please correct the marked fields and submit again.
+form-proof-working = Checking your browser…
+
+# The form designer (a form view on the table page).
+view-type = View type
+view-type-grid = Grid
+view-type-form = Form
+designer-title = Form design
+designer-read-only = You can look at this form; changing it needs the permission to build apps.
+designer-fields = Form fields
+designer-fields-hint = Drag a field, or use Move up and Move down. Hidden fields are not shown; the record gets their default.
+add-to-form = Add to form
+move-up = Move up
+move-down = Move down
+designer-label = Label on the form
+designer-help = Help text
+designer-hidden = Hidden
+designer-default = Default value
+designer-missing = Deleted field
+designer-not-on-page = Visitors cannot fill this in on the public page.
+designer-form-title = Title
+designer-description = Description
+designer-submit-label = Submit button text
+designer-success-message = Message after submitting
+designer-daily-limit = Submissions per day
+designer-daily-limit-hint = Leave empty for no limit. Over the limit, submissions are refused until tomorrow.
+form-public = Public
+public-link = Public link
+designer-public-hint = Tick Public and save to get the link and its QR code.
+designer-open-form = Open the form
+designer-qr = QR code of the public link
+js-designer-missing-field = The field “{ $name }” no longer exists. Remove it from the form, then save.
+js-designer-field-problem = { $name }: { $reason }

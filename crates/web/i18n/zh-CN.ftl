@@ -542,3 +542,46 @@ detail-no_match = 没有名为“{ $value }”的{ $what }
 detail-openings_unbalanced = 期初余额不平衡：借方 { $debit } ≠ 贷方 { $credit }（差额 { $difference }）
 detail-profit_and_loss_open = 损益类科目 { $accounts } 在 { $period } 仍有余额，请先结转损益
 detail-not_latest_closed = 只能反结账最近一个已结账期间（{ $period }）
+
+# 公开表单页（/f/{slug}）。
+form-submit = 提交
+form-thanks = 谢谢，我们已收到您的提交。
+form-again = 再填一份
+form-choose = 请选择
+form-trap = 此项请留空
+form-daily-limit = 此表单每天最多收 { $max } 份，今天已收满。本次未保存，请明天再来。
+form-rate-limited = 您的提交太频繁了。本次未保存，请 { $seconds } 秒后再试。
+form-proof-failed = 浏览器验证未通过，本次未保存。请重新提交。
+form-fix-errors = 请修改标出的项目后再提交。
+form-proof-working = 正在验证浏览器…
+
+# 表单设计器（数据表页中的表单视图）。
+view-type = 视图类型
+view-type-grid = 表格
+view-type-form = 表单
+designer-title = 表单设计
+designer-read-only = 您可以查看此表单；修改需要搭建应用的权限。
+designer-fields = 表单字段
+designer-fields-hint = 拖动字段，或使用“上移”“下移”调整顺序。隐藏的字段不显示，记录取其默认值。
+add-to-form = 添加到表单
+move-up = 上移
+move-down = 下移
+designer-label = 表单上的名称
+designer-help = 说明文字
+designer-hidden = 隐藏
+designer-default = 默认值
+designer-missing = 已删除的字段
+designer-not-on-page = 访客无法在公开页面上填写此字段。
+designer-form-title = 标题
+designer-description = 描述
+designer-submit-label = 提交按钮文字
+designer-success-message = 提交后的提示
+designer-daily-limit = 每日提交上限
+designer-daily-limit-hint = 留空表示不限。超过上限后，当天的提交会被拒绝。
+form-public = 公开
+public-link = 公开链接
+designer-public-hint = 勾选“公开”并保存后，即可获得链接和二维码。
+designer-open-form = 打开表单
+designer-qr = 公开链接的二维码
+js-designer-missing-field = 字段“{ $name }”已不存在。请将其从表单中移除后再保存。
+js-designer-field-problem = { $name }：{ $reason }

@@ -149,11 +149,6 @@ impl Board {
     }
 }
 
-/// A form view on the table page: its designer is not part of the table page.
-pub fn form_placeholder(view: &View) -> Board {
-    Board::empty("form", view)
-}
-
 /// Whether a view is shown by this module.
 pub fn is_board(view: &View) -> bool {
     matches!(

@@ -17,8 +17,10 @@ use tenon_server::AppState;
 
 pub mod assets;
 pub mod boards;
+pub mod designer;
 pub mod i18n;
 pub mod pages;
+pub mod public_form;
 pub mod security;
 pub mod session;
 pub mod templates;
@@ -32,6 +34,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/apps/{app}/tables/{table}/views/{view}/part",
             get(boards::part),
+            "/apps/{app}/tables/{table}/views/{view}/qr.svg",
+            get(designer::qr),
         )
         .route("/admin", get(pages::admin))
         .route("/admin/{section}", get(pages::admin))
@@ -41,9 +45,16 @@ pub fn router(state: AppState) -> Router<AppState> {
             session::authenticate,
         ))
         .layer(middleware::from_fn(session::redirect_to_login));
-    let public = Router::new()
-        .route("/login", get(pages::login))
-        .route("/static/{*path}", get(assets::serve));
+    let public =
+        Router::new()
+            .route("/login", get(pages::login))
+            .route(
+                "/f/{slug}",
+                get(public_form::show).post(public_form::submit).layer(
+                    middleware::from_fn_with_state(state.clone(), session::optional),
+                ),
+            )
+            .route("/static/{*path}", get(assets::serve));
     Router::new()
         .merge(private)
         .merge(public)

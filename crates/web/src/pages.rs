@@ -416,8 +416,6 @@ pub async fn table(
         board: Option<crate::boards::Board>,
         /// Board parts render whole boards here, not only cards.
         cards_only: bool,
-        /// Whether the table has a grid view (else the grid is offered as a default tab).
-        has_grid_view: bool,
         /// The grid island's data block: the fields as the API shows them, and where to write.
         grid_schema: String,
         /// Every field type, in the order the builder offers them.
@@ -429,6 +427,10 @@ pub async fn table(
         plain_types: &'static str,
         /// The formula functions (name, signature, example) for the formula editor's autocomplete.
         functions: String,
+        /// The form designer's draft, when the view shown is a form.
+        designer: Option<crate::designer::Designer>,
+        /// The table has a grid view (else the default grid has a tab of its own).
+        has_grid: bool,
     }
     let (lang, viewer_out) = match frame_of(&state, &viewer, &headers).await {
         Ok(found) => found,
@@ -485,9 +487,18 @@ pub async fn table(
                 Err(status) => return error_page(lang, Some(viewer_out), status),
             }
         }
-        Some(view) => Some(crate::boards::form_placeholder(view)),
-        None => None,
+        _ => None,
     };
+    let designer = current
+        .filter(|view| view.view_type == ViewType::Form)
+        .map(|view| {
+            crate::designer::designer(
+                &schema,
+                view,
+                &crate::designer::origin(&headers),
+                &format!("/apps/{}/tables/{}", schema.app.id, schema.table.id),
+            )
+        });
     let columns = columns(&schema, current);
     let can_write = principal.scopes.grants(Scope::RecordsWrite);
     let grid_schema = json_block(&serde_json::json!({
@@ -552,7 +563,8 @@ pub async fn table(
                 .collect(),
             board,
             cards_only: false,
-            has_grid_view: views.iter().any(|view| view.view_type == ViewType::Grid),
+            designer,
+            has_grid: views.iter().any(|view| view.view_type == ViewType::Grid),
             tables,
             can_build: principal.scopes.grants(Scope::AppsWrite),
             can_write,

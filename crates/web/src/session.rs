@@ -76,3 +76,32 @@ impl<S: Send + Sync> FromRequestParts<S> for Viewer {
         }
     }
 }
+
+/// Middleware for public pages that also serve members (the public form page): a good session cookie puts
+/// its principal in the request's extensions; a wrong or ended one is ignored, since the page is public.
+pub async fn optional(
+    State(state): State<tenon_server::AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let _ = tenon_server::auth::admit(&state, &mut request).await;
+    next.run(request).await
+}
+
+/// The person behind the session cookie, if any (bearer tokens do not count).
+#[derive(Debug, Clone)]
+pub struct MaybeViewer(pub Option<Authenticated>);
+
+impl<S: Send + Sync> FromRequestParts<S> for MaybeViewer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(MaybeViewer(
+            parts
+                .extensions
+                .get::<Authenticated>()
+                .filter(|found| matches!(found.via, tenon_server::auth::Via::Session { .. }))
+                .cloned(),
+        ))
+    }
+}

@@ -208,6 +208,7 @@ fn the_built_islands_match_their_sources() {
     inputs.extend(files_under(&root.join("ui/src")));
     let outputs = [
         root.join("assets/islands.js"),
+        root.join("assets/form.js"),
         root.join("assets/vendor/htmx.min.js"),
     ];
     let mut current = BTreeMap::new();

@@ -23,6 +23,19 @@ await build({
   logLevel: "warning",
 });
 
+// The public form page loads only this small script (the proof-of-work solver), not the islands.
+await build({
+  entryPoints: [join(here, "src/form.ts")],
+  outfile: join(assets, "form.js"),
+  bundle: true,
+  minify: true,
+  format: "iife",
+  target: ["es2020"],
+  legalComments: "none",
+  charset: "utf8",
+  logLevel: "warning",
+});
+
 mkdirSync(join(assets, "vendor"), { recursive: true });
 copyFileSync(join(here, "node_modules/htmx.org/dist/htmx.min.js"), join(assets, "vendor/htmx.min.js"));
 
@@ -36,7 +49,7 @@ function files(dir) {
 }
 const sha = (path) => createHash("sha256").update(readFileSync(path)).digest("hex");
 const inputs = [join(here, "build.mjs"), join(here, "package-lock.json"), ...files(join(here, "src"))];
-const outputs = [join(assets, "islands.js"), join(assets, "vendor/htmx.min.js")];
+const outputs = [join(assets, "islands.js"), join(assets, "form.js"), join(assets, "vendor/htmx.min.js")];
 const lines = [
   "# Written by `npm --prefix crates/web/ui run build`; checked by `cargo test -p tenon-web`. Do not edit.",
   ...inputs.map((path) => `input ${relative(crate, path)} ${sha(path)}`),

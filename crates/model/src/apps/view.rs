@@ -63,6 +63,8 @@ impl ViewType {
                 "submit_label",
                 "success_message",
                 "public",
+                "daily_limit",
+                "members_only",
             ],
         }
     }
@@ -195,6 +197,9 @@ pub fn check_config(
                     let at = format!("{path}.fields[{i}]");
                     let reference = match entry {
                         Value::Object(object) => {
+                            if view_type == ViewType::Form {
+                                check_form_entry(&mut check, &at, object);
+                            }
                             object.get("field").cloned().unwrap_or(Value::Null)
                         }
                         other => other.clone(),
@@ -263,6 +268,30 @@ pub fn check_config(
             check.add(Reason::wrong_type("string", "must be text").at(format!("{path}.{name}")));
         }
     }
+    if let Some(limit) = config.get("daily_limit")
+        && !limit.is_null()
+        && !limit
+            .as_u64()
+            .is_some_and(|n| (1..=DAILY_LIMIT_MAX).contains(&n))
+    {
+        check.add(
+            Reason::new(
+                DetailCode::OutOfRange,
+                format!("must be a whole number from 1 to {DAILY_LIMIT_MAX}, or null"),
+            )
+            .with("min", 1)
+            .with("max", DAILY_LIMIT_MAX)
+            .at(format!("{path}.daily_limit")),
+        );
+    }
+    if let Some(members_only) = config.get("members_only")
+        && !members_only.is_boolean()
+    {
+        check.add(
+            Reason::wrong_type("boolean", "must be true or false")
+                .at(format!("{path}.members_only")),
+        );
+    }
     if let Some(public) = config.get("public")
         && !public.is_boolean()
     {
@@ -271,4 +300,41 @@ pub fn check_config(
         );
     }
     check.finish()
+}
+
+/// The largest daily cap a form's owner may set (`daily_limit`).
+pub const DAILY_LIMIT_MAX: u64 = 1_000_000;
+
+/// The settings a form's field entry (`{"field": …}`) takes.
+pub const FORM_ENTRY_KEYS: [&str; 6] = ["field", "label", "help", "required", "hidden", "default"];
+
+/// A form's field entry: known settings only (a YAML help text cut by a comma leaves a stray key), texts
+/// as text, flags as flags.
+fn check_form_entry(check: &mut Checker, at: &str, entry: &Map<String, Value>) {
+    for (key, value) in entry {
+        let problem = match key.as_str() {
+            "field" | "default" => None,
+            "label" | "help" => (!(value.is_string() || value.is_null()))
+                .then(|| Reason::wrong_type("string", "must be text")),
+            "required" | "hidden" => (!value.is_boolean())
+                .then(|| Reason::wrong_type("boolean", "must be true or false")),
+            _ => {
+                check.add(
+                    FieldError::new(
+                        format!("{at}.{key}"),
+                        DetailCode::UnknownOption,
+                        format!(
+                            "unknown setting for a form field; it takes: {}",
+                            FORM_ENTRY_KEYS.join(", ")
+                        ),
+                    )
+                    .with("allowed", FORM_ENTRY_KEYS.to_vec()),
+                );
+                None
+            }
+        };
+        if let Some(reason) = problem {
+            check.add(reason.at(format!("{at}.{key}")));
+        }
+    }
 }

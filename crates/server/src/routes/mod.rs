@@ -25,6 +25,7 @@ pub mod event_stream;
 pub mod events;
 pub mod field_check;
 pub mod flows;
+pub mod forms;
 pub mod formula_check;
 pub mod health;
 pub mod hooks;

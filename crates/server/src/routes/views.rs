@@ -4,31 +4,25 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use tenon_model::apps::filter::{Filter, FilterContext, parse_sort};
-use tenon_model::apps::input::{WriteMode, parse_record_fields, present};
 use tenon_model::apps::view::{View, ViewType, check_config};
 use tenon_model::apps::{ApiKey, TableSchema};
-use tenon_model::{Checker, DetailCode, ErrorCode, FieldError, Name, RateLimit};
-use tenon_store::{ViewSpec, WriteContext, WriteOutcome};
+use tenon_model::{Checker, ErrorCode, Name};
+use tenon_store::ViewSpec;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Authed, scopes};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, page_request};
-use crate::rate_limit::Decision;
 use crate::routes::apps::field_out;
-use crate::routes::records_io::{KeyBy, decode_cursor, encode_cursor, parse_context};
+use crate::routes::records_io::{KeyBy, decode_cursor, encode_cursor};
 use crate::service::records::{ListProblem, ListRequest, filter_context, list, record_query};
 use crate::state::AppState;
-
-/// Submissions one visitor (address) may make to one public form.
-const PUBLIC_FORM_LIMIT: &str = "10/min,burst=20";
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ViewOut {
@@ -76,8 +70,10 @@ pub struct ViewWrite {
     /// Per type — grid: `fields` (keys or `{"field", "width", "hidden"}`), `filter`, `sort`, `group_by`,
     /// `row_height`; kanban: `group_field` (single select), `fields`, `filter`, `sort`, `card_cover`;
     /// calendar: `date_field`, `end_date_field`, `fields`, `filter`; gallery: `cover_field`, `fields`,
-    /// `filter`, `sort`; form: `fields` (`{"field", "help", "required"}`), `title`, `description`,
-    /// `submit_label`, `success_message`, `public`.
+    /// `filter`, `sort`; form: `fields` (`{"field", "label", "help", "required", "hidden", "default"}`;
+    /// any other key is refused), `title`, `description`, `submit_label`, `success_message`, `public`,
+    /// `daily_limit` (submissions per day, the organization's day), `members_only` (the page asks to
+    /// log in and records who submitted; not open to the anonymous form API).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub config: Map<String, Value>,
@@ -289,35 +285,28 @@ pub async fn get_form(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> ApiResult<axum::Json<PublicFormOut>> {
-    let (org, view) = state.store().public_form(&slug).await?;
-    let schema = state
-        .store()
-        .tenant(org)
-        .table_schema_by_id(view.table_id)
-        .await?;
-    let fields: Vec<Value> = form_fields(&view, &schema)
-        .into_iter()
-        .map(|(field, help, required)| {
+    let form = crate::routes::forms::load_anonymous(&state, &slug).await?;
+    let fields: Vec<Value> = form
+        .visible()
+        .map(|entry| {
             let mut out =
-                serde_json::to_value(field_out(field, &tenon_model::apps::Keys::default()))
+                serde_json::to_value(field_out(&entry.field, &tenon_model::apps::Keys::default()))
                     .unwrap_or(Value::Null);
             if let Value::Object(map) = &mut out {
-                map.insert("help".to_owned(), help.map_or(Value::Null, Value::String));
-                map.insert("required".to_owned(), Value::Bool(required));
+                map.insert("label".to_owned(), Value::String(entry.label.clone()));
+                map.insert(
+                    "help".to_owned(),
+                    entry.help.clone().map_or(Value::Null, Value::String),
+                );
+                map.insert("required".to_owned(), Value::Bool(entry.required));
             }
             out
         })
         .collect();
-    let text = |key: &str| {
-        view.config
-            .get(key)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
     Ok(axum::Json(PublicFormOut {
-        title: text("title").unwrap_or_else(|| view.name.to_string()),
-        description: text("description"),
-        submit_label: text("submit_label"),
+        title: form.title(),
+        description: form.description(),
+        submit_label: form.submit_label(),
         fields,
     }))
 }
@@ -344,45 +333,6 @@ pub struct FormSubmittedOut {
     pub message: String,
 }
 
-/// The form's fields with their help texts, and whether the form requires each.
-fn form_fields<'a>(
-    view: &View,
-    schema: &'a TableSchema,
-) -> Vec<(&'a tenon_model::apps::Field, Option<String>, bool)> {
-    let entries = view
-        .config
-        .get("fields")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    entries
-        .iter()
-        .filter_map(|entry| {
-            let (reference, help, required) = match entry {
-                Value::String(key) => (key.clone(), None, false),
-                Value::Object(object) => (
-                    object
-                        .get("field")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_owned(),
-                    object
-                        .get("help")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                    object
-                        .get("required")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false),
-                ),
-                _ => return None,
-            };
-            let field = schema.resolve_field(&reference)?;
-            Some((field, help, required || field.required))
-        })
-        .collect()
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FormSubmission {
@@ -400,83 +350,19 @@ pub async fn submit_form(
     Path(slug): Path<String>,
     ApiJson(body): ApiJson<FormSubmission>,
 ) -> ApiResult<Response> {
-    let (org, view) = state.store().public_form(&slug).await?;
-    let key: [u8; 32] = Sha256::digest(format!("form:{slug}:{}", peer.ip())).into();
-    let mut bucket = [0u8; 16];
-    bucket.copy_from_slice(&key[..16]);
-    let limit = RateLimit::parse(PUBLIC_FORM_LIMIT).unwrap_or(RateLimit::Off);
-    if let Decision::Limited {
-        retry_after_seconds,
-        ..
-    } = state.limiter().check(uuid::Uuid::from_bytes(bucket), limit)
-    {
-        return Err(ApiError::new(
-            ErrorCode::RateLimited,
-            format!("too many submissions; retry after {retry_after_seconds} s"),
-        )
-        .with("retry_after", retry_after_seconds)
-        .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds)));
-    }
-    let tenant = state.store().tenant(org);
-    let schema = tenant.table_schema_by_id(view.table_id).await?;
-    let allowed = form_fields(&view, &schema);
-    let mut errors = Vec::new();
-    for key in body.fields.keys() {
-        if !allowed
-            .iter()
-            .any(|(field, _, _)| field.key.as_str() == key || field.name.as_str() == key)
-        {
-            errors.push(FieldError::new(
-                format!("fields.{key}"),
-                DetailCode::UnknownField,
-                "is not a field of this form",
-            ));
-        }
-    }
-    for (field, _, required) in &allowed {
-        let given = body
-            .fields
-            .get(field.key.as_str())
-            .is_some_and(|value| !value.is_null() && value != "");
-        if *required && !given {
-            errors.push(FieldError::new(
-                format!("fields.{}", field.key),
-                DetailCode::Required,
-                "is required",
-            ));
-        }
-    }
-    if !errors.is_empty() {
-        return Err(tenon_model::Invalid(errors).into());
-    }
-    let parse = parse_context(&state, org).await?;
-    let cells = parse_record_fields(&schema, &body.fields, &parse, WriteMode::Create, "fields")
-        .map_err(tenon_model::Invalid)?;
-    let ctx = WriteContext {
-        actor: tenon_model::Actor::System,
-        request_id: Some(crate::request_id::current()),
-    };
-    let outcome = tenant
-        .create_records(
-            &ctx,
-            &schema,
-            vec![present(cells)],
-            parse.org_time_zone,
-            None,
-        )
-        .await?;
-    let id = match outcome {
-        WriteOutcome::Written(records) | WriteOutcome::Replayed(records) => records
-            .first()
-            .map(|record| record.id.to_string())
-            .unwrap_or_default(),
-    };
-    let message = view
-        .config
-        .get("success_message")
-        .and_then(Value::as_str)
-        .unwrap_or("Thank you, your submission was received.")
-        .to_owned();
+    let form = crate::routes::forms::load_anonymous(&state, &slug).await?;
+    let done = crate::routes::forms::submit(
+        &state,
+        &form,
+        peer.ip(),
+        &body.fields,
+        crate::routes::forms::Origin::Api,
+        None,
+        false,
+    )
+    .await?;
+    let id = done.id.unwrap_or_default();
+    let message = done.message;
     Ok((
         StatusCode::CREATED,
         axum::Json(FormSubmittedOut { id, message }),

@@ -160,7 +160,8 @@ api_tests! {
         let sneaky = submit(&app, &slug, json!({"fields": {"guest": "Eve", "phone": "1", "note": "approve me", "status": "approved"}})).await;
         let error = sneaky.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone();
         let paths: Vec<&str> = error["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
-        assert_eq!(paths, vec!["fields.note", "fields.status"]);
+        // Every problem at once: the fields not on the form, then the values (phone "1" is no number).
+        assert_eq!(paths, vec!["fields.note", "fields.status", "fields.phone"]);
         let missing = submit(&app, &slug, json!({"fields": {"guest": "Eve"}})).await;
         missing.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         let after = app.get("/api/v1/apps/housing/tables/bookings/records?count=true", &app.admin_token).await.expect(StatusCode::OK)["total"].clone();
@@ -199,6 +200,38 @@ api_tests! {
         limited.expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
         assert!(limited.header("retry-after").is_some());
         assert!(accepted >= 20, "a burst of 20 is allowed, got {accepted}");
+        app
+    }
+
+    async fn a_public_forms_daily_cap_refuses_and_writes_nothing(app) {
+        housing(&app).await;
+        let form = app.post(VIEWS, &app.admin_token, json!({"name": "Apply", "type": "form", "config": {
+            "fields": ["guest", {"field": "status", "hidden": true, "default": "pending"}], "public": true, "daily_limit": 2}}))
+            .await
+            .expect(StatusCode::CREATED)
+            .clone();
+        let slug = slug_of(&form);
+        // A hidden field is not on the page and cannot be sent; the record gets its default.
+        let page = app.call(Method::GET, &format!("/api/v1/forms/{slug}"), None, None).await.expect(StatusCode::OK).clone();
+        assert_eq!(page["fields"].as_array().unwrap().len(), 1);
+        submit(&app, &slug, json!({"fields": {"guest": "A", "status": "approved"}})).await.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        let first = submit(&app, &slug, json!({"fields": {"guest": "A"}})).await.expect(StatusCode::CREATED).clone();
+        let record = app.get(&format!("/api/v1/apps/housing/tables/bookings/records/{}", first["id"].as_str().unwrap()), &app.admin_token).await;
+        assert_eq!(record.expect(StatusCode::OK)["fields"]["status"], "pending");
+        // A refused submission does not use up the day's slots.
+        submit(&app, &slug, json!({"fields": {"guest": ""}})).await.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        submit(&app, &slug, json!({"fields": {"guest": "B"}})).await.expect(StatusCode::CREATED);
+        let over = submit(&app, &slug, json!({"fields": {"guest": "C"}})).await;
+        let error = over.expect_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited").clone();
+        assert_eq!(error["details"][0]["code"], "limit_reached");
+        assert_eq!(error["details"][0]["params"]["max"], 2);
+        assert!(over.header("retry-after").is_some());
+        let total = app.get("/api/v1/apps/housing/tables/bookings/records?count=true", &app.admin_token).await.expect(StatusCode::OK)["total"].clone();
+        assert_eq!(total, 5, "3 seeded + 2 submitted");
+        // The cap must be a whole number of at least 1.
+        app.post(VIEWS, &app.admin_token, json!({"name": "Bad", "type": "form", "config": {"fields": ["guest"], "daily_limit": 0}}))
+            .await
+            .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         app
     }
 }

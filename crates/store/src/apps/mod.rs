@@ -20,6 +20,7 @@ mod conversion;
 pub(crate) mod ddl;
 mod definition;
 mod fields;
+mod form_caps;
 mod groups;
 pub(crate) mod stored;
 mod tables;

@@ -127,6 +127,15 @@ ui_tests! {
                 .await;
             boards.push(view["id"].as_str().unwrap().to_owned());
         }
+        let form = ui
+            .api(
+                Method::POST,
+                &format!("/api/v1/apps/{app_id}/tables/{table_id}/views"),
+                Some(json!({"name": "登记表", "type": "form", "config": {"fields": [{"field": "姓名", "required": true, "help": "填写全名"}], "public": true}})),
+            )
+            .await;
+        let form_id = form["id"].as_str().unwrap().to_owned();
+        let slug = form["public_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
         let cookie = ui.log_in().await;
         let pages = [
             ("/", StatusCode::OK, "home.html"),
@@ -134,6 +143,9 @@ ui_tests! {
             (&format!("/apps/{app_id}/tables/{table_id}?view={}", boards[1]), StatusCode::OK, "board_part.html"),
             (&format!("/apps/{app_id}/tables/{table_id}?view={}&mode=week", boards[1]), StatusCode::OK, "board_part.html"),
             (&format!("/apps/{app_id}/tables/{table_id}?view={}", boards[2]), StatusCode::OK, "card.html"),
+            (&format!("/apps/{app_id}/tables/{table_id}?view={form_id}") as &str, StatusCode::OK, "form_designer.html"),
+            (&format!("/f/{slug}"), StatusCode::OK, "public_form.html"),
+            ("/f/no-such-form", StatusCode::NOT_FOUND, "error.html"),
             (&format!("/apps/{app_id}") as &str, StatusCode::OK, "app.html"),
             (&format!("/apps/{app_id}/tables/{table_id}"), StatusCode::OK, "table.html"),
             ("/apps/no-such-app", StatusCode::NOT_FOUND, "error.html"),

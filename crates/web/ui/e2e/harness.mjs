@@ -75,6 +75,8 @@ export async function openPage(browser, server, options = {}) {
     viewport: options.viewport ?? { width: 1280, height: 800 },
     // The browser's own time zone (the page must show date-times in the organization's, whatever this is).
     timezoneId: options.timezoneId,
+    // A visitor with JavaScript turned off (the public form page must work without it).
+    javaScriptEnabled: options.javaScriptEnabled ?? true,
   });
   const page = await context.newPage();
   const problems = [];

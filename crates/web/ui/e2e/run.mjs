@@ -6,6 +6,7 @@ import "./cells.mjs";
 import "./fields.mjs";
 import "./views.mjs";
 import "./boards.mjs";
+import "./forms.mjs";
 
 const filter = process.argv[2] ?? "";
 const server = await startServer();

@@ -8,6 +8,7 @@ import { initLogin } from "./login";
 import { ViewTools } from "./views";
 import { initAdmin } from "./admin";
 import { initBoard } from "./boards";
+import { initDesigner } from "./designer";
 
 const LANG_COOKIE = "tenon_lang";
 
@@ -58,6 +59,7 @@ function mount(): void {
   document.querySelectorAll<HTMLFormElement>("form[data-island=login]").forEach(initLogin);
   document.querySelectorAll<HTMLFormElement>("form[data-island=api-form]").forEach(initApiForm);
   document.querySelectorAll<HTMLElement>("[data-island=grid]").forEach(initGrid);
+  document.querySelectorAll<HTMLElement>("[data-island=form-designer]").forEach(initDesigner);
   const schema = tableSchema();
   if (schema) {
     const base = `/api/v1/apps/${encodeURIComponent(schema.app)}/tables/${encodeURIComponent(schema.table)}`;

@@ -1,0 +1,538 @@
+//! The public form page, `GET /f/{slug}` and `POST /f/{slug}`: a plain HTML form that works with
+//! JavaScript off (an `application/x-www-form-urlencoded` post to the same address), phone first, in the
+//! form's language (the organization's, unless the visitor picks the other with the switch, `?lang=`).
+//! A submission goes through the same code as the JSON API (`tenon_server::routes::forms::submit`).
+//!
+//! Abuse guard: the per-address rate limit (a limited visitor gets a page saying when to try again), the
+//! owner's daily cap, a honeypot field (filled: the visitor sees the thank-you, nothing is written) and,
+//! when JavaScript runs, a proof of work (ALTCHA format) solved by `assets/form.js`. Without JavaScript
+//! there is no proof: the post is taken but also counts against a stricter per-address limit.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use fluent_bundle::FluentValue;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tenon_model::apps::{FieldKind, FieldType};
+use tenon_server::routes::forms::{self, FormField, Origin, PublicForm};
+use tenon_server::{ApiError, AppState};
+
+use crate::i18n::{self, Lang};
+use crate::pages::{error_page, json_block};
+use crate::session::{MaybeViewer, login_redirect};
+use crate::templates;
+
+/// The honeypot's input name: people never see it; bots fill it.
+pub const HONEYPOT: &str = "website";
+/// The proof of work's input name (ALTCHA's).
+pub const PROOF: &str = "altcha";
+
+#[derive(Debug, Deserialize)]
+pub struct FormQuery {
+    lang: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ChoiceOut {
+    value: String,
+    selected: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct FieldOut {
+    key: String,
+    /// The input's id (`f-1`, …).
+    id: String,
+    label: String,
+    help: Option<String>,
+    required: bool,
+    /// How the page asks for it: `text`, `textarea`, `checkbox`, `select`, `checkboxes`, or an input type.
+    control: &'static str,
+    inputmode: &'static str,
+    choices: Vec<ChoiceOut>,
+    value: String,
+    checked: bool,
+    error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct SwitchOut {
+    tag: &'static str,
+    label: &'static str,
+    href: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Context {
+    lang: &'static str,
+    title: String,
+    description: Option<String>,
+    fields: Vec<FieldOut>,
+    /// The form's own label for the button (else the catalog's `form-submit`).
+    submit_label: Option<String>,
+    action: String,
+    switch: SwitchOut,
+    /// A message above the form (proof of work refused, nothing filled in…).
+    form_error: Option<String>,
+    /// `done`: the thank-you; `limited`: the rate limit or daily cap page; else the form.
+    state: &'static str,
+    message: String,
+    challenge: String,
+    honeypot: &'static str,
+    proof: &'static str,
+}
+
+/// The page's language: `?lang=` (the switch), else the language cookie, else the organization's.
+fn language(query: Option<&str>, headers: &HeaderMap, form: &PublicForm) -> Lang {
+    query
+        .and_then(Lang::parse)
+        .or_else(|| i18n::cookie(headers, i18n::LANG_COOKIE).and_then(|value| Lang::parse(&value)))
+        .unwrap_or_else(|| Lang::from(form.organization.locale))
+}
+
+fn text(lang: Lang, key: &str, args: &[(&str, FluentValue<'_>)]) -> String {
+    i18n::message(lang, key, args).unwrap_or_else(|| key.to_owned())
+}
+
+/// How a field is asked for on the page.
+fn control_of(kind: &FieldKind) -> (&'static str, &'static str) {
+    match kind.field_type() {
+        FieldType::LongText => ("textarea", ""),
+        FieldType::Number | FieldType::Currency | FieldType::Percent => ("text", "decimal"),
+        FieldType::Date => ("date", ""),
+        FieldType::DateTime => ("datetime-local", ""),
+        FieldType::Checkbox => ("checkbox", ""),
+        FieldType::SingleSelect | FieldType::Rating => ("select", ""),
+        FieldType::MultiSelect => ("checkboxes", ""),
+        FieldType::Email => ("email", "email"),
+        FieldType::Phone => ("tel", "tel"),
+        FieldType::Url => ("url", "url"),
+        _ => ("text", ""),
+    }
+}
+
+fn choices_of(kind: &FieldKind) -> Vec<String> {
+    match kind {
+        FieldKind::SingleSelect { choices } | FieldKind::MultiSelect { choices } => {
+            choices.iter().map(|choice| choice.name.clone()).collect()
+        }
+        FieldKind::Rating { max } => (1..=*max).map(|n| n.to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The values a visitor typed, by field key (several for a multi-select).
+type Typed = Map<String, Value>;
+
+fn field_out(i: usize, entry: &FormField, typed: &Typed, errors: &[(String, String)]) -> FieldOut {
+    let key = entry.field.key.to_string();
+    let (control, inputmode) = control_of(&entry.field.kind);
+    let given = typed.get(&key);
+    let given_texts: Vec<String> = match given {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|item| item.as_str().map(str::to_owned))
+            .collect(),
+        Some(Value::String(text)) => vec![text.clone()],
+        Some(Value::Number(n)) => vec![n.to_string()],
+        _ => Vec::new(),
+    };
+    FieldOut {
+        id: format!("f-{i}"),
+        label: entry.label.clone(),
+        help: entry.help.clone(),
+        required: entry.required,
+        control,
+        inputmode,
+        choices: choices_of(&entry.field.kind)
+            .into_iter()
+            .map(|value| ChoiceOut {
+                selected: given_texts.contains(&value),
+                value,
+            })
+            .collect(),
+        value: given_texts.first().cloned().unwrap_or_default(),
+        checked: matches!(given, Some(Value::Bool(true))),
+        error: errors
+            .iter()
+            .find(|(field, _)| *field == key)
+            .map(|(_, message)| message.clone()),
+        key,
+    }
+}
+
+/// Renders the page with `status`.
+#[allow(clippy::too_many_arguments)]
+fn render(
+    now: chrono::DateTime<chrono::Utc>,
+    form: &PublicForm,
+    lang: Lang,
+    status: StatusCode,
+    state: &'static str,
+    typed: &Typed,
+    errors: &[(String, String)],
+    form_error: Option<String>,
+    message: String,
+) -> Response {
+    let other = match lang {
+        Lang::ZhCn => Lang::En,
+        Lang::En => Lang::ZhCn,
+    };
+    let context = Context {
+        lang: lang.tag(),
+        title: form.title(),
+        description: form.description(),
+        fields: form
+            .visible()
+            .filter(|entry| forms::fillable_on_page(entry.field.field_type()))
+            .enumerate()
+            .map(|(i, entry)| field_out(i + 1, entry, typed, errors))
+            .collect(),
+        submit_label: form.submit_label(),
+        action: format!("/f/{}?lang={}", form.slug, lang.tag()),
+        switch: SwitchOut {
+            tag: other.tag(),
+            label: match other {
+                Lang::ZhCn => "简体中文",
+                Lang::En => "English",
+            },
+            href: format!("/f/{}?lang={}", form.slug, other.tag()),
+        },
+        form_error,
+        state,
+        message,
+        challenge: json_block(&tenon_server::pow::challenge(now)),
+        honeypot: HONEYPOT,
+        proof: PROOF,
+    };
+    match templates::render("public_form.html", &context) {
+        Ok(html) => {
+            let mut response = (status, Html(html)).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(error) => {
+            tracing::error!(%error, "the public form failed to render");
+            error_page(lang, None, StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+/// `GET /f/{slug}`: the form.
+pub async fn show(
+    State(state): State<AppState>,
+    viewer: MaybeViewer,
+    Path(slug): Path<String>,
+    Query(query): Query<FormQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let form = match forms::load(&state, &slug).await {
+        Ok(form) => form,
+        Err(error) => return failed(&headers, query.lang.as_deref(), &error),
+    };
+    if let Err(back) = member_of(&form, &viewer, &query) {
+        return login_redirect(&back);
+    }
+    let lang = language(query.lang.as_deref(), &headers, &form);
+    render(
+        state.store().now(),
+        &form,
+        lang,
+        StatusCode::OK,
+        "form",
+        &Map::new(),
+        &[],
+        None,
+        String::new(),
+    )
+}
+
+fn failed(headers: &HeaderMap, lang: Option<&str>, error: &ApiError) -> Response {
+    let lang = lang
+        .and_then(Lang::parse)
+        .unwrap_or_else(|| i18n::negotiate(headers, None));
+    error_page(lang, None, error.status())
+}
+
+/// For a members-only form: the member submitting (a visitor without a session of the form's
+/// organization is sent to log in, and comes back here: `Err` holds where). `None` for a public form.
+fn member_of(
+    form: &PublicForm,
+    viewer: &MaybeViewer,
+    query: &FormQuery,
+) -> Result<Option<tenon_model::Actor>, String> {
+    if !form.members_only() {
+        return Ok(None);
+    }
+    match &viewer.0 {
+        Some(found) if found.principal.org_id == form.organization.id => {
+            Ok(Some(found.principal.actor.clone()))
+        }
+        _ => {
+            let back = match query.lang.as_deref().and_then(Lang::parse) {
+                Some(lang) => format!("/f/{}?lang={}", form.slug, lang.tag()),
+                None => format!("/f/{}", form.slug),
+            };
+            Err(back)
+        }
+    }
+}
+
+/// Reads the posted body: every `name=value` pair, in order.
+fn pairs(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body)
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect()
+}
+
+/// Turns the posted strings into the JSON values the API takes, by field key.
+fn typed_values(form: &PublicForm, posted: &[(String, String)]) -> Typed {
+    let mut typed = Map::new();
+    for entry in form
+        .visible()
+        .filter(|entry| forms::fillable_on_page(entry.field.field_type()))
+    {
+        let key = entry.field.key.as_str();
+        let values: Vec<&str> = posted
+            .iter()
+            .filter(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
+            .collect();
+        let value = match entry.field.field_type() {
+            FieldType::Checkbox => Value::Bool(values.iter().any(|v| !v.is_empty())),
+            FieldType::MultiSelect => Value::Array(
+                values
+                    .iter()
+                    .filter(|v| !v.is_empty())
+                    .map(|v| Value::String((*v).to_owned()))
+                    .collect(),
+            ),
+            FieldType::Rating => match values.first().map(|v| v.trim()) {
+                Some(raw) if !raw.is_empty() => raw
+                    .parse::<i64>()
+                    .map_or_else(|_| Value::String(raw.to_owned()), Value::from),
+                _ => Value::Null,
+            },
+            _ => match values.first() {
+                Some(raw) if !raw.trim().is_empty() => Value::String((*raw).to_owned()),
+                _ => Value::Null,
+            },
+        };
+        typed.insert(key.to_owned(), value);
+    }
+    typed
+}
+
+/// `POST /f/{slug}`: a submission from the page.
+pub async fn submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    viewer: MaybeViewer,
+    Path(slug): Path<String>,
+    Query(query): Query<FormQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = match forms::load(&state, &slug).await {
+        Ok(form) => form,
+        Err(error) => return failed(&headers, query.lang.as_deref(), &error),
+    };
+    let lang = language(query.lang.as_deref(), &headers, &form);
+    let actor = match member_of(&form, &viewer, &query) {
+        Ok(actor) => actor,
+        Err(back) => return login_redirect(&back),
+    };
+    // A member's post carries the session cookie: it must come from this site.
+    if actor.is_some()
+        && let Err(error) =
+            tenon_server::auth::check_same_origin(&axum::http::Method::POST, &headers)
+    {
+        return error_page(lang, None, error.status());
+    }
+    let posted = pairs(&body);
+    let value_of = |name: &str| {
+        posted
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    let honeypot = value_of(HONEYPOT).is_some_and(|value| !value.trim().is_empty());
+    let proof = value_of(PROOF);
+    let typed = typed_values(&form, &posted);
+    let given: Map<String, Value> = typed
+        .iter()
+        .filter(|(_, value)| !value.is_null())
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    let outcome = forms::submit(
+        &state,
+        &form,
+        peer.ip(),
+        &given,
+        Origin::Page { proof },
+        actor,
+        honeypot,
+    )
+    .await;
+    let now = state.store().now();
+    match outcome {
+        Ok(_) => {
+            let message = form
+                .success_message()
+                .unwrap_or_else(|| text(lang, "form-thanks", &[]));
+            render(
+                now,
+                &form,
+                lang,
+                StatusCode::OK,
+                "done",
+                &typed,
+                &[],
+                None,
+                message,
+            )
+        }
+        Err(error) => refused(now, &form, lang, &typed, &error),
+    }
+}
+
+/// The page for a refused submission: the form again with the values kept and a message at each
+/// field, or the "try again later" page.
+fn refused(
+    now: chrono::DateTime<chrono::Utc>,
+    form: &PublicForm,
+    lang: Lang,
+    typed: &Typed,
+    error: &ApiError,
+) -> Response {
+    let seconds = |error: &ApiError| {
+        error
+            .param("retry_after")
+            .and_then(Value::as_i64)
+            .unwrap_or(60)
+    };
+    match error.status() {
+        StatusCode::TOO_MANY_REQUESTS => {
+            let wait = seconds(error);
+            let message = if let Some(detail) = error
+                .details()
+                .iter()
+                .find(|detail| detail.field == "daily_limit")
+            {
+                let max = detail
+                    .params
+                    .get("max")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                text(lang, "form-daily-limit", &[("max", FluentValue::from(max))])
+            } else {
+                text(
+                    lang,
+                    "form-rate-limited",
+                    &[("seconds", FluentValue::from(wait))],
+                )
+            };
+            render(
+                now,
+                form,
+                lang,
+                StatusCode::TOO_MANY_REQUESTS,
+                "limited",
+                typed,
+                &[],
+                None,
+                message,
+            )
+        }
+        StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => {
+            let mut errors = Vec::new();
+            let mut form_error = None;
+            for detail in error.details() {
+                let message = detail_message(lang, detail);
+                match detail.field.strip_prefix("fields.") {
+                    Some(key) if !key.contains('.') => {
+                        let key = form
+                            .fields
+                            .iter()
+                            .find(|entry| {
+                                entry.field.key.as_str() == key || entry.field.name.as_str() == key
+                            })
+                            .map_or(key.to_owned(), |entry| entry.field.key.to_string());
+                        if !errors.iter().any(|(known, _)| *known == key) {
+                            errors.push((key, message));
+                        }
+                    }
+                    _ if detail.field == PROOF => {
+                        form_error = Some(text(lang, "form-proof-failed", &[]));
+                    }
+                    _ => form_error = Some(message),
+                }
+            }
+            let form_error = form_error.or_else(|| Some(text(lang, "form-fix-errors", &[])));
+            render(
+                now,
+                form,
+                lang,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "form",
+                typed,
+                &errors,
+                form_error,
+                String::new(),
+            )
+        }
+        status => {
+            if status.is_server_error() {
+                tracing::error!(message = error.message(), "a public form submission failed");
+            }
+            let message = text(lang, &format!("error-{}", error.code().as_str()), &[]);
+            render(
+                now,
+                form,
+                lang,
+                status,
+                "form",
+                typed,
+                &[],
+                Some(message),
+                String::new(),
+            )
+        }
+    }
+}
+
+/// A field problem in the page's language (`detail-<code>` with its parameters).
+fn detail_message(lang: Lang, detail: &tenon_model::FieldError) -> String {
+    let args: Vec<(&str, FluentValue<'_>)> = detail
+        .params
+        .iter()
+        .map(|(name, value)| {
+            let value = match value {
+                Value::String(text) => FluentValue::from(text.clone()),
+                Value::Number(n) => n
+                    .as_i64()
+                    .map_or_else(|| FluentValue::from(n.to_string()), FluentValue::from),
+                Value::Array(items) => FluentValue::from(
+                    items
+                        .iter()
+                        .map(|item| {
+                            item.as_str()
+                                .map_or_else(|| item.to_string(), str::to_owned)
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+                other => FluentValue::from(other.to_string()),
+            };
+            (name, value)
+        })
+        .collect();
+    i18n::message(lang, &format!("detail-{}", detail.code.as_str()), &args)
+        .unwrap_or_else(|| detail.reason.clone())
+}

@@ -34,6 +34,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/apps/{app}/tables/{table}/views/{view}/part",
             get(boards::part),
+        )
+        .route(
             "/apps/{app}/tables/{table}/views/{view}/qr.svg",
             get(designer::qr),
         )

@@ -557,9 +557,6 @@ form-fix-errors = Please correct the marked fields and submit again.
 form-proof-working = Checking your browser…
 
 # The form designer (a form view on the table page).
-view-type = View type
-view-type-grid = Grid
-view-type-form = Form
 designer-title = Form design
 designer-read-only = You can look at this form; changing it needs the permission to build apps.
 designer-fields = Form fields

@@ -556,9 +556,6 @@ form-fix-errors = 请修改标出的项目后再提交。
 form-proof-working = 正在验证浏览器…
 
 # 表单设计器（数据表页中的表单视图）。
-view-type = 视图类型
-view-type-grid = 表格
-view-type-form = 表单
 designer-title = 表单设计
 designer-read-only = 您可以查看此表单；修改需要搭建应用的权限。
 designer-fields = 表单字段

@@ -481,3 +481,26 @@ detail-no_match = no { $what } matches “{ $value }”
 detail-openings_unbalanced = the opening balances do not balance: debits { $debit } ≠ credits { $credit } (difference { $difference })
 detail-profit_and_loss_open = income and expense accounts { $accounts } still have a balance in { $period }; carry them forward first
 detail-not_latest_closed = only the latest closed period ({ $period }) can be reopened
+
+## Dashboards
+dashboards-title = Dashboards
+dashboards-empty = No dashboards yet.
+new-dashboard = New dashboard
+add-widget = Add widget
+dashboard-key = Key
+dashboard-key-hint = Lower-case letters, digits and _; part of the dashboard's link.
+dashboard-loading = Loading…
+dashboard-empty = This dashboard has no widgets yet.
+js-dashboard-none = (none)
+js-dashboard-no-data = No data yet.
+js-dashboard-previous = Period before: { $value }
+js-dashboard-debit = Debit
+js-dashboard-credit = Credit
+js-dashboard-ledger-about = { $account }, { $period }
+js-dashboard-key-taken = A dashboard with this key already exists.
+js-dashboard-metric-count = Count
+js-dashboard-metric-sum = Sum
+js-dashboard-metric-avg = Average
+js-dashboard-metric-min = Minimum
+js-dashboard-metric-max = Maximum
+js-dashboard-metric-count_distinct = Distinct

@@ -480,3 +480,26 @@ detail-no_match = 没有名为“{ $value }”的{ $what }
 detail-openings_unbalanced = 期初余额不平衡：借方 { $debit } ≠ 贷方 { $credit }（差额 { $difference }）
 detail-profit_and_loss_open = 损益类科目 { $accounts } 在 { $period } 仍有余额，请先结转损益
 detail-not_latest_closed = 只能反结账最近一个已结账期间（{ $period }）
+
+## Dashboards
+dashboards-title = 仪表盘
+dashboards-empty = 还没有仪表盘。
+new-dashboard = 新建仪表盘
+add-widget = 添加组件
+dashboard-key = 标识
+dashboard-key-hint = 小写字母、数字和下划线，用在仪表盘的链接里。
+dashboard-loading = 加载中…
+dashboard-empty = 这个仪表盘还没有组件。
+js-dashboard-none = （空）
+js-dashboard-no-data = 暂无数据。
+js-dashboard-previous = 上期：{ $value }
+js-dashboard-debit = 借
+js-dashboard-credit = 贷
+js-dashboard-ledger-about = { $account }，{ $period }
+js-dashboard-key-taken = 已有使用这个标识的仪表盘。
+js-dashboard-metric-count = 数量
+js-dashboard-metric-sum = 合计
+js-dashboard-metric-avg = 平均
+js-dashboard-metric-min = 最小
+js-dashboard-metric-max = 最大
+js-dashboard-metric-count_distinct = 去重计数

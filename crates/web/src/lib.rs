@@ -16,6 +16,7 @@ use axum::routing::get;
 use tenon_server::AppState;
 
 pub mod assets;
+pub mod dashboards;
 pub mod i18n;
 pub mod pages;
 pub mod security;
@@ -28,6 +29,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/", get(pages::home))
         .route("/apps/{app}", get(pages::app))
         .route("/apps/{app}/tables/{table}", get(pages::table))
+        .route("/apps/{app}/dashboards/{key}", get(dashboards::dashboard))
         .route("/admin", get(pages::admin))
         .route("/admin/{section}", get(pages::admin))
         .route("/admin/webhooks/{id}", get(pages::admin_webhook))

@@ -100,11 +100,19 @@ ui_tests! {
             Some(json!({"name": "姓名", "type": "text"})),
         )
         .await;
+        ui.api(
+            Method::PUT,
+            &format!("/api/v1/apps/{app_id}/dashboards/duty"),
+            Some(json!({"name": "值班看板", "widgets": [{"title": "人数", "type": "number", "table": table_id.clone()}]})),
+        )
+        .await;
         let cookie = ui.log_in().await;
         let pages = [
             ("/", StatusCode::OK, "home.html"),
             (&format!("/apps/{app_id}") as &str, StatusCode::OK, "app.html"),
             (&format!("/apps/{app_id}/tables/{table_id}"), StatusCode::OK, "table.html"),
+            (&format!("/apps/{app_id}/dashboards/duty"), StatusCode::OK, "dashboard.html"),
+            (&format!("/apps/{app_id}/dashboards/no-such"), StatusCode::NOT_FOUND, "error.html"),
             ("/apps/no-such-app", StatusCode::NOT_FOUND, "error.html"),
             ("/admin", StatusCode::OK, "admin.html"),
             ("/admin/members", StatusCode::OK, "admin.html"),

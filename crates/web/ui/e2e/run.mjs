@@ -5,6 +5,7 @@ import { tests } from "./tests.mjs";
 import "./cells.mjs";
 import "./fields.mjs";
 import "./views.mjs";
+import "./dashboards.mjs";
 
 const filter = process.argv[2] ?? "";
 const server = await startServer();

@@ -7,6 +7,7 @@ import { initGrid, tableSchema } from "./grid";
 import { initLogin } from "./login";
 import { ViewTools } from "./views";
 import { initAdmin } from "./admin";
+import { initDashboard, initNewDashboard } from "./dashboard";
 
 const LANG_COOKIE = "tenon_lang";
 
@@ -57,6 +58,8 @@ function mount(): void {
   document.querySelectorAll<HTMLFormElement>("form[data-island=login]").forEach(initLogin);
   document.querySelectorAll<HTMLFormElement>("form[data-island=api-form]").forEach(initApiForm);
   document.querySelectorAll<HTMLElement>("[data-island=grid]").forEach(initGrid);
+  document.querySelectorAll<HTMLElement>("[data-island=dashboard]").forEach(initDashboard);
+  document.querySelectorAll<HTMLFormElement>("form[data-island=new-dashboard]").forEach(initNewDashboard);
   const schema = tableSchema();
   if (schema) {
     const base = `/api/v1/apps/${encodeURIComponent(schema.app)}/tables/${encodeURIComponent(schema.table)}`;

@@ -51,7 +51,7 @@ pub struct WidgetDataOut {
     /// `null` when the widget failed.
     #[schema(value_type = Option<Object>)]
     pub data: Option<Value>,
-    /// `{code, message, details}` when the widget's query failed (the other widgets still answer).
+    /// `{code, message, params, details}` when the widget's query failed (the other widgets still answer).
     #[schema(value_type = Option<Object>)]
     pub error: Option<Value>,
 }
@@ -73,10 +73,9 @@ pub async fn dashboard_data(
         {
             continue;
         }
-        let schema = widget
-            .kind
-            .table()
-            .and_then(|table| tenon_model::apps::dashboard::check::AppLookup::table(current, table));
+        let schema = widget.kind.table().and_then(|table| {
+            tenon_model::apps::dashboard::check::AppLookup::table(current, table)
+        });
         let result = widget_data(state, auth, current, widget, &context).await;
         let (data, error) = match result {
             Ok(data) => (Some(data), None),
@@ -156,7 +155,15 @@ async fn widget_data(
             ListProblem::Field(key) => stale(format!("no field \"{key}\"")),
             ListProblem::Formula(invalid) => stale(invalid.to_string()),
         })?;
-        let page = list(state, auth.principal.org_id, schema, &query, KeyBy::Key, &[]).await?;
+        let page = list(
+            state,
+            auth.principal.org_id,
+            schema,
+            &query,
+            KeyBy::Key,
+            &[],
+        )
+        .await?;
         return Ok(json!({"view": view.key.as_str(), "fields": keys, "items": page.items}));
     }
     let ask = widget
@@ -273,6 +280,8 @@ async fn ledger_figure(
     } else {
         at.to_string()
     };
-    Ok(json!({"book": book, "account": row.code.to_string(), "account_name": row.name,
-              "measure": measure.as_str(), "period": period_label, "amount": amount, "side": side}))
+    Ok(
+        json!({"book": book, "account": row.code.to_string(), "account_name": row.name,
+              "measure": measure.as_str(), "period": period_label, "amount": amount, "side": side}),
+    )
 }

@@ -214,7 +214,7 @@ pub struct DataParams {
 }
 
 /// Every widget's figures in one answer (or the widgets named). A widget whose query fails carries its
-/// error (`{code, message, details}`) in place of `data`; the others still answer. Needs `records:read`;
+/// error (`{code, message, params, details}`) in place of `data`; the others still answer. Needs `records:read`;
 /// ledger widgets also need `ledger:read` (without it they carry `insufficient_scope`).
 #[utoipa::path(get, path = "/api/v1/apps/{app}/dashboards/{key}/data", tag = "apps",
     params(("app" = String, Path, description = "App id or key"), ("key" = String, Path, description = "Dashboard key"), DataParams),
@@ -262,11 +262,15 @@ pub(crate) fn widget_error(error: ApiError) -> Value {
     let details: Vec<Value> = error
         .details()
         .iter()
-        .map(|detail| json!({"field": detail.field, "code": detail.code.as_str(), "reason": detail.reason}))
+        .map(|detail| {
+            json!({"field": detail.field, "code": detail.code.as_str(),
+                   "params": detail.params.to_json(), "reason": detail.reason})
+        })
         .collect();
     let mut object = Map::new();
     object.insert("code".to_owned(), json!(error.code().as_str()));
     object.insert("message".to_owned(), json!(error.message()));
+    object.insert("params".to_owned(), Value::Object(error.params_json()));
     object.insert("details".to_owned(), Value::Array(details));
     Value::Object(object)
 }

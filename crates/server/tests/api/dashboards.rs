@@ -23,8 +23,14 @@ async fn sales(app: &TestApp) {
         {"name": "Booked on", "key": "booked_on", "type": "date"},
         {"name": "Rep", "key": "rep", "type": "single_select", "options": {"choices": ["王芳", "李强"]}}
     ]})).await.expect(StatusCode::CREATED);
-    app.post("/api/v1/apps/sales/tables/orders/views", &app.admin_token, json!({"name": "Latest", "key": "latest", "type": "grid",
-        "config": {"fields": ["customer", "amount"], "sort": "-booked_on"}})).await.expect(StatusCode::CREATED);
+    app.post(
+        "/api/v1/apps/sales/tables/orders/views",
+        &app.admin_token,
+        json!({"name": "Latest", "key": "latest", "type": "grid",
+        "config": {"fields": ["customer", "amount"], "sort": "-booked_on"}}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
     let customers = app
         .post(
             "/api/v1/apps/sales/tables/customers/records",

@@ -1,11 +1,11 @@
 //! Applying an app definition (apps as code): the steps of a plan, all in one transaction, so an import
 //! either takes effect whole or not at all.
 
+use tenon_model::apps::dashboard::check::check_references;
 use tenon_model::apps::definition::{
     AppDefinition, CurrentApp, Step, ViewDefinition, adopt_choice_ids, created_apart,
 };
 use tenon_model::apps::filter::{Filter, FilterContext, parse_sort};
-use tenon_model::apps::dashboard::check::check_references;
 use tenon_model::apps::view::check_config;
 use tenon_model::apps::{App, ParseContext, TableSchema};
 use tenon_model::{DetailCode, Invalid};

@@ -285,24 +285,35 @@ export class Dashboard {
     const UPlot = (window as unknown as { uPlot?: UPlotCtor }).uPlot;
     if (!UPlot) return;
     const xs = labels.map((_, i) => i);
+    // The first metric on the left axis, any others (often another unit: an amount beside a count) on the right.
+    const scaleOf = (i: number) => (i === 0 ? "y" : "y2");
     const series = metrics.map((metric, i) => ({
       label: metricLabel(metric),
+      scale: scaleOf(i),
       stroke: PALETTE[i % PALETTE.length],
       fill: data.chart === "bar" ? `${PALETTE[i % PALETTE.length]}99` : undefined,
       width: 2,
       paths: data.chart === "bar" ? barPaths(UPlot, i, metrics.length) : undefined,
-      points: { show: data.chart !== "bar" },
+      points: { show: data.chart !== "bar" || labels.length === 1, size: 8 },
     }));
+    const axes: Record<string, unknown>[] = [
+      { values: (_: unknown, ticks: number[]) => ticks.map((tick) => (Number.isInteger(tick) ? (labels[tick] ?? "") : "")), space: 40 },
+      { scale: "y", size: 80 },
+    ];
+    if (metrics.length > 1) axes.push({ scale: "y2", side: 1, size: 80, grid: { show: false } });
     const options = {
       width,
       height: 220,
-      legend: { show: metrics.length > 1 },
+      // The figures are in the table below the chart; the legend would only repeat them.
+      legend: { show: false },
       cursor: { show: false },
-      scales: { x: { time: false, range: (_: unknown, min: number, max: number) => [min - 0.5, max + 0.5] } },
-      axes: [
-        { values: (_: unknown, ticks: number[]) => ticks.map((tick) => (Number.isInteger(tick) ? (labels[tick] ?? "") : "")), space: 40 },
-        {},
-      ],
+      scales: {
+        x: { time: false, range: (_: unknown, min: number, max: number) => [min - 0.5, max + 0.5] },
+        // Bars and counts start at zero.
+        y: { range: fromZero },
+        y2: { range: fromZero },
+      },
+      axes,
       series: [{ label: groupBy }, ...series],
     };
     const columns = [xs, ...metrics.map((metric) => groups.map((group) => asNumber(group[metric])))];
@@ -331,6 +342,12 @@ export class Dashboard {
     });
     void labels;
   }
+}
+
+/** A value axis from zero (or the lowest negative value) to a little above the highest. */
+function fromZero(_: unknown, min: number, max: number): [number, number] {
+  const top = Math.max(max, 0);
+  return [Math.min(min, 0), top > 0 ? top * 1.1 : 1];
 }
 
 /** Bars for a bar chart (a chart of several metrics draws each metric's bars narrower, over the last). */

@@ -204,11 +204,14 @@ pub fn check_references(
 
 impl AppLookup for crate::apps::definition::CurrentApp {
     fn table(&self, reference: &str) -> Option<&TableSchema> {
-        self.tables.iter().find(|s| s.table.key.as_str() == reference).or_else(|| {
-            self.tables.iter().find(|s| {
-                s.table.id.to_string() == reference || s.table.name.as_str() == reference
+        self.tables
+            .iter()
+            .find(|s| s.table.key.as_str() == reference)
+            .or_else(|| {
+                self.tables.iter().find(|s| {
+                    s.table.id.to_string() == reference || s.table.name.as_str() == reference
+                })
             })
-        })
     }
 
     fn has_view(&self, table: &TableSchema, view: &str) -> bool {

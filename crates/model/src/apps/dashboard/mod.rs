@@ -258,14 +258,17 @@ impl Dashboard {
                 check.add(Reason::wrong_type("string", "must be text").at(at("key")));
                 None
             }
-            None => name.as_ref().and_then(|name| ApiKey::derive(name.as_str())).or_else(|| {
-                check.push(
-                    at("key"),
-                    DetailCode::Required,
-                    "no key is given and none can be derived from the name; give one",
-                );
-                None
-            }),
+            None => name
+                .as_ref()
+                .and_then(|name| ApiKey::derive(name.as_str()))
+                .or_else(|| {
+                    check.push(
+                        at("key"),
+                        DetailCode::Required,
+                        "no key is given and none can be derived from the name; give one",
+                    );
+                    None
+                }),
         };
         let mut widgets = Vec::new();
         match object.get("widgets") {
@@ -285,9 +288,8 @@ impl Dashboard {
                     }
                 }
             }
-            Some(_) => check.add(
-                Reason::wrong_type("array", "must be a list of widgets").at(at("widgets")),
-            ),
+            Some(_) => check
+                .add(Reason::wrong_type("array", "must be a list of widgets").at(at("widgets"))),
         }
         check.finish()?;
         match (key, name) {
@@ -306,7 +308,9 @@ impl Dashboard {
     }
 
     pub fn widget(&self, key: &str) -> Option<&Widget> {
-        self.widgets.iter().find(|widget| widget.key.as_str() == key)
+        self.widgets
+            .iter()
+            .find(|widget| widget.key.as_str() == key)
     }
 }
 
@@ -369,7 +373,11 @@ fn parse_widget(
             String::new()
         }
         _ => {
-            check.push(at("title"), DetailCode::Required, "a widget needs a title (text)");
+            check.push(
+                at("title"),
+                DetailCode::Required,
+                "a widget needs a title (text)",
+            );
             String::new()
         }
     };
@@ -379,7 +387,9 @@ fn parse_widget(
             check.add(Reason::wrong_type("string", "must be text").at(at("key")));
             None
         }
-        None => match ApiKey::derive(&title).or_else(|| ApiKey::parse(&format!("w{}", index + 1)).ok()) {
+        None => match ApiKey::derive(&title)
+            .or_else(|| ApiKey::parse(&format!("w{}", index + 1)).ok())
+        {
             Some(base) => Some(ApiKey::unique_among(base, |taken| {
                 before.iter().any(|w| w.key.as_str() == taken)
             })),
@@ -450,7 +460,10 @@ fn parse_widget(
             },
         }
     };
-    let filter = object.get("filter").filter(|value| !value.is_null()).cloned();
+    let filter = object
+        .get("filter")
+        .filter(|value| !value.is_null())
+        .cloned();
     let period = |check: &mut Checker| -> Option<RecordPeriod> {
         let field = text(check, "date_field", false);
         let range = text(check, "period", false);
@@ -466,11 +479,19 @@ fn parse_widget(
                 Some(RecordPeriod { date_field, range })
             }
             (Some(_), None) => {
-                check.push(at("period"), DetailCode::Required, "date_field needs a period (this_month…)");
+                check.push(
+                    at("period"),
+                    DetailCode::Required,
+                    "date_field needs a period (this_month…)",
+                );
                 None
             }
             (None, Some(_)) => {
-                check.push(at("date_field"), DetailCode::Required, "a period needs the date field it is read on");
+                check.push(
+                    at("date_field"),
+                    DetailCode::Required,
+                    "a period needs the date field it is read on",
+                );
                 None
             }
         }
@@ -484,7 +505,9 @@ fn parse_widget(
                 None | Some(Value::Null) => false,
                 Some(Value::Bool(flag)) => *flag,
                 Some(_) => {
-                    check.add(Reason::wrong_type("boolean", "must be true or false").at(at("compare")));
+                    check.add(
+                        Reason::wrong_type("boolean", "must be true or false").at(at("compare")),
+                    );
                     false
                 }
             };
@@ -495,28 +518,51 @@ fn parse_widget(
                     "a comparison needs date_field and period (the period before is compared)",
                 );
             }
-            WidgetKind::Number { table: table.unwrap_or_default(), metric, filter, period, compare }
+            WidgetKind::Number {
+                table: table.unwrap_or_default(),
+                metric,
+                filter,
+                period,
+                compare,
+            }
         }
         "chart" => {
             let table = text(check, "table", true);
             let chart = match object.get("chart").and_then(Value::as_str) {
                 None => ChartType::Bar,
                 Some(raw) => ChartType::parse(raw).unwrap_or_else(|| {
-                    check.add(Reason::not_one_of(&ChartType::ALL, "must be bar, line or pie").at(at("chart")));
+                    check.add(
+                        Reason::not_one_of(&ChartType::ALL, "must be bar, line or pie")
+                            .at(at("chart")),
+                    );
                     ChartType::Bar
                 }),
             };
             let group_by = text(check, "group_by", true);
             let metrics = match object.get("metrics") {
                 None | Some(Value::Null) => vec!["count".to_owned()],
-                Some(Value::String(raw)) => raw.split(',').map(|m| m.trim().to_owned()).filter(|m| !m.is_empty()).collect(),
-                Some(Value::Array(items)) if items.iter().all(Value::is_string) && !items.is_empty() => items
-                    .iter()
-                    .filter_map(Value::as_str)
+                Some(Value::String(raw)) => raw
+                    .split(',')
                     .map(|m| m.trim().to_owned())
+                    .filter(|m| !m.is_empty())
                     .collect(),
+                Some(Value::Array(items))
+                    if items.iter().all(Value::is_string) && !items.is_empty() =>
+                {
+                    items
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(|m| m.trim().to_owned())
+                        .collect()
+                }
                 Some(_) => {
-                    check.add(Reason::wrong_type("array", "must be a list of metrics (count, sum:<field>…)").at(at("metrics")));
+                    check.add(
+                        Reason::wrong_type(
+                            "array",
+                            "must be a list of metrics (count, sum:<field>…)",
+                        )
+                        .at(at("metrics")),
+                    );
                     Vec::new()
                 }
             };
@@ -560,33 +606,59 @@ fn parse_widget(
                 None | Some("balance") => LedgerMeasure::Balance,
                 Some("movement") => LedgerMeasure::Movement,
                 Some(_) => {
-                    check.add(Reason::not_one_of(&["balance", "movement"], "must be balance or movement").at(at("measure")));
+                    check.add(
+                        Reason::not_one_of(&["balance", "movement"], "must be balance or movement")
+                            .at(at("measure")),
+                    );
                     LedgerMeasure::Balance
                 }
             };
             let period = text(check, "period", false).unwrap_or_else(|| "this_month".to_owned());
             if !LEDGER_PERIODS.contains(&period.as_str()) {
                 check.add(
-                    Reason::not_one_of(&LEDGER_PERIODS, "must be this_month, last_month or this_year").at(at("period")),
+                    Reason::not_one_of(
+                        &LEDGER_PERIODS,
+                        "must be this_month, last_month or this_year",
+                    )
+                    .at(at("period")),
                 );
             }
-            WidgetKind::Ledger { book: book.unwrap_or_default(), account: account.unwrap_or_default(), measure, period }
+            WidgetKind::Ledger {
+                book: book.unwrap_or_default(),
+                account: account.unwrap_or_default(),
+                measure,
+                period,
+            }
         }
         _ => {
             let table = text(check, "table", true);
             let view = text(check, "view", true);
             let limit = rows(check, 5);
-            WidgetKind::Records { table: table.unwrap_or_default(), view: view.unwrap_or_default(), limit }
+            WidgetKind::Records {
+                table: table.unwrap_or_default(),
+                view: view.unwrap_or_default(),
+                limit,
+            }
         }
     };
     if !local.is_clean() {
-        local.into_invalid().0.into_iter().for_each(|error| outer.add(error));
+        local
+            .into_invalid()
+            .0
+            .into_iter()
+            .for_each(|error| outer.add(error));
         return None;
     }
     let key = key?;
     let mut source = object.clone();
     source.insert("key".to_owned(), Value::String(key.to_string()));
-    Some(Widget { key, title, width, kind, source })
+    Some(Widget {
+        key,
+        title,
+        width,
+        kind,
+        source,
+    })
 }
 
 /// The days of a relative period (`this_month`…) and of the period just before it, as half-open ranges
@@ -598,10 +670,7 @@ pub fn period_ranges(
 ) -> Option<((NaiveDate, NaiveDate), (NaiveDate, NaiveDate))> {
     let (from, to) = relative_days(range, today)?;
     let previous = match range {
-        "this_month" | "last_month" => (
-            from.checked_sub_months(Months::new(1))?,
-            from,
-        ),
+        "this_month" | "last_month" => (from.checked_sub_months(Months::new(1))?, from),
         "this_year" => (NaiveDate::from_ymd_opt(from.year() - 1, 1, 1)?, from),
         _ => {
             let days = u64::try_from((to - from).num_days()).ok()?;

@@ -21,14 +21,22 @@ fn a_dashboard_parses_with_derived_widget_keys_and_default_widths() {
     assert_eq!(dashboard.widgets[1].width, 6);
     assert_eq!(dashboard.widgets[1].source["key"], "orders_2");
     match &dashboard.widgets[2].kind {
-        WidgetKind::Ledger { account, measure, period, .. } => {
+        WidgetKind::Ledger {
+            account,
+            measure,
+            period,
+            ..
+        } => {
             assert_eq!(account, "1122");
             assert_eq!(*measure, LedgerMeasure::Balance);
             assert_eq!(period, "this_month");
         }
         other => panic!("not a ledger widget: {other:?}"),
     }
-    assert_eq!(Dashboard::parse(&dashboard.to_json(), "").unwrap(), dashboard);
+    assert_eq!(
+        Dashboard::parse(&dashboard.to_json(), "").unwrap(),
+        dashboard
+    );
 }
 
 #[test]
@@ -60,7 +68,10 @@ fn a_period_and_the_one_before_it() {
     let today = day("2026-03-15");
     let ((from, to), (before_from, before_to)) = period_ranges("this_month", today).unwrap();
     assert_eq!((from, to), (day("2026-03-01"), day("2026-04-01")));
-    assert_eq!((before_from, before_to), (day("2026-02-01"), day("2026-03-01")));
+    assert_eq!(
+        (before_from, before_to),
+        (day("2026-02-01"), day("2026-03-01"))
+    );
     let (_, before) = period_ranges("this_year", today).unwrap();
     assert_eq!(before, (day("2025-01-01"), day("2026-01-01")));
     let (now, before) = period_ranges("last_7_days", today).unwrap();

@@ -1,3 +1,5 @@
+//! Dashboards: their shape, derived keys, the period before, a widget's filter with its period.
+
 use chrono::NaiveDate;
 use serde_json::json;
 

@@ -53,6 +53,9 @@ pub async fn dashboard(
         app: AppItem,
         dashboard: DashboardItem,
         widgets: Vec<WidgetItem>,
+        /// The app's tables (key, name), for the "Add widget" dialog.
+        tables: Vec<(String, String)>,
+        can_build: bool,
     }
     let (lang, viewer_out) = match frame_of(&state, &viewer, &headers).await {
         Ok(found) => found,
@@ -69,6 +72,13 @@ pub async fn dashboard(
     };
     let stored = match tenant.dashboard(app.id, &key).await {
         Ok(stored) => stored,
+        Err(error) => return failed(lang, viewer_out, error),
+    };
+    let tables = match tenant.list_tables(app.id).await {
+        Ok(tables) => tables
+            .into_iter()
+            .map(|table| (table.key.to_string(), table.name.to_string()))
+            .collect(),
         Err(error) => return failed(lang, viewer_out, error),
     };
     let widgets = stored
@@ -95,6 +105,8 @@ pub async fn dashboard(
             },
             dashboard: stored.into(),
             widgets,
+            tables,
+            can_build: principal.scopes.grants(Scope::AppsWrite),
         },
     )
 }

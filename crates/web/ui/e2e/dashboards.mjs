@@ -72,5 +72,16 @@ Object.assign(tests, {
     );
     await checkAccessibility(p, "dashboard after updates");
     await screenshot(p, "95-dashboard-after-voucher");
+
+    // Add widget: a number of the orders table; the page comes back with it.
+    await p.getByRole("button", { name: "添加组件" }).click();
+    const dialog = p.getByRole("dialog", { name: "添加组件" });
+    await dialog.getByRole("textbox", { name: "标题" }).fill("全部订单数");
+    await dialog.getByRole("combobox", { name: "数据表" }).selectOption("orders");
+    await checkAccessibility(p, "add widget dialog");
+    await Promise.all([p.waitForEvent("load"), dialog.getByRole("button", { name: "创建" }).click()]);
+    const added = p.getByRole("region", { name: "全部订单数" });
+    assert.ok(Number(await figure(added)) >= before + 1);
+    await screenshot(p, "95-dashboard-widget-added");
   },
 });

@@ -382,3 +382,27 @@ export function initNewDashboard(form: HTMLFormElement): void {
 export function initDashboard(root: HTMLElement): void {
   void new Dashboard(root).start();
 }
+
+/**
+ * The dashboard page's "Add widget" dialog: reads the dashboard, appends a number, chart or top-N widget
+ * (title, table, metric, group) and writes it back; the server checks the names (a 422 is shown here and
+ * nothing is stored), then the page reloads with the widget.
+ */
+export function initAddWidget(form: HTMLFormElement): void {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const value = (name: string) => (form.elements.namedItem(name) as HTMLInputElement | HTMLSelectElement | null)?.value.trim() ?? "";
+    const url = `/api/v1/apps/${encodeURIComponent(form.dataset.app ?? "")}/dashboards/${encodeURIComponent(form.dataset.key ?? "")}`;
+    const current = await call<{ name: string; widgets: Record<string, unknown>[] }>("GET", url);
+    if (!current.ok) return showError(form, current.error);
+    const kind = value("type");
+    const metric = value("metric") || "count";
+    const widget: Record<string, unknown> = { title: value("title"), table: value("table") };
+    if (kind === "number") Object.assign(widget, { type: "number", metric });
+    else if (kind === "top") Object.assign(widget, { type: "top", metric, group_by: value("group_by"), limit: 5 });
+    else Object.assign(widget, { type: "chart", chart: kind, metrics: [metric], group_by: value("group_by") });
+    const saved = await call("PUT", url, { name: current.body.name, widgets: [...current.body.widgets, widget] });
+    if (saved.ok) location.reload();
+    else showError(form, saved.error);
+  });
+}

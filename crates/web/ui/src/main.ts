@@ -7,7 +7,7 @@ import { initGrid, tableSchema } from "./grid";
 import { initLogin } from "./login";
 import { ViewTools } from "./views";
 import { initAdmin } from "./admin";
-import { initDashboard, initNewDashboard } from "./dashboard";
+import { initAddWidget, initDashboard, initNewDashboard } from "./dashboard";
 
 const LANG_COOKIE = "tenon_lang";
 
@@ -60,6 +60,7 @@ function mount(): void {
   document.querySelectorAll<HTMLElement>("[data-island=grid]").forEach(initGrid);
   document.querySelectorAll<HTMLElement>("[data-island=dashboard]").forEach(initDashboard);
   document.querySelectorAll<HTMLFormElement>("form[data-island=new-dashboard]").forEach(initNewDashboard);
+  document.querySelectorAll<HTMLFormElement>("form[data-island=add-widget]").forEach(initAddWidget);
   const schema = tableSchema();
   if (schema) {
     const base = `/api/v1/apps/${encodeURIComponent(schema.app)}/tables/${encodeURIComponent(schema.table)}`;

@@ -19,6 +19,11 @@
 //!       - {formula: "{Nights} <= 30", message: 每次最多住 30 晚}
 //!     views:
 //!       - {key: board, name: Board, type: kanban, config: {group_field: status}}
+//! dashboards:
+//!   - key: overview
+//!     name: Overview
+//!     widgets:
+//!       - {title: Nights this month, type: number, table: bookings, metric: "sum:nights", date_field: check_in, period: this_month}
 //! ```
 //!
 //! A `key` left out (of the app, a table, a field or a view) is derived from the `name` as the API derives
@@ -28,6 +33,7 @@
 
 use serde::{Deserialize, Serialize};
 use tenon_model::apps::ApiKey;
+use tenon_model::apps::dashboard::{DASHBOARDS_PER_APP_MAX, Dashboard};
 use tenon_model::apps::definition::{
     AppDefinition, CurrentApp, TableDefinition, ViewDefinition, owns_link,
 };
@@ -54,6 +60,9 @@ pub struct AppFile {
     pub description: Option<String>,
     #[serde(default)]
     pub tables: Vec<TableFile>,
+    /// Dashboards (docs/dashboards.md): `{key, name, widgets: [...]}`, checked against the tables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dashboards: Vec<serde_json::Value>,
     /// Custom roles approval rules name (`{key, name}`; members are given in the directory, not here).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<RoleFile>,
@@ -437,6 +446,30 @@ pub fn check(file: AppFile) -> Result<AppDefinition, ExchangeError> {
             );
         }
     }
+    let mut dashboards: Vec<Dashboard> = Vec::with_capacity(file.dashboards.len());
+    if file.dashboards.len() > DASHBOARDS_PER_APP_MAX {
+        check.too_many(
+            "dashboards",
+            DASHBOARDS_PER_APP_MAX,
+            format!("an app has at most {DASHBOARDS_PER_APP_MAX} dashboards"),
+        );
+    }
+    for (d, value) in file.dashboards.iter().enumerate() {
+        let at = format!("dashboards[{d}]");
+        match Dashboard::parse(value, &at) {
+            Ok(dashboard) => {
+                if dashboards.iter().any(|known| known.key == dashboard.key) {
+                    check.push(
+                        format!("{at}.key"),
+                        DetailCode::NotUnique,
+                        format!("\"{}\" is used by another dashboard", dashboard.key),
+                    );
+                }
+                dashboards.push(dashboard);
+            }
+            Err(invalid) => invalid.0.into_iter().for_each(|error| check.add(error)),
+        }
+    }
     let (Some(key), Some(name)) = (key, name) else {
         return Err(check.into_invalid().into());
     };
@@ -446,6 +479,7 @@ pub fn check(file: AppFile) -> Result<AppDefinition, ExchangeError> {
         name,
         description: file.description,
         tables,
+        dashboards,
     })
 }
 
@@ -560,6 +594,7 @@ pub fn export(current: &CurrentApp) -> AppFile {
                 }
             })
             .collect(),
+        dashboards: current.dashboards.iter().map(Dashboard::to_json).collect(),
         roles: Vec::new(),
         processes: Vec::new(),
         flows: Vec::new(),

@@ -35,10 +35,12 @@ pub enum TargetKind {
     FlowRun,
     /// A standing approval delegation (代理审批, `/api/v1/approval-delegations`).
     ApprovalDelegation,
+    /// A dashboard of an app.
+    Dashboard,
 }
 
 impl TargetKind {
-    pub const ALL: [TargetKind; 22] = [
+    pub const ALL: [TargetKind; 23] = [
         TargetKind::Organization,
         TargetKind::Member,
         TargetKind::Department,
@@ -61,6 +63,7 @@ impl TargetKind {
         TargetKind::Flow,
         TargetKind::FlowRun,
         TargetKind::ApprovalDelegation,
+        TargetKind::Dashboard,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -86,6 +89,7 @@ impl TargetKind {
             TargetKind::Flow => "flow",
             TargetKind::FlowRun => "flow_run",
             TargetKind::ApprovalDelegation => "approval_delegation",
+            TargetKind::Dashboard => "dashboard",
         }
     }
     pub fn parse(raw: &str) -> Option<Self> {

@@ -130,6 +130,11 @@ impl ApiError {
         &self.details
     }
 
+    /// The values the code's message needs (`{"what": "book"}`), as the error body shows them.
+    pub fn params_json(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.params.to_json()
+    }
+
     /// Adds a parameter (a key the code documents).
     #[must_use]
     pub fn with(mut self, key: &'static str, value: impl Into<serde_json::Value>) -> Self {

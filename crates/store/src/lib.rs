@@ -50,7 +50,7 @@ mod subscriptions;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
-pub use apps::{AppPatch, FieldPatch, NewApp, NewTable, TablePatch, ViewSpec};
+pub use apps::{AppPatch, FieldPatch, NewApp, NewTable, StoredDashboard, TablePatch, ViewSpec};
 pub use audit::AuditFilter;
 pub use cache::{CacheStats, FRESH_FOR, SYNC_INTERVAL};
 pub use clock::{Clock, ManualClock, SystemClock, TestClock};

@@ -18,6 +18,7 @@ use tenon_server::AppState;
 pub mod assets;
 pub mod boards;
 pub mod designer;
+pub mod dashboards;
 pub mod i18n;
 pub mod pages;
 pub mod public_form;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/apps/{app}/tables/{table}/views/{view}/qr.svg",
             get(designer::qr),
         )
+        .route("/apps/{app}/dashboards/{key}", get(dashboards::dashboard))
         .route("/admin", get(pages::admin))
         .route("/admin/{section}", get(pages::admin))
         .route("/admin/webhooks/{id}", get(pages::admin_webhook))

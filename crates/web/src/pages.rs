@@ -44,7 +44,7 @@ pub struct ViewerOut {
 }
 
 impl Frame {
-    fn new(lang: Lang, viewer: Option<ViewerOut>, section: &'static str) -> Frame {
+    pub(crate) fn new(lang: Lang, viewer: Option<ViewerOut>, section: &'static str) -> Frame {
         let messages = json_block(&i18n::client_slice(lang));
         Frame {
             lang: lang.tag(),
@@ -76,7 +76,7 @@ pub fn json_block(value: &impl Serialize) -> String {
 }
 
 /// A rendered page, or the error page in the same language.
-fn page(lang: Lang, name: &str, context: impl Serialize) -> Response {
+pub(crate) fn page(lang: Lang, name: &str, context: impl Serialize) -> Response {
     match templates::render(name, context) {
         Ok(html) => {
             let mut response = Html(html).into_response();
@@ -112,7 +112,7 @@ pub fn error_page(lang: Lang, viewer: Option<ViewerOut>, status: StatusCode) -> 
 }
 
 /// Loads the viewer's organization (for the header and the language fallback).
-async fn frame_of(
+pub(crate) async fn frame_of(
     state: &AppState,
     viewer: &Viewer,
     headers: &HeaderMap,
@@ -140,7 +140,7 @@ async fn frame_of(
 }
 
 /// Turns a store error into the error page.
-fn failed(lang: Lang, viewer: ViewerOut, error: impl Into<ApiError>) -> Response {
+pub(crate) fn failed(lang: Lang, viewer: ViewerOut, error: impl Into<ApiError>) -> Response {
     let error: ApiError = error.into();
     if error.status().is_server_error() {
         tracing::error!(message = error.message(), "a page failed");
@@ -181,11 +181,11 @@ pub async fn login(headers: HeaderMap, Query(query): Query<LoginQuery>) -> Respo
 }
 
 #[derive(Debug, Serialize)]
-struct AppItem {
-    id: String,
-    key: String,
-    name: String,
-    description: String,
+pub(crate) struct AppItem {
+    pub(crate) id: String,
+    pub(crate) key: String,
+    pub(crate) name: String,
+    pub(crate) description: String,
 }
 
 impl From<tenon_model::apps::App> for AppItem {
@@ -259,6 +259,7 @@ pub async fn app(
         frame: Frame,
         app: AppItem,
         tables: Vec<TableItem>,
+        dashboards: Vec<crate::dashboards::DashboardItem>,
         can_build: bool,
     }
     let (lang, viewer_out) = match frame_of(&state, &viewer, &headers).await {
@@ -285,6 +286,13 @@ pub async fn app(
             .collect(),
         Err(error) => return failed(lang, viewer_out, error),
     };
+    let dashboards = match tenant.dashboards(app.id).await {
+        Ok(found) => found
+            .into_iter()
+            .map(crate::dashboards::DashboardItem::from)
+            .collect(),
+        Err(error) => return failed(lang, viewer_out, error),
+    };
     page(
         lang,
         "app.html",
@@ -292,6 +300,7 @@ pub async fn app(
             frame: Frame::new(lang, Some(viewer_out), "apps"),
             app: app.into(),
             tables,
+            dashboards,
             can_build: principal.scopes.grants(Scope::AppsWrite),
         },
     )

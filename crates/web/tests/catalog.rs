@@ -210,6 +210,8 @@ fn the_built_islands_match_their_sources() {
         root.join("assets/islands.js"),
         root.join("assets/form.js"),
         root.join("assets/vendor/htmx.min.js"),
+        root.join("assets/vendor/uplot.min.js"),
+        root.join("assets/vendor/uplot.min.css"),
     ];
     let mut current = BTreeMap::new();
     for (kind, paths) in [("input", inputs.as_slice()), ("output", outputs.as_slice())] {

@@ -38,6 +38,9 @@ await build({
 
 mkdirSync(join(assets, "vendor"), { recursive: true });
 copyFileSync(join(here, "node_modules/htmx.org/dist/htmx.min.js"), join(assets, "vendor/htmx.min.js"));
+// uPlot: loaded only by dashboard pages (charts), verbatim from its package.
+copyFileSync(join(here, "node_modules/uplot/dist/uPlot.iife.min.js"), join(assets, "vendor/uplot.min.js"));
+copyFileSync(join(here, "node_modules/uplot/dist/uPlot.min.css"), join(assets, "vendor/uplot.min.css"));
 
 function files(dir) {
   return readdirSync(dir)
@@ -49,7 +52,13 @@ function files(dir) {
 }
 const sha = (path) => createHash("sha256").update(readFileSync(path)).digest("hex");
 const inputs = [join(here, "build.mjs"), join(here, "package-lock.json"), ...files(join(here, "src"))];
-const outputs = [join(assets, "islands.js"), join(assets, "form.js"), join(assets, "vendor/htmx.min.js")];
+const outputs = [
+  join(assets, "islands.js"),
+  join(assets, "form.js"),
+  join(assets, "vendor/htmx.min.js"),
+  join(assets, "vendor/uplot.min.js"),
+  join(assets, "vendor/uplot.min.css"),
+];
 const lines = [
   "# Written by `npm --prefix crates/web/ui run build`; checked by `cargo test -p tenon-web`. Do not edit.",
   ...inputs.map((path) => `input ${relative(crate, path)} ${sha(path)}`),

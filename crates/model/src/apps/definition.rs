@@ -19,6 +19,8 @@ pub struct AppDefinition {
     pub name: Name,
     pub description: Option<String>,
     pub tables: Vec<TableDefinition>,
+    /// Matched to existing dashboards by key (checked against the tables when applied).
+    pub dashboards: Vec<crate::apps::dashboard::Dashboard>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -89,6 +91,8 @@ pub enum Step {
     UpdateViews {
         table: ApiKey,
     },
+    /// Creates, changes and deletes the app's dashboards to match the definition (they hold no data).
+    UpdateDashboards,
 }
 
 impl Step {
@@ -118,6 +122,7 @@ impl fmt::Display for Step {
             }
             Step::DeleteTable { table } => write!(f, "- table {table} (and its records)"),
             Step::UpdateViews { table } => write!(f, "~ views of table {table}"),
+            Step::UpdateDashboards => write!(f, "~ dashboards"),
         }
     }
 }
@@ -128,6 +133,8 @@ pub struct CurrentApp {
     pub app: App,
     pub tables: Vec<TableSchema>,
     pub views: HashMap<crate::ids::TableId, Vec<View>>,
+    /// The app's dashboards, in order.
+    pub dashboards: Vec<crate::apps::dashboard::Dashboard>,
 }
 
 /// Whether existing views match the definition's (same keys in order, names, types and settings).
@@ -187,6 +194,7 @@ fn rank(step: &Step, definition: &AppDefinition, current: Option<&CurrentApp>) -
             }
         }
         Step::UpdateTable { .. } | Step::UpdateViews { .. } => 4,
+        Step::UpdateDashboards => 6,
         Step::DeleteTable { .. } => 5,
     }
 }
@@ -353,6 +361,9 @@ fn unordered_plan(definition: &AppDefinition, current: Option<&CurrentApp>) -> V
                 });
             }
         }
+        if !definition.dashboards.is_empty() {
+            steps.push(Step::UpdateDashboards);
+        }
         return steps;
     };
     let mut steps = Vec::new();
@@ -489,6 +500,9 @@ fn unordered_plan(definition: &AppDefinition, current: Option<&CurrentApp>) -> V
         }
     }
     steps.extend(later);
+    if current.dashboards != definition.dashboards {
+        steps.push(Step::UpdateDashboards);
+    }
     for schema in &current.tables {
         if !definition
             .tables

@@ -12,6 +12,7 @@ use crate::values::Name;
 
 pub mod aggregate;
 pub mod computed;
+pub mod dashboard;
 pub mod definition;
 pub mod field;
 pub mod filter;

@@ -105,10 +105,22 @@ pub async fn aggregate(
             Some(Filter::parse(&value, &schema, &context).map_err(ApiError::bad_filter)?)
         }
     };
-    let result = tenant
-        .aggregate(&schema, &spec, filter.as_ref(), org.time_zone)
-        .await?;
-    let names = Names::load(&tenant, &schema, &spec, &result).await?;
+    Ok(axum::Json(
+        aggregate_groups(&tenant, &schema, &spec, filter.as_ref(), org.time_zone).await?,
+    ))
+}
+
+/// Runs a checked aggregation and renders its groups as the aggregate route answers them (also used by
+/// dashboards).
+pub(crate) async fn aggregate_groups(
+    tenant: &Tenant<'_>,
+    schema: &TableSchema,
+    spec: &AggregateSpec,
+    filter: Option<&Filter>,
+    time_zone: tenon_model::TimeZone,
+) -> ApiResult<AggregateOut> {
+    let result = tenant.aggregate(schema, spec, filter, time_zone).await?;
+    let names = Names::load(tenant, schema, spec, &result).await?;
     let groups: Vec<Map<String, Value>> = result
         .groups
         .iter()
@@ -130,10 +142,10 @@ pub async fn aggregate(
             object
         })
         .collect();
-    Ok(axum::Json(AggregateOut {
+    Ok(AggregateOut {
         groups,
         truncated: result.truncated,
-    }))
+    })
 }
 
 fn metric_json(kind: MetricKind, field: Option<&Field>, value: &MetricValue) -> Value {

@@ -176,6 +176,15 @@ pub async fn import_app(
         }
     };
     let wanted = definition::check(file).map_err(exchange_error)?;
+    for (i, dashboard) in wanted.dashboards.iter().enumerate() {
+        crate::routes::dashboards::check_ledger_accounts(
+            &state,
+            auth.principal.org_id,
+            dashboard,
+            &format!("dashboards[{i}]"),
+        )
+        .await?;
+    }
     let tenant = state.store().tenant(auth.principal.org_id);
     let current = tenant.current_app(wanted.key.as_str()).await?;
     let steps = plan(&wanted, current.as_ref());

@@ -19,6 +19,8 @@ pub mod approvals;
 pub mod apps;
 pub mod attachments;
 pub mod audit;
+pub mod dashboard_data;
+pub mod dashboards;
 pub mod departments;
 pub mod dingtalk;
 pub mod event_stream;
@@ -157,6 +159,12 @@ pub fn api() -> OpenApiRouter<AppState> {
             views::delete_view
         ))
         .routes(routes!(views::view_records))
+        .routes(routes!(dashboards::list_dashboards))
+        .routes(routes!(
+            dashboards::get_dashboard,
+            dashboards::put_dashboard
+        ))
+        .routes(routes!(dashboards::get_dashboard_data))
         .routes(routes!(views::get_form, views::submit_form))
         .routes(routes!(attachments::download))
         .merge(

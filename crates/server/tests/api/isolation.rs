@@ -61,6 +61,7 @@ pub fn valid_body_for(method: &Method, path: &str) -> Option<Value> {
         ("PATCH", "{flow}") => json!({"enabled": false}),
         ("POST", "comments") => json!({"text": "x"}),
         ("POST", "cc") => json!({"members": [uuid::Uuid::now_v7().to_string()]}),
+        ("PUT", "{key}") if path.contains("/dashboards/") => json!({"name": "x", "widgets": []}),
         ("PUT", "draft") => {
             json!({"code": "B_PROC", "name": "x", "table": "t", "app": "a", "nodes": [{"key": "n", "type": "end"}]})
         }
@@ -117,6 +118,10 @@ api_tests! {
             .await
             .expect(StatusCode::CREATED)
             .clone();
+        app.call(Method::PUT, "/api/v1/apps/b_app/dashboards/b_board", Some(&other_admin),
+            Some(json!({"name": "B dashboard", "widgets": [{"title": "Count", "type": "number", "table": "b_table"}]})))
+            .await
+            .expect(StatusCode::CREATED);
         let b_file = crate::Reply::from(
             app.http
                 .post(format!("{}/api/v1/attachments?filename=b.txt", app.base))
@@ -216,6 +221,7 @@ api_tests! {
                         .replace("{table}", if by_key { "b_table" } else { b_table["id"].as_str().unwrap() })
                         .replace("{field}", if by_key { "title" } else { b_table["fields"][0]["id"].as_str().unwrap() })
                         .replace("{view}", if by_key { "b_view" } else { b_view["id"].as_str().unwrap() })
+                        .replace("{key}", "b_board")
                         .replace("{id}", b_record["id"].as_str().unwrap())
                 })
                 .collect()

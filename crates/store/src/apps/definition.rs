@@ -1,6 +1,7 @@
 //! Applying an app definition (apps as code): the steps of a plan, all in one transaction, so an import
 //! either takes effect whole or not at all.
 
+use tenon_model::apps::dashboard::check::check_references;
 use tenon_model::apps::definition::{
     AppDefinition, CurrentApp, Step, ViewDefinition, adopt_choice_ids, created_apart,
 };
@@ -17,22 +18,40 @@ impl Tenant<'_> {
     /// An app with all its tables, by id or key (`None` if it does not exist).
     pub async fn current_app(&self, reference: &str) -> Result<Option<CurrentApp>> {
         let mut pooled = self.store.pools.read().await?;
-        let mut conn = pooled.conn();
-        let Some(app) = self.load_app(&mut conn, reference).await? else {
+        self.current_app_in(&mut pooled.conn(), reference).await
+    }
+
+    pub(crate) async fn current_app_in(
+        &self,
+        conn: &mut Conn<'_>,
+        reference: &str,
+    ) -> Result<Option<CurrentApp>> {
+        let Some(app) = self.load_app(conn, reference).await? else {
             return Ok(None);
         };
         let mut tables = Vec::new();
         let mut views = std::collections::HashMap::new();
-        for table in self.load_tables(&mut conn, app.id).await? {
-            views.insert(table.id, self.load_views(&mut conn, table.id).await?);
-            let fields = self.load_fields(&mut conn, table.id).await?;
+        for table in self.load_tables(conn, app.id).await? {
+            views.insert(table.id, self.load_views(conn, table.id).await?);
+            let fields = self.load_fields(conn, table.id).await?;
             tables.push(super::stored::finish_schema(TableSchema {
                 app: app.clone(),
                 table,
                 fields,
             })?);
         }
-        Ok(Some(CurrentApp { app, tables, views }))
+        let dashboards = self
+            .load_dashboards(conn, app.id)
+            .await?
+            .into_iter()
+            .map(|stored| stored.dashboard)
+            .collect();
+        Ok(Some(CurrentApp {
+            app,
+            tables,
+            views,
+            dashboards,
+        }))
     }
 
     /// Applies `steps` (computed by `plan` from `definition`) in one transaction.
@@ -238,6 +257,30 @@ impl Tenant<'_> {
                 Step::DeleteTable { table } => {
                     let schema = self.schema_by_key(conn, &current, table.as_str()).await?;
                     self.delete_table_in(conn, ctx, &schema).await?;
+                }
+                Step::UpdateDashboards => {
+                    let now = self
+                        .current_app_in(conn, &current.id.to_string())
+                        .await?
+                        .ok_or_else(|| missing("the app"))?;
+                    let filter_context = FilterContext {
+                        today: self
+                            .store
+                            .now()
+                            .with_timezone(&parse.org_time_zone.tz())
+                            .date_naive(),
+                        time_zone: parse.org_time_zone,
+                    };
+                    for (i, dashboard) in definition.dashboards.iter().enumerate() {
+                        check_references(
+                            dashboard,
+                            &format!("dashboards[{i}]"),
+                            &now,
+                            &filter_context,
+                        )?;
+                    }
+                    self.replace_dashboards_in(conn, ctx, &current, &definition.dashboards)
+                        .await?;
                 }
             }
         }

@@ -17,6 +17,7 @@ use crate::{Result, StoreError, Tenant, WriteContext};
 
 mod computed_fields;
 mod conversion;
+mod dashboards;
 pub(crate) mod ddl;
 mod definition;
 mod fields;
@@ -26,6 +27,7 @@ pub(crate) mod stored;
 mod tables;
 mod views;
 
+pub use dashboards::StoredDashboard;
 pub use fields::FieldPatch;
 pub use tables::{NewTable, TablePatch};
 pub use views::ViewSpec;

@@ -136,6 +136,12 @@ ui_tests! {
             .await;
         let form_id = form["id"].as_str().unwrap().to_owned();
         let slug = form["public_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+        ui.api(
+            Method::PUT,
+            &format!("/api/v1/apps/{app_id}/dashboards/duty"),
+            Some(json!({"name": "值班看板", "widgets": [{"title": "人数", "type": "number", "table": table_id.clone()}]})),
+        )
+        .await;
         let cookie = ui.log_in().await;
         let pages = [
             ("/", StatusCode::OK, "home.html"),
@@ -148,6 +154,8 @@ ui_tests! {
             ("/f/no-such-form", StatusCode::NOT_FOUND, "error.html"),
             (&format!("/apps/{app_id}") as &str, StatusCode::OK, "app.html"),
             (&format!("/apps/{app_id}/tables/{table_id}"), StatusCode::OK, "table.html"),
+            (&format!("/apps/{app_id}/dashboards/duty"), StatusCode::OK, "dashboard.html"),
+            (&format!("/apps/{app_id}/dashboards/no-such"), StatusCode::NOT_FOUND, "error.html"),
             ("/apps/no-such-app", StatusCode::NOT_FOUND, "error.html"),
             ("/admin", StatusCode::OK, "admin.html"),
             ("/admin/members", StatusCode::OK, "admin.html"),

@@ -7,6 +7,7 @@ import "./fields.mjs";
 import "./views.mjs";
 import "./boards.mjs";
 import "./forms.mjs";
+import "./dashboards.mjs";
 
 const filter = process.argv[2] ?? "";
 const server = await startServer();

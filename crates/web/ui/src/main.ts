@@ -9,6 +9,7 @@ import { ViewTools } from "./views";
 import { initAdmin } from "./admin";
 import { initBoard } from "./boards";
 import { initDesigner } from "./designer";
+import { initAddWidget, initDashboard, initNewDashboard } from "./dashboard";
 
 const LANG_COOKIE = "tenon_lang";
 
@@ -60,6 +61,9 @@ function mount(): void {
   document.querySelectorAll<HTMLFormElement>("form[data-island=api-form]").forEach(initApiForm);
   document.querySelectorAll<HTMLElement>("[data-island=grid]").forEach(initGrid);
   document.querySelectorAll<HTMLElement>("[data-island=form-designer]").forEach(initDesigner);
+  document.querySelectorAll<HTMLElement>("[data-island=dashboard]").forEach(initDashboard);
+  document.querySelectorAll<HTMLFormElement>("form[data-island=new-dashboard]").forEach(initNewDashboard);
+  document.querySelectorAll<HTMLFormElement>("form[data-island=add-widget]").forEach(initAddWidget);
   const schema = tableSchema();
   if (schema) {
     const base = `/api/v1/apps/${encodeURIComponent(schema.app)}/tables/${encodeURIComponent(schema.table)}`;

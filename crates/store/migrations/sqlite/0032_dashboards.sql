@@ -1,0 +1,18 @@
+-- SQLite twin of postgres/0032_dashboards.sql.
+-- Dashboards of apps (issue #23): a key unique in the app, a name, and the widgets as their author wrote
+-- them (JSON; checked against the app's tables when written).
+
+CREATE TABLE dashboards (
+    organization_id BLOB NOT NULL,
+    id              BLOB NOT NULL,
+    app_id          BLOB NOT NULL,
+    key             TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    widgets         TEXT NOT NULL,
+    position        INTEGER NOT NULL,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    PRIMARY KEY (organization_id, id),
+    CONSTRAINT dashboards_key_key UNIQUE (organization_id, app_id, key),
+    FOREIGN KEY (organization_id, app_id) REFERENCES apps (organization_id, id) ON DELETE CASCADE
+) STRICT;

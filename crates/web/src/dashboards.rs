@@ -1,0 +1,112 @@
+//! The dashboard page: the app's boss view. The server lays out the widgets (each a `region` named by its
+//! title); the `dashboard` island fills them from `…/dashboards/{key}/data`, draws the charts (uPlot,
+//! loaded only on this page) beside an accessible table of the same figures, and re-queries the widgets a
+//! record change touches.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Serialize;
+use tenon_model::Scope;
+use tenon_server::AppState;
+use tenon_store::StoredDashboard;
+
+use crate::pages::{AppItem, Frame, error_page, failed, frame_of, page};
+use crate::session::Viewer;
+
+/// A dashboard as the app page lists it.
+#[derive(Debug, Serialize)]
+pub struct DashboardItem {
+    pub key: String,
+    pub name: String,
+}
+
+impl From<StoredDashboard> for DashboardItem {
+    fn from(stored: StoredDashboard) -> Self {
+        DashboardItem {
+            key: stored.dashboard.key.to_string(),
+            name: stored.dashboard.name.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct WidgetItem {
+    key: String,
+    title: String,
+    width: u8,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+/// `GET /apps/{app}/dashboards/{key}`.
+pub async fn dashboard(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Path((app_reference, key)): Path<(String, String)>,
+) -> Response {
+    #[derive(Serialize)]
+    struct Context {
+        #[serde(flatten)]
+        frame: Frame,
+        app: AppItem,
+        dashboard: DashboardItem,
+        widgets: Vec<WidgetItem>,
+        /// The app's tables (key, name), for the "Add widget" dialog.
+        tables: Vec<(String, String)>,
+        can_build: bool,
+    }
+    let (lang, viewer_out) = match frame_of(&state, &viewer, &headers).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let principal = &viewer.0.principal;
+    if !principal.scopes.grants(Scope::AppsRead) || !principal.scopes.grants(Scope::RecordsRead) {
+        return error_page(lang, Some(viewer_out), StatusCode::FORBIDDEN);
+    }
+    let tenant = state.store().tenant(principal.org_id);
+    let app = match tenant.app(&app_reference).await {
+        Ok(app) => app,
+        Err(error) => return failed(lang, viewer_out, error),
+    };
+    let stored = match tenant.dashboard(app.id, &key).await {
+        Ok(stored) => stored,
+        Err(error) => return failed(lang, viewer_out, error),
+    };
+    let tables = match tenant.list_tables(app.id).await {
+        Ok(tables) => tables
+            .into_iter()
+            .map(|table| (table.key.to_string(), table.name.to_string()))
+            .collect(),
+        Err(error) => return failed(lang, viewer_out, error),
+    };
+    let widgets = stored
+        .dashboard
+        .widgets
+        .iter()
+        .map(|widget| WidgetItem {
+            key: widget.key.to_string(),
+            title: widget.title.clone(),
+            width: widget.width,
+            kind: widget.kind.type_name(),
+        })
+        .collect();
+    page(
+        lang,
+        "dashboard.html",
+        Context {
+            frame: Frame::new(lang, Some(viewer_out), "apps"),
+            app: AppItem {
+                id: app.id.to_string(),
+                key: app.key.to_string(),
+                name: app.name.to_string(),
+                description: app.description.unwrap_or_default(),
+            },
+            dashboard: stored.into(),
+            widgets,
+            tables,
+            can_build: principal.scopes.grants(Scope::AppsWrite),
+        },
+    )
+}

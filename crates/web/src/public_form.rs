@@ -438,15 +438,21 @@ fn refused(
                     &[("seconds", FluentValue::from(wait))],
                 )
             };
+            // Over the daily cap the form is closed for today; over the per-address limit the form
+            // stays, with what was typed, to be sent again later.
+            let daily = error
+                .details()
+                .iter()
+                .any(|detail| detail.field == "daily_limit");
             render(
                 now,
                 form,
                 lang,
                 StatusCode::TOO_MANY_REQUESTS,
-                "limited",
+                if daily { "limited" } else { "form" },
                 typed,
                 &[],
-                None,
+                (!daily).then(|| message.clone()),
                 message,
             )
         }

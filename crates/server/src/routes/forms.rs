@@ -285,10 +285,36 @@ fn checked_values(
     }
     for entry in form.fields.iter().filter(|entry| entry.hidden) {
         if let Some(default) = &entry.default {
-            values.insert(entry.field.key.to_string(), default.clone());
+            values.insert(entry.field.key.to_string(), typed_default(entry, default));
         }
     }
     (values, errors)
+}
+
+/// A hidden field's default as the designer stores it (text) in the shape its type takes: a tick for a
+/// checkbox, a whole number for a rating, a list (comma-separated) for a multi-select.
+fn typed_default(entry: &FormField, default: &Value) -> Value {
+    let Value::String(text) = default else {
+        return default.clone();
+    };
+    let text = text.trim();
+    match entry.field.field_type() {
+        FieldType::Checkbox => Value::Bool(matches!(
+            text.to_lowercase().as_str(),
+            "true" | "1" | "yes" | "是"
+        )),
+        FieldType::Rating => text
+            .parse::<i64>()
+            .map_or_else(|_| default.clone(), Value::from),
+        FieldType::MultiSelect => Value::Array(
+            text.split([',', '，'])
+                .map(str::trim)
+                .filter(|part| !part.is_empty())
+                .map(|part| Value::String(part.to_owned()))
+                .collect(),
+        ),
+        _ => default.clone(),
+    }
 }
 
 /// Takes one submission: checks in order, writes one record or nothing. `honeypot`: the page's trap

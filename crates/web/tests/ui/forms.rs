@@ -189,6 +189,8 @@ ui_tests! {
             let phone = format!("1380000{i:04}");
             let reply = post_form(&ui, &path, &[("phone", &phone)]).await;
             if reply.status == StatusCode::TOO_MANY_REQUESTS {
+                // The form stays, with what was typed, to be sent again later.
+                assert!(reply.text.contains(&format!("value=\"{phone}\"")), "{}", reply.text);
                 limited = Some((i, reply));
                 break;
             }

@@ -275,6 +275,10 @@ impl From<StoreError> for ApiError {
                 ApiError::new(ErrorCode::DelegationOverlap, error.to_string())
                     .with("existing", existing)
             }
+            StoreError::RowForbidden { ref record } => {
+                let record = record.clone();
+                ApiError::new(ErrorCode::RowForbidden, error.to_string()).with("record", record)
+            }
             StoreError::Invalid(invalid) => ApiError::validation(invalid),
             StoreError::RuleBroken(problems) => ApiError::validation(Invalid(
                 problems

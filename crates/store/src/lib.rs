@@ -50,7 +50,7 @@ mod subscriptions;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
-pub use apps::{AppPatch, FieldPatch, NewApp, NewTable, TablePatch, ViewSpec};
+pub use apps::{AppPatch, FieldPatch, NewApp, NewTable, PermissionSubject, TablePatch, ViewSpec};
 pub use audit::AuditFilter;
 pub use cache::{CacheStats, FRESH_FOR, SYNC_INTERVAL};
 pub use clock::{Clock, ManualClock, SystemClock, TestClock};
@@ -72,6 +72,7 @@ pub use files::{Attachment, FILE_BYTES_MAX};
 pub use organizations::NewOrganization;
 pub use records::render;
 pub use records::{
+    RowGuard,
     Aggregation, Cursor, Group, GroupValue, IdempotencyKey, MetricValue, RECORDS_PER_WRITE_MAX,
     RecordPage, RecordProblem, RecordQuery, RecordUpdate, WriteOutcome, label,
 };

@@ -56,6 +56,8 @@ mod oauth;
 mod openapi;
 mod queries;
 mod record_events;
+mod permissions;
+mod permissions_prop;
 mod records;
 mod stream;
 mod stream_sdk;

@@ -21,11 +21,13 @@ pub(crate) mod ddl;
 mod definition;
 mod fields;
 mod groups;
+mod permissions;
 pub(crate) mod stored;
 mod tables;
 mod views;
 
 pub use fields::FieldPatch;
+pub use permissions::PermissionSubject;
 pub use tables::{NewTable, TablePatch};
 pub use views::ViewSpec;
 

@@ -72,9 +72,8 @@ pub use files::{Attachment, FILE_BYTES_MAX};
 pub use organizations::NewOrganization;
 pub use records::render;
 pub use records::{
-    RowGuard,
     Aggregation, Cursor, Group, GroupValue, IdempotencyKey, MetricValue, RECORDS_PER_WRITE_MAX,
-    RecordPage, RecordProblem, RecordQuery, RecordUpdate, WriteOutcome, label,
+    RecordPage, RecordProblem, RecordQuery, RecordUpdate, RowGuard, WriteOutcome, label,
 };
 pub use retention::{PRUNE_EVENTS_PER_BATCH, PruneBatch};
 pub use sessions::{LoginCandidate, LoginThrottle, SESSION_TOUCH_INTERVAL, SessionLookup};

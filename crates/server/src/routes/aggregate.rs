@@ -82,10 +82,11 @@ pub async fn aggregate(
     access.require(RecordAction::Read)?;
     access.require_visible(
         &schema,
-        spec.group_by
-            .iter()
-            .map(|key| key.field.id)
-            .chain(spec.metrics.iter().filter_map(|metric| metric.field.as_ref().map(|f| f.id))),
+        spec.group_by.iter().map(|key| key.field.id).chain(
+            spec.metrics
+                .iter()
+                .filter_map(|metric| metric.field.as_ref().map(|f| f.id)),
+        ),
     )?;
     let today = state
         .store()

@@ -158,7 +158,9 @@ pub async fn table_access(
     let schema = tenant.table_schema(&app, &table).await?;
     require_manager(&tenant, &auth).await?;
     let member: MemberId = path_id(&params.member, "member")?;
-    Ok(axum::Json(explain(&state, &tenant, &schema, member, None).await?))
+    Ok(axum::Json(
+        explain(&state, &tenant, &schema, member, None).await?,
+    ))
 }
 
 /// What a member may do with one record and why: as the table's access, with `actions.<action>.allowed`
@@ -181,7 +183,9 @@ pub async fn record_access(
     let member: MemberId = path_id(&params.member, "member")?;
     let id: tenon_model::RecordId = path_id(&id, "record")?;
     tenant.record(&schema, id).await?;
-    Ok(axum::Json(explain(&state, &tenant, &schema, member, Some(id)).await?))
+    Ok(axum::Json(
+        explain(&state, &tenant, &schema, member, Some(id)).await?,
+    ))
 }
 
 async fn explain(
@@ -194,10 +198,11 @@ async fn explain(
     let subject = tenant.permission_subject(member).await?;
     let document = tenant.app_permissions(schema.app.id).await?;
     let (limited, reason) = match (&document, subject.role) {
-        (None, _) => (false, "the app has no permissions: every member reads and writes"),
-        (Some(_), Role::Owner | Role::Admin) => {
-            (false, "owners and admins keep full access")
-        }
+        (None, _) => (
+            false,
+            "the app has no permissions: every member reads and writes",
+        ),
+        (Some(_), Role::Owner | Role::Admin) => (false, "owners and admins keep full access"),
         (Some(_), Role::Member) => (true, "the grants of the app roles that name the member"),
     };
     let full = match &document {
@@ -218,7 +223,10 @@ async fn explain(
             let within = match full.filter(rows, schema, &context)? {
                 _ if !full.table.rows(action).granted() => false,
                 None => true,
-                Some(rule) => !tenant.records_within(schema, &[id], &rule).await?.is_empty(),
+                Some(rule) => !tenant
+                    .records_within(schema, &[id], &rule)
+                    .await?
+                    .is_empty(),
             };
             allowed.insert(action.as_str().to_owned(), Value::Bool(within));
         }

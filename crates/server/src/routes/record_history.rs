@@ -60,7 +60,8 @@ pub async fn record_history(
     let tenant = state.store().tenant(auth.principal.org_id);
     let schema = tenant.table_schema(&app, &table).await?;
     let id: RecordId = path_id(&id, "record")?;
-    let hidden = crate::service::access::readable_record(&state, &tenant, &auth, &schema, id).await?;
+    let hidden =
+        crate::service::access::readable_record(&state, &tenant, &auth, &schema, id).await?;
     let filter = AuditFilter {
         target_kind: Some(TargetKind::Record),
         target_id: Some(id.to_string()),

@@ -10,14 +10,12 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tenon_model::apps::input::{WriteMode, parse_record_fields, present};
 use tenon_model::apps::{CellValue, TableSchema};
 use tenon_model::{DetailCode, FieldError, FieldId, RecordId};
 use tenon_store::{IdempotencyKey, RECORDS_PER_WRITE_MAX, RecordUpdate, StoreError, WriteOutcome};
-use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Authed, Authenticated, scopes};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -27,8 +25,8 @@ use crate::routes::records_io::{
 };
 use crate::service::access::{self, Access};
 use crate::service::records::{self, ListProblem, ListRequest};
-use tenon_model::apps::permissions::RecordAction;
 use crate::state::AppState;
+use tenon_model::apps::permissions::RecordAction;
 
 pub use crate::routes::records_shapes::*;
 
@@ -568,7 +566,10 @@ pub async fn get_record(
     let record = tenant.record(&schema, id).await?;
     let context = records::filter_context(&state, &tenant.organization().await?);
     if let Some(rule) = access.filter(RecordAction::Read, &schema, &context)?
-        && tenant.records_within(&schema, &[id], &rule).await?.is_empty()
+        && tenant
+            .records_within(&schema, &[id], &rule)
+            .await?
+            .is_empty()
     {
         return Err(StoreError::RowForbidden {
             record: id.to_string(),

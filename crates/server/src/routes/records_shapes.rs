@@ -29,7 +29,6 @@ pub struct WriteParams {
     pub typecast: Option<bool>,
 }
 
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordWrite {
@@ -165,4 +164,3 @@ pub struct ReadParams {
     /// Comma-separated link fields whose linked records are included in full (fetched in bulk).
     pub expand: Option<String>,
 }
-

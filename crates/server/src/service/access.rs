@@ -7,9 +7,9 @@
 //! the platform are not limited.
 
 use serde_json::Value;
-use tenon_model::apps::filter::{Filter, FilterContext, SortKey};
-use tenon_model::apps::permissions::{Person, PermissionsDoc, RecordAction, Rows, TableAccess};
 use tenon_model::apps::TableSchema;
+use tenon_model::apps::filter::{Filter, FilterContext, SortKey};
+use tenon_model::apps::permissions::{PermissionsDoc, Person, RecordAction, Rows, TableAccess};
 use tenon_model::{Actor, ErrorCode, FieldId, MemberId, Role};
 use tenon_store::{RowGuard, Tenant};
 
@@ -44,7 +44,11 @@ impl Access {
     }
 
     /// The access of `actor` to `schema`'s table.
-    pub async fn load(tenant: &Tenant<'_>, actor: &Actor, schema: &TableSchema) -> ApiResult<Access> {
+    pub async fn load(
+        tenant: &Tenant<'_>,
+        actor: &Actor,
+        schema: &TableSchema,
+    ) -> ApiResult<Access> {
         let Some(member) = member_of(actor) else {
             return Ok(Access::full());
         };
@@ -192,7 +196,11 @@ impl Access {
 
     /// The fields a reader sees, among `wanted` (all when `None`); `None` when nothing is hidden and
     /// nothing was asked for.
-    pub fn visible(&self, schema: &TableSchema, wanted: Option<Vec<FieldId>>) -> Option<Vec<FieldId>> {
+    pub fn visible(
+        &self,
+        schema: &TableSchema,
+        wanted: Option<Vec<FieldId>>,
+    ) -> Option<Vec<FieldId>> {
         if self.table.hidden.is_empty() {
             return wanted;
         }
@@ -254,7 +262,10 @@ pub async fn readable_record(
     access.require(RecordAction::Read)?;
     let context = crate::service::records::filter_context(state, &tenant.organization().await?);
     if let Some(rule) = access.filter(RecordAction::Read, schema, &context)?
-        && tenant.records_within(schema, &[id], &rule).await?.is_empty()
+        && tenant
+            .records_within(schema, &[id], &rule)
+            .await?
+            .is_empty()
     {
         return Err(tenon_store::StoreError::RowForbidden {
             record: id.to_string(),
@@ -265,7 +276,11 @@ pub async fn readable_record(
         .table
         .hidden
         .iter()
-        .filter_map(|field| schema.field(*field).map(|field| field.key.as_str().to_owned()))
+        .filter_map(|field| {
+            schema
+                .field(*field)
+                .map(|field| field.key.as_str().to_owned())
+        })
         .collect())
 }
 

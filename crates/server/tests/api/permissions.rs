@@ -42,23 +42,57 @@ async fn member(app: &TestApp, name: &str, departments: &[&str]) -> String {
 
 async fn charity(app: &TestApp) -> Charity {
     let token = &app.admin_token;
-    let east = app.post("/api/v1/departments", token, json!({"name": "East"})).await.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
-    let east_sub = app.post("/api/v1/departments", token, json!({"name": "East 2", "parent_id": east})).await.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    let east = app
+        .post("/api/v1/departments", token, json!({"name": "East"}))
+        .await
+        .expect(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let east_sub = app
+        .post(
+            "/api/v1/departments",
+            token,
+            json!({"name": "East 2", "parent_id": east}),
+        )
+        .await
+        .expect(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let a = member(app, "A", &[&east]).await;
     let b = member(app, "B", &[&east_sub]).await;
     let finance = member(app, "F", &[]).await;
     let lead = member(app, "L", &[&east]).await;
     let outsider = member(app, "O", &[]).await;
-    app.post("/api/v1/roles", token, json!({"key": "finance", "name": "财务", "member_ids": [finance]})).await.expect(StatusCode::CREATED);
-    app.post("/api/v1/apps", token, json!({"name": "Charity", "key": "charity"})).await.expect(StatusCode::CREATED);
-    app.post("/api/v1/apps/charity/tables", token, json!({"name": "Families", "key": "families", "fields": [
-        {"name": "Name", "key": "name", "type": "text"},
-        {"name": "Volunteer", "key": "volunteer", "type": "member"},
-        {"name": "Department", "key": "dept", "type": "department"},
-        {"name": "ID number", "key": "id_number", "type": "text"},
-        {"name": "Phone", "key": "phone", "type": "text"},
-        {"name": "Status", "key": "status", "type": "text"}
-    ]})).await.expect(StatusCode::CREATED);
+    app.post(
+        "/api/v1/roles",
+        token,
+        json!({"key": "finance", "name": "财务", "member_ids": [finance]}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    app.post(
+        "/api/v1/apps",
+        token,
+        json!({"name": "Charity", "key": "charity"}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    app.post(
+        "/api/v1/apps/charity/tables",
+        token,
+        json!({"name": "Families", "key": "families", "fields": [
+            {"name": "Name", "key": "name", "type": "text"},
+            {"name": "Volunteer", "key": "volunteer", "type": "member"},
+            {"name": "Department", "key": "dept", "type": "department"},
+            {"name": "ID number", "key": "id_number", "type": "text"},
+            {"name": "Phone", "key": "phone", "type": "text"},
+            {"name": "Status", "key": "status", "type": "text"}
+        ]}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
     let created = app.post(FAMILIES, token, json!({"records": [
         {"fields": {"name": "F1", "volunteer": a, "dept": east, "id_number": "110", "phone": "1"}},
         {"fields": {"name": "F2", "volunteer": a, "dept": east, "id_number": "120", "status": "archived"}},
@@ -71,7 +105,16 @@ async fn charity(app: &TestApp) -> Charity {
         .iter()
         .map(|record| record["id"].as_str().unwrap().to_owned())
         .collect();
-    Charity { east, east_sub, a, b, finance, lead, outsider, families }
+    Charity {
+        east,
+        east_sub,
+        a,
+        b,
+        finance,
+        lead,
+        outsider,
+        families,
+    }
 }
 
 fn document(charity: &Charity) -> Value {
@@ -92,7 +135,8 @@ fn document(charity: &Charity) -> Value {
 }
 
 async fn put(app: &TestApp, body: Value) -> crate::Reply {
-    app.call(Method::PUT, PERMISSIONS, Some(&app.admin_token), Some(body)).await
+    app.call(Method::PUT, PERMISSIONS, Some(&app.admin_token), Some(body))
+        .await
 }
 
 fn names(reply: &Value) -> Vec<String> {

@@ -69,8 +69,14 @@ impl Rule {
             2 => Rule::InDepartment(rng.next(2) == 0),
             3 => Rule::Finance,
             4 => Rule::AmountAtLeast([0, 5, 10][rng.next(3)]),
-            5 => Rule::And(Box::new(Rule::random(rng, depth - 1)), Box::new(Rule::random(rng, depth - 1))),
-            6 => Rule::Or(Box::new(Rule::random(rng, depth - 1)), Box::new(Rule::random(rng, depth - 1))),
+            5 => Rule::And(
+                Box::new(Rule::random(rng, depth - 1)),
+                Box::new(Rule::random(rng, depth - 1)),
+            ),
+            6 => Rule::Or(
+                Box::new(Rule::random(rng, depth - 1)),
+                Box::new(Rule::random(rng, depth - 1)),
+            ),
             _ => Rule::Not(Box::new(Rule::random(rng, depth - 1))),
         }
     }
@@ -79,7 +85,10 @@ impl Rule {
         match self {
             Rule::Owner => "{owner} = CURRENT_MEMBER()".into(),
             Rule::NotArchived => "{status} != \"archived\"".into(),
-            Rule::InDepartment(sub) => format!("IN_DEPARTMENT({{dept}}, CURRENT_DEPARTMENTS(), {})", if *sub { "TRUE" } else { "FALSE" }),
+            Rule::InDepartment(sub) => format!(
+                "IN_DEPARTMENT({{dept}}, CURRENT_DEPARTMENTS(), {})",
+                if *sub { "TRUE" } else { "FALSE" }
+            ),
             Rule::Finance => "HAS_ROLE(\"finance\")".into(),
             Rule::AmountAtLeast(n) => format!("{{amount}} >= {n}"),
             Rule::And(a, b) => format!("AND({}, {})", a.text(), b.text()),
@@ -93,7 +102,13 @@ impl Rule {
             Rule::Owner => item.owner == Some(me),
             Rule::NotArchived => item.status != "archived",
             Rule::InDepartment(sub) => match (person.department, item.department) {
-                (Some(mine), Some(theirs)) => if *sub { under(theirs, mine) } else { theirs == mine },
+                (Some(mine), Some(theirs)) => {
+                    if *sub {
+                        under(theirs, mine)
+                    } else {
+                        theirs == mine
+                    }
+                }
                 _ => false,
             },
             Rule::Finance => person.finance,
@@ -107,29 +122,87 @@ impl Rule {
 
 async fn world(app: &TestApp, rng: &mut Rng) -> (Vec<Person>, Vec<String>, Vec<Item>) {
     let token = &app.admin_token;
-    let top = app.post("/api/v1/departments", token, json!({"name": "Top"})).await.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
-    let child = app.post("/api/v1/departments", token, json!({"name": "Child", "parent_id": top})).await.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
-    let other = app.post("/api/v1/departments", token, json!({"name": "Other"})).await.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+    let top = app
+        .post("/api/v1/departments", token, json!({"name": "Top"}))
+        .await
+        .expect(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let child = app
+        .post(
+            "/api/v1/departments",
+            token,
+            json!({"name": "Child", "parent_id": top}),
+        )
+        .await
+        .expect(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = app
+        .post("/api/v1/departments", token, json!({"name": "Other"}))
+        .await
+        .expect(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let departments = vec![top, child, other];
     let mut people = Vec::new();
     for i in 0..3 {
         let department = [Some(0), Some(1), Some(2), None][rng.next(4)];
         let mut body = member_body(&format!("P{i}"));
-        body["department_ids"] = json!(department.map(|d| vec![departments[d].clone()]).unwrap_or_default());
-        let id = app.post("/api/v1/members", token, body).await.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
-        people.push(Person { id, department, finance: rng.next(3) == 0 });
+        body["department_ids"] = json!(
+            department
+                .map(|d| vec![departments[d].clone()])
+                .unwrap_or_default()
+        );
+        let id = app
+            .post("/api/v1/members", token, body)
+            .await
+            .expect(StatusCode::CREATED)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        people.push(Person {
+            id,
+            department,
+            finance: rng.next(3) == 0,
+        });
     }
-    let finance: Vec<&str> = people.iter().filter(|p| p.finance).map(|p| p.id.as_str()).collect();
-    app.post("/api/v1/roles", token, json!({"key": "finance", "name": "财务", "member_ids": finance})).await.expect(StatusCode::CREATED);
-    app.post("/api/v1/apps", token, json!({"name": "Prop", "key": "prop"})).await.expect(StatusCode::CREATED);
-    app.post("/api/v1/apps/prop/tables", token, json!({"name": "Items", "key": "items", "fields": [
-        {"name": "Name", "key": "name", "type": "text"},
-        {"name": "Owner", "key": "owner", "type": "member"},
-        {"name": "Dept", "key": "dept", "type": "department"},
-        {"name": "Status", "key": "status", "type": "text"},
-        {"name": "Amount", "key": "amount", "type": "number"},
-        {"name": "Secret", "key": "secret", "type": "text"}
-    ]})).await.expect(StatusCode::CREATED);
+    let finance: Vec<&str> = people
+        .iter()
+        .filter(|p| p.finance)
+        .map(|p| p.id.as_str())
+        .collect();
+    app.post(
+        "/api/v1/roles",
+        token,
+        json!({"key": "finance", "name": "财务", "member_ids": finance}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    app.post(
+        "/api/v1/apps",
+        token,
+        json!({"name": "Prop", "key": "prop"}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    app.post(
+        "/api/v1/apps/prop/tables",
+        token,
+        json!({"name": "Items", "key": "items", "fields": [
+            {"name": "Name", "key": "name", "type": "text"},
+            {"name": "Owner", "key": "owner", "type": "member"},
+            {"name": "Dept", "key": "dept", "type": "department"},
+            {"name": "Status", "key": "status", "type": "text"},
+            {"name": "Amount", "key": "amount", "type": "number"},
+            {"name": "Secret", "key": "secret", "type": "text"}
+        ]}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
     let mut items = Vec::new();
     let mut bodies = Vec::new();
     for i in 0..8 {
@@ -138,10 +211,11 @@ async fn world(app: &TestApp, rng: &mut Rng) -> (Vec<Person>, Vec<String>, Vec<I
             name: format!("I{i}"),
             owner: [Some(0), Some(1), Some(2), None][rng.next(4)],
             department: [Some(0), Some(1), Some(2), None][rng.next(4)],
-            status: ["open", "archived"][rng.next(2)],
+            status: ["open", "archived", ""][rng.next(3)],
             amount: rng.next(15) as i64,
         };
-        let mut fields = json!({"name": item.name, "status": item.status, "amount": item.amount, "secret": "s"});
+        let mut fields =
+            json!({"name": item.name, "status": item.status, "amount": item.amount, "secret": "s"});
         if let Some(owner) = item.owner {
             fields["owner"] = json!(people[owner].id);
         }
@@ -151,7 +225,11 @@ async fn world(app: &TestApp, rng: &mut Rng) -> (Vec<Person>, Vec<String>, Vec<I
         bodies.push(json!({"fields": fields}));
         items.push(item);
     }
-    let created = app.post(RECORDS, token, json!({"records": bodies})).await.expect(StatusCode::CREATED).clone();
+    let created = app
+        .post(RECORDS, token, json!({"records": bodies}))
+        .await
+        .expect(StatusCode::CREATED)
+        .clone();
     for (item, record) in items.iter_mut().zip(created["records"].as_array().unwrap()) {
         item.id = record["id"].as_str().unwrap().to_owned();
     }
@@ -160,11 +238,22 @@ async fn world(app: &TestApp, rng: &mut Rng) -> (Vec<Person>, Vec<String>, Vec<I
 
 /// A number field's value, as a JSON number or a decimal string.
 fn number(value: &Value) -> i64 {
-    value.as_i64().or_else(|| value.as_str().and_then(|text| text.parse::<f64>().ok()).map(|n| n as i64)).unwrap()
+    value
+        .as_i64()
+        .or_else(|| {
+            value
+                .as_str()
+                .and_then(|text| text.parse::<f64>().ok())
+                .map(|n| n as i64)
+        })
+        .unwrap()
 }
 
 fn names(items: &[Value]) -> BTreeSet<String> {
-    items.iter().map(|item| item["fields"]["name"].as_str().unwrap().to_owned()).collect()
+    items
+        .iter()
+        .map(|item| item["fields"]["name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 api_tests! {

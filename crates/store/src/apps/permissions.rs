@@ -70,9 +70,7 @@ impl Tenant<'_> {
             )
             .await?;
         }
-        let snapshot = |permissions: Option<&Value>| {
-            json!({"id": app.id.to_string(), "key": app.key.as_str(), "permissions": permissions})
-        };
+        let snapshot = |permissions: Option<&Value>| json!({"id": app.id.to_string(), "key": app.key.as_str(), "permissions": permissions});
         audit::record(
             &mut conn,
             self,

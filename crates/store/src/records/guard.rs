@@ -40,9 +40,10 @@ impl Tenant<'_> {
                 quote(&ddl::table_name(schema.table.id))
             ));
             sql.list(chunk.iter().map(|id| Arg::Uuid(Some(*id.as_uuid()))));
-            sql.push(" AND NOT (");
+            // A condition that is NULL (an empty cell) does not accept the record.
+            sql.push(" AND NOT COALESCE((");
             query::filter(&mut sql, filter)?;
-            sql.push(")");
+            sql.push("), FALSE)");
             let rows: Vec<(Uuid,)> = conn.fetch_all(sql.into_sql()).await?;
             outside.extend(rows.into_iter().map(|(id,)| RecordId::from_uuid(id)));
         }

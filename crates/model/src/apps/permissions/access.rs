@@ -104,7 +104,11 @@ impl Rows {
     }
 
     /// The filter (records API JSON shape) the rows must pass, `None` for every row.
-    pub fn filter(&self, schema: &TableSchema, person: &Person) -> Result<Option<Value>, RuleError> {
+    pub fn filter(
+        &self,
+        schema: &TableSchema,
+        person: &Person,
+    ) -> Result<Option<Value>, RuleError> {
         Ok(match self {
             Rows::All => None,
             Rows::None => Some(json!({"or": []})),
@@ -175,7 +179,11 @@ impl TableAccess {
                 .filter_map(|key| schema.field_by_key(key).map(|field| field.id))
                 .collect()
         };
-        for role in doc.roles.iter().filter(|role| person.is_named_by(&role.who)) {
+        for role in doc
+            .roles
+            .iter()
+            .filter(|role| person.is_named_by(&role.who))
+        {
             for grant in &role.grants {
                 let same_table = grant_table(std::slice::from_ref(schema), &grant.table).is_some();
                 if !same_table {

@@ -154,8 +154,12 @@ fn object<'a>(
                 format!("{path}.{key}")
             };
             errors.push(
-                problem(&at, DetailCode::UnknownOption, format!("unknown key \"{key}\""))
-                    .with("allowed", allowed.to_vec()),
+                problem(
+                    &at,
+                    DetailCode::UnknownOption,
+                    format!("unknown key \"{key}\""),
+                )
+                .with("allowed", allowed.to_vec()),
             );
         }
     }
@@ -330,7 +334,9 @@ impl PermissionsDoc {
                         problem(
                             &format!("{path}.who.roles[{i}]"),
                             DetailCode::NotFound,
-                            format!("no role \"{custom}\" in this organization (see /api/v1/roles)"),
+                            format!(
+                                "no role \"{custom}\" in this organization (see /api/v1/roles)"
+                            ),
                         )
                         .with("what", "role"),
                     );

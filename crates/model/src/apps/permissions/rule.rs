@@ -147,7 +147,11 @@ impl RowRule {
 }
 
 fn constant(value: bool) -> Value {
-    if value { json!({"and": []}) } else { json!({"or": []}) }
+    if value {
+        json!({"and": []})
+    } else {
+        json!({"or": []})
+    }
 }
 
 struct Lowering<'a> {
@@ -165,7 +169,12 @@ impl Lowering<'_> {
             ExprKind::Bool(value) => Ok(constant(*value)),
             ExprKind::Field(_) => {
                 let field = self.field(expr)?;
-                self.leaf(expr.span, field, BinaryOp::Eq, Constant::One(Value::Bool(true)))
+                self.leaf(
+                    expr.span,
+                    field,
+                    BinaryOp::Eq,
+                    Constant::One(Value::Bool(true)),
+                )
             }
             ExprKind::Unary(UnaryOp::Not, inner) => Ok(json!({"not": self.condition(inner)?})),
             ExprKind::Binary(op @ (BinaryOp::And | BinaryOp::Or), left, right) => {
@@ -276,10 +285,11 @@ impl Lowering<'_> {
                 let sub = match args.get(2).map(|arg| &arg.kind) {
                     None => false,
                     Some(ExprKind::Bool(flag)) => *flag,
-                    Some(ExprKind::Call { name, args: none, .. })
-                        if none.is_empty()
-                            && (name.eq_ignore_ascii_case("TRUE")
-                                || name.eq_ignore_ascii_case("FALSE")) =>
+                    Some(ExprKind::Call {
+                        name, args: none, ..
+                    }) if none.is_empty()
+                        && (name.eq_ignore_ascii_case("TRUE")
+                            || name.eq_ignore_ascii_case("FALSE")) =>
                     {
                         name.eq_ignore_ascii_case("TRUE")
                     }
@@ -333,7 +343,10 @@ impl Lowering<'_> {
             RuleError::new(
                 expr.span,
                 DetailCode::FormulaUnknownField,
-                format!("no field {{{reference}}} in table {}", self.schema.table.key),
+                format!(
+                    "no field {{{reference}}} in table {}",
+                    self.schema.table.key
+                ),
             )
         })?;
         if matches!(field.kind.storage(), Storage::Virtual | Storage::Junction) {
@@ -362,15 +375,15 @@ impl Lowering<'_> {
             ExprKind::Unary(UnaryOp::Neg, inner) => match &inner.kind {
                 ExprKind::Number(number) => {
                     let negated = (-*number).to_string();
-                    Constant::One(
-                        serde_json::from_str(&negated).unwrap_or(Value::String(negated)),
-                    )
+                    Constant::One(serde_json::from_str(&negated).unwrap_or(Value::String(negated)))
                 }
                 _ => return Err(not_constant(expr)),
             },
             ExprKind::Call { name, args, .. } if args.is_empty() => {
                 match name.to_ascii_uppercase().as_str() {
-                    "CURRENT_MEMBER" => Constant::One(Value::String(self.person.member.to_string())),
+                    "CURRENT_MEMBER" => {
+                        Constant::One(Value::String(self.person.member.to_string()))
+                    }
                     "CURRENT_DEPARTMENT" => match self.person.departments.first() {
                         Some(id) => Constant::One(Value::String(id.to_string())),
                         None => Constant::Missing,

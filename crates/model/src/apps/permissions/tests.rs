@@ -3,7 +3,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Value, json};
 
 use super::*;
-use crate::apps::{App, ApiKey, Field, FieldKind, Table};
+use crate::apps::{ApiKey, App, Field, FieldKind, Table};
 use crate::ids::{AppId, FieldId, TableId};
 use crate::values::Name;
 
@@ -14,7 +14,8 @@ fn at() -> chrono::DateTime<chrono::Utc> {
 fn field(key: &str, kind: FieldKind) -> Field {
     Field {
         id: FieldId::from_uuid(uuid::Uuid::from_u128(
-            key.bytes().fold(17, |hash, byte| hash * 31 + u128::from(byte)),
+            key.bytes()
+                .fold(17, |hash, byte| hash * 31 + u128::from(byte)),
         )),
         table_id: TableId::from_uuid(uuid::Uuid::from_u128(1)),
         key: ApiKey::parse(key).unwrap(),

@@ -136,8 +136,8 @@ pub async fn delete_permissions(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AccessParams {
-    /// The member whose access is explained.
-    pub member: String,
+    /// The member whose access is explained (required).
+    pub member: Option<String>,
 }
 
 /// What a member may do with a table and why: per action, `false`, `true` (every row) or the row rules
@@ -157,7 +157,7 @@ pub async fn table_access(
     let tenant = state.store().tenant(auth.principal.org_id);
     let schema = tenant.table_schema(&app, &table).await?;
     require_manager(&tenant, &auth).await?;
-    let member: MemberId = path_id(&params.member, "member")?;
+    let member: MemberId = path_id(&required_member(&params)?, "member")?;
     Ok(axum::Json(
         explain(&state, &tenant, &schema, member, None).await?,
     ))
@@ -180,12 +180,22 @@ pub async fn record_access(
     let tenant = state.store().tenant(auth.principal.org_id);
     let schema = tenant.table_schema(&app, &table).await?;
     require_manager(&tenant, &auth).await?;
-    let member: MemberId = path_id(&params.member, "member")?;
+    let member: MemberId = path_id(&required_member(&params)?, "member")?;
     let id: tenon_model::RecordId = path_id(&id, "record")?;
     tenant.record(&schema, id).await?;
     Ok(axum::Json(
         explain(&state, &tenant, &schema, member, Some(id)).await?,
     ))
+}
+
+fn required_member(params: &AccessParams) -> ApiResult<String> {
+    params.member.clone().ok_or_else(|| {
+        ApiError::bad_query(tenon_model::FieldError::new(
+            "member",
+            tenon_model::DetailCode::Required,
+            "is required",
+        ))
+    })
 }
 
 async fn explain(

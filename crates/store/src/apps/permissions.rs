@@ -84,7 +84,6 @@ impl Tenant<'_> {
             },
         )
         .await?;
-        drop(conn);
         tx.commit().await?;
         Ok(())
     }

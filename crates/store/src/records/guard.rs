@@ -107,7 +107,6 @@ impl Tenant<'_> {
             self.require_within(&mut conn, schema, &ids, guard.after.as_ref())
                 .await?;
         }
-        drop(conn);
         tx.commit().await?;
         Ok(outcome)
     }
@@ -133,7 +132,6 @@ impl Tenant<'_> {
             .await?;
         self.require_within(&mut conn, schema, &ids, guard.after.as_ref())
             .await?;
-        drop(conn);
         tx.commit().await?;
         Ok(records)
     }
@@ -151,7 +149,6 @@ impl Tenant<'_> {
         self.require_within(&mut conn, schema, ids, guard.before.as_ref())
             .await?;
         self.delete_records_in(&mut conn, ctx, schema, ids).await?;
-        drop(conn);
         tx.commit().await?;
         Ok(())
     }

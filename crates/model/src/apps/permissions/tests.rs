@@ -1,3 +1,5 @@
+//! The permissions document, row rules lowered for a person, and grants merged per table.
+
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{Value, json};

@@ -138,6 +138,15 @@ impl ApiError {
     }
 
     #[must_use]
+    /// The details' paths under `prefix` (`roles[0].key` → `permissions.roles[0].key`).
+    pub fn at_prefix(mut self, prefix: &str) -> Self {
+        for detail in &mut self.details {
+            detail.field = format!("{prefix}.{}", detail.field);
+        }
+        self
+    }
+
+    #[must_use]
     pub fn with_details(mut self, details: Vec<FieldError>) -> Self {
         self.details = details;
         self

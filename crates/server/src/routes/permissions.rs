@@ -80,6 +80,18 @@ pub async fn put_permissions(
     let app = tenant.app(&app).await?;
     require_manager(&tenant, &auth).await?;
     let doc = PermissionsDoc::parse(&body).map_err(ApiError::validation)?;
+    Ok(axum::Json(
+        store_permissions(&tenant, &auth, &app, &doc).await?,
+    ))
+}
+
+/// Checks `doc` against the app and the directory and stores it (audited); answers it as stored.
+pub async fn store_permissions(
+    tenant: &Tenant<'_>,
+    auth: &Authenticated,
+    app: &tenon_model::apps::App,
+    doc: &PermissionsDoc,
+) -> ApiResult<Value> {
     let mut tables = Vec::new();
     for table in tenant.list_tables(app.id).await? {
         tables.push(tenant.table_schema_by_id(table.id).await?);
@@ -108,9 +120,9 @@ pub async fn put_permissions(
     .map_err(ApiError::validation)?;
     let stored = doc.to_json();
     tenant
-        .set_app_permissions(&auth.write_context(), &app, Some(&stored))
+        .set_app_permissions(&auth.write_context(), app, Some(&stored))
         .await?;
-    Ok(axum::Json(stored))
+    Ok(stored)
 }
 
 /// Remove the app's permissions: every member reads and writes again. Audited.

@@ -301,3 +301,27 @@ api_tests! {
         app
     }
 }
+
+api_tests! {
+    async fn the_definition_carries_the_permissions(app) {
+        let charity = charity(&app).await;
+        put(&app, document(&charity)).await.expect(StatusCode::OK);
+        let exported = app.get("/api/v1/apps/charity/export?format=json", &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!(exported["permissions"], document(&charity));
+        // Into a new app: the same permissions, set after its tables.
+        let mut copy = exported.clone();
+        copy["key"] = json!("charity_copy");
+        copy["name"] = json!("Charity copy");
+        app.post("/api/v1/apps/import", &app.admin_token, copy.clone()).await.expect(StatusCode::CREATED);
+        let stored = app.get("/api/v1/apps/charity_copy/permissions", &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!(stored, document(&charity));
+        // A bad section is refused before anything is applied, at its path.
+        copy["key"] = json!("charity_bad");
+        copy["permissions"]["roles"][0]["colour"] = json!("red");
+        let refused = app.post("/api/v1/apps/import", &app.admin_token, copy).await;
+        let error = refused.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert_eq!(error["details"][0]["field"], "permissions.roles[0].colour");
+        app.get("/api/v1/apps/charity_bad", &app.admin_token).await.expect_error(StatusCode::NOT_FOUND, "not_found");
+        app
+    }
+}

@@ -75,6 +75,10 @@ pub struct AppFile {
     /// Voucher rules (docs/ledger-rules.md): published with the flows (and skipped with them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub voucher_rules: Vec<serde_json::Value>,
+    /// App permissions (docs/permissions.md): roles, grants, row and field rules, as
+    /// `PUT /api/v1/apps/{app}/permissions` takes them; set after the tables when imported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<serde_json::Value>,
     /// Values rule and step formulas read as `{params.<key>}` (numbers, text, booleans).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub params: std::collections::BTreeMap<String, serde_json::Value>,
@@ -599,6 +603,7 @@ pub fn export(current: &CurrentApp) -> AppFile {
         processes: Vec::new(),
         flows: Vec::new(),
         voucher_rules: Vec::new(),
+        permissions: None,
         params: Default::default(),
     }
 }

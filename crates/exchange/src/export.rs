@@ -41,22 +41,35 @@ pub async fn table_sheet(
     org: OrgId,
     schema: &TableSchema,
 ) -> Result<Sheet, StoreError> {
+    table_sheet_of(store, org, schema, None, None).await
+}
+
+/// [`table_sheet`] limited to the records `filter` accepts and to the `visible` fields (all when
+/// `None`): an export by a member whose app role limits rows and hides fields (issue #19).
+pub async fn table_sheet_of(
+    store: &Store,
+    org: OrgId,
+    schema: &TableSchema,
+    filter: Option<tenon_model::apps::filter::Filter>,
+    visible: Option<&[tenon_model::FieldId]>,
+) -> Result<Sheet, StoreError> {
     let tenant = store.tenant(org);
     let zone = tenant.organization().await?.time_zone;
-    let mut columns = Vec::with_capacity(schema.fields.len());
-    for field in &schema.fields {
-        columns.push(column(&tenant, schema, field, zone).await?);
-    }
-    let headers: Vec<String> = schema
+    let fields: Vec<&tenon_model::apps::Field> = schema
         .fields
         .iter()
-        .map(|field| field.name.to_string())
+        .filter(|field| visible.is_none_or(|visible| visible.contains(&field.id)))
         .collect();
+    let mut columns = Vec::with_capacity(fields.len());
+    for field in &fields {
+        columns.push(column(&tenant, schema, field, zone).await?);
+    }
+    let headers: Vec<String> = fields.iter().map(|field| field.name.to_string()).collect();
     let mut rows = Vec::new();
     let mut after = None;
     loop {
         let query = RecordQuery {
-            filter: None,
+            filter: filter.clone(),
             sort: Vec::new(),
             fields: None,
             page_size: EXPORT_PAGE_ROWS,
@@ -73,15 +86,14 @@ pub async fn table_sheet(
             .iter()
             .map(|record| context.record(schema, record, None))
             .collect();
-        let people: Vec<MemberId> = referenced(&rendered, schema, &columns, Column::Members);
+        let people: Vec<MemberId> = referenced(&rendered, &fields, &columns, Column::Members);
         let people = tenant.member_names(&people).await?;
         let departments: Vec<DepartmentId> =
-            referenced(&rendered, schema, &columns, Column::Departments);
+            referenced(&rendered, &fields, &columns, Column::Departments);
         let departments = tenant.department_names(&departments).await?;
         for record in &rendered {
             rows.push(
-                schema
-                    .fields
+                fields
                     .iter()
                     .zip(&columns)
                     .map(|(field, column)| {
@@ -160,12 +172,12 @@ fn computed_column(ty: &Option<Type>, zone: TimeZone) -> Column {
 /// The ids in the columns of kind `wanted` (member or department lookups) of a page of records.
 fn referenced<Id: From<Uuid> + Ord>(
     rendered: &[Value],
-    schema: &TableSchema,
+    fields: &[&tenon_model::apps::Field],
     columns: &[Column],
     wanted: Column,
 ) -> Vec<Id> {
     let mut ids: Vec<Id> = Vec::new();
-    for (field, column) in schema.fields.iter().zip(columns) {
+    for (field, column) in fields.iter().zip(columns) {
         if std::mem::discriminant(column) != std::mem::discriminant(&wanted) {
             continue;
         }

@@ -159,6 +159,19 @@ error_codes! {
         "a cookie-authenticated write must come from Tenon's own pages";
     /// An approval task is assigned to another member, and the credential may not act for them.
     NotAssignee = "not_assignee", 403, [], [], "the task is assigned to someone else";
+    /// The member's app roles (`/api/v1/apps/{app}/permissions`) do not grant this action on this table;
+    /// `params.action` is `read`, `create`, `update`, `delete` or `export`.
+    ActionForbidden = "action_forbidden", 403, [], ["action"],
+        "your app role does not allow {action} on this table";
+    /// A row rule of the member's app roles does not allow the read or write on this record (before the
+    /// write for updates and deletes, after it for creates and updates); nothing was written.
+    /// `params.record` is the record's id.
+    RowForbidden = "row_forbidden", 403, [], ["record"],
+        "your app role does not allow this on record {record}";
+    /// The request reads, filters, sorts or groups by a field the member's app roles hide, or writes one
+    /// they hide or make read-only; `params.field` is its key.
+    FieldForbidden = "field_forbidden", 403, [], ["field"],
+        "your app role does not allow this on the field {field}";
     /// Stream mode: the app is not installed in any organization.
     NotInstalled = "not_installed", 403, [], [], "the app is not installed in any organization";
     /// The object does not exist in this organization, or the route does not exist; `params.what` says

@@ -148,6 +148,15 @@ impl ApiError {
     }
 
     #[must_use]
+    /// The details' paths under `prefix` (`roles[0].key` → `permissions.roles[0].key`).
+    pub fn at_prefix(mut self, prefix: &str) -> Self {
+        for detail in &mut self.details {
+            detail.field = format!("{prefix}.{}", detail.field);
+        }
+        self
+    }
+
+    #[must_use]
     pub fn with_details(mut self, details: Vec<FieldError>) -> Self {
         self.details = details;
         self
@@ -284,6 +293,10 @@ impl From<StoreError> for ApiError {
                 let existing = existing.clone();
                 ApiError::new(ErrorCode::DelegationOverlap, error.to_string())
                     .with("existing", existing)
+            }
+            StoreError::RowForbidden { ref record } => {
+                let record = record.clone();
+                ApiError::new(ErrorCode::RowForbidden, error.to_string()).with("record", record)
             }
             StoreError::Invalid(invalid) => ApiError::validation(invalid),
             StoreError::RuleBroken(problems) => ApiError::validation(Invalid(

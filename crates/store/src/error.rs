@@ -47,6 +47,9 @@ pub enum StoreError {
     /// Records of a write were refused, each problem with the index of its record in the request.
     #[error("{} records are invalid", .0.len())]
     InvalidRecords(Vec<RecordProblem>),
+    /// A row rule of the member's app role does not allow the write on this record (issue #19).
+    #[error("your app role does not allow this on record {record}")]
+    RowForbidden { record: String },
     /// Records break validation rules of their table (each problem: the record's index and the rule's
     /// message).
     #[error("{} validation rules are broken", .0.len())]

@@ -50,7 +50,9 @@ mod subscriptions;
 #[cfg(feature = "test-support")]
 pub mod testing;
 
-pub use apps::{AppPatch, FieldPatch, NewApp, NewTable, StoredDashboard, TablePatch, ViewSpec};
+pub use apps::{
+    AppPatch, FieldPatch, NewApp, NewTable, PermissionSubject, StoredDashboard, TablePatch, ViewSpec,
+};
 pub use audit::AuditFilter;
 pub use cache::{CacheStats, FRESH_FOR, SYNC_INTERVAL};
 pub use clock::{Clock, ManualClock, SystemClock, TestClock};
@@ -73,7 +75,7 @@ pub use organizations::NewOrganization;
 pub use records::render;
 pub use records::{
     Aggregation, Cursor, Group, GroupValue, IdempotencyKey, MetricValue, RECORDS_PER_WRITE_MAX,
-    RecordPage, RecordProblem, RecordQuery, RecordUpdate, WriteOutcome, label,
+    RecordPage, RecordProblem, RecordQuery, RecordUpdate, RowGuard, WriteOutcome, label,
 };
 pub use retention::{PRUNE_EVENTS_PER_BATCH, PruneBatch};
 pub use sessions::{LoginCandidate, LoginThrottle, SESSION_TOUCH_INTERVAL, SessionLookup};

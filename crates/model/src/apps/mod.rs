@@ -19,6 +19,7 @@ pub mod filter;
 pub mod input;
 pub mod key;
 pub mod options;
+pub mod permissions;
 pub mod value;
 pub mod view;
 

@@ -19,7 +19,9 @@ use uuid::Uuid;
 use crate::auth::{Authed, scopes};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiQuery;
+use crate::service::access::{self, Access};
 use crate::state::AppState;
+use tenon_model::apps::permissions::RecordAction;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -76,6 +78,25 @@ pub async fn aggregate(
         params.limit,
     )
     .map_err(ApiError::bad_query)?;
+    let access = Access::load(&tenant, &auth.principal.actor, &schema).await?;
+    access.require(RecordAction::Read)?;
+    access.require_visible(
+        &schema,
+        spec.group_by.iter().map(|key| key.field.id).chain(
+            spec.metrics
+                .iter()
+                .filter_map(|metric| metric.field.as_ref().map(|f| f.id)),
+        ),
+    )?;
+    let today = state
+        .store()
+        .now()
+        .with_timezone(&org.time_zone.tz())
+        .date_naive();
+    let context = FilterContext {
+        today,
+        time_zone: org.time_zone,
+    };
     let filter = match params
         .filter
         .as_deref()
@@ -93,18 +114,14 @@ pub async fn aggregate(
                     .with("format", "json"),
                 )
             })?;
-            let today = state
-                .store()
-                .now()
-                .with_timezone(&org.time_zone.tz())
-                .date_naive();
-            let context = FilterContext {
-                today,
-                time_zone: org.time_zone,
-            };
             Some(Filter::parse(&value, &schema, &context).map_err(ApiError::bad_filter)?)
         }
     };
+    access.check_query(&schema, filter.as_ref(), &[], None)?;
+    let filter = access::both(
+        filter,
+        access.filter(RecordAction::Read, &schema, &context)?,
+    );
     Ok(axum::Json(
         aggregate_groups(&tenant, &schema, &spec, filter.as_ref(), org.time_zone).await?,
     ))

@@ -115,6 +115,7 @@ pub async fn export_app(
         tenant.list_voucher_rules().await?,
     );
     definition::export_params(&mut file, tenant.app_params(current.app.id).await?);
+    file.permissions = tenant.app_permissions(current.app.id).await?;
     let text = definition::write(&file, format).map_err(exchange_error)?;
     let content_type = if format == FileFormat::Json {
         "application/json"
@@ -165,6 +166,25 @@ pub async fn import_app(
         .map_err(|_| ApiError::invalid_request("the definition is not UTF-8 text"))?;
     let file = definition::read(text, FileFormat::guess(content_type)).map_err(exchange_error)?;
     let approvals = definition::approvals(&file).map_err(exchange_error)?;
+    // Permissions are checked for shape now, against the tables once they are applied.
+    let permissions = file
+        .permissions
+        .as_ref()
+        .map(|value| {
+            tenon_model::apps::permissions::PermissionsDoc::parse(value).map_err(|invalid| {
+                ApiError::validation(tenon_model::Invalid(
+                    invalid
+                        .0
+                        .into_iter()
+                        .map(|error| {
+                            let at = format!("permissions.{}", error.field);
+                            error.at(at)
+                        })
+                        .collect(),
+                ))
+            })
+        })
+        .transpose()?;
     let flows = match params.flows.as_deref() {
         None | Some("on") => definition::flows(&file).map_err(exchange_error)?,
         Some("off") => tenon_store::flows::FileFlows::default(),
@@ -188,7 +208,10 @@ pub async fn import_app(
     let tenant = state.store().tenant(auth.principal.org_id);
     let current = tenant.current_app(wanted.key.as_str()).await?;
     let steps = plan(&wanted, current.as_ref());
-    let lines: Vec<String> = steps.iter().map(ToString::to_string).collect();
+    let mut lines: Vec<String> = steps.iter().map(ToString::to_string).collect();
+    if permissions.is_some() {
+        lines.push("set the app's permissions".to_owned());
+    }
     if params.dry_run.unwrap_or(false) {
         let app = current.map(|current| AppOut::from(current.app));
         return Ok(axum::Json(ImportOut {
@@ -224,6 +247,11 @@ pub async fn import_app(
             &flows,
         )
         .await?;
+    if let Some(doc) = &permissions {
+        crate::routes::permissions::store_permissions(&tenant, &auth, &app, doc)
+            .await
+            .map_err(|error| error.at_prefix("permissions"))?;
+    }
     let hooks = tenant.flow_hooks().await?;
     let flows = tenant
         .list_flows()

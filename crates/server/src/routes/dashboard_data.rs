@@ -18,6 +18,8 @@ use crate::auth::{Authenticated, insufficient_scope};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::page_request;
 use crate::routes::aggregate::aggregate_groups;
+use crate::service::access::{self, Access};
+use tenon_model::apps::permissions::RecordAction;
 use crate::routes::dashboards::widget_error;
 use crate::routes::records_io::KeyBy;
 use crate::service::records::{ListProblem, ListRequest, filter_context, list, record_query};
@@ -150,11 +152,13 @@ async fn widget_data(
                 format!("view {}: {message}; update the view", view.key),
             )
         };
-        let query = record_query(schema, request, context).map_err(|problem| match problem {
+        let mut query = record_query(schema, request, context).map_err(|problem| match problem {
             ListProblem::Filter(error) | ListProblem::Sort(error) => stale(error.reason),
             ListProblem::Field(key) => stale(format!("no field \"{key}\"")),
             ListProblem::Formula(invalid) => stale(invalid.to_string()),
         })?;
+        // The member's app permissions (#19): a dashboard never widens what its viewer may read.
+        crate::service::access::restrict_list(&tenant, auth, schema, &mut query, context).await?;
         let page = list(
             state,
             auth.principal.org_id,
@@ -171,12 +175,27 @@ async fn widget_data(
         .aggregate_ask()
         .ok_or_else(|| ApiError::invalid_request("not an aggregate widget"))?;
     let spec = aggregate_spec(schema, &ask).map_err(ApiError::bad_query)?;
+    // The member's app permissions (#19), as on `…/aggregate`: read granted, no hidden field grouped or
+    // measured, the read rule ANDed to the widget's filter.
+    let access = Access::load(&tenant, &auth.principal.actor, schema).await?;
+    access.require(RecordAction::Read)?;
+    access.require_visible(
+        schema,
+        spec.group_by.iter().map(|key| key.field.id).chain(
+            spec.metrics
+                .iter()
+                .filter_map(|metric| metric.field.as_ref().map(|field| field.id)),
+        ),
+    )?;
+    let rule = access.filter(RecordAction::Read, schema, context)?;
     let filter_of = |previous: bool| -> ApiResult<Option<Filter>> {
-        widget
+        let own = widget
             .kind
             .record_filter(context.today, previous)
             .map(|value| Filter::parse(&value, schema, context).map_err(ApiError::bad_filter))
-            .transpose()
+            .transpose()?;
+        access.check_query(schema, own.as_ref(), &[], None)?;
+        Ok(access::both(own, rule.clone()))
     };
     let groups = aggregate_groups(
         &tenant,

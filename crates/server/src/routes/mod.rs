@@ -43,10 +43,12 @@ pub mod members;
 pub mod notifications;
 pub mod oauth;
 pub mod organization;
+pub mod permissions;
 pub mod processes;
 pub mod record_history;
 pub mod records;
 pub mod records_io;
+pub mod records_shapes;
 pub mod roles;
 pub mod session;
 pub mod stream;
@@ -145,6 +147,13 @@ pub fn api() -> OpenApiRouter<AppState> {
             records::delete_record
         ))
         .routes(routes!(record_history::record_history))
+        .routes(routes!(
+            permissions::get_permissions,
+            permissions::put_permissions,
+            permissions::delete_permissions
+        ))
+        .routes(routes!(permissions::table_access))
+        .routes(routes!(permissions::record_access))
         .routes(routes!(formula_check::check_formula))
         .routes(routes!(app_code::export_app))
         .routes(routes!(app_code::import_app))

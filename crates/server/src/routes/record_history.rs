@@ -60,6 +60,8 @@ pub async fn record_history(
     let tenant = state.store().tenant(auth.principal.org_id);
     let schema = tenant.table_schema(&app, &table).await?;
     let id: RecordId = path_id(&id, "record")?;
+    let hidden =
+        crate::service::access::readable_record(&state, &tenant, &auth, &schema, id).await?;
     let filter = AuditFilter {
         target_kind: Some(TargetKind::Record),
         target_id: Some(id.to_string()),
@@ -85,6 +87,8 @@ pub async fn record_history(
                 .unwrap_or(usize::MAX)
         });
         keys.dedup();
+        // Hidden fields' changes are left out.
+        keys.retain(|key| !hidden.iter().any(|hidden| hidden == key));
         let changes = keys
             .into_iter()
             .map(|key| FieldChange {

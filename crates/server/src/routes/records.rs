@@ -10,14 +10,12 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use tenon_model::apps::input::{WriteMode, parse_record_fields, present};
 use tenon_model::apps::{CellValue, TableSchema};
 use tenon_model::{DetailCode, FieldError, FieldId, RecordId};
 use tenon_store::{IdempotencyKey, RECORDS_PER_WRITE_MAX, RecordUpdate, StoreError, WriteOutcome};
-use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Authed, Authenticated, scopes};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -25,32 +23,12 @@ use crate::extract::{ApiBytes, ApiQuery, page_request, parse_json, path_id};
 use crate::routes::records_io::{
     KeyBy, RenderContext, decode_cursor, encode_cursor, key_by, parse_context,
 };
+use crate::service::access::{self, Access};
 use crate::service::records::{self, ListProblem, ListRequest};
 use crate::state::AppState;
+use tenon_model::apps::permissions::RecordAction;
 
-/// A record as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RecordOut {
-    pub id: String,
-    /// Grows by one with every change; send it in `If-Match` to update only what you saw.
-    pub version: i64,
-    pub created_at: String,
-    pub modified_at: String,
-    /// Values keyed by field key (or id or name with `key_by`); empty fields are absent.
-    #[schema(value_type = Object)]
-    pub fields: Value,
-}
-
-/// The query of a record write.
-#[derive(Debug, Default, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct WriteParams {
-    /// Accept names instead of ids, as Airtable's `typecast`: a link by its target's primary-field value, a
-    /// member by e-mail, mobile or exact name, a department by name, a choice by its exact name or a unique
-    /// prefix before a space (`缺勤` → `缺勤 Absent`). An ambiguous or unknown value is a 422 naming the
-    /// candidates (`ambiguous`, `no_match`, `unknown_choice`). Default false: ids are required.
-    pub typecast: Option<bool>,
-}
+pub use crate::routes::records_shapes::*;
 
 /// With `?typecast=true`, names in `records` become ids (and prefixes choices) before they are parsed.
 async fn typecast(
@@ -71,142 +49,6 @@ async fn typecast(
     } else {
         Err(tenon_model::Invalid(errors).into())
     }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RecordWrite {
-    /// Values keyed by field key, id or name.
-    #[schema(value_type = Object)]
-    pub fields: Map<String, Value>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RecordsCreate {
-    /// Up to 1000 records, written in one transaction.
-    pub records: Vec<RecordWrite>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RecordPatch {
-    pub id: String,
-    #[schema(value_type = Object)]
-    pub fields: Map<String, Value>,
-    /// Update only if the record is still at this version.
-    pub version: Option<i64>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RecordsUpdate {
-    pub records: Vec<RecordPatch>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RecordsDelete {
-    pub ids: Vec<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RecordsOut {
-    pub records: Vec<RecordOut>,
-}
-
-/// What a create answers: one record for `{"fields"}`, `{"records": [...]}` for a bulk create. Only
-/// a schema (anyOf the two), for the document.
-pub struct RecordsCreated;
-
-impl utoipa::PartialSchema for RecordsCreated {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
-        use utoipa::openapi::Ref;
-        use utoipa::openapi::schema::{AnyOfBuilder, Schema};
-        Schema::AnyOf(
-            AnyOfBuilder::new()
-                .item(Ref::from_schema_name(<RecordOut as ToSchema>::name()))
-                .item(Ref::from_schema_name(<RecordsOut as ToSchema>::name()))
-                .build(),
-        )
-        .into()
-    }
-}
-
-impl ToSchema for RecordsCreated {
-    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::Schema>)>) {
-        for (name, schema) in [
-            (
-                <RecordOut as ToSchema>::name(),
-                <RecordOut as utoipa::PartialSchema>::schema(),
-            ),
-            (
-                <RecordsOut as ToSchema>::name(),
-                <RecordsOut as utoipa::PartialSchema>::schema(),
-            ),
-        ] {
-            schemas.push((name.into_owned(), schema));
-        }
-        <RecordOut as ToSchema>::schemas(schemas);
-        <RecordsOut as ToSchema>::schemas(schemas);
-    }
-}
-
-/// A page of records.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RecordPageOut {
-    pub items: Vec<RecordOut>,
-    pub next_cursor: Option<String>,
-    /// With `count=true`: how many records match the filter.
-    pub total: Option<i64>,
-}
-
-/// The records a bulk delete removed, in the order given.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct RecordsDeletedOut {
-    pub records: Vec<DeletedOut>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeletedOut {
-    pub id: String,
-    /// Always true.
-    pub deleted: bool,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListParams {
-    /// Records per page, 1 to 1000 (default 100).
-    pub page_size: Option<u32>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    /// Comma-separated field keys to return (default: all).
-    pub fields: Option<String>,
-    /// Comma-separated field keys, `-` for descending: `-nights,guest`.
-    pub sort: Option<String>,
-    /// URL-encoded JSON: `{"field", "op", "value"}` leaves, `{"and": […]}`, `{"or": […]}`, `{"not": …}`.
-    pub filter: Option<String>,
-    /// A condition formula records must satisfy (with `filter`, both apply): `AND({Nights} > 2, {Paid})`.
-    /// Computed in the database; formulas that cannot be (regular expressions, lookups…) are refused.
-    pub formula: Option<String>,
-    /// `true` adds the number of matching records as `total`.
-    pub count: Option<bool>,
-    /// Skip this many matching records, in the sort's order: a positional window for jumping to any row
-    /// (a grid's scrollbar, Ctrl+End). Not with `cursor`; the page's `next_cursor` continues from it.
-    pub offset: Option<u64>,
-    /// Key `fields` by `key` (default), `id` or `name`.
-    pub key_by: Option<String>,
-    /// Comma-separated link fields whose linked records are included in full.
-    pub expand: Option<String>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ReadParams {
-    pub key_by: Option<String>,
-    /// Comma-separated link fields whose linked records are included in full (fetched in bulk).
-    pub expand: Option<String>,
 }
 
 /// The field references of a comma-separated query parameter.
@@ -362,7 +204,7 @@ pub async fn list_records(
         page: page_request(params.page_size, after)?,
         count: params.count.unwrap_or(false),
     };
-    let query =
+    let mut query =
         records::record_query(&schema, request, &context).map_err(|problem| match problem {
             ListProblem::Filter(error) => ApiError::bad_filter(error),
             ListProblem::Sort(error) => ApiError::bad_query(error.at("sort")),
@@ -372,7 +214,9 @@ pub async fn list_records(
                     .with_details(invalid.0)
             }
         })?;
+    let access = access::restrict_list(&tenant, &auth, &schema, &mut query, &context).await?;
     let expand = field_list(&schema, params.expand.as_deref(), "expand")?.unwrap_or_default();
+    access.require_visible(&schema, expand.iter().copied())?;
     let key_by = key_by(params.key_by.as_deref())?;
     let page = records::list(&state, org, &schema, &query, key_by, &expand)
         .await
@@ -472,14 +316,21 @@ pub async fn create_records(
     if !errors.is_empty() {
         return Err(tenon_model::Invalid(errors).into());
     }
+    let access = Access::load(&tenant, &auth.principal.actor, &schema).await?;
+    let context = records::filter_context(&state, &tenant.organization().await?);
+    let guard = access.guard(RecordAction::Create, &schema, &context)?;
+    for row in &rows {
+        access.require_writable(&schema, row)?;
+    }
     let idempotency = idempotency_key(&headers, &auth, &app, &table, &body)?;
     let outcome = tenant
-        .create_records(
+        .create_records_guarded(
             &auth.write_context(),
             &schema,
             rows,
             parse.org_time_zone,
             idempotency.as_ref(),
+            &guard,
         )
         .await
         .map_err(|error| record_problems(error, &schema, bulk))?;
@@ -487,7 +338,17 @@ pub async fn create_records(
         WriteOutcome::Written(records) => (records, false),
         WriteOutcome::Replayed(records) => (records, true),
     };
-    let rendered = render_many(&state, &auth, &schema, &records, KeyBy::Key, None, &[]).await?;
+    let visible = access.visible(&schema, None);
+    let rendered = render_many(
+        &state,
+        &auth,
+        &schema,
+        &records,
+        KeyBy::Key,
+        visible.as_deref(),
+        &[],
+    )
+    .await?;
     let body = if bulk {
         json!({"records": rendered})
     } else {
@@ -598,11 +459,27 @@ pub async fn update_records(
     if !errors.is_empty() {
         return Err(tenon_model::Invalid(errors).into());
     }
+    let access = Access::load(&tenant, &auth.principal.actor, &schema).await?;
+    let context = records::filter_context(&state, &tenant.organization().await?);
+    let guard = access.guard(RecordAction::Update, &schema, &context)?;
+    for update in &updates {
+        access.require_writable(&schema, &update.cells)?;
+    }
     let records = tenant
-        .update_records(&auth.write_context(), &schema, updates)
+        .update_records_guarded(&auth.write_context(), &schema, updates, &guard)
         .await
         .map_err(|error| record_problems(error, &schema, true))?;
-    let rendered = render_many(&state, &auth, &schema, &records, KeyBy::Key, None, &[]).await?;
+    let visible = access.visible(&schema, None);
+    let rendered = render_many(
+        &state,
+        &auth,
+        &schema,
+        &records,
+        KeyBy::Key,
+        visible.as_deref(),
+        &[],
+    )
+    .await?;
     Ok(axum::Json(json!({"records": rendered})))
 }
 
@@ -642,8 +519,11 @@ pub async fn delete_records(
     if !errors.is_empty() {
         return Err(tenon_model::Invalid(errors).into());
     }
+    let access = Access::load(&tenant, &auth.principal.actor, &schema).await?;
+    let context = records::filter_context(&state, &tenant.organization().await?);
+    let guard = access.guard(RecordAction::Delete, &schema, &context)?;
     tenant
-        .delete_records(&auth.write_context(), &schema, &ids)
+        .delete_records_guarded(&auth.write_context(), &schema, &ids, &guard)
         .await
         .map_err(|error| match error {
             StoreError::InvalidRecords(problems) => ApiError::validation(tenon_model::Invalid(
@@ -680,14 +560,30 @@ pub async fn get_record(
     let id: RecordId = path_id(&id, "record")?;
     let expand = field_list(&schema, params.expand.as_deref(), "expand")?.unwrap_or_default();
     let key_by = key_by(params.key_by.as_deref())?;
+    let access = Access::load(&tenant, &auth.principal.actor, &schema).await?;
+    access.require(RecordAction::Read)?;
+    access.require_visible(&schema, expand.iter().copied())?;
     let record = tenant.record(&schema, id).await?;
+    let context = records::filter_context(&state, &tenant.organization().await?);
+    if let Some(rule) = access.filter(RecordAction::Read, &schema, &context)?
+        && tenant
+            .records_within(&schema, &[id], &rule)
+            .await?
+            .is_empty()
+    {
+        return Err(StoreError::RowForbidden {
+            record: id.to_string(),
+        }
+        .into());
+    }
+    let visible = access.visible(&schema, None);
     let rendered = render_many(
         &state,
         &auth,
         &schema,
         std::slice::from_ref(&record),
         key_by,
-        None,
+        visible.as_deref(),
         &expand,
     )
     .await?;
@@ -745,8 +641,12 @@ pub async fn update_record(
     let cells: BTreeMap<FieldId, Option<CellValue>> =
         parse_record_fields(&schema, &body.fields, &parse, WriteMode::Update, "fields")
             .map_err(tenon_model::Invalid)?;
+    let access = Access::load(&tenant, &auth.principal.actor, &schema).await?;
+    let context = records::filter_context(&state, &tenant.organization().await?);
+    let guard = access.guard(RecordAction::Update, &schema, &context)?;
+    access.require_writable(&schema, &cells)?;
     let records = tenant
-        .update_records(
+        .update_records_guarded(
             &auth.write_context(),
             &schema,
             vec![RecordUpdate {
@@ -754,10 +654,21 @@ pub async fn update_record(
                 expected_version,
                 cells,
             }],
+            &guard,
         )
         .await
         .map_err(|error| record_problems(error, &schema, false))?;
-    let rendered = render_many(&state, &auth, &schema, &records, KeyBy::Key, None, &[]).await?;
+    let visible = access.visible(&schema, None);
+    let rendered = render_many(
+        &state,
+        &auth,
+        &schema,
+        &records,
+        KeyBy::Key,
+        visible.as_deref(),
+        &[],
+    )
+    .await?;
     Ok(axum::Json(
         rendered.into_iter().next().unwrap_or(Value::Null),
     ))
@@ -776,8 +687,11 @@ pub async fn delete_record(
     let tenant = state.store().tenant(auth.principal.org_id);
     let schema = tenant.table_schema(&app, &table).await?;
     let id: RecordId = path_id(&id, "record")?;
+    let access = Access::load(&tenant, &auth.principal.actor, &schema).await?;
+    let context = records::filter_context(&state, &tenant.organization().await?);
+    let guard = access.guard(RecordAction::Delete, &schema, &context)?;
     tenant
-        .delete_records(&auth.write_context(), &schema, &[id])
+        .delete_records_guarded(&auth.write_context(), &schema, &[id], &guard)
         .await
         .map_err(|error| record_problems(error, &schema, false))?;
     Ok(StatusCode::NO_CONTENT)

@@ -16,7 +16,10 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiBytes, ApiQuery};
 use crate::routes::app_code::exchange_error;
 use crate::routes::records_io::parse_context;
+use crate::service::access::{self, Access};
+use crate::service::records;
 use crate::state::AppState;
+use tenon_model::apps::permissions::{RecordAction, Rows};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -107,6 +110,21 @@ pub async fn import(
             ApiError::invalid_request("mapping must be a JSON object of header → field key")
         })?,
     };
+    let access = Access::load(&tenant, &auth.principal.actor, &schema).await?;
+    if !access.table.is_full() {
+        // An import creates and updates (upserts) rows in bulk: only for a member allowed to create and
+        // update every row and every field.
+        for action in [RecordAction::Create, RecordAction::Update] {
+            access.require(action)?;
+            if *access.table.rows(action) != Rows::All || !access.table.read_only.is_empty() {
+                return Err(ApiError::new(
+                    tenon_model::ErrorCode::ActionForbidden,
+                    "an import needs create and update on every row and field of the table",
+                )
+                .with("action", action.as_str()));
+            }
+        }
+    }
     let sheet = tabular::read(&body, format).map_err(exchange_error)?;
     let parse = parse_context(&state, auth.principal.org_id).await?;
     let options = ImportOptions {
@@ -176,8 +194,24 @@ pub async fn export(
                     .at("format"),
             )
         })?;
-    let sheet =
-        tenon_exchange::export::table_sheet(state.store(), auth.principal.org_id, &schema).await?;
+    let access = Access::load(&tenant, &auth.principal.actor, &schema).await?;
+    access.require(RecordAction::Read)?;
+    access.require(RecordAction::Export)?;
+    let context = records::filter_context(&state, &tenant.organization().await?);
+    // Export follows read's rows (and an export rule, if the grant has one).
+    let rows = access::both(
+        access.filter(RecordAction::Read, &schema, &context)?,
+        access.filter(RecordAction::Export, &schema, &context)?,
+    );
+    let visible = access.visible(&schema, None);
+    let sheet = tenon_exchange::export::table_sheet_of(
+        state.store(),
+        auth.principal.org_id,
+        &schema,
+        rows,
+        visible.as_deref(),
+    )
+    .await?;
     let (bytes, content_type, extension) = match format {
         TableFormat::Csv => (
             tabular::write_csv(&sheet).map_err(exchange_error)?,

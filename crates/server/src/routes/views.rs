@@ -267,11 +267,13 @@ pub async fn view_records(
             format!("view {}: {message}; update the view", view.key),
         )
     };
-    let query = record_query(&schema, request, &context).map_err(|problem| match problem {
+    let mut query = record_query(&schema, request, &context).map_err(|problem| match problem {
         ListProblem::Filter(error) | ListProblem::Sort(error) => stale(error.reason),
         ListProblem::Field(key) => stale(format!("no field \"{key}\"")),
         ListProblem::Formula(invalid) => stale(invalid.to_string()),
     })?;
+    // A view never widens access: the member's read rule and hidden fields apply to it too.
+    crate::service::access::restrict_list(&tenant, &auth, &schema, &mut query, &context).await?;
     let page = list(&state, org, &schema, &query, KeyBy::Key, &[]).await?;
     Ok(axum::Json(
         json!({"items": page.items, "next_cursor": page.next.as_ref().map(encode_cursor)}),

@@ -2,5 +2,6 @@
 //! function here, and turn its answer or its typed problem into a response. Services speak the store's
 //! and the model's types, never status codes or headers.
 
+pub mod access;
 pub mod login;
 pub mod records;

@@ -55,6 +55,8 @@ mod ledger_codes;
 mod ledger_rules;
 mod oauth;
 mod openapi;
+mod permissions;
+mod permissions_prop;
 mod queries;
 mod record_events;
 mod records;

@@ -23,12 +23,14 @@ mod definition;
 mod fields;
 mod form_caps;
 mod groups;
+mod permissions;
 pub(crate) mod stored;
 mod tables;
 mod views;
 
 pub use dashboards::StoredDashboard;
 pub use fields::FieldPatch;
+pub use permissions::PermissionSubject;
 pub use tables::{NewTable, TablePatch};
 pub use views::ViewSpec;
 

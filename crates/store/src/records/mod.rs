@@ -19,6 +19,7 @@ pub(crate) mod cells;
 mod checks;
 pub(crate) mod computed;
 mod delete;
+mod guard;
 mod links;
 mod query;
 pub mod render;
@@ -26,6 +27,7 @@ mod touched;
 mod write;
 
 pub use aggregate::{Aggregation, Group, GroupValue, MetricValue};
+pub use guard::RowGuard;
 pub use query::Cursor;
 pub(crate) use query::column;
 pub use write::{IdempotencyKey, RECORDS_PER_WRITE_MAX, RecordProblem, RecordUpdate, WriteOutcome};

@@ -80,11 +80,11 @@ pub(crate) fn filter(sql: &mut SqlText, filter: &Filter) -> Result<()> {
             sql.push(")");
         }
         Filter::Not(child) => {
-            // NOT over a condition that is NULL for empty cells would drop them; conditions here are never
-            // NULL (each handles emptiness explicitly), so NOT is exact.
-            sql.push("NOT (");
+            // NOT over a condition that is NULL for empty cells would drop them (`eq` on an empty cell
+            // is NULL): an unknown condition counts as false, so its negation holds.
+            sql.push("NOT COALESCE((");
             self::filter(sql, child)?;
-            sql.push(")");
+            sql.push("), FALSE)");
         }
         Filter::Leaf(condition) => leaf(sql, condition)?,
     }

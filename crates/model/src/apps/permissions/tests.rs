@@ -1,0 +1,188 @@
+//! The permissions document, row rules lowered for a person, and grants merged per table.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::apps::{ApiKey, App, Field, FieldKind, Table};
+use crate::ids::{AppId, FieldId, TableId};
+use crate::values::Name;
+
+fn at() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default()
+}
+
+fn field(key: &str, kind: FieldKind) -> Field {
+    Field {
+        id: FieldId::from_uuid(uuid::Uuid::from_u128(
+            key.bytes()
+                .fold(17, |hash, byte| hash * 31 + u128::from(byte)),
+        )),
+        table_id: TableId::from_uuid(uuid::Uuid::from_u128(1)),
+        key: ApiKey::parse(key).unwrap(),
+        name: Name::parse(key).unwrap(),
+        kind,
+        required: false,
+        unique: false,
+        indexed: false,
+        default: None,
+        position: 0,
+        created_at: at(),
+        updated_at: at(),
+    }
+}
+
+fn schema() -> TableSchema {
+    TableSchema {
+        app: App {
+            id: AppId::from_uuid(uuid::Uuid::from_u128(9)),
+            key: ApiKey::parse("charity").unwrap(),
+            name: Name::parse("charity").unwrap(),
+            description: None,
+            schema_version: 1,
+            created_at: at(),
+            updated_at: at(),
+        },
+        table: Table {
+            id: TableId::from_uuid(uuid::Uuid::from_u128(1)),
+            app_id: AppId::from_uuid(uuid::Uuid::from_u128(9)),
+            key: ApiKey::parse("families").unwrap(),
+            name: Name::parse("families").unwrap(),
+            primary_field_id: None,
+            unique_together: Vec::new(),
+            indexes: Vec::new(),
+            validation_rules: Vec::new(),
+            position: 0,
+            created_at: at(),
+            updated_at: at(),
+        },
+        fields: vec![
+            field("name", text()),
+            field("volunteer", FieldKind::Member { multiple: false }),
+            field("dept", FieldKind::Department { multiple: false }),
+            field("status", text()),
+        ],
+    }
+}
+
+fn check(doc: Value) -> Result<(), Invalid> {
+    let parsed = PermissionsDoc::parse(&doc)?;
+    let tables = [schema()];
+    let roles = [("finance".to_owned(), "财务".to_owned())];
+    parsed.check(&CheckContext {
+        tables: &tables,
+        roles: &roles,
+        departments: &HashSet::new(),
+        members: &HashSet::new(),
+    })
+}
+
+#[test]
+fn the_issue_document_reads_back_the_same() {
+    let doc = json!({"roles": [{"key": "volunteers", "name": "志愿者",
+        "who": {"members": [], "departments": [], "roles": ["finance"]},
+        "grants": [{"table": "families", "actions": {"read": "{volunteer} = CURRENT_MEMBER()",
+            "update": "{volunteer} = CURRENT_MEMBER()", "export": true},
+            "fields": {"hidden": ["status"], "read_only": ["name"]}}]}]});
+    check(doc.clone()).unwrap();
+    assert_eq!(PermissionsDoc::parse(&doc).unwrap().to_json(), doc);
+}
+
+#[test]
+fn unknown_keys_tables_fields_roles_and_bad_rules_are_named() {
+    let invalid = check(json!({"roles": [{"key": "a", "name": "A", "colour": 1}]})).unwrap_err();
+    assert_eq!(invalid.0[0].field, "roles[0].colour");
+    let invalid = check(json!({"roles": [{"key": "a", "name": "A", "who": {"roles": ["nope"]},
+        "grants": [{"table": "nope", "actions": {"read": true}},
+                   {"table": "families", "actions": {"read": "{nope} = 1", "update": "HAS_ROLE(\"x\")"},
+                    "fields": {"hidden": ["ghost"]}}]}]}))
+    .unwrap_err();
+    let fields: Vec<&str> = invalid.0.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "roles[0].who.roles[0]",
+            "roles[0].grants[0].table",
+            "roles[0].grants[1].fields.hidden[0]",
+            "roles[0].grants[1].actions.read",
+            "roles[0].grants[1].actions.update",
+        ]
+    );
+    assert_eq!(invalid.0[3].params.get("start"), Some(&json!(0)));
+    let invalid = check(json!({"roles": [{"key": "a", "name": "A",
+        "grants": [{"table": "families", "actions": {"read": "{name} > CURRENT_DEPARTMENTS()"}}]}]}))
+    .unwrap_err();
+    assert_eq!(invalid.0[0].code, DetailCode::FormulaType);
+}
+
+#[test]
+fn rules_lower_to_filters_for_the_person() {
+    let schema = schema();
+    let dept = DepartmentId::from_uuid(uuid::Uuid::from_u128(5));
+    let child = DepartmentId::from_uuid(uuid::Uuid::from_u128(6));
+    let person = Person {
+        member: MemberId::from_uuid(uuid::Uuid::from_u128(3)),
+        departments: vec![dept],
+        roles: vec![("finance".into(), "财务".into())],
+        parents: HashMap::from([(dept, None), (child, Some(dept))]),
+    };
+    let lower = |text: &str| {
+        RowRule::check(text, &schema, &person.roles)
+            .unwrap()
+            .lower(&schema, &person)
+            .unwrap()
+    };
+    let volunteer = schema.field_by_key("volunteer").unwrap().id.to_string();
+    assert_eq!(
+        lower("{volunteer} = CURRENT_MEMBER()"),
+        json!({"field": volunteer, "op": "has_any", "value": [person.member.to_string()]})
+    );
+    assert_eq!(lower("HAS_ROLE(\"财务\")"), json!({"and": []}));
+    let status = schema.field_by_key("status").unwrap().id.to_string();
+    assert_eq!(
+        lower("{status} != \"archived\""),
+        json!({"not": {"field": status, "op": "eq", "value": "archived"}})
+    );
+    let dept_field = schema.field_by_key("dept").unwrap().id.to_string();
+    let mut both = vec![dept.to_string(), child.to_string()];
+    both.sort();
+    assert_eq!(
+        lower("IN_DEPARTMENT({dept}, CURRENT_DEPARTMENTS(), TRUE)"),
+        json!({"field": dept_field, "op": "has_any", "value": both})
+    );
+}
+
+#[test]
+fn grants_merge_as_a_union_and_hide_only_what_every_grant_hides() {
+    let schema = schema();
+    let doc = PermissionsDoc::parse(&json!({"roles": [
+        {"key": "a", "name": "A", "who": {"roles": ["finance"]},
+         "grants": [{"table": "families", "actions": {"read": "{status} = \"x\""}, "fields": {"hidden": ["name", "status"]}}]},
+        {"key": "b", "name": "B", "who": {"roles": ["finance"]},
+         "grants": [{"table": "families", "actions": {"read": "{status} = \"y\"", "update": true}, "fields": {"hidden": ["name"]}}]},
+        {"key": "c", "name": "C", "who": {"roles": ["other"]},
+         "grants": [{"table": "families", "actions": {"delete": true}}]}]}))
+    .unwrap();
+    let person = Person {
+        member: MemberId::from_uuid(uuid::Uuid::from_u128(3)),
+        departments: Vec::new(),
+        roles: vec![("finance".into(), "财务".into())],
+        parents: HashMap::new(),
+    };
+    let access = TableAccess::resolve(&doc, &schema, &person);
+    assert!(matches!(access.rows(RecordAction::Read), Rows::Rules(rules) if rules.len() == 2));
+    assert_eq!(access.rows(RecordAction::Update), &Rows::All);
+    assert_eq!(access.rows(RecordAction::Delete), &Rows::None);
+    let name = schema.field_by_key("name").unwrap().id;
+    assert_eq!(access.hidden, [name].into_iter().collect());
+    assert!(access.read_only.contains(&name));
+}
+
+fn text() -> FieldKind {
+    FieldKind::Text {
+        min_length: None,
+        max_length: None,
+        pattern: None,
+    }
+}

@@ -1,0 +1,10 @@
+-- App permissions (issue #19): one document per app — app roles, their grants, row rules and field rules
+-- (`GET/PUT /api/v1/apps/{app}/permissions`). An app without a row keeps every member reading and writing.
+CREATE TABLE app_permissions (
+    organization_id UUID NOT NULL,
+    app_id          UUID NOT NULL,
+    document        TEXT NOT NULL,
+    updated_at      TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (organization_id, app_id),
+    FOREIGN KEY (organization_id, app_id) REFERENCES apps (organization_id, id) ON DELETE CASCADE
+);

@@ -1,0 +1,133 @@
+//! App permissions (issue #19): the stored document of an app and the person a request acts for.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+use tenon_model::apps::App;
+use tenon_model::apps::permissions::Person;
+use tenon_model::{Action, AppId, DepartmentId, MemberId, Role, TargetKind};
+use uuid::Uuid;
+
+use crate::audit::{self, Change};
+use crate::exec::Sql;
+use crate::rows::corrupt;
+use crate::{Result, Tenant, WriteContext};
+
+/// A member as app permissions see them: their organization role and the person rules are read for.
+#[derive(Debug, Clone)]
+pub struct PermissionSubject {
+    pub role: Role,
+    pub person: Person,
+}
+
+impl Tenant<'_> {
+    /// The app's permissions document, `None` when the app has none (every member reads and writes).
+    pub async fn app_permissions(&self, app: AppId) -> Result<Option<Value>> {
+        let mut pooled = self.store.pools.read().await?;
+        let row: Option<(String,)> = pooled
+            .conn()
+            .fetch_optional(
+                Sql::new(
+                    "SELECT document FROM app_permissions WHERE organization_id = $1 AND app_id = $2",
+                )
+                .bind(self.org_id)
+                .bind(*app.as_uuid()),
+            )
+            .await?;
+        row.map(|(text,)| {
+            serde_json::from_str(&text).map_err(|_| corrupt("app permissions", &text))
+        })
+        .transpose()
+    }
+
+    /// Replaces the app's permissions (`None` removes them), audited as a change of the app with its
+    /// `permissions` before and after (a `schema.changed` event).
+    pub async fn set_app_permissions(
+        &self,
+        ctx: &WriteContext,
+        app: &App,
+        document: Option<&Value>,
+    ) -> Result<()> {
+        let before = self.app_permissions(app.id).await?;
+        let mut tx = self.store.begin_tx().await?;
+        let mut conn = tx.conn();
+        conn.execute(
+            Sql::new("DELETE FROM app_permissions WHERE organization_id = $1 AND app_id = $2")
+                .bind(self.org_id)
+                .bind(*app.id.as_uuid()),
+        )
+        .await?;
+        if let Some(document) = document {
+            conn.execute(
+                Sql::new(
+                    "INSERT INTO app_permissions (organization_id, app_id, document, updated_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(self.org_id)
+                .bind(*app.id.as_uuid())
+                .bind(document.to_string())
+                .bind(self.store.now()),
+            )
+            .await?;
+        }
+        let snapshot = |permissions: Option<&Value>| json!({"id": app.id.to_string(), "key": app.key.as_str(), "permissions": permissions});
+        audit::record(
+            &mut conn,
+            self,
+            Change {
+                target_kind: TargetKind::App,
+                target_id: app.id.to_string(),
+                action: Action::Updated,
+                before: Some(snapshot(before.as_ref())),
+                after: Some(snapshot(document)),
+                ctx,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The member's organization role and the values row rules read (departments, custom roles, the
+    /// department tree): three queries, once per request.
+    pub async fn permission_subject(&self, member: MemberId) -> Result<PermissionSubject> {
+        let found = self.member(member).await?;
+        let roles = self
+            .list_roles()
+            .await?
+            .into_iter()
+            .filter(|role| role.member_ids.contains(&member))
+            .map(|role| (role.key, role.name))
+            .collect();
+        Ok(PermissionSubject {
+            role: found.role,
+            person: Person {
+                member,
+                departments: found.department_ids,
+                roles,
+                parents: self.department_parents().await?,
+            },
+        })
+    }
+
+    /// Every department of the organization with its parent.
+    pub async fn department_parents(&self) -> Result<HashMap<DepartmentId, Option<DepartmentId>>> {
+        let mut pooled = self.store.pools.read().await?;
+        let rows: Vec<(Uuid, Option<Uuid>)> = pooled
+            .conn()
+            .fetch_all(
+                Sql::new("SELECT id, parent_id FROM departments WHERE organization_id = $1")
+                    .bind(self.org_id),
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, parent)| {
+                (
+                    DepartmentId::from_uuid(id),
+                    parent.map(DepartmentId::from_uuid),
+                )
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,155 @@
+//! Writes guarded by row rules (issue #19): a member's write is allowed when every record satisfies the
+//! rule before it (update, delete) and after it (create, update). The check runs in the write's
+//! transaction with the rule compiled like any filter, so a refused write leaves nothing behind.
+
+use std::collections::BTreeMap;
+
+use tenon_model::apps::filter::Filter;
+use tenon_model::apps::{CellValue, TableSchema};
+use tenon_model::{FieldId, RecordId, TimeZone};
+use uuid::Uuid;
+
+use super::query;
+use super::write::{IDS_PER_STATEMENT, IdempotencyKey, RecordUpdate, WriteOutcome};
+use crate::apps::ddl;
+use crate::exec::{Arg, Conn, quote};
+use crate::{Result, StoreError, Tenant, WriteContext};
+
+/// The row rules a write must respect: `before` (update, delete) and `after` (create, update). `None`
+/// means every row.
+#[derive(Debug, Clone, Default)]
+pub struct RowGuard {
+    pub before: Option<Filter>,
+    pub after: Option<Filter>,
+}
+
+impl Tenant<'_> {
+    /// Among `ids`, those the filter does not accept (in no particular order).
+    pub(crate) async fn outside_filter(
+        &self,
+        conn: &mut Conn<'_>,
+        schema: &TableSchema,
+        ids: &[RecordId],
+        filter: &Filter,
+    ) -> Result<Vec<RecordId>> {
+        let mut outside = Vec::new();
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            let mut sql = query::SqlText::new(conn.backend());
+            sql.push(&format!(
+                "SELECT r.id FROM {} AS r WHERE r.id IN ",
+                quote(&ddl::table_name(schema.table.id))
+            ));
+            sql.list(chunk.iter().map(|id| Arg::Uuid(Some(*id.as_uuid()))));
+            // A condition that is NULL (an empty cell) does not accept the record.
+            sql.push(" AND NOT COALESCE((");
+            query::filter(&mut sql, filter)?;
+            sql.push("), FALSE)");
+            let rows: Vec<(Uuid,)> = conn.fetch_all(sql.into_sql()).await?;
+            outside.extend(rows.into_iter().map(|(id,)| RecordId::from_uuid(id)));
+        }
+        Ok(outside)
+    }
+
+    /// Among `ids`, those the filter accepts: a read check (get by id) computed in SQL.
+    pub async fn records_within(
+        &self,
+        schema: &TableSchema,
+        ids: &[RecordId],
+        filter: &Filter,
+    ) -> Result<Vec<RecordId>> {
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let outside = self.outside_filter(&mut conn, schema, ids, filter).await?;
+        Ok(ids
+            .iter()
+            .filter(|id| !outside.contains(id))
+            .copied()
+            .collect())
+    }
+
+    async fn require_within(
+        &self,
+        conn: &mut Conn<'_>,
+        schema: &TableSchema,
+        ids: &[RecordId],
+        filter: Option<&Filter>,
+    ) -> Result<()> {
+        let Some(filter) = filter else {
+            return Ok(());
+        };
+        let outside = self.outside_filter(conn, schema, ids, filter).await?;
+        match ids.iter().find(|id| outside.contains(id)) {
+            Some(id) => Err(StoreError::RowForbidden {
+                record: id.to_string(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Tenant::create_records`], refused with [`StoreError::RowForbidden`] (nothing written) when a new
+    /// record falls outside `guard.after`.
+    pub async fn create_records_guarded(
+        &self,
+        ctx: &WriteContext,
+        schema: &TableSchema,
+        rows: Vec<BTreeMap<FieldId, CellValue>>,
+        org_time_zone: TimeZone,
+        idempotency: Option<&IdempotencyKey>,
+        guard: &RowGuard,
+    ) -> Result<WriteOutcome> {
+        let mut tx = self.store.begin_tx().await?;
+        let mut conn = tx.conn();
+        let outcome = self
+            .create_records_in(&mut conn, ctx, schema, rows, org_time_zone, idempotency)
+            .await?;
+        if let WriteOutcome::Written(records) = &outcome {
+            let ids: Vec<RecordId> = records.iter().map(|record| record.id).collect();
+            self.require_within(&mut conn, schema, &ids, guard.after.as_ref())
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// [`Tenant::update_records`] with the records checked against `guard.before` first and
+    /// `guard.after` once changed, in the same transaction.
+    pub async fn update_records_guarded(
+        &self,
+        ctx: &WriteContext,
+        schema: &TableSchema,
+        updates: Vec<RecordUpdate>,
+        guard: &RowGuard,
+    ) -> Result<Vec<tenon_model::apps::Record>> {
+        let ids: Vec<RecordId> = updates.iter().map(|update| update.id).collect();
+        let mut tx = self.store.begin_tx().await?;
+        let mut conn = tx.conn();
+        self.check_no_running_approval(&mut conn, schema, &updates)
+            .await?;
+        self.require_within(&mut conn, schema, &ids, guard.before.as_ref())
+            .await?;
+        let records = self
+            .update_records_in(&mut conn, ctx, schema, updates)
+            .await?;
+        self.require_within(&mut conn, schema, &ids, guard.after.as_ref())
+            .await?;
+        tx.commit().await?;
+        Ok(records)
+    }
+
+    /// [`Tenant::delete_records`] with the records checked against `guard.before` first.
+    pub async fn delete_records_guarded(
+        &self,
+        ctx: &WriteContext,
+        schema: &TableSchema,
+        ids: &[RecordId],
+        guard: &RowGuard,
+    ) -> Result<()> {
+        let mut tx = self.store.begin_tx().await?;
+        let mut conn = tx.conn();
+        self.require_within(&mut conn, schema, ids, guard.before.as_ref())
+            .await?;
+        self.delete_records_in(&mut conn, ctx, schema, ids).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

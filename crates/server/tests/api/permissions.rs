@@ -303,6 +303,40 @@ api_tests! {
 }
 
 api_tests! {
+    async fn a_dashboard_shows_a_member_only_what_the_member_may_read(app) {
+        let charity = charity(&app).await;
+        app.post("/api/v1/apps/charity/tables/families/views", &app.admin_token,
+            json!({"name": "All", "key": "all", "type": "grid", "config": {"fields": ["name", "id_number"]}}))
+            .await.expect(StatusCode::CREATED);
+        app.call(Method::PUT, "/api/v1/apps/charity/dashboards/board", Some(&app.admin_token), Some(json!({"name": "Board", "widgets": [
+            {"key": "families", "title": "Families", "type": "number", "table": "families", "metric": "count"},
+            {"key": "ids", "title": "By ID", "type": "chart", "chart": "bar", "table": "families", "group_by": "id_number", "metrics": "count"},
+            {"key": "list", "title": "List", "type": "records", "table": "families", "view": "all", "limit": 10}
+        ]}))).await.expect(StatusCode::CREATED);
+        put(&app, document(&charity)).await.expect(StatusCode::OK);
+        let data = |token: String| {
+            let app = &app;
+            async move { app.get("/api/v1/apps/charity/dashboards/board/data", &token).await.expect(StatusCode::OK).clone() }
+        };
+        let admin = data(app.admin_token.clone()).await;
+        assert_eq!(admin["widgets"][0]["data"]["value"], 4, "{admin}");
+        assert_eq!(admin["widgets"][1]["error"], Value::Null, "{admin}");
+        // A (a volunteer): one family, the hidden field neither grouped by nor listed.
+        let a = data(member_token(&app, &charity.a).await).await;
+        assert_eq!(a["widgets"][0]["data"]["value"], 1, "{a}");
+        assert_eq!(a["widgets"][1]["error"]["code"], "field_forbidden", "{a}");
+        let items = a["widgets"][2]["data"]["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{a}");
+        assert_eq!(items[0]["fields"]["name"], "F1");
+        assert!(items[0]["fields"].get("id_number").is_none(), "{a}");
+        // The lead reads three; a member in no role reads none.
+        let lead = data(member_token(&app, &charity.lead).await).await;
+        assert_eq!(lead["widgets"][0]["data"]["value"], 3, "{lead}");
+        let outsider = data(member_token(&app, &charity.outsider).await).await;
+        assert_eq!(outsider["widgets"][0]["error"]["code"], "action_forbidden", "{outsider}");
+        app
+    }
+
     async fn the_definition_carries_the_permissions(app) {
         let charity = charity(&app).await;
         put(&app, document(&charity)).await.expect(StatusCode::OK);

@@ -51,7 +51,8 @@ mod subscriptions;
 pub mod testing;
 
 pub use apps::{
-    AppPatch, FieldPatch, NewApp, NewTable, PermissionSubject, StoredDashboard, TablePatch, ViewSpec,
+    AppPatch, FieldPatch, NewApp, NewTable, PermissionSubject, StoredDashboard, TablePatch,
+    ViewSpec,
 };
 pub use audit::AuditFilter;
 pub use cache::{CacheStats, FRESH_FOR, SYNC_INTERVAL};

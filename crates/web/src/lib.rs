@@ -17,8 +17,8 @@ use tenon_server::AppState;
 
 pub mod assets;
 pub mod boards;
-pub mod designer;
 pub mod dashboards;
+pub mod designer;
 pub mod i18n;
 pub mod pages;
 pub mod public_form;

@@ -18,12 +18,12 @@ use crate::auth::{Authenticated, insufficient_scope};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::page_request;
 use crate::routes::aggregate::aggregate_groups;
-use crate::service::access::{self, Access};
-use tenon_model::apps::permissions::RecordAction;
 use crate::routes::dashboards::widget_error;
 use crate::routes::records_io::KeyBy;
+use crate::service::access::{self, Access};
 use crate::service::records::{ListProblem, ListRequest, filter_context, list, record_query};
 use crate::state::AppState;
+use tenon_model::apps::permissions::RecordAction;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DashboardDataOut {
@@ -152,11 +152,12 @@ async fn widget_data(
                 format!("view {}: {message}; update the view", view.key),
             )
         };
-        let mut query = record_query(schema, request, context).map_err(|problem| match problem {
-            ListProblem::Filter(error) | ListProblem::Sort(error) => stale(error.reason),
-            ListProblem::Field(key) => stale(format!("no field \"{key}\"")),
-            ListProblem::Formula(invalid) => stale(invalid.to_string()),
-        })?;
+        let mut query =
+            record_query(schema, request, context).map_err(|problem| match problem {
+                ListProblem::Filter(error) | ListProblem::Sort(error) => stale(error.reason),
+                ListProblem::Field(key) => stale(format!("no field \"{key}\"")),
+                ListProblem::Formula(invalid) => stale(invalid.to_string()),
+            })?;
         // The member's app permissions (#19): a dashboard never widens what its viewer may read.
         crate::service::access::restrict_list(&tenant, auth, schema, &mut query, context).await?;
         let page = list(

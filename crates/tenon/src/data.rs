@@ -1,7 +1,7 @@
 //! `tenon app …` and `tenon table …`: apps as code and table files from the command line. They call the
 //! same functions as the HTTP API (`tenon-exchange`, `tenon-store`), against the database directly.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tenon_exchange::ExchangeError;
 use tenon_exchange::definition::{self, FileFormat};
@@ -9,6 +9,7 @@ use tenon_exchange::import::{ImportOptions, import_table};
 use tenon_exchange::tabular::{self, TableFormat};
 use tenon_model::apps::ParseContext;
 use tenon_model::apps::definition::plan;
+use tenon_model::apps::permissions::{CheckContext, PermissionsDoc};
 use tenon_store::{Store, WriteContext};
 
 use crate::cli::{AppCommand, StorageArgs, TableCommand};
@@ -94,6 +95,7 @@ async fn app_command(store: &Store, command: AppCommand) -> Result<(), Failure> 
         AppCommand::Import(args) => {
             let org = store.resolve_organization(&args.org).await?;
             let (wanted, steps, approvals, flows) = plan_file(store, org.id, &args.file).await?;
+            let permissions = file_permissions(&args.file)?;
             let flows = if args.no_flows {
                 tenon_store::flows::FileFlows::default()
             } else {
@@ -124,10 +126,115 @@ async fn app_command(store: &Store, command: AppCommand) -> Result<(), Failure> 
                     &flows,
                 )
                 .await?;
+            if let Some(doc) = &permissions {
+                set_permissions(store, org.id, &app, doc).await?;
+            }
             println!("{}", app.id);
             Ok(())
         }
     }
+}
+
+/// The file's `permissions:` section, its shape checked (paths under `permissions.`).
+fn file_permissions(path: &std::path::Path) -> Result<Option<PermissionsDoc>, Failure> {
+    let text = String::from_utf8(read_file(path)?).map_err(|_| {
+        Failure::new(
+            EXIT_INVALID,
+            format!("{} is not UTF-8 text", path.display()),
+        )
+    })?;
+    let file = definition::read(&text, FileFormat::guess(&path.to_string_lossy()))
+        .map_err(exchange_failure)?;
+    let Some(raw) = file.permissions else {
+        return Ok(None);
+    };
+    let doc = PermissionsDoc::parse(&raw).map_err(|invalid| {
+        tenon_model::Invalid(
+            invalid
+                .0
+                .into_iter()
+                .map(|error| {
+                    let at = format!("permissions.{}", error.field);
+                    error.at(at)
+                })
+                .collect(),
+        )
+    })?;
+    Ok(Some(doc))
+}
+
+/// As `POST /api/v1/apps/import` does after the tables: creates the custom roles the document names that
+/// the organization lacks (without members), checks the document against the app and sets it.
+async fn set_permissions(
+    store: &Store,
+    org: tenon_model::OrgId,
+    app: &tenon_model::apps::App,
+    doc: &PermissionsDoc,
+) -> Result<(), Failure> {
+    let tenant = store.tenant(org);
+    let ctx = WriteContext::system();
+    let mut roles: Vec<(String, String)> = tenant
+        .list_roles()
+        .await?
+        .into_iter()
+        .map(|role| (role.key, role.name))
+        .collect();
+    for role in &doc.roles {
+        for custom in &role.who.roles {
+            let Ok(key) = tenon_model::apps::ApiKey::parse(custom) else {
+                continue;
+            };
+            if roles.iter().any(|(own, _)| own == custom) {
+                continue;
+            }
+            let name = Some(role.name.as_str())
+                .filter(|_| role.who.roles.len() == 1)
+                .and_then(|name| tenon_model::Name::parse(name).ok())
+                .or_else(|| tenon_model::Name::parse(custom).ok());
+            let Some(name) = name else {
+                continue;
+            };
+            tenant.create_role(&ctx, &key, &name, &[]).await?;
+            eprintln!("created the custom role {key} ({name}), without members");
+            roles.push((custom.clone(), name.as_str().to_owned()));
+        }
+    }
+    let mut tables = Vec::new();
+    for table in tenant.list_tables(app.id).await? {
+        tables.push(tenant.table_schema_by_id(table.id).await?);
+    }
+    let departments: HashSet<_> = tenant.department_parents().await?.into_keys().collect();
+    let mut members = HashSet::new();
+    for raw in doc.roles.iter().flat_map(|role| &role.who.members) {
+        if let Ok(id) = raw.parse::<tenon_model::MemberId>()
+            && tenant.member(id).await.is_ok()
+        {
+            members.insert(id);
+        }
+    }
+    doc.check(&CheckContext {
+        tables: &tables,
+        roles: &roles,
+        departments: &departments,
+        members: &members,
+    })
+    .map_err(|invalid| {
+        tenon_model::Invalid(
+            invalid
+                .0
+                .into_iter()
+                .map(|error| {
+                    let at = format!("permissions.{}", error.field);
+                    error.at(at)
+                })
+                .collect(),
+        )
+    })?;
+    tenant
+        .set_app_permissions(&ctx, app, Some(&doc.to_json()))
+        .await?;
+    eprintln!("set the app's permissions");
+    Ok(())
 }
 
 async fn plan_file(

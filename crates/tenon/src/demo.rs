@@ -295,13 +295,16 @@ async fn seed_apps(store: &Store, org: OrgId, people: &DemoDirectory) -> Result<
     let failure = |error: tenon_exchange::ExchangeError| {
         Failure::new(EXIT_FAILURE, format!("demo template: {error}"))
     };
+    let mut installed = Vec::with_capacity(TEMPLATES.len());
     for text in TEMPLATES {
-        let wanted = definition::check(definition::read(text, FileFormat::Yaml).map_err(failure)?)
-            .map_err(failure)?;
+        let file = definition::read(text, FileFormat::Yaml).map_err(failure)?;
+        let permissions = file.permissions.clone();
+        let wanted = definition::check(file).map_err(failure)?;
         let steps = plan(&wanted, None);
-        tenant
+        let app = tenant
             .apply_definition(&ctx, &wanted, &steps, &parse, tenon_auth::mint_slug)
             .await?;
+        installed.push((app, permissions));
     }
     let today = store
         .now()
@@ -331,7 +334,7 @@ async fn seed_apps(store: &Store, org: OrgId, people: &DemoDirectory) -> Result<
         "charity_housing",
         "bookings",
         vec![
-            json!({"guest": "张伟", "patient": "张小明", "relation": "父母 Parent", "hospital": "浙大儿童医院", "ward": "血液科", "phone": "13900001111",
+            json!({"guest": "张伟", "patient": "张小明", "relation": "父母 Parent", "hospital": "浙大儿童医院", "ward": "血液科", "phone": "13900001111", "id_number": "330106198805120017",
                    "check_in": day(-3), "nights": 10, "party_size": 2, "status": "staying", "room": [rooms[0]], "volunteer": people.member(2), "deposit": "200"}),
             json!({"guest": "陈丽", "patient": "王建国", "relation": "配偶 Spouse", "hospital": "浙大一院", "phone": "13900002222",
                    "check_in": day(-20), "nights": 7, "left_on": day(-13), "status": "left", "room": [rooms[1]]}),
@@ -367,6 +370,10 @@ async fn seed_apps(store: &Store, org: OrgId, people: &DemoDirectory) -> Result<
         let date: NaiveDate = monday + Duration::days(offset);
         let iso = date.format("%Y-%m-%d").to_string();
         let mut row = json!({"student": pupil, "class": [classes[usize::from(offset % 2 == 1)]], "week": week, "date": iso, "task": task});
+        if offset % 2 == 0 {
+            // 三年二班, whose class teacher is 王芳.
+            row["class_teacher"] = people.member(0);
+        }
         if date < today {
             if offset == 1 {
                 row["status"] = json!("缺勤 Absent");
@@ -454,6 +461,53 @@ async fn seed_apps(store: &Store, org: OrgId, people: &DemoDirectory) -> Result<
         ],
     )
     .await?;
+    seed_permissions(&tenant, &ctx, &installed, people).await?;
+    Ok(())
+}
+
+/// The templates' permissions, with the custom roles they name held by the demo's people: 李强 manages
+/// sales, 陈静 is finance, 王芳 coordinates the housing and is the academic office.
+async fn seed_permissions(
+    tenant: &tenon_store::Tenant<'_>,
+    ctx: &WriteContext,
+    installed: &[(tenon_model::apps::App, Option<serde_json::Value>)],
+    people: &DemoDirectory,
+) -> Result<(), Failure> {
+    use tenon_model::apps::ApiKey;
+    use tenon_model::apps::permissions::PermissionsDoc;
+    let holders = [
+        ("sales_manager", "销售经理 Sales manager", 1),
+        ("finance", "财务 Finance", 3),
+        ("housing_coordinator", "住房协调员 Housing coordinator", 0),
+        ("duty_office", "教务处 Academic office", 0),
+    ];
+    for (key, title, index) in holders {
+        let key = ApiKey::parse(key)
+            .map_err(|reason| Failure::new(EXIT_FAILURE, format!("demo role {key}: {reason}")))?;
+        let members: Vec<tenon_model::MemberId> = people
+            .members
+            .get(index)
+            .and_then(|id| id.parse().ok())
+            .into_iter()
+            .collect();
+        tenant
+            .create_role(ctx, &key, &name(title)?, &members)
+            .await?;
+    }
+    for (app, permissions) in installed {
+        let Some(raw) = permissions else {
+            continue;
+        };
+        let doc = PermissionsDoc::parse(raw).map_err(|invalid| {
+            Failure::new(
+                EXIT_FAILURE,
+                format!("demo permissions of {}: {invalid}", app.key),
+            )
+        })?;
+        tenant
+            .set_app_permissions(ctx, app, Some(&doc.to_json()))
+            .await?;
+    }
     Ok(())
 }
 

@@ -209,6 +209,15 @@ pub async fn import_app(
     let current = tenant.current_app(wanted.key.as_str()).await?;
     let steps = plan(&wanted, current.as_ref());
     let mut lines: Vec<String> = steps.iter().map(ToString::to_string).collect();
+    let new_roles = match &permissions {
+        Some(doc) => crate::routes::permissions::missing_roles(&tenant, doc).await?,
+        None => Vec::new(),
+    };
+    for (key, name) in &new_roles {
+        lines.push(format!(
+            "create the custom role {key} ({name}), without members"
+        ));
+    }
     if permissions.is_some() {
         lines.push("set the app's permissions".to_owned());
     }
@@ -247,6 +256,11 @@ pub async fn import_app(
             &flows,
         )
         .await?;
+    for (key, name) in &new_roles {
+        tenant
+            .create_role(&auth.write_context(), key, name, &[])
+            .await?;
+    }
     if let Some(doc) = &permissions {
         crate::routes::permissions::store_permissions(&tenant, &auth, &app, doc)
             .await

@@ -10,10 +10,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tenon_model::apps::ApiKey;
 use tenon_model::apps::permissions::{
     CheckContext, PermissionsDoc, RecordAction, Rows, TableAccess,
 };
-use tenon_model::{MemberId, Role, Scope};
+use tenon_model::{MemberId, Name, Role, Scope};
 use tenon_store::Tenant;
 use utoipa::IntoParams;
 
@@ -64,7 +65,7 @@ pub async fn get_permissions(
 /// as a change of the app (`schema.changed`).
 #[utoipa::path(put, path = "/api/v1/apps/{app}/permissions", tag = "apps",
     params(("app" = String, Path, description = "App id or key")),
-    request_body(content = Object, description = "`{\"roles\": [{\"key\", \"name\", \"who\": {\"members\", \"departments\", \"roles\", \"sub_departments\"?}, \"grants\": [{\"table\", \"actions\": {\"read\"|\"create\"|\"update\"|\"delete\"|\"export\": true | \"row rule\"}, \"fields\": {\"hidden\", \"read_only\"}}]}]}`"),
+    request_body(content = Object, description = "`{\"roles\": [{\"key\", \"name\", \"who\": {\"everyone\"?, \"members\", \"departments\", \"roles\", \"sub_departments\"?}, \"grants\": [{\"table\", \"actions\": {\"read\"|\"create\"|\"update\"|\"delete\"|\"export\": true | \"row rule\"}, \"fields\": {\"hidden\", \"read_only\"}}]}]}`"),
     security(("bearer" = ["apps:write"]), ("session" = ["apps:write"])),
     responses((status = 200, description = "The document as stored", body = Object),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -83,6 +84,42 @@ pub async fn put_permissions(
     Ok(axum::Json(
         store_permissions(&tenant, &auth, &app, &doc).await?,
     ))
+}
+
+/// The custom roles (`who.roles`) a definition's permissions name that the organization does not have:
+/// (key, name). An import creates them without members (a template cannot know who holds them); the name
+/// is the app role's name when it names one custom role, else the key.
+pub async fn missing_roles(
+    tenant: &Tenant<'_>,
+    doc: &PermissionsDoc,
+) -> ApiResult<Vec<(ApiKey, Name)>> {
+    let existing: HashSet<String> = tenant
+        .list_roles()
+        .await?
+        .into_iter()
+        .map(|role| role.key)
+        .collect();
+    let mut missing: Vec<(ApiKey, Name)> = Vec::new();
+    for role in &doc.roles {
+        for custom in &role.who.roles {
+            let Ok(key) = ApiKey::parse(custom) else {
+                continue;
+            };
+            if existing.contains(custom) || missing.iter().any(|(own, _)| own == &key) {
+                continue;
+            }
+            let name = if role.who.roles.len() == 1 {
+                Name::parse(&role.name).ok()
+            } else {
+                None
+            };
+            let Some(name) = name.or_else(|| Name::parse(custom).ok()) else {
+                continue;
+            };
+            missing.push((key, name));
+        }
+    }
+    Ok(missing)
 }
 
 /// Checks `doc` against the app and the directory and stores it (audited); answers it as stored.

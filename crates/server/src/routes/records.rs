@@ -319,8 +319,14 @@ pub async fn create_records(
     let access = Access::load(&tenant, &auth.principal.actor, &schema).await?;
     let context = records::filter_context(&state, &tenant.organization().await?);
     let guard = access.guard(RecordAction::Create, &schema, &context)?;
-    for row in &rows {
-        access.require_writable(&schema, row)?;
+    if !access.table.read_only.is_empty() {
+        // Only the fields the request names: a read-only field's default is not the member's write.
+        for (row, fields) in rows.iter().zip(&inputs) {
+            match parse_record_fields(&schema, fields, &parse, WriteMode::Update, "fields") {
+                Ok(given) => access.require_writable(&schema, &given)?,
+                Err(_) => access.require_writable(&schema, row)?,
+            }
+        }
     }
     let idempotency = idempotency_key(&headers, &auth, &app, &table, &body)?;
     let outcome = tenant

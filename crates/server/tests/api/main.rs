@@ -57,6 +57,7 @@ mod oauth;
 mod openapi;
 mod permissions;
 mod permissions_prop;
+mod permissions_templates;
 mod queries;
 mod record_events;
 mod records;

@@ -1,6 +1,6 @@
 //! What one member may do with one table: the grants of the app roles that name them, merged.
 //!
-//! A member is named by a role when the role lists them, one of their departments (or, with
+//! A member is named by a role when the role says `everyone`, lists them, one of their departments (or, with
 //! `sub_departments`, a department above one of theirs), or a custom role they hold. Their grants on the
 //! table merge as a union: an action is allowed when any grant allows it, on the rows any of those grants'
 //! rules accept (every row if one grant says `true`); a field is hidden when every grant hides it, and
@@ -69,7 +69,7 @@ impl Person {
 
     /// Whether an app role's `who` names this person.
     pub fn is_named_by(&self, who: &Who) -> bool {
-        if who.members.iter().any(|id| *id == self.member.to_string()) {
+        if who.everyone || who.members.iter().any(|id| *id == self.member.to_string()) {
             return true;
         }
         if who.roles.iter().any(|role| self.has_role(role)) {

@@ -2,7 +2,7 @@
 //! rows and fields of an app's tables.
 //!
 //! The document is JSON (the same under `permissions:` in a definition):
-//! `{"roles": [{"key", "name", "who": {"members", "departments", "roles", "sub_departments"?},
+//! `{"roles": [{"key", "name", "who": {"everyone"?, "members", "departments", "roles", "sub_departments"?},
 //! "grants": [{"table", "actions": {"read": true | "<row rule>", "create", "update", "delete", "export"},
 //! "fields": {"hidden": [keys], "read_only": [keys]}}]}]}`. An absent action is not granted; `export`
 //! follows `read`'s rows. Row rules are formulas over the record and the person ([`rule`]); they are
@@ -78,6 +78,9 @@ pub enum ActionRule {
 /// Who an app role is for.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Who {
+    /// Every member of the organization (the shipped templates' base roles: directory ids are not
+    /// portable between organizations).
+    pub everyone: bool,
     pub members: Vec<String>,
     pub departments: Vec<String>,
     /// Custom role keys (`/api/v1/roles`).
@@ -256,6 +259,9 @@ impl PermissionsDoc {
                 if role.who.sub_departments {
                     who["sub_departments"] = Value::Bool(true);
                 }
+                if role.who.everyone {
+                    who["everyone"] = Value::Bool(true);
+                }
                 let grants: Vec<Value> = role
                     .grants
                     .iter()
@@ -419,7 +425,13 @@ fn parse_role(value: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option
         if let Some(who_map) = object(
             raw,
             &who_path,
-            &["members", "departments", "roles", "sub_departments"],
+            &[
+                "everyone",
+                "members",
+                "departments",
+                "roles",
+                "sub_departments",
+            ],
             errors,
         ) {
             who.members = texts(
@@ -433,17 +445,22 @@ fn parse_role(value: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option
                 errors,
             );
             who.roles = texts(who_map.get("roles"), &format!("{who_path}.roles"), errors);
-            match who_map.get("sub_departments") {
-                None | Some(Value::Null) => {}
-                Some(Value::Bool(flag)) => who.sub_departments = *flag,
-                Some(_) => errors.push(
-                    problem(
-                        &format!("{who_path}.sub_departments"),
-                        DetailCode::WrongType,
-                        "must be true or false",
-                    )
-                    .with("expected", "boolean"),
-                ),
+            for (key, flag) in [
+                ("sub_departments", &mut who.sub_departments),
+                ("everyone", &mut who.everyone),
+            ] {
+                match who_map.get(key) {
+                    None | Some(Value::Null) => {}
+                    Some(Value::Bool(value)) => *flag = *value,
+                    Some(_) => errors.push(
+                        problem(
+                            &format!("{who_path}.{key}"),
+                            DetailCode::WrongType,
+                            "must be true or false",
+                        )
+                        .with("expected", "boolean"),
+                    ),
+                }
             }
         }
     }

@@ -179,6 +179,29 @@ fn grants_merge_as_a_union_and_hide_only_what_every_grant_hides() {
     assert!(access.read_only.contains(&name));
 }
 
+#[test]
+fn everyone_names_every_member_and_reads_back() {
+    let raw = json!({"roles": [{"key": "all", "name": "All", "who": {"everyone": true},
+        "grants": [{"table": "families", "actions": {"read": true}}]}]});
+    let doc = PermissionsDoc::parse(&raw).unwrap();
+    assert!(doc.roles[0].who.everyone);
+    assert_eq!(PermissionsDoc::parse(&doc.to_json()).unwrap(), doc);
+    let nobody = Person {
+        member: MemberId::from_uuid(uuid::Uuid::from_u128(9)),
+        departments: Vec::new(),
+        roles: Vec::new(),
+        parents: HashMap::new(),
+    };
+    assert!(nobody.is_named_by(&doc.roles[0].who));
+    assert!(!nobody.is_named_by(&Who::default()));
+    let access = TableAccess::resolve(&doc, &schema(), &nobody);
+    assert_eq!(access.rows(RecordAction::Read), &Rows::All);
+    let bad = PermissionsDoc::parse(
+        &json!({"roles": [{"key": "x", "name": "X", "who": {"everyone": "yes"}}]}),
+    );
+    assert_eq!(bad.unwrap_err().0[0].field, "roles[0].who.everyone");
+}
+
 fn text() -> FieldKind {
     FieldKind::Text {
         min_length: None,

@@ -94,14 +94,19 @@ export function initBuilder(root: HTMLElement, fields: Field[], base: string): v
     void fillTargetFields();
   }
 
+  // Each fill is numbered: an answer that arrives after a newer fill started is dropped, so a slow
+  // earlier answer never replaces the options (and the choice) of a later one.
+  let fills = 0;
+
   async function fillTargetFields(): Promise<void> {
+    const mine = ++fills;
     const link = fields.find((f) => f.key === lookupLink.value);
     const wanted = lookupField.value || String(editing?.options?.field ?? "");
     lookupField.replaceChildren();
     if (!link || type.value === "count") return;
     const app = base.replace(/\/tables\/[^/]+$/, "");
     const outcome = await call<{ items: Field[] }>("GET", `${app}/tables/${encodeURIComponent(String(link.options.table ?? ""))}/fields`);
-    if (!outcome.ok) return;
+    if (!outcome.ok || mine !== fills) return;
     // A lookup or rollup may read any field of the linked table except a formula computed when read.
     lookupField.replaceChildren(...outcome.body.items.map((f) => new Option(`${f.name} · ${t(`field-type-${f.type}`)}`, f.key)));
     if (outcome.body.items.some((f) => f.key === wanted)) lookupField.value = wanted;

@@ -37,6 +37,9 @@ struct WidgetItem {
     width: u8,
     #[serde(rename = "type")]
     kind: &'static str,
+    /// The widget's table's field names by key (JSON), so tables and charts head their columns with
+    /// the names people gave the fields, not their keys.
+    names: String,
 }
 
 /// `GET /apps/{app}/dashboards/{key}`.
@@ -81,17 +84,28 @@ pub async fn dashboard(
             .collect(),
         Err(error) => return failed(lang, viewer_out, error),
     };
-    let widgets = stored
-        .dashboard
-        .widgets
-        .iter()
-        .map(|widget| WidgetItem {
+    let mut widgets = Vec::with_capacity(stored.dashboard.widgets.len());
+    for widget in &stored.dashboard.widgets {
+        // A table that no longer exists names nothing: the widget shows its own error from `…/data`.
+        let names: serde_json::Map<String, serde_json::Value> = match widget.kind.table() {
+            Some(table) => match tenant.table_schema(app.key.as_str(), table).await {
+                Ok(schema) => schema
+                    .fields
+                    .iter()
+                    .map(|field| (field.key.to_string(), field.name.to_string().into()))
+                    .collect(),
+                Err(_) => serde_json::Map::new(),
+            },
+            None => serde_json::Map::new(),
+        };
+        widgets.push(WidgetItem {
             key: widget.key.to_string(),
             title: widget.title.clone(),
             width: widget.width,
             kind: widget.kind.type_name(),
-        })
-        .collect();
+            names: serde_json::Value::Object(names).to_string(),
+        });
+    }
     page(
         lang,
         "dashboard.html",

@@ -29,6 +29,9 @@ Object.assign(tests, {
       return Number(await rows.nth(count - 1).getByRole("cell").first().textContent());
     };
     await weekly.getByRole("table").waitFor();
+    // Columns are headed by the fields' names (and the date bucket), not their keys.
+    await weekly.getByRole("columnheader", { name: "创建时间 Created at（周）" }).waitFor();
+    await weekly.getByRole("columnheader", { name: "合计 含税金额 Amount incl. tax" }).waitFor();
     const weekBefore = await lastWeekCount();
     assert.ok(await weekly.locator(".chart-plot canvas").count() > 0, "the chart is drawn");
     // No book is linked to the demo yet: the ledger widget says so in place; the others still answer.

@@ -47,11 +47,21 @@ export function show(value: unknown): string {
   return String(value);
 }
 
-/** `sum:amount` → "合计 amount"; `count` → "数量". */
-function metricLabel(metric: string): string {
+/** A field's key → the name people gave it (the page hands each widget its table's names). */
+type Names = Record<string, string>;
+
+/** `booked_on:week` → "下单日期（周）"; `owner` → "负责人". */
+function groupLabel(group: string, names: Names): string {
+  const [field, bucket] = group.split(":");
+  const name = names[field] ?? field;
+  return bucket ? t("js-dashboard-bucketed", { field: name, bucket: t(`js-dashboard-bucket-${bucket}`) }) : name;
+}
+
+/** `sum:amount` → "合计 金额"; `count` → "数量". */
+function metricLabel(metric: string, names: Names): string {
   const [kind, field] = metric.split(":");
   const label = t(`js-dashboard-metric-${kind}`);
-  return field ? `${label} ${field}` : label;
+  return field ? `${label} ${names[field] ?? field}` : label;
 }
 
 function element<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
@@ -98,6 +108,7 @@ function asNumber(value: unknown): number {
 export class Dashboard {
   private readonly base: string;
   private readonly regions = new Map<string, HTMLElement>();
+  private readonly names = new Map<string, Names>();
   private readonly charts = new Map<string, UPlotLike>();
   private widgets = new Map<string, WidgetData>();
   private pending = new Set<string>();
@@ -107,6 +118,11 @@ export class Dashboard {
     this.base = `/api/v1/apps/${encodeURIComponent(root.dataset.app ?? "")}/dashboards/${encodeURIComponent(root.dataset.key ?? "")}`;
     root.querySelectorAll<HTMLElement>("[data-widget]").forEach((region) => {
       this.regions.set(region.dataset.widget ?? "", region);
+      try {
+        this.names.set(region.dataset.widget ?? "", JSON.parse(region.dataset.names || "{}") as Names);
+      } catch {
+        this.names.set(region.dataset.widget ?? "", {});
+      }
     });
   }
 
@@ -247,7 +263,8 @@ export class Dashboard {
     const metric = String(data.metric ?? "count");
     const rows = groupsOf(data).map((group) => [show(group.key[groupBy]), show(group[metric])]);
     if (rows.length === 0) return element("p", "hint", t("js-dashboard-no-data"));
-    return table(widget.title, [groupBy, metricLabel(metric)], rows, [false, true]);
+    const names = this.names.get(widget.key) ?? {};
+    return table(widget.title, [groupLabel(groupBy, names), metricLabel(metric, names)], rows, [false, true]);
   }
 
   private records(widget: WidgetData, data: Record<string, unknown>): HTMLElement {
@@ -255,7 +272,8 @@ export class Dashboard {
     const fields = Array.isArray(data.fields) ? (data.fields as string[]) : Object.keys(items[0]?.fields ?? {});
     if (items.length === 0) return element("p", "hint", t("js-dashboard-no-data"));
     const rows = items.map((item) => fields.map((field) => show(item.fields?.[field])));
-    return table(widget.title, fields, rows, fields.map(() => false));
+    const names = this.names.get(widget.key) ?? {};
+    return table(widget.title, fields.map((field) => names[field] ?? field), rows, fields.map(() => false));
   }
 
   private chart(widget: WidgetData, data: Record<string, unknown>): HTMLElement[] {
@@ -266,7 +284,9 @@ export class Dashboard {
     const plot = element("div", "chart-plot");
     plot.setAttribute("aria-hidden", "true");
     const rows = groups.map((group) => [show(group.key[groupBy]), ...metrics.map((metric) => show(group[metric]))]);
-    const figures = table(widget.title, [groupBy, ...metrics.map(metricLabel)], rows, [false, ...metrics.map(() => true)]);
+    const names = this.names.get(widget.key) ?? {};
+    const headers = [groupLabel(groupBy, names), ...metrics.map((metric) => metricLabel(metric, names))];
+    const figures = table(widget.title, headers, rows, [false, ...metrics.map(() => true)]);
     return [plot, figures];
   }
 
@@ -288,7 +308,7 @@ export class Dashboard {
     // The first metric on the left axis, any others (often another unit: an amount beside a count) on the right.
     const scaleOf = (i: number) => (i === 0 ? "y" : "y2");
     const series = metrics.map((metric, i) => ({
-      label: metricLabel(metric),
+      label: metricLabel(metric, this.names.get(widget.key) ?? {}),
       scale: scaleOf(i),
       stroke: PALETTE[i % PALETTE.length],
       fill: data.chart === "bar" ? `${PALETTE[i % PALETTE.length]}99` : undefined,

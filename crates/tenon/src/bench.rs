@@ -21,6 +21,10 @@ use crate::commands::{EXIT_FAILURE, Failure};
 /// Requests sent before measuring, to warm connections, caches and the allocator.
 const WARMUP_REQUESTS: usize = 500;
 
+/// The benchmark organization's administrator (the ui suite logs in as them to open pages).
+pub(crate) const ADMIN_EMAIL: &str = "bench@example.com";
+pub(crate) const ADMIN_PASSWORD: &str = "bench-password-123";
+
 struct ServerProcess {
     child: Child,
     base: String,
@@ -132,9 +136,9 @@ async fn measure(
         "create",
         "Bench Co",
         "--admin-email",
-        "bench@example.com",
+        ADMIN_EMAIL,
         "--admin-password",
-        "bench-password-123",
+        ADMIN_PASSWORD,
     ]);
     storage_args(&mut org, data, database);
     let org_id = run_cli(&mut org)?;
@@ -197,6 +201,9 @@ async fn measure(
     if args.suite == "all" || args.suite == "events" {
         crate::bench_events::events_suite(&http, &server.base, &token, args, database.is_some())
             .await?;
+    }
+    if args.suite == "all" || args.suite == "ui" {
+        crate::bench_ui::ui_suite(&server.base, &token, args).await?;
     }
     println!();
     println!("RSS after load: {}", format_kib(rss_kib(server.child.id())));

@@ -112,12 +112,25 @@ pub struct BenchArgs {
     pub concurrency: usize,
     /// Which measurements: core (auth, directory), records (the data engine), formula (formula
     /// fields at scale), events (webhook delivery and the outbox's write cost), approvals (approval
-    /// actions and a to-do list among many tasks), or all.
+    /// actions and a to-do list among many tasks), ui (the browser UI's page weight, render times, grid,
+    /// boards, dashboard and public form), or all.
     #[arg(long, default_value = "all")]
     pub suite: String,
-    /// Rows loaded for the records and formula suites.
+    /// Rows loaded for the records and formula suites, and under the ui suite's dashboard.
     #[arg(long, default_value_t = 1_000_000)]
     pub records: u64,
+    /// Rows of the ui suite's 20-field grid table.
+    #[arg(long, default_value_t = 100_000)]
+    pub grid_rows: u64,
+    /// Cards on the ui suite's kanban.
+    #[arg(long, default_value_t = 5_000)]
+    pub cards: u64,
+    /// Events on the ui suite's calendar (over nine weeks around the month shown).
+    #[arg(long, default_value_t = 2_000)]
+    pub events: u64,
+    /// Measured requests per figure of the ui suite (after a tenth as many to warm up).
+    #[arg(long, default_value_t = 200)]
+    pub samples: usize,
     /// Tasks in the organization when the approvals suite reads a to-do list.
     #[arg(long, default_value_t = 1_000_000)]
     pub tasks: u64,

@@ -17,6 +17,10 @@ mod bench_formula;
 mod bench_ledger;
 #[cfg(feature = "bench")]
 mod bench_records;
+#[cfg(feature = "bench")]
+mod bench_ui;
+#[cfg(feature = "bench")]
+mod bench_ui_seed;
 mod cli;
 mod commands;
 mod data;

@@ -102,6 +102,8 @@ macro_rules! on_both_backends {
     )*};
 }
 
+#[cfg(feature = "bench")]
+mod bench;
 mod failures;
 mod files;
 mod ledger;

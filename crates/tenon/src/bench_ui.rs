@@ -403,6 +403,20 @@ pub async fn ui_suite(base: &str, token: &str, args: &BenchArgs) -> Result<(), F
         samples: repeat_get(&client, &data_path, warm, samples).await?,
         target_ms: Some(200.0),
     });
+    // Each widget alone, to see where the time goes.
+    for key in crate::bench_ui_seed::WIDGETS {
+        rows.push(Row {
+            label: format!("  one widget: {key}"),
+            samples: repeat_get(
+                &client,
+                &format!("{data_path}?widgets={key}"),
+                1,
+                samples.div_ceil(3),
+            )
+            .await?,
+            target_ms: None,
+        });
+    }
 
     // The grid: 200-row windows, then cell edits on rows they returned.
     let (grid_rows_out, edited) = grid(&client, grid_rows, warm, samples).await?;

@@ -300,6 +300,10 @@ pub(crate) async fn seed(
     })
 }
 
+/// The dashboard's widgets, by key.
+pub(crate) const WIDGETS: [&str; 6] =
+    ["count", "amount", "by_month", "by_rep", "regions", "latest"];
+
 /// Six widgets over the orders table: two numbers of this month, a monthly line, a bar by rep, the top
 /// regions and the latest orders.
 fn dashboard_widgets() -> Value {

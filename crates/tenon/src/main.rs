@@ -20,6 +20,8 @@ mod bench_records;
 #[cfg(feature = "bench")]
 mod bench_ui;
 #[cfg(feature = "bench")]
+mod bench_ui_report;
+#[cfg(feature = "bench")]
 mod bench_ui_seed;
 mod cli;
 mod commands;

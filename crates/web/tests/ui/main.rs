@@ -19,6 +19,7 @@ use tenon_store::{ManualClock, NewOrganization, NewToken, Store, WriteContext};
 
 mod boards;
 mod builder;
+mod form_links;
 mod forms;
 mod pages;
 

@@ -650,7 +650,6 @@ fn refused(
                         && forms::fillable_on_page(entry.field.field_type())
                 })
             };
-            let mut form_error = form_error;
             errors.retain(|(key, message)| {
                 if shown(key) {
                     return true;

@@ -51,10 +51,10 @@ impl Prefill {
                         prefill.allowed.push((key, value.clone()));
                     }
                 }
-                None if form.schema.resolve_field(name).is_some() => {
-                    if !prefill.ignored.contains(name) {
-                        prefill.ignored.push(name.clone());
-                    }
+                None if form.schema.resolve_field(name).is_some()
+                    && !prefill.ignored.contains(name) =>
+                {
+                    prefill.ignored.push(name.clone());
                 }
                 None => {}
             }

@@ -385,11 +385,18 @@ fn member_of(
             Ok(Some(found.principal.actor.clone()))
         }
         _ => {
-            let back = match query.lang.as_deref().and_then(Lang::parse) {
-                Some(lang) => format!("/f/{}?lang={}", form.slug, lang.tag()),
-                None => format!("/f/{}", form.slug),
-            };
-            Err(back)
+            // Back to the same link, with what it prefills.
+            let mut back = form_urlencoded::Serializer::new(String::new());
+            if let Some(lang) = query.lang.as_deref().and_then(Lang::parse) {
+                back.append_pair("lang", lang.tag());
+            }
+            back.extend_pairs(&query.pairs);
+            let back = back.finish();
+            Err(if back.is_empty() {
+                format!("/f/{}", form.slug)
+            } else {
+                format!("/f/{}?{back}", form.slug)
+            })
         }
     }
 }

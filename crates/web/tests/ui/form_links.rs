@@ -345,6 +345,15 @@ ui_tests! {
         let taken = ui.send(Method::POST, &format!("/api/v1/forms/{slug}"), &[], Some(json!({"fields": {"guest": "Api", "photo": [file]}, "submission": api_key}))).await;
         assert_eq!(taken.status, StatusCode::CREATED, "{}", taken.text);
         assert_eq!(stays(&ui).await.len(), 3);
+
+        // An upload never submitted expires: a day later its own submission cannot use it either.
+        let late_key = "late-key-0123456789abcdef";
+        let late_path = format!("{}/api/v1/forms/{slug}/files?field=photo&submission={late_key}&filename=late.png", ui.base);
+        let late: Value = ui.http.post(&late_path).header("content-type", "image/png").body(png(300)).send().await.unwrap().json().await.unwrap();
+        ui.clock.advance(chrono::TimeDelta::hours(25));
+        let expired = ui.send(Method::POST, &format!("/api/v1/forms/{slug}"), &[], Some(json!({"fields": {"guest": "Late", "photo": [late["id"]]}, "submission": late_key}))).await;
+        assert_eq!(expired.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", expired.text);
+        assert_eq!(stays(&ui).await.len(), 3);
         ui
     }
 

@@ -304,15 +304,24 @@ pub async fn get_form(
                     entry.help.clone().map_or(Value::Null, Value::String),
                 );
                 map.insert("required".to_owned(), Value::Bool(entry.required));
+                map.insert("prefill".to_owned(), Value::Bool(entry.prefill));
             }
             out
         })
+        .collect();
+    // Hidden fields the link fixes: their keys only (their settings stay the owner's).
+    let fixed: Vec<String> = form
+        .fields
+        .iter()
+        .filter(|entry| entry.hidden && entry.prefill)
+        .map(|entry| entry.field.key.to_string())
         .collect();
     Ok(axum::Json(PublicFormOut {
         title: form.title(),
         description: form.description(),
         submit_label: form.submit_label(),
         fields,
+        fixed_by_link: fixed,
     }))
 }
 
@@ -324,9 +333,11 @@ pub struct PublicFormOut {
     pub description: Option<String>,
     pub submit_label: Option<String>,
     /// The fields to fill in, in order: each as the table's fields are shown, with `help` (text or
-    /// null) and `required`.
+    /// null), `required` and `prefill` (the link may give its value, `?key=value`).
     #[schema(value_type = Vec<Object>)]
     pub fields: Vec<Value>,
+    /// Keys of the hidden fields the link may fix (`?key=value`); send them in `fields` too.
+    pub fixed_by_link: Vec<String>,
 }
 
 /// A submission taken.

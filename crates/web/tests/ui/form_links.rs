@@ -248,7 +248,10 @@ ui_tests! {
         assert!(!refused.text.contains("202"), "{}", refused.text);
         assert_eq!(stays(&ui).await.len(), 1);
 
-        // The JSON API takes the fields the link may give, and still refuses the others.
+        // The JSON API says which fields a link may give, takes them, and still refuses the others.
+        let described = ui.send(Method::GET, &format!("/api/v1/forms/{slug}"), &[], None).await.json();
+        assert_eq!(described["fixed_by_link"], json!(["channel", "room"]), "{described}");
+        assert_eq!(described["fields"][1]["prefill"], true, "{described}");
         let api = ui.send(Method::POST, &format!("/api/v1/forms/{slug}"), &[], Some(json!({"fields": {"guest": "Kari", "channel": "api", "room": "202 海景"}}))).await;
         assert_eq!(api.status, StatusCode::CREATED, "{}", api.text);
         assert!(api.json()["message"].as_str().unwrap().starts_with("已收到，您的预订号是 R-"));

@@ -73,6 +73,25 @@ impl Tenant<'_> {
             )
             .into());
         }
+        let mut tx = self.store.begin_tx().await?;
+        let mut conn = tx.conn();
+        let attachment = self
+            .insert_attachment(&mut conn, ctx, filename, content_type, bytes)
+            .await?;
+        tx.commit().await?;
+        Ok(attachment)
+    }
+
+    /// Writes a file's bytes (atomically, before the caller's transaction commits) and inserts its row
+    /// and audit entry in that transaction.
+    pub(crate) async fn insert_attachment(
+        &self,
+        conn: &mut crate::exec::Conn<'_>,
+        ctx: &WriteContext,
+        filename: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<Attachment> {
         let dir = self
             .store
             .files_dir
@@ -91,8 +110,6 @@ impl Tenant<'_> {
             filename: filename.to_owned(),
             created_at: self.store.now(),
         };
-        let mut tx = self.store.begin_tx().await?;
-        let mut conn = tx.conn();
         conn.execute(
             Sql::new(
                 "INSERT INTO attachments (organization_id, id, sha256, size, content_type, filename, created_at) \
@@ -108,7 +125,7 @@ impl Tenant<'_> {
         )
         .await?;
         audit::record(
-            &mut conn,
+            conn,
             self,
             Change {
                 target_kind: TargetKind::Attachment,
@@ -123,7 +140,6 @@ impl Tenant<'_> {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(attachment)
     }
 

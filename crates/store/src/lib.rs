@@ -78,6 +78,7 @@ pub use records::{
     Aggregation, Cursor, Group, GroupValue, IdempotencyKey, MetricValue, RECORDS_PER_WRITE_MAX,
     RecordPage, RecordProblem, RecordQuery, RecordUpdate, RowGuard, WriteOutcome, label,
 };
+pub use records::{FORM_UPLOADS_PER_SUBMISSION_MAX, FormUploadSlot, FormWrite, FormWritten};
 pub use retention::{PRUNE_EVENTS_PER_BATCH, PruneBatch};
 pub use sessions::{LoginCandidate, LoginThrottle, SESSION_TOUCH_INTERVAL, SessionLookup};
 pub use stream::{

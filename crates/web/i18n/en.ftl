@@ -558,6 +558,10 @@ form-rate-limited = Too many submissions from your connection. Nothing was saved
 form-proof-failed = Your browser's check did not pass, so nothing was saved. Please submit again.
 form-fix-errors = Please correct the marked fields and submit again.
 form-proof-working = Checking your browser…
+form-prefill-ignored = This link tried to fill in { $fields }, which this form does not allow; that part of the link was ignored.
+form-updated = Thank you, your earlier submission was updated.
+form-file-kept = (uploaded; untick to leave it out)
+form-file-limit = Up to { $max } MB per file
 
 # The form designer (a form view on the table page).
 designer-title = Form design
@@ -571,6 +575,11 @@ designer-label = Label on the form
 designer-help = Help text
 designer-hidden = Hidden
 designer-default = Default value
+designer-prefill = Fill from the link
+designer-prefill-hint = The link may give this value as a parameter named by the field's API key (?key=…); a hidden field is then fixed by the link.
+designer-upsert = A returning visitor updates her row
+designer-upsert-hint = A submission whose unique field (or unique group) matches an existing row changes that row instead of adding one; only the form's fields change.
+designer-success-hint = Write a field's name in braces, such as {"{"}编号{"}"}, to show the new record's value.
 designer-missing = Deleted field
 designer-not-on-page = Visitors cannot fill this in on the public page.
 designer-form-title = Title

@@ -557,6 +557,10 @@ form-rate-limited = 您的提交太频繁了。本次未保存，请 { $seconds 
 form-proof-failed = 浏览器验证未通过，本次未保存。请重新提交。
 form-fix-errors = 请修改标出的项目后再提交。
 form-proof-working = 正在验证浏览器…
+form-prefill-ignored = 此链接试图填写 { $fields }，本表单不允许由链接填写这些项目，已忽略。
+form-updated = 谢谢，已更新您之前的提交。
+form-file-kept = （已上传；取消勾选即不提交）
+form-file-limit = 每个文件最大 { $max } MB
 
 # 表单设计器（数据表页中的表单视图）。
 designer-title = 表单设计
@@ -570,6 +574,11 @@ designer-label = 表单上的名称
 designer-help = 说明文字
 designer-hidden = 隐藏
 designer-default = 默认值
+designer-prefill = 可由链接填写
+designer-prefill-hint = 链接可用字段的 API 键作参数名带上此值；隐藏字段则由链接固定。
+designer-upsert = 回访者更新自己的记录
+designer-upsert-hint = 提交的唯一字段（或唯一组合）与已有记录相同时，更新该记录而不新增；只更改表单上的字段。
+designer-success-hint = 用花括号写字段名（如 {"{"}编号{"}"}），显示新记录中该字段的值。
 designer-missing = 已删除的字段
 designer-not-on-page = 访客无法在公开页面上填写此字段。
 designer-form-title = 标题

@@ -1,6 +1,7 @@
 //! The form designer on the table page (`?view=<a form view>`): the form's fields in order with their
-//! per-form settings, the fields that can be added, the form's texts, its daily cap and whether it is
-//! public — with the public link and its QR code (an SVG drawn here, `…/views/{view}/qr.svg`). The
+//! per-form settings (label, help, required, hidden with a default, filled from the link), the fields
+//! that can be added, the form's texts, its daily cap, whether a returning visitor updates her row
+//! (`upsert`) and whether it is public — with the public link and its QR code (an SVG drawn here, `…/views/{view}/qr.svg`). The
 //! `form-designer` island edits this draft in the page and saves it through the views API; a refused save
 //! (a field deleted meanwhile) keeps the draft and names the field.
 
@@ -28,6 +29,8 @@ pub struct DesignerField {
     pub help: String,
     pub required: bool,
     pub hidden: bool,
+    /// The public link may give the value (`?key=…`); with `hidden` the link fixes it.
+    pub prefill: bool,
     pub default: String,
     /// The field was deleted since the form was saved: saving refuses it until it is removed.
     pub missing: bool,
@@ -53,6 +56,8 @@ pub struct Designer {
     pub success_message: String,
     pub daily_limit: String,
     pub public: bool,
+    /// A returning visitor's submission changes her row (matched by a unique key on the form).
+    pub upsert: bool,
     pub public_link: Option<String>,
     pub qr_url: Option<String>,
     pub fields: Vec<DesignerField>,
@@ -112,6 +117,7 @@ pub fn designer(schema: &TableSchema, view: &View, origin: &str, qr_base: &str) 
             help: text(object.get("help")),
             required: flag("required"),
             hidden: flag("hidden"),
+            prefill: flag("prefill"),
             default,
             missing: field.is_none(),
             fillable: field.is_some_and(|field| fillable_on_page(field.field_type())),
@@ -143,6 +149,11 @@ pub fn designer(schema: &TableSchema, view: &View, origin: &str, qr_base: &str) 
             .map(|n| n.to_string())
             .unwrap_or_default(),
         public,
+        upsert: view
+            .config
+            .get("upsert")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         public_link: view
             .public_slug
             .as_ref()

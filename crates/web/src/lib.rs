@@ -49,16 +49,21 @@ pub fn router(state: AppState) -> Router<AppState> {
             session::authenticate,
         ))
         .layer(middleware::from_fn(session::redirect_to_login));
-    let public =
-        Router::new()
-            .route("/login", get(pages::login))
-            .route(
-                "/f/{slug}",
-                get(public_form::show).post(public_form::submit).layer(
-                    middleware::from_fn_with_state(state.clone(), session::optional),
-                ),
-            )
-            .route("/static/{*path}", get(assets::serve));
+    let public = Router::new()
+        .route("/login", get(pages::login))
+        .route(
+            "/f/{slug}",
+            get(public_form::show)
+                .post(public_form::submit)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    public_form::BODY_BYTES_MAX,
+                ))
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    session::optional,
+                )),
+        )
+        .route("/static/{*path}", get(assets::serve));
     Router::new()
         .merge(private)
         .merge(public)

@@ -7,18 +7,29 @@
 //! owner's daily cap, a honeypot field (filled: the visitor sees the thank-you, nothing is written) and,
 //! when JavaScript runs, a proof of work (ALTCHA format) solved by `assets/form.js`. Without JavaScript
 //! there is no proof: the post is taken but also counts against a stricter per-address limit.
+//!
+//! Prefill: the link may give values of the fields the owner allows (`prefill` in the field's entry) as
+//! URL parameters (`?channel=wechat`); a shown field starts with the value, a hidden one (or a link
+//! field, which the page never offers as a picker) is fixed by it — the form posts back to the same
+//! address, so the fixed values come from the link, not from inputs. A parameter naming a field the owner
+//! did not allow is ignored, and the page says so.
+//!
+//! Files: a form with an attachment field posts `multipart/form-data` (see [`multipart`]); the files are
+//! stored for the page's one-time submission key (a hidden input) before the values are checked, so a
+//! refused post shows them again, kept, and only this submission can use them.
 
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use fluent_bundle::FluentValue;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
 use tenon_model::apps::{FieldKind, FieldType};
-use tenon_server::routes::forms::{self, FormField, Origin, PublicForm};
+use tenon_server::routes::form_uploads;
+use tenon_server::routes::forms::{self, FormField, Origin, PublicForm, Submission};
 use tenon_server::{ApiError, AppState};
 
 use crate::i18n::{self, Lang};
@@ -26,14 +37,37 @@ use crate::pages::{error_page, json_block};
 use crate::session::{MaybeViewer, login_redirect};
 use crate::templates;
 
+pub mod multipart;
+mod post;
+mod prefill;
+
+use post::posted;
+use prefill::{FormQuery, Prefill, address, prefilled};
+
 /// The honeypot's input name: people never see it; bots fill it.
 pub const HONEYPOT: &str = "website";
 /// The proof of work's input name (ALTCHA's).
 pub const PROOF: &str = "altcha";
+/// Largest post the page takes (its files together); a field's own limit may be lower.
+pub const BODY_BYTES_MAX: usize = 32 * 1024 * 1024;
+/// The one-time submission key's input name: the files uploaded with a post belong to it.
+pub const SUBMISSION: &str = "submission";
 
-#[derive(Debug, Deserialize)]
-pub struct FormQuery {
-    lang: Option<String>,
+/// A fresh one-time submission key (128 random bits).
+fn new_submission_key() -> String {
+    tenon_auth::mint_slug()
+}
+
+#[derive(Debug, Serialize)]
+struct FileOut {
+    id: String,
+    name: String,
+}
+
+#[derive(Debug, Serialize)]
+struct FixedOut {
+    label: String,
+    value: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -57,6 +91,11 @@ struct FieldOut {
     value: String,
     checked: bool,
     error: Option<String>,
+    /// A file field: the types it takes (`accept`), its size limit, and the files kept from an earlier
+    /// post of this submission.
+    accept: String,
+    max_mb: u32,
+    files: Vec<FileOut>,
 }
 
 #[derive(Debug, Serialize)]
@@ -84,6 +123,14 @@ struct Context {
     challenge: String,
     honeypot: &'static str,
     proof: &'static str,
+    submission_name: &'static str,
+    submission: String,
+    /// The form takes files: it posts `multipart/form-data`.
+    multipart: bool,
+    /// The link named fields the owner does not let it fill: said, and ignored.
+    prefill_notice: Option<String>,
+    /// Values the link fixes that the visitor may see (a linked record's label, never a picker).
+    fixed: Vec<FixedOut>,
 }
 
 /// The page's language: `?lang=` (the switch), else the language cookie, else the organization's.
@@ -111,6 +158,7 @@ fn control_of(kind: &FieldKind) -> (&'static str, &'static str) {
         FieldType::Email => ("email", "email"),
         FieldType::Phone => ("tel", "tel"),
         FieldType::Url => ("url", "url"),
+        FieldType::Attachment => ("file", ""),
         _ => ("text", ""),
     }
 }
@@ -126,9 +174,15 @@ fn choices_of(kind: &FieldKind) -> Vec<String> {
 }
 
 /// The values a visitor typed, by field key (several for a multi-select).
-type Typed = Map<String, Value>;
+pub(crate) type Typed = Map<String, Value>;
 
-fn field_out(i: usize, entry: &FormField, typed: &Typed, errors: &[(String, String)]) -> FieldOut {
+fn field_out(
+    i: usize,
+    entry: &FormField,
+    typed: &Typed,
+    errors: &[(String, String)],
+    files: &[(tenon_model::FieldId, tenon_store::Attachment)],
+) -> FieldOut {
     let key = entry.field.key.to_string();
     let (control, inputmode) = control_of(&entry.field.kind);
     let given = typed.get(&key);
@@ -141,6 +195,18 @@ fn field_out(i: usize, entry: &FormField, typed: &Typed, errors: &[(String, Stri
         Some(Value::Number(n)) => vec![n.to_string()],
         _ => Vec::new(),
     };
+    let (accept, max_mb) = match &entry.field.kind {
+        FieldKind::Attachment { max_size_mb, types } => (types.join(","), *max_size_mb),
+        _ => (String::new(), 0),
+    };
+    let files = files
+        .iter()
+        .filter(|(field, _)| *field == entry.field.id)
+        .map(|(_, file)| FileOut {
+            id: file.id.to_string(),
+            name: file.filename.clone(),
+        })
+        .collect();
     FieldOut {
         id: format!("f-{i}"),
         label: entry.label.clone(),
@@ -155,14 +221,28 @@ fn field_out(i: usize, entry: &FormField, typed: &Typed, errors: &[(String, Stri
                 value,
             })
             .collect(),
-        value: given_texts.first().cloned().unwrap_or_default(),
+        value: if control == "file" {
+            String::new()
+        } else {
+            given_texts.first().cloned().unwrap_or_default()
+        },
         checked: matches!(given, Some(Value::Bool(true))),
         error: errors
             .iter()
             .find(|(field, _)| *field == key)
             .map(|(_, message)| message.clone()),
         key,
+        accept,
+        max_mb,
+        files,
     }
+}
+
+/// What a page shows besides the values: the link's prefill, the submission key, the files kept.
+pub(crate) struct PageInput {
+    prefill: Prefill,
+    submission: String,
+    files: Vec<(tenon_model::FieldId, tenon_store::Attachment)>,
 }
 
 /// Renders the page with `status`.
@@ -177,30 +257,49 @@ fn render(
     errors: &[(String, String)],
     form_error: Option<String>,
     message: String,
+    page: &PageInput,
 ) -> Response {
     let other = match lang {
         Lang::ZhCn => Lang::En,
         Lang::En => Lang::ZhCn,
     };
+    let fields: Vec<FieldOut> = form
+        .visible()
+        .filter(|entry| forms::fillable_on_page(entry.field.field_type()))
+        .enumerate()
+        .map(|(i, entry)| field_out(i + 1, entry, typed, errors, &page.files))
+        .collect();
+    let prefill_notice = (!page.prefill.ignored.is_empty()).then(|| {
+        text(
+            lang,
+            "form-prefill-ignored",
+            &[("fields", FluentValue::from(page.prefill.ignored.join(", ")))],
+        )
+    });
+    let fixed = page
+        .prefill
+        .fixed(form)
+        .filter(|(entry, _)| !entry.hidden)
+        .map(|(entry, value)| FixedOut {
+            label: entry.label.clone(),
+            value: value.to_owned(),
+        })
+        .collect();
     let context = Context {
         lang: lang.tag(),
         title: form.title(),
         description: form.description(),
-        fields: form
-            .visible()
-            .filter(|entry| forms::fillable_on_page(entry.field.field_type()))
-            .enumerate()
-            .map(|(i, entry)| field_out(i + 1, entry, typed, errors))
-            .collect(),
+        multipart: fields.iter().any(|field| field.control == "file"),
+        fields,
         submit_label: form.submit_label(),
-        action: format!("/f/{}?lang={}", form.slug, lang.tag()),
+        action: address(form, lang, page, false),
         switch: SwitchOut {
             tag: other.tag(),
             label: match other {
                 Lang::ZhCn => "简体中文",
                 Lang::En => "English",
             },
-            href: format!("/f/{}?lang={}", form.slug, other.tag()),
+            href: address(form, other, page, true),
         },
         form_error,
         state,
@@ -208,6 +307,10 @@ fn render(
         challenge: json_block(&tenon_server::pow::challenge(now)),
         honeypot: HONEYPOT,
         proof: PROOF,
+        submission_name: SUBMISSION,
+        submission: page.submission.clone(),
+        prefill_notice,
+        fixed,
     };
     match templates::render("public_form.html", &context) {
         Ok(html) => {
@@ -224,14 +327,15 @@ fn render(
     }
 }
 
-/// `GET /f/{slug}`: the form.
+/// `GET /f/{slug}`: the form, with what the link prefills.
 pub async fn show(
     State(state): State<AppState>,
     viewer: MaybeViewer,
     Path(slug): Path<String>,
-    Query(query): Query<FormQuery>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    let query = FormQuery::parse(raw.as_deref());
     let form = match forms::load(&state, &slug).await {
         Ok(form) => form,
         Err(error) => return failed(&headers, query.lang.as_deref(), &error),
@@ -240,16 +344,22 @@ pub async fn show(
         return login_redirect(&back);
     }
     let lang = language(query.lang.as_deref(), &headers, &form);
+    let page = PageInput {
+        prefill: Prefill::of(&form, &query),
+        submission: new_submission_key(),
+        files: Vec::new(),
+    };
     render(
         state.store().now(),
         &form,
         lang,
         StatusCode::OK,
         "form",
-        &Map::new(),
+        &prefilled(&form, &page.prefill),
         &[],
         None,
         String::new(),
+        &page,
     )
 }
 
@@ -275,20 +385,20 @@ fn member_of(
             Ok(Some(found.principal.actor.clone()))
         }
         _ => {
-            let back = match query.lang.as_deref().and_then(Lang::parse) {
-                Some(lang) => format!("/f/{}?lang={}", form.slug, lang.tag()),
-                None => format!("/f/{}", form.slug),
-            };
-            Err(back)
+            // Back to the same link, with what it prefills.
+            let mut back = form_urlencoded::Serializer::new(String::new());
+            if let Some(lang) = query.lang.as_deref().and_then(Lang::parse) {
+                back.append_pair("lang", lang.tag());
+            }
+            back.extend_pairs(&query.pairs);
+            let back = back.finish();
+            Err(if back.is_empty() {
+                format!("/f/{}", form.slug)
+            } else {
+                format!("/f/{}?{back}", form.slug)
+            })
         }
     }
-}
-
-/// Reads the posted body: every `name=value` pair, in order.
-fn pairs(body: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(body)
-        .map(|(name, value)| (name.into_owned(), value.into_owned()))
-        .collect()
 }
 
 /// Turns the posted strings into the JSON values the API takes, by field key.
@@ -306,7 +416,7 @@ fn typed_values(form: &PublicForm, posted: &[(String, String)]) -> Typed {
             .collect();
         let value = match entry.field.field_type() {
             FieldType::Checkbox => Value::Bool(values.iter().any(|v| !v.is_empty())),
-            FieldType::MultiSelect => Value::Array(
+            FieldType::MultiSelect | FieldType::Attachment => Value::Array(
                 values
                     .iter()
                     .filter(|v| !v.is_empty())
@@ -330,15 +440,17 @@ fn typed_values(form: &PublicForm, posted: &[(String, String)]) -> Typed {
 }
 
 /// `POST /f/{slug}`: a submission from the page.
+#[allow(clippy::too_many_arguments)]
 pub async fn submit(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     viewer: MaybeViewer,
     Path(slug): Path<String>,
-    Query(query): Query<FormQuery>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let query = FormQuery::parse(raw.as_deref());
     let form = match forms::load(&state, &slug).await {
         Ok(form) => form,
         Err(error) => return failed(&headers, query.lang.as_deref(), &error),
@@ -355,37 +467,92 @@ pub async fn submit(
     {
         return error_page(lang, None, error.status());
     }
-    let posted = pairs(&body);
+    let Some(posted) = posted(&headers, &body) else {
+        return error_page(lang, None, StatusCode::BAD_REQUEST);
+    };
     let value_of = |name: &str| {
         posted
+            .pairs
             .iter()
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.clone())
     };
     let honeypot = value_of(HONEYPOT).is_some_and(|value| !value.trim().is_empty());
     let proof = value_of(PROOF);
-    let typed = typed_values(&form, &posted);
-    let given: Map<String, Value> = typed
+    let submission = value_of(SUBMISSION)
+        .filter(|key| !key.trim().is_empty())
+        .unwrap_or_else(new_submission_key);
+    let mut page = PageInput {
+        prefill: Prefill::of(&form, &query),
+        submission,
+        files: Vec::new(),
+    };
+    let mut typed = typed_values(&form, &posted.pairs);
+    let now = state.store().now();
+    // The files first (a bot's are not stored): bound to this submission, they are shown again when
+    // the values are refused.
+    let uploaded = if honeypot {
+        Ok(Vec::new())
+    } else {
+        form_uploads::upload(
+            &state,
+            &form,
+            peer.ip(),
+            &page.submission,
+            actor.clone(),
+            posted.files,
+        )
+        .await
+    };
+    let tenant = state.store().tenant(form.organization.id);
+    page.files = tenant
+        .pending_form_uploads(form.view.id, &forms::submission_hash(&page.submission))
+        .await
+        .unwrap_or_default();
+    let uploaded = match uploaded {
+        Ok(uploaded) => uploaded,
+        Err(error) => return refused(now, &form, lang, &typed, &error, &page),
+    };
+    for (field, file) in &uploaded {
+        if let Some(entry) = form.fields.iter().find(|entry| entry.field.id == *field)
+            && let Some(Value::Array(ids)) = typed.get_mut(entry.field.key.as_str())
+        {
+            ids.push(Value::String(file.id.to_string()));
+        }
+    }
+    let mut given: Map<String, Value> = typed
         .iter()
-        .filter(|(_, value)| !value.is_null())
+        .filter(|(_, value)| match value {
+            Value::Null => false,
+            Value::Array(items) => !items.is_empty(),
+            _ => true,
+        })
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
+    for (entry, value) in page.prefill.fixed(&form) {
+        given.insert(entry.field.key.to_string(), Value::String(value.to_owned()));
+    }
     let outcome = forms::submit(
         &state,
         &form,
         peer.ip(),
-        &given,
-        Origin::Page { proof },
-        actor,
-        honeypot,
+        Submission {
+            given,
+            origin: Origin::Page { proof },
+            actor,
+            honeypot,
+            key: Some(page.submission.clone()),
+        },
     )
     .await;
     let now = state.store().now();
     match outcome {
-        Ok(_) => {
-            let message = form
-                .success_message()
-                .unwrap_or_else(|| text(lang, "form-thanks", &[]));
+        Ok(done) => {
+            let message = match form.success_message() {
+                Some(_) => done.message,
+                None if done.updated => text(lang, "form-updated", &[]),
+                None => text(lang, "form-thanks", &[]),
+            };
             render(
                 now,
                 &form,
@@ -396,9 +563,10 @@ pub async fn submit(
                 &[],
                 None,
                 message,
+                &page,
             )
         }
-        Err(error) => refused(now, &form, lang, &typed, &error),
+        Err(error) => refused(now, &form, lang, &typed, &error, &page),
     }
 }
 
@@ -410,6 +578,7 @@ fn refused(
     lang: Lang,
     typed: &Typed,
     error: &ApiError,
+    page: &PageInput,
 ) -> Response {
     let seconds = |error: &ApiError| {
         error
@@ -454,6 +623,7 @@ fn refused(
                 &[],
                 (!daily).then(|| message.clone()),
                 message,
+                page,
             )
         }
         StatusCode::UNPROCESSABLE_ENTITY | StatusCode::BAD_REQUEST => {
@@ -480,6 +650,25 @@ fn refused(
                     _ => form_error = Some(message),
                 }
             }
+            // A problem with a value the link fixed has no input to stand at: it is said above the form.
+            let shown = |key: &str| {
+                form.visible().any(|entry| {
+                    entry.field.key.as_str() == key
+                        && forms::fillable_on_page(entry.field.field_type())
+                })
+            };
+            errors.retain(|(key, message)| {
+                if shown(key) {
+                    return true;
+                }
+                let label = form
+                    .fields
+                    .iter()
+                    .find(|entry| entry.field.key.as_str() == key)
+                    .map_or(key.as_str(), |entry| entry.label.as_str());
+                form_error = Some(format!("{label}: {message}"));
+                false
+            });
             let form_error = form_error.or_else(|| Some(text(lang, "form-fix-errors", &[])));
             render(
                 now,
@@ -491,6 +680,7 @@ fn refused(
                 &errors,
                 form_error,
                 String::new(),
+                page,
             )
         }
         status => {
@@ -508,6 +698,7 @@ fn refused(
                 &[],
                 Some(message),
                 String::new(),
+                page,
             )
         }
     }

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::apps::field::{FieldKind, Storage};
 use crate::apps::{ApiKey, TableSchema};
-use crate::ids::TableId;
+use crate::ids::{FieldId, TableId};
 use crate::validation::{Checker, DetailCode, FieldError, Invalid, Reason};
 use crate::values::Name;
 
@@ -65,6 +65,7 @@ impl ViewType {
                 "public",
                 "daily_limit",
                 "members_only",
+                "upsert",
             ],
         }
     }
@@ -284,13 +285,24 @@ pub fn check_config(
             .at(format!("{path}.daily_limit")),
         );
     }
-    if let Some(members_only) = config.get("members_only")
-        && !members_only.is_boolean()
+    if view_type == ViewType::Form
+        && config.get("upsert").and_then(Value::as_bool) == Some(true)
+        && form_upsert_keys(schema, &form_field_ids(config, schema)).is_empty()
     {
-        check.add(
-            Reason::wrong_type("boolean", "must be true or false")
-                .at(format!("{path}.members_only")),
+        check.push(
+            format!("{path}.upsert"),
+            DetailCode::NotAllowed,
+            "an upsert needs a unique field, or a unique_together group, whose fields are all on the form",
         );
+    }
+    for name in ["members_only", "upsert"] {
+        if let Some(flag) = config.get(name)
+            && !flag.is_boolean()
+        {
+            check.add(
+                Reason::wrong_type("boolean", "must be true or false").at(format!("{path}.{name}")),
+            );
+        }
     }
     if let Some(public) = config.get("public")
         && !public.is_boolean()
@@ -302,11 +314,55 @@ pub fn check_config(
     check.finish()
 }
 
+/// The fields a form's entries name that exist in the table, in the form's order.
+pub fn form_field_ids(config: &Map<String, Value>, schema: &TableSchema) -> Vec<FieldId> {
+    config
+        .get("fields")
+        .and_then(Value::as_array)
+        .map(|entries| {
+            entries
+                .iter()
+                .filter_map(|entry| match entry {
+                    Value::String(key) => Some(key.as_str()),
+                    Value::Object(object) => object.get("field").and_then(Value::as_str),
+                    _ => None,
+                })
+                .filter_map(|reference| schema.resolve_field(reference))
+                .map(|field| field.id)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The unique keys a form's upsert may match a returning visitor's row on: each unique field, then each
+/// `unique_together` group, whose fields are all on the form (so a visitor can only reach a row by
+/// values she typed or her link fixed).
+pub fn form_upsert_keys(schema: &TableSchema, on_form: &[FieldId]) -> Vec<Vec<FieldId>> {
+    let mut keys: Vec<Vec<FieldId>> = schema
+        .fields
+        .iter()
+        .filter(|field| field.unique && on_form.contains(&field.id))
+        .map(|field| vec![field.id])
+        .collect();
+    keys.extend(
+        schema
+            .table
+            .unique_together
+            .iter()
+            .filter(|group| !group.is_empty() && group.iter().all(|id| on_form.contains(id)))
+            .cloned(),
+    );
+    keys
+}
+
 /// The largest daily cap a form's owner may set (`daily_limit`).
 pub const DAILY_LIMIT_MAX: u64 = 1_000_000;
 
-/// The settings a form's field entry (`{"field": …}`) takes.
-pub const FORM_ENTRY_KEYS: [&str; 6] = ["field", "label", "help", "required", "hidden", "default"];
+/// The settings a form's field entry (`{"field": …}`) takes. `prefill`: the public link may give the
+/// field's value as a URL parameter (`?channel=wechat`); with `hidden` the link fixes it.
+pub const FORM_ENTRY_KEYS: [&str; 7] = [
+    "field", "label", "help", "required", "hidden", "default", "prefill",
+];
 
 /// A form's field entry: known settings only (a YAML help text cut by a comma leaves a stray key), texts
 /// as text, flags as flags.
@@ -316,7 +372,7 @@ fn check_form_entry(check: &mut Checker, at: &str, entry: &Map<String, Value>) {
             "field" | "default" => None,
             "label" | "help" => (!(value.is_string() || value.is_null()))
                 .then(|| Reason::wrong_type("string", "must be text")),
-            "required" | "hidden" => (!value.is_boolean())
+            "required" | "hidden" | "prefill" => (!value.is_boolean())
                 .then(|| Reason::wrong_type("boolean", "must be true or false")),
             _ => {
                 check.add(

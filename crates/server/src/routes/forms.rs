@@ -9,11 +9,13 @@ use axum::http::{HeaderValue, header};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use tenon_model::apps::input::{WriteMode, parse_record_fields, present};
-use tenon_model::apps::view::View;
-use tenon_model::apps::{Field, FieldType, TableSchema};
-use tenon_model::{Actor, DetailCode, ErrorCode, FieldError, Organization, RateLimit};
-use tenon_store::{WriteContext, WriteOutcome};
+use tenon_model::apps::input::{WriteMode, parse_record_fields};
+use tenon_model::apps::view::{View, form_upsert_keys};
+use tenon_model::apps::{CellValue, Field, FieldKind, FieldType, Record, TableSchema};
+use tenon_model::{
+    Actor, AttachmentId, DetailCode, ErrorCode, FieldError, FieldId, Organization, RateLimit,
+};
+use tenon_store::{FormWrite, FormWritten, WriteContext};
 
 use crate::error::{ApiError, ApiResult};
 use crate::rate_limit::Decision;
@@ -37,9 +39,12 @@ pub struct FormField {
     pub label: String,
     pub help: Option<String>,
     pub required: bool,
-    /// Not shown; the record gets `default`.
+    /// Not shown; the record gets `default` (or, with `prefill`, the link's value).
     pub hidden: bool,
     pub default: Option<Value>,
+    /// The link may give the value as a URL parameter named by the field's key (`?channel=wechat`): a
+    /// shown field starts with it, a hidden one is fixed by it.
+    pub prefill: bool,
 }
 
 /// A public form with what a submission needs.
@@ -99,9 +104,35 @@ impl PublicForm {
             .unwrap_or(false)
     }
 
+    /// A returning visitor's submission updates her row (matched by a unique key on the form) instead
+    /// of creating a duplicate.
+    pub fn upsert(&self) -> bool {
+        self.view
+            .config
+            .get("upsert")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+
     /// The fields a visitor fills in.
     pub fn visible(&self) -> impl Iterator<Item = &FormField> {
         self.fields.iter().filter(|field| !field.hidden)
+    }
+
+    /// The fields a submission may give: the visible ones and those the link may prefill.
+    pub fn accepted(&self) -> impl Iterator<Item = &FormField> {
+        self.fields
+            .iter()
+            .filter(|field| !field.hidden || field.prefill)
+    }
+
+    /// The accepted field `reference` (a key, name or id) names.
+    pub fn accepted_field(&self, reference: &str) -> Option<&FormField> {
+        self.accepted().find(|entry| {
+            entry.field.key.as_str() == reference
+                || entry.field.name.as_str() == reference
+                || entry.field.id.to_string() == reference
+        })
     }
 }
 
@@ -147,6 +178,7 @@ pub fn form_fields(view: &View, schema: &TableSchema) -> Vec<FormField> {
             help: text("help"),
             required: !hidden && (flag("required") || field.required),
             hidden,
+            prefill: flag("prefill"),
             default: object
                 .get("default")
                 .filter(|value| !value.is_null())
@@ -195,9 +227,12 @@ pub enum Origin {
 /// A submission taken.
 #[derive(Debug, Clone)]
 pub struct Submitted {
-    /// The record created (`None`: the honeypot was filled and nothing was written).
+    /// The record written (`None`: the honeypot was filled and nothing was written).
     pub id: Option<String>,
+    /// The success text, its placeholders filled from the record.
     pub message: String,
+    /// With `upsert`: the visitor's existing row was changed instead of a new one created.
+    pub updated: bool,
 }
 
 fn visitor_bucket(kind: &str, slug: &str, peer: IpAddr) -> uuid::Uuid {
@@ -222,6 +257,15 @@ fn limited(state: &AppState, bucket: uuid::Uuid, limit: &str) -> ApiResult<()> {
         .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds)));
     }
     Ok(())
+}
+
+/// The per-address limit on a form's uploads ([`crate::routes::form_uploads::FORM_UPLOAD_LIMIT`]).
+pub fn limited_upload(state: &AppState, form: &PublicForm, peer: IpAddr) -> ApiResult<()> {
+    limited(
+        state,
+        visitor_bucket("form-upload", &form.slug, peer),
+        crate::routes::form_uploads::FORM_UPLOAD_LIMIT,
+    )
 }
 
 /// The organization's calendar day at `now`, and the seconds until it ends.
@@ -251,11 +295,17 @@ fn checked_values(
     let mut errors = Vec::new();
     let mut values = Map::new();
     for (key, value) in given {
-        match form.visible().find(|entry| {
-            entry.field.key.as_str() == key
-                || entry.field.name.as_str() == key
-                || entry.field.id.to_string() == *key
-        }) {
+        match form.accepted_field(key) {
+            Some(entry) if entry.hidden => {
+                let blank = match value {
+                    Value::Null => true,
+                    Value::String(text) => text.trim().is_empty(),
+                    _ => false,
+                };
+                if !blank {
+                    values.insert(entry.field.key.to_string(), typed_default(entry, value));
+                }
+            }
             Some(entry) => {
                 values.insert(entry.field.key.to_string(), value.clone());
             }
@@ -284,6 +334,9 @@ fn checked_values(
         }
     }
     for entry in form.fields.iter().filter(|entry| entry.hidden) {
+        if values.contains_key(entry.field.key.as_str()) {
+            continue;
+        }
         if let Some(default) = &entry.default {
             values.insert(entry.field.key.to_string(), typed_default(entry, default));
         }
@@ -317,23 +370,34 @@ fn typed_default(entry: &FormField, default: &Value) -> Value {
     }
 }
 
-/// Takes one submission: checks in order, writes one record or nothing. `honeypot`: the page's trap
-/// field was filled (a bot) — the answer looks like success, nothing is written.
+/// One submission as the page or the JSON API received it.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The values by field key, name or id: the visible fields and those the link may prefill.
+    pub given: Map<String, Value>,
+    pub origin: Origin,
+    /// The member submitting a members-only form.
+    pub actor: Option<Actor>,
+    /// The page's trap field was filled (a bot): the answer looks like success, nothing is written.
+    pub honeypot: bool,
+    /// The page's one-time submission key: the files it gives must have been uploaded with it.
+    pub key: Option<String>,
+}
+
+/// Takes one submission: checks in order, writes one record (or, with `upsert`, changes the visitor's
+/// own row) or nothing.
 pub async fn submit(
     state: &AppState,
     form: &PublicForm,
     peer: IpAddr,
-    given: &Map<String, Value>,
-    origin: Origin,
-    actor: Option<Actor>,
-    honeypot: bool,
+    submission: Submission,
 ) -> ApiResult<Submitted> {
     limited(
         state,
         visitor_bucket("form", &form.slug, peer),
         PUBLIC_FORM_LIMIT,
     )?;
-    if let Origin::Page { proof } = &origin {
+    if let Origin::Page { proof } = &submission.origin {
         match proof.as_deref().filter(|proof| !proof.trim().is_empty()) {
             Some(proof) => {
                 if let Err(refusal) = crate::pow::verify(proof, state.store().now()) {
@@ -352,8 +416,10 @@ pub async fn submit(
     let message = form
         .success_message()
         .unwrap_or_else(|| DEFAULT_SUCCESS.to_owned());
-    let (values, mut errors) = checked_values(form, given);
+    let (mut values, mut errors) = checked_values(form, &submission.given);
     let org = form.organization.id;
+    let tenant = state.store().tenant(org);
+    errors.extend(linked_by_label(&tenant, form, &mut values).await?);
     let parse = crate::routes::records_io::parse_context(state, org).await?;
     // Every problem at once: the form's own checks, then each value's.
     let cells =
@@ -366,10 +432,14 @@ pub async fn submit(
                 return Err(tenon_model::Invalid(errors).into());
             }
         };
-    if honeypot {
-        return Ok(Submitted { id: None, message });
+    if submission.honeypot {
+        return Ok(Submitted {
+            id: None,
+            message: fill_placeholders(&message, form, None),
+            updated: false,
+        });
     }
-    let tenant = state.store().tenant(org);
+    let uploads = uploads_of(form, &submission.given, &cells);
     let slot = match form.daily_limit() {
         Some(cap) => {
             let (day, until_midnight) = day_of(&form.organization, state.store().now());
@@ -394,37 +464,177 @@ pub async fn submit(
         None => None,
     };
     let ctx = WriteContext {
-        actor: actor.unwrap_or(Actor::System),
+        actor: submission.actor.unwrap_or(Actor::System),
         request_id: Some(crate::request_id::current()),
     };
-    let outcome = tenant
-        .create_records(
-            &ctx,
-            &form.schema,
-            vec![present(cells)],
-            parse.org_time_zone,
-            None,
-        )
-        .await;
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
+    let form_fields: Vec<FieldId> = form.fields.iter().map(|entry| entry.field.id).collect();
+    let write = FormWrite {
+        view: form.view.id,
+        upsert_keys: if form.upsert() {
+            form_upsert_keys(&form.schema, &form_fields)
+        } else {
+            Vec::new()
+        },
+        form_fields,
+        cells,
+        uploads,
+        submission: submission.key.as_deref().map(submission_hash),
+    };
+    let written = match tenant
+        .write_form_submission(&ctx, &form.schema, write, parse.org_time_zone)
+        .await
+    {
+        Ok(written) => written,
         Err(error) => {
             if let Some(day) = &slot {
                 let _ = tenant.release_form_slot(form.view.id, day).await;
             }
-            return Err(error.into());
+            return Err(crate::routes::records::record_problems(
+                error,
+                &form.schema,
+                false,
+            ));
         }
     };
-    let id = match outcome {
-        WriteOutcome::Written(records) | WriteOutcome::Replayed(records) => {
-            records.first().map(|record| record.id.to_string())
+    Ok(Submitted {
+        id: Some(written.record().id.to_string()),
+        message: fill_placeholders(&message, form, Some(written.record())),
+        updated: matches!(written, FormWritten::Updated(_)),
+    })
+}
+
+/// The SHA-256 (hex) of a page's submission key, as uploads are bound to it.
+pub fn submission_hash(key: &str) -> String {
+    Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The files a submission gives, by field: every id in an attachment field the visitor sent (a
+/// hidden field's default files are the owner's and need no upload).
+fn uploads_of(
+    form: &PublicForm,
+    given: &Map<String, Value>,
+    cells: &std::collections::BTreeMap<FieldId, Option<CellValue>>,
+) -> Vec<(FieldId, AttachmentId)> {
+    let mut uploads = Vec::new();
+    for entry in form.accepted() {
+        if !matches!(entry.field.kind, FieldKind::Attachment { .. }) {
+            continue;
         }
-    };
-    Ok(Submitted { id, message })
+        let sent = given.keys().any(|key| {
+            form.accepted_field(key)
+                .is_some_and(|found| found.field.id == entry.field.id)
+        });
+        if let (true, Some(Some(CellValue::Ids(ids)))) = (sent, cells.get(&entry.field.id)) {
+            uploads.extend(
+                ids.iter()
+                    .map(|id| (entry.field.id, AttachmentId::from_uuid(*id))),
+            );
+        }
+    }
+    uploads
+}
+
+/// A link's value given as the linked record's primary value (a room fixed by the link: `?room=201`)
+/// becomes its id. The answer never names other records (no candidates), so the linked table stays
+/// unseen.
+async fn linked_by_label(
+    tenant: &tenon_store::Tenant<'_>,
+    form: &PublicForm,
+    values: &mut Map<String, Value>,
+) -> ApiResult<Vec<FieldError>> {
+    let mut links: Map<String, Value> = values
+        .iter()
+        .filter(|(key, _)| {
+            form.schema
+                .resolve_field(key)
+                .is_some_and(|field| matches!(field.kind, FieldKind::Link { .. }))
+        })
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    if links.is_empty() {
+        return Ok(Vec::new());
+    }
+    let problems =
+        tenon_exchange::typecast::typecast(tenant, &form.schema, &mut [&mut links], |_| {
+            "fields".to_owned()
+        })
+        .await?;
+    let mut errors: Vec<FieldError> = Vec::new();
+    for problem in problems {
+        let field = problem
+            .field
+            .split('[')
+            .next()
+            .unwrap_or(&problem.field)
+            .to_owned();
+        if !errors.iter().any(|known| known.field == field) {
+            errors.push(FieldError::new(
+                field,
+                DetailCode::NoMatch,
+                "the value names no single record",
+            ));
+        }
+    }
+    values.extend(links);
+    Ok(errors)
+}
+
+/// The success text with `{field}` placeholders (a field's name or key) replaced by the written
+/// record's values — `{编号}` names the new record's number. Unknown names stay as they are; without a
+/// record (the honeypot) they are left out.
+pub fn fill_placeholders(message: &str, form: &PublicForm, record: Option<&Record>) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            out.push_str(&rest[open..]);
+            return out;
+        };
+        let reference = &after[..close];
+        match form.schema.resolve_field(reference.trim()) {
+            Some(field) => {
+                if let Some(cell) = record.and_then(|record| record.cells.get(&field.id)) {
+                    out.push_str(&cell_text(cell, &form.organization));
+                }
+            }
+            None => {
+                out.push('{');
+                out.push_str(reference);
+                out.push('}');
+            }
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A value as a person reads it in a sentence (ids of links, members and files are not shown).
+fn cell_text(cell: &CellValue, organization: &Organization) -> String {
+    match cell {
+        CellValue::Text(text) => text.clone(),
+        CellValue::Decimal(number) => number.normalize().to_string(),
+        CellValue::Integer(number) => number.to_string(),
+        CellValue::Bool(true) => "✓".to_owned(),
+        CellValue::Bool(false) => String::new(),
+        CellValue::Date(date) => date.format("%Y-%m-%d").to_string(),
+        CellValue::DateTime(at) => at
+            .with_timezone(&organization.time_zone.tz())
+            .format("%Y-%m-%d %H:%M")
+            .to_string(),
+        CellValue::Names(names) => names.join(", "),
+        CellValue::Ids(_) => String::new(),
+    }
 }
 
 /// Whether a field type can be filled in on the public page (pickers of members, departments and
-/// linked records would show an outsider the organization's data; files need an upload).
+/// linked records would show an outsider the organization's data; a link may still be fixed by the
+/// form's link, see `prefill`). Files are uploaded with the submission.
 pub fn fillable_on_page(kind: FieldType) -> bool {
     matches!(
         kind,
@@ -443,5 +653,6 @@ pub fn fillable_on_page(kind: FieldType) -> bool {
             | FieldType::Email
             | FieldType::Phone
             | FieldType::Url
+            | FieldType::Attachment
     )
 }

@@ -27,6 +27,7 @@ pub mod event_stream;
 pub mod events;
 pub mod field_check;
 pub mod flows;
+pub mod form_uploads;
 pub mod forms;
 pub mod formula_check;
 pub mod health;
@@ -177,9 +178,10 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(views::get_form, views::submit_form))
         .routes(routes!(attachments::download))
         .merge(
-            // Files may be larger than JSON bodies; this route alone accepts up to FILE_BYTES_MAX.
+            // Files may be larger than JSON bodies; these routes alone accept up to FILE_BYTES_MAX.
             OpenApiRouter::new()
                 .routes(routes!(attachments::upload))
+                .routes(routes!(form_uploads::upload_file))
                 .layer(axum::extract::DefaultBodyLimit::max(
                     tenon_store::FILE_BYTES_MAX,
                 ))

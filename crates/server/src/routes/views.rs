@@ -70,10 +70,13 @@ pub struct ViewWrite {
     /// Per type — grid: `fields` (keys or `{"field", "width", "hidden"}`), `filter`, `sort`, `group_by`,
     /// `row_height`; kanban: `group_field` (single select), `fields`, `filter`, `sort`, `card_cover`;
     /// calendar: `date_field`, `end_date_field`, `fields`, `filter`; gallery: `cover_field`, `fields`,
-    /// `filter`, `sort`; form: `fields` (`{"field", "label", "help", "required", "hidden", "default"}`;
-    /// any other key is refused), `title`, `description`, `submit_label`, `success_message`, `public`,
-    /// `daily_limit` (submissions per day, the organization's day), `members_only` (the page asks to
-    /// log in and records who submitted; not open to the anonymous form API).
+    /// `filter`, `sort`; form: `fields` (`{"field", "label", "help", "required", "hidden", "default",
+    /// "prefill"}`; any other key is refused; `prefill`: the link may give the value, `?key=value`, a
+    /// hidden field is then fixed by it), `title`, `description`, `submit_label`, `success_message`
+    /// (`{field}` placeholders take the written record's values), `public`, `daily_limit` (submissions
+    /// per day, the organization's day), `members_only` (the page asks to log in and records who
+    /// submitted; not open to the anonymous form API), `upsert` (a returning visitor's submission
+    /// changes her row matched by a unique field or `unique_together` group on the form).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub config: Map<String, Value>,
@@ -301,15 +304,24 @@ pub async fn get_form(
                     entry.help.clone().map_or(Value::Null, Value::String),
                 );
                 map.insert("required".to_owned(), Value::Bool(entry.required));
+                map.insert("prefill".to_owned(), Value::Bool(entry.prefill));
             }
             out
         })
+        .collect();
+    // Hidden fields the link fixes: their keys only (their settings stay the owner's).
+    let fixed: Vec<String> = form
+        .fields
+        .iter()
+        .filter(|entry| entry.hidden && entry.prefill)
+        .map(|entry| entry.field.key.to_string())
         .collect();
     Ok(axum::Json(PublicFormOut {
         title: form.title(),
         description: form.description(),
         submit_label: form.submit_label(),
         fields,
+        fixed_by_link: fixed,
     }))
 }
 
@@ -321,18 +333,22 @@ pub struct PublicFormOut {
     pub description: Option<String>,
     pub submit_label: Option<String>,
     /// The fields to fill in, in order: each as the table's fields are shown, with `help` (text or
-    /// null) and `required`.
+    /// null), `required` and `prefill` (the link may give its value, `?key=value`).
     #[schema(value_type = Vec<Object>)]
     pub fields: Vec<Value>,
+    /// Keys of the hidden fields the link may fix (`?key=value`); send them in `fields` too.
+    pub fixed_by_link: Vec<String>,
 }
 
 /// A submission taken.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FormSubmittedOut {
-    /// The record created.
+    /// The record created (or, with `upsert`, changed).
     pub id: String,
-    /// The form's `success_message`, or a default thank-you.
+    /// The form's `success_message` with its `{field}` placeholders filled, or a default thank-you.
     pub message: String,
+    /// With `upsert`: the visitor's existing row was changed (200) instead of a new one created (201).
+    pub updated: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -340,12 +356,17 @@ pub struct FormSubmittedOut {
 pub struct FormSubmission {
     #[schema(value_type = Object)]
     pub fields: Map<String, Value>,
+    /// The key the files in `fields` were uploaded with (`POST /api/v1/forms/{slug}/files`).
+    #[serde(default)]
+    pub submission: Option<String>,
 }
 
-/// Submit a public form: creates one record with the form's fields only. No credential; each visitor
-/// address may submit 10 times a minute (bursts of 20).
+/// Submit a public form: creates one record with the form's fields only (and the fields its link may
+/// prefill; a link takes a record id or the linked record's primary value); with `upsert`, changes the
+/// row a unique key on the form matches instead. No credential; each visitor address may submit 10
+/// times a minute (bursts of 20).
 #[utoipa::path(post, path = "/api/v1/forms/{slug}", tag = "forms", params(("slug" = String, Path, description = "The form link's slug")), request_body = FormSubmission,
-    responses((status = 201, description = "Submitted: one record created", body = FormSubmittedOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 201, description = "Submitted: one record created", body = FormSubmittedOut), (status = 200, description = "Submitted to a form with `upsert`: the visitor's row was changed", body = FormSubmittedOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn submit_form(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -357,17 +378,30 @@ pub async fn submit_form(
         &state,
         &form,
         peer.ip(),
-        &body.fields,
-        crate::routes::forms::Origin::Api,
-        None,
-        false,
+        crate::routes::forms::Submission {
+            given: body.fields,
+            origin: crate::routes::forms::Origin::Api,
+            actor: None,
+            honeypot: false,
+            key: body.submission,
+        },
     )
     .await?;
     let id = done.id.unwrap_or_default();
     let message = done.message;
+    let updated = done.updated;
+    let status = if updated {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     Ok((
-        StatusCode::CREATED,
-        axum::Json(FormSubmittedOut { id, message }),
+        status,
+        axum::Json(FormSubmittedOut {
+            id,
+            message,
+            updated,
+        }),
     )
         .into_response())
 }

@@ -19,6 +19,7 @@ pub(crate) mod cells;
 mod checks;
 pub(crate) mod computed;
 mod delete;
+mod form_submit;
 mod guard;
 mod links;
 mod query;
@@ -27,6 +28,7 @@ mod touched;
 mod write;
 
 pub use aggregate::{Aggregation, Group, GroupValue, MetricValue};
+pub use form_submit::{FORM_UPLOADS_PER_SUBMISSION_MAX, FormUploadSlot, FormWrite, FormWritten};
 pub use guard::RowGuard;
 pub use query::Cursor;
 pub(crate) use query::column;

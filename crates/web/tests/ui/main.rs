@@ -19,6 +19,7 @@ use tenon_store::{ManualClock, NewOrganization, NewToken, Store, WriteContext};
 
 mod boards;
 mod builder;
+mod form_links;
 mod forms;
 mod pages;
 
@@ -49,6 +50,8 @@ pub struct TestUi {
     pub owner: Member,
     pub owner_email: String,
     pub admin_token: String,
+    /// The store's clock (time moves only when a test moves it).
+    pub clock: Arc<ManualClock>,
     shutdown: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -95,7 +98,7 @@ impl TestUi {
         let clock = Arc::new(ManualClock::new(
             Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap(),
         ));
-        let store = Store::connect(&database.config, clock)
+        let store = Store::connect(&database.config, clock.clone())
             .await
             .expect("connect")
             .with_files_dir(database.dir.path().join("files"));
@@ -133,6 +136,7 @@ impl TestUi {
             owner,
             owner_email,
             admin_token,
+            clock,
             shutdown,
             server,
         }

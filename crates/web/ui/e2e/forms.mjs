@@ -147,4 +147,52 @@ Object.assign(tests, {
     await checkAccessibility(o, "public form over its cap");
     await screenshot(o, "f6-public-form-daily-cap");
   },
+  async "public form: a visitor's image upload on a phone, with and without JavaScript"(ctx) {
+    const server = ctx.server;
+    const sheet = await attendance(server);
+    const photo = await server.api("POST", `${sheet.base}/fields`, {
+      name: "照片", type: "attachment", options: { max_size_mb: 1, types: ["image/*"] },
+    });
+    assert.equal(photo.status, 201, JSON.stringify(photo.body));
+    const made = await server.api("POST", `${sheet.base}/views`, {
+      name: "带照片报名",
+      type: "form",
+      config: { fields: [{ field: sheet.fields["姓名"], required: true }, photo.body.key], public: true },
+    });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const link = server.url + new URL(made.body.public_url, server.url).pathname.replace("/api/v1/forms/", "/f/");
+    // A tiny PNG (1×1, transparent).
+    const png = Buffer.from(
+      "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
+      "base64",
+    );
+    const o = await page(ctx, { locale: "zh-CN", viewport: PHONE });
+    await o.goto(link);
+    await o.waitForFunction(() => document.querySelector("form.public-form")?.dataset.pow === "solved");
+    // The name is missing: refused, but the chosen image is kept for this submission.
+    await o.getByLabel("照片").setInputFiles({ name: "我的照片.png", mimeType: "image/png", buffer: png });
+    await Promise.all([o.waitForEvent("load"), o.getByRole("button", { name: "提交" }).click()]);
+    await o.getByRole("alert").filter({ hasText: "请修改标出的项目后再提交" }).waitFor();
+    await o.getByRole("checkbox", { name: /我的照片\.png/ }).waitFor();
+    assert.ok(await o.getByRole("checkbox", { name: /我的照片\.png/ }).isChecked());
+    await checkAccessibility(o, "public form with a kept upload");
+    await screenshot(o, "f8-public-form-upload-kept-phone");
+    await o.getByRole("textbox", { name: "姓名" }).fill("访客戊");
+    await Promise.all([o.waitForEvent("load"), o.getByRole("button", { name: "提交" }).click()]);
+    await o.getByText("谢谢，我们已收到您的提交。").waitFor();
+    let rows = await records(server, sheet);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].fields[photo.body.key][0].name, "我的照片.png");
+    // JavaScript off: the same form, a plain multipart post.
+    const n = await page(ctx, { locale: "zh-CN", viewport: PHONE, javaScriptEnabled: false });
+    await n.goto(link);
+    await n.getByRole("textbox", { name: "姓名" }).fill("访客己");
+    await n.getByLabel("照片").setInputFiles({ name: "nojs.png", mimeType: "image/png", buffer: png });
+    await Promise.all([n.waitForEvent("load"), n.getByRole("button", { name: "提交" }).click()]);
+    await n.getByText("谢谢，我们已收到您的提交。").waitFor();
+    rows = await records(server, sheet);
+    assert.equal(rows.length, 2);
+    assert.ok(rows.some((row) => row.fields[photo.body.key]?.[0]?.name === "nojs.png"));
+    await screenshot(n, "f9-public-form-upload-nojs-done");
+  },
 });

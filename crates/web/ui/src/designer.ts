@@ -1,6 +1,6 @@
 // The form designer (a form view on the table page): the form's fields as a list — drag, or Move up /
-// Move down — each with its label, help text, required, hidden and default; the form's texts, daily cap
-// and the public switch. The draft lives in the page until Save sends it to the views API; a refused save
+// Move down — each with its label, help text, required, hidden and default, and whether the public link
+// may fill it in (prefill); the form's texts, daily cap, upsert and the public switch. The draft lives in the page until Save sends it to the views API; a refused save
 // (a field deleted meanwhile) keeps the draft and names the field.
 
 import { call, toLogin } from "./api";
@@ -99,6 +99,7 @@ export function initDesigner(root: HTMLElement): void {
       if (label) entry.label = label;
       if (help) entry.help = help;
       if (checked(row, "input[name=required]")) entry.required = true;
+      if (checked(row, "input[name=prefill]")) entry.prefill = true;
       if (checked(row, "input[name=hidden]")) {
         entry.hidden = true;
         const fallback = value(row, "input[name=default]");
@@ -107,6 +108,7 @@ export function initDesigner(root: HTMLElement): void {
       return entry;
     });
     const out: Record<string, unknown> = { fields, public: checked(root, "#designer-public") };
+    if (checked(root, "#designer-upsert")) out.upsert = true;
     for (const [key, selector] of [
       ["title", "#designer-title"],
       ["description", "#designer-description"],

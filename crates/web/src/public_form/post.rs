@@ -1,0 +1,78 @@
+//! Reading the page's post: `application/x-www-form-urlencoded`, or `multipart/form-data` when the form
+//! takes files (see [`super::multipart`]); file names cleaned, types as the browser gave them.
+
+use axum::http::{HeaderMap, header};
+use tenon_server::routes::form_uploads::UploadedFile;
+
+use super::multipart;
+
+/// What a post carried: its text values (in order) and its files.
+pub struct Posted {
+    pub pairs: Vec<(String, String)>,
+    pub files: Vec<UploadedFile>,
+}
+
+/// Reads the post: `application/x-www-form-urlencoded`, or `multipart/form-data` when the form takes
+/// files (`None`: a broken multipart body).
+pub fn posted(headers: &HeaderMap, body: &[u8]) -> Option<Posted> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let Some(boundary) = multipart::boundary(content_type) else {
+        return Some(Posted {
+            pairs: pairs(body),
+            files: Vec::new(),
+        });
+    };
+    let mut out = Posted {
+        pairs: Vec::new(),
+        files: Vec::new(),
+    };
+    for part in multipart::parse(body, &boundary)? {
+        match part.filename {
+            // A file input without a chosen file sends an empty, nameless part.
+            Some(filename) if !part.data.is_empty() || !filename.is_empty() => {
+                out.files.push(UploadedFile {
+                    field: part.name,
+                    filename: clean_filename(&filename),
+                    content_type: part
+                        .content_type
+                        .as_deref()
+                        .and_then(|value| value.split(';').next())
+                        .map(|value| value.trim().to_ascii_lowercase())
+                        .filter(|value| value.contains('/'))
+                        .unwrap_or_else(|| "application/octet-stream".to_owned()),
+                    bytes: part.data,
+                });
+            }
+            Some(_) => {}
+            None => out
+                .pairs
+                .push((part.name, String::from_utf8_lossy(&part.data).into_owned())),
+        }
+    }
+    Some(out)
+}
+
+/// A file name as people see it: no path, quotes or control characters, at most 200 characters.
+fn clean_filename(raw: &str) -> String {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
+    let name: String = base
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"')
+        .take(200)
+        .collect();
+    if name.trim().is_empty() {
+        "file".to_owned()
+    } else {
+        name
+    }
+}
+
+/// Reads the posted body: every `name=value` pair, in order.
+fn pairs(body: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(body)
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect()
+}

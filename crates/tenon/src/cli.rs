@@ -167,6 +167,10 @@ pub struct ServeArgs {
     /// older event goes once none of its deliveries is pending, but an organization's newest event stays.
     #[arg(long, env = "TENON_EVENT_RETENTION_DAYS", default_value_t = tenon_events::worker::EVENT_RETENTION_DAYS_DEFAULT)]
     pub event_retention_days: u32,
+    /// The key connections' secrets are encrypted with (32 raw bytes; made, mode 0600, if missing).
+    /// Default: <data>/secret.key. PostgreSQL nodes sharing a database must share one file.
+    #[arg(long, env = "TENON_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
     /// For end-to-end tests only: the clock stands still until `POST /api/v1/_test/clock {"now"}` (admin)
     /// moves it, and is kept in <data>/test-clock across restarts. Without it that route answers 404.
     #[arg(long)]

@@ -144,7 +144,7 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "TENON_LOG_JSON")]
     pub log_json: bool,
-    /// Webhook targets allowed besides public addresses: comma-separated host names, IP addresses and
+    /// Webhook and flow request (`http`, `robot`) targets allowed besides public addresses: comma-separated host names, IP addresses and
     /// CIDR blocks (private, loopback and link-local addresses are blocked otherwise).
     #[arg(long, env = "TENON_OUTBOUND_ALLOW", default_value = "")]
     pub outbound_allow: String,

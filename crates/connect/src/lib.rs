@@ -9,13 +9,20 @@
 //! With the workers runs the node's scheduler ([`Store::run_schedules`] every poll interval): schedule
 //! triggers' slots, by the store's clock, one run per slot however many nodes tick.
 //!
-//! Not built yet: the outside connectors (`http`, `sms`, …) the issue places here.
+//! Outside steps (`http`, `robot`): the store journals the request `running` and hands it over
+//! ([`Advance::Outside`]); the worker sends it ([`http::send`], through `tenon_events`' guarded client,
+//! with the connection's credentials) and hands the answer back ([`Store::finish_outside_step`]).
+//!
+//! Not built yet: the `sms`, `email`, `sql`, `kingdee_voucher` and `yonyou_voucher` connectors.
 
 use std::time::Duration;
 
+use tenon_events::Sender;
 use tenon_store::Store;
 use tenon_store::flows::Advance;
 use tokio::task::JoinHandle;
+
+pub mod http;
 
 /// How many workers a node runs, and how they poll.
 #[derive(Debug, Clone)]
@@ -40,14 +47,16 @@ impl Default for FlowConfig {
 
 /// Starts the workers; abort the handles to stop them (a step cut short rolls back and runs again after
 /// the lease, on this node or another).
-pub fn spawn_flow_workers(store: Store, config: FlowConfig) -> Vec<JoinHandle<()>> {
+/// Outside steps' requests go through `sender` (its outbound policy applies).
+pub fn spawn_flow_workers(store: Store, config: FlowConfig, sender: Sender) -> Vec<JoinHandle<()>> {
     let node = uuid::Uuid::now_v7();
     let mut handles: Vec<JoinHandle<()>> = (0..config.workers)
         .map(|worker| {
             let store = store.clone();
             let config = config.clone();
             let owner = format!("{node}/{worker}");
-            tokio::spawn(async move { run(owner, store, config).await })
+            let sender = sender.clone();
+            tokio::spawn(async move { run(owner, store, config, sender).await })
         })
         .collect();
     if config.workers > 0 {
@@ -66,13 +75,13 @@ async fn schedule(store: Store, interval: Duration) {
     }
 }
 
-async fn run(owner: String, store: Store, config: FlowConfig) {
+async fn run(owner: String, store: Store, config: FlowConfig, sender: Sender) {
     loop {
         let commits = store.commits().clone();
         let woken = commits.notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
-        match round(&owner, &store, &config).await {
+        match round(&owner, &store, &config, &sender).await {
             Ok(true) => continue,
             Ok(false) => {}
             Err(error) => tracing::warn!(worker = %owner, %error, "flow round failed"),
@@ -89,15 +98,21 @@ pub async fn round(
     owner: &str,
     store: &Store,
     config: &FlowConfig,
+    sender: &Sender,
 ) -> Result<bool, tenon_store::StoreError> {
     let claims = store.claim_flow_runs(owner, config.batch).await?;
     if claims.is_empty() {
         return Ok(false);
     }
     for claim in claims {
+        let mut advanced = store.advance_flow_run(&claim).await;
         loop {
-            match store.advance_flow_run(&claim).await {
-                Ok(Advance::Continue) => continue,
+            match advanced {
+                Ok(Advance::Continue) => advanced = store.advance_flow_run(&claim).await,
+                Ok(Advance::Outside(call)) => {
+                    let answer = http::send(sender, &call, store.now()).await;
+                    advanced = store.finish_outside_step(&claim, &call, answer).await;
+                }
                 Ok(Advance::Waiting | Advance::Finished(_) | Advance::Lost) => break,
                 Err(error) => {
                     // The run's lease expires and it is claimed again.

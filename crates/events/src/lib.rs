@@ -11,6 +11,8 @@ pub mod retention;
 pub mod signing;
 pub mod worker;
 
-pub use outbound::{Blocked, OutboundPolicy, RetryAfter, SendResult, Sender};
+pub use outbound::{
+    Blocked, OutboundPolicy, OutboundReply, OutboundRequest, RetryAfter, SendResult, Sender,
+};
 pub use retention::{PruneSummary, prune_expired, spawn_pruner};
 pub use worker::{DeliveryConfig, spawn_workers};

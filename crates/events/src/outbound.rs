@@ -19,6 +19,10 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use crate::signing;
 
+mod request;
+
+pub use request::{OutboundReply, OutboundRequest};
+
 /// Response bytes read at most; the rest is not read.
 pub const RESPONSE_BYTES_MAX: usize = 64 * 1024;
 /// Characters of the response kept in the delivery log.

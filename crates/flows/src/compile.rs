@@ -184,6 +184,10 @@ pub enum Action {
         rule: String,
         record: String,
     },
+    /// A request to an outside system, sent by a flow worker (see [`crate::http`]).
+    Http(Box<crate::http::HttpSpec>),
+    /// A message through a DingTalk custom robot, sent by a flow worker (see [`crate::robot`]).
+    Robot(Box<crate::robot::RobotSpec>),
     /// `steps` run once per item, in one transaction per batch of items.
     ForEach {
         items: String,
@@ -211,6 +215,8 @@ impl Action {
             Action::WaitApproval { .. } => "wait_approval",
             Action::LedgerSync { .. } => "ledger_sync",
             Action::ForEach { .. } => "for_each",
+            Action::Http(_) => "http",
+            Action::Robot(_) => "robot",
         }
     }
 
@@ -784,6 +790,7 @@ impl Compiler<'_> {
                 approval: self.id_formula("approval", approval, "an approval instance's id")?,
             }),
             Step::LedgerSync { rule, record, .. } => self.ledger_sync(rule, record),
+            Step::Http(_) | Step::Robot(_) => self.outside(step),
             // Compiled by `for_each` (with its own scope).
             Step::ForEach { .. } => None,
         }

@@ -9,6 +9,8 @@
 //! - [`trigger`]: which record changes fire a record trigger (created/updated/deleted, `when` enter,
 //!   leave, change);
 //! - [`state`]: the run and step state machines and the walk over a version's steps;
+//! - [`http`]: the `http` step's checks, its request rendered from a run, its answer mapped;
+//! - [`robot`]: the `robot` step (a DingTalk custom robot's message) and what its answers mean;
 //! - [`retry`]: which failures retry, and when (backoff with jitter);
 //! - [`schedule`]: zoned cron and its slots (DST gaps and folds, missed slots);
 //! - [`wait`]: when a `wait` step wakes (durations, dates in a zone, skipped and repeated wall times).
@@ -18,8 +20,11 @@
 
 pub mod calls;
 pub mod compile;
+pub mod connection;
 pub mod definition;
+pub mod http;
 pub mod retry;
+pub mod robot;
 pub mod schedule;
 pub mod scope;
 pub mod state;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::{EventId, OrgId, Scope, ScopeSet};
 
 /// Every event type Tenon emits, in documentation order.
-pub const EVENT_TYPES: [&str; 35] = [
+pub const EVENT_TYPES: [&str; 36] = [
     "record.created",
     "record.updated",
     "record.deleted",
@@ -47,6 +47,7 @@ pub const EVENT_TYPES: [&str; 35] = [
     "approval.delegation.created",
     "approval.delegation.deleted",
     "flow.run.failed",
+    "flow.step.unknown_outcome",
     "notification.created",
 ];
 

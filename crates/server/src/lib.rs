@@ -133,8 +133,11 @@ pub async fn serve_with(
         state.config().delivery.clone(),
     );
     let timers = approval_timers::spawn(state.store().clone());
-    let flow_workers =
-        tenon_connect::spawn_flow_workers(state.store().clone(), state.config().flows.clone());
+    let flow_workers = tenon_connect::spawn_flow_workers(
+        state.store().clone(),
+        state.config().flows.clone(),
+        state.sender().clone(),
+    );
     let pruner = tenon_events::spawn_pruner(
         state.store().clone(),
         state.config().delivery.event_retention_days,

@@ -27,6 +27,7 @@ mod authors;
 pub mod baseline;
 mod cache;
 mod clock;
+pub mod connections;
 mod credentials;
 mod deliveries;
 mod dingtalk;
@@ -175,6 +176,8 @@ pub struct Store {
     deliveries_since_analyze: Arc<std::sync::atomic::AtomicU64>,
     /// Credentials and schemas this node has read (see [`cache`]).
     caches: Arc<cache::Caches>,
+    /// Encrypts connections' secrets at rest; `None` refuses to store secrets.
+    secret_key: Option<connections::SecretKey>,
 }
 
 impl std::fmt::Debug for Store {
@@ -256,6 +259,7 @@ impl Store {
             commits: Arc::new(tokio::sync::Notify::new()),
             deliveries_since_analyze: Arc::default(),
             caches,
+            secret_key: None,
         })
     }
 
@@ -296,6 +300,13 @@ impl Store {
     #[must_use]
     pub fn with_files_dir(mut self, dir: PathBuf) -> Self {
         self.files_dir = Some(dir);
+        self
+    }
+
+    /// Encrypts connections' secrets with `key` (`tenon serve --secret-key-file`).
+    #[must_use]
+    pub fn with_secret_key(mut self, key: connections::SecretKey) -> Self {
+        self.secret_key = Some(key);
         self
     }
 

@@ -157,7 +157,7 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "TENON_LOG_JSON")]
     pub log_json: bool,
-    /// Webhook targets allowed besides public addresses: comma-separated host names, IP addresses and
+    /// Webhook and flow request (`http`, `robot`) targets allowed besides public addresses: comma-separated host names, IP addresses and
     /// CIDR blocks (private, loopback and link-local addresses are blocked otherwise).
     #[arg(long, env = "TENON_OUTBOUND_ALLOW", default_value = "")]
     pub outbound_allow: String,
@@ -180,6 +180,10 @@ pub struct ServeArgs {
     /// older event goes once none of its deliveries is pending, but an organization's newest event stays.
     #[arg(long, env = "TENON_EVENT_RETENTION_DAYS", default_value_t = tenon_events::worker::EVENT_RETENTION_DAYS_DEFAULT)]
     pub event_retention_days: u32,
+    /// The key connections' secrets are encrypted with (32 raw bytes; made, mode 0600, if missing).
+    /// Default: <data>/secret.key. PostgreSQL nodes sharing a database must share one file.
+    #[arg(long, env = "TENON_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
     /// For end-to-end tests only: the clock stands still until `POST /api/v1/_test/clock {"now"}` (admin)
     /// moves it, and is kept in <data>/test-clock across restarts. Without it that route answers 404.
     #[arg(long)]

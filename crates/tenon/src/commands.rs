@@ -301,6 +301,37 @@ async fn open_with_clock(
     Ok(store)
 }
 
+/// The key connections' secrets are encrypted with: read from `file` (32 raw bytes), or made there (mode
+/// 0600) when the file does not exist. PostgreSQL nodes sharing a database must share the file.
+fn secret_key(file: std::path::PathBuf) -> Result<tenon_store::connections::SecretKey, Failure> {
+    let failed = |what: String| {
+        Failure::new(
+            EXIT_FAILURE,
+            format!("--secret-key-file {}: {what}", file.display()),
+        )
+    };
+    let bytes = match std::fs::read(&file) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| failed(e.to_string()))?;
+            }
+            let bytes = tenon_store::connections::SecretKey::generate();
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut out = options.open(&file).map_err(|e| failed(e.to_string()))?;
+            std::io::Write::write_all(&mut out, &bytes).map_err(|e| failed(e.to_string()))?;
+            out.sync_all().map_err(|e| failed(e.to_string()))?;
+            tracing::info!(file = %file.display(), "made a new secret key for connections' secrets");
+            bytes.to_vec()
+        }
+        Err(error) => return Err(failed(error.to_string())),
+    };
+    tenon_store::connections::SecretKey::from_bytes(&bytes).map_err(failed)
+}
+
 async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Failure> {
     init_logging(args.log_json);
     let started = std::time::Instant::now();
@@ -324,9 +355,15 @@ async fn serve(storage: &StorageArgs, args: ServeArgs) -> Result<(), Failure> {
         Some(clock) => clock.clone(),
         None => Arc::new(SystemClock),
     };
+    let secret_key = secret_key(
+        args.secret_key_file
+            .clone()
+            .unwrap_or_else(|| storage.data_dir.join("secret.key")),
+    )?;
     let store = open_with_clock(&database, clock)
         .await?
-        .with_files_dir(storage.data_dir.join("files"));
+        .with_files_dir(storage.data_dir.join("files"))
+        .with_secret_key(secret_key);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|error| {

@@ -104,6 +104,8 @@ pub(super) fn for_each(
             step,
             Step::Wait { .. }
                 | Step::ForEach { .. }
+                | Step::Http(_)
+                | Step::Robot(_)
                 | Step::CallFlow { .. }
                 | Step::WaitApproval { .. }
         ) {
@@ -223,6 +225,16 @@ pub(super) fn add_output<T: Tables + ?Sized>(
             for name in ["outcome", "book", "voucher_id", "reversal_id"] {
                 one(name, formula::FieldKind::Text);
             }
+        }
+        Action::Http(spec) => {
+            one("status", formula::FieldKind::Integer);
+            for (name, _) in &spec.output {
+                one(name, formula::FieldKind::Text);
+            }
+        }
+        Action::Robot(_) => {
+            one("errcode", formula::FieldKind::Integer);
+            one("errmsg", formula::FieldKind::Text);
         }
         Action::DeleteRecord { .. } | Action::Notify { .. } => {}
     }
@@ -516,6 +528,17 @@ impl Compiler<'_> {
 }
 
 impl Compiler<'_> {
+    /// An outside step (`http`, `robot`): its own checks (templates, options), no table.
+    pub(super) fn outside(&mut self, step: &Step) -> Option<Action> {
+        match step {
+            Step::Http(http) => crate::http::compile(http, self.at, self.check)
+                .map(|spec| Action::Http(Box::new(spec))),
+            Step::Robot(robot) => crate::robot::compile(robot, self.at, self.check)
+                .map(|spec| Action::Robot(Box::new(spec))),
+            _ => None,
+        }
+    }
+
     /// A `ledger_sync` step: `rule` is a voucher rule's key (the rule itself is checked where the app's
     /// rules are published), `record` a formula giving the record's id.
     pub(super) fn ledger_sync(&mut self, rule: &str, record: &str) -> Option<Action> {

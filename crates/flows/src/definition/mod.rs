@@ -300,6 +300,10 @@ pub enum Step {
         rule: String,
         record: String,
     },
+    /// Calls an outside HTTP endpoint (see [`crate::http`]).
+    Http(crate::http::HttpStep),
+    /// Sends a message through a DingTalk custom robot (see [`crate::robot`]).
+    Robot(crate::robot::RobotStep),
     /// Runs `steps` once per item of `items` (a formula giving a list; record ids of `table` when given).
     ForEach {
         key: String,
@@ -339,6 +343,8 @@ impl Step {
             | Step::WaitApproval { key, .. }
             | Step::LedgerSync { key, .. }
             | Step::ForEach { key, .. } => key,
+            Step::Http(step) => &step.key,
+            Step::Robot(step) => &step.key,
         }
     }
 
@@ -360,20 +366,14 @@ impl Step {
             Step::WaitApproval { .. } => "wait_approval",
             Step::LedgerSync { .. } => "ledger_sync",
             Step::ForEach { .. } => "for_each",
+            Step::Http(_) => "http",
+            Step::Robot(_) => "robot",
         }
     }
 }
 
 /// Step types the issue names that are not built yet: refused with that reason rather than as unknown.
-pub const NOT_BUILT_STEPS: &[&str] = &[
-    "http",
-    "sms",
-    "email",
-    "robot",
-    "sql",
-    "kingdee_voucher",
-    "yonyou_voucher",
-];
+pub const NOT_BUILT_STEPS: &[&str] = &["sms", "email", "sql", "kingdee_voucher", "yonyou_voucher"];
 
 impl Flow {
     /// Parses a flow from JSON (YAML read as JSON) at `path` (`flows[0]`), checking its shape: the key,

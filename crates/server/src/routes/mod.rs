@@ -19,6 +19,7 @@ pub mod approvals;
 pub mod apps;
 pub mod attachments;
 pub mod audit;
+pub mod connections;
 pub mod dashboard_data;
 pub mod dashboards;
 pub mod departments;
@@ -257,6 +258,15 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(flows::list_slots))
         .routes(routes!(flows::replay_run))
         .routes(routes!(flows::resolve_step))
+        .routes(routes!(
+            connections::list_connections,
+            connections::create_connection
+        ))
+        .routes(routes!(
+            connections::get_connection,
+            connections::update_connection,
+            connections::delete_connection
+        ))
         .merge(
             // A hook's body is at most 1 MiB, whatever the server's limit for other routes.
             OpenApiRouter::new()

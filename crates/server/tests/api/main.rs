@@ -44,6 +44,7 @@ mod exchange;
 mod field_check;
 mod flow_approvals;
 mod flow_calls;
+mod flow_http;
 mod flow_loops;
 mod flow_steps;
 mod flow_triggers;
@@ -216,7 +217,13 @@ impl TestApp {
         let store = Store::connect(&database.config, clock.clone())
             .await
             .expect("connect")
-            .with_files_dir(database.dir.path().join("files"));
+            .with_files_dir(database.dir.path().join("files"))
+            .with_secret_key(
+                tenon_store::connections::SecretKey::from_bytes(
+                    &tenon_store::connections::SecretKey::generate(),
+                )
+                .expect("secret key"),
+            );
         store.migrate().await.expect("migrate");
         let owner_email = format!("owner-{}@example.com", unique());
         let (org, owner) = create_org(&store, "测试公司", &owner_email, Some(OWNER_PASSWORD)).await;

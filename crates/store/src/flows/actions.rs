@@ -414,12 +414,14 @@ impl Tenant<'_> {
                 "a call_flow step cannot run inside a for_each",
                 &none,
             )),
-            Action::Wait { .. } | Action::ForEach { .. } | Action::WaitApproval { .. } => {
-                Err(StepFailure::mapping(
-                    "a wait, wait_approval or for_each step cannot run here",
-                    &none,
-                ))
-            }
+            Action::Wait { .. }
+            | Action::ForEach { .. }
+            | Action::WaitApproval { .. }
+            | Action::Http(_)
+            | Action::Robot(_) => Err(StepFailure::mapping(
+                "a wait, wait_approval, for_each, http or robot step cannot run here",
+                &none,
+            )),
         }
     }
 

@@ -15,6 +15,9 @@
 //!   with its journal row, only while the claim's epoch is current: exactly once;
 //! - `actions`: what each step type does; `control`: `wait` and `for_each`, which span transactions;
 //!   `upsert`: create-or-update on a unique key; `aggregate` and `calls` (`call_flow`);
+//! - `outside`: outside steps (`http`): journaled `running` with an idempotency key before the worker
+//!   sends the request, the answer journaled after; a request cut short is sent again only if resending is
+//!   safe, else the step's outcome is unknown and a person resolves it;
 //! - `inbox`: notifications;
 //! - `commands`: replay, resolve, enable/disable, delete;
 //! - `hooks`: webhook triggers (secret slugs, `Idempotency-Key`s kept 24 h);
@@ -30,6 +33,7 @@ mod commands;
 mod control;
 mod hooks;
 mod inbox;
+mod outside;
 mod publish;
 mod runs;
 mod schedules;
@@ -44,6 +48,7 @@ use tenon_model::{AppId, FlowId, FlowRunId, MemberId, NotificationId, TableId};
 
 pub use commands::Resolution;
 pub use hooks::{HOOK_KEY_HOURS, Hook, HookRun};
+pub use outside::{OutsideAnswer, OutsideCall};
 pub use publish::FileFlows;
 pub use runs::{Claim, RunFilter};
 pub use schedules::ScheduleSlot;

@@ -236,8 +236,9 @@ impl Tenant<'_> {
         problems.extend(tenon_flows::calls::check_calls(&file, &|key| {
             callees.get(key).cloned()
         }));
-        // `ledger_sync` steps name a rule of the file or of the organization.
+        // `ledger_sync` steps name a rule of the file or of the organization; `http` steps a connection.
         let mut named = Vec::new();
+        let mut connections = Vec::new();
         for (i, (_, flow)) in flows.flows.iter().enumerate() {
             tenon_flows::definition::walk(
                 &flow.steps,
@@ -245,6 +246,23 @@ impl Tenant<'_> {
                 &mut |step, at| {
                     if let tenon_flows::definition::Step::LedgerSync { rule, .. } = step {
                         named.push((format!("{at}.rule"), rule.clone()));
+                    }
+                    match step {
+                        tenon_flows::definition::Step::Http(http) => {
+                            if let Some(connection) = &http.connection {
+                                connections.push((
+                                    format!("{at}.connection"),
+                                    connection.clone(),
+                                    "http",
+                                ));
+                            }
+                        }
+                        tenon_flows::definition::Step::Robot(robot) => connections.push((
+                            format!("{at}.connection"),
+                            robot.connection.clone(),
+                            "dingtalk_robot",
+                        )),
+                        _ => {}
                     }
                 },
             );
@@ -261,6 +279,24 @@ impl Tenant<'_> {
                     )
                     .with("what", "voucher rule"),
                 );
+            }
+        }
+        for (at, key, wanted) in connections {
+            match self.connection_row_kind(conn, &key).await? {
+                None => problems.push(
+                    FieldError::new(
+                        at,
+                        DetailCode::NotFound,
+                        format!("the organization has no connection {key}"),
+                    )
+                    .with("what", "connection"),
+                ),
+                Some(kind) if kind != wanted => problems.push(FieldError::new(
+                    at,
+                    DetailCode::NotAllowed,
+                    format!("connection {key} is of kind {kind}, not {wanted}"),
+                )),
+                Some(_) => {}
             }
         }
         if !problems.is_empty() {

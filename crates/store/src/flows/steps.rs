@@ -41,6 +41,9 @@ pub enum Advance {
     Finished(RunStatus),
     /// The claim's epoch is no longer the run's (or the run was canceled): stop.
     Lost,
+    /// An outside step was journaled `running`: the worker sends this request, then hands the answer to
+    /// [`Store::finish_outside_step`].
+    Outside(Box<super::OutsideCall>),
 }
 
 impl Store {
@@ -52,7 +55,7 @@ impl Store {
 
 impl Tenant<'_> {
     /// Renews the claim's lease if its epoch is current; the run becomes `running`.
-    async fn fence(&self, conn: &mut Conn<'_>, claim: &Claim) -> Result<bool> {
+    pub(super) async fn fence(&self, conn: &mut Conn<'_>, claim: &Claim) -> Result<bool> {
         let now = self.store.now();
         let renewed = conn
             .execute(
@@ -152,6 +155,23 @@ impl Tenant<'_> {
                     .map_or(1, |entry| {
                         entry.attempts + i32::from(entry.status != StepStatus::Running)
                     });
+                if let Action::Http(_) | Action::Robot(_) = &compiled.steps[index].action {
+                    let entry = run.steps.iter().find(|entry| entry.key == key);
+                    return match self
+                        .outside_step(&mut conn, &run, &compiled, index, entry, attempts)
+                        .await
+                    {
+                        Ok(advance) => {
+                            tx.commit().await?;
+                            Ok(advance)
+                        }
+                        Err(failed) => {
+                            drop(tx);
+                            self.step_failed(claim, &compiled, &key, attempts, failed)
+                                .await
+                        }
+                    };
+                }
                 let result = match &compiled.steps[index].action {
                     Action::Wait { .. } => self.wait_step(&mut conn, &run, &compiled, index).await,
                     Action::ForEach { .. } => {
@@ -232,7 +252,7 @@ impl Tenant<'_> {
     }
 
     /// Journals a failed attempt in its own transaction (still fenced).
-    async fn step_failed(
+    pub(super) async fn step_failed(
         &self,
         claim: &Claim,
         compiled: &CompiledFlow,
@@ -250,7 +270,11 @@ impl Tenant<'_> {
             .await?
             .ok_or_else(|| StoreError::not_found("flow run"))?;
         let jitter = (Uuid::now_v7().as_u128() & 0xffff) as f64 / 65_535.0 * 2.0 - 1.0;
-        let decision = RetryPolicy::default().decide(
+        let policy = match compiled.step(key).map(|step| &step.action) {
+            Some(Action::Http(spec)) => spec.policy(),
+            _ => RetryPolicy::default(),
+        };
+        let decision = policy.decide(
             u32::try_from(attempts).unwrap_or(u32::MAX),
             &failed.failure,
             jitter,
@@ -299,7 +323,12 @@ impl Tenant<'_> {
     }
 
     /// The run waits `wait` (a retry, a person); the claim is released.
-    async fn park(&self, conn: &mut Conn<'_>, run: &FlowRun, wait: Duration) -> Result<()> {
+    pub(super) async fn park(
+        &self,
+        conn: &mut Conn<'_>,
+        run: &FlowRun,
+        wait: Duration,
+    ) -> Result<()> {
         let now = self.store.now();
         conn.execute(
             Sql::new(
@@ -386,7 +415,7 @@ impl Tenant<'_> {
 
     /// Writes a step's journal row (inserted the first time, updated after).
     #[allow(clippy::too_many_arguments)]
-    async fn journal(
+    pub(super) async fn journal(
         &self,
         conn: &mut Conn<'_>,
         run: FlowRunId,
@@ -454,7 +483,7 @@ pub(super) fn position(compiled: &CompiledFlow, key: &str) -> i32 {
 }
 
 /// Keeps outputs under 64 KiB: a `find`'s records go first (its ids stay, for a `for_each`), then all.
-fn cap(mut output: Value) -> Value {
+pub(super) fn cap(mut output: Value) -> Value {
     let size = output.to_string().len();
     if size <= STEP_OUTPUT_BYTES_MAX {
         return output;

@@ -1,0 +1,158 @@
+//! Sending an outside step's request: the connection's credentials added at the last moment (an
+//! `hmac` signature needs the send time), through the events crate's guarded client.
+
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use tenon_events::{OutboundReply, OutboundRequest, Sender};
+use tenon_flows::connection::Auth;
+use tenon_flows::retry::Failure;
+use tenon_store::flows::{OutsideAnswer, OutsideCall};
+
+/// Sends `call` and says what came of it (with the store's clock for a `Retry-After` date).
+pub async fn send(
+    sender: &Sender,
+    call: &OutsideCall,
+    now: chrono::DateTime<chrono::Utc>,
+) -> OutsideAnswer {
+    let body = call.body.clone().unwrap_or_default();
+    let mut headers = call.headers.clone();
+    let mut url = call.url.clone();
+    let has = |headers: &[(String, String)], name: &str| {
+        headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name))
+    };
+    if call.body.is_some() && !has(&headers, "content-type") {
+        headers.push(("Content-Type".to_owned(), "application/json".to_owned()));
+    }
+    headers.push(("Idempotency-Key".to_owned(), call.idempotency_key.clone()));
+    match &call.auth {
+        Auth::None => {}
+        Auth::Bearer(token) => {
+            headers.push(("Authorization".to_owned(), format!("Bearer {token}")))
+        }
+        Auth::Basic { username, password } => {
+            let pair =
+                base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+            headers.push(("Authorization".to_owned(), format!("Basic {pair}")));
+        }
+        Auth::Hmac(key) => {
+            // Receivers compare the timestamp with their own clock: the wall clock, not the store's.
+            let timestamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            headers.push(("X-Tenon-Timestamp".to_owned(), timestamp.to_string()));
+            headers.push((
+                "X-Tenon-Signature".to_owned(),
+                signature(key, timestamp, &body),
+            ));
+        }
+        Auth::DingTalkRobot { access_token, sign } => {
+            url.push_str(&format!("?access_token={}", encode(access_token)));
+            if let Some(secret) = sign {
+                // DingTalk checks the timestamp against its clock (within an hour): the wall clock.
+                let millis = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis());
+                url.push_str(&format!(
+                    "&timestamp={millis}&sign={}",
+                    encode(&robot_sign(secret, millis))
+                ));
+            }
+        }
+    }
+    let reply = sender
+        .request(OutboundRequest {
+            method: call.method.clone(),
+            url,
+            headers,
+            body: call.body.as_ref().map(|b| b.clone().into_bytes()),
+            timeout: call.timeout,
+        })
+        .await;
+    match reply {
+        OutboundReply::Answered {
+            status,
+            body,
+            retry_after,
+        } => OutsideAnswer::Answered {
+            status,
+            body,
+            retry_after: retry_after.map(|after| after.delay_from(now)),
+        },
+        OutboundReply::Blocked(reason) => OutsideAnswer::Failed {
+            failure: Failure::Refused,
+            reason,
+        },
+        OutboundReply::Timeout(reason) => OutsideAnswer::Failed {
+            failure: Failure::Timeout,
+            reason,
+        },
+        OutboundReply::Connect(reason) => OutsideAnswer::Failed {
+            failure: Failure::Connect,
+            reason,
+        },
+    }
+}
+
+/// A DingTalk robot's `sign`: base64 of HMAC-SHA256 with the secret as key over
+/// `"<timestamp ms>\n<secret>"` (before URL encoding).
+pub fn robot_sign(secret: &str, millis: u128) -> String {
+    let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(format!("{millis}\n{secret}").as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+/// Percent-encodes a query value (everything but RFC 3986's unreserved characters).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// `sha256=<hex HMAC-SHA256(key, "<timestamp>.<body>")>`.
+pub fn signature(key: &str, timestamp: u64, body: &str) -> String {
+    let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(format!("{timestamp}.{body}").as_bytes());
+    let bytes = mac.finalize().into_bytes();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256={hex}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_robot_sign_is_base64_hmac_of_the_timestamp_and_secret_and_is_url_encoded() {
+        let sign = robot_sign("SEC000", 1_700_000_000_000);
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(&sign)
+                .unwrap()
+                .len(),
+            32
+        );
+        assert_ne!(sign, robot_sign("SEC000", 1_700_000_000_001));
+        assert_eq!(encode("a+b/c="), "a%2Bb%2Fc%3D");
+    }
+
+    #[test]
+    fn the_hmac_signature_covers_the_timestamp_and_the_body() {
+        // RFC 4231 test case 2's key and message, framed as "<timestamp>.<body>".
+        let a = signature("Jefe", 1, "what do ya want for nothing?");
+        assert!(a.starts_with("sha256=") && a.len() == 7 + 64);
+        assert_ne!(a, signature("Jefe", 2, "what do ya want for nothing?"));
+        assert_ne!(a, signature("Jefe", 1, "what do ya want for nothing!"));
+    }
+}

@@ -1,0 +1,263 @@
+//! Connections: the organization's stored credentials for outside systems, named by key in steps
+//! (`connection: erp`). What a connection of each kind needs, checked without I/O.
+//!
+//! Kind `http` (for the `http` step): `config: {base_url, auth: none|bearer|basic|hmac, username}`,
+//! secrets by auth — `bearer`: `token` (sent as `Authorization: Bearer …`); `basic`: `password` (with
+//! `config.username`); `hmac`: `key` (the request is signed: `X-Tenon-Timestamp: <unix seconds>` and
+//! `X-Tenon-Signature: sha256=<hex HMAC-SHA256(key, "<timestamp>.<body>")>`).
+//!
+//! Kind `dingtalk_robot` (for the `robot` step): `config: {base_url}` (default
+//! `https://oapi.dingtalk.com`; a local fake in tests), secrets `access_token` (required) and `sign` (the
+//! robot's 加签 secret, `SEC…`, when it has one).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use tenon_model::{Checker, DetailCode, Invalid};
+
+/// Connection kinds.
+pub const KINDS: &[&str] = &["http", "dingtalk_robot"];
+/// Where DingTalk robots are, unless a connection says otherwise.
+pub const DINGTALK_BASE_URL: &str = "https://oapi.dingtalk.com";
+/// Auth schemes of an `http` connection.
+pub const AUTHS: &[&str] = &["none", "bearer", "basic", "hmac"];
+/// Most secrets one connection keeps, and the longest one.
+pub const SECRETS_MAX: usize = 8;
+pub const SECRET_CHARS_MAX: usize = 4096;
+
+/// How an `http` connection authenticates, with its secret.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Auth {
+    None,
+    Bearer(String),
+    Basic {
+        username: String,
+        password: String,
+    },
+    Hmac(String),
+    /// A DingTalk custom robot: its `access_token` and, with 加签, its `sign` secret.
+    DingTalkRobot {
+        access_token: String,
+        sign: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print a secret.
+        f.write_str(match self {
+            Auth::None => "None",
+            Auth::Bearer(_) => "Bearer(…)",
+            Auth::Basic { .. } => "Basic(…)",
+            Auth::Hmac(_) => "Hmac(…)",
+            Auth::DingTalkRobot { .. } => "DingTalkRobot(…)",
+        })
+    }
+}
+
+/// Checks a connection's kind, config and secrets (the secrets as they will be after the write).
+pub fn check(
+    kind: &str,
+    config: &Value,
+    secrets: &BTreeMap<String, String>,
+) -> Result<(), Invalid> {
+    let mut check = Checker::default();
+    if !KINDS.contains(&kind) {
+        check.add(
+            tenon_model::Reason::not_one_of(KINDS, "kind is one of: http, dingtalk_robot")
+                .at("kind"),
+        );
+        return check.finish();
+    }
+    if kind == "dingtalk_robot" {
+        robot(config, secrets, &mut check);
+        secret_values(secrets, &mut check);
+        return check.finish();
+    }
+    let Some(map) = config.as_object() else {
+        check.push("config", DetailCode::InvalidValue, "config is an object");
+        return check.finish();
+    };
+    for key in map.keys() {
+        if !["base_url", "auth", "username"].contains(&key.as_str()) {
+            check.push(
+                format!("config.{key}"),
+                DetailCode::UnknownField,
+                "an http connection's config has base_url, auth and username (secrets go in secrets)",
+            );
+        }
+    }
+    match map.get("base_url").and_then(Value::as_str) {
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {}
+        _ => check.push(
+            "config.base_url",
+            DetailCode::Required,
+            "base_url: the address requests go to (http:// or https://)",
+        ),
+    }
+    let auth = map.get("auth").and_then(Value::as_str).unwrap_or("none");
+    if !AUTHS.contains(&auth) {
+        check.add(
+            tenon_model::Reason::not_one_of(AUTHS, "auth is one of none, bearer, basic, hmac")
+                .at("config.auth"),
+        );
+    }
+    let needed: &[&str] = match auth {
+        "bearer" => &["token"],
+        "basic" => &["password"],
+        "hmac" => &["key"],
+        _ => &[],
+    };
+    if auth == "basic" && map.get("username").and_then(Value::as_str).is_none() {
+        check.push(
+            "config.username",
+            DetailCode::Required,
+            "basic auth needs a username",
+        );
+    }
+    for name in needed {
+        if !secrets.contains_key(*name) {
+            check.push(
+                format!("secrets.{name}"),
+                DetailCode::Required,
+                format!("{auth} auth needs the secret {name}"),
+            );
+        }
+    }
+    secret_values(secrets, &mut check);
+    check.finish()
+}
+
+fn robot(config: &Value, secrets: &BTreeMap<String, String>, check: &mut Checker) {
+    let Some(map) = config.as_object() else {
+        check.push("config", DetailCode::InvalidValue, "config is an object");
+        return;
+    };
+    for key in map.keys().filter(|key| key.as_str() != "base_url") {
+        check.push(
+            format!("config.{key}"),
+            DetailCode::UnknownField,
+            "a dingtalk_robot connection's config has base_url only (the token and sign go in secrets)",
+        );
+    }
+    if let Some(url) = map.get("base_url")
+        && !url
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://") || u.starts_with("https://"))
+    {
+        check.push(
+            "config.base_url",
+            DetailCode::InvalidValue,
+            "base_url starts with http:// or https://",
+        );
+    }
+    if !secrets.contains_key("access_token") {
+        check.push(
+            "secrets.access_token",
+            DetailCode::Required,
+            "a robot needs its access_token (from its webhook address)",
+        );
+    }
+    for name in secrets.keys() {
+        if !["access_token", "sign"].contains(&name.as_str()) {
+            check.push(
+                format!("secrets.{name}"),
+                DetailCode::UnknownField,
+                "a robot's secrets are access_token and sign",
+            );
+        }
+    }
+}
+
+fn secret_values(secrets: &BTreeMap<String, String>, check: &mut Checker) {
+    if secrets.len() > SECRETS_MAX {
+        check.too_many(
+            "secrets",
+            SECRETS_MAX,
+            "a connection keeps at most 8 secrets",
+        );
+    }
+    for (name, value) in secrets {
+        if tenon_model::apps::ApiKey::parse(name).is_err() {
+            check.push(
+                format!("secrets.{name}"),
+                DetailCode::InvalidValue,
+                "a secret's name is a short identifier",
+            );
+        }
+        if value.is_empty() || value.chars().count() > SECRET_CHARS_MAX {
+            check.push(
+                format!("secrets.{name}"),
+                DetailCode::InvalidValue,
+                "a secret has 1 to 4,096 characters",
+            );
+        }
+    }
+}
+
+/// A `dingtalk_robot` connection's address and credentials.
+pub fn robot_auth(config: &Value, secrets: &BTreeMap<String, String>) -> (String, Auth) {
+    let base = config
+        .get("base_url")
+        .and_then(Value::as_str)
+        .unwrap_or(DINGTALK_BASE_URL)
+        .trim_end_matches('/');
+    (
+        format!("{base}/robot/send"),
+        Auth::DingTalkRobot {
+            access_token: secrets.get("access_token").cloned().unwrap_or_default(),
+            sign: secrets.get("sign").cloned(),
+        },
+    )
+}
+
+/// The auth of an `http` connection from its config and secrets (checked when written).
+pub fn http_auth(config: &Value, secrets: &BTreeMap<String, String>) -> Auth {
+    let secret = |name: &str| secrets.get(name).cloned().unwrap_or_default();
+    match config.get("auth").and_then(Value::as_str).unwrap_or("none") {
+        "bearer" => Auth::Bearer(secret("token")),
+        "basic" => Auth::Basic {
+            username: config
+                .get("username")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            password: secret("password"),
+        },
+        "hmac" => Auth::Hmac(secret("key")),
+        _ => Auth::None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn each_auth_needs_its_secret() {
+        let none = BTreeMap::new();
+        let error = check(
+            "http",
+            &json!({"base_url": "https://erp.example", "auth": "bearer"}),
+            &none,
+        )
+        .unwrap_err();
+        assert_eq!(error.0[0].field, "secrets.token");
+        let error = check("ftp", &json!({}), &none).unwrap_err();
+        assert_eq!(error.0[0].field, "kind");
+        let token = BTreeMap::from([("token".to_owned(), "s3cret".to_owned())]);
+        assert!(
+            check(
+                "http",
+                &json!({"base_url": "https://erp.example", "auth": "bearer"}),
+                &token
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            format!("{:?}", http_auth(&json!({"auth": "bearer"}), &token)),
+            "Bearer(…)"
+        );
+    }
+}

@@ -1,0 +1,398 @@
+//! Connections (migration `0036_connections`): an organization's stored credentials for outside systems,
+//! named by key in flow steps. Secrets are write-only: they are encrypted with the node's
+//! [`SecretKey`] (XChaCha20-Poly1305, a fresh 24-byte nonce per write, the organization and the
+//! connection's key as associated data, so a sealed value copied to another row does not open) and
+//! only their names are ever read back. Only the flow workers open them, to send a request.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use tenon_model::DetailCode;
+use tenon_model::apps::ApiKey;
+
+use crate::exec::{Conn, Sql};
+use crate::{Result, StoreError, Tenant};
+
+/// Bytes of a secret key (the key file holds exactly these, raw).
+pub const SECRET_KEY_BYTES: usize = 32;
+const NONCE_BYTES: usize = 24;
+
+/// The node's key for secrets at rest (`tenon serve --secret-key-file`; nodes sharing a database share
+/// it).
+#[derive(Clone)]
+pub struct SecretKey(Arc<XChaCha20Poly1305>);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(…)")
+    }
+}
+
+impl SecretKey {
+    /// A key from its 32 bytes.
+    pub fn from_bytes(bytes: &[u8]) -> std::result::Result<SecretKey, String> {
+        if bytes.len() != SECRET_KEY_BYTES {
+            return Err(format!(
+                "a secret key is {SECRET_KEY_BYTES} bytes; this one has {}",
+                bytes.len()
+            ));
+        }
+        let cipher = XChaCha20Poly1305::new_from_slice(bytes).map_err(|e| e.to_string())?;
+        Ok(SecretKey(Arc::new(cipher)))
+    }
+
+    /// 32 random bytes for a new key file.
+    pub fn generate() -> [u8; SECRET_KEY_BYTES] {
+        let mut bytes = [0u8; SECRET_KEY_BYTES];
+        rand::fill(&mut bytes);
+        bytes
+    }
+
+    fn seal(&self, aad: &[u8], plain: &[u8]) -> Result<Vec<u8>> {
+        let mut nonce = [0u8; NONCE_BYTES];
+        rand::fill(&mut nonce);
+        let sealed = self
+            .0
+            .encrypt(&XNonce::from(nonce), Payload { msg: plain, aad })
+            .map_err(|_| StoreError::Config("cannot encrypt a secret".to_owned()))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
+        if sealed.len() < NONCE_BYTES {
+            return Err(StoreError::Corrupt(
+                "a sealed secret is too short".to_owned(),
+            ));
+        }
+        let (nonce, body) = sealed.split_at(NONCE_BYTES);
+        let nonce: [u8; NONCE_BYTES] = nonce
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("a sealed secret's nonce".to_owned()))?;
+        self.0
+            .decrypt(&XNonce::from(nonce), Payload { msg: body, aad })
+            .map_err(|_| {
+                StoreError::Config(
+                    "a connection's secrets do not open with this node's secret key (another --secret-key-file?)"
+                        .to_owned(),
+                )
+            })
+    }
+}
+
+/// A connection as it may be shown: never its secrets, only their names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connection {
+    pub key: String,
+    pub name: String,
+    pub kind: String,
+    pub config: Value,
+    /// Which secrets are set.
+    pub secret_names: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A connection to create.
+#[derive(Clone)]
+pub struct NewConnection {
+    pub key: ApiKey,
+    pub name: String,
+    pub kind: String,
+    pub config: Value,
+    pub secrets: BTreeMap<String, String>,
+}
+
+/// Changes to a connection: `secrets` entries set a secret (`Some`) or remove it (`None`); secrets not
+/// named are kept.
+#[derive(Clone, Default)]
+pub struct ConnectionPatch {
+    pub name: Option<String>,
+    pub config: Option<Value>,
+    pub secrets: BTreeMap<String, Option<String>>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ConnectionRow {
+    key: String,
+    name: String,
+    kind: String,
+    config: sqlx::types::Json<Value>,
+    secret: Option<Vec<u8>>,
+    secret_names: sqlx::types::Json<Vec<String>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl ConnectionRow {
+    fn shown(&self) -> Connection {
+        Connection {
+            key: self.key.clone(),
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            config: self.config.0.clone(),
+            secret_names: self.secret_names.0.clone(),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+impl Tenant<'_> {
+    fn aad(&self, key: &str) -> Vec<u8> {
+        format!("tenon.connection:{}:{key}", self.org_id.as_uuid()).into_bytes()
+    }
+
+    fn seal_secrets(
+        &self,
+        key: &str,
+        secrets: &BTreeMap<String, String>,
+    ) -> Result<Option<Vec<u8>>> {
+        if secrets.is_empty() {
+            return Ok(None);
+        }
+        let Some(cipher) = self.store.secret_key.as_ref() else {
+            return Err(StoreError::conflict(
+                Some("secrets"),
+                DetailCode::Conflict,
+                "this server has no secret key to encrypt secrets with (tenon serve --secret-key-file)",
+            ));
+        };
+        let plain = serde_json::to_vec(secrets).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        cipher.seal(&self.aad(key), &plain).map(Some)
+    }
+
+    fn open_secrets(&self, row: &ConnectionRow) -> Result<BTreeMap<String, String>> {
+        let Some(sealed) = &row.secret else {
+            return Ok(BTreeMap::new());
+        };
+        let cipher = self.store.secret_key.as_ref().ok_or_else(|| {
+            StoreError::Config("this node has no secret key to open connection secrets".to_owned())
+        })?;
+        let plain = cipher.open(&self.aad(&row.key), sealed)?;
+        serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    async fn connection_row(
+        &self,
+        conn: &mut Conn<'_>,
+        key: &str,
+    ) -> Result<Option<ConnectionRow>> {
+        Ok(conn
+            .fetch_optional(
+                Sql::new(
+                    "SELECT key, name, kind, config, secret, secret_names, created_at, updated_at \
+                     FROM connections WHERE organization_id = $1 AND key = $2",
+                )
+                .bind(self.org_id)
+                .bind(key),
+            )
+            .await?)
+    }
+
+    /// A connection's kind, if the organization has it (publish checks of steps that name one).
+    pub(crate) async fn connection_row_kind(
+        &self,
+        conn: &mut Conn<'_>,
+        key: &str,
+    ) -> Result<Option<String>> {
+        Ok(self.connection_row(conn, key).await?.map(|row| row.kind))
+    }
+
+    /// The organization's connections, by key.
+    pub async fn list_connections(&self) -> Result<Vec<Connection>> {
+        let mut pooled = self.store.pools.read().await?;
+        let rows: Vec<ConnectionRow> = pooled
+            .conn()
+            .fetch_all(
+                Sql::new(
+                    "SELECT key, name, kind, config, secret, secret_names, created_at, updated_at \
+                     FROM connections WHERE organization_id = $1 ORDER BY key",
+                )
+                .bind(self.org_id),
+            )
+            .await?;
+        Ok(rows.iter().map(ConnectionRow::shown).collect())
+    }
+
+    pub async fn connection(&self, key: &str) -> Result<Connection> {
+        let mut pooled = self.store.pools.read().await?;
+        self.connection_row(&mut pooled.conn(), key)
+            .await?
+            .map(|row| row.shown())
+            .ok_or_else(|| StoreError::not_found("connection"))
+    }
+
+    /// The connection with its secrets opened: for a flow worker about to send a request.
+    pub(crate) async fn connection_secrets(
+        &self,
+        conn: &mut Conn<'_>,
+        key: &str,
+    ) -> Result<Option<(Connection, BTreeMap<String, String>)>> {
+        let Some(row) = self.connection_row(conn, key).await? else {
+            return Ok(None);
+        };
+        let secrets = self.open_secrets(&row)?;
+        Ok(Some((row.shown(), secrets)))
+    }
+
+    /// What the database holds for a connection's secrets (nonce and ciphertext): for audits and tests
+    /// that the clear text is not stored.
+    pub async fn connection_sealed_secrets(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let mut pooled = self.store.pools.read().await?;
+        Ok(self
+            .connection_row(&mut pooled.conn(), key)
+            .await?
+            .and_then(|row| row.secret))
+    }
+
+    pub async fn create_connection(&self, new: NewConnection) -> Result<Connection> {
+        tenon_flows::connection::check(&new.kind, &new.config, &new.secrets)?;
+        let now = self.store.now();
+        let sealed = self.seal_secrets(new.key.as_str(), &new.secrets)?;
+        let names: Vec<String> = new.secrets.keys().cloned().collect();
+        let mut tx = self.store.begin_tx().await?;
+        let mut conn = tx.conn();
+        let inserted = conn
+            .execute(
+                Sql::new(
+                    "INSERT INTO connections (organization_id, key, name, kind, config, secret, secret_names, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+                )
+                .bind(self.org_id)
+                .bind(new.key.as_str())
+                .bind(new.name.as_str())
+                .bind(new.kind.as_str())
+                .bind(new.config.clone())
+                .bind(sealed)
+                .bind(json!(names))
+                .bind(now),
+            )
+            .await;
+        if let Err(error) = inserted {
+            return Err(match crate::error::unique_violation(&error) {
+                Some(_) => StoreError::conflict(
+                    Some("key"),
+                    DetailCode::NotUnique,
+                    format!("a connection with key \"{}\" exists", new.key),
+                ),
+                None => error.into(),
+            });
+        }
+        tx.commit().await?;
+        Ok(Connection {
+            key: new.key.as_str().to_owned(),
+            name: new.name,
+            kind: new.kind,
+            config: new.config,
+            secret_names: names,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    pub async fn update_connection(&self, key: &str, patch: ConnectionPatch) -> Result<Connection> {
+        let mut tx = self.store.begin_tx().await?;
+        let mut conn = tx.conn();
+        let row = self
+            .connection_row(&mut conn, key)
+            .await?
+            .ok_or_else(|| StoreError::not_found("connection"))?;
+        let mut secrets = if patch.secrets.is_empty() {
+            BTreeMap::new()
+        } else {
+            self.open_secrets(&row)?
+        };
+        let config = patch.config.unwrap_or_else(|| row.config.0.clone());
+        let sealed = if patch.secrets.is_empty() {
+            // The secrets are unchanged: check the config against their names only.
+            let names: BTreeMap<String, String> = row
+                .secret_names
+                .0
+                .iter()
+                .map(|name| (name.clone(), "…".to_owned()))
+                .collect();
+            tenon_flows::connection::check(&row.kind, &config, &names)?;
+            row.secret.clone()
+        } else {
+            for (name, value) in patch.secrets {
+                match value {
+                    Some(value) => secrets.insert(name, value),
+                    None => secrets.remove(&name),
+                };
+            }
+            tenon_flows::connection::check(&row.kind, &config, &secrets)?;
+            self.seal_secrets(key, &secrets)?
+        };
+        let names: Vec<String> = if sealed == row.secret {
+            row.secret_names.0.clone()
+        } else {
+            secrets.keys().cloned().collect()
+        };
+        let name = patch.name.unwrap_or_else(|| row.name.clone());
+        let now = self.store.now();
+        conn.execute(
+            Sql::new(
+                "UPDATE connections SET name = $3, config = $4, secret = $5, secret_names = $6, updated_at = $7 \
+                 WHERE organization_id = $1 AND key = $2",
+            )
+            .bind(self.org_id)
+            .bind(key)
+            .bind(name.as_str())
+            .bind(config.clone())
+            .bind(sealed)
+            .bind(json!(names))
+            .bind(now),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Connection {
+            key: row.key,
+            name,
+            kind: row.kind,
+            config,
+            secret_names: names,
+            created_at: row.created_at,
+            updated_at: now,
+        })
+    }
+
+    pub async fn delete_connection(&self, key: &str) -> Result<()> {
+        let mut tx = self.store.begin_tx().await?;
+        let deleted = tx
+            .conn()
+            .execute(
+                Sql::new("DELETE FROM connections WHERE organization_id = $1 AND key = $2")
+                    .bind(self.org_id)
+                    .bind(key),
+            )
+            .await?;
+        if deleted == 0 {
+            return Err(StoreError::not_found("connection"));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sealed_secret_opens_only_with_its_key_and_its_row() {
+        let key = SecretKey::from_bytes(&SecretKey::generate()).unwrap();
+        let sealed = key.seal(b"org:a", b"s3cret").unwrap();
+        assert!(!sealed.windows(6).any(|w| w == b"s3cret"));
+        assert_eq!(key.open(b"org:a", &sealed).unwrap(), b"s3cret");
+        assert!(key.open(b"org:b", &sealed).is_err(), "another row's data");
+        let other = SecretKey::from_bytes(&SecretKey::generate()).unwrap();
+        assert!(other.open(b"org:a", &sealed).is_err(), "another key");
+        assert!(SecretKey::from_bytes(&[0u8; 16]).is_err());
+    }
+}

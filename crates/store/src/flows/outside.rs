@@ -1,0 +1,420 @@
+//! Outside steps (`http`): a request to another system cannot commit with the step's journal row, so
+//! it is done in three moves, each fenced by the claim's epoch:
+//!
+//! 1. [`Tenant::outside_step`] renders the request from the run's values, opens the connection's
+//!    secrets, and journals the step `running` with the request (never its credentials) and its
+//!    idempotency key `<run>:<step>` — committed before anything is sent;
+//! 2. the worker (`tenon-connect`) sends it, with `Idempotency-Key`;
+//! 3. [`Store::finish_outside_step`] journals the answer: a 2xx's output (mapped by the step's JSON
+//!    pointers), or a failure retried or failed as [`tenon_flows::retry`] decides.
+//!
+//! A worker that dies between 1 and 3 leaves the step `running`. The next claim sends the request again
+//! if that is safe ([`tenon_flows::http::HttpSpec::resendable`]: `GET`, `PUT`, `DELETE`…, or a step
+//! marked `idempotent`); otherwise the step becomes `unknown_outcome`, `flow.step.unknown_outcome` is
+//! appended and the run waits for a person (`POST …/steps/{step}/resolve`).
+
+use chrono::Duration;
+use serde_json::{Map, Value, json};
+use tenon_flows::StepStatus;
+use tenon_flows::compile::{Action, CompiledFlow};
+use tenon_flows::connection::{Auth, http_auth, robot_auth};
+use tenon_flows::http::{HttpSpec, join};
+use tenon_flows::retry::Failure;
+use tenon_flows::robot::RobotSpec;
+use tenon_model::{FlowRunId, OrgId, TargetKind};
+
+use super::actions::{StepFailure, context};
+use super::runs::Claim;
+use super::steps::{Advance, cap, flow_context, position};
+use super::{FlowRun, StepEntry};
+use crate::audit::{self, NamedChange};
+use crate::events::ExplicitEvent;
+use crate::exec::Conn;
+use crate::{Result, Store, StoreError, Tenant};
+
+/// The most of a request's body the journal keeps.
+const JOURNAL_BODY_CHARS_MAX: usize = 16 * 1024;
+
+/// A request a worker is to send for an outside step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutsideCall {
+    pub org_id: OrgId,
+    pub run_id: FlowRunId,
+    pub step: String,
+    /// The attempt this send is (the journal's `attempts`).
+    pub attempt: i32,
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+    pub timeout: std::time::Duration,
+    /// Sent as `Idempotency-Key`: the same for every attempt of the step.
+    pub idempotency_key: String,
+    /// The connection's key, if the step names one.
+    pub connection: Option<String>,
+    /// The connection's credentials (its `Debug` shows none).
+    pub auth: Auth,
+}
+
+/// What came of sending an [`OutsideCall`].
+#[derive(Debug, Clone)]
+pub enum OutsideAnswer {
+    /// An HTTP answer: its status, body (text, capped) and `Retry-After`.
+    Answered {
+        status: u16,
+        body: String,
+        retry_after: Option<Duration>,
+    },
+    /// No answer: `Failure::Connect`, `Failure::Timeout`, or `Failure::Refused` (a target the outbound
+    /// policy blocks), with the reason.
+    Failed { failure: Failure, reason: String },
+}
+
+impl Store {
+    /// Journals the answer of an outside step's request (see the module documentation).
+    pub async fn finish_outside_step(
+        &self,
+        claim: &Claim,
+        call: &OutsideCall,
+        answer: OutsideAnswer,
+    ) -> Result<Advance> {
+        self.tenant(claim.org_id)
+            .finish_outside(claim, call, answer)
+            .await
+    }
+}
+
+impl Tenant<'_> {
+    /// Step 1: journals the request `running` and hands it to the worker; or, for a request sent before
+    /// whose answer is unknown, resends it or marks the step `unknown_outcome`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn outside_step(
+        &self,
+        conn: &mut Conn<'_>,
+        run: &FlowRun,
+        compiled: &CompiledFlow,
+        index: usize,
+        entry: Option<&StepEntry>,
+        attempts: i32,
+    ) -> std::result::Result<Advance, StepFailure> {
+        let none = Value::Null;
+        let step = &compiled.steps[index];
+        let key = step.key.as_str();
+        let at = position(compiled, key);
+        let resendable = match &step.action {
+            Action::Http(spec) => spec.resendable(),
+            _ => false,
+        };
+        if let Some(entry) = entry.filter(|e| e.status == StepStatus::Running)
+            && !resendable
+        {
+            self.unknown_outcome(conn, run, key, at, entry, step.action.type_name())
+                .await
+                .map_err(|e| StepFailure::store(e, &none))?;
+            return Ok(Advance::Waiting);
+        }
+        let call = match &step.action {
+            Action::Http(spec) => self.http_call(conn, run, key, spec).await?,
+            Action::Robot(spec) => self.robot_call(conn, run, key, spec).await?,
+            _ => return Err(refused(format!("step {key} is not an outside step"))),
+        };
+        let input = json!({
+            "method": call.method,
+            "url": call.url,
+            "headers": call.headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<Map<String, Value>>(),
+            "body": call.body.as_deref().map(|b| b.chars().take(JOURNAL_BODY_CHARS_MAX).collect::<String>()),
+            "connection": call.connection,
+            "idempotency_key": call.idempotency_key,
+        });
+        self.journal(
+            conn,
+            run.id,
+            key,
+            at,
+            step.action.type_name(),
+            StepStatus::Running,
+            attempts,
+            None,
+            Some(input),
+            None,
+            None,
+        )
+        .await
+        .map_err(|e| StepFailure::store(e, &none))?;
+        Ok(Advance::Outside(Box::new(OutsideCall {
+            attempt: attempts,
+            ..call
+        })))
+    }
+
+    /// An `http` step's request.
+    async fn http_call(
+        &self,
+        conn: &mut Conn<'_>,
+        run: &FlowRun,
+        key: &str,
+        spec: &HttpSpec,
+    ) -> std::result::Result<OutsideCall, StepFailure> {
+        let none = Value::Null;
+        let rendered = spec
+            .render(&context(run))
+            .map_err(|reason| StepFailure::mapping(reason, &none))?;
+        let (url, auth) = match &spec.connection {
+            Some(name) => {
+                let found = self
+                    .connection_secrets(conn, name)
+                    .await
+                    .map_err(|e| StepFailure::store(e, &none))?;
+                let Some((connection, secrets)) = found else {
+                    return Err(refused(format!(
+                        "the organization has no connection {name}"
+                    )));
+                };
+                if connection.kind != "http" {
+                    return Err(refused(format!(
+                        "connection {name} is of kind {}, not http",
+                        connection.kind
+                    )));
+                }
+                let base = connection.config["base_url"].as_str().unwrap_or_default();
+                let url = join(base, &rendered.url).map_err(|r| StepFailure::mapping(r, &none))?;
+                (url, http_auth(&connection.config, &secrets))
+            }
+            None => (rendered.url.clone(), Auth::None),
+        };
+        Ok(OutsideCall {
+            org_id: self.org_id,
+            run_id: run.id,
+            step: key.to_owned(),
+            attempt: 0,
+            method: rendered.method,
+            url,
+            headers: rendered.headers,
+            body: rendered.body,
+            timeout: std::time::Duration::from_millis(spec.timeout_ms),
+            idempotency_key: format!("{}:{key}", run.id),
+            connection: spec.connection.clone(),
+            auth,
+        })
+    }
+
+    /// A `robot` step's message.
+    async fn robot_call(
+        &self,
+        conn: &mut Conn<'_>,
+        run: &FlowRun,
+        key: &str,
+        spec: &RobotSpec,
+    ) -> std::result::Result<OutsideCall, StepFailure> {
+        let none = Value::Null;
+        let body = spec
+            .body(&context(run))
+            .map_err(|reason| StepFailure::mapping(reason, &none))?;
+        let name = &spec.connection;
+        let found = self
+            .connection_secrets(conn, name)
+            .await
+            .map_err(|e| StepFailure::store(e, &none))?;
+        let Some((connection, secrets)) = found else {
+            return Err(refused(format!(
+                "the organization has no connection {name}"
+            )));
+        };
+        if connection.kind != "dingtalk_robot" {
+            return Err(refused(format!(
+                "connection {name} is of kind {}, not dingtalk_robot",
+                connection.kind
+            )));
+        }
+        let (url, auth) = robot_auth(&connection.config, &secrets);
+        Ok(OutsideCall {
+            org_id: self.org_id,
+            run_id: run.id,
+            step: key.to_owned(),
+            attempt: 0,
+            method: "POST".to_owned(),
+            url,
+            headers: Vec::new(),
+            body: Some(body),
+            timeout: std::time::Duration::from_millis(tenon_flows::http::TIMEOUT_DEFAULT_MS),
+            idempotency_key: format!("{}:{key}", run.id),
+            connection: Some(name.clone()),
+            auth,
+        })
+    }
+
+    /// A request was sent (or may have been) and its answer never journaled, and sending it again is
+    /// not safe: a person decides.
+    async fn unknown_outcome(
+        &self,
+        conn: &mut Conn<'_>,
+        run: &FlowRun,
+        key: &str,
+        at: i32,
+        entry: &StepEntry,
+        step_type: &str,
+    ) -> Result<()> {
+        let error = json!({
+            "kind": "unknown_outcome",
+            "message": "the request was sent (or may have been) but its answer was not journaled: \
+                        resolve the step with done (it took effect) or retry (send it again)",
+            "attempt": entry.attempts,
+        });
+        self.journal(
+            conn,
+            run.id,
+            key,
+            at,
+            step_type,
+            StepStatus::UnknownOutcome,
+            entry.attempts,
+            None,
+            entry.input.clone(),
+            None,
+            Some(error.clone()),
+        )
+        .await?;
+        self.park(conn, run, Duration::days(1)).await?;
+        let data = json!({
+            "run": {
+                "id": run.id.to_string(),
+                "flow": run.flow_key,
+                "flow_id": run.flow_id.to_string(),
+                "version": run.version,
+                "status": "waiting",
+            },
+            "step": {"key": key, "type": step_type, "input": entry.input, "error": error},
+        });
+        audit::record_with_events(
+            conn,
+            self,
+            NamedChange {
+                target_kind: TargetKind::FlowRun,
+                target_id: run.id.to_string(),
+                action: "unknown_outcome",
+                before: None,
+                after: Some(data.clone()),
+                ctx: &flow_context(run),
+                events: vec![ExplicitEvent {
+                    id: tenon_model::EventId::new(),
+                    event_type: "flow.step.unknown_outcome",
+                    subject: json!({"type": "flow_run", "id": run.id.to_string()}),
+                    subject_key: format!("flow_run:{}", run.id),
+                    app_id: None,
+                    table_id: None,
+                    data,
+                }],
+            },
+        )
+        .await
+    }
+
+    /// Step 3: journals the answer (fenced: a worker that lost its claim changes nothing).
+    async fn finish_outside(
+        &self,
+        claim: &Claim,
+        call: &OutsideCall,
+        answer: OutsideAnswer,
+    ) -> Result<Advance> {
+        let mut tx = self.store.begin_tx().await?;
+        let mut conn = tx.conn();
+        if !self.fence(&mut conn, claim).await? {
+            return Ok(Advance::Lost);
+        }
+        let run = self
+            .load_run(&mut conn, claim.run_id)
+            .await?
+            .ok_or_else(|| StoreError::not_found("flow run"))?;
+        let Some(entry) = run.steps.iter().find(|e| {
+            e.key == call.step && e.status == StepStatus::Running && e.attempts == call.attempt
+        }) else {
+            // Another attempt took over (a stalled worker's answer): keep the journal as it is.
+            return Ok(Advance::Lost);
+        };
+        let compiled = self
+            .flow_version(&mut conn, run.flow_id, run.version)
+            .await?;
+        let action = compiled
+            .step(&call.step)
+            .map(|s| s.action.clone())
+            .ok_or_else(|| StoreError::Corrupt(format!("no step {}", call.step)))?;
+        let input = entry.input.clone().unwrap_or(Value::Null);
+        let judged = match (&action, &answer) {
+            (Action::Http(spec), OutsideAnswer::Answered { status, body, .. })
+                if (200..300).contains(status) =>
+            {
+                Some(Ok(spec.output(*status, body)))
+            }
+            (Action::Robot(_), OutsideAnswer::Answered { status, body, .. }) => {
+                Some(tenon_flows::robot::judge(*status, body))
+            }
+            _ => None,
+        };
+        let failed = match (judged, answer) {
+            (Some(Ok(output)), _) => {
+                self.journal(
+                    &mut conn,
+                    run.id,
+                    &call.step,
+                    position(&compiled, &call.step),
+                    action.type_name(),
+                    StepStatus::Succeeded,
+                    call.attempt,
+                    None,
+                    Some(input),
+                    Some(cap(output)),
+                    None,
+                )
+                .await?;
+                tx.commit().await?;
+                return Ok(Advance::Continue);
+            }
+            (Some(Err((failure, reason))), _) => StepFailure {
+                failure,
+                reason,
+                input: Box::new(input),
+            },
+            (
+                None,
+                OutsideAnswer::Answered {
+                    status,
+                    body,
+                    retry_after,
+                },
+            ) => StepFailure {
+                failure: Failure::Status {
+                    code: status,
+                    retry_after,
+                },
+                reason: format!("HTTP {status}: {}", excerpt(&body)),
+                input: Box::new(input),
+            },
+            (None, OutsideAnswer::Failed { failure, reason }) => StepFailure {
+                failure,
+                reason,
+                input: Box::new(input),
+            },
+        };
+        drop(tx);
+        self.step_failed(claim, &compiled, &call.step, call.attempt, failed)
+            .await
+    }
+}
+
+fn refused(reason: String) -> StepFailure {
+    StepFailure {
+        failure: Failure::Refused,
+        reason,
+        input: Box::new(Value::Null),
+    }
+}
+
+/// The start of an answer's body, for an error message.
+fn excerpt(body: &str) -> String {
+    let text: String = body.chars().take(500).collect();
+    if text.len() < body.len() {
+        format!("{text}…")
+    } else {
+        text
+    }
+}

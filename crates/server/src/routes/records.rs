@@ -86,7 +86,7 @@ fn field_list(
 }
 
 /// Maps store problems with records to field paths of the request.
-fn record_problems(error: StoreError, schema: &TableSchema, bulk: bool) -> ApiError {
+pub(crate) fn record_problems(error: StoreError, schema: &TableSchema, bulk: bool) -> ApiError {
     if let StoreError::RuleBroken(problems) = error {
         let details = problems
             .into_iter()

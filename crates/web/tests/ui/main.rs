@@ -21,6 +21,7 @@ mod boards;
 mod builder;
 mod forms;
 mod pages;
+mod shares;
 
 /// Declares tests that run on both backends.
 macro_rules! ui_tests {

@@ -430,7 +430,9 @@ fn check_lookup(check: &mut Checker, lookup: &Value, schema: &TableSchema, path:
             );
         }
     }
-    let roles: [(&str, &str, fn(FieldType) -> bool); 2] = [
+    /// A lookup setting: its key, the field types it takes (in words) and the check of a type.
+    type Role = (&'static str, &'static str, fn(FieldType) -> bool);
+    let roles: [Role; 2] = [
         (
             "number",
             "an autonumber, number or text",

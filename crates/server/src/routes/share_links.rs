@@ -5,7 +5,8 @@
 //!
 //! A link never shows or changes more than its maker may today: fields the maker's app roles now hide
 //! drop out of the link, fields now read-only become read-only on it, and a record the maker may no
-//! longer read makes the link answer 410 `share_gone` (`revoked`) as if it had been revoked.
+//! longer read — or a maker who left the organization — makes the link answer 410 `share_gone`
+//! (`revoked`) as if it had been revoked.
 
 use std::net::IpAddr;
 
@@ -112,22 +113,26 @@ fn limited(state: &AppState, kind: &str, token: &str, peer: IpAddr, limit: &str)
     Ok(())
 }
 
-/// The access of the member who made the link (full for a link made by an organization token).
+/// The access of the member who made the link (full for a link made by an organization token); `None`
+/// when that member has left the organization, which ends their links.
 async fn maker_access(
     tenant: &tenon_store::Tenant<'_>,
     share: &Share,
     schema: &TableSchema,
-) -> ApiResult<Access> {
-    match share.created_by {
-        Some(id) => {
-            let maker = Actor::Member {
-                id,
-                name: String::new(),
-            };
-            Access::load(tenant, &maker, schema).await
-        }
-        None => Ok(Access::full()),
+) -> ApiResult<Option<Access>> {
+    let Some(id) = share.created_by else {
+        return Ok(Some(Access::full()));
+    };
+    match tenant.member(id).await {
+        Ok(member) if member.status == tenon_model::MemberStatus::Active => {}
+        Ok(_) | Err(StoreError::NotFound { .. }) => return Ok(None),
+        Err(error) => return Err(error.into()),
     }
+    let maker = Actor::Member {
+        id,
+        name: String::new(),
+    };
+    Access::load(tenant, &maker, schema).await.map(Some)
 }
 
 /// Whether `access` allows `action` on the record by its row rule.
@@ -178,7 +183,9 @@ pub async fn open(state: &AppState, token: &str, peer: IpAddr) -> ApiResult<Open
         Err(error) => return Err(error.into()),
     };
     let organization = tenant.organization().await?;
-    let access = maker_access(&tenant, &share, &schema).await?;
+    let Some(access) = maker_access(&tenant, &share, &schema).await? else {
+        return Err(gone("revoked"));
+    };
     let readable = row_allows(
         state,
         &tenant,

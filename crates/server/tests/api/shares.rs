@@ -208,7 +208,15 @@ api_tests! {
         let id = read["id"].as_str().unwrap();
         app.delete(&format!("{FAMILIES}/{f1}/shares/{id}"), &a).await.expect_error(StatusCode::FORBIDDEN, "row_forbidden");
         app.delete(&format!("{FAMILIES}/{f1}/shares/{id}"), &app.admin_token).await.expect(StatusCode::NO_CONTENT);
-        let _ = (&charity.east, &charity.east_sub, &charity.finance, &charity.lead);
+        // A maker who leaves the organization takes their links along.
+        let finance = member_token(&app, &charity.finance).await;
+        let theirs = share(&app, &finance, f3, json!({"fields": ["name"], "mode": "read"})).await.expect(StatusCode::CREATED).clone();
+        let theirs_token = theirs["token"].as_str().unwrap().to_owned();
+        open(&app, &theirs_token).await.expect(StatusCode::OK);
+        app.patch(&format!("/api/v1/members/{}", charity.finance), &app.admin_token, json!({"status": "left"})).await.expect(StatusCode::OK);
+        let gone = open(&app, &theirs_token).await.expect_error(StatusCode::GONE, "share_gone").clone();
+        assert_eq!(gone["params"]["reason"], "revoked");
+        let _ = (&charity.east, &charity.east_sub, &charity.lead);
         app
     }
 

@@ -5,8 +5,8 @@
 //!
 //! No enumeration: "no such number", "wrong digits", "more than one record with that number" and "a row
 //! the role may not read" all answer the same 404 `not_found` (`record`), and every attempt counts
-//! against a limit per address and a limit per number (whether or not a record has it), so guessing the
-//! four digits of one record is as slow as guessing them of none.
+//! against a limit per address and a limit per number (the number as the store compares it, whether or
+//! not a record has it), so guessing the four digits of one record is as slow as guessing them of none.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -110,30 +110,33 @@ pub async fn lookup(
         &format!("lookup:{}:{peer}", public.slug),
         LOOKUP_ADDRESS_LIMIT,
     )?;
-    limited(
-        state,
-        &format!("lookup-number:{}:{number}", public.slug),
-        LOOKUP_NUMBER_LIMIT,
-    )?;
     let (Some(number_field), Some(phone_field)) = (
         public.schema.resolve_field(number_ref),
         public.schema.resolve_field(phone_ref),
     ) else {
         return Err(no_match());
     };
-    if !public.access().table.rows(RecordAction::Read).granted() {
-        return Err(no_match());
-    }
+    // The number as the store compares it, so `1001`, `01001` and `1001.0` share one limit.
     let value = match number_field.field_type() {
-        FieldType::Number | FieldType::Autonumber => match number.parse::<i64>() {
-            Ok(whole) => json!(whole),
-            Err(_) => match number.parse::<f64>() {
-                Ok(parsed) if parsed.is_finite() => json!(parsed),
-                _ => return Err(no_match()),
-            },
+        FieldType::Number | FieldType::Autonumber => match number.parse::<f64>() {
+            Ok(parsed) if parsed.is_finite() && parsed.fract() == 0.0 && parsed.abs() < 9.0e15 => {
+                #[allow(clippy::cast_possible_truncation)]
+                let whole = parsed as i64;
+                json!(whole)
+            }
+            Ok(parsed) if parsed.is_finite() => json!(parsed),
+            _ => return Err(no_match()),
         },
         _ => json!(number),
     };
+    limited(
+        state,
+        &format!("lookup-number:{}:{value}", public.slug),
+        LOOKUP_NUMBER_LIMIT,
+    )?;
+    if !public.access().table.rows(RecordAction::Read).granted() {
+        return Err(no_match());
+    }
     let filter = json!({"field": number_field.key.as_str(), "op": "eq", "value": value});
     let context = filter_context(state, &public.organization);
     let mut keys: Vec<&str> = public

@@ -161,6 +161,8 @@ api_tests! {
         assert_eq!(found["record"]["fields"]["room"], "A1");
         assert!(found["record"]["fields"].get("id_number").is_none(), "hidden by the role: {found}");
         assert!(found["record"]["fields"].get("phone").is_none(), "not a field of the view: {found}");
+        // The number is read as the store compares it (and limited as one number however it is spelled).
+        assert_eq!(ask("01001", "5678").await.expect(StatusCode::OK)["record"]["id"], found["record"]["id"]);
         // Every miss answers alike.
         let wrong_digits = ask("1001", "1234").await.expect_error(StatusCode::NOT_FOUND, "not_found").clone();
         let no_such = ask("9999", "5678").await.expect_error(StatusCode::NOT_FOUND, "not_found").clone();

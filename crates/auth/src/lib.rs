@@ -31,6 +31,8 @@ pub enum SecretKind {
     ClientSecret,
     /// A browser session id (the cookie value).
     Session,
+    /// A signed link to one record's chosen fields (`/s/{token}`).
+    Share,
 }
 
 impl SecretKind {
@@ -40,6 +42,7 @@ impl SecretKind {
             SecretKind::AccessToken => "tna_",
             SecretKind::ClientSecret => "tncs_",
             SecretKind::Session => "tns_",
+            SecretKind::Share => "tnl_",
         }
     }
 }

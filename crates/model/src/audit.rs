@@ -37,10 +37,12 @@ pub enum TargetKind {
     ApprovalDelegation,
     /// A dashboard of an app.
     Dashboard,
+    /// A signed link to one record's chosen fields.
+    Share,
 }
 
 impl TargetKind {
-    pub const ALL: [TargetKind; 23] = [
+    pub const ALL: [TargetKind; 24] = [
         TargetKind::Organization,
         TargetKind::Member,
         TargetKind::Department,
@@ -64,6 +66,7 @@ impl TargetKind {
         TargetKind::FlowRun,
         TargetKind::ApprovalDelegation,
         TargetKind::Dashboard,
+        TargetKind::Share,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -90,6 +93,7 @@ impl TargetKind {
             TargetKind::FlowRun => "flow_run",
             TargetKind::ApprovalDelegation => "approval_delegation",
             TargetKind::Dashboard => "dashboard",
+            TargetKind::Share => "share",
         }
     }
     pub fn parse(raw: &str) -> Option<Self> {

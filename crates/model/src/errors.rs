@@ -199,6 +199,9 @@ error_codes! {
     /// An event cursor names an event the retention has deleted; start again without it.
     EventExpired = "event_expired", 410, [], ["retention_days"],
         "the event is no longer kept: events are kept {retention_days} days";
+    /// A signed record link (`/api/v1/shares/{token}`, `/s/{token}`) was revoked, has expired, or its record
+    /// is gone; `params.reason` is `revoked`, `expired` or `deleted`. Ask whoever sent the link for a new one.
+    ShareGone = "share_gone", 410, [], ["reason"], "this link is no longer valid: it was {reason}";
     /// The body is larger than the server accepts; `params.limit` is the limit in bytes.
     PayloadTooLarge = "payload_too_large", 413, [], ["limit"],
         "the body is larger than {limit} bytes";

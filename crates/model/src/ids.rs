@@ -177,3 +177,7 @@ id_type!(
     /// A voucher (凭证) of a ledger book.
     VoucherId
 );
+id_type!(
+    /// A signed link to one record's chosen fields (`…/records/{id}/share`).
+    ShareId
+);

@@ -31,8 +31,8 @@ pub use events::Event;
 pub use ids::{
     ActivationId, AppId, ApprovalId, ApprovalTaskId, AttachmentId, AuditId, BookId, ClientAppId,
     DeliveryId, DepartmentId, EventId, FieldId, FlowId, FlowRunId, InstallationId, MemberId,
-    NotificationId, OrgId, ParseIdError, ProcessId, RecordId, SessionId, StreamConnectionId,
-    SubscriptionId, TableId, TokenId, ViewId, VoucherId,
+    NotificationId, OrgId, ParseIdError, ProcessId, RecordId, SessionId, ShareId,
+    StreamConnectionId, SubscriptionId, TableId, TokenId, ViewId, VoucherId,
 };
 pub use page::{PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, Page, PageRequest};
 pub use rate::RateLimit;

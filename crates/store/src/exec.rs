@@ -266,6 +266,7 @@ arg_from_id!(
     tenon_model::FlowId,
     tenon_model::FlowRunId,
     tenon_model::NotificationId,
+    tenon_model::ShareId,
 );
 
 /// A row type both backends can decode (derive `sqlx::FromRow` and use types both drivers know).

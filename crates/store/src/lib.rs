@@ -45,6 +45,7 @@ mod records;
 mod retention;
 mod rows;
 mod sessions;
+mod shares;
 mod sql;
 mod stream;
 mod subscriptions;
@@ -82,6 +83,7 @@ pub use records::{
 pub use records::{FORM_UPLOADS_PER_SUBMISSION_MAX, FormUploadSlot, FormWrite, FormWritten};
 pub use retention::{PRUNE_EVENTS_PER_BATCH, PruneBatch};
 pub use sessions::{LoginCandidate, LoginThrottle, SESSION_TOUCH_INTERVAL, SessionLookup};
+pub use shares::{NewShare, SHARES_PER_RECORD_MAX, Share, ShareMode};
 pub use stream::{
     STREAM_CLAIMS_PER_PUMP_MAX, STREAM_CONNECTION_STALE_AFTER, STREAM_CONNECTION_TOUCH_EVERY,
     STREAM_QUEUE_MAX, STREAM_REDELIVER_AFTER, STREAM_TICKET_TTL, StreamClaim, StreamQueued,

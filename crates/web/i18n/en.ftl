@@ -442,6 +442,32 @@ js-picker-keys-multiple = Type to search · ↑↓ move · Enter adds or removes
 js-rating-value = { $value } of { $max } stars
 js-rating-none = No rating
 
+## Record links (share-*): the page of a signed link to one record, /s/{token}
+share-title = Shared record
+share-expires = This link works until { $at }.
+share-save = Save
+share-saved = Saved.
+share-yes = Yes
+share-no = No
+share-not-allowed = This link may not change the record like this. Nothing was saved.
+share-not-found = This link does not exist. Check that the address was copied whole.
+share-gone-revoked = This link was withdrawn by whoever shared it. Ask them for a new one.
+share-gone-expired = This link has expired. Ask whoever shared it for a new one.
+share-gone-deleted = The record this link opened no longer exists.
+share-rate-limited = Too many requests from your connection. Try again in { $seconds } s.
+
+## Published views (pview-*): the page of a grid view published read-only, /v/{slug}
+pview-empty = Nothing to show.
+pview-pages = Pages
+pview-first = First page
+pview-next = Next page
+pview-lookup-hint = Enter your number and the last four digits of your phone number to see your record.
+pview-lookup-number = Number
+pview-lookup-digits = Last four digits of your phone
+pview-lookup-find = Find
+pview-lookup-none = No record matches this number and these digits.
+pview-lookup-invalid = Enter the number and exactly four digits.
+
 ## API errors by code (error-*): what the API's `error.code` means, with its `params`
 error-invalid_request = The request is invalid.
 error-malformed_json = The request could not be read.
@@ -456,6 +482,7 @@ error-request_timeout = This took longer than { $seconds } s and was stopped.
 error-conflict = Someone else changed this in the meantime.
 error-organization_required = Choose an organization.
 error-event_expired = This event is no longer kept (events are kept { $retention_days } days).
+error-share_gone = This link is no longer valid (it was { $reason }).
 error-payload_too_large = This is too large (at most { $limit } bytes).
 error-unsupported_media_type = The request could not be read.
 error-validation_failed = Some values need your attention.

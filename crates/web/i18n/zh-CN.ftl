@@ -441,6 +441,32 @@ js-picker-keys-multiple = 输入即可搜索 · ↑↓ 移动 · Enter 添加或
 js-rating-value = { $value } 星（满分 { $max } 星）
 js-rating-none = 未评分
 
+## Record links (share-*): the page of a signed link to one record, /s/{token}
+share-title = 分享的记录
+share-expires = 此链接在 { $at } 之前有效。
+share-save = 保存
+share-saved = 已保存。
+share-yes = 是
+share-no = 否
+share-not-allowed = 此链接不能这样修改这条记录，没有保存任何内容。
+share-not-found = 此链接不存在，请确认地址复制完整。
+share-gone-revoked = 分享者已收回此链接，请向对方索取新的链接。
+share-gone-expired = 此链接已过期，请向分享者索取新的链接。
+share-gone-deleted = 此链接对应的记录已不存在。
+share-rate-limited = 来自你的网络的请求太多，请 { $seconds } 秒后再试。
+
+## Published views (pview-*): the page of a grid view published read-only, /v/{slug}
+pview-empty = 没有可显示的记录。
+pview-pages = 分页
+pview-first = 第一页
+pview-next = 下一页
+pview-lookup-hint = 输入编号和手机号码后四位，查看您的记录。
+pview-lookup-number = 编号
+pview-lookup-digits = 手机号码后四位
+pview-lookup-find = 查询
+pview-lookup-none = 没有与此编号和号码后四位相符的记录。
+pview-lookup-invalid = 请输入编号和四位数字。
+
 ## API errors by code (error-*)
 error-invalid_request = 请求无效。
 error-malformed_json = 无法读取请求内容。
@@ -455,6 +481,7 @@ error-request_timeout = 操作超过 { $seconds } 秒，已停止。
 error-conflict = 其他人刚刚修改了这里。
 error-organization_required = 请选择一个组织。
 error-event_expired = 该事件已不再保留（事件保留 { $retention_days } 天）。
+error-share_gone = 此链接已失效（{ $reason }）。
 error-payload_too_large = 内容太大（最多 { $limit } 字节）。
 error-unsupported_media_type = 无法读取请求内容。
 error-validation_failed = 有些内容需要修改。

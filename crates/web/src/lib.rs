@@ -22,8 +22,10 @@ pub mod designer;
 pub mod i18n;
 pub mod pages;
 pub mod public_form;
+pub mod public_views;
 pub mod security;
 pub mod session;
+pub mod shares;
 pub mod templates;
 
 /// The UI's routes, with their own session handling (a lost session redirects to the log-in page).
@@ -63,6 +65,8 @@ pub fn router(state: AppState) -> Router<AppState> {
                     session::optional,
                 )),
         )
+        .route("/s/{token}", get(shares::show).post(shares::submit))
+        .route("/v/{slug}", get(public_views::show).post(public_views::find))
         .route("/static/{*path}", get(assets::serve));
     Router::new()
         .merge(private)

@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::apps::field::{FieldKind, Storage};
+use crate::apps::field::{FieldKind, FieldType, Storage};
 use crate::apps::{ApiKey, TableSchema};
 use crate::ids::{FieldId, TableId};
 use crate::validation::{Checker, DetailCode, FieldError, Invalid, Reason};
@@ -52,7 +52,14 @@ impl ViewType {
     /// The configuration keys each type takes.
     pub fn config_keys(self) -> &'static [&'static str] {
         match self {
-            ViewType::Grid => &["fields", "filter", "sort", "group_by", "row_height"],
+            ViewType::Grid => &[
+                "fields",
+                "filter",
+                "sort",
+                "group_by",
+                "row_height",
+                "public",
+            ],
             ViewType::Kanban => &["group_field", "fields", "filter", "sort", "card_cover"],
             ViewType::Calendar => &["date_field", "end_date_field", "fields", "filter"],
             ViewType::Gallery => &["cover_field", "fields", "filter", "sort"],
@@ -134,6 +141,40 @@ impl View {
 
     pub fn sort(&self) -> Option<&str> {
         self.config.get("sort").and_then(Value::as_str)
+    }
+
+    /// Whether a grid view is published read-only through a public link (`"public": {"enabled": true,
+    /// "as_role": …}`).
+    pub fn is_public_grid(&self) -> bool {
+        self.view_type == ViewType::Grid
+            && self
+                .config
+                .get("public")
+                .and_then(|public| public.get("enabled"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+    }
+
+    /// The app role whose hidden fields and read rule a published grid shows the table with.
+    pub fn public_role(&self) -> Option<&str> {
+        self.config
+            .get("public")
+            .and_then(|public| public.get("as_role"))
+            .and_then(Value::as_str)
+    }
+
+    /// Whether the view has a public link: a public form or a published grid.
+    pub fn is_published(&self) -> bool {
+        self.is_public_form() || self.is_public_grid()
+    }
+
+    /// A published grid's self-service lookup: the number field and the phone field (references).
+    pub fn public_lookup(&self) -> Option<(&str, &str)> {
+        let lookup = self.config.get("public")?.get("lookup")?;
+        Some((
+            lookup.get("number")?.as_str()?,
+            lookup.get("phone")?.as_str()?,
+        ))
     }
 
     /// Whether a form view accepts submissions through its public link.
@@ -305,6 +346,10 @@ pub fn check_config(
         }
     }
     if let Some(public) = config.get("public")
+        && view_type == ViewType::Grid
+    {
+        check_public_grid(&mut check, public, schema, &format!("{path}.public"));
+    } else if let Some(public) = config.get("public")
         && !public.is_boolean()
     {
         check.add(
@@ -353,6 +398,120 @@ pub fn form_upsert_keys(schema: &TableSchema, on_form: &[FieldId]) -> Vec<Vec<Fi
             .cloned(),
     );
     keys
+}
+
+/// The settings of a grid's `public` object.
+pub const PUBLIC_GRID_KEYS: [&str; 3] = ["enabled", "as_role", "lookup"];
+
+/// The field types a self-service lookup finds a record by (its number).
+pub fn lookup_number_type(kind: FieldType) -> bool {
+    matches!(
+        kind,
+        FieldType::Autonumber | FieldType::Number | FieldType::Text
+    )
+}
+
+/// The field types a self-service lookup checks the last four digits of.
+pub fn lookup_phone_type(kind: FieldType) -> bool {
+    matches!(kind, FieldType::Phone | FieldType::Text)
+}
+
+/// A grid's `public`: `{"enabled": bool, "as_role": "<app role key>" | null}` (the role's existence is
+/// checked against the app's permissions by the caller).
+fn check_public_grid(check: &mut Checker, public: &Value, schema: &TableSchema, path: &str) {
+    let Some(object) = public.as_object() else {
+        check.add(
+            Reason::wrong_type(
+                "object",
+                "must be {\"enabled\": true, \"as_role\": \"<role key>\"}",
+            )
+            .at(path),
+        );
+        return;
+    };
+    for key in object.keys() {
+        if !PUBLIC_GRID_KEYS.contains(&key.as_str()) {
+            check.add(
+                FieldError::new(
+                    format!("{path}.{key}"),
+                    DetailCode::UnknownOption,
+                    "unknown setting; it takes: enabled, as_role",
+                )
+                .with("allowed", PUBLIC_GRID_KEYS.to_vec()),
+            );
+        }
+    }
+    if !object.get("enabled").is_some_and(Value::is_boolean) {
+        check.add(
+            Reason::wrong_type("boolean", "must be true or false").at(format!("{path}.enabled")),
+        );
+    }
+    if let Some(role) = object.get("as_role")
+        && !(role.is_string() || role.is_null())
+    {
+        check.add(
+            Reason::wrong_type("string", "must be an app role's key").at(format!("{path}.as_role")),
+        );
+    }
+    if let Some(lookup) = object.get("lookup").filter(|lookup| !lookup.is_null()) {
+        check_lookup(check, lookup, schema, &format!("{path}.lookup"));
+    }
+}
+
+/// A grid's `public.lookup`: `{"number": <field>, "phone": <field>}` — the page finds one record by its
+/// number and the last four digits of its phone instead of listing rows.
+fn check_lookup(check: &mut Checker, lookup: &Value, schema: &TableSchema, path: &str) {
+    let Some(object) = lookup.as_object() else {
+        check.add(
+            Reason::wrong_type(
+                "object",
+                "must be {\"number\": <field>, \"phone\": <field>}",
+            )
+            .at(path),
+        );
+        return;
+    };
+    for key in object.keys() {
+        if !["number", "phone"].contains(&key.as_str()) {
+            check.add(
+                FieldError::new(
+                    format!("{path}.{key}"),
+                    DetailCode::UnknownOption,
+                    "unknown setting; it takes: number, phone",
+                )
+                .with("allowed", vec!["number", "phone"]),
+            );
+        }
+    }
+    /// A lookup setting: its key, the field types it takes (in words) and the check of a type.
+    type Role = (&'static str, &'static str, fn(FieldType) -> bool);
+    let roles: [Role; 2] = [
+        (
+            "number",
+            "an autonumber, number or text",
+            lookup_number_type,
+        ),
+        ("phone", "a phone or text", lookup_phone_type),
+    ];
+    for (key, expected, fits) in roles {
+        let at = format!("{path}.{key}");
+        match object
+            .get(key)
+            .and_then(Value::as_str)
+            .map(|reference| schema.resolve_field(reference))
+        {
+            None => check.add(FieldError::new(at, DetailCode::Required, "is required")),
+            Some(None) => check.add(FieldError::new(
+                at,
+                DetailCode::UnknownField,
+                "is not a field here",
+            )),
+            Some(Some(field)) if !fits(field.field_type()) => {
+                check.add(Reason::wrong_type(expected, format!("must be {expected} field")).at(at))
+            }
+            Some(Some(_)) => {}
+        }
+    }
 }
 
 /// The largest daily cap a form's owner may set (`daily_limit`).

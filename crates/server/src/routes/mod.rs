@@ -47,12 +47,16 @@ pub mod oauth;
 pub mod organization;
 pub mod permissions;
 pub mod processes;
+pub mod public_lookup;
+pub mod public_views;
 pub mod record_history;
 pub mod records;
 pub mod records_io;
 pub mod records_shapes;
 pub mod roles;
 pub mod session;
+pub mod share_links;
+pub mod shares;
 pub mod stream;
 pub mod subscriptions;
 pub mod table_io;
@@ -149,6 +153,10 @@ pub fn api() -> OpenApiRouter<AppState> {
             records::delete_record
         ))
         .routes(routes!(record_history::record_history))
+        .routes(routes!(shares::create_share))
+        .routes(routes!(shares::list_shares))
+        .routes(routes!(shares::revoke_share))
+        .routes(routes!(shares::get_shared, shares::edit_shared))
         .routes(routes!(
             permissions::get_permissions,
             permissions::put_permissions,
@@ -177,6 +185,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(dashboards::get_dashboard_data))
         .routes(routes!(views::get_form, views::submit_form))
+        .routes(routes!(public_views::get_public_view))
+        .routes(routes!(public_lookup::lookup_record))
         .routes(routes!(attachments::download))
         .merge(
             // Files may be larger than JSON bodies; these routes alone accept up to FILE_BYTES_MAX.

@@ -35,7 +35,7 @@ pub struct ViewOut {
     pub view_type: &'static str,
     #[schema(value_type = Object)]
     pub config: Map<String, Value>,
-    /// For a public form: its link (no credential needed).
+    /// For a public form or a published grid: its link (no credential needed).
     pub public_url: Option<String>,
     pub position: i64,
     pub created_at: DateTime<Utc>,
@@ -50,7 +50,10 @@ impl From<View> for ViewOut {
             key: view.key.to_string(),
             name: view.name.into_string(),
             view_type: view.view_type.as_str(),
-            public_url: view.public_slug.map(|slug| format!("/api/v1/forms/{slug}")),
+            public_url: view.public_slug.map(|slug| match view.view_type {
+                ViewType::Form => format!("/api/v1/forms/{slug}"),
+                _ => format!("/api/v1/public-views/{slug}"),
+            }),
             config: view.config,
             position: view.position,
             created_at: view.created_at,
@@ -68,7 +71,7 @@ pub struct ViewWrite {
     #[schema(example = "kanban")]
     pub view_type: String,
     /// Per type — grid: `fields` (keys or `{"field", "width", "hidden"}`), `filter`, `sort`, `group_by`,
-    /// `row_height`; kanban: `group_field` (single select), `fields`, `filter`, `sort`, `card_cover`;
+    /// `row_height`, `public` (`{"enabled", "as_role"}`: published read-only, as the app role sees it); kanban: `group_field` (single select), `fields`, `filter`, `sort`, `card_cover`;
     /// calendar: `date_field`, `end_date_field`, `fields`, `filter`; gallery: `cover_field`, `fields`,
     /// `filter`, `sort`; form: `fields` (`{"field", "label", "help", "required", "hidden", "default",
     /// "prefill"}`; any other key is refused; `prefill`: the link may give the value, `?key=value`, a
@@ -159,6 +162,7 @@ pub async fn create_view(
     let schema = tenant.table_schema(&app, &table).await?;
     let org = tenant.organization().await?;
     let spec = checked_spec(body, &schema, &filter_context(&state, &org))?;
+    crate::routes::public_views::check_role(&tenant, &schema, &spec.config).await?;
     let view = tenant
         .create_view(&auth.write_context(), &schema, spec)
         .await?;
@@ -198,6 +202,7 @@ pub async fn update_view(
     let before = tenant.view(schema.table.id, &view).await?;
     let org = tenant.organization().await?;
     let spec = checked_spec(body, &schema, &filter_context(&state, &org))?;
+    crate::routes::public_views::check_role(&tenant, &schema, &spec.config).await?;
     Ok(axum::Json(
         tenant
             .update_view(&auth.write_context(), &schema, &before, spec)

@@ -60,6 +60,7 @@ pub fn valid_body_for(method: &Method, path: &str) -> Option<Value> {
         ("POST", "resolve") => json!({"outcome": "done"}),
         ("PATCH", "{flow}") => json!({"enabled": false}),
         ("POST", "comments") => json!({"text": "x"}),
+        ("POST", "share") => json!({"fields": ["title"], "mode": "read"}),
         ("POST", "cc") => json!({"members": [uuid::Uuid::now_v7().to_string()]}),
         ("PUT", "{key}") if path.contains("/dashboards/") => json!({"name": "x", "widgets": []}),
         ("PUT", "draft") => {
@@ -223,6 +224,7 @@ api_tests! {
                         .replace("{view}", if by_key { "b_view" } else { b_view["id"].as_str().unwrap() })
                         .replace("{key}", "b_board")
                         .replace("{id}", b_record["id"].as_str().unwrap())
+                        .replace("{share}", &uuid::Uuid::now_v7().to_string())
                 })
                 .collect()
         };

@@ -129,6 +129,21 @@ api_tests! {
             "flows": [{"key": "hooked", "trigger": {"webhook": {}}, "steps": [{"key": "f", "type": "find", "table": "t"}]}]
         })).await.expect(StatusCode::CREATED).clone();
         let hook = hooked["flows"][0]["hook_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+        // A record link's token is public too.
+        let record = app.post("/api/v1/apps/sweep/tables/t/records", &app.admin_token, json!({"fields": {"title": "x"}})).await.expect(StatusCode::CREATED).clone();
+        let shared = app
+            .post(&format!("/api/v1/apps/sweep/tables/t/records/{}/share", record["id"].as_str().unwrap()), &app.admin_token, json!({"fields": ["title"], "mode": "edit"}))
+            .await
+            .expect(StatusCode::CREATED)
+            .clone();
+        let share_token = shared["token"].as_str().unwrap().to_owned();
+        // And a published grid's.
+        let published = app
+            .post("/api/v1/apps/sweep/tables/t/views", &app.admin_token, json!({"name": "Board", "type": "grid", "config": {"public": {"enabled": true}}}))
+            .await
+            .expect(StatusCode::CREATED)
+            .clone();
+        let view_slug = published["public_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
         let mut checked = 0;
         for (method, path, security) in operations(&app).await {
             // The test clock exists only under `tenon serve --test-clock`; without it (as here) it is 404 to
@@ -137,11 +152,18 @@ api_tests! {
             if path == "/api/v1/_test/clock" {
                 continue;
             }
-            let slug = if path.starts_with("/api/v1/hooks/") { &hook } else { &slug };
+            let slug = if path.starts_with("/api/v1/hooks/") {
+                &hook
+            } else if path.starts_with("/api/v1/public-views/") {
+                &view_slug
+            } else {
+                &slug
+            };
             let mut concrete = path.replace("{slug}", slug).replace("{period}", "2026-10");
             concrete = concrete.replace("{corpId}", &app.org.id.to_string());
             concrete = concrete.replace("{dimension}", "customer");
-            for param in ["{id}", "{app}", "{table}", "{field}", "{view}", "{book}", "{code}", "{key}", "{flow}", "{step}", "{value}"] {
+            concrete = concrete.replace("{token}", &share_token);
+            for param in ["{id}", "{app}", "{table}", "{field}", "{view}", "{book}", "{code}", "{key}", "{flow}", "{step}", "{value}", "{share}"] {
                 concrete = concrete.replace(param, &tenon_model::MemberId::new().to_string());
             }
             assert!(!concrete.contains('{'), "{path} has a path parameter this test does not fill");

@@ -12,21 +12,21 @@ use crate::{TestApp, api_tests, member_body};
 const FAMILIES: &str = "/api/v1/apps/charity/tables/families/records";
 const PERMISSIONS: &str = "/api/v1/apps/charity/permissions";
 
-struct Charity {
-    east: String,
-    east_sub: String,
+pub(crate) struct Charity {
+    pub(crate) east: String,
+    pub(crate) east_sub: String,
     /// In `east`.
-    a: String,
+    pub(crate) a: String,
     /// In `east_sub`.
-    b: String,
+    pub(crate) b: String,
     /// Holds the custom role `finance`.
-    finance: String,
+    pub(crate) finance: String,
     /// In `east`, named by id by the `leads` role.
-    lead: String,
+    pub(crate) lead: String,
     /// In no role.
-    outsider: String,
+    pub(crate) outsider: String,
     /// F1 (a, east), F2 (a, east, archived), F3 (b, east_sub), F4 (nobody).
-    families: Vec<String>,
+    pub(crate) families: Vec<String>,
 }
 
 async fn member(app: &TestApp, name: &str, departments: &[&str]) -> String {
@@ -40,7 +40,7 @@ async fn member(app: &TestApp, name: &str, departments: &[&str]) -> String {
         .to_owned()
 }
 
-async fn charity(app: &TestApp) -> Charity {
+pub(crate) async fn charity(app: &TestApp) -> Charity {
     let token = &app.admin_token;
     let east = app
         .post("/api/v1/departments", token, json!({"name": "East"}))
@@ -117,7 +117,7 @@ async fn charity(app: &TestApp) -> Charity {
     }
 }
 
-fn document(charity: &Charity) -> Value {
+pub(crate) fn document(charity: &Charity) -> Value {
     json!({"roles": [
         {"key": "volunteers", "name": "志愿者",
          "who": {"members": [], "departments": [charity.east], "roles": [], "sub_departments": true},
@@ -134,7 +134,7 @@ fn document(charity: &Charity) -> Value {
     ]})
 }
 
-async fn put(app: &TestApp, body: Value) -> crate::Reply {
+pub(crate) async fn put(app: &TestApp, body: Value) -> crate::Reply {
     app.call(Method::PUT, PERMISSIONS, Some(&app.admin_token), Some(body))
         .await
 }

@@ -87,6 +87,28 @@ impl Store {
     }
 }
 
+impl Store {
+    /// A published grid by its slug, with its organization (the slug is the only credential a visitor
+    /// has); 404 for a form's slug or a grid no longer published.
+    pub async fn public_view(&self, slug: &str) -> Result<(OrgId, View)> {
+        let mut pooled = self.pools.read().await?;
+        let sql = Sql::new(concat!(
+            "SELECT ",
+            view_columns!(),
+            " FROM views WHERE public_slug = $1"
+        ))
+        .bind(slug);
+        let row: Option<ViewRow> = pooled.conn().fetch_optional(sql).await?;
+        let (org, view) = row
+            .ok_or_else(|| StoreError::not_found("view"))?
+            .into_model()?;
+        if !view.is_public_grid() {
+            return Err(StoreError::not_found("view"));
+        }
+        Ok((org, view))
+    }
+}
+
 impl Tenant<'_> {
     pub async fn views(&self, table: TableId) -> Result<Vec<View>> {
         let mut pooled = self.store.pools.read().await?;
@@ -302,7 +324,7 @@ impl Tenant<'_> {
     ) -> Result<()> {
         let snapshot = |view: &View| {
             json!({"id": view.id.to_string(), "table_id": view.table_id.to_string(), "key": view.key.as_str(), "name": view.name.as_str(),
-                   "type": view.view_type.as_str(), "config": view.config, "public": view.is_public_form()})
+                   "type": view.view_type.as_str(), "config": view.config, "public": view.is_published()})
         };
         let id = after
             .or(before)
@@ -324,9 +346,10 @@ impl Tenant<'_> {
     }
 }
 
-/// A public form keeps its slug; a form that becomes public gets the fresh one; anything else has none.
+/// A public form (or published grid) keeps its slug; a view that becomes public gets the fresh one;
+/// anything else has none.
 fn slug_for(view: &View, current: Option<&str>, fresh: &str) -> Option<String> {
-    if !view.is_public_form() {
+    if !view.is_published() {
         return None;
     }
     Some(current.unwrap_or(fresh).to_owned())

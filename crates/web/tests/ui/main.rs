@@ -22,6 +22,7 @@ mod builder;
 mod form_links;
 mod forms;
 mod pages;
+mod shares;
 
 /// Declares tests that run on both backends.
 macro_rules! ui_tests {

@@ -136,6 +136,15 @@ ui_tests! {
             .await;
         let form_id = form["id"].as_str().unwrap().to_owned();
         let slug = form["public_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+        let record = ui.api(Method::GET, &format!("{base}/records"), None).await["items"][0]["id"].as_str().unwrap().to_owned();
+        let link = ui
+            .api(Method::POST, &format!("{base}/records/{record}/share"), Some(json!({"fields": [name_field["key"], state["key"]], "mode": "edit"})))
+            .await;
+        let share_token = link["token"].as_str().unwrap().to_owned();
+        let published = ui
+            .api(Method::POST, &format!("{base}/views"), Some(json!({"name": "公开名单", "type": "grid", "config": {"public": {"enabled": true}}})))
+            .await;
+        let view_slug = published["public_url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
         ui.api(
             Method::PUT,
             &format!("/api/v1/apps/{app_id}/dashboards/duty"),
@@ -152,6 +161,9 @@ ui_tests! {
             (&format!("/apps/{app_id}/tables/{table_id}?view={form_id}") as &str, StatusCode::OK, "form_designer.html"),
             (&format!("/f/{slug}"), StatusCode::OK, "public_form.html"),
             ("/f/no-such-form", StatusCode::NOT_FOUND, "error.html"),
+            (&format!("/s/{share_token}"), StatusCode::OK, "share.html"),
+            ("/s/no-such-link", StatusCode::NOT_FOUND, "share.html"),
+            (&format!("/v/{view_slug}"), StatusCode::OK, "public_view.html"),
             (&format!("/apps/{app_id}") as &str, StatusCode::OK, "app.html"),
             (&format!("/apps/{app_id}/tables/{table_id}"), StatusCode::OK, "table.html"),
             (&format!("/apps/{app_id}/dashboards/duty"), StatusCode::OK, "dashboard.html"),

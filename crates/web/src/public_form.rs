@@ -467,7 +467,7 @@ pub async fn submit(
     {
         return error_page(lang, None, error.status());
     }
-    let Some(posted) = posted(&headers, &body) else {
+    let Some(posted) = posted(&headers, body).await else {
         return error_page(lang, None, StatusCode::BAD_REQUEST);
     };
     let value_of = |name: &str| {

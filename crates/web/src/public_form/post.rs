@@ -1,6 +1,7 @@
 //! Reading the page's post: `application/x-www-form-urlencoded`, or `multipart/form-data` when the form
 //! takes files (see [`super::multipart`]); file names cleaned, types as the browser gave them.
 
+use axum::body::Bytes;
 use axum::http::{HeaderMap, header};
 use tenon_server::routes::form_uploads::UploadedFile;
 
@@ -14,14 +15,14 @@ pub struct Posted {
 
 /// Reads the post: `application/x-www-form-urlencoded`, or `multipart/form-data` when the form takes
 /// files (`None`: a broken multipart body).
-pub fn posted(headers: &HeaderMap, body: &[u8]) -> Option<Posted> {
+pub async fn posted(headers: &HeaderMap, body: Bytes) -> Option<Posted> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
     let Some(boundary) = multipart::boundary(content_type) else {
         return Some(Posted {
-            pairs: pairs(body),
+            pairs: pairs(&body),
             files: Vec::new(),
         });
     };
@@ -29,7 +30,7 @@ pub fn posted(headers: &HeaderMap, body: &[u8]) -> Option<Posted> {
         pairs: Vec::new(),
         files: Vec::new(),
     };
-    for part in multipart::parse(body, &boundary)? {
+    for part in multipart::parse(body, &boundary).await? {
         match part.filename {
             // A file input without a chosen file sends an empty, nameless part.
             Some(filename) if !part.data.is_empty() || !filename.is_empty() => {

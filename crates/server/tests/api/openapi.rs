@@ -140,6 +140,7 @@ api_tests! {
             let slug = if path.starts_with("/api/v1/hooks/") { &hook } else { &slug };
             let mut concrete = path.replace("{slug}", slug).replace("{period}", "2026-10");
             concrete = concrete.replace("{corpId}", &app.org.id.to_string());
+            concrete = concrete.replace("{unionId}", "me");
             concrete = concrete.replace("{dimension}", "customer");
             for param in ["{id}", "{app}", "{table}", "{field}", "{view}", "{book}", "{code}", "{key}", "{flow}", "{step}", "{value}"] {
                 concrete = concrete.replace(param, &tenon_model::MemberId::new().to_string());

@@ -142,6 +142,12 @@ api_tests! {
         assert_eq!(union_id, tenon_store::dingtalk_unionid(app.owner.id));
         let own = Reply::from(app.http.get(format!("{}/v1.0/contact/users/{union_id}", app.base)).header("x-acs-dingtalk-access-token", &access).send().await.unwrap()).await;
         assert_eq!(own.expect(StatusCode::OK)["unionId"], json!(union_id));
+        // Another user's unionId, of this organization or another, is not found.
+        let (_, other_owner, _) = app.other_org().await;
+        for union_id in [tenon_store::dingtalk_unionid(other_owner.id), tenon_store::dingtalk_unionid(tenon_model::MemberId::new())] {
+            let reply = Reply::from(app.http.get(format!("{}/v1.0/contact/users/{union_id}", app.base)).header("x-acs-dingtalk-access-token", &access).send().await.unwrap()).await;
+            v1_error(&reply, StatusCode::NOT_FOUND, "resource.not.found");
+        }
         let native = app.get("/api/v1/me", &access).await;
         assert!(native.expect(StatusCode::OK).to_string().contains(&app.owner.id.to_string()));
         // An app's own token is no user's.

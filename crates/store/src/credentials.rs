@@ -171,9 +171,7 @@ impl Store {
                 app_name: rows::name(app_name)?,
                 scopes: rows::scopes(&scopes)?,
                 rate_limit: rows::rate_limit(row.installation_rate_limit)?,
-                event_format: rows::event_format(
-                    row.installation_event_format.as_deref().unwrap_or("native"),
-                )?,
+                event_format: rows::event_format(row.installation_event_format.as_deref())?,
                 created_at,
                 updated_at,
             }),

@@ -290,8 +290,9 @@ pub(crate) struct InstallationRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A stored event format.
-pub(crate) fn event_format(text: &str) -> Result<tenon_model::EventFormat, StoreError> {
+/// A stored event format (`None`, from an outer join: the default).
+pub(crate) fn event_format(text: Option<&str>) -> Result<tenon_model::EventFormat, StoreError> {
+    let text = text.unwrap_or("native");
     tenon_model::EventFormat::parse(text).ok_or_else(|| corrupt("event_format", text))
 }
 
@@ -305,7 +306,7 @@ impl InstallationRow {
             app_name: name(self.app_name)?,
             scopes: scopes(&self.scopes)?,
             rate_limit: rate_limit(self.rate_limit)?,
-            event_format: event_format(&self.event_format)?,
+            event_format: event_format(Some(&self.event_format))?,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })

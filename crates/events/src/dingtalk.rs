@@ -12,7 +12,7 @@ use rand::RngExt;
 use reqwest::Url;
 use tenon_dingtalk::crypto::{CallbackCrypto, Sealed};
 use tenon_dingtalk::events::{Subject, department_number, dingtalk_type};
-use tenon_model::{Event, MemberId};
+use tenon_model::{DepartmentId, Event, MemberId};
 use tenon_store::{Store, StoreError};
 
 use crate::outbound::{SendResult, Sender};
@@ -27,7 +27,8 @@ pub struct Rendering {
 
 /// The DingTalk rendering of a native event; `None` for events DingTalk has no name for. A member is
 /// named by its userid (the one chosen for it, kept after it is deleted; else its member id), a
-/// department by its number.
+/// department by its number (from the event's snapshots; for events older than that, the department's
+/// own while it exists — a deleted one's old events have no rendering).
 pub async fn render(store: &Store, event: &Event) -> Result<Option<Rendering>, StoreError> {
     let Some(event_type) = dingtalk_type(&event.event_type, &event.data) else {
         return Ok(None);
@@ -48,7 +49,20 @@ pub async fn render(store: &Store, event: &Event) -> Result<Option<Rendering>, S
     } else {
         match department_number(&event.data) {
             Some(number) => Subject::Department(number),
-            None => return Ok(None),
+            // Events written before snapshots carried the number: the department's, while it exists.
+            None => {
+                let department = event.subject["department_id"]
+                    .as_str()
+                    .and_then(|id| id.parse::<DepartmentId>().ok());
+                let Some(department) = department else {
+                    return Ok(None);
+                };
+                match store.tenant(event.org_id).department(department).await {
+                    Ok(found) => Subject::Department(found.number),
+                    Err(StoreError::NotFound { .. }) => return Ok(None),
+                    Err(error) => return Err(error),
+                }
+            }
         }
     };
     Ok(Some(Rendering {

@@ -180,6 +180,8 @@ pub enum OapiError {
     Throttling,
     /// Anything that failed on the server's side: -1 (DingTalk's "system busy").
     SystemBusy,
+    /// A login-free sign-in code that is unknown, used, expired or another app's: 40078.
+    InvalidAuthCode,
 }
 
 impl OapiError {
@@ -209,6 +211,7 @@ impl OapiError {
         OapiError::UnknownApi,
         OapiError::Throttling,
         OapiError::SystemBusy,
+        OapiError::InvalidAuthCode,
     ];
 
     /// The integer `errcode`.
@@ -238,6 +241,7 @@ impl OapiError {
             OapiError::UnknownApi => 22,
             OapiError::Throttling => 90018,
             OapiError::SystemBusy => -1,
+            OapiError::InvalidAuthCode => 40078,
         }
     }
 

@@ -11,11 +11,14 @@
 //! unlike the native DTOs' `deny_unknown_fields`.
 
 pub mod contact;
+pub mod crypto;
 pub mod directory;
 pub mod errors;
+pub mod events;
 pub mod lenient;
 pub mod messages;
 pub mod oauth;
+pub mod signin;
 pub mod users;
 
 pub use errors::{OapiError, V1Error, V1ErrorBody};

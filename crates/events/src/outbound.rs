@@ -288,46 +288,64 @@ impl Sender {
 
     /// Posts `body` to `url`, signed with `secret` as message `id` at the current Unix time.
     pub async fn send(&self, url: &str, secret: &str, id: &str, body: Vec<u8>) -> SendResult {
-        let started = Instant::now();
-        let failed = |error: String, started: Instant| SendResult {
-            status_code: None,
-            latency_ms: elapsed_ms(started),
-            error: Some(error),
-            response_excerpt: None,
-            retry_after: None,
-        };
-        let url = match Url::parse(url) {
-            Ok(url) => url,
-            Err(error) => return failed(format!("not a URL: {error}"), started),
-        };
-        // The resolver sees host names only: IP literals are checked here.
-        if let Some(ip) = url.host_str().and_then(ip_literal)
-            && let Err(blocked) = self.policy.check_ip(ip)
-        {
-            return failed(blocked.to_string(), started);
-        }
         let Some(key) = signing::secret_key(secret) else {
-            return failed("the subscription's secret is malformed".into(), started);
+            return failed(
+                "the subscription's secret is malformed".into(),
+                Instant::now(),
+            );
         };
         // Receivers compare the timestamp with their own clock, so it is the wall clock, not the store's.
         let timestamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
         let signature = signing::signature(&key, id, timestamp, &body);
+        let headers = [
+            ("webhook-id", id.to_owned()),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", signature),
+        ];
+        self.post(url, &headers, body).await.0
+    }
+
+    /// Posts a JSON `body` to `url` as it is (a DingTalk callback: its signature is in the URL's query),
+    /// and returns the response's text (up to [`RESPONSE_BYTES_MAX`]) beside the result.
+    pub async fn send_plain(&self, url: &str, body: Vec<u8>) -> (SendResult, String) {
+        self.post(url, &[], body).await
+    }
+
+    async fn post(
+        &self,
+        url: &str,
+        headers: &[(&'static str, String)],
+        body: Vec<u8>,
+    ) -> (SendResult, String) {
+        let started = Instant::now();
+        let url = match Url::parse(url) {
+            Ok(url) => url,
+            Err(error) => {
+                return (
+                    failed(format!("not a URL: {error}"), started),
+                    String::new(),
+                );
+            }
+        };
+        // The resolver sees host names only: IP literals are checked here.
+        if let Some(ip) = url.host_str().and_then(ip_literal)
+            && let Err(blocked) = self.policy.check_ip(ip)
+        {
+            return (failed(blocked.to_string(), started), String::new());
+        }
         let client = match self.client() {
             Ok(client) => client,
-            Err(error) => return failed(error, started),
+            Err(error) => return (failed(error, started), String::new()),
         };
-        let request = client
-            .post(url)
-            .header("content-type", "application/json")
-            .header("webhook-id", id)
-            .header("webhook-timestamp", timestamp.to_string())
-            .header("webhook-signature", signature)
-            .body(body);
-        let mut response = match request.send().await {
+        let mut request = client.post(url).header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, value);
+        }
+        let mut response = match request.body(body).send().await {
             Ok(response) => response,
-            Err(error) => return failed(describe(&error), started),
+            Err(error) => return (failed(describe(&error), started), String::new()),
         };
         let status = response.status().as_u16();
         let retry_after = response
@@ -348,18 +366,30 @@ impl Sender {
             }
         }
         bytes.truncate(RESPONSE_BYTES_MAX);
-        let text = String::from_utf8_lossy(&bytes);
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let excerpt: String = text.chars().take(RESPONSE_EXCERPT_CHARS_MAX).collect();
         if (300..400).contains(&status) && error.is_none() {
             error = Some("redirects are not followed".into());
         }
-        SendResult {
+        let result = SendResult {
             status_code: Some(status),
             latency_ms: elapsed_ms(started),
             error,
             response_excerpt: (!excerpt.is_empty()).then_some(excerpt),
             retry_after,
-        }
+        };
+        (result, text)
+    }
+}
+
+/// A request that got no response.
+fn failed(error: String, started: Instant) -> SendResult {
+    SendResult {
+        status_code: None,
+        latency_ms: elapsed_ms(started),
+        error: Some(error),
+        response_excerpt: None,
+        retry_after: None,
     }
 }
 

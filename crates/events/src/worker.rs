@@ -114,6 +114,9 @@ pub async fn round(
 }
 
 async fn attempt(store: &Store, sender: &Sender, delivery: ClaimedDelivery) -> AttemptOutcome {
+    if let Some(dingtalk) = &delivery.dingtalk {
+        return dingtalk_attempt(store, sender, &delivery, dingtalk).await;
+    }
     let at = store.now();
     let body = serde_json::to_vec(&tenon_model::events::delivery_body(
         &delivery.event,
@@ -125,6 +128,17 @@ async fn attempt(store: &Store, sender: &Sender, delivery: ClaimedDelivery) -> A
         .send(&delivery.url, &delivery.secret, &id, body)
         .await;
     let succeeded = result.succeeded();
+    outcome(store, &delivery, at, result, succeeded)
+}
+
+/// What an attempt came to, with the next step of the retry schedule when it failed.
+fn outcome(
+    store: &Store,
+    delivery: &ClaimedDelivery,
+    at: chrono::DateTime<chrono::Utc>,
+    result: crate::SendResult,
+    succeeded: bool,
+) -> AttemptOutcome {
     let next = if succeeded {
         NextStep::Delivered
     } else {
@@ -148,4 +162,64 @@ async fn attempt(store: &Store, sender: &Sender, delivery: ClaimedDelivery) -> A
         },
         next,
     }
+}
+
+/// A DingTalk-format subscription's attempt: the event rendered as DingTalk's, encrypted, and accepted
+/// only on the encrypted `success`. An event whose rendering the subscription did not ask for (a
+/// `member.updated` that is `user_leave_org` for a subscription of `user_modify_org` alone) is done
+/// without a request, and so is one DingTalk has no rendering for.
+async fn dingtalk_attempt(
+    store: &Store,
+    sender: &Sender,
+    delivery: &ClaimedDelivery,
+    dingtalk: &tenon_store::ClaimedDingTalk,
+) -> AttemptOutcome {
+    let at = store.now();
+    let skipped = |reason: String| crate::SendResult {
+        status_code: None,
+        latency_ms: 0,
+        error: Some(reason),
+        response_excerpt: None,
+        retry_after: None,
+    };
+    let rendering = match crate::dingtalk::render(store, &delivery.event).await {
+        Ok(Some(rendering)) => rendering,
+        Ok(None) => {
+            let result = skipped("not sent: DingTalk has no rendering of this event".to_owned());
+            return outcome(store, delivery, at, result, true);
+        }
+        Err(error) => {
+            let result = skipped(format!("could not render the event: {error}"));
+            return outcome(store, delivery, at, result, false);
+        }
+    };
+    if !dingtalk
+        .event_types
+        .iter()
+        .any(|wanted| wanted == rendering.event_type)
+    {
+        let result = skipped(format!(
+            "not sent: the event is {}, which the subscription did not ask for",
+            rendering.event_type
+        ));
+        return outcome(store, delivery, at, result, true);
+    }
+    let crypto = match tenon_dingtalk::crypto::CallbackCrypto::new(
+        &dingtalk.token,
+        &dingtalk.aes_key,
+        &dingtalk.owner_key,
+    ) {
+        Ok(crypto) => crypto,
+        Err(error) => return outcome(store, delivery, at, skipped(error.to_string()), false),
+    };
+    let payload = tenon_dingtalk::events::callback_payload(
+        rendering.event_type,
+        &rendering.subject,
+        &delivery.event.org_id.to_string(),
+        &delivery.event.id.to_string(),
+        delivery.event.occurred_at.timestamp_millis(),
+    );
+    let sent =
+        crate::dingtalk::send_callback(sender, &delivery.url, &crypto, &payload.to_string()).await;
+    outcome(store, delivery, at, sent.result, sent.accepted)
 }

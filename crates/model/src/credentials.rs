@@ -84,8 +84,36 @@ pub struct Installation {
     pub app_name: Name,
     pub scopes: ScopeSet,
     pub rate_limit: Option<RateLimit>,
+    /// How its stream frames name events: native types, or DingTalk's (`user_add_org`…).
+    pub event_format: EventFormat,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// How events are rendered for an installed app or a subscription: Tenon's own envelope, or DingTalk's
+/// event names and shapes (issue #21; the renderings live in `tenon-dingtalk`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EventFormat {
+    #[default]
+    Native,
+    DingTalk,
+}
+
+impl EventFormat {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventFormat::Native => "native",
+            EventFormat::DingTalk => "dingtalk",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<EventFormat> {
+        match text {
+            "native" => Some(EventFormat::Native),
+            "dingtalk" => Some(EventFormat::DingTalk),
+            _ => None,
+        }
+    }
 }
 
 /// Who performed an action, as the audit log records it.

@@ -21,7 +21,9 @@ pub mod validation;
 pub mod values;
 
 pub use audit::{Action, AuditEntry, TargetKind};
-pub use credentials::{Actor, ApiToken, Installation, OAuthClient, Principal, TokenKind};
+pub use credentials::{
+    Actor, ApiToken, EventFormat, Installation, OAuthClient, Principal, TokenKind,
+};
 pub use directory::{
     Department, DepartmentPatch, Member, MemberPatch, MemberStatus, NewDepartment, NewMember,
     Organization, OrganizationPatch,

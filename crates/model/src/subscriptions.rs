@@ -33,6 +33,9 @@ pub struct Subscription {
     pub disabled_reason: Option<String>,
     /// Start of the current run of failures; `None` after a success.
     pub failing_since: Option<DateTime<Utc>>,
+    /// For a DingTalk-format subscription (encrypted DingTalk callbacks), the DingTalk event types it asked
+    /// for (`user_add_org`…); `event_types` then holds the native types that render them.
+    pub dingtalk_event_types: Option<Vec<String>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -14,7 +14,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use tenon_auth::SecretDigest;
-use tenon_model::{Actor, MemberStatus, Principal, Scope, ScopeSet, SessionId, TokenId, TokenKind};
+use tenon_model::{
+    Actor, ErrorCode, MemberStatus, Principal, Scope, ScopeSet, SessionId, TokenId, TokenKind,
+};
 use tenon_store::{SessionLookup, WriteContext};
 
 use crate::error::{ApiError, ApiResult};
@@ -362,6 +364,22 @@ async fn from_bearer(state: &AppState, token: &str) -> ApiResult<Authenticated> 
             expires_at: token.expires_at,
         },
     })
+}
+
+/// The person a browser's session cookie logs in, for a page outside the API's authentication (the
+/// DingTalk sign-in page `/oauth2/authorize`): `None` without a live session.
+pub async fn session_viewer(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> ApiResult<Option<Authenticated>> {
+    let Some(cookie) = session_cookie(headers) else {
+        return Ok(None);
+    };
+    match from_session(state, &cookie, &Method::GET, headers).await {
+        Ok(viewer) => Ok(Some(viewer)),
+        Err(error) if error.code() == ErrorCode::Unauthenticated => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 async fn from_session(

@@ -21,7 +21,7 @@ use std::time::Duration;
 use axum::extract::ws::{Message, WebSocket};
 use serde_json::{Value, json};
 use tenon_model::events;
-use tenon_model::{ClientAppId, InstallationId, OrgId, StreamConnectionId};
+use tenon_model::{ClientAppId, EventFormat, InstallationId, OrgId, StreamConnectionId};
 use tenon_store::{STREAM_CONNECTION_TOUCH_EVERY, StreamClaim, Tenant};
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -309,9 +309,12 @@ impl Connection {
         }
         let mut frames = Vec::new();
         for installation in installations {
+            // A DingTalk-format installation hears only the events DingTalk has names for.
+            let dingtalk = installation.event_format == EventFormat::DingTalk;
             let types: Vec<&str> = events::expand_patterns(&self.client.topics)
                 .into_iter()
                 .filter(|t| events::scope_for(t).is_some_and(|s| installation.scopes.grants(s)))
+                .filter(|t| !dingtalk || tenon_dingtalk::events::renders(t))
                 .collect();
             if types.is_empty() {
                 // Callback-only subscriptions, or scopes that read no event family: nothing to pump.
@@ -322,7 +325,17 @@ impl Connection {
                 .stream_pump(installation.id, self.connection_id, &types)
                 .await?;
             for claim in claims {
-                frames.push(event_frame(&claim, &self.client.client_id, self.now_ms()));
+                let rendering = if dingtalk {
+                    tenon_events::dingtalk::render(&store, &claim.event).await?
+                } else {
+                    None
+                };
+                frames.push(match rendering {
+                    Some(rendering) => {
+                        dingtalk_frame(&claim, &rendering, &self.client.client_id, self.now_ms())
+                    }
+                    None => event_frame(&claim, &self.client.client_id, self.now_ms()),
+                });
                 self.remember(installation.org_id, installation.id, &claim);
             }
         }
@@ -479,6 +492,43 @@ pub fn event_frame(claim: &StreamClaim, client_id: &str, now_ms: i64) -> String 
         "href": format!("/api/v1/events/{}", event.id),
     });
     frame(&envelope)
+}
+
+/// An `EVENT` frame of a DingTalk-format installation: DingTalk's `eventType` (`user_add_org`…) and its
+/// camelCase `data` with the userid or department number (`tenon_dingtalk::events`).
+pub fn dingtalk_frame(
+    claim: &StreamClaim,
+    rendering: &tenon_events::dingtalk::Rendering,
+    client_id: &str,
+    now_ms: i64,
+) -> String {
+    let event = &claim.event;
+    let corp_id = event.org_id.to_string();
+    let born = event.occurred_at.timestamp_millis();
+    let data = tenon_dingtalk::events::stream_data(
+        &rendering.subject,
+        &corp_id,
+        &event.id.to_string(),
+        born,
+    );
+    json!({
+        "specVersion": "1.0",
+        "type": "EVENT",
+        "headers": {
+            "topic": "*",
+            "messageId": claim.message_id,
+            "eventId": event.id.to_string(),
+            "eventType": rendering.event_type,
+            "eventCorpId": corp_id,
+            "eventUnifiedAppId": client_id,
+            "eventBornTime": born.to_string(),
+            "contentType": "application/json",
+            "time": now_ms.to_string(),
+            "attempt": claim.attempt.to_string(),
+        },
+        "data": data.to_string(),
+    })
+    .to_string()
 }
 
 /// A `SYSTEM` frame (`ping`, `disconnect`) with its own message id.

@@ -299,6 +299,7 @@ pub(crate) fn department_snapshot(department: &Department) -> Value {
         "name": department.name.as_str(),
         "parent_id": department.parent_id.map(|id| id.to_string()),
         "sort_order": department.sort_order,
+        "number": department.number,
         "head_ids": department.head_ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
     })
 }
@@ -324,5 +325,6 @@ pub(crate) fn installation_snapshot(installation: &Installation) -> Value {
         "app_name": installation.app_name.as_str(),
         "scopes": installation.scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>(),
         "rate_limit": installation.rate_limit.map(|limit| limit.to_string()),
+        "event_format": installation.event_format.as_str(),
     })
 }

@@ -74,6 +74,7 @@ struct AuthRow {
     installation_client_app_id: Option<Uuid>,
     installation_scopes: Option<String>,
     installation_rate_limit: Option<String>,
+    installation_event_format: Option<String>,
     installation_created_at: Option<DateTime<Utc>>,
     installation_updated_at: Option<DateTime<Utc>>,
     client_id: Option<String>,
@@ -116,7 +117,8 @@ impl Store {
                t.rate_limit, t.expires_at, t.last_used_at, t.revoked_at, t.created_at, \
                m.name AS member_name, m.role AS member_role, m.status AS member_status, \
                i.client_app_id AS installation_client_app_id, i.scopes AS installation_scopes, \
-               i.rate_limit AS installation_rate_limit, i.created_at AS installation_created_at, \
+               i.rate_limit AS installation_rate_limit, i.event_format AS installation_event_format, \
+               i.created_at AS installation_created_at, \
                i.updated_at AS installation_updated_at, c.client_id, c.name AS app_name \
              FROM api_tokens t \
              LEFT JOIN members m ON m.organization_id = t.organization_id AND m.id = t.member_id \
@@ -169,6 +171,7 @@ impl Store {
                 app_name: rows::name(app_name)?,
                 scopes: rows::scopes(&scopes)?,
                 rate_limit: rows::rate_limit(row.installation_rate_limit)?,
+                event_format: rows::event_format(row.installation_event_format.as_deref())?,
                 created_at,
                 updated_at,
             }),
@@ -525,6 +528,7 @@ impl Tenant<'_> {
         id: InstallationId,
         scopes: Option<ScopeSet>,
         rate_limit: Option<Option<RateLimit>>,
+        event_format: Option<tenon_model::EventFormat>,
     ) -> Result<Installation> {
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
@@ -535,18 +539,20 @@ impl Tenant<'_> {
         let after = Installation {
             scopes: scopes.unwrap_or(before.scopes),
             rate_limit: rate_limit.unwrap_or(before.rate_limit),
+            event_format: event_format.unwrap_or(before.event_format),
             updated_at: self.store.now(),
             ..before.clone()
         };
         conn.execute(
             Sql::new(
-                "UPDATE installations SET scopes = $3, rate_limit = $4, updated_at = $5 \
-                 WHERE organization_id = $1 AND id = $2",
+                "UPDATE installations SET scopes = $3, rate_limit = $4, event_format = $5, \
+                 updated_at = $6 WHERE organization_id = $1 AND id = $2",
             )
             .bind(self.org_id)
             .bind(id)
             .bind(after.scopes.to_space_separated())
             .bind(after.rate_limit.map(|limit| limit.to_string()))
+            .bind(after.event_format.as_str())
             .bind(after.updated_at),
         )
         .await?;
@@ -704,6 +710,7 @@ impl Tenant<'_> {
             app_name: client.name.clone(),
             scopes,
             rate_limit,
+            event_format: tenon_model::EventFormat::Native,
             created_at: now,
             updated_at: now,
         };

@@ -81,6 +81,19 @@ pub struct ClaimedDelivery {
     /// Events that expired unseen before this one (the subscription was disabled longer than the
     /// retention): the body says so beside the event.
     pub events_expired: Option<EventsExpired>,
+    /// A DingTalk-format subscription's callback settings: the delivery is an encrypted DingTalk callback.
+    pub dingtalk: Option<ClaimedDingTalk>,
+}
+
+/// What a DingTalk callback needs from its subscription.
+#[derive(Debug, Clone)]
+pub struct ClaimedDingTalk {
+    /// The DingTalk event types the subscription asked for.
+    pub event_types: Vec<String>,
+    pub token: String,
+    pub aes_key: String,
+    /// DingTalk's corpId/suiteKey: the owning app's client id (app key), else the organization id.
+    pub owner_key: String,
 }
 
 /// What one attempt of a claimed delivery came to.
@@ -208,6 +221,11 @@ struct ClaimRow {
     subject_key: String,
     data: sqlx::types::Json<serde_json::Value>,
     events_expired: Option<String>,
+    format: String,
+    dingtalk_event_types: Option<sqlx::types::Json<Vec<String>>>,
+    dingtalk_token: Option<String>,
+    dingtalk_aes_key: Option<String>,
+    owner_client_id: Option<String>,
 }
 
 impl Store {
@@ -369,10 +387,13 @@ impl Store {
         sql.push(
             "SELECT d.organization_id, d.id, d.subscription_id, s.url, s.secret, \
              CAST(d.attempts AS BIGINT) AS attempts, e.seq, e.id AS event_id, e.type AS event_type, \
-             e.occurred_at, e.actor, e.subject, e.subject_key, e.data, d.events_expired \
+             e.occurred_at, e.actor, e.subject, e.subject_key, e.data, d.events_expired, s.format, \
+             s.dingtalk_event_types, s.dingtalk_token, s.dingtalk_aes_key, c.client_id AS owner_client_id \
              FROM deliveries d \
              JOIN subscriptions s ON s.organization_id = d.organization_id AND s.id = d.subscription_id \
-             JOIN events e ON e.organization_id = d.organization_id AND e.seq = d.event_seq WHERE ",
+             JOIN events e ON e.organization_id = d.organization_id AND e.seq = d.event_seq \
+             LEFT JOIN installations i ON i.organization_id = s.organization_id AND i.id = s.installation_id \
+             LEFT JOIN oauth_clients c ON c.id = i.client_app_id WHERE ",
         );
         keys(&mut sql);
         let rows: Vec<ClaimRow> = conn.fetch_all(sql.into_sql()).await?;
@@ -380,7 +401,25 @@ impl Store {
         rows.into_iter()
             .map(|row| {
                 let org_id = OrgId::from_uuid(row.organization_id);
+                let dingtalk = match (
+                    row.format.as_str(),
+                    row.dingtalk_token,
+                    row.dingtalk_aes_key,
+                ) {
+                    ("dingtalk", Some(token), Some(aes_key)) => Some(ClaimedDingTalk {
+                        event_types: row
+                            .dingtalk_event_types
+                            .map(|types| types.0)
+                            .unwrap_or_default(),
+                        token,
+                        aes_key,
+                        owner_key: row.owner_client_id.unwrap_or_else(|| org_id.to_string()),
+                    }),
+                    ("native", _, _) => None,
+                    (other, _, _) => return Err(crate::rows::corrupt("format", other)),
+                };
                 Ok(ClaimedDelivery {
+                    dingtalk,
                     events_expired: stored_expired(row.events_expired.as_deref())?,
                     org_id,
                     id: DeliveryId::from_uuid(row.id),

@@ -32,6 +32,7 @@ mod credentials;
 mod deliveries;
 mod dingtalk;
 mod dingtalk_messages;
+mod dingtalk_signin;
 mod directory;
 mod error;
 mod events;
@@ -65,10 +66,12 @@ pub use credentials::{
     TokenMember,
 };
 pub use deliveries::{
-    AttemptOutcome, ClaimedDelivery, FAN_OUT_EVENTS_MAX, RESPONSE_EXCERPT_CHARS_MAX, lease_for,
+    AttemptOutcome, ClaimedDelivery, ClaimedDingTalk, FAN_OUT_EVENTS_MAX,
+    RESPONSE_EXCERPT_CHARS_MAX, lease_for,
 };
 pub use dingtalk::{DingTalkDepartment, DingTalkUser, DingTalkUserMatch, dingtalk_unionid};
 pub use dingtalk_messages::{WorkNotification, WorkNotificationTask};
+pub use dingtalk_signin::{DingTalkGrant, DingTalkGrantKind};
 pub use directory::{DEPARTMENT_DEPTH_MAX, MEMBER_DEPARTMENTS_MAX, MemberFilter};
 pub use error::StoreError;
 pub use events::EVENTS_PER_READ_MAX;
@@ -90,7 +93,7 @@ pub use stream::{
     StreamTicket,
 };
 pub use subscriptions::{
-    NewSubscription, REDELIVER_EVENTS_MAX, SubscriptionOwner, SubscriptionPatch,
+    DingTalkCallback, NewSubscription, REDELIVER_EVENTS_MAX, SubscriptionOwner, SubscriptionPatch,
 };
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

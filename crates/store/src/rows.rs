@@ -75,7 +75,7 @@ pub(crate) use client_columns;
 macro_rules! installation_columns {
     () => {
         "i.organization_id, i.id, i.client_app_id, c.client_id, c.name AS app_name, \
-         i.scopes, i.rate_limit, i.created_at, i.updated_at"
+         i.scopes, i.rate_limit, i.event_format, i.created_at, i.updated_at"
     };
 }
 pub(crate) use installation_columns;
@@ -285,8 +285,15 @@ pub(crate) struct InstallationRow {
     pub app_name: String,
     pub scopes: String,
     pub rate_limit: Option<String>,
+    pub event_format: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A stored event format (`None`, from an outer join: the default).
+pub(crate) fn event_format(text: Option<&str>) -> Result<tenon_model::EventFormat, StoreError> {
+    let text = text.unwrap_or("native");
+    tenon_model::EventFormat::parse(text).ok_or_else(|| corrupt("event_format", text))
 }
 
 impl InstallationRow {
@@ -299,6 +306,7 @@ impl InstallationRow {
             app_name: name(self.app_name)?,
             scopes: scopes(&self.scopes)?,
             rate_limit: rate_limit(self.rate_limit)?,
+            event_format: event_format(Some(&self.event_format))?,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })

@@ -34,6 +34,19 @@ pub struct NewSubscription {
     pub app_id: Option<AppId>,
     pub table_id: Option<TableId>,
     pub secret: String,
+    /// A DingTalk-format subscription's callback settings; `None` for a Standard Webhooks one.
+    pub dingtalk: Option<DingTalkCallback>,
+}
+
+/// A DingTalk-format subscription's callback settings (issue #21 item 6).
+#[derive(Debug, Clone)]
+pub struct DingTalkCallback {
+    /// The DingTalk event types asked for (`user_add_org`…).
+    pub event_types: Vec<String>,
+    /// The token signatures are made with.
+    pub token: String,
+    /// The EncodingAESKey (43 characters).
+    pub aes_key: String,
 }
 
 /// A change to a subscription; `None` leaves a part as it is.
@@ -67,6 +80,7 @@ pub(crate) struct SubscriptionRow {
     pub enabled: bool,
     pub disabled_reason: Option<String>,
     pub failing_since: Option<DateTime<Utc>>,
+    pub dingtalk_event_types: Option<sqlx::types::Json<Vec<String>>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -84,6 +98,7 @@ impl SubscriptionRow {
             enabled: self.enabled,
             disabled_reason: self.disabled_reason,
             failing_since: self.failing_since,
+            dingtalk_event_types: self.dingtalk_event_types.map(|types| types.0),
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -93,7 +108,7 @@ impl SubscriptionRow {
 macro_rules! subscription_columns {
     () => {
         "id, installation_id, url, description, event_types, app_id, table_id, enabled, \
-         disabled_reason, failing_since, created_at, updated_at"
+         disabled_reason, failing_since, dingtalk_event_types, created_at, updated_at"
     };
 }
 pub(crate) use subscription_columns;
@@ -105,6 +120,7 @@ fn snapshot(subscription: &Subscription) -> Value {
         "url": subscription.url,
         "description": subscription.description,
         "event_types": subscription.event_types,
+        "dingtalk_event_types": subscription.dingtalk_event_types,
         "app_id": subscription.app_id.map(|id| id.to_string()),
         "table_id": subscription.table_id.map(|id| id.to_string()),
         "enabled": subscription.enabled,
@@ -158,8 +174,10 @@ impl Tenant<'_> {
             Sql::new(
                 "INSERT INTO subscriptions (organization_id, id, installation_id, url, description, \
                  event_types, app_id, table_id, secret, enabled, disabled_reason, failing_since, \
-                 cursor_seq, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, $11, $12, $12)",
+                 cursor_seq, created_at, updated_at, format, dingtalk_event_types, dingtalk_token, \
+                 dingtalk_aes_key) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, $11, $12, $12, $13, $14, \
+                 $15, $16)",
             )
             .bind(self.org_id)
             .bind(id)
@@ -172,7 +190,15 @@ impl Tenant<'_> {
             .bind(new.secret)
             .bind(true)
             .bind(cursor)
-            .bind(now),
+            .bind(now)
+            .bind(if new.dingtalk.is_some() {
+                "dingtalk"
+            } else {
+                "native"
+            })
+            .bind(new.dingtalk.as_ref().map(|d| json!(d.event_types)))
+            .bind(new.dingtalk.as_ref().map(|d| d.token.clone()))
+            .bind(new.dingtalk.map(|d| d.aes_key)),
         )
         .await?;
         let subscription = self.load_subscription(&mut conn, id).await?;

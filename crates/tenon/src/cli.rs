@@ -269,6 +269,10 @@ pub struct ClientCreateArgs {
     /// The app's rate limit in this organization, e.g. 50/s.
     #[arg(long)]
     pub rate_limit: Option<String>,
+    /// How its stream frames name events: native (the default) or dingtalk (DingTalk's event types and
+    /// camelCase data).
+    #[arg(long, value_parser = ["native", "dingtalk"])]
+    pub event_format: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -175,7 +175,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             let store = open(&cli.storage).await?;
             let org = store.resolve_organization(&args.org).await?;
             let secret = tenon_auth::mint(SecretKind::ClientSecret);
-            let (client, _) = store
+            let (client, installation) = store
                 .tenant(org.id)
                 .register_client(
                     &WriteContext::system(),
@@ -188,6 +188,22 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                     },
                 )
                 .await?;
+            let format = args
+                .event_format
+                .as_deref()
+                .and_then(tenon_model::EventFormat::parse);
+            if let Some(format) = format.filter(|format| *format != installation.event_format) {
+                store
+                    .tenant(org.id)
+                    .update_installation(
+                        &WriteContext::system(),
+                        installation.id,
+                        None,
+                        None,
+                        Some(format),
+                    )
+                    .await?;
+            }
             store.close().await;
             println!("{} {}", client.client_id, secret.plaintext);
             Ok(())

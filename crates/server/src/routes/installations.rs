@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tenon_auth::SecretKind;
-use tenon_model::{Checker, Installation, InstallationId, Name, OrgId};
+use tenon_model::{Checker, EventFormat, Installation, InstallationId, Name, OrgId};
 use tenon_store::{ClientRegistration, NewInstallation};
 use utoipa::ToSchema;
 
@@ -31,6 +31,10 @@ pub struct InstallationOut {
     pub rate_limit: Option<String>,
     /// Whether this organization registered the app (and so may rotate its secret).
     pub registered_here: bool,
+    /// How its stream frames name events: `native`, or `dingtalk` (DingTalk's `eventType`s such as
+    /// `user_add_org`, camelCase `data`; only the directory events DingTalk has). See docs/dingtalk.md.
+    #[schema(example = "native")]
+    pub event_format: &'static str,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -44,6 +48,7 @@ impl InstallationOut {
             scopes: scope_names(installation.scopes),
             rate_limit: installation.rate_limit.map(|limit| limit.to_string()),
             registered_here: owner_org_id == Some(org_id),
+            event_format: installation.event_format.as_str(),
             created_at: installation.created_at,
             updated_at: installation.updated_at,
         }
@@ -66,6 +71,8 @@ pub struct ClientCreate {
     /// Scopes granted to the app in this organization.
     pub scopes: Vec<String>,
     pub rate_limit: Option<String>,
+    /// `native` (the default) or `dingtalk`: how stream frames name events.
+    pub event_format: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -86,6 +93,17 @@ pub struct InstallationUpdate {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub rate_limit: Option<Option<String>>,
+    /// `native` or `dingtalk`: how stream frames name events.
+    pub event_format: Option<String>,
+}
+
+/// Reads an `event_format` into `check`: `Some(None)` when absent.
+fn parse_event_format(check: &mut Checker, raw: Option<String>) -> Option<Option<EventFormat>> {
+    check.optional("event_format", raw, |raw| {
+        EventFormat::parse(&raw).ok_or_else(|| {
+            tenon_model::Reason::not_one_of(&["native", "dingtalk"], "must be native or dingtalk")
+        })
+    })
 }
 
 async fn owner_of(state: &AppState, installation: &Installation) -> ApiResult<Option<OrgId>> {
@@ -116,7 +134,10 @@ pub async fn create_client(
     let name = check.field("name", Name::parse(&body.name));
     let scopes = parse_scopes(&mut check, "scopes", &body.scopes);
     let rate_limit = parse_rate_limit(&mut check, body.rate_limit);
-    let (Some(name), Some(scopes), Some(rate_limit)) = (name, scopes, rate_limit) else {
+    let event_format = parse_event_format(&mut check, body.event_format);
+    let (Some(name), Some(scopes), Some(rate_limit), Some(event_format)) =
+        (name, scopes, rate_limit, event_format)
+    else {
         return Err(check.into_invalid().into());
     };
     let secret = tenon_auth::mint(SecretKind::ClientSecret);
@@ -133,6 +154,22 @@ pub async fn create_client(
         .tenant(org_id)
         .register_client(&auth.write_context(), registration)
         .await?;
+    let installation = match event_format {
+        Some(format) if format != installation.event_format => {
+            state
+                .store()
+                .tenant(org_id)
+                .update_installation(
+                    &auth.write_context(),
+                    installation.id,
+                    None,
+                    None,
+                    Some(format),
+                )
+                .await?
+        }
+        _ => installation,
+    };
     let installation = InstallationOut::new(installation, org_id, Some(client.owner_org_id));
     Ok((
         StatusCode::CREATED,
@@ -242,7 +279,7 @@ pub async fn get_installation(
     )))
 }
 
-/// Change an installed app's scopes or rate limit.
+/// Change an installed app's scopes, rate limit or event format.
 #[utoipa::path(
     patch, path = "/api/v1/installations/{id}", tag = "credentials",
     params(("id" = String, Path, description = "Installation id")),
@@ -270,14 +307,16 @@ pub async fn update_installation(
         None => Some(None),
         Some(raw) => parse_rate_limit(&mut check, raw).map(Some),
     };
-    let (Some(scopes), Some(rate_limit)) = (scopes, rate_limit) else {
+    let event_format = parse_event_format(&mut check, body.event_format);
+    let (Some(scopes), Some(rate_limit), Some(event_format)) = (scopes, rate_limit, event_format)
+    else {
         return Err(check.into_invalid().into());
     };
     let org_id = auth.principal.org_id;
     let installation = state
         .store()
         .tenant(org_id)
-        .update_installation(&auth.write_context(), id, scopes, rate_limit)
+        .update_installation(&auth.write_context(), id, scopes, rate_limit, event_format)
         .await?;
     let owner = owner_of(&state, &installation).await?;
     Ok(axum::Json(InstallationOut::new(

@@ -332,6 +332,10 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(dingtalk::oauth::dingtalk_access_token))
         .routes(routes!(dingtalk::oauth::dingtalk_corp_token))
         .routes(routes!(dingtalk::contact::dingtalk_search_users))
+        .routes(routes!(dingtalk::signin::dingtalk_authorize))
+        .routes(routes!(dingtalk::signin::dingtalk_user_token))
+        .routes(routes!(dingtalk::signin::dingtalk_contact_user))
+        .routes(routes!(dingtalk::signin::dingtalk_getuserinfo))
 }
 
 /// For `Option<Option<T>>` fields: absent stays `None`, `null` becomes `Some(None)`.

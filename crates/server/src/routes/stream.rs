@@ -38,7 +38,8 @@ pub struct OpenConnection {
     pub client_id: String,
     pub client_secret: String,
     /// `{"type": "EVENT", "topic": "*"}` receives every event type the app's scopes allow; a topic may also
-    /// be a type or family such as `record.*`. `CALLBACK` subscriptions are accepted and never called.
+    /// be a type or family such as `record.*`, or a DingTalk event type such as `user_add_org` (the native
+    /// types it renders). `CALLBACK` subscriptions are accepted and never called.
     #[serde(default)]
     pub subscriptions: Vec<Subscription>,
 }
@@ -190,6 +191,11 @@ fn event_topics(subscriptions: &[Subscription]) -> ApiResult<Vec<String>> {
     let mut topics = Vec::new();
     for (index, subscription) in subscriptions.iter().enumerate() {
         if !subscription.kind.eq_ignore_ascii_case("EVENT") {
+            continue;
+        }
+        // A DingTalk name (`user_add_org`) subscribes to the native types it renders.
+        if let Some(natives) = tenon_dingtalk::events::native_types(&subscription.topic) {
+            topics.extend(natives.iter().map(|native| (*native).to_owned()));
             continue;
         }
         if !events::pattern_is_known(&subscription.topic) {

@@ -21,6 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::{Authed, Authenticated, scopes};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, OptionalJson, PageParams, Paged, path_id};
+use crate::routes::dingtalk::callbacks;
 use crate::routes::events::{check_patterns, check_readable};
 use crate::state::AppState;
 
@@ -36,8 +37,12 @@ pub struct SubscriptionOut {
     #[schema(example = "https://hooks.example.com/tenon")]
     pub url: String,
     pub description: Option<String>,
-    /// Types and families: `record.created`, `record.*`, `*`.
+    /// Types and families: `record.created`, `record.*`, `*`; DingTalk's names (`user_add_org`…) for a
+    /// DingTalk-format subscription.
     pub event_types: Vec<String>,
+    /// `native` (Standard Webhooks) or `dingtalk` (DingTalk's encrypted callbacks; docs/dingtalk.md).
+    #[schema(example = "native")]
+    pub format: &'static str,
     pub filter: SubscriptionFilter,
     /// The installed app that owns the subscription; `null` for the organization's own.
     pub installation_id: Option<String>,
@@ -64,7 +69,12 @@ impl From<Subscription> for SubscriptionOut {
             id: s.id.to_string(),
             url: s.url,
             description: s.description,
-            event_types: s.event_types,
+            format: if s.dingtalk_event_types.is_some() {
+                "dingtalk"
+            } else {
+                "native"
+            },
+            event_types: s.dingtalk_event_types.unwrap_or(s.event_types),
             filter: SubscriptionFilter {
                 app_id: s.app_id.map(|id| id.to_string()),
                 table_id: s.table_id.map(|id| id.to_string()),
@@ -99,6 +109,13 @@ pub struct SubscriptionCreate {
     #[serde(default)]
     pub filter: Option<SubscriptionFilter>,
     pub description: Option<String>,
+    /// `native` (the default: Standard Webhooks, native types) or `dingtalk`: DingTalk's encrypted
+    /// callbacks, with DingTalk's event types (`user_add_org`…) and `dingtalk` settings. Creating one sends
+    /// an encrypted `check_url`, which must be answered with the encrypted `success`.
+    #[schema(example = "native")]
+    pub format: Option<String>,
+    /// A DingTalk-format subscription's token and EncodingAESKey.
+    pub dingtalk: Option<crate::routes::dingtalk::callbacks::DingTalkSettings>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -289,13 +306,22 @@ pub async fn create_subscription(
     auth: Authed<scopes::EventsManage>,
     ApiJson(body): ApiJson<SubscriptionCreate>,
 ) -> ApiResult<(StatusCode, axum::Json<SubscriptionWithSecret>)> {
-    check_types(&auth, &body.event_types)?;
+    let format = callbacks::check_format(body.format.as_deref(), body.dingtalk, &body.event_types)?;
+    let (event_types, dingtalk) = match format {
+        callbacks::Format::Native => (body.event_types, None),
+        callbacks::Format::DingTalk { native, callback } => (native, Some(callback)),
+    };
+    check_types(&auth, &event_types)?;
     let mut check = Checker::default();
     check_url(&state, &mut check, &body.url).await;
     check_description(&mut check, body.description.as_deref());
     let filter = body.filter.unwrap_or_default();
     let (app_id, table_id) = check_filter(&state, &auth, &mut check, &filter).await;
     check.finish()?;
+    if let Some(callback) = &dingtalk {
+        let owner_key = callbacks::owner_key(&state, &auth).await?;
+        callbacks::check_url_handshake(&state, &body.url, callback, &owner_key).await?;
+    }
     let secret = tenon_events::signing::generate_secret();
     let installation_id = match owner(&auth) {
         SubscriptionOwner::Installation(id) => Some(id),
@@ -310,10 +336,11 @@ pub async fn create_subscription(
                 installation_id,
                 url: body.url,
                 description: body.description,
-                event_types: body.event_types,
+                event_types,
                 app_id,
                 table_id,
                 secret: secret.clone(),
+                dingtalk,
             },
         )
         .await?;
@@ -393,7 +420,22 @@ pub async fn update_subscription(
     let id: SubscriptionId = path_id(&id, "subscription")?;
     let tenant = state.store().tenant(auth.principal.org_id);
     // 404 before 422: a subscription of someone else is not there to validate against.
-    tenant.subscription(owner(&auth), id).await?;
+    let current = tenant.subscription(owner(&auth), id).await?;
+    if current.dingtalk_event_types.is_some() && (body.url.is_some() || body.event_types.is_some())
+    {
+        // A new URL or new types would need a new check_url handshake and new settings.
+        return Err(ApiError::validation(Invalid::from(
+            tenon_model::FieldError::new(
+                if body.url.is_some() {
+                    "url"
+                } else {
+                    "event_types"
+                },
+                DetailCode::NotAllowed,
+                "a DingTalk-format subscription's URL and event types are fixed; create a new subscription",
+            ),
+        )));
+    }
     if let Some(types) = &body.event_types {
         check_types(&auth, types)?;
     }
@@ -604,6 +646,15 @@ pub async fn ping(
         .tenant(auth.principal.org_id)
         .subscription_secret(owner(&auth), id)
         .await?;
+    if subscription.dingtalk_event_types.is_some() {
+        return Err(ApiError::validation(Invalid::from(
+            tenon_model::FieldError::new(
+                "id",
+                DetailCode::NotAllowed,
+                "a DingTalk-format subscription is not pinged; its check_url handshake ran when it was created",
+            ),
+        )));
+    }
     let message_id = EventId::new().to_string();
     let body = serde_json::json!({
         "id": message_id,

@@ -235,6 +235,12 @@ api_tests! {
             if !path.contains('{') || security.is_null() {
                 continue;
             }
+            // The DingTalk facade answers in DingTalk's shapes; `/v1.0/contact/users/{unionId}` reads only
+            // the signed-in user (another's unionId, of any organization, is 404 `resource.not.found`:
+            // `dingtalk_signin`).
+            if path.starts_with("/v1.0/") {
+                continue;
+            }
             for concrete in substitutions(&path) {
                 let concrete = concrete + valid_query_for(&method, &path);
                 let reply = app.call(method.clone(), &concrete, Some(&app.admin_token), valid_body_for(&method, &path)).await;

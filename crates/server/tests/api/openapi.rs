@@ -161,6 +161,7 @@ api_tests! {
             };
             let mut concrete = path.replace("{slug}", slug).replace("{period}", "2026-10");
             concrete = concrete.replace("{corpId}", &app.org.id.to_string());
+            concrete = concrete.replace("{unionId}", "me");
             concrete = concrete.replace("{dimension}", "customer");
             concrete = concrete.replace("{token}", &share_token);
             for param in ["{id}", "{app}", "{table}", "{field}", "{view}", "{book}", "{code}", "{key}", "{flow}", "{step}", "{value}", "{share}"] {

@@ -69,7 +69,7 @@ async fn open(app: &TestApp, client_id: &str, secret: &str) -> crate::Reply {
     .await
 }
 
-async fn connect(app: &TestApp, client_id: &str, secret: &str) -> Socket {
+pub(crate) async fn connect(app: &TestApp, client_id: &str, secret: &str) -> Socket {
     let reply = open(app, client_id, secret).await;
     let body = reply.expect(StatusCode::OK);
     let url = format!(
@@ -84,7 +84,7 @@ async fn connect(app: &TestApp, client_id: &str, secret: &str) -> Socket {
 }
 
 /// The next EVENT frame (SYSTEM frames are checked and answered), within the deadline.
-async fn next_event(socket: &mut Socket) -> Value {
+pub(crate) async fn next_event(socket: &mut Socket) -> Value {
     let deadline = tokio::time::Instant::now() + FRAME_DEADLINE;
     loop {
         let message = tokio::time::timeout_at(deadline, socket.next())
@@ -127,7 +127,7 @@ fn what(frame: &Value) -> (String, String) {
     )
 }
 
-async fn ack(socket: &mut Socket, frame: &Value, code: u16, data: Value) {
+pub(crate) async fn ack(socket: &mut Socket, frame: &Value, code: u16, data: Value) {
     let ack = json!({"code": code, "headers": {"messageId": frame["headers"]["messageId"], "contentType": "application/json"}, "message": "OK", "data": data.to_string()});
     socket
         .send(Message::Text(ack.to_string().into()))

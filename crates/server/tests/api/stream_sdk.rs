@@ -22,13 +22,13 @@ const SCRIPT: &str = concat!(
 const SDK_DEADLINE: Duration = Duration::from_secs(60);
 
 /// A running SDK client: its lines arrive on `lines` (read by a thread, since the child is blocking I/O).
-struct SdkClient {
+pub(crate) struct SdkClient {
     child: Child,
     lines: mpsc::UnboundedReceiver<Value>,
 }
 
 impl SdkClient {
-    fn start(
+    pub(crate) fn start(
         app: &TestApp,
         client_id: &str,
         secret: &str,
@@ -59,7 +59,7 @@ impl SdkClient {
     }
 
     /// The next line the script printed, within the deadline (a script that died fails here, loudly).
-    async fn next(&mut self) -> Value {
+    pub(crate) async fn next(&mut self) -> Value {
         match tokio::time::timeout(SDK_DEADLINE, self.lines.recv()).await {
             Ok(Some(line)) => line,
             Ok(None) => panic!("the SDK client exited early: {:?}", self.child.try_wait()),

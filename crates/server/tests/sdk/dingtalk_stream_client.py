@@ -4,7 +4,8 @@ Run by crates/server/tests/api/stream_sdk.rs:
 
     DINGTALK_OPENAPI_ENDPOINT=http://127.0.0.1:PORT python3 dingtalk_stream_client.py CLIENT_ID SECRET MODE [N]
 
-Prints one JSON line per event it receives: {"acked": {...}} when it acknowledges the event,
+Prints one JSON line per event it receives (with its headers' ids and type and its parsed "data"):
+{"acked": {...}} when it acknowledges the event,
 {"holding": {...}} when it will not. MODE "crash" acknowledges the first N events, holds every later one
 unacknowledged, and on a line "crash" on stdin exits at once (os._exit, no goodbye to the server).
 MODE "ack" acknowledges everything until it is killed.
@@ -34,6 +35,7 @@ class Recorder(dingtalk_stream.EventHandler):
             "record_id": (envelope.get("subject") or {}).get("record_id"),
             "envelope_id": envelope.get("id"),
             "born": event.headers.event_born_time,
+            "data": envelope,
         }
         if self.mode == "crash" and self.acked >= self.acks_before_crash:
             print(json.dumps({"holding": line}), flush=True)

@@ -292,6 +292,18 @@ impl Tenant<'_> {
             self.check_other_owner_exists(&mut conn, id).await?;
         }
         self.check_no_open_tasks(&mut conn, id).await?;
+        // A DingTalk userid goes with the member (its row cascades): it is kept, so that events rendered
+        // later still name the user as DingTalk knew it (`user_leave_org`).
+        conn.execute(
+            Sql::new(
+                "INSERT INTO dingtalk_former_users (organization_id, member_id, userid) \
+                 SELECT organization_id, member_id, userid FROM dingtalk_users \
+                 WHERE organization_id = $1 AND member_id = $2",
+            )
+            .bind(self.org_id)
+            .bind(id),
+        )
+        .await?;
         conn.execute(
             Sql::new("DELETE FROM members WHERE organization_id = $1 AND id = $2")
                 .bind(self.org_id)

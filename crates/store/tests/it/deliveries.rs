@@ -29,6 +29,7 @@ pub(crate) fn subscription(
         app_id: None,
         table_id: None,
         secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+        dingtalk: None,
     }
 }
 

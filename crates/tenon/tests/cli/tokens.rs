@@ -146,7 +146,87 @@ async fn token_create_member_makes_a_personal_token_within_the_members_role(back
     env.database.cleanup().await;
 }
 
+/// `tenon client create --event-format dingtalk` installs the app with DingTalk-format stream frames.
+async fn client_create_sets_the_installations_event_format(backend: TestBackend) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let env = Env::new(backend).await;
+    let org = success(&env.run(&[
+        "org",
+        "create",
+        "湖州优品",
+        "--admin-email",
+        "boss@example.com",
+        "--admin-password",
+        "a long password",
+    ]));
+    let org = org.trim();
+    let admin = success(&env.run(&[
+        "token", "create", "--org", org, "--name", "admin", "--scopes", "admin",
+    ]));
+    let mut clients = vec![];
+    for (name, format) in [("DingTalk sync", Some("dingtalk")), ("Plain", None)] {
+        let mut args = vec![
+            "client",
+            "create",
+            "--org",
+            org,
+            "--name",
+            name,
+            "--scopes",
+            "directory:read",
+        ];
+        if let Some(format) = format {
+            args.extend(["--event-format", format]);
+        }
+        let created = success(&env.run(&args));
+        clients.push(created.split(' ').next().unwrap().to_owned());
+    }
+    let refused = env.run(&[
+        "client",
+        "create",
+        "--org",
+        org,
+        "--name",
+        "Bad",
+        "--scopes",
+        "directory:read",
+        "--event-format",
+        "xml",
+    ]);
+    assert!(!refused.status.success());
+    let (_server, base) = start_server(&env, &[]);
+    let listed: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/api/v1/installations"))
+        .bearer_auth(admin.trim())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let format_of = |client_id: &str| {
+        listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["client_id"] == client_id)
+            .map(|item| item["event_format"].clone())
+    };
+    assert_eq!(
+        format_of(&clients[0]),
+        Some(serde_json::json!("dingtalk")),
+        "{listed}"
+    );
+    assert_eq!(
+        format_of(&clients[1]),
+        Some(serde_json::json!("native")),
+        "{listed}"
+    );
+    env.database.cleanup().await;
+}
+
 on_both_backends!(
     org_token_and_client_print_only_what_scripts_capture,
     token_create_member_makes_a_personal_token_within_the_members_role,
+    client_create_sets_the_installations_event_format,
 );

@@ -13,12 +13,14 @@ use tenon_store::{StoreError, WriteContext};
 
 use crate::state::AppState;
 
+pub mod callbacks;
 pub mod contact;
 pub mod directory;
 pub mod errors;
 pub mod messages;
 pub mod oapi;
 pub mod oauth;
+pub mod signin;
 
 /// Why an app's credentials got no token.
 #[derive(Debug)]

@@ -35,8 +35,7 @@ use tenon_server::{ApiError, AppState};
 use crate::i18n::{self, Lang};
 use crate::pages::{error_page, json_block};
 use crate::public_page::{
-    self, ChoiceOut, SwitchOut, choices, control_of, error_at, posted_under, respond, text,
-    texts_of, typed_value,
+    self, InputOut, SwitchOut, input_out, posted_under, respond, text, texts_of, typed_value,
 };
 use crate::session::{MaybeViewer, login_redirect};
 
@@ -75,19 +74,12 @@ struct FixedOut {
 
 #[derive(Debug, Serialize)]
 struct FieldOut {
-    key: String,
-    /// The input's id (`f-1`, …).
-    id: String,
+    /// The input (its id `f-1`, …; a file field's control is `file`).
+    #[serde(flatten)]
+    input: InputOut,
     label: String,
     help: Option<String>,
     required: bool,
-    /// How the page asks for it: `text`, `textarea`, `checkbox`, `select`, `checkboxes`, or an input type.
-    control: &'static str,
-    inputmode: &'static str,
-    choices: Vec<ChoiceOut>,
-    value: String,
-    checked: bool,
-    error: Option<String>,
     /// A file field: the types it takes (`accept`), its size limit, and the files kept from an earlier
     /// post of this submission.
     accept: String,
@@ -138,9 +130,7 @@ fn field_out(
     errors: &[(String, String)],
     files: &[(tenon_model::FieldId, tenon_store::Attachment)],
 ) -> FieldOut {
-    let key = entry.field.key.to_string();
-    let (control, inputmode) = control_of(&entry.field.kind);
-    let given = typed.get(&key);
+    let given = typed.get(entry.field.key.as_str());
     let given_texts = texts_of(given);
     let (accept, max_mb) = match &entry.field.kind {
         FieldKind::Attachment { max_size_mb, types } => (types.join(","), *max_size_mb),
@@ -154,22 +144,23 @@ fn field_out(
             name: file.filename.clone(),
         })
         .collect();
+    // A file input holds no value (the files kept are listed).
+    let value = match &entry.field.kind {
+        FieldKind::Attachment { .. } => String::new(),
+        _ => given_texts.first().cloned().unwrap_or_default(),
+    };
     FieldOut {
-        id: format!("f-{i}"),
+        input: input_out(
+            &entry.field,
+            format!("f-{i}"),
+            &given_texts,
+            value,
+            matches!(given, Some(Value::Bool(true))),
+            errors,
+        ),
         label: entry.label.clone(),
         help: entry.help.clone(),
         required: entry.required,
-        control,
-        inputmode,
-        choices: choices(&entry.field.kind, &given_texts),
-        value: if control == "file" {
-            String::new()
-        } else {
-            given_texts.first().cloned().unwrap_or_default()
-        },
-        checked: matches!(given, Some(Value::Bool(true))),
-        error: error_at(errors, &key),
-        key,
         accept,
         max_mb,
         files,
@@ -223,7 +214,7 @@ fn render(
         lang: lang.tag(),
         title: form.title(),
         description: form.description(),
-        multipart: fields.iter().any(|field| field.control == "file"),
+        multipart: fields.iter().any(|field| field.input.control == "file"),
         fields,
         submit_label: form.submit_label(),
         action: address(form, lang, page, false),

@@ -9,7 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 use fluent_bundle::FluentValue;
 use serde::Serialize;
 use serde_json::Value;
-use tenon_model::apps::{FieldKind, FieldType};
+use tenon_model::apps::{Field, FieldKind, FieldType};
 use tenon_server::ApiError;
 
 use crate::i18n::{self, Lang};
@@ -58,9 +58,51 @@ pub(crate) struct ChoiceOut {
     selected: bool,
 }
 
+/// What the public pages' templates show of every field's input (a page's field entry flattens it
+/// next to its own parts).
+#[derive(Debug, Serialize)]
+pub(crate) struct InputOut {
+    pub key: String,
+    /// The input's id (`f-1`, `s-1`, …).
+    pub id: String,
+    /// How the page asks for it: `textarea`, `checkbox`, `select`, `checkboxes`, or an input type.
+    pub control: &'static str,
+    pub inputmode: &'static str,
+    pub choices: Vec<ChoiceOut>,
+    /// What the input holds (or, read-only, what the page shows).
+    pub value: String,
+    pub checked: bool,
+    /// The problem a refused post reported at the field.
+    pub error: Option<String>,
+}
+
+/// A field's input: `given` the texts it was given (choices among them are selected), `value` what it
+/// holds, `errors` a refused post's problems by field key.
+pub(crate) fn input_out(
+    field: &Field,
+    id: String,
+    given: &[String],
+    value: String,
+    checked: bool,
+    errors: &[(String, String)],
+) -> InputOut {
+    let key = field.key.to_string();
+    let (control, inputmode) = control_of(&field.kind);
+    InputOut {
+        error: error_at(errors, &key),
+        key,
+        id,
+        control,
+        inputmode,
+        choices: choices(&field.kind, given),
+        value,
+        checked,
+    }
+}
+
 /// How a field is asked for on a page: the control (`textarea`, `checkbox`, `select`, `checkboxes`, or
 /// an input type) and the input mode.
-pub(crate) fn control_of(kind: &FieldKind) -> (&'static str, &'static str) {
+fn control_of(kind: &FieldKind) -> (&'static str, &'static str) {
     match kind.field_type() {
         FieldType::LongText => ("textarea", ""),
         FieldType::Number | FieldType::Currency | FieldType::Percent => ("text", "decimal"),
@@ -78,7 +120,7 @@ pub(crate) fn control_of(kind: &FieldKind) -> (&'static str, &'static str) {
 }
 
 /// A field's choices, those among `given` selected.
-pub(crate) fn choices(kind: &FieldKind, given: &[String]) -> Vec<ChoiceOut> {
+fn choices(kind: &FieldKind, given: &[String]) -> Vec<ChoiceOut> {
     let names: Vec<String> = match kind {
         FieldKind::SingleSelect { choices } | FieldKind::MultiSelect { choices } => {
             choices.iter().map(|choice| choice.name.clone()).collect()
@@ -113,7 +155,7 @@ pub(crate) fn texts_of(value: Option<&Value>) -> Vec<String> {
 }
 
 /// The problem a refused post reported at `key`, if any.
-pub(crate) fn error_at(errors: &[(String, String)], key: &str) -> Option<String> {
+fn error_at(errors: &[(String, String)], key: &str) -> Option<String> {
     errors
         .iter()
         .find(|(field, _)| *field == key)

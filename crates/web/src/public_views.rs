@@ -156,6 +156,28 @@ fn render_lookup(
     respond_with(lang, status, &context)
 }
 
+/// Loads the published view, and the page's language (the organization's unless the visitor chose; the
+/// browser's when the view does not load); a view that does not load answers the error page.
+async fn loaded(
+    state: &AppState,
+    slug: &str,
+    peer: SocketAddr,
+    query: &ViewQuery,
+    headers: &HeaderMap,
+) -> Result<(PublicView, Lang), Response> {
+    let chosen = public_page::chosen(query.lang.as_deref(), headers);
+    match public_views::load(state, slug, peer.ip()).await {
+        Ok(public) => {
+            let lang = chosen.unwrap_or_else(|| Lang::from(public.organization.locale));
+            Ok((public, lang))
+        }
+        Err(error) => {
+            let lang = chosen.unwrap_or_else(|| i18n::negotiate(headers, None));
+            Err(crate::pages::error_page(lang, None, error.status()))
+        }
+    }
+}
+
 /// `POST /v/{slug}`: a lookup from the page (`number`, `phone_last4`).
 pub async fn find(
     State(state): State<AppState>,
@@ -165,19 +187,13 @@ pub async fn find(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let chosen = public_page::chosen(query.lang.as_deref(), &headers);
-    let public = match public_views::load(&state, &slug, peer.ip()).await {
-        Ok(public) if public.is_lookup() => public,
-        Ok(public) => {
-            let lang = chosen.unwrap_or_else(|| Lang::from(public.organization.locale));
-            return crate::pages::error_page(lang, None, StatusCode::METHOD_NOT_ALLOWED);
-        }
-        Err(error) => {
-            let lang = chosen.unwrap_or_else(|| i18n::negotiate(&headers, None));
-            return crate::pages::error_page(lang, None, error.status());
-        }
+    let (public, lang) = match loaded(&state, &slug, peer, &query, &headers).await {
+        Ok(loaded) => loaded,
+        Err(refused) => return refused,
     };
-    let lang = chosen.unwrap_or_else(|| Lang::from(public.organization.locale));
+    if !public.is_lookup() {
+        return crate::pages::error_page(lang, None, StatusCode::METHOD_NOT_ALLOWED);
+    }
     let posted = pairs(&body);
     let value_of = |name: &str| {
         posted
@@ -228,15 +244,10 @@ pub async fn show(
     Query(query): Query<ViewQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let chosen = public_page::chosen(query.lang.as_deref(), &headers);
-    let public = match public_views::load(&state, &slug, peer.ip()).await {
-        Ok(public) => public,
-        Err(error) => {
-            let lang = chosen.unwrap_or_else(|| i18n::negotiate(&headers, None));
-            return crate::pages::error_page(lang, None, error.status());
-        }
+    let (public, lang) = match loaded(&state, &slug, peer, &query, &headers).await {
+        Ok(loaded) => loaded,
+        Err(refused) => return refused,
     };
-    let lang = chosen.unwrap_or_else(|| Lang::from(public.organization.locale));
     if public.is_lookup() {
         return render_lookup(lang, StatusCode::OK, &public, String::new(), None, None);
     }

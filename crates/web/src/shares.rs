@@ -22,8 +22,7 @@ use tenon_server::{ApiError, AppState};
 
 use crate::i18n::{self, Lang};
 use crate::public_page::{
-    self, ChoiceOut, SwitchOut, choices, control_of, error_at, pairs, posted_under, shown, text,
-    texts_of, typed_value,
+    self, InputOut, SwitchOut, input_out, pairs, posted_under, shown, text, texts_of, typed_value,
 };
 
 #[derive(Debug, Deserialize)]
@@ -33,19 +32,11 @@ pub struct ShareQuery {
 
 #[derive(Debug, Serialize)]
 struct FieldOut {
-    key: String,
-    /// The input's id (`s-1`, …).
-    id: String,
+    /// The input (its id `s-1`, …); its value as text: what a read-only field shows, what an input holds.
+    #[serde(flatten)]
+    input: InputOut,
     label: String,
     editable: bool,
-    /// How the page asks for it: `textarea`, `checkbox`, `select`, `checkboxes`, or an input type.
-    control: &'static str,
-    inputmode: &'static str,
-    choices: Vec<ChoiceOut>,
-    /// The value as text (what a read-only field shows, what an input holds).
-    value: String,
-    checked: bool,
-    error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -95,24 +86,23 @@ fn field_out(
     value: &Value,
     errors: &[(String, String)],
 ) -> FieldOut {
-    let key = shared.field.key.to_string();
-    let (control, inputmode) = control_of(&shared.field.kind);
     let texts = input_texts(open, shared, value);
+    let text = if shared.editable {
+        texts.first().cloned().unwrap_or_default()
+    } else {
+        shown(lang, value)
+    };
     FieldOut {
-        id: format!("s-{index}"),
+        input: input_out(
+            &shared.field,
+            format!("s-{index}"),
+            &texts,
+            text,
+            matches!(value, Value::Bool(true)),
+            errors,
+        ),
         label: shared.field.name.to_string(),
         editable: shared.editable,
-        control,
-        inputmode,
-        choices: choices(&shared.field.kind, &texts),
-        value: if shared.editable {
-            texts.first().cloned().unwrap_or_default()
-        } else {
-            shown(lang, value)
-        },
-        checked: matches!(value, Value::Bool(true)),
-        error: error_at(errors, &key),
-        key,
     }
 }
 

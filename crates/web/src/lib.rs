@@ -22,6 +22,7 @@ pub mod designer;
 pub mod i18n;
 pub mod pages;
 pub mod public_form;
+pub(crate) mod public_page;
 pub mod public_views;
 pub mod security;
 pub mod session;
@@ -66,7 +67,10 @@ pub fn router(state: AppState) -> Router<AppState> {
                 )),
         )
         .route("/s/{token}", get(shares::show).post(shares::submit))
-        .route("/v/{slug}", get(public_views::show).post(public_views::find))
+        .route(
+            "/v/{slug}",
+            get(public_views::show).post(public_views::find),
+        )
         .route("/static/{*path}", get(assets::serve));
     Router::new()
         .merge(private)

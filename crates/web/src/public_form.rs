@@ -22,20 +22,22 @@ use std::net::SocketAddr;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use fluent_bundle::FluentValue;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use tenon_model::apps::{FieldKind, FieldType};
+use tenon_model::apps::FieldKind;
 use tenon_server::routes::form_uploads;
 use tenon_server::routes::forms::{self, FormField, Origin, PublicForm, Submission};
 use tenon_server::{ApiError, AppState};
 
 use crate::i18n::{self, Lang};
 use crate::pages::{error_page, json_block};
+use crate::public_page::{
+    self, InputOut, SwitchOut, input_out, posted_under, respond, text, texts_of, typed_value,
+};
 use crate::session::{MaybeViewer, login_redirect};
-use crate::templates;
 
 pub mod multipart;
 mod post;
@@ -71,38 +73,18 @@ struct FixedOut {
 }
 
 #[derive(Debug, Serialize)]
-struct ChoiceOut {
-    value: String,
-    selected: bool,
-}
-
-#[derive(Debug, Serialize)]
 struct FieldOut {
-    key: String,
-    /// The input's id (`f-1`, …).
-    id: String,
+    /// The input (its id `f-1`, …; a file field's control is `file`).
+    #[serde(flatten)]
+    input: InputOut,
     label: String,
     help: Option<String>,
     required: bool,
-    /// How the page asks for it: `text`, `textarea`, `checkbox`, `select`, `checkboxes`, or an input type.
-    control: &'static str,
-    inputmode: &'static str,
-    choices: Vec<ChoiceOut>,
-    value: String,
-    checked: bool,
-    error: Option<String>,
     /// A file field: the types it takes (`accept`), its size limit, and the files kept from an earlier
     /// post of this submission.
     accept: String,
     max_mb: u32,
     files: Vec<FileOut>,
-}
-
-#[derive(Debug, Serialize)]
-struct SwitchOut {
-    tag: &'static str,
-    label: &'static str,
-    href: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -135,42 +117,7 @@ struct Context {
 
 /// The page's language: `?lang=` (the switch), else the language cookie, else the organization's.
 fn language(query: Option<&str>, headers: &HeaderMap, form: &PublicForm) -> Lang {
-    query
-        .and_then(Lang::parse)
-        .or_else(|| i18n::cookie(headers, i18n::LANG_COOKIE).and_then(|value| Lang::parse(&value)))
-        .unwrap_or_else(|| Lang::from(form.organization.locale))
-}
-
-fn text(lang: Lang, key: &str, args: &[(&str, FluentValue<'_>)]) -> String {
-    i18n::message(lang, key, args).unwrap_or_else(|| key.to_owned())
-}
-
-/// How a field is asked for on the page.
-fn control_of(kind: &FieldKind) -> (&'static str, &'static str) {
-    match kind.field_type() {
-        FieldType::LongText => ("textarea", ""),
-        FieldType::Number | FieldType::Currency | FieldType::Percent => ("text", "decimal"),
-        FieldType::Date => ("date", ""),
-        FieldType::DateTime => ("datetime-local", ""),
-        FieldType::Checkbox => ("checkbox", ""),
-        FieldType::SingleSelect | FieldType::Rating => ("select", ""),
-        FieldType::MultiSelect => ("checkboxes", ""),
-        FieldType::Email => ("email", "email"),
-        FieldType::Phone => ("tel", "tel"),
-        FieldType::Url => ("url", "url"),
-        FieldType::Attachment => ("file", ""),
-        _ => ("text", ""),
-    }
-}
-
-fn choices_of(kind: &FieldKind) -> Vec<String> {
-    match kind {
-        FieldKind::SingleSelect { choices } | FieldKind::MultiSelect { choices } => {
-            choices.iter().map(|choice| choice.name.clone()).collect()
-        }
-        FieldKind::Rating { max } => (1..=*max).map(|n| n.to_string()).collect(),
-        _ => Vec::new(),
-    }
+    public_page::chosen(query, headers).unwrap_or_else(|| Lang::from(form.organization.locale))
 }
 
 /// The values a visitor typed, by field key (several for a multi-select).
@@ -183,18 +130,8 @@ fn field_out(
     errors: &[(String, String)],
     files: &[(tenon_model::FieldId, tenon_store::Attachment)],
 ) -> FieldOut {
-    let key = entry.field.key.to_string();
-    let (control, inputmode) = control_of(&entry.field.kind);
-    let given = typed.get(&key);
-    let given_texts: Vec<String> = match given {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|item| item.as_str().map(str::to_owned))
-            .collect(),
-        Some(Value::String(text)) => vec![text.clone()],
-        Some(Value::Number(n)) => vec![n.to_string()],
-        _ => Vec::new(),
-    };
+    let given = typed.get(entry.field.key.as_str());
+    let given_texts = texts_of(given);
     let (accept, max_mb) = match &entry.field.kind {
         FieldKind::Attachment { max_size_mb, types } => (types.join(","), *max_size_mb),
         _ => (String::new(), 0),
@@ -207,31 +144,23 @@ fn field_out(
             name: file.filename.clone(),
         })
         .collect();
+    // A file input holds no value (the files kept are listed).
+    let value = match &entry.field.kind {
+        FieldKind::Attachment { .. } => String::new(),
+        _ => given_texts.first().cloned().unwrap_or_default(),
+    };
     FieldOut {
-        id: format!("f-{i}"),
+        input: input_out(
+            &entry.field,
+            format!("f-{i}"),
+            &given_texts,
+            value,
+            matches!(given, Some(Value::Bool(true))),
+            errors,
+        ),
         label: entry.label.clone(),
         help: entry.help.clone(),
         required: entry.required,
-        control,
-        inputmode,
-        choices: choices_of(&entry.field.kind)
-            .into_iter()
-            .map(|value| ChoiceOut {
-                selected: given_texts.contains(&value),
-                value,
-            })
-            .collect(),
-        value: if control == "file" {
-            String::new()
-        } else {
-            given_texts.first().cloned().unwrap_or_default()
-        },
-        checked: matches!(given, Some(Value::Bool(true))),
-        error: errors
-            .iter()
-            .find(|(field, _)| *field == key)
-            .map(|(_, message)| message.clone()),
-        key,
         accept,
         max_mb,
         files,
@@ -259,10 +188,6 @@ fn render(
     message: String,
     page: &PageInput,
 ) -> Response {
-    let other = match lang {
-        Lang::ZhCn => Lang::En,
-        Lang::En => Lang::ZhCn,
-    };
     let fields: Vec<FieldOut> = form
         .visible()
         .filter(|entry| forms::fillable_on_page(entry.field.field_type()))
@@ -289,18 +214,11 @@ fn render(
         lang: lang.tag(),
         title: form.title(),
         description: form.description(),
-        multipart: fields.iter().any(|field| field.control == "file"),
+        multipart: fields.iter().any(|field| field.input.control == "file"),
         fields,
         submit_label: form.submit_label(),
         action: address(form, lang, page, false),
-        switch: SwitchOut {
-            tag: other.tag(),
-            label: match other {
-                Lang::ZhCn => "简体中文",
-                Lang::En => "English",
-            },
-            href: address(form, other, page, true),
-        },
+        switch: public_page::switch(lang, |other| address(form, other, page, true)),
         form_error,
         state,
         message,
@@ -312,19 +230,13 @@ fn render(
         prefill_notice,
         fixed,
     };
-    match templates::render("public_form.html", &context) {
-        Ok(html) => {
-            let mut response = (status, Html(html)).into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
-        Err(error) => {
-            tracing::error!(%error, "the public form failed to render");
-            error_page(lang, None, StatusCode::INTERNAL_SERVER_ERROR)
-        }
-    }
+    respond(
+        "public_form.html",
+        &context,
+        status,
+        lang,
+        "the public form",
+    )
 }
 
 /// `GET /f/{slug}`: the form, with what the link prefills.
@@ -409,31 +321,7 @@ fn typed_values(form: &PublicForm, posted: &[(String, String)]) -> Typed {
         .filter(|entry| forms::fillable_on_page(entry.field.field_type()))
     {
         let key = entry.field.key.as_str();
-        let values: Vec<&str> = posted
-            .iter()
-            .filter(|(name, _)| name == key)
-            .map(|(_, value)| value.as_str())
-            .collect();
-        let value = match entry.field.field_type() {
-            FieldType::Checkbox => Value::Bool(values.iter().any(|v| !v.is_empty())),
-            FieldType::MultiSelect | FieldType::Attachment => Value::Array(
-                values
-                    .iter()
-                    .filter(|v| !v.is_empty())
-                    .map(|v| Value::String((*v).to_owned()))
-                    .collect(),
-            ),
-            FieldType::Rating => match values.first().map(|v| v.trim()) {
-                Some(raw) if !raw.is_empty() => raw
-                    .parse::<i64>()
-                    .map_or_else(|_| Value::String(raw.to_owned()), Value::from),
-                _ => Value::Null,
-            },
-            _ => match values.first() {
-                Some(raw) if !raw.trim().is_empty() => Value::String((*raw).to_owned()),
-                _ => Value::Null,
-            },
-        };
+        let value = typed_value(entry.field.field_type(), &posted_under(posted, key));
         typed.insert(key.to_owned(), value);
     }
     typed
@@ -580,15 +468,9 @@ fn refused(
     error: &ApiError,
     page: &PageInput,
 ) -> Response {
-    let seconds = |error: &ApiError| {
-        error
-            .param("retry_after")
-            .and_then(Value::as_i64)
-            .unwrap_or(60)
-    };
     match error.status() {
         StatusCode::TOO_MANY_REQUESTS => {
-            let wait = seconds(error);
+            let wait = public_page::retry_after(error);
             let message = if let Some(detail) = error
                 .details()
                 .iter()
@@ -704,32 +586,18 @@ fn refused(
     }
 }
 
-/// A field problem in the page's language (`detail-<code>` with its parameters).
+/// A field problem in the page's language (`detail-<code>` with its parameters; a list's items joined).
 fn detail_message(lang: Lang, detail: &tenon_model::FieldError) -> String {
-    let args: Vec<(&str, FluentValue<'_>)> = detail
-        .params
-        .iter()
-        .map(|(name, value)| {
-            let value = match value {
-                Value::String(text) => FluentValue::from(text.clone()),
-                Value::Number(n) => n
-                    .as_i64()
-                    .map_or_else(|| FluentValue::from(n.to_string()), FluentValue::from),
-                Value::Array(items) => FluentValue::from(
-                    items
-                        .iter()
-                        .map(|item| {
-                            item.as_str()
-                                .map_or_else(|| item.to_string(), str::to_owned)
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                ),
-                other => FluentValue::from(other.to_string()),
-            };
-            (name, value)
-        })
-        .collect();
-    i18n::message(lang, &format!("detail-{}", detail.code.as_str()), &args)
-        .unwrap_or_else(|| detail.reason.clone())
+    public_page::detail_message(lang, detail, |value| match value {
+        Value::String(text) => text.clone(),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map_or_else(|| item.to_string(), str::to_owned)
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    })
 }

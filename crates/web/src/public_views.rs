@@ -8,8 +8,8 @@
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use fluent_bundle::FluentValue;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -18,19 +18,12 @@ use tenon_server::routes::public_lookup;
 use tenon_server::routes::public_views::{self, PublicView};
 
 use crate::i18n::{self, Lang};
-use crate::templates;
+use crate::public_page::{self, SwitchOut, pairs, shown, text};
 
 #[derive(Debug, Deserialize)]
 pub struct ViewQuery {
     lang: Option<String>,
     cursor: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct SwitchOut {
-    tag: &'static str,
-    label: &'static str,
-    href: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -64,32 +57,6 @@ struct Context {
     /// Back to the first page, when this is not it.
     first: Option<String>,
     switch: SwitchOut,
-}
-
-fn text(lang: Lang, key: &str, args: &[(&str, FluentValue<'_>)]) -> String {
-    i18n::message(lang, key, args).unwrap_or_else(|| key.to_owned())
-}
-
-/// A rendered value as a cell shows it: names of linked things, lists joined, ticks as words.
-fn shown(lang: Lang, value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(text) => text.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(true) => text(lang, "share-yes", &[]),
-        Value::Bool(false) => text(lang, "share-no", &[]),
-        Value::Array(items) => items
-            .iter()
-            .map(|item| shown(lang, item))
-            .filter(|item| !item.is_empty())
-            .collect::<Vec<_>>()
-            .join(", "),
-        Value::Object(map) => ["name", "title", "filename", "value", "id"]
-            .iter()
-            .find_map(|key| map.get(*key))
-            .map(|inner| shown(lang, inner))
-            .unwrap_or_default(),
-    }
 }
 
 fn address(slug: &str, lang: Lang, cursor: Option<&str>) -> String {
@@ -139,34 +106,17 @@ fn respond(lang: Lang, context: &Context) -> Response {
 }
 
 fn respond_with(lang: Lang, status: StatusCode, context: &Context) -> Response {
-    match templates::render("public_view.html", context) {
-        Ok(html) => {
-            let mut response = (status, Html(html)).into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
-        Err(error) => {
-            tracing::error!(%error, "the published view failed to render");
-            crate::pages::error_page(lang, None, StatusCode::INTERNAL_SERVER_ERROR)
-        }
-    }
+    public_page::respond(
+        "public_view.html",
+        context,
+        status,
+        lang,
+        "the published view",
+    )
 }
 
 fn switch(slug: &str, lang: Lang) -> SwitchOut {
-    let other = match lang {
-        Lang::ZhCn => Lang::En,
-        Lang::En => Lang::ZhCn,
-    };
-    SwitchOut {
-        tag: other.tag(),
-        label: match other {
-            Lang::ZhCn => "简体中文",
-            Lang::En => "English",
-        },
-        href: address(slug, other, None),
-    }
+    public_page::switch(lang, |other| address(slug, other, None))
 }
 
 /// A lookup view's page: the form, with the record found or why nothing is shown.
@@ -206,6 +156,28 @@ fn render_lookup(
     respond_with(lang, status, &context)
 }
 
+/// Loads the published view, and the page's language (the organization's unless the visitor chose; the
+/// browser's when the view does not load); a view that does not load answers the error page.
+async fn loaded(
+    state: &AppState,
+    slug: &str,
+    peer: SocketAddr,
+    query: &ViewQuery,
+    headers: &HeaderMap,
+) -> Result<(PublicView, Lang), Response> {
+    let chosen = public_page::chosen(query.lang.as_deref(), headers);
+    match public_views::load(state, slug, peer.ip()).await {
+        Ok(public) => {
+            let lang = chosen.unwrap_or_else(|| Lang::from(public.organization.locale));
+            Ok((public, lang))
+        }
+        Err(error) => {
+            let lang = chosen.unwrap_or_else(|| i18n::negotiate(headers, None));
+            Err(crate::pages::error_page(lang, None, error.status()))
+        }
+    }
+}
+
 /// `POST /v/{slug}`: a lookup from the page (`number`, `phone_last4`).
 pub async fn find(
     State(state): State<AppState>,
@@ -215,24 +187,14 @@ pub async fn find(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let chosen = query.lang.as_deref().and_then(Lang::parse).or_else(|| {
-        i18n::cookie(&headers, i18n::LANG_COOKIE).and_then(|value| Lang::parse(&value))
-    });
-    let public = match public_views::load(&state, &slug, peer.ip()).await {
-        Ok(public) if public.is_lookup() => public,
-        Ok(public) => {
-            let lang = chosen.unwrap_or_else(|| Lang::from(public.organization.locale));
-            return crate::pages::error_page(lang, None, StatusCode::METHOD_NOT_ALLOWED);
-        }
-        Err(error) => {
-            let lang = chosen.unwrap_or_else(|| i18n::negotiate(&headers, None));
-            return crate::pages::error_page(lang, None, error.status());
-        }
+    let (public, lang) = match loaded(&state, &slug, peer, &query, &headers).await {
+        Ok(loaded) => loaded,
+        Err(refused) => return refused,
     };
-    let lang = chosen.unwrap_or_else(|| Lang::from(public.organization.locale));
-    let posted: Vec<(String, String)> = form_urlencoded::parse(&body)
-        .map(|(name, value)| (name.into_owned(), value.into_owned()))
-        .collect();
+    if !public.is_lookup() {
+        return crate::pages::error_page(lang, None, StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let posted = pairs(&body);
     let value_of = |name: &str| {
         posted
             .iter()
@@ -259,12 +221,7 @@ pub async fn find(
                     "share-rate-limited",
                     &[(
                         "seconds",
-                        FluentValue::from(
-                            error
-                                .param("retry_after")
-                                .and_then(Value::as_i64)
-                                .unwrap_or(60),
-                        ),
+                        FluentValue::from(public_page::retry_after(&error)),
                     )],
                 ),
                 StatusCode::UNPROCESSABLE_ENTITY => text(lang, "pview-lookup-invalid", &[]),
@@ -287,17 +244,10 @@ pub async fn show(
     Query(query): Query<ViewQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let chosen = query.lang.as_deref().and_then(Lang::parse).or_else(|| {
-        i18n::cookie(&headers, i18n::LANG_COOKIE).and_then(|value| Lang::parse(&value))
-    });
-    let public = match public_views::load(&state, &slug, peer.ip()).await {
-        Ok(public) => public,
-        Err(error) => {
-            let lang = chosen.unwrap_or_else(|| i18n::negotiate(&headers, None));
-            return crate::pages::error_page(lang, None, error.status());
-        }
+    let (public, lang) = match loaded(&state, &slug, peer, &query, &headers).await {
+        Ok(loaded) => loaded,
+        Err(refused) => return refused,
     };
-    let lang = chosen.unwrap_or_else(|| Lang::from(public.organization.locale));
     if public.is_lookup() {
         return render_lookup(lang, StatusCode::OK, &public, String::new(), None, None);
     }

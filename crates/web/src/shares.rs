@@ -11,17 +11,19 @@ use std::net::SocketAddr;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use fluent_bundle::FluentValue;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tenon_model::apps::{FieldKind, FieldType};
+use tenon_model::apps::FieldType;
 use tenon_server::routes::share_links::{self, OpenShare, SharedField};
 use tenon_server::{ApiError, AppState};
 
 use crate::i18n::{self, Lang};
-use crate::templates;
+use crate::public_page::{
+    self, InputOut, SwitchOut, input_out, pairs, posted_under, shown, text, texts_of, typed_value,
+};
 
 #[derive(Debug, Deserialize)]
 pub struct ShareQuery {
@@ -29,33 +31,12 @@ pub struct ShareQuery {
 }
 
 #[derive(Debug, Serialize)]
-struct ChoiceOut {
-    value: String,
-    selected: bool,
-}
-
-#[derive(Debug, Serialize)]
 struct FieldOut {
-    key: String,
-    /// The input's id (`s-1`, …).
-    id: String,
+    /// The input (its id `s-1`, …); its value as text: what a read-only field shows, what an input holds.
+    #[serde(flatten)]
+    input: InputOut,
     label: String,
     editable: bool,
-    /// How the page asks for it: `textarea`, `checkbox`, `select`, `checkboxes`, or an input type.
-    control: &'static str,
-    inputmode: &'static str,
-    choices: Vec<ChoiceOut>,
-    /// The value as text (what a read-only field shows, what an input holds).
-    value: String,
-    checked: bool,
-    error: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct SwitchOut {
-    tag: &'static str,
-    label: &'static str,
-    href: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -76,65 +57,11 @@ struct Context {
     expires: String,
 }
 
-fn text(lang: Lang, key: &str, args: &[(&str, FluentValue<'_>)]) -> String {
-    i18n::message(lang, key, args).unwrap_or_else(|| key.to_owned())
-}
-
 /// The page's language: `?lang=` (the switch), else the language cookie, else `fallback`.
 fn language(query: Option<&str>, headers: &HeaderMap, fallback: Option<Lang>) -> Lang {
-    query
-        .and_then(Lang::parse)
-        .or_else(|| i18n::cookie(headers, i18n::LANG_COOKIE).and_then(|value| Lang::parse(&value)))
+    public_page::chosen(query, headers)
         .or(fallback)
         .unwrap_or_else(|| i18n::negotiate(headers, None))
-}
-
-fn control_of(kind: &FieldKind) -> (&'static str, &'static str) {
-    match kind.field_type() {
-        FieldType::LongText => ("textarea", ""),
-        FieldType::Number | FieldType::Currency | FieldType::Percent => ("text", "decimal"),
-        FieldType::Date => ("date", ""),
-        FieldType::DateTime => ("datetime-local", ""),
-        FieldType::Checkbox => ("checkbox", ""),
-        FieldType::SingleSelect | FieldType::Rating => ("select", ""),
-        FieldType::MultiSelect => ("checkboxes", ""),
-        FieldType::Email => ("email", "email"),
-        FieldType::Phone => ("tel", "tel"),
-        FieldType::Url => ("url", "url"),
-        _ => ("text", ""),
-    }
-}
-
-fn choices_of(kind: &FieldKind) -> Vec<String> {
-    match kind {
-        FieldKind::SingleSelect { choices } | FieldKind::MultiSelect { choices } => {
-            choices.iter().map(|choice| choice.name.clone()).collect()
-        }
-        FieldKind::Rating { max } => (1..=*max).map(|n| n.to_string()).collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// A rendered value as the page shows it: names of linked things, lists joined, ticks as words.
-fn shown(lang: Lang, value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(text) => text.clone(),
-        Value::Number(n) => n.to_string(),
-        Value::Bool(true) => text(lang, "share-yes", &[]),
-        Value::Bool(false) => text(lang, "share-no", &[]),
-        Value::Array(items) => items
-            .iter()
-            .map(|item| shown(lang, item))
-            .filter(|item| !item.is_empty())
-            .collect::<Vec<_>>()
-            .join(", "),
-        Value::Object(map) => ["name", "title", "filename", "value", "id"]
-            .iter()
-            .find_map(|key| map.get(*key))
-            .map(|inner| shown(lang, inner))
-            .unwrap_or_default(),
-    }
 }
 
 /// The texts an input holds for a stored value (a date-time in the organization's zone, without one).
@@ -147,17 +74,7 @@ fn input_texts(open: &OpenShare, shared: &SharedField, value: &Value) -> Vec<Str
                     .to_string()
             })
             .map_or_else(|_| vec![raw.clone()], |text| vec![text]),
-        (_, Value::Array(items)) => items
-            .iter()
-            .filter_map(|item| match item {
-                Value::String(text) => Some(text.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            })
-            .collect(),
-        (_, Value::String(text)) => vec![text.clone()],
-        (_, Value::Number(n)) => vec![n.to_string()],
-        _ => Vec::new(),
+        _ => texts_of(Some(value)),
     }
 }
 
@@ -169,67 +86,34 @@ fn field_out(
     value: &Value,
     errors: &[(String, String)],
 ) -> FieldOut {
-    let key = shared.field.key.to_string();
-    let (control, inputmode) = control_of(&shared.field.kind);
     let texts = input_texts(open, shared, value);
+    let text = if shared.editable {
+        texts.first().cloned().unwrap_or_default()
+    } else {
+        shown(lang, value)
+    };
     FieldOut {
-        id: format!("s-{index}"),
+        input: input_out(
+            &shared.field,
+            format!("s-{index}"),
+            &texts,
+            text,
+            matches!(value, Value::Bool(true)),
+            errors,
+        ),
         label: shared.field.name.to_string(),
         editable: shared.editable,
-        control,
-        inputmode,
-        choices: choices_of(&shared.field.kind)
-            .into_iter()
-            .map(|choice| ChoiceOut {
-                selected: texts.contains(&choice),
-                value: choice,
-            })
-            .collect(),
-        value: if shared.editable {
-            texts.first().cloned().unwrap_or_default()
-        } else {
-            shown(lang, value)
-        },
-        checked: matches!(value, Value::Bool(true)),
-        error: errors
-            .iter()
-            .find(|(field, _)| *field == key)
-            .map(|(_, message)| message.clone()),
-        key,
     }
 }
 
 fn switch(token: &str, lang: Lang) -> SwitchOut {
-    let other = match lang {
-        Lang::ZhCn => Lang::En,
-        Lang::En => Lang::ZhCn,
-    };
-    SwitchOut {
-        tag: other.tag(),
-        label: match other {
-            Lang::ZhCn => "简体中文",
-            Lang::En => "English",
-        },
-        href: format!("/s/{token}?lang={}", other.tag()),
-    }
+    public_page::switch(lang, |other| format!("/s/{token}?lang={}", other.tag()))
 }
 
 fn respond(status: StatusCode, context: &Context, lang: Lang) -> Response {
-    match templates::render("share.html", context) {
-        Ok(html) => {
-            let mut response = (status, Html(html)).into_response();
-            // The token is in the address: the security headers' `Referrer-Policy: same-origin` keeps it
-            // from other sites, and the page's own `<meta name="referrer">` from every site.
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
-        Err(error) => {
-            tracing::error!(%error, "the record link page failed to render");
-            crate::pages::error_page(lang, None, StatusCode::INTERNAL_SERVER_ERROR)
-        }
-    }
+    // The token is in the address: the security headers' `Referrer-Policy: same-origin` keeps it from
+    // other sites, and the page's own `<meta name="referrer">` from every site.
+    public_page::respond("share.html", context, status, lang, "the record link page")
 }
 
 /// The record's page. `values`: what the inputs hold (the record's values, or what was posted).
@@ -292,10 +176,7 @@ fn refused_page(token: &str, lang: Lang, error: &ApiError) -> Response {
             ("gone", text(lang, &format!("share-gone-{reason}"), &[]))
         }
         StatusCode::TOO_MANY_REQUESTS => {
-            let seconds = error
-                .param("retry_after")
-                .and_then(Value::as_i64)
-                .unwrap_or(60);
+            let seconds = public_page::retry_after(error);
             (
                 "limited",
                 text(
@@ -337,6 +218,29 @@ async fn record_values(state: &AppState, open: &OpenShare) -> Result<Map<String,
         .unwrap_or_default())
 }
 
+/// Opens the link, and the page's language (the organization's, else the browser's, unless the visitor
+/// chose); a link that does not open answers its page.
+async fn opened(
+    state: &AppState,
+    token: &str,
+    peer: SocketAddr,
+    query: &ShareQuery,
+    headers: &HeaderMap,
+) -> Result<(OpenShare, Lang), Response> {
+    match share_links::open(state, token, peer.ip()).await {
+        Ok(open) => {
+            let locale = Lang::from(open.organization.locale);
+            let lang = language(query.lang.as_deref(), headers, Some(locale));
+            Ok((open, lang))
+        }
+        Err(error) => {
+            let locale = share_links::locale_of(state, token).await;
+            let lang = language(query.lang.as_deref(), headers, locale.map(Lang::from));
+            Err(refused_page(token, lang, &error))
+        }
+    }
+}
+
 /// `GET /s/{token}`: the record's chosen fields.
 pub async fn show(
     State(state): State<AppState>,
@@ -345,20 +249,10 @@ pub async fn show(
     Query(query): Query<ShareQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let opened = share_links::open(&state, &token, peer.ip()).await;
-    let open = match opened {
-        Ok(open) => open,
-        Err(error) => {
-            let locale = share_links::locale_of(&state, &token).await;
-            let lang = language(query.lang.as_deref(), &headers, locale.map(Lang::from));
-            return refused_page(&token, lang, &error);
-        }
+    let (open, lang) = match opened(&state, &token, peer, &query, &headers).await {
+        Ok(opened) => opened,
+        Err(refused) => return refused,
     };
-    let lang = language(
-        query.lang.as_deref(),
-        &headers,
-        Some(Lang::from(open.organization.locale)),
-    );
     let shown = async {
         share_links::audit_read(&state, &open).await?;
         record_values(&state, &open).await
@@ -378,66 +272,23 @@ pub async fn show(
     }
 }
 
-/// Reads the posted body: every `name=value` pair, in order.
-fn pairs(body: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(body)
-        .map(|(name, value)| (name.into_owned(), value.into_owned()))
-        .collect()
-}
-
 /// The posted strings as the values the API takes, by field key: every editable field, an empty input
 /// clearing the field.
 fn typed_values(open: &OpenShare, posted: &[(String, String)]) -> Map<String, Value> {
     let mut typed = Map::new();
     for shared in open.editable() {
         let key = shared.field.key.as_str();
-        let values: Vec<&str> = posted
-            .iter()
-            .filter(|(name, _)| name == key)
-            .map(|(_, value)| value.as_str())
-            .collect();
-        let value = match shared.field.field_type() {
-            FieldType::Checkbox => Value::Bool(values.iter().any(|v| !v.is_empty())),
-            FieldType::MultiSelect => Value::Array(
-                values
-                    .iter()
-                    .filter(|v| !v.is_empty())
-                    .map(|v| Value::String((*v).to_owned()))
-                    .collect(),
-            ),
-            FieldType::Rating => match values.first().map(|v| v.trim()) {
-                Some(raw) if !raw.is_empty() => raw
-                    .parse::<i64>()
-                    .map_or_else(|_| Value::String(raw.to_owned()), Value::from),
-                _ => Value::Null,
-            },
-            _ => match values.first() {
-                Some(raw) if !raw.trim().is_empty() => Value::String((*raw).to_owned()),
-                _ => Value::Null,
-            },
-        };
+        // A link edits no attachment field (`share_links::editable_type`).
+        let value = typed_value(shared.field.field_type(), &posted_under(posted, key));
         typed.insert(key.to_owned(), value);
     }
     typed
 }
 
-/// A field problem in the page's language (`detail-<code>` with its parameters).
+/// A field problem in the page's language (`detail-<code>` with its parameters, shown as the page shows
+/// values).
 fn detail_message(lang: Lang, detail: &tenon_model::FieldError) -> String {
-    let args: Vec<(&str, FluentValue<'_>)> = detail
-        .params
-        .iter()
-        .map(|(name, value)| {
-            let value = match value {
-                Value::Number(n) => n
-                    .as_i64()
-                    .map_or_else(|| FluentValue::from(n.to_string()), FluentValue::from),
-                other => FluentValue::from(shown(lang, other)),
-            };
-            (name, value)
-        })
-        .collect();
-    i18n::message(lang, &format!("detail-{}", detail.code.as_str()), &args)
-        .unwrap_or_else(|| detail.reason.clone())
+    public_page::detail_message(lang, detail, |value| shown(lang, value))
 }
 
 /// `POST /s/{token}`: an edit from the page. Refused values come back with what was typed and a message
@@ -450,19 +301,10 @@ pub async fn submit(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let open = match share_links::open(&state, &token, peer.ip()).await {
-        Ok(open) => open,
-        Err(error) => {
-            let locale = share_links::locale_of(&state, &token).await;
-            let lang = language(query.lang.as_deref(), &headers, locale.map(Lang::from));
-            return refused_page(&token, lang, &error);
-        }
+    let (open, lang) = match opened(&state, &token, peer, &query, &headers).await {
+        Ok(opened) => opened,
+        Err(refused) => return refused,
     };
-    let lang = language(
-        query.lang.as_deref(),
-        &headers,
-        Some(Lang::from(open.organization.locale)),
-    );
     let typed = typed_values(&open, &pairs(&body));
     match share_links::edit(&state, &open, &token, peer.ip(), &typed).await {
         Ok(record) => {

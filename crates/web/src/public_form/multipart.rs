@@ -65,7 +65,11 @@ mod tests {
         assert_eq!(parts[1].filename.as_deref(), Some("a b.png"));
         assert_eq!(parts[1].content_type.as_deref(), Some("image/png"));
         assert_eq!(parts[1].data, b"\x89PNG\r\n--X");
-        assert!(parse(Bytes::from_static(&body[..40]), &boundary).await.is_none());
-        assert!(boundary("application/x-www-form-urlencoded").is_none());
+        assert!(
+            parse(Bytes::from_static(&body[..40]), &boundary)
+                .await
+                .is_none()
+        );
+        assert!(super::boundary("application/x-www-form-urlencoded").is_none());
     }
 }

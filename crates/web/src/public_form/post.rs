@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, header};
 use tenon_server::routes::form_uploads::UploadedFile;
 
 use super::multipart;
+use crate::public_page::pairs;
 
 /// What a post carried: its text values (in order) and its files.
 pub struct Posted {
@@ -69,11 +70,4 @@ fn clean_filename(raw: &str) -> String {
     } else {
         name
     }
-}
-
-/// Reads the posted body: every `name=value` pair, in order.
-fn pairs(body: &[u8]) -> Vec<(String, String)> {
-    form_urlencoded::parse(body)
-        .map(|(name, value)| (name.into_owned(), value.into_owned()))
-        .collect()
 }

@@ -163,6 +163,10 @@ api_tests! {
             .await
             .expect(StatusCode::CREATED);
         let b_flow = app.get("/api/v1/flows/b_flow", &other_admin).await.expect(StatusCode::OK).clone();
+        app.post("/api/v1/connections", &other_admin, json!({"key": "b_conn", "name": "B ERP", "kind": "http",
+            "config": {"base_url": "https://erp.b.example", "auth": "bearer"}, "secrets": {"token": "b-secret-token"}}))
+            .await
+            .expect(StatusCode::CREATED);
         let b_run = app.post("/api/v1/flows/b_flow/runs", &other_admin, json!({})).await.expect(StatusCode::CREATED).clone();
         let text = |value: &Value| value.as_str().unwrap().to_owned();
         // Every way a path may name an object of B: by id, and by key where keys are accepted.
@@ -209,6 +213,7 @@ api_tests! {
                 "approvals" => vec![text(&b_approval["id"])],
                 "approval-tasks" => vec![text(&b_approval["tasks"][0]["id"])],
                 "approval-delegations" => vec![text(&b_delegation["id"])],
+                "connections" => return vec![path.replace("{key}", "b_conn")],
                 other => panic!("a route under /api/v1/{other} with a path parameter is not covered by this test; add it"),
             };
             objects
@@ -264,7 +269,7 @@ api_tests! {
             b_app["id"].as_str().unwrap().to_owned(), b_table["id"].as_str().unwrap().to_owned(), b_record["id"].as_str().unwrap().to_owned(),
             book["id"].as_str().unwrap().to_owned(), voucher["id"].as_str().unwrap().to_owned(),
             b_subscription["id"].as_str().unwrap().to_owned(), b_flow["id"].as_str().unwrap().to_owned(),
-            b_run["id"].as_str().unwrap().to_owned()];
+            b_run["id"].as_str().unwrap().to_owned(), "b_conn".to_owned(), "b-secret-token".to_owned()];
         for (method, path, _) in crate::isolation::operations(&app).await {
             if method != Method::GET || path.contains('{') {
                 continue;

@@ -39,10 +39,12 @@ pub enum TargetKind {
     Dashboard,
     /// A signed link to one record's chosen fields.
     Share,
+    /// A stored credential for outside systems (`/api/v1/connections`), named by its key.
+    Connection,
 }
 
 impl TargetKind {
-    pub const ALL: [TargetKind; 24] = [
+    pub const ALL: [TargetKind; 25] = [
         TargetKind::Organization,
         TargetKind::Member,
         TargetKind::Department,
@@ -67,6 +69,7 @@ impl TargetKind {
         TargetKind::ApprovalDelegation,
         TargetKind::Dashboard,
         TargetKind::Share,
+        TargetKind::Connection,
     ];
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -94,6 +97,7 @@ impl TargetKind {
             TargetKind::ApprovalDelegation => "approval_delegation",
             TargetKind::Dashboard => "dashboard",
             TargetKind::Share => "share",
+            TargetKind::Connection => "connection",
         }
     }
     pub fn parse(raw: &str) -> Option<Self> {

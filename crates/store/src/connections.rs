@@ -3,6 +3,10 @@
 //! [`SecretKey`] (XChaCha20-Poly1305, a fresh 24-byte nonce per write, the organization and the
 //! connection's key as associated data, so a sealed value copied to another row does not open) and
 //! only their names are ever read back. Only the flow workers open them, to send a request.
+//!
+//! Every change is audited (`connection.created|updated|deleted`, target id the key) in its own
+//! transaction; the snapshots carry `secret_names`, never a secret, and an update's `after` names the
+//! secrets it set or removed (`secrets_changed`). Connections have no events.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,11 +15,12 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use tenon_model::DetailCode;
 use tenon_model::apps::ApiKey;
+use tenon_model::{Action, DetailCode, TargetKind};
 
+use crate::audit::{self, Change};
 use crate::exec::{Conn, Sql};
-use crate::{Result, StoreError, Tenant};
+use crate::{Result, StoreError, Tenant, WriteContext};
 
 /// Bytes of a secret key (the key file holds exactly these, raw).
 pub const SECRET_KEY_BYTES: usize = 32;
@@ -115,6 +120,17 @@ pub struct ConnectionPatch {
     pub name: Option<String>,
     pub config: Option<Value>,
     pub secrets: BTreeMap<String, Option<String>>,
+}
+
+/// A connection as the audit log keeps it: its secrets' names, never their values.
+fn snapshot(connection: &Connection) -> Value {
+    json!({
+        "key": connection.key,
+        "name": connection.name,
+        "kind": connection.kind,
+        "config": connection.config,
+        "secret_names": connection.secret_names,
+    })
 }
 
 #[derive(sqlx::FromRow)]
@@ -251,7 +267,11 @@ impl Tenant<'_> {
             .and_then(|row| row.secret))
     }
 
-    pub async fn create_connection(&self, new: NewConnection) -> Result<Connection> {
+    pub async fn create_connection(
+        &self,
+        ctx: &WriteContext,
+        new: NewConnection,
+    ) -> Result<Connection> {
         tenon_flows::connection::check(&new.kind, &new.config, &new.secrets)?;
         let now = self.store.now();
         let sealed = self.seal_secrets(new.key.as_str(), &new.secrets)?;
@@ -284,8 +304,7 @@ impl Tenant<'_> {
                 None => error.into(),
             });
         }
-        tx.commit().await?;
-        Ok(Connection {
+        let connection = Connection {
             key: new.key.as_str().to_owned(),
             name: new.name,
             kind: new.kind,
@@ -293,10 +312,26 @@ impl Tenant<'_> {
             secret_names: names,
             created_at: now,
             updated_at: now,
-        })
+        };
+        self.audit_connection(
+            &mut conn,
+            ctx,
+            Action::Created,
+            None,
+            Some(&connection),
+            &[],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(connection)
     }
 
-    pub async fn update_connection(&self, key: &str, patch: ConnectionPatch) -> Result<Connection> {
+    pub async fn update_connection(
+        &self,
+        ctx: &WriteContext,
+        key: &str,
+        patch: ConnectionPatch,
+    ) -> Result<Connection> {
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let row = self
@@ -308,6 +343,7 @@ impl Tenant<'_> {
         } else {
             self.open_secrets(&row)?
         };
+        let secrets_changed: Vec<String> = patch.secrets.keys().cloned().collect();
         let config = patch.config.unwrap_or_else(|| row.config.0.clone());
         let sealed = if patch.secrets.is_empty() {
             // The secrets are unchanged: check the config against their names only.
@@ -350,8 +386,8 @@ impl Tenant<'_> {
             .bind(now),
         )
         .await?;
-        tx.commit().await?;
-        Ok(Connection {
+        let before = row.shown();
+        let after = Connection {
             key: row.key,
             name,
             kind: row.kind,
@@ -359,13 +395,29 @@ impl Tenant<'_> {
             secret_names: names,
             created_at: row.created_at,
             updated_at: now,
-        })
+        };
+        self.audit_connection(
+            &mut conn,
+            ctx,
+            Action::Updated,
+            Some(&before),
+            Some(&after),
+            &secrets_changed,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(after)
     }
 
-    pub async fn delete_connection(&self, key: &str) -> Result<()> {
+    pub async fn delete_connection(&self, ctx: &WriteContext, key: &str) -> Result<()> {
         let mut tx = self.store.begin_tx().await?;
-        let deleted = tx
-            .conn()
+        let mut conn = tx.conn();
+        let before = self
+            .connection_row(&mut conn, key)
+            .await?
+            .ok_or_else(|| StoreError::not_found("connection"))?
+            .shown();
+        let deleted = conn
             .execute(
                 Sql::new("DELETE FROM connections WHERE organization_id = $1 AND key = $2")
                     .bind(self.org_id)
@@ -373,10 +425,44 @@ impl Tenant<'_> {
             )
             .await?;
         if deleted == 0 {
+            // Deleted meanwhile by another request, which audited it.
             return Err(StoreError::not_found("connection"));
         }
+        self.audit_connection(&mut conn, ctx, Action::Deleted, Some(&before), None, &[])
+            .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// One audit entry for a change; `secrets_changed` names the secrets an update set or removed (the
+    /// names only: a rotated secret shows up without its value).
+    async fn audit_connection(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        action: Action,
+        before: Option<&Connection>,
+        after: Option<&Connection>,
+        secrets_changed: &[String],
+    ) -> Result<()> {
+        let key = after.or(before).map(|c| c.key.clone()).unwrap_or_default();
+        let mut after = after.map(snapshot);
+        if let (Some(after), false) = (after.as_mut(), secrets_changed.is_empty()) {
+            after["secrets_changed"] = json!(secrets_changed);
+        }
+        audit::record(
+            conn,
+            self,
+            Change {
+                target_kind: TargetKind::Connection,
+                target_id: key,
+                action,
+                before: before.map(snapshot),
+                after,
+                ctx,
+            },
+        )
+        .await
     }
 }
 

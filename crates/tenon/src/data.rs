@@ -83,7 +83,7 @@ async fn app_command(store: &Store, command: AppCommand) -> Result<(), Failure> 
         }
         AppCommand::Diff(args) => {
             let org = store.resolve_organization(&args.org).await?;
-            let (wanted, steps, _, _) = plan_file(store, org.id, &args.file).await?;
+            let Planned { wanted, steps, .. } = plan_file(store, org.id, &args.file).await?;
             if steps.is_empty() {
                 eprintln!("app {} already matches {}", wanted.key, args.file.display());
             }
@@ -94,8 +94,13 @@ async fn app_command(store: &Store, command: AppCommand) -> Result<(), Failure> 
         }
         AppCommand::Import(args) => {
             let org = store.resolve_organization(&args.org).await?;
-            let (wanted, steps, approvals, flows) = plan_file(store, org.id, &args.file).await?;
-            let permissions = file_permissions(&args.file)?;
+            let Planned {
+                wanted,
+                steps,
+                approvals,
+                flows,
+                permissions,
+            } = plan_file(store, org.id, &args.file).await?;
             let flows = if args.no_flows {
                 tenon_store::flows::FileFlows::default()
             } else {
@@ -136,19 +141,11 @@ async fn app_command(store: &Store, command: AppCommand) -> Result<(), Failure> 
 }
 
 /// The file's `permissions:` section, its shape checked (paths under `permissions.`).
-fn file_permissions(path: &std::path::Path) -> Result<Option<PermissionsDoc>, Failure> {
-    let text = String::from_utf8(read_file(path)?).map_err(|_| {
-        Failure::new(
-            EXIT_INVALID,
-            format!("{} is not UTF-8 text", path.display()),
-        )
-    })?;
-    let file = definition::read(&text, FileFormat::guess(&path.to_string_lossy()))
-        .map_err(exchange_failure)?;
-    let Some(raw) = file.permissions else {
+fn file_permissions(raw: Option<&serde_json::Value>) -> Result<Option<PermissionsDoc>, Failure> {
+    let Some(raw) = raw else {
         return Ok(None);
     };
-    let doc = PermissionsDoc::parse(&raw).map_err(|invalid| {
+    let doc = PermissionsDoc::parse(raw).map_err(|invalid| {
         tenon_model::Invalid(
             invalid
                 .0
@@ -237,19 +234,20 @@ async fn set_permissions(
     Ok(())
 }
 
+/// What an import of a file would do, checked against the organization.
+struct Planned {
+    wanted: tenon_model::apps::definition::AppDefinition,
+    steps: Vec<tenon_model::apps::definition::Step>,
+    approvals: tenon_store::approvals::FileApprovals,
+    flows: tenon_store::flows::FileFlows,
+    permissions: Option<PermissionsDoc>,
+}
+
 async fn plan_file(
     store: &Store,
     org: tenon_model::OrgId,
     path: &std::path::Path,
-) -> Result<
-    (
-        tenon_model::apps::definition::AppDefinition,
-        Vec<tenon_model::apps::definition::Step>,
-        tenon_store::approvals::FileApprovals,
-        tenon_store::flows::FileFlows,
-    ),
-    Failure,
-> {
+) -> Result<Planned, Failure> {
     let bytes = read_file(path)?;
     let text = String::from_utf8(bytes).map_err(|_| {
         Failure::new(
@@ -261,10 +259,31 @@ async fn plan_file(
         .map_err(exchange_failure)?;
     let approvals = definition::approvals(&file).map_err(exchange_failure)?;
     let flows = definition::flows(&file).map_err(exchange_failure)?;
+    let permissions = file_permissions(file.permissions.as_ref())?;
     let wanted = definition::check(file).map_err(exchange_failure)?;
-    let current = store.tenant(org).current_app(wanted.key.as_str()).await?;
+    let tenant = store.tenant(org);
+    let current = tenant.current_app(wanted.key.as_str()).await?;
     let steps = plan(&wanted, current.as_ref());
-    Ok((wanted, steps, approvals, flows))
+    // As `POST /api/v1/apps/import`: a published grid's `as_role` names a role of the permissions the
+    // app will have (the file's, else the stored ones).
+    let roles = match (&permissions, &current) {
+        (Some(doc), _) => doc.role_keys(),
+        (None, Some(current)) => tenant
+            .app_permissions(current.app.id)
+            .await?
+            .and_then(|document| PermissionsDoc::parse(&document).ok())
+            .map(|doc| doc.role_keys())
+            .unwrap_or_default(),
+        (None, None) => Vec::new(),
+    };
+    wanted.check_public_roles(&roles)?;
+    Ok(Planned {
+        wanted,
+        steps,
+        approvals,
+        flows,
+        permissions,
+    })
 }
 
 pub async fn table(storage: &StorageArgs, command: TableCommand) -> Result<(), Failure> {

@@ -48,6 +48,33 @@ pub struct ViewDefinition {
     pub config: serde_json::Map<String, serde_json::Value>,
 }
 
+impl AppDefinition {
+    /// Every view whose `public.as_role` names none of `roles` — the keys of the permissions roles the
+    /// app will have after the import (the file's, else the stored ones) — at
+    /// `tables[t].views[v].config.public.as_role`, the file's own indexes.
+    pub fn check_public_roles(&self, roles: &[String]) -> Result<(), crate::Invalid> {
+        let problems: Vec<crate::FieldError> = self
+            .tables
+            .iter()
+            .enumerate()
+            .flat_map(|(t, table)| {
+                table.views.iter().enumerate().filter_map(move |(v, view)| {
+                    crate::apps::view::unknown_public_role(
+                        &view.config,
+                        roles,
+                        &format!("tables[{t}].views[{v}].config"),
+                    )
+                })
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(crate::Invalid(problems))
+        }
+    }
+}
+
 impl TableDefinition {
     pub fn field(&self, key: &ApiKey) -> Option<&FieldSpec> {
         self.fields
@@ -616,4 +643,61 @@ fn group_keys<'a>(schema: &'a TableSchema, groups: &[Vec<FieldId>]) -> Vec<Vec<&
                 .collect()
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn view(key: &str, config: serde_json::Value) -> ViewDefinition {
+        ViewDefinition {
+            key: ApiKey::parse(key).unwrap(),
+            name: Name::parse(key).unwrap(),
+            view_type: ViewType::Grid,
+            config: config.as_object().unwrap().clone(),
+        }
+    }
+
+    #[test]
+    fn a_published_grid_names_one_of_the_roles_the_app_will_have() {
+        let table = TableDefinition {
+            key: ApiKey::parse("rooms").unwrap(),
+            name: Name::parse("Rooms").unwrap(),
+            primary_field: None,
+            unique_together: Vec::new(),
+            indexes: Vec::new(),
+            fields: Vec::new(),
+            validation_rules: Vec::new(),
+            views: vec![
+                view("all", json!({})),
+                view(
+                    "free",
+                    json!({"public": {"enabled": true, "as_role": "guests"}}),
+                ),
+                view(
+                    "off",
+                    json!({"public": {"enabled": false, "as_role": null}}),
+                ),
+            ],
+        };
+        let app = AppDefinition {
+            key: ApiKey::parse("hostel").unwrap(),
+            name: Name::parse("Hostel").unwrap(),
+            description: None,
+            tables: vec![table.clone(), table],
+            dashboards: Vec::new(),
+        };
+        assert!(app.check_public_roles(&["guests".to_owned()]).is_ok());
+        let problems = app.check_public_roles(&["staff".to_owned()]).unwrap_err().0;
+        let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "tables[0].views[1].config.public.as_role",
+                "tables[1].views[1].config.public.as_role"
+            ]
+        );
+        assert_eq!(problems[0].code, crate::DetailCode::UnknownOption);
+    }
 }

@@ -416,6 +416,32 @@ pub fn lookup_phone_type(kind: FieldType) -> bool {
     matches!(kind, FieldType::Phone | FieldType::Text)
 }
 
+/// A grid's `public.as_role` when it names none of `roles` (the keys of the app's permissions roles):
+/// the problem at `<config>.public.as_role`, `config` being the path of the view's configuration. The
+/// views API checks it against the stored permissions, an app definition's import against the
+/// permissions the app will have ([`crate::apps::definition::AppDefinition::check_public_roles`]).
+pub fn unknown_public_role(
+    config: &Map<String, Value>,
+    roles: &[String],
+    at_config: &str,
+) -> Option<FieldError> {
+    let role = config
+        .get("public")
+        .and_then(|public| public.get("as_role"))
+        .and_then(Value::as_str)?;
+    if roles.iter().any(|own| own == role) {
+        return None;
+    }
+    Some(
+        FieldError::new(
+            format!("{at_config}.public.as_role"),
+            DetailCode::UnknownOption,
+            format!("the app has no role \"{role}\" (see /api/v1/apps/{{app}}/permissions)"),
+        )
+        .with("allowed", roles.to_vec()),
+    )
+}
+
 /// A grid's `public`: `{"enabled": bool, "as_role": "<app role key>" | null}` (the role's existence is
 /// checked against the app's permissions by the caller).
 fn check_public_grid(check: &mut Checker, public: &Value, schema: &TableSchema, path: &str) {

@@ -208,6 +208,16 @@ pub async fn import_app(
     let tenant = state.store().tenant(auth.principal.org_id);
     let current = tenant.current_app(wanted.key.as_str()).await?;
     let steps = plan(&wanted, current.as_ref());
+    // A published grid shows the table as one of the app's roles: those of the file's permissions, else
+    // the app's stored ones (the import keeps them).
+    let roles = match (&permissions, &current) {
+        (Some(doc), _) => doc.role_keys(),
+        (None, Some(current)) => {
+            crate::routes::public_views::role_keys(&tenant, current.app.id).await?
+        }
+        (None, None) => Vec::new(),
+    };
+    wanted.check_public_roles(&roles)?;
     let mut lines: Vec<String> = steps.iter().map(ToString::to_string).collect();
     let new_roles = match &permissions {
         Some(doc) => crate::routes::permissions::missing_roles(&tenant, doc).await?,

@@ -63,7 +63,10 @@ impl From<AuditEntry> for AuditEntryOut {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditListParams {
-    /// `organization`, `member`, `department`, `token`, `installation` or `session`.
+    /// One of `organization`, `member`, `department`, `token`, `installation`, `session`, `app`, `table`,
+    /// `field`, `record`, `attachment`, `view`, `ledger_book`, `ledger_account`, `voucher`, `subscription`,
+    /// `role`, `process`, `approval`, `flow`, `flow_run`, `approval_delegation`, `dashboard`, `share`,
+    /// `connection`.
     pub target_type: Option<String>,
     pub target_id: Option<String>,
 }
@@ -84,21 +87,19 @@ pub async fn list_audit(
     ApiQuery(params): ApiQuery<AuditListParams>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<axum::Json<Paged<AuditEntryOut>>> {
-    let target_kind =
-        match params.target_type.as_deref() {
-            None => None,
-            Some(raw) => {
-                Some(TargetKind::parse(raw).ok_or_else(|| {
-                    ApiError::bad_query(
+    let target_kind = match params.target_type.as_deref() {
+        None => None,
+        Some(raw) => Some(TargetKind::parse(raw).ok_or_else(|| {
+            let kinds = TargetKind::ALL.map(TargetKind::as_str);
+            ApiError::bad_query(
                 tenon_model::Reason::not_one_of(
-                    &["organization", "member", "department", "token", "installation", "session"],
-                    "must be organization, member, department, token, installation or session",
+                    &kinds,
+                    format!("must be one of {}", kinds.join(", ")),
                 )
                 .at("target_type"),
             )
-                })?)
-            }
-        };
+        })?),
+    };
     let filter = AuditFilter {
         target_kind,
         target_id: params.target_id,

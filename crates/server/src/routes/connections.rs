@@ -1,6 +1,7 @@
 //! `/api/v1/connections` (`admin`): the organization's stored credentials for outside systems, which flow
 //! steps name by key (`connection: erp`). Secrets are write-only: encrypted at rest with the server's
 //! secret key, never answered, never logged — an answer lists only which are set (`secret_names`).
+//! Every change is audited (`connection.created|updated|deleted`) with `secret_names` only.
 //! Reference: docs/flows.md (Connections).
 
 use std::collections::BTreeMap;
@@ -125,13 +126,16 @@ pub async fn create_connection(
     let connection = state
         .store()
         .tenant(auth.principal.org_id)
-        .create_connection(NewConnection {
-            key,
-            name: name.as_str().to_owned(),
-            kind: body.kind,
-            config: body.config,
-            secrets: body.secrets,
-        })
+        .create_connection(
+            &auth.write_context(),
+            NewConnection {
+                key,
+                name: name.as_str().to_owned(),
+                kind: body.kind,
+                config: body.config,
+                secrets: body.secrets,
+            },
+        )
         .await?;
     Ok((StatusCode::CREATED, axum::Json(connection.into())))
 }
@@ -177,6 +181,7 @@ pub async fn update_connection(
         .store()
         .tenant(auth.principal.org_id)
         .update_connection(
+            &auth.write_context(),
             &key,
             ConnectionPatch {
                 name: name.map(|n| n.as_str().to_owned()),
@@ -202,7 +207,7 @@ pub async fn delete_connection(
     state
         .store()
         .tenant(auth.principal.org_id)
-        .delete_connection(&key)
+        .delete_connection(&auth.write_context(), &key)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

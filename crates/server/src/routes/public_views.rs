@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tenon_model::apps::permissions::{PermissionsDoc, Person, RecordAction, TableAccess};
 use tenon_model::apps::view::View;
 use tenon_model::apps::{Field, TableSchema};
-use tenon_model::{ErrorCode, FieldError, MemberId, Organization, RateLimit};
+use tenon_model::{ErrorCode, MemberId, Organization, RateLimit};
 use tenon_store::{Cursor, Tenant};
 use utoipa::IntoParams;
 
@@ -101,31 +101,28 @@ pub async fn check_role(
     schema: &TableSchema,
     config: &serde_json::Map<String, Value>,
 ) -> ApiResult<()> {
-    let Some(role) = config
+    let names_role = config
         .get("public")
         .and_then(|public| public.get("as_role"))
-        .and_then(Value::as_str)
-    else {
-        return Ok(());
-    };
-    let document = tenant.app_permissions(schema.app.id).await?;
-    let roles: Vec<String> = document
-        .as_ref()
-        .and_then(|document| PermissionsDoc::parse(document).ok())
-        .map(|doc| doc.roles.into_iter().map(|own| own.key).collect())
-        .unwrap_or_default();
-    if roles.iter().any(|own| own == role) {
+        .is_some_and(Value::is_string);
+    if !names_role {
         return Ok(());
     }
-    Err(tenon_model::Invalid::from(
-        FieldError::new(
-            "config.public.as_role",
-            tenon_model::DetailCode::UnknownOption,
-            format!("the app has no role \"{role}\" (see /api/v1/apps/{{app}}/permissions)"),
-        )
-        .with("allowed", roles),
-    )
-    .into())
+    let roles = role_keys(tenant, schema.app.id).await?;
+    match tenon_model::apps::view::unknown_public_role(config, &roles, "config") {
+        None => Ok(()),
+        Some(problem) => Err(tenon_model::Invalid::from(problem).into()),
+    }
+}
+
+/// The keys of the roles of an app's stored permissions (none without a document).
+pub async fn role_keys(tenant: &Tenant<'_>, app: tenon_model::AppId) -> ApiResult<Vec<String>> {
+    let document = tenant.app_permissions(app).await?;
+    Ok(document
+        .as_ref()
+        .and_then(|document| PermissionsDoc::parse(document).ok())
+        .map(|doc| doc.role_keys())
+        .unwrap_or_default())
 }
 
 /// The published view behind a slug (404 when there is none, or it is not published any more). `peer`

@@ -31,6 +31,7 @@ mod approvals;
 mod auth;
 mod computed;
 mod conformance;
+mod connections;
 mod dashboards;
 mod dingtalk;
 mod dingtalk_directory;

@@ -54,7 +54,75 @@ async fn with_board_role(app: &TestApp, charity: &crate::permissions::Charity) {
     put(app, doc).await.expect(StatusCode::OK);
 }
 
+/// A `tenon.app/v1` file of a hostel whose second view publishes the rooms as `as_role`, with the
+/// permissions `roles` (none: no `permissions` section).
+fn hostel(as_role: &str, roles: &[&str]) -> Value {
+    let mut file = json!({
+        "format": "tenon.app/v1", "key": "hostel", "name": "Hostel",
+        "tables": [{"key": "rooms", "name": "Rooms", "fields": [{"key": "name", "name": "Name", "type": "text"}],
+            "views": [
+                {"key": "all", "name": "All", "type": "grid", "config": {}},
+                {"key": "free", "name": "Free", "type": "grid",
+                 "config": {"public": {"enabled": true, "as_role": as_role}}}
+            ]}]
+    });
+    if !roles.is_empty() {
+        file["permissions"] = json!({"roles": roles.iter().map(|key| json!({
+            "key": key, "name": key, "who": {"members": [], "departments": [], "roles": []},
+            "grants": [{"table": "rooms", "actions": {"read": true}, "fields": {"hidden": [], "read_only": []}}]
+        })).collect::<Vec<_>>()});
+    }
+    file
+}
+
+/// The one problem of a refused import: its path and code, and the roles it allows.
+fn refused_role(reply: &crate::Reply) -> (String, String, Value) {
+    let error = reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let details = error["details"].as_array().unwrap();
+    assert_eq!(details.len(), 1, "{error}");
+    (
+        details[0]["field"].as_str().unwrap().to_owned(),
+        details[0]["code"].as_str().unwrap().to_owned(),
+        details[0]["params"]["allowed"].clone(),
+    )
+}
+
 api_tests! {
+    async fn app_code_import_refuses_a_published_grid_as_a_role_the_app_will_not_have(app) {
+        const IMPORT: &str = "/api/v1/apps/import";
+        let at = "tables[0].views[1].config.public.as_role".to_owned();
+        // A new app: the roles are the file's; the dry run refuses as the import does, and nothing is made.
+        for path in [format!("{IMPORT}?dry_run=true"), IMPORT.to_owned()] {
+            let reply = app.post(&path, &app.admin_token, hostel("guests", &["staff"])).await;
+            assert_eq!(refused_role(&reply), (at.clone(), "unknown_option".to_owned(), json!(["staff"])), "{path}");
+        }
+        let reply = app.post(IMPORT, &app.admin_token, hostel("guests", &[])).await;
+        assert_eq!(refused_role(&reply), (at.clone(), "unknown_option".to_owned(), json!([])), "no permissions, no roles");
+        app.get("/api/v1/apps/hostel", &app.admin_token).await.expect_error(StatusCode::NOT_FOUND, "not_found");
+
+        let made = app.post(IMPORT, &app.admin_token, hostel("guests", &["staff", "guests"])).await;
+        made.expect(StatusCode::CREATED);
+        let views = app.get("/api/v1/apps/hostel/tables/rooms/views", &app.admin_token).await.expect(StatusCode::OK).clone();
+        let free = views["items"].as_array().unwrap().iter().find(|view| view["key"] == "free").unwrap().clone();
+        let slug = slug_of(&free);
+        visit(&app, &slug, None).await.expect(StatusCode::OK);
+
+        // An existing app: a file without permissions is checked against the stored ones (which it keeps).
+        let reply = app.post(&format!("{IMPORT}?dry_run=true"), &app.admin_token, hostel("ghost", &[])).await;
+        assert_eq!(refused_role(&reply), (at.clone(), "unknown_option".to_owned(), json!(["staff", "guests"])));
+        let reply = app.post(IMPORT, &app.admin_token, hostel("ghost", &[])).await;
+        refused_role(&reply);
+        // A file with permissions is checked against its own: a role it drops cannot publish.
+        let reply = app.post(IMPORT, &app.admin_token, hostel("guests", &["staff"])).await;
+        assert_eq!(refused_role(&reply), (at.clone(), "unknown_option".to_owned(), json!(["staff"])));
+        let views = app.get("/api/v1/apps/hostel/tables/rooms/views", &app.admin_token).await.expect(StatusCode::OK).clone();
+        let still = views["items"].as_array().unwrap().iter().find(|view| view["key"] == "free").unwrap().clone();
+        assert_eq!(still["config"], free["config"], "a refused import changes nothing");
+        // The stored roles let a file without permissions publish as one of them.
+        app.post(IMPORT, &app.admin_token, hostel("staff", &[])).await.expect(StatusCode::OK);
+        app
+    }
+
     async fn a_published_view_shows_the_roles_rows_and_fields_without_credentials(app) {
         let charity = charity(&app).await;
         with_board_role(&app, &charity).await;

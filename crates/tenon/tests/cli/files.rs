@@ -152,6 +152,19 @@ async fn apps_and_tables_move_through_files_with_diff_and_progress(backend: Test
         "--allow-deletions",
         shrunk.to_str().unwrap(),
     ]));
+    // A published grid shows the table as a role the app will have: diff and import refuse another (5).
+    let published = dir.join("published.yaml");
+    std::fs::write(&published, "key: duty\nname: Duty\ntables:\n  - key: roster\n    name: Roster\n    fields:\n      - {key: student, name: Student, type: text, required: true, unique: true}\n    views:\n      - {key: board, name: Board, type: grid, config: {public: {enabled: true, as_role: ghost}}}\n").unwrap();
+    for command in ["diff", "import"] {
+        let refused = env.run(&["app", command, "--org", org, published.to_str().unwrap()]);
+        assert_eq!(refused.status.code(), Some(5), "{command}: {refused:?}");
+        assert!(stdout(&refused).is_empty(), "{command}: {refused:?}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(
+            stderr.contains("tables[0].views[0].config.public.as_role"),
+            "{command}: {stderr}"
+        );
+    }
     env.database.cleanup().await;
 }
 

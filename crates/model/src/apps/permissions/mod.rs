@@ -208,6 +208,11 @@ fn texts(value: Option<&Value>, path: &str, errors: &mut Vec<FieldError>) -> Vec
 }
 
 impl PermissionsDoc {
+    /// The keys of the document's roles (what a published grid's `public.as_role` may name).
+    pub fn role_keys(&self) -> Vec<String> {
+        self.roles.iter().map(|role| role.key.clone()).collect()
+    }
+
     /// Reads the document's shape; every problem is reported with its path (`roles[0].grants[1].table`).
     pub fn parse(value: &Value) -> Result<PermissionsDoc, Invalid> {
         let mut errors = Vec::new();

@@ -20,8 +20,9 @@ use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket};
 use serde_json::{Value, json};
+use tenon_dingtalk::events::{dingtalk_type, native_types};
 use tenon_model::events;
-use tenon_model::{ClientAppId, EventFormat, InstallationId, OrgId, StreamConnectionId};
+use tenon_model::{ClientAppId, Event, EventFormat, InstallationId, OrgId, StreamConnectionId};
 use tenon_store::{STREAM_CONNECTION_TOUCH_EVERY, StreamClaim, Tenant};
 use tokio::time::Instant;
 use uuid::Uuid;
@@ -162,6 +163,59 @@ pub struct StreamClient {
     pub credential_changes: tokio::sync::watch::Receiver<u64>,
 }
 
+/// What a connection subscribed to: native type patterns (`*`, `record.*`, `member.updated`) and DingTalk
+/// event types (`user_modify_org`). A DingTalk type selects exactly the events rendered under that name,
+/// as a DingTalk-format subscription's callbacks do: `user_modify_org` is the `member.updated` events that
+/// do not set `left`, `user_leave_org` those that do and every `member.deleted`. The cursor passes the
+/// events of a subscribed native type that no topic wants, as it passes events of other types.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Topics {
+    patterns: Vec<String>,
+    dingtalk: Vec<&'static str>,
+}
+
+impl Topics {
+    pub fn new<S: AsRef<str>>(topics: &[S]) -> Topics {
+        let mut parsed = Topics::default();
+        for topic in topics {
+            let topic = topic.as_ref();
+            match tenon_dingtalk::events::EVENT_TYPES
+                .iter()
+                .find(|name| **name == topic)
+            {
+                Some(name) => parsed.dingtalk.push(*name),
+                None => parsed.patterns.push(topic.to_owned()),
+            }
+        }
+        parsed
+    }
+
+    /// The native types whose events may be wanted, in documentation order.
+    pub fn types(&self) -> Vec<&'static str> {
+        events::EVENT_TYPES
+            .into_iter()
+            .filter(|native| {
+                self.patterns
+                    .iter()
+                    .any(|pattern| events::pattern_matches(pattern, native))
+                    || self
+                        .dingtalk
+                        .iter()
+                        .any(|name| native_types(name).is_some_and(|n| n.contains(native)))
+            })
+            .collect()
+    }
+
+    /// Whether a topic wants this event: its type matches a pattern, or its DingTalk rendering is a
+    /// subscribed DingTalk type.
+    pub fn wants(&self, event_type: &str, data: &Value) -> bool {
+        self.patterns
+            .iter()
+            .any(|pattern| events::pattern_matches(pattern, event_type))
+            || dingtalk_type(event_type, data).is_some_and(|name| self.dingtalk.contains(&name))
+    }
+}
+
 /// Where an unacknowledged frame's event is queued.
 #[derive(Debug, Clone, Copy)]
 struct Sent {
@@ -186,6 +240,7 @@ pub async fn serve_connection(mut socket: WebSocket, state: AppState, client: St
     tracing::info!(%connection_id, client_id = %client.client_id, "stream connection opened");
     let mut connection = Connection {
         state,
+        topics: Topics::new(&client.topics),
         client,
         connection_id,
         sent: HashMap::new(),
@@ -212,6 +267,8 @@ async fn current_secret(store: &tenon_store::Store, client_id: &str) -> Option<V
 struct Connection {
     state: AppState,
     client: StreamClient,
+    /// The client's topics, parsed once.
+    topics: Topics,
     connection_id: StreamConnectionId,
     /// Message id → the queued event it carries.
     sent: HashMap<String, Sent>,
@@ -311,7 +368,9 @@ impl Connection {
         for installation in installations {
             // A DingTalk-format installation hears only the events DingTalk has names for.
             let dingtalk = installation.event_format == EventFormat::DingTalk;
-            let types: Vec<&str> = events::expand_patterns(&self.client.topics)
+            let types: Vec<&str> = self
+                .topics
+                .types()
                 .into_iter()
                 .filter(|t| events::scope_for(t).is_some_and(|s| installation.scopes.grants(s)))
                 .filter(|t| !dingtalk || tenon_dingtalk::events::renders(t))
@@ -321,21 +380,33 @@ impl Connection {
                 continue;
             }
             let tenant: Tenant<'_> = store.tenant(installation.org_id);
+            let topics = &self.topics;
+            let wanted = |event: &Event| topics.wants(&event.event_type, &event.data);
             let claims = tenant
-                .stream_pump(installation.id, self.connection_id, &types)
+                .stream_pump_wanted(installation.id, self.connection_id, &types, &wanted)
                 .await?;
             for claim in claims {
-                let rendering = if dingtalk {
-                    tenon_events::dingtalk::render(&store, &claim.event).await?
-                } else {
-                    None
-                };
-                frames.push(match rendering {
-                    Some(rendering) => {
-                        dingtalk_frame(&claim, &rendering, &self.client.client_id, self.now_ms())
+                let frame = if dingtalk {
+                    match tenon_events::dingtalk::render(&store, &claim.event).await? {
+                        Some(rendering) => dingtalk_frame(
+                            &claim,
+                            &rendering,
+                            &self.client.client_id,
+                            self.now_ms(),
+                        ),
+                        None => {
+                            // Nothing DingTalk can be told (a department deleted before its events
+                            // carried its number): done without a frame, as a callback is.
+                            tenant
+                                .stream_ack(installation.id, &claim.message_id)
+                                .await?;
+                            continue;
+                        }
                     }
-                    None => event_frame(&claim, &self.client.client_id, self.now_ms()),
-                });
+                } else {
+                    event_frame(&claim, &self.client.client_id, self.now_ms())
+                };
+                frames.push(frame);
                 self.remember(installation.org_id, installation.id, &claim);
             }
         }
@@ -550,6 +621,33 @@ pub fn system_frame(topic: &str, data: &Value, now_ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dingtalk_topic_wants_exactly_the_events_rendered_under_its_name() {
+        let member = |before: &str, after: &str| json!({"before": {"status": before}, "after": {"status": after}});
+        let (modified, left) = (member("active", "active"), member("active", "left"));
+        let deleted = json!({"before": {"status": "active"}, "after": null});
+
+        let modify = Topics::new(&["user_modify_org"]);
+        assert_eq!(modify.types(), ["member.updated"]);
+        assert!(modify.wants("member.updated", &modified));
+        assert!(!modify.wants("member.updated", &left));
+        assert!(!modify.wants("member.deleted", &deleted));
+
+        let leave = Topics::new(&["user_leave_org"]);
+        assert_eq!(leave.types(), ["member.updated", "member.deleted"]);
+        assert!(!leave.wants("member.updated", &modified));
+        assert!(leave.wants("member.updated", &left));
+        assert!(leave.wants("member.deleted", &deleted));
+
+        // A native pattern beside it wants every event of its types.
+        let both = Topics::new(&["user_leave_org", "member.*"]);
+        assert!(both.wants("member.updated", &modified));
+        assert!(!both.wants("department.created", &json!({})));
+        let all = Topics::new(&["*"]);
+        assert_eq!(all.types(), events::EVENT_TYPES);
+        assert!(all.wants("record.created", &json!({})));
+    }
 
     #[test]
     fn acks_are_done_on_200_unless_data_asks_for_later() {

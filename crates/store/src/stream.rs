@@ -271,6 +271,24 @@ impl Tenant<'_> {
         connection_id: StreamConnectionId,
         types: &[&str],
     ) -> Result<Vec<StreamClaim>> {
+        self.stream_pump_wanted(installation_id, connection_id, types, &|_: &Event| true)
+            .await
+    }
+
+    /// [`Tenant::stream_pump`] for a subscription finer than event types: of the events whose type is in
+    /// `types`, only those `wanted` accepts are handed over; the cursor passes the others as it passes
+    /// events of other types (they are not for this app). A queued event `wanted` refuses when it is due
+    /// (it was queued by a connection that wanted more) is dropped from the queue in the same transaction,
+    /// like one whose type the app no longer reads; the next event of its subject is then due on the
+    /// following round. `wanted` looks only at the event (type and data), so it answers the same on
+    /// every round.
+    pub async fn stream_pump_wanted(
+        &self,
+        installation_id: InstallationId,
+        connection_id: StreamConnectionId,
+        types: &[&str],
+        wanted: &(dyn Fn(&Event) -> bool + Sync),
+    ) -> Result<Vec<StreamClaim>> {
         let now = self.store.now();
         // Most rounds find nothing to do; finding that out must not take SQLite's write lock.
         if !self
@@ -282,7 +300,7 @@ impl Tenant<'_> {
         let mut tx = self.store.pools.begin().await?;
         let mut conn = tx.conn();
         let cursor = self.lock_cursor(&mut conn, installation_id).await?;
-        self.fill_queue(&mut conn, installation_id, cursor, types)
+        self.fill_queue(&mut conn, installation_id, cursor, types, wanted)
             .await?;
         let rows: Vec<ClaimRow> = conn
             .fetch_all(
@@ -304,7 +322,18 @@ impl Tenant<'_> {
             .await?;
         let mut claims = Vec::with_capacity(rows.len());
         for row in rows {
-            if !types.contains(&row.event_type.as_str()) {
+            let event = Event {
+                id: EventId::from_uuid(row.id),
+                seq: row.seq,
+                org_id: self.org_id,
+                event_type: row.event_type,
+                occurred_at: row.occurred_at,
+                actor: row.actor.0,
+                subject: row.subject.0,
+                subject_key: row.subject_key,
+                data: row.data.0,
+            };
+            if !types.contains(&event.event_type.as_str()) || !wanted(&event) {
                 conn.execute(
                     Sql::new(
                         "DELETE FROM stream_queue WHERE organization_id = $1 AND installation_id = $2 AND event_seq = $3",
@@ -334,17 +363,7 @@ impl Tenant<'_> {
                 message_id,
                 attempt: row.attempts + 1,
                 events_expired: crate::deliveries::stored_expired(row.events_expired.as_deref())?,
-                event: Event {
-                    id: EventId::from_uuid(row.id),
-                    seq: row.seq,
-                    org_id: self.org_id,
-                    event_type: row.event_type,
-                    occurred_at: row.occurred_at,
-                    actor: row.actor.0,
-                    subject: row.subject.0,
-                    subject_key: row.subject_key,
-                    data: row.data.0,
-                },
+                event,
             });
         }
         tx.commit().await?;
@@ -431,13 +450,15 @@ impl Tenant<'_> {
         Ok(())
     }
 
-    /// Moves events after `cursor` into the queue while it has room, and advances the cursor.
+    /// Moves the `wanted` events after `cursor` into the queue while it has room, and advances the cursor
+    /// past every event it read, wanted or not.
     async fn fill_queue(
         &self,
         conn: &mut Conn<'_>,
         installation_id: InstallationId,
         cursor: i64,
         types: &[&str],
+        wanted: &(dyn Fn(&Event) -> bool + Sync),
     ) -> Result<()> {
         let (queued,): (i64,) = conn
             .fetch_one(
@@ -465,12 +486,14 @@ impl Tenant<'_> {
         if last <= cursor {
             return Ok(());
         }
-        let events = self.events_after_in(conn, cursor, types, room).await?;
-        let new_cursor = match events.last() {
-            Some(event) if events.len() >= room as usize => event.seq,
+        let read = self.events_after_in(conn, cursor, types, room).await?;
+        // A full read stops at its last event, wanted or not: later ones are read on the next round.
+        let new_cursor = match read.last() {
+            Some(event) if read.len() >= room as usize => event.seq,
             Some(event) => event.seq.max(last),
             None => last,
         };
+        let events: Vec<&Event> = read.iter().filter(|event| wanted(event)).collect();
         // Events that expired unseen while the app was away are told with the first one handed over.
         let told = match events.first() {
             Some(first) => {

@@ -38,8 +38,8 @@ pub struct OpenConnection {
     pub client_id: String,
     pub client_secret: String,
     /// `{"type": "EVENT", "topic": "*"}` receives every event type the app's scopes allow; a topic may also
-    /// be a type or family such as `record.*`, or a DingTalk event type such as `user_add_org` (the native
-    /// types it renders). `CALLBACK` subscriptions are accepted and never called.
+    /// be a type or family such as `record.*`, or a DingTalk event type such as `user_add_org` (exactly the
+    /// events rendered under that name). `CALLBACK` subscriptions are accepted and never called.
     #[serde(default)]
     pub subscriptions: Vec<Subscription>,
 }
@@ -181,7 +181,8 @@ pub async fn connect(
     Ok(upgrade.on_upgrade(move |socket| crate::stream::serve_connection(socket, state, client)))
 }
 
-/// The event type patterns of the `EVENT` subscriptions; every topic must name known types.
+/// The topics of the `EVENT` subscriptions: event type patterns and DingTalk types, every one naming
+/// known types.
 fn event_topics(subscriptions: &[Subscription]) -> ApiResult<Vec<String>> {
     if subscriptions.len() > SUBSCRIPTIONS_MAX {
         return Err(ApiError::invalid_request(format!(
@@ -193,15 +194,14 @@ fn event_topics(subscriptions: &[Subscription]) -> ApiResult<Vec<String>> {
         if !subscription.kind.eq_ignore_ascii_case("EVENT") {
             continue;
         }
-        // A DingTalk name (`user_add_org`) subscribes to the native types it renders.
-        if let Some(natives) = tenon_dingtalk::events::native_types(&subscription.topic) {
-            topics.extend(natives.iter().map(|native| (*native).to_owned()));
-            continue;
-        }
-        if !events::pattern_is_known(&subscription.topic) {
+        // A DingTalk name (`user_modify_org`) is kept as it is: it selects the events rendered under
+        // that name, not every event of the native types that render it (`crate::stream::Topics`).
+        if !events::pattern_is_known(&subscription.topic)
+            && tenon_dingtalk::events::native_types(&subscription.topic).is_none()
+        {
             let field = format!("subscriptions[{index}].topic");
             let reason = format!(
-                "\"{}\" is not an event type; use *, a type such as record.created, or a family such as record.*",
+                "\"{}\" is not an event type; use *, a type such as record.created, a family such as record.*, or a DingTalk type such as user_add_org",
                 subscription.topic
             );
             return Err(

@@ -304,6 +304,71 @@ api_tests! {
         app
     }
 
+    async fn a_stream_subscribed_to_a_dingtalk_type_gets_exactly_the_events_rendered_under_it(app) {
+        // Two DingTalk-format apps (one cursor each): one subscribed to user_modify_org alone, one to
+        // user_leave_org alone. Both renderings come from member.updated.
+        let (mut sockets, mut installations) = (vec![], vec![]);
+        for topic in ["user_modify_org", "user_leave_org"] {
+            let created = app.post("/api/v1/clients", &app.admin_token, json!({"name": format!("Stream {topic}"), "scopes": ["directory:read"], "event_format": "dingtalk"})).await;
+            let created = created.expect(StatusCode::CREATED).clone();
+            let (key, secret) = (created["client_id"].as_str().unwrap(), created["client_secret"].as_str().unwrap());
+            sockets.push(crate::stream::connect_with(&app, key, secret, &[topic]).await);
+            installations.push(created["id"].as_str().unwrap().parse::<tenon_model::InstallationId>().unwrap());
+        }
+        let [mut modify, mut leave] = <[_; 2]>::try_from(sockets).unwrap();
+        let mut members = vec![];
+        for name in ["Han Meimei", "Li Lei"] {
+            let member = app.post("/api/v1/members", &app.admin_token, json!({"name": name})).await.expect(StatusCode::CREATED).clone();
+            members.push(member["id"].as_str().unwrap().to_owned());
+        }
+        let (stays, goes) = (&members[0], &members[1]);
+        let member = |id: &str| format!("/api/v1/members/{id}");
+        // A change, a member set left, another change, a deletion: in commit order.
+        app.patch(&member(stays), &app.admin_token, json!({"job_title": "Lead"})).await.expect(StatusCode::OK);
+        app.patch(&member(goes), &app.admin_token, json!({"status": "left"})).await.expect(StatusCode::OK);
+        app.patch(&member(stays), &app.admin_token, json!({"job_title": "Head"})).await.expect(StatusCode::OK);
+        app.delete(&member(stays), &app.admin_token).await.expect(StatusCode::NO_CONTENT);
+        let user = |frame: &Value| {
+            let data: Value = serde_json::from_str(frame["data"].as_str().unwrap()).unwrap();
+            (frame["headers"]["eventType"].as_str().unwrap().to_owned(), data["userId"][0].as_str().unwrap().to_owned())
+        };
+        // user_modify_org: the two changes and nothing else. The leave was committed before the second
+        // change and is never held back by another member's events, so it would come first.
+        for _ in 0..2 {
+            let frame = crate::stream::next_event(&mut modify).await;
+            assert_eq!(user(&frame), ("user_modify_org".to_owned(), stays.clone()), "{frame}");
+            crate::stream::ack(&mut modify, &frame, 200, json!({"status": "SUCCESS"})).await;
+        }
+        // user_leave_org: the member set left (member.updated) and the deleted one (member.deleted), no
+        // change before either.
+        let mut left = vec![];
+        for _ in 0..2 {
+            let frame = crate::stream::next_event(&mut leave).await;
+            left.push(user(&frame));
+            crate::stream::ack(&mut leave, &frame, 200, json!({"status": "SUCCESS"})).await;
+        }
+        left.sort();
+        let mut expected = vec![("user_leave_org".to_owned(), goes.clone()), ("user_leave_org".to_owned(), stays.clone())];
+        expected.sort();
+        assert_eq!(left, expected);
+        // What was not wanted was passed, not left waiting: after one more change and one more leave each
+        // socket gets its own next, and both queues end empty.
+        let third = app.post("/api/v1/members", &app.admin_token, json!({"name": "Wei Hua"})).await.expect(StatusCode::CREATED).clone();
+        let third = third["id"].as_str().unwrap().to_owned();
+        app.patch(&member(&third), &app.admin_token, json!({"job_title": "Clerk"})).await.expect(StatusCode::OK);
+        app.patch(&member(&third), &app.admin_token, json!({"status": "left"})).await.expect(StatusCode::OK);
+        let frame = crate::stream::next_event(&mut modify).await;
+        assert_eq!(user(&frame), ("user_modify_org".to_owned(), third.clone()), "{frame}");
+        crate::stream::ack(&mut modify, &frame, 200, json!({"status": "SUCCESS"})).await;
+        let frame = crate::stream::next_event(&mut leave).await;
+        assert_eq!(user(&frame), ("user_leave_org".to_owned(), third.clone()), "{frame}");
+        crate::stream::ack(&mut leave, &frame, 200, json!({"status": "SUCCESS"})).await;
+        for installation in installations {
+            crate::stream_sdk::until_queue(&app, installation, "an empty queue", <[_]>::is_empty).await;
+        }
+        app
+    }
+
     async fn the_dingtalk_stream_sdk_receives_dingtalk_named_events(app) {
         let created = app.post("/api/v1/clients", &app.admin_token, json!({"name": "DingTalk SDK", "scopes": ["directory:read", "directory:write"], "event_format": "dingtalk"})).await;
         let created = created.expect(StatusCode::CREATED).clone();

@@ -62,15 +62,39 @@ pub async fn stream_app(app: &TestApp, scopes: &[&str]) -> (String, String) {
 }
 
 async fn open(app: &TestApp, client_id: &str, secret: &str) -> crate::Reply {
-    app.call(Method::POST, "/v1.0/gateway/connections/open", None, Some(json!({
-        "clientId": client_id, "clientSecret": secret, "subscriptions": [{"type": "EVENT", "topic": "*"}],
-        "ua": "tenon-test", "localIp": "127.0.0.1", "extras": {"anything": 1}
-    })))
+    open_with(app, client_id, secret, &["*"]).await
+}
+
+/// `connections/open` with one `EVENT` subscription per topic.
+async fn open_with(app: &TestApp, client_id: &str, secret: &str, topics: &[&str]) -> crate::Reply {
+    let subscriptions: Vec<Value> = topics
+        .iter()
+        .map(|topic| json!({"type": "EVENT", "topic": topic}))
+        .collect();
+    app.call(
+        Method::POST,
+        "/v1.0/gateway/connections/open",
+        None,
+        Some(json!({
+            "clientId": client_id, "clientSecret": secret, "subscriptions": subscriptions,
+            "ua": "tenon-test", "localIp": "127.0.0.1", "extras": {"anything": 1}
+        })),
+    )
     .await
 }
 
 pub(crate) async fn connect(app: &TestApp, client_id: &str, secret: &str) -> Socket {
-    let reply = open(app, client_id, secret).await;
+    connect_with(app, client_id, secret, &["*"]).await
+}
+
+/// A connection subscribed to `topics` (event types, families, DingTalk types).
+pub(crate) async fn connect_with(
+    app: &TestApp,
+    client_id: &str,
+    secret: &str,
+    topics: &[&str],
+) -> Socket {
+    let reply = open_with(app, client_id, secret, topics).await;
     let body = reply.expect(StatusCode::OK);
     let url = format!(
         "{}?ticket={}",

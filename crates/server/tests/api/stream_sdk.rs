@@ -76,7 +76,7 @@ impl Drop for SdkClient {
 }
 
 /// Polls the store until `condition` holds for the installation's queue of unacknowledged events.
-async fn until_queue(
+pub(crate) async fn until_queue(
     app: &TestApp,
     installation: tenon_model::InstallationId,
     what: &str,

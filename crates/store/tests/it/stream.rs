@@ -242,6 +242,45 @@ clock_tests! {
         clock_free_drop(&store, org.id, installation.id, connection, c).await;
     }
 
+    async fn wanted_selects_within_the_types_and_the_cursor_passes_what_it_refuses(store, _clock) {
+        let (org, _) = new_org(&store, "Stream").await;
+        let schema = notes(&store, org.id).await;
+        let (client, installation) = install(&store, org.id, &[Scope::RecordsRead]).await;
+        let tenant = store.tenant(org.id);
+        let connection = store.open_stream_connection(client.id).await.unwrap();
+        let a = create(&store, org.id, &schema, "a").await;
+        let b = create(&store, org.id, &schema, "b").await;
+        rename(&store, org.id, &schema, a, "a2").await;
+        rename(&store, org.id, &schema, b, "b2").await;
+        let only = |id: RecordId| move |event: &tenon_model::Event| event.subject["record_id"] == id.to_string();
+        // b's events are of a wanted type but not wanted: passed over, never queued, nothing to acknowledge.
+        let first = tenant.stream_pump_wanted(installation.id, connection, &RECORD_TYPES, &only(a)).await.unwrap();
+        assert_eq!(summary(&first), vec![pair("record.created", a)]);
+        let queued: Vec<i64> = tenant.stream_queue(installation.id).await.unwrap().iter().map(|q| q.event_seq).collect();
+        assert_eq!(queued.len(), 2, "a's two events only: {queued:?}");
+        assert!(tenant.stream_ack(installation.id, &first[0].message_id).await.unwrap());
+        let second = tenant.stream_pump_wanted(installation.id, connection, &RECORD_TYPES, &only(a)).await.unwrap();
+        assert_eq!(summary(&second), vec![pair("record.updated", a)]);
+        assert!(tenant.stream_ack(installation.id, &second[0].message_id).await.unwrap());
+        assert!(tenant.stream_queue(installation.id).await.unwrap().is_empty());
+        // Wanting more later does not bring back what was passed over.
+        assert!(tenant.stream_pump(installation.id, connection, &RECORD_TYPES).await.unwrap().is_empty());
+
+        // Queued by a connection that wanted it, refused by the next: dropped when due, in the same
+        // transaction, and the rest of the queue goes on.
+        let c = create(&store, org.id, &schema, "c").await;
+        let d = create(&store, org.id, &schema, "d").await;
+        let sent = tenant.stream_pump(installation.id, connection, &RECORD_TYPES).await.unwrap();
+        assert_eq!(summary(&sent), vec![pair("record.created", c), pair("record.created", d)]);
+        store.close_stream_connection(connection).await.unwrap();
+        let next = store.open_stream_connection(client.id).await.unwrap();
+        let moved = tenant.stream_pump_wanted(installation.id, next, &RECORD_TYPES, &only(d)).await.unwrap();
+        assert_eq!(summary(&moved), vec![pair("record.created", d)]);
+        assert_eq!(moved[0].attempt, 2);
+        let queue = tenant.stream_queue(installation.id).await.unwrap();
+        assert_eq!(queue.iter().map(|q| q.event_id).collect::<Vec<_>>(), vec![moved[0].event.id], "c was dropped");
+    }
+
     async fn tickets_are_single_use_and_expire_after_90_s(store, clock) {
         let (org, _) = new_org(&store, "Stream").await;
         let (client, _) = install(&store, org.id, &[Scope::RecordsRead]).await;

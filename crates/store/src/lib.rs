@@ -45,6 +45,7 @@ mod organizations;
 mod records;
 mod retention;
 mod rows;
+mod secret_key;
 mod sessions;
 mod shares;
 mod sql;
@@ -182,7 +183,7 @@ pub struct Store {
     /// Credentials and schemas this node has read (see [`cache`]).
     caches: Arc<cache::Caches>,
     /// Encrypts connections' secrets at rest; `None` refuses to store secrets.
-    secret_key: Option<connections::SecretKey>,
+    secret_key: Option<secret_key::SecretKey>,
 }
 
 impl std::fmt::Debug for Store {
@@ -310,7 +311,7 @@ impl Store {
 
     /// Encrypts connections' secrets with `key` (`tenon serve --secret-key-file`).
     #[must_use]
-    pub fn with_secret_key(mut self, key: connections::SecretKey) -> Self {
+    pub fn with_secret_key(mut self, key: secret_key::SecretKey) -> Self {
         self.secret_key = Some(key);
         self
     }

@@ -3,7 +3,7 @@
 //!
 //! **Layers** (lowest first; a module may import its own layer and the ones below, never one above):
 //!
-//! 1. the execution seam — `clock`, `error`; then `exec` (connections, transactions, values, dialects);
+//! 1. the execution seam — `clock`, `error`, `secret_key` (sealing secrets at rest); then `exec` (connections, transactions, values, dialects);
 //!    then `sql` (the statement builder);
 //! 2. `cache` and `rows` (the per-node caches, row decoding), then the crate root (`Store`, `Tenant`,
 //!    `WriteContext`), then `events` (the outbox), then `audit` (which appends to the outbox);
@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 /// Modules below the domain, lowest first; modules in one entry may import each other.
 const LOWER_LAYERS: &[&[&str]] = &[
-    &["clock", "error"],
+    &["clock", "error", "secret_key"],
     &["exec"],
     &["sql"],
     &["cache", "rows"],

@@ -52,6 +52,12 @@ Object.assign(tests, {
     assert.ok(Date.now() - started < 2500);
     assert.equal(await lastWeekCount(), weekBefore + 1);
     await screenshot(p, "95-dashboard-after-record");
+    // A records widget shows a true/false field as the grid does (a tick or nothing), never "false".
+    const deals = p.getByRole("region", { name: "跟进中商机 Open deals" });
+    await deals.getByRole("table").waitFor();
+    const cells = await deals.getByRole("cell").allTextContents();
+    assert.ok(cells.length > 0, "the open deals table has cells");
+    assert.ok(!cells.some((text) => ["true", "false"].includes(text.trim())), `true/false shown as words: ${cells.join(" | ")}`);
 
     // A book and a posted voucher: the revenue widget shows it without a reload.
     const book = await server.api("POST", "/api/v1/ledger/books", { name: "主账套", template: "cas", base_currency: "CNY" });

@@ -39,6 +39,8 @@ const PALETTE = ["#1f5fbf", "#e07b00", "#1e7a3c", "#b3261e", "#6b4fbb", "#00838f
 /** A group key, a cell or a figure as text. */
 export function show(value: unknown): string {
   if (value === null || value === undefined || value === "") return t("js-dashboard-none");
+  // A checkbox (or a true/false formula) shows as the grid shows it: a tick, or nothing.
+  if (typeof value === "boolean") return value ? "✓" : "";
   if (Array.isArray(value)) return value.map(show).join(", ");
   if (typeof value === "object") {
     const named = value as { name?: unknown };

@@ -11,6 +11,18 @@
 //! | `department.created` | `org_dept_create` |
 //! | `department.updated` | `org_dept_modify` |
 //! | `department.deleted` | `org_dept_remove` |
+//! | `approval.instance.started` | `bpms_instance_change` `type: start` |
+//! | `approval.instance.approved` / `refused` | `bpms_instance_change` `type: finish`, `result: agree` / `refuse` |
+//! | `approval.instance.withdrawn` / `terminated` | `bpms_instance_change` `type: terminate` |
+//! | `approval.task.created` | `bpms_task_change` `type: start` |
+//! | `approval.task.approved` / `auto_approved` | `bpms_task_change` `type: finish`, `result: agree` |
+//! | `approval.task.refused` / `returned` | `bpms_task_change` `type: finish`, `result: refuse` |
+//! | `approval.task.transferred` | `bpms_task_change` `type: finish`, `result: redirect` |
+//! | `approval.task.canceled` | `bpms_task_change` `type: cancel` |
+//!
+//! `approval.task.paused`/`resumed` (an add-sign before a task waits for the added approvers, whose tasks
+//! are `bpms_task_change` starts) and `approval.cc` have no rendering. Approval renderings carry the
+//! native event's `instance_seq` as `instanceSeq`.
 
 use serde_json::{Value, json};
 
@@ -22,6 +34,28 @@ pub const EVENT_TYPES: &[&str] = &[
     "org_dept_create",
     "org_dept_modify",
     "org_dept_remove",
+    "bpms_instance_change",
+    "bpms_task_change",
+];
+
+/// The native approval events `bpms_instance_change` renders.
+const INSTANCE_EVENTS: &[&str] = &[
+    "approval.instance.started",
+    "approval.instance.approved",
+    "approval.instance.refused",
+    "approval.instance.withdrawn",
+    "approval.instance.terminated",
+];
+
+/// The native approval events `bpms_task_change` renders.
+const TASK_EVENTS: &[&str] = &[
+    "approval.task.created",
+    "approval.task.approved",
+    "approval.task.auto_approved",
+    "approval.task.refused",
+    "approval.task.returned",
+    "approval.task.transferred",
+    "approval.task.canceled",
 ];
 
 /// The native event types a DingTalk type renders.
@@ -33,6 +67,8 @@ pub fn native_types(dingtalk_type: &str) -> Option<&'static [&'static str]> {
         "org_dept_create" => &["department.created"],
         "org_dept_modify" => &["department.updated"],
         "org_dept_remove" => &["department.deleted"],
+        "bpms_instance_change" => INSTANCE_EVENTS,
+        "bpms_task_change" => TASK_EVENTS,
         _ => return None,
     })
 }
@@ -40,7 +76,10 @@ pub fn native_types(dingtalk_type: &str) -> Option<&'static [&'static str]> {
 /// Whether a native event type has a DingTalk rendering (the types a DingTalk-format installation's
 /// stream carries).
 pub fn renders(native_type: &str) -> bool {
-    native_type.starts_with("member.") || native_type.starts_with("department.")
+    native_type.starts_with("member.")
+        || native_type.starts_with("department.")
+        || INSTANCE_EVENTS.contains(&native_type)
+        || TASK_EVENTS.contains(&native_type)
 }
 
 /// What an event is about, as DingTalk names it.
@@ -50,6 +89,9 @@ pub enum Subject {
     User(String),
     /// A department, by `number`.
     Department(i64),
+    /// An approval instance or task: the camelCase keys of `bpms_instance_change`/`bpms_task_change`
+    /// ([`approval_data`]).
+    Approval(serde_json::Map<String, Value>),
 }
 
 /// The DingTalk type of a native event, given its `data` (`{"before", "after", "changed"}`).
@@ -68,8 +110,106 @@ pub fn dingtalk_type(native_type: &str, data: &Value) -> Option<&'static str> {
         "department.created" => "org_dept_create",
         "department.updated" => "org_dept_modify",
         "department.deleted" => "org_dept_remove",
+        other if INSTANCE_EVENTS.contains(&other) => "bpms_instance_change",
+        other if TASK_EVENTS.contains(&other) => "bpms_task_change",
         _ => return None,
     })
+}
+
+/// Milliseconds since the epoch of a native RFC 3339 UTC time (`2026-12-05T08:31:41.5Z`), as text.
+fn millis(native: &Value) -> Option<String> {
+    let text = native.as_str()?;
+    let (date, time) = text.trim_end_matches('Z').split_once('T')?;
+    let mut date_parts = date.splitn(3, '-').map(|part| part.parse::<i64>().ok());
+    let (year, month, day) = (
+        date_parts.next()??,
+        date_parts.next()??,
+        date_parts.next()??,
+    );
+    let (hms, fraction) = time.split_once('.').unwrap_or((time, ""));
+    let mut time_parts = hms.splitn(3, ':').map(|part| part.parse::<i64>().ok());
+    let (hour, minute, second) = (
+        time_parts.next()??,
+        time_parts.next()??,
+        time_parts.next()??,
+    );
+    let milli: i64 = format!("{fraction:0<3}").get(..3)?.parse().ok()?;
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    Some((((days * 24 + hour) * 60 + minute) * 60 * 1000 + second * 1000 + milli).to_string())
+}
+
+/// The `bpms_*` keys of a native approval event (`data`: `{"before", "after", "instance_seq"}`,
+/// `subject`: `{"instance_id", "process"}`): `processInstanceId`, `processCode`, `type`, `result`,
+/// `staffId` (the initiator's, or the task assignee's, userid: `staff`), `taskId`, `createTime`/`finishTime`
+/// (milliseconds, as text), `businessId` and `instanceSeq`. `None` for events without a rendering.
+pub fn approval_data(
+    native_type: &str,
+    subject: &Value,
+    data: &Value,
+    staff: &str,
+) -> Option<serde_json::Map<String, Value>> {
+    let (kind, result) = match native_type {
+        "approval.instance.started" | "approval.task.created" => ("start", None),
+        "approval.instance.approved" | "approval.task.approved" | "approval.task.auto_approved" => {
+            ("finish", Some("agree"))
+        }
+        "approval.instance.refused" | "approval.task.refused" | "approval.task.returned" => {
+            ("finish", Some("refuse"))
+        }
+        "approval.task.transferred" => ("finish", Some("redirect")),
+        "approval.instance.withdrawn" | "approval.instance.terminated" => ("terminate", None),
+        "approval.task.canceled" => ("cancel", None),
+        _ => return None,
+    };
+    let after = if data["after"].is_null() {
+        &data["before"]
+    } else {
+        &data["after"]
+    };
+    let mut map = serde_json::Map::new();
+    map.insert("processInstanceId".into(), subject["instance_id"].clone());
+    map.insert("processCode".into(), subject["process"].clone());
+    map.insert("type".into(), json!(kind));
+    if let Some(result) = result {
+        map.insert("result".into(), json!(result));
+    }
+    map.insert("staffId".into(), json!(staff));
+    if let Some(number) = after["number"].as_i64() {
+        map.insert("taskId".into(), json!(number));
+        if let Some(node) = after["node"].as_str() {
+            map.insert("activityId".into(), json!(node));
+        }
+    }
+    if let Some(business_id) = after["business_id"].as_str() {
+        map.insert("businessId".into(), json!(business_id));
+    }
+    if let Some(created) = millis(&after["created_at"]) {
+        map.insert("createTime".into(), json!(created));
+    }
+    if let Some(finished) = millis(&after["finished_at"]) {
+        map.insert("finishTime".into(), json!(finished));
+    }
+    map.insert("instanceSeq".into(), data["instance_seq"].clone());
+    Some(map)
+}
+
+/// The member an approval event's rendering names (`staffId`): the task's assignee, else the instance's
+/// initiator (member ids, as the native snapshots have them).
+pub fn approval_staff(data: &Value) -> Option<&str> {
+    let after = if data["after"].is_null() {
+        &data["before"]
+    } else {
+        &data["after"]
+    };
+    after["assignee"]
+        .as_str()
+        .or_else(|| after["initiator"].as_str())
 }
 
 /// A department's number as the event's snapshots carry it (after, else before).
@@ -89,8 +229,23 @@ pub fn stream_data(subject: &Subject, corp_id: &str, event_id: &str, time_ms: i6
     match subject {
         Subject::User(userid) => data["userId"] = json!([userid]),
         Subject::Department(number) => data["deptId"] = json!([number]),
+        Subject::Approval(keys) => {
+            data["eventType"] = json!(event_type_of(keys));
+            for (key, value) in keys {
+                data[key] = value.clone();
+            }
+        }
     }
     data
+}
+
+/// `bpms_task_change` for a task's keys (they carry `taskId`), else `bpms_instance_change`.
+fn event_type_of(keys: &serde_json::Map<String, Value>) -> &'static str {
+    if keys.contains_key("taskId") {
+        "bpms_task_change"
+    } else {
+        "bpms_instance_change"
+    }
 }
 
 /// The plaintext of an HTTP callback: PascalCase with `EventType`, as DingTalk's callbacks have it.
@@ -110,6 +265,13 @@ pub fn callback_payload(
     match subject {
         Subject::User(userid) => payload["UserId"] = json!([userid]),
         Subject::Department(number) => payload["DeptId"] = json!([number]),
+        // DingTalk's approval callbacks keep their own keys camelCase beside `EventType`.
+        Subject::Approval(keys) => {
+            payload["corpId"] = json!(corp_id);
+            for (key, value) in keys {
+                payload[key] = value.clone();
+            }
+        }
     }
     payload
 }
@@ -132,8 +294,10 @@ mod tests {
             let natives = native_types(dingtalk).unwrap();
             assert!(natives.iter().all(|native| renders(native)));
         }
-        assert!(native_types("bpms_task_change").is_none());
+        assert!(native_types("bpms_task_change").is_some());
+        assert!(native_types("bpms_unknown").is_none());
         assert!(!renders("record.created"));
+        assert!(!renders("approval.task.paused"));
     }
 
     #[test]
@@ -173,5 +337,66 @@ mod tests {
             callback_payload("org_dept_create", &Subject::Department(3), "org", "ev", 5),
             json!({"EventType": "org_dept_create", "TimeStamp": "5", "CorpId": "org", "EventId": "ev", "DeptId": [3]})
         );
+    }
+
+    #[test]
+    fn approval_events_render_as_bpms_changes_with_the_instance_seq() {
+        let subject = json!({"instance_id": "i1", "process": "PROC_1"});
+        let started = json!({"before": null, "after": {"initiator": "m1", "business_id": "20261205000001", "created_at": "1970-01-01T00:00:01.5Z", "finished_at": null}, "instance_seq": 1});
+        assert_eq!(
+            dingtalk_type("approval.instance.started", &started),
+            Some("bpms_instance_change")
+        );
+        assert_eq!(approval_staff(&started), Some("m1"));
+        let keys = approval_data("approval.instance.started", &subject, &started, "li").unwrap();
+        assert_eq!(
+            Value::Object(keys.clone()),
+            json!({"processInstanceId": "i1", "processCode": "PROC_1", "type": "start", "staffId": "li", "businessId": "20261205000001", "createTime": "1500", "instanceSeq": 1})
+        );
+        let data = stream_data(&Subject::Approval(keys), "org", "ev", 5);
+        assert_eq!(
+            (&data["eventType"], &data["type"], &data["corpId"]),
+            (
+                &json!("bpms_instance_change"),
+                &json!("start"),
+                &json!("org")
+            )
+        );
+        let moved = json!({"before": {"number": 7}, "after": {"number": 7, "assignee": "m2", "node": "n1", "created_at": "2026-12-05T08:31:41Z", "finished_at": "2026-12-05T08:31:42.25Z"}, "instance_seq": 4});
+        for (native, kind, result) in [
+            ("approval.task.transferred", "finish", Some("redirect")),
+            ("approval.task.canceled", "cancel", None),
+            ("approval.task.refused", "finish", Some("refuse")),
+        ] {
+            assert_eq!(dingtalk_type(native, &moved), Some("bpms_task_change"));
+            let keys = approval_data(native, &subject, &moved, "han").unwrap();
+            assert_eq!(
+                (
+                    &keys["type"],
+                    keys.get("result"),
+                    &keys["taskId"],
+                    &keys["instanceSeq"]
+                ),
+                (
+                    &json!(kind),
+                    result.map(|r| json!(r)).as_ref(),
+                    &json!(7),
+                    &json!(4)
+                )
+            );
+            assert_eq!(keys["finishTime"], json!("1796459502250"));
+            let payload =
+                callback_payload("bpms_task_change", &Subject::Approval(keys), "org", "ev", 5);
+            assert_eq!(
+                (
+                    &payload["EventType"],
+                    &payload["staffId"],
+                    &payload["corpId"]
+                ),
+                (&json!("bpms_task_change"), &json!("han"), &json!("org"))
+            );
+        }
+        assert_eq!(dingtalk_type("approval.task.paused", &moved), None);
+        assert!(approval_data("approval.cc", &subject, &moved, "x").is_none());
     }
 }

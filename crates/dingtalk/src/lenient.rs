@@ -145,6 +145,24 @@ impl Params {
         }
     }
 
+    /// A list of JSON values: an array, or its JSON text (form bodies, and DingTalk's own samples, send
+    /// `form_component_values=[{…}]`). `None` when unset.
+    pub fn array(&self, name: &str) -> Result<Option<Vec<Value>>, ParamError> {
+        let invalid = || ParamError::Invalid {
+            name: name.to_owned(),
+            expected: "a JSON array (or its text)",
+        };
+        match self.present(name) {
+            None => Ok(None),
+            Some(Value::Array(items)) => Ok(Some(items.clone())),
+            Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+                Ok(Value::Array(items)) => Ok(Some(items)),
+                _ => Err(invalid()),
+            },
+            Some(_) => Err(invalid()),
+        }
+    }
+
     /// A boolean parameter: `true`/`false` or their text.
     pub fn boolean(&self, name: &str) -> Result<Option<bool>, ParamError> {
         let invalid = || ParamError::Invalid {
@@ -237,6 +255,15 @@ mod tests {
             params.text("extra"),
             Err(ParamError::Invalid { .. })
         ));
+        let arrays = Params::from_body(
+            br#"{"a": [{"name": "x"}], "b": "[{\"name\": \"y\"}]", "c": "x"}"#,
+            false,
+        )
+        .unwrap();
+        assert_eq!(arrays.array("a").unwrap().unwrap()[0]["name"], "x");
+        assert_eq!(arrays.array("b").unwrap().unwrap()[0]["name"], "y");
+        assert!(arrays.array("c").is_err());
+        assert_eq!(arrays.array("d").unwrap(), None);
     }
 
     #[test]

@@ -20,5 +20,8 @@ pub mod messages;
 pub mod oauth;
 pub mod signin;
 pub mod users;
+pub mod workflow;
+pub mod workflow_legacy;
+pub mod workflow_render;
 
 pub use errors::{OapiError, V1Error, V1ErrorBody};

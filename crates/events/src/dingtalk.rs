@@ -11,7 +11,9 @@
 use rand::RngExt;
 use reqwest::Url;
 use tenon_dingtalk::crypto::{CallbackCrypto, Sealed};
-use tenon_dingtalk::events::{Subject, department_number, dingtalk_type};
+use tenon_dingtalk::events::{
+    Subject, approval_data, approval_staff, department_number, dingtalk_type,
+};
 use tenon_model::{DepartmentId, Event, MemberId};
 use tenon_store::{Store, StoreError};
 
@@ -28,12 +30,23 @@ pub struct Rendering {
 /// The DingTalk rendering of a native event; `None` for events DingTalk has no name for. A member is
 /// named by its userid (the one chosen for it, kept after it is deleted; else its member id), a
 /// department by its number (from the event's snapshots; for events older than that, the department's
-/// own while it exists — a deleted one's old events have no rendering).
+/// own while it exists — a deleted one's old events have no rendering), an approval by its `bpms_*` keys
+/// (`staffId` the task assignee's or the initiator's userid).
 pub async fn render(store: &Store, event: &Event) -> Result<Option<Rendering>, StoreError> {
     let Some(event_type) = dingtalk_type(&event.event_type, &event.data) else {
         return Ok(None);
     };
-    let subject = if event.event_type.starts_with("member.") {
+    let subject = if event.event_type.starts_with("approval.") {
+        let Some(staff) = approval_staff(&event.data).and_then(|id| id.parse::<MemberId>().ok())
+        else {
+            return Ok(None);
+        };
+        let userid = store.tenant(event.org_id).dingtalk_userid_of(staff).await?;
+        match approval_data(&event.event_type, &event.subject, &event.data, &userid) {
+            Some(keys) => Subject::Approval(keys),
+            None => return Ok(None),
+        }
+    } else if event.event_type.starts_with("member.") {
         let member = event.subject["member_id"]
             .as_str()
             .and_then(|id| id.parse::<MemberId>().ok());

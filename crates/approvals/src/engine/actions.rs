@@ -109,7 +109,7 @@ fn check_actioner(run: &Run, by: &Acting) -> Result<(), Refusal> {
     let own = match &by.credential {
         Actor::Member { id, .. } => Some(*id),
         Actor::Token { member_id, .. } => *member_id,
-        Actor::App { .. } | Actor::System | Actor::Flow { .. } => None,
+        Actor::App { .. } | Actor::System | Actor::Flow { .. } | Actor::Share { .. } => None,
     };
     match by.member {
         Some(member) if Some(member) != own && !run.directory()?.is_active(member) => {

@@ -13,6 +13,11 @@ use serde_json::{Value, json};
 use crate::api_tests;
 use crate::dingtalk::install;
 
+const WORKFLOW_SCRIPT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/sdk/dingtalk_workflow_client.py"
+);
+
 const SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/sdk/dingtalk_api_client.py"
@@ -37,7 +42,53 @@ fn run_sdk(endpoint: String, key: String, secret: String, corp_id: String) -> Ve
         .collect()
 }
 
+/// Runs the SDK's workflow script (blocking) and returns its steps.
+fn run_workflow_sdk(args: [String; 5]) -> Vec<Value> {
+    let output = Command::new("python3")
+        .arg(WORKFLOW_SCRIPT)
+        .args(&args)
+        .output()
+        .expect("python3 runs (.ci/run installs alibabacloud-dingtalk==2.2.65)");
+    assert!(
+        output.status.success(),
+        "the SDK workflow script failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
 api_tests! {
+    async fn the_official_sdk_creates_a_form_starts_agrees_reads_and_terminates_approvals(app) {
+        let dt = install(&app, &["apps:read", "apps:write", "approvals:read", "approvals:write"]).await;
+        let mut ids = Vec::new();
+        for name in ["Li Lei", "Han Meimei"] {
+            let member = app.post("/api/v1/members", &app.admin_token, json!({"name": name})).await.expect(StatusCode::CREATED).clone();
+            ids.push(member["id"].as_str().unwrap().to_owned());
+        }
+        let endpoint = app.base.trim_start_matches("http://").to_owned();
+        let args = [endpoint, dt.key.clone(), dt.secret.clone(), ids[0].clone(), ids[1].clone()];
+        let steps = tokio::task::spawn_blocking(move || run_workflow_sdk(args)).await.unwrap();
+        let names: Vec<&str> = steps.iter().map(|s| s["step"].as_str().unwrap()).collect();
+        assert_eq!(names, ["formCreate", "schema", "start", "agree", "terminate"]);
+        let code = steps[0]["process_code"].as_str().unwrap();
+        assert_eq!(steps[1]["components"], json!(["TextField", "NumberField", "DDSelectField"]));
+        assert_eq!((&steps[2]["status"], &steps[2]["approver"]), (&json!("RUNNING"), &json!(ids[1])));
+        assert_eq!(steps[2]["values"], json!({"事由": "rest", "天数": "2", "类型": "年假"}));
+        assert_eq!((&steps[3]["success"], &steps[3]["result"], &steps[3]["status"], &steps[3]["outcome"], &steps[3]["task_result"]),
+            (&json!(true), &json!(true), &json!("COMPLETED"), &json!("agree"), &json!("AGREE")));
+        assert_eq!(steps[3]["records"], json!(["START_PROCESS_INSTANCE", "EXECUTE_TASK_NORMAL", "FINISH_PROCESS_INSTANCE"]));
+        assert_eq!((&steps[4]["success"], &steps[4]["status"]), (&json!(true), &json!("TERMINATED")));
+        // The native API sees the same instances.
+        let instance = steps[2]["instance_id"].as_str().unwrap();
+        let native = app.get(&format!("/api/v1/approvals/{instance}"), &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!((&native["process"], &native["result"]), (&json!(code), &json!("agree")));
+        app
+    }
+
     async fn the_official_sdk_gets_tokens_that_serve_both_families_and_reads_dingtalk_errors(app) {
         let dt = install(&app, &["directory:read", "directory:write"]).await;
         let member = app.post("/api/v1/members", &app.admin_token, json!({"name": "Li Lei"})).await.expect(StatusCode::CREATED).clone();

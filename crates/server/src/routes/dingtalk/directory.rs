@@ -115,8 +115,20 @@ fn oapi_failure(error: &StoreError, deleting_department: bool) -> Option<OapiFai
         StoreError::NotFound { what: "member" } => {
             OapiFailure::new(OapiError::UnknownUser, "no such user")
         }
-        StoreError::Conflict { field, reason, .. } => {
+        StoreError::Conflict {
+            field,
+            code: detail,
+            reason,
+            ..
+        } => {
             let code = match *field {
+                // `delete_department`'s refusals with their own codes.
+                _ if deleting_department && matches!(detail, DetailCode::HasSubDepartments) => {
+                    OapiError::DepartmentHasChildren
+                }
+                _ if deleting_department && matches!(detail, DetailCode::HasMembers) => {
+                    OapiError::DepartmentHasMembers
+                }
                 Some("userid") => OapiError::UseridExists,
                 Some("mobile") => OapiError::MobileExists,
                 Some("email") => OapiError::EmailExists,

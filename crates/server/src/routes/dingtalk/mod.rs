@@ -21,6 +21,9 @@ pub mod messages;
 pub mod oapi;
 pub mod oauth;
 pub mod signin;
+pub mod workflow;
+pub mod workflow_actions;
+pub mod workflow_oapi;
 
 /// Why an app's credentials got no token.
 #[derive(Debug)]

@@ -1,0 +1,251 @@
+//! DingTalk's workflow API over the native approvals (#21 part 2): a form made in one transaction (the
+//! app `dingtalk_forms` if it is missing, the form's table, its process, published), tasks found by their
+//! DingTalk `taskId` (the task's `number`), instance ids by process and creation time, and members as
+//! DingTalk names them (userid, name, first department).
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tenon_approvals::definition::Process;
+use tenon_model::apps::{ApiKey, FieldSpec, ParseContext};
+use tenon_model::{ApprovalId, ApprovalTaskId, MemberId, Name};
+use uuid::Uuid;
+
+use crate::approvals::StoredProcess;
+use crate::apps::{NewApp, NewTable};
+use crate::sql::SqlText;
+use crate::{Result, StoreError, Tenant, WriteContext};
+
+/// A form to create: its table's fields and its process's definition (which names `table_key`).
+#[derive(Debug, Clone)]
+pub struct DingTalkForm {
+    pub app_key: ApiKey,
+    pub app_name: Name,
+    pub table_key: ApiKey,
+    pub name: Name,
+    pub fields: Vec<FieldSpec>,
+    pub process: Value,
+}
+
+/// A member as DingTalk's workflow answers name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DingTalkPerson {
+    pub userid: String,
+    pub name: String,
+    /// The number and name of the member's first department (the root when it has none).
+    pub department: Option<(i64, String)>,
+}
+
+/// `POST /v1.0/workflow/processes/instanceIds/query`.
+#[derive(Debug, Clone)]
+pub struct InstanceIdQuery {
+    pub process: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub initiators: Option<Vec<MemberId>>,
+    /// Native statuses (`running`, `completed`, `terminated`).
+    pub statuses: Vec<&'static str>,
+    pub offset: i64,
+    pub limit: i64,
+}
+
+impl Tenant<'_> {
+    /// Creates a form: the app if missing, the table, the process, and publishes it, in one transaction.
+    pub async fn dingtalk_create_form(
+        &self,
+        ctx: &WriteContext,
+        form: DingTalkForm,
+        parse: &ParseContext,
+    ) -> Result<StoredProcess> {
+        let process = Process::parse(&form.process, "")?;
+        let mut tx = self.store.begin_tx().await?;
+        let mut conn = tx.conn();
+        let app = match self.load_app(&mut conn, form.app_key.as_str()).await? {
+            Some(app) => app,
+            None => {
+                self.create_app_in(
+                    &mut conn,
+                    ctx,
+                    NewApp {
+                        name: form.app_name,
+                        key: Some(form.app_key),
+                        description: None,
+                    },
+                )
+                .await?
+            }
+        };
+        let table = NewTable {
+            name: form.name,
+            key: Some(form.table_key),
+            fields: form.fields,
+            primary_field: None,
+            unique_together: Vec::new(),
+            indexes: Vec::new(),
+            validation_rules: Vec::new(),
+        };
+        self.create_table_in(&mut conn, ctx, &app, table, parse)
+            .await?;
+        let created = self
+            .create_process_in(
+                &mut conn,
+                ctx,
+                &form.process,
+                Some(&app.id.to_string()),
+                &process,
+                "",
+            )
+            .await?;
+        let published = self.publish_in(&mut conn, ctx, created, "").await?;
+        tx.commit().await?;
+        Ok(published)
+    }
+
+    /// The task numbered `number` and its instance.
+    pub async fn dingtalk_task(&self, number: i64) -> Result<Option<(ApprovalTaskId, ApprovalId)>> {
+        let mut pooled = self.store.pools.read().await?;
+        let row: Option<(Uuid, Uuid)> = pooled
+            .conn()
+            .fetch_optional(
+                crate::exec::Sql::new(
+                    "SELECT id, instance_id FROM approval_tasks WHERE organization_id = $1 AND number = $2",
+                )
+                .bind(self.org_id)
+                .bind(number),
+            )
+            .await?;
+        Ok(row.map(|(task, instance)| {
+            (
+                ApprovalTaskId::from_uuid(task),
+                ApprovalId::from_uuid(instance),
+            )
+        }))
+    }
+
+    /// Ids of the process's instances created in `[from, to)`, oldest first: one page and whether more
+    /// follow. `None` when there is no such process.
+    pub async fn dingtalk_instance_ids(
+        &self,
+        query: &InstanceIdQuery,
+    ) -> Result<Option<(Vec<ApprovalId>, bool)>> {
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let process: Option<(Uuid,)> = conn
+            .fetch_optional(
+                crate::exec::Sql::new(
+                    "SELECT id FROM processes WHERE organization_id = $1 AND code = $2",
+                )
+                .bind(self.org_id)
+                .bind(query.process.as_str()),
+            )
+            .await?;
+        let Some((process,)) = process else {
+            return Ok(None);
+        };
+        if matches!(&query.initiators, Some(initiators) if initiators.is_empty()) {
+            return Ok(Some((Vec::new(), false)));
+        }
+        let mut sql = SqlText::new(conn.backend());
+        sql.push("SELECT id FROM approval_instances WHERE organization_id = ")
+            .arg(self.org_id)
+            .push(" AND process_id = ")
+            .arg(process)
+            .push(" AND created_at >= ")
+            .arg(query.from)
+            .push(" AND created_at < ")
+            .arg(query.to);
+        if let Some(initiators) = &query.initiators {
+            sql.push(" AND initiator IN ")
+                .list(initiators.iter().copied());
+        }
+        if !query.statuses.is_empty() {
+            sql.push(" AND status IN ")
+                .list(query.statuses.iter().copied());
+        }
+        sql.push(" ORDER BY created_at, id LIMIT ")
+            .arg(query.limit + 1)
+            .push(" OFFSET ")
+            .arg(query.offset);
+        let mut rows: Vec<(Uuid,)> = conn.fetch_all(sql.into_sql()).await?;
+        let more = rows.len() as i64 > query.limit;
+        rows.truncate(usize::try_from(query.limit).unwrap_or(0));
+        Ok(Some((
+            rows.into_iter()
+                .map(|(id,)| ApprovalId::from_uuid(id))
+                .collect(),
+            more,
+        )))
+    }
+
+    /// Members (active or not) by id as DingTalk names them: the userid chosen for each (kept after a
+    /// deletion), else the member id. Members that do not exist are left out.
+    pub async fn dingtalk_people(
+        &self,
+        members: &[MemberId],
+    ) -> Result<HashMap<MemberId, DingTalkPerson>> {
+        if members.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let mut sql = SqlText::new(conn.backend());
+        sql.push(
+            "SELECT m.id, m.name, COALESCE(u.userid, f.userid) FROM members m \
+             LEFT JOIN dingtalk_users u ON u.organization_id = m.organization_id AND u.member_id = m.id \
+             LEFT JOIN dingtalk_former_users f ON f.organization_id = m.organization_id AND f.member_id = m.id \
+             WHERE m.organization_id = ",
+        )
+        .arg(self.org_id)
+        .push(" AND m.id IN ")
+        .list(members.iter().copied());
+        let rows: Vec<(Uuid, String, Option<String>)> = conn.fetch_all(sql.into_sql()).await?;
+        let mut sql = SqlText::new(conn.backend());
+        sql.push(
+            "SELECT md.member_id, d.number, d.name FROM member_departments md \
+             JOIN departments d ON d.organization_id = md.organization_id AND d.id = md.department_id \
+             WHERE md.organization_id = ",
+        )
+        .arg(self.org_id)
+        .push(" AND md.member_id IN ")
+        .list(members.iter().copied())
+        .push(" ORDER BY md.member_id, md.position");
+        let places: Vec<(Uuid, i64, String)> = conn.fetch_all(sql.into_sql()).await?;
+        let mut first: HashMap<Uuid, (i64, String)> = HashMap::new();
+        for (member, number, name) in places {
+            first.entry(member).or_insert((number, name));
+        }
+        Ok(rows
+            .into_iter()
+            .map(|(id, name, userid)| {
+                let member = MemberId::from_uuid(id);
+                (
+                    member,
+                    DingTalkPerson {
+                        userid: userid.unwrap_or_else(|| member.to_string()),
+                        name,
+                        department: first.remove(&id),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// The published definition of a process (the version instances start on), with the process.
+    pub async fn dingtalk_published(&self, code: &str) -> Result<Option<(StoredProcess, Value)>> {
+        let process = match self.process(code).await {
+            Ok(process) => process,
+            Err(StoreError::NotFound { .. }) => return Ok(None),
+            Err(other) => return Err(other),
+        };
+        if process.published_version == 0 {
+            return Ok(Some((process.clone(), process.draft)));
+        }
+        let versions = self.process_versions(code).await?;
+        let definition = versions
+            .into_iter()
+            .find(|version| version.version == process.published_version)
+            .map_or_else(|| process.draft.clone(), |version| version.definition);
+        Ok(Some((process, definition)))
+    }
+}

@@ -46,6 +46,51 @@ pub async fn send(
                 signature(key, timestamp, &body),
             ));
         }
+        Auth::Acs3 {
+            access_key_id,
+            access_key_secret,
+            action,
+            version,
+        } => {
+            // Aliyun compares x-acs-date with its clock (15 minutes): the wall clock, not the store's.
+            let date = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+            let nonce = uuid::Uuid::now_v7().simple().to_string();
+            let (host, path, query) = parts(&url);
+            let signed = tenon_flows::sign::Acs3 {
+                method: &call.method,
+                host,
+                path,
+                query,
+                action,
+                version,
+                body: body.as_bytes(),
+                date: &date,
+                nonce: &nonce,
+            };
+            headers.extend(signed.headers(access_key_id, access_key_secret));
+        }
+        Auth::Tc3 {
+            secret_id,
+            secret_key,
+            service,
+        } => {
+            // Tencent compares X-TC-Timestamp with its clock (5 minutes): the wall clock.
+            let timestamp = chrono::Utc::now().timestamp();
+            let (host, _, _) = parts(&url);
+            let signed = tenon_flows::sign::Tc3 {
+                host,
+                service,
+                body: body.as_bytes(),
+                timestamp,
+            };
+            headers.push(("X-TC-Timestamp".to_owned(), timestamp.to_string()));
+            headers.push((
+                "Authorization".to_owned(),
+                signed.authorization(secret_id, secret_key),
+            ));
+        }
+        // Sent over SMTP (`crate::smtp`), never here.
+        Auth::Smtp { .. } => {}
         Auth::DingTalkRobot { access_token, sign } => {
             url.push_str(&format!("?access_token={}", encode(access_token)));
             if let Some(secret) = sign {
@@ -91,6 +136,16 @@ pub async fn send(
             failure: Failure::Connect,
             reason,
         },
+    }
+}
+
+/// A URL's `host[:port]`, path (`/` when none) and query (after `?`, as written).
+fn parts(url: &str) -> (&str, &str, &str) {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+    match before_query.find('/') {
+        Some(at) => (&before_query[..at], &before_query[at..], query),
+        None => (before_query, "/", query),
     }
 }
 
@@ -145,6 +200,19 @@ mod tests {
         );
         assert_ne!(sign, robot_sign("SEC000", 1_700_000_000_001));
         assert_eq!(encode("a+b/c="), "a%2Bb%2Fc%3D");
+    }
+
+    #[test]
+    fn a_url_splits_into_host_path_and_query() {
+        assert_eq!(
+            parts("http://127.0.0.1:8080/?A=1&B=2"),
+            ("127.0.0.1:8080", "/", "A=1&B=2")
+        );
+        assert_eq!(
+            parts("https://sms.example.com"),
+            ("sms.example.com", "/", "")
+        );
+        assert_eq!(parts("https://x.example/a/b"), ("x.example", "/a/b", ""));
     }
 
     #[test]

@@ -9,11 +9,12 @@
 //! With the workers runs the node's scheduler ([`Store::run_schedules`] every poll interval): schedule
 //! triggers' slots, by the store's clock, one run per slot however many nodes tick.
 //!
-//! Outside steps (`http`, `robot`): the store journals the request `running` and hands it over
-//! ([`Advance::Outside`]); the worker sends it ([`http::send`], through `tenon_events`' guarded client,
-//! with the connection's credentials) and hands the answer back ([`Store::finish_outside_step`]).
+//! Outside steps (`http`, `robot`, `sms`, `email`): the store journals the request `running` and hands
+//! it over ([`Advance::Outside`]); the worker sends it ([`http::send`], through `tenon_events`' guarded
+//! client, with the connection's credentials and the vendors' signatures; an e-mail through
+//! [`smtp::send`]) and hands the answer back ([`Store::finish_outside_step`]).
 //!
-//! Not built yet: the `sms`, `email`, `sql`, `kingdee_voucher` and `yonyou_voucher` connectors.
+//! Not built yet: the `sql`, `kingdee_voucher` and `yonyou_voucher` connectors.
 
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ use tenon_store::flows::Advance;
 use tokio::task::JoinHandle;
 
 pub mod http;
+pub mod smtp;
 
 /// How many workers a node runs, and how they poll.
 #[derive(Debug, Clone)]
@@ -110,7 +112,11 @@ pub async fn round(
             match advanced {
                 Ok(Advance::Continue) => advanced = store.advance_flow_run(&claim).await,
                 Ok(Advance::Outside(call)) => {
-                    let answer = http::send(sender, &call, store.now()).await;
+                    let answer = if call.mail.is_some() {
+                        smtp::send(sender, &call).await
+                    } else {
+                        http::send(sender, &call, store.now()).await
+                    };
                     advanced = store.finish_outside_step(&claim, &call, answer).await;
                 }
                 Ok(Advance::Waiting | Advance::Finished(_) | Advance::Lost) => break,

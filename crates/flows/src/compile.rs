@@ -16,12 +16,13 @@ use tenon_model::apps::{FieldKind, TableSchema};
 use tenon_model::{Checker, DetailCode, Invalid, TableId};
 
 use crate::definition::{Flow, InputType, Step};
-use crate::scope::{ScopeSchema, check_template, field_named};
+use crate::scope::{ScopeSchema, field_named};
 use crate::state::Planned;
 use crate::trigger::{On, Watch};
 
 mod approval;
 mod more;
+mod outside;
 
 use approval::compile_trigger;
 use more::{add_item, add_output, for_each};
@@ -188,6 +189,10 @@ pub enum Action {
     Http(Box<crate::http::HttpSpec>),
     /// A message through a DingTalk custom robot, sent by a flow worker (see [`crate::robot`]).
     Robot(Box<crate::robot::RobotSpec>),
+    /// A text message through an SMS vendor, sent by a flow worker (see [`crate::sms`]).
+    Sms(Box<crate::sms::SmsSpec>),
+    /// An e-mail through an SMTP server, sent by a flow worker (see [`crate::email`]).
+    Email(Box<crate::email::EmailSpec>),
     /// `steps` run once per item, in one transaction per batch of items.
     ForEach {
         items: String,
@@ -217,6 +222,8 @@ impl Action {
             Action::ForEach { .. } => "for_each",
             Action::Http(_) => "http",
             Action::Robot(_) => "robot",
+            Action::Sms(_) => "sms",
+            Action::Email(_) => "email",
         }
     }
 
@@ -595,35 +602,6 @@ impl Compiler<'_> {
         out
     }
 
-    /// A value written as a formula (text), a number, a boolean or null, as formula source.
-    fn source(&mut self, at: &str, value: &serde_json::Value) -> Option<String> {
-        match value {
-            serde_json::Value::String(text) => Some(text.clone()),
-            serde_json::Value::Bool(true) => Some("TRUE()".to_owned()),
-            serde_json::Value::Bool(false) => Some("FALSE()".to_owned()),
-            serde_json::Value::Number(number) => Some(number.to_string()),
-            serde_json::Value::Null => Some("BLANK()".to_owned()),
-            _ => {
-                self.check.push(
-                    format!("{}.{at}", self.at),
-                    DetailCode::InvalidValue,
-                    "a value is a formula (text), a number or a boolean",
-                );
-                None
-            }
-        }
-    }
-
-    fn template(&mut self, field: &str, text: &str) {
-        if let Err(reason) = check_template(text) {
-            self.check.push(
-                format!("{}.{field}", self.at),
-                DetailCode::InvalidValue,
-                format!("the template does not parse: {reason}"),
-            );
-        }
-    }
-
     fn step(&mut self, step: &Step, tables: &[TableSchema]) -> Option<Action> {
         match step {
             Step::CreateRecord { table, fields, .. } => {
@@ -790,7 +768,7 @@ impl Compiler<'_> {
                 approval: self.id_formula("approval", approval, "an approval instance's id")?,
             }),
             Step::LedgerSync { rule, record, .. } => self.ledger_sync(rule, record),
-            Step::Http(_) | Step::Robot(_) => self.outside(step),
+            Step::Http(_) | Step::Robot(_) | Step::Sms(_) | Step::Email(_) => self.outside(step),
             // Compiled by `for_each` (with its own scope).
             Step::ForEach { .. } => None,
         }

@@ -9,6 +9,11 @@
 //! Kind `dingtalk_robot` (for the `robot` step): `config: {base_url}` (default
 //! `https://oapi.dingtalk.com`; a local fake in tests), secrets `access_token` (required) and `sign` (the
 //! robot's 加签 secret, `SEC…`, when it has one).
+//!
+//! Kinds `aliyun_sms` and `tencent_sms` (for the `sms` step): `config: {base_url, sign_name}` (Tencent
+//! adds `sdk_app_id` and `region`), secrets `access_key_id` and `access_key_secret` (Aliyun) or
+//! `secret_id` and `secret_key` (Tencent). Kind `smtp` (for the `email` step): `config: {host, port,
+//! tls: none|starttls|tls, from, username}`, secret `password`.
 
 use std::collections::BTreeMap;
 
@@ -16,7 +21,13 @@ use serde_json::Value;
 use tenon_model::{Checker, DetailCode, Invalid};
 
 /// Connection kinds.
-pub const KINDS: &[&str] = &["http", "dingtalk_robot"];
+pub const KINDS: &[&str] = &[
+    "http",
+    "dingtalk_robot",
+    "aliyun_sms",
+    "tencent_sms",
+    "smtp",
+];
 /// Where DingTalk robots are, unless a connection says otherwise.
 pub const DINGTALK_BASE_URL: &str = "https://oapi.dingtalk.com";
 /// Auth schemes of an `http` connection.
@@ -40,6 +51,24 @@ pub enum Auth {
         access_token: String,
         sign: Option<String>,
     },
+    /// Aliyun's ACS3-HMAC-SHA256 signature of an API `action` of `version`.
+    Acs3 {
+        access_key_id: String,
+        access_key_secret: String,
+        action: String,
+        version: String,
+    },
+    /// Tencent Cloud's TC3-HMAC-SHA256 signature for `service`.
+    Tc3 {
+        secret_id: String,
+        secret_key: String,
+        service: String,
+    },
+    /// An SMTP server's login.
+    Smtp {
+        username: Option<String>,
+        password: Option<String>,
+    },
 }
 
 impl std::fmt::Debug for Auth {
@@ -51,6 +80,9 @@ impl std::fmt::Debug for Auth {
             Auth::Basic { .. } => "Basic(…)",
             Auth::Hmac(_) => "Hmac(…)",
             Auth::DingTalkRobot { .. } => "DingTalkRobot(…)",
+            Auth::Acs3 { .. } => "Acs3(…)",
+            Auth::Tc3 { .. } => "Tc3(…)",
+            Auth::Smtp { .. } => "Smtp(…)",
         })
     }
 }
@@ -64,13 +96,21 @@ pub fn check(
     let mut check = Checker::default();
     if !KINDS.contains(&kind) {
         check.add(
-            tenon_model::Reason::not_one_of(KINDS, "kind is one of: http, dingtalk_robot")
-                .at("kind"),
+            tenon_model::Reason::not_one_of(
+                KINDS,
+                "kind is one of: http, dingtalk_robot, aliyun_sms, tencent_sms, smtp",
+            )
+            .at("kind"),
         );
         return check.finish();
     }
     if kind == "dingtalk_robot" {
         robot(config, secrets, &mut check);
+        secret_values(secrets, &mut check);
+        return check.finish();
+    }
+    if let Some(shape) = Shape::of(kind) {
+        shape.check(kind, config, secrets, &mut check);
         secret_values(secrets, &mut check);
         return check.finish();
     }
@@ -169,6 +209,131 @@ fn robot(config: &Value, secrets: &BTreeMap<String, String>, check: &mut Checker
     }
 }
 
+/// What a connection of an SMS or SMTP kind holds: config keys (required ones first), secrets.
+struct Shape {
+    config: &'static [&'static str],
+    required: &'static [&'static str],
+    secrets: &'static [&'static str],
+    required_secrets: &'static [&'static str],
+}
+
+impl Shape {
+    fn of(kind: &str) -> Option<Shape> {
+        match kind {
+            "aliyun_sms" => Some(Shape {
+                config: &["base_url", "sign_name"],
+                required: &["sign_name"],
+                secrets: &["access_key_id", "access_key_secret"],
+                required_secrets: &["access_key_id", "access_key_secret"],
+            }),
+            "tencent_sms" => Some(Shape {
+                config: &["base_url", "sign_name", "sdk_app_id", "region"],
+                required: &["sign_name", "sdk_app_id"],
+                secrets: &["secret_id", "secret_key"],
+                required_secrets: &["secret_id", "secret_key"],
+            }),
+            "smtp" => Some(Shape {
+                config: &["host", "port", "tls", "from", "username"],
+                required: &["host", "from"],
+                secrets: &["password"],
+                required_secrets: &[],
+            }),
+            _ => None,
+        }
+    }
+
+    fn check(
+        &self,
+        kind: &str,
+        config: &Value,
+        secrets: &BTreeMap<String, String>,
+        check: &mut Checker,
+    ) {
+        let Some(map) = config.as_object() else {
+            check.push("config", DetailCode::InvalidValue, "config is an object");
+            return;
+        };
+        for key in map.keys().filter(|k| !self.config.contains(&k.as_str())) {
+            check.push(
+                format!("config.{key}"),
+                DetailCode::UnknownField,
+                format!(
+                    "a {kind} connection's config has {} (secrets go in secrets)",
+                    self.config.join(", ")
+                ),
+            );
+        }
+        for name in self.required {
+            if map
+                .get(*name)
+                .and_then(Value::as_str)
+                .is_none_or(|v| v.trim().is_empty())
+            {
+                check.push(
+                    format!("config.{name}"),
+                    DetailCode::Required,
+                    format!("a {kind} connection needs {name}"),
+                );
+            }
+        }
+        if let Some(url) = map.get("base_url")
+            && !url
+                .as_str()
+                .is_some_and(|u| u.starts_with("http://") || u.starts_with("https://"))
+        {
+            check.push(
+                "config.base_url",
+                DetailCode::InvalidValue,
+                "base_url starts with http:// or https://",
+            );
+        }
+        if let Some(port) = map.get("port")
+            && !port.as_u64().is_some_and(|p| (1..=65_535).contains(&p))
+        {
+            check.push(
+                "config.port",
+                DetailCode::InvalidValue,
+                "port is a number from 1 to 65535",
+            );
+        }
+        if let Some(tls) = map.get("tls")
+            && !tls
+                .as_str()
+                .is_some_and(|t| crate::email::TLS_MODES.contains(&t))
+        {
+            check.add(
+                tenon_model::Reason::not_one_of(
+                    crate::email::TLS_MODES,
+                    "tls is one of none, starttls, tls",
+                )
+                .at("config.tls"),
+            );
+        }
+        for name in self.required_secrets {
+            if !secrets.contains_key(*name) {
+                check.push(
+                    format!("secrets.{name}"),
+                    DetailCode::Required,
+                    format!("a {kind} connection needs the secret {name}"),
+                );
+            }
+        }
+        for name in secrets
+            .keys()
+            .filter(|n| !self.secrets.contains(&n.as_str()))
+        {
+            check.push(
+                format!("secrets.{name}"),
+                DetailCode::UnknownField,
+                format!(
+                    "a {kind} connection's secrets are {}",
+                    self.secrets.join(", ")
+                ),
+            );
+        }
+    }
+}
+
 fn secret_values(secrets: &BTreeMap<String, String>, check: &mut Checker) {
     if secrets.len() > SECRETS_MAX {
         check.too_many(
@@ -259,5 +424,70 @@ mod tests {
             format!("{:?}", http_auth(&json!({"auth": "bearer"}), &token)),
             "Bearer(…)"
         );
+    }
+
+    #[test]
+    fn no_auth_prints_its_secrets_in_debug_output_or_logs() {
+        let s = || "S3CRET".to_owned();
+        for auth in [
+            Auth::Bearer(s()),
+            Auth::Basic {
+                username: "u".into(),
+                password: s(),
+            },
+            Auth::Hmac(s()),
+            Auth::DingTalkRobot {
+                access_token: s(),
+                sign: Some(s()),
+            },
+            Auth::Acs3 {
+                access_key_id: s(),
+                access_key_secret: s(),
+                action: "SendSms".into(),
+                version: "v".into(),
+            },
+            Auth::Tc3 {
+                secret_id: s(),
+                secret_key: s(),
+                service: "sms".into(),
+            },
+            Auth::Smtp {
+                username: Some("u".into()),
+                password: Some(s()),
+            },
+        ] {
+            assert!(!format!("{auth:?}").contains("S3CRET"));
+        }
+    }
+
+    #[test]
+    fn sms_and_smtp_connections_need_their_keys() {
+        let error = check(
+            "aliyun_sms",
+            &json!({"sign_name": "天工", "region": "x"}),
+            &BTreeMap::new(),
+        )
+        .unwrap_err();
+        let mut fields: Vec<String> = error.0.into_iter().map(|e| e.field).collect();
+        fields.sort();
+        assert_eq!(
+            fields,
+            [
+                "config.region",
+                "secrets.access_key_id",
+                "secrets.access_key_secret"
+            ]
+        );
+        let password = BTreeMap::from([("password".to_owned(), "pw".to_owned())]);
+        assert!(check("smtp", &json!({"host": "smtp.example.com", "port": 587, "tls": "starttls", "from": "a@example.com"}), &password).is_ok());
+        let error = check(
+            "smtp",
+            &json!({"host": "smtp.example.com", "port": 0, "tls": "ssl", "from": "a@example.com"}),
+            &password,
+        )
+        .unwrap_err();
+        let mut fields: Vec<String> = error.0.into_iter().map(|e| e.field).collect();
+        fields.sort();
+        assert_eq!(fields, ["config.port", "config.tls"]);
     }
 }

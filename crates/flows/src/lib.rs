@@ -11,6 +11,8 @@
 //! - [`state`]: the run and step state machines and the walk over a version's steps;
 //! - [`http`]: the `http` step's checks, its request rendered from a run, its answer mapped;
 //! - [`robot`]: the `robot` step (a DingTalk custom robot's message) and what its answers mean;
+//! - [`sms`] and [`sign`]: the `sms` step (Aliyun, Tencent Cloud) and the vendors' request signatures;
+//! - [`email`]: the `email` step (SMTP): its templates and the message rendered from a run;
 //! - [`retry`]: which failures retry, and when (backoff with jitter);
 //! - [`schedule`]: zoned cron and its slots (DST gaps and folds, missed slots);
 //! - [`wait`]: when a `wait` step wakes (durations, dates in a zone, skipped and repeated wall times).
@@ -22,11 +24,14 @@ pub mod calls;
 pub mod compile;
 pub mod connection;
 pub mod definition;
+pub mod email;
 pub mod http;
 pub mod retry;
 pub mod robot;
 pub mod schedule;
 pub mod scope;
+pub mod sign;
+pub mod sms;
 pub mod state;
 pub mod trigger;
 pub mod wait;

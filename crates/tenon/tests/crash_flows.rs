@@ -135,34 +135,6 @@ async fn all(http: &reqwest::Client, base: &str, token: &str, path: &str) -> Vec
     }
 }
 
-/// Moves the test clock two minutes on: every lease a killed node held has expired.
-async fn past_the_lease(http: &reqwest::Client, base: &Mutex<String>, token: &str) {
-    let (status, clock) = send(
-        http,
-        base,
-        token,
-        reqwest::Method::GET,
-        "/api/v1/_test/clock",
-        None,
-        None,
-    )
-    .await;
-    assert_eq!(status, reqwest::StatusCode::OK, "{clock}");
-    let now: chrono::DateTime<chrono::Utc> = clock["now"].as_str().unwrap().parse().unwrap();
-    let later = now + chrono::Duration::seconds(2 * tenon_store::flows::FLOW_LEASE_SECONDS);
-    let (status, clock) = send(
-        http,
-        base,
-        token,
-        reqwest::Method::POST,
-        "/api/v1/_test/clock",
-        None,
-        Some(&json!({"now": later})),
-    )
-    .await;
-    assert_eq!(status, reqwest::StatusCode::OK, "{clock}");
-}
-
 async fn crash_and_recover(backend: TestBackend) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let database = TestDatabase::create(backend).await;
@@ -251,7 +223,8 @@ async fn crash_and_recover(backend: TestBackend) {
         server = start(&database);
         *base.lock().unwrap() = server.base.clone();
         // The runs the killed node held resume once their lease has expired (by the test clock).
-        past_the_lease(&http, &base, &token).await;
+        let current = base.lock().unwrap().clone();
+        support::past_the_lease(&http, &current, &token).await;
         println!(
             "{backend:?}: kill {} after {} acknowledged orders",
             kill + 1,

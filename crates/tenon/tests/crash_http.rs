@@ -17,10 +17,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::HeaderMap;
-use serde_json::{Value, json};
+use serde_json::json;
 use tenon_store::testing::{TestBackend, TestDatabase};
 
-use support::{Server, run};
+use support::{Server, call, kill, past_the_lease, run, run_until};
 
 fn start(database: &TestDatabase) -> Server {
     support::start(
@@ -33,85 +33,6 @@ fn start(database: &TestDatabase) -> Server {
             "1",
         ],
     )
-}
-
-fn kill(server: &mut Server) {
-    server.child.kill().unwrap(); // SIGKILL
-    server.child.wait().unwrap();
-}
-
-async fn call(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (reqwest::StatusCode, Value) {
-    let mut request = http
-        .request(method, format!("{base}{path}"))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn past_the_lease(http: &reqwest::Client, base: &str, token: &str) {
-    let (_, clock) = call(
-        http,
-        base,
-        token,
-        reqwest::Method::GET,
-        "/api/v1/_test/clock",
-        None,
-    )
-    .await;
-    let now: chrono::DateTime<chrono::Utc> = clock["now"].as_str().unwrap().parse().unwrap();
-    let later = now + chrono::Duration::seconds(2 * tenon_store::flows::FLOW_LEASE_SECONDS);
-    let (status, clock) = call(
-        http,
-        base,
-        token,
-        reqwest::Method::POST,
-        "/api/v1/_test/clock",
-        Some(json!({"now": later})),
-    )
-    .await;
-    assert_eq!(status, reqwest::StatusCode::OK, "{clock}");
-}
-
-/// Waits (up to a minute) until `check` holds for run `id`.
-async fn run_until(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    id: &str,
-    what: &str,
-    check: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let (_, run) = call(
-            http,
-            base,
-            token,
-            reqwest::Method::GET,
-            &format!("/api/v1/flow-runs/{id}"),
-            None,
-        )
-        .await;
-        if check(&run) {
-            return run;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "run {id} is not {what}: {run}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// A fake ERP that records each request's `Idempotency-Key` and, while `hold` is set, never answers.

@@ -11,90 +11,18 @@
 
 mod support;
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use tenon_store::testing::{TestBackend, TestDatabase};
 
-use support::{Server, run};
+use support::{Server, call, kill, past_the_lease, run, run_until};
 
 fn start(database: &TestDatabase) -> Server {
     support::start(database, &["--test-clock"])
 }
 
-/// Moves the test clock past the flow lease, so a run the killed server held is claimed again at once
-/// (still far from the 24 hours after which a waiting `wait_approval` looks again by itself).
-async fn past_the_lease(http: &reqwest::Client, base: &str, token: &str) {
-    let (status, clock) = call(
-        http,
-        base,
-        token,
-        reqwest::Method::GET,
-        "/api/v1/_test/clock",
-        None,
-    )
-    .await;
-    assert_eq!(status, reqwest::StatusCode::OK, "{clock}");
-    let now: chrono::DateTime<chrono::Utc> = clock["now"].as_str().unwrap().parse().unwrap();
-    let later = now + chrono::Duration::seconds(2 * tenon_store::flows::FLOW_LEASE_SECONDS);
-    let (status, clock) = call(
-        http,
-        base,
-        token,
-        reqwest::Method::POST,
-        "/api/v1/_test/clock",
-        Some(json!({"now": later})),
-    )
-    .await;
-    assert_eq!(status, reqwest::StatusCode::OK, "{clock}");
-}
-
-async fn call(
-    http: &reqwest::Client,
-    base: &str,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (reqwest::StatusCode, Value) {
-    let mut request = http
-        .request(method, format!("{base}{path}"))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// Waits (up to a minute: the machine may be loaded) until the run has `status`.
+/// Waits until the run has `status`.
 async fn run_in(http: &reqwest::Client, base: &str, token: &str, id: &str, status: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let (_, run) = call(
-            http,
-            base,
-            token,
-            reqwest::Method::GET,
-            &format!("/api/v1/flow-runs/{id}"),
-            None,
-        )
-        .await;
-        if run["status"] == status {
-            return run;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "run {id} is not {status}: {run}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn kill(server: &mut Server) {
-    server.child.kill().unwrap(); // SIGKILL
-    server.child.wait().unwrap();
+    run_until(http, base, token, id, status, |run| run["status"] == status).await
 }
 
 async fn wait_across_restarts(backend: TestBackend) {

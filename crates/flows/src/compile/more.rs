@@ -104,8 +104,8 @@ pub(super) fn for_each(
             step,
             Step::Wait { .. }
                 | Step::ForEach { .. }
-                | Step::Http(_)
-                | Step::Robot(_)
+                | Step::Sms(_)
+                | Step::Email(_)
                 | Step::CallFlow { .. }
                 | Step::WaitApproval { .. }
         ) {
@@ -236,6 +236,8 @@ pub(super) fn add_output<T: Tables + ?Sized>(
             one("errcode", formula::FieldKind::Integer);
             one("errmsg", formula::FieldKind::Text);
         }
+        Action::Sms(_) => one("request_id", formula::FieldKind::Text),
+        Action::Email(_) => one("reply", formula::FieldKind::Text),
         Action::DeleteRecord { .. } | Action::Notify { .. } => {}
     }
     if let Action::Upsert { .. } = action {
@@ -528,17 +530,6 @@ impl Compiler<'_> {
 }
 
 impl Compiler<'_> {
-    /// An outside step (`http`, `robot`): its own checks (templates, options), no table.
-    pub(super) fn outside(&mut self, step: &Step) -> Option<Action> {
-        match step {
-            Step::Http(http) => crate::http::compile(http, self.at, self.check)
-                .map(|spec| Action::Http(Box::new(spec))),
-            Step::Robot(robot) => crate::robot::compile(robot, self.at, self.check)
-                .map(|spec| Action::Robot(Box::new(spec))),
-            _ => None,
-        }
-    }
-
     /// A `ledger_sync` step: `rule` is a voucher rule's key (the rule itself is checked where the app's
     /// rules are published), `record` a formula giving the record's id.
     pub(super) fn ledger_sync(&mut self, rule: &str, record: &str) -> Option<Action> {

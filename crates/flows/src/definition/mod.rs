@@ -304,6 +304,10 @@ pub enum Step {
     Http(crate::http::HttpStep),
     /// Sends a message through a DingTalk custom robot (see [`crate::robot`]).
     Robot(crate::robot::RobotStep),
+    /// Sends a text message through Aliyun or Tencent Cloud (see [`crate::sms`]).
+    Sms(crate::sms::SmsStep),
+    /// Sends an e-mail through an SMTP server (see [`crate::email`]).
+    Email(crate::email::EmailStep),
     /// Runs `steps` once per item of `items` (a formula giving a list; record ids of `table` when given).
     ForEach {
         key: String,
@@ -345,6 +349,8 @@ impl Step {
             | Step::ForEach { key, .. } => key,
             Step::Http(step) => &step.key,
             Step::Robot(step) => &step.key,
+            Step::Sms(step) => &step.key,
+            Step::Email(step) => &step.key,
         }
     }
 
@@ -368,12 +374,14 @@ impl Step {
             Step::ForEach { .. } => "for_each",
             Step::Http(_) => "http",
             Step::Robot(_) => "robot",
+            Step::Sms(_) => "sms",
+            Step::Email(_) => "email",
         }
     }
 }
 
 /// Step types the issue names that are not built yet: refused with that reason rather than as unknown.
-pub const NOT_BUILT_STEPS: &[&str] = &["sms", "email", "sql", "kingdee_voucher", "yonyou_voucher"];
+pub const NOT_BUILT_STEPS: &[&str] = &["sql", "kingdee_voucher", "yonyou_voucher"];
 
 impl Flow {
     /// Parses a flow from JSON (YAML read as JSON) at `path` (`flows[0]`), checking its shape: the key,

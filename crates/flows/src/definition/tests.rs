@@ -50,7 +50,7 @@ fn bad_shapes_are_refused_with_paths() {
         "{error:?}"
     );
     let error = Flow::parse(
-        &json!({"key": "x", "trigger": {"manual": {}}, "steps": [{"key": "a", "type": "sms", "to": "x"}]}),
+        &json!({"key": "x", "trigger": {"manual": {}}, "steps": [{"key": "a", "type": "sql", "query": "x"}]}),
         "flows[2]",
     )
     .unwrap_err();

@@ -314,7 +314,6 @@ api_tests! {
             ("flows[0].steps[0].output.status".to_owned(), "invalid_value".to_owned()),
             ("flows[0].steps[0].timeout".to_owned(), "too_large".to_owned()),
             ("flows[0].steps[0].url".to_owned(), "invalid_format".to_owned()),
-            ("flows[0].steps[1].steps[0].type".to_owned(), "not_allowed".to_owned()),
             ("flows[0].steps[2].connection".to_owned(), "not_found".to_owned()),
             ("flows[0].steps[2].url".to_owned(), "not_allowed".to_owned()),
         ]);
@@ -400,6 +399,84 @@ api_tests! {
         let detail = app.get(&format!("/api/v1/flow-runs/{}", failed["id"].as_str().unwrap()), &app.admin_token)
             .await.expect(StatusCode::OK).clone();
         assert!(detail["steps"][0]["error"]["message"].as_str().unwrap().contains("DingTalk 310000"), "{detail}");
+        app
+    }
+}
+
+api_tests! {
+    async fn http_and_robot_steps_run_inside_a_for_each_once_per_item_with_the_loop_index_in_their_key(app) {
+        let erp = FakeErp::start().await;
+        erp_connection(&app, &erp).await;
+        let (base, robot) = fake_robot().await;
+        app.post("/api/v1/connections", &app.admin_token,
+            json!({"key": "group", "name": "群", "kind": "dingtalk_robot", "config": {"base_url": base},
+                   "secrets": {"access_token": "t0ken"}}))
+            .await.expect(StatusCode::CREATED);
+        // The first request meets a 503: the loop waits and goes on at that item and step.
+        erp.script.lock().unwrap().statuses.push_back(503);
+        import(&app, crm(json!([{"key": "fan", "trigger": {"record": "orders", "on": "created"}, "steps": [
+            {"key": "each", "type": "for_each", "items": "SPLIT(\"a,b,c\", \",\")", "steps": [
+                {"key": "call", "type": "http", "method": "POST", "connection": "erp", "url": "/orders",
+                 "body": "{\"item\": \"{{ item.value }}\", \"n\": {{ loop.index }}}", "output": {"number": "/data/number"}},
+                {"key": "t", "type": "create_record", "table": "tally",
+                 "fields": {"n": "{loop.index}", "customer": "{steps.call.output.number}"}},
+                {"key": "say", "type": "robot", "connection": "group", "text": "{{ item.value }}: {{ steps.call.output.number }}"}
+            ]}
+        ]}]))).await.expect(StatusCode::CREATED);
+        new_order(&app, "甲公司").await;
+        let run = crate::flow_steps::runs(&app, "fan").await;
+        let run_id = run[0]["id"].as_str().unwrap().to_owned();
+        let waiting = step_in(&app, &run_id, "each", "retry_wait").await;
+        assert!(waiting["error"]["message"].as_str().unwrap().starts_with("item 0, step call: HTTP 503"), "{waiting}");
+        app.clock.advance(chrono::TimeDelta::seconds(40));
+        let done = crate::flow_steps::run_in(&app, &run_id, "succeeded").await;
+        assert_eq!(done["steps"][0]["output"]["count"], 3);
+        assert!(!done.to_string().contains("s3cret-token") && !done.to_string().contains("t0ken"), "{done}");
+        let seen = erp.seen();
+        let keys: Vec<String> = seen.iter().map(|s| s.idempotency_key.clone()).collect();
+        assert_eq!(keys, [0, 0, 1, 2].map(|i| format!("{run_id}:call:{i}")), "the same key for each attempt of an item");
+        assert_eq!(seen[3].json, json!({"item": "c", "n": 2}));
+        let mut tally: Vec<(String, String)> = records(&app, "/api/v1/apps/crm/tables/tally/records").await.iter()
+            .map(|r| (r["fields"]["n"].to_string().trim_matches('"').to_owned(), r["fields"]["customer"].as_str().unwrap().to_owned()))
+            .collect();
+        tally.sort();
+        assert_eq!(tally, [("0", "K-2"), ("1", "K-3"), ("2", "K-4")].map(|(a, b)| (a.to_owned(), b.to_owned())), "each item once");
+        let said: Vec<Value> = robot.lock().unwrap().1.iter().map(|s| s.json["text"]["content"].clone()).collect();
+        assert_eq!(said, [json!("a: K-2"), json!("b: K-3"), json!("c: K-4")]);
+        app
+    }
+}
+
+api_tests! {
+    async fn a_post_in_a_for_each_whose_answer_was_lost_waits_for_a_person_and_done_goes_on_past_it(app) {
+        let erp = FakeErp::start().await;
+        erp_connection(&app, &erp).await;
+        let hold = Arc::new(tokio::sync::Notify::new());
+        erp.script.lock().unwrap().hold = Some(hold.clone());
+        import(&app, crm(json!([{"key": "fan", "trigger": {"record": "orders", "on": "created"}, "steps": [
+            {"key": "each", "type": "for_each", "items": "SPLIT(\"a,b\", \",\")", "steps": [
+                {"key": "t", "type": "create_record", "table": "tally", "fields": {"n": "{loop.index}"}},
+                {"key": "call", "type": "http", "method": "POST", "connection": "erp", "url": "/orders",
+                 "body": "{\"item\": \"{{ item.value }}\"}"}
+            ]}
+        ]}]))).await.expect(StatusCode::CREATED);
+        let arrived = erp.arrived.notified();
+        new_order(&app, "甲公司").await;
+        tokio::time::timeout(Duration::from_secs(10), arrived).await.expect("the ERP got the request");
+        // The worker waits on the ERP; its lease runs out and the other worker claims the run.
+        app.clock.advance(chrono::TimeDelta::minutes(2));
+        let run_id = crate::flow_steps::runs(&app, "fan").await[0]["id"].as_str().unwrap().to_owned();
+        let unknown = step_in(&app, &run_id, "each", "unknown_outcome").await;
+        assert_eq!(unknown["input"]["outside"]["step"], "call");
+        assert_eq!(unknown["input"]["outside"]["item"], 0);
+        hold.notify_waiters();
+        erp.script.lock().unwrap().hold = None;
+        app.post(&format!("/api/v1/flow-runs/{run_id}/steps/each/resolve"), &app.admin_token,
+            json!({"outcome": "done"})).await.expect(StatusCode::OK);
+        crate::flow_steps::run_in(&app, &run_id, "succeeded").await;
+        let keys: Vec<String> = erp.seen().iter().map(|s| s.idempotency_key.clone()).collect();
+        assert_eq!(keys, [format!("{run_id}:call:0"), format!("{run_id}:call:1")], "item 0's POST was not sent again");
+        assert_eq!(records(&app, "/api/v1/apps/crm/tables/tally/records").await.len(), 2, "item 0's record once");
         app
     }
 }

@@ -172,13 +172,17 @@ api_tests! {
         app
     }
 
-    async fn a_signed_webhook_wants_a_standard_webhooks_signature(app) {
+    async fn a_signed_webhook_wants_a_standard_webhooks_signature_and_its_secret_is_stored_sealed(app) {
         let flows = json!([hook_flow("signed_in", json!({"signed": true, "inputs": [{"key": "customer", "type": "text"}]}))]);
         app.post("/api/v1/apps/import", &app.admin_token, intake(flows)).await.expect(StatusCode::CREATED);
         let flow = app.get("/api/v1/flows/signed_in", &app.admin_token).await.expect(StatusCode::OK).clone();
         let url = flow["hook_url"].as_str().unwrap().to_owned();
         let secret = flow["hook_secret"].as_str().unwrap().to_owned();
         assert!(secret.starts_with("whsec_"), "{secret}");
+        // The database keeps it sealed with the secret key, never in clear.
+        let flow_id: tenon_model::FlowId = flow["id"].as_str().unwrap().parse().unwrap();
+        let stored = app.store.tenant(app.org.id).flow_hook_stored_secret(flow_id).await.unwrap().unwrap();
+        assert!(stored.starts_with("sealed:") && !stored.contains(&secret) && !stored.contains(&secret[6..]), "{stored}");
         let body = serde_json::to_vec(&json!({"customer": "签名"})).unwrap();
         let now = app.store.now().timestamp();
         let headers = |id: &str, timestamp: i64, signature: String| {

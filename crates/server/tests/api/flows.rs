@@ -224,7 +224,7 @@ api_tests! {
             "key": "bad", "trigger": {"record": "orders", "on": "enter", "when": "AND({状态} = \"已签收\", TODAY() > DATE(2026, 1, 1))"},
             "steps": [
                 {"key": "f", "type": "create_record", "table": "followups", "fields": {"nope": "1", "due": "{trigger.fields.missing}"}},
-                {"key": "w", "type": "sms", "to": "x"}
+                {"key": "w", "type": "sql", "to": "x"}
             ]
         }]);
         // The shape first: a step type this version does not run.

@@ -418,8 +418,10 @@ impl Tenant<'_> {
             | Action::ForEach { .. }
             | Action::WaitApproval { .. }
             | Action::Http(_)
-            | Action::Robot(_) => Err(StepFailure::mapping(
-                "a wait, wait_approval, for_each, http or robot step cannot run here",
+            | Action::Robot(_)
+            | Action::Sms(_)
+            | Action::Email(_) => Err(StepFailure::mapping(
+                "a wait, wait_approval, for_each or outside step cannot run here",
                 &none,
             )),
         }

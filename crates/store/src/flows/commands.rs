@@ -95,16 +95,37 @@ impl Tenant<'_> {
             ));
         }
         let now = self.store.now();
-        let (status, output) = match resolution {
-            Resolution::Done => (
-                StepStatus::Succeeded,
-                Some(json!({"resolved": "done", "by": ctx.actor.id()})),
+        let resolved = json!({"resolved": "done", "by": ctx.actor.id()});
+        let pending = entry
+            .input
+            .as_ref()
+            .and_then(|input| input["outside"]["step"].as_str());
+        let (status, output, input) = match (pending, resolution) {
+            // A `for_each` item's request: the loop goes on (same attempt), past the step or sending it
+            // again.
+            (Some(inner), resolution) => (
+                StepStatus::Running,
+                entry.output.clone(),
+                entry.input.clone().map(|input| {
+                    super::control::loop_answered(
+                        input,
+                        inner,
+                        (resolution == Resolution::Done).then_some(resolved),
+                    )
+                }),
             ),
-            Resolution::Retry => (StepStatus::Pending, entry.output.clone()),
+            (None, Resolution::Done) => {
+                (StepStatus::Succeeded, Some(resolved), entry.input.clone())
+            }
+            (None, Resolution::Retry) => (
+                StepStatus::Pending,
+                entry.output.clone(),
+                entry.input.clone(),
+            ),
         };
         conn.execute(
             Sql::new(
-                "UPDATE flow_steps SET status = $4, output = $5, finished_at = $6 \
+                "UPDATE flow_steps SET status = $4, output = $5, finished_at = $6, input = $7 \
                  WHERE organization_id = $1 AND run_id = $2 AND key = $3",
             )
             .bind(self.org_id)
@@ -112,7 +133,8 @@ impl Tenant<'_> {
             .bind(step)
             .bind(status.as_str())
             .bind(output)
-            .bind((status == StepStatus::Succeeded).then_some(now)),
+            .bind((status == StepStatus::Succeeded).then_some(now))
+            .bind(input),
         )
         .await?;
         conn.execute(

@@ -1,6 +1,14 @@
 //! The steps that span transactions: `wait` (the run sleeps until an instant computed once and
 //! journaled) and `for_each` (its steps run once per item, a batch of items per transaction, the batch's
 //! writes committing with the step's progress: each item exactly once).
+//!
+//! An outside step (`http`, `robot`) inside a `for_each` ends the transaction: the items done so far,
+//! the item's earlier steps (`partial`: the item, the next step, their outputs and branches) and the
+//! request (`outside`) are journaled together, `running`, before the worker sends it with the key
+//! `<run>:<step>:<item index>`; its answer is journaled into `partial` and the loop goes on at the next
+//! step. A request whose answer was lost is sent again only when that is safe, as outside the loop;
+//! otherwise the `for_each` becomes `unknown_outcome` and a person resolves it (`done`: the item goes on
+//! past the step; `retry`: it is sent again).
 
 use std::collections::HashMap;
 
@@ -14,6 +22,8 @@ use tenon_model::{RecordId, TimeZone};
 
 use super::FlowRun;
 use super::actions::{Outcome, Step, StepFailure, context};
+use super::outside::{LoopCall, OutsideCall, journal_input};
+use super::steps::position;
 use crate::Tenant;
 use crate::exec::Conn;
 
@@ -31,6 +41,38 @@ pub(super) enum Progress {
         output: Option<Value>,
         until: Option<DateTime<Utc>>,
     },
+    /// An outside step of a `for_each` item: journaled `running` with `input` (the loop's progress and
+    /// the request), committed, then sent.
+    Outside {
+        input: Value,
+        call: Box<OutsideCall>,
+    },
+    /// The step journaled itself (an outcome nobody knows): the run waits for a person.
+    Parked,
+}
+
+/// A loop's journal input: its items, the items done, and the item under way.
+fn loop_input(list: &[Value], done: usize, partial: Option<&Value>) -> Value {
+    let mut input = json!({"items": list, "done": done});
+    if let Some(partial) = partial {
+        input["partial"] = partial.clone();
+    }
+    input
+}
+
+/// A loop's journal input once its pending request is settled: without `outside` and, when it
+/// answered (`output`), with the answer among the item's outputs and the item at its next step.
+pub(super) fn loop_answered(mut input: Value, key: &str, output: Option<Value>) -> Value {
+    if let Some(map) = input.as_object_mut() {
+        map.remove("outside");
+    }
+    if let Some(output) = output {
+        let partial = &mut input["partial"];
+        partial["outputs"][key] = output;
+        let next = partial["next"].as_u64().unwrap_or(0) + 1;
+        partial["next"] = json!(next);
+    }
+    input
 }
 
 impl Tenant<'_> {
@@ -164,13 +206,15 @@ impl Tenant<'_> {
             .find(|entry| entry.key == step.key)
             .and_then(|entry| entry.input.clone())
             .filter(|input| input.get("items").is_some_and(Value::is_array));
-        let (list, done) = match kept {
+        let (list, done, partial, pending) = match kept {
             Some(input) => (
                 input["items"].as_array().cloned().unwrap_or_default(),
                 input["done"]
                     .as_u64()
                     .and_then(|n| usize::try_from(n).ok())
                     .unwrap_or(0),
+                input.get("partial").cloned(),
+                input.get("outside").cloned(),
             ),
             None => {
                 let scope = compiled.scope_at(index, tables.0.as_slice());
@@ -202,12 +246,38 @@ impl Tenant<'_> {
                         &json!({"count": list.len()}),
                     ));
                 }
-                (list, 0)
+                (list, 0, None, None)
             }
         };
+        if let Some(pending) = &pending {
+            // A request was journaled and its answer never was: send it again only if that is safe.
+            let resendable = steps
+                .iter()
+                .find(|inner| pending["step"] == inner.key.as_str())
+                .is_some_and(
+                    |inner| matches!(&inner.action, Action::Http(spec) if spec.resendable()),
+                );
+            if !resendable {
+                let entry = run.steps.iter().find(|entry| entry.key == step.key);
+                if let Some(entry) = entry {
+                    self.unknown_outcome(
+                        conn,
+                        run,
+                        &step.key,
+                        position(compiled, &step.key),
+                        entry,
+                        "for_each",
+                    )
+                    .await
+                    .map_err(|e| StepFailure::store(e, &none))?;
+                    return Ok(Progress::Parked);
+                }
+            }
+        }
         let count = list.len();
         let end = (done + FOR_EACH_BATCH).min(count);
-        let kept_input = |done: usize| json!({"items": list, "done": done});
+        // What the journal keeps if this transaction rolls back: the progress it started from.
+        let start_input = loop_input(&list, done, partial.as_ref());
         let scopes: Vec<_> = (0..steps.len())
             .map(|j| compiled.body_scope_at(index, j, tables.0.as_slice()))
             .collect();
@@ -218,17 +288,14 @@ impl Tenant<'_> {
             for item in &list[done..end] {
                 let text = item.as_str().unwrap_or_default();
                 let id: RecordId = text.parse().map_err(|_| {
-                    StepFailure::mapping(
-                        format!("items: {text} is not a record id"),
-                        &kept_input(done),
-                    )
+                    StepFailure::mapping(format!("items: {text} is not a record id"), &start_input)
                 })?;
                 ids.push(id);
             }
             for record in self
                 .load_records(conn, target, &ids, None)
                 .await
-                .map_err(|e| StepFailure::store(e, &kept_input(done)))?
+                .map_err(|e| StepFailure::store(e, &start_input))?
             {
                 records.insert(record.id.to_string(), record);
             }
@@ -241,7 +308,7 @@ impl Tenant<'_> {
                     let record = records.get(id).ok_or_else(|| StepFailure {
                         failure: tenon_flows::retry::Failure::Refused,
                         reason: format!("item {i}: no record {id} in table {}", target.table.key),
-                        input: Box::new(kept_input(done)),
+                        input: Box::new(start_input.clone()),
                     })?;
                     json!({"id": id, "fields": record_json(target, &record.cells)})
                 }
@@ -249,14 +316,71 @@ impl Tenant<'_> {
             };
             item_context["item"] = item_json;
             item_context["loop"] = json!({"index": i, "count": count});
-            let mut branches: HashMap<&str, bool> = HashMap::new();
-            for (j, inner) in steps.iter().enumerate() {
+            let mut branches: HashMap<String, bool> = HashMap::new();
+            let mut item_outputs = Map::new();
+            let mut first = 0;
+            // The item's earlier steps ran in an earlier transaction (before an outside step).
+            if let Some(resumed) = partial
+                .as_ref()
+                .filter(|p| p["item"].as_u64() == u64::try_from(i).ok())
+            {
+                first = resumed["next"]
+                    .as_u64()
+                    .and_then(|n| usize::try_from(n).ok())
+                    .unwrap_or(0);
+                if let Some(outputs) = resumed["outputs"].as_object() {
+                    for (key, output) in outputs {
+                        item_outputs.insert(key.clone(), output.clone());
+                        set_output(&mut item_context, key, output.clone());
+                    }
+                }
+                if let Some(taken) = resumed["branches"].as_object() {
+                    for (key, branch) in taken {
+                        branches.insert(key.clone(), branch.as_bool().unwrap_or(false));
+                    }
+                }
+            }
+            for (j, inner) in steps.iter().enumerate().skip(first) {
                 let taken = inner
                     .guard
                     .iter()
                     .all(|(key, branch)| branches.get(key.as_str()) == Some(branch));
                 if !taken {
                     continue;
+                }
+                if let Action::Http(_) | Action::Robot(_) = &inner.action {
+                    let key = format!("{}:{}:{i}", run.id, inner.key);
+                    let built = match &inner.action {
+                        Action::Http(spec) => {
+                            self.http_call(conn, run, &inner.key, spec, &item_context, key)
+                                .await
+                        }
+                        Action::Robot(spec) => {
+                            self.robot_call(conn, run, &inner.key, spec, &item_context, key)
+                                .await
+                        }
+                        _ => Err(StepFailure::mapping("not an outside step", &none)),
+                    };
+                    let call = built.map_err(|failed| StepFailure {
+                        failure: failed.failure,
+                        reason: format!("item {i}, step {}: {}", inner.key, failed.reason),
+                        input: Box::new(start_input.clone()),
+                    })?;
+                    let partial = json!({"item": i, "next": j, "outputs": item_outputs, "branches": branches});
+                    let mut input = loop_input(&list, i, Some(&partial));
+                    input["outside"] =
+                        json!({"item": i, "step": inner.key, "request": journal_input(&call)});
+                    return Ok(Progress::Outside {
+                        input,
+                        call: Box::new(OutsideCall {
+                            step: step.key.clone(),
+                            inner: Some(LoopCall {
+                                key: inner.key.clone(),
+                                item: i,
+                            }),
+                            ..call
+                        }),
+                    });
                 }
                 let here = Step {
                     run,
@@ -272,21 +396,19 @@ impl Tenant<'_> {
                     .map_err(|failed| StepFailure {
                         failure: failed.failure,
                         reason: format!("item {i}, step {}: {}", inner.key, failed.reason),
-                        input: Box::new(json!({
-                            "items": list, "done": done, "item": i, "step": inner.key,
-                            "input": *failed.input,
-                        })),
+                        input: Box::new({
+                            let mut input = start_input.clone();
+                            input["item"] = json!(i);
+                            input["step"] = json!(inner.key);
+                            input["input"] = *failed.input;
+                            input
+                        }),
                     })?;
                 if let Some(branch) = outcome.branch {
-                    branches.insert(&inner.key, branch);
+                    branches.insert(inner.key.clone(), branch);
                 }
-                if let Some(Value::Object(outputs)) = item_context.get_mut("steps") {
-                    outputs.insert(inner.key.clone(), json!({"output": outcome.output}));
-                } else {
-                    let mut outputs = Map::new();
-                    outputs.insert(inner.key.clone(), json!({"output": outcome.output}));
-                    item_context["steps"] = Value::Object(outputs);
-                }
+                item_outputs.insert(inner.key.clone(), outcome.output.clone());
+                set_output(&mut item_context, &inner.key, outcome.output);
             }
         }
         if end >= count {
@@ -297,10 +419,21 @@ impl Tenant<'_> {
             }))
         } else {
             Ok(Progress::Holds {
-                input: kept_input(end),
+                input: loop_input(&list, end, None),
                 output: Some(json!({"count": count, "done": end})),
                 until: None,
             })
         }
+    }
+}
+
+/// Puts a step's output where later steps of the item read it: `{steps.<key>.output…}`.
+fn set_output(context: &mut Value, key: &str, output: Value) {
+    if let Some(Value::Object(outputs)) = context.get_mut("steps") {
+        outputs.insert(key.to_owned(), json!({"output": output}));
+    } else {
+        let mut outputs = Map::new();
+        outputs.insert(key.to_owned(), json!({"output": output}));
+        context["steps"] = Value::Object(outputs);
     }
 }

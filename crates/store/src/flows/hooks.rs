@@ -1,6 +1,9 @@
 //! Webhook triggers: a flow with `trigger: {webhook: {}}` gets a secret slug when first published
 //! (`POST /api/v1/hooks/{slug}`), kept across its versions; a signed hook also gets a Standard Webhooks
-//! secret (`whsec_…`).
+//! secret (`whsec_…`), stored sealed with the node's secret key (XChaCha20-Poly1305, as connections'
+//! secrets; the organization and the flow are the associated data) as `sealed:<base64>`: the database
+//! never holds it in clear. A hook stored in clear before it was sealed still works, and is sealed when
+//! its flow is next published.
 //!
 //! A request starts one run, inserted with its trigger key in one transaction: with an `Idempotency-Key`
 //! (or a signed request's `webhook-id`) the key is `hook:key:<key>`, so a repeat within
@@ -50,14 +53,59 @@ struct HookRow {
     secret: Option<String>,
 }
 
-impl HookRow {
-    fn into_hook(self) -> Hook {
-        Hook {
-            org_id: OrgId::from_uuid(self.organization_id),
-            flow_id: FlowId::from_uuid(self.flow_id),
-            slug: self.slug,
-            secret: self.secret,
-        }
+/// How a sealed hook secret starts in the `secret` column.
+const SEALED: &str = "sealed:";
+
+fn hook_aad(org: OrgId, flow: FlowId) -> Vec<u8> {
+    format!("tenon.hook:{}:{}", org.as_uuid(), flow.as_uuid()).into_bytes()
+}
+
+impl Store {
+    /// A row as a hook, its secret opened.
+    fn open_hook(&self, row: HookRow) -> Result<Hook> {
+        let org_id = OrgId::from_uuid(row.organization_id);
+        let flow_id = FlowId::from_uuid(row.flow_id);
+        let secret = match row.secret {
+            Some(stored) if stored.starts_with(SEALED) => {
+                let sealed = base64::engine::general_purpose::STANDARD
+                    .decode(&stored[SEALED.len()..])
+                    .map_err(|_| StoreError::Corrupt("a sealed hook secret".to_owned()))?;
+                let key = self.secret_key.as_ref().ok_or_else(|| {
+                    StoreError::Config(
+                        "this node has no secret key to open a signed hook's secret".to_owned(),
+                    )
+                })?;
+                let plain = key.open(&hook_aad(org_id, flow_id), &sealed)?;
+                Some(
+                    String::from_utf8(plain)
+                        .map_err(|_| StoreError::Corrupt("a hook secret".to_owned()))?,
+                )
+            }
+            other => other,
+        };
+        Ok(Hook {
+            org_id,
+            flow_id,
+            slug: row.slug,
+            secret,
+        })
+    }
+
+    /// A hook secret sealed for its row.
+    fn seal_hook_secret(&self, org: OrgId, flow: FlowId, secret: &str) -> Result<String> {
+        let key = self.secret_key.as_ref().ok_or_else(|| {
+            StoreError::conflict(
+                Some("flows"),
+                tenon_model::DetailCode::Conflict,
+                "a signed webhook's secret is stored encrypted, and this server has no secret key \
+                 (tenon serve --secret-key-file)",
+            )
+        })?;
+        let sealed = key.seal(&hook_aad(org, flow), secret.as_bytes())?;
+        Ok(format!(
+            "{SEALED}{}",
+            base64::engine::general_purpose::STANDARD.encode(sealed)
+        ))
     }
 }
 
@@ -90,7 +138,7 @@ impl Store {
                 .bind(slug),
             )
             .await?;
-        Ok(row.map(HookRow::into_hook))
+        row.map(|row| self.open_hook(row)).transpose()
     }
 }
 
@@ -118,17 +166,51 @@ impl Tenant<'_> {
         )
         .await?;
         if *signed {
-            conn.execute(
-                Sql::new(
-                    "UPDATE flow_hooks SET secret = $3 WHERE organization_id = $1 AND flow_id = $2 AND secret IS NULL",
+            let (stored,): (Option<String>,) = conn
+                .fetch_one(
+                    Sql::new(
+                        "SELECT secret FROM flow_hooks WHERE organization_id = $1 AND flow_id = $2",
+                    )
+                    .bind(self.org_id)
+                    .bind(flow),
                 )
-                .bind(self.org_id)
-                .bind(flow)
-                .bind(new_secret()),
-            )
-            .await?;
+                .await?;
+            // A new secret, or one stored in clear before secrets were sealed: seal it (in place).
+            let clear = match stored {
+                None => Some(new_secret()),
+                Some(text) if !text.starts_with(SEALED) => Some(text),
+                Some(_) => None,
+            };
+            if let Some(clear) = clear {
+                let sealed = self.store.seal_hook_secret(self.org_id, flow, &clear)?;
+                conn.execute(
+                    Sql::new(
+                        "UPDATE flow_hooks SET secret = $3 WHERE organization_id = $1 AND flow_id = $2",
+                    )
+                    .bind(self.org_id)
+                    .bind(flow)
+                    .bind(sealed),
+                )
+                .await?;
+            }
         }
         Ok(())
+    }
+
+    /// What the database holds for a flow's hook secret (sealed): for tests that it is not in clear.
+    pub async fn flow_hook_stored_secret(&self, flow: FlowId) -> Result<Option<String>> {
+        let mut pooled = self.store.pools.read().await?;
+        let row: Option<(Option<String>,)> = pooled
+            .conn()
+            .fetch_optional(
+                Sql::new(
+                    "SELECT secret FROM flow_hooks WHERE organization_id = $1 AND flow_id = $2",
+                )
+                .bind(self.org_id)
+                .bind(flow),
+            )
+            .await?;
+        Ok(row.and_then(|(secret,)| secret))
     }
 
     /// A flow's hook (slug and secret), if it has a webhook trigger.
@@ -145,7 +227,7 @@ impl Tenant<'_> {
                 .bind(flow),
             )
             .await?;
-        Ok(row.map(HookRow::into_hook))
+        row.map(|row| self.store.open_hook(row)).transpose()
     }
 
     /// The hooks of the organization's flows.
@@ -160,7 +242,9 @@ impl Tenant<'_> {
                 .bind(self.org_id),
             )
             .await?;
-        Ok(rows.into_iter().map(HookRow::into_hook).collect())
+        rows.into_iter()
+            .map(|row| self.store.open_hook(row))
+            .collect()
     }
 
     /// `POST /api/v1/hooks/{slug}`: starts a run of the hook's flow with `payload` (checked against the

@@ -33,6 +33,7 @@ mod commands;
 mod control;
 mod hooks;
 mod inbox;
+mod messages;
 mod outside;
 mod publish;
 mod runs;
@@ -48,7 +49,8 @@ use tenon_model::{AppId, FlowId, FlowRunId, MemberId, NotificationId, TableId};
 
 pub use commands::Resolution;
 pub use hooks::{HOOK_KEY_HOURS, Hook, HookRun};
-pub use outside::{OutsideAnswer, OutsideCall};
+pub use messages::OutboundMail;
+pub use outside::{LoopCall, OutsideAnswer, OutsideCall};
 pub use publish::FileFlows;
 pub use runs::{Claim, RunFilter};
 pub use schedules::ScheduleSlot;

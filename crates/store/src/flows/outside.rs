@@ -24,6 +24,7 @@ use tenon_flows::robot::RobotSpec;
 use tenon_model::{FlowRunId, OrgId, TargetKind};
 
 use super::actions::{StepFailure, context};
+use super::control::loop_answered;
 use super::runs::Claim;
 use super::steps::{Advance, cap, flow_context, position};
 use super::{FlowRun, StepEntry};
@@ -54,6 +55,19 @@ pub struct OutsideCall {
     pub connection: Option<String>,
     /// The connection's credentials (its `Debug` shows none).
     pub auth: Auth,
+    /// An `email` step's message: sent over SMTP instead of HTTP.
+    pub mail: Option<Box<super::OutboundMail>>,
+    /// An outside step inside a `for_each` (`step` is then the loop's key).
+    pub inner: Option<LoopCall>,
+}
+
+/// Which step of which item of a `for_each` a request is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoopCall {
+    /// The inner step's key.
+    pub key: String,
+    /// The item's index (from 0).
+    pub item: usize,
 }
 
 /// What came of sending an [`OutsideCall`].
@@ -113,19 +127,22 @@ impl Tenant<'_> {
                 .map_err(|e| StepFailure::store(e, &none))?;
             return Ok(Advance::Waiting);
         }
+        let run_context = context(run);
+        let idempotency_key = format!("{}:{key}", run.id);
         let call = match &step.action {
-            Action::Http(spec) => self.http_call(conn, run, key, spec).await?,
-            Action::Robot(spec) => self.robot_call(conn, run, key, spec).await?,
+            Action::Http(spec) => {
+                self.http_call(conn, run, key, spec, &run_context, idempotency_key)
+                    .await?
+            }
+            Action::Robot(spec) => {
+                self.robot_call(conn, run, key, spec, &run_context, idempotency_key)
+                    .await?
+            }
+            Action::Sms(spec) => self.sms_call(conn, run, compiled, index, spec).await?,
+            Action::Email(spec) => self.email_call(conn, run, compiled, index, spec).await?,
             _ => return Err(refused(format!("step {key} is not an outside step"))),
         };
-        let input = json!({
-            "method": call.method,
-            "url": call.url,
-            "headers": call.headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<Map<String, Value>>(),
-            "body": call.body.as_deref().map(|b| b.chars().take(JOURNAL_BODY_CHARS_MAX).collect::<String>()),
-            "connection": call.connection,
-            "idempotency_key": call.idempotency_key,
-        });
+        let input = journal_input(&call);
         self.journal(
             conn,
             run.id,
@@ -147,17 +164,19 @@ impl Tenant<'_> {
         })))
     }
 
-    /// An `http` step's request.
-    async fn http_call(
+    /// An `http` step's request, rendered over `context` (the run's values, or a loop item's).
+    pub(super) async fn http_call(
         &self,
         conn: &mut Conn<'_>,
         run: &FlowRun,
         key: &str,
         spec: &HttpSpec,
+        context: &Value,
+        idempotency_key: String,
     ) -> std::result::Result<OutsideCall, StepFailure> {
         let none = Value::Null;
         let rendered = spec
-            .render(&context(run))
+            .render(context)
             .map_err(|reason| StepFailure::mapping(reason, &none))?;
         let (url, auth) = match &spec.connection {
             Some(name) => {
@@ -192,23 +211,27 @@ impl Tenant<'_> {
             headers: rendered.headers,
             body: rendered.body,
             timeout: std::time::Duration::from_millis(spec.timeout_ms),
-            idempotency_key: format!("{}:{key}", run.id),
+            idempotency_key,
             connection: spec.connection.clone(),
             auth,
+            mail: None,
+            inner: None,
         })
     }
 
-    /// A `robot` step's message.
-    async fn robot_call(
+    /// A `robot` step's message, rendered over `context`.
+    pub(super) async fn robot_call(
         &self,
         conn: &mut Conn<'_>,
         run: &FlowRun,
         key: &str,
         spec: &RobotSpec,
+        context: &Value,
+        idempotency_key: String,
     ) -> std::result::Result<OutsideCall, StepFailure> {
         let none = Value::Null;
         let body = spec
-            .body(&context(run))
+            .body(context)
             .map_err(|reason| StepFailure::mapping(reason, &none))?;
         let name = &spec.connection;
         let found = self
@@ -237,15 +260,17 @@ impl Tenant<'_> {
             headers: Vec::new(),
             body: Some(body),
             timeout: std::time::Duration::from_millis(tenon_flows::http::TIMEOUT_DEFAULT_MS),
-            idempotency_key: format!("{}:{key}", run.id),
+            idempotency_key,
             connection: Some(name.clone()),
             auth,
+            mail: None,
+            inner: None,
         })
     }
 
     /// A request was sent (or may have been) and its answer never journaled, and sending it again is
     /// not safe: a person decides.
-    async fn unknown_outcome(
+    pub(super) async fn unknown_outcome(
         &self,
         conn: &mut Conn<'_>,
         run: &FlowRun,
@@ -316,30 +341,47 @@ impl Tenant<'_> {
         call: &OutsideCall,
         answer: OutsideAnswer,
     ) -> Result<Advance> {
-        let mut tx = self.store.begin_tx().await?;
-        let mut conn = tx.conn();
-        if !self.fence(&mut conn, claim).await? {
+        let Some((mut tx, run)) = self.fenced_run(claim).await? else {
             return Ok(Advance::Lost);
-        }
-        let run = self
-            .load_run(&mut conn, claim.run_id)
-            .await?
-            .ok_or_else(|| StoreError::not_found("flow run"))?;
+        };
+        let mut conn = tx.conn();
         let Some(entry) = run.steps.iter().find(|e| {
             e.key == call.step && e.status == StepStatus::Running && e.attempts == call.attempt
         }) else {
             // Another attempt took over (a stalled worker's answer): keep the journal as it is.
             return Ok(Advance::Lost);
         };
+        let input = entry.input.clone().unwrap_or(Value::Null);
+        if let Some(inner) = &call.inner {
+            // The loop's pending request must still be this one (item and step).
+            let pending = &input["outside"];
+            if pending["step"] != inner.key.as_str()
+                || pending["item"].as_u64() != u64::try_from(inner.item).ok()
+            {
+                return Ok(Advance::Lost);
+            }
+        }
         let compiled = self
             .flow_version(&mut conn, run.flow_id, run.version)
             .await?;
-        let action = compiled
+        let step = compiled
             .step(&call.step)
-            .map(|s| s.action.clone())
             .ok_or_else(|| StoreError::Corrupt(format!("no step {}", call.step)))?;
-        let input = entry.input.clone().unwrap_or(Value::Null);
-        let judged = match (&action, &answer) {
+        let action = match (&call.inner, &step.action) {
+            (None, action) => action,
+            (Some(inner), Action::ForEach { steps, .. }) => steps
+                .iter()
+                .find(|s| s.key == inner.key)
+                .map(|s| &s.action)
+                .ok_or_else(|| StoreError::Corrupt(format!("no step {}", inner.key)))?,
+            (Some(_), _) => {
+                return Err(StoreError::Corrupt(format!(
+                    "step {} is not a for_each",
+                    call.step
+                )));
+            }
+        };
+        let judged = match (action, &answer) {
             (Action::Http(spec), OutsideAnswer::Answered { status, body, .. })
                 if (200..300).contains(status) =>
             {
@@ -348,32 +390,49 @@ impl Tenant<'_> {
             (Action::Robot(_), OutsideAnswer::Answered { status, body, .. }) => {
                 Some(tenon_flows::robot::judge(*status, body))
             }
+            (Action::Sms(_), OutsideAnswer::Answered { status, body, .. }) => {
+                let vendor = match call.auth {
+                    Auth::Tc3 { .. } => tenon_flows::sms::Vendor::Tencent,
+                    _ => tenon_flows::sms::Vendor::Aliyun,
+                };
+                Some(tenon_flows::sms::judge(vendor, *status, body))
+            }
+            (Action::Email(_), OutsideAnswer::Answered { status, body, .. })
+                if (200..300).contains(status) =>
+            {
+                Some(Ok(json!({"reply": body})))
+            }
             _ => None,
         };
-        let failed = match (judged, answer) {
+        let (failure, reason) = match (judged, answer) {
             (Some(Ok(output)), _) => {
+                let (status, input, output) = match &call.inner {
+                    // The loop goes on at the item's next step, in the same attempt.
+                    Some(inner) => (
+                        StepStatus::Running,
+                        loop_answered(input, &inner.key, Some(cap(output))),
+                        entry.output.clone(),
+                    ),
+                    None => (StepStatus::Succeeded, input, Some(cap(output))),
+                };
                 self.journal(
                     &mut conn,
                     run.id,
                     &call.step,
                     position(&compiled, &call.step),
-                    action.type_name(),
-                    StepStatus::Succeeded,
+                    step.action.type_name(),
+                    status,
                     call.attempt,
                     None,
                     Some(input),
-                    Some(cap(output)),
+                    output,
                     None,
                 )
                 .await?;
                 tx.commit().await?;
                 return Ok(Advance::Continue);
             }
-            (Some(Err((failure, reason))), _) => StepFailure {
-                failure,
-                reason,
-                input: Box::new(input),
-            },
+            (Some(Err(judged)), _) => judged,
             (
                 None,
                 OutsideAnswer::Answered {
@@ -381,15 +440,23 @@ impl Tenant<'_> {
                     body,
                     retry_after,
                 },
-            ) => StepFailure {
-                failure: Failure::Status {
+            ) => (
+                Failure::Status {
                     code: status,
                     retry_after,
                 },
-                reason: format!("HTTP {status}: {}", excerpt(&body)),
-                input: Box::new(input),
+                format!("HTTP {status}: {}", excerpt(&body)),
+            ),
+            (None, OutsideAnswer::Failed { failure, reason }) => (failure, reason),
+        };
+        let failed = match &call.inner {
+            // A retry of the loop resumes at this item and step (its earlier steps stay done).
+            Some(inner) => StepFailure {
+                failure,
+                reason: format!("item {}, step {}: {reason}", inner.item, inner.key),
+                input: Box::new(loop_answered(input, &inner.key, None)),
             },
-            (None, OutsideAnswer::Failed { failure, reason }) => StepFailure {
+            None => StepFailure {
                 failure,
                 reason,
                 input: Box::new(input),
@@ -401,7 +468,38 @@ impl Tenant<'_> {
     }
 }
 
-fn refused(reason: String) -> StepFailure {
+/// What the journal keeps of a request (never the connection's credentials).
+pub(super) fn journal_input(call: &OutsideCall) -> Value {
+    let cut = |text: &str| {
+        text.chars()
+            .take(JOURNAL_BODY_CHARS_MAX)
+            .collect::<String>()
+    };
+    if let Some(outbound) = &call.mail {
+        let mail = &outbound.mail;
+        return json!({
+            "server": call.url,
+            "from": mail.from,
+            "to": mail.to,
+            "cc": mail.cc,
+            "subject": mail.subject,
+            "text": cut(&mail.text),
+            "html": mail.html.as_deref().map(cut),
+            "connection": call.connection,
+            "idempotency_key": call.idempotency_key,
+        });
+    }
+    json!({
+        "method": call.method,
+        "url": call.url,
+        "headers": call.headers.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<Map<String, Value>>(),
+        "body": call.body.as_deref().map(cut),
+        "connection": call.connection,
+        "idempotency_key": call.idempotency_key,
+    })
+}
+
+pub(super) fn refused(reason: String) -> StepFailure {
     StepFailure {
         failure: Failure::Refused,
         reason,

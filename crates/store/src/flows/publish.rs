@@ -236,7 +236,7 @@ impl Tenant<'_> {
         problems.extend(tenon_flows::calls::check_calls(&file, &|key| {
             callees.get(key).cloned()
         }));
-        // `ledger_sync` steps name a rule of the file or of the organization; `http` steps a connection.
+        // `ledger_sync` steps name a rule of the file or of the organization; outside steps a connection.
         let mut named = Vec::new();
         let mut connections = Vec::new();
         for (i, (_, flow)) in flows.flows.iter().enumerate() {
@@ -253,14 +253,24 @@ impl Tenant<'_> {
                                 connections.push((
                                     format!("{at}.connection"),
                                     connection.clone(),
-                                    "http",
+                                    &["http"][..],
                                 ));
                             }
                         }
                         tenon_flows::definition::Step::Robot(robot) => connections.push((
                             format!("{at}.connection"),
                             robot.connection.clone(),
-                            "dingtalk_robot",
+                            &["dingtalk_robot"][..],
+                        )),
+                        tenon_flows::definition::Step::Sms(sms) => connections.push((
+                            format!("{at}.connection"),
+                            sms.connection.clone(),
+                            &["aliyun_sms", "tencent_sms"][..],
+                        )),
+                        tenon_flows::definition::Step::Email(email) => connections.push((
+                            format!("{at}.connection"),
+                            email.connection.clone(),
+                            &["smtp"][..],
                         )),
                         _ => {}
                     }
@@ -291,10 +301,13 @@ impl Tenant<'_> {
                     )
                     .with("what", "connection"),
                 ),
-                Some(kind) if kind != wanted => problems.push(FieldError::new(
+                Some(kind) if !wanted.contains(&kind.as_str()) => problems.push(FieldError::new(
                     at,
                     DetailCode::NotAllowed,
-                    format!("connection {key} is of kind {kind}, not {wanted}"),
+                    format!(
+                        "connection {key} is of kind {kind}, not {}",
+                        wanted.join(" or ")
+                    ),
                 )),
                 Some(_) => {}
             }

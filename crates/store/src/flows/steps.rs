@@ -27,7 +27,7 @@ use super::runs::Claim;
 use super::{FLOW_LEASE_SECONDS, FlowRun, STEP_OUTPUT_BYTES_MAX};
 use crate::audit::{self, NamedChange};
 use crate::events::ExplicitEvent;
-use crate::exec::{Conn, Sql};
+use crate::exec::{Conn, Sql, Tx};
 use crate::{Result, Store, StoreError, Tenant, WriteContext};
 
 /// What one call of [`Store::advance_flow_run`] did.
@@ -74,16 +74,26 @@ impl Tenant<'_> {
         Ok(renewed == 1)
     }
 
-    async fn advance_run(&self, claim: &Claim) -> Result<Advance> {
+    /// Opens a step's transaction: the claim's lease renewed (the fence) and the run loaded; `None`
+    /// when the claim is lost.
+    pub(super) async fn fenced_run(&self, claim: &Claim) -> Result<Option<(Tx, FlowRun)>> {
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         if !self.fence(&mut conn, claim).await? {
-            return Ok(Advance::Lost);
+            return Ok(None);
         }
         let run = self
             .load_run(&mut conn, claim.run_id)
             .await?
             .ok_or_else(|| StoreError::not_found("flow run"))?;
+        Ok(Some((tx, run)))
+    }
+
+    async fn advance_run(&self, claim: &Claim) -> Result<Advance> {
+        let Some((mut tx, run)) = self.fenced_run(claim).await? else {
+            return Ok(Advance::Lost);
+        };
+        let mut conn = tx.conn();
         let compiled = self
             .flow_version(&mut conn, run.flow_id, run.version)
             .await?;
@@ -155,7 +165,9 @@ impl Tenant<'_> {
                     .map_or(1, |entry| {
                         entry.attempts + i32::from(entry.status != StepStatus::Running)
                     });
-                if let Action::Http(_) | Action::Robot(_) = &compiled.steps[index].action {
+                if let Action::Http(_) | Action::Robot(_) | Action::Sms(_) | Action::Email(_) =
+                    &compiled.steps[index].action
+                {
                     let entry = run.steps.iter().find(|entry| entry.key == key);
                     return match self
                         .outside_step(&mut conn, &run, &compiled, index, entry, attempts)
@@ -237,6 +249,27 @@ impl Tenant<'_> {
                             None => Advance::Continue,
                         }
                     }
+                    Ok(Progress::Outside { input, call }) => {
+                        self.journal(
+                            &mut conn,
+                            run.id,
+                            &key,
+                            at,
+                            step_type,
+                            StepStatus::Running,
+                            attempts,
+                            None,
+                            Some(input),
+                            None,
+                            None,
+                        )
+                        .await?;
+                        Advance::Outside(Box::new(super::OutsideCall {
+                            attempt: attempts,
+                            ..*call
+                        }))
+                    }
+                    Ok(Progress::Parked) => Advance::Waiting,
                     Err(failed) => {
                         // Nothing of the step is kept: roll back, then journal the failure alone.
                         drop(tx);
@@ -260,15 +293,10 @@ impl Tenant<'_> {
         attempts: i32,
         failed: StepFailure,
     ) -> Result<Advance> {
-        let mut tx = self.store.begin_tx().await?;
-        let mut conn = tx.conn();
-        if !self.fence(&mut conn, claim).await? {
+        let Some((mut tx, run)) = self.fenced_run(claim).await? else {
             return Ok(Advance::Lost);
-        }
-        let run = self
-            .load_run(&mut conn, claim.run_id)
-            .await?
-            .ok_or_else(|| StoreError::not_found("flow run"))?;
+        };
+        let mut conn = tx.conn();
         let jitter = (Uuid::now_v7().as_u128() & 0xffff) as f64 / 65_535.0 * 2.0 - 1.0;
         let policy = match compiled.step(key).map(|step| &step.action) {
             Some(Action::Http(spec)) => spec.policy(),

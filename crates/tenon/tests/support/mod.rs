@@ -1,5 +1,13 @@
-//! What the crash tests share: running the `tenon` binary of this build against a test database, and a
-//! `tenon serve` that is killed when its handle is dropped (so a failing test never leaves one running).
+//! What the crash tests share: running the `tenon` binary of this build against a test database, a
+//! `tenon serve` that is killed when its handle is dropped (so a failing test never leaves one running)
+//! or on purpose with SIGKILL, calls of its API, and moving its test clock past the flow lease.
+
+// Each test binary includes this module and uses part of it.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -72,4 +80,88 @@ pub fn start(database: &TestDatabase, extra: &[&str]) -> Server {
         .expect("banner has the address")
         .to_owned();
     Server { child, base }
+}
+
+/// Kills the server with SIGKILL (no shutdown of any kind) and reaps it.
+pub fn kill(server: &mut Server) {
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
+
+/// One API call with the bearer `token`: its status and JSON body (`null` when there is none).
+pub async fn call(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (reqwest::StatusCode, Value) {
+    let mut request = http
+        .request(method, format!("{base}{path}"))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Moves the test clock (`tenon serve --test-clock`) past the flow lease, so a run the killed server
+/// held is claimed again at once.
+pub async fn past_the_lease(http: &reqwest::Client, base: &str, token: &str) {
+    let (status, clock) = call(
+        http,
+        base,
+        token,
+        reqwest::Method::GET,
+        "/api/v1/_test/clock",
+        None,
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{clock}");
+    let now: chrono::DateTime<chrono::Utc> = clock["now"].as_str().unwrap().parse().unwrap();
+    let later = now + chrono::Duration::seconds(2 * tenon_store::flows::FLOW_LEASE_SECONDS);
+    let (status, clock) = call(
+        http,
+        base,
+        token,
+        reqwest::Method::POST,
+        "/api/v1/_test/clock",
+        Some(json!({"now": later})),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{clock}");
+}
+
+/// Waits (up to a minute: the machine may be loaded) until `check` holds for flow run `id`.
+pub async fn run_until(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    id: &str,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, run) = call(
+            http,
+            base,
+            token,
+            reqwest::Method::GET,
+            &format!("/api/v1/flow-runs/{id}"),
+            None,
+        )
+        .await;
+        if check(&run) {
+            return run;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "run {id} is not {what}: {run}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -33,7 +33,7 @@ pub struct AuditEntryOut {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditActor {
-    /// `member`, `token`, `app` or `system`.
+    /// `member`, `token`, `app`, `system`, `flow` or `share` (a visitor through a signed record link).
     #[serde(rename = "type")]
     pub kind: String,
     pub id: Option<String>,
@@ -69,6 +69,27 @@ pub struct AuditListParams {
     /// `connection`.
     pub target_type: Option<String>,
     pub target_id: Option<String>,
+    /// Only entries by this actor: the `actor.id` of the entries (a member's, token's or app's id).
+    pub actor_id: Option<String>,
+    /// Only entries at or after this instant (RFC 3339, e.g. `2026-12-01T00:00:00+08:00`).
+    pub since: Option<String>,
+    /// Only entries before this instant (RFC 3339).
+    pub until: Option<String>,
+}
+
+/// An RFC 3339 instant from the query, or a `bad_query` naming the parameter.
+fn instant(raw: Option<&str>, name: &'static str) -> ApiResult<Option<DateTime<Utc>>> {
+    raw.map(|raw| {
+        DateTime::parse_from_rfc3339(raw)
+            .map(|at| at.with_timezone(&Utc))
+            .map_err(|_| {
+                ApiError::bad_query(
+                    tenon_model::Reason::format("date_time", "must be an RFC 3339 date-time")
+                        .at(name),
+                )
+            })
+    })
+    .transpose()
 }
 
 /// The audit log, newest entry first.
@@ -103,6 +124,9 @@ pub async fn list_audit(
     let filter = AuditFilter {
         target_kind,
         target_id: params.target_id,
+        actor_id: params.actor_id,
+        since: instant(params.since.as_deref(), "since")?,
+        until: instant(params.until.as_deref(), "until")?,
     };
     let entries = state
         .store()

@@ -121,6 +121,9 @@ pub struct MemberListParams {
     pub status: Option<String>,
     /// `owner`, `admin` or `member`.
     pub role: Option<String>,
+    /// Only members whose name, e-mail address or mobile contains this text (any letter case; at most
+    /// 100 characters). Pickers search with it, a page at a time (`page_size`).
+    pub q: Option<String>,
 }
 
 pub(crate) fn parse_role(raw: &str) -> Result<Role, tenon_model::validation::Reason> {
@@ -284,6 +287,16 @@ pub async fn list_members(
         role: params
             .role
             .and_then(|raw| check.field("role", parse_role(&raw))),
+        q: params.q.and_then(|raw| {
+            check.field(
+                "q",
+                if raw.chars().count() > 100 {
+                    Err(tenon_model::Reason::too_long(100))
+                } else {
+                    Ok(raw.trim().to_owned())
+                },
+            )
+        }),
     };
     if let Err(invalid) = check.finish() {
         return Err(

@@ -250,10 +250,11 @@ impl Tenant<'_> {
             .await?;
         if children > 0 {
             return Err(StoreError::conflict(
-                None,
-                DetailCode::Conflict,
+                Some("id"),
+                DetailCode::HasSubDepartments,
                 format!("the department has {children} sub-departments; move or delete them first"),
-            ));
+            )
+            .with("count", children));
         }
         let (members,): (i64,) = conn
             .fetch_one(
@@ -264,12 +265,13 @@ impl Tenant<'_> {
             .await?;
         if members > 0 {
             return Err(StoreError::conflict(
-                None,
-                DetailCode::Conflict,
+                Some("id"),
+                DetailCode::HasMembers,
                 format!(
                     "the department has {members} members; move them to another department first"
                 ),
-            ));
+            )
+            .with("count", members));
         }
         conn.execute(
             Sql::new("DELETE FROM departments WHERE organization_id = $1 AND id = $2")

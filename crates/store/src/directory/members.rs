@@ -57,6 +57,22 @@ impl Tenant<'_> {
             .arg(department_id)
             .push(")");
         }
+        if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
+            let pattern = format!(
+                "%{}%",
+                q.to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            sql.push(" AND (LOWER(name) LIKE ")
+                .arg(pattern.clone())
+                .push(" ESCAPE '\\' OR LOWER(COALESCE(email, '')) LIKE ")
+                .arg(pattern.clone())
+                .push(" ESCAPE '\\' OR COALESCE(mobile, '') LIKE ")
+                .arg(pattern)
+                .push(" ESCAPE '\\')");
+        }
         sql.push(" ORDER BY id ASC LIMIT ")
             .arg(i64::from(page.size()) + 1);
         let rows: Vec<MemberRow> = conn.fetch_all(sql.into_sql()).await?;

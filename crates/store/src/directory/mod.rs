@@ -27,6 +27,8 @@ pub struct MemberFilter {
     pub department_id: Option<DepartmentId>,
     pub status: Option<MemberStatus>,
     pub role: Option<Role>,
+    /// Only members whose name, e-mail address or mobile contains this text (any letter case).
+    pub q: Option<String>,
 }
 
 impl Tenant<'_> {

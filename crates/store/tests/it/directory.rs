@@ -195,4 +195,32 @@ backend_tests! {
         }
         assert_eq!(seen, expected);
     }
+
+    async fn members_are_searched_by_text_without_wildcards(store) {
+        let (org, _) = new_org(&store, "Acme").await;
+        let tenant = store.tenant(org.id);
+        let zhang = tenant.create_member(&ctx(), new_member("张三", Some("Zhang.San@School.example"))).await.unwrap();
+        let odd = tenant.create_member(&ctx(), new_member("Ann_100%", None)).await.unwrap();
+        tenant.create_member(&ctx(), new_member("Bob", None)).await.unwrap();
+        let search = |q: &str| MemberFilter { q: Some(q.to_owned()), ..Default::default() };
+        for (q, expected) in [("张", vec![zhang.id]), ("SCHOOL", vec![zhang.id]), ("_", vec![odd.id]), ("%", vec![odd.id]), ("ann_1", vec![odd.id])] {
+            let found = tenant.list_members(&search(q), PageRequest::first(10).unwrap()).await.unwrap();
+            assert_eq!(found.items.iter().map(|m| m.id).collect::<Vec<_>>(), expected, "{q}");
+        }
+    }
+
+    async fn audit_entries_are_narrowed_by_actor_and_time(store) {
+        let (org, owner) = new_org(&store, "Acme").await;
+        let tenant = store.tenant(org.id);
+        let all = tenant.list_audit(&AuditFilter::default(), PageRequest::first(10).unwrap()).await.unwrap();
+        let at = all.items[0].at;
+        let by_nobody = AuditFilter { actor_id: Some(owner.id.to_string()), ..Default::default() };
+        assert!(tenant.list_audit(&by_nobody, PageRequest::first(10).unwrap()).await.unwrap().items.is_empty(), "the system wrote these");
+        let since = AuditFilter { since: Some(at), ..Default::default() };
+        assert_eq!(tenant.list_audit(&since, PageRequest::first(10).unwrap()).await.unwrap().items.len(), all.items.len(), "since is inclusive");
+        let until = AuditFilter { until: Some(at), ..Default::default() };
+        let before: Vec<_> = all.items.iter().filter(|entry| entry.at < at).map(|entry| entry.id).collect();
+        let found = tenant.list_audit(&until, PageRequest::first(10).unwrap()).await.unwrap();
+        assert_eq!(found.items.iter().map(|entry| entry.id).collect::<Vec<_>>(), before, "until is exclusive");
+    }
 }

@@ -280,7 +280,7 @@ interface Page<T> {
   next_cursor: string | null;
 }
 
-/** Every page of a small list (an organization's members or departments), read once per grid. */
+/** Every page of a small list (an organization's departments), read once per grid. */
 async function all<T>(url: string): Promise<T[]> {
   const found: T[] = [];
   let cursor: string | null = null;
@@ -300,17 +300,15 @@ function matches(query: string, ...texts: (string | null | undefined)[]): boolea
   return !wanted || texts.some((text) => (text ?? "").toLowerCase().includes(wanted));
 }
 
+/** Active members, searched by the server (name, e-mail or mobile) a page at a time: an organization of
+ * thousands never loads whole into the page. The picker waits out a pause in typing before asking. */
 export function memberSource(): Source {
-  let loading: Promise<{ id: string; name: string; email: string | null; mobile: string | null; job_title: string | null }[]> | null = null;
   return async (query) => {
-    loading ??= all("/api/v1/members?status=active");
-    const members = await loading.catch((error) => {
-      loading = null;
-      throw error;
-    });
-    return members
-      .filter((m) => matches(query, m.name, m.email, m.mobile))
-      .map((m) => ({ id: m.id, name: m.name, hint: m.job_title || m.email || undefined }));
+    const params = new URLSearchParams({ status: "active", page_size: String(SHOWN) });
+    if (query) params.set("q", query);
+    const outcome = await call<Page<{ id: string; name: string; email: string | null; job_title: string | null }>>("GET", `/api/v1/members?${params}`);
+    if (!outcome.ok) throw new Error(String(outcome.status));
+    return outcome.body.items.map((m) => ({ id: m.id, name: m.name, hint: m.job_title || m.email || undefined }));
   };
 }
 

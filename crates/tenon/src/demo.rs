@@ -299,10 +299,22 @@ async fn seed_apps(store: &Store, org: OrgId, people: &DemoDirectory) -> Result<
     for text in TEMPLATES {
         let file = definition::read(text, FileFormat::Yaml).map_err(failure)?;
         let permissions = file.permissions.clone();
+        // Imported as `tenon app import` would: the CRM's voucher rule creates 主账套, the book its
+        // dashboard's ledger widgets read, and its flow books the won orders seeded below.
+        let approvals = definition::approvals(&file).map_err(failure)?;
+        let flows = definition::flows(&file).map_err(failure)?;
         let wanted = definition::check(file).map_err(failure)?;
         let steps = plan(&wanted, None);
         let app = tenant
-            .apply_definition(&ctx, &wanted, &steps, &parse, tenon_auth::mint_slug)
+            .apply_app_file(
+                &ctx,
+                &wanted,
+                &steps,
+                &parse,
+                tenon_auth::mint_slug,
+                &approvals,
+                &flows,
+            )
             .await?;
         installed.push((app, permissions));
     }
@@ -389,7 +401,16 @@ async fn seed_apps(store: &Store, org: OrgId, people: &DemoDirectory) -> Result<
     }
     insert("duty_attendance", "roster", roster).await?;
 
-    // CRM: customers with orders along the pipeline, and a lead from the web form.
+    // CRM: customers with orders along the pipeline, and a lead from the web form. The won orders are
+    // dated this month, so the dashboard's revenue this month and receivables show them once the voucher
+    // rule's flow has booked them (the flow workers do as the server starts).
+    let month_start = today.with_day(1).unwrap_or(today);
+    let won_day = |offset: i64| {
+        (today + Duration::days(offset))
+            .max(month_start)
+            .format("%Y-%m-%d")
+            .to_string()
+    };
     let customers = insert(
         "crm",
         "customers",
@@ -405,12 +426,14 @@ async fn seed_apps(store: &Store, org: OrgId, people: &DemoDirectory) -> Result<
         "crm",
         "orders",
         vec![
-            json!({"customer": [customers[0]], "title": "门店收银系统", "products": ["标准版 Standard"], "amount": "1130.34", "stage": "won", "won_on": day(-5),
+            json!({"customer": [customers[0]], "title": "门店收银系统", "products": ["标准版 Standard"], "amount": "1130.34", "stage": "won", "won_on": won_day(-5),
                    "sales": people.member(2), "department": people.east}),
             json!({"customer": [customers[0]], "title": "全渠道会员平台", "products": ["专业版 Professional", "实施服务 Implementation"], "amount": "88000", "stage": "negotiating",
                    "expected_close": day(7), "sales": people.member(2), "department": people.east}),
             json!({"customer": [customers[1]], "title": "Booking portal", "products": ["专业版 Professional", "培训 Training"], "amount": "25000", "stage": "quoted",
                    "expected_close": day(14), "sales": people.member(1), "department": people.sales}),
+            json!({"customer": [customers[1]], "title": "Wedding planner app", "products": ["专业版 Professional"], "amount": "28800", "stage": "won", "won_on": won_day(-1),
+                   "sales": people.member(1), "department": people.sales}),
             json!({"customer": [customers[1]], "title": "Annual support", "products": ["年度维保 Annual support"], "amount": "5000", "stage": "lost", "lost_reason": "价格 Price",
                    "sales": people.member(1), "department": people.sales}),
         ],

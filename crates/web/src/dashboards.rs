@@ -1,7 +1,8 @@
 //! The dashboard page: the app's boss view. The server lays out the widgets (each a `region` named by its
 //! title); the `dashboard` island fills them from `…/dashboards/{key}/data`, draws the charts (uPlot,
 //! loaded only on this page) beside an accessible table of the same figures, and re-queries the widgets a
-//! record change touches.
+//! record change or a posted voucher touches. A builder edits, removes and reorders widgets here and
+//! deletes the dashboard.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -59,6 +60,9 @@ pub async fn dashboard(
         /// The app's tables (key, name), for the "Add widget" dialog.
         tables: Vec<(String, String)>,
         can_build: bool,
+        /// The page follows `voucher.posted` for its ledger widgets (a credential without
+        /// `ledger:read` may not hear ledger events; its ledger widgets say so in place).
+        ledger_events: bool,
     }
     let (lang, viewer_out) = match frame_of(&state, &viewer, &headers).await {
         Ok(found) => found,
@@ -84,6 +88,12 @@ pub async fn dashboard(
             .collect(),
         Err(error) => return failed(lang, viewer_out, error),
     };
+    let ledger_events = principal.scopes.grants(Scope::LedgerRead)
+        && stored
+            .dashboard
+            .widgets
+            .iter()
+            .any(|widget| widget.kind.type_name() == "ledger");
     let mut widgets = Vec::with_capacity(stored.dashboard.widgets.len());
     for widget in &stored.dashboard.widgets {
         // A table that no longer exists names nothing: the widget shows its own error from `…/data`.
@@ -121,6 +131,7 @@ pub async fn dashboard(
             widgets,
             tables,
             can_build: principal.scopes.grants(Scope::AppsWrite),
+            ledger_events,
         },
     )
 }

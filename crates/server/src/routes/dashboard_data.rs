@@ -45,11 +45,13 @@ pub struct WidgetDataOut {
     /// The table the widget reads (its key and id), for a page that follows record events.
     pub table: Option<String>,
     pub table_id: Option<String>,
-    /// The ledger book a ledger widget reads.
+    /// The ledger book a ledger widget reads, as the widget names it.
     pub book: Option<String>,
+    /// That book's id once the book exists, for a page that follows `voucher.posted` events.
+    pub book_id: Option<String>,
     /// By type — number: `{metric, value, previous}`; chart: `{chart, group_by, metrics, groups,
     /// truncated}` (groups as `…/aggregate` answers them); top: `{group_by, metric, groups}`; ledger:
-    /// `{book, account, account_name, measure, period, amount, side}`; records: `{view, fields, items}`.
+    /// `{book, book_id, account, account_name, measure, period, amount, side}`; records: `{view, fields, items}`.
     /// `null` when the widget failed.
     #[schema(value_type = Option<Object>)]
     pub data: Option<Value>,
@@ -87,6 +89,12 @@ pub async fn dashboard_data(
         let schema = widget.kind.table().and_then(|table| {
             tenon_model::apps::dashboard::check::AppLookup::table(current, table)
         });
+        let book_id = result
+            .as_ref()
+            .ok()
+            .and_then(|data| data.get("book_id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let (data, error) = match result {
             Ok(data) => (Some(data), None),
             Err(error) => (None, Some(widget_error(error))),
@@ -102,6 +110,7 @@ pub async fn dashboard_data(
                 WidgetKind::Ledger { book, .. } => Some(book.clone()),
                 _ => None,
             },
+            book_id,
             data,
             error,
         });
@@ -274,10 +283,11 @@ async fn ledger_figure(
         "last_month" => this_month.previous().unwrap_or(this_month),
         _ => this_month,
     };
-    let ledger = state
-        .store()
-        .tenant(auth.principal.org_id)
-        .general_ledger(&BookRef::parse(book), at, at, Some(&code))
+    let tenant = state.store().tenant(auth.principal.org_id);
+    // The book's id too, so a page following `voucher.posted` events knows which widgets a voucher moves.
+    let book_id = tenant.ledger_book(&BookRef::parse(book)).await?.id;
+    let ledger = tenant
+        .general_ledger(&BookRef::Id(book_id), at, at, Some(&code))
         .await?;
     let Some(row) = ledger.accounts.first() else {
         return Err(ApiError::not_found("account"));
@@ -309,7 +319,7 @@ async fn ledger_figure(
         at.to_string()
     };
     Ok(
-        json!({"book": book, "account": row.code.to_string(), "account_name": row.name,
+        json!({"book": book, "book_id": book_id.to_string(), "account": row.code.to_string(), "account_name": row.name,
               "measure": measure.as_str(), "period": period_label, "amount": amount, "side": side}),
     )
 }

@@ -155,6 +155,24 @@ pub async fn put_dashboard(
     Ok((status, axum::Json(stored.into())))
 }
 
+/// Delete a dashboard (the app's records, views and other dashboards stay).
+#[utoipa::path(delete, path = "/api/v1/apps/{app}/dashboards/{key}", tag = "apps",
+    params(("app" = String, Path, description = "App id or key"), ("key" = String, Path, description = "Dashboard key")),
+    security(("bearer" = ["apps:write"]), ("session" = ["apps:write"])),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn delete_dashboard(
+    State(state): State<AppState>,
+    auth: Authed<scopes::AppsWrite>,
+    Path((app, key)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let app = tenant.app(&app).await?;
+    tenant
+        .delete_dashboard(&auth.write_context(), app.id, &key)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Ledger widgets name accounts of their books: an account the book's chart lacks is refused
 /// (`not_found` naming it). A book that does not exist (yet) is not refused.
 pub(crate) async fn check_ledger_accounts(

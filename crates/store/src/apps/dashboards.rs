@@ -118,6 +118,33 @@ impl Tenant<'_> {
         Ok((stored, created))
     }
 
+    /// Deletes the app's dashboard `key` (`not_found` when it has none); the others keep their order.
+    pub async fn delete_dashboard(
+        &self,
+        ctx: &WriteContext,
+        app: AppId,
+        key: &str,
+    ) -> Result<StoredDashboard> {
+        let mut tx = self.store.begin_tx().await?;
+        let mut conn = tx.conn();
+        let stored = self
+            .load_dashboards(&mut conn, app)
+            .await?
+            .into_iter()
+            .find(|stored| stored.dashboard.key.as_str() == key)
+            .ok_or_else(|| StoreError::not_found("dashboard"))?;
+        conn.execute(
+            Sql::new("DELETE FROM dashboards WHERE organization_id = $1 AND id = $2")
+                .bind(self.org_id)
+                .bind(stored.id),
+        )
+        .await?;
+        self.audit_dashboard(&mut conn, ctx, Action::Deleted, Some(&stored), None)
+            .await?;
+        tx.commit().await?;
+        Ok(stored)
+    }
+
     /// Makes the app's dashboards exactly `wanted` (in that order): an import of a definition file.
     pub(crate) async fn replace_dashboards_in(
         &self,

@@ -90,7 +90,7 @@ impl LineRow {
 pub(super) fn voucher_snapshot(stored: &StoredVoucher) -> serde_json::Value {
     let v = &stored.voucher;
     serde_json::json!({
-        "id": stored.id.to_string(), "period": v.period.to_string(), "word": v.word.as_str(), "number": v.number,
+        "id": stored.id.to_string(), "book_id": stored.book_id.to_string(), "period": v.period.to_string(), "word": v.word.as_str(), "number": v.number,
         "date": date_text(v.date), "state": v.state.as_str(), "preparer": v.preparer, "reviewer": v.reviewer,
         "poster": v.poster, "total": tenon_ledger::money::amount_text(v.total_debit()), "lines": v.lines.len(),
         "reverses_id": stored.reverses_id.map(|id| id.to_string()),

@@ -126,6 +126,36 @@ backend_tests! {
         assert!(refused.to_string().contains("is closed"), "{refused}");
     }
 
+    async fn a_voucher_that_moves_the_balances_appends_voucher_posted_in_its_transaction(store) {
+        let (org, _) = new_org(&store, "Posted events").await;
+        let tenant = store.tenant(org.id);
+        let ctx = WriteContext::system();
+        let book = tenant.create_ledger_book(&ctx, settings("主账套")).await.unwrap();
+        let posted = || async { tenant.events_after(0, &["voucher.posted"], 100).await.unwrap() };
+        // A draft and its review move nothing: no event.
+        let draft = tenant.create_voucher(&ctx, &BookRef::name("主账套"), sale(3, 11300)).await.unwrap();
+        tenant.advance_voucher(&ctx, &BookRef::name("主账套"), draft.id, VoucherState::Reviewed).await.unwrap();
+        assert!(posted().await.is_empty());
+        // Posting it: one event naming the book and the voucher, the voucher as posted in `data.after`.
+        tenant.advance_voucher(&ctx, &BookRef::name("主账套"), draft.id, VoucherState::Posted).await.unwrap();
+        let events = posted().await;
+        assert_eq!(events.len(), 1);
+        let event = &events[0];
+        assert_eq!(event.subject, serde_json::json!({"book_id": book.id.to_string(), "voucher_id": draft.id.to_string()}));
+        assert_eq!(event.subject_key, format!("voucher:{}", draft.id));
+        assert_eq!((event.data["before"]["state"].as_str(), event.data["after"]["state"].as_str()), (Some("reviewed"), Some("posted")));
+        assert_eq!(event.data["after"]["total"], "113.00");
+        // Created posted (two at once), and a reversal's red voucher: one event each; a refused batch none.
+        let batch = tenant.create_vouchers(&ctx, &BookRef::name("主账套"), vec![sale(4, 100), sale(5, 200)], VoucherState::Posted).await.unwrap();
+        let mut unbalanced = sale(6, 300);
+        unbalanced.lines[1].credit = Decimal::new(1, 2);
+        tenant.create_vouchers(&ctx, &BookRef::name("主账套"), vec![sale(6, 300), unbalanced], VoucherState::Posted).await.unwrap_err();
+        let red = tenant.reverse_voucher(&ctx, &BookRef::name("主账套"), batch[0].id, NaiveDate::from_ymd_opt(2026, 10, 30).unwrap()).await.unwrap();
+        let ids: Vec<String> = posted().await.iter().map(|event| event.subject["voucher_id"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(ids, [draft.id, batch[0].id, batch[1].id, red.id].map(|id| id.to_string()));
+        assert_eq!(posted().await[3].data["after"]["total"], "-1.00");
+    }
+
     async fn import_then_export_keeps_the_books(store) {
         let (org, _) = new_org(&store, "婚庆公司").await;
         let tenant = store.tenant(org.id);

@@ -104,6 +104,7 @@ macro_rules! on_both_backends {
 
 #[cfg(feature = "bench")]
 mod bench;
+mod demo;
 mod failures;
 mod files;
 mod ledger;

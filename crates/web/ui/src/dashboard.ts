@@ -1,7 +1,8 @@
 // The dashboard island: fills each widget's region from `…/dashboards/{key}/data`, draws charts with uPlot
 // (vendored, loaded only by dashboard pages; a pie is drawn on a plain canvas) and always beside them an
 // accessible table of the same figures. Record events for a widget's table re-query that widget alone;
-// ledger widgets are re-read every 1.5 s while the page is visible (posted vouchers have no event yet).
+// a `voucher.posted` event re-queries the ledger widgets of its book (and those whose book did not exist
+// yet), when the page may hear ledger events (`data-ledger-events`: the viewer holds ledger:read).
 
 import { call, toLogin } from "./api";
 import { showError } from "./forms";
@@ -15,6 +16,7 @@ interface WidgetData {
   table: string | null;
   table_id: string | null;
   book: string | null;
+  book_id: string | null;
   data: Record<string, unknown> | null;
   error: ApiError | null;
 }
@@ -33,7 +35,6 @@ interface UPlotLike {
 }
 type UPlotCtor = new (options: unknown, data: unknown, target: HTMLElement) => UPlotLike;
 
-const LEDGER_POLL_MS = 1500;
 const PALETTE = ["#1f5fbf", "#e07b00", "#1e7a3c", "#b3261e", "#6b4fbb", "#00838f", "#8d6e00", "#5a6272"];
 
 /** A group key, a cell or a figure as text. */
@@ -151,33 +152,34 @@ export class Dashboard {
   }
 
   private listen(): void {
-    if (typeof EventSource !== "undefined") {
-      const source = new EventSource("/api/v1/events/stream?types=record.*");
-      const onEvent = (event: MessageEvent) => {
-        let envelope: { subject?: { table_id?: string } };
-        try {
-          envelope = JSON.parse(String(event.data));
-        } catch {
-          return;
-        }
-        const table = envelope.subject?.table_id;
-        for (const widget of this.widgets.values()) {
-          // A record change may also post a voucher (a rule's sync): ledger widgets are read again too.
-          if ((table && widget.table_id === table) || widget.type === "ledger") this.pending.add(widget.key);
-        }
-        this.schedule();
-      };
-      for (const type of ["record.created", "record.updated", "record.deleted"]) source.addEventListener(type, onEvent);
-      window.addEventListener("pagehide", () => source.close());
-    }
-    const ledger = [...this.widgets.values()].filter((widget) => widget.type === "ledger").map((widget) => widget.key);
-    if (ledger.length > 0) {
-      window.setInterval(() => {
-        if (document.visibilityState !== "visible") return;
-        ledger.forEach((key) => this.pending.add(key));
-        this.schedule();
-      }, LEDGER_POLL_MS);
-    }
+    if (typeof EventSource === "undefined") return;
+    const ledger = this.root.dataset.ledgerEvents === "true";
+    const types = ledger ? "record.*,voucher.posted" : "record.*";
+    const source = new EventSource(`/api/v1/events/stream?types=${encodeURIComponent(types)}`);
+    const subject = (event: MessageEvent): { table_id?: string; book_id?: string } | null => {
+      try {
+        return (JSON.parse(String(event.data)) as { subject?: { table_id?: string; book_id?: string } }).subject ?? null;
+      } catch {
+        return null;
+      }
+    };
+    const onRecord = (event: MessageEvent) => {
+      const table = subject(event)?.table_id;
+      if (!table) return;
+      for (const widget of this.widgets.values()) if (widget.table_id === table) this.pending.add(widget.key);
+      this.schedule();
+    };
+    for (const type of ["record.created", "record.updated", "record.deleted"]) source.addEventListener(type, onRecord);
+    // A posted voucher moves its book's figures: the ledger widgets of that book are read again, and those
+    // whose book had no id yet (it may be the book just made).
+    source.addEventListener("voucher.posted", (event: MessageEvent) => {
+      const book = subject(event)?.book_id;
+      for (const widget of this.widgets.values()) {
+        if (widget.type === "ledger" && (!widget.book_id || widget.book_id === book)) this.pending.add(widget.key);
+      }
+      this.schedule();
+    });
+    window.addEventListener("pagehide", () => source.close());
   }
 
   private schedule(): void {

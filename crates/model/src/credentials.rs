@@ -4,7 +4,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::directory::MemberStatus;
-use crate::ids::{ClientAppId, FlowId, FlowRunId, InstallationId, MemberId, OrgId, TokenId};
+use crate::ids::{
+    ClientAppId, FlowId, FlowRunId, InstallationId, MemberId, OrgId, ShareId, TokenId,
+};
 use crate::rate::RateLimit;
 use crate::role::Role;
 use crate::scope::ScopeSet;
@@ -145,6 +147,9 @@ pub enum Actor {
         flow_id: FlowId,
         depth: u32,
     },
+    /// A visitor using a signed record link (no account): `id` is the link, `name` says it was one
+    /// (in the organization's language). The link's maker bounds what it may do; the visitor is not them.
+    Share { id: ShareId, name: String },
 }
 
 impl Actor {
@@ -155,6 +160,7 @@ impl Actor {
             Actor::App { .. } => "app",
             Actor::System => "system",
             Actor::Flow { .. } => "flow",
+            Actor::Share { .. } => "share",
         }
     }
     pub fn id(&self) -> Option<String> {
@@ -166,6 +172,7 @@ impl Actor {
             } => Some(installation_id.to_string()),
             Actor::System => None,
             Actor::Flow { run_id, .. } => Some(run_id.to_string()),
+            Actor::Share { id, .. } => Some(id.to_string()),
         }
     }
     pub fn name(&self) -> &str {
@@ -173,7 +180,8 @@ impl Actor {
             Actor::Member { name, .. }
             | Actor::Token { name, .. }
             | Actor::App { name, .. }
-            | Actor::Flow { name, .. } => name,
+            | Actor::Flow { name, .. }
+            | Actor::Share { name, .. } => name,
             Actor::System => "system",
         }
     }
@@ -199,7 +207,7 @@ impl Actor {
         match self {
             Actor::Member { id, .. } => Some(*id),
             Actor::Token { member_id, .. } => *member_id,
-            Actor::App { .. } | Actor::System | Actor::Flow { .. } => None,
+            Actor::App { .. } | Actor::System | Actor::Flow { .. } | Actor::Share { .. } => None,
         }
     }
 }

@@ -421,6 +421,12 @@ detail_codes! {
     InvalidValue = "invalid_value", [], "is not a valid value";
     /// The change conflicts with the data as it is; `reason` says how.
     Conflict = "conflict", [], "conflicts with the current data";
+    /// A department still has `count` sub-departments: move or delete them first.
+    HasSubDepartments = "has_sub_departments", ["count"],
+        "the department has {count} sub-departments; move or delete them first";
+    /// A department still has `count` members: move them to another department first.
+    HasMembers = "has_members", ["count"],
+        "the department has {count} members; move them to another department first";
     /// `If-Match` (or `version`) names `expected`, but the record is at version `current`.
     VersionMismatch = "version_mismatch", ["expected", "current"],
         "the record is at version {current}, not {expected}";

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::{EventId, OrgId, Scope, ScopeSet};
 
 /// Every event type Tenon emits, in documentation order.
-pub const EVENT_TYPES: [&str; 36] = [
+pub const EVENT_TYPES: [&str; 37] = [
     "record.created",
     "record.updated",
     "record.deleted",
@@ -49,6 +49,7 @@ pub const EVENT_TYPES: [&str; 36] = [
     "flow.run.failed",
     "flow.step.unknown_outcome",
     "notification.created",
+    "voucher.posted",
 ];
 
 /// Event types a subscription may name at most (patterns included).
@@ -64,6 +65,8 @@ pub fn scope_for(event_type: &str) -> Option<Scope> {
         "member" | "department" | "role" => Some(Scope::DirectoryRead),
         "approval" => Some(Scope::ApprovalsRead),
         "flow" => Some(Scope::FlowsRead),
+        // A posted voucher moves the books' figures: ledger readers may hear of it.
+        "voucher" => Some(Scope::LedgerRead),
         // A message left in a member's inbox: who was told what is directory business (the DingTalk
         // work notifications that emit it are sent with `directory:read`).
         "notification" => Some(Scope::DirectoryRead),
@@ -123,7 +126,7 @@ pub struct Event {
     pub org_id: OrgId,
     pub event_type: String,
     pub occurred_at: DateTime<Utc>,
-    /// `{"type": "member"|"token"|"app"|"system", "id": …, "name": …}`.
+    /// `{"type": "member"|"token"|"app"|"system"|"flow"|"share", "id": …, "name": …}`.
     pub actor: Value,
     /// Ids of what changed: `app_id`, `table_id`, `record_id`, or `member_id`, `department_id`,
     /// `installation_id`.
@@ -249,6 +252,10 @@ mod tests {
         assert_eq!(
             readable_types(ScopeSet::of([Scope::Admin])).len(),
             EVENT_TYPES.len()
+        );
+        assert_eq!(
+            readable_types(ScopeSet::of([Scope::LedgerRead])),
+            vec!["voucher.posted"]
         );
     }
 

@@ -1,5 +1,7 @@
 //! Rate limits per credential: a GCRA token bucket (governor) per token, per app installation, or per
-//! member's sessions, each with the credential's own quota or the platform default.
+//! member's sessions, each with the credential's own quota or the platform default; and per visitor of a
+//! public page (a form, a shared link, a published view, a lookup), keyed by what they use and their
+//! address ([`visitor_limit`]).
 //!
 //! Buckets live in this process: with several Tenon nodes behind a load balancer, each node enforces the
 //! limit on its own share of the traffic (ARCHITECTURE.md says so). Idle buckets are dropped once they
@@ -9,13 +11,17 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::http::{HeaderValue, header};
 use dashmap::DashMap;
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::{StateInformationMiddleware, StateSnapshot};
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter as Gcra};
-use tenon_model::RateLimit;
+use sha2::{Digest, Sha256};
+use tenon_model::{ErrorCode, RateLimit};
 use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
 
 type Bucket = Gcra<NotKeyed, InMemoryState, DefaultClock, StateInformationMiddleware>;
 
@@ -153,6 +159,35 @@ impl RateLimiter {
     }
 }
 
+/// The bucket of a visitor's key (`"form:{slug}:{address}"` and the like): the first 16 bytes of its
+/// SHA-256, so keys of any length share one map without keeping addresses in it.
+pub fn visitor_bucket(key: &str) -> Uuid {
+    let digest: [u8; 32] = Sha256::digest(key).into();
+    let mut bucket = [0u8; 16];
+    bucket.copy_from_slice(&digest[..16]);
+    Uuid::from_bytes(bucket)
+}
+
+/// Counts one visitor request against `key` under `limit` (a [`RateLimit`] text; an unreadable one is
+/// no limit): 429 `rate_limited` — "too many {what}; retry after N s", with `retry_after` and a
+/// `Retry-After` header — once the bucket is empty.
+pub fn visitor_limit(limiter: &RateLimiter, key: &str, limit: &str, what: &str) -> ApiResult<()> {
+    let limit = RateLimit::parse(limit).unwrap_or(RateLimit::Off);
+    if let Decision::Limited {
+        retry_after_seconds,
+        ..
+    } = limiter.check(visitor_bucket(key), limit)
+    {
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            format!("too many {what}; retry after {retry_after_seconds} s"),
+        )
+        .with("retry_after", retry_after_seconds)
+        .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds)));
+    }
+    Ok(())
+}
+
 fn seconds_until_full(snapshot: &StateSnapshot, policy: &Policy) -> u64 {
     let missing = u64::from(
         policy
@@ -204,6 +239,26 @@ mod tests {
             Decision::Allowed { .. }
         ));
         assert_eq!(limiter.check(key, RateLimit::Off), Decision::Unlimited);
+    }
+
+    #[test]
+    fn a_visitor_limit_answers_429_with_retry_after_once_its_bucket_is_empty() {
+        let limiter = RateLimiter::default();
+        let key = format!("form:{}:127.0.0.1", Uuid::now_v7());
+        assert!(visitor_limit(&limiter, &key, "1/h,burst=1", "submissions").is_ok());
+        let refused = visitor_limit(&limiter, &key, "1/h,burst=1", "submissions").unwrap_err();
+        let response = axum::response::IntoResponse::into_response(refused);
+        assert_eq!(response.status(), axum::http::StatusCode::TOO_MANY_REQUESTS);
+        let retry: u64 = response.headers()[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(retry > 3000 && retry <= 3600, "{retry}");
+        // Another key (another address) has its own bucket; an unreadable limit is no limit.
+        assert!(visitor_limit(&limiter, &format!("{key}x"), "1/h,burst=1", "submissions").is_ok());
+        assert!(visitor_limit(&limiter, &key, "nonsense", "submissions").is_ok());
+        assert_eq!(visitor_bucket(&key), visitor_bucket(&key));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! Snapshots (`before`, `after`) are JSON objects with the field names of the public API. Secrets never
 //! appear in them: not password hashes, not token digests.
 
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use tenon_model::{
     ApiToken, AuditEntry, AuditId, Department, Installation, Member, Organization, Page,
@@ -21,6 +22,12 @@ use crate::{Result, Tenant, WriteContext};
 pub struct AuditFilter {
     pub target_kind: Option<TargetKind>,
     pub target_id: Option<String>,
+    /// Only entries by this actor (a member's, token's or app's id as the entry names it).
+    pub actor_id: Option<String>,
+    /// Only entries at or after this instant.
+    pub since: Option<DateTime<Utc>>,
+    /// Only entries before this instant.
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// One change to record (defined beside the outbox, which turns it into an event).
@@ -256,6 +263,15 @@ impl Tenant<'_> {
         }
         if let Some(target_id) = &filter.target_id {
             sql.push(" AND target_id = ").arg(target_id.as_str());
+        }
+        if let Some(actor_id) = &filter.actor_id {
+            sql.push(" AND actor_id = ").arg(actor_id.as_str());
+        }
+        if let Some(since) = filter.since {
+            sql.push(" AND at >= ").arg(since);
+        }
+        if let Some(until) = filter.until {
+            sql.push(" AND at < ").arg(until);
         }
         sql.push(" ORDER BY id DESC LIMIT ")
             .arg(i64::from(page.size()) + 1);

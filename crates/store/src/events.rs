@@ -58,7 +58,7 @@ pub(crate) async fn append_for_changes(
     let mut apps_of_tables: HashMap<String, Option<Uuid>> = HashMap::new();
     let mut events = Vec::new();
     for change in changes {
-        let Some(event_type) = event_type(change.target_kind, change.action) else {
+        let Some(event_type) = event_type(change) else {
             ids.push(None);
             continue;
         };
@@ -89,9 +89,9 @@ pub(crate) async fn append_for_changes(
     Ok(ids)
 }
 
-fn event_type(kind: TargetKind, action: Action) -> Option<&'static str> {
-    use Action::{Created, Deleted, Updated};
-    Some(match (kind, action) {
+fn event_type(change: &Change<'_>) -> Option<&'static str> {
+    use Action::{Created, Deleted, Posted, Updated};
+    Some(match (change.target_kind, change.action) {
         (TargetKind::Record, Created) => "record.created",
         (TargetKind::Record, Updated) => "record.updated",
         (TargetKind::Record, Deleted) => "record.deleted",
@@ -110,6 +110,19 @@ fn event_type(kind: TargetKind, action: Action) -> Option<&'static str> {
         (TargetKind::OrgRole, Created) => "role.created",
         (TargetKind::OrgRole, Updated) => "role.updated",
         (TargetKind::OrgRole, Deleted) => "role.deleted",
+        // A voucher moves the balances when it is posted: posted later, or created posted (by the API at
+        // once, a voucher rule, a reversal, the year-end carry-forward). Drafts and reviews move nothing.
+        (TargetKind::Voucher, Posted) => "voucher.posted",
+        (TargetKind::Voucher, Created)
+            if change
+                .after
+                .as_ref()
+                .and_then(|after| after.get("state"))
+                .and_then(Value::as_str)
+                == Some("posted") =>
+        {
+            "voucher.posted"
+        }
         _ => return None,
     })
 }
@@ -120,6 +133,14 @@ fn snapshot_uuid(change: &Change<'_>, key: &str) -> Option<Uuid> {
         .flatten()
         .find_map(|snapshot| snapshot.get(key)?.as_str())
         .and_then(|text| Uuid::parse_str(text).ok())
+}
+
+fn snapshot_text(change: &Change<'_>, key: &str) -> Option<String> {
+    [&change.after, &change.before]
+        .into_iter()
+        .flatten()
+        .find_map(|snapshot| snapshot.get(key)?.as_str())
+        .map(str::to_owned)
 }
 
 fn table_of(change: &Change<'_>) -> Option<Uuid> {
@@ -191,6 +212,10 @@ fn new_event(
         TargetKind::Member => (json!({"member_id": id}), format!("member:{id}")),
         TargetKind::Department => (json!({"department_id": id}), format!("department:{id}")),
         TargetKind::OrgRole => (json!({"role": id}), format!("role:{id}")),
+        TargetKind::Voucher => (
+            json!({"book_id": snapshot_text(change, "book_id"), "voucher_id": id}),
+            format!("voucher:{id}"),
+        ),
         _ => (json!({"installation_id": id}), format!("installation:{id}")),
     };
     NewEvent {

@@ -33,6 +33,7 @@ mod deliveries;
 mod dingtalk;
 mod dingtalk_messages;
 mod dingtalk_signin;
+mod dingtalk_workflow;
 mod directory;
 mod error;
 mod events;
@@ -73,6 +74,7 @@ pub use deliveries::{
 pub use dingtalk::{DingTalkDepartment, DingTalkUser, DingTalkUserMatch, dingtalk_unionid};
 pub use dingtalk_messages::{WorkNotification, WorkNotificationTask};
 pub use dingtalk_signin::{DingTalkGrant, DingTalkGrantKind};
+pub use dingtalk_workflow::{DingTalkForm, DingTalkPerson, InstanceIdQuery};
 pub use directory::{DEPARTMENT_DEPTH_MAX, MEMBER_DEPARTMENTS_MAX, MemberFilter};
 pub use error::StoreError;
 pub use events::EVENTS_PER_READ_MAX;
@@ -84,7 +86,9 @@ pub use records::{
     Aggregation, Cursor, Group, GroupValue, IdempotencyKey, MetricValue, RECORDS_PER_WRITE_MAX,
     RecordPage, RecordProblem, RecordQuery, RecordUpdate, RowGuard, WriteOutcome, label,
 };
-pub use records::{FORM_UPLOADS_PER_SUBMISSION_MAX, FormUploadSlot, FormWrite, FormWritten};
+pub use records::{
+    FORM_UPLOADS_PER_SUBMISSION_MAX, FormDetails, FormUploadSlot, FormWrite, FormWritten,
+};
 pub use retention::{PRUNE_EVENTS_PER_BATCH, PruneBatch};
 pub use sessions::{LoginCandidate, LoginThrottle, SESSION_TOUCH_INTERVAL, SessionLookup};
 pub use shares::{NewShare, SHARES_PER_RECORD_MAX, Share, ShareMode};

@@ -1,7 +1,7 @@
 //! The form designer on the table page (`?view=<a form view>`): the form's fields in order with their
 //! per-form settings (label, help, required, hidden with a default, filled from the link), the fields
 //! that can be added, the form's texts, its daily cap, whether a returning visitor updates her row
-//! (`upsert`) and whether it is public — with the public link and its QR code (an SVG drawn here, `…/views/{view}/qr.svg`). The
+//! (`upsert`), a link field's sub-table (the linked table's fields its rows fill in) and whether it is public — with the public link and its QR code (an SVG drawn here, `…/views/{view}/qr.svg`). The
 //! `form-designer` island edits this draft in the page and saves it through the views API; a refused save
 //! (a field deleted meanwhile) keeps the draft and names the field.
 
@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
 use tenon_model::Scope;
-use tenon_model::apps::TableSchema;
 use tenon_model::apps::view::{View, ViewType};
+use tenon_model::apps::{Field, FieldKind, FieldType, LinkTarget, TableSchema};
 use tenon_server::AppState;
 use tenon_server::routes::forms::fillable_on_page;
 
@@ -36,6 +36,8 @@ pub struct DesignerField {
     pub missing: bool,
     /// The public page can ask for it (members, links and files cannot be filled in there).
     pub fillable: bool,
+    /// A link to many records: it may hold a sub-table of the linked table's rows.
+    pub subtable: Option<SubtableDraft>,
 }
 
 #[derive(Debug, Serialize)]
@@ -45,6 +47,80 @@ pub struct Available {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub fillable: bool,
+    pub subtable: Option<SubtableDraft>,
+}
+
+/// A link field's sub-table settings in the designer: whether it is one, and which of the linked
+/// table's fields its rows fill in.
+#[derive(Debug, Serialize)]
+pub struct SubtableDraft {
+    pub enabled: bool,
+    pub options: Vec<SubtableOption>,
+    pub min_rows: String,
+    pub max_rows: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SubtableOption {
+    pub key: String,
+    pub name: String,
+    pub checked: bool,
+}
+
+/// The sub-table draft of `field` (a link to many records of one of `details`), from the form entry's
+/// `subtable` object when it has one.
+fn subtable_draft(
+    field: &Field,
+    details: &[TableSchema],
+    settings: Option<&serde_json::Map<String, Value>>,
+) -> Option<SubtableDraft> {
+    let FieldKind::Link {
+        table: LinkTarget::Resolved(table),
+        multiple: true,
+        inverse,
+    } = &field.kind
+    else {
+        return None;
+    };
+    let detail = details.iter().find(|detail| detail.table.id == *table)?;
+    let chosen: Vec<String> = settings
+        .and_then(|settings| settings.get("fields"))
+        .and_then(Value::as_array)
+        .map(|fields| {
+            fields
+                .iter()
+                .filter_map(Value::as_str)
+                .filter_map(|reference| detail.resolve_field(reference))
+                .map(|field| field.key.to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let count = |key: &str| {
+        settings
+            .and_then(|settings| settings.get(key))
+            .and_then(Value::as_u64)
+            .map(|n| n.to_string())
+            .unwrap_or_default()
+    };
+    Some(SubtableDraft {
+        enabled: settings.is_some(),
+        options: detail
+            .fields
+            .iter()
+            .filter(|option| {
+                option.field_type().is_writable()
+                    && Some(option.id) != *inverse
+                    && option.field_type() != FieldType::Attachment
+            })
+            .map(|option| SubtableOption {
+                checked: chosen.iter().any(|key| key == option.key.as_str()),
+                key: option.key.to_string(),
+                name: option.name.to_string(),
+            })
+            .collect(),
+        min_rows: count("min_rows"),
+        max_rows: count("max_rows"),
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -87,7 +163,14 @@ fn text(value: Option<&Value>) -> String {
 }
 
 /// The designer's draft of a form view.
-pub fn designer(schema: &TableSchema, view: &View, origin: &str, qr_base: &str) -> Designer {
+/// `details`: the tables the form's table links to many records of (for sub-tables).
+pub fn designer(
+    schema: &TableSchema,
+    view: &View,
+    origin: &str,
+    qr_base: &str,
+    details: &[TableSchema],
+) -> Designer {
     let entries = view
         .config
         .get("fields")
@@ -121,6 +204,13 @@ pub fn designer(schema: &TableSchema, view: &View, origin: &str, qr_base: &str) 
             default,
             missing: field.is_none(),
             fillable: field.is_some_and(|field| fillable_on_page(field.field_type())),
+            subtable: field.and_then(|field| {
+                subtable_draft(
+                    field,
+                    details,
+                    object.get("subtable").and_then(Value::as_object),
+                )
+            }),
         });
     }
     let available = schema
@@ -133,6 +223,7 @@ pub fn designer(schema: &TableSchema, view: &View, origin: &str, qr_base: &str) 
             name: field.name.to_string(),
             kind: field.field_type().as_str(),
             fillable: fillable_on_page(field.field_type()),
+            subtable: subtable_draft(field, details, None),
         })
         .collect();
     let public = view.is_public_form();
@@ -165,7 +256,8 @@ pub fn designer(schema: &TableSchema, view: &View, origin: &str, qr_base: &str) 
     }
 }
 
-/// `GET /apps/{app}/tables/{table}/views/{view}/qr.svg`: the public link of a form as a QR code.
+/// `GET /apps/{app}/tables/{table}/views/{view}/qr.svg`: the public link of a form (`/f/…`) or of a
+/// published grid (`/v/…`) as a QR code.
 pub async fn qr(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -183,14 +275,44 @@ pub async fn qr(
     let Ok(view) = tenant.view(schema.table.id, &view).await else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let Some(slug) = view
-        .public_slug
-        .as_ref()
-        .filter(|_| view.view_type == ViewType::Form && view.is_public_form())
-    else {
+    let Some(slug) = view.public_slug.as_ref() else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let link = format!("{}/f/{slug}", origin(&headers));
+    let page = if view.view_type == ViewType::Form && view.is_public_form() {
+        "f"
+    } else if view.is_public_grid() {
+        "v"
+    } else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    svg_of(&format!("{}/{page}/{slug}", origin(&headers)))
+}
+
+/// `POST /qr.svg` (a member's session; the body is the link as text): a QR code of one of this site's
+/// visitor links (`<origin>/s/…`, `/f/…`, `/v/…`), for the share dialog, which alone knows a new record
+/// link's token (it is shown once and never stored). Anything else is 400, so this draws no other codes.
+pub async fn link_qr(_viewer: Viewer, headers: HeaderMap, body: String) -> Response {
+    let origin = origin(&headers);
+    let link = body.trim();
+    let ours = ["/s/", "/f/", "/v/"].iter().any(|page| {
+        link.strip_prefix(&origin)
+            .and_then(|rest| rest.strip_prefix(page))
+            .is_some_and(|rest| {
+                !rest.is_empty()
+                    && rest.len() <= 200
+                    && rest
+                        .bytes()
+                        .all(|byte| byte.is_ascii_alphanumeric() || b"-_".contains(&byte))
+            })
+    });
+    if !ours {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    svg_of(link)
+}
+
+/// A link as an SVG QR code (200 px at least, with its quiet zone), never cached.
+fn svg_of(link: &str) -> Response {
     let Ok(code) = qrcode::QrCode::new(link.as_bytes()) else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };

@@ -24,6 +24,7 @@ pub mod pages;
 pub mod public_form;
 pub(crate) mod public_page;
 pub mod public_views;
+pub mod publish;
 pub mod security;
 pub mod session;
 pub mod shares;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/apps/{app}/tables/{table}/views/{view}/qr.svg",
             get(designer::qr),
         )
+        .route("/qr.svg", axum::routing::post(designer::link_qr))
         .route("/apps/{app}/dashboards/{key}", get(dashboards::dashboard))
         .route("/admin", get(pages::admin))
         .route("/admin/{section}", get(pages::admin))

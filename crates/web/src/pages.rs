@@ -440,6 +440,8 @@ pub async fn table(
         designer: Option<crate::designer::Designer>,
         /// The table has a grid view (else the default grid has a tab of its own).
         has_grid: bool,
+        /// The 发布|Publish dialog, when the view shown is a grid.
+        publish: Option<crate::publish::Publish>,
     }
     let (lang, viewer_out) = match frame_of(&state, &viewer, &headers).await {
         Ok(found) => found,
@@ -498,6 +500,20 @@ pub async fn table(
         }
         _ => None,
     };
+    let mut details = Vec::new();
+    if current.is_some_and(|view| view.view_type == ViewType::Form) {
+        for field in &schema.fields {
+            if let tenon_model::apps::FieldKind::Link {
+                table: tenon_model::apps::LinkTarget::Resolved(table),
+                multiple: true,
+                ..
+            } = &field.kind
+                && let Ok(detail) = tenant.table_schema_by_id(*table).await
+            {
+                details.push(detail);
+            }
+        }
+    }
     let designer = current
         .filter(|view| view.view_type == ViewType::Form)
         .map(|view| {
@@ -506,8 +522,24 @@ pub async fn table(
                 view,
                 &crate::designer::origin(&headers),
                 &format!("/apps/{}/tables/{}", schema.app.id, schema.table.id),
+                &details,
             )
         });
+    let publish = match current {
+        Some(view) => match crate::publish::publish(
+            &tenant,
+            &schema,
+            view,
+            &crate::designer::origin(&headers),
+            &format!("/apps/{}/tables/{}", schema.app.id, schema.table.id),
+        )
+        .await
+        {
+            Ok(publish) => publish,
+            Err(error) => return failed(lang, viewer_out, error),
+        },
+        None => None,
+    };
     let columns = columns(&schema, current);
     let can_write = principal.scopes.grants(Scope::RecordsWrite);
     let grid_schema = json_block(&serde_json::json!({
@@ -574,6 +606,7 @@ pub async fn table(
             cards_only: false,
             designer,
             has_grid: views.iter().any(|view| view.view_type == ViewType::Grid),
+            publish,
             tables,
             can_build: principal.scopes.grants(Scope::AppsWrite),
             can_write,
@@ -612,10 +645,12 @@ const PLAIN_TYPES: &str = "text long_text number currency percent date datetime 
      rating email phone url";
 
 /// The admin sections, in the order of the admin navigation.
-pub const ADMIN_SECTIONS: [&str; 6] = [
+pub const ADMIN_SECTIONS: [&str; 8] = [
     "members",
     "departments",
+    "roles",
     "tokens",
+    "apps",
     "webhooks",
     "audit",
     "settings",
@@ -661,10 +696,11 @@ async fn admin_page(
     struct Context {
         #[serde(flatten)]
         frame: Frame,
-        section: String,
+        admin_section: String,
         subscription: Option<String>,
         settings: Settings,
         scopes: Vec<&'static str>,
+        audit_kinds: Vec<&'static str>,
     }
     let (lang, viewer_out) = match frame_of(state, viewer, headers).await {
         Ok(found) => found,
@@ -697,7 +733,7 @@ async fn admin_page(
         "admin.html",
         Context {
             frame: Frame::new(lang, Some(viewer_out), "admin"),
-            section: (*section).to_owned(),
+            admin_section: (*section).to_owned(),
             subscription,
             settings: Settings {
                 name: organization.name.to_string(),
@@ -705,6 +741,10 @@ async fn admin_page(
                 locale: Lang::from(organization.locale).tag(),
             },
             scopes: Scope::ALL.iter().map(|scope| scope.as_str()).collect(),
+            audit_kinds: tenon_model::TargetKind::ALL
+                .iter()
+                .map(|kind| kind.as_str())
+                .collect(),
         },
     )
 }

@@ -42,6 +42,7 @@ use crate::session::{MaybeViewer, login_redirect};
 pub mod multipart;
 mod post;
 mod prefill;
+mod subtable;
 
 use post::posted;
 use prefill::{FormQuery, Prefill, address, prefilled};
@@ -113,6 +114,9 @@ struct Context {
     prefill_notice: Option<String>,
     /// Values the link fixes that the visitor may see (a linked record's label, never a picker).
     fixed: Vec<FixedOut>,
+    /// The form's sub-tables (rows of a linked table) and the name of their add/remove buttons.
+    subtables: Vec<subtable::SubtableOut>,
+    subtable_action: &'static str,
 }
 
 /// The page's language: `?lang=` (the switch), else the language cookie, else the organization's.
@@ -172,6 +176,10 @@ pub(crate) struct PageInput {
     prefill: Prefill,
     submission: String,
     files: Vec<(tenon_model::FieldId, tenon_store::Attachment)>,
+    /// The sub-tables' rows as typed, which page row each submitted row was, and their problems.
+    rows: subtable::Rows,
+    positions: Vec<Vec<usize>>,
+    problems: subtable::Problems,
 }
 
 /// Renders the page with `status`.
@@ -229,6 +237,8 @@ fn render(
         submission: page.submission.clone(),
         prefill_notice,
         fixed,
+        subtables: subtable::out(form, &page.rows, &page.problems),
+        subtable_action: subtable::ACTION,
     };
     respond(
         "public_form.html",
@@ -260,6 +270,9 @@ pub async fn show(
         prefill: Prefill::of(&form, &query),
         submission: new_submission_key(),
         files: Vec::new(),
+        rows: subtable::initial(&form),
+        positions: Vec::new(),
+        problems: subtable::Problems::default(),
     };
     render(
         state.store().now(),
@@ -374,6 +387,9 @@ pub async fn submit(
         prefill: Prefill::of(&form, &query),
         submission,
         files: Vec::new(),
+        rows: subtable::posted(&form, &posted.pairs),
+        positions: Vec::new(),
+        problems: subtable::Problems::default(),
     };
     let mut typed = typed_values(&form, &posted.pairs);
     let now = state.store().now();
@@ -399,7 +415,7 @@ pub async fn submit(
         .unwrap_or_default();
     let uploaded = match uploaded {
         Ok(uploaded) => uploaded,
-        Err(error) => return refused(now, &form, lang, &typed, &error, &page),
+        Err(error) => return refused(now, &form, lang, &typed, &error, &mut page),
     };
     for (field, file) in &uploaded {
         if let Some(entry) = form.fields.iter().find(|entry| entry.field.id == *field)
@@ -419,6 +435,26 @@ pub async fn submit(
         .collect();
     for (entry, value) in page.prefill.fixed(&form) {
         given.insert(entry.field.key.to_string(), Value::String(value.to_owned()));
+    }
+    // "Add row" / "Remove row": the page again, with the rows changed and nothing written.
+    if subtable::apply_action(&form, &posted.pairs, &mut page.rows) {
+        return render(
+            now,
+            &form,
+            lang,
+            StatusCode::OK,
+            "form",
+            &typed,
+            &[],
+            None,
+            String::new(),
+            &page,
+        );
+    }
+    let (rows, positions) = subtable::submitted(&form, &page.rows);
+    if !form.subtables.is_empty() {
+        given.extend(rows);
+        page.positions = positions;
     }
     let outcome = forms::submit(
         &state,
@@ -454,7 +490,7 @@ pub async fn submit(
                 &page,
             )
         }
-        Err(error) => refused(now, &form, lang, &typed, &error, &page),
+        Err(error) => refused(now, &form, lang, &typed, &error, &mut page),
     }
 }
 
@@ -466,7 +502,7 @@ fn refused(
     lang: Lang,
     typed: &Typed,
     error: &ApiError,
-    page: &PageInput,
+    page: &mut PageInput,
 ) -> Response {
     match error.status() {
         StatusCode::TOO_MANY_REQUESTS => {
@@ -513,6 +549,12 @@ fn refused(
             let mut form_error = None;
             for detail in error.details() {
                 let message = detail_message(lang, detail);
+                if page
+                    .problems
+                    .take(form, &page.positions, &detail.field, &message)
+                {
+                    continue;
+                }
                 match detail.field.strip_prefix("fields.") {
                     Some(key) if !key.contains('.') => {
                         let key = form

@@ -16,6 +16,7 @@ pub mod dashboard;
 pub mod definition;
 pub mod field;
 pub mod filter;
+pub mod form_subtable;
 pub mod input;
 pub mod key;
 pub mod options;

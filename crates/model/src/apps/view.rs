@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use crate::apps::field::{FieldKind, FieldType, Storage};
+use crate::apps::form_subtable;
 use crate::apps::{ApiKey, TableSchema};
 use crate::ids::{FieldId, TableId};
 use crate::validation::{Checker, DetailCode, FieldError, Invalid, Reason};
@@ -241,6 +242,7 @@ pub fn check_config(
                         Value::Object(object) => {
                             if view_type == ViewType::Form {
                                 check_form_entry(&mut check, &at, object);
+                                form_subtable::check_entry(&mut check, &at, object, schema);
                             }
                             object.get("field").cloned().unwrap_or(Value::Null)
                         }
@@ -334,6 +336,16 @@ pub fn check_config(
             format!("{path}.upsert"),
             DetailCode::NotAllowed,
             "an upsert needs a unique field, or a unique_together group, whose fields are all on the form",
+        );
+    }
+    if view_type == ViewType::Form
+        && config.get("upsert").and_then(Value::as_bool) == Some(true)
+        && !form_subtable::Subtable::all(config, schema).is_empty()
+    {
+        check.push(
+            format!("{path}.upsert"),
+            DetailCode::NotAllowed,
+            "a form with a sub-table always creates a new record; it cannot upsert",
         );
     }
     for name in ["members_only", "upsert"] {
@@ -545,8 +557,9 @@ pub const DAILY_LIMIT_MAX: u64 = 1_000_000;
 
 /// The settings a form's field entry (`{"field": …}`) takes. `prefill`: the public link may give the
 /// field's value as a URL parameter (`?channel=wechat`); with `hidden` the link fixes it.
-pub const FORM_ENTRY_KEYS: [&str; 7] = [
-    "field", "label", "help", "required", "hidden", "default", "prefill",
+/// `subtable`: the entry's link field takes rows of the linked table ([`form_subtable`]).
+pub const FORM_ENTRY_KEYS: [&str; 8] = [
+    "field", "label", "help", "required", "hidden", "default", "prefill", "subtable",
 ];
 
 /// A form's field entry: known settings only (a YAML help text cut by a comma leaves a stray key), texts
@@ -554,7 +567,8 @@ pub const FORM_ENTRY_KEYS: [&str; 7] = [
 fn check_form_entry(check: &mut Checker, at: &str, entry: &Map<String, Value>) {
     for (key, value) in entry {
         let problem = match key.as_str() {
-            "field" | "default" => None,
+            // A sub-table's settings are checked against the tables (`form_subtable::check_entry`).
+            "field" | "default" | "subtable" => None,
             "label" | "help" => (!(value.is_string() || value.is_null()))
                 .then(|| Reason::wrong_type("string", "must be text")),
             "required" | "hidden" | "prefill" => (!value.is_boolean())

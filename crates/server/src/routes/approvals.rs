@@ -222,7 +222,7 @@ pub(crate) fn acting(auth: &Authenticated, actioner: Option<&str>) -> ApiResult<
     let own = match &auth.principal.actor {
         Actor::Member { id, .. } => Some(*id),
         Actor::Token { member_id, .. } => *member_id,
-        Actor::App { .. } | Actor::System | Actor::Flow { .. } => None,
+        Actor::App { .. } | Actor::System | Actor::Flow { .. } | Actor::Share { .. } => None,
     };
     let member =
         match (own, actioner) {

@@ -2,7 +2,7 @@
 //!
 //! Any credential may read it, and sees the event types its scopes allow: `record.*` with
 //! `records:read`, `schema.changed` with `apps:read`, `member.*` and `department.*` with `directory:read`,
-//! `app.*` with `admin`. Asking by `types` for a type the credential may not read is 403.
+//! `voucher.posted` with `ledger:read`, `app.*` with `admin`. Asking by `types` for a type the credential may not read is 403.
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
@@ -22,18 +22,18 @@ pub struct EventOut {
     /// Unique and sortable; the `webhook-id` of its deliveries.
     pub id: String,
     /// e.g. `record.created`, `record.updated`, `record.deleted`, `schema.changed`, `member.updated`,
-    /// `department.created`, `app.installed`, `app.uninstalled`.
+    /// `department.created`, `app.installed`, `app.uninstalled`, `voucher.posted`.
     #[serde(rename = "type")]
     #[schema(example = "record.updated")]
     pub event_type: String,
     /// The organization's id.
     pub organization: String,
     pub occurred_at: DateTime<Utc>,
-    /// `{"type": "member"|"token"|"app"|"system", "id", "name"}`.
+    /// `{"type": "member"|"token"|"app"|"system"|"flow"|"share", "id", "name"}`.
     #[schema(value_type = Object)]
     pub actor: serde_json::Value,
     /// What changed: `app_id`, `table_id`, `record_id`; or `member_id`, `department_id`,
-    /// `installation_id`.
+    /// `installation_id`; or `book_id`, `voucher_id`.
     #[schema(value_type = Object)]
     pub subject: serde_json::Value,
     /// `{"before", "after", "changed"}`: the object (a record's fields by key) before and after the

@@ -12,13 +12,11 @@ use sha2::{Digest, Sha256};
 use tenon_model::apps::input::{WriteMode, parse_record_fields};
 use tenon_model::apps::view::{View, form_upsert_keys};
 use tenon_model::apps::{CellValue, Field, FieldKind, FieldType, Record, TableSchema};
-use tenon_model::{
-    Actor, AttachmentId, DetailCode, ErrorCode, FieldError, FieldId, Organization, RateLimit,
-};
+use tenon_model::{Actor, AttachmentId, DetailCode, ErrorCode, FieldError, FieldId, Organization};
 use tenon_store::{FormWrite, FormWritten, WriteContext};
 
 use crate::error::{ApiError, ApiResult};
-use crate::rate_limit::Decision;
+use crate::routes::form_subtables::{self, FormSubtable};
 use crate::state::AppState;
 
 /// Submissions one visitor (address) may make to one public form.
@@ -55,6 +53,8 @@ pub struct PublicForm {
     pub schema: TableSchema,
     pub organization: Organization,
     pub fields: Vec<FormField>,
+    /// The form's sub-tables (a master–detail form): rows of linked tables created with the record.
+    pub subtables: Vec<FormSubtable>,
 }
 
 impl PublicForm {
@@ -161,6 +161,10 @@ pub fn form_fields(view: &View, schema: &TableSchema) -> Vec<FormField> {
         let Some(field) = schema.resolve_field(&reference) else {
             continue;
         };
+        // A sub-table is not a field to fill in: see `form_subtables`.
+        if object.contains_key("subtable") {
+            continue;
+        }
         if out.iter().any(|known| known.field.id == field.id) {
             continue;
         }
@@ -205,12 +209,14 @@ pub async fn load(state: &AppState, slug: &str) -> ApiResult<PublicForm> {
     let schema = tenant.table_schema_by_id(view.table_id).await?;
     let organization = tenant.organization().await?;
     let fields = form_fields(&view, &schema);
+    let subtables = crate::routes::form_subtables::load(&tenant, &view, &schema).await?;
     Ok(PublicForm {
         slug: slug.to_owned(),
         view,
         schema,
         organization,
         fields,
+        subtables,
     })
 }
 
@@ -235,35 +241,23 @@ pub struct Submitted {
     pub updated: bool,
 }
 
-fn visitor_bucket(kind: &str, slug: &str, peer: IpAddr) -> uuid::Uuid {
-    let key: [u8; 32] = Sha256::digest(format!("{kind}:{slug}:{peer}")).into();
-    let mut bucket = [0u8; 16];
-    bucket.copy_from_slice(&key[..16]);
-    uuid::Uuid::from_bytes(bucket)
-}
-
-fn limited(state: &AppState, bucket: uuid::Uuid, limit: &str) -> ApiResult<()> {
-    let limit = RateLimit::parse(limit).unwrap_or(RateLimit::Off);
-    if let Decision::Limited {
-        retry_after_seconds,
-        ..
-    } = state.limiter().check(bucket, limit)
-    {
-        return Err(ApiError::new(
-            ErrorCode::RateLimited,
-            format!("too many submissions; retry after {retry_after_seconds} s"),
-        )
-        .with("retry_after", retry_after_seconds)
-        .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds)));
-    }
-    Ok(())
+/// Counts a visitor's `kind` of request to the form from `peer` against `limit`.
+fn limited(state: &AppState, kind: &str, slug: &str, peer: IpAddr, limit: &str) -> ApiResult<()> {
+    crate::rate_limit::visitor_limit(
+        state.limiter(),
+        &format!("{kind}:{slug}:{peer}"),
+        limit,
+        "submissions",
+    )
 }
 
 /// The per-address limit on a form's uploads ([`crate::routes::form_uploads::FORM_UPLOAD_LIMIT`]).
 pub fn limited_upload(state: &AppState, form: &PublicForm, peer: IpAddr) -> ApiResult<()> {
     limited(
         state,
-        visitor_bucket("form-upload", &form.slug, peer),
+        "form-upload",
+        &form.slug,
+        peer,
         crate::routes::form_uploads::FORM_UPLOAD_LIMIT,
     )
 }
@@ -392,11 +386,7 @@ pub async fn submit(
     peer: IpAddr,
     submission: Submission,
 ) -> ApiResult<Submitted> {
-    limited(
-        state,
-        visitor_bucket("form", &form.slug, peer),
-        PUBLIC_FORM_LIMIT,
-    )?;
+    limited(state, "form", &form.slug, peer, PUBLIC_FORM_LIMIT)?;
     if let Origin::Page { proof } = &submission.origin {
         match proof.as_deref().filter(|proof| !proof.trim().is_empty()) {
             Some(proof) => {
@@ -406,21 +396,30 @@ pub async fn submit(
                     ])));
                 }
             }
-            None => limited(
-                state,
-                visitor_bucket("form-no-proof", &form.slug, peer),
-                NO_PROOF_LIMIT,
-            )?,
+            None => limited(state, "form-no-proof", &form.slug, peer, NO_PROOF_LIMIT)?,
         }
     }
     let message = form
         .success_message()
         .unwrap_or_else(|| DEFAULT_SUCCESS.to_owned());
-    let (mut values, mut errors) = checked_values(form, &submission.given);
+    let mut given = submission.given.clone();
+    let (rows, row_errors) = form_subtables::take_rows(&form.subtables, &mut given);
+    let (mut values, mut errors) = checked_values(form, &given);
+    errors.extend(row_errors);
     let org = form.organization.id;
     let tenant = state.store().tenant(org);
     errors.extend(linked_by_label(&tenant, form, &mut values).await?);
     let parse = crate::routes::records_io::parse_context(state, org).await?;
+    let (details, row_errors) = form_subtables::parse_rows(
+        &tenant,
+        &form.subtables,
+        rows,
+        &parse,
+        submission.actor.as_ref(),
+        &crate::service::records::filter_context(state, &form.organization),
+    )
+    .await?;
+    errors.extend(row_errors);
     // Every problem at once: the form's own checks, then each value's.
     let cells =
         match parse_record_fields(&form.schema, &values, &parse, WriteMode::Create, "fields") {
@@ -479,6 +478,7 @@ pub async fn submit(
         cells,
         uploads,
         submission: submission.key.as_deref().map(submission_hash),
+        details,
     };
     let written = match tenant
         .write_form_submission(&ctx, &form.schema, write, parse.org_time_zone)

@@ -28,6 +28,7 @@ pub mod event_stream;
 pub mod events;
 pub mod field_check;
 pub mod flows;
+pub mod form_subtables;
 pub mod form_uploads;
 pub mod forms;
 pub mod formula_check;
@@ -181,7 +182,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(dashboards::list_dashboards))
         .routes(routes!(
             dashboards::get_dashboard,
-            dashboards::put_dashboard
+            dashboards::put_dashboard,
+            dashboards::delete_dashboard
         ))
         .routes(routes!(dashboards::get_dashboard_data))
         .routes(routes!(views::get_form, views::submit_form))
@@ -336,6 +338,27 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(dingtalk::signin::dingtalk_user_token))
         .routes(routes!(dingtalk::signin::dingtalk_contact_user))
         .routes(routes!(dingtalk::signin::dingtalk_getuserinfo))
+        .routes(routes!(dingtalk::workflow::dingtalk_form_create))
+        .routes(routes!(dingtalk::workflow::dingtalk_form_schema))
+        .routes(routes!(
+            dingtalk::workflow::dingtalk_instance_start,
+            dingtalk::workflow::dingtalk_instance_get
+        ))
+        .routes(routes!(
+            dingtalk::workflow_actions::dingtalk_instance_execute
+        ))
+        .routes(routes!(
+            dingtalk::workflow_actions::dingtalk_instance_terminate
+        ))
+        .routes(routes!(dingtalk::workflow_actions::dingtalk_task_redirect))
+        .routes(routes!(
+            dingtalk::workflow_actions::dingtalk_process_forecast
+        ))
+        .routes(routes!(dingtalk::workflow_actions::dingtalk_instance_ids))
+        .routes(routes!(dingtalk::workflow_oapi::dingtalk_legacy_create))
+        .routes(routes!(dingtalk::workflow_oapi::dingtalk_legacy_get))
+        .routes(routes!(dingtalk::workflow_oapi::dingtalk_legacy_listids))
+        .routes(routes!(dingtalk::workflow_oapi::dingtalk_legacy_terminate))
 }
 
 /// For `Option<Option<T>>` fields: absent stays `None`, `null` becomes `Some(None)`.

@@ -11,18 +11,15 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderValue, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use tenon_model::apps::FieldType;
 use tenon_model::apps::permissions::RecordAction;
-use tenon_model::{DetailCode, ErrorCode, FieldError, PageRequest, RateLimit};
+use tenon_model::{DetailCode, FieldError, PageRequest};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiJson;
-use crate::rate_limit::Decision;
 use crate::routes::public_views::{self, PublicView};
 use crate::routes::records_io::KeyBy;
 use crate::service::access::both;
@@ -45,23 +42,7 @@ pub struct LookupRequest {
 }
 
 fn limited(state: &AppState, key: &str, limit: &str) -> ApiResult<()> {
-    let digest: [u8; 32] = Sha256::digest(key).into();
-    let mut bucket = [0u8; 16];
-    bucket.copy_from_slice(&digest[..16]);
-    let limit = RateLimit::parse(limit).unwrap_or(RateLimit::Off);
-    if let Decision::Limited {
-        retry_after_seconds,
-        ..
-    } = state.limiter().check(uuid::Uuid::from_bytes(bucket), limit)
-    {
-        return Err(ApiError::new(
-            ErrorCode::RateLimited,
-            format!("too many lookups; retry after {retry_after_seconds} s"),
-        )
-        .with("retry_after", retry_after_seconds)
-        .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds)));
-    }
-    Ok(())
+    crate::rate_limit::visitor_limit(state.limiter(), key, limit, "lookups")
 }
 
 /// The one answer for every way a lookup can miss.

@@ -12,19 +12,17 @@
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderValue, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tenon_model::apps::permissions::{PermissionsDoc, Person, RecordAction, TableAccess};
 use tenon_model::apps::view::View;
 use tenon_model::apps::{Field, TableSchema};
-use tenon_model::{ErrorCode, MemberId, Organization, RateLimit};
+use tenon_model::{ErrorCode, MemberId, Organization};
 use tenon_store::{Cursor, Tenant};
 use utoipa::IntoParams;
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiQuery;
-use crate::rate_limit::Decision;
 use crate::routes::records_io::KeyBy;
 use crate::service::access::{Access, both};
 use crate::service::records::{ListProblem, ListRequest, filter_context, list, record_query};
@@ -169,24 +167,12 @@ pub async fn load(state: &AppState, slug: &str, peer: IpAddr) -> ApiResult<Publi
 }
 
 fn limited(state: &AppState, slug: &str, peer: IpAddr) -> ApiResult<()> {
-    use sha2::Digest;
-    let key: [u8; 32] = sha2::Sha256::digest(format!("public-view:{slug}:{peer}")).into();
-    let mut bucket = [0u8; 16];
-    bucket.copy_from_slice(&key[..16]);
-    let limit = RateLimit::parse(PUBLIC_VIEW_LIMIT).unwrap_or(RateLimit::Off);
-    if let Decision::Limited {
-        retry_after_seconds,
-        ..
-    } = state.limiter().check(uuid::Uuid::from_bytes(bucket), limit)
-    {
-        return Err(ApiError::new(
-            ErrorCode::RateLimited,
-            format!("too many requests; retry after {retry_after_seconds} s"),
-        )
-        .with("retry_after", retry_after_seconds)
-        .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds)));
-    }
-    Ok(())
+    crate::rate_limit::visitor_limit(
+        state.limiter(),
+        &format!("public-view:{slug}:{peer}"),
+        PUBLIC_VIEW_LIMIT,
+        "requests",
+    )
 }
 
 /// A page of the view's rows after `after`: the view's filter AND the role's read rule, the view's sort,

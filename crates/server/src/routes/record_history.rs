@@ -65,6 +65,7 @@ pub async fn record_history(
     let filter = AuditFilter {
         target_kind: Some(TargetKind::Record),
         target_id: Some(id.to_string()),
+        ..AuditFilter::default()
     };
     let entries = tenant.list_audit(&filter, page.to_request()?).await?;
     let table_id = schema.table.id.to_string();

@@ -10,18 +10,15 @@
 
 use std::net::IpAddr;
 
-use axum::http::{HeaderValue, header};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
 use tenon_model::apps::input::{WriteMode, parse_record_fields};
 use tenon_model::apps::permissions::RecordAction;
 use tenon_model::apps::{Field, FieldType, Record, TableSchema};
-use tenon_model::{Actor, DetailCode, ErrorCode, FieldError, FieldId, Organization, RateLimit};
+use tenon_model::{Actor, DetailCode, ErrorCode, FieldError, FieldId, Organization};
 use tenon_store::{RecordUpdate, Share, ShareMode, StoreError, WriteContext};
 
 use crate::error::{ApiError, ApiResult};
-use crate::rate_limit::Decision;
 use crate::routes::records_io::{KeyBy, RenderContext};
 use crate::service::access::Access;
 use crate::state::AppState;
@@ -89,28 +86,13 @@ pub fn gone(reason: &'static str) -> ApiError {
     .with("reason", reason)
 }
 
-fn bucket(kind: &str, token: &str, peer: IpAddr) -> uuid::Uuid {
-    let key: [u8; 32] = Sha256::digest(format!("{kind}:{token}:{peer}")).into();
-    let mut bucket = [0u8; 16];
-    bucket.copy_from_slice(&key[..16]);
-    uuid::Uuid::from_bytes(bucket)
-}
-
 fn limited(state: &AppState, kind: &str, token: &str, peer: IpAddr, limit: &str) -> ApiResult<()> {
-    let limit = RateLimit::parse(limit).unwrap_or(RateLimit::Off);
-    if let Decision::Limited {
-        retry_after_seconds,
-        ..
-    } = state.limiter().check(bucket(kind, token, peer), limit)
-    {
-        return Err(ApiError::new(
-            ErrorCode::RateLimited,
-            format!("too many requests; retry after {retry_after_seconds} s"),
-        )
-        .with("retry_after", retry_after_seconds)
-        .with_header(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds)));
-    }
-    Ok(())
+    crate::rate_limit::visitor_limit(
+        state.limiter(),
+        &format!("{kind}:{token}:{peer}"),
+        limit,
+        "requests",
+    )
 }
 
 /// The access of the member who made the link (full for a link made by an organization token); `None`
@@ -250,10 +232,24 @@ pub async fn locale_of(state: &AppState, token: &str) -> Option<tenon_model::Loc
     Some(organization.locale)
 }
 
-/// The audit context of a visitor's use: the platform acting, the request named.
-fn visitor_context() -> WriteContext {
+/// Who a visitor through a link is in the audit log, events and the record's `modified_by`: the link
+/// (`{"type": "share", "id": <the link's id>, "name": "share link"}`, the name in the organization's
+/// language), never its maker.
+pub fn visitor_actor(share: &Share, organization: &Organization) -> Actor {
+    let name = match organization.locale {
+        tenon_model::Locale::ZhCn => "分享链接",
+        tenon_model::Locale::En => "share link",
+    };
+    Actor::Share {
+        id: share.id,
+        name: name.to_owned(),
+    }
+}
+
+/// The audit context of a visitor's use: the link acting, the request named.
+fn visitor_context(open: &OpenShare) -> WriteContext {
     WriteContext {
-        actor: Actor::System,
+        actor: visitor_actor(&open.share, &open.organization),
         request_id: Some(crate::request_id::current()),
     }
 }
@@ -263,7 +259,7 @@ pub async fn audit_read(state: &AppState, open: &OpenShare) -> ApiResult<()> {
     state
         .store()
         .tenant(open.share.org_id)
-        .share_used(&visitor_context(), &open.share, "read", &[])
+        .share_used(&visitor_context(open), &open.share, "read", &[])
         .await?;
     Ok(())
 }
@@ -361,7 +357,7 @@ pub async fn edit(
     let written: Vec<FieldId> = cells.keys().copied().collect();
     let records = tenant
         .update_records_guarded(
-            &visitor_context(),
+            &visitor_context(open),
             &open.schema,
             vec![RecordUpdate {
                 id: open.record.id,
@@ -373,7 +369,7 @@ pub async fn edit(
         .await
         .map_err(|error| crate::routes::records::record_problems(error, &open.schema, false))?;
     tenant
-        .share_used(&visitor_context(), &open.share, "edited", &written)
+        .share_used(&visitor_context(open), &open.share, "edited", &written)
         .await?;
     records
         .into_iter()

@@ -74,8 +74,9 @@ pub struct ViewWrite {
     /// `row_height`, `public` (`{"enabled", "as_role"}`: published read-only, as the app role sees it); kanban: `group_field` (single select), `fields`, `filter`, `sort`, `card_cover`;
     /// calendar: `date_field`, `end_date_field`, `fields`, `filter`; gallery: `cover_field`, `fields`,
     /// `filter`, `sort`; form: `fields` (`{"field", "label", "help", "required", "hidden", "default",
-    /// "prefill"}`; any other key is refused; `prefill`: the link may give the value, `?key=value`, a
-    /// hidden field is then fixed by it), `title`, `description`, `submit_label`, `success_message`
+    /// "prefill", "subtable"}`; any other key is refused; `prefill`: the link may give the value, `?key=value`, a
+    /// hidden field is then fixed by it; `subtable` on a link to many records: `{"fields": [detail
+    /// keys], "min_rows", "max_rows"}`, rows of the linked table created with the record), `title`, `description`, `submit_label`, `success_message`
     /// (`{field}` placeholders take the written record's values), `public`, `daily_limit` (submissions
     /// per day, the organization's day), `members_only` (the page asks to log in and records who
     /// submitted; not open to the anonymous form API), `upsert` (a returning visitor's submission
@@ -163,6 +164,7 @@ pub async fn create_view(
     let org = tenant.organization().await?;
     let spec = checked_spec(body, &schema, &filter_context(&state, &org))?;
     crate::routes::public_views::check_role(&tenant, &schema, &spec.config).await?;
+    crate::routes::form_subtables::check(&tenant, &schema, &spec.config, "config").await?;
     let view = tenant
         .create_view(&auth.write_context(), &schema, spec)
         .await?;
@@ -203,6 +205,7 @@ pub async fn update_view(
     let org = tenant.organization().await?;
     let spec = checked_spec(body, &schema, &filter_context(&state, &org))?;
     crate::routes::public_views::check_role(&tenant, &schema, &spec.config).await?;
+    crate::routes::form_subtables::check(&tenant, &schema, &spec.config, "config").await?;
     Ok(axum::Json(
         tenant
             .update_view(&auth.write_context(), &schema, &before, spec)
@@ -321,12 +324,35 @@ pub async fn get_form(
         .filter(|entry| entry.hidden && entry.prefill)
         .map(|entry| entry.field.key.to_string())
         .collect();
+    let subtables = form
+        .subtables
+        .iter()
+        .map(|subtable| {
+            let fields: Vec<Value> = subtable
+                .fields
+                .iter()
+                .map(|field| {
+                    serde_json::to_value(field_out(field, &tenon_model::apps::Keys::default()))
+                        .unwrap_or(Value::Null)
+                })
+                .collect();
+            json!({
+                "key": subtable.link.key.as_str(),
+                "label": subtable.label,
+                "help": subtable.help,
+                "min_rows": subtable.min_rows,
+                "max_rows": subtable.max_rows,
+                "fields": fields,
+            })
+        })
+        .collect();
     Ok(axum::Json(PublicFormOut {
         title: form.title(),
         description: form.description(),
         submit_label: form.submit_label(),
         fields,
         fixed_by_link: fixed,
+        subtables,
     }))
 }
 
@@ -343,6 +369,11 @@ pub struct PublicFormOut {
     pub fields: Vec<Value>,
     /// Keys of the hidden fields the link may fix (`?key=value`); send them in `fields` too.
     pub fixed_by_link: Vec<String>,
+    /// The form's sub-tables (rows of a linked table created with the record): each `{"key", "label",
+    /// "help", "min_rows", "max_rows", "fields"}`; submit the rows in `fields` under `key` as a list
+    /// of objects, `{"lines": [{"qty": 2}]}`.
+    #[schema(value_type = Vec<Object>)]
+    pub subtables: Vec<Value>,
 }
 
 /// A submission taken.

@@ -185,6 +185,45 @@ api_tests! {
         app
     }
 
+    async fn a_dashboard_is_deleted_with_apps_write_and_the_others_stay(app) {
+        sales(&app).await;
+        put(&app, &app.admin_token, json!({"name": "Boss", "widgets": [widgets()[0].clone()]})).await.expect(StatusCode::CREATED);
+        app.call(Method::PUT, "/api/v1/apps/sales/dashboards/second", Some(&app.admin_token), Some(json!({"name": "Second", "widgets": []}))).await.expect(StatusCode::CREATED);
+        let reader = app.token(&["apps:read", "records:read"]).await;
+        app.call(Method::DELETE, BOARD, Some(&reader), None).await.expect_error(StatusCode::FORBIDDEN, "insufficient_scope");
+        app.call(Method::DELETE, BOARD, Some(&app.admin_token), None).await.expect(StatusCode::NO_CONTENT);
+        app.get(BOARD, &app.admin_token).await.expect_error(StatusCode::NOT_FOUND, "not_found");
+        app.call(Method::DELETE, BOARD, Some(&app.admin_token), None).await.expect_error(StatusCode::NOT_FOUND, "not_found");
+        let listed = app.get("/api/v1/apps/sales/dashboards", &app.admin_token).await.expect(StatusCode::OK).clone();
+        let keys: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|d| d["key"].as_str().unwrap()).collect();
+        assert_eq!(keys, ["second"]);
+        // The key is free again.
+        put(&app, &app.admin_token, json!({"name": "Boss again", "widgets": []})).await.expect(StatusCode::CREATED);
+        app
+    }
+
+    async fn a_posted_voucher_is_a_voucher_posted_event_naming_the_book_its_ledger_widgets_read(app) {
+        sales(&app).await;
+        book_with_a_sale(&app).await;
+        put(&app, &app.admin_token, json!({"name": "Boss", "widgets": widgets()})).await.expect(StatusCode::CREATED);
+        let data = app.get(&format!("{BOARD}/data?widgets=revenue,orders"), &app.admin_token).await.expect(StatusCode::OK).clone();
+        let book_id = widget(&data, "revenue")["book_id"].as_str().unwrap().to_owned();
+        assert_eq!(widget(&data, "revenue")["data"]["book_id"], book_id.as_str());
+        assert_eq!(widget(&data, "orders")["book_id"], Value::Null);
+        let ledger_reader = app.token(&["ledger:read"]).await;
+        let events = app.get("/api/v1/events?types=voucher.posted", &ledger_reader).await.expect(StatusCode::OK).clone();
+        let items = events["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{events}");
+        assert_eq!(items[0]["subject"]["book_id"], book_id.as_str());
+        assert_eq!((items[0]["data"]["after"]["state"].as_str(), items[0]["data"]["after"]["total"].as_str()), (Some("posted"), Some("113.00")));
+        // Ledger events are for ledger readers.
+        let records_reader = app.token(&["records:read"]).await;
+        app.get("/api/v1/events?types=voucher.posted", &records_reader).await.expect_error(StatusCode::FORBIDDEN, "insufficient_scope");
+        let mine = app.get("/api/v1/events", &records_reader).await.expect(StatusCode::OK).clone();
+        assert!(mine["items"].as_array().unwrap().iter().all(|event| event["type"] != "voucher.posted"), "{mine}");
+        app
+    }
+
     async fn dashboards_are_exported_diffed_and_imported_with_their_app(app) {
         sales(&app).await;
         put(&app, &app.admin_token, json!({"name": "Boss", "widgets": [widgets()[0].clone(), widgets()[7].clone()]})).await.expect(StatusCode::CREATED);

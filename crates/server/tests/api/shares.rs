@@ -142,6 +142,43 @@ api_tests! {
         app
     }
 
+    async fn a_visitors_edit_is_audited_as_the_link_not_as_the_system(app) {
+        let charity = charity(&app).await;
+        let f1 = &charity.families[0];
+        let made = share(&app, &app.admin_token, f1, json!({"fields": ["name", "status"], "mode": "edit"})).await.expect(StatusCode::CREATED).clone();
+        let token = made["token"].as_str().unwrap().to_owned();
+        let link = made["id"].as_str().unwrap().to_owned();
+        open(&app, &token).await.expect(StatusCode::OK);
+        edit(&app, &token, json!({"status": "visited"})).await.expect(StatusCode::OK);
+        // The organization's language is zh-CN.
+        let the_link = json!({"type": "share", "id": link, "name": "分享链接"});
+        // The audit log: both uses of the link, and the record's change, name the link.
+        let audit = app.get("/api/v1/audit?page_size=100", &app.admin_token).await.expect(StatusCode::OK).clone();
+        let entries = audit["items"].as_array().unwrap();
+        let uses: Vec<&Value> = entries.iter().filter(|entry| entry["action"] == "share.used").collect();
+        assert_eq!(uses.len(), 2, "{audit}");
+        for entry in &uses {
+            assert_eq!(entry["actor"], the_link, "{entry}");
+        }
+        let made_by = entries.iter().find(|entry| entry["action"] == "share.created").unwrap();
+        assert_ne!(made_by["actor"]["type"], "share", "the maker made it: {made_by}");
+        let change = entries
+            .iter()
+            .find(|entry| entry["action"] == "record.updated" && entry["target_id"] == f1.as_str())
+            .unwrap_or_else(|| panic!("the record's change is audited: {audit}"));
+        assert_eq!(change["actor"], the_link, "{change}");
+        // The record's history and its event say the same.
+        let history = app.get(&format!("{FAMILIES}/{f1}/history"), &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!(history["items"][0]["actor"], the_link, "{history}");
+        let events = app.get("/api/v1/events?types=record.updated&page_size=100", &app.admin_token).await.expect(StatusCode::OK).clone();
+        let event = events["items"].as_array().unwrap().iter().rev()
+            .find(|event| event["subject"]["record_id"] == f1.as_str())
+            .unwrap_or_else(|| panic!("a record.updated event: {events}"))
+            .clone();
+        assert_eq!(event["actor"], the_link, "{event}");
+        app
+    }
+
     async fn revoked_and_expired_links_answer_410(app) {
         let charity = charity(&app).await;
         let f1 = &charity.families[0];

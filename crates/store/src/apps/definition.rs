@@ -6,6 +6,7 @@ use tenon_model::apps::definition::{
     AppDefinition, CurrentApp, Step, ViewDefinition, adopt_choice_ids, created_apart,
 };
 use tenon_model::apps::filter::{Filter, FilterContext, parse_sort};
+use tenon_model::apps::form_subtable::{self, Subtable};
 use tenon_model::apps::view::check_config;
 use tenon_model::apps::{App, ParseContext, TableSchema};
 use tenon_model::{DetailCode, Invalid};
@@ -319,6 +320,18 @@ impl Tenant<'_> {
                 schema,
                 &format!("{path}.config"),
             )?;
+            let mut check = tenon_model::Checker::default();
+            for (entry, subtable) in Subtable::all(&view.config, schema) {
+                let detail = self.schema_by_id(conn, subtable.detail).await?;
+                form_subtable::check_detail(
+                    &mut check,
+                    &format!("{path}.config.fields[{entry}]"),
+                    &subtable,
+                    &detail,
+                    schema,
+                );
+            }
+            check.finish()?;
             if let Some(filter) = view.config.get("filter").filter(|value| !value.is_null()) {
                 Filter::parse(filter, schema, &filter_context).map_err(|error| {
                     let field = format!("{path}.config.{}", error.field);

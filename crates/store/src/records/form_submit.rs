@@ -1,6 +1,12 @@
 //! Writes of public form submissions: the files a visitor uploads for one submission, and the one
-//! transaction that takes a submission — create the record, or (a form with `upsert`) update the row a
-//! returning visitor's unique key names — and binds the submission's uploads to that record.
+//! transaction that takes a submission — create the record (with the rows of its sub-tables, a
+//! master–detail form), or (a form with `upsert`) update the row a returning visitor's unique key
+//! names — and binds the submission's uploads to that record.
+//!
+//! A sub-table's rows are created first, then the main record with its link naming them: so the main
+//! record's rollups and counts over its rows are computed before it is stored, and its
+//! `record.created` event says them right; the rows then get `record.updated` (the link back moved),
+//! caused by the main record's event, as when an order links existing lines.
 //!
 //! An upload is usable only by the submission it was uploaded for: its row in `form_uploads` names the
 //! form, the field and the SHA-256 of the page's one-time submission key, and a submission takes it only
@@ -10,9 +16,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use tenon_model::apps::filter::Filter;
 use tenon_model::apps::input::present;
 use tenon_model::apps::{CellValue, Record, TableSchema};
-use tenon_model::{AttachmentId, DetailCode, FieldId, Reason, RecordId, TimeZone, ViewId};
+use tenon_model::{AttachmentId, DetailCode, FieldId, Invalid, Reason, RecordId, TimeZone, ViewId};
 use uuid::Uuid;
 
 use super::cells::to_arg;
@@ -50,6 +57,23 @@ pub struct FormWrite {
     /// The files the submission uses, by field, and the submission they must have been uploaded for.
     pub uploads: Vec<(FieldId, AttachmentId)>,
     pub submission: Option<String>,
+    /// The sub-tables' rows (a master–detail form); only for a new record.
+    pub details: Vec<FormDetails>,
+}
+
+/// The rows of one sub-table of a submission.
+#[derive(Debug, Clone)]
+pub struct FormDetails {
+    /// The detail table.
+    pub schema: TableSchema,
+    /// The main table's link field the rows are tied by.
+    pub link: FieldId,
+    /// The parsed rows (creation mode).
+    pub rows: Vec<BTreeMap<FieldId, Option<CellValue>>>,
+    /// A member's row rule for creating records of the detail table (`None`: every row).
+    pub guard: Option<Filter>,
+    /// Where the rows' problems are reported: `fields.lines` gives `fields.lines[2].qty`.
+    pub at: String,
 }
 
 /// A submission written.
@@ -144,16 +168,38 @@ impl Tenant<'_> {
         let existing = self.upsert_match(&mut conn, schema, &write).await?;
         let written = match existing {
             None => {
+                let mut cells = write.cells.clone();
+                let mut detail_ids: Vec<(&FormDetails, Vec<RecordId>)> = Vec::new();
+                for details in &write.details {
+                    let ids = self
+                        .create_details(&mut conn, ctx, details, org_time_zone)
+                        .await?;
+                    if ids.is_empty() {
+                        continue;
+                    }
+                    cells.insert(
+                        details.link,
+                        Some(CellValue::Ids(ids.iter().map(|id| *id.as_uuid()).collect())),
+                    );
+                    detail_ids.push((details, ids));
+                }
                 let outcome = self
                     .create_records_in(
                         &mut conn,
                         ctx,
                         schema,
-                        vec![present(write.cells.clone())],
+                        vec![present(cells)],
                         org_time_zone,
                         None,
                     )
                     .await?;
+                // The rows as stored now, linked: a rule may read the main record through the link.
+                for (details, ids) in &detail_ids {
+                    if let Some(guard) = &details.guard {
+                        self.require_rows_within(&mut conn, &details.schema, ids, guard)
+                            .await?;
+                    }
+                }
                 let record = match outcome {
                     WriteOutcome::Written(mut records) | WriteOutcome::Replayed(mut records) => {
                         records.pop()
@@ -191,6 +237,30 @@ impl Tenant<'_> {
             .await?;
         tx.commit().await?;
         Ok(written)
+    }
+
+    /// Creates one sub-table's rows (not yet linked); their problems are reported at
+    /// `<at>[<row>].<field key>`.
+    async fn create_details(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        details: &FormDetails,
+        org_time_zone: TimeZone,
+    ) -> Result<Vec<RecordId>> {
+        if details.rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = details.rows.iter().cloned().map(present).collect();
+        let outcome = self
+            .create_records_in(conn, ctx, &details.schema, rows, org_time_zone, None)
+            .await
+            .map_err(|error| detail_problems(error, details))?;
+        Ok(match outcome {
+            WriteOutcome::Written(records) | WriteOutcome::Replayed(records) => {
+                records.iter().map(|record| record.id).collect()
+            }
+        })
     }
 
     /// The row a returning visitor's upsert key names (`None`: create). On PostgreSQL a transaction
@@ -308,4 +378,26 @@ fn lock_key(schema: &TableSchema, key: &[(FieldId, CellValue)]) -> i64 {
         feed(format!("{cell:?}").as_bytes());
     }
     i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
+/// A sub-table's refused rows as problems at their cells (`fields.lines[1].qty`) or, for a broken
+/// validation rule, at their row (`fields.lines[1]`).
+fn detail_problems(error: StoreError, details: &FormDetails) -> StoreError {
+    let (problems, rule) = match error {
+        StoreError::InvalidRecords(problems) => (problems, false),
+        StoreError::RuleBroken(problems) => (problems, true),
+        other => return other,
+    };
+    let errors = problems
+        .into_iter()
+        .map(|problem| {
+            let row = format!("{}[{}]", details.at, problem.index);
+            let at = match problem.field.and_then(|id| details.schema.field(id)) {
+                Some(field) if !rule => format!("{row}.{}", field.key),
+                _ => row,
+            };
+            problem.reason.at(at)
+        })
+        .collect();
+    StoreError::Invalid(Invalid(errors))
 }

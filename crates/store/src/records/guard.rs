@@ -86,6 +86,18 @@ impl Tenant<'_> {
         }
     }
 
+    /// Refuses with [`StoreError::RowForbidden`] when one of `ids` falls outside `filter` (a
+    /// sub-table's rows against the member's create rule, in the submission's transaction).
+    pub(crate) async fn require_rows_within(
+        &self,
+        conn: &mut Conn<'_>,
+        schema: &TableSchema,
+        ids: &[RecordId],
+        filter: &Filter,
+    ) -> Result<()> {
+        self.require_within(conn, schema, ids, Some(filter)).await
+    }
+
     /// [`Tenant::create_records`], refused with [`StoreError::RowForbidden`] (nothing written) when a new
     /// record falls outside `guard.after`.
     pub async fn create_records_guarded(

@@ -28,7 +28,9 @@ mod touched;
 mod write;
 
 pub use aggregate::{Aggregation, Group, GroupValue, MetricValue};
-pub use form_submit::{FORM_UPLOADS_PER_SUBMISSION_MAX, FormUploadSlot, FormWrite, FormWritten};
+pub use form_submit::{
+    FORM_UPLOADS_PER_SUBMISSION_MAX, FormDetails, FormUploadSlot, FormWrite, FormWritten,
+};
 pub use guard::RowGuard;
 pub use query::Cursor;
 pub(crate) use query::column;

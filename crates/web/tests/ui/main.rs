@@ -19,8 +19,10 @@ use tenon_store::{ManualClock, NewOrganization, NewToken, Store, WriteContext};
 
 mod boards;
 mod builder;
+mod dashboards;
 mod form_links;
 mod forms;
+mod master_detail;
 mod pages;
 mod shares;
 

@@ -172,7 +172,9 @@ ui_tests! {
             ("/admin", StatusCode::OK, "admin.html"),
             ("/admin/members", StatusCode::OK, "admin.html"),
             ("/admin/departments", StatusCode::OK, "admin.html"),
+            ("/admin/roles", StatusCode::OK, "admin.html"),
             ("/admin/tokens", StatusCode::OK, "admin.html"),
+            ("/admin/apps", StatusCode::OK, "admin.html"),
             ("/admin/webhooks", StatusCode::OK, "admin.html"),
             ("/admin/webhooks/0190c6a2-0000-7000-8000-000000000000", StatusCode::OK, "admin.html"),
             ("/admin/audit", StatusCode::OK, "admin.html"),
@@ -317,7 +319,7 @@ ui_tests! {
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         let member = reply.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
         let owner = ui.log_in().await;
-        for section in ["", "/members", "/departments", "/tokens", "/webhooks", "/audit", "/settings"] {
+        for section in ["", "/members", "/departments", "/roles", "/tokens", "/apps", "/webhooks", "/audit", "/settings", "/webhooks/0190c6a2-0000-7000-8000-000000000000"] {
             let path = format!("/admin{section}");
             for lang in ["zh-CN", "en"] {
                 let page = ui.page(&path, &member, lang).await;

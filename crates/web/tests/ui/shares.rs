@@ -1,6 +1,8 @@
 //! The page of a signed record link (`/s/{token}`) as a browser without JavaScript uses it: the chosen
 //! fields only, read-only or in a plain form; refused values come back with what was typed; a saved
-//! edit reaches the record; a revoked link is a 410 page saying so, in the visitor's language.
+//! edit reaches the record; a revoked link is a 410 page saying so, in the visitor's language. And the
+//! members' side on the table page: the record detail's share tab, a grid view's publish dialog with its
+//! link and QR code, and the QR code of a new link (`POST /qr.svg`), which draws only this site's links.
 
 use super::*;
 
@@ -143,6 +145,64 @@ ui_tests! {
         let hit = post_page(&ui, &path, &[("number", "3"), ("phone_last4", "5678")]).await;
         assert_eq!(hit.status, StatusCode::OK, "{}", hit.text);
         assert!(hit.text.contains("王家") && !hit.text.contains("110101"), "the role hides the ID number: {}", hit.text);
+        ui
+    }
+
+    async fn the_table_page_offers_sharing_and_publishing_and_draws_only_our_links_as_qr_codes(ui) {
+        let record = stay(&ui).await;
+        let cookie = ui.log_in().await;
+        let view = ui
+            .api(Method::POST, "/api/v1/apps/housing/tables/stays/views", Some(json!({"name": "全部", "type": "grid"})))
+            .await;
+        let id = view["id"].as_str().unwrap();
+        let path = format!("/apps/housing/tables/stays?view={id}");
+        let page = ui.page(&path, &cookie, "zh-CN").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        assert!(page.text.contains("id=\"record-tab-share\"") && page.text.contains("生成链接"), "the share tab");
+        assert!(page.text.contains("data-open=\"publish-view-dialog\""), "the publish button");
+        assert!(!page.text.contains("id=\"view-publish-link\""), "no link while unpublished");
+        // Published as no role: the dialog shows the page's link and its QR code.
+        ui.api(Method::PATCH, &format!("/api/v1/apps/housing/tables/stays/views/{id}"), Some(json!({"name": "全部", "type": "grid", "config": {"public": {"enabled": true}}}))).await;
+        let page = ui.page(&path, &cookie, "en").await;
+        let link = page.text.split("id=\"view-publish-link\" readonly value=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or_else(|| panic!("{}", page.text)).replace("&#x2f;", "/");
+        assert!(link.contains("/v/"), "{link}");
+        let qr = ui.send(Method::GET, &format!("/apps/housing/tables/stays/views/{id}/qr.svg"), &[("cookie", &cookie)], None).await;
+        assert_eq!(qr.status, StatusCode::OK);
+        assert!(qr.text.starts_with("<?xml") || qr.text.contains("<svg"), "{}", qr.text);
+        let slug = link.rsplit("/v/").next().unwrap();
+        let public = ui.send(Method::GET, &format!("/v/{slug}"), &[], None).await;
+        assert_eq!(public.status, StatusCode::OK, "{}", public.text);
+
+        // A new record link's QR code: drawn for a link of this site, refused for anything else.
+        let made = make_link(&ui, &record, json!({"fields": ["guest"], "mode": "read"})).await;
+        let url = made["url"].as_str().unwrap().to_owned();
+        let origin = ui.base.clone();
+        let draw = |body: String| {
+            let cookie = cookie.clone();
+            let origin = origin.clone();
+            let http = ui.http.clone();
+            async move {
+                http.post(format!("{origin}/qr.svg"))
+                    .header("cookie", cookie)
+                    .header("origin", origin.clone())
+                    .header("content-type", "text/plain")
+                    .body(body)
+                    .send()
+                    .await
+                    .expect("request sent")
+            }
+        };
+        let ours = draw(url.clone()).await;
+        assert_eq!(ours.status(), StatusCode::OK);
+        assert_eq!(ours.headers()["content-type"], "image/svg+xml");
+        assert!(ours.text().await.unwrap().contains("<svg"));
+        for other in ["https://evil.example/s/abc".to_owned(), format!("{origin}/apps/housing"), format!("{origin}/s/"), format!("{origin}/s/a b"), "hello".to_owned()] {
+            assert_eq!(draw(other.clone()).await.status(), StatusCode::BAD_REQUEST, "{other}");
+        }
+        // Without a session there is no picture: the visitor is sent to log in, as on every member page.
+        let anonymous = ui.http.post(format!("{origin}/qr.svg")).body(url).send().await.unwrap();
+        assert_eq!(anonymous.status(), StatusCode::SEE_OTHER);
+        assert!(!anonymous.text().await.unwrap().contains("<svg"));
         ui
     }
 }

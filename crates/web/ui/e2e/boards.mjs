@@ -285,11 +285,11 @@ Object.assign(tests, {
     await day("2026-11-17").getByRole("button", { name: "张三" }).click();
     const detail = p.getByRole("dialog", { name: "张三" });
     await detail.waitFor();
-    assert.equal(await detail.getByLabel("日期", { exact: true }).inputValue(), "2026-11-17");
+    assert.equal(await detail.getByRole("textbox", { name: "日期", exact: true }).inputValue(), "2026-11-17");
     await p.keyboard.press("Escape");
     await detail.waitFor({ state: "hidden" });
     // New record: on today, or on the first day of the period shown (November here), then named.
-    await p.getByRole("button", { name: "新增记录" }).click();
+    await p.getByRole("button", { name: "新增记录", exact: true }).click();
     const fresh = p.getByRole("dialog", { name: "新记录" });
     await fresh.getByRole("textbox", { name: "姓名" }).fill("赵六");
     await fresh.getByRole("button", { name: "保存" }).click();
@@ -297,6 +297,14 @@ Object.assign(tests, {
     const today = new Date().toISOString().slice(0, 7) === "2026-11" ? null : "2026-11-01";
     if (today) await day(today).getByRole("button", { name: "赵六" }).waitFor();
     assert.ok((await recordNamed(server, sheet, "赵六")).fields[d].startsWith("2026-11-"));
+    // A day's own "+": a record on that day.
+    await day("2026-11-24").getByRole("button", { name: "在 2026-11-24 新增记录" }).click();
+    const onDay = p.getByRole("dialog", { name: "新记录" });
+    await onDay.getByRole("textbox", { name: "姓名" }).fill("钱七");
+    await onDay.getByRole("button", { name: "保存" }).click();
+    await onDay.waitFor({ state: "hidden" });
+    await day("2026-11-24").getByRole("button", { name: "钱七" }).waitFor();
+    assert.equal((await recordNamed(server, sheet, "钱七")).fields[d], "2026-11-24");
     // The week of the 17th, and the next month.
     await p.goto(`${server.url}${sheet.path}?view=${viewId}&mode=week&date=2026-11-17`);
     await day("2026-11-17").getByRole("button", { name: "张三" }).waitFor();

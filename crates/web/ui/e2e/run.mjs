@@ -8,6 +8,9 @@ import "./views.mjs";
 import "./boards.mjs";
 import "./forms.mjs";
 import "./dashboards.mjs";
+import "./shares.mjs";
+import "./master_detail.mjs";
+import "./admin.mjs";
 
 const filter = process.argv[2] ?? "";
 const server = await startServer();

@@ -67,7 +67,7 @@ export class Board {
     const card = action.closest<HTMLElement>("[data-record]");
     if (name === "open-record" && card) return this.openRecord(card.dataset.record ?? "", card);
     if (name === "move-card" && card) return this.offerMove(card, action as HTMLButtonElement);
-    if (name === "new-card") return this.newCard(action.dataset.column);
+    if (name === "new-card") return this.newCard(action.dataset.column, action.dataset.day);
   }
 
   private async openRecord(id: string, from: HTMLElement): Promise<void> {
@@ -170,16 +170,18 @@ export class Board {
     return { ok: false, conflict: outcome.status === 409 || outcome.status === 412, reason: this.reasonOf(outcome) };
   }
 
-  private async newCard(columnIndex: string | undefined): Promise<void> {
+  /** A new record: in a kanban column, or on a calendar day (its "+"; else the default day below). */
+  private async newCard(columnIndex: string | undefined, onDay?: string): Promise<void> {
     const fields: Record<string, unknown> = {};
     const group = this.root.dataset.groupField;
     if (group && columnIndex !== undefined) {
       const column = this.root.querySelector<HTMLElement>(`ul.cards[data-column="${CSS.escape(columnIndex)}"]`);
       if (column && !column.dataset.none) fields[group] = column.dataset.choice ?? null;
     }
-    // On a calendar: today when it is shown, else the period's first day (a date-time at 09:00 local).
+    // On a calendar: the day whose "+" was pressed; from the toolbar, today when it is shown, else the
+    // period's first day (a date-time at 09:00 local).
     const dateField = this.root.dataset.dateField;
-    const day = this.root.dataset.newDate;
+    const day = onDay ?? this.root.dataset.newDate;
     if (this.kind === "calendar" && dateField && day) {
       fields[dateField] = this.root.dataset.dateKind === "datetime" ? `${day}T09:00` : day;
     }
@@ -323,7 +325,7 @@ export class Board {
         list.className = "events";
         list.setAttribute("role", "list");
         list.setAttribute("aria-label", day);
-        cell.querySelector(".day-number")?.after(list);
+        cell.querySelector(".day-head")?.after(list);
       }
       list.append(item);
     }

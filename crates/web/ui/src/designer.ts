@@ -1,6 +1,7 @@
 // The form designer (a form view on the table page): the form's fields as a list — drag, or Move up /
 // Move down — each with its label, help text, required, hidden and default, and whether the public link
-// may fill it in (prefill); the form's texts, daily cap, upsert and the public switch. The draft lives in the page until Save sends it to the views API; a refused save
+// may fill it in (prefill), and for a link to many records whether it is a sub-table (the linked
+// table's fields its rows fill in, fewest and most rows); the form's texts, daily cap, upsert and the public switch. The draft lives in the page until Save sends it to the views API; a refused save
 // (a field deleted meanwhile) keeps the draft and names the field.
 
 import { call, toLogin } from "./api";
@@ -64,7 +65,9 @@ export function initDesigner(root: HTMLElement): void {
     const type = row.querySelector(".designer-field-type");
     if (type) type.textContent = option.dataset.typeLabel ?? "";
     const note = row.querySelector<HTMLElement>(".designer-not-on-page");
-    if (note) note.hidden = option.dataset.fillable === "true";
+    const subtable = root.querySelector<HTMLTemplateElement>(`template.designer-subtable-template[data-key="${CSS.escape(option.value)}"]`);
+    if (note) note.hidden = option.dataset.fillable === "true" || subtable !== null;
+    if (subtable) row.querySelector(".designer-field-props")?.append(subtable.content.cloneNode(true));
     removed.set(option.value, option);
     option.remove();
     list.append(row);
@@ -99,6 +102,17 @@ export function initDesigner(root: HTMLElement): void {
       if (label) entry.label = label;
       if (help) entry.help = help;
       if (checked(row, "input[name=required]")) entry.required = true;
+      if (checked(row, "input[name=subtable]")) {
+        const sub: Record<string, unknown> = {
+          fields: Array.from(row.querySelectorAll<HTMLInputElement>("input[name=subtable-field]:checked"), (box) => box.value),
+        };
+        for (const key of ["min_rows", "max_rows"]) {
+          const raw = value(row, `input[name=${key}]`);
+          if (raw !== "" && Number.isInteger(Number(raw))) sub[key] = Number(raw);
+        }
+        entry.subtable = sub;
+        return entry;
+      }
       if (checked(row, "input[name=prefill]")) entry.prefill = true;
       if (checked(row, "input[name=hidden]")) {
         entry.hidden = true;
@@ -166,6 +180,10 @@ export function initDesigner(root: HTMLElement): void {
   });
   root.addEventListener("change", (event) => {
     const input = event.target as HTMLInputElement;
+    if (input.name === "subtable") {
+      const box = input.closest("li")?.querySelector<HTMLElement>(".designer-subtable-fields");
+      if (box) box.hidden = !input.checked;
+    }
     if (input.name === "hidden") {
       const box = input.closest("li")?.querySelector<HTMLElement>("[data-default]");
       if (box) box.hidden = !input.checked;

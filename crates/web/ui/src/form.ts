@@ -112,6 +112,10 @@ function mount(form: HTMLFormElement) {
     return payload;
   });
   form.addEventListener("submit", (event) => {
+    // A sub-table's "Add row" / "Remove row" only asks for the page again: no proof needed, and
+    // `form.submit()` below would drop which button was pressed.
+    const submitter = (event as SubmitEvent).submitter;
+    if (submitter instanceof HTMLButtonElement && submitter.name === "subtable") return;
     if (input.value || form.dataset.pow === "failed") return;
     event.preventDefault();
     if (waiting) return;

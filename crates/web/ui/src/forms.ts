@@ -92,6 +92,15 @@ function fill(template: string, answer: unknown): string {
   });
 }
 
+/** A failed follow-up write: its status and error (null when Tenon could not be reached). */
+export interface Failed {
+  status: number;
+  error: ApiError | null;
+}
+
+/** Follow-up writes a page registers for a form, run after its own write succeeded. */
+export const afterSave = new WeakMap<HTMLFormElement, (answer: unknown) => Promise<Failed | null>>();
+
 export function initApiForm(form: HTMLFormElement): void {
   const confirmName = form.dataset.confirm;
   const confirmInput = form.querySelector<HTMLInputElement>("[data-confirm-input]");
@@ -110,16 +119,25 @@ export function initApiForm(form: HTMLFormElement): void {
     const method = form.dataset.method ?? "POST";
     const url = form.dataset.url ?? "";
     const outcome = await call(method, url, method === "DELETE" ? undefined : bodyOf(form));
-    if (submit) submit.disabled = false;
     if (outcome.ok) {
+      // A page's own follow-up writes (a member's positions after the member): their failure keeps the form open.
+      const after = afterSave.get(form);
+      const failed = after ? await after(outcome.body) : null;
+      if (submit) submit.disabled = false;
+      if (failed !== null) {
+        if (failed.status === 401) return toLogin();
+        showError(form, failed.error);
+        return;
+      }
       const shown = form.dataset.show;
       if (shown) {
         // A secret the API shows once: keep the dialog open on it until the person is done.
         const secret = form.querySelector<HTMLElement>(".secret");
-        const value = form.querySelector<HTMLElement>(".secret-value");
+        const values = Array.from(form.querySelectorAll<HTMLElement>(".secret-value"));
         const body = outcome.body as Record<string, unknown> | null;
-        if (secret && value) {
-          value.textContent = String(body?.[shown] ?? "");
+        if (secret && values.length) {
+          // Each output shows the answer's key it names (`data-key`), else the one the form shows.
+          for (const value of values) value.textContent = String(body?.[value.dataset.key ?? shown] ?? "");
           secret.hidden = false;
           form.querySelectorAll<HTMLElement>("button[type=submit], [data-close]").forEach((node) => (node.hidden = true));
           const reload = form.querySelector<HTMLButtonElement>("[data-reload]");
@@ -145,6 +163,7 @@ export function initApiForm(form: HTMLFormElement): void {
       else location.reload();
       return;
     }
+    if (submit) submit.disabled = false;
     if (outcome.status === 401) {
       toLogin();
       return;

@@ -10,6 +10,7 @@ import { initAdmin } from "./admin";
 import { initBoard } from "./boards";
 import { initDesigner } from "./designer";
 import { initAddWidget, initDashboard, initNewDashboard } from "./dashboard";
+import { initWidgetTools } from "./dashboard_edit";
 
 const LANG_COOKIE = "tenon_lang";
 
@@ -61,7 +62,10 @@ function mount(): void {
   document.querySelectorAll<HTMLFormElement>("form[data-island=api-form]").forEach(initApiForm);
   document.querySelectorAll<HTMLElement>("[data-island=grid]").forEach(initGrid);
   document.querySelectorAll<HTMLElement>("[data-island=form-designer]").forEach(initDesigner);
-  document.querySelectorAll<HTMLElement>("[data-island=dashboard]").forEach(initDashboard);
+  document.querySelectorAll<HTMLElement>("[data-island=dashboard]").forEach((root) => {
+    initDashboard(root);
+    initWidgetTools(root);
+  });
   document.querySelectorAll<HTMLFormElement>("form[data-island=new-dashboard]").forEach(initNewDashboard);
   document.querySelectorAll<HTMLFormElement>("form[data-island=add-widget]").forEach(initAddWidget);
   const schema = tableSchema();

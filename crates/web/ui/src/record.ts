@@ -1,8 +1,10 @@
 // The record detail: every field of one record in a dialog, each input named exactly by its field name,
-// saved through the records API; and the record's history (who, when, field, old → new).
+// saved through the records API; the record's history (who, when, field, old → new); and, for members
+// who may write, its share links (`share.ts`).
 
 import { call, toLogin } from "./api";
 import { detailReason, errorMessage, t } from "./i18n";
+import { ShareTab } from "./share";
 import { choices, display, isComputed, isEditable, toApi, type Field } from "./values";
 
 export interface RecordRow {
@@ -13,7 +15,7 @@ export interface RecordRow {
 
 interface HistoryEntry {
   at: string;
-  actor: { name: string };
+  actor: { type?: string; name: string };
   action: string;
   changes: { field: string; name: string | null; before: unknown; after: unknown }[];
 }
@@ -84,6 +86,7 @@ export class RecordDetail {
   private tabs: HTMLElement[];
   private panels: HTMLElement[];
   private record: RecordRow | null = null;
+  private share: ShareTab | null = null;
 
   constructor(
     dialog: HTMLDialogElement,
@@ -97,6 +100,8 @@ export class RecordDetail {
     this.history = dialog.querySelector(".record-history")!;
     this.tabs = Array.from(dialog.querySelectorAll<HTMLElement>("[role=tab]"));
     this.panels = Array.from(dialog.querySelectorAll<HTMLElement>("[role=tabpanel]"));
+    const sharePanel = dialog.querySelector<HTMLElement>(".record-share");
+    if (sharePanel) this.share = new ShareTab(sharePanel, fields, recordsUrl);
     this.tabs.forEach((tab, index) => {
       tab.addEventListener("click", () => this.showTab(index));
       tab.addEventListener("keydown", (event) => {
@@ -120,6 +125,7 @@ export class RecordDetail {
       this.panels[i].hidden = i !== index;
     });
     if (this.panels[index].contains(this.history)) void this.loadHistory();
+    if (this.share && this.panels[index].classList.contains("record-share")) void this.share.load();
   }
 
   open(record: RecordRow, title: string): void {
@@ -139,6 +145,7 @@ export class RecordDetail {
       this.list.append(row);
     });
     this.clearErrors();
+    this.share?.reset(record.id);
     this.showTab(0);
     this.dialog.showModal();
   }
@@ -210,7 +217,9 @@ export class RecordDetail {
       const head = document.createElement("p");
       head.className = "history-head";
       const when = new Date(entry.at).toLocaleString(lang);
-      head.textContent = t(`js-history-${entry.action}`, { who: entry.actor.name, when });
+      // A visitor through a share link is named as one, in the page's language.
+      const who = entry.actor.type === "share" ? t("js-actor-share") : entry.actor.name;
+      head.textContent = t(`js-history-${entry.action}`, { who, when });
       item.append(head);
       const changes = document.createElement("ul");
       for (const change of entry.changes) {

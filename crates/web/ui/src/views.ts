@@ -1,7 +1,8 @@
 // The view tools of a table page: filter (and/or groups, each type's operators, relative dates), sort,
 // group, the fields a view shows (hide, order, width, row height), and creating, renaming, duplicating
-// views. Everything is stored in the grid view's `filter`, `sort`, `group_by`, `fields` and `row_height`
-// through the views API; a table without a grid view gets one the first time a tool is saved.
+// views, and publishing a grid read-only (`public`). Everything is stored in the grid view's `filter`,
+// `sort`, `group_by`, `fields`, `row_height` and `public` through the views API; a table without a grid
+// view gets one the first time a tool is saved.
 
 import { call, toLogin } from "./api";
 import { showError } from "./forms";
@@ -535,6 +536,15 @@ export class ViewTools {
         settings.cover_field = chosen("cover_field");
       }
       return this.create(form, fresh, settings, kind);
+    } else if (tool === "publish") {
+      // Published read-only as the chosen app role (none: as the view is); a lookup page's settings stay.
+      const enabled = (form.elements.namedItem("publish_enabled") as HTMLInputElement).checked;
+      const role = (form.elements.namedItem("publish_role") as HTMLSelectElement).value;
+      const before = typeof config.public === "object" && config.public !== null ? (config.public as Record<string, unknown>) : {};
+      const publish: Record<string, unknown> = { ...before, enabled };
+      if (role) publish.as_role = role;
+      else delete publish.as_role;
+      config.public = publish;
     } else if (tool === "rename-view") {
       name = (form.elements.namedItem("name") as HTMLInputElement).value.trim();
     }

@@ -87,7 +87,7 @@ pub use records::{
     RecordPage, RecordProblem, RecordQuery, RecordUpdate, RowGuard, WriteOutcome, label,
 };
 pub use records::{
-    FORM_UPLOADS_PER_SUBMISSION_MAX, FormDetails, FormUploadSlot, FormWrite, FormWritten,
+    FORM_UPLOADS_PER_SUBMISSION_MAX, FormDetails, FormGuard, FormUploadSlot, FormWrite, FormWritten,
 };
 pub use retention::{PRUNE_EVENTS_PER_BATCH, PruneBatch};
 pub use sessions::{LoginCandidate, LoginThrottle, SESSION_TOUCH_INTERVAL, SessionLookup};

@@ -420,6 +420,11 @@ js-saved = All changes saved
 js-unsaved = Unsaved changes
 js-offline = Tenon cannot be reached; your changes are kept and will be sent again.
 js-error-field = { $field }: { $reason }
+js-action-read = reading records
+js-action-create = creating records
+js-action-update = changing records
+js-action-delete = deleting records
+js-action-export = exporting records
 js-format-number = number
 js-format-date = date (such as 2026-12-04)
 js-format-date_time = date and time
@@ -446,6 +451,8 @@ js-rating-none = No rating
 
 ## Record links (share-*): the page of a signed link to one record, /s/{token}
 share-title = Shared record
+share-shared-by = { $name } of { $organization } shared this record with you.
+share-shared-by-organization = { $organization } shared this record with you.
 share-expires = This link works until { $at }.
 share-save = Save
 share-saved = Saved.

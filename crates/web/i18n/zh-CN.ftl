@@ -419,6 +419,11 @@ js-saved = 所有更改已保存
 js-unsaved = 有未保存的更改
 js-offline = 无法连接 Tenon；你的更改已保留，稍后会自动重新发送。
 js-error-field = { $field }：{ $reason }
+js-action-read = 查看记录
+js-action-create = 新建记录
+js-action-update = 修改记录
+js-action-delete = 删除记录
+js-action-export = 导出记录
 js-format-number = 数字
 js-format-date = 日期（例如 2026-12-04）
 js-format-date_time = 日期时间
@@ -445,6 +450,8 @@ js-rating-none = 未评分
 
 ## Record links (share-*): the page of a signed link to one record, /s/{token}
 share-title = 分享的记录
+share-shared-by = { $organization }的{ $name }与你分享了这条记录。
+share-shared-by-organization = { $organization }与你分享了这条记录。
 share-expires = 此链接在 { $at } 之前有效。
 share-save = 保存
 share-saved = 已保存。

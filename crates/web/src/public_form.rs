@@ -611,7 +611,7 @@ fn refused(
             if status.is_server_error() {
                 tracing::error!(message = error.message(), "a public form submission failed");
             }
-            let message = text(lang, &format!("error-{}", error.code().as_str()), &[]);
+            let message = public_page::error_message(lang, error);
             render(
                 now,
                 form,

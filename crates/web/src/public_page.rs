@@ -241,6 +241,11 @@ pub(crate) fn detail_message(
                 Value::Number(n) => n
                     .as_i64()
                     .map_or_else(|| FluentValue::from(n.to_string()), FluentValue::from),
+                // `invalid_format`'s format (`number`, `date`…) is a word of the catalog, as the grid says it.
+                Value::String(format) if name == "format" => {
+                    i18n::message(lang, &format!("js-format-{format}"), &[])
+                        .map_or_else(|| FluentValue::from(format.clone()), FluentValue::from)
+                }
                 value => FluentValue::from(other(value)),
             };
             (name, value)
@@ -248,6 +253,31 @@ pub(crate) fn detail_message(
         .collect();
     i18n::message(lang, &format!("detail-{}", detail.code.as_str()), &args)
         .unwrap_or_else(|| detail.reason.clone())
+}
+
+/// An error's message in the page's language with its parameters (an app role's action named in
+/// words), else the API's English message.
+pub(crate) fn error_message(lang: Lang, error: &ApiError) -> String {
+    let params = error.params_json();
+    let args: Vec<(&str, FluentValue<'_>)> = params
+        .iter()
+        .map(|(name, value)| {
+            let value = match value {
+                Value::Number(n) => n
+                    .as_i64()
+                    .map_or_else(|| FluentValue::from(n.to_string()), FluentValue::from),
+                Value::String(action) if name == "action" => {
+                    i18n::message(lang, &format!("js-action-{action}"), &[])
+                        .map_or_else(|| FluentValue::from(action.clone()), FluentValue::from)
+                }
+                Value::String(text) => FluentValue::from(text.clone()),
+                other => FluentValue::from(other.to_string()),
+            };
+            (name.as_str(), value)
+        })
+        .collect();
+    i18n::message(lang, &format!("error-{}", error.code().as_str()), &args)
+        .unwrap_or_else(|| error.message().to_owned())
 }
 
 /// The seconds a rate-limited visitor is told to wait (the error's `retry_after`, else a minute).

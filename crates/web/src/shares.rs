@@ -55,6 +55,8 @@ struct Context {
     /// The explanation of a `gone` or `limited` page.
     message: String,
     expires: String,
+    /// Who shared the record, and from which organization ("" on the refusal pages).
+    shared_by: String,
 }
 
 /// The page's language: `?lang=` (the switch), else the language cookie, else `fallback`.
@@ -160,6 +162,27 @@ fn render(
         form_error,
         message: String::new(),
         expires,
+        shared_by: match &open.shared_by {
+            Some(name) => text(
+                lang,
+                "share-shared-by",
+                &[
+                    ("name", FluentValue::from(name.as_str())),
+                    (
+                        "organization",
+                        FluentValue::from(open.organization.name.as_str()),
+                    ),
+                ],
+            ),
+            None => text(
+                lang,
+                "share-shared-by-organization",
+                &[(
+                    "organization",
+                    FluentValue::from(open.organization.name.as_str()),
+                )],
+            ),
+        },
     };
     respond(status, &context, lang)
 }
@@ -205,6 +228,7 @@ fn refused_page(token: &str, lang: Lang, error: &ApiError) -> Response {
         form_error: None,
         message,
         expires: String::new(),
+        shared_by: String::new(),
     };
     respond(status, &context, lang)
 }

@@ -10,13 +10,15 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tenon_model::apps::input::{WriteMode, parse_record_fields};
+use tenon_model::apps::permissions::RecordAction;
 use tenon_model::apps::view::{View, form_upsert_keys};
 use tenon_model::apps::{CellValue, Field, FieldKind, FieldType, Record, TableSchema};
 use tenon_model::{Actor, AttachmentId, DetailCode, ErrorCode, FieldError, FieldId, Organization};
-use tenon_store::{FormWrite, FormWritten, WriteContext};
+use tenon_store::{FormGuard, FormWrite, FormWritten, WriteContext};
 
 use crate::error::{ApiError, ApiResult};
 use crate::routes::form_subtables::{self, FormSubtable};
+use crate::service::access::{Access, member_of};
 use crate::state::AppState;
 
 /// Submissions one visitor (address) may make to one public form.
@@ -410,13 +412,14 @@ pub async fn submit(
     let tenant = state.store().tenant(org);
     errors.extend(linked_by_label(&tenant, form, &mut values).await?);
     let parse = crate::routes::records_io::parse_context(state, org).await?;
+    let context = crate::service::records::filter_context(state, &form.organization);
     let (details, row_errors) = form_subtables::parse_rows(
         &tenant,
         &form.subtables,
         rows,
         &parse,
         submission.actor.as_ref(),
-        &crate::service::records::filter_context(state, &form.organization),
+        &context,
     )
     .await?;
     errors.extend(row_errors);
@@ -431,6 +434,7 @@ pub async fn submit(
                 return Err(tenon_model::Invalid(errors).into());
             }
         };
+    let guard = member_guard(&tenant, form, submission.actor.as_ref(), &values, &context).await?;
     if submission.honeypot {
         return Ok(Submitted {
             id: None,
@@ -479,6 +483,7 @@ pub async fn submit(
         uploads,
         submission: submission.key.as_deref().map(submission_hash),
         details,
+        guard,
     };
     let written = match tenant
         .write_form_submission(&ctx, &form.schema, write, parse.org_time_zone)
@@ -501,6 +506,41 @@ pub async fn submit(
         message: fill_placeholders(&message, form, Some(written.record())),
         updated: matches!(written, FormWritten::Updated(_)),
     })
+}
+
+/// A member's app role on the form's own table (a members-only form; the sub-tables' are checked
+/// with their rows): 403 without the create action or when she filled a read-only field; her row
+/// rules go with the write, checked in its transaction. `None` for a visitor: a public form is its
+/// own grant.
+async fn member_guard(
+    tenant: &tenon_store::Tenant<'_>,
+    form: &PublicForm,
+    actor: Option<&Actor>,
+    values: &Map<String, Value>,
+    context: &tenon_model::apps::filter::FilterContext,
+) -> ApiResult<Option<FormGuard>> {
+    let Some(actor) = actor.filter(|actor| member_of(actor).is_some()) else {
+        return Ok(None);
+    };
+    let access = Access::load(tenant, actor, &form.schema).await?;
+    let create = access
+        .guard(RecordAction::Create, &form.schema, context)?
+        .after;
+    // Only the fields she (or her link) filled: a hidden field's default is not hers.
+    let filled: std::collections::BTreeMap<FieldId, ()> = form
+        .schema
+        .fields
+        .iter()
+        .filter(|field| values.contains_key(field.key.as_str()))
+        .map(|field| (field.id, ()))
+        .collect();
+    access.require_writable(&form.schema, &filled)?;
+    let update = if form.upsert() && access.require(RecordAction::Update).is_ok() {
+        Some(access.guard(RecordAction::Update, &form.schema, context)?)
+    } else {
+        None
+    };
+    Ok(Some(FormGuard { create, update }))
 }
 
 /// The SHA-256 (hex) of a page's submission key, as uploads are bound to it.

@@ -54,6 +54,8 @@ pub struct OpenShare {
     pub fields: Vec<SharedField>,
     /// The maker's access, which bounds the link's.
     access: Access,
+    /// The maker's name, shown on the page (`None`: made by an organization token).
+    pub shared_by: Option<String>,
 }
 
 impl OpenShare {
@@ -101,20 +103,21 @@ async fn maker_access(
     tenant: &tenon_store::Tenant<'_>,
     share: &Share,
     schema: &TableSchema,
-) -> ApiResult<Option<Access>> {
+) -> ApiResult<Option<(Access, Option<String>)>> {
     let Some(id) = share.created_by else {
-        return Ok(Some(Access::full()));
+        return Ok(Some((Access::full(), None)));
     };
-    match tenant.member(id).await {
-        Ok(member) if member.status == tenon_model::MemberStatus::Active => {}
+    let name = match tenant.member(id).await {
+        Ok(member) if member.status == tenon_model::MemberStatus::Active => member.name.to_string(),
         Ok(_) | Err(StoreError::NotFound { .. }) => return Ok(None),
         Err(error) => return Err(error.into()),
-    }
+    };
     let maker = Actor::Member {
         id,
         name: String::new(),
     };
-    Access::load(tenant, &maker, schema).await.map(Some)
+    let access = Access::load(tenant, &maker, schema).await?;
+    Ok(Some((access, Some(name))))
 }
 
 /// Whether `access` allows `action` on the record by its row rule.
@@ -165,7 +168,7 @@ pub async fn open(state: &AppState, token: &str, peer: IpAddr) -> ApiResult<Open
         Err(error) => return Err(error.into()),
     };
     let organization = tenant.organization().await?;
-    let Some(access) = maker_access(&tenant, &share, &schema).await? else {
+    let Some((access, shared_by)) = maker_access(&tenant, &share, &schema).await? else {
         return Err(gone("revoked"));
     };
     let readable = row_allows(
@@ -211,6 +214,7 @@ pub async fn open(state: &AppState, token: &str, peer: IpAddr) -> ApiResult<Open
         record,
         fields,
         access,
+        shared_by,
     })
 }
 

@@ -90,6 +90,22 @@ pub async fn import(
 ) -> ApiResult<axum::Json<ImportReportOut>> {
     let tenant = state.store().tenant(auth.principal.org_id);
     let schema = tenant.table_schema(&app, &table).await?;
+    // The member's app role first: a refused import says so before anything about its file.
+    let access = Access::load(&tenant, &auth.principal.actor, &schema).await?;
+    if !access.table.is_full() {
+        // An import creates and updates (upserts) rows in bulk: only for a member allowed to create and
+        // update every row and every field.
+        for action in [RecordAction::Create, RecordAction::Update] {
+            access.require(action)?;
+            if *access.table.rows(action) != Rows::All || !access.table.read_only.is_empty() {
+                return Err(ApiError::new(
+                    tenon_model::ErrorCode::ActionForbidden,
+                    "an import needs create and update on every row and field of the table",
+                )
+                .with("action", action.as_str()));
+            }
+        }
+    }
     let hint = params
         .format
         .clone()
@@ -110,21 +126,6 @@ pub async fn import(
             ApiError::invalid_request("mapping must be a JSON object of header → field key")
         })?,
     };
-    let access = Access::load(&tenant, &auth.principal.actor, &schema).await?;
-    if !access.table.is_full() {
-        // An import creates and updates (upserts) rows in bulk: only for a member allowed to create and
-        // update every row and every field.
-        for action in [RecordAction::Create, RecordAction::Update] {
-            access.require(action)?;
-            if *access.table.rows(action) != Rows::All || !access.table.read_only.is_empty() {
-                return Err(ApiError::new(
-                    tenon_model::ErrorCode::ActionForbidden,
-                    "an import needs create and update on every row and field of the table",
-                )
-                .with("action", action.as_str()));
-            }
-        }
-    }
     let sheet = tabular::read(&body, format).map_err(exchange_error)?;
     let parse = parse_context(&state, auth.principal.org_id).await?;
     let options = ImportOptions {

@@ -65,6 +65,7 @@ mod oauth;
 mod openapi;
 mod permissions;
 mod permissions_prop;
+mod permissions_sweep;
 mod permissions_templates;
 mod public_views;
 mod queries;

@@ -23,7 +23,7 @@ use tenon_model::{AttachmentId, DetailCode, FieldId, Invalid, Reason, RecordId, 
 use uuid::Uuid;
 
 use super::cells::to_arg;
-use super::{RecordProblem, RecordUpdate, WriteOutcome};
+use super::{RecordProblem, RecordUpdate, RowGuard, WriteOutcome};
 use crate::apps::ddl;
 use crate::exec::{Backend, Conn, Sql, quote};
 use crate::files::Attachment;
@@ -59,6 +59,19 @@ pub struct FormWrite {
     pub submission: Option<String>,
     /// The sub-tables' rows (a master–detail form); only for a new record.
     pub details: Vec<FormDetails>,
+    /// A member's row rules on the main table (a members-only form); `None`: every row.
+    pub guard: Option<FormGuard>,
+}
+
+/// The row rules a member's submission respects on the form's own table: a new record must satisfy
+/// her create rule; a returning visitor's row (upsert) her update rule before and after.
+#[derive(Debug, Clone, Default)]
+pub struct FormGuard {
+    /// The create rule (`None`: every row).
+    pub create: Option<Filter>,
+    /// The update rules, or `None` when she may not update the table: an upsert that finds her row
+    /// is then refused.
+    pub update: Option<RowGuard>,
 }
 
 /// The rows of one sub-table of a submission.
@@ -193,6 +206,19 @@ impl Tenant<'_> {
                         None,
                     )
                     .await?;
+                let record = match outcome {
+                    WriteOutcome::Written(mut records) | WriteOutcome::Replayed(mut records) => {
+                        records.pop()
+                    }
+                }
+                .ok_or_else(|| StoreError::not_found("record"))?;
+                if let Some(FormGuard {
+                    create: Some(rule), ..
+                }) = &write.guard
+                {
+                    self.require_rows_within(&mut conn, schema, &[record.id], rule)
+                        .await?;
+                }
                 // The rows as stored now, linked: a rule may read the main record through the link.
                 for (details, ids) in &detail_ids {
                     if let Some(guard) = &details.guard {
@@ -200,14 +226,28 @@ impl Tenant<'_> {
                             .await?;
                     }
                 }
-                let record = match outcome {
-                    WriteOutcome::Written(mut records) | WriteOutcome::Replayed(mut records) => {
-                        records.pop()
-                    }
-                };
-                FormWritten::Created(record.ok_or_else(|| StoreError::not_found("record"))?)
+                FormWritten::Created(record)
             }
             Some(id) => {
+                let update = match &write.guard {
+                    None => None,
+                    Some(FormGuard { update: None, .. }) => {
+                        return Err(StoreError::RowForbidden {
+                            record: id.to_string(),
+                        });
+                    }
+                    Some(FormGuard {
+                        update: Some(rules),
+                        ..
+                    }) => Some(rules),
+                };
+                if let Some(RowGuard {
+                    before: Some(rule), ..
+                }) = update
+                {
+                    self.require_rows_within(&mut conn, schema, &[id], rule)
+                        .await?;
+                }
                 let cells = write
                     .cells
                     .iter()
@@ -226,6 +266,13 @@ impl Tenant<'_> {
                         }],
                     )
                     .await?;
+                if let Some(RowGuard {
+                    after: Some(rule), ..
+                }) = update
+                {
+                    self.require_rows_within(&mut conn, schema, &[id], rule)
+                        .await?;
+                }
                 FormWritten::Updated(
                     records
                         .pop()

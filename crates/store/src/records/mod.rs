@@ -29,7 +29,7 @@ mod write;
 
 pub use aggregate::{Aggregation, Group, GroupValue, MetricValue};
 pub use form_submit::{
-    FORM_UPLOADS_PER_SUBMISSION_MAX, FormDetails, FormUploadSlot, FormWrite, FormWritten,
+    FORM_UPLOADS_PER_SUBMISSION_MAX, FormDetails, FormGuard, FormUploadSlot, FormWrite, FormWritten,
 };
 pub use guard::RowGuard;
 pub use query::Cursor;

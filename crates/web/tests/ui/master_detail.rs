@@ -55,6 +55,45 @@ async fn shop(ui: &TestUi, extra: Value) -> String {
         .to_owned()
 }
 
+/// A clerk of the shop, logged in: her session cookie and member id.
+async fn clerk(ui: &TestUi) -> (String, Value) {
+    let email = format!("clerk{}@shop.example", unique());
+    ui.api(
+        Method::POST,
+        "/api/v1/members",
+        Some(
+            json!({"name": "店员", "email": email, "role": "member", "password": "member-pass-1"}),
+        ),
+    )
+    .await;
+    let reply = ui
+        .send(
+            Method::POST,
+            "/api/v1/auth/login",
+            &[],
+            Some(json!({"email": email, "password": "member-pass-1"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let cookie = reply
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let member = ui
+        .api(Method::GET, "/api/v1/members?page_size=100", None)
+        .await["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["email"] == email.as_str())
+        .unwrap()["id"]
+        .clone();
+    (cookie, member)
+}
+
 async fn post(ui: &TestUi, path: &str, cookie: Option<&str>, pairs: &[(&str, &str)]) -> Page {
     let body: String = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
@@ -149,13 +188,7 @@ ui_tests! {
     async fn a_members_rows_need_her_app_roles_create_on_the_linked_table(ui) {
         let slug = shop(&ui, json!({"members_only": true})).await;
         let path = format!("/f/{slug}");
-        let email = format!("clerk{}@shop.example", unique());
-        ui.api(Method::POST, "/api/v1/members", Some(json!({"name": "店员", "email": email, "role": "member", "password": "member-pass-1"}))).await;
-        let reply = ui.send(Method::POST, "/api/v1/auth/login", &[], Some(json!({"email": email, "password": "member-pass-1"}))).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-        let cookie = reply.header("set-cookie").unwrap().split(';').next().unwrap().to_owned();
-        let member = ui.api(Method::GET, "/api/v1/members?page_size=100", None).await["items"]
-            .as_array().unwrap().iter().find(|m| m["email"] == email.as_str()).unwrap()["id"].clone();
+        let (cookie, member) = clerk(&ui).await;
         // Clerks may create orders, and only cheap lines.
         ui.api(Method::PUT, "/api/v1/apps/shop/permissions", Some(json!({"roles": [
             {"key": "clerks", "name": "店员", "who": {"members": [member]}, "grants": [
@@ -180,6 +213,37 @@ ui_tests! {
         let refused = post(&ui, &path, Some(&cookie), &line("20")).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
         assert_eq!((count(&ui, ORDERS).await, count(&ui, LINES).await), (1, 1));
+        ui
+    }
+
+    async fn a_members_order_needs_her_app_roles_create_on_the_forms_table(ui) {
+        let slug = shop(&ui, json!({"members_only": true})).await;
+        let path = format!("/f/{slug}");
+        let (cookie, member) = clerk(&ui).await;
+        let line = |customer: &'static str| vec![("customer", customer), ("lines[0][product]", "茶"), ("lines[0][qty]", "1"), ("lines[0][price]", "20")];
+        // Only regulars' orders, then none at all.
+        ui.api(Method::PUT, "/api/v1/apps/shop/permissions", Some(json!({"roles": [
+            {"key": "clerks", "name": "店员", "who": {"members": [member]}, "grants": [
+                {"table": "orders", "actions": {"read": true, "create": "{客户} = \"熟客\""}},
+                {"table": "lines", "actions": {"read": true, "create": true}}
+            ]}
+        ]}))).await;
+        let refused = post(&ui, &path, Some(&cookie), &line("生客")).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+        assert_eq!((count(&ui, ORDERS).await, count(&ui, LINES).await), (0, 0), "nothing written");
+        let regular = post(&ui, &path, Some(&cookie), &line("熟客")).await;
+        assert_eq!(regular.status, StatusCode::OK, "{}", regular.text);
+        assert_eq!((count(&ui, ORDERS).await, count(&ui, LINES).await), (1, 1));
+        ui.api(Method::PUT, "/api/v1/apps/shop/permissions", Some(json!({"roles": [
+            {"key": "clerks", "name": "店员", "who": {"members": [member]}, "grants": [
+                {"table": "orders", "actions": {"read": true}},
+                {"table": "lines", "actions": {"read": true, "create": true}}
+            ]}
+        ]}))).await;
+        let refused = post(&ui, &path, Some(&cookie), &line("熟客")).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+        assert!(refused.text.contains("你的应用角色不允许在这个表中新建记录。"), "{}", refused.text);
+        assert_eq!((count(&ui, ORDERS).await, count(&ui, LINES).await), (1, 1), "nothing written");
         ui
     }
 }

@@ -165,6 +165,7 @@ ui_tests! {
             ("/s/no-such-link", StatusCode::NOT_FOUND, "share.html"),
             (&format!("/v/{view_slug}"), StatusCode::OK, "public_view.html"),
             (&format!("/apps/{app_id}") as &str, StatusCode::OK, "app.html"),
+            (&format!("/apps/{app_id}") as &str, StatusCode::OK, "delete_dialog.html"),
             (&format!("/apps/{app_id}/tables/{table_id}"), StatusCode::OK, "table.html"),
             (&format!("/apps/{app_id}/dashboards/duty"), StatusCode::OK, "dashboard.html"),
             (&format!("/apps/{app_id}/dashboards/no-such"), StatusCode::NOT_FOUND, "error.html"),

@@ -82,6 +82,9 @@ ui_tests! {
         assert!(page.text.contains("<meta name=\"referrer\" content=\"no-referrer\">"));
         let english = ui.send(Method::GET, &format!("/s/{token}?lang=en"), &[], None).await;
         assert!(english.text.contains("<html lang=\"en\">") && english.text.contains("This link works until"));
+        // Who shared it: here an organization token, so the organization.
+        assert!(page.text.contains("测试学校与你分享了这条记录。"), "{}", page.text);
+        assert!(english.text.contains("测试学校 shared this record with you."), "{}", english.text);
         ui
     }
 

@@ -2,8 +2,8 @@
 // outsider on a phone (375 px) fills in an order with two lines — "Add row", "Remove row", a refused
 // line kept at its cell — with JavaScript on and off, and the order arrives with its lines and total.
 import assert from "node:assert/strict";
-import { checkAccessibility, screenshot } from "./harness.mjs";
-import { logIn, page, tests } from "./tests.mjs";
+import { checkAccessibility, englishText, screenshot } from "./harness.mjs";
+import { LATIN, logIn, page, tests } from "./tests.mjs";
 
 const PHONE = { width: 375, height: 740 };
 
@@ -95,6 +95,9 @@ Object.assign(tests, {
       const bad = table.getByRole("row").nth(2).getByRole("textbox", { name: "数量" });
       assert.equal(await bad.getAttribute("aria-invalid"), "true");
       assert.equal(await bad.inputValue(), "六");
+      // The cell's message names the expected value in Chinese (数字), not the field type's code.
+      await o.getByText("不是有效的数字").first().waitFor();
+      assert.deepEqual(await englishText(o, LATIN), []);
       assert.equal(await orderFor(server, shopped, customer), undefined, "nothing written");
       // axe runs as a script in the page: only where the page runs scripts.
       if (javaScriptEnabled) await checkAccessibility(o, `public form with a sub-table (${tag})`);

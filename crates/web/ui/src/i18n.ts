@@ -48,7 +48,10 @@ export interface ApiError {
 
 /** The error's message in the page's language (the English one if the code is new to the catalog). */
 export function errorMessage(error: ApiError): string {
-  return lookup(`error-${error.code}`, error.params) ?? error.message;
+  const params = { ...error.params };
+  // An app role's action (`create`…) is named in words.
+  if (typeof params.action === "string") params.action = lookup(`js-action-${params.action}`) ?? params.action;
+  return lookup(`error-${error.code}`, params) ?? error.message;
 }
 
 /** One detail's reason in the page's language (a `format` parameter named in it too). */

@@ -134,6 +134,9 @@ ui_tests! {
                     .page(&format!("{}?view={view_id}&date={month}", page_path(&s.base)), &cookie, "zh-CN")
                     .await;
                 assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+                // Its settings: the date fields, with the stored one chosen; events show only their title.
+                assert!(page.text.contains(&format!("<option value=\"{key}\" selected>")), "{}", page.text);
+                assert!(page.text.contains("name=\"config.end_date_field\"") && !page.text.contains("卡片上的字段"));
                 for (name, date) in expected.iter().filter(|(_, date)| date[..7] == month[..7]) {
                     assert!(cell(&page.text, date).contains(&format!(">{name}</button>")), "{key}: {name} on {date}");
                     // Each day's event appears once: on its day and no other.

@@ -144,7 +144,7 @@ Object.assign(tests, {
       await cell("2026-03-28").getByRole("button", { name: "张三", exact: true }).waitFor();
 
       // Move to date…: a dialog with a date input; Enter moves.
-      await cell("2026-03-28").getByRole("button", { name: "Move “张三” to date…" }).focus();
+      await cell("2026-03-28").getByRole("listitem", { name: "张三" }).getByRole("button", { name: "Move to date…" }).focus();
       await p.keyboard.press("Enter");
       const dialog = p.getByRole("dialog", { name: "Move “张三” to which day?" });
       await dialog.waitFor();

@@ -221,6 +221,7 @@ board-form-elsewhere = Form views are edited in the form designer, not on this p
 view-settings = View settings
 view-settings-choose = Choose…
 board-card-fields = Fields on cards
+board-card-order-hint = Cards follow the view’s Sort (the Sort tool); records that sort alike keep the order they were created in.
 board-hint-kanban = Drag a card to another column, or use its “Move to…” button. Click a title to open the record.
 board-hint-gallery = Click a card's title to see and edit the record.
 board-hint-calendar = Drag an event to another day to change its date, or the handle at its end to change the end date; without a mouse, use the “…” button beside an event, or Alt+arrow keys on it (a day, or a week). Click an event to open the record.

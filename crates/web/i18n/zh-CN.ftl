@@ -220,6 +220,7 @@ board-form-elsewhere = 表单视图在表单设计器中编辑，不在此页面
 view-settings = 视图设置
 view-settings-choose = 请选择…
 board-card-fields = 卡片上的字段
+board-card-order-hint = 卡片按视图的排序排列（“排序”工具）；排序相同的记录按创建先后排列。
 board-hint-kanban = 把卡片拖到另一列，或使用卡片上的“移动到…”按钮；点击标题打开记录。
 board-hint-gallery = 点击卡片标题查看和编辑记录。
 board-hint-calendar = 把日程拖到另一天即可改日期，拖动日程末端的把手可改结束日期；不用鼠标时，可用日程旁的“…”按钮，或在日程上按 Alt+方向键（移一天或一周）。点击日程打开记录。

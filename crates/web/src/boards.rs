@@ -117,6 +117,8 @@ pub struct Board {
     /// and whether the date field holds dates or date-times.
     new_date: String,
     date_kind: &'static str,
+    /// The 视图设置|View settings dialog's choices.
+    settings: Option<crate::board_settings::Settings>,
 }
 
 impl Board {
@@ -145,6 +147,7 @@ impl Board {
             today: String::new(),
             new_date: String::new(),
             date_kind: "date",
+            settings: None,
         }
     }
 }
@@ -412,11 +415,13 @@ pub async fn build(
         context: records::filter_context(state, &organization),
         tz: organization.time_zone.tz(),
     };
-    match view.view_type {
+    let mut board = match view.view_type {
         ViewType::Kanban => kanban(&reader, query).await,
         ViewType::Gallery => gallery(&reader, query).await,
         _ => calendar(&reader, query).await,
-    }
+    }?;
+    board.settings = Some(crate::board_settings::settings(schema, view));
+    Ok(board)
 }
 
 async fn kanban(reader: &Reader<'_>, query: &BoardQuery) -> Result<Board, StatusCode> {
@@ -677,6 +682,7 @@ pub async fn part(
         /// Only the cards (`load more`), not the whole board.
         cards_only: bool,
         can_write: bool,
+        can_build: bool,
     }
     let principal = &viewer.0.principal;
     if !principal.scopes.grants(Scope::RecordsRead) {
@@ -712,6 +718,7 @@ pub async fn part(
         board,
         cards_only,
         can_write: principal.scopes.grants(Scope::RecordsWrite),
+        can_build: principal.scopes.grants(Scope::AppsWrite),
     };
     match templates::render("board_part.html", context) {
         Ok(html) => {

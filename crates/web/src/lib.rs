@@ -16,6 +16,7 @@ use axum::routing::get;
 use tenon_server::AppState;
 
 pub mod assets;
+pub mod board_settings;
 pub mod boards;
 pub mod dashboards;
 pub mod designer;
@@ -39,6 +40,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/apps/{app}/tables/{table}/views/{view}/part",
             get(boards::part),
+        )
+        .route(
+            "/apps/{app}/tables/{table}/views/{view}/preview",
+            get(public_form::preview::preview),
         )
         .route(
             "/apps/{app}/tables/{table}/views/{view}/qr.svg",

@@ -42,6 +42,7 @@ use crate::session::{MaybeViewer, login_redirect};
 pub mod multipart;
 mod post;
 mod prefill;
+pub mod preview;
 mod subtable;
 
 use post::posted;
@@ -117,6 +118,7 @@ struct Context {
     /// The form's sub-tables (rows of a linked table) and the name of their add/remove buttons.
     subtables: Vec<subtable::SubtableOut>,
     subtable_action: &'static str,
+    preview: bool,
 }
 
 /// The page's language: `?lang=` (the switch), else the language cookie, else the organization's.
@@ -180,6 +182,8 @@ pub(crate) struct PageInput {
     rows: subtable::Rows,
     positions: Vec<Vec<usize>>,
     problems: subtable::Problems,
+    /// The designer's preview: nothing can be submitted, and no language switch.
+    preview: bool,
 }
 
 /// Renders the page with `status`.
@@ -239,6 +243,7 @@ fn render(
         fixed,
         subtables: subtable::out(form, &page.rows, &page.problems),
         subtable_action: subtable::ACTION,
+        preview: page.preview,
     };
     respond(
         "public_form.html",
@@ -273,6 +278,7 @@ pub async fn show(
         rows: subtable::initial(&form),
         positions: Vec::new(),
         problems: subtable::Problems::default(),
+        preview: false,
     };
     render(
         state.store().now(),
@@ -390,6 +396,7 @@ pub async fn submit(
         rows: subtable::posted(&form, &posted.pairs),
         positions: Vec::new(),
         problems: subtable::Problems::default(),
+        preview: false,
     };
     let mut typed = typed_values(&form, &posted.pairs);
     let now = state.store().now();

@@ -17,6 +17,7 @@ use tenon_server::{AppState, ServerConfig};
 use tenon_store::testing::{TestBackend, TestDatabase};
 use tenon_store::{ManualClock, NewOrganization, NewToken, Store, WriteContext};
 
+mod board_settings;
 mod boards;
 mod builder;
 mod dashboards;

@@ -37,7 +37,7 @@ fn english_on(html: &str) -> Vec<String> {
 /// Words zh-CN text may write in Latin letters.
 const ALLOWED_LATIN: &[&str] = &[
     "Tenon", "English", "Enter", "Esc", "Tab", "F2", "Ctrl", "Excel", "WPS", "Webhook", "API",
-    "TRUE", "FALSE", "Space", "Delete",
+    "TRUE", "FALSE", "Space", "Delete", "Alt",
 ];
 
 #[track_caller]

@@ -6,6 +6,7 @@ import "./cells.mjs";
 import "./fields.mjs";
 import "./views.mjs";
 import "./boards.mjs";
+import "./board_settings.mjs";
 import "./forms.mjs";
 import "./dashboards.mjs";
 import "./shares.mjs";

@@ -7,13 +7,15 @@
 import { call, toLogin } from "./api";
 import { errorMessage, detailReason, t, type ApiError } from "./i18n";
 import { RecordDetail, type RecordRow } from "./record";
-import { setTimeZone } from "./values";
+import { localDateTime, setTimeZone, zoneOf } from "./values";
 import type { Schema } from "./grid";
 
 interface Moved {
   ok: boolean;
   conflict: boolean;
   reason: string;
+  /** The record's fields as written (when `ok`). */
+  fields?: Record<string, unknown>;
 }
 
 export class Board {
@@ -38,6 +40,8 @@ export class Board {
       this.detail = new RecordDetail(dialog, schema.fields, (suffix) => this.recordsUrl(suffix), () => this.scheduleRefresh(0));
     }
     root.addEventListener("click", (event) => void this.onClick(event));
+    root.addEventListener("keydown", (event) => this.onKey(event));
+    this.bindMoveDate();
     this.bindDrag();
     this.listen();
   }
@@ -67,6 +71,7 @@ export class Board {
     const card = action.closest<HTMLElement>("[data-record]");
     if (name === "open-record" && card) return this.openRecord(card.dataset.record ?? "", card);
     if (name === "move-card" && card) return this.offerMove(card, action as HTMLButtonElement);
+    if (name === "move-event") return this.offerMoveDate(action as HTMLButtonElement);
     if (name === "new-card") return this.newCard(action.dataset.column, action.dataset.day);
   }
 
@@ -164,7 +169,7 @@ export class Board {
     this.writing -= 1;
     if (outcome.ok) {
       node.dataset.version = String(outcome.body.version);
-      return { ok: true, conflict: false, reason: "" };
+      return { ok: true, conflict: false, reason: "", fields: outcome.body.fields as Record<string, unknown> };
     }
     if (outcome.status === 401) toLogin();
     return { ok: false, conflict: outcome.status === 409 || outcome.status === 412, reason: this.reasonOf(outcome) };
@@ -240,6 +245,65 @@ export class Board {
     return response.text();
   }
 
+  // ---- moving an event without a mouse -----------------------------------------------------------------
+
+  /** The event's own button (what moves and opens), from any control of its list item. */
+  private eventOf(node: HTMLElement): HTMLElement | null {
+    return node.closest("li")?.querySelector<HTMLElement>("button.event") ?? null;
+  }
+
+  /** Alt+←/→ moves a focused event by a day, Alt+↑/↓ by a week. */
+  private onKey(event: KeyboardEvent): void {
+    if (this.kind !== "calendar" || !event.altKey || event.ctrlKey || event.metaKey) return;
+    const target = event.target as HTMLElement | null;
+    if (!target?.matches("button.event") || target.getAttribute("draggable") !== "true") return;
+    const by: Record<string, number> = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -7, ArrowDown: 7 };
+    const days = by[event.key];
+    if (!days) return;
+    event.preventDefault();
+    const to = shift(target.dataset.day ?? "", days);
+    if (to) void this.moveEvent(target, to, true);
+  }
+
+  private bindMoveDate(): void {
+    const dialog = document.getElementById("move-date-dialog");
+    if (!(dialog instanceof HTMLDialogElement)) return;
+    const form = dialog.querySelector("form")!;
+    form.addEventListener("submit", (submitted) => {
+      submitted.preventDefault();
+      const input = form.querySelector<HTMLInputElement>("input[type=date]")!;
+      const error = form.querySelector<HTMLElement>(".form-error")!;
+      const event = this.movingDate;
+      if (!/^\d{4}-\d\d-\d\d$/.test(input.value)) {
+        error.textContent = t("js-move-date-invalid");
+        error.hidden = false;
+        input.setAttribute("aria-invalid", "true");
+        input.focus();
+        return;
+      }
+      dialog.close();
+      if (event) void this.moveEvent(event, input.value, true);
+    });
+  }
+
+  private movingDate: HTMLElement | null = null;
+
+  /** "Move to date…": a dialog with a date input, on the event's day. */
+  private offerMoveDate(opener: HTMLButtonElement): void {
+    const dialog = document.getElementById("move-date-dialog");
+    const event = this.eventOf(opener);
+    if (!(dialog instanceof HTMLDialogElement) || !event) return;
+    this.movingDate = event;
+    dialog.querySelector("#move-date-heading")!.textContent = t("js-move-date-title", { name: this.eventName(event) });
+    const input = dialog.querySelector<HTMLInputElement>("input[type=date]")!;
+    input.value = event.dataset.day ?? "";
+    input.removeAttribute("aria-invalid");
+    const error = dialog.querySelector<HTMLElement>(".form-error")!;
+    error.hidden = true;
+    dialog.showModal();
+    input.focus();
+  }
+
   // ---- dragging ------------------------------------------------------------------------------------
 
   private bindDrag(): void {
@@ -289,17 +353,23 @@ export class Board {
   }
 
   /** A calendar event dropped on another day: its start (and end) move by as many days. */
-  private async moveEvent(event: HTMLElement, day: string): Promise<void> {
+  private async moveEvent(event: HTMLElement, day: string, keyboard = false): Promise<void> {
     const from = event.dataset.day ?? "";
     const days = Math.round((Date.parse(`${day}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / 86400000);
     if (!day || !from || !days) return;
     const name = this.eventName(event);
     const startKey = this.root.dataset.dateField ?? "";
     const endKey = this.root.dataset.endDateField ?? "";
+    // Date-times keep their wall-clock time in their zone (a day across a daylight-saving change is
+    // not 24 hours); dates are days and never shift.
+    const zone = (key: string) => {
+      const field = this.schema.fields.find((candidate) => candidate.key === key);
+      return field ? zoneOf(field) : undefined;
+    };
     const fields: Record<string, unknown> = {};
     if (event.dataset.edge === "end") {
       // The end's edge: only the end moves, never before the start.
-      const end = shift(event.dataset.end ?? "", days);
+      const end = shift(event.dataset.end ?? "", days, zone(endKey));
       if (!endKey || end === null || Date.parse(end) < Date.parse(event.dataset.start ?? "")) return;
       fields[endKey] = end;
       const result = await this.write(event, fields);
@@ -307,11 +377,11 @@ export class Board {
       this.scheduleRefresh(0);
       return;
     }
-    const start = shift(event.dataset.start ?? "", days);
+    const start = shift(event.dataset.start ?? "", days, zone(startKey));
     if (start === null) return;
     fields[startKey] = start;
     if (endKey && event.dataset.end) {
-      const end = shift(event.dataset.end, days);
+      const end = shift(event.dataset.end, days, zone(endKey));
       if (end !== null) fields[endKey] = end;
     }
     // Shown on the new day at once.
@@ -329,13 +399,21 @@ export class Board {
       }
       list.append(item);
     }
+    // Focus stays on the event it moved (taking it out of its day took the focus away).
+    if (keyboard) event.focus();
     const result = await this.write(event, fields);
     if (result.ok) {
+      // The event now stands for its new dates (a next move starts there, before the board is read again).
+      const text = (key: string) => (typeof result.fields?.[key] === "string" ? (result.fields[key] as string) : null);
+      event.dataset.day = day;
+      event.dataset.start = text(startKey) ?? event.dataset.start;
+      if (endKey && event.dataset.end) event.dataset.end = text(endKey) ?? event.dataset.end;
       this.say(t("js-event-moved", { name, date: day }));
       this.scheduleRefresh(0);
       return;
     }
     if (home && item) home.append(item);
+    if (keyboard) event.focus();
     this.say(result.conflict ? t("js-move-conflict", { name }) : t("js-move-failed", { name, reason: result.reason }));
     this.scheduleRefresh(0);
   }
@@ -380,23 +458,31 @@ export class Board {
     const action = active?.dataset.action;
     this.body.innerHTML = html;
     if (record) {
+      const same = action ? this.body.querySelector<HTMLElement>(`[data-record="${CSS.escape(record)}"][data-action="${CSS.escape(action)}"]`) : null;
       const card = this.body.querySelector<HTMLElement>(`[data-record="${CSS.escape(record)}"]`);
-      const control = card && action && card.dataset.action !== action ? card.querySelector<HTMLElement>(`[data-action="${CSS.escape(action)}"]`) : card;
+      const control = same ?? (card && action && card.dataset.action !== action ? card.querySelector<HTMLElement>(`[data-action="${CSS.escape(action)}"]`) : card);
       control?.focus();
     }
   }
 }
 
-/** A date (`2026-12-05`) or instant (RFC 3339) moved by whole days; `null` for anything else. */
-function shift(value: string, days: number): string | null {
+/**
+ * A date (`2026-12-05`) moved by whole days; an instant (RFC 3339) moved by whole days of the calendar
+ * in `zone`, keeping its wall-clock time there (sent as a local date-time, which the API reads in the
+ * field's zone); `null` for anything else.
+ */
+export function shift(value: string, days: number, zone?: string): string | null {
   if (/^\d{4}-\d\d-\d\d$/.test(value)) {
     const date = new Date(`${value}T00:00:00Z`);
     date.setUTCDate(date.getUTCDate() + days);
     return date.toISOString().slice(0, 10);
   }
-  const at = Date.parse(value);
-  if (Number.isNaN(at)) return null;
-  return new Date(at + days * 86400000).toISOString().replace(".000Z", "Z");
+  if (Number.isNaN(Date.parse(value))) return null;
+  const local = localDateTime(value, zone);
+  const [day, time] = local.split(" ");
+  const moved = day && time ? shift(day, days) : null;
+  if (moved === null) return new Date(Date.parse(value) + days * 86400000).toISOString().replace(".000Z", "Z");
+  return `${moved}T${time}`;
 }
 
 export function initBoard(root: HTMLElement, schema: Schema | null): void {

@@ -177,7 +177,32 @@ export function initDesigner(root: HTMLElement): void {
     else if (action === "remove" && row) remove(row);
     else if (action === "add") add();
     else if (action === "save") void save(button);
+    else if (action === "preview") showPreview(button.getAttribute("aria-pressed") !== "true");
   });
+  // 手机预览|Preview as a phone: the public page of the saved form in a 375 px frame, on until turned off
+  // (a save reloads the page, and with it the frame).
+  const previewButton = root.querySelector<HTMLButtonElement>("[data-designer=preview]");
+  const preview = root.querySelector<HTMLElement>(".designer-preview");
+  const PREVIEW_KEY = "tenon-designer-preview";
+  const showPreview = (on: boolean) => {
+    if (!previewButton || !preview) return;
+    previewButton.setAttribute("aria-pressed", String(on));
+    preview.hidden = !on;
+    const frame = preview.querySelector<HTMLIFrameElement>("iframe");
+    if (on && frame && !frame.getAttribute("src")) frame.src = frame.dataset.src ?? "";
+    try {
+      if (on) sessionStorage.setItem(PREVIEW_KEY, "on");
+      else sessionStorage.removeItem(PREVIEW_KEY);
+    } catch {
+      // Storage may be off; the toggle still works for this page.
+    }
+  };
+  try {
+    if (sessionStorage.getItem(PREVIEW_KEY) === "on") showPreview(true);
+  } catch {
+    // As above.
+  }
+
   root.addEventListener("change", (event) => {
     const input = event.target as HTMLInputElement;
     if (input.name === "subtable") {

@@ -8,6 +8,7 @@ import { initLogin } from "./login";
 import { ViewTools } from "./views";
 import { initAdmin } from "./admin";
 import { initBoard } from "./boards";
+import { initViewSettings } from "./view_settings";
 import { initDesigner } from "./designer";
 import { initAddWidget, initDashboard, initNewDashboard } from "./dashboard";
 import { initWidgetTools } from "./dashboard_edit";
@@ -73,6 +74,7 @@ function mount(): void {
     const base = `/api/v1/apps/${encodeURIComponent(schema.app)}/tables/${encodeURIComponent(schema.table)}`;
     initBuilder(document.body, schema.fields, base);
     if (schema.can_build) new ViewTools(schema);
+    if (schema.can_build) document.querySelectorAll<HTMLFormElement>("form[data-island=view-settings]").forEach((form) => initViewSettings(form, schema));
     document.querySelectorAll<HTMLElement>("[data-island=board]").forEach((root) => initBoard(root, schema));
   }
   initAdmin();

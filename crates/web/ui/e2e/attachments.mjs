@@ -91,7 +91,8 @@ Object.assign(tests, {
     assert.match(reason, /大图\.png：不能大于 1 MB/, reason);
     [row] = await records(server, sheet);
     assert.deepEqual(row.fields[keys["照片"]].map((f) => f.name), ["校园.png"], "nothing refused was kept");
-    assert.deepEqual(await englishText(p, [...LATIN, "MB"]), []);
+    // File names and the field's MIME types are the person's data inside the catalog's sentences.
+    assert.deepEqual(await englishText(p, [...LATIN, "MB", "png", "pdf", "image"]), []);
     await checkAccessibility(p, "attachment dialog zh-CN");
     await screenshot(p, "90-attachment-dialog-refused-zh");
 
@@ -151,6 +152,29 @@ Object.assign(tests, {
     await dialog.waitFor({ state: "hidden" });
     assert.equal(await photo.locator("img").count(), 0);
 
+    // The record detail: each attachment field lists its files and opens the same dialog, saved at once.
+    await p.getByRole("button", { name: "展开记录" }).first().click();
+    const detail = p.getByRole("dialog", { name: "学生1" });
+    await detail.getByRole("link", { name: "说明.pdf" }).waitFor();
+    await detail.getByRole("button", { name: "照片" }).click();
+    dialog = p.getByRole("dialog", { name: "照片", exact: true });
+    await dialog.getByRole("button", { name: "上传文件" }).waitFor();
+    await drop(p, dialog, [{ name: "操场.png", type: "image/png", buffer: await png(p, "操场", "#2e7d32") }]);
+    await dialog.getByRole("button", { name: "预览 操场.png" }).waitFor();
+    await screenshot(p, "93-record-detail-files-zh");
+    await p.keyboard.press("Escape");
+    await dialog.waitFor({ state: "hidden" });
+    await detail.getByRole("link", { name: "操场.png" }).waitFor();
+    [row] = await records(server, sheet);
+    assert.deepEqual(row.fields[keys["照片"]].map((f) => f.name), ["操场.png"]);
+    // Saving the detail afterwards uses the version the file change returned (no conflict).
+    await detail.getByRole("textbox", { name: "工时" }).fill("6");
+    await detail.getByRole("button", { name: "保存" }).click();
+    await detail.waitFor({ state: "hidden" });
+    [row] = await records(server, sheet);
+    assert.equal(row.fields[sheet.fields["工时"]], "6.0");
+    assert.equal(row.fields[keys["照片"]].length, 1);
+
     // The same dialog in English.
     const en = await page(ctx, { locale: "en-US" });
     await logIn(en, server, sheet.path);
@@ -160,6 +184,6 @@ Object.assign(tests, {
     await english.getByRole("link", { name: "Download 说明.pdf" }).waitFor();
     await english.getByRole("button", { name: "Remove 说明.pdf" }).waitFor();
     await checkAccessibility(en, "attachment dialog en");
-    await screenshot(en, "93-attachment-dialog-en");
+    await screenshot(en, "98-attachment-dialog-en");
   },
 });

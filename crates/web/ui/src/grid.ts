@@ -508,7 +508,7 @@ export class Grid {
       td.dataset.row = String(index);
       td.dataset.col = String(col);
       td.className = `cell type-${field.type}`;
-      if (isComputed(field) || !isEditable(field) || !this.schema.can_write) td.setAttribute("aria-readonly", "true");
+      if (!this.canEdit(field)) td.setAttribute("aria-readonly", "true");
       const selected = this.inRange(index, col);
       td.setAttribute("aria-selected", String(selected));
       if (selected) td.classList.add("in-range");

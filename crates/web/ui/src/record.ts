@@ -5,6 +5,7 @@
 // table's records by primary field), the chosen items stay listed under it with their remove buttons.
 
 import { call, toLogin } from "./api";
+import { AttachmentEditor, filesOf, reasonOf, urlOf, type Saved } from "./attachments";
 import { detailReason, errorMessage, t } from "./i18n";
 import { Picker, pickedItems, sourceFor, type Source } from "./picker";
 import { ShareTab } from "./share";
@@ -146,6 +147,11 @@ export class RecordDetail {
       const label = document.createElement("label");
       label.htmlFor = id;
       label.textContent = field.name;
+      if (field.type === "attachment") {
+        row.append(label, ...this.filesFor(field, id));
+        this.list.append(row);
+        return;
+      }
       if (isPicked(field)) {
         row.append(label, ...this.pickerFor(field, record.fields[field.key], id));
         this.list.append(row);
@@ -160,6 +166,58 @@ export class RecordDetail {
     this.share?.reset(record.id);
     this.showTab(0);
     this.dialog.showModal();
+  }
+
+  private files: AttachmentEditor | null = null;
+
+  /** An attachment field: its files as download links, and a button (named by the field) that opens the
+   * grid's file dialog; each change there is saved at once with If-Match. */
+  private filesFor(field: Field, id: string): HTMLElement[] {
+    const list = document.createElement("ul");
+    list.className = "record-files";
+    const draw = () => {
+      list.replaceChildren(...filesOf(this.record?.fields[field.key]).map((file) => {
+        const li = document.createElement("li");
+        const link = document.createElement("a");
+        link.href = urlOf(file);
+        link.download = file.name;
+        link.textContent = file.name;
+        link.dataset.userContent = "";
+        li.append(link);
+        return li;
+      }));
+    };
+    draw();
+    const open = document.createElement("button");
+    open.type = "button";
+    open.id = id;
+    open.dataset.key = field.key;
+    open.className = "small";
+    open.textContent = t("upload-file");
+    open.addEventListener("click", () => {
+      if (!this.record) return;
+      this.files ??= new AttachmentEditor();
+      this.files.open(field, field.name, filesOf(this.record.fields[field.key]), (ids) => this.saveFiles(field, ids), () => {
+        draw();
+        open.focus();
+      });
+    });
+    return [list, open];
+  }
+
+  private async saveFiles(field: Field, ids: string[]): Promise<Saved> {
+    const record = this.record;
+    if (!record) return { ok: false, reason: t("js-offline") };
+    const outcome = await call<RecordRow>("PATCH", this.recordsUrl(`/${encodeURIComponent(record.id)}`), { fields: { [field.key]: ids.length ? ids : null } }, {
+      "if-match": `"${record.version}"`,
+    });
+    if (!outcome.ok) {
+      if (outcome.status === 401) toLogin();
+      return { ok: false, reason: reasonOf(outcome.error) };
+    }
+    this.record = outcome.body;
+    this.onSaved(outcome.body);
+    return { ok: true, files: filesOf(outcome.body.fields[field.key]) };
   }
 
   /** The search box of a picked field (named by the field) and its picker, keyboard and mouse. */

@@ -178,6 +178,7 @@ export class AttachmentEditor {
 
   /** Opens the editor of one cell; `save` writes the cell's file ids (with If-Match) and answers. */
   open(field: Field, heading: string, files: FileItem[], save: (ids: string[]) => Promise<Saved>, onClose: () => void): void {
+    if (this.dialog.open) return;
     this.files = [...files];
     this.save = save;
     this.onClose = onClose;

@@ -632,6 +632,12 @@ export class Grid {
       this.dragging = true;
       this.render();
       this.editor.focus();
+      // A double click: the first click redrew the row, so no `dblclick` reaches the cell; the second
+      // press (the browser counts it) opens the editor.
+      if (event.detail === 2 && !event.shiftKey) {
+        this.dragging = false;
+        this.beginEdit(null);
+      }
     });
     this.scroller.addEventListener("mouseover", (event) => {
       if (!this.dragging) return;
@@ -643,7 +649,7 @@ export class Grid {
     document.addEventListener("mouseup", () => (this.dragging = false));
     this.scroller.addEventListener("dblclick", (event) => {
       const target = event.target as HTMLElement;
-      if (target === this.editor ? !this.editing : !!target.closest("td.cell")) this.beginEdit(null);
+      if (target === this.editor && !this.editing) this.beginEdit(null);
     });
     // The grid's focus lives in the editor; a group band's button may take it (Tab reaches the bands).
     this.table.addEventListener("focusin", (event) => {

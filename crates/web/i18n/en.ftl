@@ -457,6 +457,7 @@ js-picker-chosen = Chosen: { $names }
 js-picker-remove = Remove { $name }
 js-picker-keys-single = Type to search · ↑↓ move · Enter chooses · Esc cancels
 js-picker-keys-multiple = Type to search · ↑↓ move · Enter adds or removes · Enter again or Tab saves · Esc cancels
+js-picker-keys-form = Type to search · ↑↓ move · Enter adds or removes · Backspace removes the last · Esc closes the list
 js-rating-value = { $value } of { $max } stars
 js-rating-none = No rating
 

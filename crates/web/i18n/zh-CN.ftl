@@ -456,6 +456,7 @@ js-picker-chosen = 已选：{ $names }
 js-picker-remove = 移除{ $name }
 js-picker-keys-single = 输入即可搜索 · ↑↓ 移动 · Enter 选定 · Esc 取消
 js-picker-keys-multiple = 输入即可搜索 · ↑↓ 移动 · Enter 添加或移除 · 再按 Enter 或 Tab 保存 · Esc 取消
+js-picker-keys-form = 输入即可搜索 · ↑↓ 移动 · Enter 添加或移除 · 退格键移除最后一个 · Esc 收起列表
 js-rating-value = { $value } 星（满分 { $max } 星）
 js-rating-none = 未评分
 

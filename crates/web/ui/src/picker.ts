@@ -27,6 +27,7 @@ export class Picker {
   private list: HTMLUListElement;
   private note: HTMLParagraphElement;
   private keys: HTMLParagraphElement;
+  private drop: HTMLDivElement | null = null;
   private items: Item[] = [];
   private chosen: Item[] = [];
   private multiple = false;
@@ -64,8 +65,17 @@ export class Picker {
     keys.className = "picker-keys hint";
     keys.dataset.keys = "";
     this.keys = keys;
-    this.box.append(this.chosenList, this.list, this.note, keys);
-    if (inline) this.closeMatches(true);
+    if (inline) {
+      // The matches drop down over what follows (opening or closing them never moves a button that is
+      // being clicked); the chosen items stay in the flow under the input.
+      this.drop = document.createElement("div");
+      this.drop.className = "picker-drop";
+      this.drop.append(this.list, this.note, keys);
+      this.box.append(this.chosenList, this.drop);
+      this.closeMatches(true);
+    } else {
+      this.box.append(this.chosenList, this.list, this.note, keys);
+    }
     // The focus stays in the editor: clicks in the popup never take it.
     this.box.addEventListener("mousedown", (event) => event.preventDefault());
   }
@@ -79,7 +89,7 @@ export class Picker {
     this.current = -1;
     this.list.setAttribute("aria-label", field.name);
     this.list.setAttribute("aria-multiselectable", String(multiple));
-    this.keys.textContent = t(multiple ? "js-picker-keys-multiple" : "js-picker-keys-single");
+    this.keys.textContent = t(this.inline ? "js-picker-keys-form" : multiple ? "js-picker-keys-multiple" : "js-picker-keys-single");
     this.box.hidden = false;
     this.closeMatches(false);
     this.editor.setAttribute("role", "combobox");
@@ -92,6 +102,7 @@ export class Picker {
 
   /** Hides or shows the matches, the status line and the key hint (not the chosen items). */
   private closeMatches(closed: boolean): void {
+    if (this.drop) this.drop.hidden = closed;
     this.list.hidden = closed;
     this.note.hidden = closed;
     this.keys.hidden = closed;
@@ -206,7 +217,8 @@ export class Picker {
   private enter(): "done" | "handled" {
     if (this.current >= 0 && this.items[this.current]) {
       this.toggle(this.items[this.current]);
-      if (!this.multiple) return "done";
+      // In a form each pick closes the matches (typing opens them again), so they never cover the form.
+      if (!this.multiple || this.inline) return "done";
       this.editor.value = "";
       this.search("", 0);
       return "handled";
@@ -286,7 +298,7 @@ export class Picker {
       li.addEventListener("click", () => {
         this.current = index;
         this.toggle(item);
-        if (!this.multiple) this.onDone("stay");
+        if (!this.multiple || this.inline) this.onDone("stay");
       });
       this.list.append(li);
     });

@@ -247,7 +247,6 @@ export class RecordDetail {
       if (!picker.open) picker.show(field, picker.value(), multiple, source!);
     };
     let composing = false;
-    input.addEventListener("focus", show);
     input.addEventListener("click", show);
     input.addEventListener("compositionstart", () => (composing = true));
     input.addEventListener("compositionend", () => {

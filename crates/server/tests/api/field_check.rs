@@ -109,12 +109,12 @@ api_tests! {
         let name = format!("{TABLE}/fields/name");
         let set = json!({"options": {"min_length": 2, "max_length": 8, "pattern": "^[a-z0-9]+$"}, "default": "n0"});
         let before = app.patch(&name, &token, set).await.expect(StatusCode::OK).clone();
-        assert_eq!(before["field"]["options"], json!({"min_length": 2, "max_length": 8, "pattern": "^[a-z0-9]+$"}), "{before}");
-        assert_eq!(before["field"]["default"], "n0");
+        assert_eq!(before["options"], json!({"min_length": 2, "max_length": 8, "pattern": "^[a-z0-9]+$"}), "{before}");
+        assert_eq!(before["default"], "n0");
         // Only the options given change: max_length stays; min_length and pattern go; the default is cleared.
         let clear = json!({"options": {"min_length": null, "pattern": null}, "default": null});
         let after = app.patch(&name, &token, clear).await.expect(StatusCode::OK).clone();
-        assert_eq!(after["field"]["options"], json!({"max_length": 8}), "{after}");
+        assert_eq!(after["options"], json!({"max_length": 8}), "{after}");
         let read = app.get(&name, &token).await.expect(StatusCode::OK).clone();
         assert_eq!(read["options"], json!({"max_length": 8}));
         assert!(read["default"].is_null(), "{read}");
@@ -132,15 +132,15 @@ api_tests! {
             .clone();
         let hours_field = format!("{TABLE}/fields/{}", number["key"].as_str().unwrap());
         let cleared = app.patch(&hours_field, &token, json!({"options": {"min": null, "max": null}})).await.expect(StatusCode::OK).clone();
-        assert_eq!(cleared["field"]["options"], json!({"precision": 1}), "{cleared}");
+        assert_eq!(cleared["options"], json!({"precision": 1}), "{cleared}");
         let files = app.post(&format!("{TABLE}/fields"), &token, json!({"name": "Scan", "type": "attachment", "options": {"max_size_mb": 2, "types": ["image/*"]}}))
             .await
             .expect(StatusCode::CREATED)
             .clone();
         let files_field = format!("{TABLE}/fields/{}", files["key"].as_str().unwrap());
         let opened = app.patch(&files_field, &token, json!({"options": {"types": null, "max_size_mb": null}})).await.expect(StatusCode::OK).clone();
-        assert_eq!(opened["field"]["options"]["max_size_mb"], 20, "the default size: {opened}");
-        assert!(opened["field"]["options"]["types"].as_array().is_none_or(Vec::is_empty), "{opened}");
+        assert_eq!(opened["options"]["max_size_mb"], 20, "the default size: {opened}");
+        assert!(opened["options"]["types"].as_array().is_none_or(Vec::is_empty), "{opened}");
         app.patch(&hours_field, &token, json!({"options": {"nope": null}}))
             .await
             .expect_error(StatusCode::BAD_REQUEST, "invalid_request");

@@ -177,7 +177,8 @@ pub fn entries(lang: Lang) -> Vec<(&'static str, &'static str)> {
 
 /// What the islands need, as `{key: text}` with `{ $param }` placeholders left in: every message whose key
 /// starts with `js-`, `error-`, `detail-`, `field-type-` or `operator-`, and the pinned names the view
-/// tools' island builds controls with (`add-condition`, `condition-*`).
+/// tools' island builds controls with (`add-condition`, `condition-*`) and the attachment dialog's
+/// `upload-file`.
 pub fn client_slice(lang: Lang) -> BTreeMap<&'static str, &'static str> {
     entries(lang)
         .into_iter()
@@ -193,6 +194,7 @@ pub fn client_slice(lang: Lang) -> BTreeMap<&'static str, &'static str> {
             .iter()
             .any(|prefix| key.starts_with(prefix))
                 || *key == "add-condition"
+                || *key == "upload-file"
         })
         .collect()
 }

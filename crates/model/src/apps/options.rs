@@ -34,11 +34,18 @@ pub fn parse_kind(
             allowed: allowed.to_vec(),
         });
     }
+    // An option given as `null` is not given: the type's default applies. A change merges the options it
+    // sends into the field's current ones, so `{"min": null}` is how a client removes a bound.
+    let given: Map<String, Value> = options
+        .iter()
+        .filter(|(_, value)| !value.is_null())
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
     let mut check = Checker::default();
     let at = |name: &str| format!("{path}.{name}");
     let kind = {
         let mut opt = OptionReader {
-            options,
+            options: &given,
             check: &mut check,
             at: &at,
         };

@@ -214,7 +214,8 @@ pub struct FieldUpdate {
     /// A new type; stored values are converted (those that do not fit are emptied and counted).
     #[serde(rename = "type")]
     pub field_type: Option<String>,
-    /// Options to change (merged into the current ones when the type stays).
+    /// Options to change (merged into the current ones when the type stays); an option given as `null`
+    /// is removed (the type's default applies).
     #[schema(value_type = Option<Object>)]
     pub options: Option<Map<String, Value>>,
     pub required: Option<bool>,

@@ -102,4 +102,48 @@ api_tests! {
         assert_eq!(values(&app).await, vec![json!("8.0"), Value::Null, json!("7.5"), Value::Null, Value::Null]);
         app
     }
+
+    async fn an_option_given_as_null_is_removed_and_a_null_default_clears(app) {
+        hours(&app).await;
+        let token = app.admin_token.clone();
+        let name = format!("{TABLE}/fields/name");
+        let set = json!({"options": {"min_length": 2, "max_length": 8, "pattern": "^[a-z0-9]+$"}, "default": "n0"});
+        let before = app.patch(&name, &token, set).await.expect(StatusCode::OK).clone();
+        assert_eq!(before["options"], json!({"min_length": 2, "max_length": 8, "pattern": "^[a-z0-9]+$"}), "{before}");
+        assert_eq!(before["default"], "n0");
+        // Only the options given change: max_length stays; min_length and pattern go; the default is cleared.
+        let clear = json!({"options": {"min_length": null, "pattern": null}, "default": null});
+        let after = app.patch(&name, &token, clear).await.expect(StatusCode::OK).clone();
+        assert_eq!(after["options"], json!({"max_length": 8}), "{after}");
+        let read = app.get(&name, &token).await.expect(StatusCode::OK).clone();
+        assert_eq!(read["options"], json!({"max_length": 8}));
+        assert!(read["default"].is_null(), "{read}");
+        // A value the removed pattern refused is taken now; the kept bound still applies.
+        app.post(&format!("{TABLE}/records"), &token, json!({"fields": {"name": "N 1"}}))
+            .await
+            .expect(StatusCode::CREATED);
+        app.post(&format!("{TABLE}/records"), &token, json!({"fields": {"name": "longer than eight"}}))
+            .await
+            .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        // A number's bounds and an attachment's limits clear the same way; an unknown name is still refused.
+        let number = app.post(&format!("{TABLE}/fields"), &token, json!({"name": "Hours", "type": "number", "options": {"precision": 1, "min": "0", "max": "24"}}))
+            .await
+            .expect(StatusCode::CREATED)
+            .clone();
+        let hours_field = format!("{TABLE}/fields/{}", number["key"].as_str().unwrap());
+        let cleared = app.patch(&hours_field, &token, json!({"options": {"min": null, "max": null}})).await.expect(StatusCode::OK).clone();
+        assert_eq!(cleared["options"], json!({"precision": 1}), "{cleared}");
+        let files = app.post(&format!("{TABLE}/fields"), &token, json!({"name": "Scan", "type": "attachment", "options": {"max_size_mb": 2, "types": ["image/*"]}}))
+            .await
+            .expect(StatusCode::CREATED)
+            .clone();
+        let files_field = format!("{TABLE}/fields/{}", files["key"].as_str().unwrap());
+        let opened = app.patch(&files_field, &token, json!({"options": {"types": null, "max_size_mb": null}})).await.expect(StatusCode::OK).clone();
+        assert_eq!(opened["options"]["max_size_mb"], 20, "the default size: {opened}");
+        assert!(opened["options"]["types"].as_array().is_none_or(Vec::is_empty), "{opened}");
+        app.patch(&hours_field, &token, json!({"options": {"nope": null}}))
+            .await
+            .expect_error(StatusCode::BAD_REQUEST, "invalid_request");
+        app
+    }
 }

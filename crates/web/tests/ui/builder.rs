@@ -218,3 +218,28 @@ ui_tests! {
         ui
     }
 }
+
+ui_tests! {
+    async fn the_field_dialog_has_a_time_zone_and_attachment_limits_and_the_islands_get_upload_file(ui) {
+        let (app, table) = attendance(&ui).await;
+        let cookie = ui.log_in().await;
+        for (lang, zone, types, size, upload) in [
+            ("zh-CN", "时区", "允许的文件类型", "单个文件上限（MB）", "\"upload-file\":\"上传文件\""),
+            ("en", "Time zone", "Allowed file types", "Largest file (MB)", "\"upload-file\":\"Upload file\""),
+        ] {
+            let page = ui.page(&format!("/apps/{app}/tables/{table}"), &cookie, lang).await;
+            assert_eq!(page.status, StatusCode::OK);
+            let text = &page.text;
+            // Each input is named by its label, and shown for the types that take the option.
+            assert!(text.contains(&format!("<label for=\"field-time-zone\">{zone}</label>")), "{lang}");
+            assert!(text.contains("name=\"options.time_zone\" list=\"field-time-zones\""), "{lang}");
+            assert!(text.contains("data-types=\"date datetime created_time modified_time\""), "{lang}");
+            assert!(text.contains(&format!("<label for=\"field-file-types\">{types}</label>")), "{lang}");
+            assert!(text.contains(&format!("<label for=\"field-max-size\">{size}</label>")), "{lang}");
+            assert!(text.contains("name=\"options.max_size_mb\" type=\"number\" min=\"1\" max=\"1024\""), "{lang}");
+            // The attachment dialog's button is built by the grid island from the page's messages.
+            assert!(text.contains(upload), "{lang}: the islands' messages carry upload-file");
+        }
+        ui
+    }
+}

@@ -34,10 +34,10 @@ fn english_on(html: &str) -> Vec<String> {
     found
 }
 
-/// Words zh-CN text may write in Latin letters.
+/// Words zh-CN text may write in Latin letters (and `MB`, the unit Chinese text writes sizes in).
 const ALLOWED_LATIN: &[&str] = &[
     "Tenon", "English", "Enter", "Esc", "Tab", "F2", "Ctrl", "Excel", "WPS", "Webhook", "API",
-    "TRUE", "FALSE", "Space", "Delete", "Alt",
+    "TRUE", "FALSE", "Space", "Delete", "Alt", "MB",
 ];
 
 #[track_caller]

@@ -141,4 +141,93 @@ Object.assign(tests, {
     const kept = (await records(server, sheet)).map((r) => r.fields[text.key]).filter((v) => v !== undefined);
     assert.deepEqual(kept, [8]);
   },
+
+  async "field dialog: emptied options are removed from the saved field; a date's time zone; an attachment's types and size"(ctx) {
+    const server = ctx.server;
+    const sheet = await attendance(server, 0);
+    for (const body of [
+      { name: "学号", type: "text", options: { min_length: 2, max_length: 8, pattern: "^S" }, default: "S000" },
+      { name: "体温", type: "number", options: { precision: 1, min: "35", max: "42" } },
+      { name: "日期", type: "date" },
+      { name: "照片", type: "attachment" },
+    ]) {
+      assert.equal((await server.api("POST", `${sheet.base}/fields`, body)).status, 201);
+    }
+    const p = await page(ctx, { locale: "zh-CN" });
+    await logIn(p, server, sheet.path);
+    const edit = async (name) => {
+      await p.locator("details.field-list summary").click();
+      await p.getByRole("button", { name: `编辑字段 ${name}` }).click();
+      return p.getByRole("dialog", { name: "编辑字段" });
+    };
+
+    // Text: the pattern, the fewest characters and the default emptied; the most characters kept.
+    let dialog = await edit("学号");
+    assert.equal(await dialog.getByRole("textbox", { name: "格式（正则表达式）" }).inputValue(), "^S");
+    await dialog.getByRole("textbox", { name: "格式（正则表达式）" }).fill("");
+    await dialog.getByRole("spinbutton", { name: "最少字数" }).fill("");
+    await dialog.getByRole("textbox", { name: "默认值" }).fill("");
+    await saveDialog(p, dialog);
+    let fields = await fieldsOf(server, sheet.base);
+    assert.deepEqual(fields["学号"].options, { max_length: 8 });
+    assert.equal(fields["学号"].default ?? null, null);
+
+    // Number: both bounds emptied; the precision stays.
+    dialog = await edit("体温");
+    await dialog.getByRole("textbox", { name: "最小值" }).fill("");
+    await dialog.getByRole("textbox", { name: "最大值" }).fill("");
+    await saveDialog(p, dialog);
+    fields = await fieldsOf(server, sheet.base);
+    assert.deepEqual(fields["体温"].options, { precision: 1 });
+    assert.equal((await server.api("POST", `${sheet.base}/records`, { fields: { [fields["体温"].key]: "50" } })).status, 201, "no bound any more");
+
+    // Date: a time zone of its own (the browser suggests the zones it knows), then emptied again.
+    dialog = await edit("日期");
+    const zone = dialog.getByRole("combobox", { name: "时区" });
+    assert.ok(await dialog.locator("#field-time-zones option[value='Asia/Tokyo']").count(), "the zones are suggested");
+    await zone.fill("Asia/Tokyo");
+    await checkAccessibility(p, "field dialog time zone zh-CN");
+    assert.deepEqual(await englishText(p, LATIN), []);
+    await screenshot(p, "96-field-time-zone-zh");
+    await saveDialog(p, dialog);
+    assert.equal((await fieldsOf(server, sheet.base))["日期"].options.time_zone, "Asia/Tokyo");
+    dialog = await edit("日期");
+    assert.equal(await zone.inputValue(), "Asia/Tokyo");
+    await zone.fill("Mars/Base");
+    await dialog.getByRole("button", { name: "保存" }).click();
+    // The server's reason, translated, next to the input.
+    await dialog.locator("#field-time-zone-error").waitFor();
+    assert.equal(await zone.getAttribute("aria-invalid"), "true");
+    await zone.fill("");
+    await saveDialog(p, dialog);
+    assert.equal((await fieldsOf(server, sheet.base))["日期"].options.time_zone, undefined);
+
+    // Attachment: allowed types and the largest size, then both emptied (any type, the default 20 MB).
+    dialog = await edit("照片");
+    await dialog.getByRole("textbox", { name: "允许的文件类型" }).fill("image/*, application/pdf");
+    await dialog.getByRole("spinbutton", { name: "单个文件上限（MB）" }).fill("5");
+    await checkAccessibility(p, "field dialog attachment zh-CN");
+    assert.deepEqual(await englishText(p, [...LATIN, "MB"]), []);
+    await screenshot(p, "97-field-attachment-options-zh");
+    await saveDialog(p, dialog);
+    fields = await fieldsOf(server, sheet.base);
+    assert.deepEqual(fields["照片"].options.types, ["image/*", "application/pdf"]);
+    assert.equal(fields["照片"].options.max_size_mb, 5);
+    dialog = await edit("照片");
+    assert.equal(await dialog.getByRole("textbox", { name: "允许的文件类型" }).inputValue(), "image/*, application/pdf");
+    await dialog.getByRole("textbox", { name: "允许的文件类型" }).fill("");
+    await dialog.getByRole("spinbutton", { name: "单个文件上限（MB）" }).fill("");
+    await saveDialog(p, dialog);
+    fields = await fieldsOf(server, sheet.base);
+    assert.deepEqual(fields["照片"].options.types ?? [], []);
+    assert.equal(fields["照片"].options.max_size_mb, 20);
+
+    // A new attachment field takes its limits from the dialog too.
+    dialog = await newField(p, "扫描件", "附件");
+    await dialog.getByRole("textbox", { name: "允许的文件类型" }).fill("application/pdf");
+    await dialog.getByRole("spinbutton", { name: "单个文件上限（MB）" }).fill("2");
+    await saveDialog(p, dialog);
+    fields = await fieldsOf(server, sheet.base);
+    assert.deepEqual(fields["扫描件"].options, { max_size_mb: 2, types: ["application/pdf"] });
+  },
 });

@@ -12,6 +12,8 @@ import "./dashboards.mjs";
 import "./shares.mjs";
 import "./master_detail.mjs";
 import "./admin.mjs";
+import "./attachments.mjs";
+import "./record_links.mjs";
 
 const filter = process.argv[2] ?? "";
 const server = await startServer();

@@ -13,15 +13,23 @@ export async function call<T = unknown>(
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<Outcome<T>> {
+  if (body === undefined) return send<T>(method, url, undefined, headers);
+  return send<T>(method, url, JSON.stringify(body), { "content-type": "application/json", ...headers });
+}
+
+/** A call whose body is sent as it is (a file's bytes, with its own Content-Type); JSON comes back. */
+export async function send<T = unknown>(
+  method: string,
+  url: string,
+  body: BodyInit | undefined,
+  headers: Record<string, string> = {},
+): Promise<Outcome<T>> {
   const init: RequestInit = {
     method,
     credentials: "same-origin",
     headers: { accept: "application/json", ...headers },
+    body,
   };
-  if (body !== undefined) {
-    (init.headers as Record<string, string>)["content-type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
   let response: Response;
   try {
     response = await fetch(url, init);

@@ -1,7 +1,9 @@
 // The table builder: the field dialog (name, type, required, unique, default, and the type's options:
 // choices with colours, precision, currency, bounds, lengths, pattern, link target and inverse, lookup and
-// rollup, autonumber, rating) and the field list (edit, move up/down — the keyboard way to reorder — and
+// rollup, autonumber, rating, a date's time zone, an attachment's file types and size) and the field list (edit, move up/down — the keyboard way to reorder — and
 // delete). Changing a field's type first asks the server what the change would clear, and says so.
+// Emptying an option's input removes the option: an edit sends it as `null` (the API then applies the
+// type's default), so a saved field no longer has a bound, pattern or limit that was cleared.
 
 import { call, toLogin } from "./api";
 import { showError } from "./forms";
@@ -12,6 +14,12 @@ import { toApi, type Field } from "./values";
 const CHOICE_TYPES = new Set(["single_select", "multi_select"]);
 const NUMBER_TYPES = new Set(["number", "currency", "percent"]);
 const BOUNDED_TYPES = new Set(["number", "currency", "percent", "duration"]);
+const ZONED_TYPES = new Set(["date", "datetime", "created_time", "modified_time"]);
+/** Options the dialog has an input for, which emptying that input removes. */
+const CLEARABLE = new Set([
+  "precision", "currency", "min", "max", "min_length", "max_length", "pattern", "prefix", "date_pattern", "digits",
+  "time_zone", "types", "max_size_mb",
+]);
 
 interface FieldWithRules extends Field {
   unique?: boolean;
@@ -47,6 +55,19 @@ export function initBuilder(root: HTMLElement, fields: Field[], base: string): v
   const minLength = input("options.min_length");
   const maxLength = input("options.max_length");
   const pattern = input("options.pattern");
+  const timeZone = input("options.time_zone");
+  const fileTypes = input("options.types");
+  const maxSize = input("options.max_size_mb");
+  // The zones the browser knows, offered as suggestions (the server checks the name either way).
+  const zoneList = form.querySelector<HTMLDataListElement>("#field-time-zones");
+  const supported = (Intl as unknown as { supportedValuesOf?: (key: string) => string[] }).supportedValuesOf;
+  if (zoneList && supported) {
+    zoneList.replaceChildren(...supported("timeZone").map((zone) => {
+      const option = document.createElement("option");
+      option.value = zone;
+      return option;
+    }));
+  }
   const unique = input("unique");
   const fallback = input("default");
   const formulaBox = input<HTMLTextAreaElement>("formula");
@@ -244,6 +265,9 @@ export function initBuilder(root: HTMLElement, fields: Field[], base: string): v
       datePattern.value = typeof options.date_pattern === "string" ? options.date_pattern : "";
       setValue(digits, options.digits);
       if (typeof options.function === "string") rollupFunction.value = options.function;
+      setValue(timeZone, options.time_zone);
+      setValue(fileTypes, Array.isArray(options.types) ? options.types.join(", ") : "");
+      setValue(maxSize, options.max_size_mb);
     } else {
       multiple.checked = type.value === "link";
       if (CHOICE_TYPES.has(type.value)) addChoice();
@@ -287,6 +311,12 @@ export function initBuilder(root: HTMLElement, fields: Field[], base: string): v
     if (["lookup", "rollup", "count"].includes(kind) && lookupLink.value) options.link = lookupLink.value;
     if ((kind === "lookup" || kind === "rollup") && lookupField.value) options.field = lookupField.value;
     if (kind === "rollup") options.function = rollupFunction.value;
+    if (ZONED_TYPES.has(kind) && text(timeZone)) options.time_zone = text(timeZone);
+    if (kind === "attachment") {
+      const types = fileTypes.value.split(/[,，、\s]+/).map((type) => type.trim()).filter(Boolean);
+      if (types.length) options.types = types;
+      if (whole(maxSize) !== undefined) options.max_size_mb = whole(maxSize);
+    }
     if (kind === "autonumber") {
       if (text(prefix)) options.prefix = text(prefix);
       if (datePattern.value) options.date_pattern = datePattern.value;
@@ -309,6 +339,12 @@ export function initBuilder(root: HTMLElement, fields: Field[], base: string): v
       else if (editing && editing.default !== undefined && editing.default !== null) body.default = null;
     }
     const options = optionsFor(kind);
+    if (editing && editing.type === kind && kind !== "link") {
+      // An option the field has that the form now leaves empty is removed.
+      for (const key of Object.keys(editing.options ?? {})) {
+        if (CLEARABLE.has(key) && !(key in options)) options[key] = null;
+      }
+    }
     if (Object.keys(options).length) body.options = options;
     const url = editing ? `${base}/fields/${encodeURIComponent(editing.key)}` : `${base}/fields`;
     const outcome = await call(editing ? "PATCH" : "POST", url, body);

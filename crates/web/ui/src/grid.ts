@@ -12,7 +12,8 @@ import { Virtualizer, elementScroll, observeElementOffset, observeElementRect } 
 import { call, toLogin } from "./api";
 import { detailReason, errorMessage, t, type ApiError } from "./i18n";
 import { RecordDetail, type RecordRow } from "./record";
-import { departmentSource, linkSource, memberSource, Picker, type Item, type Source } from "./picker";
+import { AttachmentEditor, fillAttachmentCell, filesOf, reasonOf, type Saved } from "./attachments";
+import { Picker, pickedItems, sourceFor, type Item, type Source } from "./picker";
 import {
   choices, display, editText, isComputed, isEditable, isMultiple, isPicked, localDateTime, parseTsv, pickedApiValue,
   pickedIds, setTimeZone, toApi, toTsv, zoneOf, type Field,
@@ -507,7 +508,7 @@ export class Grid {
       td.dataset.row = String(index);
       td.dataset.col = String(col);
       td.className = `cell type-${field.type}`;
-      if (isComputed(field) || !isEditable(field) || !this.schema.can_write) td.setAttribute("aria-readonly", "true");
+      if (!this.canEdit(field)) td.setAttribute("aria-readonly", "true");
       const selected = this.inRange(index, col);
       td.setAttribute("aria-selected", String(selected));
       if (selected) td.classList.add("in-range");
@@ -541,6 +542,10 @@ export class Grid {
       box.className = value === true ? "check on" : "check";
       box.textContent = value === true ? "✓" : "";
       td.append(box);
+      return;
+    }
+    if (field.type === "attachment") {
+      fillAttachmentCell(td, value);
       return;
     }
     if (isPicked(field)) {
@@ -627,6 +632,12 @@ export class Grid {
       this.dragging = true;
       this.render();
       this.editor.focus();
+      // A double click: the first click redrew the row, so no `dblclick` reaches the cell; the second
+      // press (the browser counts it) opens the editor.
+      if (event.detail === 2 && !event.shiftKey) {
+        this.dragging = false;
+        this.beginEdit(null);
+      }
     });
     this.scroller.addEventListener("mouseover", (event) => {
       if (!this.dragging) return;
@@ -638,7 +649,7 @@ export class Grid {
     document.addEventListener("mouseup", () => (this.dragging = false));
     this.scroller.addEventListener("dblclick", (event) => {
       const target = event.target as HTMLElement;
-      if (target === this.editor ? !this.editing : !!target.closest("td.cell")) this.beginEdit(null);
+      if (target === this.editor && !this.editing) this.beginEdit(null);
     });
     // The grid's focus lives in the editor; a group band's button may take it (Tab reaches the bands).
     this.table.addEventListener("focusin", (event) => {
@@ -836,7 +847,7 @@ export class Grid {
   // ---- editing ------------------------------------------------------------------------------------
 
   private canEdit(field: Field | undefined): field is Field {
-    return !!field && this.schema.can_write && (isEditable(field) || isPicked(field)) && !isComputed(field);
+    return !!field && this.schema.can_write && (isEditable(field) || isPicked(field) || field.type === "attachment") && !isComputed(field);
   }
 
   /** Opens the editor: `null` starts from the cell's value, `undefined` keeps what was just typed. */
@@ -848,6 +859,7 @@ export class Grid {
       return;
     }
     this.anchor = { ...this.active };
+    if (field.type === "attachment") return this.openFiles(row, field);
     this.editing = true;
     this.hideOptions();
     const value = row.fields[field.key];
@@ -875,6 +887,55 @@ export class Grid {
     this.editor.classList.add("editing");
     if (field.type === "single_select" || field.type === "rating") this.showOptions(field);
     this.render();
+  }
+
+  // ---- attachment cells: a dialog of the cell's files (attachments.ts) -----------------------------
+
+  private files: AttachmentEditor | null = null;
+
+  private openFiles(row: Row, field: Field): void {
+    this.editor.value = "";
+    this.files ??= new AttachmentEditor();
+    const heading = t("js-attachments-title", { field: field.name, row: this.active.row + 1 });
+    this.files.open(field, heading, filesOf(row.fields[field.key]), (ids) => this.saveFiles(row, field, ids), () => {
+      this.render();
+      this.editor.focus();
+    });
+  }
+
+  /** Writes a cell's file ids (after this person's earlier saves of the record, with If-Match). */
+  private saveFiles(row: Row, field: Field, ids: string[]): Promise<Saved> {
+    return new Promise((resolve) => {
+      void this.queue(row.id, async () => {
+        const before = row.fields[field.key];
+        this.inFlight += 1;
+        this.status();
+        const outcome = await call<Row>("PATCH", this.recordsUrl(`/${encodeURIComponent(row.id)}`), { fields: { [field.key]: ids.length ? ids : null } }, {
+          "if-match": `"${row.version}"`,
+        });
+        this.inFlight -= 1;
+        this.status();
+        if (outcome.ok) {
+          Object.assign(row, outcome.body);
+          this.undo.push({ record: row.id, key: field.key, before });
+          this.render();
+          resolve({ ok: true, files: filesOf(row.fields[field.key]) });
+          return;
+        }
+        if (outcome.status === 401) toLogin();
+        if (outcome.status === 409) {
+          // Someone changed the record: their files are shown, and this person adds or removes again.
+          const fresh = await call<Row>("GET", this.recordsUrl(`/${encodeURIComponent(row.id)}`));
+          if (fresh.ok) {
+            Object.assign(row, fresh.body);
+            this.render();
+            resolve({ ok: false, reason: reasonOf(outcome.error), files: filesOf(row.fields[field.key]) });
+            return;
+          }
+        }
+        resolve({ ok: false, reason: reasonOf(outcome.error) });
+      });
+    });
   }
 
   private cancelEdit(): void {
@@ -1078,7 +1139,7 @@ export class Grid {
   private sourceOf(field: Field): Source {
     let source = this.sources.get(field.key);
     if (!source) {
-      source = field.type === "member" ? memberSource() : field.type === "department" ? departmentSource() : linkSource(this.schema.app, field);
+      source = sourceFor(this.schema.app, field);
       this.sources.set(field.key, source);
     }
     return source;
@@ -1211,7 +1272,10 @@ export class Grid {
     const row = this.rows.find((r) => r?.id === last.record);
     const field = this.fields.find((f) => f.key === last.key);
     if (!row || !field) return;
-    const value = isPicked(field) ? pickedApiValue(field, pickedIds(last.before)) : last.before ?? null;
+    const files = field.type === "attachment" ? pickedIds(last.before) : [];
+    const value = isPicked(field)
+      ? pickedApiValue(field, pickedIds(last.before))
+      : field.type === "attachment" ? (files.length ? files : null) : last.before ?? null;
     const edit = { record: row.id, key: field.key, value, text: editText(field, last.before), version: row.version, shown: last.before ?? null };
     await this.send(row, field, edit, row.fields[field.key]);
   }
@@ -1283,7 +1347,8 @@ export class Grid {
       const fields: Record<string, unknown> = {};
       line.forEach((cell, c) => {
         const field = this.fields[this.active.col + c];
-        if (this.canEdit(field)) fields[field.key] = isPicked(field) ? pastedNames(field, cell) : toApi(field, cell);
+        // Files are not pasted as text (their cells take uploads).
+        if (this.canEdit(field) && field.type !== "attachment") fields[field.key] = isPicked(field) ? pastedNames(field, cell) : toApi(field, cell);
       });
       const row = this.rows[this.active.row + r];
       if (row) updates.push({ id: row.id, fields });
@@ -1359,13 +1424,6 @@ function ratingMax(field: Field): number {
   return Number.isInteger(max) && max >= 1 && max <= 10 ? max : 5;
 }
 
-/** A picked value (`{id, name}` objects, one or a list) as picker items. */
-function pickedItems(value: unknown): Item[] {
-  const list = Array.isArray(value) ? value : value == null ? [] : [value];
-  return list
-    .filter((item): item is { id: unknown; name?: unknown } => !!item && typeof item === "object" && "id" in item)
-    .map((item) => ({ id: String(item.id), name: String(item.name ?? item.id) }));
-}
 
 /** A pasted cell of a picked field: names (several separated by commas when the field holds a list). */
 function pastedNames(field: Field, text: string): unknown {

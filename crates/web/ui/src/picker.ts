@@ -26,6 +26,8 @@ export class Picker {
   private chosenList: HTMLUListElement;
   private list: HTMLUListElement;
   private note: HTMLParagraphElement;
+  private keys: HTMLParagraphElement;
+  private drop: HTMLDivElement | null = null;
   private items: Item[] = [];
   private chosen: Item[] = [];
   private multiple = false;
@@ -43,10 +45,13 @@ export class Picker {
     private id: string,
     /** The choice is made (a single value picked, or Enter on a list): the grid saves it and moves on. */
     private onDone: (then: "down" | "stay") => void,
+    /** In a form (the record detail) the chosen items stay in view under their input while the matches
+     * are closed, and their remove buttons are in the tab order. */
+    private inline = false,
   ) {
     this.box = document.createElement("div");
-    this.box.className = "picker";
-    this.box.hidden = true;
+    this.box.className = inline ? "picker inline" : "picker";
+    this.box.hidden = !inline;
     this.chosenList = document.createElement("ul");
     this.chosenList.className = "picker-chosen";
     this.list = document.createElement("ul");
@@ -59,7 +64,18 @@ export class Picker {
     const keys = document.createElement("p");
     keys.className = "picker-keys hint";
     keys.dataset.keys = "";
-    this.box.append(this.chosenList, this.list, this.note, keys);
+    this.keys = keys;
+    if (inline) {
+      // The matches drop down over what follows (opening or closing them never moves a button that is
+      // being clicked); the chosen items stay in the flow under the input.
+      this.drop = document.createElement("div");
+      this.drop.className = "picker-drop";
+      this.drop.append(this.list, this.note, keys);
+      this.box.append(this.chosenList, this.drop);
+      this.closeMatches(true);
+    } else {
+      this.box.append(this.chosenList, this.list, this.note, keys);
+    }
     // The focus stays in the editor: clicks in the popup never take it.
     this.box.addEventListener("mousedown", (event) => event.preventDefault());
   }
@@ -73,8 +89,9 @@ export class Picker {
     this.current = -1;
     this.list.setAttribute("aria-label", field.name);
     this.list.setAttribute("aria-multiselectable", String(multiple));
-    this.box.querySelector<HTMLElement>("[data-keys]")!.textContent = t(multiple ? "js-picker-keys-multiple" : "js-picker-keys-single");
+    this.keys.textContent = t(this.inline ? "js-picker-keys-form" : multiple ? "js-picker-keys-multiple" : "js-picker-keys-single");
     this.box.hidden = false;
+    this.closeMatches(false);
     this.editor.setAttribute("role", "combobox");
     this.editor.setAttribute("aria-autocomplete", "list");
     this.editor.setAttribute("aria-controls", this.list.id);
@@ -83,9 +100,26 @@ export class Picker {
     this.search(this.editor.value, 0);
   }
 
+  /** Hides or shows the matches, the status line and the key hint (not the chosen items). */
+  private closeMatches(closed: boolean): void {
+    if (this.drop) this.drop.hidden = closed;
+    this.list.hidden = closed;
+    this.note.hidden = closed;
+    this.keys.hidden = closed;
+  }
+
+  /** An inline picker's chosen items before it is first opened (a record's current links). */
+  preset(field: Field, chosen: Item[], multiple: boolean): void {
+    this.multiple = multiple;
+    this.chosen = [...chosen];
+    this.list.setAttribute("aria-label", field.name);
+    this.renderChosen();
+  }
+
   hide(): void {
     this.open = false;
-    this.box.hidden = true;
+    if (this.inline) this.closeMatches(true);
+    else this.box.hidden = true;
     this.searches += 1;
     this.searching = false;
     this.enterWaiting = false;
@@ -183,7 +217,8 @@ export class Picker {
   private enter(): "done" | "handled" {
     if (this.current >= 0 && this.items[this.current]) {
       this.toggle(this.items[this.current]);
-      if (!this.multiple) return "done";
+      // In a form each pick closes the matches (typing opens them again), so they never cover the form.
+      if (!this.multiple || this.inline) return "done";
       this.editor.value = "";
       this.search("", 0);
       return "handled";
@@ -224,11 +259,15 @@ export class Picker {
       name.textContent = item.name;
       const remove = document.createElement("button");
       remove.type = "button";
-      remove.tabIndex = -1;
+      remove.tabIndex = this.inline ? 0 : -1;
       remove.className = "chip-remove";
       remove.textContent = "×";
       remove.setAttribute("aria-label", t("js-picker-remove", { name: item.name }));
-      remove.addEventListener("click", () => this.remove(item));
+      remove.addEventListener("click", () => {
+        this.remove(item);
+        // In a form the focus goes back to the search box (the button is gone).
+        if (this.inline) this.editor.focus();
+      });
       li.append(name, remove);
       this.chosenList.append(li);
     }
@@ -259,7 +298,7 @@ export class Picker {
       li.addEventListener("click", () => {
         this.current = index;
         this.toggle(item);
-        if (!this.multiple) this.onDone("stay");
+        if (!this.multiple || this.inline) this.onDone("stay");
       });
       this.list.append(li);
     });
@@ -271,6 +310,19 @@ export class Picker {
       this.editor.removeAttribute("aria-activedescendant");
     }
   }
+}
+
+/** A picked value (`{id, name}` objects, one or a list) as picker items. */
+export function pickedItems(value: unknown): Item[] {
+  const list = Array.isArray(value) ? value : value == null ? [] : [value];
+  return list
+    .filter((item): item is { id: unknown; name?: unknown } => !!item && typeof item === "object" && "id" in item)
+    .map((item) => ({ id: String(item.id), name: String(item.name ?? item.id) }));
+}
+
+/** Where a picked field's items come from: members, departments, or the linked table's records. */
+export function sourceFor(app: string, field: Field): Source {
+  return field.type === "member" ? memberSource() : field.type === "department" ? departmentSource() : linkSource(app, field);
 }
 
 // ---- sources: where a picker's items come from -----------------------------------------------------

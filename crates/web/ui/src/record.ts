@@ -1,11 +1,15 @@
 // The record detail: every field of one record in a dialog, each input named exactly by its field name,
-// saved through the records API; the record's history (who, when, field, old → new); and, for members
-// who may write, its share links (`share.ts`).
+// saved through the records API with If-Match; the record's history (who, when, field, old → new); and,
+// for members who may write, its share links (`share.ts`). Link, member and department fields are edited
+// with the grid's picker (`picker.ts`) inline: the input named by the field searches (a link: the linked
+// table's records by primary field), the chosen items stay listed under it with their remove buttons.
 
 import { call, toLogin } from "./api";
+import { AttachmentEditor, filesOf, reasonOf, urlOf, type Saved } from "./attachments";
 import { detailReason, errorMessage, t } from "./i18n";
+import { Picker, pickedItems, sourceFor, type Source } from "./picker";
 import { ShareTab } from "./share";
-import { choices, display, isComputed, isEditable, toApi, type Field } from "./values";
+import { choices, display, isComputed, isEditable, isMultiple, isPicked, pickedApiValue, toApi, type Field } from "./values";
 
 export interface RecordRow {
   id: string;
@@ -87,6 +91,9 @@ export class RecordDetail {
   private panels: HTMLElement[];
   private record: RecordRow | null = null;
   private share: ShareTab | null = null;
+  /** The pickers of the open record's picked fields, with the ids it had. */
+  private pickers = new Map<string, { picker: Picker; original: string }>();
+  private sources = new Map<string, Source>();
 
   constructor(
     dialog: HTMLDialogElement,
@@ -132,6 +139,7 @@ export class RecordDetail {
     this.record = record;
     this.dialog.querySelector(".record-title")!.textContent = title;
     this.list.replaceChildren();
+    this.pickers.clear();
     this.fields.forEach((field, index) => {
       const row = document.createElement("div");
       row.className = "field";
@@ -139,6 +147,16 @@ export class RecordDetail {
       const label = document.createElement("label");
       label.htmlFor = id;
       label.textContent = field.name;
+      if (field.type === "attachment") {
+        row.append(label, ...this.filesFor(field, id));
+        this.list.append(row);
+        return;
+      }
+      if (isPicked(field)) {
+        row.append(label, ...this.pickerFor(field, record.fields[field.key], id));
+        this.list.append(row);
+        return;
+      }
       const input = inputFor(field, record.fields[field.key], id);
       input.dataset.key = field.key;
       row.append(label, input);
@@ -148,6 +166,122 @@ export class RecordDetail {
     this.share?.reset(record.id);
     this.showTab(0);
     this.dialog.showModal();
+  }
+
+  private files: AttachmentEditor | null = null;
+
+  /** An attachment field: its files as download links, and a button (named by the field) that opens the
+   * grid's file dialog; each change there is saved at once with If-Match. */
+  private filesFor(field: Field, id: string): HTMLElement[] {
+    const list = document.createElement("ul");
+    list.className = "record-files";
+    const draw = () => {
+      list.replaceChildren(...filesOf(this.record?.fields[field.key]).map((file) => {
+        const li = document.createElement("li");
+        const link = document.createElement("a");
+        link.href = urlOf(file);
+        link.download = file.name;
+        link.textContent = file.name;
+        link.dataset.userContent = "";
+        li.append(link);
+        return li;
+      }));
+    };
+    draw();
+    const open = document.createElement("button");
+    open.type = "button";
+    open.id = id;
+    open.dataset.key = field.key;
+    open.className = "small";
+    open.textContent = t("upload-file");
+    open.addEventListener("click", () => {
+      if (!this.record) return;
+      this.files ??= new AttachmentEditor();
+      this.files.open(field, field.name, filesOf(this.record.fields[field.key]), (ids) => this.saveFiles(field, ids), () => {
+        draw();
+        open.focus();
+      });
+    });
+    return [list, open];
+  }
+
+  private async saveFiles(field: Field, ids: string[]): Promise<Saved> {
+    const record = this.record;
+    if (!record) return { ok: false, reason: t("js-offline") };
+    const outcome = await call<RecordRow>("PATCH", this.recordsUrl(`/${encodeURIComponent(record.id)}`), { fields: { [field.key]: ids.length ? ids : null } }, {
+      "if-match": `"${record.version}"`,
+    });
+    if (!outcome.ok) {
+      if (outcome.status === 401) toLogin();
+      return { ok: false, reason: reasonOf(outcome.error) };
+    }
+    this.record = outcome.body;
+    this.onSaved(outcome.body);
+    return { ok: true, files: filesOf(outcome.body.fields[field.key]) };
+  }
+
+  /** The search box of a picked field (named by the field) and its picker, keyboard and mouse. */
+  private pickerFor(field: Field, value: unknown, id: string): HTMLElement[] {
+    const input = document.createElement("input");
+    input.id = id;
+    input.dataset.key = field.key;
+    input.autocomplete = "off";
+    input.spellcheck = false;
+    input.className = "picker-search";
+    const multiple = isMultiple(field);
+    const reset = () => {
+      picker.hide();
+      input.value = "";
+    };
+    const picker = new Picker(input, `${id}-picker`, () => reset(), true);
+    const items = pickedItems(value);
+    picker.preset(field, items, multiple);
+    this.pickers.set(field.key, { picker, original: items.map((item) => item.id).join(",") });
+    let source = this.sources.get(field.key);
+    if (!source) {
+      const app = decodeURIComponent(/\/apps\/([^/]+)\//.exec(this.recordsUrl(""))?.[1] ?? "");
+      source = sourceFor(app, field);
+      this.sources.set(field.key, source);
+    }
+    const show = () => {
+      if (!picker.open) picker.show(field, picker.value(), multiple, source!);
+    };
+    let composing = false;
+    input.addEventListener("click", show);
+    input.addEventListener("compositionstart", () => (composing = true));
+    input.addEventListener("compositionend", () => {
+      composing = false;
+      show();
+      picker.search(input.value);
+    });
+    input.addEventListener("input", () => {
+      if (composing) return;
+      if (!picker.open) show();
+      else picker.search(input.value);
+    });
+    input.addEventListener("keydown", (event) => {
+      if (event.isComposing || event.keyCode === 229 || composing) return;
+      if (!picker.open) {
+        // The arrows open the matches; Backspace in the empty search removes the last chosen.
+        if (!["ArrowDown", "ArrowUp", "Backspace"].includes(event.key)) return;
+        show();
+      }
+      if (event.key === "Escape") {
+        // Closes the matches, not the dialog.
+        event.preventDefault();
+        event.stopPropagation();
+        reset();
+        return;
+      }
+      if (picker.key(event) === "done") reset();
+    });
+    picker.box.addEventListener("focusout", (event) => {
+      if (!picker.box.contains(event.relatedTarget as Node) && event.relatedTarget !== input) reset();
+    });
+    input.addEventListener("blur", (event) => {
+      if (!picker.box.contains(event.relatedTarget as Node)) reset();
+    });
+    return [input, picker.box];
   }
 
   private clearErrors(): void {
@@ -161,6 +295,12 @@ export class RecordDetail {
     if (!this.record) return;
     const changed: Record<string, unknown> = {};
     for (const field of this.fields) {
+      const picked = this.pickers.get(field.key);
+      if (picked && isPicked(field)) {
+        const ids = picked.picker.value().map((item) => item.id);
+        if (ids.join(",") !== picked.original) changed[field.key] = pickedApiValue(field, ids);
+        continue;
+      }
       const element = this.list.querySelector<HTMLElement>(`[data-key="${CSS.escape(field.key)}"]`);
       if (!element || !isEditable(field) || isComputed(field)) continue;
       const value = valueOf(field, element);

@@ -305,6 +305,7 @@ impl Tenant<'_> {
 
     /// A request was sent (or may have been) and its answer never journaled, and sending it again is
     /// not safe: a person decides.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn unknown_outcome(
         &self,
         conn: &mut Conn<'_>,

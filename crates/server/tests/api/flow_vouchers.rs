@@ -243,6 +243,36 @@ api_tests! {
         app
     }
 
+    async fn a_kingdee_push_cut_short_by_a_lost_claim_is_asked_for_by_key_not_saved_again(app) {
+        let fake = kingdee(&app).await;
+        let hold = std::sync::Arc::new(tokio::sync::Notify::new());
+        fake.script([Script::Hold(hold.clone())]);
+        import(&app, shop(kingdee_step(json!({"timeout": "30s"})))).await.expect(StatusCode::CREATED);
+        let order = paid_order(&app, "甲公司", "113.00").await;
+        for _ in 0..300 {
+            if !fake.vouchers().is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(fake.vouchers().len(), 1, "Kingdee saved it and holds the answer");
+        // The worker waits on Kingdee; its lease runs out and the other worker claims the run: the step
+        // is `running`, its answer unknown — Kingdee is asked by key before anything is saved again.
+        app.clock.advance(chrono::TimeDelta::minutes(2));
+        let run_id = push_runs(&app, 1).await[0]["id"].as_str().unwrap().to_owned();
+        let done = run_in(&app, &run_id, "succeeded").await;
+        assert_eq!(step(&done, "k")["output"]["existing"], true, "{done}");
+        assert_eq!(note_of(&app, &order).await, "1");
+        // The first worker's answer comes too late: its claim is gone, it journals nothing.
+        hold.notify_waiters();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(fake.vouchers().len(), 1, "exactly one voucher");
+        assert_eq!(fake.saves(), 1, "the Save was not sent again");
+        let again = run_in(&app, &run_id, "succeeded").await;
+        assert_eq!(step(&again, "k")["output"], step(&done, "k")["output"]);
+        app
+    }
+
     async fn a_kingdee_refusal_fails_the_run_and_a_retry_from_the_step_pushes_it(app) {
         let fake = kingdee(&app).await;
         fake.script([Script::Refuse("科目 1122 未启用")]);

@@ -24,6 +24,8 @@ pub enum Script {
     Drop,
     /// Saves, then answers after this long.
     Slow(Duration),
+    /// Saves, then answers when the test says so.
+    Hold(Arc<tokio::sync::Notify>),
 }
 
 /// A voucher the fake Kingdee saved.
@@ -162,8 +164,10 @@ impl FakeKingdee {
                             .into_response(),
                             (Some(Script::Drop), _) => broken(),
                             (script, Some(saved)) => {
-                                if let Some(Script::Slow(wait)) = script {
-                                    tokio::time::sleep(wait).await;
+                                match script {
+                                    Some(Script::Slow(wait)) => tokio::time::sleep(wait).await,
+                                    Some(Script::Hold(hold)) => hold.notified().await,
+                                    _ => {}
                                 }
                                 axum::Json(json!({"Result": {"ResponseStatus": {"IsSuccess": true, "MsgCode": 0,
                                     "Errors": [], "SuccessEntitys": [{"Id": saved.id, "Number": format!("V{}", saved.id), "DIndex": 0}]},
@@ -243,8 +247,10 @@ impl FakeU8 {
                         Some(Script::Refuse(message)) => answer("1", message, "").into_response(),
                         Some(Script::Drop) => broken(),
                         other => {
-                            if let Some(Script::Slow(wait)) = other {
-                                tokio::time::sleep(wait).await;
+                            match other {
+                                Some(Script::Slow(wait)) => tokio::time::sleep(wait).await,
+                                Some(Script::Hold(hold)) => hold.notified().await,
+                                _ => {}
                             }
                             answer("0", "凭证导入成功", &format!("记-{count:04}")).into_response()
                         }

@@ -15,6 +15,11 @@ pub async fn send(
     call: &OutsideCall,
     now: chrono::DateTime<chrono::Utc>,
 ) -> OutsideAnswer {
+    answer_of(request(sender, call).await, now)
+}
+
+/// Sends `call` with its credentials: the transport's reply.
+pub async fn request(sender: &Sender, call: &OutsideCall) -> OutboundReply {
     let body = call.body.clone().unwrap_or_default();
     let mut headers = call.headers.clone();
     let mut url = call.url.clone();
@@ -105,7 +110,7 @@ pub async fn send(
             }
         }
     }
-    let reply = sender
+    sender
         .request(OutboundRequest {
             method: call.method.clone(),
             url,
@@ -113,7 +118,11 @@ pub async fn send(
             body: call.body.as_ref().map(|b| b.clone().into_bytes()),
             timeout: call.timeout,
         })
-        .await;
+        .await
+}
+
+/// A transport's reply as an outside step's answer (a broken connection as a connect failure: retried).
+pub fn answer_of(reply: OutboundReply, now: chrono::DateTime<chrono::Utc>) -> OutsideAnswer {
     match reply {
         OutboundReply::Answered {
             status,
@@ -132,7 +141,7 @@ pub async fn send(
             failure: Failure::Timeout,
             reason,
         },
-        OutboundReply::Connect(reason) => OutsideAnswer::Failed {
+        OutboundReply::Connect(reason) | OutboundReply::Broken(reason) => OutsideAnswer::Failed {
             failure: Failure::Connect,
             reason,
         },

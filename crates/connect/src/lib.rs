@@ -9,22 +9,30 @@
 //! With the workers runs the node's scheduler ([`Store::run_schedules`] every poll interval): schedule
 //! triggers' slots, by the store's clock, one run per slot however many nodes tick.
 //!
-//! Outside steps (`http`, `robot`, `sms`, `email`): the store journals the request `running` and hands
+//! Outside steps (`http`, `robot`, `sms`, `email`, `kingdee_voucher`, `yonyou_voucher`): the store journals the request `running` and hands
 //! it over ([`Advance::Outside`]); the worker sends it ([`http::send`], through `tenon_events`' guarded
 //! client, with the connection's credentials and the vendors' signatures; an e-mail through
 //! [`smtp::send`]) and hands the answer back ([`Store::finish_outside_step`]).
 //!
-//! Not built yet: the `sql`, `kingdee_voucher` and `yonyou_voucher` connectors.
+//! Voucher steps: `kingdee_voucher` holds a conversation with Kingdee K/3 Cloud ([`kingdee::push`]: the
+//! node's session or a login, a query by Tenon's key, the Save, a new login once when the session is
+//! gone, a Save whose answer was lost reconciled by asking by key) and hands back the step's output;
+//! `yonyou_voucher` POSTs U8's EAI document ([`yonyou::post`]), an unclear outcome reported as such
+//! (the store makes it `unknown_outcome`).
+//!
+//! Not built yet: the `sql` connector.
 
 use std::time::Duration;
 
 use tenon_events::Sender;
 use tenon_store::Store;
-use tenon_store::flows::Advance;
+use tenon_store::flows::{Advance, VoucherPush};
 use tokio::task::JoinHandle;
 
 pub mod http;
+pub mod kingdee;
 pub mod smtp;
+pub mod yonyou;
 
 /// How many workers a node runs, and how they poll.
 #[derive(Debug, Clone)]
@@ -112,10 +120,15 @@ pub async fn round(
             match advanced {
                 Ok(Advance::Continue) => advanced = store.advance_flow_run(&claim).await,
                 Ok(Advance::Outside(call)) => {
-                    let answer = if call.mail.is_some() {
-                        smtp::send(sender, &call).await
-                    } else {
-                        http::send(sender, &call, store.now()).await
+                    let answer = match (&call.mail, call.voucher.as_deref()) {
+                        (Some(_), _) => smtp::send(sender, &call).await,
+                        (_, Some(VoucherPush::Kingdee(push))) => {
+                            kingdee::push(sender, &call, push).await
+                        }
+                        (_, Some(VoucherPush::YonyouU8 { .. })) => {
+                            yonyou::post(sender, &call, store.now()).await
+                        }
+                        (None, None) => http::send(sender, &call, store.now()).await,
                     };
                     advanced = store.finish_outside_step(&claim, &call, answer).await;
                 }

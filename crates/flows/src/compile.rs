@@ -193,6 +193,8 @@ pub enum Action {
     Sms(Box<crate::sms::SmsSpec>),
     /// An e-mail through an SMTP server, sent by a flow worker (see [`crate::email`]).
     Email(Box<crate::email::EmailSpec>),
+    /// A Tenon voucher pushed to Kingdee or U8 by a flow worker (see [`crate::voucher`]).
+    Voucher(Box<crate::voucher::VoucherSpec>),
     /// `steps` run once per item, in one transaction per batch of items.
     ForEach {
         items: String,
@@ -224,6 +226,7 @@ impl Action {
             Action::Robot(_) => "robot",
             Action::Sms(_) => "sms",
             Action::Email(_) => "email",
+            Action::Voucher(spec) => spec.vendor.step_type(),
         }
     }
 
@@ -768,7 +771,12 @@ impl Compiler<'_> {
                 approval: self.id_formula("approval", approval, "an approval instance's id")?,
             }),
             Step::LedgerSync { rule, record, .. } => self.ledger_sync(rule, record),
-            Step::Http(_) | Step::Robot(_) | Step::Sms(_) | Step::Email(_) => self.outside(step),
+            Step::Http(_)
+            | Step::Robot(_)
+            | Step::Sms(_)
+            | Step::Email(_)
+            | Step::KingdeeVoucher(_)
+            | Step::YonyouVoucher(_) => self.outside(step),
             // Compiled by `for_each` (with its own scope).
             Step::ForEach { .. } => None,
         }

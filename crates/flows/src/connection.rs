@@ -14,6 +14,14 @@
 //! adds `sdk_app_id` and `region`), secrets `access_key_id` and `access_key_secret` (Aliyun) or
 //! `secret_id` and `secret_key` (Tencent). Kind `smtp` (for the `email` step): `config: {host, port,
 //! tls: none|starttls|tls, from, username}`, secret `password`.
+//!
+//! Kind `kingdee` (for the `kingdee_voucher` step): `config: {base_url, acct_id, username, app_id, lcid,
+//! key_field}` (`base_url` up to the WebAPI's root, e.g. `https://erp.example/k3cloud`; `lcid` default
+//! 2052; `key_field` the `GL_VOUCHER` text field keeping Tenon's key, default `F_TENON_KEY`), secret
+//! `password` (ValidateUser) or `app_secret` with `config.app_id` (LoginByAppSecret). Kind `yonyou_u8`
+//! (for the `yonyou_voucher` step): `config: {base_url, path, sender, receiver, username}` (`path`
+//! default `/U8EAI/import.asp`, `sender`/`receiver` the EAI codes, default `tenon` and `u8`), secret
+//! `password` (HTTP basic auth with `username`, for an EAI behind a proxy that asks for one).
 
 use std::collections::BTreeMap;
 
@@ -27,6 +35,8 @@ pub const KINDS: &[&str] = &[
     "aliyun_sms",
     "tencent_sms",
     "smtp",
+    "kingdee",
+    "yonyou_u8",
 ];
 /// Where DingTalk robots are, unless a connection says otherwise.
 pub const DINGTALK_BASE_URL: &str = "https://oapi.dingtalk.com";
@@ -98,7 +108,7 @@ pub fn check(
         check.add(
             tenon_model::Reason::not_one_of(
                 KINDS,
-                "kind is one of: http, dingtalk_robot, aliyun_sms, tencent_sms, smtp",
+                "kind is one of: http, dingtalk_robot, aliyun_sms, tencent_sms, smtp, kingdee, yonyou_u8",
             )
             .at("kind"),
         );
@@ -111,6 +121,7 @@ pub fn check(
     }
     if let Some(shape) = Shape::of(kind) {
         shape.check(kind, config, secrets, &mut check);
+        vendor(kind, config, secrets, &mut check);
         secret_values(secrets, &mut check);
         return check.finish();
     }
@@ -238,6 +249,25 @@ impl Shape {
                 secrets: &["password"],
                 required_secrets: &[],
             }),
+            "kingdee" => Some(Shape {
+                config: &[
+                    "base_url",
+                    "acct_id",
+                    "username",
+                    "app_id",
+                    "lcid",
+                    "key_field",
+                ],
+                required: &["base_url", "acct_id", "username"],
+                secrets: &["password", "app_secret"],
+                required_secrets: &[],
+            }),
+            "yonyou_u8" => Some(Shape {
+                config: &["base_url", "path", "sender", "receiver", "username"],
+                required: &["base_url"],
+                secrets: &["password"],
+                required_secrets: &[],
+            }),
             _ => None,
         }
     }
@@ -331,6 +361,79 @@ impl Shape {
                 ),
             );
         }
+    }
+}
+
+/// What the Shape of a `kingdee` or `yonyou_u8` connection does not say: Kingdee's login (a password, or
+/// an app secret with `app_id`), its `lcid` and `key_field`; U8's `path`.
+fn vendor(kind: &str, config: &Value, secrets: &BTreeMap<String, String>, check: &mut Checker) {
+    let text = |name: &str| config.get(name).and_then(Value::as_str);
+    match kind {
+        "kingdee" => {
+            match (secrets.contains_key("password"), secrets.contains_key("app_secret")) {
+                (false, false) => check.push(
+                    "secrets.password",
+                    DetailCode::Required,
+                    "a kingdee connection logs in with the secret password, or app_secret with config.app_id",
+                ),
+                (true, true) => check.push(
+                    "secrets.app_secret",
+                    DetailCode::NotAllowed,
+                    "give password or app_secret, not both",
+                ),
+                (false, true) if text("app_id").is_none_or(|v| v.trim().is_empty()) => check.push(
+                    "config.app_id",
+                    DetailCode::Required,
+                    "an app_secret login needs the app_id",
+                ),
+                _ => {}
+            }
+            if let Some(lcid) = config.get("lcid")
+                && !lcid.as_u64().is_some_and(|l| (1..=65_535).contains(&l))
+            {
+                check.push(
+                    "config.lcid",
+                    DetailCode::InvalidValue,
+                    "lcid is Kingdee's language id, a number (2052: simplified Chinese)",
+                );
+            }
+            if let Some(field) = config.get("key_field") {
+                let fine = field.as_str().is_some_and(|f| {
+                    !f.is_empty()
+                        && f.len() <= 64
+                        && f.starts_with(|c: char| c.is_ascii_alphabetic())
+                        && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                });
+                if !fine {
+                    check.push(
+                        "config.key_field",
+                        DetailCode::InvalidValue,
+                        "key_field is the key of a text field of GL_VOUCHER (letters, digits, _), e.g. F_TENON_KEY",
+                    );
+                }
+            }
+        }
+        "yonyou_u8" => {
+            if let Some(path) = config.get("path")
+                && !path
+                    .as_str()
+                    .is_some_and(|p| p.starts_with('/') && !p.starts_with("//"))
+            {
+                check.push(
+                    "config.path",
+                    DetailCode::InvalidValue,
+                    "path is the EAI import's path under base_url, e.g. /U8EAI/import.asp",
+                );
+            }
+            if secrets.contains_key("password") && text("username").is_none() {
+                check.push(
+                    "config.username",
+                    DetailCode::Required,
+                    "a password goes with a username (HTTP basic auth)",
+                );
+            }
+        }
+        _ => {}
     }
 }
 

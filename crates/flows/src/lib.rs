@@ -13,6 +13,8 @@
 //! - [`robot`]: the `robot` step (a DingTalk custom robot's message) and what its answers mean;
 //! - [`sms`] and [`sign`]: the `sms` step (Aliyun, Tencent Cloud) and the vendors' request signatures;
 //! - [`email`]: the `email` step (SMTP): its templates and the message rendered from a run;
+//! - [`voucher`], [`kingdee`] and [`yonyou`]: the `kingdee_voucher` and `yonyou_voucher` steps (a Tenon
+//!   voucher pushed to Kingdee K/3 Cloud or Yonyou U8) and the vendors' protocols;
 //! - [`retry`]: which failures retry, and when (backoff with jitter);
 //! - [`schedule`]: zoned cron and its slots (DST gaps and folds, missed slots);
 //! - [`wait`]: when a `wait` step wakes (durations, dates in a zone, skipped and repeated wall times).
@@ -26,6 +28,7 @@ pub mod connection;
 pub mod definition;
 pub mod email;
 pub mod http;
+pub mod kingdee;
 pub mod retry;
 pub mod robot;
 pub mod schedule;
@@ -34,7 +37,9 @@ pub mod sign;
 pub mod sms;
 pub mod state;
 pub mod trigger;
+pub mod voucher;
 pub mod wait;
+pub mod yonyou;
 
 pub use compile::{CompiledFlow, CompiledStep, Tables, compile};
 pub use definition::Flow;

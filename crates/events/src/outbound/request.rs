@@ -31,8 +31,11 @@ pub enum OutboundReply {
     Blocked(String),
     /// No answer in time.
     Timeout(String),
-    /// No connection (or it broke).
+    /// No connection could be made: nothing was sent.
     Connect(String),
+    /// The connection broke after it was made (while the request or its answer was under way): the
+    /// target may have acted on the request.
+    Broken(String),
 }
 
 impl Sender {
@@ -99,7 +102,9 @@ fn failed(error: &reqwest::Error) -> OutboundReply {
         OutboundReply::Blocked(reason)
     } else if error.is_timeout() {
         OutboundReply::Timeout(reason)
-    } else {
+    } else if error.is_connect() {
         OutboundReply::Connect(reason)
+    } else {
+        OutboundReply::Broken(reason)
     }
 }

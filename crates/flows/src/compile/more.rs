@@ -106,6 +106,8 @@ pub(super) fn for_each(
                 | Step::ForEach { .. }
                 | Step::Sms(_)
                 | Step::Email(_)
+                | Step::KingdeeVoucher(_)
+                | Step::YonyouVoucher(_)
                 | Step::CallFlow { .. }
                 | Step::WaitApproval { .. }
         ) {
@@ -238,6 +240,19 @@ pub(super) fn add_output<T: Tables + ?Sized>(
         }
         Action::Sms(_) => one("request_id", formula::FieldKind::Text),
         Action::Email(_) => one("reply", formula::FieldKind::Text),
+        Action::Voucher(spec) => {
+            let names: &[&str] = match spec.vendor {
+                crate::voucher::Vendor::Kingdee => &["id", "number", "voucher_id", "key"],
+                crate::voucher::Vendor::YonyouU8 => &["number", "message", "voucher_id"],
+            };
+            for name in names {
+                one(name, formula::FieldKind::Text);
+            }
+            one("pushed", formula::FieldKind::Checkbox);
+            if spec.vendor == crate::voucher::Vendor::Kingdee {
+                one("existing", formula::FieldKind::Checkbox);
+            }
+        }
         Action::DeleteRecord { .. } | Action::Notify { .. } => {}
     }
     if let Action::Upsert { .. } = action {

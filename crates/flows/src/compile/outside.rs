@@ -1,4 +1,5 @@
-//! Publish checks of the outside steps (`http`, `robot`, `sms`, `email`): their own options and
+//! Publish checks of the outside steps (`http`, `robot`, `sms`, `email`, `kingdee_voucher`,
+//! `yonyou_voucher`): their own options and
 //! templates, the formulas giving phone numbers, addresses and template parameters. Whether the
 //! connection they name exists, and is of the right kind, is checked where the organization's
 //! connections are known (the store's publish).
@@ -57,8 +58,24 @@ impl Compiler<'_> {
                 crate::email::compile(email, to?, cc, self.at, self.check)
                     .map(|spec| Action::Email(Box::new(spec)))
             }
+            Step::KingdeeVoucher(step) => self.voucher(crate::voucher::Vendor::Kingdee, step),
+            Step::YonyouVoucher(step) => self.voucher(crate::voucher::Vendor::YonyouU8, step),
             _ => None,
         }
+    }
+
+    /// A voucher step: its options, and `voucher` a formula giving a voucher's id.
+    fn voucher(
+        &mut self,
+        vendor: crate::voucher::Vendor,
+        step: &crate::voucher::VoucherStep,
+    ) -> Option<Action> {
+        let voucher = step
+            .voucher
+            .as_ref()
+            .and_then(|source| self.id_formula("voucher", source, "a voucher's id"));
+        crate::voucher::compile(vendor, step, voucher, self.at, self.check)
+            .map(|spec| Action::Voucher(Box::new(spec)))
     }
 
     /// A formula giving text or a list of texts (phone numbers, addresses): its stored form.

@@ -144,65 +144,11 @@ pub fn export(books: &Books, options: &Options) -> Result<(Vec<u8>, Report), Exc
     for (key, values) in masters {
         root.insert(key.into(), Value::Array(values));
     }
-    let mut vouchers = Vec::new();
-    for voucher in &books.vouchers {
-        let named =
-            !voucher.preparer.is_empty() || voucher.reviewer.is_some() || voucher.poster.is_some();
-        report.lost("preparer/reviewer/poster names", usize::from(named));
-        report.lost("attachment count", usize::from(voucher.attachments > 0));
-        let (fiscal_year, fiscal_period) = voucher.period.fiscal(books.fiscal_year_start_month);
-        let mut entries = Vec::new();
-        for line in &voucher.lines {
-            let mut detail = Map::new();
-            for (dimension, value) in &line.dimensions {
-                match options.kingdee_slots.get(dimension) {
-                    Some(slot) => {
-                        detail.insert(
-                            format!("FDETAILID__{slot}"),
-                            number(report.coded(books, *dimension, value)),
-                        );
-                    }
-                    None => report.lost(
-                        format!(
-                            "{} dimension on lines (no FDetailID slot configured)",
-                            dimension.as_str()
-                        ),
-                        1,
-                    ),
-                }
-            }
-            report.lost(
-                "quantity / unit price",
-                usize::from(line.quantity.is_some() || line.unit_price.is_some()),
-            );
-            let currency = line.currency.unwrap_or(books.base_currency);
-            let side_original = match line.original_amount {
-                Some(original) if line.debit.is_zero() => -original,
-                Some(original) => original,
-                None if line.debit.is_zero() => line.credit,
-                None => line.debit,
-            };
-            entries.push(json!({
-                "FEXPLANATION": line.summary,
-                "FACCOUNTID": number(&line.account.dotted()),
-                "FDetailID": Value::Object(detail),
-                "FCURRENCYID": number(currency.as_str()),
-                "FEXCHANGERATE": money::compact_text(line.exchange_rate.unwrap_or(Decimal::ONE)),
-                "FAMOUNTFOR": money::amount_text(side_original),
-                "FDEBIT": money::amount_text(line.debit),
-                "FCREDIT": money::amount_text(line.credit),
-            }));
-        }
-        vouchers.push(json!({"Model": {
-            "FAccountBookID": number(book_code),
-            "FDate": voucher.date.format("%Y-%m-%d").to_string(),
-            "FYEAR": fiscal_year,
-            "FPERIOD": fiscal_period,
-            "FVOUCHERGROUPID": number(group_number(voucher.word)),
-            "FVOUCHERGROUPNO": voucher.number.to_string(),
-            "FEntity": entries,
-        }}));
-    }
+    let vouchers: Vec<Value> = books
+        .vouchers
+        .iter()
+        .map(|voucher| save_model(books, options, book_code, voucher, &mut report))
+        .collect();
     root.insert("GL_VOUCHER".into(), Value::Array(vouchers));
     if !books.openings.is_empty() {
         let mut balances = Vec::new();
@@ -245,6 +191,83 @@ pub fn export(books: &Books, options: &Options) -> Result<(Vec<u8>, Report), Exc
         .map_err(|error| ExchangeError::at("export", error.to_string()))?;
     bytes.push(b'\n');
     Ok((bytes, report))
+}
+
+/// One voucher's WebAPI Save body (`{"Model": {…}}`), with the book's code (its name when it has none).
+fn save_model(
+    books: &Books,
+    options: &Options,
+    book_code: &str,
+    voucher: &Voucher,
+    report: &mut Report,
+) -> Value {
+    let named =
+        !voucher.preparer.is_empty() || voucher.reviewer.is_some() || voucher.poster.is_some();
+    report.lost("preparer/reviewer/poster names", usize::from(named));
+    report.lost("attachment count", usize::from(voucher.attachments > 0));
+    let (fiscal_year, fiscal_period) = voucher.period.fiscal(books.fiscal_year_start_month);
+    let mut entries = Vec::new();
+    for line in &voucher.lines {
+        let mut detail = Map::new();
+        for (dimension, value) in &line.dimensions {
+            match options.kingdee_slots.get(dimension) {
+                Some(slot) => {
+                    detail.insert(
+                        format!("FDETAILID__{slot}"),
+                        number(report.coded(books, *dimension, value)),
+                    );
+                }
+                None => report.lost(
+                    format!(
+                        "{} dimension on lines (no FDetailID slot configured)",
+                        dimension.as_str()
+                    ),
+                    1,
+                ),
+            }
+        }
+        report.lost(
+            "quantity / unit price",
+            usize::from(line.quantity.is_some() || line.unit_price.is_some()),
+        );
+        let currency = line.currency.unwrap_or(books.base_currency);
+        let side_original = match line.original_amount {
+            Some(original) if line.debit.is_zero() => -original,
+            Some(original) => original,
+            None if line.debit.is_zero() => line.credit,
+            None => line.debit,
+        };
+        entries.push(json!({
+            "FEXPLANATION": line.summary,
+            "FACCOUNTID": number(&line.account.dotted()),
+            "FDetailID": Value::Object(detail),
+            "FCURRENCYID": number(currency.as_str()),
+            "FEXCHANGERATE": money::compact_text(line.exchange_rate.unwrap_or(Decimal::ONE)),
+            "FAMOUNTFOR": money::amount_text(side_original),
+            "FDEBIT": money::amount_text(line.debit),
+            "FCREDIT": money::amount_text(line.credit),
+        }));
+    }
+    json!({"Model": {
+        "FAccountBookID": number(book_code),
+        "FDate": voucher.date.format("%Y-%m-%d").to_string(),
+        "FYEAR": fiscal_year,
+        "FPERIOD": fiscal_period,
+        "FVOUCHERGROUPID": number(group_number(voucher.word)),
+        "FVOUCHERGROUPNO": voucher.number.to_string(),
+        "FEntity": entries,
+    }})
+}
+
+/// The WebAPI Save body of one voucher of `books` (the `kingdee_voucher` flow step's payload): as in an
+/// export's `GL_VOUCHER[]`, dimension values by their codes.
+pub fn voucher_save(books: &Books, options: &Options, voucher: &Voucher) -> Value {
+    let book_code = if books.code.is_empty() {
+        books.name.as_str()
+    } else {
+        books.code.as_str()
+    };
+    save_model(books, options, book_code, voucher, &mut Report::default())
 }
 
 fn text(value: &Value) -> String {

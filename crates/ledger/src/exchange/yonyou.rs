@@ -56,6 +56,10 @@ fn mapping(dimension: Dimension) -> Option<(&'static str, &'static str, &'static
 }
 
 fn ufinterface(out: &mut XmlOut, roottag: &str) {
+    ufinterface_of(out, roottag, "tenon", "u8");
+}
+
+fn ufinterface_of(out: &mut XmlOut, roottag: &str, sender: &str, receiver: &str) {
     out.open(
         "ufinterface",
         &[
@@ -68,8 +72,8 @@ fn ufinterface(out: &mut XmlOut, roottag: &str) {
                     roottag
                 },
             ),
-            ("sender", "tenon"),
-            ("receiver", "u8"),
+            ("sender", sender),
+            ("receiver", receiver),
             ("proc", "add"),
             ("codeexchanged", "N"),
             ("version", "2.0"),
@@ -263,8 +267,21 @@ fn write_master(out: &mut XmlOut, books: &Books, tag: &str, report: &mut Report)
     );
 }
 
+/// The `voucher` EAI document of `books`' vouchers from EAI sender `sender` to `receiver` (the
+/// `yonyou_voucher` flow step's payload: one voucher).
+pub fn voucher_document(books: &Books, sender: &str, receiver: &str) -> Vec<u8> {
+    let mut out = XmlOut::new();
+    ufinterface_of(&mut out, "voucher", sender, receiver);
+    write_voucher_list(&mut out, books, &mut Report::default());
+    out.finish()
+}
+
 fn write_vouchers(out: &mut XmlOut, books: &Books, report: &mut Report) {
     ufinterface(out, "voucher");
+    write_voucher_list(out, books, report);
+}
+
+fn write_voucher_list(out: &mut XmlOut, books: &Books, report: &mut Report) {
     for (index, voucher) in books.vouchers.iter().enumerate() {
         let (year, period) = voucher.period.fiscal(books.fiscal_year_start_month);
         out.open("voucher", &[("id", &(index + 1).to_string())]);

@@ -142,12 +142,12 @@ async fn new_order(app: &TestApp, customer: &str) -> String {
         .to_owned()
 }
 
-async fn step_in(app: &TestApp, run: &str, step: &str, status: &str) -> Value {
+pub(crate) async fn step_in(app: &TestApp, run: &str, step: &str, status: &str) -> Value {
     step_at(app, run, step, status, None).await
 }
 
 /// Waits (bounded) until step `step` of run `run` has `status` (and `attempts`, if given).
-async fn step_at(
+pub(crate) async fn step_at(
     app: &TestApp,
     run: &str,
     step: &str,

@@ -54,6 +54,7 @@ mod flow_loops;
 mod flow_messages;
 mod flow_steps;
 mod flow_triggers;
+mod flow_vouchers;
 mod flows;
 mod isolation;
 mod ledger;
@@ -75,6 +76,7 @@ mod shares;
 mod stream;
 mod stream_sdk;
 mod typecast;
+mod vendor_fakes;
 mod views;
 mod webhooks;
 

@@ -420,7 +420,8 @@ impl Tenant<'_> {
             | Action::Http(_)
             | Action::Robot(_)
             | Action::Sms(_)
-            | Action::Email(_) => Err(StepFailure::mapping(
+            | Action::Email(_)
+            | Action::Voucher(_) => Err(StepFailure::mapping(
                 "a wait, wait_approval, for_each or outside step cannot run here",
                 &none,
             )),

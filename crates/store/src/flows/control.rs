@@ -267,6 +267,7 @@ impl Tenant<'_> {
                         position(compiled, &step.key),
                         entry,
                         "for_each",
+                        None,
                     )
                     .await
                     .map_err(|e| StepFailure::store(e, &none))?;

@@ -26,7 +26,7 @@ pub struct OutboundMail {
 
 impl Tenant<'_> {
     /// The values of stored formulas of step `index`, over the run's values (as JSON).
-    async fn step_values(
+    pub(super) async fn step_values(
         &self,
         conn: &mut Conn<'_>,
         run: &FlowRun,
@@ -67,7 +67,7 @@ impl Tenant<'_> {
     }
 
     /// The connection `name` of one of `kinds`, with its secrets opened.
-    async fn connection_of(
+    pub(super) async fn connection_of(
         &self,
         conn: &mut Conn<'_>,
         name: &str,
@@ -193,6 +193,7 @@ impl Tenant<'_> {
             connection: Some(spec.connection.clone()),
             auth,
             mail: None,
+            voucher: None,
             inner: None,
         })
     }
@@ -241,6 +242,7 @@ impl Tenant<'_> {
                 password: secrets.get("password").cloned(),
             },
             mail: Some(Box::new(OutboundMail { server, mail })),
+            voucher: None,
             inner: None,
         })
     }

@@ -18,6 +18,8 @@
 //! - `outside`: outside steps (`http`): journaled `running` with an idempotency key before the worker
 //!   sends the request, the answer journaled after; a request cut short is sent again only if resending is
 //!   safe, else the step's outcome is unknown and a person resolves it;
+//! - `vouchers`: the `kingdee_voucher` and `yonyou_voucher` steps' requests (the ledger's exchange
+//!   payload of one voucher; Kingdee reconciled by Tenon's key, U8 unsafe);
 //! - `inbox`: notifications;
 //! - `commands`: replay, resolve, enable/disable, delete;
 //! - `hooks`: webhook triggers (secret slugs, `Idempotency-Key`s kept 24 h);
@@ -40,6 +42,7 @@ mod runs;
 mod schedules;
 mod steps;
 mod upsert;
+mod vouchers;
 mod watch;
 
 use chrono::{DateTime, Utc};
@@ -55,6 +58,7 @@ pub use publish::FileFlows;
 pub use runs::{Claim, RunFilter};
 pub use schedules::ScheduleSlot;
 pub use steps::Advance;
+pub use vouchers::VoucherPush;
 
 /// How long a claim holds a run; every step renews it.
 pub const FLOW_LEASE_SECONDS: i64 = 60;

@@ -57,6 +57,8 @@ pub struct OutsideCall {
     pub auth: Auth,
     /// An `email` step's message: sent over SMTP instead of HTTP.
     pub mail: Option<Box<super::OutboundMail>>,
+    /// A voucher step's push: Kingdee's conversation, or U8's POST (see [`super::VoucherPush`]).
+    pub voucher: Option<Box<super::VoucherPush>>,
     /// An outside step inside a `for_each` (`step` is then the loop's key).
     pub inner: Option<LoopCall>,
 }
@@ -82,6 +84,12 @@ pub enum OutsideAnswer {
     /// No answer: `Failure::Connect`, `Failure::Timeout`, or `Failure::Refused` (a target the outbound
     /// policy blocks), with the reason.
     Failed { failure: Failure, reason: String },
+    /// The request went out and its outcome is unclear (no answer in time, the connection broke after
+    /// it was sent): an unsafe connector's step (U8) becomes `unknown_outcome`; others retry.
+    Unclear(String),
+    /// A connector that held a conversation and judged it (Kingdee: login, query, save): the step's
+    /// output.
+    Output(Value),
 }
 
 impl Store {
@@ -117,12 +125,13 @@ impl Tenant<'_> {
         let at = position(compiled, key);
         let resendable = match &step.action {
             Action::Http(spec) => spec.resendable(),
+            Action::Voucher(spec) => spec.resendable(),
             _ => false,
         };
         if let Some(entry) = entry.filter(|e| e.status == StepStatus::Running)
             && !resendable
         {
-            self.unknown_outcome(conn, run, key, at, entry, step.action.type_name())
+            self.unknown_outcome(conn, run, key, at, entry, step.action.type_name(), None)
                 .await
                 .map_err(|e| StepFailure::store(e, &none))?;
             return Ok(Advance::Waiting);
@@ -140,6 +149,30 @@ impl Tenant<'_> {
             }
             Action::Sms(spec) => self.sms_call(conn, run, compiled, index, spec).await?,
             Action::Email(spec) => self.email_call(conn, run, compiled, index, spec).await?,
+            Action::Voucher(spec) => {
+                match self.voucher_call(conn, run, compiled, index, spec).await? {
+                    Some(call) => call,
+                    None => {
+                        // No voucher (a sync that only reversed, or none): nothing to push.
+                        self.journal(
+                            conn,
+                            run.id,
+                            key,
+                            at,
+                            step.action.type_name(),
+                            StepStatus::Succeeded,
+                            attempts,
+                            None,
+                            Some(json!({"voucher": null})),
+                            Some(json!({"pushed": false, "voucher_id": null})),
+                            None,
+                        )
+                        .await
+                        .map_err(|e| StepFailure::store(e, &none))?;
+                        return Ok(Advance::Continue);
+                    }
+                }
+            }
             _ => return Err(refused(format!("step {key} is not an outside step"))),
         };
         let input = journal_input(&call);
@@ -215,6 +248,7 @@ impl Tenant<'_> {
             connection: spec.connection.clone(),
             auth,
             mail: None,
+            voucher: None,
             inner: None,
         })
     }
@@ -264,12 +298,14 @@ impl Tenant<'_> {
             connection: Some(name.clone()),
             auth,
             mail: None,
+            voucher: None,
             inner: None,
         })
     }
 
     /// A request was sent (or may have been) and its answer never journaled, and sending it again is
     /// not safe: a person decides.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn unknown_outcome(
         &self,
         conn: &mut Conn<'_>,
@@ -278,11 +314,20 @@ impl Tenant<'_> {
         at: i32,
         entry: &StepEntry,
         step_type: &str,
+        why: Option<&str>,
     ) -> Result<()> {
+        let message = match why {
+            Some(why) => format!(
+                "the request was sent but its outcome is unclear ({why}): resolve the step with done \
+                 (it took effect) or retry (send it again)"
+            ),
+            None => "the request was sent (or may have been) but its answer was not journaled: \
+                     resolve the step with done (it took effect) or retry (send it again)"
+                .to_owned(),
+        };
         let error = json!({
             "kind": "unknown_outcome",
-            "message": "the request was sent (or may have been) but its answer was not journaled: \
-                        resolve the step with done (it took effect) or retry (send it again)",
+            "message": message,
             "attempt": entry.attempts,
         });
         self.journal(
@@ -402,6 +447,33 @@ impl Tenant<'_> {
             {
                 Some(Ok(json!({"reply": body})))
             }
+            (_, OutsideAnswer::Output(output)) => Some(Ok(output.clone())),
+            (Action::Voucher(_), OutsideAnswer::Answered { status, body, .. }) => {
+                let voucher_id = match call.voucher.as_deref() {
+                    Some(super::VoucherPush::YonyouU8 { voucher_id }) => voucher_id.as_str(),
+                    _ => "",
+                };
+                Some(tenon_flows::yonyou::judge(*status, body, voucher_id))
+            }
+            (Action::Voucher(spec), OutsideAnswer::Unclear(why))
+                if !spec.resendable() && call.inner.is_none() =>
+            {
+                // U8 keeps no key: a person decides whether the voucher arrived.
+                let entry = entry.clone();
+                let at = position(&compiled, &call.step);
+                self.unknown_outcome(
+                    &mut conn,
+                    &run,
+                    &call.step,
+                    at,
+                    &entry,
+                    step.action.type_name(),
+                    Some(why),
+                )
+                .await?;
+                tx.commit().await?;
+                return Ok(Advance::Waiting);
+            }
             _ => None,
         };
         let (failure, reason) = match (judged, answer) {
@@ -448,6 +520,10 @@ impl Tenant<'_> {
                 format!("HTTP {status}: {}", excerpt(&body)),
             ),
             (None, OutsideAnswer::Failed { failure, reason }) => (failure, reason),
+            (None, OutsideAnswer::Unclear(reason)) => (Failure::Timeout, reason),
+            (None, OutsideAnswer::Output(_)) => {
+                return Err(StoreError::Corrupt("an output was not judged".to_owned()));
+            }
         };
         let failed = match &call.inner {
             // A retry of the loop resumes at this item and step (its earlier steps stay done).

@@ -272,6 +272,24 @@ impl Tenant<'_> {
                             email.connection.clone(),
                             &["smtp"][..],
                         )),
+                        tenon_flows::definition::Step::KingdeeVoucher(step) => {
+                            if let Some(connection) = &step.connection {
+                                connections.push((
+                                    format!("{at}.connection"),
+                                    connection.clone(),
+                                    &["kingdee"][..],
+                                ));
+                            }
+                        }
+                        tenon_flows::definition::Step::YonyouVoucher(step) => {
+                            if let Some(connection) = &step.connection {
+                                connections.push((
+                                    format!("{at}.connection"),
+                                    connection.clone(),
+                                    &["yonyou_u8"][..],
+                                ));
+                            }
+                        }
                         _ => {}
                     }
                 },

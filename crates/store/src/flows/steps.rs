@@ -165,8 +165,11 @@ impl Tenant<'_> {
                     .map_or(1, |entry| {
                         entry.attempts + i32::from(entry.status != StepStatus::Running)
                     });
-                if let Action::Http(_) | Action::Robot(_) | Action::Sms(_) | Action::Email(_) =
-                    &compiled.steps[index].action
+                if let Action::Http(_)
+                | Action::Robot(_)
+                | Action::Sms(_)
+                | Action::Email(_)
+                | Action::Voucher(_) = &compiled.steps[index].action
                 {
                     let entry = run.steps.iter().find(|entry| entry.key == key);
                     return match self
@@ -300,6 +303,7 @@ impl Tenant<'_> {
         let jitter = (Uuid::now_v7().as_u128() & 0xffff) as f64 / 65_535.0 * 2.0 - 1.0;
         let policy = match compiled.step(key).map(|step| &step.action) {
             Some(Action::Http(spec)) => spec.policy(),
+            Some(Action::Voucher(spec)) => spec.policy(),
             _ => RetryPolicy::default(),
         };
         let decision = policy.decide(

@@ -68,22 +68,7 @@ impl Tenant<'_> {
         books.code = book.code.clone();
         books.tax_registration_number = book.tax_registration_number.clone();
         books.accounts = self.load_accounts(&mut conn, book.id).await?;
-        let values: Vec<ValueRow> = conn
-            .fetch_all(
-                Sql::new("SELECT dimension, code, external_code, name FROM ledger_dimension_values WHERE organization_id = $1 AND book_id = $2 ORDER BY dimension, code")
-                    .bind(self.org_id)
-                    .bind(book.id),
-            )
-            .await?;
-        for value in values {
-            books.dimension_values.push(DimensionValue {
-                dimension: Dimension::parse(&value.dimension)
-                    .map_err(|_| super::corrupt("dimension", &value.dimension))?,
-                value: value.code,
-                code: value.external_code.unwrap_or_default(),
-                name: value.name,
-            });
-        }
+        books.dimension_values = self.dimension_values_of(&mut conn, book.id).await?;
         books.vouchers = self
             .load_vouchers(&mut conn, book.id, None, Some((from, to)))
             .await?
@@ -97,6 +82,33 @@ impl Tenant<'_> {
         books.opening_period = Some(from);
         books.sort();
         Ok(books)
+    }
+
+    /// A book's dimension values, with the codes other systems know them by.
+    pub(crate) async fn dimension_values_of(
+        &self,
+        conn: &mut Conn<'_>,
+        book_id: tenon_model::BookId,
+    ) -> Result<Vec<DimensionValue>> {
+        let values: Vec<ValueRow> = conn
+            .fetch_all(
+                Sql::new("SELECT dimension, code, external_code, name FROM ledger_dimension_values WHERE organization_id = $1 AND book_id = $2 ORDER BY dimension, code")
+                    .bind(self.org_id)
+                    .bind(book_id),
+            )
+            .await?;
+        values
+            .into_iter()
+            .map(|value| {
+                Ok(DimensionValue {
+                    dimension: Dimension::parse(&value.dimension)
+                        .map_err(|_| super::corrupt("dimension", &value.dimension))?,
+                    value: value.code,
+                    code: value.external_code.unwrap_or_default(),
+                    name: value.name,
+                })
+            })
+            .collect()
     }
 
     /// The balances before `from` per leaf account and dimension values: the opening balances (from

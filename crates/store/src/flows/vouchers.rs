@@ -1,0 +1,191 @@
+//! The voucher steps' requests (`kingdee_voucher`, `yonyou_voucher`), built in the step's journaling
+//! transaction: the voucher formula evaluated over the run's values, the Tenon voucher loaded with its
+//! book's code and dimension codes, the ledger's exchange payload of it (Kingdee's `GL_VOUCHER` Save
+//! model, U8's EAI voucher document), the connection's secrets opened.
+
+use serde_json::Value;
+use tenon_flows::compile::CompiledFlow;
+use tenon_flows::connection::Auth;
+use tenon_flows::kingdee::{self, Login, Push};
+use tenon_flows::voucher::{Vendor, VoucherSpec};
+use tenon_flows::yonyou;
+use tenon_ledger::exchange::{self, Books};
+use tenon_model::{BookId, VoucherId};
+
+use super::FlowRun;
+use super::actions::StepFailure;
+use super::outside::{OutsideCall, refused};
+use crate::Tenant;
+use crate::exec::{Conn, Sql};
+use crate::ledger::BookRef;
+
+/// What the worker does with a voucher step's request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VoucherPush {
+    /// Kingdee's conversation: log in (or reuse the session), ask by key, save.
+    Kingdee(Box<Push>),
+    /// U8's EAI POST (the call's url and body); an unclear outcome is `unknown_outcome`.
+    YonyouU8 { voucher_id: String },
+}
+
+impl Tenant<'_> {
+    /// A voucher step's request; `None` when the formula gives no voucher (nothing to push).
+    pub(super) async fn voucher_call(
+        &self,
+        conn: &mut Conn<'_>,
+        run: &FlowRun,
+        compiled: &CompiledFlow,
+        index: usize,
+        spec: &VoucherSpec,
+    ) -> std::result::Result<Option<OutsideCall>, StepFailure> {
+        let key = compiled.steps[index].key.as_str();
+        let values = self
+            .step_values(conn, run, compiled, index, &[spec.voucher.as_str()])
+            .await?;
+        let given = match &values[0] {
+            Value::String(text) => text.trim().to_owned(),
+            Value::Array(items) if items.len() == 1 => {
+                items[0].as_str().unwrap_or_default().trim().to_owned()
+            }
+            Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        if given.is_empty() {
+            return Ok(None);
+        }
+        let input = serde_json::json!({"voucher": given});
+        let Ok(voucher_id) = given.parse::<VoucherId>() else {
+            return Err(StepFailure::mapping(
+                format!("voucher: {given:?} is not a voucher's id"),
+                &input,
+            ));
+        };
+        let found: Option<(uuid::Uuid,)> = conn
+            .fetch_optional(
+                Sql::new(
+                    "SELECT book_id FROM ledger_vouchers WHERE organization_id = $1 AND id = $2",
+                )
+                .bind(self.org_id)
+                .bind(voucher_id),
+            )
+            .await
+            .map_err(|e| StepFailure::store(crate::StoreError::from(e), &input))?;
+        let Some((book_id,)) = found else {
+            return Err(refused(format!(
+                "the organization has no voucher {voucher_id}"
+            )));
+        };
+        let book_id = BookId::from_uuid(book_id);
+        let book = self
+            .find_book(conn, &BookRef::Id(book_id))
+            .await
+            .map_err(|e| StepFailure::store(e, &input))?
+            .ok_or_else(|| refused(format!("the book of voucher {voucher_id} is gone")))?;
+        let stored = self
+            .load_voucher(conn, book_id, voucher_id)
+            .await
+            .map_err(|e| StepFailure::store(e, &input))?
+            .ok_or_else(|| refused(format!("the organization has no voucher {voucher_id}")))?;
+        let mut books = Books::new(&book.settings.name, book.settings.base_currency);
+        books.code = book.code.clone();
+        books.fiscal_year_start_month = book.settings.fiscal_year_start_month;
+        books.dimension_values = self
+            .dimension_values_of(conn, book_id)
+            .await
+            .map_err(|e| StepFailure::store(e, &input))?;
+        books.vouchers = vec![stored.voucher.clone()];
+        let (connection, secrets) = self
+            .connection_of(conn, &spec.connection, &[spec.vendor.connection_kind()])
+            .await?;
+        let config = &connection.config;
+        let setting = |name: &str| {
+            config
+                .get(name)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let secret = |name: &str| secrets.get(name).cloned();
+        let timeout = std::time::Duration::from_millis(spec.timeout_ms);
+        let base_url = setting("base_url").unwrap_or_default();
+        let call = match spec.vendor {
+            Vendor::Kingdee => {
+                let model = exchange::kingdee::voucher_save(
+                    &books,
+                    &exchange::Options::default(),
+                    &stored.voucher,
+                )["Model"]
+                    .clone();
+                let login = match (secret("app_secret"), setting("app_id")) {
+                    (Some(app_secret), Some(app_id)) => Login::AppSecret { app_id, app_secret },
+                    _ => Login::Password(secret("password").unwrap_or_default()),
+                };
+                let push = Push {
+                    base_url: base_url.clone(),
+                    acct_id: setting("acct_id").unwrap_or_default(),
+                    username: setting("username").unwrap_or_default(),
+                    login,
+                    lcid: config
+                        .get("lcid")
+                        .and_then(Value::as_u64)
+                        .unwrap_or(kingdee::LCID_DEFAULT),
+                    key_field: setting("key_field")
+                        .unwrap_or_else(|| kingdee::KEY_FIELD_DEFAULT.to_owned()),
+                    key: kingdee::voucher_key(&voucher_id.to_string()),
+                    voucher_id: voucher_id.to_string(),
+                    model,
+                };
+                OutsideCall {
+                    org_id: self.org_id,
+                    run_id: run.id,
+                    step: key.to_owned(),
+                    attempt: 0,
+                    method: "POST".to_owned(),
+                    url: kingdee::url(&base_url, kingdee::SAVE_PATH),
+                    headers: vec![("Content-Type".to_owned(), "application/json".to_owned())],
+                    body: Some(push.save_body()),
+                    timeout,
+                    idempotency_key: push.key.clone(),
+                    connection: Some(spec.connection.clone()),
+                    auth: Auth::None,
+                    mail: None,
+                    voucher: Some(Box::new(VoucherPush::Kingdee(Box::new(push)))),
+                    inner: None,
+                }
+            }
+            Vendor::YonyouU8 => {
+                let document = exchange::yonyou::voucher_document(
+                    &books,
+                    &setting("sender").unwrap_or_else(|| yonyou::SENDER_DEFAULT.to_owned()),
+                    &setting("receiver").unwrap_or_else(|| yonyou::RECEIVER_DEFAULT.to_owned()),
+                );
+                let path = setting("path").unwrap_or_else(|| yonyou::PATH_DEFAULT.to_owned());
+                let auth = match (setting("username"), secret("password")) {
+                    (Some(username), Some(password)) => Auth::Basic { username, password },
+                    _ => Auth::None,
+                };
+                OutsideCall {
+                    org_id: self.org_id,
+                    run_id: run.id,
+                    step: key.to_owned(),
+                    attempt: 0,
+                    method: "POST".to_owned(),
+                    url: format!("{}{path}", base_url.trim_end_matches('/')),
+                    headers: vec![("Content-Type".to_owned(), yonyou::CONTENT_TYPE.to_owned())],
+                    body: Some(String::from_utf8_lossy(&document).into_owned()),
+                    timeout,
+                    idempotency_key: format!("{}:{key}", run.id),
+                    connection: Some(spec.connection.clone()),
+                    auth,
+                    mail: None,
+                    voucher: Some(Box::new(VoucherPush::YonyouU8 {
+                        voucher_id: voucher_id.to_string(),
+                    })),
+                    inner: None,
+                }
+            }
+        };
+        Ok(Some(call))
+    }
+}

@@ -406,7 +406,8 @@ mod tests {
             )
         );
         let ended = json!({"before": {"initiator": "m1"}, "after": {"initiator": "m1", "business_id": "b", "created_at": "1970-01-01T00:00:01Z", "finished_at": "1970-01-01T00:00:02Z"}, "instance_seq": 9});
-        let keys = approval_data("approval.instance.approved", &subject, &ended, "li", &text).unwrap();
+        let keys =
+            approval_data("approval.instance.approved", &subject, &ended, "li", &text).unwrap();
         assert_eq!(
             Value::Object(keys),
             json!({"processInstanceId": "i1", "processCode": "PROC_1", "bizCategoryId": "", "title": "李雷提交的请假", "type": "finish", "result": "agree", "staffId": "li", "businessId": "b", "createTime": 1000, "finishTime": 2000, "url": "/apps/a1/tables/t1", "instanceSeq": 9})
@@ -416,18 +417,41 @@ mod tests {
             remark: Some("同意".to_owned()),
             ..text.clone()
         };
-        let keys = approval_data("approval.task.approved", &subject, &moved, "han", &commented).unwrap();
+        let keys = approval_data(
+            "approval.task.approved",
+            &subject,
+            &moved,
+            "han",
+            &commented,
+        )
+        .unwrap();
         assert_eq!(
             Value::Object(keys.clone()),
             json!({"processInstanceId": "i1", "processCode": "PROC_1", "bizCategoryId": "", "title": "李雷提交的请假", "type": "finish", "result": "agree", "staffId": "han", "taskId": 7, "activityId": "n1", "remark": "同意", "createTime": 1796459501000_i64, "finishTime": 1796459502250_i64, "instanceSeq": 4})
         );
-        let payload = callback_payload("bpms_task_change", &Subject::Approval(keys), "org", "ev", 5);
+        let payload =
+            callback_payload("bpms_task_change", &Subject::Approval(keys), "org", "ev", 5);
         assert_eq!(
-            (&payload["EventType"], &payload["remark"], &payload["taskId"], &payload["corpId"]),
-            (&json!("bpms_task_change"), &json!("同意"), &json!(7), &json!("org"))
+            (
+                &payload["EventType"],
+                &payload["remark"],
+                &payload["taskId"],
+                &payload["corpId"]
+            ),
+            (
+                &json!("bpms_task_change"),
+                &json!("同意"),
+                &json!(7),
+                &json!("org")
+            )
         );
         for (native, kind, result, remark) in [
-            ("approval.task.transferred", "finish", Some("redirect"), Some("")),
+            (
+                "approval.task.transferred",
+                "finish",
+                Some("redirect"),
+                Some(""),
+            ),
             ("approval.task.canceled", "cancel", None, None),
             ("approval.task.refused", "finish", Some("refuse"), Some("")),
             ("approval.task.created", "start", None, None),

@@ -159,7 +159,12 @@ fn a_forecast_carries_the_process_number_as_an_integer_process_id() {
         (format!("u-{id}"), "Li".to_owned())
     });
     let result = serde_json::to_value(rendered).unwrap()["result"].clone();
-    let mut keys: Vec<&str> = result.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = result
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort_unstable();
     assert_eq!(
         keys,
@@ -174,7 +179,11 @@ fn a_forecast_carries_the_process_number_as_an_integer_process_id() {
         ]
     );
     assert_eq!(
-        (&result["processId"], &result["processCode"], &result["isStaticWorkflow"]),
+        (
+            &result["processId"],
+            &result["processCode"],
+            &result["isStaticWorkflow"]
+        ),
         (&json!(3), &json!("PROC_1"), &json!(true))
     );
     assert_eq!(

@@ -45,7 +45,13 @@ pub async fn render(store: &Store, event: &Event) -> Result<Option<Rendering>, S
         let tenant = store.tenant(event.org_id);
         let userid = tenant.dingtalk_userid_of(staff).await?;
         let text = approval_text(&tenant, event).await?;
-        match approval_data(&event.event_type, &event.subject, &event.data, &userid, &text) {
+        match approval_data(
+            &event.event_type,
+            &event.subject,
+            &event.data,
+            &userid,
+            &text,
+        ) {
             Some(keys) => Subject::Approval(keys),
             None => return Ok(None),
         }

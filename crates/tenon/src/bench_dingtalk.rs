@@ -93,13 +93,15 @@ pub async fn dingtalk_suite(
     let v1 = |request: reqwest::RequestBuilder| {
         request.header("x-acs-dingtalk-access-token", token.as_str())
     };
-    let form = json_of(v1(http.post(format!("{base}/v1.0/workflow/forms"))).json(&json!({
-        "name": "基准请假",
-        "formComponents": [
-            {"componentType": "TextField", "props": {"label": "事由", "required": true}},
-            {"componentType": "NumberField", "props": {"label": "天数"}},
-        ],
-    })))
+    let form = json_of(
+        v1(http.post(format!("{base}/v1.0/workflow/forms"))).json(&json!({
+            "name": "基准请假",
+            "formComponents": [
+                {"componentType": "TextField", "props": {"label": "事由", "required": true}},
+                {"componentType": "NumberField", "props": {"label": "天数"}},
+            ],
+        })),
+    )
     .await?;
     let code = form["result"]["processCode"]
         .as_str()
@@ -132,8 +134,11 @@ pub async fn dingtalk_suite(
                 move || http.get(&url).bearer_auth(token.as_str())
             }),
             dingtalk: Box::new({
-                let (http, url, userid) =
-                    (http.clone(), oapi("/topapi/v2/user/get"), members[0].clone());
+                let (http, url, userid) = (
+                    http.clone(),
+                    oapi("/topapi/v2/user/get"),
+                    members[0].clone(),
+                );
                 move || http.post(&url).json(&json!({"userid": userid}))
             }),
         },

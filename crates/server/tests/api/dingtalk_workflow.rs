@@ -65,10 +65,20 @@ pub(crate) fn check_bpms(
         data[key].as_str().unwrap().to_owned()
     };
     let integer = |key: &str| assert!(data[key].is_i64(), "{key} must be an integer: {data}");
-    for key in ["processInstanceId", "processCode", "corpId", "staffId", "bizCategoryId"] {
+    for key in [
+        "processInstanceId",
+        "processCode",
+        "corpId",
+        "staffId",
+        "bizCategoryId",
+    ] {
         text(key);
     }
-    assert_eq!(text("title"), title, "DingTalk's title, originator and process: {data}");
+    assert_eq!(
+        text("title"),
+        title,
+        "DingTalk's title, originator and process: {data}"
+    );
     integer("createTime");
     integer("instanceSeq");
     let kind = text("type");
@@ -78,9 +88,15 @@ pub(crate) fn check_bpms(
     let result = (kind == "finish").then(|| text("result"));
     let remark = match event_type {
         "bpms_instance_change" => {
-            assert!(text("url").starts_with("/apps/"), "the url is a Tenon page: {data}");
+            assert!(
+                text("url").starts_with("/apps/"),
+                "the url is a Tenon page: {data}"
+            );
             text("businessId");
-            assert!(data.get("taskId").is_none() && data.get("remark").is_none(), "{data}");
+            assert!(
+                data.get("taskId").is_none() && data.get("remark").is_none(),
+                "{data}"
+            );
             None
         }
         "bpms_task_change" => {
@@ -90,7 +106,10 @@ pub(crate) fn check_bpms(
             if kind == "finish" {
                 Some(text("remark"))
             } else {
-                assert!(data.get("remark").is_none(), "only a finished task has a remark: {data}");
+                assert!(
+                    data.get("remark").is_none(),
+                    "only a finished task has a remark: {data}"
+                );
                 None
             }
         }
@@ -141,7 +160,13 @@ pub(crate) async fn create_form(app: &TestApp, token: &str) -> String {
     body["result"]["processCode"].as_str().unwrap().to_owned()
 }
 
-pub(crate) async fn start(app: &TestApp, token: &str, code: &str, originator: &str, approver: &str) -> String {
+pub(crate) async fn start(
+    app: &TestApp,
+    token: &str,
+    code: &str,
+    originator: &str,
+    approver: &str,
+) -> String {
     let body = json!({
         "processCode": code, "originatorUserId": originator, "deptId": 1,
         "approvers": [{"actionType": "OR", "userIds": [approver]}],

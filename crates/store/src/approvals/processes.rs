@@ -54,8 +54,18 @@ type ProcessRow = (
 );
 
 fn process_from_row(row: ProcessRow) -> StoredProcess {
-    let (id, code, number, name, app_id, table_id, draft, published_version, created_at, updated_at) =
-        row;
+    let (
+        id,
+        code,
+        number,
+        name,
+        app_id,
+        table_id,
+        draft,
+        published_version,
+        created_at,
+        updated_at,
+    ) = row;
     StoredProcess {
         id: ProcessId::from_uuid(id),
         code,

@@ -15,6 +15,18 @@ use serde_json::{Value, json};
 use crate::api_tests;
 use crate::dingtalk::install;
 
+/// A `bpms_*` event as the stream SDK handed it over: instance, `instanceSeq`, event type, `type`,
+/// `staffId`, `result`, `remark`.
+type Seen = (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
 const WORKFLOW_SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/sdk/dingtalk_workflow_client.py"
@@ -104,7 +116,7 @@ api_tests! {
         let steps = tokio::task::spawn_blocking(move || run_workflow_sdk(args)).await.unwrap();
         let (agreed, terminated) = (steps[2]["instance_id"].as_str().unwrap().to_owned(), steps[4]["instance_id"].as_str().unwrap().to_owned());
         // Eight renderings, four per instance; the SDK hands each to the handler as DingTalk's JSON.
-        let mut seen: Vec<(String, i64, String, String, String, Option<String>, Option<String>)> = Vec::new();
+        let mut seen: Vec<Seen> = Vec::new();
         while seen.len() < 8 {
             let line = stream.next().await;
             let event = &line["acked"];

@@ -22,7 +22,9 @@
 //!
 //! `approval.task.paused`/`resumed` (an add-sign before a task waits for the added approvers, whose tasks
 //! are `bpms_task_change` starts) and `approval.cc` have no rendering. Approval renderings carry the
-//! native event's `instance_seq` as `instanceSeq`.
+//! native event's `instance_seq` as `instanceSeq`, DingTalk's `title`, an instance's `url` (its record's
+//! Tenon page) and a finished task's `remark`, with DingTalk's JSON types (times in milliseconds as
+//! integers, `taskId` an integer).
 
 use serde_json::{Value, json};
 
@@ -116,8 +118,8 @@ pub fn dingtalk_type(native_type: &str, data: &Value) -> Option<&'static str> {
     })
 }
 
-/// Milliseconds since the epoch of a native RFC 3339 UTC time (`2026-12-05T08:31:41.5Z`), as text.
-fn millis(native: &Value) -> Option<String> {
+/// Milliseconds since the epoch of a native RFC 3339 UTC time (`2026-12-05T08:31:41.5Z`).
+fn millis(native: &Value) -> Option<i64> {
     let text = native.as_str()?;
     let (date, time) = text.trim_end_matches('Z').split_once('T')?;
     let mut date_parts = date.splitn(3, '-').map(|part| part.parse::<i64>().ok());
@@ -141,18 +143,43 @@ fn millis(native: &Value) -> Option<String> {
     let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     let days = era * 146_097 + day_of_era - 719_468;
-    Some((((days * 24 + hour) * 60 + minute) * 60 * 1000 + second * 1000 + milli).to_string())
+    Some(((days * 24 + hour) * 60 + minute) * 60 * 1000 + second * 1000 + milli)
+}
+
+/// What a `bpms_*` rendering shows besides the native event: the instance's title (DingTalk's
+/// `{originator}提交的{process}`, [`instance_title`]) and, for a finished task, the comment the approver
+/// left (`remark`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApprovalText {
+    pub title: String,
+    pub remark: Option<String>,
+}
+
+/// An instance's title as DingTalk words it: `{originator's name}提交的{process's name}`.
+pub fn instance_title(originator: &str, process: &str) -> String {
+    format!("{originator}提交的{process}")
+}
+
+/// The Tenon page of an approval's record (`subject`: `{"app_id", "table_id", "record_id"}`): its table's
+/// page, root-relative (Tenon knows no public address of its own).
+pub fn approval_url(subject: &Value) -> Option<String> {
+    let app = subject["app_id"].as_str()?;
+    let table = subject["table_id"].as_str()?;
+    Some(format!("/apps/{app}/tables/{table}"))
 }
 
 /// The `bpms_*` keys of a native approval event (`data`: `{"before", "after", "instance_seq"}`,
-/// `subject`: `{"instance_id", "process"}`): `processInstanceId`, `processCode`, `type`, `result`,
-/// `staffId` (the initiator's, or the task assignee's, userid: `staff`), `taskId`, `createTime`/`finishTime`
-/// (milliseconds, as text), `businessId` and `instanceSeq`. `None` for events without a rendering.
+/// `subject`: `{"instance_id", "process", "app_id", "table_id"}`), with DingTalk's JSON types:
+/// `processInstanceId`, `processCode`, `bizCategoryId` (`""`), `title`, `type`, `result`, `staffId` (the
+/// initiator's, or the task assignee's, userid: `staff`), `createTime`/`finishTime` (milliseconds, integers),
+/// `businessId` and `instanceSeq` (an integer); an instance's add `url`, a task's `taskId` (an integer) and
+/// `activityId`, a finished task's `remark` (`""` without a comment). `None` for events without a rendering.
 pub fn approval_data(
     native_type: &str,
     subject: &Value,
     data: &Value,
     staff: &str,
+    text: &ApprovalText,
 ) -> Option<serde_json::Map<String, Value>> {
     let (kind, result) = match native_type {
         "approval.instance.started" | "approval.task.created" => ("start", None),
@@ -175,6 +202,8 @@ pub fn approval_data(
     let mut map = serde_json::Map::new();
     map.insert("processInstanceId".into(), subject["instance_id"].clone());
     map.insert("processCode".into(), subject["process"].clone());
+    map.insert("bizCategoryId".into(), json!(""));
+    map.insert("title".into(), json!(text.title));
     map.insert("type".into(), json!(kind));
     if let Some(result) = result {
         map.insert("result".into(), json!(result));
@@ -185,6 +214,14 @@ pub fn approval_data(
         if let Some(node) = after["node"].as_str() {
             map.insert("activityId".into(), json!(node));
         }
+        if kind == "finish" {
+            map.insert(
+                "remark".into(),
+                json!(text.remark.as_deref().unwrap_or_default()),
+            );
+        }
+    } else if let Some(url) = approval_url(subject) {
+        map.insert("url".into(), json!(url));
     }
     if let Some(business_id) = after["business_id"].as_str() {
         map.insert("businessId".into(), json!(business_id));
@@ -341,17 +378,23 @@ mod tests {
 
     #[test]
     fn approval_events_render_as_bpms_changes_with_the_instance_seq() {
-        let subject = json!({"instance_id": "i1", "process": "PROC_1"});
+        let subject = json!({"instance_id": "i1", "process": "PROC_1", "app_id": "a1", "table_id": "t1", "record_id": "r1"});
+        let text = ApprovalText {
+            title: instance_title("李雷", "请假"),
+            remark: None,
+        };
         let started = json!({"before": null, "after": {"initiator": "m1", "business_id": "20261205000001", "created_at": "1970-01-01T00:00:01.5Z", "finished_at": null}, "instance_seq": 1});
         assert_eq!(
             dingtalk_type("approval.instance.started", &started),
             Some("bpms_instance_change")
         );
         assert_eq!(approval_staff(&started), Some("m1"));
-        let keys = approval_data("approval.instance.started", &subject, &started, "li").unwrap();
+        let keys =
+            approval_data("approval.instance.started", &subject, &started, "li", &text).unwrap();
+        // Exact keys and JSON types: times and `instanceSeq` integers, the rest text.
         assert_eq!(
             Value::Object(keys.clone()),
-            json!({"processInstanceId": "i1", "processCode": "PROC_1", "type": "start", "staffId": "li", "businessId": "20261205000001", "createTime": "1500", "instanceSeq": 1})
+            json!({"processInstanceId": "i1", "processCode": "PROC_1", "bizCategoryId": "", "title": "李雷提交的请假", "type": "start", "staffId": "li", "businessId": "20261205000001", "createTime": 1500, "url": "/apps/a1/tables/t1", "instanceSeq": 1})
         );
         let data = stream_data(&Subject::Approval(keys), "org", "ev", 5);
         assert_eq!(
@@ -362,29 +405,79 @@ mod tests {
                 &json!("org")
             )
         );
+        let ended = json!({"before": {"initiator": "m1"}, "after": {"initiator": "m1", "business_id": "b", "created_at": "1970-01-01T00:00:01Z", "finished_at": "1970-01-01T00:00:02Z"}, "instance_seq": 9});
+        let keys =
+            approval_data("approval.instance.approved", &subject, &ended, "li", &text).unwrap();
+        assert_eq!(
+            Value::Object(keys),
+            json!({"processInstanceId": "i1", "processCode": "PROC_1", "bizCategoryId": "", "title": "李雷提交的请假", "type": "finish", "result": "agree", "staffId": "li", "businessId": "b", "createTime": 1000, "finishTime": 2000, "url": "/apps/a1/tables/t1", "instanceSeq": 9})
+        );
         let moved = json!({"before": {"number": 7}, "after": {"number": 7, "assignee": "m2", "node": "n1", "created_at": "2026-12-05T08:31:41Z", "finished_at": "2026-12-05T08:31:42.25Z"}, "instance_seq": 4});
-        for (native, kind, result) in [
-            ("approval.task.transferred", "finish", Some("redirect")),
-            ("approval.task.canceled", "cancel", None),
-            ("approval.task.refused", "finish", Some("refuse")),
+        let commented = ApprovalText {
+            remark: Some("同意".to_owned()),
+            ..text.clone()
+        };
+        let keys = approval_data(
+            "approval.task.approved",
+            &subject,
+            &moved,
+            "han",
+            &commented,
+        )
+        .unwrap();
+        assert_eq!(
+            Value::Object(keys.clone()),
+            json!({"processInstanceId": "i1", "processCode": "PROC_1", "bizCategoryId": "", "title": "李雷提交的请假", "type": "finish", "result": "agree", "staffId": "han", "taskId": 7, "activityId": "n1", "remark": "同意", "createTime": 1796459501000_i64, "finishTime": 1796459502250_i64, "instanceSeq": 4})
+        );
+        let payload =
+            callback_payload("bpms_task_change", &Subject::Approval(keys), "org", "ev", 5);
+        assert_eq!(
+            (
+                &payload["EventType"],
+                &payload["remark"],
+                &payload["taskId"],
+                &payload["corpId"]
+            ),
+            (
+                &json!("bpms_task_change"),
+                &json!("同意"),
+                &json!(7),
+                &json!("org")
+            )
+        );
+        for (native, kind, result, remark) in [
+            (
+                "approval.task.transferred",
+                "finish",
+                Some("redirect"),
+                Some(""),
+            ),
+            ("approval.task.canceled", "cancel", None, None),
+            ("approval.task.refused", "finish", Some("refuse"), Some("")),
+            ("approval.task.created", "start", None, None),
         ] {
             assert_eq!(dingtalk_type(native, &moved), Some("bpms_task_change"));
-            let keys = approval_data(native, &subject, &moved, "han").unwrap();
+            let keys = approval_data(native, &subject, &moved, "han", &text).unwrap();
             assert_eq!(
                 (
                     &keys["type"],
                     keys.get("result"),
+                    keys.get("remark"),
                     &keys["taskId"],
-                    &keys["instanceSeq"]
+                    &keys["instanceSeq"],
+                    &keys["title"],
                 ),
                 (
                     &json!(kind),
                     result.map(|r| json!(r)).as_ref(),
+                    remark.map(|r| json!(r)).as_ref(),
                     &json!(7),
-                    &json!(4)
+                    &json!(4),
+                    &json!("李雷提交的请假"),
                 )
             );
-            assert_eq!(keys["finishTime"], json!("1796459502250"));
+            assert!(!keys.contains_key("url"), "{keys:?}");
+            assert_eq!(keys["finishTime"], json!(1_796_459_502_250_i64));
             let payload =
                 callback_payload("bpms_task_change", &Subject::Approval(keys), "org", "ev", 5);
             assert_eq!(
@@ -397,6 +490,6 @@ mod tests {
             );
         }
         assert_eq!(dingtalk_type("approval.task.paused", &moved), None);
-        assert!(approval_data("approval.cc", &subject, &moved, "x").is_none());
+        assert!(approval_data("approval.cc", &subject, &moved, "x", &text).is_none());
     }
 }

@@ -358,6 +358,8 @@ pub struct ForecastResult {
     /// Whether the process has no condition (every instance takes the same path).
     pub is_static_workflow: bool,
     pub process_code: String,
+    /// The process's number (an integer, as DingTalk's `processId` is).
+    pub process_id: i64,
     pub user_id: String,
     pub workflow_activity_rules: Vec<ActivityRule>,
     pub workflow_forecast_nodes: Vec<ForecastNode>,
@@ -416,9 +418,10 @@ pub struct ForecastStep {
     pub selected: bool,
 }
 
-/// The forecast of a process from the native one's nodes, approvers named by `userid` and `name`.
+/// The forecast of a process (its code and number) from the native one's nodes, approvers named by
+/// `userid` and `name`.
 pub fn render_forecast(
-    code: &str,
+    (code, process_id): (&str, i64),
     user_id: &str,
     is_static: bool,
     steps: &[ForecastStep],
@@ -485,6 +488,7 @@ pub fn render_forecast(
             is_forecast_success: true,
             is_static_workflow: is_static,
             process_code: code.to_owned(),
+            process_id,
             user_id: user_id.to_owned(),
             workflow_activity_rules: rules,
             workflow_forecast_nodes: nodes,

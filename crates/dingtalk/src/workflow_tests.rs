@@ -146,3 +146,48 @@ fn an_instance_renders_with_dingtalk_spellings_and_types() {
     assert!(result["operationRecords"][2].get("userId").is_none());
     assert_eq!(result["approverUserIds"], json!([]));
 }
+
+#[test]
+fn a_forecast_carries_the_process_number_as_an_integer_process_id() {
+    use crate::workflow_render::{ForecastStep, render_forecast};
+    let steps = [ForecastStep {
+        native: json!({"node": "approver", "type": "approval", "method": "or", "approvers": ["m1"]}),
+        name: "审批人".to_owned(),
+        selected: true,
+    }];
+    let rendered = render_forecast(("PROC_1", 3), "li", true, &steps, &|id: &str| {
+        (format!("u-{id}"), "Li".to_owned())
+    });
+    let result = serde_json::to_value(rendered).unwrap()["result"].clone();
+    let mut keys: Vec<&str> = result
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "isForecastSuccess",
+            "isStaticWorkflow",
+            "processCode",
+            "processId",
+            "userId",
+            "workflowActivityRules",
+            "workflowForecastNodes"
+        ]
+    );
+    assert_eq!(
+        (
+            &result["processId"],
+            &result["processCode"],
+            &result["isStaticWorkflow"]
+        ),
+        (&json!(3), &json!("PROC_1"), &json!(true))
+    );
+    assert_eq!(
+        result["workflowActivityRules"][0]["activityActioners"][0]["userId"],
+        json!("u-m1")
+    );
+}

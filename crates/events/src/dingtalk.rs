@@ -12,10 +12,11 @@ use rand::RngExt;
 use reqwest::Url;
 use tenon_dingtalk::crypto::{CallbackCrypto, Sealed};
 use tenon_dingtalk::events::{
-    Subject, approval_data, approval_staff, department_number, dingtalk_type,
+    ApprovalText, Subject, approval_data, approval_staff, department_number, dingtalk_type,
+    instance_title,
 };
-use tenon_model::{DepartmentId, Event, MemberId};
-use tenon_store::{Store, StoreError};
+use tenon_model::{ApprovalId, ApprovalTaskId, DepartmentId, Event, MemberId};
+use tenon_store::{Store, StoreError, Tenant};
 
 use crate::outbound::{SendResult, Sender};
 
@@ -41,8 +42,16 @@ pub async fn render(store: &Store, event: &Event) -> Result<Option<Rendering>, S
         else {
             return Ok(None);
         };
-        let userid = store.tenant(event.org_id).dingtalk_userid_of(staff).await?;
-        match approval_data(&event.event_type, &event.subject, &event.data, &userid) {
+        let tenant = store.tenant(event.org_id);
+        let userid = tenant.dingtalk_userid_of(staff).await?;
+        let text = approval_text(&tenant, event).await?;
+        match approval_data(
+            &event.event_type,
+            &event.subject,
+            &event.data,
+            &userid,
+            &text,
+        ) {
             Some(keys) => Subject::Approval(keys),
             None => return Ok(None),
         }
@@ -82,6 +91,23 @@ pub async fn render(store: &Store, event: &Event) -> Result<Option<Rendering>, S
         event_type,
         subject,
     }))
+}
+
+/// The title of an approval event's instance (its originator's and process's names as they are now) and,
+/// for a task's event, the comment left on the task (`remark`).
+async fn approval_text(tenant: &Tenant<'_>, event: &Event) -> Result<ApprovalText, StoreError> {
+    let id = |key: &str| event.subject[key].as_str().map(str::to_owned);
+    let Some(instance) = id("instance_id").and_then(|id| id.parse::<ApprovalId>().ok()) else {
+        return Ok(ApprovalText::default());
+    };
+    let task = id("task_id").and_then(|id| id.parse::<ApprovalTaskId>().ok());
+    let (names, remark) = tenant.dingtalk_approval_names(instance, task).await?;
+    Ok(ApprovalText {
+        title: names.map_or_else(String::new, |(originator, process)| {
+            instance_title(&originator, &process)
+        }),
+        remark,
+    })
 }
 
 /// `n` random characters of `[A-Za-z0-9]`, as DingTalk's helpers make nonces and the random prefix.

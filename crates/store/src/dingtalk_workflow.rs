@@ -231,6 +231,45 @@ impl Tenant<'_> {
             .collect())
     }
 
+    /// What a `bpms_*` rendering of an instance's event names: the originator's and the process's names
+    /// (`None` when the instance is gone) and, given a task, the comment of the last operation record on
+    /// it that has one.
+    pub async fn dingtalk_approval_names(
+        &self,
+        instance: ApprovalId,
+        task: Option<ApprovalTaskId>,
+    ) -> Result<(Option<(String, String)>, Option<String>)> {
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let names: Option<(String, String)> = conn
+            .fetch_optional(
+                crate::exec::Sql::new(
+                    "SELECT m.name, p.name FROM approval_instances i \
+                     JOIN members m ON m.organization_id = i.organization_id AND m.id = i.initiator \
+                     JOIN processes p ON p.organization_id = i.organization_id AND p.id = i.process_id \
+                     WHERE i.organization_id = $1 AND i.id = $2",
+                )
+                .bind(self.org_id)
+                .bind(instance),
+            )
+            .await?;
+        let Some(task) = task else {
+            return Ok((names, None));
+        };
+        let remark: Option<(Option<String>,)> = conn
+            .fetch_optional(
+                crate::exec::Sql::new(
+                    "SELECT comment FROM approval_records WHERE organization_id = $1 AND instance_id = $2 \
+                     AND task_id = $3 AND comment IS NOT NULL ORDER BY seq DESC LIMIT 1",
+                )
+                .bind(self.org_id)
+                .bind(instance)
+                .bind(task),
+            )
+            .await?;
+        Ok((names, remark.and_then(|(comment,)| comment)))
+    }
+
     /// The published definition of a process (the version instances start on), with the process.
     pub async fn dingtalk_published(&self, code: &str) -> Result<Option<(StoredProcess, Value)>> {
         let process = match self.process(code).await {

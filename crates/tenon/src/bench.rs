@@ -202,6 +202,9 @@ async fn measure(
         crate::bench_events::events_suite(&http, &server.base, &token, args, database.is_some())
             .await?;
     }
+    if args.suite == "all" || args.suite == "dingtalk" {
+        crate::bench_dingtalk::dingtalk_suite(&http, &server.base, &token, args).await?;
+    }
     if args.suite == "all" || args.suite == "ui" {
         crate::bench_ui::ui_suite(&server.base, &token, args).await?;
     }

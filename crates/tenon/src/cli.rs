@@ -112,8 +112,9 @@ pub struct BenchArgs {
     pub concurrency: usize,
     /// Which measurements: core (auth, directory), records (the data engine), formula (formula
     /// fields at scale), events (webhook delivery and the outbox's write cost), approvals (approval
-    /// actions and a to-do list among many tasks), ui (the browser UI's page weight, render times, grid,
-    /// boards, dashboard and public form), or all.
+    /// actions and a to-do list among many tasks), dingtalk (DingTalk-compatible routes beside their
+    /// native routes), ui (the browser UI's page weight, render times, grid, boards, dashboard and public
+    /// form), or all.
     #[arg(long, default_value = "all")]
     pub suite: String,
     /// Rows loaded for the records and formula suites, and under the ui suite's dashboard.

@@ -10,6 +10,8 @@ mod bench;
 #[cfg(feature = "bench")]
 mod bench_approvals;
 #[cfg(feature = "bench")]
+mod bench_dingtalk;
+#[cfg(feature = "bench")]
 mod bench_events;
 #[cfg(feature = "bench")]
 mod bench_formula;

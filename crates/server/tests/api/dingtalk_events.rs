@@ -1,7 +1,8 @@
 //! DingTalk-format events (#21 item 6): subscriptions that receive DingTalk's encrypted HTTP callbacks,
 //! checked by a receiver that decrypts as DingTalk's `DingCallbackCrypto3.py` does (a separate Python
 //! process, so Tenon's crypto is held to an independent implementation), and installations whose stream
-//! frames carry DingTalk's event names.
+//! frames carry DingTalk's event names. Approval events reach a DingTalk-format subscription as
+//! `bpms_instance_change`/`bpms_task_change` callbacks with DingTalk's keys and JSON types.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -220,6 +221,55 @@ api_tests! {
         // A DingTalk subscription's URL and types are fixed; it is not pinged.
         app.patch(&format!("/api/v1/subscriptions/{subscription_id}"), &token, json!({"event_types": ["user_modify_org"]})).await.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         app.patch(&format!("/api/v1/subscriptions/{subscription_id}"), &token, json!({"description": "DingTalk sync"})).await.expect(StatusCode::OK);
+        drop(receiver);
+        app
+    }
+
+    async fn a_dingtalk_subscription_to_bpms_changes_receives_them_decrypted_in_dingtalks_shape(app) {
+        let dt = install(&app, &["apps:read", "apps:write", "approvals:read", "approvals:write", "events:manage"]).await;
+        let token = app_token(&app, &dt.key, &dt.secret).await;
+        let mut receiver = tokio::task::spawn_blocking({
+            let key = dt.key.clone();
+            move || Receiver::start(&key, 0)
+        })
+        .await
+        .unwrap();
+        let created = app.post("/api/v1/subscriptions", &token, subscription(&receiver.url, &["bpms_instance_change", "bpms_task_change"])).await;
+        created.expect(StatusCode::CREATED);
+        assert_eq!(opened(&receiver.next().await)["EventType"], "check_url");
+        // An instance started and agreed with a comment through DingTalk's v1.0 API (the oapi token serves it).
+        let li = crate::dingtalk_workflow::member(&app, "Li Lei").await;
+        let han = crate::dingtalk_workflow::member(&app, "Han Meimei").await;
+        let code = crate::dingtalk_workflow::create_form(&app, &token).await;
+        let id = crate::dingtalk_workflow::start(&app, &token, &code, &li, &han).await;
+        let got = crate::dingtalk_workflow::get_instance(&app, &token, &id).await;
+        let task_id = got["result"]["tasks"][0]["taskId"].as_i64().unwrap();
+        let executed = crate::dingtalk_workflow::v1(&app, &token, Method::POST, "/v1.0/workflow/processInstances/execute", Some(json!({"processInstanceId": id, "actionerUserId": han, "taskId": task_id, "result": "agree", "remark": "同意，早点回来"}))).await;
+        executed.expect(StatusCode::OK);
+        let mut seen = Vec::new();
+        while seen.len() < 4 {
+            let line = receiver.next().await;
+            let message = opened(&line);
+            // DingTalk's callback shape: PascalCase envelope keys, the approval's own keys camelCase beside them.
+            let event_type = message["EventType"].as_str().unwrap();
+            assert!(message["TimeStamp"].is_string() && message["EventId"].is_string(), "{message}");
+            assert_eq!((&message["CorpId"], &message["corpId"], &message["processInstanceId"], &message["processCode"]), (&json!(app.org.id.to_string()), &json!(app.org.id.to_string()), &json!(id), &json!(code)), "{message}");
+            assert!(message.get("eventType").is_none(), "{message}");
+            let (kind, result, remark) = crate::dingtalk_workflow::check_bpms(event_type, message, "Li Lei提交的请假");
+            if event_type == "bpms_task_change" {
+                assert_eq!(message["taskId"], json!(task_id), "{message}");
+            }
+            seen.push((message["instanceSeq"].as_i64().unwrap(), event_type.to_owned(), kind, message["staffId"].as_str().unwrap().to_owned(), result, remark));
+        }
+        seen.sort();
+        let text = |value: &str| Some(value.to_owned());
+        assert_eq!(seen, [
+            (1, "bpms_instance_change".to_owned(), "start".to_owned(), li.clone(), None, None),
+            (2, "bpms_task_change".to_owned(), "start".to_owned(), han.clone(), None, None),
+            (3, "bpms_task_change".to_owned(), "finish".to_owned(), han.clone(), text("agree"), text("同意，早点回来")),
+            (4, "bpms_instance_change".to_owned(), "finish".to_owned(), li.clone(), text("agree"), None),
+        ]);
+        receiver.quiet().await;
         drop(receiver);
         app
     }

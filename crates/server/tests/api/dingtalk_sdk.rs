@@ -3,7 +3,9 @@
 //! SDK's models with the right JSON types, the user search answers the SDK's model, the tokens work on the native API and on oapi, and a wrong
 //! secret reaches the SDK as DingTalk's error code. The SDK has no call for the oapi directory, so the
 //! script calls `topapi/v2/department/*` and `topapi/v2/user/*` over plain HTTP with the SDK's token:
-//! a department and users created, listed with cursors, found by mobile, and deleted.
+//! a department and users created, listed with cursors, found by mobile, and deleted. A `dingtalk-stream`
+//! client of a DingTalk-format installation receives the `bpms_*` changes of the instances the SDK starts,
+//! agrees and terminates, with DingTalk's keys and JSON types.
 
 use std::process::Command;
 
@@ -12,6 +14,18 @@ use serde_json::{Value, json};
 
 use crate::api_tests;
 use crate::dingtalk::install;
+
+/// A `bpms_*` event as the stream SDK handed it over: instance, `instanceSeq`, event type, `type`,
+/// `staffId`, `result`, `remark`.
+type Seen = (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
 
 const WORKFLOW_SCRIPT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -86,6 +100,55 @@ api_tests! {
         let instance = steps[2]["instance_id"].as_str().unwrap();
         let native = app.get(&format!("/api/v1/approvals/{instance}"), &app.admin_token).await.expect(StatusCode::OK).clone();
         assert_eq!((&native["process"], &native["result"]), (&json!(code), &json!("agree")));
+        app
+    }
+
+    async fn the_dingtalk_stream_sdk_receives_the_bpms_changes_of_instances_the_official_sdk_starts(app) {
+        let scopes = ["apps:read", "apps:write", "approvals:read", "approvals:write"];
+        let created = app.post("/api/v1/clients", &app.admin_token, json!({"name": "DingTalk approvals SDK", "scopes": scopes, "event_format": "dingtalk"})).await;
+        let created = created.expect(StatusCode::CREATED).clone();
+        let (key, secret) = (created["client_id"].as_str().unwrap().to_owned(), created["client_secret"].as_str().unwrap().to_owned());
+        let li = crate::dingtalk_workflow::member(&app, "Li Lei").await;
+        let han = crate::dingtalk_workflow::member(&app, "Han Meimei").await;
+        let mut stream = crate::stream_sdk::SdkClient::start(&app, &key, &secret, "ack", 0);
+        let endpoint = app.base.trim_start_matches("http://").to_owned();
+        let args = [endpoint, key.clone(), secret.clone(), li.clone(), han.clone()];
+        let steps = tokio::task::spawn_blocking(move || run_workflow_sdk(args)).await.unwrap();
+        let (agreed, terminated) = (steps[2]["instance_id"].as_str().unwrap().to_owned(), steps[4]["instance_id"].as_str().unwrap().to_owned());
+        // Eight renderings, four per instance; the SDK hands each to the handler as DingTalk's JSON.
+        let mut seen: Vec<Seen> = Vec::new();
+        while seen.len() < 8 {
+            let line = stream.next().await;
+            let event = &line["acked"];
+            let event_type = event["event_type"].as_str().unwrap();
+            if !event_type.starts_with("bpms_") {
+                continue;
+            }
+            let data = &event["data"];
+            assert_eq!((&data["eventType"], &data["corpId"]), (&json!(event_type), &json!(app.org.id.to_string())), "{data}");
+            let (kind, result, remark) = crate::dingtalk_workflow::check_bpms(event_type, data, "Li Lei提交的SDK 请假");
+            let instance = data["processInstanceId"].as_str().unwrap().to_owned();
+            assert!(instance == agreed || instance == terminated, "{data}");
+            let staff = data["staffId"].as_str().unwrap().to_owned();
+            seen.push((instance, data["instanceSeq"].as_i64().unwrap(), event_type.to_owned(), kind, staff, result, remark));
+        }
+        seen.sort();
+        let row = |instance: &str, seq: i64, event_type: &str, kind: &str, staff: &str, result: Option<&str>, remark: Option<&str>| {
+            (instance.to_owned(), seq, event_type.to_owned(), kind.to_owned(), staff.to_owned(), result.map(str::to_owned), remark.map(str::to_owned))
+        };
+        let mut expected = vec![
+            row(&agreed, 1, "bpms_instance_change", "start", &li, None, None),
+            row(&agreed, 2, "bpms_task_change", "start", &han, None, None),
+            row(&agreed, 3, "bpms_task_change", "finish", &han, Some("agree"), Some("ok")),
+            row(&agreed, 4, "bpms_instance_change", "finish", &li, Some("agree"), None),
+            row(&terminated, 1, "bpms_instance_change", "start", &li, None, None),
+            row(&terminated, 2, "bpms_task_change", "start", &han, None, None),
+            row(&terminated, 3, "bpms_task_change", "cancel", &han, None, None),
+            row(&terminated, 4, "bpms_instance_change", "terminate", &li, None, None),
+        ];
+        expected.sort();
+        assert_eq!(seen, expected);
+        drop(stream);
         app
     }
 

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use crate::dingtalk::{install, v1_error};
 use crate::{Reply, TestApp, api_tests};
 
-const SCOPES: &[&str] = &[
+pub(crate) const SCOPES: &[&str] = &[
     "apps:read",
     "apps:write",
     "approvals:read",
@@ -50,7 +50,75 @@ pub async fn v1(
     Reply::from(request.send().await.unwrap()).await
 }
 
-async fn member(app: &TestApp, name: &str) -> String {
+/// Checks a `bpms_*` rendering (a stream frame's `data` or a callback's plaintext) has DingTalk's keys
+/// with DingTalk's JSON types: ids, names and the title text; `createTime`, `finishTime`, `taskId` and
+/// `instanceSeq` integers; an instance's `url` (a Tenon page) and `businessId`; a finished task's `remark`
+/// and `result`; `title` the one expected. Returns `(type, result, remark)`.
+#[track_caller]
+pub(crate) fn check_bpms(
+    event_type: &str,
+    data: &Value,
+    title: &str,
+) -> (String, Option<String>, Option<String>) {
+    let text = |key: &str| {
+        assert!(data[key].is_string(), "{key} must be text: {data}");
+        data[key].as_str().unwrap().to_owned()
+    };
+    let integer = |key: &str| assert!(data[key].is_i64(), "{key} must be an integer: {data}");
+    for key in [
+        "processInstanceId",
+        "processCode",
+        "corpId",
+        "staffId",
+        "bizCategoryId",
+    ] {
+        text(key);
+    }
+    assert_eq!(
+        text("title"),
+        title,
+        "DingTalk's title, originator and process: {data}"
+    );
+    integer("createTime");
+    integer("instanceSeq");
+    let kind = text("type");
+    if kind == "finish" || data.get("finishTime").is_some() {
+        integer("finishTime");
+    }
+    let result = (kind == "finish").then(|| text("result"));
+    let remark = match event_type {
+        "bpms_instance_change" => {
+            assert!(
+                text("url").starts_with("/apps/"),
+                "the url is a Tenon page: {data}"
+            );
+            text("businessId");
+            assert!(
+                data.get("taskId").is_none() && data.get("remark").is_none(),
+                "{data}"
+            );
+            None
+        }
+        "bpms_task_change" => {
+            integer("taskId");
+            text("activityId");
+            assert!(data.get("url").is_none(), "{data}");
+            if kind == "finish" {
+                Some(text("remark"))
+            } else {
+                assert!(
+                    data.get("remark").is_none(),
+                    "only a finished task has a remark: {data}"
+                );
+                None
+            }
+        }
+        other => panic!("not a bpms event: {other}"),
+    };
+    (kind, result, remark)
+}
+
+pub(crate) async fn member(app: &TestApp, name: &str) -> String {
     app.post("/api/v1/members", &app.admin_token, json!({"name": name}))
         .await
         .expect(StatusCode::CREATED)["id"]
@@ -77,7 +145,7 @@ fn leave_form() -> Value {
     })
 }
 
-async fn create_form(app: &TestApp, token: &str) -> String {
+pub(crate) async fn create_form(app: &TestApp, token: &str) -> String {
     let reply = v1(
         app,
         token,
@@ -92,7 +160,13 @@ async fn create_form(app: &TestApp, token: &str) -> String {
     body["result"]["processCode"].as_str().unwrap().to_owned()
 }
 
-async fn start(app: &TestApp, token: &str, code: &str, originator: &str, approver: &str) -> String {
+pub(crate) async fn start(
+    app: &TestApp,
+    token: &str,
+    code: &str,
+    originator: &str,
+    approver: &str,
+) -> String {
     let body = json!({
         "processCode": code, "originatorUserId": originator, "deptId": 1,
         "approvers": [{"actionType": "OR", "userIds": [approver]}],
@@ -114,7 +188,7 @@ async fn start(app: &TestApp, token: &str, code: &str, originator: &str, approve
     body["instanceId"].as_str().unwrap().to_owned()
 }
 
-async fn get_instance(app: &TestApp, token: &str, id: &str) -> Value {
+pub(crate) async fn get_instance(app: &TestApp, token: &str, id: &str) -> Value {
     v1(
         app,
         token,
@@ -217,6 +291,9 @@ api_tests! {
         let forecast = v1(&app, &token, Method::POST, "/v1.0/workflow/processes/forecast", Some(json!({"processCode": code, "userId": li, "deptId": 1}))).await.expect(StatusCode::OK).clone();
         let rule = &forecast["result"]["workflowActivityRules"][0];
         assert_eq!((&rule["activityId"], &rule["isTargetSelect"], &forecast["result"]["isForecastSuccess"]), (&json!("approver"), &json!(true), &json!(true)));
+        // `processId` is the process's number, an integer, as DingTalk's.
+        let number = forecast["result"]["processId"].as_i64().unwrap();
+        assert!(number >= 1, "{forecast}");
         assert_eq!(rule["workflowActor"]["approvalMethod"], "OR");
         let id = start(&app, &token, &code, &li, &han).await;
         let task = get_instance(&app, &token, &id).await["result"]["tasks"][0]["taskId"].clone();

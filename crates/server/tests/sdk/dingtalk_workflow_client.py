@@ -164,7 +164,8 @@ def main():
     ).body
     expect_type("terminate.success", terminated.success, bool)
     expect_type("terminate.result", terminated.result, bool)
-    step("terminate", success=terminated.success, result=terminated.result, status=get(second).status)
+    step("terminate", instance_id=second, success=terminated.success, result=terminated.result,
+         status=get(second).status)
 
 
 if __name__ == "__main__":

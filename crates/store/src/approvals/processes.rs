@@ -18,6 +18,8 @@ use crate::{Result, StoreError, Tenant, WriteContext};
 pub struct StoredProcess {
     pub id: ProcessId,
     pub code: String,
+    /// Per organization, from 1 in creation order (DingTalk's `processId`).
+    pub number: i64,
     pub name: String,
     pub app_id: AppId,
     pub table_id: TableId,
@@ -41,6 +43,7 @@ pub struct ProcessVersion {
 type ProcessRow = (
     Uuid,
     String,
+    i64,
     String,
     Uuid,
     Uuid,
@@ -51,10 +54,22 @@ type ProcessRow = (
 );
 
 fn process_from_row(row: ProcessRow) -> StoredProcess {
-    let (id, code, name, app_id, table_id, draft, published_version, created_at, updated_at) = row;
+    let (
+        id,
+        code,
+        number,
+        name,
+        app_id,
+        table_id,
+        draft,
+        published_version,
+        created_at,
+        updated_at,
+    ) = row;
     StoredProcess {
         id: ProcessId::from_uuid(id),
         code,
+        number,
         name,
         app_id: AppId::from_uuid(app_id),
         table_id: TableId::from_uuid(table_id),
@@ -84,7 +99,7 @@ impl Tenant<'_> {
         let row: Option<ProcessRow> = conn
             .fetch_optional(
                 Sql::new(
-                    "SELECT id, code, name, app_id, table_id, draft, published_version, created_at, updated_at \
+                    "SELECT id, code, number, name, app_id, table_id, draft, published_version, created_at, updated_at \
                      FROM processes WHERE organization_id = $1 AND code = $2",
                 )
                 .bind(self.org_id)
@@ -107,7 +122,7 @@ impl Tenant<'_> {
             .conn()
             .fetch_all(
                 Sql::new(
-                    "SELECT id, code, name, app_id, table_id, draft, published_version, created_at, updated_at \
+                    "SELECT id, code, number, name, app_id, table_id, draft, published_version, created_at, updated_at \
                      FROM processes WHERE organization_id = $1 ORDER BY code",
                 )
                 .bind(self.org_id),
@@ -198,9 +213,20 @@ impl Tenant<'_> {
             .process_table(conn, definition, app, process, path)
             .await?;
         let now = self.store.now();
+        // The organization's counter, taken in this transaction: numbers are never reused.
+        let (number,): (i64,) = conn
+            .fetch_one(
+                Sql::new(
+                    "UPDATE organizations SET process_number_next = process_number_next + 1 \
+                     WHERE id = $1 RETURNING process_number_next - 1",
+                )
+                .bind(self.org_id),
+            )
+            .await?;
         let created = StoredProcess {
             id: ProcessId::new(),
             code: process.code.clone(),
+            number,
             name: process.name.as_str().to_owned(),
             app_id,
             table_id: table.table.id,
@@ -213,7 +239,7 @@ impl Tenant<'_> {
             .execute(
                 Sql::new(
                     "INSERT INTO processes (organization_id, id, code, name, app_id, table_id, draft, \
-                     published_version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8)",
+                     published_version, created_at, updated_at, number) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8, $9)",
                 )
                 .bind(self.org_id)
                 .bind(created.id)
@@ -222,7 +248,8 @@ impl Tenant<'_> {
                 .bind(created.app_id)
                 .bind(created.table_id)
                 .bind(created.draft.clone())
-                .bind(now),
+                .bind(now)
+                .bind(number),
             )
             .await;
         if let Err(error) = inserted {

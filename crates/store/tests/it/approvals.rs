@@ -176,6 +176,45 @@ async fn bench_process_counts(store: &Store) -> (u64, [u64; 3]) {
     counted
 }
 
+/// An organization with a table `claims` (one text field) in an app; its tenant's org id and the app's key.
+async fn org_with_claims(store: &Store, name: &str) -> (tenon_model::OrgId, String) {
+    let ctx = WriteContext::system();
+    let (org, _) = new_org(store, name).await;
+    let tenant = store.tenant(org.id);
+    let app = tenant
+        .create_app(
+            &ctx,
+            NewApp {
+                name: Name::parse("Claims").unwrap(),
+                key: None,
+                description: None,
+            },
+        )
+        .await
+        .unwrap();
+    let parse = ParseContext {
+        org_time_zone: TimeZone::SHANGHAI,
+    };
+    tenant
+        .create_table(
+            &ctx,
+            &app,
+            NewTable {
+                name: Name::parse("Claims").unwrap(),
+                key: None,
+                fields: vec![spec("Title", "title", "text", json!({}))],
+                primary_field: None,
+                unique_together: vec![],
+                indexes: vec![],
+                validation_rules: vec![],
+            },
+            &parse,
+        )
+        .await
+        .unwrap();
+    (org.id, app.key.as_str().to_owned())
+}
+
 backend_tests! {
     async fn an_approval_action_costs_few_statements(store) {
         let (start, approvals) = bench_process_counts(&store).await;
@@ -186,5 +225,24 @@ backend_tests! {
         assert!(start <= 33, "start: {start}");
         assert!(approvals[0] <= 17 && approvals[1] <= 17, "approve: {approvals:?}");
         assert!(approvals[2] <= 26, "the last approve (finish, status write): {approvals:?}");
+    }
+
+    async fn processes_are_numbered_per_organization_from_one_and_a_failed_create_takes_no_number(store) {
+        let ctx = WriteContext::system();
+        let definition = |app: &str, code: &str| json!({"app": app, "code": code, "name": code, "table": "claims",
+            "nodes": [{"key": "n1", "type": "approval", "method": "or", "approvers": [{"selected": true}], "next": "end"}]});
+        let (first, app) = org_with_claims(&store, "Numbers one").await;
+        let tenant = store.tenant(first);
+        assert_eq!(tenant.create_process(&ctx, definition(&app, "P1")).await.unwrap().number, 1);
+        // A refused create (the code is taken) rolls back with its number.
+        tenant.create_process(&ctx, definition(&app, "P1")).await.unwrap_err();
+        assert_eq!(tenant.create_process(&ctx, definition(&app, "P2")).await.unwrap().number, 2);
+        let numbers: Vec<(String, i64)> = tenant.list_processes().await.unwrap().into_iter().map(|p| (p.code, p.number)).collect();
+        assert_eq!(numbers, [("P1".to_owned(), 1), ("P2".to_owned(), 2)]);
+        assert_eq!(tenant.process("P2").await.unwrap().number, 2);
+        // Another organization counts from 1.
+        let (second, app) = org_with_claims(&store, "Numbers two").await;
+        let other = store.tenant(second);
+        assert_eq!(other.create_process(&ctx, definition(&app, "P1")).await.unwrap().number, 1);
     }
 }

@@ -1,6 +1,7 @@
 //! `tenon bench --suite ui` at tiny sizes, so the suite keeps working as the UI changes: it seeds every
-//! table, opens every page, edits cells, submits the public form and prints every figure and target.
-//! Only built with the `bench` feature: `cargo test -p tenon --features bench --test cli -- bench_ui`.
+//! table, opens every page, edits cells, submits the public form and prints every figure and target; and
+//! `--suite dingtalk`, which prints each DingTalk route beside its native route.
+//! Only built with the `bench` feature: `cargo test -p tenon --features bench --test cli -- bench_`.
 
 use super::*;
 
@@ -72,3 +73,36 @@ async fn bench_ui_runs_at_tiny_sizes_and_reports_every_figure(backend: TestBacke
 }
 
 on_both_backends!(bench_ui_runs_at_tiny_sizes_and_reports_every_figure);
+
+/// `tenon bench --suite dingtalk` at a tiny size: each DingTalk route is printed beside its native route
+/// with both server-side p50s and their ratio.
+async fn bench_dingtalk_prints_each_route_beside_its_native_route(backend: TestBackend) {
+    let env = Env::new(backend).await;
+    let output = env.run(&["bench", "--suite", "dingtalk", "--requests", "5"]);
+    let out = success(&output);
+    for (dingtalk, native) in [
+        ("POST /topapi/v2/user/get", "GET /api/v1/members/{id}"),
+        (
+            "POST /topapi/v2/user/list",
+            "GET /api/v1/members?department_id",
+        ),
+        (
+            "GET /v1.0/workflow/processInstances",
+            "GET /api/v1/approvals/{id}",
+        ),
+    ] {
+        let line = out
+            .lines()
+            .find(|line| line.starts_with(dingtalk))
+            .unwrap_or_else(|| panic!("no {dingtalk:?} in:\n{out}"));
+        assert!(line.contains(native), "{line}");
+        let ratio: f64 = line
+            .split_whitespace()
+            .find_map(|word| word.strip_suffix('×'))
+            .and_then(|ratio| ratio.parse().ok())
+            .unwrap_or_else(|| panic!("no ratio in {line}"));
+        assert!(ratio > 0.0, "{line}");
+    }
+}
+
+on_both_backends!(bench_dingtalk_prints_each_route_beside_its_native_route);

@@ -634,12 +634,11 @@ pub(super) async fn instance_answer(
             |(number, name)| (number.to_string(), name),
         );
     let context = InstanceContext {
-        title: format!(
-            "{}提交的{}",
+        title: tenon_dingtalk::events::instance_title(
             originator
                 .map(|person| person.name.as_str())
                 .unwrap_or_default(),
-            process.name
+            &process.name,
         ),
         originator_dept_id: dept_id,
         originator_dept_name: dept_name,

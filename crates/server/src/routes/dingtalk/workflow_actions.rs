@@ -380,7 +380,7 @@ pub async fn dingtalk_process_forecast(
         .map(|(member, person)| (member.to_string(), (person.userid, person.name)))
         .collect();
     axum::Json(render_forecast(
-        &code,
+        (&code, process.number),
         &userid,
         is_static,
         &steps,

@@ -434,7 +434,7 @@ pub async fn submit(
                 return Err(tenon_model::Invalid(errors).into());
             }
         };
-    let guard = member_guard(&tenant, form, submission.actor.as_ref(), &values, &context).await?;
+    let guard = member_guard(&tenant, form, submission.actor.as_ref(), &given, &context).await?;
     if submission.honeypot {
         return Ok(Submitted {
             id: None,
@@ -509,14 +509,14 @@ pub async fn submit(
 }
 
 /// A member's app role on the form's own table (a members-only form; the sub-tables' are checked
-/// with their rows): 403 without the create action or when she filled a read-only field; her row
+/// with their rows): 403 without the create action or when she gave a value to a read-only field; her row
 /// rules go with the write, checked in its transaction. `None` for a visitor: a public form is its
 /// own grant.
 async fn member_guard(
     tenant: &tenon_store::Tenant<'_>,
     form: &PublicForm,
     actor: Option<&Actor>,
-    values: &Map<String, Value>,
+    given: &Map<String, Value>,
     context: &tenon_model::apps::filter::FilterContext,
 ) -> ApiResult<Option<FormGuard>> {
     let Some(actor) = actor.filter(|actor| member_of(actor).is_some()) else {
@@ -526,13 +526,17 @@ async fn member_guard(
     let create = access
         .guard(RecordAction::Create, &form.schema, context)?
         .after;
-    // Only the fields she (or her link) filled: a hidden field's default is not hers.
-    let filled: std::collections::BTreeMap<FieldId, ()> = form
-        .schema
-        .fields
+    // Only the values she (or her link) gave: a hidden field's default is not hers, nor a blank input.
+    let filled: std::collections::BTreeMap<FieldId, ()> = given
         .iter()
-        .filter(|field| values.contains_key(field.key.as_str()))
-        .map(|field| (field.id, ()))
+        .filter(|(_, value)| match value {
+            Value::Null => false,
+            Value::String(text) => !text.trim().is_empty(),
+            Value::Array(items) => !items.is_empty(),
+            _ => true,
+        })
+        .filter_map(|(key, _)| form.accepted_field(key))
+        .map(|entry| (entry.field.id, ()))
         .collect();
     access.require_writable(&form.schema, &filled)?;
     let update = if form.upsert() && access.require(RecordAction::Update).is_ok() {

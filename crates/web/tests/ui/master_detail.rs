@@ -20,7 +20,8 @@ async fn shop(ui: &TestUi, extra: Value) -> String {
         Method::POST,
         "/api/v1/apps/shop/tables",
         Some(json!({"name": "订单", "key": "orders", "fields": [
-            {"name": "客户", "key": "customer", "type": "text", "required": true}
+            {"name": "客户", "key": "customer", "type": "text", "required": true},
+            {"name": "渠道", "key": "channel", "type": "text"}
         ]})),
     )
     .await;
@@ -243,6 +244,33 @@ ui_tests! {
         let refused = post(&ui, &path, Some(&cookie), &line("熟客")).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
         assert!(refused.text.contains("你的应用角色不允许在这个表中新建记录。"), "{}", refused.text);
+        ui
+    }
+
+    async fn a_hidden_fields_default_is_not_the_members_own_value(ui) {
+        // The form fixes the channel (hidden, with a default); her role makes the channel read-only.
+        let fields = json!(["customer", {"field": "channel", "hidden": true, "default": "门店", "prefill": true},
+            {"field": "lines", "subtable": {"fields": ["product", "qty", "price"], "min_rows": 1, "max_rows": 3}}]);
+        let slug = shop(&ui, json!({"members_only": true, "fields": fields})).await;
+        let path = format!("/f/{slug}");
+        let (cookie, member) = clerk(&ui).await;
+        ui.api(Method::PUT, "/api/v1/apps/shop/permissions", Some(json!({"roles": [
+            {"key": "clerks", "name": "店员", "who": {"members": [member]}, "grants": [
+                {"table": "orders", "actions": {"read": true, "create": true}, "fields": {"hidden": [], "read_only": ["channel"]}},
+                {"table": "lines", "actions": {"read": true, "create": true}}
+            ]}
+        ]}))).await;
+        let pairs = [("customer", "熟客"), ("lines[0][product]", "茶"), ("lines[0][qty]", "1"), ("lines[0][price]", "20")];
+        let done = post(&ui, &path, Some(&cookie), &pairs).await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+        let orders = ui.api(Method::GET, &format!("{ORDERS}/records"), None).await;
+        assert_eq!(orders["items"][0]["fields"]["channel"], "门店", "{orders}");
+        // Her own value for it is refused.
+        let mut typed = pairs.to_vec();
+        typed.push(("channel", "网店"));
+        let refused = post(&ui, &path, Some(&cookie), &typed).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+        assert_eq!(count(&ui, ORDERS).await, 1, "nothing written");
         assert_eq!((count(&ui, ORDERS).await, count(&ui, LINES).await), (1, 1), "nothing written");
         ui
     }

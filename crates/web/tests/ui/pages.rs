@@ -202,6 +202,10 @@ ui_tests! {
         // The header names the organization and the person; the grid's column headers are field names.
         let home = ui.page("/", &cookie, "zh-CN").await;
         assert!(home.text.contains("测试学校") && home.text.contains("王老师"));
+        // The app page's delete dialog is the shared one: its address written segment by segment.
+        let app_page = ui.page(&format!("/apps/{app_id}"), &cookie, "zh-CN").await;
+        assert!(app_page.text.contains(r#"<dialog id="delete-app-dialog" aria-labelledby="delete-app-dialog-heading">"#), "{}", app_page.text);
+        assert!(app_page.text.contains(&format!(r#"data-url="/api/v1/apps/{app_id}""#)) && app_page.text.contains(r#"<input id="delete-app-dialog-name" data-confirm-input"#));
         let grid = ui.page(&format!("/apps/{app_id}/tables/{table_id}"), &cookie, "en").await;
         assert!(grid.text.contains("role=\"grid\"") && grid.text.contains(">姓名</th>"));
         ui

@@ -20,7 +20,8 @@
 //! `yonyou_voucher` POSTs U8's EAI document ([`yonyou::post`]), an unclear outcome reported as such
 //! (the store makes it `unknown_outcome`).
 //!
-//! Not built yet: the `sql` connector.
+//! The `sql` step runs its statement over a PostgreSQL connection ([`sql::run`]: the host checked against
+//! the outbound policy, a read-only transaction unless the step allows writes, `statement_timeout`).
 
 use std::time::Duration;
 
@@ -32,6 +33,7 @@ use tokio::task::JoinHandle;
 pub mod http;
 pub mod kingdee;
 pub mod smtp;
+pub mod sql;
 pub mod yonyou;
 
 /// How many workers a node runs, and how they poll.
@@ -120,15 +122,16 @@ pub async fn round(
             match advanced {
                 Ok(Advance::Continue) => advanced = store.advance_flow_run(&claim).await,
                 Ok(Advance::Outside(call)) => {
-                    let answer = match (&call.mail, call.voucher.as_deref()) {
-                        (Some(_), _) => smtp::send(sender, &call).await,
-                        (_, Some(VoucherPush::Kingdee(push))) => {
+                    let answer = match (&call.mail, call.voucher.as_deref(), call.sql.as_deref()) {
+                        (_, _, Some(run)) => sql::run(sender, &call, run).await,
+                        (Some(_), _, _) => smtp::send(sender, &call).await,
+                        (_, Some(VoucherPush::Kingdee(push)), _) => {
                             kingdee::push(sender, &call, push).await
                         }
-                        (_, Some(VoucherPush::YonyouU8 { .. })) => {
+                        (_, Some(VoucherPush::YonyouU8 { .. }), _) => {
                             yonyou::post(sender, &call, store.now()).await
                         }
-                        (None, None) => http::send(sender, &call, store.now()).await,
+                        (None, None, None) => http::send(sender, &call, store.now()).await,
                     };
                     advanced = store.finish_outside_step(&claim, &call, answer).await;
                 }

@@ -195,6 +195,8 @@ pub enum Action {
     Email(Box<crate::email::EmailSpec>),
     /// A Tenon voucher pushed to Kingdee or U8 by a flow worker (see [`crate::voucher`]).
     Voucher(Box<crate::voucher::VoucherSpec>),
+    /// One statement against an external PostgreSQL database, run by a flow worker (see [`crate::sql`]).
+    Sql(Box<crate::sql::SqlSpec>),
     /// `steps` run once per item, in one transaction per batch of items.
     ForEach {
         items: String,
@@ -227,6 +229,7 @@ impl Action {
             Action::Sms(_) => "sms",
             Action::Email(_) => "email",
             Action::Voucher(spec) => spec.vendor.step_type(),
+            Action::Sql(_) => "sql",
         }
     }
 
@@ -776,7 +779,8 @@ impl Compiler<'_> {
             | Step::Sms(_)
             | Step::Email(_)
             | Step::KingdeeVoucher(_)
-            | Step::YonyouVoucher(_) => self.outside(step),
+            | Step::YonyouVoucher(_)
+            | Step::Sql(_) => self.outside(step),
             // Compiled by `for_each` (with its own scope).
             Step::ForEach { .. } => None,
         }

@@ -22,6 +22,10 @@
 //! (for the `yonyou_voucher` step): `config: {base_url, path, sender, receiver, username}` (`path`
 //! default `/U8EAI/import.asp`, `sender`/`receiver` the EAI codes, default `tenon` and `u8`), secret
 //! `password` (HTTP basic auth with `username`, for an EAI behind a proxy that asks for one).
+//!
+//! Kind `postgres` (for the `sql` step): `config: {host, port, database, username, tls}` (`port` 5432,
+//! `tls`: `none` plain, `starttls` or `tls` TLS required, absent TLS when the server offers it), secret
+//! `password`.
 
 use std::collections::BTreeMap;
 
@@ -37,6 +41,7 @@ pub const KINDS: &[&str] = &[
     "smtp",
     "kingdee",
     "yonyou_u8",
+    "postgres",
 ];
 /// Where DingTalk robots are, unless a connection says otherwise.
 pub const DINGTALK_BASE_URL: &str = "https://oapi.dingtalk.com";
@@ -108,7 +113,7 @@ pub fn check(
         check.add(
             tenon_model::Reason::not_one_of(
                 KINDS,
-                "kind is one of: http, dingtalk_robot, aliyun_sms, tencent_sms, smtp, kingdee, yonyou_u8",
+                "kind is one of: http, dingtalk_robot, aliyun_sms, tencent_sms, smtp, kingdee, yonyou_u8, postgres",
             )
             .at("kind"),
         );
@@ -260,6 +265,12 @@ impl Shape {
                 ],
                 required: &["base_url", "acct_id", "username"],
                 secrets: &["password", "app_secret"],
+                required_secrets: &[],
+            }),
+            "postgres" => Some(Shape {
+                config: &["host", "port", "database", "username", "tls"],
+                required: &["host", "database", "username"],
+                secrets: &["password"],
                 required_secrets: &[],
             }),
             "yonyou_u8" => Some(Shape {

@@ -15,6 +15,7 @@
 //! - [`email`]: the `email` step (SMTP): its templates and the message rendered from a run;
 //! - [`voucher`], [`kingdee`] and [`yonyou`]: the `kingdee_voucher` and `yonyou_voucher` steps (a Tenon
 //!   voucher pushed to Kingdee K/3 Cloud or Yonyou U8) and the vendors' protocols;
+//! - [`sql`]: the `sql` step (one statement against an external PostgreSQL database);
 //! - [`retry`]: which failures retry, and when (backoff with jitter);
 //! - [`schedule`]: zoned cron and its slots (DST gaps and folds, missed slots);
 //! - [`wait`]: when a `wait` step wakes (durations, dates in a zone, skipped and repeated wall times).
@@ -35,6 +36,7 @@ pub mod schedule;
 pub mod scope;
 pub mod sign;
 pub mod sms;
+pub mod sql;
 pub mod state;
 pub mod trigger;
 pub mod voucher;

@@ -108,6 +108,7 @@ pub(super) fn for_each(
                 | Step::Email(_)
                 | Step::KingdeeVoucher(_)
                 | Step::YonyouVoucher(_)
+                | Step::Sql(_)
                 | Step::CallFlow { .. }
                 | Step::WaitApproval { .. }
         ) {
@@ -240,6 +241,12 @@ pub(super) fn add_output<T: Tables + ?Sized>(
         }
         Action::Sms(_) => one("request_id", formula::FieldKind::Text),
         Action::Email(_) => one("reply", formula::FieldKind::Text),
+        Action::Sql(_) => {
+            one("count", formula::FieldKind::Integer);
+            one("truncated", formula::FieldKind::Checkbox);
+            one("value", formula::FieldKind::Text);
+            one("affected", formula::FieldKind::Integer);
+        }
         Action::Voucher(spec) => {
             let names: &[&str] = match spec.vendor {
                 crate::voucher::Vendor::Kingdee => &["id", "number", "voucher_id", "key"],

@@ -60,6 +60,21 @@ impl Compiler<'_> {
             }
             Step::KingdeeVoucher(step) => self.voucher(crate::voucher::Vendor::Kingdee, step),
             Step::YonyouVoucher(step) => self.voucher(crate::voucher::Vendor::YonyouU8, step),
+            Step::Sql(step) => {
+                let mut params = Some(Vec::new());
+                for (i, value) in step.params.iter().enumerate() {
+                    let at = format!("params[{i}]");
+                    let stored = self
+                        .source(&at, value)
+                        .and_then(|s| self.text_formula(&at, &s));
+                    match (stored, params.as_mut()) {
+                        (Some(stored), Some(list)) => list.push(stored),
+                        _ => params = None,
+                    }
+                }
+                crate::sql::compile(step, params, self.at, self.check)
+                    .map(|spec| Action::Sql(Box::new(spec)))
+            }
             _ => None,
         }
     }

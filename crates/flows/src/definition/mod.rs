@@ -312,6 +312,8 @@ pub enum Step {
     KingdeeVoucher(crate::voucher::VoucherStep),
     /// Pushes a Tenon voucher to Yonyou U8 through EAI (see [`crate::voucher`]).
     YonyouVoucher(crate::voucher::VoucherStep),
+    /// One statement against an external PostgreSQL database (see [`crate::sql`]).
+    Sql(crate::sql::SqlStep),
     /// Runs `steps` once per item of `items` (a formula giving a list; record ids of `table` when given).
     ForEach {
         key: String,
@@ -356,6 +358,7 @@ impl Step {
             Step::Sms(step) => &step.key,
             Step::Email(step) => &step.key,
             Step::KingdeeVoucher(step) | Step::YonyouVoucher(step) => &step.key,
+            Step::Sql(step) => &step.key,
         }
     }
 
@@ -383,12 +386,13 @@ impl Step {
             Step::Email(_) => "email",
             Step::KingdeeVoucher(_) => "kingdee_voucher",
             Step::YonyouVoucher(_) => "yonyou_voucher",
+            Step::Sql(_) => "sql",
         }
     }
 }
 
 /// Step types the issue names that are not built yet: refused with that reason rather than as unknown.
-pub const NOT_BUILT_STEPS: &[&str] = &["sql"];
+pub const NOT_BUILT_STEPS: &[&str] = &[];
 
 impl Flow {
     /// Parses a flow from JSON (YAML read as JSON) at `path` (`flows[0]`), checking its shape: the key,

@@ -50,12 +50,15 @@ fn bad_shapes_are_refused_with_paths() {
         "{error:?}"
     );
     let error = Flow::parse(
-        &json!({"key": "x", "trigger": {"manual": {}}, "steps": [{"key": "a", "type": "sql", "query": "x"}]}),
+        &json!({"key": "x", "trigger": {"manual": {}}, "steps": [{"key": "a", "type": "teleport", "query": "x"}]}),
         "flows[2]",
     )
     .unwrap_err();
-    assert_eq!(fields_of(&error), vec!["flows[2].steps[0].type"]);
-    assert!(error.0[0].reason.contains("not available"));
+    assert!(
+        fields_of(&error)[0].starts_with("flows[2].steps"),
+        "{error:?}"
+    );
+    assert!(error.0[0].reason.contains("teleport"), "{error:?}");
 }
 
 #[test]

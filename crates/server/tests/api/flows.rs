@@ -224,10 +224,10 @@ api_tests! {
             "key": "bad", "trigger": {"record": "orders", "on": "enter", "when": "AND({状态} = \"已签收\", TODAY() > DATE(2026, 1, 1))"},
             "steps": [
                 {"key": "f", "type": "create_record", "table": "followups", "fields": {"nope": "1", "due": "{trigger.fields.missing}"}},
-                {"key": "w", "type": "sql", "to": "x"}
+                {"key": "w", "type": "teleport", "to": "x"}
             ]
         }]);
-        // The shape first: a step type this version does not run.
+        // The shape first: a step type Tenon does not have.
         let reply = import(&app, crm(bad.clone())).await;
         let error = reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone();
         let fields: Vec<&str> = error["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();

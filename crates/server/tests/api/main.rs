@@ -52,6 +52,7 @@ mod flow_calls;
 mod flow_http;
 mod flow_loops;
 mod flow_messages;
+mod flow_sql;
 mod flow_steps;
 mod flow_triggers;
 mod flow_vouchers;

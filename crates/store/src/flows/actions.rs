@@ -421,7 +421,8 @@ impl Tenant<'_> {
             | Action::Robot(_)
             | Action::Sms(_)
             | Action::Email(_)
-            | Action::Voucher(_) => Err(StepFailure::mapping(
+            | Action::Voucher(_)
+            | Action::Sql(_) => Err(StepFailure::mapping(
                 "a wait, wait_approval, for_each or outside step cannot run here",
                 &none,
             )),

@@ -194,6 +194,7 @@ impl Tenant<'_> {
             auth,
             mail: None,
             voucher: None,
+            sql: None,
             inner: None,
         })
     }
@@ -243,6 +244,7 @@ impl Tenant<'_> {
             },
             mail: Some(Box::new(OutboundMail { server, mail })),
             voucher: None,
+            sql: None,
             inner: None,
         })
     }

@@ -40,6 +40,7 @@ mod outside;
 mod publish;
 mod runs;
 mod schedules;
+mod sql;
 mod steps;
 mod upsert;
 mod vouchers;
@@ -57,6 +58,7 @@ pub use outside::{LoopCall, OutsideAnswer, OutsideCall};
 pub use publish::FileFlows;
 pub use runs::{Claim, RunFilter};
 pub use schedules::ScheduleSlot;
+pub use sql::SqlRun;
 pub use steps::Advance;
 pub use vouchers::VoucherPush;
 

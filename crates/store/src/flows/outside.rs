@@ -59,6 +59,8 @@ pub struct OutsideCall {
     pub mail: Option<Box<super::OutboundMail>>,
     /// A voucher step's push: Kingdee's conversation, or U8's POST (see [`super::VoucherPush`]).
     pub voucher: Option<Box<super::VoucherPush>>,
+    /// An `sql` step's statement: run over a database connection instead of HTTP.
+    pub sql: Option<Box<super::SqlRun>>,
     /// An outside step inside a `for_each` (`step` is then the loop's key).
     pub inner: Option<LoopCall>,
 }
@@ -126,6 +128,7 @@ impl Tenant<'_> {
         let resendable = match &step.action {
             Action::Http(spec) => spec.resendable(),
             Action::Voucher(spec) => spec.resendable(),
+            Action::Sql(spec) => spec.resendable(),
             _ => false,
         };
         if let Some(entry) = entry.filter(|e| e.status == StepStatus::Running)
@@ -149,6 +152,7 @@ impl Tenant<'_> {
             }
             Action::Sms(spec) => self.sms_call(conn, run, compiled, index, spec).await?,
             Action::Email(spec) => self.email_call(conn, run, compiled, index, spec).await?,
+            Action::Sql(spec) => self.sql_call(conn, run, compiled, index, spec).await?,
             Action::Voucher(spec) => {
                 match self.voucher_call(conn, run, compiled, index, spec).await? {
                     Some(call) => call,
@@ -249,6 +253,7 @@ impl Tenant<'_> {
             auth,
             mail: None,
             voucher: None,
+            sql: None,
             inner: None,
         })
     }
@@ -299,6 +304,7 @@ impl Tenant<'_> {
             auth,
             mail: None,
             voucher: None,
+            sql: None,
             inner: None,
         })
     }
@@ -455,8 +461,8 @@ impl Tenant<'_> {
                 };
                 Some(tenon_flows::yonyou::judge(*status, body, voucher_id))
             }
-            (Action::Voucher(spec), OutsideAnswer::Unclear(why))
-                if !spec.resendable() && call.inner.is_none() =>
+            (Action::Voucher(_) | Action::Sql(_), OutsideAnswer::Unclear(why))
+                if !resendable(action) && call.inner.is_none() =>
             {
                 // U8 keeps no key: a person decides whether the voucher arrived.
                 let entry = entry.clone();
@@ -544,6 +550,16 @@ impl Tenant<'_> {
     }
 }
 
+/// Whether a step's request may be sent again when its outcome is unclear.
+fn resendable(action: &Action) -> bool {
+    match action {
+        Action::Http(spec) => spec.resendable(),
+        Action::Voucher(spec) => spec.resendable(),
+        Action::Sql(spec) => spec.resendable(),
+        _ => false,
+    }
+}
+
 /// What the journal keeps of a request (never the connection's credentials).
 pub(super) fn journal_input(call: &OutsideCall) -> Value {
     let cut = |text: &str| {
@@ -561,6 +577,16 @@ pub(super) fn journal_input(call: &OutsideCall) -> Value {
             "subject": mail.subject,
             "text": cut(&mail.text),
             "html": mail.html.as_deref().map(cut),
+            "connection": call.connection,
+            "idempotency_key": call.idempotency_key,
+        });
+    }
+    if let Some(sql) = &call.sql {
+        return json!({
+            "database": call.url,
+            "query": call.body.as_deref().map(cut),
+            "params": sql.params,
+            "allow_write": sql.allow_write,
             "connection": call.connection,
             "idempotency_key": call.idempotency_key,
         });

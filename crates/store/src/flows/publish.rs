@@ -281,6 +281,15 @@ impl Tenant<'_> {
                                 ));
                             }
                         }
+                        tenon_flows::definition::Step::Sql(step) => {
+                            if let Some(connection) = &step.connection {
+                                connections.push((
+                                    format!("{at}.connection"),
+                                    connection.clone(),
+                                    &["postgres"][..],
+                                ));
+                            }
+                        }
                         tenon_flows::definition::Step::YonyouVoucher(step) => {
                             if let Some(connection) = &step.connection {
                                 connections.push((

@@ -169,7 +169,8 @@ impl Tenant<'_> {
                 | Action::Robot(_)
                 | Action::Sms(_)
                 | Action::Email(_)
-                | Action::Voucher(_) = &compiled.steps[index].action
+                | Action::Voucher(_)
+                | Action::Sql(_) = &compiled.steps[index].action
                 {
                     let entry = run.steps.iter().find(|entry| entry.key == key);
                     return match self

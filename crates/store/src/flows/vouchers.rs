@@ -151,6 +151,7 @@ impl Tenant<'_> {
                     auth: Auth::None,
                     mail: None,
                     voucher: Some(Box::new(VoucherPush::Kingdee(Box::new(push)))),
+                    sql: None,
                     inner: None,
                 }
             }
@@ -182,6 +183,7 @@ impl Tenant<'_> {
                     voucher: Some(Box::new(VoucherPush::YonyouU8 {
                         voucher_id: voucher_id.to_string(),
                     })),
+                    sql: None,
                     inner: None,
                 }
             }

@@ -297,6 +297,22 @@ api_tests! {
         app
     }
 
+    async fn a_voucher_that_is_not_posted_is_not_pushed(app) {
+        let fake = kingdee(&app).await;
+        let mut file = shop(kingdee_step(json!({})));
+        // The rule books drafts: a draft may still be replaced in place, so it stays home.
+        file["voucher_rules"][0]["post"] = json!(false);
+        import(&app, file).await.expect(StatusCode::CREATED);
+        paid_order(&app, "甲公司", "113.00").await;
+        let failed = newest_in(&app, 1, "failed").await;
+        let k = step(&failed, "k");
+        assert_eq!(k["attempts"], 1, "a draft is not retried: {k}");
+        assert!(k["error"]["message"].as_str().unwrap().contains("is draft, not posted"), "{k}");
+        assert_eq!(fake.saves(), 0);
+        assert!(fake.vouchers().is_empty());
+        app
+    }
+
     async fn a_u8_push_posts_the_eai_voucher_and_an_unclear_one_waits_for_a_person(app) {
         let fake = u8(&app).await;
         import(&app, shop(json!({"key": "k", "type": "yonyou_voucher", "connection": "u8",

@@ -86,6 +86,14 @@ impl Tenant<'_> {
             .await
             .map_err(|e| StepFailure::store(e, &input))?
             .ok_or_else(|| refused(format!("the organization has no voucher {voucher_id}")))?;
+        // A draft or reviewed voucher may still be replaced in place (same id, new amounts): pushed now,
+        // the vendor would keep the first amounts while a query by key says it is there.
+        if stored.voucher.state != tenon_ledger::VoucherState::Posted {
+            return Err(refused(format!(
+                "voucher {voucher_id} is {}, not posted: only posted vouchers are pushed (post it, then retry this step)",
+                stored.voucher.state.as_str()
+            )));
+        }
         let mut books = Books::new(&book.settings.name, book.settings.base_currency);
         books.code = book.code.clone();
         books.fiscal_year_start_month = book.settings.fiscal_year_start_month;

@@ -89,13 +89,13 @@ pub struct StepOut {
     pub status: String,
     pub attempts: i32,
     /// What the step computed from its formulas (field values, the record, the recipients).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub input: Option<Value>,
     /// What later steps read as `{steps.<key>.output.…}` (at most 64 KiB).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub output: Option<Value>,
     /// `{"kind", "message", "attempt"}` of the last failed attempt.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub error: Option<Value>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -132,7 +132,7 @@ pub struct FlowRunOut {
     pub trigger: Value,
     /// How deep the run nests (a run started by another run's write is one deeper; at most 8).
     pub depth: u32,
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub error: Option<Value>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
@@ -176,7 +176,7 @@ pub struct RunListParams {
 pub struct StartRun {
     /// The flow's inputs (`trigger: {manual: {inputs: […]}}`), read as `{trigger.payload.<key>}`.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub payload: Option<Value>,
 }
 

@@ -123,7 +123,7 @@ fn misfits(doc: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<S
 /// Asserts that `reply` is what the document says `method template` answers: its status is documented,
 /// its content type is one the status documents, and a JSON body fits that content's schema.
 #[track_caller]
-fn conforms(doc: &Value, method: &str, template: &str, reply: &Reply) {
+pub(crate) fn conforms(doc: &Value, method: &str, template: &str, reply: &Reply) {
     let operation = &doc["paths"][template][method];
     assert!(
         operation.is_object(),

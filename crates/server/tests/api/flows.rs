@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::approvals::member_token;
+use crate::conformance::conforms;
 use crate::{Reply, TestApp, api_tests};
 
 const ORDERS: &str = "/api/v1/apps/crm/tables/orders/records";
@@ -294,6 +295,14 @@ api_tests! {
         let followups = records(&app, FOLLOWUPS).await;
         assert_eq!(followups.len(), 1);
         assert_eq!(followups[0]["fields"]["due"], "2026-12-02");
+        // A succeeded run has no error: the document says so (`null` fits), on the list and on the run.
+        let doc = app.call(reqwest::Method::GET, "/openapi.json", None, None).await.expect(StatusCode::OK).clone();
+        let listed = app.get(path, &app.admin_token).await;
+        assert_eq!(listed.expect(StatusCode::OK)["items"][0]["error"], Value::Null);
+        conforms(&doc, "get", "/api/v1/flows/{flow}/runs", &listed);
+        let run = app.get(&format!("/api/v1/flow-runs/{}", runs[0]["id"].as_str().unwrap()), &app.admin_token).await;
+        assert_eq!(run.expect(StatusCode::OK)["steps"][0]["error"], Value::Null);
+        conforms(&doc, "get", "/api/v1/flow-runs/{id}", &run);
         // Scopes: reading needs flows:read, starting flows:write.
         let reader = app.token(&["flows:read"]).await;
         app.get("/api/v1/flows", &reader).await.expect(StatusCode::OK);

@@ -268,7 +268,11 @@ pub fn check_config(
     }
     let typed =
         |check: &mut Checker, name: &str, wanted: &str, fits: &dyn Fn(&FieldKind) -> bool| {
-            if let Some(value) = config.get(name) {
+            // An optional setting given as `null` is the same as leaving it out.
+            if let Some(value) = config.get(name).filter(|value| {
+                !(value.is_null()
+                    && matches!(name, "card_cover" | "end_date_field" | "cover_field"))
+            }) {
                 if let Some(field) = field_of(check, format!("{path}.{name}"), value)
                     && !fits(&field.kind)
                 {
@@ -290,9 +294,14 @@ pub fn check_config(
             }
         };
     match view_type {
-        ViewType::Kanban => typed(&mut check, "group_field", "a single select", &|kind| {
-            matches!(kind, FieldKind::SingleSelect { .. })
-        }),
+        ViewType::Kanban => {
+            typed(&mut check, "group_field", "a single select", &|kind| {
+                matches!(kind, FieldKind::SingleSelect { .. })
+            });
+            typed(&mut check, "card_cover", "an attachment", &|kind| {
+                matches!(kind, FieldKind::Attachment { .. })
+            });
+        }
         ViewType::Calendar => {
             let dated =
                 |kind: &FieldKind| matches!(kind.storage(), Storage::Date | Storage::DateTime);

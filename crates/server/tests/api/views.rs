@@ -117,6 +117,17 @@ api_tests! {
         let paths: Vec<&str> = error["details"].as_array().unwrap().iter().map(|d| d["field"].as_str().unwrap()).collect();
         assert!(paths.contains(&"config.group_field"), "{error}");
         assert!(paths.contains(&"config.colour"), "{error}");
+        // A cover is an attachment field, on a board as in a gallery.
+        for (kind, setting, config) in [
+            ("kanban", "card_cover", json!({"group_field": "status", "card_cover": "guest"})),
+            ("gallery", "cover_field", json!({"cover_field": "guest"})),
+        ] {
+            let reply = app.post(VIEWS, &app.admin_token, json!({"name": "Covered", "type": kind, "config": config})).await;
+            let error = reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone();
+            let detail = &error["details"][0];
+            assert_eq!((&detail["field"], &detail["code"]), (&json!(format!("config.{setting}")), &json!("not_allowed")), "{kind}: {error}");
+            assert!(detail["message"].as_str().unwrap().contains("is not an attachment"), "{error}");
+        }
         let calendar = app.post(VIEWS, &app.admin_token, json!({"name": "Cal", "type": "calendar", "config": {}})).await;
         calendar.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         let filter = app.post(VIEWS, &app.admin_token, json!({"name": "F", "type": "grid", "config": {"filter": {"field": "nope", "op": "eq", "value": 1}}})).await;
@@ -127,6 +138,9 @@ api_tests! {
         kind.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
         let list = app.get(VIEWS, &app.admin_token).await.expect(StatusCode::OK).clone();
         assert_eq!(list["items"], json!([]), "nothing was saved");
+        // `null` for an optional cover is the same as none.
+        let board = app.post(VIEWS, &app.admin_token, json!({"name": "Board", "type": "kanban", "config": {"group_field": "status", "card_cover": null}})).await;
+        assert_eq!(board.expect(StatusCode::CREATED)["type"], "kanban");
         app
     }
 

@@ -84,8 +84,8 @@ Object.assign(tests, {
     // The grid's cell shows it.
     await p.locator("td.cell .chip", { hasText: "张小明" }).waitFor();
 
-    // If-Match: someone else changes the record while the detail is open; saving is refused with the
-    // translated conflict and the chosen links stay as picked.
+    // If-Match: someone else changes the record while the detail is open; saving shows theirs and mine of
+    // the field this person changed, nothing is written until she picks; 保留我的 saves hers over theirs.
     await p.getByRole("button", { name: "展开记录" }).first().click();
     await dialog.waitFor();
     await search.focus();
@@ -94,10 +94,19 @@ Object.assign(tests, {
     await p.keyboard.press("Enter");
     await server.api("PATCH", `${sheet.base}/records/${record.id}`, { fields: { [sheet.fields["工时"]]: "8" } });
     await dialog.getByRole("button", { name: "保存" }).click();
-    await dialog.locator(".form-error").filter({ hasText: "其他人刚刚修改了这里。" }).waitFor();
-    assert.deepEqual(await dialog.locator(".picker-chosen li span").allTextContents(), ["张小明", "李四"]);
+    const chooser = p.getByRole("dialog", { name: "有人修改了这条记录" });
+    await chooser.waitFor();
+    assert.equal(await chooser.locator(".conflict-field").textContent(), link.name);
+    assert.equal(await chooser.locator(".conflict-theirs").textContent(), "张小明");
+    assert.equal(await chooser.locator(".conflict-mine").textContent(), "张小明, 李四");
     [now] = await records(server, sheet);
     assert.deepEqual(now.fields[link.key].map((l) => l.name), ["张小明"], "the stale save wrote nothing");
+    await checkAccessibility(p, "record detail conflict zh-CN");
     await screenshot(p, "95-record-link-conflict-zh");
+    await chooser.getByRole("button", { name: "保留我的" }).click();
+    await dialog.waitFor({ state: "hidden" });
+    [now] = await records(server, sheet);
+    assert.deepEqual(now.fields[link.key].map((l) => l.name), ["张小明", "李四"], "mine was saved over theirs");
+    assert.equal(now.fields[sheet.fields["工时"]], "8.0", "their change to another field stays");
   },
 });

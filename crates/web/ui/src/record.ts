@@ -1,12 +1,13 @@
 // The record detail: every field of one record in a dialog, each input named exactly by its field name,
-// saved through the records API with If-Match; the record's history (who, when, field, old → new); and,
+// saved through the records API with If-Match (someone else's save in between shows theirs and mine of the
+// changed fields, and the person picks); the record's history (who, when, field, old → new); and,
 // for members who may write, its share links (`share.ts`). Link, member and department fields are edited
 // with the grid's picker (`picker.ts`) inline: the input named by the field searches (a link: the linked
 // table's records by primary field), the chosen items stay listed under it with their remove buttons.
 
 import { call, toLogin } from "./api";
 import { AttachmentEditor, filesOf, reasonOf, urlOf, type Saved } from "./attachments";
-import { detailReason, errorMessage, t } from "./i18n";
+import { detailReason, errorMessage, t, type ApiError } from "./i18n";
 import { Picker, pickedItems, sourceFor, type Source } from "./picker";
 import { ShareTab } from "./share";
 import { choices, display, isComputed, isEditable, isMultiple, isPicked, pickedApiValue, toApi, type Field } from "./values";
@@ -294,11 +295,17 @@ export class RecordDetail {
   private async save(): Promise<void> {
     if (!this.record) return;
     const changed: Record<string, unknown> = {};
+    // What the person sees for each changed field (a picked field's items with their names).
+    const shown: Record<string, unknown> = {};
     for (const field of this.fields) {
       const picked = this.pickers.get(field.key);
       if (picked && isPicked(field)) {
-        const ids = picked.picker.value().map((item) => item.id);
-        if (ids.join(",") !== picked.original) changed[field.key] = pickedApiValue(field, ids);
+        const items = picked.picker.value();
+        const ids = items.map((item) => item.id);
+        if (ids.join(",") !== picked.original) {
+          changed[field.key] = pickedApiValue(field, ids);
+          shown[field.key] = items;
+        }
         continue;
       }
       const element = this.list.querySelector<HTMLElement>(`[data-key="${CSS.escape(field.key)}"]`);
@@ -306,7 +313,10 @@ export class RecordDetail {
       const value = valueOf(field, element);
       const before = this.record.fields[field.key] ?? null;
       const same = value === before || (value === null && before === undefined) || String(value) === display(field, before);
-      if (!same) changed[field.key] = value;
+      if (!same) {
+        changed[field.key] = value;
+        shown[field.key] = value;
+      }
     }
     if (!Object.keys(changed).length) {
       this.dialog.close();
@@ -321,6 +331,57 @@ export class RecordDetail {
       return;
     }
     if (outcome.status === 401) return toLogin();
+    if (outcome.status === 409 && outcome.error?.code === "conflict" && (await this.conflict(changed, shown))) return;
+    this.refused(outcome);
+  }
+
+  /** Someone else saved the record since it was opened: theirs and mine of the fields this person
+   * changed, side by side in the page's conflict dialog, and the person picks. Mine saves again over
+   * their version; theirs shows the record as it now is. False when the dialog cannot be shown or the
+   * second save is refused too (the caller then says why, nothing typed is lost). */
+  private async conflict(changed: Record<string, unknown>, shown: Record<string, unknown>): Promise<boolean> {
+    const chooser = document.getElementById("conflict-dialog") as HTMLDialogElement | null;
+    const record = this.record;
+    if (!chooser || !record) return false;
+    const fresh = await call<RecordRow>("GET", this.recordsUrl(`/${encodeURIComponent(record.id)}`));
+    if (!fresh.ok) return false;
+    const theirs = fresh.body;
+    const fields = this.fields.filter((field) => field.key in changed);
+    const several = fields.length > 1;
+    const line = (field: Field, value: unknown) => {
+      const text = display(field, value) || t("js-empty-value");
+      return several ? `${field.name}: ${text}` : text;
+    };
+    const separator = document.documentElement.lang.startsWith("zh") ? "、" : ", ";
+    chooser.querySelector(".conflict-field")!.textContent = fields.map((field) => field.name).join(separator);
+    chooser.querySelector(".conflict-theirs")!.textContent = fields.map((field) => line(field, theirs.fields[field.key])).join("; ");
+    chooser.querySelector(".conflict-mine")!.textContent = fields.map((field) => line(field, shown[field.key])).join("; ");
+    const choice = await new Promise<string>((resolve) => {
+      chooser.addEventListener("close", () => resolve(chooser.returnValue), { once: true });
+      chooser.showModal();
+    });
+    if (choice !== "mine") {
+      this.onSaved(theirs);
+      const title = this.dialog.querySelector(".record-title")!.textContent ?? "";
+      this.dialog.close();
+      this.open(theirs, title);
+      return true;
+    }
+    const again = await call<RecordRow>("PATCH", this.recordsUrl(`/${encodeURIComponent(record.id)}`), { fields: changed }, {
+      "if-match": `"${theirs.version}"`,
+    });
+    if (!again.ok) {
+      this.record = theirs;
+      this.refused(again);
+      return true;
+    }
+    this.onSaved(again.body);
+    this.dialog.close();
+    return true;
+  }
+
+  /** A refused save: the translated reason above the form and at each field it names. */
+  private refused(outcome: { error: ApiError | null }): void {
     this.clearErrors();
     const box = this.form.querySelector<HTMLElement>(".form-error")!;
     box.textContent = outcome.error ? errorMessage(outcome.error) : t("js-offline");

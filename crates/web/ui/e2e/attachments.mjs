@@ -1,4 +1,4 @@
-// Browser tests of attachment cells (thumbnails, the file dialog: pick, drop, preview, download, remove,
+// Browser tests of attachment cells (thumbnails, the file dialog: pick, drop — on the dialog or the cell —, preview, download, remove,
 // the field's limits refused with the server's reason) and of link pickers in the record detail.
 import assert from "node:assert/strict";
 import { checkAccessibility, englishText, screenshot } from "./harness.mjs";
@@ -40,7 +40,11 @@ async function png(p, label, color) {
 
 /** Drops files on the dialog's drop zone, as a person dragging them from the desktop. */
 async function drop(p, dialog, files) {
-  const zone = dialog.locator(".drop-zone");
+  await dropOn(p, dialog.locator(".drop-zone"), files);
+}
+
+/** Drops files on an element (a dialog's drop zone, a grid cell). */
+async function dropOn(p, zone, files) {
   const transfer = await p.evaluateHandle((files) => {
     const data = new DataTransfer();
     for (const file of files) data.items.add(new File([new Uint8Array(file.bytes)], file.name, { type: file.type }));
@@ -127,12 +131,11 @@ Object.assign(tests, {
     await p.waitForFunction(() => document.querySelector("td.cell img.thumb")?.naturalWidth === 240);
     assert.equal(await p.evaluate(() => document.activeElement?.classList.contains("cell-editor")), true);
 
-    // Another file type goes to 材料 (any type): listed with a download link, shown by name in the cell.
-    await p.keyboard.press("ArrowRight");
-    await p.keyboard.press("F2");
+    // Another file type, dropped straight onto the 材料 cell (any type): the cell is chosen, its dialog
+    // opens with the file uploaded and added, listed with a download link, shown by name in the cell.
+    await dropOn(p, await cell(p, 0, "材料"), [{ name: "说明.pdf", type: "application/pdf", buffer: Buffer.from("%PDF-1.4\n% tenon\n") }]);
     dialog = p.getByRole("dialog", { name: "材料 · 第 1 行" });
     await dialog.waitFor();
-    await drop(p, dialog, [{ name: "说明.pdf", type: "application/pdf", buffer: Buffer.from("%PDF-1.4\n% tenon\n") }]);
     const download = dialog.getByRole("link", { name: "下载 说明.pdf" });
     await download.waitFor();
     assert.equal(await download.getAttribute("download"), "说明.pdf");

@@ -1,7 +1,7 @@
 // Attachment cells: thumbnails of raster images and names of other files in the grid, and the editor a
 // cell opens (Enter, F2, a double click, or typing): a dialog listing the cell's files, each with a
 // preview (an image in a second dialog; any other file a download link) and a remove button, and a drop
-// zone with an 上传文件|Upload file button. Each file is uploaded (`POST /api/v1/attachments`) and then
+// zone with an 上传文件|Upload file button (files dropped onto the grid's cell open it and are added). Each file is uploaded (`POST /api/v1/attachments`) and then
 // added to the record with If-Match; the field's limits (types, size) are the server's, so a refused file
 // is named with the server's reason in the page's language and left out. Only raster images are shown
 // inline (never SVG); the server sends every download with `nosniff`.
@@ -271,6 +271,11 @@ export class AttachmentEditor {
   private fail(text: string): void {
     this.errorBox.textContent = text;
     this.errorBox.hidden = false;
+  }
+
+  /** Uploads and adds files to the open cell (files dropped onto the grid's cell). */
+  addFiles(chosen: File[]): Promise<void> {
+    return this.add(chosen);
   }
 
   /** Uploads and adds each file in turn: a refused one is named with the reason, the others still go. */

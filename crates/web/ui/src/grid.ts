@@ -647,6 +647,37 @@ export class Grid {
       this.render();
     });
     document.addEventListener("mouseup", () => (this.dragging = false));
+    // Files dropped onto an attachment cell: the cell is chosen and its file dialog opens with them
+    // being uploaded and added, as if picked there (errors and progress are the dialog's).
+    const dropCell = (event: DragEvent): Cell | null => {
+      if (!event.dataTransfer?.types.includes("Files")) return null;
+      const target = event.target as HTMLElement;
+      const td = target.closest<HTMLElement>("td.cell");
+      const cell = td ? { row: Number(td.dataset.row), col: Number(td.dataset.col) } : target === this.editor ? { ...this.active } : null;
+      if (!cell || this.editing) return null;
+      const field = this.fields[cell.col];
+      return field?.type === "attachment" && this.canEdit(field) && this.rows[cell.row] ? cell : null;
+    };
+    this.scroller.addEventListener("dragover", (event) => {
+      const cell = dropCell(event);
+      this.body.querySelectorAll("td.drop-over").forEach((td) => td.classList.remove("drop-over"));
+      if (!cell) return;
+      event.preventDefault();
+      this.body.querySelector(`td.cell[data-row="${cell.row}"][data-col="${cell.col}"]`)?.classList.add("drop-over");
+    });
+    this.scroller.addEventListener("dragleave", () => {
+      this.body.querySelectorAll("td.drop-over").forEach((td) => td.classList.remove("drop-over"));
+    });
+    this.scroller.addEventListener("drop", (event) => {
+      const cell = dropCell(event);
+      this.body.querySelectorAll("td.drop-over").forEach((td) => td.classList.remove("drop-over"));
+      if (!cell) return;
+      event.preventDefault();
+      const dropped = Array.from(event.dataTransfer?.files ?? []);
+      this.select(cell);
+      this.render();
+      this.openFiles(this.rows[cell.row], this.fields[cell.col], dropped);
+    });
     this.scroller.addEventListener("dblclick", (event) => {
       const target = event.target as HTMLElement;
       if (target === this.editor && !this.editing) this.beginEdit(null);
@@ -893,7 +924,8 @@ export class Grid {
 
   private files: AttachmentEditor | null = null;
 
-  private openFiles(row: Row, field: Field): void {
+  /** The cell's file dialog; `dropped` files (dropped onto the cell) are uploaded and added at once. */
+  private openFiles(row: Row, field: Field, dropped: File[] = []): void {
     this.editor.value = "";
     this.files ??= new AttachmentEditor();
     const heading = t("js-attachments-title", { field: field.name, row: this.active.row + 1 });
@@ -901,6 +933,7 @@ export class Grid {
       this.render();
       this.editor.focus();
     });
+    if (dropped.length) void this.files.addFiles(dropped);
   }
 
   /** Writes a cell's file ids (after this person's earlier saves of the record, with If-Match). */

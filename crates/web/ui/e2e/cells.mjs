@@ -297,6 +297,9 @@ Object.assign(tests, {
       () => server.api("PATCH", `${sheet.base}/records/${first.id}`, { fields: { [nameKey]: "赵老师改的" } }),
       () => document.querySelector('td.cell[data-row="0"][data-col="0"]')?.textContent === "赵老师改的",
     );
+    // The changed cell is marked for a moment (drawn in the same render as its new value); the others not.
+    assert.equal(await p.locator('td.cell[data-row="0"][data-col="0"]').evaluate((td) => td.classList.contains("live-changed")), true);
+    assert.equal(await p.locator('td.cell[data-row="0"][data-col="1"]').evaluate((td) => td.classList.contains("live-changed")), false);
     const added = await timed(
       () => server.api("POST", `${sheet.base}/records`, { records: [{ fields: { [nameKey]: "新同学" } }] }),
       () => document.querySelector('table[role="grid"]')?.getAttribute("aria-rowcount") === "4",
@@ -309,5 +312,14 @@ Object.assign(tests, {
     );
     assert.equal(await grid.locator('td.cell[data-row="1"][data-col="0"]').textContent(), "新同学");
     console.log(`     live: update ${updated} ms, new record ${added} ms, deletion ${removed} ms`);
+    // Someone adds a field: the page says so (a status, announced) and reloads when asked, with the column.
+    const reply = await server.api("POST", `${sheet.base}/fields`, { name: "备注", type: "text" });
+    assert.equal(reply.status, 201, JSON.stringify(reply.body));
+    const notice = p.getByRole("status").filter({ hasText: "有人修改了这张表的字段或视图" });
+    await notice.waitFor();
+    await checkAccessibility(p, "grid schema notice zh-CN");
+    await screenshot(p, "77-grid-schema-changed-zh");
+    await notice.getByRole("button", { name: "重新加载" }).click();
+    await p.getByRole("columnheader", { name: "备注" }).waitFor();
   },
 });

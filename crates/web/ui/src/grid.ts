@@ -248,17 +248,40 @@ export class Grid {
   // ---- live updates -------------------------------------------------------------------------------
   //
   // Other people's changes arrive on the event stream (Server-Sent Events, the session's cookie): a changed
-  // record loaded here is read again; a created or deleted one reloads the windows in view (and the count).
+  // record loaded here is read again and its changed cells are marked for a moment; a created or deleted
+  // one reloads the windows in view (and the count). A change to the table's fields or views shows a notice
+  // with a reload button (this person's unsaved edits survive a reload).
 
   private refreshTimer: number | undefined;
   /** The count of records the first window last brought. */
   private counted = 0;
   private changed = new Set<string>();
   private reshaped = false;
+  /** Cells another person just changed (`record:field`), marked until the timer clears them. */
+  private flashed = new Set<string>();
+  private flashTimer: number | undefined;
 
   private listen(): void {
     if (typeof EventSource === "undefined") return;
-    const source = new EventSource("/api/v1/events/stream?types=record.*");
+    const source = new EventSource("/api/v1/events/stream?types=record.*,schema.changed");
+    source.addEventListener("schema.changed", (event: MessageEvent) => {
+      let envelope: { subject?: { table_id?: string | null } };
+      try {
+        envelope = JSON.parse(String(event.data));
+      } catch {
+        return;
+      }
+      if (envelope.subject?.table_id !== this.schema.table) return;
+      const notice = document.getElementById("schema-notice");
+      if (!notice || notice.childElementCount) return;
+      const text = document.createElement("span");
+      text.textContent = t("js-schema-changed");
+      const reload = document.createElement("button");
+      reload.type = "button";
+      reload.textContent = t("js-reload");
+      reload.addEventListener("click", () => location.reload());
+      notice.append(text, " ", reload);
+    });
     const onEvent = (event: MessageEvent) => {
       let envelope: { type?: string; subject?: { table_id?: string; record_id?: string } };
       try {
@@ -308,10 +331,22 @@ export class Grid {
       const fresh = await call<Row>("GET", this.recordsUrl(`/${encodeURIComponent(id)}`));
       const row = this.rows[index];
       if (!fresh.ok || !row || row.id !== id || this.busy(id) || fresh.body.version <= row.version) continue;
+      for (const field of this.fields) {
+        if (JSON.stringify(row.fields[field.key] ?? null) !== JSON.stringify(fresh.body.fields[field.key] ?? null)) {
+          this.flashed.add(`${id}:${field.key}`);
+        }
+      }
       this.rows[index] = fresh.body;
     }
     this.applyPending();
     this.render();
+    if (this.flashed.size) {
+      window.clearTimeout(this.flashTimer);
+      this.flashTimer = window.setTimeout(() => {
+        this.flashed.clear();
+        this.render();
+      }, 2500);
+    }
   }
 
   // ---- data ---------------------------------------------------------------------------------------
@@ -518,6 +553,7 @@ export class Grid {
         const marker = `${row.id}:${field.key}`;
         if (this.invalid.has(marker)) td.classList.add("invalid");
         if (this.pending.some((p) => p.record === row.id && p.key === field.key)) td.classList.add("pending");
+        if (this.flashed.has(marker)) td.classList.add("live-changed");
         this.fillCell(td, field, value);
       }
       tr.append(td);

@@ -167,18 +167,24 @@ pub async fn serve_with(
     served
 }
 
-/// Background chores of a node: forget idle rate-limit buckets, purge expired credentials.
+/// Background chores of a node: forget idle rate-limit buckets, purge expired credentials and the
+/// used proofs of work that expired.
 async fn maintain(state: AppState) {
     let mut sweep = tokio::time::interval(LIMITER_SWEEP_INTERVAL);
     let mut purge = tokio::time::interval(CREDENTIAL_PURGE_INTERVAL);
     loop {
         tokio::select! {
             _ = sweep.tick() => state.limiter().forget_idle(),
-            _ = purge.tick() => match state.store().purge_expired_credentials().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "expired sessions and access tokens deleted"),
-                Err(error) => tracing::warn!(%error, "could not purge expired credentials"),
-            },
+            _ = purge.tick() => {
+                match state.store().purge_expired_credentials().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(purged = n, "expired sessions and access tokens deleted"),
+                    Err(error) => tracing::warn!(%error, "could not purge expired credentials"),
+                }
+                if let Err(error) = state.store().purge_spent_challenges().await {
+                    tracing::warn!(%error, "could not forget expired proofs of work");
+                }
+            }
         }
     }
 }

@@ -4,17 +4,18 @@
 //! `challenge` under this process's key. The browser finds the number and sends back
 //! `base64(JSON {"algorithm", "challenge", "number", "salt", "signature"})`; the server checks the
 //! signature, the hash, the expiry (`?expires=<unix seconds>` inside the salt) and that the challenge was
-//! not used before.
+//! not used before — on any node: used challenges are kept in the database (`pow_spent`) until they
+//! expire.
 //!
-//! The key is random per process: a challenge outlives neither a restart nor a move to another node
-//! behind a load balancer (the visitor then gets a fresh one with the refusal).
+//! The key is derived from the node's secret key (`--secret-key-file`, which the nodes of one database
+//! share), so a challenge one node gave is good on every node and across restarts. A store without a
+//! secret key (tests, tools) signs with a random key of the process.
 
 use std::sync::LazyLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use dashmap::DashMap;
 use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -25,14 +26,49 @@ pub const MAX_NUMBER: u64 = 50_000;
 /// How long a challenge stays good.
 pub const LIFETIME_SECONDS: i64 = 20 * 60;
 
-static KEY: LazyLock<[u8; 32]> = LazyLock::new(|| {
+/// The process's own key, for a store without a secret key.
+static PROCESS_KEY: LazyLock<[u8; 32]> = LazyLock::new(|| {
     let mut key = [0u8; 32];
     rand::fill(&mut key);
     key
 });
 
-/// Challenges already used, with their expiry (forgotten once expired).
-static USED: LazyLock<DashMap<String, i64>> = LazyLock::new(DashMap::new);
+/// The key challenges are signed with on this store's nodes.
+pub fn key(store: &tenon_store::Store) -> [u8; 32] {
+    store
+        .derived_key("public-form proof of work")
+        .unwrap_or(*PROCESS_KEY)
+}
+
+/// What a page needs to hand out challenges: the store's time and key.
+#[derive(Debug, Clone, Copy)]
+pub struct Issuer {
+    now: DateTime<Utc>,
+    key: [u8; 32],
+}
+
+impl Issuer {
+    pub fn of(store: &tenon_store::Store) -> Issuer {
+        Issuer {
+            now: store.now(),
+            key: key(store),
+        }
+    }
+
+    /// A fresh challenge, good for [`LIFETIME_SECONDS`].
+    pub fn challenge(&self) -> Challenge {
+        challenge(self.now, &self.key)
+    }
+}
+
+/// A solution whose signature, hash and expiry hold: its challenge is still to be spent
+/// ([`tenon_store::Store::spend_challenge`]), which refuses a replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Solved {
+    pub challenge: String,
+    /// Unix seconds.
+    pub expires: i64,
+}
 
 /// A challenge as the page hands it to the solver.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -82,8 +118,8 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-fn sign(challenge: &str) -> String {
-    match <Hmac<Sha256> as KeyInit>::new_from_slice(KEY.as_slice()) {
+fn sign(key: &[u8; 32], challenge: &str) -> String {
+    match <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_slice()) {
         Ok(mut mac) => {
             mac.update(challenge.as_bytes());
             hex(&mac.finalize().into_bytes())
@@ -96,8 +132,8 @@ fn digest(salt: &str, number: u64) -> String {
     hex(&Sha256::digest(format!("{salt}{number}").as_bytes()))
 }
 
-/// A fresh challenge, good for [`LIFETIME_SECONDS`] from `now`.
-pub fn challenge(now: DateTime<Utc>) -> Challenge {
+/// A fresh challenge signed with `key`, good for [`LIFETIME_SECONDS`] from `now`.
+pub fn challenge(now: DateTime<Utc>, key: &[u8; 32]) -> Challenge {
     let mut random = [0u8; 12];
     rand::fill(&mut random);
     let salt = format!(
@@ -111,15 +147,16 @@ pub fn challenge(now: DateTime<Utc>) -> Challenge {
     let challenge = digest(&salt, number);
     Challenge {
         algorithm: "SHA-256".to_owned(),
-        signature: sign(&challenge),
+        signature: sign(key, &challenge),
         challenge,
         maxnumber: MAX_NUMBER,
         salt,
     }
 }
 
-/// Checks a solution (the base64 payload) and marks its challenge used.
-pub fn verify(payload: &str, now: DateTime<Utc>) -> Result<(), Refusal> {
+/// Checks a solution (the base64 payload): its signature under `key`, its hash and its expiry. Whether
+/// it was used before is the store's to say ([`Solved`]).
+pub fn verify(payload: &str, now: DateTime<Utc>, key: &[u8; 32]) -> Result<Solved, Refusal> {
     let bytes = STANDARD
         .decode(payload.trim())
         .map_err(|_| Refusal::Malformed)?;
@@ -127,7 +164,7 @@ pub fn verify(payload: &str, now: DateTime<Utc>) -> Result<(), Refusal> {
     if solution.algorithm != "SHA-256" || solution.number > MAX_NUMBER {
         return Err(Refusal::Wrong);
     }
-    let expected = sign(&solution.challenge);
+    let expected = sign(key, &solution.challenge);
     let signed: bool = expected.len() == solution.signature.len()
         && expected
             .bytes()
@@ -147,15 +184,13 @@ pub fn verify(payload: &str, now: DateTime<Utc>) -> Result<(), Refusal> {
         })
         .and_then(|value| value.parse::<i64>().ok())
         .ok_or(Refusal::Malformed)?;
-    let now = now.timestamp();
-    if expires < now {
+    if expires < now.timestamp() {
         return Err(Refusal::Expired);
     }
-    USED.retain(|_, until| *until >= now);
-    if USED.insert(solution.challenge, expires).is_some() {
-        return Err(Refusal::Replayed);
-    }
-    Ok(())
+    Ok(Solved {
+        challenge: solution.challenge,
+        expires,
+    })
 }
 
 /// Solves a challenge the way the page's solver does (for tests and scripts).
@@ -180,29 +215,38 @@ mod tests {
         DateTime::from_timestamp(seconds, 0).unwrap_or_default()
     }
 
+    const KEY: [u8; 32] = [7; 32];
+
     #[test]
-    fn a_solved_challenge_passes_once_and_a_forged_or_stale_one_never() {
+    fn a_solved_challenge_passes_and_a_forged_stale_or_foreign_one_never() {
         let now = at(1_800_000_000);
-        let challenge = challenge(now);
+        let challenge = challenge(now, &KEY);
         assert_eq!(challenge.algorithm, "SHA-256");
         let solved = solve(&challenge).unwrap_or_default();
-        assert_eq!(verify(&solved, now), Ok(()));
-        assert_eq!(verify(&solved, now), Err(Refusal::Replayed));
+        assert_eq!(
+            verify(&solved, now, &KEY),
+            Ok(Solved {
+                challenge: challenge.challenge.clone(),
+                expires: 1_800_000_000 + LIFETIME_SECONDS,
+            })
+        );
+        // Signed under another node's key (another secret key file): refused.
+        assert_eq!(verify(&solved, now, &[8; 32]), Err(Refusal::Wrong));
 
         let stale = challenge_solution(now);
         assert_eq!(
-            verify(&stale, at(1_800_000_000 + LIFETIME_SECONDS + 1)),
+            verify(&stale, at(1_800_000_000 + LIFETIME_SECONDS + 1), &KEY),
             Err(Refusal::Expired)
         );
 
-        let mut forged = super::challenge(now);
+        let mut forged = super::challenge(now, &KEY);
         forged.signature = "00".repeat(32);
         let forged = solve(&forged).unwrap_or_default();
-        assert_eq!(verify(&forged, now), Err(Refusal::Wrong));
-        assert_eq!(verify("not base64!", now), Err(Refusal::Malformed));
+        assert_eq!(verify(&forged, now, &KEY), Err(Refusal::Wrong));
+        assert_eq!(verify("not base64!", now, &KEY), Err(Refusal::Malformed));
     }
 
     fn challenge_solution(now: DateTime<Utc>) -> String {
-        solve(&challenge(now)).unwrap_or_default()
+        solve(&challenge(now, &KEY)).unwrap_or_default()
     }
 }

@@ -43,6 +43,7 @@ pub mod flows;
 mod keyset_indexes;
 pub mod ledger;
 mod organizations;
+mod pow_spent;
 mod records;
 mod retention;
 mod rows;

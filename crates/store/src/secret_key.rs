@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
 
@@ -18,7 +19,7 @@ const NONCE_BYTES: usize = 24;
 /// The node's key for secrets at rest (`tenon serve --secret-key-file`; nodes sharing a database share
 /// it).
 #[derive(Clone)]
-pub struct SecretKey(Arc<XChaCha20Poly1305>);
+pub struct SecretKey(Arc<XChaCha20Poly1305>, Arc<[u8; SECRET_KEY_BYTES]>);
 
 impl std::fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -36,7 +37,20 @@ impl SecretKey {
             ));
         }
         let cipher = XChaCha20Poly1305::new_from_slice(bytes).map_err(|e| e.to_string())?;
-        Ok(SecretKey(Arc::new(cipher)))
+        let mut raw = [0u8; SECRET_KEY_BYTES];
+        raw.copy_from_slice(bytes);
+        Ok(SecretKey(Arc::new(cipher), Arc::new(raw)))
+    }
+
+    /// A key for another purpose (a MAC), never the sealing key itself: SHA-256 of a domain label, the
+    /// purpose and the key's bytes.
+    pub(crate) fn derive(&self, purpose: &str) -> [u8; SECRET_KEY_BYTES] {
+        let mut hasher = Sha256::new();
+        hasher.update(b"tenon derived key\0");
+        hasher.update(purpose.as_bytes());
+        hasher.update([0u8]);
+        hasher.update(self.1.as_slice());
+        hasher.finalize().into()
     }
 
     /// 32 random bytes for a new key file.

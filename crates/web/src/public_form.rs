@@ -189,7 +189,7 @@ pub(crate) struct PageInput {
 /// Renders the page with `status`.
 #[allow(clippy::too_many_arguments)]
 fn render(
-    now: chrono::DateTime<chrono::Utc>,
+    now: tenon_server::pow::Issuer,
     form: &PublicForm,
     lang: Lang,
     status: StatusCode,
@@ -234,7 +234,7 @@ fn render(
         form_error,
         state,
         message,
-        challenge: json_block(&tenon_server::pow::challenge(now)),
+        challenge: json_block(&now.challenge()),
         honeypot: HONEYPOT,
         proof: PROOF,
         submission_name: SUBMISSION,
@@ -281,7 +281,7 @@ pub async fn show(
         preview: false,
     };
     render(
-        state.store().now(),
+        tenon_server::pow::Issuer::of(state.store()),
         &form,
         lang,
         StatusCode::OK,
@@ -399,7 +399,7 @@ pub async fn submit(
         preview: false,
     };
     let mut typed = typed_values(&form, &posted.pairs);
-    let now = state.store().now();
+    let now = tenon_server::pow::Issuer::of(state.store());
     // The files first (a bot's are not stored): bound to this submission, they are shown again when
     // the values are refused.
     let uploaded = if honeypot {
@@ -476,7 +476,7 @@ pub async fn submit(
         },
     )
     .await;
-    let now = state.store().now();
+    let now = tenon_server::pow::Issuer::of(state.store());
     match outcome {
         Ok(done) => {
             let message = match form.success_message() {
@@ -504,7 +504,7 @@ pub async fn submit(
 /// The page for a refused submission: the form again with the values kept and a message at each
 /// field, or the "try again later" page.
 fn refused(
-    now: chrono::DateTime<chrono::Utc>,
+    now: tenon_server::pow::Issuer,
     form: &PublicForm,
     lang: Lang,
     typed: &Typed,

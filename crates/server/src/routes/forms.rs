@@ -392,10 +392,21 @@ pub async fn submit(
     if let Origin::Page { proof } = &submission.origin {
         match proof.as_deref().filter(|proof| !proof.trim().is_empty()) {
             Some(proof) => {
-                if let Err(refusal) = crate::pow::verify(proof, state.store().now()) {
-                    return Err(ApiError::validation(tenon_model::Invalid(vec![
-                        FieldError::new("altcha", DetailCode::InvalidValue, refusal.as_str()),
-                    ])));
+                let store = state.store();
+                let refused = |refusal: crate::pow::Refusal| {
+                    ApiError::validation(tenon_model::Invalid(vec![FieldError::new(
+                        "altcha",
+                        DetailCode::InvalidValue,
+                        refusal.as_str(),
+                    )]))
+                };
+                let solved = crate::pow::verify(proof, store.now(), &crate::pow::key(store))
+                    .map_err(refused)?;
+                if !store
+                    .spend_challenge(&solved.challenge, solved.expires)
+                    .await?
+                {
+                    return Err(refused(crate::pow::Refusal::Replayed));
                 }
             }
             None => limited(state, "form-no-proof", &form.slug, peer, NO_PROOF_LIMIT)?,

@@ -21,6 +21,7 @@ mod directory;
 mod events;
 mod idle;
 mod indexes;
+mod pow_spent;
 mod ledger;
 mod retention;
 mod schema_props;

@@ -65,7 +65,7 @@ pub async fn preview(
         preview: true,
     };
     let mut response = render(
-        state.store().now(),
+        tenon_server::pow::Issuer::of(state.store()),
         &form,
         lang,
         StatusCode::OK,

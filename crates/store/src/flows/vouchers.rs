@@ -36,6 +36,7 @@ pub enum VoucherPush {
 impl Tenant<'_> {
     /// Claims `call`'s push before it is journaled `running` (see [`super::pushes`]): `None` → send it;
     /// else the step ended here (answered from the memory, or waiting for a person).
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn claim_push(
         &self,
         conn: &mut Conn<'_>,

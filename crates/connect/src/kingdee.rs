@@ -9,12 +9,16 @@
 //!    reconciled at once by asking again by key: found, the step succeeds; not found, it is retried later
 //!    (and that attempt asks first).
 //!
+//! An answer other than 2xx (429, 503…) is a failure retried later, no sooner than its `Retry-After`
+//! (seconds, or an HTTP date read against the store's clock).
+//!
 //! A session Kingdee says is gone (`MsgCode` 1) is replaced by a new login once per push; a second loss
 //! fails the attempt.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use tenon_events::{OutboundReply, OutboundRequest, Sender};
 use tenon_flows::kingdee::{self, Answer, Push};
@@ -32,6 +36,9 @@ enum Reply {
     Failed(OutsideAnswer),
 }
 
+/// Where requests go, and the store's clock (for a `Retry-After` date).
+type Via<'a> = (&'a Sender, DateTime<Utc>);
+
 fn failed(failure: Failure, reason: impl Into<String>) -> OutsideAnswer {
     OutsideAnswer::Failed {
         failure,
@@ -40,7 +47,7 @@ fn failed(failure: Failure, reason: impl Into<String>) -> OutsideAnswer {
 }
 
 async fn send(
-    sender: &Sender,
+    (sender, now): Via<'_>,
     call: &OutsideCall,
     push: &Push,
     path: &str,
@@ -64,6 +71,17 @@ async fn send(
         })
         .await;
     match reply {
+        OutboundReply::Answered {
+            status,
+            retry_after,
+            ..
+        } if !(200..300).contains(&status) => Reply::Failed(failed(
+            Failure::Status {
+                code: status,
+                retry_after: retry_after.map(|after| after.delay_from(now)),
+            },
+            format!("Kingdee answered HTTP {status}"),
+        )),
         OutboundReply::Answered { status, body, .. } => Reply::Answered(status, body),
         OutboundReply::Timeout(reason) => {
             Reply::Unclear(format!("Kingdee did not answer: {reason}"))
@@ -104,13 +122,13 @@ fn cached(key: &str) -> Option<String> {
 }
 
 async fn login(
-    sender: &Sender,
+    via: Via<'_>,
     call: &OutsideCall,
     push: &Push,
     key: &str,
 ) -> Result<String, OutsideAnswer> {
     let (path, body) = push.login_request();
-    match send(sender, call, push, path, body, None).await {
+    match send(via, call, push, path, body, None).await {
         Reply::Answered(status, body) => match kingdee::judge_login(status, &body) {
             Answer::Session(session) => {
                 remember(key, Some(&session));
@@ -128,7 +146,13 @@ async fn login(
 }
 
 /// Pushes one voucher (see the module documentation).
-pub async fn push(sender: &Sender, call: &OutsideCall, push: &Push) -> OutsideAnswer {
+pub async fn push(
+    sender: &Sender,
+    call: &OutsideCall,
+    push: &Push,
+    now: DateTime<Utc>,
+) -> OutsideAnswer {
+    let via = (sender, now);
     let key = cache_key(call, push);
     let mut relogged = false;
     let mut session = cached(&key);
@@ -136,13 +160,13 @@ pub async fn push(sender: &Sender, call: &OutsideCall, push: &Push) -> OutsideAn
     let session = loop {
         let current = match session.take() {
             Some(current) => current,
-            None => match login(sender, call, push, &key).await {
+            None => match login(via, call, push, &key).await {
                 Ok(current) => current,
                 Err(answer) => return answer,
             },
         };
         match send(
-            sender,
+            via,
             call,
             push,
             kingdee::QUERY_PATH,
@@ -179,7 +203,7 @@ pub async fn push(sender: &Sender, call: &OutsideCall, push: &Push) -> OutsideAn
     let mut current = session;
     loop {
         match send(
-            sender,
+            via,
             call,
             push,
             kingdee::SAVE_PATH,
@@ -195,7 +219,7 @@ pub async fn push(sender: &Sender, call: &OutsideCall, push: &Push) -> OutsideAn
                 Answer::SessionLost if !relogged => {
                     relogged = true;
                     remember(&key, None);
-                    current = match login(sender, call, push, &key).await {
+                    current = match login(via, call, push, &key).await {
                         Ok(current) => current,
                         Err(answer) => return answer,
                     };
@@ -211,7 +235,7 @@ pub async fn push(sender: &Sender, call: &OutsideCall, push: &Push) -> OutsideAn
                     return failed(Failure::Refused, "Kingdee's Save answer is not one");
                 }
             },
-            Reply::Unclear(reason) => return reconcile(sender, call, push, &current, reason).await,
+            Reply::Unclear(reason) => return reconcile(via, call, push, &current, reason).await,
             Reply::Failed(answer) => return answer,
         }
     }
@@ -219,14 +243,14 @@ pub async fn push(sender: &Sender, call: &OutsideCall, push: &Push) -> OutsideAn
 
 /// After a Save whose answer was lost: the voucher with Tenon's key, if Kingdee saved it.
 async fn reconcile(
-    sender: &Sender,
+    via: Via<'_>,
     call: &OutsideCall,
     push: &Push,
     session: &str,
     why: String,
 ) -> OutsideAnswer {
     let asked = send(
-        sender,
+        via,
         call,
         push,
         kingdee::QUERY_PATH,

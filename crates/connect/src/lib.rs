@@ -126,7 +126,7 @@ pub async fn round(
                         (_, _, Some(run)) => sql::run(sender, &call, run).await,
                         (Some(_), _, _) => smtp::send(sender, &call).await,
                         (_, Some(VoucherPush::Kingdee(push)), _) => {
-                            kingdee::push(sender, &call, push).await
+                            kingdee::push(sender, &call, push, store.now()).await
                         }
                         (_, Some(VoucherPush::YonyouU8 { .. }), _) => {
                             yonyou::post(sender, &call, store.now()).await

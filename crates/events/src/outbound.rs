@@ -406,6 +406,9 @@ fn describe(error: &reqwest::Error) -> String {
         }
         source = current.source();
     }
+    if error.is_connect() && error.is_timeout() {
+        return "connection failed: timed out before connecting".into();
+    }
     if error.is_timeout() {
         return "timed out".into();
     }

@@ -100,10 +100,12 @@ fn failed(error: &reqwest::Error) -> OutboundReply {
     let reason = describe(error);
     if reason.starts_with("blocked:") || error.is_builder() {
         OutboundReply::Blocked(reason)
+    } else if error.is_connect() {
+        // Refused, unreachable, or no connection in time (a connect timeout is both): no byte of the
+        // request went out, so sending it again is safe even to a target that keeps no key.
+        OutboundReply::Connect(reason)
     } else if error.is_timeout() {
         OutboundReply::Timeout(reason)
-    } else if error.is_connect() {
-        OutboundReply::Connect(reason)
     } else {
         OutboundReply::Broken(reason)
     }

@@ -256,6 +256,7 @@ pub(super) fn add_output<T: Tables + ?Sized>(
                 one(name, formula::FieldKind::Text);
             }
             one("pushed", formula::FieldKind::Checkbox);
+            one("already_pushed", formula::FieldKind::Checkbox);
             if spec.vendor == crate::voucher::Vendor::Kingdee {
                 one("existing", formula::FieldKind::Checkbox);
             }

@@ -21,7 +21,7 @@ const BOOK: &str = "/api/v1/ledger/books/主账套";
 
 /// The shop: orders, a voucher rule booking paid orders, and flow `push`: new order → `ledger_sync` →
 /// `step` (a voucher step keyed `k`) → the vendor's number into the order's note.
-fn shop(step: Value) -> Value {
+pub(crate) fn shop(step: Value) -> Value {
     json!({
         "format": "tenon.app/v1", "key": "shop", "name": "Shop",
         "tables": [{"key": "orders", "name": "订单", "fields": [
@@ -49,7 +49,7 @@ fn shop(step: Value) -> Value {
     })
 }
 
-fn kingdee_step(extra: Value) -> Value {
+pub(crate) fn kingdee_step(extra: Value) -> Value {
     let mut step = json!({"key": "k", "type": "kingdee_voucher", "connection": "kd",
                           "voucher": "{steps.sync.output.voucher_id}"});
     for (k, v) in extra.as_object().unwrap() {
@@ -58,12 +58,12 @@ fn kingdee_step(extra: Value) -> Value {
     step
 }
 
-async fn import(app: &TestApp, file: Value) -> Reply {
+pub(crate) async fn import(app: &TestApp, file: Value) -> Reply {
     app.post("/api/v1/apps/import", &app.admin_token, file)
         .await
 }
 
-async fn kingdee(app: &TestApp) -> FakeKingdee {
+pub(crate) async fn kingdee(app: &TestApp) -> FakeKingdee {
     let fake = FakeKingdee::start().await;
     app.post(
         "/api/v1/connections",
@@ -77,7 +77,7 @@ async fn kingdee(app: &TestApp) -> FakeKingdee {
     fake
 }
 
-async fn u8(app: &TestApp) -> FakeU8 {
+pub(crate) async fn u8(app: &TestApp) -> FakeU8 {
     let fake = FakeU8::start().await;
     app.post(
         "/api/v1/connections",
@@ -91,7 +91,7 @@ async fn u8(app: &TestApp) -> FakeU8 {
 }
 
 /// A paid order of `amount` (with VAT) on 2026-11-20: the rule books it.
-async fn paid_order(app: &TestApp, customer: &str, amount: &str) -> String {
+pub(crate) async fn paid_order(app: &TestApp, customer: &str, amount: &str) -> String {
     app.post(
         ORDERS,
         &app.admin_token,
@@ -106,7 +106,7 @@ async fn paid_order(app: &TestApp, customer: &str, amount: &str) -> String {
 }
 
 /// The runs of `push`, newest first, once there are `count`.
-async fn push_runs(app: &TestApp, count: usize) -> Vec<Value> {
+pub(crate) async fn push_runs(app: &TestApp, count: usize) -> Vec<Value> {
     for _ in 0..300 {
         let runs = crate::flow_steps::runs(app, "push").await;
         if runs.len() >= count {
@@ -118,12 +118,12 @@ async fn push_runs(app: &TestApp, count: usize) -> Vec<Value> {
     panic!("flow push did not start {count} runs");
 }
 
-async fn newest_in(app: &TestApp, count: usize, status: &str) -> Value {
+pub(crate) async fn newest_in(app: &TestApp, count: usize, status: &str) -> Value {
     let runs = push_runs(app, count).await;
     run_in(app, runs[0]["id"].as_str().unwrap(), status).await
 }
 
-fn step<'a>(run: &'a Value, key: &str) -> &'a Value {
+pub(crate) fn step<'a>(run: &'a Value, key: &str) -> &'a Value {
     run["steps"]
         .as_array()
         .unwrap()
@@ -141,7 +141,7 @@ async fn tenon_vouchers(app: &TestApp) -> Vec<Value> {
         .clone()
 }
 
-async fn note_of(app: &TestApp, order: &str) -> Value {
+pub(crate) async fn note_of(app: &TestApp, order: &str) -> Value {
     records(app, ORDERS)
         .await
         .into_iter()

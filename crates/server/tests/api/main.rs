@@ -55,6 +55,7 @@ mod flow_messages;
 mod flow_sql;
 mod flow_steps;
 mod flow_triggers;
+mod flow_voucher_pushes;
 mod flow_vouchers;
 mod flows;
 mod isolation;

@@ -18,6 +18,8 @@ const SERVICES: &str = "/k3cloud/Kingdee.BOS.WebApi.ServicesStub";
 pub enum Script {
     /// Answers this HTTP status, saves nothing.
     Status(u16),
+    /// Answers 429 with this `Retry-After`, saves nothing.
+    Limit(String),
     /// Refuses (Kingdee MsgCode 11, U8 succeed="1").
     Refuse(&'static str),
     /// Saves, then the connection breaks before the answer is read.
@@ -58,6 +60,15 @@ fn broken() -> Response {
         Err::<Bytes, std::io::Error>(std::io::Error::other("dropped"))
     });
     (StatusCode::OK, Body::from_stream(stream)).into_response()
+}
+
+fn limited(after: &str) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [("retry-after", after.to_owned())],
+        "slow down",
+    )
+        .into_response()
 }
 
 fn session_of(headers: &HeaderMap) -> String {
@@ -140,7 +151,7 @@ impl FakeKingdee {
                             }
                             assert_eq!(save["formid"], "GL_VOUCHER");
                             let script = state.script.pop_front();
-                            let saves = !matches!(script, Some(Script::Status(_) | Script::Refuse(_)));
+                            let saves = !matches!(script, Some(Script::Status(_) | Script::Refuse(_) | Script::Limit(_)));
                             let saved = saves.then(|| {
                                 let model = save["data"]["Model"].clone();
                                 let id = 100_000 + state.vouchers.len() as u64 + 1;
@@ -159,6 +170,7 @@ impl FakeKingdee {
                             (Some(Script::Status(code)), _) => {
                                 (StatusCode::from_u16(code).unwrap(), "busy").into_response()
                             }
+                            (Some(Script::Limit(after)), _) => limited(&after),
                             (Some(Script::Refuse(message)), _) => axum::Json(json!({"Result": {"ResponseStatus": {
                                 "IsSuccess": false, "MsgCode": 11, "Errors": [{"Message": message}]}}}))
                             .into_response(),
@@ -208,12 +220,20 @@ impl FakeKingdee {
     pub fn saves(&self) -> usize {
         self.state.lock().unwrap().saves
     }
+
+    /// Every request: logins, queries and saves.
+    pub fn calls(&self) -> usize {
+        let state = self.state.lock().unwrap();
+        state.logins.len() + state.queries + state.saves
+    }
 }
 
 #[derive(Default)]
 pub struct U8State {
     /// The EAI documents received.
     pub documents: Vec<String>,
+    /// Requests received, refused ones included.
+    pub posts: usize,
     pub script: VecDeque<Script>,
 }
 
@@ -234,7 +254,8 @@ impl FakeU8 {
                     let (script, count) = {
                         let mut state = state.lock().unwrap();
                         let script = state.script.pop_front();
-                        if !matches!(script, Some(Script::Status(_))) {
+                        state.posts += 1;
+                        if !matches!(script, Some(Script::Status(_) | Script::Limit(_))) {
                             state.documents.push(String::from_utf8_lossy(&body).into_owned());
                         }
                         (script, state.documents.len())
@@ -244,6 +265,7 @@ impl FakeU8 {
                     };
                     match script {
                         Some(Script::Status(code)) => (StatusCode::from_u16(code).unwrap(), "busy").into_response(),
+                        Some(Script::Limit(after)) => limited(&after),
                         Some(Script::Refuse(message)) => answer("1", message, "").into_response(),
                         Some(Script::Drop) => broken(),
                         other => {
@@ -272,5 +294,9 @@ impl FakeU8 {
 
     pub fn documents(&self) -> Vec<String> {
         self.state.lock().unwrap().documents.clone()
+    }
+
+    pub fn posts(&self) -> usize {
+        self.state.lock().unwrap().posts
     }
 }

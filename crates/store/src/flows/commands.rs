@@ -147,6 +147,11 @@ impl Tenant<'_> {
             .bind(now),
         )
         .await?;
+        if pending.is_none() {
+            // A voucher step's claim follows the person's decision (see `pushes`).
+            self.resolve_voucher_push(&mut conn, id, step, resolution)
+                .await?;
+        }
         let action = match resolution {
             Resolution::Done => "resolved_done",
             Resolution::Retry => "resolved_retry",

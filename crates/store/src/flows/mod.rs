@@ -20,6 +20,8 @@
 //!   safe, else the step's outcome is unknown and a person resolves it;
 //! - `vouchers`: the `kingdee_voucher` and `yonyou_voucher` steps' requests (the ledger's exchange
 //!   payload of one voucher; Kingdee reconciled by Tenon's key, U8 unsafe);
+//! - `pushes`: the memory of voucher pushes per (organization, connection, voucher), claimed before a
+//!   push is sent, so a replay or a second run never posts a voucher twice;
 //! - `inbox`: notifications;
 //! - `commands`: replay, resolve, enable/disable, delete;
 //! - `hooks`: webhook triggers (secret slugs, `Idempotency-Key`s kept 24 h);
@@ -38,6 +40,7 @@ mod inbox;
 mod messages;
 mod outside;
 mod publish;
+mod pushes;
 mod runs;
 mod schedules;
 mod sql;

@@ -179,6 +179,13 @@ impl Tenant<'_> {
             }
             _ => return Err(refused(format!("step {key} is not an outside step"))),
         };
+        if let Action::Voucher(spec) = &step.action
+            && let Some(ended) = self
+                .claim_push(conn, run, compiled, index, spec, &call, attempts)
+                .await?
+        {
+            return Ok(ended);
+        }
         let input = journal_input(&call);
         self.journal(
             conn,
@@ -350,6 +357,9 @@ impl Tenant<'_> {
             Some(error.clone()),
         )
         .await?;
+        if matches!(step_type, "kingdee_voucher" | "yonyou_voucher") {
+            self.voucher_push_unknown(conn, run.id, key).await?;
+        }
         self.park(conn, run, Duration::days(1)).await?;
         let data = json!({
             "run": {
@@ -483,7 +493,12 @@ impl Tenant<'_> {
             _ => None,
         };
         let (failure, reason) = match (judged, answer) {
-            (Some(Ok(output)), _) => {
+            (Some(Ok(mut output)), _) => {
+                if let (Action::Voucher(_), None) = (action, &call.inner) {
+                    output["already_pushed"] = json!(false);
+                    self.voucher_pushed(&mut conn, run.id, &call.step, &output, self.store.now())
+                        .await?;
+                }
                 let (status, input, output) = match &call.inner {
                     // The loop goes on at the item's next step, in the same attempt.
                     Some(inner) => (

@@ -1,20 +1,25 @@
 //! The voucher steps' requests (`kingdee_voucher`, `yonyou_voucher`), built in the step's journaling
 //! transaction: the voucher formula evaluated over the run's values, the Tenon voucher loaded with its
 //! book's code and dimension codes, the ledger's exchange payload of it (Kingdee's `GL_VOUCHER` Save
-//! model, U8's EAI voucher document), the connection's secrets opened.
+//! model, U8's EAI voucher document), the connection's secrets opened; then the push claimed in the
+//! organization's memory of pushes ([`super::pushes`]): a voucher pushed before is answered from it.
 
 use serde_json::Value;
+use tenon_flows::StepStatus;
 use tenon_flows::compile::CompiledFlow;
 use tenon_flows::connection::Auth;
 use tenon_flows::kingdee::{self, Login, Push};
+use tenon_flows::retry::Failure;
 use tenon_flows::voucher::{Vendor, VoucherSpec};
 use tenon_flows::yonyou;
 use tenon_ledger::exchange::{self, Books};
 use tenon_model::{BookId, VoucherId};
 
-use super::FlowRun;
 use super::actions::StepFailure;
-use super::outside::{OutsideCall, refused};
+use super::outside::{OutsideCall, journal_input, refused};
+use super::pushes::{Claimed, PushKey, remembered};
+use super::steps::{Advance, position};
+use super::{FlowRun, StepEntry};
 use crate::Tenant;
 use crate::exec::{Conn, Sql};
 use crate::ledger::BookRef;
@@ -29,6 +34,102 @@ pub enum VoucherPush {
 }
 
 impl Tenant<'_> {
+    /// Claims `call`'s push before it is journaled `running` (see [`super::pushes`]): `None` → send it;
+    /// else the step ended here (answered from the memory, or waiting for a person).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn claim_push(
+        &self,
+        conn: &mut Conn<'_>,
+        run: &FlowRun,
+        compiled: &CompiledFlow,
+        index: usize,
+        spec: &VoucherSpec,
+        call: &OutsideCall,
+        attempts: i32,
+    ) -> std::result::Result<Option<Advance>, StepFailure> {
+        let step = &compiled.steps[index];
+        let key = step.key.as_str();
+        let voucher_id = match call.voucher.as_deref() {
+            Some(VoucherPush::Kingdee(push)) => push.voucher_id.clone(),
+            Some(VoucherPush::YonyouU8 { voucher_id }) => voucher_id.clone(),
+            None => return Ok(None),
+        };
+        let input = serde_json::json!({"voucher": voucher_id, "connection": spec.connection});
+        let Ok(voucher) = voucher_id.parse::<VoucherId>() else {
+            return Err(StepFailure::mapping("not a voucher's id", &input));
+        };
+        let claimed = self
+            .claim_voucher_push(
+                conn,
+                run.id,
+                key,
+                attempts,
+                &PushKey {
+                    connection: &spec.connection,
+                    voucher_id: *voucher.as_uuid(),
+                    vendor: spec.vendor.connection_kind(),
+                    resendable: spec.resendable(),
+                },
+            )
+            .await
+            .map_err(|e| StepFailure::store(e, &input))?;
+        let at = position(compiled, key);
+        match claimed {
+            Claimed::Send => Ok(None),
+            Claimed::Pushed { output, run: first } => {
+                self.journal(
+                    conn,
+                    run.id,
+                    key,
+                    at,
+                    step.action.type_name(),
+                    StepStatus::Succeeded,
+                    attempts,
+                    None,
+                    Some(input),
+                    Some(remembered(output, &voucher_id, first)),
+                    None,
+                )
+                .await
+                .map_err(|e| StepFailure::store(e, &Value::Null))?;
+                Ok(Some(Advance::Continue))
+            }
+            // Nothing was sent: asking again later is safe.
+            Claimed::Busy(reason) => Err(StepFailure {
+                failure: Failure::Unavailable,
+                reason,
+                input: Box::new(input),
+            }),
+            Claimed::Unknown(why) => {
+                let entry = StepEntry {
+                    key: key.to_owned(),
+                    position: at,
+                    step_type: step.action.type_name().to_owned(),
+                    status: StepStatus::Running,
+                    attempts,
+                    branch: None,
+                    input: Some(journal_input(call)),
+                    output: None,
+                    error: None,
+                    started_at: None,
+                    finished_at: None,
+                };
+                self.unknown_outcome(
+                    conn,
+                    run,
+                    key,
+                    at,
+                    &entry,
+                    step.action.type_name(),
+                    Some(&why),
+                )
+                .await
+                .map_err(|e| StepFailure::store(e, &Value::Null))?;
+                Ok(Some(Advance::Waiting))
+            }
+        }
+    }
+
     /// A voucher step's request; `None` when the formula gives no voucher (nothing to push).
     pub(super) async fn voucher_call(
         &self,

@@ -21,6 +21,8 @@
 //! control account per party when they add up to the account's own opening; where they do not (the
 //! official example's customer opens 1500, which has no opening of its own), the account's opening is
 //! kept as written and the difference per side is reported ([`super::Report::control_differences`]).
+//! The openings open the start of the header's `SelectionCriteria`, or the first transaction's period when
+//! that is earlier (see `opening_period`): a file of openings without transactions still brings them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -334,6 +336,7 @@ pub fn import(bytes: &[u8], book_name: &str) -> Result<(Books, Report), Exchange
         }
     }
     check_totals(entries, &books, &mut report)?;
+    books.opening_period = opening_period(header, entries, &books, &mut report);
     let mut movement: BTreeMap<AccountCode, Decimal> = BTreeMap::new();
     for line in books.vouchers.iter().flat_map(|v| v.lines.iter()) {
         let mut code = Some(line.account.clone());
@@ -419,6 +422,60 @@ pub fn import(bytes: &[u8], book_name: &str) -> Result<(Books, Report), Exchange
         ));
     }
     Ok((books, report))
+}
+
+/// The fiscal year's first month the transactions' fiscal `Period`/`PeriodYear` imply for their dates
+/// (the first transaction that has both decides), if any.
+fn fiscal_start_month(entries: Option<&Element>) -> Option<u32> {
+    let transactions = entries
+        .into_iter()
+        .flat_map(|e| e.children("Journal"))
+        .flat_map(|j| j.children("Transaction"));
+    for transaction in transactions {
+        let date =
+            NaiveDate::parse_from_str(transaction.text_of("TransactionDate").trim(), "%Y-%m-%d");
+        let number = transaction.text_of("Period").trim().parse::<u32>();
+        let year = transaction.text_of("PeriodYear").trim().parse::<i32>();
+        if let (Ok(date), Ok(number), Ok(year)) = (date, number, year) {
+            let period = Period::of(date);
+            return (1..=12).find(|month| period.fiscal(*month) == (year, number));
+        }
+    }
+    None
+}
+
+/// The period the file's openings open: the start of its `SelectionCriteria` (`SelectionStartDate`, else
+/// the fiscal `PeriodStart`/`PeriodStartYear`, read with the fiscal year the transactions imply, else one
+/// starting in January), or the first transaction's period when that is earlier or the header names
+/// none. A file of opening balances without any transaction thus still opens its book.
+fn opening_period(
+    header: &Element,
+    entries: Option<&Element>,
+    books: &Books,
+    report: &mut Report,
+) -> Option<Period> {
+    let first_voucher = books.vouchers.iter().map(|v| v.period).min();
+    let selection = header.child("SelectionCriteria").and_then(|criteria| {
+        let start_date = criteria.text_of("SelectionStartDate").trim();
+        if let Ok(date) = NaiveDate::parse_from_str(start_date, "%Y-%m-%d") {
+            return Some(Period::of(date));
+        }
+        let number = criteria.text_of("PeriodStart").trim().parse::<u32>().ok()?;
+        let year = criteria.text_of("PeriodStartYear").trim().parse::<i32>().ok()?;
+        let month = fiscal_start_month(entries).unwrap_or(books.fiscal_year_start_month);
+        let period = Period::from_fiscal(year, number, month);
+        if period.is_none() {
+            report.warn(format!(
+                "{}: PeriodStart {number} of {year} is not a period; the openings open the first transaction's period",
+                at(criteria, "SelectionCriteria")
+            ));
+        }
+        period
+    });
+    match (selection, first_voucher) {
+        (Some(selection), Some(first)) => Some(selection.min(first)),
+        (selection, first) => selection.or(first),
+    }
 }
 
 fn check_totals(

@@ -239,3 +239,62 @@ fn export_validates_against_the_1_30_schema_and_survives_reimport() {
         report.warnings
     );
 }
+
+#[test]
+fn the_openings_open_the_files_selection_start_read_in_its_fiscal_year() {
+    // The official example selects periods 1–12 of 2015; its transactions are of October.
+    let (books, _) = exchange::import(
+        Format::Saft,
+        &read("ExampleFile_SAF-T_Financial_999999999_20161125213512.xml"),
+        &Options::default(),
+        "x",
+        Currency::CNY,
+    )
+    .unwrap();
+    assert_eq!(books.opening_period, tenon_ledger::Period::new(2015, 1));
+
+    // A book whose fiscal year starts in April, opening in August before its first voucher (October):
+    // the export's PeriodStart 5 of fiscal 2026 reads back as August, the fiscal year being the one its
+    // transactions' Period/PeriodYear imply for their dates.
+    let mut books = crate::sample::books();
+    books.fiscal_year_start_month = 4;
+    books.opening_period = tenon_ledger::Period::new(2026, 8);
+    let (bytes, _) = exchange::export(Format::Saft, &books, &Options::default()).unwrap();
+    let text = String::from_utf8(bytes.clone()).unwrap();
+    assert!(text.contains("<PeriodStart>5</PeriodStart>"), "{text}");
+    let (back, _) = exchange::import(
+        Format::Saft,
+        &bytes,
+        &Options::default(),
+        "x",
+        Currency::CNY,
+    )
+    .unwrap();
+    assert_eq!(back.opening_period, tenon_ledger::Period::new(2026, 8));
+
+    // Without any transaction, the file's selection start is the openings' period (a January fiscal
+    // year: nothing says otherwise).
+    let mut only = crate::sample::books();
+    only.vouchers.clear();
+    only.opening_period = tenon_ledger::Period::new(2026, 7);
+    let (bytes, _) = exchange::export(Format::Saft, &only, &Options::default()).unwrap();
+    let (back, _) = exchange::import(
+        Format::Saft,
+        &bytes,
+        &Options::default(),
+        "x",
+        Currency::CNY,
+    )
+    .unwrap();
+    assert_eq!(back.opening_period, tenon_ledger::Period::new(2026, 7));
+    assert!(back.vouchers.is_empty());
+    let total = |books: &exchange::Books| {
+        books
+            .openings
+            .iter()
+            .map(|o| o.debit)
+            .sum::<rust_decimal::Decimal>()
+    };
+    assert!(!back.openings.is_empty());
+    assert_eq!(total(&back), total(&only));
+}

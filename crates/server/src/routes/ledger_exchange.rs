@@ -248,7 +248,8 @@ pub struct ImportSummary {
     pub lines: usize,
     pub total_debit: String,
     pub total_credit: String,
-    /// Opening balances taken from the file (only into a book the import created).
+    /// Opening balances taken from the file (they open a book the import creates and replace an existing
+    /// book's openings).
     pub openings: usize,
     pub opening_debit: String,
     pub opening_credit: String,
@@ -324,8 +325,11 @@ fn summary(format: Format, report: Report, outcome: Option<ImportOutcome>) -> Im
 /// Import a file into the book named `{book}` (created when absent, with the template `cas`): the same
 /// as `tenon ledger import`. Accounts the book lacks are added, every voucher is written with its own
 /// number and state and checked like any other, all in one transaction; the file's opening balances
-/// open a book the import creates. A file that cannot be booked is refused (422, naming where), and
-/// nothing is written; what does not add up is imported as written and listed in `warnings`.
+/// open a book the import creates, and replace the openings of an existing book while no period from
+/// the earlier of the two opening periods on is closed and the book has no voucher before the file's
+/// opening period (else 422 `period_closed` or `conflict` on `openings`). A file that cannot be booked
+/// is refused (422, naming where), and nothing is written; what does not add up is imported as written
+/// and listed in `warnings`.
 #[utoipa::path(
     post, path = "/api/v1/ledger/books/{book}/import", tag = "ledger",
     params(("book" = String, Path, description = "Book name (or id of an existing book)"), ImportParams),

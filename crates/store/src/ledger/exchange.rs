@@ -31,7 +31,7 @@ pub struct ImportOutcome {
     pub book_created: bool,
     pub accounts_created: usize,
     pub vouchers: usize,
-    /// Opening balances taken from the file (only into a book the import created), as of its first period.
+    /// Opening balances taken from the file, as of its first period (they replace an existing book's).
     pub openings: usize,
     /// Their totals; they differ when the file's openings do not balance (the book then shows
     /// `opening_balanced: false` until they are corrected).
@@ -357,6 +357,10 @@ impl Tenant<'_> {
             .opening_period
             .or_else(|| books.vouchers.iter().map(|v| v.period).min());
         let file_openings = books.openings.clone();
+        if let (false, Some(period), false) = (book_created, first_period, file_openings.is_empty())
+        {
+            self.check_import_openings(&mut conn, &book, period).await?;
+        }
         let stored = self
             .check_imported(&mut conn, ctx, &book, &chart, books.vouchers)
             .await?;
@@ -366,10 +370,11 @@ impl Tenant<'_> {
             progress((index * IMPORT_CHUNK + chunk.len()).min(total), total);
         }
         // The file's openings, as written (an import is a migration: an imbalance is reported, not refused),
-        // into a book this import created, as of the file's first period.
+        // as of the file's first period: they open a book this import created, and replace the openings of
+        // an existing one (checked above).
         let mut book = book;
         let mut openings = 0;
-        if let (true, Some(period)) = (book_created && !file_openings.is_empty(), first_period) {
+        if let (false, Some(period)) = (file_openings.is_empty(), first_period) {
             let balances: Vec<Opening> = file_openings;
             openings = balances.len();
             book = self

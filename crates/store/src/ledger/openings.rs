@@ -153,6 +153,57 @@ impl Tenant<'_> {
         Ok((book, openings))
     }
 
+    /// Whether a file's openings as of `period` may replace the openings of the existing `book` (a company
+    /// switching vendors mid-year): while no period from the earlier of the book's and the file's opening
+    /// period on is closed (as for `PUT …/opening-balances`), and while the book has no voucher before
+    /// `period` (its movements would count on top of openings that already include them). Refused (422)
+    /// naming the period or the voucher.
+    pub(crate) async fn check_import_openings(
+        &self,
+        conn: &mut Conn<'_>,
+        book: &Book,
+        period: Period,
+    ) -> Result<()> {
+        let first = book.opening_period.map_or(period, |old| old.min(period));
+        if let Some(closed) = book.closed_through.filter(|closed| *closed >= first) {
+            return Err(invalid(
+                "openings",
+                DetailCode::PeriodClosed,
+                format!(
+                    "the file's opening balances as of {period} would replace those of book {}, but periods through \
+                     {closed} are closed; openings change only while no period from {first} on is closed (reopen them first)",
+                    book.settings.name
+                ),
+            )
+            .with("period", closed.to_string()));
+        }
+        let earlier: Option<(i64, String, i64)> = conn
+            .fetch_optional(
+                Sql::new(
+                    "SELECT period, word, number FROM ledger_vouchers WHERE organization_id = $1 AND book_id = $2 \
+                     AND period < $3 ORDER BY period, word, number LIMIT 1",
+                )
+                .bind(self.org_id)
+                .bind(book.id)
+                .bind(period.key()),
+            )
+            .await?;
+        if let Some((key, word, number)) = earlier {
+            let at = Period::from_key(key).map_or_else(|| key.to_string(), |p| p.to_string());
+            return Err(invalid(
+                "openings",
+                DetailCode::Conflict,
+                format!(
+                    "the file's opening balances are as of {period}, but book {} already has voucher {word}-{number} \
+                     of {at}, before them; its movements would count twice (import into a new book, or a file that \
+                     opens no later than {at})",
+                    book.settings.name
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Replaces the rows and the book's opening period; no checks, no audit (the caller does both).
     pub(crate) async fn write_openings(
         &self,

@@ -170,9 +170,10 @@ pub fn approval_url(subject: &Value) -> Option<String> {
 
 /// The `bpms_*` keys of a native approval event (`data`: `{"before", "after", "instance_seq"}`,
 /// `subject`: `{"instance_id", "process", "app_id", "table_id"}`), with DingTalk's JSON types:
-/// `processInstanceId`, `processCode`, `bizCategoryId` (`""`), `title`, `type`, `result`, `staffId` (the
+/// `processInstanceId`, `processCode`, `bizCategoryId` (`""`: Tenon's processes have no business category,
+/// and DingTalk sends `""` for a process without one), `title`, `type`, `result`, `staffId` (the
 /// initiator's, or the task assignee's, userid: `staff`), `createTime`/`finishTime` (milliseconds, integers),
-/// `businessId` and `instanceSeq` (an integer); an instance's add `url`, a task's `taskId` (an integer) and
+/// `businessId` and `instanceSeq` (an integer); an instance's add `url` and `businessType` (`""`), a task's `taskId` (an integer) and
 /// `activityId`, a finished task's `remark` (`""` without a comment). `None` for events without a rendering.
 pub fn approval_data(
     native_type: &str,
@@ -220,8 +221,12 @@ pub fn approval_data(
                 json!(text.remark.as_deref().unwrap_or_default()),
             );
         }
-    } else if let Some(url) = approval_url(subject) {
-        map.insert("url".into(), json!(url));
+    } else {
+        // DingTalk's own deliveries carry an empty `businessType` for a process without one, as Tenon's are.
+        map.insert("businessType".into(), json!(""));
+        if let Some(url) = approval_url(subject) {
+            map.insert("url".into(), json!(url));
+        }
     }
     if let Some(business_id) = after["business_id"].as_str() {
         map.insert("businessId".into(), json!(business_id));
@@ -394,7 +399,7 @@ mod tests {
         // Exact keys and JSON types: times and `instanceSeq` integers, the rest text.
         assert_eq!(
             Value::Object(keys.clone()),
-            json!({"processInstanceId": "i1", "processCode": "PROC_1", "bizCategoryId": "", "title": "李雷提交的请假", "type": "start", "staffId": "li", "businessId": "20261205000001", "createTime": 1500, "url": "/apps/a1/tables/t1", "instanceSeq": 1})
+            json!({"processInstanceId": "i1", "processCode": "PROC_1", "bizCategoryId": "", "title": "李雷提交的请假", "type": "start", "staffId": "li", "businessType": "", "businessId": "20261205000001", "createTime": 1500, "url": "/apps/a1/tables/t1", "instanceSeq": 1})
         );
         let data = stream_data(&Subject::Approval(keys), "org", "ev", 5);
         assert_eq!(
@@ -410,7 +415,7 @@ mod tests {
             approval_data("approval.instance.approved", &subject, &ended, "li", &text).unwrap();
         assert_eq!(
             Value::Object(keys),
-            json!({"processInstanceId": "i1", "processCode": "PROC_1", "bizCategoryId": "", "title": "李雷提交的请假", "type": "finish", "result": "agree", "staffId": "li", "businessId": "b", "createTime": 1000, "finishTime": 2000, "url": "/apps/a1/tables/t1", "instanceSeq": 9})
+            json!({"processInstanceId": "i1", "processCode": "PROC_1", "bizCategoryId": "", "title": "李雷提交的请假", "type": "finish", "result": "agree", "staffId": "li", "businessType": "", "businessId": "b", "createTime": 1000, "finishTime": 2000, "url": "/apps/a1/tables/t1", "instanceSeq": 9})
         );
         let moved = json!({"before": {"number": 7}, "after": {"number": 7, "assignee": "m2", "node": "n1", "created_at": "2026-12-05T08:31:41Z", "finished_at": "2026-12-05T08:31:42.25Z"}, "instance_seq": 4});
         let commented = ApprovalText {

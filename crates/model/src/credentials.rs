@@ -73,6 +73,9 @@ pub struct OAuthClient {
     pub name: Name,
     /// The organization that registered the app.
     pub owner_org_id: OrgId,
+    /// Where DingTalk-style sign-in (`/oauth2/authorize`) may send a member back (`http(s)://` URLs
+    /// without query or fragment); empty: nowhere.
+    pub redirect_uris: Vec<String>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -430,6 +430,7 @@ impl Tenant<'_> {
             client_id: registration.client_id,
             name: registration.name,
             owner_org_id: self.org_id,
+            redirect_uris: Vec::new(),
             created_at: now,
         };
         let mut tx = self.store.begin_tx().await?;

@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tenon_approvals::definition::Process;
-use tenon_model::apps::{ApiKey, FieldSpec, ParseContext};
+use tenon_model::apps::{ApiKey, FieldSpec, ParseContext, Record, TableSchema};
 use tenon_model::{ApprovalId, ApprovalTaskId, MemberId, Name};
 use uuid::Uuid;
 
-use crate::approvals::StoredProcess;
+use crate::approvals::{ApprovalDetail, StoredProcess};
 use crate::apps::{NewApp, NewTable};
+use crate::exec::{Conn, Sql};
 use crate::sql::SqlText;
 use crate::{Result, StoreError, Tenant, WriteContext};
 
@@ -35,6 +36,16 @@ pub struct DingTalkPerson {
     pub name: String,
     /// The number and name of the member's first department (the root when it has none).
     pub department: Option<(i64, String)>,
+}
+
+/// An instance with what DingTalk's answer shows beside it ([`Tenant::dingtalk_instance`]).
+#[derive(Debug)]
+pub struct DingTalkInstance {
+    pub detail: ApprovalDetail,
+    pub schema: TableSchema,
+    pub record: Record,
+    pub process_name: String,
+    pub people: HashMap<MemberId, DingTalkPerson>,
 }
 
 /// `POST /v1.0/workflow/processes/instanceIds/query`.
@@ -188,47 +199,93 @@ impl Tenant<'_> {
             return Ok(HashMap::new());
         }
         let mut pooled = self.store.pools.read().await?;
-        let mut conn = pooled.conn();
+        self.people_on(&mut pooled.conn(), members).await
+    }
+
+    /// [`Self::dingtalk_people`] on `conn`, in one query (the first department joined by position).
+    async fn people_on(
+        &self,
+        conn: &mut Conn<'_>,
+        members: &[MemberId],
+    ) -> Result<HashMap<MemberId, DingTalkPerson>> {
+        if members.is_empty() {
+            return Ok(HashMap::new());
+        }
         let mut sql = SqlText::new(conn.backend());
         sql.push(
-            "SELECT m.id, m.name, COALESCE(u.userid, f.userid) FROM members m \
+            "SELECT m.id, m.name, COALESCE(u.userid, f.userid), d.number, d.name FROM members m \
              LEFT JOIN dingtalk_users u ON u.organization_id = m.organization_id AND u.member_id = m.id \
              LEFT JOIN dingtalk_former_users f ON f.organization_id = m.organization_id AND f.member_id = m.id \
+             LEFT JOIN member_departments md ON md.organization_id = m.organization_id AND md.member_id = m.id \
+               AND md.position = (SELECT MIN(x.position) FROM member_departments x \
+                 WHERE x.organization_id = m.organization_id AND x.member_id = m.id) \
+             LEFT JOIN departments d ON d.organization_id = md.organization_id AND d.id = md.department_id \
              WHERE m.organization_id = ",
         )
         .arg(self.org_id)
         .push(" AND m.id IN ")
         .list(members.iter().copied());
-        let rows: Vec<(Uuid, String, Option<String>)> = conn.fetch_all(sql.into_sql()).await?;
-        let mut sql = SqlText::new(conn.backend());
-        sql.push(
-            "SELECT md.member_id, d.number, d.name FROM member_departments md \
-             JOIN departments d ON d.organization_id = md.organization_id AND d.id = md.department_id \
-             WHERE md.organization_id = ",
-        )
-        .arg(self.org_id)
-        .push(" AND md.member_id IN ")
-        .list(members.iter().copied())
-        .push(" ORDER BY md.member_id, md.position");
-        let places: Vec<(Uuid, i64, String)> = conn.fetch_all(sql.into_sql()).await?;
-        let mut first: HashMap<Uuid, (i64, String)> = HashMap::new();
-        for (member, number, name) in places {
-            first.entry(member).or_insert((number, name));
+        type Row = (Uuid, String, Option<String>, Option<i64>, Option<String>);
+        let rows: Vec<Row> = conn.fetch_all(sql.into_sql()).await?;
+        let mut people = HashMap::with_capacity(rows.len());
+        for (id, name, userid, number, department) in rows {
+            let member = MemberId::from_uuid(id);
+            people.entry(member).or_insert_with(|| DingTalkPerson {
+                userid: userid.unwrap_or_else(|| member.to_string()),
+                name,
+                department: number.zip(department),
+            });
         }
-        Ok(rows
-            .into_iter()
-            .map(|(id, name, userid)| {
-                let member = MemberId::from_uuid(id);
-                (
-                    member,
-                    DingTalkPerson {
-                        userid: userid.unwrap_or_else(|| member.to_string()),
-                        name,
-                        department: first.remove(&id),
-                    },
-                )
-            })
-            .collect())
+        Ok(people)
+    }
+
+    /// What `GET /v1.0/workflow/processInstances` shows, read on one connection: the instance as
+    /// [`Self::approval`] has it, its table's schema, its record, its process's name and the members
+    /// it names (the originator, the assignees, the operation records' actors and members) as DingTalk
+    /// names them.
+    pub async fn dingtalk_instance(&self, id: ApprovalId) -> Result<DingTalkInstance> {
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let (detail, schema) = self.approval_on(&mut conn, id).await?;
+        let instance = &detail.state.instance;
+        let mut members: Vec<MemberId> = vec![instance.initiator];
+        members.extend(detail.state.tasks.iter().map(|task| task.assignee));
+        for record in &detail.records {
+            let named = record["members"].as_array().into_iter().flatten();
+            let actor = record["actor"].as_str().into_iter();
+            members.extend(
+                named
+                    .filter_map(Value::as_str)
+                    .chain(actor)
+                    .filter_map(|id| id.parse::<MemberId>().ok()),
+            );
+        }
+        members.sort_unstable();
+        members.dedup();
+        let people = self.people_on(&mut conn, &members).await?;
+        let process_name: Option<(String,)> = conn
+            .fetch_optional(
+                Sql::new("SELECT name FROM processes WHERE organization_id = $1 AND id = $2")
+                    .bind(self.org_id)
+                    .bind(instance.process_id),
+            )
+            .await?;
+        let (process_name,) = process_name.ok_or_else(|| StoreError::not_found("process"))?;
+        let mut records = self
+            .load_records(&mut conn, &schema, &[instance.record.id], None)
+            .await?;
+        self.read_virtual(&mut conn, &schema, &mut records, None)
+            .await?;
+        let record = records
+            .pop()
+            .ok_or_else(|| StoreError::not_found("record"))?;
+        Ok(DingTalkInstance {
+            detail,
+            schema,
+            record,
+            process_name,
+            people,
+        })
     }
 
     /// What a `bpms_*` rendering of an instance's event names: the originator's and the process's names

@@ -75,7 +75,7 @@ pub use deliveries::{
 pub use dingtalk::{DingTalkDepartment, DingTalkUser, DingTalkUserMatch, dingtalk_unionid};
 pub use dingtalk_messages::{WorkNotification, WorkNotificationTask};
 pub use dingtalk_signin::{DingTalkGrant, DingTalkGrantKind};
-pub use dingtalk_workflow::{DingTalkForm, DingTalkPerson, InstanceIdQuery};
+pub use dingtalk_workflow::{DingTalkForm, DingTalkInstance, DingTalkPerson, InstanceIdQuery};
 pub use directory::{DEPARTMENT_DEPTH_MAX, MEMBER_DEPARTMENTS_MAX, MemberFilter};
 pub use error::StoreError;
 pub use events::EVENTS_PER_READ_MAX;

@@ -66,7 +66,7 @@ pub(crate) use token_columns;
 
 macro_rules! client_columns {
     () => {
-        "id, client_id, name, owner_organization_id, created_at"
+        "id, client_id, name, owner_organization_id, redirect_uris, created_at"
     };
 }
 pub(crate) use client_columns;
@@ -261,6 +261,7 @@ pub(crate) struct ClientRow {
     pub client_id: String,
     pub name: String,
     pub owner_organization_id: Uuid,
+    pub redirect_uris: String,
     pub created_at: DateTime<Utc>,
 }
 
@@ -271,6 +272,11 @@ impl ClientRow {
             client_id: self.client_id,
             name: name(self.name)?,
             owner_org_id: OrgId::from_uuid(self.owner_organization_id),
+            redirect_uris: self
+                .redirect_uris
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
             created_at: self.created_at,
         })
     }

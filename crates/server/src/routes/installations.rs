@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tenon_auth::SecretKind;
-use tenon_model::{Checker, EventFormat, Installation, InstallationId, Name, OrgId};
+use tenon_model::{Checker, EventFormat, Installation, InstallationId, Name, OAuthClient, OrgId};
 use tenon_store::{ClientRegistration, NewInstallation};
 use utoipa::ToSchema;
 
@@ -35,12 +35,18 @@ pub struct InstallationOut {
     /// `user_add_org`, camelCase `data`; only the directory events DingTalk has). See docs/dingtalk.md.
     #[schema(example = "native")]
     pub event_format: &'static str,
+    /// Where the app's DingTalk-style sign-in (`GET /oauth2/authorize`) may send a member back: the app's
+    /// registered URIs (`http://` or `https://`, no query or fragment). A `redirect_uri` matches when,
+    /// without its query, it equals one of them; empty: sign-in is refused. Only the organization that
+    /// registered the app may change them. See docs/dingtalk.md.
+    pub redirect_uris: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 impl InstallationOut {
-    fn new(installation: Installation, org_id: OrgId, owner_org_id: Option<OrgId>) -> Self {
+    fn new(installation: Installation, org_id: OrgId, client: Option<OAuthClient>) -> Self {
+        let owner_org_id = client.as_ref().map(|client| client.owner_org_id);
         InstallationOut {
             id: installation.id.to_string(),
             client_id: installation.client_id,
@@ -49,6 +55,9 @@ impl InstallationOut {
             rate_limit: installation.rate_limit.map(|limit| limit.to_string()),
             registered_here: owner_org_id == Some(org_id),
             event_format: installation.event_format.as_str(),
+            redirect_uris: client
+                .map(|client| client.redirect_uris)
+                .unwrap_or_default(),
             created_at: installation.created_at,
             updated_at: installation.updated_at,
         }
@@ -73,6 +82,8 @@ pub struct ClientCreate {
     pub rate_limit: Option<String>,
     /// `native` (the default) or `dingtalk`: how stream frames name events.
     pub event_format: Option<String>,
+    /// Where DingTalk-style sign-in may send members back (at most 10; see `InstallationOut`).
+    pub redirect_uris: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -95,6 +106,9 @@ pub struct InstallationUpdate {
     pub rate_limit: Option<Option<String>>,
     /// `native` or `dingtalk`: how stream frames name events.
     pub event_format: Option<String>,
+    /// Replaces the app's redirect URIs for DingTalk-style sign-in (at most 10); only the organization
+    /// that registered the app may (else 409, nothing changes).
+    pub redirect_uris: Option<Vec<String>>,
 }
 
 /// Reads an `event_format` into `check`: `Some(None)` when absent.
@@ -106,12 +120,48 @@ fn parse_event_format(check: &mut Checker, raw: Option<String>) -> Option<Option
     })
 }
 
-async fn owner_of(state: &AppState, installation: &Installation) -> ApiResult<Option<OrgId>> {
+/// Reads `redirect_uris` into `check`: `Some(None)` when absent.
+fn parse_redirect_uris(
+    check: &mut Checker,
+    raw: Option<Vec<String>>,
+) -> Option<Option<Vec<String>>> {
+    let raw = match raw {
+        None => return Some(None),
+        Some(raw) => raw,
+    };
+    let mut bad = false;
+    if raw.len() > REDIRECT_URIS_MAX {
+        check.too_many("redirect_uris", REDIRECT_URIS_MAX, "too many redirect URIs");
+        bad = true;
+    }
+    for (index, uri) in raw.iter().enumerate() {
+        if let Some(reason) = crate::routes::dingtalk::signin::registrable_redirect(uri) {
+            check.push(
+                format!("redirect_uris[{index}]"),
+                tenon_model::DetailCode::InvalidValue,
+                reason,
+            );
+            bad = true;
+        }
+    }
+    let mut uris: Vec<String> = Vec::with_capacity(raw.len());
+    for uri in raw {
+        if !uris.contains(&uri) {
+            uris.push(uri);
+        }
+    }
+    (!bad).then_some(Some(uris))
+}
+
+/// Redirect URIs an app may register at most.
+const REDIRECT_URIS_MAX: usize = 10;
+
+async fn owner_of(state: &AppState, installation: &Installation) -> ApiResult<Option<OAuthClient>> {
     Ok(state
         .store()
         .find_client(&installation.client_id)
         .await?
-        .map(|found| found.client.owner_org_id))
+        .map(|found| found.client))
 }
 
 /// Register a third-party app and install it in this organization.
@@ -135,8 +185,9 @@ pub async fn create_client(
     let scopes = parse_scopes(&mut check, "scopes", &body.scopes);
     let rate_limit = parse_rate_limit(&mut check, body.rate_limit);
     let event_format = parse_event_format(&mut check, body.event_format);
-    let (Some(name), Some(scopes), Some(rate_limit), Some(event_format)) =
-        (name, scopes, rate_limit, event_format)
+    let redirect_uris = parse_redirect_uris(&mut check, body.redirect_uris);
+    let (Some(name), Some(scopes), Some(rate_limit), Some(event_format), Some(redirect_uris)) =
+        (name, scopes, rate_limit, event_format, redirect_uris)
     else {
         return Err(check.into_invalid().into());
     };
@@ -149,11 +200,18 @@ pub async fn create_client(
         rate_limit,
     };
     let org_id = auth.principal.org_id;
-    let (client, installation) = state
+    let (mut client, installation) = state
         .store()
         .tenant(org_id)
         .register_client(&auth.write_context(), registration)
         .await?;
+    if let Some(uris) = redirect_uris {
+        client = state
+            .store()
+            .tenant(org_id)
+            .set_client_redirect_uris(&auth.write_context(), installation.id, &uris)
+            .await?;
+    }
     let installation = match event_format {
         Some(format) if format != installation.event_format => {
             state
@@ -170,7 +228,7 @@ pub async fn create_client(
         }
         _ => installation,
     };
-    let installation = InstallationOut::new(installation, org_id, Some(client.owner_org_id));
+    let installation = InstallationOut::new(installation, org_id, Some(client));
     Ok((
         StatusCode::CREATED,
         axum::Json(ClientCredentials {
@@ -279,7 +337,7 @@ pub async fn get_installation(
     )))
 }
 
-/// Change an installed app's scopes, rate limit or event format.
+/// Change an installed app's scopes, rate limit, event format or (registered here) redirect URIs.
 #[utoipa::path(
     patch, path = "/api/v1/installations/{id}", tag = "credentials",
     params(("id" = String, Path, description = "Installation id")),
@@ -288,6 +346,7 @@ pub async fn get_installation(
     responses(
         (status = 200, body = InstallationOut),
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 409, description = "`redirect_uris` of an app another organization registered", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody),
     )
 )]
@@ -308,11 +367,21 @@ pub async fn update_installation(
         Some(raw) => parse_rate_limit(&mut check, raw).map(Some),
     };
     let event_format = parse_event_format(&mut check, body.event_format);
-    let (Some(scopes), Some(rate_limit), Some(event_format)) = (scopes, rate_limit, event_format)
+    let redirect_uris = parse_redirect_uris(&mut check, body.redirect_uris);
+    let (Some(scopes), Some(rate_limit), Some(event_format), Some(redirect_uris)) =
+        (scopes, rate_limit, event_format, redirect_uris)
     else {
         return Err(check.into_invalid().into());
     };
     let org_id = auth.principal.org_id;
+    if let Some(uris) = redirect_uris {
+        // First: it is refused (nothing changes) when another organization registered the app.
+        state
+            .store()
+            .tenant(org_id)
+            .set_client_redirect_uris(&auth.write_context(), id, &uris)
+            .await?;
+    }
     let installation = state
         .store()
         .tenant(org_id)
@@ -375,7 +444,8 @@ pub async fn rotate_secret(
         .tenant(org_id)
         .rotate_client_secret(&auth.write_context(), id, &secret.digest.0)
         .await?;
-    let installation = InstallationOut::new(installation, org_id, Some(org_id));
+    let client = owner_of(&state, &installation).await?;
+    let installation = InstallationOut::new(installation, org_id, client);
     Ok(axum::Json(ClientCredentials {
         installation,
         client_secret: secret.plaintext,

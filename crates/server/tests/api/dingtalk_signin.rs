@@ -9,7 +9,7 @@ use chrono::TimeDelta;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::dingtalk::{install, v1_error};
+use crate::dingtalk::{DingTalkApp, v1_error};
 use crate::{Reply, TestApp, api_tests};
 
 const SCRIPT: &str = concat!(
@@ -17,6 +17,48 @@ const SCRIPT: &str = concat!(
     "/tests/sdk/dingtalk_signin_client.py"
 );
 const REDIRECT: &str = "https://h5.example.com/signed-in?from=dingtalk";
+/// The redirect URI the apps register: `REDIRECT` without its query.
+const REGISTERED: &str = "https://h5.example.com/signed-in";
+
+/// An app registered here with `REGISTERED` as its redirect URI.
+async fn install(app: &TestApp, scopes: &[&str]) -> DingTalkApp {
+    let body = app
+        .post(
+            "/api/v1/clients",
+            &app.admin_token,
+            json!({"name": "DingTalk H5", "scopes": scopes, "redirect_uris": [REGISTERED]}),
+        )
+        .await
+        .expect(StatusCode::CREATED)
+        .clone();
+    assert_eq!(body["redirect_uris"], json!([REGISTERED]), "{body}");
+    DingTalkApp {
+        key: body["client_id"].as_str().unwrap().to_owned(),
+        secret: body["client_secret"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// A refusal page: 400, HTML, both languages, no `Location`; returns the page.
+async fn refused(app: &TestApp, path: &str, cookie: Option<&str>) -> String {
+    let mut request = browser().get(format!("{}{path}", app.base));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{path}");
+    assert!(response.headers().get("location").is_none(), "{path}");
+    let kind = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(kind, "text/html; charset=utf-8");
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains("无法登录") && page.contains("Sign-in refused"),
+        "{page}"
+    );
+    page
+}
 
 /// A client that does not follow redirects.
 fn browser() -> reqwest::Client {
@@ -224,6 +266,71 @@ api_tests! {
         assert_eq!(steps[1]["union_id"], tenon_store::dingtalk_unionid(app.owner.id));
         assert_eq!(steps[2]["new_token"], true);
         assert_eq!((&steps[3]["code"], &steps[3]["status"]), (&json!("InvalidParameter"), &json!(400)));
+        app
+    }
+    async fn authorize_sends_members_only_to_a_redirect_uri_the_app_registered(app) {
+        let dt = install(&app, &["directory:read"]).await;
+        let cookie = session(&app).await;
+        let installations = app.get("/api/v1/installations", &app.admin_token).await.expect(StatusCode::OK).clone();
+        let mine = installations["items"].as_array().unwrap().iter().find(|i| i["client_id"] == json!(dt.key)).unwrap().clone();
+        assert_eq!(mine["redirect_uris"], json!([REGISTERED]));
+        let installation = format!("/api/v1/installations/{}", mine["id"].as_str().unwrap());
+        // Any other address, however close, gets the refusal page — before a log-in and after — and no code.
+        for other in [
+            "https://evil.example.com/signed-in",
+            "https://h5.example.com/signed-in/../../evil",
+            "https://h5.example.com/signed-inx",
+            "https://h5.example.com.evil.com/signed-in",
+            "http://h5.example.com/signed-in",
+            "https://h5.example.com/",
+        ] {
+            let page = refused(&app, &authorize_path(&dt.key, other), None).await;
+            assert!(page.contains("DingTalk H5") && page.contains("redirect_uri"), "{page}");
+            refused(&app, &authorize_path(&dt.key, other), Some(&cookie)).await;
+        }
+        // An unknown app: the page too, naming the client id escaped.
+        let page = refused(&app, &authorize_path("<b>nobody</b>", REDIRECT), Some(&cookie)).await;
+        assert!(page.contains("&lt;b&gt;nobody&lt;/b&gt;") && !page.contains("<b>nobody"), "{page}");
+        // The registered address, with any query, is allowed.
+        let (status, location) = authorize(&app, &authorize_path(&dt.key, REGISTERED), Some(&cookie)).await;
+        assert_eq!(status, StatusCode::FOUND);
+        assert!(location.starts_with(&format!("{REGISTERED}?authCode=")), "{location}");
+
+        // Registering: http(s) URLs with a host, no query or fragment, at most 10; bad input changes nothing.
+        let audit = app.audit_len().await;
+        for (bad, at) in [
+            (json!(["javascript:alert(1)"]), "redirect_uris[0]"),
+            (json!([REGISTERED, "https://h5.example.com/x?y=1"]), "redirect_uris[1]"),
+            (json!(["https://h5.example.com/#top"]), "redirect_uris[0]"),
+            (json!(["https:///nohost"]), "redirect_uris[0]"),
+            (json!((0..11).map(|n| format!("https://h5.example.com/{n}")).collect::<Vec<_>>()), "redirect_uris"),
+        ] {
+            let reply = app.patch(&installation, &app.admin_token, json!({"redirect_uris": bad, "event_format": "dingtalk"})).await;
+            assert!(reply.status.is_client_error(), "{bad}: {}", reply.body);
+            assert!(reply.body.to_string().contains(at), "{bad}: {}", reply.body);
+        }
+        assert_eq!(app.audit_len().await, audit, "a refused change writes nothing");
+        let unchanged = app.get(&installation, &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!((&unchanged["redirect_uris"], &unchanged["event_format"]), (&json!([REGISTERED]), &json!("native")));
+        // A new address works once registered; with none registered, nowhere does.
+        let moved = "https://m.example.com/cb";
+        let changed = app.patch(&installation, &app.admin_token, json!({"redirect_uris": [moved, moved]})).await.expect(StatusCode::OK).clone();
+        assert_eq!(changed["redirect_uris"], json!([moved]));
+        let (status, location) = authorize(&app, &authorize_path(&dt.key, moved), Some(&cookie)).await;
+        assert_eq!(status, StatusCode::FOUND, "{location}");
+        refused(&app, &authorize_path(&dt.key, REDIRECT), Some(&cookie)).await;
+        app.patch(&installation, &app.admin_token, json!({"redirect_uris": []})).await.expect(StatusCode::OK);
+        refused(&app, &authorize_path(&dt.key, moved), Some(&cookie)).await;
+
+        // Only the organization that registered the app may change them.
+        let (_, _, other_admin) = app.other_org().await;
+        let theirs = app.post("/api/v1/installations", &other_admin, json!({"client_id": dt.key, "scopes": ["directory:read"]})).await.expect(StatusCode::CREATED).clone();
+        assert_eq!(theirs["redirect_uris"], json!([]));
+        let path = format!("/api/v1/installations/{}", theirs["id"].as_str().unwrap());
+        let reply = app.patch(&path, &other_admin, json!({"redirect_uris": ["https://evil.example.com/"]})).await;
+        reply.expect(StatusCode::CONFLICT);
+        let still = app.get(&installation, &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!(still["redirect_uris"], json!([]));
         app
     }
 }

@@ -395,12 +395,18 @@ impl Tenant<'_> {
     /// `GET /api/v1/approvals/{id}`.
     pub async fn approval(&self, id: ApprovalId) -> Result<ApprovalDetail> {
         let mut pooled = self.store.pools.read().await?;
-        let mut conn = pooled.conn();
-        let (state, _) = self
-            .load_state(&mut conn, Target::Instance(id), false)
-            .await?;
-        let records = self.operation_records(&mut conn, id).await?;
-        Ok(ApprovalDetail { state, records })
+        Ok(self.approval_on(&mut pooled.conn(), id).await?.0)
+    }
+
+    /// [`Self::approval`]'s reads on `conn`, with the schema of the instance's table.
+    pub(crate) async fn approval_on(
+        &self,
+        conn: &mut Conn<'_>,
+        id: ApprovalId,
+    ) -> Result<(ApprovalDetail, TableSchema)> {
+        let (state, schema) = self.load_state(conn, Target::Instance(id), false).await?;
+        let records = self.operation_records(conn, id).await?;
+        Ok((ApprovalDetail { state, records }, schema))
     }
 
     /// A to-do list: tasks by assignee and status, newest number first.

@@ -4,6 +4,8 @@
 //! 1. `GET /oauth2/authorize?client_id=&redirect_uri=&state=`: a member logged in to Tenon (session
 //!    cookie; else the log-in page first) is sent back to `redirect_uri` with `?authCode=&state=`. The code
 //!    is single-use, lives 5 minutes and is bound to the app's installation in the member's organization.
+//!    `redirect_uri` must be one the app registered (`redirect_uris`, ignoring its query): any other, or
+//!    an unknown app, gets a refusal page (400, HTML) before any log-in, never a redirect.
 //! 2. `POST /v1.0/oauth2/userAccessToken` `{clientId, clientSecret, code, grantType: "authorization_code"}`
 //!    → `{accessToken, refreshToken, expireIn, corpId}`: the access token is a Tenon personal token of the
 //!    member (`tnp_…`, the installation's scopes, `access_token_ttl`), listed with the member's tokens and
@@ -94,7 +96,8 @@ async fn installation_in(
     params(AuthorizeParams),
     responses(
         (status = 302, description = "Back to `redirect_uri` with `authCode` and `state`; or, without a session, to the log-in page, which comes back here"),
-        (status = 400, description = "A missing or malformed parameter, or an app not installed in the member's organization", body = ErrorBody),
+        (status = 400, description = "A missing or malformed parameter, or an app not installed in the member's organization (JSON); an unknown app or a `redirect_uri` the app did not register: a refusal page (HTML), never a redirect",
+            content((ErrorBody = "application/json"), (String = "text/html"))),
     )
 )]
 pub async fn dingtalk_authorize(
@@ -111,18 +114,33 @@ pub async fn dingtalk_authorize(
         .redirect_uri
         .filter(|uri| !uri.is_empty())
         .ok_or_else(|| bad_parameter("redirect_uri", DetailCode::Required, "is required"))?;
-    let lower = redirect.to_ascii_lowercase();
-    if !(lower.starts_with("http://") || lower.starts_with("https://"))
-        || redirect.contains('#')
-        || redirect
-            .chars()
-            .any(|c| c.is_control() || c.is_whitespace())
-        || redirect.chars().count() > REDIRECT_CHARS_MAX
-    {
+    if redirect_problem(&redirect).is_some() {
         return Err(bad_parameter(
             "redirect_uri",
             DetailCode::InvalidValue,
             "must be an http:// or https:// URL without a fragment",
+        ));
+    }
+    // The allow-list comes before any log-in: an unknown app or an unregistered address is refused
+    // on a page, and nobody is sent anywhere.
+    let Some(client) = state.store().find_client(&client_id).await? else {
+        return Ok(refusal_page(
+            &client_id,
+            "未知的应用。",
+            "No app has this client id.",
+        ));
+    };
+    let without_query = redirect.split('?').next().unwrap_or_default();
+    if !client
+        .client
+        .redirect_uris
+        .iter()
+        .any(|uri| uri == without_query)
+    {
+        return Ok(refusal_page(
+            client.client.name.as_str(),
+            "该应用没有登记这个回调地址（redirect_uri），因此不会把您送往那里。请应用的管理员在 Tenon 中登记它（安装的 redirect_uris）。",
+            "This app did not register this redirect_uri, so you are not sent there. The app's administrator registers it in Tenon (the installation's redirect_uris).",
         ));
     }
     let state_text = params.state.unwrap_or_default();
@@ -164,6 +182,66 @@ pub async fn dingtalk_authorize(
     query.append_pair("state", &state_text);
     let separator = if redirect.contains('?') { '&' } else { '?' };
     Ok(found(&format!("{redirect}{separator}{}", query.finish())))
+}
+
+/// Why `uri` cannot be a sign-in's `redirect_uri` (`http://` or `https://`, no fragment, whitespace
+/// or control characters, at most 2000 characters), if it cannot.
+fn redirect_problem(uri: &str) -> Option<&'static str> {
+    let lower = uri.to_ascii_lowercase();
+    let bad = !(lower.starts_with("http://") || lower.starts_with("https://"))
+        || uri.contains('#')
+        || uri.chars().any(|c| c.is_control() || c.is_whitespace())
+        || uri.chars().count() > REDIRECT_CHARS_MAX;
+    bad.then_some("must be an http:// or https:// URL without a fragment, at most 2000 characters")
+}
+
+/// Why `uri` cannot be registered as an app's redirect URI (as [`redirect_problem`], and no query: a
+/// `redirect_uri` is matched without its query), if it cannot.
+pub(crate) fn registrable_redirect(uri: &str) -> Option<&'static str> {
+    let host = uri.split_once("://").map_or("", |(_, rest)| rest);
+    redirect_problem(uri)
+        .or_else(|| uri.contains('?').then_some("must not have a query"))
+        .or_else(|| (host.is_empty() || host.starts_with('/')).then_some("must name a host"))
+}
+
+/// The page refusing a sign-in (400): what was refused, in both languages, naming the app; nothing
+/// from the request is sent anywhere.
+fn refusal_page(app: &str, zh: &str, en: &str) -> Response {
+    let app = escape_html(app);
+    let body = format!(
+        "<!doctype html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <title>无法登录 · Sign-in refused</title></head><body>\
+         <h1>无法登录 · Sign-in refused</h1>\
+         <p lang=\"zh-CN\">应用 <strong>{app}</strong>：{zh}</p>\
+         <p lang=\"en\">App <strong>{app}</strong>: {en}</p></body></html>\n"
+    );
+    let mut response = (StatusCode::BAD_REQUEST, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// `302 Found` to `location`.

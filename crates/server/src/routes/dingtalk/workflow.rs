@@ -589,26 +589,15 @@ pub(super) async fn instance_answer(
     tenant: &Tenant<'_>,
     id: ApprovalId,
 ) -> Result<GetInstanceResponse, tenon_store::StoreError> {
-    let detail = tenant.approval(id).await?;
+    let tenon_store::DingTalkInstance {
+        detail,
+        schema,
+        record,
+        process_name,
+        people,
+    } = tenant.dingtalk_instance(id).await?;
     let native = detail.json();
     let instance = &detail.state.instance;
-    let mut members: Vec<MemberId> = vec![instance.initiator];
-    members.extend(detail.state.tasks.iter().map(|task| task.assignee));
-    for record in &detail.records {
-        let named = record["members"].as_array().into_iter().flatten();
-        let actor = record["actor"].as_str().into_iter();
-        for id in named.filter_map(|member| member.as_str()).chain(actor) {
-            if let Ok(member) = id.parse::<MemberId>() {
-                members.push(member);
-            }
-        }
-    }
-    members.sort_unstable();
-    members.dedup();
-    let people = tenant.dingtalk_people(&members).await?;
-    let process = tenant.process(&instance.process_code).await?;
-    let schema = tenant.table_schema_by_id(instance.record.table).await?;
-    let record = tenant.record(&schema, instance.record.id).await?;
     let form_values = schema
         .fields
         .iter()
@@ -638,7 +627,7 @@ pub(super) async fn instance_answer(
             originator
                 .map(|person| person.name.as_str())
                 .unwrap_or_default(),
-            &process.name,
+            &process_name,
         ),
         originator_dept_id: dept_id,
         originator_dept_name: dept_name,

@@ -181,11 +181,15 @@ impl EventSight {
         let Some(app) = app else {
             return Ok(TableSight::Nothing);
         };
-        if !self.apps.contains_key(&app) {
-            let document = tenant.app_permissions(app).await?;
-            self.apps.insert(app, document);
-        }
-        let Some(document) = self.apps[&app].clone() else {
+        let document = match self.apps.get(&app) {
+            Some(document) => document.clone(),
+            None => {
+                let document = tenant.app_permissions(app).await?;
+                self.apps.insert(app, document.clone());
+                document
+            }
+        };
+        let Some(document) = document else {
             return Ok(TableSight::Whole);
         };
         if self.person.is_none() {

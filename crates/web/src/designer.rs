@@ -257,7 +257,8 @@ pub fn designer(
 }
 
 /// `GET /apps/{app}/tables/{table}/views/{view}/qr.svg`: the public link of a form (`/f/…`) or of a
-/// published grid (`/v/…`) as a QR code.
+/// published grid (`/v/…`) as a QR code, for those who manage the app (`apps:write`: owners, admins);
+/// anyone else 403, like the views API.
 pub async fn qr(
     State(state): State<AppState>,
     viewer: Viewer,
@@ -265,7 +266,8 @@ pub async fn qr(
     Path((app, table, view)): Path<(String, String, String)>,
 ) -> Response {
     let principal = &viewer.0.principal;
-    if !principal.scopes.grants(Scope::AppsRead) {
+    // The app's manage right, as the views API asks for changing a form or publishing a grid.
+    if !principal.scopes.grants(Scope::AppsWrite) {
         return StatusCode::FORBIDDEN.into_response();
     }
     let tenant = state.store().tenant(principal.org_id);

@@ -514,8 +514,10 @@ pub async fn table(
             }
         }
     }
+    // The designer and the publish dialog are the app's manage right (`apps:write`), as their routes.
+    let manages = principal.scopes.grants(Scope::AppsWrite);
     let designer = current
-        .filter(|view| view.view_type == ViewType::Form)
+        .filter(|view| manages && view.view_type == ViewType::Form)
         .map(|view| {
             crate::designer::designer(
                 &schema,
@@ -525,7 +527,7 @@ pub async fn table(
                 &details,
             )
         });
-    let publish = match current {
+    let publish = match current.filter(|_| manages) {
         Some(view) => match crate::publish::publish(
             &tenant,
             &schema,

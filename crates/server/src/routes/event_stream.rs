@@ -7,7 +7,8 @@
 //! types the credential's scopes allow. Nothing is acknowledged: a consumer that needs every event resumes
 //! with its last event id, which the event retention may have deleted since (410 `event_expired`, as for
 //! the replay API). A stream ends after 15 minutes (`EventSource` reconnects by itself), so that a
-//! revoked credential stops receiving within that time.
+//! revoked credential stops receiving within that time. A member of an app with permissions sees only the
+//! record events her read rule and field rules allow ([`crate::service::event_sight`]), here and by id.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -19,13 +20,13 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use futures_util::Stream;
 use serde::Deserialize;
 use tenon_model::{Event, EventId, OrgId};
-use tenon_store::Store;
 use utoipa::IntoParams;
 
 use crate::auth::{Authed, scopes};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::ApiQuery;
 use crate::routes::events::{EventOut, check_readable, readable_requested_types};
+use crate::service::event_sight::EventSight;
 use crate::state::AppState;
 
 /// Events read per query of the outbox.
@@ -95,7 +96,8 @@ pub async fn stream_events(
         }
     };
     let follower = Follower {
-        store: state.store().clone(),
+        sight: EventSight::of(&auth.principal.actor),
+        state: state.clone(),
         org_id,
         types,
         seq,
@@ -145,12 +147,24 @@ pub async fn get_event(
         });
     };
     check_readable(&[event.event_type.as_str()], auth.principal.scopes)?;
+    // An event of a record the member may not read is not found, as if it did not exist.
+    let mut sight = EventSight::of(&auth.principal.actor);
+    let Some(event) = sight
+        .filter(&state, &tenant, vec![event])
+        .await?
+        .into_iter()
+        .next()
+    else {
+        return Err(ApiError::not_found("event"));
+    };
     Ok(axum::Json(EventOut::from(event)))
 }
 
 /// Reads the outbox after `seq`, waiting for commits when it has nothing.
 struct Follower {
-    store: Store,
+    /// The member's sight, refreshed at every read so that changed permissions apply at once.
+    sight: EventSight,
+    state: AppState,
     org_id: OrgId,
     types: Vec<&'static str>,
     seq: i64,
@@ -168,22 +182,34 @@ impl Follower {
             if tokio::time::Instant::now() >= self.ends_at {
                 return None;
             }
-            let commits = self.store.commits().clone();
+            let store = self.state.store().clone();
+            let commits = store.commits().clone();
             let notified = commits.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            match self
-                .store
-                .tenant(self.org_id)
+            let tenant = store.tenant(self.org_id);
+            match tenant
                 .events_after(self.seq, &self.types, EVENTS_PER_READ)
                 .await
             {
                 Ok(events) if !events.is_empty() => {
-                    if let Some(last) = events.last() {
-                        self.seq = last.seq;
+                    let last = events.last().map(|last| last.seq);
+                    self.sight.refresh();
+                    match self.sight.filter(&self.state, &tenant, events).await {
+                        Ok(visible) => {
+                            if let Some(last) = last {
+                                self.seq = last;
+                            }
+                            self.buffer.extend(visible);
+                            continue;
+                        }
+                        Err(error) => {
+                            tracing::warn!(
+                                ?error,
+                                "event stream permission check failed; retrying"
+                            );
+                        }
                     }
-                    self.buffer.extend(events);
-                    continue;
                 }
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "event stream read failed; retrying"),

@@ -3,17 +3,21 @@
 //! Any credential may read it, and sees the event types its scopes allow: `record.*` with
 //! `records:read`, `schema.changed` with `apps:read`, `member.*` and `department.*` with `directory:read`,
 //! `voucher.posted` with `ledger:read`, `app.*` with `admin`. Asking by `types` for a type the credential may not read is 403.
+//! A member of an app with permissions sees only the record events her read rule and field rules allow
+//! ([`crate::service::event_sight`]).
 
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tenon_model::events::{self, EVENT_TYPE_PATTERNS_MAX};
-use tenon_model::{Event, EventId, PageRequest, ScopeSet};
+use tenon_model::{Event, EventId, Page, PageRequest, ScopeSet};
+use tenon_store::EVENTS_PER_READ_MAX;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::{Authed, insufficient_scope, scopes};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{ApiQuery, PageParams, Paged};
+use crate::service::event_sight::EventSight;
 use crate::state::AppState;
 
 /// One event: the body of a webhook delivery, an item of the event list.
@@ -101,11 +105,32 @@ pub async fn list_events(
         })?;
         request.after = Some(id);
     }
-    let page = state
-        .store()
-        .tenant(auth.principal.org_id)
-        .list_events(&types, request)
-        .await?;
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let mut sight = EventSight::of(&auth.principal.actor);
+    if sight.sees_everything() {
+        let page = tenant.list_events(&types, request).await?;
+        return Ok(axum::Json(Paged::from_page(page, EventOut::from)));
+    }
+    // A member: read on past the events she may not see until the page is full or the outbox ends.
+    let mut seq = match request.after {
+        None => 0,
+        Some(id) => tenant.event_cursor(id).await?,
+    };
+    let size = request.size();
+    let mut visible = Vec::new();
+    while !types.is_empty() {
+        let batch = tenant
+            .events_after(seq, &types, EVENTS_PER_READ_MAX)
+            .await?;
+        let Some(last) = batch.last() else { break };
+        seq = last.seq;
+        let exhausted = batch.len() < EVENTS_PER_READ_MAX as usize;
+        visible.extend(sight.filter(&state, &tenant, batch).await?);
+        if exhausted || visible.len() > size as usize {
+            break;
+        }
+    }
+    let page = Page::from_overfetch(visible, size, |event: &Event| event.id);
     Ok(axum::Json(Paged::from_page(page, EventOut::from)))
 }
 

@@ -3,5 +3,6 @@
 //! and the model's types, never status codes or headers.
 
 pub mod access;
+pub mod event_sight;
 pub mod login;
 pub mod records;

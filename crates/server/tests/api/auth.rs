@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::{Reply, TestApp, api_tests, token_for};
 
-async fn login(app: &TestApp, email: &str, password: &str) -> Reply {
+pub(crate) async fn login(app: &TestApp, email: &str, password: &str) -> Reply {
     app.call(
         Method::POST,
         "/api/v1/auth/login",
@@ -14,7 +14,7 @@ async fn login(app: &TestApp, email: &str, password: &str) -> Reply {
     .await
 }
 
-fn session_cookie(reply: &Reply) -> String {
+pub(crate) fn session_cookie(reply: &Reply) -> String {
     let set_cookie = reply.header("set-cookie").expect("a session cookie");
     assert!(
         set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax"),
@@ -23,7 +23,7 @@ fn session_cookie(reply: &Reply) -> String {
     set_cookie.split(';').next().unwrap().to_owned()
 }
 
-async fn with_cookie(
+pub(crate) async fn with_cookie(
     app: &TestApp,
     method: Method,
     path: &str,

@@ -10,13 +10,13 @@ use crate::stream::{create_note, notes};
 use crate::{TestApp, api_tests};
 
 /// An open SSE response and the text received so far.
-struct Sse {
+pub(crate) struct Sse {
     response: reqwest::Response,
     buffer: String,
 }
 
 impl Sse {
-    async fn open(app: &TestApp, token: &str, last_event_id: Option<&str>) -> Sse {
+    pub(crate) async fn open(app: &TestApp, token: &str, last_event_id: Option<&str>) -> Sse {
         let mut request = app
             .http
             .get(format!("{}/api/v1/events/stream", app.base))
@@ -39,7 +39,7 @@ impl Sse {
     }
 
     /// The next event as (id, event, data), within a deadline; comments (keep-alives) are skipped.
-    async fn next(&mut self) -> (String, String, Value) {
+    pub(crate) async fn next(&mut self) -> (String, String, Value) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(end) = self.buffer.find("\n\n") {

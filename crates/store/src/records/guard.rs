@@ -67,6 +67,35 @@ impl Tenant<'_> {
             .collect())
     }
 
+    /// Among `ids`, those of records that exist and that the filter accepts (an event's record, read
+    /// as it is now: a record deleted since is not among them).
+    pub async fn existing_records_within(
+        &self,
+        schema: &TableSchema,
+        ids: &[RecordId],
+        filter: Option<&Filter>,
+    ) -> Result<Vec<RecordId>> {
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let mut within = Vec::new();
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            let mut sql = query::SqlText::new(conn.backend());
+            sql.push(&format!(
+                "SELECT r.id FROM {} AS r WHERE r.id IN ",
+                quote(&ddl::table_name(schema.table.id))
+            ));
+            sql.list(chunk.iter().map(|id| Arg::Uuid(Some(*id.as_uuid()))));
+            if let Some(filter) = filter {
+                sql.push(" AND COALESCE((");
+                query::filter(&mut sql, filter)?;
+                sql.push("), FALSE)");
+            }
+            let rows: Vec<(Uuid,)> = conn.fetch_all(sql.into_sql()).await?;
+            within.extend(rows.into_iter().map(|(id,)| RecordId::from_uuid(id)));
+        }
+        Ok(within)
+    }
+
     async fn require_within(
         &self,
         conn: &mut Conn<'_>,

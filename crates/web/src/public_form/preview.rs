@@ -1,7 +1,7 @@
 //! `GET /apps/{app}/tables/{table}/views/{view}/preview`: a form view as its public page shows it, for
-//! the designer's 手机预览|Preview as a phone frame (375 px wide). A member's page (`apps:read`), public or
-//! not yet; the form as last saved; nothing can be submitted from it. Only this page may be framed, and
-//! only by this site's own pages.
+//! the designer's 手机预览|Preview as a phone frame (375 px wide). For those who manage the app
+//! (`apps:write`: owners and admins; anyone else 403), public or not yet; the form as last saved;
+//! nothing can be submitted from it. Only this page may be framed, and only by this site's own pages.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -23,7 +23,8 @@ pub async fn preview(
     RawQuery(raw): RawQuery,
 ) -> Response {
     let principal = &viewer.0.principal;
-    if !principal.scopes.grants(Scope::AppsRead) {
+    // The designer's preview: for those who manage the app, as the designer itself.
+    if !principal.scopes.grants(Scope::AppsWrite) {
         return StatusCode::FORBIDDEN.into_response();
     }
     let tenant = state.store().tenant(principal.org_id);

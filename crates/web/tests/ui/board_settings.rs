@@ -176,4 +176,34 @@ ui_tests! {
         assert_eq!(none.status, StatusCode::NOT_FOUND);
         ui
     }
+
+    async fn only_those_who_manage_the_app_design_preview_and_draw_a_forms_qr_code(ui) {
+        let s = sheet(&ui).await;
+        let form = ui
+            .api(Method::POST, &format!("{}/views", s.base), Some(json!({"name": "报名", "type": "form",
+                "config": {"title": "活动报名", "public": true, "fields": [{"field": s.name}]}})))
+            .await;
+        let form_id = form["id"].as_str().unwrap();
+        let preview = format!("{}/views/{form_id}/preview", page_path(&s.base));
+        let qr = format!("{}/views/{form_id}/qr.svg", page_path(&s.base));
+        let owner = ui.log_in().await;
+        let designer = ui.page(&format!("{}?view={form_id}", page_path(&s.base)), &owner, "zh-CN").await;
+        assert!(designer.text.contains(">手机预览</button>"), "{}", designer.text);
+        assert_eq!(ui.page(&preview, &owner, "zh-CN").await.status, StatusCode::OK);
+        assert_eq!(ui.page(&qr, &owner, "zh-CN").await.status, StatusCode::OK);
+        // A plain member of the organization reads the app but does not manage it: no designer, no
+        // publish dialog, and the designer's preview and QR code are 403 as the views API is.
+        let (member, _) = crate::master_detail::clerk(&ui).await;
+        let page = ui.page(&format!("{}?view={form_id}", page_path(&s.base)), &member, "zh-CN").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        assert!(!page.text.contains("手机预览") && !page.text.contains("data-island=\"form-designer\""), "{}", page.text);
+        assert!(!page.text.contains("publish-view-dialog"), "{}", page.text);
+        assert_eq!(ui.page(&preview, &member, "zh-CN").await.status, StatusCode::FORBIDDEN);
+        assert_eq!(ui.page(&qr, &member, "zh-CN").await.status, StatusCode::FORBIDDEN);
+        let patch = ui.send(Method::PATCH, &format!("{}/views/{form_id}", s.base), &[("cookie", &member)],
+            Some(json!({"name": "改", "type": "form", "config": {}}))).await;
+        assert_eq!(patch.status, StatusCode::FORBIDDEN, "the views API refuses her the same way");
+        assert!(patch.text.contains("insufficient_scope"), "{}", patch.text);
+        ui
+    }
 }

@@ -57,7 +57,7 @@ async fn shop(ui: &TestUi, extra: Value) -> String {
 }
 
 /// A clerk of the shop, logged in: her session cookie and member id.
-async fn clerk(ui: &TestUi) -> (String, Value) {
+pub(crate) async fn clerk(ui: &TestUi) -> (String, Value) {
     let email = format!("clerk{}@shop.example", unique());
     ui.api(
         Method::POST,

@@ -26,8 +26,14 @@ async fn a_challenge_is_spent_once_across_nodes(backend: TestBackend) {
         .with_secret_key(key(1));
     let expires = a.now().timestamp() + 60;
     assert!(a.spend_challenge("c1", expires).await.unwrap());
-    assert!(!b.spend_challenge("c1", expires).await.unwrap(), "node b sees node a's use");
-    assert!(!a.spend_challenge("c1", expires).await.unwrap(), "and so does node a");
+    assert!(
+        !b.spend_challenge("c1", expires).await.unwrap(),
+        "node b sees node a's use"
+    );
+    assert!(
+        !a.spend_challenge("c1", expires).await.unwrap(),
+        "and so does node a"
+    );
     assert!(b.spend_challenge("c2", expires + 120).await.unwrap());
 
     // The same key file signs alike on both nodes; another purpose or another file, not.
@@ -45,7 +51,10 @@ async fn a_challenge_is_spent_once_across_nodes(backend: TestBackend) {
     // Past its expiry a used challenge is forgotten (it is refused as expired by then); the other stays.
     clock.advance(TimeDelta::seconds(61));
     assert_eq!(a.purge_spent_challenges().await.unwrap(), 1);
-    assert!(!a.spend_challenge("c2", expires + 120).await.unwrap(), "c2 is still used");
+    assert!(
+        !a.spend_challenge("c2", expires + 120).await.unwrap(),
+        "c2 is still used"
+    );
     clock.advance(TimeDelta::seconds(120));
     assert_eq!(b.purge_spent_challenges().await.unwrap(), 1);
 

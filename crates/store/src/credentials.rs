@@ -45,6 +45,8 @@ pub struct ClientRegistration {
     pub secret_digest: [u8; 32],
     pub scopes: ScopeSet,
     pub rate_limit: Option<RateLimit>,
+    /// Where the app's sign-in may send members back (`/oauth2/authorize`), checked by the caller.
+    pub redirect_uris: Vec<String>,
 }
 
 /// An already registered app to install in an organization.
@@ -430,22 +432,23 @@ impl Tenant<'_> {
             client_id: registration.client_id,
             name: registration.name,
             owner_org_id: self.org_id,
-            redirect_uris: Vec::new(),
+            redirect_uris: registration.redirect_uris,
             created_at: now,
         };
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         conn.execute(
             Sql::new(
-                "INSERT INTO oauth_clients (id, client_id, secret_digest, name, owner_organization_id, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+                "INSERT INTO oauth_clients (id, client_id, secret_digest, name, owner_organization_id, created_at, updated_at, redirect_uris) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
             )
             .bind(client.id)
             .bind(client.client_id.as_str())
             .bind(registration.secret_digest.as_slice())
             .bind(client.name.as_str())
             .bind(self.org_id)
-            .bind(now),
+            .bind(now)
+            .bind(client.redirect_uris.join(" ")),
         )
         .await?;
         let installation = self

@@ -42,6 +42,26 @@ pub struct DingTalkGrant {
 impl Tenant<'_> {
     /// Replaces the redirect URIs of the app installed here as `id`, which this organization must have
     /// registered (else a conflict, nothing changes). The URIs arrive checked (no whitespace in any).
+    /// Refuses (409, as [`Tenant::set_client_redirect_uris`] would) unless this organization registered
+    /// the installed app: a check before a change that must not half-apply.
+    pub async fn check_client_registered_here(&self, id: InstallationId) -> Result<()> {
+        let installation = self.installation(id).await?;
+        let here = self
+            .store
+            .find_client(&installation.client_id)
+            .await?
+            .is_some_and(|found| found.client.owner_org_id == self.org_id);
+        if here {
+            Ok(())
+        } else {
+            Err(StoreError::conflict(
+                None,
+                DetailCode::Conflict,
+                "only the organization that registered the app can change its redirect URIs",
+            ))
+        }
+    }
+
     pub async fn set_client_redirect_uris(
         &self,
         ctx: &WriteContext,

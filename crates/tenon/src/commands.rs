@@ -185,6 +185,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                         secret_digest: secret.digest.0,
                         scopes,
                         rate_limit,
+                        redirect_uris: Vec::new(),
                     },
                 )
                 .await?;

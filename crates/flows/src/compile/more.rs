@@ -257,6 +257,9 @@ pub(super) fn add_output<T: Tables + ?Sized>(
             }
             one("pushed", formula::FieldKind::Checkbox);
             one("already_pushed", formula::FieldKind::Checkbox);
+            // A remembered push names the run that made it; a push a person resolved says `done`.
+            one("pushed_by_run", formula::FieldKind::Text);
+            one("resolved", formula::FieldKind::Text);
             if spec.vendor == crate::voucher::Vendor::Kingdee {
                 one("existing", formula::FieldKind::Checkbox);
             }

@@ -198,20 +198,14 @@ pub async fn create_client(
         secret_digest: secret.digest.0,
         scopes,
         rate_limit,
+        redirect_uris: redirect_uris.unwrap_or_default(),
     };
     let org_id = auth.principal.org_id;
-    let (mut client, installation) = state
+    let (client, installation) = state
         .store()
         .tenant(org_id)
         .register_client(&auth.write_context(), registration)
         .await?;
-    if let Some(uris) = redirect_uris {
-        client = state
-            .store()
-            .tenant(org_id)
-            .set_client_redirect_uris(&auth.write_context(), installation.id, &uris)
-            .await?;
-    }
     let installation = match event_format {
         Some(format) if format != installation.event_format => {
             state
@@ -374,19 +368,20 @@ pub async fn update_installation(
         return Err(check.into_invalid().into());
     };
     let org_id = auth.principal.org_id;
+    let tenant = state.store().tenant(org_id);
+    if redirect_uris.is_some() {
+        // Refused before anything changes when another organization registered the app.
+        tenant.check_client_registered_here(id).await?;
+    }
+    let installation = tenant
+        .update_installation(&auth.write_context(), id, scopes, rate_limit, event_format)
+        .await?;
     if let Some(uris) = redirect_uris {
-        // First: it is refused (nothing changes) when another organization registered the app.
-        state
-            .store()
-            .tenant(org_id)
+        // Last, once the rest is saved: a refused update above has changed nothing.
+        tenant
             .set_client_redirect_uris(&auth.write_context(), id, &uris)
             .await?;
     }
-    let installation = state
-        .store()
-        .tenant(org_id)
-        .update_installation(&auth.write_context(), id, scopes, rate_limit, event_format)
-        .await?;
     let owner = owner_of(&state, &installation).await?;
     Ok(axum::Json(InstallationOut::new(
         installation,

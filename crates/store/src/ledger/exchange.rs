@@ -12,6 +12,7 @@ use tenon_ledger::voucher::{self, VoucherDraft};
 use tenon_ledger::{BookSettings, Chart, Dimension, Period, Standard, VoucherState, Word};
 use tenon_model::{Action, DetailCode, FieldError, Invalid, TargetKind};
 
+use super::openings::openings_snapshot;
 use super::{Book, BookRef, StoredVoucher};
 use crate::audit::{self, Change};
 use crate::exec::{Conn, Sql};
@@ -374,9 +375,16 @@ impl Tenant<'_> {
         // an existing one (checked above).
         let mut book = book;
         let mut openings = 0;
+        // An existing book's openings that the file replaces stay in the audit entry.
+        let mut replaced = None;
         if let (false, Some(period)) = (file_openings.is_empty(), first_period) {
             let balances: Vec<Opening> = file_openings;
             openings = balances.len();
+            if !book_created {
+                let before = self.load_openings(&mut conn, &book).await?;
+                replaced =
+                    Some(serde_json::json!({"replaced": openings_snapshot(before.as_ref())}));
+            }
             book = self
                 .write_openings(&mut conn, book, &Openings { period, balances })
                 .await?;
@@ -385,7 +393,7 @@ impl Tenant<'_> {
             target_kind: TargetKind::LedgerBook,
             target_id: book.id.to_string(),
             action: Action::Imported,
-            before: None,
+            before: replaced,
             after: Some(serde_json::json!({"book": book.settings.name, "accounts_created": accounts_created, "vouchers": total,
                 "openings": openings, "opening_debit": tenon_ledger::money::amount_text(book.opening_debit),
                 "opening_credit": tenon_ledger::money::amount_text(book.opening_credit)})),

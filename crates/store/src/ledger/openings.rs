@@ -73,7 +73,7 @@ fn dimension_key(opening: &Opening) -> String {
         .unwrap_or_default()
 }
 
-fn openings_snapshot(openings: Option<&Openings>) -> serde_json::Value {
+pub(crate) fn openings_snapshot(openings: Option<&Openings>) -> serde_json::Value {
     match openings {
         None => serde_json::json!({"openings": null}),
         Some(openings) => {

@@ -57,6 +57,7 @@ backend_tests! {
                 secret_digest: digest(1),
                 scopes: ScopeSet::of([Scope::LedgerRead]),
                 rate_limit: None,
+                redirect_uris: Vec::new(),
             })
             .await
             .unwrap();

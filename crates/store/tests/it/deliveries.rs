@@ -65,6 +65,7 @@ backend_tests! {
                 secret_digest: [7; 32],
                 scopes: ScopeSet::of([Scope::DirectoryRead, Scope::RecordsRead]),
                 rate_limit: None,
+                redirect_uris: Vec::new(),
             })
             .await
             .unwrap();

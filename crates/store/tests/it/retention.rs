@@ -107,6 +107,7 @@ async fn install(store: &Store, org: OrgId, name: &str) -> tenon_model::Installa
                 secret_digest: [7; 32],
                 scopes: ScopeSet::of([Scope::DirectoryRead]),
                 rate_limit: None,
+                redirect_uris: Vec::new(),
             },
         )
         .await

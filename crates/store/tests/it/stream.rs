@@ -121,6 +121,7 @@ async fn install(
                 secret_digest: [7; 32],
                 scopes: ScopeSet::of(scopes.iter().copied()),
                 rate_limit: None,
+                redirect_uris: Vec::new(),
             },
         )
         .await

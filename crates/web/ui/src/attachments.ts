@@ -111,6 +111,8 @@ export class AttachmentEditor {
   private files: FileItem[] = [];
   private save: ((ids: string[]) => Promise<Saved>) | null = null;
   private busy = false;
+  /** Files that came while others were going up (they follow). */
+  private waiting: File[] = [];
   private onClose: () => void = () => {};
 
   constructor() {
@@ -280,7 +282,12 @@ export class AttachmentEditor {
 
   /** Uploads and adds each file in turn: a refused one is named with the reason, the others still go. */
   private async add(chosen: File[]): Promise<void> {
-    if (!chosen.length || !this.save || this.busy) return;
+    if (!chosen.length || !this.save) return;
+    if (this.busy) {
+      // Files dropped while others are still going up follow them.
+      this.waiting.push(...chosen);
+      return;
+    }
     this.busy = true;
     this.errorBox.hidden = true;
     const problems: string[] = [];
@@ -307,6 +314,8 @@ export class AttachmentEditor {
     this.busy = false;
     this.statusLine.textContent = problems.length ? "" : t("js-saved");
     if (problems.length) this.fail(problems.join(" "));
+    const next = this.waiting.splice(0);
+    if (next.length) await this.add(next);
   }
 
   private async remove(file: FileItem): Promise<void> {

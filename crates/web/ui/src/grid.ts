@@ -214,7 +214,9 @@ export class Grid {
     else entries.push({ field: key, width });
     view.config.fields = entries;
     const url = `/api/v1/apps/${encodeURIComponent(this.schema.app)}/tables/${encodeURIComponent(this.schema.table)}/views/${encodeURIComponent(view.id)}`;
+    this.ownViewSaves += 1;
     const outcome = await call("PATCH", url, { name: view.name, type: "grid", config: view.config });
+    if (!outcome.ok) this.ownViewSaves = Math.max(0, this.ownViewSaves - 1);
     const status = document.getElementById("save-status");
     if (status) status.textContent = outcome.ok ? t("js-view-saved") : outcome.error ? errorMessage(outcome.error) : t("js-offline");
   }
@@ -260,18 +262,25 @@ export class Grid {
   /** Cells another person just changed (`record:field`), marked until the timer clears them. */
   private flashed = new Set<string>();
   private flashTimer: number | undefined;
+  /** This page's own saves of its view (a column's width) whose `schema.changed` has not come yet. */
+  private ownViewSaves = 0;
 
   private listen(): void {
     if (typeof EventSource === "undefined") return;
     const source = new EventSource("/api/v1/events/stream?types=record.*,schema.changed");
     source.addEventListener("schema.changed", (event: MessageEvent) => {
-      let envelope: { subject?: { table_id?: string | null } };
+      let envelope: { subject?: { table_id?: string | null }; data?: { object?: string; after?: { id?: string } | null } };
       try {
         envelope = JSON.parse(String(event.data));
       } catch {
         return;
       }
       if (envelope.subject?.table_id !== this.schema.table) return;
+      // The page's own column resize is not news to it.
+      if (envelope.data?.object === "view" && envelope.data.after?.id === this.schema.view?.id && this.ownViewSaves > 0) {
+        this.ownViewSaves -= 1;
+        return;
+      }
       const notice = document.getElementById("schema-notice");
       if (!notice || notice.childElementCount) return;
       const text = document.createElement("span");
@@ -1297,6 +1306,8 @@ export class Grid {
     dialog.querySelector(".conflict-mine")!.textContent = display(field, edit.value);
     const choice = await new Promise<string>((resolve) => {
       dialog.addEventListener("close", () => resolve(dialog.returnValue), { once: true });
+      // Esc closes without a value: the last choice must not count again.
+      dialog.returnValue = "";
       dialog.showModal();
     });
     Object.assign(row, theirs);

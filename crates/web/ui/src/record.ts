@@ -358,6 +358,8 @@ export class RecordDetail {
     chooser.querySelector(".conflict-mine")!.textContent = fields.map((field) => line(field, shown[field.key])).join("; ");
     const choice = await new Promise<string>((resolve) => {
       chooser.addEventListener("close", () => resolve(chooser.returnValue), { once: true });
+      // Esc closes without a value: the last choice must not count again.
+      chooser.returnValue = "";
       chooser.showModal();
     });
     if (choice !== "mine") {

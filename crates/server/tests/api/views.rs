@@ -126,7 +126,7 @@ api_tests! {
             let error = reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone();
             let detail = &error["details"][0];
             assert_eq!((&detail["field"], &detail["code"]), (&json!(format!("config.{setting}")), &json!("not_allowed")), "{kind}: {error}");
-            assert!(detail["message"].as_str().unwrap().contains("is not an attachment"), "{error}");
+            assert!(detail["reason"].as_str().unwrap().contains("is not an attachment"), "{error}");
         }
         let calendar = app.post(VIEWS, &app.admin_token, json!({"name": "Cal", "type": "calendar", "config": {}})).await;
         calendar.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");

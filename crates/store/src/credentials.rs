@@ -22,8 +22,6 @@ use crate::{Result, Store, StoreError, Tenant, WriteContext};
 
 /// `last_used_at` is refreshed at most this often, so authentication stays a read on the hot path.
 pub const TOKEN_TOUCH_INTERVAL: TimeDelta = TimeDelta::seconds(60);
-/// Expired app access tokens are kept this long (for the audit trail of who used them), then purged.
-const EXPIRED_TOKEN_RETENTION: TimeDelta = TimeDelta::days(1);
 
 /// A personal (or organization) token to store.
 #[derive(Debug, Clone)]
@@ -247,24 +245,6 @@ impl Store {
         .bind(client_app_id);
         let rows: Vec<InstallationRow> = pooled.conn().fetch_all(sql).await?;
         rows.into_iter().map(InstallationRow::into_model).collect()
-    }
-
-    /// Deletes app access tokens that expired more than a day ago and sessions past their expiry.
-    pub async fn purge_expired_credentials(&self) -> Result<u64> {
-        let now = self.now();
-        let mut tx = self.begin_tx().await?;
-        let mut conn = tx.conn();
-        let tokens = conn
-            .execute(
-                Sql::new("DELETE FROM api_tokens WHERE kind = 'app_access' AND expires_at < $1")
-                    .bind(now - EXPIRED_TOKEN_RETENTION),
-            )
-            .await?;
-        let sessions = conn
-            .execute(Sql::new("DELETE FROM sessions WHERE expires_at < $1").bind(now))
-            .await?;
-        tx.commit().await?;
-        Ok(tokens + sessions)
     }
 }
 

@@ -81,7 +81,28 @@ fn role_and_status(role: &str, status: &str) -> Result<(Role, MemberStatus)> {
     ))
 }
 
+/// Expired app access tokens are kept this long (for the audit trail of who used them), then purged.
+const EXPIRED_TOKEN_RETENTION: TimeDelta = TimeDelta::days(1);
+
 impl Store {
+    /// Deletes app access tokens that expired more than a day ago and sessions past their expiry.
+    pub async fn purge_expired_credentials(&self) -> Result<u64> {
+        let now = self.now();
+        let mut tx = self.begin_tx().await?;
+        let mut conn = tx.conn();
+        let tokens = conn
+            .execute(
+                Sql::new("DELETE FROM api_tokens WHERE kind = 'app_access' AND expires_at < $1")
+                    .bind(now - EXPIRED_TOKEN_RETENTION),
+            )
+            .await?;
+        let sessions = conn
+            .execute(Sql::new("DELETE FROM sessions WHERE expires_at < $1").bind(now))
+            .await?;
+        tx.commit().await?;
+        Ok(tokens + sessions)
+    }
+
     /// Members with this e-mail address, in every organization.
     pub async fn login_candidates(&self, email: &Email) -> Result<Vec<LoginCandidate>> {
         let mut pooled = self.pools.read().await?;

@@ -669,8 +669,9 @@ designer-open-form = Open the form
 designer-qr = QR code of the public link
 designer-phone-preview = Preview as a phone
 designer-preview-frame = The form on a phone, 375 px wide
-designer-preview-hint = The preview shows the form as last saved; it refreshes when you save.
+designer-preview-hint = The preview follows your changes as you make them; they are kept only when you save.
 form-preview-banner = This is a preview: submitting saves nothing.
+form-preview-draft-refused = Your changes cannot be shown yet ({ $reason }); this is the form as last saved.
 js-designer-missing-field = The field “{ $name }” no longer exists. Remove it from the form, then save.
 js-designer-field-problem = { $name }: { $reason }
 ## Dashboards

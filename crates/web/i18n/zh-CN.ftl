@@ -668,8 +668,9 @@ designer-open-form = 打开表单
 designer-qr = 公开链接的二维码
 designer-phone-preview = 手机预览
 designer-preview-frame = 表单在手机上的样子（宽 375 像素）
-designer-preview-hint = 预览显示最近一次保存的表单；保存后自动刷新。
+designer-preview-hint = 预览随你的修改即时更新；只有保存后修改才会生效。
 form-preview-banner = 这是预览：提交不会保存任何内容。
+form-preview-draft-refused = 你的修改暂时无法预览（{ $reason }）；这里显示的是最近一次保存的表单。
 js-designer-missing-field = 字段“{ $name }”已不存在。请将其从表单中移除后再保存。
 js-designer-field-problem = { $name }：{ $reason }
 ## Dashboards

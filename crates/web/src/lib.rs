@@ -43,7 +43,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route(
             "/apps/{app}/tables/{table}/views/{view}/preview",
-            get(public_form::preview::preview),
+            get(public_form::preview::preview).post(public_form::preview::draft),
         )
         .route(
             "/apps/{app}/tables/{table}/views/{view}/qr.svg",

@@ -206,4 +206,69 @@ ui_tests! {
         assert!(patch.text.contains("insufficient_scope"), "{}", patch.text);
         ui
     }
+
+    async fn the_designers_preview_shows_the_unsaved_draft_and_never_stores_it(ui) {
+        let s = sheet(&ui).await;
+        let form = ui
+            .api(Method::POST, &format!("{}/views", s.base), Some(json!({"name": "报名", "type": "form",
+                "config": {"title": "活动报名", "fields": [{"field": s.name}]}})))
+            .await;
+        let form_id = form["id"].as_str().unwrap();
+        let preview = format!("{}/views/{form_id}/preview", page_path(&s.base));
+        let owner = ui.log_in().await;
+        let cookie = format!("{owner}; tenon_lang=zh-CN");
+        let post = |config: String, origin: Option<String>| {
+            let body: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("config", &config)
+                .finish();
+            let mut request = ui
+                .http
+                .post(format!("{}{preview}", ui.base))
+                .header("cookie", &cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body);
+            if let Some(origin) = origin {
+                request = request.header("origin", origin);
+            }
+            async move {
+                let response = request.send().await.expect("request sent");
+                (response.status(), response.headers().clone(), response.text().await.expect("body read"))
+            }
+        };
+        // The draft: a new title, the field required with help — shown, framed only by this site.
+        let draft = json!({"title": "活动报名（草稿）", "fields": [{"field": s.name, "required": true, "help": "请写全名"}]});
+        let (status, headers, text) = post(draft.to_string(), Some(ui.base.clone())).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        assert!(text.contains("<h1 data-user-content>活动报名（草稿）</h1>"), "{text}");
+        assert!(text.contains("请写全名") && text.contains("aria-required=\"true\""), "{text}");
+        assert!(text.contains("这是预览"), "{text}");
+        assert!(headers["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'self'"));
+        // Nothing was stored.
+        let saved = ui.api(Method::GET, &format!("{}/views/{form_id}", s.base), None).await;
+        assert_eq!(saved["config"]["title"], "活动报名", "{saved}");
+        // A draft a save would refuse shows the saved form and says why.
+        let broken = json!({"title": "坏的", "fields": [{"field": "no_such_field"}]});
+        let (status, _, text) = post(broken.to_string(), None).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        assert!(text.contains("<h1 data-user-content>活动报名</h1>") && !text.contains("坏的"), "{text}");
+        assert!(text.contains("你的修改暂时无法预览"), "{text}");
+        let (_, _, text) = post("not json".into(), None).await;
+        assert!(text.contains("你的修改暂时无法预览") && text.contains("<h1 data-user-content>活动报名</h1>"), "{text}");
+        // Another site cannot post into it.
+        let (status, _, _) = post(draft.to_string(), Some("https://evil.example".into())).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        // A plain member gets 403 as for the saved preview.
+        let (member, _) = crate::master_detail::clerk(&ui).await;
+        let refused = ui
+            .http
+            .post(format!("{}{preview}", ui.base))
+            .header("cookie", member)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("config={}", draft))
+            .send()
+            .await
+            .expect("request sent");
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        ui
+    }
 }

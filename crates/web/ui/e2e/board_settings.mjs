@@ -239,6 +239,19 @@ Object.assign(tests, {
     assert.deepEqual(await englishText(p, LATIN), []);
     await checkAccessibility(p, "designer with phone preview");
     await screenshot(p, "h4-11-designer-phone-preview-zh");
+    // The preview follows the draft before any save: a new title, a field moved up.
+    await p.getByRole("textbox", { name: "标题" }).fill("活动报名（草稿）");
+    await inside.getByRole("heading", { name: "活动报名（草稿）" }).waitFor();
+    const rows = p.locator("ol.designer-fields > li");
+    await rows.nth(1).getByRole("button", { name: "上移" }).click();
+    await until(
+      () => inside.locator("main form").first().innerText(),
+      (text) => text.includes("状态") && text.indexOf("状态") < text.indexOf("姓名"),
+      "the moved field first in the preview",
+    );
+    await screenshot(p, "h4-11b-designer-phone-preview-draft-zh");
+    const stored = await server.api("GET", `${sheet.base}/views/${made.body.id}`);
+    assert.equal(stored.body.config.title, "活动报名", "the draft is not stored");
     // A save reloads the page; the preview stays on and shows the saved form.
     await p.getByRole("textbox", { name: "标题" }).fill("活动报名（新）");
     await Promise.all([p.waitForEvent("load"), p.getByRole("button", { name: "保存", exact: true }).click()]);

@@ -322,4 +322,47 @@ Object.assign(tests, {
     await notice.getByRole("button", { name: "重新加载" }).click();
     await p.getByRole("columnheader", { name: "备注" }).waitFor();
   },
+
+  async "in English: a record detail's conflict offers theirs and mine; another person's new field is announced"(ctx) {
+    const server = ctx.server;
+    const sheet = await attendance(server, 1);
+    const [record] = await records(server, sheet);
+    const nameKey = sheet.fields["姓名"];
+    const p = await page(ctx, { locale: "en" });
+    await logIn(p, server, sheet.path);
+    assert.equal(await p.getAttribute("html", "lang"), "en");
+    await p.locator('td.cell[data-row="0"][data-col="0"]').waitFor();
+    // Give the event stream a moment to connect before the others act.
+    await p.waitForTimeout(500);
+    await p.getByRole("button", { name: "Expand record" }).first().click();
+    const detail = p.getByRole("dialog").filter({ has: p.getByRole("textbox", { name: "姓名" }) });
+    await detail.waitFor();
+    await detail.getByRole("textbox", { name: "姓名" }).fill("Mine");
+    const theirs = await server.api("PATCH", `${sheet.base}/records/${record.id}`, { fields: { [nameKey]: "Theirs" } });
+    assert.equal(theirs.status, 200, JSON.stringify(theirs.body));
+    await detail.getByRole("button", { name: "Save" }).click();
+    const chooser = p.getByRole("dialog", { name: "Someone changed this record" });
+    await chooser.waitFor();
+    assert.equal(await chooser.locator(".conflict-field").textContent(), "姓名");
+    assert.equal(await chooser.locator(".conflict-theirs").textContent(), "Theirs");
+    assert.equal(await chooser.locator(".conflict-mine").textContent(), "Mine");
+    await checkAccessibility(p, "record detail conflict en");
+    await screenshot(p, "95-record-conflict-en");
+    await chooser.getByRole("button", { name: "Keep theirs" }).click();
+    await chooser.waitFor({ state: "hidden" });
+    const [now] = await records(server, sheet);
+    assert.equal(now.fields[nameKey], "Theirs", "keeping theirs writes nothing of mine");
+    assert.equal(await detail.getByRole("textbox", { name: "姓名" }).inputValue(), "Theirs", "the detail shows theirs");
+    await p.keyboard.press("Escape");
+    await detail.waitFor({ state: "hidden" });
+    // Someone adds a field: announced in English, with a Reload button that shows the column.
+    const reply = await server.api("POST", `${sheet.base}/fields`, { name: "Note", type: "text" });
+    assert.equal(reply.status, 201, JSON.stringify(reply.body));
+    const notice = p.getByRole("status").filter({ hasText: "Someone changed this table's fields or views" });
+    await notice.waitFor();
+    await checkAccessibility(p, "grid schema notice en");
+    await screenshot(p, "77-grid-schema-changed-en");
+    await notice.getByRole("button", { name: "Reload" }).click();
+    await p.getByRole("columnheader", { name: "Note" }).waitFor();
+  },
 });

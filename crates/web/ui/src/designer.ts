@@ -176,20 +176,39 @@ export function initDesigner(root: HTMLElement): void {
     else if (action === "down" && row) move(row, 1, button);
     else if (action === "remove" && row) remove(row);
     else if (action === "add") add();
+    if (action === "up" || action === "down" || action === "remove" || action === "add") draftChanged();
     else if (action === "save") void save(button);
     else if (action === "preview") showPreview(button.getAttribute("aria-pressed") !== "true");
   });
-  // 手机预览|Preview as a phone: the public page of the saved form in a 375 px frame, on until turned off
-  // (a save reloads the page, and with it the frame).
+  // 手机预览|Preview as a phone: the public page in a 375 px frame, on until turned off. It shows the
+  // saved form first and then follows the draft: each change posts the draft into the frame (never
+  // stored; a draft a save would refuse shows the saved form with the reason).
   const previewButton = root.querySelector<HTMLButtonElement>("[data-designer=preview]");
   const preview = root.querySelector<HTMLElement>(".designer-preview");
+  const draftForm = root.querySelector<HTMLFormElement>("form.designer-preview-draft");
   const PREVIEW_KEY = "tenon-designer-preview";
+  let edited = false;
+  let pending: number | undefined;
+  const previewDraft = () => {
+    window.clearTimeout(pending);
+    pending = undefined;
+    const input = draftForm?.querySelector<HTMLInputElement>("input[name=config]");
+    if (!draftForm || !input || !preview || preview.hidden) return;
+    input.value = JSON.stringify(config());
+    draftForm.submit();
+  };
+  const draftChanged = () => {
+    edited = true;
+    window.clearTimeout(pending);
+    if (preview && !preview.hidden) pending = window.setTimeout(previewDraft, 400);
+  };
   const showPreview = (on: boolean) => {
     if (!previewButton || !preview) return;
     previewButton.setAttribute("aria-pressed", String(on));
     preview.hidden = !on;
     const frame = preview.querySelector<HTMLIFrameElement>("iframe");
-    if (on && frame && !frame.getAttribute("src")) frame.src = frame.dataset.src ?? "";
+    if (on && edited) previewDraft();
+    else if (on && frame && !frame.getAttribute("src")) frame.src = frame.dataset.src ?? "";
     try {
       if (on) sessionStorage.setItem(PREVIEW_KEY, "on");
       else sessionStorage.removeItem(PREVIEW_KEY);
@@ -203,7 +222,9 @@ export function initDesigner(root: HTMLElement): void {
     // As above.
   }
 
+  root.addEventListener("input", draftChanged);
   root.addEventListener("change", (event) => {
+    draftChanged();
     const input = event.target as HTMLInputElement;
     if (input.name === "subtable") {
       const box = input.closest("li")?.querySelector<HTMLElement>(".designer-subtable-fields");
@@ -236,6 +257,7 @@ export function initDesigner(root: HTMLElement): void {
     else list.insertBefore(dragged, target);
     dragged = null;
     refresh();
+    draftChanged();
   });
   list.addEventListener("dragend", () => {
     dragged = null;

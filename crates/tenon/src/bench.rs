@@ -205,6 +205,10 @@ async fn measure(
     if args.suite == "all" || args.suite == "dingtalk" {
         crate::bench_dingtalk::dingtalk_suite(&http, &server.base, &token, args).await?;
     }
+    if args.suite == "all" || args.suite == "flows" {
+        crate::bench_flows::flows_suite(&http, &server.base, &token, args, database.is_some())
+            .await?;
+    }
     if args.suite == "all" || args.suite == "ui" {
         crate::bench_ui::ui_suite(&server.base, &token, args).await?;
     }

@@ -113,7 +113,8 @@ pub struct BenchArgs {
     /// Which measurements: core (auth, directory), records (the data engine), formula (formula
     /// fields at scale), events (webhook delivery and the outbox's write cost), approvals (approval
     /// actions and a to-do list among many tasks), dingtalk (DingTalk-compatible routes beside their
-    /// native routes), ui (the browser UI's page weight, render times, grid, boards, dashboard and public
+    /// native routes), flows (flow runs per second, trigger-to-finish latency, the watch hook's cost on
+    /// bulk writes), ui (the browser UI's page weight, render times, grid, boards, dashboard and public
     /// form), or all.
     #[arg(long, default_value = "all")]
     pub suite: String,
@@ -135,6 +136,9 @@ pub struct BenchArgs {
     /// Tasks in the organization when the approvals suite reads a to-do list.
     #[arg(long, default_value_t = 1_000_000)]
     pub tasks: u64,
+    /// Flow runs the flows suite starts (one paid order each).
+    #[arg(long, default_value_t = 2_000)]
+    pub runs: usize,
 }
 
 #[derive(Debug, Args)]

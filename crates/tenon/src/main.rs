@@ -14,6 +14,8 @@ mod bench_dingtalk;
 #[cfg(feature = "bench")]
 mod bench_events;
 #[cfg(feature = "bench")]
+mod bench_flows;
+#[cfg(feature = "bench")]
 mod bench_formula;
 #[cfg(feature = "bench")]
 mod bench_ledger;

@@ -97,7 +97,7 @@ impl Tenant<'_> {
         let compiled = self
             .flow_version(&mut conn, run.flow_id, run.version)
             .await?;
-        let journal: HashMap<String, Journaled> = run
+        let mut journal: HashMap<String, Journaled> = run
             .steps
             .iter()
             .map(|entry| {
@@ -223,7 +223,22 @@ impl Tenant<'_> {
                             None,
                         )
                         .await?;
-                        Advance::Continue
+                        // The run's last step: the run ends in the step's own transaction, not in one
+                        // more.
+                        journal.insert(
+                            key.clone(),
+                            Journaled {
+                                status: StepStatus::Succeeded,
+                                branch: outcome.branch,
+                            },
+                        );
+                        if matches!(state::next(&compiled.plan(), &journal), Next::Done) {
+                            self.end_run(&mut conn, &run, RunStatus::Succeeded, None)
+                                .await?;
+                            Advance::Finished(RunStatus::Succeeded)
+                        } else {
+                            Advance::Continue
+                        }
                     }
                     Ok(Progress::Holds {
                         input,

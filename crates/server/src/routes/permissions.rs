@@ -266,7 +266,8 @@ async fn explain(
     };
     let full = match &document {
         Some(document) if limited => {
-            crate::service::access::Access::of(document, schema, subject.person)
+            let linked = tenant.looked_up_schemas(schema).await?;
+            crate::service::access::Access::of(document, schema, &linked, subject.person)
         }
         _ => crate::service::access::Access::full(),
     };

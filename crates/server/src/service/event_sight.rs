@@ -207,7 +207,8 @@ impl EventSight {
             Err(StoreError::NotFound { .. }) => return Ok(TableSight::Nothing),
             Err(other) => return Err(other.into()),
         };
-        let access = Access::of(&document, &schema, person);
+        let linked = tenant.looked_up_schemas(&schema).await?;
+        let access = Access::of(&document, &schema, &linked, person);
         if !access.table.rows(RecordAction::Read).granted() {
             return Ok(TableSight::Nothing);
         }

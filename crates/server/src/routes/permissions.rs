@@ -284,7 +284,12 @@ async fn explain(
                 _ if !full.table.rows(action).granted() => false,
                 None => true,
                 Some(rule) => !tenant
-                    .records_within(schema, &[id], &rule)
+                    .records_within(
+                        schema,
+                        &[id],
+                        Some(&rule),
+                        tenon_store::MissingRecord::Within,
+                    )
                     .await?
                     .is_empty(),
             };

@@ -271,7 +271,12 @@ pub async fn readable_record(
     let context = crate::service::records::filter_context(state, &tenant.organization().await?);
     if let Some(rule) = access.filter(RecordAction::Read, schema, &context)?
         && tenant
-            .records_within(schema, &[id], &rule)
+            .records_within(
+                schema,
+                &[id],
+                Some(&rule),
+                tenon_store::MissingRecord::Outside,
+            )
             .await?
             .is_empty()
     {

@@ -84,8 +84,9 @@ pub use files::{Attachment, FILE_BYTES_MAX};
 pub use organizations::NewOrganization;
 pub use records::render;
 pub use records::{
-    Aggregation, Cursor, Group, GroupValue, IdempotencyKey, MetricValue, RECORDS_PER_WRITE_MAX,
-    RecordPage, RecordProblem, RecordQuery, RecordUpdate, RowGuard, WriteOutcome, label,
+    Aggregation, Cursor, Group, GroupValue, IdempotencyKey, MetricValue, MissingRecord,
+    RECORDS_PER_WRITE_MAX, RecordPage, RecordProblem, RecordQuery, RecordUpdate, RowGuard,
+    WriteOutcome, label,
 };
 pub use records::{
     FORM_UPLOADS_PER_SUBMISSION_MAX, FormDetails, FormGuard, FormUploadSlot, FormWrite, FormWritten,

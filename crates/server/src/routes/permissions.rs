@@ -266,7 +266,8 @@ async fn explain(
     };
     let full = match &document {
         Some(document) if limited => {
-            crate::service::access::Access::of(document, schema, subject.person)
+            let linked = tenant.looked_up_schemas(schema).await?;
+            crate::service::access::Access::of(document, schema, &linked, subject.person)
         }
         _ => crate::service::access::Access::full(),
     };
@@ -283,7 +284,12 @@ async fn explain(
                 _ if !full.table.rows(action).granted() => false,
                 None => true,
                 Some(rule) => !tenant
-                    .records_within(schema, &[id], &rule)
+                    .records_within(
+                        schema,
+                        &[id],
+                        Some(&rule),
+                        tenon_store::MissingRecord::Within,
+                    )
                     .await?
                     .is_empty(),
             };

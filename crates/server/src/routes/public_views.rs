@@ -72,6 +72,7 @@ pub fn visitor_access(
     document: Option<&Value>,
     role: Option<&str>,
     schema: &TableSchema,
+    linked: &[TableSchema],
 ) -> Access {
     let (Some(document), Some(role)) = (document, role) else {
         return Access::full();
@@ -88,7 +89,7 @@ pub fn visitor_access(
         parents: Default::default(),
     };
     Access {
-        table: TableAccess::resolve(&doc, schema, &nobody),
+        table: TableAccess::resolve_with_readers(&doc, schema, linked, &nobody),
         person: Some(nobody),
     }
 }
@@ -143,7 +144,8 @@ pub async fn load(state: &AppState, slug: &str, peer: IpAddr) -> ApiResult<Publi
             return Err(ApiError::not_found("view"));
         }
     }
-    let access = visitor_access(document.as_ref(), role.as_deref(), &schema);
+    let linked = tenant.looked_up_schemas(&schema).await?;
+    let access = visitor_access(document.as_ref(), role.as_deref(), &schema, &linked);
     let keys = view.field_keys();
     let fields = match &keys {
         Some(keys) => keys

@@ -573,7 +573,12 @@ pub async fn get_record(
     let context = records::filter_context(&state, &tenant.organization().await?);
     if let Some(rule) = access.filter(RecordAction::Read, &schema, &context)?
         && tenant
-            .records_within(&schema, &[id], &rule)
+            .records_within(
+                &schema,
+                &[id],
+                Some(&rule),
+                tenon_store::MissingRecord::Within,
+            )
             .await?
             .is_empty()
     {

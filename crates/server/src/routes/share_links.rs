@@ -136,7 +136,12 @@ async fn row_allows(
     let context = crate::service::records::filter_context(state, organization);
     Ok(match access.filter(action, schema, &context)? {
         Some(rule) => !tenant
-            .records_within(schema, &[record], &rule)
+            .records_within(
+                schema,
+                &[record],
+                Some(&rule),
+                tenon_store::MissingRecord::Within,
+            )
             .await?
             .is_empty(),
         None => true,

@@ -197,7 +197,12 @@ async fn checked_fields(
         let guard = access.guard(RecordAction::Update, schema, &context)?;
         if let Some(rule) = guard.before
             && tenant
-                .records_within(schema, &[id], &rule)
+                .records_within(
+                    schema,
+                    &[id],
+                    Some(&rule),
+                    tenon_store::MissingRecord::Within,
+                )
                 .await?
                 .is_empty()
         {

@@ -59,15 +59,23 @@ impl Access {
         if matches!(subject.role, Role::Owner | Role::Admin) {
             return Ok(Access::full());
         }
-        Ok(Access::of(&document, schema, subject.person))
+        let linked = tenant.looked_up_schemas(schema).await?;
+        Ok(Access::of(&document, schema, &linked, subject.person))
     }
 
-    /// The access `person` (a plain member) has under `document`.
-    pub fn of(document: &Value, schema: &TableSchema, person: Person) -> Access {
+    /// The access `person` (a plain member) has under `document`; `linked` holds the tables the
+    /// lookups and rollups read ([`Tenant::looked_up_schemas`]), so that a computed field revealing a
+    /// field hidden from the person is hidden too.
+    pub fn of(
+        document: &Value,
+        schema: &TableSchema,
+        linked: &[TableSchema],
+        person: Person,
+    ) -> Access {
         // Stored documents were checked when saved; one that no longer reads grants nothing.
         let doc = PermissionsDoc::parse(document).unwrap_or_default();
         Access {
-            table: TableAccess::resolve(&doc, schema, &person),
+            table: TableAccess::resolve_with_readers(&doc, schema, linked, &person),
             person: Some(person),
         }
     }
@@ -263,7 +271,12 @@ pub async fn readable_record(
     let context = crate::service::records::filter_context(state, &tenant.organization().await?);
     if let Some(rule) = access.filter(RecordAction::Read, schema, &context)?
         && tenant
-            .records_within(schema, &[id], &rule)
+            .records_within(
+                schema,
+                &[id],
+                Some(&rule),
+                tenon_store::MissingRecord::Outside,
+            )
             .await?
             .is_empty()
     {

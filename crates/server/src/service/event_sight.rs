@@ -22,7 +22,7 @@ use tenon_model::apps::TableSchema;
 use tenon_model::apps::filter::{Filter, FilterContext};
 use tenon_model::apps::permissions::{Person, RecordAction, Rows};
 use tenon_model::{Actor, AppId, Event, MemberId, RecordId, Role, TableId};
-use tenon_store::{StoreError, Tenant};
+use tenon_store::{MissingRecord, StoreError, Tenant};
 
 use crate::error::ApiResult;
 use crate::service::access::{Access, member_of};
@@ -107,7 +107,7 @@ impl EventSight {
             ids.dedup();
             readable.extend(
                 tenant
-                    .existing_records_within(schema, &ids, rule.as_ref())
+                    .records_within(schema, &ids, rule.as_ref(), MissingRecord::Outside)
                     .await?,
             );
         }
@@ -207,7 +207,8 @@ impl EventSight {
             Err(StoreError::NotFound { .. }) => return Ok(TableSight::Nothing),
             Err(other) => return Err(other.into()),
         };
-        let access = Access::of(&document, &schema, person);
+        let linked = tenant.looked_up_schemas(&schema).await?;
+        let access = Access::of(&document, &schema, &linked, person);
         if !access.table.rows(RecordAction::Read).granted() {
             return Ok(TableSight::Nothing);
         }

@@ -68,6 +68,7 @@ mod master_detail;
 mod oauth;
 mod openapi;
 mod permissions;
+mod permissions_computed;
 mod permissions_events;
 mod permissions_prop;
 mod permissions_sweep;

@@ -337,6 +337,25 @@ api_tests! {
         app
     }
 
+    async fn a_deleted_records_history_is_not_read_through_a_row_rule(app) {
+        let charity = charity(&app).await;
+        put(&app, document(&charity)).await.expect(StatusCode::OK);
+        let f1 = &charity.families[0];
+        let history = format!("{FAMILIES}/{f1}/history");
+        let a = member_token(&app, &charity.a).await;
+        let lead = member_token(&app, &charity.lead).await;
+        // F1 is A's (and in the lead's departments): both read its history while it exists.
+        app.get(&history, &a).await.expect(StatusCode::OK);
+        app.get(&history, &lead).await.expect(StatusCode::OK);
+        app.delete(&format!("{FAMILIES}/{f1}"), &app.admin_token).await.expect(StatusCode::NO_CONTENT);
+        // Deleted, there is no row to evaluate their rules on: as a record they may not read.
+        app.get(&history, &a).await.expect_error(StatusCode::FORBIDDEN, "row_forbidden");
+        app.get(&history, &lead).await.expect_error(StatusCode::FORBIDDEN, "row_forbidden");
+        let owner = app.get(&history, &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!(owner["items"][0]["action"], "deleted", "{owner}");
+        app
+    }
+
     async fn the_definition_carries_the_permissions(app) {
         let charity = charity(&app).await;
         put(&app, document(&charity)).await.expect(StatusCode::OK);

@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use tenon_model::apps::computed;
+use tenon_model::apps::permissions::looked_up_tables;
 use tenon_model::apps::{Field, FieldKind, FieldRef, FormulaDef, LinkTarget, TableSchema};
 use tenon_model::{DetailCode, FieldId};
 
@@ -83,6 +84,22 @@ impl Tenant<'_> {
             }
             other => Ok(other),
         }
+    }
+
+    /// The tables `schema`'s lookups and rollups read, and those theirs read (the fields a member may
+    /// not see reach through them), from this node's cache when it can.
+    pub async fn looked_up_schemas(&self, schema: &TableSchema) -> Result<Vec<TableSchema>> {
+        let mut found: Vec<TableSchema> = Vec::new();
+        let mut next = looked_up_tables(schema);
+        while let Some(table) = next.pop() {
+            if table == schema.table.id || found.iter().any(|seen| seen.table.id == table) {
+                continue;
+            }
+            let linked = self.table_schema_by_id(table).await?;
+            next.extend(looked_up_tables(&linked));
+            found.push(linked);
+        }
+        Ok(found)
     }
 
     /// The schemas of every table of an app, read in the current transaction.

@@ -2,7 +2,7 @@
 //! rule before it (update, delete) and after it (create, update). The check runs in the write's
 //! transaction with the rule compiled like any filter, so a refused write leaves nothing behind.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use tenon_model::apps::filter::Filter;
 use tenon_model::apps::{CellValue, TableSchema};
@@ -23,61 +23,27 @@ pub struct RowGuard {
     pub after: Option<Filter>,
 }
 
+/// Whether a record that does not exist (deleted, or never made) counts as within a row rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingRecord {
+    /// Within: the caller answers for a missing record itself (a get answers 404 first).
+    Within,
+    /// Outside: there is no row to evaluate the rule on (record history, an event's record).
+    Outside,
+}
+
 impl Tenant<'_> {
-    /// Among `ids`, those the filter does not accept (in no particular order).
-    pub(crate) async fn outside_filter(
+    /// Among `ids`, the records that exist and whose `COALESCE(filter, FALSE)` is `accepted` (every
+    /// existing one when there is no filter); in no particular order.
+    async fn existing_where(
         &self,
         conn: &mut Conn<'_>,
         schema: &TableSchema,
         ids: &[RecordId],
-        filter: &Filter,
-    ) -> Result<Vec<RecordId>> {
-        let mut outside = Vec::new();
-        for chunk in ids.chunks(IDS_PER_STATEMENT) {
-            let mut sql = query::SqlText::new(conn.backend());
-            sql.push(&format!(
-                "SELECT r.id FROM {} AS r WHERE r.id IN ",
-                quote(&ddl::table_name(schema.table.id))
-            ));
-            sql.list(chunk.iter().map(|id| Arg::Uuid(Some(*id.as_uuid()))));
-            // A condition that is NULL (an empty cell) does not accept the record.
-            sql.push(" AND NOT COALESCE((");
-            query::filter(&mut sql, filter)?;
-            sql.push("), FALSE)");
-            let rows: Vec<(Uuid,)> = conn.fetch_all(sql.into_sql()).await?;
-            outside.extend(rows.into_iter().map(|(id,)| RecordId::from_uuid(id)));
-        }
-        Ok(outside)
-    }
-
-    /// Among `ids`, those the filter accepts: a read check (get by id) computed in SQL.
-    pub async fn records_within(
-        &self,
-        schema: &TableSchema,
-        ids: &[RecordId],
-        filter: &Filter,
-    ) -> Result<Vec<RecordId>> {
-        let mut pooled = self.store.pools.read().await?;
-        let mut conn = pooled.conn();
-        let outside = self.outside_filter(&mut conn, schema, ids, filter).await?;
-        Ok(ids
-            .iter()
-            .filter(|id| !outside.contains(id))
-            .copied()
-            .collect())
-    }
-
-    /// Among `ids`, those of records that exist and that the filter accepts (an event's record, read
-    /// as it is now: a record deleted since is not among them).
-    pub async fn existing_records_within(
-        &self,
-        schema: &TableSchema,
-        ids: &[RecordId],
         filter: Option<&Filter>,
+        accepted: bool,
     ) -> Result<Vec<RecordId>> {
-        let mut pooled = self.store.pools.read().await?;
-        let mut conn = pooled.conn();
-        let mut within = Vec::new();
+        let mut found = Vec::new();
         for chunk in ids.chunks(IDS_PER_STATEMENT) {
             let mut sql = query::SqlText::new(conn.backend());
             sql.push(&format!(
@@ -86,14 +52,60 @@ impl Tenant<'_> {
             ));
             sql.list(chunk.iter().map(|id| Arg::Uuid(Some(*id.as_uuid()))));
             if let Some(filter) = filter {
-                sql.push(" AND COALESCE((");
+                // A condition that is NULL (an empty cell) does not accept the record.
+                sql.push(if accepted { " AND " } else { " AND NOT " });
+                sql.push("COALESCE((");
                 query::filter(&mut sql, filter)?;
                 sql.push("), FALSE)");
             }
             let rows: Vec<(Uuid,)> = conn.fetch_all(sql.into_sql()).await?;
-            within.extend(rows.into_iter().map(|(id,)| RecordId::from_uuid(id)));
+            found.extend(rows.into_iter().map(|(id,)| RecordId::from_uuid(id)));
         }
-        Ok(within)
+        Ok(found)
+    }
+
+    /// Among `ids`, those that exist and that the filter does not accept.
+    pub(crate) async fn outside_filter(
+        &self,
+        conn: &mut Conn<'_>,
+        schema: &TableSchema,
+        ids: &[RecordId],
+        filter: &Filter,
+    ) -> Result<Vec<RecordId>> {
+        self.existing_where(conn, schema, ids, Some(filter), false)
+            .await
+    }
+
+    /// Among `ids` (in their order), those the filter accepts (every one when `None`), a record that
+    /// does not exist counting as `missing` says: a read check computed in SQL.
+    pub async fn records_within(
+        &self,
+        schema: &TableSchema,
+        ids: &[RecordId],
+        filter: Option<&Filter>,
+        missing: MissingRecord,
+    ) -> Result<Vec<RecordId>> {
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let (found, keep_found): (HashSet<RecordId>, bool) = match (missing, filter) {
+            (MissingRecord::Within, None) => return Ok(ids.to_vec()),
+            (MissingRecord::Within, Some(filter)) => {
+                let outside = self.outside_filter(&mut conn, schema, ids, filter).await?;
+                (outside.into_iter().collect(), false)
+            }
+            (MissingRecord::Outside, filter) => (
+                self.existing_where(&mut conn, schema, ids, filter, true)
+                    .await?
+                    .into_iter()
+                    .collect(),
+                true,
+            ),
+        };
+        Ok(ids
+            .iter()
+            .filter(|id| found.contains(id) == keep_found)
+            .copied()
+            .collect())
     }
 
     async fn require_within(

@@ -31,7 +31,7 @@ pub use aggregate::{Aggregation, Group, GroupValue, MetricValue};
 pub use form_submit::{
     FORM_UPLOADS_PER_SUBMISSION_MAX, FormDetails, FormGuard, FormUploadSlot, FormWrite, FormWritten,
 };
-pub use guard::RowGuard;
+pub use guard::{MissingRecord, RowGuard};
 pub use query::Cursor;
 pub(crate) use query::column;
 pub use write::{IdempotencyKey, RECORDS_PER_WRITE_MAX, RecordProblem, RecordUpdate, WriteOutcome};

@@ -664,23 +664,31 @@ pub fn readers_of_fields<'a>(
             if removed.contains(&field.id) {
                 continue;
             }
-            let reads = match &field.kind {
-                FieldKind::Formula { .. } => same_table_inputs(&field.kind),
-                FieldKind::Lookup {
-                    link, field: read, ..
-                }
-                | FieldKind::Rollup {
-                    link, field: read, ..
-                } => link.id().into_iter().chain(read.id()).collect(),
-                FieldKind::Count { link } => link.id().into_iter().collect(),
-                _ => Vec::new(),
-            };
-            if reads.iter().any(|id| removed.contains(id)) {
+            if field_inputs(&field.kind)
+                .iter()
+                .any(|id| removed.contains(id))
+            {
                 readers.push((table, field));
             }
         }
     }
     readers
+}
+
+/// Every field a computed field reads, in any table: a formula's references, a lookup's or rollup's
+/// link and the field it reads on the linked table, a count's link.
+pub fn field_inputs(kind: &FieldKind) -> Vec<FieldId> {
+    match kind {
+        FieldKind::Formula { .. } => same_table_inputs(kind),
+        FieldKind::Lookup {
+            link, field: read, ..
+        }
+        | FieldKind::Rollup {
+            link, field: read, ..
+        } => link.id().into_iter().chain(read.id()).collect(),
+        FieldKind::Count { link } => link.id().into_iter().collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// "a (table t), b (table u)": how an error names the fields that read another.

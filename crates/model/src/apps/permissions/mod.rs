@@ -10,9 +10,11 @@
 //!
 //! [`PermissionsDoc::parse`] checks the shape (unknown keys are refused) and [`PermissionsDoc::check`]
 //! checks it against the app (tables, fields, custom roles, departments and members). [`access`] resolves
-//! what one member may do with one table.
+//! what one member may do with one table; [`reveal`] hides the computed fields that would reveal a
+//! hidden field.
 
 pub mod access;
+pub mod reveal;
 pub mod rule;
 
 use std::collections::HashSet;
@@ -24,6 +26,7 @@ use crate::ids::{DepartmentId, MemberId};
 use crate::validation::{DetailCode, FieldError, Invalid};
 
 pub use access::{Person, Rows, TableAccess};
+pub use reveal::looked_up_tables;
 pub use rule::RowRule;
 
 /// Most app roles a document may have.

@@ -209,3 +209,132 @@ fn text() -> FieldKind {
         pattern: None,
     }
 }
+
+/// A formula reading `inputs` (stored form).
+fn formula_over(inputs: &[FieldId]) -> FieldKind {
+    let stored = inputs
+        .iter()
+        .map(|id| format!("{{{id}}}"))
+        .collect::<Vec<_>>()
+        .join(" & ");
+    FieldKind::Formula {
+        formula: crate::apps::computed::FormulaDef::Stored {
+            stored,
+            result: tenon_formula::Type::Text,
+            clock: false,
+        },
+    }
+}
+
+#[test]
+fn computed_fields_that_read_a_hidden_field_are_hidden_too() {
+    use crate::apps::field::{FieldRef, LinkTarget};
+    let mut families = schema();
+    let name = families.field_by_key("name").unwrap().id;
+    let status = families.field_by_key("status").unwrap().id;
+    let initial = field("initial", formula_over(&[status]));
+    let shout = field("shout", formula_over(&[initial.id]));
+    let plain = field("plain", formula_over(&[name]));
+    let (initial_id, shout_id, plain_id) = (initial.id, shout.id, plain.id);
+    families.fields.extend([initial, shout, plain]);
+    let mut visits = schema();
+    visits.table.id = TableId::from_uuid(uuid::Uuid::from_u128(2));
+    visits.table.key = ApiKey::parse("visits").unwrap();
+    let family = field(
+        "family",
+        FieldKind::Link {
+            table: LinkTarget::Resolved(families.table.id),
+            multiple: false,
+            inverse: None,
+        },
+    );
+    let link = || FieldRef::Resolved(family.id);
+    let lookup = |key: &str, read: FieldId| {
+        field(
+            key,
+            FieldKind::Lookup {
+                link: link(),
+                field: FieldRef::Resolved(read),
+                result: None,
+            },
+        )
+    };
+    visits.fields = vec![
+        lookup("family_status", status),
+        lookup("family_name", name),
+        field(
+            "family_shout",
+            FieldKind::Rollup {
+                link: link(),
+                field: FieldRef::Resolved(shout_id),
+                function: tenon_formula::rollup::Aggregate::Count,
+                result: None,
+            },
+        ),
+        field("families", FieldKind::Count { link: link() }),
+        family,
+    ];
+    let ids = |table: &TableSchema, keys: &[&str]| -> std::collections::BTreeSet<FieldId> {
+        keys.iter()
+            .map(|key| table.field_by_key(key).unwrap().id)
+            .collect()
+    };
+    assert_eq!(looked_up_tables(&visits), vec![families.table.id]);
+    assert!(looked_up_tables(&families).is_empty());
+    let hiding = |table: &str, hidden: &str| {
+        PermissionsDoc::parse(&json!({"roles": [{"key": "all", "name": "All", "who": {"everyone": true},
+            "grants": [{"table": "families", "actions": {"read": true}},
+                       {"table": "visits", "actions": {"read": true}},
+                       {"table": table, "actions": {"read": true}, "fields": {"hidden": [hidden]}}]}]}))
+        .unwrap()
+    };
+    let person = Person {
+        member: MemberId::from_uuid(uuid::Uuid::from_u128(3)),
+        departments: Vec::new(),
+        roles: Vec::new(),
+        parents: HashMap::new(),
+    };
+    // Every grant must hide a field for it to be hidden: one grant per table hides nothing.
+    let none = hiding("families", "status");
+    assert!(
+        TableAccess::resolve_with_readers(&none, &visits, &[families.clone()], &person)
+            .hidden
+            .is_empty()
+    );
+    let only = |table: &str, hidden: &str| {
+        let mut doc = hiding(table, hidden);
+        doc.roles[0]
+            .grants
+            .retain(|grant| grant.table != table || !grant.hidden.is_empty());
+        doc
+    };
+    let doc = only("families", "status");
+    let own = TableAccess::resolve_with_readers(&doc, &families, &[visits.clone()], &person);
+    assert_eq!(
+        own.hidden,
+        [status, initial_id, shout_id].into_iter().collect()
+    );
+    assert!(!own.is_hidden(plain_id) && own.read_only.contains(&shout_id));
+    let other = TableAccess::resolve_with_readers(&doc, &visits, &[families.clone()], &person);
+    assert_eq!(
+        other.hidden,
+        ids(&visits, &["family_status", "family_shout"])
+    );
+    // Without the linked table nothing there is known to be hidden.
+    assert!(
+        TableAccess::resolve_with_readers(&doc, &visits, &[], &person)
+            .hidden
+            .is_empty()
+    );
+    // A hidden link hides everything read through it.
+    let doc = only("visits", "family");
+    let through = TableAccess::resolve_with_readers(&doc, &visits, &[families.clone()], &person);
+    let all = [
+        "family",
+        "family_status",
+        "family_name",
+        "family_shout",
+        "families",
+    ];
+    assert_eq!(through.hidden, ids(&visits, &all));
+}

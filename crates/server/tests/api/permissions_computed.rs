@@ -1,0 +1,171 @@
+//! App permissions and computed fields (issue #19): a formula, lookup or rollup whose value comes from
+//! a field hidden from a member — in its own table, through a link from another table, or through
+//! another computed field — is hidden from her too, on every path that hides fields: records, filters,
+//! sorts, aggregates, exports, the access explanation, events and record history.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::approvals::member_token;
+use crate::permissions::{Charity, charity, document, put};
+use crate::records::urlencode;
+use crate::{TestApp, api_tests};
+
+const FAMILIES: &str = "/api/v1/apps/charity/tables/families";
+const VISITS: &str = "/api/v1/apps/charity/tables/visits";
+/// Read from `id_number`, hidden from volunteers: directly, through another formula, through a link.
+const DERIVED: [&str; 5] = ["id_prefix", "id_tag", "family_id", "family_tag", "ids"];
+
+/// Formulas on the families, a visits table linked to them with lookups and a rollup, one visit of F1;
+/// the volunteers also read every visit. Answers the visit's id.
+async fn computed(app: &TestApp, charity: &Charity) -> String {
+    let token = &app.admin_token;
+    for (name, key, formula) in [
+        ("ID prefix", "id_prefix", "LEFT({ID number}, 2)"),
+        ("ID tag", "id_tag", "CONCATENATE(\"#\", {ID prefix})"),
+        ("Name tag", "name_tag", "CONCATENATE(\"#\", {Name})"),
+    ] {
+        let body =
+            json!({"name": name, "key": key, "type": "formula", "options": {"formula": formula}});
+        app.post(&format!("{FAMILIES}/fields"), token, body)
+            .await
+            .expect(StatusCode::CREATED);
+    }
+    let lookup = |name: &str, key: &str, read: &str| json!({"name": name, "key": key, "type": "lookup", "options": {"link": "family", "field": read}});
+    app.post("/api/v1/apps/charity/tables", token, json!({"name": "Visits", "key": "visits", "fields": [
+        {"name": "Note", "key": "note", "type": "text"},
+        {"name": "Family", "key": "family", "type": "link", "options": {"table": "families", "multiple": false,
+            "inverse_key": "visits", "inverse_name": "Visits"}},
+        lookup("Family ID", "family_id", "id_number"),
+        lookup("Family tag", "family_tag", "id_tag"),
+        lookup("Family name", "family_name", "name"),
+        {"name": "IDs", "key": "ids", "type": "rollup", "options": {"link": "family", "field": "id_number", "function": "concat"}}
+    ]})).await.expect(StatusCode::CREATED);
+    let visit = app
+        .post(
+            &format!("{VISITS}/records"),
+            token,
+            json!({"fields": {"note": "v1", "family": [charity.families[0]]}}),
+        )
+        .await;
+    let visit = visit.expect(StatusCode::CREATED)["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut permissions = document(charity);
+    permissions["roles"][0]["grants"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"table": "visits", "actions": {"read": true}, "fields": {"hidden": [], "read_only": []}}));
+    put(app, permissions).await.expect(StatusCode::OK);
+    visit
+}
+
+/// The derived fields `fields` (a record's, or an event side's) holds.
+fn derived_in(fields: &Value) -> Vec<&'static str> {
+    DERIVED
+        .into_iter()
+        .filter(|key| fields.get(*key).is_some())
+        .collect()
+}
+
+api_tests! {
+    async fn computed_fields_that_reveal_a_hidden_field_are_hidden_too(app) {
+        let charity = charity(&app).await;
+        let visit = computed(&app, &charity).await;
+        let f1 = &charity.families[0];
+        let a = member_token(&app, &charity.a).await;
+
+        // The owner reads every computed field.
+        let family = app.get(&format!("{FAMILIES}/records/{f1}"), &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!(family["fields"]["id_prefix"], "11", "{family}");
+        assert_eq!(family["fields"]["id_tag"], "#11", "{family}");
+        let owned = app.get(&format!("{VISITS}/records/{visit}"), &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!(owned["fields"]["family_id"], json!(["110"]), "{owned}");
+        assert_eq!(owned["fields"]["family_tag"], json!(["#11"]), "{owned}");
+        assert_eq!(owned["fields"]["ids"], "110", "{owned}");
+
+        // A volunteer reads neither the ID number nor what is computed from it; the rest stays.
+        let family = app.get(&format!("{FAMILIES}/records/{f1}"), &a).await.expect(StatusCode::OK).clone();
+        assert_eq!(derived_in(&family["fields"]), Vec::<&str>::new(), "{family}");
+        assert!(family["fields"].get("id_number").is_none(), "{family}");
+        assert_eq!(family["fields"]["name_tag"], "#F1", "{family}");
+        let visits = app.get(&format!("{VISITS}/records"), &a).await.expect(StatusCode::OK).clone();
+        let seen = &visits["items"][0]["fields"];
+        assert_eq!(derived_in(seen), Vec::<&str>::new(), "{visits}");
+        assert_eq!(seen["family_name"], json!(["F1"]), "{visits}");
+        let one = app.get(&format!("{VISITS}/records/{visit}"), &a).await.expect(StatusCode::OK).clone();
+        assert_eq!(derived_in(&one["fields"]), Vec::<&str>::new(), "{one}");
+
+        // Filters, sorts and aggregates on them are refused, not answered empty.
+        let by = |field: &str, value: &str| urlencode(&json!({"field": field, "op": "eq", "value": value}).to_string());
+        app.get(&format!("{FAMILIES}/records?filter={}", by("id_prefix", "11")), &a).await.expect_error(StatusCode::FORBIDDEN, "field_forbidden");
+        app.get(&format!("{FAMILIES}/records?sort=id_tag"), &a).await.expect_error(StatusCode::FORBIDDEN, "field_forbidden");
+        app.get(&format!("{VISITS}/records?filter={}", by("ids", "110")), &a).await.expect_error(StatusCode::FORBIDDEN, "field_forbidden");
+        let condition = urlencode("{ID tag} = \"#11\"");
+        app.get(&format!("{FAMILIES}/records?formula={condition}"), &a).await.expect_error(StatusCode::FORBIDDEN, "field_forbidden");
+        app.get(&format!("{FAMILIES}/aggregate?group_by=id_prefix"), &a).await.expect_error(StatusCode::FORBIDDEN, "field_forbidden");
+        app.get(&format!("{VISITS}/aggregate?group_by=ids"), &a).await.expect_error(StatusCode::FORBIDDEN, "field_forbidden");
+        // The owner may.
+        let page = app.get(&format!("{VISITS}/records?filter={}", by("ids", "110")), &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+
+        // The export leaves them out; the explanation names them.
+        let export = app.get(&format!("{FAMILIES}/export"), &a).await;
+        let text = export.body.as_str().unwrap_or_default().to_owned();
+        assert_eq!(export.status, StatusCode::OK, "{text}");
+        assert!(text.contains("#F1") && !text.contains("ID prefix") && !text.contains("#11"), "{text}");
+        let access = app.get(&format!("{FAMILIES}/access?member={}", charity.a), &app.admin_token).await.expect(StatusCode::OK).clone();
+        let mut hidden: Vec<&str> = access["hidden"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        hidden.sort_unstable();
+        assert_eq!(hidden, ["id_number", "id_prefix", "id_tag"], "{access}");
+        app
+    }
+
+    async fn events_and_history_leave_out_what_reveals_a_hidden_field(app) {
+        let charity = charity(&app).await;
+        let visit = computed(&app, &charity).await;
+        let f1 = &charity.families[0];
+        let a = member_token(&app, &charity.a).await;
+        app.patch(&format!("{FAMILIES}/records/{f1}"), &app.admin_token, json!({"fields": {"id_number": "990", "phone": "2"}})).await.expect(StatusCode::OK);
+        app.patch(&format!("{VISITS}/records/{visit}"), &app.admin_token, json!({"fields": {"note": "v2"}})).await.expect(StatusCode::OK);
+
+        let events = "/api/v1/events?types=record.*&page_size=1000";
+        let sides = |page: &Value| -> Vec<Value> {
+            page["items"].as_array().unwrap().iter()
+                .flat_map(|event| [event["data"]["before"].clone(), event["data"]["after"].clone()])
+                .collect()
+        };
+        let owner = app.get(events, &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert!(sides(&owner).iter().any(|side| derived_in(side).contains(&"id_prefix")), "{owner}");
+        assert!(sides(&owner).iter().any(|side| derived_in(side).contains(&"family_id")), "{owner}");
+        let mine = app.get(events, &a).await.expect(StatusCode::OK).clone();
+        assert!(sides(&mine).iter().any(|side| side.get("note").is_some()), "her visits' events are shown: {mine}");
+        for side in sides(&mine) {
+            assert_eq!(derived_in(&side), Vec::<&str>::new(), "{side}");
+        }
+        for event in mine["items"].as_array().unwrap() {
+            let changed = event["data"]["changed"].as_array().unwrap();
+            assert!(DERIVED.iter().all(|key| !changed.contains(&json!(key))), "{event}");
+        }
+
+        let history = |token: String| {
+            let app = &app;
+            async move { app.get(&format!("{FAMILIES}/records/{f1}/history"), &token).await.expect(StatusCode::OK).clone() }
+        };
+        let changed = |page: &Value| -> Vec<String> {
+            page["items"].as_array().unwrap().iter()
+                .flat_map(|entry| entry["changes"].as_array().unwrap().iter())
+                .map(|change| change["field"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let owner = changed(&history(app.admin_token.clone()).await);
+        for field in ["id_number", "id_prefix", "id_tag", "phone"] {
+            assert!(owner.contains(&field.to_owned()), "{field} in {owner:?}");
+        }
+        let hers = changed(&history(a).await);
+        assert!(hers.contains(&"phone".to_owned()), "{hers:?}");
+        assert!(hers.iter().all(|field| field != "id_number" && !DERIVED.contains(&field.as_str())), "{hers:?}");
+        app
+    }
+}

@@ -58,6 +58,8 @@ interface Cell {
 }
 
 const PAGE = 200;
+/** Rows beyond those drawn whose window is loaded ahead of the scroll (either way). */
+const PREFETCH_ROWS = 120;
 /** The height of a group's band (the row naming the group value above its first record). */
 const BAND_HEIGHT = 28;
 
@@ -428,6 +430,13 @@ export class Grid {
     fragment.append(this.spacer(bottom));
     this.body.replaceChildren(fragment);
     this.placeEditor();
+    // The windows just before and after the rows drawn are asked for ahead, so scrolling on reaches rows
+    // that are already there (no blank rows while a window loads).
+    if (items.length) {
+      for (const index of [items[0].index - PREFETCH_ROWS, items[items.length - 1].index + PREFETCH_ROWS]) {
+        if (index >= 0 && index < this.total && !this.rows[index]) missing.add(Math.floor(index / PAGE));
+      }
+    }
     for (const page of missing) void this.loadPage(page);
   }
 

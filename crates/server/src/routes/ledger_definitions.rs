@@ -3,9 +3,9 @@
 //! by a new version (JSON lines, or that TSV), and listed by version.
 
 use axum::extract::{Path, State};
-use chrono::{DateTime, Utc};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tenon_ledger::statements::{self, RawLine, StatementKind};
 use tenon_model::DetailCode;

@@ -78,10 +78,7 @@ fn shipped(book: &Book, chart: &Chart, kind: StatementKind) -> Result<StoredDefi
 fn stored(row: DefinitionRow, kind: StatementKind, chart: &Chart) -> Result<StoredDefinition> {
     // Checked against the chart when stored; accounts are never removed, so it still parses.
     let definition = statements::parse_definition(&row.definition, kind, chart).map_err(|e| {
-        StoreError::Corrupt(format!(
-            "statement definition version {}: {e}",
-            row.version
-        ))
+        StoreError::Corrupt(format!("statement definition version {}: {e}", row.version))
     })?;
     Ok(StoredDefinition {
         version: u32::try_from(row.version).unwrap_or_default(),

@@ -397,9 +397,8 @@ impl Tenant<'_> {
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let before = self
-            .find_book(&mut conn, book)
-            .await?
-            .ok_or_else(|| StoreError::not_found("book"))?;
+            .find_book_locked(&mut conn, book, BookLock::Update)
+            .await?;
         if let Some(closed) = before.closed_through.filter(|closed| *closed >= period) {
             return Err(StoreError::conflict(
                 Some("period"),
@@ -455,9 +454,8 @@ impl Tenant<'_> {
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let before = self
-            .find_book(&mut conn, book)
-            .await?
-            .ok_or_else(|| StoreError::not_found("book"))?;
+            .find_book_locked(&mut conn, book, BookLock::Update)
+            .await?;
         if before.closed_through.is_none_or(|closed| closed < period) {
             return Err(StoreError::conflict(
                 Some("period"),

@@ -109,11 +109,7 @@ impl Tenant<'_> {
     ) -> Result<(Book, StoredDefinition)> {
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
-        let book = self
-            .find_book(&mut conn, book)
-            .await?
-            .ok_or_else(|| StoreError::not_found("book"))?;
-        let chart = self.load_chart(&mut conn, book.id).await?;
+        let (book, chart) = self.book_and_chart(&mut conn, book).await?;
         let found = self
             .load_definition(&mut conn, &book, &chart, kind, version)
             .await?;
@@ -128,11 +124,7 @@ impl Tenant<'_> {
     ) -> Result<Vec<StoredDefinition>> {
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
-        let book = self
-            .find_book(&mut conn, book)
-            .await?
-            .ok_or_else(|| StoreError::not_found("book"))?;
-        let chart = self.load_chart(&mut conn, book.id).await?;
+        let (book, chart) = self.book_and_chart(&mut conn, book).await?;
         let rows: Vec<DefinitionRow> = conn
             .fetch_all(
                 Sql::new(

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{Book, BookRef, Scaled, corrupt};
 use crate::exec::Conn;
 use crate::sql::SqlText;
-use crate::{Result, StoreError, Tenant};
+use crate::{Result, Tenant};
 
 /// One line of a statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,11 +71,7 @@ impl Tenant<'_> {
         kind: StatementKind,
         version: Option<u32>,
     ) -> Result<(Book, Chart, Definition, u32)> {
-        let book = self
-            .find_book(conn, book)
-            .await?
-            .ok_or_else(|| StoreError::not_found("book"))?;
-        let chart = self.load_chart(conn, book.id).await?;
+        let (book, chart) = self.book_and_chart(conn, book).await?;
         let found = self
             .load_definition(conn, &book, &chart, kind, version)
             .await?;

@@ -90,6 +90,18 @@ fn is_period_closed(error: &StoreError) -> bool {
     }
 }
 
+/// A transaction holding the book's row as a voucher writer does.
+async fn voucher_writer(store: &Store, book: &Book) -> OpenTx {
+    let mut voucher = OpenTx::begin(store).await;
+    voucher
+        .execute(format!(
+            "SELECT id FROM ledger_books WHERE id = '{}' FOR SHARE",
+            book.id.as_uuid()
+        ))
+        .await;
+    voucher
+}
+
 /// A close in flight (the row changed, not committed): the openings writer and a voucher writer wait for
 /// it, then see the period closed and refuse — without the lock both read the old row and write.
 #[tokio::test]
@@ -157,13 +169,7 @@ async fn writers_wait_for_a_close_in_flight_and_then_see_it() {
 async fn a_close_and_an_openings_replacement_wait_for_a_voucher_writer_in_flight() {
     crate::run(TestBackend::Postgres, |store| async move {
         let (org, book) = book_of(&store).await;
-        let mut voucher = OpenTx::begin(&store).await;
-        voucher
-            .execute(format!(
-                "SELECT id FROM ledger_books WHERE id = '{}' FOR SHARE",
-                book.id.as_uuid()
-            ))
-            .await;
+        let voucher = voucher_writer(&store, &book).await;
         let writer = store.clone();
         let closing = tokio::spawn(async move {
             writer
@@ -185,13 +191,7 @@ async fn a_close_and_an_openings_replacement_wait_for_a_voucher_writer_in_flight
             Some(Period::parse("2026-09").unwrap())
         );
 
-        let mut voucher = OpenTx::begin(&store).await;
-        voucher
-            .execute(format!(
-                "SELECT id FROM ledger_books WHERE id = '{}' FOR SHARE",
-                book.id.as_uuid()
-            ))
-            .await;
+        let voucher = voucher_writer(&store, &book).await;
         let writer = store.clone();
         let replacing = tokio::spawn(async move {
             let mut later = openings();

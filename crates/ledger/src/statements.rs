@@ -109,6 +109,15 @@ pub fn shipped_text(standard: Standard, kind: StatementKind) -> &'static str {
     }
 }
 
+/// One line of a definition as written (the TSV columns, or the JSON of the API), before it is checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawLine {
+    pub code: String,
+    pub name: String,
+    pub level: String,
+    pub formula: String,
+}
+
 /// Parses a definition (tab-separated: code, name, level, formula; `#` comments) and checks it against a
 /// chart: every account a formula names exists, every `#line` names an earlier line, codes are unique.
 /// Refusals name the line: `lines[i].formula`.
@@ -118,37 +127,111 @@ pub fn parse_definition(
     chart: &Chart,
 ) -> Result<Definition, Invalid> {
     let mut check = Checker::default();
-    let mut lines: Vec<LineDef> = Vec::new();
+    let mut raw_lines = Vec::new();
     for raw in text.lines() {
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
         if raw.starts_with('#') || raw.trim().is_empty() {
             continue;
         }
-        let index = lines.len();
-        let at = |field: &str| format!("lines[{index}].{field}");
+        let index = raw_lines.len();
         let fields: Vec<&str> = raw.split('\t').collect();
         let (code, name, level, formula) = match fields.as_slice() {
             [code, name, level, formula] => (*code, *name, *level, *formula),
             [code, name, level] => (*code, *name, *level, ""),
             _ => {
-                check.push(
-                    format!("lines[{index}]"),
-                    DetailCode::InvalidFormat,
-                    format!(
-                        "a line has four tab-separated columns (code, name, level, formula); found {}",
-                        fields.len()
-                    ),
+                check.add(
+                    FieldError::new(
+                        format!("lines[{index}]"),
+                        DetailCode::InvalidFormat,
+                        format!(
+                            "a line has four tab-separated columns (code, name, level, formula); found {}",
+                            fields.len()
+                        ),
+                    )
+                    .with("format", "statement_line"),
                 );
+                raw_lines.push(None);
                 continue;
             }
         };
-        let level = match level.trim().parse::<u8>() {
+        raw_lines.push(Some(RawLine {
+            code: code.to_owned(),
+            name: name.to_owned(),
+            level: level.to_owned(),
+            formula: formula.to_owned(),
+        }));
+    }
+    check_rows(&raw_lines, kind, chart, check)
+}
+
+/// Checks lines given one by one (the API's JSON) like [`parse_definition`] checks a file's, and also
+/// that each column can be written back as TSV (no tab or line break, a code that does not start with
+/// `#`), so that every stored definition exports and re-imports unchanged.
+pub fn check_lines(
+    raw_lines: Vec<RawLine>,
+    kind: StatementKind,
+    chart: &Chart,
+) -> Result<Definition, Invalid> {
+    let rows: Vec<Option<RawLine>> = raw_lines.into_iter().map(Some).collect();
+    check_rows(&rows, kind, chart, Checker::default())
+}
+
+/// The lines of a definition (`None`: a file line that could not be split, already refused in `check`).
+fn check_rows(
+    raw_lines: &[Option<RawLine>],
+    kind: StatementKind,
+    chart: &Chart,
+    mut check: Checker,
+) -> Result<Definition, Invalid> {
+    if raw_lines.is_empty() {
+        check.push(
+            "lines",
+            DetailCode::Required,
+            "a statement has at least one line",
+        );
+    }
+    let mut lines: Vec<LineDef> = Vec::new();
+    for (index, raw) in raw_lines.iter().enumerate() {
+        let Some(raw) = raw else { continue };
+        let at = |field: &str| format!("lines[{index}].{field}");
+        let (code, name, formula) = (raw.code.trim(), raw.name.trim(), raw.formula.trim());
+        for (field, value) in [("code", code), ("name", name), ("formula", formula)] {
+            if value.contains(['\t', '\n', '\r']) {
+                check.add(
+                    FieldError::new(
+                        at(field),
+                        DetailCode::InvalidFormat,
+                        "must not contain a tab or a line break",
+                    )
+                    .with("format", "statement_line"),
+                );
+            }
+        }
+        if code.is_empty() || code.starts_with('#') {
+            check.add(
+                FieldError::new(
+                    at("code"),
+                    DetailCode::InvalidFormat,
+                    "a line code is not empty and does not start with #",
+                )
+                .with("format", "statement_line"),
+            );
+        }
+        if name.is_empty() {
+            check.push(at("name"), DetailCode::Required, "a line has a name");
+        }
+        let level = match raw.level.trim().parse::<u8>() {
             Ok(level @ 1..=3) => level,
             _ => {
-                check.push(at("level"), DetailCode::OutOfRange, "must be 1, 2 or 3");
+                check.add(
+                    FieldError::new(at("level"), DetailCode::OutOfRange, "must be 1, 2 or 3")
+                        .with("min", 1)
+                        .with("max", 3),
+                );
                 1
             }
         };
-        if lines.iter().any(|line| line.code == code.trim()) {
+        if lines.iter().any(|line| line.code == code) {
             check.push(
                 at("code"),
                 DetailCode::Duplicate,
@@ -170,15 +253,30 @@ pub fn parse_definition(
             }
         };
         lines.push(LineDef {
-            code: code.trim().to_owned(),
-            name: name.trim().to_owned(),
+            code: code.to_owned(),
+            name: name.to_owned(),
             level,
-            formula: formula.trim().to_owned(),
+            formula: formula.to_owned(),
             terms,
         });
     }
     check.finish()?;
     Ok(Definition { kind, lines })
+}
+
+/// A definition as the TSV the shipped templates use (without comments): what is stored, exported, and
+/// read back by [`parse_definition`].
+pub fn definition_text(definition: &Definition) -> String {
+    definition
+        .lines
+        .iter()
+        .map(|line| {
+            format!(
+                "{}\t{}\t{}\t{}\n",
+                line.code, line.name, line.level, line.formula
+            )
+        })
+        .collect()
 }
 
 fn parse_formula(
@@ -372,6 +470,53 @@ mod tests {
             refused.0[1].reason.contains("#3 names no earlier line"),
             "{refused}"
         );
+    }
+
+    #[test]
+    fn a_definition_written_as_tsv_reads_back_the_same() {
+        for standard in Standard::ALL {
+            for kind in [StatementKind::BalanceSheet, StatementKind::IncomeStatement] {
+                let definition = shipped(standard, kind);
+                let text = definition_text(&definition);
+                let again = parse_definition(&text, kind, &chart(standard)).unwrap();
+                assert_eq!(again, definition, "{standard:?} {kind:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn lines_given_one_by_one_are_refused_where_they_cannot_be_written_as_tsv() {
+        let chart = chart(Standard::Cas);
+        let raw = |code: &str, name: &str, level: &str, formula: &str| RawLine {
+            code: code.to_owned(),
+            name: name.to_owned(),
+            level: level.to_owned(),
+            formula: formula.to_owned(),
+        };
+        let lines = vec![
+            raw("1", "货币\t资金", "2", "1001"),
+            raw("#2", "合计", "1", "#1"),
+            raw("3", "", "4", "1001"),
+            raw("1", "重复", "2", ""),
+        ];
+        let refused = check_lines(lines, StatementKind::BalanceSheet, &chart).unwrap_err();
+        let found: Vec<(&str, DetailCode)> = refused
+            .0
+            .iter()
+            .map(|e| (e.field.as_str(), e.code))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("lines[0].name", DetailCode::InvalidFormat),
+                ("lines[1].code", DetailCode::InvalidFormat),
+                ("lines[2].name", DetailCode::Required),
+                ("lines[2].level", DetailCode::OutOfRange),
+                ("lines[3].code", DetailCode::Duplicate),
+            ]
+        );
+        let none = check_lines(Vec::new(), StatementKind::BalanceSheet, &chart).unwrap_err();
+        assert_eq!(none.0[0].field, "lines");
     }
 
     /// Leaf accounts of a chart, with their kinds.

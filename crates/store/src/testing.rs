@@ -182,3 +182,58 @@ pub async fn fetch_strings(store: &crate::Store, sql: String) -> Vec<String> {
 pub async fn count_statements<F: std::future::Future>(future: F) -> (F::Output, u64) {
     crate::exec::count_statements(future).await
 }
+
+/// A write transaction left open, for tests that show what waits for the locks its statements took:
+/// they are held until [`OpenTx::commit`] (or the value is dropped, which rolls back). Tests only.
+pub struct OpenTx(crate::exec::Tx);
+
+impl OpenTx {
+    pub async fn begin(store: &crate::Store) -> Self {
+        match store.begin_tx().await {
+            Ok(tx) => OpenTx(tx),
+            Err(error) => panic!("cannot begin a transaction: {error}"),
+        }
+    }
+
+    /// Runs a statement without values inside the transaction.
+    pub async fn execute(&mut self, sql: String) {
+        if let Err(error) = self
+            .0
+            .conn()
+            .execute(crate::exec::Sql::generated(sql.clone()))
+            .await
+        {
+            panic!("cannot run {sql}: {error}");
+        }
+    }
+
+    pub async fn commit(self) {
+        if let Err(error) = self.0.commit().await {
+            panic!("cannot commit: {error}");
+        }
+    }
+}
+
+/// Waits until `sessions` sessions of this PostgreSQL database are blocked on a lock in a statement
+/// containing `fragment` (from `pg_stat_activity`): the moment writers queue behind a test's [`OpenTx`].
+/// Fails the test after a minute, which only a writer that never takes the lock would need. Tests only.
+pub async fn wait_for_blocked_statements(store: &crate::Store, fragment: &str, sessions: usize) {
+    for _ in 0..1200 {
+        let waiting = fetch_strings(
+            store,
+            "SELECT query FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                .to_owned(),
+        )
+        .await;
+        if waiting
+            .iter()
+            .filter(|query| query.contains(fragment))
+            .count()
+            >= sessions
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("fewer than {sessions} statements containing {fragment:?} waited for a lock");
+}

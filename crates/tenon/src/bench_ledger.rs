@@ -243,9 +243,9 @@ async fn measure(
         for _ in 0..args.repeat {
             let started = Instant::now();
             match kind {
-                StatementKind::BalanceSheet => tenant.balance_sheet(&bench, last).await?,
+                StatementKind::BalanceSheet => tenant.balance_sheet(&bench, last, None).await?,
                 StatementKind::IncomeStatement => {
-                    tenant.income_statement(&bench, last, last).await?
+                    tenant.income_statement(&bench, last, last, None).await?
                 }
             };
             times.push(started.elapsed());
@@ -324,7 +324,7 @@ async fn measure(
 
     // 6. Carry-forward of the last period, then the statements' checks: net profit = the amount carried
     // to 本年利润, and the balance sheet balances.
-    let income = tenant.income_statement(&bench, last, last).await?;
+    let income = tenant.income_statement(&bench, last, last, None).await?;
     let started = Instant::now();
     let (_, vouchers) = tenant.carry_forward(&ctx, &bench, last).await?;
     let elapsed = started.elapsed();
@@ -342,7 +342,7 @@ async fn measure(
         .last()
         .map(|line| line.current)
         .unwrap_or_default();
-    let sheet = tenant.balance_sheet(&bench, last).await?;
+    let sheet = tenant.balance_sheet(&bench, last, None).await?;
     let total = |code: &str| {
         sheet
             .lines

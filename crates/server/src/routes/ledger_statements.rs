@@ -46,6 +46,9 @@ pub struct StatementOut {
     /// The first period of the range (the income statement's cumulative column); equal to `period` for one period.
     pub from: String,
     pub to: String,
+    /// The version of the book's line definitions the statement was computed with (0: the shipped ones;
+    /// see `…/statements/{kind}/definition`).
+    pub definition_version: u32,
     pub lines: Vec<StatementLineOut>,
 }
 
@@ -54,6 +57,7 @@ fn statement_out(statement: Statement) -> StatementOut {
         period: statement.to.to_string(),
         from: statement.from.to_string(),
         to: statement.to.to_string(),
+        definition_version: statement.definition_version,
         lines: statement
             .lines
             .into_iter()
@@ -75,6 +79,8 @@ pub struct BalanceSheetParams {
     /// The period whose closing the sheet shows, `YYYY-MM`.
     #[param(example = "2026-10")]
     pub period: String,
+    /// The version of the book's line definitions to compute with (0: the shipped ones); default the latest.
+    pub version: Option<u32>,
     /// `json` (default), `csv` or `xlsx`; or ask with `Accept: text/csv` or the XLSX media type.
     pub format: Option<String>,
 }
@@ -89,6 +95,8 @@ pub struct IncomeStatementParams {
     /// The first period of a cumulative range (本年累计), with `to`.
     pub from: Option<String>,
     pub to: Option<String>,
+    /// The version of the book's line definitions to compute with (0: the shipped ones); default the latest.
+    pub version: Option<u32>,
     /// `json` (default), `csv` or `xlsx`; or ask with `Accept`.
     pub format: Option<String>,
 }
@@ -234,7 +242,7 @@ pub async fn balance_sheet(
     let statement = state
         .store()
         .tenant(auth.principal.org_id)
-        .balance_sheet(&BookRef::parse(&book), period)
+        .balance_sheet(&BookRef::parse(&book), period, params.version)
         .await?;
     reply(statement, format, &book)
 }
@@ -280,7 +288,7 @@ pub async fn income_statement(
     let statement = state
         .store()
         .tenant(auth.principal.org_id)
-        .income_statement(&BookRef::parse(&book), from, to)
+        .income_statement(&BookRef::parse(&book), from, to, params.version)
         .await?;
     reply(statement, format, &book)
 }

@@ -37,6 +37,7 @@ pub mod hooks;
 pub mod installations;
 pub mod ledger;
 pub mod ledger_close;
+pub mod ledger_definitions;
 pub mod ledger_exchange;
 pub mod ledger_reports;
 pub mod ledger_statements;
@@ -230,6 +231,11 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(ledger_close::reopen_period))
         .routes(routes!(ledger_statements::balance_sheet))
         .routes(routes!(ledger_statements::income_statement))
+        .routes(routes!(
+            ledger_definitions::get_definition,
+            ledger_definitions::put_definition
+        ))
+        .routes(routes!(ledger_definitions::definition_versions))
         .routes(routes!(ledger_reports::balances))
         .routes(routes!(ledger_reports::general_ledger))
         .routes(routes!(ledger_reports::account_detail))

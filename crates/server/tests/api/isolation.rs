@@ -51,6 +51,9 @@ pub fn valid_body_for(method: &Method, path: &str) -> Option<Value> {
             json!({"period": "2026-10"})
         }
         ("PUT", "opening-balances") => json!({"period": "2026-10", "balances": []}),
+        ("PUT", "definition") => {
+            json!({"lines": [{"code": "1", "name": "货币资金", "level": 1, "formula": "1001"}]})
+        }
         ("POST", "redeliver") => json!({"event_id": uuid::Uuid::now_v7().to_string()}),
         ("POST", "transfer") => json!({"to": uuid::Uuid::now_v7().to_string()}),
         ("POST", "add-sign") => {
@@ -194,6 +197,7 @@ api_tests! {
                             .replace("{period}", "2026-10")
                             .replace("{dimension}", "customer")
                             .replace("{value}", "C001")
+                            .replace("{kind}", "balance-sheet")
                     })
                     .collect();
             }

@@ -62,6 +62,7 @@ mod isolation;
 mod ledger;
 mod ledger_close;
 mod ledger_codes;
+mod ledger_definitions;
 mod ledger_openings_import;
 mod ledger_rules;
 mod master_detail;

@@ -22,7 +22,7 @@ use super::steps::{Advance, position};
 use super::{FlowRun, StepEntry};
 use crate::Tenant;
 use crate::exec::{Conn, Sql};
-use crate::ledger::BookRef;
+use crate::ledger::{BookLock, BookRef};
 
 /// What the worker does with a voucher step's request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,10 +178,14 @@ impl Tenant<'_> {
         };
         let book_id = BookId::from_uuid(book_id);
         let book = self
-            .find_book(conn, &BookRef::Id(book_id))
+            .find_book_locked(conn, &BookRef::Id(book_id), BookLock::Share)
             .await
-            .map_err(|e| StepFailure::store(e, &input))?
-            .ok_or_else(|| refused(format!("the book of voucher {voucher_id} is gone")))?;
+            .map_err(|e| match e {
+                crate::StoreError::NotFound { .. } => {
+                    refused(format!("the book of voucher {voucher_id} is gone"))
+                }
+                e => StepFailure::store(e, &input),
+            })?;
         let stored = self
             .load_voucher(conn, book_id, voucher_id)
             .await

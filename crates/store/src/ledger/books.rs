@@ -9,7 +9,7 @@ use tenon_model::{Action, DetailCode, TargetKind};
 use uuid::Uuid;
 
 use super::codes::{BookChange, code_taken, lock_key};
-use super::{Book, BookRef, Scaled, corrupt};
+use super::{Book, BookLock, BookRef, Scaled, corrupt};
 use crate::audit::{self, Change};
 use crate::error::unique_violation;
 use crate::exec::{Backend, Conn, Sql};
@@ -329,6 +329,43 @@ impl Tenant<'_> {
         row.map(BookRow::into_book).transpose()
     }
 
+    /// A book read inside a writing transaction after locking its row until the transaction ends
+    /// (PostgreSQL; SQLite's single writer already serialises writers), so what the writer checks about
+    /// the book — its closed periods, its openings, its definitions — cannot change under it. Read after
+    /// the lock, the row is the latest committed one even under READ COMMITTED.
+    pub(crate) async fn find_book_locked(
+        &self,
+        conn: &mut Conn<'_>,
+        book: &BookRef,
+        lock: BookLock,
+    ) -> Result<Book> {
+        if conn.backend() == Backend::Postgres {
+            let sql = match (book, lock) {
+                (BookRef::Id(_), BookLock::Share) => Sql::new(
+                    "SELECT id FROM ledger_books WHERE organization_id = $1 AND id = $2 FOR SHARE",
+                ),
+                (BookRef::Id(_), BookLock::Update) => Sql::new(
+                    "SELECT id FROM ledger_books WHERE organization_id = $1 AND id = $2 FOR UPDATE",
+                ),
+                (BookRef::Name(_), BookLock::Share) => Sql::new(
+                    "SELECT id FROM ledger_books WHERE organization_id = $1 AND name = $2 FOR SHARE",
+                ),
+                (BookRef::Name(_), BookLock::Update) => Sql::new(
+                    "SELECT id FROM ledger_books WHERE organization_id = $1 AND name = $2 FOR UPDATE",
+                ),
+            }
+            .bind(self.org_id);
+            let sql = match book {
+                BookRef::Id(id) => sql.bind(*id),
+                BookRef::Name(name) => sql.bind(name.as_str()),
+            };
+            conn.execute(sql).await?;
+        }
+        self.find_book(conn, book)
+            .await?
+            .ok_or_else(|| StoreError::not_found("book"))
+    }
+
     pub async fn list_ledger_books(&self) -> Result<Vec<Book>> {
         let mut pooled = self.store.pools.read().await?;
         let rows: Vec<BookRow> = pooled
@@ -360,9 +397,8 @@ impl Tenant<'_> {
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let before = self
-            .find_book(&mut conn, book)
-            .await?
-            .ok_or_else(|| StoreError::not_found("book"))?;
+            .find_book_locked(&mut conn, book, BookLock::Update)
+            .await?;
         if let Some(closed) = before.closed_through.filter(|closed| *closed >= period) {
             return Err(StoreError::conflict(
                 Some("period"),
@@ -418,9 +454,8 @@ impl Tenant<'_> {
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let before = self
-            .find_book(&mut conn, book)
-            .await?
-            .ok_or_else(|| StoreError::not_found("book"))?;
+            .find_book_locked(&mut conn, book, BookLock::Update)
+            .await?;
         if before.closed_through.is_none_or(|closed| closed < period) {
             return Err(StoreError::conflict(
                 Some("period"),

@@ -9,7 +9,7 @@ use tenon_ledger::closing::{self, PeriodAmount};
 use tenon_ledger::{AccountCode, Chart, Dimension, Period, VoucherState};
 use tenon_model::DetailCode;
 
-use super::{Book, BookRef, Scaled, StoredVoucher, corrupt, invalid};
+use super::{Book, BookLock, BookRef, Scaled, StoredVoucher, corrupt, invalid};
 use crate::exec::Conn;
 use crate::sql::SqlText;
 use crate::{Result, StoreError, Tenant, WriteContext};
@@ -73,9 +73,8 @@ impl Tenant<'_> {
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let book = self
-            .find_book(&mut conn, book)
-            .await?
-            .ok_or_else(|| StoreError::not_found("book"))?;
+            .find_book_locked(&mut conn, book, BookLock::Share)
+            .await?;
         if let Some(closed) = book.closed_through.filter(|closed| *closed >= period) {
             return Err(invalid(
                 "period",

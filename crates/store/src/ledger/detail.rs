@@ -157,7 +157,12 @@ fn leaves(chart: &Chart, account: &AccountCode) -> Result<Vec<AccountCode>> {
 }
 
 impl Tenant<'_> {
-    async fn book_and_chart(&self, conn: &mut Conn<'_>, book: &BookRef) -> Result<(Book, Chart)> {
+    /// A book (not found: 404) and its chart.
+    pub(crate) async fn book_and_chart(
+        &self,
+        conn: &mut Conn<'_>,
+        book: &BookRef,
+    ) -> Result<(Book, Chart)> {
         let book = self
             .find_book(conn, book)
             .await?

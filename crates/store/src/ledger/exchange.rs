@@ -13,7 +13,7 @@ use tenon_ledger::{BookSettings, Chart, Dimension, Period, Standard, VoucherStat
 use tenon_model::{Action, DetailCode, FieldError, Invalid, TargetKind};
 
 use super::openings::openings_snapshot;
-use super::{Book, BookRef, StoredVoucher};
+use super::{Book, BookLock, BookRef, StoredVoucher};
 use crate::audit::{self, Change};
 use crate::exec::{Conn, Sql};
 use crate::{Result, StoreError, Tenant, WriteContext};
@@ -238,7 +238,13 @@ impl Tenant<'_> {
             .find_book(&mut conn, &BookRef::Name(name.to_owned()))
             .await?
         {
-            Some(book) => (book, false),
+            // Locked alone: the import may replace the openings, whose checks a close or an earlier
+            // voucher must not slip past.
+            Some(book) => (
+                self.find_book_locked(&mut conn, &BookRef::Id(book.id), BookLock::Update)
+                    .await?,
+                false,
+            ),
             None => {
                 let settings = BookSettings {
                     name: BookSettings::check_name(name)

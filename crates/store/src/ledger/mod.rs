@@ -20,6 +20,7 @@ use crate::StoreError;
 mod books;
 mod closing;
 mod codes;
+mod definitions;
 mod detail;
 mod drafts;
 mod exchange;
@@ -34,6 +35,7 @@ mod write;
 
 pub use closing::CloseOptions;
 pub use codes::{BookChange, DimensionValueChange, StoredDimensionValue};
+pub use definitions::{DefinitionInput, DefinitionSource, StoredDefinition};
 pub use detail::{DETAIL_LINES_MAX, Detail, DetailEntry, DetailQuery, REPORT_PERIODS_MAX};
 pub use drafts::Renumbered;
 pub use exchange::{ImportOutcome, ImportProgress};
@@ -76,6 +78,17 @@ impl std::fmt::Display for BookRef {
             Self::Name(name) => f.write_str(name),
         }
     }
+}
+
+/// How a writing transaction locks its book's row (`Tenant::find_book_locked`). Writers of vouchers share
+/// it, so they run side by side; what changes the facts they check — closing and reopening periods,
+/// replacing the openings, a new statement definition — takes it alone. So a close, an openings
+/// replacement and a voucher in the periods they concern are serialised in either order, each checking
+/// the other's committed result. Taken first in its transaction, before any other lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BookLock {
+    Share,
+    Update,
 }
 
 /// A stored book.

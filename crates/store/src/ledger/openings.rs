@@ -8,7 +8,7 @@ use tenon_ledger::opening::{self, Opening, Openings};
 use tenon_ledger::{AccountCode, Currency, Dimension, Period};
 use tenon_model::{Action, DetailCode, TargetKind};
 
-use super::{Book, BookRef, Scaled, amount, corrupt, invalid, scaled};
+use super::{Book, BookLock, BookRef, Scaled, amount, corrupt, invalid, scaled};
 use crate::audit::{self, Change};
 use crate::exec::{Arg, Conn, Sql};
 use crate::sql::SqlText;
@@ -115,9 +115,8 @@ impl Tenant<'_> {
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let book = self
-            .find_book(&mut conn, book)
-            .await?
-            .ok_or_else(|| StoreError::not_found("book"))?;
+            .find_book_locked(&mut conn, book, BookLock::Update)
+            .await?;
         let chart = self.load_chart(&mut conn, book.id).await?;
         opening::check_openings(&book.settings, &chart, &openings.balances, true)?;
         let first = book

@@ -2,7 +2,7 @@
 //! never produces two vouchers; a changed record (higher version, other content) produces a reversal of the
 //! old voucher and a new one — or, while the old voucher is not posted, replaces it in place (same number).
 
-use super::BookRef;
+use super::{BookLock, BookRef};
 use tenon_ledger::VoucherState;
 use tenon_ledger::expr::{Record, Value};
 use tenon_model::{BookId, VoucherId};
@@ -71,9 +71,8 @@ impl Tenant<'_> {
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let book = self
-            .find_book(&mut conn, book)
-            .await?
-            .ok_or_else(|| StoreError::not_found("book"))?;
+            .find_book_locked(&mut conn, book, BookLock::Share)
+            .await?;
         let state = if input.post {
             VoucherState::Posted
         } else {

@@ -29,7 +29,7 @@ use tenon_model::{AppId, BookId, DetailCode, FieldError, FieldId, RecordId, Tabl
 use uuid::Uuid;
 
 use super::vouchers::voucher_snapshot;
-use super::{Book, BookRef, StoredVoucher};
+use super::{Book, BookLock, BookRef, StoredVoucher};
 use crate::audit::{self, Change};
 use crate::exec::{Backend, Conn, Sql};
 use crate::{Result, StoreError, Tenant, WriteContext};
@@ -347,9 +347,12 @@ impl Tenant<'_> {
             .schema_by_id(conn, TableId::from_uuid(row.table_id))
             .await?;
         let book = self
-            .find_book(conn, &BookRef::Id(BookId::from_uuid(row.book_id)))
-            .await?
-            .ok_or_else(|| StoreError::not_found("book"))?;
+            .find_book_locked(
+                conn,
+                &BookRef::Id(BookId::from_uuid(row.book_id)),
+                BookLock::Share,
+            )
+            .await?;
         let source_key = format!("rule:{rule_key}/{record_id}");
         if conn.backend() == Backend::Postgres {
             // Two runs syncing one record at once take turns: the second sees the first's voucher.

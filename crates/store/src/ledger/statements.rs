@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::{Book, BookRef, Scaled, corrupt};
 use crate::exec::Conn;
 use crate::sql::SqlText;
-use crate::{Result, StoreError, Tenant};
+use crate::{Result, Tenant};
 
 /// One line of a statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +34,8 @@ pub struct StatementLine {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
     pub kind: StatementKind,
+    /// The version of the book's line definitions it was computed with (0: the shipped ones).
+    pub definition_version: u32,
     pub from: Period,
     pub to: Period,
     pub lines: Vec<StatementLine>,
@@ -67,26 +69,27 @@ impl Tenant<'_> {
         conn: &mut Conn<'_>,
         book: &BookRef,
         kind: StatementKind,
-    ) -> Result<(Book, Chart, Definition)> {
-        let book = self
-            .find_book(conn, book)
-            .await?
-            .ok_or_else(|| StoreError::not_found("book"))?;
-        let chart = self.load_chart(conn, book.id).await?;
-        let definition = statements::parse_definition(
-            statements::shipped_text(book.settings.standard, kind),
-            kind,
-            &chart,
-        )?;
-        Ok((book, chart, definition))
+        version: Option<u32>,
+    ) -> Result<(Book, Chart, Definition, u32)> {
+        let (book, chart) = self.book_and_chart(conn, book).await?;
+        let found = self
+            .load_definition(conn, &book, &chart, kind, version)
+            .await?;
+        Ok((book, chart, found.definition, found.version))
     }
 
-    /// The balance sheet at the end of `period`, beside the end of the previous fiscal year.
-    pub async fn balance_sheet(&self, book: &BookRef, period: Period) -> Result<Statement> {
+    /// The balance sheet at the end of `period`, beside the end of the previous fiscal year, with the
+    /// book's definition `version` (`None`: its latest).
+    pub async fn balance_sheet(
+        &self,
+        book: &BookRef,
+        period: Period,
+        version: Option<u32>,
+    ) -> Result<Statement> {
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
-        let (book, chart, definition) = self
-            .statement_setup(&mut conn, book, StatementKind::BalanceSheet)
+        let (book, chart, definition, version) = self
+            .statement_setup(&mut conn, book, StatementKind::BalanceSheet, version)
             .await?;
         let (year, _) = period.fiscal(book.settings.fiscal_year_start_month);
         let year_start = Period::from_fiscal(year, 1, book.settings.fiscal_year_start_month)
@@ -102,7 +105,7 @@ impl Tenant<'_> {
             None => Figures::default(),
         };
         Ok(statement(
-            &definition,
+            (&definition, version),
             &chart,
             period,
             period,
@@ -111,18 +114,20 @@ impl Tenant<'_> {
         ))
     }
 
-    /// The income statement of `from..=to` (one period when equal), beside the same range a year earlier.
+    /// The income statement of `from..=to` (one period when equal), beside the same range a year earlier,
+    /// with the book's definition `version` (`None`: its latest).
     pub async fn income_statement(
         &self,
         book: &BookRef,
         from: Period,
         to: Period,
+        version: Option<u32>,
     ) -> Result<Statement> {
         super::detail::check_range(from, to)?;
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
-        let (book, chart, definition) = self
-            .statement_setup(&mut conn, book, StatementKind::IncomeStatement)
+        let (book, chart, definition, version) = self
+            .statement_setup(&mut conn, book, StatementKind::IncomeStatement, version)
             .await?;
         let current = self
             .period_figures(&mut conn, &book, &chart, from, to)
@@ -136,7 +141,7 @@ impl Tenant<'_> {
             _ => Figures::default(),
         };
         Ok(statement(
-            &definition,
+            (&definition, version),
             &chart,
             from,
             to,
@@ -323,7 +328,7 @@ impl Tenant<'_> {
 }
 
 fn statement(
-    definition: &Definition,
+    (definition, version): (&Definition, u32),
     chart: &Chart,
     from: Period,
     to: Period,
@@ -334,6 +339,7 @@ fn statement(
     let before = statements::evaluate(definition, chart, previous);
     Statement {
         kind: definition.kind,
+        definition_version: version,
         from,
         to,
         lines: definition

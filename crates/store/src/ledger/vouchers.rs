@@ -10,7 +10,7 @@ use tenon_model::{Action, DetailCode, Page, PageRequest, TargetKind};
 use tenon_model::{BookId, VoucherId};
 use uuid::Uuid;
 
-use super::{Book, BookRef, Scaled, StoredVoucher, corrupt, date_text, invalid};
+use super::{Book, BookLock, BookRef, Scaled, StoredVoucher, corrupt, date_text, invalid};
 use crate::audit::{self, Change};
 use crate::exec::{Conn, Sql};
 use crate::{Result, StoreError, Tenant, WriteContext};
@@ -141,9 +141,8 @@ impl Tenant<'_> {
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let book = self
-            .find_book(&mut conn, book)
-            .await?
-            .ok_or_else(|| StoreError::not_found("book"))?;
+            .find_book_locked(&mut conn, book, BookLock::Share)
+            .await?;
         voucher::check_created_state(&book.settings, state)
             .map_err(|refused| StoreError::conflict_at("state", refused.0))?;
         let drafts = drafts.into_iter().map(|draft| (draft, None)).collect();
@@ -495,9 +494,8 @@ impl Tenant<'_> {
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let book = self
-            .find_book(&mut conn, book)
-            .await?
-            .ok_or_else(|| StoreError::not_found("book"))?;
+            .find_book_locked(&mut conn, book, BookLock::Share)
+            .await?;
         let before = self
             .load_voucher(&mut conn, book.id, id)
             .await?
@@ -562,9 +560,8 @@ impl Tenant<'_> {
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
         let book = self
-            .find_book(&mut conn, book)
-            .await?
-            .ok_or_else(|| StoreError::not_found("book"))?;
+            .find_book_locked(&mut conn, book, BookLock::Share)
+            .await?;
         let original = self
             .load_voucher(&mut conn, book.id, id)
             .await?

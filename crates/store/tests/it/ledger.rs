@@ -275,14 +275,14 @@ backend_tests! {
             lines: vec![Line::simple("预收", AccountCode::parse("1002").unwrap(), Decimal::new(50_000, 2), Decimal::ZERO), advance] });
         tenant.create_vouchers(&ctx, &source, drafts, VoucherState::Posted).await.unwrap();
         let october = Period::parse("2026-10").unwrap();
-        let before = tenant.income_statement(&source, october, october).await.unwrap();
+        let before = tenant.income_statement(&source, october, october, None).await.unwrap();
         let (_, carried) = tenant.carry_forward(&ctx, &source, october).await.unwrap();
         assert_eq!(carried.len(), 1);
         let moved: Decimal = carried[0].voucher.lines.iter().filter(|l| l.account.as_str() == "4103").map(|l| l.credit - l.debit).sum();
-        let income = tenant.income_statement(&source, october, october).await.unwrap();
+        let income = tenant.income_statement(&source, october, october, None).await.unwrap();
         assert_eq!(income.lines, before.lines, "the carry-forward voucher does not change the income statement");
         assert_eq!(income.lines.last().unwrap().current, moved);
-        let sheet = tenant.balance_sheet(&source, october).await.unwrap();
+        let sheet = tenant.balance_sheet(&source, october, None).await.unwrap();
         let line = |code: &str| sheet.lines.iter().find(|l| l.code == code).unwrap().current;
         assert_eq!(line("29"), line("59"));
         assert_eq!(line("35"), Decimal::new(50_000, 2), "预收款项");
@@ -292,8 +292,8 @@ backend_tests! {
         let (imported, _) = tenon_ledger::exchange::import(tenon_ledger::exchange::Format::Saft, &bytes, &Default::default(), "导入账套", Currency::CNY).unwrap();
         tenant.import_books(&ctx, "导入账套", imported, &|_, _| {}).await.unwrap();
         let copy = BookRef::name("导入账套");
-        assert_eq!(tenant.balance_sheet(&copy, october).await.unwrap().lines, sheet.lines);
-        assert_eq!(tenant.income_statement(&copy, october, october).await.unwrap().lines, income.lines);
+        assert_eq!(tenant.balance_sheet(&copy, october, None).await.unwrap().lines, sheet.lines);
+        assert_eq!(tenant.income_statement(&copy, october, october, None).await.unwrap().lines, income.lines);
     }
 
     async fn a_file_with_unbalanced_openings_imports_them_and_no_period_closes_until_they_are_corrected(store) {
@@ -429,17 +429,17 @@ backend_tests! {
         // Per customer: 1122 客户A 500.00 (opening; the sale reversed), 客户B −300.00, 客户C 75.00; 2203
         // 客户A +40.00, 客户D −80.00. 应收账款 = the debit sides (575.00 + 40.00), 预收款项 = the credit
         // sides (80.00 + 300.00); the year-end column has none of it (the book starts in 2026-09).
-        let sheet = tenant.balance_sheet(&book, october).await.unwrap();
+        let sheet = tenant.balance_sheet(&book, october, None).await.unwrap();
         let line = |code: &str| { let l = sheet.lines.iter().find(|l| l.code == code).unwrap(); (l.current, l.previous) };
         assert_eq!(line("5"), (Decimal::new(61_500, 2), Decimal::ZERO), "应收账款");
         assert_eq!(line("35"), (Decimal::new(38_000, 2), Decimal::ZERO), "预收款项");
         assert_eq!(line("29").0, line("59").0, "assets = liabilities + equity");
         // September (the openings alone) and the income statement of October (sales 375.00 − 300.00
         // reversed − expense 30.00), the amount the carry-forward moved to 本年利润.
-        let september = tenant.balance_sheet(&book, Period::parse("2026-09").unwrap()).await.unwrap();
+        let september = tenant.balance_sheet(&book, Period::parse("2026-09").unwrap(), None).await.unwrap();
         let early = |code: &str| september.lines.iter().find(|l| l.code == code).unwrap().current;
         assert_eq!((early("5"), early("35")), (Decimal::new(50_000, 2), Decimal::new(20_000, 2)));
-        let income = tenant.income_statement(&book, october, october).await.unwrap();
+        let income = tenant.income_statement(&book, october, october, None).await.unwrap();
         let moved: Decimal = carried[0].voucher.lines.iter().filter(|l| l.account.as_str() == "4103").map(|l| l.credit - l.debit).sum();
         assert_eq!((income.lines.last().unwrap().current, moved), (Decimal::new(4_500, 2), Decimal::new(4_500, 2)));
 
@@ -459,7 +459,7 @@ backend_tests! {
         tenon_store::testing::execute(&store, backfill.trim().trim_end_matches(';').to_owned()).await;
         check().await;
         tenant.rebuilt_balances(&BookRef::name("导入账套")).await.unwrap();
-        assert_eq!(tenant.balance_sheet(&book, october).await.unwrap().lines, sheet.lines);
+        assert_eq!(tenant.balance_sheet(&book, october, None).await.unwrap().lines, sheet.lines);
     }
 }
 

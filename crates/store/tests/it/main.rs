@@ -22,6 +22,7 @@ mod events;
 mod idle;
 mod indexes;
 mod ledger;
+mod ledger_locks;
 mod pow_spent;
 mod retention;
 mod schema_props;

@@ -26,6 +26,7 @@ mod authors;
 #[cfg(feature = "bench")]
 pub mod baseline;
 mod cache;
+mod clients;
 mod clock;
 pub mod connections;
 mod credentials;

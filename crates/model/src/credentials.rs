@@ -4,13 +4,21 @@
 use chrono::{DateTime, Utc};
 
 use crate::directory::MemberStatus;
+use crate::errors::DetailCode;
 use crate::ids::{
     ClientAppId, FlowId, FlowRunId, InstallationId, MemberId, OrgId, ShareId, TokenId,
 };
 use crate::rate::RateLimit;
 use crate::role::Role;
 use crate::scope::ScopeSet;
+use crate::validation::Checker;
 use crate::values::Name;
+
+/// Redirect URIs an app may register at most.
+pub const REDIRECT_URIS_MAX: usize = 10;
+
+/// Characters of a redirect URI at most (a registered one, or a sign-in's `redirect_uri`).
+pub const REDIRECT_URI_CHARS_MAX: usize = 2000;
 
 /// What a bearer token was issued as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -245,4 +253,111 @@ pub struct TokenMember {
     pub name: String,
     pub role: Role,
     pub status: MemberStatus,
+}
+
+/// Why `uri` cannot be a sign-in's `redirect_uri` (`http://` or `https://`, no fragment, whitespace
+/// or control characters, at most [`REDIRECT_URI_CHARS_MAX`] characters), if it cannot.
+pub fn redirect_problem(uri: &str) -> Option<&'static str> {
+    let lower = uri.to_ascii_lowercase();
+    let bad = !(lower.starts_with("http://") || lower.starts_with("https://"))
+        || uri.contains('#')
+        || uri.chars().any(|c| c.is_control() || c.is_whitespace())
+        || uri.chars().count() > REDIRECT_URI_CHARS_MAX;
+    bad.then_some("must be an http:// or https:// URL without a fragment, at most 2000 characters")
+}
+
+/// Why `uri` cannot be registered as an app's redirect URI (as [`redirect_problem`], and no query: a
+/// `redirect_uri` is matched without its query), if it cannot.
+pub fn registrable_redirect(uri: &str) -> Option<&'static str> {
+    let host = uri.split_once("://").map_or("", |(_, rest)| rest);
+    redirect_problem(uri)
+        .or_else(|| uri.contains('?').then_some("must not have a query"))
+        .or_else(|| (host.is_empty() || host.starts_with('/')).then_some("must name a host"))
+}
+
+/// Checks the redirect URIs an app registers — at most [`REDIRECT_URIS_MAX`], each
+/// [`registrable_redirect`] — recording problems at `at` (the list) and `at[index]` (one URI); the
+/// URIs, each once in the order given, when all are good. The API's `redirect_uris` and the CLI's
+/// `--redirect-uri` both go through it.
+pub fn check_redirect_uris(check: &mut Checker, at: &str, raw: Vec<String>) -> Option<Vec<String>> {
+    let mut bad = false;
+    if raw.len() > REDIRECT_URIS_MAX {
+        check.too_many(at, REDIRECT_URIS_MAX, "too many redirect URIs");
+        bad = true;
+    }
+    for (index, uri) in raw.iter().enumerate() {
+        if let Some(reason) = registrable_redirect(uri) {
+            check.push(format!("{at}[{index}]"), DetailCode::InvalidValue, reason);
+            bad = true;
+        }
+    }
+    let mut uris: Vec<String> = Vec::with_capacity(raw.len());
+    for uri in raw {
+        if !uris.contains(&uri) {
+            uris.push(uri);
+        }
+    }
+    (!bad).then_some(uris)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked(raw: &[&str]) -> (Option<Vec<String>>, Vec<String>) {
+        let mut check = Checker::default();
+        let uris = check_redirect_uris(
+            &mut check,
+            "redirect_uris",
+            raw.iter().map(|uri| (*uri).to_owned()).collect(),
+        );
+        let at = check
+            .into_invalid()
+            .0
+            .into_iter()
+            .map(|error| error.field)
+            .collect();
+        (uris, at)
+    }
+
+    #[test]
+    fn registered_redirect_uris_are_http_urls_with_a_host_and_no_query_kept_once() {
+        assert_eq!(
+            checked(&[
+                "https://a.example/cb",
+                "http://b.example",
+                "https://a.example/cb"
+            ]),
+            (
+                Some(vec![
+                    "https://a.example/cb".to_owned(),
+                    "http://b.example".to_owned()
+                ]),
+                vec![]
+            )
+        );
+        assert_eq!(
+            checked(&[
+                "https://a.example/cb",
+                "ftp://a.example",
+                "https://a.example/?x=1",
+                "https:///cb",
+                "https://a.example/#f"
+            ]),
+            (
+                None,
+                vec![
+                    "redirect_uris[1]".to_owned(),
+                    "redirect_uris[2]".to_owned(),
+                    "redirect_uris[3]".to_owned(),
+                    "redirect_uris[4]".to_owned()
+                ]
+            )
+        );
+        let many: Vec<String> = (0..=REDIRECT_URIS_MAX)
+            .map(|i| format!("https://a.example/{i}"))
+            .collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(checked(&many), (None, vec!["redirect_uris".to_owned()]));
+    }
 }

@@ -23,6 +23,7 @@ pub mod values;
 pub use audit::{Action, AuditEntry, TargetKind};
 pub use credentials::{
     Actor, ApiToken, EventFormat, Installation, OAuthClient, Principal, TokenKind,
+    check_redirect_uris,
 };
 pub use directory::{
     Department, DepartmentPatch, Member, MemberPatch, MemberStatus, NewDepartment, NewMember,

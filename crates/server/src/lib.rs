@@ -167,8 +167,8 @@ pub async fn serve_with(
     served
 }
 
-/// Background chores of a node: forget idle rate-limit buckets, purge expired credentials and the
-/// used proofs of work that expired.
+/// Background chores of a node: forget idle rate-limit buckets, purge expired credentials, the used
+/// proofs of work that expired and the public form uploads never submitted whose time ran out.
 async fn maintain(state: AppState) {
     let mut sweep = tokio::time::interval(LIMITER_SWEEP_INTERVAL);
     let mut purge = tokio::time::interval(CREDENTIAL_PURGE_INTERVAL);
@@ -183,6 +183,15 @@ async fn maintain(state: AppState) {
                 }
                 if let Err(error) = state.store().purge_spent_challenges().await {
                     tracing::warn!(%error, "could not forget expired proofs of work");
+                }
+                match state.store().purge_expired_form_uploads().await {
+                    Ok(purged) if purged.uploads == 0 => {}
+                    Ok(purged) => tracing::info!(
+                        uploads = purged.uploads,
+                        files = purged.files,
+                        "expired form uploads never submitted deleted"
+                    ),
+                    Err(error) => tracing::warn!(%error, "could not purge expired form uploads"),
                 }
             }
         }

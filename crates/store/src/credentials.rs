@@ -566,56 +566,6 @@ impl Tenant<'_> {
         Ok(())
     }
 
-    /// Replaces the client secret of an app this organization registered; the old secret stops working.
-    pub async fn rotate_client_secret(
-        &self,
-        ctx: &WriteContext,
-        id: InstallationId,
-        secret_digest: &[u8; 32],
-    ) -> Result<Installation> {
-        let mut tx = self.store.begin_tx().await?;
-        let mut conn = tx.conn();
-        let installation = self
-            .load_installation(&mut conn, id)
-            .await?
-            .ok_or_else(|| StoreError::not_found("installation"))?;
-        let changed = conn
-            .execute(
-                Sql::new(
-                    "UPDATE oauth_clients SET secret_digest = $3, updated_at = $4 \
-                     WHERE id = $1 AND owner_organization_id = $2",
-                )
-                .bind(installation.client_app_id)
-                .bind(self.org_id)
-                .bind(secret_digest.as_slice())
-                .bind(self.store.now()),
-            )
-            .await?;
-        if changed == 0 {
-            return Err(StoreError::conflict(
-                None,
-                DetailCode::Conflict,
-                "only the organization that registered the app can rotate its client secret",
-            ));
-        }
-        // Stream tickets opened with the old secret open nothing any more.
-        conn.execute(
-            Sql::new("DELETE FROM stream_tickets WHERE client_app_id = $1")
-                .bind(installation.client_app_id),
-        )
-        .await?;
-        self.audit_installation(
-            &mut conn,
-            ctx,
-            Action::SecretChanged,
-            Some(&installation),
-            Some(&installation),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(installation)
-    }
-
     async fn insert_token(
         &self,
         conn: &mut Conn<'_>,
@@ -658,7 +608,7 @@ impl Tenant<'_> {
             .transpose()
     }
 
-    async fn load_installation(
+    pub(crate) async fn load_installation(
         &self,
         conn: &mut Conn<'_>,
         id: InstallationId,
@@ -762,19 +712,39 @@ impl Tenant<'_> {
         before: Option<&Installation>,
         after: Option<&Installation>,
     ) -> Result<()> {
-        let id = after
-            .or(before)
-            .map(|installation| installation.id.to_string())
-            .unwrap_or_default();
+        let Some(id) = after.or(before).map(|installation| installation.id) else {
+            return Ok(());
+        };
+        self.audit_installation_change(
+            conn,
+            ctx,
+            action,
+            id,
+            before.map(audit::installation_snapshot),
+            after.map(audit::installation_snapshot),
+        )
+        .await
+    }
+
+    /// Audits a change of installation `id` with its snapshots before and after.
+    pub(crate) async fn audit_installation_change(
+        &self,
+        conn: &mut Conn<'_>,
+        ctx: &WriteContext,
+        action: Action,
+        id: InstallationId,
+        before: Option<serde_json::Value>,
+        after: Option<serde_json::Value>,
+    ) -> Result<()> {
         audit::record(
             conn,
             self,
             Change {
                 target_kind: TargetKind::Installation,
-                target_id: id,
+                target_id: id.to_string(),
                 action,
-                before: before.map(audit::installation_snapshot),
-                after: after.map(audit::installation_snapshot),
+                before,
+                after,
                 ctx,
             },
         )

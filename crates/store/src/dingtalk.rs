@@ -238,25 +238,34 @@ impl Tenant<'_> {
     pub async fn dingtalk_user(&self, userid: &str) -> Result<Option<DingTalkUser>> {
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
-        let mut row: Option<DingTalkUserRow> = conn
-            .fetch_optional(
-                Sql::new(select_users!(" AND u.userid = $2"))
+        let rows: Vec<DingTalkUserRow> = match userid.parse::<MemberId>() {
+            // Both ways in one query (at most a row each); the chosen userid wins below.
+            Ok(member_id) => {
+                conn.fetch_all(
+                    Sql::new(concat!(
+                        select_users!(" AND u.userid = $2"),
+                        " UNION ALL ",
+                        select_users!(" AND m.id = $3 AND u.userid IS NULL")
+                    ))
                     .bind(self.org_id)
-                    .bind(userid),
-            )
-            .await?;
-        if row.is_none()
-            && let Ok(member_id) = userid.parse::<MemberId>()
-        {
-            row = conn
-                .fetch_optional(
-                    Sql::new(select_users!(" AND m.id = $2 AND u.userid IS NULL"))
-                        .bind(self.org_id)
-                        .bind(member_id),
+                    .bind(userid)
+                    .bind(member_id),
                 )
-                .await?;
-        }
-        let Some(row) = row else {
+                .await?
+            }
+            Err(_) => {
+                conn.fetch_all(
+                    Sql::new(select_users!(" AND u.userid = $2"))
+                        .bind(self.org_id)
+                        .bind(userid),
+                )
+                .await?
+            }
+        };
+        let chosen = rows
+            .iter()
+            .position(|row| row.userid.as_deref() == Some(userid));
+        let Some(row) = rows.into_iter().nth(chosen.unwrap_or(0)) else {
             return Ok(None);
         };
         let mut users = self.dingtalk_users_of(&mut conn, vec![row]).await?;

@@ -2,16 +2,15 @@
 //! `0035_dingtalk_events`) keep beside the native tables: the userid an event names a member by (kept after
 //! the member is deleted, `dingtalk_former_users`), and the
 //! single-use grants of sign-in — `authCode`s (5 minutes) and refresh tokens — kept as digests, each bound
-//! to one installation and one member; and where an app's sign-in may send members back (its registered
-//! redirect URIs, migration `0041_client_redirect_uris`).
+//! to one installation and one member. Where an app's sign-in may send members back (its registered
+//! redirect URIs) is set in `clients`.
 
 use chrono::{DateTime, Utc};
-use tenon_model::{Action, DetailCode, InstallationId, MemberId, OAuthClient, OrgId, TargetKind};
+use tenon_model::{InstallationId, MemberId, OrgId};
 use uuid::Uuid;
 
-use crate::audit::{self, Change};
 use crate::exec::Sql;
-use crate::{Result, Store, StoreError, Tenant, WriteContext};
+use crate::{Result, Store, Tenant};
 
 /// What a sign-in grant is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,85 +39,6 @@ pub struct DingTalkGrant {
 }
 
 impl Tenant<'_> {
-    /// Replaces the redirect URIs of the app installed here as `id`, which this organization must have
-    /// registered (else a conflict, nothing changes). The URIs arrive checked (no whitespace in any).
-    /// Refuses (409, as [`Tenant::set_client_redirect_uris`] would) unless this organization registered
-    /// the installed app: a check before a change that must not half-apply.
-    pub async fn check_client_registered_here(&self, id: InstallationId) -> Result<()> {
-        let installation = self.installation(id).await?;
-        let here = self
-            .store
-            .find_client(&installation.client_id)
-            .await?
-            .is_some_and(|found| found.client.owner_org_id == self.org_id);
-        if here {
-            Ok(())
-        } else {
-            Err(StoreError::conflict(
-                None,
-                DetailCode::Conflict,
-                "only the organization that registered the app can change its redirect URIs",
-            ))
-        }
-    }
-
-    pub async fn set_client_redirect_uris(
-        &self,
-        ctx: &WriteContext,
-        id: InstallationId,
-        uris: &[String],
-    ) -> Result<OAuthClient> {
-        let installation = self.installation(id).await?;
-        let Some(before) = self.store.find_client(&installation.client_id).await? else {
-            return Err(StoreError::not_found("installation"));
-        };
-        let before = before.client;
-        let mut tx = self.store.begin_tx().await?;
-        let mut conn = tx.conn();
-        let changed = conn
-            .execute(
-                Sql::new(
-                    "UPDATE oauth_clients SET redirect_uris = $3, updated_at = $4 \
-                     WHERE id = $1 AND owner_organization_id = $2",
-                )
-                .bind(installation.client_app_id)
-                .bind(self.org_id)
-                .bind(uris.join(" "))
-                .bind(self.store.now()),
-            )
-            .await?;
-        if changed == 0 {
-            return Err(StoreError::conflict(
-                None,
-                DetailCode::Conflict,
-                "only the organization that registered the app can change its redirect URIs",
-            ));
-        }
-        let snapshot = |uris: &[String]| {
-            let mut value = audit::installation_snapshot(&installation);
-            value["redirect_uris"] = serde_json::json!(uris);
-            value
-        };
-        audit::record(
-            &mut conn,
-            self,
-            Change {
-                target_kind: TargetKind::Installation,
-                target_id: id.to_string(),
-                action: Action::Updated,
-                before: Some(snapshot(&before.redirect_uris)),
-                after: Some(snapshot(uris)),
-                ctx,
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(OAuthClient {
-            redirect_uris: uris.to_vec(),
-            ..before
-        })
-    }
-
     /// The userid DingTalk names a member by: the one chosen for it (`dingtalk_users`, or for a deleted
     /// member `dingtalk_former_users`), else its member id.
     pub async fn dingtalk_userid_of(&self, member_id: MemberId) -> Result<String> {

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::approvals::{ApprovalDetail, StoredProcess};
 use crate::apps::{NewApp, NewTable};
-use crate::exec::{Conn, Sql};
+use crate::exec::Conn;
 use crate::sql::SqlText;
 use crate::{Result, StoreError, Tenant, WriteContext};
 
@@ -240,9 +240,9 @@ impl Tenant<'_> {
     }
 
     /// What `GET /v1.0/workflow/processInstances` shows, read on one connection: the instance as
-    /// [`Self::approval`] has it, its table's schema, its record, its process's name and the members
-    /// it names (the originator, the assignees, the operation records' actors and members) as DingTalk
-    /// names them.
+    /// [`Self::approval`] has it, its table's schema, its record, its process's name (as the version
+    /// the instance runs on has it) and the members it names (the originator, the assignees, the
+    /// operation records' actors and members) as DingTalk names them.
     pub async fn dingtalk_instance(&self, id: ApprovalId) -> Result<DingTalkInstance> {
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
@@ -263,14 +263,9 @@ impl Tenant<'_> {
         members.sort_unstable();
         members.dedup();
         let people = self.people_on(&mut conn, &members).await?;
-        let process_name: Option<(String,)> = conn
-            .fetch_optional(
-                Sql::new("SELECT name FROM processes WHERE organization_id = $1 AND id = $2")
-                    .bind(self.org_id)
-                    .bind(instance.process_id),
-            )
-            .await?;
-        let (process_name,) = process_name.ok_or_else(|| StoreError::not_found("process"))?;
+        // The name of the version the instance runs on (no query): the process as it was started, as
+        // DingTalk's title keeps it, not a later draft's rename.
+        let process_name = detail.state.process.process.name.as_str().to_owned();
         let mut records = self
             .load_records(&mut conn, &schema, &[instance.record.id], None)
             .await?;

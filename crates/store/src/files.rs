@@ -2,6 +2,11 @@
 //! file uploaded twice is stored once), metadata in the `attachments` table of the organization.
 //!
 //! With several Tenon nodes, the files folder must be shared storage; the database does not hold bytes.
+//!
+//! One file may be named by several attachment rows, of any organizations. Bytes are removed only by
+//! [`Store::purge_expired_form_uploads`], and only when no row names them any more; a write of a file and
+//! the check before its removal are serialized per SHA-256 (see there), so a committed attachment always
+//! has its bytes.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -12,11 +17,27 @@ use tenon_model::{Action, AttachmentId, Invalid, TargetKind};
 use uuid::Uuid;
 
 use crate::audit::{self, Change};
-use crate::exec::Sql;
-use crate::{Result, StoreError, Tenant, WriteContext};
+use crate::exec::{Backend, Conn, Sql};
+use crate::{Result, Store, StoreError, Tenant, WriteContext};
 
 /// Largest file accepted, whatever a field allows (fields may set lower limits).
 pub const FILE_BYTES_MAX: usize = 100 * 1024 * 1024;
+
+/// Expired form uploads one purge transaction deletes at most.
+pub const FORM_UPLOADS_PURGED_PER_BATCH: u32 = 200;
+
+/// Batches one call of [`Store::purge_expired_form_uploads`] runs at most; what is left waits for the
+/// next call.
+const FORM_UPLOAD_PURGE_BATCHES_MAX: usize = 50;
+
+/// What one purge of expired form uploads removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgedUploads {
+    /// Attachment rows deleted (with their `form_uploads` rows).
+    pub uploads: u64,
+    /// Files removed from disk (those no other attachment row named).
+    pub files: u64,
+}
 
 /// A stored file's metadata.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +107,7 @@ impl Tenant<'_> {
     /// and audit entry in that transaction.
     pub(crate) async fn insert_attachment(
         &self,
-        conn: &mut crate::exec::Conn<'_>,
+        conn: &mut Conn<'_>,
         ctx: &WriteContext,
         filename: &str,
         content_type: &str,
@@ -99,6 +120,9 @@ impl Tenant<'_> {
             .ok_or_else(|| StoreError::Config("no files folder is configured".to_owned()))?;
         let sha256 = hex(&Sha256::digest(bytes));
         let path = blob_path(&dir, &sha256);
+        // Held until this transaction ends: a purge cannot remove the file between this check and the
+        // commit of the row that names it (see `Store::purge_expired_form_uploads`).
+        lock_file(conn, &sha256).await?;
         if tokio::fs::try_exists(&path).await.ok() != Some(true) {
             write_atomically(&path, bytes).await?;
         }
@@ -177,7 +201,7 @@ impl Tenant<'_> {
 
     pub(crate) async fn attachments_in(
         &self,
-        conn: &mut crate::exec::Conn<'_>,
+        conn: &mut Conn<'_>,
         ids: &[Uuid],
     ) -> Result<HashMap<Uuid, Attachment>> {
         let mut found = HashMap::with_capacity(ids.len());
@@ -198,6 +222,122 @@ impl Tenant<'_> {
         }
         Ok(found)
     }
+}
+
+impl Store {
+    /// Deletes the files visitors uploaded to public forms for a submission that never took them and
+    /// whose time ran out (`form_uploads`: `record_id IS NULL AND expires_at < now`): their attachment
+    /// rows (the `form_uploads` rows go with them), and their bytes when no attachment row of any
+    /// organization names the same SHA-256 any more. Runs in batches of
+    /// [`FORM_UPLOADS_PURGED_PER_BATCH`], one transaction each, from any node.
+    ///
+    /// The race with an upload of the same bytes: an upload checks whether the file exists (and writes
+    /// it if not) and inserts its row in one transaction; the purge asks whether a row still names the
+    /// file and removes it in one transaction. The two are serialized per SHA-256 — on SQLite by the one
+    /// write lock every write transaction takes at its start (`BEGIN IMMEDIATE`), on PostgreSQL by a
+    /// transaction advisory lock on the SHA-256 that both take before looking at the file. So either
+    /// the upload commits first and the purge, asking after it under the lock, sees its row and keeps
+    /// the file; or the purge removes the file first and the upload, looking after it, finds none and
+    /// writes the bytes again. A purge whose commit fails after it removed files leaves only expired,
+    /// untaken rows without bytes, which no submission can use and the next purge deletes. On
+    /// PostgreSQL the candidates are locked `FOR UPDATE SKIP LOCKED`: two nodes purge different rows,
+    /// and a row a submission is taking (at its very expiry) is left for the next purge, which sees it
+    /// taken.
+    pub async fn purge_expired_form_uploads(&self) -> Result<PurgedUploads> {
+        let mut purged = PurgedUploads::default();
+        for _ in 0..FORM_UPLOAD_PURGE_BATCHES_MAX {
+            let batch = self.purge_form_upload_batch().await?;
+            purged.uploads += batch.uploads;
+            purged.files += batch.files;
+            if batch.uploads < u64::from(FORM_UPLOADS_PURGED_PER_BATCH) {
+                break;
+            }
+        }
+        Ok(purged)
+    }
+
+    async fn purge_form_upload_batch(&self) -> Result<PurgedUploads> {
+        let now = self.now();
+        let mut tx = self.begin_tx().await?;
+        let mut conn = tx.conn();
+        let candidates = match conn.backend() {
+            Backend::Postgres => Sql::new(
+                "SELECT u.organization_id, u.attachment_id, a.sha256 FROM form_uploads u \
+                 JOIN attachments a ON a.organization_id = u.organization_id AND a.id = u.attachment_id \
+                 WHERE u.record_id IS NULL AND u.expires_at < $1 \
+                 ORDER BY u.expires_at LIMIT $2 FOR UPDATE OF u SKIP LOCKED",
+            ),
+            Backend::Sqlite => Sql::new(
+                "SELECT u.organization_id, u.attachment_id, a.sha256 FROM form_uploads u \
+                 JOIN attachments a ON a.organization_id = u.organization_id AND a.id = u.attachment_id \
+                 WHERE u.record_id IS NULL AND u.expires_at < $1 \
+                 ORDER BY u.expires_at LIMIT $2",
+            ),
+        };
+        let expired: Vec<(Uuid, Uuid, String)> = conn
+            .fetch_all(candidates.bind(now).bind(FORM_UPLOADS_PURGED_PER_BATCH))
+            .await?;
+        let mut purged = PurgedUploads::default();
+        for (org_id, attachment_id, _) in &expired {
+            purged.uploads += conn
+                .execute(
+                    Sql::new("DELETE FROM attachments WHERE organization_id = $1 AND id = $2")
+                        .bind(*org_id)
+                        .bind(*attachment_id),
+                )
+                .await?;
+        }
+        // Sorted and once each: two purges take their locks in the same order.
+        let mut files: Vec<String> = expired.into_iter().map(|(_, _, sha256)| sha256).collect();
+        files.sort_unstable();
+        files.dedup();
+        for sha256 in &files {
+            lock_file(&mut conn, sha256).await?;
+            let named: Option<(Uuid,)> = conn
+                .fetch_optional(
+                    Sql::new("SELECT id FROM attachments WHERE sha256 = $1 LIMIT 1")
+                        .bind(sha256.as_str()),
+                )
+                .await?;
+            if named.is_some() {
+                continue;
+            }
+            let Some(dir) = &self.files_dir else {
+                continue;
+            };
+            let path = blob_path(dir, sha256);
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => purged.files += 1,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => {
+                    return Err(StoreError::Config(format!(
+                        "cannot remove the file {}: {error}",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(purged)
+    }
+}
+
+/// Serializes, until the transaction ends, whoever writes or removes the file of `sha256` (see
+/// [`Store::purge_expired_form_uploads`]): a transaction advisory lock on PostgreSQL; nothing on SQLite,
+/// whose write transactions hold the database's one write lock from their start.
+async fn lock_file(conn: &mut Conn<'_>, sha256: &str) -> Result<()> {
+    if conn.backend() == Backend::Postgres {
+        conn.execute(Sql::new("SELECT pg_advisory_xact_lock($1)").bind(file_lock_key(sha256)))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The advisory lock key of a file: the first 64 bits of its SHA-256 (uniform already; a collision with
+/// another lock only makes one wait).
+fn file_lock_key(sha256: &str) -> i64 {
+    let prefix = sha256.get(..16).unwrap_or(sha256);
+    u64::from_str_radix(prefix, 16).map_or(0, |bits| i64::from_ne_bytes(bits.to_ne_bytes()))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -26,6 +26,7 @@ mod authors;
 #[cfg(feature = "bench")]
 pub mod baseline;
 mod cache;
+mod clients;
 mod clock;
 pub mod connections;
 mod credentials;
@@ -80,7 +81,7 @@ pub use directory::{DEPARTMENT_DEPTH_MAX, MEMBER_DEPARTMENTS_MAX, MemberFilter};
 pub use error::StoreError;
 pub use events::EVENTS_PER_READ_MAX;
 pub use exec::Backend;
-pub use files::{Attachment, FILE_BYTES_MAX};
+pub use files::{Attachment, FILE_BYTES_MAX, FORM_UPLOADS_PURGED_PER_BATCH, PurgedUploads};
 pub use organizations::NewOrganization;
 pub use records::render;
 pub use records::{

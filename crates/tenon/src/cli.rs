@@ -278,6 +278,10 @@ pub struct ClientCreateArgs {
     /// camelCase data).
     #[arg(long, value_parser = ["native", "dingtalk"])]
     pub event_format: Option<String>,
+    /// Where DingTalk-style sign-in (`/oauth2/authorize`) may send a member back: an http:// or https://
+    /// URL with a host, no query or fragment. Repeat it for several (at most 10).
+    #[arg(long = "redirect-uri", value_name = "URL")]
+    pub redirect_uris: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

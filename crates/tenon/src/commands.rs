@@ -169,7 +169,11 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             let rate_limit = check.optional("--rate-limit", args.rate_limit, |raw| {
                 RateLimit::parse(&raw)
             });
-            let (Some(name), Some(scopes), Some(rate_limit)) = (name, scopes, rate_limit) else {
+            let redirect_uris =
+                tenon_model::check_redirect_uris(&mut check, "--redirect-uri", args.redirect_uris);
+            let (Some(name), Some(scopes), Some(rate_limit), Some(redirect_uris)) =
+                (name, scopes, rate_limit, redirect_uris)
+            else {
                 return Err(check.into_invalid().into());
             };
             let store = open(&cli.storage).await?;
@@ -185,7 +189,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                         secret_digest: secret.digest.0,
                         scopes,
                         rate_limit,
-                        redirect_uris: Vec::new(),
+                        redirect_uris,
                     },
                 )
                 .await?;

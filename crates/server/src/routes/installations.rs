@@ -125,36 +125,11 @@ fn parse_redirect_uris(
     check: &mut Checker,
     raw: Option<Vec<String>>,
 ) -> Option<Option<Vec<String>>> {
-    let raw = match raw {
-        None => return Some(None),
-        Some(raw) => raw,
-    };
-    let mut bad = false;
-    if raw.len() > REDIRECT_URIS_MAX {
-        check.too_many("redirect_uris", REDIRECT_URIS_MAX, "too many redirect URIs");
-        bad = true;
+    match raw {
+        None => Some(None),
+        Some(raw) => tenon_model::check_redirect_uris(check, "redirect_uris", raw).map(Some),
     }
-    for (index, uri) in raw.iter().enumerate() {
-        if let Some(reason) = crate::routes::dingtalk::signin::registrable_redirect(uri) {
-            check.push(
-                format!("redirect_uris[{index}]"),
-                tenon_model::DetailCode::InvalidValue,
-                reason,
-            );
-            bad = true;
-        }
-    }
-    let mut uris: Vec<String> = Vec::with_capacity(raw.len());
-    for uri in raw {
-        if !uris.contains(&uri) {
-            uris.push(uri);
-        }
-    }
-    (!bad).then_some(Some(uris))
 }
-
-/// Redirect URIs an app may register at most.
-const REDIRECT_URIS_MAX: usize = 10;
 
 async fn owner_of(state: &AppState, installation: &Installation) -> ApiResult<Option<OAuthClient>> {
     Ok(state

@@ -13,6 +13,8 @@
 //! marked `idempotent`); otherwise the step becomes `unknown_outcome`, `flow.step.unknown_outcome` is
 //! appended and the run waits for a person (`POST …/steps/{step}/resolve`).
 
+use std::ops::ControlFlow;
+
 use chrono::Duration;
 use serde_json::{Map, Value, json};
 use tenon_flows::StepStatus;
@@ -154,38 +156,16 @@ impl Tenant<'_> {
             Action::Email(spec) => self.email_call(conn, run, compiled, index, spec).await?,
             Action::Sql(spec) => self.sql_call(conn, run, compiled, index, spec).await?,
             Action::Voucher(spec) => {
-                match self.voucher_call(conn, run, compiled, index, spec).await? {
-                    Some(call) => call,
-                    None => {
-                        // No voucher (a sync that only reversed, or none): nothing to push.
-                        self.journal(
-                            conn,
-                            run.id,
-                            key,
-                            at,
-                            step.action.type_name(),
-                            StepStatus::Succeeded,
-                            attempts,
-                            None,
-                            Some(json!({"voucher": null})),
-                            Some(json!({"pushed": false, "voucher_id": null})),
-                            None,
-                        )
-                        .await
-                        .map_err(|e| StepFailure::store(e, &none))?;
-                        return Ok(Advance::Continue);
-                    }
+                match self
+                    .voucher_step(conn, run, compiled, index, spec, attempts)
+                    .await?
+                {
+                    ControlFlow::Continue(call) => call,
+                    ControlFlow::Break(ended) => return Ok(ended),
                 }
             }
             _ => return Err(refused(format!("step {key} is not an outside step"))),
         };
-        if let Action::Voucher(spec) = &step.action
-            && let Some(ended) = self
-                .claim_push(conn, run, compiled, index, spec, &call, attempts)
-                .await?
-        {
-            return Ok(ended);
-        }
         let input = journal_input(&call);
         self.journal(
             conn,

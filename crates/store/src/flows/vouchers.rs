@@ -4,9 +4,11 @@
 //! model, U8's EAI voucher document), the connection's secrets opened; then the push claimed in the
 //! organization's memory of pushes ([`super::pushes`]): a voucher pushed before is answered from it.
 
-use serde_json::Value;
+use std::ops::ControlFlow;
+
+use serde_json::{Value, json};
 use tenon_flows::StepStatus;
-use tenon_flows::compile::CompiledFlow;
+use tenon_flows::compile::{CompiledFlow, CompiledStep};
 use tenon_flows::connection::Auth;
 use tenon_flows::kingdee::{self, Login, Push};
 use tenon_flows::retry::Failure;
@@ -34,27 +36,88 @@ pub enum VoucherPush {
 }
 
 impl Tenant<'_> {
-    /// Claims `call`'s push before it is journaled `running` (see [`super::pushes`]): `None` → send it;
-    /// else the step ended here (answered from the memory, or waiting for a person).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn claim_push(
+    /// A voucher step, before it is journaled `running`: its request, built and claimed in the
+    /// organization's memory of pushes (`Continue`: send it); or the step ended here (`Break`: no
+    /// voucher to push, a push answered from the memory, or waiting for a person).
+    pub(super) async fn voucher_step(
         &self,
         conn: &mut Conn<'_>,
         run: &FlowRun,
         compiled: &CompiledFlow,
         index: usize,
         spec: &VoucherSpec,
-        call: &OutsideCall,
         attempts: i32,
-    ) -> std::result::Result<Option<Advance>, StepFailure> {
+    ) -> std::result::Result<ControlFlow<Advance, OutsideCall>, StepFailure> {
         let step = &compiled.steps[index];
+        let at = position(compiled, &step.key);
+        let values = self
+            .step_values(conn, run, compiled, index, &[spec.voucher.as_str()])
+            .await?;
+        let Some(call) = self
+            .voucher_call(conn, run, &step.key, spec, &values[0])
+            .await?
+        else {
+            // No voucher (a sync that only reversed, or none): nothing to push.
+            let input = json!({"voucher": null});
+            let output = json!({"pushed": false, "voucher_id": null});
+            return self
+                .voucher_step_done(conn, run, step, at, attempts, input, output)
+                .await;
+        };
+        self.claim_push(conn, run, step, at, spec, call, attempts)
+            .await
+    }
+
+    /// Journals the step `succeeded` without a request sent: the run goes on.
+    #[allow(clippy::too_many_arguments)]
+    async fn voucher_step_done(
+        &self,
+        conn: &mut Conn<'_>,
+        run: &FlowRun,
+        step: &CompiledStep,
+        at: i32,
+        attempts: i32,
+        input: Value,
+        output: Value,
+    ) -> std::result::Result<ControlFlow<Advance, OutsideCall>, StepFailure> {
+        self.journal(
+            conn,
+            run.id,
+            &step.key,
+            at,
+            step.action.type_name(),
+            StepStatus::Succeeded,
+            attempts,
+            None,
+            Some(input),
+            Some(output),
+            None,
+        )
+        .await
+        .map_err(|e| StepFailure::store(e, &Value::Null))?;
+        Ok(ControlFlow::Break(Advance::Continue))
+    }
+
+    /// Claims `call`'s push (see [`super::pushes`]): `Continue` → send it; else the step ended here
+    /// (answered from the memory, or waiting for a person).
+    #[allow(clippy::too_many_arguments)]
+    async fn claim_push(
+        &self,
+        conn: &mut Conn<'_>,
+        run: &FlowRun,
+        step: &CompiledStep,
+        at: i32,
+        spec: &VoucherSpec,
+        call: OutsideCall,
+        attempts: i32,
+    ) -> std::result::Result<ControlFlow<Advance, OutsideCall>, StepFailure> {
         let key = step.key.as_str();
         let voucher_id = match call.voucher.as_deref() {
             Some(VoucherPush::Kingdee(push)) => push.voucher_id.clone(),
             Some(VoucherPush::YonyouU8 { voucher_id }) => voucher_id.clone(),
-            None => return Ok(None),
+            None => return Ok(ControlFlow::Continue(call)),
         };
-        let input = serde_json::json!({"voucher": voucher_id, "connection": spec.connection});
+        let input = json!({"voucher": voucher_id, "connection": spec.connection});
         let Ok(voucher) = voucher_id.parse::<VoucherId>() else {
             return Err(StepFailure::mapping("not a voucher's id", &input));
         };
@@ -73,26 +136,12 @@ impl Tenant<'_> {
             )
             .await
             .map_err(|e| StepFailure::store(e, &input))?;
-        let at = position(compiled, key);
         match claimed {
-            Claimed::Send => Ok(None),
+            Claimed::Send => Ok(ControlFlow::Continue(call)),
             Claimed::Pushed { output, run: first } => {
-                self.journal(
-                    conn,
-                    run.id,
-                    key,
-                    at,
-                    step.action.type_name(),
-                    StepStatus::Succeeded,
-                    attempts,
-                    None,
-                    Some(input),
-                    Some(remembered(output, &voucher_id, first)),
-                    None,
-                )
-                .await
-                .map_err(|e| StepFailure::store(e, &Value::Null))?;
-                Ok(Some(Advance::Continue))
+                let output = remembered(output, &voucher_id, first);
+                self.voucher_step_done(conn, run, step, at, attempts, input, output)
+                    .await
             }
             // Nothing was sent: asking again later is safe.
             Claimed::Busy(reason) => Err(StepFailure {
@@ -108,7 +157,7 @@ impl Tenant<'_> {
                     status: StepStatus::Running,
                     attempts,
                     branch: None,
-                    input: Some(journal_input(call)),
+                    input: Some(journal_input(&call)),
                     output: None,
                     error: None,
                     started_at: None,
@@ -125,25 +174,22 @@ impl Tenant<'_> {
                 )
                 .await
                 .map_err(|e| StepFailure::store(e, &Value::Null))?;
-                Ok(Some(Advance::Waiting))
+                Ok(ControlFlow::Break(Advance::Waiting))
             }
         }
     }
 
-    /// A voucher step's request; `None` when the formula gives no voucher (nothing to push).
-    pub(super) async fn voucher_call(
+    /// A voucher step's request for the voucher its formula gave (`given`); `None` when it gave none
+    /// (nothing to push).
+    async fn voucher_call(
         &self,
         conn: &mut Conn<'_>,
         run: &FlowRun,
-        compiled: &CompiledFlow,
-        index: usize,
+        key: &str,
         spec: &VoucherSpec,
+        given: &Value,
     ) -> std::result::Result<Option<OutsideCall>, StepFailure> {
-        let key = compiled.steps[index].key.as_str();
-        let values = self
-            .step_values(conn, run, compiled, index, &[spec.voucher.as_str()])
-            .await?;
-        let given = match &values[0] {
+        let given = match given {
             Value::String(text) => text.trim().to_owned(),
             Value::Array(items) if items.len() == 1 => {
                 items[0].as_str().unwrap_or_default().trim().to_owned()
@@ -154,7 +200,7 @@ impl Tenant<'_> {
         if given.is_empty() {
             return Ok(None);
         }
-        let input = serde_json::json!({"voucher": given});
+        let input = json!({"voucher": given});
         let Ok(voucher_id) = given.parse::<VoucherId>() else {
             return Err(StepFailure::mapping(
                 format!("voucher: {given:?} is not a voucher's id"),

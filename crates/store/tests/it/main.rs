@@ -19,6 +19,7 @@ mod credentials;
 mod deliveries;
 mod directory;
 mod events;
+mod form_uploads;
 mod idle;
 mod indexes;
 mod ledger;

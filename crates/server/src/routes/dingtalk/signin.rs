@@ -48,8 +48,8 @@ oapi_answer!(UserInfoAnswer, UserInfoResponse);
 const CODE_TTL: TimeDelta = TimeDelta::minutes(5);
 /// How long a `refreshToken` may be spent.
 const REFRESH_TTL: TimeDelta = TimeDelta::days(30);
-/// Characters of a `redirect_uri` or `state` at most.
-const REDIRECT_CHARS_MAX: usize = 2000;
+/// Characters of a `state` at most (as of a `redirect_uri`).
+const STATE_CHARS_MAX: usize = tenon_model::credentials::REDIRECT_URI_CHARS_MAX;
 
 /// `GET /oauth2/authorize`. DingTalk's other parameters (`response_type`, `scope`, `prompt`) are accepted
 /// and ignored.
@@ -114,7 +114,7 @@ pub async fn dingtalk_authorize(
         .redirect_uri
         .filter(|uri| !uri.is_empty())
         .ok_or_else(|| bad_parameter("redirect_uri", DetailCode::Required, "is required"))?;
-    if redirect_problem(&redirect).is_some() {
+    if tenon_model::credentials::redirect_problem(&redirect).is_some() {
         return Err(bad_parameter(
             "redirect_uri",
             DetailCode::InvalidValue,
@@ -144,9 +144,9 @@ pub async fn dingtalk_authorize(
         ));
     }
     let state_text = params.state.unwrap_or_default();
-    if state_text.chars().count() > REDIRECT_CHARS_MAX {
+    if state_text.chars().count() > STATE_CHARS_MAX {
         return Err(ApiError::invalid_request("state: too long")
-            .with_detail(tenon_model::Reason::too_long(REDIRECT_CHARS_MAX).at("state")));
+            .with_detail(tenon_model::Reason::too_long(STATE_CHARS_MAX).at("state")));
     }
     let Some(viewer) = crate::auth::session_viewer(&state, &headers).await? else {
         let wanted = uri.path_and_query().map_or("/", |path| path.as_str());
@@ -182,26 +182,6 @@ pub async fn dingtalk_authorize(
     query.append_pair("state", &state_text);
     let separator = if redirect.contains('?') { '&' } else { '?' };
     Ok(found(&format!("{redirect}{separator}{}", query.finish())))
-}
-
-/// Why `uri` cannot be a sign-in's `redirect_uri` (`http://` or `https://`, no fragment, whitespace
-/// or control characters, at most 2000 characters), if it cannot.
-fn redirect_problem(uri: &str) -> Option<&'static str> {
-    let lower = uri.to_ascii_lowercase();
-    let bad = !(lower.starts_with("http://") || lower.starts_with("https://"))
-        || uri.contains('#')
-        || uri.chars().any(|c| c.is_control() || c.is_whitespace())
-        || uri.chars().count() > REDIRECT_CHARS_MAX;
-    bad.then_some("must be an http:// or https:// URL without a fragment, at most 2000 characters")
-}
-
-/// Why `uri` cannot be registered as an app's redirect URI (as [`redirect_problem`], and no query: a
-/// `redirect_uri` is matched without its query), if it cannot.
-pub(crate) fn registrable_redirect(uri: &str) -> Option<&'static str> {
-    let host = uri.split_once("://").map_or("", |(_, rest)| rest);
-    redirect_problem(uri)
-        .or_else(|| uri.contains('?').then_some("must not have a query"))
-        .or_else(|| (host.is_empty() || host.starts_with('/')).then_some("must name a host"))
 }
 
 /// The page refusing a sign-in (400): what was refused, in both languages, naming the app; nothing

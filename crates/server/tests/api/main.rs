@@ -49,6 +49,7 @@ mod exchange;
 mod field_check;
 mod flow_approvals;
 mod flow_calls;
+mod flow_links;
 mod flow_http;
 mod flow_loops;
 mod flow_messages;

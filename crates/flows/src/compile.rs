@@ -22,6 +22,7 @@ use crate::trigger::{On, Watch};
 
 mod approval;
 mod more;
+mod notify;
 mod outside;
 
 use approval::compile_trigger;
@@ -124,7 +125,11 @@ pub enum Action {
         condition: String,
     },
     Notify {
-        members: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        members: Option<String>,
+        /// Custom role keys, resolved to their members when the step runs.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        roles: Vec<String>,
         title: Option<String>,
         text: String,
     },
@@ -696,25 +701,7 @@ impl Compiler<'_> {
                 title,
                 text,
                 ..
-            } => {
-                if channel != "inbox" {
-                    self.check.push(
-                        format!("{}.channel", self.at),
-                        DetailCode::NotAllowed,
-                        format!("the {channel} channel is not available in this version of Tenon; use inbox"),
-                    );
-                }
-                if let Some(title) = title {
-                    self.template("title", title);
-                }
-                self.template("text", text);
-                let members = self.formula("to.members", &to.members)?;
-                Some(Action::Notify {
-                    members: members.stored().to_owned(),
-                    title: title.clone(),
-                    text: text.clone(),
-                })
-            }
+            } => self.notify(channel, to, title.as_deref(), text),
             Step::Wait {
                 duration,
                 until,

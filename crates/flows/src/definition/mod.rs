@@ -332,7 +332,17 @@ fn inbox() -> String {
 #[serde(deny_unknown_fields)]
 pub struct Recipients {
     /// A formula giving member ids (a member field, a list of ids, one id).
-    pub members: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members: Option<String>,
+    /// Keys of custom roles (`/api/v1/roles`): their members when the step runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// Phone numbers of people who are not members: refused at publish (use an `sms` step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phones: Option<String>,
+    /// E-mail addresses of people who are not members: refused at publish (use an `email` step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emails: Option<String>,
 }
 
 impl Step {

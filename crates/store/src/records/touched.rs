@@ -19,8 +19,8 @@ use super::computed::Schemas;
 use super::render::Names;
 use super::write::IDS_PER_STATEMENT;
 use crate::audit::{self, Change};
-use crate::flows::watch::Watched;
 use crate::exec::{Arg, Conn};
+use crate::flows::watch::Watched;
 use crate::sql::SqlText;
 use crate::{Result, Tenant, WriteContext};
 

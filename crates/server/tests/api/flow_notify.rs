@@ -18,12 +18,10 @@ fn notify_flow(key: &str, to: Value) -> Value {
     })
 }
 
+/// The texts of a member's inbox.
 async fn inbox(app: &TestApp, token: &str) -> Vec<String> {
-    app.get("/api/v1/me/notifications", token)
+    crate::approval_reminders::inbox(app, token)
         .await
-        .expect(StatusCode::OK)["items"]
-        .as_array()
-        .unwrap()
         .iter()
         .map(|n| n["text"].as_str().unwrap().to_owned())
         .collect()

@@ -132,6 +132,9 @@ pub enum Action {
         roles: Vec<String>,
         title: Option<String>,
         text: String,
+        /// Inside a `for_each`: collected per recipient and sent when the loop ends.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        per_recipient: bool,
     },
     /// `seconds` (a `for`), or `until` (a stored formula) with its wall time `at` (`HH:MM:SS`) and zone.
     Wait {
@@ -475,6 +478,16 @@ pub fn compile_with(
                 processes,
                 &at,
             ),
+            Step::Notify {
+                collect: Some(_), ..
+            } => {
+                check.push(
+                    format!("{at}.collect"),
+                    DetailCode::NotAllowed,
+                    "collect belongs to a notify inside a for_each",
+                );
+                None
+            }
             _ => c.step(step, tables),
         };
         compiled.steps.push(CompiledStep {
@@ -700,8 +713,9 @@ impl Compiler<'_> {
                 to,
                 title,
                 text,
+                collect,
                 ..
-            } => self.notify(channel, to, title.as_deref(), text),
+            } => self.notify(channel, to, title.as_deref(), text, collect.as_deref()),
             Step::Wait {
                 duration,
                 until,

@@ -1,9 +1,10 @@
 //! Publish checks of the `notify` step: its channel, templates and recipients (`to.members`, a formula
-//! giving member ids; `to.roles`, custom role keys). Whether the roles exist is the store's check, made
+//! giving member ids; `to.roles`, custom role keys) and `collect` (`per_recipient`, inside a `for_each`
+//! only: the top level refuses it). Whether the roles exist is the store's check, made
 //! when the file is published.
 
-use tenon_model::DetailCode;
 use tenon_model::apps::ApiKey;
+use tenon_model::{DetailCode, FieldError};
 
 use super::{Action, Compiler};
 use crate::definition::Recipients;
@@ -15,8 +16,19 @@ impl Compiler<'_> {
         to: &Recipients,
         title: Option<&str>,
         text: &str,
+        collect: Option<&str>,
     ) -> Option<Action> {
         let here = self.at.to_owned();
+        if let Some(collect) = collect.filter(|c| *c != "per_recipient") {
+            self.check.add(
+                FieldError::new(
+                    format!("{here}.collect"),
+                    DetailCode::NotOneOf,
+                    format!("collect is per_recipient, not {collect}"),
+                )
+                .with("allowed", vec!["per_recipient".to_owned()]),
+            );
+        }
         if channel != "inbox" {
             self.check.push(
                 format!("{here}.channel"),
@@ -68,6 +80,7 @@ impl Compiler<'_> {
             roles: to.roles.clone(),
             title: title.map(str::to_owned),
             text: text.to_owned(),
+            per_recipient: collect.is_some(),
         })
     }
 }

@@ -227,6 +227,10 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         title: Option<String>,
         text: String,
+        /// `per_recipient` (inside a `for_each`): each recipient gets one message when the loop ends,
+        /// its text the lines of the items that named them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        collect: Option<String>,
     },
     /// Waits `for` a duration (`90s`, `5m`, `1h30m`, `3d`, `2w`, or ISO 8601 `PT1H`), or `until` a
     /// formula's date (00:00 in the zone, or the wall time `at`) or instant.

@@ -327,6 +327,7 @@ impl Tenant<'_> {
                 roles,
                 title,
                 text,
+                per_recipient,
             } => {
                 let ids = match members {
                     Some(members) => ids_of(&scope.eval(&formula(members)?, context, None, eval)),
@@ -365,6 +366,15 @@ impl Tenant<'_> {
                     .transpose()
                     .map_err(|reason| StepFailure::mapping(format!("title: {reason}"), &none))?;
                 let input = json!({"members": member_ids.iter().map(ToString::to_string).collect::<Vec<_>>(), "roles": roles, "title": title, "text": body});
+                if *per_recipient {
+                    // The enclosing for_each collects the item's message and sends when it ends.
+                    let output = json!({"members": input["members"]});
+                    return Ok(Outcome {
+                        input,
+                        output,
+                        branch: None,
+                    });
+                }
                 let source = json!({
                     "flow": run.flow_key,
                     "flow_id": run.flow_id.to_string(),

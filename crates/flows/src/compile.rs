@@ -22,6 +22,7 @@ use crate::trigger::{On, Watch};
 
 mod approval;
 mod more;
+mod notify;
 mod outside;
 
 use approval::compile_trigger;
@@ -124,9 +125,16 @@ pub enum Action {
         condition: String,
     },
     Notify {
-        members: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        members: Option<String>,
+        /// Custom role keys, resolved to their members when the step runs.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        roles: Vec<String>,
         title: Option<String>,
         text: String,
+        /// Inside a `for_each`: collected per recipient and sent when the loop ends.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        per_recipient: bool,
     },
     /// `seconds` (a `for`), or `until` (a stored formula) with its wall time `at` (`HH:MM:SS`) and zone.
     Wait {
@@ -470,6 +478,16 @@ pub fn compile_with(
                 processes,
                 &at,
             ),
+            Step::Notify {
+                collect: Some(_), ..
+            } => {
+                check.push(
+                    format!("{at}.collect"),
+                    DetailCode::NotAllowed,
+                    "collect belongs to a notify inside a for_each",
+                );
+                None
+            }
             _ => c.step(step, tables),
         };
         compiled.steps.push(CompiledStep {
@@ -695,26 +713,9 @@ impl Compiler<'_> {
                 to,
                 title,
                 text,
+                collect,
                 ..
-            } => {
-                if channel != "inbox" {
-                    self.check.push(
-                        format!("{}.channel", self.at),
-                        DetailCode::NotAllowed,
-                        format!("the {channel} channel is not available in this version of Tenon; use inbox"),
-                    );
-                }
-                if let Some(title) = title {
-                    self.template("title", title);
-                }
-                self.template("text", text);
-                let members = self.formula("to.members", &to.members)?;
-                Some(Action::Notify {
-                    members: members.stored().to_owned(),
-                    title: title.clone(),
-                    text: text.clone(),
-                })
-            }
+            } => self.notify(channel, to, title.as_deref(), text, collect.as_deref()),
             Step::Wait {
                 duration,
                 until,

@@ -227,6 +227,10 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         title: Option<String>,
         text: String,
+        /// `per_recipient` (inside a `for_each`): each recipient gets one message when the loop ends,
+        /// its text the lines of the items that named them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        collect: Option<String>,
     },
     /// Waits `for` a duration (`90s`, `5m`, `1h30m`, `3d`, `2w`, or ISO 8601 `PT1H`), or `until` a
     /// formula's date (00:00 in the zone, or the wall time `at`) or instant.
@@ -332,7 +336,17 @@ fn inbox() -> String {
 #[serde(deny_unknown_fields)]
 pub struct Recipients {
     /// A formula giving member ids (a member field, a list of ids, one id).
-    pub members: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members: Option<String>,
+    /// Keys of custom roles (`/api/v1/roles`): their members when the step runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// Phone numbers of people who are not members: refused at publish (use an `sms` step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phones: Option<String>,
+    /// E-mail addresses of people who are not members: refused at publish (use an `email` step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emails: Option<String>,
 }
 
 impl Step {

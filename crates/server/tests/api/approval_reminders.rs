@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::approvals::{approval_events, running_task};
 use crate::{TestApp, api_tests};
 
-async fn inbox(app: &TestApp, token: &str) -> Vec<Value> {
+pub(crate) async fn inbox(app: &TestApp, token: &str) -> Vec<Value> {
     app.get("/api/v1/me/notifications", token)
         .await
         .expect(StatusCode::OK)["items"]

@@ -67,7 +67,11 @@ impl Tenant<'_> {
             .ok_or_else(|| StoreError::not_found("role"))
     }
 
-    async fn load_role(&self, conn: &mut Conn<'_>, key: &str) -> Result<Option<OrgRole>> {
+    pub(crate) async fn load_role(
+        &self,
+        conn: &mut Conn<'_>,
+        key: &str,
+    ) -> Result<Option<OrgRole>> {
         let row: Option<RoleRow> = conn
             .fetch_optional(
                 Sql::new(

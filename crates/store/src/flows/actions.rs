@@ -324,11 +324,15 @@ impl Tenant<'_> {
             }
             Action::Notify {
                 members,
+                roles,
                 title,
                 text,
+                per_recipient,
             } => {
-                let value = scope.eval(&formula(members)?, context, None, eval);
-                let ids = ids_of(&value);
+                let ids = match members {
+                    Some(members) => ids_of(&scope.eval(&formula(members)?, context, None, eval)),
+                    None => Vec::new(),
+                };
                 let mut member_ids = Vec::new();
                 for id in &ids {
                     member_ids.push(id.parse::<MemberId>().map_err(|_| {
@@ -337,6 +341,20 @@ impl Tenant<'_> {
                             &json!({"members": ids}),
                         )
                     })?);
+                }
+                // A role's members as they are when the step runs.
+                for role in roles {
+                    let found = self
+                        .load_role(conn, role)
+                        .await
+                        .map_err(|e| StepFailure::store(e, &json!({"roles": roles})))?;
+                    let Some(found) = found else {
+                        return Err(StepFailure::mapping(
+                            format!("the organization has no role {role}"),
+                            &json!({"roles": roles}),
+                        ));
+                    };
+                    member_ids.extend(found.member_ids);
                 }
                 member_ids.sort();
                 member_ids.dedup();
@@ -347,7 +365,16 @@ impl Tenant<'_> {
                     .map(|title| render(title, context))
                     .transpose()
                     .map_err(|reason| StepFailure::mapping(format!("title: {reason}"), &none))?;
-                let input = json!({"members": member_ids.iter().map(ToString::to_string).collect::<Vec<_>>(), "title": title, "text": body});
+                let input = json!({"members": member_ids.iter().map(ToString::to_string).collect::<Vec<_>>(), "roles": roles, "title": title, "text": body});
+                if *per_recipient {
+                    // The enclosing for_each collects the item's message and sends when it ends.
+                    let output = json!({"members": input["members"]});
+                    return Ok(Outcome {
+                        input,
+                        output,
+                        branch: None,
+                    });
+                }
                 let source = json!({
                     "flow": run.flow_key,
                     "flow_id": run.flow_id.to_string(),

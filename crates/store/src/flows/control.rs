@@ -18,7 +18,7 @@ use tenon_flows::StepStatus;
 use tenon_flows::compile::{Action, CompiledFlow};
 use tenon_flows::scope::{ids_of, record_json, value_json};
 use tenon_model::apps::formula;
-use tenon_model::{RecordId, TimeZone};
+use tenon_model::{MemberId, RecordId, TimeZone};
 
 use super::FlowRun;
 use super::actions::{Outcome, Step, StepFailure, context};
@@ -206,6 +206,12 @@ impl Tenant<'_> {
             .find(|entry| entry.key == step.key)
             .and_then(|entry| entry.input.clone())
             .filter(|input| input.get("items").is_some_and(Value::is_array));
+        // `collect: per_recipient` messages so far: by step key, `{title, members: {id: [text]}}`.
+        let mut collected = kept
+            .as_ref()
+            .and_then(|input| input.get("collected"))
+            .cloned()
+            .unwrap_or_else(|| json!({}));
         let (list, done, partial, pending) = match kept {
             Some(input) => (
                 input["items"].as_array().cloned().unwrap_or_default(),
@@ -278,7 +284,7 @@ impl Tenant<'_> {
         let count = list.len();
         let end = (done + FOR_EACH_BATCH).min(count);
         // What the journal keeps if this transaction rolls back: the progress it started from.
-        let start_input = loop_input(&list, done, partial.as_ref());
+        let start_input = with_collected(loop_input(&list, done, partial.as_ref()), &collected);
         let scopes: Vec<_> = (0..steps.len())
             .map(|j| compiled.body_scope_at(index, j, tables.0.as_slice()))
             .collect();
@@ -368,7 +374,8 @@ impl Tenant<'_> {
                         input: Box::new(start_input.clone()),
                     })?;
                     let partial = json!({"item": i, "next": j, "outputs": item_outputs, "branches": branches});
-                    let mut input = loop_input(&list, i, Some(&partial));
+                    let mut input =
+                        with_collected(loop_input(&list, i, Some(&partial)), &collected);
                     input["outside"] =
                         json!({"item": i, "step": inner.key, "request": journal_input(&call)});
                     return Ok(Progress::Outside {
@@ -405,6 +412,13 @@ impl Tenant<'_> {
                             input
                         }),
                     })?;
+                if let Action::Notify {
+                    per_recipient: true,
+                    ..
+                } = &inner.action
+                {
+                    collect(&mut collected, &inner.key, &outcome.input);
+                }
                 if let Some(branch) = outcome.branch {
                     branches.insert(inner.key.clone(), branch);
                 }
@@ -413,18 +427,95 @@ impl Tenant<'_> {
             }
         }
         if end >= count {
+            let mut output = json!({"count": count});
+            if let Some(by_step) = collected.as_object().filter(|c| !c.is_empty()) {
+                output["notifications"] = self
+                    .send_collected(conn, run, by_step)
+                    .await
+                    .map_err(|e| StepFailure::store(e, &start_input))?;
+            }
             Ok(Progress::Done(Outcome {
                 input: json!({"count": count}),
-                output: json!({"count": count}),
+                output,
                 branch: None,
             }))
         } else {
             Ok(Progress::Holds {
-                input: loop_input(&list, end, None),
+                input: with_collected(loop_input(&list, end, None), &collected),
                 output: Some(json!({"count": count, "done": end})),
                 until: None,
             })
         }
+    }
+}
+
+/// A loop's journal input with the messages collected so far (none: as it was).
+fn with_collected(mut input: Value, collected: &Value) -> Value {
+    if collected.as_object().is_some_and(|c| !c.is_empty()) {
+        input["collected"] = collected.clone();
+    }
+    input
+}
+
+/// Adds an item's `collect: per_recipient` message (the notify's journal input: `members`, `title`,
+/// `text`) to each of its members' lists; the title is the first item's.
+fn collect(collected: &mut Value, key: &str, message: &Value) {
+    let entry = &mut collected[key];
+    if entry.is_null() {
+        *entry = json!({"title": message["title"], "members": {}});
+    }
+    for member in message["members"].as_array().into_iter().flatten() {
+        let Some(member) = member.as_str() else {
+            continue;
+        };
+        let lines = &mut entry["members"][member];
+        if lines.is_null() {
+            *lines = json!([]);
+        }
+        if let Some(lines) = lines.as_array_mut() {
+            lines.push(message["text"].clone());
+        }
+    }
+}
+
+impl Tenant<'_> {
+    /// Sends the messages a loop collected: per step, one to each member, its text the items' texts a
+    /// line each. Returns the notification ids by step key.
+    async fn send_collected(
+        &self,
+        conn: &mut Conn<'_>,
+        run: &FlowRun,
+        by_step: &Map<String, Value>,
+    ) -> crate::Result<Value> {
+        let mut sent = Map::new();
+        for (key, entry) in by_step {
+            let title = entry["title"].as_str();
+            let source = json!({
+                "flow": run.flow_key,
+                "flow_id": run.flow_id.to_string(),
+                "run_id": run.id.to_string(),
+                "step": key,
+            });
+            let mut ids = Vec::new();
+            for (member, lines) in entry["members"].as_object().into_iter().flatten() {
+                let Ok(member) = member.parse::<MemberId>() else {
+                    continue;
+                };
+                let text = lines
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                let notified = self
+                    .notify_in(conn, &[member], title, &text, source.clone())
+                    .await?;
+                ids.extend(notified.iter().map(ToString::to_string));
+            }
+            sent.insert(key.clone(), json!(ids));
+        }
+        Ok(Value::Object(sent))
     }
 }
 

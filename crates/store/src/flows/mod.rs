@@ -47,7 +47,7 @@ mod sql;
 mod steps;
 mod upsert;
 mod vouchers;
-mod watch;
+pub(crate) mod watch;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;

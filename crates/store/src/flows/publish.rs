@@ -238,6 +238,7 @@ impl Tenant<'_> {
         }));
         // `ledger_sync` steps name a rule of the file or of the organization; outside steps a connection.
         let mut named = Vec::new();
+        let mut roles = Vec::new();
         let mut connections = Vec::new();
         for (i, (_, flow)) in flows.flows.iter().enumerate() {
             tenon_flows::definition::walk(
@@ -246,6 +247,14 @@ impl Tenant<'_> {
                 &mut |step, at| {
                     if let tenon_flows::definition::Step::LedgerSync { rule, .. } = step {
                         named.push((format!("{at}.rule"), rule.clone()));
+                    }
+                    if let tenon_flows::definition::Step::Notify { to, .. } = step {
+                        roles.extend(
+                            to.roles
+                                .iter()
+                                .enumerate()
+                                .map(|(j, role)| (format!("{at}.to.roles[{j}]"), role.clone())),
+                        );
                     }
                     match step {
                         tenon_flows::definition::Step::Http(http) => {
@@ -315,6 +324,18 @@ impl Tenant<'_> {
                         format!("the organization has no voucher rule {rule}"),
                     )
                     .with("what", "voucher rule"),
+                );
+            }
+        }
+        for (at, role) in roles {
+            if self.load_role(conn, &role).await?.is_none() {
+                problems.push(
+                    FieldError::new(
+                        at,
+                        DetailCode::NotFound,
+                        format!("the organization has no role {role}"),
+                    )
+                    .with("what", "role"),
                 );
             }
         }

@@ -2,7 +2,9 @@
 //! the runs in its own transaction.
 //!
 //! Called by the records module once a write's events exist (their ids are the runs' trigger keys), for
-//! the records the write itself created, updated or deleted. One indexed read finds the enabled flows
+//! the records the write itself created, updated or deleted, and for the records it changed through links
+//! (lookups, rollups, counts, inverse links and formulas over them: `record.updated` events with
+//! `data.cause`), whose trigger names the written record as its `cause`. One indexed read finds the enabled flows
 //! watching the table; a table nobody watches costs only that. For each flow, `tenon_flows::trigger::fires`
 //! decides on the `when` condition's value before and after (evaluated on the stored values) and the
 //! fields that moved; a firing inserts a `queued` run with `ON CONFLICT DO NOTHING` on
@@ -31,6 +33,9 @@ pub(crate) struct Watched<'a> {
     pub before: Option<&'a Record>,
     pub after: Option<&'a Record>,
     pub event: EventId,
+    /// For a record changed through links, the written record behind it: `{app_id, table_id, record_id,
+    /// event_id}`.
+    pub cause: Option<Value>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -59,6 +64,7 @@ impl Tenant<'_> {
                     before,
                     after,
                     event: *events.get(id.as_uuid())?,
+                    cause: None,
                 })
             })
             .collect();
@@ -149,7 +155,7 @@ impl Tenant<'_> {
                     continue;
                 }
                 let record = change.after.or(change.before).map(|r| r.id);
-                let trigger = json!({
+                let mut trigger = json!({
                     "type": "record",
                     "on": watch.on.as_str(),
                     "change": kind.as_str(),
@@ -161,6 +167,9 @@ impl Tenant<'_> {
                     "before": change.before.map(|r| record_json(schema, &r.cells)),
                     "changed": schema.fields.iter().filter(|f| moved.contains(&f.id)).map(|f| f.key.to_string()).collect::<Vec<_>>(),
                 });
+                if let Some(cause) = &change.cause {
+                    trigger["cause"] = cause.clone();
+                }
                 self.insert_run(
                     conn,
                     flow_id,

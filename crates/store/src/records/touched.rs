@@ -20,6 +20,7 @@ use super::render::Names;
 use super::write::IDS_PER_STATEMENT;
 use crate::audit::{self, Change};
 use crate::exec::{Arg, Conn};
+use crate::flows::watch::Watched;
 use crate::sql::SqlText;
 use crate::{Result, Tenant, WriteContext};
 
@@ -158,9 +159,12 @@ pub(crate) fn snapshot(
 }
 
 /// Changes of records the write moved, settled (bumped, rendered) but not yet recorded: their audit
-/// entries and events wait for the written records' event ids.
+/// entries and events wait for the written records' event ids, and the watch hook for their own.
 pub(crate) struct Settled<'a> {
+    ctx: &'a WriteContext,
     changes: Vec<(Change<'a>, Uuid)>,
+    /// By table, in the order of `changes`: each moved record's state before and after.
+    states: Vec<(TableSchema, Vec<(Record, Record)>)>,
 }
 
 impl Tenant<'_> {
@@ -176,7 +180,9 @@ impl Tenant<'_> {
         schemas: &mut Schemas,
     ) -> Result<Settled<'a>> {
         let mut settled = Settled {
+            ctx,
             changes: Vec::new(),
+            states: Vec::new(),
         };
         let noted = std::mem::take(&mut schemas.touched.noted);
         let gone = std::mem::take(&mut schemas.touched.gone);
@@ -250,6 +256,7 @@ impl Tenant<'_> {
                 )
                 .await?;
             names.name_gone(&gone);
+            let mut states = Vec::with_capacity(pairs.len());
             for (entry, after) in pairs {
                 let changed = changed_fields(&schema, &names, &entry.before, &after);
                 let mut after_snapshot = snapshot(&schema, &names, &after, Some(&changed));
@@ -268,13 +275,17 @@ impl Tenant<'_> {
                     ctx,
                 };
                 settled.changes.push((change, entry.cause));
+                states.push((entry.before.clone(), after));
             }
+            settled.states.push((schema, states));
         }
         Ok(settled)
     }
 
     /// Appends the audit entries and events of settled changes, naming the written record's event
-    /// (`events`: the written records' event ids, by record).
+    /// (`events`: the written records' event ids, by record), then runs the watch hook on the records
+    /// they moved: a record recomputed through links triggers its table's flows as a written one does,
+    /// its own event's id the trigger key and the written record its trigger's `cause`.
     pub(crate) async fn record_settled(
         &self,
         conn: &mut Conn<'_>,
@@ -284,6 +295,7 @@ impl Tenant<'_> {
         if settled.changes.is_empty() {
             return Ok(());
         }
+        let mut causes = Vec::with_capacity(settled.changes.len());
         let changes = settled
             .changes
             .into_iter()
@@ -291,10 +303,28 @@ impl Tenant<'_> {
                 if let Some(after) = change.after.as_mut() {
                     after["cause"]["event_id"] = json!(events.get(&cause).map(ToString::to_string));
                 }
+                causes.push(change.after.as_ref().map(|after| after["cause"].clone()));
                 change
             })
             .collect();
-        audit::record_many(conn, self, changes).await?;
+        let ids = audit::record_many(conn, self, changes).await?;
+        let mut recorded = ids.into_iter().zip(causes);
+        for (schema, states) in &settled.states {
+            let watched: Vec<Watched<'_>> = states
+                .iter()
+                .zip(recorded.by_ref())
+                .filter_map(|((before, after), (event, cause))| {
+                    Some(Watched {
+                        before: Some(before),
+                        after: Some(after),
+                        event: event?,
+                        cause,
+                    })
+                })
+                .collect();
+            self.watch_records(conn, settled.ctx, schema, &watched)
+                .await?;
+        }
         Ok(())
     }
 }

@@ -179,7 +179,7 @@ fn tsv_reply(book: &str, kind: StatementKind, found: &StoredDefinition) -> Respo
 #[utoipa::path(
     get, path = "/api/v1/ledger/books/{book}/statements/{kind}/definition", tag = "ledger",
     params(("book" = String, Path, description = "Book id or name"),
-        ("kind" = StatementKindParam, Path, description = "`balance-sheet` or `income-statement`"),
+        ("kind" = inline(StatementKindParam), Path, description = "`balance-sheet` or `income-statement`"),
         DefinitionParams),
     security(("bearer" = ["ledger:read"]), ("session" = ["ledger:read"])),
     responses(
@@ -217,7 +217,7 @@ pub async fn get_definition(
 #[utoipa::path(
     put, path = "/api/v1/ledger/books/{book}/statements/{kind}/definition", tag = "ledger",
     params(("book" = String, Path, description = "Book id or name"),
-        ("kind" = StatementKindParam, Path, description = "`balance-sheet` or `income-statement`")),
+        ("kind" = inline(StatementKindParam), Path, description = "`balance-sheet` or `income-statement`")),
     request_body(content((DefinitionIn = "application/json"), (String = "text/tab-separated-values"))),
     security(("bearer" = ["ledger:write"]), ("session" = ["ledger:write"])),
     responses(
@@ -271,7 +271,7 @@ pub async fn put_definition(
 #[utoipa::path(
     get, path = "/api/v1/ledger/books/{book}/statements/{kind}/definition/versions", tag = "ledger",
     params(("book" = String, Path, description = "Book id or name"),
-        ("kind" = StatementKindParam, Path, description = "`balance-sheet` or `income-statement`")),
+        ("kind" = inline(StatementKindParam), Path, description = "`balance-sheet` or `income-statement`")),
     security(("bearer" = ["ledger:read"]), ("session" = ["ledger:read"])),
     responses(
         (status = 200, body = DefinitionVersionsOut), (status = 404, body = ErrorBody),

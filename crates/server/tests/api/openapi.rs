@@ -163,6 +163,7 @@ api_tests! {
             concrete = concrete.replace("{corpId}", &app.org.id.to_string());
             concrete = concrete.replace("{unionId}", "me");
             concrete = concrete.replace("{dimension}", "customer");
+            concrete = concrete.replace("{kind}", "balance-sheet");
             concrete = concrete.replace("{token}", &share_token);
             for param in ["{id}", "{app}", "{table}", "{field}", "{view}", "{book}", "{code}", "{key}", "{flow}", "{step}", "{value}", "{share}"] {
                 concrete = concrete.replace(param, &tenon_model::MemberId::new().to_string());

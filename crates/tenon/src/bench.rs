@@ -299,6 +299,25 @@ struct Sequential {
     per_second: f64,
 }
 
+/// A setup request's JSON answer; any non-2xx answer fails the benchmark with its body.
+pub(crate) async fn json_of(
+    request: reqwest::RequestBuilder,
+) -> Result<serde_json::Value, Failure> {
+    let response = request
+        .send()
+        .await
+        .map_err(|error| fail(format!("request failed: {error}")))?;
+    let status = response.status();
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .map_err(|error| fail(format!("body read failed: {error}")))?;
+    if !status.is_success() {
+        return Err(fail(format!("setup request answered {status}: {body}")));
+    }
+    Ok(body)
+}
+
 pub(crate) async fn send(request: reqwest::RequestBuilder) -> Result<f64, Failure> {
     let response = request
         .send()

@@ -12,9 +12,9 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::bench::{fail, percentile, send};
+use crate::bench::{fail, json_of, percentile, send};
 use crate::cli::BenchArgs;
 use crate::commands::Failure;
 
@@ -24,23 +24,6 @@ const MEMBERS: usize = 60;
 const WARMUP: usize = 100;
 /// The DingTalk ratio the issue asks for.
 const TARGET: f64 = 1.2;
-
-/// A request and its body, for the `send` of the bench.
-async fn json_of(request: reqwest::RequestBuilder) -> Result<Value, Failure> {
-    let response = request
-        .send()
-        .await
-        .map_err(|error| fail(format!("request failed: {error}")))?;
-    let status = response.status();
-    let body: Value = response
-        .json()
-        .await
-        .map_err(|error| fail(format!("body read failed: {error}")))?;
-    if !status.is_success() {
-        return Err(fail(format!("setup request answered {status}: {body}")));
-    }
-    Ok(body)
-}
 
 /// One measured pair: the native route and its DingTalk twin.
 struct Pair {

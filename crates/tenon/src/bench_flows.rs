@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::bench::{fail, percentile, send};
+use crate::bench::{fail, json_of, percentile, send};
 use crate::cli::BenchArgs;
 use crate::commands::Failure;
 
@@ -82,22 +82,6 @@ fn app_file() -> Value {
         }],
         "flows": flows
     })
-}
-
-async fn json_of(request: reqwest::RequestBuilder) -> Result<Value, Failure> {
-    let response = request
-        .send()
-        .await
-        .map_err(|error| fail(format!("request failed: {error}")))?;
-    let status = response.status();
-    let body: Value = response
-        .json()
-        .await
-        .map_err(|error| fail(format!("body read failed: {error}")))?;
-    if !status.is_success() {
-        return Err(fail(format!("request answered {status}: {body}")));
-    }
-    Ok(body)
 }
 
 /// Creates `count` paid orders over `connections` connections (numbered from `first`).

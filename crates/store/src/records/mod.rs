@@ -60,6 +60,10 @@ pub struct RecordPage {
     pub total: Option<i64>,
 }
 
+/// From this offset on, a positional window in a sort order counts the records first, to read a window
+/// in the second half from the end (a window near the start sorts fewer records than the count costs).
+const WINDOW_COUNT_FIRST_FROM: u64 = 5_000;
+
 /// The system columns, then the field columns, in this order in every record query.
 const SYSTEM_COLUMNS: &str =
     "r.id, r.version, r.created_at, r.modified_at, r.created_by, r.modified_by";
@@ -305,6 +309,55 @@ impl Tenant<'_> {
             }
             Ok(())
         };
+        let backend = conn.backend();
+        let count = || -> Result<crate::exec::Sql> {
+            let mut count = query::SqlText::new(backend);
+            count.push("SELECT COUNT(*) FROM ");
+            from_and_where(&mut count)?;
+            Ok(count.into_sql())
+        };
+        let mut total = None;
+        let wanted_rows = u64::from(query.page_size) + 1;
+        // A positional window in a sort order: the ids of the window first, sorting only (sort values,
+        // id) past the skipped records, then the window's rows by id. Deep in the order, the count comes
+        // first and a window in the second half is read from the end in the reverse order, so no window
+        // sorts more than half the records (docs/benchmarks.md, #22). The count and the window are two
+        // statements: a record written between them moves the window by one, as any later read would.
+        let window = if query.offset > 0 && query.after.is_none() && !query.sort.is_empty() {
+            if query.offset >= WINDOW_COUNT_FIRST_FROM || query.count {
+                let (counted,): (i64,) = conn.fetch_one(count()?).await?;
+                total = Some(counted);
+            }
+            let mut ids = query::SqlText::new(conn.backend());
+            ids.push("SELECT r.id FROM ");
+            from_and_where(&mut ids)?;
+            let (limit, offset) = match total.map(|total| u64::try_from(total).unwrap_or(0)) {
+                Some(total) if query.offset >= total => (0, 0),
+                Some(total) if query.offset.saturating_mul(2) > total => {
+                    // Positions offset..=last, counted from the end.
+                    let last = (query.offset + wanted_rows).min(total) - 1;
+                    query::order_by_reversed(&mut ids, &query.sort);
+                    (last - query.offset + 1, total - 1 - last)
+                }
+                _ => {
+                    query::order_by(&mut ids, &query.sort);
+                    (wanted_rows, query.offset)
+                }
+            };
+            if limit == 0 {
+                Some(Vec::new())
+            } else {
+                let int =
+                    |n: u64| crate::exec::Arg::Int(Some(i64::try_from(n).unwrap_or(i64::MAX)));
+                ids.push(" LIMIT ").arg(int(limit));
+                ids.push(" OFFSET ").arg(int(offset));
+                let ids: Vec<(Uuid,)> = conn.fetch_all(ids.into_sql()).await?;
+                Some(ids.into_iter().map(|(id,)| id).collect::<Vec<_>>())
+            }
+        } else {
+            None
+        };
+        let limit = crate::exec::Arg::Int(Some(i64::from(query.page_size) + 1));
         let mut sql = query::SqlText::new(conn.backend());
         sql.push("SELECT ").push(&select_list(&columns));
         for key in &query.sort {
@@ -317,10 +370,20 @@ impl Tenant<'_> {
             sql.push(" AND ");
             query::after_cursor(&mut sql, &query.sort, cursor)?;
         }
+        match &window {
+            Some(ids) if ids.is_empty() => {
+                sql.push(" AND 1 = 0");
+            }
+            Some(ids) => {
+                sql.push(" AND r.id IN (");
+                sql.args(ids.iter().map(|id| crate::exec::Arg::Uuid(Some(*id))));
+                sql.push(")");
+            }
+            None => {}
+        }
         query::order_by(&mut sql, &query.sort);
-        sql.push(" LIMIT ")
-            .arg(crate::exec::Arg::Int(Some(i64::from(query.page_size) + 1)));
-        if query.offset > 0 {
+        sql.push(" LIMIT ").arg(limit);
+        if query.offset > 0 && window.is_none() {
             sql.push(" OFFSET ").arg(crate::exec::Arg::Int(Some(
                 i64::try_from(query.offset).unwrap_or(i64::MAX),
             )));
@@ -348,14 +411,13 @@ impl Tenant<'_> {
         if let Some(ctx) = &ctx {
             self.fill_virtual(schema, &mut records, ctx);
         }
-        let total = if query.count {
-            let mut count = query::SqlText::new(conn.backend());
-            count.push("SELECT COUNT(*) FROM ");
-            from_and_where(&mut count)?;
-            let (total,): (i64,) = conn.fetch_one(count.into_sql()).await?;
-            Some(total)
-        } else {
-            None
+        let total = match total {
+            Some(total) if query.count => Some(total),
+            _ if query.count => {
+                let (total,): (i64,) = conn.fetch_one(count()?).await?;
+                Some(total)
+            }
+            _ => None,
         };
         Ok(RecordPage {
             records,

@@ -442,6 +442,15 @@ fn escape_like(text: &str) -> String {
 /// `ORDER BY` for the sort keys, ties broken by id in the first key's direction (so an index on
 /// `(column, id)` serves the order on both backends).
 pub(crate) fn order_by(sql: &mut SqlText, sort: &[SortKey]) {
+    push_order(sql, sort, false);
+}
+
+/// The exact reverse of [`order_by`]: the last record of that order comes first.
+pub(crate) fn order_by_reversed(sql: &mut SqlText, sort: &[SortKey]) {
+    push_order(sql, sort, true);
+}
+
+fn push_order(sql: &mut SqlText, sort: &[SortKey], reversed: bool) {
     sql.push(" ORDER BY ");
     for key in sort {
         let col = column(&key.field.kind, key.field.id);
@@ -449,13 +458,13 @@ pub(crate) fn order_by(sql: &mut SqlText, sort: &[SortKey]) {
         if sql.backend == Backend::Postgres && key.field.kind.value_storage() == Storage::Text {
             sql.push(" COLLATE \"C\"");
         }
-        sql.push(if key.descending {
+        sql.push(if key.descending != reversed {
             " DESC NULLS LAST, "
         } else {
             " ASC NULLS FIRST, "
         });
     }
-    sql.push(if id_descending(sort) {
+    sql.push(if id_descending(sort) != reversed {
         "r.id DESC"
     } else {
         "r.id ASC"

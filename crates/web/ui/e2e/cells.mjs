@@ -352,7 +352,13 @@ Object.assign(tests, {
     await chooser.waitFor({ state: "hidden" });
     const [now] = await records(server, sheet);
     assert.equal(now.fields[nameKey], "Theirs", "keeping theirs writes nothing of mine");
-    assert.equal(await detail.getByRole("textbox", { name: "姓名" }).inputValue(), "Theirs", "the detail shows theirs");
+    // The detail is drawn again on the chooser's close event, a task the browser may run after the chooser is
+    // hidden: wait (bounded) for the redraw, then assert what it shows.
+    const nameBox = detail.getByRole("textbox", { name: "姓名" });
+    await p
+      .waitForFunction((key) => document.querySelector(`dialog[open] .record-fields [data-key="${key}"]`)?.value === "Theirs", nameKey, { timeout: 3000 })
+      .catch(() => {});
+    assert.equal(await nameBox.inputValue(), "Theirs", "the detail shows theirs");
     await p.keyboard.press("Escape");
     await detail.waitFor({ state: "hidden" });
     // Someone adds a field: announced in English, with a Reload button that shows the column.

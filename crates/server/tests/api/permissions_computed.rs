@@ -168,4 +168,38 @@ api_tests! {
         assert!(hers.iter().all(|field| field != "id_number" && !DERIVED.contains(&field.as_str())), "{hers:?}");
         app
     }
+
+    async fn lookups_into_a_table_the_member_may_not_read_are_hidden(app) {
+        let charity = charity(&app).await;
+        let visit = computed(&app, &charity).await;
+        // The volunteers keep their grant on the visits and lose the one on the families.
+        let mut permissions = document(&charity);
+        permissions["roles"][0]["grants"] = json!([
+            {"table": "visits", "actions": {"read": true, "create": true}, "fields": {"hidden": [], "read_only": []}}
+        ]);
+        put(&app, permissions).await.expect(StatusCode::OK);
+        let a = member_token(&app, &charity.a).await;
+        app.get(&format!("{FAMILIES}/records"), &a).await.expect_error(StatusCode::FORBIDDEN, "action_forbidden");
+
+        // Nothing of the families shows through the visits: not the link (it names the family), not its
+        // lookups and rollup; the visit's own fields stay.
+        let one = app.get(&format!("{VISITS}/records/{visit}"), &a).await.expect(StatusCode::OK).clone();
+        assert_eq!(derived_in(&one["fields"]), Vec::<&str>::new(), "{one}");
+        assert!(one["fields"].get("family_name").is_none() && one["fields"].get("family").is_none(), "{one}");
+        assert_eq!(one["fields"]["note"], "v1", "{one}");
+        app.post(&format!("{VISITS}/records"), &a, json!({"fields": {"note": "v2", "family": [charity.families[0]]}}))
+            .await
+            .expect_error(StatusCode::FORBIDDEN, "field_forbidden");
+        let by = urlencode(&json!({"field": "family_name", "op": "is_not_empty"}).to_string());
+        app.get(&format!("{VISITS}/records?filter={by}"), &a).await.expect_error(StatusCode::FORBIDDEN, "field_forbidden");
+        let access = app.get(&format!("{VISITS}/access?member={}", charity.a), &app.admin_token).await.expect(StatusCode::OK).clone();
+        let mut hidden: Vec<&str> = access["hidden"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        hidden.sort_unstable();
+        assert_eq!(hidden, ["family", "family_id", "family_name", "family_tag", "ids"], "{access}");
+
+        // The owner still reads them.
+        let owned = app.get(&format!("{VISITS}/records/{visit}"), &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!(owned["fields"]["family_name"], json!(["F1"]), "{owned}");
+        app
+    }
 }

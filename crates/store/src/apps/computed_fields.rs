@@ -86,8 +86,8 @@ impl Tenant<'_> {
         }
     }
 
-    /// The tables `schema`'s lookups and rollups read, and those theirs read (the fields a member may
-    /// not see reach through them), from this node's cache when it can.
+    /// The tables `schema`'s links point to, and those theirs point to (the fields a member may not see
+    /// reach through them), from this node's cache when it can.
     pub async fn looked_up_schemas(&self, schema: &TableSchema) -> Result<Vec<TableSchema>> {
         let mut found: Vec<TableSchema> = Vec::new();
         let mut next = looked_up_tables(schema);

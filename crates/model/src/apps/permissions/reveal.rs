@@ -1,37 +1,34 @@
 //! Computed fields that would reveal a hidden field are hidden too: a formula that reads a hidden field
 //! (or another such computed field), a lookup, rollup or count through a hidden link, and a lookup or
 //! rollup of a field hidden from the member on the linked table, and so on through any number of steps.
-//! Field ids are unique across tables, so one set holds the hidden fields of every table involved.
+//! A linked table of the app the member may not read at all counts as all hidden, and so do the links to
+//! it (they would name its records): nothing of it shows through links, lookups, rollups or counts. Field ids are unique across tables, so one set holds the hidden fields of every table involved.
 
 use std::collections::{BTreeSet, HashSet};
 
-use super::{PermissionsDoc, Person, TableAccess};
+use super::{PermissionsDoc, Person, RecordAction, TableAccess};
 use crate::apps::TableSchema;
 use crate::apps::computed::field_inputs;
 use crate::apps::field::{FieldKind, LinkTarget};
 use crate::ids::{FieldId, TableId};
 
-/// The other tables whose fields `schema`'s lookups and rollups read.
+/// The table a link field points to, once resolved.
+fn link_target(field: &crate::apps::Field) -> Option<TableId> {
+    match &field.kind {
+        FieldKind::Link {
+            table: LinkTarget::Resolved(table),
+            ..
+        } => Some(*table),
+        _ => None,
+    }
+}
+
+/// The other tables `schema`'s links point to (their lookups and rollups read them; a link names their
+/// records).
 pub fn looked_up_tables(schema: &TableSchema) -> Vec<TableId> {
     let mut tables = Vec::new();
-    for field in &schema.fields {
-        let (FieldKind::Lookup { link, .. } | FieldKind::Rollup { link, .. }) = &field.kind else {
-            continue;
-        };
-        let target = link
-            .id()
-            .and_then(|link| schema.field(link))
-            .and_then(|link| match &link.kind {
-                FieldKind::Link {
-                    table: LinkTarget::Resolved(table),
-                    ..
-                } => Some(*table),
-                _ => None,
-            });
-        if let Some(table) = target
-            && table != schema.table.id
-            && !tables.contains(&table)
-        {
+    for table in schema.fields.iter().filter_map(link_target) {
+        if table != schema.table.id && !tables.contains(&table) {
             tables.push(table);
         }
     }
@@ -40,8 +37,8 @@ pub fn looked_up_tables(schema: &TableSchema) -> Vec<TableId> {
 
 impl TableAccess {
     /// [`TableAccess::resolve`], with every computed field of `schema` that would reveal a field hidden
-    /// from `person` hidden (and read-only) too. `linked` holds the tables the lookups and rollups read,
-    /// and those theirs read ([`looked_up_tables`], followed); a table left out hides nothing.
+    /// from `person` hidden (and read-only) too. `linked` holds the tables the links point to, and those
+    /// theirs point to ([`looked_up_tables`], followed); a table left out hides nothing.
     pub fn resolve_with_readers(
         doc: &PermissionsDoc,
         schema: &TableSchema,
@@ -54,7 +51,22 @@ impl TableAccess {
             .filter(|other| other.table.id != schema.table.id);
         let mut hidden: HashSet<FieldId> = access.hidden.iter().copied().collect();
         for other in others.clone() {
-            hidden.extend(TableAccess::resolve(doc, other, person).hidden);
+            let theirs = TableAccess::resolve(doc, other, person);
+            // Another app's table answers to that app's permissions, not to this document.
+            let unreadable = other.table.app_id == schema.table.app_id
+                && !theirs.rows(RecordAction::Read).granted();
+            if unreadable {
+                hidden.extend(other.fields.iter().map(|field| field.id));
+                hidden.extend(
+                    std::iter::once(schema)
+                        .chain(others.clone())
+                        .flat_map(|table| &table.fields)
+                        .filter(|field| link_target(field) == Some(other.table.id))
+                        .map(|field| field.id),
+                );
+            } else {
+                hidden.extend(theirs.hidden);
+            }
         }
         if hidden.is_empty() {
             return access;

@@ -337,4 +337,13 @@ fn computed_fields_that_read_a_hidden_field_are_hidden_too() {
         "families",
     ];
     assert_eq!(through.hidden, ids(&visits, &all));
+    // A linked table the person may not read shows nothing: the link (it names the table's records) and
+    // everything read through it are hidden.
+    let unread = PermissionsDoc::parse(
+        &json!({"roles": [{"key": "all", "name": "All", "who": {"everyone": true},
+        "grants": [{"table": "visits", "actions": {"read": true}}]}]}),
+    )
+    .unwrap();
+    let blind = TableAccess::resolve_with_readers(&unread, &visits, &[families.clone()], &person);
+    assert_eq!(blind.hidden, ids(&visits, &all));
 }

@@ -466,7 +466,7 @@ impl Tenant<'_> {
         let first = rows
             .first()
             .ok_or_else(|| StoreError::not_found("record"))?;
-        let mut record = vec![read.decode(first)?];
+        let mut record = read.decode(first)?;
         let extra = first.int(read.width())?;
         let mut records = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -474,10 +474,8 @@ impl Tenant<'_> {
                 records.push(operation.json());
             }
         }
-        self.complete_records(conn, &schema, &mut record).await?;
-        let record = record
-            .pop()
-            .ok_or_else(|| StoreError::not_found("record"))?;
+        self.complete_records(conn, &schema, std::slice::from_mut(&mut record))
+            .await?;
         Ok((ApprovalDetail { state, records }, schema, record, extra))
     }
 

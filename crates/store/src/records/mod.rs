@@ -273,7 +273,7 @@ impl Tenant<'_> {
         &self,
         conn: &mut Conn<'_>,
         schema: &TableSchema,
-        records: &mut Vec<Record>,
+        records: &mut [Record],
     ) -> Result<()> {
         self.attach_links(conn, schema, records, None).await?;
         self.read_virtual(conn, schema, records, None).await

@@ -15,6 +15,12 @@
 //! - **A node that cannot read the epochs** (database unreachable, migrations not run) does not use its
 //!   caches: entries are served only while the last successful read is younger than [`FRESH_FOR`].
 //!
+//! - **Members as DingTalk's answers name them** ([`Caches::people`]) are not trusted on the poll: each
+//!   entry keeps the `directory` epoch (migration 0044) it was read at, and a read that uses them reads
+//!   the epoch in the same statement as what it reads anyway; an entry is served only when its epoch is
+//!   the one just read. A rename or a new userid committed on any node is thus seen by the next read on
+//!   every node, at the cost of no statement of its own.
+//!
 //! Invalidation is by generation: an entry loaded under generation `g` is stored only if the generation is
 //! still `g` when it is inserted, and served only while it is. A load that raced with an invalidation is
 //! thus never served. The caches hold at most [`CREDENTIALS_MAX`] and [`SCHEMAS_MAX`] entries and are emptied
@@ -29,8 +35,9 @@ use std::time::{Duration, Instant};
 use tenon_approvals::CompiledProcess;
 use tenon_model::apps::TableSchema;
 use tenon_model::credentials::AuthenticatedToken;
-use tenon_model::{OrgId, ProcessId};
+use tenon_model::{MemberId, OrgId, ProcessId};
 
+use crate::dingtalk_workflow::DingTalkPerson;
 use crate::exec::{AfterCommit, Pools, Sql};
 
 /// Mark: credentials (tokens, members, installations, organizations) changed.
@@ -46,6 +53,13 @@ pub const FRESH_FOR: Duration = Duration::from_secs(2);
 const CREDENTIALS_MAX: usize = 4096;
 /// Schemas kept per node before the cache is emptied (a few KiB each, more for wide tables).
 const SCHEMAS_MAX: usize = 512;
+/// Members kept per node as DingTalk names them before the cache is emptied (about 200 bytes each).
+const PEOPLE_MAX: usize = 16_384;
+
+/// A statement's column holding the `directory` epoch (NULL before migration 0044): what entries of
+/// [`Caches::people`] are checked against.
+pub(crate) const DIRECTORY_EPOCH: &str =
+    "(SELECT epoch FROM cache_epochs WHERE name = 'directory')";
 
 /// A schema's cache key: the organization and the app and table references as the request gave them.
 pub(crate) type SchemaKey = (OrgId, String, String);
@@ -62,6 +76,8 @@ pub struct CacheStats {
     pub credential_hits: u64,
     /// Table schemas answered from the cache.
     pub schema_hits: u64,
+    /// Members answered from the cache as DingTalk names them (checked against the `directory` epoch).
+    pub people_hits: u64,
 }
 
 /// The caches of one store (one node).
@@ -71,6 +87,10 @@ pub(crate) struct Caches {
     /// Published process versions compiled against their table (a version never changes; its table
     /// may, so these go with the schemas).
     pub(crate) processes: GenerationCache<ProcessKey, Arc<CompiledProcess>>,
+    /// Members as DingTalk's answers name them, each with the `directory` epoch it was read at: served
+    /// only to a read that has just read the same epoch (see the module's documentation), whatever the
+    /// poll says.
+    pub(crate) people: GenerationCache<(OrgId, MemberId), (i64, DingTalkPerson)>,
     /// Set at creation; `fresh_until` counts milliseconds from it.
     started: Instant,
     /// Milliseconds after `started` until which entries may be served; 0 before the first sync.
@@ -85,6 +105,7 @@ impl Caches {
             auth: GenerationCache::new(CREDENTIALS_MAX),
             schemas: GenerationCache::new(SCHEMAS_MAX),
             processes: GenerationCache::new(SCHEMAS_MAX),
+            people: GenerationCache::new(PEOPLE_MAX),
             started: Instant::now(),
             fresh_until: AtomicU64::new(0),
             credential_changes: tokio::sync::watch::Sender::new(0),
@@ -112,6 +133,7 @@ impl Caches {
             fresh: self.fresh(),
             credential_hits: self.auth.hits.load(Ordering::Relaxed),
             schema_hits: self.schemas.hits.load(Ordering::Relaxed),
+            people_hits: self.people.hits.load(Ordering::Relaxed),
         }
     }
 
@@ -174,11 +196,16 @@ impl<K: Eq + Hash, V: Clone> GenerationCache<K, V> {
     }
 
     pub(crate) fn get(&self, key: &K) -> Option<V> {
+        self.get_if(key, |_| true)
+    }
+
+    /// The entry for `key` if it is of this generation and `valid` holds for it.
+    pub(crate) fn get_if(&self, key: &K, valid: impl Fn(&V) -> bool) -> Option<V> {
         let entries = self.entries.lock().ok()?;
         let generation = self.generation();
         let value = entries
             .get(key)
-            .filter(|(loaded, _)| *loaded == generation)
+            .filter(|(loaded, value)| *loaded == generation && valid(value))
             .map(|(_, value)| value.clone());
         if value.is_some() {
             self.hits.fetch_add(1, Ordering::Relaxed);

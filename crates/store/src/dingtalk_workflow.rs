@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::approvals::{ApprovalDetail, StoredProcess};
 use crate::apps::{NewApp, NewTable};
+use crate::cache::DIRECTORY_EPOCH;
 use crate::exec::Conn;
 use crate::sql::SqlText;
 use crate::{Result, StoreError, Tenant, WriteContext};
@@ -199,21 +200,60 @@ impl Tenant<'_> {
             return Ok(HashMap::new());
         }
         let mut pooled = self.store.pools.read().await?;
-        self.people_on(&mut pooled.conn(), members).await
+        Ok(self.people_on(&mut pooled.conn(), members).await?.0)
     }
 
-    /// [`Self::dingtalk_people`] on `conn`, in one query (the first department joined by position).
+    /// [`Self::dingtalk_people`] on `conn`, from this node's cache for the members it holds at `epoch`
+    /// (the `directory` epoch the caller's statement just read; `None`: the cache is not used), the rest
+    /// in one query that also reads the epoch they are kept at.
+    async fn people_cached(
+        &self,
+        conn: &mut Conn<'_>,
+        members: &[MemberId],
+        epoch: Option<i64>,
+    ) -> Result<HashMap<MemberId, DingTalkPerson>> {
+        let cache = &self.store.caches.people;
+        let mut people = HashMap::with_capacity(members.len());
+        let mut missing = Vec::new();
+        for member in members {
+            let cached = epoch
+                .and_then(|epoch| cache.get_if(&(self.org_id, *member), |(at, _)| *at == epoch));
+            match cached {
+                Some((_, person)) => {
+                    people.insert(*member, person);
+                }
+                None => missing.push(*member),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(people);
+        }
+        let generation = cache.generation();
+        let (found, read_at) = self.people_on(conn, &missing).await?;
+        for (member, person) in found {
+            if let Some(read_at) = read_at {
+                cache.insert((self.org_id, member), (read_at, person.clone()), generation);
+            }
+            people.insert(member, person);
+        }
+        Ok(people)
+    }
+
+    /// [`Self::dingtalk_people`] on `conn`, in one query (the first department joined by position),
+    /// with the `directory` epoch the same statement read (`None` without rows or before migration 0044).
     async fn people_on(
         &self,
         conn: &mut Conn<'_>,
         members: &[MemberId],
-    ) -> Result<HashMap<MemberId, DingTalkPerson>> {
+    ) -> Result<(HashMap<MemberId, DingTalkPerson>, Option<i64>)> {
         if members.is_empty() {
-            return Ok(HashMap::new());
+            return Ok((HashMap::new(), None));
         }
         let mut sql = SqlText::new(conn.backend());
-        sql.push(
-            "SELECT m.id, m.name, COALESCE(u.userid, f.userid), d.number, d.name FROM members m \
+        sql.push("SELECT m.id, m.name, COALESCE(u.userid, f.userid), d.number, d.name, ")
+            .push(DIRECTORY_EPOCH)
+            .push(
+            " FROM members m \
              LEFT JOIN dingtalk_users u ON u.organization_id = m.organization_id AND u.member_id = m.id \
              LEFT JOIN dingtalk_former_users f ON f.organization_id = m.organization_id AND f.member_id = m.id \
              LEFT JOIN member_departments md ON md.organization_id = m.organization_id AND md.member_id = m.id \
@@ -225,10 +265,18 @@ impl Tenant<'_> {
         .arg(self.org_id)
         .push(" AND m.id IN ")
         .list(members.iter().copied());
-        type Row = (Uuid, String, Option<String>, Option<i64>, Option<String>);
+        type Row = (
+            Uuid,
+            String,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+        );
         let rows: Vec<Row> = conn.fetch_all(sql.into_sql()).await?;
+        let epoch = rows.first().and_then(|row| row.5);
         let mut people = HashMap::with_capacity(rows.len());
-        for (id, name, userid, number, department) in rows {
+        for (id, name, userid, number, department, _) in rows {
             let member = MemberId::from_uuid(id);
             people.entry(member).or_insert_with(|| DingTalkPerson {
                 userid: userid.unwrap_or_else(|| member.to_string()),
@@ -236,17 +284,23 @@ impl Tenant<'_> {
                 department: number.zip(department),
             });
         }
-        Ok(people)
+        Ok((people, epoch))
     }
 
     /// What `GET /v1.0/workflow/processInstances` shows, read on one connection: the instance as
     /// [`Self::approval`] has it, its table's schema, its record, its process's name (as the version
     /// the instance runs on has it) and the members it names (the originator, the assignees, the
-    /// operation records' actors and members) as DingTalk names them.
+    /// operation records' actors and members) as DingTalk names them. As many statements as
+    /// [`Self::approval`] when this node's cache holds the members at the current `directory` epoch
+    /// (read with the record), one more when it does not (links of the record's table aside).
     pub async fn dingtalk_instance(&self, id: ApprovalId) -> Result<DingTalkInstance> {
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
-        let (detail, schema) = self.approval_on(&mut conn, id).await?;
+        // The instance as the native route reads it, with the record and the `directory` epoch read in
+        // the statement that reads its operation records: no statement beyond the native route's.
+        let (detail, schema, record, epoch) = self
+            .approval_with_record_on(&mut conn, id, DIRECTORY_EPOCH)
+            .await?;
         let instance = &detail.state.instance;
         let mut members: Vec<MemberId> = vec![instance.initiator];
         members.extend(detail.state.tasks.iter().map(|task| task.assignee));
@@ -262,18 +316,11 @@ impl Tenant<'_> {
         }
         members.sort_unstable();
         members.dedup();
-        let people = self.people_on(&mut conn, &members).await?;
         // The name of the version the instance runs on (no query): the process as it was started, as
         // DingTalk's title keeps it, not a later draft's rename.
         let process_name = detail.state.process.process.name.as_str().to_owned();
-        let mut records = self
-            .load_records(&mut conn, &schema, &[instance.record.id], None)
-            .await?;
-        self.read_virtual(&mut conn, &schema, &mut records, None)
-            .await?;
-        let record = records
-            .pop()
-            .ok_or_else(|| StoreError::not_found("record"))?;
+        // The people from this node's cache when it holds them at that epoch (no statement), else one.
+        let people = self.people_cached(&mut conn, &members, epoch).await?;
         Ok(DingTalkInstance {
             detail,
             schema,

@@ -492,6 +492,10 @@ impl DynRow {
         dyn_get!(self, idx)
     }
 
+    pub(crate) fn optional_uuid(&self, idx: usize) -> Result<Option<Uuid>, sqlx::Error> {
+        dyn_get!(self, idx)
+    }
+
     pub(crate) fn text(&self, idx: usize) -> Result<Option<String>, sqlx::Error> {
         dyn_get!(self, idx)
     }

@@ -37,6 +37,7 @@ mod dingtalk;
 mod dingtalk_directory;
 mod dingtalk_events;
 mod dingtalk_messages;
+mod dingtalk_people;
 mod dingtalk_sdk;
 mod dingtalk_signin;
 mod dingtalk_workflow;

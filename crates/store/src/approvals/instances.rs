@@ -18,8 +18,8 @@ use tenon_model::{
 };
 use uuid::Uuid;
 
-use crate::exec::{Backend, Conn, Sql};
-use crate::records::RecordUpdate;
+use crate::exec::{Backend, Conn, DynRow, Sql};
+use crate::records::{RecordRead, RecordUpdate};
 use crate::sql::SqlText;
 use crate::{Result, StoreError, Tenant};
 
@@ -201,7 +201,33 @@ struct OperationRow {
     at: DateTime<Utc>,
 }
 
+/// The columns of an operation record, as [`OperationRow::at`] reads them (the table is `o`).
+const OPERATION_COLUMNS: &str = "o.seq, o.type, o.actor, o.via, o.task_id, o.node, o.result, o.comment, o.members, o.automatic, o.at";
+
 impl OperationRow {
+    /// The operation record in [`OPERATION_COLUMNS`] from position `at` of a row that reads it beside
+    /// other columns; `None` when there is none (a left join that matched no record).
+    fn at(row: &DynRow, at: usize) -> Result<Option<OperationRow>> {
+        let Some(seq) = row.int(at)? else {
+            return Ok(None);
+        };
+        let corrupt =
+            |what: &str| StoreError::Corrupt(format!("operation record {seq}: no {what}"));
+        Ok(Some(OperationRow {
+            seq,
+            kind: row.text(at + 1)?.ok_or_else(|| corrupt("type"))?,
+            actor: row.optional_uuid(at + 2)?,
+            via: sqlx::types::Json(row.json(at + 3)?.ok_or_else(|| corrupt("via"))?),
+            task_id: row.optional_uuid(at + 4)?,
+            node: row.text(at + 5)?,
+            result: row.text(at + 6)?,
+            comment: row.text(at + 7)?,
+            members: sqlx::types::Json(row.json(at + 8)?.ok_or_else(|| corrupt("members"))?),
+            automatic: row.bool(at + 9)?.ok_or_else(|| corrupt("automatic"))?,
+            at: row.datetime(at + 10)?.ok_or_else(|| corrupt("at"))?,
+        }))
+    }
+
     fn json(self) -> Value {
         json!({
             "seq": self.seq,
@@ -407,6 +433,50 @@ impl Tenant<'_> {
         let (state, schema) = self.load_state(conn, Target::Instance(id), false).await?;
         let records = self.operation_records(conn, id).await?;
         Ok((ApprovalDetail { state, records }, schema))
+    }
+
+    /// [`Self::approval_on`] and the instance's record (with its links and the formulas computed when
+    /// read) in as many statements as it alone, links aside: the operation records are read joined to
+    /// the record, in the statement that reads it, with `extra` (an integer scalar subquery the store
+    /// wrote) beside them — its value is returned too.
+    pub(crate) async fn approval_with_record_on(
+        &self,
+        conn: &mut Conn<'_>,
+        id: ApprovalId,
+        extra: &str,
+    ) -> Result<(ApprovalDetail, TableSchema, Record, Option<i64>)> {
+        let (state, schema) = self.load_state(conn, Target::Instance(id), false).await?;
+        let read = RecordRead::new(&schema);
+        let mut sql = SqlText::new(conn.backend());
+        sql.push(&read.select())
+            .push(", ")
+            .push(extra)
+            .push(", ")
+            .push(OPERATION_COLUMNS)
+            .push(" FROM ")
+            .push(read.table())
+            .push(" LEFT JOIN approval_records o ON o.organization_id = ")
+            .arg(self.org_id)
+            .push(" AND o.instance_id = ")
+            .arg(id)
+            .push(" WHERE r.id = ")
+            .arg(state.instance.record.id)
+            .push(" ORDER BY o.seq");
+        let rows = conn.fetch_rows(sql.into_sql()).await?;
+        let first = rows
+            .first()
+            .ok_or_else(|| StoreError::not_found("record"))?;
+        let mut record = read.decode(first)?;
+        let extra = first.int(read.width())?;
+        let mut records = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if let Some(operation) = OperationRow::at(row, read.width() + 1)? {
+                records.push(operation.json());
+            }
+        }
+        self.complete_records(conn, &schema, std::slice::from_mut(&mut record))
+            .await?;
+        Ok((ApprovalDetail { state, records }, schema, record, extra))
     }
 
     /// A to-do list: tasks by assignee and status, newest number first.

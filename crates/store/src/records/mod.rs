@@ -102,6 +102,42 @@ fn select_list(columns: &[&Field]) -> String {
     list
 }
 
+/// A record read in a statement that reads other columns beside it (a join): the statement selects
+/// [`RecordRead::select`] first, then its own columns from [`RecordRead::width`] on, `FROM`
+/// [`RecordRead::table`]. [`Tenant::complete_records`] then adds what is read apart (links, formulas).
+pub(crate) struct RecordRead<'a> {
+    columns: Vec<&'a Field>,
+    table: String,
+}
+
+impl<'a> RecordRead<'a> {
+    pub(crate) fn new(schema: &'a TableSchema) -> Self {
+        RecordRead {
+            columns: column_fields(schema, None),
+            table: format!("{} AS r", quote(&ddl::table_name(schema.table.id))),
+        }
+    }
+
+    /// `SELECT` and the record's columns (the record's table is `r`).
+    pub(crate) fn select(&self) -> String {
+        format!("SELECT {}", select_list(&self.columns))
+    }
+
+    /// The record's table, as `r`.
+    pub(crate) fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The position of the statement's first own column.
+    pub(crate) fn width(&self) -> usize {
+        SYSTEM_COLUMN_COUNT + self.columns.len()
+    }
+
+    pub(crate) fn decode(&self, row: &DynRow) -> Result<Record> {
+        decode_record(row, &self.columns)
+    }
+}
+
 fn actor(value: Option<String>) -> Option<RecordActor> {
     let value: Value = serde_json::from_str(&value?).ok()?;
     Some(RecordActor {
@@ -233,6 +269,18 @@ impl Tenant<'_> {
         self.attach_links(conn, schema, &mut records, wanted)
             .await?;
         Ok(records)
+    }
+
+    /// Completes records read by a [`RecordRead`]: their link values (one query per link field) and the
+    /// formulas computed when read.
+    pub(crate) async fn complete_records(
+        &self,
+        conn: &mut Conn<'_>,
+        schema: &TableSchema,
+        records: &mut [Record],
+    ) -> Result<()> {
+        self.attach_links(conn, schema, records, None).await?;
+        self.read_virtual(conn, schema, records, None).await
     }
 
     /// A page of records matching a filter, in sort order.

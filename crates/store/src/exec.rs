@@ -694,15 +694,6 @@ impl Pools {
         })
     }
 
-    /// A read connection if one is idle now: never waits for one and never opens one, so a reader that
-    /// already holds a connection can take a second without risking a wait on other such readers.
-    pub(crate) fn try_read(&self) -> Option<PooledConn> {
-        match self {
-            Pools::Postgres(pool) => pool.try_acquire().map(PooledConn::Postgres),
-            Pools::Sqlite { read, .. } => read.try_acquire().map(PooledConn::Sqlite),
-        }
-    }
-
     /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so a
     /// transaction that reads before it writes cannot fail half-way when another process (the CLI) writes.
     pub(crate) async fn begin(&self) -> Result<Tx, sqlx::Error> {

@@ -3,18 +3,18 @@
 //! sums) per account and per dimension value, and period amounts of the income and expense accounts
 //! without the carry-forward vouchers.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 use tenon_ledger::statements::{self, Definition, Figures, StatementKind};
-use tenon_ledger::{AccountCode, Chart, Dimension, Period, Role};
+use tenon_ledger::{AccountCode, Chart, Period, Role};
 use tenon_model::VoucherId;
 use uuid::Uuid;
 
 use super::{Book, BookRef, Scaled, corrupt};
 use crate::exec::Conn;
 use crate::sql::SqlText;
-use crate::{Result, StoreError, Tenant};
+use crate::{Result, Tenant};
 
 /// One line of a statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,37 +51,12 @@ struct NetRow {
     credit: Scaled<2>,
 }
 
-/// Sums of kept balances up to a balance sheet's period, `early` (1) when their periods are also within
-/// the earlier end it reports beside it (0 when only within the later one).
-#[derive(sqlx::FromRow)]
-struct ClosingRow {
-    account_code: String,
-    early: i32,
-    debit: Scaled<2>,
-    credit: Scaled<2>,
-}
-
-impl ClosingRow {
-    /// The ends (0: the period, 1: the earlier end) the sums count in.
-    fn ends(&self) -> std::ops::Range<usize> {
-        if self.early == 1 { 0..2 } else { 0..1 }
-    }
-}
-
-/// [`ClosingRow`] per dimension value.
 #[derive(sqlx::FromRow)]
 struct ValueRow {
     account_code: String,
     value: String,
-    early: i32,
     debit: Scaled<2>,
     credit: Scaled<2>,
-}
-
-impl ValueRow {
-    fn ends(&self) -> std::ops::Range<usize> {
-        if self.early == 1 { 0..2 } else { 0..1 }
-    }
 }
 
 fn code_of(raw: &str) -> Result<AccountCode> {
@@ -113,56 +88,24 @@ impl Tenant<'_> {
     ) -> Result<Statement> {
         let mut pooled = self.store.pools.read().await?;
         let mut conn = pooled.conn();
-        let book = self
-            .find_book(&mut conn, book)
-            .await?
-            .ok_or_else(|| StoreError::not_found("book"))?;
+        let (book, chart, definition, version) = self
+            .statement_setup(&mut conn, book, StatementKind::BalanceSheet, version)
+            .await?;
         let (year, _) = period.fiscal(book.settings.fiscal_year_start_month);
         let year_start = Period::from_fiscal(year, 1, book.settings.fiscal_year_start_month)
             .ok_or_else(|| corrupt("period", year))?;
-        let earlier = year_start.previous();
-        let setup = async {
-            let chart = self.load_chart(&mut conn, book.id).await?;
-            let found = self
-                .load_definition(
-                    &mut conn,
-                    &book,
-                    &chart,
-                    StatementKind::BalanceSheet,
-                    version,
-                )
-                .await?;
-            let values = self
-                .value_closings(&mut conn, &book, &chart, &found.definition, period, earlier)
-                .await?;
-            Ok::<_, StoreError>((chart, found, values))
-        };
-        // The account sums need only the book: they are read on a second connection while this one
-        // reads the chart, the definition and the value sums — when the pool has one idle. Never waiting
-        // for one: readers that each hold a connection and wait for a second could wait for each other.
-        let (mut figures, (chart, found, values)) = match self.store.pools.try_read() {
-            Some(mut spare) => {
-                let mut other = spare.conn();
-                let (accounts, setup) = tokio::join!(
-                    self.account_closings(&mut other, &book, period, earlier),
-                    setup
-                );
-                (accounts?, setup?)
+        let current = self
+            .closing_figures(&mut conn, &book, &chart, &definition, period)
+            .await?;
+        let previous = match year_start.previous() {
+            Some(end) => {
+                self.closing_figures(&mut conn, &book, &chart, &definition, end)
+                    .await?
             }
-            None => {
-                let setup = setup.await?;
-                let accounts = self
-                    .account_closings(&mut conn, &book, period, earlier)
-                    .await?;
-                (accounts, setup)
-            }
+            None => Figures::default(),
         };
-        for (dimension, leaves, rows) in values {
-            add_values(&mut figures, dimension, &leaves, rows)?;
-        }
-        let [current, previous] = figures;
         Ok(statement(
-            (&found.definition, found.version),
+            (&definition, version),
             &chart,
             period,
             period,
@@ -207,71 +150,45 @@ impl Tenant<'_> {
         ))
     }
 
-    /// Closing balances per leaf account at the end of `period` and, from the same statement, at the end
-    /// of `earlier` (the previous fiscal year end, before `period`; `None`: no such column, its figures
-    /// stay empty): openings plus posted sums, from kept balances (`ledger_balances`, `ledger_openings`),
-    /// never from the posted lines. The statement sums every kept row up to `period` once, split by
-    /// whether the row's period is also within `earlier`.
-    async fn account_closings(
-        &self,
-        conn: &mut Conn<'_>,
-        book: &Book,
-        period: Period,
-        earlier: Option<Period>,
-    ) -> Result<[Figures; 2]> {
-        let mut figures = [Figures::default(), Figures::default()];
-        let mut sql = SqlText::new(conn.backend()).kept();
-        sql.push("SELECT account_code, CASE WHEN period <= ")
-            .arg(split(earlier))
-            .push(" THEN 1 ELSE 0 END AS early, COALESCE(SUM(debit), 0) AS debit, COALESCE(SUM(credit), 0) AS credit FROM ledger_balances WHERE organization_id = ")
-            .arg(self.org_id)
-            .push(" AND book_id = ")
-            .arg(book.id)
-            .push(" AND period <= ")
-            .arg(period.key())
-            .push(" GROUP BY account_code, early");
-        let rows: Vec<ClosingRow> = conn.fetch_all(sql.into_sql()).await?;
-        for row in rows {
-            let code = code_of(&row.account_code)?;
-            let net = row.debit.0 - row.credit.0;
-            for end in row.ends() {
-                *figures[end].by_account.entry(code.clone()).or_default() += net;
-            }
-        }
-        let with_openings = with_openings(book, period, earlier);
-        if with_openings[0] {
-            for (code, sums) in self.opening_sums(conn, book, period.next()).await? {
-                for end in (0..2).filter(|end| with_openings[*end]) {
-                    *figures[end].by_account.entry(code.clone()).or_default() += sums.net();
-                }
-            }
-        }
-        Ok(figures)
-    }
-
-    /// For the definition's `:side@dimension` terms, the closing sums per (leaf, dimension value) at the
-    /// same two ends as [`Self::account_closings`], from `ledger_value_balances` and `ledger_openings`:
-    /// one statement per dimension over the leaves of all its terms (not one per term), the rows split
-    /// the same way. Per dimension: its leaves and the rows.
-    async fn value_closings(
+    /// Closing balances at the end of `period`: openings plus posted sums, per leaf account and, for the
+    /// definition's `:side@dimension` terms, per dimension value — all from kept balances
+    /// (`ledger_balances`, `ledger_value_balances`, `ledger_openings`), never from the posted lines.
+    async fn closing_figures(
         &self,
         conn: &mut Conn<'_>,
         book: &Book,
         chart: &Chart,
         definition: &Definition,
         period: Period,
-        earlier: Option<Period>,
-    ) -> Result<Vec<(Dimension, BTreeSet<AccountCode>, Vec<ValueRow>)>> {
-        let with_openings = with_openings(book, period, earlier);
-        let mut terms: BTreeMap<Dimension, BTreeSet<AccountCode>> = BTreeMap::new();
-        for (code, dimension) in definition.dimension_terms() {
-            terms
-                .entry(dimension)
-                .or_default()
-                .extend(chart.leaves_under(&code));
+    ) -> Result<Figures> {
+        let mut figures = Figures::default();
+        let mut sql = SqlText::new(conn.backend());
+        sql.push("SELECT account_code, COALESCE(SUM(debit), 0) AS debit, COALESCE(SUM(credit), 0) AS credit FROM ledger_balances WHERE organization_id = ")
+            .arg(self.org_id)
+            .push(" AND book_id = ")
+            .arg(book.id)
+            .push(" AND period <= ")
+            .arg(period.key())
+            .push(" GROUP BY account_code");
+        let rows: Vec<NetRow> = conn.fetch_all(sql.into_sql()).await?;
+        for row in rows {
+            *figures
+                .by_account
+                .entry(code_of(&row.account_code)?)
+                .or_default() += row.debit.0 - row.credit.0;
         }
-        let mut out = Vec::new();
-        for (dimension, leaves) in terms {
+        // Openings are the balances at the start of the first period: they count in the closing of the
+        // period before it (上年年末余额 of a book that starts in January) and of every later one.
+        let with_openings = book
+            .opening_period
+            .is_some_and(|first| first <= period.next());
+        if with_openings {
+            for (code, sums) in self.opening_sums(conn, book, period.next()).await? {
+                *figures.by_account.entry(code).or_default() += sums.net();
+            }
+        }
+        for (code, dimension) in definition.dimension_terms() {
+            let leaves = chart.leaves_under(&code);
             if leaves.is_empty() {
                 continue;
             }
@@ -279,13 +196,9 @@ impl Tenant<'_> {
             // The kept sums of the lines that name a value (see migration 0020), not the lines themselves.
             let mut sql = SqlText::new(conn.backend());
             sql.push(&format!(
-                "SELECT account_code, {column} AS value, CASE WHEN period <= "
+                "SELECT account_code, {column} AS value, COALESCE(SUM(debit), 0) AS debit, \
+                 COALESCE(SUM(credit), 0) AS credit FROM ledger_value_balances WHERE organization_id = "
             ))
-            .arg(split(earlier))
-            .push(
-                " THEN 1 ELSE 0 END AS early, COALESCE(SUM(debit), 0) AS debit, \
-                 COALESCE(SUM(credit), 0) AS credit FROM ledger_value_balances WHERE organization_id = ",
-            )
             .arg(self.org_id)
             .push(" AND book_id = ")
             .arg(book.id)
@@ -294,16 +207,13 @@ impl Tenant<'_> {
             .push(" AND period <= ")
             .arg(period.key())
             .push(&format!(
-                " AND {column} <> '' GROUP BY account_code, {column}, early"
+                " AND {column} <> '' GROUP BY account_code, {column}"
             ));
             let mut rows: Vec<ValueRow> = conn.fetch_all(sql.into_sql()).await?;
-            if with_openings[0] {
-                // Openings are in both ends when they are in the earlier one, otherwise in the later only.
-                let early = if with_openings[1] { 1 } else { 0 };
+            if with_openings {
                 let mut sql = SqlText::new(conn.backend());
                 sql.push(&format!(
-                    "SELECT account_code, {column} AS value, {early} AS early, debit, credit \
-                     FROM ledger_openings WHERE organization_id = "
+                    "SELECT account_code, {column} AS value, debit, credit FROM ledger_openings WHERE organization_id = "
                 ))
                 .arg(self.org_id)
                 .push(" AND book_id = ")
@@ -313,9 +223,32 @@ impl Tenant<'_> {
                 .push(&format!(" AND {column} IS NOT NULL"));
                 rows.extend(conn.fetch_all::<ValueRow>(sql.into_sql()).await?);
             }
-            out.push((dimension, leaves, rows));
+            let mut named: BTreeMap<AccountCode, Decimal> = BTreeMap::new();
+            for row in rows {
+                let leaf = code_of(&row.account_code)?;
+                let net = row.debit.0 - row.credit.0;
+                *named.entry(leaf.clone()).or_default() += net;
+                *figures
+                    .by_value
+                    .entry((leaf, dimension))
+                    .or_default()
+                    .entry(row.value)
+                    .or_default() += net;
+            }
+            // What names no value of the dimension ('') is the rest of the account's closing balance.
+            for leaf in leaves {
+                let total = figures.by_account.get(&leaf).copied().unwrap_or_default();
+                let rest = total - named.get(&leaf).copied().unwrap_or_default();
+                if !rest.is_zero() {
+                    figures
+                        .by_value
+                        .entry((leaf, dimension))
+                        .or_default()
+                        .insert(String::new(), rest);
+                }
+            }
         }
-        Ok(out)
+        Ok(figures)
     }
 
     /// Posted amounts of `from..=to` per leaf account, without the lines of vouchers that touch 本年利润
@@ -392,58 +325,6 @@ impl Tenant<'_> {
         }
         Ok(figures)
     }
-}
-
-/// The bound that splits kept rows between the two ends of a balance sheet: rows of periods up to it are
-/// in the earlier end too. No period key is below `i64::MIN`: without an earlier end no row is in it.
-fn split(earlier: Option<Period>) -> i64 {
-    earlier.map_or(i64::MIN, Period::key)
-}
-
-/// Whether the openings count in the closing at `period` and at `earlier`. Openings are the balances at
-/// the start of the first period: they count in the closing of the period before it (上年年末余额 of a
-/// book that starts in January) and of every later one.
-fn with_openings(book: &Book, period: Period, earlier: Option<Period>) -> [bool; 2] {
-    let opens = |end: Period| book.opening_period.is_some_and(|first| first <= end.next());
-    [opens(period), earlier.is_some_and(opens)]
-}
-
-/// Adds the value sums of `dimension` to both ends' figures; what names no value of the dimension ('')
-/// is the rest of each leaf's closing balance (so the account sums must be in `figures` already).
-fn add_values(
-    figures: &mut [Figures; 2],
-    dimension: Dimension,
-    leaves: &BTreeSet<AccountCode>,
-    rows: Vec<ValueRow>,
-) -> Result<()> {
-    let mut named: [BTreeMap<AccountCode, Decimal>; 2] = Default::default();
-    for row in rows {
-        let leaf = code_of(&row.account_code)?;
-        let net = row.debit.0 - row.credit.0;
-        for end in row.ends() {
-            *named[end].entry(leaf.clone()).or_default() += net;
-            *figures[end]
-                .by_value
-                .entry((leaf.clone(), dimension))
-                .or_default()
-                .entry(row.value.clone())
-                .or_default() += net;
-        }
-    }
-    for (figures, named) in figures.iter_mut().zip(&named) {
-        for leaf in leaves {
-            let total = figures.by_account.get(leaf).copied().unwrap_or_default();
-            let rest = total - named.get(leaf).copied().unwrap_or_default();
-            if !rest.is_zero() {
-                figures
-                    .by_value
-                    .entry((leaf.clone(), dimension))
-                    .or_default()
-                    .insert(String::new(), rest);
-            }
-        }
-    }
-    Ok(())
 }
 
 fn statement(

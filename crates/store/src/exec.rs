@@ -698,6 +698,17 @@ impl Pools {
         })
     }
 
+    /// A second read connection for a reader that already holds one, on PostgreSQL, if one is idle now:
+    /// never waits for one and never opens one, so readers that each hold a connection cannot wait for
+    /// each other. `None` on SQLite, whose statements stay on one connection (concurrent reads there
+    /// were not measured).
+    pub(crate) fn try_read(&self) -> Option<PooledConn> {
+        match self {
+            Pools::Postgres(pool) => pool.try_acquire().map(PooledConn::Postgres),
+            Pools::Sqlite { .. } => None,
+        }
+    }
+
     /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so a
     /// transaction that reads before it writes cannot fail half-way when another process (the CLI) writes.
     pub(crate) async fn begin(&self) -> Result<Tx, sqlx::Error> {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 use tenon_ledger::statements::{self, Definition, Figures, StatementKind};
-use tenon_ledger::{AccountCode, Chart, Period, Role};
+use tenon_ledger::{AccountCode, Chart, Dimension, Period, Role};
 use tenon_model::VoucherId;
 use uuid::Uuid;
 
@@ -94,16 +94,37 @@ impl Tenant<'_> {
         let (year, _) = period.fiscal(book.settings.fiscal_year_start_month);
         let year_start = Period::from_fiscal(year, 1, book.settings.fiscal_year_start_month)
             .ok_or_else(|| corrupt("period", year))?;
-        let current = self
-            .closing_figures(&mut conn, &book, &chart, &definition, period)
-            .await?;
-        let previous = match year_start.previous() {
-            Some(end) => {
-                self.closing_figures(&mut conn, &book, &chart, &definition, end)
-                    .await?
+        let ends: Vec<Period> = [Some(period), year_start.previous()]
+            .into_iter()
+            .flatten()
+            .collect();
+        // On PostgreSQL the account sums of both columns are read on a second connection while this one
+        // reads the value sums, when the pool has one idle (see `Pools::try_read`); otherwise one after
+        // the other, the same statements.
+        let (accounts, values) = match self.store.pools.try_read() {
+            Some(mut spare) => {
+                let mut other = spare.conn();
+                tokio::join!(
+                    self.account_figures(&mut other, &book, &ends),
+                    self.value_figures(&mut conn, &book, &chart, &definition, &ends)
+                )
             }
-            None => Figures::default(),
+            None => (
+                self.account_figures(&mut conn, &book, &ends).await,
+                self.value_figures(&mut conn, &book, &chart, &definition, &ends)
+                    .await,
+            ),
         };
+        let mut columns = Vec::with_capacity(ends.len());
+        for (mut figures, terms) in accounts?.into_iter().zip(values?) {
+            for (dimension, leaves, rows) in terms {
+                add_values(&mut figures, dimension, leaves, rows)?;
+            }
+            columns.push(figures);
+        }
+        let mut columns = columns.into_iter();
+        let current = columns.next().unwrap_or_default();
+        let previous = columns.next().unwrap_or_default();
         Ok(statement(
             (&definition, version),
             &chart,
@@ -150,105 +171,96 @@ impl Tenant<'_> {
         ))
     }
 
-    /// Closing balances at the end of `period`: openings plus posted sums, per leaf account and, for the
-    /// definition's `:side@dimension` terms, per dimension value — all from kept balances
-    /// (`ledger_balances`, `ledger_value_balances`, `ledger_openings`), never from the posted lines.
-    async fn closing_figures(
+    /// Closing balances per leaf account at the end of each of `ends`: openings plus posted sums, from
+    /// kept balances (`ledger_balances`, `ledger_openings`), never from the posted lines.
+    async fn account_figures(
+        &self,
+        conn: &mut Conn<'_>,
+        book: &Book,
+        ends: &[Period],
+    ) -> Result<Vec<Figures>> {
+        let mut out = Vec::with_capacity(ends.len());
+        for &period in ends {
+            let mut figures = Figures::default();
+            let mut sql = SqlText::new(conn.backend());
+            sql.push("SELECT account_code, COALESCE(SUM(debit), 0) AS debit, COALESCE(SUM(credit), 0) AS credit FROM ledger_balances WHERE organization_id = ")
+                .arg(self.org_id)
+                .push(" AND book_id = ")
+                .arg(book.id)
+                .push(" AND period <= ")
+                .arg(period.key())
+                .push(" GROUP BY account_code");
+            let rows: Vec<NetRow> = conn.fetch_all(sql.into_sql()).await?;
+            for row in rows {
+                *figures
+                    .by_account
+                    .entry(code_of(&row.account_code)?)
+                    .or_default() += row.debit.0 - row.credit.0;
+            }
+            if with_openings(book, period) {
+                for (code, sums) in self.opening_sums(conn, book, period.next()).await? {
+                    *figures.by_account.entry(code).or_default() += sums.net();
+                }
+            }
+            out.push(figures);
+        }
+        Ok(out)
+    }
+
+    /// For each of `ends`, per `:side@dimension` term of the definition: the term's dimension, the leaves
+    /// under its account and the sums per (leaf, value) at that end — the kept sums of the lines that
+    /// name a value (`ledger_value_balances`, see migration 0020) and the openings that name one.
+    async fn value_figures(
         &self,
         conn: &mut Conn<'_>,
         book: &Book,
         chart: &Chart,
         definition: &Definition,
-        period: Period,
-    ) -> Result<Figures> {
-        let mut figures = Figures::default();
-        let mut sql = SqlText::new(conn.backend());
-        sql.push("SELECT account_code, COALESCE(SUM(debit), 0) AS debit, COALESCE(SUM(credit), 0) AS credit FROM ledger_balances WHERE organization_id = ")
-            .arg(self.org_id)
-            .push(" AND book_id = ")
-            .arg(book.id)
-            .push(" AND period <= ")
-            .arg(period.key())
-            .push(" GROUP BY account_code");
-        let rows: Vec<NetRow> = conn.fetch_all(sql.into_sql()).await?;
-        for row in rows {
-            *figures
-                .by_account
-                .entry(code_of(&row.account_code)?)
-                .or_default() += row.debit.0 - row.credit.0;
-        }
-        // Openings are the balances at the start of the first period: they count in the closing of the
-        // period before it (上年年末余额 of a book that starts in January) and of every later one.
-        let with_openings = book
-            .opening_period
-            .is_some_and(|first| first <= period.next());
-        if with_openings {
-            for (code, sums) in self.opening_sums(conn, book, period.next()).await? {
-                *figures.by_account.entry(code).or_default() += sums.net();
-            }
-        }
-        for (code, dimension) in definition.dimension_terms() {
-            let leaves = chart.leaves_under(&code);
-            if leaves.is_empty() {
-                continue;
-            }
-            let column = dimension.as_str();
-            // The kept sums of the lines that name a value (see migration 0020), not the lines themselves.
-            let mut sql = SqlText::new(conn.backend());
-            sql.push(&format!(
-                "SELECT account_code, {column} AS value, COALESCE(SUM(debit), 0) AS debit, \
-                 COALESCE(SUM(credit), 0) AS credit FROM ledger_value_balances WHERE organization_id = "
-            ))
-            .arg(self.org_id)
-            .push(" AND book_id = ")
-            .arg(book.id)
-            .push(" AND account_code IN ")
-            .list(leaves.iter().map(AccountCode::as_str))
-            .push(" AND period <= ")
-            .arg(period.key())
-            .push(&format!(
-                " AND {column} <> '' GROUP BY account_code, {column}"
-            ));
-            let mut rows: Vec<ValueRow> = conn.fetch_all(sql.into_sql()).await?;
-            if with_openings {
+        ends: &[Period],
+    ) -> Result<Vec<Vec<TermRows>>> {
+        let mut out = Vec::with_capacity(ends.len());
+        for &period in ends {
+            let mut terms = Vec::new();
+            for (code, dimension) in definition.dimension_terms() {
+                let leaves = chart.leaves_under(&code);
+                if leaves.is_empty() {
+                    continue;
+                }
+                let column = dimension.as_str();
                 let mut sql = SqlText::new(conn.backend());
                 sql.push(&format!(
-                    "SELECT account_code, {column} AS value, debit, credit FROM ledger_openings WHERE organization_id = "
+                    "SELECT account_code, {column} AS value, COALESCE(SUM(debit), 0) AS debit, \
+                     COALESCE(SUM(credit), 0) AS credit FROM ledger_value_balances WHERE organization_id = "
                 ))
                 .arg(self.org_id)
                 .push(" AND book_id = ")
                 .arg(book.id)
                 .push(" AND account_code IN ")
                 .list(leaves.iter().map(AccountCode::as_str))
-                .push(&format!(" AND {column} IS NOT NULL"));
-                rows.extend(conn.fetch_all::<ValueRow>(sql.into_sql()).await?);
-            }
-            let mut named: BTreeMap<AccountCode, Decimal> = BTreeMap::new();
-            for row in rows {
-                let leaf = code_of(&row.account_code)?;
-                let net = row.debit.0 - row.credit.0;
-                *named.entry(leaf.clone()).or_default() += net;
-                *figures
-                    .by_value
-                    .entry((leaf, dimension))
-                    .or_default()
-                    .entry(row.value)
-                    .or_default() += net;
-            }
-            // What names no value of the dimension ('') is the rest of the account's closing balance.
-            for leaf in leaves {
-                let total = figures.by_account.get(&leaf).copied().unwrap_or_default();
-                let rest = total - named.get(&leaf).copied().unwrap_or_default();
-                if !rest.is_zero() {
-                    figures
-                        .by_value
-                        .entry((leaf, dimension))
-                        .or_default()
-                        .insert(String::new(), rest);
+                .push(" AND period <= ")
+                .arg(period.key())
+                .push(&format!(
+                    " AND {column} <> '' GROUP BY account_code, {column}"
+                ));
+                let mut rows: Vec<ValueRow> = conn.fetch_all(sql.into_sql()).await?;
+                if with_openings(book, period) {
+                    let mut sql = SqlText::new(conn.backend());
+                    sql.push(&format!(
+                        "SELECT account_code, {column} AS value, debit, credit FROM ledger_openings WHERE organization_id = "
+                    ))
+                    .arg(self.org_id)
+                    .push(" AND book_id = ")
+                    .arg(book.id)
+                    .push(" AND account_code IN ")
+                    .list(leaves.iter().map(AccountCode::as_str))
+                    .push(&format!(" AND {column} IS NOT NULL"));
+                    rows.extend(conn.fetch_all::<ValueRow>(sql.into_sql()).await?);
                 }
+                terms.push((dimension, leaves, rows));
             }
+            out.push(terms);
         }
-        Ok(figures)
+        Ok(out)
     }
 
     /// Posted amounts of `from..=to` per leaf account, without the lines of vouchers that touch 本年利润
@@ -325,6 +337,51 @@ impl Tenant<'_> {
         }
         Ok(figures)
     }
+}
+
+/// A `:side@dimension` term's dimension, the leaves under its account and their sums per value.
+type TermRows = (Dimension, Vec<AccountCode>, Vec<ValueRow>);
+
+/// Whether the openings count in the closing at the end of `period`. Openings are the balances at the
+/// start of the first period: they count in the closing of the period before it (上年年末余额 of a book
+/// that starts in January) and of every later one.
+fn with_openings(book: &Book, period: Period) -> bool {
+    book.opening_period
+        .is_some_and(|first| first <= period.next())
+}
+
+/// Adds a term's value sums to `figures`, whose account sums are complete: what names no value of the
+/// dimension ('') is the rest of each leaf's closing balance.
+fn add_values(
+    figures: &mut Figures,
+    dimension: Dimension,
+    leaves: Vec<AccountCode>,
+    rows: Vec<ValueRow>,
+) -> Result<()> {
+    let mut named: BTreeMap<AccountCode, Decimal> = BTreeMap::new();
+    for row in rows {
+        let leaf = code_of(&row.account_code)?;
+        let net = row.debit.0 - row.credit.0;
+        *named.entry(leaf.clone()).or_default() += net;
+        *figures
+            .by_value
+            .entry((leaf, dimension))
+            .or_default()
+            .entry(row.value)
+            .or_default() += net;
+    }
+    for leaf in leaves {
+        let total = figures.by_account.get(&leaf).copied().unwrap_or_default();
+        let rest = total - named.get(&leaf).copied().unwrap_or_default();
+        if !rest.is_zero() {
+            figures
+                .by_value
+                .entry((leaf, dimension))
+                .or_default()
+                .insert(String::new(), rest);
+        }
+    }
+    Ok(())
 }
 
 fn statement(

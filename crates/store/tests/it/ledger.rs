@@ -529,3 +529,64 @@ backend_tests! {
         assert_eq!(books.value_code(Dimension::Customer, "湖州优品"), Some("C0001"));
     }
 }
+
+backend_tests! {
+    async fn the_year_end_column_of_a_balance_sheet_is_the_balance_sheet_of_the_year_end(store) {
+        use tenon_ledger::opening::{Opening, Openings};
+        use Dimension::Customer;
+        let (org, _) = new_org(&store, "婚庆公司").await;
+        let tenant = store.tenant(org.id);
+        let ctx = WriteContext::system();
+        let book = BookRef::name("主账套");
+        tenant.create_ledger_book(&ctx, settings("主账套")).await.unwrap();
+        let opening = |account: &str, customer: Option<&str>, debit: i64, credit: i64| {
+            let mut entry = Opening::simple(AccountCode::parse(account).unwrap(), Decimal::new(debit, 2), Decimal::new(credit, 2));
+            if let Some(customer) = customer {
+                entry.dimensions = BTreeMap::from([(Customer, customer.to_owned())]);
+            }
+            entry
+        };
+        // The book opens in 2025-11: 客户A owes 500.00, 客户B paid 200.00 in advance.
+        let balances = vec![opening("1122", Some("客户A"), 50_000, 0), opening("1122", Some("客户B"), 0, 20_000),
+            opening("1002", None, 100_000, 0), opening("4001", None, 0, 130_000)];
+        tenant.set_ledger_openings(&ctx, &book, Openings { period: Period::parse("2025-11").unwrap(), balances }).await.unwrap();
+        let on = |year: i32, month: u32, day: u32, lines: Vec<Line>| VoucherDraft {
+            date: NaiveDate::from_ymd_opt(year, month, day).unwrap(),
+            ..draft(1, lines)
+        };
+        // Before the year end: a sale to 客户C, an advance from 客户D. After it: 客户B buys 500.00 (its
+        // balance turns to a debit), 客户A pays 150.00.
+        tenant.create_vouchers(&ctx, &book, vec![
+            on(2025, 12, 5, vec![valued("1122", Customer, "客户C", 10_000, 0), plain("6001", 0, 10_000)]),
+            on(2025, 12, 6, vec![plain("1002", 8_000, 0), valued("2203", Customer, "客户D", 0, 8_000)]),
+            on(2026, 3, 10, vec![valued("1122", Customer, "客户B", 50_000, 0), plain("6001", 0, 50_000)]),
+            on(2026, 10, 3, vec![plain("1002", 15_000, 0), valued("1122", Customer, "客户A", 0, 15_000)]),
+        ], VoucherState::Posted).await.unwrap();
+
+        let october = tenant.balance_sheet(&book, Period::parse("2026-10").unwrap(), None).await.unwrap();
+        let year_end = tenant.balance_sheet(&book, Period::parse("2025-12").unwrap(), None).await.unwrap();
+        let line = |code: &str| { let l = october.lines.iter().find(|l| l.code == code).unwrap(); (l.current, l.previous) };
+        // 应收账款 = the debit sides of 1122 per customer: A 500 + C 100 at the year end, A 350 + B 300 +
+        // C 100 in October; 预收款项 = the credit sides: B 200 + D 80 at the year end, D 80 in October.
+        assert_eq!(line("5"), (Decimal::new(75_000, 2), Decimal::new(60_000, 2)), "应收账款");
+        assert_eq!(line("35"), (Decimal::new(8_000, 2), Decimal::new(28_000, 2)), "预收款项");
+        assert_eq!(line("1"), (Decimal::new(123_000, 2), Decimal::new(108_000, 2)), "货币资金");
+        assert_eq!(line("29"), line("59"), "assets = liabilities + equity, both columns");
+        for (later, end) in october.lines.iter().zip(&year_end.lines) {
+            assert_eq!(later.previous, end.current, "{} {}", later.code, later.name);
+        }
+        // A book that opens in January: its openings are the previous year end's closing balances.
+        tenant.create_ledger_book(&ctx, settings("新账套")).await.unwrap();
+        let january = BookRef::name("新账套");
+        let balances = vec![opening("1122", Some("客户A"), 50_000, 0), opening("4001", None, 0, 50_000)];
+        tenant.set_ledger_openings(&ctx, &january, Openings { period: Period::parse("2026-01").unwrap(), balances }).await.unwrap();
+        tenant.create_vouchers(&ctx, &january, vec![
+            on(2026, 2, 1, vec![valued("1122", Customer, "客户A", 0, 70_000), plain("1002", 70_000, 0)]),
+        ], VoucherState::Posted).await.unwrap();
+        let sheet = tenant.balance_sheet(&january, Period::parse("2026-10").unwrap(), None).await.unwrap();
+        let line = |code: &str| { let l = sheet.lines.iter().find(|l| l.code == code).unwrap(); (l.current, l.previous) };
+        assert_eq!(line("5"), (Decimal::ZERO, Decimal::new(50_000, 2)), "应收账款");
+        assert_eq!(line("35"), (Decimal::new(20_000, 2), Decimal::ZERO), "预收款项");
+        assert_eq!(line("29"), line("59"), "assets = liabilities + equity, both columns");
+    }
+}

@@ -37,8 +37,16 @@ use tenon_model::apps::TableSchema;
 use tenon_model::credentials::AuthenticatedToken;
 use tenon_model::{MemberId, OrgId, ProcessId};
 
-use crate::dingtalk_workflow::DingTalkPerson;
 use crate::exec::{AfterCommit, Pools, Sql};
+
+/// A member as DingTalk's workflow answers name it (kept in [`Caches::people`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DingTalkPerson {
+    pub userid: String,
+    pub name: String,
+    /// The number and name of the member's first department (the root when it has none).
+    pub department: Option<(i64, String)>,
+}
 
 /// Mark: credentials (tokens, members, installations, organizations) changed.
 pub(crate) const AUTH: u8 = 1;

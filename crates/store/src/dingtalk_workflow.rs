@@ -30,14 +30,8 @@ pub struct DingTalkForm {
     pub process: Value,
 }
 
-/// A member as DingTalk's workflow answers name it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DingTalkPerson {
-    pub userid: String,
-    pub name: String,
-    /// The number and name of the member's first department (the root when it has none).
-    pub department: Option<(i64, String)>,
-}
+/// Defined beside the cache that keeps it (the store's layers: the cache is below the domain).
+pub use crate::cache::DingTalkPerson;
 
 /// An instance with what DingTalk's answer shows beside it ([`Tenant::dingtalk_instance`]).
 #[derive(Debug)]

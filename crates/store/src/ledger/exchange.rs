@@ -333,6 +333,9 @@ impl Tenant<'_> {
             self.insert_account(&mut conn, book.id, &account).await?;
             accounts_created += 1;
         }
+        if books.accounts.is_empty() {
+            chartless_accounts(&book, &chart, &books)?;
+        }
         let mut values: Vec<(Dimension, String, String, Option<String>)> = books
             .dimension_values
             .iter()
@@ -556,4 +559,39 @@ impl Tenant<'_> {
             })
             .collect())
     }
+}
+
+/// A file without a chart (a U8 voucher document) books onto the accounts the book already has. The
+/// accounts its lines name that the book lacks are refused together, with what to import first, rather than
+/// once per line: such a file usually comes from a book with sub-accounts of its own.
+fn chartless_accounts(book: &Book, chart: &Chart, books: &Books) -> Result<()> {
+    let missing: BTreeSet<&str> = books
+        .vouchers
+        .iter()
+        .flat_map(|voucher| &voucher.lines)
+        .map(|line| &line.account)
+        .filter(|code| chart.get(code).is_none())
+        .map(|code| code.as_str())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    const NAMED: usize = 20;
+    let mut named: Vec<&str> = missing.iter().copied().take(NAMED).collect();
+    if missing.len() > NAMED {
+        named.push("…");
+    }
+    Err(StoreError::Invalid(Invalid(vec![
+        tenon_model::Reason::not_found(
+            "account",
+            format!(
+                "the file carries no chart, and book {} has no account {} ({} in all): import the chart \
+                 first (for Yonyou U8 the code document, document=code), or into a book that has them",
+                book.settings.name,
+                named.join(", "),
+                missing.len()
+            ),
+        )
+        .at("accounts"),
+    ])))
 }

@@ -176,6 +176,56 @@ backend_tests! {
         let twice = tenant.import_books(&ctx, "新账套", books, &|_, _| {}).await.unwrap_err();
         assert!(twice.to_string().contains("already exists"), "{twice}");
     }
+
+    async fn a_u8_export_of_a_book_with_sub_accounts_imports_into_a_new_book_chart_document_first(store) {
+        let (org, _) = new_org(&store, "婚庆公司").await;
+        let tenant = store.tenant(org.id);
+        let ctx = WriteContext::system();
+        let source = BookRef::name("源账套");
+        tenant.create_ledger_book(&ctx, settings("源账套")).await.unwrap();
+        // 1122 → 112206 → 11220601, as bench-ledger widens its chart: accounts the template does not have.
+        let (_, template) = tenant.ledger_accounts(&source).await.unwrap();
+        let mut account = template.iter().find(|a| a.code.as_str() == "1122").unwrap().clone();
+        account.role = None;
+        for code in ["112206", "11220601"] {
+            account.code = AccountCode::parse(code).unwrap();
+            account.name = format!("应收账款{code}");
+            tenant.create_ledger_account(&ctx, &source, account.clone()).await.unwrap();
+        }
+        let mut drafts = vec![sale(1, 11_300), sale(2, 22_600), sale(3, 33_900)];
+        for draft in &mut drafts {
+            draft.lines[0].account = AccountCode::parse("11220601").unwrap();
+        }
+        tenant.create_vouchers(&ctx, &source, drafts, VoucherState::Posted).await.unwrap();
+        let october = Period::parse("2026-10").unwrap();
+        let books = tenant.export_books(&source, october, october, false).await.unwrap();
+        let u8 = |document: &'static str| {
+            use tenon_ledger::exchange::{Format, Options, export, import};
+            let options = Options { u8_document: document, ..Options::default() };
+            let (bytes, _) = export(Format::YonyouU8, &books, &options).unwrap();
+            import(Format::YonyouU8, &bytes, &options, "导入账套", Currency::CNY).unwrap().0
+        };
+        // The voucher document alone carries no chart: into a new book it is refused once, naming the account
+        // the template lacks and the document to import first; nothing is written, not even the book.
+        let refused = tenant.import_books(&ctx, "导入账套", u8("voucher"), &|_, _| {}).await.unwrap_err();
+        let StoreError::Invalid(invalid) = &refused else { panic!("{refused:?}") };
+        assert_eq!(invalid.0.len(), 1, "{invalid}");
+        assert_eq!(invalid.0[0].field, "accounts");
+        assert!(invalid.0[0].reason.contains("no account 11220601 (1 in all)") && invalid.0[0].reason.contains("document=code"), "{invalid}");
+        assert!(tenant.ledger_book(&BookRef::name("导入账套")).await.is_err());
+        // The chart document, then the voucher document: the copy has the source's accounts and balances.
+        let chart = tenant.import_books(&ctx, "导入账套", u8("code"), &|_, _| {}).await.unwrap();
+        assert!(chart.book_created);
+        assert_eq!(chart.accounts_created, template.len() + 2);
+        let vouchers = tenant.import_books(&ctx, "导入账套", u8("voucher"), &|_, _| {}).await.unwrap();
+        assert!(!vouchers.book_created);
+        assert_eq!((vouchers.accounts_created, vouchers.vouchers), (0, 3));
+        let copy = tenant.trial_balance(&BookRef::name("导入账套"), october).await.unwrap();
+        let original = tenant.trial_balance(&source, october).await.unwrap();
+        assert_eq!(copy.rows, original.rows);
+        assert_eq!(copy.totals, original.totals);
+        assert!(copy.rows.iter().any(|row| row.code.as_str() == "11220601" && row.period_debit == Decimal::new(67_800, 2)));
+    }
 }
 
 backend_tests! {

@@ -171,6 +171,34 @@ impl Tenant<'_> {
         ))
     }
 
+    /// Posted net (debit − credit) per leaf account over `from..=to` from the kept balances
+    /// (`ledger_balances`), never from the posted lines; `from: None` sums every period up to `to`.
+    async fn account_nets(
+        &self,
+        conn: &mut Conn<'_>,
+        book: &Book,
+        from: Option<Period>,
+        to: Period,
+    ) -> Result<BTreeMap<AccountCode, Decimal>> {
+        let mut sql = SqlText::new(conn.backend());
+        sql.push("SELECT account_code, COALESCE(SUM(debit), 0) AS debit, COALESCE(SUM(credit), 0) AS credit FROM ledger_balances WHERE organization_id = ")
+            .arg(self.org_id)
+            .push(" AND book_id = ")
+            .arg(book.id);
+        if let Some(from) = from {
+            sql.push(" AND period >= ").arg(from.key());
+        }
+        sql.push(" AND period <= ")
+            .arg(to.key())
+            .push(" GROUP BY account_code");
+        let rows: Vec<NetRow> = conn.fetch_all(sql.into_sql()).await?;
+        let mut nets = BTreeMap::new();
+        for row in rows {
+            *nets.entry(code_of(&row.account_code)?).or_default() += row.debit.0 - row.credit.0;
+        }
+        Ok(nets)
+    }
+
     /// Closing balances per leaf account at the end of each of `ends`: openings plus posted sums, from
     /// kept balances (`ledger_balances`, `ledger_openings`), never from the posted lines.
     async fn account_figures(
@@ -181,22 +209,10 @@ impl Tenant<'_> {
     ) -> Result<Vec<Figures>> {
         let mut out = Vec::with_capacity(ends.len());
         for &period in ends {
-            let mut figures = Figures::default();
-            let mut sql = SqlText::new(conn.backend());
-            sql.push("SELECT account_code, COALESCE(SUM(debit), 0) AS debit, COALESCE(SUM(credit), 0) AS credit FROM ledger_balances WHERE organization_id = ")
-                .arg(self.org_id)
-                .push(" AND book_id = ")
-                .arg(book.id)
-                .push(" AND period <= ")
-                .arg(period.key())
-                .push(" GROUP BY account_code");
-            let rows: Vec<NetRow> = conn.fetch_all(sql.into_sql()).await?;
-            for row in rows {
-                *figures
-                    .by_account
-                    .entry(code_of(&row.account_code)?)
-                    .or_default() += row.debit.0 - row.credit.0;
-            }
+            let mut figures = Figures {
+                by_account: self.account_nets(conn, book, None, period).await?,
+                ..Figures::default()
+            };
             if with_openings(book, period) {
                 for (code, sums) in self.opening_sums(conn, book, period.next()).await? {
                     *figures.by_account.entry(code).or_default() += sums.net();
@@ -273,24 +289,10 @@ impl Tenant<'_> {
         from: Period,
         to: Period,
     ) -> Result<Figures> {
-        let mut figures = Figures::default();
-        let mut sql = SqlText::new(conn.backend());
-        sql.push("SELECT account_code, COALESCE(SUM(debit), 0) AS debit, COALESCE(SUM(credit), 0) AS credit FROM ledger_balances WHERE organization_id = ")
-            .arg(self.org_id)
-            .push(" AND book_id = ")
-            .arg(book.id)
-            .push(" AND period >= ")
-            .arg(from.key())
-            .push(" AND period <= ")
-            .arg(to.key())
-            .push(" GROUP BY account_code");
-        let rows: Vec<NetRow> = conn.fetch_all(sql.into_sql()).await?;
-        for row in rows {
-            *figures
-                .by_account
-                .entry(code_of(&row.account_code)?)
-                .or_default() += row.debit.0 - row.credit.0;
-        }
+        let mut figures = Figures {
+            by_account: self.account_nets(conn, book, Some(from), to).await?,
+            ..Figures::default()
+        };
         let profit = Role::parse("CURRENT_PROFIT")
             .ok()
             .and_then(|role| chart.by_role(&role))

@@ -265,6 +265,27 @@ impl Tenant<'_> {
         Ok(())
     }
 
+    /// For `tenon bench-ledger` only: `VACUUM ANALYZE` of the ledger's tables on PostgreSQL — what
+    /// autovacuum does to heavily updated tables on a server with its default settings (a benchmark's
+    /// server may run with it off). Answers false on SQLite, which keeps no dead row versions and whose
+    /// own `VACUUM` rewrites the whole file, which nothing does behind an application's back.
+    #[cfg(feature = "bench")]
+    pub async fn vacuum_ledger_for_benchmark(&self) -> Result<bool> {
+        if self.store.backend() != Backend::Postgres {
+            return Ok(false);
+        }
+        let mut pooled = self.store.pools.read().await?;
+        pooled
+            .conn()
+            .execute_script(
+                "VACUUM ANALYZE ledger_balances, ledger_value_balances, ledger_lines, ledger_vouchers, \
+                 ledger_openings"
+                    .to_owned(),
+            )
+            .await?;
+        Ok(true)
+    }
+
     /// For `tenon bench-ledger` only: inserts the rows of already numbered vouchers in one transaction with
     /// the same statements as a real write, but without checks, numbering, dimension values, balances or
     /// audit — the baseline that shows what those cost. Never use it for real books.

@@ -74,6 +74,7 @@ mod openapi;
 mod permissions;
 mod permissions_computed;
 mod permissions_events;
+mod permissions_files;
 mod permissions_prop;
 mod permissions_sweep;
 mod permissions_templates;

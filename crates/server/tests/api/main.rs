@@ -80,6 +80,7 @@ mod permissions_sweep;
 mod permissions_templates;
 mod public_views;
 mod queries;
+mod queries_ids;
 mod record_events;
 mod records;
 mod shares;

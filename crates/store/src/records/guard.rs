@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use tenon_model::apps::filter::Filter;
-use tenon_model::apps::{CellValue, TableSchema};
+use tenon_model::apps::{CellValue, Record, TableSchema};
 use tenon_model::{AttachmentId, FieldId, RecordId, TimeZone};
 use uuid::Uuid;
 
@@ -189,6 +189,41 @@ impl Tenant<'_> {
         Ok(records)
     }
 
+    /// One record for a reader limited to the rows `rule` accepts (every row when `None`), in one
+    /// statement when she may read it: 404 `not_found` when it does not exist, [`StoreError::RowForbidden`]
+    /// when the rule leaves it out.
+    pub async fn record_within(
+        &self,
+        schema: &TableSchema,
+        id: RecordId,
+        rule: Option<&Filter>,
+    ) -> Result<Record> {
+        let Some(rule) = rule else {
+            return self.record(schema, id).await;
+        };
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let mut records = self
+            .load_records_where(&mut conn, schema, &[id], None, Some(rule))
+            .await?;
+        if let Some(mut record) = records.pop() {
+            self.read_virtual(&mut conn, schema, std::slice::from_mut(&mut record), None)
+                .await?;
+            return Ok(record);
+        }
+        if self
+            .existing_where(&mut conn, schema, &[id], None, true)
+            .await?
+            .is_empty()
+        {
+            Err(StoreError::not_found("record"))
+        } else {
+            Err(StoreError::RowForbidden {
+                record: id.to_string(),
+            })
+        }
+    }
+
     /// Whether a record of the table holds the file `file` in one of `fields` without `readable`
     /// accepting it (every record holding it counts when `readable` is `None`): the download check of a
     /// file for a member who may not read every row or field of the table. One statement, a scan of the
@@ -218,9 +253,9 @@ impl Tenant<'_> {
             let column = quote(&ddl::column_name(*field));
             match backend {
                 Backend::Postgres => {
-                    sql.push(&format!("r.{column} @> jsonb_build_array(CAST("));
-                    sql.arg(Arg::Text(Some(file.to_string())));
-                    sql.push(" AS TEXT))");
+                    sql.push(&format!("r.{column} @> CAST("));
+                    sql.arg(Arg::Text(Some(format!("[\"{file}\"]"))));
+                    sql.push(" AS JSONB)");
                 }
                 Backend::Sqlite => {
                     sql.push(&format!(

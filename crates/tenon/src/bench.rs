@@ -209,6 +209,35 @@ async fn measure(
         crate::bench_flows::flows_suite(&http, &server.base, &token, args, database.is_some())
             .await?;
     }
+    if args.suite == "all" || args.suite == "permissions" {
+        let org = org_id.trim().to_owned();
+        let mint = |email: &str| -> Result<String, Failure> {
+            let mut command = Command::new(exe);
+            command.args([
+                "token",
+                "create",
+                "--org",
+                org.as_str(),
+                "--name",
+                "bench",
+                "--scopes",
+                "records:read",
+                "--member",
+                email,
+            ]);
+            storage_args(&mut command, data, database);
+            Ok(run_cli(&mut command)?.trim().to_owned())
+        };
+        crate::bench_permissions::permissions_suite(
+            &http,
+            &server.base,
+            &token,
+            args,
+            ADMIN_EMAIL,
+            mint,
+        )
+        .await?;
+    }
     if args.suite == "all" || args.suite == "ui" {
         crate::bench_ui::ui_suite(&server.base, &token, args).await?;
     }

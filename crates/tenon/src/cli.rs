@@ -114,11 +114,12 @@ pub struct BenchArgs {
     /// fields at scale), events (webhook delivery and the outbox's write cost), approvals (approval
     /// actions and a to-do list among many tasks), dingtalk (DingTalk-compatible routes beside their
     /// native routes), flows (flow runs per second, trigger-to-finish latency, the watch hook's cost on
-    /// bulk writes), ui (the browser UI's page weight, render times, grid, boards, dashboard and public
+    /// bulk writes), permissions (a member's row rule beside the administrator on the same requests),
+    /// ui (the browser UI's page weight, render times, grid, boards, dashboard and public
     /// form), or all.
     #[arg(long, default_value = "all")]
     pub suite: String,
-    /// Rows loaded for the records and formula suites, and under the ui suite's dashboard.
+    /// Rows loaded for the records, formula and permissions suites, and under the ui suite's dashboard.
     #[arg(long, default_value_t = 1_000_000)]
     pub records: u64,
     /// Rows of the ui suite's 20-field grid table.
@@ -130,7 +131,7 @@ pub struct BenchArgs {
     /// Events on the ui suite's calendar (over nine weeks around the month shown).
     #[arg(long, default_value_t = 2_000)]
     pub events: u64,
-    /// Measured requests per figure of the ui suite (after a tenth as many to warm up).
+    /// Measured requests per figure of the ui and permissions suites (after a tenth as many to warm up).
     #[arg(long, default_value_t = 200)]
     pub samples: usize,
     /// Tasks in the organization when the approvals suite reads a to-do list.

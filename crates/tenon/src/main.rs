@@ -20,6 +20,8 @@ mod bench_formula;
 #[cfg(feature = "bench")]
 mod bench_ledger;
 #[cfg(feature = "bench")]
+mod bench_permissions;
+#[cfg(feature = "bench")]
 mod bench_records;
 #[cfg(feature = "bench")]
 mod bench_ui;

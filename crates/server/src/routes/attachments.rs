@@ -108,11 +108,12 @@ pub async fn download(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let id: AttachmentId = path_id(&id, "attachment")?;
-    let (attachment, path) = state
-        .store()
-        .tenant(auth.principal.org_id)
-        .attachment(id)
-        .await?;
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let (attachment, path) = tenant.attachment(id).await?;
+    // A file a limited member may not see answers as a file that does not exist.
+    if !crate::service::access::file_readable(&state, &tenant, &auth, id).await? {
+        return Err(ApiError::not_found("attachment"));
+    }
     let file = tokio::fs::File::open(&path)
         .await
         .map_err(|error| ApiError::internal("attachment bytes missing", &error))?;

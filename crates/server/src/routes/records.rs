@@ -569,24 +569,9 @@ pub async fn get_record(
     let access = Access::load(&tenant, &auth.principal.actor, &schema).await?;
     access.require(RecordAction::Read)?;
     access.require_visible(&schema, expand.iter().copied())?;
-    let record = tenant.record(&schema, id).await?;
     let context = records::filter_context(&state, &tenant.organization().await?);
-    if let Some(rule) = access.filter(RecordAction::Read, &schema, &context)?
-        && tenant
-            .records_within(
-                &schema,
-                &[id],
-                Some(&rule),
-                tenon_store::MissingRecord::Within,
-            )
-            .await?
-            .is_empty()
-    {
-        return Err(StoreError::RowForbidden {
-            record: id.to_string(),
-        }
-        .into());
-    }
+    let rule = access.filter(RecordAction::Read, &schema, &context)?;
+    let record = tenant.record_within(&schema, id, rule.as_ref()).await?;
     let visible = access.visible(&schema, None);
     let rendered = render_many(
         &state,

@@ -7,10 +7,10 @@
 //! the platform are not limited.
 
 use serde_json::Value;
-use tenon_model::apps::TableSchema;
 use tenon_model::apps::filter::{Filter, FilterContext, SortKey};
 use tenon_model::apps::permissions::{PermissionsDoc, Person, RecordAction, Rows, TableAccess};
-use tenon_model::{Actor, ErrorCode, FieldId, MemberId, Role};
+use tenon_model::apps::{FieldKind, TableSchema};
+use tenon_model::{Actor, AttachmentId, ErrorCode, FieldId, MemberId, Role};
 use tenon_store::{RowGuard, Tenant};
 
 use crate::error::{ApiError, ApiResult};
@@ -295,6 +295,67 @@ pub async fn readable_record(
                 .map(|field| field.key.as_str().to_owned())
         })
         .collect())
+}
+
+/// Whether the request may download the file `file` (issue #19: a hidden field's files are not
+/// served). A member limited by an app's permissions is refused a file that a record of that app holds
+/// in an attachment field hidden from her, in a table she may not read, or in a row her read rule
+/// leaves out — even when another record she reads holds it too (a file is refused rather than shown
+/// from a place she may not see). Files no limited place holds (a new upload, a file of an app without
+/// permissions) are served as before. Unlimited requests ask nothing; a limited member's check reads
+/// each attachment-holding table of the apps with permissions once (a scan of those tables).
+pub async fn file_readable(
+    state: &crate::state::AppState,
+    tenant: &Tenant<'_>,
+    auth: &crate::auth::Authenticated,
+    file: AttachmentId,
+) -> ApiResult<bool> {
+    let Some(member) = member_of(&auth.principal.actor) else {
+        return Ok(true);
+    };
+    let apps = tenant.permissioned_apps().await?;
+    if apps.is_empty() {
+        return Ok(true);
+    }
+    let subject = tenant.permission_subject(member).await?;
+    if matches!(subject.role, Role::Owner | Role::Admin) {
+        return Ok(true);
+    }
+    let context = crate::service::records::filter_context(state, &tenant.organization().await?);
+    for (app, document) in apps {
+        for table in tenant.list_tables(app).await? {
+            let schema = tenant.table_schema_by_id(table.id).await?;
+            let files: Vec<FieldId> = schema
+                .fields
+                .iter()
+                .filter(|field| matches!(field.kind, FieldKind::Attachment { .. }))
+                .map(|field| field.id)
+                .collect();
+            if files.is_empty() {
+                continue;
+            }
+            let linked = tenant.looked_up_schemas(&schema).await?;
+            let access = Access::of(&document, &schema, &linked, subject.person.clone());
+            let readable = access.table.rows(RecordAction::Read).granted();
+            let (hidden, shown): (Vec<FieldId>, Vec<FieldId>) = files
+                .into_iter()
+                .partition(|field| !readable || access.table.is_hidden(*field));
+            if tenant
+                .file_held_outside(&schema, &hidden, file, None)
+                .await?
+            {
+                return Ok(false);
+            }
+            if let Some(rule) = access.filter(RecordAction::Read, &schema, &context)?
+                && tenant
+                    .file_held_outside(&schema, &shown, file, Some(&rule))
+                    .await?
+            {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// The fields a filter tree refers to.

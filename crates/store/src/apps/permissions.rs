@@ -40,6 +40,26 @@ impl Tenant<'_> {
         .transpose()
     }
 
+    /// The apps of the organization that have a permissions document, each with it (the others let
+    /// every member read and write).
+    pub async fn permissioned_apps(&self) -> Result<Vec<(AppId, Value)>> {
+        let mut pooled = self.store.pools.read().await?;
+        let rows: Vec<(Uuid, String)> = pooled
+            .conn()
+            .fetch_all(
+                Sql::new("SELECT app_id, document FROM app_permissions WHERE organization_id = $1")
+                    .bind(self.org_id),
+            )
+            .await?;
+        rows.into_iter()
+            .map(|(app, text)| {
+                serde_json::from_str(&text)
+                    .map(|document| (AppId::from_uuid(app), document))
+                    .map_err(|_| corrupt("app permissions", &text))
+            })
+            .collect()
+    }
+
     /// Replaces the app's permissions (`None` removes them), audited as a change of the app with its
     /// `permissions` before and after (a `schema.changed` event).
     pub async fn set_app_permissions(

@@ -5,14 +5,14 @@
 use std::collections::{BTreeMap, HashSet};
 
 use tenon_model::apps::filter::Filter;
-use tenon_model::apps::{CellValue, TableSchema};
-use tenon_model::{FieldId, RecordId, TimeZone};
+use tenon_model::apps::{CellValue, Record, TableSchema};
+use tenon_model::{AttachmentId, FieldId, RecordId, TimeZone};
 use uuid::Uuid;
 
 use super::query;
 use super::write::{IDS_PER_STATEMENT, IdempotencyKey, RecordUpdate, WriteOutcome};
 use crate::apps::ddl;
-use crate::exec::{Arg, Conn, quote};
+use crate::exec::{Arg, Backend, Conn, quote};
 use crate::{Result, StoreError, Tenant, WriteContext};
 
 /// The row rules a write must respect: `before` (update, delete) and `after` (create, update). `None`
@@ -187,6 +187,95 @@ impl Tenant<'_> {
             .await?;
         tx.commit().await?;
         Ok(records)
+    }
+
+    /// One record for a reader limited to the rows `rule` accepts (every row when `None`), in one
+    /// statement when she may read it: 404 `not_found` when it does not exist, [`StoreError::RowForbidden`]
+    /// when the rule leaves it out.
+    pub async fn record_within(
+        &self,
+        schema: &TableSchema,
+        id: RecordId,
+        rule: Option<&Filter>,
+    ) -> Result<Record> {
+        let Some(rule) = rule else {
+            return self.record(schema, id).await;
+        };
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let mut records = self
+            .load_records_where(&mut conn, schema, &[id], None, Some(rule))
+            .await?;
+        if let Some(mut record) = records.pop() {
+            self.read_virtual(&mut conn, schema, std::slice::from_mut(&mut record), None)
+                .await?;
+            return Ok(record);
+        }
+        if self
+            .existing_where(&mut conn, schema, &[id], None, true)
+            .await?
+            .is_empty()
+        {
+            Err(StoreError::not_found("record"))
+        } else {
+            Err(StoreError::RowForbidden {
+                record: id.to_string(),
+            })
+        }
+    }
+
+    /// Whether a record of the table holds the file `file` in one of `fields` without `readable`
+    /// accepting it (every record holding it counts when `readable` is `None`): the download check of a
+    /// file for a member who may not read every row or field of the table. One statement, a scan of the
+    /// table: only members limited by an app's permissions ask.
+    pub async fn file_held_outside(
+        &self,
+        schema: &TableSchema,
+        fields: &[FieldId],
+        file: AttachmentId,
+        readable: Option<&Filter>,
+    ) -> Result<bool> {
+        if fields.is_empty() {
+            return Ok(false);
+        }
+        let mut pooled = self.store.pools.read().await?;
+        let mut conn = pooled.conn();
+        let backend = conn.backend();
+        let mut sql = query::SqlText::new(backend);
+        sql.push(&format!(
+            "SELECT r.id FROM {} AS r WHERE (",
+            quote(&ddl::table_name(schema.table.id))
+        ));
+        for (i, field) in fields.iter().enumerate() {
+            if i > 0 {
+                sql.push(" OR ");
+            }
+            let column = quote(&ddl::column_name(*field));
+            match backend {
+                Backend::Postgres => {
+                    sql.push(&format!("r.{column} @> CAST("));
+                    sql.arg(Arg::Text(Some(format!("[\"{file}\"]"))));
+                    sql.push(" AS JSONB)");
+                }
+                Backend::Sqlite => {
+                    sql.push(&format!(
+                        "EXISTS (SELECT 1 FROM json_each(r.{column}) AS e WHERE e.value = "
+                    ));
+                    sql.arg(Arg::Text(Some(file.to_string())));
+                    sql.push(")");
+                }
+            }
+        }
+        sql.push(")");
+        if let Some(filter) = readable {
+            // A condition that is NULL (an empty cell) does not accept the record.
+            sql.push(" AND NOT COALESCE((");
+            query::filter(&mut sql, filter)?;
+            sql.push("), FALSE)");
+        }
+        sql.push(" LIMIT 1");
+        let found: Option<(Uuid,)> = conn.fetch_optional(sql.into_sql()).await?;
+        Ok(found.is_some())
     }
 
     /// [`Tenant::delete_records`] with the records checked against `guard.before` first.

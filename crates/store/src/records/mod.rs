@@ -244,6 +244,19 @@ impl Tenant<'_> {
         ids: &[RecordId],
         wanted: Option<&[FieldId]>,
     ) -> Result<Vec<Record>> {
+        self.load_records_where(conn, schema, ids, wanted, None)
+            .await
+    }
+
+    /// [`Tenant::load_records`] of the records `filter` accepts (a NULL condition does not).
+    pub(crate) async fn load_records_where(
+        &self,
+        conn: &mut Conn<'_>,
+        schema: &TableSchema,
+        ids: &[RecordId],
+        wanted: Option<&[FieldId]>,
+        filter: Option<&Filter>,
+    ) -> Result<Vec<Record>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -259,6 +272,11 @@ impl Tenant<'_> {
                 .map(|id| crate::exec::Arg::Uuid(Some(*id.as_uuid()))),
         );
         sql.push(")");
+        if let Some(filter) = filter {
+            sql.push(" AND COALESCE((");
+            query::filter(&mut sql, filter)?;
+            sql.push("), FALSE)");
+        }
         let rows = conn.fetch_rows(sql.into_sql()).await?;
         let mut by_id: HashMap<RecordId, Record> = HashMap::with_capacity(rows.len());
         for row in &rows {

@@ -2,14 +2,19 @@
 //! /v1.0/workflow/processInstances`), a process's form (`GET /v1.0/workflow/forms/schemas/processCodes`)
 //! and a forecast (`POST /v1.0/workflow/processes/forecast`).
 //!
-//! The input is the native JSON (`GET /api/v1/approvals/{id}`'s instance, the forecast's nodes) with
-//! members named by a `userid` function; the output has DingTalk's keys, spellings and JSON types:
+//! The input is the native instance as the engine types it (its tasks, and its operation records as
+//! [`OperationView`]s) or the native forecast's JSON nodes, with members named by a `userid` function; the
+//! output has DingTalk's keys, spellings and JSON types:
 //! statuses `RUNNING`/`COMPLETED`/`TERMINATED`, results `agree`/`refuse`, task results `AGREE`/`REFUSE`/
 //! `REDIRECTED`/`NONE`, operation record types in capitals (`EXECUTE_TASK_NORMAL`), `taskId` an integer
 //! (the task's `number`), times `yyyy-MM-ddTHH:mmZ` (UTC).
 
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use tenon_approvals::history::RecordKind;
+use tenon_approvals::state::{Decision, Instance, InstanceStatus, Task, TaskResult, TaskStatus};
+use tenon_model::MemberId;
 use utoipa::ToSchema;
 
 /// `{"success": "true", "result"}`: `success` is the string `"true"`, as DingTalk sends it.
@@ -108,41 +113,63 @@ pub fn dingtalk_time(native: &str) -> String {
     }
 }
 
-fn time_of(value: &Value) -> Option<String> {
-    value.as_str().map(dingtalk_time)
+/// [`dingtalk_time`] of a time, written directly (no RFC 3339 text in between) for the years RFC 3339
+/// writes with four digits; other years as [`dingtalk_time`] cuts chrono's text.
+pub fn dingtalk_minute(at: DateTime<Utc>) -> String {
+    if (0..=9999).contains(&at.year()) {
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}Z",
+            at.year(),
+            at.month(),
+            at.day(),
+            at.hour(),
+            at.minute()
+        )
+    } else {
+        dingtalk_time(&at.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    }
 }
 
 fn text(value: &Value) -> String {
     value.as_str().unwrap_or_default().to_owned()
 }
 
-/// DingTalk's instance status.
-pub fn instance_status(native: &str) -> &'static str {
+/// DingTalk's instance status (`new` is shown as running).
+pub fn instance_status(native: InstanceStatus) -> &'static str {
     match native {
-        "completed" => "COMPLETED",
-        "terminated" => "TERMINATED",
-        _ => "RUNNING",
+        InstanceStatus::Completed => "COMPLETED",
+        InstanceStatus::Terminated => "TERMINATED",
+        InstanceStatus::New | InstanceStatus::Running => "RUNNING",
     }
 }
 
 /// DingTalk's task status.
-pub fn task_status(native: &str) -> &'static str {
+pub fn task_status(native: TaskStatus) -> &'static str {
     match native {
-        "new" => "NEW",
-        "paused" => "PAUSED",
-        "canceled" => "CANCELED",
-        "completed" => "COMPLETED",
-        _ => "RUNNING",
+        TaskStatus::New => "NEW",
+        TaskStatus::Running => "RUNNING",
+        TaskStatus::Paused => "PAUSED",
+        TaskStatus::Canceled => "CANCELED",
+        TaskStatus::Completed => "COMPLETED",
     }
 }
 
 /// DingTalk's task result: a handle node's `done` is `AGREE`; a return is `NONE`.
-pub fn task_result(native: Option<&str>) -> &'static str {
+pub fn task_result(native: Option<TaskResult>) -> &'static str {
     match native {
-        Some("agree" | "done") => "AGREE",
-        Some("refuse") => "REFUSE",
-        Some("redirected") => "REDIRECTED",
-        _ => "NONE",
+        Some(TaskResult::Agree | TaskResult::Done) => "AGREE",
+        Some(TaskResult::Refuse) => "REFUSE",
+        Some(TaskResult::Redirected) => "REDIRECTED",
+        Some(TaskResult::Returned) | None => "NONE",
+    }
+}
+
+/// DingTalk's operation record result: only agreeing (or a handle node's `done`) and refusing show.
+pub fn record_result(native: Option<TaskResult>) -> &'static str {
+    match native {
+        Some(TaskResult::Agree | TaskResult::Done) => "AGREE",
+        Some(TaskResult::Refuse) => "REFUSE",
+        Some(TaskResult::Redirected | TaskResult::Returned) | None => "NONE",
     }
 }
 
@@ -155,52 +182,58 @@ pub struct InstanceContext {
     pub form_values: Vec<FormValueOut>,
 }
 
-/// `GET /v1.0/workflow/processInstances`' answer for a native instance (`{"id", "status", "result",
-/// "initiator", "business_id", "created_at", "finished_at", "tasks", "operation_records"}`), members named
-/// by `userid`.
+/// An operation record as [`render_instance`] reads it, borrowed from the native one (the credential,
+/// the task and `seq` are not shown).
+#[derive(Debug, Clone, Copy)]
+pub struct OperationView<'a> {
+    pub kind: RecordKind,
+    pub actor: Option<MemberId>,
+    pub node: Option<&'a str>,
+    pub result: Option<TaskResult>,
+    pub comment: Option<&'a str>,
+    /// Who the record names (shown only for a CC).
+    pub members: &'a [MemberId],
+    pub at: DateTime<Utc>,
+}
+
+/// `GET /v1.0/workflow/processInstances`' answer for a native instance, its tasks and its operation
+/// records (in `seq` order), members named by `userid`.
 pub fn render_instance(
-    native: &Value,
+    instance: &Instance,
+    tasks: &[Task],
+    operations: &[OperationView<'_>],
     context: InstanceContext,
-    userid: &dyn Fn(&str) -> String,
+    userid: &dyn Fn(MemberId) -> String,
 ) -> GetInstanceResponse {
-    let instance_id = text(&native["id"]);
-    let tasks: Vec<TaskOut> = native["tasks"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|task| TaskOut {
-            task_id: task["number"].as_i64().unwrap_or_default(),
-            user_id: userid(task["assignee"].as_str().unwrap_or_default()),
-            status: task_status(task["status"].as_str().unwrap_or_default()).to_owned(),
-            result: task_result(task["result"].as_str()).to_owned(),
-            activity_id: text(&task["node"]),
-            process_instance_id: instance_id.clone(),
-            create_time: time_of(&task["created_at"]).unwrap_or_default(),
-            finish_time: time_of(&task["finished_at"]),
-            pc_url: String::new(),
-            mobile_url: String::new(),
+    let instance_id = instance.id.to_string();
+    let mut approver_user_ids = Vec::new();
+    let tasks: Vec<TaskOut> = tasks
+        .iter()
+        .map(|task| {
+            let user_id = userid(task.assignee);
+            if task.status == TaskStatus::Running {
+                approver_user_ids.push(user_id.clone());
+            }
+            TaskOut {
+                task_id: task.number,
+                user_id,
+                status: task_status(task.status).to_owned(),
+                result: task_result(task.result).to_owned(),
+                activity_id: task.node.clone(),
+                process_instance_id: instance_id.clone(),
+                create_time: dingtalk_minute(task.created_at),
+                finish_time: task.finished_at.map(dingtalk_minute),
+                pc_url: String::new(),
+                mobile_url: String::new(),
+            }
         })
         .collect();
-    let approver_user_ids = tasks
-        .iter()
-        .filter(|task| task.status == "RUNNING")
-        .map(|task| task.user_id.clone())
-        .collect();
     let mut cc_user_ids: Vec<String> = Vec::new();
-    let operation_records = native["operation_records"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|record| {
-            let kind = text(&record["type"]);
-            let members: Vec<String> = record["members"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .map(userid)
-                .collect();
-            let cc = if kind == "process_cc" {
+    let operation_records = operations
+        .iter()
+        .map(|operation| {
+            let cc = if operation.kind == RecordKind::ProcessCc {
+                let members: Vec<String> = operation.members.iter().map(|id| userid(*id)).collect();
                 for member in &members {
                     if !cc_user_ids.contains(member) {
                         cc_user_ids.push(member.clone());
@@ -211,17 +244,12 @@ pub fn render_instance(
                 Vec::new()
             };
             OperationRecordOut {
-                user_id: record["actor"].as_str().map(userid),
-                date: time_of(&record["at"]).unwrap_or_default(),
-                kind: kind.to_ascii_uppercase(),
-                result: match record["result"].as_str() {
-                    Some("agree" | "done") => "AGREE",
-                    Some("refuse") => "REFUSE",
-                    _ => "NONE",
-                }
-                .to_owned(),
-                remark: record["comment"].as_str().map(str::to_owned),
-                activity_id: record["node"].as_str().map(str::to_owned),
+                user_id: operation.actor.map(userid),
+                date: dingtalk_minute(operation.at),
+                kind: operation.kind.as_str().to_ascii_uppercase(),
+                result: record_result(operation.result).to_owned(),
+                remark: operation.comment.map(str::to_owned),
+                activity_id: operation.node.map(str::to_owned),
                 cc_user_ids: cc,
                 images: Vec::new(),
             }
@@ -231,14 +259,14 @@ pub fn render_instance(
         success: "true".to_owned(),
         result: InstanceResult {
             title: context.title,
-            status: instance_status(native["status"].as_str().unwrap_or_default()).to_owned(),
-            result: text(&native["result"]),
-            business_id: text(&native["business_id"]),
-            originator_user_id: userid(native["initiator"].as_str().unwrap_or_default()),
+            status: instance_status(instance.status).to_owned(),
+            result: instance.result.map_or("", Decision::as_str).to_owned(),
+            business_id: instance.business_id.clone(),
+            originator_user_id: userid(instance.initiator),
             originator_dept_id: context.originator_dept_id,
             originator_dept_name: context.originator_dept_name,
-            create_time: time_of(&native["created_at"]).unwrap_or_default(),
-            finish_time: time_of(&native["finished_at"]),
+            create_time: dingtalk_minute(instance.created_at),
+            finish_time: instance.finished_at.map(dingtalk_minute),
             approver_user_ids,
             cc_user_ids,
             attached_process_instance_ids: Vec::new(),
@@ -495,3 +523,7 @@ pub fn render_forecast(
         },
     }
 }
+
+#[cfg(test)]
+#[path = "workflow_render_tests.rs"]
+mod tests;

@@ -98,7 +98,7 @@ pub(crate) struct Caches {
     /// Members as DingTalk's answers name them, each with the `directory` epoch it was read at: served
     /// only to a read that has just read the same epoch (see the module's documentation), whatever the
     /// poll says.
-    pub(crate) people: GenerationCache<(OrgId, MemberId), (i64, DingTalkPerson)>,
+    pub(crate) people: GenerationCache<(OrgId, MemberId), (i64, Arc<DingTalkPerson>)>,
     /// Set at creation; `fresh_until` counts milliseconds from it.
     started: Instant,
     /// Milliseconds after `started` until which entries may be served; 0 before the first sync.

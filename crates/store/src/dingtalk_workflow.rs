@@ -4,15 +4,17 @@
 //! DingTalk names them (userid, name, first department).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use tenon_approvals::InstanceState;
 use tenon_approvals::definition::Process;
 use tenon_model::apps::{ApiKey, FieldSpec, ParseContext, Record, TableSchema};
 use tenon_model::{ApprovalId, ApprovalTaskId, MemberId, Name};
 use uuid::Uuid;
 
-use crate::approvals::{ApprovalDetail, StoredProcess};
+use crate::approvals::{ApprovalOperation, ApprovalWithRecord, StoredProcess};
 use crate::apps::{NewApp, NewTable};
 use crate::cache::DIRECTORY_EPOCH;
 use crate::exec::Conn;
@@ -36,11 +38,14 @@ pub use crate::cache::DingTalkPerson;
 /// An instance with what DingTalk's answer shows beside it ([`Tenant::dingtalk_instance`]).
 #[derive(Debug)]
 pub struct DingTalkInstance {
-    pub detail: ApprovalDetail,
+    /// The instance and its tasks, as [`Tenant::approval`] reads them.
+    pub state: InstanceState,
+    /// The operation records [`Tenant::approval`] reads, in `seq` order, typed.
+    pub operations: Vec<ApprovalOperation>,
     pub schema: TableSchema,
     pub record: Record,
     pub process_name: String,
-    pub people: HashMap<MemberId, DingTalkPerson>,
+    pub people: HashMap<MemberId, Arc<DingTalkPerson>>,
 }
 
 /// `POST /v1.0/workflow/processes/instanceIds/query`.
@@ -205,7 +210,7 @@ impl Tenant<'_> {
         conn: &mut Conn<'_>,
         members: &[MemberId],
         epoch: Option<i64>,
-    ) -> Result<HashMap<MemberId, DingTalkPerson>> {
+    ) -> Result<HashMap<MemberId, Arc<DingTalkPerson>>> {
         let cache = &self.store.caches.people;
         let mut people = HashMap::with_capacity(members.len());
         let mut missing = Vec::new();
@@ -225,8 +230,13 @@ impl Tenant<'_> {
         let generation = cache.generation();
         let (found, read_at) = self.people_on(conn, &missing).await?;
         for (member, person) in found {
+            let person = Arc::new(person);
             if let Some(read_at) = read_at {
-                cache.insert((self.org_id, member), (read_at, person.clone()), generation);
+                cache.insert(
+                    (self.org_id, member),
+                    (read_at, Arc::clone(&person)),
+                    generation,
+                );
             }
             people.insert(member, person);
         }
@@ -292,31 +302,31 @@ impl Tenant<'_> {
         let mut conn = pooled.conn();
         // The instance as the native route reads it, with the record and the `directory` epoch read in
         // the statement that reads its operation records: no statement beyond the native route's.
-        let (detail, schema, record, epoch) = self
+        let ApprovalWithRecord {
+            state,
+            schema,
+            record,
+            operations,
+            extra: epoch,
+        } = self
             .approval_with_record_on(&mut conn, id, DIRECTORY_EPOCH)
             .await?;
-        let instance = &detail.state.instance;
-        let mut members: Vec<MemberId> = vec![instance.initiator];
-        members.extend(detail.state.tasks.iter().map(|task| task.assignee));
-        for record in &detail.records {
-            let named = record["members"].as_array().into_iter().flatten();
-            let actor = record["actor"].as_str().into_iter();
-            members.extend(
-                named
-                    .filter_map(Value::as_str)
-                    .chain(actor)
-                    .filter_map(|id| id.parse::<MemberId>().ok()),
-            );
+        let mut members: Vec<MemberId> = vec![state.instance.initiator];
+        members.extend(state.tasks.iter().map(|task| task.assignee));
+        for operation in &operations {
+            members.extend(operation.actor);
+            members.extend_from_slice(&operation.members);
         }
         members.sort_unstable();
         members.dedup();
         // The name of the version the instance runs on (no query): the process as it was started, as
         // DingTalk's title keeps it, not a later draft's rename.
-        let process_name = detail.state.process.process.name.as_str().to_owned();
+        let process_name = state.process.process.name.as_str().to_owned();
         // The people from this node's cache when it holds them at that epoch (no statement), else one.
         let people = self.people_cached(&mut conn, &members, epoch).await?;
         Ok(DingTalkInstance {
-            detail,
+            state,
+            operations,
             schema,
             record,
             process_name,

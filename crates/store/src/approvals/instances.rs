@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use tenon_approvals::compile::FieldSource;
 use tenon_approvals::definition::InitiatorRule;
 use tenon_approvals::engine::Submission;
+use tenon_approvals::history::RecordKind;
 use tenon_approvals::state::{Decision, InstanceStatus, RecordRef, Task, TaskResult, TaskStatus};
 use tenon_approvals::{CompiledProcess, Instance, InstanceState};
 use tenon_model::apps::{CellValue, Record, RecordActor, TableSchema};
@@ -201,33 +202,7 @@ struct OperationRow {
     at: DateTime<Utc>,
 }
 
-/// The columns of an operation record, as [`OperationRow::at`] reads them (the table is `o`).
-const OPERATION_COLUMNS: &str = "o.seq, o.type, o.actor, o.via, o.task_id, o.node, o.result, o.comment, o.members, o.automatic, o.at";
-
 impl OperationRow {
-    /// The operation record in [`OPERATION_COLUMNS`] from position `at` of a row that reads it beside
-    /// other columns; `None` when there is none (a left join that matched no record).
-    fn at(row: &DynRow, at: usize) -> Result<Option<OperationRow>> {
-        let Some(seq) = row.int(at)? else {
-            return Ok(None);
-        };
-        let corrupt =
-            |what: &str| StoreError::Corrupt(format!("operation record {seq}: no {what}"));
-        Ok(Some(OperationRow {
-            seq,
-            kind: row.text(at + 1)?.ok_or_else(|| corrupt("type"))?,
-            actor: row.optional_uuid(at + 2)?,
-            via: sqlx::types::Json(row.json(at + 3)?.ok_or_else(|| corrupt("via"))?),
-            task_id: row.optional_uuid(at + 4)?,
-            node: row.text(at + 5)?,
-            result: row.text(at + 6)?,
-            comment: row.text(at + 7)?,
-            members: sqlx::types::Json(row.json(at + 8)?.ok_or_else(|| corrupt("members"))?),
-            automatic: row.bool(at + 9)?.ok_or_else(|| corrupt("automatic"))?,
-            at: row.datetime(at + 10)?.ok_or_else(|| corrupt("at"))?,
-        }))
-    }
-
     fn json(self) -> Value {
         json!({
             "seq": self.seq,
@@ -243,6 +218,76 @@ impl OperationRow {
             "at": self.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
         })
     }
+}
+
+/// An operation record as DingTalk's answers read it: typed, without the credential (`via`), the task
+/// and whether the engine made it, which those answers do not show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApprovalOperation {
+    pub seq: i64,
+    pub kind: RecordKind,
+    pub actor: Option<MemberId>,
+    pub node: Option<String>,
+    pub result: Option<TaskResult>,
+    pub comment: Option<String>,
+    pub members: Vec<MemberId>,
+    pub at: DateTime<Utc>,
+}
+
+/// The columns of an operation record, as [`ApprovalOperation::at`] reads them (the table is `o`).
+const OPERATION_COLUMNS: &str =
+    "o.seq, o.type, o.actor, o.node, o.result, o.comment, o.members, o.at";
+
+impl ApprovalOperation {
+    /// The operation record in [`OPERATION_COLUMNS`] from position `at` of a row that reads it beside
+    /// other columns; `None` when there is none (a left join that matched no record).
+    fn at(row: &DynRow, at: usize) -> Result<Option<ApprovalOperation>> {
+        let Some(seq) = row.int(at)? else {
+            return Ok(None);
+        };
+        let corrupt = |what: &str| StoreError::Corrupt(format!("operation record {seq}: {what}"));
+        let kind = row.text(at + 1)?.ok_or_else(|| corrupt("no type"))?;
+        let kind = RecordKind::parse(&kind).ok_or_else(|| corrupt(&format!("type {kind:?}")))?;
+        let result = match row.text(at + 4)? {
+            None => None,
+            Some(result) => Some(
+                TaskResult::parse(&result).ok_or_else(|| corrupt(&format!("result {result:?}")))?,
+            ),
+        };
+        let members = match row.json(at + 6)? {
+            Some(Value::Array(members)) => members
+                .iter()
+                .map(|member| {
+                    member
+                        .as_str()
+                        .and_then(|text| text.parse::<MemberId>().ok())
+                        .ok_or_else(|| corrupt(&format!("member {member}")))
+                })
+                .collect::<Result<Vec<_>>>()?,
+            _ => return Err(corrupt("members not a list")),
+        };
+        Ok(Some(ApprovalOperation {
+            seq,
+            kind,
+            actor: row.optional_uuid(at + 2)?.map(MemberId::from_uuid),
+            node: row.text(at + 3)?,
+            result,
+            comment: row.text(at + 5)?,
+            members,
+            at: row.datetime(at + 7)?.ok_or_else(|| corrupt("no time"))?,
+        }))
+    }
+}
+
+/// An instance with its record and its operation records ([`Tenant::approval_with_record_on`]).
+pub(crate) struct ApprovalWithRecord {
+    pub state: InstanceState,
+    pub schema: TableSchema,
+    pub record: Record,
+    /// In `seq` order.
+    pub operations: Vec<ApprovalOperation>,
+    /// The value of the statement's extra column.
+    pub extra: Option<i64>,
 }
 
 const TASK_COLUMNS: &str = "id, instance_id, number, activation_id, node, task_group, assignee, \
@@ -435,16 +480,16 @@ impl Tenant<'_> {
         Ok((ApprovalDetail { state, records }, schema))
     }
 
-    /// [`Self::approval_on`] and the instance's record (with its links and the formulas computed when
-    /// read) in as many statements as it alone, links aside: the operation records are read joined to
-    /// the record, in the statement that reads it, with `extra` (an integer scalar subquery the store
-    /// wrote) beside them — its value is returned too.
+    /// What [`Self::approval_on`] reads, the operation records typed, and the instance's record (with
+    /// its links and the formulas computed when read) in as many statements as it alone, links aside:
+    /// the operation records are read joined to the record, in the statement that reads it, with `extra`
+    /// (an integer scalar subquery the store wrote) beside them — its value is returned too.
     pub(crate) async fn approval_with_record_on(
         &self,
         conn: &mut Conn<'_>,
         id: ApprovalId,
         extra: &str,
-    ) -> Result<(ApprovalDetail, TableSchema, Record, Option<i64>)> {
+    ) -> Result<ApprovalWithRecord> {
         let (state, schema) = self.load_state(conn, Target::Instance(id), false).await?;
         let read = RecordRead::new(&schema);
         let mut sql = SqlText::new(conn.backend());
@@ -468,15 +513,21 @@ impl Tenant<'_> {
             .ok_or_else(|| StoreError::not_found("record"))?;
         let mut record = read.decode(first)?;
         let extra = first.int(read.width())?;
-        let mut records = Vec::with_capacity(rows.len());
+        let mut operations = Vec::with_capacity(rows.len());
         for row in &rows {
-            if let Some(operation) = OperationRow::at(row, read.width() + 1)? {
-                records.push(operation.json());
+            if let Some(operation) = ApprovalOperation::at(row, read.width() + 1)? {
+                operations.push(operation);
             }
         }
         self.complete_records(conn, &schema, std::slice::from_mut(&mut record))
             .await?;
-        Ok((ApprovalDetail { state, records }, schema, record, extra))
+        Ok(ApprovalWithRecord {
+            state,
+            schema,
+            record,
+            operations,
+            extra,
+        })
     }
 
     /// A to-do list: tasks by assignee and status, newest number first.

@@ -30,7 +30,8 @@ mod timers;
 pub(crate) use commands::retry_when_busy;
 pub use delegations::{ApprovalDelegation, DELEGATION_PROCESSES_MAX, NewDelegation};
 pub use forecast::ForecastRequest;
-pub use instances::{Answer, ApprovalDetail, StartApproval, Target, TaskFilter};
+pub(crate) use instances::ApprovalWithRecord;
+pub use instances::{Answer, ApprovalDetail, ApprovalOperation, StartApproval, Target, TaskFilter};
 pub use processes::{FileApprovals, ProcessVersion, StoredProcess};
 pub use timers::DueTimer;
 

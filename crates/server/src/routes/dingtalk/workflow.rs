@@ -5,11 +5,10 @@
 //! (the instance with DingTalk's spellings). The actions are in [`super::workflow_actions`]. Token in
 //! `x-acs-dingtalk-access-token`; scopes those of the native routes (`apps:*` for forms, `approvals:*`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use tenon_approvals::Acting;
 use tenon_dingtalk::V1Error;
 use tenon_dingtalk::lenient::Params;
@@ -19,8 +18,8 @@ use tenon_dingtalk::workflow::{
     component_field, form_process, record_fields, selected_nodes,
 };
 use tenon_dingtalk::workflow_render::{
-    FormSchemaResponse, FormValueOut, GetInstanceResponse, InstanceContext, SchemaField,
-    dingtalk_time, render_instance, render_schema,
+    FormSchemaResponse, FormValueOut, GetInstanceResponse, InstanceContext, OperationView,
+    SchemaField, dingtalk_minute, render_instance, render_schema,
 };
 use tenon_model::apps::input::{WriteMode, parse_record_fields, present};
 use tenon_model::apps::{ApiKey, CellValue, FieldKind, TableSchema};
@@ -541,12 +540,11 @@ fn cell_text(cell: &CellValue) -> String {
         CellValue::Integer(number) => number.to_string(),
         CellValue::Bool(value) => value.to_string(),
         CellValue::Date(date) => date.format("%Y-%m-%d").to_string(),
-        CellValue::DateTime(at) => {
-            dingtalk_time(&at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        }
-        CellValue::Names(names) => json!(names).to_string(),
+        CellValue::DateTime(at) => dingtalk_minute(*at),
+        CellValue::Names(names) => serde_json::to_string(names).unwrap_or_default(),
         CellValue::Ids(ids) => {
-            json!(ids.iter().map(ToString::to_string).collect::<Vec<_>>()).to_string()
+            serde_json::to_string(&ids.iter().map(ToString::to_string).collect::<Vec<_>>())
+                .unwrap_or_default()
         }
     }
 }
@@ -590,14 +588,13 @@ pub(super) async fn instance_answer(
     id: ApprovalId,
 ) -> Result<GetInstanceResponse, tenon_store::StoreError> {
     let tenon_store::DingTalkInstance {
-        detail,
+        state,
+        operations,
         schema,
         record,
         process_name,
         people,
     } = tenant.dingtalk_instance(id).await?;
-    let native = detail.json();
-    let instance = &detail.state.instance;
     let form_values = schema
         .fields
         .iter()
@@ -615,12 +612,13 @@ pub(super) async fn instance_answer(
             .to_owned(),
         })
         .collect();
+    let instance = &state.instance;
     let originator = people.get(&instance.initiator);
     let (dept_id, dept_name) = originator
-        .and_then(|person| person.department.clone())
+        .and_then(|person| person.department.as_ref())
         .map_or_else(
             || ("1".to_owned(), String::new()),
-            |(number, name)| (number.to_string(), name),
+            |(number, name)| (number.to_string(), name.clone()),
         );
     let context = InstanceContext {
         title: tenon_dingtalk::events::instance_title(
@@ -633,11 +631,29 @@ pub(super) async fn instance_answer(
         originator_dept_name: dept_name,
         form_values,
     };
-    let userids: HashMap<String, String> = people
+    let operations: Vec<OperationView<'_>> = operations
         .iter()
-        .map(|(member, person)| (member.to_string(), person.userid.clone()))
+        .map(|operation| OperationView {
+            kind: operation.kind,
+            actor: operation.actor,
+            node: operation.node.as_deref(),
+            result: operation.result,
+            comment: operation.comment.as_deref(),
+            members: &operation.members,
+            at: operation.at,
+        })
         .collect();
-    Ok(render_instance(&native, context, &|id: &str| {
-        userids.get(id).cloned().unwrap_or_else(|| id.to_owned())
-    }))
+    // A member the directory no longer has is named by its id, as the native answer names it.
+    let userid = |member: MemberId| {
+        people
+            .get(&member)
+            .map_or_else(|| member.to_string(), |person| person.userid.clone())
+    };
+    Ok(render_instance(
+        instance,
+        &state.tasks,
+        &operations,
+        context,
+        &userid,
+    ))
 }

@@ -423,26 +423,62 @@ fn draft(day: u32, lines: Vec<Line>) -> VoucherDraft {
     }
 }
 
+/// An opening balance in cents, of one customer when given.
+fn opening(
+    account: &str,
+    customer: Option<&str>,
+    debit: i64,
+    credit: i64,
+) -> tenon_ledger::opening::Opening {
+    let mut entry = tenon_ledger::opening::Opening::simple(
+        AccountCode::parse(account).unwrap(),
+        Decimal::new(debit, 2),
+        Decimal::new(credit, 2),
+    );
+    if let Some(customer) = customer {
+        entry.dimensions = BTreeMap::from([(Dimension::Customer, customer.to_owned())]);
+    }
+    entry
+}
+
+/// The book 主账套 of a new organization 婚庆公司, opening in `period`: 客户A owes 500.00 on 1122, 客户B paid
+/// 200.00 in advance (a credit balance of 1122), 1002 holds 1,000.00 and 4001 1,300.00. Answers the
+/// organization.
+async fn wedding_book(store: &tenon_store::Store, period: &str) -> tenon_model::OrgId {
+    use tenon_ledger::opening::Openings;
+    let (org, _) = new_org(store, "婚庆公司").await;
+    let tenant = store.tenant(org.id);
+    let ctx = WriteContext::system();
+    tenant
+        .create_ledger_book(&ctx, settings("主账套"))
+        .await
+        .unwrap();
+    let balances = vec![
+        opening("1122", Some("客户A"), 50_000, 0),
+        opening("1122", Some("客户B"), 0, 20_000),
+        opening("1002", None, 100_000, 0),
+        opening("4001", None, 0, 130_000),
+    ];
+    let period = Period::parse(period).unwrap();
+    tenant
+        .set_ledger_openings(
+            &ctx,
+            &BookRef::name("主账套"),
+            Openings { period, balances },
+        )
+        .await
+        .unwrap();
+    org.id
+}
+
 backend_tests! {
     async fn kept_balances_by_dimension_value_follow_every_path_that_changes_posted_lines(store) {
-        use tenon_ledger::opening::{Opening, Openings};
         use Dimension::{Customer, Department};
-        let (org, _) = new_org(&store, "婚庆公司").await;
-        let tenant = store.tenant(org.id);
+        // Openings of 2026-09: 客户A owes 500.00, 客户B paid 200.00 in advance (a credit balance of 1122).
+        let org = wedding_book(&store, "2026-09").await;
+        let tenant = store.tenant(org);
         let ctx = WriteContext::system();
         let book = BookRef::name("主账套");
-        tenant.create_ledger_book(&ctx, settings("主账套")).await.unwrap();
-        let opening = |account: &str, customer: Option<&str>, debit: i64, credit: i64| {
-            let mut entry = Opening::simple(AccountCode::parse(account).unwrap(), Decimal::new(debit, 2), Decimal::new(credit, 2));
-            if let Some(customer) = customer {
-                entry.dimensions = BTreeMap::from([(Customer, customer.to_owned())]);
-            }
-            entry
-        };
-        // Openings of 2026-09: 客户A owes 500.00, 客户B paid 200.00 in advance (a credit balance of 1122).
-        let balances = vec![opening("1122", Some("客户A"), 50_000, 0), opening("1122", Some("客户B"), 0, 20_000),
-            opening("1002", None, 100_000, 0), opening("4001", None, 0, 130_000)];
-        tenant.set_ledger_openings(&ctx, &book, Openings { period: Period::parse("2026-09").unwrap(), balances }).await.unwrap();
         let check = || async { tenant.rebuilt_balances(&book).await.unwrap() };
 
         // A batch: a sale to 客户A, a receipt from 客户B beyond what it owed, a sale to 客户C, an advance from
@@ -582,24 +618,13 @@ backend_tests! {
 
 backend_tests! {
     async fn the_year_end_column_of_a_balance_sheet_is_the_balance_sheet_of_the_year_end(store) {
-        use tenon_ledger::opening::{Opening, Openings};
+        use tenon_ledger::opening::Openings;
         use Dimension::Customer;
-        let (org, _) = new_org(&store, "婚庆公司").await;
-        let tenant = store.tenant(org.id);
+        // The book opens in 2025-11: 客户A owes 500.00, 客户B paid 200.00 in advance.
+        let org = wedding_book(&store, "2025-11").await;
+        let tenant = store.tenant(org);
         let ctx = WriteContext::system();
         let book = BookRef::name("主账套");
-        tenant.create_ledger_book(&ctx, settings("主账套")).await.unwrap();
-        let opening = |account: &str, customer: Option<&str>, debit: i64, credit: i64| {
-            let mut entry = Opening::simple(AccountCode::parse(account).unwrap(), Decimal::new(debit, 2), Decimal::new(credit, 2));
-            if let Some(customer) = customer {
-                entry.dimensions = BTreeMap::from([(Customer, customer.to_owned())]);
-            }
-            entry
-        };
-        // The book opens in 2025-11: 客户A owes 500.00, 客户B paid 200.00 in advance.
-        let balances = vec![opening("1122", Some("客户A"), 50_000, 0), opening("1122", Some("客户B"), 0, 20_000),
-            opening("1002", None, 100_000, 0), opening("4001", None, 0, 130_000)];
-        tenant.set_ledger_openings(&ctx, &book, Openings { period: Period::parse("2025-11").unwrap(), balances }).await.unwrap();
         let on = |year: i32, month: u32, day: u32, lines: Vec<Line>| VoucherDraft {
             date: NaiveDate::from_ymd_opt(year, month, day).unwrap(),
             ..draft(1, lines)

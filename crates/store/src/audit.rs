@@ -111,18 +111,20 @@ pub(crate) async fn record_with_events(
 
 /// Marks the caches the changes make stale, to be invalidated when the transaction commits (at once when
 /// there is no transaction: the change has committed). The one hook every audited write passes, so no
-/// write path can change a credential or a schema and leave this node's caches behind.
+/// write path can change a credential, a schema or what permissions read and leave this node's caches
+/// behind.
 fn invalidates(conn: &Conn<'_>, tenant: &Tenant<'_>, changes: &[Change<'_>]) {
     let marks = changes.iter().fold(0, |marks, change| {
         marks
             | match change.target_kind {
-                TargetKind::Token
-                | TargetKind::Member
-                | TargetKind::Installation
-                | TargetKind::Organization => crate::cache::AUTH,
-                TargetKind::App | TargetKind::Table | TargetKind::Field | TargetKind::View => {
-                    crate::cache::SCHEMA
+                TargetKind::Token | TargetKind::Installation => crate::cache::AUTH,
+                TargetKind::Member | TargetKind::Organization => {
+                    crate::cache::AUTH | crate::cache::ACCESS
                 }
+                // An app's permissions are audited as a change of the app.
+                TargetKind::App => crate::cache::SCHEMA | crate::cache::ACCESS,
+                TargetKind::Table | TargetKind::Field | TargetKind::View => crate::cache::SCHEMA,
+                TargetKind::Department | TargetKind::OrgRole => crate::cache::ACCESS,
                 _ => 0,
             }
     });

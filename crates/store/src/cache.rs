@@ -1,15 +1,21 @@
 //! Per-node caches of what nearly every request reads and seldom changes: bearer credentials (by digest),
-//! table schemas (by organization, app and table reference) and published approval process versions
-//! compiled against their table (by organization, process and version; invalidated with the schemas).
+//! table schemas (by organization, app and table reference), published approval process versions
+//! compiled against their table (by organization, process and version; invalidated with the schemas),
+//! and what app permissions read on every record request of a limited member (issue #19): the app's
+//! permissions document, parsed, and the member as row rules see them (role, departments, custom roles,
+//! the department tree).
 //!
 //! Staleness is bounded three ways:
 //!
 //! - **This process's writes** invalidate at their commit. The audit hook marks the transaction
 //!   ([`crate::exec::Conn::mark`]) for every change of a token, member, installation or organization
-//!   ([`AUTH`]) and of an app, table, field or view ([`SCHEMA`]); [`crate::exec::Tx::commit`] applies the
-//!   marks after the commit. A revoked token is refused by the next request on the node that revoked it.
+//!   ([`AUTH`]), of an app, table, field or view ([`SCHEMA`]) and of a member, department, custom role,
+//!   organization or app's permissions ([`ACCESS`]); [`crate::exec::Tx::commit`] applies the marks after
+//!   the commit. A revoked token is refused, and a changed permission applied, by the next request on the
+//!   node that made the change.
 //! - **Other processes' writes** (other nodes on PostgreSQL, the CLI on SQLite, even hand-written SQL)
-//!   bump a row of `cache_epochs` from database triggers in the writing transaction (migration 0010), so
+//!   bump a row of `cache_epochs` from database triggers in the writing transaction (migrations 0010 and
+//!   0048), so
 //!   the bump commits with the change. Every node reads the epochs every [`SYNC_INTERVAL`] and invalidates
 //!   what changed: another node's change reaches this one within that interval.
 //! - **A node that cannot read the epochs** (database unreachable, migrations not run) does not use its
@@ -23,7 +29,7 @@
 //!
 //! Invalidation is by generation: an entry loaded under generation `g` is stored only if the generation is
 //! still `g` when it is inserted, and served only while it is. A load that raced with an invalidation is
-//! thus never served. The caches hold at most [`CREDENTIALS_MAX`] and [`SCHEMAS_MAX`] entries and are emptied
+//! thus never served. The caches hold at most [`CREDENTIALS_MAX`], [`SCHEMAS_MAX`] and [`ACCESS_MAX`] entries and are emptied
 //! when full, so a node's memory stays small whatever the number of tokens and tables.
 
 use std::collections::HashMap;
@@ -34,8 +40,9 @@ use std::time::{Duration, Instant};
 
 use tenon_approvals::CompiledProcess;
 use tenon_model::apps::TableSchema;
+use tenon_model::apps::permissions::{PermissionsDoc, Person};
 use tenon_model::credentials::AuthenticatedToken;
-use tenon_model::{MemberId, OrgId, ProcessId};
+use tenon_model::{AppId, MemberId, OrgId, ProcessId, Role};
 
 use crate::exec::{AfterCommit, Pools, Sql};
 
@@ -52,6 +59,9 @@ pub struct DingTalkPerson {
 pub(crate) const AUTH: u8 = 1;
 /// Mark: schemas (apps, tables, fields, views) changed.
 pub(crate) const SCHEMA: u8 = 2;
+/// Mark: what app permissions read changed (an app's permissions document, a member's departments or
+/// custom roles, the department tree).
+pub(crate) const ACCESS: u8 = 4;
 
 /// How often a node reads `cache_epochs`: the bound on how long another node's change goes unseen.
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(250);
@@ -63,6 +73,9 @@ const CREDENTIALS_MAX: usize = 4096;
 const SCHEMAS_MAX: usize = 512;
 /// Members kept per node as DingTalk names them before the cache is emptied (about 200 bytes each).
 const PEOPLE_MAX: usize = 16_384;
+/// Apps' permissions documents and members as row rules see them, kept per node before each cache is
+/// emptied (a few KiB each; a person holds the organization's department tree).
+const ACCESS_MAX: usize = 4096;
 
 /// A statement's column holding the `directory` epoch (NULL before migration 0044): what entries of
 /// [`Caches::people`] are checked against.
@@ -99,6 +112,12 @@ pub(crate) struct Caches {
     /// only to a read that has just read the same epoch (see the module's documentation), whatever the
     /// poll says.
     pub(crate) people: GenerationCache<(OrgId, MemberId), (i64, Arc<DingTalkPerson>)>,
+    /// Apps' permissions documents, parsed (`None`: the app has none). Invalidated by [`ACCESS`] and
+    /// [`SCHEMA`] marks and by the `access` and `schema` epochs.
+    pub(crate) permissions: GenerationCache<(OrgId, AppId), Option<Arc<PermissionsDoc>>>,
+    /// Members as app permissions see them: their organization role and the person row rules read.
+    /// Invalidated by [`ACCESS`] and [`AUTH`] marks and by the `access` and `auth` epochs.
+    pub(crate) subjects: GenerationCache<(OrgId, MemberId), (Role, Arc<Person>)>,
     /// Set at creation; `fresh_until` counts milliseconds from it.
     started: Instant,
     /// Milliseconds after `started` until which entries may be served; 0 before the first sync.
@@ -114,6 +133,8 @@ impl Caches {
             schemas: GenerationCache::new(SCHEMAS_MAX),
             processes: GenerationCache::new(SCHEMAS_MAX),
             people: GenerationCache::new(PEOPLE_MAX),
+            permissions: GenerationCache::new(ACCESS_MAX),
+            subjects: GenerationCache::new(ACCESS_MAX),
             started: Instant::now(),
             fresh_until: AtomicU64::new(0),
             credential_changes: tokio::sync::watch::Sender::new(0),
@@ -154,11 +175,20 @@ impl Caches {
     fn invalidate_schemas(&self) {
         self.schemas.invalidate();
         self.processes.invalidate();
+        // An app deleted takes its permissions with it.
+        self.permissions.invalidate();
     }
 
     fn invalidate_credentials(&self) {
         self.auth.invalidate();
+        // A member's organization role or status.
+        self.subjects.invalidate();
         self.credential_changes.send_modify(|changes| *changes += 1);
+    }
+
+    fn invalidate_access(&self) {
+        self.permissions.invalidate();
+        self.subjects.invalidate();
     }
 
     /// Invalidates the caches named by `marks`.
@@ -168,6 +198,9 @@ impl Caches {
         }
         if marks & SCHEMA != 0 {
             self.invalidate_schemas();
+        }
+        if marks & ACCESS != 0 {
+            self.invalidate_access();
         }
     }
 }
@@ -262,7 +295,7 @@ pub(crate) fn spawn_sync(pools: Pools, caches: &Arc<Caches>) {
         return;
     };
     runtime.spawn(async move {
-        let mut seen: Option<(i64, i64)> = None;
+        let mut seen: Option<Epochs> = None;
         let mut ticker = tokio::time::interval(SYNC_INTERVAL);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -273,12 +306,14 @@ pub(crate) fn spawn_sync(pools: Pools, caches: &Arc<Caches>) {
             match read_epochs(&pools).await {
                 Ok(epochs) => {
                     // The first read (and the first after a gap) cannot know what changed: all did.
-                    let (auth, schema) = seen.map_or((None, None), |(a, s)| (Some(a), Some(s)));
-                    if auth != Some(epochs.0) {
+                    if seen.is_none_or(|seen| seen.auth != epochs.auth) {
                         caches.invalidate_credentials();
                     }
-                    if schema != Some(epochs.1) {
+                    if seen.is_none_or(|seen| seen.schema != epochs.schema) {
                         caches.invalidate_schemas();
+                    }
+                    if seen.is_none_or(|seen| seen.access != epochs.access) {
+                        caches.invalidate_access();
                     }
                     seen = Some(epochs);
                     caches.synced();
@@ -296,7 +331,15 @@ pub(crate) fn spawn_sync(pools: Pools, caches: &Arc<Caches>) {
     });
 }
 
-async fn read_epochs(pools: &Pools) -> Result<(i64, i64), sqlx::Error> {
+/// The epochs a node's caches follow.
+#[derive(Debug, Clone, Copy)]
+struct Epochs {
+    auth: i64,
+    schema: i64,
+    access: i64,
+}
+
+async fn read_epochs(pools: &Pools) -> Result<Epochs, sqlx::Error> {
     let mut pooled = pools.read().await?;
     let rows: Vec<(String, i64)> = pooled
         .conn()
@@ -308,7 +351,11 @@ async fn read_epochs(pools: &Pools) -> Result<(i64, i64), sqlx::Error> {
             .map(|(_, epoch)| *epoch)
             .ok_or_else(|| sqlx::Error::RowNotFound)
     };
-    Ok((epoch("auth")?, epoch("schema")?))
+    Ok(Epochs {
+        auth: epoch("auth")?,
+        schema: epoch("schema")?,
+        access: epoch("access")?,
+    })
 }
 
 #[cfg(test)]
@@ -352,5 +399,21 @@ mod tests {
         caches.invalidate(AUTH | SCHEMA);
         assert_eq!(caches.auth.generation(), auth + 1);
         assert_eq!(caches.schemas.generation(), schema + 2);
+        // Access follows its own mark, a member's role (auth) and an app's deletion (schema).
+        let (permissions, subjects) = (
+            caches.permissions.generation(),
+            caches.subjects.generation(),
+        );
+        caches.invalidate(ACCESS);
+        assert_eq!(caches.auth.generation(), auth + 1);
+        assert_eq!(caches.schemas.generation(), schema + 2);
+        assert_eq!(caches.permissions.generation(), permissions + 1);
+        assert_eq!(caches.subjects.generation(), subjects + 1);
+        caches.invalidate(AUTH);
+        assert_eq!(caches.subjects.generation(), subjects + 2);
+        assert_eq!(caches.permissions.generation(), permissions + 1);
+        caches.invalidate(SCHEMA);
+        assert_eq!(caches.permissions.generation(), permissions + 2);
+        assert_eq!(caches.subjects.generation(), subjects + 2);
     }
 }

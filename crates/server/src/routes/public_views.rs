@@ -90,7 +90,7 @@ pub fn visitor_access(
     };
     Access {
         table: TableAccess::resolve_with_readers(&doc, schema, linked, &nobody),
-        person: Some(nobody),
+        person: Some(std::sync::Arc::new(nobody)),
     }
 }
 

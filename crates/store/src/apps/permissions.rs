@@ -1,10 +1,11 @@
 //! App permissions (issue #19): the stored document of an app and the person a request acts for.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tenon_model::apps::App;
-use tenon_model::apps::permissions::Person;
+use tenon_model::apps::permissions::{PermissionsDoc, Person};
 use tenon_model::{Action, AppId, DepartmentId, MemberId, Role, TargetKind};
 use uuid::Uuid;
 
@@ -17,7 +18,7 @@ use crate::{Result, Tenant, WriteContext};
 #[derive(Debug, Clone)]
 pub struct PermissionSubject {
     pub role: Role,
-    pub person: Person,
+    pub person: Arc<Person>,
 }
 
 impl Tenant<'_> {
@@ -38,6 +39,26 @@ impl Tenant<'_> {
             serde_json::from_str(&text).map_err(|_| corrupt("app permissions", &text))
         })
         .transpose()
+    }
+
+    /// The app's permissions document, parsed, from this node's cache when it can (`None`: the app has
+    /// none). A stored document that no longer parses grants nothing. What every record request of a
+    /// member reads: cached, a limited member's request pays no statement for it.
+    pub async fn app_permissions_doc(&self, app: AppId) -> Result<Option<Arc<PermissionsDoc>>> {
+        let caches = &self.store.caches;
+        let key = (self.org_id, app);
+        if caches.fresh()
+            && let Some(document) = caches.permissions.get(&key)
+        {
+            return Ok(document);
+        }
+        let generation = caches.permissions.generation();
+        let document = self.app_permissions(app).await?.map(|value| {
+            // Stored documents were checked when saved.
+            Arc::new(PermissionsDoc::parse(&value).unwrap_or_default())
+        });
+        caches.permissions.insert(key, document.clone(), generation);
+        Ok(document)
     }
 
     /// The apps of the organization that have a permissions document, each with it (the others let
@@ -109,8 +130,16 @@ impl Tenant<'_> {
     }
 
     /// The member's organization role and the values row rules read (departments, custom roles, the
-    /// department tree): three queries, once per request.
+    /// department tree), from this node's cache when it can; three queries when it cannot.
     pub async fn permission_subject(&self, member: MemberId) -> Result<PermissionSubject> {
+        let caches = &self.store.caches;
+        let key = (self.org_id, member);
+        if caches.fresh()
+            && let Some((role, person)) = caches.subjects.get(&key)
+        {
+            return Ok(PermissionSubject { role, person });
+        }
+        let generation = caches.subjects.generation();
         let found = self.member(member).await?;
         let roles = self
             .list_roles()
@@ -119,14 +148,18 @@ impl Tenant<'_> {
             .filter(|role| role.member_ids.contains(&member))
             .map(|role| (role.key, role.name))
             .collect();
+        let person = Arc::new(Person {
+            member,
+            departments: found.department_ids,
+            roles,
+            parents: self.department_parents().await?,
+        });
+        caches
+            .subjects
+            .insert(key, (found.role, person.clone()), generation);
         Ok(PermissionSubject {
             role: found.role,
-            person: Person {
-                member,
-                departments: found.department_ids,
-                roles,
-                parents: self.department_parents().await?,
-            },
+            person,
         })
     }
 

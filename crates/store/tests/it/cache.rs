@@ -16,7 +16,7 @@ const PARSE: ParseContext = ParseContext {
     org_time_zone: TimeZone::SHANGHAI,
 };
 
-async fn node(database: &TestDatabase) -> Store {
+pub(crate) async fn node(database: &TestDatabase) -> Store {
     let store = Store::connect(&database.config, crate::manual_clock())
         .await
         .unwrap();
@@ -26,7 +26,7 @@ async fn node(database: &TestDatabase) -> Store {
 
 /// Waits (up to a generous bound, polling) until `done` holds; the bound is for a stalled machine, the
 /// expected wait is one sync interval.
-async fn eventually<F, Fut>(what: &str, mut done: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, mut done: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

@@ -11,6 +11,7 @@ use tenon_model::{Email, Locale, Name, NewMember, OptionalText, Role, TimeZone};
 use tenon_store::testing::{TestBackend, TestDatabase};
 use tenon_store::{ManualClock, NewOrganization, Store, WriteContext};
 
+mod access_cache;
 mod approvals;
 mod apps;
 mod authors;

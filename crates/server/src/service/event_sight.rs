@@ -12,15 +12,22 @@
 //!   are shown only to members who may read every row of the table.
 //! - Fields: hidden fields are removed from `data.before`, `data.after` and `data.changed`; an update
 //!   that changed only hidden fields is not shown at all.
+//! - Approvals: an `approval.*` event of a record (its `subject` names the app, table and record) is
+//!   shown when the member may read that record, by the same rule; it carries no field values, so
+//!   nothing is removed from it. Delegation events (no record) follow the credential's scopes only.
+//! - Permissions: an app's permissions document is for its managers (`GET …/permissions` is owners' and
+//!   admins'), so a `schema.changed` event shown to a plain member has `permissions` removed from
+//!   `data.before` and `data.after` (`data.changed` still names it: the member's grid knows to reload).
 //!
-//! Other event types (`schema.changed`, `member.*`, …) follow the credential's scopes only.
+//! Other event types (`member.*`, …) follow the credential's scopes only.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::Value;
 use tenon_model::apps::TableSchema;
 use tenon_model::apps::filter::{Filter, FilterContext};
-use tenon_model::apps::permissions::{Person, RecordAction, Rows};
+use tenon_model::apps::permissions::{PermissionsDoc, Person, RecordAction, Rows};
 use tenon_model::{Actor, AppId, Event, MemberId, RecordId, Role, TableId};
 use tenon_store::{MissingRecord, StoreError, Tenant};
 
@@ -48,8 +55,8 @@ enum TableSight {
 pub struct EventSight {
     member: Option<MemberId>,
     /// `None` until loaded; `Some(None)` for an owner or admin.
-    person: Option<Option<Person>>,
-    apps: HashMap<AppId, Option<Value>>,
+    person: Option<Option<Arc<Person>>>,
+    apps: HashMap<AppId, Option<Arc<PermissionsDoc>>>,
     tables: HashMap<TableId, TableSight>,
     context: Option<FilterContext>,
 }
@@ -93,7 +100,7 @@ impl EventSight {
         let mut keep = Vec::with_capacity(events.len());
         for event in &events {
             let verdict = self.verdict(state, tenant, event).await?;
-            if let Verdict::Check(table, record) = verdict {
+            if let Verdict::Check { table, record, .. } = verdict {
                 asked.entry(table).or_default().push(record);
             }
             keep.push(verdict);
@@ -116,13 +123,25 @@ impl EventSight {
             match verdict {
                 Verdict::Show => out.push(event),
                 Verdict::Hide => {}
-                Verdict::Redact(table) | Verdict::Check(table, _) => {
-                    if let Verdict::Check(_, record) = verdict
+                Verdict::WithoutPermissions => {
+                    for side in ["before", "after"] {
+                        if let Some(snapshot) =
+                            event.data.get_mut(side).and_then(Value::as_object_mut)
+                        {
+                            snapshot.remove("permissions");
+                        }
+                    }
+                    out.push(event);
+                }
+                Verdict::Redact(table) | Verdict::Check { table, .. } => {
+                    if let Verdict::Check { record, .. } = verdict
                         && !readable.contains(&record)
                     {
                         continue;
                     }
-                    if let Some(TableSight::Rows { hidden, .. }) = self.tables.get(&table)
+                    if matches!(verdict, Verdict::Check { redact: false, .. }) {
+                        out.push(event);
+                    } else if let Some(TableSight::Rows { hidden, .. }) = self.tables.get(&table)
                         && redact(&mut event.data, hidden)
                     {
                         out.push(event);
@@ -140,7 +159,15 @@ impl EventSight {
         tenant: &Tenant<'_>,
         event: &Event,
     ) -> ApiResult<Verdict> {
-        if !event.event_type.starts_with("record.") {
+        if event.event_type == "schema.changed" {
+            return Ok(if self.person(tenant).await?.is_some() {
+                Verdict::WithoutPermissions
+            } else {
+                Verdict::Show
+            });
+        }
+        let approval = event.event_type.starts_with("approval.");
+        if !approval && !event.event_type.starts_with("record.") {
             return Ok(Verdict::Show);
         }
         let id = |key: &str| event.subject.get(key).and_then(Value::as_str);
@@ -148,7 +175,12 @@ impl EventSight {
             id("table_id").and_then(|raw| raw.parse::<TableId>().ok()),
             id("record_id").and_then(|raw| raw.parse::<RecordId>().ok()),
         ) else {
-            return Ok(Verdict::Hide);
+            // An approval event about no record (a delegation) follows the scopes only.
+            return Ok(if approval {
+                Verdict::Show
+            } else {
+                Verdict::Hide
+            });
         };
         let app = id("app_id").and_then(|raw| raw.parse::<AppId>().ok());
         if !self.tables.contains_key(&table) {
@@ -158,14 +190,36 @@ impl EventSight {
         Ok(match &self.tables[&table] {
             TableSight::Whole => Verdict::Show,
             TableSight::Nothing => Verdict::Hide,
+            // Every row: nothing to evaluate; an approval event carries no fields to remove.
+            TableSight::Rows {
+                every_row: true, ..
+            } if approval => Verdict::Show,
             // Every row: nothing to evaluate, only fields to remove (a deleted record's event too).
             TableSight::Rows {
                 every_row: true, ..
             } => Verdict::Redact(table),
             // A deleted record cannot be evaluated as it is now.
             TableSight::Rows { .. } if event.event_type == "record.deleted" => Verdict::Hide,
-            TableSight::Rows { .. } => Verdict::Check(table, record),
+            TableSight::Rows { .. } => Verdict::Check {
+                table,
+                record,
+                redact: !approval,
+            },
         })
+    }
+
+    /// The person the member's rules are read for; `None` for an owner or admin (loaded once).
+    async fn person(&mut self, tenant: &Tenant<'_>) -> ApiResult<Option<Arc<Person>>> {
+        let Some(member) = self.member else {
+            return Ok(None);
+        };
+        if let Some(person) = &self.person {
+            return Ok(person.clone());
+        }
+        let subject = tenant.permission_subject(member).await?;
+        let person = (!matches!(subject.role, Role::Owner | Role::Admin)).then_some(subject.person);
+        self.person = Some(person.clone());
+        Ok(person)
     }
 
     async fn load_table(
@@ -175,16 +229,16 @@ impl EventSight {
         app: Option<AppId>,
         table: TableId,
     ) -> ApiResult<TableSight> {
-        let Some(member) = self.member else {
+        if self.member.is_none() {
             return Ok(TableSight::Whole);
-        };
+        }
         let Some(app) = app else {
             return Ok(TableSight::Nothing);
         };
         let document = match self.apps.get(&app) {
             Some(document) => document.clone(),
             None => {
-                let document = tenant.app_permissions(app).await?;
+                let document = tenant.app_permissions_doc(app).await?;
                 self.apps.insert(app, document.clone());
                 document
             }
@@ -192,13 +246,7 @@ impl EventSight {
         let Some(document) = document else {
             return Ok(TableSight::Whole);
         };
-        if self.person.is_none() {
-            let subject = tenant.permission_subject(member).await?;
-            self.person = Some(
-                (!matches!(subject.role, Role::Owner | Role::Admin)).then_some(subject.person),
-            );
-        }
-        let Some(Some(person)) = self.person.clone() else {
+        let Some(person) = self.person(tenant).await? else {
             return Ok(TableSight::Whole);
         };
         let schema = match tenant.table_schema_by_id(table).await {
@@ -208,7 +256,7 @@ impl EventSight {
             Err(other) => return Err(other.into()),
         };
         let linked = tenant.looked_up_schemas(&schema).await?;
-        let access = Access::of(&document, &schema, &linked, person);
+        let access = Access::resolved(&document, &schema, &linked, person);
         if !access.table.rows(RecordAction::Read).granted() {
             return Ok(TableSight::Nothing);
         }
@@ -248,8 +296,15 @@ enum Verdict {
     Hide,
     /// Shown without the table's hidden fields.
     Redact(TableId),
-    /// A record event to check against the table's sight.
-    Check(TableId, RecordId),
+    /// A record's event to check against the table's sight; `redact`: remove its hidden fields (an
+    /// approval event has none).
+    Check {
+        table: TableId,
+        record: RecordId,
+        redact: bool,
+    },
+    /// A `schema.changed` event shown without the app's permissions document.
+    WithoutPermissions,
 }
 
 /// Removes the hidden fields from `before`, `after` and `changed`; `false` when the event only

@@ -1,7 +1,8 @@
 //! App permissions on the events a member reads (issue #19): the event list (pages and cursors), one
 //! event by id and the Server-Sent Events stream show a member only the events of records she may read
 //! now, without her hidden fields; owners, admins and organization tokens see every event whole; events
-//! of apps without permissions are unchanged; a member cannot subscribe a webhook.
+//! of apps without permissions are unchanged; a member cannot subscribe a webhook. Approval events follow
+//! their record's rows; a plain member's `schema.changed` events do not carry the permissions document.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -161,6 +162,62 @@ api_tests! {
         assert_eq!(first["data"]["after"]["id_number"], "160");
         let (_, _, second) = admin.next().await;
         assert_eq!(second["subject"]["record_id"], f7.as_str());
+        app
+    }
+    async fn approval_events_follow_the_record_and_schema_events_keep_the_document_from_members(app) {
+        let charity = charity(&app).await;
+        let [f1, f3] = [0, 2].map(|i| charity.families[i].clone());
+        let token = &app.admin_token;
+        app.post("/api/v1/processes", token, json!({"app": "charity", "code": "REVIEW", "name": "复核",
+            "table": "families", "initiator": {"field": "volunteer"},
+            "nodes": [{"key": "n1", "type": "approval", "method": "or",
+                "approvers": [{"members": [charity.finance]}], "next": "end"}]})).await.expect(StatusCode::CREATED);
+        app.post("/api/v1/processes/REVIEW/publish", token, json!({})).await.expect(StatusCode::OK);
+        put(&app, document(&charity)).await.expect(StatusCode::OK);
+        for record in [&f1, &f3] {
+            app.post("/api/v1/approvals", token, json!({"process": "REVIEW", "record": record})).await.expect(StatusCode::CREATED);
+        }
+        const APPROVAL_EVENTS: &str = "/api/v1/events?types=approval.*&page_size=1000";
+        let records = |page: &Value| page["items"].as_array().unwrap().iter()
+            .map(|event| event["subject"]["record_id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+        let all = records(&app.get(APPROVAL_EVENTS, token).await.expect(StatusCode::OK).clone());
+        let of_f1 = all.iter().filter(|record| **record == f1).count();
+        assert!(of_f1 > 0 && all.contains(&f3), "{all:?}");
+        // A reads F1 (hers), not F3 (B's): only F1's approval events, all of them.
+        let a = member_token(&app, &charity.a).await;
+        let hers = records(&app.get(APPROVAL_EVENTS, &a).await.expect(StatusCode::OK).clone());
+        assert_eq!(hers, vec![f1.clone(); of_f1]);
+        let theirs = app.get(APPROVAL_EVENTS, token).await.expect(StatusCode::OK).clone();
+        let f3_event = theirs["items"].as_array().unwrap().iter()
+            .find(|event| event["subject"]["record_id"] == f3.as_str()).unwrap()["id"].as_str().unwrap().to_owned();
+        app.get(&format!("/api/v1/events/{f3_event}"), &a).await.expect_error(StatusCode::NOT_FOUND, "not_found");
+        // A member in no role of the charity sees none; the finance role reads every row, so all.
+        let outsider = member_token(&app, &charity.outsider).await;
+        assert!(records(&app.get(APPROVAL_EVENTS, &outsider).await.expect(StatusCode::OK).clone()).is_empty());
+        let finance = member_token(&app, &charity.finance).await;
+        assert_eq!(records(&app.get(APPROVAL_EVENTS, &finance).await.expect(StatusCode::OK).clone()), all);
+
+        // The permissions change is a schema.changed event: whole for the organization's token; a plain
+        // member (a session, which reads schema events) learns that permissions changed, not the document.
+        let s = app.post("/api/v1/members", token, json!({"name": "S", "role": "member",
+            "email": "s2@example.com", "password": "s-the-volunteer-2", "department_ids": [charity.east]})).await;
+        s.expect(StatusCode::CREATED);
+        const SCHEMA_EVENTS: &str = "/api/v1/events?types=schema.changed&page_size=1000";
+        let changed_permissions = |page: &Value| page["items"].as_array().unwrap().iter()
+            .find(|event| event["data"]["changed"].as_array().unwrap().contains(&json!("permissions")))
+            .cloned().expect("the permissions change");
+        let whole = changed_permissions(&app.get(SCHEMA_EVENTS, token).await.expect(StatusCode::OK).clone());
+        assert_eq!(whole["data"]["after"]["permissions"]["roles"][0]["key"], "volunteers", "{whole}");
+        let logged_in = login(&app, "s2@example.com", "s-the-volunteer-2").await;
+        logged_in.expect(StatusCode::OK);
+        let cookie = session_cookie(&logged_in);
+        let seen = with_cookie(&app, Method::GET, SCHEMA_EVENTS, &cookie, None).await.expect(StatusCode::OK).clone();
+        let event = changed_permissions(&seen);
+        assert_eq!(event["id"], whole["id"]);
+        for side in ["before", "after"] {
+            assert!(event["data"][side].get("permissions").is_none(), "{event}");
+        }
+        assert_eq!(event["data"]["after"]["key"], "charity", "{event}");
         app
     }
 }

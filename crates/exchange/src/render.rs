@@ -5,11 +5,12 @@
 use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
+use tenon_model::apps::filter::Filter;
 use tenon_model::apps::{CellValue, FieldKind, LinkTarget, Record, TableSchema};
 use tenon_model::{FieldId, OrgId};
 use tenon_store::render::Names;
 pub use tenon_store::render::{decimal, instant};
-use tenon_store::{Store, StoreError};
+use tenon_store::{MissingRecord, Store, StoreError};
 use uuid::Uuid;
 
 /// How `fields` objects are keyed.
@@ -33,6 +34,16 @@ impl KeyBy {
     }
 }
 
+/// What a reader may see of the records an expanded link field points to (app permissions, issue #19):
+/// the linked table's rows and fields as that reader may read them. The default sees everything.
+#[derive(Debug, Clone, Default)]
+pub struct ExpandSight {
+    /// The rows: `None` every row; `Some(None)` none; `Some(Some(rule))` those the rule accepts.
+    pub rows: Option<Option<Filter>>,
+    /// The fields shown of each linked record (`None`: all).
+    pub only: Option<Vec<FieldId>>,
+}
+
 /// What rendering needs besides the records: the names the records refer to (see
 /// [`tenon_store::render::Names`], the representation shared with the events of the outbox) and expanded
 /// linked records — all fetched in bulk, never per row.
@@ -51,6 +62,21 @@ impl RenderContext {
         records: &[Record],
         key_by: KeyBy,
         expand: &[FieldId],
+    ) -> Result<RenderContext, StoreError> {
+        Self::load_for(store, org, schema, records, key_by, expand, &HashMap::new()).await
+    }
+
+    /// [`RenderContext::load`] for a reader limited by app permissions: an expanded link field with a
+    /// sight in `sights` includes only the linked records that reader may read, with only the fields they
+    /// may see (a linked record left out keeps its `{"id", "name"}` item, without `record`).
+    pub async fn load_for(
+        store: &Store,
+        org: OrgId,
+        schema: &TableSchema,
+        records: &[Record],
+        key_by: KeyBy,
+        expand: &[FieldId],
+        sights: &HashMap<FieldId, ExpandSight>,
     ) -> Result<RenderContext, StoreError> {
         let tenant = store.tenant(org);
         let mut context = RenderContext {
@@ -85,6 +111,16 @@ impl RenderContext {
                 .iter()
                 .map(|id| tenon_model::RecordId::from_uuid(*id))
                 .collect();
+            let sight = sights.get(&field.id).cloned().unwrap_or_default();
+            let record_ids = match &sight.rows {
+                None => record_ids,
+                Some(None) => continue,
+                Some(Some(rule)) => {
+                    tenant
+                        .records_within(&target, &record_ids, Some(rule), MissingRecord::Outside)
+                        .await?
+                }
+            };
             let linked = tenant.records_by_ids(&target, &record_ids, None).await?;
             let nested = Box::pin(RenderContext::load(
                 store,
@@ -97,7 +133,12 @@ impl RenderContext {
             .await?;
             let rendered = linked
                 .iter()
-                .map(|record| (*record.id.as_uuid(), nested.record(&target, record, None)))
+                .map(|record| {
+                    (
+                        *record.id.as_uuid(),
+                        nested.record(&target, record, sight.only.as_deref()),
+                    )
+                })
                 .collect();
             context.expanded.insert(field.id, rendered);
         }

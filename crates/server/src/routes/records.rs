@@ -134,13 +134,17 @@ async fn render_many(
     only: Option<&[FieldId]>,
     expand: &[FieldId],
 ) -> ApiResult<Vec<Value>> {
-    let context = RenderContext::load(
+    let tenant = state.store().tenant(auth.principal.org_id);
+    let sights =
+        access::expand_sights(state, &tenant, &auth.principal.actor, schema, expand).await?;
+    let context = RenderContext::load_for(
         state.store(),
         auth.principal.org_id,
         schema,
         records,
         key_by,
         expand,
+        &sights,
     )
     .await?;
     Ok(records
@@ -218,7 +222,9 @@ pub async fn list_records(
     let expand = field_list(&schema, params.expand.as_deref(), "expand")?.unwrap_or_default();
     access.require_visible(&schema, expand.iter().copied())?;
     let key_by = key_by(params.key_by.as_deref())?;
-    let page = records::list(&state, org, &schema, &query, key_by, &expand)
+    let sights =
+        access::expand_sights(&state, &tenant, &auth.principal.actor, &schema, &expand).await?;
+    let page = records::list_for(&state, org, &schema, &query, key_by, &expand, &sights)
         .await
         .map_err(|error| match error {
             StoreError::Invalid(invalid) => {

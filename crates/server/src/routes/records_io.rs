@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-pub use tenon_exchange::render::{KeyBy, RenderContext};
+pub use tenon_exchange::render::{ExpandSight, KeyBy, RenderContext};
 
 /// Parses `key_by`, refusing anything but key, id and name.
 pub fn key_by(raw: Option<&str>) -> ApiResult<KeyBy> {

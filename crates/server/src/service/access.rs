@@ -6,21 +6,25 @@
 //! on top of the token's scopes). Owners and admins, organization tokens, app installations, flows and
 //! the platform are not limited.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use serde_json::Value;
 use tenon_model::apps::filter::{Filter, FilterContext, SortKey};
 use tenon_model::apps::permissions::{PermissionsDoc, Person, RecordAction, Rows, TableAccess};
-use tenon_model::apps::{FieldKind, TableSchema};
+use tenon_model::apps::{FieldKind, LinkTarget, TableSchema};
 use tenon_model::{Actor, AttachmentId, ErrorCode, FieldId, MemberId, Role};
 use tenon_store::{RowGuard, Tenant};
 
 use crate::error::{ApiError, ApiResult};
+use crate::routes::records_io::ExpandSight;
 
 /// What the request may do with one table.
 #[derive(Debug, Clone)]
 pub struct Access {
     pub table: TableAccess,
     /// `None` when the request is not limited.
-    pub person: Option<Person>,
+    pub person: Option<Arc<Person>>,
 }
 
 /// The member a request's permissions are those of, if any.
@@ -52,7 +56,8 @@ impl Access {
         let Some(member) = member_of(actor) else {
             return Ok(Access::full());
         };
-        let Some(document) = tenant.app_permissions(schema.app.id).await? else {
+        // Both from this node's caches when they can (no statement on a warm node).
+        let Some(document) = tenant.app_permissions_doc(schema.app.id).await? else {
             return Ok(Access::full());
         };
         let subject = tenant.permission_subject(member).await?;
@@ -60,7 +65,7 @@ impl Access {
             return Ok(Access::full());
         }
         let linked = tenant.looked_up_schemas(schema).await?;
-        Ok(Access::of(&document, schema, &linked, subject.person))
+        Ok(Access::resolved(&document, schema, &linked, subject.person))
     }
 
     /// The access `person` (a plain member) has under `document`; `linked` holds the tables the
@@ -70,12 +75,22 @@ impl Access {
         document: &Value,
         schema: &TableSchema,
         linked: &[TableSchema],
-        person: Person,
+        person: Arc<Person>,
     ) -> Access {
         // Stored documents were checked when saved; one that no longer reads grants nothing.
         let doc = PermissionsDoc::parse(document).unwrap_or_default();
+        Access::resolved(&doc, schema, linked, person)
+    }
+
+    /// [`Access::of`] with the document already parsed.
+    pub fn resolved(
+        doc: &PermissionsDoc,
+        schema: &TableSchema,
+        linked: &[TableSchema],
+        person: Arc<Person>,
+    ) -> Access {
         Access {
-            table: TableAccess::resolve_with_readers(&doc, schema, linked, &person),
+            table: TableAccess::resolve_with_readers(doc, schema, linked, &person),
             person: Some(person),
         }
     }
@@ -356,6 +371,59 @@ pub async fn file_readable(
         }
     }
     Ok(true)
+}
+
+/// What the request may see of the records each expanded link field of `schema` points to: the linked
+/// table's read rule and hidden fields as they apply to the request (nothing for an unlimited one, and
+/// no entry for a link whose table the request reads whole).
+pub async fn expand_sights(
+    state: &crate::state::AppState,
+    tenant: &Tenant<'_>,
+    actor: &Actor,
+    schema: &TableSchema,
+    expand: &[FieldId],
+) -> ApiResult<HashMap<FieldId, ExpandSight>> {
+    let mut sights = HashMap::new();
+    if expand.is_empty() || member_of(actor).is_none() {
+        return Ok(sights);
+    }
+    let mut context = None;
+    for field in expand {
+        let Some(FieldKind::Link {
+            table: LinkTarget::Resolved(target),
+            ..
+        }) = schema.field(*field).map(|field| &field.kind)
+        else {
+            continue;
+        };
+        let target = tenant.table_schema_by_id(*target).await?;
+        let access = Access::load(tenant, actor, &target).await?;
+        if access.person.is_none() {
+            continue;
+        }
+        let rows = if access.table.rows(RecordAction::Read).granted() {
+            let context = match context {
+                Some(context) => context,
+                None => *context.insert(crate::service::records::filter_context(
+                    state,
+                    &tenant.organization().await?,
+                )),
+            };
+            access
+                .filter(RecordAction::Read, &target, &context)?
+                .map(Some)
+        } else {
+            Some(None)
+        };
+        sights.insert(
+            *field,
+            ExpandSight {
+                rows,
+                only: access.visible(&target, None),
+            },
+        );
+    }
+    Ok(sights)
 }
 
 /// The fields a filter tree refers to.

@@ -2,13 +2,15 @@
 //! parameters or from a view's configuration — checked against the table into one store query
 //! ([`record_query`]), run and rendered ([`list`]).
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 use tenon_model::apps::filter::{Filter, FilterContext, parse_sort};
 use tenon_model::apps::{TableSchema, computed};
 use tenon_model::{FieldError, FieldId, Invalid, OrgId, PageRequest};
 use tenon_store::{Cursor, RecordQuery, StoreError};
 
-use crate::routes::records_io::{KeyBy, RenderContext};
+use crate::routes::records_io::{ExpandSight, KeyBy, RenderContext};
 use crate::state::AppState;
 
 /// What a list of records asks for, before it is checked against the table.
@@ -119,13 +121,35 @@ pub async fn list(
     key_by: KeyBy,
     expand: &[FieldId],
 ) -> Result<RenderedPage, StoreError> {
+    list_for(state, org, schema, query, key_by, expand, &HashMap::new()).await
+}
+
+/// [`list`] for a reader limited by app permissions: `sights` says what they see of each expanded link
+/// field's records ([`crate::service::access::expand_sights`]).
+pub async fn list_for(
+    state: &AppState,
+    org: OrgId,
+    schema: &TableSchema,
+    query: &RecordQuery,
+    key_by: KeyBy,
+    expand: &[FieldId],
+    sights: &HashMap<FieldId, ExpandSight>,
+) -> Result<RenderedPage, StoreError> {
     let page = state
         .store()
         .tenant(org)
         .list_records(schema, query)
         .await?;
-    let context =
-        RenderContext::load(state.store(), org, schema, &page.records, key_by, expand).await?;
+    let context = RenderContext::load_for(
+        state.store(),
+        org,
+        schema,
+        &page.records,
+        key_by,
+        expand,
+        sights,
+    )
+    .await?;
     Ok(RenderedPage {
         items: page
             .records

@@ -202,4 +202,47 @@ api_tests! {
         assert_eq!(owned["fields"]["family_name"], json!(["F1"]), "{owned}");
         app
     }
+    async fn expanded_links_show_only_the_linked_rows_and_fields_the_member_may_read(app) {
+        let charity = charity(&app).await;
+        let v1 = computed(&app, &charity).await;
+        let (f1, f3) = (&charity.families[0], &charity.families[2]);
+        let v3 = app.post(&format!("{VISITS}/records"), &app.admin_token, json!({"fields": {"note": "v3", "family": [f3]}})).await;
+        let v3 = v3.expect(StatusCode::CREATED)["id"].as_str().unwrap().to_owned();
+        let a = member_token(&app, &charity.a).await;
+        let linked = |visit: &Value| visit["fields"]["family"][0].clone();
+
+        // The owner: both families in full, the ID number included.
+        let all = app.get(&format!("{VISITS}/records?expand=family&sort=note"), &app.admin_token).await.expect(StatusCode::OK).clone();
+        assert_eq!(linked(&all["items"][0])["record"]["fields"]["id_number"], "110", "{all}");
+        assert_eq!(linked(&all["items"][1])["record"]["fields"]["name"], "F3", "{all}");
+
+        // A reads every visit, but of the families only F1 (hers) and never the ID number: F1 is
+        // expanded without it, F3 keeps its link item and no record — in a list and in a get.
+        let page = app.get(&format!("{VISITS}/records?expand=family&sort=note"), &a).await.expect(StatusCode::OK).clone();
+        let (mine, theirs) = (linked(&page["items"][0]), linked(&page["items"][1]));
+        assert_eq!((mine["id"].as_str(), theirs["id"].as_str()), (Some(f1.as_str()), Some(f3.as_str())), "{page}");
+        assert_eq!(mine["record"]["fields"]["name"], "F1", "{page}");
+        for hidden in ["id_number", "id_prefix", "id_tag"] {
+            assert!(mine["record"]["fields"].get(hidden).is_none(), "{hidden}: {page}");
+        }
+        assert!(theirs.get("record").is_none(), "{page}");
+        let one = app.get(&format!("{VISITS}/records/{v3}?expand=family"), &a).await.expect(StatusCode::OK).clone();
+        assert!(linked(&one).get("record").is_none(), "{one}");
+        let own = app.get(&format!("{VISITS}/records/{v1}?expand=family"), &a).await.expect(StatusCode::OK).clone();
+        assert_eq!(linked(&own)["record"]["fields"]["name"], "F1", "{own}");
+        assert!(linked(&own)["record"]["fields"].get("id_number").is_none(), "{own}");
+
+        // A member in no role of the families reads the visits but no family through them.
+        let mut permissions = document(&charity);
+        permissions["roles"][0]["grants"].as_array_mut().unwrap().push(json!({"table": "visits", "actions": {"read": true}}));
+        permissions["roles"].as_array_mut().unwrap().push(json!({"key": "visitors", "name": "Visitors",
+            "who": {"members": [charity.outsider]}, "grants": [{"table": "visits", "actions": {"read": true}}]}));
+        put(&app, permissions).await.expect(StatusCode::OK);
+        let outsider = member_token(&app, &charity.outsider).await;
+        let seen = app.get(&format!("{VISITS}/records?sort=note"), &outsider).await.expect(StatusCode::OK).clone();
+        assert_eq!(seen["items"].as_array().unwrap().len(), 2, "{seen}");
+        assert!(seen["items"][0]["fields"].get("family").is_none(), "the link to a table she may not read is hidden: {seen}");
+        app.get(&format!("{VISITS}/records?expand=family"), &outsider).await.expect_error(StatusCode::FORBIDDEN, "field_forbidden");
+        app
+    }
 }

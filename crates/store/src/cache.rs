@@ -3,7 +3,7 @@
 //! compiled against their table (by organization, process and version; invalidated with the schemas),
 //! and what app permissions read on every record request of a limited member (issue #19): the app's
 //! permissions document, parsed, and the member as row rules see them (role, departments, custom roles,
-//! the department tree).
+//! the department tree), and organizations (their time zone dates every filter).
 //!
 //! Staleness is bounded three ways:
 //!
@@ -42,7 +42,7 @@ use tenon_approvals::CompiledProcess;
 use tenon_model::apps::TableSchema;
 use tenon_model::apps::permissions::{PermissionsDoc, Person};
 use tenon_model::credentials::AuthenticatedToken;
-use tenon_model::{AppId, MemberId, OrgId, ProcessId, Role};
+use tenon_model::{AppId, MemberId, OrgId, Organization, ProcessId, Role};
 
 use crate::exec::{AfterCommit, Pools, Sql};
 
@@ -118,6 +118,9 @@ pub(crate) struct Caches {
     /// Members as app permissions see them: their organization role and the person row rules read.
     /// Invalidated by [`ACCESS`] and [`AUTH`] marks and by the `access` and `auth` epochs.
     pub(crate) subjects: GenerationCache<(OrgId, MemberId), (Role, Arc<Person>)>,
+    /// Organizations (name, time zone, locale), which every record request reads for its filters'
+    /// dates. Invalidated with [`Caches::subjects`].
+    pub(crate) organizations: GenerationCache<OrgId, Organization>,
     /// Set at creation; `fresh_until` counts milliseconds from it.
     started: Instant,
     /// Milliseconds after `started` until which entries may be served; 0 before the first sync.
@@ -135,6 +138,7 @@ impl Caches {
             people: GenerationCache::new(PEOPLE_MAX),
             permissions: GenerationCache::new(ACCESS_MAX),
             subjects: GenerationCache::new(ACCESS_MAX),
+            organizations: GenerationCache::new(ACCESS_MAX),
             started: Instant::now(),
             fresh_until: AtomicU64::new(0),
             credential_changes: tokio::sync::watch::Sender::new(0),
@@ -181,14 +185,16 @@ impl Caches {
 
     fn invalidate_credentials(&self) {
         self.auth.invalidate();
-        // A member's organization role or status.
+        // A member's organization role or status; an organization.
         self.subjects.invalidate();
+        self.organizations.invalidate();
         self.credential_changes.send_modify(|changes| *changes += 1);
     }
 
     fn invalidate_access(&self) {
         self.permissions.invalidate();
         self.subjects.invalidate();
+        self.organizations.invalidate();
     }
 
     /// Invalidates the caches named by `marks`.

@@ -135,7 +135,23 @@ impl Store {
 }
 
 impl Tenant<'_> {
+    /// The organization, from this node's cache when it can (every record request reads it).
     pub async fn organization(&self) -> Result<Organization> {
+        let caches = &self.store.caches;
+        if caches.fresh()
+            && let Some(organization) = caches.organizations.get(&self.org_id)
+        {
+            return Ok(organization);
+        }
+        let generation = caches.organizations.generation();
+        let organization = self.load_organization().await?;
+        caches
+            .organizations
+            .insert(self.org_id, organization.clone(), generation);
+        Ok(organization)
+    }
+
+    async fn load_organization(&self) -> Result<Organization> {
         let mut pooled = self.store.pools.read().await?;
         let sql = Sql::new(concat!(
             "SELECT ",

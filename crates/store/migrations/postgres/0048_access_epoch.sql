@@ -13,3 +13,6 @@ CREATE TRIGGER departments_access_epoch AFTER INSERT OR UPDATE OF parent_id OR D
     FOR EACH STATEMENT EXECUTE FUNCTION cache_epochs_bump('access');
 CREATE TRIGGER org_roles_access_epoch AFTER INSERT OR UPDATE OR DELETE ON org_roles
     FOR EACH STATEMENT EXECUTE FUNCTION cache_epochs_bump('access');
+-- Organizations (their time zone dates every record filter) are cached with them.
+CREATE TRIGGER organizations_access_epoch AFTER UPDATE OR DELETE ON organizations
+    FOR EACH STATEMENT EXECUTE FUNCTION cache_epochs_bump('access');

@@ -26,3 +26,8 @@ CREATE TRIGGER org_roles_access_epoch_update AFTER UPDATE ON org_roles
 BEGIN UPDATE cache_epochs SET epoch = epoch + 1 WHERE name = 'access'; END;
 CREATE TRIGGER org_roles_access_epoch_delete AFTER DELETE ON org_roles
 BEGIN UPDATE cache_epochs SET epoch = epoch + 1 WHERE name = 'access'; END;
+-- Organizations (their time zone dates every record filter) are cached with them.
+CREATE TRIGGER organizations_access_epoch_update AFTER UPDATE ON organizations
+BEGIN UPDATE cache_epochs SET epoch = epoch + 1 WHERE name = 'access'; END;
+CREATE TRIGGER organizations_access_epoch_delete AFTER DELETE ON organizations
+BEGIN UPDATE cache_epochs SET epoch = epoch + 1 WHERE name = 'access'; END;

@@ -1,12 +1,14 @@
 //! The per-node caches of what app permissions read (issue #19): an app's permissions document and a
 //! member as row rules see them. Two stores on one database play two nodes: a warm read costs no
 //! statement; a change made through a node is seen by that node at once and by the other within the
-//! sync interval — permissions documents, a member's departments and role, custom roles and the
-//! department tree.
+//! sync interval — permissions documents, a member's departments and role, custom roles, the
+//! department tree and the organization.
 
 use serde_json::json;
 use tenon_model::apps::ApiKey;
-use tenon_model::{DepartmentPatch, MemberPatch, Name, NewDepartment, Role};
+use tenon_model::{
+    DepartmentPatch, MemberPatch, Name, NewDepartment, OrganizationPatch, Role, TimeZone,
+};
 use tenon_store::testing::{TestBackend, TestDatabase, count_statements};
 use tenon_store::{Store, WriteContext};
 
@@ -154,6 +156,29 @@ async fn access_caches_follow_every_change(backend: TestBackend) {
     .await;
     ta.set_app_permissions(&ctx, &app, None).await.unwrap();
     assert!(ta.app_permissions_doc(app.id).await.unwrap().is_none());
+
+    // The organization (its time zone dates every filter): cached, changed through a, then through b.
+    ta.organization().await.unwrap();
+    let (_, statements) = count_statements(ta.organization()).await;
+    assert_eq!(statements, 0, "a warm read of the organization");
+    let patch = |zone: &str| OrganizationPatch {
+        time_zone: Some(TimeZone::parse(zone).unwrap()),
+        ..OrganizationPatch::default()
+    };
+    ta.update_organization(&ctx, patch("Europe/Berlin"))
+        .await
+        .unwrap();
+    assert_eq!(
+        ta.organization().await.unwrap().time_zone.name(),
+        "Europe/Berlin"
+    );
+    tb.update_organization(&ctx, patch("Asia/Tokyo"))
+        .await
+        .unwrap();
+    eventually("node a sees the time zone node b set", || async {
+        ta.organization().await.unwrap().time_zone.name() == "Asia/Tokyo"
+    })
+    .await;
 
     // Another organization's member is never this one's, whatever the cache holds.
     let (other, _) = new_org(&a, "Other").await;

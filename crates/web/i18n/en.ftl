@@ -691,6 +691,7 @@ dashboard-loading = Loading…
 dashboard-empty = This dashboard has no widgets yet.
 js-dashboard-none = (none)
 js-dashboard-no-data = No data yet.
+js-widget-gone = Something this widget uses (a field, view, table or book) does not exist, perhaps deleted since, so it cannot be worked out. Edit the widget to choose one that exists.
 js-dashboard-previous = Period before: { $value }
 js-dashboard-debit = Debit
 js-dashboard-credit = Credit

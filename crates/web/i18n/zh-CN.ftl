@@ -690,6 +690,7 @@ dashboard-loading = 加载中…
 dashboard-empty = 这个仪表盘还没有组件。
 js-dashboard-none = （空）
 js-dashboard-no-data = 暂无数据。
+js-widget-gone = 这个组件用到的字段、视图、数据表或账套不存在（可能已被删除），所以无法计算。请编辑组件，改选现有的。
 js-dashboard-previous = 上期：{ $value }
 js-dashboard-debit = 借
 js-dashboard-credit = 贷

@@ -105,7 +105,7 @@ pub struct View {
 
 impl View {
     /// The field keys the view shows, in order (all fields when it lists none), followed by the fields
-    /// the view's type needs that the list leaves out: a kanban's group field, card cover and order, a
+    /// the view's type needs that the list leaves out: a kanban's group field and card cover, a
     /// calendar's dates, a gallery's cover.
     pub fn field_keys(&self) -> Option<Vec<String>> {
         let fields = self.config.get("fields")?.as_array()?;
@@ -130,7 +130,6 @@ impl View {
         for role in [
             "group_field",
             "card_cover",
-            "order_field",
             "date_field",
             "end_date_field",
             "cover_field",

@@ -80,6 +80,16 @@ ui_tests! {
         let stored = ui.api(Method::GET, &format!("{base}/views/{view_id}"), None).await;
         assert_eq!(stored["config"]["order_field"], json!(order), "{stored}");
 
+        // The card fields: the order field hidden there is not on the cards; listed, it is.
+        for (hidden, shown) in [(true, false), (false, true)] {
+            ui.api(Method::PATCH, &format!("{base}/views/{view_id}"), Some(json!({"name": "看板", "type": "kanban",
+                "config": {"group_field": state, "order_field": order, "fields": [{"field": order, "hidden": hidden}]}}))).await;
+            let page = ui.page(&path, &cookie, "zh-CN").await;
+            let board = page.text.split("class=\"board-body\"").nth(1).unwrap();
+            let card = board[at(board, "乙")..].split("</li>").next().unwrap();
+            assert_eq!(card.contains("<dt>顺序</dt>"), shown, "hidden {hidden}: {card}");
+        }
+
         // Without an order field the column follows the view's sort (here the order field descending)
         // and no card carries a place.
         ui.api(Method::PATCH, &format!("{base}/views/{view_id}"),

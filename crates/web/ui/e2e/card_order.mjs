@@ -77,7 +77,6 @@ Object.assign(tests, {
     const before = now;
     await present.getByRole("listitem", { name: "丙" }).dragTo(present.getByRole("listitem", { name: "甲" }), { targetPosition: top });
     assert.deepEqual(await names(present), ["丁", "丙", "甲", "乙"]);
-    assert.doesNotMatch(await present.getByRole("listitem", { name: "丙" }).textContent(), /顺序/, "no place on the card");
     now = await placed(server, sheet, order, (s) => s["丙"].place === 150, "丙 between 丁 and 甲");
     for (const name of ["丁", "甲", "乙"]) assert.equal(now[name].version, before[name].version, `${name} was not written`);
     assert.deepEqual(await englishText(p, LATIN), []);
@@ -88,6 +87,8 @@ Object.assign(tests, {
     await p.reload();
     await present.getByRole("listitem", { name: "乙" }).waitFor();
     assert.deepEqual(await names(present), ["丁", "丙", "甲", "乙"]);
+    // Its box unticked in the dialog, the place is not shown on the cards.
+    assert.doesNotMatch(await present.getByRole("listitem", { name: "丙" }).textContent(), /顺序/, "no place on the card");
 
     // In English, by keyboard: 甲's Move to… offers Move up first; Enter moves it above 丙.
     const q = await page(ctx, { locale: "en-US" });
@@ -129,5 +130,13 @@ Object.assign(tests, {
     assert.equal(Number(moved.fields[order]), 300, "its place needed no change");
     await checkAccessibility(q, "kanban ordered by hand, en");
     await screenshot(q, "65d-card-order-after-en");
+    // At phone width the dialog's Move up / Move down still fit.
+    await q.setViewportSize({ width: 375, height: 740 });
+    await column.getByRole("listitem", { name: "丁" }).getByRole("button", { name: "Move to…" }).click();
+    const phone = q.getByRole("dialog", { name: "Move “丁” to" });
+    const box = await phone.getByRole("button", { name: "Move down" }).boundingBox();
+    assert.ok(box && box.x + box.width <= 375, `Move down fits the screen: ${JSON.stringify(box)}`);
+    await screenshot(q, "65e-card-order-move-dialog-phone-en");
+    await q.keyboard.press("Escape");
   },
 });

@@ -68,6 +68,12 @@ ui_tests! {
         let part = ui.page(&format!("{}/views/{view_id}/part", base.trim_start_matches("/api/v1")), &cookie, "en").await;
         assert!(at(&part.text, "丙") < at(&part.text, "乙") && at(&part.text, "乙") < at(&part.text, "甲"), "{}", part.text);
 
+        // The view's records over the API follow the same order (ties in creation order).
+        let listed = ui.api(Method::GET, &format!("{base}/views/{view_id}/records"), None).await;
+        let titles: Vec<&str> = listed["items"].as_array().unwrap().iter()
+            .map(|item| item["fields"][&name].as_str().unwrap()).collect();
+        assert_eq!(titles, ["丙", "乙", "丁", "甲"], "{listed}");
+
         // A text field cannot hold the order: 422 naming the setting, the view unchanged.
         let authorization = format!("Bearer {}", ui.admin_token);
         let refused = ui

@@ -227,6 +227,7 @@ view-settings = View settings
 view-settings-choose = Choose…
 board-card-fields = Fields on cards
 board-card-order-hint = Cards follow the view’s Sort (the Sort tool); records that sort alike keep the order they were created in.
+board-card-order-hint-kanban = Without a card order field, cards follow the view’s Sort (the Sort tool); records that sort alike keep the order they were created in.
 order-field = Card order field
 order-field-none = None: cards follow the Sort
 order-field-hint = With a number field chosen, drag a card up or down its column (or use Move up and Move down under “Move to…”) and it keeps that place: the field holds each card’s place and comes before the Sort.

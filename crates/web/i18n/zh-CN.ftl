@@ -226,6 +226,7 @@ view-settings = 视图设置
 view-settings-choose = 请选择…
 board-card-fields = 卡片上的字段
 board-card-order-hint = 卡片按视图的排序排列（“排序”工具）；排序相同的记录按创建先后排列。
+board-card-order-hint-kanban = 未选卡片顺序字段时，卡片按视图的排序排列（“排序”工具）；排序相同的记录按创建先后排列。
 order-field = 卡片顺序字段
 order-field-none = 无：卡片按排序排列
 order-field-hint = 选定一个数字字段后，在列内上下拖动卡片（或用“移动到…”里的上移、下移），卡片就会留在那个位置：这个字段记录每张卡片的位置，先于排序生效。

@@ -63,6 +63,7 @@ ui_tests! {
         // The settings dialog offers number fields only, the stored one chosen.
         assert!(page.text.contains(&format!("<option value=\"{order}\" selected>顺序</option>")), "{}", page.text);
         let select = page.text.split("name=\"config.order_field\"").nth(1).unwrap().split("</select>").next().unwrap();
+        assert!(page.text.contains("未选卡片顺序字段时，卡片按视图的排序排列"), "the dialog's order hint");
         assert!(select.contains("无：卡片按排序排列") && !select.contains(&format!("value=\"{name}\"")), "{select}");
         // The part read again live: in English, the same order.
         let part = ui.page(&format!("{}/views/{view_id}/part", base.trim_start_matches("/api/v1")), &cookie, "en").await;

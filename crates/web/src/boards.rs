@@ -467,7 +467,12 @@ async fn kanban(reader: &Reader<'_>, query: &BoardQuery) -> Result<Board, Status
         board.order_field = Some(key.to_owned());
         board.order_precision = precision;
     }
-    let sort = reader.view.records_sort();
+    // An order field gone (or no longer a number) orders nothing: the view's own sort, as without one
+    // (so the rest of the view, its filter, still applies).
+    let sort = match order {
+        Some(_) => reader.view.records_sort(),
+        None => reader.view.sort().unwrap_or("").to_owned(),
+    };
     let mut columns: Vec<(Option<String>, String)> = choices
         .iter()
         .map(|choice| (Some(choice.name.clone()), choice.color.clone()))

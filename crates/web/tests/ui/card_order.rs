@@ -107,6 +107,19 @@ ui_tests! {
         assert!(at(board, "甲") < at(board, "乙"), "{board}");
         assert!(!board.contains("data-rank="), "{board}");
         assert!(page.text.contains("data-order-field=\"\""));
+
+        // The order field deleted while a view still names it: the board keeps the view's filter and
+        // shows its cards, without hand order.
+        ui.api(Method::PATCH, &format!("{base}/views/{view_id}"), Some(json!({"name": "看板", "type": "kanban",
+            "config": {"group_field": state, "order_field": order,
+                "filter": {"field": name, "op": "ne", "value": "丁"}}}))).await;
+        ui.api(Method::DELETE, &format!("{base}/fields/{order}"), None).await;
+        let page = ui.page(&path, &cookie, "zh-CN").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        let board = page.text.split("class=\"board-body\"").nth(1).unwrap();
+        assert!(at(board, "甲") < at(board, "乙"), "creation order: {board}");
+        assert!(!board.contains("aria-label=\"丁\""), "the view's filter still applies: {board}");
+        assert!(page.text.contains("data-order-field=\"\""));
         ui
     }
 }

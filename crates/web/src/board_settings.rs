@@ -33,6 +33,8 @@ pub struct Settings {
     /// The view's setting holding its cover: `card_cover` (kanban) or `cover_field` (gallery).
     cover_setting: &'static str,
     group_field: String,
+    /// A kanban's number field its cards are ordered by hand in (empty for none).
+    order_field: String,
     date_field: String,
     end_date_field: String,
     cover: String,
@@ -40,6 +42,7 @@ pub struct Settings {
     group_ok: bool,
     date_ok: bool,
     selects: Vec<Choice>,
+    numbers: Vec<Choice>,
     dates: Vec<Choice>,
     attachments: Vec<Choice>,
     card_fields: Vec<CardField>,
@@ -123,6 +126,7 @@ pub fn settings(schema: &TableSchema, view: &View) -> Settings {
     let own: Vec<String> = [
         "group_field",
         "card_cover",
+        "order_field",
         "date_field",
         "end_date_field",
         "cover_field",
@@ -148,10 +152,12 @@ pub fn settings(schema: &TableSchema, view: &View) -> Settings {
         group_ok: selects.iter().any(|choice| choice.key == group_field),
         date_ok: dates.iter().any(|choice| choice.key == date_field),
         group_field,
+        order_field: resolved(&stored(view, "order_field")),
         date_field,
         end_date_field: resolved(&stored(view, "end_date_field")),
         cover: resolved(&stored(view, cover_setting)),
         selects,
+        numbers: choices(schema, |kind, _| matches!(kind, FieldKind::Number { .. })),
         dates,
         attachments: choices(schema, |kind, _| {
             matches!(kind, FieldKind::Attachment { .. })

@@ -57,6 +57,9 @@ pub struct Card {
     start: String,
     end: String,
     end_day: String,
+    /// A kanban ordered by hand: the card's place in its column (its order field's value; empty for
+    /// none, which comes first).
+    rank: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -96,6 +99,10 @@ pub struct Board {
     /// Why the view cannot be shown (a field it needs is gone or of the wrong type), as a catalog key.
     problem: Option<&'static str>,
     group_field: Option<String>,
+    /// A kanban ordered by hand: the number field its cards' places are kept in, and that field's
+    /// decimals (a place between two others must fit them).
+    order_field: Option<String>,
+    order_precision: u32,
     date_field: Option<String>,
     end_date_field: Option<String>,
     columns: Vec<Column>,
@@ -129,6 +136,8 @@ impl Board {
             view_name: view.name.to_string(),
             problem: None,
             group_field: None,
+            order_field: None,
+            order_precision: 0,
             date_field: None,
             end_date_field: None,
             columns: Vec::new(),
@@ -321,6 +330,7 @@ impl Reader<'_> {
             start: String::new(),
             end: String::new(),
             end_day: String::new(),
+            rank: String::new(),
         }
     }
 }
@@ -437,8 +447,32 @@ async fn kanban(reader: &Reader<'_>, query: &BoardQuery) -> Result<Board, Status
     };
     board.group_field = Some(group.key.to_string());
     let cover = config_str(reader.view, "card_cover");
-    let shown = reader.card_fields(&[Some(group.key.as_str()), cover]);
-    let sort = reader.view.sort().unwrap_or("");
+    // Ordered by hand: the order field first (empty places first), then the view's own sort.
+    let order = reader
+        .view
+        .order_field()
+        .and_then(|key| reader.schema.resolve_field(key))
+        .and_then(|field| match field.kind {
+            FieldKind::Number { precision, .. } => Some((field.key.as_str(), precision)),
+            _ => None,
+        });
+    // A card shows its place only when the view lists the order field among its card fields.
+    let listed = reader.view.config.get("fields").is_some();
+    let shown = reader.card_fields(&[
+        Some(group.key.as_str()),
+        cover,
+        order.filter(|_| !listed).map(|(key, _)| key),
+    ]);
+    if let Some((key, precision)) = order {
+        board.order_field = Some(key.to_owned());
+        board.order_precision = precision;
+    }
+    // An order field gone (or no longer a number) orders nothing: the view's own sort, as without one
+    // (so the rest of the view, its filter, still applies).
+    let sort = match order {
+        Some(_) => reader.view.records_sort(),
+        None => reader.view.sort().unwrap_or("").to_owned(),
+    };
     let mut columns: Vec<(Option<String>, String)> = choices
         .iter()
         .map(|choice| (Some(choice.name.clone()), choice.color.clone()))
@@ -458,7 +492,7 @@ async fn kanban(reader: &Reader<'_>, query: &BoardQuery) -> Result<Board, Status
             0
         };
         let Page { items, total, .. } = reader
-            .read(Some(condition), Want::first(sort, CARDS_PER_PAGE, offset))
+            .read(Some(condition), Want::first(&sort, CARDS_PER_PAGE, offset))
             .await?;
         let total = total.unwrap_or(0);
         let shown_to = offset + items.len() as u64;
@@ -469,7 +503,17 @@ async fn kanban(reader: &Reader<'_>, query: &BoardQuery) -> Result<Board, Status
             total,
             cards: items
                 .iter()
-                .map(|item| reader.card(item, &shown, cover))
+                .map(|item| {
+                    let mut card = reader.card(item, &shown, cover);
+                    if let Some((key, _)) = order {
+                        card.rank = match item.get("fields").and_then(|fields| fields.get(key)) {
+                            Some(Value::String(text)) => text.clone(),
+                            Some(Value::Number(number)) => number.to_string(),
+                            _ => String::new(),
+                        };
+                    }
+                    card
+                })
                 .collect(),
             more: (i64::try_from(shown_to).unwrap_or(i64::MAX) < total).then_some(shown_to),
         });

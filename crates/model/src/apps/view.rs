@@ -61,7 +61,14 @@ impl ViewType {
                 "row_height",
                 "public",
             ],
-            ViewType::Kanban => &["group_field", "fields", "filter", "sort", "card_cover"],
+            ViewType::Kanban => &[
+                "group_field",
+                "fields",
+                "filter",
+                "sort",
+                "card_cover",
+                "order_field",
+            ],
             ViewType::Calendar => &["date_field", "end_date_field", "fields", "filter"],
             ViewType::Gallery => &["cover_field", "fields", "filter", "sort"],
             ViewType::Form => &[
@@ -142,6 +149,30 @@ impl View {
 
     pub fn sort(&self) -> Option<&str> {
         self.config.get("sort").and_then(Value::as_str)
+    }
+
+    /// A kanban's number field its cards are ordered by hand in (`order_field`).
+    pub fn order_field(&self) -> Option<&str> {
+        (self.view_type == ViewType::Kanban)
+            .then(|| self.config.get("order_field").and_then(Value::as_str))
+            .flatten()
+            .filter(|key| !key.is_empty())
+    }
+
+    /// The sort the view's records follow: a kanban ordered by hand sorts by its order field first
+    /// (ascending, empty places first), then by its own sort without that field.
+    pub fn records_sort(&self) -> String {
+        let own = self.sort().unwrap_or("");
+        match self.order_field() {
+            Some(key) => std::iter::once(key)
+                .chain(
+                    own.split(',')
+                        .filter(|part| !part.is_empty() && part.trim_start_matches('-') != key),
+                )
+                .collect::<Vec<_>>()
+                .join(","),
+            None => own.to_owned(),
+        }
     }
 
     /// Whether a grid view is published read-only through a public link (`"public": {"enabled": true,
@@ -271,7 +302,10 @@ pub fn check_config(
             // An optional setting given as `null` is the same as leaving it out.
             if let Some(value) = config.get(name).filter(|value| {
                 !(value.is_null()
-                    && matches!(name, "card_cover" | "end_date_field" | "cover_field"))
+                    && matches!(
+                        name,
+                        "card_cover" | "end_date_field" | "cover_field" | "order_field"
+                    ))
             }) {
                 if let Some(field) = field_of(check, format!("{path}.{name}"), value)
                     && !fits(&field.kind)
@@ -300,6 +334,10 @@ pub fn check_config(
             });
             typed(&mut check, "card_cover", "an attachment", &|kind| {
                 matches!(kind, FieldKind::Attachment { .. })
+            });
+            // Cards dragged within a column keep their place in this number field.
+            typed(&mut check, "order_field", "a number", &|kind| {
+                matches!(kind, FieldKind::Number { .. })
             });
         }
         ViewType::Calendar => {

@@ -71,7 +71,7 @@ pub struct ViewWrite {
     #[schema(example = "kanban")]
     pub view_type: String,
     /// Per type — grid: `fields` (keys or `{"field", "width", "hidden"}`), `filter`, `sort`, `group_by`,
-    /// `row_height`, `public` (`{"enabled", "as_role"}`: published read-only, as the app role sees it); kanban: `group_field` (single select), `fields`, `filter`, `sort`, `card_cover`;
+    /// `row_height`, `public` (`{"enabled", "as_role"}`: published read-only, as the app role sees it); kanban: `group_field` (single select), `fields`, `filter`, `sort`, `card_cover`, `order_field` (a number field holding each card's place, sorted first: the order by hand);
     /// calendar: `date_field`, `end_date_field`, `fields`, `filter`; gallery: `cover_field`, `fields`,
     /// `filter`, `sort`; form: `fields` (`{"field", "label", "help", "required", "hidden", "default",
     /// "prefill", "subtable"}`; any other key is refused; `prefill`: the link may give the value, `?key=value`, a
@@ -261,9 +261,10 @@ pub async fn view_records(
         .map(decode_cursor)
         .transpose()?;
     let keys = view.field_keys();
+    let sort = view.records_sort();
     let request = ListRequest {
         filter: view.filter(),
-        sort: view.sort().unwrap_or(""),
+        sort: &sort,
         fields: keys
             .as_ref()
             .map(|keys| keys.iter().map(String::as_str).collect()),

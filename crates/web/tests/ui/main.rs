@@ -20,6 +20,7 @@ use tenon_store::{ManualClock, NewOrganization, NewToken, Store, WriteContext};
 mod board_settings;
 mod boards;
 mod builder;
+mod card_order;
 mod dashboards;
 mod form_links;
 mod forms;

@@ -4,8 +4,8 @@
 // `voucher.posted` event; nothing is polled). And a builder editing, reordering and removing widgets and
 // deleting a dashboard.
 import assert from "node:assert/strict";
-import { checkAccessibility, screenshot } from "./harness.mjs";
-import { logIn, page, tests } from "./tests.mjs";
+import { checkAccessibility, englishText, screenshot } from "./harness.mjs";
+import { LATIN, attendance, logIn, page, tests } from "./tests.mjs";
 
 /** The figure a widget region shows (its `data-value`), once it has one. */
 async function figure(region) {
@@ -181,5 +181,47 @@ Object.assign(tests, {
     assert.equal((await server.api("GET", url)).status, 404);
     assert.equal(await p.getByRole("link", { name: "E2E board" }).count(), 0);
     await screenshot(p, "96-dashboard-deleted");
+  },
+
+  async "dashboard: a widget whose query fails shows its error in place; the others still render and stay live"(ctx) {
+    const server = ctx.server;
+    const sheet = await attendance(server, 3);
+    const hours = sheet.fields["工时"];
+    const url = `/api/v1/apps/${sheet.app.id}/dashboards/attendance`;
+    const put = await server.api("PUT", url, {
+      name: "考勤看板",
+      widgets: [
+        { key: "count", title: "出勤人次", type: "number", table: sheet.table.key, metric: "count" },
+        { key: "hours", title: "总工时", type: "number", table: sheet.table.key, metric: `sum:${hours}` },
+        { key: "by_state", title: "按状态", type: "chart", chart: "bar", table: sheet.table.key, group_by: sheet.fields["状态"], metrics: ["count"] },
+      ],
+    });
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+    // The field a widget sums is deleted afterwards: its query fails, the others' do not.
+    assert.equal((await server.api("DELETE", `${sheet.base}/fields/${hours}`)).status, 204);
+    const p = await page(ctx, { locale: "zh-CN" });
+    await logIn(p, server, `/apps/${sheet.app.id}/dashboards/attendance`);
+    const count = p.getByRole("region", { name: "出勤人次" });
+    const broken = p.getByRole("region", { name: "总工时" });
+    const chart = p.getByRole("region", { name: "按状态" });
+    await count.locator(".figure").waitFor();
+    assert.equal(await count.locator(".figure").getAttribute("data-value"), "3");
+    const alert = broken.getByRole("alert");
+    await alert.waitFor();
+    const reason = (await alert.textContent())?.trim() ?? "";
+    // Not "invalid request": what is wrong and what to do, in the page's language.
+    assert.equal(reason, "这个组件用到的字段、视图、数据表或账套不存在（可能已被删除），所以无法计算。请编辑组件，改选现有的。");
+    assert.deepEqual(await englishText(p, LATIN), []);
+    assert.equal(await broken.locator(".figure").count(), 0, "no figure where the query failed");
+    await chart.getByRole("table").waitFor();
+    assert.equal(await count.getByRole("alert").count(), 0);
+    assert.equal(await chart.getByRole("alert").count(), 0);
+    await checkAccessibility(p, "dashboard with a failing widget");
+    await screenshot(p, "97-dashboard-widget-error-zh");
+    // The page stays live around it: a new record moves the count without a reload; the error stays.
+    const made = await server.api("POST", `${sheet.base}/records`, { fields: { [sheet.fields["姓名"]]: "学生4" } });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    await p.waitForFunction(() => document.querySelector('[data-widget="count"] .figure')?.getAttribute("data-value") === "4", null, { timeout: 2500 });
+    await alert.waitFor();
   },
 });

@@ -13,6 +13,7 @@ import "./shares.mjs";
 import "./master_detail.mjs";
 import "./admin.mjs";
 import "./attachments.mjs";
+import "./card_order.mjs";
 import "./record_links.mjs";
 
 const filter = process.argv[2] ?? "";

@@ -1,10 +1,12 @@
 // The kanban, gallery and calendar views. The server renders what is visible (`board_part.html`); this
 // island moves cards between columns and events between days through the records API with `If-Match`
-// (a refused move puts the card back and says why), offers "Move to…" as the keyboard way of a drag,
+// (a refused move puts the card back and says why), keeps a card's place within its column when the
+// kanban is ordered by hand (`card_order.ts`), offers "Move to…" as the keyboard way of a drag,
 // loads more cards, opens records in the record dialog, and reads the board again when the event stream
 // says a record of the table changed.
 
 import { call, toLogin } from "./api";
+import { placesFor } from "./card_order";
 import { errorMessage, detailReason, t, type ApiError } from "./i18n";
 import { RecordDetail, type RecordRow } from "./record";
 import { localDateTime, setTimeZone, zoneOf } from "./values";
@@ -100,6 +102,15 @@ export class Board {
     const targets = dialog.querySelector<HTMLElement>(".move-targets")!;
     targets.replaceChildren();
     const from = card.closest<HTMLElement>("ul.cards");
+    // Ordered by hand: Move up and Move down within the column.
+    for (const button of Array.from(dialog.querySelectorAll<HTMLButtonElement>(".move-order button[data-order]"))) {
+      const up = button.dataset.order === "up";
+      button.disabled = !(up ? card.previousElementSibling : card.nextElementSibling?.matches("li.board-card"));
+      button.onclick = () => {
+        dialog.close();
+        void this.step(card, up ? -1 : 1).then(() => this.focusCard(card, opener));
+      };
+    }
     for (const column of this.columns()) {
       if (column === from) continue;
       const button = document.createElement("button");
@@ -108,16 +119,33 @@ export class Board {
       button.textContent = column.getAttribute("aria-label") ?? "";
       button.addEventListener("click", () => {
         dialog.close();
-        void this.moveCard(card, column).then(() => {
-          // Focus follows the card to its new column.
-          const moved = this.root.querySelector<HTMLElement>(`[data-record="${CSS.escape(card.dataset.record ?? "")}"] [data-action=move-card]`);
-          (moved ?? opener).focus();
-        });
+        // Focus follows the card to its new column.
+        void this.moveCard(card, column).then(() => this.focusCard(card, opener));
       });
       targets.append(button);
     }
     dialog.showModal();
-    targets.querySelector<HTMLButtonElement>("button")?.focus();
+    dialog.querySelector<HTMLButtonElement>("button[data-order]:not(:disabled), .move-targets button")?.focus();
+  }
+
+  private focusCard(card: HTMLElement, otherwise: HTMLElement): void {
+    const moved = this.root.querySelector<HTMLElement>(`[data-record="${CSS.escape(card.dataset.record ?? "")}"] [data-action=move-card]`);
+    (moved ?? otherwise).focus();
+  }
+
+  /** Whether cards keep the places they are put in within a column (a kanban ordered by hand). */
+  private ordered(): boolean {
+    return this.kind === "kanban" && Boolean(this.root.dataset.orderField);
+  }
+
+  /** Moves a card one place up (-1) or down (1) in its column. */
+  private async step(card: HTMLElement, by: -1 | 1): Promise<void> {
+    const column = card.parentElement;
+    if (!column || !this.ordered()) return;
+    const before = by < 0 ? card.previousElementSibling : card.nextElementSibling?.nextElementSibling ?? null;
+    if (by < 0 && !before) return;
+    if (by > 0 && !card.nextElementSibling?.matches("li.board-card")) return;
+    await this.moveCard(card, column, before);
   }
 
   private count(column: HTMLElement, by: number): void {
@@ -129,28 +157,63 @@ export class Board {
     badge.textContent = String(total);
   }
 
-  /** Moves a card to `column` at once and writes the record; a refused write puts it back. */
-  private async moveCard(card: HTMLElement, column: HTMLElement): Promise<void> {
+  /**
+   * Moves a card to `column` at once (before `before`; at the top when the kanban is not ordered by hand)
+   * and writes the record; a refused write puts it back. Ordered by hand, the card's place is written
+   * with it, and the column's other places when it had to be numbered again.
+   */
+  private async moveCard(card: HTMLElement, column: HTMLElement, before: Element | null = null): Promise<void> {
     const from = card.parentElement as HTMLElement | null;
-    if (!from || from === column) return;
+    const ordered = this.ordered();
+    if (!from || (from === column && (!ordered || before === card || before === card.nextElementSibling))) return;
     const next = card.nextElementSibling;
     const name = card.getAttribute("aria-label") ?? "";
     const columnName = column.getAttribute("aria-label") ?? "";
-    column.prepend(card);
-    this.count(from, -1);
-    this.count(column, 1);
-    const group = this.root.dataset.groupField ?? "";
-    const value = column.dataset.none ? null : (column.dataset.choice ?? null);
-    const result = await this.write(card, { [group]: value });
+    if (ordered) column.insertBefore(card, before);
+    else column.prepend(card);
+    if (from !== column) {
+      this.count(from, -1);
+      this.count(column, 1);
+    }
+    const fields: Record<string, unknown> = {};
+    if (from !== column) {
+      const group = this.root.dataset.groupField ?? "";
+      fields[group] = column.dataset.none ? null : (column.dataset.choice ?? null);
+    }
+    const orderKey = this.root.dataset.orderField ?? "";
+    const cards = Array.from(column.querySelectorAll<HTMLElement>(":scope > li.board-card"));
+    const others: [HTMLElement, string][] = [];
+    if (ordered) {
+      const precision = Number(this.root.dataset.orderPrecision ?? "0");
+      const places = placesFor(cards.map((node) => node.dataset.rank ?? ""), cards.indexOf(card), precision);
+      for (const [i, value] of places) {
+        if (cards[i] === card) fields[orderKey] = value;
+        else others.push([cards[i], value]);
+      }
+    }
+    const result: Moved = Object.keys(fields).length ? await this.write(card, fields) : { ok: true, conflict: false, reason: "" };
     if (result.ok) {
-      this.say(t("js-moved", { name, column: columnName }));
+      if (orderKey in fields) card.dataset.rank = String(result.fields?.[orderKey] ?? fields[orderKey]);
+      // The column numbered again: each other card whose place changed (a refused one reads the board again).
+      for (const [other, value] of others) {
+        const placed = await this.write(other, { [orderKey]: value });
+        if (!placed.ok) {
+          this.scheduleRefresh(0);
+          break;
+        }
+        other.dataset.rank = String(placed.fields?.[orderKey] ?? value);
+      }
+      const position = Array.from(column.querySelectorAll(":scope > li.board-card")).indexOf(card) + 1;
+      this.say(ordered ? t("js-card-placed", { name, column: columnName, position }) : t("js-moved", { name, column: columnName }));
       return;
     }
     // Back where it was.
     if (next && next.parentElement === from) from.insertBefore(card, next);
     else from.append(card);
-    this.count(column, -1);
-    this.count(from, 1);
+    if (from !== column) {
+      this.count(column, -1);
+      this.count(from, 1);
+    }
     if (result.conflict) {
       this.say(t("js-move-conflict", { name }));
       this.scheduleRefresh(0);
@@ -252,9 +315,18 @@ export class Board {
     return node.closest("li")?.querySelector<HTMLElement>("button.event") ?? null;
   }
 
-  /** Alt+←/→ moves a focused event by a day, Alt+↑/↓ by a week. */
+  /** Alt+←/→ moves a focused event by a day, Alt+↑/↓ by a week; Alt+↑/↓ on a hand-ordered card, a place. */
   private onKey(event: KeyboardEvent): void {
-    if (this.kind !== "calendar" || !event.altKey || event.ctrlKey || event.metaKey) return;
+    if (!event.altKey || event.ctrlKey || event.metaKey) return;
+    if (this.ordered() && (event.key === "ArrowUp" || event.key === "ArrowDown")) {
+      const card = (event.target as HTMLElement | null)?.closest<HTMLElement>("li.board-card[draggable=true]");
+      if (!card) return;
+      event.preventDefault();
+      const control = event.target as HTMLElement;
+      void this.step(card, event.key === "ArrowUp" ? -1 : 1).then(() => (control.isConnected ? control.focus() : this.focusCard(card, control)));
+      return;
+    }
+    if (this.kind !== "calendar") return;
     const target = event.target as HTMLElement | null;
     if (!target?.matches("button.event") || target.getAttribute("draggable") !== "true") return;
     const by: Record<string, number> = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -7, ArrowDown: 7 };
@@ -315,11 +387,21 @@ export class Board {
       event.dataTransfer?.setData("text/plain", node.dataset.record ?? "");
       if (event.dataTransfer) event.dataTransfer.effectAllowed = "move";
     });
+    const clearMarks = () =>
+      this.root.querySelectorAll(".drop-here, .drop-before, .drop-after").forEach((node) => node.classList.remove("drop-here", "drop-before", "drop-after"));
     this.root.addEventListener("dragend", () => {
       this.dragged?.classList.remove("dragging");
       this.dragged = null;
-      this.root.querySelectorAll(".drop-here").forEach((node) => node.classList.remove("drop-here"));
+      clearMarks();
     });
+    // Ordered by hand: the card under the pointer, and whether the drop goes above or below it.
+    const placeOf = (event: DragEvent): { over: HTMLElement; above: boolean } | null => {
+      if (!this.ordered()) return null;
+      const over = (event.target as HTMLElement | null)?.closest<HTMLElement>("li.board-card");
+      if (!over || over === this.dragged) return null;
+      const box = over.getBoundingClientRect();
+      return { over, above: event.clientY < box.top + box.height / 2 };
+    };
     const targetOf = (event: DragEvent): HTMLElement | null => {
       const node = event.target as HTMLElement | null;
       if (this.kind === "kanban") return node?.closest<HTMLElement>("section.column")?.querySelector<HTMLElement>("ul.cards") ?? null;
@@ -334,14 +416,21 @@ export class Board {
       if (event.dataTransfer) event.dataTransfer.dropEffect = "move";
       this.root.querySelectorAll(".drop-here").forEach((node) => node !== target && node.classList.remove("drop-here"));
       target.classList.add("drop-here");
+      this.root.querySelectorAll(".drop-before, .drop-after").forEach((node) => node.classList.remove("drop-before", "drop-after"));
+      const place = placeOf(event);
+      place?.over.classList.add(place.above ? "drop-before" : "drop-after");
     });
     this.root.addEventListener("drop", (event) => {
       const dragged = this.dragged;
       const target = targetOf(event);
       if (!dragged || !target) return;
       event.preventDefault();
-      target.classList.remove("drop-here");
-      if (this.kind === "kanban") void this.moveCard(dragged, target);
+      const place = placeOf(event);
+      clearMarks();
+      // Dropped back on itself: it stays. Ordered by hand, a drop on no card goes to the end of the column.
+      if ((event.target as HTMLElement | null)?.closest("li.board-card") === dragged) return;
+      const before = place ? (place.above ? place.over : place.over.nextElementSibling) : null;
+      if (this.kind === "kanban") void this.moveCard(dragged, target, before);
       else if (this.kind === "calendar") void this.moveEvent(dragged, target.dataset.date ?? "");
     });
   }

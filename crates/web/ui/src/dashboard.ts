@@ -6,7 +6,7 @@
 
 import { call, toLogin } from "./api";
 import { showError } from "./forms";
-import { errorMessage, t, type ApiError } from "./i18n";
+import { detailReason, errorMessage, t, type ApiError } from "./i18n";
 
 interface WidgetData {
   key: string;
@@ -210,7 +210,7 @@ export class Dashboard {
     const body = this.body(widget.key);
     if (!body) return;
     if (widget.error || !widget.data) {
-      this.fail(widget.key, widget.error ? errorMessage(widget.error) : t("js-dashboard-no-data"));
+      this.fail(widget.key, widget.error ? widgetProblem(widget.error) : t("js-dashboard-no-data"));
       return;
     }
     const data = widget.data;
@@ -429,4 +429,16 @@ export function initAddWidget(form: HTMLFormElement): void {
     if (saved.ok) location.reload();
     else showError(form, saved.error);
   });
+}
+
+/**
+ * A widget's error as its viewer reads it: a setting naming something that is gone (a deleted field, a
+ * view, a table, a book not made yet) says so and what to do; any other error says what the API said,
+ * with its details' reasons.
+ */
+function widgetProblem(error: ApiError): string {
+  const gone = error.code === "not_found" || error.details.some((detail) => detail.code === "unknown_field" || detail.code === "not_found");
+  if (gone) return t("js-widget-gone");
+  const reasons = error.details.map(detailReason).join("; ");
+  return reasons ? `${errorMessage(error)} ${reasons}` : errorMessage(error);
 }

@@ -84,6 +84,13 @@ export function settingsConfig(form: HTMLFormElement, schema: SettingsSchema, be
 export function initViewSettings(form: HTMLFormElement, schema: SettingsSchema): void {
   const view = schema.view;
   if (!view) return;
+  // The field chosen to keep a kanban's order holds places, not something to read on a card: its card
+  // box is unticked (it can be ticked again).
+  form.querySelector<HTMLSelectElement>("select[name='config.order_field']")?.addEventListener("change", (event) => {
+    const key = (event.target as HTMLSelectElement).value;
+    const box = Array.from(form.querySelectorAll<HTMLInputElement>("input[name=card_field]")).find((input) => input.value === key);
+    if (box) box.checked = false;
+  });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     void (async () => {

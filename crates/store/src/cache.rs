@@ -32,6 +32,7 @@
 //! thus never served. The caches hold at most [`CREDENTIALS_MAX`], [`SCHEMAS_MAX`] and [`ACCESS_MAX`] entries and are emptied
 //! when full, so a node's memory stays small whatever the number of tokens and tables.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,7 +43,7 @@ use tenon_approvals::CompiledProcess;
 use tenon_model::apps::TableSchema;
 use tenon_model::apps::permissions::{PermissionsDoc, Person};
 use tenon_model::credentials::AuthenticatedToken;
-use tenon_model::{AppId, MemberId, OrgId, Organization, ProcessId, Role};
+use tenon_model::{AppId, MemberId, OrgId, Organization, ProcessId, Role, TableId};
 
 use crate::exec::{AfterCommit, Pools, Sql};
 
@@ -81,6 +82,9 @@ const ACCESS_MAX: usize = 4096;
 /// [`Caches::people`] are checked against.
 pub(crate) const DIRECTORY_EPOCH: &str =
     "(SELECT epoch FROM cache_epochs WHERE name = 'directory')";
+
+/// A value a caller derived from the permissions, people, organizations and schemas caches.
+pub type ResolvedAccess = Arc<dyn Any + Send + Sync>;
 
 /// A schema's cache key: the organization and the app and table references as the request gave them.
 pub(crate) type SchemaKey = (OrgId, String, String);
@@ -121,6 +125,9 @@ pub(crate) struct Caches {
     /// Organizations (name, time zone, locale), which every record request reads for its filters'
     /// dates. Invalidated with [`Caches::subjects`].
     pub(crate) organizations: GenerationCache<OrgId, Organization>,
+    /// What a caller resolved of a member's access to a table from the entries above and the table's
+    /// schemas (the server's value, opaque here). Invalidated with every cache it is made of.
+    pub(crate) resolved: GenerationCache<(OrgId, MemberId, TableId), ResolvedAccess>,
     /// Set at creation; `fresh_until` counts milliseconds from it.
     started: Instant,
     /// Milliseconds after `started` until which entries may be served; 0 before the first sync.
@@ -139,6 +146,7 @@ impl Caches {
             permissions: GenerationCache::new(ACCESS_MAX),
             subjects: GenerationCache::new(ACCESS_MAX),
             organizations: GenerationCache::new(ACCESS_MAX),
+            resolved: GenerationCache::new(ACCESS_MAX),
             started: Instant::now(),
             fresh_until: AtomicU64::new(0),
             credential_changes: tokio::sync::watch::Sender::new(0),
@@ -181,6 +189,7 @@ impl Caches {
         self.processes.invalidate();
         // An app deleted takes its permissions with it.
         self.permissions.invalidate();
+        self.resolved.invalidate();
     }
 
     fn invalidate_credentials(&self) {
@@ -188,6 +197,7 @@ impl Caches {
         // A member's organization role or status; an organization.
         self.subjects.invalidate();
         self.organizations.invalidate();
+        self.resolved.invalidate();
         self.credential_changes.send_modify(|changes| *changes += 1);
     }
 
@@ -195,6 +205,7 @@ impl Caches {
         self.permissions.invalidate();
         self.subjects.invalidate();
         self.organizations.invalidate();
+        self.resolved.invalidate();
     }
 
     /// Invalidates the caches named by `marks`.

@@ -62,7 +62,7 @@ pub use apps::{
     ViewSpec,
 };
 pub use audit::AuditFilter;
-pub use cache::{CacheStats, FRESH_FOR, SYNC_INTERVAL};
+pub use cache::{CacheStats, FRESH_FOR, ResolvedAccess, SYNC_INTERVAL};
 pub use clock::{Clock, ManualClock, SystemClock, TestClock};
 pub use credentials::TOKEN_TOUCH_INTERVAL;
 pub use credentials::{

@@ -296,7 +296,7 @@ async fn explain(
             allowed.insert(action.as_str().to_owned(), Value::Bool(within));
         }
     }
-    let access: TableAccess = full.table;
+    let access: &TableAccess = &full.table;
     let key = |id: &tenon_model::FieldId| {
         schema
             .field(*id)

@@ -88,10 +88,10 @@ pub fn visitor_access(
         roles: Vec::new(),
         parents: Default::default(),
     };
-    Access {
-        table: TableAccess::resolve_with_readers(&doc, schema, linked, &nobody),
-        person: Some(std::sync::Arc::new(nobody)),
-    }
+    Access::new(
+        TableAccess::resolve_with_readers(&doc, schema, linked, &nobody),
+        Some(std::sync::Arc::new(nobody)),
+    )
 }
 
 /// 422 unless `as_role` of a grid's `public` names an app role of the app's permissions.

@@ -7,7 +7,7 @@
 //! the platform are not limited.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 use tenon_model::apps::filter::{Filter, FilterContext, SortKey};
@@ -19,12 +19,16 @@ use tenon_store::{RowGuard, Tenant};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::records_io::ExpandSight;
 
-/// What the request may do with one table.
+/// What the request may do with one table. Cheap to clone: a member's is resolved once per node and
+/// kept until what it is made of changes ([`Tenant::resolved_access`]).
 #[derive(Debug, Clone)]
 pub struct Access {
-    pub table: TableAccess,
+    pub table: Arc<TableAccess>,
     /// `None` when the request is not limited.
     pub person: Option<Arc<Person>>,
+    /// The row rules lowered to filters, per action in [`RecordAction::ALL`] order, once asked for
+    /// (they depend on the table and the person only).
+    lowered: Arc<[OnceLock<Option<Value>>; 5]>,
 }
 
 /// The member a request's permissions are those of, if any.
@@ -41,9 +45,14 @@ pub fn member_of(actor: &Actor) -> Option<MemberId> {
 
 impl Access {
     pub fn full() -> Access {
+        Access::new(TableAccess::full(), None)
+    }
+
+    pub fn new(table: TableAccess, person: Option<Arc<Person>>) -> Access {
         Access {
-            table: TableAccess::full(),
-            person: None,
+            table: Arc::new(table),
+            person,
+            lowered: Arc::default(),
         }
     }
 
@@ -56,6 +65,29 @@ impl Access {
         let Some(member) = member_of(actor) else {
             return Ok(Access::full());
         };
+        // Resolved once per node and member and table, until what it is made of changes.
+        let generation = tenant.resolved_access_generation();
+        if let Some(kept) = tenant
+            .resolved_access(member, schema.table.id)
+            .and_then(|kept| kept.downcast::<Access>().ok())
+        {
+            return Ok((*kept).clone());
+        }
+        let access = Access::resolve(tenant, member, schema).await?;
+        tenant.keep_resolved_access(
+            member,
+            schema.table.id,
+            Arc::new(access.clone()),
+            generation,
+        );
+        Ok(access)
+    }
+
+    async fn resolve(
+        tenant: &Tenant<'_>,
+        member: MemberId,
+        schema: &TableSchema,
+    ) -> ApiResult<Access> {
         // Both from this node's caches when they can (no statement on a warm node).
         let Some(document) = tenant.app_permissions_doc(schema.app.id).await? else {
             return Ok(Access::full());
@@ -89,10 +121,8 @@ impl Access {
         linked: &[TableSchema],
         person: Arc<Person>,
     ) -> Access {
-        Access {
-            table: TableAccess::resolve_with_readers(doc, schema, linked, &person),
-            person: Some(person),
-        }
+        let table = TableAccess::resolve_with_readers(doc, schema, linked, &person);
+        Access::new(table, Some(person))
     }
 
     /// 403 `action_forbidden` unless the action is granted.
@@ -125,12 +155,22 @@ impl Access {
         if *rows == Rows::All {
             return Ok(None);
         }
-        let json = rows.filter(schema, person).map_err(|error| {
-            ApiError::internal(
-                "a stored row rule no longer lowers",
-                &std::io::Error::other(error.message),
-            )
-        })?;
+        let index = RecordAction::ALL
+            .iter()
+            .position(|candidate| *candidate == action)
+            .unwrap_or(0);
+        let json = match self.lowered[index].get() {
+            Some(json) => json.clone(),
+            None => {
+                let json = rows.filter(schema, person).map_err(|error| {
+                    ApiError::internal(
+                        "a stored row rule no longer lowers",
+                        &std::io::Error::other(error.message),
+                    )
+                })?;
+                self.lowered[index].get_or_init(|| json).clone()
+            }
+        };
         json.map(|value| {
             Filter::parse(&value, schema, context).map_err(|error| {
                 ApiError::internal(

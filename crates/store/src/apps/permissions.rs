@@ -6,10 +6,11 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use tenon_model::apps::App;
 use tenon_model::apps::permissions::{PermissionsDoc, Person};
-use tenon_model::{Action, AppId, DepartmentId, MemberId, Role, TargetKind};
+use tenon_model::{Action, AppId, DepartmentId, MemberId, Role, TableId, TargetKind};
 use uuid::Uuid;
 
 use crate::audit::{self, Change};
+use crate::cache::ResolvedAccess;
 use crate::exec::Sql;
 use crate::rows::corrupt;
 use crate::{Result, Tenant, WriteContext};
@@ -59,6 +60,37 @@ impl Tenant<'_> {
         });
         caches.permissions.insert(key, document.clone(), generation);
         Ok(document)
+    }
+
+    /// The generation to pass to [`Tenant::keep_resolved_access`]: read it before reading what the
+    /// access is resolved from (the permissions document, the member, the schemas).
+    pub fn resolved_access_generation(&self) -> u64 {
+        self.store.caches.resolved.generation()
+    }
+
+    /// What the caller kept of `member`'s access to `table` with [`Tenant::keep_resolved_access`], while
+    /// nothing it was resolved from changed (on any node, within the caches' sync interval).
+    pub fn resolved_access(&self, member: MemberId, table: TableId) -> Option<ResolvedAccess> {
+        let caches = &self.store.caches;
+        if !caches.fresh() {
+            return None;
+        }
+        caches.resolved.get(&(self.org_id, member, table))
+    }
+
+    /// Keeps what the caller resolved of `member`'s access to `table`, unless something it was resolved
+    /// from changed since `generation` ([`Tenant::resolved_access_generation`]).
+    pub fn keep_resolved_access(
+        &self,
+        member: MemberId,
+        table: TableId,
+        value: ResolvedAccess,
+        generation: u64,
+    ) {
+        self.store
+            .caches
+            .resolved
+            .insert((self.org_id, member, table), value, generation);
     }
 
     /// The apps of the organization that have a permissions document, each with it (the others let

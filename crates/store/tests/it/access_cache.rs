@@ -4,6 +4,8 @@
 //! sync interval — permissions documents, a member's departments and role, custom roles, the
 //! department tree and the organization.
 
+use std::sync::Arc;
+
 use serde_json::json;
 use tenon_model::apps::ApiKey;
 use tenon_model::{
@@ -18,6 +20,10 @@ use crate::{new_member, new_org};
 fn document(role: &str, member: tenon_model::MemberId) -> serde_json::Value {
     json!({"roles": [{"key": role, "name": role, "who": {"members": [member.to_string()]},
         "grants": [{"table": "notes", "actions": {"read": true}}]}]})
+}
+
+async fn other_org(store: &Store) -> tenon_model::OrgId {
+    new_org(store, "Elsewhere").await.0.id
 }
 
 async fn role_keys(store: &Store, org: tenon_model::OrgId, app: tenon_model::AppId) -> Vec<String> {
@@ -156,6 +162,44 @@ async fn access_caches_follow_every_change(backend: TestBackend) {
     .await;
     ta.set_app_permissions(&ctx, &app, None).await.unwrap();
     assert!(ta.app_permissions_doc(app.id).await.unwrap().is_none());
+
+    // What a caller resolved from them (the server's table access) goes with any of them: a document or
+    // a schema changed through a at once, a member's departments changed through b within the interval.
+    let table = schema.table.id;
+    let keep = || {
+        let generation = ta.resolved_access_generation();
+        ta.keep_resolved_access(m.id, table, Arc::new("resolved"), generation);
+        assert!(ta.resolved_access(m.id, table).is_some());
+    };
+    keep();
+    assert!(
+        a.tenant(other_org(&a).await)
+            .resolved_access(m.id, table)
+            .is_none()
+    );
+    ta.set_app_permissions(&ctx, &app, Some(&document("volunteers", m.id)))
+        .await
+        .unwrap();
+    assert!(ta.resolved_access(m.id, table).is_none());
+    keep();
+    crate::cache::add_field(&a, org.id, app.key.as_str(), "words", "number").await;
+    assert!(ta.resolved_access(m.id, table).is_none());
+    keep();
+    let patch = MemberPatch {
+        department_ids: Some(vec![east.id]),
+        ..MemberPatch::default()
+    };
+    tb.update_member(&ctx, m.id, patch).await.unwrap();
+    eventually(
+        "node a drops what it resolved when node b moves the member",
+        || async { ta.resolved_access(m.id, table).is_none() },
+    )
+    .await;
+    // A value kept under a generation an invalidation has passed is not kept.
+    let generation = ta.resolved_access_generation();
+    ta.set_app_permissions(&ctx, &app, None).await.unwrap();
+    ta.keep_resolved_access(m.id, table, Arc::new("stale"), generation);
+    assert!(ta.resolved_access(m.id, table).is_none());
 
     // The organization (its time zone dates every filter): cached, changed through a, then through b.
     ta.organization().await.unwrap();

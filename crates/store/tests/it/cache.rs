@@ -48,7 +48,13 @@ async fn notes(store: &Store, org: tenon_model::OrgId, app_key: &str) -> TableSc
 }
 
 /// Adds a field to the notes table through `store` (one node).
-async fn add_field(store: &Store, org: tenon_model::OrgId, app_key: &str, key: &str, kind: &str) {
+pub(crate) async fn add_field(
+    store: &Store,
+    org: tenon_model::OrgId,
+    app_key: &str,
+    key: &str,
+    kind: &str,
+) {
     let schema = notes(store, org, app_key).await;
     store
         .tenant(org)

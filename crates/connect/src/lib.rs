@@ -34,6 +34,7 @@ pub mod http;
 pub mod kingdee;
 pub mod smtp;
 pub mod sql;
+pub mod yonsuite;
 pub mod yonyou;
 
 /// How many workers a node runs, and how they poll.
@@ -130,6 +131,9 @@ pub async fn round(
                         }
                         (_, Some(VoucherPush::YonyouU8 { .. }), _) => {
                             yonyou::post(sender, &call, store.now()).await
+                        }
+                        (_, Some(VoucherPush::YonSuite(push)), _) => {
+                            yonsuite::push(sender, &call, push, store.now()).await
                         }
                         (None, None, None) => http::send(sender, &call, store.now()).await,
                     };

@@ -23,6 +23,12 @@
 //! default `/U8EAI/import.asp`, `sender`/`receiver` the EAI codes, default `tenon` and `u8`), secret
 //! `password` (HTTP basic auth with `username`, for an EAI behind a proxy that asks for one).
 //!
+//! Kind `yonsuite` (for the `yonyou_voucher` step, YonSuite's open API): `config: {base_url, token_url,
+//! app_key, accbook_code, voucher_types, auxiliary, maker_mobile, maker_email}` (`base_url` the tenant's
+//! gateway, e.g. `https://c2.yonyoucloud.com/iuap-api-gateway`; `token_url` its auth service, by default
+//! the gateway's with `/iuap-api-auth`; `voucher_types` word → voucher type code, e.g. `{转: "4"}`;
+//! `auxiliary` dimension → auxiliary item code, e.g. `{customer: "0005"}`), secret `app_secret`.
+//!
 //! Kind `postgres` (for the `sql` step): `config: {host, port, database, username, tls}` (`port` 5432,
 //! `tls`: `none` plain, `starttls` or `tls` TLS required, absent TLS when the server offers it), secret
 //! `password`.
@@ -41,6 +47,7 @@ pub const KINDS: &[&str] = &[
     "smtp",
     "kingdee",
     "yonyou_u8",
+    "yonsuite",
     "postgres",
 ];
 /// Where DingTalk robots are, unless a connection says otherwise.
@@ -113,7 +120,7 @@ pub fn check(
         check.add(
             tenon_model::Reason::not_one_of(
                 KINDS,
-                "kind is one of: http, dingtalk_robot, aliyun_sms, tencent_sms, smtp, kingdee, yonyou_u8, postgres",
+                "kind is one of: http, dingtalk_robot, aliyun_sms, tencent_sms, smtp, kingdee, yonyou_u8, yonsuite, postgres",
             )
             .at("kind"),
         );
@@ -273,6 +280,21 @@ impl Shape {
                 secrets: &["password"],
                 required_secrets: &[],
             }),
+            "yonsuite" => Some(Shape {
+                config: &[
+                    "base_url",
+                    "token_url",
+                    "app_key",
+                    "accbook_code",
+                    "voucher_types",
+                    "auxiliary",
+                    "maker_mobile",
+                    "maker_email",
+                ],
+                required: &["base_url", "app_key"],
+                secrets: &["app_secret"],
+                required_secrets: &["app_secret"],
+            }),
             "yonyou_u8" => Some(Shape {
                 config: &["base_url", "path", "sender", "receiver", "username"],
                 required: &["base_url"],
@@ -424,6 +446,7 @@ fn vendor(kind: &str, config: &Value, secrets: &BTreeMap<String, String>, check:
                 }
             }
         }
+        "yonsuite" => yonsuite(config, check),
         "yonyou_u8" => {
             if let Some(path) = config.get("path")
                 && !path
@@ -445,6 +468,69 @@ fn vendor(kind: &str, config: &Value, secrets: &BTreeMap<String, String>, check:
             }
         }
         _ => {}
+    }
+}
+
+/// A `yonsuite` connection's `token_url` and its maps of codes.
+fn yonsuite(config: &Value, check: &mut Checker) {
+    if let Some(url) = config.get("token_url")
+        && !url
+            .as_str()
+            .is_some_and(|u| u.starts_with("http://") || u.starts_with("https://"))
+    {
+        check.push(
+            "config.token_url",
+            DetailCode::InvalidValue,
+            "token_url starts with http:// or https:// (YonSuite's auth service, e.g. https://c2.yonyoucloud.com/iuap-api-auth)",
+        );
+    }
+    let dimensions = [
+        "customer",
+        "supplier",
+        "department",
+        "employee",
+        "project",
+        "item",
+    ];
+    let words = ["记", "收", "付", "转"];
+    for (name, keys, what) in [
+        (
+            "voucher_types",
+            &words[..],
+            "a voucher word (记, 收, 付, 转)",
+        ),
+        (
+            "auxiliary",
+            &dimensions[..],
+            "a dimension (customer, supplier, department, employee, project, item)",
+        ),
+    ] {
+        let Some(map) = config.get(name) else {
+            continue;
+        };
+        let Some(map) = map.as_object() else {
+            check.push(
+                format!("config.{name}"),
+                DetailCode::InvalidValue,
+                format!("{name} maps {what} to YonSuite's code"),
+            );
+            continue;
+        };
+        for (key, code) in map {
+            if !keys.contains(&key.as_str()) {
+                check.push(
+                    format!("config.{name}.{key}"),
+                    DetailCode::UnknownField,
+                    format!("a key of {name} is {what}"),
+                );
+            } else if code.as_str().is_none_or(|c| c.trim().is_empty()) {
+                check.push(
+                    format!("config.{name}.{key}"),
+                    DetailCode::InvalidValue,
+                    "the code is a non-empty text",
+                );
+            }
+        }
     }
 }
 

@@ -41,6 +41,7 @@ pub mod state;
 pub mod trigger;
 pub mod voucher;
 pub mod wait;
+pub mod yonsuite;
 pub mod yonyou;
 
 pub use compile::{CompiledFlow, CompiledStep, Tables, compile};

@@ -43,6 +43,14 @@ impl Vendor {
         }
     }
 
+    /// The connection kinds the step takes: Kingdee's; U8's EAI or YonSuite's open API.
+    pub fn connection_kinds(self) -> &'static [&'static str] {
+        match self {
+            Vendor::Kingdee => &["kingdee"],
+            Vendor::YonyouU8 => &["yonyou_u8", "yonsuite"],
+        }
+    }
+
     /// The step type.
     pub fn step_type(self) -> &'static str {
         match self {
@@ -88,7 +96,8 @@ impl VoucherSpec {
     }
 
     /// Whether a push whose answer was never journaled may be sent again: Kingdee's yes (it is
-    /// reconciled by Tenon's key first), U8's no.
+    /// reconciled by Tenon's key first), U8's no — and YonSuite's (a `yonyou_voucher` step over a
+    /// `yonsuite` connection) yes, which only the connection says (see the store).
     pub fn resendable(&self) -> bool {
         self.vendor == Vendor::Kingdee
     }
@@ -111,7 +120,7 @@ pub fn compile(
             DetailCode::Required,
             format!(
                 "connection: the key of a connection of kind {}",
-                vendor.connection_kind()
+                vendor.connection_kinds().join(" or ")
             ),
         );
         fine = false;

@@ -28,6 +28,7 @@ pub mod kingdee;
 pub mod saft;
 mod saft_read;
 pub mod xml;
+pub mod yonsuite;
 pub mod yonyou;
 
 /// The formats Tenon reads and writes.

@@ -60,6 +60,7 @@ mod flow_steps;
 mod flow_triggers;
 mod flow_voucher_pushes;
 mod flow_vouchers;
+mod flow_yonsuite;
 mod flows;
 mod isolation;
 mod ledger;

@@ -32,7 +32,7 @@ use super::steps::{Advance, cap, flow_context, position};
 use super::{FlowRun, StepEntry};
 use crate::audit::{self, NamedChange};
 use crate::events::ExplicitEvent;
-use crate::exec::Conn;
+use crate::exec::{Conn, Sql};
 use crate::{Result, Store, StoreError, Tenant};
 
 /// The most of a request's body the journal keeps.
@@ -135,6 +135,7 @@ impl Tenant<'_> {
         };
         if let Some(entry) = entry.filter(|e| e.status == StepStatus::Running)
             && !resendable
+            && !self.keeps_key(conn, &step.action).await
         {
             self.unknown_outcome(conn, run, key, at, entry, step.action.type_name(), None)
                 .await
@@ -445,10 +446,10 @@ impl Tenant<'_> {
             }
             (_, OutsideAnswer::Output(output)) => Some(Ok(output.clone())),
             (Action::Voucher(_), OutsideAnswer::Answered { status, body, .. }) => {
-                let voucher_id = match call.voucher.as_deref() {
-                    Some(super::VoucherPush::YonyouU8 { voucher_id }) => voucher_id.as_str(),
-                    _ => "",
-                };
+                let voucher_id = call
+                    .voucher
+                    .as_deref()
+                    .map_or("", super::VoucherPush::voucher_id);
                 Some(tenon_flows::yonyou::judge(*status, body, voucher_id))
             }
             (Action::Voucher(_) | Action::Sql(_), OutsideAnswer::Unclear(why))
@@ -542,6 +543,27 @@ impl Tenant<'_> {
         drop(tx);
         self.step_failed(claim, &compiled, &call.step, call.attempt, failed)
             .await
+    }
+}
+
+impl Tenant<'_> {
+    /// Whether a `yonyou_voucher` step goes over a `yonsuite` connection (YonSuite keeps Tenon's key,
+    /// so a push sent before without a journaled answer is sent again), asked only after a worker died
+    /// mid-request.
+    async fn keeps_key(&self, conn: &mut Conn<'_>, action: &Action) -> bool {
+        let Action::Voucher(spec) = action else {
+            return false;
+        };
+        let kind: Option<(String,)> = conn
+            .fetch_optional(
+                Sql::new("SELECT kind FROM connections WHERE organization_id = $1 AND key = $2")
+                    .bind(self.org_id)
+                    .bind(spec.connection.as_str()),
+            )
+            .await
+            // Not known: the safe answer (a person decides) rather than a second send.
+            .unwrap_or(None);
+        kind.is_some_and(|(kind,)| kind == "yonsuite")
     }
 }
 

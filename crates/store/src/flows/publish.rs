@@ -304,7 +304,7 @@ impl Tenant<'_> {
                                 connections.push((
                                     format!("{at}.connection"),
                                     connection.clone(),
-                                    &["yonyou_u8"][..],
+                                    &["yonyou_u8", "yonsuite"][..],
                                 ));
                             }
                         }

@@ -1,8 +1,10 @@
 //! The voucher steps' requests (`kingdee_voucher`, `yonyou_voucher`), built in the step's journaling
 //! transaction: the voucher formula evaluated over the run's values, the Tenon voucher loaded with its
 //! book's code and dimension codes, the ledger's exchange payload of it (Kingdee's `GL_VOUCHER` Save
-//! model, U8's EAI voucher document), the connection's secrets opened; then the push claimed in the
-//! organization's memory of pushes ([`super::pushes`]): a voucher pushed before is answered from it.
+//! model, U8's EAI voucher document, YonSuite's voucher save body — the `yonyou_voucher` step speaks
+//! U8's EAI or YonSuite's open API by its connection's kind), the connection's secrets opened; then the
+//! push claimed in the organization's memory of pushes ([`super::pushes`]): a voucher pushed before is
+//! answered from it.
 
 use std::ops::ControlFlow;
 
@@ -13,7 +15,7 @@ use tenon_flows::connection::Auth;
 use tenon_flows::kingdee::{self, Login, Push};
 use tenon_flows::retry::Failure;
 use tenon_flows::voucher::{Vendor, VoucherSpec};
-use tenon_flows::yonyou;
+use tenon_flows::{yonsuite, yonyou};
 use tenon_ledger::exchange::{self, Books};
 use tenon_model::{BookId, VoucherId};
 
@@ -33,6 +35,34 @@ pub enum VoucherPush {
     Kingdee(Box<Push>),
     /// U8's EAI POST (the call's url and body); an unclear outcome is `unknown_outcome`.
     YonyouU8 { voucher_id: String },
+    /// YonSuite's conversation: a token (or the node's), the save with Tenon's `resubmitCheckKey`.
+    YonSuite(Box<yonsuite::Push>),
+}
+
+impl VoucherPush {
+    /// The Tenon voucher's id.
+    pub fn voucher_id(&self) -> &str {
+        match self {
+            VoucherPush::Kingdee(push) => &push.voucher_id,
+            VoucherPush::YonyouU8 { voucher_id } => voucher_id,
+            VoucherPush::YonSuite(push) => &push.voucher_id,
+        }
+    }
+
+    /// The connection kind it goes over.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            VoucherPush::Kingdee(_) => "kingdee",
+            VoucherPush::YonyouU8 { .. } => "yonyou_u8",
+            VoucherPush::YonSuite(_) => "yonsuite",
+        }
+    }
+
+    /// Whether a push whose answer was never journaled may be sent again: Kingdee asks by key first,
+    /// YonSuite keeps the key; U8 can do neither.
+    pub fn resendable(&self) -> bool {
+        !matches!(self, VoucherPush::YonyouU8 { .. })
+    }
 }
 
 impl Tenant<'_> {
@@ -112,11 +142,11 @@ impl Tenant<'_> {
         attempts: i32,
     ) -> std::result::Result<ControlFlow<Advance, OutsideCall>, StepFailure> {
         let key = step.key.as_str();
-        let voucher_id = match call.voucher.as_deref() {
-            Some(VoucherPush::Kingdee(push)) => push.voucher_id.clone(),
-            Some(VoucherPush::YonyouU8 { voucher_id }) => voucher_id.clone(),
-            None => return Ok(ControlFlow::Continue(call)),
+        let Some(push) = call.voucher.as_deref() else {
+            return Ok(ControlFlow::Continue(call));
         };
+        let (voucher_id, vendor, resendable) =
+            (push.voucher_id().to_owned(), push.kind(), push.resendable());
         let input = json!({"voucher": voucher_id, "connection": spec.connection});
         let Ok(voucher) = voucher_id.parse::<VoucherId>() else {
             return Err(StepFailure::mapping("not a voucher's id", &input));
@@ -130,8 +160,8 @@ impl Tenant<'_> {
                 &PushKey {
                     connection: &spec.connection,
                     voucher_id: *voucher.as_uuid(),
-                    vendor: spec.vendor.connection_kind(),
-                    resendable: spec.resendable(),
+                    vendor,
+                    resendable,
                 },
             )
             .await
@@ -254,7 +284,7 @@ impl Tenant<'_> {
             .map_err(|e| StepFailure::store(e, &input))?;
         books.vouchers = vec![stored.voucher.clone()];
         let (connection, secrets) = self
-            .connection_of(conn, &spec.connection, &[spec.vendor.connection_kind()])
+            .connection_of(conn, &spec.connection, spec.vendor.connection_kinds())
             .await?;
         let config = &connection.config;
         let setting = |name: &str| {
@@ -269,6 +299,63 @@ impl Tenant<'_> {
         let timeout = std::time::Duration::from_millis(spec.timeout_ms);
         let base_url = setting("base_url").unwrap_or_default();
         let call = match spec.vendor {
+            Vendor::YonyouU8 if connection.kind == "yonsuite" => {
+                let codes = |name: &str| -> std::collections::BTreeMap<String, String> {
+                    config
+                        .get(name)
+                        .and_then(Value::as_object)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.trim().to_owned())))
+                        .collect()
+                };
+                let settings = exchange::yonsuite::Settings {
+                    accbook_code: setting("accbook_code").unwrap_or_default(),
+                    voucher_types: codes("voucher_types"),
+                    auxiliary: codes("auxiliary"),
+                    maker_mobile: setting("maker_mobile"),
+                    maker_email: setting("maker_email"),
+                };
+                let id = voucher_id.to_string();
+                let resubmit = yonsuite::resubmit_key(&id);
+                let body = exchange::yonsuite::voucher_body(
+                    &books,
+                    &settings,
+                    &stored.voucher,
+                    &id,
+                    &resubmit,
+                )
+                .map_err(refused)?;
+                let push = yonsuite::Push {
+                    token_url: setting("token_url")
+                        .unwrap_or_else(|| yonsuite::default_token_url(&base_url)),
+                    base_url: base_url.clone(),
+                    app_key: setting("app_key").unwrap_or_default(),
+                    app_secret: secret("app_secret").unwrap_or_default(),
+                    key: resubmit,
+                    voucher_id: id,
+                    body: body.to_string(),
+                };
+                OutsideCall {
+                    org_id: self.org_id,
+                    run_id: run.id,
+                    step: key.to_owned(),
+                    attempt: 0,
+                    method: "POST".to_owned(),
+                    // Journaled as is: the token travels only in the worker's request.
+                    url: format!("{}{}", base_url.trim_end_matches('/'), yonsuite::SAVE_PATH),
+                    headers: vec![("Content-Type".to_owned(), "application/json".to_owned())],
+                    body: Some(push.body.clone()),
+                    timeout,
+                    idempotency_key: push.key.clone(),
+                    connection: Some(spec.connection.clone()),
+                    auth: Auth::None,
+                    mail: None,
+                    voucher: Some(Box::new(VoucherPush::YonSuite(Box::new(push)))),
+                    sql: None,
+                    inner: None,
+                }
+            }
             Vendor::Kingdee => {
                 let model = exchange::kingdee::voucher_save(
                     &books,

@@ -69,8 +69,15 @@ pub enum CompiledTrigger {
     Manual {
         inputs: Vec<crate::definition::Input>,
     },
-    /// The slots of `cron` in `zone` (see [`crate::schedule`]).
-    Schedule { cron: String, zone: String },
+    /// The slots of `cron` in `zone` (see [`crate::schedule`]), each run with `payload` (of `inputs`).
+    Schedule {
+        cron: String,
+        zone: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        inputs: Vec<crate::definition::Input>,
+        #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+        payload: serde_json::Map<String, serde_json::Value>,
+    },
     /// `POST /api/v1/hooks/{slug}`: the body is the payload.
     Webhook {
         inputs: Vec<crate::definition::Input>,
@@ -340,7 +347,8 @@ impl CompiledFlow {
             CompiledTrigger::Manual { inputs } | CompiledTrigger::Webhook { inputs, .. } => {
                 add_inputs(&mut scope, inputs)
             }
-            CompiledTrigger::Schedule { .. } => {
+            CompiledTrigger::Schedule { inputs, .. } => {
+                add_inputs(&mut scope, inputs);
                 for (name, kind) in [
                     ("scheduled_for", formula::FieldKind::DateTime),
                     ("date", formula::FieldKind::Date),

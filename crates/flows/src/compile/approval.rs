@@ -162,6 +162,8 @@ pub(super) fn compile_trigger(
         return Some(CompiledTrigger::Schedule {
             cron: schedule.cron.clone(),
             zone: schedule.zone.clone(),
+            inputs: schedule.inputs.clone(),
+            payload: schedule.payload.clone(),
         });
     }
     if let Some(webhook) = &trigger.webhook {

@@ -129,12 +129,17 @@ pub struct Manual {
 
 /// A schedule: `{cron: "0 9 * * MON-FRI", zone: "Asia/Shanghai"}` (5 or 6 fields; see
 /// [`crate::schedule`]). Steps read `{trigger.scheduled_for}` (the slot's instant) and `{trigger.date}`
-/// (its date in the zone).
+/// (its date in the zone), and — as a manual run's — `{trigger.payload.<key>}` of typed `inputs`, which
+/// the schedule fills with `payload` (constants, checked against the inputs at publish).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
     pub cron: String,
     pub zone: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<Input>,
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub payload: serde_json::Map<String, Value>,
 }
 
 /// A webhook trigger: `trigger: {webhook: {}}`. The request's JSON body is the run's payload
@@ -173,6 +178,66 @@ pub enum InputType {
     Date,
     DateTime,
     Ids,
+}
+
+/// Checks a payload against typed inputs: every key an input's, required ones given (not null), each
+/// value of its input's type (`text` a string, `number` a number or decimal text, `integer` a whole
+/// number, `boolean`, `date` `YYYY-MM-DD`, `date_time` RFC 3339, `ids` a list of strings). Problems are
+/// named at `<at>.<key>`.
+pub fn check_payload(
+    inputs: &[Input],
+    given: &serde_json::Map<String, Value>,
+    at: &str,
+    check: &mut Checker,
+) {
+    for key in given.keys() {
+        if !inputs.iter().any(|input| &input.key == key) {
+            check.push(
+                format!("{at}.{key}"),
+                DetailCode::UnknownField,
+                "the flow has no such input",
+            );
+        }
+    }
+    for input in inputs {
+        let path = format!("{at}.{}", input.key);
+        match given.get(&input.key) {
+            None | Some(Value::Null) => {
+                if input.required {
+                    check.push(path, DetailCode::Required, "is required");
+                }
+            }
+            Some(value) => {
+                let fits = match input.kind {
+                    InputType::Text => value.is_string(),
+                    InputType::Number => {
+                        value.is_number()
+                            || value
+                                .as_str()
+                                .is_some_and(|t| t.parse::<rust_decimal::Decimal>().is_ok())
+                    }
+                    InputType::Integer => value.is_i64(),
+                    InputType::Boolean => value.is_boolean(),
+                    InputType::Date => value
+                        .as_str()
+                        .is_some_and(|t| chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").is_ok()),
+                    InputType::DateTime => value
+                        .as_str()
+                        .is_some_and(|t| chrono::DateTime::parse_from_rfc3339(t).is_ok()),
+                    InputType::Ids => value
+                        .as_array()
+                        .is_some_and(|items| items.iter().all(Value::is_string)),
+                };
+                if !fits {
+                    check.push(
+                        path,
+                        DetailCode::InvalidValue,
+                        format!("must be {:?}", input.kind).to_lowercase(),
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// One step: `{key, type, …}`. Values of `fields`, `record`, `condition`, `where` and `to.members` are
@@ -611,10 +676,19 @@ impl Trigger {
                 );
             }
         }
-        let inputs = match (&self.manual, &self.webhook) {
-            (Some(manual), _) => Some(("manual", &manual.inputs)),
-            (None, Some(webhook)) => Some(("webhook", &webhook.inputs)),
-            (None, None) => None,
+        let inputs = match (&self.manual, &self.webhook, &self.schedule) {
+            (Some(manual), _, _) => Some(("manual", &manual.inputs)),
+            (None, Some(webhook), _) => Some(("webhook", &webhook.inputs)),
+            (None, None, Some(schedule)) => {
+                check_payload(
+                    &schedule.inputs,
+                    &schedule.payload,
+                    &format!("{path}.schedule.payload"),
+                    check,
+                );
+                Some(("schedule", &schedule.inputs))
+            }
+            (None, None, None) => None,
         };
         if let Some((kind, inputs)) = inputs {
             let mut seen = std::collections::HashSet::new();

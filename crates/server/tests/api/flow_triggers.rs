@@ -280,6 +280,48 @@ api_tests! {
         app
     }
 
+    async fn a_schedule_fills_its_typed_inputs_with_its_payload(app) {
+        let daily = |payload: Value| json!([{
+            "key": "daily",
+            "trigger": {"schedule": {"cron": "* * * * *", "zone": "Asia/Shanghai",
+                "inputs": [{"key": "source", "type": "text", "required": true}, {"key": "days", "type": "integer"}],
+                "payload": payload}},
+            "steps": [{"key": "f", "type": "create_record", "table": "inbound",
+                       "fields": {"customer": "{trigger.payload.source} & \"-\" & ({trigger.payload.days} + 1)",
+                                  "source": "{trigger.date}"}}]
+        }]);
+        // A payload that does not fit the inputs is refused with its paths, nothing published.
+        let bad = app.post("/api/v1/apps/import", &app.admin_token, intake(daily(json!({"days": "3", "other": 1})))).await;
+        let error = bad.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone();
+        let mut found: Vec<(&str, &str)> = error["details"].as_array().unwrap().iter()
+            .map(|d| (d["field"].as_str().unwrap(), d["code"].as_str().unwrap()))
+            .collect();
+        found.sort_unstable();
+        assert_eq!(found, [
+            ("flows[0].trigger.schedule.payload.days", "invalid_value"),
+            ("flows[0].trigger.schedule.payload.other", "unknown_field"),
+            ("flows[0].trigger.schedule.payload.source", "required"),
+        ], "{error}");
+        app.get("/api/v1/flows/daily", &app.admin_token).await.expect(StatusCode::NOT_FOUND);
+        app.post("/api/v1/apps/import", &app.admin_token, intake(daily(json!({"source": "日报", "days": 2}))))
+            .await
+            .expect(StatusCode::CREATED);
+        // The next minute's slot runs with the payload, typed as a manual run's.
+        app.clock.advance(chrono::TimeDelta::seconds(61));
+        let ran = settled(&app, "daily", 1).await;
+        assert_eq!(ran[0]["status"], "succeeded", "{ran:?}");
+        let run = app.get(&format!("/api/v1/flow-runs/{}", ran[0]["id"].as_str().unwrap()), &app.admin_token)
+            .await
+            .expect(StatusCode::OK)
+            .clone();
+        assert_eq!(run["trigger"]["payload"], json!({"source": "日报", "days": 2}), "{run}");
+        let made = records(&app, INBOUND).await;
+        assert_eq!(made.len(), 1, "{made:?}");
+        assert_eq!(made[0]["fields"]["customer"], "日报-3");
+        assert_eq!(made[0]["fields"]["source"], run["trigger"]["date"]);
+        app
+    }
+
     async fn runs_are_replayed_unknown_outcomes_resolved_and_flows_disabled_and_deleted(app) {
         let flow = json!({
             "key": "two", "trigger": {"webhook": {"inputs": [{"key": "customer", "type": "text"}]}},

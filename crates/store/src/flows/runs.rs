@@ -454,7 +454,6 @@ pub(super) fn check_payload(
     inputs: &[tenon_flows::definition::Input],
     payload: Value,
 ) -> Result<Value> {
-    use tenon_flows::definition::InputType;
     let Value::Object(given) = payload else {
         return Err(Invalid::one(
             "payload",
@@ -464,54 +463,7 @@ pub(super) fn check_payload(
         .into());
     };
     let mut check = tenon_model::Checker::default();
-    for key in given.keys() {
-        if !inputs.iter().any(|input| &input.key == key) {
-            check.push(
-                format!("payload.{key}"),
-                DetailCode::UnknownField,
-                "the flow has no such input",
-            );
-        }
-    }
-    for input in inputs {
-        let at = format!("payload.{}", input.key);
-        match given.get(&input.key) {
-            None | Some(Value::Null) => {
-                if input.required {
-                    check.push(at, DetailCode::Required, "is required");
-                }
-            }
-            Some(value) => {
-                let fits = match input.kind {
-                    InputType::Text => value.is_string(),
-                    InputType::Number => {
-                        value.is_number()
-                            || value
-                                .as_str()
-                                .is_some_and(|t| t.parse::<rust_decimal::Decimal>().is_ok())
-                    }
-                    InputType::Integer => value.is_i64(),
-                    InputType::Boolean => value.is_boolean(),
-                    InputType::Date => value
-                        .as_str()
-                        .is_some_and(|t| chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").is_ok()),
-                    InputType::DateTime => value
-                        .as_str()
-                        .is_some_and(|t| DateTime::parse_from_rfc3339(t).is_ok()),
-                    InputType::Ids => value
-                        .as_array()
-                        .is_some_and(|items| items.iter().all(Value::is_string)),
-                };
-                if !fits {
-                    check.push(
-                        at,
-                        DetailCode::InvalidValue,
-                        format!("must be {:?}", input.kind).to_lowercase(),
-                    );
-                }
-            }
-        }
-    }
+    tenon_flows::definition::check_payload(inputs, &given, "payload", &mut check);
     check.finish()?;
     Ok(Value::Object(given))
 }

@@ -69,7 +69,13 @@ impl Store {
         let mut handled = 0;
         for flow in flows {
             let Ok(tenon_flows::CompiledFlow {
-                trigger: CompiledTrigger::Schedule { cron, zone },
+                trigger:
+                    CompiledTrigger::Schedule {
+                        cron,
+                        zone,
+                        payload,
+                        ..
+                    },
                 ..
             }) = serde_json::from_value::<tenon_flows::CompiledFlow>(flow.compiled.0)
             else {
@@ -88,13 +94,20 @@ impl Store {
                 Due::Nothing => {}
                 Due::Run { slot, skipped } => {
                     tenant
-                        .record_slot(flow_id, flow.published_version, slot, zone, skipped, true)
+                        .record_slot(
+                            flow_id,
+                            flow.published_version,
+                            slot,
+                            zone,
+                            skipped,
+                            Some(&payload),
+                        )
                         .await?;
                     handled += 1;
                 }
                 Due::Missed { slot, skipped } => {
                     tenant
-                        .record_slot(flow_id, flow.published_version, slot, zone, skipped, false)
+                        .record_slot(flow_id, flow.published_version, slot, zone, skipped, None)
                         .await?;
                     handled += 1;
                 }
@@ -112,18 +125,20 @@ impl Tenant<'_> {
         slot: DateTime<Utc>,
         zone: chrono_tz::Tz,
         skipped: usize,
-        run: bool,
+        run: Option<&serde_json::Map<String, serde_json::Value>>,
     ) -> Result<()> {
         let now = self.store.now();
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
-        let run_id = if run {
+        let ran = run.is_some();
+        let run_id = if let Some(payload) = run {
             let instant = slot.to_rfc3339_opts(SecondsFormat::Secs, true);
             let trigger = json!({
                 "type": "schedule",
                 "scheduled_for": instant,
                 "date": slot.with_timezone(&zone).date_naive().to_string(),
                 "skipped": skipped,
+                "payload": payload,
             });
             Some(
                 self.insert_run(
@@ -147,7 +162,7 @@ impl Tenant<'_> {
             .bind(self.org_id)
             .bind(flow)
             .bind(slot)
-            .bind(if run { "run" } else { "missed" })
+            .bind(if ran { "run" } else { "missed" })
             .bind(run_id.map(|id| *id.as_uuid()))
             .bind(i32::try_from(skipped).unwrap_or(i32::MAX))
             .bind(now),

@@ -556,7 +556,7 @@ pub async fn delete_records(
     Ok(axum::Json(RecordsDeletedOut { records }))
 }
 
-/// Get a record; `expand` includes linked records in full.
+/// Get a record; `expand` includes the linked records the caller may read (without fields hidden from her).
 #[utoipa::path(get, path = "/api/v1/apps/{app}/tables/{table}/records/{id}", tag = "records",
     params(("app" = String, Path, description = "App id or key"), ("table" = String, Path, description = "Table id or key"), ("id" = String, Path, description = "Record id"), ReadParams),
     security(("bearer" = ["records:read"]), ("session" = ["records:read"])),

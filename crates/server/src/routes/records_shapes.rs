@@ -153,7 +153,7 @@ pub struct ListParams {
     pub offset: Option<u64>,
     /// Key `fields` by `key` (default), `id` or `name`.
     pub key_by: Option<String>,
-    /// Comma-separated link fields whose linked records are included in full.
+    /// Comma-separated link fields whose linked records are included (those the caller may read, without fields hidden from her).
     pub expand: Option<String>,
 }
 
@@ -161,6 +161,6 @@ pub struct ListParams {
 #[into_params(parameter_in = Query)]
 pub struct ReadParams {
     pub key_by: Option<String>,
-    /// Comma-separated link fields whose linked records are included in full (fetched in bulk).
+    /// Comma-separated link fields whose linked records are included, fetched in bulk (those the caller may read, without fields hidden from her).
     pub expand: Option<String>,
 }

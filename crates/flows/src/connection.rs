@@ -23,9 +23,9 @@
 //! default `/U8EAI/import.asp`, `sender`/`receiver` the EAI codes, default `tenon` and `u8`), secret
 //! `password` (HTTP basic auth with `username`, for an EAI behind a proxy that asks for one).
 //!
-//! Kind `postgres` (for the `sql` step): `config: {host, port, database, username, tls}` (`port` 5432,
-//! `tls`: `none` plain, `starttls` or `tls` TLS required, absent TLS when the server offers it), secret
-//! `password`.
+//! Kinds `postgres` and `mysql` (MySQL or MariaDB; for the `sql` step): `config: {host, port, database,
+//! username, tls}` (`port` 5432 or 3306, `tls`: `none` plain, `starttls` or `tls` TLS required, absent
+//! TLS when the server offers it), secret `password`.
 
 use std::collections::BTreeMap;
 
@@ -42,6 +42,7 @@ pub const KINDS: &[&str] = &[
     "kingdee",
     "yonyou_u8",
     "postgres",
+    "mysql",
 ];
 /// Where DingTalk robots are, unless a connection says otherwise.
 pub const DINGTALK_BASE_URL: &str = "https://oapi.dingtalk.com";
@@ -113,7 +114,7 @@ pub fn check(
         check.add(
             tenon_model::Reason::not_one_of(
                 KINDS,
-                "kind is one of: http, dingtalk_robot, aliyun_sms, tencent_sms, smtp, kingdee, yonyou_u8, postgres",
+                "kind is one of: http, dingtalk_robot, aliyun_sms, tencent_sms, smtp, kingdee, yonyou_u8, postgres, mysql",
             )
             .at("kind"),
         );
@@ -267,7 +268,7 @@ impl Shape {
                 secrets: &["password", "app_secret"],
                 required_secrets: &[],
             }),
-            "postgres" => Some(Shape {
+            "postgres" | "mysql" => Some(Shape {
                 config: &["host", "port", "database", "username", "tls"],
                 required: &["host", "database", "username"],
                 secrets: &["password"],

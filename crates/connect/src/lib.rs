@@ -20,8 +20,9 @@
 //! `yonyou_voucher` POSTs U8's EAI document ([`yonyou::post`]), an unclear outcome reported as such
 //! (the store makes it `unknown_outcome`).
 //!
-//! The `sql` step runs its statement over a PostgreSQL connection ([`sql::run`]: the host checked against
-//! the outbound policy, a read-only transaction unless the step allows writes, `statement_timeout`).
+//! The `sql` step runs its statement over a PostgreSQL or MySQL/MariaDB connection ([`sql::run`]: the
+//! host checked against the outbound policy, a read-only transaction unless the step allows writes, a
+//! statement timeout; MySQL's in [`mysql::run`]).
 
 use std::time::Duration;
 
@@ -32,6 +33,7 @@ use tokio::task::JoinHandle;
 
 pub mod http;
 pub mod kingdee;
+pub mod mysql;
 pub mod smtp;
 pub mod sql;
 pub mod yonsuite;

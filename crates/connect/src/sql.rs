@@ -1,4 +1,5 @@
-//! Running an `sql` step's statement against an external PostgreSQL database (see `tenon_flows::sql`).
+//! Running an `sql` step's statement against an external database (see `tenon_flows::sql`): the host,
+//! then PostgreSQL here or MySQL/MariaDB in [`crate::mysql`].
 //!
 //! The host is resolved and checked against the node's outbound policy (private addresses only with
 //! `tenon serve --outbound-allow`), then the statement runs in its own transaction — `BEGIN READ ONLY`
@@ -10,6 +11,7 @@
 //! connected), never built from run values — those are bound parameters.
 #![allow(clippy::disallowed_types)]
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -17,9 +19,10 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgSslMode};
 use sqlx::{AssertSqlSafe, Connection, Executor, Row};
 use tenon_events::Sender;
 use tenon_flows::retry::Failure;
+use tenon_flows::sql::Dialect;
 use tenon_store::flows::{OutsideAnswer, OutsideCall, SqlRun};
 
-fn failed(failure: Failure, reason: impl Into<String>) -> OutsideAnswer {
+pub(crate) fn failed(failure: Failure, reason: impl Into<String>) -> OutsideAnswer {
     OutsideAnswer::Failed {
         failure,
         reason: reason.into(),
@@ -48,18 +51,37 @@ fn database_failure(error: &sqlx::Error) -> OutsideAnswer {
 
 /// Runs the call's statement and says what came of it.
 pub async fn run(sender: &Sender, call: &OutsideCall, sql: &SqlRun) -> OutsideAnswer {
+    let address = match resolve(sender, sql).await {
+        Ok(address) => address,
+        Err(answer) => return answer,
+    };
+    match sql.dialect {
+        Dialect::Postgres => postgres(call, sql, address).await,
+        Dialect::MySql => crate::mysql::run(call, sql, address).await,
+    }
+}
+
+/// The database's address, every address of its host allowed by the outbound policy.
+async fn resolve(sender: &Sender, sql: &SqlRun) -> Result<SocketAddr, OutsideAnswer> {
     let addresses = match tokio::net::lookup_host((sql.host.as_str(), sql.port)).await {
         Ok(found) => found.collect::<Vec<_>>(),
-        Err(error) => return failed(Failure::Connect, format!("{}: {error}", sql.host)),
+        Err(error) => return Err(failed(Failure::Connect, format!("{}: {error}", sql.host))),
     };
     let Some(address) = addresses.first().copied() else {
-        return failed(Failure::Connect, format!("{} has no address", sql.host));
+        return Err(failed(
+            Failure::Connect,
+            format!("{} has no address", sql.host),
+        ));
     };
     for address in &addresses {
         if let Err(blocked) = sender.policy().check_ip(address.ip()) {
-            return failed(Failure::Refused, blocked.to_string());
+            return Err(failed(Failure::Refused, blocked.to_string()));
         }
     }
+    Ok(address)
+}
+
+async fn postgres(call: &OutsideCall, sql: &SqlRun, address: SocketAddr) -> OutsideAnswer {
     let mut options = PgConnectOptions::new()
         .host(&address.ip().to_string())
         .port(address.port())

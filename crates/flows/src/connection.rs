@@ -29,9 +29,9 @@
 //! the gateway's with `/iuap-api-auth`; `voucher_types` word → voucher type code, e.g. `{转: "4"}`;
 //! `auxiliary` dimension → auxiliary item code, e.g. `{customer: "0005"}`), secret `app_secret`.
 //!
-//! Kind `postgres` (for the `sql` step): `config: {host, port, database, username, tls}` (`port` 5432,
-//! `tls`: `none` plain, `starttls` or `tls` TLS required, absent TLS when the server offers it), secret
-//! `password`.
+//! Kinds `postgres` and `mysql` (MySQL or MariaDB; for the `sql` step): `config: {host, port, database,
+//! username, tls}` (`port` 5432 or 3306, `tls`: `none` plain, `starttls` or `tls` TLS required, absent
+//! TLS when the server offers it), secret `password`.
 
 use std::collections::BTreeMap;
 
@@ -49,6 +49,7 @@ pub const KINDS: &[&str] = &[
     "yonyou_u8",
     "yonsuite",
     "postgres",
+    "mysql",
 ];
 /// Where DingTalk robots are, unless a connection says otherwise.
 pub const DINGTALK_BASE_URL: &str = "https://oapi.dingtalk.com";
@@ -120,7 +121,7 @@ pub fn check(
         check.add(
             tenon_model::Reason::not_one_of(
                 KINDS,
-                "kind is one of: http, dingtalk_robot, aliyun_sms, tencent_sms, smtp, kingdee, yonyou_u8, yonsuite, postgres",
+                "kind is one of: http, dingtalk_robot, aliyun_sms, tencent_sms, smtp, kingdee, yonyou_u8, yonsuite, postgres, mysql",
             )
             .at("kind"),
         );
@@ -274,7 +275,7 @@ impl Shape {
                 secrets: &["password", "app_secret"],
                 required_secrets: &[],
             }),
-            "postgres" => Some(Shape {
+            "postgres" | "mysql" => Some(Shape {
                 config: &["host", "port", "database", "username", "tls"],
                 required: &["host", "database", "username"],
                 secrets: &["password"],

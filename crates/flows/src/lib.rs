@@ -37,6 +37,7 @@ pub mod scope;
 pub mod sign;
 pub mod sms;
 pub mod sql;
+pub mod sql_mysql;
 pub mod state;
 pub mod trigger;
 pub mod voucher;

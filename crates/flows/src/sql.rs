@@ -1,4 +1,4 @@
-//! The `sql` step: one statement against an external PostgreSQL database, without I/O.
+//! The `sql` step: one statement against an external PostgreSQL or MySQL/MariaDB database, without I/O.
 //!
 //! ```yaml
 //! - {key: stock, type: sql, connection: warehouse, query: 'SELECT sku, qty FROM stock WHERE sku = $1',
@@ -6,12 +6,15 @@
 //! ```
 //!
 //! `query` is one statement, sent as written (never a template: values go in `params`, formulas bound as
-//! text to `$1`, `$2`… — cast in SQL, `$1::int`). Without `allow_write: true` it runs in a read-only
-//! transaction, wrapped as `SELECT to_jsonb(t) FROM (<query>) t`, so only a query that returns rows runs;
-//! at most `max_rows` rows are kept (1–1,000, default 100; `truncated` says more were there). With
-//! `allow_write: true` the statement runs as given in its own transaction and the output is the rows it
-//! affected. `timeout` bounds the statement (`statement_timeout`) and the whole call (default 10s, at most
-//! 30s). A read is sent again after a crash; a write is not (`unknown_outcome`, a person decides).
+//! text to `$1`, `$2`… — cast in SQL, `$1::int` — or, on a `mysql` connection, to `?` in order or to
+//! `$1`, `$2`…; see [`crate::sql_mysql`]). Without `allow_write: true` it runs in a read-only transaction:
+//! on PostgreSQL wrapped as `SELECT to_jsonb(t) FROM (<query>) t`, on MySQL run as given once MySQL has
+//! said (at prepare) that it returns rows — so only a query that returns rows runs; at most `max_rows`
+//! rows are kept (1–1,000, default 100; `truncated` says more were there). With `allow_write: true` the
+//! statement runs as given in its own transaction and the output is the rows it affected. `timeout`
+//! bounds the statement (`statement_timeout`; MariaDB's `max_statement_time`, MySQL's
+//! `max_execution_time`) and the whole call (default 10s, at most 30s). A read is sent again after a
+//! crash; a write is not (`unknown_outcome`, a person decides).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -27,6 +30,49 @@ pub const QUERY_CHARS_MAX: usize = 16 * 1024;
 /// The most parameters.
 pub const PARAMS_MAX: usize = 32;
 
+/// The database a `sql` step's connection reaches, by the connection's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    MySql,
+}
+
+impl Dialect {
+    /// The connection kinds a `sql` step runs on.
+    pub const KINDS: &[&str] = &["postgres", "mysql"];
+
+    pub fn of_kind(kind: &str) -> Option<Dialect> {
+        match kind {
+            "postgres" => Some(Dialect::Postgres),
+            "mysql" => Some(Dialect::MySql),
+            _ => None,
+        }
+    }
+
+    /// The database's name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "PostgreSQL",
+            Dialect::MySql => "MySQL",
+        }
+    }
+
+    pub fn default_port(self) -> u16 {
+        match self {
+            Dialect::Postgres => 5432,
+            Dialect::MySql => 3306,
+        }
+    }
+
+    /// The scheme of the `database` address the journal shows.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Dialect::Postgres => "postgres",
+            Dialect::MySql => "mysql",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SqlStep {
@@ -35,7 +81,7 @@ pub struct SqlStep {
     pub connection: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
-    /// Formulas bound to `$1`, `$2`…
+    /// Formulas bound to `$1`, `$2`… (or to `?` in order on MySQL).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub params: Vec<Value>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -105,7 +151,7 @@ pub fn compile(
         check.push(
             format!("{at}.connection"),
             DetailCode::Required,
-            "connection: the key of a connection of kind postgres",
+            "connection: the key of a connection of kind postgres or mysql",
         );
         fine = false;
     }
@@ -120,7 +166,7 @@ pub fn compile(
         check.push(
             format!("{at}.query"),
             DetailCode::Required,
-            "query: one SQL statement; values go in params ($1, $2…)",
+            "query: one SQL statement; values go in params ($1, $2…, or ? on MySQL)",
         );
         fine = false;
     } else if query.chars().count() > QUERY_CHARS_MAX || query.contains(';') {

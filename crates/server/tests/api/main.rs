@@ -56,6 +56,7 @@ mod flow_loops;
 mod flow_messages;
 mod flow_notify;
 mod flow_sql;
+mod flow_sql_mysql;
 mod flow_steps;
 mod flow_triggers;
 mod flow_voucher_pushes;

@@ -240,6 +240,8 @@ impl Tenant<'_> {
         let mut named = Vec::new();
         let mut roles = Vec::new();
         let mut connections = Vec::new();
+        // `sql` steps: `(step path, connection, query, params)`, for their kind's placeholders.
+        let mut queries = Vec::new();
         for (i, (_, flow)) in flows.flows.iter().enumerate() {
             tenon_flows::definition::walk(
                 &flow.steps,
@@ -295,8 +297,16 @@ impl Tenant<'_> {
                                 connections.push((
                                     format!("{at}.connection"),
                                     connection.clone(),
-                                    &["postgres"][..],
+                                    tenon_flows::sql::Dialect::KINDS,
                                 ));
+                                if let Some(query) = &step.query {
+                                    queries.push((
+                                        at.to_owned(),
+                                        connection.clone(),
+                                        query.clone(),
+                                        step.params.len(),
+                                    ));
+                                }
                             }
                         }
                         tenon_flows::definition::Step::YonyouVoucher(step) => {
@@ -339,8 +349,13 @@ impl Tenant<'_> {
                 );
             }
         }
+        let mut kinds = std::collections::BTreeMap::new();
         for (at, key, wanted) in connections {
-            match self.connection_row_kind(conn, &key).await? {
+            let kind = self.connection_row_kind(conn, &key).await?;
+            if let Some(kind) = &kind {
+                kinds.insert(key.clone(), kind.clone());
+            }
+            match kind {
                 None => problems.push(
                     FieldError::new(
                         at,
@@ -358,6 +373,23 @@ impl Tenant<'_> {
                     ),
                 )),
                 Some(_) => {}
+            }
+        }
+        for (at, key, query, n_params) in queries {
+            if kinds.get(&key).map(String::as_str) != Some("mysql") {
+                continue;
+            }
+            if let Err(misplaced) = tenon_flows::sql_mysql::place(&query, n_params) {
+                let field = if misplaced.params_wrong {
+                    "params"
+                } else {
+                    "query"
+                };
+                problems.push(FieldError::new(
+                    format!("{at}.{field}"),
+                    DetailCode::InvalidValue,
+                    misplaced.reason,
+                ));
             }
         }
         if !problems.is_empty() {

@@ -8,7 +8,7 @@
 //! `query` is one statement, sent as written (never a template: values go in `params`, formulas bound as
 //! text to `$1`, `$2`… — cast in SQL, `$1::int` — or, on a `mysql` connection, to `?` in order or to
 //! `$1`, `$2`…; see [`crate::sql_mysql`]). Without `allow_write: true` it runs in a read-only transaction:
-//! on PostgreSQL wrapped as `SELECT to_jsonb(t) FROM (<query>) t`, on MySQL run as given once MySQL has
+//! on PostgreSQL wrapped as `SELECT to_jsonb(t) FROM (<query>) t` (inexact numbers as text), on MySQL run as given once MySQL has
 //! said (at prepare) that it returns rows — so only a query that returns rows runs; at most `max_rows`
 //! rows are kept (1–1,000, default 100; `truncated` says more were there). With `allow_write: true` the
 //! statement runs as given in its own transaction and the output is the rows it affected. `timeout`
@@ -110,9 +110,14 @@ impl SqlSpec {
     }
 
     /// The statement sent for a read: the query's rows as JSON, one more than kept (to tell truncation).
+    /// A number a JSON number would not carry exactly — one with a fraction or an exponent (`NUMERIC`
+    /// `10.50`, `REAL`, `DOUBLE PRECISION`) or more than 15 digits — comes as its exact text.
     pub fn read_statement(&self) -> String {
         format!(
-            "SELECT to_jsonb(t) FROM ({}) AS t LIMIT {}",
+            "SELECT (SELECT COALESCE(jsonb_object_agg(e.key, CASE WHEN jsonb_typeof(e.value) = 'number' \
+             AND (e.value::text ~ '[.eE]' OR length(e.value::text) > 15) THEN to_jsonb(e.value #>> '{{}}') \
+             ELSE e.value END), '{{}}'::jsonb) FROM jsonb_each(to_jsonb(t)) AS e) \
+             FROM ({}) AS t LIMIT {}",
             self.query,
             self.max_rows + 1
         )
@@ -262,9 +267,12 @@ mod tests {
         .unwrap();
         let mut check = Checker::default();
         let spec = compile(&step, Some(vec![]), "s", &mut check).unwrap();
-        assert_eq!(
-            spec.read_statement(),
-            "SELECT to_jsonb(t) FROM (SELECT sku FROM stock) AS t LIMIT 3"
+        assert!(
+            spec.read_statement().ends_with(
+                "FROM jsonb_each(to_jsonb(t)) AS e) FROM (SELECT sku FROM stock) AS t LIMIT 3"
+            ),
+            "{}",
+            spec.read_statement()
         );
         assert!(spec.resendable());
         let output = read_output(

@@ -70,6 +70,8 @@ api_tests! {
                 sql("create", &format!("CREATE TABLE {table} (sku text, qty int)"), json!({"allow_write": true})),
                 sql("fill", &format!("INSERT INTO {table} VALUES ('A', 5), ('B', 7), ('C', 9)"), json!({"allow_write": true})),
             ]),
+            manual("money", vec![sql("m", "SELECT 10.50::numeric(12,2) AS price, 12345678901234567.89::numeric AS big, \
+                0.1::float8 AS ratio, 7::bigint AS n, 12345678901234567::bigint AS id, NULL::numeric AS none", json!({}))]),
             manual("look", vec![sql("q", &format!("SELECT sku, qty FROM {table} WHERE qty >= $1::int ORDER BY qty;"),
                 json!({"params": ["{trigger.payload.min}"], "max_rows": 2}))]),
             manual("sneaky", vec![sql("d", &format!("DELETE FROM {table}"), json!({}))]),
@@ -93,6 +95,10 @@ api_tests! {
         assert!(d["error"]["message"].as_str().unwrap().starts_with("PostgreSQL"), "{d}");
         let all = run_flow(&app, "look", 0, "succeeded").await;
         assert_eq!(all["steps"][0]["output"]["rows"][0], json!({"sku": "A", "qty": 5}), "nothing deleted");
+        // Decimals come exact, as text; whole numbers a JSON number carries stay numbers.
+        let money = run_flow(&app, "money", 0, "succeeded").await;
+        assert_eq!(money["steps"][0]["output"]["rows"][0], json!({"price": "10.50", "big": "12345678901234567.89",
+            "ratio": "0.1", "n": 7, "id": "12345678901234567", "none": null}), "{money}");
         run_flow(&app, "teardown", 0, "succeeded").await;
         app
     }

@@ -312,6 +312,7 @@ impl Tenant<'_> {
                     voucher: Some(Box::new(VoucherPush::Kingdee(Box::new(push)))),
                     sql: None,
                     inner: None,
+                    delivery: None,
                 }
             }
             Vendor::YonyouU8 => {
@@ -344,6 +345,7 @@ impl Tenant<'_> {
                     })),
                     sql: None,
                     inner: None,
+                    delivery: None,
                 }
             }
         };

@@ -7,6 +7,8 @@
 //! not send again to the items already sent. Checked against the in-test vendor and SMTP fakes.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -47,6 +49,48 @@ fn loop_flow(key: &str, inner: Value) -> Value {
         {"key": "f", "type": "find", "table": "orders", "limit": 1000},
         {"key": "each", "type": "for_each", "items": "{steps.f.output.ids}", "table": "orders", "steps": [inner]}
     ]})
+}
+
+/// A fake Aliyun that answers OK, each request held until the test releases it while `hold` is set;
+/// it counts the phone numbers sent to and signals each arrival.
+struct HeldVendor {
+    base: String,
+    phones: Arc<Mutex<Vec<String>>>,
+    hold: Arc<Mutex<Option<Arc<tokio::sync::Notify>>>>,
+    arrived: Arc<tokio::sync::Notify>,
+}
+
+async fn held_vendor() -> HeldVendor {
+    let phones: Arc<Mutex<Vec<String>>> = Arc::default();
+    let hold: Arc<Mutex<Option<Arc<tokio::sync::Notify>>>> = Arc::default();
+    let arrived = Arc::new(tokio::sync::Notify::new());
+    let (seen, held, signal) = (phones.clone(), hold.clone(), arrived.clone());
+    let router = axum::Router::new().route(
+        "/",
+        axum::routing::post(move |axum::extract::RawQuery(raw): axum::extract::RawQuery| {
+            let (seen, held, signal) = (seen.clone(), held.clone(), arrived.clone());
+            async move {
+                seen.lock().unwrap().push(query(&raw.unwrap_or_default())["PhoneNumbers"].clone());
+                let wait = held.lock().unwrap().clone();
+                signal.notify_one();
+                if let Some(wait) = wait {
+                    wait.notified().await;
+                }
+                axum::Json(json!({"Code": "OK", "Message": "OK", "BizId": "b", "RequestId": "req-held"}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    HeldVendor {
+        base,
+        phones,
+        hold,
+        arrived: signal,
+    }
 }
 
 async fn start(app: &TestApp, flow: &str) -> String {
@@ -162,6 +206,36 @@ api_tests! {
         let li = mails.iter().find(|m| m.to[0] == "<li@example.com>").unwrap();
         assert!(li.data.contains("Amount 1.00\nAmount 3.00"), "{}", li.data);
         assert!(li.data.contains("Subject: Your orders\n"), "{}", li.data);
+        app
+    }
+
+    async fn a_text_message_whose_answer_was_lost_is_not_sent_again_and_done_goes_on_at_the_next(app) {
+        let vendor = held_vendor().await;
+        aliyun(&app, &vendor.base).await;
+        import(&app, crm(json!([{"key": "tell", "trigger": {"record": "orders", "on": "created"}, "steps": [
+            {"key": "n", "type": "notify", "to": {"phones": "\"13800000000,13900000000\""}, "text": "Order {{ trigger.fields.customer }}",
+             "sms": {"connection": "aliyun", "template": "SMS_1"}}
+        ]}]))).await.expect(StatusCode::CREATED);
+        let hold = Arc::new(tokio::sync::Notify::new());
+        *vendor.hold.lock().unwrap() = Some(hold.clone());
+        let arrived = vendor.arrived.notified();
+        order(&app, "ACME", "").await;
+        tokio::time::timeout(Duration::from_secs(10), arrived).await.expect("Aliyun got the first message");
+        // The worker waits on Aliyun; its lease runs out and the other worker claims the run.
+        app.clock.advance(chrono::TimeDelta::minutes(2));
+        let id = crate::flow_steps::runs(&app, "tell").await[0]["id"].as_str().unwrap().to_owned();
+        let unknown = crate::flow_http::step_in(&app, &id, "n", "unknown_outcome").await;
+        assert_eq!(unknown["input"]["outside"]["delivery"], 0, "{unknown}");
+        *vendor.hold.lock().unwrap() = None;
+        hold.notify_waiters();
+        // A person says it arrived: the step goes on at the second phone, the first not sent again.
+        app.post(&format!("/api/v1/flow-runs/{id}/steps/n/resolve"), &app.admin_token, json!({"outcome": "done"}))
+            .await.expect(StatusCode::OK);
+        let done = run_in(&app, &id, "succeeded").await;
+        assert_eq!(*vendor.phones.lock().unwrap(), ["13800000000", "13900000000"]);
+        let delivered = &done["steps"][0]["output"]["deliveries"];
+        assert_eq!(delivered[0]["output"]["resolved"], "done", "{done}");
+        assert_eq!(delivered[1]["output"]["request_id"], "req-held", "{done}");
         app
     }
 

@@ -2,13 +2,17 @@
 //! journaled) and `for_each` (its steps run once per item, a batch of items per transaction, the batch's
 //! writes committing with the step's progress: each item exactly once).
 //!
-//! An outside step (`http`, `robot`, `sms`, `email`) inside a `for_each` ends the transaction: the items done so far,
-//! the item's earlier steps (`partial`: the item, the next step, their outputs and branches) and the
-//! request (`outside`) are journaled together, `running`, before the worker sends it with the key
-//! `<run>:<step>:<item index>`; its answer is journaled into `partial` and the loop goes on at the next
-//! step. A request whose answer was lost is sent again only when that is safe, as outside the loop;
-//! otherwise the `for_each` becomes `unknown_outcome` and a person resolves it (`done`: the item goes on
-//! past the step; `retry`: it is sent again).
+//! An outside step (`http`, `robot`, `sms`, `email`) inside a `for_each` ends the transaction: the
+//! items done so far, the item's earlier steps (`partial`: the item, the next step, their outputs and
+//! branches) and the request (`outside`) are journaled together, `running`, before the worker sends it
+//! with the key `<run>:<step>:<item index>`; its answer is journaled into `partial` and the loop goes on
+//! at the next step. A request whose answer was lost is sent again only when that is safe, as outside
+//! the loop; otherwise the `for_each` becomes `unknown_outcome` and a person resolves it (`done`: the
+//! item goes on past the step; `retry`: it is sent again).
+//!
+//! `collect: per_recipient` notifies gather each member's, phone's and address's lines over the items;
+//! when the loop ends the members' inbox messages commit and the phones and addresses are sent to one by
+//! one (`deliveries`), the loop `running` until the last is answered.
 
 use std::collections::HashMap;
 

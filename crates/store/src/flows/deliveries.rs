@@ -119,14 +119,13 @@ fn options<'a>(
     key: &str,
     own: &str,
 ) -> Option<(Option<&'a NotifySms>, Option<&'a NotifyEmail>)> {
-    match action {
-        Action::Notify { sms, email, .. } if key == own => Some((sms.as_ref(), email.as_ref())),
-        Action::ForEach { steps, .. } => steps.iter().find(|s| s.key == key).and_then(|s| match &s
-            .action
-        {
-            Action::Notify { sms, email, .. } => Some((sms.as_ref(), email.as_ref())),
-            _ => None,
-        }),
+    let notify = match action {
+        Action::ForEach { steps, .. } => &steps.iter().find(|inner| inner.key == key)?.action,
+        own_step if key == own => own_step,
+        _ => return None,
+    };
+    match notify {
+        Action::Notify { sms, email, .. } => Some((sms.as_ref(), email.as_ref())),
         _ => None,
     }
 }

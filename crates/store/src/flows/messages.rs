@@ -1,7 +1,8 @@
 //! The requests of the message steps `sms` and `email`, built in the step's journaling transaction:
-//! their formulas (phone numbers, addresses, template parameters) evaluated over the run's values, the
-//! connection's secrets opened, the vendor's request laid out unsigned (the worker signs it when it
-//! sends: vendors compare the signature's time with their clocks).
+//! their formulas (phone numbers, addresses, template parameters) evaluated over the run's values (or a
+//! `for_each` item's), the connection's secrets opened, the vendor's request laid out unsigned (the
+//! worker signs it when it sends: vendors compare the signature's time with their clocks). A `notify`'s
+//! messages to phones and addresses are built here too (see `deliveries`).
 
 use serde_json::Value;
 use tenon_flows::compile::CompiledFlow;

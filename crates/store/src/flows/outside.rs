@@ -1,5 +1,6 @@
-//! Outside steps (`http`): a request to another system cannot commit with the step's journal row, so
-//! it is done in three moves, each fenced by the claim's epoch:
+//! Outside steps (`http`, `robot`, `sms`, `email`, `sql`, the voucher steps, and a `notify`'s
+//! messages to phones and addresses): a request to another system cannot commit with the step's
+//! journal row, so it is done in three moves, each fenced by the claim's epoch:
 //!
 //! 1. [`Tenant::outside_step`] renders the request from the run's values, opens the connection's
 //!    secrets, and journals the step `running` with the request (never its credentials) and its

@@ -142,6 +142,16 @@ pub enum Action {
         /// Inside a `for_each`: collected per recipient and sent when the loop ends.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         per_recipient: bool,
+        /// A stored formula giving phone numbers, reached through `sms`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phones: Option<String>,
+        /// A stored formula giving e-mail addresses, reached through `email`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        emails: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sms: Option<crate::definition::NotifySms>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        email: Option<crate::definition::NotifyEmail>,
     },
     /// `seconds` (a `for`), or `until` (a stored formula) with its wall time `at` (`HH:MM:SS`) and zone.
     Wait {
@@ -716,14 +726,7 @@ impl Compiler<'_> {
                     condition: self.condition("condition", condition, schema)?,
                 })
             }
-            Step::Notify {
-                channel,
-                to,
-                title,
-                text,
-                collect,
-                ..
-            } => self.notify(channel, to, title.as_deref(), text, collect.as_deref()),
+            Step::Notify { .. } => self.notify(step),
             Step::Wait {
                 duration,
                 until,

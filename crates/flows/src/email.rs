@@ -161,6 +161,30 @@ fn plausible(address: &str) -> bool {
             .any(|c| c.is_whitespace() || c == '<' || c == '>' || c.is_control())
 }
 
+impl Mail {
+    /// A plain message to one address, its text already rendered (a `notify`'s e-mail): the subject
+    /// is `title`, else the text's first line (at most 100 characters).
+    pub fn plain(from: &str, to: &str, title: Option<&str>, text: &str) -> Result<Mail, String> {
+        if !plausible(to) {
+            return Err(format!("\"{to}\" is not an e-mail address"));
+        }
+        let subject: String = title
+            .unwrap_or_else(|| text.lines().next().unwrap_or_default())
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(100)
+            .collect();
+        Ok(Mail {
+            from: from.to_owned(),
+            to: vec![to.to_owned()],
+            cc: Vec::new(),
+            subject,
+            text: text.to_owned(),
+            html: None,
+        })
+    }
+}
+
 impl EmailSpec {
     /// Renders the message over the run's context, with the addresses the formulas gave.
     pub fn render(

@@ -104,8 +104,6 @@ pub(super) fn for_each(
             step,
             Step::Wait { .. }
                 | Step::ForEach { .. }
-                | Step::Sms(_)
-                | Step::Email(_)
                 | Step::KingdeeVoucher(_)
                 | Step::YonyouVoucher(_)
                 | Step::Sql(_)
@@ -121,6 +119,19 @@ pub(super) fn for_each(
                 ),
             );
             continue;
+        }
+        if let Step::Notify {
+            to, collect: None, ..
+        } = step
+            && (to.phones.is_some() || to.emails.is_some())
+        {
+            // Each item's own text message or e-mail would be an outside request per item and
+            // recipient; the loop gathers them and sends each recipient one.
+            check.push(
+                format!("{path}.collect"),
+                DetailCode::Required,
+                "inside a for_each, a notify to phones or emails takes collect: per_recipient",
+            );
         }
         let mut scope = base.clone();
         add_item(&mut scope, table);

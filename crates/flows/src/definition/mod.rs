@@ -296,6 +296,12 @@ pub enum Step {
         /// its text the lines of the items that named them.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         collect: Option<String>,
+        /// How `to.phones` are reached: an SMS connection and the template the text goes into.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sms: Option<NotifySms>,
+        /// How `to.emails` are reached: an SMTP connection.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        email: Option<NotifyEmail>,
     },
     /// Waits `for` a duration (`90s`, `5m`, `1h30m`, `3d`, `2w`, or ISO 8601 `PT1H`), or `until` a
     /// formula's date (00:00 in the zone, or the wall time `at`) or instant.
@@ -406,12 +412,33 @@ pub struct Recipients {
     /// Keys of custom roles (`/api/v1/roles`): their members when the step runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
-    /// Phone numbers of people who are not members: refused at publish (use an `sms` step).
+    /// A formula giving phone numbers (people who need not be members): one text message each,
+    /// through the step's `sms` connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phones: Option<String>,
-    /// E-mail addresses of people who are not members: refused at publish (use an `email` step).
+    /// A formula giving e-mail addresses: one e-mail each, through the step's `email` connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emails: Option<String>,
+}
+
+/// A `notify`'s SMS: vendors send only approved templates, so the text goes into one template
+/// variable (`param`, `content` unless given; Tencent's only parameter).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySms {
+    pub connection: String,
+    pub template: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_name: Option<String>,
+}
+
+/// A `notify`'s e-mail: the connection; the subject is the title (else the text's first line).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyEmail {
+    pub connection: String,
 }
 
 impl Step {

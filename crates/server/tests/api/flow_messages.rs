@@ -45,13 +45,13 @@ fn header(headers: &HeaderMap, name: &str) -> String {
 
 /// What a fake vendor received (after checking its signature) and what it answers next.
 #[derive(Default)]
-struct Vendor {
-    answers: VecDeque<(u16, Value)>,
+pub(crate) struct Vendor {
+    pub(crate) answers: VecDeque<(u16, Value)>,
     /// Each request: whether its signature was right, its query and its JSON body.
-    seen: Vec<(bool, String, Value)>,
+    pub(crate) seen: Vec<(bool, String, Value)>,
 }
 
-type Shared = Arc<Mutex<Vendor>>;
+pub(crate) type Shared = Arc<Mutex<Vendor>>;
 
 /// Aliyun's check, written from its documentation (not with Tenon's signer): canonical request from
 /// what arrived, HMAC-SHA256 with the AccessKey secret.
@@ -127,7 +127,7 @@ fn tencent_signature_ok(headers: &HeaderMap, body: &[u8]) -> bool {
 
 /// A fake vendor at `/`: checks the signature (`aliyun` or `tencent`), records the request, answers
 /// the next scripted answer (or the vendor's success).
-async fn fake_vendor(aliyun: bool) -> (String, Shared) {
+pub(crate) async fn fake_vendor(aliyun: bool) -> (String, Shared) {
     let state: Shared = Arc::default();
     let shared = state.clone();
     let router = axum::Router::new().route(
@@ -176,7 +176,7 @@ fn sms_flow(connection: &str, params: Value) -> Value {
     ]}])
 }
 
-async fn order(app: &TestApp, customer: &str, note: &str) {
+pub(crate) async fn order(app: &TestApp, customer: &str, note: &str) {
     app.post(
         ORDERS,
         &app.admin_token,
@@ -187,7 +187,7 @@ async fn order(app: &TestApp, customer: &str, note: &str) {
 }
 
 /// Waits (bounded) for a run of `flow` in `status`, and answers it with its steps.
-async fn a_run(app: &TestApp, flow: &str, status: &str) -> Value {
+pub(crate) async fn a_run(app: &TestApp, flow: &str, status: &str) -> Value {
     for _ in 0..300 {
         if let Some(run) = runs(app, flow)
             .await
@@ -300,16 +300,16 @@ api_tests! {
 
 /// What the fake SMTP server was told: the login, the envelope and the message's text.
 #[derive(Debug, Default, Clone)]
-struct Smtp {
-    auth: Vec<String>,
-    from: String,
-    to: Vec<String>,
-    data: String,
+pub(crate) struct Smtp {
+    pub(crate) auth: Vec<String>,
+    pub(crate) from: String,
+    pub(crate) to: Vec<String>,
+    pub(crate) data: String,
 }
 
 /// A fake SMTP server speaking just enough to take messages; a recipient starting with `bounce`
 /// is refused for good (550).
-async fn fake_smtp() -> (u16, Arc<Mutex<Vec<Smtp>>>) {
+pub(crate) async fn fake_smtp() -> (u16, Arc<Mutex<Vec<Smtp>>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let got: Arc<Mutex<Vec<Smtp>>> = Arc::default();

@@ -1,7 +1,8 @@
 //! `notify` to custom roles (issue #18): `to.roles` names roles of `/api/v1/roles`, whose members (as they
 //! are when the step runs) each get one message in `GET /api/v1/me/notifications`, once however many
-//! of `to.members` and `to.roles` name them; publish refuses unknown roles, missing recipients and the
-//! outside recipients (`phones`, `emails`) the inbox cannot reach, with their paths; in a `for_each`,
+//! of `to.members` and `to.roles` name them; publish refuses unknown roles, missing recipients and
+//! outside recipients (`phones`, `emails`) without their channel's connection, with their paths (those
+//! recipients are `flow_notify_outside`'s); in a `for_each`,
 //! `collect: per_recipient` sends each recipient one message listing their items when the loop ends.
 
 use reqwest::StatusCode;
@@ -80,8 +81,8 @@ api_tests! {
         let error = refused.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").clone();
         assert_eq!(details(&error), [
             ("flows[0].steps[0].to.roles[1]".to_owned(), "not_found".to_owned()),
-            ("flows[1].steps[0].to.emails".to_owned(), "not_allowed".to_owned()),
-            ("flows[1].steps[0].to.phones".to_owned(), "not_allowed".to_owned()),
+            ("flows[1].steps[0].email".to_owned(), "required".to_owned()),
+            ("flows[1].steps[0].sms".to_owned(), "required".to_owned()),
             ("flows[2].steps[0].to.members".to_owned(), "required".to_owned()),
             ("flows[3].steps[0].collect".to_owned(), "not_allowed".to_owned()),
             ("flows[4].steps[1].steps[0].collect".to_owned(), "not_one_of".to_owned()),

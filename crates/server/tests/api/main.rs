@@ -55,6 +55,7 @@ mod flow_links;
 mod flow_loops;
 mod flow_messages;
 mod flow_notify;
+mod flow_notify_outside;
 mod flow_sql;
 mod flow_sql_mysql;
 mod flow_steps;

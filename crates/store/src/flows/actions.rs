@@ -328,6 +328,9 @@ impl Tenant<'_> {
                 title,
                 text,
                 per_recipient,
+                phones,
+                emails,
+                ..
             } => {
                 let ids = match members {
                     Some(members) => ids_of(&scope.eval(&formula(members)?, context, None, eval)),
@@ -365,7 +368,21 @@ impl Tenant<'_> {
                     .map(|title| render(title, context))
                     .transpose()
                     .map_err(|reason| StepFailure::mapping(format!("title: {reason}"), &none))?;
-                let input = json!({"members": member_ids.iter().map(ToString::to_string).collect::<Vec<_>>(), "roles": roles, "title": title, "text": body});
+                let mut input = json!({"members": member_ids.iter().map(ToString::to_string).collect::<Vec<_>>(), "roles": roles, "title": title, "text": body});
+                // People outside the organization: their messages go out through the step's
+                // connections after the inbox's (see `deliveries`).
+                for (name, source) in [("phones", phones), ("emails", emails)] {
+                    if let Some(source) = source {
+                        let value = scope.eval(&formula(source)?, context, None, eval);
+                        if let formula::Value::Error(error) = &value {
+                            return Err(StepFailure::mapping(
+                                format!("to.{name} gives an error: {error:?}"),
+                                &input,
+                            ));
+                        }
+                        input[name] = json!(tenon_flows::sms::phones_of(&value_json(&value)));
+                    }
+                }
                 if *per_recipient {
                     // The enclosing for_each collects the item's message and sends when it ends.
                     let output = json!({"members": input["members"]});

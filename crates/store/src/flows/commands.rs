@@ -100,7 +100,23 @@ impl Tenant<'_> {
             .input
             .as_ref()
             .and_then(|input| input["outside"]["step"].as_str());
+        let delivery = entry
+            .input
+            .as_ref()
+            .is_some_and(|input| input["outside"]["delivery"].is_u64());
         let (status, output, input) = match (pending, resolution) {
+            // A notify's message to a phone or an address: the step goes on (same attempt), at the
+            // next delivery or sending this one again.
+            _ if delivery => (
+                StepStatus::Running,
+                entry.output.clone(),
+                entry.input.clone().map(|input| {
+                    super::deliveries::delivery_answered(
+                        input,
+                        (resolution == Resolution::Done).then_some(resolved),
+                    )
+                }),
+            ),
             // A `for_each` item's request: the loop goes on (same attempt), past the step or sending it
             // again.
             (Some(inner), resolution) => (
@@ -147,7 +163,7 @@ impl Tenant<'_> {
             .bind(now),
         )
         .await?;
-        if pending.is_none() {
+        if pending.is_none() && !delivery {
             // A voucher step's claim follows the person's decision (see `pushes`).
             self.resolve_voucher_push(&mut conn, id, step, resolution)
                 .await?;

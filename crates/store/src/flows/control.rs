@@ -2,13 +2,17 @@
 //! journaled) and `for_each` (its steps run once per item, a batch of items per transaction, the batch's
 //! writes committing with the step's progress: each item exactly once).
 //!
-//! An outside step (`http`, `robot`) inside a `for_each` ends the transaction: the items done so far,
-//! the item's earlier steps (`partial`: the item, the next step, their outputs and branches) and the
-//! request (`outside`) are journaled together, `running`, before the worker sends it with the key
-//! `<run>:<step>:<item index>`; its answer is journaled into `partial` and the loop goes on at the next
-//! step. A request whose answer was lost is sent again only when that is safe, as outside the loop;
-//! otherwise the `for_each` becomes `unknown_outcome` and a person resolves it (`done`: the item goes on
-//! past the step; `retry`: it is sent again).
+//! An outside step (`http`, `robot`, `sms`, `email`) inside a `for_each` ends the transaction: the
+//! items done so far, the item's earlier steps (`partial`: the item, the next step, their outputs and
+//! branches) and the request (`outside`) are journaled together, `running`, before the worker sends it
+//! with the key `<run>:<step>:<item index>`; its answer is journaled into `partial` and the loop goes on
+//! at the next step. A request whose answer was lost is sent again only when that is safe, as outside
+//! the loop; otherwise the `for_each` becomes `unknown_outcome` and a person resolves it (`done`: the
+//! item goes on past the step; `retry`: it is sent again).
+//!
+//! `collect: per_recipient` notifies gather each member's, phone's and address's lines over the items;
+//! when the loop ends the members' inbox messages commit and the phones and addresses are sent to one by
+//! one (`deliveries`), the loop `running` until the last is answered.
 
 use std::collections::HashMap;
 
@@ -22,6 +26,8 @@ use tenon_model::{MemberId, RecordId, TimeZone};
 
 use super::FlowRun;
 use super::actions::{Outcome, Step, StepFailure, context};
+use super::deliveries::{collected_deliveries, with_deliveries};
+use super::messages::{email_formulas, sms_formulas, stored_values};
 use super::outside::{LoopCall, OutsideCall, journal_input};
 use super::steps::position;
 use crate::Tenant;
@@ -182,6 +188,18 @@ impl Tenant<'_> {
         else {
             return Err(StepFailure::mapping("not a for_each step", &none));
         };
+        // The loop ended and its collected messages to phones and addresses are going out.
+        if let Some(input) = run
+            .steps
+            .iter()
+            .find(|entry| entry.key == step.key)
+            .and_then(|entry| entry.input.clone())
+            .filter(|input| input.get("deliveries").is_some())
+        {
+            return self
+                .resume_deliveries(conn, run, compiled, index, input)
+                .await;
+        }
         let tables = self
             .version_tables(conn, compiled)
             .await
@@ -355,7 +373,9 @@ impl Tenant<'_> {
                 if !taken {
                     continue;
                 }
-                if let Action::Http(_) | Action::Robot(_) = &inner.action {
+                if let Action::Http(_) | Action::Robot(_) | Action::Sms(_) | Action::Email(_) =
+                    &inner.action
+                {
                     let key = format!("{}:{}:{i}", run.id, inner.key);
                     let built = match &inner.action {
                         Action::Http(spec) => {
@@ -365,6 +385,42 @@ impl Tenant<'_> {
                         Action::Robot(spec) => {
                             self.robot_call(conn, run, &inner.key, spec, &item_context, key)
                                 .await
+                        }
+                        Action::Sms(spec) => {
+                            match stored_values(
+                                &scopes[j],
+                                &item_context,
+                                &eval,
+                                &sms_formulas(spec),
+                            ) {
+                                Ok(values) => {
+                                    self.sms_call(conn, run, &inner.key, spec, &values, key)
+                                        .await
+                                }
+                                Err(failed) => Err(failed),
+                            }
+                        }
+                        Action::Email(spec) => {
+                            match stored_values(
+                                &scopes[j],
+                                &item_context,
+                                &eval,
+                                &email_formulas(spec),
+                            ) {
+                                Ok(values) => {
+                                    self.email_call(
+                                        conn,
+                                        run,
+                                        &inner.key,
+                                        spec,
+                                        &values,
+                                        &item_context,
+                                        key,
+                                    )
+                                    .await
+                                }
+                                Err(failed) => Err(failed),
+                            }
                         }
                         _ => Err(StepFailure::mapping("not an outside step", &none)),
                     };
@@ -433,6 +489,23 @@ impl Tenant<'_> {
                     .send_collected(conn, run, by_step)
                     .await
                     .map_err(|e| StepFailure::store(e, &start_input))?;
+                let deliveries = collected_deliveries(by_step);
+                if !deliveries.is_empty() {
+                    // The inbox messages commit with the list of messages to send and the first
+                    // one's request; a failure here rolls the batch back and retries it.
+                    let input = with_deliveries(json!({"count": count}), deliveries, output)
+                        .map_err(|failed| StepFailure {
+                            input: Box::new(start_input.clone()),
+                            ..failed
+                        })?;
+                    return self
+                        .deliver(conn, run, compiled, index, input)
+                        .await
+                        .map_err(|failed| StepFailure {
+                            input: Box::new(start_input.clone()),
+                            ..failed
+                        });
+                }
             }
             Ok(Progress::Done(Outcome {
                 input: json!({"count": count}),
@@ -464,16 +537,19 @@ fn collect(collected: &mut Value, key: &str, message: &Value) {
     if entry.is_null() {
         *entry = json!({"title": message["title"], "members": {}});
     }
-    for member in message["members"].as_array().into_iter().flatten() {
-        let Some(member) = member.as_str() else {
-            continue;
-        };
-        let lines = &mut entry["members"][member];
-        if lines.is_null() {
-            *lines = json!([]);
-        }
-        if let Some(lines) = lines.as_array_mut() {
-            lines.push(message["text"].clone());
+    // Phones and addresses (see `deliveries`) are gathered as members are.
+    for list in ["members", "phones", "emails"] {
+        for recipient in message[list].as_array().into_iter().flatten() {
+            let Some(recipient) = recipient.as_str() else {
+                continue;
+            };
+            let lines = &mut entry[list][recipient];
+            if lines.is_null() {
+                *lines = json!([]);
+            }
+            if let Some(lines) = lines.as_array_mut() {
+                lines.push(message["text"].clone());
+            }
         }
     }
 }

@@ -1,15 +1,16 @@
 //! The requests of the message steps `sms` and `email`, built in the step's journaling transaction:
-//! their formulas (phone numbers, addresses, template parameters) evaluated over the run's values, the
-//! connection's secrets opened, the vendor's request laid out unsigned (the worker signs it when it
-//! sends: vendors compare the signature's time with their clocks).
+//! their formulas (phone numbers, addresses, template parameters) evaluated over the run's values (or a
+//! `for_each` item's), the connection's secrets opened, the vendor's request laid out unsigned (the
+//! worker signs it when it sends: vendors compare the signature's time with their clocks). A `notify`'s
+//! messages to phones and addresses are built here too (see `deliveries`).
 
 use serde_json::Value;
 use tenon_flows::compile::CompiledFlow;
 use tenon_flows::connection::Auth;
 use tenon_flows::email::{EmailSpec, SmtpServer, addresses_of};
-use tenon_flows::scope::value_json;
+use tenon_flows::scope::{ScopeSchema, value_json};
 use tenon_flows::sms::{self, Params, SmsMessage, SmsSpec, Vendor};
-use tenon_model::apps::formula;
+use tenon_model::apps::formula::{self, EvalContext};
 
 use super::FlowRun;
 use super::actions::{StepFailure, context};
@@ -22,6 +23,54 @@ use crate::exec::Conn;
 pub struct OutboundMail {
     pub server: SmtpServer,
     pub mail: tenon_flows::email::Mail,
+}
+
+/// The values of stored formulas over `context` (the run's values, or a loop item's), as JSON.
+pub(super) fn stored_values(
+    scope: &ScopeSchema,
+    context: &Value,
+    eval: &EvalContext,
+    stored: &[&str],
+) -> std::result::Result<Vec<Value>, StepFailure> {
+    let none = Value::Null;
+    let schema = scope.schema();
+    let mut values = Vec::with_capacity(stored.len());
+    for source in stored {
+        let checked = formula::check_stored(source, &schema).map_err(|_| {
+            StepFailure::mapping(
+                "a formula of the step no longer checks against the tables",
+                &none,
+            )
+        })?;
+        let value = scope.eval(&checked, context, None, eval);
+        if let formula::Value::Error(error) = &value {
+            return Err(StepFailure::mapping(
+                format!("a formula of the step gives an error: {error:?}"),
+                &none,
+            ));
+        }
+        values.push(value_json(&value));
+    }
+    Ok(values)
+}
+
+/// The formulas of an `sms` step, in the order [`Tenant::sms_call`] reads their values: the phones,
+/// then the parameters.
+pub(super) fn sms_formulas(spec: &SmsSpec) -> Vec<&str> {
+    let mut stored: Vec<&str> = vec![spec.phones.as_str()];
+    match &spec.params {
+        Params::Named(named) => stored.extend(named.iter().map(|(_, f)| f.as_str())),
+        Params::Ordered(values) => stored.extend(values.iter().map(String::as_str)),
+    }
+    stored
+}
+
+/// The formulas of an `email` step, in the order [`Tenant::email_call`] reads their values: `to`,
+/// then `cc`.
+pub(super) fn email_formulas(spec: &EmailSpec) -> Vec<&str> {
+    let mut stored = vec![spec.to.as_str()];
+    stored.extend(spec.cc.as_deref());
+    stored
 }
 
 impl Tenant<'_> {
@@ -40,30 +89,11 @@ impl Tenant<'_> {
             .await
             .map_err(|e| StepFailure::store(e, &none))?;
         let scope = compiled.scope_at(index, tables.0.as_slice());
-        let schema = scope.schema();
         let eval = self
             .eval_context(conn)
             .await
             .map_err(|e| StepFailure::store(e, &none))?;
-        let run_context = context(run);
-        let mut values = Vec::with_capacity(stored.len());
-        for source in stored {
-            let checked = formula::check_stored(source, &schema).map_err(|_| {
-                StepFailure::mapping(
-                    "a formula of the step no longer checks against the tables",
-                    &none,
-                )
-            })?;
-            let value = scope.eval(&checked, &run_context, None, &eval);
-            if let formula::Value::Error(error) = &value {
-                return Err(StepFailure::mapping(
-                    format!("a formula of the step gives an error: {error:?}"),
-                    &none,
-                ));
-            }
-            values.push(value_json(&value));
-        }
-        Ok(values)
+        stored_values(&scope, &context(run), &eval, stored)
     }
 
     /// The connection `name` of one of `kinds`, with its secrets opened.
@@ -98,24 +128,17 @@ impl Tenant<'_> {
         Ok((connection, secrets))
     }
 
-    /// An `sms` step's vendor request.
+    /// An `sms` step's vendor request; `values` are those of [`sms_formulas`], `idempotency_key` the
+    /// step's (`<run>:<step>`) or a loop item's (`<run>:<step>:<item>`).
     pub(super) async fn sms_call(
         &self,
         conn: &mut Conn<'_>,
         run: &FlowRun,
-        compiled: &CompiledFlow,
-        index: usize,
+        key: &str,
         spec: &SmsSpec,
+        values: &[Value],
+        idempotency_key: String,
     ) -> std::result::Result<OutsideCall, StepFailure> {
-        let key = compiled.steps[index].key.as_str();
-        let mut stored: Vec<&str> = vec![spec.phones.as_str()];
-        match &spec.params {
-            Params::Named(named) => stored.extend(named.iter().map(|(_, f)| f.as_str())),
-            Params::Ordered(values) => stored.extend(values.iter().map(String::as_str)),
-        }
-        let values = self
-            .step_values(conn, run, compiled, index, &stored)
-            .await?;
         let text = |value: &Value| match value {
             Value::String(text) => text.clone(),
             Value::Null => String::new(),
@@ -148,7 +171,6 @@ impl Tenant<'_> {
         };
         sms::check_message(&message)
             .map_err(|reason| StepFailure::mapping(reason, &Value::Null))?;
-        let idempotency_key = format!("{}:{key}", run.id);
         let secret = |name: &str| secrets.get(name).cloned().unwrap_or_default();
         let (request, auth) = match Vendor::of_kind(&connection.kind) {
             Some(Vendor::Tencent) => (
@@ -196,36 +218,54 @@ impl Tenant<'_> {
             voucher: None,
             sql: None,
             inner: None,
+            delivery: None,
         })
     }
 
-    /// An `email` step's message.
+    /// An `email` step's message, rendered over `context`; `values` are those of [`email_formulas`].
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn email_call(
         &self,
         conn: &mut Conn<'_>,
         run: &FlowRun,
-        compiled: &CompiledFlow,
-        index: usize,
+        key: &str,
         spec: &EmailSpec,
+        values: &[Value],
+        context: &Value,
+        idempotency_key: String,
     ) -> std::result::Result<OutsideCall, StepFailure> {
-        let key = compiled.steps[index].key.as_str();
-        let mut stored = vec![spec.to.as_str()];
-        stored.extend(spec.cc.as_deref());
-        let values = self
-            .step_values(conn, run, compiled, index, &stored)
-            .await?;
-        let (connection, secrets) = self
-            .connection_of(conn, &spec.connection, &["smtp"])
-            .await?;
+        self.smtp_call(
+            conn,
+            run,
+            key,
+            &spec.connection,
+            |from| {
+                spec.render(
+                    context,
+                    from,
+                    addresses_of(&values[0]),
+                    values.get(1).map(addresses_of).unwrap_or_default(),
+                )
+            },
+            idempotency_key,
+        )
+        .await
+    }
+
+    /// A message through the SMTP connection `name`; `mail` makes it from the sender's address.
+    pub(super) async fn smtp_call(
+        &self,
+        conn: &mut Conn<'_>,
+        run: &FlowRun,
+        key: &str,
+        name: &str,
+        mail: impl FnOnce(&str) -> Result<tenon_flows::email::Mail, String>,
+        idempotency_key: String,
+    ) -> std::result::Result<OutsideCall, StepFailure> {
+        let (connection, secrets) = self.connection_of(conn, name, &["smtp"]).await?;
         let server = SmtpServer::from_config(&connection.config);
-        let mail = spec
-            .render(
-                &context(run),
-                &server.from,
-                addresses_of(&values[0]),
-                values.get(1).map(addresses_of).unwrap_or_default(),
-            )
-            .map_err(|reason| StepFailure::mapping(reason, &Value::Null))?;
+        let mail =
+            mail(&server.from).map_err(|reason| StepFailure::mapping(reason, &Value::Null))?;
         Ok(OutsideCall {
             org_id: self.org_id,
             run_id: run.id,
@@ -236,8 +276,8 @@ impl Tenant<'_> {
             headers: Vec::new(),
             body: None,
             timeout: std::time::Duration::from_millis(tenon_flows::http::TIMEOUT_MAX_MS),
-            idempotency_key: format!("{}:{key}", run.id),
-            connection: Some(spec.connection.clone()),
+            idempotency_key,
+            connection: Some(name.to_owned()),
             auth: Auth::Smtp {
                 username: server.username.clone(),
                 password: secrets.get("password").cloned(),
@@ -246,6 +286,7 @@ impl Tenant<'_> {
             voucher: None,
             sql: None,
             inner: None,
+            delivery: None,
         })
     }
 }

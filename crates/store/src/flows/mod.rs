@@ -35,6 +35,7 @@ mod approvals;
 mod calls;
 mod commands;
 mod control;
+mod deliveries;
 mod hooks;
 mod inbox;
 mod messages;

@@ -1,5 +1,6 @@
-//! Outside steps (`http`): a request to another system cannot commit with the step's journal row, so
-//! it is done in three moves, each fenced by the claim's epoch:
+//! Outside steps (`http`, `robot`, `sms`, `email`, `sql`, the voucher steps, and a `notify`'s
+//! messages to phones and addresses): a request to another system cannot commit with the step's
+//! journal row, so it is done in three moves, each fenced by the claim's epoch:
 //!
 //! 1. [`Tenant::outside_step`] renders the request from the run's values, opens the connection's
 //!    secrets, and journals the step `running` with the request (never its credentials) and its
@@ -27,6 +28,8 @@ use tenon_model::{FlowRunId, OrgId, TargetKind};
 
 use super::actions::{StepFailure, context};
 use super::control::loop_answered;
+use super::deliveries::delivery_answered;
+use super::messages::{email_formulas, sms_formulas};
 use super::runs::Claim;
 use super::steps::{Advance, cap, flow_context, position};
 use super::{FlowRun, StepEntry};
@@ -65,6 +68,9 @@ pub struct OutsideCall {
     pub sql: Option<Box<super::SqlRun>>,
     /// An outside step inside a `for_each` (`step` is then the loop's key).
     pub inner: Option<LoopCall>,
+    /// A `notify`'s message to a phone or an address: its index in the step's `deliveries` (`step`
+    /// is the notify's, or the `for_each`'s that collected it; see [`super::deliveries`]).
+    pub delivery: Option<usize>,
 }
 
 /// Which step of which item of a `for_each` a request is.
@@ -153,8 +159,20 @@ impl Tenant<'_> {
                 self.robot_call(conn, run, key, spec, &run_context, idempotency_key)
                     .await?
             }
-            Action::Sms(spec) => self.sms_call(conn, run, compiled, index, spec).await?,
-            Action::Email(spec) => self.email_call(conn, run, compiled, index, spec).await?,
+            Action::Sms(spec) => {
+                let values = self
+                    .step_values(conn, run, compiled, index, &sms_formulas(spec))
+                    .await?;
+                self.sms_call(conn, run, key, spec, &values, idempotency_key)
+                    .await?
+            }
+            Action::Email(spec) => {
+                let values = self
+                    .step_values(conn, run, compiled, index, &email_formulas(spec))
+                    .await?;
+                self.email_call(conn, run, key, spec, &values, &run_context, idempotency_key)
+                    .await?
+            }
             Action::Sql(spec) => self.sql_call(conn, run, compiled, index, spec).await?,
             Action::Voucher(spec) => {
                 match self
@@ -243,6 +261,7 @@ impl Tenant<'_> {
             voucher: None,
             sql: None,
             inner: None,
+            delivery: None,
         })
     }
 
@@ -294,6 +313,7 @@ impl Tenant<'_> {
             voucher: None,
             sql: None,
             inner: None,
+            delivery: None,
         })
     }
 
@@ -403,6 +423,12 @@ impl Tenant<'_> {
                 return Ok(Advance::Lost);
             }
         }
+        if let Some(n) = call.delivery
+            && input["outside"]["delivery"].as_u64() != u64::try_from(n).ok()
+        {
+            // The step's pending delivery is another (a stalled worker's answer).
+            return Ok(Advance::Lost);
+        }
         let compiled = self
             .flow_version(&mut conn, run.flow_id, run.version)
             .await?;
@@ -424,6 +450,24 @@ impl Tenant<'_> {
             }
         };
         let judged = match (action, &answer) {
+            // A notify's message: judged as the `sms` or `email` step's.
+            (_, OutsideAnswer::Answered { status, body, .. }) if call.delivery.is_some() => {
+                match (&call.mail, &call.auth) {
+                    (Some(_), _) => (200..300)
+                        .contains(status)
+                        .then(|| Ok(json!({"reply": body}))),
+                    (None, Auth::Tc3 { .. }) => Some(tenon_flows::sms::judge(
+                        tenon_flows::sms::Vendor::Tencent,
+                        *status,
+                        body,
+                    )),
+                    (None, _) => Some(tenon_flows::sms::judge(
+                        tenon_flows::sms::Vendor::Aliyun,
+                        *status,
+                        body,
+                    )),
+                }
+            }
             (Action::Http(spec), OutsideAnswer::Answered { status, body, .. })
                 if (200..300).contains(status) =>
             {
@@ -481,6 +525,12 @@ impl Tenant<'_> {
                         .await?;
                 }
                 let (status, input, output) = match &call.inner {
+                    // The step goes on at its next delivery, in the same attempt.
+                    None if call.delivery.is_some() => (
+                        StepStatus::Running,
+                        delivery_answered(input, Some(cap(output))),
+                        entry.output.clone(),
+                    ),
                     // The loop goes on at the item's next step, in the same attempt.
                     Some(inner) => (
                         StepStatus::Running,
@@ -528,6 +578,20 @@ impl Tenant<'_> {
             }
         };
         let failed = match &call.inner {
+            // A retry resumes at this delivery (those sent stay sent).
+            None if call.delivery.is_some() => {
+                let n = call.delivery.unwrap_or(0);
+                let delivery = &input["deliveries"][n];
+                StepFailure {
+                    failure,
+                    reason: format!(
+                        "delivery {n} ({} to {}): {reason}",
+                        delivery["channel"].as_str().unwrap_or_default(),
+                        delivery["to"].as_str().unwrap_or_default()
+                    ),
+                    input: Box::new(delivery_answered(input, None)),
+                }
+            }
             // A retry of the loop resumes at this item and step (its earlier steps stay done).
             Some(inner) => StepFailure {
                 failure,

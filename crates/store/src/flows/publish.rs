@@ -250,6 +250,22 @@ impl Tenant<'_> {
                     if let tenon_flows::definition::Step::LedgerSync { rule, .. } = step {
                         named.push((format!("{at}.rule"), rule.clone()));
                     }
+                    if let tenon_flows::definition::Step::Notify { sms, email, .. } = step {
+                        if let Some(sms) = sms.as_ref().filter(|s| !s.connection.is_empty()) {
+                            connections.push((
+                                format!("{at}.sms.connection"),
+                                sms.connection.clone(),
+                                &["aliyun_sms", "tencent_sms"][..],
+                            ));
+                        }
+                        if let Some(email) = email.as_ref().filter(|e| !e.connection.is_empty()) {
+                            connections.push((
+                                format!("{at}.email.connection"),
+                                email.connection.clone(),
+                                &["smtp"][..],
+                            ));
+                        }
+                    }
                     if let tenon_flows::definition::Step::Notify { to, .. } = step {
                         roles.extend(
                             to.roles

@@ -129,6 +129,7 @@ impl Tenant<'_> {
             voucher: None,
             sql: Some(Box::new(sql)),
             inner: None,
+            delivery: None,
         })
     }
 }

@@ -193,6 +193,11 @@ impl Tenant<'_> {
                     Action::ForEach { .. } => {
                         self.for_each_step(&mut conn, &run, &compiled, index).await
                     }
+                    Action::Notify { phones, emails, .. }
+                        if phones.is_some() || emails.is_some() =>
+                    {
+                        self.notify_step(&mut conn, &run, &compiled, index).await
+                    }
                     Action::CallFlow { .. } => {
                         self.call_step(&mut conn, &run, &compiled, index).await
                     }

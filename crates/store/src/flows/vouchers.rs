@@ -399,6 +399,7 @@ impl Tenant<'_> {
                     voucher: Some(Box::new(VoucherPush::Kingdee(Box::new(push)))),
                     sql: None,
                     inner: None,
+                    delivery: None,
                 }
             }
             Vendor::YonyouU8 => {
@@ -431,6 +432,7 @@ impl Tenant<'_> {
                     })),
                     sql: None,
                     inner: None,
+                    delivery: None,
                 }
             }
         };

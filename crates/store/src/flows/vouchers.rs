@@ -354,6 +354,7 @@ impl Tenant<'_> {
                     voucher: Some(Box::new(VoucherPush::YonSuite(Box::new(push)))),
                     sql: None,
                     inner: None,
+                    delivery: None,
                 }
             }
             Vendor::Kingdee => {

@@ -20,31 +20,18 @@ use std::sync::{LazyLock, Mutex};
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use tenon_events::{OutboundReply, OutboundRequest, Sender};
+use tenon_events::{OutboundRequest, Sender};
 use tenon_flows::kingdee::{self, Answer, Push};
 use tenon_flows::retry::Failure;
 use tenon_store::flows::{OutsideAnswer, OutsideCall};
 
+use crate::reply::{Reply, failed, reply_of};
+
 /// Sessions by connection and credentials (a hash: never the secret itself).
 static SESSIONS: LazyLock<Mutex<HashMap<String, String>>> = LazyLock::new(Mutex::default);
 
-enum Reply {
-    Answered(u16, String),
-    /// Sent, answer unknown.
-    Unclear(String),
-    /// Nothing (or nothing useful) came back: the step's failure.
-    Failed(OutsideAnswer),
-}
-
 /// Where requests go, and the store's clock (for a `Retry-After` date).
 type Via<'a> = (&'a Sender, DateTime<Utc>);
-
-fn failed(failure: Failure, reason: impl Into<String>) -> OutsideAnswer {
-    OutsideAnswer::Failed {
-        failure,
-        reason: reason.into(),
-    }
-}
 
 async fn send(
     (sender, now): Via<'_>,
@@ -70,28 +57,7 @@ async fn send(
             timeout: call.timeout,
         })
         .await;
-    match reply {
-        OutboundReply::Answered {
-            status,
-            retry_after,
-            ..
-        } if !(200..300).contains(&status) => Reply::Failed(failed(
-            Failure::Status {
-                code: status,
-                retry_after: retry_after.map(|after| after.delay_from(now)),
-            },
-            format!("Kingdee answered HTTP {status}"),
-        )),
-        OutboundReply::Answered { status, body, .. } => Reply::Answered(status, body),
-        OutboundReply::Timeout(reason) => {
-            Reply::Unclear(format!("Kingdee did not answer: {reason}"))
-        }
-        OutboundReply::Broken(reason) => Reply::Unclear(format!(
-            "the connection to Kingdee broke after sending: {reason}"
-        )),
-        OutboundReply::Connect(reason) => Reply::Failed(failed(Failure::Connect, reason)),
-        OutboundReply::Blocked(reason) => Reply::Failed(failed(Failure::Refused, reason)),
-    }
+    reply_of(reply, "Kingdee", now)
 }
 
 fn cache_key(call: &OutsideCall, push: &Push) -> String {

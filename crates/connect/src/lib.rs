@@ -34,6 +34,7 @@ use tokio::task::JoinHandle;
 pub mod http;
 pub mod kingdee;
 pub mod mysql;
+mod reply;
 pub mod smtp;
 pub mod sql;
 pub mod yonsuite;

@@ -18,30 +18,18 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
-use tenon_events::{OutboundReply, OutboundRequest, Sender};
+use tenon_events::{OutboundRequest, Sender};
 use tenon_flows::retry::Failure;
 use tenon_flows::yonsuite::{self, Answer, Push};
 use tenon_store::flows::{OutsideAnswer, OutsideCall};
+
+use crate::reply::{Reply, failed, reply_of};
 
 /// Tokens by connection and credentials (a hash: never the secret itself), with when to stop using them.
 static TOKENS: LazyLock<Mutex<HashMap<String, (String, Instant)>>> = LazyLock::new(Mutex::default);
 
 /// A token is used until this long before YonSuite says it expires.
 const MARGIN: Duration = Duration::from_secs(60);
-
-enum Reply {
-    Answered(u16, String),
-    /// Sent, answer unknown.
-    Unclear(String),
-    Failed(OutsideAnswer),
-}
-
-fn failed(failure: Failure, reason: impl Into<String>) -> OutsideAnswer {
-    OutsideAnswer::Failed {
-        failure,
-        reason: reason.into(),
-    }
-}
 
 async fn send(
     sender: &Sender,
@@ -65,28 +53,7 @@ async fn send(
             timeout: call.timeout,
         })
         .await;
-    match reply {
-        OutboundReply::Answered {
-            status,
-            retry_after,
-            ..
-        } if !(200..300).contains(&status) => Reply::Failed(failed(
-            Failure::Status {
-                code: status,
-                retry_after: retry_after.map(|after| after.delay_from(now)),
-            },
-            format!("YonSuite answered HTTP {status}"),
-        )),
-        OutboundReply::Answered { status, body, .. } => Reply::Answered(status, body),
-        OutboundReply::Timeout(reason) => {
-            Reply::Unclear(format!("YonSuite did not answer: {reason}"))
-        }
-        OutboundReply::Broken(reason) => Reply::Unclear(format!(
-            "the connection to YonSuite broke after sending: {reason}"
-        )),
-        OutboundReply::Connect(reason) => Reply::Failed(failed(Failure::Connect, reason)),
-        OutboundReply::Blocked(reason) => Reply::Failed(failed(Failure::Refused, reason)),
-    }
+    reply_of(reply, "YonSuite", now)
 }
 
 fn cache_key(call: &OutsideCall, push: &Push) -> String {

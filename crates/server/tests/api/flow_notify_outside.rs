@@ -239,6 +239,35 @@ api_tests! {
         app
     }
 
+    async fn a_text_message_whose_answer_was_lost_is_sent_again_when_a_person_says_retry(app) {
+        let vendor = held_vendor().await;
+        aliyun(&app, &vendor.base).await;
+        import(&app, crm(json!([{"key": "tell", "trigger": {"record": "orders", "on": "created"}, "steps": [
+            {"key": "n", "type": "notify", "to": {"phones": "\"13800000000,13900000000\""}, "text": "Order {{ trigger.fields.customer }}",
+             "sms": {"connection": "aliyun", "template": "SMS_1"}}
+        ]}]))).await.expect(StatusCode::CREATED);
+        let hold = Arc::new(tokio::sync::Notify::new());
+        *vendor.hold.lock().unwrap() = Some(hold.clone());
+        let arrived = vendor.arrived.notified();
+        order(&app, "ACME", "").await;
+        tokio::time::timeout(Duration::from_secs(10), arrived).await.expect("Aliyun got the first message");
+        app.clock.advance(chrono::TimeDelta::minutes(2));
+        let id = crate::flow_steps::runs(&app, "tell").await[0]["id"].as_str().unwrap().to_owned();
+        crate::flow_http::step_in(&app, &id, "n", "unknown_outcome").await;
+        *vendor.hold.lock().unwrap() = None;
+        hold.notify_waiters();
+        // A person finds nothing at Aliyun and says retry: that message goes again, then the next.
+        app.post(&format!("/api/v1/flow-runs/{id}/steps/n/resolve"), &app.admin_token, json!({"outcome": "retry"}))
+            .await.expect(StatusCode::OK);
+        let done = run_in(&app, &id, "succeeded").await;
+        assert_eq!(*vendor.phones.lock().unwrap(), ["13800000000", "13800000000", "13900000000"]);
+        let delivered = &done["steps"][0]["output"]["deliveries"];
+        assert_eq!(delivered.as_array().unwrap().len(), 2, "{done}");
+        assert_eq!(delivered[0]["output"]["request_id"], "req-held", "{done}");
+        assert_eq!(delivered[1]["output"]["request_id"], "req-held", "{done}");
+        app
+    }
+
     async fn publish_refuses_outside_recipients_without_a_connection_of_their_kind(app) {
         app.post("/api/v1/connections", &app.admin_token,
             json!({"key": "erp", "name": "ERP", "kind": "http", "config": {"base_url": "https://erp.example"}}))

@@ -4,7 +4,7 @@
 //! many `?` as the step has params — or `$1`, `$2`… as on PostgreSQL, rewritten to `?` with the param of
 //! each place bound there (a param may be used twice, or not at all); never both in one query.
 //! Placeholders are looked for outside quoted strings (`'…'`, `"…"`), quoted names (`` `…` ``) and
-//! comments (`-- …`, `# …`, `/* … */`), as MySQL's own parser reads them; `$1` inside a name (`a$1`)
+//! comments (`-- …`, `# …`, `/* … */` — not executable ones, `/*! … */`, whose text MySQL runs), as MySQL's own parser reads them; `$1` inside a name (`a$1`)
 //! is part of that name. The same check runs at publish (422 at the step's `query` or `params`) and at
 //! run time (the connection may have been replaced since).
 
@@ -43,6 +43,11 @@ pub fn place(query: &str, n_params: usize) -> Result<Placed, Misplaced> {
                     .is_none_or(|c| c.is_whitespace() || c.is_control()) =>
             {
                 line_end(&chars, index)
+            }
+            // An executable comment (`/*! … */`, `/*!50110 … */`, MariaDB's `/*M! … */`) is code to
+            // MySQL: only its opener is passed over, its `*/` is copied like any text.
+            '/' if next == Some('*') && executable(&chars, index).is_some() => {
+                executable(&chars, index).unwrap_or(index)
             }
             '/' if next == Some('*') => comment_end(&chars, index),
             _ => index,
@@ -146,6 +151,22 @@ fn comment_end(chars: &[char], start: usize) -> usize {
         .map_or(chars.len(), |i| i + 2)
 }
 
+/// The index after an executable comment's opener at `index` (`/*!`, `/*M!`, then a version's digits).
+fn executable(chars: &[char], index: usize) -> Option<usize> {
+    let mut at = index + 2;
+    if chars.get(at) == Some(&'M') {
+        at += 1;
+    }
+    if chars.get(at) != Some(&'!') {
+        return None;
+    }
+    at += 1;
+    while chars.get(at).is_some_and(char::is_ascii_digit) {
+        at += 1;
+    }
+    Some(at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +204,21 @@ mod tests {
         let placed = place(query, 1).unwrap();
         assert_eq!(placed.bind, [0]);
         assert_eq!(placed.statement, query, "nothing rewritten");
+        // An executable comment is code: its placeholders count.
+        let placed = place(
+            "SELECT /*!50110 ? + */ $1 /*M! + ? */ FROM t /*+ ? hint */",
+            3,
+        );
+        assert!(
+            placed.is_err(),
+            "`?` and `$1` mixed inside executable comments"
+        );
+        let placed = place(
+            "SELECT /*!50110 ? + */ ? /*M! + ? */ FROM t /*+ ? hint */",
+            3,
+        )
+        .unwrap();
+        assert_eq!(placed.bind, [0, 1, 2]);
         // `--` without a space after it is two minuses, not a comment.
         assert_eq!(place("SELECT 1--?", 1).unwrap().bind, [0]);
         assert!(

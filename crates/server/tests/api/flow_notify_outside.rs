@@ -106,6 +106,35 @@ async fn start(app: &TestApp, flow: &str) -> String {
     started["id"].as_str().unwrap().to_owned()
 }
 
+/// A notify to two phones whose first text message reached Aliyun without its answer: the worker's lease
+/// ran out and the step is `unknown_outcome` at delivery 0. The vendor and the run's id.
+async fn first_text_lost(app: &TestApp) -> (HeldVendor, String) {
+    let vendor = held_vendor().await;
+    aliyun(app, &vendor.base).await;
+    import(app, crm(json!([{"key": "tell", "trigger": {"record": "orders", "on": "created"}, "steps": [
+        {"key": "n", "type": "notify", "to": {"phones": "\"13800000000,13900000000\""}, "text": "Order {{ trigger.fields.customer }}",
+         "sms": {"connection": "aliyun", "template": "SMS_1"}}
+    ]}]))).await.expect(StatusCode::CREATED);
+    let hold = Arc::new(tokio::sync::Notify::new());
+    *vendor.hold.lock().unwrap() = Some(hold.clone());
+    let arrived = vendor.arrived.notified();
+    order(app, "ACME", "").await;
+    tokio::time::timeout(Duration::from_secs(10), arrived)
+        .await
+        .expect("Aliyun got the first message");
+    // The worker waits on Aliyun; its lease runs out and the other worker claims the run.
+    app.clock.advance(chrono::TimeDelta::minutes(2));
+    let id = crate::flow_steps::runs(app, "tell").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let unknown = crate::flow_http::step_in(app, &id, "n", "unknown_outcome").await;
+    assert_eq!(unknown["input"]["outside"]["delivery"], 0, "{unknown}");
+    *vendor.hold.lock().unwrap() = None;
+    hold.notify_waiters();
+    (vendor, id)
+}
+
 api_tests! {
     async fn notify_sends_each_phone_and_address_one_message_and_a_retry_resumes_at_the_failed_one(app) {
         let (base, vendor) = fake_vendor(true).await;
@@ -210,24 +239,7 @@ api_tests! {
     }
 
     async fn a_text_message_whose_answer_was_lost_is_not_sent_again_and_done_goes_on_at_the_next(app) {
-        let vendor = held_vendor().await;
-        aliyun(&app, &vendor.base).await;
-        import(&app, crm(json!([{"key": "tell", "trigger": {"record": "orders", "on": "created"}, "steps": [
-            {"key": "n", "type": "notify", "to": {"phones": "\"13800000000,13900000000\""}, "text": "Order {{ trigger.fields.customer }}",
-             "sms": {"connection": "aliyun", "template": "SMS_1"}}
-        ]}]))).await.expect(StatusCode::CREATED);
-        let hold = Arc::new(tokio::sync::Notify::new());
-        *vendor.hold.lock().unwrap() = Some(hold.clone());
-        let arrived = vendor.arrived.notified();
-        order(&app, "ACME", "").await;
-        tokio::time::timeout(Duration::from_secs(10), arrived).await.expect("Aliyun got the first message");
-        // The worker waits on Aliyun; its lease runs out and the other worker claims the run.
-        app.clock.advance(chrono::TimeDelta::minutes(2));
-        let id = crate::flow_steps::runs(&app, "tell").await[0]["id"].as_str().unwrap().to_owned();
-        let unknown = crate::flow_http::step_in(&app, &id, "n", "unknown_outcome").await;
-        assert_eq!(unknown["input"]["outside"]["delivery"], 0, "{unknown}");
-        *vendor.hold.lock().unwrap() = None;
-        hold.notify_waiters();
+        let (vendor, id) = first_text_lost(&app).await;
         // A person says it arrived: the step goes on at the second phone, the first not sent again.
         app.post(&format!("/api/v1/flow-runs/{id}/steps/n/resolve"), &app.admin_token, json!({"outcome": "done"}))
             .await.expect(StatusCode::OK);
@@ -240,22 +252,7 @@ api_tests! {
     }
 
     async fn a_text_message_whose_answer_was_lost_is_sent_again_when_a_person_says_retry(app) {
-        let vendor = held_vendor().await;
-        aliyun(&app, &vendor.base).await;
-        import(&app, crm(json!([{"key": "tell", "trigger": {"record": "orders", "on": "created"}, "steps": [
-            {"key": "n", "type": "notify", "to": {"phones": "\"13800000000,13900000000\""}, "text": "Order {{ trigger.fields.customer }}",
-             "sms": {"connection": "aliyun", "template": "SMS_1"}}
-        ]}]))).await.expect(StatusCode::CREATED);
-        let hold = Arc::new(tokio::sync::Notify::new());
-        *vendor.hold.lock().unwrap() = Some(hold.clone());
-        let arrived = vendor.arrived.notified();
-        order(&app, "ACME", "").await;
-        tokio::time::timeout(Duration::from_secs(10), arrived).await.expect("Aliyun got the first message");
-        app.clock.advance(chrono::TimeDelta::minutes(2));
-        let id = crate::flow_steps::runs(&app, "tell").await[0]["id"].as_str().unwrap().to_owned();
-        crate::flow_http::step_in(&app, &id, "n", "unknown_outcome").await;
-        *vendor.hold.lock().unwrap() = None;
-        hold.notify_waiters();
+        let (vendor, id) = first_text_lost(&app).await;
         // A person finds nothing at Aliyun and says retry: that message goes again, then the next.
         app.post(&format!("/api/v1/flow-runs/{id}/steps/n/resolve"), &app.admin_token, json!({"outcome": "retry"}))
             .await.expect(StatusCode::OK);

@@ -1,7 +1,10 @@
 //! Flow workers (issue #18): the loop each of them runs inside `tenon serve --flow-workers N`.
 //!
-//! A worker claims due runs (a lease fenced by an epoch; see `tenon_store::flows`), then advances each
-//! run one step per transaction until it finishes, waits, or its claim is lost. It wakes on every commit
+//! A worker claims due runs (a lease fenced by an epoch; see `tenon_store::flows`), then advances them
+//! together in one transaction, each run's internal steps chained, until each finishes, waits, reaches
+//! an outside step or a step that spans transactions ([`Store::advance_flow_runs`]); from there, or when
+//! the batch rolled back because a step failed, each run goes on one step per transaction until it
+//! finishes, waits, or its claim is lost. It wakes on every commit
 //! of this process (a record write that inserted a run) and polls at [`FlowConfig::poll_interval`] for
 //! the rest: retries coming due, runs of other nodes' writes, leases of crashed workers expiring. Times
 //! come from the store's clock, so tests move time instead of waiting.
@@ -47,6 +50,9 @@ pub struct FlowConfig {
     pub workers: usize,
     /// Runs a worker claims at once.
     pub batch: u32,
+    /// Whether a worker advances the runs it claimed together, in one transaction, each run's internal
+    /// steps chained ([`Store::advance_flow_runs`]); `false`: one step of one run per transaction.
+    pub chain: bool,
     /// How often an idle worker looks for due runs without being woken.
     pub poll_interval: Duration,
 }
@@ -56,6 +62,7 @@ impl Default for FlowConfig {
         FlowConfig {
             workers: 1,
             batch: 16,
+            chain: true,
             poll_interval: Duration::from_secs(1),
         }
     }
@@ -120,8 +127,24 @@ pub async fn round(
     if claims.is_empty() {
         return Ok(false);
     }
+    // Together first; when that rolled back (a step failed, a statement erred), one run at a time.
+    let together = if config.chain {
+        match store.advance_flow_runs(&claims).await {
+            Ok(advances) => advances,
+            Err(error) => {
+                tracing::warn!(worker = %owner, %error, "a batch of flow steps failed to commit");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut together = together.map(Vec::into_iter);
     for claim in claims {
-        let mut advanced = store.advance_flow_run(&claim).await;
+        let mut advanced = match together.as_mut().and_then(Iterator::next) {
+            Some(advance) => Ok(advance),
+            None => store.advance_flow_run(&claim).await,
+        };
         loop {
             match advanced {
                 Ok(Advance::Continue) => advanced = store.advance_flow_run(&claim).await,

@@ -92,6 +92,9 @@ pub(crate) type SchemaKey = (OrgId, String, String);
 /// A compiled process version's cache key: the organization, the process and the version.
 pub(crate) type ProcessKey = (OrgId, ProcessId, i32);
 
+/// A published flow version's cache key: the organization, the flow and the version.
+pub(crate) type FlowKey = (OrgId, tenon_model::FlowId, i32);
+
 /// What a node's caches have done, for tests and diagnostics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheStats {
@@ -112,6 +115,9 @@ pub(crate) struct Caches {
     /// Published process versions compiled against their table (a version never changes; its table
     /// may, so these go with the schemas).
     pub(crate) processes: GenerationCache<ProcessKey, Arc<CompiledProcess>>,
+    /// Published flow versions as compiled when published (a version row never changes; a deleted
+    /// flow's runs go with it, so nothing asks for its versions after).
+    pub(crate) flows: GenerationCache<FlowKey, Arc<tenon_flows::compile::CompiledFlow>>,
     /// Members as DingTalk's answers name them, each with the `directory` epoch it was read at: served
     /// only to a read that has just read the same epoch (see the module's documentation), whatever the
     /// poll says.
@@ -142,6 +148,7 @@ impl Caches {
             auth: GenerationCache::new(CREDENTIALS_MAX),
             schemas: GenerationCache::new(SCHEMAS_MAX),
             processes: GenerationCache::new(SCHEMAS_MAX),
+            flows: GenerationCache::new(SCHEMAS_MAX),
             people: GenerationCache::new(PEOPLE_MAX),
             permissions: GenerationCache::new(ACCESS_MAX),
             subjects: GenerationCache::new(ACCESS_MAX),
@@ -187,6 +194,7 @@ impl Caches {
     fn invalidate_schemas(&self) {
         self.schemas.invalidate();
         self.processes.invalidate();
+        self.flows.invalidate();
         // An app deleted takes its permissions with it.
         self.permissions.invalidate();
         self.resolved.invalidate();

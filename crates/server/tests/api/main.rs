@@ -49,6 +49,7 @@ mod events;
 mod exchange;
 mod field_check;
 mod flow_approvals;
+mod flow_batches;
 mod flow_calls;
 mod flow_http;
 mod flow_links;

@@ -430,7 +430,7 @@ impl Tenant<'_> {
             return Ok(Advance::Lost);
         }
         let compiled = self
-            .flow_version(&mut conn, run.flow_id, run.version)
+            .committed_flow_version(&mut conn, run.flow_id, run.version)
             .await?;
         let step = compiled
             .step(&call.step)

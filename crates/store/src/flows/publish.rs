@@ -2,6 +2,8 @@
 //! leaves them (`tenon_flows::compile`, every problem with its path `flows[i]…`), then created or, when
 //! its definition changed, given version n+1. Runs keep the version they started with.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use tenon_flows::{CompiledFlow, Flow};
@@ -144,7 +146,7 @@ impl Tenant<'_> {
         conn: &mut Conn<'_>,
         flow: FlowId,
         version: i32,
-    ) -> Result<CompiledFlow> {
+    ) -> Result<Arc<CompiledFlow>> {
         let (compiled,): (sqlx::types::Json<Value>,) = conn
             .fetch_optional(
                 Sql::new(
@@ -157,7 +159,29 @@ impl Tenant<'_> {
             .await?
             .ok_or_else(|| StoreError::not_found("flow version"))?;
         serde_json::from_value(compiled.0)
+            .map(Arc::new)
             .map_err(|error| StoreError::Corrupt(format!("flow {flow} version {version}: {error}")))
+    }
+
+    /// [`Tenant::flow_version`] of a version known to be committed (a claimed run's, a callee's read by
+    /// a worker's step), kept per node: a version row is written once, when published, and never
+    /// changes; a deleted flow's runs go with it. A transaction that publishes must not call it (a
+    /// version it wrote could roll back).
+    pub(crate) async fn committed_flow_version(
+        &self,
+        conn: &mut Conn<'_>,
+        flow: FlowId,
+        version: i32,
+    ) -> Result<Arc<CompiledFlow>> {
+        let caches = &self.store.caches;
+        let key = (self.org_id, flow, version);
+        if let Some(compiled) = caches.flows.get(&key) {
+            return Ok(compiled);
+        }
+        let generation = caches.flows.generation();
+        let compiled = self.flow_version(conn, flow, version).await?;
+        caches.flows.insert(key, compiled.clone(), generation);
+        Ok(compiled)
     }
 
     /// Publishes the flows of a definition file of `app` (after its tables were applied, in the same

@@ -11,6 +11,7 @@
 //! appends `flow.run.failed`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::Duration;
 use serde_json::{Value, json};
@@ -46,10 +47,63 @@ pub enum Advance {
     Outside(Box<super::OutsideCall>),
 }
 
+/// Steps of one run a batch chains in its transaction before the run goes on one step per transaction.
+const CHAINED_STEPS: usize = 16;
+
+/// What one step did inside its caller's transaction.
+enum Stepped {
+    /// Commit, then report `advance`; `chain`: the next step of the run may go on in the same transaction
+    /// (the step was an internal one that finished within it).
+    Done { advance: Advance, chain: bool },
+    /// The step failed: roll back (nothing of it is kept), then journal the failure alone.
+    Failed {
+        compiled: Arc<CompiledFlow>,
+        key: String,
+        attempts: i32,
+        failed: StepFailure,
+    },
+}
+
 impl Store {
     /// Advances a claimed run by one step (see the module documentation).
     pub async fn advance_flow_run(&self, claim: &Claim) -> Result<Advance> {
         self.tenant(claim.org_id).advance_run(claim).await
+    }
+
+    /// Advances claimed runs together in one transaction: each run's internal steps one after the other
+    /// (at most [`CHAINED_STEPS`] per run), until it finishes, waits, reaches an outside step, a step that
+    /// spans transactions (`wait`, `for_each`, `call_flow`, `wait_approval`, a notify to phones or
+    /// addresses) or its claim is lost. Every step's writes and journal row still commit together, and
+    /// the batch commits as one: a crash before the commit leaves none of it, after it all of it.
+    ///
+    /// `None` when a step failed or a statement erred: the batch is rolled back, nothing of it written,
+    /// and the caller advances the runs one step per transaction ([`Store::advance_flow_run`]), where the
+    /// failure is journaled alone and the other runs' steps commit by themselves. Otherwise one
+    /// [`Advance`] per claim, in order; [`Advance::Continue`] means the run goes on one step per
+    /// transaction.
+    pub async fn advance_flow_runs(&self, claims: &[Claim]) -> Result<Option<Vec<Advance>>> {
+        let mut tx = self.begin_tx().await?;
+        let mut advances = Vec::with_capacity(claims.len());
+        {
+            let mut conn = tx.conn();
+            for claim in claims {
+                let tenant = self.tenant(claim.org_id);
+                let mut chained = 0;
+                let advance = loop {
+                    match tenant.step_in(&mut conn, claim).await {
+                        Ok(Stepped::Done {
+                            advance: Advance::Continue,
+                            chain: true,
+                        }) if chained + 1 < CHAINED_STEPS => chained += 1,
+                        Ok(Stepped::Done { advance, .. }) => break advance,
+                        Ok(Stepped::Failed { .. }) | Err(_) => return Ok(None),
+                    }
+                };
+                advances.push(advance);
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(advances))
     }
 }
 
@@ -90,12 +144,42 @@ impl Tenant<'_> {
     }
 
     async fn advance_run(&self, claim: &Claim) -> Result<Advance> {
-        let Some((mut tx, run)) = self.fenced_run(claim).await? else {
-            return Ok(Advance::Lost);
-        };
-        let mut conn = tx.conn();
+        let mut tx = self.store.begin_tx().await?;
+        let stepped = self.step_in(&mut tx.conn(), claim).await?;
+        match stepped {
+            Stepped::Done { advance, .. } => {
+                tx.commit().await?;
+                Ok(advance)
+            }
+            Stepped::Failed {
+                compiled,
+                key,
+                attempts,
+                failed,
+            } => {
+                // Nothing of the step is kept: roll back, then journal the failure alone.
+                drop(tx);
+                self.step_failed(claim, &compiled, &key, attempts, failed)
+                    .await
+            }
+        }
+    }
+
+    /// One step of a claimed run in the caller's transaction: the claim's lease renewed (the fence), the
+    /// run loaded, the step done and journaled. Commits nothing; a lost claim writes nothing.
+    async fn step_in(&self, conn: &mut Conn<'_>, claim: &Claim) -> Result<Stepped> {
+        if !self.fence(conn, claim).await? {
+            return Ok(Stepped::Done {
+                advance: Advance::Lost,
+                chain: false,
+            });
+        }
+        let run = self
+            .load_run(conn, claim.run_id)
+            .await?
+            .ok_or_else(|| StoreError::not_found("flow run"))?;
         let compiled = self
-            .flow_version(&mut conn, run.flow_id, run.version)
+            .committed_flow_version(conn, run.flow_id, run.version)
             .await?;
         let mut journal: HashMap<String, Journaled> = run
             .steps
@@ -110,9 +194,11 @@ impl Tenant<'_> {
                 )
             })
             .collect();
+        // Whether the next step may follow in this transaction: after a skip or an internal step done.
+        let mut chain = false;
         let advance = match state::next(&compiled.plan(), &journal) {
             Next::Done => {
-                self.end_run(&mut conn, &run, RunStatus::Succeeded, None)
+                self.end_run(conn, &run, RunStatus::Succeeded, None)
                     .await?;
                 Advance::Finished(RunStatus::Succeeded)
             }
@@ -123,7 +209,7 @@ impl Tenant<'_> {
                     .find(|entry| entry.key == key)
                     .and_then(|entry| entry.error.clone());
                 self.end_run(
-                    &mut conn,
+                    conn,
                     &run,
                     RunStatus::Failed,
                     Some(json!({"step": key, "error": error})),
@@ -132,14 +218,14 @@ impl Tenant<'_> {
                 Advance::Finished(RunStatus::Failed)
             }
             Next::Blocked(_) => {
-                self.park(&mut conn, &run, Duration::days(1)).await?;
+                self.park(conn, &run, Duration::days(1)).await?;
                 Advance::Waiting
             }
             Next::Skip(key) => {
                 let position = position(&compiled, &key);
                 let step_type = compiled.step(&key).map_or("if", |s| s.action.type_name());
                 self.journal(
-                    &mut conn,
+                    conn,
                     run.id,
                     &key,
                     position,
@@ -152,6 +238,7 @@ impl Tenant<'_> {
                     None,
                 )
                 .await?;
+                chain = true;
                 Advance::Continue
             }
             Next::Execute(key) => {
@@ -173,49 +260,55 @@ impl Tenant<'_> {
                 | Action::Sql(_) = &compiled.steps[index].action
                 {
                     let entry = run.steps.iter().find(|entry| entry.key == key);
-                    return match self
-                        .outside_step(&mut conn, &run, &compiled, index, entry, attempts)
-                        .await
-                    {
-                        Ok(advance) => {
-                            tx.commit().await?;
-                            Ok(advance)
-                        }
-                        Err(failed) => {
-                            drop(tx);
-                            self.step_failed(claim, &compiled, &key, attempts, failed)
-                                .await
-                        }
-                    };
+                    return Ok(
+                        match self
+                            .outside_step(conn, &run, &compiled, index, entry, attempts)
+                            .await
+                        {
+                            Ok(advance) => Stepped::Done {
+                                advance,
+                                chain: false,
+                            },
+                            Err(failed) => Stepped::Failed {
+                                compiled: compiled.clone(),
+                                key,
+                                attempts,
+                                failed,
+                            },
+                        },
+                    );
                 }
+                let mut plain = false;
                 let result = match &compiled.steps[index].action {
-                    Action::Wait { .. } => self.wait_step(&mut conn, &run, &compiled, index).await,
+                    Action::Wait { .. } => self.wait_step(conn, &run, &compiled, index).await,
                     Action::ForEach { .. } => {
-                        self.for_each_step(&mut conn, &run, &compiled, index).await
+                        self.for_each_step(conn, &run, &compiled, index).await
                     }
                     Action::Notify { phones, emails, .. }
                         if phones.is_some() || emails.is_some() =>
                     {
-                        self.notify_step(&mut conn, &run, &compiled, index).await
+                        self.notify_step(conn, &run, &compiled, index).await
                     }
                     Action::CallFlow { .. } => {
-                        self.call_step(&mut conn, &run, &compiled, index).await
+                        self.call_step(conn, &run, &compiled, index).await
                     }
                     Action::WaitApproval { .. } => {
-                        self.wait_approval_step(&mut conn, &run, &compiled, index)
+                        self.wait_approval_step(conn, &run, &compiled, index)
                             .await
                     }
-                    _ => self
-                        .execute(&mut conn, &run, &compiled, index)
-                        .await
-                        .map(Progress::Done),
+                    _ => {
+                        plain = true;
+                        self.execute(conn, &run, &compiled, index)
+                            .await
+                            .map(Progress::Done)
+                    }
                 };
                 let step_type = compiled.steps[index].action.type_name();
                 let at = position(&compiled, &key);
                 match result {
                     Ok(Progress::Done(outcome)) => {
                         self.journal(
-                            &mut conn,
+                            conn,
                             run.id,
                             &key,
                             at,
@@ -238,10 +331,11 @@ impl Tenant<'_> {
                             },
                         );
                         if matches!(state::next(&compiled.plan(), &journal), Next::Done) {
-                            self.end_run(&mut conn, &run, RunStatus::Succeeded, None)
+                            self.end_run(conn, &run, RunStatus::Succeeded, None)
                                 .await?;
                             Advance::Finished(RunStatus::Succeeded)
                         } else {
+                            chain = plain;
                             Advance::Continue
                         }
                     }
@@ -251,7 +345,7 @@ impl Tenant<'_> {
                         until,
                     }) => {
                         self.journal(
-                            &mut conn,
+                            conn,
                             run.id,
                             &key,
                             at,
@@ -267,7 +361,7 @@ impl Tenant<'_> {
                         match until {
                             Some(until) => {
                                 let now = self.store.now();
-                                self.park(&mut conn, &run, until - now).await?;
+                                self.park(conn, &run, until - now).await?;
                                 Advance::Waiting
                             }
                             None => Advance::Continue,
@@ -275,7 +369,7 @@ impl Tenant<'_> {
                     }
                     Ok(Progress::Outside { input, call }) => {
                         self.journal(
-                            &mut conn,
+                            conn,
                             run.id,
                             &key,
                             at,
@@ -295,17 +389,17 @@ impl Tenant<'_> {
                     }
                     Ok(Progress::Parked) => Advance::Waiting,
                     Err(failed) => {
-                        // Nothing of the step is kept: roll back, then journal the failure alone.
-                        drop(tx);
-                        return self
-                            .step_failed(claim, &compiled, &key, attempts, failed)
-                            .await;
+                        return Ok(Stepped::Failed {
+                            compiled: compiled.clone(),
+                            key,
+                            attempts,
+                            failed,
+                        });
                     }
                 }
             }
         };
-        tx.commit().await?;
-        Ok(advance)
+        Ok(Stepped::Done { advance, chain })
     }
 
     /// Journals a failed attempt in its own transaction (still fenced).

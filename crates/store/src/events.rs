@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use tenon_model::{Action, Event, EventId, OrgId, Page, PageRequest, TargetKind};
+use tenon_model::{Action, Event, EventId, OrgId, Page, PageRequest, TableId, TargetKind};
 use uuid::Uuid;
 
 use crate::exec::{Arg, Conn, Sql};
@@ -72,7 +72,13 @@ pub(crate) async fn append_for_changes(
                     match apps_of_tables.get(&key) {
                         Some(app) => *app,
                         None => {
-                            let app = app_of_table(conn, tenant.org_id, *table).await?;
+                            let kept = tenant
+                                .kept_app_of_table(conn, TableId::from_uuid(*table))
+                                .map(|app| *app.as_uuid());
+                            let app = match kept {
+                                Some(app) => Some(app),
+                                None => app_of_table(conn, tenant.org_id, *table).await?,
+                            };
                             apps_of_tables.insert(key, app);
                             app
                         }

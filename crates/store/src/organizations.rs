@@ -6,7 +6,7 @@ use tenon_model::{
 };
 
 use crate::audit::{self, Change};
-use crate::exec::Sql;
+use crate::exec::{Conn, Sql};
 use crate::rows::{OrganizationRow, organization_columns};
 use crate::{Result, Store, StoreError, Tenant, WriteContext};
 
@@ -148,6 +148,36 @@ impl Tenant<'_> {
         caches
             .organizations
             .insert(self.org_id, organization.clone(), generation);
+        Ok(organization)
+    }
+
+    /// [`Tenant::organization`] through a transaction's connection: from and into this node's cache,
+    /// unless the transaction changed an organization or a member itself (then read, and not kept).
+    pub(crate) async fn organization_in(&self, conn: &mut Conn<'_>) -> Result<Organization> {
+        let caches = &self.store.caches;
+        let cacheable = !conn.marked(crate::cache::AUTH | crate::cache::ACCESS);
+        if cacheable
+            && caches.fresh()
+            && let Some(organization) = caches.organizations.get(&self.org_id)
+        {
+            return Ok(organization);
+        }
+        let generation = caches.organizations.generation();
+        let sql = Sql::new(concat!(
+            "SELECT ",
+            organization_columns!(),
+            " FROM organizations WHERE id = $1"
+        ))
+        .bind(self.org_id);
+        let row: Option<OrganizationRow> = conn.fetch_optional(sql).await?;
+        let organization = row
+            .ok_or_else(|| StoreError::not_found("organization"))?
+            .into_model()?;
+        if cacheable {
+            caches
+                .organizations
+                .insert(self.org_id, organization.clone(), generation);
+        }
         Ok(organization)
     }
 

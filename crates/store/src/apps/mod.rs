@@ -426,6 +426,43 @@ impl Tenant<'_> {
         Ok(schema)
     }
 
+    /// [`Tenant::table_schema_by_id`] in a transaction: from this node's cache when it has it, unless
+    /// the transaction changed a schema itself (then read, and not kept).
+    pub(crate) async fn kept_schema_by_id(
+        &self,
+        conn: &mut Conn<'_>,
+        table: TableId,
+    ) -> Result<TableSchema> {
+        let caches = &self.store.caches;
+        let key = (self.org_id, String::new(), table.to_string());
+        let cacheable = !conn.marked(crate::cache::SCHEMA);
+        if cacheable
+            && caches.fresh()
+            && let Some(schema) = caches.schemas.get(&key)
+        {
+            return Ok(schema);
+        }
+        let generation = caches.schemas.generation();
+        let schema = self.schema_by_id(conn, table).await?;
+        if cacheable {
+            caches.schemas.insert(key, schema.clone(), generation);
+        }
+        Ok(schema)
+    }
+
+    /// The app of `table` if this node's cache holds the table's schema (kept by id) and the transaction
+    /// changed no schema; `None` tells the caller to read it.
+    pub(crate) fn kept_app_of_table(&self, conn: &Conn<'_>, table: TableId) -> Option<AppId> {
+        let caches = &self.store.caches;
+        if conn.marked(crate::cache::SCHEMA) || !caches.fresh() {
+            return None;
+        }
+        caches
+            .schemas
+            .get(&(self.org_id, String::new(), table.to_string()))
+            .map(|schema| schema.app.id)
+    }
+
     pub(crate) async fn schema_by_id(
         &self,
         conn: &mut Conn<'_>,

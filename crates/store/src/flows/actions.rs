@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::steps::flow_context;
 use super::{FIND_SCAN_MAX, FlowRun};
-use crate::exec::{Conn, Sql, quote};
+use crate::exec::{Conn, quote};
 use crate::records::RecordUpdate;
 use crate::sql::SqlText;
 use crate::{Result, StoreError, Tenant};
@@ -501,7 +501,7 @@ impl Tenant<'_> {
         ids.dedup();
         let mut loaded = Vec::with_capacity(ids.len());
         for id in ids {
-            match self.schema_by_id(conn, id).await {
+            match self.kept_schema_by_id(conn, id).await {
                 Ok(schema) => loaded.push(schema),
                 Err(StoreError::NotFound { .. }) => {}
                 Err(other) => return Err(other),
@@ -511,12 +511,7 @@ impl Tenant<'_> {
     }
 
     pub(super) async fn zone(&self, conn: &mut Conn<'_>) -> Result<TimeZone> {
-        let (zone,): (String,) = conn
-            .fetch_one(
-                Sql::new("SELECT time_zone FROM organizations WHERE id = $1").bind(self.org_id),
-            )
-            .await?;
-        TimeZone::parse(&zone).map_err(|_| StoreError::Corrupt(format!("time zone {zone}")))
+        self.zone_in(conn).await
     }
 
     /// Field values (flow values by key) through the records API's own parsing: the same refusals.

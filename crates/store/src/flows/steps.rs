@@ -198,8 +198,7 @@ impl Tenant<'_> {
         let mut chain = false;
         let advance = match state::next(&compiled.plan(), &journal) {
             Next::Done => {
-                self.end_run(conn, &run, RunStatus::Succeeded, None)
-                    .await?;
+                self.end_run(conn, &run, RunStatus::Succeeded, None).await?;
                 Advance::Finished(RunStatus::Succeeded)
             }
             Next::Failed(key) => {
@@ -289,12 +288,9 @@ impl Tenant<'_> {
                     {
                         self.notify_step(conn, &run, &compiled, index).await
                     }
-                    Action::CallFlow { .. } => {
-                        self.call_step(conn, &run, &compiled, index).await
-                    }
+                    Action::CallFlow { .. } => self.call_step(conn, &run, &compiled, index).await,
                     Action::WaitApproval { .. } => {
-                        self.wait_approval_step(conn, &run, &compiled, index)
-                            .await
+                        self.wait_approval_step(conn, &run, &compiled, index).await
                     }
                     _ => {
                         plain = true;
@@ -331,8 +327,7 @@ impl Tenant<'_> {
                             },
                         );
                         if matches!(state::next(&compiled.plan(), &journal), Next::Done) {
-                            self.end_run(conn, &run, RunStatus::Succeeded, None)
-                                .await?;
+                            self.end_run(conn, &run, RunStatus::Succeeded, None).await?;
                             Advance::Finished(RunStatus::Succeeded)
                         } else {
                             chain = plain;

@@ -344,7 +344,7 @@ impl Tenant<'_> {
         let rule: RecordRule = serde_json::from_value(row.compiled.0.clone())
             .map_err(|error| StoreError::Corrupt(format!("voucher rule {rule_key}: {error}")))?;
         let schema = self
-            .schema_by_id(conn, TableId::from_uuid(row.table_id))
+            .kept_schema_by_id(conn, TableId::from_uuid(row.table_id))
             .await?;
         let book = self
             .find_book_locked(
@@ -459,7 +459,14 @@ impl Tenant<'_> {
         let draft = rule.voucher(&chart, &mut eval).map_err(refused)?;
         match previous {
             None => {
-                let voucher = self.insert_one(conn, ctx, &book, draft, state).await?;
+                let voucher = self
+                    .insert_vouchers_charted(conn, ctx, &book, &chart, vec![(draft, None)], state)
+                    .await?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| {
+                        StoreError::Corrupt("a voucher was written but not returned".to_owned())
+                    })?;
                 self.write_rule_link(conn, &link_row, voucher.id, link.is_some())
                     .await?;
                 Ok(outcome("created", Some(voucher), None))

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::query::SqlText;
 use super::{cells, column};
 use crate::apps::ddl;
-use crate::exec::{Arg, Backend, Conn, Sql, quote};
+use crate::exec::{Arg, Backend, Conn, quote};
 use crate::{Result, StoreError, Tenant};
 
 /// Most rounds of propagation through links before a write is refused (a longer chain means a cycle).
@@ -65,14 +65,14 @@ impl Schemas {
 impl Tenant<'_> {
     /// The formula context: the store's clock and the organization's time zone.
     pub(crate) async fn eval_context(&self, conn: &mut Conn<'_>) -> Result<EvalContext> {
-        let (zone,): (String,) = conn
-            .fetch_one(
-                Sql::new("SELECT time_zone FROM organizations WHERE id = $1").bind(self.org_id),
-            )
-            .await?;
-        let zone = tenon_model::TimeZone::parse(&zone)
-            .map_err(|_| crate::rows::corrupt("organization time zone", &zone))?;
+        let zone = self.zone_in(conn).await?;
         Ok(EvalContext::new(self.store.now(), zone.tz()))
+    }
+
+    /// The organization's time zone in a transaction ([`Tenant::organization_in`]: from this node's cache
+    /// when it can).
+    pub(crate) async fn zone_in(&self, conn: &mut Conn<'_>) -> Result<tenon_model::TimeZone> {
+        Ok(self.organization_in(conn).await?.time_zone)
     }
 
     pub(crate) async fn schema_of(
@@ -84,7 +84,7 @@ impl Tenant<'_> {
         if let Some(schema) = schemas.tables.get(&table) {
             return Ok(schema.clone());
         }
-        let schema = self.schema_by_id(conn, table).await?;
+        let schema = self.kept_schema_by_id(conn, table).await?;
         schemas.tables.insert(table, schema.clone());
         Ok(schema)
     }

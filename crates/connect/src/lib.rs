@@ -1,10 +1,10 @@
 //! Flow workers (issue #18): the loop each of them runs inside `tenon serve --flow-workers N`.
 //!
-//! A worker claims due runs (a lease fenced by an epoch; see `tenon_store::flows`), then advances them
-//! together in one transaction, each run's internal steps chained, until each finishes, waits, reaches
-//! an outside step or a step that spans transactions ([`Store::advance_flow_runs`]); from there, or when
-//! the batch rolled back because a step failed, each run goes on one step per transaction until it
-//! finishes, waits, or its claim is lost. It wakes on every commit
+//! A worker claims due runs (a lease fenced by an epoch; see `tenon_store::flows`), then advances each
+//! run's internal steps chained in one transaction (on SQLite the claimed runs share it) until it
+//! finishes, waits, reaches an outside step or a step that spans transactions
+//! ([`Store::advance_flow_runs`]); from there, or when that transaction rolled back because a step
+//! failed, the run goes on one step per transaction until it finishes, waits, or its claim is lost. It wakes on every commit
 //! of this process (a record write that inserted a run) and polls at [`FlowConfig::poll_interval`] for
 //! the rest: retries coming due, runs of other nodes' writes, leases of crashed workers expiring. Times
 //! come from the store's clock, so tests move time instead of waiting.
@@ -50,8 +50,9 @@ pub struct FlowConfig {
     pub workers: usize,
     /// Runs a worker claims at once.
     pub batch: u32,
-    /// Whether a worker advances the runs it claimed together, in one transaction, each run's internal
-    /// steps chained ([`Store::advance_flow_runs`]); `false`: one step of one run per transaction.
+    /// Whether a worker advances the runs it claimed with each run's internal steps chained in one
+    /// transaction (on SQLite the claimed runs share it; [`Store::advance_flow_runs`]); `false`: one
+    /// step of one run per transaction.
     pub chain: bool,
     /// How often an idle worker looks for due runs without being woken.
     pub poll_interval: Duration,
@@ -127,21 +128,22 @@ pub async fn round(
     if claims.is_empty() {
         return Ok(false);
     }
-    // Together first; when that rolled back (a step failed, a statement erred), one run at a time.
-    let together = if config.chain {
+    // Chained first; a run whose transaction rolled back (a step failed, a statement erred) goes on one
+    // step per transaction.
+    let chained = if config.chain {
         match store.advance_flow_runs(&claims).await {
             Ok(advances) => advances,
             Err(error) => {
                 tracing::warn!(worker = %owner, %error, "a batch of flow steps failed to commit");
-                None
+                Vec::new()
             }
         }
     } else {
-        None
+        Vec::new()
     };
-    let mut together = together.map(Vec::into_iter);
+    let mut chained = chained.into_iter();
     for claim in claims {
-        let mut advanced = match together.as_mut().and_then(Iterator::next) {
+        let mut advanced = match chained.next().flatten() {
             Some(advance) => Ok(advance),
             None => store.advance_flow_run(&claim).await,
         };

@@ -70,18 +70,42 @@ impl Store {
         self.tenant(claim.org_id).advance_run(claim).await
     }
 
-    /// Advances claimed runs together in one transaction: each run's internal steps one after the other
-    /// (at most [`CHAINED_STEPS`] per run), until it finishes, waits, reaches an outside step, a step that
-    /// spans transactions (`wait`, `for_each`, `call_flow`, `wait_approval`, a notify to phones or
-    /// addresses) or its claim is lost. Every step's writes and journal row still commit together, and
-    /// the batch commits as one: a crash before the commit leaves none of it, after it all of it.
+    /// Advances claimed runs with their internal steps chained: each run's steps one after the other (at
+    /// most [`CHAINED_STEPS`] per run) in one transaction, until it finishes, waits, reaches an outside
+    /// step, a step that spans transactions (`wait`, `for_each`, `call_flow`, `wait_approval`, a notify to
+    /// phones or addresses) or its claim is lost. Every step's writes and journal row still commit
+    /// together.
     ///
-    /// `None` when a step failed or a statement erred: the batch is rolled back, nothing of it written,
-    /// and the caller advances the runs one step per transaction ([`Store::advance_flow_run`]), where the
-    /// failure is journaled alone and the other runs' steps commit by themselves. Otherwise one
-    /// [`Advance`] per claim, in order; [`Advance::Continue`] means the run goes on one step per
-    /// transaction.
-    pub async fn advance_flow_runs(&self, claims: &[Claim]) -> Result<Option<Vec<Advance>>> {
+    /// On SQLite, whose single writer serializes every write anyway, all the claimed runs share one
+    /// transaction (one commit for the batch). On PostgreSQL each run has its own: a transaction holds
+    /// its organization's event counter from its first event to its commit, and a long one would keep
+    /// every other writer of the organization waiting.
+    ///
+    /// One answer per claim, in order: `None` when the claim's transaction was rolled back because a step
+    /// failed or a statement erred (on SQLite: every claim of the batch), nothing of it written — the
+    /// caller advances that run one step per transaction ([`Store::advance_flow_run`]), where the
+    /// failure is journaled alone. [`Advance::Continue`] means the run goes on one step per transaction.
+    pub async fn advance_flow_runs(&self, claims: &[Claim]) -> Result<Vec<Option<Advance>>> {
+        if self.backend() == crate::Backend::Postgres {
+            let mut advances = Vec::with_capacity(claims.len());
+            for claim in claims {
+                let advance = self
+                    .advance_together(std::slice::from_ref(claim))
+                    .await?
+                    .and_then(|mut one| one.pop());
+                advances.push(advance);
+            }
+            return Ok(advances);
+        }
+        Ok(match self.advance_together(claims).await? {
+            Some(advances) => advances.into_iter().map(Some).collect(),
+            None => vec![None; claims.len()],
+        })
+    }
+
+    /// Advances `claims` in one transaction (see [`Store::advance_flow_runs`]); `None` when it was rolled
+    /// back.
+    async fn advance_together(&self, claims: &[Claim]) -> Result<Option<Vec<Advance>>> {
         let mut tx = self.begin_tx().await?;
         let mut advances = Vec::with_capacity(claims.len());
         {

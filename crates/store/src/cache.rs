@@ -63,6 +63,8 @@ pub(crate) const SCHEMA: u8 = 2;
 /// Mark: what app permissions read changed (an app's permissions document, a member's departments or
 /// custom roles, the department tree).
 pub(crate) const ACCESS: u8 = 4;
+/// Mark: a ledger book gained accounts (its chart changed).
+pub(crate) const CHART: u8 = 8;
 
 /// How often a node reads `cache_epochs`: the bound on how long another node's change goes unseen.
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(250);
@@ -118,6 +120,10 @@ pub(crate) struct Caches {
     /// Published flow versions as compiled when published (a version row never changes; a deleted
     /// flow's runs go with it, so nothing asks for its versions after).
     pub(crate) flows: GenerationCache<FlowKey, Arc<tenon_flows::compile::CompiledFlow>>,
+    /// Ledger books' charts of accounts. Accounts are only ever added, never changed or removed but with
+    /// their book, so a kept chart is served while the book holds as many accounts as it does (one
+    /// `COUNT`); adding accounts also marks [`CHART`].
+    pub(crate) charts: GenerationCache<(OrgId, tenon_model::BookId), Arc<tenon_ledger::Chart>>,
     /// Members as DingTalk's answers name them, each with the `directory` epoch it was read at: served
     /// only to a read that has just read the same epoch (see the module's documentation), whatever the
     /// poll says.
@@ -149,6 +155,7 @@ impl Caches {
             schemas: GenerationCache::new(SCHEMAS_MAX),
             processes: GenerationCache::new(SCHEMAS_MAX),
             flows: GenerationCache::new(SCHEMAS_MAX),
+            charts: GenerationCache::new(SCHEMAS_MAX),
             people: GenerationCache::new(PEOPLE_MAX),
             permissions: GenerationCache::new(ACCESS_MAX),
             subjects: GenerationCache::new(ACCESS_MAX),
@@ -226,6 +233,9 @@ impl Caches {
         }
         if marks & ACCESS != 0 {
             self.invalidate_access();
+        }
+        if marks & CHART != 0 {
+            self.charts.invalidate();
         }
     }
 }

@@ -263,3 +263,81 @@ api_tests! {
         app
     }
 }
+
+/// Two nodes on one database: a node keeps each book's chart, and serves it while the book holds as many
+/// accounts. An account added through the other node is seen by the next voucher on this one (the count
+/// differs), not refused as unknown.
+async fn a_node_sees_an_account_another_node_added(backend: tenon_store::testing::TestBackend) {
+    let database = tenon_store::testing::TestDatabase::create(backend).await;
+    let config = tenon_server::ServerConfig {
+        secure_cookies: false,
+        ..tenon_server::ServerConfig::default()
+    };
+    let node_a = crate::TestApp::spawn(&database, config.clone()).await;
+    let node_b = crate::TestApp::spawn(&database, config).await;
+    let token = &node_a.admin_token;
+    node_a
+        .post(
+            "/api/v1/ledger/books",
+            token,
+            json!({"name": "主账套", "template": "cas", "base_currency": "CNY"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let voucher = |account: &str| {
+        json!({"date": "2026-10-08", "word": "记", "lines": [
+            {"summary": "x", "account": account, "debit": "5.00", "credit": "0"},
+            {"summary": "x", "account": "6001", "debit": "0", "credit": "5.00"}]})
+    };
+    // Node A reads (and keeps) the chart.
+    node_a
+        .post(
+            "/api/v1/ledger/books/主账套/vouchers",
+            token,
+            voucher("1001"),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    // Node B adds a bank sub-account; node A has not heard of it.
+    node_b
+        .post(
+            "/api/v1/ledger/books/主账套/accounts",
+            token,
+            json!({"code": "100201", "name": "工行", "kind": "asset", "direction": "debit"}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    node_a
+        .post(
+            "/api/v1/ledger/books/主账套/vouchers",
+            token,
+            voucher("100201"),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    // Its parent now has a sub-account, so a line on the parent is refused on node A too.
+    node_a
+        .post(
+            "/api/v1/ledger/books/主账套/vouchers",
+            token,
+            voucher("1002"),
+        )
+        .await
+        .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    node_b.stop().await;
+    node_a.stop().await;
+    database.cleanup().await;
+}
+
+mod a_node_sees_an_account_another_node_added {
+    use tenon_store::testing::TestBackend;
+
+    #[tokio::test]
+    async fn sqlite() {
+        super::a_node_sees_an_account_another_node_added(TestBackend::Sqlite).await;
+    }
+    #[tokio::test]
+    async fn postgres() {
+        super::a_node_sees_an_account_another_node_added(TestBackend::Postgres).await;
+    }
+}

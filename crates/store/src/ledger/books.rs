@@ -284,6 +284,9 @@ impl Tenant<'_> {
             .bind(account.grouping_code.as_str()),
         )
         .await?;
+        if !conn.mark(crate::cache::CHART) {
+            self.store.caches.invalidate(crate::cache::CHART);
+        }
         Ok(())
     }
 
@@ -552,9 +555,39 @@ impl Tenant<'_> {
         rows.into_iter().map(AccountRow::into_account).collect()
     }
 
+    /// The book's chart: from this node's cache while the book holds as many accounts as the kept chart
+    /// (accounts are only ever added, by [`Tenant::insert_account`]), unless this transaction added
+    /// some itself.
     pub(crate) async fn load_chart(&self, conn: &mut Conn<'_>, book_id: BookId) -> Result<Chart> {
-        Chart::from_accounts(self.load_accounts(conn, book_id).await?)
-            .map_err(|invalid| StoreError::Corrupt(invalid.to_string()))
+        let caches = &self.store.caches;
+        let key = (self.org_id, book_id);
+        let cacheable = !conn.marked(crate::cache::CHART);
+        let generation = caches.charts.generation();
+        if cacheable {
+            let (count,): (i64,) = conn
+                .fetch_one(
+                    Sql::new(
+                        "SELECT COUNT(*) FROM ledger_accounts WHERE organization_id = $1 AND book_id = $2",
+                    )
+                    .bind(self.org_id)
+                    .bind(book_id),
+                )
+                .await?;
+            if let Some(chart) = caches
+                .charts
+                .get_if(&key, |chart| i64::try_from(chart.len()).ok() == Some(count))
+            {
+                return Ok((*chart).clone());
+            }
+        }
+        let chart = Chart::from_accounts(self.load_accounts(conn, book_id).await?)
+            .map_err(|invalid| StoreError::Corrupt(invalid.to_string()))?;
+        if cacheable {
+            caches
+                .charts
+                .insert(key, std::sync::Arc::new(chart.clone()), generation);
+        }
+        Ok(chart)
     }
 
     /// Adds a sub-account (or a first-level account). A parent already used by lines cannot get sub-accounts.

@@ -163,16 +163,7 @@ impl Tenant<'_> {
             return Ok(organization);
         }
         let generation = caches.organizations.generation();
-        let sql = Sql::new(concat!(
-            "SELECT ",
-            organization_columns!(),
-            " FROM organizations WHERE id = $1"
-        ))
-        .bind(self.org_id);
-        let row: Option<OrganizationRow> = conn.fetch_optional(sql).await?;
-        let organization = row
-            .ok_or_else(|| StoreError::not_found("organization"))?
-            .into_model()?;
+        let organization = self.read_organization(conn).await?;
         if cacheable {
             caches
                 .organizations
@@ -183,13 +174,17 @@ impl Tenant<'_> {
 
     async fn load_organization(&self) -> Result<Organization> {
         let mut pooled = self.store.pools.read().await?;
+        self.read_organization(&mut pooled.conn()).await
+    }
+
+    async fn read_organization(&self, conn: &mut Conn<'_>) -> Result<Organization> {
         let sql = Sql::new(concat!(
             "SELECT ",
             organization_columns!(),
             " FROM organizations WHERE id = $1"
         ))
         .bind(self.org_id);
-        let row: Option<OrganizationRow> = pooled.conn().fetch_optional(sql).await?;
+        let row: Option<OrganizationRow> = conn.fetch_optional(sql).await?;
         row.ok_or_else(|| StoreError::not_found("organization"))?
             .into_model()
     }
@@ -201,16 +196,7 @@ impl Tenant<'_> {
     ) -> Result<Organization> {
         let mut tx = self.store.begin_tx().await?;
         let mut conn = tx.conn();
-        let sql = Sql::new(concat!(
-            "SELECT ",
-            organization_columns!(),
-            " FROM organizations WHERE id = $1"
-        ))
-        .bind(self.org_id);
-        let row: Option<OrganizationRow> = conn.fetch_optional(sql).await?;
-        let before = row
-            .ok_or_else(|| StoreError::not_found("organization"))?
-            .into_model()?;
+        let before = self.read_organization(&mut conn).await?;
         let after = Organization {
             name: patch.name.unwrap_or_else(|| before.name.clone()),
             time_zone: patch.time_zone.unwrap_or(before.time_zone),

@@ -409,21 +409,8 @@ impl Tenant<'_> {
         app: AppId,
         table: TableId,
     ) -> Result<TableSchema> {
-        let caches = &self.store.caches;
         let key = (self.org_id, app.to_string(), table.to_string());
-        let cacheable = !conn.marked(crate::cache::SCHEMA);
-        if cacheable
-            && caches.fresh()
-            && let Some(schema) = caches.schemas.get(&key)
-        {
-            return Ok(schema);
-        }
-        let generation = caches.schemas.generation();
-        let schema = self.schema_by_id(conn, table).await?;
-        if cacheable {
-            caches.schemas.insert(key, schema.clone(), generation);
-        }
-        Ok(schema)
+        self.schema_kept_as(conn, key, table).await
     }
 
     /// [`Tenant::table_schema_by_id`] in a transaction: from this node's cache when it has it, unless
@@ -433,8 +420,19 @@ impl Tenant<'_> {
         conn: &mut Conn<'_>,
         table: TableId,
     ) -> Result<TableSchema> {
-        let caches = &self.store.caches;
+        // No app reference is empty, so this key cannot meet one of `table_schema`'s.
         let key = (self.org_id, String::new(), table.to_string());
+        self.schema_kept_as(conn, key, table).await
+    }
+
+    /// `table`'s schema in a transaction, kept under `key` unless the transaction changed a schema.
+    async fn schema_kept_as(
+        &self,
+        conn: &mut Conn<'_>,
+        key: crate::cache::SchemaKey,
+        table: TableId,
+    ) -> Result<TableSchema> {
+        let caches = &self.store.caches;
         let cacheable = !conn.marked(crate::cache::SCHEMA);
         if cacheable
             && caches.fresh()

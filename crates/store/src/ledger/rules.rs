@@ -459,14 +459,7 @@ impl Tenant<'_> {
         let draft = rule.voucher(&chart, &mut eval).map_err(refused)?;
         match previous {
             None => {
-                let voucher = self
-                    .insert_vouchers_charted(conn, ctx, &book, &chart, vec![(draft, None)], state)
-                    .await?
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| {
-                        StoreError::Corrupt("a voucher was written but not returned".to_owned())
-                    })?;
+                let voucher = self.insert_one(conn, ctx, &book, draft, state).await?;
                 self.write_rule_link(conn, &link_row, voucher.id, link.is_some())
                     .await?;
                 Ok(outcome("created", Some(voucher), None))

@@ -5,9 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use tenon_ledger::voucher::{self, VoucherDraft};
-use tenon_ledger::{
-    AccountCode, Chart, Currency, Dimension, Line, Period, Voucher, VoucherState, Word,
-};
+use tenon_ledger::{AccountCode, Currency, Dimension, Line, Period, Voucher, VoucherState, Word};
 use tenon_model::{Action, DetailCode, Page, PageRequest, TargetKind};
 use tenon_model::{BookId, VoucherId};
 use uuid::Uuid;
@@ -186,24 +184,10 @@ impl Tenant<'_> {
         state: VoucherState,
     ) -> Result<Vec<StoredVoucher>> {
         let chart = self.load_chart(conn, book.id).await?;
-        self.insert_vouchers_charted(conn, ctx, book, &chart, drafts, state)
-            .await
-    }
-
-    /// [`Tenant::insert_vouchers`] with the book's chart the caller has just read in this transaction.
-    pub(crate) async fn insert_vouchers_charted(
-        &self,
-        conn: &mut Conn<'_>,
-        ctx: &WriteContext,
-        book: &Book,
-        chart: &Chart,
-        drafts: Vec<(VoucherDraft, Option<VoucherId>)>,
-        state: VoucherState,
-    ) -> Result<Vec<StoredVoucher>> {
         let many = drafts.len() > 1;
         let mut problems = Vec::new();
         for (index, (draft, _)) in drafts.iter().enumerate() {
-            let mut found = match voucher::check_voucher(&book.settings, chart, draft) {
+            let mut found = match voucher::check_voucher(&book.settings, &chart, draft) {
                 Ok(()) => Vec::new(),
                 Err(invalid) => invalid.0,
             };

@@ -31,9 +31,10 @@ impl SqlText {
         }
     }
 
-    /// Lets PostgreSQL keep the statement prepared on the connection. Only for statements over the
-    /// platform's own tables, whose texts take few shapes: statements over user tables are not kept,
-    /// because a field's type change would invalidate every connection's cached plan.
+    /// Lets PostgreSQL keep the statement prepared on the connection. For statements over the
+    /// platform's own tables, whose texts take few shapes. Statements over user tables are not kept,
+    /// because a field's type change would invalidate every connection's cached plan — except a read
+    /// of one record by id, whose text names its columns' types (`records::storage_tag`).
     #[must_use]
     pub(crate) fn kept(mut self) -> Self {
         self.kept = true;

@@ -242,6 +242,37 @@ api_tests! {
         assert!(app.audit_len().await > 0);
         app
     }
+
+    async fn a_record_read_by_id_after_its_field_changed_type_has_the_new_type(app) {
+        // PostgreSQL keeps the plan of a read by id on every connection that ran it; a field whose type
+        // changes (its column remade under the same name) must not meet a plan of the old type.
+        let table = "/api/v1/apps/stock/tables/items";
+        app.post("/api/v1/apps", &app.admin_token, json!({"name": "库存", "key": "stock"})).await.expect(StatusCode::CREATED);
+        app.post("/api/v1/apps/stock/tables", &app.admin_token, json!({"name": "Items", "key": "items", "fields": [{"name": "Name", "key": "name", "type": "text"}, {"name": "Qty", "key": "qty", "type": "number"}]}))
+            .await
+            .expect(StatusCode::CREATED);
+        let item = app.post(&format!("{table}/records"), &app.admin_token, json!({"fields": {"name": "螺丝", "qty": 3}})).await.expect(StatusCode::CREATED).clone();
+        let path = format!("{table}/records/{}", item["id"].as_str().unwrap());
+        for (step, retype) in [(0, None), (1, Some("text")), (2, Some("number"))] {
+            if let Some(kind) = retype {
+                app.patch(&format!("{table}/fields/qty"), &app.admin_token, json!({"type": kind})).await.expect(StatusCode::OK);
+            }
+            // As the list (read without a kept plan) renders it.
+            let listed = app.get(&format!("{table}/records"), &app.admin_token).await.expect(StatusCode::OK)["items"][0]["fields"].clone();
+            assert_eq!(listed["qty"].is_string(), step == 1, "{listed}");
+            // Inside a write's transaction, where a stale plan could not be prepared again.
+            for round in 0..10 {
+                let name = format!("螺丝 {step}.{round}");
+                let written = app.patch(&path, &app.admin_token, json!({"fields": {"name": name}})).await;
+                assert_eq!(written.expect(StatusCode::OK)["fields"]["qty"], listed["qty"], "step {step}");
+            }
+            for _ in 0..40 {
+                let got = app.get(&path, &app.admin_token).await.expect(StatusCode::OK)["fields"].clone();
+                assert_eq!((&got["qty"], &got["name"]), (&listed["qty"], &json!(format!("螺丝 {step}.9"))), "step {step}");
+            }
+        }
+        app
+    }
 }
 
 pub fn urlencode(text: &str) -> String {

@@ -84,6 +84,21 @@ fn column_fields<'a>(schema: &'a TableSchema, wanted: Option<&[FieldId]>) -> Vec
         .collect()
 }
 
+/// A comment naming the stored type of every column of `columns`, which lets PostgreSQL keep a
+/// statement over a user table prepared: a field's type change (its column dropped and remade under
+/// the same name) changes the comment, hence the statement's text, so no connection runs a kept plan
+/// whose result types changed ("cached plan must not change result type").
+fn storage_tag(columns: &[&Field], backend: crate::exec::Backend) -> String {
+    use std::hash::{Hash, Hasher};
+    // `DefaultHasher::new` starts from fixed keys: one text per signature for the life of the process.
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for field in columns {
+        field.id.as_uuid().hash(&mut hasher);
+        ddl::column_type(field.kind.storage(), backend).hash(&mut hasher);
+    }
+    format!("/* columns {:016x} */ ", hasher.finish())
+}
+
 fn link_fields<'a>(schema: &'a TableSchema, wanted: Option<&[FieldId]>) -> Vec<&'a Field> {
     schema
         .fields
@@ -262,6 +277,12 @@ impl Tenant<'_> {
         }
         let columns = column_fields(schema, wanted);
         let mut sql = query::SqlText::new(conn.backend());
+        if ids.len() == 1 {
+            // One record by id (a get, a write's read): few texts per table, a plan PostgreSQL keeps
+            // (one round trip instead of two, no planning).
+            sql = sql.kept();
+            sql.push(&storage_tag(&columns, conn.backend()));
+        }
         sql.push(&format!(
             "SELECT {} FROM {} AS r WHERE r.id IN (",
             select_list(&columns),

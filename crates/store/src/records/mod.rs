@@ -776,14 +776,26 @@ impl Tenant<'_> {
     ) -> Result<HashMap<Uuid, String>> {
         let mut names = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(write::IDS_PER_STATEMENT) {
-            let mut sql = query::SqlText::new(conn.backend());
+            let backend = conn.backend();
+            let mut sql = query::SqlText::new(backend);
             sql.push(&format!(
                 "SELECT id, name FROM {table} WHERE organization_id = "
             ))
             .arg(crate::exec::Arg::Uuid(Some(*self.org_id.as_uuid())));
-            sql.push(" AND id IN (")
-                .args(chunk.iter().map(|id| crate::exec::Arg::Uuid(Some(*id))))
-                .push(")");
+            if backend == crate::exec::Backend::Postgres {
+                // One text for any number of ids: PostgreSQL keeps it prepared (every record read
+                // that shows a member or a department asks).
+                sql = sql.kept();
+                sql.push(" AND id = ANY(")
+                    .arg(crate::exec::Arg::UuidArray(
+                        chunk.iter().map(|id| Some(*id)).collect(),
+                    ))
+                    .push(")");
+            } else {
+                sql.push(" AND id IN (")
+                    .args(chunk.iter().map(|id| crate::exec::Arg::Uuid(Some(*id))))
+                    .push(")");
+            }
             let rows: Vec<(Uuid, String)> = conn.fetch_all(sql.into_sql()).await?;
             names.extend(rows);
         }

@@ -277,9 +277,9 @@ impl Tenant<'_> {
         }
         let columns = column_fields(schema, wanted);
         let mut sql = query::SqlText::new(conn.backend());
-        if ids.len() == 1 {
+        if ids.len() == 1 && conn.backend() == crate::exec::Backend::Postgres {
             // One record by id (a get, a write's read): few texts per table, a plan PostgreSQL keeps
-            // (one round trip instead of two, no planning).
+            // (one round trip instead of two, no planning). SQLite keeps every statement anyway.
             sql = sql.kept();
             sql.push(&storage_tag(&columns, conn.backend()));
         }

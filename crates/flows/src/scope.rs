@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tenon_model::apps::computed::formula_kind;
 use tenon_model::apps::formula::{self, EvalContext, Formula};
-use tenon_model::apps::{CellValue, Field, FieldKind, Storage, TableSchema};
+use tenon_model::apps::{CellValue, Field, FieldKind, Record, RecordActor, Storage, TableSchema};
 
 /// Reads a `find` candidate's field (by field id) as a formula value of the kind given.
 pub type ReadField<'a> = dyn Fn(&str, &formula::FieldKind) -> formula::Value + 'a;
@@ -187,14 +187,32 @@ pub fn cell_json(cell: &CellValue) -> Value {
     }
 }
 
-/// A record's stored fields as flow values by key (empty fields as `null`).
-pub fn record_json(
-    table: &TableSchema,
-    cells: &std::collections::BTreeMap<tenon_model::FieldId, CellValue>,
-) -> Value {
+/// A record's stored fields as flow values by key (empty fields as `null`). The system fields come from
+/// the record's system columns: created and modified times as instants, `created_by` and `modified_by`
+/// as the member's id when a member wrote (`null` for a token, an app or the system).
+pub fn record_json(table: &TableSchema, record: &Record) -> Value {
+    let member = |actor: &Option<RecordActor>| match actor {
+        Some(RecordActor {
+            kind, id: Some(id), ..
+        }) if kind == "member" => json!(id),
+        _ => Value::Null,
+    };
+    let instant =
+        |at: &DateTime<Utc>| json!(at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
     let mut fields = serde_json::Map::new();
     for field in &table.fields {
-        let value = match (cells.get(&field.id), field.kind.storage()) {
+        let system = match &field.kind {
+            FieldKind::CreatedTime { .. } => Some(instant(&record.created_at)),
+            FieldKind::ModifiedTime { .. } => Some(instant(&record.modified_at)),
+            FieldKind::CreatedBy => Some(member(&record.created_by)),
+            FieldKind::ModifiedBy => Some(member(&record.modified_by)),
+            _ => None,
+        };
+        if let Some(value) = system {
+            fields.insert(field.key.to_string(), value);
+            continue;
+        }
+        let value = match (record.cells.get(&field.id), field.kind.storage()) {
             // Decimals at the field's scale, as the API shows them ("28800.00").
             (Some(CellValue::Decimal(value)), Storage::Decimal { scale }) => {
                 let mut value = *value;

@@ -3,7 +3,8 @@
 //! of `to.members` and `to.roles` name them; publish refuses unknown roles, missing recipients and
 //! outside recipients (`phones`, `emails`) without their channel's connection, with their paths (those
 //! recipients are `flow_notify_outside`'s); in a `for_each`,
-//! `collect: per_recipient` sends each recipient one message listing their items when the loop ends.
+//! `collect: per_recipient` sends each recipient one message listing their items when the loop ends; a
+//! `created_by` field reads as the member who wrote the record, so a notify can answer its author.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -58,6 +59,34 @@ async fn order_notified(app: &TestApp, customer: &str, owner: &str, index: usize
 }
 
 api_tests! {
+    async fn a_created_by_field_is_the_writing_member_and_notify_reaches_them(app) {
+        let file = json!({
+            "format": "tenon.app/v1", "key": "desk", "name": "Desk",
+            "tables": [{"key": "requests", "name": "请求", "fields": [
+                {"key": "title", "name": "标题", "type": "text"},
+                {"key": "author", "name": "提交人", "type": "created_by"},
+                {"key": "at", "name": "提交时间", "type": "created_time"}]}],
+            "flows": [{"key": "ack", "trigger": {"record": "requests", "on": "created"}, "steps": [
+                {"key": "tell", "type": "notify", "channel": "inbox", "to": {"members": "{trigger.fields.提交人}"},
+                 "text": "已收到：{{ trigger.fields.title }}"}]}]
+        });
+        import(&app, file).await.expect(StatusCode::CREATED);
+        let member = app.post("/api/v1/members", &app.admin_token, member_body("前台小林")).await.expect(StatusCode::CREATED).clone();
+        let id = member["id"].as_str().unwrap();
+        let token = member_token(&app, id).await;
+        let made = app.post("/api/v1/apps/desk/tables/requests/records", &token, json!({"fields": {"title": "打印机卡纸"}}))
+            .await.expect(StatusCode::CREATED).clone();
+        let started = runs(&app, "ack").await;
+        let done = run_in(&app, started[0]["id"].as_str().unwrap(), "succeeded").await;
+        assert_eq!(done["trigger"]["fields"]["author"], id, "{done}");
+        let at: chrono::DateTime<chrono::Utc> = done["trigger"]["fields"]["at"].as_str().unwrap().parse().unwrap();
+        let created: chrono::DateTime<chrono::Utc> = made["created_at"].as_str().unwrap().parse().unwrap();
+        assert_eq!(at, created, "{done}");
+        assert_eq!(done["steps"][0]["input"]["members"], json!([id]), "{done}");
+        assert_eq!(inbox(&app, &token).await, ["已收到：打印机卡纸"]);
+        app
+    }
+
     async fn notify_reaches_a_roles_members_once_each_and_publish_refuses_bad_recipients(app) {
         let mut ids = Vec::new();
         for name in ["主管李", "主管张"] {

@@ -151,7 +151,7 @@ impl Tenant<'_> {
                         .pop();
                     fields = Some(
                         record
-                            .map(|record| record_json(schema, &record.cells))
+                            .map(|record| record_json(schema, &record))
                             .unwrap_or(Value::Null),
                     );
                 }

@@ -163,8 +163,8 @@ impl Tenant<'_> {
                     "app_id": schema.app.id.to_string(),
                     "table_id": schema.table.id.to_string(),
                     "record_id": record.map(|id| id.to_string()),
-                    "fields": change.after.or(change.before).map(|r| record_json(schema, &r.cells)),
-                    "before": change.before.map(|r| record_json(schema, &r.cells)),
+                    "fields": change.after.or(change.before).map(|r| record_json(schema, r)),
+                    "before": change.before.map(|r| record_json(schema, r)),
                     "changed": schema.fields.iter().filter(|f| moved.contains(&f.id)).map(|f| f.key.to_string()).collect::<Vec<_>>(),
                 });
                 if let Some(cause) = &change.cause {

@@ -114,7 +114,7 @@ impl Store {
                 let tenant = self.tenant(claim.org_id);
                 let mut chained = 0;
                 let advance = loop {
-                    match tenant.step_in(&mut conn, claim).await {
+                    match tenant.step_in(&mut conn, claim, true).await {
                         Ok(Stepped::Done {
                             advance: Advance::Continue,
                             chain: true,
@@ -169,7 +169,7 @@ impl Tenant<'_> {
 
     async fn advance_run(&self, claim: &Claim) -> Result<Advance> {
         let mut tx = self.store.begin_tx().await?;
-        let stepped = self.step_in(&mut tx.conn(), claim).await?;
+        let stepped = self.step_in(&mut tx.conn(), claim, false).await?;
         match stepped {
             Stepped::Done { advance, .. } => {
                 tx.commit().await?;
@@ -191,7 +191,14 @@ impl Tenant<'_> {
 
     /// One step of a claimed run in the caller's transaction: the claim's lease renewed (the fence), the
     /// run loaded, the step done and journaled. Commits nothing; a lost claim writes nothing.
-    async fn step_in(&self, conn: &mut Conn<'_>, claim: &Claim) -> Result<Stepped> {
+    ///
+    /// `batched`: the transaction is a batch's ([`Store::advance_flow_runs`]), whose runs' outside calls
+    /// the worker would send one after the other once it commits. A step that reaches outside is then
+    /// left alone ([`Advance::Continue`], nothing written): the worker takes it in a transaction of its
+    /// own just before sending, so a message is journaled `running` only when it is about to go out, and
+    /// a crash leaves at most the one request in flight unclear (`unknown_outcome`) — not every run of
+    /// the batch.
+    async fn step_in(&self, conn: &mut Conn<'_>, claim: &Claim, batched: bool) -> Result<Stepped> {
         if !self.fence(conn, claim).await? {
             return Ok(Stepped::Done {
                 advance: Advance::Lost,
@@ -266,6 +273,12 @@ impl Tenant<'_> {
             }
             Next::Execute(key) => {
                 let index = usize::try_from(position(&compiled, &key)).unwrap_or(0);
+                if batched && compiled.steps[index].action.reaches_outside() {
+                    return Ok(Stepped::Done {
+                        advance: Advance::Continue,
+                        chain: false,
+                    });
+                }
                 // A step journaled `running` is under way (a wait, a for_each between batches): the same
                 // attempt goes on.
                 let attempts = run

@@ -57,6 +57,7 @@ mod flow_loops;
 mod flow_messages;
 mod flow_notify;
 mod flow_notify_outside;
+mod flow_seed;
 mod flow_sql;
 mod flow_sql_mysql;
 mod flow_steps;

@@ -299,6 +299,7 @@ impl Store {
         let cursor = row.cursor_seq;
         let expired = stored_expired(row.events_expired.as_deref())?;
         let subscription = row.into_subscription();
+        conn.run_deferred().await?;
         let (upper,): (i64,) = conn
             .fetch_one(
                 Sql::new("SELECT last_seq FROM event_counters WHERE organization_id = $1")

@@ -8,15 +8,22 @@
 //! writer (SQLite) until it commits: `seq` order is commit order, with no event appearing after a reader
 //! has read past its place. Consumers read with [`Tenant::events_after`] and wait on
 //! [`crate::Store::commits`].
+//!
+//! On PostgreSQL a transaction's events are kept in memory ([`Conn::defer`]) and numbered and inserted
+//! last, just before its commit: the counter row — which every writer of the organization needs — is
+//! then held for two statements and the commit, not from the transaction's first event to its end. A
+//! statement of the transaction that reads events or counters runs the numbering first
+//! ([`Conn::run_deferred`]), so the transaction always sees its own events.
 
-use std::collections::HashMap;
+use std::any::Any;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use tenon_model::{Action, Event, EventId, OrgId, Page, PageRequest, TableId, TargetKind};
 use uuid::Uuid;
 
-use crate::exec::{Arg, Conn, Sql};
+use crate::exec::{Arg, Backend, BeforeCommit, Conn, HookFuture, Sql};
 use crate::sql::SqlText;
 use crate::{Result, StoreError, Tenant, WriteContext};
 
@@ -298,10 +305,69 @@ async fn append(conn: &mut Conn<'_>, tenant: &Tenant<'_>, events: Vec<NewEvent>)
     if events.is_empty() {
         return Ok(());
     }
-    let count =
-        i64::try_from(events.len()).map_err(|_| StoreError::Corrupt("event count".into()))?;
-    // Takes the organization's counter row: on PostgreSQL it stays locked until this transaction ends,
-    // which puts concurrent writers' events in commit order.
+    let now = tenant.store.now();
+    let mut batch = Deferred {
+        org_id: tenant.org_id,
+        events: events.into_iter().map(|event| (now, event)).collect(),
+    };
+    // On PostgreSQL the events wait for the commit, where they are numbered (see the module's
+    // documentation); SQLite's single writer serializes transactions anyway.
+    if conn.backend() == Backend::Postgres {
+        match conn.defer(&NUMBER_AT_COMMIT, Box::new(batch)) {
+            Ok(()) => return Ok(()),
+            Err(item) => match item.downcast::<Deferred>() {
+                Ok(item) => batch = *item,
+                Err(_) => return Err(StoreError::Corrupt("deferred events".into())),
+            },
+        }
+    }
+    insert_numbered(conn, batch.org_id, batch.events)
+        .await
+        .map_err(StoreError::from)
+}
+
+/// One `append`'s events of one organization, each with the instant it occurred, waiting for their
+/// transaction's commit.
+struct Deferred {
+    org_id: OrgId,
+    events: Vec<(DateTime<Utc>, NewEvent)>,
+}
+
+/// Numbers and inserts a transaction's deferred events just before it commits.
+struct NumberAtCommit;
+
+static NUMBER_AT_COMMIT: NumberAtCommit = NumberAtCommit;
+
+impl BeforeCommit for NumberAtCommit {
+    fn run<'a>(&'a self, mut conn: Conn<'a>, items: Vec<Box<dyn Any + Send>>) -> HookFuture<'a> {
+        Box::pin(async move {
+            // In append order per organization; organizations in id order, so two transactions
+            // numbering the events of the same organizations take their counters in one order.
+            let mut by_org: BTreeMap<OrgId, Vec<(DateTime<Utc>, NewEvent)>> = BTreeMap::new();
+            for item in items {
+                let batch = item.downcast::<Deferred>().map_err(|_| {
+                    sqlx::Error::Protocol("deferred work that is not events".into())
+                })?;
+                by_org.entry(batch.org_id).or_default().extend(batch.events);
+            }
+            for (org_id, events) in by_org {
+                insert_numbered(&mut conn, org_id, events).await?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Takes the next `seq` numbers from the organization's counter row and inserts the events with them. On
+/// PostgreSQL the row stays locked until the transaction ends, which puts concurrent writers' events in
+/// commit order.
+async fn insert_numbered(
+    conn: &mut Conn<'_>,
+    org_id: OrgId,
+    events: Vec<(DateTime<Utc>, NewEvent)>,
+) -> std::result::Result<(), sqlx::Error> {
+    let count = i64::try_from(events.len())
+        .map_err(|_| sqlx::Error::Protocol("more events than a counter holds".into()))?;
     let (last_seq,): (i64,) = conn
         .fetch_one(
             Sql::new(
@@ -309,11 +375,10 @@ async fn append(conn: &mut Conn<'_>, tenant: &Tenant<'_>, events: Vec<NewEvent>)
                  ON CONFLICT (organization_id) DO UPDATE SET last_seq = event_counters.last_seq + $2 \
                  RETURNING last_seq",
             )
-            .bind(tenant.org_id)
+            .bind(org_id)
             .bind(count),
         )
         .await?;
-    let now = tenant.store.now();
     let mut seq = last_seq - count;
     let mut events = events.into_iter().peekable();
     while events.peek().is_some() {
@@ -322,22 +387,27 @@ async fn append(conn: &mut Conn<'_>, tenant: &Tenant<'_>, events: Vec<NewEvent>)
             "INSERT INTO events (organization_id, seq, id, type, occurred_at, actor, subject, \
              subject_key, app_id, table_id, data) VALUES ",
         )
-        .rows(events.by_ref().take(EVENTS_PER_STATEMENT).map(|event| {
-            seq += 1;
-            [
-                Arg::from(tenant.org_id),
-                Arg::from(seq),
-                Arg::from(event.id),
-                Arg::from(event.event_type),
-                Arg::from(now),
-                Arg::from(event.actor),
-                Arg::from(event.subject),
-                Arg::from(event.subject_key),
-                Arg::Uuid(event.app_id),
-                Arg::Uuid(event.table_id),
-                Arg::from(event.data),
-            ]
-        }));
+        .rows(
+            events
+                .by_ref()
+                .take(EVENTS_PER_STATEMENT)
+                .map(|(at, event)| {
+                    seq += 1;
+                    [
+                        Arg::from(org_id),
+                        Arg::from(seq),
+                        Arg::from(event.id),
+                        Arg::from(event.event_type),
+                        Arg::from(at),
+                        Arg::from(event.actor),
+                        Arg::from(event.subject),
+                        Arg::from(event.subject_key),
+                        Arg::Uuid(event.app_id),
+                        Arg::Uuid(event.table_id),
+                        Arg::from(event.data),
+                    ]
+                }),
+        );
         conn.execute(sql.into_sql()).await?;
     }
     Ok(())
@@ -400,6 +470,7 @@ impl Tenant<'_> {
         types: &[&str],
         limit: u32,
     ) -> Result<Vec<Event>> {
+        conn.run_deferred().await?;
         let mut sql = SqlText::new(conn.backend()).kept();
         sql.push(&format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE organization_id = "

@@ -7,7 +7,8 @@
 //!
 //! This is the floor of the crate's layers: it imports no other module of the store (see
 //! `tests/layers.rs`). What a commit must also do (wake event consumers, invalidate caches) arrives as an
-//! [`AfterCommit`] hook.
+//! [`AfterCommit`] hook; what must happen last before it (the outbox numbering the events it deferred) as
+//! a [`BeforeCommit`] hook with the items deferred ([`Conn::defer`]).
 //!
 //! The backends differ in value encodings, which this module hides: timestamps are `TIMESTAMPTZ` on
 //! PostgreSQL and fixed-width RFC 3339 text (`2026-11-25T13:19:43.123456Z`, so text order is time order) on
@@ -16,7 +17,11 @@
 // This module is the one place allowed to hand text to the driver as SQL (see clippy.toml).
 #![allow(clippy::disallowed_types)]
 
+use std::any::Any;
 use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -309,6 +314,21 @@ pub(crate) struct Conn<'c> {
     /// A transaction's marks (bits its [`AfterCommit`] hook reads: which caches its writes make stale),
     /// handed to the hook when it commits; `None` outside a transaction.
     marks: Option<&'c AtomicU8>,
+    /// A transaction's deferred work ([`Conn::defer`]); `None` outside a transaction.
+    deferred: Option<&'c Mutex<Deferred>>,
+}
+
+/// Work a transaction defers to just before its commit: the hook that does it and the items, in order.
+pub(crate) type Deferred = Option<(&'static dyn BeforeCommit, Vec<Box<dyn Any + Send>>)>;
+
+/// A future a [`BeforeCommit`] hook returns.
+pub(crate) type HookFuture<'a> = Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + 'a>>;
+
+/// What a transaction does last before it commits, on its connection, with the items deferred to it
+/// ([`Conn::defer`]) — or earlier, when a statement of the transaction must see them
+/// ([`Conn::run_deferred`]).
+pub(crate) trait BeforeCommit: Send + Sync {
+    fn run<'a>(&'a self, conn: Conn<'a>, items: Vec<Box<dyn Any + Send>>) -> HookFuture<'a>;
 }
 
 enum Db<'c> {
@@ -321,6 +341,7 @@ impl<'c> Conn<'c> {
         Conn {
             db: Db::Postgres(conn),
             marks: None,
+            deferred: None,
         }
     }
 
@@ -328,6 +349,7 @@ impl<'c> Conn<'c> {
         Conn {
             db: Db::Sqlite(conn),
             marks: None,
+            deferred: None,
         }
     }
 }
@@ -350,6 +372,55 @@ impl Conn<'_> {
             }
             None => false,
         }
+    }
+
+    /// Defers `item` to `hook`, which runs with every item deferred so far just before the transaction
+    /// commits (or at [`Conn::run_deferred`]). Gives `item` back outside a transaction: the caller does
+    /// the work at once. One hook per transaction.
+    pub(crate) fn defer(
+        &self,
+        hook: &'static dyn BeforeCommit,
+        item: Box<dyn Any + Send>,
+    ) -> Result<(), Box<dyn Any + Send>> {
+        let Some(cell) = self.deferred else {
+            return Err(item);
+        };
+        let mut deferred = cell
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        deferred
+            .get_or_insert_with(|| (hook, Vec::new()))
+            .1
+            .push(item);
+        Ok(())
+    }
+
+    /// Does the transaction's deferred work now, on this connection (a statement that follows must see
+    /// it). Nothing to do outside a transaction or when nothing was deferred.
+    pub(crate) async fn run_deferred(&mut self) -> Result<(), sqlx::Error> {
+        let Some(cell) = self.deferred else {
+            return Ok(());
+        };
+        let taken = cell
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let Some((hook, items)) = taken else {
+            return Ok(());
+        };
+        let db = match &mut self.db {
+            Db::Postgres(conn) => Db::Postgres(conn),
+            Db::Sqlite(conn) => Db::Sqlite(conn),
+        };
+        hook.run(
+            Conn {
+                db,
+                marks: self.marks,
+                deferred: None,
+            },
+            items,
+        )
+        .await
     }
 
     /// Whether this transaction's writes set any of `marks` (so caches of what they change are stale
@@ -635,6 +706,8 @@ pub(crate) struct Tx {
     /// What this transaction's writes set ([`Conn::mark`]), handed to `after_commit` after the commit.
     marks: AtomicU8,
     after_commit: Option<std::sync::Arc<dyn AfterCommit>>,
+    /// Work deferred to just before the commit ([`Conn::defer`]).
+    deferred: Mutex<Deferred>,
 }
 
 enum TxInner {
@@ -651,6 +724,7 @@ impl Tx {
         Conn {
             db,
             marks: Some(&self.marks),
+            deferred: Some(&self.deferred),
         }
     }
 
@@ -665,7 +739,8 @@ impl Tx {
         self
     }
 
-    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+    pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
+        self.conn().run_deferred().await?;
         count_statement();
         match self.inner {
             TxInner::Postgres(tx) => tx.commit().await?,
@@ -719,12 +794,14 @@ impl Pools {
                 commits: None,
                 marks: AtomicU8::new(0),
                 after_commit: None,
+                deferred: Mutex::new(None),
             },
             Pools::Sqlite { write, .. } => Tx {
                 inner: TxInner::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
                 commits: None,
                 marks: AtomicU8::new(0),
                 after_commit: None,
+                deferred: Mutex::new(None),
             },
         })
     }

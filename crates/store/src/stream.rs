@@ -402,6 +402,8 @@ impl Tenant<'_> {
         conn: &mut Conn<'_>,
         installation_id: InstallationId,
     ) -> Result<()> {
+        // The installation's own event, appended in this transaction, must be numbered to be found.
+        conn.run_deferred().await?;
         let (start,): (i64,) = conn
             .fetch_one(
                 Sql::new(
@@ -476,6 +478,7 @@ impl Tenant<'_> {
         let room = u32::try_from(room).unwrap_or(STREAM_QUEUE_MAX);
         // Read the counter first: every event up to it has committed, so the cursor may pass it even
         // where no event of the wanted types lies.
+        conn.run_deferred().await?;
         let last: Option<(i64,)> = conn
             .fetch_optional(
                 Sql::new("SELECT last_seq FROM event_counters WHERE organization_id = $1")

@@ -232,22 +232,6 @@ pub enum Action {
 }
 
 impl Action {
-    /// Whether the step — for a `for_each`, a step inside it — sends a request to an outside system (a
-    /// `notify` to phones or e-mail addresses included).
-    pub fn reaches_outside(&self) -> bool {
-        match self {
-            Action::Http(_)
-            | Action::Robot(_)
-            | Action::Sms(_)
-            | Action::Email(_)
-            | Action::Voucher(_)
-            | Action::Sql(_) => true,
-            Action::Notify { phones, emails, .. } => phones.is_some() || emails.is_some(),
-            Action::ForEach { steps, .. } => steps.iter().any(|step| step.action.reaches_outside()),
-            _ => false,
-        }
-    }
-
     pub fn type_name(&self) -> &'static str {
         match self {
             Action::CreateRecord { .. } => "create_record",

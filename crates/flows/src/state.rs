@@ -225,6 +225,23 @@ pub fn next(plan: &[Planned], journal: &HashMap<String, Journaled>) -> Next {
     Next::Done
 }
 
+/// Whether a step — for a `for_each`, a step inside it — sends a request to an outside system (a `notify`
+/// to phones or e-mail addresses included): what a batch leaves to a transaction of its own.
+pub fn reaches_outside(action: &crate::compile::Action) -> bool {
+    use crate::compile::Action;
+    match action {
+        Action::Http(_)
+        | Action::Robot(_)
+        | Action::Sms(_)
+        | Action::Email(_)
+        | Action::Voucher(_)
+        | Action::Sql(_) => true,
+        Action::Notify { phones, emails, .. } => phones.is_some() || emails.is_some(),
+        Action::ForEach { steps, .. } => steps.iter().any(|step| reaches_outside(&step.action)),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -616,7 +616,7 @@ pub(super) fn context(run: &FlowRun) -> Value {
 
 /// A record as a step's output: `{"id", <field key>: flow value…}`.
 pub(super) fn output(schema: &TableSchema, record: &Record) -> Value {
-    let mut output = match record_json(schema, &record) {
+    let mut output = match record_json(schema, record) {
         Value::Object(map) => map,
         _ => Map::new(),
     };

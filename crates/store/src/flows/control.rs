@@ -335,7 +335,7 @@ impl Tenant<'_> {
                         reason: format!("item {i}: no record {id} in table {}", target.table.key),
                         input: Box::new(start_input.clone()),
                     })?;
-                    json!({"id": id, "fields": record_json(target, &record)})
+                    json!({"id": id, "fields": record_json(target, record)})
                 }
                 None => json!({"value": item}),
             };

@@ -273,7 +273,7 @@ impl Tenant<'_> {
             }
             Next::Execute(key) => {
                 let index = usize::try_from(position(&compiled, &key)).unwrap_or(0);
-                if batched && compiled.steps[index].action.reaches_outside() {
+                if batched && state::reaches_outside(&compiled.steps[index].action) {
                     return Ok(Stepped::Done {
                         advance: Advance::Continue,
                         chain: false,

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::approvals::{approval_events, member_token, running_task};
 use crate::{TestApp, api_tests, member_body};
 
-async fn members(app: &TestApp, names: &[&str]) -> Vec<String> {
+pub(crate) async fn members(app: &TestApp, names: &[&str]) -> Vec<String> {
     let mut ids = Vec::new();
     for name in names {
         let member = app

@@ -18,15 +18,16 @@
 //! - **F1** (皇华中学's duty week, 值周): on Friday at 16:00 the duty flow tells each of the 15 head teachers
 //!   about their class: 15 notices, one each.
 
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::approval_reminders::inbox;
+use crate::approval_seed::members;
 use crate::approvals::member_token;
 use crate::flow_steps::{import, records, runs};
-use crate::{Reply, TestApp, api_tests, member_body};
+use crate::flow_vouchers::tenon_vouchers;
+use crate::ledger_rules::finished_runs;
+use crate::{Reply, TestApp, api_tests};
 
 const TEA_ORDERS: &str = "/api/v1/apps/tea/tables/orders/records";
 const TEA_FOLLOWUPS: &str = "/api/v1/apps/tea/tables/followups/records";
@@ -66,25 +67,6 @@ fn tea(flows: Value) -> Value {
     })
 }
 
-/// Waits (bounded) until `flow` has exactly `count` runs, all ended; returns them newest first.
-async fn ended(app: &TestApp, flow: &str, count: usize) -> Vec<Value> {
-    for _ in 0..300 {
-        let found = runs(app, flow).await;
-        let done = found.iter().all(|run| {
-            ["succeeded", "failed", "canceled"].contains(&run["status"].as_str().unwrap())
-        });
-        if found.len() >= count && done {
-            assert_eq!(found.len(), count, "{flow}: {found:?}");
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "{flow}: not {count} ended runs: {:?}",
-        runs(app, flow).await
-    );
-}
-
 /// Run `id` with its steps; it must have succeeded.
 async fn succeeded(app: &TestApp, id: &Value) -> Value {
     let run = app
@@ -103,19 +85,10 @@ async fn succeeded(app: &TestApp, id: &Value) -> Value {
 /// `count` ended runs.
 async fn syncs(app: &TestApp, flow: &str, count: usize) -> Vec<Value> {
     let mut outputs = Vec::new();
-    for run in ended(app, flow, count).await.iter().rev() {
+    for run in finished_runs(app, flow, count).await.iter().rev() {
         outputs.push(succeeded(app, &run["id"]).await["steps"][0]["output"].clone());
     }
     outputs
-}
-
-async fn vouchers(app: &TestApp) -> Vec<Value> {
-    app.get(&format!("{BOOK}/vouchers?period=2026-11"), &app.admin_token)
-        .await
-        .expect(StatusCode::OK)["items"]
-        .as_array()
-        .unwrap()
-        .clone()
 }
 
 async fn voucher(app: &TestApp, id: &Value) -> Value {
@@ -137,23 +110,10 @@ async fn post_hook(app: &TestApp, url: &str, key: &str, body: &Value) -> Reply {
     Reply::from(request.send().await.unwrap()).await
 }
 
-async fn new_members(app: &TestApp, names: &[&str]) -> Vec<String> {
-    let mut ids = Vec::new();
-    for name in names {
-        let member = app
-            .post("/api/v1/members", &app.admin_token, member_body(name))
-            .await
-            .expect(StatusCode::CREATED)
-            .clone();
-        ids.push(member["id"].as_str().unwrap().to_owned());
-    }
-    ids
-}
-
 /// Moves the test clock to `at` and waits (bounded) for the one run it starts of schedule `flow`.
 async fn scheduled_run(app: &TestApp, flow: &str, at: &str) -> Value {
     app.clock.set(at.parse().unwrap());
-    let found = ended(app, flow, 1).await;
+    let found = finished_runs(app, flow, 1).await;
     succeeded(app, &found[0]["id"]).await
 }
 
@@ -177,10 +137,10 @@ api_tests! {
         let first = post_hook(&app, &url, "douyin-DY-1001-a", &order).await.expect(StatusCode::ACCEPTED).clone();
         let retried = post_hook(&app, &url, "douyin-DY-1001-a", &order).await.expect(StatusCode::ACCEPTED).clone();
         assert_eq!(retried["run_id"], first["run_id"]);
-        let pushes = ended(&app, "t1_douyin", 1).await;
+        let pushes = finished_runs(&app, "t1_douyin", 1).await;
         assert_eq!(succeeded(&app, &pushes[0]["id"]).await["steps"][0]["output"]["created"], true);
         post_hook(&app, &url, "douyin-DY-1001-b", &order).await.expect(StatusCode::ACCEPTED);
-        let pushes = ended(&app, "t1_douyin", 2).await;
+        let pushes = finished_runs(&app, "t1_douyin", 2).await;
         assert_eq!(succeeded(&app, &pushes[0]["id"]).await["steps"][0]["output"]["created"], false);
         // One order, as pushed; the voucher rule ran once for it (entering 已收款) and booked it once.
         let orders = records(&app, TEA_ORDERS).await;
@@ -188,14 +148,14 @@ api_tests! {
         assert_eq!((orders[0]["fields"]["order_no"].as_str(), orders[0]["fields"]["amount"].as_str()), (Some("DY-1001"), Some("2260.00")));
         let booked = syncs(&app, "rule:vr_tea", 1).await;
         assert_eq!(booked[0]["outcome"], "created", "{booked:?}");
-        let all = vouchers(&app).await;
+        let all = tenon_vouchers(&app).await;
         assert_eq!(all.len(), 1, "{all:?}");
         assert_eq!(voucher(&app, &booked[0]["voucher_id"]).await["total_debit"], "2260.00");
         app
     }
 
     async fn t3_each_owner_gets_one_message_listing_the_followups_due(app) {
-        let ids = new_members(&app, &["销售李", "销售张", "销售王"]).await;
+        let ids = members(&app, &["销售李", "销售张", "销售王"]).await;
         let flows = json!([{
             "key": "t3_digest", "trigger": {"schedule": {"cron": "0 9 * * *", "zone": "Asia/Shanghai"}},
             "steps": [
@@ -253,7 +213,7 @@ api_tests! {
         assert_eq!((refunded[2]["outcome"].as_str(), &refunded[2]["voucher_id"]), (Some("reversed"), &Value::Null), "{refunded:?}");
         let red = voucher(&app, &refunded[2]["reversal_id"]).await;
         assert_eq!((red["reverses_id"].as_str(), red["total_debit"].as_str()), (Some(vt1.as_str()), Some("-1130.00")));
-        let all = vouchers(&app).await;
+        let all = tenon_vouchers(&app).await;
         assert_eq!(all.len(), 3, "{all:?}");
         let reversed: Vec<&str> = all.iter().filter_map(|v| v["reverses_id"].as_str()).collect();
         assert_eq!(reversed, [vt1.as_str()]);
@@ -287,7 +247,7 @@ api_tests! {
         }
         let made: Vec<bool> = {
             let mut made = Vec::new();
-            for run in ended(&app, "h_nights", 3).await.iter().rev() {
+            for run in finished_runs(&app, "h_nights", 3).await.iter().rev() {
                 made.push(succeeded(&app, &run["id"]).await["steps"][0]["output"]["created"].as_bool().unwrap());
             }
             made
@@ -331,7 +291,7 @@ api_tests! {
         app.patch(&format!("{SALES}/{id}"), &app.admin_token, json!({"fields": {"status": "已收款"}})).await.expect(StatusCode::OK);
         let booked = syncs(&app, "p_book", 1).await;
         assert_eq!(booked[0]["outcome"], "created", "{booked:?}");
-        let first_run = ended(&app, "p_book", 1).await[0]["id"].clone();
+        let first_run = finished_runs(&app, "p_book", 1).await[0]["id"].clone();
         // The bookkeeper replays the run: a new run with the same trigger, whose sync finds the voucher
         // as the record would make it and posts nothing.
         let replayed = app.post(&format!("/api/v1/flow-runs/{}/replay", first_run.as_str().unwrap()), &app.admin_token, json!({}))
@@ -339,7 +299,7 @@ api_tests! {
         assert_eq!(replayed["trigger"]["replay_of"], first_run);
         let both = syncs(&app, "p_book", 2).await;
         assert_eq!((both[1]["outcome"].as_str(), &both[1]["voucher_id"]), (Some("unchanged"), &booked[0]["voucher_id"]), "{both:?}");
-        let all = vouchers(&app).await;
+        let all = tenon_vouchers(&app).await;
         assert_eq!(all.len(), 1, "{all:?}");
         assert_eq!(all[0]["total_debit"], "5649.00");
         app
@@ -393,7 +353,7 @@ api_tests! {
 
     async fn f1_the_duty_week_sends_the_15_head_teachers_one_notice_each(app) {
         let names: Vec<String> = (1..=15).map(|n| format!("班主任{n:02}")).collect();
-        let teachers = new_members(&app, &names.iter().map(String::as_str).collect::<Vec<_>>()).await;
+        let teachers = members(&app, &names.iter().map(String::as_str).collect::<Vec<_>>()).await;
         let file = json!({
             "format": "tenon.app/v1", "key": "duty", "name": "值周考勤",
             "tables": [{"key": "classes", "name": "班级", "fields": [

@@ -132,7 +132,7 @@ pub(crate) fn step<'a>(run: &'a Value, key: &str) -> &'a Value {
         .unwrap()
 }
 
-async fn tenon_vouchers(app: &TestApp) -> Vec<Value> {
+pub(crate) async fn tenon_vouchers(app: &TestApp) -> Vec<Value> {
     app.get(&format!("{BOOK}/vouchers?period=2026-11"), &app.admin_token)
         .await
         .expect(StatusCode::OK)["items"]

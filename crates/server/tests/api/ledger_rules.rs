@@ -54,7 +54,7 @@ async fn import(app: &TestApp, file: Value) -> Reply {
 }
 
 /// Waits (bounded) until `flow` has `count` runs, all finished; returns them newest first.
-async fn finished_runs(app: &TestApp, flow: &str, count: usize) -> Vec<Value> {
+pub(crate) async fn finished_runs(app: &TestApp, flow: &str, count: usize) -> Vec<Value> {
     for _ in 0..300 {
         let runs = app
             .get(&format!("/api/v1/flows/{flow}/runs"), &app.admin_token)

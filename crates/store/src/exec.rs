@@ -23,7 +23,7 @@ pub(crate) use deferred::{BeforeCommit, Deferred, HookFuture};
 
 use std::borrow::Cow;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
@@ -292,6 +292,43 @@ tokio::task_local! {
     static STATEMENTS: std::cell::Cell<u64>;
 }
 
+/// When a statement last failed because the connection to PostgreSQL broke (milliseconds of the Unix
+/// epoch; 0: never). The pools hand out connections without pinging them first, and for a while after such
+/// a failure they ping each one again, dropping those that broke with it (`Store::connect`).
+static CONNECTION_LOST_AT_MS: AtomicU64 = AtomicU64::new(0);
+
+/// How long after a broken connection was seen the pools ping every connection they hand out.
+const PING_AFTER_LOSS_MS: u64 = 30_000;
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// Notes an error that means the connection itself broke: the server went away, restarted or ended the
+/// session (SQLSTATE classes 08, connection exception, and 57P, operator intervention).
+fn note_lost(error: &sqlx::Error) {
+    let lost = match error {
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(error) => error
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
+    };
+    if lost {
+        CONNECTION_LOST_AT_MS.store(unix_ms(), Ordering::Relaxed);
+    }
+}
+
+/// Whether a connection broke lately, so that connections are pinged before they are handed out.
+pub(crate) fn connection_lost_lately() -> bool {
+    let at = CONNECTION_LOST_AT_MS.load(Ordering::Relaxed);
+    at != 0 && unix_ms().saturating_sub(at) < PING_AFTER_LOSS_MS
+}
+
 /// Counts one round trip to the database when the current task is inside [`count_statements`].
 fn count_statement() {
     let _ = STATEMENTS.try_with(|count| count.set(count.get() + 1));
@@ -378,7 +415,8 @@ impl Conn<'_> {
                 let done = sqlx::query_with(AssertSqlSafe(sql.text), args)
                     .persistent(sql.persistent)
                     .execute(&mut **conn)
-                    .await?;
+                    .await
+                    .inspect_err(note_lost)?;
                 Ok(done.rows_affected())
             }
             Db::Sqlite(conn) => {
@@ -396,7 +434,11 @@ impl Conn<'_> {
         count_statement();
         use sqlx::Executor;
         match &mut self.db {
-            Db::Postgres(conn) => conn.execute(AssertSqlSafe(text)).await.map(drop),
+            Db::Postgres(conn) => conn
+                .execute(AssertSqlSafe(text))
+                .await
+                .map(drop)
+                .inspect_err(note_lost),
             Db::Sqlite(conn) => conn.execute(AssertSqlSafe(text)).await.map(drop),
         }
     }
@@ -413,6 +455,7 @@ impl Conn<'_> {
                     .persistent(sql.persistent)
                     .fetch_all(&mut **conn)
                     .await
+                    .inspect_err(note_lost)
             }
             Db::Sqlite(conn) => {
                 let args = sql.sqlite_args()?;
@@ -435,6 +478,7 @@ impl Conn<'_> {
                     .persistent(sql.persistent)
                     .fetch_optional(&mut **conn)
                     .await
+                    .inspect_err(note_lost)
             }
             Db::Sqlite(conn) => {
                 let args = sql.sqlite_args()?;
@@ -460,7 +504,8 @@ impl Conn<'_> {
                 let rows = sqlx::query_with(AssertSqlSafe(sql.text), args)
                     .persistent(sql.persistent)
                     .fetch_all(&mut **conn)
-                    .await?;
+                    .await
+                    .inspect_err(note_lost)?;
                 Ok(rows.into_iter().map(DynRow::Postgres).collect())
             }
             Db::Sqlite(conn) => {
@@ -573,7 +618,9 @@ impl DynRow {
 /// writer at a time and queueing writers in the pool is cheaper than letting them collide on the file lock.
 #[derive(Clone)]
 pub(crate) enum Pools {
-    Postgres(PgPool),
+    /// `numbers`: a few connections of their own for counters whose numbers may have gaps
+    /// ([`Pools::take_number`]).
+    Postgres { pool: PgPool, numbers: PgPool },
     /// `checkpoint`: one connection of its own for the background WAL checkpoints
     /// ([`spawn_checkpointer`]), so they never wait for, or hold up, the writer.
     Sqlite {
@@ -682,7 +729,7 @@ impl Tx {
         self.conn().run_deferred().await?;
         count_statement();
         match self.inner {
-            TxInner::Postgres(tx) => tx.commit().await?,
+            TxInner::Postgres(tx) => tx.commit().await.inspect_err(note_lost)?,
             TxInner::Sqlite(tx) => tx.commit().await?,
         }
         // After the commit, never before: a reader that loads between an early invalidation and the
@@ -700,14 +747,14 @@ impl Tx {
 impl Pools {
     pub(crate) fn backend(&self) -> Backend {
         match self {
-            Pools::Postgres(_) => Backend::Postgres,
+            Pools::Postgres { .. } => Backend::Postgres,
             Pools::Sqlite { .. } => Backend::Sqlite,
         }
     }
 
     pub(crate) async fn read(&self) -> Result<PooledConn, sqlx::Error> {
         Ok(match self {
-            Pools::Postgres(pool) => PooledConn::Postgres(pool.acquire().await?),
+            Pools::Postgres { pool, .. } => PooledConn::Postgres(pool.acquire().await?),
             Pools::Sqlite { read, .. } => PooledConn::Sqlite(read.acquire().await?),
         })
     }
@@ -718,8 +765,31 @@ impl Pools {
     /// were not measured).
     pub(crate) fn try_read(&self) -> Option<PooledConn> {
         match self {
-            Pools::Postgres(pool) => pool.try_acquire().map(PooledConn::Postgres),
+            Pools::Postgres { pool, .. } => pool.try_acquire().map(PooledConn::Postgres),
             Pools::Sqlite { .. } => None,
+        }
+    }
+
+    /// Runs a counter's statement (an upsert `RETURNING` the numbers it took) for numbers that may have
+    /// gaps — task and business numbers of approvals, never a voucher's. On PostgreSQL it runs on a
+    /// connection of its own and commits at once, so the counter's row is locked for that one statement
+    /// rather than until `conn`'s transaction ends: writers of one organization no longer queue on it. A
+    /// transaction that rolls back leaves its numbers unused (a gap). The `numbers` connections commit
+    /// asynchronously (`synchronous_commit = off`), which loses nothing: a transaction that uses a number
+    /// commits after it, and flushing its commit flushes the write-ahead log up to it, the counter's
+    /// commit included; a crash before that loses the counter's step and no stored number. On SQLite the
+    /// statement runs in `conn`'s transaction (one writer; a rollback gives the numbers back).
+    pub(crate) async fn take_number<T: FromAnyRow>(
+        &self,
+        conn: &mut Conn<'_>,
+        sql: Sql,
+    ) -> Result<T, sqlx::Error> {
+        match self {
+            Pools::Postgres { numbers, .. } if conn.deferred.is_some() => {
+                let mut side = numbers.acquire().await?;
+                Conn::postgres(&mut side).fetch_one(sql).await
+            }
+            _ => conn.fetch_one(sql).await,
         }
     }
 
@@ -728,8 +798,8 @@ impl Pools {
     pub(crate) async fn begin(&self) -> Result<Tx, sqlx::Error> {
         count_statement();
         Ok(match self {
-            Pools::Postgres(pool) => Tx {
-                inner: TxInner::Postgres(pool.begin().await?),
+            Pools::Postgres { pool, .. } => Tx {
+                inner: TxInner::Postgres(pool.begin().await.inspect_err(note_lost)?),
                 commits: None,
                 marks: AtomicU8::new(0),
                 after_commit: None,
@@ -747,7 +817,10 @@ impl Pools {
 
     pub(crate) async fn close(&self) {
         match self {
-            Pools::Postgres(pool) => pool.close().await,
+            Pools::Postgres { pool, numbers } => {
+                pool.close().await;
+                numbers.close().await;
+            }
             Pools::Sqlite {
                 read,
                 write,

@@ -241,11 +241,11 @@ impl Tenant<'_> {
             .compiled_version_cached(conn, process.id, process.published_version, &schema)
             .await?;
         let (time_zone, delegating) = self.time_zone_and_delegating(conn).await?;
-        // The approval counter before the record: creating a record appends its event, which locks the
-        // organization's event counter, and every other approval command takes the approval counter (task
-        // numbers) before its events. Taken after the record, PostgreSQL deadlocked a start with `fields`
-        // against a concurrent approve (found by `tenon bench --suite approvals`). A refused start rolls the
-        // number back with everything else.
+        // The business number before the record. On PostgreSQL the approval counter is taken on a
+        // connection of its own and committed at once (`Pools::take_number`), so it is never held while
+        // this transaction waits for a lock, and a refused start leaves a gap; an earlier version held it
+        // here to the commit, after the record it deadlocked against a concurrent approve. On SQLite a
+        // refused start rolls the number back with everything else.
         let business_id = self.next_business_id(conn, time_zone).await?;
         let existing = start.record.is_some();
         let record = match (start.record, start.fields) {
@@ -415,8 +415,11 @@ impl Tenant<'_> {
             .with_timezone(&zone.tz())
             .format("%Y%m%d")
             .to_string();
-        let (number,): (i64,) = conn
-            .fetch_one(
+        let (number,): (i64,) = self
+            .store
+            .pools
+            .take_number(
+                conn,
                 Sql::new(
                     "INSERT INTO approval_counters (organization_id, last_task, business_day, last_business) \
                      VALUES ($1, 0, $2, 1) ON CONFLICT (organization_id) DO UPDATE SET \
@@ -437,8 +440,11 @@ impl Tenant<'_> {
         conn: &mut Conn<'_>,
         count: i64,
     ) -> Result<i64> {
-        let (last,): (i64,) = conn
-            .fetch_one(
+        let (last,): (i64,) = self
+            .store
+            .pools
+            .take_number(
+                conn,
                 Sql::new(
                     "INSERT INTO approval_counters (organization_id, last_task, business_day, last_business) \
                      VALUES ($1, $2, '', 0) ON CONFLICT (organization_id) DO UPDATE SET \

@@ -10,8 +10,8 @@ use tenon_approvals::engine::Command;
 use tenon_model::apps::{ParseContext, parse_cell};
 use tenon_model::{Actor, ApprovalTaskId, MemberId, Name, TimeZone};
 use tenon_store::approvals::{Answer, StartApproval, Target};
-use tenon_store::testing::count_statements;
-use tenon_store::{NewApp, NewTable, Store, WriteContext};
+use tenon_store::testing::{OpenTx, TestBackend, count_statements, wait_for_blocked_statements};
+use tenon_store::{NewApp, NewTable, Store, WriteContext, WriteOutcome};
 
 use crate::apps::spec;
 use crate::{backend_tests, new_member, new_org};
@@ -28,8 +28,35 @@ fn running_task(answer: &Answer) -> ApprovalTaskId {
     ApprovalTaskId::from_uuid(id.parse().unwrap())
 }
 
-/// Statements of one start and of the three approvals.
-async fn bench_process_counts(store: &Store) -> (u64, [u64; 3]) {
+/// The bench's organization: its id, the initiator and the three approvers, the `claims` table and a
+/// new claim's cells.
+struct Bench {
+    org: tenon_model::OrgId,
+    members: Vec<MemberId>,
+    schema: tenon_model::apps::TableSchema,
+    fields: BTreeMap<tenon_model::FieldId, tenon_model::apps::CellValue>,
+}
+
+impl Bench {
+    fn start(&self, record: Option<tenon_model::RecordId>) -> StartApproval {
+        StartApproval {
+            process: "BENCH".into(),
+            record,
+            fields: record.is_none().then(|| self.fields.clone()),
+            initiator: Some(self.members[0]),
+            department: None,
+            selected: BTreeMap::new(),
+            by: Acting {
+                member: None,
+                credential: Actor::System,
+                admin: true,
+            },
+        }
+    }
+}
+
+/// `tenon bench --suite approvals`'s process in a new organization.
+async fn bench_process(store: &Store) -> Bench {
     let ctx = WriteContext::system();
     let (org, _) = new_org(store, "Counting").await;
     let tenant = store.tenant(org.id);
@@ -108,11 +135,20 @@ async fn bench_process_counts(store: &Store) -> (u64, [u64; 3]) {
             .unwrap()
             .unwrap(),
     )]);
-    let admin = Acting {
-        member: None,
-        credential: Actor::System,
-        admin: true,
-    };
+    Bench {
+        org: org.id,
+        members,
+        schema,
+        fields,
+    }
+}
+
+/// Statements of one start and of the three approvals.
+async fn bench_process_counts(store: &Store) -> (u64, [u64; 3]) {
+    let ctx = WriteContext::system();
+    let bench = bench_process(store).await;
+    let tenant = store.tenant(bench.org);
+    let members = &bench.members;
     // A running server's caches are in use: let a sync or two pass (they drop what the setup's schema
     // changes made stale), then wait until they are fresh.
     tokio::time::sleep(tenon_store::SYNC_INTERVAL * 3).await;
@@ -126,20 +162,8 @@ async fn bench_process_counts(store: &Store) -> (u64, [u64; 3]) {
     // The second instance counts: a running server has its caches warm.
     let mut counted = (0, [0; 3]);
     for _ in 0..2 {
-        let (answer, start) = count_statements(tenant.start_approval(
-            &ctx,
-            StartApproval {
-                process: "BENCH".into(),
-                record: None,
-                fields: Some(fields.clone()),
-                initiator: Some(members[0]),
-                department: None,
-                selected: BTreeMap::new(),
-                by: admin.clone(),
-            },
-            None,
-        ))
-        .await;
+        let (answer, start) =
+            count_statements(tenant.start_approval(&ctx, bench.start(None), None)).await;
         let mut answer = answer.unwrap();
         assert_eq!(answer.status, 201);
         let mut approvals = [0; 3];
@@ -245,4 +269,83 @@ backend_tests! {
         let other = store.tenant(second);
         assert_eq!(other.create_process(&ctx, definition(&app, "P1")).await.unwrap().number, 1);
     }
+}
+
+/// PostgreSQL: a command that took its numbers and waits for a lock does not hold the organization's
+/// approval counter. A start on a record another transaction holds has taken its business number and task
+/// number and waits for the record's row; a second start takes the next numbers and finishes meanwhile
+/// (when the counter's row was held to the commit, it waited for the first, which waited for the test).
+#[tokio::test]
+async fn numbers_are_not_held_while_a_command_waits() {
+    crate::run(TestBackend::Postgres, |store| async move {
+        let ctx = WriteContext::system();
+        let bench = bench_process(&store).await;
+        let tenant = store.tenant(bench.org);
+        let Ok(WriteOutcome::Written(records)) = tenant
+            .create_records(
+                &ctx,
+                &bench.schema,
+                vec![bench.fields.clone()],
+                TimeZone::SHANGHAI,
+                None,
+            )
+            .await
+        else {
+            panic!("the claim was not written");
+        };
+        let record = records[0].id;
+        let mut holder = OpenTx::begin(&store).await;
+        let table = tenon_store::testing::record_table(bench.schema.table.id);
+        holder
+            .execute(format!(
+                "SELECT id FROM {table} WHERE id = '{}' FOR UPDATE",
+                record.as_uuid()
+            ))
+            .await;
+        let first = tokio::spawn({
+            let store = store.clone();
+            let start = bench.start(Some(record));
+            async move {
+                store
+                    .tenant(bench.org)
+                    .start_approval(&WriteContext::system(), start, None)
+                    .await
+            }
+        });
+        wait_for_blocked_statements(&store, &table, 1).await;
+        let second = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            tenant.start_approval(&ctx, bench.start(None), None),
+        )
+        .await
+        .expect("the second start waited for the first one's transaction")
+        .unwrap();
+        assert!(
+            !first.is_finished(),
+            "the first start did not wait for the record"
+        );
+        holder.commit().await;
+        let first = first.await.unwrap().unwrap();
+        let numbers = |answer: &Answer| {
+            let business: u64 = answer.body["business_id"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            (
+                business,
+                answer.body["tasks"][0]["number"].as_i64().unwrap(),
+            )
+        };
+        let ((first_business, first_task), (second_business, second_task)) =
+            (numbers(&first), numbers(&second));
+        assert_eq!(
+            (second_business, second_task),
+            (first_business + 1, first_task + 1),
+            "{} {}",
+            first.body,
+            second.body
+        );
+    })
+    .await;
 }

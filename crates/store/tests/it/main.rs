@@ -16,6 +16,7 @@ mod approvals;
 mod apps;
 mod authors;
 mod cache;
+mod connections;
 mod credentials;
 mod deliveries;
 mod directory;

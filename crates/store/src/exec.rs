@@ -23,7 +23,7 @@ pub(crate) use deferred::{BeforeCommit, Deferred, HookFuture};
 
 use std::borrow::Cow;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
@@ -292,43 +292,6 @@ tokio::task_local! {
     static STATEMENTS: std::cell::Cell<u64>;
 }
 
-/// When a statement last failed because the connection to PostgreSQL broke (milliseconds of the Unix
-/// epoch; 0: never). The pools hand out connections without pinging them first, and for a while after such
-/// a failure they ping each one again, dropping those that broke with it (`Store::connect`).
-static CONNECTION_LOST_AT_MS: AtomicU64 = AtomicU64::new(0);
-
-/// How long after a broken connection was seen the pools ping every connection they hand out.
-const PING_AFTER_LOSS_MS: u64 = 30_000;
-
-fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        })
-}
-
-/// Notes an error that means the connection itself broke: the server went away, restarted or ended the
-/// session (SQLSTATE classes 08, connection exception, and 57P, operator intervention).
-fn note_lost(error: &sqlx::Error) {
-    let lost = match error {
-        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_) => true,
-        sqlx::Error::Database(error) => error
-            .code()
-            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
-        _ => false,
-    };
-    if lost {
-        CONNECTION_LOST_AT_MS.store(unix_ms(), Ordering::Relaxed);
-    }
-}
-
-/// Whether a connection broke lately, so that connections are pinged before they are handed out.
-pub(crate) fn connection_lost_lately() -> bool {
-    let at = CONNECTION_LOST_AT_MS.load(Ordering::Relaxed);
-    at != 0 && unix_ms().saturating_sub(at) < PING_AFTER_LOSS_MS
-}
-
 /// Counts one round trip to the database when the current task is inside [`count_statements`].
 fn count_statement() {
     let _ = STATEMENTS.try_with(|count| count.set(count.get() + 1));
@@ -415,8 +378,7 @@ impl Conn<'_> {
                 let done = sqlx::query_with(AssertSqlSafe(sql.text), args)
                     .persistent(sql.persistent)
                     .execute(&mut **conn)
-                    .await
-                    .inspect_err(note_lost)?;
+                    .await?;
                 Ok(done.rows_affected())
             }
             Db::Sqlite(conn) => {
@@ -434,11 +396,7 @@ impl Conn<'_> {
         count_statement();
         use sqlx::Executor;
         match &mut self.db {
-            Db::Postgres(conn) => conn
-                .execute(AssertSqlSafe(text))
-                .await
-                .map(drop)
-                .inspect_err(note_lost),
+            Db::Postgres(conn) => conn.execute(AssertSqlSafe(text)).await.map(drop),
             Db::Sqlite(conn) => conn.execute(AssertSqlSafe(text)).await.map(drop),
         }
     }
@@ -455,7 +413,6 @@ impl Conn<'_> {
                     .persistent(sql.persistent)
                     .fetch_all(&mut **conn)
                     .await
-                    .inspect_err(note_lost)
             }
             Db::Sqlite(conn) => {
                 let args = sql.sqlite_args()?;
@@ -478,7 +435,6 @@ impl Conn<'_> {
                     .persistent(sql.persistent)
                     .fetch_optional(&mut **conn)
                     .await
-                    .inspect_err(note_lost)
             }
             Db::Sqlite(conn) => {
                 let args = sql.sqlite_args()?;
@@ -504,8 +460,7 @@ impl Conn<'_> {
                 let rows = sqlx::query_with(AssertSqlSafe(sql.text), args)
                     .persistent(sql.persistent)
                     .fetch_all(&mut **conn)
-                    .await
-                    .inspect_err(note_lost)?;
+                    .await?;
                 Ok(rows.into_iter().map(DynRow::Postgres).collect())
             }
             Db::Sqlite(conn) => {
@@ -729,7 +684,7 @@ impl Tx {
         self.conn().run_deferred().await?;
         count_statement();
         match self.inner {
-            TxInner::Postgres(tx) => tx.commit().await.inspect_err(note_lost)?,
+            TxInner::Postgres(tx) => tx.commit().await?,
             TxInner::Sqlite(tx) => tx.commit().await?,
         }
         // After the commit, never before: a reader that loads between an early invalidation and the
@@ -799,7 +754,7 @@ impl Pools {
         count_statement();
         Ok(match self {
             Pools::Postgres { pool, .. } => Tx {
-                inner: TxInner::Postgres(pool.begin().await.inspect_err(note_lost)?),
+                inner: TxInner::Postgres(pool.begin().await?),
                 commits: None,
                 marks: AtomicU8::new(0),
                 after_commit: None,

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgConnectOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use tenon_model::{Actor, OrgId};
 
 pub mod approvals;
@@ -118,29 +118,6 @@ const POSTGRES_CONNECTIONS: u32 = 16;
 /// PostgreSQL connections per node for counters that may have gaps (`exec::Pools::take_number`).
 const POSTGRES_NUMBER_CONNECTIONS: u32 = 2;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
-/// A pooled connection idle for longer is pinged before it is handed out.
-const PING_IDLE_AFTER: Duration = Duration::from_secs(30);
-
-/// A pool's options: at most `max` connections, each pinged before it is handed out only when it sat idle
-/// for [`PING_IDLE_AFTER`] or a connection broke lately (`exec::connection_lost_lately`). sqlx pings every
-/// connection it hands out by default: a round trip to PostgreSQL, and on SQLite two hand-offs to the
-/// connection's thread, for every transaction and every read — as much as a request's own statement. When
-/// PostgreSQL restarts, the statement that meets a broken connection fails, and from then on for a while
-/// every connection is pinged and the broken ones are dropped.
-fn pool_options<DB: sqlx::Database>(max: u32) -> sqlx::pool::PoolOptions<DB> {
-    sqlx::pool::PoolOptions::new()
-        .max_connections(max)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
-            Box::pin(async move {
-                if meta.idle_for >= PING_IDLE_AFTER || exec::connection_lost_lately() {
-                    sqlx::Connection::ping(conn).await?;
-                }
-                Ok(true)
-            })
-        })
-}
 
 /// Where the data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,7 +225,9 @@ impl Store {
                     .foreign_keys(true)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     .pragma("temp_store", "memory");
-                let write = pool_options::<sqlx::Sqlite>(1)
+                let write = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
                     // The background checkpointer keeps the WAL short; this is only a backstop.
                     .connect_with(options.clone().pragma(
                         "wal_autocheckpoint",
@@ -256,12 +235,16 @@ impl Store {
                     ))
                     .await
                     .map_err(StoreError::connect)?;
-                let checkpoint = pool_options::<sqlx::Sqlite>(1)
+                let checkpoint = SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_with(options.clone())
                     .await
                     .map_err(StoreError::connect)?;
                 exec::spawn_checkpointer(checkpoint.clone());
-                let read = pool_options::<sqlx::Sqlite>(SQLITE_READ_CONNECTIONS)
+                let read = SqlitePoolOptions::new()
+                    .max_connections(SQLITE_READ_CONNECTIONS)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_with(options.read_only(true))
                     .await
                     .map_err(StoreError::connect)?;
@@ -273,9 +256,13 @@ impl Store {
             }
             DatabaseConfig::Postgres { url } => {
                 let options = PgConnectOptions::from_str(url).map_err(StoreError::connect)?;
-                let numbers = pool_options::<sqlx::Postgres>(POSTGRES_NUMBER_CONNECTIONS)
+                let numbers = PgPoolOptions::new()
+                    .max_connections(POSTGRES_NUMBER_CONNECTIONS)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_lazy_with(options.clone().options([("synchronous_commit", "off")]));
-                let pool = pool_options::<sqlx::Postgres>(POSTGRES_CONNECTIONS)
+                let pool = PgPoolOptions::new()
+                    .max_connections(POSTGRES_CONNECTIONS)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
                     .connect_with(options)
                     .await
                     .map_err(StoreError::connect)?;

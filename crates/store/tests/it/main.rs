@@ -16,7 +16,6 @@ mod approvals;
 mod apps;
 mod authors;
 mod cache;
-mod connections;
 mod credentials;
 mod deliveries;
 mod directory;

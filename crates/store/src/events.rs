@@ -368,6 +368,9 @@ async fn insert_numbered(
 ) -> std::result::Result<(), sqlx::Error> {
     let count = i64::try_from(events.len())
         .map_err(|_| sqlx::Error::Protocol("more events than a counter holds".into()))?;
+    if conn.backend() == Backend::Postgres && events.len() <= EVENTS_PER_STATEMENT {
+        return insert_numbered_at_once(conn, org_id, count, events).await;
+    }
     let (last_seq,): (i64,) = conn
         .fetch_one(
             Sql::new(
@@ -409,6 +412,60 @@ async fn insert_numbered(
                 }),
         );
         conn.execute(sql.into_sql()).await?;
+    }
+    Ok(())
+}
+
+/// PostgreSQL: takes the numbers and inserts the events in one statement, so the counter's row (taken last
+/// in a transaction, just before `COMMIT`) is held for that statement and the commit, one round trip less
+/// than a counter update followed by the insert. Row `n` (from 1) of the values gets `last_seq - count + n`.
+async fn insert_numbered_at_once(
+    conn: &mut Conn<'_>,
+    org_id: OrgId,
+    count: i64,
+    events: Vec<(DateTime<Utc>, NewEvent)>,
+) -> std::result::Result<(), sqlx::Error> {
+    let mut sql = SqlText::new(Backend::Postgres);
+    sql.push("WITH counter AS (INSERT INTO event_counters (organization_id, last_seq) VALUES (")
+        .arg(org_id)
+        .push(", ")
+        .arg(count)
+        .push(
+            ") ON CONFLICT (organization_id) DO UPDATE SET last_seq = event_counters.last_seq + \
+             excluded.last_seq RETURNING last_seq) \
+             INSERT INTO events (organization_id, seq, id, type, occurred_at, actor, subject, \
+             subject_key, app_id, table_id, data) \
+             SELECT v.organization_id, counter.last_seq - ",
+        )
+        .arg(count)
+        .push(
+            " + v.n, v.id, v.type, v.occurred_at, v.actor, v.subject, v.subject_key, v.app_id, \
+             v.table_id, v.data FROM counter, (VALUES ",
+        )
+        .rows(events.into_iter().zip(1_i64..).map(|((at, event), n)| {
+            [
+                Arg::from(n),
+                Arg::from(org_id),
+                Arg::from(event.id),
+                Arg::from(event.event_type),
+                Arg::from(at),
+                Arg::from(event.actor),
+                Arg::from(event.subject),
+                Arg::from(event.subject_key),
+                Arg::Uuid(event.app_id),
+                Arg::Uuid(event.table_id),
+                Arg::from(event.data),
+            ]
+        }))
+        .push(
+            ") AS v (n, organization_id, id, type, occurred_at, actor, subject, subject_key, app_id, \
+             table_id, data)",
+        );
+    let inserted = conn.execute(sql.into_sql()).await?;
+    if inserted != u64::try_from(count).unwrap_or(u64::MAX) {
+        return Err(sqlx::Error::Protocol(format!(
+            "{inserted} of {count} events were inserted"
+        )));
     }
     Ok(())
 }

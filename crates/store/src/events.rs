@@ -396,24 +396,30 @@ async fn insert_numbered(
                 .take(EVENTS_PER_STATEMENT)
                 .map(|(at, event)| {
                     seq += 1;
-                    [
-                        Arg::from(org_id),
-                        Arg::from(seq),
-                        Arg::from(event.id),
-                        Arg::from(event.event_type),
-                        Arg::from(at),
-                        Arg::from(event.actor),
-                        Arg::from(event.subject),
-                        Arg::from(event.subject_key),
-                        Arg::Uuid(event.app_id),
-                        Arg::Uuid(event.table_id),
-                        Arg::from(event.data),
-                    ]
+                    event_row(org_id, seq, at, event)
                 }),
         );
         conn.execute(sql.into_sql()).await?;
     }
     Ok(())
+}
+
+/// An event's row of `INSERT INTO events`, in the columns' order: `number` is its `seq`, or its place
+/// from 1 when [`insert_numbered_at_once`] computes the `seq`.
+fn event_row(org_id: OrgId, number: i64, at: DateTime<Utc>, event: NewEvent) -> [Arg; 11] {
+    [
+        Arg::from(org_id),
+        Arg::from(number),
+        Arg::from(event.id),
+        Arg::from(event.event_type),
+        Arg::from(at),
+        Arg::from(event.actor),
+        Arg::from(event.subject),
+        Arg::from(event.subject_key),
+        Arg::Uuid(event.app_id),
+        Arg::Uuid(event.table_id),
+        Arg::from(event.data),
+    ]
 }
 
 /// PostgreSQL: takes the numbers and inserts the events in one statement, so the counter's row (taken last
@@ -442,23 +448,14 @@ async fn insert_numbered_at_once(
             " + v.n, v.id, v.type, v.occurred_at, v.actor, v.subject, v.subject_key, v.app_id, \
              v.table_id, v.data FROM counter, (VALUES ",
         )
-        .rows(events.into_iter().zip(1_i64..).map(|((at, event), n)| {
-            [
-                Arg::from(n),
-                Arg::from(org_id),
-                Arg::from(event.id),
-                Arg::from(event.event_type),
-                Arg::from(at),
-                Arg::from(event.actor),
-                Arg::from(event.subject),
-                Arg::from(event.subject_key),
-                Arg::Uuid(event.app_id),
-                Arg::Uuid(event.table_id),
-                Arg::from(event.data),
-            ]
-        }))
+        .rows(
+            events
+                .into_iter()
+                .zip(1_i64..)
+                .map(|((at, event), n)| event_row(org_id, n, at, event)),
+        )
         .push(
-            ") AS v (n, organization_id, id, type, occurred_at, actor, subject, subject_key, app_id, \
+            ") AS v (organization_id, n, id, type, occurred_at, actor, subject, subject_key, app_id, \
              table_id, data)",
         );
     let inserted = conn.execute(sql.into_sql()).await?;

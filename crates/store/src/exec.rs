@@ -17,8 +17,10 @@
 // This module is the one place allowed to hand text to the driver as SQL (see clippy.toml).
 #![allow(clippy::disallowed_types)]
 
+mod conns;
 mod deferred;
 
+pub(crate) use conns::Conns;
 pub(crate) use deferred::{BeforeCommit, Deferred, HookFuture};
 
 use std::borrow::Cow;
@@ -576,11 +578,11 @@ pub(crate) enum Pools {
     /// `numbers`: a few connections of their own for counters whose numbers may have gaps
     /// ([`Pools::take_number`]).
     Postgres { pool: PgPool, numbers: PgPool },
-    /// `checkpoint`: one connection of its own for the background WAL checkpoints
-    /// ([`spawn_checkpointer`]), so they never wait for, or hold up, the writer.
+    /// `read` and `write` are [`Conns`] (handed out without pings); `checkpoint`: one connection of its own
+    /// for the background WAL checkpoints ([`spawn_checkpointer`]), so they never wait for, or hold up, the writer.
     Sqlite {
-        read: SqlitePool,
-        write: SqlitePool,
+        read: Conns,
+        write: Conns,
         checkpoint: SqlitePool,
     },
 }
@@ -622,7 +624,7 @@ pub(crate) fn spawn_checkpointer(pool: SqlitePool) {
 /// A connection taken from a pool for reads outside a transaction.
 pub(crate) enum PooledConn {
     Postgres(sqlx::pool::PoolConnection<Postgres>),
-    Sqlite(sqlx::pool::PoolConnection<Sqlite>),
+    Sqlite(conns::Lease),
 }
 
 impl PooledConn {
@@ -653,7 +655,7 @@ pub(crate) struct Tx {
 
 enum TxInner {
     Postgres(Transaction<'static, Postgres>),
-    Sqlite(Transaction<'static, Sqlite>),
+    Sqlite(conns::SqliteTx),
 }
 
 impl Tx {
@@ -761,7 +763,7 @@ impl Pools {
                 deferred: Mutex::new(None),
             },
             Pools::Sqlite { write, .. } => Tx {
-                inner: TxInner::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+                inner: TxInner::Sqlite(write.begin_immediate().await?),
                 commits: None,
                 marks: AtomicU8::new(0),
                 after_commit: None,

@@ -109,7 +109,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 /// How long to wait for a locked SQLite database before giving up with "busy".
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Readers on SQLite: WAL lets them run beside the single writer.
-const SQLITE_READ_CONNECTIONS: u32 = 4;
+const SQLITE_READ_CONNECTIONS: usize = 4;
 /// WAL pages (4 KiB) after which the writer checkpoints by itself, should the background checkpointer
 /// fall behind (SQLite's default is 1000).
 const SQLITE_AUTOCHECKPOINT_BACKSTOP_PAGES: u32 = 16_000;
@@ -225,16 +225,17 @@ impl Store {
                     .foreign_keys(true)
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     .pragma("temp_store", "memory");
-                let write = SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                let write = exec::Conns::connect(
                     // The background checkpointer keeps the WAL short; this is only a backstop.
-                    .connect_with(options.clone().pragma(
+                    options.clone().pragma(
                         "wal_autocheckpoint",
                         SQLITE_AUTOCHECKPOINT_BACKSTOP_PAGES.to_string(),
-                    ))
-                    .await
-                    .map_err(StoreError::connect)?;
+                    ),
+                    1,
+                    ACQUIRE_TIMEOUT,
+                )
+                .await
+                .map_err(StoreError::connect)?;
                 let checkpoint = SqlitePoolOptions::new()
                     .max_connections(1)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -242,12 +243,13 @@ impl Store {
                     .await
                     .map_err(StoreError::connect)?;
                 exec::spawn_checkpointer(checkpoint.clone());
-                let read = SqlitePoolOptions::new()
-                    .max_connections(SQLITE_READ_CONNECTIONS)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .connect_with(options.read_only(true))
-                    .await
-                    .map_err(StoreError::connect)?;
+                let read = exec::Conns::connect(
+                    options.read_only(true),
+                    SQLITE_READ_CONNECTIONS,
+                    ACQUIRE_TIMEOUT,
+                )
+                .await
+                .map_err(StoreError::connect)?;
                 exec::Pools::Sqlite {
                     read,
                     write,
@@ -291,7 +293,10 @@ impl Store {
                 sqlx::migrate!("./migrations/postgres").run(pool).await?
             }
             exec::Pools::Sqlite { write, .. } => {
-                sqlx::migrate!("./migrations/sqlite").run(write).await?
+                let mut conn = write.acquire().await.map_err(StoreError::connect)?;
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&mut *conn)
+                    .await?
             }
         }
         Ok(())

@@ -1,0 +1,282 @@
+//! SQLite's connections, handed out and taken back without a word to their threads.
+//!
+//! sqlx's SQLite driver runs each connection on a thread of its own, so every command is a round trip
+//! between threads, and its pool pings a connection when it hands it out and again (in a task of its
+//! own) when it takes it back: two of a get by id's three round trips, and two more for every write
+//! transaction. `perf` puts most of a get's cost in those hand-offs (docs/benchmarks.md). These
+//! connections are a file on this machine, so none goes stale while it waits; and a connection runs its
+//! commands in order, so whatever a cancelled user left queued (a statement, a transaction's `ROLLBACK`)
+//! is done before the next user's first statement.
+
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::{ConnectOptions, Executor};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// At most `size` connections, opened when first needed and kept open until [`Conns::close`].
+#[derive(Clone)]
+pub(crate) struct Conns {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    options: SqliteConnectOptions,
+    idle: Mutex<Vec<SqliteConnection>>,
+    permits: Arc<Semaphore>,
+    acquire_timeout: Duration,
+}
+
+impl Conns {
+    /// Opens one connection at once, so a bad path or a locked file fails here, not at the first use.
+    pub(crate) async fn connect(
+        options: SqliteConnectOptions,
+        size: usize,
+        acquire_timeout: Duration,
+    ) -> Result<Self, sqlx::Error> {
+        let first = options.connect().await?;
+        Ok(Conns {
+            inner: Arc::new(Inner {
+                options,
+                idle: Mutex::new(vec![first]),
+                permits: Arc::new(Semaphore::new(size)),
+                acquire_timeout,
+            }),
+        })
+    }
+
+    /// A connection: an idle one, or a new one while fewer than `size` are open. Waiters are served in
+    /// turn; after the acquire timeout `PoolTimedOut`, after [`Conns::close`] `PoolClosed`.
+    pub(crate) async fn acquire(&self) -> Result<Lease, sqlx::Error> {
+        let permit = tokio::time::timeout(
+            self.inner.acquire_timeout,
+            Arc::clone(&self.inner.permits).acquire_owned(),
+        )
+        .await
+        .map_err(|_| sqlx::Error::PoolTimedOut)?
+        .map_err(|_| sqlx::Error::PoolClosed)?;
+        let idle = self.inner.idle().pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => self.inner.options.connect().await?,
+        };
+        Ok(Lease {
+            conn: Some(conn),
+            home: Arc::clone(&self.inner),
+            _permit: permit,
+        })
+    }
+
+    /// A connection in a transaction begun with `BEGIN IMMEDIATE` (the write lock at once).
+    pub(crate) async fn begin_immediate(&self) -> Result<SqliteTx, sqlx::Error> {
+        let mut lease = self.acquire().await?;
+        lease.execute("BEGIN IMMEDIATE").await?;
+        Ok(SqliteTx {
+            lease: Some(lease),
+            open: true,
+        })
+    }
+
+    /// Refuses new users and closes the idle connections (one in use closes when its user drops it).
+    pub(crate) async fn close(&self) {
+        self.inner.permits.close();
+        let idle = std::mem::take(&mut *self.inner.idle());
+        for conn in idle {
+            // A connection that fails to close cleanly is gone all the same.
+            let _ = sqlx::Connection::close(conn).await;
+        }
+    }
+}
+
+impl Inner {
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<SqliteConnection>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A connection in use; back among the idle ones when dropped (before its permit is released).
+pub(crate) struct Lease {
+    conn: Option<SqliteConnection>,
+    home: Arc<Inner>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Deref for Lease {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        self.conn
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl DerefMut for Lease {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        self.conn
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take()
+            && !self.home.permits.is_closed()
+        {
+            self.home.idle().push(conn);
+        }
+    }
+}
+
+/// A transaction on a [`Lease`]. Dropped without [`SqliteTx::commit`] (or after a failed commit), it
+/// rolls back before the connection serves anyone else: a task of its own runs the `ROLLBACK` and only
+/// then gives the connection (and its permit) back. Without a runtime the connection is closed instead,
+/// which rolls back too.
+pub(crate) struct SqliteTx {
+    lease: Option<Lease>,
+    open: bool,
+}
+
+impl SqliteTx {
+    pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
+        self.execute("COMMIT").await?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Deref for SqliteTx {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        self.lease
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl DerefMut for SqliteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        self.lease
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("taken only on drop"))
+    }
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if !self.open {
+            return;
+        }
+        let Some(mut lease) = self.lease.take() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if let Err(error) = lease.execute("ROLLBACK").await {
+                        tracing::warn!(%error, "rolling back a dropped SQLite transaction failed; closing its connection");
+                        lease.conn.take();
+                    }
+                });
+            }
+            Err(_) => {
+                lease.conn.take();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Row;
+
+    async fn conns(dir: &tempfile::TempDir, size: usize) -> Conns {
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("t.db"))
+            .create_if_missing(true)
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+        let conns = Conns::connect(options, size, Duration::from_millis(200))
+            .await
+            .unwrap();
+        let mut conn = conns.acquire().await.unwrap();
+        conn.execute("CREATE TABLE t (n INTEGER)").await.unwrap();
+        conns
+    }
+
+    async fn count(conns: &Conns) -> i64 {
+        let mut conn = conns.acquire().await.unwrap();
+        let row = conn.fetch_one("SELECT COUNT(*) FROM t").await.unwrap();
+        row.get(0)
+    }
+
+    #[tokio::test]
+    async fn a_dropped_transaction_is_rolled_back_before_the_next_one_begins() {
+        let dir = tempfile::tempdir().unwrap();
+        let conns = conns(&dir, 1).await;
+        let mut tx = conns.begin_immediate().await.unwrap();
+        tx.execute("INSERT INTO t VALUES (1)").await.unwrap();
+        drop(tx);
+        // The next transaction gets the same connection only after the ROLLBACK: were it still in the
+        // dropped transaction, BEGIN would fail and the row would be there to commit.
+        let mut tx = conns.begin_immediate().await.unwrap();
+        tx.execute("INSERT INTO t VALUES (2)").await.unwrap();
+        tx.commit().await.unwrap();
+        let mut conn = conns.acquire().await.unwrap();
+        let rows = conn.fetch_all("SELECT n FROM t").await.unwrap();
+        let values: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
+        assert_eq!(values, vec![2]);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_statement_leaves_the_connection_usable() {
+        let dir = tempfile::tempdir().unwrap();
+        let conns = conns(&dir, 1).await;
+        {
+            let mut tx = conns.begin_immediate().await.unwrap();
+            let insert = tx.execute("INSERT INTO t VALUES (1)");
+            // Polled once and dropped: the statement may or may not have run; the transaction rolls back.
+            let _ = futures_poll_once(insert).await;
+        }
+        assert_eq!(count(&conns).await, 0);
+        let mut tx = conns.begin_immediate().await.unwrap();
+        tx.execute("INSERT INTO t VALUES (3)").await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(count(&conns).await, 1);
+    }
+
+    async fn futures_poll_once<F: std::future::Future>(future: F) -> Option<F::Output> {
+        let mut future = std::pin::pin!(future);
+        std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(match future.as_mut().poll(cx) {
+                std::task::Poll::Ready(output) => Some(output),
+                std::task::Poll::Pending => None,
+            })
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn no_more_than_size_connections_and_waiters_time_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let conns = conns(&dir, 2).await;
+        let first = conns.acquire().await.unwrap();
+        let second = conns.acquire().await.unwrap();
+        assert!(matches!(
+            conns.acquire().await,
+            Err(sqlx::Error::PoolTimedOut)
+        ));
+        drop(first);
+        let third = conns.acquire().await.unwrap();
+        drop((second, third));
+        conns.close().await;
+        assert!(matches!(
+            conns.acquire().await,
+            Err(sqlx::Error::PoolClosed)
+        ));
+    }
+}

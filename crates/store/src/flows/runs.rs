@@ -112,6 +112,26 @@ impl Store {
     /// Claims up to `limit` due runs for `owner` (a worker's name), each for [`FLOW_LEASE_SECONDS`].
     pub async fn claim_flow_runs(&self, owner: &str, limit: u32) -> Result<Vec<Claim>> {
         let now = self.now();
+        // Every commit wakes the workers, and most wake-ups find nothing due: look on a read connection
+        // first, so that an idle check does not take SQLite's write lock (after every write, ahead of
+        // the next writer) nor begin a transaction on PostgreSQL.
+        {
+            let mut pooled = self.pools.read().await?;
+            let due: Option<(i64,)> = pooled
+                .conn()
+                .fetch_optional(
+                    Sql::new(
+                        "SELECT CAST(1 AS BIGINT) FROM flow_runs \
+                         WHERE status IN ('queued', 'running', 'waiting') AND next_at <= $1 \
+                         AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
+                    )
+                    .bind(now),
+                )
+                .await?;
+            if due.is_none() {
+                return Ok(Vec::new());
+            }
+        }
         let mut tx = self.begin_tx().await?;
         let mut conn = tx.conn();
         let candidates = match conn.backend() {

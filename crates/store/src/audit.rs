@@ -87,6 +87,7 @@ pub(crate) async fn record_with_events(
     change: NamedChange<'_>,
 ) -> Result<()> {
     crate::events::append_explicit(conn, tenant, change.ctx, change.events).await?;
+    mark(conn, tenant, marks_of(change.target_kind));
     let now = tenant.store.now();
     let sql = Sql::new(
         "INSERT INTO audit_log (organization_id, id, at, actor_kind, actor_id, actor_name, action, \
@@ -114,20 +115,28 @@ pub(crate) async fn record_with_events(
 /// write path can change a credential, a schema or what permissions read and leave this node's caches
 /// behind.
 fn invalidates(conn: &Conn<'_>, tenant: &Tenant<'_>, changes: &[Change<'_>]) {
-    let marks = changes.iter().fold(0, |marks, change| {
-        marks
-            | match change.target_kind {
-                TargetKind::Token | TargetKind::Installation => crate::cache::AUTH,
-                TargetKind::Member | TargetKind::Organization => {
-                    crate::cache::AUTH | crate::cache::ACCESS
-                }
-                // An app's permissions are audited as a change of the app.
-                TargetKind::App => crate::cache::SCHEMA | crate::cache::ACCESS,
-                TargetKind::Table | TargetKind::Field | TargetKind::View => crate::cache::SCHEMA,
-                TargetKind::Department | TargetKind::OrgRole => crate::cache::ACCESS,
-                _ => 0,
-            }
-    });
+    let marks = changes
+        .iter()
+        .fold(0, |marks, change| marks | marks_of(change.target_kind));
+    mark(conn, tenant, marks);
+}
+
+fn marks_of(kind: TargetKind) -> u8 {
+    match kind {
+        TargetKind::Token | TargetKind::Installation => crate::cache::AUTH,
+        TargetKind::Member | TargetKind::Organization => crate::cache::AUTH | crate::cache::ACCESS,
+        // An app's permissions are audited as a change of the app.
+        TargetKind::App => crate::cache::SCHEMA | crate::cache::ACCESS,
+        // The flows that watch a table are kept with its schema.
+        TargetKind::Table | TargetKind::Field | TargetKind::View | TargetKind::Flow => {
+            crate::cache::SCHEMA
+        }
+        TargetKind::Department | TargetKind::OrgRole => crate::cache::ACCESS,
+        _ => 0,
+    }
+}
+
+fn mark(conn: &Conn<'_>, tenant: &Tenant<'_>, marks: u8) {
     if marks != 0 && !conn.mark(marks) {
         tenant.store.caches.invalidate(marks);
     }

@@ -1,6 +1,7 @@
 //! Per-node caches of what nearly every request reads and seldom changes: bearer credentials (by digest),
 //! table schemas (by organization, app and table reference), published approval process versions
 //! compiled against their table (by organization, process and version; invalidated with the schemas),
+//! the flows that watch a table (kept with the schemas),
 //! and what app permissions read on every record request of a limited member (issue #19): the app's
 //! permissions document, parsed, and the member as row rules see them (role, departments, custom roles,
 //! the department tree), and organizations (their time zone dates every filter).
@@ -14,9 +15,8 @@
 //!   the commit. A revoked token is refused, and a changed permission applied, by the next request on the
 //!   node that made the change.
 //! - **Other processes' writes** (other nodes on PostgreSQL, the CLI on SQLite, even hand-written SQL)
-//!   bump a row of `cache_epochs` from database triggers in the writing transaction (migrations 0010 and
-//!   0048), so
-//!   the bump commits with the change. Every node reads the epochs every [`SYNC_INTERVAL`] and invalidates
+//!   bump a row of `cache_epochs` from database triggers in the writing transaction (migrations 0010,
+//!   0048 and 0049), so the bump commits with the change. Every node reads the epochs every [`SYNC_INTERVAL`] and invalidates
 //!   what changed: another node's change reaches this one within that interval.
 //! - **A node that cannot read the epochs** (database unreachable, migrations not run) does not use its
 //!   caches: entries are served only while the last successful read is younger than [`FRESH_FOR`].
@@ -97,6 +97,14 @@ pub(crate) type ProcessKey = (OrgId, ProcessId, i32);
 /// A published flow version's cache key: the organization, the flow and the version.
 pub(crate) type FlowKey = (OrgId, tenon_model::FlowId, i32);
 
+/// A published, enabled flow watching a table ([`Caches::watching`]).
+pub(crate) struct WatchingFlow {
+    pub id: tenon_model::FlowId,
+    pub key: String,
+    pub version: i32,
+    pub compiled: tenon_flows::compile::CompiledFlow,
+}
+
 /// What a node's caches have done, for tests and diagnostics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheStats {
@@ -120,6 +128,10 @@ pub(crate) struct Caches {
     /// Published flow versions as compiled when published (a version row never changes; a deleted
     /// flow's runs go with it, so nothing asks for its versions after).
     pub(crate) flows: GenerationCache<FlowKey, Arc<tenon_flows::compile::CompiledFlow>>,
+    /// The published, enabled flows that watch a table's records, read by every record write (most
+    /// tables: none). Kept with the schemas: a flow's change marks [`SCHEMA`] and bumps the `schema`
+    /// epoch (migration 0049).
+    pub(crate) watching: GenerationCache<(OrgId, TableId), Arc<[WatchingFlow]>>,
     /// Ledger books' charts of accounts. Accounts are only ever added, never changed or removed but with
     /// their book, so a kept chart is served while the book holds as many accounts as it does (one
     /// `COUNT`); adding accounts also marks [`CHART`].
@@ -155,6 +167,7 @@ impl Caches {
             schemas: GenerationCache::new(SCHEMAS_MAX),
             processes: GenerationCache::new(SCHEMAS_MAX),
             flows: GenerationCache::new(SCHEMAS_MAX),
+            watching: GenerationCache::new(SCHEMAS_MAX),
             charts: GenerationCache::new(SCHEMAS_MAX),
             people: GenerationCache::new(PEOPLE_MAX),
             permissions: GenerationCache::new(ACCESS_MAX),
@@ -202,6 +215,7 @@ impl Caches {
         self.schemas.invalidate();
         self.processes.invalidate();
         self.flows.invalidate();
+        self.watching.invalidate();
         // An app deleted takes its permissions with it.
         self.permissions.invalidate();
         self.resolved.invalidate();

@@ -64,6 +64,7 @@ mod flow_steps;
 mod flow_triggers;
 mod flow_voucher_pushes;
 mod flow_vouchers;
+mod flow_watch;
 mod flow_yonsuite;
 mod flows;
 mod isolation;

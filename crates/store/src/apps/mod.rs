@@ -317,6 +317,10 @@ impl Tenant<'_> {
         let schema = self
             .load_table_schema(app_reference, table_reference)
             .await?;
+        // Also under its id (the key of `kept_schema_by_id`), which the write that follows looks up
+        // (the table's app for its events).
+        let by_id = (self.org_id, String::new(), schema.table.id.to_string());
+        caches.schemas.insert(by_id, schema.clone(), generation);
         caches.schemas.insert(key, schema.clone(), generation);
         Ok(schema)
     }

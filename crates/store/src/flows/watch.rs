@@ -13,6 +13,7 @@
 //! failed instead of queued.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use tenon_flows::scope::record_json;
@@ -21,9 +22,10 @@ use tenon_flows::{CompiledFlow, RunStatus};
 use tenon_model::apps::computed::eval_formula;
 use tenon_model::apps::formula;
 use tenon_model::apps::{Record, TableSchema};
-use tenon_model::{Actor, EventId, FieldId, FlowId, FlowRunId};
+use tenon_model::{Actor, EventId, FieldId, FlowId, FlowRunId, TableId};
 use uuid::Uuid;
 
+use crate::cache::WatchingFlow;
 use crate::exec::{Conn, Sql};
 use crate::{Result, StoreError, Tenant, WriteContext};
 
@@ -38,6 +40,7 @@ pub(crate) struct Watched<'a> {
     pub cause: Option<Value>,
 }
 
+/// A flow row as [`Tenant::watching`] reads it.
 #[derive(sqlx::FromRow)]
 struct Watching {
     id: Uuid,
@@ -82,16 +85,7 @@ impl Tenant<'_> {
         if changes.is_empty() {
             return Ok(());
         }
-        let watching: Vec<Watching> = conn
-            .fetch_all(
-                Sql::new(
-                    "SELECT id, key, published_version, compiled FROM flows \
-                     WHERE organization_id = $1 AND table_id = $2 AND enabled AND published_version > 0",
-                )
-                .bind(self.org_id)
-                .bind(schema.table.id),
-            )
-            .await?;
+        let watching = self.watching(conn, schema.table.id).await?;
         if watching.is_empty() {
             return Ok(());
         }
@@ -100,13 +94,12 @@ impl Tenant<'_> {
             _ => (None, 0),
         };
         let eval = self.eval_context(conn).await?;
-        for flow in watching {
-            let flow_id = FlowId::from_uuid(flow.id);
+        for flow in watching.iter() {
+            let flow_id = flow.id;
             if writer == Some(flow_id) {
                 continue;
             }
-            let compiled: CompiledFlow = serde_json::from_value(flow.compiled.0)
-                .map_err(|error| StoreError::Corrupt(format!("flow {}: {error}", flow.key)))?;
+            let compiled = &flow.compiled;
             let Some(watch) = compiled.watch() else {
                 continue;
             };
@@ -173,7 +166,7 @@ impl Tenant<'_> {
                 self.insert_run(
                     conn,
                     flow_id,
-                    flow.published_version,
+                    flow.version,
                     &change.event.to_string(),
                     trigger,
                     depth,
@@ -241,5 +234,51 @@ impl Tenant<'_> {
             )
             .await?;
         Ok(FlowRunId::from_uuid(existing))
+    }
+}
+
+impl Tenant<'_> {
+    /// The published, enabled flows watching `table`: from this node's cache unless the transaction
+    /// changed a schema or a flow itself (then read, and not kept).
+    async fn watching(&self, conn: &mut Conn<'_>, table: TableId) -> Result<Arc<[WatchingFlow]>> {
+        let caches = &self.store.caches;
+        let key = (self.org_id, table);
+        let cacheable = !conn.marked(crate::cache::SCHEMA);
+        if cacheable
+            && caches.fresh()
+            && let Some(watching) = caches.watching.get(&key)
+        {
+            return Ok(watching);
+        }
+        let generation = caches.watching.generation();
+        let rows: Vec<Watching> = conn
+            .fetch_all(
+                Sql::new(
+                    "SELECT id, key, published_version, compiled FROM flows \
+                     WHERE organization_id = $1 AND table_id = $2 AND enabled AND published_version > 0",
+                )
+                .bind(self.org_id)
+                .bind(*table.as_uuid()),
+            )
+            .await?;
+        let watching = rows
+            .into_iter()
+            .map(|row| {
+                let compiled: CompiledFlow = serde_json::from_value(row.compiled.0)
+                    .map_err(|error| StoreError::Corrupt(format!("flow {}: {error}", row.key)))?;
+                Ok(WatchingFlow {
+                    id: FlowId::from_uuid(row.id),
+                    key: row.key,
+                    version: row.published_version,
+                    compiled,
+                })
+            })
+            .collect::<Result<Arc<[WatchingFlow]>>>()?;
+        if cacheable {
+            caches
+                .watching
+                .insert(key, Arc::clone(&watching), generation);
+        }
+        Ok(watching)
     }
 }

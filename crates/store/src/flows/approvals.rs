@@ -18,7 +18,7 @@ use tenon_flows::scope::{ids_of, record_json};
 use tenon_model::apps::TableSchema;
 use tenon_model::apps::formula;
 use tenon_model::apps::input::{WriteMode, present};
-use tenon_model::{Actor, ApprovalId, EventId, FlowId, MemberId, TableId};
+use tenon_model::{Actor, ApprovalId, EventId, MemberId, TableId};
 use uuid::Uuid;
 
 use super::FlowRun;
@@ -27,18 +27,10 @@ use super::control::Progress;
 use super::steps::flow_context;
 use crate::approvals::{CommandError, StartApproval};
 use crate::exec::{Backend, Conn, Sql};
-use crate::{Result, StoreError, Tenant, WriteContext};
+use crate::{Result, Tenant, WriteContext};
 
 /// How long a `wait_approval` sleeps before looking again if nothing wakes it.
 const WAIT_APPROVAL_RECHECK_HOURS: i64 = 24;
-
-#[derive(sqlx::FromRow)]
-struct Watching {
-    id: Uuid,
-    key: String,
-    published_version: i32,
-    compiled: sqlx::types::Json<Value>,
-}
 
 impl Tenant<'_> {
     /// The organization's processes by code, with their tables (publish checks).
@@ -112,29 +104,18 @@ impl Tenant<'_> {
         if events.is_empty() {
             return Ok(());
         }
-        let watching: Vec<Watching> = conn
-            .fetch_all(
-                Sql::new(
-                    "SELECT id, key, published_version, compiled FROM flows \
-                     WHERE organization_id = $1 AND table_id = $2 AND enabled AND published_version > 0",
-                )
-                .bind(self.org_id)
-                .bind(instance.record.table),
-            )
-            .await?;
+        let watching = self.watching(conn, instance.record.table).await?;
         let (writer, depth) = match &ctx.actor {
             Actor::Flow { flow_id, depth, .. } => (Some(*flow_id), depth + 1),
             _ => (None, 0),
         };
         let mut fields: Option<Value> = None;
-        for flow in watching {
-            let flow_id = FlowId::from_uuid(flow.id);
+        for flow in watching.iter() {
+            let flow_id = flow.id;
             if writer == Some(flow_id) {
                 continue;
             }
-            let compiled: CompiledFlow = serde_json::from_value(flow.compiled.0)
-                .map_err(|error| StoreError::Corrupt(format!("flow {}: {error}", flow.key)))?;
-            let CompiledTrigger::Approval { process, on, .. } = &compiled.trigger else {
+            let CompiledTrigger::Approval { process, on, .. } = &flow.compiled.trigger else {
                 continue;
             };
             if *process != instance.process_code {
@@ -173,7 +154,7 @@ impl Tenant<'_> {
                 self.insert_run(
                     conn,
                     flow_id,
-                    flow.published_version,
+                    flow.version,
                     &event.to_string(),
                     trigger,
                     depth,

@@ -238,9 +238,13 @@ impl Tenant<'_> {
 }
 
 impl Tenant<'_> {
-    /// The published, enabled flows watching `table`: from this node's cache unless the transaction
-    /// changed a schema or a flow itself (then read, and not kept).
-    async fn watching(&self, conn: &mut Conn<'_>, table: TableId) -> Result<Arc<[WatchingFlow]>> {
+    /// The published, enabled flows on `table` (record and approval triggers): from this node's cache
+    /// unless the transaction changed a schema or a flow itself (then read, and not kept).
+    pub(crate) async fn watching(
+        &self,
+        conn: &mut Conn<'_>,
+        table: TableId,
+    ) -> Result<Arc<[WatchingFlow]>> {
         let caches = &self.store.caches;
         let key = (self.org_id, table);
         let cacheable = !conn.marked(crate::cache::SCHEMA);

@@ -95,23 +95,24 @@ async fn people_changed_through_one_node_show_at_once_on_the_other(backend: Test
     // With the people cached, the DingTalk read takes as many statements as the native one.
     let approval: tenon_model::ApprovalId = id.parse().unwrap();
     let tenant = a.store.tenant(a.org.id);
-    let (native, native_statements) = count_statements(tenant.approval(approval)).await;
-    // The caches' poll may empty the people cache between two reads (it also sees this node's own
-    // earlier writes, a moment later): compare on a read the cache served, warming it before each of
-    // at most five tries.
+    // The caches' poll may empty a cache between two reads (it also sees this node's own earlier
+    // writes, a moment later): compare reads the caches served, warming them before each of at most
+    // five tries, and measuring both reads in each.
     let mut counts = Vec::new();
-    let mut dingtalk = None;
+    let mut reads = None;
     for _ in 0..5 {
         get_instance(&a, &token, &id).await;
+        let (native, native_statements) = count_statements(tenant.approval(approval)).await;
         let (read, statements) = count_statements(tenant.dingtalk_instance(approval)).await;
-        counts.push(statements);
-        dingtalk = Some(read);
+        counts.push((native_statements, statements));
+        reads = Some((read, native));
         if statements == native_statements {
             break;
         }
     }
-    let dingtalk_statements = *counts.last().unwrap();
-    let (dingtalk, native) = (dingtalk.unwrap().unwrap(), native.unwrap());
+    let (native_statements, dingtalk_statements) = *counts.last().unwrap();
+    let (dingtalk, native) = reads.unwrap();
+    let (dingtalk, native) = (dingtalk.unwrap(), native.unwrap());
     assert_eq!(
         dingtalk.state.view(),
         native.state.view(),
@@ -145,7 +146,7 @@ async fn people_changed_through_one_node_show_at_once_on_the_other(backend: Test
     assert_eq!(records, native_records, "and its operation records");
     assert_eq!(
         dingtalk_statements, native_statements,
-        "the DingTalk read's statements in each try: {counts:?}"
+        "the (native, DingTalk) reads' statements in each try: {counts:?}"
     );
 
     // Through node b: the originator renamed, then the department renamed; node a's next answer has each.

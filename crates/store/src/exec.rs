@@ -19,9 +19,11 @@
 
 mod conns;
 mod deferred;
+mod direct;
 
 pub(crate) use conns::Conns;
 pub(crate) use deferred::{BeforeCommit, Deferred, HookFuture};
+pub(crate) use direct::Direct;
 
 use std::borrow::Cow;
 use std::sync::Mutex;
@@ -166,46 +168,60 @@ impl Sql {
     }
 
     fn sqlite_args(&mut self) -> Result<SqliteArguments, sqlx::Error> {
+        use rusqlite::types::Value;
         let mut args = SqliteArguments::default();
         for arg in std::mem::take(&mut self.args) {
-            let added = match arg {
-                Arg::Uuid(v) => args.add(v),
-                Arg::Text(v) => args.add(v),
-                Arg::Int(v) => args.add(v),
-                Arg::Bool(v) => args.add(v),
-                Arg::Time(v) => args.add(v.map(|t| sqlite_time_text(&t))),
-                Arg::Json(v) => args.add(v.map(|j| j.to_string())),
-                Arg::Bytes(v) => args.add(v),
-                Arg::Decimal(v) => args.add(v.map(|d| d.to_string())),
-                Arg::Date(v) => args.add(v.map(|d| d.format("%Y-%m-%d").to_string())),
-                Arg::Real(v) => args.add(v),
-                Arg::Scaled(v, scale) => match v {
-                    None => args.add(None::<i64>),
-                    Some(value) => match tenon_ledger::money::to_scaled_i64(value, scale) {
-                        Some(minor) => args.add(minor),
-                        None => {
-                            return Err(sqlx::Error::Encode(
-                                format!("{value} does not fit an integer scaled by 10^{scale}")
-                                    .into(),
-                            ));
-                        }
-                    },
-                },
-                Arg::UuidArray(_)
-                | Arg::TextArray(_)
-                | Arg::IntArray(_)
-                | Arg::DecimalArray(_)
-                | Arg::TimeArray(_)
-                | Arg::JsonArray(_) => {
-                    return Err(sqlx::Error::Encode(
-                        "array parameters are bound on PostgreSQL only".into(),
-                    ));
-                }
+            let added = match sqlite_value(arg)? {
+                Value::Null => args.add(None::<i64>),
+                Value::Integer(v) => args.add(v),
+                Value::Real(v) => args.add(v),
+                Value::Text(v) => args.add(v),
+                Value::Blob(v) => args.add(v),
             };
             added.map_err(sqlx::Error::Encode)?;
         }
         Ok(args)
     }
+}
+
+/// How a value is stored on SQLite (for sqlx's connections and the [`Direct`] ones alike): ids as 16-byte
+/// blobs, instants as [`sqlite_time_text`], booleans as 0 and 1, exact decimals as text or scaled integers.
+fn sqlite_value(arg: Arg) -> Result<rusqlite::types::Value, sqlx::Error> {
+    use rusqlite::types::Value;
+    fn or_null<T>(value: Option<T>, to: impl FnOnce(T) -> Value) -> Value {
+        value.map_or(Value::Null, to)
+    }
+    Ok(match arg {
+        Arg::Uuid(v) => or_null(v, |id| Value::Blob(id.as_bytes().to_vec())),
+        Arg::Text(v) => or_null(v, Value::Text),
+        Arg::Int(v) => or_null(v, Value::Integer),
+        Arg::Bool(v) => or_null(v, |b| Value::Integer(i64::from(b))),
+        Arg::Time(v) => or_null(v, |t| Value::Text(sqlite_time_text(&t))),
+        Arg::Json(v) => or_null(v, |j| Value::Text(j.to_string())),
+        Arg::Bytes(v) => or_null(v, Value::Blob),
+        Arg::Decimal(v) => or_null(v, |d| Value::Text(d.to_string())),
+        Arg::Date(v) => or_null(v, |d| Value::Text(d.format("%Y-%m-%d").to_string())),
+        Arg::Real(v) => or_null(v, Value::Real),
+        Arg::Scaled(None, _) => Value::Null,
+        Arg::Scaled(Some(value), scale) => match tenon_ledger::money::to_scaled_i64(value, scale) {
+            Some(minor) => Value::Integer(minor),
+            None => {
+                return Err(sqlx::Error::Encode(
+                    format!("{value} does not fit an integer scaled by 10^{scale}").into(),
+                ));
+            }
+        },
+        Arg::UuidArray(_)
+        | Arg::TextArray(_)
+        | Arg::IntArray(_)
+        | Arg::DecimalArray(_)
+        | Arg::TimeArray(_)
+        | Arg::JsonArray(_) => {
+            return Err(sqlx::Error::Encode(
+                "array parameters are bound on PostgreSQL only".into(),
+            ));
+        }
+    })
 }
 
 /// Quotes an identifier the standard way (both backends): wrapped in `"`, inner `"` doubled. The store only
@@ -324,6 +340,8 @@ pub(crate) struct Conn<'c> {
 enum Db<'c> {
     Postgres(&'c mut PgConnection),
     Sqlite(&'c mut SqliteConnection),
+    /// Only [`Conn::fetch_rows`] runs here ([`direct`]).
+    Direct(&'c mut rusqlite::Connection),
 }
 
 impl<'c> Conn<'c> {
@@ -348,7 +366,7 @@ impl Conn<'_> {
     pub(crate) fn backend(&self) -> Backend {
         match &self.db {
             Db::Postgres(_) => Backend::Postgres,
-            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Sqlite(_) | Db::Direct(_) => Backend::Sqlite,
         }
     }
 
@@ -390,6 +408,7 @@ impl Conn<'_> {
                     .await?;
                 Ok(done.rows_affected())
             }
+            Db::Direct(_) => Err(rows_only()),
         }
     }
 
@@ -400,6 +419,7 @@ impl Conn<'_> {
         match &mut self.db {
             Db::Postgres(conn) => conn.execute(AssertSqlSafe(text)).await.map(drop),
             Db::Sqlite(conn) => conn.execute(AssertSqlSafe(text)).await.map(drop),
+            Db::Direct(_) => Err(rows_only()),
         }
     }
 
@@ -422,6 +442,7 @@ impl Conn<'_> {
                     .fetch_all(&mut **conn)
                     .await
             }
+            Db::Direct(_) => Err(rows_only()),
         }
     }
 
@@ -444,6 +465,7 @@ impl Conn<'_> {
                     .fetch_optional(&mut **conn)
                     .await
             }
+            Db::Direct(_) => Err(rows_only()),
         }
     }
 
@@ -472,22 +494,37 @@ impl Conn<'_> {
                     .await?;
                 Ok(rows.into_iter().map(DynRow::Sqlite).collect())
             }
+            Db::Direct(conn) => {
+                let rows = direct::fetch_values(conn, &sql.text, std::mem::take(&mut sql.args))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|values| DynRow::Direct(direct::DirectRow(values)))
+                    .collect())
+            }
         }
     }
+}
+
+/// What a [`Direct`] connection answers to anything but [`Conn::fetch_rows`]: sqlx's typed rows cannot be
+/// made from its values. Only record reads by id take one ([`Pools::read_direct`]).
+fn rows_only() -> sqlx::Error {
+    sqlx::Error::Protocol("a direct SQLite reader runs only statements read as rows".to_owned())
 }
 
 /// A row of either backend, read column by column with the decoding the column's storage needs.
 pub(crate) enum DynRow {
     Postgres(PgRow),
     Sqlite(SqliteRow),
+    Direct(direct::DirectRow),
 }
 
 macro_rules! dyn_get {
-    ($self:ident, $idx:ident) => {{
+    ($self:ident, $idx:ident, $direct:ident) => {{
         use sqlx::Row;
         match $self {
             DynRow::Postgres(row) => row.try_get($idx),
             DynRow::Sqlite(row) => row.try_get($idx),
+            DynRow::Direct(row) => row.$direct($idx),
         }
     }};
 }
@@ -501,27 +538,34 @@ fn decode_error(idx: usize, error: impl std::error::Error + Send + Sync + 'stati
 
 impl DynRow {
     pub(crate) fn uuid(&self, idx: usize) -> Result<Uuid, sqlx::Error> {
-        dyn_get!(self, idx)
+        use sqlx::Row;
+        match self {
+            DynRow::Postgres(row) => row.try_get(idx),
+            DynRow::Sqlite(row) => row.try_get(idx),
+            DynRow::Direct(row) => row
+                .optional_uuid(idx)?
+                .ok_or_else(|| decode_error(idx, std::io::Error::other("unexpected NULL"))),
+        }
     }
 
     pub(crate) fn optional_uuid(&self, idx: usize) -> Result<Option<Uuid>, sqlx::Error> {
-        dyn_get!(self, idx)
+        dyn_get!(self, idx, optional_uuid)
     }
 
     pub(crate) fn text(&self, idx: usize) -> Result<Option<String>, sqlx::Error> {
-        dyn_get!(self, idx)
+        dyn_get!(self, idx, text)
     }
 
     pub(crate) fn int(&self, idx: usize) -> Result<Option<i64>, sqlx::Error> {
-        dyn_get!(self, idx)
+        dyn_get!(self, idx, int)
     }
 
     pub(crate) fn bool(&self, idx: usize) -> Result<Option<bool>, sqlx::Error> {
-        dyn_get!(self, idx)
+        dyn_get!(self, idx, bool)
     }
 
     pub(crate) fn datetime(&self, idx: usize) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-        dyn_get!(self, idx)
+        dyn_get!(self, idx, datetime)
     }
 
     /// NUMERIC on PostgreSQL; a scaled INTEGER on SQLite.
@@ -533,10 +577,9 @@ impl DynRow {
         use sqlx::Row;
         match self {
             DynRow::Postgres(row) => row.try_get(idx),
-            DynRow::Sqlite(row) => {
-                let scaled: Option<i64> = row.try_get(idx)?;
-                Ok(scaled.map(|value| rust_decimal::Decimal::new(value, scale)))
-            }
+            DynRow::Sqlite(_) | DynRow::Direct(_) => Ok(self
+                .int(idx)?
+                .map(|value| rust_decimal::Decimal::new(value, scale))),
         }
     }
 
@@ -544,14 +587,13 @@ impl DynRow {
         use sqlx::Row;
         match self {
             DynRow::Postgres(row) => row.try_get(idx),
-            DynRow::Sqlite(row) => {
-                let text: Option<String> = row.try_get(idx)?;
-                text.map(|text| {
+            DynRow::Sqlite(_) | DynRow::Direct(_) => self
+                .text(idx)?
+                .map(|text| {
                     chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
                         .map_err(|e| decode_error(idx, e))
                 })
-                .transpose()
-            }
+                .transpose(),
         }
     }
 
@@ -562,11 +604,10 @@ impl DynRow {
                 let value: Option<sqlx::types::Json<serde_json::Value>> = row.try_get(idx)?;
                 Ok(value.map(|json| json.0))
             }
-            DynRow::Sqlite(row) => {
-                let text: Option<String> = row.try_get(idx)?;
-                text.map(|text| serde_json::from_str(&text).map_err(|e| decode_error(idx, e)))
-                    .transpose()
-            }
+            DynRow::Sqlite(_) | DynRow::Direct(_) => self
+                .text(idx)?
+                .map(|text| serde_json::from_str(&text).map_err(|e| decode_error(idx, e)))
+                .transpose(),
         }
     }
 }
@@ -584,6 +625,8 @@ pub(crate) enum Pools {
         read: Conns,
         write: Conns,
         checkpoint: SqlitePool,
+        /// Read-only connections used on the caller's thread, for records by id ([`Pools::read_direct`]).
+        direct: Direct,
     },
 }
 
@@ -625,6 +668,7 @@ pub(crate) fn spawn_checkpointer(pool: SqlitePool) {
 pub(crate) enum PooledConn {
     Postgres(sqlx::pool::PoolConnection<Postgres>),
     Sqlite(conns::Lease),
+    Direct(direct::DirectLease),
 }
 
 impl PooledConn {
@@ -632,6 +676,11 @@ impl PooledConn {
         match self {
             PooledConn::Postgres(conn) => Conn::postgres(conn),
             PooledConn::Sqlite(conn) => Conn::sqlite(conn),
+            PooledConn::Direct(conn) => Conn {
+                db: Db::Direct(conn),
+                marks: None,
+                deferred: None,
+            },
         }
     }
 }
@@ -716,6 +765,16 @@ impl Pools {
         })
     }
 
+    /// A read connection for statements whose rows are read as [`DynRow`]s only ([`Conn::fetch_rows`];
+    /// the typed fetches refuse it): on SQLite one whose statements run on the caller's thread
+    /// ([`direct`]), on PostgreSQL an ordinary one.
+    pub(crate) async fn read_direct(&self) -> Result<PooledConn, sqlx::Error> {
+        match self {
+            Pools::Sqlite { direct, .. } => Ok(PooledConn::Direct(direct.acquire()?)),
+            Pools::Postgres { .. } => self.read().await,
+        }
+    }
+
     /// A second read connection for a reader that already holds one, on PostgreSQL, if one is idle now:
     /// never waits for one and never opens one, so readers that each hold a connection cannot wait for
     /// each other. `None` on SQLite, whose statements stay on one connection (concurrent reads there
@@ -782,7 +841,9 @@ impl Pools {
                 read,
                 write,
                 checkpoint,
+                direct,
             } => {
+                direct.close();
                 read.close().await;
                 write.close().await;
                 checkpoint.close().await;

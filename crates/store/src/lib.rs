@@ -254,6 +254,11 @@ impl Store {
                     read,
                     write,
                     checkpoint,
+                    direct: exec::Direct::new(
+                        path.clone(),
+                        SQLITE_BUSY_TIMEOUT,
+                        SQLITE_READ_CONNECTIONS,
+                    ),
                 }
             }
             DatabaseConfig::Postgres { url } => {

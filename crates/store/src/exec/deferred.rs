@@ -58,6 +58,7 @@ impl Conn<'_> {
         let db = match &mut self.db {
             Db::Postgres(conn) => Db::Postgres(conn),
             Db::Sqlite(conn) => Db::Sqlite(conn),
+            Db::Direct(conn) => Db::Direct(conn),
         };
         hook.run(
             Conn {

@@ -58,8 +58,9 @@ impl Tenant<'_> {
                 query::filter(&mut sql, filter)?;
                 sql.push("), FALSE)");
             }
-            let rows: Vec<(Uuid,)> = conn.fetch_all(sql.into_sql()).await?;
-            found.extend(rows.into_iter().map(|(id,)| RecordId::from_uuid(id)));
+            for row in conn.fetch_rows(sql.into_sql()).await? {
+                found.push(RecordId::from_uuid(row.uuid(0)?));
+            }
         }
         Ok(found)
     }
@@ -201,7 +202,7 @@ impl Tenant<'_> {
         let Some(rule) = rule else {
             return self.record(schema, id).await;
         };
-        let mut pooled = self.store.pools.read().await?;
+        let mut pooled = self.record_reader(schema).await?;
         let mut conn = pooled.conn();
         let mut records = self
             .load_records_where(&mut conn, schema, &[id], None, Some(rule))

@@ -11,7 +11,7 @@ use tenon_model::{FieldId, RecordId};
 use uuid::Uuid;
 
 use crate::apps::ddl;
-use crate::exec::{Conn, DynRow, Sql, quote};
+use crate::exec::{Conn, DynRow, PooledConn, Sql, quote};
 use crate::{Result, StoreError, Tenant};
 
 mod aggregate;
@@ -204,12 +204,27 @@ fn filter_fields(filter: &Filter, out: &mut HashSet<FieldId>) {
 
 impl Tenant<'_> {
     pub async fn record(&self, schema: &TableSchema, id: RecordId) -> Result<Record> {
-        let mut pooled = self.store.pools.read().await?;
+        let mut pooled = self.record_reader(schema).await?;
         let mut conn = pooled.conn();
         let mut records = self.load_records(&mut conn, schema, &[id], None).await?;
         self.read_virtual(&mut conn, schema, &mut records, None)
             .await?;
         records.pop().ok_or_else(|| StoreError::not_found("record"))
+    }
+
+    /// A connection to read records of `schema` by id with ([`Tenant::load_records`], rows only): on
+    /// SQLite one that runs them on this thread ([`crate::exec::Direct`]), unless the table has formulas
+    /// computed when read, whose context may need a typed read.
+    pub(crate) async fn record_reader(&self, schema: &TableSchema) -> Result<PooledConn> {
+        let computed_when_read = schema
+            .fields
+            .iter()
+            .any(|field| field.kind.storage() == Storage::Virtual);
+        Ok(if computed_when_read {
+            self.store.pools.read().await?
+        } else {
+            self.store.pools.read_direct().await?
+        })
     }
 
     /// Computes the formulas that are computed when read, for the records returned to a client.
@@ -568,9 +583,8 @@ impl Tenant<'_> {
             ));
             sql.args(chunk.iter().map(|id| crate::exec::Arg::Uuid(Some(*id))));
             sql.push(&format!(") ORDER BY {mine}, position, {other}"));
-            let rows: Vec<(Uuid, Uuid)> = conn.fetch_all(sql.into_sql()).await?;
-            for (me, target) in rows {
-                links.entry(me).or_default().push(target);
+            for row in conn.fetch_rows(sql.into_sql()).await? {
+                links.entry(row.uuid(0)?).or_default().push(row.uuid(1)?);
             }
         }
         Ok(links)

@@ -302,6 +302,8 @@ backend_tests! {
         let schema = tenant.table_schema("zhu_fang_yu_yue_housing", "bookings").await.unwrap();
         let page = tenant.list_records(&schema, &query(&schema, Some(json!({"field": "nights", "op": "is_empty"})), "", 10)).await.unwrap();
         tenant.delete_records(&ctx(), &schema, &[page.records[0].id]).await.unwrap();
+        let gone = tenant.record(&schema, page.records[0].id).await;
+        assert!(matches!(gone, Err(StoreError::NotFound { .. })), "a deleted record is not found at once: {gone:?}");
         tenant.update_field(&ctx(), &schema, guest, unique, &PARSE).await.unwrap();
         let schema = tenant.table_schema("zhu_fang_yu_yue_housing", "bookings").await.unwrap();
         let duplicate = tenant.create_records(&ctx(), &schema, vec![cells(&schema, json!({"guest": "B"})), cells(&schema, json!({"guest": "A"}))], TimeZone::SHANGHAI, None).await;
@@ -318,10 +320,12 @@ backend_tests! {
         let tenant = store.tenant(org);
         let extra = tenant.add_field(&ctx(), &bookings, spec("Notes", "notes", "text", json!({})), &PARSE).await.unwrap();
         let schema = tenant.table_schema("zhu_fang_yu_yue_housing", "bookings").await.unwrap();
-        written(tenant.create_records(&ctx(), &schema, vec![
+        let made = written(tenant.create_records(&ctx(), &schema, vec![
             cells(&schema, json!({"guest": "A", "notes": "12.5"})),
             cells(&schema, json!({"guest": "B", "notes": "twelve"})),
         ], TimeZone::SHANGHAI, None).await.unwrap());
+        // Read by id before the change (on SQLite a reader keeps the statement prepared) and after it.
+        assert_eq!(tenant.record(&schema, made[0].id).await.unwrap().cells[&extra.id], CellValue::Text("12.5".into()));
         let to_number = FieldPatch { kind: Some(parse_kind(FieldType::Number, json!({"precision": 1}).as_object().unwrap(), "options").unwrap()), ..Default::default() };
         let change = tenant.update_field(&ctx(), &schema, extra.id, to_number, &PARSE).await.unwrap();
         assert_eq!(change.cleared_values, 1);
@@ -329,6 +333,8 @@ backend_tests! {
         let page = tenant.list_records(&schema, &query(&schema, Some(json!({"field": "notes", "op": "gt", "value": 12})), "", 10)).await.unwrap();
         assert_eq!(page.records.len(), 1);
         assert_eq!(page.records[0].cells[&extra.id], CellValue::Decimal("12.5".parse().unwrap()));
+        assert_eq!(tenant.record(&schema, made[0].id).await.unwrap().cells[&extra.id], CellValue::Decimal("12.5".parse().unwrap()));
+        assert!(!tenant.record(&schema, made[1].id).await.unwrap().cells.contains_key(&extra.id), "the value that did not fit is cleared");
         // Renaming a select choice keeps the records that chose it.
         let status = schema.field_by_key("status").unwrap().clone();
         written(tenant.create_records(&ctx(), &schema, vec![cells(&schema, json!({"guest": "C", "status": "booked"}))], TimeZone::SHANGHAI, None).await.unwrap());

@@ -253,7 +253,7 @@ impl Tenant<'_> {
         ids: &[RecordId],
         fields: Option<&[FieldId]>,
     ) -> Result<Vec<Record>> {
-        let mut pooled = self.store.pools.read().await?;
+        let mut pooled = self.record_reader(schema).await?;
         let mut conn = pooled.conn();
         // Formulas computed when read need their inputs: read every column when a field list is given.
         let all = schema

@@ -20,10 +20,13 @@
 mod conns;
 mod deferred;
 mod direct;
+mod dyn_row;
 
 pub(crate) use conns::Conns;
 pub(crate) use deferred::{BeforeCommit, Deferred, HookFuture};
 pub(crate) use direct::Direct;
+pub(crate) use dyn_row::DynRow;
+use dyn_row::decode_error;
 
 use std::borrow::Cow;
 use std::sync::Mutex;
@@ -509,107 +512,6 @@ impl Conn<'_> {
 /// made from its values. Only record reads by id take one ([`Pools::read_direct`]).
 fn rows_only() -> sqlx::Error {
     sqlx::Error::Protocol("a direct SQLite reader runs only statements read as rows".to_owned())
-}
-
-/// A row of either backend, read column by column with the decoding the column's storage needs.
-pub(crate) enum DynRow {
-    Postgres(PgRow),
-    Sqlite(SqliteRow),
-    Direct(direct::DirectRow),
-}
-
-macro_rules! dyn_get {
-    ($self:ident, $idx:ident, $direct:ident) => {{
-        use sqlx::Row;
-        match $self {
-            DynRow::Postgres(row) => row.try_get($idx),
-            DynRow::Sqlite(row) => row.try_get($idx),
-            DynRow::Direct(row) => row.$direct($idx),
-        }
-    }};
-}
-
-fn decode_error(idx: usize, error: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
-    sqlx::Error::ColumnDecode {
-        index: idx.to_string(),
-        source: Box::new(error),
-    }
-}
-
-impl DynRow {
-    pub(crate) fn uuid(&self, idx: usize) -> Result<Uuid, sqlx::Error> {
-        use sqlx::Row;
-        match self {
-            DynRow::Postgres(row) => row.try_get(idx),
-            DynRow::Sqlite(row) => row.try_get(idx),
-            DynRow::Direct(row) => row
-                .optional_uuid(idx)?
-                .ok_or_else(|| decode_error(idx, std::io::Error::other("unexpected NULL"))),
-        }
-    }
-
-    pub(crate) fn optional_uuid(&self, idx: usize) -> Result<Option<Uuid>, sqlx::Error> {
-        dyn_get!(self, idx, optional_uuid)
-    }
-
-    pub(crate) fn text(&self, idx: usize) -> Result<Option<String>, sqlx::Error> {
-        dyn_get!(self, idx, text)
-    }
-
-    pub(crate) fn int(&self, idx: usize) -> Result<Option<i64>, sqlx::Error> {
-        dyn_get!(self, idx, int)
-    }
-
-    pub(crate) fn bool(&self, idx: usize) -> Result<Option<bool>, sqlx::Error> {
-        dyn_get!(self, idx, bool)
-    }
-
-    pub(crate) fn datetime(&self, idx: usize) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-        dyn_get!(self, idx, datetime)
-    }
-
-    /// NUMERIC on PostgreSQL; a scaled INTEGER on SQLite.
-    pub(crate) fn decimal(
-        &self,
-        idx: usize,
-        scale: u32,
-    ) -> Result<Option<rust_decimal::Decimal>, sqlx::Error> {
-        use sqlx::Row;
-        match self {
-            DynRow::Postgres(row) => row.try_get(idx),
-            DynRow::Sqlite(_) | DynRow::Direct(_) => Ok(self
-                .int(idx)?
-                .map(|value| rust_decimal::Decimal::new(value, scale))),
-        }
-    }
-
-    pub(crate) fn date(&self, idx: usize) -> Result<Option<chrono::NaiveDate>, sqlx::Error> {
-        use sqlx::Row;
-        match self {
-            DynRow::Postgres(row) => row.try_get(idx),
-            DynRow::Sqlite(_) | DynRow::Direct(_) => self
-                .text(idx)?
-                .map(|text| {
-                    chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-                        .map_err(|e| decode_error(idx, e))
-                })
-                .transpose(),
-        }
-    }
-
-    pub(crate) fn json(&self, idx: usize) -> Result<Option<serde_json::Value>, sqlx::Error> {
-        use sqlx::Row;
-        match self {
-            DynRow::Postgres(row) => {
-                let value: Option<sqlx::types::Json<serde_json::Value>> = row.try_get(idx)?;
-                Ok(value.map(|json| json.0))
-            }
-            DynRow::Sqlite(_) | DynRow::Direct(_) => self
-                .text(idx)?
-                .map(|text| serde_json::from_str(&text).map_err(|e| decode_error(idx, e)))
-                .transpose(),
-        }
-    }
 }
 
 /// A pool of either backend. SQLite gets two pools: many readers, and one writer, because SQLite admits one

@@ -62,7 +62,7 @@ pub(crate) async fn record(
     .bind(change.before)
     .bind(change.after)
     .bind(change.ctx.request_id.clone());
-    conn.execute(sql).await?;
+    conn.execute_unobserved(sql).await?;
     Ok(())
 }
 
@@ -106,7 +106,7 @@ pub(crate) async fn record_with_events(
     .bind(change.before)
     .bind(change.after)
     .bind(change.ctx.request_id.clone());
-    conn.execute(sql).await?;
+    conn.execute_unobserved(sql).await?;
     Ok(())
 }
 
@@ -194,7 +194,7 @@ pub(crate) async fn record_many(
                     ]
                 }),
         );
-        conn.execute(sql.into_sql()).await?;
+        conn.execute_unobserved(sql.into_sql()).await?;
     }
     Ok(events)
 }
@@ -245,7 +245,7 @@ async fn record_many_unnest(
             Arg::JsonArray(batch.iter().map(|change| change.after.clone()).collect()),
             texts(&|change| change.ctx.request_id.clone()),
         ]);
-        conn.execute(sql).await?;
+        conn.execute_unobserved(sql).await?;
     }
     Ok(())
 }

@@ -14,6 +14,10 @@
 //! then held for two statements and the commit, not from the transaction's first event to its end. A
 //! statement of the transaction that reads events or counters runs the numbering first
 //! ([`Conn::run_deferred`]), so the transaction always sees its own events.
+//!
+//! On SQLite the counter's step and the events are writes whose results nobody reads
+//! ([`Conn::execute_unobserved`]): they go in one round trip with the transaction's next statement (which
+//! so sees them) or with its `COMMIT`.
 
 use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
@@ -371,6 +375,9 @@ async fn insert_numbered(
     if conn.backend() == Backend::Postgres && events.len() <= EVENTS_PER_STATEMENT {
         return insert_numbered_at_once(conn, org_id, count, events).await;
     }
+    if conn.backend() == Backend::Sqlite {
+        return insert_numbered_unobserved(conn, org_id, count, events).await;
+    }
     let (last_seq,): (i64,) = conn
         .fetch_one(
             Sql::new(
@@ -404,8 +411,58 @@ async fn insert_numbered(
     Ok(())
 }
 
+/// SQLite: the counter's step and the events as writes whose results nobody reads
+/// ([`Conn::execute_unobserved`]), which go in one round trip with the transaction's next statement or
+/// its `COMMIT`: each event reads its `seq` from the counter's row in the statement that inserts it,
+/// `last_seq - count + n` for the `n`-th event (from 1). SQLite's single writer keeps `seq` in commit order.
+async fn insert_numbered_unobserved(
+    conn: &mut Conn<'_>,
+    org_id: OrgId,
+    count: i64,
+    events: Vec<(DateTime<Utc>, NewEvent)>,
+) -> std::result::Result<(), sqlx::Error> {
+    conn.execute_unobserved(
+        Sql::new(
+            "INSERT INTO event_counters (organization_id, last_seq) VALUES ($1, $2) \
+             ON CONFLICT (organization_id) DO UPDATE SET last_seq = event_counters.last_seq + $2",
+        )
+        .bind(org_id)
+        .bind(count),
+    )
+    .await?;
+    // Events of the earlier statements.
+    let mut before = 0_i64;
+    let mut events = events.into_iter().peekable();
+    while events.peek().is_some() {
+        let chunk: Vec<_> = events.by_ref().take(EVENTS_PER_STATEMENT).collect();
+        let len = i64::try_from(chunk.len())
+            .map_err(|_| sqlx::Error::Protocol("more events than a counter holds".into()))?;
+        let mut sql = SqlText::new(Backend::Sqlite);
+        sql.push(
+            "INSERT INTO events (organization_id, seq, id, type, occurred_at, actor, subject, \
+             subject_key, app_id, table_id, data) SELECT v.column1, c.last_seq - ",
+        )
+        .arg(count - before)
+        .push(
+            " + v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, \
+             v.column9, v.column10, v.column11 FROM (VALUES ",
+        )
+        .rows(
+            chunk
+                .into_iter()
+                .zip(1_i64..)
+                .map(|((at, event), n)| event_row(org_id, n, at, event)),
+        )
+        .push(") AS v, event_counters AS c WHERE c.organization_id = ")
+        .arg(org_id);
+        conn.execute_unobserved(sql.into_sql()).await?;
+        before += len;
+    }
+    Ok(())
+}
+
 /// An event's row of `INSERT INTO events`, in the columns' order: `number` is its `seq`, or its place
-/// from 1 when [`insert_numbered_at_once`] computes the `seq`.
+/// from 1 when [`insert_numbered_at_once`] or [`insert_numbered_unobserved`] computes the `seq`.
 fn event_row(org_id: OrgId, number: i64, at: DateTime<Utc>, event: NewEvent) -> [Arg; 11] {
     [
         Arg::from(org_id),

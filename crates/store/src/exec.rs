@@ -21,6 +21,7 @@ mod conns;
 mod deferred;
 mod direct;
 mod dyn_row;
+mod joined;
 
 pub(crate) use conns::Conns;
 pub(crate) use deferred::{BeforeCommit, Deferred, HookFuture};
@@ -343,6 +344,8 @@ pub(crate) struct Conn<'c> {
 enum Db<'c> {
     Postgres(&'c mut PgConnection),
     Sqlite(&'c mut SqliteConnection),
+    /// A SQLite write transaction: its statements go after what it sends first ([`conns::SqliteTx::next`]).
+    SqliteTx(&'c mut conns::SqliteTx),
     /// Only [`Conn::fetch_rows`] runs here ([`direct`]).
     Direct(&'c mut rusqlite::Connection),
 }
@@ -369,7 +372,7 @@ impl Conn<'_> {
     pub(crate) fn backend(&self) -> Backend {
         match &self.db {
             Db::Postgres(_) => Backend::Postgres,
-            Db::Sqlite(_) | Db::Direct(_) => Backend::Sqlite,
+            Db::Sqlite(_) | Db::SqliteTx(_) | Db::Direct(_) => Backend::Sqlite,
         }
     }
 
@@ -411,8 +414,20 @@ impl Conn<'_> {
                     .await?;
                 Ok(done.rows_affected())
             }
+            Db::SqliteTx(tx) => tx.execute(sql).await,
             Db::Direct(_) => Err(rows_only()),
         }
+    }
+
+    /// Runs a write whose result nobody reads (an audit entry, an event). In a SQLite transaction it
+    /// waits, in order, to go in one round trip with the transaction's next statement or its `COMMIT`
+    /// ([`conns::SqliteTx::queue`]); anywhere else it runs at once. Its errors surface there.
+    pub(crate) async fn execute_unobserved(&mut self, sql: Sql) -> Result<(), sqlx::Error> {
+        if let Db::SqliteTx(tx) = &mut self.db {
+            tx.queue(sql);
+            return Ok(());
+        }
+        self.execute(sql).await.map(drop)
     }
 
     /// Runs several statements separated by `;` with no bound values (DDL, pragmas).
@@ -422,6 +437,12 @@ impl Conn<'_> {
         match &mut self.db {
             Db::Postgres(conn) => conn.execute(AssertSqlSafe(text)).await.map(drop),
             Db::Sqlite(conn) => conn.execute(AssertSqlSafe(text)).await.map(drop),
+            Db::SqliteTx(tx) => tx
+                .flush()
+                .await?
+                .execute(AssertSqlSafe(text))
+                .await
+                .map(drop),
             Db::Direct(_) => Err(rows_only()),
         }
     }
@@ -439,13 +460,14 @@ impl Conn<'_> {
                     .fetch_all(&mut **conn)
                     .await
             }
-            Db::Sqlite(conn) => {
+            Db::Direct(_) => Err(rows_only()),
+            db => {
+                let (conn, mut sql, _) = db.sqlite(sql)?;
                 let args = sql.sqlite_args()?;
                 sqlx::query_as_with::<Sqlite, T, _>(AssertSqlSafe(sql.text), args)
-                    .fetch_all(&mut **conn)
+                    .fetch_all(conn)
                     .await
             }
-            Db::Direct(_) => Err(rows_only()),
         }
     }
 
@@ -462,13 +484,14 @@ impl Conn<'_> {
                     .fetch_optional(&mut **conn)
                     .await
             }
-            Db::Sqlite(conn) => {
+            Db::Direct(_) => Err(rows_only()),
+            db => {
+                let (conn, mut sql, _) = db.sqlite(sql)?;
                 let args = sql.sqlite_args()?;
                 sqlx::query_as_with::<Sqlite, T, _>(AssertSqlSafe(sql.text), args)
-                    .fetch_optional(&mut **conn)
+                    .fetch_optional(conn)
                     .await
             }
-            Db::Direct(_) => Err(rows_only()),
         }
     }
 
@@ -490,10 +513,11 @@ impl Conn<'_> {
                     .await?;
                 Ok(rows.into_iter().map(DynRow::Postgres).collect())
             }
-            Db::Sqlite(conn) => {
+            Db::Sqlite(_) | Db::SqliteTx(_) => {
+                let (conn, mut sql, _) = self.db.sqlite(sql)?;
                 let args = sql.sqlite_args()?;
                 let rows = sqlx::query_with(AssertSqlSafe(sql.text), args)
-                    .fetch_all(&mut **conn)
+                    .fetch_all(conn)
                     .await?;
                 Ok(rows.into_iter().map(DynRow::Sqlite).collect())
             }
@@ -504,6 +528,20 @@ impl Conn<'_> {
                     .map(|values| DynRow::Direct(direct::DirectRow(values)))
                     .collect())
             }
+        }
+    }
+}
+
+impl Db<'_> {
+    /// SQLite: the connection `sql` runs on and the text to send — in a transaction, `sql` after what the
+    /// transaction sends first ([`conns::SqliteTx::next`]; `true` then).
+    fn sqlite(&mut self, sql: Sql) -> Result<(&mut SqliteConnection, Sql, bool), sqlx::Error> {
+        match self {
+            Db::Sqlite(conn) => Ok((&mut **conn, sql, false)),
+            Db::SqliteTx(tx) => tx.next(sql),
+            Db::Postgres(_) | Db::Direct(_) => Err(sqlx::Error::Protocol(
+                "a SQLite statement for another connection".into(),
+            )),
         }
     }
 }
@@ -613,7 +651,7 @@ impl Tx {
     pub(crate) fn conn(&mut self) -> Conn<'_> {
         let db = match &mut self.inner {
             TxInner::Postgres(tx) => Db::Postgres(tx),
-            TxInner::Sqlite(tx) => Db::Sqlite(tx),
+            TxInner::Sqlite(tx) => Db::SqliteTx(tx),
         };
         Conn {
             db,
@@ -711,13 +749,17 @@ impl Pools {
         }
     }
 
-    /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`), so a
-    /// transaction that reads before it writes cannot fail half-way when another process (the CLI) writes.
+    /// Begins a write transaction. On SQLite it takes the write lock with its first statement (`BEGIN
+    /// IMMEDIATE` goes in one text with it: [`conns::SqliteTx`]; the writer's lease keeps this process's
+    /// other writers out from now), so a transaction that reads before it writes cannot fail half-way
+    /// when another process (the CLI) writes.
     pub(crate) async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        count_statement();
         Ok(match self {
             Pools::Postgres { pool, .. } => Tx {
-                inner: TxInner::Postgres(pool.begin().await?),
+                inner: TxInner::Postgres({
+                    count_statement();
+                    pool.begin().await?
+                }),
                 commits: None,
                 marks: AtomicU8::new(0),
                 after_commit: None,

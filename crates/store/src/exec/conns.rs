@@ -12,9 +12,12 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use futures_util::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{ConnectOptions, Executor};
+use sqlx::{AssertSqlSafe, ConnectOptions, Executor};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::{Sql, joined};
 
 /// At most `size` connections, opened when first needed and kept open until [`Conns::close`].
 #[derive(Clone)]
@@ -70,12 +73,15 @@ impl Conns {
     }
 
     /// A connection in a transaction begun with `BEGIN IMMEDIATE` (the write lock at once).
+    /// A write transaction on a connection of this pool. Its `BEGIN IMMEDIATE` goes with its first
+    /// statement ([`SqliteTx::next`]): the lease already keeps this process's other writers out.
     pub(crate) async fn begin_immediate(&self) -> Result<SqliteTx, sqlx::Error> {
-        let mut lease = self.acquire().await?;
-        lease.execute("BEGIN IMMEDIATE").await?;
+        let lease = self.acquire().await?;
         Ok(SqliteTx {
             lease: Some(lease),
+            begun: false,
             open: true,
+            queued: Vec::new(),
         })
     }
 
@@ -137,38 +143,120 @@ impl Drop for Lease {
 /// which rolls back too.
 pub(crate) struct SqliteTx {
     lease: Option<Lease>,
+    /// Whether `BEGIN IMMEDIATE` went out (with the transaction's first statement): only then is there
+    /// anything to roll back.
+    begun: bool,
     open: bool,
+    /// Writes whose results nobody reads, sent in one text with the transaction's next statement or its
+    /// `COMMIT` ([`SqliteTx::queue`]).
+    queued: Vec<Sql>,
 }
 
 impl SqliteTx {
+    /// Queues a write whose result nobody reads (an audit entry, an event): it runs, in order, just before
+    /// the transaction's next statement or its `COMMIT`, in the same round trip.
+    pub(crate) fn queue(&mut self, sql: Sql) {
+        self.queued.push(sql);
+    }
+
+    /// The connection and what to send for `sql`: `sql` after what must run before it — `BEGIN
+    /// IMMEDIATE` on the transaction's first statement, then the queued writes — joined into one text
+    /// ([`joined::join`]); `true` when something was put before `sql`.
+    pub(crate) fn next(
+        &mut self,
+        sql: Sql,
+    ) -> Result<(&mut SqliteConnection, Sql, bool), sqlx::Error> {
+        let mut parts = Vec::new();
+        if !self.begun {
+            parts.push(Sql::new("BEGIN IMMEDIATE"));
+            // Set before anything is sent: a caller cancelled from here on leaves a transaction that
+            // may have begun, which the drop rolls back.
+            self.begun = true;
+        }
+        parts.append(&mut self.queued);
+        let before = !parts.is_empty();
+        let sql = if before {
+            parts.push(sql);
+            joined::join(parts)?
+        } else {
+            sql
+        };
+        let conn = self
+            .lease
+            .as_deref_mut()
+            .unwrap_or_else(|| unreachable!("taken only on drop"));
+        Ok((conn, sql, before))
+    }
+
+    /// Runs `sql` after what waits to go before it; the rows `sql` changed (not those of what went
+    /// before it).
+    pub(crate) async fn execute(&mut self, sql: Sql) -> Result<u64, sqlx::Error> {
+        let (conn, mut sql, joined) = self.next(sql)?;
+        let args = sql.sqlite_args()?;
+        let query = sqlx::query_with(AssertSqlSafe(sql.text), args);
+        if !joined {
+            return Ok(query.execute(conn).await?.rows_affected());
+        }
+        // One result per statement, the caller's last.
+        let mut steps = conn.fetch_many(query);
+        let mut changed = 0;
+        while let Some(step) = steps.try_next().await? {
+            if let sqlx::Either::Left(done) = step {
+                changed = done.rows_affected();
+            }
+        }
+        Ok(changed)
+    }
+
+    /// Sends what waits to go before the next statement (`BEGIN IMMEDIATE`, queued writes), if anything
+    /// does, and returns the connection: for statements that cannot carry it (scripts without values).
+    pub(crate) async fn flush(&mut self) -> Result<&mut SqliteConnection, sqlx::Error> {
+        if self.begun && self.queued.is_empty() {
+            let conn = self
+                .lease
+                .as_deref_mut()
+                .unwrap_or_else(|| unreachable!("taken only on drop"));
+            return Ok(conn);
+        }
+        let mut parts = Vec::new();
+        if !self.begun {
+            parts.push(Sql::new("BEGIN IMMEDIATE"));
+            self.begun = true;
+        }
+        parts.append(&mut self.queued);
+        let mut sql = joined::join(parts)?;
+        let args = sql.sqlite_args()?;
+        let conn = self
+            .lease
+            .as_deref_mut()
+            .unwrap_or_else(|| unreachable!("taken only on drop"));
+        sqlx::query_with(AssertSqlSafe(sql.text), args)
+            .execute(&mut *conn)
+            .await?;
+        Ok(conn)
+    }
+
+    /// Commits: the queued writes and `COMMIT` in one round trip. A transaction that never sent or
+    /// queued a statement has nothing to commit and sends nothing.
     pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
-        self.execute("COMMIT").await?;
+        if !self.begun && self.queued.is_empty() {
+            self.open = false;
+            return Ok(());
+        }
+        let (conn, mut sql, _) = self.next(Sql::new("COMMIT"))?;
+        let args = sql.sqlite_args()?;
+        sqlx::query_with(AssertSqlSafe(sql.text), args)
+            .execute(conn)
+            .await?;
         self.open = false;
         Ok(())
     }
 }
 
-impl Deref for SqliteTx {
-    type Target = SqliteConnection;
-
-    fn deref(&self) -> &SqliteConnection {
-        self.lease
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("taken only on drop"))
-    }
-}
-
-impl DerefMut for SqliteTx {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
-        self.lease
-            .as_mut()
-            .unwrap_or_else(|| unreachable!("taken only on drop"))
-    }
-}
-
 impl Drop for SqliteTx {
     fn drop(&mut self) {
-        if !self.open {
+        if !self.open || !self.begun {
+            // Committed, or nothing was ever sent: the lease goes back as it is.
             return;
         }
         let Some(mut lease) = self.lease.take() else {
@@ -177,9 +265,15 @@ impl Drop for SqliteTx {
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
-                    if let Err(error) = lease.execute("ROLLBACK").await {
-                        tracing::warn!(%error, "rolling back a dropped SQLite transaction failed; closing its connection");
-                        lease.conn.take();
+                    match lease.execute("ROLLBACK").await {
+                        Ok(_) => {}
+                        // Its first statement failed before `BEGIN` took (the file was busy), or was
+                        // cancelled before it was sent: there is nothing to roll back.
+                        Err(error) if error.to_string().contains("no transaction is active") => {}
+                        Err(error) => {
+                            tracing::warn!(%error, "rolling back a dropped SQLite transaction failed; closing its connection");
+                            lease.conn.take();
+                        }
                     }
                 });
             }
@@ -208,6 +302,24 @@ mod tests {
         conns
     }
 
+    impl SqliteTx {
+        /// A statement without values, after whatever waits to go before it.
+        async fn run(&mut self, text: &'static str) -> Result<u64, sqlx::Error> {
+            self.execute(Sql::new(text)).await
+        }
+
+        /// The one value a statement without values reads, after whatever waits to go before it.
+        async fn read(&mut self, text: &'static str) -> i64 {
+            let (conn, mut sql, _) = self.next(Sql::new(text)).unwrap();
+            let args = sql.sqlite_args().unwrap();
+            let row = sqlx::query_with(AssertSqlSafe(sql.text), args)
+                .fetch_one(conn)
+                .await
+                .unwrap();
+            row.get(0)
+        }
+    }
+
     async fn count(conns: &Conns) -> i64 {
         let mut conn = conns.acquire().await.unwrap();
         let row = conn.fetch_one("SELECT COUNT(*) FROM t").await.unwrap();
@@ -219,12 +331,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let conns = conns(&dir, 1).await;
         let mut tx = conns.begin_immediate().await.unwrap();
-        tx.execute("INSERT INTO t VALUES (1)").await.unwrap();
+        tx.run("INSERT INTO t VALUES (1)").await.unwrap();
         drop(tx);
         // The next transaction gets the same connection only after the ROLLBACK: were it still in the
         // dropped transaction, BEGIN would fail and the row would be there to commit.
         let mut tx = conns.begin_immediate().await.unwrap();
-        tx.execute("INSERT INTO t VALUES (2)").await.unwrap();
+        tx.run("INSERT INTO t VALUES (2)").await.unwrap();
         tx.commit().await.unwrap();
         let mut conn = conns.acquire().await.unwrap();
         let rows = conn.fetch_all("SELECT n FROM t").await.unwrap();
@@ -238,13 +350,64 @@ mod tests {
         let conns = conns(&dir, 1).await;
         {
             let mut tx = conns.begin_immediate().await.unwrap();
-            let insert = tx.execute("INSERT INTO t VALUES (1)");
+            let insert = tx.run("INSERT INTO t VALUES (1)");
             // Polled once and dropped: the statement may or may not have run; the transaction rolls back.
             let _ = futures_poll_once(insert).await;
         }
         assert_eq!(count(&conns).await, 0);
         let mut tx = conns.begin_immediate().await.unwrap();
-        tx.execute("INSERT INTO t VALUES (3)").await.unwrap();
+        tx.run("INSERT INTO t VALUES (3)").await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(count(&conns).await, 1);
+    }
+
+    #[tokio::test]
+    async fn queued_writes_go_with_the_next_statement_or_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let conns = conns(&dir, 1).await;
+        let mut tx = conns.begin_immediate().await.unwrap();
+        tx.queue(Sql::new("INSERT INTO t VALUES ($1)").bind(5_i64));
+        tx.queue(
+            Sql::new("INSERT INTO t VALUES ($1), ($2)")
+                .bind(6_i64)
+                .bind(7_i64),
+        );
+        // The next statement sees them: they ran before it, in its transaction.
+        assert_eq!(tx.read("SELECT SUM(n) FROM t").await, 18);
+        tx.queue(Sql::new("INSERT INTO t VALUES ($1)").bind(8_i64));
+        // Its changed rows are the statement's own, not the queued writes'.
+        assert_eq!(
+            tx.run("UPDATE t SET n = n + 1 WHERE n = 8").await.unwrap(),
+            1
+        );
+        tx.queue(Sql::new("INSERT INTO t VALUES ($1)").bind(10_i64));
+        tx.commit().await.unwrap();
+        assert_eq!(count(&conns).await, 5);
+
+        // Sent with a statement, then dropped: rolled back with it. Queued only: never sent.
+        let mut tx = conns.begin_immediate().await.unwrap();
+        tx.queue(Sql::new("INSERT INTO t VALUES ($1)").bind(11_i64));
+        assert_eq!(tx.read("SELECT COUNT(*) FROM t").await, 6);
+        tx.queue(Sql::new("INSERT INTO t VALUES ($1)").bind(12_i64));
+        drop(tx);
+        assert_eq!(count(&conns).await, 5);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_that_sent_nothing_commits_and_drops_without_a_word() {
+        let dir = tempfile::tempdir().unwrap();
+        let conns = conns(&dir, 1).await;
+        conns
+            .begin_immediate()
+            .await
+            .unwrap()
+            .commit()
+            .await
+            .unwrap();
+        drop(conns.begin_immediate().await.unwrap());
+        // The connection is in no transaction: a new one begins and commits.
+        let mut tx = conns.begin_immediate().await.unwrap();
+        tx.run("INSERT INTO t VALUES (1)").await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(count(&conns).await, 1);
     }

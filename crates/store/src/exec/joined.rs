@@ -26,7 +26,8 @@ pub(super) fn join(parts: Vec<Sql>) -> Result<Sql, sqlx::Error> {
 }
 
 /// Appends `text` to `out` with its placeholders anonymous, and their values, in the order they appear,
-/// to `values`. A part uses numbered placeholders (`$1`, which may repeat) or anonymous ones, not both.
+/// to `values`: moved, not cloned (a batch binds thousands of strings), except a numbered value used
+/// again. A part uses numbered placeholders (`$1`, which may repeat) or anonymous ones, not both.
 fn anonymous(
     text: &str,
     args: Vec<Arg>,
@@ -34,6 +35,9 @@ fn anonymous(
     values: &mut Vec<Arg>,
 ) -> Result<(), sqlx::Error> {
     let bytes = text.as_bytes();
+    let mut args: Vec<Option<Arg>> = args.into_iter().map(Some).collect();
+    // Where each numbered value went in `values`, for a number used again.
+    let mut placed: Vec<Option<usize>> = vec![None; args.len()];
     let mut numbered = false;
     let mut next_anonymous = 0;
     let mut start = 0;
@@ -50,23 +54,33 @@ fn anonymous(
                 while end < bytes.len() && bytes[end].is_ascii_digit() {
                     end += 1;
                 }
-                let value = text[i + 1..end]
+                let index = text[i + 1..end]
                     .parse::<usize>()
                     .ok()
-                    .and_then(|number| args.get(number.wrapping_sub(1)))
+                    .and_then(|number| number.checked_sub(1))
+                    .filter(|index| *index < args.len())
                     .ok_or_else(|| unbound(&text[i..end]))?;
+                let value = match (args[index].take(), placed[index]) {
+                    (Some(value), _) => value,
+                    (None, Some(at)) => values[at].clone(),
+                    (None, None) => return Err(unbound(&text[i..end])),
+                };
+                placed[index] = Some(values.len());
+                values.push(value);
                 numbered = true;
                 out.push_str(&text[start..i]);
                 out.push('?');
-                values.push(value.clone());
                 start = end;
                 i = end;
                 continue;
             }
             None if byte == b'?' => {
-                let value = args.get(next_anonymous).ok_or_else(|| unbound("?"))?;
+                let value = args
+                    .get_mut(next_anonymous)
+                    .and_then(Option::take)
+                    .ok_or_else(|| unbound("?"))?;
                 next_anonymous += 1;
-                values.push(value.clone());
+                values.push(value);
             }
             None => {}
         }

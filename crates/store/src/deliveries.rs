@@ -160,7 +160,7 @@ pub(crate) async fn queue(
                 ])
                 .push(", 'pending')");
         }
-        conn.execute(sql.into_sql()).await?;
+        conn.execute_unobserved(sql.into_sql()).await?;
     }
     Ok(events.len() as u64)
 }
@@ -232,11 +232,12 @@ impl Store {
     /// Turns committed events into deliveries for every subscription that is behind. Returns the number
     /// of deliveries queued.
     pub async fn fan_out_events(&self) -> Result<u64> {
+        // Every commit wakes this: read on SQLite on this thread (a direct connection, `Store::probe`).
         let behind: Vec<(Uuid, Uuid)> = {
-            let mut pooled = self.pools.read().await?;
+            let mut pooled = self.pools.read_direct().await?;
             pooled
                 .conn()
-                .fetch_all(
+                .fetch_rows(
                     Sql::new(
                         "SELECT s.organization_id, s.id FROM subscriptions s \
                          JOIN event_counters c ON c.organization_id = s.organization_id \
@@ -246,12 +247,36 @@ impl Store {
                     .bind(FAN_OUT_SUBSCRIPTIONS_MAX),
                 )
                 .await?
+                .iter()
+                .map(|row| Ok((row.uuid(0)?, row.uuid(1)?)))
+                .collect::<std::result::Result<_, sqlx::Error>>()?
         };
+        let behind: Vec<(OrgId, SubscriptionId)> = behind
+            .into_iter()
+            .map(|(org, id)| (OrgId::from_uuid(org), SubscriptionId::from_uuid(id)))
+            .collect();
         let mut queued = 0;
-        for (org, id) in behind {
-            queued += self
-                .fan_out_one(OrgId::from_uuid(org), SubscriptionId::from_uuid(id))
-                .await?;
+        let together = if self.backend() == Backend::Sqlite && behind.len() > 1 {
+            // SQLite's one writer would take them one after another anyway, and each commit flushes the
+            // WAL: one transaction for all (sixteen subscriptions, one flush). Should it fail, each
+            // goes on its own, so that one subscription's failure cannot hold up the others.
+            match self.fan_out_together(&behind).await {
+                Ok(count) => Some(count),
+                Err(error) => {
+                    tracing::debug!(%error, "fanning out in one transaction failed; one by one");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        match together {
+            Some(count) => queued = count,
+            None => {
+                for (org, id) in behind {
+                    queued += self.fan_out_one(org, id).await?;
+                }
+            }
         }
         if queued > 0 && self.backend() == Backend::Postgres {
             use std::sync::atomic::Ordering;
@@ -272,10 +297,28 @@ impl Store {
     }
 
     async fn fan_out_one(&self, org: OrgId, id: SubscriptionId) -> Result<u64> {
+        let mut tx = self.begin_tx().await?;
+        let queued = self.fan_out_in(&mut tx.conn(), org, id).await?;
+        tx.commit().await?;
+        Ok(queued)
+    }
+
+    /// [`Self::fan_out_one`] for several subscriptions in one transaction.
+    async fn fan_out_together(&self, behind: &[(OrgId, SubscriptionId)]) -> Result<u64> {
+        let mut tx = self.begin_tx().await?;
+        let mut queued = 0;
+        for (org, id) in behind {
+            queued += self.fan_out_in(&mut tx.conn(), *org, *id).await?;
+        }
+        tx.commit().await?;
+        Ok(queued)
+    }
+
+    /// Queues a subscription's deliveries of the events after its cursor and moves the cursor, in the
+    /// caller's transaction.
+    async fn fan_out_in(&self, conn: &mut Conn<'_>, org: OrgId, id: SubscriptionId) -> Result<u64> {
         let tenant = self.tenant(org);
         let now = self.now();
-        let mut tx = self.begin_tx().await?;
-        let mut conn = tx.conn();
         let lock = match conn.backend() {
             Backend::Postgres => Sql::new(concat!(
                 "SELECT ",
@@ -306,12 +349,12 @@ impl Store {
                     .bind(org),
             )
             .await?;
-        let types = subscription_types(&mut conn, org, &subscription).await?;
+        let types = subscription_types(conn, org, &subscription).await?;
         let raw = if types.is_empty() {
             Vec::new()
         } else {
             tenant
-                .events_after_in(&mut conn, cursor, &types, FAN_OUT_EVENTS_MAX)
+                .events_after_in(conn, cursor, &types, FAN_OUT_EVENTS_MAX)
                 .await?
         };
         let full = raw.len() == FAN_OUT_EVENTS_MAX as usize;
@@ -325,21 +368,20 @@ impl Store {
             .collect();
         // Events that expired unseen while it was disabled are told with its next delivery.
         let told = if events.is_empty() { None } else { expired };
-        let queued = queue(&mut conn, org, id, &events, now, told.as_ref()).await?;
+        let queued = queue(conn, org, id, &events, now, told.as_ref()).await?;
         let update = if told.is_some() {
             "UPDATE subscriptions SET cursor_seq = $3, events_expired = NULL \
              WHERE organization_id = $1 AND id = $2"
         } else {
             "UPDATE subscriptions SET cursor_seq = $3 WHERE organization_id = $1 AND id = $2"
         };
-        conn.execute(
+        conn.execute_unobserved(
             Sql::new(update)
                 .bind(org)
                 .bind(id)
                 .bind(new_cursor.max(cursor)),
         )
         .await?;
-        tx.commit().await?;
         Ok(queued)
     }
 
@@ -383,7 +425,8 @@ impl Store {
             .arg(lease_until)
             .push(" WHERE ");
         keys(&mut sql);
-        conn.execute(sql.into_sql()).await?;
+        // Goes with the next statement on SQLite (one round trip fewer).
+        conn.execute_unobserved(sql.into_sql()).await?;
         let mut sql = SqlText::new(backend);
         sql.push(
             "SELECT d.organization_id, d.id, d.subscription_id, s.url, s.secret, \
@@ -495,7 +538,7 @@ impl Store {
                 Arg::Text(attempt.response_excerpt.clone()),
             ]
         }));
-        conn.execute(sql.into_sql()).await?;
+        conn.execute_unobserved(sql.into_sql()).await?;
         // One statement per distinct next step: a batch of successes (the common case) is one update.
         let mut steps: Vec<(Step, Vec<&AttemptOutcome>)> = Vec::new();
         for outcome in &outcomes {
@@ -536,7 +579,7 @@ impl Store {
                             .map(|o| [Arg::from(o.org_id), Arg::from(o.delivery_id)]),
                     )
                     .push(")");
-                conn.execute(sql.into_sql()).await?;
+                conn.execute_unobserved(sql.into_sql()).await?;
             }
         }
         let mut subscriptions: Vec<(OrgId, SubscriptionId, bool)> = Vec::new();
@@ -552,7 +595,7 @@ impl Store {
         }
         for (org, id, any_success) in subscriptions {
             if any_success {
-                conn.execute(
+                conn.execute_unobserved(
                     Sql::new(
                         "UPDATE subscriptions SET failing_since = NULL \
                          WHERE organization_id = $1 AND id = $2 AND failing_since IS NOT NULL",
@@ -603,18 +646,15 @@ impl Store {
     /// Whether any pending delivery is due (one probe of the partial index; claiming takes a write lock,
     /// this does not).
     pub async fn any_delivery_due(&self) -> Result<bool> {
-        let mut pooled = self.pools.read().await?;
-        let row: Option<(i64,)> = pooled
-            .conn()
-            .fetch_optional(
+        Ok(self
+            .probe(
                 Sql::new(
                     "SELECT CAST(1 AS BIGINT) FROM deliveries \
                      WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT 1",
                 )
                 .bind(self.now()),
             )
-            .await?;
-        Ok(row.is_some())
+            .await?)
     }
 }
 

@@ -356,6 +356,15 @@ impl Store {
             .notifying(self.commits.clone(), self.caches.clone()))
     }
 
+    /// Whether `sql` finds a row: the checks of the workers every commit wakes (a delivery, flow run or
+    /// approval timer due?), which mostly find nothing. On SQLite on a direct connection, on this thread
+    /// (a read connection's thread would cost two hand-offs per check, several per commit).
+    pub(crate) async fn probe(&self, sql: exec::Sql) -> Result<bool, sqlx::Error> {
+        let mut pooled = self.pools.read_direct().await?;
+        let rows = pooled.conn().fetch_rows(sql).await?;
+        Ok(!rows.is_empty())
+    }
+
     /// Changes whenever a credential may have changed: a token, member, installation or app secret changed
     /// on this node, or on another within [`SYNC_INTERVAL`]. Long-lived connections (stream mode) wait on it
     /// to re-check what they were opened with.

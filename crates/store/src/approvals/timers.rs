@@ -41,21 +41,17 @@ impl Store {
         // Most wake-ups find nothing due: look on a read connection first, so that an idle check neither
         // takes SQLite's write lock nor commits. A commit wakes every task waiting on `Store::commits` —
         // this one included — so committing an empty lease made the idle server spin.
-        {
-            let mut pooled = self.pools.read().await?;
-            let due: Option<(i64,)> = pooled
-                .conn()
-                .fetch_optional(
-                    Sql::new(
-                        "SELECT CAST(1 AS BIGINT) FROM approval_timers \
-                         WHERE due_at <= $1 AND (leased_until IS NULL OR leased_until <= $1) LIMIT 1",
-                    )
-                    .bind(now),
+        let due = self
+            .probe(
+                Sql::new(
+                    "SELECT CAST(1 AS BIGINT) FROM approval_timers \
+                     WHERE due_at <= $1 AND (leased_until IS NULL OR leased_until <= $1) LIMIT 1",
                 )
-                .await?;
-            if due.is_none() {
-                return Ok(Vec::new());
-            }
+                .bind(now),
+            )
+            .await?;
+        if !due {
+            return Ok(Vec::new());
         }
         let mut tx = self.begin_tx().await?;
         let mut conn = tx.conn();

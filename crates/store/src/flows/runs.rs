@@ -115,22 +115,18 @@ impl Store {
         // Every commit wakes the workers, and most wake-ups find nothing due: look on a read connection
         // first, so that an idle check does not take SQLite's write lock (after every write, ahead of
         // the next writer) nor begin a transaction on PostgreSQL.
-        {
-            let mut pooled = self.pools.read().await?;
-            let due: Option<(i64,)> = pooled
-                .conn()
-                .fetch_optional(
-                    Sql::new(
-                        "SELECT CAST(1 AS BIGINT) FROM flow_runs \
-                         WHERE status IN ('queued', 'running', 'waiting') AND next_at <= $1 \
-                         AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
-                    )
-                    .bind(now),
+        let due = self
+            .probe(
+                Sql::new(
+                    "SELECT CAST(1 AS BIGINT) FROM flow_runs \
+                     WHERE status IN ('queued', 'running', 'waiting') AND next_at <= $1 \
+                     AND (lease_until IS NULL OR lease_until < $1) LIMIT 1",
                 )
-                .await?;
-            if due.is_none() {
-                return Ok(Vec::new());
-            }
+                .bind(now),
+            )
+            .await?;
+        if !due {
+            return Ok(Vec::new());
         }
         let mut tx = self.begin_tx().await?;
         let mut conn = tx.conn();

@@ -256,27 +256,12 @@ impl Store {
             .map(|(org, id)| (OrgId::from_uuid(org), SubscriptionId::from_uuid(id)))
             .collect();
         let mut queued = 0;
-        let together = if self.backend() == Backend::Sqlite && behind.len() > 1 {
-            // SQLite's one writer would take them one after another anyway, and each commit flushes the
-            // WAL: one transaction for all (sixteen subscriptions, one flush). Should it fail, each
-            // goes on its own, so that one subscription's failure cannot hold up the others.
-            match self.fan_out_together(&behind).await {
-                Ok(count) => Some(count),
-                Err(error) => {
-                    tracing::debug!(%error, "fanning out in one transaction failed; one by one");
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        match together {
-            Some(count) => queued = count,
-            None => {
-                for (org, id) in behind {
-                    queued += self.fan_out_one(org, id).await?;
-                }
-            }
+        // One transaction per subscription, also on SQLite: writers queued for SQLite's one writer get
+        // their turn between two subscriptions. (All of them in one transaction — one WAL flush — held the
+        // writer for a whole round of fan-out: bulk writes while delivering to sixteen receivers fell to a
+        // quarter, docs/benchmarks.md.)
+        for (org, id) in behind {
+            queued += self.fan_out_one(org, id).await?;
         }
         if queued > 0 && self.backend() == Backend::Postgres {
             use std::sync::atomic::Ordering;
@@ -299,17 +284,6 @@ impl Store {
     async fn fan_out_one(&self, org: OrgId, id: SubscriptionId) -> Result<u64> {
         let mut tx = self.begin_tx().await?;
         let queued = self.fan_out_in(&mut tx.conn(), org, id).await?;
-        tx.commit().await?;
-        Ok(queued)
-    }
-
-    /// [`Self::fan_out_one`] for several subscriptions in one transaction.
-    async fn fan_out_together(&self, behind: &[(OrgId, SubscriptionId)]) -> Result<u64> {
-        let mut tx = self.begin_tx().await?;
-        let mut queued = 0;
-        for (org, id) in behind {
-            queued += self.fan_out_in(&mut tx.conn(), *org, *id).await?;
-        }
         tx.commit().await?;
         Ok(queued)
     }

@@ -37,6 +37,7 @@ mod dingtalk_signin;
 mod dingtalk_workflow;
 mod directory;
 mod error;
+mod event_queue;
 mod events;
 mod exec;
 mod files;
@@ -193,6 +194,8 @@ pub struct Store {
     caches: Arc<cache::Caches>,
     /// Encrypts connections' secrets at rest; `None` refuses to store secrets.
     secret_key: Option<secret_key::SecretKey>,
+    /// Numbers queued events after their commits (PostgreSQL; see [`events`]).
+    sequencer: Option<Arc<event_queue::Sequencer>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -278,14 +281,18 @@ impl Store {
         };
         let caches = Arc::new(cache::Caches::new());
         cache::spawn_sync(pools.clone(), &caches);
+        let commits = Arc::new(tokio::sync::Notify::new());
+        let sequencer = (pools.backend() == exec::Backend::Postgres)
+            .then(|| event_queue::Sequencer::start(pools.clone(), commits.clone()));
         Ok(Store {
             pools,
             clock,
             files_dir: None,
-            commits: Arc::new(tokio::sync::Notify::new()),
+            commits,
             deliveries_since_analyze: Arc::default(),
             caches,
             secret_key: None,
+            sequencer,
         })
     }
 

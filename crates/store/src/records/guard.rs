@@ -205,7 +205,7 @@ impl Tenant<'_> {
         let mut pooled = self.record_reader(schema).await?;
         let mut conn = pooled.conn();
         let mut records = self
-            .load_records_where(&mut conn, schema, &[id], None, Some(rule))
+            .load_records_where(&mut conn, schema, &[id], None, Some(rule), false)
             .await?;
         if let Some(mut record) = records.pop() {
             self.read_virtual(&mut conn, schema, std::slice::from_mut(&mut record), None)

@@ -275,7 +275,21 @@ impl Tenant<'_> {
         ids: &[RecordId],
         wanted: Option<&[FieldId]>,
     ) -> Result<Vec<Record>> {
-        self.load_records_where(conn, schema, ids, wanted, None)
+        self.load_records_where(conn, schema, ids, wanted, None, false)
+            .await
+    }
+
+    /// [`Tenant::load_records`] of records the transaction is about to change, locked (PostgreSQL; SQLite's
+    /// single writer holds them anyway) until it ends: a concurrent writer of one of them waits for the
+    /// commit and then reads what it committed, so each write's before-image (its event's `before`, its
+    /// `If-Match` check) is the record as the previous write left it.
+    pub(crate) async fn load_records_for_update(
+        &self,
+        conn: &mut Conn<'_>,
+        schema: &TableSchema,
+        ids: &[RecordId],
+    ) -> Result<Vec<Record>> {
+        self.load_records_where(conn, schema, ids, None, None, true)
             .await
     }
 
@@ -287,6 +301,7 @@ impl Tenant<'_> {
         ids: &[RecordId],
         wanted: Option<&[FieldId]>,
         filter: Option<&Filter>,
+        for_update: bool,
     ) -> Result<Vec<Record>> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -313,6 +328,9 @@ impl Tenant<'_> {
             sql.push(" AND COALESCE((");
             query::filter(&mut sql, filter)?;
             sql.push("), FALSE)");
+        }
+        if for_update && conn.backend() == crate::exec::Backend::Postgres {
+            sql.push(" ORDER BY r.id FOR UPDATE");
         }
         let rows = conn.fetch_rows(sql.into_sql()).await?;
         let mut by_id: HashMap<RecordId, Record> = HashMap::with_capacity(rows.len());

@@ -410,7 +410,7 @@ impl Tenant<'_> {
         let backend = self.store.backend();
         let now = self.store.now();
         let ids: Vec<RecordId> = updates.iter().map(|update| update.id).collect();
-        let current = self.load_records(conn, schema, &ids, None).await?;
+        let current = self.load_records_for_update(conn, schema, &ids).await?;
         let current: HashMap<RecordId, Record> = current
             .into_iter()
             .map(|record| (record.id, record))

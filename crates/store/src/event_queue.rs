@@ -72,6 +72,11 @@ impl Sequencer {
         sequencer
     }
 
+    /// Closes its connections; the sweep ends.
+    pub(crate) async fn close(&self) {
+        self.pools.close().await;
+    }
+
     /// The work the outbox's hook leaves for after the commit: number `orgs`' queued events.
     pub(crate) fn number_after_commit(self: Arc<Self>, orgs: Vec<OrgId>) -> AfterCommitWork {
         Box::pin(async move {

@@ -116,7 +116,8 @@ const SQLITE_READ_CONNECTIONS: usize = 4;
 const SQLITE_AUTOCHECKPOINT_BACKSTOP_PAGES: u32 = 16_000;
 /// PostgreSQL connections per Tenon node.
 const POSTGRES_CONNECTIONS: u32 = 16;
-/// PostgreSQL connections per node for counters that may have gaps (`exec::Pools::take_number`).
+/// PostgreSQL connections per node for counters that may have gaps (`exec::Pools::take_number`), and
+/// again for numbering queued events (`event_queue`).
 const POSTGRES_NUMBER_CONNECTIONS: u32 = 2;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -209,6 +210,7 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens the database (creating an SQLite file and its folder if needed). Does not migrate.
     pub async fn connect(config: &DatabaseConfig, clock: Arc<dyn Clock>) -> Result<Store> {
+        let mut sequencer_pools = None;
         let pools = match config {
             DatabaseConfig::Sqlite { path } => {
                 if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
@@ -266,6 +268,16 @@ impl Store {
             }
             DatabaseConfig::Postgres { url } => {
                 let options = PgConnectOptions::from_str(url).map_err(StoreError::connect)?;
+                // Connections of their own for numbering queued events: a writer that commits while it
+                // holds another connection never waits for one a writer like it holds.
+                let events = PgPoolOptions::new()
+                    .max_connections(POSTGRES_NUMBER_CONNECTIONS)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_lazy_with(options.clone());
+                sequencer_pools = Some(exec::Pools::Postgres {
+                    pool: events.clone(),
+                    numbers: events,
+                });
                 let numbers = PgPoolOptions::new()
                     .max_connections(POSTGRES_NUMBER_CONNECTIONS)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -282,8 +294,8 @@ impl Store {
         let caches = Arc::new(cache::Caches::new());
         cache::spawn_sync(pools.clone(), &caches);
         let commits = Arc::new(tokio::sync::Notify::new());
-        let sequencer = (pools.backend() == exec::Backend::Postgres)
-            .then(|| event_queue::Sequencer::start(pools.clone(), commits.clone()));
+        let sequencer =
+            sequencer_pools.map(|pools| event_queue::Sequencer::start(pools, commits.clone()));
         Ok(Store {
             pools,
             clock,
@@ -326,6 +338,9 @@ impl Store {
 
     pub async fn close(&self) {
         self.pools.close().await;
+        if let Some(sequencer) = &self.sequencer {
+            sequencer.close().await;
+        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -39,7 +39,8 @@ impl Tenant<'_> {
         schema: &TableSchema,
         ids: &[RecordId],
     ) -> Result<()> {
-        let existing = self.load_records(conn, schema, ids, None).await?;
+        // Locked: a concurrent delete of the same record waits and then finds it gone.
+        let existing = self.load_records_for_update(conn, schema, ids).await?;
         let found: HashSet<RecordId> = existing.iter().map(|record| record.id).collect();
         let missing: Vec<RecordProblem> = ids
             .iter()

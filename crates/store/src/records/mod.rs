@@ -279,7 +279,7 @@ impl Tenant<'_> {
             .await
     }
 
-    /// [`Tenant::load_records`] of records the transaction is about to change, locked (PostgreSQL; SQLite's
+    /// [`Tenant::load_records`] of records the transaction is about to change or delete, locked (PostgreSQL; SQLite's
     /// single writer holds them anyway) until it ends: a concurrent writer of one of them waits for the
     /// commit and then reads what it committed, so each write's before-image (its event's `before`, its
     /// `If-Match` check) is the record as the previous write left it.

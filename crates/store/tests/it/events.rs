@@ -344,3 +344,33 @@ async fn events_a_writer_left_queued_are_numbered_by_the_sweep() {
     })
     .await;
 }
+
+backend_tests! {
+    async fn racing_deletes_of_one_record_delete_it_once(store) {
+        let (org, _) = new_org(&store, "Deletes").await;
+        let schema = notes_table(&store, org.id).await;
+        let tenant = store.tenant(org.id);
+        let created = match tenant.create_records(&ctx(), &schema, vec![row(&schema, json!({"title": "gone"}))], TimeZone::SHANGHAI, None).await.unwrap() {
+            tenon_store::WriteOutcome::Written(records) => records,
+            other => panic!("{other:?}"),
+        };
+        let (id, last) = (created[0].id, tenant.last_event_seq().await.unwrap());
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let (store, schema) = (store.clone(), schema.clone());
+                tokio::spawn(async move { store.tenant(org.id).delete_records(&ctx(), &schema, &[id]).await })
+            })
+            .collect();
+        let mut deleted = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(()) => deleted += 1,
+                Err(StoreError::InvalidRecords(problems)) => assert_eq!(problems[0].reason.code, tenon_model::DetailCode::NotFound, "{problems:?}"),
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(deleted, 1);
+        let events = tenant.events_after(last, &["record.deleted"], 10).await.unwrap();
+        assert_eq!(events.len(), 1, "{events:?}");
+    }
+}

@@ -9,16 +9,11 @@
 //! has read past its place. Consumers read with [`Tenant::events_after`] and wait on
 //! [`crate::Store::commits`].
 //!
-//! On PostgreSQL a transaction's events are kept in memory ([`Conn::defer`]) and inserted last, just
-//! before its commit, into `event_queue`, without a number; after the commit the writer numbers the
-//! queued events ([`event_queue`]): under the counter row, it moves every committed queued event of the
-//! organization into `events`, in queue order, and commits. So no writer holds the counter row through
-//! its own commit (which held every other writer of the organization behind it), a commit's queued
-//! events are numbered with those of the commits beside it, and `seq` stays gap-free, and in the order
-//! in which events became visible. A write returns after its events are numbered; a crash in between
-//! leaves them queued, and every node numbers what it finds queued every second. A statement of the
-//! transaction that reads events or counters numbers first, inside the transaction: the queued events
-//! of others, then its own ([`Conn::run_deferred`]), so the transaction always sees its own events.
+//! On PostgreSQL a transaction's events are kept in memory ([`Conn::defer`]) and numbered and inserted
+//! last, just before its commit: the counter row — which every writer of the organization needs — is
+//! then held for two statements and the commit, not from the transaction's first event to its end. A
+//! statement of the transaction that reads events or counters runs the numbering first
+//! ([`Conn::run_deferred`]), so the transaction always sees its own events.
 //!
 //! On SQLite the counter's step and the events are writes whose results nobody reads
 //! ([`Conn::execute_unobserved`]): they go in one round trip with the transaction's next statement (which
@@ -32,7 +27,6 @@ use serde_json::{Value, json};
 use tenon_model::{Action, Event, EventId, OrgId, Page, PageRequest, TableId, TargetKind};
 use uuid::Uuid;
 
-use crate::event_queue::{self, Sequencer};
 use crate::exec::{Arg, Backend, BeforeCommit, Conn, HookFuture, Sql};
 use crate::sql::SqlText;
 use crate::{Result, StoreError, Tenant, WriteContext};
@@ -319,7 +313,6 @@ async fn append(conn: &mut Conn<'_>, tenant: &Tenant<'_>, events: Vec<NewEvent>)
     let mut batch = Deferred {
         org_id: tenant.org_id,
         events: events.into_iter().map(|event| (now, event)).collect(),
-        sequencer: tenant.store.sequencer.clone(),
     };
     // On PostgreSQL the events wait for the commit, where they are numbered (see the module's
     // documentation); SQLite's single writer serializes transactions anyway.
@@ -342,49 +335,29 @@ async fn append(conn: &mut Conn<'_>, tenant: &Tenant<'_>, events: Vec<NewEvent>)
 struct Deferred {
     org_id: OrgId,
     events: Vec<(DateTime<Utc>, NewEvent)>,
-    /// Numbers queued events after the commit (PostgreSQL).
-    sequencer: Option<std::sync::Arc<Sequencer>>,
 }
 
-/// Queues a transaction's deferred events just before it commits, and numbers them after it (see the
-/// module's documentation); numbers them in the transaction when a statement of it must see them.
+/// Numbers and inserts a transaction's deferred events just before it commits.
 struct NumberAtCommit;
 
 static NUMBER_AT_COMMIT: NumberAtCommit = NumberAtCommit;
 
 impl BeforeCommit for NumberAtCommit {
-    fn run<'a>(
-        &'a self,
-        mut conn: Conn<'a>,
-        items: Vec<Box<dyn Any + Send>>,
-        at_commit: bool,
-    ) -> HookFuture<'a> {
+    fn run<'a>(&'a self, mut conn: Conn<'a>, items: Vec<Box<dyn Any + Send>>) -> HookFuture<'a> {
         Box::pin(async move {
             // In append order per organization; organizations in id order, so two transactions
             // numbering the events of the same organizations take their counters in one order.
             let mut by_org: BTreeMap<OrgId, Vec<(DateTime<Utc>, NewEvent)>> = BTreeMap::new();
-            let mut sequencer = None;
             for item in items {
                 let batch = item.downcast::<Deferred>().map_err(|_| {
                     sqlx::Error::Protocol("deferred work that is not events".into())
                 })?;
-                sequencer = sequencer.or(batch.sequencer);
                 by_org.entry(batch.org_id).or_default().extend(batch.events);
             }
-            if let Some(sequencer) = sequencer.filter(|_| at_commit) {
-                let orgs: Vec<OrgId> = by_org.keys().copied().collect();
-                for (org_id, events) in by_org {
-                    insert_queued(&mut conn, org_id, events).await?;
-                }
-                return Ok(Some(sequencer.number_after_commit(orgs)));
-            }
             for (org_id, events) in by_org {
-                if conn.backend() == Backend::Postgres {
-                    event_queue::number_queued(&mut conn, org_id).await?;
-                }
                 insert_numbered(&mut conn, org_id, events).await?;
             }
-            Ok(None)
+            Ok(())
         })
     }
 }
@@ -484,38 +457,6 @@ async fn insert_numbered_unobserved(
         .arg(org_id);
         conn.execute_unobserved(sql.into_sql()).await?;
         before += len;
-    }
-    Ok(())
-}
-
-/// PostgreSQL: inserts a transaction's events into the queue ([`event_queue`]), in their order.
-async fn insert_queued(
-    conn: &mut Conn<'_>,
-    org_id: OrgId,
-    events: Vec<(DateTime<Utc>, NewEvent)>,
-) -> Result<(), sqlx::Error> {
-    let mut events = events.into_iter().peekable();
-    while events.peek().is_some() {
-        let mut sql = SqlText::new(Backend::Postgres);
-        // `n` (the queue's order) is drawn as the rows are inserted, in the order of `place`.
-        sql.push(
-            "INSERT INTO event_queue (organization_id, id, type, occurred_at, actor, subject, \
-             subject_key, app_id, table_id, data) \
-             SELECT organization_id, id, type, occurred_at, actor, subject, subject_key, app_id, \
-             table_id, data FROM (VALUES ",
-        )
-        .rows(
-            events
-                .by_ref()
-                .take(EVENTS_PER_STATEMENT)
-                .zip(1_i64..)
-                .map(|((at, event), place)| event_row(org_id, place, at, event)),
-        )
-        .push(
-            ") AS v (organization_id, place, id, type, occurred_at, actor, subject, subject_key, \
-             app_id, table_id, data) ORDER BY place",
-        );
-        conn.execute(sql.into_sql()).await?;
     }
     Ok(())
 }

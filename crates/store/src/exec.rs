@@ -24,7 +24,7 @@ mod dyn_row;
 mod joined;
 
 pub(crate) use conns::Conns;
-pub(crate) use deferred::{AfterCommitWork, BeforeCommit, Deferred, HookFuture};
+pub(crate) use deferred::{BeforeCommit, Deferred, HookFuture};
 pub(crate) use direct::Direct;
 pub(crate) use dyn_row::DynRow;
 use dyn_row::decode_error;
@@ -672,16 +672,11 @@ impl Tx {
     }
 
     pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
-        let after = self.conn().run_deferred_at_commit().await?;
+        self.conn().run_deferred().await?;
         count_statement();
         match self.inner {
             TxInner::Postgres(tx) => tx.commit().await?,
             TxInner::Sqlite(tx) => tx.commit().await?,
-        }
-        if let Some(Err(error)) =
-            futures_util::future::OptionFuture::from(after.map(tokio::spawn)).await
-        {
-            tracing::error!(%error, "work after a commit failed");
         }
         // After the commit, never before: a reader that loads between an early invalidation and the
         // commit would cache what the commit replaces.
@@ -733,11 +728,13 @@ impl Pools {
 
     /// Runs a counter's statement (an upsert `RETURNING` the numbers it took) for numbers that may have
     /// gaps — task and business numbers of approvals, never a voucher's. On PostgreSQL it runs on a
-    /// connection of its own and commits at once, so the counter's row is locked for that one statement,
-    /// not until `conn`'s transaction ends; a rollback leaves a gap. The `numbers` connections commit
+    /// connection of its own and commits at once, so the counter's row is locked for that one statement
+    /// rather than until `conn`'s transaction ends: writers of one organization no longer queue on it. A
+    /// transaction that rolls back leaves its numbers unused (a gap). The `numbers` connections commit
     /// asynchronously (`synchronous_commit = off`), which loses nothing: a transaction that uses a number
-    /// commits after it, and its commit flushes the write-ahead log up to the counter's commit. On
-    /// SQLite the statement runs in `conn`'s transaction (one writer; a rollback gives the numbers back).
+    /// commits after it, and flushing its commit flushes the write-ahead log up to it, the counter's
+    /// commit included; a crash before that loses the counter's step and no stored number. On SQLite the
+    /// statement runs in `conn`'s transaction (one writer; a rollback gives the numbers back).
     pub(crate) async fn take_number<T: FromAnyRow>(
         &self,
         conn: &mut Conn<'_>,

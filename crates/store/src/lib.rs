@@ -37,7 +37,6 @@ mod dingtalk_signin;
 mod dingtalk_workflow;
 mod directory;
 mod error;
-mod event_queue;
 mod events;
 mod exec;
 mod files;
@@ -116,8 +115,7 @@ const SQLITE_READ_CONNECTIONS: usize = 4;
 const SQLITE_AUTOCHECKPOINT_BACKSTOP_PAGES: u32 = 16_000;
 /// PostgreSQL connections per Tenon node.
 const POSTGRES_CONNECTIONS: u32 = 16;
-/// PostgreSQL connections per node for counters that may have gaps (`exec::Pools::take_number`), and
-/// again for numbering queued events (`event_queue`).
+/// PostgreSQL connections per node for counters that may have gaps (`exec::Pools::take_number`).
 const POSTGRES_NUMBER_CONNECTIONS: u32 = 2;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -195,8 +193,6 @@ pub struct Store {
     caches: Arc<cache::Caches>,
     /// Encrypts connections' secrets at rest; `None` refuses to store secrets.
     secret_key: Option<secret_key::SecretKey>,
-    /// Numbers queued events after their commits (PostgreSQL; see [`events`]).
-    sequencer: Option<Arc<event_queue::Sequencer>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -210,7 +206,6 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens the database (creating an SQLite file and its folder if needed). Does not migrate.
     pub async fn connect(config: &DatabaseConfig, clock: Arc<dyn Clock>) -> Result<Store> {
-        let mut sequencer_pools = None;
         let pools = match config {
             DatabaseConfig::Sqlite { path } => {
                 if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
@@ -268,16 +263,6 @@ impl Store {
             }
             DatabaseConfig::Postgres { url } => {
                 let options = PgConnectOptions::from_str(url).map_err(StoreError::connect)?;
-                // Connections of their own for numbering queued events: a writer that commits while it
-                // holds another connection never waits for one a writer like it holds.
-                let events = PgPoolOptions::new()
-                    .max_connections(POSTGRES_NUMBER_CONNECTIONS)
-                    .acquire_timeout(ACQUIRE_TIMEOUT)
-                    .connect_lazy_with(options.clone());
-                sequencer_pools = Some(exec::Pools::Postgres {
-                    pool: events.clone(),
-                    numbers: events,
-                });
                 let numbers = PgPoolOptions::new()
                     .max_connections(POSTGRES_NUMBER_CONNECTIONS)
                     .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -293,18 +278,14 @@ impl Store {
         };
         let caches = Arc::new(cache::Caches::new());
         cache::spawn_sync(pools.clone(), &caches);
-        let commits = Arc::new(tokio::sync::Notify::new());
-        let sequencer =
-            sequencer_pools.map(|pools| event_queue::Sequencer::start(pools, commits.clone()));
         Ok(Store {
             pools,
             clock,
             files_dir: None,
-            commits,
+            commits: Arc::new(tokio::sync::Notify::new()),
             deliveries_since_analyze: Arc::default(),
             caches,
             secret_key: None,
-            sequencer,
         })
     }
 
@@ -338,9 +319,6 @@ impl Store {
 
     pub async fn close(&self) {
         self.pools.close().await;
-        if let Some(sequencer) = &self.sequencer {
-            sequencer.close().await;
-        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -5,7 +5,7 @@
 //!
 //! 1. the execution seam — `clock`, `error`, `secret_key` (sealing secrets at rest); then `exec` (connections, transactions, values, dialects);
 //!    then `sql` (the statement builder);
-//! 2. `cache`, `rows` and `event_queue` (the per-node caches, row decoding, numbering queued events), then the crate root (`Store`, `Tenant`,
+//! 2. `cache` and `rows` (the per-node caches, row decoding), then the crate root (`Store`, `Tenant`,
 //!    `WriteContext`), then `events` (the outbox), then `audit` (which appends to the outbox);
 //! 3. the domain: every other module (directory, credentials, apps, records, ledger, subscriptions,
 //!    deliveries, stream, …). A new module is domain unless it is listed below.
@@ -25,7 +25,7 @@ const LOWER_LAYERS: &[&[&str]] = &[
     &["clock", "error", "secret_key"],
     &["exec"],
     &["sql"],
-    &["cache", "rows", "event_queue"],
+    &["cache", "rows"],
     &[ROOT],
     &["events"],
     &["audit"],

@@ -1,6 +1,5 @@
-//! Work a transaction defers to just before its commit ([`BeforeCommit`]): the outbox queues its events
-//! there on PostgreSQL (`events`), and hands back work that numbers them after the commit
-//! ([`AfterCommitWork`]), so no writer holds the organization's counter row through its commit.
+//! Work a transaction defers to just before its commit ([`BeforeCommit`]): the outbox numbers its events
+//! there on PostgreSQL (`events`), so the organization's counter row is held for the commit only.
 
 use std::any::Any;
 use std::future::Future;
@@ -11,24 +10,14 @@ use super::{Conn, Db};
 /// Work a transaction defers to just before its commit: the hook that does it and the items, in order.
 pub(crate) type Deferred = Option<(&'static dyn BeforeCommit, Vec<Box<dyn Any + Send>>)>;
 
-/// Work a [`BeforeCommit`] hook hands back to run after the commit, on a task of its own (so a caller
-/// that goes away after the commit does not cancel it), before [`super::Tx::commit`] returns.
-pub(crate) type AfterCommitWork = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
-
 /// A future a [`BeforeCommit`] hook returns.
-pub(crate) type HookFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<Option<AfterCommitWork>, sqlx::Error>> + Send + 'a>>;
+pub(crate) type HookFuture<'a> = Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + 'a>>;
 
 /// What a transaction does last before it commits, on its connection, with the items deferred to it
 /// ([`Conn::defer`]) — or earlier, when a statement of the transaction must see them
-/// ([`Conn::run_deferred`]). `at_commit` says which: only then may it hand back [`AfterCommitWork`].
+/// ([`Conn::run_deferred`]).
 pub(crate) trait BeforeCommit: Send + Sync {
-    fn run<'a>(
-        &'a self,
-        conn: Conn<'a>,
-        items: Vec<Box<dyn Any + Send>>,
-        at_commit: bool,
-    ) -> HookFuture<'a>;
+    fn run<'a>(&'a self, conn: Conn<'a>, items: Vec<Box<dyn Any + Send>>) -> HookFuture<'a>;
 }
 
 impl Conn<'_> {
@@ -56,29 +45,15 @@ impl Conn<'_> {
     /// Does the transaction's deferred work now, on this connection (a statement that follows must see
     /// it). Nothing to do outside a transaction or when nothing was deferred.
     pub(crate) async fn run_deferred(&mut self) -> Result<(), sqlx::Error> {
-        self.run_deferred_as(false).await.map(drop)
-    }
-
-    /// [`Conn::run_deferred`] just before the commit: gives back what the hook leaves for after it.
-    pub(crate) async fn run_deferred_at_commit(
-        &mut self,
-    ) -> Result<Option<AfterCommitWork>, sqlx::Error> {
-        self.run_deferred_as(true).await
-    }
-
-    async fn run_deferred_as(
-        &mut self,
-        at_commit: bool,
-    ) -> Result<Option<AfterCommitWork>, sqlx::Error> {
         let Some(cell) = self.deferred else {
-            return Ok(None);
+            return Ok(());
         };
         let taken = cell
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
         let Some((hook, items)) = taken else {
-            return Ok(None);
+            return Ok(());
         };
         let db = match &mut self.db {
             Db::Postgres(conn) => Db::Postgres(conn),
@@ -93,7 +68,6 @@ impl Conn<'_> {
                 deferred: None,
             },
             items,
-            at_commit,
         )
         .await
     }

@@ -6,9 +6,6 @@ use serde_json::{Value, json};
 use tenon_model::apps::{ApiKey, CellValue, TableSchema, parse_cell};
 use tenon_model::events::EVENT_TYPES;
 use tenon_model::{DepartmentPatch, Event, Name, NewDepartment, PageRequest, TimeZone};
-use tenon_store::testing::{
-    OpenTx, TestBackend, execute, fetch_strings, table_rows, wait_for_blocked_statements,
-};
 use tenon_store::{NewApp, NewTable, RecordUpdate, Store, StoreError, WriteContext};
 
 use crate::apps::spec;
@@ -245,104 +242,6 @@ backend_tests! {
         let last_value = value.as_i64().expect("pages is a whole number");
         assert_eq!(stored.cells.get(&pages), Some(&CellValue::Decimal(last_value.into())));
     }
-}
-
-/// PostgreSQL: a write's transaction does not take the organization's event counter; it commits, and
-/// returns once its events are numbered after the commit.
-#[tokio::test]
-async fn a_write_commits_without_the_event_counter_and_returns_once_its_events_are_numbered() {
-    crate::run(TestBackend::Postgres, |store| async move {
-        let (org, _) = new_org(&store, "Queue").await;
-        let last = store.tenant(org.id).last_event_seq().await.unwrap();
-        // The counter row held, as another node's numbering holds it.
-        let mut holder = OpenTx::begin(&store).await;
-        holder
-            .execute(format!(
-                "SELECT last_seq FROM event_counters WHERE organization_id = '{}' FOR UPDATE",
-                org.id.as_uuid()
-            ))
-            .await;
-        let write = tokio::spawn({
-            let store = store.clone();
-            async move {
-                store
-                    .tenant(org.id)
-                    .create_member(&ctx(), new_member("Queued", None))
-                    .await
-            }
-        });
-        wait_for_blocked_statements(&store, "event_counters", 1).await;
-        // Committed: the member is there for every reader; its event waits in the queue.
-        let names = fetch_strings(
-            &store,
-            "SELECT name FROM members WHERE name = 'Queued'".into(),
-        )
-        .await;
-        assert_eq!(names, ["Queued"]);
-        assert_eq!(table_rows(&store, "event_queue").await, 1);
-        assert!(
-            !write.is_finished(),
-            "the write returned before its event was numbered"
-        );
-        holder.commit().await;
-        let member = write.await.unwrap().unwrap();
-        let events = store
-            .tenant(org.id)
-            .events_after(last, &["member.created"], 10)
-            .await
-            .unwrap();
-        assert_eq!(events.len(), 1);
-        assert_eq!(events[0].seq, last + 1);
-        assert_eq!(events[0].subject["member_id"], json!(member.id.to_string()));
-        assert_eq!(table_rows(&store, "event_queue").await, 0);
-    })
-    .await;
-}
-
-/// PostgreSQL: events a writer queued and never numbered (it crashed after its commit) are numbered by
-/// the sweep every node runs, in their queue order, after the events numbered before.
-#[tokio::test]
-async fn events_a_writer_left_queued_are_numbered_by_the_sweep() {
-    crate::run(TestBackend::Postgres, |store| async move {
-        let (org, _) = new_org(&store, "Swept").await;
-        let tenant = store.tenant(org.id);
-        let last = tenant.last_event_seq().await.unwrap();
-        let queued = (1..=3)
-            .map(|n| {
-                format!(
-                    "('{}', gen_random_uuid(), 'member.updated', now(), '{{}}', '{{}}', 'member:x', '{{\"n\": {n}}}')",
-                    org.id.as_uuid()
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        execute(
-            &store,
-            format!(
-                "INSERT INTO event_queue (organization_id, id, type, occurred_at, actor, subject, \
-                 subject_key, data) VALUES {queued}"
-            ),
-        )
-        .await;
-        let events = tokio::time::timeout(std::time::Duration::from_secs(60), async {
-            loop {
-                let events = tenant.events_after(last, &["member.updated"], 10).await.unwrap();
-                if !events.is_empty() {
-                    return events;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-        })
-        .await
-        .expect("the sweep numbers queued events");
-        let numbered: Vec<(i64, Value)> = events.iter().map(|e| (e.seq, e.data["n"].clone())).collect();
-        assert_eq!(numbered, [(last + 1, json!(1)), (last + 2, json!(2)), (last + 3, json!(3))]);
-        assert_eq!(table_rows(&store, "event_queue").await, 0);
-        // The next write continues after them.
-        tenant.create_member(&ctx(), new_member("After", None)).await.unwrap();
-        assert_eq!(tenant.last_event_seq().await.unwrap(), last + 4);
-    })
-    .await;
 }
 
 backend_tests! {

@@ -279,10 +279,11 @@ impl Tenant<'_> {
             .await
     }
 
-    /// [`Tenant::load_records`] of records the transaction is about to change or delete, locked (PostgreSQL; SQLite's
-    /// single writer holds them anyway) until it ends: a concurrent writer of one of them waits for the
-    /// commit and then reads what it committed, so each write's before-image (its event's `before`, its
-    /// `If-Match` check) is the record as the previous write left it.
+    /// [`Tenant::load_records`] of records the transaction is about to change or delete, locked until it
+    /// ends (PostgreSQL, in id order; SQLite's single writer holds them anyway): a concurrent writer of one
+    /// of them waits for the commit and then reads what it committed, so each write's before-image (its
+    /// event's `before`, its `If-Match` check) is the record as the previous write left it, and of racing
+    /// deletes one finds the record and the others find it gone.
     pub(crate) async fn load_records_for_update(
         &self,
         conn: &mut Conn<'_>,

@@ -27,6 +27,9 @@
 //!   the one just read. A rename or a new userid committed on any node is thus seen by the next read on
 //!   every node, at the cost of no statement of its own.
 //!
+//! - **Directories as approver rules read them** ([`Caches::approvers`]) are kept the same way, at the
+//!   `approvers` epoch (migration 0050), which an approval command reads with its instance.
+//!
 //! Invalidation is by generation: an entry loaded under generation `g` is stored only if the generation is
 //! still `g` when it is inserted, and served only while it is. A load that raced with an invalidation is
 //! thus never served. The caches hold at most [`CREDENTIALS_MAX`], [`SCHEMAS_MAX`] and [`ACCESS_MAX`] entries and are emptied
@@ -39,7 +42,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use tenon_approvals::CompiledProcess;
+use tenon_approvals::{CompiledProcess, DirectorySnapshot};
 use tenon_model::apps::TableSchema;
 use tenon_model::apps::permissions::{PermissionsDoc, Person};
 use tenon_model::credentials::AuthenticatedToken;
@@ -76,6 +79,9 @@ const CREDENTIALS_MAX: usize = 4096;
 const SCHEMAS_MAX: usize = 512;
 /// Members kept per node as DingTalk names them before the cache is emptied (about 200 bytes each).
 const PEOPLE_MAX: usize = 16_384;
+/// Organizations' directories kept per node for approval commands before the cache is emptied (one
+/// member, department or role is tens of bytes; a directory of 10,000 members about a MiB).
+const APPROVERS_MAX: usize = 64;
 /// Apps' permissions documents and members as row rules see them, kept per node before each cache is
 /// emptied (a few KiB each; a person holds the organization's department tree).
 const ACCESS_MAX: usize = 4096;
@@ -140,6 +146,10 @@ pub(crate) struct Caches {
     /// only to a read that has just read the same epoch (see the module's documentation), whatever the
     /// poll says.
     pub(crate) people: GenerationCache<(OrgId, MemberId), (i64, Arc<DingTalkPerson>)>,
+    /// Organizations' directories as approver rules read them, each with the `approvers` epoch
+    /// (migration 0050) it was read at: like [`Caches::people`], served only to a command that has just
+    /// read the same epoch in its own transaction (`Tenant::directory_at`), whatever the poll says.
+    pub(crate) approvers: GenerationCache<OrgId, (i64, Arc<DirectorySnapshot>)>,
     /// Apps' permissions documents, parsed (`None`: the app has none). Invalidated by [`ACCESS`] and
     /// [`SCHEMA`] marks and by the `access` and `schema` epochs.
     pub(crate) permissions: GenerationCache<(OrgId, AppId), Option<Arc<PermissionsDoc>>>,
@@ -170,6 +180,7 @@ impl Caches {
             watching: GenerationCache::new(SCHEMAS_MAX),
             charts: GenerationCache::new(SCHEMAS_MAX),
             people: GenerationCache::new(PEOPLE_MAX),
+            approvers: GenerationCache::new(APPROVERS_MAX),
             permissions: GenerationCache::new(ACCESS_MAX),
             subjects: GenerationCache::new(ACCESS_MAX),
             organizations: GenerationCache::new(ACCESS_MAX),

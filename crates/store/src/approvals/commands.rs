@@ -92,7 +92,8 @@ impl Tenant<'_> {
             })
     }
 
-    /// Applies a command, loading the directory or the record's current values when the engine asks —
+    /// Applies a command, loading the directory (from this node's copy at `approvers_epoch`,
+    /// [`Tenant::directory_at`]) or the record's current values when the engine asks —
     /// and, on PostgreSQL, locking the members the transition gives open tasks to: a member set `left`
     /// meanwhile makes it run again on the directory as it is now (see [`Tenant::assignees_active`]).
     pub(super) async fn apply_loading(
@@ -101,12 +102,13 @@ impl Tenant<'_> {
         state: &mut InstanceState,
         schema: &TableSchema,
         mut command: Command,
+        approvers_epoch: Option<i64>,
     ) -> std::result::Result<Transition, CommandError> {
         let now = self.store.now();
         for _ in 0..6 {
             match tenon_approvals::apply(state, command.clone(), now) {
                 Err(Refusal::NeedsDirectory) if state.directory.is_none() => {
-                    state.directory = Some(Arc::new(self.directory_snapshot(conn).await?));
+                    state.directory = Some(self.directory_at(conn, approvers_epoch).await?);
                 }
                 Err(Refusal::NeedsRecord) => {
                     let submission = self
@@ -240,7 +242,7 @@ impl Tenant<'_> {
         let compiled = self
             .compiled_version_cached(conn, process.id, process.published_version, &schema)
             .await?;
-        let (time_zone, delegating) = self.time_zone_and_delegating(conn).await?;
+        let (time_zone, delegating, approvers_epoch) = self.time_zone_and_delegating(conn).await?;
         // The business number before the record. On PostgreSQL the approval counter is taken on a
         // connection of its own and committed at once (`Pools::take_number`), so it is never held while
         // this transaction waits for a lock, and a refused start leaves a gap; an earlier version held it
@@ -356,7 +358,7 @@ impl Tenant<'_> {
             by: start.by,
         };
         let transition = self
-            .apply_loading(conn, &mut state, &schema, command)
+            .apply_loading(conn, &mut state, &schema, command, approvers_epoch)
             .await?;
         Ok(self
             .persist(conn, ctx, &state, transition, &schema, true, 201)
@@ -389,9 +391,9 @@ impl Tenant<'_> {
         {
             return Ok(answer);
         }
-        let (mut state, schema) = self.load_state(&mut conn, target, true).await?;
+        let (mut state, schema, approvers_epoch) = self.load_state(&mut conn, target, true).await?;
         let transition = self
-            .apply_loading(&mut conn, &mut state, &schema, command)
+            .apply_loading(&mut conn, &mut state, &schema, command, approvers_epoch)
             .await?;
         let answer = self
             .persist(&mut conn, ctx, &state, transition, &schema, false, 200)
@@ -534,26 +536,27 @@ impl Tenant<'_> {
                 None => error.into(),
             })?;
         } else {
-            let updated = conn
-                .execute(
-                    Sql::new(
-                        "UPDATE approval_instances SET status = $3, result = $4, state = $5, row_version = $6, \
-                         last_record_seq = $7, last_event_seq = $8, finished_at = $9 \
-                         WHERE organization_id = $1 AND id = $2 AND row_version = $10",
-                    )
-                    .bind(self.org_id)
-                    .bind(instance.id)
-                    .bind(instance.status.as_str())
-                    .bind(instance.result.map(Decision::as_str))
-                    .bind(state_json)
-                    .bind(instance.row_version)
-                    .bind(instance.last_record_seq)
-                    .bind(instance.last_event_seq)
-                    .bind(instance.finished_at)
-                    .bind(before.instance.row_version),
-                )
-                .await?;
-            if updated != 1 {
+            let update = Sql::new(
+                "UPDATE approval_instances SET status = $3, result = $4, state = $5, row_version = $6, \
+                 last_record_seq = $7, last_event_seq = $8, finished_at = $9 \
+                 WHERE organization_id = $1 AND id = $2 AND row_version = $10",
+            )
+            .bind(self.org_id)
+            .bind(instance.id)
+            .bind(instance.status.as_str())
+            .bind(instance.result.map(Decision::as_str))
+            .bind(state_json)
+            .bind(instance.row_version)
+            .bind(instance.last_record_seq)
+            .bind(instance.last_event_seq)
+            .bind(instance.finished_at)
+            .bind(before.instance.row_version);
+            if conn.backend() == Backend::Sqlite {
+                // `before` was read in this transaction (`load_state`), which has held SQLite's single
+                // writer since its first statement: nothing can have changed the row since, so the
+                // update goes, unread, with the next statement ([`Conn::execute_unobserved`]).
+                conn.execute_unobserved(update).await?;
+            } else if conn.execute(update).await? != 1 {
                 return Err(StoreError::conflict(
                     None,
                     DetailCode::Conflict,

@@ -3,6 +3,7 @@
 //! what a member leaving does to their open tasks.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use tenon_approvals::DirectorySnapshot;
 use tenon_approvals::directory::{DirectoryDepartment, DirectoryMember};
@@ -21,6 +22,35 @@ use crate::{Backend, Result, StoreError, Tenant, WriteContext};
 type MemberPlaceRow = (Uuid, String, String, Option<Uuid>, Option<bool>);
 
 impl Tenant<'_> {
+    /// The directory for a command whose transaction read the `approvers` epoch `epoch` (migration 0050,
+    /// read with the instance or the organization) before it wrote anything that bumps it: this node's copy when it
+    /// was read at that epoch, else read now (three statements) and kept at it. `None` (the epoch is
+    /// unknown, or the transaction changed the directory itself, whose uncommitted bump a rolled-back
+    /// transaction would leave for another change to reach) reads it and keeps nothing.
+    ///
+    /// On PostgreSQL a directory read after the epoch may be newer than it (a change committed between
+    /// the two statements); kept at the older epoch it is served only to commands that read that epoch
+    /// before the change committed, for which it is as current as a read of their own would have been.
+    pub(super) async fn directory_at(
+        &self,
+        conn: &mut Conn<'_>,
+        epoch: Option<i64>,
+    ) -> Result<Arc<DirectorySnapshot>> {
+        let cache = &self.store.caches.approvers;
+        let epoch = epoch.filter(|_| !conn.marked(crate::cache::AUTH | crate::cache::ACCESS));
+        if let Some(epoch) = epoch
+            && let Some((_, directory)) = cache.get_if(&self.org_id, |(at, _)| *at == epoch)
+        {
+            return Ok(directory);
+        }
+        let generation = cache.generation();
+        let directory = Arc::new(self.directory_snapshot(conn).await?);
+        if let Some(epoch) = epoch {
+            cache.insert(self.org_id, (epoch, Arc::clone(&directory)), generation);
+        }
+        Ok(directory)
+    }
+
     pub(crate) async fn directory_snapshot(
         &self,
         conn: &mut Conn<'_>,
@@ -175,11 +205,18 @@ impl Tenant<'_> {
         let instances = self.instances_with_open_tasks(conn, member).await?;
         self.lock_instances(conn, &instances).await?;
         for id in instances {
-            let (mut state, schema) = self
+            // The member's change bumped the `approvers` epoch in this transaction: nothing is kept.
+            let (mut state, schema, _) = self
                 .load_state(conn, super::Target::Instance(id), true)
                 .await?;
             let transition = match self
-                .apply_loading(conn, &mut state, &schema, Command::MemberLeft { member })
+                .apply_loading(
+                    conn,
+                    &mut state,
+                    &schema,
+                    Command::MemberLeft { member },
+                    None,
+                )
                 .await
             {
                 Ok(transition) => transition,

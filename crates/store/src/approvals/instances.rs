@@ -104,6 +104,8 @@ struct InstanceRow {
     time_zone: String,
     /// Whether a delegation has begun and not ended (only then are they read).
     delegating: bool,
+    /// The `approvers` epoch (migration 0050; NULL before it).
+    approvers_epoch: Option<i64>,
 }
 
 impl InstanceRow {
@@ -310,7 +312,8 @@ impl Tenant<'_> {
                      i.last_event_seq, i.created_at, i.finished_at, \
                      (SELECT o.time_zone FROM organizations o WHERE o.id = i.organization_id) AS time_zone, \
                      EXISTS (SELECT 1 FROM approval_delegations d WHERE d.organization_id = i.organization_id \
-                     AND d.starts_at <= $3 AND (d.ends_at IS NULL OR d.ends_at > $3)) AS delegating \
+                     AND d.starts_at <= $3 AND (d.ends_at IS NULL OR d.ends_at > $3)) AS delegating, \
+                     (SELECT epoch FROM cache_epochs WHERE name = 'approvers') AS approvers_epoch \
                      FROM approval_instances i JOIN processes p ON p.organization_id = i.organization_id AND p.id = i.process_id \
                      WHERE i.organization_id = $1 AND ",
                     $by,
@@ -390,16 +393,18 @@ impl Tenant<'_> {
         Ok(rows.into_iter().map(OperationRow::json).collect())
     }
 
-    /// The organization's time zone, and whether a delegation has begun and not ended.
+    /// The organization's time zone, whether a delegation has begun and not ended, and the `approvers`
+    /// epoch ([`Tenant::directory_at`]).
     pub(super) async fn time_zone_and_delegating(
         &self,
         conn: &mut Conn<'_>,
-    ) -> Result<(TimeZone, bool)> {
-        let (zone, delegating): (String, bool) = conn
+    ) -> Result<(TimeZone, bool, Option<i64>)> {
+        let (zone, delegating, approvers_epoch): (String, bool, Option<i64>) = conn
             .fetch_one(
                 Sql::new(
                     "SELECT o.time_zone, EXISTS (SELECT 1 FROM approval_delegations d WHERE d.organization_id = o.id \
-                     AND d.starts_at <= $2 AND (d.ends_at IS NULL OR d.ends_at > $2)) FROM organizations o WHERE o.id = $1",
+                     AND d.starts_at <= $2 AND (d.ends_at IS NULL OR d.ends_at > $2)), \
+                     (SELECT epoch FROM cache_epochs WHERE name = 'approvers') FROM organizations o WHERE o.id = $1",
                 )
                 .bind(self.org_id)
                 .bind(self.store.now()),
@@ -407,7 +412,7 @@ impl Tenant<'_> {
             .await?;
         let zone = TimeZone::parse(&zone)
             .map_err(|_| StoreError::Corrupt(format!("time zone {zone:?}")))?;
-        Ok((zone, delegating))
+        Ok((zone, delegating, approvers_epoch))
     }
 
     pub(super) async fn time_zone_in(&self, conn: &mut Conn<'_>) -> Result<TimeZone> {
@@ -421,13 +426,14 @@ impl Tenant<'_> {
 
     /// The instance's state (without the directory) and its table: its row (by its id or a task's),
     /// its tasks and the delegations that may apply — the table and the compiled version from this
-    /// node's caches when they have them.
+    /// node's caches when they have them — and the `approvers` epoch read with the row
+    /// ([`Tenant::directory_at`]).
     pub(super) async fn load_state(
         &self,
         conn: &mut Conn<'_>,
         target: Target,
         lock: bool,
-    ) -> Result<(InstanceState, TableSchema)> {
+    ) -> Result<(InstanceState, TableSchema, Option<i64>)> {
         let row = self
             .instance_row(conn, target, lock)
             .await?
@@ -437,6 +443,7 @@ impl Tenant<'_> {
             })?;
         let time_zone = row.time_zone()?;
         let delegating = row.delegating;
+        let approvers_epoch = row.approvers_epoch;
         let (instance, activations) = row.into_instance()?;
         let schema = self
             .approval_schema(conn, instance.record.app, instance.record.table)
@@ -460,6 +467,7 @@ impl Tenant<'_> {
                 tasks,
             },
             schema,
+            approvers_epoch,
         ))
     }
 
@@ -475,7 +483,7 @@ impl Tenant<'_> {
         conn: &mut Conn<'_>,
         id: ApprovalId,
     ) -> Result<(ApprovalDetail, TableSchema)> {
-        let (state, schema) = self.load_state(conn, Target::Instance(id), false).await?;
+        let (state, schema, _) = self.load_state(conn, Target::Instance(id), false).await?;
         let records = self.operation_records(conn, id).await?;
         Ok((ApprovalDetail { state, records }, schema))
     }
@@ -490,7 +498,7 @@ impl Tenant<'_> {
         id: ApprovalId,
         extra: &str,
     ) -> Result<ApprovalWithRecord> {
-        let (state, schema) = self.load_state(conn, Target::Instance(id), false).await?;
+        let (state, schema, _) = self.load_state(conn, Target::Instance(id), false).await?;
         let read = RecordRead::new(&schema);
         let mut sql = SqlText::new(conn.backend());
         sql.push(&read.select())

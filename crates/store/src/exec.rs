@@ -22,6 +22,7 @@ mod deferred;
 mod direct;
 mod dyn_row;
 mod joined;
+mod pair;
 
 pub(crate) use conns::Conns;
 pub(crate) use deferred::{BeforeCommit, Deferred, HookFuture};

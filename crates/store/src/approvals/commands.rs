@@ -11,7 +11,7 @@ use tenon_approvals::state::{Decision, RecordRef, TaskResult, TaskStatus};
 use tenon_approvals::{Instance, InstanceState, Refusal, Transition};
 use tenon_model::apps::{CellValue, TableSchema};
 use tenon_model::{
-    ApprovalId, DetailCode, EventId, Invalid, Reason, RecordId, TableId, TargetKind, TimeZone,
+    ApprovalId, DetailCode, EventId, Invalid, Reason, RecordId, TableId, TargetKind,
 };
 use uuid::Uuid;
 
@@ -242,13 +242,15 @@ impl Tenant<'_> {
         let compiled = self
             .compiled_version_cached(conn, process.id, process.published_version, &schema)
             .await?;
-        let (time_zone, delegating, approvers_epoch) = self.time_zone_and_delegating(conn).await?;
+        let (time_zone, delegating, read) = self.time_zone_and_delegating(conn).await?;
         // The business number before the record. On PostgreSQL the approval counter is taken on a
         // connection of its own and committed at once (`Pools::take_number`), so it is never held while
         // this transaction waits for a lock, and a refused start leaves a gap; an earlier version held it
         // here to the commit, after the record it deadlocked against a concurrent approve. On SQLite a
         // refused start rolls the number back with everything else.
-        let business_id = self.next_business_id(conn, time_zone).await?;
+        let business_id = self
+            .next_business_id(conn, time_zone, read.business)
+            .await?;
         let existing = start.record.is_some();
         let record = match (start.record, start.fields) {
             (Some(id), None) => self
@@ -358,10 +360,10 @@ impl Tenant<'_> {
             by: start.by,
         };
         let transition = self
-            .apply_loading(conn, &mut state, &schema, command, approvers_epoch)
+            .apply_loading(conn, &mut state, &schema, command, read.approvers_epoch)
             .await?;
         Ok(self
-            .persist(conn, ctx, &state, transition, &schema, true, 201)
+            .persist(conn, ctx, &state, transition, &schema, true, read.last_task)
             .await?)
     }
 
@@ -391,72 +393,32 @@ impl Tenant<'_> {
         {
             return Ok(answer);
         }
-        let (mut state, schema, approvers_epoch) = self.load_state(&mut conn, target, true).await?;
+        let (mut state, schema, read) = self.load_state(&mut conn, target, true).await?;
         let transition = self
-            .apply_loading(&mut conn, &mut state, &schema, command, approvers_epoch)
+            .apply_loading(
+                &mut conn,
+                &mut state,
+                &schema,
+                command,
+                read.approvers_epoch,
+            )
             .await?;
         let answer = self
-            .persist(&mut conn, ctx, &state, transition, &schema, false, 200)
+            .persist(
+                &mut conn,
+                ctx,
+                &state,
+                transition,
+                &schema,
+                false,
+                read.last_task,
+            )
             .await?;
         if let Some(key) = idempotency {
             self.remember_answer(&mut conn, key, &answer).await?;
         }
         tx.commit().await?;
         Ok(answer)
-    }
-
-    /// 审批编号: the organization's date and the day's number, `20261125000001`.
-    pub(super) async fn next_business_id(
-        &self,
-        conn: &mut Conn<'_>,
-        zone: TimeZone,
-    ) -> Result<String> {
-        let day = self
-            .store
-            .now()
-            .with_timezone(&zone.tz())
-            .format("%Y%m%d")
-            .to_string();
-        let (number,): (i64,) = self
-            .store
-            .pools
-            .take_number(
-                conn,
-                Sql::new(
-                    "INSERT INTO approval_counters (organization_id, last_task, business_day, last_business) \
-                     VALUES ($1, 0, $2, 1) ON CONFLICT (organization_id) DO UPDATE SET \
-                     last_business = CASE WHEN approval_counters.business_day = $2 \
-                     THEN approval_counters.last_business + 1 ELSE 1 END, business_day = $2 \
-                     RETURNING last_business",
-                )
-                .bind(self.org_id)
-                .bind(day.as_str()),
-            )
-            .await?;
-        Ok(format!("{day}{number:06}"))
-    }
-
-    /// Reserves `count` task numbers; returns the first.
-    pub(super) async fn reserve_task_numbers(
-        &self,
-        conn: &mut Conn<'_>,
-        count: i64,
-    ) -> Result<i64> {
-        let (last,): (i64,) = self
-            .store
-            .pools
-            .take_number(
-                conn,
-                Sql::new(
-                    "INSERT INTO approval_counters (organization_id, last_task, business_day, last_business) \
-                     VALUES ($1, $2, '', 0) ON CONFLICT (organization_id) DO UPDATE SET \
-                     last_task = approval_counters.last_task + $2 RETURNING last_task",
-                )
-                .bind(self.org_id)
-                .bind(count),
-            )
-            .await?;
-        Ok(last - count + 1)
     }
 
     /// Locks a record's row until the transaction ends (PostgreSQL; SQLite's writer is single).
@@ -479,7 +441,9 @@ impl Tenant<'_> {
         Ok(())
     }
 
-    /// Writes what a transition changed, its record status, audit entry and events.
+    /// Writes what a transition changed, its record status, audit entry and events; 201 with the instance
+    /// when `created`, else 200. `last_task`: the organization's last task number, when this transaction
+    /// read it on SQLite ([`ReadAlong`](super::instances::ReadAlong)).
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn persist(
         &self,
@@ -489,11 +453,14 @@ impl Tenant<'_> {
         mut transition: Transition,
         schema: &TableSchema,
         created: bool,
-        status: u16,
+        last_task: Option<i64>,
     ) -> Result<Answer> {
+        let status = if created { 201 } else { 200 };
         let unnumbered = transition.unnumbered_tasks();
         if unnumbered > 0 {
-            let first = self.reserve_task_numbers(conn, unnumbered).await?;
+            let first = self
+                .reserve_task_numbers(conn, unnumbered, last_task)
+                .await?;
             transition.number_tasks(first);
         }
         let after = &transition.state;

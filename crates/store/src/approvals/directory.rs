@@ -227,7 +227,7 @@ impl Tenant<'_> {
                     )));
                 }
             };
-            self.persist(conn, ctx, &state, transition, &schema, false, 200)
+            self.persist(conn, ctx, &state, transition, &schema, false, None)
                 .await?;
         }
         Ok(())

@@ -106,6 +106,22 @@ struct InstanceRow {
     delegating: bool,
     /// The `approvers` epoch (migration 0050; NULL before it).
     approvers_epoch: Option<i64>,
+    /// The organization's last task number (NULL before its first approval).
+    last_task: Option<i64>,
+}
+
+/// What a command's first statement read besides its instance (at a start: besides the organization's
+/// time zone).
+#[derive(Debug, Clone, Default)]
+pub(super) struct ReadAlong {
+    /// The `approvers` epoch ([`Tenant::directory_at`]).
+    pub approvers_epoch: Option<i64>,
+    /// On SQLite, the organization's last task number ([`Tenant::reserve_task_numbers`]); `None` on
+    /// PostgreSQL, which takes numbers on a connection of its own, and before the first approval.
+    pub last_task: Option<i64>,
+    /// At a start on SQLite, the counter's business day and last business number
+    /// ([`Tenant::next_business_id`]).
+    pub business: Option<(String, i64)>,
 }
 
 impl InstanceRow {
@@ -304,6 +320,12 @@ impl Tenant<'_> {
         target: Target,
         lock: bool,
     ) -> Result<Option<InstanceRow>> {
+        let sql = self.instance_row_sql(conn.backend(), target, lock);
+        Ok(conn.fetch_optional(sql).await?)
+    }
+
+    /// [`Self::instance_row`]'s statement.
+    fn instance_row_sql(&self, backend: Backend, target: Target, lock: bool) -> Sql {
         macro_rules! select {
             ($by:literal, $lock:literal) => {
                 concat!(
@@ -313,7 +335,8 @@ impl Tenant<'_> {
                      (SELECT o.time_zone FROM organizations o WHERE o.id = i.organization_id) AS time_zone, \
                      EXISTS (SELECT 1 FROM approval_delegations d WHERE d.organization_id = i.organization_id \
                      AND d.starts_at <= $3 AND (d.ends_at IS NULL OR d.ends_at > $3)) AS delegating, \
-                     (SELECT epoch FROM cache_epochs WHERE name = 'approvers') AS approvers_epoch \
+                     (SELECT epoch FROM cache_epochs WHERE name = 'approvers') AS approvers_epoch, \
+                     (SELECT c.last_task FROM approval_counters c WHERE c.organization_id = i.organization_id) AS last_task \
                      FROM approval_instances i JOIN processes p ON p.organization_id = i.organization_id AND p.id = i.process_id \
                      WHERE i.organization_id = $1 AND ",
                     $by,
@@ -321,7 +344,7 @@ impl Tenant<'_> {
                 )
             };
         }
-        let locked = lock && conn.backend() == Backend::Postgres;
+        let locked = lock && backend == Backend::Postgres;
         let text = match (target, locked) {
             (Target::Instance(_), true) => select!("i.id = $2", " FOR UPDATE OF i"),
             (Target::Instance(_), false) => select!("i.id = $2", ""),
@@ -335,12 +358,11 @@ impl Tenant<'_> {
             ),
         };
         let sql = Sql::new(text).bind(self.org_id);
-        let sql = match target {
+        match target {
             Target::Instance(id) => sql.bind(id),
             Target::Task(id) => sql.bind(id),
         }
-        .bind(self.store.now());
-        Ok(conn.fetch_optional(sql).await?)
+        .bind(self.store.now())
     }
 
     /// An instance as events show it (`Instance::snapshot`), its row locked on PostgreSQL (a flow's
@@ -354,25 +376,6 @@ impl Tenant<'_> {
             Some(row) => Ok(Some(row.into_instance()?.0.snapshot())),
             None => Ok(None),
         }
-    }
-
-    pub(super) async fn tasks_of(
-        &self,
-        conn: &mut Conn<'_>,
-        instance: ApprovalId,
-    ) -> Result<Vec<Task>> {
-        let rows: Vec<TaskRow> = conn
-            .fetch_all(
-                Sql::new(
-                    "SELECT id, instance_id, number, activation_id, node, task_group, assignee, \
-                     status, result, created_at, finished_at \
-                     FROM approval_tasks WHERE organization_id = $1 AND instance_id = $2 ORDER BY number",
-                )
-                .bind(self.org_id)
-                .bind(instance),
-            )
-            .await?;
-        rows.into_iter().map(TaskRow::into_task).collect()
     }
 
     pub(super) async fn operation_records(
@@ -393,18 +396,28 @@ impl Tenant<'_> {
         Ok(rows.into_iter().map(OperationRow::json).collect())
     }
 
-    /// The organization's time zone, whether a delegation has begun and not ended, and the `approvers`
-    /// epoch ([`Tenant::directory_at`]).
+    /// The organization's time zone, whether a delegation has begun and not ended, and what a start
+    /// reads along ([`ReadAlong`]).
     pub(super) async fn time_zone_and_delegating(
         &self,
         conn: &mut Conn<'_>,
-    ) -> Result<(TimeZone, bool, Option<i64>)> {
-        let (zone, delegating, approvers_epoch): (String, bool, Option<i64>) = conn
+    ) -> Result<(TimeZone, bool, ReadAlong)> {
+        type Row = (
+            String,
+            bool,
+            Option<i64>,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+        );
+        let (zone, delegating, approvers_epoch, last_task, business_day, last_business): Row = conn
             .fetch_one(
                 Sql::new(
                     "SELECT o.time_zone, EXISTS (SELECT 1 FROM approval_delegations d WHERE d.organization_id = o.id \
                      AND d.starts_at <= $2 AND (d.ends_at IS NULL OR d.ends_at > $2)), \
-                     (SELECT epoch FROM cache_epochs WHERE name = 'approvers') FROM organizations o WHERE o.id = $1",
+                     (SELECT epoch FROM cache_epochs WHERE name = 'approvers'), \
+                     c.last_task, c.business_day, c.last_business \
+                     FROM organizations o LEFT JOIN approval_counters c ON c.organization_id = o.id WHERE o.id = $1",
                 )
                 .bind(self.org_id)
                 .bind(self.store.now()),
@@ -412,7 +425,13 @@ impl Tenant<'_> {
             .await?;
         let zone = TimeZone::parse(&zone)
             .map_err(|_| StoreError::Corrupt(format!("time zone {zone:?}")))?;
-        Ok((zone, delegating, approvers_epoch))
+        let sqlite = conn.backend() == Backend::Sqlite;
+        let read = ReadAlong {
+            approvers_epoch,
+            last_task: last_task.filter(|_| sqlite),
+            business: business_day.zip(last_business).filter(|_| sqlite),
+        };
+        Ok((zone, delegating, read))
     }
 
     pub(super) async fn time_zone_in(&self, conn: &mut Conn<'_>) -> Result<TimeZone> {
@@ -426,24 +445,46 @@ impl Tenant<'_> {
 
     /// The instance's state (without the directory) and its table: its row (by its id or a task's),
     /// its tasks and the delegations that may apply — the table and the compiled version from this
-    /// node's caches when they have them — and the `approvers` epoch read with the row
-    /// ([`Tenant::directory_at`]).
+    /// node's caches when they have them — and what was read along with the row ([`ReadAlong`]).
     pub(super) async fn load_state(
         &self,
         conn: &mut Conn<'_>,
         target: Target,
         lock: bool,
-    ) -> Result<(InstanceState, TableSchema, Option<i64>)> {
-        let row = self
-            .instance_row(conn, target, lock)
-            .await?
-            .ok_or_else(|| match target {
-                Target::Instance(_) => StoreError::not_found("approval"),
-                Target::Task(_) => StoreError::not_found("task"),
-            })?;
+    ) -> Result<(InstanceState, TableSchema, ReadAlong)> {
+        // The row and the tasks, in one round trip on SQLite (after the row's lock on PostgreSQL).
+        let tasks = Sql::new(match target {
+            Target::Instance(_) => {
+                "SELECT id, instance_id, number, activation_id, node, task_group, assignee, status, result, \
+                 created_at, finished_at FROM approval_tasks WHERE organization_id = $1 AND instance_id = $2 \
+                 ORDER BY number"
+            }
+            Target::Task(_) => {
+                "SELECT id, instance_id, number, activation_id, node, task_group, assignee, status, result, \
+                 created_at, finished_at FROM approval_tasks WHERE organization_id = $1 AND instance_id = \
+                 (SELECT t.instance_id FROM approval_tasks t WHERE t.organization_id = $1 AND t.id = $2) \
+                 ORDER BY number"
+            }
+        })
+        .bind(self.org_id);
+        let tasks = match target {
+            Target::Instance(id) => tasks.bind(id),
+            Target::Task(id) => tasks.bind(id),
+        };
+        let (rows, tasks): (Vec<InstanceRow>, Vec<TaskRow>) = conn
+            .fetch_all_pair(self.instance_row_sql(conn.backend(), target, lock), tasks)
+            .await?;
+        let row = rows.into_iter().next().ok_or_else(|| match target {
+            Target::Instance(_) => StoreError::not_found("approval"),
+            Target::Task(_) => StoreError::not_found("task"),
+        })?;
         let time_zone = row.time_zone()?;
         let delegating = row.delegating;
-        let approvers_epoch = row.approvers_epoch;
+        let read = ReadAlong {
+            approvers_epoch: row.approvers_epoch,
+            last_task: row.last_task.filter(|_| conn.backend() == Backend::Sqlite),
+            business: None,
+        };
         let (instance, activations) = row.into_instance()?;
         let schema = self
             .approval_schema(conn, instance.record.app, instance.record.table)
@@ -451,7 +492,10 @@ impl Tenant<'_> {
         let process = self
             .compiled_version_cached(conn, instance.process_id, instance.version, &schema)
             .await?;
-        let tasks = self.tasks_of(conn, instance.id).await?;
+        let tasks = tasks
+            .into_iter()
+            .map(TaskRow::into_task)
+            .collect::<Result<Vec<_>>>()?;
         Ok((
             InstanceState {
                 process,
@@ -467,7 +511,7 @@ impl Tenant<'_> {
                 tasks,
             },
             schema,
-            approvers_epoch,
+            read,
         ))
     }
 

@@ -22,6 +22,7 @@ mod delegations;
 mod directory;
 mod forecast;
 mod instances;
+mod numbers;
 mod processes;
 mod reminders;
 mod roles;

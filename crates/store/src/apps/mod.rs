@@ -406,15 +406,22 @@ impl Tenant<'_> {
     }
 
     /// A table's schema in a transaction, from this node's cache when it has it (unless the transaction
-    /// changed a schema itself).
+    /// changed a schema itself). Kept under the table's id alone ([`Tenant::kept_schema_by_id`]), where
+    /// the events of the record writes that follow find the table's app ([`Tenant::kept_app_of_table`]).
     pub(crate) async fn approval_schema(
         &self,
         conn: &mut Conn<'_>,
         app: AppId,
         table: TableId,
     ) -> Result<TableSchema> {
-        let key = (self.org_id, app.to_string(), table.to_string());
-        self.schema_kept_as(conn, key, table).await
+        let schema = self.kept_schema_by_id(conn, table).await?;
+        if schema.app.id != app {
+            return Err(StoreError::Corrupt(format!(
+                "table {table} is in app {}, not {app}",
+                schema.app.id
+            )));
+        }
+        Ok(schema)
     }
 
     /// [`Tenant::table_schema_by_id`] in a transaction: from this node's cache when it has it, unless

@@ -81,14 +81,15 @@ impl Tenant<'_> {
                      AND id IN (SELECT run_id FROM flow_approval_waits WHERE organization_id = $1 AND approval_id = $2)"
                 }
             };
-            conn.execute(
+            // Nobody reads these two writes' results: on SQLite they go with the next statement.
+            conn.execute_unobserved(
                 Sql::new(sql)
                     .bind(self.org_id)
                     .bind(instance.id)
                     .bind(self.store.now()),
             )
             .await?;
-            conn.execute(
+            conn.execute_unobserved(
                 Sql::new(
                     "DELETE FROM flow_approval_waits WHERE organization_id = $1 AND approval_id = $2",
                 )

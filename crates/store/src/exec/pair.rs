@@ -127,7 +127,6 @@ mod tests {
             .unwrap();
         assert_eq!(first, [(2,)]);
         assert!(second.is_empty(), "{second:?}");
-        drop(conn);
         tx.commit().await.unwrap();
     }
 }

@@ -219,7 +219,9 @@ impl Tenant<'_> {
         ctx: &WriteContext,
         start: StartApproval,
     ) -> std::result::Result<Answer, CommandError> {
-        let Some(process) = self.load_process(conn, &start.process).await? else {
+        let (process, time_zone, delegating, read) =
+            self.process_and_organization(conn, &start.process).await?;
+        let Some(process) = process else {
             return Err(StoreError::from(Invalid::from(
                 Reason::not_found("process", format!("no process {}", start.process)).at("process"),
             ))
@@ -242,7 +244,6 @@ impl Tenant<'_> {
         let compiled = self
             .compiled_version_cached(conn, process.id, process.published_version, &schema)
             .await?;
-        let (time_zone, delegating, read) = self.time_zone_and_delegating(conn).await?;
         // The business number before the record. On PostgreSQL the approval counter is taken on a
         // connection of its own and committed at once (`Pools::take_number`), so it is never held while
         // this transaction waits for a lock, and a refused start leaves a gap; an earlier version held it

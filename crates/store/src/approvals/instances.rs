@@ -19,6 +19,7 @@ use tenon_model::{
 };
 use uuid::Uuid;
 
+use super::processes::{ProcessRow, StoredProcess, process_from_row};
 use crate::exec::{Backend, Conn, DynRow, Sql};
 use crate::records::{RecordRead, RecordUpdate};
 use crate::sql::SqlText;
@@ -396,12 +397,14 @@ impl Tenant<'_> {
         Ok(rows.into_iter().map(OperationRow::json).collect())
     }
 
-    /// The organization's time zone, whether a delegation has begun and not ended, and what a start
-    /// reads along ([`ReadAlong`]).
-    pub(super) async fn time_zone_and_delegating(
+    /// A start's first read: its process (by code) and the organization's time zone, whether a
+    /// delegation has begun and not ended, and what a start reads along ([`ReadAlong`]) — in one round
+    /// trip on SQLite.
+    pub(super) async fn process_and_organization(
         &self,
         conn: &mut Conn<'_>,
-    ) -> Result<(TimeZone, bool, ReadAlong)> {
+        code: &str,
+    ) -> Result<(Option<StoredProcess>, TimeZone, bool, ReadAlong)> {
         type Row = (
             String,
             bool,
@@ -410,19 +413,23 @@ impl Tenant<'_> {
             Option<String>,
             Option<i64>,
         );
-        let (zone, delegating, approvers_epoch, last_task, business_day, last_business): Row = conn
-            .fetch_one(
-                Sql::new(
-                    "SELECT o.time_zone, EXISTS (SELECT 1 FROM approval_delegations d WHERE d.organization_id = o.id \
-                     AND d.starts_at <= $2 AND (d.ends_at IS NULL OR d.ends_at > $2)), \
-                     (SELECT epoch FROM cache_epochs WHERE name = 'approvers'), \
-                     c.last_task, c.business_day, c.last_business \
-                     FROM organizations o LEFT JOIN approval_counters c ON c.organization_id = o.id WHERE o.id = $1",
-                )
-                .bind(self.org_id)
-                .bind(self.store.now()),
-            )
+        let organization = Sql::new(
+            "SELECT o.time_zone, EXISTS (SELECT 1 FROM approval_delegations d WHERE d.organization_id = o.id \
+             AND d.starts_at <= $2 AND (d.ends_at IS NULL OR d.ends_at > $2)), \
+             (SELECT epoch FROM cache_epochs WHERE name = 'approvers'), \
+             c.last_task, c.business_day, c.last_business \
+             FROM organizations o LEFT JOIN approval_counters c ON c.organization_id = o.id WHERE o.id = $1",
+        )
+        .bind(self.org_id)
+        .bind(self.store.now());
+        let (processes, organizations): (Vec<ProcessRow>, Vec<Row>) = conn
+            .fetch_all_pair(self.process_sql(code), organization)
             .await?;
+        let Some((zone, delegating, approvers_epoch, last_task, business_day, last_business)) =
+            organizations.into_iter().next()
+        else {
+            return Err(StoreError::not_found("organization"));
+        };
         let zone = TimeZone::parse(&zone)
             .map_err(|_| StoreError::Corrupt(format!("time zone {zone:?}")))?;
         let sqlite = conn.backend() == Backend::Sqlite;
@@ -431,7 +438,8 @@ impl Tenant<'_> {
             last_task: last_task.filter(|_| sqlite),
             business: business_day.zip(last_business).filter(|_| sqlite),
         };
-        Ok((zone, delegating, read))
+        let process = processes.into_iter().next().map(process_from_row);
+        Ok((process, zone, delegating, read))
     }
 
     pub(super) async fn time_zone_in(&self, conn: &mut Conn<'_>) -> Result<TimeZone> {

@@ -40,7 +40,7 @@ pub struct ProcessVersion {
     pub published_at: DateTime<Utc>,
 }
 
-type ProcessRow = (
+pub(super) type ProcessRow = (
     Uuid,
     String,
     i64,
@@ -53,7 +53,7 @@ type ProcessRow = (
     DateTime<Utc>,
 );
 
-fn process_from_row(row: ProcessRow) -> StoredProcess {
+pub(super) fn process_from_row(row: ProcessRow) -> StoredProcess {
     let (
         id,
         code,
@@ -96,17 +96,18 @@ impl Tenant<'_> {
         conn: &mut Conn<'_>,
         code: &str,
     ) -> Result<Option<StoredProcess>> {
-        let row: Option<ProcessRow> = conn
-            .fetch_optional(
-                Sql::new(
-                    "SELECT id, code, number, name, app_id, table_id, draft, published_version, created_at, updated_at \
-                     FROM processes WHERE organization_id = $1 AND code = $2",
-                )
-                .bind(self.org_id)
-                .bind(code),
-            )
-            .await?;
+        let row: Option<ProcessRow> = conn.fetch_optional(self.process_sql(code)).await?;
         Ok(row.map(process_from_row))
+    }
+
+    /// [`Self::load_process`]'s statement.
+    pub(super) fn process_sql(&self, code: &str) -> Sql {
+        Sql::new(
+            "SELECT id, code, number, name, app_id, table_id, draft, published_version, created_at, updated_at \
+             FROM processes WHERE organization_id = $1 AND code = $2",
+        )
+        .bind(self.org_id)
+        .bind(code)
     }
 
     pub async fn process(&self, code: &str) -> Result<StoredProcess> {

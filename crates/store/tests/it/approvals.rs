@@ -248,7 +248,7 @@ backend_tests! {
         // of a status write and the members given tasks, which SQLite's single writer need not). Before
         // the caches and batching of docs/approvals.md ("Cost of an action"): 38–39, 25, 25, 35–36; before
         // the directory was kept at the `approvers` epoch, 25, 16, 16, 21 on PostgreSQL; now 20, 13, 13, 17
-        // there and 9, 3, 3, 6 on SQLite.
+        // there and 8, 3, 3, 6 on SQLite.
         assert!(start <= 22, "start: {start}");
         assert!(approvals[0] <= 14 && approvals[1] <= 14, "approve: {approvals:?}");
         assert!(approvals[2] <= 18, "the last approve (finish, status write): {approvals:?}");

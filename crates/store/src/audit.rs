@@ -39,8 +39,9 @@ pub(crate) async fn record(
     change: Change<'_>,
 ) -> Result<()> {
     invalidates(conn, tenant, std::slice::from_ref(&change));
-    crate::events::append_for_changes(conn, tenant, std::slice::from_ref(&change)).await?;
     let now = tenant.store.now();
+    // The entry first, then the events: on PostgreSQL the queued entry goes in the events' statement
+    // (`exec/pg_tx.rs`).
     let sql = Sql::new(
         "INSERT INTO audit_log (organization_id, id, at, actor_kind, actor_id, actor_name, action, \
          target_kind, target_id, before, after, request_id) \
@@ -58,11 +59,13 @@ pub(crate) async fn record(
         change.action.as_str()
     ))
     .bind(change.target_kind.as_str())
-    .bind(change.target_id)
-    .bind(change.before)
-    .bind(change.after)
-    .bind(change.ctx.request_id.clone());
+    .bind(change.target_id.clone())
+    .bind(change.before.clone())
+    .bind(change.after.clone())
+    .bind(change.ctx.request_id.clone())
+    .new_rows();
     conn.execute_unobserved(sql).await?;
+    crate::events::append_for_changes(conn, tenant, std::slice::from_ref(&change)).await?;
     Ok(())
 }
 
@@ -86,7 +89,6 @@ pub(crate) async fn record_with_events(
     tenant: &Tenant<'_>,
     change: NamedChange<'_>,
 ) -> Result<()> {
-    crate::events::append_explicit(conn, tenant, change.ctx, change.events).await?;
     mark(conn, tenant, marks_of(change.target_kind));
     let now = tenant.store.now();
     let sql = Sql::new(
@@ -105,8 +107,10 @@ pub(crate) async fn record_with_events(
     .bind(change.target_id)
     .bind(change.before)
     .bind(change.after)
-    .bind(change.ctx.request_id.clone());
+    .bind(change.ctx.request_id.clone())
+    .new_rows();
     conn.execute_unobserved(sql).await?;
+    crate::events::append_explicit(conn, tenant, change.ctx, change.events).await?;
     Ok(())
 }
 
@@ -156,12 +160,14 @@ pub(crate) async fn record_many(
     changes: Vec<Change<'_>>,
 ) -> Result<Vec<Option<tenon_model::EventId>>> {
     invalidates(conn, tenant, &changes);
-    let events = crate::events::append_for_changes(conn, tenant, &changes).await?;
     let now = tenant.store.now();
     if conn.backend() == crate::exec::Backend::Postgres {
-        record_many_unnest(conn, tenant, now, changes).await?;
-        return Ok(events);
+        // The entries first, then the events: the queued entries go in the events' statement
+        // (`exec/pg_tx.rs`).
+        record_many_unnest(conn, tenant, now, &changes).await?;
+        return Ok(crate::events::append_for_changes(conn, tenant, &changes).await?);
     }
+    let events = crate::events::append_for_changes(conn, tenant, &changes).await?;
     let mut changes = changes.into_iter().peekable();
     while changes.peek().is_some() {
         let mut sql = SqlText::new(conn.backend());
@@ -194,7 +200,7 @@ pub(crate) async fn record_many(
                     ]
                 }),
         );
-        conn.execute_unobserved(sql.into_sql()).await?;
+        conn.execute_unobserved(sql.into_sql().new_rows()).await?;
     }
     Ok(events)
 }
@@ -205,7 +211,7 @@ async fn record_many_unnest(
     conn: &mut Conn<'_>,
     tenant: &Tenant<'_>,
     now: chrono::DateTime<chrono::Utc>,
-    changes: Vec<Change<'_>>,
+    changes: &[Change<'_>],
 ) -> Result<()> {
     for batch in changes.chunks(AUDIT_ROWS_PER_ARRAY_STATEMENT) {
         let texts = |get: &dyn Fn(&Change<'_>) -> Option<String>| {
@@ -244,7 +250,8 @@ async fn record_many_unnest(
             Arg::JsonArray(batch.iter().map(|change| change.before.clone()).collect()),
             Arg::JsonArray(batch.iter().map(|change| change.after.clone()).collect()),
             texts(&|change| change.ctx.request_id.clone()),
-        ]);
+        ])
+        .new_rows();
         conn.execute_unobserved(sql).await?;
     }
     Ok(())

@@ -515,7 +515,8 @@ async fn insert_numbered_at_once(
             ") AS v (organization_id, n, id, type, occurred_at, actor, subject, subject_key, app_id, \
              table_id, data)",
         );
-    let inserted = conn.execute(sql.into_sql()).await?;
+    // It reads only the counter: the writes queued before it go in its statement (`exec/pg_tx.rs`).
+    let inserted = conn.execute_with_queued(sql.into_sql()).await?;
     if inserted != u64::try_from(count).unwrap_or(u64::MAX) {
         return Err(sqlx::Error::Protocol(format!(
             "{inserted} of {count} events were inserted"

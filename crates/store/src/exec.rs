@@ -23,21 +23,24 @@ mod direct;
 mod dyn_row;
 mod joined;
 mod pair;
+mod pg_tx;
+mod pools;
 
 pub(crate) use conns::Conns;
 pub(crate) use deferred::{BeforeCommit, Deferred, HookFuture};
 pub(crate) use direct::Direct;
 pub(crate) use dyn_row::DynRow;
 use dyn_row::decode_error;
+pub(crate) use pools::{AfterCommit, PooledConn, Pools, Tx, spawn_checkpointer};
 
 use std::borrow::Cow;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgRow};
-use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqlitePool, SqliteRow};
-use sqlx::{Arguments, AssertSqlSafe, FromRow, Postgres, Sqlite, Transaction};
+use sqlx::postgres::{PgArguments, PgConnection, PgRow};
+use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqliteRow};
+use sqlx::{Arguments, AssertSqlSafe, FromRow, Postgres, Sqlite};
 use uuid::Uuid;
 
 /// Which SQL dialect a statement is for.
@@ -89,6 +92,8 @@ pub(crate) struct Sql {
     /// field's type change alters their result types, and PostgreSQL refuses to reuse such a plan
     /// ("cached plan must not change result type") on every connection that cached it.
     persistent: bool,
+    /// Whether the statement only inserts the rows it names and reads no table ([`Sql::new_rows`]).
+    new_rows: bool,
 }
 
 impl Sql {
@@ -98,6 +103,7 @@ impl Sql {
             text: Cow::Borrowed(text),
             args: Vec::new(),
             persistent: true,
+            new_rows: false,
         }
     }
 
@@ -109,6 +115,7 @@ impl Sql {
             text: Cow::Owned(text),
             args: Vec::new(),
             persistent: false,
+            new_rows: false,
         }
     }
 
@@ -125,6 +132,7 @@ impl Sql {
             text: Cow::Owned(text),
             args,
             persistent,
+            new_rows: false,
         }
     }
 
@@ -132,6 +140,16 @@ impl Sql {
     #[cfg(test)]
     pub(crate) fn text(&self) -> &str {
         &self.text
+    }
+
+    /// Marks a write that only inserts the rows it names and reads no table (no `SELECT … FROM` a table,
+    /// no `ON CONFLICT … DO UPDATE`, no `WITH`): queued on PostgreSQL
+    /// ([`Conn::execute_unobserved`]), it may go in one statement with other queued writes
+    /// (`exec/pg_tx.rs`).
+    #[must_use]
+    pub(crate) fn new_rows(mut self) -> Self {
+        self.new_rows = true;
+        self
     }
 
     #[must_use]
@@ -347,6 +365,8 @@ enum Db<'c> {
     Sqlite(&'c mut SqliteConnection),
     /// A SQLite write transaction: its statements go after what it sends first ([`conns::SqliteTx::next`]).
     SqliteTx(&'c mut conns::SqliteTx),
+    /// A PostgreSQL transaction: its statements go after the writes queued in it ([`pg_tx::PgTx::ready`]).
+    PgTx(&'c mut pg_tx::PgTx),
     /// Only [`Conn::fetch_rows`] runs here ([`direct`]).
     Direct(&'c mut rusqlite::Connection),
 }
@@ -372,7 +392,7 @@ impl<'c> Conn<'c> {
 impl Conn<'_> {
     pub(crate) fn backend(&self) -> Backend {
         match &self.db {
-            Db::Postgres(_) => Backend::Postgres,
+            Db::Postgres(_) | Db::PgTx(_) => Backend::Postgres,
             Db::Sqlite(_) | Db::SqliteTx(_) | Db::Direct(_) => Backend::Sqlite,
         }
     }
@@ -400,14 +420,7 @@ impl Conn<'_> {
     pub(crate) async fn execute(&mut self, mut sql: Sql) -> Result<u64, sqlx::Error> {
         count_statement();
         match &mut self.db {
-            Db::Postgres(conn) => {
-                let args = sql.pg_args()?;
-                let done = sqlx::query_with(AssertSqlSafe(sql.text), args)
-                    .persistent(sql.persistent)
-                    .execute(&mut **conn)
-                    .await?;
-                Ok(done.rows_affected())
-            }
+            Db::Postgres(_) | Db::PgTx(_) => pg_execute(self.db.postgres().await?, sql).await,
             Db::Sqlite(conn) => {
                 let args = sql.sqlite_args()?;
                 let done = sqlx::query_with(AssertSqlSafe(sql.text), args)
@@ -424,11 +437,25 @@ impl Conn<'_> {
     /// waits, in order, to go in one round trip with the transaction's next statement or its `COMMIT`
     /// ([`conns::SqliteTx::queue`]); anywhere else it runs at once. Its errors surface there.
     pub(crate) async fn execute_unobserved(&mut self, sql: Sql) -> Result<(), sqlx::Error> {
-        if let Db::SqliteTx(tx) = &mut self.db {
-            tx.queue(sql);
-            return Ok(());
+        match &mut self.db {
+            Db::SqliteTx(tx) => tx.queue(sql),
+            Db::PgTx(tx) => tx.queue(sql),
+            _ => return self.execute(sql).await.map(drop),
         }
-        self.execute(sql).await.map(drop)
+        Ok(())
+    }
+
+    /// Runs a write that reads no table this transaction's queued writes change
+    /// ([`Conn::execute_unobserved`]); returns the rows it changed. On PostgreSQL the last of them go in
+    /// its statement ([`pg_tx::PgTx::with_queued`]); on SQLite they go before it in one text, as before
+    /// any statement.
+    pub(crate) async fn execute_with_queued(&mut self, sql: Sql) -> Result<u64, sqlx::Error> {
+        let Db::PgTx(tx) = &mut self.db else {
+            return self.execute(sql).await;
+        };
+        count_statement();
+        let (conn, sql) = tx.with_queued(sql).await?;
+        pg_execute(conn, sql).await
     }
 
     /// Runs several statements separated by `;` with no bound values (DDL, pragmas).
@@ -436,7 +463,13 @@ impl Conn<'_> {
         count_statement();
         use sqlx::Executor;
         match &mut self.db {
-            Db::Postgres(conn) => conn.execute(AssertSqlSafe(text)).await.map(drop),
+            Db::Postgres(_) | Db::PgTx(_) => self
+                .db
+                .postgres()
+                .await?
+                .execute(AssertSqlSafe(text))
+                .await
+                .map(drop),
             Db::Sqlite(conn) => conn.execute(AssertSqlSafe(text)).await.map(drop),
             Db::SqliteTx(tx) => tx
                 .flush()
@@ -454,11 +487,12 @@ impl Conn<'_> {
     ) -> Result<Vec<T>, sqlx::Error> {
         count_statement();
         match &mut self.db {
-            Db::Postgres(conn) => {
+            Db::Postgres(_) | Db::PgTx(_) => {
+                let conn = self.db.postgres().await?;
                 let args = sql.pg_args()?;
                 sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql.text), args)
                     .persistent(sql.persistent)
-                    .fetch_all(&mut **conn)
+                    .fetch_all(conn)
                     .await
             }
             Db::Direct(_) => Err(rows_only()),
@@ -478,11 +512,12 @@ impl Conn<'_> {
     ) -> Result<Option<T>, sqlx::Error> {
         count_statement();
         match &mut self.db {
-            Db::Postgres(conn) => {
+            Db::Postgres(_) | Db::PgTx(_) => {
+                let conn = self.db.postgres().await?;
                 let args = sql.pg_args()?;
                 sqlx::query_as_with::<Postgres, T, _>(AssertSqlSafe(sql.text), args)
                     .persistent(sql.persistent)
-                    .fetch_optional(&mut **conn)
+                    .fetch_optional(conn)
                     .await
             }
             Db::Direct(_) => Err(rows_only()),
@@ -506,11 +541,12 @@ impl Conn<'_> {
     pub(crate) async fn fetch_rows(&mut self, mut sql: Sql) -> Result<Vec<DynRow>, sqlx::Error> {
         count_statement();
         match &mut self.db {
-            Db::Postgres(conn) => {
+            Db::Postgres(_) | Db::PgTx(_) => {
+                let conn = self.db.postgres().await?;
                 let args = sql.pg_args()?;
                 let rows = sqlx::query_with(AssertSqlSafe(sql.text), args)
                     .persistent(sql.persistent)
-                    .fetch_all(&mut **conn)
+                    .fetch_all(conn)
                     .await?;
                 Ok(rows.into_iter().map(DynRow::Postgres).collect())
             }
@@ -533,14 +569,35 @@ impl Conn<'_> {
     }
 }
 
+/// Runs a statement on a PostgreSQL connection; the rows it changed.
+async fn pg_execute(conn: &mut PgConnection, mut sql: Sql) -> Result<u64, sqlx::Error> {
+    let args = sql.pg_args()?;
+    let done = sqlx::query_with(AssertSqlSafe(sql.text), args)
+        .persistent(sql.persistent)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected())
+}
+
 impl Db<'_> {
+    /// PostgreSQL: the connection, after what a transaction queued ([`pg_tx::PgTx::ready`]).
+    async fn postgres(&mut self) -> Result<&mut PgConnection, sqlx::Error> {
+        match self {
+            Db::Postgres(conn) => Ok(&mut **conn),
+            Db::PgTx(tx) => tx.ready().await,
+            Db::Sqlite(_) | Db::SqliteTx(_) | Db::Direct(_) => Err(sqlx::Error::Protocol(
+                "a PostgreSQL statement for another connection".into(),
+            )),
+        }
+    }
+
     /// SQLite: the connection `sql` runs on and the text to send — in a transaction, `sql` after what the
     /// transaction sends first ([`conns::SqliteTx::next`]; `true` then).
     fn sqlite(&mut self, sql: Sql) -> Result<(&mut SqliteConnection, Sql, bool), sqlx::Error> {
         match self {
             Db::Sqlite(conn) => Ok((&mut **conn, sql, false)),
             Db::SqliteTx(tx) => tx.next(sql),
-            Db::Postgres(_) | Db::Direct(_) => Err(sqlx::Error::Protocol(
+            Db::Postgres(_) | Db::PgTx(_) | Db::Direct(_) => Err(sqlx::Error::Protocol(
                 "a SQLite statement for another connection".into(),
             )),
         }
@@ -551,248 +608,4 @@ impl Db<'_> {
 /// made from its values. Only record reads by id take one ([`Pools::read_direct`]).
 fn rows_only() -> sqlx::Error {
     sqlx::Error::Protocol("a direct SQLite reader runs only statements read as rows".to_owned())
-}
-
-/// A pool of either backend. SQLite gets two pools: many readers, and one writer, because SQLite admits one
-/// writer at a time and queueing writers in the pool is cheaper than letting them collide on the file lock.
-#[derive(Clone)]
-pub(crate) enum Pools {
-    /// `numbers`: a few connections of their own for counters whose numbers may have gaps
-    /// ([`Pools::take_number`]).
-    Postgres { pool: PgPool, numbers: PgPool },
-    /// `read` and `write` are [`Conns`] (handed out without pings); `checkpoint`: one connection of its own
-    /// for the background WAL checkpoints ([`spawn_checkpointer`]), so they never wait for, or hold up, the writer.
-    Sqlite {
-        read: Conns,
-        write: Conns,
-        checkpoint: SqlitePool,
-        /// Read-only connections used on the caller's thread, for records by id ([`Pools::read_direct`]).
-        direct: Direct,
-    },
-}
-
-/// How often the background checkpointer copies committed pages from SQLite's WAL into the database file.
-pub(crate) const SQLITE_CHECKPOINT_EVERY: std::time::Duration =
-    std::time::Duration::from_millis(250);
-
-/// Runs `PRAGMA wal_checkpoint(PASSIVE)` on its own connection every [`SQLITE_CHECKPOINT_EVERY`] until the
-/// pool closes. SQLite's own checkpoint runs inside the commit that pushes the WAL over its threshold, on
-/// the single writer, so one request in a few hundred paid for copying the WAL; here no request does. A
-/// passive checkpoint takes no lock a reader or the writer waits for, and copies what no reader still
-/// needs. The writer keeps an automatic checkpoint at a much higher threshold as a backstop.
-pub(crate) fn spawn_checkpointer(pool: SqlitePool) {
-    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-        return;
-    };
-    runtime.spawn(async move {
-        let mut ticker = tokio::time::interval(SQLITE_CHECKPOINT_EVERY);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            if pool.is_closed() {
-                return;
-            }
-            let done: Result<(i64, i64, i64), sqlx::Error> =
-                sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-                    .fetch_one(&pool)
-                    .await;
-            match done {
-                Ok(_) => {}
-                Err(sqlx::Error::PoolClosed) => return,
-                Err(error) => tracing::debug!(%error, "background WAL checkpoint failed"),
-            }
-        }
-    });
-}
-
-/// A connection taken from a pool for reads outside a transaction.
-pub(crate) enum PooledConn {
-    Postgres(sqlx::pool::PoolConnection<Postgres>),
-    Sqlite(conns::Lease),
-    Direct(direct::DirectLease),
-}
-
-impl PooledConn {
-    pub(crate) fn conn(&mut self) -> Conn<'_> {
-        match self {
-            PooledConn::Postgres(conn) => Conn::postgres(conn),
-            PooledConn::Sqlite(conn) => Conn::sqlite(conn),
-            PooledConn::Direct(conn) => Conn {
-                db: Db::Direct(conn),
-                marks: None,
-                deferred: None,
-            },
-        }
-    }
-}
-
-/// What runs after a transaction commits, with the marks its writes set ([`Conn::mark`]).
-pub(crate) trait AfterCommit: Send + Sync {
-    fn committed(&self, marks: u8);
-}
-
-/// A write transaction. Dropping it without [`Tx::commit`] rolls back.
-pub(crate) struct Tx {
-    inner: TxInner,
-    /// Woken after a successful commit, so event consumers in this process look for new events at once.
-    commits: Option<std::sync::Arc<tokio::sync::Notify>>,
-    /// What this transaction's writes set ([`Conn::mark`]), handed to `after_commit` after the commit.
-    marks: AtomicU8,
-    after_commit: Option<std::sync::Arc<dyn AfterCommit>>,
-    /// Work deferred to just before the commit ([`Conn::defer`]).
-    deferred: Mutex<Deferred>,
-}
-
-enum TxInner {
-    Postgres(Transaction<'static, Postgres>),
-    Sqlite(conns::SqliteTx),
-}
-
-impl Tx {
-    pub(crate) fn conn(&mut self) -> Conn<'_> {
-        let db = match &mut self.inner {
-            TxInner::Postgres(tx) => Db::Postgres(tx),
-            TxInner::Sqlite(tx) => Db::SqliteTx(tx),
-        };
-        Conn {
-            db,
-            marks: Some(&self.marks),
-            deferred: Some(&self.deferred),
-        }
-    }
-
-    /// Wakes `commits` after this transaction commits, and hands its marks to `after_commit`.
-    pub(crate) fn notifying(
-        mut self,
-        commits: std::sync::Arc<tokio::sync::Notify>,
-        after_commit: std::sync::Arc<dyn AfterCommit>,
-    ) -> Self {
-        self.commits = Some(commits);
-        self.after_commit = Some(after_commit);
-        self
-    }
-
-    pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
-        self.conn().run_deferred().await?;
-        count_statement();
-        match self.inner {
-            TxInner::Postgres(tx) => tx.commit().await?,
-            TxInner::Sqlite(tx) => tx.commit().await?,
-        }
-        // After the commit, never before: a reader that loads between an early invalidation and the
-        // commit would cache what the commit replaces.
-        if let Some(hook) = self.after_commit {
-            hook.committed(self.marks.into_inner());
-        }
-        if let Some(commits) = self.commits {
-            commits.notify_waiters();
-        }
-        Ok(())
-    }
-}
-
-impl Pools {
-    pub(crate) fn backend(&self) -> Backend {
-        match self {
-            Pools::Postgres { .. } => Backend::Postgres,
-            Pools::Sqlite { .. } => Backend::Sqlite,
-        }
-    }
-
-    pub(crate) async fn read(&self) -> Result<PooledConn, sqlx::Error> {
-        Ok(match self {
-            Pools::Postgres { pool, .. } => PooledConn::Postgres(pool.acquire().await?),
-            Pools::Sqlite { read, .. } => PooledConn::Sqlite(read.acquire().await?),
-        })
-    }
-
-    /// A read connection for statements whose rows are read as [`DynRow`]s only ([`Conn::fetch_rows`];
-    /// the typed fetches refuse it): on SQLite one whose statements run on the caller's thread
-    /// ([`direct`]), on PostgreSQL an ordinary one.
-    pub(crate) async fn read_direct(&self) -> Result<PooledConn, sqlx::Error> {
-        match self {
-            Pools::Sqlite { direct, .. } => Ok(PooledConn::Direct(direct.acquire()?)),
-            Pools::Postgres { .. } => self.read().await,
-        }
-    }
-
-    /// A second read connection for a reader that already holds one, on PostgreSQL, if one is idle now:
-    /// never waits for one and never opens one, so readers that each hold a connection cannot wait for
-    /// each other. `None` on SQLite, whose statements stay on one connection (concurrent reads there
-    /// were not measured).
-    pub(crate) fn try_read(&self) -> Option<PooledConn> {
-        match self {
-            Pools::Postgres { pool, .. } => pool.try_acquire().map(PooledConn::Postgres),
-            Pools::Sqlite { .. } => None,
-        }
-    }
-
-    /// Runs a counter's statement (an upsert `RETURNING` the numbers it took) for numbers that may have
-    /// gaps — task and business numbers of approvals, never a voucher's. On PostgreSQL it runs on a
-    /// connection of its own and commits at once, so the counter's row is locked for that one statement
-    /// rather than until `conn`'s transaction ends: writers of one organization no longer queue on it. A
-    /// transaction that rolls back leaves its numbers unused (a gap). The `numbers` connections commit
-    /// asynchronously (`synchronous_commit = off`), which loses nothing: a transaction that uses a number
-    /// commits after it, and flushing its commit flushes the write-ahead log up to it, the counter's
-    /// commit included; a crash before that loses the counter's step and no stored number. On SQLite the
-    /// statement runs in `conn`'s transaction (one writer; a rollback gives the numbers back).
-    pub(crate) async fn take_number<T: FromAnyRow>(
-        &self,
-        conn: &mut Conn<'_>,
-        sql: Sql,
-    ) -> Result<T, sqlx::Error> {
-        match self {
-            Pools::Postgres { numbers, .. } if conn.deferred.is_some() => {
-                let mut side = numbers.acquire().await?;
-                Conn::postgres(&mut side).fetch_one(sql).await
-            }
-            _ => conn.fetch_one(sql).await,
-        }
-    }
-
-    /// Begins a write transaction. On SQLite it takes the write lock with its first statement (`BEGIN
-    /// IMMEDIATE` goes in one text with it: [`conns::SqliteTx`]; the writer's lease keeps this process's
-    /// other writers out from now), so a transaction that reads before it writes cannot fail half-way
-    /// when another process (the CLI) writes.
-    pub(crate) async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        Ok(match self {
-            Pools::Postgres { pool, .. } => Tx {
-                inner: TxInner::Postgres({
-                    count_statement();
-                    pool.begin().await?
-                }),
-                commits: None,
-                marks: AtomicU8::new(0),
-                after_commit: None,
-                deferred: Mutex::new(None),
-            },
-            Pools::Sqlite { write, .. } => Tx {
-                inner: TxInner::Sqlite(write.begin_immediate().await?),
-                commits: None,
-                marks: AtomicU8::new(0),
-                after_commit: None,
-                deferred: Mutex::new(None),
-            },
-        })
-    }
-
-    pub(crate) async fn close(&self) {
-        match self {
-            Pools::Postgres { pool, numbers } => {
-                pool.close().await;
-                numbers.close().await;
-            }
-            Pools::Sqlite {
-                read,
-                write,
-                checkpoint,
-                direct,
-            } => {
-                direct.close();
-                read.close().await;
-                write.close().await;
-                checkpoint.close().await;
-            }
-        }
-    }
 }

@@ -92,7 +92,11 @@ async fn people_changed_through_one_node_show_at_once_on_the_other(backend: Test
         a.store.cache_stats()
     );
 
-    // With the people cached, the DingTalk read takes as many statements as the native one.
+    // With the people cached, the DingTalk read takes as many statements as the native one — on SQLite
+    // one more: the native read takes the operation records in the text that reads the instance and its
+    // tasks (`exec/pair.rs`), the DingTalk read with the instance's record, which it can name only once it
+    // has read the instance.
+    let more = u64::from(backend == TestBackend::Sqlite);
     let approval: tenon_model::ApprovalId = id.parse().unwrap();
     let tenant = a.store.tenant(a.org.id);
     // The caches' poll may empty a cache between two reads (it also sees this node's own earlier
@@ -106,7 +110,7 @@ async fn people_changed_through_one_node_show_at_once_on_the_other(backend: Test
         let (read, statements) = count_statements(tenant.dingtalk_instance(approval)).await;
         counts.push((native_statements, statements));
         reads = Some((read, native));
-        if statements == native_statements {
+        if statements == native_statements + more {
             break;
         }
     }
@@ -145,7 +149,8 @@ async fn people_changed_through_one_node_show_at_once_on_the_other(backend: Test
         .collect();
     assert_eq!(records, native_records, "and its operation records");
     assert_eq!(
-        dingtalk_statements, native_statements,
+        dingtalk_statements,
+        native_statements + more,
         "the (native, DingTalk) reads' statements in each try: {counts:?}"
     );
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use tenon_approvals::engine::Command;
 use tenon_approvals::state::{Decision, RecordRef, TaskResult, TaskStatus};
 use tenon_approvals::{Instance, InstanceState, Refusal, Transition};
@@ -16,7 +16,10 @@ use tenon_model::{
 use uuid::Uuid;
 
 use super::CommandError;
-use super::instances::{Answer, ApprovalDetail, StartApproval, Target, initiator_by_rule};
+use super::instances::{
+    Answer, ApprovalDetail, ReadAlong, StartApproval, Target, initiator_by_rule,
+};
+use super::operations::{record_members, record_via, written_records};
 use crate::apps::ddl;
 use crate::audit::{self, NamedChange};
 use crate::events::ExplicitEvent;
@@ -250,7 +253,7 @@ impl Tenant<'_> {
         // here to the commit, after the record it deadlocked against a concurrent approve. On SQLite a
         // refused start rolls the number back with everything else.
         let business_id = self
-            .next_business_id(conn, time_zone, read.business)
+            .next_business_id(conn, time_zone, read.business.clone())
             .await?;
         let existing = start.record.is_some();
         let record = match (start.record, start.fields) {
@@ -364,7 +367,7 @@ impl Tenant<'_> {
             .apply_loading(conn, &mut state, &schema, command, read.approvers_epoch)
             .await?;
         Ok(self
-            .persist(conn, ctx, &state, transition, &schema, true, read.last_task)
+            .persist(conn, ctx, &state, transition, &schema, true, read)
             .await?)
     }
 
@@ -394,7 +397,7 @@ impl Tenant<'_> {
         {
             return Ok(answer);
         }
-        let (mut state, schema, read) = self.load_state(&mut conn, target, true).await?;
+        let (mut state, schema, read) = self.load_state(&mut conn, target, true, true).await?;
         let transition = self
             .apply_loading(
                 &mut conn,
@@ -405,15 +408,7 @@ impl Tenant<'_> {
             )
             .await?;
         let answer = self
-            .persist(
-                &mut conn,
-                ctx,
-                &state,
-                transition,
-                &schema,
-                false,
-                read.last_task,
-            )
+            .persist(&mut conn, ctx, &state, transition, &schema, false, read)
             .await?;
         if let Some(key) = idempotency {
             self.remember_answer(&mut conn, key, &answer).await?;
@@ -443,8 +438,9 @@ impl Tenant<'_> {
     }
 
     /// Writes what a transition changed, its record status, audit entry and events; 201 with the instance
-    /// when `created`, else 200. `last_task`: the organization's last task number, when this transaction
-    /// read it on SQLite ([`ReadAlong`](super::instances::ReadAlong)).
+    /// when `created`, else 200. `read`: what this transaction read along with the instance
+    /// ([`ReadAlong`]): the organization's last task number on SQLite, the operation records before the
+    /// transition (else, when not `created`, they are read after it).
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn persist(
         &self,
@@ -454,13 +450,13 @@ impl Tenant<'_> {
         mut transition: Transition,
         schema: &TableSchema,
         created: bool,
-        last_task: Option<i64>,
+        read: ReadAlong,
     ) -> Result<Answer> {
         let status = if created { 201 } else { 200 };
         let unnumbered = transition.unnumbered_tasks();
         if unnumbered > 0 {
             let first = self
-                .reserve_task_numbers(conn, unnumbered, last_task)
+                .reserve_task_numbers(conn, unnumbered, read.last_task)
                 .await?;
             transition.number_tasks(first);
         }
@@ -519,18 +515,10 @@ impl Tenant<'_> {
             .bind(instance.last_event_seq)
             .bind(instance.finished_at)
             .bind(before.instance.row_version);
-            if conn.backend() == Backend::Sqlite {
-                // `before` was read in this transaction (`load_state`), which has held SQLite's single
-                // writer since its first statement: nothing can have changed the row since, so the
-                // update goes, unread, with the next statement ([`Conn::execute_unobserved`]).
-                conn.execute_unobserved(update).await?;
-            } else if conn.execute(update).await? != 1 {
-                return Err(StoreError::conflict(
-                    None,
-                    DetailCode::Conflict,
-                    "the approval changed meanwhile; reload it and try again",
-                ));
-            }
+            // `before` was read in this transaction with its row locked (`load_state`: `FOR UPDATE` on
+            // PostgreSQL; SQLite's single writer, held since the transaction's first statement): nothing
+            // can have changed the row since, so the update goes unread ([`Conn::execute_unobserved`]).
+            conn.execute_unobserved(update).await?;
         }
         let changes = transition.changes(before);
         // New tasks and operation records, one statement each however many (a node of 200 approvers).
@@ -558,7 +546,7 @@ impl Tenant<'_> {
                     Arg::from(task.finished_at),
                 ]
             }));
-            conn.execute_unobserved(sql.into_sql()).await?;
+            conn.execute_unobserved(sql.into_sql().new_rows()).await?;
         }
         for task in &changes.changed_tasks {
             conn.execute_unobserved(
@@ -606,23 +594,17 @@ impl Tenant<'_> {
                     Arg::from(record.seq),
                     Arg::from(record.kind.as_str()),
                     Arg::from(record.actor),
-                    Arg::from(json!({
-                        "type": record.credential.kind(),
-                        "id": record.credential.id(),
-                        "name": record.credential.name(),
-                    })),
+                    Arg::from(record_via(record)),
                     Arg::from(record.task),
                     Arg::from(record.node.clone()),
                     Arg::from(record.result.map(TaskResult::as_str)),
                     Arg::from(record.comment.clone()),
-                    Arg::from(Value::Array(
-                        record.members.iter().map(|id| json!(id.to_string())).collect(),
-                    )),
+                    Arg::from(record_members(record)),
                     Arg::from(record.automatic),
                     Arg::from(record.at),
                 ]
             }));
-            conn.execute_unobserved(sql.into_sql()).await?;
+            conn.execute_unobserved(sql.into_sql().new_rows()).await?;
         }
         for timer in &transition.timers {
             conn.execute_unobserved(
@@ -716,7 +698,14 @@ impl Tenant<'_> {
         // Flows: runs of the approval triggers these events fire, and runs waiting on this instance.
         self.approval_changed(conn, ctx, instance, &fired, schema)
             .await?;
-        let records = self.operation_records(conn, instance.id).await?;
+        let records = match read.records {
+            Some(mut records) => {
+                records.extend(written_records(&transition.records));
+                records
+            }
+            None if created => written_records(&transition.records).collect(),
+            None => self.operation_records(conn, instance.id).await?,
+        };
         let body = ApprovalDetail {
             state: transition.state,
             records,

@@ -207,7 +207,7 @@ impl Tenant<'_> {
         for id in instances {
             // The member's change bumped the `approvers` epoch in this transaction: nothing is kept.
             let (mut state, schema, _) = self
-                .load_state(conn, super::Target::Instance(id), true)
+                .load_state(conn, super::Target::Instance(id), true, false)
                 .await?;
             let transition = match self
                 .apply_loading(
@@ -227,8 +227,16 @@ impl Tenant<'_> {
                     )));
                 }
             };
-            self.persist(conn, ctx, &state, transition, &schema, false, None)
-                .await?;
+            self.persist(
+                conn,
+                ctx,
+                &state,
+                transition,
+                &schema,
+                false,
+                Default::default(),
+            )
+            .await?;
         }
         Ok(())
     }

@@ -5,11 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tenon_approvals::compile::FieldSource;
 use tenon_approvals::definition::InitiatorRule;
 use tenon_approvals::engine::Submission;
-use tenon_approvals::history::RecordKind;
 use tenon_approvals::state::{Decision, InstanceStatus, RecordRef, Task, TaskResult, TaskStatus};
 use tenon_approvals::{CompiledProcess, Instance, InstanceState};
 use tenon_model::apps::{CellValue, Record, RecordActor, TableSchema};
@@ -19,8 +18,9 @@ use tenon_model::{
 };
 use uuid::Uuid;
 
+use super::operations::{ApprovalOperation, OPERATION_COLUMNS, OperationRow};
 use super::processes::{ProcessRow, StoredProcess, process_from_row};
-use crate::exec::{Backend, Conn, DynRow, Sql};
+use crate::exec::{Backend, Conn, Sql};
 use crate::records::{RecordRead, RecordUpdate};
 use crate::sql::SqlText;
 use crate::{Result, StoreError, Tenant};
@@ -123,6 +123,9 @@ pub(super) struct ReadAlong {
     /// At a start on SQLite, the counter's business day and last business number
     /// ([`Tenant::next_business_id`]).
     pub business: Option<(String, i64)>,
+    /// The instance's operation records as the API shows them, when [`Tenant::load_state`] was asked
+    /// for them.
+    pub records: Option<Vec<Value>>,
 }
 
 impl InstanceRow {
@@ -202,99 +205,6 @@ impl TaskRow {
             created_at: self.created_at,
             finished_at: self.finished_at,
         })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct OperationRow {
-    seq: i64,
-    #[sqlx(rename = "type")]
-    kind: String,
-    actor: Option<Uuid>,
-    via: sqlx::types::Json<Value>,
-    task_id: Option<Uuid>,
-    node: Option<String>,
-    result: Option<String>,
-    comment: Option<String>,
-    members: sqlx::types::Json<Value>,
-    automatic: bool,
-    at: DateTime<Utc>,
-}
-
-impl OperationRow {
-    fn json(self) -> Value {
-        json!({
-            "seq": self.seq,
-            "type": self.kind,
-            "actor": self.actor.map(|id| id.to_string()),
-            "via": self.via.0,
-            "task_id": self.task_id.map(|id| id.to_string()),
-            "node": self.node,
-            "result": self.result,
-            "comment": self.comment,
-            "members": self.members.0,
-            "automatic": self.automatic,
-            "at": self.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-        })
-    }
-}
-
-/// An operation record as DingTalk's answers read it: typed, without the credential (`via`), the task
-/// and whether the engine made it, which those answers do not show.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApprovalOperation {
-    pub seq: i64,
-    pub kind: RecordKind,
-    pub actor: Option<MemberId>,
-    pub node: Option<String>,
-    pub result: Option<TaskResult>,
-    pub comment: Option<String>,
-    pub members: Vec<MemberId>,
-    pub at: DateTime<Utc>,
-}
-
-/// The columns of an operation record, as [`ApprovalOperation::at`] reads them (the table is `o`).
-const OPERATION_COLUMNS: &str =
-    "o.seq, o.type, o.actor, o.node, o.result, o.comment, o.members, o.at";
-
-impl ApprovalOperation {
-    /// The operation record in [`OPERATION_COLUMNS`] from position `at` of a row that reads it beside
-    /// other columns; `None` when there is none (a left join that matched no record).
-    fn at(row: &DynRow, at: usize) -> Result<Option<ApprovalOperation>> {
-        let Some(seq) = row.int(at)? else {
-            return Ok(None);
-        };
-        let corrupt = |what: &str| StoreError::Corrupt(format!("operation record {seq}: {what}"));
-        let kind = row.text(at + 1)?.ok_or_else(|| corrupt("no type"))?;
-        let kind = RecordKind::parse(&kind).ok_or_else(|| corrupt(&format!("type {kind:?}")))?;
-        let result = match row.text(at + 4)? {
-            None => None,
-            Some(result) => Some(
-                TaskResult::parse(&result).ok_or_else(|| corrupt(&format!("result {result:?}")))?,
-            ),
-        };
-        let members = match row.json(at + 6)? {
-            Some(Value::Array(members)) => members
-                .iter()
-                .map(|member| {
-                    member
-                        .as_str()
-                        .and_then(|text| text.parse::<MemberId>().ok())
-                        .ok_or_else(|| corrupt(&format!("member {member}")))
-                })
-                .collect::<Result<Vec<_>>>()?,
-            _ => return Err(corrupt("members not a list")),
-        };
-        Ok(Some(ApprovalOperation {
-            seq,
-            kind,
-            actor: row.optional_uuid(at + 2)?.map(MemberId::from_uuid),
-            node: row.text(at + 3)?,
-            result,
-            comment: row.text(at + 5)?,
-            members,
-            at: row.datetime(at + 7)?.ok_or_else(|| corrupt("no time"))?,
-        }))
     }
 }
 
@@ -437,6 +347,7 @@ impl Tenant<'_> {
             approvers_epoch,
             last_task: last_task.filter(|_| sqlite),
             business: business_day.zip(last_business).filter(|_| sqlite),
+            records: None,
         };
         let process = processes.into_iter().next().map(process_from_row);
         Ok((process, zone, delegating, read))
@@ -453,35 +364,44 @@ impl Tenant<'_> {
 
     /// The instance's state (without the directory) and its table: its row (by its id or a task's),
     /// its tasks and the delegations that may apply — the table and the compiled version from this
-    /// node's caches when they have them — and what was read along with the row ([`ReadAlong`]).
+    /// node's caches when they have them — and what was read along with the row ([`ReadAlong`]; with
+    /// `records`, the operation records too: in the same round trip on SQLite).
     pub(super) async fn load_state(
         &self,
         conn: &mut Conn<'_>,
         target: Target,
         lock: bool,
+        records: bool,
     ) -> Result<(InstanceState, TableSchema, ReadAlong)> {
         // The row and the tasks, in one round trip on SQLite (after the row's lock on PostgreSQL).
-        let tasks = Sql::new(match target {
-            Target::Instance(_) => {
-                "SELECT id, instance_id, number, activation_id, node, task_group, assignee, status, result, \
-                 created_at, finished_at FROM approval_tasks WHERE organization_id = $1 AND instance_id = $2 \
-                 ORDER BY number"
-            }
-            Target::Task(_) => {
-                "SELECT id, instance_id, number, activation_id, node, task_group, assignee, status, result, \
-                 created_at, finished_at FROM approval_tasks WHERE organization_id = $1 AND instance_id = \
-                 (SELECT t.instance_id FROM approval_tasks t WHERE t.organization_id = $1 AND t.id = $2) \
-                 ORDER BY number"
-            }
-        })
-        .bind(self.org_id);
-        let tasks = match target {
-            Target::Instance(id) => tasks.bind(id),
-            Target::Task(id) => tasks.bind(id),
-        };
-        let (rows, tasks): (Vec<InstanceRow>, Vec<TaskRow>) = conn
-            .fetch_all_pair(self.instance_row_sql(conn.backend(), target, lock), tasks)
-            .await?;
+        let tasks = self.of_instance(
+            target,
+            "SELECT id, instance_id, number, activation_id, node, task_group, assignee, status, result, \
+             created_at, finished_at FROM approval_tasks WHERE organization_id = $1 AND instance_id = $2 \
+             ORDER BY number",
+            "SELECT id, instance_id, number, activation_id, node, task_group, assignee, status, result, \
+             created_at, finished_at FROM approval_tasks WHERE organization_id = $1 AND instance_id = \
+             (SELECT t.instance_id FROM approval_tasks t WHERE t.organization_id = $1 AND t.id = $2) \
+             ORDER BY number",
+        );
+        let row_sql = self.instance_row_sql(conn.backend(), target, lock);
+        let (rows, tasks, records): (Vec<InstanceRow>, Vec<TaskRow>, Option<Vec<OperationRow>>) =
+            if records {
+                let records = self.of_instance(
+                    target,
+                    "SELECT seq, type, actor, via, task_id, node, result, comment, members, automatic, at \
+                     FROM approval_records WHERE organization_id = $1 AND instance_id = $2 ORDER BY seq",
+                    "SELECT seq, type, actor, via, task_id, node, result, comment, members, automatic, at \
+                     FROM approval_records WHERE organization_id = $1 AND instance_id = \
+                     (SELECT t.instance_id FROM approval_tasks t WHERE t.organization_id = $1 AND t.id = $2) \
+                     ORDER BY seq",
+                );
+                let (rows, tasks, records) = conn.fetch_all_triple(row_sql, tasks, records).await?;
+                (rows, tasks, Some(records))
+            } else {
+                let (rows, tasks) = conn.fetch_all_pair(row_sql, tasks).await?;
+                (rows, tasks, None)
+            };
         let row = rows.into_iter().next().ok_or_else(|| match target {
             Target::Instance(_) => StoreError::not_found("approval"),
             Target::Task(_) => StoreError::not_found("task"),
@@ -492,6 +412,7 @@ impl Tenant<'_> {
             approvers_epoch: row.approvers_epoch,
             last_task: row.last_task.filter(|_| conn.backend() == Backend::Sqlite),
             business: None,
+            records: records.map(|rows| rows.into_iter().map(OperationRow::json).collect()),
         };
         let (instance, activations) = row.into_instance()?;
         let schema = self
@@ -523,6 +444,15 @@ impl Tenant<'_> {
         ))
     }
 
+    /// `by_instance` or `by_task`, whichever `target` names, bound to the organization (`$1`) and the
+    /// instance's or the task's id (`$2`).
+    fn of_instance(&self, target: Target, by_instance: &'static str, by_task: &'static str) -> Sql {
+        match target {
+            Target::Instance(id) => Sql::new(by_instance).bind(self.org_id).bind(id),
+            Target::Task(id) => Sql::new(by_task).bind(self.org_id).bind(id),
+        }
+    }
+
     /// `GET /api/v1/approvals/{id}`.
     pub async fn approval(&self, id: ApprovalId) -> Result<ApprovalDetail> {
         let mut pooled = self.store.pools.read().await?;
@@ -535,8 +465,10 @@ impl Tenant<'_> {
         conn: &mut Conn<'_>,
         id: ApprovalId,
     ) -> Result<(ApprovalDetail, TableSchema)> {
-        let (state, schema, _) = self.load_state(conn, Target::Instance(id), false).await?;
-        let records = self.operation_records(conn, id).await?;
+        let (state, schema, read) = self
+            .load_state(conn, Target::Instance(id), false, true)
+            .await?;
+        let records = read.records.unwrap_or_default();
         Ok((ApprovalDetail { state, records }, schema))
     }
 
@@ -550,7 +482,9 @@ impl Tenant<'_> {
         id: ApprovalId,
         extra: &str,
     ) -> Result<ApprovalWithRecord> {
-        let (state, schema, _) = self.load_state(conn, Target::Instance(id), false).await?;
+        let (state, schema, _) = self
+            .load_state(conn, Target::Instance(id), false, false)
+            .await?;
         let read = RecordRead::new(&schema);
         let mut sql = SqlText::new(conn.backend());
         sql.push(&read.select())

@@ -23,6 +23,7 @@ mod directory;
 mod forecast;
 mod instances;
 mod numbers;
+mod operations;
 mod processes;
 mod reminders;
 mod roles;
@@ -32,7 +33,8 @@ pub(crate) use commands::retry_when_busy;
 pub use delegations::{ApprovalDelegation, DELEGATION_PROCESSES_MAX, NewDelegation};
 pub use forecast::ForecastRequest;
 pub(crate) use instances::ApprovalWithRecord;
-pub use instances::{Answer, ApprovalDetail, ApprovalOperation, StartApproval, Target, TaskFilter};
+pub use instances::{Answer, ApprovalDetail, StartApproval, Target, TaskFilter};
+pub use operations::ApprovalOperation;
 pub use processes::{FileApprovals, ProcessVersion, StoredProcess};
 pub use timers::DueTimer;
 

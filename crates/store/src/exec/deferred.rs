@@ -57,6 +57,7 @@ impl Conn<'_> {
         };
         let db = match &mut self.db {
             Db::Postgres(conn) => Db::Postgres(conn),
+            Db::PgTx(tx) => Db::PgTx(tx),
             Db::Sqlite(conn) => Db::Sqlite(conn),
             Db::SqliteTx(tx) => Db::SqliteTx(tx),
             Db::Direct(conn) => Db::Direct(conn),

@@ -1,4 +1,4 @@
-//! Two reads in one round trip on SQLite.
+//! Two or three reads in one round trip on SQLite.
 //!
 //! A statement on SQLite is a round trip to the connection's thread (docs/benchmarks.md); two reads a
 //! caller needs together (an approval's instance and its tasks) go in one text ([`joined::join`]), and
@@ -20,14 +20,40 @@ impl Conn<'_> {
         first: Sql,
         second: Sql,
     ) -> Result<(Vec<A>, Vec<B>), sqlx::Error> {
-        if matches!(self.db, Db::Postgres(_) | Db::Direct(_)) {
+        if matches!(self.db, Db::Postgres(_) | Db::PgTx(_) | Db::Direct(_)) {
             let first = self.fetch_all(first).await?;
             let second = self.fetch_all(second).await?;
             return Ok((first, second));
         }
+        let [first, second] = self.sqlite_groups([first, second]).await?;
+        Ok((decode(&first)?, decode(&second)?))
+    }
+
+    /// [`Conn::fetch_all_pair`] with a third read.
+    pub(crate) async fn fetch_all_triple<A: FromAnyRow, B: FromAnyRow, C: FromAnyRow>(
+        &mut self,
+        first: Sql,
+        second: Sql,
+        third: Sql,
+    ) -> Result<(Vec<A>, Vec<B>, Vec<C>), sqlx::Error> {
+        if matches!(self.db, Db::Postgres(_) | Db::PgTx(_) | Db::Direct(_)) {
+            let first = self.fetch_all(first).await?;
+            let second = self.fetch_all(second).await?;
+            let third = self.fetch_all(third).await?;
+            return Ok((first, second, third));
+        }
+        let [first, second, third] = self.sqlite_groups([first, second, third]).await?;
+        Ok((decode(&first)?, decode(&second)?, decode(&third)?))
+    }
+
+    /// SQLite: the rows of each of `reads`, run in one text in this order.
+    async fn sqlite_groups<const N: usize>(
+        &mut self,
+        reads: [Sql; N],
+    ) -> Result<[Vec<SqliteRow>; N], sqlx::Error> {
         count_statement();
-        let pair = joined::join(vec![first, second])?;
-        let (conn, mut sql, _) = self.db.sqlite(pair)?;
+        let text = joined::join(reads.into())?;
+        let (conn, mut sql, _) = self.db.sqlite(text)?;
         let args = sql.sqlite_args()?;
         let query = sqlx::query_with(AssertSqlSafe(sql.text), args);
         // The rows of each statement of the text, in order: a statement's result closes its group.
@@ -44,24 +70,23 @@ impl Conn<'_> {
             }
         }
         drop(steps);
-        // The group after the last result is empty; the two before it are the pair's (what went before
+        // The group after the last result is empty; the N before it are the reads' (what went before
         // them — `BEGIN IMMEDIATE`, queued writes — returns no rows).
         groups.pop();
-        let (Some(second), Some(first)) = (groups.pop(), groups.pop()) else {
-            return Err(sqlx::Error::Protocol(
-                "a pair of statements ran without a result for each".into(),
-            ));
-        };
-        let first = first
-            .iter()
-            .map(<A as FromRow<SqliteRow>>::from_row)
-            .collect::<Result<Vec<A>, sqlx::Error>>()?;
-        let second = second
-            .iter()
-            .map(<B as FromRow<SqliteRow>>::from_row)
-            .collect::<Result<Vec<B>, sqlx::Error>>()?;
-        Ok((first, second))
+        let reads = groups
+            .len()
+            .checked_sub(N)
+            .map(|skip| groups.split_off(skip));
+        reads
+            .and_then(|reads| <[Vec<SqliteRow>; N]>::try_from(reads).ok())
+            .ok_or_else(|| sqlx::Error::Protocol("reads ran without a result for each".into()))
     }
+}
+
+fn decode<T: FromAnyRow>(rows: &[SqliteRow]) -> Result<Vec<T>, sqlx::Error> {
+    rows.iter()
+        .map(<T as FromRow<SqliteRow>>::from_row)
+        .collect()
 }
 
 #[cfg(test)]
@@ -127,6 +152,17 @@ mod tests {
             .unwrap();
         assert_eq!(first, [(2,)]);
         assert!(second.is_empty(), "{second:?}");
+        let (first, second, third): (Vec<(i64,)>, Vec<(i64,)>, Vec<(String,)>) = conn
+            .fetch_all_triple(
+                Sql::new("SELECT n FROM t WHERE n = $1").bind(1_i64),
+                Sql::new("SELECT n FROM t WHERE n > $1").bind(5_i64),
+                Sql::new("SELECT s FROM t WHERE n >= $1 ORDER BY n").bind(1_i64),
+            )
+            .await
+            .unwrap();
+        assert_eq!(first, [(1,)]);
+        assert!(second.is_empty(), "{second:?}");
+        assert_eq!(third, [("a".to_owned(),), ("b".to_owned(),)]);
         tx.commit().await.unwrap();
     }
 }

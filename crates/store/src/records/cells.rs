@@ -1,10 +1,16 @@
-//! Cell values to and from SQL, per field storage and backend, and the canonical JSON of a cell (used in
-//! audit snapshots and type conversions; the API renders cells itself).
+//! Cell values to and from SQL, per field storage and backend, the canonical JSON of a cell (used in
+//! audit snapshots and type conversions; the API renders cells itself), and a record as an update of its
+//! cells leaves it.
+
+use std::collections::HashMap;
 
 use rust_decimal::Decimal;
 use serde_json::Value;
-use tenon_model::apps::{CellValue, FieldKind, Storage};
+use tenon_model::RecordId;
+use tenon_model::apps::{CellValue, FieldKind, Record, RecordActor, Storage, TableSchema};
 use uuid::Uuid;
+
+use super::RecordUpdate;
 
 use crate::StoreError;
 use crate::exec::{Arg, Backend, DynRow};
@@ -149,4 +155,41 @@ mod tests {
         );
         assert_eq!(scaled("92233720368547758.08".parse().unwrap(), 2), None);
     }
+}
+
+/// The records `updates` changed, as reading them back gives them, when nothing else wrote them.
+pub(super) fn updated_in_memory(
+    schema: &TableSchema,
+    current: &HashMap<RecordId, Record>,
+    updates: &[RecordUpdate],
+    now: chrono::DateTime<chrono::Utc>,
+    actor: RecordActor,
+) -> Vec<Record> {
+    updates
+        .iter()
+        .filter_map(|update| {
+            let mut record = current.get(&update.id)?.clone();
+            record.version += 1;
+            record.modified_at = now;
+            record.modified_by = Some(actor.clone());
+            for (field_id, cell) in &update.cells {
+                let stored = schema.field(*field_id).is_some_and(|field| {
+                    !matches!(
+                        field.kind.storage(),
+                        Storage::Junction | Storage::System | Storage::Virtual
+                    )
+                });
+                match cell {
+                    Some(value) if stored => {
+                        record.cells.insert(*field_id, value.clone());
+                    }
+                    None if stored => {
+                        record.cells.remove(field_id);
+                    }
+                    _ => {}
+                }
+            }
+            Some(record)
+        })
+        .collect()
 }

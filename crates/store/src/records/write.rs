@@ -82,6 +82,12 @@ pub(super) fn event_ids(
         .collect()
 }
 
+/// Whether no field of the table, alone or with others, must be unique: then a write of its rows cannot
+/// break a constraint for what a user sent (a write of one goes unread: [`Conn::execute_unobserved`]).
+fn no_unique_field(schema: &TableSchema) -> bool {
+    !schema.fields.iter().any(|field| field.unique) && schema.table.unique_together.is_empty()
+}
+
 impl Tenant<'_> {
     /// Creates records in one transaction. With an idempotency key seen before (for the same request),
     /// nothing is written and the first request's records are returned.
@@ -246,6 +252,8 @@ impl Tenant<'_> {
         let per_row = 6 + columns.len();
         let rows_per_statement = (VALUES_PER_STATEMENT / per_row).max(1);
         let table = quote(&ddl::table_name(schema.table.id));
+        // New ids, no unique field: an insert cannot fail for what a user sent, and goes unread.
+        let unread = no_unique_field(schema);
         let mut column_list =
             "id, version, created_at, modified_at, created_by, modified_by".to_owned();
         for field in &columns {
@@ -280,7 +288,9 @@ impl Tenant<'_> {
                 }
                 sql.args(values).push(")");
             }
-            if let Err(error) = conn.execute(sql.into_sql()).await {
+            if unread {
+                conn.execute_unobserved(sql.into_sql().new_rows()).await?;
+            } else if let Err(error) = conn.execute(sql.into_sql()).await {
                 return Err(self.unique_problem(schema, error, &rows, None).await);
             }
         }
@@ -472,6 +482,7 @@ impl Tenant<'_> {
             .copied()
             .collect();
         let uuids: Vec<Uuid> = ids.iter().map(|id| *id.as_uuid()).collect();
+        let links_changed = !changed_links.is_empty();
         let readers_before = if changed_links.is_empty() {
             Vec::new()
         } else {
@@ -486,6 +497,9 @@ impl Tenant<'_> {
         };
         let modified_by = actor_json(ctx);
         let table = quote(&ddl::table_name(schema.table.id));
+        // The rows were read locked above (PostgreSQL; SQLite's single writer), so each update changes
+        // its row; without a unique field it cannot fail for what a user sent, and goes unread.
+        let unread = no_unique_field(schema);
         let mut left: Vec<Uuid> = Vec::new();
         for update in &updates {
             let mut sql = SqlText::new(backend);
@@ -513,7 +527,9 @@ impl Tenant<'_> {
             if let Some(expected) = update.expected_version {
                 sql.push(" AND version = ").arg(Arg::Int(Some(expected)));
             }
-            if let Err(error) = conn.execute(sql.into_sql()).await {
+            if unread {
+                conn.execute_unobserved(sql.into_sql()).await?;
+            } else if let Err(error) = conn.execute(sql.into_sql()).await {
                 let rows: Vec<BTreeMap<FieldId, CellValue>> = updates
                     .iter()
                     .map(|update| {
@@ -576,7 +592,20 @@ impl Tenant<'_> {
             &mut schemas,
         )
         .await?;
-        let mut records = self.load_records(conn, schema, &ids, None).await?;
+        // Only the update wrote them (each once; no link of theirs changed, no field of theirs is computed
+        // and stored, nothing moved them through a link): they are what they were with it applied.
+        let only_updated = !links_changed
+            && left.is_empty()
+            && current.len() == ids.len()
+            && !has_stored_computed(schema)
+            && !ids
+                .iter()
+                .any(|id| schemas.touched.direct_moved().contains(id.as_uuid()));
+        let mut records = if only_updated {
+            cells::updated_in_memory(schema, &current, &updates, now, record_actor(ctx))
+        } else {
+            self.load_records(conn, schema, &ids, None).await?
+        };
         if !schema.table.validation_rules.is_empty() {
             let ctx = self.eval_context(conn).await?;
             // Indexes of the request: `ids` are in request order.

@@ -488,7 +488,8 @@ async fn insert_numbered_at_once(
     count: i64,
     events: Vec<(DateTime<Utc>, NewEvent)>,
 ) -> std::result::Result<(), sqlx::Error> {
-    let mut sql = SqlText::new(Backend::Postgres);
+    // Kept prepared: its text takes one shape per number of events, and most writes have one or two.
+    let mut sql = SqlText::new(Backend::Postgres).kept();
     sql.push("WITH counter AS (INSERT INTO event_counters (organization_id, last_seq) VALUES (")
         .arg(org_id)
         .push(", ")

@@ -174,7 +174,7 @@ impl Tenant<'_> {
         if assignees.is_empty() {
             return Ok(true);
         }
-        let mut sql = SqlText::new(conn.backend());
+        let mut sql = SqlText::new(conn.backend()).kept();
         sql.push("SELECT id, status FROM members WHERE organization_id = ")
             .arg(self.org_id)
             .push(" AND id IN ")
@@ -427,7 +427,8 @@ impl Tenant<'_> {
         if conn.backend() != Backend::Postgres {
             return Ok(());
         }
-        let mut sql = SqlText::new(conn.backend());
+        // Kept prepared although it names a user table: it reads only the id, whatever the fields.
+        let mut sql = SqlText::new(conn.backend()).kept();
         sql.push("SELECT id FROM ")
             .push(&quote(&ddl::table_name(table)))
             .push(" WHERE id = ")

@@ -165,7 +165,7 @@ pub(crate) async fn record_many(
         // The entries first, then the events: the queued entries go in the events' statement
         // (`exec/pg_tx.rs`).
         record_many_unnest(conn, tenant, now, &changes).await?;
-        return Ok(crate::events::append_for_changes(conn, tenant, &changes).await?);
+        return crate::events::append_for_changes(conn, tenant, &changes).await;
     }
     let events = crate::events::append_for_changes(conn, tenant, &changes).await?;
     let mut changes = changes.into_iter().peekable();

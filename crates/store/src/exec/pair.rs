@@ -152,8 +152,8 @@ mod tests {
             .unwrap();
         assert_eq!(first, [(2,)]);
         assert!(second.is_empty(), "{second:?}");
-        let (first, second, third): (Vec<(i64,)>, Vec<(i64,)>, Vec<(String,)>) = conn
-            .fetch_all_triple(
+        let (first, second, third) = conn
+            .fetch_all_triple::<(i64,), (i64,), (String,)>(
                 Sql::new("SELECT n FROM t WHERE n = $1").bind(1_i64),
                 Sql::new("SELECT n FROM t WHERE n > $1").bind(5_i64),
                 Sql::new("SELECT s FROM t WHERE n >= $1 ORDER BY n").bind(1_i64),

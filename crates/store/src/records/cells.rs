@@ -140,23 +140,6 @@ pub(crate) fn to_json(cell: &CellValue) -> Value {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scaling_is_exact_or_refused() {
-        assert_eq!(scaled("12.5".parse().unwrap(), 2), Some(1250));
-        assert_eq!(scaled("-0.01".parse().unwrap(), 2), Some(-1));
-        assert_eq!(scaled("1.005".parse().unwrap(), 2), None);
-        assert_eq!(
-            scaled("92233720368547758.07".parse().unwrap(), 2),
-            Some(i64::MAX)
-        );
-        assert_eq!(scaled("92233720368547758.08".parse().unwrap(), 2), None);
-    }
-}
-
 /// The records `updates` changed, as reading them back gives them, when nothing else wrote them.
 pub(super) fn updated_in_memory(
     schema: &TableSchema,
@@ -192,4 +175,21 @@ pub(super) fn updated_in_memory(
             Some(record)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaling_is_exact_or_refused() {
+        assert_eq!(scaled("12.5".parse().unwrap(), 2), Some(1250));
+        assert_eq!(scaled("-0.01".parse().unwrap(), 2), Some(-1));
+        assert_eq!(scaled("1.005".parse().unwrap(), 2), None);
+        assert_eq!(
+            scaled("92233720368547758.07".parse().unwrap(), 2),
+            Some(i64::MAX)
+        );
+        assert_eq!(scaled("92233720368547758.08".parse().unwrap(), 2), None);
+    }
 }

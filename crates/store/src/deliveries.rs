@@ -51,8 +51,20 @@ macro_rules! claim_candidates {
 const ANALYZE_AFTER_DELIVERIES: u64 = 2000;
 /// Subscriptions looked at per fan-out round.
 const FAN_OUT_SUBSCRIPTIONS_MAX: i64 = 100;
-/// Events turned into deliveries per subscription per round.
-pub const FAN_OUT_EVENTS_MAX: u32 = 1000;
+/// Events turned into deliveries per subscription per round; and a subscription is fanned out only while
+/// fewer of its deliveries than this wait to be sent. That is a few claims ahead of its workers (128 a
+/// claim: one worker on SQLite, four on PostgreSQL); its other events wait in the events table, behind
+/// its cursor (which keeps them from the pruner), until the sending needs them. Fanned out as fast as
+/// they were written instead, sixteen subscriptions' deliveries (sixteen rows of five indexes per event)
+/// took SQLite's one writer from the writes that made them, while they could only be sent far more
+/// slowly: the bulk-write overhead with sixteen receivers fell from 24–37 % to −4 … +19 % with 256
+/// (docs/benchmarks.md).
+pub fn fan_out_chunk(backend: Backend) -> u32 {
+    match backend {
+        Backend::Sqlite => 256,
+        Backend::Postgres => 1000,
+    }
+}
 /// Deliveries inserted per statement (7 values each).
 const DELIVERIES_PER_STATEMENT: usize = 1000;
 /// Attempt responses are kept up to this many characters.
@@ -229,8 +241,8 @@ struct ClaimRow {
 }
 
 impl Store {
-    /// Turns committed events into deliveries for every subscription that is behind. Returns the number
-    /// of deliveries queued.
+    /// Turns committed events into deliveries for every subscription that is behind and has fewer than
+    /// [`fan_out_chunk`] deliveries waiting. Returns the number of deliveries queued.
     pub async fn fan_out_events(&self) -> Result<u64> {
         // Every commit wakes this: read on SQLite on this thread (a direct connection, `Store::probe`).
         let behind: Vec<(Uuid, Uuid)> = {
@@ -238,13 +250,20 @@ impl Store {
             pooled
                 .conn()
                 .fetch_rows(
+                    // "Fewer than a chunk waiting": no waiting delivery at that offset (the walk
+                    // stops there, on the partial index of waiting deliveries).
                     Sql::new(
                         "SELECT s.organization_id, s.id FROM subscriptions s \
                          JOIN event_counters c ON c.organization_id = s.organization_id \
-                         WHERE s.enabled = $1 AND s.cursor_seq < c.last_seq LIMIT $2",
+                         WHERE s.enabled = $1 AND s.cursor_seq < c.last_seq \
+                         AND NOT EXISTS (SELECT 1 FROM deliveries d \
+                           WHERE d.organization_id = s.organization_id AND d.subscription_id = s.id \
+                           AND d.status = 'pending' LIMIT 1 OFFSET $3) \
+                         LIMIT $2",
                     )
                     .bind(true)
-                    .bind(FAN_OUT_SUBSCRIPTIONS_MAX),
+                    .bind(FAN_OUT_SUBSCRIPTIONS_MAX)
+                    .bind(i64::from(fan_out_chunk(self.backend())) - 1),
                 )
                 .await?
                 .iter()
@@ -282,7 +301,7 @@ impl Store {
     }
 
     async fn fan_out_one(&self, org: OrgId, id: SubscriptionId) -> Result<u64> {
-        let mut tx = self.begin_tx().await?;
+        let mut tx = self.begin_background_tx().await?;
         let queued = self.fan_out_in(&mut tx.conn(), org, id).await?;
         tx.commit().await?;
         Ok(queued)
@@ -324,14 +343,13 @@ impl Store {
             )
             .await?;
         let types = subscription_types(conn, org, &subscription).await?;
+        let chunk = fan_out_chunk(conn.backend());
         let raw = if types.is_empty() {
             Vec::new()
         } else {
-            tenant
-                .events_after_in(conn, cursor, &types, FAN_OUT_EVENTS_MAX)
-                .await?
+            tenant.events_after_in(conn, cursor, &types, chunk).await?
         };
-        let full = raw.len() == FAN_OUT_EVENTS_MAX as usize;
+        let full = raw.len() == chunk as usize;
         let new_cursor = match raw.last() {
             Some(last) if full => last.seq.min(upper),
             _ => upper,
@@ -366,7 +384,7 @@ impl Store {
         lease_until: DateTime<Utc>,
     ) -> Result<Vec<ClaimedDelivery>> {
         let now = self.now();
-        let mut tx = self.begin_tx().await?;
+        let mut tx = self.begin_background_tx().await?;
         let mut conn = tx.conn();
         let candidates = match conn.backend() {
             Backend::Postgres => Sql::new(concat!(
@@ -467,7 +485,7 @@ impl Store {
             return Ok(());
         }
         let now = self.now();
-        let mut tx = self.begin_tx().await?;
+        let mut tx = self.begin_background_tx().await?;
         let mut conn = tx.conn();
         let backend = conn.backend();
         // A delivery deleted while its attempt was on the wire (its subscription deleted, its app

@@ -70,8 +70,8 @@ pub use credentials::{
     TokenMember,
 };
 pub use deliveries::{
-    AttemptOutcome, ClaimedDelivery, ClaimedDingTalk, FAN_OUT_EVENTS_MAX,
-    RESPONSE_EXCERPT_CHARS_MAX, lease_for,
+    AttemptOutcome, ClaimedDelivery, ClaimedDingTalk, RESPONSE_EXCERPT_CHARS_MAX, fan_out_chunk,
+    lease_for,
 };
 pub use dingtalk::{DingTalkDepartment, DingTalkUser, DingTalkUserMatch, dingtalk_unionid};
 pub use dingtalk_messages::{WorkNotification, WorkNotificationTask};
@@ -352,6 +352,16 @@ impl Store {
         Ok(self
             .pools
             .begin()
+            .await?
+            .notifying(self.commits.clone(), self.caches.clone()))
+    }
+
+    /// [`Store::begin_tx`] for background work that yields SQLite's one writer to requests
+    /// ([`exec::Pools::begin_yielding`]).
+    pub(crate) async fn begin_background_tx(&self) -> Result<exec::Tx, sqlx::Error> {
+        Ok(self
+            .pools
+            .begin_yielding()
             .await?
             .notifying(self.commits.clone(), self.caches.clone()))
     }

@@ -9,13 +9,15 @@
 //! is done before the next user's first statement.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions, Executor};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
 
 use super::{Sql, joined};
 
@@ -30,6 +32,51 @@ struct Inner {
     idle: Mutex<Vec<SqliteConnection>>,
     permits: Arc<Semaphore>,
     acquire_timeout: Duration,
+    /// Users waiting for a connection who do not yield ([`Conns::acquire`]).
+    waiting: AtomicUsize,
+    /// Told when the last of them has one: users that yield wait for it ([`Conns::acquire_yielding`]).
+    none_waiting: Notify,
+    turns: Mutex<Turns>,
+}
+
+/// Who had the connections lately, for the share of users that yield ([`Conns::acquire_yielding`]).
+#[derive(Default)]
+struct Turns {
+    /// When a user that does not yield last gave a connection back.
+    others_at: Option<Instant>,
+    /// Before when a user that yields waits while the others are busy: its last turn's length times
+    /// [`YIELD_PAUSE`] after that turn.
+    yielding_next: Option<Instant>,
+}
+
+/// How long a user that yields waits for the others at most before it queues among them: under writes
+/// that never pause, background work still gets a turn now and then.
+const YIELD_AT_MOST: Duration = Duration::from_millis(50);
+/// The others count as busy this long after they last gave a connection back.
+const BUSY_FOR: Duration = Duration::from_millis(100);
+/// While the others are busy, a user that yields pauses this many times as long as its last turn took
+/// before it takes the next: background work gets at most a tenth of the writer while requests write,
+/// and all of it when they do not.
+const YIELD_PAUSE: u32 = 9;
+/// The longest such pause.
+const YIELD_PAUSE_MAX: Duration = Duration::from_secs(1);
+
+/// Counts a waiting user from creation until dropped (given a connection, failed or cancelled).
+struct Waiting<'a>(&'a Inner);
+
+impl<'a> Waiting<'a> {
+    fn new(inner: &'a Inner) -> Self {
+        inner.waiting.fetch_add(1, Ordering::SeqCst);
+        Waiting(inner)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if self.0.waiting.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.none_waiting.notify_waiters();
+        }
+    }
 }
 
 impl Conns {
@@ -46,6 +93,9 @@ impl Conns {
                 idle: Mutex::new(vec![first]),
                 permits: Arc::new(Semaphore::new(size)),
                 acquire_timeout,
+                waiting: AtomicUsize::new(0),
+                none_waiting: Notify::new(),
+                turns: Mutex::default(),
             }),
         })
     }
@@ -53,6 +103,45 @@ impl Conns {
     /// A connection: an idle one, or a new one while fewer than `size` are open. Waiters are served in
     /// turn; after the acquire timeout `PoolTimedOut`, after [`Conns::close`] `PoolClosed`.
     pub(crate) async fn acquire(&self) -> Result<Lease, sqlx::Error> {
+        let _waiting = Waiting::new(&self.inner);
+        self.take(false).await
+    }
+
+    /// [`Conns::acquire`] for background work. While the others are busy (they gave a connection back
+    /// less than [`BUSY_FOR`] ago) it first pauses [`YIELD_PAUSE`] times as long as its last turn took;
+    /// then it lets every user that does not yield and waits go before it ([`YIELD_AT_MOST`] at most),
+    /// and queues. On the writer's pool this gives requests SQLite's one writer before webhook
+    /// deliveries' bookkeeping, which takes the rest and catches up when writes pause.
+    pub(crate) async fn acquire_yielding(&self) -> Result<Lease, sqlx::Error> {
+        let pause_until = {
+            let turns = self.inner.turns();
+            let now = Instant::now();
+            let busy = turns.others_at.is_some_and(|at| now < at + BUSY_FOR);
+            turns.yielding_next.filter(|next| busy && now < *next)
+        };
+        if let Some(until) = pause_until {
+            tokio::time::sleep_until(until).await;
+        }
+        let deadline = Instant::now() + YIELD_AT_MOST;
+        loop {
+            let none_waiting = self.inner.none_waiting.notified();
+            tokio::pin!(none_waiting);
+            none_waiting.as_mut().enable();
+            if self.inner.waiting.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, none_waiting)
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        self.take(true).await
+    }
+
+    /// A connection; `yielding`: for a user that yields, whose turn is timed.
+    async fn take(&self, yielding: bool) -> Result<Lease, sqlx::Error> {
         let permit = tokio::time::timeout(
             self.inner.acquire_timeout,
             Arc::clone(&self.inner.permits).acquire_owned(),
@@ -68,6 +157,7 @@ impl Conns {
         Ok(Lease {
             conn: Some(conn),
             home: Arc::clone(&self.inner),
+            yielding: yielding.then(Instant::now),
             _permit: permit,
         })
     }
@@ -76,13 +166,12 @@ impl Conns {
     /// A write transaction on a connection of this pool. Its `BEGIN IMMEDIATE` goes with its first
     /// statement ([`SqliteTx::next`]): the lease already keeps this process's other writers out.
     pub(crate) async fn begin_immediate(&self) -> Result<SqliteTx, sqlx::Error> {
-        let lease = self.acquire().await?;
-        Ok(SqliteTx {
-            lease: Some(lease),
-            begun: false,
-            open: true,
-            queued: Vec::new(),
-        })
+        Ok(SqliteTx::on(self.acquire().await?))
+    }
+
+    /// [`Conns::begin_immediate`] on a connection taken by [`Conns::acquire_yielding`].
+    pub(crate) async fn begin_immediate_yielding(&self) -> Result<SqliteTx, sqlx::Error> {
+        Ok(SqliteTx::on(self.acquire_yielding().await?))
     }
 
     /// Refuses new users and closes the idle connections (one in use closes when its user drops it).
@@ -100,12 +189,18 @@ impl Inner {
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<SqliteConnection>> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    fn turns(&self) -> std::sync::MutexGuard<'_, Turns> {
+        self.turns.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// A connection in use; back among the idle ones when dropped (before its permit is released).
 pub(crate) struct Lease {
     conn: Option<SqliteConnection>,
     home: Arc<Inner>,
+    /// A user that yields: when it got the connection ([`Conns::acquire_yielding`]).
+    yielding: Option<Instant>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -129,6 +224,17 @@ impl DerefMut for Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        let now = Instant::now();
+        {
+            let mut turns = self.home.turns();
+            match self.yielding {
+                Some(since) => {
+                    let pause = (now - since).saturating_mul(YIELD_PAUSE);
+                    turns.yielding_next = Some(now + pause.min(YIELD_PAUSE_MAX));
+                }
+                None => turns.others_at = Some(now),
+            }
+        }
         if let Some(conn) = self.conn.take()
             && !self.home.permits.is_closed()
         {
@@ -153,6 +259,15 @@ pub(crate) struct SqliteTx {
 }
 
 impl SqliteTx {
+    fn on(lease: Lease) -> Self {
+        SqliteTx {
+            lease: Some(lease),
+            begun: false,
+            open: true,
+            queued: Vec::new(),
+        }
+    }
+
     /// Queues a write whose result nobody reads (an audit entry, an event): it runs, in order, just before
     /// the transaction's next statement or its `COMMIT`, in the same round trip.
     pub(crate) fn queue(&mut self, sql: Sql) {
@@ -441,5 +556,96 @@ mod tests {
             conns.acquire().await,
             Err(sqlx::Error::PoolClosed)
         ));
+    }
+
+    /// Starts `name`'s turn at the pool: it takes a connection (yielding or not), tells `order`, and
+    /// gives the connection back. Runs until it waits, so users start in the order of the calls.
+    async fn start(
+        conns: &Conns,
+        name: &'static str,
+        yielding: bool,
+        order: &tokio::sync::mpsc::UnboundedSender<&'static str>,
+    ) {
+        let (conns, order) = (conns.clone(), order.clone());
+        tokio::spawn(async move {
+            let lease = if yielding {
+                conns.acquire_yielding().await
+            } else {
+                conns.acquire().await
+            };
+            drop(lease.unwrap());
+            order.send(name).unwrap();
+        });
+        tokio::task::yield_now().await;
+    }
+
+    async fn turns(
+        order: &mut tokio::sync::mpsc::UnboundedReceiver<&'static str>,
+    ) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        for _ in 0..3 {
+            names.push(order.recv().await.unwrap());
+        }
+        names
+    }
+
+    #[tokio::test]
+    async fn a_yielding_user_lets_waiting_users_go_first_but_not_for_ever() {
+        let dir = tempfile::tempdir().unwrap();
+        let conns = conns(&dir, 1).await;
+        let (tell, mut order) = tokio::sync::mpsc::unbounded_channel();
+        // From here no user opens a connection (the pool's one is idle): time moves only when every task
+        // waits, so the yield's bound passes exactly when the test sleeps past it.
+        tokio::time::pause();
+
+        // A request waits; background work arrives, then another request: both requests go first.
+        let held = conns.acquire().await.unwrap();
+        start(&conns, "request 1", false, &tell).await;
+        start(&conns, "background", true, &tell).await;
+        start(&conns, "request 2", false, &tell).await;
+        drop(held);
+        assert_eq!(
+            turns(&mut order).await,
+            ["request 1", "request 2", "background"]
+        );
+
+        // Waiting longer than its bound, background work queues: a request after that goes after it.
+        let held = conns.acquire().await.unwrap();
+        start(&conns, "request 1", false, &tell).await;
+        start(&conns, "background", true, &tell).await;
+        tokio::time::sleep(YIELD_AT_MOST * 2).await;
+        start(&conns, "request 2", false, &tell).await;
+        drop(held);
+        assert_eq!(
+            turns(&mut order).await,
+            ["request 1", "background", "request 2"]
+        );
+    }
+
+    #[tokio::test]
+    async fn while_the_others_are_busy_a_yielding_user_pauses_nine_times_its_last_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let conns = conns(&dir, 1).await;
+        tokio::time::pause();
+        let turn = conns.acquire_yielding().await.unwrap();
+        let began = Instant::now();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        drop(turn);
+        let ended = Instant::now();
+        // A request wrote after that turn: the next turn starts nine times the last one's length after
+        // it ended (a paused clock's sleeps end on the next millisecond).
+        drop(conns.acquire().await.unwrap());
+        drop(conns.acquire_yielding().await.unwrap());
+        let pause = (ended - began) * 9;
+        assert!(pause >= Duration::from_millis(90));
+        assert!((pause..pause + Duration::from_millis(2)).contains(&ended.elapsed()));
+        // No request for longer than BUSY_FOR: no pause (it would last until 450 ms after this turn).
+        let turn = conns.acquire_yielding().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(turn);
+        tokio::time::sleep(BUSY_FOR).await;
+        let asked = Instant::now();
+        drop(conns.acquire_yielding().await.unwrap());
+        assert_eq!(asked.elapsed(), Duration::ZERO);
     }
 }

@@ -212,6 +212,17 @@ impl Pools {
     /// other writers out from now), so a transaction that reads before it writes cannot fail half-way
     /// when another process (the CLI) writes.
     pub(crate) async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        self.begin_as(false).await
+    }
+
+    /// [`Pools::begin`] for background work (webhook deliveries' bookkeeping): on SQLite it lets the
+    /// writers that do not yield take the one writer first ([`conns::Conns::acquire_yielding`]). On
+    /// PostgreSQL, where writers of different rows do not queue on each other, it is [`Pools::begin`].
+    pub(crate) async fn begin_yielding(&self) -> Result<Tx, sqlx::Error> {
+        self.begin_as(true).await
+    }
+
+    async fn begin_as(&self, yielding: bool) -> Result<Tx, sqlx::Error> {
         Ok(match self {
             Pools::Postgres { pool, .. } => Tx {
                 inner: TxInner::Postgres({
@@ -224,7 +235,11 @@ impl Pools {
                 deferred: Mutex::new(None),
             },
             Pools::Sqlite { write, .. } => Tx {
-                inner: TxInner::Sqlite(write.begin_immediate().await?),
+                inner: TxInner::Sqlite(if yielding {
+                    write.begin_immediate_yielding().await?
+                } else {
+                    write.begin_immediate().await?
+                }),
                 commits: None,
                 marks: AtomicU8::new(0),
                 after_commit: None,

@@ -44,7 +44,7 @@ pub fn spec(name: &str, key: &str, field_type: &str, options: Value) -> FieldSpe
     }
 }
 
-fn cells(schema: &TableSchema, values: Value) -> BTreeMap<FieldId, CellValue> {
+pub(crate) fn cells(schema: &TableSchema, values: Value) -> BTreeMap<FieldId, CellValue> {
     values
         .as_object()
         .unwrap()
@@ -60,7 +60,7 @@ fn cells(schema: &TableSchema, values: Value) -> BTreeMap<FieldId, CellValue> {
         .collect()
 }
 
-async fn booking_app(store: &Store) -> (tenon_model::OrgId, TableSchema, TableSchema) {
+pub(crate) async fn booking_app(store: &Store) -> (tenon_model::OrgId, TableSchema, TableSchema) {
     let (org, _) = new_org(store, "Charity").await;
     let tenant = store.tenant(org.id);
     let app = tenant
@@ -189,7 +189,7 @@ fn query(
     }
 }
 
-fn written(outcome: WriteOutcome) -> Vec<tenon_model::apps::Record> {
+pub(crate) fn written(outcome: WriteOutcome) -> Vec<tenon_model::apps::Record> {
     match outcome {
         WriteOutcome::Written(records) => records,
         WriteOutcome::Replayed(_) => panic!("expected a write"),

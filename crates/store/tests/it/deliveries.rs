@@ -8,7 +8,7 @@ use tenon_model::subscriptions::{DeliveryAttempt, DeliveryStatus, NextStep};
 use tenon_model::{Name, PageRequest, Scope, ScopeSet};
 use tenon_store::{
     AttemptOutcome, ClientRegistration, NewInstallation, NewSubscription, Store, SubscriptionOwner,
-    WriteContext,
+    WriteContext, fan_out_chunk,
 };
 
 use crate::{backend_tests, new_member, new_org};
@@ -129,6 +129,64 @@ backend_tests! {
         // A success among the batch ended the failure run.
         assert!(tenant.subscription(SubscriptionOwner::Organization, sub.id).await.unwrap().failing_since.is_none());
     }
+    async fn a_subscription_is_fanned_out_only_while_few_of_its_deliveries_wait(store) {
+        let (org, rooms, _) = crate::apps::booking_app(&store).await;
+        let tenant = store.tenant(org);
+        let sub = tenant.create_subscription(&ctx(), subscription(&["record.created"], None)).await.unwrap();
+        let chunk = fan_out_chunk(store.backend());
+        let written = 3 * chunk as usize - 1;
+        for start in (0..written).step_by(1000) {
+            let rows = (start..(start + 1000).min(written))
+                .map(|n| crate::apps::cells(&rooms, serde_json::json!({"room": format!("R{n}"), "beds": 1})))
+                .collect();
+            crate::apps::written(tenant.create_records(&ctx(), &rooms, rows, tenon_model::TimeZone::SHANGHAI, None).await.unwrap());
+        }
+        let mut events = Vec::new();
+        loop {
+            let after = events.last().map_or(0, |event: &tenon_model::Event| event.seq);
+            let page = tenant.events_after(after, &["record.created"], 1000).await.unwrap();
+            if page.is_empty() {
+                break;
+            }
+            events.extend(page);
+        }
+        assert_eq!(events.len(), written);
+        // The events of a subscription's deliveries (the pending ones, or all).
+        let queued = |pending: bool| {
+            let tenant = store.tenant(org);
+            async move {
+                let status = pending.then_some(DeliveryStatus::Pending);
+                let (mut events, mut after) = (Vec::new(), None);
+                loop {
+                    let page = PageRequest::new(1000, after).unwrap();
+                    let page = tenant.list_deliveries(SubscriptionOwner::Organization, sub.id, status, page).await.unwrap();
+                    events.extend(page.items.iter().map(|d| d.event_id));
+                    after = page.next_after;
+                    if after.is_none() {
+                        return events;
+                    }
+                }
+            }
+        };
+        assert_eq!(store.fan_out_events().await.unwrap(), u64::from(chunk));
+        // As many wait as it may have ahead: the rest stays behind its cursor until some are sent.
+        assert_eq!(store.fan_out_events().await.unwrap(), 0);
+        let sent = store.claim_deliveries(1, store.now() + TimeDelta::seconds(30)).await.unwrap();
+        assert_eq!(sent.len(), 1);
+        store.record_attempts(&[outcome(&sent[0], &store, NextStep::Delivered)]).await.unwrap();
+        let chunk = chunk as usize;
+        assert_eq!(queued(true).await.len(), chunk - 1);
+        // One fewer than that waits: the next events are fanned out, from where the cursor stopped.
+        assert_eq!(store.fan_out_events().await.unwrap(), chunk as u64);
+        assert_eq!(store.fan_out_events().await.unwrap(), 0);
+        assert_eq!(queued(true).await.len(), 2 * chunk - 1);
+        let mut fanned_out: Vec<_> = queued(false).await;
+        fanned_out.sort();
+        let mut first: Vec<_> = events[..2 * chunk].iter().map(|event| event.id).collect();
+        first.sort();
+        assert_eq!(fanned_out, first);
+    }
+
     async fn a_delivery_deleted_while_in_flight_does_not_lose_the_batchs_other_outcomes(store) {
         let (org, _) = new_org(&store, "Gone").await;
         let tenant = store.tenant(org.id);

@@ -59,12 +59,26 @@ const FAN_OUT_SUBSCRIPTIONS_MAX: i64 = 100;
 /// took SQLite's one writer from the writes that made them, while they could only be sent far more
 /// slowly: the bulk-write overhead with sixteen receivers fell from 24–37 % to −4 … +19 % with 256
 /// (docs/benchmarks.md).
-pub fn fan_out_chunk(backend: Backend) -> u32 {
+///
+/// On SQLite the chunk shares [`FAN_OUT_AHEAD_SQLITE`] among the subscriptions that are `behind` (between
+/// 128 and 1,024 each): sixteen subscriptions have 128 each ahead, one has 1,024, so a lone subscription
+/// is sent as fast as before the bound. On PostgreSQL, whose writers do not wait for one another, it is
+/// 1,000.
+pub fn fan_out_chunk(backend: Backend, behind: usize) -> u32 {
     match backend {
-        Backend::Sqlite => 256,
+        Backend::Sqlite => {
+            let share = FAN_OUT_AHEAD_SQLITE / u32::try_from(behind.max(1)).unwrap_or(u32::MAX);
+            share.clamp(FAN_OUT_CHUNK_MIN, FAN_OUT_CHUNK_MAX)
+        }
         Backend::Postgres => 1000,
     }
 }
+/// Deliveries that all subscriptions together may have fanned out ahead of their sending, on SQLite.
+const FAN_OUT_AHEAD_SQLITE: u32 = 2048;
+/// A subscription's chunk on SQLite: at least a claim's worth…
+const FAN_OUT_CHUNK_MIN: u32 = 128;
+/// …and at most this.
+const FAN_OUT_CHUNK_MAX: u32 = 1024;
 /// Deliveries inserted per statement (7 values each).
 const DELIVERIES_PER_STATEMENT: usize = 1000;
 /// Attempt responses are kept up to this many characters.
@@ -245,34 +259,37 @@ impl Store {
     /// [`fan_out_chunk`] deliveries waiting. Returns the number of deliveries queued.
     pub async fn fan_out_events(&self) -> Result<u64> {
         // Every commit wakes this: read on SQLite on this thread (a direct connection, `Store::probe`).
-        let behind: Vec<(Uuid, Uuid)> = {
+        // Each subscription that is behind, with how many of its deliveries wait (counted up to the
+        // largest chunk: the walk stops there, on the partial index of waiting deliveries).
+        let behind: Vec<(Uuid, Uuid, i64)> = {
             let mut pooled = self.pools.read_direct().await?;
             pooled
                 .conn()
                 .fetch_rows(
-                    // "Fewer than a chunk waiting": no waiting delivery at that offset (the walk
-                    // stops there, on the partial index of waiting deliveries).
                     Sql::new(
-                        "SELECT s.organization_id, s.id FROM subscriptions s \
+                        "SELECT s.organization_id, s.id, (SELECT COUNT(*) FROM (SELECT 1 FROM deliveries d \
+                           WHERE d.organization_id = s.organization_id AND d.subscription_id = s.id \
+                           AND d.status = 'pending' LIMIT $3) w) \
+                         FROM subscriptions s \
                          JOIN event_counters c ON c.organization_id = s.organization_id \
                          WHERE s.enabled = $1 AND s.cursor_seq < c.last_seq \
-                         AND NOT EXISTS (SELECT 1 FROM deliveries d \
-                           WHERE d.organization_id = s.organization_id AND d.subscription_id = s.id \
-                           AND d.status = 'pending' LIMIT 1 OFFSET $3) \
                          LIMIT $2",
                     )
                     .bind(true)
                     .bind(FAN_OUT_SUBSCRIPTIONS_MAX)
-                    .bind(i64::from(fan_out_chunk(self.backend())) - 1),
+                    .bind(i64::from(fan_out_chunk(self.backend(), 1))),
                 )
                 .await?
                 .iter()
-                .map(|row| Ok((row.uuid(0)?, row.uuid(1)?)))
+                .map(|row| Ok((row.uuid(0)?, row.uuid(1)?, row.int(2)?.unwrap_or(0))))
                 .collect::<std::result::Result<_, sqlx::Error>>()?
         };
+        // Fanned out: those with fewer than a chunk waiting, the chunk shared among all that are behind.
+        let chunk = fan_out_chunk(self.backend(), behind.len());
         let behind: Vec<(OrgId, SubscriptionId)> = behind
             .into_iter()
-            .map(|(org, id)| (OrgId::from_uuid(org), SubscriptionId::from_uuid(id)))
+            .filter(|(_, _, waiting)| *waiting < i64::from(chunk))
+            .map(|(org, id, _)| (OrgId::from_uuid(org), SubscriptionId::from_uuid(id)))
             .collect();
         let mut queued = 0;
         // One transaction per subscription, also on SQLite: writers queued for SQLite's one writer get
@@ -280,7 +297,7 @@ impl Store {
         // writer for a whole round of fan-out: bulk writes while delivering to sixteen receivers fell to a
         // quarter, docs/benchmarks.md.)
         for (org, id) in behind {
-            queued += self.fan_out_one(org, id).await?;
+            queued += self.fan_out_one(org, id, chunk).await?;
         }
         if queued > 0 && self.backend() == Backend::Postgres {
             use std::sync::atomic::Ordering;
@@ -300,16 +317,22 @@ impl Store {
         Ok(queued)
     }
 
-    async fn fan_out_one(&self, org: OrgId, id: SubscriptionId) -> Result<u64> {
+    async fn fan_out_one(&self, org: OrgId, id: SubscriptionId, chunk: u32) -> Result<u64> {
         let mut tx = self.begin_background_tx().await?;
-        let queued = self.fan_out_in(&mut tx.conn(), org, id).await?;
+        let queued = self.fan_out_in(&mut tx.conn(), org, id, chunk).await?;
         tx.commit().await?;
         Ok(queued)
     }
 
-    /// Queues a subscription's deliveries of the events after its cursor and moves the cursor, in the
-    /// caller's transaction.
-    async fn fan_out_in(&self, conn: &mut Conn<'_>, org: OrgId, id: SubscriptionId) -> Result<u64> {
+    /// Queues a subscription's deliveries of up to `chunk` events after its cursor and moves the cursor,
+    /// in the caller's transaction.
+    async fn fan_out_in(
+        &self,
+        conn: &mut Conn<'_>,
+        org: OrgId,
+        id: SubscriptionId,
+        chunk: u32,
+    ) -> Result<u64> {
         let tenant = self.tenant(org);
         let now = self.now();
         let lock = match conn.backend() {
@@ -343,7 +366,6 @@ impl Store {
             )
             .await?;
         let types = subscription_types(conn, org, &subscription).await?;
-        let chunk = fan_out_chunk(conn.backend());
         let raw = if types.is_empty() {
             Vec::new()
         } else {

@@ -133,7 +133,8 @@ backend_tests! {
         let (org, rooms, _) = crate::apps::booking_app(&store).await;
         let tenant = store.tenant(org);
         let sub = tenant.create_subscription(&ctx(), subscription(&["record.created"], None)).await.unwrap();
-        let chunk = fan_out_chunk(store.backend());
+        // One subscription behind: it has the largest chunk.
+        let chunk = fan_out_chunk(store.backend(), 1);
         let written = 3 * chunk as usize - 1;
         for start in (0..written).step_by(1000) {
             let rows = (start..(start + 1000).min(written))
@@ -185,6 +186,39 @@ backend_tests! {
         let mut first: Vec<_> = events[..2 * chunk].iter().map(|event| event.id).collect();
         first.sort();
         assert_eq!(fanned_out, first);
+    }
+
+    async fn the_subscriptions_behind_share_what_may_be_fanned_out_ahead(store) {
+        let (org, rooms, _) = crate::apps::booking_app(&store).await;
+        let tenant = store.tenant(org);
+        let mut subs = Vec::new();
+        for _ in 0..16 {
+            subs.push(tenant.create_subscription(&ctx(), subscription(&["record.created"], None)).await.unwrap());
+        }
+        let written: u32 = 300;
+        let rows = (0..written)
+            .map(|n| crate::apps::cells(&rooms, serde_json::json!({"room": format!("R{n}"), "beds": 1})))
+            .collect();
+        crate::apps::written(tenant.create_records(&ctx(), &rooms, rows, tenon_model::TimeZone::SHANGHAI, None).await.unwrap());
+        // Sixteen behind share the chunk: on SQLite 128 each (fewer than the 300 written).
+        let shared = fan_out_chunk(store.backend(), 16);
+        let lone = fan_out_chunk(store.backend(), 1);
+        if store.backend() == tenon_store::Backend::Sqlite {
+            assert!(shared < written && lone > written, "SQLite shares: {shared} each of 16, {lone} alone");
+        } else {
+            assert_eq!(shared, lone);
+        }
+        let first = shared.min(written);
+        assert_eq!(store.fan_out_events().await.unwrap(), 16 * u64::from(first));
+        assert_eq!(store.fan_out_events().await.unwrap(), 0);
+        // Alone behind, the last one has the largest chunk: the rest of its events are fanned out.
+        for sub in &subs[1..] {
+            tenant.delete_subscription(&ctx(), SubscriptionOwner::Organization, sub.id).await.unwrap();
+        }
+        assert_eq!(store.fan_out_events().await.unwrap(), u64::from(written.min(lone) - first));
+        let page = PageRequest::first(1000).unwrap();
+        let waiting = tenant.list_deliveries(SubscriptionOwner::Organization, subs[0].id, Some(DeliveryStatus::Pending), page).await.unwrap();
+        assert_eq!(waiting.items.len(), written as usize);
     }
 
     async fn a_delivery_deleted_while_in_flight_does_not_lose_the_batchs_other_outcomes(store) {

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use rusqlite::config::DbConfig;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags};
 use uuid::Uuid;
@@ -85,6 +86,13 @@ impl Direct {
         conn.busy_timeout(self.inner.busy_timeout)
             .map_err(db_error)?;
         conn.pragma_update(None, "temp_store", "memory")
+            .map_err(db_error)?;
+        // A kept statement stays prepared whatever is bound to it. Without the query planner stability
+        // guarantee, SQLite marks a statement whose plan looked at a bound value (a `LIMIT $n`, a
+        // `LIKE $n`) to be prepared again at each new binding: the fan-out's look for subscriptions that
+        // are behind, run after every commit, was parsed and planned anew each time (12 % of a single
+        // create's server CPU, `perf`, docs/benchmarks.md).
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
             .map_err(db_error)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(conn)
@@ -333,6 +341,33 @@ mod tests {
             "{missing:?}"
         );
         assert!(row.int(4).is_err(), "a column past the end is an error");
+    }
+
+    #[test]
+    fn a_kept_statement_is_not_prepared_again_when_its_limit_is_bound_anew() {
+        let (_dir, path) = store_file();
+        let direct = Direct::new(path, Duration::from_secs(1), 1);
+        let lease = direct.acquire().unwrap();
+        let text = "SELECT n FROM t WHERE n > $1 ORDER BY n LIMIT $2 OFFSET $3";
+        for limit in [1, 2, 3] {
+            let rows = fetch_values(
+                &lease,
+                text,
+                vec![
+                    Arg::Int(Some(0)),
+                    Arg::Int(Some(limit)),
+                    Arg::Int(Some(limit)),
+                ],
+            )
+            .unwrap();
+            assert!(rows.is_empty());
+        }
+        let statement = lease.prepare_cached(text).unwrap();
+        assert_eq!(
+            statement.get_status(rusqlite::StatementStatus::RePrepare),
+            0,
+            "each new LIMIT prepared the statement again"
+        );
     }
 
     #[test]

@@ -291,8 +291,8 @@ impl Tenant<'_> {
         if let Some(until) = filter.until {
             sql.push(" AND at < ").arg(until);
         }
-        sql.push(" ORDER BY id DESC LIMIT ")
-            .arg(i64::from(page.size()) + 1);
+        sql.push(" ORDER BY id DESC")
+            .limit(u64::from(page.size()) + 1);
         let sql = sql.into_sql();
         let rows: Vec<AuditRow> = conn.fetch_all(sql).await?;
         let entries = rows.into_iter().map(AuditRow::into_model).collect();

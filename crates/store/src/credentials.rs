@@ -348,8 +348,8 @@ impl Tenant<'_> {
         if let Some(after) = page.after {
             sql.push(" AND id > ").arg(after);
         }
-        sql.push(" ORDER BY id ASC LIMIT ")
-            .arg(i64::from(page.size()) + 1);
+        sql.push(" ORDER BY id ASC")
+            .limit(u64::from(page.size()) + 1);
         let rows: Vec<TokenRow> = conn.fetch_all(sql.into_sql()).await?;
         let tokens = rows
             .into_iter()

@@ -174,8 +174,8 @@ impl Tenant<'_> {
             sql.push(" AND status IN ")
                 .list(query.statuses.iter().copied());
         }
-        sql.push(" ORDER BY created_at, id LIMIT ")
-            .arg(query.limit + 1)
+        sql.push(" ORDER BY created_at, id")
+            .limit(u64::try_from(query.limit + 1).unwrap_or(0))
             .push(" OFFSET ")
             .arg(query.offset);
         let mut rows: Vec<(Uuid,)> = conn.fetch_all(sql.into_sql()).await?;

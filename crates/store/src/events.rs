@@ -593,8 +593,8 @@ impl Tenant<'_> {
         .arg(after_seq)
         .push(" AND type IN ")
         .list(types.iter().copied())
-        .push(" ORDER BY seq LIMIT ")
-        .arg(limit);
+        .push(" ORDER BY seq")
+        .limit(u64::from(limit));
         let rows: Vec<EventRow> = conn.fetch_all(sql.into_sql()).await?;
         Ok(rows
             .into_iter()

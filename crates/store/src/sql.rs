@@ -60,6 +60,21 @@ impl SqlText {
         self
     }
 
+    /// Appends `LIMIT` and a row count the store computed: bound on PostgreSQL; written into the text
+    /// on SQLite, whose planner reads a bound `LIMIT` and then marks the statement to be prepared again
+    /// at each new binding (parsed and planned at every run, a cached statement or not;
+    /// docs/benchmarks.md). An integer only, so nothing but digits reaches the text.
+    pub(crate) fn limit(&mut self, rows: u64) -> &mut Self {
+        self.text.push_str(" LIMIT ");
+        match self.backend {
+            Backend::Postgres => {
+                self.arg(Arg::Int(Some(i64::try_from(rows).unwrap_or(i64::MAX))));
+            }
+            Backend::Sqlite => self.text.push_str(&rows.min(i64::MAX as u64).to_string()),
+        }
+        self
+    }
+
     /// Appends placeholders for the values, separated by commas.
     pub(crate) fn args<A: Into<Arg>>(&mut self, values: impl IntoIterator<Item = A>) -> &mut Self {
         for (i, value) in values.into_iter().enumerate() {
@@ -170,6 +185,21 @@ mod tests {
                 .push(" WHERE x IN ")
                 .list(["a", "b"]);
             assert_eq!(parts(sql), (expected.to_owned(), 6));
+        }
+    }
+
+    #[test]
+    fn a_limit_is_bound_on_postgres_and_written_on_sqlite() {
+        for (backend, expected) in [
+            (
+                Backend::Postgres,
+                ("SELECT a FROM t WHERE a > $1 LIMIT $2", 2),
+            ),
+            (Backend::Sqlite, ("SELECT a FROM t WHERE a > ? LIMIT 26", 1)),
+        ] {
+            let mut sql = SqlText::new(backend);
+            sql.push("SELECT a FROM t WHERE a > ").arg(1_i64).limit(26);
+            assert_eq!(parts(sql), (expected.0.to_owned(), expected.1));
         }
     }
 

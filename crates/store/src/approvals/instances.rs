@@ -545,8 +545,8 @@ impl Tenant<'_> {
         if let Some(before) = filter.before {
             sql.push(" AND number < ").arg(before);
         }
-        sql.push(" ORDER BY number DESC LIMIT ")
-            .arg(i64::from(filter.limit));
+        sql.push(" ORDER BY number DESC")
+            .limit(u64::from(filter.limit));
         let rows: Vec<TaskRow> = conn.fetch_all(sql.into_sql()).await?;
         rows.into_iter().map(TaskRow::into_task).collect()
     }

@@ -15,7 +15,7 @@ use crate::sql::SqlText;
 use crate::{Result, Tenant, WriteContext};
 
 /// Rows converted per batch when a field changes type.
-const CONVERSION_BATCH_ROWS: i64 = 1000;
+const CONVERSION_BATCH_ROWS: u64 = 1000;
 
 impl Tenant<'_> {
     /// What [`Tenant::update_field`] would do, without doing it: the same change (conversion included)
@@ -64,9 +64,7 @@ impl Tenant<'_> {
             if let Some(last) = last {
                 select.push(" WHERE id > ").arg(last);
             }
-            select
-                .push(" ORDER BY id LIMIT ")
-                .arg(CONVERSION_BATCH_ROWS);
+            select.push(" ORDER BY id").limit(CONVERSION_BATCH_ROWS);
             let rows = conn.fetch_rows(select.into_sql()).await?;
             let Some(last_row) = rows.last() else { break };
             last = Some(last_row.uuid(0)?);

@@ -42,8 +42,8 @@ impl Tenant<'_> {
         if let Some(parent_id) = parent_id {
             sql.push(" AND parent_id = ").arg(parent_id);
         }
-        sql.push(" ORDER BY id ASC LIMIT ")
-            .arg(i64::from(page.size()) + 1);
+        sql.push(" ORDER BY id ASC")
+            .limit(u64::from(page.size()) + 1);
         let rows: Vec<DepartmentRow> = conn.fetch_all(sql.into_sql()).await?;
         let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
         let heads = self.heads_of(&mut conn, &ids).await?;

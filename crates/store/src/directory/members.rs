@@ -73,8 +73,8 @@ impl Tenant<'_> {
                 .arg(pattern)
                 .push(" ESCAPE '\\')");
         }
-        sql.push(" ORDER BY id ASC LIMIT ")
-            .arg(i64::from(page.size()) + 1);
+        sql.push(" ORDER BY id ASC")
+            .limit(u64::from(page.size()) + 1);
         let rows: Vec<MemberRow> = conn.fetch_all(sql.into_sql()).await?;
         let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
         let memberships = self.memberships_of(&mut conn, &ids).await?;

@@ -99,8 +99,7 @@ impl Tenant<'_> {
             sql.push(" AND id < ")
                 .arg(Arg::Uuid(Some(*before.as_uuid())));
         }
-        sql.push(" ORDER BY id DESC LIMIT ")
-            .arg(Arg::Int(Some(i64::from(limit))));
+        sql.push(" ORDER BY id DESC").limit(u64::from(limit));
         let rows: Vec<NotificationRow> = conn.fetch_all(sql.into_sql()).await?;
         Ok(rows
             .into_iter()

@@ -268,8 +268,8 @@ impl Tenant<'_> {
             sql.push(" AND r.id < ")
                 .arg(Arg::Uuid(Some(*before.as_uuid())));
         }
-        sql.push(" ORDER BY r.id DESC LIMIT ")
-            .arg(Arg::Int(Some(i64::from(filter.limit))));
+        sql.push(" ORDER BY r.id DESC")
+            .limit(u64::from(filter.limit));
         let rows: Vec<RunRow> = conn.fetch_all(sql.into_sql()).await?;
         rows.into_iter().map(RunRow::into_run).collect()
     }

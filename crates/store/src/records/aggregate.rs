@@ -285,7 +285,7 @@ impl Tenant<'_> {
         let cap = spec
             .limit
             .unwrap_or(tenon_model::apps::aggregate::GROUPS_MAX);
-        sql.push(" LIMIT ").arg(Arg::Int(Some(i64::from(cap) + 1)));
+        sql.limit(u64::from(cap) + 1);
         let rows = conn.fetch_rows(sql.into_sql()).await?;
         let truncated = spec.limit.is_none() && rows.len() > cap as usize;
         let mut groups = Vec::with_capacity(rows.len().min(cap as usize));

@@ -489,7 +489,7 @@ impl Tenant<'_> {
             if let Some(after) = after {
                 sql.push(" WHERE id > ").arg(Arg::Uuid(Some(after)));
             }
-            sql.push(" ORDER BY id LIMIT ").arg(Arg::Int(Some(500)));
+            sql.push(" ORDER BY id").limit(500);
             let batch: Vec<(Uuid,)> = conn.fetch_all(sql.into_sql()).await?;
             let Some((last,)) = batch.last() else {
                 break;

@@ -472,7 +472,7 @@ impl Tenant<'_> {
             } else {
                 let int =
                     |n: u64| crate::exec::Arg::Int(Some(i64::try_from(n).unwrap_or(i64::MAX)));
-                ids.push(" LIMIT ").arg(int(limit));
+                ids.limit(limit);
                 ids.push(" OFFSET ").arg(int(offset));
                 let ids: Vec<(Uuid,)> = conn.fetch_all(ids.into_sql()).await?;
                 Some(ids.into_iter().map(|(id,)| id).collect::<Vec<_>>())
@@ -480,7 +480,6 @@ impl Tenant<'_> {
         } else {
             None
         };
-        let limit = crate::exec::Arg::Int(Some(i64::from(query.page_size) + 1));
         let mut sql = query::SqlText::new(conn.backend());
         sql.push("SELECT ").push(&select_list(&columns));
         for key in &query.sort {
@@ -505,7 +504,7 @@ impl Tenant<'_> {
             None => {}
         }
         query::order_by(&mut sql, &query.sort);
-        sql.push(" LIMIT ").arg(limit);
+        sql.limit(u64::from(query.page_size) + 1);
         if query.offset > 0 && window.is_none() {
             sql.push(" OFFSET ").arg(crate::exec::Arg::Int(Some(
                 i64::try_from(query.offset).unwrap_or(i64::MAX),

@@ -237,3 +237,31 @@ pub async fn wait_for_blocked_statements(store: &crate::Store, fragment: &str, s
     }
     panic!("fewer than {sessions} statements containing {fragment:?} waited for a lock");
 }
+
+/// The reads of an instance's tasks that every approval command runs (by instance, by task), for tests
+/// of their plans.
+pub fn approval_task_reads() -> [&'static str; 2] {
+    [
+        crate::approvals::TASKS_BY_INSTANCE,
+        crate::approvals::TASKS_BY_TASK,
+    ]
+}
+
+/// SQLite's plan for `sql` (`EXPLAIN QUERY PLAN`, values unbound): one line per step. Tests only.
+pub async fn sqlite_query_plan(store: &crate::Store, sql: &str) -> Vec<String> {
+    let mut pooled = match store.pools.read().await {
+        Ok(pooled) => pooled,
+        Err(error) => panic!("no connection: {error}"),
+    };
+    let rows: Vec<(i64, i64, i64, String)> = match pooled
+        .conn()
+        .fetch_all(crate::exec::Sql::generated(format!(
+            "EXPLAIN QUERY PLAN {sql}"
+        )))
+        .await
+    {
+        Ok(rows) => rows,
+        Err(error) => panic!("cannot explain {sql}: {error}"),
+    };
+    rows.into_iter().map(|(_, _, _, detail)| detail).collect()
+}

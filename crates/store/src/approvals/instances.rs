@@ -222,6 +222,18 @@ pub(crate) struct ApprovalWithRecord {
 const TASK_COLUMNS: &str = "id, instance_id, number, activation_id, node, task_group, assignee, \
                             status, result, created_at, finished_at";
 
+/// An instance's tasks in number order, by the instance's id (`$2`); they come from the index
+/// `approval_tasks_instance` (migration 0051), not from a walk of the organization's tasks.
+pub(crate) const TASKS_BY_INSTANCE: &str = "SELECT id, instance_id, number, activation_id, node, task_group, \
+     assignee, status, result, created_at, finished_at FROM approval_tasks WHERE organization_id = $1 \
+     AND instance_id = $2 ORDER BY number";
+
+/// [`TASKS_BY_INSTANCE`] by the id of one of its tasks (`$2`).
+pub(crate) const TASKS_BY_TASK: &str = "SELECT id, instance_id, number, activation_id, node, task_group, \
+     assignee, status, result, created_at, finished_at FROM approval_tasks WHERE organization_id = $1 \
+     AND instance_id = (SELECT t.instance_id FROM approval_tasks t WHERE t.organization_id = $1 AND t.id = $2) \
+     ORDER BY number";
+
 impl Tenant<'_> {
     /// An instance's row (with its process's code and the organization's time zone), by its id or by
     /// one of its tasks' (one statement either way), locked on PostgreSQL when `lock`.
@@ -374,16 +386,7 @@ impl Tenant<'_> {
         records: bool,
     ) -> Result<(InstanceState, TableSchema, ReadAlong)> {
         // The row and the tasks, in one round trip on SQLite (after the row's lock on PostgreSQL).
-        let tasks = self.of_instance(
-            target,
-            "SELECT id, instance_id, number, activation_id, node, task_group, assignee, status, result, \
-             created_at, finished_at FROM approval_tasks WHERE organization_id = $1 AND instance_id = $2 \
-             ORDER BY number",
-            "SELECT id, instance_id, number, activation_id, node, task_group, assignee, status, result, \
-             created_at, finished_at FROM approval_tasks WHERE organization_id = $1 AND instance_id = \
-             (SELECT t.instance_id FROM approval_tasks t WHERE t.organization_id = $1 AND t.id = $2) \
-             ORDER BY number",
-        );
+        let tasks = self.of_instance(target, TASKS_BY_INSTANCE, TASKS_BY_TASK);
         let row_sql = self.instance_row_sql(conn.backend(), target, lock);
         let (rows, tasks, records): (Vec<InstanceRow>, Vec<TaskRow>, Option<Vec<OperationRow>>) =
             if records {

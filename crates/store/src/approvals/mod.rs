@@ -22,6 +22,8 @@ mod delegations;
 mod directory;
 mod forecast;
 mod instances;
+#[cfg(feature = "test-support")]
+pub(crate) use instances::{TASKS_BY_INSTANCE, TASKS_BY_TASK};
 mod numbers;
 mod operations;
 mod processes;

@@ -287,6 +287,33 @@ backend_tests! {
     }
 }
 
+/// SQLite: an approval command reads its instance's tasks through the index of instances, not by walking
+/// the organization's tasks in number order (what SQLite's planner chose, without statistics, before
+/// migration 0051 put `number` in that index: a scan of every task of the organization per command).
+#[tokio::test]
+async fn an_instances_tasks_are_read_from_its_own_index() {
+    crate::run(TestBackend::Sqlite, |store| async move {
+        for sql in tenon_store::testing::approval_task_reads() {
+            let plan = tenon_store::testing::sqlite_query_plan(&store, sql).await;
+            let outer = plan
+                .iter()
+                .find(|step| step.starts_with("SEARCH approval_tasks "))
+                .unwrap_or_else(|| panic!("no search of approval_tasks in {plan:?}"));
+            assert!(
+                outer.contains(
+                    "USING INDEX approval_tasks_instance (organization_id=? AND instance_id=?)"
+                ),
+                "{sql}: {plan:?}"
+            );
+            assert!(
+                !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+                "{sql}: {plan:?}"
+            );
+        }
+    })
+    .await;
+}
+
 /// PostgreSQL: a command that took its numbers and waits for a lock does not hold the organization's
 /// approval counter. A start on a record another transaction holds has taken its business number and task
 /// number and waits for the record's row; a second start takes the next numbers and finishes meanwhile

@@ -25,6 +25,7 @@ mod joined;
 mod pair;
 mod pg_tx;
 mod pools;
+mod sqlite_tx;
 
 pub(crate) use conns::Conns;
 pub(crate) use deferred::{BeforeCommit, Deferred, HookFuture};

@@ -13,13 +13,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use futures_util::TryStreamExt;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{AssertSqlSafe, ConnectOptions, Executor};
+use sqlx::{ConnectOptions, Executor};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use super::{Sql, joined};
+use super::sqlite_tx::Batch;
+pub(crate) use super::sqlite_tx::SqliteTx;
 
 /// At most `size` connections, opened when first needed and kept open until [`Conns::close`].
 #[derive(Clone)]
@@ -29,7 +29,9 @@ pub(crate) struct Conns {
 
 struct Inner {
     options: SqliteConnectOptions,
-    idle: Mutex<Vec<SqliteConnection>>,
+    /// Idle connections, each with the batch of finished transactions it holds open, if any
+    /// ([`SqliteTx`]'s group commit).
+    idle: Mutex<Vec<(SqliteConnection, Option<Arc<Batch>>)>>,
     permits: Arc<Semaphore>,
     acquire_timeout: Duration,
     /// Users waiting for a connection who do not yield ([`Conns::acquire`]).
@@ -80,6 +82,12 @@ impl Drop for Waiting<'_> {
 }
 
 impl Conns {
+    /// How many users that do not yield wait for a connection.
+    #[cfg(test)]
+    pub(super) fn waiting(&self) -> usize {
+        self.inner.waiting.load(Ordering::SeqCst)
+    }
+
     /// Opens one connection at once, so a bad path or a locked file fails here, not at the first use.
     pub(crate) async fn connect(
         options: SqliteConnectOptions,
@@ -90,7 +98,7 @@ impl Conns {
         Ok(Conns {
             inner: Arc::new(Inner {
                 options,
-                idle: Mutex::new(vec![first]),
+                idle: Mutex::new(vec![(first, None)]),
                 permits: Arc::new(Semaphore::new(size)),
                 acquire_timeout,
                 waiting: AtomicUsize::new(0),
@@ -101,8 +109,18 @@ impl Conns {
     }
 
     /// A connection: an idle one, or a new one while fewer than `size` are open. Waiters are served in
-    /// turn; after the acquire timeout `PoolTimedOut`, after [`Conns::close`] `PoolClosed`.
+    /// turn; after the acquire timeout `PoolTimedOut`, after [`Conns::close`] `PoolClosed`. It is in no
+    /// transaction: a batch of finished write transactions it held open is committed first
+    /// ([`Lease::settle`]).
     pub(crate) async fn acquire(&self) -> Result<Lease, sqlx::Error> {
+        let mut lease = self.acquire_as_is().await?;
+        lease.settle().await?;
+        Ok(lease)
+    }
+
+    /// [`Conns::acquire`] without settling: the connection may hold a batch open, which a write
+    /// transaction joins ([`Conns::begin_immediate`]).
+    pub(super) async fn acquire_as_is(&self) -> Result<Lease, sqlx::Error> {
         let _waiting = Waiting::new(&self.inner);
         self.take(false).await
     }
@@ -150,12 +168,13 @@ impl Conns {
         .map_err(|_| sqlx::Error::PoolTimedOut)?
         .map_err(|_| sqlx::Error::PoolClosed)?;
         let idle = self.inner.idle().pop();
-        let conn = match idle {
-            Some(conn) => conn,
-            None => self.inner.options.connect().await?,
+        let (conn, batch) = match idle {
+            Some(idle) => idle,
+            None => (self.inner.options.connect().await?, None),
         };
         Ok(Lease {
             conn: Some(conn),
+            batch,
             home: Arc::clone(&self.inner),
             yielding: yielding.then(Instant::now),
             _permit: permit,
@@ -166,7 +185,7 @@ impl Conns {
     /// A write transaction on a connection of this pool. Its `BEGIN IMMEDIATE` goes with its first
     /// statement ([`SqliteTx::next`]): the lease already keeps this process's other writers out.
     pub(crate) async fn begin_immediate(&self) -> Result<SqliteTx, sqlx::Error> {
-        Ok(SqliteTx::on(self.acquire().await?))
+        Ok(SqliteTx::on(self.acquire_as_is().await?))
     }
 
     /// [`Conns::begin_immediate`] on a connection taken by [`Conns::acquire_yielding`].
@@ -178,7 +197,10 @@ impl Conns {
     pub(crate) async fn close(&self) {
         self.inner.permits.close();
         let idle = std::mem::take(&mut *self.inner.idle());
-        for conn in idle {
+        for (conn, batch) in idle {
+            if let Some(batch) = batch {
+                batch.finish(&Err(sqlx::Error::PoolClosed));
+            }
             // A connection that fails to close cleanly is gone all the same.
             let _ = sqlx::Connection::close(conn).await;
         }
@@ -186,7 +208,7 @@ impl Conns {
 }
 
 impl Inner {
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<SqliteConnection>> {
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<(SqliteConnection, Option<Arc<Batch>>)>> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -198,6 +220,9 @@ impl Inner {
 /// A connection in use; back among the idle ones when dropped (before its permit is released).
 pub(crate) struct Lease {
     conn: Option<SqliteConnection>,
+    /// Finished write transactions this connection holds open, to be committed together
+    /// ([`SqliteTx`]'s group commit): whoever takes the connection joins them or commits them.
+    pub(super) batch: Option<Arc<Batch>>,
     home: Arc<Inner>,
     /// A user that yields: when it got the connection ([`Conns::acquire_yielding`]).
     yielding: Option<Instant>,
@@ -235,176 +260,58 @@ impl Drop for Lease {
                 None => turns.others_at = Some(now),
             }
         }
-        if let Some(conn) = self.conn.take()
-            && !self.home.permits.is_closed()
-        {
-            self.home.idle().push(conn);
-        }
-    }
-}
-
-/// A transaction on a [`Lease`]. Dropped without [`SqliteTx::commit`] (or after a failed commit), it
-/// rolls back before the connection serves anyone else: a task of its own runs the `ROLLBACK` and only
-/// then gives the connection (and its permit) back. Without a runtime the connection is closed instead,
-/// which rolls back too.
-pub(crate) struct SqliteTx {
-    lease: Option<Lease>,
-    /// Whether `BEGIN IMMEDIATE` went out (with the transaction's first statement): only then is there
-    /// anything to roll back.
-    begun: bool,
-    open: bool,
-    /// Writes whose results nobody reads, sent in one text with the transaction's next statement or its
-    /// `COMMIT` ([`SqliteTx::queue`]).
-    queued: Vec<Sql>,
-}
-
-impl SqliteTx {
-    fn on(lease: Lease) -> Self {
-        SqliteTx {
-            lease: Some(lease),
-            begun: false,
-            open: true,
-            queued: Vec::new(),
-        }
-    }
-
-    /// Queues a write whose result nobody reads (an audit entry, an event): it runs, in order, just before
-    /// the transaction's next statement or its `COMMIT`, in the same round trip.
-    pub(crate) fn queue(&mut self, sql: Sql) {
-        self.queued.push(sql);
-    }
-
-    /// The connection and what to send for `sql`: `sql` after what must run before it — `BEGIN
-    /// IMMEDIATE` on the transaction's first statement, then the queued writes — joined into one text
-    /// ([`joined::join`]); `true` when something was put before `sql`.
-    pub(crate) fn next(
-        &mut self,
-        sql: Sql,
-    ) -> Result<(&mut SqliteConnection, Sql, bool), sqlx::Error> {
-        let mut parts = Vec::new();
-        if !self.begun {
-            parts.push(Sql::new("BEGIN IMMEDIATE"));
-            // Set before anything is sent: a caller cancelled from here on leaves a transaction that
-            // may have begun, which the drop rolls back.
-            self.begun = true;
-        }
-        parts.append(&mut self.queued);
-        let before = !parts.is_empty();
-        let sql = if before {
-            parts.push(sql);
-            joined::join(parts)?
-        } else {
-            sql
-        };
-        let conn = self
-            .lease
-            .as_deref_mut()
-            .unwrap_or_else(|| unreachable!("taken only on drop"));
-        Ok((conn, sql, before))
-    }
-
-    /// Runs `sql` after what waits to go before it; the rows `sql` changed (not those of what went
-    /// before it).
-    pub(crate) async fn execute(&mut self, sql: Sql) -> Result<u64, sqlx::Error> {
-        let (conn, mut sql, joined) = self.next(sql)?;
-        let args = sql.sqlite_args()?;
-        let query = sqlx::query_with(AssertSqlSafe(sql.text), args);
-        if !joined {
-            return Ok(query.execute(conn).await?.rows_affected());
-        }
-        // One result per statement, the caller's last.
-        let mut steps = conn.fetch_many(query);
-        let mut changed = 0;
-        while let Some(step) = steps.try_next().await? {
-            if let sqlx::Either::Left(done) = step {
-                changed = done.rows_affected();
+        let batch = self.batch.take();
+        match self.conn.take() {
+            Some(conn) if !self.home.permits.is_closed() => self.home.idle().push((conn, batch)),
+            // Closed (the pool, or a connection in an unknown state): its open batch is lost.
+            _ => {
+                if let Some(batch) = batch {
+                    batch.finish(&Err(sqlx::Error::PoolClosed));
+                }
             }
         }
-        Ok(changed)
     }
+}
 
-    /// Sends what waits to go before the next statement (`BEGIN IMMEDIATE`, queued writes), if anything
-    /// does, and returns the connection: for statements that cannot carry it (scripts without values).
-    pub(crate) async fn flush(&mut self) -> Result<&mut SqliteConnection, sqlx::Error> {
-        if self.begun && self.queued.is_empty() {
-            let conn = self
-                .lease
-                .as_deref_mut()
-                .unwrap_or_else(|| unreachable!("taken only on drop"));
-            return Ok(conn);
-        }
-        let mut parts = Vec::new();
-        if !self.begun {
-            parts.push(Sql::new("BEGIN IMMEDIATE"));
-            self.begun = true;
-        }
-        parts.append(&mut self.queued);
-        let mut sql = joined::join(parts)?;
-        let args = sql.sqlite_args()?;
-        let conn = self
-            .lease
-            .as_deref_mut()
-            .unwrap_or_else(|| unreachable!("taken only on drop"));
-        sqlx::query_with(AssertSqlSafe(sql.text), args)
-            .execute(&mut *conn)
-            .await?;
-        Ok(conn)
-    }
-
-    /// Commits: the queued writes and `COMMIT` in one round trip. A transaction that never sent or
-    /// queued a statement has nothing to commit and sends nothing.
-    pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
-        if !self.begun && self.queued.is_empty() {
-            self.open = false;
+impl Lease {
+    /// Commits the batch of finished write transactions this connection holds open, if any, and tells
+    /// their users how it went. A failed commit is rolled back; a connection that cannot roll back is
+    /// closed.
+    pub(super) async fn settle(&mut self) -> Result<(), sqlx::Error> {
+        let Some(batch) = self.batch.take() else {
             return Ok(());
-        }
-        let (conn, mut sql, _) = self.next(Sql::new("COMMIT"))?;
-        let args = sql.sqlite_args()?;
-        sqlx::query_with(AssertSqlSafe(sql.text), args)
-            .execute(conn)
-            .await?;
-        self.open = false;
-        Ok(())
-    }
-}
-
-impl Drop for SqliteTx {
-    fn drop(&mut self) {
-        if !self.open || !self.begun {
-            // Committed, or nothing was ever sent: the lease goes back as it is.
-            return;
-        }
-        let Some(mut lease) = self.lease.take() else {
-            return;
         };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(async move {
-                    match lease.execute("ROLLBACK").await {
-                        Ok(_) => {}
-                        // Its first statement failed before `BEGIN` took (the file was busy), or was
-                        // cancelled before it was sent: there is nothing to roll back.
-                        Err(error) if error.to_string().contains("no transaction is active") => {}
-                        Err(error) => {
-                            tracing::warn!(%error, "rolling back a dropped SQLite transaction failed; closing its connection");
-                            lease.conn.take();
-                        }
-                    }
-                });
-            }
-            Err(_) => {
-                lease.conn.take();
-            }
+        let committed = self.execute("COMMIT").await.map(|_| ());
+        if committed.is_err() && self.execute("ROLLBACK").await.is_err() {
+            self.conn.take();
         }
+        batch.finish(&committed);
+        committed
+    }
+
+    /// Whether users that do not yield wait for this pool's connections.
+    pub(super) fn others_waiting(&self) -> bool {
+        self.home.waiting.load(Ordering::SeqCst) > 0
+    }
+
+    /// The pool this connection came from.
+    pub(super) fn pool(&self) -> Conns {
+        Conns {
+            inner: Arc::clone(&self.home),
+        }
+    }
+
+    /// Closes the connection instead of giving it back (its state is unknown).
+    pub(super) fn discard(&mut self) {
+        self.conn.take();
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
-    use sqlx::Row;
 
-    async fn conns(dir: &tempfile::TempDir, size: usize) -> Conns {
+    pub(in crate::exec) async fn conns(dir: &tempfile::TempDir, size: usize) -> Conns {
         let options = SqliteConnectOptions::new()
             .filename(dir.path().join("t.db"))
             .create_if_missing(true)
@@ -415,127 +322,6 @@ mod tests {
         let mut conn = conns.acquire().await.unwrap();
         conn.execute("CREATE TABLE t (n INTEGER)").await.unwrap();
         conns
-    }
-
-    impl SqliteTx {
-        /// A statement without values, after whatever waits to go before it.
-        async fn run(&mut self, text: &'static str) -> Result<u64, sqlx::Error> {
-            self.execute(Sql::new(text)).await
-        }
-
-        /// The one value a statement without values reads, after whatever waits to go before it.
-        async fn read(&mut self, text: &'static str) -> i64 {
-            let (conn, mut sql, _) = self.next(Sql::new(text)).unwrap();
-            let args = sql.sqlite_args().unwrap();
-            let row = sqlx::query_with(AssertSqlSafe(sql.text), args)
-                .fetch_one(conn)
-                .await
-                .unwrap();
-            row.get(0)
-        }
-    }
-
-    async fn count(conns: &Conns) -> i64 {
-        let mut conn = conns.acquire().await.unwrap();
-        let row = conn.fetch_one("SELECT COUNT(*) FROM t").await.unwrap();
-        row.get(0)
-    }
-
-    #[tokio::test]
-    async fn a_dropped_transaction_is_rolled_back_before_the_next_one_begins() {
-        let dir = tempfile::tempdir().unwrap();
-        let conns = conns(&dir, 1).await;
-        let mut tx = conns.begin_immediate().await.unwrap();
-        tx.run("INSERT INTO t VALUES (1)").await.unwrap();
-        drop(tx);
-        // The next transaction gets the same connection only after the ROLLBACK: were it still in the
-        // dropped transaction, BEGIN would fail and the row would be there to commit.
-        let mut tx = conns.begin_immediate().await.unwrap();
-        tx.run("INSERT INTO t VALUES (2)").await.unwrap();
-        tx.commit().await.unwrap();
-        let mut conn = conns.acquire().await.unwrap();
-        let rows = conn.fetch_all("SELECT n FROM t").await.unwrap();
-        let values: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
-        assert_eq!(values, vec![2]);
-    }
-
-    #[tokio::test]
-    async fn a_cancelled_statement_leaves_the_connection_usable() {
-        let dir = tempfile::tempdir().unwrap();
-        let conns = conns(&dir, 1).await;
-        {
-            let mut tx = conns.begin_immediate().await.unwrap();
-            let insert = tx.run("INSERT INTO t VALUES (1)");
-            // Polled once and dropped: the statement may or may not have run; the transaction rolls back.
-            let _ = futures_poll_once(insert).await;
-        }
-        assert_eq!(count(&conns).await, 0);
-        let mut tx = conns.begin_immediate().await.unwrap();
-        tx.run("INSERT INTO t VALUES (3)").await.unwrap();
-        tx.commit().await.unwrap();
-        assert_eq!(count(&conns).await, 1);
-    }
-
-    #[tokio::test]
-    async fn queued_writes_go_with_the_next_statement_or_the_commit() {
-        let dir = tempfile::tempdir().unwrap();
-        let conns = conns(&dir, 1).await;
-        let mut tx = conns.begin_immediate().await.unwrap();
-        tx.queue(Sql::new("INSERT INTO t VALUES ($1)").bind(5_i64));
-        tx.queue(
-            Sql::new("INSERT INTO t VALUES ($1), ($2)")
-                .bind(6_i64)
-                .bind(7_i64),
-        );
-        // The next statement sees them: they ran before it, in its transaction.
-        assert_eq!(tx.read("SELECT SUM(n) FROM t").await, 18);
-        tx.queue(Sql::new("INSERT INTO t VALUES ($1)").bind(8_i64));
-        // Its changed rows are the statement's own, not the queued writes'.
-        assert_eq!(
-            tx.run("UPDATE t SET n = n + 1 WHERE n = 8").await.unwrap(),
-            1
-        );
-        tx.queue(Sql::new("INSERT INTO t VALUES ($1)").bind(10_i64));
-        tx.commit().await.unwrap();
-        assert_eq!(count(&conns).await, 5);
-
-        // Sent with a statement, then dropped: rolled back with it. Queued only: never sent.
-        let mut tx = conns.begin_immediate().await.unwrap();
-        tx.queue(Sql::new("INSERT INTO t VALUES ($1)").bind(11_i64));
-        assert_eq!(tx.read("SELECT COUNT(*) FROM t").await, 6);
-        tx.queue(Sql::new("INSERT INTO t VALUES ($1)").bind(12_i64));
-        drop(tx);
-        assert_eq!(count(&conns).await, 5);
-    }
-
-    #[tokio::test]
-    async fn a_transaction_that_sent_nothing_commits_and_drops_without_a_word() {
-        let dir = tempfile::tempdir().unwrap();
-        let conns = conns(&dir, 1).await;
-        conns
-            .begin_immediate()
-            .await
-            .unwrap()
-            .commit()
-            .await
-            .unwrap();
-        drop(conns.begin_immediate().await.unwrap());
-        // The connection is in no transaction: a new one begins and commits.
-        let mut tx = conns.begin_immediate().await.unwrap();
-        tx.run("INSERT INTO t VALUES (1)").await.unwrap();
-        tx.commit().await.unwrap();
-        assert_eq!(count(&conns).await, 1);
-    }
-
-    async fn futures_poll_once<F: std::future::Future>(future: F) -> Option<F::Output> {
-        let mut future = std::pin::pin!(future);
-        std::future::poll_fn(|cx| {
-            std::task::Poll::Ready(match future.as_mut().poll(cx) {
-                std::task::Poll::Ready(output) => Some(output),
-                std::task::Poll::Pending => None,
-            })
-        })
-        .await
     }
 
     #[tokio::test]

@@ -163,6 +163,6 @@ mod tests {
         assert_eq!(first, [(1,)]);
         assert!(second.is_empty(), "{second:?}");
         assert_eq!(third, [("a".to_owned(),), ("b".to_owned(),)]);
-        tx.commit().await.unwrap();
+        tx.commit(0).await.unwrap();
     }
 }

@@ -1,7 +1,7 @@
 //! The pools of either backend, connections taken from them for reads, and write transactions.
 
 use std::sync::Mutex;
-use std::sync::atomic::AtomicU8;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use sqlx::postgres::{PgPool, Postgres};
 use sqlx::sqlite::SqlitePool;
@@ -134,7 +134,7 @@ impl Tx {
         count_statement();
         match self.inner {
             TxInner::Postgres(tx) => tx.commit().await?,
-            TxInner::Sqlite(tx) => tx.commit().await?,
+            TxInner::Sqlite(tx) => tx.commit(self.marks.load(Ordering::SeqCst)).await?,
         }
         // After the commit, never before: a reader that loads between an early invalidation and the
         // commit would cache what the commit replaces.
@@ -234,17 +234,21 @@ impl Pools {
                 after_commit: None,
                 deferred: Mutex::new(None),
             },
-            Pools::Sqlite { write, .. } => Tx {
-                inner: TxInner::Sqlite(if yielding {
+            Pools::Sqlite { write, .. } => {
+                let tx = if yielding {
                     write.begin_immediate_yielding().await?
                 } else {
                     write.begin_immediate().await?
-                }),
-                commits: None,
-                marks: AtomicU8::new(0),
-                after_commit: None,
-                deferred: Mutex::new(None),
-            },
+                };
+                Tx {
+                    // A transaction that joins a batch starts with what the batch made stale.
+                    marks: AtomicU8::new(tx.inherited_marks()),
+                    inner: TxInner::Sqlite(tx),
+                    commits: None,
+                    after_commit: None,
+                    deferred: Mutex::new(None),
+                }
+            }
         })
     }
 

@@ -91,11 +91,15 @@ impl Batch {
                 lease = pool.acquire_as_is() => match lease {
                     // Committing what is open commits this batch: it stays open until it commits.
                     Ok(mut lease) => {
-                        if let Err(error) = lease.settle().await
-                            && self.outcome().is_none()
-                        {
+                        let settled = lease.settle().await;
+                        if self.outcome().is_none() {
+                            // Not open on the connection, and never told: it was lost with a
+                            // connection that closed. Nothing of it committed.
                             guard.defuse();
-                            return Err(error);
+                            settled?;
+                            return Err(sqlx::Error::Protocol(
+                                "the transaction this write was to be committed with was lost".into(),
+                            ));
                         }
                     }
                     Err(sqlx::Error::PoolTimedOut) => {}

@@ -30,6 +30,8 @@ export class Board {
   private writing = 0;
   private refreshTimer: number | undefined;
   private dragged: HTMLElement | null = null;
+  /** A card pressed and not yet let go: a drag may be starting, so the board is not read again under it. */
+  private pressed = false;
 
   constructor(root: HTMLElement, private schema: Schema) {
     this.root = root;
@@ -379,6 +381,16 @@ export class Board {
   // ---- dragging ------------------------------------------------------------------------------------
 
   private bindDrag(): void {
+    // A drag begins only when the pointer moves with the button down: a board read again in between
+    // would take the pressed card away and the browser would start no drag.
+    this.root.addEventListener("pointerdown", (event) => {
+      if ((event.target as HTMLElement | null)?.closest("[draggable=true]")) this.pressed = true;
+    });
+    const letGo = () => {
+      this.pressed = false;
+    };
+    window.addEventListener("pointerup", letGo);
+    window.addEventListener("pointercancel", letGo);
     this.root.addEventListener("dragstart", (event) => {
       const node = (event.target as HTMLElement | null)?.closest<HTMLElement>("[draggable=true]");
       if (!node) return;
@@ -390,6 +402,7 @@ export class Board {
     const clearMarks = () =>
       this.root.querySelectorAll(".drop-here, .drop-before, .drop-after").forEach((node) => node.classList.remove("drop-here", "drop-before", "drop-after"));
     this.root.addEventListener("dragend", () => {
+      this.pressed = false;
       this.dragged?.classList.remove("dragging");
       this.dragged = null;
       clearMarks();
@@ -531,15 +544,18 @@ export class Board {
     this.refreshTimer = window.setTimeout(() => void this.refresh(), delay);
   }
 
-  /** Reads the board again, unless a write is on its way, a card is being dragged or a dialog is open. */
+  /** Reads the board again, unless a write is on its way, a card is pressed or dragged or a dialog is open. */
   private async refresh(): Promise<void> {
-    const busy = this.writing > 0 || this.dragged !== null || document.querySelector("dialog[open]") !== null;
+    const busy = this.writing > 0 || this.pressed || this.dragged !== null || document.querySelector("dialog[open]") !== null;
     if (busy) {
       this.scheduleRefresh(400);
       return;
     }
     const html = await this.fetchPart(new URLSearchParams());
-    if (html === null || this.writing > 0 || this.dragged !== null) return;
+    if (html === null || this.writing > 0 || this.pressed || this.dragged !== null) {
+      if (html !== null) this.scheduleRefresh(400);
+      return;
+    }
     // Focus stays on the same card's same control.
     const active = document.activeElement as HTMLElement | null;
     const inside = active !== null && this.body.contains(active);

@@ -289,6 +289,11 @@ impl Lease {
         committed
     }
 
+    /// Whether this connection was taken by a user that yields (background work).
+    pub(super) fn is_yielding(&self) -> bool {
+        self.yielding.is_some()
+    }
+
     /// Whether users that do not yield wait for this pool's connections.
     pub(super) fn others_waiting(&self) -> bool {
         self.home.waiting.load(Ordering::SeqCst) > 0

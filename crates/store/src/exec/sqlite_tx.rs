@@ -13,7 +13,8 @@
 //!
 //! A member that fails rolls back to its savepoint and the batch goes on without it; a failure that
 //! ends the transaction itself (a failed `COMMIT`, an I/O error) fails every member of the batch. A
-//! writer alone commits at once, as before: nobody waits.
+//! writer alone commits at once, as before: nobody waits; so does background work (a
+//! connection taken yielding: the deliveries' bookkeeping), which no request's answer waits for.
 
 use std::sync::{Arc, OnceLock};
 
@@ -285,7 +286,9 @@ impl SqliteTx {
         }
         let lease = self.lease();
         let members = lease.batch.as_ref().map_or(0, |batch| batch.members());
-        if lease.others_waiting() && members + 1 < BATCH_MAX {
+        // Background work (a lease taken yielding) commits at once: its bookkeeping must not make a
+        // request's answer wait for it, nor a request wait to commit what it began.
+        if !lease.is_yielding() && lease.others_waiting() && members + 1 < BATCH_MAX {
             self.flush().await?;
             self.open = false;
             let mut lease = self
@@ -577,6 +580,22 @@ mod tests {
         // The first's writes changed what marks 2 and 4 name; the next member must not trust those caches.
         first.commit(2 | 4).await.unwrap();
         assert_eq!(joining.await.unwrap(), 2 | 4);
+        assert_eq!(committed(&dir, "t").await, [1, 2]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn background_work_commits_at_once_even_when_writers_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let conns = conns(&dir, 1).await;
+        let mut background = conns.begin_immediate_yielding().await.unwrap();
+        background.run("INSERT INTO t VALUES (1)").await.unwrap();
+        let writers = waiting_writers(&conns, "t", &[2]).await;
+        background.commit(0).await.unwrap();
+        // Committed on its own: the waiting writer's row is not in its commit.
+        assert_eq!(committed(&dir, "t").await, [1]);
+        for writer in writers {
+            writer.await.unwrap().unwrap();
+        }
         assert_eq!(committed(&dir, "t").await, [1, 2]);
     }
 

@@ -4,8 +4,9 @@
 //! run's internal steps chained in one transaction (on SQLite the claimed runs share it) until it
 //! finishes, waits, reaches an outside step or a step that spans transactions
 //! ([`Store::advance_flow_runs`]); from there, or when that transaction rolled back because a step
-//! failed, the run goes on one step per transaction until it finishes, waits, or its claim is lost. It wakes on every commit
-//! of this process (a record write that inserted a run) and polls at [`FlowConfig::poll_interval`] for
+//! failed, the run goes on one step per transaction until it finishes, waits, or its claim is lost. It wakes on a commit
+//! of this process that made a run due (`tenon_store::Work::FlowRuns`: a write that inserted a run, a
+//! wait that ended) and polls at [`FlowConfig::poll_interval`] for
 //! the rest: retries coming due, runs of other nodes' writes, leases of crashed workers expiring. Times
 //! come from the store's clock, so tests move time instead of waiting.
 //!
@@ -30,8 +31,8 @@
 use std::time::Duration;
 
 use tenon_events::Sender;
-use tenon_store::Store;
 use tenon_store::flows::{Advance, VoucherPush};
+use tenon_store::{Store, Work};
 use tokio::task::JoinHandle;
 
 pub mod http;
@@ -101,8 +102,7 @@ async fn schedule(store: Store, interval: Duration) {
 
 async fn run(owner: String, store: Store, config: FlowConfig, sender: Sender) {
     loop {
-        let commits = store.commits().clone();
-        let woken = commits.notified();
+        let woken = store.work_made(Work::FlowRuns).notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
         match round(&owner, &store, &config, &sender).await {

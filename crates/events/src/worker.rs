@@ -3,15 +3,15 @@
 //! A worker fans committed events out to subscriptions, claims a batch of due deliveries (a lease; see
 //! `tenon_store::deliveries`), sends them concurrently, and records every attempt with the next step:
 //! delivered, retry at a time from the Standard Webhooks schedule (±20 % jitter, at least the receiver's
-//! `Retry-After`), or dead-lettered after the last attempt. It wakes on every commit of this process
-//! and polls at [`DeliveryConfig::poll_interval`] for the rest (retries coming due, other nodes'
+//! `Retry-After`), or dead-lettered after the last attempt. It wakes on a commit of this process that
+//! appended events or queued deliveries (`tenon_store::Work::Deliveries`) and polls at [`DeliveryConfig::poll_interval`] for the rest (retries coming due, other nodes'
 //! writes). Times come from the store's clock, so tests move time instead of waiting.
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use tenon_model::subscriptions::{DeliveryAttempt, NextStep, after_failure};
-use tenon_store::{AttemptOutcome, ClaimedDelivery, Store, lease_for};
+use tenon_store::{AttemptOutcome, ClaimedDelivery, Store, Work, lease_for};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::outbound::Sender;
@@ -61,8 +61,7 @@ pub fn spawn_workers(store: Store, sender: Sender, config: DeliveryConfig) -> Ve
 
 async fn run(worker: usize, store: Store, sender: Sender, config: DeliveryConfig) {
     loop {
-        let commits = store.commits().clone();
-        let woken = commits.notified();
+        let woken = store.work_made(Work::Deliveries).notified();
         tokio::pin!(woken);
         woken.as_mut().enable();
         match round(&store, &sender, &config).await {

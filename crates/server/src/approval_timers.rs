@@ -1,12 +1,12 @@
 //! The approval timer task of each `tenon serve`: leases reminders and timeouts that came due (by the
-//! store's clock, so the test clock moves them too) and fires them. It wakes on every local commit (a
-//! `POST /api/v1/_test/clock` counts as one) and polls at [`POLL`] for timers coming due by time alone or
-//! set by other nodes.
+//! store's clock, so the test clock moves them too) and fires them. It wakes on a local commit that set
+//! timers and on a `POST /api/v1/_test/clock`, and polls at [`POLL`] for timers coming due by time alone
+//! or set by other nodes.
 
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use tenon_store::Store;
+use tenon_store::{Store, Work};
 
 /// How often an idle node looks for due timers.
 pub const POLL: Duration = Duration::from_secs(1);
@@ -20,9 +20,8 @@ pub(crate) fn spawn(store: Store) -> tokio::task::JoinHandle<()> {
 }
 
 async fn run(store: Store) {
-    let commits = store.commits().clone();
     loop {
-        let notified = commits.notified();
+        let notified = store.work_made(Work::ApprovalTimers).notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         match store

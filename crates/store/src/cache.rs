@@ -48,7 +48,7 @@ use tenon_model::apps::permissions::{PermissionsDoc, Person};
 use tenon_model::credentials::AuthenticatedToken;
 use tenon_model::{AppId, MemberId, OrgId, Organization, ProcessId, Role, TableId};
 
-use crate::exec::{AfterCommit, Pools, Sql};
+use crate::exec::{Pools, Sql};
 
 /// A member as DingTalk's workflow answers name it (kept in [`Caches::people`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,13 +262,6 @@ impl Caches {
         if marks & CHART != 0 {
             self.charts.invalidate();
         }
-    }
-}
-
-/// A commit invalidates what its transaction marked.
-impl AfterCommit for Caches {
-    fn committed(&self, marks: u8) {
-        self.invalidate(marks);
     }
 }
 

@@ -258,7 +258,8 @@ impl Store {
     /// Turns committed events into deliveries for every subscription that is behind and has fewer than
     /// [`fan_out_chunk`] deliveries waiting. Returns the number of deliveries queued.
     pub async fn fan_out_events(&self) -> Result<u64> {
-        // Every commit wakes this: read on SQLite on this thread (a direct connection, `Store::probe`).
+        // Every commit that appended events wakes this: read on SQLite on this thread (a direct
+        // connection, `Store::probe`).
         // Each subscription that is behind, with how many of its deliveries wait (counted up to the
         // largest chunk: the walk stops there, on the partial index of waiting deliveries).
         let behind: Vec<(Uuid, Uuid, i64)> = {
@@ -383,6 +384,10 @@ impl Store {
         // Events that expired unseen while it was disabled are told with its next delivery.
         let told = if events.is_empty() { None } else { expired };
         let queued = queue(conn, org, id, &events, now, told.as_ref()).await?;
+        if queued > 0 {
+            // Other workers may send them while this one sends its claim.
+            self.made_work(conn, crate::work::DELIVERIES);
+        }
         let update = if told.is_some() {
             "UPDATE subscriptions SET cursor_seq = $3, events_expired = NULL \
              WHERE organization_id = $1 AND id = $2"

@@ -318,16 +318,19 @@ async fn append(conn: &mut Conn<'_>, tenant: &Tenant<'_>, events: Vec<NewEvent>)
     // documentation); SQLite's single writer serializes transactions anyway.
     if conn.backend() == Backend::Postgres {
         match conn.defer(&NUMBER_AT_COMMIT, Box::new(batch)) {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                tenant.store.made_work(conn, crate::work::DELIVERIES);
+                return Ok(());
+            }
             Err(item) => match item.downcast::<Deferred>() {
                 Ok(item) => batch = *item,
                 Err(_) => return Err(StoreError::Corrupt("deferred events".into())),
             },
         }
     }
-    insert_numbered(conn, batch.org_id, batch.events)
-        .await
-        .map_err(StoreError::from)
+    insert_numbered(conn, batch.org_id, batch.events).await?;
+    tenant.store.made_work(conn, crate::work::DELIVERIES);
+    Ok(())
 }
 
 /// One `append`'s events of one organization, each with the instant it occurred, waiting for their

@@ -354,7 +354,8 @@ pub(crate) async fn count_statements<F: std::future::Future>(future: F) -> (F::O
 /// A connection of either backend, borrowed from a pool or a transaction.
 pub(crate) struct Conn<'c> {
     db: Db<'c>,
-    /// A transaction's marks (bits its [`AfterCommit`] hook reads: which caches its writes make stale),
+    /// A transaction's marks (bits its [`AfterCommit`] hook reads: which caches its writes make stale,
+    /// which workers their work wakes),
     /// handed to the hook when it commits; `None` outside a transaction.
     marks: Option<&'c AtomicU8>,
     /// A transaction's deferred work ([`Conn::defer`]); `None` outside a transaction.

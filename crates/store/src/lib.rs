@@ -56,6 +56,7 @@ mod stream;
 mod subscriptions;
 #[cfg(feature = "test-support")]
 pub mod testing;
+mod work;
 
 pub use apps::{
     AppPatch, FieldPatch, NewApp, NewTable, PermissionSubject, StoredDashboard, TablePatch,
@@ -103,6 +104,7 @@ pub use stream::{
 pub use subscriptions::{
     DingTalkCallback, NewSubscription, REDELIVER_EVENTS_MAX, SubscriptionOwner, SubscriptionPatch,
 };
+pub use work::Work;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -191,6 +193,10 @@ pub struct Store {
     deliveries_since_analyze: Arc<std::sync::atomic::AtomicU64>,
     /// Credentials and schemas this node has read (see [`cache`]).
     caches: Arc<cache::Caches>,
+    /// Wake this node's workers after commits that made their work (see [`work`]).
+    signals: Arc<work::Signals>,
+    /// What a transaction does after its commit: caches and signals.
+    on_commit: Arc<work::OnCommit>,
     /// Encrypts connections' secrets at rest; `None` refuses to store secrets.
     secret_key: Option<secret_key::SecretKey>,
 }
@@ -278,6 +284,11 @@ impl Store {
         };
         let caches = Arc::new(cache::Caches::new());
         cache::spawn_sync(pools.clone(), &caches);
+        let signals = Arc::new(work::Signals::default());
+        let on_commit = Arc::new(work::OnCommit {
+            caches: caches.clone(),
+            signals: signals.clone(),
+        });
         Ok(Store {
             pools,
             clock,
@@ -285,6 +296,8 @@ impl Store {
             commits: Arc::new(tokio::sync::Notify::new()),
             deliveries_since_analyze: Arc::default(),
             caches,
+            signals,
+            on_commit,
             secret_key: None,
         })
     }
@@ -347,13 +360,33 @@ impl Store {
         &self.commits
     }
 
+    /// Woken (`notify_waiters`) after a transaction of this process commits that made `work` (see
+    /// [`Work`]): the workers of that work wait on it, and poll for work that came due by time alone or
+    /// that another process made.
+    pub fn work_made(&self, work: Work) -> &tokio::sync::Notify {
+        self.signals.of(work)
+    }
+
+    /// Wakes every worker and every waiter on [`Store::commits`]: the clock moved (`POST
+    /// /api/v1/_test/clock`), so work may have come due.
+    pub fn wake_workers(&self) {
+        self.signals.wake_all();
+        self.commits.notify_waiters();
+    }
+
+    /// Records that a write on `conn` made work of `marks` ([`work`]'s marks): for its transaction's commit
+    /// to wake, or at once outside a transaction. Call it after the write.
+    pub(crate) fn made_work(&self, conn: &exec::Conn<'_>, marks: u8) {
+        work::made(conn, &self.signals, marks);
+    }
+
     /// Begins a write transaction that wakes [`Store::commits`] when it commits.
     pub(crate) async fn begin_tx(&self) -> Result<exec::Tx, sqlx::Error> {
         Ok(self
             .pools
             .begin()
             .await?
-            .notifying(self.commits.clone(), self.caches.clone()))
+            .notifying(self.commits.clone(), self.on_commit.clone()))
     }
 
     /// [`Store::begin_tx`] for background work that yields SQLite's one writer to requests
@@ -363,11 +396,11 @@ impl Store {
             .pools
             .begin_yielding()
             .await?
-            .notifying(self.commits.clone(), self.caches.clone()))
+            .notifying(self.commits.clone(), self.on_commit.clone()))
     }
 
-    /// Whether `sql` finds a row: the checks of the workers every commit wakes (a delivery, flow run or
-    /// approval timer due?), which mostly find nothing. On SQLite on a direct connection, on this thread
+    /// Whether `sql` finds a row: the checks of the workers commits wake (a delivery, flow run or
+    /// approval timer due?), which often find nothing. On SQLite on a direct connection, on this thread
     /// (a read connection's thread would cost two hand-offs per check, several per commit).
     pub(crate) async fn probe(&self, sql: exec::Sql) -> Result<bool, sqlx::Error> {
         let mut pooled = self.pools.read_direct().await?;

@@ -328,6 +328,10 @@ impl Tenant<'_> {
             .bind(now),
         )
         .await?;
+        if after.enabled && !before.enabled {
+            // It delivers again from its cursor.
+            self.store.made_work(&conn, crate::work::DELIVERIES);
+        }
         let after = self.load_subscription(&mut conn, id).await?;
         self.audit_subscription(&mut conn, ctx, Action::Updated, Some(&before), Some(&after))
             .await?;
@@ -554,6 +558,7 @@ impl Tenant<'_> {
         }
         let queued =
             crate::deliveries::queue(&mut conn, self.org_id, id, &events, now, None).await?;
+        self.store.made_work(&conn, crate::work::DELIVERIES);
         audit::record(
             &mut conn,
             self,

@@ -5,8 +5,9 @@
 //!
 //! 1. the execution seam — `clock`, `error`, `secret_key` (sealing secrets at rest); then `exec` (connections, transactions, values, dialects);
 //!    then `sql` (the statement builder);
-//! 2. `cache` and `rows` (the per-node caches, row decoding), then the crate root (`Store`, `Tenant`,
-//!    `WriteContext`), then `events` (the outbox), then `audit` (which appends to the outbox);
+//! 2. `cache`, `rows` and `work` (the per-node caches, row decoding, whom a commit wakes), then the
+//!    crate root (`Store`, `Tenant`, `WriteContext`), then `events` (the outbox), then `audit` (which
+//!    appends to the outbox);
 //! 3. the domain: every other module (directory, credentials, apps, records, ledger, subscriptions,
 //!    deliveries, stream, …). A new module is domain unless it is listed below.
 //!
@@ -25,7 +26,7 @@ const LOWER_LAYERS: &[&[&str]] = &[
     &["clock", "error", "secret_key"],
     &["exec"],
     &["sql"],
-    &["cache", "rows"],
+    &["cache", "rows", "work"],
     &[ROOT],
     &["events"],
     &["audit"],

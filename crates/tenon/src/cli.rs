@@ -179,7 +179,8 @@ pub struct ServeArgs {
     /// Seconds one webhook attempt may take, connection included.
     #[arg(long, env = "TENON_WEBHOOK_TIMEOUT", default_value_t = 10.0)]
     pub webhook_timeout: f64,
-    /// Seconds between an idle worker's looks for due deliveries (it also wakes on every local commit).
+    /// Seconds between an idle worker's looks for due deliveries (it also wakes on a local commit that
+    /// appended events).
     #[arg(long, env = "TENON_DELIVERY_POLL", default_value_t = 1.0)]
     pub delivery_poll: f64,
     /// Days events and their webhook delivery logs are kept (0: forever). Checked at start and hourly; an

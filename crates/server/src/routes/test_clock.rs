@@ -74,6 +74,6 @@ pub async fn set_clock(
         .set(body.now)
         .map_err(|error| ApiError::internal("cannot keep the test clock", &error))?;
     tracing::info!(%now, "test clock set");
-    state.store().commits().notify_waiters();
+    state.store().wake_workers();
     Ok(axum::Json(ClockOut { now }))
 }

@@ -243,7 +243,7 @@ async fn two_nodes_leasing_the_same_timers_fire_each_once(backend: TestBackend) 
     // Three hours on, on both nodes: the twelve reminders come due on both at once.
     for node in [&node_a, &node_b] {
         node.clock.advance(chrono::TimeDelta::hours(3));
-        node.store.commits().notify_waiters();
+        node.store.wake_workers();
     }
     eventually("twelve reminders", || async {
         let messages = inbox(&node_b, dean).await;
@@ -253,7 +253,7 @@ async fn two_nodes_leasing_the_same_timers_fire_each_once(backend: TestBackend) 
     // A day on: the twelve timeouts pass the dean's tasks.
     for node in [&node_a, &node_b] {
         node.clock.advance(chrono::TimeDelta::hours(22));
-        node.store.commits().notify_waiters();
+        node.store.wake_workers();
     }
     for id in &ids {
         let path = format!("/api/v1/approvals/{id}");

@@ -449,7 +449,7 @@ api_tests! {
         let path = format!("/api/v1/approvals/{id}");
         // Three hours: the reminder comes due and leaves the lead a message; the task still waits.
         app.clock.advance(chrono::TimeDelta::hours(3));
-        app.store.commits().notify_waiters();
+        app.store.wake_workers();
         let mut messages = Vec::new();
         for _ in 0..100 {
             messages = app.get("/api/v1/me/notifications", &tokens[lead]).await.expect(StatusCode::OK)["items"].as_array().unwrap().clone();
@@ -471,7 +471,7 @@ api_tests! {
         assert_eq!(app.get("/api/v1/me/notifications", &tokens[agent]).await.expect(StatusCode::OK)["items"], json!([]));
         // A day later the timeout passes the task automatically (a recorded automatic decision).
         app.clock.advance(chrono::TimeDelta::hours(22));
-        app.store.commits().notify_waiters();
+        app.store.wake_workers();
         let mut done = waiting;
         for _ in 0..100 {
             done = app.get(&path, &app.admin_token).await.expect(StatusCode::OK).clone();

@@ -622,6 +622,9 @@ impl Tenant<'_> {
             )
             .await?;
         }
+        if !transition.timers.is_empty() {
+            self.store.made_work(conn, crate::work::APPROVAL_TIMERS);
+        }
         if transition.status.is_some() && after.process.status.is_some() {
             // The record's row before the events (the lock order of docs/approvals.md): the records API
             // holds a record's row while it waits for the event counter, so the status write, which

@@ -97,6 +97,7 @@ impl Tenant<'_> {
                 .bind(instance.id),
             )
             .await?;
+            self.store.made_work(conn, crate::work::FLOW_RUNS);
         }
         let events: Vec<(EventId, ApprovalOn)> = fired
             .iter()

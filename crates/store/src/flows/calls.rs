@@ -215,6 +215,7 @@ impl Tenant<'_> {
             .bind(self.store.now()),
         )
         .await?;
+        self.store.made_work(conn, crate::work::FLOW_RUNS);
         Ok(())
     }
 }

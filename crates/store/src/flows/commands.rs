@@ -163,6 +163,7 @@ impl Tenant<'_> {
             .bind(now),
         )
         .await?;
+        self.store.made_work(&conn, crate::work::FLOW_RUNS);
         if pending.is_none() && !delivery {
             // A voucher step's claim follows the person's decision (see `pushes`).
             self.resolve_voucher_push(&mut conn, id, step, resolution)

@@ -112,7 +112,7 @@ impl Store {
     /// Claims up to `limit` due runs for `owner` (a worker's name), each for [`FLOW_LEASE_SECONDS`].
     pub async fn claim_flow_runs(&self, owner: &str, limit: u32) -> Result<Vec<Claim>> {
         let now = self.now();
-        // Every commit wakes the workers, and most wake-ups find nothing due: look on a read connection
+        // Wake-ups often find nothing due (another worker took it): look on a read connection
         // first, so that an idle check does not take SQLite's write lock (after every write, ahead of
         // the next writer) nor begin a transaction on PostgreSQL.
         let due = self
@@ -415,6 +415,7 @@ impl Tenant<'_> {
             .bind(now),
         )
         .await?;
+        self.store.made_work(&conn, crate::work::FLOW_RUNS);
         self.audit_run(&mut conn, ctx, &run, "retried").await?;
         let run = self
             .load_run(&mut conn, id)

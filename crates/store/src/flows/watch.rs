@@ -223,6 +223,7 @@ impl Tenant<'_> {
             .bind(finished),
         )
         .await?;
+        self.store.made_work(conn, crate::work::FLOW_RUNS);
         let (existing,): (Uuid,) = conn
             .fetch_one(
                 Sql::new(

@@ -61,7 +61,10 @@ pub(crate) async fn notes_table(store: &Store, org: tenon_model::OrgId) -> Table
         .unwrap()
 }
 
-fn row(schema: &TableSchema, values: Value) -> BTreeMap<tenon_model::FieldId, CellValue> {
+pub(crate) fn row(
+    schema: &TableSchema,
+    values: Value,
+) -> BTreeMap<tenon_model::FieldId, CellValue> {
     values
         .as_object()
         .unwrap()

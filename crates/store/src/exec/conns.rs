@@ -113,15 +113,12 @@ impl Conns {
     /// transaction: a batch of finished write transactions it held open is committed first
     /// ([`Lease::settle`]).
     pub(crate) async fn acquire(&self) -> Result<Lease, sqlx::Error> {
-        let mut lease = self.acquire_as_is().await?;
-        lease.settle().await?;
-        Ok(lease)
+        Lease::settle_apart(self.acquire_as_is().await?).await
     }
 
     /// [`Conns::acquire`] without settling: the connection may hold a batch open, which a write
     /// transaction joins ([`Conns::begin_immediate`]).
     pub(super) async fn acquire_as_is(&self) -> Result<Lease, sqlx::Error> {
-        let _waiting = Waiting::new(&self.inner);
         self.take(false).await
     }
 
@@ -160,13 +157,24 @@ impl Conns {
 
     /// A connection; `yielding`: for a user that yields, whose turn is timed.
     async fn take(&self, yielding: bool) -> Result<Lease, sqlx::Error> {
-        let permit = tokio::time::timeout(
+        let mut acquire = std::pin::pin!(tokio::time::timeout(
             self.inner.acquire_timeout,
             Arc::clone(&self.inner.permits).acquire_owned(),
-        )
-        .await
-        .map_err(|_| sqlx::Error::PoolTimedOut)?
-        .map_err(|_| sqlx::Error::PoolClosed)?;
+        ));
+        // Polled once before a user that does not yield counts as waiting: whoever sees it waiting (a
+        // transaction deciding whether to leave its batch open for it) sees it in the queue already.
+        let first =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(acquire.as_mut().poll(cx))).await;
+        let acquired = match first {
+            std::task::Poll::Ready(acquired) => acquired,
+            std::task::Poll::Pending => {
+                let _waiting = (!yielding).then(|| Waiting::new(&self.inner));
+                acquire.await
+            }
+        };
+        let permit = acquired
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
+            .map_err(|_| sqlx::Error::PoolClosed)?;
         let idle = self.inner.idle().pop();
         let (conn, batch) = match idle {
             Some(idle) => idle,
@@ -287,6 +295,21 @@ impl Lease {
         }
         batch.finish(&committed);
         committed
+    }
+
+    /// [`Lease::settle`] on a task of its own, which a caller cancelled meanwhile (a request whose client
+    /// went away) leaves to finish: cancelled during the `COMMIT`, the batch would be off the
+    /// connection and never told, and its members would report lost writes that committed.
+    pub(super) async fn settle_apart(mut lease: Lease) -> Result<Lease, sqlx::Error> {
+        if lease.batch.is_none() {
+            return Ok(lease);
+        }
+        match tokio::spawn(async move { lease.settle().await.map(|()| lease) }).await {
+            Ok(settled) => settled,
+            Err(error) => Err(sqlx::Error::Protocol(format!(
+                "committing a batch of SQLite writes stopped: {error}"
+            ))),
+        }
     }
 
     /// Whether this connection was taken by a user that yields (background work).

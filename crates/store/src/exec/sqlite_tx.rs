@@ -91,8 +91,8 @@ impl Batch {
                 () = &mut done => {}
                 lease = pool.acquire_as_is() => match lease {
                     // Committing what is open commits this batch: it stays open until it commits.
-                    Ok(mut lease) => {
-                        let settled = lease.settle().await;
+                    Ok(lease) => {
+                        let settled = Lease::settle_apart(lease).await.map(drop);
                         if self.outcome().is_none() {
                             // Not open on the connection, and never told: it was lost with a
                             // connection that closed. Nothing of it committed.
@@ -589,13 +589,31 @@ mod tests {
         let conns = conns(&dir, 1).await;
         let mut background = conns.begin_immediate_yielding().await.unwrap();
         background.run("INSERT INTO t VALUES (1)").await.unwrap();
-        let writers = waiting_writers(&conns, "t", &[2]).await;
-        background.commit(0).await.unwrap();
-        // Committed on its own: the waiting writer's row is not in its commit.
+        // A writer that, once it has the connection, writes only when told to.
+        let (go, told) = tokio::sync::oneshot::channel::<()>();
+        let writer = {
+            let before = conns.waiting();
+            let pool = conns.clone();
+            let task = tokio::spawn(async move {
+                let mut tx = pool.begin_immediate().await?;
+                told.await.ok();
+                tx.execute(Sql::new("INSERT INTO t VALUES (2)")).await?;
+                tx.commit(0).await
+            });
+            while conns.waiting() == before {
+                tokio::task::yield_now().await;
+            }
+            task
+        };
+        // Committed on its own, at once: had it left a batch open for the waiting writer, its answer
+        // would wait for that writer's commit, which waits to be told.
+        tokio::time::timeout(std::time::Duration::from_secs(10), background.commit(0))
+            .await
+            .expect("background work answers without waiting for the writer")
+            .unwrap();
         assert_eq!(committed(&dir, "t").await, [1]);
-        for writer in writers {
-            writer.await.unwrap().unwrap();
-        }
+        go.send(()).unwrap();
+        writer.await.unwrap().unwrap();
         assert_eq!(committed(&dir, "t").await, [1, 2]);
     }
 

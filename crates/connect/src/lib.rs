@@ -102,16 +102,15 @@ async fn schedule(store: Store, interval: Duration) {
 
 async fn run(owner: String, store: Store, config: FlowConfig, sender: Sender) {
     loop {
-        let woken = store.work_made(Work::FlowRuns).notified();
-        tokio::pin!(woken);
-        woken.as_mut().enable();
         match round(&owner, &store, &config, &sender).await {
             Ok(true) => continue,
             Ok(false) => {}
             Err(error) => tracing::warn!(worker = %owner, %error, "flow round failed"),
         }
+        // A commit wakes one waiting worker; one made during the round left a permit, and the wait
+        // ends at once.
         tokio::select! {
-            () = &mut woken => {}
+            () = store.work_made(Work::FlowRuns).notified() => {}
             () = tokio::time::sleep(config.poll_interval) => {}
         }
     }
@@ -127,6 +126,10 @@ pub async fn round(
     let claims = store.claim_flow_runs(owner, config.batch).await?;
     if claims.is_empty() {
         return Ok(false);
+    }
+    if claims.len() >= config.batch as usize {
+        // A full batch: there may be more, for the next worker.
+        store.work_made(Work::FlowRuns).notify_one();
     }
     // Chained first; a run whose transaction rolled back (a step failed, a statement erred) goes on one
     // step per transaction.

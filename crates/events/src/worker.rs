@@ -61,17 +61,16 @@ pub fn spawn_workers(store: Store, sender: Sender, config: DeliveryConfig) -> Ve
 
 async fn run(worker: usize, store: Store, sender: Sender, config: DeliveryConfig) {
     loop {
-        let woken = store.work_made(Work::Deliveries).notified();
-        tokio::pin!(woken);
-        woken.as_mut().enable();
         match round(&store, &sender, &config).await {
             // Work was found: look again at once, there may be more.
             Ok(true) => continue,
             Ok(false) => {}
             Err(error) => tracing::warn!(worker, %error, "delivery round failed"),
         }
+        // A commit wakes one waiting worker; one made during the round left a permit, and the wait
+        // ends at once.
         tokio::select! {
-            () = &mut woken => {}
+            () = store.work_made(Work::Deliveries).notified() => {}
             () = tokio::time::sleep(config.poll_interval) => {}
         }
     }
@@ -94,6 +93,10 @@ pub async fn round(
     let claimed = store.claim_deliveries(config.batch, lease_until).await?;
     if claimed.is_empty() {
         return Ok(queued > 0);
+    }
+    if claimed.len() >= config.batch as usize {
+        // A full batch: there may be more, for the next worker.
+        store.work_made(Work::Deliveries).notify_one();
     }
     let mut sending = JoinSet::new();
     for delivery in claimed {

@@ -360,9 +360,9 @@ impl Store {
         &self.commits
     }
 
-    /// Woken (`notify_waiters`) after a transaction of this process commits that made `work` (see
-    /// [`Work`]): the workers of that work wait on it, and poll for work that came due by time alone or
-    /// that another process made.
+    /// Notified (`notify_one`: one waiting worker, or a permit for the next to wait) after a transaction
+    /// of this process commits that made `work` (see [`Work`]): the workers of that work wait on it, and
+    /// poll for work that came due by time alone or that another process made.
     pub fn work_made(&self, work: Work) -> &tokio::sync::Notify {
         self.signals.of(work)
     }

@@ -5,9 +5,10 @@
 //! timeouts due). Each look is a statement. A commit wakes only the workers whose work its writes made:
 //! a write marks its transaction ([`Conn::mark`], bits beside the caches' in [`crate::cache`]) where it
 //! appends events, queues deliveries or re-enables a subscription, makes a flow run due, or sets an
-//! approval timer; after the commit [`OnCommit`] wakes the matching [`Work`] signals. Every commit still
-//! wakes [`crate::Store::commits`] (the event streams wait on it). Work that comes due by time alone, or
-//! that another node made, is found by the workers' polls, as before.
+//! approval timer; after the commit [`OnCommit`] wakes the matching [`Work`] signals — one waiting worker
+//! each (`notify_one`: the others need not look too; a worker that takes a full batch wakes the next).
+//! Every commit still wakes [`crate::Store::commits`] (the event streams wait on it). Work that comes due
+//! by time alone, or that another node made, is found by the workers' polls, as before.
 
 use std::sync::Arc;
 
@@ -55,17 +56,23 @@ impl Signals {
         &self.0[work as usize]
     }
 
-    /// Wakes the workers of every kind of work `marks` names.
+    /// Wakes one worker of every kind of work `marks` names: an idle one, or else the next to finish
+    /// what it does (`notify_one` keeps a permit). One look finds the work; a worker that finds more
+    /// than it takes makes work that wakes the next (a fan-out queues deliveries).
     pub(crate) fn wake(&self, marks: u8) {
         for work in Work::ALL {
             if marks & work.mark() != 0 {
-                self.of(work).notify_waiters();
+                self.of(work).notify_one();
             }
         }
     }
 
+    /// Wakes every worker (the clock moved: what came due is anybody's).
     pub(crate) fn wake_all(&self) {
-        self.wake(DELIVERIES | FLOW_RUNS | APPROVAL_TIMERS);
+        for work in Work::ALL {
+            self.of(work).notify_waiters();
+            self.of(work).notify_one();
+        }
     }
 }
 
